@@ -1,0 +1,195 @@
+// Public types of dramatiq-results. Hand-written: the wasm glue's generated types say `any`
+// for every JS value; these say what the API actually accepts and returns.
+
+/** A value as stored: what Python's `json` module reads and writes. Integers beyond
+ * ±(2^53 − 1) are `bigint`, so they stay exact. */
+export type ResultValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | ResultValue[]
+  | { [key: string]: ResultValue };
+
+/** Anything a result key can be derived from: a `Message`, its camelCase identity, or a
+ * Python message dict. */
+export type MessageLike =
+  | Message
+  | { queueName: string; actorName: string; messageId: string }
+  | { queue_name: string; actor_name: string; message_id: string };
+
+/** Options every backend takes (Dramatiq's `namespace`, `use_namespace_prefix_keys`,
+ * `encoder`). */
+export interface BackendOptions {
+  /** Key namespace. Default `"dramatiq-results"`. */
+  namespace?: string;
+  /** Store under readable `namespace:queue:actor:id` keys instead of their MD5. Default false. */
+  useNamespacePrefixKeys?: boolean;
+  /** The encoder: a `JSONEncoder` (default, native fast path) or any object with
+   * `encode(value) → Uint8Array` and `decode(bytes) → value`. */
+  encoder?: JSONEncoder | Encoder;
+}
+
+/** A custom encoder; it must agree with the Python side's. */
+export interface Encoder {
+  encode(value: unknown): Uint8Array | string;
+  decode(bytes: Uint8Array): unknown;
+}
+
+/** How to read a result. */
+export interface GetResultOptions {
+  /** Wait for the result instead of rejecting with `ResultMissing`. Default false. */
+  block?: boolean;
+  /** Milliseconds to wait when blocking (default 10 000; `Infinity` waits without end).
+   * Also bounds how long the store may take to answer a non-blocking read. */
+  timeout?: number;
+  /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
+  signal?: AbortSignal;
+}
+
+/** The methods every result backend has (Dramatiq's `ResultBackend`). */
+export interface ResultBackend {
+  readonly namespace: string;
+  readonly useNamespacePrefixKeys: boolean;
+  readonly encoder: JSONEncoder | Encoder | undefined;
+  /** The store key of the message's result (Dramatiq's `build_message_key`). */
+  buildMessageKey(message: MessageLike): string;
+  /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
+   * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+  getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
+  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`. */
+  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
+  /** The stored bytes, undecoded. */
+  getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
+  /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
+  storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
+  /** Stores bytes as they are (they should be what the encoder writes). */
+  storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
+  /** Stores an exception in Dramatiq's envelope: type = the error's class name, msg = its message. */
+  storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
+  /** Removes the result (beyond Dramatiq, where results only expire). */
+  deleteResult(message: MessageLike): Promise<void>;
+  /** Frees the wasm-side object; the backend must not be used afterwards. */
+  free(): void;
+}
+
+/** The in-memory backend: each instance has its own results; waiters wake on store. */
+export class StubBackend implements ResultBackend {
+  constructor(options?: BackendOptions);
+  readonly namespace: string;
+  readonly useNamespacePrefixKeys: boolean;
+  readonly encoder: JSONEncoder | Encoder | undefined;
+  /** How many results are held, including expired ones not yet swept. */
+  readonly size: number;
+  buildMessageKey(message: MessageLike): string;
+  getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
+  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
+  getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
+  storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
+  storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
+  storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
+  deleteResult(message: MessageLike): Promise<void>;
+  free(): void;
+}
+
+/** Fields of a new message; all but `actorName` have defaults. */
+export interface MessageFields {
+  /** Default `"default"`. */
+  queueName?: string;
+  actorName: string;
+  /** Default: a new UUID v4. */
+  messageId?: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  options?: Record<string, unknown>;
+  /** Milliseconds since the epoch. Default `Date.now()`. */
+  messageTimestamp?: number;
+}
+
+/** Dramatiq's message wire form (`message.asdict()`). */
+export interface MessageDict {
+  queue_name: string;
+  actor_name: string;
+  args: ResultValue[];
+  kwargs: { [key: string]: ResultValue };
+  options: { [key: string]: ResultValue };
+  message_id: string;
+  message_timestamp: number;
+}
+
+/** A Dramatiq message. */
+export class Message {
+  constructor(fields: MessageFields);
+  /** Reads a Python message dict (snake_case). */
+  static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
+  /** Decodes an encoded message. */
+  static decode(bytes: Uint8Array | string): Message;
+  readonly queueName: string;
+  readonly actorName: string;
+  readonly messageId: string;
+  readonly messageTimestamp: number;
+  readonly args: ResultValue[];
+  readonly kwargs: { [key: string]: ResultValue };
+  readonly options: { [key: string]: ResultValue };
+  /** The snake_case dict Dramatiq enqueues. */
+  asDict(): MessageDict;
+  /** The bytes Dramatiq's JSONEncoder writes for this message. */
+  encode(): Uint8Array;
+  /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
+  copy(changes?: Partial<MessageFields>): Message;
+  /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
+  toString(): string;
+  /** This message's result from `options.backend`. */
+  getResult(options: GetResultOptions & { backend: ResultBackend }): Promise<ResultValue>;
+  free(): void;
+}
+
+/** Dramatiq's `JSONEncoder`: exactly the bytes Python's `json.dumps(x, separators=(",", ":"))` writes. */
+export class JSONEncoder {
+  constructor();
+  /** Throws `TypeError` for values JSON cannot hold (functions, symbols, Maps, typed arrays, cycles). */
+  encode(value: unknown): Uint8Array;
+  /** Throws `DecodeError` for bytes Python's `json.loads` would refuse. */
+  decode(bytes: Uint8Array | string): ResultValue;
+  readonly isDramatiqJsonEncoder: true;
+  free(): void;
+}
+
+export interface ResultErrorOptions {
+  messageKey?: string | null;
+  code?: string;
+  cause?: unknown;
+}
+
+/** Base class of every error about a result (Dramatiq's `ResultError`). */
+export class ResultError extends Error {
+  constructor(message?: string, options?: ResultErrorOptions);
+  /** The store key of the message the error is about, or null. */
+  readonly messageKey: string | null;
+  /** `RESULT_MISSING`, `RESULT_TIMEOUT`, `RESULT_FAILURE`, `RESULT_DECODE`,
+   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED` or `RESULT_ERROR`. */
+  readonly code: string;
+}
+/** No result is stored (or it expired) and the caller did not block. */
+export class ResultMissing extends ResultError {}
+/** The caller blocked and the deadline passed with no result stored. */
+export class ResultTimeout extends ResultError {}
+/** The actor raised. `message` is `actor raised <type>: <msg>`. */
+export class ResultFailure extends ResultError {
+  constructor(
+    message?: string,
+    options?: ResultErrorOptions & { exceptionType?: unknown; exceptionValue?: unknown; traceback?: string | null },
+  );
+  /** Dramatiq's `orig_exc_type`: the exception's class name (as stored; normally a string). */
+  readonly exceptionType: ResultValue;
+  /** Dramatiq's `orig_exc_msg`: the exception's message (as stored; normally a string). */
+  readonly exceptionValue: ResultValue;
+  /** The traceback, when the producer stored one (Python Dramatiq never does). */
+  readonly traceback: string | null;
+}
+/** Stored bytes that Dramatiq's encoder cannot read. */
+export class DecodeError extends ResultError {}
+
+/** The sentinel for "no value" (Dramatiq's `Missing`). */
+export declare const Missing: { readonly [Symbol.toStringTag]: "Missing"; toString(): "Missing" };

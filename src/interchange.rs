@@ -1,0 +1,210 @@
+//! The text form values take across the JavaScript boundary.
+//!
+//! JS turns a value into text with `JSON.stringify(value, replacer)` and back with
+//! `JSON.parse(text, reviver?)`: both are native and fast, and `JSON.parse` creates
+//! `__proto__` as an own data property. What plain JSON cannot carry travels as a *marker
+//! string* in value position, starting with [`MARKER`]:
+//!
+//! | marker + tag | value |
+//! |---|---|
+//! | `NaN`, `Infinity`, `-Infinity` | those floats |
+//! | `-0` | `-0.0` (JS → Rust only; JSON.parse reads `-0.0` itself) |
+//! | `n<digits>` | an integer JS holds as a `BigInt` |
+//! | `s<text>` | the string `text`, which itself starts with the marker (escaped real data) |
+//!
+//! `src/bindings/convert.js` is the other half of this protocol.
+
+use crate::encoder::{self, float_repr, DecodeError, Dialect};
+use crate::value::Value;
+
+/// The prefix of a marker string: two control characters no ordinary text starts with.
+pub const MARKER: &str = "\u{0}\u{1}";
+
+/// The largest integer a JS number holds exactly.
+const MAX_SAFE_INT: i64 = 9_007_199_254_740_991;
+
+/// Why JS text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InterchangeError(pub DecodeError);
+
+/// Reads the text `JSON.stringify(value, replacer)` produced.
+pub fn from_js_json(text: &str) -> Result<Value, InterchangeError> {
+    encoder::parse(text, Dialect::Js).map_err(InterchangeError)
+}
+
+/// Interprets a string in value position (called by the parser in the JS dialect).
+pub(crate) fn unmark(s: String) -> Result<Value, &'static str> {
+    let Some(tag) = s.strip_prefix(MARKER) else {
+        return Ok(Value::Str(s));
+    };
+    Ok(match tag {
+        "NaN" => Value::Float(f64::NAN),
+        "Infinity" => Value::Float(f64::INFINITY),
+        "-Infinity" => Value::Float(f64::NEG_INFINITY),
+        "-0" => Value::Float(-0.0),
+        _ => {
+            if let Some(text) = tag.strip_prefix('s') {
+                Value::Str(text.to_owned())
+            } else if let Some(digits) = tag.strip_prefix('n') {
+                integer(digits).ok_or("invalid BigInt marker")?
+            } else {
+                return Err("unknown marker string");
+            }
+        }
+    })
+}
+
+/// A canonical integer from decimal text (`-?[0-9]+`, as `BigInt.prototype.toString`).
+fn integer(text: &str) -> Option<Value> {
+    let body = text.strip_prefix('-').unwrap_or(text);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Value::Int(n));
+    }
+    let trimmed = body.trim_start_matches('0');
+    if trimmed.is_empty() {
+        return Some(Value::Int(0));
+    }
+    let sign = if text.starts_with('-') { "-" } else { "" };
+    Some(Value::BigInt(format!("{sign}{trimmed}")))
+}
+
+/// Writes `value` as JSON text for `JSON.parse`; returns whether the text holds marker
+/// strings, so the JS side parses with its reviver only when needed.
+pub fn to_js_json(value: &Value, out: &mut String) -> bool {
+    let mut marked = false;
+    write(value, out, &mut marked);
+    marked
+}
+
+fn write(value: &Value, out: &mut String, marked: &mut bool) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(n) => out.push_str(&n.to_string()),
+        Value::Int(n) => write_marker(&format!("n{n}"), out, marked),
+        Value::BigInt(d) => write_marker(&format!("n{d}"), out, marked),
+        Value::Float(x) if x.is_nan() => write_marker("NaN", out, marked),
+        Value::Float(x) if *x == f64::INFINITY => write_marker("Infinity", out, marked),
+        Value::Float(x) if *x == f64::NEG_INFINITY => write_marker("-Infinity", out, marked),
+        Value::Float(x) => out.push_str(&float_repr(*x)),
+        Value::Str(s) if s.starts_with(MARKER) => write_marker(&format!("s{s}"), out, marked),
+        Value::Str(s) => write_string(s, out),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(item, out, marked);
+            }
+            out.push(']');
+        }
+        Value::Dict(entries) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out);
+                out.push(':');
+                write(v, out, marked);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_marker(tag: &str, out: &mut String, marked: &mut bool) {
+    *marked = true;
+    write_string(&format!("{MARKER}{tag}"), out);
+}
+
+/// A JSON string as JS reads it: UTF-8 kept, only quotes, backslashes and control
+/// characters escaped.
+fn write_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut run_start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.push_str(s.get(run_start..i).unwrap_or_default());
+        run_start = i + 1;
+        match esc {
+            Some(e) => out.push_str(e),
+            None => out.push_str(&format!("\\u{:04x}", b)),
+        }
+    }
+    out.push_str(s.get(run_start..).unwrap_or_default());
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(v: &Value) -> Value {
+        let mut text = String::new();
+        to_js_json(v, &mut text);
+        // JS would JSON.parse then JSON.stringify with the replacer: for everything but
+        // markers that is the identity on this text, so parse it back directly.
+        from_js_json(&text).unwrap()
+    }
+
+    #[test]
+    fn special_values_survive_the_boundary() {
+        let v = Value::List(vec![
+            Value::Float(f64::INFINITY),
+            Value::Float(f64::NEG_INFINITY),
+            Value::BigInt("1180591620717411303424".into()),
+            Value::Int(i64::MAX),
+            Value::Int(9_007_199_254_740_991),
+            Value::Str(format!("{MARKER}tricky")),
+            Value::Str("plain \u{e9} \"q\" \u{1}".into()),
+            Value::Float(1.5),
+            Value::Float(1e21),
+            Value::Dict(vec![("__proto__".into(), Value::Int(1))]),
+        ]);
+        assert_eq!(round_trip(&v), v);
+        let mut text = String::new();
+        assert!(to_js_json(&Value::Float(f64::NAN), &mut text));
+        assert_eq!(text, "\"\\u0000\\u0001NaN\"");
+        assert!(!to_js_json(&Value::Float(-0.0), &mut String::new()));
+    }
+
+    #[test]
+    fn reads_js_number_forms() {
+        let v = from_js_json(r#"[1,1.5,1e+21,5e-7,100000000000000000000,9007199254740993,"\u0000\u0001-0","\u0000\u0001n-12345678901234567890"]"#).unwrap();
+        let Value::List(items) = v else { panic!() };
+        assert_eq!(items[0], Value::Int(1));
+        assert_eq!(items[1], Value::Float(1.5));
+        assert_eq!(items[2], Value::Float(1e21));
+        assert_eq!(items[3], Value::Float(5e-7));
+        assert_eq!(items[4], Value::Float(1e20));
+        assert_eq!(items[5], Value::Float(9007199254740992.0));
+        assert!(matches!(items[6], Value::Float(x) if x == 0.0 && x.is_sign_negative()));
+        assert_eq!(items[7], Value::BigInt("-12345678901234567890".into()));
+    }
+
+    #[test]
+    fn refuses_bad_markers_and_python_tokens() {
+        assert!(from_js_json("\"\\u0000\\u0001what\"").is_err());
+        assert!(from_js_json("\"\\u0000\\u0001n12x\"").is_err());
+        assert!(from_js_json("NaN").is_err());
+        assert!(from_js_json("Infinity").is_err());
+        // Keys are never markers.
+        let v = from_js_json("{\"\\u0000\\u0001NaN\":1}").unwrap();
+        assert_eq!(v.get("\u{0}\u{1}NaN"), Some(&Value::Int(1)));
+    }
+}

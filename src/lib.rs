@@ -1,0 +1,38 @@
+//! Dramatiq's task-result storage, in Rust, for WebAssembly hosts.
+//!
+//! A Python Dramatiq worker and JavaScript callers share one store; **the keys and the
+//! stored bytes are the contract** (see `docs/compat-spec.md`). The core below is pure Rust
+//! and tested natively; `bindings/` (wasm32 only) is the one layer that knows about
+//! JavaScript.
+//!
+//! Module map, in dependency order:
+//! - [`value`]: the data model (Python's JSON values, big ints and all).
+//! - [`encoder`]: Dramatiq's `JSONEncoder`, byte-exact with Python's `json.dumps`.
+//! - [`interchange`]: the text form values take across the JavaScript boundary.
+//! - [`key`]: message keys (MD5 or namespace-prefixed).
+//! - [`message`]: Dramatiq's message and its wire form.
+//! - [`envelope`]: the `__t` canary that marks a stored exception.
+//! - [`error`]: `ResultMissing`, `ResultTimeout`, `ResultFailure` and friends.
+//! - [`backoff`], [`clock`], [`notify`], [`future`]: waiting without a runtime.
+//! - [`store`]: the small contract a backend fulfils.
+//! - [`backend`]: `ResultBackend`, written once over any store.
+//! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
+
+pub mod backend;
+pub mod backends;
+pub mod backoff;
+pub mod clock;
+pub mod encoder;
+pub mod envelope;
+pub mod error;
+pub mod future;
+pub mod interchange;
+pub mod key;
+pub mod message;
+pub mod notify;
+pub mod store;
+pub mod value;
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod bindings;

@@ -1,0 +1,77 @@
+//! The data model of a stored result: what Python's `json` module reads and writes.
+//!
+//! It is richer than JSON and richer than a JavaScript value in two ways that matter for
+//! byte-exact round trips: integers are arbitrary-precision (Python `int`), and floats keep
+//! being floats even when integral (`1.0` is not `1`). Objects keep insertion order, as a
+//! Python `dict` does, because key order is part of the stored bytes.
+
+/// A decoded result value (Python's `json.loads` output, `json.dumps` input).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null` (Python `None`).
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer that fits in `i64`.
+    Int(i64),
+    /// An integer beyond `i64`, kept exactly as canonical decimal text: an optional `-`
+    /// followed by digits with no leading zero (`"1180591620717411303424"`).
+    BigInt(String),
+    /// A Python `float`, including `NaN`, `Infinity`, `-Infinity` and `-0.0`.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list (Python `list` or `tuple`).
+    List(Vec<Value>),
+    /// An object with string keys in insertion order; keys are unique (a duplicate key in
+    /// the input replaces the earlier value in place, as Python's `dict` does).
+    Dict(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The value stored under `key`, if this is a dict that has it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Dict(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string inside a `Value::Str`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}

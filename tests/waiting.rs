@@ -1,0 +1,375 @@
+//! Waiting for results, on a virtual clock: resolves the moment a value lands, times out
+//! exactly at the deadline (never early, never late), polls a store that cannot wake with
+//! Dramatiq's back-off, and leaves nothing behind when cancelled.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use dramatiq_results::backend::{ResultBackend, Wait, SETTLE_GRACE_MS};
+use dramatiq_results::backends::stub::StubStore;
+use dramatiq_results::clock::{ManualClock, Timer};
+use dramatiq_results::error::{ResultError, StoreError};
+use dramatiq_results::future::{race, Either};
+use dramatiq_results::key::KeyScheme;
+use dramatiq_results::store::Store;
+use dramatiq_results::value::Value;
+
+/// A store that cannot announce writes (like Memcached or KV): waiters must poll.
+struct Polled {
+    inner: StubStore<ManualClock>,
+    gets: Cell<u32>,
+    get_times: std::cell::RefCell<Vec<f64>>,
+    clock: ManualClock,
+}
+
+impl Store for Polled {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.gets.set(self.gets.get() + 1);
+        self.get_times.borrow_mut().push(self.clock.now_ms());
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+/// A store whose reads never settle, or fail.
+struct Broken {
+    hang: bool,
+}
+
+impl Store for Broken {
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.hang {
+            std::future::pending().await
+        } else {
+            Err(StoreError::new("connection refused"))
+        }
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn stub(clock: &ManualClock) -> Rc<ResultBackend<StubStore<ManualClock>, ManualClock>> {
+    Rc::new(ResultBackend::new(
+        StubStore::new(clock.clone()),
+        clock.clone(),
+        KeyScheme::default(),
+        42,
+    ))
+}
+
+fn polled(clock: &ManualClock, seed: u64) -> Rc<ResultBackend<Polled, ManualClock>> {
+    Rc::new(ResultBackend::new(
+        Polled {
+            inner: StubStore::new(clock.clone()),
+            gets: Cell::new(0),
+            get_times: Default::default(),
+            clock: clock.clone(),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        seed,
+    ))
+}
+
+/// Given a waiter blocked on the stub, when a value is stored at t=150 ms, then the waiter
+/// resolves at t=150 ms exactly, having read the store only twice (no polling).
+#[test]
+fn stub_wakes_waiter_on_store() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let (b2, c2) = (b.clone(), clock.clone());
+    clock.spawn(async move {
+        c2.sleep_ms(150.0).await;
+        b2.store_result("k", &Value::Int(42), 60_000).await.unwrap();
+    });
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(30_000.0).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(42));
+    assert_eq!(clock.now_ms(), 150.0);
+    assert_eq!(b.store().waiting(), 0, "no subscription left behind");
+    assert_eq!(clock.pending_timers(), 0, "no timer left behind");
+}
+
+/// Given nothing is ever stored, a blocking wait of 1000 ms rejects at exactly 1000 ms
+/// with ResultTimeout (Dramatiq gives up as early as 466 ms).
+#[test]
+fn timeout_is_exactly_at_the_deadline() {
+    for timeout in [0.0, 1.0, 99.5, 1000.0, 1999.0, 30_000.0] {
+        let clock = ManualClock::new();
+        let b = stub(&clock);
+        let got = clock.block_on(b.get_result_by_key("k", Wait::block(timeout).unwrap()));
+        assert!(
+            matches!(got, Some(Err(ResultError::Timeout { .. }))),
+            "{got:?}"
+        );
+        assert_eq!(clock.now_ms(), timeout);
+        assert_eq!(clock.pending_timers(), 0);
+    }
+}
+
+/// Given a store that cannot wake waiters, a blocking wait polls with back-off and still
+/// times out exactly at the deadline, never sleeping past it.
+#[test]
+fn polling_never_gives_up_early_or_late() {
+    for seed in 0..50 {
+        let clock = ManualClock::new();
+        let b = polled(&clock, seed);
+        let got = clock.block_on(b.get_result_by_key("k", Wait::block(1000.0).unwrap()));
+        assert!(matches!(got, Some(Err(ResultError::Timeout { .. }))));
+        assert_eq!(clock.now_ms(), 1000.0, "seed {seed}");
+        let times = b.store().get_times.borrow();
+        assert_eq!(
+            *times.last().unwrap(),
+            1000.0,
+            "a last read at the deadline"
+        );
+        assert!(times.len() <= 6, "seed {seed}: {} reads", times.len());
+    }
+}
+
+/// Given a polling store and a 30 s wait, reads follow Dramatiq's back-off (gaps of
+/// 100 ms doubling to at most 2 s, the last one cut at the deadline), and a value stored at
+/// t=5 s is seen within one back-off interval (≤ 2 s).
+#[test]
+fn polling_follows_backoff() {
+    for seed in 0..50 {
+        let clock = ManualClock::new();
+        let b = polled(&clock, seed);
+        let got = clock.block_on(b.get_result_by_key("k", Wait::block(30_000.0).unwrap()));
+        assert!(matches!(got, Some(Err(ResultError::Timeout { .. }))));
+        let times = b.store().get_times.borrow().clone();
+        let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        let (last, regular) = gaps.split_last().unwrap();
+        assert!(
+            (100.0..200.0).contains(&regular[0]),
+            "seed {seed}: first gap {}",
+            regular[0]
+        );
+        assert!(
+            regular.iter().all(|g| (100.0..=2000.0).contains(g)),
+            "seed {seed}: {gaps:?}"
+        );
+        assert!(*last <= 2000.0 && *times.last().unwrap() == 30_000.0);
+        assert!(
+            times.len() <= 30,
+            "seed {seed}: {} reads in 30 s",
+            times.len()
+        );
+
+        let clock = ManualClock::new();
+        let b = polled(&clock, seed);
+        let (b2, c2) = (b.clone(), clock.clone());
+        clock.spawn(async move {
+            c2.sleep_ms(5000.0).await;
+            b2.store_result("k", &Value::Null, 60_000).await.unwrap();
+        });
+        let got = clock.block_on(b.get_result_by_key("k", Wait::block(30_000.0).unwrap()));
+        assert_eq!(got.unwrap().unwrap(), Value::Null);
+        let late = clock.now_ms() - 5000.0;
+        assert!(
+            (0.0..=2000.0).contains(&late),
+            "seed {seed}: seen {late} ms late"
+        );
+    }
+}
+
+/// A non-blocking read of an absent key is ResultMissing at once, with no sleep.
+#[test]
+fn non_blocking_missing_is_immediate() {
+    let clock = ManualClock::new();
+    let b = polled(&clock, 1);
+    let got = clock.block_on(b.get_result_by_key("k", Wait::NOW));
+    assert!(matches!(got, Some(Err(ResultError::Missing { ref key })) if key == "k"));
+    assert_eq!(clock.now_ms(), 0.0);
+    assert_eq!(b.store().gets.get(), 1);
+}
+
+/// Dropping a wait (what an AbortSignal does) cancels its timer and its subscription.
+#[test]
+fn cancelled_wait_leaves_nothing_behind() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let c = clock.clone();
+    let out = clock.block_on(async {
+        race(
+            b.get_result_by_key("k", Wait::block(60_000.0).unwrap()),
+            c.sleep_ms(50.0),
+        )
+        .await
+    });
+    assert!(matches!(out, Some(Either::Right(()))));
+    assert_eq!(clock.now_ms(), 50.0);
+    assert_eq!(clock.pending_timers(), 0);
+    assert_eq!(b.store().waiting(), 0);
+}
+
+/// A result stored with a TTL is gone once it expires; TTL 0 stores nothing.
+#[test]
+fn ttl_expires_results() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let c = clock.clone();
+    let (at_99, at_100, ttl0) = clock
+        .block_on(async {
+            b.store_result("k", &Value::Int(1), 100).await.unwrap();
+            c.sleep_ms(99.0).await;
+            let at_99 = b.get_result_by_key("k", Wait::NOW).await;
+            c.sleep_ms(1.0).await;
+            let at_100 = b.get_result_by_key("k", Wait::NOW).await;
+            b.store_result("z", &Value::Int(1), 0).await.unwrap();
+            let ttl0 = b.get_result_by_key("z", Wait::NOW).await;
+            (at_99, at_100, ttl0)
+        })
+        .unwrap();
+    assert_eq!(at_99.unwrap(), Value::Int(1));
+    assert!(matches!(at_100, Err(ResultError::Missing { .. })));
+    assert!(matches!(ttl0, Err(ResultError::Missing { .. })));
+    assert_eq!(b.store().len(), 0, "expired entries are freed");
+}
+
+/// A store that hangs cannot hang the caller: a read is abandoned shortly after the
+/// deadline (a timeout when blocking, a store error otherwise); a failing store is a
+/// store error at once.
+#[test]
+fn broken_stores_give_errors_not_hangs() {
+    let clock = ManualClock::new();
+    let hung = ResultBackend::new(
+        Broken { hang: true },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let got = clock.block_on(hung.get_result_by_key("k", Wait::block(500.0).unwrap()));
+    match got {
+        Some(Err(ResultError::Timeout {
+            cause: Some(cause), ..
+        })) => {
+            assert!(cause.message.contains("get"), "{cause}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(clock.now_ms(), 500.0 + SETTLE_GRACE_MS);
+
+    let clock = ManualClock::new();
+    let hung = ResultBackend::new(
+        Broken { hang: true },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let got = clock.block_on(hung.get_result_by_key("k", Wait::new(false, Some(200.0)).unwrap()));
+    assert!(
+        matches!(got, Some(Err(ResultError::Store { .. }))),
+        "{got:?}"
+    );
+    let put = clock.block_on(hung.store_result("k", &Value::Null, 1000));
+    assert!(
+        matches!(put, Some(Err(ResultError::Store { .. }))),
+        "{put:?}"
+    );
+
+    let clock = ManualClock::new();
+    let failing = ResultBackend::new(
+        Broken { hang: false },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let got = clock.block_on(failing.get_result_by_key("k", Wait::block(500.0).unwrap()));
+    match got {
+        Some(Err(ResultError::Store { key, source })) => {
+            assert_eq!(key, "k");
+            assert_eq!(source.message, "connection refused");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(clock.now_ms(), 0.0);
+}
+
+/// Negative and NaN timeouts are refused, not cast; Infinity waits without end.
+#[test]
+fn timeouts_are_validated() {
+    assert!(matches!(
+        Wait::block(-1.0),
+        Err(ResultError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        Wait::block(f64::NAN),
+        Err(ResultError::InvalidArgument(_))
+    ));
+    assert_eq!(Wait::new(true, None).unwrap().timeout_ms, 10_000.0);
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let (b2, c2) = (b.clone(), clock.clone());
+    clock.spawn(async move {
+        c2.sleep_ms(5e12).await;
+        b2.store_result("k", &Value::Bool(true), 1000)
+            .await
+            .unwrap();
+    });
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(f64::INFINITY).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Bool(true));
+}
+
+/// Stored failures come back as ResultFailure with Dramatiq's text, keyed.
+#[test]
+fn failures_round_trip() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let exc = dramatiq_results::envelope::ExceptionInfo::new("ValueError", "bad value: 42");
+    let got = clock
+        .block_on(async {
+            b.store_exception("k", &exc, 1000).await.unwrap();
+            b.get_result_by_key("k", Wait::NOW).await
+        })
+        .unwrap();
+    match got {
+        Err(e @ ResultError::Failure { .. }) => {
+            assert_eq!(e.to_string(), "actor raised ValueError: bad value: 42");
+            assert_eq!(e.key(), Some("k"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Many waiters on many keys: each wakes with its own value, none with another's.
+#[test]
+fn many_waiters_get_their_own_values() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    let results = Rc::new(std::cell::RefCell::new(Vec::new()));
+    for i in 0..1000i64 {
+        let (b, r) = (b.clone(), results.clone());
+        clock.spawn(async move {
+            let v = b
+                .get_result_by_key(&format!("k{i}"), Wait::block(10_000.0).unwrap())
+                .await;
+            r.borrow_mut().push((i, v));
+        });
+    }
+    let (b2, c2) = (b.clone(), clock.clone());
+    clock.block_on(async move {
+        c2.sleep_ms(10.0).await;
+        for i in (0..1000i64).rev() {
+            b2.store_result(&format!("k{i}"), &Value::Int(i * 7), 60_000)
+                .await
+                .unwrap();
+        }
+        c2.sleep_ms(1.0).await;
+    });
+    let results = results.borrow();
+    assert_eq!(results.len(), 1000);
+    for (i, v) in results.iter() {
+        assert_eq!(v.as_ref().unwrap(), &Value::Int(i * 7));
+    }
+    assert_eq!(b.store().waiting(), 0);
+}
