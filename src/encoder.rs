@@ -78,7 +78,7 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Int(n) => write_i64(*n, out),
         Value::BigInt(digits) => out.extend_from_slice(digits.as_bytes()),
         Value::Float(x) => write_json_float(*x, out),
         Value::Str(s) => write_ascii_string(s, out),
@@ -115,7 +115,7 @@ fn write_json_float(x: f64, out: &mut Vec<u8>) {
     } else if x == f64::NEG_INFINITY {
         out.extend_from_slice(b"-Infinity");
     } else {
-        out.extend_from_slice(float_repr(x).as_bytes());
+        write_float_repr(x, out);
     }
 }
 
@@ -163,70 +163,132 @@ fn write_ascii_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Python's `repr(float)` for a finite float: shortest round-trip digits, fixed notation
-/// when the decimal exponent is in `-4..16` (with `.0` for integral values), otherwise
-/// `d.ddde±XX`. Non-finite values give `nan`, `inf`, `-inf` (Python's repr, not JSON).
+/// Python's `repr(float)`: shortest round-trip digits, fixed notation when the decimal
+/// exponent is in `-4..16` (with `.0` for integral values), otherwise `d.ddde±XX`.
+/// Non-finite values give `nan`, `inf`, `-inf` (Python's repr, not JSON).
 pub fn float_repr(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_float_repr(x, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the decimal form of `n` without allocating.
+pub(crate) fn write_i64(n: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (m % 10) as u8;
+        }
+        m /= 10;
+        if m == 0 || i == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(buf.get(i..).unwrap_or_default());
+}
+
+/// A fixed-capacity `fmt::Write` sink, so float formatting allocates nothing.
+struct StackText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// [`float_repr`] appended to `out`.
+pub(crate) fn write_float_repr(x: f64, out: &mut Vec<u8>) {
     if x.is_nan() {
-        return "nan".into();
+        return out.extend_from_slice(b"nan");
     }
     if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
     }
     if x == 0.0 {
-        return if x.is_sign_negative() {
-            "-0.0".into()
+        return out.extend_from_slice(if x.is_sign_negative() {
+            b"-0.0"
         } else {
-            "0.0".into()
-        };
+            b"0.0"
+        });
+    }
+    // Fast path: integral values below 1e15 are exact as i64 and print as `n.0`.
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        write_i64(x as i64, out);
+        return out.extend_from_slice(b".0");
     }
     // Rust's `{:e}` gives the shortest digits that round-trip, e.g. "-1.5e-7".
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::with_capacity(digits.len() + 8);
-    if negative {
-        out.push('-');
+    let mut sci = StackText {
+        buf: [0; 40],
+        len: 0,
+    };
+    if std::fmt::Write::write_fmt(&mut sci, format_args!("{x:e}")).is_err() {
+        return out.extend_from_slice(b"nan");
     }
+    let text = sci.buf.get(..sci.len).unwrap_or_default();
+    let split = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let (mantissa, exp_part) = text.split_at(split);
+    let exp: i32 = std::str::from_utf8(exp_part.get(1..).unwrap_or_default())
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    if mantissa.first() == Some(&b'-') {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+        if let Some(slot) = digits.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    }
+    let digits = digits.get(..n).unwrap_or_default();
     if (-4..16).contains(&exp) {
         if exp >= 0 {
             let int_len = exp as usize + 1;
             if digits.len() <= int_len {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
-                out.push_str(".0");
+                out.extend_from_slice(digits);
+                out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
+                out.extend_from_slice(b".0");
             } else {
                 let (int_part, frac) = digits.split_at(int_len);
-                out.push_str(int_part);
-                out.push('.');
-                out.push_str(frac);
+                out.extend_from_slice(int_part);
+                out.push(b'.');
+                out.extend_from_slice(frac);
             }
         } else {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-            out.push_str(&digits);
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            out.extend_from_slice(digits);
         }
     } else {
-        let mut chars = digits.chars();
-        if let Some(first) = chars.next() {
-            out.push(first);
-        }
-        let rest = chars.as_str();
+        let (first, rest) = digits.split_at(digits.len().min(1));
+        out.extend_from_slice(first);
         if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
+            out.push(b'.');
+            out.extend_from_slice(rest);
         }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
         let magnitude = exp.unsigned_abs();
         if magnitude < 10 {
-            out.push('0');
+            out.push(b'0');
         }
-        out.push_str(&magnitude.to_string());
+        write_i64(i64::from(magnitude), out);
     }
-    out
 }
 
 /// The value Python's `json.loads(bytes.decode("utf-8"))` returns.

@@ -14,7 +14,7 @@
 //!
 //! `src/bindings/convert.js` is the other half of this protocol.
 
-use crate::encoder::{self, float_repr, DecodeError, Dialect};
+use crate::encoder::{self, write_float_repr, write_i64, DecodeError, Dialect};
 use crate::value::Value;
 
 /// The prefix of a marker string: two control characters no ordinary text starts with.
@@ -76,78 +76,86 @@ fn integer(text: &str) -> Option<Value> {
 /// strings, so the JS side parses with its reviver only when needed.
 pub fn to_js_json(value: &Value, out: &mut String) -> bool {
     let mut marked = false;
-    write(value, out, &mut marked);
+    let mut buf = Vec::with_capacity(64);
+    write(value, &mut buf, &mut marked);
+    // Only valid UTF-8 is ever written (whole `str`s and ASCII).
+    out.push_str(&String::from_utf8_lossy(&buf));
     marked
 }
 
-fn write(value: &Value, out: &mut String, marked: &mut bool) {
+fn write(value: &Value, out: &mut Vec<u8>, marked: &mut bool) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(n) => out.push_str(&n.to_string()),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(n) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(n) => write_i64(*n, out),
         Value::Int(n) => write_marker(&format!("n{n}"), out, marked),
         Value::BigInt(d) => write_marker(&format!("n{d}"), out, marked),
         Value::Float(x) if x.is_nan() => write_marker("NaN", out, marked),
         Value::Float(x) if *x == f64::INFINITY => write_marker("Infinity", out, marked),
         Value::Float(x) if *x == f64::NEG_INFINITY => write_marker("-Infinity", out, marked),
-        Value::Float(x) => out.push_str(&float_repr(*x)),
+        Value::Float(x) => write_float_repr(*x, out),
         Value::Str(s) if s.starts_with(MARKER) => write_marker(&format!("s{s}"), out, marked),
         Value::Str(s) => write_string(s, out),
         Value::List(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write(item, out, marked);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Dict(entries) => {
-            out.push('{');
+            out.push(b'{');
             for (i, (k, v)) in entries.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_string(k, out);
-                out.push(':');
+                out.push(b':');
                 write(v, out, marked);
             }
-            out.push('}');
+            out.push(b'}');
         }
     }
 }
 
-fn write_marker(tag: &str, out: &mut String, marked: &mut bool) {
+fn write_marker(tag: &str, out: &mut Vec<u8>, marked: &mut bool) {
     *marked = true;
     write_string(&format!("{MARKER}{tag}"), out);
 }
 
 /// A JSON string as JS reads it: UTF-8 kept, only quotes, backslashes and control
 /// characters escaped.
-fn write_string(s: &str, out: &mut String) {
-    out.reserve(s.len() + 2);
-    out.push('"');
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut run_start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0..=0x1f => None,
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
             _ => continue,
         };
-        out.push_str(s.get(run_start..i).unwrap_or_default());
+        out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
         run_start = i + 1;
-        match esc {
-            Some(e) => out.push_str(e),
-            None => out.push_str(&format!("\\u{:04x}", b)),
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+            out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+        } else {
+            out.extend_from_slice(esc);
         }
     }
-    out.push_str(s.get(run_start..).unwrap_or_default());
-    out.push('"');
+    out.extend_from_slice(bytes.get(run_start..).unwrap_or_default());
+    out.push(b'"');
 }
 
 #[cfg(test)]
