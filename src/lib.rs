@@ -16,6 +16,8 @@
 //! - [`backoff`], [`clock`], [`notify`], [`future`]: waiting without a runtime.
 //! - [`store`]: the small contract a backend fulfils.
 //! - [`backend`]: `ResultBackend`, written once over any store.
+//! - [`middleware`]: the `Results` middleware's decisions (which options apply, what each
+//!   worker hook stores).
 //! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
 
 pub mod backend;
@@ -29,6 +31,7 @@ pub mod future;
 pub mod interchange;
 pub mod key;
 pub mod message;
+pub mod middleware;
 pub mod notify;
 pub mod store;
 pub mod value;

@@ -277,3 +277,76 @@ fn get_result_missing_vectors() {
     assert_eq!(cases.len(), 18);
     eprintln!("get_result_missing: {} passed", cases.len());
 }
+
+/// Converts fixture JSON (serde) to our value type via its text.
+fn value_of(j: &J) -> dramatiq_results::value::Value {
+    decode(serde_json::to_string(j).unwrap().as_bytes()).unwrap()
+}
+
+fn entries(j: &J) -> Vec<(String, dramatiq_results::value::Value)> {
+    match value_of(j) {
+        dramatiq_results::value::Value::Dict(e) => e,
+        other => panic!("not an object: {other:?}"),
+    }
+}
+
+#[test]
+fn middleware_vectors() {
+    use dramatiq_results::middleware::{Results, ACTOR_OPTIONS};
+    let all = vectors();
+    let defaults = of_kind(&all, "middleware_defaults")[0];
+    let d = Results::default();
+    assert_eq!(defaults["Results()"]["store_results"], d.store_results);
+    assert_eq!(defaults["Results()"]["result_ttl"], d.result_ttl_ms);
+    assert_eq!(
+        defaults["Results(result_ttl=0).result_ttl"],
+        Results::new(false, Some(0)).result_ttl_ms
+    );
+    assert_eq!(
+        defaults["Results(result_ttl=None).result_ttl"],
+        Results::new(false, None).result_ttl_ms
+    );
+    let mut names: Vec<&str> = ACTOR_OPTIONS.to_vec();
+    names.sort_unstable();
+    assert_eq!(defaults["actor_options"], serde_json::json!(names));
+    assert_eq!(
+        defaults["DEFAULT_TIMEOUT_ms"],
+        dramatiq_results::backend::DEFAULT_TIMEOUT_MS
+    );
+    assert_eq!(
+        defaults["BACKOFF_FACTOR_ms"],
+        dramatiq_results::backoff::BACKOFF_FACTOR_MS
+    );
+
+    // The effective options of every actor_result case: message > actor > middleware.
+    let cases = of_kind(&all, "actor_result");
+    for v in &cases {
+        let kwargs = &v["results_middleware_kwargs"];
+        let mw = Results::new(
+            kwargs["store_results"].as_bool().unwrap_or(false),
+            kwargs["result_ttl"].as_u64(),
+        );
+        let e = mw
+            .effective(
+                &entries(&v["message_options_sent"]),
+                Some(&entries(&v["actor_options"])),
+            )
+            .unwrap();
+        assert_eq!(
+            e.store_results,
+            v["effective_store_results"],
+            "{}",
+            s(v, "case")
+        );
+        assert_eq!(
+            e.result_ttl_ms,
+            v["effective_result_ttl_ms"],
+            "{}",
+            s(v, "case")
+        );
+    }
+    eprintln!(
+        "middleware: defaults and {} effective-option cases passed",
+        cases.len()
+    );
+}
