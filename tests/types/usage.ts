@@ -1,0 +1,48 @@
+// Type-checked (never run) by tests/js/types.test.mjs: the declarations in pkg/src/index.d.ts
+// must accept real usage and reject misuse (the @ts-expect-error lines).
+import {
+  StubBackend,
+  Message,
+  JSONEncoder,
+  ResultError,
+  ResultMissing,
+  ResultTimeout,
+  ResultFailure,
+  DecodeError,
+  Missing,
+  type ResultBackend,
+  type ResultValue,
+} from "dramatiq-results";
+
+async function main(): Promise<void> {
+  const backend: ResultBackend = new StubBackend({ namespace: "ns", useNamespacePrefixKeys: true, encoder: new JSONEncoder() });
+  const message = new Message({ actorName: "add", args: [1, 2] });
+  const key: string = backend.buildMessageKey(message);
+  await backend.storeResult(message, { a: 1 }, 60_000);
+  await backend.storeException(message, new Error("boom"));
+  const value: ResultValue = await backend.getResult(message, { block: true, timeout: 1000, signal: AbortSignal.timeout(5000) });
+  const maybe = await backend.tryGetResult({ queueName: "default", actorName: "add", messageId: key });
+  if (maybe === Missing) console.log("absent");
+  const bytes: Uint8Array = await backend.getResultBytes({ queue_name: "q", actor_name: "a", message_id: "i" });
+  await backend.storeResultBytes(message, bytes);
+  await backend.deleteResult(message);
+  const dict = message.asDict();
+  const again: Message = Message.fromDict(dict);
+  const copy = again.copy({ messageId: "x" });
+  console.log(copy.messageId, value, String(copy), new JSONEncoder().decode(new JSONEncoder().encode(2n ** 70n)));
+  await message.getResult({ backend, block: true });
+  try {
+    await backend.getResult(message);
+  } catch (e) {
+    if (e instanceof ResultFailure) console.log(e.exceptionType, e.exceptionValue, e.traceback, e.messageKey);
+    else if (e instanceof ResultTimeout || e instanceof ResultMissing || e instanceof DecodeError) console.log(e.code);
+    else if (e instanceof ResultError) console.log(e.cause);
+  }
+  // @ts-expect-error: timeout is a number of milliseconds
+  await backend.getResult(message, { timeout: "10s" });
+  // @ts-expect-error: a message needs an actorName
+  new Message({ queueName: "q" });
+  // @ts-expect-error: not a message
+  backend.buildMessageKey({ id: 1 });
+}
+void main;
