@@ -317,3 +317,33 @@ test("objects with __proto__ keys come back as own data properties", async () =>
   assert.equal(Object.getPrototypeOf(v), Object.prototype);
   assert.equal({}.polluted, undefined);
 });
+
+test("random stored bytes never break the module (no wasm trap, only ResultErrors)", async () => {
+  const b = new StubBackend();
+  const enc = new JSONEncoder();
+  const alphabet = '{}[]",:0123456789-+.eENaIfinitytrulsn\\u \t\n';
+  let seed = 12345;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  let values = 0;
+  for (let i = 0; i < 3000; i++) {
+    let s = "";
+    for (let j = rand(30); j > 0; j--) s += alphabet[rand(alphabet.length)];
+    const m = msg();
+    await b.storeResultBytes(m, i % 7 === 0 ? new Uint8Array([rand(256), rand(256)]) : s);
+    try {
+      await b.getResult(m);
+      values++;
+    } catch (err) {
+      assert.ok(err instanceof ResultError, `${err} for ${JSON.stringify(s)}`);
+    }
+    try {
+      enc.decode(s);
+    } catch (err) {
+      assert.ok(err instanceof DecodeError, `${err}`);
+    }
+  }
+  assert.ok(values > 5, `only ${values} random inputs were values`);
+  const m = msg();
+  await b.storeResult(m, { still: "working" });
+  assert.deepEqual(await b.getResult(m), { still: "working" });
+});
