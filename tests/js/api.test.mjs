@@ -347,3 +347,26 @@ test("random stored bytes never break the module (no wasm trap, only ResultError
   await b.storeResult(m, { still: "working" });
   assert.deepEqual(await b.getResult(m), { still: "working" });
 });
+
+test("a custom encoder: its bytes are stored, and failures are still recognised", async () => {
+  // A JSON variant with sorted keys and spaces, as a Python service with its own encoder might write.
+  const sorted = (v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]))
+      : v;
+  const custom = {
+    encode: (value) => new TextEncoder().encode(JSON.stringify(sorted(value), null, 1)),
+    decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
+  };
+  const b = new StubBackend({ encoder: custom });
+  assert.equal(b.encoder, custom);
+  const m = msg();
+  await b.storeResult(m, { b: 1, a: [1] });
+  assert.equal(text(await b.getResultBytes(m)), '{\n "a": [\n  1\n ],\n "b": 1\n}');
+  assert.deepEqual(await b.getResult(m), { a: [1], b: 1 });
+  await b.storeException(m, new TypeError("bad"));
+  await assert.rejects(b.getResult(m), (e) => e instanceof ResultFailure && e.exceptionType === "TypeError");
+  const throwing = new StubBackend({ encoder: { encode: () => "1", decode: () => { throw new Error("nope"); } } });
+  await throwing.storeResult(m, 1);
+  await assert.rejects(throwing.getResult(m), (e) => e instanceof ResultError && e.cause?.message === "nope");
+});
