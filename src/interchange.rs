@@ -158,6 +158,72 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// The stored text itself, when `JSON.parse` reads it exactly as Python's `json.loads`
+/// does, so it can cross the boundary untouched: valid UTF-8, no `NaN` / `Infinity`, no
+/// integer too long for a JS number, no string starting with a marker-like `\u0000`, no
+/// nesting beyond [`encoder::MAX_DEPTH`], and no possible exception envelope at the top.
+/// One pass, no allocation. `None` means "take the full decoder", which also reports
+/// errors; a text `JSON.parse` then refuses goes the same way.
+pub fn plain_json(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') && text.contains("\"__t\"") {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                if bytes
+                    .get(i + 1..i + 7)
+                    .is_some_and(|u| u.eq_ignore_ascii_case(b"\\u0000"))
+                {
+                    return None;
+                }
+                i += 1;
+                loop {
+                    match bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > encoder::MAX_DEPTH {
+                    return None;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'N' | b'I' => return None,
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                let mut digits = 0;
+                let mut integral = true;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'0'..=b'9' => digits += 1,
+                        b'.' | b'e' | b'E' => integral = false,
+                        b'-' | b'+' => {}
+                        _ => break,
+                    }
+                    i += 1;
+                }
+                // 15 digits always fit a double exactly; longer integers may not.
+                if integral && digits > 15 || i == start {
+                    return None;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +269,38 @@ mod tests {
         assert_eq!(items[5], Value::Float(9007199254740992.0));
         assert!(matches!(items[6], Value::Float(x) if x == 0.0 && x.is_sign_negative()));
         assert_eq!(items[7], Value::BigInt("-12345678901234567890".into()));
+    }
+
+    #[test]
+    fn plain_json_passes_only_what_json_parse_reads_alike() {
+        for plain in [
+            "42",
+            r#"{"a":[1,2.5,-0.0,1e+16,"x\"y",null,true,{"z":[]}],"b":"NaN"}"#,
+            "0.30000000000000004",
+            "123456789012345",
+            r#"["\u00e9\ud83d\ude00"]"#,
+            r#"[{"__t":"dramatiq.results.Result"}]"#,
+        ] {
+            assert_eq!(plain_json(plain.as_bytes()), Some(plain), "{plain}");
+        }
+        for special in [
+            "NaN",
+            "[Infinity]",
+            "-Infinity",
+            "9007199254740993",
+            "[1180591620717411303424]",
+            r#"{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
+            r#"  {"x":1,"__t":2}"#,
+            r#""\u0000\u0001n1""#,
+            "\"unterminated",
+        ] {
+            assert_eq!(plain_json(special.as_bytes()), None, "{special}");
+        }
+        assert_eq!(plain_json(b"\xff"), None);
+        assert_eq!(
+            plain_json("[".repeat(encoder::MAX_DEPTH + 1).as_bytes()),
+            None
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::abort::Aborted;
 use super::convert::{
-    bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, prop, ttl_ms,
-    value_from_js, value_to_js,
+    bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, parse_plain, prop,
+    ttl_ms, value_from_js, value_to_js,
 };
 use super::errors::{exception_info, missing, to_js, type_error};
 use super::message::Identity;
@@ -159,6 +159,12 @@ impl Handle {
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
         match &self.0.codec {
             Codec::Json => {
+                // Fast path: text JSON.parse reads exactly as Python does crosses as is.
+                if let Some(text) = crate::interchange::plain_json(bytes) {
+                    if let Ok(value) = parse_plain(text) {
+                        return Ok(value);
+                    }
+                }
                 let value = decode_result(key, bytes).map_err(|e| to_js(&e))?;
                 value_to_js(&value)
             }

@@ -32,6 +32,11 @@ pub fn value_to_js(value: &Value) -> Result<JsValue, JsValue> {
     from_text(&text, needs_reviver)
 }
 
+/// Plain JSON text (see `interchange::plain_json`) as a JS value, by `JSON.parse` alone.
+pub fn parse_plain(text: &str) -> Result<JsValue, JsValue> {
+    from_text(text, false)
+}
+
 /// `obj[name]`, or `undefined` when `obj` is not an object.
 pub fn prop(obj: &JsValue, name: &str) -> JsValue {
     if !obj.is_object() {
