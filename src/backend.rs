@@ -105,6 +105,11 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             .message_key(message.queue_name, message.actor_name, message.message_id)
     }
 
+    /// A fresh polling back-off with its own jitter.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff::new(self.jitter.borrow_mut().split())
+    }
+
     /// Dramatiq's `get_result`: the value, or the error Dramatiq would raise.
     pub async fn get_result(
         &self,
@@ -170,8 +175,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             }
             let remaining = deadline - now;
             let mut next_poll = |this: &Self| {
-                let b =
-                    backoff.get_or_insert_with(|| Backoff::new(this.jitter.borrow_mut().split()));
+                let b = backoff.get_or_insert_with(|| this.backoff());
                 b.next_delay_ms().min(remaining)
             };
             match watch {
@@ -236,7 +240,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
     }
 
     /// Sleeps `ms` (in steps no longer than the host allows).
-    async fn sleep(&self, ms: f64) {
+    pub(crate) async fn sleep(&self, ms: f64) {
         let end = self.timer.now_ms() + ms;
         loop {
             let left = end - self.timer.now_ms();
@@ -251,7 +255,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
     /// `deadline` (an operation started just before the deadline gets to finish).
     /// The timer is armed only if the operation does not complete on its first poll, so
     /// synchronous stores pay nothing for it.
-    async fn bounded<R>(
+    pub(crate) async fn bounded<R>(
         &self,
         deadline: f64,
         what: &str,
@@ -271,7 +275,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
 }
 
 /// How a bounded store operation failed.
-enum Op {
+pub(crate) enum Op {
     /// The store reported an error.
     Failed(StoreError),
     /// The store had not answered by the deadline.
@@ -279,7 +283,7 @@ enum Op {
 }
 
 impl Op {
-    fn into_source(self) -> StoreError {
+    pub(crate) fn into_source(self) -> StoreError {
         match self {
             Op::Failed(e) | Op::Overdue(e) => e,
         }

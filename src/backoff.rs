@@ -66,11 +66,23 @@ impl Backoff {
 /// Dramatiq's `compute_backoff(attempts, factor=100)` with jitter on, in milliseconds:
 /// returns the next attempt count and the delay.
 pub fn compute_backoff(attempts: u32, jitter: &mut Jitter) -> (u32, f64) {
+    compute_backoff_with(attempts, BACKOFF_FACTOR_MS, MAX_BACKOFF_MS, jitter)
+}
+
+/// Dramatiq's `compute_backoff(attempts, factor=…, max_backoff=…)` with jitter on: the
+/// delay `factor · 2^attempts`, stretched by `[1, 2)`, and past `max_ms` drawn from
+/// `[max_ms / 2, max_ms)`. Retries use it with `min_backoff` as the factor.
+pub fn compute_backoff_with(
+    attempts: u32,
+    factor_ms: f64,
+    max_ms: f64,
+    jitter: &mut Jitter,
+) -> (u32, f64) {
     let exponent = attempts.min(MAX_EXPONENT);
-    let mut backoff = BACKOFF_FACTOR_MS * 2f64.powi(exponent as i32);
+    let mut backoff = factor_ms * 2f64.powi(exponent as i32);
     backoff = (backoff * jitter.uniform(1.0, 2.0)).trunc();
-    if backoff > MAX_BACKOFF_MS {
-        backoff = (MAX_BACKOFF_MS * jitter.uniform(0.5, 1.0)).trunc();
+    if backoff > max_ms {
+        backoff = (max_ms * jitter.uniform(0.5, 1.0)).trunc();
     }
     (attempts.saturating_add(1), backoff)
 }

@@ -1,7 +1,7 @@
 //! Small future combinators the core needs, so it depends on no async runtime.
 
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 
 /// Which of two raced futures finished first.
@@ -26,6 +26,20 @@ pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Outp
         }
         if let Poll::Ready(y) = b.as_mut().poll(cx) {
             return Poll::Ready(Either::Right(y));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Waits for the first of `futures` to finish and returns its index; the others are left
+/// as they are. An empty slice never finishes.
+pub async fn first<F: Future + Unpin>(futures: &mut [F]) -> usize {
+    poll_fn(|cx| {
+        for (i, f) in futures.iter_mut().enumerate() {
+            if Pin::new(f).poll(cx).is_ready() {
+                return Poll::Ready(i);
+            }
         }
         Poll::Pending
     })

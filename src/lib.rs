@@ -18,12 +18,20 @@
 //! - [`backend`]: `ResultBackend`, written once over any store.
 //! - [`middleware`]: the `Results` middleware's decisions (which options apply, what each
 //!   worker hook stores).
+//! - [`broker`], [`retries`], [`age_limit`], [`composition`]: the rules the in-process
+//!   broker and worker follow (queue names, actor options, delays, retries and back-off,
+//!   age limits, pipelines).
+//! - [`collect`]: waiting for many results under one deadline.
 //! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
 
+pub mod age_limit;
 pub mod backend;
 pub mod backends;
 pub mod backoff;
+pub mod broker;
 pub mod clock;
+pub mod collect;
+pub mod composition;
 pub mod encoder;
 pub mod envelope;
 pub mod error;
@@ -33,6 +41,7 @@ pub mod key;
 pub mod message;
 pub mod middleware;
 pub mod notify;
+pub mod retries;
 pub mod store;
 pub mod value;
 

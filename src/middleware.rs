@@ -7,7 +7,7 @@
 //! them be tested without either.
 
 use crate::backend::DEFAULT_RESULT_TTL_MS;
-use crate::value::Value;
+use crate::value::{option, Value};
 
 /// The actor options the middleware adds to a broker (Dramatiq's `actor_options`).
 pub const ACTOR_OPTIONS: [&str; 2] = ["store_results", "result_ttl"];
@@ -86,37 +86,15 @@ impl Default for Results {
     }
 }
 
-/// Python truthiness of a JSON value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null | Value::Bool(false) => false,
-        Value::Bool(true) => true,
-        Value::Int(n) => *n != 0,
-        Value::BigInt(_) => true,
-        Value::Float(x) => *x != 0.0,
-        Value::Str(s) => !s.is_empty(),
-        Value::List(l) => !l.is_empty(),
-        Value::Dict(d) => !d.is_empty(),
-    }
-}
-
-fn lookup<'a>(options: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
-    options.iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
 /// A TTL option as milliseconds: a non-negative integer (an integral float is accepted, as
 /// Python would pass it on). Anything else is an error naming the option.
 pub fn ttl_option(v: &Value) -> Result<u64, String> {
-    match v {
-        Value::Int(n) if *n >= 0 => Ok(*n as u64),
-        Value::Float(x) if *x >= 0.0 && x.fract() == 0.0 && *x < 9.007_199_254_740_992e15 => {
-            Ok(*x as u64)
-        }
-        other => Err(format!(
+    v.as_count().ok_or_else(|| {
+        format!(
             "result_ttl must be a non-negative integer number of milliseconds, got {}",
-            crate::encoder::py_repr(other)
-        )),
-    }
+            crate::encoder::py_repr(v)
+        )
+    })
 }
 
 impl Results {
@@ -146,8 +124,8 @@ impl Results {
                 result_ttl_ms: 0,
             });
         };
-        let pick = |name| lookup(message_options, name).or_else(|| lookup(actor_options, name));
-        let store_results = pick("store_results").map_or(self.store_results, truthy);
+        let pick = |name| option(message_options, name).or_else(|| option(actor_options, name));
+        let store_results = pick("store_results").map_or(self.store_results, Value::truthy);
         let result_ttl_ms = match pick("result_ttl") {
             Some(v) => ttl_option(v)?,
             None => self.result_ttl_ms,

@@ -29,6 +29,32 @@ pub enum Value {
 }
 
 impl Value {
+    /// Python truthiness (`bool(v)`), which Dramatiq's `or` fallbacks rely on.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Null | Value::Bool(false) => false,
+            Value::Bool(true) => true,
+            Value::Int(n) => *n != 0,
+            Value::BigInt(_) => true,
+            Value::Float(x) => *x != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Dict(d) => !d.is_empty(),
+        }
+    }
+
+    /// A whole number of milliseconds or a count: a non-negative integer, or an integral
+    /// float below 2^53 (what a JS number or a Python float carries).
+    pub fn as_count(&self) -> Option<u64> {
+        match self {
+            Value::Int(n) if *n >= 0 => Some(*n as u64),
+            Value::Float(x) if *x >= 0.0 && x.fract() == 0.0 && *x < 9.007_199_254_740_992e15 => {
+                Some(*x as u64)
+            }
+            _ => None,
+        }
+    }
+
     /// The value stored under `key`, if this is a dict that has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -74,4 +100,9 @@ impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)
     }
+}
+
+/// An option by name in an ordered option list (message or actor options).
+pub fn option<'a>(options: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    options.iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }

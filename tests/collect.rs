@@ -1,0 +1,205 @@
+//! Collecting many results under one deadline, on a virtual clock: outcomes arrive in
+//! completion order, each the moment its value lands on a store that can wake waiters,
+//! the rest time out together at the single deadline, and nothing is left behind.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use dramatiq_results::backend::{decode_result, ResultBackend, Wait};
+use dramatiq_results::backends::stub::StubStore;
+use dramatiq_results::clock::{ManualClock, Timer};
+use dramatiq_results::collect::{Collect, Outcome};
+use dramatiq_results::envelope::ExceptionInfo;
+use dramatiq_results::error::{ResultError, StoreError};
+use dramatiq_results::key::KeyScheme;
+use dramatiq_results::store::Store;
+use dramatiq_results::value::Value;
+
+/// A store that cannot announce writes and counts batch reads.
+struct Polled {
+    inner: StubStore<ManualClock>,
+    batches: Cell<u32>,
+}
+
+impl Store for Polled {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.batches.set(self.batches.get() + 1);
+        let mut out = Vec::new();
+        for k in keys {
+            out.push(self.inner.get(k).await?);
+        }
+        Ok(out)
+    }
+}
+
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("k{i}")).collect()
+}
+
+/// Drains a collection, recording when each outcome arrived.
+async fn drain<S: Store, T: Timer>(
+    backend: &ResultBackend<S, T>,
+    mut c: Collect,
+) -> Vec<(f64, Outcome)> {
+    let mut out = Vec::new();
+    while let Some(o) = c.next(backend).await {
+        out.push((backend.timer().now_ms(), o));
+    }
+    out
+}
+
+fn value(o: &Outcome) -> Value {
+    decode_result("k", o.1.as_ref().expect("a value")).expect("decodes")
+}
+
+#[test]
+fn stub_outcomes_arrive_in_completion_order_when_stored() {
+    let clock = ManualClock::new();
+    let b = Rc::new(ResultBackend::new(
+        StubStore::new(clock.clone()),
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    ));
+    let (b2, c2) = (b.clone(), clock.clone());
+    clock.spawn(async move {
+        for (at, key, v) in [(100.0, "k2", 2), (250.0, "k0", 0)] {
+            c2.sleep_ms(at - c2.now_ms()).await;
+            b2.store_result(key, &Value::Int(v), 60_000).await.unwrap();
+        }
+        c2.sleep_ms(50.0).await;
+        let exc = ExceptionInfo::new("ValueError", "bad");
+        b2.store_exception("k1", &exc, 60_000).await.unwrap();
+    });
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(4), Wait::block(1_000.0).unwrap()),
+        ))
+        .unwrap();
+    let order: Vec<(f64, usize)> = got.iter().map(|(t, o)| (*t, o.0)).collect();
+    assert_eq!(
+        order,
+        vec![(100.0, 2), (250.0, 0), (300.0, 1), (1_000.0, 3)]
+    );
+    assert_eq!(value(&got[0].1), Value::Int(2));
+    assert!(matches!(
+        decode_result("k1", got[2].1 .1.as_ref().unwrap()),
+        Err(ResultError::Failure { .. })
+    ));
+    assert!(matches!(got[3].1 .1, Err(ResultError::Timeout { ref key, .. }) if key == "k3"));
+    assert_eq!(b.store().waiting(), 0, "no subscription left behind");
+    assert_eq!(clock.pending_timers(), 0, "no timer left behind");
+}
+
+#[test]
+fn one_deadline_for_all_and_one_batch_read_per_round() {
+    for seed in 0..20 {
+        let clock = ManualClock::new();
+        let b = ResultBackend::new(
+            Polled {
+                inner: StubStore::new(clock.clone()),
+                batches: Cell::new(0),
+            },
+            clock.clone(),
+            KeyScheme::default(),
+            seed,
+        );
+        clock
+            .block_on(b.store_result("k1", &Value::Int(1), 60_000))
+            .unwrap()
+            .unwrap();
+        let got = clock
+            .block_on(drain(
+                &b,
+                Collect::new(keys(50), Wait::block(3_000.0).unwrap()),
+            ))
+            .unwrap();
+        assert_eq!(got.len(), 50);
+        assert_eq!((got[0].0, got[0].1 .0), (0.0, 1), "the stored one at once");
+        assert!(got[1..]
+            .iter()
+            .all(|(t, o)| *t == 3_000.0 && matches!(o.1, Err(ResultError::Timeout { .. }))));
+        // Back-off between rounds (100 ms doubling, 2 s cap): a handful of batch reads,
+        // not 49 waits of 3 s each.
+        let batches = b.store().batches.get();
+        assert!((3..=8).contains(&batches), "seed {seed}: {batches} batches");
+    }
+}
+
+#[test]
+fn non_blocking_reports_missing_at_once_and_empty_ends_at_once() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        StubStore::new(clock.clone()),
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    clock
+        .block_on(b.store_result("k0", &Value::from("x"), 60_000))
+        .unwrap()
+        .unwrap();
+    let got = clock
+        .block_on(drain(&b, Collect::new(keys(3), Wait::NOW)))
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(value(&got[0].1), Value::from("x"));
+    assert!(got[1..]
+        .iter()
+        .all(|(_, o)| matches!(o.1, Err(ResultError::Missing { .. }))));
+    assert_eq!(clock.now_ms(), 0.0);
+    let none = clock
+        .block_on(drain(
+            &b,
+            Collect::new(vec![], Wait::block(5_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(clock.now_ms(), 0.0);
+}
+
+/// A store whose reads fail: every pending key ends with the store's error, at once.
+struct Failing;
+
+impl Store for Failing {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_store_ends_every_key_with_its_error() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(Failing, clock.clone(), KeyScheme::default(), 1);
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(3), Wait::block(1_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    for (t, (_, o)) in &got {
+        assert_eq!(*t, 0.0);
+        assert!(
+            matches!(o, Err(ResultError::Store { source, .. }) if source.message.contains("refused")),
+            "{o:?}"
+        );
+    }
+}
