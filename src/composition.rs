@@ -17,10 +17,17 @@ pub const ACTOR_OPTIONS: [&str; 1] = ["pipe_ignore"];
 /// result keys do not change.
 pub fn link(mut messages: Vec<Message>) -> Vec<Message> {
     for i in (0..messages.len().saturating_sub(1)).rev() {
-        let target = messages[i + 1].to_dict();
-        messages[i].set_option("pipe_target", target);
+        messages[i] = link_to(&messages[i], &messages[i + 1]);
     }
     messages
+}
+
+/// A copy of `message` whose pipeline target is `next` (linked onward already, if it
+/// has a next step of its own).
+pub fn link_to(message: &Message, next: &Message) -> Message {
+    let mut linked = message.clone();
+    linked.set_option("pipe_target", next.to_dict());
+    linked
 }
 
 /// Whether this message passes its result on to a pipeline's next step (then the

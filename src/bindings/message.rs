@@ -234,8 +234,9 @@ impl Message {
         self.inner.display()
     }
 
-    /// This message's result: `backend.getResult(this, options)` with the backend given
-    /// in `options.backend`. Always returns a Promise; bad arguments reject it.
+    /// This message's result: `backend.getResult(this, options)` with `options.backend`,
+    /// else the global broker's results backend. Always returns a Promise; bad arguments
+    /// and a missing backend reject it.
     #[wasm_bindgen(js_name = getResult)]
     pub fn get_result(&self, options: JsValue) -> js_sys::Promise {
         self.call_backend(options)
@@ -243,15 +244,20 @@ impl Message {
     }
 }
 
+#[wasm_bindgen(module = "/src/bindings/global.js")]
+extern "C" {
+    /// The global broker's results backend; throws when there is none or it has no
+    /// `Results` middleware.
+    #[wasm_bindgen(js_name = globalResultsBackend, catch)]
+    fn global_results_backend() -> Result<JsValue, JsValue>;
+}
+
 impl Message {
     fn call_backend(&self, options: JsValue) -> Result<js_sys::Promise, JsValue> {
         let options = options_object(&options, "options")?;
-        let backend = prop(&options, "backend");
+        let mut backend = prop(&options, "backend");
         if is_absent(&backend) {
-            return Err(js_sys::Error::new(
-                "The broker doesn't have a results backend: pass { backend } to getResult.",
-            )
-            .into());
+            backend = global_results_backend()?;
         }
         let identity = js_sys::Object::new();
         for (k, v) in [

@@ -15,3 +15,4 @@ mod convert;
 mod encoder;
 mod errors;
 mod message;
+mod rules;

@@ -1,0 +1,199 @@
+// Pipelines and groups (Dramatiq's `pipeline` and `group`), reading results under one
+// shared deadline and counting a stored failure as finished (Dramatiq throws there, and
+// counts a nested group that never ran as complete: both bugs are not repeated here).
+import { Message, pipeTo } from "../dist/dramatiq_results.js";
+import { ResultFailure, ResultMissing } from "../dist/errors.js";
+import { getBroker } from "./broker.js";
+
+const DEFAULT_TIMEOUT = 10000;
+
+function backendOf(composition, options) {
+  return options.backend ?? composition.broker.getResultsBackend();
+}
+
+/** Whether `message` has a stored outcome (a value or a failure), without waiting. */
+async function finished(backend, message) {
+  try {
+    await backend.getResult(message, { block: false });
+    return true;
+  } catch (error) {
+    if (error instanceof ResultFailure) return true;
+    if (error instanceof ResultMissing) return false;
+    throw error;
+  }
+}
+
+/** `{ deadline }` for a timeout: one instant shared by every read of a composition. */
+function deadlineOf({ timeout }) {
+  const ms = timeout ?? DEFAULT_TIMEOUT;
+  if (typeof ms !== "number" || !(ms >= 0)) throw new TypeError("timeout must be a non-negative number of ms");
+  return performance.now() + ms;
+}
+
+function left(deadline) {
+  return Math.max(0, deadline - performance.now());
+}
+
+/** A chain of messages, each step's result appended to the next step's arguments. */
+export class Pipeline {
+  constructor(children, { broker } = {}) {
+    if (!Array.isArray(children) && !(children?.[Symbol.iterator])) throw new TypeError("pipeline needs a list of messages");
+    const messages = [];
+    for (const child of children) {
+      if (child instanceof Pipeline) messages.push(...child.messages.map(unlink));
+      else if (child instanceof Message) messages.push(child);
+      else throw new TypeError("pipeline children must be Messages or pipelines");
+    }
+    for (let i = messages.length - 2; i >= 0; i--) messages[i] = pipeTo(messages[i], messages[i + 1]);
+    /** The broker it runs on. */
+    this.broker = broker ?? getBroker();
+    /** The linked messages, first to last. */
+    this.messages = messages;
+  }
+
+  /** How many steps. */
+  get length() {
+    return this.messages.length;
+  }
+
+  /** Enqueues the first step (after `delay` ms); returns this pipeline. */
+  run({ delay } = {}) {
+    if (this.messages.length > 0) this.broker.enqueue(this.messages[0], { delay });
+    return this;
+  }
+
+  /** The last step's result: `{ block, timeout, signal, backend }`. */
+  getResult(options = {}) {
+    try {
+      const last = this.messages[this.messages.length - 1];
+      if (!last) return Promise.reject(new TypeError("an empty pipeline has no result"));
+      return backendOf(this, options).getResult(last, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Every step's result, in order, under one deadline; rejects with the first error. */
+  async getResults(options = {}) {
+    const { block = false, signal } = options;
+    return backendOf(this, options).getResults(this.messages, { block, timeout: options.timeout ?? DEFAULT_TIMEOUT, signal });
+  }
+
+  /** How many leading steps have finished (a stored failure counts as finished). */
+  async completedCount(options = {}) {
+    const backend = backendOf(this, options);
+    let count = 0;
+    for (const m of this.messages) {
+      if (!(await finished(backend, m))) break;
+      count += 1;
+    }
+    return count;
+  }
+
+  /** Whether the last step has finished. */
+  async completed(options = {}) {
+    const last = this.messages[this.messages.length - 1];
+    return last === undefined || finished(backendOf(this, options), last);
+  }
+}
+
+/** A copy of a step without its link onward (when a pipeline is nested in another). */
+function unlink(message) {
+  const { pipe_target: _, ...options } = message.options;
+  return message.copy({ options });
+}
+
+/** Builds a pipeline of `children` (Messages and pipelines). */
+export function pipeline(children, options) {
+  return new Pipeline(children, options);
+}
+
+/** Messages, pipelines and groups that run in parallel. */
+export class Group {
+  constructor(children, { broker } = {}) {
+    /** The children. */
+    this.children = [...children];
+    for (const c of this.children) {
+      if (!(c instanceof Message || c instanceof Pipeline || c instanceof Group)) {
+        throw new TypeError("group children must be Messages, pipelines or groups");
+      }
+    }
+    /** The broker it runs on. */
+    this.broker = broker ?? getBroker();
+  }
+
+  /** How many children. */
+  get length() {
+    return this.children.length;
+  }
+
+  /** Enqueues every child (after `delay` ms); returns this group. */
+  run({ delay } = {}) {
+    for (const c of this.children) {
+      if (c instanceof Message) this.broker.enqueue(c, { delay });
+      else c.run({ delay });
+    }
+    return this;
+  }
+
+  /**
+   * One result per child, in child order (a nested group gives its list, a pipeline its
+   * last step's result), under one deadline; rejects with the first error.
+   */
+  async getResults(options = {}) {
+    return this._results(options, deadlineOf(options));
+  }
+
+  async _results(options, deadline) {
+    const { block = false, signal } = options;
+    const backend = backendOf(this, options);
+    const out = new Array(this.children.length);
+    const messages = [];
+    const slots = [];
+    const others = [];
+    this.children.forEach((c, i) => {
+      if (c instanceof Message) {
+        messages.push(c);
+        slots.push(i);
+      } else if (c instanceof Pipeline) {
+        const last = c.messages[c.messages.length - 1];
+        messages.push(last);
+        slots.push(i);
+      } else {
+        others.push(c._results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v)));
+      }
+    });
+    const values = backend.getResults(messages, { block, timeout: left(deadline), signal }).then((vs) => {
+      vs.forEach((v, j) => (out[slots[j]] = v));
+    });
+    await Promise.all([values, ...others]);
+    return out;
+  }
+
+  /** Waits for every child to finish (`getResults` with `block: true`); resolves with nothing. */
+  async wait({ timeout, signal, backend } = {}) {
+    await this.getResults({ block: true, timeout, signal, backend });
+  }
+
+  /** How many children have finished (failures count; a nested group when all of it has). */
+  async completedCount(options = {}) {
+    const backend = backendOf(this, options);
+    let count = 0;
+    for (const c of this.children) {
+      const done =
+        c instanceof Message ? await finished(backend, c) : await c.completed({ ...options, backend: options.backend });
+      if (done) count += 1;
+    }
+    return count;
+  }
+
+  /** Whether every child has finished. */
+  async completed(options = {}) {
+    return (await this.completedCount(options)) === this.children.length;
+  }
+}
+
+/** Builds a group of `children` (Messages, pipelines and groups). */
+export function group(children, options) {
+  return new Group(children, options);
+}

@@ -1,0 +1,213 @@
+// The worker (Dramatiq's `Worker`): takes messages off a broker's queues and runs their
+// actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
+// when and as Dramatiq stores them.
+import { missingResultsWarning, pipesOnward } from "../dist/dramatiq_results.js";
+import { Results, SkipMessage, TimeLimit, TimeLimitExceeded } from "./middleware.js";
+
+/**
+ * A message being processed (Dramatiq's `MessageProxy`): the `Message` plus whether it
+ * failed and the exception it carries. Middleware hooks receive this.
+ */
+export class WorkerMessage {
+  constructor(message) {
+    /** The underlying `Message` (a middleware may replace it with an updated copy). */
+    this.message = message;
+    /** Whether the message failed (it is then nacked and dead-lettered). */
+    this.failed = false;
+    /** The exception the actor raised, if any. */
+    this.exception = undefined;
+  }
+
+  /** Marks the message failed. */
+  fail() {
+    this.failed = true;
+  }
+
+  get queueName() {
+    return this.message.queueName;
+  }
+  get actorName() {
+    return this.message.actorName;
+  }
+  get messageId() {
+    return this.message.messageId;
+  }
+  get messageTimestamp() {
+    return this.message.messageTimestamp;
+  }
+  get args() {
+    return this.message.args;
+  }
+  get kwargs() {
+    return this.message.kwargs;
+  }
+  get options() {
+    return this.message.options;
+  }
+  asDict() {
+    return this.message.asDict();
+  }
+  toString() {
+    return this.message.toString();
+  }
+}
+
+/** A thrown value as an Error (JS may throw anything; Python can only raise exceptions). */
+function asError(thrown) {
+  if (thrown instanceof Error) return thrown;
+  const error = new Error(typeof thrown === "symbol" ? thrown.toString() : String(thrown));
+  error.thrown = thrown;
+  return error;
+}
+
+/**
+ * Runs actors for messages on `broker`, `concurrency` at a time (default 8, Dramatiq's
+ * thread count). `queues` limits it to some queues. `start()` begins, `stop()` finishes
+ * the messages in hand and resolves, `join()` waits until the queues are drained.
+ */
+export class Worker {
+  constructor(broker, { concurrency = 8, queues } = {}) {
+    if (!broker || typeof broker._take !== "function") throw new TypeError("Worker needs a StubBroker");
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
+    this.broker = broker;
+    this.concurrency = concurrency;
+    this.queues = queues ? new Set([...queues]) : undefined;
+    this._running = false;
+    this._loops = [];
+  }
+
+  /** Starts consuming. Calling it on a running worker does nothing. */
+  start() {
+    if (this._running) return this;
+    this._running = true;
+    this._loops = Array.from({ length: this.concurrency }, () => this._loop());
+    return this;
+  }
+
+  /** Stops taking messages; resolves once those in hand are processed. */
+  async stop() {
+    this._running = false;
+    this.broker._changed();
+    await Promise.all(this._loops);
+    this._loops = [];
+  }
+
+  /** Resolves once every consumed queue is drained (delayed and retried messages included). */
+  async join({ timeout } = {}) {
+    const names = this.queues ?? new Set([...this.broker.getDeclaredQueues()].filter((n) => !n.endsWith(".DQ")));
+    for (const name of names) await this.broker.join(name, { timeout });
+  }
+
+  async _loop() {
+    while (this._running) {
+      const taken = this.broker._take(this.queues);
+      if (taken.message === undefined) {
+        await this._idle(taken.next);
+        continue;
+      }
+      if (taken.due) {
+        await this._promote(taken);
+      } else {
+        await this._process(taken.queue, new WorkerMessage(taken.message));
+      }
+    }
+  }
+
+  /** Waits for a change on the broker, or until the next delayed message is due. */
+  _idle(nextEta) {
+    return new Promise((resolve) => {
+      let timer;
+      const stop = this.broker._listen(() => finish());
+      const finish = () => {
+        stop();
+        clearTimeout(timer);
+        resolve();
+      };
+      if (Number.isFinite(nextEta)) timer = setTimeout(finish, Math.max(0, nextEta - Date.now()));
+    });
+  }
+
+  /** A due delayed message goes to its work queue; the delay-queue copy is acked. */
+  async _promote({ message, queue }) {
+    const proxy = new WorkerMessage(message);
+    try {
+      this.broker._undelay(message);
+    } catch (error) {
+      this.broker.logger.error(`Could not move delayed message ${message.messageId}.`, error);
+      proxy.fail();
+    }
+    await this._settle(queue, proxy);
+  }
+
+  async _process(queue, message) {
+    const broker = this.broker;
+    try {
+      await broker.emitBefore("processMessage", message);
+      let result = null;
+      if (!message.failed) {
+        const actor = broker.getActor(message.actorName);
+        result = await this._run(actor, message);
+        if (result === undefined) result = null;
+        if (result !== null && !pipesOnward(message.message) && !broker.middleware.some((m) => m instanceof Results)) {
+          broker.logger.warn(missingResultsWarning(message.actorName));
+        }
+      }
+      await broker.emitAfter("processMessage", message, { result });
+    } catch (thrown) {
+      if (thrown instanceof SkipMessage) {
+        message.exception = thrown;
+        broker.logger.warn(`Message ${message} was skipped.`);
+        await broker.emitAfter("skipMessage", message);
+      } else {
+        const error = asError(thrown);
+        message.exception = error;
+        broker.logger.error(`Failed to process message ${message} with unhandled exception.`, error);
+        await broker.emitAfter("processMessage", message, { exception: error });
+      }
+    } finally {
+      await this._settle(queue, message);
+    }
+  }
+
+  /** Runs the actor, bounded by the time limit when it returns a Promise. */
+  async _run(actor, message) {
+    const kwargs = message.kwargs;
+    const args = message.args;
+    if (Object.keys(kwargs).length > 0) args.push(kwargs);
+    const out = actor.fn(...args);
+    if (!out || typeof out.then !== "function") return out;
+    const limiter = this.broker.middleware.find((m) => m instanceof TimeLimit);
+    if (!limiter) return out;
+    const limit = limiter.limitFor(this.broker, message);
+    let timer;
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TimeLimitExceeded(`Time limit of ${limit} ms exceeded by ${message}.`)),
+        limit,
+      );
+    });
+    try {
+      return await Promise.race([out, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Acks or nacks (dead-letters) a processed message, with the hooks around it. The queue
+   * counts it done only after the `after*` hooks, so `join()` resolving means its result
+   * is stored.
+   */
+  async _settle(queue, message) {
+    const broker = this.broker;
+    const signal = message.failed ? "nack" : "ack";
+    try {
+      await broker.emitBefore(signal, message);
+    } catch (error) {
+      broker.logger.error(`Unexpected failure before ${signal} of ${message}.`, error);
+    }
+    await broker.emitAfter(signal, message);
+    if (!message.failed) message.exception = undefined;
+    broker._finish(queue, message.failed ? message : undefined);
+  }
+}
