@@ -39,11 +39,18 @@ impl Default for Retries {
     }
 }
 
-/// What happens to a message whose actor raised.
+/// What happens to a message whose actor raised. Dramatiq bumps the `retries` option on
+/// every failure, before deciding, unless a `throws` class matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
-    /// Fail it: it is nacked and, with results on, its exception stored.
-    Fail,
+    /// A `throws` class matched: fail it, options untouched.
+    Abort,
+    /// Retries are exhausted: fail it with its `retries` option set to `retries`. It is
+    /// nacked and, with results on, its exception stored.
+    Fail {
+        /// The new value of the message's `retries` option.
+        retries: u64,
+    },
     /// Re-enqueue it after `delay_ms`, with its `retries` option set to `retries`.
     Again {
         /// The new value of the message's `retries` option.
@@ -99,7 +106,7 @@ impl Retries {
         jitter: &mut Jitter,
     ) -> Retry {
         if failure.thrown {
-            return Retry::Fail;
+            return Retry::Abort;
         }
         let retries = retries_so_far(message_options);
         let max_retries = match option(message_options, "max_retries")
@@ -114,7 +121,9 @@ impl Retries {
             None => max_retries.is_some_and(|max| retries >= max),
         };
         if exhausted {
-            return Retry::Fail;
+            return Retry::Fail {
+                retries: retries.saturating_add(1),
+            };
         }
         let delay_ms = match failure.requested_delay_ms {
             Some(ms) => ms,
@@ -162,7 +171,8 @@ mod tests {
             &[("max_retries", 0.into())],
             Failure::default(),
         );
-        assert_eq!(r, Retry::Fail);
+        // Bumped to 1 even so: the vectors record `retries: 1` at nack.
+        assert_eq!(r, Retry::Fail { retries: 1 });
     }
 
     #[test]
@@ -184,7 +194,7 @@ mod tests {
             &actor,
             Failure::default(),
         );
-        assert_eq!(second, Retry::Fail);
+        assert_eq!(second, Retry::Fail { retries: 2 });
     }
 
     #[test]
@@ -212,12 +222,15 @@ mod tests {
             thrown: true,
             ..Failure::default()
         };
-        assert_eq!(decide(Retries::default(), &[], &[], thrown), Retry::Fail);
+        assert_eq!(decide(Retries::default(), &[], &[], thrown), Retry::Abort);
         let no = Failure {
             retry_when: Some(false),
             ..Failure::default()
         };
-        assert_eq!(decide(Retries::default(), &[], &[], no), Retry::Fail);
+        assert_eq!(
+            decide(Retries::default(), &[], &[], no),
+            Retry::Fail { retries: 1 }
+        );
         let yes = Failure {
             retry_when: Some(true),
             ..Failure::default()

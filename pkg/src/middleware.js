@@ -150,14 +150,14 @@ export class Retries extends Middleware {
     const delay = exception instanceof Retry && typeof exception.delay === "number" ? exception.delay : undefined;
     const traceback = typeof exception?.stack === "string" ? exception.stack : undefined;
     const decision = this.policy.decide(message.message, actor.spec, thrown, verdict, delay, traceback, Date.now());
-    if (decision === undefined) {
+    message.message = decision.message;
+    if (decision.fail) {
       if (thrown) broker.logger.info?.(`Aborting message ${message.messageId}.`);
       else broker.logger.warn(`Retries exceeded for message ${message.messageId}.`);
       message.fail();
       return;
     }
     broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
-    message.message = decision.message;
     broker.enqueue(decision.message, { delay: decision.delay });
   }
 }

@@ -17,8 +17,8 @@ use super::errors::{exception_info, missing, to_js, type_error};
 use super::message::Identity;
 use super::time::{random_seed, JsTimer};
 use crate::backend::{decode_result, ResultBackend, Wait, DEFAULT_RESULT_TTL_MS};
-use crate::collect::Collect;
 use crate::backends::stub::StubStore;
+use crate::collect::Collect;
 use crate::encoder;
 use crate::envelope::{self, ExceptionInfo, Unwrapped};
 use crate::error::{ResultError, StoreError};
@@ -370,7 +370,10 @@ impl Handle {
         }
         let messages: Vec<JsValue> = js_sys::Array::from(messages).iter().collect();
         let options = options_object(options, "options")?;
-        let keys = messages.iter().map(|m| self.key(m)).collect::<Result<Vec<_>, _>>()?;
+        let keys = messages
+            .iter()
+            .map(|m| self.key(m))
+            .collect::<Result<Vec<_>, _>>()?;
         let block = opt_bool(&options, "block")?.unwrap_or(true);
         let wait = Wait::new(block, opt_number(&options, "timeout")?).map_err(|e| to_js(&e))?;
         let on_progress = prop(&options, "onProgress");
@@ -411,7 +414,11 @@ impl Handle {
 
     /// `iterResults(messages, options)`: an async iterator of `{ message, value }` or
     /// `{ message, error }`, in the order the results complete.
-    pub fn iter_results(&self, messages: &JsValue, options: &JsValue) -> Result<ResultStream, JsValue> {
+    pub fn iter_results(
+        &self,
+        messages: &JsValue,
+        options: &JsValue,
+    ) -> Result<ResultStream, JsValue> {
         Ok(ResultStream {
             state: Rc::new(RefCell::new(Some(self.collection(messages, options)?))),
         })
@@ -485,7 +492,11 @@ impl Collection {
         if let Some(f) = &self.on_progress {
             let total = self.messages.len() as f64;
             // A throwing progress callback is the caller's bug; it must not end the wait.
-            let _ = f.call2(&JsValue::UNDEFINED, &(self.done as f64).into(), &total.into());
+            let _ = f.call2(
+                &JsValue::UNDEFINED,
+                &(self.done as f64).into(),
+                &total.into(),
+            );
         }
         Ok(Some((index, decoded)))
     }

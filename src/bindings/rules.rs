@@ -70,7 +70,9 @@ impl ActorSpec {
                 .dyn_ref()
                 .ok_or_else(|| type_error("actor options must be an object"))?;
             for key in js_sys::Object::keys(obj).iter() {
-                let Some(name) = key.as_string() else { continue };
+                let Some(name) = key.as_string() else {
+                    continue;
+                };
                 let value = js_sys::Reflect::get(obj, &key)?;
                 let snake = broker::snake_case(&name);
                 given.push((name, snake.clone()));
@@ -162,7 +164,11 @@ fn decision(d: Decision, actor_name: &str) -> Result<JsValue, JsValue> {
         Decision::StoreResult { ttl_ms } => ("result", Some(ttl_ms), None),
         Decision::StoreNone { ttl_ms } => ("none", Some(ttl_ms), None),
         Decision::StoreException { ttl_ms } => ("exception", Some(ttl_ms), None),
-        Decision::WarnDiscarded => ("warn", None, Some(middleware::discarded_warning(actor_name))),
+        Decision::WarnDiscarded => (
+            "warn",
+            None,
+            Some(middleware::discarded_warning(actor_name)),
+        ),
         Decision::Nothing => ("nothing", None, None),
     };
     js_sys::Reflect::set(&out, &"action".into(), &action.into())?;
@@ -235,7 +241,10 @@ impl ResultsPolicy {
         failed: bool,
     ) -> Result<JsValue, JsValue> {
         let effective = self.effective(message.core(), actor)?;
-        decision(Results::after_skip_message(effective, failed), &message.core().actor_name)
+        decision(
+            Results::after_skip_message(effective, failed),
+            &message.core().actor_name,
+        )
     }
 
     /// What `after_nack` does.
@@ -247,7 +256,10 @@ impl ResultsPolicy {
         failed: bool,
     ) -> Result<JsValue, JsValue> {
         let effective = self.effective(message.core(), actor)?;
-        decision(Results::after_nack(effective, failed), &message.core().actor_name)
+        decision(
+            Results::after_nack(effective, failed),
+            &message.core().actor_name,
+        )
     }
 }
 
@@ -314,9 +326,11 @@ impl RetriesPolicy {
         retries::retries_so_far(&message.core().options) as f64
     }
 
-    /// Decides after a failure: `undefined` to fail the message, or `{ message, delay }`
-    /// to re-enqueue the returned copy (its `retries` bumped, `traceback` and
-    /// `requeue_timestamp` set, as Dramatiq does) after `delay` ms.
+    /// Decides after a failure: `{ fail: true, message }` to fail the message, or
+    /// `{ fail: false, message, delay }` to re-enqueue it after `delay` ms. `message` is
+    /// the copy to go on with: unless a `throws` class matched, its `retries` option is
+    /// bumped and `traceback` and `requeue_timestamp` set, as Dramatiq does.
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
         message: &Message,
@@ -333,22 +347,29 @@ impl RetriesPolicy {
             requested_delay_ms: count(requested_delay.map(f64::trunc), "Retry delay")?,
         };
         let m = message.core();
-        match self
+        let decision = self
             .inner
-            .decide(&m.options, &actor.options, failure, &mut self.jitter)
-        {
-            Retry::Fail => Ok(JsValue::UNDEFINED),
-            Retry::Again { retries, delay_ms } => {
-                let mut copy = m.clone();
+            .decide(&m.options, &actor.options, failure, &mut self.jitter);
+        let mut copy = m.clone();
+        let (fail, delay) = match decision {
+            Retry::Abort => (true, None),
+            Retry::Fail { retries } | Retry::Again { retries, .. } => {
                 copy.set_option("retries", Value::Int(retries as i64));
                 copy.set_option("traceback", traceback.map_or(Value::Null, Value::Str));
                 copy.set_option("requeue_timestamp", Value::Int(now as i64));
-                let out = js_sys::Object::new();
-                js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
-                js_sys::Reflect::set(&out, &"delay".into(), &(delay_ms as f64).into())?;
-                Ok(out.into())
+                match decision {
+                    Retry::Again { delay_ms, .. } => (false, Some(delay_ms)),
+                    _ => (true, None),
+                }
             }
+        };
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"fail".into(), &fail.into())?;
+        js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
+        if let Some(delay) = delay {
+            js_sys::Reflect::set(&out, &"delay".into(), &(delay as f64).into())?;
         }
+        Ok(out.into())
     }
 }
 
@@ -374,7 +395,11 @@ pub fn age_limit_exceeded(
 #[wasm_bindgen(js_name = delayMessage)]
 pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message, JsValue> {
     let delay = count(Some(delay.trunc()), "delay")?.unwrap_or(0);
-    Ok(Message::from_core(broker::delayed(message.core(), delay, now as i64)))
+    Ok(Message::from_core(broker::delayed(
+        message.core(),
+        delay,
+        now as i64,
+    )))
 }
 
 /// The copy of a due delayed message that goes on its work queue.
