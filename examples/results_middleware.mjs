@@ -1,0 +1,19 @@
+// The Results middleware: an actor with storeResults, a worker, and a blocking getResult.
+import { StubBroker, StubBackend, Results, Worker, actor, setBroker } from "dramatiq-results";
+
+const broker = new StubBroker();
+broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: false }));
+setBroker(broker);
+
+const computeTask = actor((x, y) => ({ computation: x * y + 42, inputs: [x, y] }), {
+  actorName: "compute_task",
+  storeResults: true,
+});
+
+const worker = new Worker(broker).start();
+const message = computeTask.send(10, 20);
+console.log(await message.getResult({ block: true, timeout: 30000 }));
+await worker.stop();
+
+// Output:
+// { computation: 242, inputs: [ 10, 20 ] }
