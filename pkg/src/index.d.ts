@@ -68,6 +68,11 @@ export interface ResultBackend {
   storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
   /** Stores an exception in Dramatiq's envelope: type = the error's class name, msg = its message. */
   storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
+  /** Many results under one deadline (`block` defaults to true here): the values in the
+   * order given, or a rejection with the first error to happen. */
+  getResults(messages: MessageLike[], options?: GetResultsOptions): Promise<ResultValue[]>;
+  /** The same, as an async iterator of outcomes in completion order. */
+  iterResults(messages: MessageLike[], options?: GetResultsOptions): ResultStream;
   /** Removes the result (beyond Dramatiq, where results only expire). */
   deleteResult(message: MessageLike): Promise<void>;
   /** Frees the wasm-side object; the backend must not be used afterwards. */
@@ -89,6 +94,8 @@ export class StubBackend implements ResultBackend {
   storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
   storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
   storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
+  getResults(messages: MessageLike[], options?: GetResultsOptions): Promise<ResultValue[]>;
+  iterResults(messages: MessageLike[], options?: GetResultsOptions): ResultStream;
   deleteResult(message: MessageLike): Promise<void>;
   free(): void;
 }
@@ -140,8 +147,8 @@ export class Message {
   copy(changes?: Partial<MessageFields>): Message;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;
-  /** This message's result from `options.backend`. */
-  getResult(options: GetResultOptions & { backend: ResultBackend }): Promise<ResultValue>;
+  /** This message's result from `options.backend`, else the global broker's results backend. */
+  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<ResultValue>;
   free(): void;
 }
 
@@ -193,3 +200,211 @@ export class DecodeError extends ResultError {}
 
 /** The sentinel for "no value" (Dramatiq's `Missing`). */
 export declare const Missing: { readonly [Symbol.toStringTag]: "Missing"; toString(): "Missing" };
+
+/** Options of `getResults` / `iterResults`. */
+export interface GetResultsOptions extends GetResultOptions {
+  /** Called as each message finishes, with how many are done and how many there are. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One finished message of `iterResults`. */
+export type ResultOutcome<M = MessageLike> =
+  | { message: M; value: ResultValue; error?: undefined }
+  | { message: M; error: ResultError; value?: undefined };
+
+/** The async iterator `iterResults` returns. */
+export interface ResultStream extends AsyncIterableIterator<ResultOutcome> {
+  next(): Promise<IteratorResult<ResultOutcome, undefined>>;
+  return(): Promise<IteratorResult<ResultOutcome, undefined>>;
+}
+
+// --- brokers, actors, workers, middleware, composition --------------------------------
+
+/** Where warnings and errors go. */
+export interface Logger {
+  warn(message: string, ...rest: unknown[]): void;
+  error(message: string, ...rest: unknown[]): void;
+  info?(message: string, ...rest: unknown[]): void;
+}
+export function setLogger(logger: Logger): void;
+export function getLogger(): Logger;
+
+/** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
+export class WorkerMessage {
+  message: Message;
+  failed: boolean;
+  exception: Error | undefined;
+  fail(): void;
+  readonly queueName: string;
+  readonly actorName: string;
+  readonly messageId: string;
+  readonly messageTimestamp: number;
+  readonly args: ResultValue[];
+  readonly kwargs: Record<string, ResultValue>;
+  readonly options: Record<string, ResultValue>;
+  asDict(): MessageDict;
+}
+
+/** Base class of middleware; every hook is optional and may be async. */
+export class Middleware {
+  readonly actorOptions: Set<string>;
+  beforeProcessMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  afterProcessMessage?(broker: StubBroker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  afterSkipMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  beforeAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  afterAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  beforeNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  afterNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
+  beforeEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
+  afterEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
+}
+
+/** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
+export class Results extends Middleware {
+  constructor(options: { backend: ResultBackend; storeResults?: boolean; resultTtl?: number | null });
+  readonly backend: ResultBackend;
+  readonly storeResults: boolean;
+  readonly resultTtl: number;
+}
+/** Retries failed messages with back-off (Dramatiq's `Retries`; on by default). */
+export class Retries extends Middleware {
+  constructor(options?: {
+    maxRetries?: number | null;
+    minBackoff?: number;
+    maxBackoff?: number;
+    retryWhen?: (retries: number, error: Error) => boolean;
+  });
+}
+/** Skips and fails messages older than `maxAge` ms. */
+export class AgeLimit extends Middleware {
+  constructor(options?: { maxAge?: number });
+}
+/** Fails async actors that run past `timeLimit` ms (default 600 000). */
+export class TimeLimit extends Middleware {
+  constructor(options?: { timeLimit?: number });
+}
+/** Runs pipelines. */
+export class Pipelines extends Middleware {}
+export function defaultMiddleware(): Middleware[];
+
+/** Thrown in `beforeProcessMessage` to skip a message. */
+export class SkipMessage extends Error {}
+/** Thrown by an actor to be retried, after `delay` ms if given. */
+export class Retry extends Error {
+  constructor(message?: string, options?: { delay?: number });
+  readonly delay: number | undefined;
+}
+export class TimeLimitExceeded extends Error {}
+export class ActorNotFound extends Error {}
+export class QueueNotFound extends Error {}
+export class QueueJoinTimeout extends Error {}
+
+/** The in-memory broker (Dramatiq's `StubBroker`). */
+export class StubBroker {
+  constructor(options?: { middleware?: Middleware[]; logger?: Logger });
+  logger: Logger;
+  readonly actors: Map<string, Actor>;
+  readonly middleware: Middleware[];
+  /** Failed messages. */
+  readonly deadLetters: WorkerMessage[];
+  readonly actorOptions: Set<string>;
+  addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
+  declareActor(actor: Actor): void;
+  getActor(name: string): Actor;
+  declareQueue(name: string): void;
+  getDeclaredQueues(): Set<string>;
+  /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
+  enqueue(message: Message, options?: { delay?: number }): Message;
+  getResultsBackend(): ResultBackend;
+  join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
+  flush(queueName: string): void;
+  flushAll(): void;
+  close(): void;
+}
+export function setBroker<B extends StubBroker>(broker: B): B;
+export function getBroker(): StubBroker;
+
+/** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
+export interface ActorOptions {
+  actorName?: string;
+  queueName?: string;
+  priority?: number;
+  broker?: StubBroker;
+  storeResults?: boolean;
+  resultTtl?: number;
+  maxRetries?: number | null;
+  minBackoff?: number;
+  maxBackoff?: number;
+  retryWhen?: (retries: number, error: Error) => boolean;
+  throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error>;
+  maxAge?: number;
+  timeLimit?: number;
+  pipeIgnore?: boolean;
+  [option: string]: unknown;
+}
+
+/** Options of `sendWithOptions` / `messageWithOptions`; others become message options. */
+export interface SendOptions {
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  delay?: number;
+  [option: string]: unknown;
+}
+
+/** A JS function run by workers (Dramatiq's `Actor`). */
+export class Actor<A extends unknown[] = unknown[], R = unknown> {
+  constructor(fn: (...args: A) => R | Promise<R>, options?: ActorOptions);
+  readonly fn: (...args: A) => R | Promise<R>;
+  readonly actorName: string;
+  readonly queueName: string;
+  readonly priority: number;
+  readonly broker: StubBroker;
+  readonly options: Record<string, unknown>;
+  message(...args: A): Message;
+  messageWithOptions(options?: SendOptions): Message;
+  send(...args: A): Message;
+  sendWithOptions(options?: SendOptions): Message;
+  call(...args: A): R | Promise<R>;
+}
+export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
+
+/** Runs actors for a broker's messages. */
+export class Worker {
+  constructor(broker: StubBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  readonly broker: StubBroker;
+  readonly concurrency: number;
+  start(): this;
+  stop(): Promise<void>;
+  join(options?: { timeout?: number }): Promise<void>;
+}
+
+/** Options of composition reads. */
+export interface CompositionReadOptions extends GetResultOptions {
+  backend?: ResultBackend;
+}
+
+export class Pipeline {
+  constructor(children: Array<Message | Pipeline>, options?: { broker?: StubBroker });
+  readonly broker: StubBroker;
+  readonly messages: Message[];
+  readonly length: number;
+  run(options?: { delay?: number }): this;
+  getResult(options?: CompositionReadOptions): Promise<ResultValue>;
+  getResults(options?: CompositionReadOptions): Promise<ResultValue[]>;
+  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+}
+export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: StubBroker }): Pipeline;
+
+export class Group {
+  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker });
+  readonly broker: StubBroker;
+  readonly children: Array<Message | Pipeline | Group>;
+  readonly length: number;
+  run(options?: { delay?: number }): this;
+  getResults(options?: CompositionReadOptions): Promise<unknown[]>;
+  wait(options?: { timeout?: number; signal?: AbortSignal; backend?: ResultBackend }): Promise<void>;
+  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+}
+export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker }): Group;

@@ -46,3 +46,35 @@ async function main(): Promise<void> {
   backend.buildMessageKey({ id: 1 });
 }
 void main;
+
+// Brokers, actors, workers and composition.
+import { StubBroker, Results, Worker, actor, setBroker, pipeline, group, Middleware, SkipMessage } from "dramatiq-results";
+async function brokers(): Promise<void> {
+  const broker = setBroker(new StubBroker({ logger: console }));
+  broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true, resultTtl: 60000 }));
+  const add = actor((x: number, y: number) => x + y, { actorName: "add", maxRetries: 0 });
+  const worker = new Worker(broker, { concurrency: 2 }).start();
+  const m: Message = add.send(1, 2);
+  const n: ResultValue = await m.getResult({ block: true, timeout: 1000 });
+  const all: ResultValue[] = await new StubBackend().getResults([m], { timeout: 10, onProgress: (d: number, t: number) => void (d + t) });
+  for await (const item of new StubBackend().iterResults([m])) {
+    if (item.error) console.log(item.error.messageKey);
+    else console.log(item.value);
+  }
+  const p = pipeline([add.message(1, 2), add.messageWithOptions({ args: [3], pipeIgnore: true })]).run();
+  const last: ResultValue = await p.getResult({ block: true });
+  const g = group([add.message(1, 1), p]).run({ delay: 10 });
+  const done: boolean = await g.completed();
+  class Skip extends Middleware {
+    beforeProcessMessage(): void {
+      throw new SkipMessage("no");
+    }
+  }
+  broker.addMiddleware(new Skip());
+  await broker.join("default", { timeout: 100 });
+  await worker.stop();
+  // @ts-expect-error concurrency is a number
+  new Worker(broker, { concurrency: "2" });
+  void [n, all, last, done];
+}
+void brokers;
