@@ -34,13 +34,7 @@ pub fn exceeded(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn opts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::value::opts;
 
     #[test]
     fn message_then_actor_then_default() {

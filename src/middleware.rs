@@ -178,13 +178,7 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn opts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::value::opts;
 
     #[test]
     fn middleware_ttl_zero_or_none_means_default() {

@@ -151,13 +151,7 @@ impl Retries {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn opts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::value::opts;
 
     fn decide(mw: Retries, msg: &[(&str, Value)], actor: &[(&str, Value)], f: Failure) -> Retry {
         mw.decide(&opts(msg), &opts(actor), f, &mut Jitter::new(1))

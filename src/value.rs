@@ -106,3 +106,12 @@ impl From<bool> for Value {
 pub fn option<'a>(options: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
     options.iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
+
+/// Builds an option list from literal pairs (for tests).
+#[cfg(test)]
+pub(crate) fn opts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
