@@ -174,6 +174,30 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 });
             }
             let remaining = deadline - now;
+            if self.store.can_wait() {
+                // The server holds the wait; a value it hands back ends it, and `None` (its
+                // timeout) loops to the last read at the deadline.
+                match self
+                    .bounded(deadline, "wait", self.store.wait(key, remaining))
+                    .await
+                {
+                    Ok(Some(bytes)) => return Ok(bytes),
+                    Ok(None) => continue,
+                    Err(Op::Overdue(source)) => {
+                        return Err(ResultError::Timeout {
+                            key: key.to_owned(),
+                            timeout_ms: wait.timeout_ms,
+                            cause: Some(source),
+                        })
+                    }
+                    Err(Op::Failed(source)) => {
+                        return Err(ResultError::Store {
+                            key: key.to_owned(),
+                            source,
+                        })
+                    }
+                }
+            }
             let mut next_poll = |this: &Self| {
                 let b = backoff.get_or_insert_with(|| this.backoff());
                 b.next_delay_ms().min(remaining)

@@ -42,6 +42,20 @@ pub trait Store {
         Watch::None
     }
 
+    /// Whether [`Store::wait`] blocks on the server until a value arrives (Redis with a
+    /// dedicated blocking connection). When it does, the waiting loop hands the rest of the
+    /// deadline to it instead of polling.
+    fn can_wait(&self) -> bool {
+        false
+    }
+
+    /// Blocks up to `timeout_ms` for a value under `key` to appear, server side; `None` if
+    /// none did. Only called when [`Store::can_wait`] says so; the default reads once.
+    async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = timeout_ms;
+        self.get(key).await
+    }
+
     /// The values of many keys, in order. Stores with a batch read (Redis pipelines,
     /// Memcached multi-get) override this; the default reads one key after another.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {

@@ -373,3 +373,83 @@ fn many_waiters_get_their_own_values() {
     }
     assert_eq!(b.store().waiting(), 0);
 }
+
+/// A store that waits server side (as Redis's BLMOVE does): it sleeps on the clock until
+/// its inner stub holds the key or the timeout passes, and counts its calls.
+struct ServerWait {
+    inner: StubStore<ManualClock>,
+    clock: ManualClock,
+    waits: Cell<u32>,
+    gets: Cell<u32>,
+}
+
+impl Store for ServerWait {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.gets.set(self.gets.get() + 1);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn can_wait(&self) -> bool {
+        true
+    }
+    async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.waits.set(self.waits.get() + 1);
+        let end = self.clock.now_ms() + timeout_ms;
+        // A 1 ms server tick, like a blocking command's own polling of its key.
+        while self.clock.now_ms() < end {
+            if let Some(v) = self.inner.get(key).await? {
+                return Ok(Some(v));
+            }
+            self.clock
+                .sleep_ms(1.0_f64.min(end - self.clock.now_ms()))
+                .await;
+        }
+        self.inner.get(key).await
+    }
+}
+
+/// Given a store that waits server side, a blocking read hands it the whole remaining
+/// deadline once (no client polling), resolves when the value lands, and times out exactly
+/// at the deadline with one last read.
+#[test]
+fn server_side_wait_replaces_polling() {
+    let clock = ManualClock::new();
+    let b = Rc::new(ResultBackend::new(
+        ServerWait {
+            inner: StubStore::new(clock.clone()),
+            clock: clock.clone(),
+            waits: Cell::new(0),
+            gets: Cell::new(0),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        7,
+    ));
+    let (b2, c2) = (b.clone(), clock.clone());
+    clock.spawn(async move {
+        c2.sleep_ms(250.0).await;
+        b2.store_result("k", &Value::Int(7), 60_000).await.unwrap();
+    });
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(5_000.0).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(7));
+    let woke = clock.now_ms();
+    assert!(
+        (250.0..=251.0).contains(&woke),
+        "woke at {woke}, within the server's tick"
+    );
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (1, 1));
+
+    let got = clock.block_on(b.get_result_by_key("absent", Wait::block(1_500.0).unwrap()));
+    assert!(
+        matches!(got, Some(Err(ResultError::Timeout { .. }))),
+        "{got:?}"
+    );
+    assert_eq!(clock.now_ms(), woke + 1_500.0, "exactly at the deadline");
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (3, 2));
+    assert_eq!(clock.pending_timers(), 0);
+}

@@ -79,26 +79,44 @@ export interface ResultBackend {
   free(): void;
 }
 
+// Each backend class declares what is its own; the shared methods come from `ResultBackend`
+// through declaration merging (a class and an interface of the same name).
+
 /** The in-memory backend: each instance has its own results; waiters wake on store. */
-export class StubBackend implements ResultBackend {
+export class StubBackend {
   constructor(options?: BackendOptions);
-  readonly namespace: string;
-  readonly useNamespacePrefixKeys: boolean;
-  readonly encoder: JSONEncoder | Encoder | undefined;
   /** How many results are held, including expired ones not yet swept. */
   readonly size: number;
-  buildMessageKey(message: MessageLike): string;
-  getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
-  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
-  getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
-  storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
-  storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
-  storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
-  getResults(messages: MessageLike[], options?: GetResultsOptions): Promise<ResultValue[]>;
-  iterResults(messages: MessageLike[], options?: GetResultsOptions): ResultStream;
-  deleteResult(message: MessageLike): Promise<void>;
-  free(): void;
 }
+export interface StubBackend extends ResultBackend {}
+
+/** What `KvBackend` needs from a key-value store. Each method may answer directly or with
+ * a Promise; a throw or a rejection becomes a `ResultError` whose `cause` is the error. */
+export interface KvAdapter {
+  /** The stored value, or `null` / `undefined` when absent or expired. */
+  get(key: string): unknown;
+  /** Stores `value` (a string, or a `Uint8Array` with `valueType: "bytes"` or when the
+   * bytes are not UTF-8) to expire after `ttlMs` milliseconds (never 0: a TTL of 0 is a
+   * `delete`). */
+  put(key: string, value: string | Uint8Array, options: { ttlMs: number }): unknown;
+  /** Removes `key`; an absent key is not an error. */
+  delete(key: string): unknown;
+}
+
+/** Options of `KvBackend`. */
+export interface KvBackendOptions extends BackendOptions {
+  /** How values reach `put`: `"string"` (default; Dramatiq's JSON is always ASCII) or
+   * `"bytes"` (always a `Uint8Array`). */
+  valueType?: "string" | "bytes";
+}
+
+/** Results in any key-value store; blocking reads poll it with Dramatiq's back-off. */
+export class KvBackend {
+  constructor(adapter: KvAdapter, options?: KvBackendOptions);
+  /** The adapter given to the constructor. */
+  readonly adapter: KvAdapter;
+}
+export interface KvBackend extends ResultBackend {}
 
 /** Fields of a new message; all but `actorName` have defaults. */
 export interface MessageFields {

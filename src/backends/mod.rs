@@ -3,4 +3,5 @@
 //! The stub lives here in full; the others drive an injected JavaScript client through a
 //! small trait their module defines, implemented in `bindings/`.
 
+pub mod kv;
 pub mod stub;

@@ -14,9 +14,11 @@ use super::convert::{
     ttl_ms, value_from_js, value_to_js,
 };
 use super::errors::{exception_info, missing, to_js, type_error};
+use super::kv::JsKv;
 use super::message::Identity;
 use super::time::{random_seed, JsTimer};
 use crate::backend::{decode_result, ResultBackend, Wait, DEFAULT_RESULT_TTL_MS};
+use crate::backends::kv::KvStore;
 use crate::backends::stub::StubStore;
 use crate::collect::Collect;
 use crate::encoder;
@@ -31,31 +33,47 @@ use crate::value::Value;
 pub enum AnyStore {
     /// In memory.
     Stub(StubStore<JsTimer>),
+    /// Any key-value adapter.
+    Kv(KvStore<JsKv>),
+}
+
+/// Calls `$call` on whichever store `$self` is.
+macro_rules! each_store {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Stub($s) => $call,
+            AnyStore::Kv($s) => $call,
+        }
+    };
 }
 
 impl Store for AnyStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            AnyStore::Stub(s) => s.get(key).await,
-        }
+        each_store!(self, s => s.get(key).await)
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Stub(s) => s.put(key, value, ttl_ms).await,
-        }
+        each_store!(self, s => s.put(key, value, ttl_ms).await)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Stub(s) => s.delete(key).await,
-        }
+        each_store!(self, s => s.delete(key).await)
     }
 
     fn watch(&self, key: &str) -> Watch {
-        match self {
-            AnyStore::Stub(s) => s.watch(key),
-        }
+        each_store!(self, s => s.watch(key))
+    }
+
+    fn can_wait(&self) -> bool {
+        each_store!(self, s => s.can_wait())
+    }
+
+    async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        each_store!(self, s => s.wait(key, timeout_ms).await)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        each_store!(self, s => s.get_many(keys).await)
     }
 }
 
@@ -639,7 +657,7 @@ macro_rules! backend_class {
             /// Like `getResults`, as an async iterator of `{ message, value }` or
             /// `{ message, error }` in the order the results complete.
             #[wasm_bindgen(js_name = iterResults)]
-            pub fn iter_results(&self, messages: JsValue, options: JsValue) -> Result<ResultStream, JsValue> {
+            pub fn iter_results(&self, messages: JsValue, options: JsValue) -> Result<$crate::bindings::backend::ResultStream, JsValue> {
                 self.handle.iter_results(&messages, &options)
             }
 
@@ -670,6 +688,8 @@ macro_rules! backend_class {
     };
 }
 
+pub(crate) use backend_class;
+
 backend_class!(
     /// The in-memory backend: the embedded default. Waiters wake the moment a result is
     /// stored. Each instance has its own results.
@@ -692,6 +712,7 @@ impl StubBackend {
     pub fn size(&self) -> usize {
         match self.handle.store() {
             AnyStore::Stub(s) => s.len(),
+            _ => 0,
         }
     }
 }

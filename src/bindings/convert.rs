@@ -110,36 +110,36 @@ pub fn ttl_ms(value: &JsValue, default: u64) -> Result<u64, JsValue> {
     Ok(ms as u64)
 }
 
-/// Bytes from a `Uint8Array` (or any typed-array view / ArrayBuffer) or a string (UTF-8).
-pub fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
+/// The bytes of a string (UTF-8) or a binary value (`Uint8Array` — a Node `Buffer` is one —,
+/// `ArrayBuffer` or another view); `None` for anything else.
+pub fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
     if let Some(s) = value.as_string() {
-        return Ok(s.into_bytes());
+        return Some(s.into_bytes());
     }
     if let Some(arr) = value.dyn_ref::<js_sys::Uint8Array>() {
-        return Ok(arr.to_vec());
+        return Some(arr.to_vec());
     }
     if let Some(buf) = value.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(js_sys::Uint8Array::new(buf).to_vec());
+        return Some(js_sys::Uint8Array::new(buf).to_vec());
     }
     if js_sys::ArrayBuffer::is_view(value) {
-        let view: &js_sys::Object = value.unchecked_ref();
-        let buffer = js_sys::Reflect::get(view, &"buffer".into())?;
-        let offset = js_sys::Reflect::get(view, &"byteOffset".into())?
-            .as_f64()
-            .unwrap_or(0.0);
-        let length = js_sys::Reflect::get(view, &"byteLength".into())?
-            .as_f64()
-            .unwrap_or(0.0);
-        if let Some(buf) = buffer.dyn_ref::<js_sys::ArrayBuffer>() {
-            return Ok(js_sys::Uint8Array::new_with_byte_offset_and_length(
-                buf,
+        let buffer = prop(value, "buffer");
+        let buffer = buffer.dyn_ref::<js_sys::ArrayBuffer>()?;
+        let offset = prop(value, "byteOffset").as_f64()?;
+        let length = prop(value, "byteLength").as_f64()?;
+        return Some(
+            js_sys::Uint8Array::new_with_byte_offset_and_length(
+                buffer,
                 offset as u32,
                 length as u32,
             )
-            .to_vec());
-        }
+            .to_vec(),
+        );
     }
-    Err(type_error(
-        "expected a Uint8Array, an ArrayBuffer or a string",
-    ))
+    None
+}
+
+/// Bytes from a `Uint8Array` (or any typed-array view / ArrayBuffer) or a string (UTF-8).
+pub fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
+    bytes_of(value).ok_or_else(|| type_error("expected a Uint8Array, an ArrayBuffer or a string"))
 }

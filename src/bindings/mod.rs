@@ -10,9 +10,11 @@
 pub mod time;
 
 mod abort;
-mod backend;
+mod adapter;
+pub(crate) mod backend;
 mod convert;
 mod encoder;
 mod errors;
+mod kv;
 mod message;
 mod rules;

@@ -2,6 +2,7 @@
 // must accept real usage and reject misuse (the @ts-expect-error lines).
 import {
   StubBackend,
+  KvBackend,
   Message,
   JSONEncoder,
   ResultError,
@@ -26,6 +27,12 @@ async function main(): Promise<void> {
   const bytes: Uint8Array = await backend.getResultBytes({ queue_name: "q", actor_name: "a", message_id: "i" });
   await backend.storeResultBytes(message, bytes);
   await backend.deleteResult(message);
+  const stub = new StubBackend();
+  const size: number = stub.size;
+  const kv = new KvBackend({ get: (k: string) => null, put: async () => {}, delete: () => {} }, { valueType: "bytes" });
+  await kv.getResult(message, { block: true, timeout: 10 }).catch(() => size);
+  // @ts-expect-error an adapter needs get, put and delete
+  new KvBackend({ get: () => null });
   const dict = message.asDict();
   const again: Message = Message.fromDict(dict);
   const copy = again.copy({ messageId: "x" });

@@ -1,0 +1,89 @@
+//! `KvBackend`: results in any key-value store the caller hands in, as an object with
+//! `get(key)`, `put(key, value, { ttlMs })` and `delete(key)`, each answering with a value
+//! or a Promise.
+
+use wasm_bindgen::prelude::*;
+
+use super::adapter::{Adapter, ValueType};
+use super::backend::{AnyStore, CommonOptions, Handle};
+use super::convert::options_object;
+use crate::backends::kv::{KvClient, KvStore};
+use crate::error::StoreError;
+
+/// A JS object with `get` / `put` / `delete`, as a [`KvClient`].
+pub struct JsKv {
+    adapter: Adapter,
+    value_type: ValueType,
+}
+
+impl JsKv {
+    /// Wraps `adapter`, checking its methods.
+    pub fn new(adapter: &JsValue, options: &JsValue) -> Result<JsKv, JsValue> {
+        Ok(JsKv {
+            adapter: Adapter::new(adapter, "the KV adapter", &["get", "put", "delete"])?,
+            value_type: ValueType::read(options)?,
+        })
+    }
+
+    /// The adapter object.
+    pub fn target(&self) -> &JsValue {
+        self.adapter.target()
+    }
+}
+
+impl KvClient for JsKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let answer = self.adapter.call("get", &[key.into()]).await?;
+        self.adapter.bytes_answer("get", &answer)
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        let options = js_sys::Object::new();
+        // Reflect::set on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&options, &"ttlMs".into(), &(ttl_ms as f64).into());
+        self.adapter
+            .call(
+                "put",
+                &[key.into(), self.value_type.to_js(&value), options.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.adapter.call("delete", &[key.into()]).await?;
+        Ok(())
+    }
+}
+
+super::backend::backend_class!(
+    /// Results in any key-value store: `new KvBackend(adapter, options)` where `adapter` has
+    /// `get(key)`, `put(key, value, { ttlMs })` and `delete(key)`. Waiters poll with
+    /// Dramatiq's back-off.
+    KvBackend
+);
+
+#[wasm_bindgen]
+impl KvBackend {
+    /// `new KvBackend(adapter, { namespace, useNamespacePrefixKeys, encoder, valueType })`.
+    /// `valueType` is `"string"` (default: values are handed to `put` as strings when they
+    /// are UTF-8, which Dramatiq's JSON always is) or `"bytes"` (always `Uint8Array`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(adapter: JsValue, options: JsValue) -> Result<KvBackend, JsValue> {
+        let options = options_object(&options, "backend options")?;
+        let client = JsKv::new(&adapter, &options)?;
+        let common = CommonOptions::read(&options)?;
+        Ok(KvBackend {
+            handle: Handle::new(AnyStore::Kv(KvStore::new(client)), common),
+        })
+    }
+
+    /// The adapter this backend was built over.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> JsValue {
+        match self.handle.store() {
+            AnyStore::Kv(s) => s.client().target().clone(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+}
