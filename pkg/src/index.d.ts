@@ -118,6 +118,38 @@ export class KvBackend {
 }
 export interface KvBackend extends ResultBackend {}
 
+/** The part of a Workers `KVNamespace` binding that `CloudflareKvBackend` uses (structural,
+ * so `@cloudflare/workers-types` is not required). */
+export interface KvNamespaceLike {
+  getWithMetadata(
+    key: string,
+    options: { type: "arrayBuffer"; cacheTtl?: number },
+  ): Promise<{ value: unknown; metadata: unknown }>;
+  put(
+    key: string,
+    value: string | ArrayBuffer | ArrayBufferView,
+    options: { expirationTtl: number; metadata: { expiresAt: number } },
+  ): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Options of `CloudflareKvBackend`. */
+export interface CloudflareKvBackendOptions extends BackendOptions {
+  /** Seconds (at least 30) KV may serve a read from its edge cache, passed to every
+   * `getWithMetadata`. Cheaper reads, but a cached "absent" can hide a new result that long. */
+  cacheTtl?: number;
+}
+
+/** Results in a Cloudflare Workers KV namespace (`env.RESULTS`). KV keeps each result at least
+ * 60 s (its minimum `expirationTtl`); the exact expiry is kept in the key's metadata as
+ * `{ expiresAt }` and honoured on read. KV is eventually consistent: blocking reads poll. */
+export class CloudflareKvBackend {
+  constructor(kvNamespace: KvNamespaceLike, options?: CloudflareKvBackendOptions);
+  /** The binding given to the constructor. */
+  readonly kvNamespace: KvNamespaceLike;
+}
+export interface CloudflareKvBackend extends ResultBackend {}
+
 /** Fields of a new message; all but `actorName` have defaults. */
 export interface MessageFields {
   /** Default `"default"`. */

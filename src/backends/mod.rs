@@ -3,5 +3,6 @@
 //! The stub lives here in full; the others drive an injected JavaScript client through a
 //! small trait their module defines, implemented in `bindings/`.
 
+pub mod cloudflare_kv;
 pub mod kv;
 pub mod stub;

@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::abort::Aborted;
+use super::cloudflare_kv::JsCloudflareKv;
 use super::convert::{
     bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, parse_plain, prop,
     ttl_ms, value_from_js, value_to_js,
@@ -18,6 +19,7 @@ use super::kv::JsKv;
 use super::message::Identity;
 use super::time::{random_seed, JsTimer};
 use crate::backend::{decode_result, ResultBackend, Wait, DEFAULT_RESULT_TTL_MS};
+use crate::backends::cloudflare_kv::CloudflareKvStore;
 use crate::backends::kv::KvStore;
 use crate::backends::stub::StubStore;
 use crate::collect::Collect;
@@ -35,6 +37,8 @@ pub enum AnyStore {
     Stub(StubStore<JsTimer>),
     /// Any key-value adapter.
     Kv(KvStore<JsKv>),
+    /// A Cloudflare Workers KV namespace.
+    CloudflareKv(CloudflareKvStore<JsCloudflareKv>),
 }
 
 /// Calls `$call` on whichever store `$self` is.
@@ -43,6 +47,7 @@ macro_rules! each_store {
         match $self {
             AnyStore::Stub($s) => $call,
             AnyStore::Kv($s) => $call,
+            AnyStore::CloudflareKv($s) => $call,
         }
     };
 }

@@ -12,6 +12,7 @@ pub mod time;
 mod abort;
 mod adapter;
 pub(crate) mod backend;
+mod cloudflare_kv;
 mod convert;
 mod encoder;
 mod errors;

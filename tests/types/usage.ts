@@ -3,6 +3,8 @@
 import {
   StubBackend,
   KvBackend,
+  CloudflareKvBackend,
+  type KvNamespaceLike,
   Message,
   JSONEncoder,
   ResultError,
@@ -33,6 +35,16 @@ async function main(): Promise<void> {
   await kv.getResult(message, { block: true, timeout: 10 }).catch(() => size);
   // @ts-expect-error an adapter needs get, put and delete
   new KvBackend({ get: () => null });
+  const kvNamespace: KvNamespaceLike = {
+    getWithMetadata: async () => ({ value: null, metadata: null }),
+    put: async () => {},
+    delete: async () => {},
+  };
+  const cf = new CloudflareKvBackend(kvNamespace, { namespace: "ns", cacheTtl: 60 });
+  const same: KvNamespaceLike = cf.kvNamespace;
+  await cf.storeResult(message, 1, 5_000);
+  // @ts-expect-error: cacheTtl is a number of seconds
+  new CloudflareKvBackend(same, { cacheTtl: "1m" });
   const dict = message.asDict();
   const again: Message = Message.fromDict(dict);
   const copy = again.copy({ messageId: "x" });
