@@ -150,6 +150,29 @@ export class CloudflareKvBackend {
 }
 export interface CloudflareKvBackend extends ResultBackend {}
 
+/** Options of `IndexedDbBackend`. */
+export interface IndexedDbBackendOptions extends BackendOptions {
+  /** The database. Default `"dramatiq-results"`. */
+  dbName?: string;
+  /** The object store in it (created on first use). Default `"results"`. */
+  storeName?: string;
+}
+
+/** Results in IndexedDB, shared by the pages and workers of one origin. Records are
+ * `{ key, value, expiresAt }` (epoch ms, indexed); expired ones are never returned. A store
+ * wakes waiters in the same page at once and in other pages through a `BroadcastChannel`;
+ * waiters poll as well, in case a notice is missed. The database opens on first use. */
+export class IndexedDbBackend {
+  constructor(options?: IndexedDbBackendOptions);
+  readonly dbName: string;
+  readonly storeName: string;
+  /** Deletes the expired records; resolves with how many. */
+  sweep(): Promise<number>;
+  /** Closes the connection and the channel (a later call reopens the database). */
+  close(): void;
+}
+export interface IndexedDbBackend extends ResultBackend {}
+
 /** Fields of a new message; all but `actorName` have defaults. */
 export interface MessageFields {
   /** Default `"default"`. */

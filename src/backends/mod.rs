@@ -4,5 +4,6 @@
 //! small trait their module defines, implemented in `bindings/`.
 
 pub mod cloudflare_kv;
+pub mod indexed_db;
 pub mod kv;
 pub mod stub;

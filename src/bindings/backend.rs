@@ -15,11 +15,13 @@ use super::convert::{
     ttl_ms, value_from_js, value_to_js,
 };
 use super::errors::{exception_info, missing, to_js, type_error};
+use super::indexed_db::JsIndexedDb;
 use super::kv::JsKv;
 use super::message::Identity;
 use super::time::{random_seed, JsTimer};
 use crate::backend::{decode_result, ResultBackend, Wait, DEFAULT_RESULT_TTL_MS};
 use crate::backends::cloudflare_kv::CloudflareKvStore;
+use crate::backends::indexed_db::IndexedDbStore;
 use crate::backends::kv::KvStore;
 use crate::backends::stub::StubStore;
 use crate::collect::Collect;
@@ -39,6 +41,8 @@ pub enum AnyStore {
     Kv(KvStore<JsKv>),
     /// A Cloudflare Workers KV namespace.
     CloudflareKv(CloudflareKvStore<JsCloudflareKv>),
+    /// The browser's IndexedDB.
+    IndexedDb(IndexedDbStore<JsIndexedDb>),
 }
 
 /// Calls `$call` on whichever store `$self` is.
@@ -48,6 +52,7 @@ macro_rules! each_store {
             AnyStore::Stub($s) => $call,
             AnyStore::Kv($s) => $call,
             AnyStore::CloudflareKv($s) => $call,
+            AnyStore::IndexedDb($s) => $call,
         }
     };
 }

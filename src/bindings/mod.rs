@@ -16,6 +16,7 @@ mod cloudflare_kv;
 mod convert;
 mod encoder;
 mod errors;
+mod indexed_db;
 mod kv;
 mod message;
 mod rules;

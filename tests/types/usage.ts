@@ -4,6 +4,7 @@ import {
   StubBackend,
   KvBackend,
   CloudflareKvBackend,
+  IndexedDbBackend,
   type KvNamespaceLike,
   Message,
   JSONEncoder,
@@ -45,6 +46,12 @@ async function main(): Promise<void> {
   await cf.storeResult(message, 1, 5_000);
   // @ts-expect-error: cacheTtl is a number of seconds
   new CloudflareKvBackend(same, { cacheTtl: "1m" });
+  const idb = new IndexedDbBackend({ dbName: "app", storeName: "results", namespace: "ns" });
+  const swept: number = await idb.sweep();
+  const names: string = `${idb.dbName}/${idb.storeName}/${swept}`;
+  idb.close();
+  // @ts-expect-error: the database is named by a string
+  new IndexedDbBackend({ dbName: 1, names });
   const dict = message.asDict();
   const again: Message = Message.fromDict(dict);
   const copy = again.copy({ messageId: "x" });

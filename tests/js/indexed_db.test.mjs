@@ -1,0 +1,100 @@
+// IndexedDbBackend in real headless Chromium (the conformance suite, its own checks, and two
+// pages of one origin where a store in one wakes a wait in the other), and in Node over
+// fake-indexeddb.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chromiumPath, openPage, withChromium } from "./chromium.mjs";
+
+const skip = !chromiumPath && !process.env.CI && "chromium is not installed (scripts/setup --browser)";
+
+test("IndexedDbBackend in real headless Chromium", { skip }, async (t) => {
+  await withChromium(async ({ browser, origin }) => {
+    const context = await browser.newContext();
+    const url = `${origin}/tests/js/hosts/indexed_db.html`;
+    const { page, errors } = await openPage(context, url);
+
+    await t.test("the conformance suite and the IndexedDB checks", async () => {
+      const { ran, failures } = await page.evaluate(async () => {
+        const { collector, defineConformance, check } = window.conformance;
+        const { test, run } = collector();
+        const dbName = `conformance-${Math.random()}`;
+        defineConformance(test, window.api, "IndexedDbBackend", (o) => new window.api.IndexedDbBackend({ dbName, ...o }), { shared: true });
+        window.indexedDbChecks(test, window.api, check, `checks-${Math.random()}`);
+        return run();
+      });
+      assert.deepEqual(failures, []);
+      assert.ok(ran >= 18, `${ran} tests ran`);
+    });
+
+    await t.test("a store in one page wakes a wait in another page of the origin", async () => {
+      const { page: other } = await openPage(context, url);
+      const dbName = "two-pages";
+      const messageId = "00000000-0000-4000-8000-0000000000aa";
+      // The waiting page logs its reads and the channel messages its backend hears, marking
+      // reads made while handling a message (before any later timer could run).
+      const key = await page.evaluate(({ dbName, messageId }) => {
+        const log = (window.log = []);
+        let handling = false;
+        const get = IDBObjectStore.prototype.get;
+        IDBObjectStore.prototype.get = function (...args) {
+          log.push({ read: true, handling });
+          return get.apply(this, args);
+        };
+        const onmessage = Object.getOwnPropertyDescriptor(BroadcastChannel.prototype, "onmessage");
+        Object.defineProperty(BroadcastChannel.prototype, "onmessage", {
+          configurable: true,
+          set(fn) {
+            onmessage.set.call(this, fn && ((e) => {
+              log.push({ message: e.data });
+              handling = true;
+              setTimeout(() => (handling = false), 0);
+              return fn(e);
+            }));
+          },
+          get() {
+            return onmessage.get.call(this);
+          },
+        });
+        const backend = new window.api.IndexedDbBackend({ dbName });
+        const m = new window.api.Message({ actorName: "cross_page", messageId });
+        window.outcome = backend.getResult(m, { block: true, timeout: 60_000 }).then(
+          (value) => ({ value }),
+          (e) => ({ error: String(e) }),
+        );
+        return backend.buildMessageKey(m);
+      }, { dbName, messageId });
+      // Long enough for the waiter's polling to back off to 1–2 s between reads.
+      await new Promise((r) => setTimeout(r, 4000));
+      await other.evaluate(async ({ dbName, messageId }) => {
+        const backend = new window.api.IndexedDbBackend({ dbName });
+        await backend.storeResult(new window.api.Message({ actorName: "cross_page", messageId }), "from the other page");
+      }, { dbName, messageId });
+      assert.deepEqual(await page.evaluate(() => window.outcome), { value: "from the other page" });
+      const log = await page.evaluate(() => window.log);
+      const reads = log.filter((e) => e.read);
+      assert.ok(reads.length >= 3, `the waiter polled meanwhile (${reads.length} reads)`);
+      assert.deepEqual(log.filter((e) => "message" in e), [{ message: key }], "heard the other page's write");
+      // The read that found the value ran while the message was being handled: the wake,
+      // not the next poll, ended the wait.
+      const at = log.findIndex((e) => "message" in e);
+      assert.deepEqual(log.slice(at + 1), [{ read: true, handling: true }]);
+      await other.close();
+    });
+
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
+test("IndexedDbBackend in Node over fake-indexeddb (the suite and the checks)", async () => {
+  await import("fake-indexeddb/auto");
+  const api = await import("dramatiq-results");
+  const { collector, defineConformance, check } = await import("./conformance.mjs");
+  const { indexedDbChecks } = await import("./hosts/indexed_db_checks.js");
+  const { test: register, run } = collector();
+  defineConformance(register, api, "IndexedDbBackend", (o) => new api.IndexedDbBackend({ dbName: "conformance", ...o }), { shared: true });
+  indexedDbChecks(register, api, check, "checks");
+  const { ran, failures } = await run();
+  assert.deepEqual(failures, []);
+  assert.ok(ran >= 18, `${ran} ran`);
+});
