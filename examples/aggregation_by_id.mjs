@@ -1,8 +1,9 @@
 // Aggregation by message id: a service keeps only ids, and rebuilds the messages later to
 // read and combine their results (the key depends only on queue, actor and id).
-import { StubBroker, StubBackend, Results, Worker, Message, actor, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, Message, actor, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend();
+const backend = makeBackend();
 const broker = new StubBroker();
 broker.addMiddleware(new Results({ backend, storeResults: true }));
 setBroker(broker);

@@ -1,7 +1,8 @@
 // Batch collection: a group of tasks, collected under one deadline, with progress.
-import { StubBroker, StubBackend, Results, Worker, actor, group, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, group, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend();
+const backend = makeBackend();
 const broker = new StubBroker();
 broker.addMiddleware(new Results({ backend, storeResults: true }));
 setBroker(broker);

@@ -1,8 +1,9 @@
 // Conditional execution: the next task depends on the result of the first.
-import { StubBroker, StubBackend, Results, Worker, actor, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
 const broker = new StubBroker();
-broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true }));
+broker.addMiddleware(new Results({ backend: makeBackend(), storeResults: true }));
 setBroker(broker);
 const check = actor((order) => ({ order, inStock: order % 2 === 0 }), { actorName: "check_stock" });
 const ship = actor((order) => `shipped order ${order}`, { actorName: "ship" });

@@ -1,15 +1,16 @@
-// The demo on the embedded default, the in-memory stub backend: store and read back a
+// The demo on the embedded default, the in-memory stub backend (examples/backend.mjs picks
+// another with DRAMATIQ_RESULTS_BACKEND): store and read back a
 // result, wait for one with a timeout, see a failure, and see the exact bytes Python stores.
 import {
-  StubBackend,
   Message,
   JSONEncoder,
   ResultMissing,
   ResultTimeout,
   ResultFailure,
 } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend();
+const backend = makeBackend();
 const say = (label, value) => console.log(`${label.padEnd(34)} ${value}`);
 
 // 1. Store a result and read it back, as a Dramatiq worker and a caller would.

@@ -1,11 +1,12 @@
 // Errors: a missing result, a wait that times out, and an actor that raised.
 import {
-  StubBroker, StubBackend, Results, Worker, actor, setBroker,
+  StubBroker, Results, Worker, actor, setBroker,
   ResultError, ResultMissing, ResultTimeout, ResultFailure,
 } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
 const broker = new StubBroker({ logger: { warn() {}, error() {}, info() {} } });
-broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true }));
+broker.addMiddleware(new Results({ backend: makeBackend(), storeResults: true }));
 setBroker(broker);
 const slow = actor(() => new Promise((r) => setTimeout(() => r("done"), 200)), { actorName: "slow" });
 const fails = actor(() => { throw new TypeError("bad input: 42"); }, { actorName: "fails", maxRetries: 0 });

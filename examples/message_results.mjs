@@ -1,8 +1,9 @@
 // The message result interface: from an explicit backend, from the global broker's, and
 // for a message rebuilt from Dramatiq's wire form.
-import { StubBroker, StubBackend, Results, Worker, Message, actor, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, Message, actor, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend();
+const backend = makeBackend();
 const broker = new StubBroker();
 broker.addMiddleware(new Results({ backend }));
 setBroker(broker);

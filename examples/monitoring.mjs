@@ -1,7 +1,8 @@
 // Monitoring: poll the state of many tasks without blocking, as a dashboard would.
-import { StubBroker, StubBackend, Results, Worker, actor, setBroker, Missing, ResultFailure } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, setBroker, Missing, ResultFailure } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend();
+const backend = makeBackend();
 const broker = new StubBroker({ logger: { warn() {}, error() {}, info() {} } });
 broker.addMiddleware(new Results({ backend, storeResults: true }));
 setBroker(broker);

@@ -1,8 +1,9 @@
 // A pipeline: each step's result is appended to the next step's arguments.
-import { StubBroker, StubBackend, Results, Worker, actor, pipeline, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, pipeline, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
 const broker = new StubBroker();
-broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true }));
+broker.addMiddleware(new Results({ backend: makeBackend(), storeResults: true }));
 setBroker(broker);
 const add = actor((x, y = 0) => x + y, { actorName: "add" });
 const describe = actor((total) => `total is ${total}`, { actorName: "describe" });

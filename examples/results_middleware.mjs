@@ -1,8 +1,9 @@
 // The Results middleware: an actor with storeResults, a worker, and a blocking getResult.
-import { StubBroker, StubBackend, Results, Worker, actor, setBroker } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, setBroker } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
 const broker = new StubBroker();
-broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: false }));
+broker.addMiddleware(new Results({ backend: makeBackend(), storeResults: false }));
 setBroker(broker);
 
 const computeTask = actor((x, y) => ({ computation: x * y + 42, inputs: [x, y] }), {

@@ -1,7 +1,9 @@
-// The stub backend on its own: store, read, wait, namespaces and the keys Dramatiq derives.
-import { StubBackend, Message } from "dramatiq-results";
+// A backend on its own (the stub unless DRAMATIQ_RESULTS_BACKEND says otherwise): store,
+// read, wait, namespaces and the keys Dramatiq derives.
+import { Message } from "dramatiq-results";
+import { makeBackend } from "./backend.mjs";
 
-const backend = new StubBackend({ namespace: "reports" });
+const backend = makeBackend({ namespace: "reports" });
 const message = new Message({ actorName: "build_report", messageId: "0f6d1c2e-7b1a-4c55-9d1e-1a2b3c4d5e6f" });
 
 console.log("key:", backend.buildMessageKey(message));
@@ -11,7 +13,7 @@ console.log("bytes:", new TextDecoder().decode(await backend.getResultBytes(mess
 await backend.deleteResult(message);
 console.log("after delete:", String(await backend.tryGetResult(message)));
 
-const readable = new StubBackend({ namespace: "reports", useNamespacePrefixKeys: true });
+const readable = makeBackend({ namespace: "reports", useNamespacePrefixKeys: true });
 console.log("readable key:", readable.buildMessageKey(message));
 
 // Output:
