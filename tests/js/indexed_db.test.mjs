@@ -81,6 +81,25 @@ test("IndexedDbBackend in real headless Chromium", { skip }, async (t) => {
       await other.close();
     });
 
+    await t.test("in a Worker too: a worker's store ends a wait in its page", async () => {
+      const outcome = await page.evaluate(async () => {
+        const dbName = `worker-${Math.random()}`;
+        const messageId = "00000000-0000-4000-8000-0000000000bb";
+        const backend = new window.api.IndexedDbBackend({ dbName });
+        const waiting = backend.getResult(new window.api.Message({ actorName: "from_worker", messageId }), { block: true, timeout: 30_000 });
+        const worker = new Worker("/tests/js/hosts/indexed_db_worker.js", { type: "module" });
+        worker.onerror = (e) => console.error(`worker: ${e.message}`);
+        await new Promise((resolve) => (worker.onmessage = (e) => e.data === "ready" && resolve()));
+        const answered = new Promise((resolve) => (worker.onmessage = (e) => resolve(e.data)));
+        worker.postMessage({ dbName, messageId });
+        const [value, answer] = await Promise.all([waiting, answered]);
+        worker.terminate();
+        backend.close();
+        return { value, answer };
+      });
+      assert.deepEqual(outcome, { value: { from: "worker" }, answer: { readBack: { from: "worker" } } });
+    });
+
     assert.deepEqual(errors, []);
     await context.close();
   });
