@@ -235,6 +235,14 @@ impl JsIndexedDb {
     }
 }
 
+impl Drop for JsIndexedDb {
+    /// A freed backend must not leave its message handler on the channel: the closure behind
+    /// it is freed with us, and a later message would call into freed memory's stub and throw.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// `obj[name] = value` on a fresh plain object (cannot fail there).
 fn set(obj: &js_sys::Object, name: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(obj, &name.into(), value);

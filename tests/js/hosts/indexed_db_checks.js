@@ -125,6 +125,22 @@ export function indexedDbChecks(test, api, check, dbName) {
     writer.close();
   });
 
+  t("a freed or closed backend stops listening; a closed one still works by polling", async () => {
+    const freed = new IndexedDbBackend({ dbName, storeName: "freed" });
+    const closed = new IndexedDbBackend({ dbName, storeName: "freed" });
+    const writer = new IndexedDbBackend({ dbName, storeName: "freed" });
+    const m = new Message({ actorName: "freed" });
+    await writer.storeResult(m, "first");
+    freed.free();
+    closed.close();
+    // Announcements now reach no handler of theirs (a freed one would throw in the page).
+    await writer.storeResult(m, "second");
+    await sleep(50);
+    check.equal(await closed.getResult(m, { block: true, timeout: 5000 }), "second", "reopened by the read");
+    writer.close();
+    closed.close();
+  });
+
   t("bad options are TypeErrors", async () => {
     for (const options of [{ dbName: "" }, { storeName: 5 }, "db"]) {
       let thrown;
