@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { promisify } from "node:util";
+import { chromiumPath, withChromium } from "./chromium.mjs";
 
 const run = promisify(execFile);
 const dir = new URL("../../examples/", import.meta.url);
@@ -61,4 +62,24 @@ test("examples/demo.mjs runs on every backend", async () => {
     const { stdout } = await run(process.execPath, [new URL("demo.mjs", dir).pathname], { timeout: 30000, env });
     assert.match(stdout, /read back/, backend);
   }
+});
+
+test("in real Chromium, every example prints the same on IndexedDbBackend", { skip: !chromiumPath && !process.env.CI && "chromium is not installed" }, async () => {
+  await withChromium(async ({ browser, origin }) => {
+    const context = await browser.newContext();
+    let ran = 0;
+    for (const file of examples) {
+      const expected = expectedOutput(readFileSync(new URL(file, dir), "utf8"));
+      if (expected === null) continue;
+      const page = await context.newPage();
+      await page.goto(`${origin}/tests/js/hosts/example.html?example=${file}`);
+      const result = await (await page.waitForFunction(() => window.result, null, { timeout: 30_000 })).jsonValue();
+      assert.equal(result.error, undefined, file);
+      assert.equal(result.printed.trimEnd(), expected.trimEnd(), file);
+      await page.close();
+      ran += 1;
+    }
+    assert.equal(ran, 10);
+    await context.close();
+  });
 });
