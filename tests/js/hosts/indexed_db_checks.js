@@ -141,6 +141,25 @@ export function indexedDbChecks(test, api, check, dbName) {
     closed.close();
   });
 
+  t("an upgrade blocked by another connection is a ResultError; it works once that closes", async () => {
+    const name = `${dbName}-blocked`;
+    const first = new IndexedDbBackend({ dbName: name, storeName: "a" });
+    await first.storeResult(new Message({ actorName: "a" }), 1); // version 1, store "a"
+    first.close();
+    const holder = await done(indexedDB.open(name)); // ignores versionchange: stays open
+    const second = new IndexedDbBackend({ dbName: name, storeName: "b" }); // needs version 2
+    const m = new Message({ actorName: "b" });
+    try {
+      const e = await check.rejects(second.storeResult(m, 1), ResultError, "blocked");
+      check.ok(/blocked/i.test(e.message) && e.cause instanceof Error, e.message);
+    } finally {
+      holder.close();
+    }
+    await second.storeResult(m, 2);
+    check.equal(await second.getResult(m), 2, "after the other connection closed");
+    second.close();
+  });
+
   t("bad options are TypeErrors", async () => {
     for (const options of [{ dbName: "" }, { storeName: 5 }, "db"]) {
       let thrown;
