@@ -9,6 +9,7 @@
 //! - [`value`]: the data model (Python's JSON values, big ints and all).
 //! - [`encoder`]: Dramatiq's `JSONEncoder`, byte-exact with Python's `json.dumps`.
 //! - [`interchange`]: the text form values take across the JavaScript boundary.
+//! - [`transcode`]: `JSON.stringify` text straight to Python's bytes (the store fast path).
 //! - [`key`]: message keys (MD5 or namespace-prefixed).
 //! - [`message`]: Dramatiq's message and its wire form.
 //! - [`envelope`]: the `__t` canary that marks a stored exception.
@@ -43,6 +44,7 @@ pub mod middleware;
 pub mod notify;
 pub mod retries;
 pub mod store;
+pub mod transcode;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]

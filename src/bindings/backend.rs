@@ -11,7 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::abort::Aborted;
 use super::convert::{
     bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, parse_plain, prop,
-    ttl_ms, value_from_js, value_to_js,
+    python_bytes_from_js, ttl_ms, value_from_js, value_to_js,
 };
 use super::errors::{exception_info, missing, to_js, type_error};
 use super::kv::JsKv;
@@ -168,7 +168,7 @@ impl Handle {
 
     fn encode(&self, value: &JsValue) -> Result<Vec<u8>, JsValue> {
         match &self.0.codec {
-            Codec::Json => Ok(encoder::encode(&value_from_js(value)?)),
+            Codec::Json => python_bytes_from_js(value),
             Codec::Custom(enc) => {
                 let f: js_sys::Function = prop(enc, "encode").unchecked_into();
                 bytes_from_js(&f.call1(enc, value)?)
