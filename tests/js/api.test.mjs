@@ -95,6 +95,41 @@ test("JSONEncoder writes exactly Python's bytes", () => {
   }
 });
 
+test("the plain-value fast path writes what the replacer path writes", () => {
+  // A Date anywhere sends the whole value down the replacer path; the same value without
+  // it takes the fast path. Both must give the same bytes for the shared part.
+  const enc = new JSONEncoder();
+  let seed = 7;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const atoms = [0, 1, -1, 42, 2 ** 53 - 1, 2 ** 53, 1e16, 1e21, 1.5, 0.1, 1e-5, 1e-7, -2.5e-300,
+    123456789012345.6, "", "a", "é", "😀", "\u007f", "\u0000x", "\t\n\"\\/", "__t", null, true, false];
+  const gen = (depth) => {
+    const k = depth > 3 ? rand(2) : rand(4);
+    if (k < 2) return atoms[rand(atoms.length)];
+    if (k === 2) return Array.from({ length: rand(4) }, () => gen(depth + 1));
+    return Object.fromEntries(Array.from({ length: rand(4) }, (_, i) => [`${atoms[rand(atoms.length)]}${i}`, gen(depth + 1)]));
+  };
+  const date = new Date(0);
+  const tail = ',"1970-01-01T00:00:00.000Z"]';
+  for (let i = 0; i < 2000; i++) {
+    const v = gen(0);
+    const fast = text(enc.encode([v]));
+    const slow = text(enc.encode([v, date]));
+    assert.equal(slow, fast.slice(0, -1) + tail, JSON.stringify(v));
+  }
+  // Values the fast path must hand to the replacer path.
+  const nested = { a: [1, { b: -0 }], c: NaN, d: 10n ** 30n, e: "\u0000\u0001NaN" };
+  assert.equal(text(enc.encode(nested)), '{"a":[1,{"b":-0.0}],"c":NaN,"d":1000000000000000000000000000000,"e":"\\u0000\\u0001NaN"}');
+  assert.deepEqual(enc.decode(enc.encode(nested)), nested);
+  class Point { constructor() { this.x = 1; } }
+  assert.equal(text(enc.encode({ p: new Point() })), '{"p":{"x":1}}');
+  assert.throws(() => enc.encode({ m: new Map() }), TypeError);
+  assert.throws(() => enc.encode([new Uint8Array(2)]), TypeError);
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  assert.throws(() => enc.encode(cyclic), TypeError);
+});
+
 test("decoding Python's stored bytes and re-encoding gives the same bytes", () => {
   const enc = new JSONEncoder();
   // JS has one number type: a Python float with an integral value (1.0) comes back as
