@@ -37,13 +37,15 @@ impl HostStore {
         if let Some(key) = key.filter(|_| self.notifier.waiting() > 0) {
             if !self.wait_unsupported.get() {
                 let start = timer.now_ms();
-                let asked = until_ms - start;
-                if asked <= 0.0 {
+                // Whole milliseconds, rounded down so the host never overshoots the due time;
+                // the sub-millisecond rest is slept below. Under a millisecond, a `wait(0)`
+                // answered at once would wrongly mark the host as unable to wait.
+                let asked = (until_ms - start).floor();
+                if asked < 1.0 {
+                    timer.sleep_until(until_ms);
                     return;
                 }
-                // Whole milliseconds, rounded down so the host never overshoots the due time;
-                // a sub-millisecond rest is slept below.
-                match kv_store::wait(&key, asked.floor() as u64) {
+                match kv_store::wait(&key, asked as u64) {
                     Ok(Some(_)) => {
                         // The core confirms with its own read; the bytes are not trusted here.
                         self.notifier.notify(&key);
