@@ -2,8 +2,9 @@
 //!
 //! A Python Dramatiq worker and JavaScript callers share one store; **the keys and the
 //! stored bytes are the contract** (see `docs/compat-spec.md`). The core below is pure Rust
-//! and tested natively; `bindings/` (wasm32 only) is the one layer that knows about
-//! JavaScript.
+//! and tested natively; `bindings/` (`wasm32-unknown-unknown` only) is the one layer that
+//! knows about JavaScript, and `component/` (`wasm32-wasip2` only) the one that knows about
+//! the component model (`wit/`).
 //!
 //! Module map, in dependency order:
 //! - [`value`]: the data model (Python's JSON values, big ints and all).
@@ -47,6 +48,10 @@ pub mod store;
 pub mod transcode;
 pub mod value;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[doc(hidden)]
 pub mod bindings;
+
+#[cfg(target_os = "wasi")]
+#[doc(hidden)]
+pub mod component;
