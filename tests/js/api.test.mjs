@@ -405,3 +405,19 @@ test("a custom encoder: its bytes are stored, and failures are still recognised"
   await throwing.storeResult(m, 1);
   await assert.rejects(throwing.getResult(m), (e) => e instanceof ResultError && e.cause?.message === "nope");
 });
+
+test("a message identity reads the same from a Message, an object, a dict, even with NULs", async () => {
+  const b = new StubBackend({ useNamespacePrefixKeys: true });
+  for (const [q, a, id] of [["default", "add", "1"], ["q\0x", "a\0", "\0id"], ["default.DQ", "é", "😀"]]) {
+    const m = new Message({ queueName: q, actorName: a, messageId: id });
+    const fromMessage = b.buildMessageKey(m);
+    assert.equal(b.buildMessageKey(m), fromMessage, "cached identity");
+    assert.equal(b.buildMessageKey({ queueName: q, actorName: a, messageId: id }), fromMessage);
+    assert.equal(b.buildMessageKey({ queue_name: q, actor_name: a, message_id: id }), fromMessage);
+    assert.ok(fromMessage.endsWith(`:${a}:${id}`), fromMessage);
+    await b.storeResult(m, id);
+    assert.equal(await b.getResult({ queue_name: q, actor_name: a, message_id: id }), id);
+  }
+  assert.throws(() => b.buildMessageKey({ queueName: "q", actorName: 5, messageId: "i" }), /actorName must be a string/);
+  assert.throws(() => b.buildMessageKey("nope"), TypeError);
+});
