@@ -16,7 +16,7 @@ const settle = async () => {
 };
 const usage = () => {
   const u = process.memoryUsage();
-  return { js: u.heapUsed + u.external, rss: u.rss };
+  return { js: u.heapUsed + u.external, heap: u.heapUsed, external: u.external, rss: u.rss };
 };
 
 await settle();
@@ -36,6 +36,8 @@ console.log(
   JSON.stringify({
     waiters: N,
     bytesPerWaiter: (during.js - before.js) / N,
+    heapPerWaiter: (during.heap - before.heap) / N,
+    externalPerWaiter: (during.external - before.external) / N,
     rssPerWaiter: (during.rss - before.rss) / N,
     storeAllMs: stored - start,
     wakeAllMs: woken - start,

@@ -15,7 +15,8 @@
 //! - [`message`]: Dramatiq's message and its wire form.
 //! - [`envelope`]: the `__t` canary that marks a stored exception.
 //! - [`error`]: `ResultMissing`, `ResultTimeout`, `ResultFailure` and friends.
-//! - [`backoff`], [`clock`], [`notify`], [`future`]: waiting without a runtime.
+//! - [`backoff`], [`clock`], [`timers`], [`notify`], [`future`]: waiting without a runtime
+//!   (one host alarm serves every pending sleep).
 //! - [`store`]: the small contract a backend fulfils.
 //! - [`backend`]: `ResultBackend`, written once over any store.
 //! - [`middleware`]: the `Results` middleware's decisions (which options apply, what each
@@ -45,6 +46,7 @@ pub mod middleware;
 pub mod notify;
 pub mod retries;
 pub mod store;
+pub mod timers;
 pub mod transcode;
 pub mod value;
 

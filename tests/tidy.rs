@@ -117,7 +117,6 @@ fn each_wasm_build_has_its_own_dependencies() {
             | "wasm-bindgen-futures"
             | "js-sys"
             | "web-sys"
-            | "gloo-timers"
             | "wasm-bindgen-test" => "target_os = \"unknown\"",
             "wit-bindgen" => "target_os = \"wasi\"",
             _ => continue,
