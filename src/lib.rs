@@ -27,6 +27,21 @@
 //! - [`collect`]: waiting for many results under one deadline.
 //! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
 
+// No input may reach a panic (inside wasm it poisons the module instance): library code
+// may not unwrap, index or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod age_limit;
 pub mod backend;
 pub mod backends;

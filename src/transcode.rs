@@ -139,15 +139,9 @@ fn write_unit(unit: u32, out: &mut Vec<u8>) {
 }
 
 /// Bytes a string can copy as they are: printable ASCII but `"` and `\`.
-static VERBATIM: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x20;
-    while b < 0x7f {
-        table[b] = b != b'"' as usize && b != b'\\' as usize;
-        b += 1;
-    }
-    table
-};
+fn verbatim(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\'
+}
 
 /// Re-escapes the JSON string token starting at `start` (its opening quote) with Python's
 /// `ensure_ascii` rules, in one pass; returns the index just past its closing quote.
@@ -158,7 +152,7 @@ fn write_string(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, In
     let mut i = start + 1;
     loop {
         let run = i;
-        while bytes.get(i).is_some_and(|&b| VERBATIM[usize::from(b)]) {
+        while bytes.get(i).copied().is_some_and(verbatim) {
             i += 1;
         }
         out.extend_from_slice(bytes.get(run..i).unwrap_or_default());

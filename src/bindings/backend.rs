@@ -570,7 +570,8 @@ impl ResultStream {
                 Err(reason) => return Err(reason),
             };
             let item = js_sys::Object::new();
-            js_sys::Reflect::set(&item, &"message".into(), &collection.messages[index])?;
+            let message = collection.messages.get(index).cloned().unwrap_or_default();
+            js_sys::Reflect::set(&item, &"message".into(), &message)?;
             match outcome {
                 Ok(value) => js_sys::Reflect::set(&item, &"value".into(), &value)?,
                 Err(error) => js_sys::Reflect::set(&item, &"error".into(), &error)?,
