@@ -109,7 +109,10 @@ impl Collect {
                     .zip(values.into_iter().chain(std::iter::repeat(None)))
                 {
                     match value {
-                        Some(bytes) => self.ready.push_back((i, Ok(bytes))),
+                        Some(bytes) => {
+                            let outcome = backend.within_limit(self.key(i), bytes);
+                            self.ready.push_back((i, outcome));
+                        }
                         None => still.push(i),
                     }
                 }

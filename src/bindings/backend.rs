@@ -19,7 +19,9 @@ use super::errors::{exception_info, missing, to_js, type_error};
 use super::kv::JsKv;
 use super::message::Identity;
 use super::time::{random_seed, JsTimer};
-use crate::backend::{decode_result, ResultBackend, Wait, DEFAULT_RESULT_TTL_MS};
+use crate::backend::{
+    decode_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES, DEFAULT_RESULT_TTL_MS,
+};
 use crate::backends::kv::KvStore;
 use crate::backends::stub::StubStore;
 use crate::collect::Collect;
@@ -102,6 +104,7 @@ pub struct CommonOptions {
     keys: KeyScheme,
     codec: Codec,
     encoder: JsValue,
+    max_value_bytes: usize,
 }
 
 impl CommonOptions {
@@ -124,6 +127,16 @@ impl CommonOptions {
                 "encoder must be a JSONEncoder or an object with encode(value) and decode(bytes) methods",
             ));
         };
+        let max_value_bytes = match opt_number(&options, "maxValueBytes")? {
+            None => DEFAULT_MAX_VALUE_BYTES,
+            Some(n) if n == f64::INFINITY => usize::MAX,
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => n as usize,
+            Some(n) => {
+                return Err(type_error(&format!(
+                    "option maxValueBytes must be a non-negative integer or Infinity, got {n}"
+                )))
+            }
+        };
         Ok(CommonOptions {
             keys: KeyScheme {
                 namespace,
@@ -131,6 +144,7 @@ impl CommonOptions {
             },
             codec,
             encoder,
+            max_value_bytes,
         })
     }
 }
@@ -169,7 +183,8 @@ impl Handle {
     /// A backend over `store` with the common options.
     pub fn new(store: AnyStore, options: CommonOptions) -> Handle {
         Handle(Rc::new(Inner {
-            core: ResultBackend::new(store, JsTimer, options.keys, random_seed()),
+            core: ResultBackend::new(store, JsTimer, options.keys, random_seed())
+                .with_max_value_bytes(options.max_value_bytes),
             codec: options.codec,
             encoder: options.encoder,
         }))

@@ -201,6 +201,7 @@ fn to_wit(key: &str, err: &ResultError) -> api::ResultError {
             api::ResultError::Store(problem())
         }
         ResultError::Decode { .. } => api::ResultError::Decode(problem()),
+        ResultError::TooLarge { .. } => api::ResultError::TooLarge(problem()),
         ResultError::MalformedFailure { .. } => api::ResultError::MalformedFailure(problem()),
         ResultError::Encode { .. } | ResultError::InvalidArgument(_) => {
             api::ResultError::InvalidArgument(problem())

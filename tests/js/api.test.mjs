@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   StubBackend,
+  KvBackend,
   Message,
   JSONEncoder,
   ResultError,
@@ -420,4 +421,37 @@ test("a message identity reads the same from a Message, an object, a dict, even 
   }
   assert.throws(() => b.buildMessageKey({ queueName: "q", actorName: 5, messageId: "i" }), /actorName must be a string/);
   assert.throws(() => b.buildMessageKey("nope"), TypeError);
+});
+
+test("maxValueBytes: a 25 MiB value is read by default and refused over a set limit", async () => {
+  const big = "x".repeat(25 << 20);
+  const m = new Message({ actorName: "big" });
+  const roomy = new StubBackend();
+  await roomy.storeResult(m, big);
+  assert.equal((await roomy.getResult(m)).length, big.length);
+
+  const strict = new StubBackend({ maxValueBytes: 1 << 20 });
+  const tooBig = await strict.storeResult(m, big).then(() => assert.fail("stored"), (e) => e);
+  assert.ok(tooBig instanceof ResultError);
+  assert.equal(tooBig.code, "RESULT_TOO_LARGE");
+  assert.equal(tooBig.messageKey, strict.buildMessageKey(m));
+  assert.match(tooBig.message, /over the limit of 1048576 bytes/);
+
+  // Bytes another writer stored are refused on read: plain, blocking and batched.
+  const shared = new Map();
+  const adapter = { get: (k) => shared.get(k), put: (k, v) => void shared.set(k, v), delete: (k) => void shared.delete(k) };
+  await new KvBackend(adapter).storeResult(m, [1, 2, 3, 4, 5, 6]);
+  const reader = new KvBackend(adapter, { maxValueBytes: 10 });
+  for (const read of [
+    () => reader.getResult(m),
+    () => reader.getResult(m, { block: true, timeout: 1000 }),
+    () => reader.getResults([m], { timeout: 1000 }),
+  ]) {
+    await assert.rejects(read(), (e) => e instanceof ResultError && e.code === "RESULT_TOO_LARGE");
+  }
+  assert.deepEqual(await new KvBackend(adapter, { maxValueBytes: 13 }).getResult(m), [1, 2, 3, 4, 5, 6]);
+
+  assert.throws(() => new StubBackend({ maxValueBytes: -1 }), TypeError);
+  assert.throws(() => new StubBackend({ maxValueBytes: "1" }), TypeError);
+  assert.ok(new StubBackend({ maxValueBytes: Infinity }));
 });
