@@ -26,6 +26,9 @@ pub const DEFAULT_TIMEOUT_MS: f64 = 10_000.0;
 /// How long past a deadline a store operation already under way may take to settle, in ms.
 /// Small, so a wait ends promptly; non-zero, so the last read at the deadline can finish.
 pub const SETTLE_GRACE_MS: f64 = 10.0;
+/// The largest stored value read or written by default, in bytes (64 MiB): far above any
+/// sane result, low enough that one hostile value cannot take a browser tab down.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 << 20;
 /// Dramatiq's `DEFAULT_RESULT_TTL`, in ms.
 pub const DEFAULT_RESULT_TTL_MS: u64 = 600_000;
 
@@ -70,6 +73,7 @@ pub struct ResultBackend<S, T> {
     store: S,
     timer: T,
     jitter: RefCell<Jitter>,
+    max_value_bytes: usize,
 }
 
 impl<S: Store, T: Timer> ResultBackend<S, T> {
@@ -81,7 +85,26 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             store,
             timer,
             jitter: RefCell::new(Jitter::new(seed)),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
         }
+    }
+
+    /// The same backend with another limit on the size of values read and written.
+    pub fn with_max_value_bytes(mut self, limit: usize) -> Self {
+        self.max_value_bytes = limit;
+        self
+    }
+
+    /// `bytes` under `key` if they are within the size limit, else `TooLarge`.
+    pub fn within_limit(&self, key: &str, bytes: Vec<u8>) -> Result<Vec<u8>, ResultError> {
+        if bytes.len() > self.max_value_bytes {
+            return Err(ResultError::TooLarge {
+                key: key.to_owned(),
+                size: bytes.len(),
+                limit: self.max_value_bytes,
+            });
+        }
+        Ok(bytes)
     }
 
     /// The key scheme (namespace, prefix keys).
@@ -158,7 +181,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 }
             };
             if let Some(bytes) = read {
-                return Ok(bytes);
+                return self.within_limit(key, bytes);
             }
             if !wait.block {
                 return Err(ResultError::Missing {
@@ -181,7 +204,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                     .bounded(deadline, "wait", self.store.wait(key, remaining))
                     .await
                 {
-                    Ok(Some(bytes)) => return Ok(bytes),
+                    Ok(Some(bytes)) => return self.within_limit(key, bytes),
                     Ok(None) => continue,
                     Err(Op::Overdue(source)) => {
                         return Err(ResultError::Timeout {
@@ -243,6 +266,7 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         bytes: Vec<u8>,
         ttl_ms: u64,
     ) -> Result<(), ResultError> {
+        let bytes = self.within_limit(key, bytes)?;
         let deadline = self.timer.now_ms() + DEFAULT_TIMEOUT_MS;
         self.bounded(deadline, "put", self.store.put(key, bytes, ttl_ms))
             .await

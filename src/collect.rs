@@ -56,7 +56,7 @@ impl Collect {
 
     /// The key at `index`.
     pub fn key(&self, index: usize) -> &str {
-        &self.keys[index]
+        self.keys.get(index).map_or("", String::as_str)
     }
 
     /// The next key to finish, or `None` once every key has. Keys found in the same
@@ -87,12 +87,16 @@ impl Collect {
         let watches: Vec<Watch> = if self.wait.block {
             self.pending
                 .iter()
-                .map(|&i| store.watch(&self.keys[i]))
+                .map(|&i| store.watch(self.key(i)))
                 .collect()
         } else {
             Vec::new()
         };
-        let keys: Vec<String> = self.pending.iter().map(|&i| self.keys[i].clone()).collect();
+        let keys: Vec<String> = self
+            .pending
+            .iter()
+            .map(|&i| self.key(i).to_owned())
+            .collect();
         match backend
             .bounded(deadline, "get", store.get_many(&keys))
             .await
@@ -105,7 +109,10 @@ impl Collect {
                     .zip(values.into_iter().chain(std::iter::repeat(None)))
                 {
                     match value {
-                        Some(bytes) => self.ready.push_back((i, Ok(bytes))),
+                        Some(bytes) => {
+                            let outcome = backend.within_limit(self.key(i), bytes);
+                            self.ready.push_back((i, outcome));
+                        }
                         None => still.push(i),
                     }
                 }
@@ -175,7 +182,8 @@ impl Collect {
     /// Ends every pending key with the error `make` builds from its key.
     fn finish_all(&mut self, make: impl Fn(String) -> ResultError) {
         for i in std::mem::take(&mut self.pending) {
-            self.ready.push_back((i, Err(make(self.keys[i].clone()))));
+            let key = self.key(i).to_owned();
+            self.ready.push_back((i, Err(make(key))));
         }
     }
 }

@@ -15,11 +15,18 @@ pub const ACTOR_OPTIONS: [&str; 1] = ["pipe_ignore"];
 /// Links `messages` into a pipeline: every message but the last gets
 /// `options.pipe_target = next.asdict()`, the next one already linked. Ids are kept, so
 /// result keys do not change.
-pub fn link(mut messages: Vec<Message>) -> Vec<Message> {
-    for i in (0..messages.len().saturating_sub(1)).rev() {
-        messages[i] = link_to(&messages[i], &messages[i + 1]);
+pub fn link(messages: Vec<Message>) -> Vec<Message> {
+    // From the end: each message links to its already linked successor.
+    let mut linked: Vec<Message> = Vec::with_capacity(messages.len());
+    for message in messages.into_iter().rev() {
+        let next = match linked.last() {
+            Some(next) => link_to(&message, next),
+            None => message,
+        };
+        linked.push(next);
     }
-    messages
+    linked.reverse();
+    linked
 }
 
 /// A copy of `message` whose pipeline target is `next` (linked onward already, if it

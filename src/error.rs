@@ -72,6 +72,17 @@ pub enum ResultError {
         /// Why the value cannot be encoded.
         reason: String,
     },
+    /// The stored or offered value is larger than the backend's `max_value_bytes`: refused
+    /// rather than decoded (or written), so one hostile value cannot exhaust memory.
+    #[error("the result for message key {key} is {size} bytes, over the limit of {limit} bytes (maxValueBytes)")]
+    TooLarge {
+        /// The store key of the message.
+        key: String,
+        /// The value's size in bytes.
+        size: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
     /// The wait was cancelled by the caller (an `AbortSignal`).
     #[error("the wait for message key {key} was aborted")]
     Aborted {
@@ -94,6 +105,7 @@ impl ResultError {
             | ResultError::Decode { key, .. }
             | ResultError::MalformedFailure { key, .. }
             | ResultError::Encode { key, .. }
+            | ResultError::TooLarge { key, .. }
             | ResultError::Aborted { key } => Some(key),
             ResultError::InvalidArgument(_) => None,
         }

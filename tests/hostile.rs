@@ -1,11 +1,17 @@
 //! No input reaches a panic: random and mutated bytes through every decoding path.
 //! (A panic inside wasm would poison the module instance for every later call.)
+//!
+//! `HOSTILE_INPUTS` sets how many inputs the random test runs (200 000 by default, part of
+//! the test command); `scripts/fuzz` runs a million and more in release mode.
 #![cfg(not(target_arch = "wasm32"))]
 
 use dramatiq_results::backend::decode_result;
 use dramatiq_results::encoder::{decode, encode};
+use dramatiq_results::envelope;
 use dramatiq_results::interchange::{from_js_json, to_js_json};
+use dramatiq_results::key::KeyScheme;
 use dramatiq_results::message::Message;
+use dramatiq_results::transcode::python_bytes;
 
 struct Rng(u64);
 
@@ -41,21 +47,48 @@ fn exercise(bytes: &[u8]) {
         let mut text = String::new();
         to_js_json(&v, &mut text);
         let _ = Message::from_dict(&v, 0);
+        let _ = envelope::unwrap(v);
     }
     let _ = decode_result("k", bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
+        let _ = python_bytes(text);
         if let Ok(v) = from_js_json(text) {
             let _ = encode(&v);
+        }
+        // Any text may name a message: keys are derived for it either way.
+        let mid = (0..=text.len() / 2)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        let (q, rest) = text.split_at(mid);
+        for use_namespace_prefix_keys in [false, true] {
+            let keys = KeyScheme {
+                namespace: rest.to_owned(),
+                use_namespace_prefix_keys,
+            };
+            let _ = keys.message_key(q, rest, text);
         }
     }
 }
 
-/// 200 000 random and mutated inputs, none of which may panic.
+fn inputs() -> usize {
+    std::env::var("HOSTILE_INPUTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000)
+}
+
+/// Random and mutated inputs (200 000 unless `HOSTILE_INPUTS` says), none of which may
+/// panic. `HOSTILE_SEED` varies the sequence.
 #[test]
 fn random_and_mutated_inputs_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let seed = std::env::var("HOSTILE_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15u64);
+    let mut rng = Rng(seed | 1);
     let mut decoded = 0;
-    for round in 0..200_000 {
+    for round in 0..inputs() {
         let input: Vec<u8> = if round % 2 == 0 {
             let len = rng.below(40);
             (0..len)

@@ -1,6 +1,6 @@
 //! The waiting contract with real host timers (`setTimeout`, `performance.now`), in Node:
 //! `wasm-bindgen-test-runner` runs these through `cargo test --target wasm32-unknown-unknown`.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::rc::Rc;

@@ -29,6 +29,10 @@ export interface BackendOptions {
   /** The encoder: a `JSONEncoder` (default, native fast path) or any object with
    * `encode(value) → Uint8Array` and `decode(bytes) → value`. */
   encoder?: JSONEncoder | Encoder;
+  /** The largest value read or written, in bytes (default 64 MiB; `Infinity` for no
+   * limit). A larger stored value rejects with a `ResultError` of code `RESULT_TOO_LARGE`
+   * instead of being decoded; a larger value to store is refused the same way. */
+  maxValueBytes?: number;
 }
 
 /** A custom encoder; it must agree with the Python side's. */

@@ -52,10 +52,51 @@ function replacer(key, value) {
   }
 }
 
+const objectProto = Object.prototype;
+
+// Whether JSON.stringify alone writes `value` faithfully: only plain objects (no toJSON, no
+// class instances, Maps or typed arrays), arrays without holes, finite numbers other than
+// -0, and strings that do not look like markers. One walk with no callbacks from native
+// code is several times cheaper than the replacer, which runs for every value; anything
+// unusual takes the replacer's path, which handles (or refuses) it.
+function plain(value, depth) {
+  switch (typeof value) {
+    case "string":
+      return !(value.charCodeAt(0) === 0 && value.charCodeAt(1) === 1);
+    case "number":
+      return value - value === 0 && (value !== 0 || 1 / value > 0);
+    case "boolean":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth > 64) return false; // deep values: let the replacer path judge them
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!plain(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== objectProto && proto !== null) return false;
+      for (const key in value) if (!plain(value[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /** JS value → JSON text with markers. `undefined` becomes null, as Python's None. */
 export function toText(value) {
-  const text = JSON.stringify(value, replacer);
+  const text = plain(value, 0) ? JSON.stringify(value) : JSON.stringify(value, replacer);
   return text === undefined ? "null" : text;
+}
+
+const utf8 = new TextEncoder();
+
+/** `toText` as UTF-8 bytes when long: the native encoder beats the glue's per-character
+ * copy of a string into wasm memory by far on large texts, and loses on tiny ones. */
+export function toUtf8(value) {
+  const text = toText(value);
+  return text.length < 2048 ? text : utf8.encode(text);
 }
 
 function unmark(text) {

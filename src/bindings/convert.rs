@@ -14,6 +14,8 @@ use crate::value::Value;
 extern "C" {
     #[wasm_bindgen(js_name = toText, catch)]
     fn to_text(value: &JsValue) -> Result<String, JsValue>;
+    #[wasm_bindgen(js_name = toUtf8, catch)]
+    fn to_utf8(value: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
 }
@@ -22,6 +24,23 @@ extern "C" {
 pub fn value_from_js(value: &JsValue) -> Result<Value, JsValue> {
     let text = to_text(value)?;
     interchange::from_js_json(&text).map_err(|e| type_error(&format!("unsupported value: {e}")))
+}
+
+/// The bytes Python's `json.dumps` writes for a JS value, without building a tree (see
+/// `transcode`); `TypeError` if it is not JSON-serializable.
+pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
+    let text = to_utf8(value)?;
+    let transcoded = match text.as_string() {
+        Some(text) => crate::transcode::python_bytes(&text),
+        None => {
+            let bytes = bytes_of(&text).unwrap_or_default();
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => crate::transcode::python_bytes(text),
+                Err(_) => return Err(type_error("unsupported value: not UTF-8 text")),
+            }
+        }
+    };
+    transcoded.map_err(|e| type_error(&format!("unsupported value: {e}")))
 }
 
 /// A core value as a plain JS value (objects, arrays, numbers, strings, null; BigInt for

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{bytes_from_js, value_from_js, value_to_js};
+use super::convert::{bytes_from_js, python_bytes_from_js, value_to_js};
 use super::errors::to_js;
 use crate::encoder;
 use crate::error::ResultError;
@@ -24,8 +24,9 @@ impl JsonEncoder {
     /// The bytes Python would store for `value` (throws `TypeError` for values JSON cannot
     /// hold: functions, symbols, Maps, typed arrays, cycles).
     pub fn encode(&self, value: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
-        let v = value_from_js(&value)?;
-        Ok(js_sys::Uint8Array::from(encoder::encode(&v).as_slice()))
+        Ok(js_sys::Uint8Array::from(
+            python_bytes_from_js(&value)?.as_slice(),
+        ))
     }
 
     /// The value in `bytes` (a `Uint8Array` or a string); throws `DecodeError` if Python's

@@ -76,6 +76,9 @@ pub fn to_js(err: &ResultError) -> JsValue {
             make("RESULT_MALFORMED", JsValue::UNDEFINED, JsValue::UNDEFINED)
         }
         ResultError::Encode { .. } => make("RESULT_ENCODE", JsValue::UNDEFINED, JsValue::UNDEFINED),
+        ResultError::TooLarge { .. } => {
+            make("RESULT_TOO_LARGE", JsValue::UNDEFINED, JsValue::UNDEFINED)
+        }
         ResultError::Aborted { .. } => {
             make("RESULT_ABORTED", JsValue::UNDEFINED, JsValue::UNDEFINED)
         }

@@ -34,9 +34,40 @@ fn field(obj: &JsValue, camel: &str, snake: &str) -> Result<String, JsValue> {
     })
 }
 
+#[wasm_bindgen(module = "/src/bindings/identity.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = identityOf)]
+    fn identity_of(message: &JsValue) -> JsValue;
+}
+
 impl Identity {
     /// Reads the identity of `message`; `TypeError` if a field is missing or not a string.
     pub fn read(message: &JsValue) -> Result<Identity, JsValue> {
+        let joined = identity_of(message);
+        if let Some(text) = joined.as_string() {
+            let mut parts = text.splitn(3, '\0');
+            if let (Some(q), Some(a), Some(i)) = (parts.next(), parts.next(), parts.next()) {
+                return Ok(Identity {
+                    queue_name: q.to_owned(),
+                    actor_name: a.to_owned(),
+                    message_id: i.to_owned(),
+                });
+            }
+        }
+        if js_sys::Array::is_array(&joined) {
+            let parts = js_sys::Array::from(&joined);
+            let part = |i| parts.get(i).as_string().unwrap_or_default();
+            return Ok(Identity {
+                queue_name: part(0),
+                actor_name: part(1),
+                message_id: part(2),
+            });
+        }
+        // Not a valid identity: read field by field to say which one is wrong.
+        Self::read_fields(message)
+    }
+
+    fn read_fields(message: &JsValue) -> Result<Identity, JsValue> {
         if !message.is_object() {
             return Err(type_error(
                 "message must be a Message or an object with queueName, actorName and messageId",

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   StubBackend,
+  KvBackend,
   Message,
   JSONEncoder,
   ResultError,
@@ -93,6 +94,41 @@ test("JSONEncoder writes exactly Python's bytes", () => {
     assert.ok(out instanceof Uint8Array);
     assert.equal(text(out), bytes);
   }
+});
+
+test("the plain-value fast path writes what the replacer path writes", () => {
+  // A Date anywhere sends the whole value down the replacer path; the same value without
+  // it takes the fast path. Both must give the same bytes for the shared part.
+  const enc = new JSONEncoder();
+  let seed = 7;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const atoms = [0, 1, -1, 42, 2 ** 53 - 1, 2 ** 53, 1e16, 1e21, 1.5, 0.1, 1e-5, 1e-7, -2.5e-300,
+    123456789012345.6, "", "a", "é", "😀", "\u007f", "\u0000x", "\t\n\"\\/", "__t", null, true, false];
+  const gen = (depth) => {
+    const k = depth > 3 ? rand(2) : rand(4);
+    if (k < 2) return atoms[rand(atoms.length)];
+    if (k === 2) return Array.from({ length: rand(4) }, () => gen(depth + 1));
+    return Object.fromEntries(Array.from({ length: rand(4) }, (_, i) => [`${atoms[rand(atoms.length)]}${i}`, gen(depth + 1)]));
+  };
+  const date = new Date(0);
+  const tail = ',"1970-01-01T00:00:00.000Z"]';
+  for (let i = 0; i < 2000; i++) {
+    const v = gen(0);
+    const fast = text(enc.encode([v]));
+    const slow = text(enc.encode([v, date]));
+    assert.equal(slow, fast.slice(0, -1) + tail, JSON.stringify(v));
+  }
+  // Values the fast path must hand to the replacer path.
+  const nested = { a: [1, { b: -0 }], c: NaN, d: 10n ** 30n, e: "\u0000\u0001NaN" };
+  assert.equal(text(enc.encode(nested)), '{"a":[1,{"b":-0.0}],"c":NaN,"d":1000000000000000000000000000000,"e":"\\u0000\\u0001NaN"}');
+  assert.deepEqual(enc.decode(enc.encode(nested)), nested);
+  class Point { constructor() { this.x = 1; } }
+  assert.equal(text(enc.encode({ p: new Point() })), '{"p":{"x":1}}');
+  assert.throws(() => enc.encode({ m: new Map() }), TypeError);
+  assert.throws(() => enc.encode([new Uint8Array(2)]), TypeError);
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  assert.throws(() => enc.encode(cyclic), TypeError);
 });
 
 test("decoding Python's stored bytes and re-encoding gives the same bytes", () => {
@@ -369,4 +405,53 @@ test("a custom encoder: its bytes are stored, and failures are still recognised"
   const throwing = new StubBackend({ encoder: { encode: () => "1", decode: () => { throw new Error("nope"); } } });
   await throwing.storeResult(m, 1);
   await assert.rejects(throwing.getResult(m), (e) => e instanceof ResultError && e.cause?.message === "nope");
+});
+
+test("a message identity reads the same from a Message, an object, a dict, even with NULs", async () => {
+  const b = new StubBackend({ useNamespacePrefixKeys: true });
+  for (const [q, a, id] of [["default", "add", "1"], ["q\0x", "a\0", "\0id"], ["default.DQ", "é", "😀"]]) {
+    const m = new Message({ queueName: q, actorName: a, messageId: id });
+    const fromMessage = b.buildMessageKey(m);
+    assert.equal(b.buildMessageKey(m), fromMessage, "cached identity");
+    assert.equal(b.buildMessageKey({ queueName: q, actorName: a, messageId: id }), fromMessage);
+    assert.equal(b.buildMessageKey({ queue_name: q, actor_name: a, message_id: id }), fromMessage);
+    assert.ok(fromMessage.endsWith(`:${a}:${id}`), fromMessage);
+    await b.storeResult(m, id);
+    assert.equal(await b.getResult({ queue_name: q, actor_name: a, message_id: id }), id);
+  }
+  assert.throws(() => b.buildMessageKey({ queueName: "q", actorName: 5, messageId: "i" }), /actorName must be a string/);
+  assert.throws(() => b.buildMessageKey("nope"), TypeError);
+});
+
+test("maxValueBytes: a 25 MiB value is read by default and refused over a set limit", async () => {
+  const big = "x".repeat(25 << 20);
+  const m = new Message({ actorName: "big" });
+  const roomy = new StubBackend();
+  await roomy.storeResult(m, big);
+  assert.equal((await roomy.getResult(m)).length, big.length);
+
+  const strict = new StubBackend({ maxValueBytes: 1 << 20 });
+  const tooBig = await strict.storeResult(m, big).then(() => assert.fail("stored"), (e) => e);
+  assert.ok(tooBig instanceof ResultError);
+  assert.equal(tooBig.code, "RESULT_TOO_LARGE");
+  assert.equal(tooBig.messageKey, strict.buildMessageKey(m));
+  assert.match(tooBig.message, /over the limit of 1048576 bytes/);
+
+  // Bytes another writer stored are refused on read: plain, blocking and batched.
+  const shared = new Map();
+  const adapter = { get: (k) => shared.get(k), put: (k, v) => void shared.set(k, v), delete: (k) => void shared.delete(k) };
+  await new KvBackend(adapter).storeResult(m, [1, 2, 3, 4, 5, 6]);
+  const reader = new KvBackend(adapter, { maxValueBytes: 10 });
+  for (const read of [
+    () => reader.getResult(m),
+    () => reader.getResult(m, { block: true, timeout: 1000 }),
+    () => reader.getResults([m], { timeout: 1000 }),
+  ]) {
+    await assert.rejects(read(), (e) => e instanceof ResultError && e.code === "RESULT_TOO_LARGE");
+  }
+  assert.deepEqual(await new KvBackend(adapter, { maxValueBytes: 13 }).getResult(m), [1, 2, 3, 4, 5, 6]);
+
+  assert.throws(() => new StubBackend({ maxValueBytes: -1 }), TypeError);
+  assert.throws(() => new StubBackend({ maxValueBytes: "1" }), TypeError);
+  assert.ok(new StubBackend({ maxValueBytes: Infinity }));
 });

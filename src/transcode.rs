@@ -1,0 +1,405 @@
+//! The store fast path: the JSON text `JSON.stringify` wrote → the bytes Python's
+//! `json.dumps` writes for the same value, in one pass and without building a tree.
+//!
+//! The two texts differ in few places, so most bytes are copied as they are:
+//! - non-ASCII characters, which Python escapes as `\uXXXX` (surrogate pairs beyond the BMP),
+//!   and DEL (`\u007f`), which JS leaves raw;
+//! - floats outside Python's fixed-notation range (`1e-05`, not `0.00001`; `1e-07`, not
+//!   `1e-7`) and integers beyond 2^53, which JS only holds as doubles;
+//! - the marker strings of [`crate::interchange`] (NaN, ±Infinity, -0, BigInt), which are
+//!   rare and take the tree path for their one token.
+//!
+//! The output equals `encoder::encode(interchange::from_js_json(text))` for every text
+//! `JSON.stringify` can write, with one improvement: a lone surrogate escape (`"\ud800"`,
+//! which a JS string may hold) is written as Python writes that string, instead of becoming
+//! U+FFFD. Input of another shape gives an error or safe, unspecified bytes, never a panic.
+
+use crate::encoder::{self, write_float_repr, DecodeError, Dialect, MAX_DEPTH};
+use crate::interchange::InterchangeError;
+
+/// Integers with at most this many digits are exact in a double, so JS wrote them exactly.
+const EXACT_DIGITS: usize = 15;
+/// The largest magnitude the JS dialect reads as an integer (see `encoder`'s parser).
+const MAX_SAFE: i64 = 9_007_199_254_740_992;
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn syntax(position: usize, reason: &'static str) -> InterchangeError {
+    InterchangeError(DecodeError::Syntax { position, reason })
+}
+
+/// Python's stored bytes for the value whose `JSON.stringify` text (with marker strings) is
+/// `text`.
+pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
+    // One bit per open container: is it an object? Keys are never marker strings.
+    let mut in_object: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'{' | b'[' => {
+                in_object.push(b == b'{');
+                if in_object.len() > MAX_DEPTH {
+                    return Err(InterchangeError(DecodeError::TooDeep { max: MAX_DEPTH }));
+                }
+                expect_key = b == b'{';
+                out.push(b);
+                i += 1;
+            }
+            b'}' | b']' => {
+                in_object.pop();
+                expect_key = false;
+                out.push(b);
+                i += 1;
+            }
+            b',' => {
+                expect_key = in_object.last() == Some(&true);
+                out.push(b);
+                i += 1;
+            }
+            b':' => {
+                expect_key = false;
+                out.push(b);
+                i += 1;
+            }
+            b'"' => {
+                if !expect_key && bytes.get(i + 1..i + 13) == Some(br"\u0000\u0001") {
+                    let end = string_end(bytes, i)?;
+                    let token = text
+                        .get(i..end)
+                        .ok_or_else(|| syntax(i, "Invalid string"))?;
+                    let value = encoder::parse(token, Dialect::Js).map_err(InterchangeError)?;
+                    encoder::encode_into(&value, &mut out);
+                    i = end;
+                } else {
+                    i = write_string(text, i, &mut out)?;
+                }
+            }
+            b'-' | b'0'..=b'9' => i = write_number(text, i, &mut out)?,
+            b't' | b'f' | b'n' => {
+                let literal: &[u8] = match b {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if bytes.get(i..i + literal.len()) != Some(literal) {
+                    return Err(syntax(i, "Expecting value"));
+                }
+                out.extend_from_slice(literal);
+                i += literal.len();
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            _ => return Err(syntax(i, "Expecting value")),
+        }
+    }
+    if !in_object.is_empty() || out.is_empty() {
+        return Err(syntax(bytes.len(), "Expecting value"));
+    }
+    Ok(out)
+}
+
+/// The index just past the string token starting at `start` (its opening quote).
+fn string_end(bytes: &[u8], start: usize) -> Result<usize, InterchangeError> {
+    let mut i = start + 1;
+    loop {
+        match bytes.get(i) {
+            None => return Err(syntax(start, "Unterminated string starting")),
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
+        }
+    }
+}
+
+fn push_u_escape(unit: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12u32, 8, 4, 0] {
+        out.push(
+            HEX.get(((unit >> shift) & 0xf) as usize)
+                .copied()
+                .unwrap_or(b'0'),
+        );
+    }
+}
+
+/// Writes one code unit (or, for `\uXXXX` escapes, one UTF-16 unit) as Python escapes it.
+fn write_unit(unit: u32, out: &mut Vec<u8>) {
+    match unit {
+        0x22 => out.extend_from_slice(b"\\\""),
+        0x5c => out.extend_from_slice(b"\\\\"),
+        0x0a => out.extend_from_slice(b"\\n"),
+        0x0d => out.extend_from_slice(b"\\r"),
+        0x09 => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        0x20..=0x7e => out.push(unit as u8),
+        _ => push_u_escape(unit, out),
+    }
+}
+
+/// Bytes a string can copy as they are: printable ASCII but `"` and `\`.
+fn verbatim(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\'
+}
+
+/// Re-escapes the JSON string token starting at `start` (its opening quote) with Python's
+/// `ensure_ascii` rules, in one pass; returns the index just past its closing quote.
+fn write_string(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, InterchangeError> {
+    let bytes = text.as_bytes();
+    let bad = |at: usize| syntax(at, "Invalid string");
+    out.push(b'"');
+    let mut i = start + 1;
+    loop {
+        let run = i;
+        while bytes.get(i).copied().is_some_and(verbatim) {
+            i += 1;
+        }
+        out.extend_from_slice(bytes.get(run..i).unwrap_or_default());
+        let Some(&b) = bytes.get(i) else {
+            return Err(syntax(start, "Unterminated string starting"));
+        };
+        match b {
+            b'"' => {
+                out.push(b'"');
+                return Ok(i + 1);
+            }
+            b'\\' => {
+                let unit = match bytes.get(i + 1).copied().ok_or_else(|| bad(i))? {
+                    b'u' => {
+                        let hex = text.get(i + 2..i + 6).ok_or_else(|| bad(i))?;
+                        if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                            return Err(bad(i));
+                        }
+                        i += 4;
+                        u32::from_str_radix(hex, 16).map_err(|_| bad(i))?
+                    }
+                    b'"' => 0x22,
+                    b'\\' => 0x5c,
+                    b'/' => 0x2f,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => 0x0a,
+                    b'r' => 0x0d,
+                    b't' => 0x09,
+                    _ => return Err(bad(i)),
+                };
+                write_unit(unit, out);
+                i += 2;
+            }
+            0x7f => {
+                write_unit(0x7f, out);
+                i += 1;
+            }
+            0x80.. => {
+                let ch = text
+                    .get(i..)
+                    .and_then(|s| s.chars().next())
+                    .ok_or_else(|| bad(i))?;
+                let c = ch as u32;
+                if c < 0x10000 {
+                    push_u_escape(c, out);
+                } else {
+                    let v = c - 0x10000;
+                    push_u_escape(0xd800 | (v >> 10), out);
+                    push_u_escape(0xdc00 | (v & 0x3ff), out);
+                }
+                i += ch.len_utf8();
+            }
+            // A raw control character: not JSON.stringify output.
+            _ => return Err(bad(i)),
+        }
+    }
+}
+
+/// Writes the number token starting at `start` as Python writes the same value, in one
+/// pass over it; returns the index just past it. The token must follow JSON's grammar,
+/// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn write_number(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, InterchangeError> {
+    let bytes = text.as_bytes();
+    let bad = || syntax(start, "Invalid number");
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = start;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    i = match bytes.get(i) {
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits_from(i + 1),
+        _ => return Err(bad()),
+    };
+    let int_len = i - int_start;
+    let mut fraction_zeros = None;
+    if bytes.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = digits_from(frac_start);
+        if i == frac_start {
+            return Err(bad());
+        }
+        let zeros = bytes.get(frac_start..i).unwrap_or_default();
+        fraction_zeros = Some(zeros.iter().take_while(|&&b| b == b'0').count());
+    }
+    let mut exponent = false;
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        exponent = true;
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_start = i;
+        i = digits_from(i);
+        if i == exp_start {
+            return Err(bad());
+        }
+    }
+    // A number runs into the next token only in malformed text ("01", "1.5.2").
+    if matches!(
+        bytes.get(i),
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+    ) {
+        return Err(bad());
+    }
+    let token = text.get(start..i).ok_or_else(bad)?;
+    let same = match (exponent, fraction_zeros) {
+        // Integers: JS wrote them exactly up to 2^53 (the JS dialect's integer range).
+        (false, None) => {
+            int_len <= EXACT_DIGITS
+                || token
+                    .parse::<i64>()
+                    .is_ok_and(|n| (-MAX_SAFE..=MAX_SAFE).contains(&n))
+        }
+        // Both languages print the shortest round-trip digits; they agree on the fixed
+        // notation whenever the decimal exponent is in Python's range, -4..16.
+        (false, Some(zeros)) => {
+            if bytes.get(int_start) == Some(&b'0') {
+                zeros <= 3
+            } else {
+                int_len <= 16
+            }
+        }
+        (true, _) => false,
+    };
+    if same {
+        out.extend_from_slice(token.as_bytes());
+    } else {
+        write_float_repr(token.parse().map_err(|_| bad())?, out);
+    }
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interchange::from_js_json;
+
+    fn tree_path(text: &str) -> Vec<u8> {
+        encoder::encode(&from_js_json(text).unwrap())
+    }
+
+    fn check(text: &str) {
+        let fast = python_bytes(text).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&tree_path(text)),
+            "for {text}"
+        );
+    }
+
+    #[test]
+    fn numbers_take_python_form() {
+        for text in [
+            "0",
+            "-7",
+            "42",
+            "1.5",
+            "-0.25",
+            "0.0001",
+            "0.00001",
+            "1e-7",
+            "1.5e-7",
+            "1e+21",
+            "123456789012345680000",
+            "9007199254740992",
+            "9007199254740993",
+            "-9007199254740993",
+            "1234567890123456.8",
+            "5e-324",
+            "1.7976931348623157e+308",
+            "100000000000000000000",
+            "[1,2.5,-3e-5]",
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes("0.00001").unwrap(), b"1e-05");
+        assert_eq!(python_bytes("1e+21").unwrap(), b"1e+21");
+        assert_eq!(python_bytes("10000000000000000").unwrap(), b"1e+16");
+    }
+
+    #[test]
+    fn strings_take_python_escapes() {
+        for text in [
+            r#""plain""#,
+            r#""é ü 漢 😀""#,
+            "\"del \u{7f}\"",
+            r#""\"quoted\" \\ back \/ slash \b\f\n\r\t \u001f \u0041""#,
+            r#"{"é":"\u00e9","k":[true,false,null]}"#,
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes("\"😀\"").unwrap(), br#""\ud83d\ude00""#);
+    }
+
+    #[test]
+    fn markers_become_their_values_in_value_position_only() {
+        for text in [
+            r#""\u0000\u0001NaN""#,
+            r#"["\u0000\u0001Infinity","\u0000\u0001-Infinity","\u0000\u0001-0"]"#,
+            r#"{"\u0000\u0001NaN":"\u0000\u0001n123456789012345678901234567890"}"#,
+            r#""\u0000\u0001s\u0000\u0001NaN""#,
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes(r#"["\u0000\u0001NaN"]"#).unwrap(), b"[NaN]");
+        assert!(python_bytes(r#""\u0000\u0001bogus""#).is_err());
+    }
+
+    #[test]
+    fn lone_surrogates_are_kept_as_python_writes_them() {
+        assert_eq!(python_bytes(r#""a\ud800b""#).unwrap(), br#""a\ud800b""#);
+    }
+
+    #[test]
+    fn depth_and_garbage_are_errors_not_panics() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(python_bytes(&deep).is_err());
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(python_bytes(&ok).is_ok());
+        for bad in [
+            "",
+            "[",
+            "\"",
+            "\"\\",
+            "\"\\u12",
+            "\"\\x\"",
+            "tru",
+            "nul",
+            "-",
+            "1.",
+            "1.e5",
+            "--1",
+            "01",
+            "1e",
+            "\"\u{1}\"",
+            "@",
+            "\"\\ud800",
+        ] {
+            assert!(python_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The store fast path against the tree path: for random texts written the way
+//! `JSON.stringify` writes them (numbers in JS's `Number#toString` form, JS string escapes,
+//! marker strings), `transcode::python_bytes` gives exactly the bytes of
+//! `encoder::encode(interchange::from_js_json(text))`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use dramatiq_results::encoder::encode;
+use dramatiq_results::interchange::from_js_json;
+use dramatiq_results::transcode::python_bytes;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `Number.prototype.toString()` of a finite double, as the ECMAScript spec defines it.
+fn js_number(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap();
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    let n = exp.parse::<i32>().unwrap() + 1;
+    let body = if k <= n && n <= 21 {
+        format!("{digits}{}", "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 21 {
+        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n) as usize))
+    } else {
+        let e = n - 1;
+        let e = if e >= 0 {
+            format!("+{e}")
+        } else {
+            e.to_string()
+        };
+        if k == 1 {
+            format!("{digits}e{e}")
+        } else {
+            format!("{}.{}e{e}", &digits[..1], &digits[1..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `JSON.stringify` of a string.
+fn js_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn random_string(rng: &mut Rng) -> String {
+    const POOL: &[&str] = &[
+        "a",
+        "Z",
+        "0",
+        " ",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\u{1}",
+        "\u{1f}",
+        "\u{7f}",
+        "é",
+        "ÿ",
+        "\u{80}",
+        "漢",
+        "\u{ffff}",
+        "😀",
+        "\u{10ffff}",
+        "__t",
+        "exn",
+        "\u{0}",
+    ];
+    let len = rng.below(8);
+    let mut s = String::new();
+    if rng.below(10) == 0 {
+        s.push_str("\u{0}\u{1}");
+        if rng.below(2) == 0 {
+            // A real string that starts with the marker travels escaped.
+            return format!("\u{0}\u{1}s\u{0}\u{1}{s}x");
+        }
+        return match rng.below(5) {
+            0 => s + "NaN",
+            1 => s + "Infinity",
+            2 => s + "-Infinity",
+            3 => s + "-0",
+            _ => format!(
+                "{s}n{}{}",
+                if rng.below(2) == 0 { "-" } else { "" },
+                rng.next() as u128 * rng.next() as u128
+            ),
+        };
+    }
+    for _ in 0..len {
+        s.push_str(POOL[rng.below(POOL.len() as u64) as usize]);
+    }
+    if s.starts_with("\u{0}\u{1}") {
+        // As the JS side escapes a real string that looks like a marker.
+        return format!("\u{0}\u{1}s{s}");
+    }
+    s
+}
+
+fn random_number(rng: &mut Rng) -> String {
+    match rng.below(4) {
+        0 => (rng.next() as i64 >> rng.below(64)).to_string(),
+        1 => ((rng.below(2_000_001) as i64) - 1_000_000).to_string(),
+        _ => {
+            let x = f64::from_bits(rng.next());
+            let x = if x.is_finite() {
+                x
+            } else {
+                rng.below(1000) as f64 / 8.0
+            };
+            let scaled = (rng.below(1000) as f64 + 0.5) * 10f64.powi(rng.below(60) as i32 - 30);
+            js_number(if rng.below(2) == 0 { x } else { scaled })
+        }
+    }
+}
+
+fn random_value(rng: &mut Rng, depth: u32, out: &mut String) {
+    let pick = if depth > 4 {
+        rng.below(5)
+    } else {
+        rng.below(7)
+    };
+    match pick {
+        0 => out.push_str(["true", "false", "null"][rng.below(3) as usize]),
+        1 | 2 => out.push_str(&random_number(rng)),
+        3 | 4 => js_string(&random_string(rng), out),
+        5 => {
+            out.push('[');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                random_value(rng, depth + 1, out);
+            }
+            out.push(']');
+        }
+        _ => {
+            out.push('{');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                // Distinct keys, as a JS object has them.
+                js_string(&format!("{}{i}", random_string(rng)), out);
+                out.push(':');
+                random_value(rng, depth + 1, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[test]
+fn js_number_emulation_matches_known_outputs() {
+    for (x, js) in [
+        (1.5, "1.5"),
+        (1e21, "1e+21"),
+        (1e20, "100000000000000000000"),
+        (1e-7, "1e-7"),
+        (1.5e-7, "1.5e-7"),
+        (0.000001, "0.000001"),
+        (-0.1, "-0.1"),
+        (123.456, "123.456"),
+        (5e-324, "5e-324"),
+    ] {
+        assert_eq!(js_number(x), js);
+    }
+}
+
+#[test]
+fn fast_path_equals_tree_path_on_random_js_texts() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut numbers_rewritten = 0;
+    for _ in 0..30_000 {
+        let mut text = String::new();
+        random_value(&mut rng, 0, &mut text);
+        let tree = encode(&from_js_json(&text).unwrap_or_else(|e| panic!("{e} in {text}")));
+        let fast = python_bytes(&text).unwrap_or_else(|e| panic!("{e} in {text}"));
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&tree),
+            "for {text}"
+        );
+        if fast.len() != text.len() {
+            numbers_rewritten += 1;
+        }
+    }
+    assert!(
+        numbers_rewritten > 1000,
+        "the generator exercises rewriting"
+    );
+}
