@@ -45,3 +45,16 @@ pub async fn first<F: Future + Unpin>(futures: &mut [F]) -> usize {
     })
     .await
 }
+
+/// Polls `fut` once: its output if it completes without waiting, `None` if it would wait
+/// (it is then dropped). For stores that answer synchronously, and their tests.
+pub fn now_or_never<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}

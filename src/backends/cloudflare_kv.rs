@@ -144,9 +144,6 @@ mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
 
     /// What KV holds for a key: the bytes, KV's own TTL (s) and our metadata's expiry.
     type Held = (Vec<u8>, u64, Option<f64>);
@@ -182,12 +179,8 @@ mod tests {
         }
     }
 
-    fn now<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("the fake never waits"),
-        }
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        crate::future::now_or_never(f).expect("the fake never waits")
     }
 
     #[test]

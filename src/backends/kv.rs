@@ -63,9 +63,6 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::collections::HashMap;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
 
     #[derive(Default)]
     struct Map {
@@ -92,12 +89,8 @@ mod tests {
         }
     }
 
-    fn now<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("the map client never waits"),
-        }
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        crate::future::now_or_never(f).expect("the map client never waits")
     }
 
     #[test]
