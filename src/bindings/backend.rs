@@ -61,17 +61,32 @@ macro_rules! each_store {
     };
 }
 
+/// Like `each_store!` for an operation that awaits: the stub's future runs in place (it is
+/// tiny and answers at once), every other store's is boxed. A future that stays in place
+/// is as large as the largest store's, and every pending wait carries it, sleeping or not;
+/// a JS-backed operation allocates anyway, so one more box costs little.
+macro_rules! each_store_await {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Stub($s) => $call.await,
+            AnyStore::Kv($s) => Box::pin($call).await,
+            AnyStore::CloudflareKv($s) => Box::pin($call).await,
+            AnyStore::IndexedDb($s) => Box::pin($call).await,
+        }
+    };
+}
+
 impl Store for AnyStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        each_store!(self, s => s.get(key).await)
+        each_store_await!(self, s => s.get(key))
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        each_store!(self, s => s.put(key, value, ttl_ms).await)
+        each_store_await!(self, s => s.put(key, value, ttl_ms))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        each_store!(self, s => s.delete(key).await)
+        each_store_await!(self, s => s.delete(key))
     }
 
     fn watch(&self, key: &str) -> Watch {
@@ -83,11 +98,11 @@ impl Store for AnyStore {
     }
 
     async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
-        each_store!(self, s => s.wait(key, timeout_ms).await)
+        each_store_await!(self, s => s.wait(key, timeout_ms))
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        each_store!(self, s => s.get_many(keys).await)
+        each_store_await!(self, s => s.get_many(keys))
     }
 }
 
