@@ -72,6 +72,14 @@ export function collector() {
   };
 }
 
+/** How many tests `defineConformance` registers, so hosts can check that all of them ran. */
+export function conformanceCount() {
+  let count = 0;
+  const api = new Proxy({}, { get: () => class {} });
+  defineConformance(() => count++, api, "count", () => null);
+  return count;
+}
+
 /** Registers the conformance tests of one backend with `test(name, fn)`. */
 export function defineConformance(test, api, name, makeBackend, caps = {}) {
   const { Message, Missing, ResultError, ResultMissing, ResultTimeout, ResultFailure, DecodeError } = api;
@@ -194,6 +202,63 @@ export function defineConformance(test, api, name, makeBackend, caps = {}) {
     const e = await check.rejects(backend.getResult(m), DecodeError, "decode");
     check.ok(e instanceof ResultError, "a ResultError");
     check.equal(text(await backend.getResultBytes(m)), "{not json", "raw bytes");
+  });
+
+  t("hostile payloads: prototype keys, special floats, big ints, bad UTF-8, canary look-alikes", async () => {
+    const backend = makeBackend();
+    const bytes = (s) => new TextEncoder().encode(s);
+    const read = async (stored) => {
+      const m = msg("hostile");
+      await backend.storeResultBytes(m, typeof stored === "string" ? bytes(stored) : stored);
+      return { m, value: () => backend.getResult(m) };
+    };
+    const protoBefore = Object.getOwnPropertyNames(Object.prototype).join();
+    const polluted = await (await read('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"prototype":2}')).value();
+    check.equal(Object.keys(polluted), ["__proto__", "constructor", "prototype"], "own keys");
+    check.ok(Object.getPrototypeOf(polluted) === Object.prototype, "the prototype is untouched");
+    check.equal(Object.getOwnPropertyDescriptor(polluted, "__proto__").value, { polluted: 1 }, "__proto__ is data");
+    check.ok(({}).polluted === undefined && ({}).x === undefined, "no prototype changed");
+    check.equal(Object.getOwnPropertyNames(Object.prototype).join(), protoBefore, "Object.prototype");
+
+    check.equal(await (await read("[NaN,Infinity,-Infinity,-0.0,1e308]")).value(), [NaN, Infinity, -Infinity, -0, 1e308], "special floats");
+    check.equal(
+      await (await read("[9007199254740991,9007199254740993,-123456789012345678901234567890]")).value(),
+      [9007199254740991, 9007199254740993n, -123456789012345678901234567890n],
+      "integers beyond 2^53 are BigInt",
+    );
+    for (const [what, stored] of [
+      ["invalid UTF-8", new Uint8Array([0x22, 0xff, 0xfe, 0x22])],
+      ["truncated JSON", '{"a":[1,2'],
+      ["an empty value", ""],
+    ]) {
+      const { value } = await read(stored);
+      await check.rejects(value(), DecodeError, what);
+    }
+    // Only a top-level envelope is a failure; nested canaries are data; a broken envelope
+    // is a ResultError (Python: a bare KeyError), never a crash or a ResultFailure.
+    const nested = '{"result":{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}}';
+    check.equal(await (await read(nested)).value(), JSON.parse(nested), "a nested canary is data");
+    check.equal(await (await read('{"__t":"something else","exn":1}')).value(), { __t: "something else", exn: 1 }, "another __t");
+    for (const broken of ['{"__t":"dramatiq.results.Result"}', '{"__t":"dramatiq.results.Result","exn":[1]}', '{"__t":"dramatiq.results.Result","exn":{"type":"E"}}']) {
+      const e = await check.rejects((await read(broken)).value(), ResultError, broken);
+      check.ok(!(e instanceof ResultFailure) && !(e instanceof DecodeError), `${broken}: a plain ResultError`);
+      check.equal(e.code, "RESULT_MALFORMED", `${broken}: code`);
+    }
+  });
+
+  t("a large value round-trips, or is refused with a clear ResultError", async () => {
+    const backend = makeBackend();
+    const m = msg("large");
+    const size = caps.largeValueBytes ?? 25 << 20;
+    const value = "x".repeat(size - 2);
+    try {
+      await backend.storeResult(m, value);
+    } catch (e) {
+      check.ok(e instanceof ResultError && e.messageKey === backend.buildMessageKey(m), `a ResultError naming the key, got ${e}`);
+      return;
+    }
+    const back = await backend.getResult(m);
+    check.ok(back.length === value.length && back === value, "the same value");
   });
 
   t("many results under one deadline", async () => {
