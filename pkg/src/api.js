@@ -18,7 +18,16 @@ ResultStream.prototype[Symbol.asyncIterator] = function () {
   return this;
 };
 
-export { StubBackend, KvBackend, CloudflareKvBackend, IndexedDbBackend, Message, JSONEncoder } from "../dist/dramatiq_results.js";
+export {
+  StubBackend,
+  KvBackend,
+  CloudflareKvBackend,
+  IndexedDbBackend,
+  RedisBackend,
+  MemcachedBackend,
+  Message,
+  JSONEncoder,
+} from "../dist/dramatiq_results.js";
 export {
   ResultError,
   ResultMissing,

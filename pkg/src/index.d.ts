@@ -177,6 +177,54 @@ export class IndexedDbBackend {
 }
 export interface IndexedDbBackend extends ResultBackend {}
 
+/** A Redis client `RedisBackend` can drive: node-redis (4 and later, `sendCommand(argv)`),
+ * ioredis (`call` / `callBuffer`), or any object with one of these raw-command methods. */
+export type RedisClientLike =
+  | { sendCommand(argv: Array<string | Uint8Array>): unknown }
+  | { call(command: string, ...args: Array<string | Uint8Array>): unknown }
+  | { callBuffer(command: string, ...args: Array<string | Uint8Array>): unknown };
+
+/** Options of `RedisBackend`. */
+export interface RedisBackendOptions extends BackendOptions {
+  /** A second, dedicated connection for blocking reads. With it, a blocking `getResult` is
+   * held by the server (`BLMOVE k k RIGHT LEFT t`, fractional seconds) and resolves the moment
+   * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
+   * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile. */
+  blockingClient?: RedisClientLike;
+}
+
+/** Results in Redis, in Dramatiq's layout: a one-element list per key, stored atomically with
+ * its TTL in milliseconds (one `EVAL`), read with `LINDEX k 0` (never consuming it). Batch
+ * reads (`getResults`, `iterResults`) cost one round trip per 1 000 keys. */
+export class RedisBackend {
+  constructor(client: RedisClientLike, options?: RedisBackendOptions);
+  /** The client given to the constructor. */
+  readonly client: RedisClientLike;
+  /** The `blockingClient` option, if given. */
+  readonly blockingClient: RedisClientLike | undefined;
+}
+export interface RedisBackend extends ResultBackend {}
+
+/** A Memcached client `MemcachedBackend` can drive: memjs, or any object with memjs's
+ * methods. `get` may answer `{ value }` (memjs) or the value itself; each method may answer
+ * directly or with a Promise. A `getMulti(keys)` method, when present, serves batch reads. */
+export interface MemcachedClientLike {
+  get(key: string): unknown;
+  set(key: string, value: string | Uint8Array, options: { expires: number }): unknown;
+  delete(key: string): unknown;
+  getMulti?(keys: string[]): unknown;
+}
+
+/** Results in Memcached, in Dramatiq's layout: the encoded bytes with flags 0, expiring in
+ * whole seconds. Unlike Dramatiq, a sub-second TTL is rounded up to 1 s (not "never"), a TTL
+ * over 30 days is sent as a Unix time (not "already expired"), and a TTL of 0 deletes. */
+export class MemcachedBackend {
+  constructor(client: MemcachedClientLike, options?: BackendOptions);
+  /** The client given to the constructor. */
+  readonly client: MemcachedClientLike;
+}
+export interface MemcachedBackend extends ResultBackend {}
+
 /** Fields of a new message; all but `actorName` have defaults. */
 export interface MessageFields {
   /** Default `"default"`. */

@@ -6,4 +6,6 @@
 pub mod cloudflare_kv;
 pub mod indexed_db;
 pub mod kv;
+pub mod memcached;
+pub mod redis;
 pub mod stub;

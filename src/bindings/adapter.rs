@@ -18,10 +18,12 @@ use crate::error::StoreError;
 #[wasm_bindgen(module = "/src/bindings/adapter.js")]
 extern "C" {
     fn invoke(target: &JsValue, name: &str, args: &js_sys::Array) -> js_sys::Promise;
+    /// A short description of a JS value for error messages ("a Map", "null").
     #[wasm_bindgen(js_name = describeValue)]
-    fn describe_value(value: &JsValue) -> String;
+    pub fn describe_value(value: &JsValue) -> String;
+    /// The text of a thrown value.
     #[wasm_bindgen(js_name = errorText)]
-    fn error_text(error: &JsValue) -> String;
+    pub fn error_text(error: &JsValue) -> String;
 }
 
 /// An injected JS object whose methods a backend calls.

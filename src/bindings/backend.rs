@@ -19,7 +19,9 @@ use super::convert::{
 use super::errors::{exception_info, missing, to_js, type_error};
 use super::indexed_db::JsIndexedDb;
 use super::kv::JsKv;
+use super::memcached::JsMemcached;
 use super::message::Identity;
+use super::redis::JsRedis;
 use super::time::{random_seed, JsTimer};
 use crate::backend::{
     decode_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES, DEFAULT_RESULT_TTL_MS,
@@ -27,6 +29,8 @@ use crate::backend::{
 use crate::backends::cloudflare_kv::CloudflareKvStore;
 use crate::backends::indexed_db::IndexedDbStore;
 use crate::backends::kv::KvStore;
+use crate::backends::memcached::MemcachedStore;
+use crate::backends::redis::RedisStore;
 use crate::backends::stub::StubStore;
 use crate::collect::Collect;
 use crate::encoder;
@@ -47,6 +51,10 @@ pub enum AnyStore {
     CloudflareKv(CloudflareKvStore<JsCloudflareKv>),
     /// The browser's IndexedDB.
     IndexedDb(IndexedDbStore<JsIndexedDb>),
+    /// Redis, in Dramatiq's layout.
+    Redis(RedisStore<JsRedis>),
+    /// Memcached, in Dramatiq's layout.
+    Memcached(MemcachedStore<JsMemcached>),
 }
 
 /// Calls `$call` on whichever store `$self` is.
@@ -57,6 +65,8 @@ macro_rules! each_store {
             AnyStore::Kv($s) => $call,
             AnyStore::CloudflareKv($s) => $call,
             AnyStore::IndexedDb($s) => $call,
+            AnyStore::Redis($s) => $call,
+            AnyStore::Memcached($s) => $call,
         }
     };
 }
@@ -72,6 +82,8 @@ macro_rules! each_store_await {
             AnyStore::Kv($s) => Box::pin($call).await,
             AnyStore::CloudflareKv($s) => Box::pin($call).await,
             AnyStore::IndexedDb($s) => Box::pin($call).await,
+            AnyStore::Redis($s) => Box::pin($call).await,
+            AnyStore::Memcached($s) => Box::pin($call).await,
         }
     };
 }

@@ -18,5 +18,7 @@ mod encoder;
 mod errors;
 mod indexed_db;
 mod kv;
+mod memcached;
 mod message;
+mod redis;
 mod rules;

@@ -1,5 +1,7 @@
 // Shared by the JS tests: the compat vectors and small utilities.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { JSONEncoder } from "dramatiq-results";
 
 export const vectors = JSON.parse(
   readFileSync(new URL("../fixtures/vectors.json", import.meta.url), "utf8"),
@@ -15,3 +17,36 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The number of pending timers in this process (Node's own bookkeeping). */
 export const activeTimers = () =>
   process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+
+/**
+ * The full text a Python worker stored for an `actor_result` vector on Redis or Memcached,
+ * or null if it stored nothing. Large values are elided from `stored_final` and kept whole in
+ * the hook snapshots; the SHA-256 the vector records picks (and checks) the right one.
+ */
+export function storedText(v) {
+  const item = (stored) => (stored?.type === "list" ? stored.list[0] : stored?.found ? stored.value : null);
+  const final = item(v.stored_final);
+  if (!final) return null;
+  const candidates = [final, ...(v.hook_snapshots ?? []).map((h) => item(h.stored))];
+  const whole = candidates.find((c) => c?.sha256 === final.sha256 && typeof c.utf8 === "string");
+  if (!whole) throw new Error(`${v.case}: no full copy of the stored bytes`);
+  const digest = createHash("sha256").update(whole.utf8, "utf8").digest("hex");
+  if (digest !== final.sha256) throw new Error(`${v.case}: stored bytes do not match their SHA-256`);
+  return whole.utf8;
+}
+
+/**
+ * The value Python's `get_result` returned for an `actor_result` vector, as JS reads its
+ * `json.dumps` form. The vectors elide huge values' JSON; those are read from the stored
+ * bytes instead (whose SHA-256 `storedText` checks).
+ */
+export function pythonValue(v) {
+  const decoder = new JSONEncoder();
+  const json = v.get_result_final_nonblocking.value_json;
+  const decode = (s) => decoder.decode(new TextEncoder().encode(s));
+  try {
+    return decode(json);
+  } catch {
+    return decode(storedText(v));
+  }
+}

@@ -1,0 +1,146 @@
+//! `MemcachedBackend`: Dramatiq's Memcached layout (`backends::memcached`) over a memjs
+//! client or any object with memjs's `get` / `set` / `delete`.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::adapter::{error_text, Adapter, ValueType};
+use super::backend::{AnyStore, CommonOptions, Handle};
+use super::convert::{is_absent, options_object, prop};
+use super::time::epoch_ms;
+use crate::backends::memcached::{MemcachedClient, MemcachedStore};
+use crate::error::StoreError;
+
+#[wasm_bindgen(module = "/src/bindings/clients.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = memcachedSet)]
+    fn memcached_set(client: &JsValue, key: &str, value: &JsValue, exptime: f64)
+        -> js_sys::Promise;
+    #[wasm_bindgen(js_name = memcachedGetMany)]
+    fn memcached_get_many(client: &JsValue, keys: &js_sys::Array) -> js_sys::Promise;
+}
+
+/// A Memcached client as a [`MemcachedClient`].
+pub struct JsMemcached {
+    adapter: Adapter,
+}
+
+impl JsMemcached {
+    /// Wraps `client`, checking its methods.
+    pub fn new(client: &JsValue) -> Result<JsMemcached, JsValue> {
+        Ok(JsMemcached {
+            adapter: Adapter::new(client, "the Memcached client", &["get", "set", "delete"])?,
+        })
+    }
+
+    /// The client.
+    pub fn target(&self) -> &JsValue {
+        self.adapter.target()
+    }
+
+    /// One `get` answer: memjs's `{ value, flags }`, or the value itself.
+    fn value_of(&self, method: &str, answer: &JsValue) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = if answer.is_object() && !js_sys::ArrayBuffer::is_view(answer) {
+            prop(answer, "value")
+        } else {
+            answer.clone()
+        };
+        self.adapter.bytes_answer(method, &value)
+    }
+
+    async fn settle(&self, method: &str, promise: js_sys::Promise) -> Result<JsValue, StoreError> {
+        JsFuture::from(promise).await.map_err(|cause| {
+            StoreError::with_cause(
+                format!(
+                    "the Memcached client failed in {method}(): {}",
+                    error_text(&cause)
+                ),
+                std::rc::Rc::new(cause),
+            )
+        })
+    }
+}
+
+impl MemcachedClient for JsMemcached {
+    fn epoch_s(&self) -> u64 {
+        (epoch_ms() / 1000.0) as u64
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let answer = self.adapter.call("get", &[key.into()]).await?;
+        self.value_of("get", &answer)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, exptime: u64) -> Result<(), StoreError> {
+        let value = ValueType::Text.to_js(&value);
+        let promise = memcached_set(self.target(), key, &value, exptime as f64);
+        let answer = self.settle("set", promise).await?;
+        // memjs answers `false` when the server refused the item (too large, say).
+        if answer == JsValue::FALSE {
+            return Err(StoreError::new(format!(
+                "the Memcached server refused to store {key}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.adapter.call("delete", &[key.into()]).await?;
+        Ok(())
+    }
+
+    async fn get_multi(&self, keys: &[String]) -> Option<Result<Vec<Option<Vec<u8>>>, StoreError>> {
+        let array: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
+        let promise = memcached_get_many(self.target(), &array);
+        let answer = match self.settle("get", promise).await {
+            Ok(answer) => answer,
+            Err(e) => return Some(Err(e)),
+        };
+        let Ok(items) = answer.dyn_into::<js_sys::Array>() else {
+            return Some(Err(StoreError::new(
+                "the Memcached client's multi-get did not answer an array",
+            )));
+        };
+        Some(
+            items
+                .iter()
+                .map(|item| {
+                    if is_absent(&item) {
+                        Ok(None)
+                    } else {
+                        self.value_of("getMulti", &item)
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+super::backend::backend_class!(
+    /// Results in Memcached, in Dramatiq's layout: `new MemcachedBackend(client, options)`
+    /// with a memjs client. Waiters poll with Dramatiq's back-off.
+    MemcachedBackend
+);
+
+#[wasm_bindgen]
+impl MemcachedBackend {
+    /// `new MemcachedBackend(client, { namespace, useNamespacePrefixKeys, encoder })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(client: JsValue, options: JsValue) -> Result<MemcachedBackend, JsValue> {
+        let options = options_object(&options, "backend options")?;
+        let client = JsMemcached::new(&client)?;
+        let common = CommonOptions::read(&options)?;
+        Ok(MemcachedBackend {
+            handle: Handle::new(AnyStore::Memcached(MemcachedStore::new(client)), common),
+        })
+    }
+
+    /// The Memcached client this backend was built over.
+    #[wasm_bindgen(getter)]
+    pub fn client(&self) -> JsValue {
+        match self.handle.store() {
+            AnyStore::Memcached(s) => s.client().target().clone(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+}

@@ -1,0 +1,323 @@
+// RedisBackend against a real redis-server (started here on a free loopback port), through
+// both client libraries users have: node-redis and ioredis. The conformance suite runs on
+// each; the rest checks Dramatiq's layout on the server itself, the server-side wait, batch
+// reads in one round trip, bad clients, and the server going away mid-wait.
+import assert from "node:assert/strict";
+import { createConnection } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { createClient } from "redis";
+import IORedis from "ioredis";
+import * as api from "dramatiq-results";
+import { defineConformance } from "./conformance.mjs";
+import { ofKind, pythonValue, storedText } from "./helpers.mjs";
+import { haveRedis, startRedis } from "./services.mjs";
+
+const { RedisBackend, Message, ResultError, ResultTimeout, ResultMissing, ResultFailure } = api;
+
+if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
+
+let server;
+let nodeRedis;
+let nodeRedisBlocking;
+let ioredis;
+let ioredisBlocking;
+
+before(async () => {
+  server = await startRedis();
+  nodeRedis = await createClient({ url: server.url }).connect();
+  nodeRedisBlocking = await createClient({ url: server.url }).connect();
+  ioredis = new IORedis(server.port, "127.0.0.1");
+  ioredisBlocking = new IORedis(server.port, "127.0.0.1");
+});
+
+after(async () => {
+  for (const c of [nodeRedis, nodeRedisBlocking]) c?.destroy();
+  for (const c of [ioredis, ioredisBlocking]) c?.disconnect();
+  await server?.stop();
+});
+
+const lazy = (make) => (options) => make(options);
+defineConformance(test, api, "RedisBackend (node-redis)", lazy((o) => new RedisBackend(nodeRedis, o)), { shared: true });
+defineConformance(test, api, "RedisBackend (ioredis)", lazy((o) => new RedisBackend(ioredis, o)), { shared: true });
+defineConformance(
+  test,
+  api,
+  "RedisBackend (node-redis, blocking connection)",
+  lazy((o) => new RedisBackend(nodeRedis, { ...o, blockingClient: nodeRedisBlocking })),
+  { shared: true },
+);
+
+/** Every command the server executes while `fn` runs, as arrays of strings (MONITOR). */
+async function monitored(fn) {
+  const socket = createConnection({ port: server.port, host: "127.0.0.1" });
+  let buffer = "";
+  const lines = [];
+  socket.setEncoding("latin1");
+  const ready = new Promise((resolve) => {
+    socket.on("data", (d) => {
+      buffer += d;
+      let i;
+      while ((i = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        if (line === "+OK") resolve();
+        else lines.push(line);
+      }
+    });
+  });
+  socket.write("MONITOR\r\n");
+  await ready;
+  try {
+    await fn();
+    // MONITOR lines come after the replies: a PING from here marks the end.
+    await ioredis.ping("monitor-end");
+    while (!lines.some((l) => l.includes('"monitor-end"'))) await new Promise((r) => setTimeout(r, 5));
+  } finally {
+    socket.destroy();
+  }
+  // `<time> [<db> <client>] "CMD" "arg"…`; commands a script runs say `[0 lua]`.
+  return lines
+    .filter((l) => !l.includes('"monitor-end"') && !l.includes('"MONITOR"'))
+    .map((l) => {
+      const argv = [...l.slice(l.indexOf('"')).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+      argv[0] = argv[0].toUpperCase();
+      return Object.assign(argv, { lua: l.includes(" lua]") });
+    });
+}
+
+/** The commands the client sent (not those its scripts ran). */
+const sent = (commands) => commands.filter((c) => !c.lua);
+
+describe("RedisBackend on the server", () => {
+  test("a result is Dramatiq's one-element list, with its TTL in milliseconds", async () => {
+    const backend = new RedisBackend(nodeRedis);
+    const m = new Message({ actorName: "layout" });
+    const key = backend.buildMessageKey(m);
+    await backend.storeResult(m, { n: 1.5 }, 45_000);
+    assert.equal(await ioredis.type(key), "list");
+    assert.equal(await ioredis.llen(key), 1);
+    assert.equal(await ioredis.lindex(key, 0), '{"n":1.5}');
+    const pttl = await ioredis.pttl(key);
+    assert.ok(pttl > 40_000 && pttl <= 45_000, `PTTL ${pttl}`);
+    await backend.storeResult(m, 2, 0);
+    assert.equal(await ioredis.exists(key), 0, "a TTL of 0 expires the key at once");
+  });
+
+  test("a store is one atomic command; a read is LINDEX k 0", async () => {
+    const backend = new RedisBackend(ioredis);
+    const m = new Message({ actorName: "wire" });
+    const key = backend.buildMessageKey(m);
+    const commands = await monitored(async () => {
+      await backend.storeResult(m, 42, 1500);
+      await backend.getResult(m);
+    });
+    const client = sent(commands);
+    assert.equal(client.length, 2, JSON.stringify(commands));
+    assert.equal(client[0][0], "EVAL");
+    assert.deepEqual(client[0].slice(2), ["1", key, "42", "1500"]);
+    assert.deepEqual([...client[1]], ["LINDEX", key, "0"]);
+    // What the script ran, in order, inside the one EVAL: Dramatiq's MULTI block.
+    assert.deepEqual(
+      commands.filter((c) => c.lua).map((c) => c.join(" ")),
+      [`DEL ${key}`, `LPUSH ${key} 42`, `PEXPIRE ${key} 1500`],
+    );
+  });
+
+  test("reads, blocking or not, never consume the value or its TTL", async () => {
+    const backend = new RedisBackend(nodeRedis, { blockingClient: nodeRedisBlocking });
+    const m = new Message({ actorName: "kept" });
+    const key = backend.buildMessageKey(m);
+    await backend.storeResult(m, "v", 60_000);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await backend.getResult(m), "v");
+      assert.equal(await backend.getResult(m, { block: true, timeout: 1000 }), "v");
+    }
+    assert.equal(await ioredis.llen(key), 1);
+    const pttl = await ioredis.pttl(key);
+    assert.ok(pttl > 55_000 && pttl <= 60_000, `PTTL ${pttl}`);
+  });
+
+  test("every result a Python worker stored in Redis reads back as Python read it", async () => {
+    const backend = new RedisBackend(ioredis);
+    const cases = ofKind("actor_result").filter((v) => v.backend === "redis" && storedText(v) !== null);
+    assert.ok(cases.length > 40, `only ${cases.length} cases`);
+    for (const v of cases) {
+      const stored = storedText(v);
+      const bytes = Buffer.from(stored, "utf8");
+      await ioredis.multi().del(v.key).lpush(v.key, bytes).pexpire(v.key, 60_000).exec();
+      const m = new Message({ queueName: v.queue_name, actorName: v.actor_name, messageId: v.message_id });
+      const b = new RedisBackend(ioredis, { namespace: v.namespace, useNamespacePrefixKeys: v.use_namespace_prefix_keys });
+      assert.equal(b.buildMessageKey(m), v.key, v.case);
+      const expected = v.get_result_final_nonblocking;
+      if (expected.outcome === "value") {
+        const raw = new TextDecoder().decode(await b.getResultBytes(m));
+        assert.equal(raw, stored, `${v.case}: bytes`);
+        assert.deepEqual(await b.getResult(m), pythonValue(v), v.case);
+      } else {
+        const e = await b.getResult(m).then(() => assert.fail(`${v.case}: resolved`), (e) => e);
+        assert.equal(e.constructor.name, expected.exception, v.case);
+        if (e instanceof ResultFailure) {
+          assert.equal(e.message, expected.str, v.case);
+          assert.equal(e.exceptionType, expected.orig_exc_type, v.case);
+          assert.equal(e.exceptionValue, expected.orig_exc_msg, v.case);
+        }
+      }
+    }
+    void backend;
+  });
+
+  test("with a blocking connection, a wait is held by the server and ends when the value lands", async () => {
+    const backend = new RedisBackend(ioredis, { blockingClient: ioredisBlocking });
+    const m = new Message({ actorName: "woken" });
+    const key = backend.buildMessageKey(m);
+    let value;
+    const commands = await monitored(async () => {
+      const waiting = backend.getResult(m, { block: true, timeout: 10_000 });
+      await new Promise((r) => setTimeout(r, 1200));
+      await new RedisBackend(nodeRedis).storeResult(m, "woken");
+      value = await waiting;
+    });
+    assert.equal(value, "woken");
+    const reads = sent(commands).filter((c) => c[0] !== "EVAL" && c.includes(key));
+    // One read, then one server-side wait: no polling in 1.2 s (back-off polling reads 4-5 times).
+    assert.deepEqual(reads.map((c) => c[0]), ["LINDEX", "BLMOVE"], JSON.stringify(commands));
+    assert.deepEqual(commands.find((c) => c[0] === "BLMOVE").slice(2, 5), [key, "RIGHT", "LEFT"]);
+  });
+
+  test("sub-second timeouts are honoured on the server (Dramatiq truncates them to 0 s)", async () => {
+    const backend = new RedisBackend(ioredis, { blockingClient: ioredisBlocking });
+    const m = new Message({ actorName: "never" });
+    const started = performance.now();
+    await assert.rejects(backend.getResult(m, { block: true, timeout: 400 }), ResultTimeout);
+    const took = performance.now() - started;
+    assert.ok(took >= 399, `rejected after ${took} ms, before its 400 ms deadline`);
+  });
+
+  test("concurrent waits share the blocking connection: one waits on the server, the others poll", async () => {
+    const backend = new RedisBackend(nodeRedis, { blockingClient: nodeRedisBlocking });
+    const messages = Array.from({ length: 5 }, (_, i) => new Message({ actorName: "many", args: [i] }));
+    const waits = messages.map((m) => backend.getResult(m, { block: true, timeout: 10_000 }));
+    await new Promise((r) => setTimeout(r, 100));
+    for (const [i, m] of messages.entries()) await backend.storeResult(m, i);
+    assert.deepEqual(await Promise.all(waits), [0, 1, 2, 3, 4]);
+  });
+
+  test("collecting 1 000 results is one round trip", async () => {
+    const backend = new RedisBackend(ioredis);
+    const messages = Array.from({ length: 1000 }, (_, i) => new Message({ actorName: "batch", args: [i] }));
+    await Promise.all(messages.map((m, i) => (i % 7 === 3 ? null : backend.storeResult(m, i))));
+    await Promise.all(messages.filter((_, i) => i % 7 === 3).map((m, i) => backend.storeException(m, new RangeError(`no ${i}`))));
+    let results;
+    const commands = await monitored(async () => {
+      results = await backend.getResults(messages, { timeout: 5000 }).catch((e) => e);
+    });
+    // getResults rejects with the first failure, as group.getResults does in Dramatiq.
+    assert.ok(results instanceof ResultFailure, String(results));
+    assert.equal(sent(commands).length, 1, "one command");
+    assert.equal(sent(commands)[0][0], "EVAL");
+    assert.equal(sent(commands)[0][2], "1000");
+    assert.equal(commands.filter((c) => c.lua && c[0] === "LINDEX").length, 1000, "1 000 LINDEX in its script");
+
+    const seen = new Map();
+    for await (const r of backend.iterResults(messages, { timeout: 5000 })) seen.set(r.message.messageId, r);
+    assert.equal(seen.size, 1000);
+    for (const [i, m] of messages.entries()) {
+      const r = seen.get(m.messageId);
+      if (i % 7 === 3) assert.ok(r.error instanceof ResultFailure, `${i}`);
+      else assert.equal(r.value, i);
+    }
+  });
+
+  test("prefix keys and a custom namespace land under the readable key", async () => {
+    const backend = new RedisBackend(nodeRedis, { namespace: "team", useNamespacePrefixKeys: true });
+    const m = new Message({ queueName: "reports.DQ", actorName: "build", messageId: "11111111-2222-4333-8444-555555555555" });
+    await backend.storeResult(m, [1, 2]);
+    assert.equal(await ioredis.lindex("team:reports:build:11111111-2222-4333-8444-555555555555", 0), "[1,2]");
+  });
+
+  test("values that are not UTF-8 come back byte for byte through node-redis and ioredis", async () => {
+    const bytes = new Uint8Array([0x22, 0xff, 0x00, 0xfe, 0x22]);
+    for (const client of [nodeRedis, ioredis]) {
+      const backend = new RedisBackend(client);
+      const m = new Message({ actorName: "binary" });
+      await backend.storeResultBytes(m, bytes);
+      assert.deepEqual([...(await backend.getResultBytes(m))], [...bytes]);
+    }
+  });
+
+  test("a wrong client is a TypeError; a wrong answer or a failing client is a ResultError with the cause", async () => {
+    assert.throws(() => new RedisBackend({}), TypeError);
+    assert.throws(() => new RedisBackend(null), TypeError);
+    assert.throws(() => new RedisBackend(nodeRedis, { blockingClient: nodeRedis }), /separate connection/);
+    assert.throws(() => new RedisBackend(nodeRedis, { blockingClient: 42 }), TypeError);
+    const m = new Message({ actorName: "odd" });
+    const answers = [{}, 1.5, [[[[[[[[[["deep"]]]]]]]]]], () => 1];
+    for (const answer of answers) {
+      const backend = new RedisBackend({ sendCommand: async () => answer });
+      const e = await assert.rejects(backend.getResult(m), (e) => e instanceof ResultError && e.cause instanceof TypeError);
+      void e;
+    }
+    const boom = new Error("connection refused");
+    for (const sendCommand of [() => { throw boom; }, async () => { throw boom; }]) {
+      const backend = new RedisBackend({ sendCommand });
+      await assert.rejects(backend.storeResult(m, 1), (e) => e instanceof ResultError && e.cause === boom && e.messageKey === backend.buildMessageKey(m));
+      await assert.rejects(backend.getResult(m, { block: true, timeout: 200 }), (e) => e instanceof ResultError && e.cause === boom);
+    }
+    // A client that never answers cannot hang a wait past its deadline.
+    const hung = new RedisBackend({ sendCommand: () => new Promise(() => {}) });
+    const started = performance.now();
+    await assert.rejects(hung.getResult(m, { block: true, timeout: 300 }), ResultTimeout);
+    assert.ok(performance.now() - started >= 299);
+  });
+
+  test("the module keeps working after all of that", async () => {
+    const backend = new RedisBackend(nodeRedis);
+    const m = new Message({ actorName: "after" });
+    await backend.storeResult(m, "fine");
+    assert.equal(await backend.getResult(m), "fine");
+    await assert.rejects(new RedisBackend(nodeRedis).getResult(new Message({ actorName: "absent" })), ResultMissing);
+  });
+});
+
+describe("RedisBackend when the server goes away", () => {
+  for (const [name, connect] of [
+    ["node-redis", async (s) => createClient({ url: s.url, socket: { reconnectStrategy: () => 100 } }).on("error", () => {}).connect()],
+    ["ioredis", async (s) => new IORedis(s.port, "127.0.0.1", { retryStrategy: () => 100, maxRetriesPerRequest: 1 }).on("error", () => {})],
+  ]) {
+    test(`${name}: a wait during an outage ends as a ResultError with its cause by the deadline; after a restart, calls work`, async () => {
+      const own = await startRedis();
+      const client = await connect(own);
+      try {
+        const backend = new RedisBackend(client);
+        const m = new Message({ actorName: "outage" });
+        const started = performance.now();
+        const waiting = backend.getResult(m, { block: true, timeout: 1500 });
+        await new Promise((r) => setTimeout(r, 200));
+        await own.stop();
+        const e = await waiting.then(
+          () => assert.fail("resolved"),
+          (e) => e,
+        );
+        const took = performance.now() - started;
+        assert.ok(e instanceof ResultError, String(e));
+        assert.equal(e.messageKey, backend.buildMessageKey(m));
+        assert.ok(e.cause !== undefined, `a cause: ${e}`);
+        // Rejected by its deadline (plus the core's settle grace and a loaded machine's slack).
+        assert.ok(took < 1500 + 1000, `ended after ${took} ms`);
+
+        await own.start();
+        let stored = false;
+        for (let i = 0; i < 100 && !stored; i++) {
+          stored = await backend.storeResult(m, "back").then(() => true, () => false);
+          if (!stored) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(stored, "a store works once the server is back");
+        assert.equal(await backend.getResult(m, { block: true, timeout: 2000 }), "back");
+      } finally {
+        if (client instanceof IORedis) client.disconnect();
+        else client.destroy();
+        await own.stop();
+      }
+    });
+  }
+});
