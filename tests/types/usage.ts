@@ -5,7 +5,10 @@ import {
   KvBackend,
   CloudflareKvBackend,
   IndexedDbBackend,
+  RedisBackend,
+  MemcachedBackend,
   type KvNamespaceLike,
+  type RedisClientLike,
   Message,
   JSONEncoder,
   ResultError,
@@ -52,6 +55,18 @@ async function main(): Promise<void> {
   idb.close();
   // @ts-expect-error: the database is named by a string
   new IndexedDbBackend({ dbName: 1, names });
+  const redisClient: RedisClientLike = { sendCommand: async (argv: Array<string | Uint8Array>) => argv.length };
+  const ioredisLike: RedisClientLike = { call: async (command: string) => command };
+  const redis = new RedisBackend(redisClient, { blockingClient: ioredisLike, namespace: "ns" });
+  const sameClient: RedisClientLike = redis.client;
+  const blocking: RedisClientLike | undefined = redis.blockingClient;
+  await redis.getResults([message], { timeout: 1000, onProgress: (done: number, total: number) => done / total });
+  // @ts-expect-error a Redis client needs a raw-command method
+  new RedisBackend({ get: () => null });
+  const memcached = new MemcachedBackend({ get: async () => ({ value: null }), set: async () => true, delete: async () => true });
+  await memcached.storeResult(message, [sameClient, blocking].length, 1500);
+  // @ts-expect-error a Memcached client needs set and delete
+  new MemcachedBackend({ get: async () => null });
   const dict = message.asDict();
   const again: Message = Message.fromDict(dict);
   const copy = again.copy({ messageId: "x" });
