@@ -16,7 +16,7 @@ import { plot } from "./plot.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
-const python = process.env.PYTHON ?? `${root}.venv/bin/python`;
+const python = process.env.PYTHON ?? `${root}target/venv/bin/python`;
 const haveRedis = process.env.BENCH_REDIS_PORT ? Number(process.env.BENCH_REDIS_PORT) : null;
 
 // --- helpers ---------------------------------------------------------------------------
