@@ -12,9 +12,9 @@ export const DEMO_UNROUTED_TIMEOUT_MS = 6000;
 export const DEMO_SHORT_TTL_MS = 2500;
 
 /**
- * Starts a broker and a worker that store results in `backend`. `send()` runs one round of
- * examples; `sendMany(n)` sends `n` quick jobs (the 1 000-message load). Both resolve with
- * `[{ messages, timeoutMs? }]` groups for the watch list, as soon as the messages are sent.
+ * Starts a broker and a worker that store results in `backend`. `send()` yields one round
+ * of examples as `{ messages, timeoutMs? }`, each as soon as it is sent; `sendMany(n)`
+ * sends `n` quick jobs at once (the 1 000-message load) and returns their messages.
  */
 export function startDemo(backend) {
   const broker = new StubBroker({ logger: quiet });

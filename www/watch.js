@@ -183,15 +183,17 @@ export class Watchlist extends EventTarget {
         const stream = this.#backend.iterResults([...byMessage.keys()], { timeout, signal: controller.signal });
         for await (const outcome of stream) {
           const entry = byMessage.get(outcome.message);
-          if (entry && entry.state === "waiting") this.#settle(entry, outcome);
+          if (outcome.error?.code === "RESULT_STORE") failed = outcome.error; // the store, not the message
+          else if (entry?.state === "waiting") this.#settle(entry, outcome);
         }
-        this.#status(null);
+        if (!failed) this.#status(null);
       } catch (error) {
         if (!controller.signal.aborted) failed = error;
       } finally {
         this.stats.inFlight--;
       }
       if (failed) {
+        // Its messages are still waiting: tell, back off, and wait again.
         this.#status(failed);
         await sleep(RETRY_MS, controller.signal);
       }
@@ -206,9 +208,6 @@ export class Watchlist extends EventTarget {
       if (entry.deadline - now > 5) return;
       if (error.cause) this.#status(error.cause); // the store was too slow to answer
       entry.state = "timed out";
-    } else if (error && error.code === "RESULT_STORE") {
-      this.#status(error);
-      return; // the store failed, not the message: keep waiting, the loop retries
     } else {
       entry.seenAt = now;
       if (error) {
