@@ -233,7 +233,7 @@ function markDirty(entries) {
   setTimeout(run, 200);
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 
 function renderRow(entry, row) {
   const { message: m } = entry;
@@ -297,6 +297,27 @@ function drawCharts() {
   $("counts-chart").innerHTML = countsSvg(STATES, counts);
   $("latency-chart").innerHTML = latencySvg(points);
   $("latency-summary").textContent = latencySummary(points);
+  drawStats();
+}
+
+/** The at-a-glance numbers under the state bars. */
+function drawStats() {
+  const entries = watchlist.entries;
+  const seen = entries.filter((e) => e.seenAt !== undefined);
+  $("stat-seen").textContent = `${seen.length} of ${entries.length}`;
+  const failed = seen.filter((e) => e.error).length;
+  $("stat-failures").textContent = seen.length ? `${Math.round((100 * failed) / seen.length)} % (${failed})` : "—";
+  const byActor = new Map();
+  for (const e of seen) {
+    if (!byActor.has(e.message.actorName)) byActor.set(e.message.actorName, []);
+    byActor.get(e.message.actorName).push(e.latency);
+  }
+  let slowest = null;
+  for (const [actor, lats] of byActor) {
+    const median = lats.sort((a, b) => a - b)[Math.floor(lats.length / 2)];
+    if (!slowest || median > slowest.median) slowest = { actor, median };
+  }
+  $("stat-slowest").textContent = slowest ? `${slowest.actor} · ${duration(slowest.median)}` : "—";
 }
 
 function countStates() {

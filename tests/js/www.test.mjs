@@ -173,6 +173,8 @@ test("the dashboard in real headless Chromium", { skip, timeout: 240_000 }, asyn
       assert.ok(stats.batches <= 3, `the wait restarted only when the list changed (${stats.batches})`);
       assert.deepEqual(new Set((await rows(page)).map((r) => r.state)), new Set(["done"]));
       assert.match(await page.textContent("#summary"), /1000 watched · 0 waiting · 1000 done/);
+      await page.waitForFunction(() => document.querySelectorAll("#latency-chart circle").length === 1000);
+      await page.screenshot({ path: `${outDir}dashboard-1000.png` });
       await page.getByLabel("Search").fill("no such text");
       assert.equal((await rows(page)).filter((r) => !r.hidden).length, 0);
       await page.close();
