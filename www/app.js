@@ -67,6 +67,7 @@ function setStatus(text, kind = "ok") {
 function connect() {
   const previous = watchlist;
   previous?.close();
+  previous?.backend.close?.(); // an IndexedDB connection and its channel
   demo?.stop();
   demo = null;
   watchlist = new Watchlist(makeBackend(settings));
@@ -94,11 +95,19 @@ $("source-form").addEventListener("change", (e) => {
 $("source-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const form = e.currentTarget;
+  const endpoint = $("endpoint").value.trim() || `${location.origin}/kv`;
+  if (form.elements.source.value === "http" && !URL.canParse(endpoint, location.href)) {
+    setStatus(`Not a URL: ${endpoint}`, "error");
+    $("endpoint").setAttribute("aria-invalid", "true");
+    $("endpoint").focus();
+    return;
+  }
+  $("endpoint").removeAttribute("aria-invalid");
   settings = {
     source: form.elements.source.value,
     dbName: $("db-name").value.trim() || "dramatiq-results",
     storeName: $("store-name").value.trim() || "results",
-    endpoint: $("endpoint").value.trim() || `${location.origin}/kv`,
+    endpoint,
     namespace: $("namespace").value.trim() || "dramatiq-results",
     prefixKeys: $("prefix-keys").checked,
   };

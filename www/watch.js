@@ -15,7 +15,9 @@ import { ResultFailure, ResultMissing, ResultTimeout } from "dramatiq-results";
 /** The states a watched message can be in, in the order they are shown. */
 export const STATES = ["waiting", "done", "failed", "timed out", "expired"];
 
-/** How often finished messages are re-read to notice expiry (ms, after the last re-read). */
+/** How long to rest between re-reads of finished messages (to notice expiry), at least:
+ * after a slow re-read (many results, a remote store) the rest is four times as long, so
+ * re-reading never takes more than a fifth of the store's time. */
 const RECHECK_MS = 1500;
 /** How long to back off after the store itself failed before trying again (ms). */
 const RETRY_MS = 2000;
@@ -225,8 +227,10 @@ export class Watchlist extends EventTarget {
 
   /** Re-reads finished messages, one non-blocking batch at a time, to notice expiry. */
   async #recheckLoop() {
+    let took = 0;
     while (!this.#closed) {
-      await sleep(RECHECK_MS);
+      await sleep(Math.max(RECHECK_MS, 4 * took));
+      const started = performance.now();
       const finished = this.entries.filter((e) => e.state === "done" || e.state === "failed");
       if (!finished.length) continue;
       const byMessage = new Map(finished.map((e) => [e.message, e]));
@@ -244,6 +248,7 @@ export class Watchlist extends EventTarget {
       } catch {
         // A failing store is reported by the wait; the next re-read tries again.
       }
+      took = performance.now() - started;
     }
   }
 }

@@ -181,13 +181,19 @@ test("the dashboard in real headless Chromium", { skip, timeout: 240_000 }, asyn
     });
 
     await t.test("the HTTP source reads the serve script's endpoint through KvBackend", async () => {
-      const page = await open("?source=http&endpoint=/kv");
-      assert.match(await page.textContent("#source-status"), /HTTP · \/kv/);
+      const page = await open("?db=e2e-http");
       const ok = uuid();
       const bad = uuid();
       await page.getByRole("textbox", { name: "Messages", exact: true }).fill(`default edge_task ${ok}\ndefault edge_task ${bad}`);
       await page.getByRole("button", { name: "Watch", exact: true }).click();
+      // Switching the source carries the watched messages over.
+      await page.getByLabel("HTTP endpoint").check();
+      await page.getByLabel("Endpoint", { exact: true }).fill("/kv");
+      await page.getByRole("button", { name: "Apply" }).click();
+      assert.match(await page.textContent("#source-status"), /HTTP · \/kv/);
+      assert.match(page.url(), /\?source=http&endpoint=%2Fkv$/, "the view can be linked");
       await page.waitForSelector(`tr[data-message-id="${ok}"][data-state="waiting"]`);
+      await page.waitForSelector(`tr[data-message-id="${bad}"][data-state="waiting"]`);
       // An edge function (here: Node, through the same adapter) stores the results.
       const { KvBackend } = await import("dramatiq-results");
       const backend = new KvBackend(httpAdapter(`${server.url}/kv`));
