@@ -162,6 +162,26 @@ test("the dashboard in real headless Chromium", { skip, timeout: 240_000 }, asyn
 
     await t.test("1 000 watched messages: one batched wait, all resolve, the page stays responsive", async () => {
       const page = await open("?db=e2e-load");
+      // Count the page's reads at the package's surface: blocking batch waits, non-blocking
+      // batch re-reads, and single-message reads.
+      await page.evaluate(async () => {
+        const { IndexedDbBackend } = await import("dramatiq-results");
+        const proto = IndexedDbBackend.prototype;
+        const calls = (window.readCalls = { waits: 0, rereads: 0, single: 0 });
+        const iter = proto.iterResults;
+        proto.iterResults = function (messages, options) {
+          if (options?.block === false) calls.rereads++;
+          else calls.waits++;
+          return iter.call(this, messages, options);
+        };
+        for (const name of ["getResult", "tryGetResult", "getResults"]) {
+          const read = proto[name];
+          proto[name] = function (...args) {
+            calls.single++;
+            return read.apply(this, args);
+          };
+        }
+      });
       await page.getByRole("button", { name: "Send 1 000 jobs" }).click();
       await page.waitForFunction(() => window.dashboard.watchlist.entries.length === 1000);
       const started = performance.now();
@@ -171,6 +191,9 @@ test("the dashboard in real headless Chromium", { skip, timeout: 240_000 }, asyn
       const stats = await page.evaluate(() => window.dashboard.watchlist.stats);
       assert.equal(stats.maxInFlight, 1, "never more than one wait in flight");
       assert.ok(stats.batches <= 3, `the wait restarted only when the list changed (${stats.batches})`);
+      const calls = await page.evaluate(() => window.readCalls);
+      assert.ok(calls.waits >= 1 && calls.waits <= 3, `one batched wait, not one per message (${JSON.stringify(calls)})`);
+      assert.equal(calls.single, 0);
       assert.deepEqual(new Set((await rows(page)).map((r) => r.state)), new Set(["done"]));
       assert.match(await page.textContent("#summary"), /1000 watched · 0 waiting · 1000 done/);
       await page.waitForFunction(() => document.querySelectorAll("#latency-chart circle").length === 1000);
@@ -201,7 +224,8 @@ test("the dashboard in real headless Chromium", { skip, timeout: 240_000 }, asyn
       await backend.storeException({ queueName: "default", actorName: "edge_task", messageId: bad }, new Error("upstream 502"));
       await settled(page, 2, 30_000);
       assert.match(await page.textContent(`tr[data-message-id="${ok}"] .j-preview`), /"via": "http"/);
-      assert.equal(await page.textContent(`tr[data-message-id="${bad}"] .exc-type`), "Error");
+      assert.equal(await page.textContent(`tr[data-message-id="${bad}"][data-state="failed"] .exc-type`), "Error");
+      assert.equal(await page.textContent(`tr[data-message-id="${bad}"] .exc-msg`), "upstream 502");
       assert.doesNotMatch(await page.textContent("#source-status"), /HTTP \d/, "no store error shown");
     });
 
