@@ -244,6 +244,13 @@ function markDirty(entries) {
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 
+/** The send time; the full date is in the tooltip, for messages from another day. */
+function sent(at) {
+  const td = el("td", "num", timeFormat.format(at));
+  td.title = new Date(at).toString();
+  return td;
+}
+
 function renderRow(entry, row) {
   const { message: m } = entry;
   row.dataset.state = entry.state;
@@ -265,7 +272,7 @@ function renderRow(entry, row) {
   } else result.append(jsonView(entry.value, { label: `Result of ${m.actorName}` }));
   if (entry.state === "expired") result.append(el("span", "note", `expired ${duration(entry.expiredAt - entry.seenAt)} after it arrived`));
   row.replaceChildren(state, el("td", "actor", m.actorName), el("td", "queue", m.queueName), id,
-    el("td", "num", timeFormat.format(entry.sentAt)), took, result);
+    sent(entry.sentAt), took, result);
   row.hidden = !matches(entry);
 }
 
@@ -326,7 +333,7 @@ function drawStats() {
     const median = lats.sort((a, b) => a - b)[Math.floor(lats.length / 2)];
     if (!slowest || median > slowest.median) slowest = { actor, median };
   }
-  $("stat-slowest").textContent = slowest ? `${slowest.actor} · ${duration(slowest.median)}` : "—";
+  $("stat-slowest").replaceChildren(...(slowest ? [el("span", "", slowest.actor), el("span", "muted", duration(slowest.median))] : ["—"]));
 }
 
 function countStates() {
