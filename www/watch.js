@@ -165,8 +165,13 @@ export class Watchlist extends EventTarget {
     this.#wake?.();
   }
 
-  /** The one blocking wait, over whichever messages are waiting. */
+  /**
+   * The one blocking wait, over whichever messages are waiting. After the store failed, the
+   * next round is a single non-blocking read, so the status clears as soon as the store
+   * answers again rather than when a long wait ends.
+   */
   async #loop() {
+    let probe = false;
     while (!this.#closed) {
       const pending = this.entries.filter((e) => e.state === "waiting");
       if (!pending.length) {
@@ -182,15 +187,17 @@ export class Watchlist extends EventTarget {
       this.stats.maxInFlight = Math.max(this.stats.maxInFlight, ++this.stats.inFlight);
       let failed = null;
       try {
-        const stream = this.#backend.iterResults([...byMessage.keys()], { timeout, signal: controller.signal });
-        for await (const outcome of stream) {
+        const options = { block: !probe, timeout: probe ? 10_000 : timeout, signal: controller.signal };
+        for await (const outcome of this.#backend.iterResults([...byMessage.keys()], options)) {
           const entry = byMessage.get(outcome.message);
           if (outcome.error?.code === "RESULT_STORE") failed = outcome.error; // the store, not the message
+          else if (outcome.error instanceof ResultMissing) continue; // a probe: still waiting
           else if (entry?.state === "waiting") this.#settle(entry, outcome);
         }
         if (!failed) this.#status(null);
+        probe = Boolean(failed);
       } catch (error) {
-        if (!controller.signal.aborted) failed = error;
+        if (!controller.signal.aborted) probe = Boolean((failed = error));
       } finally {
         this.stats.inFlight--;
       }
