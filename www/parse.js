@@ -2,7 +2,8 @@
 // JSON file of them, one dict, or one per line, as logs print them), or plain lines of
 // `queue actor message_id` (`actor message_id` means queue "default").
 
-const UUIDISH = /^[0-9a-zA-Z_-][0-9a-zA-Z_.:-]*$/;
+/** A message id: a UUID for Dramatiq, but any plain token is accepted. */
+const ID_PATTERN = /^[0-9a-zA-Z_-][0-9a-zA-Z_.:-]*$/;
 
 /** One dict (snake_case or camelCase) as `{ queueName, actorName, messageId, messageTimestamp }`. */
 function fromDict(d) {
@@ -51,7 +52,7 @@ export function parseMessages(text) {
       const fields = line.split(/[\s,]+/).filter(Boolean);
       if (fields.length < 2 || fields.length > 3) throw new Error("expected `queue actor message_id`");
       const [queueName, actorName, messageId] = fields.length === 3 ? fields : ["default", ...fields];
-      if (!UUIDISH.test(messageId)) throw new Error(`not a message id: ${messageId}`);
+      if (!ID_PATTERN.test(messageId)) throw new Error(`not a message id: ${messageId}`);
       messages.push({ queueName, actorName, messageId });
     } catch (e) {
       problems.push(`line ${i + 1}: ${e.message}`);
