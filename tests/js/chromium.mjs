@@ -11,6 +11,15 @@ const types = { ".js": "text/javascript", ".mjs": "text/javascript", ".html": "t
 /** The Chromium binary, if installed (`scripts/setup --browser`). */
 export const chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 
+/** Launches headless Chromium (the system binary, no download); the caller closes it. */
+export async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: chromiumPath ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
 /** Runs `fn({ browser, origin })` with the repository served at `origin`; closes both after. */
 export async function withChromium(fn) {
   const server = createServer((req, res) => {
@@ -24,11 +33,7 @@ export async function withChromium(fn) {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   try {
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: chromiumPath ?? "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    const browser = await launchChromium();
     try {
       return await fn({ browser, origin: `http://127.0.0.1:${server.address().port}` });
     } finally {
