@@ -79,6 +79,15 @@ pub trait IndexedDbClient {
     fn epoch_ms(&self) -> f64;
     /// The record under `key`, expired or not; a record of the wrong shape is an error.
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError>;
+    /// The records under many keys, in order. Implementations read them in one transaction;
+    /// the default reads one key after another.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Record>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
     /// Writes `record`, replacing any under its key; resolves once the write is committed.
     async fn put(&self, record: Record) -> Result<(), StoreError>;
     /// Removes the record under `key`.
@@ -118,6 +127,22 @@ impl<C: IndexedDbClient> Store for IndexedDbStore<C> {
         let record = self.client.get(key).await?;
         let now = self.client.epoch_ms();
         Ok(record.filter(|r| r.is_live(now)).map(|r| r.value))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let records = self.client.get_many(keys).await?;
+        if records.len() != keys.len() {
+            return Err(StoreError::new(format!(
+                "IndexedDB answered a read of {} keys with {} records",
+                keys.len(),
+                records.len()
+            )));
+        }
+        let now = self.client.epoch_ms();
+        Ok(records
+            .into_iter()
+            .map(|r| r.filter(|r| r.is_live(now)).map(|r| r.value))
+            .collect())
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {

@@ -21,6 +21,16 @@ pub trait KvClient {
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError>;
     /// Removes `key`; an absent key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// The bytes under many keys, in order. The bindings send the `get`s concurrently (a
+    /// network store answers a round of them in about one round trip); the default reads one
+    /// key after another.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// A [`Store`] over a [`KvClient`].
@@ -55,6 +65,18 @@ impl<C: KvClient> Store for KvStore<C> {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.client.delete(key).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let values = self.client.get_many(keys).await?;
+        if values.len() != keys.len() {
+            return Err(StoreError::new(format!(
+                "the KV adapter answered a read of {} keys with {} values",
+                keys.len(),
+                values.len()
+            )));
+        }
+        Ok(values)
     }
 }
 
@@ -99,6 +121,34 @@ mod tests {
         now(store.put("k", b"42".to_vec(), 1500)).unwrap();
         assert_eq!(now(store.get("k")).unwrap(), Some(b"42".to_vec()));
         assert_eq!(store.client().entries.borrow()["k"].1, 1500);
+    }
+
+    #[test]
+    fn batch_reads_check_the_count_of_answers() {
+        struct Short;
+        impl KvClient for Short {
+            async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(None)
+            }
+            async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+                Ok(())
+            }
+            async fn delete(&self, _: &str) -> Result<(), StoreError> {
+                Ok(())
+            }
+            async fn get_many(&self, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+                Ok(vec![None])
+            }
+        }
+        let keys: Vec<String> = ["a", "b"].map(String::from).into();
+        let e = now(KvStore::new(Short).get_many(&keys)).unwrap_err();
+        assert!(e.to_string().contains("2 keys with 1 values"), "{e}");
+        let store = KvStore::new(Map::default());
+        now(store.put("b", b"2".to_vec(), 10)).unwrap();
+        assert_eq!(
+            now(store.get_many(&keys)).unwrap(),
+            [None, Some(b"2".to_vec())]
+        );
     }
 
     #[test]

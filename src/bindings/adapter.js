@@ -31,3 +31,36 @@ export function errorText(error) {
     return "(an error that cannot be printed)";
   }
 }
+
+/**
+ * `target[name](key)` for every key, at most `limit` in flight at once (so a store behind
+ * HTTP sees a bounded burst, not thousands of requests); answers in key order, or rejects
+ * with the first failure.
+ */
+export function invokeEach(target, name, keys, limit) {
+  return new Promise((resolve, reject) => {
+    const answers = new Array(keys.length);
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const start = () => {
+      if (failed) return;
+      if (done === keys.length) return resolve(answers);
+      if (next >= keys.length) return;
+      const i = next++;
+      invoke(target, name, [keys[i]]).then(
+        (answer) => {
+          answers[i] = answer;
+          done += 1;
+          start();
+        },
+        (error) => {
+          failed = true;
+          reject(error);
+        },
+      );
+    };
+    if (keys.length === 0) return resolve(answers);
+    for (let i = 0; i < Math.min(limit, keys.length); i++) start();
+  });
+}

@@ -18,6 +18,13 @@ use crate::error::StoreError;
 #[wasm_bindgen(module = "/src/bindings/adapter.js")]
 extern "C" {
     fn invoke(target: &JsValue, name: &str, args: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = invokeEach)]
+    fn invoke_each(
+        target: &JsValue,
+        name: &str,
+        keys: &js_sys::Array,
+        limit: u32,
+    ) -> js_sys::Promise;
     /// A short description of a JS value for error messages ("a Map", "null").
     #[wasm_bindgen(js_name = describeValue)]
     pub fn describe_value(value: &JsValue) -> String;
@@ -72,6 +79,25 @@ impl Adapter {
                     Rc::new(cause),
                 )
             })
+    }
+
+    /// Calls `method(key)` for every key, at most `limit` at once; the answers in key order.
+    pub async fn call_each(
+        &self,
+        method: &str,
+        keys: &[String],
+        limit: u32,
+    ) -> Result<Vec<JsValue>, StoreError> {
+        let array: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
+        let answers = JsFuture::from(invoke_each(&self.target, method, &array, limit))
+            .await
+            .map_err(|cause| {
+                StoreError::with_cause(
+                    format!("{} failed in {method}(): {}", self.name, error_text(&cause)),
+                    Rc::new(cause),
+                )
+            })?;
+        Ok(js_sys::Array::from(&answers).iter().collect())
     }
 
     /// A store error for an answer of the wrong shape; its cause is a `TypeError` saying so.

@@ -10,6 +10,11 @@ export function settled(request) {
   });
 }
 
+/** The results of many requests of one transaction, in order; the first error rejects. */
+export function allSettled(requests) {
+  return Promise.all(requests.map(settled));
+}
+
 /** Resolves when the transaction commits; rejects when it fails or is aborted. */
 export function committed(tx) {
   return new Promise((resolve, reject) => {

@@ -32,6 +32,8 @@ use crate::notify::Notifier;
 #[wasm_bindgen(module = "/src/bindings/indexed_db.js")]
 extern "C" {
     fn settled(request: &IdbRequest) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = allSettled)]
+    fn all_settled(requests: &js_sys::Array) -> js_sys::Promise;
     fn committed(tx: &IdbTransaction) -> js_sys::Promise;
     fn opened(request: &IdbOpenDbRequest, upgrade: &js_sys::Function) -> js_sys::Promise;
     #[wasm_bindgen(js_name = findIndexedDb)]
@@ -243,6 +245,21 @@ impl Drop for JsIndexedDb {
     }
 }
 
+/// A stored record read back: `None` when absent, an error when it has the wrong shape.
+fn record_of(key: &str, found: &JsValue) -> Result<Option<Record>, StoreError> {
+    if found.is_undefined() {
+        return Ok(None);
+    }
+    let value = bytes_of(&prop(found, VALUE_FIELD));
+    let expires_at = prop(found, EXPIRES_AT).as_f64();
+    Record::checked(key, value, expires_at)
+        .map(Some)
+        .map_err(|message| {
+            let cause = type_error(&message);
+            StoreError::with_cause(format!("IndexedDB get: {message}"), Rc::new(cause))
+        })
+}
+
 /// `obj[name] = value` on a fresh plain object (cannot fail there).
 fn set(obj: &js_sys::Object, name: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(obj, &name.into(), value);
@@ -257,17 +274,25 @@ impl IndexedDbClient for JsIndexedDb {
         let (_tx, store) = self.transaction(IdbTransactionMode::Readonly).await?;
         let request = store.get(&key.into()).map_err(|e| failed("get", e))?;
         let found = wait("get", settled(&request)).await?;
-        if found.is_undefined() {
-            return Ok(None);
+        record_of(key, &found)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Record>>, StoreError> {
+        // One transaction, every request issued before the first answer: IndexedDB serves
+        // them together, where a transaction per key would pay its set-up each time.
+        let (_tx, store) = self.transaction(IdbTransactionMode::Readonly).await?;
+        let requests = js_sys::Array::new();
+        for key in keys {
+            let request = store
+                .get(&key.as_str().into())
+                .map_err(|e| failed("get", e))?;
+            requests.push(&request);
         }
-        let value = bytes_of(&prop(&found, VALUE_FIELD));
-        let expires_at = prop(&found, EXPIRES_AT).as_f64();
-        Record::checked(key, value, expires_at)
-            .map(Some)
-            .map_err(|message| {
-                let cause = type_error(&message);
-                StoreError::with_cause(format!("IndexedDB get: {message}"), Rc::new(cause))
-            })
+        let found = js_sys::Array::from(&wait("get", all_settled(&requests)).await?);
+        keys.iter()
+            .zip(found.iter())
+            .map(|(key, found)| record_of(key, &found))
+            .collect()
     }
 
     async fn put(&self, record: Record) -> Result<(), StoreError> {

@@ -54,7 +54,22 @@ impl KvClient for JsKv {
         self.adapter.call("delete", &[key.into()]).await?;
         Ok(())
     }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let answers = self
+            .adapter
+            .call_each("get", keys, GET_MANY_IN_FLIGHT)
+            .await?;
+        answers
+            .iter()
+            .map(|answer| self.adapter.bytes_answer("get", answer))
+            .collect()
+    }
 }
+
+/// How many `get`s a batch read keeps in flight: enough to hide a network store's latency,
+/// few enough not to flood it (browsers queue beyond six per host anyway).
+const GET_MANY_IN_FLIGHT: u32 = 32;
 
 super::backend::backend_class!(
     /// Results in any key-value store: `new KvBackend(adapter, options)` where `adapter` has
