@@ -280,6 +280,18 @@ impl Shortest {
     }
 }
 
+/// Whether `x`'s shortest round-trip digits are `digits` (values 0..=9) with the decimal
+/// point at `dp`, i.e. `0.d₁d₂… × 10^dp` (see [`crate::decimal`]).
+pub(crate) fn shortest_digits_are(x: f64, digits: &[u8], dp: i32) -> bool {
+    let s = Shortest::of(x);
+    s.exp + 1 == dp
+        && s.digits().len() == digits.len()
+        && s.digits()
+            .iter()
+            .zip(digits)
+            .all(|(a, b)| a.wrapping_sub(b'0') == *b)
+}
+
 /// An `f64` displayed exactly as Rust's `{}` shows it (`1.5`, `-0`, `NaN`, `inf`, never an
 /// exponent), for error messages, without linking core's float formatting.
 pub struct Plain(pub f64);
@@ -687,16 +699,18 @@ impl Parser<'_> {
         }
         let token = self.text.get(start..self.pos).unwrap_or_default();
         if is_float {
-            return Ok(Value::Float(token.parse().unwrap_or(f64::NAN)));
+            return Ok(Value::Float(
+                crate::decimal::parse_f64(token).unwrap_or(f64::NAN),
+            ));
         }
         match token.parse::<i64>() {
             Ok(n) if self.dialect == Dialect::Js && !(-MAX_SAFE..=MAX_SAFE).contains(&n) => {
                 Ok(Value::Float(n as f64))
             }
             Ok(n) => Ok(Value::Int(n)),
-            Err(_) if self.dialect == Dialect::Js => {
-                Ok(Value::Float(token.parse().unwrap_or(f64::NAN)))
-            }
+            Err(_) if self.dialect == Dialect::Js => Ok(Value::Float(
+                crate::decimal::parse_f64(token).unwrap_or(f64::NAN),
+            )),
             Err(_) => Ok(Value::BigInt(token.to_owned())),
         }
     }
