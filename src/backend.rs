@@ -55,7 +55,8 @@ impl Wait {
         let timeout_ms = timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if timeout_ms.is_nan() || timeout_ms < 0.0 {
             return Err(ResultError::InvalidArgument(format!(
-                "timeout must be a non-negative number of milliseconds, got {timeout_ms}"
+                "timeout must be a non-negative number of milliseconds, got {}",
+                crate::encoder::Plain(timeout_ms)
             )));
         }
         Ok(Wait { block, timeout_ms })

@@ -193,19 +193,127 @@ pub(crate) fn write_i64(n: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(buf.get(i..).unwrap_or_default());
 }
 
-/// A fixed-capacity `fmt::Write` sink, so float formatting allocates nothing.
-struct StackText {
-    buf: [u8; 40],
+/// The shortest decimal digits that read back as a finite, non-zero float, and the decimal
+/// exponent of the first: `-1.5e-7` is `-`, `15`, `-7`.
+///
+/// From Ryū with its small tables rather than core's `{:e}`: core's float formatting links
+/// Grisu, Dragon4 and their fixed-precision modes, several times the size. Both give the
+/// shortest round-trip digits, nearest the exact value (the test below checks they agree).
+struct Shortest {
+    negative: bool,
+    digits: [u8; 17],
     len: usize,
+    exp: i32,
 }
 
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+impl Shortest {
+    fn of(x: f64) -> Shortest {
+        let mut buf = ryu::Buffer::new();
+        // Ryū writes `123.45`, `0.000123`, `100.0` or `1.5e-7`; read the digits back out.
+        let text = buf.format_finite(x).as_bytes();
+        let split = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+        let (mantissa, exp_part) = text.split_at(split);
+        let mut out = Shortest {
+            negative: false,
+            digits: [0; 17],
+            len: 0,
+            exp: 0,
+        };
+        let (mut int_digits, mut leading_zeros, mut seen_point) = (0i32, 0i32, false);
+        for &b in mantissa {
+            match b {
+                b'-' => out.negative = true,
+                b'.' => seen_point = true,
+                b'0'..=b'9' => {
+                    if !seen_point {
+                        int_digits += 1;
+                    }
+                    if b == b'0' && out.len == 0 {
+                        leading_zeros += 1;
+                    } else if let Some(slot) = out.digits.get_mut(out.len) {
+                        *slot = b;
+                        out.len += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        while out.len > 1 && out.digits.get(out.len - 1) == Some(&b'0') {
+            out.len -= 1;
+        }
+        let (exp_negative, exp_digits) = match exp_part.get(1..).unwrap_or_default() {
+            [b'-', rest @ ..] => (true, rest),
+            rest => (false, rest),
+        };
+        let magnitude = exp_digits
+            .iter()
+            .fold(0i32, |n, &d| n * 10 + i32::from(d.wrapping_sub(b'0')));
+        let exp = if exp_negative { -magnitude } else { magnitude };
+        out.exp = int_digits - 1 - leading_zeros + exp;
+        out
+    }
+
+    fn digits(&self) -> &[u8] {
+        self.digits.get(..self.len).unwrap_or_default()
+    }
+
+    /// The digits in plain positional form (`0.00015`, `1500`, `1.5`), no exponent.
+    fn write_positional(&self, integral_suffix: &[u8], out: &mut Vec<u8>) {
+        let (digits, exp) = (self.digits(), self.exp);
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.extend_from_slice(digits);
+                out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
+                out.extend_from_slice(integral_suffix);
+            } else {
+                let (int_part, frac) = digits.split_at(int_len);
+                out.extend_from_slice(int_part);
+                out.push(b'.');
+                out.extend_from_slice(frac);
+            }
+        } else {
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            out.extend_from_slice(digits);
+        }
+    }
+}
+
+/// Whether `x`'s shortest round-trip digits are `digits` (values 0..=9) with the decimal
+/// point at `dp`, i.e. `0.d₁d₂… × 10^dp` (see [`crate::decimal`]).
+pub(crate) fn shortest_digits_are(x: f64, digits: &[u8], dp: i32) -> bool {
+    let s = Shortest::of(x);
+    s.exp + 1 == dp
+        && s.digits().len() == digits.len()
+        && s.digits()
+            .iter()
+            .zip(digits)
+            .all(|(a, b)| a.wrapping_sub(b'0') == *b)
+}
+
+/// An `f64` displayed exactly as Rust's `{}` shows it (`1.5`, `-0`, `NaN`, `inf`, never an
+/// exponent), for error messages, without linking core's float formatting.
+pub struct Plain(pub f64);
+
+impl std::fmt::Display for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        if x.is_nan() {
+            return f.write_str("NaN");
+        }
+        let sign = if x.is_sign_negative() { "-" } else { "" };
+        if x.is_infinite() || x == 0.0 {
+            f.write_str(sign)?;
+            return f.write_str(if x == 0.0 { "0" } else { "inf" });
+        }
+        let mut out = Vec::with_capacity(24);
+        let shortest = Shortest::of(x);
+        if shortest.negative {
+            out.push(b'-');
+        }
+        shortest.write_positional(b"", &mut out);
+        f.write_str(std::str::from_utf8(&out).unwrap_or_default())
     }
 }
 
@@ -229,51 +337,13 @@ pub(crate) fn write_float_repr(x: f64, out: &mut Vec<u8>) {
         write_i64(x as i64, out);
         return out.extend_from_slice(b".0");
     }
-    // Rust's `{:e}` gives the shortest digits that round-trip, e.g. "-1.5e-7".
-    let mut sci = StackText {
-        buf: [0; 40],
-        len: 0,
-    };
-    if std::fmt::Write::write_fmt(&mut sci, format_args!("{x:e}")).is_err() {
-        return out.extend_from_slice(b"nan");
-    }
-    let text = sci.buf.get(..sci.len).unwrap_or_default();
-    let split = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
-    let (mantissa, exp_part) = text.split_at(split);
-    let exp: i32 = std::str::from_utf8(exp_part.get(1..).unwrap_or_default())
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    if mantissa.first() == Some(&b'-') {
+    let shortest = Shortest::of(x);
+    if shortest.negative {
         out.push(b'-');
     }
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
-        if let Some(slot) = digits.get_mut(n) {
-            *slot = b;
-            n += 1;
-        }
-    }
-    let digits = digits.get(..n).unwrap_or_default();
+    let (digits, exp) = (shortest.digits(), shortest.exp);
     if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.extend_from_slice(digits);
-                out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
-                out.extend_from_slice(b".0");
-            } else {
-                let (int_part, frac) = digits.split_at(int_len);
-                out.extend_from_slice(int_part);
-                out.push(b'.');
-                out.extend_from_slice(frac);
-            }
-        } else {
-            out.extend_from_slice(b"0.");
-            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
-            out.extend_from_slice(digits);
-        }
+        shortest.write_positional(b".0", out);
     } else {
         let (first, rest) = digits.split_at(digits.len().min(1));
         out.extend_from_slice(first);
@@ -629,16 +699,18 @@ impl Parser<'_> {
         }
         let token = self.text.get(start..self.pos).unwrap_or_default();
         if is_float {
-            return Ok(Value::Float(token.parse().unwrap_or(f64::NAN)));
+            return Ok(Value::Float(
+                crate::decimal::parse_f64(token).unwrap_or(f64::NAN),
+            ));
         }
         match token.parse::<i64>() {
             Ok(n) if self.dialect == Dialect::Js && !(-MAX_SAFE..=MAX_SAFE).contains(&n) => {
                 Ok(Value::Float(n as f64))
             }
             Ok(n) => Ok(Value::Int(n)),
-            Err(_) if self.dialect == Dialect::Js => {
-                Ok(Value::Float(token.parse().unwrap_or(f64::NAN)))
-            }
+            Err(_) if self.dialect == Dialect::Js => Ok(Value::Float(
+                crate::decimal::parse_f64(token).unwrap_or(f64::NAN),
+            )),
             Err(_) => Ok(Value::BigInt(token.to_owned())),
         }
     }
@@ -735,6 +807,9 @@ mod tests {
     fn float_repr_matches_python() {
         let cases = [
             (1.0, "1.0"),
+            // Exact ties between two shortest neighbours: Python rounds half to even.
+            (1_658_206_780_088_562.2, "1658206780088562.2"),
+            (-163_559_682_789_802.62, "-163559682789802.62"),
             (-0.0, "-0.0"),
             (0.0, "0.0"),
             (1.23456, "1.23456"),
@@ -868,5 +943,70 @@ mod tests {
         assert_eq!(py_str(&Value::Str("plain".into())), "plain");
         assert_eq!(py_str(&Value::Float(f64::NAN)), "nan");
         assert_eq!(py_str(&Value::Null), "None");
+    }
+
+    /// A deterministic stream of bit patterns (xorshift), covering every exponent.
+    fn float_samples() -> impl Iterator<Item = f64> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let specials = [
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            0.1,
+            1e15,
+            1e16,
+            1e-5,
+            1e-4,
+            9_007_199_254_740_993.0,
+            123_456_789_012_345_680.0,
+        ];
+        specials.into_iter().chain((0..400_000).map(move |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            f64::from_bits(state)
+        }))
+    }
+
+    /// Core's `{:e}` digits and exponent: the shortest digits too, but ties round up.
+    fn core_shortest(x: f64) -> (String, i32) {
+        let core = format!("{x:e}");
+        let (mantissa, exp) = core.split_once('e').unwrap();
+        let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
+        (digits, exp.parse().unwrap())
+    }
+
+    #[test]
+    fn ryu_digits_match_core_but_round_ties_to_even_as_python_does() {
+        for x in float_samples().filter(|x| x.is_finite() && *x != 0.0) {
+            let (core, exp) = core_shortest(x);
+            let s = Shortest::of(x);
+            let ours = std::str::from_utf8(s.digits()).unwrap();
+            assert_eq!((s.exp, s.negative), (exp, x < 0.0), "{x:e}");
+            if ours != core {
+                let (a, b): (u64, u64) = (ours.parse().unwrap(), core.parse().unwrap());
+                assert_eq!((b - a, a % 2, ours.len()), (1, 0, core.len()), "{x:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_matches_core_display() {
+        let edges = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0,
+            -1.5,
+            30.0,
+        ];
+        let samples = float_samples().step_by(40).filter(|&x| {
+            !x.is_finite() || x == 0.0 || core_shortest(x).0.as_bytes() == Shortest::of(x).digits()
+        });
+        for x in edges.into_iter().chain(samples) {
+            assert_eq!(Plain(x).to_string(), format!("{x}"), "{x:e}");
+        }
     }
 }

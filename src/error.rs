@@ -22,7 +22,7 @@ pub enum ResultError {
         key: String,
     },
     /// The caller blocked and the deadline passed with no result stored.
-    #[error("no result for message key {key} within {timeout_ms} ms")]
+    #[error("no result for message key {key} within {} ms", crate::encoder::Plain(*timeout_ms))]
     Timeout {
         /// The store key of the message.
         key: String,

@@ -8,6 +8,7 @@
 //!
 //! Module map, in dependency order:
 //! - [`value`]: the data model (Python's JSON values, big ints and all).
+//! - [`decimal`]: decimal text to the nearest float, without core's large tables.
 //! - [`encoder`]: Dramatiq's `JSONEncoder`, byte-exact with Python's `json.dumps`.
 //! - [`interchange`]: the text form values take across the JavaScript boundary.
 //! - [`transcode`]: `JSON.stringify` text straight to Python's bytes (the store fast path).
@@ -50,6 +51,7 @@ pub mod broker;
 pub mod clock;
 pub mod collect;
 pub mod composition;
+pub mod decimal;
 pub mod encoder;
 pub mod envelope;
 pub mod error;

@@ -288,7 +288,7 @@ fn write_number(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, In
     if same {
         out.extend_from_slice(token.as_bytes());
     } else {
-        write_float_repr(token.parse().map_err(|_| bad())?, out);
+        write_float_repr(crate::decimal::parse_f64(token).ok_or_else(bad)?, out);
     }
     Ok(i)
 }

@@ -28,11 +28,18 @@ fn js_number(x: f64) -> String {
         return "0".into();
     }
     let sign = if x < 0.0 { "-" } else { "" };
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap();
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // Ryū, not core's `{:e}`: on an exact tie between two shortest candidates, JS (like
+    // Python) takes the even digit, and core rounds up.
+    let mut buf = ryu::Buffer::new();
+    let pretty = buf.format_finite(x.abs());
+    let (mantissa, exp) = pretty.split_once('e').unwrap_or((pretty, "0"));
+    let (int_part, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int_part}{frac}");
+    let digits = all.trim_start_matches('0');
+    let leading_zeros = (all.len() - digits.len()) as i32;
+    let digits: String = digits.trim_end_matches('0').into();
     let k = digits.len() as i32;
-    let n = exp.parse::<i32>().unwrap() + 1;
+    let n = int_part.len() as i32 - leading_zeros + exp.parse::<i32>().unwrap();
     let body = if k <= n && n <= 21 {
         format!("{digits}{}", "0".repeat((n - k) as usize))
     } else if 0 < n && n <= 21 {
@@ -194,6 +201,8 @@ fn js_number_emulation_matches_known_outputs() {
         (-0.1, "-0.1"),
         (123.456, "123.456"),
         (5e-324, "5e-324"),
+        (662_936_471_232_937.3, "662936471232937.2"),
+        (-1_688_163_809_159_573.3, "-1688163809159573.2"),
     ] {
         assert_eq!(js_number(x), js);
     }

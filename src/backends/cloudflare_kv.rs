@@ -15,6 +15,7 @@
 //! (say, by a Python process through the KV REST API) has only KV's own expiry, and is read
 //! as it is.
 
+use crate::encoder::Plain;
 use crate::error::StoreError;
 use crate::notify::Notifier;
 use crate::store::{Store, Watch};
@@ -51,7 +52,9 @@ pub fn check_cache_ttl(seconds: f64) -> Result<f64, String> {
         Ok(seconds)
     } else {
         Err(format!(
-            "cacheTtl must be a number of seconds of at least {MIN_CACHE_TTL_S}, got {seconds}"
+            "cacheTtl must be a number of seconds of at least {}, got {}",
+            Plain(MIN_CACHE_TTL_S),
+            Plain(seconds)
         ))
     }
 }

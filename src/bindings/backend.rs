@@ -170,7 +170,8 @@ impl CommonOptions {
             Some(n) if n >= 0.0 && n.fract() == 0.0 => n as usize,
             Some(n) => {
                 return Err(type_error(&format!(
-                    "option maxValueBytes must be a non-negative integer or Infinity, got {n}"
+                    "option maxValueBytes must be a non-negative integer or Infinity, got {}",
+                    encoder::Plain(n)
                 )))
             }
         };

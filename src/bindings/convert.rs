@@ -123,7 +123,8 @@ pub fn ttl_ms(value: &JsValue, default: u64) -> Result<u64, JsValue> {
     };
     if !(ms >= 0.0 && ms.fract() == 0.0 && ms <= 9_007_199_254_740_991.0) {
         return Err(type_error(&format!(
-            "ttlMs must be a non-negative integer number of milliseconds, got {ms}"
+            "ttlMs must be a non-negative integer number of milliseconds, got {}",
+            crate::encoder::Plain(ms)
         )));
     }
     Ok(ms as u64)

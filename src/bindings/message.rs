@@ -115,7 +115,8 @@ fn timestamp(value: Option<f64>) -> Result<i64, JsValue> {
             Ok(ms as i64)
         }
         Some(ms) => Err(type_error(&format!(
-            "messageTimestamp must be an integer number of milliseconds, got {ms}"
+            "messageTimestamp must be an integer number of milliseconds, got {}",
+            crate::encoder::Plain(ms)
         ))),
     }
 }

@@ -140,7 +140,7 @@ fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
         if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
             return Ok(Reply::Int(n as i64));
         }
-        return Err(format!("the number {n}"));
+        return Err(format!("the number {}", crate::encoder::Plain(n)));
     }
     if answer.is_bigint() {
         return i64::try_from(answer.clone().unchecked_into::<js_sys::BigInt>())

@@ -30,7 +30,8 @@ fn count(value: Option<f64>, what: &str) -> Result<Option<u64>, JsValue> {
             Ok(Some(v as u64))
         }
         Some(v) => Err(range_error(&format!(
-            "{what} must be a non-negative integer, got {v}"
+            "{what} must be a non-negative integer, got {}",
+            crate::encoder::Plain(v)
         ))),
     }
 }
