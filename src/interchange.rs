@@ -166,10 +166,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 /// errors; a text `JSON.parse` then refuses goes the same way.
 pub fn plain_json(bytes: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') && text.contains("\"__t\"") {
-        return None;
-    }
+    let top_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -182,12 +179,22 @@ pub fn plain_json(bytes: &[u8]) -> Option<&str> {
                     return None;
                 }
                 i += 1;
+                let start = i;
+                let mut escaped = false;
                 loop {
                     match bytes.get(i)? {
-                        b'\\' => i += 2,
+                        b'\\' => {
+                            escaped = true;
+                            i += 2;
+                        }
                         b'"' => break,
                         _ => i += 1,
                     }
+                }
+                // A possible exception envelope: a `__t` key at the top (an escape could
+                // spell it too, so any escaped string there takes the full decoder).
+                if top_object && depth == 1 && (escaped || bytes.get(start..i) == Some(b"__t")) {
+                    return None;
                 }
             }
             b'[' | b'{' => {
@@ -291,6 +298,7 @@ mod tests {
             "[1180591620717411303424]",
             r#"{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
             r#"  {"x":1,"__t":2}"#,
+            r#"{"\u005f_t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
             r#""\u0000\u0001n1""#,
             "\"unterminated",
         ] {

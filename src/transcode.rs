@@ -31,6 +31,9 @@ fn syntax(position: usize, reason: &'static str) -> InterchangeError {
 /// `text`.
 pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
     let bytes = text.as_bytes();
+    if already_python(bytes) {
+        return Ok(bytes.to_vec());
+    }
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
     // One bit per open container: is it an object? Keys are never marker strings.
     let mut in_object: Vec<bool> = Vec::new();
@@ -97,6 +100,126 @@ pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
         return Err(syntax(bytes.len(), "Expecting value"));
     }
     Ok(out)
+}
+
+/// Whether `JSON.stringify`'s text is byte for byte what Python writes, as it is for most
+/// values: only ASCII, no marker string, no number JS and Python spell differently (an
+/// exponent, a fraction under 1e-4, an integer long enough to be inexact), nesting within
+/// [`MAX_DEPTH`]. One tight pass with no writes, so the common case is a copy; anything
+/// else (including text that is not `JSON.stringify`'s) takes the full transcoder, which
+/// also reports errors.
+fn already_python(bytes: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => match verbatim_string_end(bytes, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b',' | b':' => i += 1,
+            b't' | b'f' | b'n' => {
+                let literal: &[u8] = match b {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if bytes.get(i..i + literal.len()) != Some(literal) {
+                    return false;
+                }
+                i += literal.len();
+            }
+            b'-' | b'0'..=b'9' => match verbatim_number_end(bytes, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    depth == 0 && !bytes.is_empty()
+}
+
+/// The end of the string token at `start` if Python writes it as it is: ASCII only, no
+/// marker, and only the escapes Python writes the same way (`\"`, `\\`, `\b` `\f` `\n`
+/// `\r` `\t`, and `\u00XX` in lowercase for other control characters).
+fn verbatim_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = bytes.get(i + 2..i + 6)?;
+                    // A control character other than the named ones; not `\u0000\u0001…`,
+                    // the marker prefix, which the full transcoder decodes.
+                    let control = hex.starts_with(b"00")
+                        && matches!(hex.get(2), Some(b'0' | b'1'))
+                        && hex
+                            .get(3)
+                            .is_some_and(|h| matches!(h, b'0'..=b'9' | b'a'..=b'f'));
+                    if !control || (hex == b"0000" && i == start + 1) {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            },
+            0x20..=0x7e => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The end of the number token at `start` if Python writes it as it is: JSON's grammar
+/// without an exponent (`1e-7` is Python's `1e-07`), not a fraction under 1e-4 (which Python
+/// writes with an exponent), and not an integer long enough to be inexact in a double.
+fn verbatim_number_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let int_start = start + usize::from(bytes.get(start) == Some(&b'-'));
+    let int_end = match bytes.get(int_start)? {
+        b'0' => int_start + 1,
+        b'1'..=b'9' => digits_from(int_start + 1),
+        _ => return None,
+    };
+    let mut end = int_end;
+    if bytes.get(end) == Some(&b'.') {
+        let frac_end = digits_from(end + 1);
+        if frac_end == end + 1 {
+            return None;
+        }
+        if bytes.get(int_start..int_end) == Some(b"0")
+            && bytes.get(end + 1..end + 4) == Some(b"000")
+        {
+            return None;
+        }
+        end = frac_end;
+    } else if int_end - int_start > EXACT_DIGITS
+        || (int_start > start && int_end - int_start == 1 && bytes.get(int_start) == Some(&b'0'))
+    {
+        // Too long to be exact, or `-0`, which Python's int writes as `0`.
+        return None;
+    }
+    match bytes.get(end) {
+        Some(b'e' | b'E' | b'.' | b'0'..=b'9') => None,
+        _ => Some(end),
+    }
 }
 
 /// The index just past the string token starting at `start` (its opening quote).
@@ -372,6 +495,40 @@ mod tests {
     #[test]
     fn lone_surrogates_are_kept_as_python_writes_them() {
         assert_eq!(python_bytes(r#""a\ud800b""#).unwrap(), br#""a\ud800b""#);
+    }
+
+    #[test]
+    fn the_copy_path_takes_what_python_writes_the_same_and_only_that() {
+        for same in [
+            r#"{"a":[1,-2,3.25,0.001,123456789012345,true,false,null],"b":"x\"\\\n\u001f"}"#,
+            "[]",
+            "{}",
+            r#""plain""#,
+            "0",
+            "-0.5",
+        ] {
+            assert!(already_python(same.as_bytes()), "{same}");
+            check(same);
+        }
+        for different in [
+            r#""caf\u00e9""#,
+            "\"caf\u{e9}\"",
+            "\"\u{7f}\"",
+            "0.00001",
+            "1e-7",
+            "1e+21",
+            "1234567890123456",
+            r#""\u0000\u0001NaN""#,
+            r#""\/""#,
+            r#""\u0041""#,
+        ] {
+            assert!(!already_python(different.as_bytes()), "{different}");
+            check(different);
+        }
+        // Not JSON.stringify's (it writes -0 as 0), but not to be copied either.
+        assert!(!already_python(b"-0"));
+        // A lone surrogate goes the full way, which writes it as Python does (see above).
+        assert!(!already_python(br#""\ud800""#));
     }
 
     #[test]

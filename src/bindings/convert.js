@@ -96,7 +96,7 @@ const utf8 = new TextEncoder();
  * copy of a string into wasm memory by far on large texts, and loses on tiny ones. */
 export function toUtf8(value) {
   const text = toText(value);
-  return text.length < 2048 ? text : utf8.encode(text);
+  return text.length < 256 ? text : utf8.encode(text);
 }
 
 function unmark(text) {
