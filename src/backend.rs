@@ -201,8 +201,9 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             if self.store.can_wait() {
                 // The server holds the wait; a value it hands back ends it, and `None` (its
                 // timeout) loops to the last read at the deadline.
-                match self
-                    .bounded(deadline, "wait", self.store.wait(key, remaining))
+                // Boxed: only stores that wait server side take this path, and in place its
+                // future would grow every pending wait, of every store, by its size.
+                match Box::pin(self.bounded(deadline, "wait", self.store.wait(key, remaining)))
                     .await
                 {
                     Ok(Some(bytes)) => return self.within_limit(key, bytes),
