@@ -66,3 +66,16 @@ pub trait Store {
         Ok(out)
     }
 }
+
+/// Checks that a batch read answered one item per key: a client that answers more or fewer
+/// must not shift results onto the wrong messages.
+pub fn check_batch<T>(who: &str, keys: usize, items: Vec<T>) -> Result<Vec<T>, StoreError> {
+    if items.len() == keys {
+        Ok(items)
+    } else {
+        Err(StoreError::new(format!(
+            "{who} answered a read of {keys} keys with {} values",
+            items.len()
+        )))
+    }
+}

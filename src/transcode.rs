@@ -81,14 +81,7 @@ pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
             }
             b'-' | b'0'..=b'9' => i = write_number(text, i, &mut out)?,
             b't' | b'f' | b'n' => {
-                let literal: &[u8] = match b {
-                    b't' => b"true",
-                    b'f' => b"false",
-                    _ => b"null",
-                };
-                if bytes.get(i..i + literal.len()) != Some(literal) {
-                    return Err(syntax(i, "Expecting value"));
-                }
+                let literal = literal_at(bytes, i).ok_or_else(|| syntax(i, "Expecting value"))?;
                 out.extend_from_slice(literal);
                 i += literal.len();
             }
@@ -100,6 +93,16 @@ pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
         return Err(syntax(bytes.len(), "Expecting value"));
     }
     Ok(out)
+}
+
+/// The literal (`true`, `false`, `null`) at `i`, whose first byte is `t`, `f` or `n`.
+fn literal_at(bytes: &[u8], i: usize) -> Option<&'static [u8]> {
+    let literal: &'static [u8] = match bytes.get(i)? {
+        b't' => b"true",
+        b'f' => b"false",
+        _ => b"null",
+    };
+    (bytes.get(i..i + literal.len()) == Some(literal)).then_some(literal)
 }
 
 /// Whether `JSON.stringify`'s text is byte for byte what Python writes, as it is for most
@@ -129,17 +132,10 @@ fn already_python(bytes: &[u8]) -> bool {
                 i += 1;
             }
             b',' | b':' => i += 1,
-            b't' | b'f' | b'n' => {
-                let literal: &[u8] = match b {
-                    b't' => b"true",
-                    b'f' => b"false",
-                    _ => b"null",
-                };
-                if bytes.get(i..i + literal.len()) != Some(literal) {
-                    return false;
-                }
-                i += literal.len();
-            }
+            b't' | b'f' | b'n' => match literal_at(bytes, i) {
+                Some(literal) => i += literal.len(),
+                None => return false,
+            },
             b'-' | b'0'..=b'9' => match verbatim_number_end(bytes, i) {
                 Some(end) => i = end,
                 None => return false,

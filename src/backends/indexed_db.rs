@@ -13,7 +13,7 @@
 
 use crate::error::StoreError;
 use crate::notify::Notifier;
-use crate::store::{Store, Watch};
+use crate::store::{check_batch, Store, Watch};
 
 /// The record field that is the key path.
 pub const KEY_PATH: &str = "key";
@@ -130,14 +130,7 @@ impl<C: IndexedDbClient> Store for IndexedDbStore<C> {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let records = self.client.get_many(keys).await?;
-        if records.len() != keys.len() {
-            return Err(StoreError::new(format!(
-                "IndexedDB answered a read of {} keys with {} records",
-                keys.len(),
-                records.len()
-            )));
-        }
+        let records = check_batch("IndexedDB", keys.len(), self.client.get_many(keys).await?)?;
         let now = self.client.epoch_ms();
         Ok(records
             .into_iter()

@@ -8,7 +8,7 @@
 //! - otherwise the client gets the exact TTL in milliseconds, and is trusted to honour it.
 
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{check_batch, Store};
 
 /// What a key-value client must do. The bindings implement it over a JS object; tests over
 /// a map.
@@ -68,15 +68,11 @@ impl<C: KvClient> Store for KvStore<C> {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let values = self.client.get_many(keys).await?;
-        if values.len() != keys.len() {
-            return Err(StoreError::new(format!(
-                "the KV adapter answered a read of {} keys with {} values",
-                keys.len(),
-                values.len()
-            )));
-        }
-        Ok(values)
+        check_batch(
+            "the KV adapter",
+            keys.len(),
+            self.client.get_many(keys).await?,
+        )
     }
 }
 

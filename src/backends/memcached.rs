@@ -15,7 +15,7 @@
 //! clear error rather than sent.
 
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{check_batch, Store};
 
 /// Memcached reads an expiry above this many seconds (30 days) as a Unix time.
 pub const RELATIVE_EXPIRY_LIMIT_S: u64 = 30 * 24 * 3600;
@@ -113,15 +113,7 @@ impl<C: MemcachedClient> Store for MemcachedStore<C> {
             check_key(key)?;
         }
         if let Some(answer) = self.client.get_multi(keys).await {
-            let values = answer?;
-            if values.len() != keys.len() {
-                return Err(StoreError::new(format!(
-                    "the Memcached client answered a read of {} keys with {} values",
-                    keys.len(),
-                    values.len()
-                )));
-            }
-            return Ok(values);
+            return check_batch("the Memcached client", keys.len(), answer?);
         }
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {

@@ -1,7 +1,8 @@
 // Shared by the JS tests: the compat vectors and small utilities.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { JSONEncoder } from "dramatiq-results";
+import assert from "node:assert/strict";
+import { JSONEncoder, Message, ResultFailure } from "dramatiq-results";
 
 export const vectors = JSON.parse(
   readFileSync(new URL("../fixtures/vectors.json", import.meta.url), "utf8"),
@@ -48,5 +49,29 @@ export function pythonValue(v) {
     return decode(json);
   } catch {
     return decode(storedText(v));
+  }
+}
+
+/**
+ * Checks that `makeBackend(options)` reads the `actor_result` vector `v` — whose bytes the
+ * caller has just put where a Python worker would have — as Python did: the same key, the
+ * same raw bytes, an equal value or the same failure.
+ */
+export async function assertReadsAsPython(v, makeBackend) {
+  const b = makeBackend({ namespace: v.namespace, useNamespacePrefixKeys: v.use_namespace_prefix_keys });
+  const m = new Message({ queueName: v.queue_name, actorName: v.actor_name, messageId: v.message_id });
+  assert.equal(b.buildMessageKey(m), v.key, v.case);
+  const expected = v.get_result_final_nonblocking;
+  if (expected.outcome === "value") {
+    assert.equal(text(await b.getResultBytes(m)), storedText(v), `${v.case}: bytes`);
+    assert.deepEqual(await b.getResult(m), pythonValue(v), v.case);
+    return;
+  }
+  const e = await b.getResult(m).then(() => assert.fail(`${v.case}: resolved`), (e) => e);
+  assert.equal(e.constructor.name, expected.exception, v.case);
+  if (e instanceof ResultFailure) {
+    assert.equal(e.message, expected.str, v.case);
+    assert.equal(e.exceptionType, expected.orig_exc_type, v.case);
+    assert.equal(e.exceptionValue, expected.orig_exc_msg, v.case);
   }
 }

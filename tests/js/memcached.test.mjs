@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import memjs from "memjs";
 import * as api from "dramatiq-results";
 import { defineConformance } from "./conformance.mjs";
-import { ofKind, pythonValue, storedText } from "./helpers.mjs";
+import { assertReadsAsPython, ofKind, storedText } from "./helpers.mjs";
 import { haveMemcached, memcachedText, startMemcached } from "./services.mjs";
 
 const { MemcachedBackend, Message, ResultError, ResultFailure, ResultMissing, ResultTimeout } = api;
@@ -82,22 +82,7 @@ describe("MemcachedBackend on the server", () => {
       // Written the way pylibmc writes it: text protocol, flags 0.
       const reply = await memcachedText(server.port, `set ${v.key} 0 600 ${Buffer.byteLength(stored)}\r\n${stored}`);
       assert.equal(reply, "STORED\r\n", v.case);
-      const b = new MemcachedBackend(client, { namespace: v.namespace, useNamespacePrefixKeys: v.use_namespace_prefix_keys });
-      const m = new Message({ queueName: v.queue_name, actorName: v.actor_name, messageId: v.message_id });
-      assert.equal(b.buildMessageKey(m), v.key, v.case);
-      const expected = v.get_result_final_nonblocking;
-      if (expected.outcome === "value") {
-        assert.equal(new TextDecoder().decode(await b.getResultBytes(m)), stored, `${v.case}: bytes`);
-        assert.deepEqual(await b.getResult(m), pythonValue(v), v.case);
-      } else {
-        const e = await b.getResult(m).then(() => assert.fail(`${v.case}: resolved`), (e) => e);
-        assert.equal(e.constructor.name, expected.exception, v.case);
-        if (e instanceof ResultFailure) {
-          assert.equal(e.message, expected.str, v.case);
-          assert.equal(e.exceptionType, expected.orig_exc_type, v.case);
-          assert.equal(e.exceptionValue, expected.orig_exc_msg, v.case);
-        }
-      }
+      await assertReadsAsPython(v, (options) => new MemcachedBackend(client, options));
     }
   });
 
