@@ -231,6 +231,28 @@ pub fn plain_json(bytes: &[u8]) -> Option<&str> {
     Some(text)
 }
 
+/// The value of stored bytes that are exactly a JSON integer of at most 15 digits (always
+/// exact in a double), as Python's `json.loads` reads it; `None` for anything else. Lets a
+/// small integer result skip the text round trip through `JSON.parse`.
+pub fn small_int(bytes: &[u8]) -> Option<f64> {
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    let valid = matches!(digits.len(), 1..=15)
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits.len() == 1 || digits.first() != Some(&b'0'));
+    if !valid {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0.0, |n, d| n * 10.0 + f64::from(d - b'0'));
+    // `-0` is Python's int 0, not the float -0.0.
+    Some(if digits.len() < bytes.len() && magnitude != 0.0 {
+        -magnitude
+    } else {
+        magnitude
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +298,40 @@ mod tests {
         assert_eq!(items[5], Value::Float(9007199254740992.0));
         assert!(matches!(items[6], Value::Float(x) if x == 0.0 && x.is_sign_negative()));
         assert_eq!(items[7], Value::BigInt("-12345678901234567890".into()));
+    }
+
+    #[test]
+    fn small_ints_are_read_without_text_and_nothing_else_is() {
+        for (bytes, n) in [
+            ("0", 0.0),
+            ("42", 42.0),
+            ("-7", -7.0),
+            ("-0", 0.0),
+            ("999999999999999", 999_999_999_999_999.0),
+        ] {
+            let got = small_int(bytes.as_bytes());
+            assert_eq!(got, Some(n), "{bytes}");
+            assert!(
+                got.is_some_and(|g| g.is_sign_positive() == (n >= 0.0)),
+                "{bytes}"
+            );
+        }
+        for other in [
+            "",
+            "-",
+            "01",
+            "1.0",
+            "1e3",
+            " 1",
+            "1 ",
+            "NaN",
+            "\"1\"",
+            "1000000000000000",
+            "+1",
+            "--1",
+        ] {
+            assert_eq!(small_int(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]

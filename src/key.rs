@@ -87,20 +87,26 @@ impl KeyScheme {
 
 /// Lower-case hex MD5 of `bytes`.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(32);
-    for b in Md5::digest(bytes) {
-        push_hex(&mut out, b);
+    // Bytes first, one String at the end: pushing chars re-encodes each as UTF-8.
+    let mut hex = [0u8; 32];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(Md5::digest(bytes)) {
+        pair.copy_from_slice(&hex_pair(byte));
     }
-    out
+    // Always ASCII, so never the (empty) default.
+    String::from_utf8(hex.to_vec()).unwrap_or_default()
+}
+
+/// The two lower-case hex digits of `byte`.
+fn hex_pair(byte: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+    [digit(byte >> 4), digit(byte & 0x0f)]
 }
 
 /// Appends the two lower-case hex digits of `byte`.
 pub(crate) fn push_hex(out: &mut String, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for nibble in [byte >> 4, byte & 0x0f] {
-        if let Some(&c) = HEX.get(usize::from(nibble)) {
-            out.push(char::from(c));
-        }
+    for c in hex_pair(byte) {
+        out.push(char::from(c));
     }
 }
 

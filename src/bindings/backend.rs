@@ -250,6 +250,10 @@ impl Handle {
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
         match &self.0.codec {
             Codec::Json => {
+                // Fastest path: a small integer (a common result) needs no text at all.
+                if let Some(n) = crate::interchange::small_int(bytes) {
+                    return Ok(JsValue::from_f64(n));
+                }
                 // Fast path: text JSON.parse reads exactly as Python does crosses as is.
                 if let Some(text) = crate::interchange::plain_json(bytes) {
                     if let Ok(value) = parse_plain(text) {
@@ -314,12 +318,17 @@ impl Handle {
 
     fn read(&self, message: &JsValue, options: &JsValue, mode: Decode) -> js_sys::Promise {
         let prepared = (|| {
-            let options = options_object(options, "options")?;
             let key = self.key(message)?;
+            // No options (the common non-blocking read): the defaults, without reading any.
+            if is_absent(options) {
+                let wait = Wait::new(false, None).map_err(|e| to_js(&e))?;
+                return Ok::<_, JsValue>((key, wait, None));
+            }
+            let options = options_object(options, "options")?;
             let block = opt_bool(&options, "block")?.unwrap_or(false);
             let wait = Wait::new(block, opt_number(&options, "timeout")?).map_err(|e| to_js(&e))?;
             let abort = Aborted::watch(&prop(&options, "signal"))?;
-            Ok::<_, JsValue>((key, wait, abort))
+            Ok((key, wait, abort))
         })();
         let (key, wait, abort) = match prepared {
             Ok(p) => p,
