@@ -2,6 +2,7 @@
 //! client or any object with memjs's `get` / `set` / `delete`.
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::adapter::{error_text, Adapter, ValueType};
@@ -40,7 +41,9 @@ impl JsMemcached {
 
     /// One `get` answer: memjs's `{ value, flags }`, or the value itself.
     fn value_of(&self, method: &str, answer: &JsValue) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = if answer.is_object() && !js_sys::ArrayBuffer::is_view(answer) {
+        let bytes_itself =
+            js_sys::ArrayBuffer::is_view(answer) || answer.is_instance_of::<js_sys::ArrayBuffer>();
+        let value = if answer.is_object() && !bytes_itself {
             prop(answer, "value")
         } else {
             answer.clone()

@@ -121,6 +121,19 @@ describe("MemcachedBackend on the server", () => {
     await assert.rejects(long.getResult(m), (e) => e instanceof ResultError && /250 bytes/.test(e.message));
   });
 
+  test("a client's get may answer memjs's { value }, a string, bytes or an ArrayBuffer", async () => {
+    const m = new Message({ actorName: "forms" });
+    const bytes = new TextEncoder().encode('{"ok":1}');
+    for (const answer of [{ value: Buffer.from(bytes) }, '{"ok":1}', bytes, bytes.buffer.slice(0), new DataView(bytes.buffer.slice(0))]) {
+      const backend = new MemcachedBackend({ get: async () => answer, set: async () => true, delete: async () => true });
+      assert.deepEqual(await backend.getResult(m), { ok: 1 }, String(answer?.constructor?.name));
+    }
+    for (const absent of [null, undefined, { value: null }]) {
+      const backend = new MemcachedBackend({ get: async () => absent, set: async () => true, delete: async () => true });
+      await assert.rejects(backend.getResult(m), ResultMissing);
+    }
+  });
+
   test("a wrong client is a TypeError; a failing or odd client is a ResultError with the cause", async () => {
     assert.throws(() => new MemcachedBackend({ get() {} }), TypeError);
     const m = new Message({ actorName: "odd" });
