@@ -191,6 +191,8 @@ export interface RedisBackendOptions extends BackendOptions {
    * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
    * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile. */
   blockingClient?: RedisClientLike;
+  /** Another name for `blockingClient`. */
+  blockingConnection?: RedisClientLike;
 }
 
 /** Results in Redis, in Dramatiq's layout: a one-element list per key, stored atomically with

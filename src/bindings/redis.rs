@@ -67,7 +67,11 @@ impl JsRedis {
     /// Wraps `client`; reads the `blockingClient` option.
     pub fn new(client: &JsValue, options: &JsValue) -> Result<JsRedis, JsValue> {
         let shared = Connection::new(client, "the Redis client")?;
-        let blocking = prop(options, "blockingClient");
+        // `blockingConnection` is accepted too: the name people reach for first.
+        let mut blocking = prop(options, "blockingClient");
+        if is_absent(&blocking) {
+            blocking = prop(options, "blockingConnection");
+        }
         let blocking = if is_absent(&blocking) {
             None
         } else {

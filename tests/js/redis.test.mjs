@@ -167,7 +167,8 @@ describe("RedisBackend on the server", () => {
   });
 
   test("sub-second timeouts are honoured on the server (Dramatiq truncates them to 0 s)", async () => {
-    const backend = new RedisBackend(ioredis, { blockingClient: ioredisBlocking });
+    const backend = new RedisBackend(ioredis, { blockingConnection: ioredisBlocking });
+    assert.equal(backend.blockingClient, ioredisBlocking, "blockingConnection is blockingClient's other name");
     const m = new Message({ actorName: "never" });
     const started = performance.now();
     await assert.rejects(backend.getResult(m, { block: true, timeout: 400 }), ResultTimeout);
