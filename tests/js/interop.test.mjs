@@ -23,7 +23,7 @@ if (!existsSync(python)) throw new Error("no Python Dramatiq: run scripts/setup 
 
 /** Runs interop.py; resolves with its parsed stdout (and rejects with its stderr on failure,
  * except that `consume` exits 1 with a report on stdout when something differs). */
-function runPython(args, stdin) {
+function runPython(args, stdin, onConsuming) {
   return new Promise((resolve, reject) => {
     const child = execFile(python, [script, ...args], { maxBuffer: 64 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
       try {
@@ -33,6 +33,12 @@ function runPython(args, stdin) {
         reject(new Error(`interop.py ${args.join(" ")} failed: ${error?.message}\n${stderr.slice(-4000)}`));
       }
     });
+    if (onConsuming) {
+      let seen = "";
+      child.stderr.on("data", (d) => {
+        if (!seen.includes("consuming") && (seen += d).includes("consuming")) onConsuming();
+      });
+    }
     child.stdin.end(stdin ?? "");
   });
 }
@@ -165,6 +171,23 @@ for (const [backendName, make] of Object.entries(backends)) {
         const report = await runPython(["consume", "--backend", kind, "--address", address, ...variant.args], JSON.stringify(items));
         assert.equal(report.checked, items.length);
         assert.deepEqual(report.mismatches, []);
+      });
+
+      test("Python blocked in get_result(block=True) gets what we store while it waits", async () => {
+        const { backend, kind, address } = await make(variant.options);
+        const message = new Message({ queueName: "default", actorName: "stored_while_waiting" });
+        const value = { late: true, n: 2n ** 64n };
+        const items = [{ message: message.asDict(), expect: { value_json: new TextDecoder().decode(encoder.encode(value)) } }];
+        // Python blocks (up to 2 s, tests/py/interop.py) before the value exists; we store
+        // 300 ms after it says it is reading.
+        let stored;
+        const python = runPython(["consume", "--backend", kind, "--address", address, ...variant.args], JSON.stringify(items), () => {
+          stored = new Promise((r) => setTimeout(r, 300)).then(() => backend.storeResult(message, value));
+        });
+        const report = await python;
+        assert.ok(stored, "Python said it was reading");
+        await stored;
+        assert.deepEqual(report, { checked: 1, mismatches: [] });
       });
     });
   }

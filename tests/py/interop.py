@@ -109,6 +109,8 @@ def consume(args):
     encoder = JSONEncoder()
     backend = make_backend(args)
     items = json.load(sys.stdin)
+    # The JS side may wait for this line to store while we block (stdout is for the report).
+    print("consuming", file=sys.stderr, flush=True)
     mismatches = []
     for item in items:
         message = dramatiq.Message(**item["message"])
