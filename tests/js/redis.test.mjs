@@ -253,6 +253,24 @@ describe("RedisBackend on the server", () => {
     assert.ok(performance.now() - started >= 299);
   });
 
+  test("a key holding another Redis type is a ResultError with the server's WRONGTYPE as its cause", async () => {
+    const m = new Message({ actorName: "wrong_type" });
+    for (const backend of [new RedisBackend(nodeRedis), new RedisBackend(ioredis, { blockingClient: ioredisBlocking })]) {
+      const key = backend.buildMessageKey(m);
+      await ioredis.set(key, "not a list");
+      for (const options of [undefined, { block: true, timeout: 300 }]) {
+        const e = await backend.getResult(m, options).then(() => assert.fail("resolved"), (e) => e);
+        assert.ok(e instanceof ResultError && !(e instanceof ResultTimeout), `${e}`);
+        assert.equal(e.messageKey, key);
+        assert.match(String(e.cause?.message ?? e.cause), /WRONGTYPE/);
+      }
+      // A store replaces it (DEL first), as Dramatiq's does.
+      await backend.storeResult(m, "fixed");
+      assert.equal(await backend.getResult(m), "fixed");
+      await backend.deleteResult(m);
+    }
+  });
+
   test("the module keeps working after all of that", async () => {
     const backend = new RedisBackend(nodeRedis);
     const m = new Message({ actorName: "after" });
