@@ -163,7 +163,9 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             } else {
                 Watch::None
             };
-            let read = match self.bounded(deadline, "get", self.store.get(key)).await {
+            // Boxed, like the server-side wait below: in place, the read's future (the store
+            // call racing its timer) would stay in every pending wait's memory while it sleeps.
+            let read = match Box::pin(self.bounded(deadline, "get", self.store.get(key))).await {
                 Ok(read) => read,
                 // A blocked wait whose read is still pending at the deadline ends as a
                 // timeout (no result arrived in time), with the store's state as the cause.

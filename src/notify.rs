@@ -21,8 +21,9 @@ struct Waiter {
 struct Registry {
     next_id: u64,
     /// Waiters by key. Per key a list, not a map: a key rarely has more than a few, and
-    /// one `HashMap` instantiation fewer is ~1.6 KB less wasm.
-    keys: HashMap<String, Vec<Waiter>>,
+    /// one `HashMap` instantiation fewer is ~1.6 KB less wasm. The key is shared with the
+    /// subscriptions (`Rc<str>`), so a pending wait holds one copy of it, not two.
+    keys: HashMap<Rc<str>, Vec<Waiter>>,
 }
 
 /// A registry of waiters by key. Cloning shares the registry.
@@ -43,14 +44,23 @@ impl Notifier {
         let mut reg = self.inner.borrow_mut();
         let id = reg.next_id;
         reg.next_id += 1;
-        reg.keys.entry(key.to_owned()).or_default().push(Waiter {
+        let waiter = Waiter {
             id,
             fired: false,
             waker: None,
-        });
+        };
+        let key = match reg.keys.get_key_value(key) {
+            Some((shared, _)) => shared.clone(),
+            None => Rc::from(key),
+        };
+        reg.keys
+            .entry(key.clone())
+            // Most keys have one waiter: room for one, not Vec's default four.
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(waiter);
         Notified {
             registry: self.inner.clone(),
-            key: key.to_owned(),
+            key,
             id,
         }
     }
@@ -87,7 +97,7 @@ impl Notifier {
 /// A subscription to the next write of one key; completes when it happens.
 pub struct Notified {
     registry: Rc<RefCell<Registry>>,
-    key: String,
+    key: Rc<str>,
     id: u64,
 }
 
@@ -98,7 +108,7 @@ impl Future for Notified {
         let mut reg = self.registry.borrow_mut();
         match reg
             .keys
-            .get_mut(&self.key)
+            .get_mut(&*self.key)
             .and_then(|w| w.iter_mut().find(|w| w.id == self.id))
         {
             Some(w) if w.fired => Poll::Ready(()),
@@ -115,10 +125,10 @@ impl Future for Notified {
 impl Drop for Notified {
     fn drop(&mut self) {
         if let Ok(mut reg) = self.registry.try_borrow_mut() {
-            if let Some(waiters) = reg.keys.get_mut(&self.key) {
+            if let Some(waiters) = reg.keys.get_mut(&*self.key) {
                 waiters.retain(|w| w.id != self.id);
                 if waiters.is_empty() {
-                    reg.keys.remove(&self.key);
+                    reg.keys.remove(&*self.key);
                 }
             }
         }
