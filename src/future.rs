@@ -2,7 +2,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// Which of two raced futures finished first.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,19 +17,35 @@ pub enum Either<A, B> {
 /// sleep clears its timer, a dropped wake subscription leaves its waiter list).
 ///
 /// Ties go to the left future, so a value that arrives together with the deadline wins.
-pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    poll_fn(|cx| {
-        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+pub fn race<A: Future, B: Future>(a: A, b: B) -> Race<A, B> {
+    Race { a, b }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`race`]. A named future rather than an `async fn`: a pending wait is
+    /// made of a few nested races, and an `async fn` keeps room for its arguments as well as
+    /// for their pinned copies, at every level.
+    pub struct Race<A, B> {
+        #[pin]
+        a: A,
+        #[pin]
+        b: B,
+    }
+}
+
+impl<A: Future, B: Future> Future for Race<A, B> {
+    type Output = Either<A::Output, B::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(x) = this.a.poll(cx) {
             return Poll::Ready(Either::Left(x));
         }
-        if let Poll::Ready(y) = b.as_mut().poll(cx) {
+        if let Poll::Ready(y) = this.b.poll(cx) {
             return Poll::Ready(Either::Right(y));
         }
         Poll::Pending
-    })
-    .await
+    }
 }
 
 /// Waits for the first of `futures` to finish and returns its index; the others are left
