@@ -182,18 +182,23 @@ pub fn plain_json(bytes: &[u8]) -> Option<&str> {
                 let start = i;
                 let mut escaped = false;
                 loop {
-                    match bytes.get(i)? {
-                        b'\\' => {
-                            escaped = true;
-                            i += 2;
-                        }
-                        b'"' => break,
-                        _ => i += 1,
+                    // Skip to the next quote or backslash in one tight scan.
+                    i += bytes
+                        .get(i..)?
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\')?;
+                    if bytes.get(i) == Some(&b'"') {
+                        break;
                     }
+                    escaped = true;
+                    i += 2;
                 }
                 // A possible exception envelope: a `__t` key at the top (an escape could
                 // spell it too, so any escaped string there takes the full decoder).
-                if top_object && depth == 1 && (escaped || bytes.get(start..i) == Some(b"__t")) {
+                if top_object
+                    && depth == 1
+                    && (escaped || (i - start == 3 && bytes.get(start..i) == Some(b"__t")))
+                {
                     return None;
                 }
             }
