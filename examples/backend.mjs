@@ -4,11 +4,26 @@
 //   stub       StubBackend, in memory (the default)
 //   kv         KvBackend over a plain in-memory Map adapter with TTLs
 //   indexeddb  IndexedDbBackend (in Node, over the fake-indexeddb package)
-// Like a StubBackend, every backend made here has its own results.
-import { StubBackend, KvBackend, IndexedDbBackend } from "dramatiq-results";
+//   redis      RedisBackend on the server at REDIS_URL (default redis://127.0.0.1:6379),
+//              through node-redis, with a second connection for blocking reads
+// Like a StubBackend, every backend made here has its own results (on Redis, messages have
+// their own random ids, so examples sharing a server do not see each other's results).
+import { StubBackend, KvBackend, IndexedDbBackend, RedisBackend } from "dramatiq-results";
 
 const kind = globalThis.process?.env?.DRAMATIQ_RESULTS_BACKEND ?? globalThis.DRAMATIQ_RESULTS_BACKEND ?? "stub";
 if (kind === "indexeddb" && !globalThis.indexedDB) await import("fake-indexeddb/auto");
+
+/** The Redis connections, opened once; unref'd so they do not keep the example alive. */
+const redis = kind === "redis" ? await connectRedis(globalThis.process?.env?.REDIS_URL ?? "redis://127.0.0.1:6379") : null;
+
+async function connectRedis(url) {
+  const { createClient } = await import("redis");
+  const client = await createClient({ url }).connect();
+  const blockingClient = await client.duplicate().connect();
+  client.unref();
+  blockingClient.unref();
+  return { client, blockingClient };
+}
 
 /** A key-value adapter over a Map: what a custom store looks like (see KvBackend). */
 function mapAdapter() {
@@ -36,10 +51,12 @@ export function makeBackend(options = {}) {
       return new StubBackend(options);
     case "kv":
       return new KvBackend(mapAdapter(), options);
+    case "redis":
+      return new RedisBackend(redis.client, { blockingClient: redis.blockingClient, ...options });
     case "indexeddb":
       made += 1;
       return new IndexedDbBackend({ dbName: `examples-${made}-${Math.random()}`, ...options });
     default:
-      throw new TypeError(`DRAMATIQ_RESULTS_BACKEND must be stub, kv or indexeddb, not ${kind}`);
+      throw new TypeError(`DRAMATIQ_RESULTS_BACKEND must be stub, kv, indexeddb or redis, not ${kind}`);
   }
 }

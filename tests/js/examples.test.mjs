@@ -1,11 +1,12 @@
 // Every example under examples/ runs against the built package and prints exactly the
 // output written at its end (the "// Output:" block), so the examples cannot rot.
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { chromiumPath, withChromium } from "./chromium.mjs";
+import { startRedis } from "./services.mjs";
 
 const run = promisify(execFile);
 const dir = new URL("../../examples/", import.meta.url);
@@ -32,34 +33,43 @@ test("there are examples for every seed usage", () => {
   }
 });
 
+// A real redis-server for the examples' Redis runs.
+let redis;
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis?.stop();
+});
+const envFor = (backend) => ({ ...process.env, DRAMATIQ_RESULTS_BACKEND: backend, REDIS_URL: redis?.url ?? "" });
+
 // examples/backend.mjs picks the backend from DRAMATIQ_RESULTS_BACKEND: the same examples,
 // unchanged, print the same output on each.
-for (const backend of ["stub", "kv", "indexeddb"]) {
+for (const backend of ["stub", "kv", "indexeddb", "redis"]) {
   for (const file of examples) {
     const source = readFileSync(new URL(file, dir), "utf8");
     const expected = expectedOutput(source);
     if (expected === null) continue; // demo.mjs prints timings and random ids; backend.mjs is the factory
     test(`examples/${file} prints what it says (${backend})`, async () => {
-      const env = { ...process.env, DRAMATIQ_RESULTS_BACKEND: backend };
-      const { stdout } = await run(process.execPath, [new URL(file, dir).pathname], { timeout: 30000, env });
+      const { stdout } = await run(process.execPath, [new URL(file, dir).pathname], { timeout: 30000, env: envFor(backend) });
       assert.equal(ordered(backend, stdout.trimEnd()), ordered(backend, expected.trimEnd()));
     });
   }
 }
 
-/** KvBackend cannot be told of a write, so it polls: results found in the same round come
- * out in the order given rather than the order they finished. Compare those lines as a set. */
+/** KvBackend cannot be told of a write, so it polls (and so do Redis waits beyond the one
+ * its blocking connection serves): results found in the same round come out in the order
+ * given rather than the order they finished. Compare those lines as a set. */
 function ordered(backend, output) {
-  if (backend !== "kv") return output;
+  if (backend !== "kv" && backend !== "redis") return output;
   const lines = output.split("\n");
   const finished = lines.filter((l) => l.startsWith("finished:")).sort();
   return lines.map((l) => (l.startsWith("finished:") ? finished.shift() : l)).join("\n");
 }
 
 test("examples/demo.mjs runs on every backend", async () => {
-  for (const backend of ["stub", "kv", "indexeddb"]) {
-    const env = { ...process.env, DRAMATIQ_RESULTS_BACKEND: backend };
-    const { stdout } = await run(process.execPath, [new URL("demo.mjs", dir).pathname], { timeout: 30000, env });
+  for (const backend of ["stub", "kv", "indexeddb", "redis"]) {
+    const { stdout } = await run(process.execPath, [new URL("demo.mjs", dir).pathname], { timeout: 30000, env: envFor(backend) });
     assert.match(stdout, /read back/, backend);
   }
 });
