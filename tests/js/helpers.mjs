@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
-import { JSONEncoder, Message, ResultFailure } from "dramatiq-results";
+import { JSONEncoder, Message, ResultError, ResultFailure, ResultTimeout } from "dramatiq-results";
 
 export const vectors = JSON.parse(
   readFileSync(new URL("../fixtures/vectors.json", import.meta.url), "utf8"),
@@ -74,4 +74,34 @@ export async function assertReadsAsPython(v, makeBackend) {
     assert.equal(e.exceptionType, expected.orig_exc_type, v.case);
     assert.equal(e.exceptionValue, expected.orig_exc_msg, v.case);
   }
+}
+
+/**
+ * The server behind `backend` is killed while a 1.5 s wait is pending: the wait must end as
+ * a ResultError naming its key, with the cause, by its deadline (plus the core's settle
+ * grace and a loaded machine's slack); once `server` is started again, a store and a read
+ * work. `acceptTimeout`: a timeout without a cause is acceptable too (a client that queues
+ * requests while disconnected never fails them, so the deadline ends the wait).
+ */
+export async function assertOutageAndRecovery(server, backend, { acceptTimeout = false } = {}) {
+  const m = new Message({ actorName: "outage" });
+  const started = performance.now();
+  const waiting = backend.getResult(m, { block: true, timeout: 1500 });
+  await sleep(200);
+  await server.stop();
+  const e = await waiting.then(() => assert.fail("resolved"), (e) => e);
+  const took = performance.now() - started;
+  assert.ok(e instanceof ResultError, String(e));
+  assert.equal(e.messageKey, backend.buildMessageKey(m));
+  assert.ok(e.cause !== undefined || (acceptTimeout && e instanceof ResultTimeout), `a cause: ${e}`);
+  assert.ok(took < 1500 + 1000, `ended after ${took} ms`);
+
+  await server.start();
+  let stored = false;
+  for (let i = 0; i < 100 && !stored; i++) {
+    stored = await backend.storeResult(m, "back").then(() => true, () => false);
+    if (!stored) await sleep(100);
+  }
+  assert.ok(stored, "a store works once the server is back");
+  assert.equal(await backend.getResult(m, { block: true, timeout: 2000 }), "back");
 }

@@ -9,7 +9,7 @@ import { createClient } from "redis";
 import IORedis from "ioredis";
 import * as api from "dramatiq-results";
 import { defineConformance } from "./conformance.mjs";
-import { assertReadsAsPython, ofKind, storedText } from "./helpers.mjs";
+import { assertOutageAndRecovery, assertReadsAsPython, ofKind, storedText } from "./helpers.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 
 const { RedisBackend, Message, ResultError, ResultTimeout, ResultMissing, ResultFailure } = api;
@@ -289,31 +289,7 @@ describe("RedisBackend when the server goes away", () => {
       const own = await startRedis();
       const client = await connect(own);
       try {
-        const backend = new RedisBackend(client);
-        const m = new Message({ actorName: "outage" });
-        const started = performance.now();
-        const waiting = backend.getResult(m, { block: true, timeout: 1500 });
-        await new Promise((r) => setTimeout(r, 200));
-        await own.stop();
-        const e = await waiting.then(
-          () => assert.fail("resolved"),
-          (e) => e,
-        );
-        const took = performance.now() - started;
-        assert.ok(e instanceof ResultError, String(e));
-        assert.equal(e.messageKey, backend.buildMessageKey(m));
-        assert.ok(e.cause !== undefined, `a cause: ${e}`);
-        // Rejected by its deadline (plus the core's settle grace and a loaded machine's slack).
-        assert.ok(took < 1500 + 1000, `ended after ${took} ms`);
-
-        await own.start();
-        let stored = false;
-        for (let i = 0; i < 100 && !stored; i++) {
-          stored = await backend.storeResult(m, "back").then(() => true, () => false);
-          if (!stored) await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.ok(stored, "a store works once the server is back");
-        assert.equal(await backend.getResult(m, { block: true, timeout: 2000 }), "back");
+        await assertOutageAndRecovery(own, new RedisBackend(client));
       } finally {
         if (client instanceof IORedis) client.disconnect();
         else client.destroy();
