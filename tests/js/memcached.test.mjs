@@ -153,7 +153,7 @@ describe("MemcachedBackend when the server goes away", () => {
     const own = await startMemcached();
     const c = memjs.Client.create(own.address, { logger: quiet, retries: 0, timeout: 0.5, conntimeout: 0.5 });
     try {
-      await assertOutageAndRecovery(own, new MemcachedBackend(c), { acceptTimeout: true });
+      await assertOutageAndRecovery(own, new MemcachedBackend(c));
     } finally {
       c.close();
       await own.stop();
