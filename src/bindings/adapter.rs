@@ -71,14 +71,23 @@ impl Adapter {
     /// Calls `method(...args)` and waits for its answer.
     pub async fn call(&self, method: &str, args: &[JsValue]) -> Result<JsValue, StoreError> {
         let array: js_sys::Array = args.iter().collect();
-        JsFuture::from(invoke(&self.target, method, &array))
+        self.settle(method, invoke(&self.target, method, &array))
             .await
-            .map_err(|cause| {
-                StoreError::with_cause(
-                    format!("{} failed in {method}(): {}", self.name, error_text(&cause)),
-                    Rc::new(cause),
-                )
-            })
+    }
+
+    /// Waits for `promise`, which a call of `method` on the adapter returned; a rejection
+    /// becomes a store error naming the method, with the rejection as its cause.
+    pub async fn settle(
+        &self,
+        method: &str,
+        promise: js_sys::Promise,
+    ) -> Result<JsValue, StoreError> {
+        JsFuture::from(promise).await.map_err(|cause| {
+            StoreError::with_cause(
+                format!("{} failed in {method}(): {}", self.name, error_text(&cause)),
+                Rc::new(cause),
+            )
+        })
     }
 
     /// Calls `method(key)` for every key, at most `limit` at once; the answers in key order.
@@ -89,14 +98,9 @@ impl Adapter {
         limit: u32,
     ) -> Result<Vec<JsValue>, StoreError> {
         let array: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
-        let answers = JsFuture::from(invoke_each(&self.target, method, &array, limit))
-            .await
-            .map_err(|cause| {
-                StoreError::with_cause(
-                    format!("{} failed in {method}(): {}", self.name, error_text(&cause)),
-                    Rc::new(cause),
-                )
-            })?;
+        let answers = self
+            .settle(method, invoke_each(&self.target, method, &array, limit))
+            .await?;
         Ok(js_sys::Array::from(&answers).iter().collect())
     }
 

@@ -3,9 +3,8 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
-use super::adapter::{error_text, Adapter, ValueType};
+use super::adapter::{Adapter, ValueType};
 use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::{is_absent, options_object, prop};
 use super::time::epoch_ms;
@@ -50,18 +49,6 @@ impl JsMemcached {
         };
         self.adapter.bytes_answer(method, &value)
     }
-
-    async fn settle(&self, method: &str, promise: js_sys::Promise) -> Result<JsValue, StoreError> {
-        JsFuture::from(promise).await.map_err(|cause| {
-            StoreError::with_cause(
-                format!(
-                    "the Memcached client failed in {method}(): {}",
-                    error_text(&cause)
-                ),
-                std::rc::Rc::new(cause),
-            )
-        })
-    }
 }
 
 impl MemcachedClient for JsMemcached {
@@ -77,7 +64,7 @@ impl MemcachedClient for JsMemcached {
     async fn set(&self, key: &str, value: Vec<u8>, exptime: u64) -> Result<(), StoreError> {
         let value = ValueType::Text.to_js(&value);
         let promise = memcached_set(self.target(), key, &value, exptime as f64);
-        let answer = self.settle("set", promise).await?;
+        let answer = self.adapter.settle("set", promise).await?;
         // memjs answers `false` when the server refused the item (too large, say).
         if answer == JsValue::FALSE {
             return Err(StoreError::new(format!(
@@ -95,7 +82,7 @@ impl MemcachedClient for JsMemcached {
     async fn get_multi(&self, keys: &[String]) -> Option<Result<Vec<Option<Vec<u8>>>, StoreError>> {
         let array: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
         let promise = memcached_get_many(self.target(), &array);
-        let answer = match self.settle("get", promise).await {
+        let answer = match self.adapter.settle("get", promise).await {
             Ok(answer) => answer,
             Err(e) => return Some(Err(e)),
         };
