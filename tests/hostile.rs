@@ -5,13 +5,13 @@
 //! the test command); `scripts/fuzz` runs a million and more in release mode.
 #![cfg(not(target_arch = "wasm32"))]
 
-use dramatiq_results::backend::decode_result;
-use dramatiq_results::encoder::{decode, encode};
-use dramatiq_results::envelope;
-use dramatiq_results::interchange::{from_js_json, to_js_json};
-use dramatiq_results::key::KeyScheme;
-use dramatiq_results::message::Message;
-use dramatiq_results::transcode::python_bytes;
+use dramatiq_results::codec::interchange::transcode::python_bytes;
+use dramatiq_results::codec::interchange::{from_js_json, to_js_json};
+use dramatiq_results::codec::{decode, encode};
+use dramatiq_results::model::envelope;
+use dramatiq_results::model::key::KeyScheme;
+use dramatiq_results::model::message::Message;
+use dramatiq_results::results::backend::decode_result;
 
 struct Rng(u64);
 

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{bytes_of, is_absent, prop};
 use super::errors::type_error;
-use crate::error::StoreError;
+use crate::model::error::StoreError;
 
 #[wasm_bindgen(module = "/src/bindings/adapter.js")]
 extern "C" {

@@ -23,23 +23,23 @@ use super::memcached::JsMemcached;
 use super::message::Identity;
 use super::redis::JsRedis;
 use super::time::{random_seed, JsTimer};
-use crate::backend::{
+use crate::codec;
+use crate::codec::value::Value;
+use crate::model::envelope::{self, ExceptionInfo, Unwrapped};
+use crate::model::error::{ResultError, StoreError};
+use crate::model::key::{KeyScheme, DEFAULT_NAMESPACE};
+use crate::results::backend::{
     decode_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES, DEFAULT_RESULT_TTL_MS,
 };
-use crate::backends::cloudflare_kv::CloudflareKvStore;
-use crate::backends::indexed_db::IndexedDbStore;
-use crate::backends::kv::KvStore;
-use crate::backends::memcached::MemcachedStore;
-use crate::backends::redis::RedisStore;
-use crate::backends::stub::StubStore;
-use crate::collect::Collect;
-use crate::encoder;
-use crate::envelope::{self, ExceptionInfo, Unwrapped};
-use crate::error::{ResultError, StoreError};
-use crate::future::{race, Either};
-use crate::key::{KeyScheme, DEFAULT_NAMESPACE};
-use crate::store::{Store, Watch};
-use crate::value::Value;
+use crate::results::collect::Collect;
+use crate::results::store::{Store, Watch};
+use crate::stores::cloudflare_kv::CloudflareKvStore;
+use crate::stores::indexed_db::IndexedDbStore;
+use crate::stores::kv::KvStore;
+use crate::stores::memcached::MemcachedStore;
+use crate::stores::redis::RedisStore;
+use crate::stores::stub::StubStore;
+use crate::wait::race::{race, Either};
 
 /// Every store a JS backend class can sit on (enum dispatch: no `dyn`, no boxing).
 pub enum AnyStore {
@@ -171,7 +171,7 @@ impl CommonOptions {
             Some(n) => {
                 return Err(type_error(&format!(
                     "option maxValueBytes must be a non-negative integer or Infinity, got {}",
-                    encoder::Plain(n)
+                    codec::Plain(n)
                 )))
             }
         };
@@ -251,11 +251,11 @@ impl Handle {
         match &self.0.codec {
             Codec::Json => {
                 // Fastest path: a small integer (a common result) needs no text at all.
-                if let Some(n) = crate::interchange::small_int(bytes) {
+                if let Some(n) = crate::codec::interchange::small_int(bytes) {
                     return Ok(JsValue::from_f64(n));
                 }
                 // Fast path: text JSON.parse reads exactly as Python does crosses as is.
-                if let Some(text) = crate::interchange::plain_json(bytes) {
+                if let Some(text) = crate::codec::interchange::plain_json(bytes) {
                     if let Ok(value) = parse_plain(text) {
                         return Ok(value);
                     }
@@ -395,7 +395,7 @@ impl Handle {
                 info.get(1).as_string().unwrap_or_default(),
             );
             let bytes = match &self.0.codec {
-                Codec::Json => encoder::encode(&envelope::wrap_exception(&exc)),
+                Codec::Json => codec::encode(&envelope::wrap_exception(&exc)),
                 Codec::Custom(_) => self.encode(&value_to_js(&envelope::wrap_exception(&exc))?)?,
             };
             Ok::<_, JsValue>((key, bytes, ttl))

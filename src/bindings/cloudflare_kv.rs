@@ -1,6 +1,6 @@
 //! `CloudflareKvBackend`: results in a Workers KV namespace, given the `KVNamespace`
 //! binding itself (`env.RESULTS`). The rules (60 s clamp, exact expiry in metadata) are in
-//! `backends::cloudflare_kv`; this file only speaks KV's JS API.
+//! `stores::cloudflare_kv`; this file only speaks KV's JS API.
 
 use wasm_bindgen::prelude::*;
 
@@ -9,10 +9,8 @@ use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::{opt_number, options_object, prop};
 use super::errors::type_error;
 use super::time::epoch_ms;
-use crate::backends::cloudflare_kv::{
-    check_cache_ttl, CloudflareKvClient, CloudflareKvStore, Entry,
-};
-use crate::error::StoreError;
+use crate::model::error::StoreError;
+use crate::stores::cloudflare_kv::{check_cache_ttl, CloudflareKvClient, CloudflareKvStore, Entry};
 
 /// A `KVNamespace` binding as a [`CloudflareKvClient`].
 pub struct JsCloudflareKv {

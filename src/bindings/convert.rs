@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::errors::type_error;
-use crate::interchange;
-use crate::value::Value;
+use crate::codec::interchange;
+use crate::codec::value::Value;
 
 #[wasm_bindgen(module = "/src/bindings/convert.js")]
 extern "C" {
@@ -31,11 +31,11 @@ pub fn value_from_js(value: &JsValue) -> Result<Value, JsValue> {
 pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
     let text = to_utf8(value)?;
     let transcoded = match text.as_string() {
-        Some(text) => crate::transcode::python_bytes(&text),
+        Some(text) => crate::codec::interchange::transcode::python_bytes(&text),
         None => {
             let bytes = bytes_of(&text).unwrap_or_default();
             match std::str::from_utf8(&bytes) {
-                Ok(text) => crate::transcode::python_bytes(text),
+                Ok(text) => crate::codec::interchange::transcode::python_bytes(text),
                 Err(_) => return Err(type_error("unsupported value: not UTF-8 text")),
             }
         }
@@ -124,7 +124,7 @@ pub fn ttl_ms(value: &JsValue, default: u64) -> Result<u64, JsValue> {
     if !(ms >= 0.0 && ms.fract() == 0.0 && ms <= 9_007_199_254_740_991.0) {
         return Err(type_error(&format!(
             "ttlMs must be a non-negative integer number of milliseconds, got {}",
-            crate::encoder::Plain(ms)
+            crate::codec::Plain(ms)
         )));
     }
     Ok(ms as u64)

@@ -4,8 +4,8 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{bytes_from_js, python_bytes_from_js, value_to_js};
 use super::errors::to_js;
-use crate::encoder;
-use crate::error::ResultError;
+use crate::codec;
+use crate::model::error::ResultError;
 
 /// Encodes values to exactly the bytes Python's `json.dumps(x, separators=(",", ":"))`
 /// writes, and decodes what Python writes.
@@ -33,7 +33,7 @@ impl JsonEncoder {
     /// `json.loads` would refuse it.
     pub fn decode(&self, bytes: JsValue) -> Result<JsValue, JsValue> {
         let raw = bytes_from_js(&bytes)?;
-        let v = encoder::decode(&raw).map_err(|source| {
+        let v = codec::decode(&raw).map_err(|source| {
             to_js(&ResultError::Decode {
                 key: String::new(),
                 source,

@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::value_to_js;
-use crate::error::{ResultError, StoreError};
+use crate::model::error::{ResultError, StoreError};
 
 #[wasm_bindgen(module = "/src/bindings/errors.js")]
 extern "C" {

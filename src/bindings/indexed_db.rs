@@ -1,6 +1,6 @@
 //! `IndexedDbBackend`: results in the browser's IndexedDB (pages and workers), with writes
 //! announced to the origin's other pages over a `BroadcastChannel`. The rules (record
-//! shape, expiry, who is woken) are in `backends::indexed_db`; this file speaks IndexedDB.
+//! shape, expiry, who is woken) are in `stores::indexed_db`; this file speaks IndexedDB.
 //!
 //! The database is opened lazily by the first operation, once, and shared by the
 //! operations that arrive while it opens. A failed open is not remembered: the next
@@ -23,11 +23,11 @@ use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::{bytes_of, opt_string, options_object, prop};
 use super::errors::{to_js, type_error};
 use super::time::epoch_ms;
-use crate::backends::indexed_db::{
+use crate::model::error::{ResultError, StoreError};
+use crate::stores::indexed_db::{
     IndexedDbClient, IndexedDbStore, Record, EXPIRES_AT, KEY_PATH, VALUE_FIELD,
 };
-use crate::error::{ResultError, StoreError};
-use crate::notify::Notifier;
+use crate::wait::notify::Notifier;
 
 #[wasm_bindgen(module = "/src/bindings/indexed_db.js")]
 extern "C" {

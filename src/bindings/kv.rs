@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 use super::adapter::{Adapter, ValueType};
 use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::options_object;
-use crate::backends::kv::{KvClient, KvStore};
-use crate::error::StoreError;
+use crate::model::error::StoreError;
+use crate::stores::kv::{KvClient, KvStore};
 
 /// A JS object with `get` / `put` / `delete`, as a [`KvClient`].
 pub struct JsKv {

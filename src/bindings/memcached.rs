@@ -1,4 +1,4 @@
-//! `MemcachedBackend`: Dramatiq's Memcached layout (`backends::memcached`) over a memjs
+//! `MemcachedBackend`: Dramatiq's Memcached layout (`stores::memcached`) over a memjs
 //! client or any object with memjs's `get` / `set` / `delete`.
 
 use wasm_bindgen::prelude::*;
@@ -8,8 +8,8 @@ use super::adapter::{Adapter, ValueType};
 use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::{is_absent, options_object, prop};
 use super::time::epoch_ms;
-use crate::backends::memcached::{MemcachedClient, MemcachedStore};
-use crate::error::StoreError;
+use crate::model::error::StoreError;
+use crate::stores::memcached::{MemcachedClient, MemcachedStore};
 
 #[wasm_bindgen(module = "/src/bindings/clients.js")]
 extern "C" {

@@ -7,8 +7,8 @@ use super::convert::{
 };
 use super::errors::type_error;
 use super::time::{epoch_ms, random_bytes};
-use crate::message::{uuid4, Message as CoreMessage};
-use crate::value::Value;
+use crate::codec::value::Value;
+use crate::model::message::{uuid4, Message as CoreMessage};
 
 /// The three fields a result key is derived from, read off any object that has them:
 /// a `Message`, `{ queueName, actorName, messageId }`, or a Python message dict
@@ -116,7 +116,7 @@ fn timestamp(value: Option<f64>) -> Result<i64, JsValue> {
         }
         Some(ms) => Err(type_error(&format!(
             "messageTimestamp must be an integer number of milliseconds, got {}",
-            crate::encoder::Plain(ms)
+            crate::codec::Plain(ms)
         ))),
     }
 }
@@ -168,7 +168,7 @@ impl Message {
     /// Decodes an encoded message (the bytes a broker carries).
     pub fn decode(bytes: JsValue) -> Result<Message, JsValue> {
         let raw = super::convert::bytes_from_js(&bytes)?;
-        let v = crate::encoder::decode(&raw)
+        let v = crate::codec::decode(&raw)
             .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
         CoreMessage::from_dict(&v, epoch_ms() as i64)
             .map(Message::from_core)

@@ -1,4 +1,4 @@
-//! `RedisBackend`: Dramatiq's Redis layout (`backends::redis`) over a node-redis client, an
+//! `RedisBackend`: Dramatiq's Redis layout (`stores::redis`) over a node-redis client, an
 //! ioredis client, or any object with a raw-command method.
 
 use std::rc::Rc;
@@ -11,8 +11,8 @@ use super::adapter::{describe_value, error_text};
 use super::backend::{AnyStore, CommonOptions, Handle};
 use super::convert::{bytes_of, is_absent, options_object, prop};
 use super::errors::type_error;
-use crate::backends::redis::{Arg, RedisClient, RedisStore, Reply};
-use crate::error::StoreError;
+use crate::model::error::StoreError;
+use crate::stores::redis::{Arg, RedisClient, RedisStore, Reply};
 
 #[wasm_bindgen(module = "/src/bindings/clients.js")]
 extern "C" {
@@ -144,7 +144,7 @@ fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
         if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
             return Ok(Reply::Int(n as i64));
         }
-        return Err(format!("the number {}", crate::encoder::Plain(n)));
+        return Err(format!("the number {}", crate::codec::Plain(n)));
     }
     if answer.is_bigint() {
         return i64::try_from(answer.clone().unchecked_into::<js_sys::BigInt>())

@@ -11,12 +11,12 @@ use super::convert::{value_from_js, value_to_js};
 use super::errors::type_error;
 use super::message::Message;
 use super::time::random_seed;
-use crate::backoff::Jitter;
-use crate::broker;
-use crate::composition;
-use crate::middleware::{self, Decision, Outcome, Results};
-use crate::retries::{self, Failure, Retries, Retry};
-use crate::value::{option, Value};
+use crate::codec::value::{option, Value};
+use crate::wait::backoff::Jitter;
+use crate::worker::pipelines;
+use crate::worker::queues;
+use crate::worker::results::{self, Decision, Outcome, Results};
+use crate::worker::retries::{self, Failure, Retries, Retry};
 
 fn range_error(message: &str) -> JsValue {
     js_sys::RangeError::new(message).into()
@@ -31,7 +31,7 @@ fn count(value: Option<f64>, what: &str) -> Result<Option<u64>, JsValue> {
         }
         Some(v) => Err(range_error(&format!(
             "{what} must be a non-negative integer, got {}",
-            crate::encoder::Plain(v)
+            crate::codec::Plain(v)
         ))),
     }
 }
@@ -63,7 +63,7 @@ impl ActorSpec {
                 "an actor needs a name: pass { actorName } or a named function",
             ));
         }
-        broker::validate_queue_name(&queue_name).map_err(|e| range_error(&e))?;
+        queues::validate_queue_name(&queue_name).map_err(|e| range_error(&e))?;
         let mut given = Vec::new();
         let mut values = Vec::new();
         if !options.is_undefined() && !options.is_null() {
@@ -75,7 +75,7 @@ impl ActorSpec {
                     continue;
                 };
                 let value = js_sys::Reflect::get(obj, &key)?;
-                let snake = broker::snake_case(&name);
+                let snake = queues::snake_case(&name);
                 given.push((name, snake.clone()));
                 if value.is_undefined() || value.is_function() || is_function_list(&value) {
                     continue;
@@ -88,7 +88,7 @@ impl ActorSpec {
                 values.push((snake, value));
             }
         }
-        broker::check_actor_options(&given, &allowed).map_err(|e| type_error(&e))?;
+        queues::check_actor_options(&given, &allowed).map_err(|e| type_error(&e))?;
         Ok(ActorSpec {
             actor_name,
             queue_name,
@@ -150,7 +150,7 @@ fn is_function_list(value: &JsValue) -> bool {
 /// A JS option name in Dramatiq's snake_case spelling.
 #[wasm_bindgen(js_name = snakeCase)]
 pub fn snake_case(name: &str) -> String {
-    broker::snake_case(name)
+    queues::snake_case(name)
 }
 
 /// The `Results` middleware's decisions.
@@ -165,11 +165,7 @@ fn decision(d: Decision, actor_name: &str) -> Result<JsValue, JsValue> {
         Decision::StoreResult { ttl_ms } => ("result", Some(ttl_ms), None),
         Decision::StoreNone { ttl_ms } => ("none", Some(ttl_ms), None),
         Decision::StoreException { ttl_ms } => ("exception", Some(ttl_ms), None),
-        Decision::WarnDiscarded => (
-            "warn",
-            None,
-            Some(middleware::discarded_warning(actor_name)),
-        ),
+        Decision::WarnDiscarded => ("warn", None, Some(results::discarded_warning(actor_name))),
         Decision::Nothing => ("nothing", None, None),
     };
     js_sys::Reflect::set(&out, &"action".into(), &action.into())?;
@@ -229,7 +225,7 @@ impl ResultsPolicy {
             Some(v) => Outcome::Returned(v),
             None => Outcome::Raised,
         };
-        let d = Results::after_process_message(effective, outcome, composition::pipes_onward(m));
+        let d = Results::after_process_message(effective, outcome, pipelines::pipes_onward(m));
         decision(d, &m.actor_name)
     }
 
@@ -267,9 +263,9 @@ impl ResultsPolicy {
 impl ResultsPolicy {
     fn effective(
         &self,
-        message: &crate::message::Message,
+        message: &crate::model::message::Message,
         actor: &ActorSpec,
-    ) -> Result<middleware::Effective, JsValue> {
+    ) -> Result<results::Effective, JsValue> {
         let actor_options = actor.known.then_some(actor.options.as_slice());
         self.inner
             .effective(&message.options, actor_options)
@@ -281,7 +277,7 @@ impl ResultsPolicy {
 /// middleware.
 #[wasm_bindgen(js_name = missingResultsWarning)]
 pub fn missing_results_warning(actor_name: &str) -> String {
-    middleware::missing_middleware_warning(actor_name)
+    results::missing_middleware_warning(actor_name)
 }
 
 /// The `Retries` middleware's decision.
@@ -383,7 +379,7 @@ pub fn age_limit_exceeded(
     now: f64,
 ) -> Result<bool, JsValue> {
     let m = message.core();
-    Ok(crate::age_limit::exceeded(
+    Ok(crate::worker::age_limit::exceeded(
         count(max_age, "maxAge")?,
         &m.options,
         &actor.options,
@@ -396,7 +392,7 @@ pub fn age_limit_exceeded(
 #[wasm_bindgen(js_name = delayMessage)]
 pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message, JsValue> {
     let delay = count(Some(delay.trunc()), "delay")?.unwrap_or(0);
-    Ok(Message::from_core(broker::delayed(
+    Ok(Message::from_core(queues::delayed(
         message.core(),
         delay,
         now as i64,
@@ -406,37 +402,37 @@ pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message,
 /// The copy of a due delayed message that goes on its work queue.
 #[wasm_bindgen(js_name = undelayMessage)]
 pub fn undelay_message(message: &Message) -> Message {
-    Message::from_core(broker::undelayed(message.core()))
+    Message::from_core(queues::undelayed(message.core()))
 }
 
 /// When a delayed message is due, or undefined.
 #[wasm_bindgen(js_name = messageEta)]
 pub fn message_eta(message: &Message) -> Option<f64> {
-    broker::eta(message.core())
+    queues::eta(message.core())
 }
 
 /// The delay queue of `queue`.
 #[wasm_bindgen(js_name = delayQueueName)]
 pub fn delay_queue_name(queue: &str) -> String {
-    broker::delay_queue_name(queue)
+    queues::delay_queue_name(queue)
 }
 
 /// The work queue of `queue` (without `.DQ` / `.XQ`).
 #[wasm_bindgen(js_name = canonicalQueueName)]
 pub fn canonical_queue_name(queue: &str) -> String {
-    crate::key::canonical_queue_name(queue).to_owned()
+    crate::model::key::canonical_queue_name(queue).to_owned()
 }
 
 /// `message` with `next` (already linked onward) as its pipeline target.
 #[wasm_bindgen(js_name = pipeTo)]
 pub fn pipe_to(message: &Message, next: &Message) -> Message {
-    Message::from_core(composition::link_to(message.core(), next.core()))
+    Message::from_core(pipelines::link_to(message.core(), next.core()))
 }
 
 /// Whether `message` passes its result to a next pipeline step.
 #[wasm_bindgen(js_name = pipesOnward)]
 pub fn pipes_onward(message: &Message) -> bool {
-    composition::pipes_onward(message.core())
+    pipelines::pipes_onward(message.core())
 }
 
 /// The next pipeline step after `message` returned `result`: `{ message, delay }`, or
@@ -453,7 +449,7 @@ pub fn pipe_next(
     } else {
         value_from_js(&result)?
     };
-    let next = composition::next_step(message.core(), &result, actor_pipe_ignore, now as i64)
+    let next = pipelines::next_step(message.core(), &result, actor_pipe_ignore, now as i64)
         .map_err(|e| type_error(&e.to_string()))?;
     let Some((next, delay)) = next else {
         return Ok(JsValue::UNDEFINED);
@@ -474,11 +470,11 @@ pub fn builtin_actor_options() -> Result<JsValue, JsValue> {
         let arr: js_sys::Array = opts.iter().map(|o| JsValue::from_str(o)).collect();
         js_sys::Reflect::set(&out, &name.into(), &arr)
     };
-    set("Results", &middleware::ACTOR_OPTIONS)?;
+    set("Results", &results::ACTOR_OPTIONS)?;
     set("Retries", &retries::ACTOR_OPTIONS)?;
-    set("AgeLimit", &crate::age_limit::ACTOR_OPTIONS)?;
-    set("Pipelines", &composition::ACTOR_OPTIONS)?;
+    set("AgeLimit", &crate::worker::age_limit::ACTOR_OPTIONS)?;
+    set("Pipelines", &pipelines::ACTOR_OPTIONS)?;
     set("TimeLimit", &["time_limit"])?;
-    set("Broker", &broker::ACTOR_KEYWORDS)?;
+    set("Broker", &queues::ACTOR_KEYWORDS)?;
     Ok(out.into())
 }

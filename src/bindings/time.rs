@@ -1,5 +1,5 @@
 //! The host's clock and timers, as the core's [`Timer`]: `performance.now()` for time, and
-//! one `setTimeout` at a time serving every pending sleep (see [`crate::timers`]).
+//! one `setTimeout` at a time serving every pending sleep (see [`crate::wait::timer_queue`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -7,8 +7,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::clock::Timer;
-use crate::timers::{Alarm, QueuedSleep, TimerQueue};
+use crate::wait::timer::Timer;
+use crate::wait::timer_queue::{Alarm, QueuedSleep, TimerQueue};
 
 #[wasm_bindgen]
 extern "C" {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::clock::Timer;
+use crate::wait::timer::Timer;
 
 #[derive(Default)]
 struct Sleeps {
