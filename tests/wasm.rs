@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use dramatiq_results::bindings::time::JsTimer;
+use dramatiq_results::bindings::drivers::timer::JsTimer;
 use dramatiq_results::codec::value::Value;
 use dramatiq_results::model::error::ResultError;
 use dramatiq_results::model::key::KeyScheme;

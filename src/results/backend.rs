@@ -259,8 +259,8 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         exception: &ExceptionInfo,
         ttl_ms: u64,
     ) -> Result<(), ResultError> {
-        let bytes = codec::encode(&envelope::wrap_exception(exception));
-        self.store_bytes(key, bytes, ttl_ms).await
+        self.store_bytes(key, exception_bytes(exception), ttl_ms)
+            .await
     }
 
     /// Stores already-encoded bytes under `key` for `ttl_ms`.
@@ -342,12 +342,24 @@ impl Op {
     }
 }
 
+/// The bytes Dramatiq stores for a failure: the exception envelope, encoded.
+pub fn exception_bytes(exception: &ExceptionInfo) -> Vec<u8> {
+    codec::encode(&envelope::wrap_exception(exception))
+}
+
 /// Decodes stored bytes and unwraps the envelope: the value, or the matching error.
 pub fn decode_result(key: &str, bytes: &[u8]) -> Result<Value, ResultError> {
     let value = codec::decode(bytes).map_err(|source| ResultError::Decode {
         key: key.to_owned(),
         source,
     })?;
+    unwrap_result(key, value)
+}
+
+/// Unwraps a decoded value: the value itself, or the `ResultFailure` (or malformed-failure
+/// error) its exception envelope stands for. A custom encoder's decoded value goes through
+/// here too, so every codec reads failures the same way.
+pub fn unwrap_result(key: &str, value: Value) -> Result<Value, ResultError> {
     envelope::unwrap(value).map_err(|u| match u {
         Unwrapped::Failure(failure) => ResultError::Failure {
             key: key.to_owned(),

@@ -11,11 +11,11 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::convert::{bytes_of, is_absent, prop};
-use super::errors::type_error;
+use crate::bindings::js::type_error;
+use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
 
-#[wasm_bindgen(module = "/src/bindings/adapter.js")]
+#[wasm_bindgen(module = "/src/bindings/drivers/adapter.js")]
 extern "C" {
     fn invoke(target: &JsValue, name: &str, args: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = invokeEach)]

@@ -19,17 +19,14 @@ use web_sys::{
 };
 
 use super::adapter::ValueType;
-use super::backend::{AnyStore, CommonOptions, Handle};
-use super::convert::{bytes_of, opt_string, options_object, prop};
-use super::errors::{to_js, type_error};
-use super::time::epoch_ms;
-use crate::model::error::{ResultError, StoreError};
-use crate::stores::indexed_db::{
-    IndexedDbClient, IndexedDbStore, Record, EXPIRES_AT, KEY_PATH, VALUE_FIELD,
-};
+use super::timer::epoch_ms;
+use crate::bindings::js::type_error;
+use crate::bindings::js::{bytes_of, prop};
+use crate::model::error::StoreError;
+use crate::stores::indexed_db::{IndexedDbClient, Record, EXPIRES_AT, KEY_PATH, VALUE_FIELD};
 use crate::wait::notify::Notifier;
 
-#[wasm_bindgen(module = "/src/bindings/indexed_db.js")]
+#[wasm_bindgen(module = "/src/bindings/drivers/indexed_db.js")]
 extern "C" {
     fn settled(request: &IdbRequest) -> js_sys::Promise;
     #[wasm_bindgen(js_name = allSettled)]
@@ -337,84 +334,6 @@ impl IndexedDbClient for JsIndexedDb {
         if let Some(channel) = &self.channel {
             // Best effort by design: a closed channel only means nobody is told.
             let _ = channel.post_message(&key.into());
-        }
-    }
-}
-
-super::backend::backend_class!(
-    /// Results in IndexedDB, shared by every page and worker of the origin: `new
-    /// IndexedDbBackend({ dbName, storeName })`. A store wakes waiters in the same page at
-    /// once and in other pages through a `BroadcastChannel`; waiters also poll.
-    IndexedDbBackend
-);
-
-#[wasm_bindgen]
-impl IndexedDbBackend {
-    /// `new IndexedDbBackend({ dbName = "dramatiq-results", storeName = "results",
-    /// namespace, useNamespacePrefixKeys, encoder })`. Opens nothing until first used.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<IndexedDbBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
-        let name = |option: &str, default: &str| -> Result<String, JsValue> {
-            let value = opt_string(&options, option)?.unwrap_or_else(|| default.to_owned());
-            if value.is_empty() {
-                return Err(type_error(&format!("option {option} must not be empty")));
-            }
-            Ok(value)
-        };
-        let db_name = name("dbName", DEFAULT_DB_NAME)?;
-        let store_name = name("storeName", DEFAULT_STORE_NAME)?;
-        let common = CommonOptions::read(&options)?;
-        let notifier = Notifier::new();
-        let client = JsIndexedDb::new(db_name, store_name, notifier.clone());
-        Ok(IndexedDbBackend {
-            handle: Handle::new(
-                AnyStore::IndexedDb(IndexedDbStore::new(client, notifier)),
-                common,
-            ),
-        })
-    }
-
-    /// Deletes every expired record; resolves with how many.
-    pub fn sweep(&self) -> js_sys::Promise {
-        let handle = self.handle.clone();
-        future_to_promise(async move {
-            let AnyStore::IndexedDb(store) = handle.store() else {
-                return Ok(0.into());
-            };
-            match store.sweep().await {
-                Ok(n) => Ok((n as f64).into()),
-                Err(source) => Err(to_js(&ResultError::Store {
-                    key: String::new(),
-                    source,
-                })),
-            }
-        })
-    }
-
-    /// Closes the database connection and the broadcast channel. Waits in progress keep
-    /// polling; a later operation reopens the database (but no longer hears other pages).
-    pub fn close(&self) {
-        if let AnyStore::IndexedDb(store) = self.handle.store() {
-            store.client().close();
-        }
-    }
-
-    /// The database name.
-    #[wasm_bindgen(getter, js_name = dbName)]
-    pub fn db_name(&self) -> String {
-        match self.handle.store() {
-            AnyStore::IndexedDb(s) => s.client().db_name().to_owned(),
-            _ => String::new(),
-        }
-    }
-
-    /// The object store name.
-    #[wasm_bindgen(getter, js_name = storeName)]
-    pub fn store_name(&self) -> String {
-        match self.handle.store() {
-            AnyStore::IndexedDb(s) => s.client().store_name().to_owned(),
-            _ => String::new(),
         }
     }
 }

@@ -2,11 +2,12 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{
-    is_absent, opt_number, opt_string, options_object, prop, value_from_js, value_to_js,
+use super::interchange::{value_from_js, value_to_js};
+use crate::bindings::drivers::random::random_bytes;
+use crate::bindings::drivers::timer::epoch_ms;
+use crate::bindings::js::{
+    bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
 };
-use super::errors::type_error;
-use super::time::{epoch_ms, random_bytes};
 use crate::codec::value::Value;
 use crate::model::message::{uuid4, Message as CoreMessage};
 
@@ -34,7 +35,7 @@ fn field(obj: &JsValue, camel: &str, snake: &str) -> Result<String, JsValue> {
     })
 }
 
-#[wasm_bindgen(module = "/src/bindings/identity.js")]
+#[wasm_bindgen(module = "/src/bindings/exports/identity.js")]
 extern "C" {
     #[wasm_bindgen(js_name = identityOf)]
     fn identity_of(message: &JsValue) -> JsValue;
@@ -167,7 +168,7 @@ impl Message {
 
     /// Decodes an encoded message (the bytes a broker carries).
     pub fn decode(bytes: JsValue) -> Result<Message, JsValue> {
-        let raw = super::convert::bytes_from_js(&bytes)?;
+        let raw = bytes_from_js(&bytes)?;
         let v = crate::codec::decode(&raw)
             .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
         CoreMessage::from_dict(&v, epoch_ms() as i64)
@@ -276,7 +277,7 @@ impl Message {
     }
 }
 
-#[wasm_bindgen(module = "/src/bindings/global.js")]
+#[wasm_bindgen(module = "/src/bindings/exports/global.js")]
 extern "C" {
     /// The global broker's results backend; throws when there is none or it has no
     /// `Results` middleware.

@@ -5,12 +5,11 @@
 use wasm_bindgen::prelude::*;
 
 use super::adapter::{Adapter, ValueType};
-use super::backend::{AnyStore, CommonOptions, Handle};
-use super::convert::{opt_number, options_object, prop};
-use super::errors::type_error;
-use super::time::epoch_ms;
+use super::timer::epoch_ms;
+use crate::bindings::js::type_error;
+use crate::bindings::js::{opt_number, prop};
 use crate::model::error::StoreError;
-use crate::stores::cloudflare_kv::{check_cache_ttl, CloudflareKvClient, CloudflareKvStore, Entry};
+use crate::stores::cloudflare_kv::{check_cache_ttl, CloudflareKvClient, Entry};
 
 /// A `KVNamespace` binding as a [`CloudflareKvClient`].
 pub struct JsCloudflareKv {
@@ -104,40 +103,5 @@ impl CloudflareKvClient for JsCloudflareKv {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.adapter.call("delete", &[key.into()]).await?;
         Ok(())
-    }
-}
-
-super::backend::backend_class!(
-    /// Results in a Cloudflare Workers KV namespace: `new CloudflareKvBackend(env.RESULTS,
-    /// options)`. KV keeps each result at least 60 s (its minimum); the exact expiry is in
-    /// the key's metadata and honoured on read. KV is eventually consistent, so waiters poll.
-    CloudflareKvBackend
-);
-
-#[wasm_bindgen]
-impl CloudflareKvBackend {
-    /// `new CloudflareKvBackend(kvNamespace, { namespace, useNamespacePrefixKeys, encoder,
-    /// cacheTtl })`. `cacheTtl` (seconds, ≥ 30) is passed to every read: KV may then serve
-    /// a cached answer, including a cached "absent", for that long.
-    #[wasm_bindgen(constructor)]
-    pub fn new(kv_namespace: JsValue, options: JsValue) -> Result<CloudflareKvBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
-        let client = JsCloudflareKv::new(&kv_namespace, &options)?;
-        let common = CommonOptions::read(&options)?;
-        Ok(CloudflareKvBackend {
-            handle: Handle::new(
-                AnyStore::CloudflareKv(CloudflareKvStore::new(client)),
-                common,
-            ),
-        })
-    }
-
-    /// The `KVNamespace` binding this backend was built over.
-    #[wasm_bindgen(getter, js_name = kvNamespace)]
-    pub fn kv_namespace(&self) -> JsValue {
-        match self.handle.store() {
-            AnyStore::CloudflareKv(s) => s.client().target().clone(),
-            _ => JsValue::UNDEFINED,
-        }
     }
 }

@@ -5,10 +5,8 @@
 use wasm_bindgen::prelude::*;
 
 use super::adapter::{Adapter, ValueType};
-use super::backend::{AnyStore, CommonOptions, Handle};
-use super::convert::options_object;
 use crate::model::error::StoreError;
-use crate::stores::kv::{KvClient, KvStore};
+use crate::stores::kv::KvClient;
 
 /// A JS object with `get` / `put` / `delete`, as a [`KvClient`].
 pub struct JsKv {
@@ -70,35 +68,3 @@ impl KvClient for JsKv {
 /// How many `get`s a batch read keeps in flight: enough to hide a network store's latency,
 /// few enough not to flood it (browsers queue beyond six per host anyway).
 const GET_MANY_IN_FLIGHT: u32 = 32;
-
-super::backend::backend_class!(
-    /// Results in any key-value store: `new KvBackend(adapter, options)` where `adapter` has
-    /// `get(key)`, `put(key, value, { ttlMs })` and `delete(key)`. Waiters poll with
-    /// Dramatiq's back-off.
-    KvBackend
-);
-
-#[wasm_bindgen]
-impl KvBackend {
-    /// `new KvBackend(adapter, { namespace, useNamespacePrefixKeys, encoder, valueType })`.
-    /// `valueType` is `"string"` (default: values are handed to `put` as strings when they
-    /// are UTF-8, which Dramatiq's JSON always is) or `"bytes"` (always `Uint8Array`).
-    #[wasm_bindgen(constructor)]
-    pub fn new(adapter: JsValue, options: JsValue) -> Result<KvBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
-        let client = JsKv::new(&adapter, &options)?;
-        let common = CommonOptions::read(&options)?;
-        Ok(KvBackend {
-            handle: Handle::new(AnyStore::Kv(KvStore::new(client)), common),
-        })
-    }
-
-    /// The adapter this backend was built over.
-    #[wasm_bindgen(getter)]
-    pub fn adapter(&self) -> JsValue {
-        match self.handle.store() {
-            AnyStore::Kv(s) => s.client().target().clone(),
-            _ => JsValue::UNDEFINED,
-        }
-    }
-}

@@ -1,4 +1,4 @@
-// Small host facilities the wasm code needs and that differ between hosts.
+// Random bytes, from the host's crypto where it has one.
 
 /** Fills `bytes` with random values: crypto when the host has it, Math.random otherwise. */
 export function fillRandom(bytes) {

@@ -64,3 +64,7 @@ export function invokeEach(target, name, keys, limit) {
     for (let i = 0; i < Math.min(limit, keys.length); i++) start();
   });
 }
+
+/** Node's Buffer where there is one: some clients accept a Buffer but not a Uint8Array. */
+export const hostBytes =
+  typeof Buffer === "function" ? (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength) : (b) => b;

@@ -5,13 +5,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::adapter::{Adapter, ValueType};
-use super::backend::{AnyStore, CommonOptions, Handle};
-use super::convert::{is_absent, options_object, prop};
-use super::time::epoch_ms;
+use super::timer::epoch_ms;
+use crate::bindings::js::{is_absent, prop};
 use crate::model::error::StoreError;
-use crate::stores::memcached::{MemcachedClient, MemcachedStore};
+use crate::stores::memcached::MemcachedClient;
 
-#[wasm_bindgen(module = "/src/bindings/clients.js")]
+#[wasm_bindgen(module = "/src/bindings/drivers/memcached.js")]
 extern "C" {
     #[wasm_bindgen(js_name = memcachedSet)]
     fn memcached_set(client: &JsValue, key: &str, value: &JsValue, exptime: f64)
@@ -103,34 +102,5 @@ impl MemcachedClient for JsMemcached {
                 })
                 .collect(),
         )
-    }
-}
-
-super::backend::backend_class!(
-    /// Results in Memcached, in Dramatiq's layout: `new MemcachedBackend(client, options)`
-    /// with a memjs client. Waiters poll with Dramatiq's back-off.
-    MemcachedBackend
-);
-
-#[wasm_bindgen]
-impl MemcachedBackend {
-    /// `new MemcachedBackend(client, { namespace, useNamespacePrefixKeys, encoder })`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(client: JsValue, options: JsValue) -> Result<MemcachedBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
-        let client = JsMemcached::new(&client)?;
-        let common = CommonOptions::read(&options)?;
-        Ok(MemcachedBackend {
-            handle: Handle::new(AnyStore::Memcached(MemcachedStore::new(client)), common),
-        })
-    }
-
-    /// The Memcached client this backend was built over.
-    #[wasm_bindgen(getter)]
-    pub fn client(&self) -> JsValue {
-        match self.handle.store() {
-            AnyStore::Memcached(s) => s.client().target().clone(),
-            _ => JsValue::UNDEFINED,
-        }
     }
 }

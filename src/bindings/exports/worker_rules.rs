@@ -7,20 +7,16 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::convert::{value_from_js, value_to_js};
-use super::errors::type_error;
+use super::interchange::{value_from_js, value_to_js};
 use super::message::Message;
-use super::time::random_seed;
+use crate::bindings::drivers::random::random_seed;
+use crate::bindings::js::{range_error, type_error};
 use crate::codec::value::{option, Value};
 use crate::wait::backoff::Jitter;
 use crate::worker::pipelines;
 use crate::worker::queues;
 use crate::worker::results::{self, Decision, Outcome, Results};
 use crate::worker::retries::{self, Failure, Retries, Retry};
-
-fn range_error(message: &str) -> JsValue {
-    js_sys::RangeError::new(message).into()
-}
 
 /// A count option from JS: `undefined` → `None`; otherwise a non-negative integer.
 fn count(value: Option<f64>, what: &str) -> Result<Option<u64>, JsValue> {

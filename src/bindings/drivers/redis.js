@@ -1,10 +1,8 @@
-// Speaking to the Redis and Memcached clients callers hand in, whichever library they come
+// Speaking to the Redis clients callers hand in, whichever library they come
 // from. Each function answers with one Promise (a synchronous throw becomes a rejection), so
 // the Rust side has a single path for success and one for failure.
 
-/** Node's Buffer where there is one: some clients accept a Buffer but not a Uint8Array. */
-const hostBytes =
-  typeof Buffer === "function" ? (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength) : (b) => b;
+import { hostBytes } from "./adapter.js";
 
 /**
  * How `client` sends a raw command: `callBuffer(name, ...args)` (ioredis: bulk replies as
@@ -55,40 +53,4 @@ export function redisBlocking(client, dialect, argv, state) {
 /** Whether the blocking connection is free. */
 export function redisIdle(state) {
   return state.busy !== true;
-}
-
-/**
- * Memcached `set` with `exptime` seconds, memjs-style (`set(key, value, { expires })`);
- * the value as a string when it is UTF-8 text, as bytes otherwise.
- */
-export function memcachedSet(client, key, value, exptime) {
-  try {
-    const v = typeof value === "string" ? value : hostBytes(value);
-    return Promise.resolve(client.set(key, v, { expires: exptime }));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/**
- * Many keys in one round trip: `getMulti(keys)` when the client has it (answering
- * `{ values: { key: bytes } }` or a plain `{ key: bytes }` map), else every `get` sent at
- * once, which memjs writes back to back on its connection. Answers an array in key order,
- * each item what the client answered for that key.
- */
-export function memcachedGetMany(client, keys) {
-  try {
-    if (typeof client.getMulti === "function") {
-      return Promise.resolve(client.getMulti(keys)).then((answer) => {
-        const values = answer && typeof answer === "object" && "values" in answer ? answer.values : answer;
-        if (values === null || typeof values !== "object") {
-          throw new TypeError(`getMulti() answered ${values === null ? "null" : typeof values}; expected an object`);
-        }
-        return keys.map((k) => (Object.prototype.hasOwnProperty.call(values, k) ? values[k] : null));
-      });
-    }
-    return Promise.all(keys.map((k) => client.get(k)));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }

@@ -2,8 +2,9 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{bytes_from_js, python_bytes_from_js, value_to_js};
 use super::errors::to_js;
+use super::interchange::{python_bytes_from_js, value_to_js};
+use crate::bindings::js::bytes_from_js;
 use crate::codec;
 use crate::model::error::ResultError;
 

@@ -61,11 +61,6 @@ export function makeResultError(code, message, messageKey, cause, failure) {
   return new Class(message, options);
 }
 
-/** Builds a TypeError; called from the wasm bindings for arguments of the wrong shape. */
-export function makeTypeError(message) {
-  return new TypeError(message);
-}
-
 /**
  * The sentinel for "no value" (Dramatiq's `Missing`): returned where absence is an answer
  * rather than an error, e.g. by `tryGetResult`.

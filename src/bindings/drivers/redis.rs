@@ -8,13 +8,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::adapter::{describe_value, error_text};
-use super::backend::{AnyStore, CommonOptions, Handle};
-use super::convert::{bytes_of, is_absent, options_object, prop};
-use super::errors::type_error;
+use crate::bindings::js::type_error;
+use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
-use crate::stores::redis::{Arg, RedisClient, RedisStore, Reply};
+use crate::stores::redis::{Arg, RedisClient, Reply};
 
-#[wasm_bindgen(module = "/src/bindings/clients.js")]
+#[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
 extern "C" {
     #[wasm_bindgen(js_name = redisDialect)]
     fn redis_dialect(client: &JsValue) -> Option<String>;
@@ -189,46 +188,5 @@ impl RedisClient for JsRedis {
         };
         let promise = redis_blocking(&c.client, &c.dialect, &argv_array(argv), state);
         send(promise, command_name(argv)).await
-    }
-}
-
-super::backend::backend_class!(
-    /// Results in Redis, in Dramatiq's layout: `new RedisBackend(client, options)` with a
-    /// node-redis or ioredis client. With a dedicated `blockingClient` connection, a
-    /// blocking wait is held by the server (`BLMOVE`) and ends the moment a value lands;
-    /// without one, waiters poll with Dramatiq's back-off.
-    RedisBackend
-);
-
-#[wasm_bindgen]
-impl RedisBackend {
-    /// `new RedisBackend(client, { namespace, useNamespacePrefixKeys, encoder,
-    /// blockingClient })`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(client: JsValue, options: JsValue) -> Result<RedisBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
-        let client = JsRedis::new(&client, &options)?;
-        let common = CommonOptions::read(&options)?;
-        Ok(RedisBackend {
-            handle: Handle::new(AnyStore::Redis(RedisStore::new(client)), common),
-        })
-    }
-
-    /// The Redis client this backend was built over.
-    #[wasm_bindgen(getter)]
-    pub fn client(&self) -> JsValue {
-        match self.handle.store() {
-            AnyStore::Redis(s) => s.client().target().clone(),
-            _ => JsValue::UNDEFINED,
-        }
-    }
-
-    /// The dedicated blocking connection, or `undefined`.
-    #[wasm_bindgen(getter, js_name = blockingClient)]
-    pub fn blocking_client(&self) -> JsValue {
-        match self.handle.store() {
-            AnyStore::Redis(s) => s.client().blocking_target(),
-            _ => JsValue::UNDEFINED,
-        }
     }
 }

@@ -10,8 +10,8 @@ use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::convert::{is_absent, prop};
-use super::errors::type_error;
+use crate::bindings::js::type_error;
+use crate::bindings::js::{is_absent, prop};
 
 #[derive(Default)]
 struct State {

@@ -2,10 +2,11 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::value_to_js;
+use super::interchange::value_to_js;
+use crate::bindings::js::type_error;
 use crate::model::error::{ResultError, StoreError};
 
-#[wasm_bindgen(module = "/src/bindings/errors.js")]
+#[wasm_bindgen(module = "/src/bindings/exports/errors.js")]
 extern "C" {
     #[wasm_bindgen(js_name = makeResultError)]
     fn make_result_error(
@@ -15,10 +16,6 @@ extern "C" {
         cause: JsValue,
         failure: JsValue,
     ) -> JsValue;
-
-    /// A new `TypeError` with `message`.
-    #[wasm_bindgen(js_name = makeTypeError)]
-    pub fn type_error(message: &str) -> JsValue;
 
     /// `[type, message]` of a thrown JS value, as Dramatiq's `wrap_exception` reads them.
     #[wasm_bindgen(js_name = exceptionInfo)]
