@@ -48,6 +48,7 @@ pub mod backend;
 pub mod backends;
 pub mod backoff;
 pub mod broker;
+pub mod brokers;
 pub mod clock;
 pub mod collect;
 pub mod composition;
