@@ -143,7 +143,13 @@ fn enqueue_reproduces_dramatiqs_redis_writes() {
         got.sort();
         assert_eq!(got, want, "{name}: key names");
 
-        let entry = |key: &str| redis.iter().find(|(k, _)| k == key).map(|(_, v)| v).unwrap();
+        let entry = |key: &str| {
+            redis
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap()
+        };
         if dead {
             // A nack: the id scored in the XQ zset, the body moved to the XQ hash.
             let zset = list(entry(&keys.dead_letters(&queue)), "value");
@@ -151,7 +157,9 @@ fn enqueue_reproduces_dramatiqs_redis_writes() {
                 matches!(zset, [Value::List(pair)] if pair.first() == Some(&Value::Str(id.clone()))),
                 "{name}: dead-letter zset"
             );
-            let hash = entry(&keys.dead_letter_messages(&queue)).get("value").unwrap();
+            let hash = entry(&keys.dead_letter_messages(&queue))
+                .get("value")
+                .unwrap();
             assert_eq!(hash.get(&id).and_then(Value::as_str), Some(body.as_str()));
             checked += 1;
             continue;
@@ -174,7 +182,11 @@ fn enqueue_reproduces_dramatiqs_redis_writes() {
         let delay = eta.map(|_| 5000);
         let prepared = prepare(&as_sent(&stored), delay, now, uuid_bytes(&id));
         // (Compared as bytes: NaN is not equal to itself.)
-        assert_eq!(prepared.encode(), stored.encode(), "{name}: prepared message");
+        assert_eq!(
+            prepared.encode(),
+            stored.encode(),
+            "{name}: prepared message"
+        );
         let call = Dispatcher::new(ns, "worker")
             .enqueue_message(&prepared, now, false)
             .unwrap();

@@ -292,7 +292,10 @@ pub const UNDECODABLE: Settle = Settle::Reject;
 
 /// A due delayed message: the publish that puts the [`super::undelay`] copy on its
 /// canonical queue; then ack the `q.DQ` delivery ([`Settle::Ack`]).
-pub fn undelay(message: &Message, confirm_delivery: bool) -> Result<(Message, Publish), BrokerError> {
+pub fn undelay(
+    message: &Message,
+    confirm_delivery: bool,
+) -> Result<(Message, Publish), BrokerError> {
     publish(&super::undelay(message), None, 0, confirm_delivery)
 }
 
@@ -341,8 +344,14 @@ mod tests {
             )]
         );
         // Any of the three names gives the same declarations.
-        assert_eq!(declarations("default.DQ", None), declarations("default", None));
-        assert_eq!(declarations("default.XQ", None), declarations("default", None));
+        assert_eq!(
+            declarations("default.DQ", None),
+            declarations("default", None)
+        );
+        assert_eq!(
+            declarations("default.XQ", None),
+            declarations("default", None)
+        );
         let [q, dq, _] = declarations("default", Some(5));
         for d in [q, dq] {
             assert_eq!(
@@ -371,11 +380,20 @@ mod tests {
     #[test]
     fn integers_take_pikas_width() {
         assert_eq!(AmqpValue::int(5), AmqpValue::SignedInt(5));
-        assert_eq!(AmqpValue::int(-2_147_483_648), AmqpValue::SignedInt(i32::MIN));
-        assert_eq!(AmqpValue::int(2_147_483_648), AmqpValue::LongLong(2_147_483_648));
+        assert_eq!(
+            AmqpValue::int(-2_147_483_648),
+            AmqpValue::SignedInt(i32::MIN)
+        );
+        assert_eq!(
+            AmqpValue::int(2_147_483_648),
+            AmqpValue::LongLong(2_147_483_648)
+        );
         assert_eq!(AmqpValue::int(2_147_483_648).tag(), b'l');
         let table = encode_table(&[("n".into(), AmqpValue::int(1 << 40))]).unwrap();
-        assert_eq!(table, b"\x00\x00\x00\x0b\x01nl\x00\x00\x01\x00\x00\x00\x00\x00".to_vec());
+        assert_eq!(
+            table,
+            b"\x00\x00\x00\x0b\x01nl\x00\x00\x01\x00\x00\x00\x00\x00".to_vec()
+        );
         let flag = encode_table(&[("f".into(), AmqpValue::Bool(true))]).unwrap();
         assert_eq!(flag, b"\x00\x00\x00\x04\x01ft\x01".to_vec());
         assert_eq!(s("").amqplib_type(), "string");
@@ -434,7 +452,12 @@ mod tests {
         assert_eq!(broker_priority(&with(Value::Null)), Ok(None));
         assert_eq!(broker_priority(&with(255.into())), Ok(Some(255)));
         assert_eq!(broker_priority(&with(true.into())), Ok(Some(1)));
-        for bad in [Value::Int(256), Value::Int(-1), "5".into(), Value::Float(1.0)] {
+        for bad in [
+            Value::Int(256),
+            Value::Int(-1),
+            "5".into(),
+            Value::Float(1.0),
+        ] {
             assert!(broker_priority(&with(bad.clone())).is_err(), "{bad:?}");
             assert!(publish(&with(bad), None, 0, false).is_err());
         }

@@ -25,13 +25,12 @@ its unit tests pin down.
 
 import argparse
 import json
-import os
+import logging
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -344,6 +343,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int)
     opts = parser.parse_args()
+    # Each Worker adds its middleware to the one broker and warns about it; not our concern.
+    logging.getLogger("dramatiq").setLevel(logging.ERROR)
     report = Report()
 
     def run(port):

@@ -91,8 +91,9 @@ pub fn parse_done(reply: &Reply) -> Result<(), BrokerError> {
 /// Reads a `qsize` reply: a non-negative count.
 pub fn parse_qsize(reply: &Reply) -> Result<u64, BrokerError> {
     match reply {
-        Reply::Int(n) => u64::try_from(*n)
-            .map_err(|_| BrokerError::MalformedReply(format!("qsize replied {n}"))),
+        Reply::Int(n) => {
+            u64::try_from(*n).map_err(|_| BrokerError::MalformedReply(format!("qsize replied {n}")))
+        }
         other => Err(unexpected("qsize", "an integer", other)),
     }
 }

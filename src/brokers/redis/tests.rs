@@ -141,7 +141,10 @@ fn prepare_assigns_a_fresh_id_and_delays() {
     let again = prepare(&retried, None, 10, [0; 16]);
     assert_eq!(again.options[0].0, "redis_message_id");
     assert_eq!(again.options[1].0, "retries");
-    assert_ne!(redis_message_id(&again).unwrap(), redis_message_id(&sent).unwrap());
+    assert_ne!(
+        redis_message_id(&again).unwrap(),
+        redis_message_id(&sent).unwrap()
+    );
 
     let delayed = prepare(&m, Some(5000), 1_796_186_356_885, [0; 16]);
     assert_eq!(delayed.queue_name, "default.DQ");
@@ -159,22 +162,23 @@ fn prepare_assigns_a_fresh_id_and_delays() {
 #[test]
 fn messages_without_a_redis_id_are_errors() {
     let m = message();
-    assert!(matches!(
-        redis_message_id(&m),
-        Err(BrokerError::Invalid(_))
-    ));
+    assert!(matches!(redis_message_id(&m), Err(BrokerError::Invalid(_))));
     let mut bad = m.clone();
     bad.set_option("redis_message_id", 3.into());
     assert!(redis_message_id(&bad).is_err());
     assert!(dispatcher().enqueue_message(&m, 1, false).is_err());
-    assert!(dispatcher().undelay("default.DQ", &m, 1, [0; 16], false).is_err());
+    assert!(dispatcher()
+        .undelay("default.DQ", &m, 1, [0; 16], false)
+        .is_err());
 }
 
 #[test]
 fn undelay_enqueues_a_fresh_copy_then_acks_on_the_delay_queue() {
     let d = dispatcher();
     let delayed = prepare(&message(), Some(100), 1_000, [0x22; 16]);
-    let plan = d.undelay("default.DQ", &delayed, 2_000, [0x33; 16], false).unwrap();
+    let plan = d
+        .undelay("default.DQ", &delayed, 2_000, [0x33; 16], false)
+        .unwrap();
     assert_eq!(plan.message.queue_name, "default");
     assert_eq!(plan.message.option("eta"), None);
     let new_id = "33333333-3333-4333-b333-333333333333";
@@ -209,7 +213,9 @@ fn undelay_enqueues_a_fresh_copy_then_acks_on_the_delay_queue() {
 fn script_sha1_is_the_sha1_of_the_script() {
     let sha = script_sha1();
     assert_eq!(sha.len(), 40);
-    assert!(sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(sha
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     // The digest function itself, on a known vector.
     assert_eq!(
         sha1_smol::Sha1::from("abc").digest().to_string(),
@@ -229,7 +235,10 @@ fn fetch_replies_are_bodies_in_order() {
     let fetched = parse_fetch(&reply).unwrap();
     assert_eq!(fetched.bodies, vec![b"a".to_vec(), b"b".to_vec()]);
     assert_eq!(fetched.missing, 1);
-    assert_eq!(parse_fetch(&Reply::Array(vec![])).unwrap(), Fetched::default());
+    assert_eq!(
+        parse_fetch(&Reply::Array(vec![])).unwrap(),
+        Fetched::default()
+    );
 }
 
 #[test]
@@ -254,7 +263,10 @@ fn malformed_replies_are_errors() {
     );
     assert_eq!(parse_done(&Reply::Nil), Ok(()));
     assert!(parse_done(&Reply::Int(0)).is_err());
-    assert_eq!(parse_done(&err), Err(BrokerError::Server("ERR boom".into())));
+    assert_eq!(
+        parse_done(&err),
+        Err(BrokerError::Server("ERR boom".into()))
+    );
     assert_eq!(parse_qsize(&Reply::Int(3)), Ok(3));
     assert!(parse_qsize(&Reply::Int(-1)).is_err());
     assert!(parse_qsize(&Reply::Nil).is_err());
