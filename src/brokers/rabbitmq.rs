@@ -17,11 +17,19 @@
 //! (`I`) when they fit, else signed 64-bit (`l`). [`encode_table`] writes the same bytes
 //! pika writes (tested against pika 1.4 output).
 //!
+//! What RabbitMQ 3.10.8 actually compares (checked by redeclaring queues Dramatiq had
+//! declared): integer widths are one class (`b`, `s`, `I`, `l` all pass), but a double
+//! (`d`) for an integer, a different value, or an argument present on one side only is a
+//! 406. So the hazards are a JS number that is not an integer, a different `max_priority`
+//! (set on one broker, unset on the other) and a different dead-message TTL (Python reads
+//! `dramatiq_dead_message_ttl` from its environment): every broker sharing a queue must be
+//! configured alike.
+//!
 //! # Mapping to amqplib (the JS driver)
 //! amqplib guesses a type for a bare JS number by size (`byte`, `short`, `int`, `long`),
-//! which is *not* pika's choice (`x-max-priority: 5` would go out as `b`). Pass each value
-//! through amqplib's typed form instead, `{ "!": type, value }`, with `type` from
-//! [`AmqpValue::amqplib_type`]:
+//! so `x-max-priority: 5` goes out as `b` where pika sends `I`. RabbitMQ accepts that, but
+//! pass each value through amqplib's typed form, `{ "!": type, value }` with `type` from
+//! [`AmqpValue::amqplib_type`], so the table is byte for byte pika's:
 //!
 //! | [`AmqpValue`] | AMQP tag | amqplib |
 //! |---|---|---|
@@ -185,7 +193,12 @@ fn work_queue_arguments(queue: &str, max_priority: Option<u8>) -> Vec<(String, A
 /// The three declarations `queue` needs (for `q`, `q.DQ`, `q.XQ`, in Dramatiq's order),
 /// whichever of the three names is given. Dramatiq declares them before the first publish
 /// to, or consume from, any of them, and again after a publish comes back unroutable.
-pub fn declarations(queue: &str, max_priority: Option<u8>) -> [QueueDeclare; 3] {
+/// `dead_message_ttl_ms` is [`DEAD_MESSAGE_TTL_MS`] unless the Python side overrides it.
+pub fn declarations(
+    queue: &str,
+    max_priority: Option<u8>,
+    dead_message_ttl_ms: i64,
+) -> [QueueDeclare; 3] {
     let base = canonical_queue_name(queue);
     [
         QueueDeclare {
@@ -203,7 +216,7 @@ pub fn declarations(queue: &str, max_priority: Option<u8>) -> [QueueDeclare; 3] 
             durable: true,
             arguments: vec![(
                 "x-message-ttl".to_owned(),
-                AmqpValue::int(DEAD_MESSAGE_TTL_MS),
+                AmqpValue::int(dead_message_ttl_ms),
             )],
         },
     ]
@@ -321,7 +334,7 @@ mod tests {
 
     #[test]
     fn declarations_match_dramatiq() {
-        let [q, dq, xq] = declarations("default", None);
+        let [q, dq, xq] = declarations("default", None, DEAD_MESSAGE_TTL_MS);
         let dl = vec![
             ("x-dead-letter-exchange".to_owned(), s("")),
             ("x-dead-letter-routing-key".to_owned(), s("default.XQ")),
@@ -345,14 +358,17 @@ mod tests {
         );
         // Any of the three names gives the same declarations.
         assert_eq!(
-            declarations("default.DQ", None),
-            declarations("default", None)
+            declarations("default.DQ", None, DEAD_MESSAGE_TTL_MS),
+            declarations("default", None, DEAD_MESSAGE_TTL_MS)
         );
         assert_eq!(
-            declarations("default.XQ", None),
-            declarations("default", None)
+            declarations("default.XQ", None, DEAD_MESSAGE_TTL_MS),
+            declarations("default", None, DEAD_MESSAGE_TTL_MS)
         );
-        let [q, dq, _] = declarations("default", Some(5));
+        // A TTL beyond 32 bits goes out as pika sends it: a signed 64-bit integer.
+        let [_, _, xq] = declarations("default", None, 1 << 40);
+        assert_eq!(xq.arguments[0].1, AmqpValue::LongLong(1 << 40));
+        let [q, dq, _] = declarations("default", Some(5), DEAD_MESSAGE_TTL_MS);
         for d in [q, dq] {
             assert_eq!(
                 d.arguments.last(),
@@ -365,7 +381,7 @@ mod tests {
     fn tables_are_byte_for_byte_what_pika_sends() {
         // pika 1.4.4: encode_table({"x-dead-letter-exchange": "",
         //   "x-dead-letter-routing-key": "default.XQ", "x-max-priority": 5}).
-        let [q, _, xq] = declarations("default", Some(5));
+        let [q, _, xq] = declarations("default", Some(5), DEAD_MESSAGE_TTL_MS);
         assert_eq!(
             encode_table(&q.arguments).unwrap(),
             b"\x00\x00\x00Y\x16x-dead-letter-exchangeS\x00\x00\x00\x00\x19x-dead-letter-routing-keyS\x00\x00\x00\ndefault.XQ\x0ex-max-priorityI\x00\x00\x00\x05".to_vec()
