@@ -25,7 +25,7 @@
 //! maintenance ("1"/"0"), …command arguments]`. Drivers send [`Call::evalsha`] with
 //! [`script_sha1`] and, when the reply is a `NOSCRIPT` error ([`Reply::is_noscript`]),
 //! resend the same call as [`Call::eval`] (which also caches the script on the server).
-//! EVALSHA keeps the ~4 KB script off the wire on every call; the fallback covers a server
+//! EVALSHA keeps the ~6 KB script off the wire on every call; the fallback covers a server
 //! that restarted or ran `SCRIPT FLUSH`.
 //!
 //! # Driver API, per operation
