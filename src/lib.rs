@@ -15,6 +15,8 @@
 //! - [`stores`]: the stores (the in-memory stub; Dramatiq's layouts over injected clients).
 //! - [`worker`]: the rules the JavaScript broker and worker follow (the `Results` policy,
 //!   retries, age limits, queue names, pipelines).
+//! - [`brokers`]: Dramatiq's Redis and RabbitMQ broker protocols: the commands to send, the
+//!   Lua script, queue declarations, and what each reply means.
 //! - `bindings/` (`wasm32-unknown-unknown`): what JavaScript sees (`exports/`) and the
 //!   drivers wasm calls (`drivers/`); `component/` (`wasm32-wasip2`): the WIT component.
 
@@ -33,6 +35,7 @@
     )
 )]
 
+pub mod brokers;
 pub mod codec;
 pub mod model;
 pub mod results;

@@ -264,3 +264,24 @@ fn imports_point_down_and_never_circle() {
         visit(file, &graph, &mut Vec::new(), &mut done);
     }
 }
+
+/// The bindings' drivers (what wasm calls) import nothing from the exported half (what JS
+/// sees): a driver turns JS failures into core errors, and only the exports decide how they
+/// reach the caller.
+#[test]
+fn drivers_import_nothing_from_exports() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("bindings/drivers"), &mut files);
+    assert!(!files.is_empty(), "src/bindings/drivers/ not found");
+    for file in &files {
+        for dep in imports(&src, file) {
+            assert!(
+                !dep.starts_with(src.join("bindings/exports")),
+                "{} imports {}",
+                file.display(),
+                dep.display()
+            );
+        }
+    }
+}

@@ -92,10 +92,13 @@ pub fn eta(message: &Message) -> Option<f64> {
     }
 }
 
-/// The copy a worker moves from the delay queue to the work queue once it is due.
+/// The copy a worker moves from the delay queue to the work queue once it is due: on the
+/// canonical queue and without `eta` (Dramatiq's worker deletes it, so no consumer, Python
+/// or ours, holds the copy back again).
 pub fn undelayed(message: &Message) -> Message {
     let mut copy = message.clone();
     copy.queue_name = canonical_queue_name(&message.queue_name).to_owned();
+    copy.options.retain(|(name, _)| name != "eta");
     copy
 }
 
@@ -131,6 +134,7 @@ mod tests {
         assert_eq!(key(&m), key(&d));
         let back = undelayed(&d);
         assert_eq!(back.queue_name, "default");
+        assert_eq!(eta(&back), None);
         assert_eq!(key(&back), key(&m));
         // Delaying twice does not stack suffixes.
         assert_eq!(delayed(&d, 1, 0).queue_name, "default.DQ");

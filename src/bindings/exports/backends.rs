@@ -6,8 +6,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::any_store::AnyStore;
+use super::backend_state::CommonOptions;
 use super::errors::to_js;
-use super::result_backend::{CommonOptions, JsResultBackend};
+use super::result_backend::JsResultBackend;
 use crate::bindings::drivers::cloudflare_kv::JsCloudflareKv;
 use crate::bindings::drivers::indexed_db::{JsIndexedDb, DEFAULT_DB_NAME, DEFAULT_STORE_NAME};
 use crate::bindings::drivers::kv::JsKv;

@@ -5,11 +5,13 @@
 //! reached only through `super::drivers`.
 
 pub mod any_store;
+pub mod backend_state;
 pub mod backends;
 pub mod encoder;
 pub mod errors;
 pub mod interchange;
 pub mod message;
+pub mod promise;
 pub mod result_backend;
 pub mod result_stream;
 pub mod worker_rules;

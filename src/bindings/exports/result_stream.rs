@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+use super::backend_state::Shared;
 use super::errors::to_js;
-use super::result_backend::{promise_of, Shared};
+use super::promise::promise_of;
 use crate::bindings::drivers::abort::Aborted;
 use crate::model::error::ResultError;
 use crate::results::collect::Collect;
