@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::time::WasiTimer;
+use super::timer::WasiTimer;
 use super::wit::dramatiq::results::kv_store::{self, KvError};
 use crate::model::error::StoreError;
 use crate::results::store::{Store, Watch};

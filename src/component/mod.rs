@@ -8,13 +8,13 @@
 //! spacing; what comes back is that same Python-exact text.
 
 mod host;
-mod time;
+mod timer;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use self::host::HostStore;
-use self::time::{block_on, WasiTimer};
+use self::timer::{block_on, WasiTimer};
 use self::wit::exports::dramatiq::results::results as api;
 use crate::codec;
 use crate::model::envelope::ExceptionInfo;

@@ -63,10 +63,12 @@ pub enum Decision {
 }
 
 /// The outcome of processing one message, as the hooks see it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Outcome<'a> {
-    /// The actor returned this value.
-    Returned(&'a Value),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The actor returned `None` (`null` or `undefined` in JS).
+    ReturnedNone,
+    /// The actor returned something else.
+    ReturnedValue,
     /// The actor raised.
     Raised,
 }
@@ -140,14 +142,16 @@ impl Results {
     /// message pipes its result onward, nor for `None`).
     pub fn after_process_message(
         effective: Effective,
-        outcome: Outcome<'_>,
+        outcome: Outcome,
         pipes_onward: bool,
     ) -> Decision {
         match outcome {
-            Outcome::Returned(_) if effective.store_results => Decision::StoreResult {
-                ttl_ms: effective.result_ttl_ms,
-            },
-            Outcome::Returned(v) if *v != Value::Null && !pipes_onward => Decision::WarnDiscarded,
+            Outcome::ReturnedNone | Outcome::ReturnedValue if effective.store_results => {
+                Decision::StoreResult {
+                    ttl_ms: effective.result_ttl_ms,
+                }
+            }
+            Outcome::ReturnedValue if !pipes_onward => Decision::WarnDiscarded,
             _ => Decision::Nothing,
         }
     }
@@ -260,9 +264,8 @@ mod tests {
             store_results: false,
             result_ttl_ms: 10,
         };
-        let one = Value::Int(1);
         assert_eq!(
-            Results::after_process_message(on, Outcome::Returned(&Value::Null), false),
+            Results::after_process_message(on, Outcome::ReturnedNone, false),
             Decision::StoreResult { ttl_ms: 10 }
         );
         assert_eq!(
@@ -270,15 +273,15 @@ mod tests {
             Decision::Nothing
         );
         assert_eq!(
-            Results::after_process_message(off, Outcome::Returned(&one), false),
+            Results::after_process_message(off, Outcome::ReturnedValue, false),
             Decision::WarnDiscarded
         );
         assert_eq!(
-            Results::after_process_message(off, Outcome::Returned(&one), true),
+            Results::after_process_message(off, Outcome::ReturnedValue, true),
             Decision::Nothing
         );
         assert_eq!(
-            Results::after_process_message(off, Outcome::Returned(&Value::Null), false),
+            Results::after_process_message(off, Outcome::ReturnedNone, false),
             Decision::Nothing
         );
         assert_eq!(

@@ -155,23 +155,69 @@ pub struct ResultsPolicy {
     inner: Results,
 }
 
-fn decision(d: Decision, actor_name: &str) -> Result<JsValue, JsValue> {
-    let out = js_sys::Object::new();
-    let (action, ttl, warn) = match d {
-        Decision::StoreResult { ttl_ms } => ("result", Some(ttl_ms), None),
-        Decision::StoreNone { ttl_ms } => ("none", Some(ttl_ms), None),
-        Decision::StoreException { ttl_ms } => ("exception", Some(ttl_ms), None),
-        Decision::WarnDiscarded => ("warn", None, Some(results::discarded_warning(actor_name))),
-        Decision::Nothing => ("nothing", None, None),
+/// What the `Results` middleware does after a hook: the core's [`Decision`], as one enum
+/// across the boundary (`pkg/src/middleware.js` only carries it out).
+#[wasm_bindgen]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultsAction {
+    /// Store nothing.
+    Nothing = 0,
+    /// Store the actor's return value.
+    StoreResult = 1,
+    /// Store `None` (a message skipped without failing).
+    StoreNone = 2,
+    /// Store the message's exception.
+    StoreException = 3,
+    /// Log the "value discarded" warning.
+    Warn = 4,
+}
+
+/// A `Results` decision: the action, its TTL (ms) and the warning to log, if any.
+#[wasm_bindgen]
+pub struct ResultsDecision {
+    action: ResultsAction,
+    ttl_ms: Option<u64>,
+    warning: Option<String>,
+}
+
+#[wasm_bindgen]
+impl ResultsDecision {
+    /// What to do.
+    #[wasm_bindgen(getter)]
+    pub fn action(&self) -> ResultsAction {
+        self.action
+    }
+
+    /// How long to keep what is stored, in ms (`undefined` when nothing is stored).
+    #[wasm_bindgen(getter)]
+    pub fn ttl(&self) -> Option<f64> {
+        self.ttl_ms.map(|ms| ms as f64)
+    }
+
+    /// The warning to log (`undefined` unless the action is `Warn`).
+    #[wasm_bindgen(getter)]
+    pub fn warning(&self) -> Option<String> {
+        self.warning.clone()
+    }
+}
+
+fn decision(d: Decision, actor_name: &str) -> ResultsDecision {
+    let (action, ttl_ms, warning) = match d {
+        Decision::StoreResult { ttl_ms } => (ResultsAction::StoreResult, Some(ttl_ms), None),
+        Decision::StoreNone { ttl_ms } => (ResultsAction::StoreNone, Some(ttl_ms), None),
+        Decision::StoreException { ttl_ms } => (ResultsAction::StoreException, Some(ttl_ms), None),
+        Decision::WarnDiscarded => (
+            ResultsAction::Warn,
+            None,
+            Some(results::discarded_warning(actor_name)),
+        ),
+        Decision::Nothing => (ResultsAction::Nothing, None, None),
     };
-    js_sys::Reflect::set(&out, &"action".into(), &action.into())?;
-    if let Some(ttl) = ttl {
-        js_sys::Reflect::set(&out, &"ttl".into(), &(ttl as f64).into())?;
+    ResultsDecision {
+        action,
+        ttl_ms,
+        warning,
     }
-    if let Some(warn) = warn {
-        js_sys::Reflect::set(&out, &"warning".into(), &warn.into())?;
-    }
-    Ok(out.into())
 }
 
 #[wasm_bindgen]
@@ -206,23 +252,19 @@ impl ResultsPolicy {
         actor: &ActorSpec,
         result: JsValue,
         raised: bool,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<ResultsDecision, JsValue> {
         let m = message.core();
         let effective = self.effective(m, actor)?;
-        let returned = if raised {
-            None
+        // Only `None`-ness matters to the decision; the value is encoded when stored.
+        let outcome = if raised {
+            Outcome::Raised
         } else if result.is_null() || result.is_undefined() {
-            Some(Value::Null)
+            Outcome::ReturnedNone
         } else {
-            // Only null-ness matters to the decision; the value is encoded when stored.
-            Some(Value::Bool(true))
-        };
-        let outcome = match &returned {
-            Some(v) => Outcome::Returned(v),
-            None => Outcome::Raised,
+            Outcome::ReturnedValue
         };
         let d = Results::after_process_message(effective, outcome, pipelines::pipes_onward(m));
-        decision(d, &m.actor_name)
+        Ok(decision(d, &m.actor_name))
     }
 
     /// What `after_skip_message` does.
@@ -232,12 +274,12 @@ impl ResultsPolicy {
         message: &Message,
         actor: &ActorSpec,
         failed: bool,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<ResultsDecision, JsValue> {
         let effective = self.effective(message.core(), actor)?;
-        decision(
+        Ok(decision(
             Results::after_skip_message(effective, failed),
             &message.core().actor_name,
-        )
+        ))
     }
 
     /// What `after_nack` does.
@@ -247,12 +289,12 @@ impl ResultsPolicy {
         message: &Message,
         actor: &ActorSpec,
         failed: bool,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<ResultsDecision, JsValue> {
         let effective = self.effective(message.core(), actor)?;
-        decision(
+        Ok(decision(
             Results::after_nack(effective, failed),
             &message.core().actor_name,
-        )
+        ))
     }
 }
 
