@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Whether the server binaries are installed (`scripts/setup --services`). */
@@ -49,20 +49,29 @@ export async function killGroup(pid, signal = "SIGKILL", ms = 30_000) {
 
 // Process groups (and temp dirs) still there when this test process exits — a failed
 // assertion, a crash — are killed (removed) then, so nothing outlives its test file.
-const leftovers = { groups: new Set(), dirs: new Set() };
+const leftovers = { pids: new Set(), dirs: new Set() };
 process.on("exit", () => {
-  for (const pid of leftovers.groups) {
+  for (const pid of leftovers.pids) {
     try {
-      process.kill(-pid, "SIGKILL");
+      process.kill(pid, "SIGKILL");
     } catch {}
   }
   for (const dir of leftovers.dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Kills the group led by `pid` (SIGKILL) if the test process exits before it is gone. */
-export function reapOnExit(pid) {
-  leftovers.groups.add(pid);
-  return () => leftovers.groups.delete(pid);
+/**
+ * Kills process `pid` (with `group`, every process of the group it leads) with SIGKILL if
+ * the test process exits before it is gone, also when the test process is ended by SIGINT
+ * or SIGTERM (a timeout, Ctrl-C). Returns the function that forgets it (once it is gone).
+ */
+export function reapOnExit(pid, { group = true } = {}) {
+  if (!leftovers.signals) {
+    leftovers.signals = true;
+    for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(128 + constants.signals[signal]));
+  }
+  const target = group ? -pid : pid;
+  leftovers.pids.add(target);
+  return () => leftovers.pids.delete(target);
 }
 
 /** Resolves once something accepts connections on `port`; rejects after `ms`. */
@@ -101,7 +110,7 @@ class Server {
     const [cmd, ...args] = this.argv;
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...this.options });
     this.child = child;
-    if (this.options.detached) child.once("exit", reapOnExit(child.pid));
+    child.once("exit", reapOnExit(child.pid, { group: Boolean(this.options.detached) }));
     child.stdout.on("data", (d) => (this.output += d));
     child.stderr.on("data", (d) => (this.output += d));
     try {
