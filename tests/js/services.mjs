@@ -269,10 +269,15 @@ class RabbitmqServer extends Server {
     }
   }
 
-  /** The node's OS pid (from its pid file), or null before it wrote one. */
+  /** The node's OS pid (from its pid file), or null before it wrote one or if the file
+   * is stale (that pid is not in this node's process group). */
   get pid() {
     try {
-      return Number(readFileSync(this.env.RABBITMQ_PID_FILE, "utf8").trim()) || null;
+      const pid = Number(readFileSync(this.env.RABBITMQ_PID_FILE, "utf8").trim());
+      // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+      return pgrp === this.child?.pid ? pid : null;
     } catch {
       return null;
     }
