@@ -227,7 +227,7 @@ class RabbitmqServer extends Server {
       RABBITMQ_FEATURE_FLAGS_FILE: join(dir, "feature_flags"),
     };
     super("rabbitmq-server", [rabbitmqServer], { env, cwd: dir, detached: true, ...owner });
-    this.readyMs = 60_000;
+    this.readyMs = 120_000; // ~7 s idle; several times that on a loaded machine
     this.port = port;
     this.dir = dir;
     this.url = `amqp://guest:guest@127.0.0.1:${port}`;
@@ -236,10 +236,13 @@ class RabbitmqServer extends Server {
     writeFileSync(env.RABBITMQ_CONF_ENV_FILE, "");
     // A full disk must not block publishers (RabbitMQ's default limit is 50 MB free).
     writeFileSync(env.RABBITMQ_CONFIG_FILE, "disk_free_limit.absolute = 1MB\n");
+    // Its own Erlang cookie, in its own HOME: no other node or CLI can connect to it.
     writeFileSync(join(dir, ".erlang.cookie"), randomBytes(15).toString("hex"), { mode: 0o400 });
-    if (owner) chownSync(join(dir, ".erlang.cookie"), owner.uid, owner.gid);
-    if (owner) chownSync(dir, owner.uid, owner.gid);
-    for (const f of ["enabled_plugins", "rabbitmq-env.conf", "rabbitmq.conf"]) if (owner) chownSync(join(dir, f), owner.uid, owner.gid);
+    if (owner) {
+      for (const f of ["", ".erlang.cookie", "enabled_plugins", "rabbitmq-env.conf", "rabbitmq.conf"]) {
+        chownSync(join(dir, f), owner.uid, owner.gid);
+      }
+    }
   }
 
   /** The node's log so far (for errors). */
@@ -257,7 +260,6 @@ class RabbitmqServer extends Server {
       this.epmd = new Server("epmd", ["/usr/bin/epmd", "-port", String(epmdPort)], { detached: true });
       this.epmd.port = epmdPort;
       this.options.env.ERL_EPMD_PORT = String(epmdPort);
-      // Fresh for each epmd: a node that was running keeps its distribution port.
       this.options.env.RABBITMQ_DIST_PORT ??= String(await freePort());
       await this.epmd.start();
     }
@@ -292,6 +294,8 @@ class RabbitmqServer extends Server {
     await this.epmd?.stop();
   }
 
+  /** SIGTERM to the node (RabbitMQ's graceful shutdown); waits until its processes are
+   * gone, SIGKILL after 30 s. */
   async shutdown() {
     if (!this.running) return;
     const pid = this.pid;
