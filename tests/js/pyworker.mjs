@@ -44,7 +44,7 @@ export function appEnv({ broker = "redis", url, namespace, resultsUrl, resultsNa
  * process logs "Worker process is ready for action." (its consumers are set up then).
  * Options: those of `appEnv`, plus `threads` (default 2), `queues` (`--queues`; default all
  * of the app's), `shutdownTimeoutMs` (`--worker-shutdown-timeout`, default 10 s) and
- * `readyMs` (default 30 s).
+ * `readyMs` (default 60 s).
  *
  * Returns `{ pid, output, stop(), kill(), exited }`: `output` is everything the worker
  * logged so far; `stop()` is SIGTERM (Dramatiq's graceful shutdown) and waits for every
@@ -53,7 +53,7 @@ export function appEnv({ broker = "redis", url, namespace, resultsUrl, resultsNa
  * process's exit code (or signal name).
  */
 export async function startPythonWorker(options = {}) {
-  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 30_000 } = options;
+  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 60_000 } = options;
   const args = [
     "--processes", "1", "--threads", String(threads), "--path", pyDir,
     "--worker-shutdown-timeout", String(shutdownTimeoutMs),
@@ -90,7 +90,11 @@ export async function startPythonWorker(options = {}) {
         process.kill(pid, "SIGTERM");
       } catch {}
       await exited;
-      await killGroup(pid, 0, shutdownTimeoutMs + 10_000);
+      try {
+        await killGroup(pid, 0, shutdownTimeoutMs + 10_000);
+      } catch {
+        await killGroup(pid, "SIGKILL"); // a worker process left behind by its main process
+      }
     }
     reaped();
   };
