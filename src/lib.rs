@@ -27,6 +27,7 @@
 //!   age limits, pipelines).
 //! - [`collect`]: waiting for many results under one deadline.
 //! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
+//! - [`resp`]: the Redis protocol, sans IO (URLs, commands, replies, the connection).
 
 // No input may reach a panic (inside wasm it poisons the module instance): library code
 // may not unwrap, index or panic; tests may.
@@ -61,6 +62,7 @@ pub mod key;
 pub mod message;
 pub mod middleware;
 pub mod notify;
+pub mod resp;
 pub mod retries;
 pub mod store;
 pub mod timers;
