@@ -458,3 +458,386 @@ fn strip_prefix(e: &RespError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(argv: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(argv, &mut out);
+        out
+    }
+
+    fn conn(url: &str) -> Connection {
+        Connection::new(
+            ConnectOptions::from_url(url).unwrap(),
+            Limits::default(),
+            0.0,
+        )
+    }
+
+    fn ready(url: &str) -> Connection {
+        let mut c = conn(url);
+        c.start();
+        let mut replies = Vec::new();
+        for _ in 0..c.steps.len() {
+            replies.extend_from_slice(b"+OK\r\n");
+        }
+        assert!(c.feed(&replies).ready);
+        c
+    }
+
+    fn done(id: RequestId, reply: Reply) -> Completion {
+        Completion {
+            id,
+            result: Ok(reply),
+        }
+    }
+
+    #[test]
+    fn resp2_handshake_is_one_pipelined_write() {
+        let mut c = conn("redis://u:p@h/2?name=api");
+        let mut want = cmd(&["AUTH", "u", "p"]);
+        want.extend(cmd(&["SELECT", "2"]));
+        want.extend(cmd(&["CLIENT", "SETNAME", "api"]));
+        want.extend(cmd(&["PING"]));
+        assert_eq!(c.start(), want);
+        assert_eq!(c.start(), b"");
+        // A command submitted now is held: nothing to write yet.
+        let (id, bytes) = c.submit(&["GET", "k"], 0.0, None).unwrap();
+        assert!(bytes.is_empty());
+        assert_eq!(c.in_flight(), 1);
+        let p = c.feed(b"+OK\r\n+OK\r\n+OK\r\n");
+        assert!(!p.ready && p.write.is_empty());
+        let p = c.feed(b"+PONG\r\n$1\r\nv");
+        assert!(p.ready);
+        assert_eq!(p.write, cmd(&["GET", "k"]));
+        assert_eq!(c.phase(), &Phase::Ready);
+        assert_eq!(c.protocol(), 2);
+        let p = c.feed(b"\r\n");
+        assert_eq!(p.completed, vec![done(id, Reply::Bytes(b"v".to_vec()))]);
+    }
+
+    #[test]
+    fn the_least_handshake_is_a_ping() {
+        let mut c = conn("redis://h");
+        assert_eq!(c.start(), cmd(&["PING"]));
+        assert!(c.feed(b"+PONG\r\n").ready);
+        let mut c = conn("redis://:secret@h");
+        let mut want = cmd(&["AUTH", "secret"]);
+        want.extend(cmd(&["PING"]));
+        assert_eq!(c.start(), want);
+    }
+
+    #[test]
+    fn hello_3_then_select() {
+        let mut c = conn("redis://u:p@h/1?protocol=3&name=n");
+        assert_eq!(
+            c.start(),
+            cmd(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])
+        );
+        let p = c.feed(b"%1\r\n+server\r\n+redis\r\n");
+        assert!(!p.ready);
+        assert_eq!(p.write, cmd(&["SELECT", "1"]));
+        assert_eq!(c.protocol(), 3);
+        assert!(c.feed(b"+OK\r\n").ready);
+        // Without a user, AUTH names the default one.
+        let mut c = conn("redis://:p@h?protocol=3");
+        assert_eq!(c.start(), cmd(&["HELLO", "3", "AUTH", "default", "p"]));
+        assert!(c.feed(b"%0\r\n").ready);
+    }
+
+    #[test]
+    fn hello_falls_back_to_resp2_on_old_servers() {
+        for refusal in [
+            &b"-ERR unknown command 'HELLO', with args beginning with: '3' \r\n"[..],
+            b"-ERR unknown command `HELLO`\r\n",
+            b"-NOPROTO unsupported protocol version\r\n",
+        ] {
+            let mut c = conn("redis://:p@h/4?protocol=3");
+            c.start();
+            let (id, _) = c.submit(&["PING"], 0.0, None).unwrap();
+            let p = c.feed(refusal);
+            let mut want = cmd(&["AUTH", "p"]);
+            want.extend(cmd(&["SELECT", "4"]));
+            want.extend(cmd(&["PING"]));
+            assert_eq!(p.write, want);
+            let p = c.feed(b"+OK\r\n+OK\r\n+PONG\r\n");
+            assert!(p.ready);
+            assert_eq!(p.write, cmd(&["PING"]));
+            assert_eq!(c.protocol(), 2);
+            let p = c.feed(b"+PONG\r\n");
+            assert_eq!(p.completed, vec![done(id, Reply::Bytes(b"PONG".to_vec()))]);
+        }
+    }
+
+    #[test]
+    fn a_refused_step_fails_the_connect_with_the_server_text() {
+        for (url, replies, step, code) in [
+            (
+                "redis://:bad@h",
+                &b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"[..],
+                "AUTH",
+                "WRONGPASS",
+            ),
+            (
+                "redis://h",
+                b"-NOAUTH Authentication required.\r\n",
+                "PING",
+                "NOAUTH",
+            ),
+            (
+                "redis://:p@h/99",
+                b"+OK\r\n-ERR DB index is out of range\r\n",
+                "SELECT",
+                "ERR",
+            ),
+            (
+                "redis://:bad@h?protocol=3",
+                b"-WRONGPASS invalid username-password pair\r\n",
+                "HELLO",
+                "WRONGPASS",
+            ),
+        ] {
+            let mut c = conn(url);
+            c.start();
+            let (id, _) = c.submit(&["GET", "k"], 0.0, None).unwrap();
+            let p = c.feed(replies);
+            let e = p.closed.clone().unwrap();
+            assert!(
+                matches!(&e, RespError::Handshake { step: s, .. } if *s == step),
+                "{e:?}"
+            );
+            assert_eq!(e.code(), Some(code));
+            assert_eq!(
+                p.completed,
+                vec![Completion {
+                    id,
+                    result: Err(e.clone())
+                }]
+            );
+            assert!(p.write.is_empty() && !p.ready);
+            // Closed: later replies are ignored, later submits fail at once.
+            assert_eq!(c.feed(b"+OK\r\n"), Progress::default());
+            assert_eq!(c.submit(&["GET", "k"], 0.0, None).unwrap_err(), e);
+            assert_eq!(c.next_deadline(), None);
+        }
+    }
+
+    #[test]
+    fn a_non_redis_peer_fails_the_connect() {
+        let mut c = conn("redis://h");
+        c.start();
+        let p = c.feed(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        let e = p.closed.unwrap();
+        let text = e.to_string();
+        assert!(text.contains("while connecting"), "{text}");
+        assert!(text.contains("does not speak RESP"), "{text}");
+        assert!(text.contains("HTTP/1.1 400"), "{text}");
+    }
+
+    #[test]
+    fn replies_match_commands_in_order() {
+        let mut c = ready("redis://h");
+        let mut written = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let (id, bytes) = c
+                .submit(&["ECHO".to_string(), i.to_string()], 0.0, None)
+                .unwrap();
+            written.extend(bytes);
+            ids.push(id);
+        }
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            &written[..],
+            &(0..5)
+                .flat_map(|i| cmd(&["ECHO", &i.to_string()]))
+                .collect::<Vec<_>>()[..]
+        );
+        let p = c.feed(b"$1\r\n0\r\n-WRONGTYPE bad\r\n:2\r\n>1\r\n+push\r\n*1\r\n");
+        assert_eq!(
+            p.completed,
+            vec![
+                done(0, Reply::Bytes(b"0".to_vec())),
+                Completion {
+                    id: 1,
+                    result: Err(RespError::Server("WRONGTYPE bad".into()))
+                },
+                done(2, Reply::Int(2)),
+            ]
+        );
+        assert_eq!(p.pushes, vec![vec![Reply::Bytes(b"push".to_vec())]]);
+        assert_eq!(c.in_flight(), 2);
+        // The server goes away in the middle of a reply: every waiting command fails.
+        let p = c.socket_closed(None);
+        let e = p.closed.clone().unwrap();
+        assert_eq!(
+            e,
+            RespError::Closed("the server closed the connection in the middle of a reply".into())
+        );
+        assert_eq!(
+            p.completed.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert!(p.completed.iter().all(|c| c.result == Err(e.clone())));
+        assert_eq!(c.submit(&["PING"], 0.0, None).unwrap_err(), e);
+        assert_eq!(c.socket_closed(None), Progress::default());
+    }
+
+    #[test]
+    fn an_unexpected_reply_closes_the_connection() {
+        let mut c = ready("redis://h");
+        let p = c.feed(b"+OK\r\n");
+        assert!(p
+            .closed
+            .unwrap()
+            .to_string()
+            .contains("no command was waiting"));
+    }
+
+    #[test]
+    fn a_protocol_error_fails_everything_waiting() {
+        let mut c = ready("redis://h");
+        c.submit(&["GET", "a"], 0.0, None).unwrap();
+        c.submit(&["GET", "b"], 0.0, None).unwrap();
+        let p = c.feed(b"$1\r\na\r\n$1\r\nbXY");
+        assert_eq!(p.completed[0], done(0, Reply::Bytes(b"a".to_vec())));
+        assert!(matches!(
+            &p.completed[1].result,
+            Err(RespError::Protocol(_))
+        ));
+        assert!(matches!(c.phase(), Phase::Closed(RespError::Protocol(_))));
+    }
+
+    #[test]
+    fn closing_mid_handshake_says_so() {
+        let mut c = conn("redis://h");
+        c.start();
+        let p = c.socket_closed(Some("ECONNRESET"));
+        let text = p.closed.unwrap().to_string();
+        assert!(text.contains("ECONNRESET while connecting"), "{text}");
+        assert!(text.contains("rediss://"), "{text}");
+        let mut c = conn("redis://h");
+        c.start();
+        c.feed(b"+PO");
+        let text = c.socket_closed(None).closed.unwrap().to_string();
+        assert!(
+            text.contains("in the middle of a reply while connecting"),
+            "{text}"
+        );
+        assert!(!text.contains("rediss"), "{text}");
+    }
+
+    #[test]
+    fn close_and_fail_all() {
+        let mut c = ready("redis://h");
+        c.submit(&["BLPOP", "q", "0"], 0.0, None).unwrap();
+        let p = c.close();
+        assert_eq!(
+            p.completed[0].result,
+            Err(RespError::Closed("closed by the client".into()))
+        );
+        assert_eq!(c.close(), Progress::default());
+        let mut c = ready("redis://h");
+        assert_eq!(
+            c.submit::<&str>(&[], 0.0, None).unwrap_err(),
+            RespError::Config("an empty command".into())
+        );
+        let p = c.fail_all(RespError::Closed("x".into()));
+        assert!(p.completed.is_empty() && p.closed.is_some());
+    }
+
+    #[test]
+    fn the_connect_deadline() {
+        let mut c = Connection::new(
+            ConnectOptions::from_url("redis://h?connectTimeout=500").unwrap(),
+            Limits::default(),
+            1000.0,
+        );
+        c.start();
+        let (id, _) = c.submit(&["GET", "k"], 1100.0, Some(10_000.0)).unwrap();
+        assert_eq!(c.next_deadline(), Some(1500.0));
+        assert_eq!(c.expire(1499.0), Progress::default());
+        let p = c.expire(1500.0);
+        let e = RespError::Timeout {
+            what: "connect".into(),
+            after_ms: 500.0,
+        };
+        assert_eq!(p.closed, Some(e.clone()));
+        assert_eq!(p.completed, vec![Completion { id, result: Err(e) }]);
+        // Once ready, the connect deadline no longer applies.
+        let mut c = Connection::new(
+            ConnectOptions::from_url("redis://h?connectTimeout=500").unwrap(),
+            Limits::default(),
+            0.0,
+        );
+        c.start();
+        assert!(c.feed(b"+PONG\r\n").ready);
+        assert_eq!(c.next_deadline(), None);
+        assert_eq!(c.expire(1e9), Progress::default());
+    }
+
+    #[test]
+    fn a_late_command_fails_and_closes_the_connection() {
+        let mut c = ready("redis://h");
+        let (a, _) = c.submit(&["blmove", "k"], 0.0, Some(5000.0)).unwrap();
+        let (b, _) = c.submit(&["GET", "k"], 10.0, Some(1000.0)).unwrap();
+        let (d, _) = c.submit(&["GET", "k"], 20.0, None).unwrap();
+        assert_eq!(c.next_deadline(), Some(1010.0));
+        assert_eq!(c.expire(1009.0), Progress::default());
+        let p = c.expire(1010.0);
+        let timeout = RespError::Timeout {
+            what: "GET".into(),
+            after_ms: 1000.0,
+        };
+        let others =
+            RespError::Closed("abandoned because Redis GET timed out after 1000 ms".into());
+        assert_eq!(
+            p.completed,
+            vec![
+                Completion {
+                    id: a,
+                    result: Err(others.clone())
+                },
+                Completion {
+                    id: b,
+                    result: Err(timeout)
+                },
+                Completion {
+                    id: d,
+                    result: Err(others.clone())
+                },
+            ]
+        );
+        assert_eq!(p.closed, Some(others));
+    }
+
+    #[test]
+    fn too_large_values_fail_only_their_command() {
+        let mut c = Connection::new(
+            ConnectOptions::default(),
+            Limits {
+                max_bulk: 3,
+                ..Limits::default()
+            },
+            0.0,
+        );
+        c.start();
+        c.feed(b"+PONG\r\n");
+        let (a, _) = c.submit(&["GET", "big"], 0.0, None).unwrap();
+        let (b, _) = c.submit(&["GET", "small"], 0.0, None).unwrap();
+        let p = c.feed(b"$4\r\n");
+        assert_eq!(
+            p.completed,
+            vec![Completion {
+                id: a,
+                result: Err(RespError::TooLarge { size: 4, limit: 3 })
+            }]
+        );
+        let p = c.feed(b"abcd\r\n$3\r\nabc\r\n");
+        assert_eq!(p.completed, vec![done(b, Reply::Bytes(b"abc".to_vec()))]);
+        assert_eq!(c.phase(), &Phase::Ready);
+    }
+}
