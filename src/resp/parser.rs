@@ -45,8 +45,8 @@ pub struct Limits {
     /// The longest bulk string accepted, in bytes; a longer one fails its command with
     /// [`RespError::TooLarge`] and is skipped unread.
     pub max_bulk: usize,
-    /// The longest header line (simple string, error text, number), in bytes, CRLF
-    /// excluded. Bounds what a peer that never sends CRLF can make us buffer.
+    /// The longest header line (simple string, error text, number), in bytes, its type
+    /// byte and CRLF excluded. Bounds what a peer that never sends CRLF can make us buffer.
     pub max_line: usize,
     /// The deepest nesting of aggregates. Redis replies are a few levels deep; a deeper one
     /// is a hostile or broken peer (and a deep tree would overflow the stack when dropped).
@@ -222,7 +222,7 @@ impl Parser {
                     }
                     match rest.iter().position(|&b| b == b'\n') {
                         None => {
-                            if self.line.len() + rest.len() > self.limits.max_line + 1 {
+                            if self.line.len() + rest.len() > self.limits.max_line + 2 {
                                 return Err(self.line_too_long());
                             }
                             self.line.extend_from_slice(rest);
@@ -231,12 +231,13 @@ impl Parser {
                         Some(at) => {
                             let (head, tail) = rest.split_at_checked(at).unwrap_or((rest, &[]));
                             rest = tail.get(1..).unwrap_or(&[]);
+                            // The limit counts neither the type byte nor CRLF.
+                            if self.line.len() + head.len() > self.limits.max_line + 2 {
+                                return Err(self.line_too_long());
+                            }
                             if self.line.is_empty() {
                                 self.on_line(head, out)?;
                             } else {
-                                if self.line.len() + head.len() > self.limits.max_line + 1 {
-                                    return Err(self.line_too_long());
-                                }
                                 let mut line = std::mem::take(&mut self.line);
                                 line.extend_from_slice(head);
                                 let result = self.on_line(&line, out);
@@ -834,7 +835,7 @@ mod tests {
         let (_, e) = p(b"%3\r\n").unwrap_err();
         assert!(e.to_string().contains("3 elements"), "{e}");
         assert!(p(b"+0123456789\r\n").is_ok());
-        let (_, e) = p(b"+0123456789a").unwrap_err();
+        let (_, e) = p(b"+0123456789ab").unwrap_err();
         assert!(e.to_string().contains("longer than 10"), "{e}");
         let (_, e) = parse_in(&mut Parser::new(limits), &[b"+012345", b"6789ab\r\n"]).unwrap_err();
         assert!(e.to_string().contains("longer than 10"), "{e}");

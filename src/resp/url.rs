@@ -153,10 +153,9 @@ impl ConnectOptions {
         }
         options.host = host.to_owned();
         if let Some(port) = port.filter(|p| !p.is_empty()) {
-            options.port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|&p| p != 0 && port.bytes().all(|b| b.is_ascii_digit()))
+            options.port = digits(port)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|&p| p != 0)
                 .ok_or_else(|| bad(format!("an invalid port {port:?}")))?;
         }
 
@@ -187,15 +186,9 @@ impl ConnectOptions {
                 }
                 "name" => options.client_name = Some(value).filter(|n| !n.is_empty()),
                 "connectTimeout" => {
-                    options.connect_timeout_ms = Some(
-                        value
-                            .parse::<u64>()
-                            .ok()
-                            .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                            .ok_or_else(|| {
-                                bad(format!("connectTimeout={value:?} (expected milliseconds)"))
-                            })?,
-                    )
+                    options.connect_timeout_ms = Some(digits(&value).ok_or_else(|| {
+                        bad(format!("connectTimeout={value:?} (expected milliseconds)"))
+                    })?)
                 }
                 _ => {
                     return Err(bad(format!(
@@ -218,16 +211,28 @@ impl ConnectOptions {
     /// The name to send in TLS's SNI: the host, unless it is an IP address (SNI carries
     /// names only).
     pub fn servername(&self) -> Option<&str> {
-        let is_ip = self.host.contains(':') || self.host.parse::<std::net::Ipv4Addr>().is_ok();
+        // IPv6 has colons; a name never ends in a digit-only label, an IPv4 address does.
+        let last_label = self.host.rsplit('.').next().unwrap_or_default();
+        let is_ip = self.host.contains(':') || digits(last_label).is_some();
         (self.tls && !is_ip).then_some(self.host.as_str())
     }
 }
 
 fn parse_db(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|_| text.bytes().all(|b| b.is_ascii_digit()))
+    digits(text)
+        .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| format!("an invalid database {text:?} (expected a number)"))
+}
+
+/// A decimal number of ASCII digits only (no sign, no space), within `u64`.
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        let d = char::from(b).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// Percent-decodes a URL component into UTF-8 text.
