@@ -9,6 +9,18 @@
 //! - [`conn`]: the connection's state machine: handshake, pipelining, failure, deadlines.
 //! - [`error`]: [`RespError`], each failure with its cause.
 //!
+//! A driver's loop, whatever the host:
+//!
+//! 1. [`ConnectOptions::from_url`], open the socket (`host`, `port`, `tls`,
+//!    [`ConnectOptions::servername`], `connect_timeout_ms`), then [`Connection::new`] and
+//!    write [`Connection::start`]'s bytes.
+//! 2. For each command, [`Connection::submit`] and write the bytes it returns.
+//! 3. For each chunk read, [`Connection::feed`]; for a socket close or error,
+//!    [`Connection::socket_closed`]; when [`Connection::next_deadline`] passes,
+//!    [`Connection::expire`]. Each returns a [`Progress`]: write its `write` bytes, settle
+//!    its `completed` commands, resolve the connect on `ready`, close the socket on
+//!    `closed`.
+//!
 //! Replies are the store's [`Reply`](crate::backends::redis::Reply); RESP3's extra types
 //! map onto it as a RESP2 client would see them (see [`parser`]).
 
