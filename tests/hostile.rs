@@ -15,11 +15,11 @@ use dramatiq_results::codec::{decode, encode};
 use dramatiq_results::model::envelope;
 use dramatiq_results::model::key::KeyScheme;
 use dramatiq_results::model::message::Message;
+use dramatiq_results::resp::Reply;
+use dramatiq_results::resp::{ConnectOptions, Connection, Frame, Limits, Parser, Phase};
 use dramatiq_results::results::backend::decode_result;
-use dramatiq_results::stores::redis::Reply;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use dramatiq_results::resp::{ConnectOptions, Connection, Frame, Limits, Parser, Phase};
 
 struct Rng(u64);
 

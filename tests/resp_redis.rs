@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dramatiq_results::backends::redis::Reply;
+use dramatiq_results::resp::Reply;
 use dramatiq_results::resp::{ConnectOptions, Connection, Limits, Phase, Progress, RespError};
 
 /// A redis-server on a free loopback port, killed on drop.

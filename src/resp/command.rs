@@ -1,7 +1,7 @@
 //! Commands as RESP writes them: an array of bulk strings, binary-safe (a stored value's
 //! bytes go out as they are, CR, LF and NUL included).
 
-use crate::backends::redis::Arg;
+use super::reply::Arg;
 
 /// Appends `argv` (command name first) to `out` as one RESP command.
 pub fn encode<A: AsRef<[u8]>>(argv: &[A], out: &mut Vec<u8>) {

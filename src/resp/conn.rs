@@ -29,7 +29,7 @@
 
 use std::collections::VecDeque;
 
-use crate::backends::redis::Reply;
+use super::reply::Reply;
 
 use super::command::encode;
 use super::error::RespError;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::error::StoreError;
+use crate::model::error::StoreError;
 
 /// An error of the RESP client: from the URL, the server, the byte stream or the socket.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +76,7 @@ impl fmt::Display for RespError {
             RespError::Timeout { what, after_ms } => write!(
                 f,
                 "Redis {what} timed out after {} ms",
-                crate::encoder::Plain(*after_ms)
+                crate::codec::Plain(*after_ms)
             ),
             RespError::Config(why) => write!(f, "invalid Redis connection options: {why}"),
         }

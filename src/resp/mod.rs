@@ -8,6 +8,7 @@
 //! - [`parser`]: RESP bytes into replies, incrementally and within [`Limits`].
 //! - [`conn`]: the connection's state machine: handshake, pipelining, failure, deadlines.
 //! - [`error`]: [`RespError`], each failure with its cause.
+//! - [`reply`]: [`Arg`] and [`Reply`], what a command is and answers.
 //!
 //! A driver's loop, whatever the host:
 //!
@@ -21,16 +22,19 @@
 //!    its `completed` commands, resolve the connect on `ready`, close the socket on
 //!    `closed`.
 //!
-//! Replies are the store's [`Reply`](crate::backends::redis::Reply); RESP3's extra types
-//! map onto it as a RESP2 client would see them (see [`parser`]).
+//! Commands are [`Arg`] lists and replies are [`Reply`]s ([`reply`]), the one shape the
+//! result store, the broker and the connection share; RESP3's extra types map onto it as a
+//! RESP2 client would see them (see [`parser`]).
 
 pub mod command;
 pub mod conn;
 pub mod error;
 pub mod parser;
+pub mod reply;
 pub mod url;
 
 pub use conn::{Completion, Connection, Phase, Progress, RequestId};
 pub use error::RespError;
 pub use parser::{Frame, Limits, Parser};
+pub use reply::{Arg, Reply};
 pub use url::ConnectOptions;

@@ -34,7 +34,7 @@
 //! RESP3 streamed strings and aggregates (`$?`, `*?`) are refused: no Redis server sends
 //! them.
 
-use crate::backends::redis::Reply;
+use super::reply::Reply;
 
 use super::error::RespError;
 
@@ -58,7 +58,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_bulk: crate::backend::DEFAULT_MAX_VALUE_BYTES,
+            max_bulk: crate::results::backend::DEFAULT_MAX_VALUE_BYTES,
             max_line: 64 * 1024,
             max_depth: 32,
             max_len: 1 << 24,
