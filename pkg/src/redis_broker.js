@@ -222,7 +222,7 @@ class RedisConsumer {
   }
 
   _queue(name, prefetch) {
-    return { name, prefetch, held: 0, misses: 0, wake: null, failing: false };
+    return { name, prefetch, held: 0, misses: 0, wake: null, woken: false, failing: false };
   }
 
   /** Runs until `stop()`; resolves once every loop has ended. */
@@ -269,7 +269,12 @@ class RedisConsumer {
 
   /** A message was enqueued on `queueName` in this process: fetch now. */
   wake(queueName) {
-    for (const q of this.queues) if (q.name === queueName) q.wake?.();
+    for (const q of this.queues) {
+      if (q.name !== queueName) continue;
+      // Also when a fetch is under way: it may have missed the message, so no idle sleep after.
+      q.woken = true;
+      q.wake?.();
+    }
   }
 
   _wakeAll() {
@@ -296,6 +301,7 @@ class RedisConsumer {
     let failures = 0;
     while (this.running) {
       const want = Math.max(0, q.prefetch - q.held);
+      q.woken = false;
       let got;
       try {
         // With no room, a fetch of 0 is the heartbeat.
@@ -327,8 +333,8 @@ class RedisConsumer {
       const n = got.messages.length + got.bad.length;
       if (!this.running) break;
       if (want === 0) {
-        await this._sleep(WORKER_TIMEOUT_MS(), q, "wake");
-      } else if (n === 0) {
+        if (!q.woken) await this._sleep(WORKER_TIMEOUT_MS(), q, "wake");
+      } else if (n === 0 && !q.woken) {
         let ms;
         [q.misses, ms] = this.transport.idleBackoff(q.misses);
         await this._sleep(ms, q, "wake");
@@ -357,6 +363,7 @@ class RedisConsumer {
 
   _released(q) {
     q.held -= 1;
+    q.woken = true;
     q.wake?.();
   }
 

@@ -269,7 +269,7 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
         if (message.actorName === "record" && exception === undefined) await client.rPush(list, message.messageId);
       },
     });
-    const py = await startPythonWorker({ url: server.url, queue, threads: 4, prefix, env: { DRAMATIQ_TEST_SLOW: "1" } });
+    const py = await startPythonWorker({ url: server.url, queue, threads: 4, prefix });
     const sent = [];
     for (let i = 0; i < 400; i++) sent.push(record.send(`t${i}`));
     await Promise.all(sent.map((m) => m.enqueued));
