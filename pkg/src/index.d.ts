@@ -270,6 +270,9 @@ export class Message {
   asDict(): MessageDict;
   /** The bytes Dramatiq's JSONEncoder writes for this message. */
   encode(): Uint8Array;
+  /** On a message a network broker's `send` returned (`actor.send()` on a `RedisBroker`):
+   * resolves with it once the broker has it, rejects if the write failed. */
+  readonly enqueued?: Promise<Message>;
   /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
   copy(changes?: Partial<MessageFields>): Message;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */

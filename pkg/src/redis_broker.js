@@ -376,6 +376,10 @@ class RedisConsumer {
       }
       try {
         await this._handle(item);
+      } catch (error) {
+        // Not expected (the worker catches what actors and hooks throw); the message stays
+        // held, so it is requeued on stop or redelivered after the heartbeat timeout.
+        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
       } finally {
         this._released(item.queue);
       }
