@@ -58,6 +58,10 @@ async function eventually(check, what, ms = 20_000) {
   }
 }
 
+// A network broker's failed write must never surface as an unhandled rejection.
+const unhandled = [];
+process.on("unhandledRejection", (reason) => unhandled.push(reason));
+
 describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
   let server;
   let client;
@@ -76,6 +80,7 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
   });
 
   after(async () => {
+    assert.deepEqual(unhandled, [], "no unhandled rejection");
     await client?.quit().catch(() => {});
     await blocking?.quit().catch(() => {});
     await server?.stop();
@@ -336,6 +341,27 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     } finally {
       await worker.stop();
       await own.quit().catch(() => {});
+    }
+  });
+
+  test("a JS worker that dies holding messages: another worker's maintenance puts them back", { timeout: 30_000 }, async () => {
+    const dead = new RedisBroker(client, { namespace: "hb", middleware: [] });
+    const job = actor("job", { broker: dead, queueName: "hb" });
+    for (let i = 0; i < 10; i++) await job.send(i).enqueued;
+    // Fetches four and is never heard of again (no ack, no heartbeat).
+    const taken = await dead.transport.fetch("hb", 4);
+    assert.equal(taken.messages.length, 4);
+    assert.equal(await client.sCard(`hb:__acks__.${dead.brokerId}.hb`), 4);
+    const live = new RedisBroker(client, { namespace: "hb", middleware: [], heartbeatTimeout: 1000, maintenanceChance: 1_000_000 });
+    const ran = [];
+    actor((i) => void ran.push(i), { broker: live, actorName: "job", queueName: "hb" });
+    const worker = new Worker(live, { concurrency: 2 }).start();
+    try {
+      await eventually(() => ran.length === 10, "all ten run, the dead worker's four included");
+      assert.deepEqual([...ran].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.equal(await client.exists(`hb:__acks__.${dead.brokerId}.hb`), 0);
+    } finally {
+      await worker.stop();
     }
   });
 
