@@ -305,7 +305,7 @@ export class ResultError extends Error {
   /** The store key of the message the error is about, or null. */
   readonly messageKey: string | null;
   /** `RESULT_MISSING`, `RESULT_TIMEOUT`, `RESULT_FAILURE`, `RESULT_DECODE`,
-   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED` or `RESULT_ERROR`. */
+   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED`, `RESULT_BROKER` (a `RedisBroker` command failed) or `RESULT_ERROR`. */
   readonly code: string;
 }
 /** No result is stored (or it expired) and the caller did not block. */
