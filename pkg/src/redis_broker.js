@@ -319,7 +319,7 @@ class RedisConsumer {
       failures = 0;
       for (const { message, eta } of got.messages) {
         q.held += 1;
-        if (eta === undefined) this.ready.push({ queue: q, message });
+        if (eta === undefined) this._ready({ queue: q, message });
         else this.delayed.push({ queue: q, message, eta });
       }
       if (got.messages.length > 0) {
@@ -342,6 +342,18 @@ class RedisConsumer {
         q.misses = 0;
       }
     }
+  }
+
+  /**
+   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
+   * lower numbers first, fetch order among equals.
+   */
+  _ready(item) {
+    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    item.priority = typeof priority === "number" ? priority : 0;
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
+    this.ready.splice(i, 0, item);
   }
 
   async _deadLetterBody(q, { reason, redisMessageId }) {

@@ -366,6 +366,22 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     }
   });
 
+  test("messages a worker holds run by actor priority, lower first", async () => {
+    const broker = new RedisBroker(client, { namespace: "prio", middleware: [] });
+    const order = [];
+    const low = actor(() => void order.push("low"), { broker, actorName: "low", queueName: "p", priority: 10 });
+    const high = actor(() => void order.push("high"), { broker, actorName: "high", queueName: "p", priority: 0 });
+    await low.send().enqueued;
+    await high.send().enqueued;
+    const worker = new Worker(broker, { concurrency: 1 }).start(); // prefetch 2: both in one fetch
+    try {
+      await eventually(() => order.length === 2, "both run");
+      assert.deepEqual(order, ["high", "low"]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   test("stop() finishes in-flight messages and requeues prefetched ones; ioredis works too", { timeout: 30_000 }, async () => {
     const io = new IORedis(server.url);
     try {
