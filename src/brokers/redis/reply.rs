@@ -3,10 +3,13 @@
 use crate::brokers::BrokerError;
 use crate::resp::Reply;
 
-/// Whether a failed call's server text is the `NOSCRIPT` error EVALSHA gets when the server
-/// lacks the script: then resend the call with EVAL.
+/// Whether a failed call's error text is the `NOSCRIPT` error EVALSHA gets when the server
+/// lacks the script: then resend the call with EVAL. Clients may prefix the server's text
+/// (`ReplyError: NOSCRIPT …`), so the code is looked for as a word anywhere in it.
 pub fn is_noscript(error_text: &str) -> bool {
-    error_text.starts_with("NOSCRIPT")
+    error_text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word == "NOSCRIPT")
 }
 
 fn unexpected(command: &str, want: &str, got: &Reply) -> BrokerError {

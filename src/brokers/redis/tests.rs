@@ -267,5 +267,6 @@ fn malformed_replies_are_errors() {
 fn noscript_is_recognised() {
     assert!(is_noscript("NOSCRIPT No matching script. Please use EVAL."));
     assert!(!is_noscript("ERR x"));
-    assert!(!is_noscript("ERR NOSCRIPT is not at the start"));
+    assert!(is_noscript("ReplyError: NOSCRIPT No matching script."));
+    assert!(!is_noscript("ERR unknown command 'NOSCRIPTS'"));
 }
