@@ -1,0 +1,39 @@
+// Where the package's one WebAssembly instance stands, shared by every entry. This module
+// must not import the wasm glue: the glue imports it. scripts/build patches the glue to start
+// with `wasm = NOT_READY`, so a call made before the module is loaded (or after loading it
+// failed) throws the error below instead of "Cannot read properties of undefined".
+
+let failure;
+
+/** Records why loading failed, for the error every later call throws. */
+export function loadFailed(error) {
+  failure = error;
+}
+
+/** Stands in for the wasm exports until they exist: any use throws a clear error. */
+export const NOT_READY = new Proxy(
+  {},
+  {
+    get() {
+      if (failure !== undefined) {
+        throw new Error(`dramatiq-results: loading the WebAssembly module failed: ${failure?.message ?? failure}`, {
+          cause: failure,
+        });
+      }
+      throw new Error(
+        "dramatiq-results: the WebAssembly module is not loaded yet: `await init()` (or `await ready`) before the first call",
+      );
+    },
+  },
+);
+
+/** The bytes of base64 `text`: the host's own decoder where it has one. */
+export function base64Bytes(text) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+  const NodeBuffer = globalThis.Buffer;
+  if (typeof NodeBuffer === "function") return NodeBuffer.from(text, "base64");
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
