@@ -1,5 +1,33 @@
 // Public types of dramatiq-results. Hand-written: the wasm glue's generated types say `any`
-// for every JS value; these say what the API actually accepts and returns.
+// for every JS value; these say what the API actually accepts and returns. They need neither
+// DOM nor Node types. tests/js/types-exports.test.mjs checks them against the real exports.
+
+// --- loading --------------------------------------------------------------------------
+
+/** What `init()` can load: a URL (or its string), a `Request`-like or `Response`-like object
+ * (or a Promise of one), the module's bytes, or a compiled `WebAssembly.Module`. */
+export type WasmInput = string | { readonly href: string } | ArrayBuffer | ArrayBufferView | object | PromiseLike<object>;
+
+/**
+ * Loads the WebAssembly module once; resolves when the package can be used. The main entry
+ * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
+ * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it).
+ * A failed load rejects, and every later call throws an error saying why.
+ */
+export function init(input?: WasmInput): Promise<void>;
+/** Settles with the outcome of the first load (the entry's own, or the first `init()`). */
+export declare const ready: Promise<void>;
+
+/** The part of an `AbortSignal` the package uses (structural: DOM, Node and Workers signals
+ * all fit, and no DOM or Node types are needed). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+declare const resultType: unique symbol;
 
 /** A value as stored: what Python's `json` module reads and writes. Integers beyond
  * ±(2^53 − 1) are `bigint`, so they stay exact. */
@@ -15,7 +43,7 @@ export type ResultValue =
 /** Anything a result key can be derived from: a `Message`, its camelCase identity, or a
  * Python message dict. */
 export type MessageLike =
-  | Message
+  | Message<unknown>
   | { queueName: string; actorName: string; messageId: string }
   | { queue_name: string; actor_name: string; message_id: string };
 
@@ -49,7 +77,7 @@ export interface GetResultOptions {
    * Also bounds how long the store may take to answer a non-blocking read. */
   timeout?: number;
   /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** The methods every result backend has (Dramatiq's `ResultBackend`). */
@@ -61,9 +89,12 @@ export interface ResultBackend {
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
    * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+  getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
-  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`. */
-  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
+  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`
+   * (test with `isMissing(value)` or `value === Missing`). */
+  tryGetResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R | MissingType>;
+  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
   /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
@@ -179,10 +210,13 @@ export interface IndexedDbBackend extends ResultBackend {}
 
 /** A Redis client `RedisBackend` can drive: node-redis (4 and later, `sendCommand(argv)`),
  * ioredis (`call` / `callBuffer`), or any object with one of these raw-command methods. */
+// The arguments are typed `never` on purpose: the package passes strings and `Uint8Array`s
+// (Buffers in Node), and real clients declare narrower ones (node-redis: `readonly
+// RedisArgument[]`; ioredis: overloads ending in a callback), which any narrower type refuses.
 export type RedisClientLike =
-  | { sendCommand(argv: Array<string | Uint8Array>): unknown }
-  | { call(command: string, ...args: Array<string | Uint8Array>): unknown }
-  | { callBuffer(command: string, ...args: Array<string | Uint8Array>): unknown };
+  | { sendCommand(argv: never, ...rest: never[]): unknown }
+  | { call(command: string, ...args: never[]): unknown }
+  | { callBuffer(command: string, ...args: never[]): unknown };
 
 /** Options of `RedisBackend`. */
 export interface RedisBackendOptions extends BackendOptions {
@@ -252,8 +286,11 @@ export interface MessageDict {
   message_timestamp: number;
 }
 
-/** A Dramatiq message. */
-export class Message {
+/** A Dramatiq message. `R` is what its actor returns (from `actor()`), so reads of its result
+ * are typed; a message built by hand reads as `ResultValue`. */
+export class Message<R = ResultValue> {
+  /** Type-level only: the actor's result type. */
+  declare readonly [resultType]?: R;
   constructor(fields: MessageFields);
   /** Reads a Python message dict (snake_case). */
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
@@ -271,11 +308,11 @@ export class Message {
   /** The bytes Dramatiq's JSONEncoder writes for this message. */
   encode(): Uint8Array;
   /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
-  copy(changes?: Partial<MessageFields>): Message;
+  copy(changes?: Partial<MessageFields>): Message<R>;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;
   /** This message's result from `options.backend`, else the global broker's results backend. */
-  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<ResultValue>;
+  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
   free(): void;
 }
 
@@ -325,8 +362,16 @@ export class ResultFailure extends ResultError {
 /** Stored bytes that Dramatiq's encoder cannot read. */
 export class DecodeError extends ResultError {}
 
+/** The type of `Missing`. */
+export interface MissingType {
+  readonly [Symbol.toStringTag]: "Missing";
+  toString(): "Missing";
+}
 /** The sentinel for "no value" (Dramatiq's `Missing`). */
-export declare const Missing: { readonly [Symbol.toStringTag]: "Missing"; toString(): "Missing" };
+export declare const Missing: MissingType;
+/** Whether `value` is `Missing`; narrows both ways (`value === Missing` narrows only the
+ * `true` branch, as `Missing` is an object, not a literal). */
+export function isMissing(value: unknown): value is MissingType;
 
 /** Options of `getResults` / `iterResults`. */
 export interface GetResultsOptions extends GetResultOptions {
@@ -358,7 +403,7 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
-  message: Message;
+  message: Message<unknown>;
   failed: boolean;
   exception: Error | undefined;
   fail(): void;
@@ -382,8 +427,8 @@ export class Middleware {
   afterAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
   beforeNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
   afterNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
-  afterEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
+  beforeEnqueue?(broker: StubBroker, message: Message<unknown>, delay: number | undefined): void;
+  afterEnqueue?(broker: StubBroker, message: Message<unknown>, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -441,7 +486,7 @@ export class StubBroker {
   declareQueue(name: string): void;
   getDeclaredQueues(): Set<string>;
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue(message: Message, options?: { delay?: number }): Message;
+  enqueue<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
   getResultsBackend(): ResultBackend;
   join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
   flush(queueName: string): void;
@@ -479,21 +524,26 @@ export interface SendOptions {
 }
 
 /** A JS function run by workers (Dramatiq's `Actor`). */
+/** Options of `actor()` as typed: the name is required, because the Python side matches
+ * actors by name and minifiers rename functions (at run time, a function's own name is used
+ * when `actorName` is absent, with a warning). */
+export type NamedActorOptions = ActorOptions & { actorName: string };
+
 export class Actor<A extends unknown[] = unknown[], R = unknown> {
-  constructor(fn: (...args: A) => R | Promise<R>, options?: ActorOptions);
+  constructor(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions);
   readonly fn: (...args: A) => R | Promise<R>;
   readonly actorName: string;
   readonly queueName: string;
   readonly priority: number;
   readonly broker: StubBroker;
   readonly options: Record<string, unknown>;
-  message(...args: A): Message;
-  messageWithOptions(options?: SendOptions): Message;
-  send(...args: A): Message;
-  sendWithOptions(options?: SendOptions): Message;
+  message(...args: A): Message<Awaited<R>>;
+  messageWithOptions(options?: SendOptions): Message<Awaited<R>>;
+  send(...args: A): Message<Awaited<R>>;
+  sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   call(...args: A): R | Promise<R>;
 }
-export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
+export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
 
 /** Runs actors for a broker's messages. */
 export class Worker {
@@ -510,28 +560,50 @@ export interface CompositionReadOptions extends GetResultOptions {
   backend?: ResultBackend;
 }
 
-export class Pipeline {
-  constructor(children: Array<Message | Pipeline>, options?: { broker?: StubBroker });
-  readonly broker: StubBroker;
-  readonly messages: Message[];
-  readonly length: number;
-  run(options?: { delay?: number }): this;
-  getResult(options?: CompositionReadOptions): Promise<ResultValue>;
-  getResults(options?: CompositionReadOptions): Promise<ResultValue[]>;
-  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
-  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
-}
-export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: StubBroker }): Pipeline;
+/** The result type of a message, pipeline or group. */
+export type ResultOf<T> = T extends Message<infer R>
+  ? R
+  : T extends Pipeline<infer R>
+    ? R
+    : T extends Group<infer G>
+      ? G
+      : ResultValue;
+type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T[number];
 
-export class Group {
-  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker });
+/** Messages run one after another, each result appended to the next message's arguments.
+ * `R` is the last message's result. */
+export class Pipeline<R = ResultValue> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: StubBroker });
   readonly broker: StubBroker;
-  readonly children: Array<Message | Pipeline | Group>;
+  readonly messages: Message<unknown>[];
   readonly length: number;
   run(options?: { delay?: number }): this;
+  /** The last message's result. */
+  getResult(options?: CompositionReadOptions): Promise<R>;
+  /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
-  wait(options?: { timeout?: number; signal?: AbortSignal; backend?: ResultBackend }): Promise<void>;
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker }): Group;
+export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown>>>(
+  children: C,
+  options?: { broker?: StubBroker },
+): Pipeline<ResultOf<Last<C>>>;
+
+/** Messages, pipelines and groups run in parallel. `T` is the tuple of their results. */
+export class Group<T extends readonly unknown[] = unknown[]> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: StubBroker });
+  readonly broker: StubBroker;
+  readonly children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>;
+  readonly length: number;
+  run(options?: { delay?: number }): this;
+  /** Each child's result, in order (a child pipeline's last result, a child group's list). */
+  getResults(options?: CompositionReadOptions): Promise<T>;
+  wait(options?: { timeout?: number; signal?: AbortSignalLike; backend?: ResultBackend }): Promise<void>;
+  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+}
+export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>>(
+  children: C,
+  options?: { broker?: StubBroker },
+): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
