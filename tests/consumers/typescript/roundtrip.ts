@@ -25,8 +25,12 @@ if (!isMissing(maybe)) {
   void stored;
 }
 
-// @ts-expect-error an anonymous function has no name the Python side can match: actorName is required
-actor((x: number) => x);
+// Type-level only (never called): an anonymous function has no name the Python side can
+// match, so actorName is required.
+export function misuse(): void {
+  // @ts-expect-error actorName is required
+  actor((x: number) => x);
+}
 
 const ok = typeof value === "object" && value !== null && !Array.isArray(value) && value["sum"] === 3 && missing;
 console.log(JSON.stringify({ ok, value }));
