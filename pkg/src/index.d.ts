@@ -415,6 +415,8 @@ export class WorkerMessage {
   readonly kwargs: Record<string, ResultValue>;
   readonly options: Record<string, ResultValue>;
   asDict(): MessageDict;
+  /** The message's Python `str()`. */
+  toString(): string;
 }
 
 /** Base class of middleware; every hook is optional and may be async. */
@@ -446,14 +448,20 @@ export class Retries extends Middleware {
     maxBackoff?: number;
     retryWhen?: (retries: number, error: Error) => boolean;
   });
+  /** The `retryWhen` option, if given. */
+  readonly retryWhen: ((retries: number, error: Error) => boolean) | undefined;
 }
 /** Skips and fails messages older than `maxAge` ms. */
 export class AgeLimit extends Middleware {
   constructor(options?: { maxAge?: number });
+  /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
+  readonly maxAge: number | undefined;
 }
 /** Fails async actors that run past `timeLimit` ms (default 600 000). */
 export class TimeLimit extends Middleware {
   constructor(options?: { timeLimit?: number });
+  /** Milliseconds, unless an actor or message sets its own. */
+  readonly timeLimit: number;
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
@@ -542,6 +550,8 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   send(...args: A): Message<Awaited<R>>;
   sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   call(...args: A): R | Promise<R>;
+  /** `Actor(fn, queueName="…", actorName="…")`. */
+  toString(): string;
 }
 export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
 
@@ -550,6 +560,8 @@ export class Worker {
   constructor(broker: StubBroker, options?: { concurrency?: number; queues?: Iterable<string> });
   readonly broker: StubBroker;
   readonly concurrency: number;
+  /** The queues it consumes, or `undefined` for all of the broker's. */
+  readonly queues: Set<string> | undefined;
   start(): this;
   stop(): Promise<void>;
   join(options?: { timeout?: number }): Promise<void>;
@@ -607,3 +619,6 @@ export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<
   children: C,
   options?: { broker?: StubBroker },
 ): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
+
+// Only what is marked `export` above is exported.
+export {};
