@@ -1,7 +1,7 @@
-// Browser entry (pages and Web Workers; also the default for bundlers): the module's bytes
-// are inlined (base64) so every bundler and plain static serving find them without
-// configuration, and instantiated at import, without top-level await: the package works as
-// soon as it is imported. `dramatiq-results/slim` fetches the .wasm instead (smaller bundle).
+// The main entry, built to dist/index.js: pages, Web Workers, Node, Deno and every bundler.
+// The module's bytes are inlined (base64), so bundlers and plain static serving find them
+// without configuration, and instantiated at import without top-level await: the package
+// works as soon as it is imported. `dramatiq-results/slim` fetches the .wasm instead.
 import { wasmBase64 } from "../dist/wasm_inline.js";
 import { base64Bytes } from "./loading.js";
 import { loadNow, setDefaultInput } from "./start.js";

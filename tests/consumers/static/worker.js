@@ -1,4 +1,4 @@
-import { StubBackend, Message } from "./node_modules/dramatiq-results/src/browser.js";
+import { StubBackend, Message } from "./node_modules/dramatiq-results/dist/index.js";
 
 const backend = new StubBackend();
 const message = new Message({ actorName: "add", messageId: "consumer-worker" });
