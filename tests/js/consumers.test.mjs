@@ -183,7 +183,7 @@ describe("the packed package in real toolchains, with no configuration", { skip:
       try {
         const origin = await new Promise((resolve, reject) => {
           let output = "";
-          const timer = setTimeout(() => reject(new Error(`vite dev did not start:\n${output}`)), 60_000);
+          const timer = setTimeout(() => reject(new Error(`vite dev did not start:\n${output}`)), 120_000);
           const onData = (data) => {
             output += data;
             const found = /http:\/\/127\.0\.0\.1:\d+/.exec(output.replace(/\x1b\[[0-9;]*m/g, ""));
