@@ -163,10 +163,10 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     await checkPages(t, dir, ["esm.html", "es2020.html", "iife.html", "worker.html"]);
   });
 
-  test("webpack 5: ESM source, CommonJS source, target webworker", async (t) => {
+  test("webpack 5: ESM source, CommonJS source, target webworker, dramatiq-results/slim", async (t) => {
     const dir = prepare("webpack");
     run("npm", ["run", "build", "--silent"], dir);
-    await checkPages(t, dir, ["esm.html", "cjs.html", "worker.html"]);
+    await checkPages(t, dir, ["esm.html", "cjs.html", "worker.html", "slim.html"]);
   });
 
   for (const name of ["vite8", "vite7", "vite6"]) {

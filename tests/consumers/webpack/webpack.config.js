@@ -1,5 +1,5 @@
-// Three builds, each with nothing but an entry and an output: ESM source, CommonJS source,
-// and a Web Worker (target "webworker").
+// Four builds, each with nothing but an entry and an output: ESM source, CommonJS source,
+// a Web Worker (target "webworker"), and dramatiq-results/slim (the .wasm fetched by init()).
 import { fileURLToPath } from "node:url";
 
 const out = (name) => ({ path: fileURLToPath(new URL(`./out/${name}/`, import.meta.url)), filename: "main.js" });
@@ -8,4 +8,5 @@ export default [
   { mode: "production", entry: "./app.js", output: out("esm") },
   { mode: "production", entry: "./app.cjs", output: out("cjs") },
   { mode: "production", target: "webworker", entry: "./app.js", output: out("worker") },
+  { mode: "production", entry: "./slim.js", output: out("slim") },
 ];
