@@ -134,8 +134,9 @@ function checkNode(dir, script) {
 before(async () => {
   if (!haveDist) return;
   mkdirSync(work, { recursive: true });
-  const name = run("npm", ["pack", "./pkg", "--pack-destination", work, "--silent"], root).trim().split("\n").pop();
-  tarball = join(work, name);
+  // CONSUMERS_TARBALL runs the matrix against another build (an older release, say).
+  if (process.env.CONSUMERS_TARBALL) tarball = process.env.CONSUMERS_TARBALL;
+  else tarball = join(work, run("npm", ["pack", "./pkg", "--pack-destination", work, "--silent"], root).trim().split("\n").pop());
   if (chromiumPath) browser = await launchChromium();
 });
 
