@@ -141,3 +141,77 @@ test("every class's methods, getters, fields and statics match the declarations"
   }
   assert.deepEqual(problems, []);
 });
+
+// --- options: the names the runtime reads, against the names declared ----------------------
+
+/** An options object that records every name read from it; `values` answer the reads. */
+function recorder(values = {}) {
+  const read = new Set();
+  const note = (key) => typeof key === "string" && read.add(key);
+  const proxy = new Proxy(values, {
+    get(target, key) {
+      note(key);
+      return Reflect.get(target, key);
+    },
+    has(target, key) {
+      note(key);
+      return Reflect.has(target, key);
+    },
+  });
+  return { proxy, read };
+}
+
+/** The property names of parameter `index` of `Class`'s constructor (member "constructor") or
+ * of one of its methods, across every overload. */
+function declaredOptions(checker, exports, className, member, index) {
+  const symbol = exports.get(className);
+  const type =
+    member === "constructor"
+      ? checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration)
+      : checker.getTypeOfSymbol(checker.getPropertyOfType(checker.getDeclaredTypeOfSymbol(symbol), member));
+  const signatures = member === "constructor" ? type.getConstructSignatures() : type.getCallSignatures();
+  const names = new Set();
+  for (const signature of signatures) {
+    const parameter = signature.getParameters()[index];
+    if (!parameter) continue;
+    const parameterType = checker.getNonNullableType(checker.getTypeOfSymbol(parameter));
+    for (const property of checker.getPropertiesOfType(parameterType)) names.add(property.name);
+  }
+  return names;
+}
+
+test("every option the runtime reads is declared, and every declared option is read", async () => {
+  const program = ts.createProgram([declarations], { strict: true, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], types: [] });
+  const checker = program.getTypeChecker();
+  const exports = new Map(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(declarations))).map((s) => [s.name, s]));
+  const adapter = { get() {}, put() {}, delete() {} };
+  const kvNamespace = { getWithMetadata() {}, put() {}, delete() {} };
+  // [class, member, parameter index, call with the recording options, values the call needs]
+  const cases = [
+    ["StubBackend", "constructor", 0, (o) => new api.StubBackend(o)],
+    ["KvBackend", "constructor", 1, (o) => new api.KvBackend(adapter, o)],
+    ["CloudflareKvBackend", "constructor", 1, (o) => new api.CloudflareKvBackend(kvNamespace, o)],
+    ["IndexedDbBackend", "constructor", 0, (o) => new api.IndexedDbBackend(o)],
+    ["RedisBackend", "constructor", 1, (o) => new api.RedisBackend({ sendCommand() {} }, o)],
+    ["MemcachedBackend", "constructor", 1, (o) => new api.MemcachedBackend({ get() {}, set() {}, delete() {} }, o)],
+    ["Message", "constructor", 0, (o) => new api.Message(o), { actorName: "add" }],
+    ["Results", "constructor", 0, (o) => new api.Results(o), { backend }],
+    ["Retries", "constructor", 0, (o) => new api.Retries(o)],
+    ["AgeLimit", "constructor", 0, (o) => new api.AgeLimit(o)],
+    ["TimeLimit", "constructor", 0, (o) => new api.TimeLimit(o)],
+    ["StubBroker", "constructor", 0, (o) => new api.StubBroker(o)],
+    ["Worker", "constructor", 1, (o) => new api.Worker(broker, o)],
+    ["StubBackend", "getResult", 1, (o) => backend.getResult(message, o).catch(() => {})],
+    ["StubBackend", "getResults", 1, (o) => backend.getResults([message], o).catch(() => {}), { timeout: 0 }],
+  ];
+  const problems = [];
+  for (const [className, member, index, call, values] of cases) {
+    const { proxy, read } = recorder({ ...values });
+    await call(proxy);
+    const declaredNames = declaredOptions(checker, exports, className, member, index);
+    const where = `${className}${member === "constructor" ? "" : `#${member}`} options`;
+    for (const name of read) if (!declaredNames.has(name)) problems.push(`${where}: "${name}" is read but not declared`);
+    for (const name of declaredNames) if (!read.has(name)) problems.push(`${where}: "${name}" is declared but never read`);
+  }
+  assert.deepEqual(problems, []);
+});
