@@ -7,7 +7,7 @@ const broker = new StubBroker();
 broker.addMiddleware(new Results({ backend, storeResults: true }));
 setBroker(broker);
 const square = actor(async (n) => {
-  await new Promise((r) => setTimeout(r, 10 * (5 - n)));
+  await new Promise((r) => setTimeout(r, 60 * (5 - n))); // far enough apart to finish in order on a loaded machine
   return n * n;
 }, { actorName: "square" });
 const worker = new Worker(broker, { concurrency: 5 }).start();

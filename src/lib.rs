@@ -6,27 +6,20 @@
 //! knows about JavaScript, and `component/` (`wasm32-wasip2` only) the one that knows about
 //! the component model (`wit/`).
 //!
-//! Module map, in dependency order:
-//! - [`value`]: the data model (Python's JSON values, big ints and all).
-//! - [`decimal`]: decimal text to the nearest float, without core's large tables.
-//! - [`encoder`]: Dramatiq's `JSONEncoder`, byte-exact with Python's `json.dumps`.
-//! - [`interchange`]: the text form values take across the JavaScript boundary.
-//! - [`transcode`]: `JSON.stringify` text straight to Python's bytes (the store fast path).
-//! - [`key`]: message keys (MD5 or namespace-prefixed).
-//! - [`message`]: Dramatiq's message and its wire form.
-//! - [`envelope`]: the `__t` canary that marks a stored exception.
-//! - [`error`]: `ResultMissing`, `ResultTimeout`, `ResultFailure` and friends.
-//! - [`backoff`], [`clock`], [`timers`], [`notify`], [`future`]: waiting without a runtime
-//!   (one host alarm serves every pending sleep).
-//! - [`store`]: the small contract a backend fulfils.
-//! - [`backend`]: `ResultBackend`, written once over any store.
-//! - [`middleware`]: the `Results` middleware's decisions (which options apply, what each
-//!   worker hook stores).
-//! - [`broker`], [`retries`], [`age_limit`], [`composition`]: the rules the in-process
-//!   broker and worker follow (queue names, actor options, delays, retries and back-off,
-//!   age limits, pipelines).
-//! - [`collect`]: waiting for many results under one deadline.
-//! - [`backends`]: the stores (the in-memory stub; adapters for JS clients).
+//! Module map, in dependency order (each folder imports only from those above it):
+//! - [`codec`]: the byte contract: Python's JSON values, written and read byte-exact, and
+//!   the text form values take across the JavaScript boundary.
+//! - [`model`]: Dramatiq's message, result keys, the exception envelope, the errors.
+//! - [`wait`]: waiting without a runtime: timers, one host alarm, wake-ups, back-off.
+//! - [`results`]: the store contract and `ResultBackend`, written once over any store.
+//! - [`stores`]: the stores (the in-memory stub; Dramatiq's layouts over injected clients).
+//! - [`worker`]: the rules the JavaScript broker and worker follow (the `Results` policy,
+//!   retries, age limits, queue names, pipelines).
+//! - [`brokers`]: Dramatiq's Redis and RabbitMQ broker protocols: the commands to send, the
+//!   Lua script, queue declarations, and what each reply means.
+//! - [`resp`]: the Redis protocol, sans IO: URLs, commands, replies, the connection.
+//! - `bindings/` (`wasm32-unknown-unknown`): what JavaScript sees (`exports/`) and the
+//!   drivers wasm calls (`drivers/`); `component/` (`wasm32-wasip2`): the WIT component.
 
 // No input may reach a panic (inside wasm it poisons the module instance): library code
 // may not unwrap, index or panic; tests may.
@@ -43,29 +36,17 @@
     )
 )]
 
-pub mod age_limit;
-pub mod backend;
-pub mod backends;
-pub mod backoff;
-pub mod broker;
-pub mod clock;
-pub mod collect;
-pub mod composition;
-pub mod decimal;
-pub mod encoder;
-pub mod envelope;
-pub mod error;
-pub mod future;
-pub mod interchange;
-pub mod key;
-pub mod message;
-pub mod middleware;
-pub mod notify;
-pub mod retries;
-pub mod store;
-pub mod timers;
-pub mod transcode;
-pub mod value;
+pub mod brokers;
+pub mod codec;
+pub mod model;
+pub mod resp;
+pub mod results;
+pub mod stores;
+pub mod wait;
+pub mod worker;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[doc(hidden)]

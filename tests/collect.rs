@@ -6,15 +6,15 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use dramatiq_results::backend::{decode_result, ResultBackend, Wait};
-use dramatiq_results::backends::stub::StubStore;
-use dramatiq_results::clock::{ManualClock, Timer};
-use dramatiq_results::collect::{Collect, Outcome};
-use dramatiq_results::envelope::ExceptionInfo;
-use dramatiq_results::error::{ResultError, StoreError};
-use dramatiq_results::key::KeyScheme;
-use dramatiq_results::store::Store;
-use dramatiq_results::value::Value;
+use dramatiq_results::codec::value::Value;
+use dramatiq_results::model::envelope::ExceptionInfo;
+use dramatiq_results::model::error::{ResultError, StoreError};
+use dramatiq_results::model::key::KeyScheme;
+use dramatiq_results::results::backend::{decode_result, ResultBackend, Wait};
+use dramatiq_results::results::collect::{Collect, Outcome};
+use dramatiq_results::results::store::Store;
+use dramatiq_results::stores::stub::StubStore;
+use dramatiq_results::{testing::ManualClock, wait::timer::Timer};
 
 /// A store that cannot announce writes and counts batch reads.
 struct Polled {

@@ -3,14 +3,14 @@
 //! stored bytes, same outcome on read.
 #![cfg(not(target_arch = "wasm32"))]
 
-use dramatiq_results::backend::{decode_result, ResultBackend, Wait};
-use dramatiq_results::backends::stub::StubStore;
-use dramatiq_results::clock::{ManualClock, Timer};
-use dramatiq_results::encoder::{decode, encode};
-use dramatiq_results::envelope::{wrap_exception, ExceptionInfo};
-use dramatiq_results::error::ResultError;
-use dramatiq_results::key::KeyScheme;
-use dramatiq_results::message::MessageRef;
+use dramatiq_results::codec::{decode, encode};
+use dramatiq_results::model::envelope::{wrap_exception, ExceptionInfo};
+use dramatiq_results::model::error::ResultError;
+use dramatiq_results::model::key::KeyScheme;
+use dramatiq_results::model::message::MessageRef;
+use dramatiq_results::results::backend::{decode_result, ResultBackend, Wait};
+use dramatiq_results::stores::stub::StubStore;
+use dramatiq_results::{testing::ManualClock, wait::timer::Timer};
 use serde_json::Value as J;
 
 fn vectors() -> Vec<J> {
@@ -38,7 +38,11 @@ fn full_text(raw: &J) -> Option<&str> {
 }
 
 /// Checks a read outcome against the vector's `{outcome, value_json | exception, ...}`.
-fn check_outcome(ctx: &str, got: &Result<dramatiq_results::value::Value, ResultError>, want: &J) {
+fn check_outcome(
+    ctx: &str,
+    got: &Result<dramatiq_results::codec::value::Value, ResultError>,
+    want: &J,
+) {
     match (s(want, "outcome"), got) {
         ("value", Ok(v)) if want.get("value_json_sha256").is_some() => {
             // Large values keep only a prefix of their rendering, plus its digest.
@@ -279,20 +283,20 @@ fn get_result_missing_vectors() {
 }
 
 /// Converts fixture JSON (serde) to our value type via its text.
-fn value_of(j: &J) -> dramatiq_results::value::Value {
+fn value_of(j: &J) -> dramatiq_results::codec::value::Value {
     decode(serde_json::to_string(j).unwrap().as_bytes()).unwrap()
 }
 
-fn entries(j: &J) -> Vec<(String, dramatiq_results::value::Value)> {
+fn entries(j: &J) -> Vec<(String, dramatiq_results::codec::value::Value)> {
     match value_of(j) {
-        dramatiq_results::value::Value::Dict(e) => e,
+        dramatiq_results::codec::value::Value::Dict(e) => e,
         other => panic!("not an object: {other:?}"),
     }
 }
 
 #[test]
 fn middleware_vectors() {
-    use dramatiq_results::middleware::{Results, ACTOR_OPTIONS};
+    use dramatiq_results::worker::results::{Results, ACTOR_OPTIONS};
     let all = vectors();
     let defaults = of_kind(&all, "middleware_defaults")[0];
     let d = Results::default();
@@ -311,11 +315,11 @@ fn middleware_vectors() {
     assert_eq!(defaults["actor_options"], serde_json::json!(names));
     assert_eq!(
         defaults["DEFAULT_TIMEOUT_ms"],
-        dramatiq_results::backend::DEFAULT_TIMEOUT_MS
+        dramatiq_results::results::backend::DEFAULT_TIMEOUT_MS
     );
     assert_eq!(
         defaults["BACKOFF_FACTOR_ms"],
-        dramatiq_results::backoff::BACKOFF_FACTOR_MS
+        dramatiq_results::wait::backoff::BACKOFF_FACTOR_MS
     );
 
     // The effective options of every actor_result case: message > actor > middleware.

@@ -132,3 +132,156 @@ fn each_wasm_build_has_its_own_dependencies() {
         "{seen:?}"
     );
 }
+
+/// The core's folders, lowest first: a folder may import only from folders before it (and
+/// from itself). `bindings` and `component` sit on top of all of them.
+const LAYERS: &[&str] = &[
+    "codec", "model", "wait", "results", "resp", "stores", "worker", "brokers",
+];
+
+/// The module a `crate::a::b::c` path names: the deepest prefix that is a file under `src/`.
+fn module_file(src: &Path, segments: &[&str]) -> Option<PathBuf> {
+    (1..=segments.len()).rev().find_map(|n| {
+        let dir = segments[..n]
+            .iter()
+            .fold(src.to_path_buf(), |p, s| p.join(s));
+        [dir.with_extension("rs"), dir.join("mod.rs")]
+            .into_iter()
+            .find(|p| p.is_file())
+    })
+}
+
+/// Every module a file refers to through `crate::…` or `super::…` paths (not `mod x;`
+/// declarations: a parent declaring a child is not an import).
+fn imports(src: &Path, file: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let rel: Vec<String> = file
+        .strip_prefix(src)
+        .unwrap()
+        .with_extension("")
+        .iter()
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    // The module path of this file (`codec/mod.rs` is `codec`).
+    let mut here: Vec<&str> = rel.iter().map(String::as_str).collect();
+    if here.last() == Some(&"mod") || here.last() == Some(&"lib") {
+        here.pop();
+    }
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim_start) {
+        if line.starts_with("//") {
+            continue;
+        }
+        for (i, _) in line
+            .match_indices("crate::")
+            .chain(line.match_indices("super::"))
+        {
+            let path: String = line[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            let base: Vec<&str> = if segs.first() == Some(&"crate") {
+                segs.remove(0);
+                Vec::new()
+            } else {
+                let mut base = here.clone();
+                while segs.first() == Some(&"super") {
+                    segs.remove(0);
+                    base.pop();
+                }
+                base
+            };
+            let full: Vec<&str> = base.into_iter().chain(segs).collect();
+            if let Some(target) = module_file(src, &full) {
+                if target != file {
+                    out.push(target);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// No import circles anywhere in `src/` (between files), and the core's folders import only
+/// downwards, so each can be read, tested and changed from the bottom up.
+#[test]
+fn imports_point_down_and_never_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let graph: Vec<(PathBuf, Vec<PathBuf>)> = files
+        .iter()
+        .map(|f| (f.clone(), imports(&src, f)))
+        .collect();
+
+    let layer = |f: &Path| {
+        let top = f.strip_prefix(&src).unwrap().iter().next()?.to_str()?;
+        LAYERS.iter().position(|l| *l == top)
+    };
+    for (file, deps) in &graph {
+        let Some(mine) = layer(file) else { continue };
+        // `testing` is test-only code (a virtual clock, fakes): any test may use it.
+        for dep in deps.iter().filter(|d| !d.starts_with(src.join("testing"))) {
+            let theirs = layer(dep);
+            assert!(
+                theirs.is_some_and(|t| t <= mine),
+                "{} imports {}, which is not below it (order: {LAYERS:?})",
+                file.display(),
+                dep.display()
+            );
+        }
+    }
+
+    // Depth-first search for a back edge.
+    fn visit<'a>(
+        node: &'a Path,
+        graph: &'a [(PathBuf, Vec<PathBuf>)],
+        stack: &mut Vec<&'a Path>,
+        done: &mut Vec<&'a Path>,
+    ) {
+        if done.contains(&node) {
+            return;
+        }
+        if let Some(at) = stack.iter().position(|n| *n == node) {
+            let circle: Vec<_> = stack[at..]
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            panic!("import circle: {} → back to the first", circle.join(" → "));
+        }
+        stack.push(node);
+        if let Some((_, deps)) = graph.iter().find(|(f, _)| f == node) {
+            for dep in deps {
+                visit(dep, graph, stack, done);
+            }
+        }
+        stack.pop();
+        done.push(node);
+    }
+    let mut done = Vec::new();
+    for (file, _) in &graph {
+        visit(file, &graph, &mut Vec::new(), &mut done);
+    }
+}
+
+/// The bindings' drivers (what wasm calls) import nothing from the exported half (what JS
+/// sees): a driver turns JS failures into core errors, and only the exports decide how they
+/// reach the caller.
+#[test]
+fn drivers_import_nothing_from_exports() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("bindings/drivers"), &mut files);
+    assert!(!files.is_empty(), "src/bindings/drivers/ not found");
+    for file in &files {
+        for dep in imports(&src, file) {
+            assert!(
+                !dep.starts_with(src.join("bindings/exports")),
+                "{} imports {}",
+                file.display(),
+                dep.display()
+            );
+        }
+    }
+}

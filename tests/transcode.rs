@@ -4,9 +4,9 @@
 //! `encoder::encode(interchange::from_js_json(text))`.
 #![cfg(not(target_arch = "wasm32"))]
 
-use dramatiq_results::encoder::encode;
-use dramatiq_results::interchange::from_js_json;
-use dramatiq_results::transcode::python_bytes;
+use dramatiq_results::codec::encode;
+use dramatiq_results::codec::interchange::from_js_json;
+use dramatiq_results::codec::interchange::transcode::python_bytes;
 
 struct Rng(u64);
 

@@ -6,14 +6,14 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use dramatiq_results::backend::{ResultBackend, Wait, SETTLE_GRACE_MS};
-use dramatiq_results::backends::stub::StubStore;
-use dramatiq_results::clock::{ManualClock, Timer};
-use dramatiq_results::error::{ResultError, StoreError};
-use dramatiq_results::future::{race, Either};
-use dramatiq_results::key::KeyScheme;
-use dramatiq_results::store::Store;
-use dramatiq_results::value::Value;
+use dramatiq_results::codec::value::Value;
+use dramatiq_results::model::error::{ResultError, StoreError};
+use dramatiq_results::model::key::KeyScheme;
+use dramatiq_results::results::backend::{ResultBackend, Wait, SETTLE_GRACE_MS};
+use dramatiq_results::results::store::Store;
+use dramatiq_results::stores::stub::StubStore;
+use dramatiq_results::wait::race::{race, Either};
+use dramatiq_results::{testing::ManualClock, wait::timer::Timer};
 
 /// A store that cannot announce writes (like Memcached or KV): waiters must poll.
 struct Polled {
@@ -325,7 +325,7 @@ fn timeouts_are_validated() {
 fn failures_round_trip() {
     let clock = ManualClock::new();
     let b = stub(&clock);
-    let exc = dramatiq_results::envelope::ExceptionInfo::new("ValueError", "bad value: 42");
+    let exc = dramatiq_results::model::envelope::ExceptionInfo::new("ValueError", "bad value: 42");
     let got = clock
         .block_on(async {
             b.store_exception("k", &exc, 1000).await.unwrap();

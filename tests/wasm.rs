@@ -5,14 +5,14 @@
 
 use std::rc::Rc;
 
-use dramatiq_results::backend::{ResultBackend, Wait};
-use dramatiq_results::backends::stub::StubStore;
-use dramatiq_results::bindings::time::JsTimer;
-use dramatiq_results::clock::Timer;
-use dramatiq_results::error::ResultError;
-use dramatiq_results::future::{race, Either};
-use dramatiq_results::key::KeyScheme;
-use dramatiq_results::value::Value;
+use dramatiq_results::bindings::drivers::timer::JsTimer;
+use dramatiq_results::codec::value::Value;
+use dramatiq_results::model::error::ResultError;
+use dramatiq_results::model::key::KeyScheme;
+use dramatiq_results::results::backend::{ResultBackend, Wait};
+use dramatiq_results::stores::stub::StubStore;
+use dramatiq_results::wait::race::{race, Either};
+use dramatiq_results::wait::timer::Timer;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 type Stub = ResultBackend<StubStore<JsTimer>, JsTimer>;

@@ -3,6 +3,7 @@
 // what to store) and does it; the JS side only carries out the decision.
 import {
   ActorSpec,
+  ResultsAction,
   ResultsPolicy,
   RetriesPolicy,
   ageLimitExceeded,
@@ -99,21 +100,21 @@ export class Results extends Middleware {
 
   async afterProcessMessage(broker, message, { result = null, exception } = {}) {
     const d = this.policy.afterProcessMessage(message.message, specOf(broker, message), result, exception !== undefined);
-    if (d.action === "result") {
+    if (d.action === ResultsAction.StoreResult) {
       await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
-    } else if (d.action === "warn") {
+    } else if (d.action === ResultsAction.Warn) {
       broker.logger.warn(d.warning);
     }
   }
 
   async afterSkipMessage(broker, message) {
     const d = this.policy.afterSkipMessage(message.message, specOf(broker, message), message.failed);
-    if (d.action === "none") await this.backend.storeResult(message.message, null, d.ttl);
+    if (d.action === ResultsAction.StoreNone) await this.backend.storeResult(message.message, null, d.ttl);
   }
 
   async afterNack(broker, message) {
     const d = this.policy.afterNack(message.message, specOf(broker, message), message.failed);
-    if (d.action === "exception") {
+    if (d.action === ResultsAction.StoreException) {
       await this.backend.storeException(message.message, message.exception ?? unknownException(), d.ttl);
     }
   }

@@ -1,24 +1,17 @@
-//! The JavaScript boundary: the only code that names `wasm_bindgen` or `js_sys`.
+//! The JavaScript boundary: the only code that names `wasm_bindgen`, `js_sys` or `web_sys`.
 //!
-//! Each submodule wraps one concern: values (`convert`), errors (`errors`), time (`time`),
-//! cancellation (`abort`), and the exported classes (`message`, `encoder`, `backend`).
+//! Two halves, in the way `workers-rs` splits a typed API from its raw bindings:
+//! - [`exports`]: what JavaScript sees: `ResultBackend` and the backend classes, `Message`,
+//!   `JSONEncoder`, the error classes, the worker rules the JS broker calls.
+//! - [`drivers`]: what wasm calls: the host's timer, abort signals and randomness, and one
+//!   driver per store's JS client (KV adapters, IndexedDB, Redis, Memcached).
+//!
+//! [`js`] holds the small readers both use (properties, options, bytes, `TypeError`).
 //! Every exported function turns bad input into a thrown `TypeError` or `ResultError` and
 //! never panics: a panic would poison the whole module instance.
 
 // Public only so the wasm test suite can reach the host timer; not part of the Rust API.
 #[doc(hidden)]
-pub mod time;
-
-mod abort;
-mod adapter;
-pub(crate) mod backend;
-mod cloudflare_kv;
-mod convert;
-mod encoder;
-mod errors;
-mod indexed_db;
-mod kv;
-mod memcached;
-mod message;
-mod redis;
-mod rules;
+pub mod drivers;
+pub(crate) mod exports;
+pub(crate) mod js;

@@ -3,12 +3,12 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::time::WasiTimer;
+use super::timer::WasiTimer;
 use super::wit::dramatiq::results::kv_store::{self, KvError};
-use crate::clock::Timer;
-use crate::error::StoreError;
-use crate::notify::Notifier;
-use crate::store::{Store, Watch};
+use crate::model::error::StoreError;
+use crate::results::store::{Store, Watch};
+use crate::wait::notify::Notifier;
+use crate::wait::timer::Timer;
 
 /// The imported store, seen by the core.
 #[derive(Default)]

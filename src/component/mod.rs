@@ -8,20 +8,20 @@
 //! spacing; what comes back is that same Python-exact text.
 
 mod host;
-mod time;
+mod timer;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use self::host::HostStore;
-use self::time::{block_on, WasiTimer};
+use self::timer::{block_on, WasiTimer};
 use self::wit::exports::dramatiq::results::results as api;
-use crate::backend::{decode_result, ResultBackend, Wait};
-use crate::encoder;
-use crate::envelope::ExceptionInfo;
-use crate::error::{ResultError, StoreError};
-use crate::key::KeyScheme;
-use crate::message::MessageRef;
+use crate::codec;
+use crate::model::envelope::ExceptionInfo;
+use crate::model::error::{ResultError, StoreError};
+use crate::model::key::KeyScheme;
+use crate::model::message::MessageRef;
+use crate::results::backend::{decode_result, ResultBackend, Wait};
 
 // The generated code is not ours to document or lint.
 #[allow(missing_docs, clippy::all)]
@@ -111,7 +111,7 @@ impl api::GuestBackend for Backend {
         ttl_ms: u64,
     ) -> Result<(), api::ResultError> {
         let key = self.key(&msg);
-        let value = encoder::decode(result_json.as_bytes()).map_err(|e| {
+        let value = codec::decode(result_json.as_bytes()).map_err(|e| {
             invalid(
                 &key,
                 format!("result-json is not JSON as Python reads it: {e}"),
@@ -144,7 +144,7 @@ impl api::GuestBackend for Backend {
         let bytes = self.read(&key, &options)?;
         let value = decode_result(&key, &bytes).map_err(|e| to_wit(&key, &e))?;
         // The encoder writes ASCII only, so the lossy conversion never replaces anything.
-        Ok(String::from_utf8_lossy(&encoder::encode(&value)).into_owned())
+        Ok(String::from_utf8_lossy(&codec::encode(&value)).into_owned())
     }
 
     fn get_result_bytes(
@@ -192,8 +192,8 @@ fn to_wit(key: &str, err: &ResultError) -> api::ResultError {
         ResultError::Failure { failure, .. } => api::ResultError::Failure(api::Failure {
             message_key: err.key().unwrap_or(key).to_owned(),
             message: err.to_string(),
-            exception_type: encoder::py_str(&failure.exc_type),
-            exception_message: encoder::py_str(&failure.exc_msg),
+            exception_type: codec::py_str(&failure.exc_type),
+            exception_message: codec::py_str(&failure.exc_msg),
             traceback: failure.traceback.clone(),
         }),
         // Nothing aborts a component call; were it to happen, the store was interrupted.

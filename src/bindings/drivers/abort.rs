@@ -1,0 +1,104 @@
+//! `AbortSignal` as a future, so a wait can be raced against it and dropped on abort
+//! (dropping the wait clears its timer and its wake-up subscription).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::bindings::js::type_error;
+use crate::bindings::js::{is_absent, prop};
+
+#[derive(Default)]
+struct State {
+    fired: bool,
+    waker: Option<Waker>,
+}
+
+/// Completes when the signal aborts; removes its listener when dropped.
+pub struct Aborted {
+    signal: JsValue,
+    state: Rc<RefCell<State>>,
+    listener: Option<Closure<dyn FnMut()>>,
+}
+
+impl Aborted {
+    /// Watches `signal` (an `AbortSignal`, or anything with `aborted` and
+    /// `addEventListener`); `None` when absent, `TypeError` when it is not a signal.
+    pub fn watch(signal: &JsValue) -> Result<Option<Aborted>, JsValue> {
+        if is_absent(signal) {
+            return Ok(None);
+        }
+        let add = prop(signal, "addEventListener");
+        let aborted = prop(signal, "aborted");
+        let (Some(add), Some(aborted)) = (add.dyn_ref::<js_sys::Function>(), aborted.as_bool())
+        else {
+            return Err(type_error("signal must be an AbortSignal"));
+        };
+        let state = Rc::new(RefCell::new(State {
+            fired: aborted,
+            waker: None,
+        }));
+        let mut listener = None;
+        if !aborted {
+            let st = state.clone();
+            let closure = Closure::<dyn FnMut()>::new(move || {
+                let waker = {
+                    let mut s = st.borrow_mut();
+                    s.fired = true;
+                    s.waker.take()
+                };
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            });
+            add.call2(signal, &"abort".into(), closure.as_ref())?;
+            listener = Some(closure);
+        }
+        Ok(Some(Aborted {
+            signal: signal.clone(),
+            state,
+            listener,
+        }))
+    }
+
+    /// Whether the signal has aborted.
+    pub fn is_aborted(&self) -> bool {
+        self.state.borrow().fired
+    }
+
+    /// Why the signal aborted: `signal.reason` (an `AbortError` by default).
+    pub fn reason(&self) -> JsValue {
+        prop(&self.signal, "reason")
+    }
+}
+
+impl Future for Aborted {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.state.borrow_mut();
+        if s.fired {
+            Poll::Ready(())
+        } else {
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            let remove = prop(&self.signal, "removeEventListener");
+            if let Some(remove) = remove.dyn_ref::<js_sys::Function>() {
+                // Nothing useful can be done if removal throws; the closure is freed anyway.
+                let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// Speaking to the Redis clients callers hand in, whichever library they come
+// from. Each function answers with one Promise (a synchronous throw becomes a rejection), so
+// the Rust side has a single path for success and one for failure.
+
+import { hostBytes } from "./adapter.js";
+
+/**
+ * How `client` sends a raw command: `callBuffer(name, ...args)` (ioredis: bulk replies as
+ * Buffers, so no byte is lost to text decoding), `call(name, ...args)` (ioredis look-alikes),
+ * `sendCommand(argv)` (node-redis 4 and later), or null when it has none of them.
+ */
+export function redisDialect(client) {
+  if (client === null || (typeof client !== "object" && typeof client !== "function")) return null;
+  if (typeof client.callBuffer === "function") return "callBuffer";
+  if (typeof client.call === "function") return "call";
+  if (typeof client.sendCommand === "function") return "sendCommand";
+  return null;
+}
+
+/**
+ * node-redis decodes bulk replies as UTF-8 text unless told otherwise, which would turn
+ * stored bytes that are not UTF-8 into U+FFFD: ask for Buffers, in the words of both of
+ * its APIs (`typeMapping` for RESP blob strings, type 36, since v5; `returnBuffers` in v4).
+ */
+const bufferReplies = typeof Buffer === "function" ? { typeMapping: { 36: Buffer }, returnBuffers: true } : undefined;
+
+/** Sends `argv` (strings and Uint8Arrays, command name first) through `client`. */
+export function redisCommand(client, dialect, argv) {
+  try {
+    const args = argv.map((a) => (typeof a === "string" ? a : hostBytes(a)));
+    if (dialect === "sendCommand") return Promise.resolve(client.sendCommand(args, bufferReplies));
+    return Promise.resolve(client[dialect](...args));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * `redisCommand` on a dedicated blocking connection, with `state.busy` true until the
+ * server answers — even when the waiter gave up first, since the connection stays blocked
+ * until then.
+ */
+export function redisBlocking(client, dialect, argv, state) {
+  state.busy = true;
+  const answer = redisCommand(client, dialect, argv);
+  const idle = () => {
+    state.busy = false;
+  };
+  answer.then(idle, idle);
+  return answer;
+}
+
+/** Whether the blocking connection is free. */
+export function redisIdle(state) {
+  return state.busy !== true;
+}

@@ -1,0 +1,193 @@
+//! `RedisBackend`: Dramatiq's Redis layout (`stores::redis`) over a node-redis client, an
+//! ioredis client, or any object with a raw-command method.
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::adapter::{describe_value, error_text};
+use crate::bindings::js::type_error;
+use crate::bindings::js::{bytes_of, is_absent, prop};
+use crate::model::error::StoreError;
+use crate::resp::{Arg, Reply};
+use crate::stores::redis::RedisClient;
+
+#[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = redisDialect)]
+    fn redis_dialect(client: &JsValue) -> Option<String>;
+    #[wasm_bindgen(js_name = redisCommand)]
+    fn redis_command(client: &JsValue, dialect: &str, argv: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = redisBlocking)]
+    fn redis_blocking(
+        client: &JsValue,
+        dialect: &str,
+        argv: &js_sys::Array,
+        state: &js_sys::Object,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = redisIdle)]
+    fn redis_idle(state: &js_sys::Object) -> bool;
+}
+
+/// Deepest reply this layout produces is an array of strings; anything much deeper is not
+/// a Redis reply to these commands, and is refused before it can exhaust the stack.
+const MAX_REPLY_DEPTH: usize = 8;
+
+/// One connection's client and how to send it a command.
+struct Connection {
+    client: JsValue,
+    dialect: String,
+}
+
+impl Connection {
+    fn new(client: &JsValue, what: &str) -> Result<Connection, JsValue> {
+        let dialect = redis_dialect(client).ok_or_else(|| {
+            type_error(&format!(
+                "{what} must be a Redis client with sendCommand(argv) (node-redis), \
+                 call(...argv) (ioredis) or callBuffer(...argv); got {}",
+                describe_value(client)
+            ))
+        })?;
+        Ok(Connection {
+            client: client.clone(),
+            dialect,
+        })
+    }
+}
+
+/// A Redis client (and optionally a dedicated blocking connection) as a [`RedisClient`].
+pub struct JsRedis {
+    shared: Connection,
+    blocking: Option<(Connection, js_sys::Object)>,
+}
+
+impl JsRedis {
+    /// Wraps `client`; reads the `blockingClient` option.
+    pub fn new(client: &JsValue, options: &JsValue) -> Result<JsRedis, JsValue> {
+        let shared = Connection::new(client, "the Redis client")?;
+        // `blockingConnection` is accepted too: the name people reach for first.
+        let mut blocking = prop(options, "blockingClient");
+        if is_absent(&blocking) {
+            blocking = prop(options, "blockingConnection");
+        }
+        let blocking = if is_absent(&blocking) {
+            None
+        } else {
+            if blocking == *client {
+                return Err(type_error(
+                    "option blockingClient must be a separate connection: a blocking command \
+                     holds its connection, and every other command would queue behind it",
+                ));
+            }
+            Some((
+                Connection::new(&blocking, "option blockingClient")?,
+                js_sys::Object::new(),
+            ))
+        };
+        Ok(JsRedis { shared, blocking })
+    }
+
+    /// The client.
+    pub fn target(&self) -> &JsValue {
+        &self.shared.client
+    }
+
+    /// The blocking connection, if any.
+    pub fn blocking_target(&self) -> JsValue {
+        self.blocking
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |(c, _)| c.client.clone())
+    }
+}
+
+fn argv_array(argv: &[Arg<'_>]) -> js_sys::Array {
+    argv.iter()
+        .map(|arg| match arg {
+            Arg::Text(t) => JsValue::from_str(t),
+            Arg::Bytes(b) => match std::str::from_utf8(b) {
+                // Text when it is text (Dramatiq's JSON is ASCII): every client takes strings.
+                Ok(t) => JsValue::from_str(t),
+                Err(_) => js_sys::Uint8Array::from(*b).into(),
+            },
+        })
+        .collect()
+}
+
+fn command_name<'a>(argv: &[Arg<'a>]) -> &'a str {
+    match argv.first() {
+        Some(Arg::Text(name)) => name,
+        _ => "a command",
+    }
+}
+
+async fn send(promise: js_sys::Promise, name: &str) -> Result<Reply, StoreError> {
+    let answer = JsFuture::from(promise).await.map_err(|cause| {
+        StoreError::with_cause(
+            format!("Redis {name} failed: {}", error_text(&cause)),
+            Rc::new(cause),
+        )
+    })?;
+    reply_of(&answer, 0).map_err(|what| {
+        let message = format!("the Redis client answered {name} with {what}");
+        StoreError::with_cause(message.clone(), Rc::new(type_error(&message)))
+    })
+}
+
+/// A client's answer as a [`Reply`]; `Err` says what it was instead.
+fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
+    if is_absent(answer) {
+        return Ok(Reply::Nil);
+    }
+    if let Some(n) = answer.as_f64() {
+        if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
+            return Ok(Reply::Int(n as i64));
+        }
+        return Err(format!("the number {}", crate::codec::Plain(n)));
+    }
+    if answer.is_bigint() {
+        return i64::try_from(answer.clone().unchecked_into::<js_sys::BigInt>())
+            .map(Reply::Int)
+            .map_err(|_| "a BigInt beyond 64 bits".into());
+    }
+    if let Some(array) = answer.dyn_ref::<js_sys::Array>() {
+        if depth >= MAX_REPLY_DEPTH {
+            return Err("arrays nested too deeply".into());
+        }
+        return array
+            .iter()
+            .map(|item| reply_of(&item, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Reply::Array);
+    }
+    bytes_of(answer)
+        .map(Reply::Bytes)
+        .ok_or_else(|| describe_value(answer))
+}
+
+impl RedisClient for JsRedis {
+    async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        let c = &self.shared;
+        let promise = redis_command(&c.client, &c.dialect, &argv_array(argv));
+        send(promise, command_name(argv)).await
+    }
+
+    fn has_blocking(&self) -> bool {
+        self.blocking.is_some()
+    }
+
+    fn blocking_idle(&self) -> bool {
+        self.blocking
+            .as_ref()
+            .is_some_and(|(_, state)| redis_idle(state))
+    }
+
+    async fn blocking_command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        let Some((c, state)) = &self.blocking else {
+            return self.command(argv).await;
+        };
+        let promise = redis_blocking(&c.client, &c.dialect, &argv_array(argv), state);
+        send(promise, command_name(argv)).await
+    }
+}

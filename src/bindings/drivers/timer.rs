@@ -1,0 +1,82 @@
+//! The host's clock and timers, as the core's [`Timer`]: `performance.now()` for time, and
+//! one `setTimeout` at a time serving every pending sleep (see [`crate::wait::timer_queue`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::wait::timer::Timer;
+use crate::wait::timer_queue::{Alarm, QueuedSleep, TimerQueue};
+
+#[wasm_bindgen]
+extern "C" {
+    // `performance.now()` is monotonic and present in Node, browsers and workerd (where it
+    // advances with I/O, which a timer is).
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, delay_ms: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+/// The one host timer: a `setTimeout` handle (a number, or Node's `Timeout` object) and the
+/// callback every arming reuses.
+pub struct JsAlarm {
+    handle: RefCell<Option<JsValue>>,
+    callback: js_sys::Function,
+}
+
+impl Alarm for JsAlarm {
+    fn set(&self, delay_ms: f64) {
+        self.clear();
+        // Round up: a timer that fires a fraction early would only re-arm for the rest.
+        let handle = set_timeout(&self.callback, delay_ms.ceil());
+        *self.handle.borrow_mut() = Some(handle);
+    }
+
+    fn clear(&self) {
+        if let Some(handle) = self.handle.borrow_mut().take() {
+            clear_timeout(&handle);
+        }
+    }
+}
+
+thread_local! {
+    static QUEUE: Rc<TimerQueue<JsAlarm>> = {
+        // Lives as long as the module instance; the queue is the only user.
+        let callback = Closure::<dyn FnMut()>::new(|| QUEUE.with(|q| q.fire(performance_now())));
+        let function: js_sys::Function = callback.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        callback.forget();
+        Rc::new(TimerQueue::new(JsAlarm {
+            handle: RefCell::new(None),
+            callback: function,
+        }))
+    };
+}
+
+/// `performance.now()` and the shared timer queue: dropping a sleep takes it out of the
+/// queue, and the host timer is cleared once no sleep is left.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsTimer;
+
+impl Timer for JsTimer {
+    type Sleep = QueuedSleep<JsAlarm>;
+
+    fn now_ms(&self) -> f64 {
+        performance_now()
+    }
+
+    fn sleep_ms(&self, ms: f64) -> QueuedSleep<JsAlarm> {
+        QUEUE.with(|q| q.sleep(performance_now(), ms))
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch (message timestamps).
+pub fn epoch_ms() -> f64 {
+    js_sys::Date::now()
+}

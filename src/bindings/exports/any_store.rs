@@ -1,0 +1,94 @@
+//! The store under a backend class: one enum over every store the JS classes can sit on
+//! (enum dispatch: no `dyn`, no boxing of the store itself).
+
+use crate::bindings::drivers::cloudflare_kv::JsCloudflareKv;
+use crate::bindings::drivers::indexed_db::JsIndexedDb;
+use crate::bindings::drivers::kv::JsKv;
+use crate::bindings::drivers::memcached::JsMemcached;
+use crate::bindings::drivers::redis::JsRedis;
+use crate::bindings::drivers::timer::JsTimer;
+use crate::model::error::StoreError;
+use crate::results::store::{Store, Watch};
+use crate::stores::cloudflare_kv::CloudflareKvStore;
+use crate::stores::indexed_db::IndexedDbStore;
+use crate::stores::kv::KvStore;
+use crate::stores::memcached::MemcachedStore;
+use crate::stores::redis::RedisStore;
+use crate::stores::stub::StubStore;
+
+/// Every store a JS backend class can sit on.
+pub enum AnyStore {
+    /// In memory.
+    Stub(StubStore<JsTimer>),
+    /// Any key-value adapter.
+    Kv(KvStore<JsKv>),
+    /// A Cloudflare Workers KV namespace.
+    CloudflareKv(CloudflareKvStore<JsCloudflareKv>),
+    /// The browser's IndexedDB.
+    IndexedDb(IndexedDbStore<JsIndexedDb>),
+    /// Redis, in Dramatiq's layout.
+    Redis(RedisStore<JsRedis>),
+    /// Memcached, in Dramatiq's layout.
+    Memcached(MemcachedStore<JsMemcached>),
+}
+
+/// Calls `$call` on whichever store `$self` is.
+macro_rules! each_store {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Stub($s) => $call,
+            AnyStore::Kv($s) => $call,
+            AnyStore::CloudflareKv($s) => $call,
+            AnyStore::IndexedDb($s) => $call,
+            AnyStore::Redis($s) => $call,
+            AnyStore::Memcached($s) => $call,
+        }
+    };
+}
+
+/// Like `each_store!` for an operation that awaits: the stub's future runs in place (it is
+/// tiny and answers at once), every other store's is boxed. A future that stays in place
+/// is as large as the largest store's, and every pending wait carries it, sleeping or not;
+/// a JS-backed operation allocates anyway, so one more box costs little.
+macro_rules! each_store_await {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Stub($s) => $call.await,
+            AnyStore::Kv($s) => Box::pin($call).await,
+            AnyStore::CloudflareKv($s) => Box::pin($call).await,
+            AnyStore::IndexedDb($s) => Box::pin($call).await,
+            AnyStore::Redis($s) => Box::pin($call).await,
+            AnyStore::Memcached($s) => Box::pin($call).await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        each_store_await!(self, s => s.get(key))
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        each_store_await!(self, s => s.put(key, value, ttl_ms))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        each_store_await!(self, s => s.delete(key))
+    }
+
+    fn watch(&self, key: &str) -> Watch {
+        each_store!(self, s => s.watch(key))
+    }
+
+    fn can_wait(&self) -> bool {
+        each_store!(self, s => s.can_wait())
+    }
+
+    async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        each_store_await!(self, s => s.wait(key, timeout_ms))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        each_store_await!(self, s => s.get_many(keys))
+    }
+}

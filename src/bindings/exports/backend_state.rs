@@ -1,0 +1,176 @@
+//! What a backend holds and shares with the reads in flight: the core `ResultBackend` over
+//! its store, the codec, and the options every backend class reads.
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::any_store::AnyStore;
+use super::errors::to_js;
+use super::interchange::{parse_plain, python_bytes_from_js, value_from_js, value_to_js};
+use super::message::Identity;
+use crate::bindings::drivers::abort::Aborted;
+use crate::bindings::drivers::random::random_seed;
+use crate::bindings::drivers::timer::JsTimer;
+use crate::bindings::js::{
+    bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, prop, type_error,
+};
+use crate::codec;
+use crate::codec::interchange::{plain_json, small_int};
+use crate::codec::value::Value;
+use crate::model::error::{ResultError, StoreError};
+use crate::model::key::{KeyScheme, DEFAULT_NAMESPACE};
+use crate::results::backend::{
+    decode_result, unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES,
+};
+
+/// How values become bytes: the built-in JSON encoder (native fast path) or a JS object
+/// with `encode(value) → bytes` and `decode(bytes) → value`.
+pub(crate) enum Codec {
+    Json,
+    Custom(JsValue),
+}
+
+/// Options every backend takes: `{ namespace, useNamespacePrefixKeys, encoder }`.
+pub(crate) struct CommonOptions {
+    keys: KeyScheme,
+    codec: Codec,
+    encoder: JsValue,
+    max_value_bytes: usize,
+}
+
+impl CommonOptions {
+    /// Reads and validates the common options.
+    pub(crate) fn read(options: &JsValue) -> Result<CommonOptions, JsValue> {
+        let options = options_object(options, "backend options")?;
+        let namespace =
+            opt_string(&options, "namespace")?.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        let use_namespace_prefix_keys =
+            opt_bool(&options, "useNamespacePrefixKeys")?.unwrap_or(false);
+        let encoder = prop(&options, "encoder");
+        let codec = if is_absent(&encoder)
+            || prop(&encoder, "isDramatiqJsonEncoder").as_bool() == Some(true)
+        {
+            Codec::Json
+        } else if prop(&encoder, "encode").is_function() && prop(&encoder, "decode").is_function() {
+            Codec::Custom(encoder.clone())
+        } else {
+            return Err(type_error(
+                "encoder must be a JSONEncoder or an object with encode(value) and decode(bytes) methods",
+            ));
+        };
+        let max_value_bytes = match opt_number(&options, "maxValueBytes")? {
+            None => DEFAULT_MAX_VALUE_BYTES,
+            Some(n) if n == f64::INFINITY => usize::MAX,
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => n as usize,
+            Some(n) => {
+                return Err(type_error(&format!(
+                    "option maxValueBytes must be a non-negative integer or Infinity, got {}",
+                    codec::Plain(n)
+                )))
+            }
+        };
+        Ok(CommonOptions {
+            keys: KeyScheme {
+                namespace,
+                use_namespace_prefix_keys,
+            },
+            codec,
+            encoder,
+            max_value_bytes,
+        })
+    }
+}
+
+/// What a backend holds: the core backend over its store, and how values become bytes.
+/// Shared (`Rc`) with the reads and collections in flight, which outlive a call.
+pub(crate) struct Shared {
+    pub(crate) core: ResultBackend<AnyStore, JsTimer>,
+    pub(crate) codec: Codec,
+    pub(crate) encoder: JsValue,
+}
+
+impl Shared {
+    pub(crate) fn key(&self, message: &JsValue) -> Result<String, JsValue> {
+        let id = Identity::read(message)?;
+        Ok(self
+            .core
+            .keys()
+            .message_key(&id.queue_name, &id.actor_name, &id.message_id))
+    }
+
+    pub(crate) fn encode(&self, value: &JsValue) -> Result<Vec<u8>, JsValue> {
+        match &self.codec {
+            Codec::Json => python_bytes_from_js(value),
+            Codec::Custom(enc) => {
+                let f: js_sys::Function = prop(enc, "encode").unchecked_into();
+                bytes_from_js(&f.call1(enc, value)?)
+            }
+        }
+    }
+
+    /// The JS value of stored bytes, or the error they stand for (the core's decode path;
+    /// the built-in codec adds fast paths that skip building a tree).
+    pub(crate) fn decode(&self, key: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        match &self.codec {
+            Codec::Json => {
+                // Fastest path: a small integer (a common result) needs no text at all.
+                if let Some(n) = small_int(bytes) {
+                    return Ok(JsValue::from_f64(n));
+                }
+                // Fast path: text JSON.parse reads exactly as Python does crosses as is.
+                if let Some(text) = plain_json(bytes) {
+                    if let Ok(value) = parse_plain(text) {
+                        return Ok(value);
+                    }
+                }
+                let value = decode_result(key, bytes).map_err(|e| to_js(&e))?;
+                value_to_js(&value)
+            }
+            Codec::Custom(enc) => {
+                let f: js_sys::Function = prop(enc, "decode").unchecked_into();
+                let decoded = f
+                    .call1(enc, &js_sys::Uint8Array::from(bytes).into())
+                    .map_err(|cause| {
+                        to_js(&ResultError::Store {
+                            key: key.to_owned(),
+                            source: StoreError::with_cause(
+                                "the custom encoder's decode() threw",
+                                Rc::new(cause),
+                            ),
+                        })
+                    })?;
+                // The envelope check needs the value's shape; the data stays the JS value.
+                let shape = value_from_js(&decoded).unwrap_or(Value::Null);
+                unwrap_result(key, shape).map_err(|e| to_js(&e))?;
+                Ok(decoded)
+            }
+        }
+    }
+
+    /// A backend state over `store` with the common options.
+    pub(crate) fn new(store: AnyStore, options: CommonOptions) -> Shared {
+        Shared {
+            core: ResultBackend::new(store, JsTimer, options.keys, random_seed())
+                .with_max_value_bytes(options.max_value_bytes),
+            codec: options.codec,
+            encoder: options.encoder,
+        }
+    }
+}
+
+/// Reads a wait's options: `{ block, timeout, signal }`, `block` defaulting to `block`.
+pub(crate) fn wait_options(
+    options: &JsValue,
+    block: bool,
+) -> Result<(Wait, Option<Aborted>), JsValue> {
+    // No options (the common non-blocking read): the defaults, without reading any.
+    if is_absent(options) {
+        return Ok((Wait::new(block, None).map_err(|e| to_js(&e))?, None));
+    }
+    let options = options_object(options, "options")?;
+    let block = opt_bool(&options, "block")?.unwrap_or(block);
+    let wait = Wait::new(block, opt_number(&options, "timeout")?).map_err(|e| to_js(&e))?;
+    Ok((wait, Aborted::watch(&prop(&options, "signal"))?))
+}

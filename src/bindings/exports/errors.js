@@ -1,0 +1,95 @@
+// The error classes of the public API. They live in a JS module (not in Rust) so that they
+// are real subclasses of Error: `instanceof`, `name`, `cause` and stack traces work as JS
+// users expect. The package re-exports this very module, so the classes the wasm code throws
+// are the classes users import.
+
+/** Base class of every error about a result (Dramatiq's `ResultError`). */
+export class ResultError extends Error {
+  constructor(message, options = {}) {
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    /** The store key of the message the error is about, or null. */
+    this.messageKey = options.messageKey ?? null;
+    /** A stable machine-readable code, e.g. "RESULT_MISSING". */
+    this.code = options.code ?? "RESULT_ERROR";
+  }
+}
+ResultError.prototype.name = "ResultError";
+
+/** No result is stored (or it expired) and the caller did not block. */
+export class ResultMissing extends ResultError {}
+ResultMissing.prototype.name = "ResultMissing";
+
+/** The caller blocked and the deadline passed with no result stored. */
+export class ResultTimeout extends ResultError {}
+ResultTimeout.prototype.name = "ResultTimeout";
+
+/** The actor raised; the message reads `actor raised <type>: <msg>`. */
+export class ResultFailure extends ResultError {
+  constructor(message, options = {}) {
+    super(message, options);
+    /** The exception's class name (Dramatiq's `orig_exc_type`). */
+    this.exceptionType = options.exceptionType ?? "";
+    /** The exception's message (Dramatiq's `orig_exc_msg`). */
+    this.exceptionValue = options.exceptionValue ?? "";
+    /** The traceback, when the producer stored one (Python Dramatiq never does). */
+    this.traceback = options.traceback ?? null;
+  }
+}
+ResultFailure.prototype.name = "ResultFailure";
+
+/** Stored bytes that Dramatiq's encoder cannot read (Dramatiq's `DecodeError`). */
+export class DecodeError extends ResultError {}
+DecodeError.prototype.name = "DecodeError";
+
+const CLASSES = {
+  RESULT_MISSING: ResultMissing,
+  RESULT_TIMEOUT: ResultTimeout,
+  RESULT_FAILURE: ResultFailure,
+  RESULT_DECODE: DecodeError,
+};
+
+/** Builds the error for `code`; called from the wasm bindings. */
+export function makeResultError(code, message, messageKey, cause, failure) {
+  const Class = CLASSES[code] ?? ResultError;
+  const options = { code, messageKey: messageKey ?? null };
+  if (cause !== undefined) options.cause = cause;
+  if (failure !== undefined) {
+    options.exceptionType = failure[0];
+    options.exceptionValue = failure[1];
+    options.traceback = failure[2] ?? null;
+  }
+  return new Class(message, options);
+}
+
+/**
+ * The sentinel for "no value" (Dramatiq's `Missing`): returned where absence is an answer
+ * rather than an error, e.g. by `tryGetResult`.
+ */
+export const Missing = Object.freeze(
+  Object.create(null, {
+    toString: { value: () => "Missing" },
+    [Symbol.toStringTag]: { value: "Missing" },
+  }),
+);
+
+/** Returns the Missing sentinel; called from the wasm bindings. */
+export function missing() {
+  return Missing;
+}
+
+/**
+ * What Dramatiq's `wrap_exception` reads off an exception, for a JS thrown value:
+ * [type, message]. The type is the class name (a subclass that does not set `name` still
+ * reports its own class, as Python's `type(e).__name__` does), unless `name` was set to
+ * something more specific than "Error".
+ */
+export function exceptionInfo(error) {
+  if (error !== null && typeof error === "object") {
+    const ownName = typeof error.name === "string" ? error.name : "";
+    const ctorName = typeof error.constructor?.name === "string" ? error.constructor.name : "";
+    const type = ownName && ownName !== "Error" ? ownName : ctorName || ownName || "Error";
+    const message = error.message === undefined ? "" : String(error.message);
+    return [type, message];
+  }
+  return ["Error", typeof error === "symbol" ? error.toString() : String(error)];
+}

@@ -1,0 +1,84 @@
+//! Core errors → instances of the JS classes in `errors.js`.
+
+use wasm_bindgen::prelude::*;
+
+use super::interchange::value_to_js;
+use crate::bindings::js::type_error;
+use crate::model::error::{ResultError, StoreError};
+
+#[wasm_bindgen(module = "/src/bindings/exports/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeResultError)]
+    fn make_result_error(
+        code: &str,
+        message: &str,
+        key: Option<String>,
+        cause: JsValue,
+        failure: JsValue,
+    ) -> JsValue;
+
+    /// `[type, message]` of a thrown JS value, as Dramatiq's `wrap_exception` reads them.
+    #[wasm_bindgen(js_name = exceptionInfo)]
+    pub fn exception_info(error: &JsValue) -> js_sys::Array;
+
+    /// The `Missing` sentinel.
+    #[wasm_bindgen(js_name = missing)]
+    pub fn missing() -> JsValue;
+}
+
+/// The adapter's original error when it threw one, else a plain `Error` saying what failed.
+fn cause_of(source: &StoreError) -> JsValue {
+    source
+        .cause
+        .as_ref()
+        .and_then(|c| c.downcast_ref::<JsValue>())
+        .cloned()
+        .unwrap_or_else(|| js_sys::Error::new(&source.message).into())
+}
+
+/// The JS error for a core error: a `ResultError` subclass, or a `TypeError` for bad
+/// arguments.
+pub fn to_js(err: &ResultError) -> JsValue {
+    let message = err.to_string();
+    let key = err.key().filter(|k| !k.is_empty()).map(str::to_owned);
+    let make = |code: &str, cause: JsValue, failure: JsValue| {
+        make_result_error(code, &message, key.clone(), cause, failure)
+    };
+    match err {
+        ResultError::Missing { .. } => {
+            make("RESULT_MISSING", JsValue::UNDEFINED, JsValue::UNDEFINED)
+        }
+        ResultError::Timeout { cause, .. } => make(
+            "RESULT_TIMEOUT",
+            cause.as_ref().map_or(JsValue::UNDEFINED, cause_of),
+            JsValue::UNDEFINED,
+        ),
+        ResultError::Failure { failure, .. } => {
+            let parts = js_sys::Array::new();
+            parts.push(&value_to_js(&failure.exc_type).unwrap_or(JsValue::NULL));
+            parts.push(&value_to_js(&failure.exc_msg).unwrap_or(JsValue::NULL));
+            parts.push(
+                &failure
+                    .traceback
+                    .as_deref()
+                    .map_or(JsValue::NULL, JsValue::from_str),
+            );
+            make("RESULT_FAILURE", JsValue::UNDEFINED, parts.into())
+        }
+        ResultError::Store { source, .. } => {
+            make("RESULT_STORE", cause_of(source), JsValue::UNDEFINED)
+        }
+        ResultError::Decode { .. } => make("RESULT_DECODE", JsValue::UNDEFINED, JsValue::UNDEFINED),
+        ResultError::MalformedFailure { .. } => {
+            make("RESULT_MALFORMED", JsValue::UNDEFINED, JsValue::UNDEFINED)
+        }
+        ResultError::Encode { .. } => make("RESULT_ENCODE", JsValue::UNDEFINED, JsValue::UNDEFINED),
+        ResultError::TooLarge { .. } => {
+            make("RESULT_TOO_LARGE", JsValue::UNDEFINED, JsValue::UNDEFINED)
+        }
+        ResultError::Aborted { .. } => {
+            make("RESULT_ABORTED", JsValue::UNDEFINED, JsValue::UNDEFINED)
+        }
+        ResultError::InvalidArgument(msg) => type_error(msg),
+    }
+}

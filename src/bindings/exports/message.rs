@@ -1,0 +1,310 @@
+//! `Message`: Dramatiq's message as a JS class, and reading message identities.
+
+use wasm_bindgen::prelude::*;
+
+use super::interchange::{value_from_js, value_to_js};
+use crate::bindings::drivers::random::random_bytes;
+use crate::bindings::drivers::timer::epoch_ms;
+use crate::bindings::js::{
+    bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
+};
+use crate::codec::value::Value;
+use crate::model::message::{uuid4, Message as CoreMessage};
+
+/// The three fields a result key is derived from, read off any object that has them:
+/// a `Message`, `{ queueName, actorName, messageId }`, or a Python message dict
+/// (`queue_name`, `actor_name`, `message_id`).
+pub struct Identity {
+    /// Queue name as carried.
+    pub queue_name: String,
+    /// Actor name.
+    pub actor_name: String,
+    /// Message id.
+    pub message_id: String,
+}
+
+fn field(obj: &JsValue, camel: &str, snake: &str) -> Result<String, JsValue> {
+    let mut v = prop(obj, camel);
+    if is_absent(&v) {
+        v = prop(obj, snake);
+    }
+    v.as_string().ok_or_else(|| {
+        type_error(&format!(
+            "message.{camel} must be a string (pass a Message or {{ queueName, actorName, messageId }})"
+        ))
+    })
+}
+
+#[wasm_bindgen(module = "/src/bindings/exports/identity.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = identityOf)]
+    fn identity_of(message: &JsValue) -> JsValue;
+}
+
+impl Identity {
+    /// Reads the identity of `message`; `TypeError` if a field is missing or not a string.
+    pub fn read(message: &JsValue) -> Result<Identity, JsValue> {
+        let joined = identity_of(message);
+        if let Some(text) = joined.as_string() {
+            let mut parts = text.splitn(3, '\0');
+            if let (Some(q), Some(a), Some(i)) = (parts.next(), parts.next(), parts.next()) {
+                return Ok(Identity {
+                    queue_name: q.to_owned(),
+                    actor_name: a.to_owned(),
+                    message_id: i.to_owned(),
+                });
+            }
+        }
+        if js_sys::Array::is_array(&joined) {
+            let parts = js_sys::Array::from(&joined);
+            let part = |i| parts.get(i).as_string().unwrap_or_default();
+            return Ok(Identity {
+                queue_name: part(0),
+                actor_name: part(1),
+                message_id: part(2),
+            });
+        }
+        // Not a valid identity: read field by field to say which one is wrong.
+        Self::read_fields(message)
+    }
+
+    fn read_fields(message: &JsValue) -> Result<Identity, JsValue> {
+        if !message.is_object() {
+            return Err(type_error(
+                "message must be a Message or an object with queueName, actorName and messageId",
+            ));
+        }
+        Ok(Identity {
+            queue_name: field(message, "queueName", "queue_name")?,
+            actor_name: field(message, "actorName", "actor_name")?,
+            message_id: field(message, "messageId", "message_id")?,
+        })
+    }
+}
+
+/// A Dramatiq message: an actor call with its arguments and options.
+#[wasm_bindgen]
+#[derive(Debug, Clone)]
+pub struct Message {
+    inner: CoreMessage,
+}
+
+fn list_of(value: &JsValue, what: &str) -> Result<Vec<Value>, JsValue> {
+    if is_absent(value) {
+        return Ok(Vec::new());
+    }
+    match value_from_js(value)? {
+        Value::List(items) => Ok(items),
+        _ => Err(type_error(&format!("{what} must be an array"))),
+    }
+}
+
+fn dict_of(value: &JsValue, what: &str) -> Result<Vec<(String, Value)>, JsValue> {
+    if is_absent(value) {
+        return Ok(Vec::new());
+    }
+    match value_from_js(value)? {
+        Value::Dict(entries) => Ok(entries),
+        _ => Err(type_error(&format!("{what} must be a plain object"))),
+    }
+}
+
+fn timestamp(value: Option<f64>) -> Result<i64, JsValue> {
+    match value {
+        None => Ok(epoch_ms() as i64),
+        Some(ms) if ms.is_finite() && ms.fract() == 0.0 && ms.abs() <= 9_007_199_254_740_991.0 => {
+            Ok(ms as i64)
+        }
+        Some(ms) => Err(type_error(&format!(
+            "messageTimestamp must be an integer number of milliseconds, got {}",
+            crate::codec::Plain(ms)
+        ))),
+    }
+}
+
+impl Message {
+    /// The core message.
+    pub fn core(&self) -> &CoreMessage {
+        &self.inner
+    }
+
+    /// Wraps a core message.
+    pub fn from_core(inner: CoreMessage) -> Message {
+        Message { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl Message {
+    /// `new Message({ queueName = "default", actorName, messageId = uuid4(), args = [],
+    /// kwargs = {}, options = {}, messageTimestamp = Date.now() })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(fields: JsValue) -> Result<Message, JsValue> {
+        let fields = options_object(&fields, "Message fields")?;
+        let actor_name = opt_string(&fields, "actorName")?
+            .ok_or_else(|| type_error("Message needs an actorName"))?;
+        Ok(Message {
+            inner: CoreMessage {
+                queue_name: opt_string(&fields, "queueName")?.unwrap_or_else(|| "default".into()),
+                actor_name,
+                args: list_of(&prop(&fields, "args"), "args")?,
+                kwargs: dict_of(&prop(&fields, "kwargs"), "kwargs")?,
+                options: dict_of(&prop(&fields, "options"), "options")?,
+                message_id: opt_string(&fields, "messageId")?
+                    .unwrap_or_else(|| uuid4(random_bytes())),
+                message_timestamp: timestamp(opt_number(&fields, "messageTimestamp")?)?,
+            },
+        })
+    }
+
+    /// Reads a Dramatiq message dict (snake_case, as Python's `message.asdict()`).
+    #[wasm_bindgen(js_name = fromDict)]
+    pub fn from_dict(dict: JsValue) -> Result<Message, JsValue> {
+        let v = value_from_js(&dict)?;
+        CoreMessage::from_dict(&v, epoch_ms() as i64)
+            .map(Message::from_core)
+            .map_err(|e| type_error(&e.to_string()))
+    }
+
+    /// Decodes an encoded message (the bytes a broker carries).
+    pub fn decode(bytes: JsValue) -> Result<Message, JsValue> {
+        let raw = bytes_from_js(&bytes)?;
+        let v = crate::codec::decode(&raw)
+            .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
+        CoreMessage::from_dict(&v, epoch_ms() as i64)
+            .map(Message::from_core)
+            .map_err(|e| type_error(&e.to_string()))
+    }
+
+    /// The snake_case dict Dramatiq enqueues (`message.asdict()`).
+    #[wasm_bindgen(js_name = asDict)]
+    pub fn as_dict(&self) -> Result<JsValue, JsValue> {
+        value_to_js(&self.inner.to_dict())
+    }
+
+    /// The bytes Dramatiq's `JSONEncoder` writes for this message.
+    pub fn encode(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(self.inner.encode().as_slice())
+    }
+
+    /// A copy with some fields replaced (`{ messageId, queueName, options, … }`), as
+    /// Python's `message.copy(**fields)`; how to rebuild a message from a known id.
+    pub fn copy(&self, changes: JsValue) -> Result<Message, JsValue> {
+        let changes = options_object(&changes, "changes")?;
+        let mut m = self.inner.clone();
+        if let Some(q) = opt_string(&changes, "queueName")? {
+            m.queue_name = q;
+        }
+        if let Some(a) = opt_string(&changes, "actorName")? {
+            m.actor_name = a;
+        }
+        if let Some(id) = opt_string(&changes, "messageId")? {
+            m.message_id = id;
+        }
+        let args = prop(&changes, "args");
+        if !is_absent(&args) {
+            m.args = list_of(&args, "args")?;
+        }
+        let kwargs = prop(&changes, "kwargs");
+        if !is_absent(&kwargs) {
+            m.kwargs = dict_of(&kwargs, "kwargs")?;
+        }
+        let options = prop(&changes, "options");
+        if !is_absent(&options) {
+            m.options = dict_of(&options, "options")?;
+        }
+        if let Some(ts) = opt_number(&changes, "messageTimestamp")? {
+            m.message_timestamp = timestamp(Some(ts))?;
+        }
+        Ok(Message { inner: m })
+    }
+
+    /// The queue name.
+    #[wasm_bindgen(getter, js_name = queueName)]
+    pub fn queue_name(&self) -> String {
+        self.inner.queue_name.clone()
+    }
+
+    /// The actor name.
+    #[wasm_bindgen(getter, js_name = actorName)]
+    pub fn actor_name(&self) -> String {
+        self.inner.actor_name.clone()
+    }
+
+    /// The message id.
+    #[wasm_bindgen(getter, js_name = messageId)]
+    pub fn message_id(&self) -> String {
+        self.inner.message_id.clone()
+    }
+
+    /// Milliseconds since the epoch when the message was built.
+    #[wasm_bindgen(getter, js_name = messageTimestamp)]
+    pub fn message_timestamp(&self) -> f64 {
+        self.inner.message_timestamp as f64
+    }
+
+    /// Positional arguments (a fresh array each time).
+    #[wasm_bindgen(getter)]
+    pub fn args(&self) -> Result<JsValue, JsValue> {
+        value_to_js(&Value::List(self.inner.args.clone()))
+    }
+
+    /// Keyword arguments (a fresh object each time).
+    #[wasm_bindgen(getter)]
+    pub fn kwargs(&self) -> Result<JsValue, JsValue> {
+        value_to_js(&Value::Dict(self.inner.kwargs.clone()))
+    }
+
+    /// Message options (a fresh object each time).
+    #[wasm_bindgen(getter)]
+    pub fn options(&self) -> Result<JsValue, JsValue> {
+        value_to_js(&Value::Dict(self.inner.options.clone()))
+    }
+
+    /// Python's `str(message)`: `actor(1, 'x', k=2)`.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_string_js(&self) -> String {
+        self.inner.display()
+    }
+
+    /// This message's result: `backend.getResult(this, options)` with `options.backend`,
+    /// else the global broker's results backend. Always returns a Promise; bad arguments
+    /// and a missing backend reject it.
+    #[wasm_bindgen(js_name = getResult)]
+    pub fn get_result(&self, options: JsValue) -> js_sys::Promise {
+        self.call_backend(options)
+            .unwrap_or_else(|err| js_sys::Promise::reject(&err))
+    }
+}
+
+#[wasm_bindgen(module = "/src/bindings/exports/global.js")]
+extern "C" {
+    /// The global broker's results backend; throws when there is none or it has no
+    /// `Results` middleware.
+    #[wasm_bindgen(js_name = globalResultsBackend, catch)]
+    fn global_results_backend() -> Result<JsValue, JsValue>;
+}
+
+impl Message {
+    fn call_backend(&self, options: JsValue) -> Result<js_sys::Promise, JsValue> {
+        let options = options_object(&options, "options")?;
+        let mut backend = prop(&options, "backend");
+        if is_absent(&backend) {
+            backend = global_results_backend()?;
+        }
+        let identity = js_sys::Object::new();
+        for (k, v) in [
+            ("queueName", &self.inner.queue_name),
+            ("actorName", &self.inner.actor_name),
+            ("messageId", &self.inner.message_id),
+        ] {
+            js_sys::Reflect::set(&identity, &k.into(), &JsValue::from_str(v))?;
+        }
+        let method = prop(&backend, "getResult");
+        let Some(method) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&method) else {
+            return Err(type_error("options.backend must be a result backend"));
+        };
+        let out = method.call2(&backend, &identity, &options)?;
+        Ok(js_sys::Promise::resolve(&out))
+    }
+}

@@ -1,0 +1,296 @@
+//! `ResultBackend`: the methods every backend class has (`getResult`, `storeResult`, …),
+//! written once over [`AnyStore`]. The classes users construct (`StubBackend`,
+//! `RedisBackend`, …, in `backends.rs`) extend it and only say which store they sit on.
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::any_store::AnyStore;
+use super::backend_state::{wait_options, Codec, CommonOptions, Shared};
+use super::errors::{exception_info, missing, to_js};
+use super::interchange::value_to_js;
+use super::promise::{promise_of, reject};
+use super::result_stream::{abort_reason, already_aborted, Collection, ResultStream};
+use crate::bindings::js::{bytes_from_js, is_absent, options_object, prop, ttl_ms, type_error};
+use crate::model::envelope::{self, ExceptionInfo};
+use crate::model::error::ResultError;
+use crate::results::backend::{exception_bytes, DEFAULT_RESULT_TTL_MS};
+use crate::wait::race::{race, Either};
+
+/// What a read returns.
+#[derive(Clone, Copy)]
+enum Decode {
+    /// The decoded value; `ResultMissing` when absent.
+    Value,
+    /// The decoded value; `Missing` when absent.
+    OrMissing,
+    /// The stored bytes as they are.
+    Raw,
+}
+
+/// Dramatiq's `ResultBackend`: the base class of every backend. Not constructed directly:
+/// `new StubBackend()`, `new RedisBackend(client)`, … each build one over their store.
+#[wasm_bindgen(js_name = ResultBackend)]
+pub struct JsResultBackend {
+    shared: Rc<Shared>,
+}
+
+impl JsResultBackend {
+    /// A backend over `store` with the common options.
+    pub(crate) fn new(store: AnyStore, options: CommonOptions) -> JsResultBackend {
+        JsResultBackend {
+            shared: Rc::new(Shared::new(store, options)),
+        }
+    }
+
+    /// The store this backend sits on.
+    pub(crate) fn store(&self) -> &AnyStore {
+        self.shared.core.store()
+    }
+
+    /// The state reads in flight share (for an extra that outlives the call).
+    pub(crate) fn shared(&self) -> Rc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Reads `message`'s result under `options` and hands it back as `mode` says.
+    fn read(&self, message: &JsValue, options: &JsValue, mode: Decode) -> js_sys::Promise {
+        let prepared = self
+            .shared
+            .key(message)
+            .and_then(|key| Ok((key, wait_options(options, false)?)));
+        let (key, (wait, abort)) = match prepared {
+            Ok(p) => p,
+            Err(e) => return reject(e),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            let read = shared.core.wait_for_bytes(&key, wait);
+            let outcome = match abort {
+                None => read.await,
+                Some(mut abort) => {
+                    if let Some(reason) = already_aborted(&abort) {
+                        return Err(reason);
+                    }
+                    match race(read, &mut abort).await {
+                        Either::Left(outcome) => outcome,
+                        Either::Right(()) => return Err(abort_reason(&abort, &key)),
+                    }
+                }
+            };
+            match (outcome, mode) {
+                (Ok(bytes), Decode::Raw) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+                (Ok(bytes), _) => shared.decode(&key, &bytes),
+                (Err(ResultError::Missing { .. }), Decode::OrMissing) => Ok(missing()),
+                (Err(e), _) => Err(to_js(&e)),
+            }
+        })
+    }
+
+    /// Stores `bytes` under `message`'s key: everything is read before the call returns
+    /// (the caller may mutate its arguments afterwards).
+    fn put(&self, prepared: Result<(String, Vec<u8>, u64), JsValue>) -> js_sys::Promise {
+        let (key, bytes, ttl) = match prepared {
+            Ok(p) => p,
+            Err(e) => return reject(e),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared
+                .core
+                .store_bytes(&key, bytes, ttl)
+                .await
+                .map_err(|e| to_js(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Reads `messages` (an array) and `{ block = true, timeout, signal, onProgress }`.
+    fn collection(&self, messages: &JsValue, options: &JsValue) -> Result<Collection, JsValue> {
+        if !js_sys::Array::is_array(messages) {
+            return Err(type_error("messages must be an array of messages"));
+        }
+        let messages: Vec<JsValue> = js_sys::Array::from(messages).iter().collect();
+        let keys = messages
+            .iter()
+            .map(|m| self.shared.key(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (wait, abort) = wait_options(&options_object(options, "options")?, true)?;
+        let on_progress = prop(options, "onProgress");
+        let on_progress = if is_absent(&on_progress) {
+            None
+        } else {
+            Some(
+                on_progress
+                    .dyn_into::<js_sys::Function>()
+                    .map_err(|_| type_error("onProgress must be a function"))?,
+            )
+        };
+        Ok(Collection::new(
+            self.shared.clone(),
+            messages,
+            keys,
+            wait,
+            abort,
+            on_progress,
+        ))
+    }
+}
+
+#[wasm_bindgen(js_class = ResultBackend)]
+impl JsResultBackend {
+    /// The store key of `message`'s result (Dramatiq's `build_message_key`).
+    #[wasm_bindgen(js_name = buildMessageKey)]
+    pub fn build_message_key(&self, message: JsValue) -> Result<String, JsValue> {
+        self.shared.key(&message)
+    }
+
+    /// The result of `message`: `{ block = false, timeout = 10000, signal }`. Rejects with
+    /// `ResultMissing`, `ResultTimeout`, `ResultFailure` or another `ResultError`; with
+    /// `signal.reason` when aborted.
+    #[wasm_bindgen(js_name = getResult)]
+    pub fn get_result(&self, message: JsValue, options: JsValue) -> js_sys::Promise {
+        self.read(&message, &options, Decode::Value)
+    }
+
+    /// Like `getResult`, but resolves with `Missing` where `getResult` would reject with
+    /// `ResultMissing`.
+    #[wasm_bindgen(js_name = tryGetResult)]
+    pub fn try_get_result(&self, message: JsValue, options: JsValue) -> js_sys::Promise {
+        self.read(&message, &options, Decode::OrMissing)
+    }
+
+    /// The stored bytes of `message`'s result, undecoded (same options as `getResult`).
+    #[wasm_bindgen(js_name = getResultBytes)]
+    pub fn get_result_bytes(&self, message: JsValue, options: JsValue) -> js_sys::Promise {
+        self.read(&message, &options, Decode::Raw)
+    }
+
+    /// Stores `value` as `message`'s result for `ttlMs` (default 600 000).
+    #[wasm_bindgen(js_name = storeResult)]
+    pub fn store_result(
+        &self,
+        message: JsValue,
+        value: JsValue,
+        ttl_ms_: JsValue,
+    ) -> js_sys::Promise {
+        self.put((|| {
+            Ok((
+                self.shared.key(&message)?,
+                self.shared.encode(&value)?,
+                ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?,
+            ))
+        })())
+    }
+
+    /// Stores `error` as `message`'s failure for `ttlMs` (default 600 000), in Dramatiq's
+    /// envelope: `{ type: class name, msg: error.message }`.
+    #[wasm_bindgen(js_name = storeException)]
+    pub fn store_exception(
+        &self,
+        message: JsValue,
+        error: JsValue,
+        ttl_ms_: JsValue,
+    ) -> js_sys::Promise {
+        self.put((|| {
+            let key = self.shared.key(&message)?;
+            let ttl = ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?;
+            let info = exception_info(&error);
+            let exc = ExceptionInfo::new(
+                info.get(0).as_string().unwrap_or_else(|| "Error".into()),
+                info.get(1).as_string().unwrap_or_default(),
+            );
+            let bytes = match &self.shared.codec {
+                Codec::Json => exception_bytes(&exc),
+                Codec::Custom(_) => self
+                    .shared
+                    .encode(&value_to_js(&envelope::wrap_exception(&exc))?)?,
+            };
+            Ok((key, bytes, ttl))
+        })())
+    }
+
+    /// Stores already-encoded bytes as `message`'s result, as they are.
+    #[wasm_bindgen(js_name = storeResultBytes)]
+    pub fn store_result_bytes(
+        &self,
+        message: JsValue,
+        bytes: JsValue,
+        ttl_ms_: JsValue,
+    ) -> js_sys::Promise {
+        self.put((|| {
+            Ok((
+                self.shared.key(&message)?,
+                bytes_from_js(&bytes)?,
+                ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?,
+            ))
+        })())
+    }
+
+    /// Removes `message`'s result (beyond Dramatiq, where results only expire).
+    #[wasm_bindgen(js_name = deleteResult)]
+    pub fn delete_result(&self, message: JsValue) -> js_sys::Promise {
+        let key = match self.shared.key(&message) {
+            Ok(k) => k,
+            Err(e) => return reject(e),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared
+                .core
+                .delete_result(&key)
+                .await
+                .map_err(|e| to_js(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The results of many messages under one deadline: `{ block = true, timeout = 10000,
+    /// signal, onProgress(done, total) }`. Resolves with the values in the order given;
+    /// rejects with the first error to happen (the rest of the wait is cancelled).
+    #[wasm_bindgen(js_name = getResults)]
+    pub fn get_results(&self, messages: JsValue, options: JsValue) -> js_sys::Promise {
+        let mut collection = match self.collection(&messages, &options) {
+            Ok(c) => c,
+            Err(e) => return reject(e),
+        };
+        promise_of(async move {
+            let out = js_sys::Array::new_with_length(collection.len() as u32);
+            while let Some((index, outcome)) = collection.next().await? {
+                out.set(index as u32, outcome?);
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// Like `getResults`, as an async iterator of `{ message, value }` or
+    /// `{ message, error }` in the order the results complete.
+    #[wasm_bindgen(js_name = iterResults)]
+    pub fn iter_results(
+        &self,
+        messages: JsValue,
+        options: JsValue,
+    ) -> Result<ResultStream, JsValue> {
+        Ok(ResultStream::new(self.collection(&messages, &options)?))
+    }
+
+    /// The key namespace.
+    #[wasm_bindgen(getter)]
+    pub fn namespace(&self) -> String {
+        self.shared.core.keys().namespace.clone()
+    }
+
+    /// Whether keys are the readable `namespace:queue:actor:id` strings.
+    #[wasm_bindgen(getter, js_name = useNamespacePrefixKeys)]
+    pub fn use_namespace_prefix_keys(&self) -> bool {
+        self.shared.core.keys().use_namespace_prefix_keys
+    }
+
+    /// The encoder passed in the options, if any.
+    #[wasm_bindgen(getter)]
+    pub fn encoder(&self) -> JsValue {
+        self.shared.encoder.clone()
+    }
+}

@@ -1,0 +1,66 @@
+//! What the script's replies mean.
+
+use crate::brokers::BrokerError;
+use crate::resp::Reply;
+
+/// Whether a failed call's server text is the `NOSCRIPT` error EVALSHA gets when the server
+/// lacks the script: then resend the call with EVAL.
+pub fn is_noscript(error_text: &str) -> bool {
+    error_text.starts_with("NOSCRIPT")
+}
+
+fn unexpected(command: &str, want: &str, got: &Reply) -> BrokerError {
+    BrokerError::MalformedReply(format!(
+        "{command} should reply {want}, got {}",
+        got.describe()
+    ))
+}
+
+/// The bodies a `fetch` returned, in queue order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The encoded messages.
+    pub bodies: Vec<Vec<u8>>,
+    /// Ids whose body was missing from the hash (nil entries). Dramatiq logs a warning and
+    /// skips them; their ids stay in this worker's ack set until it dies.
+    pub missing: usize,
+}
+
+/// Reads a `fetch` reply: an array of bodies, nil where a body was missing.
+pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
+    let Reply::Array(items) = reply else {
+        return Err(unexpected("fetch", "an array", reply));
+    };
+    let mut fetched = Fetched::default();
+    for item in items {
+        match item {
+            Reply::Bytes(body) => fetched.bodies.push(body.clone()),
+            Reply::Nil => fetched.missing += 1,
+            other => {
+                return Err(BrokerError::MalformedReply(format!(
+                    "fetch should reply bodies or nil, got {} among them",
+                    other.describe()
+                )))
+            }
+        }
+    }
+    Ok(fetched)
+}
+
+/// Reads the reply of `enqueue`, `ack`, `nack`, `requeue` or `purge`: nil when done.
+pub fn parse_done(reply: &Reply) -> Result<(), BrokerError> {
+    match reply {
+        Reply::Nil => Ok(()),
+        other => Err(unexpected("the command", "nil", other)),
+    }
+}
+
+/// Reads a `qsize` reply: a non-negative count.
+pub fn parse_qsize(reply: &Reply) -> Result<u64, BrokerError> {
+    match reply {
+        Reply::Int(n) => {
+            u64::try_from(*n).map_err(|_| BrokerError::MalformedReply(format!("qsize replied {n}")))
+        }
+        other => Err(unexpected("qsize", "an integer", other)),
+    }
+}

@@ -1,0 +1,557 @@
+//! The store fast path: the JSON text `JSON.stringify` wrote → the bytes Python's
+//! `json.dumps` writes for the same value, in one pass and without building a tree.
+//!
+//! The two texts differ in few places, so most bytes are copied as they are:
+//! - non-ASCII characters, which Python escapes as `\uXXXX` (surrogate pairs beyond the BMP),
+//!   and DEL (`\u007f`), which JS leaves raw;
+//! - floats outside Python's fixed-notation range (`1e-05`, not `0.00001`; `1e-07`, not
+//!   `1e-7`) and integers beyond 2^53, which JS only holds as doubles;
+//! - the marker strings of [`super`] (the JS text protocol) (NaN, ±Infinity, -0, BigInt), which are
+//!   rare and take the tree path for their one token.
+//!
+//! The output equals `writer::encode(interchange::from_js_json(text))` for every text
+//! `JSON.stringify` can write, with one improvement: a lone surrogate escape (`"\ud800"`,
+//! which a JS string may hold) is written as Python writes that string, instead of becoming
+//! U+FFFD. Input of another shape gives an error or safe, unspecified bytes, never a panic.
+
+use super::InterchangeError;
+use crate::codec::decimal::parse_f64;
+use crate::codec::float::write_float_repr;
+use crate::codec::parser::{DecodeError, JS_EXACT};
+use crate::codec::value::MAX_DEPTH;
+use crate::codec::writer::{encode_into, HEX};
+
+/// Integers with at most this many digits are exact in a double, so JS wrote them exactly.
+const EXACT_DIGITS: usize = 15;
+
+fn syntax(position: usize, reason: &'static str) -> InterchangeError {
+    InterchangeError(DecodeError::Syntax { position, reason })
+}
+
+/// Python's stored bytes for the value whose `JSON.stringify` text (with marker strings) is
+/// `text`.
+pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
+    let bytes = text.as_bytes();
+    if already_python(bytes) {
+        return Ok(bytes.to_vec());
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
+    // One bit per open container: is it an object? Keys are never marker strings.
+    let mut in_object: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'{' | b'[' => {
+                in_object.push(b == b'{');
+                if in_object.len() > MAX_DEPTH {
+                    return Err(InterchangeError(DecodeError::TooDeep { max: MAX_DEPTH }));
+                }
+                expect_key = b == b'{';
+                out.push(b);
+                i += 1;
+            }
+            b'}' | b']' => {
+                in_object.pop();
+                expect_key = false;
+                out.push(b);
+                i += 1;
+            }
+            b',' => {
+                expect_key = in_object.last() == Some(&true);
+                out.push(b);
+                i += 1;
+            }
+            b':' => {
+                expect_key = false;
+                out.push(b);
+                i += 1;
+            }
+            b'"' => {
+                if !expect_key && bytes.get(i + 1..i + 13) == Some(br"\u0000\u0001") {
+                    let end = string_end(bytes, i)?;
+                    let token = text
+                        .get(i..end)
+                        .ok_or_else(|| syntax(i, "Invalid string"))?;
+                    let value = super::from_js_json(token)?;
+                    encode_into(&value, &mut out);
+                    i = end;
+                } else {
+                    i = write_string(text, i, &mut out)?;
+                }
+            }
+            b'-' | b'0'..=b'9' => i = write_number(text, i, &mut out)?,
+            b't' | b'f' | b'n' => {
+                let literal = literal_at(bytes, i).ok_or_else(|| syntax(i, "Expecting value"))?;
+                out.extend_from_slice(literal);
+                i += literal.len();
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            _ => return Err(syntax(i, "Expecting value")),
+        }
+    }
+    if !in_object.is_empty() || out.is_empty() {
+        return Err(syntax(bytes.len(), "Expecting value"));
+    }
+    Ok(out)
+}
+
+/// The literal (`true`, `false`, `null`) at `i`, whose first byte is `t`, `f` or `n`.
+fn literal_at(bytes: &[u8], i: usize) -> Option<&'static [u8]> {
+    let literal: &'static [u8] = match bytes.get(i)? {
+        b't' => b"true",
+        b'f' => b"false",
+        _ => b"null",
+    };
+    (bytes.get(i..i + literal.len()) == Some(literal)).then_some(literal)
+}
+
+/// Whether `JSON.stringify`'s text is byte for byte what Python writes, as it is for most
+/// values: only ASCII, no marker string, no number JS and Python spell differently (an
+/// exponent, a fraction under 1e-4, an integer long enough to be inexact), nesting within
+/// [`MAX_DEPTH`]. One tight pass with no writes, so the common case is a copy; anything
+/// else (including text that is not `JSON.stringify`'s) takes the full transcoder, which
+/// also reports errors.
+fn already_python(bytes: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => match verbatim_string_end(bytes, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b',' | b':' => i += 1,
+            b't' | b'f' | b'n' => match literal_at(bytes, i) {
+                Some(literal) => i += literal.len(),
+                None => return false,
+            },
+            b'-' | b'0'..=b'9' => match verbatim_number_end(bytes, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    depth == 0 && !bytes.is_empty()
+}
+
+/// The end of the string token at `start` if Python writes it as it is: ASCII only, no
+/// marker, and only the escapes Python writes the same way (`\"`, `\\`, `\b` `\f` `\n`
+/// `\r` `\t`, and `\u00XX` in lowercase for other control characters).
+fn verbatim_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = bytes.get(i + 2..i + 6)?;
+                    // A control character other than the named ones; not `\u0000\u0001…`,
+                    // the marker prefix, which the full transcoder decodes.
+                    let control = hex.starts_with(b"00")
+                        && matches!(hex.get(2), Some(b'0' | b'1'))
+                        && hex
+                            .get(3)
+                            .is_some_and(|h| matches!(h, b'0'..=b'9' | b'a'..=b'f'));
+                    if !control || (hex == b"0000" && i == start + 1) {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            },
+            0x20..=0x7e => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The end of the number token at `start` if Python writes it as it is: JSON's grammar
+/// without an exponent (`1e-7` is Python's `1e-07`), not a fraction under 1e-4 (which Python
+/// writes with an exponent), and not an integer long enough to be inexact in a double.
+fn verbatim_number_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let int_start = start + usize::from(bytes.get(start) == Some(&b'-'));
+    let int_end = match bytes.get(int_start)? {
+        b'0' => int_start + 1,
+        b'1'..=b'9' => digits_from(int_start + 1),
+        _ => return None,
+    };
+    let mut end = int_end;
+    if bytes.get(end) == Some(&b'.') {
+        let frac_end = digits_from(end + 1);
+        if frac_end == end + 1 {
+            return None;
+        }
+        if bytes.get(int_start..int_end) == Some(b"0")
+            && bytes.get(end + 1..end + 4) == Some(b"000")
+        {
+            return None;
+        }
+        end = frac_end;
+    } else if int_end - int_start > EXACT_DIGITS
+        || (int_start > start && int_end - int_start == 1 && bytes.get(int_start) == Some(&b'0'))
+    {
+        // Too long to be exact, or `-0`, which Python's int writes as `0`.
+        return None;
+    }
+    match bytes.get(end) {
+        Some(b'e' | b'E' | b'.' | b'0'..=b'9') => None,
+        _ => Some(end),
+    }
+}
+
+/// The index just past the string token starting at `start` (its opening quote).
+fn string_end(bytes: &[u8], start: usize) -> Result<usize, InterchangeError> {
+    let mut i = start + 1;
+    loop {
+        match bytes.get(i) {
+            None => return Err(syntax(start, "Unterminated string starting")),
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
+        }
+    }
+}
+
+fn push_u_escape(unit: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12u32, 8, 4, 0] {
+        out.push(
+            HEX.get(((unit >> shift) & 0xf) as usize)
+                .copied()
+                .unwrap_or(b'0'),
+        );
+    }
+}
+
+/// Writes one code unit (or, for `\uXXXX` escapes, one UTF-16 unit) as Python escapes it.
+fn write_unit(unit: u32, out: &mut Vec<u8>) {
+    match unit {
+        0x22 => out.extend_from_slice(b"\\\""),
+        0x5c => out.extend_from_slice(b"\\\\"),
+        0x0a => out.extend_from_slice(b"\\n"),
+        0x0d => out.extend_from_slice(b"\\r"),
+        0x09 => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        0x20..=0x7e => out.push(unit as u8),
+        _ => push_u_escape(unit, out),
+    }
+}
+
+/// Bytes a string can copy as they are: printable ASCII but `"` and `\`.
+fn verbatim(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\'
+}
+
+/// Re-escapes the JSON string token starting at `start` (its opening quote) with Python's
+/// `ensure_ascii` rules, in one pass; returns the index just past its closing quote.
+fn write_string(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, InterchangeError> {
+    let bytes = text.as_bytes();
+    let bad = |at: usize| syntax(at, "Invalid string");
+    out.push(b'"');
+    let mut i = start + 1;
+    loop {
+        let run = i;
+        while bytes.get(i).copied().is_some_and(verbatim) {
+            i += 1;
+        }
+        out.extend_from_slice(bytes.get(run..i).unwrap_or_default());
+        let Some(&b) = bytes.get(i) else {
+            return Err(syntax(start, "Unterminated string starting"));
+        };
+        match b {
+            b'"' => {
+                out.push(b'"');
+                return Ok(i + 1);
+            }
+            b'\\' => {
+                let unit = match bytes.get(i + 1).copied().ok_or_else(|| bad(i))? {
+                    b'u' => {
+                        let hex = text.get(i + 2..i + 6).ok_or_else(|| bad(i))?;
+                        if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                            return Err(bad(i));
+                        }
+                        i += 4;
+                        u32::from_str_radix(hex, 16).map_err(|_| bad(i))?
+                    }
+                    b'"' => 0x22,
+                    b'\\' => 0x5c,
+                    b'/' => 0x2f,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => 0x0a,
+                    b'r' => 0x0d,
+                    b't' => 0x09,
+                    _ => return Err(bad(i)),
+                };
+                write_unit(unit, out);
+                i += 2;
+            }
+            0x7f => {
+                write_unit(0x7f, out);
+                i += 1;
+            }
+            0x80.. => {
+                let ch = text
+                    .get(i..)
+                    .and_then(|s| s.chars().next())
+                    .ok_or_else(|| bad(i))?;
+                let c = ch as u32;
+                if c < 0x10000 {
+                    push_u_escape(c, out);
+                } else {
+                    let v = c - 0x10000;
+                    push_u_escape(0xd800 | (v >> 10), out);
+                    push_u_escape(0xdc00 | (v & 0x3ff), out);
+                }
+                i += ch.len_utf8();
+            }
+            // A raw control character: not JSON.stringify output.
+            _ => return Err(bad(i)),
+        }
+    }
+}
+
+/// Writes the number token starting at `start` as Python writes the same value, in one
+/// pass over it; returns the index just past it. The token must follow JSON's grammar,
+/// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn write_number(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, InterchangeError> {
+    let bytes = text.as_bytes();
+    let bad = || syntax(start, "Invalid number");
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = start;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    i = match bytes.get(i) {
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits_from(i + 1),
+        _ => return Err(bad()),
+    };
+    let int_len = i - int_start;
+    let mut fraction_zeros = None;
+    if bytes.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = digits_from(frac_start);
+        if i == frac_start {
+            return Err(bad());
+        }
+        let zeros = bytes.get(frac_start..i).unwrap_or_default();
+        fraction_zeros = Some(zeros.iter().take_while(|&&b| b == b'0').count());
+    }
+    let mut exponent = false;
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        exponent = true;
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_start = i;
+        i = digits_from(i);
+        if i == exp_start {
+            return Err(bad());
+        }
+    }
+    // A number runs into the next token only in malformed text ("01", "1.5.2").
+    if matches!(
+        bytes.get(i),
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+    ) {
+        return Err(bad());
+    }
+    let token = text.get(start..i).ok_or_else(bad)?;
+    let same = match (exponent, fraction_zeros) {
+        // Integers: JS wrote them exactly up to 2^53 (the JS dialect's integer range).
+        (false, None) => {
+            int_len <= EXACT_DIGITS || token.parse::<i64>().is_ok_and(|n| JS_EXACT.contains(&n))
+        }
+        // Both languages print the shortest round-trip digits; they agree on the fixed
+        // notation whenever the decimal exponent is in Python's range, -4..16.
+        (false, Some(zeros)) => {
+            if bytes.get(int_start) == Some(&b'0') {
+                zeros <= 3
+            } else {
+                int_len <= 16
+            }
+        }
+        (true, _) => false,
+    };
+    if same {
+        out.extend_from_slice(token.as_bytes());
+    } else {
+        write_float_repr(parse_f64(token).ok_or_else(bad)?, out);
+    }
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::interchange::from_js_json;
+    use crate::codec::writer::encode;
+
+    fn tree_path(text: &str) -> Vec<u8> {
+        encode(&from_js_json(text).unwrap())
+    }
+
+    fn check(text: &str) {
+        let fast = python_bytes(text).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&tree_path(text)),
+            "for {text}"
+        );
+    }
+
+    #[test]
+    fn numbers_take_python_form() {
+        for text in [
+            "0",
+            "-7",
+            "42",
+            "1.5",
+            "-0.25",
+            "0.0001",
+            "0.00001",
+            "1e-7",
+            "1.5e-7",
+            "1e+21",
+            "123456789012345680000",
+            "9007199254740992",
+            "9007199254740993",
+            "-9007199254740993",
+            "1234567890123456.8",
+            "5e-324",
+            "1.7976931348623157e+308",
+            "100000000000000000000",
+            "[1,2.5,-3e-5]",
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes("0.00001").unwrap(), b"1e-05");
+        assert_eq!(python_bytes("1e+21").unwrap(), b"1e+21");
+        assert_eq!(python_bytes("10000000000000000").unwrap(), b"1e+16");
+    }
+
+    #[test]
+    fn strings_take_python_escapes() {
+        for text in [
+            r#""plain""#,
+            r#""é ü 漢 😀""#,
+            "\"del \u{7f}\"",
+            r#""\"quoted\" \\ back \/ slash \b\f\n\r\t \u001f \u0041""#,
+            r#"{"é":"\u00e9","k":[true,false,null]}"#,
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes("\"😀\"").unwrap(), br#""\ud83d\ude00""#);
+    }
+
+    #[test]
+    fn markers_become_their_values_in_value_position_only() {
+        for text in [
+            r#""\u0000\u0001NaN""#,
+            r#"["\u0000\u0001Infinity","\u0000\u0001-Infinity","\u0000\u0001-0"]"#,
+            r#"{"\u0000\u0001NaN":"\u0000\u0001n123456789012345678901234567890"}"#,
+            r#""\u0000\u0001s\u0000\u0001NaN""#,
+        ] {
+            check(text);
+        }
+        assert_eq!(python_bytes(r#"["\u0000\u0001NaN"]"#).unwrap(), b"[NaN]");
+        assert!(python_bytes(r#""\u0000\u0001bogus""#).is_err());
+    }
+
+    #[test]
+    fn lone_surrogates_are_kept_as_python_writes_them() {
+        assert_eq!(python_bytes(r#""a\ud800b""#).unwrap(), br#""a\ud800b""#);
+    }
+
+    #[test]
+    fn the_copy_path_takes_what_python_writes_the_same_and_only_that() {
+        for same in [
+            r#"{"a":[1,-2,3.25,0.001,123456789012345,true,false,null],"b":"x\"\\\n\u001f"}"#,
+            "[]",
+            "{}",
+            r#""plain""#,
+            "0",
+            "-0.5",
+        ] {
+            assert!(already_python(same.as_bytes()), "{same}");
+            check(same);
+        }
+        for different in [
+            r#""caf\u00e9""#,
+            "\"caf\u{e9}\"",
+            "\"\u{7f}\"",
+            "0.00001",
+            "1e-7",
+            "1e+21",
+            "1234567890123456",
+            r#""\u0000\u0001NaN""#,
+            r#""\/""#,
+            r#""\u0041""#,
+        ] {
+            assert!(!already_python(different.as_bytes()), "{different}");
+            check(different);
+        }
+        // Not JSON.stringify's (it writes -0 as 0), but not to be copied either.
+        assert!(!already_python(b"-0"));
+        // A lone surrogate goes the full way, which writes it as Python does (see above).
+        assert!(!already_python(br#""\ud800""#));
+    }
+
+    #[test]
+    fn depth_and_garbage_are_errors_not_panics() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(python_bytes(&deep).is_err());
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(python_bytes(&ok).is_ok());
+        for bad in [
+            "",
+            "[",
+            "\"",
+            "\"\\",
+            "\"\\u12",
+            "\"\\x\"",
+            "tru",
+            "nul",
+            "-",
+            "1.",
+            "1.e5",
+            "--1",
+            "01",
+            "1e",
+            "\"\u{1}\"",
+            "@",
+            "\"\\ud800",
+        ] {
+            assert!(python_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Messages: what an actor call is, in Dramatiq's wire form.
+//!
+//! A result is keyed by three of a message's fields (queue, actor, id); the rest (args,
+//! kwargs, options, timestamp) travel with it so a message built here can be enqueued for a
+//! Python worker and a Python message dict can be read here.
+
+use crate::codec::value::Value;
+use crate::codec::{self, py_repr};
+
+/// The identity of a message: the fields its result key is derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    /// The queue as the message carries it (`default.DQ` is fine: the key uses `q_name`).
+    pub queue_name: &'a str,
+    /// The actor's name.
+    pub actor_name: &'a str,
+    /// The message id (a UUID string by default, but any string is accepted).
+    pub message_id: &'a str,
+}
+
+/// A Dramatiq message (`dramatiq.Message`), with its fields in wire order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The queue the message is on.
+    pub queue_name: String,
+    /// The actor that processes it.
+    pub actor_name: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments, in order.
+    pub kwargs: Vec<(String, Value)>,
+    /// Message options (`store_results`, `result_ttl`, `pipe_target`, …), in order.
+    pub options: Vec<(String, Value)>,
+    /// The message id.
+    pub message_id: String,
+    /// Milliseconds since the Unix epoch when the message was created.
+    pub message_timestamp: i64,
+}
+
+/// Why a message dict could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid message: {0}")]
+pub struct MessageError(pub String);
+
+impl Message {
+    /// The fields the result key is derived from.
+    pub fn identity(&self) -> MessageRef<'_> {
+        MessageRef {
+            queue_name: &self.queue_name,
+            actor_name: &self.actor_name,
+            message_id: &self.message_id,
+        }
+    }
+
+    /// A message option by name.
+    pub fn option(&self, name: &str) -> Option<&Value> {
+        self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Sets (or replaces in place) a message option.
+    pub fn set_option(&mut self, name: &str, value: Value) {
+        match self.options.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.options.push((name.to_owned(), value)),
+        }
+    }
+
+    /// `message.asdict()`: the snake_case dict Dramatiq encodes and enqueues.
+    pub fn to_dict(&self) -> Value {
+        Value::Dict(vec![
+            ("queue_name".into(), Value::Str(self.queue_name.clone())),
+            ("actor_name".into(), Value::Str(self.actor_name.clone())),
+            ("args".into(), Value::List(self.args.clone())),
+            ("kwargs".into(), Value::Dict(self.kwargs.clone())),
+            ("options".into(), Value::Dict(self.options.clone())),
+            ("message_id".into(), Value::Str(self.message_id.clone())),
+            (
+                "message_timestamp".into(),
+                Value::Int(self.message_timestamp),
+            ),
+        ])
+    }
+
+    /// Reads a Dramatiq message dict. `queue_name`, `actor_name` and `message_id` are
+    /// required strings; `args`, `kwargs`, `options` default to empty and
+    /// `message_timestamp` to `default_timestamp`.
+    pub fn from_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
+        let Value::Dict(_) = dict else {
+            return Err(MessageError("a message must be an object".into()));
+        };
+        let text = |name: &str| -> Result<String, MessageError> {
+            match dict.get(name) {
+                Some(Value::Str(s)) => Ok(s.clone()),
+                Some(_) => Err(MessageError(format!("{name} must be a string"))),
+                None => Err(MessageError(format!("{name} is missing"))),
+            }
+        };
+        let dict_field = |name: &str| -> Result<Vec<(String, Value)>, MessageError> {
+            match dict.get(name) {
+                Some(Value::Dict(entries)) => Ok(entries.clone()),
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(_) => Err(MessageError(format!("{name} must be an object"))),
+            }
+        };
+        let args = match dict.get("args") {
+            Some(Value::List(items)) => items.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => return Err(MessageError("args must be an array".into())),
+        };
+        let message_timestamp = match dict.get("message_timestamp") {
+            Some(Value::Int(n)) => *n,
+            None | Some(Value::Null) => default_timestamp,
+            Some(_) => {
+                return Err(MessageError(
+                    "message_timestamp must be an integer (milliseconds)".into(),
+                ))
+            }
+        };
+        Ok(Message {
+            queue_name: text("queue_name")?,
+            actor_name: text("actor_name")?,
+            args,
+            kwargs: dict_field("kwargs")?,
+            options: dict_field("options")?,
+            message_id: text("message_id")?,
+            message_timestamp,
+        })
+    }
+
+    /// The bytes Dramatiq's `JSONEncoder` writes for this message.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(&self.to_dict())
+    }
+
+    /// `str(message)` in Python: `actor(repr(arg), …, key=repr(value))`, the text Dramatiq
+    /// gives `ResultMissing` and `ResultTimeout`.
+    pub fn display(&self) -> String {
+        let mut params: Vec<String> = self.args.iter().map(py_repr).collect();
+        params.extend(
+            self.kwargs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", py_repr(v))),
+        );
+        format!("{}({})", self.actor_name, params.join(", "))
+    }
+}
+
+/// A version-4 UUID string from 16 random bytes (the bindings supply them from
+/// `crypto.getRandomValues`), as Python's `str(uuid.uuid4())` formats it.
+pub fn uuid4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut s = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        crate::model::key::push_hex(&mut s, *b);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Message {
+        Message {
+            queue_name: "default".into(),
+            actor_name: "nobody".into(),
+            args: vec![Value::Int(1), Value::Str("x".into())],
+            kwargs: vec![("k".into(), Value::Int(2))],
+            options: vec![],
+            message_id: "id".into(),
+            message_timestamp: 1700000000000,
+        }
+    }
+
+    #[test]
+    fn display_matches_python_str() {
+        assert_eq!(sample().display(), "nobody(1, 'x', k=2)");
+    }
+
+    #[test]
+    fn dict_round_trip_and_wire_order() {
+        let m = sample();
+        let d = m.to_dict();
+        assert_eq!(Message::from_dict(&d, 0).unwrap(), m);
+        let bytes = String::from_utf8(m.encode()).unwrap();
+        assert_eq!(
+            bytes,
+            r#"{"queue_name":"default","actor_name":"nobody","args":[1,"x"],"kwargs":{"k":2},"options":{},"message_id":"id","message_timestamp":1700000000000}"#
+        );
+    }
+
+    #[test]
+    fn bad_dicts_are_errors() {
+        assert!(Message::from_dict(&Value::List(vec![]), 0).is_err());
+        let d = Value::Dict(vec![("queue_name".into(), Value::Int(1))]);
+        let err = Message::from_dict(&d, 0).unwrap_err();
+        assert!(err.0.contains("queue_name"), "{err}");
+    }
+
+    #[test]
+    fn uuid4_sets_version_and_variant() {
+        let id = uuid4([0xff; 16]);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid4([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
+}

@@ -1,0 +1,139 @@
+//! Pipelines, after `dramatiq.composition` and `dramatiq.middleware.pipelines`.
+//!
+//! A pipeline is a chain of messages, each carrying the next as its `pipe_target` option
+//! (nested, so the whole rest of the chain travels with the first message, in Dramatiq's
+//! wire form: a Python worker can run a pipeline built here and the other way round).
+//! When a step succeeds its result is appended to the next step's arguments unless that
+//! step, or the current actor, says `pipe_ignore`.
+
+use crate::codec::value::{option, Value};
+use crate::model::message::{Message, MessageError};
+
+/// The actor options the `Pipelines` middleware adds to a broker.
+pub const ACTOR_OPTIONS: [&str; 1] = ["pipe_ignore"];
+
+/// Links `messages` into a pipeline: every message but the last gets
+/// `options.pipe_target = next.asdict()`, the next one already linked. Ids are kept, so
+/// result keys do not change.
+pub fn link(messages: Vec<Message>) -> Vec<Message> {
+    // From the end: each message links to its already linked successor.
+    let mut linked: Vec<Message> = Vec::with_capacity(messages.len());
+    for message in messages.into_iter().rev() {
+        let next = match linked.last() {
+            Some(next) => link_to(&message, next),
+            None => message,
+        };
+        linked.push(next);
+    }
+    linked.reverse();
+    linked
+}
+
+/// A copy of `message` whose pipeline target is `next` (linked onward already, if it
+/// has a next step of its own).
+pub fn link_to(message: &Message, next: &Message) -> Message {
+    let mut linked = message.clone();
+    linked.set_option("pipe_target", next.to_dict());
+    linked
+}
+
+/// Whether this message passes its result on to a pipeline's next step (then the
+/// "value discarded" warning does not apply).
+pub fn pipes_onward(message: &Message) -> bool {
+    option(&message.options, "pipe_target").is_some_and(|t| *t != Value::Null)
+}
+
+/// The next step of a pipeline after `message` returned `result`, and the delay to
+/// enqueue it with (its `delay` option); `None` at the end of the chain.
+pub fn next_step(
+    message: &Message,
+    result: &Value,
+    actor_pipe_ignore: bool,
+    now_ms: i64,
+) -> Result<Option<(Message, Option<u64>)>, MessageError> {
+    let Some(target) = option(&message.options, "pipe_target").filter(|t| **t != Value::Null)
+    else {
+        return Ok(None);
+    };
+    let mut next = Message::from_dict(target, now_ms)
+        .map_err(|e| MessageError(format!("pipe_target of {}: {}", message.message_id, e.0)))?;
+    let ignore =
+        option(&next.options, "pipe_ignore").is_some_and(Value::truthy) || actor_pipe_ignore;
+    if !ignore {
+        next.args.push(result.clone());
+    }
+    let delay = option(&next.options, "delay").and_then(Value::as_count);
+    Ok(Some((next, delay)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: &str, args: Vec<Value>) -> Message {
+        Message {
+            queue_name: "default".into(),
+            actor_name: "add".into(),
+            args,
+            kwargs: vec![],
+            options: vec![],
+            message_id: id.into(),
+            message_timestamp: 7,
+        }
+    }
+
+    #[test]
+    fn link_nests_the_rest_of_the_chain() {
+        let linked = link(vec![
+            step("a", vec![1.into()]),
+            step("b", vec![]),
+            step("c", vec![]),
+        ]);
+        let first = option(&linked[0].options, "pipe_target").unwrap();
+        assert_eq!(first.get("message_id"), Some(&Value::from("b")));
+        let inner = first
+            .get("options")
+            .and_then(|o| o.get("pipe_target"))
+            .unwrap();
+        assert_eq!(inner.get("message_id"), Some(&Value::from("c")));
+        assert!(option(&linked[2].options, "pipe_target").is_none());
+        assert!(pipes_onward(&linked[0]) && !pipes_onward(&linked[2]));
+    }
+
+    #[test]
+    fn next_step_appends_the_result_unless_ignored() {
+        let linked = link(vec![
+            step("a", vec![1.into(), 2.into()]),
+            step("b", vec![3.into()]),
+        ]);
+        let (next, delay) = next_step(&linked[0], &Value::Int(3), false, 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.message_id, "b");
+        assert_eq!(next.args, vec![Value::Int(3), Value::Int(3)]);
+        assert_eq!(delay, None);
+        let (ignored, _) = next_step(&linked[0], &Value::Int(3), true, 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ignored.args, vec![Value::Int(3)]);
+
+        let mut quiet = step("b", vec![]);
+        quiet.set_option("pipe_ignore", true.into());
+        quiet.set_option("delay", 25.into());
+        let linked = link(vec![step("a", vec![]), quiet]);
+        let (next, delay) = next_step(&linked[0], &Value::Int(9), false, 0)
+            .unwrap()
+            .unwrap();
+        assert!(next.args.is_empty());
+        assert_eq!(delay, Some(25));
+        assert_eq!(next_step(&linked[1], &Value::Null, false, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_corrupt_target_is_an_error_not_a_panic() {
+        let mut m = step("a", vec![]);
+        m.set_option("pipe_target", Value::from("nonsense"));
+        let err = next_step(&m, &Value::Null, false, 0).unwrap_err();
+        assert!(err.0.contains("pipe_target of a"), "{err}");
+    }
+}

@@ -1,0 +1,288 @@
+//! The `Retries` middleware's decision, after `dramatiq.middleware.retries` (2.x).
+//!
+//! When an actor raises, the message is either failed (and only then does `Results` store
+//! the exception, on nack) or re-enqueued with a back-off delay and its `retries` option
+//! bumped. Which one, and how long the delay, is decided here; the worker acts on it.
+
+use crate::codec::value::{option, Value};
+use crate::wait::backoff::{compute_backoff_with, Jitter};
+
+/// Dramatiq's default `max_retries`.
+pub const DEFAULT_MAX_RETRIES: u64 = 20;
+/// Dramatiq's `DEFAULT_MIN_BACKOFF`: the back-off factor, in ms.
+pub const DEFAULT_MIN_BACKOFF_MS: u64 = 15_000;
+/// Dramatiq's `DEFAULT_MAX_BACKOFF` (7 days), which also caps any configured maximum.
+pub const DEFAULT_MAX_BACKOFF_MS: u64 = 7 * 86_400_000;
+/// The actor options the middleware adds to a broker.
+pub const ACTOR_OPTIONS: [&str; 5] = [
+    "max_retries",
+    "min_backoff",
+    "max_backoff",
+    "retry_when",
+    "throws",
+];
+
+/// The `Retries` middleware's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    /// Failures retried before the message fails; `None` retries forever.
+    pub max_retries: Option<u64>,
+    /// The back-off factor, in ms.
+    pub min_backoff_ms: u64,
+    /// The longest back-off, in ms.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries::new(Some(DEFAULT_MAX_RETRIES), None, None)
+    }
+}
+
+/// What happens to a message whose actor raised. Dramatiq bumps the `retries` option on
+/// every failure, before deciding, unless a `throws` class matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A `throws` class matched: fail it, options untouched.
+    Abort,
+    /// Retries are exhausted: fail it with its `retries` option set to `retries`. It is
+    /// nacked and, with results on, its exception stored.
+    Fail {
+        /// The new value of the message's `retries` option.
+        retries: u64,
+    },
+    /// Re-enqueue it after `delay_ms`, with its `retries` option set to `retries`.
+    Again {
+        /// The new value of the message's `retries` option.
+        retries: u64,
+        /// The delay before the next attempt.
+        delay_ms: u64,
+    },
+}
+
+/// What the worker knows about the failure beyond the options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failure {
+    /// The exception matched the actor's or message's `throws` classes.
+    pub thrown: bool,
+    /// The actor's `retry_when(retries, error)` answer, when it has one.
+    pub retry_when: Option<bool>,
+    /// The delay a `Retry` error asked for.
+    pub requested_delay_ms: Option<u64>,
+}
+
+/// How many times a message has been retried (its `retries` option; anything but a
+/// count reads as 0, so a hostile option cannot stop the decision).
+pub fn retries_so_far(message_options: &[(String, Value)]) -> u64 {
+    option(message_options, "retries")
+        .and_then(Value::as_count)
+        .unwrap_or(0)
+}
+
+impl Retries {
+    /// `Retries(max_retries=…, min_backoff=…, max_backoff=…)`; a missing or zero back-off
+    /// means the default (Dramatiq's `or`).
+    pub fn new(
+        max_retries: Option<u64>,
+        min_backoff_ms: Option<u64>,
+        max_backoff_ms: Option<u64>,
+    ) -> Self {
+        let or_default = |v: Option<u64>, d| v.filter(|&ms| ms > 0).unwrap_or(d);
+        Retries {
+            max_retries,
+            min_backoff_ms: or_default(min_backoff_ms, DEFAULT_MIN_BACKOFF_MS),
+            max_backoff_ms: or_default(max_backoff_ms, DEFAULT_MAX_BACKOFF_MS),
+        }
+    }
+
+    /// `after_process_message` with an exception. `max_retries` is looked up message,
+    /// then actor, then middleware, a present key winning (a `null` one retries forever);
+    /// `min_backoff` / `max_backoff` fall through when falsy, as Dramatiq's `or` does.
+    pub fn decide(
+        &self,
+        message_options: &[(String, Value)],
+        actor_options: &[(String, Value)],
+        failure: Failure,
+        jitter: &mut Jitter,
+    ) -> Retry {
+        if failure.thrown {
+            return Retry::Abort;
+        }
+        let retries = retries_so_far(message_options);
+        let max_retries = match option(message_options, "max_retries")
+            .or_else(|| option(actor_options, "max_retries"))
+        {
+            None => self.max_retries,
+            Some(Value::Null) => None,
+            Some(v) => Some(v.as_count().unwrap_or(0)),
+        };
+        let exhausted = match failure.retry_when {
+            Some(again) => !again,
+            None => max_retries.is_some_and(|max| retries >= max),
+        };
+        if exhausted {
+            return Retry::Fail {
+                retries: retries.saturating_add(1),
+            };
+        }
+        let delay_ms = match failure.requested_delay_ms {
+            Some(ms) => ms,
+            None => {
+                let pick = |name: &str, default: u64| {
+                    option(message_options, name)
+                        .filter(|v| v.truthy())
+                        .or_else(|| option(actor_options, name))
+                        .map_or(Some(default), Value::as_count)
+                        .unwrap_or(default)
+                };
+                let factor = pick("min_backoff", self.min_backoff_ms);
+                let max = pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS);
+                let attempts = u32::try_from(retries).unwrap_or(u32::MAX);
+                compute_backoff_with(attempts, factor as f64, max as f64, jitter).1 as u64
+            }
+        };
+        Retry::Again {
+            retries: retries.saturating_add(1),
+            delay_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::value::opts;
+
+    fn decide(mw: Retries, msg: &[(&str, Value)], actor: &[(&str, Value)], f: Failure) -> Retry {
+        mw.decide(&opts(msg), &opts(actor), f, &mut Jitter::new(1))
+    }
+
+    #[test]
+    fn max_retries_zero_fails_the_first_failure() {
+        let r = decide(
+            Retries::default(),
+            &[],
+            &[("max_retries", 0.into())],
+            Failure::default(),
+        );
+        // Bumped to 1 even so: the vectors record `retries: 1` at nack.
+        assert_eq!(r, Retry::Fail { retries: 1 });
+    }
+
+    #[test]
+    fn one_retry_then_fail_as_the_vector_records() {
+        let actor = [
+            ("max_retries", Value::Int(1)),
+            ("min_backoff", Value::Int(10)),
+            ("max_backoff", Value::Int(20)),
+        ];
+        let first = decide(Retries::default(), &[], &actor, Failure::default());
+        let Retry::Again { retries, delay_ms } = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(retries, 1);
+        assert!((10..=20).contains(&delay_ms), "{delay_ms}");
+        let second = decide(
+            Retries::default(),
+            &[("retries", 1.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(second, Retry::Fail { retries: 2 });
+    }
+
+    #[test]
+    fn message_option_beats_actor_and_null_retries_forever() {
+        let actor = [("max_retries", Value::Int(0))];
+        let r = decide(
+            Retries::default(),
+            &[("max_retries", 3.into()), ("retries", 2.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert!(matches!(r, Retry::Again { retries: 3, .. }), "{r:?}");
+        let r = decide(
+            Retries::default(),
+            &[("retries", 1_000_000.into())],
+            &[("max_retries", Value::Null)],
+            Failure::default(),
+        );
+        assert!(matches!(r, Retry::Again { .. }), "{r:?}");
+    }
+
+    #[test]
+    fn throws_and_retry_when_override_the_count() {
+        let thrown = Failure {
+            thrown: true,
+            ..Failure::default()
+        };
+        assert_eq!(decide(Retries::default(), &[], &[], thrown), Retry::Abort);
+        let no = Failure {
+            retry_when: Some(false),
+            ..Failure::default()
+        };
+        assert_eq!(
+            decide(Retries::default(), &[], &[], no),
+            Retry::Fail { retries: 1 }
+        );
+        let yes = Failure {
+            retry_when: Some(true),
+            ..Failure::default()
+        };
+        let r = decide(Retries::default(), &[("retries", 500.into())], &[], yes);
+        assert!(matches!(r, Retry::Again { retries: 501, .. }), "{r:?}");
+    }
+
+    #[test]
+    fn backoff_grows_from_min_and_is_capped() {
+        let mw = Retries::new(None, Some(100), Some(1_000));
+        for (retries, low, high) in [(0u64, 100, 200), (1, 200, 400), (2, 400, 800)] {
+            let r = decide(
+                mw,
+                &[("retries", Value::Int(retries as i64))],
+                &[],
+                Failure::default(),
+            );
+            let Retry::Again { delay_ms, .. } = r else {
+                panic!()
+            };
+            assert!(
+                (low..high).contains(&delay_ms),
+                "retry {retries}: {delay_ms}"
+            );
+        }
+        let r = decide(mw, &[("retries", 40.into())], &[], Failure::default());
+        let Retry::Again { delay_ms, .. } = r else {
+            panic!()
+        };
+        assert!((500..1_000).contains(&delay_ms), "{delay_ms}");
+        // A requested delay (a `Retry` error) is used as is.
+        let asked = Failure {
+            requested_delay_ms: Some(7),
+            ..Failure::default()
+        };
+        assert_eq!(
+            decide(mw, &[], &[], asked),
+            Retry::Again {
+                retries: 1,
+                delay_ms: 7
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_and_hostile_counts() {
+        let mw = Retries::new(Some(20), Some(0), None);
+        assert_eq!(mw.min_backoff_ms, DEFAULT_MIN_BACKOFF_MS);
+        assert_eq!(mw.max_backoff_ms, DEFAULT_MAX_BACKOFF_MS);
+        assert_eq!(retries_so_far(&opts(&[("retries", "x".into())])), 0);
+        assert_eq!(retries_so_far(&opts(&[("retries", Value::Int(-4))])), 0);
+        let r = decide(
+            mw,
+            &[("retries", Value::Int(i64::MAX))],
+            &[("max_retries", Value::Null)],
+            Failure::default(),
+        );
+        assert!(matches!(r, Retry::Again { .. }));
+    }
+}

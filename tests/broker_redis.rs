@@ -1,0 +1,317 @@
+//! The Redis broker core against a real `redis-server` (started here on a free loopback
+//! port, stopped on drop): the argv our builders make, sent over a plain RESP connection,
+//! and the replies read by our parsers. Then, when a Python with Dramatiq 2.2.1 is at hand
+//! (`target/venv`, made by `scripts/setup --python`, or `$DRAMATIQ_PYTHON`),
+//! `tests/py/redis_dispatch_check.py` runs against the same server: our script beside
+//! Dramatiq's, a real Python worker, both directions of dead-worker recovery.
+//!
+//! Skipped, with a note, when `redis-server` is not installed (`scripts/setup --services`).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dramatiq_results::brokers::redis::{
+    is_noscript, parse_done, parse_fetch, parse_qsize, prepare, redis_message_id, script_load,
+    script_sha1, Call, Dispatcher,
+};
+use dramatiq_results::brokers::{handle, is_due, Handling};
+use dramatiq_results::codec::decode;
+use dramatiq_results::model::message::Message;
+use dramatiq_results::resp::command::encode_args;
+use dramatiq_results::resp::{Arg, Frame, Limits, Parser, Reply};
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start() -> Option<Server> {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("broker-redis-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A blocking RESP connection over the crate's own command encoder and parser.
+struct Conn {
+    stream: TcpStream,
+    parser: Parser,
+    frames: VecDeque<Frame>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        Conn {
+            stream: TcpStream::connect(("127.0.0.1", port)).unwrap(),
+            parser: Parser::new(Limits::default()),
+            frames: VecDeque::new(),
+        }
+    }
+
+    /// Sends `argv`; the reply, or the server's error text.
+    fn try_send(&mut self, argv: &[Vec<u8>]) -> Result<Reply, String> {
+        let args: Vec<Arg> = argv.iter().map(|a| Arg::Bytes(a)).collect();
+        let mut out = Vec::new();
+        encode_args(&args, &mut out);
+        self.stream.write_all(&out).unwrap();
+        loop {
+            if let Some(Frame::Reply(reply)) = self.frames.pop_front() {
+                return reply.map_err(|e| e.to_string());
+            }
+            let mut buf = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            let mut out = Vec::new();
+            self.parser.feed(&buf[..n], &mut out).unwrap();
+            self.frames.extend(out);
+        }
+    }
+
+    fn send(&mut self, argv: &[Vec<u8>]) -> Reply {
+        self.try_send(argv).unwrap()
+    }
+
+    fn cmd(&mut self, words: &[&str]) -> Reply {
+        let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        self.send(&argv)
+    }
+
+    /// Runs a script call as a driver should: EVALSHA, and EVAL on NOSCRIPT.
+    fn dispatch(&mut self, call: &Call) -> Reply {
+        match self.try_send(&call.evalsha(&script_sha1())) {
+            Err(text) if is_noscript(&text) => self.send(&call.eval()),
+            reply => reply.unwrap(),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::Bytes(s.as_bytes().to_vec())
+}
+
+fn add(args: &str, id: &str) -> Message {
+    let dict = decode(
+        format!(r#"{{"queue_name":"default","actor_name":"add","args":{args},"kwargs":{{}},"options":{{}},"message_id":"{id}","message_timestamp":1}}"#)
+            .as_bytes(),
+    )
+    .unwrap();
+    Message::from_dict(&dict, 0).unwrap()
+}
+
+fn decoded(body: &[u8]) -> Message {
+    Message::from_dict(&decode(body).unwrap(), 0).unwrap()
+}
+
+#[test]
+fn the_script_runs_on_a_real_server() {
+    let Some(server) = Server::start() else {
+        eprintln!("skipped: redis-server is not installed (scripts/setup --services)");
+        return;
+    };
+    let mut redis = Conn::open(server.port);
+    let d = Dispatcher::new("dramatiq", "js-1");
+    let now = now_ms();
+
+    // First call: the server lacks the script, EVALSHA says NOSCRIPT, EVAL runs it.
+    let first = prepare(&add("[1,2]", "m1"), None, now, [1; 16]);
+    let call = d.enqueue_message(&first, now, false).unwrap();
+    assert!(matches!(redis.try_send(&call.evalsha(&script_sha1())), Err(t) if is_noscript(&t)));
+    assert_eq!(parse_done(&redis.send(&call.eval())), Ok(()));
+    // Now it is cached under the very digest we compute.
+    assert_eq!(redis.send(&script_load()), bulk(&script_sha1()));
+    let id1 = redis_message_id(&first).unwrap().to_owned();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(&id1)])
+    );
+    assert_eq!(
+        redis.cmd(&["ZSCORE", "dramatiq:__heartbeats__", "js-1"]),
+        bulk(&now.to_string())
+    );
+
+    // fetch → ack.
+    let fetched = parse_fetch(&redis.dispatch(&d.fetch("default", 16, now, false))).unwrap();
+    assert_eq!(fetched.bodies, vec![first.encode()]);
+    assert_eq!(fetched.missing, 0);
+    let got = decoded(&fetched.bodies[0]);
+    assert_eq!(
+        redis.cmd(&["SMEMBERS", "dramatiq:__acks__.js-1.default"]),
+        Reply::Array(vec![bulk(&id1)])
+    );
+    let ack = d.ack("default", redis_message_id(&got).unwrap(), now);
+    assert_eq!(parse_done(&redis.dispatch(&ack)), Ok(()));
+    assert_eq!(
+        redis.cmd(&["EXISTS", "dramatiq:default.msgs"]),
+        Reply::Int(0)
+    );
+    assert_eq!(
+        redis.cmd(&["EXISTS", "dramatiq:__acks__.js-1.default"]),
+        Reply::Int(0)
+    );
+
+    // Two more: fetch both in order, nack one, requeue the other.
+    let a = prepare(&add("[3]", "m2"), None, now, [2; 16]);
+    let b = prepare(&add("[4]", "m3"), None, now, [3; 16]);
+    for m in [&a, &b] {
+        let reply = redis.dispatch(&d.enqueue_message(m, now, false).unwrap());
+        parse_done(&reply).unwrap();
+    }
+    let fetched = parse_fetch(&redis.dispatch(&d.fetch("default", 16, now, false))).unwrap();
+    assert_eq!(fetched.bodies, vec![a.encode(), b.encode()]);
+    let (ida, idb) = (redis_message_id(&a).unwrap(), redis_message_id(&b).unwrap());
+    parse_done(&redis.dispatch(&d.nack("default", ida, now + 7))).unwrap();
+    assert_eq!(
+        redis.cmd(&["ZSCORE", "dramatiq:default.XQ", ida]),
+        bulk(&(now + 7).to_string())
+    );
+    assert_eq!(
+        redis.cmd(&["HGET", "dramatiq:default.XQ.msgs", ida]),
+        Reply::Bytes(a.encode())
+    );
+    let requeue = d.requeue("default", &[idb, "unknown"], now, false).unwrap();
+    parse_done(&redis.dispatch(&requeue)).unwrap();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(idb)])
+    );
+
+    // A delayed message: on default.DQ with an eta; when due, moved to default.
+    let delayed = prepare(&add("[5]", "m4"), Some(30), now, [4; 16]);
+    parse_done(&redis.dispatch(&d.enqueue_message(&delayed, now, false).unwrap())).unwrap();
+    let fetched = parse_fetch(&redis.dispatch(&d.fetch("default.DQ", 8000, now, false))).unwrap();
+    let mut held = decoded(&fetched.bodies[0]);
+    let Handling::Delay { eta_ms } = handle(&mut held, now) else {
+        panic!("a delayed message must wait")
+    };
+    assert_eq!(eta_ms, (now + 30) as f64);
+    assert!(!is_due(eta_ms, now));
+    assert!(is_due(eta_ms, now + 30));
+    let plan = d
+        .undelay("default.DQ", &held, now + 30, [5; 16], false)
+        .unwrap();
+    parse_done(&redis.dispatch(&plan.enqueue)).unwrap();
+    parse_done(&redis.dispatch(&plan.ack)).unwrap();
+    let moved_id = redis_message_id(&plan.message).unwrap();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(idb), bulk(moved_id)])
+    );
+    assert_eq!(
+        redis.cmd(&["EXISTS", "dramatiq:default.DQ.msgs"]),
+        Reply::Int(0)
+    );
+    let body = redis.cmd(&["HGET", "dramatiq:default.msgs", moved_id]);
+    let Reply::Bytes(body) = body else {
+        panic!("{body:?}")
+    };
+    assert_eq!(decoded(&body).option("eta"), None);
+    assert_eq!(
+        parse_qsize(&redis.dispatch(&d.qsize("default", now, false))),
+        Ok(2)
+    );
+
+    // A dead worker's messages come back with the next maintenance on that queue.
+    let dead = Dispatcher::new("dramatiq", "js-dead");
+    let long_ago = now - 61_000;
+    let fetched = parse_fetch(&redis.dispatch(&dead.fetch("default", 1, long_ago, false))).unwrap();
+    assert_eq!(fetched.bodies.len(), 1);
+    parse_fetch(&redis.dispatch(&d.fetch("default", 0, now, true))).unwrap();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(moved_id), bulk(idb)])
+    );
+    assert_eq!(
+        redis.cmd(&["ZSCORE", "dramatiq:__heartbeats__", "js-dead"]),
+        Reply::Nil
+    );
+
+    // Dead letters past their TTL go too.
+    let later = now + 7 + 7 * 86_400_000;
+    parse_fetch(&redis.dispatch(&d.fetch("default", 0, later, true))).unwrap();
+    assert_eq!(redis.cmd(&["EXISTS", "dramatiq:default.XQ"]), Reply::Int(0));
+
+    // A missing body is a nil in the fetch reply; purge leaves nothing.
+    redis.cmd(&["HDEL", "dramatiq:default.msgs", moved_id]);
+    let fetched = parse_fetch(&redis.dispatch(&d.fetch("default", 5, now, false))).unwrap();
+    assert_eq!((fetched.bodies.len(), fetched.missing), (1, 1));
+    parse_done(&redis.dispatch(&d.purge("default", now, false))).unwrap();
+    assert_eq!(
+        parse_qsize(&redis.dispatch(&d.qsize("default", now, false))),
+        Ok(0)
+    );
+
+    python_check(server.port);
+}
+
+/// Runs tests/py/redis_dispatch_check.py against the server, when Dramatiq is at hand.
+fn python_check(port: u16) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("DRAMATIQ_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/venv/bin/python"));
+    if !python.exists() {
+        eprintln!(
+            "skipped the Python half: no {} (scripts/setup --python, or set DRAMATIQ_PYTHON)",
+            python.display()
+        );
+        return;
+    }
+    let redis_cli_flush = Conn::open(port).cmd(&["FLUSHALL"]);
+    assert_eq!(redis_cli_flush, Reply::Bytes(b"OK".to_vec()));
+    let out = Command::new(&python)
+        .arg(root.join("tests/py/redis_dispatch_check.py"))
+        .args(["--port", &port.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "redis_dispatch_check failed:\n{report}"
+    );
+    assert!(report.contains(&script_sha1()), "{report}");
+}
