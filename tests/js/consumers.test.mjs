@@ -95,9 +95,9 @@ async function pageResult(url) {
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(url);
+    await page.goto(url, { timeout: 60_000 }); // generous: CI machines are shared
     try {
-      await page.waitForFunction(() => globalThis.result !== undefined, null, { timeout: 20_000 });
+      await page.waitForFunction(() => globalThis.result !== undefined, null, { timeout: 60_000 });
     } catch (e) {
       throw new Error(`${url}: no result (${errors.join("; ") || e.message})`);
     }
