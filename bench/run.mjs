@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
+import { nodeStartup, workerdStartup } from "./startup.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -253,17 +254,20 @@ function redisBroker() {
 
 function sizes() {
   const dist = `${root}pkg/dist/`;
-  const wasm = readFileSync(`${dist}dramatiq_results_bg.wasm`);
-  const glueFiles = [
-    ...readdirSync(dist).filter((f) => f.endsWith(".js")).map((f) => `${dist}${f}`),
-    ...readdirSync(`${root}pkg/src`).filter((f) => f.endsWith(".js")).map((f) => `${root}pkg/src/${f}`),
-  ];
-  const glue = Buffer.concat(glueFiles.map((f) => readFileSync(f)));
+  const measure = (file) => {
+    const bytes = readFileSync(`${dist}${file}`);
+    return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  };
+  const wasm = measure("dramatiq_results_bg.wasm");
+  const slim = measure("slim.js");
   return {
-    wasmRaw: wasm.length,
-    wasmGzip: gzipSync(wasm, { level: 9 }).length,
-    glueRaw: glue.length,
-    glueGzip: gzipSync(glue, { level: 9 }).length,
+    wasmRaw: wasm.raw,
+    wasmGzip: wasm.gzip,
+    // The JS without the module (dist/slim.js), and the main entry with it inlined.
+    glueRaw: slim.raw,
+    glueGzip: slim.gzip,
+    inlineRaw: measure("index.js").raw,
+    inlineGzip: measure("index.js").gzip,
   };
 }
 
@@ -283,6 +287,8 @@ const redis = await redisBatch();
 console.error("[bench] RedisBroker…");
 const broker = redisBroker();
 const size = sizes();
+console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
+const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
 const lines = [];
@@ -359,10 +365,25 @@ if (broker.error) {
 lines.push("", "## Size", "");
 lines.push("| | raw | gzip -9 |", "|---|---:|---:|");
 lines.push(`| .wasm | ${kb(size.wasmRaw)} | ${kb(size.wasmGzip)} |`);
-lines.push(`| JS (glue + package entries) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
+lines.push(`| JS without the module (\`dist/slim.js\`) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
+lines.push(`| main entry, module inlined (\`dist/index.js\`) | ${kb(size.inlineRaw)} | ${kb(size.inlineGzip)} |`);
+lines.push("", "## Start-up (medians)", "");
+lines.push(
+  "Node: a fresh process per run, `await import` + a first store and get, against the same on a plain-JS " +
+    "store (MD5 + JSON + Map), interleaved. CPU is the process's user + system time (steadier than wall " +
+    "time on a busy machine). workerd (Miniflare): a fresh workerd per run; ready = started with the " +
+    "Worker's modules compiled; first request = the Worker imports, stores and gets, against a hello-world Worker.",
+  "",
+);
+lines.push("| | ours | baseline | ours / baseline |", "|---|---:|---:|---:|");
+const ms = (x) => `${fmt(x, 1)} ms`;
+lines.push(`| Node: import + first store/get, wall | ${ms(startup.node.ours.wall)} | ${ms(startup.node.plainJs.wall)} | ${ratio(startup.node.ours.wall, startup.node.plainJs.wall)} |`);
+lines.push(`| Node: import + first store/get, CPU | ${ms(startup.node.ours.cpu)} | ${ms(startup.node.plainJs.cpu)} | ${ratio(startup.node.ours.cpu, startup.node.plainJs.cpu)} |`);
+lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
+lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, size };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, size, startup };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;

@@ -28,6 +28,13 @@ export {
   Message,
   JSONEncoder,
 } from "../dist/dramatiq_results.js";
+import { Missing } from "../dist/errors.js";
+
+/** Whether `value` is the `Missing` sentinel (`tryGetResult`'s "no result"). */
+export function isMissing(value) {
+  return value === Missing;
+}
+
 export {
   ResultError,
   ResultMissing,

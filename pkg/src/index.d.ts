@@ -1,5 +1,33 @@
 // Public types of dramatiq-results. Hand-written: the wasm glue's generated types say `any`
-// for every JS value; these say what the API actually accepts and returns.
+// for every JS value; these say what the API actually accepts and returns. They need neither
+// DOM nor Node types. tests/js/types-exports.test.mjs checks them against the real exports.
+
+// --- loading --------------------------------------------------------------------------
+
+/** What `init()` can load: a URL (or its string), a `Request`-like or `Response`-like object
+ * (or a Promise of one), the module's bytes, or a compiled `WebAssembly.Module`. */
+export type WasmInput = string | { readonly href: string } | ArrayBuffer | ArrayBufferView | object | PromiseLike<object>;
+
+/**
+ * Loads the WebAssembly module once; resolves when the package can be used. The main entry
+ * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
+ * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it).
+ * A failed load rejects, and every later call throws an error saying why.
+ */
+export function init(input?: WasmInput): Promise<void>;
+/** Settles with the outcome of the first load (the entry's own, or the first `init()`). */
+export declare const ready: Promise<void>;
+
+/** The part of an `AbortSignal` the package uses (structural: DOM, Node and Workers signals
+ * all fit, and no DOM or Node types are needed). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+declare const resultType: unique symbol;
 
 /** A value as stored: what Python's `json` module reads and writes. Integers beyond
  * ±(2^53 − 1) are `bigint`, so they stay exact. */
@@ -15,7 +43,7 @@ export type ResultValue =
 /** Anything a result key can be derived from: a `Message`, its camelCase identity, or a
  * Python message dict. */
 export type MessageLike =
-  | Message
+  | Message<unknown>
   | { queueName: string; actorName: string; messageId: string }
   | { queue_name: string; actor_name: string; message_id: string };
 
@@ -49,7 +77,7 @@ export interface GetResultOptions {
    * Also bounds how long the store may take to answer a non-blocking read. */
   timeout?: number;
   /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** The methods every result backend has (Dramatiq's `ResultBackend`). */
@@ -61,9 +89,12 @@ export interface ResultBackend {
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
    * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+  getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
-  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`. */
-  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
+  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`
+   * (test with `isMissing(value)` or `value === Missing`). */
+  tryGetResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R | MissingType>;
+  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
   /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
@@ -179,10 +210,13 @@ export interface IndexedDbBackend extends ResultBackend {}
 
 /** A Redis client `RedisBackend` can drive: node-redis (4 and later, `sendCommand(argv)`),
  * ioredis (`call` / `callBuffer`), or any object with one of these raw-command methods. */
+// The arguments are typed `never` on purpose: the package passes strings and `Uint8Array`s
+// (Buffers in Node), and real clients declare narrower ones (node-redis: `readonly
+// RedisArgument[]`; ioredis: overloads ending in a callback), which any narrower type refuses.
 export type RedisClientLike =
-  | { sendCommand(argv: Array<string | Uint8Array>): unknown }
-  | { call(command: string, ...args: Array<string | Uint8Array>): unknown }
-  | { callBuffer(command: string, ...args: Array<string | Uint8Array>): unknown };
+  | { sendCommand(argv: never, ...rest: never[]): unknown }
+  | { call(command: string, ...args: never[]): unknown }
+  | { callBuffer(command: string, ...args: never[]): unknown };
 
 /** Options of `RedisBackend`. */
 export interface RedisBackendOptions extends BackendOptions {
@@ -252,8 +286,11 @@ export interface MessageDict {
   message_timestamp: number;
 }
 
-/** A Dramatiq message. */
-export class Message {
+/** A Dramatiq message. `R` is what its actor returns (from `actor()`), so reads of its result
+ * are typed; a message built by hand reads as `ResultValue`. */
+export class Message<R = ResultValue> {
+  /** Type-level only: the actor's result type. */
+  declare readonly [resultType]?: R;
   constructor(fields: MessageFields);
   /** Reads a Python message dict (snake_case). */
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
@@ -274,11 +311,11 @@ export class Message {
    * resolves with it once the broker has it, rejects if the write failed. */
   readonly enqueued?: Promise<Message>;
   /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
-  copy(changes?: Partial<MessageFields>): Message;
+  copy(changes?: Partial<MessageFields>): Message<R>;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;
   /** This message's result from `options.backend`, else the global broker's results backend. */
-  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<ResultValue>;
+  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
   free(): void;
 }
 
@@ -328,8 +365,16 @@ export class ResultFailure extends ResultError {
 /** Stored bytes that Dramatiq's encoder cannot read. */
 export class DecodeError extends ResultError {}
 
+/** The type of `Missing`. */
+export interface MissingType {
+  readonly [Symbol.toStringTag]: "Missing";
+  toString(): "Missing";
+}
 /** The sentinel for "no value" (Dramatiq's `Missing`). */
-export declare const Missing: { readonly [Symbol.toStringTag]: "Missing"; toString(): "Missing" };
+export declare const Missing: MissingType;
+/** Whether `value` is `Missing`; narrows both ways (`value === Missing` narrows only the
+ * `true` branch, as `Missing` is an object, not a literal). */
+export function isMissing(value: unknown): value is MissingType;
 
 /** Options of `getResults` / `iterResults`. */
 export interface GetResultsOptions extends GetResultOptions {
@@ -361,7 +406,7 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
-  message: Message;
+  message: Message<unknown>;
   failed: boolean;
   exception: Error | undefined;
   fail(): void;
@@ -373,6 +418,8 @@ export class WorkerMessage {
   readonly kwargs: Record<string, ResultValue>;
   readonly options: Record<string, ResultValue>;
   asDict(): MessageDict;
+  /** The message's Python `str()`. */
+  toString(): string;
 }
 
 /** Base class of middleware; every hook is optional and may be async. */
@@ -385,8 +432,8 @@ export class Middleware {
   afterAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   beforeNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   afterNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
-  beforeEnqueue?(broker: Broker, message: Message, delay: number | undefined): void;
-  afterEnqueue?(broker: Broker, message: Message, delay: number | undefined): void;
+  beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
+  afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -404,14 +451,20 @@ export class Retries extends Middleware {
     maxBackoff?: number;
     retryWhen?: (retries: number, error: Error) => boolean;
   });
+  /** The `retryWhen` option, if given. */
+  readonly retryWhen: ((retries: number, error: Error) => boolean) | undefined;
 }
 /** Skips and fails messages older than `maxAge` ms. */
 export class AgeLimit extends Middleware {
   constructor(options?: { maxAge?: number });
+  /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
+  readonly maxAge: number | undefined;
 }
 /** Fails async actors that run past `timeLimit` ms (default 600 000). */
 export class TimeLimit extends Middleware {
   constructor(options?: { timeLimit?: number });
+  /** Milliseconds, unless an actor or message sets its own. */
+  readonly timeLimit: number;
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
@@ -454,7 +507,7 @@ export class StubBroker extends Broker {
   /** Failed messages. */
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue(message: Message, options?: { delay?: number }): Message;
+  enqueue<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
   join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
   flush(queueName: string): void;
   flushAll(): void;
@@ -535,9 +588,16 @@ export interface SendOptions {
   [option: string]: unknown;
 }
 
+/** Options of `actor()` as typed: the name is required, because the Python side matches
+ * actors by name and minifiers rename functions (at run time, a function's own name is used
+ * when `actorName` is absent, with a warning). */
+export type NamedActorOptions = ActorOptions & { actorName: string };
+
 /** A JS function run by workers (Dramatiq's `Actor`), or a remote actor declared by name. */
 export class Actor<A extends unknown[] = unknown[], R = unknown> {
-  constructor(fn: ((...args: A) => R | Promise<R>) | string, options?: ActorOptions);
+  constructor(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions);
+  /** A remote actor: its code lives elsewhere (a Python worker). */
+  constructor(name: string, options?: ActorOptions);
   /** The function; undefined for a remote actor. */
   readonly fn: (...args: A) => R | Promise<R>;
   /** Whether the actor's code lives elsewhere (declared by name): sent to, never run here. */
@@ -547,13 +607,15 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   readonly priority: number;
   readonly broker: Broker;
   readonly options: Record<string, unknown>;
-  message(...args: A): Message;
-  messageWithOptions(options?: SendOptions): Message;
-  send(...args: A): Message;
-  sendWithOptions(options?: SendOptions): Message;
+  message(...args: A): Message<Awaited<R>>;
+  messageWithOptions(options?: SendOptions): Message<Awaited<R>>;
+  send(...args: A): Message<Awaited<R>>;
+  sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   call(...args: A): R | Promise<R>;
+  /** `Actor(fn, queueName="…", actorName="…")`. */
+  toString(): string;
 }
-export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
+export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
 /** A remote actor: its code lives elsewhere (a Python worker); `send` works, no JS worker runs it. */
 export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 
@@ -563,6 +625,8 @@ export class Worker {
   constructor(broker: StubBroker | RedisBroker, options?: { concurrency?: number; queues?: Iterable<string> });
   readonly broker: StubBroker | RedisBroker;
   readonly concurrency: number;
+  /** The queues it consumes, or `undefined` for all of the broker's. */
+  readonly queues: Set<string> | undefined;
   start(): this;
   stop(): Promise<void>;
   join(options?: { timeout?: number }): Promise<void>;
@@ -573,32 +637,57 @@ export interface CompositionReadOptions extends GetResultOptions {
   backend?: ResultBackend;
 }
 
-export class Pipeline {
-  constructor(children: Array<Message | Pipeline>, options?: { broker?: Broker });
+/** The result type of a message, pipeline or group. */
+export type ResultOf<T> = T extends Message<infer R>
+  ? R
+  : T extends Pipeline<infer R>
+    ? R
+    : T extends Group<infer G>
+      ? G
+      : ResultValue;
+type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T[number];
+
+/** Messages run one after another, each result appended to the next message's arguments.
+ * `R` is the last message's result. */
+export class Pipeline<R = ResultValue> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: Broker });
   readonly broker: Broker;
-  readonly messages: Message[];
+  readonly messages: Message<unknown>[];
   /** After `run()`: settles when the first step's write does (a network broker's). */
   readonly enqueued: Promise<unknown> | undefined;
   readonly length: number;
   run(options?: { delay?: number }): this;
-  getResult(options?: CompositionReadOptions): Promise<ResultValue>;
-  getResults(options?: CompositionReadOptions): Promise<ResultValue[]>;
+  /** The last message's result. */
+  getResult(options?: CompositionReadOptions): Promise<R>;
+  /** Every message's result, in order. */
+  getResults(options?: CompositionReadOptions): Promise<unknown[]>;
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: Broker }): Pipeline;
+export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown>>>(
+  children: C,
+  options?: { broker?: Broker },
+): Pipeline<ResultOf<Last<C>>>;
 
-export class Group {
-  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: Broker });
+/** Messages, pipelines and groups run in parallel. `T` is the tuple of their results. */
+export class Group<T extends readonly unknown[] = unknown[]> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: Broker });
   readonly broker: Broker;
-  readonly children: Array<Message | Pipeline | Group>;
+  readonly children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>;
   /** After `run()`: settles when every child's write does (a network broker's). */
   readonly enqueued: Promise<void> | undefined;
   readonly length: number;
   run(options?: { delay?: number }): this;
-  getResults(options?: CompositionReadOptions): Promise<unknown[]>;
-  wait(options?: { timeout?: number; signal?: AbortSignal; backend?: ResultBackend }): Promise<void>;
+  /** Each child's result, in order (a child pipeline's last result, a child group's list). */
+  getResults(options?: CompositionReadOptions): Promise<T>;
+  wait(options?: { timeout?: number; signal?: AbortSignalLike; backend?: ResultBackend }): Promise<void>;
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: Broker }): Group;
+export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>>(
+  children: C,
+  options?: { broker?: Broker },
+): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
+
+// Only what is marked `export` above is exported.
+export {};

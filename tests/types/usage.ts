@@ -136,3 +136,30 @@ async function redisBrokerUsage(client: RedisClientLike) {
   return [sent, landed, low, remote, redisBroker.brokerId];
 }
 void redisBrokerUsage;
+// Result types flow from an actor; Missing narrows with isMissing; actors must be named.
+import { isMissing, init, ready, type MissingType } from "dramatiq-results";
+async function typed(): Promise<void> {
+  await init();
+  await ready;
+  const backend = new StubBackend();
+  const add = actor((x: number, y: number) => x + y, { actorName: "add" });
+  const upper = actor(async (s: string) => s.toUpperCase(), { actorName: "upper" });
+  const sum: number = await backend.getResult(add.message(1, 2));
+  const text: string = await upper.message("a").getResult();
+  const maybe = await backend.tryGetResult(add.message(1, 2));
+  if (isMissing(maybe)) {
+    const m: MissingType = maybe;
+    void m;
+  } else {
+    const n: number = maybe;
+    void n;
+  }
+  const both: [number, string] = await group([add.message(1, 2), upper.message("b")]).getResults();
+  const last: string = await pipeline([add.message(1, 2), upper.messageWithOptions()]).getResult();
+  // @ts-expect-error the result of add is a number
+  const wrong: string = await backend.getResult(add.message(1, 2));
+  // @ts-expect-error an actor needs an actorName (minifiers rename functions)
+  actor(function add2(x: number) { return x; });
+  void [sum, text, both, last, wrong];
+}
+void typed;
