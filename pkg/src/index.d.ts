@@ -492,18 +492,20 @@ export class Broker {
   addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
   declareActor(actor: Actor): void;
   getActor(name: string): Actor;
-  declareQueue(name: string): void;
-  getDeclaredQueues(): Set<string>;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
   send(message: Message, options?: { delay?: number }): Message;
   getResultsBackend(): ResultBackend;
   emitBefore(signal: string, ...args: unknown[]): Promise<void>;
   emitAfter(signal: string, ...args: unknown[]): Promise<void>;
-  close(): void;
 }
 
 /** The in-memory broker (Dramatiq's `StubBroker`). */
 export class StubBroker extends Broker {
+  constructor(options?: { middleware?: Middleware[]; logger?: Logger });
+  declareQueue(name: string): void;
+  getDeclaredQueues(): Set<string>;
+  /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
+  close(): void;
   /** Failed messages. */
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
@@ -546,6 +548,10 @@ export class RedisBroker extends Broker {
   readonly namespace: string;
   /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
   readonly brokerId: string;
+  declareQueue(name: string): void;
+  getDeclaredQueues(): Set<string>;
+  /** Releases nothing: the client is the caller's to close. */
+  close(): void;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
   enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
