@@ -67,7 +67,7 @@ async function main(argv) {
     return;
   }
   if (!values.redis) fail("--redis <url> is required");
-  const token = values.token ?? process.env.DRAMATIQ_RESULTS_TOKEN ?? undefined;
+  const token = values.token ?? (process.env.DRAMATIQ_RESULTS_TOKEN || undefined);
   if (token !== undefined && token.length < 16) fail("the token must be at least 16 characters");
   if (values.cors !== undefined && !/^https?:\/\/[^/\s]+$/.test(values.cors)) fail("--cors takes an origin, like https://ops.example.com");
 

@@ -184,6 +184,14 @@ export function createGateway({
     return c.body(bytes, 200, { "content-type": "application/octet-stream" });
   });
 
+  // What the key route cannot match (a key with a line break) or no key at all.
+  app.get("/kv/*", () => {
+    throw new BadRequest(`key: not a result key of namespace ${resultsNamespace}`);
+  });
+  app.get("/kv", () => {
+    throw new BadRequest("key: missing");
+  });
+
   const only = (c, allowed) => {
     for (const name of Object.keys(c.req.queries())) {
       if (!allowed.includes(name)) throw new BadRequest(`unknown parameter: ${name}`);
