@@ -1,12 +1,20 @@
-// Real servers for the backend tests: Debian's redis-server and memcached, started on free
-// loopback ports, each owned by the test file that starts it and stopped by PID.
+// Real servers for the backend and broker tests: Debian's redis-server, memcached and
+// rabbitmq-server, started on free loopback ports, each owned by the test file that starts
+// it and stopped by PID.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Whether the server binaries are installed (`scripts/setup --services`). */
 export const haveRedis = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].some(existsSync);
 export const haveMemcached = ["/usr/bin/memcached", "/usr/local/bin/memcached"].some(existsSync);
+// The node's own start script, not /usr/sbin's wrapper: that one re-runs it through `su`,
+// which resets HOME (so the node would share /var/lib/rabbitmq's cookie and settings).
+const rabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+export const haveRabbitmq = existsSync(rabbitmqServer) && existsSync("/usr/bin/epmd");
 
 /** A TCP port nobody listens on right now. */
 export async function freePort() {
@@ -15,6 +23,46 @@ export async function freePort() {
   const { port } = server.address();
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** Whether any process of the group led by `pid` is still there. */
+export function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to every process of the group led by `pid`, and waits until none is left. */
+export async function killGroup(pid, signal = "SIGKILL", ms = 30_000) {
+  try {
+    process.kill(-pid, signal);
+  } catch {}
+  const deadline = Date.now() + ms;
+  while (groupAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`process group ${pid} still alive ${ms} ms after ${signal}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// Process groups (and temp dirs) still there when this test process exits — a failed
+// assertion, a crash — are killed (removed) then, so nothing outlives its test file.
+const leftovers = { groups: new Set(), dirs: new Set() };
+process.on("exit", () => {
+  for (const pid of leftovers.groups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+  }
+  for (const dir of leftovers.dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Kills the group led by `pid` (SIGKILL) if the test process exits before it is gone. */
+export function reapOnExit(pid) {
+  leftovers.groups.add(pid);
+  return () => leftovers.groups.delete(pid);
 }
 
 /** Resolves once something accepts connections on `port`; rejects after `ms`. */
@@ -38,30 +86,51 @@ async function listening(port, child, ms = 10_000) {
  * mid-request, as in a crash) and started again on the same port.
  */
 class Server {
-  constructor(name, argv) {
+  /** `options` go to `spawn` (env, cwd, uid, gid); `detached: true` gives the server a
+   * process group of its own, killed whole (for servers that start helper processes). */
+  constructor(name, argv, options = {}) {
     this.name = name;
     this.argv = argv;
+    this.options = options;
     this.child = null;
     this.output = "";
+    this.readyMs = 10_000;
   }
 
   async start() {
     const [cmd, ...args] = this.argv;
-    this.child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout.on("data", (d) => (this.output += d));
-    this.child.stderr.on("data", (d) => (this.output += d));
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...this.options });
+    this.child = child;
+    if (this.options.detached) child.once("exit", reapOnExit(child.pid));
+    child.stdout.on("data", (d) => (this.output += d));
+    child.stderr.on("data", (d) => (this.output += d));
     try {
-      await listening(this.port, this.child);
+      await listening(this.port, child, this.readyMs);
     } catch (e) {
-      throw new Error(`${this.name} did not start: ${e.message}\n${this.output}`);
+      await this.kill();
+      throw new Error(`${this.name} did not start: ${e.message}\n${this.output}${this.log?.() ?? ""}`);
     }
     return this;
   }
 
-  /** Kills the process and waits for it to be gone. */
-  async stop() {
+  /** Whether the process (or, if detached, any process of its group) is still there. */
+  get running() {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child) return false;
+    if (this.options.detached) return groupAlive(child.pid);
+    return child.exitCode === null && child.signalCode === null;
+  }
+
+  /** Kills the process (SIGKILL: a crash) and waits for it to be gone. */
+  async stop() {
+    return this.kill();
+  }
+
+  /** SIGKILL (to the whole group if detached), then waits for it to be gone. */
+  async kill() {
+    const child = this.child;
+    if (!this.running) return;
+    if (this.options.detached) return killGroup(child.pid, "SIGKILL");
     const gone = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await gone;
@@ -110,4 +179,132 @@ export async function memcachedText(port, line) {
     socket.on("error", reject);
     socket.write(line + "\r\n");
   });
+}
+
+/** The uid and gid of `user` from /etc/passwd, or null if there is no such user. */
+function account(user) {
+  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
+  if (!line) return null;
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * A RabbitMQ node of its own: free loopback ports, and its own data, log and config under a
+ * temp dir (removed when the test process exits). Run as root, the node runs as the
+ * `rabbitmq` user (Debian's RabbitMQ refuses to run as root), so the dir is theirs. An epmd
+ * of its own on a free port too: a stray or shared epmd (another test file's node, a node
+ * that was SIGKILLed) never meets this one, and stop() leaves no Erlang process behind.
+ */
+class RabbitmqServer extends Server {
+  constructor(port) {
+    const dir = mkdtempSync(join(tmpdir(), "rabbitmq-test-"));
+    leftovers.dirs.add(dir);
+    const owner = process.getuid?.() === 0 ? account("rabbitmq") : null;
+    const env = {
+      PATH: process.env.PATH,
+      LANG: "C.UTF-8",
+      HOME: dir,
+      RABBITMQ_NODENAME: `rabbit-test-${port}@localhost`,
+      RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+      RABBITMQ_NODE_PORT: String(port),
+      RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
+      RABBITMQ_LOG_BASE: join(dir, "log"),
+      RABBITMQ_PID_FILE: join(dir, "rabbit.pid"),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
+      RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq.conf"),
+      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
+      RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
+      RABBITMQ_FEATURE_FLAGS_FILE: join(dir, "feature_flags"),
+    };
+    super("rabbitmq-server", [rabbitmqServer], { env, cwd: dir, detached: true, ...owner });
+    this.readyMs = 60_000;
+    this.port = port;
+    this.dir = dir;
+    this.url = `amqp://guest:guest@127.0.0.1:${port}`;
+    this.env = env;
+    writeFileSync(env.RABBITMQ_ENABLED_PLUGINS_FILE, "[].\n");
+    writeFileSync(env.RABBITMQ_CONF_ENV_FILE, "");
+    // A full disk must not block publishers (RabbitMQ's default limit is 50 MB free).
+    writeFileSync(env.RABBITMQ_CONFIG_FILE, "disk_free_limit.absolute = 1MB\n");
+    writeFileSync(join(dir, ".erlang.cookie"), randomBytes(15).toString("hex"), { mode: 0o400 });
+    if (owner) chownSync(join(dir, ".erlang.cookie"), owner.uid, owner.gid);
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    for (const f of ["enabled_plugins", "rabbitmq-env.conf", "rabbitmq.conf"]) if (owner) chownSync(join(dir, f), owner.uid, owner.gid);
+  }
+
+  /** The node's log so far (for errors). */
+  log() {
+    try {
+      return `\n--- ${this.env.RABBITMQ_NODENAME}.log ---\n${readFileSync(join(this.env.RABBITMQ_LOG_BASE, `${this.env.RABBITMQ_NODENAME}.log`), "utf8").slice(-4000)}`;
+    } catch {
+      return "";
+    }
+  }
+
+  async start() {
+    if (!this.epmd?.running) {
+      const epmdPort = await freePort();
+      this.epmd = new Server("epmd", ["/usr/bin/epmd", "-port", String(epmdPort)], { detached: true });
+      this.epmd.port = epmdPort;
+      this.options.env.ERL_EPMD_PORT = String(epmdPort);
+      // Fresh for each epmd: a node that was running keeps its distribution port.
+      this.options.env.RABBITMQ_DIST_PORT ??= String(await freePort());
+      await this.epmd.start();
+    }
+    try {
+      return await super.start();
+    } catch (e) {
+      await this.epmd.stop();
+      throw e;
+    }
+  }
+
+  /** The node's OS pid (from its pid file), or null before it wrote one. */
+  get pid() {
+    try {
+      return Number(readFileSync(this.env.RABBITMQ_PID_FILE, "utf8").trim()) || null;
+    } catch {
+      return null;
+    }
+  }
+
+  // kill() is Server's: SIGKILL to the node's process group (a crash); data stays, and
+  // restart() brings it back.
+
+  /** Stops the node gracefully (SIGTERM to its pid), then epmd; data stays. */
+  async stop() {
+    await this.shutdown();
+    await this.epmd?.stop();
+  }
+
+  async shutdown() {
+    if (!this.running) return;
+    const pid = this.pid;
+    try {
+      process.kill(pid ?? -this.child.pid, "SIGTERM");
+    } catch {}
+    try {
+      await killGroup(this.child.pid, 0, 30_000);
+    } catch {
+      await killGroup(this.child.pid, "SIGKILL");
+    }
+  }
+
+  /** Stops the node (if it runs) and starts it again: same port, name and data. */
+  async restart() {
+    await this.shutdown();
+    this.output = "";
+    return this.start();
+  }
+}
+
+/**
+ * A fresh RabbitMQ node on a free loopback port (user guest/guest), listening in ~7 s:
+ * `{ url, port, dir, stop(), kill(), restart(), output, log() }`. Durable queues and
+ * persistent messages survive `restart()` (and `kill()` + `restart()`, once published
+ * with confirms).
+ */
+export async function startRabbitmq() {
+  return new RabbitmqServer(await freePort()).start();
 }

@@ -1,0 +1,113 @@
+"""A real Python Dramatiq 2.2.1 app for the broker interoperability tests and benchmarks.
+
+Both the worker (`dramatiq broker_app`, see tests/js/pyworker.mjs) and the producer
+(tests/py/produce.py) import it, so they agree on actors, queue and result backend.
+Configured from the environment:
+
+    BROKER             redis (default) | rabbitmq
+    BROKER_URL         redis://127.0.0.1:6379 | amqp://guest:guest@127.0.0.1:5672
+    BROKER_NAMESPACE   RedisBroker's key namespace (default "dramatiq")
+    BROKER_CONFIRM     1: RabbitmqBroker with publisher confirms (default off, as Dramatiq's)
+    RESULTS_REDIS_URL  the Redis behind the Results middleware (default: BROKER_URL for redis)
+    RESULTS_NAMESPACE  RedisBackend's namespace (default "dramatiq-results", Dramatiq's)
+    QUEUE              the queue every actor is on (default "default")
+    APP_PREFIX         prefix of the app's own Redis keys (default "broker-app"):
+                         <prefix>:processed      list of message ids `record` processed
+                         <prefix>:attempts:<key> `retry_once`'s attempt counter
+"""
+
+import os
+import time
+
+import dramatiq
+import redis
+from dramatiq.middleware import CurrentMessage
+from dramatiq.results import Results
+from dramatiq.results.backends.redis import RedisBackend
+
+BROKER = os.environ.get("BROKER", "redis")
+BROKER_URL = os.environ.get("BROKER_URL") or (
+    "redis://127.0.0.1:6379" if BROKER == "redis" else "amqp://guest:guest@127.0.0.1:5672"
+)
+RESULTS_REDIS_URL = os.environ.get("RESULTS_REDIS_URL") or (BROKER_URL if BROKER == "redis" else None)
+RESULTS_NAMESPACE = os.environ.get("RESULTS_NAMESPACE", "dramatiq-results")
+QUEUE = os.environ.get("QUEUE", "default")
+PREFIX = os.environ.get("APP_PREFIX", "broker-app")
+
+if RESULTS_REDIS_URL is None:
+    raise SystemExit("broker_app: RESULTS_REDIS_URL is required with BROKER=rabbitmq")
+
+
+def make_broker(confirm=None):
+    """The broker BROKER names; `confirm` overrides BROKER_CONFIRM (RabbitMQ only)."""
+    if BROKER == "redis":
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=BROKER_URL, namespace=os.environ.get("BROKER_NAMESPACE", "dramatiq"))
+    if BROKER == "rabbitmq":
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        if confirm is None:
+            confirm = os.environ.get("BROKER_CONFIRM") == "1"
+        return RabbitmqBroker(url=BROKER_URL, confirm_delivery=confirm)
+    raise SystemExit(f"broker_app: unknown BROKER={BROKER!r} (redis or rabbitmq)")
+
+
+broker = make_broker()
+backend = RedisBackend(url=RESULTS_REDIS_URL, namespace=RESULTS_NAMESPACE)
+broker.add_middleware(Results(backend=backend))
+broker.add_middleware(CurrentMessage())
+dramatiq.set_broker(broker)
+
+# The app's own bookkeeping (not Dramatiq's keys), on the results Redis.
+store = redis.Redis.from_url(RESULTS_REDIS_URL)
+
+
+class AppError(Exception):
+    """The app's own exception class, so its name (not a builtin's) travels in a failure."""
+
+
+@dramatiq.actor(queue_name=QUEUE, store_results=True)
+def add(x, y=0):
+    """x + y; in a pipeline the previous result arrives as y."""
+    return x + y
+
+
+@dramatiq.actor(queue_name=QUEUE, store_results=True)
+def echo(*args, **kwargs):
+    """Its arguments as Python decoded them: shows what bytes a producer sent."""
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=0)
+def fail(msg):
+    """Always raises AppError(msg): one stored failure, no retries."""
+    raise AppError(msg)
+
+
+@dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=3, min_backoff=100, max_backoff=200)
+def retry_once(key):
+    """Fails its first attempt for each key, then returns the attempt count (2)."""
+    attempts = store.incr(f"{PREFIX}:attempts:{key}")
+    if attempts == 1:
+        raise AppError(f"first attempt for {key}")
+    return attempts
+
+
+@dramatiq.actor(queue_name=QUEUE, store_results=True)
+def slow(ms):
+    """Sleeps `ms` milliseconds, then returns ms: work to interrupt."""
+    time.sleep(ms / 1000)
+    return ms
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def record(tag):
+    """Appends its message id to <prefix>:processed: count losses and duplicates."""
+    store.rpush(f"{PREFIX}:processed", CurrentMessage.get_current_message().message_id)
+    return tag
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def noop():
+    """Nothing: the broker's own cost, for benchmarks."""

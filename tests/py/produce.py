@@ -1,0 +1,94 @@
+"""A real Python Dramatiq producer and result reader for the broker interoperability tests.
+Broker, results and queue come from the environment, as for broker_app.py.
+
+    produce.py send SPEC...       enqueue; print each message as Dramatiq encoded it
+    produce.py pipeline SPEC...   run SPECs as one pipeline; print its messages (the last
+                                  one's result is the pipeline's)
+    produce.py group SPEC...      run SPECs as one group; print its messages
+    produce.py results [--timeout MS] < messages
+                                  for each message line on stdin, block in get_result and
+                                  print {"value": v} | {"failure": {"type", "msg"}} |
+                                  {"timeout": true}
+    produce.py processed          print the message ids `record` processed, as one JSON list
+
+SPEC is JSON (Python's parser: NaN, Infinity and big integers are fine):
+    {"actor": "add", "args": [1, 2], "kwargs": {}, "count": 1, "delay": MS}
+Every output line is JSON in Dramatiq's own encoding (compact; NaN and big integers as
+Python writes them), so a JS test reads it with the package's JSONEncoder.
+"""
+
+import argparse
+import json
+import sys
+
+import dramatiq
+from dramatiq.results import ResultFailure, ResultTimeout
+
+import broker_app
+
+
+def dumps(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def build(spec):
+    actor = broker_app.broker.get_actor(spec["actor"])
+    return actor.message(*spec.get("args", []), **spec.get("kwargs", {}))
+
+
+def send(specs):
+    for spec in specs:
+        for _ in range(spec.get("count", 1)):
+            message = broker_app.broker.enqueue(build(spec), delay=spec.get("delay"))
+            print(message.encode().decode(), flush=True)
+
+
+def pipeline(specs):
+    pipe = dramatiq.pipeline(build(spec) for spec in specs).run()
+    for message in pipe.messages:
+        print(message.encode().decode(), flush=True)
+
+
+def group(specs):
+    for message in dramatiq.group(build(spec) for spec in specs).run().children:
+        print(message.encode().decode(), flush=True)
+
+
+def results(timeout):
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        message = dramatiq.Message.decode(line.encode())
+        try:
+            out = {"value": message.get_result(backend=broker_app.backend, block=True, timeout=timeout)}
+        except ResultFailure as e:
+            out = {"failure": {"type": e.orig_exc_type, "msg": e.orig_exc_msg}}
+        except ResultTimeout:
+            out = {"timeout": True}
+        print(dumps(out), flush=True)
+
+
+def processed():
+    ids = broker_app.store.lrange(f"{broker_app.PREFIX}:processed", 0, -1)
+    print(dumps([i.decode() for i in ids]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["send", "pipeline", "group", "results", "processed"])
+    parser.add_argument("specs", nargs="*", type=json.loads)
+    parser.add_argument("--timeout", type=int, default=10_000, help="get_result timeout, ms")
+    args = parser.parse_args()
+    try:
+        if args.command == "results":
+            results(args.timeout)
+        elif args.command == "processed":
+            processed()
+        else:
+            {"send": send, "pipeline": pipeline, "group": group}[args.command](args.specs)
+    finally:
+        broker_app.broker.close()
+
+
+if __name__ == "__main__":
+    main()
