@@ -297,6 +297,8 @@ export function createGateway({
       });
       try {
         await stream.writeSSE({ event: "status", data: poller.statusJson() });
+        await stream.writeSSE({ event: "queues", data: poller.overview.queues });
+        await stream.writeSSE({ event: "workers", data: poller.overview.workers });
         const lastId = header === undefined ? null : Number(header);
         const missed = lastId === null ? null : poller.since(lastId);
         if (missed) {
@@ -315,7 +317,7 @@ export function createGateway({
         while (!closed && !overflow) {
           while (queue.length && !closed) {
             const e = queue.shift();
-            if (e.type === "status") await stream.writeSSE({ event: "status", data: e.json });
+            if (e.id === undefined) await stream.writeSSE({ event: e.type, data: e.json }); // status, queues, workers
             else if (e.id > sentUpTo) {
               await stream.writeSSE({ id: String(e.id), event: e.type, data: e.json });
               sentUpTo = e.id;

@@ -77,6 +77,8 @@ export class EventPoller {
     /** `{ ok, error, at }` of the last tick. */
     this.status = { ok: null, error: null, at: 0 };
     this.ticks = 0;
+    /** The last `queues` and `workers` overviews sent, as JSON. */
+    this.overview = { queues: "[]", workers: "[]" };
     this.#subscribers = new Set();
   }
 
@@ -190,8 +192,10 @@ export class EventPoller {
     }
     // Known records' queues stay in the snapshot even before the next discovery.
     const queues = [...new Set([...this.#queues, ...[...this.records.values()].filter((r) => IN_BROKER.has(r.state)).map((r) => r.queue)])].sort();
-    const workers = (await this.reader.heartbeats()).map((w) => w.id);
+    const heartbeats = await this.reader.heartbeats();
+    const workers = heartbeats.map((w) => w.id);
     const snapshot = await this.reader.snapshot(queues, workers, this.cap);
+    this.#overview(snapshot, heartbeats, now);
 
     // redis_message_id → message, reading the bodies of ids not seen in the last round.
     const rids = new Map();
@@ -291,6 +295,24 @@ export class EventPoller {
         record.expired = true;
         this.#emit("expired", record);
       }
+    }
+  }
+
+  /** Queue counts and live workers, sent (without an event id) when they change. */
+  #overview(snapshot, heartbeats, now) {
+    const queues = toJson(snapshot.map((q) => ({
+      name: q.name,
+      queued: q.queued,
+      delayed: q.delayed + q.heldIds.length,
+      inProgress: q.ackedIds.length,
+      deadLettered: q.deadLettered,
+    })));
+    const fresh = heartbeats.filter((w) => w.lastSeen >= now - this.reader.heartbeatTimeoutMs);
+    const workers = toJson(fresh);
+    for (const [type, json] of [["queues", queues], ["workers", workers]]) {
+      if (this.overview[type] === json) continue;
+      this.overview[type] = json;
+      for (const fn of this.#subscribers) fn({ type, json });
     }
   }
 

@@ -120,7 +120,12 @@ function staticFiles() {
     if (!root?.dir || !type || pathname.includes("\0")) return c.json({ error: "not found" }, 404);
     const path = normalize(join(root.dir, pathname.slice(root.prefix.length)));
     if (!path.startsWith(root.dir) || !existsSync(path) || !statSync(path).isFile()) return c.json({ error: "not found" }, 404);
-    return c.body(readFileSync(path), 200, { "content-type": type, "cache-control": "no-cache" });
+    let body = readFileSync(path);
+    // The page opens on the deployment when the gateway serves it.
+    if (path === join(wwwRoot, "index.html")) {
+      body = body.toString("utf8").replace("<head>", '<head>\n<meta name="dramatiq-results-gateway" content="1">');
+    }
+    return c.body(body, 200, { "content-type": type, "cache-control": "no-cache" });
   };
 }
 
