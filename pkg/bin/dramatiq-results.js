@@ -16,7 +16,7 @@ the Redis broker's queues, workers and messages, and their results.
   --host <addr>               default 127.0.0.1; other hosts need a token
   --token <secret>            require "Authorization: Bearer <secret>" (or DRAMATIQ_RESULTS_TOKEN)
   --cors <origin>             let pages of this origin call the API
-  --poll-interval <ms>        how often the event poller reads the broker (default 1000)
+  --poll-interval <ms>        how often the event poller reads the broker (default 500)
   --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
 `;
 
@@ -82,7 +82,7 @@ async function main(argv) {
     host: values.host,
     token,
     cors: values.cors,
-    events: { intervalMs: number("poll-interval", values["poll-interval"], 50, 600_000) ?? 1000 },
+    events: { intervalMs: number("poll-interval", values["poll-interval"], 50, 600_000) ?? 500 },
     heartbeatTimeoutMs: number("heartbeat-timeout", values["heartbeat-timeout"], 1, 86_400_000),
   });
   process.stdout.write(`dramatiq-results gateway on ${gateway.url}/${token ? " (token required)" : ""}\n`);

@@ -201,8 +201,7 @@ export function createGateway({
 
   app.get("/api/queues", async (c) => {
     only(c, []);
-    const workers = (await reader.heartbeats()).map((w) => w.id);
-    return json(c, await reader.counts(await reader.queues(), workers));
+    return json(c, await reader.counts(await reader.queues()));
   });
 
   app.get("/api/workers", async (c) => {
@@ -277,7 +276,7 @@ export function createGateway({
     only(c, []);
     poller.start();
     const header = c.req.header("last-event-id");
-    if (header !== undefined && !/^\d{1,15}$/.test(header)) throw new BadRequest("Last-Event-ID: not an event id");
+    if (header !== undefined && !/^\d{1,16}$/.test(header)) throw new BadRequest("Last-Event-ID: not an event id");
     c.header("cache-control", "no-store");
     c.header("x-accel-buffering", "no");
     return streamSSE(c, async (stream) => {

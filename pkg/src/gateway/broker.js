@@ -41,12 +41,13 @@ export const QUEUE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
 /** Whether `name` names a queue (not a delay or dead-letter queue, which are views of one). */
 export const isQueueName = (name) => QUEUE_NAME.test(name) && !/\.(DQ|XQ)$/.test(name) && !name.startsWith("__");
 
-// Reads the union of some acks sets (KEYS), sorted, and the page after ARGV[2] (an id, or
-// "" for the first page) of at most ARGV[1] ids, with their messages from the hash ARGV[3].
+// Reads the union of the acks sets of queue ARGV[5] (ARGV[4] the namespace) of every worker
+// in the heartbeats (KEYS[1]), sorted, and the page after ARGV[2] (an id, or "" for the
+// first page) of at most ARGV[1] ids, with their messages from the hash ARGV[3].
 const SET_PAGE = `
 local seen, ids = {}, {}
-for i = 1, #KEYS do
-  for _, id in ipairs(redis.call("SMEMBERS", KEYS[i])) do
+for _, worker in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
+  for _, id in ipairs(redis.call("SMEMBERS", ARGV[4] .. ":__acks__." .. worker .. "." .. ARGV[5])) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
@@ -102,20 +103,25 @@ end
 if #ids == 0 then return {{}, {}, {}} end
 return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
 
-// One consistent snapshot of every queue's ids, for the event poller. KEYS: per queue, its
-// list, delay list, dead-letter zset, then its acks sets (ARGV[2] of them) and its delay acks
-// sets (as many). ARGV[1] caps every range read. Per queue it answers
-// {llen, ids, dq llen, dq ids, xq card, newest xq ids, acked ids, dq acked ids}.
+// One consistent snapshot of every queue's ids, for the event poller. KEYS[1] is the
+// heartbeats zset, then per queue its list, delay list and dead-letter zset. The workers'
+// acks sets are named after the heartbeats read in the same script (as dispatch.lua names
+// them), so a worker that has just started cannot hold a message the snapshot misses.
+// ARGV[1] caps every range read, ARGV[2] is the namespace. Answers
+// {heartbeats (flat id, ms pairs), per queue {llen, ids, dq llen, dq ids, xq card, newest
+// xq ids, acked ids, dq acked ids}}.
 const SNAPSHOT = `
-local cap, nacks = tonumber(ARGV[1]), tonumber(ARGV[2])
-local per = 3 + 2 * nacks
-local out = {}
-for base = 0, #KEYS - 1, per do
-  local q, dq, xq = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+local cap, ns = tonumber(ARGV[1]), ARGV[2]
+local beats = redis.call("ZRANGE", KEYS[1], 0, -1, "WITHSCORES")
+local out = {beats}
+for base = 2, #KEYS, 3 do
+  local q, dq, xq = KEYS[base], KEYS[base + 1], KEYS[base + 2]
+  local name = string.sub(q, #ns + 2)
   local acked, dqacked = {}, {}
-  for i = 1, nacks do
-    for _, id in ipairs(redis.call("SMEMBERS", KEYS[base + 3 + i])) do acked[#acked + 1] = id end
-    for _, id in ipairs(redis.call("SMEMBERS", KEYS[base + 3 + nacks + i])) do dqacked[#dqacked + 1] = id end
+  for i = 1, #beats, 2 do
+    local acks = ns .. ":__acks__." .. beats[i] .. "." .. name
+    for _, id in ipairs(redis.call("SMEMBERS", acks)) do acked[#acked + 1] = id end
+    for _, id in ipairs(redis.call("SMEMBERS", acks .. ".DQ")) do dqacked[#dqacked + 1] = id end
   end
   local ids, dqids, xqids = {}, {}, {}
   if cap > 0 then
@@ -201,14 +207,10 @@ export class BrokerReader {
     return (await this.heartbeats()).filter((w) => w.lastSeen >= now - this.heartbeatTimeoutMs);
   }
 
-  #acksKeys(queue, workers, suffix = "") {
-    return workers.map((w) => this.key(`__acks__.${w}.${queue}${suffix}`));
-  }
-
   /** Counts for each queue: `{ name, queued, delayed, inProgress, deadLettered }`. */
-  async counts(queues, workerIds) {
+  async counts(queues) {
     if (!queues.length) return [];
-    const snap = await this.snapshot(queues, workerIds, 0);
+    const { queues: snap } = await this.snapshot(queues, 0);
     return snap.map((s) => ({
       name: s.name,
       queued: s.queued,
@@ -219,33 +221,33 @@ export class BrokerReader {
   }
 
   /**
-   * One atomic snapshot of `queues` (a Lua script): for each, the totals and, capped at
-   * `cap` per range, the waiting ids (oldest first), the delayed ids, the newest dead-letter
-   * ids, and the ids workers hold (`ackedIds` being processed, `heldIds` delayed).
+   * One atomic snapshot of `queues` (a Lua script): every heartbeat `{ id, lastSeen }` and,
+   * for each queue, the totals and, capped at `cap` per range, the waiting ids (oldest
+   * first), the delayed ids, the newest dead-letter ids, and the ids workers hold
+   * (`ackedIds` being processed, `heldIds` delayed until their eta).
    */
-  async snapshot(queues, workerIds, cap) {
-    if (!queues.length) return [];
-    const keys = [];
-    for (const q of queues) {
-      keys.push(this.key(q), this.key(`${q}.DQ`), this.key(`${q}.XQ`));
-      keys.push(...this.#acksKeys(q, workerIds), ...this.#acksKeys(q, workerIds, ".DQ"));
-    }
-    const reply = await this.#eval(SNAPSHOT, keys, [cap, workerIds.length]);
+  async snapshot(queues, cap) {
+    const keys = [this.key("__heartbeats__")];
+    for (const q of queues) keys.push(this.key(q), this.key(`${q}.DQ`), this.key(`${q}.XQ`));
+    const [beats, ...reply] = await this.#eval(SNAPSHOT, keys, [cap, this.ns]);
     const ids = (list) => (list ?? []).map(text);
-    return queues.map((name, i) => {
-      const [queued, q, delayed, dq, deadLettered, xq, acked, held] = reply[i];
-      return {
-        name,
-        queued: Number(queued),
-        queuedIds: ids(q),
-        delayed: Number(delayed),
-        delayedIds: ids(dq),
-        deadLettered: Number(deadLettered),
-        deadIds: ids(xq),
-        ackedIds: [...new Set(ids(acked))],
-        heldIds: [...new Set(ids(held))],
-      };
-    });
+    return {
+      heartbeats: pairs(beats).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) })),
+      queues: queues.map((name, i) => {
+        const [queued, q, delayed, dq, deadLettered, xq, acked, held] = reply[i];
+        return {
+          name,
+          queued: Number(queued),
+          queuedIds: ids(q),
+          delayed: Number(delayed),
+          delayedIds: ids(dq),
+          deadLettered: Number(deadLettered),
+          deadIds: ids(xq),
+          ackedIds: [...new Set(ids(acked))],
+          heldIds: [...new Set(ids(held))],
+        };
+      }),
+    };
   }
 
   /** The message JSON texts of `ids` in the hash `hash` (`q.msgs`, `q.DQ.msgs`, `q.XQ.msgs`),
@@ -284,11 +286,9 @@ export class BrokerReader {
       return { items: all, cursor: rest.cursor ?? null };
     }
     if (state === "delayed" || state === "in-progress") {
-      const workers = (await this.heartbeats()).map((w) => w.id);
       const suffix = state === "delayed" ? ".DQ" : "";
       const hash = this.key(`${queue}${suffix}.msgs`);
-      if (!workers.length) return { items: [], cursor: null };
-      const [ids, msgs] = await this.#eval(SET_PAGE, this.#acksKeys(queue, workers, suffix), [limit, cursor?.id ?? "", hash]);
+      const [ids, msgs] = await this.#eval(SET_PAGE, [this.key("__heartbeats__")], [limit, cursor?.id ?? "", hash, this.ns, `${queue}${suffix}`]);
       const items = bodies(ids, msgs);
       const next = items.length === limit ? { p: 1, id: items.at(-1).id } : null;
       return { items, cursor: next };

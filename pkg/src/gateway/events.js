@@ -58,7 +58,7 @@ export class EventPoller {
     backend,
     decodeMessage = JSON.parse,
     encode = toJson,
-    intervalMs = 1000,
+    intervalMs = 500,
     discoverEveryMs = 5000,
     recheckEveryMs = 5000,
     resultGraceMs = 15_000,
@@ -73,7 +73,9 @@ export class EventPoller {
     this.finished = new Set();
     /** The last `ringSize` events, `{ id, type, json }`. */
     this.ring = [];
-    this.head = 0;
+    // Event ids start from the clock (in µs), so the ids of a restarted gateway are above
+    // any its predecessor gave: a client coming back with an older id gets a snapshot.
+    this.head = Date.now() * 1000;
     /** `{ ok, error, at }` of the last tick. */
     this.status = { ok: null, error: null, at: 0 };
     this.ticks = 0;
@@ -86,7 +88,7 @@ export class EventPoller {
   #timer = null;
   #running = false;
   #stopped = true;
-  #queues = [];
+  #queues = new Set();
   #discoveredAt = -Infinity;
   #recheckedAt = 0;
   /** redis_message_id → { messageId, message } for the ids seen in the last snapshot. */
@@ -114,7 +116,8 @@ export class EventPoller {
 
   /** The events after `id`, or null when some of them are no longer kept. */
   since(id) {
-    if (id >= this.head) return [];
+    if (id > this.head) return null; // not one of ours
+    if (id === this.head) return [];
     const first = this.ring[0]?.id ?? this.head + 1;
     if (id < first - 1) return null;
     return this.ring.slice(id - first + 1);
@@ -187,14 +190,13 @@ export class EventPoller {
   async #tick() {
     const now = Date.now();
     if (now - this.#discoveredAt >= this.discoverEveryMs) {
-      this.#queues = await this.reader.queues();
+      // Queues seen once stay listed (an empty queue has no keys), up to a thousand.
+      for (const q of await this.reader.queues()) if (this.#queues.size < 1000) this.#queues.add(q);
       this.#discoveredAt = now;
     }
     // Known records' queues stay in the snapshot even before the next discovery.
     const queues = [...new Set([...this.#queues, ...[...this.records.values()].filter((r) => IN_BROKER.has(r.state)).map((r) => r.queue)])].sort();
-    const heartbeats = await this.reader.heartbeats();
-    const workers = heartbeats.map((w) => w.id);
-    const snapshot = await this.reader.snapshot(queues, workers, this.cap);
+    const { heartbeats, queues: snapshot } = await this.reader.snapshot(queues, this.cap);
     this.#overview(snapshot, heartbeats, now);
 
     // redis_message_id → message, reading the bodies of ids not seen in the last round.
