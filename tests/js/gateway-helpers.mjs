@@ -11,8 +11,10 @@ export const bin = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", im
  * Runs `dramatiq-results serve …args` and resolves with `{ url, child, output(), stop() }`
  * once it prints its URL; rejects with its output when it exits first.
  */
-export function startGatewayBin(args, { env = {} } = {}) {
-  const child = spawn(process.execPath, [bin, "serve", "--port", "0", ...args], {
+export function startGatewayBin(args, { env = {}, command = [process.execPath, bin], cwd } = {}) {
+  const [file, ...pre] = command;
+  const child = spawn(file, [...pre, "serve", "--port", "0", ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -3,6 +3,11 @@
 // events with Last-Event-ID reconnects, and a Redis outage with recovery.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { RedisBackend } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
@@ -327,5 +332,33 @@ test("CORS only for the origin given", { skip, timeout: 60_000 }, async () => {
   } finally {
     await gateway.stop();
     await redis.stop();
+  }
+});
+
+test("npx dramatiq-results serve works from the packed tarball", { skip, timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "dramatiq-results-npx-"));
+  const redis = await startRedis();
+  let gateway;
+  try {
+    const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], {
+      cwd: fileURLToPath(new URL("../../pkg/", import.meta.url)),
+      encoding: "utf8",
+    });
+    const tarball = join(dir, out.trim().split("\n").at(-1));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "ops", private: true }));
+    // node-redis is the gateway's Redis client until the package's own connectRedis lands.
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball, "redis"], { cwd: dir, stdio: "pipe" });
+    gateway = await startGatewayBin(["--redis", redis.url], { command: ["npx", "--offline", "dramatiq-results"], cwd: dir });
+    const page = await (await fetch(`${gateway.url}/`)).text();
+    assert.match(page, /<meta name="dramatiq-results-gateway" content="1">/);
+    for (const path of ["/app.js", "/deployment.js", "/pkg/src/browser.js", "/pkg/dist/dramatiq_results_bg.wasm"]) {
+      assert.equal((await fetch(`${gateway.url}${path}`)).status, 200, path);
+    }
+    assert.equal((await fetch(`${gateway.url}/serve.mjs`)).status, 404, "the demo server is not shipped");
+    assert.deepEqual(await (await fetch(`${gateway.url}/api/queues`)).json(), []);
+  } finally {
+    await gateway?.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
