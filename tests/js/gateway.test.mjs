@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { RedisBackend } from "dramatiq-results";
-import { haveRedis, startRedis } from "./services.mjs";
+import memjs from "memjs";
+import { MemcachedBackend } from "dramatiq-results";
+import { haveMemcached, haveRedis, startMemcached, startRedis } from "./services.mjs";
 import { HandBroker, dict, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
 
 const skip = !haveRedis && !process.env.CI && "redis-server is not installed (scripts/setup --services)";
@@ -360,5 +362,38 @@ test("npx dramatiq-results serve works from the packed tarball", { skip, timeout
     await gateway?.stop();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--memcached: results from Memcached, the broker from Redis", { skip: skip || (!haveMemcached && "memcached is not installed"), timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const memcached = await startMemcached();
+  const mc = memjs.Client.create(memcached.address);
+  const client = await createClient({ url: redis.url }).connect();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--memcached", memcached.address, "--poll-interval", "100", "--token", TOKEN]);
+  try {
+    const backend = new MemcachedBackend(mc);
+    const broker = new HandBroker(client);
+    const m = dict("default", "add", [2, 2]);
+    const rid = await broker.enqueue(m);
+    const events = await openEvents(`${gateway.url}/api/events`, auth);
+    await events.until((e) => e.event === "appeared" && e.data.messageId === m.message_id);
+    const message = { queueName: "default", actorName: "add", messageId: m.message_id };
+    await broker.fetch("w", "default");
+    await backend.storeResult(message, 4);
+    await broker.ack("w", "default", rid);
+    const done = await events.until((e) => e.event === "finished" && e.data.messageId === m.message_id);
+    assert.equal(done.data.result.json, "4");
+    const res = await fetch(`${gateway.url}/kv/${backend.buildMessageKey(message)}`, { headers: auth });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "4");
+    assert.equal((await fetch(`${gateway.url}/kv/0123456789abcdef0123456789abcdef`, { headers: auth })).status, 404);
+    events.close();
+  } finally {
+    await gateway.stop();
+    mc.close();
+    await client.quit();
+    await memcached.stop();
+    await redis.stop();
   }
 });
