@@ -15,6 +15,8 @@ import { duration } from "./charts.js";
 export const FLOW_STATES = ["queued", "delayed", "in-progress", "done", "failed", "dead-lettered"];
 
 const ROW_HEIGHT = 34;
+/** The most messages the page keeps; beyond it the oldest finished ones are forgotten. */
+const MAX_RECORDS = 50_000;
 const OVERSCAN = 8;
 /** Longest slice of work (parsing events) before yielding to the page (ms). */
 const SLICE_MS = 8;
@@ -135,6 +137,20 @@ export class GatewayStream extends EventTarget {
     }
   }
 
+  /** Forgets the oldest tenth of the finished messages (a page open for days stays small). */
+  #forget() {
+    const finished = new Set(["done", "failed", "dead-lettered"]);
+    let budget = Math.floor(MAX_RECORDS / 10);
+    this.order = this.order.filter((id) => {
+      const r = this.records.get(id);
+      if (budget <= 0 || !finished.has(r.state)) return true;
+      budget--;
+      this.records.delete(id);
+      this.counts[r.state]--;
+      return false;
+    });
+  }
+
   #changed(reset) {
     this.dispatchEvent(new CustomEvent("change", { detail: { reset } }));
   }
@@ -181,7 +197,10 @@ export class GatewayStream extends EventTarget {
         payload.seenAt = previous?.seenAt ?? Date.now();
         this.records.set(payload.messageId, payload);
         if (previous) this.counts[previous.state]--;
-        else this.order.push(payload.messageId);
+        else {
+          this.order.push(payload.messageId);
+          if (this.order.length > MAX_RECORDS) this.#forget();
+        }
         this.counts[payload.state] = (this.counts[payload.state] ?? 0) + 1;
         this.onRecord?.(payload, event); // a hook for scripts and the tests
         return "record";

@@ -7,7 +7,8 @@
 //   GET /api/queues      [{ name, queued, delayed, inProgress, deadLettered }]
 //   GET /api/workers     [{ id, lastSeen, ageMs }] of the workers with fresh heartbeats
 //   GET /api/messages    ?queue=&state=&limit=&cursor= → { items: [{ state, message, key }], cursor }
-//   GET /api/events      Server-Sent Events of state changes (see ./events.js); Last-Event-ID
+//   GET /api/events      Server-Sent Events of state changes (see ./events.js), plus `queues`,
+//                        `workers` and `status` when they change; Last-Event-ID replays
 //   GET /api/status      { redis: { ok, error }, events: { head, ok, error } }
 //
 // With a token, every route but the dashboard's static files needs `Authorization: Bearer
@@ -160,7 +161,8 @@ export function createGateway({
       const header = c.req.header("authorization") ?? "";
       const given = /^Bearer (.+)$/.exec(header)?.[1] ?? "";
       if (!(await sameSecret(given, token))) {
-        return json(c, { error: "unauthorized" }, 401, c.header("www-authenticate", 'Bearer realm="dramatiq-results"'));
+        c.header("www-authenticate", 'Bearer realm="dramatiq-results"');
+        return json(c, { error: "unauthorized" }, 401);
       }
     }
     return next();

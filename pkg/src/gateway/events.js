@@ -275,7 +275,8 @@ export class EventPoller {
 
     // Results that come after the message left (an exception is stored after dead-lettering).
     const ended = [...this.records.values()].filter((r) => r.finishedAt !== null);
-    const pending = ended.filter((r) => !r.result && !gone.includes(r) && now - r.finishedAt <= this.resultGraceMs);
+    const justGone = new Set(gone);
+    const pending = ended.filter((r) => !r.result && !justGone.has(r) && now - r.finishedAt <= this.resultGraceMs);
     if (pending.length) {
       const outcomes = await this.#results(pending);
       for (const record of pending) {
