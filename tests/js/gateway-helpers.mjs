@@ -17,6 +17,7 @@ export function startGatewayBin(args, { env = {}, command = [process.execPath, b
     cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: `npx` runs the gateway as a grandchild
   });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
@@ -27,12 +28,21 @@ export function startGatewayBin(args, { env = {}, command = [process.execPath, b
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
+      try {
+        process.kill(-child.pid, "SIGTERM"); // the group this helper started
+      } catch {
+        child.kill("SIGTERM");
+      }
       await gone;
     },
   };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`no URL after 20 s:\n${output}`))), 20_000);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+      reject(new Error(`no URL after 20 s:\n${output}`));
+    }, 20_000);
     child.stdout.on("data", () => {
       const m = /gateway on (http:\/\/\S+?)\/?(\s|$)/.exec(output);
       if (m) {
