@@ -108,36 +108,22 @@ for (const broker of ["redis", "rabbitmq"]) {
       }, "5 processed records");
       assert.deepEqual([...seen].sort(), ids);
     });
+
+    if (broker === "rabbitmq") {
+      test("restart() and kill() + restart() keep a durable queue's persistent messages", async () => {
+        await worker.stop();
+        // Confirmed publishes: RabbitMQ confirms a persistent message once it is on disk.
+        const persist = { ...conn, queue: "persist", confirm: true };
+        const before = await runPython("produce.py", ["send", '{"actor":"add","args":[1],"count":3}'], persist);
+        await rabbit.restart();
+        const between = await runPython("produce.py", ["send", '{"actor":"add","args":[2],"count":3}'], persist);
+        await rabbit.kill();
+        assert.equal(rabbit.running, false);
+        await rabbit.restart();
+        worker = await startPythonWorker({ ...persist, queues: ["persist"] });
+        const got = await runPython("produce.py", ["results", "--timeout", "20000"], { ...persist, input: [...before, ...between].join("\n") });
+        assert.deepEqual(got, [1, 1, 1, 2, 2, 2].map((v) => `{"value":${v}}`));
+      });
+    }
   });
 }
-
-describe("RabbitMQ node", { skip: missing("rabbitmq", "redis", "python") }, () => {
-  let redis;
-  let rabbit;
-  let worker;
-
-  before(async () => {
-    redis = await startRedis();
-    rabbit = await startRabbitmq();
-  });
-
-  after(async () => {
-    await worker?.stop();
-    await rabbit?.stop();
-    await redis?.stop();
-  });
-
-  test("restart() and kill() + restart() keep a durable queue's persistent messages", async () => {
-    // Confirmed publishes: RabbitMQ confirms a persistent message once it is on disk.
-    const conn = { broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue: "persist", confirm: true };
-    const before = await runPython("produce.py", ["send", '{"actor":"add","args":[1],"count":3}'], conn);
-    await rabbit.restart();
-    const between = await runPython("produce.py", ["send", '{"actor":"add","args":[2],"count":3}'], conn);
-    await rabbit.kill();
-    assert.equal(rabbit.running, false);
-    await rabbit.restart();
-    worker = await startPythonWorker({ ...conn, queues: ["persist"] });
-    const got = await runPython("produce.py", ["results", "--timeout", "20000"], { ...conn, input: [...before, ...between].join("\n") });
-    assert.deepEqual(got, [1, 1, 1, 2, 2, 2].map((v) => `{"value":${v}}`));
-  });
-});

@@ -5,6 +5,7 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { groupAlive, killGroup, reapOnExit } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const pyDir = `${root}tests/py`;
@@ -38,41 +39,12 @@ export function appEnv({ broker = "redis", url, namespace, resultsUrl, resultsNa
   };
 }
 
-/** Whether any process of the group led by `pid` is still there. */
-function groupAlive(pid) {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function groupGone(pid, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (groupAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`process group ${pid} still alive after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-// Worker groups still running when this test process exits (a failed assertion, a crash):
-// killed then, so no Python process outlives its test file.
-const running = new Set();
-process.on("exit", () => {
-  for (const pid of running) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {}
-  }
-});
-
 /**
  * Starts `dramatiq --processes 1 --threads N broker_app` and resolves once its worker
  * process logs "Worker process is ready for action." (its consumers are set up then).
  * Options: those of `appEnv`, plus `threads` (default 2), `queues` (`--queues`; default all
  * of the app's), `shutdownTimeoutMs` (`--worker-shutdown-timeout`, default 10 s) and
- * `readyMs` (default 30 s).
+ * `readyMs` (default 60 s).
  *
  * Returns `{ pid, output, stop(), kill(), exited }`: `output` is everything the worker
  * logged so far; `stop()` is SIGTERM (Dramatiq's graceful shutdown) and waits for every
@@ -81,7 +53,7 @@ process.on("exit", () => {
  * process's exit code (or signal name).
  */
 export async function startPythonWorker(options = {}) {
-  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 30_000 } = options;
+  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 60_000 } = options;
   const args = [
     "--processes", "1", "--threads", String(threads), "--path", pyDir,
     "--worker-shutdown-timeout", String(shutdownTimeoutMs),
@@ -93,11 +65,10 @@ export async function startPythonWorker(options = {}) {
     cwd: pyDir, env: appEnv(options), stdio: ["ignore", "pipe", "pipe"], detached: true,
   });
   const pid = child.pid;
-  running.add(pid);
+  const reaped = reapOnExit(pid);
   const worker = { pid, output: "" };
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
   worker.exited = exited;
-  exited.then(() => running.delete(pid));
 
   let onData;
   const ready = new Promise((resolve, reject) => {
@@ -111,23 +82,26 @@ export async function startPythonWorker(options = {}) {
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
 
+  // Dramatiq's main process passes SIGTERM on to its worker process, which finishes (or,
+  // after the shutdown timeout, requeues) the messages it holds.
   worker.stop = async () => {
     if (groupAlive(pid)) {
       try {
         process.kill(pid, "SIGTERM");
       } catch {}
       await exited;
-      await groupGone(pid);
+      try {
+        await killGroup(pid, 0, shutdownTimeoutMs + 10_000);
+      } catch {
+        await killGroup(pid, "SIGKILL"); // a worker process left behind by its main process
+      }
     }
+    reaped();
   };
   worker.kill = async () => {
-    if (groupAlive(pid)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {}
-      await exited;
-      await groupGone(pid);
-    }
+    if (groupAlive(pid)) await killGroup(pid, "SIGKILL");
+    await exited;
+    reaped();
   };
 
   try {

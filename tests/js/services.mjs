@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Whether the server binaries are installed (`scripts/setup --services`). */
@@ -49,20 +49,29 @@ export async function killGroup(pid, signal = "SIGKILL", ms = 30_000) {
 
 // Process groups (and temp dirs) still there when this test process exits — a failed
 // assertion, a crash — are killed (removed) then, so nothing outlives its test file.
-const leftovers = { groups: new Set(), dirs: new Set() };
+const leftovers = { pids: new Set(), dirs: new Set() };
 process.on("exit", () => {
-  for (const pid of leftovers.groups) {
+  for (const pid of leftovers.pids) {
     try {
-      process.kill(-pid, "SIGKILL");
+      process.kill(pid, "SIGKILL");
     } catch {}
   }
   for (const dir of leftovers.dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Kills the group led by `pid` (SIGKILL) if the test process exits before it is gone. */
-export function reapOnExit(pid) {
-  leftovers.groups.add(pid);
-  return () => leftovers.groups.delete(pid);
+/**
+ * Kills process `pid` (with `group`, every process of the group it leads) with SIGKILL if
+ * the test process exits before it is gone, also when the test process is ended by SIGINT
+ * or SIGTERM (a timeout, Ctrl-C). Returns the function that forgets it (once it is gone).
+ */
+export function reapOnExit(pid, { group = true } = {}) {
+  if (!leftovers.signals) {
+    leftovers.signals = true;
+    for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(128 + constants.signals[signal]));
+  }
+  const target = group ? -pid : pid;
+  leftovers.pids.add(target);
+  return () => leftovers.pids.delete(target);
 }
 
 /** Resolves once something accepts connections on `port`; rejects after `ms`. */
@@ -101,7 +110,7 @@ class Server {
     const [cmd, ...args] = this.argv;
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...this.options });
     this.child = child;
-    if (this.options.detached) child.once("exit", reapOnExit(child.pid));
+    child.once("exit", reapOnExit(child.pid, { group: Boolean(this.options.detached) }));
     child.stdout.on("data", (d) => (this.output += d));
     child.stderr.on("data", (d) => (this.output += d));
     try {
@@ -218,7 +227,7 @@ class RabbitmqServer extends Server {
       RABBITMQ_FEATURE_FLAGS_FILE: join(dir, "feature_flags"),
     };
     super("rabbitmq-server", [rabbitmqServer], { env, cwd: dir, detached: true, ...owner });
-    this.readyMs = 60_000;
+    this.readyMs = 120_000; // ~7 s idle; several times that on a loaded machine
     this.port = port;
     this.dir = dir;
     this.url = `amqp://guest:guest@127.0.0.1:${port}`;
@@ -227,10 +236,13 @@ class RabbitmqServer extends Server {
     writeFileSync(env.RABBITMQ_CONF_ENV_FILE, "");
     // A full disk must not block publishers (RabbitMQ's default limit is 50 MB free).
     writeFileSync(env.RABBITMQ_CONFIG_FILE, "disk_free_limit.absolute = 1MB\n");
+    // Its own Erlang cookie, in its own HOME: no other node or CLI can connect to it.
     writeFileSync(join(dir, ".erlang.cookie"), randomBytes(15).toString("hex"), { mode: 0o400 });
-    if (owner) chownSync(join(dir, ".erlang.cookie"), owner.uid, owner.gid);
-    if (owner) chownSync(dir, owner.uid, owner.gid);
-    for (const f of ["enabled_plugins", "rabbitmq-env.conf", "rabbitmq.conf"]) if (owner) chownSync(join(dir, f), owner.uid, owner.gid);
+    if (owner) {
+      for (const f of ["", ".erlang.cookie", "enabled_plugins", "rabbitmq-env.conf", "rabbitmq.conf"]) {
+        chownSync(join(dir, f), owner.uid, owner.gid);
+      }
+    }
   }
 
   /** The node's log so far (for errors). */
@@ -248,7 +260,6 @@ class RabbitmqServer extends Server {
       this.epmd = new Server("epmd", ["/usr/bin/epmd", "-port", String(epmdPort)], { detached: true });
       this.epmd.port = epmdPort;
       this.options.env.ERL_EPMD_PORT = String(epmdPort);
-      // Fresh for each epmd: a node that was running keeps its distribution port.
       this.options.env.RABBITMQ_DIST_PORT ??= String(await freePort());
       await this.epmd.start();
     }
@@ -260,10 +271,15 @@ class RabbitmqServer extends Server {
     }
   }
 
-  /** The node's OS pid (from its pid file), or null before it wrote one. */
+  /** The node's OS pid (from its pid file), or null before it wrote one or if the file
+   * is stale (that pid is not in this node's process group). */
   get pid() {
     try {
-      return Number(readFileSync(this.env.RABBITMQ_PID_FILE, "utf8").trim()) || null;
+      const pid = Number(readFileSync(this.env.RABBITMQ_PID_FILE, "utf8").trim());
+      // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+      return pgrp === this.child?.pid ? pid : null;
     } catch {
       return null;
     }
@@ -278,6 +294,8 @@ class RabbitmqServer extends Server {
     await this.epmd?.stop();
   }
 
+  /** SIGTERM to the node (RabbitMQ's graceful shutdown); waits until its processes are
+   * gone, SIGKILL after 30 s. */
   async shutdown() {
     if (!this.running) return;
     const pid = this.pid;
