@@ -479,7 +479,9 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     $("workers").replaceChildren(...stream.workers.map((w) => {
       const li = el("li", "worker");
       li.dataset.worker = w.id;
-      li.append(el("span", "mono", w.id), el("span", "muted", `seen ${duration(Math.max(0, now - w.lastSeen))} ago`));
+      const id = el("span", "mono", w.id);
+      id.title = w.id;
+      li.append(id, el("span", "muted", `${duration(Math.max(0, now - w.lastSeen))} ago`));
       return li;
     }));
     $("workers-empty").hidden = stream.workers.length > 0;

@@ -171,6 +171,10 @@ test("the Deployment source: a real Python Dramatiq deployment in headless Chrom
         for (let i = 0; i < N; i += 500) rids.push(...(await Promise.all(messages.slice(i, i + 500).map((m) => broker.enqueue(m)))));
         await page.waitForFunction((n) => window.dashboard.deployment.stream.records.size >= n, N, { timeout: 60_000 });
         await page.evaluate(() => window.dashboard.deployment.frameStats.start());
+        // Chromium's own record of every task on the page's main thread, with the CPU time
+        // each took (thread time: what the page did, not how long the machine kept it
+        // waiting).
+        await browser.startTracing(page, { categories: ["toplevel"] });
         // Workers take them in batches, results land, acks follow: every state change streams in.
         const started = Date.now();
         for (let i = 0; i < N; i += 250) {
@@ -187,6 +191,10 @@ test("the Deployment source: a real Python Dramatiq deployment in headless Chrom
           N, { timeout: 120_000, polling: 500 });
         const streamedMs = Date.now() - started;
         await page.waitForTimeout(300);
+        const trace = JSON.parse(String(await browser.stopTracing()));
+        const threads = new Map(trace.traceEvents.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => [`${e.pid}:${e.tid}`, e.args.name]));
+        const tasks = trace.traceEvents.filter((e) => e.ph === "X" && /(^|::)RunTask$/.test(e.name) && threads.get(`${e.pid}:${e.tid}`) === "CrRendererMain");
+        const cpuMs = tasks.map((e) => (e.tdur ?? e.dur) / 1000).sort((a, b) => a - b);
         const frames = await page.evaluate(() => {
           const s = window.dashboard.deployment.frameStats;
           s.stop();
@@ -200,20 +208,21 @@ test("the Deployment source: a real Python Dramatiq deployment in headless Chrom
           messages: N, streamedMs, frames: frames.count, maxFrameGapMs: Math.round(frames.max * 10) / 10,
           p99FrameGapMs: Math.round(frames.p99 * 10) / 10, framesOver50ms: frames.over50,
           longestAnimationFrameMs: Math.round(frames.longest), domRows, loadPerCore: Math.round(load * 100) / 100,
+          mainThreadTasks: cpuMs.length, longestTaskCpuMs: Math.round((cpuMs.at(-1) ?? 0) * 10) / 10,
+          tasksOver50msCpu: cpuMs.filter((ms) => ms > 50).length,
         };
         writeFileSync(`${outDir}deployment-frames.json`, `${JSON.stringify(figure, null, 2)}\n`);
         console.log(`# 10 000 messages: ${JSON.stringify(figure)}`);
         assert.ok(domRows < 120, `only the rows in view are in the DOM (${domRows})`);
         assert.ok(frames.count > 10, "frames were measured");
-        // Frame gaps are wall-clock time: on a machine whose run queue is longer than its
-        // cores (other jobs), the page is descheduled for whole frames whatever it does. The
-        // strict bound holds on an idle machine; on a loaded one at most 2 % of frames may
-        // be late (measured: 1 % at 6 runnable jobs per core).
+        // No task of the page's main thread took 50 ms of CPU: nothing the page did could
+        // hold a frame past 50 ms. Frame gaps are wall-clock time: on a machine with more
+        // runnable jobs than cores the page waits for whole frames whatever it does, so the
+        // gaps are held to 50 ms only on an unloaded machine (and reported always).
+        assert.ok(cpuMs.length > 100, "the trace recorded the page's tasks");
+        assert.equal(figure.tasksOver50msCpu, 0, `longest main-thread task: ${figure.longestTaskCpuMs} ms of CPU`);
         if (load <= 1) assert.ok(frames.max <= 50, `longest frame ${frames.max.toFixed(1)} ms`);
-        else {
-          console.log(`# load ${load.toFixed(2)} per core: the 50 ms bound is checked on 98 % of frames`);
-          assert.ok(frames.over50 <= frames.count * 0.02, `${frames.over50} of ${frames.count} frames over 50 ms`);
-        }
+        else console.log(`# load ${load.toFixed(2)} per core: frame gaps reported, not held to 50 ms`);
         await page.screenshot({ path: `${outDir}deployment-10000.png` });
       } finally {
         await client.quit();
