@@ -55,9 +55,11 @@ test("the results gateway over a real redis-server", { skip, timeout: 180_000 },
           assert.equal(res.headers.get("allow"), "GET, HEAD");
         }
       }
-      const head = await get("/api/queues", auth, { method: "HEAD" });
-      assert.equal(head.status, 200);
-      assert.equal(await head.text(), "");
+      for (const path of ["/api/queues", "/api/events", "/"]) {
+        const head = await get(path, auth, { method: "HEAD", signal: AbortSignal.timeout(5000) });
+        assert.equal(head.status, 200, path);
+        assert.equal(await head.text(), "", path);
+      }
     });
 
     await t.test("everything a request names is validated", async () => {

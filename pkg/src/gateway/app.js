@@ -281,6 +281,7 @@ export function createGateway({
     if (header !== undefined && !/^\d{1,16}$/.test(header)) throw new BadRequest("Last-Event-ID: not an event id");
     c.header("cache-control", "no-store");
     c.header("x-accel-buffering", "no");
+    if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" }); // no stream to hang on
     return streamSSE(c, async (stream) => {
       // Subscribe first, so nothing falls between the replay and the live events.
       const queue = [];
