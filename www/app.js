@@ -41,7 +41,12 @@ function readSettings() {
 
 function makeBackend(s) {
   const options = { namespace: s.namespace, useNamespacePrefixKeys: s.prefixKeys };
-  if (s.source === "http") return new KvBackend(httpAdapter(new URL(s.endpoint, location.href).href), options);
+  if (s.source === "http") {
+    // The gateway's /kv wants the token when it has one.
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    return new KvBackend(httpAdapter(new URL(s.endpoint, location.href).href, { headers }), options);
+  }
   return new IndexedDbBackend({ ...options, dbName: s.dbName, storeName: s.storeName });
 }
 
@@ -114,6 +119,11 @@ $("source-form").addEventListener("submit", (e) => {
   }
   $("endpoint").removeAttribute("aria-invalid");
   const source = form.elements.source.value;
+  const token = $("token").value.trim();
+  if (source !== "indexeddb") {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  }
   if (source === "deployment" || settings.source === "deployment") {
     // The deployment view replaces the watch list's: switching either way reloads the page.
     const gateway = $("gateway").value.trim() || location.origin;
@@ -123,9 +133,6 @@ $("source-form").addEventListener("submit", (e) => {
       $("gateway").focus();
       return;
     }
-    const token = $("token").value.trim();
-    if (token) sessionStorage.setItem(TOKEN_KEY, token);
-    else sessionStorage.removeItem(TOKEN_KEY);
     const q = new URLSearchParams({ source });
     if (source === "deployment" && gateway !== location.origin) q.set("gateway", gateway);
     if (source === "http") q.set("endpoint", endpoint);

@@ -249,6 +249,26 @@ test("the Deployment source: a real Python Dramatiq deployment in headless Chrom
       await page.waitForFunction((id) => window.dashboard.deployment.stream.records.get(id)?.state === "queued", m.message_id, { timeout: 20_000 });
     });
 
+    await t.test("the HTTP source reads results through the gateway's /kv with the token", async () => {
+      await page.getByLabel("HTTP endpoint").check();
+      await page.getByLabel("Endpoint", { exact: true }).fill("/kv");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.waitForURL(/\?source=http&endpoint=%2Fkv$/);
+      await page.waitForFunction(() => window.loaded && window.dashboard.watchlist);
+      const client = await createClient({ url: redis.url }).connect();
+      const message = { queueName: "default", actorName: "add", messageId: crypto.randomUUID() };
+      try {
+        await page.getByRole("textbox", { name: "Messages", exact: true }).fill(`default add ${message.messageId}`);
+        await page.getByRole("button", { name: "Watch", exact: true }).click();
+        await page.waitForSelector(`tr[data-message-id="${message.messageId}"][data-state="waiting"]`);
+        await new RedisBackend(client).storeResult(message, { via: "gateway" });
+        await page.waitForSelector(`tr[data-message-id="${message.messageId}"][data-state="done"]`, { timeout: 20_000 });
+        assert.match(await page.textContent(`tr[data-message-id="${message.messageId}"] .j-preview`), /"via": "gateway"/);
+      } finally {
+        await client.quit();
+      }
+    });
+
     for (const { errors } of pages) assert.deepEqual(errors, []);
     await context.close();
   } finally {
