@@ -472,6 +472,7 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
       tr.dataset.queue = q.name;
       tr.append(el("th", "", q.name), ...[q.queued, q.delayed, q.inProgress, q.deadLettered].map((n) => el("td", "num", String(n))));
       tr.firstChild.scope = "row";
+      tr.firstChild.title = q.name;
       return tr;
     }));
     $("queues-empty").hidden = stream.queues.length > 0;
