@@ -65,6 +65,9 @@ return {out, redis.call("HMGET", ARGV[3], unpack(out))}`;
 // left and pushes on the right, so an id still present is at or before where it was, and
 // everything before it in the list was handed out already; an id gone (or found further
 // right: popped and pushed back) means everything that stood before it was popped too.
+// The one case this cannot tell: the last id popped, requeued (a worker shutting down) and
+// found again no further right than it was, after many pops; the next page then starts
+// after it and may skip messages that stood between.
 const LIST_PAGE = `
 local limit, last, at = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local start = 0
