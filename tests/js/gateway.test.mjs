@@ -377,8 +377,10 @@ test("--memcached: results from Memcached, the broker from Redis", { skip: skip 
     const backend = new MemcachedBackend(mc);
     const broker = new HandBroker(client);
     const m = dict("default", "add", [2, 2]);
-    const rid = await broker.enqueue(m);
+    // Listen first: a message already there when a client connects arrives in its
+    // snapshot, not as an "appeared" event.
     const events = await openEvents(`${gateway.url}/api/events`, auth);
+    const rid = await broker.enqueue(m);
     await events.until((e) => e.event === "appeared" && e.data.messageId === m.message_id);
     const message = { queueName: "default", actorName: "add", messageId: m.message_id };
     await broker.fetch("w", "default");
