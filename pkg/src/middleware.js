@@ -7,7 +7,10 @@ import {
   RetriesPolicy,
   ageLimitExceeded,
   pipeNext,
+  pipesOnward,
 } from "../dist/dramatiq_results.js";
+
+import { isInstance } from "./describe.js";
 
 /** Raised in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
 export class SkipMessage extends Error {}
@@ -100,7 +103,15 @@ export class Results extends Middleware {
   async afterProcessMessage(broker, message, { result = null, exception } = {}) {
     const d = this.policy.afterProcessMessage(message.message, specOf(broker, message), result, exception !== undefined);
     if (d.action === "result") {
-      await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
+      try {
+        await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
+      } catch (error) {
+        if (!isInstance(error, TypeError)) throw error;
+        // A result the encoder cannot hold (a function, a Map, a cycle): store the failure
+        // instead, so a waiter learns why at once rather than at its deadline.
+        broker.logger.error(`The result of message ${message} cannot be encoded; storing the failure.`, error);
+        await this.backend.storeException(message.message, error, d.ttl);
+      }
     } else if (d.action === "warn") {
       broker.logger.warn(d.warning);
     }
@@ -218,6 +229,9 @@ export class Pipelines extends Middleware {
 
   afterProcessMessage(broker, message, { result = null, exception } = {}) {
     if (exception !== undefined || message.failed) return;
+    // As in Dramatiq, the result is only read when there is a target to pipe it to (a
+    // result JSON cannot hold is no failure of a message that pipes nowhere).
+    if (!pipesOnward(message.message)) return;
     const actor = broker.actors.get(message.actorName);
     const next = pipeNext(message.message, result, Boolean(actor?.options.pipe_ignore), Date.now());
     if (next) broker.enqueue(next.message, { delay: next.delay });

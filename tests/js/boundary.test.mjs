@@ -7,8 +7,26 @@
 // BOUNDARY_CALLS sets the calls per class of entry points (default 100 000).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { StubBackend, KvBackend, RedisBackend, Message, ResultError, ResultMissing } from "dramatiq-results";
-import { entryPoints, hostileObjects, healthy, outcome, detached } from "./hostile.mjs";
+import {
+  StubBackend,
+  KvBackend,
+  RedisBackend,
+  Message,
+  ResultError,
+  ResultMissing,
+  ResultFailure,
+  StubBroker,
+  Results,
+  TimeLimit,
+  AgeLimit,
+  Pipelines,
+  Retries,
+  Middleware,
+  Worker,
+  actor,
+  setBroker,
+} from "dramatiq-results";
+import { entryPoints, hostileObjects, healthy, outcome, detached, thrownValues } from "./hostile.mjs";
 
 const CALLS = Number(process.env.BOUNDARY_CALLS ?? 100_000);
 
@@ -113,5 +131,91 @@ test("storing a thrown value of any type stores a failure", async () => {
     await backend.storeException(m, thrown);
     const error = await backend.getResult(m).catch((e) => e);
     assert.ok(error instanceof ResultError && !(error instanceof ResultMissing), String(error));
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// A worker survives anything an actor or a middleware hook does
+// ---------------------------------------------------------------------------------------
+
+test("a worker survives every kind of throw, bad return, hang and hook failure", async () => {
+  const lines = [];
+  const logger = { warn: (m) => lines.push(m), error: (m) => lines.push(m), info: () => {} };
+  const middleware = [new AgeLimit(), new TimeLimit({ timeLimit: 50 }), new Pipelines(), new Retries()];
+  const broker = new StubBroker({ logger, middleware });
+  const backend = new StubBackend();
+  broker.addMiddleware(new Results({ backend }));
+  setBroker(broker);
+  const options = { storeResults: true, maxRetries: 0 };
+  const cases = [];
+  for (const [i, thrown] of thrownValues().entries()) {
+    cases.push(actor(() => { throw thrown; }, { actorName: `throws_${i}`, ...options }));
+    cases.push(actor(async () => { throw thrown; }, { actorName: `rejects_${i}`, ...options }));
+  }
+  cases.push(actor(() => () => 1, { actorName: "returns_a_function", ...options }));
+  cases.push(actor(() => new Map([[1, 2]]), { actorName: "returns_a_map", ...options }));
+  cases.push(actor(() => { const o = {}; o.o = o; return o; }, { actorName: "returns_a_cycle", ...options }));
+  cases.push(actor(() => ({ then() { throw Object.create(null); } }), { actorName: "returns_a_bad_thenable", ...options }));
+  cases.push(actor(() => new Promise(() => {}), { actorName: "never_settles", ...options }));
+  const good = actor(() => 42, { actorName: "good", ...options });
+  const worker = new Worker(broker, { concurrency: 2 });
+  worker.start();
+  try {
+    const messages = cases.map((a) => a.send());
+    const last = good.send();
+    await worker.join({ timeout: 10_000 });
+    for (const m of messages) {
+      const error = await backend.getResult(m).catch((e) => e);
+      assert.ok(error instanceof ResultFailure, `${m.actorName}: ${String(error)}`);
+    }
+    assert.equal(await backend.getResult(last), 42, "the next message still runs");
+    assert.ok(lines.length >= cases.length, "every failure is logged");
+  } finally {
+    await worker.stop();
+  }
+});
+
+test("middleware hooks that throw hostile values do not stop the worker", async () => {
+  const lines = [];
+  const logger = { warn: (m) => lines.push(m), error: (m) => lines.push(m), info: () => {} };
+  const broker = new StubBroker({ logger });
+  const backend = new StubBackend();
+  let n = 0;
+  const thrown = thrownValues();
+  class Hostile extends Middleware {}
+  for (const hook of ["beforeProcessMessage", "afterProcessMessage", "beforeAck", "afterAck", "beforeNack", "afterNack"]) {
+    Hostile.prototype[hook] = () => {
+      throw thrown[n++ % thrown.length];
+    };
+  }
+  broker.addMiddleware(new Results({ backend }));
+  broker.addMiddleware(new Hostile());
+  setBroker(broker);
+  const a = actor(() => 1, { actorName: "hooked", storeResults: true, maxRetries: 0 });
+  const worker = new Worker(broker, { concurrency: 1 });
+  worker.start();
+  try {
+    for (let i = 0; i < 40; i++) a.send();
+    await worker.join({ timeout: 10_000 });
+    assert.ok(lines.length >= 40, `failures logged: ${lines.length}`);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test("Pipelines does not read the result of a message that pipes nowhere", async () => {
+  const lines = [];
+  const logger = { warn: (m) => lines.push(m), error: (m) => lines.push(m), info: () => {} };
+  const broker = new StubBroker({ logger });
+  setBroker(broker);
+  const a = actor(() => () => 1, { actorName: "returns_a_function_nowhere" });
+  const worker = new Worker(broker, { concurrency: 1 });
+  worker.start();
+  try {
+    a.send();
+    await worker.join({ timeout: 5_000 });
+    assert.deepEqual(lines.filter((l) => l.includes("afterProcessMessage")), []);
+  } finally {
+    await worker.stop();
   }
 });
