@@ -10,8 +10,6 @@ import {
   pipesOnward,
 } from "../dist/dramatiq_results.js";
 
-import { isInstance } from "./describe.js";
-
 /** Raised in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
 export class SkipMessage extends Error {}
 SkipMessage.prototype.name = "SkipMessage";
@@ -103,15 +101,10 @@ export class Results extends Middleware {
   async afterProcessMessage(broker, message, { result = null, exception } = {}) {
     const d = this.policy.afterProcessMessage(message.message, specOf(broker, message), result, exception !== undefined);
     if (d.action === "result") {
-      try {
-        await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
-      } catch (error) {
-        if (!isInstance(error, TypeError)) throw error;
-        // A result the encoder cannot hold (a function, a Map, a cycle): store the failure
-        // instead, so a waiter learns why at once rather than at its deadline.
-        broker.logger.error(`The result of message ${message} cannot be encoded; storing the failure.`, error);
-        await this.backend.storeException(message.message, error, d.ttl);
-      }
+      // A result the encoder cannot hold rejects here, and the broker logs it as an
+      // unexpected failure in this hook: Dramatiq stores nothing then either (the stub
+      // vector ret_bytes_unencodable), so neither do we.
+      await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
     } else if (d.action === "warn") {
       broker.logger.warn(d.warning);
     }
