@@ -242,3 +242,10 @@ test("iterResults: next() called again while one is pending waits its turn", asy
   assert.deepEqual(steps.slice(0, 3).map((s) => s.value.value), [0, 1, 2]);
   assert.deepEqual((await stream.next()).done, true);
 });
+
+test("the boundary fuzzer, a short run (scripts/fuzz --boundary runs 10⁶ calls)", async () => {
+  const { fuzz } = await import("./boundary-fuzz.mjs");
+  const seed = Math.floor(Math.random() * 2 ** 32);
+  const counts = await fuzz(Number(process.env.BOUNDARY_FUZZ_CALLS ?? 20_000), seed);
+  assert.ok(counts.error > 0 && counts.ok >= 0, JSON.stringify(counts));
+});

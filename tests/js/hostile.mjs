@@ -117,7 +117,7 @@ export function entryPoints() {
       name.startsWith("store") ? method.call(stub, ok, h, h) : method.call(stub, name === "getResults" || name === "iterResults" ? [ok, h] : ok, h);
     entries[`${name} with a hostile this`] = (h) => method.call(h, ok, { block: false });
   }
-  entries["iterResults().next()"] = (h) => stub.iterResults([h]).next();
+  entries["iterResults().next()"] = (h) => stub.iterResults([h], { block: false }).next();
   entries["getResults([...])"] = (h) => stub.getResults([ok, h, ok], { block: false });
   entries["new StubBackend(hostile options)"] = (h) => new StubBackend(h);
   entries["new StubBackend({ encoder: hostile })"] = (h) => new StubBackend({ encoder: h });
