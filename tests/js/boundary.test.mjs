@@ -249,3 +249,17 @@ test("the boundary fuzzer, a short run (scripts/fuzz --boundary runs 10⁶ calls
   const counts = await fuzz(Number(process.env.BOUNDARY_FUZZ_CALLS ?? 20_000), seed);
   assert.ok(counts.error > 0 && counts.ok >= 0, JSON.stringify(counts));
 });
+
+test("a custom decoder answering a Promise whose constructor getter throws rejects", async () => {
+  const boom = new Error("constructor");
+  const hostilePromise = () => {
+    const p = Promise.resolve(1);
+    Object.defineProperty(p, "constructor", { get() { throw boom; } });
+    return p;
+  };
+  const backend = new StubBackend({ encoder: { encode: () => "1", decode: hostilePromise } });
+  const m = new Message({ actorName: "a" });
+  await backend.storeResult(m, 1);
+  for (let i = 0; i < 5_000; i++) await backend.getResult(m).catch(() => {});
+  assert.ok(await healthy());
+});
