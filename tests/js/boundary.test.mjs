@@ -263,3 +263,23 @@ test("a custom decoder answering a Promise whose constructor getter throws rejec
   for (let i = 0; i < 5_000; i++) await backend.getResult(m).catch(() => {});
   assert.ok(await healthy());
 });
+
+test("timeout: Infinity never asks the host for a timer past its limit", async () => {
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const backend = new StubBackend();
+    const m = new Message({ actorName: "forever" });
+    const waiting = backend.getResult(m, { block: true, timeout: Infinity });
+    const many = backend.getResults([new Message({ actorName: "forever" })], { timeout: Infinity, signal: AbortSignal.timeout(50) });
+    await new Promise((r) => setTimeout(r, 20));
+    await backend.storeResult(m, 1);
+    assert.equal(await waiting, 1);
+    await many.catch(() => {});
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.map((w) => w.name), []);
+  } finally {
+    process.off("warning", onWarning);
+  }
+});
