@@ -84,7 +84,9 @@ impl Drop for Ticket {
                 return;
             };
             if s.serving != self.number {
-                s.abandoned.push(self.number);
+                let number = self.number;
+                s.waiting.retain(|(n, _)| *n != number);
+                s.abandoned.push(number);
                 return;
             }
             s.serving += 1;
