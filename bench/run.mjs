@@ -333,7 +333,9 @@ lines.push(
     ? `Failed: ${many.error}`
     : `${fmt(many.waiters)} waiters: ${fmt(many.bytesPerWaiter)} bytes of JS heap + external memory each ` +
         `(${fmt(many.rssPerWaiter)} bytes of RSS); storing all their results took ${fmt(many.storeAllMs, 1)} ms ` +
-        `and all had resolved after ${fmt(many.wakeAllMs, 1)} ms.`,
+        `and all had resolved after ${fmt(many.wakeAllMs, 1)} ms. The same results arriving one by one, ` +
+        `collected by one \`getResults\`: ${fmt(many.getResultsMs, 1)} ms; by one \`iterResults\`: ` +
+        `${fmt(many.iterResultsMs, 1)} ms (target: within 3× of the single waiters).`,
 );
 lines.push("", "## Collecting 1 000 results from real Redis", "");
 lines.push(

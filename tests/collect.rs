@@ -169,11 +169,15 @@ fn non_blocking_reports_missing_at_once_and_empty_ends_at_once() {
     assert_eq!(clock.now_ms(), 0.0);
 }
 
-/// A store whose reads fail: every pending key ends with the store's error, at once.
-struct Failing;
+/// A store whose reads fail, counting them.
+#[derive(Default)]
+struct Failing {
+    reads: Cell<u32>,
+}
 
 impl Store for Failing {
     async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reads.set(self.reads.get() + 1);
         Err(StoreError::new("connection refused"))
     }
     async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
@@ -185,9 +189,9 @@ impl Store for Failing {
 }
 
 #[test]
-fn a_failing_store_ends_every_key_with_its_error() {
+fn a_failing_store_is_retried_until_the_deadline_then_every_key_times_out_with_its_error() {
     let clock = ManualClock::new();
-    let b = ResultBackend::new(Failing, clock.clone(), KeyScheme::default(), 1);
+    let b = ResultBackend::new(Failing::default(), clock.clone(), KeyScheme::default(), 1);
     let got = clock
         .block_on(drain(
             &b,
@@ -196,10 +200,143 @@ fn a_failing_store_ends_every_key_with_its_error() {
         .unwrap();
     assert_eq!(got.len(), 3);
     for (t, (_, o)) in &got {
+        assert_eq!(*t, 1_000.0, "never before the deadline");
+        assert!(
+            matches!(o, Err(ResultError::Timeout { cause: Some(source), .. }) if source.message.contains("refused")),
+            "{o:?}"
+        );
+    }
+    assert!(
+        b.store().reads.get() > 3,
+        "retried: {} reads",
+        b.store().reads.get()
+    );
+}
+
+#[test]
+fn a_failing_store_ends_a_non_blocking_collection_at_once() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(Failing::default(), clock.clone(), KeyScheme::default(), 1);
+    let got = clock
+        .block_on(drain(&b, Collect::new(keys(3), Wait::NOW)))
+        .unwrap();
+    for (t, (_, o)) in &got {
         assert_eq!(*t, 0.0);
         assert!(
             matches!(o, Err(ResultError::Store { source, .. }) if source.message.contains("refused")),
             "{o:?}"
         );
     }
+}
+
+/// A stub whose reads fail between `down_from` and `up_at` (virtual ms): a server restart.
+struct Restarting {
+    inner: Rc<StubStore<ManualClock>>,
+    clock: ManualClock,
+    down_from: f64,
+    up_at: f64,
+}
+
+impl Store for Restarting {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = self.clock.now_ms();
+        if now >= self.down_from && now < self.up_at {
+            return Err(StoreError::new("connection refused"));
+        }
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+#[test]
+fn a_store_back_before_the_deadline_yields_the_values() {
+    let clock = ManualClock::new();
+    let store = Restarting {
+        inner: Rc::new(StubStore::new(clock.clone())),
+        clock: clock.clone(),
+        down_from: 0.0,
+        up_at: 400.0,
+    };
+    let b = ResultBackend::new(store, clock.clone(), KeyScheme::default(), 1);
+    let writer = clock.clone();
+    let inner = b.store().inner.clone();
+    clock.spawn(async move {
+        writer.sleep_ms(200.0).await;
+        for k in keys(2) {
+            let _ = inner.put(&k, b"1".to_vec(), 60_000).await;
+        }
+    });
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(2), Wait::block(5_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    for (t, (_, o)) in &got {
+        assert!(*t >= 400.0 && *t < 5_000.0, "at {t}");
+        assert!(o.is_ok(), "{o:?}");
+    }
+}
+
+/// A stub that counts how many keys its batch reads asked for.
+struct Counted {
+    inner: Rc<StubStore<ManualClock>>,
+    keys_read: Cell<usize>,
+}
+
+impl Store for Counted {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.keys_read.set(self.keys_read.get() + 1);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn watch(&self, key: &str) -> dramatiq_results::results::store::Watch {
+        self.inner.watch(key)
+    }
+    fn watch_many(
+        &self,
+        keys: &[(usize, &str)],
+    ) -> Option<dramatiq_results::wait::notify::NotifiedSet> {
+        self.inner.watch_many(keys)
+    }
+}
+
+#[test]
+fn results_arriving_one_by_one_cost_linear_reads_on_a_store_that_wakes() {
+    let n = 2_000;
+    let clock = ManualClock::new();
+    let inner = Rc::new(StubStore::new(clock.clone()));
+    let store = Counted {
+        inner: inner.clone(),
+        keys_read: Cell::new(0),
+    };
+    let b = ResultBackend::new(store, clock.clone(), KeyScheme::default(), 1);
+    let writer = clock.clone();
+    clock.spawn(async move {
+        for k in keys(n) {
+            writer.sleep_ms(1.0).await;
+            let _ = inner.put(&k, b"1".to_vec(), 60_000).await;
+        }
+    });
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(n), Wait::block(60_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().all(|(_, (_, o))| o.is_ok()));
+    let read = b.store().keys_read.get();
+    assert!(read <= 3 * n, "{read} keys read for {n} results");
 }

@@ -284,15 +284,98 @@ fn broken_stores_give_errors_not_hangs() {
         KeyScheme::default(),
         1,
     );
+    // A blocked wait retries a failing store until its deadline (the one rule for store
+    // errors during a blocking wait), then times out with the last error as its cause.
     let got = clock.block_on(failing.get_result_by_key("k", Wait::block(500.0).unwrap()));
     match got {
-        Some(Err(ResultError::Store { key, source })) => {
+        Some(Err(ResultError::Timeout {
+            key,
+            cause: Some(source),
+            ..
+        })) => {
             assert_eq!(key, "k");
             assert_eq!(source.message, "connection refused");
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(clock.now_ms(), 500.0, "never before the deadline");
+    // A non-blocking read fails at once with the store's error.
+    let clock = ManualClock::new();
+    let failing = ResultBackend::new(
+        Broken { hang: false },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let got = clock.block_on(failing.get_result_by_key("k", Wait::NOW));
+    assert!(
+        matches!(got, Some(Err(ResultError::Store { .. }))),
+        "{got:?}"
+    );
     assert_eq!(clock.now_ms(), 0.0);
+}
+
+/// A store down for a while (a server restart): a blocked wait outlasts it and gets the
+/// value when it is back before the deadline — on the polling path and on the path of a
+/// store that waits server side.
+#[test]
+fn a_store_back_before_the_deadline_yields_the_value() {
+    for server_wait in [false, true] {
+        let clock = ManualClock::new();
+        let store = Outage {
+            inner: StubStore::new(clock.clone()),
+            clock: clock.clone(),
+            up_at: 700.0,
+            server_wait,
+        };
+        let b = ResultBackend::new(store, clock.clone(), KeyScheme::default(), 1);
+        clock.block_on(b.store().inner.put("k", b"42".to_vec(), 60_000));
+        let got = clock.block_on(b.get_result_by_key("k", Wait::block(2_000.0).unwrap()));
+        assert!(
+            matches!(got, Some(Ok(Value::Int(42)))),
+            "server_wait {server_wait}: {got:?}"
+        );
+        let t = clock.now_ms();
+        assert!((700.0..2_000.0).contains(&t), "at {t}");
+    }
+}
+
+/// Fails every call until `up_at` (virtual ms); optionally waits server side.
+struct Outage {
+    inner: StubStore<ManualClock>,
+    clock: ManualClock,
+    up_at: f64,
+    server_wait: bool,
+}
+
+impl Outage {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.clock.now_ms() < self.up_at {
+            Err(StoreError::new("connection refused"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Outage {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check()?;
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn can_wait(&self) -> bool {
+        self.server_wait
+    }
+    async fn wait(&self, key: &str, _timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check()?;
+        self.inner.get(key).await
+    }
 }
 
 /// Negative and NaN timeouts are refused, not cast; Infinity waits without end.

@@ -8,6 +8,7 @@ import {
   RetriesPolicy,
   ageLimitExceeded,
   pipeNext,
+  pipesOnward,
 } from "../dist/dramatiq_results.js";
 
 /** Raised in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
@@ -101,6 +102,9 @@ export class Results extends Middleware {
   async afterProcessMessage(broker, message, { result = null, exception } = {}) {
     const d = this.policy.afterProcessMessage(message.message, specOf(broker, message), result, exception !== undefined);
     if (d.action === ResultsAction.StoreResult) {
+      // A result the encoder cannot hold rejects here, and the broker logs it as an
+      // unexpected failure in this hook: Dramatiq stores nothing then either (the stub
+      // vector ret_bytes_unencodable), so neither do we.
       await this.backend.storeResult(message.message, result === undefined ? null : result, d.ttl);
     } else if (d.action === ResultsAction.Warn) {
       broker.logger.warn(d.warning);
@@ -221,6 +225,9 @@ export class Pipelines extends Middleware {
 
   afterProcessMessage(broker, message, { result = null, exception } = {}) {
     if (exception !== undefined || message.failed) return;
+    // As in Dramatiq, the result is only read when there is a target to pipe it to (a
+    // result JSON cannot hold is no failure of a message that pipes nowhere).
+    if (!pipesOnward(message.message)) return;
     const actor = broker.actors.get(message.actorName);
     const next = pipeNext(message.message, result, Boolean(actor?.options.pipe_ignore), Date.now());
     // Returned, so a network broker's write lands before the message is acked.

@@ -3,6 +3,7 @@
 // when and as Dramatiq stores them.
 import { missingResultsWarning, pipesOnward } from "../dist/dramatiq_results.js";
 import { Results, SkipMessage, TimeLimit, TimeLimitExceeded } from "./middleware.js";
+import { asError, isInstance } from "./describe.js";
 
 /**
  * A message being processed (Dramatiq's `MessageProxy`): the `Message` plus whether it
@@ -50,14 +51,6 @@ export class WorkerMessage {
   toString() {
     return this.message.toString();
   }
-}
-
-/** A thrown value as an Error (JS may throw anything; Python can only raise exceptions). */
-function asError(thrown) {
-  if (thrown instanceof Error) return thrown;
-  const error = new Error(typeof thrown === "symbol" ? thrown.toString() : String(thrown));
-  error.thrown = thrown;
-  return error;
 }
 
 /**
@@ -121,7 +114,12 @@ export class Worker {
       if (taken.due) {
         await this._promote(taken);
       } else {
-        await this._process(taken.queue, new WorkerMessage(taken.message));
+        try {
+          await this._process(taken.queue, new WorkerMessage(taken.message));
+        } catch (error) {
+          // `_process` settles its message whatever happens; this only keeps the loop alive.
+          this.broker.logger.error("Unexpected failure in the worker loop.", error);
+        }
       }
     }
   }
@@ -167,7 +165,7 @@ export class Worker {
       }
       await broker.emitAfter("processMessage", message, { result });
     } catch (thrown) {
-      if (thrown instanceof SkipMessage) {
+      if (isInstance(thrown, SkipMessage)) {
         message.exception = thrown;
         broker.logger.warn(`Message ${message} was skipped.`);
         await broker.emitAfter("skipMessage", message);
@@ -216,12 +214,17 @@ export class Worker {
     const broker = this.broker;
     const signal = message.failed ? "nack" : "ack";
     try {
-      await broker.emitBefore(signal, message);
-    } catch (error) {
-      broker.logger.error(`Unexpected failure before ${signal} of ${message}.`, error);
+      try {
+        await broker.emitBefore(signal, message);
+      } catch (error) {
+        broker.logger.error(`Unexpected failure before ${signal} of ${message}.`, error);
+      }
+      await broker.emitAfter(signal, message);
+    } finally {
+      // Whatever a hook or the logger did, the message leaves the queue (dead-lettered
+      // when failed), so join() and the next message are never held up.
+      if (!message.failed) message.exception = undefined;
+      await broker._finish(queue, message.failed ? message : undefined, message);
     }
-    await broker.emitAfter(signal, message);
-    if (!message.failed) message.exception = undefined;
-    await broker._finish(queue, message.failed ? message : undefined, message);
   }
 }

@@ -1,9 +1,35 @@
 //! Reading what JavaScript hands in: properties, options objects, numbers and bytes, and the
 //! `TypeError` / `RangeError` for what has the wrong shape. Both halves of the bindings use
 //! these; they import nothing else from the bindings.
+//!
+//! **Every read that can run the caller's code is caught here.** A getter, a Proxy trap or
+//! a detached buffer that throws while wasm frames are on the stack would skip their
+//! epilogues and leave wasm's stack pointer behind: after a few thousand such calls every
+//! call fails. So properties are read with `Reflect.get` (imported with `catch`), and bytes
+//! and arrays are copied out by the small `js.js` helpers, also imported with `catch`; what
+//! they throw becomes a `TypeError` whose `cause` is the original.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(module = "/src/bindings/js.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = bytesOf, catch)]
+    fn bytes_view(value: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = arrayOf, catch)]
+    fn array_copy(value: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = keysOf, catch)]
+    fn keys_copy(value: &JsValue) -> Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(js_name = withCause)]
+    fn with_cause(error: JsValue, cause: &JsValue) -> JsValue;
+    /// A new Promise adopting `value` (a value, a Promise or any thenable); never throws.
+    pub fn adopt(value: &JsValue) -> js_sys::Promise;
+}
+
+/// A new `TypeError` with `message` whose `cause` is `cause` (what the caller's code threw).
+pub fn type_error_caused(message: &str, cause: &JsValue) -> JsValue {
+    with_cause(type_error(message), cause)
+}
 
 /// A new `TypeError` with `message`: an argument of the wrong shape.
 pub fn type_error(message: &str) -> JsValue {
@@ -15,12 +41,36 @@ pub fn range_error(message: &str) -> JsValue {
     js_sys::RangeError::new(message).into()
 }
 
-/// `obj[name]`, or `undefined` when `obj` is not an object.
-pub fn prop(obj: &JsValue, name: &str) -> JsValue {
+/// `obj[name]`, or `undefined` when `obj` is not an object; a `TypeError` (with the
+/// original as `cause`) when reading it throws — a throwing getter, a revoked Proxy — rather
+/// than a silent default.
+pub fn prop(obj: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     if !obj.is_object() {
-        return JsValue::UNDEFINED;
+        return Ok(JsValue::UNDEFINED);
     }
-    js_sys::Reflect::get(obj, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    js_sys::Reflect::get(obj, &JsValue::from_str(name))
+        .map_err(|cause| type_error_caused(&format!("reading {name} threw"), &cause))
+}
+
+/// `Object.keys(value)`: its own enumerable string keys; a `TypeError` when a Proxy trap
+/// throws.
+pub fn keys_of(value: &JsValue) -> Result<Vec<String>, JsValue> {
+    let keys = keys_copy(value)
+        .map_err(|cause| type_error_caused("listing an object's keys threw", &cause))?;
+    Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+}
+
+/// The items of `value` when it is an array (copied by JS into a new plain array, so no
+/// getter runs while Rust reads them); `None` when it is not an array.
+pub fn array_of(value: &JsValue) -> Result<Option<Vec<JsValue>>, JsValue> {
+    let copy =
+        array_copy(value).map_err(|cause| type_error_caused("reading an array threw", &cause))?;
+    if copy.is_undefined() {
+        return Ok(None);
+    }
+    Ok(Some(
+        copy.unchecked_into::<js_sys::Array>().iter().collect(),
+    ))
 }
 
 /// Whether a JS value is `undefined` or `null`.
@@ -41,7 +91,7 @@ pub fn options_object(value: &JsValue, what: &str) -> Result<JsValue, JsValue> {
 
 /// An optional boolean option.
 pub fn opt_bool(obj: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
-    let v = prop(obj, name);
+    let v = prop(obj, name)?;
     if is_absent(&v) {
         return Ok(None);
     }
@@ -52,7 +102,7 @@ pub fn opt_bool(obj: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
 
 /// An optional number option.
 pub fn opt_number(obj: &JsValue, name: &str) -> Result<Option<f64>, JsValue> {
-    let v = prop(obj, name);
+    let v = prop(obj, name)?;
     if is_absent(&v) {
         return Ok(None);
     }
@@ -63,7 +113,7 @@ pub fn opt_number(obj: &JsValue, name: &str) -> Result<Option<f64>, JsValue> {
 
 /// An optional string option.
 pub fn opt_string(obj: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
-    let v = prop(obj, name);
+    let v = prop(obj, name)?;
     if is_absent(&v) {
         return Ok(None);
     }
@@ -90,35 +140,22 @@ pub fn ttl_ms(value: &JsValue, default: u64) -> Result<u64, JsValue> {
 }
 
 /// The bytes of a string (UTF-8) or a binary value (`Uint8Array` — a Node `Buffer` is one —,
-/// `ArrayBuffer` or another view); `None` for anything else.
-pub fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
+/// `ArrayBuffer` or another view); `None` for anything else; a `TypeError` for a view over a
+/// detached buffer.
+pub fn bytes_of(value: &JsValue) -> Result<Option<Vec<u8>>, JsValue> {
     if let Some(s) = value.as_string() {
-        return Some(s.into_bytes());
+        return Ok(Some(s.into_bytes()));
     }
-    if let Some(arr) = value.dyn_ref::<js_sys::Uint8Array>() {
-        return Some(arr.to_vec());
+    let view = bytes_view(value)
+        .map_err(|cause| type_error_caused("reading bytes threw (a detached buffer?)", &cause))?;
+    if view.is_undefined() {
+        return Ok(None);
     }
-    if let Some(buf) = value.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Some(js_sys::Uint8Array::new(buf).to_vec());
-    }
-    if js_sys::ArrayBuffer::is_view(value) {
-        let buffer = prop(value, "buffer");
-        let buffer = buffer.dyn_ref::<js_sys::ArrayBuffer>()?;
-        let offset = prop(value, "byteOffset").as_f64()?;
-        let length = prop(value, "byteLength").as_f64()?;
-        return Some(
-            js_sys::Uint8Array::new_with_byte_offset_and_length(
-                buffer,
-                offset as u32,
-                length as u32,
-            )
-            .to_vec(),
-        );
-    }
-    None
+    // A new Uint8Array made by `bytesOf`: reading it runs nobody's code.
+    Ok(Some(view.unchecked_into::<js_sys::Uint8Array>().to_vec()))
 }
 
 /// Bytes from a `Uint8Array` (or any typed-array view / ArrayBuffer) or a string (UTF-8).
 pub fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
-    bytes_of(value).ok_or_else(|| type_error("expected a Uint8Array, an ArrayBuffer or a string"))
+    bytes_of(value)?.ok_or_else(|| type_error("expected a Uint8Array, an ArrayBuffer or a string"))
 }

@@ -6,6 +6,12 @@
 //! the deadline, where one last read decides between the value and `ResultTimeout`.
 //! Unlike Dramatiq it never gives up before the deadline, and unlike a naive loop it never
 //! sleeps past it.
+//!
+//! **One rule for store errors during a blocking wait, on every store:** the wait retries
+//! (a read after Dramatiq's back-off) until its deadline, and then rejects with a
+//! `ResultTimeout` whose cause is the last error. A server killed mid-wait and back before
+//! the deadline yields the value; one that stays down yields the timeout, never earlier. A
+//! non-blocking read, a store or a delete fails at once with the store's error.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -156,6 +162,10 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         let start = self.timer.now_ms();
         let deadline = start + wait.timeout_ms;
         let mut backoff: Option<Backoff> = None;
+        // The last store error of a blocked wait: it retries until the deadline (a server
+        // restarting is an outage to wait out, as polling waiters always did), and the
+        // timeout then carries it as its cause.
+        let mut last_error: Option<StoreError> = None;
         loop {
             // Subscribe before reading, so a write between the read and the sleep wakes us.
             let watch = if wait.block {
@@ -166,15 +176,22 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             // Boxed, like the server-side wait below: in place, the read's future (the store
             // call racing its timer) would stay in every pending wait's memory while it sleeps.
             let read = match Box::pin(self.bounded(deadline, "get", self.store.get(key))).await {
-                Ok(read) => read,
+                Ok(read) => {
+                    last_error = None;
+                    read
+                }
                 // A blocked wait whose read is still pending at the deadline ends as a
                 // timeout (no result arrived in time), with the store's state as the cause.
                 Err(Op::Overdue(source)) if wait.block => {
                     return Err(ResultError::Timeout {
                         key: key.to_owned(),
                         timeout_ms: wait.timeout_ms,
-                        cause: Some(source),
+                        cause: Some(last_error.unwrap_or(source)),
                     })
+                }
+                Err(Op::Failed(source)) if wait.block => {
+                    last_error = Some(source);
+                    None
                 }
                 Err(Op::Overdue(source) | Op::Failed(source)) => {
                     return Err(ResultError::Store {
@@ -196,10 +213,19 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 return Err(ResultError::Timeout {
                     key: key.to_owned(),
                     timeout_ms: wait.timeout_ms,
-                    cause: None,
+                    cause: last_error,
                 });
             }
             let remaining = deadline - now;
+            let mut next_poll = |this: &Self| {
+                let b = backoff.get_or_insert_with(|| this.backoff());
+                b.next_delay_ms().min(remaining)
+            };
+            if last_error.is_some() {
+                // The store failed: retry after a back-off, whatever it could watch.
+                self.sleep(next_poll(self)).await;
+                continue;
+            }
             if self.store.can_wait() {
                 // The server holds the wait; a value it hands back ends it, and `None` (its
                 // timeout) loops to the last read at the deadline.
@@ -217,18 +243,15 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                             cause: Some(source),
                         })
                     }
+                    // The blocking connection failed (the server went away): retry after a
+                    // back-off, reading first, until the deadline.
                     Err(Op::Failed(source)) => {
-                        return Err(ResultError::Store {
-                            key: key.to_owned(),
-                            source,
-                        })
+                        last_error = Some(source);
+                        self.sleep(next_poll(self)).await;
+                        continue;
                     }
                 }
             }
-            let mut next_poll = |this: &Self| {
-                let b = backoff.get_or_insert_with(|| this.backoff());
-                b.next_delay_ms().min(remaining)
-            };
             match watch {
                 Watch::None => self.sleep(next_poll(self)).await,
                 Watch::Reliable(notified) => {

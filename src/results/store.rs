@@ -5,7 +5,7 @@
 //! [`crate::results::backend::ResultBackend`] on top of it.
 
 use crate::model::error::StoreError;
-use crate::wait::notify::Notified;
+use crate::wait::notify::{Notified, NotifiedSet};
 
 /// How a store can end a wait early when a value is written.
 pub enum Watch {
@@ -40,6 +40,14 @@ pub trait Store {
     fn watch(&self, key: &str) -> Watch {
         let _ = key;
         Watch::None
+    }
+
+    /// Subscribes to writes of many keys (each with a tag) when *every* write this store
+    /// accepts fires them, as [`Watch::Reliable`]; `None` otherwise. Lets a collection of n
+    /// keys wake for, and re-read, only the keys written instead of all n each time.
+    fn watch_many(&self, keys: &[(usize, &str)]) -> Option<NotifiedSet> {
+        let _ = keys;
+        None
     }
 
     /// Whether [`Store::wait`] blocks on the server until a value arrives (Redis with a

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::model::error::StoreError;
 use crate::results::store::{Store, Watch};
-use crate::wait::notify::Notifier;
+use crate::wait::notify::{NotifiedSet, Notifier};
 use crate::wait::timer::Timer;
 
 /// Sweep expired entries once per this many writes, so memory stays bounded by live data.
@@ -111,5 +111,9 @@ impl<T: Timer> Store for StubStore<T> {
 
     fn watch(&self, key: &str) -> Watch {
         Watch::Reliable(self.notifier.subscribe(key))
+    }
+
+    fn watch_many(&self, keys: &[(usize, &str)]) -> Option<NotifiedSet> {
+        Some(self.notifier.subscribe_many(keys.iter().copied()))
     }
 }

@@ -15,6 +15,16 @@ struct Waiter {
     id: u64,
     fired: bool,
     waker: Option<Waker>,
+    /// For a member of a [`NotifiedSet`]: the set and this key's tag in it.
+    group: Option<(Rc<RefCell<Group>>, usize)>,
+}
+
+/// What a [`NotifiedSet`] shares with its registrations: the tags written so far and the
+/// one waker to call.
+#[derive(Default)]
+struct Group {
+    fired: Vec<usize>,
+    waker: Option<Waker>,
 }
 
 #[derive(Default)]
@@ -48,6 +58,7 @@ impl Notifier {
             id,
             fired: false,
             waker: None,
+            group: None,
         };
         let key = match reg.keys.get_key_value(key) {
             Some((shared, _)) => shared.clone(),
@@ -65,6 +76,42 @@ impl Notifier {
         }
     }
 
+    /// Subscribes to writes of many keys at once, each with a tag; one waker serves them
+    /// all and a write hands over only its own key's tags, so a collection of n keys
+    /// costs O(1) per write instead of a poll of all n subscriptions.
+    #[must_use = "the subscriptions are dropped at once, and with them the wake-ups"]
+    pub fn subscribe_many<'a>(
+        &self,
+        keys: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> NotifiedSet {
+        let group = Rc::new(RefCell::new(Group::default()));
+        let mut entries = Vec::new();
+        let mut reg = self.inner.borrow_mut();
+        for (tag, key) in keys {
+            let id = reg.next_id;
+            reg.next_id += 1;
+            let key = match reg.keys.get_key_value(key) {
+                Some((shared, _)) => shared.clone(),
+                None => Rc::from(key),
+            };
+            reg.keys
+                .entry(key.clone())
+                .or_insert_with(|| Vec::with_capacity(1))
+                .push(Waiter {
+                    id,
+                    fired: false,
+                    waker: None,
+                    group: Some((group.clone(), tag)),
+                });
+            entries.push((key, id));
+        }
+        NotifiedSet {
+            registry: self.inner.clone(),
+            group,
+            entries,
+        }
+    }
+
     /// Fires every subscription to `key`; returns how many there were.
     pub fn notify(&self, key: &str) -> usize {
         let mut wakers = Vec::new();
@@ -75,7 +122,13 @@ impl Notifier {
             };
             for w in waiters.iter_mut() {
                 w.fired = true;
-                if let Some(waker) = w.waker.take() {
+                if let Some((group, tag)) = &w.group {
+                    let mut g = group.borrow_mut();
+                    g.fired.push(*tag);
+                    if let Some(waker) = g.waker.take() {
+                        wakers.push(waker);
+                    }
+                } else if let Some(waker) = w.waker.take() {
                     wakers.push(waker);
                 }
             }
@@ -135,6 +188,61 @@ impl Drop for Notified {
     }
 }
 
+/// Subscriptions to many keys with one waker (see [`Notifier::subscribe_many`]).
+/// Dropping it unregisters every one.
+pub struct NotifiedSet {
+    registry: Rc<RefCell<Registry>>,
+    group: Rc<RefCell<Group>>,
+    entries: Vec<(Rc<str>, u64)>,
+}
+
+impl NotifiedSet {
+    /// The tags of the keys written since the last call (a tag may repeat).
+    pub fn take_fired(&self) -> Vec<usize> {
+        std::mem::take(&mut self.group.borrow_mut().fired)
+    }
+
+    /// Completes once some key of the set has been written since the last
+    /// [`NotifiedSet::take_fired`].
+    pub fn written(&self) -> Written<'_> {
+        Written { set: self }
+    }
+}
+
+/// The future of [`NotifiedSet::written`].
+pub struct Written<'a> {
+    set: &'a NotifiedSet,
+}
+
+impl Future for Written<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut g = self.set.group.borrow_mut();
+        if g.fired.is_empty() {
+            g.waker = Some(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+impl Drop for NotifiedSet {
+    fn drop(&mut self) {
+        if let Ok(mut reg) = self.registry.try_borrow_mut() {
+            for (key, id) in &self.entries {
+                if let Some(waiters) = reg.keys.get_mut(&**key) {
+                    waiters.retain(|w| w.id != *id);
+                    if waiters.is_empty() {
+                        reg.keys.remove(&**key);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +255,27 @@ mod tests {
         assert_eq!(n.notify("k"), 0, "nobody polled yet, but the flag is set");
         assert_eq!(ManualClock::new().block_on(sub), Some(()));
         assert_eq!(n.waiting(), 0);
+    }
+
+    #[test]
+    fn a_set_hands_over_only_the_written_keys_tags() {
+        let n = Notifier::new();
+        let set = n.subscribe_many([(0, "a"), (1, "b"), (2, "a")]);
+        assert_eq!(n.waiting(), 3);
+        n.notify("a");
+        let mut fired = set.take_fired();
+        fired.sort_unstable();
+        assert_eq!(fired, [0, 2]);
+        assert_eq!(
+            ManualClock::new().block_on(set.written()),
+            None,
+            "nothing new"
+        );
+        n.notify("b");
+        assert_eq!(ManualClock::new().block_on(set.written()), Some(()));
+        assert_eq!(set.take_fired(), [1]);
+        drop(set);
+        assert_eq!(n.waiting(), 0, "dropping the set unregisters every key");
     }
 
     #[test]

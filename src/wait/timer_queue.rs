@@ -178,7 +178,10 @@ impl<A: Alarm> TimerQueue<A> {
             state.armed_for = Some(due);
             due
         };
-        self.alarm.set((earliest as f64 / 1000.0 - now).max(0.0));
+        // Capped: a due time rounded up to the microsecond may lie a fraction past the
+        // longest sleep; the alarm re-arms for the rest if it fires before it.
+        self.alarm
+            .set((earliest as f64 / 1000.0 - now).clamp(0.0, MAX_SLEEP_MS));
     }
 
     /// A sleep was dropped before it fired (its slot is already dead).
@@ -346,5 +349,19 @@ mod tests {
         assert_eq!(sleeps.len(), 100);
         let _sooner = q.sleep(0.0, 5.0);
         assert_eq!((alarm.sets.get(), *alarm.armed.borrow()), (2, Some(5.0)));
+    }
+
+    #[test]
+    fn the_alarm_never_exceeds_the_hosts_limit() {
+        let alarm = Rc::new(FakeAlarm::default());
+        let q = Rc::new(TimerQueue::new(alarm.clone()));
+        // A fractional "now" makes the due time round up past now + MAX_SLEEP_MS.
+        let _forever = q.sleep(0.3, f64::INFINITY);
+        let armed = alarm.armed.borrow().unwrap_or(f64::NAN);
+        assert!(armed <= MAX_SLEEP_MS, "armed for {armed} ms");
+        assert!(
+            armed.ceil() <= MAX_SLEEP_MS,
+            "the host rounds up: {armed} ms"
+        );
     }
 }

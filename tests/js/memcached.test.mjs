@@ -9,6 +9,7 @@ import * as api from "dramatiq-results";
 import { defineConformance } from "./conformance.mjs";
 import { assertOutageAndRecovery, assertReadsAsPython, ofKind, storedText } from "./helpers.mjs";
 import { haveMemcached, memcachedText, startMemcached } from "./services.mjs";
+import { assertOutageIsWaitedOut, assertOutageLastsToTheDeadline } from "./outage.mjs";
 
 const { MemcachedBackend, Message, ResultError, ResultFailure, ResultMissing, ResultTimeout } = api;
 
@@ -154,6 +155,28 @@ describe("MemcachedBackend when the server goes away", () => {
     const c = memjs.Client.create(own.address, { logger: quiet, retries: 0, timeout: 0.5, conntimeout: 0.5 });
     try {
       await assertOutageAndRecovery(own, new MemcachedBackend(c));
+    } finally {
+      c.close();
+      await own.stop();
+    }
+  });
+});
+
+describe("MemcachedBackend: store errors during a blocking wait are waited out to the deadline", () => {
+  test("not restarted → a ResultTimeout at the deadline; restarted in time → the value", async () => {
+    const own = await startMemcached();
+    const c = memjs.Client.create(own.address, { logger: quiet, retries: 0, timeout: 0.5, conntimeout: 0.5 });
+    try {
+      const backend = new MemcachedBackend(c);
+      const write = async (m, v) => {
+        for (let i = 0; i < 100; i++) {
+          if (await backend.storeResult(m, v).then(() => true, () => false)) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.fail("the server never came back");
+      };
+      await assertOutageIsWaitedOut(own, backend, write);
+      await assertOutageLastsToTheDeadline(own, backend);
     } finally {
       c.close();
       await own.stop();

@@ -11,6 +11,7 @@ import * as api from "dramatiq-results";
 import { defineConformance } from "./conformance.mjs";
 import { assertOutageAndRecovery, assertReadsAsPython, ofKind, storedText } from "./helpers.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
+import { assertOutageIsWaitedOut, assertOutageLastsToTheDeadline } from "./outage.mjs";
 
 const { RedisBackend, Message, ResultError, ResultTimeout, ResultMissing, ResultFailure } = api;
 
@@ -293,6 +294,34 @@ describe("RedisBackend when the server goes away", () => {
       } finally {
         if (client instanceof IORedis) client.disconnect();
         else client.destroy();
+        await own.stop();
+      }
+    });
+  }
+});
+
+describe("RedisBackend: store errors during a blocking wait are waited out to the deadline", () => {
+  const connect = async (s) =>
+    createClient({ url: s.url, socket: { reconnectStrategy: () => 100 } }).on("error", () => {}).connect();
+  const retryStore = (backend) => async (m, v) => {
+    for (let i = 0; i < 100; i++) {
+      if (await backend.storeResult(m, v).then(() => true, () => false)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail("the server never came back");
+  };
+  for (const blocking of [false, true]) {
+    const what = blocking ? "with a blockingClient" : "polling";
+    test(`${what}: not restarted → a ResultTimeout at the deadline; restarted in time → the value`, async () => {
+      const own = await startRedis();
+      const clients = [await connect(own), await connect(own)];
+      try {
+        const options = blocking ? { blockingClient: clients[1] } : {};
+        const backend = new RedisBackend(clients[0], options);
+        await assertOutageIsWaitedOut(own, backend, retryStore(backend));
+        await assertOutageLastsToTheDeadline(own, backend);
+      } finally {
+        for (const c of clients) c.destroy();
         await own.stop();
       }
     });

@@ -33,8 +33,8 @@ impl Aborted {
         if is_absent(signal) {
             return Ok(None);
         }
-        let add = prop(signal, "addEventListener");
-        let aborted = prop(signal, "aborted");
+        let add = prop(signal, "addEventListener")?;
+        let aborted = prop(signal, "aborted")?;
         let (Some(add), Some(aborted)) = (add.dyn_ref::<js_sys::Function>(), aborted.as_bool())
         else {
             return Err(type_error("signal must be an AbortSignal"));
@@ -71,9 +71,10 @@ impl Aborted {
         self.state.borrow().fired
     }
 
-    /// Why the signal aborted: `signal.reason` (an `AbortError` by default).
+    /// Why the signal aborted: `signal.reason` (an `AbortError` by default); when reading
+    /// it throws, the `TypeError` saying so (the caller rejects with it either way).
     pub fn reason(&self) -> JsValue {
-        prop(&self.signal, "reason")
+        prop(&self.signal, "reason").unwrap_or_else(|error| error)
     }
 }
 
@@ -94,7 +95,7 @@ impl Future for Aborted {
 impl Drop for Aborted {
     fn drop(&mut self) {
         if let Some(listener) = self.listener.take() {
-            let remove = prop(&self.signal, "removeEventListener");
+            let remove = prop(&self.signal, "removeEventListener").unwrap_or_default();
             if let Some(remove) = remove.dyn_ref::<js_sys::Function>() {
                 // Nothing useful can be done if removal throws; the closure is freed anyway.
                 let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());

@@ -2,31 +2,47 @@
 // the same way everywhere: whatever it does — returns a value, returns a Promise or any
 // thenable, throws synchronously — comes back as one Promise, so the Rust side has a single
 // path for success and a single path for failure.
+import { bytesOf } from "../js.js";
 
 /** `target[name](...args)` as a Promise; a synchronous throw becomes a rejection. */
 export function invoke(target, name, args) {
   try {
-    return Promise.resolve(target[name](...args));
+    const answer = target[name](...args);
+    // A new Promise adopts the answer: Rust awaits only Promises made here, so a thenable
+    // (or a Promise with its own `then`) that throws becomes a rejection, never a throw
+    // through wasm frames. The answer is settled to plain shapes the same way.
+    return new Promise((resolve) => resolve(answer)).then(plainAnswer);
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
+/** An answer with any bytes in it copied to a new Uint8Array (read through the intrinsic
+ * getters, so a detached buffer or a Proxy rejects here rather than throwing in Rust). */
+function plainAnswer(answer) {
+  if (answer === null || typeof answer !== "object") return answer;
+  return bytesOf(answer) ?? answer;
+}
+
 /** A short description of what an adapter gave back, for error messages. */
 export function describeValue(value) {
   if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
   const type = typeof value;
-  if (type !== "object") return type === "undefined" ? "undefined" : `a ${type}`;
-  const name = value.constructor?.name;
-  return name && name !== "Object" ? `a ${name}` : "an object";
+  try {
+    if (Array.isArray(value)) return "an array";
+    if (type !== "object") return type === "undefined" ? "undefined" : `a ${type}`;
+    const name = value.constructor?.name;
+    return typeof name === "string" && name && name !== "Object" ? `a ${name}` : "an object";
+  } catch {
+    return `a ${type} that throws when inspected`;
+  }
 }
 
 /** The text of a thrown value: its message when it is an Error, else String(value). */
 export function errorText(error) {
   try {
     if (error instanceof Error || typeof error?.message === "string") return String(error.message);
-    return String(error);
+    return typeof error === "symbol" ? error.toString() : String(error);
   } catch {
     return "(an error that cannot be printed)";
   }

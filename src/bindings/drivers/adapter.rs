@@ -53,7 +53,7 @@ impl Adapter {
             )));
         }
         for method in methods {
-            if !prop(target, method).is_function() {
+            if !prop(target, method)?.is_function() {
                 return Err(type_error(&format!("{name} has no {method}() method")));
             }
         }
@@ -125,9 +125,29 @@ impl Adapter {
         if is_absent(answer) {
             return Ok(None);
         }
-        bytes_of(answer)
-            .map(Some)
-            .ok_or_else(|| self.wrong_answer(method, answer, "a string, bytes, null or undefined"))
+        match bytes_of(answer) {
+            Ok(Some(bytes)) => Ok(Some(bytes)),
+            Ok(None) => {
+                Err(self.wrong_answer(method, answer, "a string, bytes, null or undefined"))
+            }
+            Err(cause) => Err(StoreError::with_cause(
+                format!(
+                    "{}'s {method}() answered bytes that cannot be read",
+                    self.name
+                ),
+                Rc::new(cause),
+            )),
+        }
+    }
+
+    /// `answer[name]` for an answer of `method`; a store error when reading it throws.
+    pub fn read(&self, answer: &JsValue, name: &str) -> Result<JsValue, StoreError> {
+        prop(answer, name).map_err(|cause| {
+            StoreError::with_cause(
+                format!("{}'s answer threw when its {name} was read", self.name),
+                Rc::new(cause),
+            )
+        })
     }
 }
 
@@ -144,7 +164,7 @@ pub enum ValueType {
 impl ValueType {
     /// Reads the `valueType` option: `"string"` (default) or `"bytes"`.
     pub fn read(options: &JsValue) -> Result<ValueType, JsValue> {
-        let v = prop(options, "valueType");
+        let v = prop(options, "valueType")?;
         if is_absent(&v) {
             return Ok(ValueType::Text);
         }

@@ -6,8 +6,8 @@ use wasm_bindgen::prelude::*;
 
 use super::adapter::{Adapter, ValueType};
 use super::timer::epoch_ms;
+use crate::bindings::js::opt_number;
 use crate::bindings::js::type_error;
-use crate::bindings::js::{opt_number, prop};
 use crate::model::error::StoreError;
 use crate::stores::cloudflare_kv::{check_cache_ttl, CloudflareKvClient, Entry};
 
@@ -70,12 +70,13 @@ impl CloudflareKvClient for JsCloudflareKv {
         }
         let Some(bytes) = self
             .adapter
-            .bytes_answer("getWithMetadata", &prop(&answer, "value"))?
+            .bytes_answer("getWithMetadata", &self.adapter.read(&answer, "value")?)?
         else {
             return Ok(None);
         };
         // Metadata without a numeric `expiresAt` is not ours: the value has KV's expiry only.
-        let expires_at = prop(&prop(&answer, "metadata"), "expiresAt").as_f64();
+        let metadata = self.adapter.read(&answer, "metadata")?;
+        let expires_at = self.adapter.read(&metadata, "expiresAt")?.as_f64();
         Ok(Some(Entry { bytes, expires_at }))
     }
 

@@ -247,8 +247,14 @@ fn record_of(key: &str, found: &JsValue) -> Result<Option<Record>, StoreError> {
     if found.is_undefined() {
         return Ok(None);
     }
-    let value = bytes_of(&prop(found, VALUE_FIELD));
-    let expires_at = prop(found, EXPIRES_AT).as_f64();
+    let shape = |cause: JsValue| {
+        StoreError::with_cause(
+            format!("IndexedDB get: reading the record of {key} threw"),
+            Rc::new(cause),
+        )
+    };
+    let value = bytes_of(&prop(found, VALUE_FIELD).map_err(shape)?).map_err(shape)?;
+    let expires_at = prop(found, EXPIRES_AT).map_err(shape)?.as_f64();
     Record::checked(key, value, expires_at)
         .map(Some)
         .map_err(|message| {

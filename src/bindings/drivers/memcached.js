@@ -11,7 +11,9 @@ import { hostBytes } from "./adapter.js";
 export function memcachedSet(client, key, value, exptime) {
   try {
     const v = typeof value === "string" ? value : hostBytes(value);
-    return Promise.resolve(client.set(key, v, { expires: exptime }));
+    const answer = client.set(key, v, { expires: exptime });
+    // Adopted by a new Promise: a thenable whose `then` throws becomes a rejection.
+    return new Promise((resolve) => resolve(answer));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -26,7 +28,8 @@ export function memcachedSet(client, key, value, exptime) {
 export function memcachedGetMany(client, keys) {
   try {
     if (typeof client.getMulti === "function") {
-      return Promise.resolve(client.getMulti(keys)).then((answer) => {
+      const multi = client.getMulti(keys);
+      return new Promise((resolve) => resolve(multi)).then((answer) => {
         const values = answer && typeof answer === "object" && "values" in answer ? answer.values : answer;
         if (values === null || typeof values !== "object") {
           throw new TypeError(`getMulti() answered ${values === null ? "null" : typeof values}; expected an object`);

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 
 use super::adapter::{Adapter, ValueType};
 use super::timer::epoch_ms;
-use crate::bindings::js::{is_absent, prop};
+use crate::bindings::js::is_absent;
 use crate::model::error::StoreError;
 use crate::stores::memcached::MemcachedClient;
 
@@ -42,7 +42,7 @@ impl JsMemcached {
         let bytes_itself =
             js_sys::ArrayBuffer::is_view(answer) || answer.is_instance_of::<js_sys::ArrayBuffer>();
         let value = if answer.is_object() && !bytes_itself {
-            prop(answer, "value")
+            self.adapter.read(answer, "value")?
         } else {
             answer.clone()
         };

@@ -3,6 +3,25 @@
 // the Rust side has a single path for success and one for failure.
 
 import { hostBytes } from "./adapter.js";
+import { arrayOf, bytesOf } from "../js.js";
+
+/**
+ * A client's reply in plain shapes only (new arrays, new Uint8Arrays, primitives), read in
+ * JS where a throwing getter or a Proxy becomes a rejection, so the Rust side reads it
+ * without running anyone's code. Other objects pass as they are, for Rust to refuse.
+ */
+function plainReply(reply, depth) {
+  if (reply === null || typeof reply !== "object") return reply;
+  const items = arrayOf(reply);
+  if (items !== undefined) {
+    if (depth >= 64) throw new TypeError("the reply's arrays are nested too deeply");
+    for (let i = 0; i < items.length; i++) items[i] = plainReply(items[i], depth + 1);
+    return items;
+  }
+  return bytesOf(reply) ?? reply;
+}
+
+const plain = (reply) => plainReply(reply, 0);
 
 /**
  * How `client` sends a raw command: `callBuffer(name, ...args)` (ioredis: bulk replies as
@@ -11,9 +30,13 @@ import { hostBytes } from "./adapter.js";
  */
 export function redisDialect(client) {
   if (client === null || (typeof client !== "object" && typeof client !== "function")) return null;
-  if (typeof client.callBuffer === "function") return "callBuffer";
-  if (typeof client.call === "function") return "call";
-  if (typeof client.sendCommand === "function") return "sendCommand";
+  try {
+    if (typeof client.callBuffer === "function") return "callBuffer";
+    if (typeof client.call === "function") return "call";
+    if (typeof client.sendCommand === "function") return "sendCommand";
+  } catch {
+    // A client whose getters throw has no usable dialect.
+  }
   return null;
 }
 
@@ -28,8 +51,9 @@ const bufferReplies = typeof Buffer === "function" ? { typeMapping: { 36: Buffer
 export function redisCommand(client, dialect, argv) {
   try {
     const args = argv.map((a) => (typeof a === "string" ? a : hostBytes(a)));
-    if (dialect === "sendCommand") return Promise.resolve(client.sendCommand(args, bufferReplies));
-    return Promise.resolve(client[dialect](...args));
+    const answer = dialect === "sendCommand" ? client.sendCommand(args, bufferReplies) : client[dialect](...args);
+    // A new Promise adopts the answer: a thenable whose `then` throws becomes a rejection.
+    return new Promise((resolve) => resolve(answer)).then(plain);
   } catch (error) {
     return Promise.reject(error);
   }

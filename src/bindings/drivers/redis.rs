@@ -68,9 +68,9 @@ impl JsRedis {
     pub fn new(client: &JsValue, options: &JsValue) -> Result<JsRedis, JsValue> {
         let shared = Connection::new(client, "the Redis client")?;
         // `blockingConnection` is accepted too: the name people reach for first.
-        let mut blocking = prop(options, "blockingClient");
+        let mut blocking = prop(options, "blockingClient")?;
         if is_absent(&blocking) {
-            blocking = prop(options, "blockingConnection");
+            blocking = prop(options, "blockingConnection")?;
         }
         let blocking = if is_absent(&blocking) {
             None
@@ -161,9 +161,11 @@ fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
             .collect::<Result<_, _>>()
             .map(Reply::Array);
     }
-    bytes_of(answer)
-        .map(Reply::Bytes)
-        .ok_or_else(|| describe_value(answer))
+    match bytes_of(answer) {
+        Ok(Some(bytes)) => Ok(Reply::Bytes(bytes)),
+        Ok(None) => Err(describe_value(answer)),
+        Err(_) => Err("bytes that cannot be read (a detached buffer?)".into()),
+    }
 }
 
 impl RedisClient for JsRedis {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::wait::timer::Timer;
+use crate::wait::timer::{Timer, MAX_SLEEP_MS};
 use crate::wait::timer_queue::{Alarm, QueuedSleep, TimerQueue};
 
 #[wasm_bindgen]
@@ -35,7 +35,9 @@ impl Alarm for JsAlarm {
     fn set(&self, delay_ms: f64) {
         self.clear();
         // Round up: a timer that fires a fraction early would only re-arm for the rest.
-        let handle = set_timeout(&self.callback, delay_ms.ceil());
+        // Never past the host's limit (2³¹−1 ms): beyond it Node warns and fires at once.
+        // An alarm that fires before the earliest sleep is due only re-arms for the rest.
+        let handle = set_timeout(&self.callback, delay_ms.ceil().min(MAX_SLEEP_MS));
         *self.handle.borrow_mut() = Some(handle);
     }
 

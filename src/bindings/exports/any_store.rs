@@ -15,6 +15,7 @@ use crate::stores::kv::KvStore;
 use crate::stores::memcached::MemcachedStore;
 use crate::stores::redis::RedisStore;
 use crate::stores::stub::StubStore;
+use crate::wait::notify::NotifiedSet;
 
 /// Every store a JS backend class can sit on.
 pub enum AnyStore {
@@ -78,6 +79,10 @@ impl Store for AnyStore {
 
     fn watch(&self, key: &str) -> Watch {
         each_store!(self, s => s.watch(key))
+    }
+
+    fn watch_many(&self, keys: &[(usize, &str)]) -> Option<NotifiedSet> {
+        each_store!(self, s => s.watch_many(keys))
     }
 
     fn can_wait(&self) -> bool {

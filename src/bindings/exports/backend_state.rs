@@ -48,12 +48,13 @@ impl CommonOptions {
             opt_string(&options, "namespace")?.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         let use_namespace_prefix_keys =
             opt_bool(&options, "useNamespacePrefixKeys")?.unwrap_or(false);
-        let encoder = prop(&options, "encoder");
+        let encoder = prop(&options, "encoder")?;
         let codec = if is_absent(&encoder)
-            || prop(&encoder, "isDramatiqJsonEncoder").as_bool() == Some(true)
+            || prop(&encoder, "isDramatiqJsonEncoder")?.as_bool() == Some(true)
         {
             Codec::Json
-        } else if prop(&encoder, "encode").is_function() && prop(&encoder, "decode").is_function() {
+        } else if prop(&encoder, "encode")?.is_function() && prop(&encoder, "decode")?.is_function()
+        {
             Codec::Custom(encoder.clone())
         } else {
             return Err(type_error(
@@ -104,7 +105,8 @@ impl Shared {
         match &self.codec {
             Codec::Json => python_bytes_from_js(value),
             Codec::Custom(enc) => {
-                let f: js_sys::Function = prop(enc, "encode").unchecked_into();
+                // `call` is caught by the glue even when `encode` is no longer a function.
+                let f: js_sys::Function = prop(enc, "encode")?.unchecked_into();
                 bytes_from_js(&f.call1(enc, value)?)
             }
         }
@@ -129,9 +131,11 @@ impl Shared {
                 value_to_js(&value)
             }
             Codec::Custom(enc) => {
-                let f: js_sys::Function = prop(enc, "decode").unchecked_into();
-                let decoded = f
-                    .call1(enc, &js_sys::Uint8Array::from(bytes).into())
+                let decoded = prop(enc, "decode")
+                    .and_then(|f| {
+                        f.unchecked_into::<js_sys::Function>()
+                            .call1(enc, &js_sys::Uint8Array::from(bytes).into())
+                    })
                     .map_err(|cause| {
                         to_js(&ResultError::Store {
                             key: key.to_owned(),
@@ -172,5 +176,5 @@ pub(crate) fn wait_options(
     let options = options_object(options, "options")?;
     let block = opt_bool(&options, "block")?.unwrap_or(block);
     let wait = Wait::new(block, opt_number(&options, "timeout")?).map_err(|e| to_js(&e))?;
-    Ok((wait, Aborted::watch(&prop(&options, "signal"))?))
+    Ok((wait, Aborted::watch(&prop(&options, "signal")?)?))
 }

@@ -85,11 +85,33 @@ export function missing() {
  */
 export function exceptionInfo(error) {
   if (error !== null && typeof error === "object") {
-    const ownName = typeof error.name === "string" ? error.name : "";
-    const ctorName = typeof error.constructor?.name === "string" ? error.constructor.name : "";
-    const type = ownName && ownName !== "Error" ? ownName : ctorName || ownName || "Error";
-    const message = error.message === undefined ? "" : String(error.message);
+    let type = "Error";
+    try {
+      const ownName = typeof error.name === "string" ? error.name : "";
+      const ctorName = typeof error.constructor?.name === "string" ? error.constructor.name : "";
+      type = ownName && ownName !== "Error" ? ownName : ctorName || ownName || "Error";
+    } catch {
+      // A throwing getter or a revoked Proxy: an Error with no more to say.
+    }
+    let message = "";
+    try {
+      const raw = error.message;
+      message = raw === undefined ? "" : text(raw);
+    } catch {
+      message = "(a message that cannot be read)";
+    }
     return [type, message];
   }
-  return ["Error", typeof error === "symbol" ? error.toString() : String(error)];
+  return ["Error", text(error)];
+}
+
+/** `String(value)` that never throws: a Symbol, an object whose `toString` throws or that has
+ * none (`Object.create(null)`) are described instead. */
+function text(value) {
+  if (typeof value === "symbol") return value.toString();
+  try {
+    return String(value);
+  } catch {
+    return "(a value that cannot be converted to a string)";
+  }
 }

@@ -18,12 +18,25 @@ extern "C" {
     ) -> JsValue;
 
     /// `[type, message]` of a thrown JS value, as Dramatiq's `wrap_exception` reads them.
-    #[wasm_bindgen(js_name = exceptionInfo)]
-    pub fn exception_info(error: &JsValue) -> js_sys::Array;
+    /// Never throws (a hostile error is described as such); `catch` all the same, as every
+    /// import that reads the caller's objects is.
+    #[wasm_bindgen(js_name = exceptionInfo, catch)]
+    fn exception_info_js(error: &JsValue) -> Result<js_sys::Array, JsValue>;
 
     /// The `Missing` sentinel.
     #[wasm_bindgen(js_name = missing)]
     pub fn missing() -> JsValue;
+}
+
+/// `[type, message]` of a thrown JS value (see `exceptionInfo` in `errors.js`).
+pub fn exception_info(error: &JsValue) -> (String, String) {
+    match exception_info_js(error) {
+        Ok(info) => (
+            info.get(0).as_string().unwrap_or_else(|| "Error".into()),
+            info.get(1).as_string().unwrap_or_default(),
+        ),
+        Err(_) => ("Error".into(), String::new()),
+    }
 }
 
 /// The adapter's original error when it threw one, else a plain `Error` saying what failed.

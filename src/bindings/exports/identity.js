@@ -15,11 +15,17 @@ export function joinIdentity(queue, actor, id) {
   return `${queue}\0${actor}\0${id}`;
 }
 
-/** The identity of a `Message`, `{ queueName, actorName, messageId }` or a Python dict. */
+/** The identity of a `Message`, `{ queueName, actorName, messageId }` or a Python dict:
+ * a string or a new array of three strings, or `undefined`. Its getters may throw: Rust
+ * imports this with `catch`. */
 export function identityOf(m) {
   if (m === null || typeof m !== "object") return undefined;
   const cached = m[IDENTITY];
-  if (cached !== undefined) return cached;
+  if (typeof cached === "string") return cached;
+  if (cached !== undefined) {
+    // Only a Message caches (an array when a part holds a NUL); anything else is re-read.
+    if (Array.isArray(cached) && cached.length === 3) return joinIdentity(cached[0], cached[1], cached[2]);
+  }
   return joinIdentity(
     m.queueName ?? m.queue_name,
     m.actorName ?? m.actor_name,

@@ -6,7 +6,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::bindings::js::{bytes_of, type_error};
+use crate::bindings::js::type_error;
 use crate::codec::interchange;
 use crate::codec::value::Value;
 
@@ -33,7 +33,10 @@ pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
     let transcoded = match text.as_string() {
         Some(text) => crate::codec::interchange::transcode::python_bytes(&text),
         None => {
-            let bytes = bytes_of(&text).unwrap_or_default();
+            // `toUtf8`'s own TextEncoder output: a plain Uint8Array, read as it is.
+            let bytes = wasm_bindgen::JsCast::dyn_ref::<js_sys::Uint8Array>(&text)
+                .map(js_sys::Uint8Array::to_vec)
+                .unwrap_or_default();
             match std::str::from_utf8(&bytes) {
                 Ok(text) => crate::codec::interchange::transcode::python_bytes(text),
                 Err(_) => return Err(type_error("unsupported value: not UTF-8 text")),

@@ -6,7 +6,8 @@ use super::interchange::{value_from_js, value_to_js};
 use crate::bindings::drivers::random::random_bytes;
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{
-    bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
+    adopt, bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
+    type_error_caused,
 };
 use crate::codec::value::Value;
 use crate::model::message::{uuid4, Message as CoreMessage};
@@ -24,9 +25,9 @@ pub struct Identity {
 }
 
 fn field(obj: &JsValue, camel: &str, snake: &str) -> Result<String, JsValue> {
-    let mut v = prop(obj, camel);
+    let mut v = prop(obj, camel)?;
     if is_absent(&v) {
-        v = prop(obj, snake);
+        v = prop(obj, snake)?;
     }
     v.as_string().ok_or_else(|| {
         type_error(&format!(
@@ -37,14 +38,16 @@ fn field(obj: &JsValue, camel: &str, snake: &str) -> Result<String, JsValue> {
 
 #[wasm_bindgen(module = "/src/bindings/exports/identity.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = identityOf)]
-    fn identity_of(message: &JsValue) -> JsValue;
+    // `catch`: the message's getters are the caller's code and may throw.
+    #[wasm_bindgen(js_name = identityOf, catch)]
+    fn identity_of(message: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 impl Identity {
     /// Reads the identity of `message`; `TypeError` if a field is missing or not a string.
     pub fn read(message: &JsValue) -> Result<Identity, JsValue> {
-        let joined = identity_of(message);
+        let joined = identity_of(message)
+            .map_err(|cause| type_error_caused("reading the message's identity threw", &cause))?;
         if let Some(text) = joined.as_string() {
             let mut parts = text.splitn(3, '\0');
             if let (Some(q), Some(a), Some(i)) = (parts.next(), parts.next(), parts.next()) {
@@ -55,8 +58,8 @@ impl Identity {
                 });
             }
         }
-        if js_sys::Array::is_array(&joined) {
-            let parts = js_sys::Array::from(&joined);
+        // `identityOf` answers a string, a new array of three strings, or undefined.
+        if let Some(parts) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Array>(&joined) {
             let part = |i| parts.get(i).as_string().unwrap_or_default();
             return Ok(Identity {
                 queue_name: part(0),
@@ -147,9 +150,9 @@ impl Message {
             inner: CoreMessage {
                 queue_name: opt_string(&fields, "queueName")?.unwrap_or_else(|| "default".into()),
                 actor_name,
-                args: list_of(&prop(&fields, "args"), "args")?,
-                kwargs: dict_of(&prop(&fields, "kwargs"), "kwargs")?,
-                options: dict_of(&prop(&fields, "options"), "options")?,
+                args: list_of(&prop(&fields, "args")?, "args")?,
+                kwargs: dict_of(&prop(&fields, "kwargs")?, "kwargs")?,
+                options: dict_of(&prop(&fields, "options")?, "options")?,
                 message_id: opt_string(&fields, "messageId")?
                     .unwrap_or_else(|| uuid4(random_bytes())),
                 message_timestamp: timestamp(opt_number(&fields, "messageTimestamp")?)?,
@@ -201,15 +204,15 @@ impl Message {
         if let Some(id) = opt_string(&changes, "messageId")? {
             m.message_id = id;
         }
-        let args = prop(&changes, "args");
+        let args = prop(&changes, "args")?;
         if !is_absent(&args) {
             m.args = list_of(&args, "args")?;
         }
-        let kwargs = prop(&changes, "kwargs");
+        let kwargs = prop(&changes, "kwargs")?;
         if !is_absent(&kwargs) {
             m.kwargs = dict_of(&kwargs, "kwargs")?;
         }
-        let options = prop(&changes, "options");
+        let options = prop(&changes, "options")?;
         if !is_absent(&options) {
             m.options = dict_of(&options, "options")?;
         }
@@ -288,7 +291,7 @@ extern "C" {
 impl Message {
     fn call_backend(&self, options: JsValue) -> Result<js_sys::Promise, JsValue> {
         let options = options_object(&options, "options")?;
-        let mut backend = prop(&options, "backend");
+        let mut backend = prop(&options, "backend")?;
         if is_absent(&backend) {
             backend = global_results_backend()?;
         }
@@ -300,11 +303,11 @@ impl Message {
         ] {
             js_sys::Reflect::set(&identity, &k.into(), &JsValue::from_str(v))?;
         }
-        let method = prop(&backend, "getResult");
+        let method = prop(&backend, "getResult")?;
         let Some(method) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&method) else {
             return Err(type_error("options.backend must be a result backend"));
         };
         let out = method.call2(&backend, &identity, &options)?;
-        Ok(js_sys::Promise::resolve(&out))
+        Ok(adopt(&out))
     }
 }

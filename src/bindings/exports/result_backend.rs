@@ -13,7 +13,9 @@ use super::errors::{exception_info, missing, to_js};
 use super::interchange::value_to_js;
 use super::promise::{promise_of, reject};
 use super::result_stream::{abort_reason, already_aborted, Collection, ResultStream};
-use crate::bindings::js::{bytes_from_js, is_absent, options_object, prop, ttl_ms, type_error};
+use crate::bindings::js::{
+    array_of, bytes_from_js, is_absent, options_object, prop, ttl_ms, type_error,
+};
 use crate::model::envelope::{self, ExceptionInfo};
 use crate::model::error::ResultError;
 use crate::results::backend::{exception_bytes, DEFAULT_RESULT_TTL_MS};
@@ -109,16 +111,15 @@ impl JsResultBackend {
 
     /// Reads `messages` (an array) and `{ block = true, timeout, signal, onProgress }`.
     fn collection(&self, messages: &JsValue, options: &JsValue) -> Result<Collection, JsValue> {
-        if !js_sys::Array::is_array(messages) {
+        let Some(messages) = array_of(messages)? else {
             return Err(type_error("messages must be an array of messages"));
-        }
-        let messages: Vec<JsValue> = js_sys::Array::from(messages).iter().collect();
+        };
         let keys = messages
             .iter()
             .map(|m| self.shared.key(m))
             .collect::<Result<Vec<_>, _>>()?;
         let (wait, abort) = wait_options(&options_object(options, "options")?, true)?;
-        let on_progress = prop(options, "onProgress");
+        let on_progress = prop(options, "onProgress")?;
         let on_progress = if is_absent(&on_progress) {
             None
         } else {
@@ -197,11 +198,8 @@ impl JsResultBackend {
         self.put((|| {
             let key = self.shared.key(&message)?;
             let ttl = ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?;
-            let info = exception_info(&error);
-            let exc = ExceptionInfo::new(
-                info.get(0).as_string().unwrap_or_else(|| "Error".into()),
-                info.get(1).as_string().unwrap_or_default(),
-            );
+            let (exc_type, exc_msg) = exception_info(&error);
+            let exc = ExceptionInfo::new(exc_type, exc_msg);
             let bytes = match &self.shared.codec {
                 Codec::Json => exception_bytes(&exc),
                 Codec::Custom(_) => self

@@ -14,6 +14,7 @@ use crate::bindings::drivers::abort::Aborted;
 use crate::model::error::ResultError;
 use crate::results::collect::Collect;
 use crate::wait::race::{race, Either};
+use crate::wait::turns::Turns;
 
 /// A collection in progress with what the JS side gave for it.
 pub(crate) struct Collection {
@@ -99,10 +100,12 @@ impl Collection {
 }
 
 /// The async iterator `iterResults` returns: each `next()` resolves with the next
-/// message to finish, as `{ message, value }` or `{ message, error }`.
+/// message to finish, as `{ message, value }` or `{ message, error }`. Calls made before
+/// the last one settled wait their turn, as an async generator's do.
 #[wasm_bindgen]
 pub struct ResultStream {
     state: Rc<RefCell<Option<Collection>>>,
+    turns: Turns,
 }
 
 impl ResultStream {
@@ -110,6 +113,7 @@ impl ResultStream {
     pub(crate) fn new(collection: Collection) -> ResultStream {
         ResultStream {
             state: Rc::new(RefCell::new(Some(collection))),
+            turns: Turns::new(),
         }
     }
 }
@@ -126,8 +130,12 @@ impl ResultStream {
     /// The next outcome (`{ done, value }`, the async-iterator protocol).
     pub fn next(&self) -> js_sys::Promise {
         let state = self.state.clone();
+        // Taken now, so calls are served in the order they were made; the turn passes on
+        // when this call's future ends, however it ends.
+        let ticket = self.turns.ticket();
         promise_of(async move {
-            // Take the collection out while waiting, so overlapping calls cannot alias it.
+            ticket.turn().await;
+            // Take the collection out while waiting: `return()` may end it meanwhile.
             let taken = state.borrow_mut().take();
             let Some(mut collection) = taken else {
                 return step(true, &JsValue::UNDEFINED);

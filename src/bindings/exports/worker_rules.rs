@@ -5,12 +5,11 @@
 //! the JS broker holds queues and calls actor functions, and asks here what to do.
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::interchange::{value_from_js, value_to_js};
 use super::message::Message;
 use crate::bindings::drivers::random::random_seed;
-use crate::bindings::js::{range_error, type_error};
+use crate::bindings::js::{array_of, keys_of, prop, range_error, type_error};
 use crate::codec::value::{option, Value};
 use crate::wait::backoff::Jitter;
 use crate::worker::pipelines;
@@ -63,17 +62,14 @@ impl ActorSpec {
         let mut given = Vec::new();
         let mut values = Vec::new();
         if !options.is_undefined() && !options.is_null() {
-            let obj: &js_sys::Object = options
-                .dyn_ref()
-                .ok_or_else(|| type_error("actor options must be an object"))?;
-            for key in js_sys::Object::keys(obj).iter() {
-                let Some(name) = key.as_string() else {
-                    continue;
-                };
-                let value = js_sys::Reflect::get(obj, &key)?;
+            if !options.is_object() {
+                return Err(type_error("actor options must be an object"));
+            }
+            for name in keys_of(&options)? {
+                let value = prop(&options, &name)?;
                 let snake = queues::snake_case(&name);
                 given.push((name, snake.clone()));
-                if value.is_undefined() || value.is_function() || is_function_list(&value) {
+                if value.is_undefined() || value.is_function() || is_function_list(&value)? {
                     continue;
                 }
                 let value = value_from_js(&value).map_err(|_| {
@@ -137,10 +133,9 @@ impl ActorSpec {
     }
 }
 
-fn is_function_list(value: &JsValue) -> bool {
-    js_sys::Array::is_array(value)
-        && js_sys::Array::from(value).length() > 0
-        && js_sys::Array::from(value).every(&mut |v, _, _| v.is_function())
+fn is_function_list(value: &JsValue) -> Result<bool, JsValue> {
+    Ok(array_of(value)?
+        .is_some_and(|items| !items.is_empty() && items.iter().all(JsValue::is_function)))
 }
 
 /// A JS option name in Dramatiq's snake_case spelling.

@@ -1,0 +1,38 @@
+// Describing what JavaScript code throws, safely: an actor or a middleware hook may throw
+// anything (null-prototype objects, revoked Proxies, objects whose toString throws,
+// Symbols), and the worker's own error handling must never throw while handling it.
+
+/** `value instanceof Class`, false when asking throws (a revoked Proxy). */
+export function isInstance(value, Class) {
+  try {
+    return value instanceof Class;
+  } catch {
+    return false;
+  }
+}
+
+/** `String(value)` that never throws. */
+export function describeThrown(value) {
+  if (typeof value === "symbol") return value.toString();
+  try {
+    return String(value);
+  } catch {
+    try {
+      if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === null) {
+        return "a null-prototype object";
+      }
+    } catch {
+      return "a revoked Proxy";
+    }
+    return "a value that cannot be converted to a string";
+  }
+}
+
+/** A thrown value as an Error (JS may throw anything; Python can only raise exceptions).
+ * An Error is kept as it is; anything else is wrapped, the original on `error.thrown`. */
+export function asError(thrown) {
+  if (isInstance(thrown, Error)) return thrown;
+  const error = new Error(describeThrown(thrown));
+  error.thrown = thrown;
+  return error;
+}
