@@ -11,6 +11,19 @@ use std::rc::Rc;
 use crate::codec::value::Value;
 use crate::codec::DecodeError;
 
+/// A timeout's message; when the store kept failing, what it last said, so the reason is
+/// readable without digging into `cause`.
+fn timeout_text(key: &str, timeout_ms: f64, cause: Option<&StoreError>) -> String {
+    let base = format!(
+        "no result for message key {key} within {} ms",
+        crate::codec::Plain(timeout_ms)
+    );
+    match cause {
+        Some(cause) => format!("{base}; the store last failed: {}", cause.message),
+        None => base,
+    }
+}
+
 /// What went wrong in an operation on one message's result.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -22,7 +35,7 @@ pub enum ResultError {
         key: String,
     },
     /// The caller blocked and the deadline passed with no result stored.
-    #[error("no result for message key {key} within {} ms", crate::codec::Plain(*timeout_ms))]
+    #[error("{}", timeout_text(key, *timeout_ms, cause.as_ref()))]
     Timeout {
         /// The store key of the message.
         key: String,
