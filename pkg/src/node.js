@@ -17,3 +17,5 @@ if (/^11\./.test(process.versions.v8) && !process.env.DRAMATIQ_RESULTS_KEEP_V8_F
 initSync({ module: readFileSync(new URL("../dist/dramatiq_results_bg.wasm", import.meta.url)) });
 
 export * from "./api.js";
+// Node only: AMQP needs a raw TCP socket, and amqplib is built on Node's `net`.
+export { RabbitmqBroker, ConnectionClosed } from "./brokers/rabbitmq.js";
