@@ -49,6 +49,7 @@ export {
   defaultMiddleware,
 } from "./middleware.js";
 export {
+  Broker,
   StubBroker,
   Actor,
   actor,
@@ -61,4 +62,5 @@ export {
   QueueJoinTimeout,
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
+export { RedisBroker } from "./redis_broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";

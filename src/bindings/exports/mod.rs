@@ -13,6 +13,7 @@ pub mod interchange;
 pub mod message;
 pub mod promise;
 pub mod rabbitmq;
+pub mod redis_broker;
 pub mod result_backend;
 pub mod result_stream;
 pub mod worker_rules;
