@@ -18,4 +18,4 @@ initSync({ module: readFileSync(new URL("../dist/dramatiq_results_bg.wasm", impo
 
 export * from "./api.js";
 // Node only: AMQP needs a raw TCP socket, and amqplib is built on Node's `net`.
-export { RabbitmqBroker, ConnectionClosed } from "./brokers/rabbitmq.js";
+export { RabbitmqBroker, ConnectionClosed } from "./rabbitmq_broker.js";

@@ -9,9 +9,11 @@
 use wasm_bindgen::prelude::*;
 
 use super::message::Message;
+use crate::bindings::drivers::random::random_seed;
 use crate::bindings::js::{range_error, type_error};
 use crate::brokers::rabbitmq::{self as core, AmqpValue, Publish, QueueDeclare, Settle};
 use crate::brokers::{delay_queue_prefetch, queue_prefetch};
+use crate::wait::backoff::Jitter;
 
 fn set(obj: &js_sys::Object, name: &str, value: &JsValue) -> Result<(), JsValue> {
     js_sys::Reflect::set(obj, &JsValue::from_str(name), value).map(|_| ())
@@ -187,4 +189,12 @@ pub fn rabbitmq_prefetch(concurrency: u32) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = rabbitmqMaxEnqueueAttempts)]
 pub fn rabbitmq_max_enqueue_attempts() -> u32 {
     core::MAX_ENQUEUE_ATTEMPTS
+}
+
+/// The wait before the `attempts`-th consecutive reconnect of a worker's consumer:
+/// `[attempts + 1, ms]` (100 ms doubling, jittered, up to Dramatiq's 3 s restart delay).
+#[wasm_bindgen(js_name = rabbitmqReconnectBackoff)]
+pub fn rabbitmq_reconnect_backoff(attempts: u32) -> Vec<f64> {
+    let (next, ms) = core::reconnect_backoff_ms(attempts, &mut Jitter::new(random_seed()));
+    vec![f64::from(next), ms]
 }
