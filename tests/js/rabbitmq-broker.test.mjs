@@ -8,7 +8,12 @@ import { readFileSync } from "node:fs";
 import { createClient } from "redis";
 import amqplib from "amqplib";
 import {
+  AgeLimit,
   ConnectionClosed,
+  Pipelines,
+  Retries,
+  TimeLimit,
+  Worker,
   JSONEncoder,
   Message,
   RabbitmqBroker,
@@ -53,7 +58,32 @@ async function drain(ch, queue) {
   for (;;) {
     const m = await ch.get(queue, { noAck: true });
     if (m === false) return out;
-    out.push({ body: m.content.toString("utf8"), id: Message.decode(m.content).messageId, properties: m.properties });
+    let id;
+    try {
+      id = Message.decode(m.content).messageId;
+    } catch {
+      // Not a message (the malformed-input test's bodies).
+    }
+    out.push({ body: m.content.toString("utf8"), id, properties: m.properties });
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A logger keeping what it was told, as `level message | error` lines. */
+function recordingLogger() {
+  const lines = [];
+  const keep = (level) => (msg, error) => lines.push(`${level} ${msg}${error ? ` | ${error.message ?? error}` : ""}`);
+  return { lines, info: keep("info"), warn: keep("warn"), error: keep("error") };
+}
+
+async function eventually(check, what, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await sleep(50);
   }
 }
 
@@ -66,8 +96,9 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
   const brokers = [];
 
   const conn = (queue, extra = {}) => ({ broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue, ...extra });
+  const middleware = () => [new AgeLimit(), new TimeLimit(), new Pipelines(), new Retries(), new Results({ backend })];
   const open = async (options = {}) => {
-    const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: [new Results({ backend })], ...options });
+    const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: middleware(), ...options });
     brokers.push(broker);
     return broker;
   };
@@ -252,6 +283,198 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  test("Python sends, the JS worker runs, Python's get_result reads every result and failure", { timeout: 90_000 }, async () => {
+    const queue = "py2js";
+    const logger = recordingLogger();
+    const broker = await open({ logger });
+    const opts = { broker, queueName: queue, storeResults: true };
+    class AppError extends Error {}
+    AppError.prototype.name = "AppError";
+    const attempts = new Map();
+    // A JS actor receives Python's kwargs as a last object argument.
+    actor((x, y = 0) => x + (typeof y === "object" ? y.y : y), { ...opts, actorName: "add" });
+    actor((...a) => ({ args: a.slice(0, -1), kwargs: a.at(-1) }), { ...opts, actorName: "echo" });
+    actor((msg) => {
+      throw new AppError(msg);
+    }, { ...opts, actorName: "fail", maxRetries: 0 });
+    actor((key) => {
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (n === 1) throw new AppError(`first attempt for ${key}`);
+      return n;
+    }, { ...opts, actorName: "retry_once", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
+    const worker = new Worker(broker, { concurrency: 4 }).start();
+    try {
+      const py = conn(queue, { prefix: "py2js" });
+      const sent = await runPython("produce.py", [
+        "send",
+        '{"actor":"add","args":[1,2]}',
+        '{"actor":"add","args":[40],"kwargs":{"y":2}}',
+        '{"actor":"echo","args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}',
+        '{"actor":"fail","args":["boom \\u2622"]}',
+        '{"actor":"retry_once","args":["py"]}',
+        '{"actor":"add","args":[5,5],"delay":300}',
+      ], py);
+      const pipe = await runPython("produce.py", ["pipeline", '{"actor":"add","args":[1,2]}', '{"actor":"add","args":[10]}', '{"actor":"add","args":[100]}'], py);
+      const grp = await runPython("produce.py", ["group", '{"actor":"add","args":[1,1]}', '{"actor":"add","args":[2,2]}'], py);
+      const got = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: [...sent, pipe.at(-1), ...grp].join("\n") });
+      assert.deepEqual(got, [
+        '{"value":3}',
+        '{"value":42}',
+        '{"value":{"args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}}',
+        '{"failure":{"type":"AppError","msg":"boom \\u2622"}}',
+        '{"value":2}',
+        '{"value":10}',
+        '{"value":113}',
+        '{"value":2}',
+        '{"value":4}',
+      ]);
+      // The failed message and retry_once's first attempt were rejected: dead-lettered to
+      // py2js.XQ by RabbitMQ, as Dramatiq's consumer does.
+      const ch = await admin.createChannel();
+      const dead = await eventually(async () => {
+        const got = await drain(ch, `${queue}.XQ`);
+        return got.length > 0 && got;
+      }, "dead letters");
+      await ch.close();
+      const failId = JSON.parse(sent[3]).message_id;
+      assert.ok(dead.some((d) => d.id === failId), "fail's message is in py2js.XQ");
+      await eventually(async () => {
+        const [ready, delayed] = await broker.getQueueMessageCounts(queue);
+        return ready + delayed === 0;
+      }, "queues drained");
+    } finally {
+      await worker.stop();
+    }
+    // Everything was acked: nothing comes back once the worker's channels are closed.
+    const [ready, delayed] = await broker.getQueueMessageCounts(queue);
+    assert.deepEqual([ready, delayed], [0, 0]);
+  });
+
+  test("a Python and a JS worker on one queue, the Python one SIGKILLed mid-batch: every message processed", { timeout: 120_000 }, async (t) => {
+    const queue = "mixed";
+    const prefix = "mixed";
+    const list = `${prefix}:processed`;
+    let jsRuns = 0;
+    const broker = await open({ logger: recordingLogger() });
+    const record = actor(async () => {
+      await sleep(5);
+      return null;
+    }, { broker, queueName: queue, actorName: "record" });
+    // The JS record appends its message id to the same list as Python's.
+    broker.addMiddleware({
+      async afterProcessMessage(_b, message, { exception }) {
+        if (message.actorName === "record" && exception === undefined) {
+          jsRuns += 1;
+          await redisClient.rPush(list, message.messageId);
+        }
+      },
+    });
+    // RECORD_DELAY_MS slows Python's record, so it is killed mid-batch.
+    const py = await startPythonWorker({ ...conn(queue, { prefix }), threads: 4, env: { RECORD_DELAY_MS: "50" } });
+    // Both workers consume at once; the Python one is killed holding its prefetched,
+    // unacked deliveries, which RabbitMQ hands to the JS worker.
+    const js = new Worker(broker, { concurrency: 8 }).start();
+    try {
+      // The kill comes while messages are still being sent and processed.
+      let atKill;
+      const killed = eventually(async () => (await redisClient.lLen(list)) >= 50, "processing").then(async () => {
+        await py.kill();
+        atKill = { all: await redisClient.lLen(list), js: jsRuns };
+      });
+      const sent = [];
+      for (let i = 0; i < 2000; i++) sent.push(record.send(`t${i}`));
+      await Promise.all(sent.map((m) => m.enqueued));
+      await killed;
+      t.diagnostic(`the Python worker was killed when ${atKill.all} record(s) were in, ${atKill.js} of them by JS`);
+      const want = new Set(sent.map((m) => m.messageId));
+      const processed = await eventually(async () => {
+        const seen = await redisClient.lRange(list, 0, -1);
+        const got = new Set(seen);
+        return [...want].every((id) => got.has(id)) && seen;
+      }, "every message processed", 60_000);
+      const duplicates = processed.length - new Set(processed).size;
+      t.diagnostic(`${want.size} sent, ${processed.length} processed, ${duplicates} duplicate(s) (at least once)`);
+      console.log(`mixed workers: ${want.size} sent, ${processed.length} processed (${jsRuns} by JS), ${duplicates} duplicate(s)`);
+      assert.equal(new Set(processed).size, want.size);
+    } finally {
+      await js.stop();
+    }
+  });
+
+  test("malformed bodies and an unknown actor are dead-lettered with a reason; a server restart loses nothing", { timeout: 180_000 }, async (t) => {
+    const queue = "bad";
+    const logger = recordingLogger();
+    const broker = await open({ logger, confirmDelivery: true });
+    const add = actor((x, y) => x + y, { broker, queueName: queue, actorName: "add", storeResults: true });
+    const seen = [];
+    const slow = actor(async (i) => {
+      await sleep(50);
+      seen.push(i);
+      return i;
+    }, { broker, queueName: queue, actorName: "slow", storeResults: true });
+    await broker.ensureQueue(queue);
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      const ch = await admin.createChannel();
+      ch.sendToQueue(queue, Buffer.from("not json {"), { persistent: true });
+      ch.sendToQueue(queue, Buffer.from('{"queue_name":"bad"}'), { persistent: true });
+      const stranger = await broker.enqueue(new Message({ queueName: queue, actorName: "nobody", args: [1] }));
+      assert.equal(await add.send(1, 2).getResult({ block: true, timeout: 10_000 }), 3);
+      const dead = await eventually(async () => {
+        const [, , xq] = await broker.getQueueMessageCounts(queue);
+        return xq === 3;
+      }, "three dead letters");
+      assert.ok(dead);
+      const bodies = (await drain(ch, `${queue}.XQ`)).map((d) => d.body);
+      await ch.close();
+      assert.ok(bodies.includes("not json {"), `${bodies.join("\n")}\n${logger.lines.join("\n")}`);
+      assert.ok(bodies.some((b) => b.includes(stranger.messageId)));
+      const said = logger.lines.join("\n");
+      assert.match(said, /Dead-lettering a message from queue bad that does not decode/);
+      assert.match(said, /Dead-lettering message .* \(nobody\) from queue bad: no actor of that name/);
+
+      // 30 slow messages, then the server restarts under the worker: the deliveries it
+      // held come back from the server and every message is still processed.
+      const sent = [];
+      for (let i = 0; i < 30; i++) sent.push(slow.send(i));
+      await Promise.all(sent.map((m) => m.enqueued));
+      await eventually(() => seen.length >= 4, "slow messages started");
+      await rabbit.restart();
+      await eventually(() => logger.lines.some((l) => l.includes("Consuming from RabbitMQ again")), "the worker consuming again", 60_000);
+      const values = await Promise.all(sent.map((m) => backend.getResult(m, { block: true, timeout: 60_000 })));
+      assert.deepEqual(values, Array.from({ length: 30 }, (_, i) => i));
+      t.diagnostic(`30 sent across a restart, ${seen.length} runs (${seen.length - 30} redelivered duplicate(s))`);
+      console.log(`server restart: 30 sent, ${seen.length} runs, ${new Set(seen).size} distinct`);
+      assert.equal(await add.send(20, 22).getResult({ block: true, timeout: 20_000 }), 42);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("stop() finishes in-flight messages; prefetched ones go back to the queue", { timeout: 60_000 }, async () => {
+    const broker = await open({ confirmDelivery: true });
+    let started = 0;
+    let finished = 0;
+    const slow = actor(async () => {
+      started += 1;
+      await sleep(200);
+      finished += 1;
+      return 1;
+    }, { broker, queueName: "stopq", actorName: "slow", storeResults: true });
+    const sent = [];
+    for (let i = 0; i < 21; i++) sent.push(slow.send());
+    await Promise.all(sent.map((m) => m.enqueued));
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    await eventually(() => started >= 2, "two started");
+    await worker.stop();
+    assert.equal(started, finished, "in-flight messages finished");
+    const [ready, delayed, dead] = await broker.getQueueMessageCounts("stopq");
+    assert.deepEqual([ready, delayed, dead], [21 - finished, 0, 0]);
+    await broker.flush("stopq");
+    assert.deepEqual(await broker.getQueueMessageCounts("stopq"), [0, 0, 0]);
   });
 
   test("connection errors: a closed broker refuses, a lost connection is reopened", async () => {

@@ -14,6 +14,7 @@ Configured from the environment:
     APP_PREFIX         prefix of the app's own Redis keys (default "broker-app"):
                          <prefix>:processed      list of message ids `record` processed
                          <prefix>:attempts:<key> `retry_once`'s attempt counter
+    RECORD_DELAY_MS    `record` sleeps this long first (default 0): a worker to kill mid-batch
     COUNT_TO           benchmarks: once the worker has processed this many messages, it
                        logs `counted {"n": N, "first_to_last_s": S}` (no I/O per message)
 """
@@ -38,6 +39,7 @@ RESULTS_REDIS_URL = os.environ.get("RESULTS_REDIS_URL") or (BROKER_URL if BROKER
 RESULTS_NAMESPACE = os.environ.get("RESULTS_NAMESPACE", "dramatiq-results")
 QUEUE = os.environ.get("QUEUE", "default")
 PREFIX = os.environ.get("APP_PREFIX", "broker-app")
+RECORD_DELAY_MS = int(os.environ.get("RECORD_DELAY_MS") or 0)
 
 if RESULTS_REDIS_URL is None:
     raise SystemExit("broker_app: RESULTS_REDIS_URL is required with BROKER=rabbitmq")
@@ -134,6 +136,8 @@ def slow(ms):
 @dramatiq.actor(queue_name=QUEUE)
 def record(tag):
     """Appends its message id to <prefix>:processed: count losses and duplicates."""
+    if RECORD_DELAY_MS:
+        time.sleep(RECORD_DELAY_MS / 1000)
     store.rpush(f"{PREFIX}:processed", CurrentMessage.get_current_message().message_id)
     return tag
 
