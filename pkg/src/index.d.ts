@@ -375,15 +375,15 @@ export class WorkerMessage {
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
   readonly actorOptions: Set<string>;
-  beforeProcessMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterProcessMessage?(broker: StubBroker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
-  afterSkipMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
-  afterEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
+  beforeProcessMessage?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  afterProcessMessage?(broker: AnyBroker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  afterSkipMessage?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  beforeAck?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  afterAck?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  beforeNack?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  afterNack?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
+  beforeEnqueue?(broker: AnyBroker, message: Message, delay: number | undefined): void;
+  afterEnqueue?(broker: AnyBroker, message: Message, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -448,6 +448,69 @@ export class StubBroker {
   flushAll(): void;
   close(): void;
 }
+/** Thrown when a `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
+export class ConnectionClosed extends Error {}
+
+/** An amqplib connection (`ChannelModel`), as far as `RabbitmqBroker` uses it. */
+export interface AmqplibConnection {
+  createChannel(): Promise<unknown>;
+  createConfirmChannel(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: "close" | "error", listener: (...args: any[]) => void): unknown;
+}
+
+export interface RabbitmqBrokerOptions {
+  /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`; default false). */
+  confirmDelivery?: boolean;
+  /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
+  maxPriority?: number;
+  /** How long dead letters stay on `<q>.XQ`, in ms (default 7 days, Dramatiq's). */
+  deadMessageTtl?: number;
+  middleware?: Middleware[];
+  logger?: Logger;
+}
+
+/**
+ * Dramatiq's `RabbitmqBroker` over amqplib (Node only: AMQP needs a raw TCP socket).
+ * Exported by the Node entry only.
+ */
+export class RabbitmqBroker {
+  constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
+  /** Connects with amqplib (an optional peer dependency); reconnects when the connection is lost. */
+  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object }): Promise<RabbitmqBroker>;
+  logger: Logger;
+  readonly actors: Map<string, Actor>;
+  readonly middleware: Middleware[];
+  readonly actorOptions: Set<string>;
+  addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
+  declareActor(actor: Actor): void;
+  getActor(name: string): Actor;
+  declareQueue(name: string): void;
+  /** The declared (canonical) queue names. */
+  getDeclaredQueues(): Set<string>;
+  getResultsBackend(): ResultBackend;
+  readonly confirmDelivery: boolean;
+  readonly maxPriority: number | undefined;
+  readonly deadMessageTtl: number | undefined;
+  /** The current amqplib connection, reopened when it was lost (if the broker can). */
+  connection(): Promise<AmqplibConnection>;
+  /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
+  ensureQueue(queue: string): Promise<void>;
+  /** Publishes; resolves with the message as sent (with a delay: on `<queue>.DQ` with an `eta`). */
+  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  /** The message as it will be sent, at once; `enqueued` settles when the publish does. */
+  send(message: Message, options?: { delay?: number }): Message & { readonly enqueued: Promise<Message> };
+  /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
+  getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
+  join(queueName: string, options?: { timeout?: number; minSuccesses?: number; idleTime?: number }): Promise<void>;
+  flush(queueName: string): Promise<void>;
+  flushAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Any broker actors, workers and compositions take. */
+export type AnyBroker = StubBroker | RabbitmqBroker;
+
 export function setBroker<B extends StubBroker>(broker: B): B;
 export function getBroker(): StubBroker;
 
@@ -456,7 +519,7 @@ export interface ActorOptions {
   actorName?: string;
   queueName?: string;
   priority?: number;
-  broker?: StubBroker;
+  broker?: AnyBroker;
   storeResults?: boolean;
   resultTtl?: number;
   maxRetries?: number | null;
@@ -485,7 +548,7 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   readonly actorName: string;
   readonly queueName: string;
   readonly priority: number;
-  readonly broker: StubBroker;
+  readonly broker: AnyBroker;
   readonly options: Record<string, unknown>;
   message(...args: A): Message;
   messageWithOptions(options?: SendOptions): Message;
@@ -494,11 +557,13 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   call(...args: A): R | Promise<R>;
 }
 export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
+/** A remote actor: declared by name, its code runs elsewhere (a Python worker); it only sends. */
+export function actor(name: string, options?: ActorOptions): Actor;
 
 /** Runs actors for a broker's messages. */
 export class Worker {
-  constructor(broker: StubBroker, options?: { concurrency?: number; queues?: Iterable<string> });
-  readonly broker: StubBroker;
+  constructor(broker: AnyBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  readonly broker: AnyBroker;
   readonly concurrency: number;
   start(): this;
   stop(): Promise<void>;
@@ -511,8 +576,8 @@ export interface CompositionReadOptions extends GetResultOptions {
 }
 
 export class Pipeline {
-  constructor(children: Array<Message | Pipeline>, options?: { broker?: StubBroker });
-  readonly broker: StubBroker;
+  constructor(children: Array<Message | Pipeline>, options?: { broker?: AnyBroker });
+  readonly broker: AnyBroker;
   readonly messages: Message[];
   readonly length: number;
   run(options?: { delay?: number }): this;
@@ -521,11 +586,11 @@ export class Pipeline {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: StubBroker }): Pipeline;
+export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: AnyBroker }): Pipeline;
 
 export class Group {
-  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker });
-  readonly broker: StubBroker;
+  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: AnyBroker });
+  readonly broker: AnyBroker;
   readonly children: Array<Message | Pipeline | Group>;
   readonly length: number;
   run(options?: { delay?: number }): this;
@@ -534,4 +599,4 @@ export class Group {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker }): Group;
+export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: AnyBroker }): Group;

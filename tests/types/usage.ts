@@ -119,3 +119,26 @@ async function brokers(): Promise<void> {
   void [n, all, last, done];
 }
 void brokers;
+
+import { RabbitmqBroker, ConnectionClosed, RedisBackend as RabbitResults } from "dramatiq-results";
+async function rabbitmq(redisClient: { sendCommand(argv: string[]): Promise<unknown> }): Promise<void> {
+  const broker = await RabbitmqBroker.connect("amqp://guest:guest@127.0.0.1:5672", {
+    confirmDelivery: true,
+    maxPriority: 10,
+    middleware: [new Results({ backend: new RabbitResults(redisClient) })],
+  });
+  const add = actor("add", { broker, queueName: "default" });
+  const m = add.sendWithOptions({ args: [1, 2], brokerPriority: 5 });
+  const sent: Message = await broker.enqueue(add.message(3, 4), { delay: 1000 });
+  const counts: [number, number, number] = await broker.getQueueMessageCounts("default");
+  actor((x: number) => x * 2, { broker, actorName: "double" });
+  const worker = new Worker(broker, { concurrency: 4 }).start();
+  const p = pipeline([add.message(1, 2), add.message(3)], { broker }).run();
+  await worker.stop();
+  await broker.close();
+  const e: Error = new ConnectionClosed("lost");
+  // @ts-expect-error maxPriority is a number
+  await RabbitmqBroker.connect("amqp://x", { maxPriority: "5" });
+  void [m, sent, counts, p, e];
+}
+void rabbitmq;
