@@ -283,9 +283,18 @@ export class RabbitmqBroker extends Broker {
 
   _publish(ch, out, body, sent) {
     if (!this.confirmDelivery) {
-      // amqplib buffers the frame; false only asks the caller to wait for 'drain'.
+      // amqplib buffers the frame; false only asks the caller to wait for 'drain' (or the
+      // channel's end: the frame was handed over, and unconfirmed publishing promises no more).
       if (ch.publish(out.exchange, out.routingKey, body, out.options)) return undefined;
-      return new Promise((resolve) => ch.once("drain", resolve));
+      return new Promise((resolve) => {
+        const done = () => {
+          ch.off("drain", done);
+          ch.off("close", done);
+          resolve();
+        };
+        ch.once("drain", done);
+        ch.once("close", done);
+      });
     }
     const key = `${out.routingKey} ${sent.messageId}`;
     return new Promise((resolve, reject) => {
