@@ -141,6 +141,23 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     assert.deepEqual(await broker.getQueueMessageCounts("jsfirst"), [3, 2, 0]);
   });
 
+  test("with a max priority, in both orders: Python's and ours declare alike (and differ from the default)", async () => {
+    const prio = (queue) => conn(queue, { env: { BROKER_MAX_PRIORITY: "10" } });
+    // Python first, then us.
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], prio("prio-py"));
+    const broker = await open({ maxPriority: 10 });
+    await broker.enqueue(new Message({ queueName: "prio-py", actorName: "add", args: [1], options: { broker_priority: 7 } }));
+    // Us first, then Python.
+    await broker.enqueue(new Message({ queueName: "prio-js", actorName: "add", args: [1] }), { delay: 1000 });
+    await runPython("produce.py", ["send", '{"actor":"add","args":[3,4]}'], prio("prio-js"));
+    assert.deepEqual(await broker.getQueueMessageCounts("prio-py"), [2, 0, 0]);
+    assert.deepEqual(await broker.getQueueMessageCounts("prio-js"), [1, 1, 0]);
+    // A Python broker without max_priority is refused on these queues, as ours would be.
+    await assert.rejects(runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], conn("prio-js")), /PRECONDITION_FAILED|406/);
+    const plain = await open();
+    await assert.rejects(plain.ensureQueue("prio-py"), /PRECONDITION[-_]FAILED/);
+  });
+
   for (const confirmDelivery of [false, true]) {
     test(`published bodies and properties are Python's for every broker vector (confirmDelivery ${confirmDelivery})`, async () => {
       const broker = await open({ confirmDelivery });

@@ -8,6 +8,7 @@ Configured from the environment:
     BROKER_URL         redis://127.0.0.1:6379 | amqp://guest:guest@127.0.0.1:5672
     BROKER_NAMESPACE   RedisBroker's key namespace (default "dramatiq")
     BROKER_CONFIRM     1: RabbitmqBroker with publisher confirms (default off, as Dramatiq's)
+    BROKER_MAX_PRIORITY  RabbitmqBroker's max_priority (default unset, as Dramatiq's)
     RESULTS_REDIS_URL  the Redis behind the Results middleware (default: BROKER_URL for redis)
     RESULTS_NAMESPACE  RedisBackend's namespace (default "dramatiq-results", Dramatiq's)
     QUEUE              the queue every actor is on (default "default")
@@ -56,7 +57,10 @@ def make_broker(confirm=None):
 
         if confirm is None:
             confirm = os.environ.get("BROKER_CONFIRM") == "1"
-        return RabbitmqBroker(url=BROKER_URL, confirm_delivery=confirm)
+        max_priority = os.environ.get("BROKER_MAX_PRIORITY")
+        return RabbitmqBroker(
+            url=BROKER_URL, confirm_delivery=confirm, max_priority=int(max_priority) if max_priority else None
+        )
     raise SystemExit(f"broker_app: unknown BROKER={BROKER!r} (redis or rabbitmq)")
 
 
