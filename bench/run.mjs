@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
+import { nodeStartup, workerdStartup } from "./startup.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -233,21 +234,40 @@ async function redisBatch() {
   }
 }
 
+// --- 5b. RedisBroker vs Python's RedisBroker ------------------------------------------
+
+/** bench/redis_broker.mjs (its own redis-server, and Python's figures on it). */
+function redisBroker() {
+  const n = quick ? 2000 : 10_000;
+  const run = spawnSync(process.execPath, [`${root}bench/redis_broker.mjs`, "--n", String(n), "--threads", "8"], {
+    encoding: "utf8",
+    timeout: 900_000,
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
+  }
+}
+
 // --- 6. sizes --------------------------------------------------------------------------
 
 function sizes() {
   const dist = `${root}pkg/dist/`;
-  const wasm = readFileSync(`${dist}dramatiq_results_bg.wasm`);
-  const glueFiles = [
-    ...readdirSync(dist).filter((f) => f.endsWith(".js")).map((f) => `${dist}${f}`),
-    ...readdirSync(`${root}pkg/src`).filter((f) => f.endsWith(".js")).map((f) => `${root}pkg/src/${f}`),
-  ];
-  const glue = Buffer.concat(glueFiles.map((f) => readFileSync(f)));
+  const measure = (file) => {
+    const bytes = readFileSync(`${dist}${file}`);
+    return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  };
+  const wasm = measure("dramatiq_results_bg.wasm");
+  const slim = measure("slim.js");
   return {
-    wasmRaw: wasm.length,
-    wasmGzip: gzipSync(wasm, { level: 9 }).length,
-    glueRaw: glue.length,
-    glueGzip: gzipSync(glue, { level: 9 }).length,
+    wasmRaw: wasm.raw,
+    wasmGzip: wasm.gzip,
+    // The JS without the module (dist/slim.js), and the main entry with it inlined.
+    glueRaw: slim.raw,
+    glueGzip: slim.gzip,
+    inlineRaw: measure("index.js").raw,
+    inlineGzip: measure("index.js").gzip,
   };
 }
 
@@ -264,7 +284,11 @@ console.error("[bench] 10 000 waiters…");
 const many = waiters();
 console.error("[bench] redis batch…");
 const redis = await redisBatch();
+console.error("[bench] RedisBroker…");
+const broker = redisBroker();
 const size = sizes();
+console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
+const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
 const lines = [];
@@ -319,13 +343,47 @@ lines.push(
         `${fmt(redis.pythonMs, 1)} ms (${ratio(redis.pythonMs, redis.oursMs)} faster).` +
         (redis.pythonError ? ` Python: ${redis.pythonError}` : ""),
 );
+lines.push("", "## RedisBroker against Python Dramatiq's RedisBroker (loopback redis-server)", "");
+if (broker.error) {
+  lines.push(`Not measured: ${broker.error}.`);
+} else {
+  const py = broker.python?.redis;
+  const pyProc = py?.process?.find((p) => p.threads === broker.threads);
+  lines.push(
+    `${fmt(broker.n)} messages; ${broker.threads} threads (Python) / concurrency ${broker.threads} (ours).`,
+    "",
+    "| | ours | Python Dramatiq | ours / Python |",
+    "|---|---:|---:|---:|",
+    `| enqueue, one after another (msg/s) | ${fmt(broker.ours.enqueueSerialPerSec)} | ${fmt(py?.enqueue?.msgs_per_s)} | ${ratio(broker.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s)} |`,
+    `| enqueue, all sent at once (msg/s) | ${fmt(broker.ours.enqueueConcurrentPerSec)} | — | |`,
+    `| no-op processing, one worker (msg/s) | ${fmt(broker.ours.processPerSec)} | ${fmt(pyProc?.msgs_per_s)} | ${ratio(broker.ours.processPerSec, pyProc?.msgs_per_s)} |`,
+    `| send → blocking result, p50 (ms) | ${fmt(broker.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
+    `| send → blocking result, p99 (ms) | ${fmt(broker.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+  );
+  if (!py) lines.push("", `Python: ${broker.python?.error ?? "not run"}`);
+}
 lines.push("", "## Size", "");
 lines.push("| | raw | gzip -9 |", "|---|---:|---:|");
 lines.push(`| .wasm | ${kb(size.wasmRaw)} | ${kb(size.wasmGzip)} |`);
-lines.push(`| JS (glue + package entries) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
+lines.push(`| JS without the module (\`dist/slim.js\`) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
+lines.push(`| main entry, module inlined (\`dist/index.js\`) | ${kb(size.inlineRaw)} | ${kb(size.inlineGzip)} |`);
+lines.push("", "## Start-up (medians)", "");
+lines.push(
+  "Node: a fresh process per run, `await import` + a first store and get, against the same on a plain-JS " +
+    "store (MD5 + JSON + Map), interleaved. CPU is the process's user + system time (steadier than wall " +
+    "time on a busy machine). workerd (Miniflare): a fresh workerd per run; ready = started with the " +
+    "Worker's modules compiled; first request = the Worker imports, stores and gets, against a hello-world Worker.",
+  "",
+);
+lines.push("| | ours | baseline | ours / baseline |", "|---|---:|---:|---:|");
+const ms = (x) => `${fmt(x, 1)} ms`;
+lines.push(`| Node: import + first store/get, wall | ${ms(startup.node.ours.wall)} | ${ms(startup.node.plainJs.wall)} | ${ratio(startup.node.ours.wall, startup.node.plainJs.wall)} |`);
+lines.push(`| Node: import + first store/get, CPU | ${ms(startup.node.ours.cpu)} | ${ms(startup.node.plainJs.cpu)} | ${ratio(startup.node.ours.cpu, startup.node.plainJs.cpu)} |`);
+lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
+lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, size };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, size, startup };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;

@@ -17,6 +17,7 @@
 //!   retries, age limits, queue names, pipelines).
 //! - [`brokers`]: Dramatiq's Redis and RabbitMQ broker protocols: the commands to send, the
 //!   Lua script, queue declarations, and what each reply means.
+//! - [`resp`]: the Redis protocol, sans IO: URLs, commands, replies, the connection.
 //! - `bindings/` (`wasm32-unknown-unknown`): what JavaScript sees (`exports/`) and the
 //!   drivers wasm calls (`drivers/`); `component/` (`wasm32-wasip2`): the WIT component.
 
@@ -38,6 +39,7 @@
 pub mod brokers;
 pub mod codec;
 pub mod model;
+pub mod resp;
 pub mod results;
 pub mod stores;
 pub mod wait;

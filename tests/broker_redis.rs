@@ -8,19 +8,22 @@
 //! Skipped, with a note, when `redis-server` is not installed (`scripts/setup --services`).
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dramatiq_results::brokers::redis::{
-    parse_done, parse_fetch, parse_qsize, prepare, redis_message_id, script_load, script_sha1,
-    Call, Dispatcher, Reply,
+    is_noscript, parse_done, parse_fetch, parse_qsize, prepare, redis_message_id, script_load,
+    script_sha1, Call, Dispatcher,
 };
 use dramatiq_results::brokers::{handle, is_due, Handling};
 use dramatiq_results::codec::decode;
 use dramatiq_results::model::message::Message;
+use dramatiq_results::resp::command::encode_args;
+use dramatiq_results::resp::{Arg, Frame, Limits, Parser, Reply};
 
 struct Server {
     child: Child,
@@ -66,30 +69,43 @@ impl Drop for Server {
     }
 }
 
-/// A bare RESP2 connection: enough to send argv and read replies into our `Reply`.
+/// A blocking RESP connection over the crate's own command encoder and parser.
 struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: TcpStream,
+    parser: Parser,
+    frames: VecDeque<Frame>,
 }
 
 impl Conn {
     fn open(port: u16) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         Conn {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
+            stream: TcpStream::connect(("127.0.0.1", port)).unwrap(),
+            parser: Parser::new(Limits::default()),
+            frames: VecDeque::new(),
+        }
+    }
+
+    /// Sends `argv`; the reply, or the server's error text.
+    fn try_send(&mut self, argv: &[Vec<u8>]) -> Result<Reply, String> {
+        let args: Vec<Arg> = argv.iter().map(|a| Arg::Bytes(a)).collect();
+        let mut out = Vec::new();
+        encode_args(&args, &mut out);
+        self.stream.write_all(&out).unwrap();
+        loop {
+            if let Some(Frame::Reply(reply)) = self.frames.pop_front() {
+                return reply.map_err(|e| e.to_string());
+            }
+            let mut buf = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            let mut out = Vec::new();
+            self.parser.feed(&buf[..n], &mut out).unwrap();
+            self.frames.extend(out);
         }
     }
 
     fn send(&mut self, argv: &[Vec<u8>]) -> Reply {
-        let mut out = format!("*{}\r\n", argv.len()).into_bytes();
-        for arg in argv {
-            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            out.extend_from_slice(arg);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&out).unwrap();
-        self.read()
+        self.try_send(argv).unwrap()
     }
 
     fn cmd(&mut self, words: &[&str]) -> Reply {
@@ -97,39 +113,12 @@ impl Conn {
         self.send(&argv)
     }
 
-    fn read(&mut self) -> Reply {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let line = line.trim_end_matches("\r\n");
-        let (kind, rest) = line.split_at(1);
-        match kind {
-            "+" => Reply::Status(rest.to_owned()),
-            "-" => Reply::Error(rest.to_owned()),
-            ":" => Reply::Int(rest.parse().unwrap()),
-            "$" => match rest.parse::<i64>().unwrap() {
-                -1 => Reply::Nil,
-                n => {
-                    let mut buf = vec![0; n as usize + 2];
-                    self.reader.read_exact(&mut buf).unwrap();
-                    buf.truncate(n as usize);
-                    Reply::Bulk(buf)
-                }
-            },
-            "*" => match rest.parse::<i64>().unwrap() {
-                -1 => Reply::Nil,
-                n => Reply::Array((0..n).map(|_| self.read()).collect()),
-            },
-            other => panic!("unexpected RESP type {other:?}"),
-        }
-    }
-
     /// Runs a script call as a driver should: EVALSHA, and EVAL on NOSCRIPT.
     fn dispatch(&mut self, call: &Call) -> Reply {
-        let reply = self.send(&call.evalsha(&script_sha1()));
-        if reply.is_noscript() {
-            return self.send(&call.eval());
+        match self.try_send(&call.evalsha(&script_sha1())) {
+            Err(text) if is_noscript(&text) => self.send(&call.eval()),
+            reply => reply.unwrap(),
         }
-        reply
     }
 }
 
@@ -141,7 +130,7 @@ fn now_ms() -> i64 {
 }
 
 fn bulk(s: &str) -> Reply {
-    Reply::Bulk(s.as_bytes().to_vec())
+    Reply::Bytes(s.as_bytes().to_vec())
 }
 
 fn add(args: &str, id: &str) -> Message {
@@ -170,7 +159,7 @@ fn the_script_runs_on_a_real_server() {
     // First call: the server lacks the script, EVALSHA says NOSCRIPT, EVAL runs it.
     let first = prepare(&add("[1,2]", "m1"), None, now, [1; 16]);
     let call = d.enqueue_message(&first, now, false).unwrap();
-    assert!(redis.send(&call.evalsha(&script_sha1())).is_noscript());
+    assert!(matches!(redis.try_send(&call.evalsha(&script_sha1())), Err(t) if is_noscript(&t)));
     assert_eq!(parse_done(&redis.send(&call.eval())), Ok(()));
     // Now it is cached under the very digest we compute.
     assert_eq!(redis.send(&script_load()), bulk(&script_sha1()));
@@ -221,7 +210,7 @@ fn the_script_runs_on_a_real_server() {
     );
     assert_eq!(
         redis.cmd(&["HGET", "dramatiq:default.XQ.msgs", ida]),
-        Reply::Bulk(a.encode())
+        Reply::Bytes(a.encode())
     );
     let requeue = d.requeue("default", &[idb, "unknown"], now, false).unwrap();
     parse_done(&redis.dispatch(&requeue)).unwrap();
@@ -256,7 +245,7 @@ fn the_script_runs_on_a_real_server() {
         Reply::Int(0)
     );
     let body = redis.cmd(&["HGET", "dramatiq:default.msgs", moved_id]);
-    let Reply::Bulk(body) = body else {
+    let Reply::Bytes(body) = body else {
         panic!("{body:?}")
     };
     assert_eq!(decoded(&body).option("eta"), None);
@@ -312,7 +301,7 @@ fn python_check(port: u16) {
         return;
     }
     let redis_cli_flush = Conn::open(port).cmd(&["FLUSHALL"]);
-    assert_eq!(redis_cli_flush, Reply::Status("OK".into()));
+    assert_eq!(redis_cli_flush, Reply::Bytes(b"OK".to_vec()));
     let out = Command::new(&python)
         .arg(root.join("tests/py/redis_dispatch_check.py"))
         .args(["--port", &port.to_string()])

@@ -1,8 +1,12 @@
 //! No input reaches a panic: random and mutated bytes through every decoding path.
 //! (A panic inside wasm would poison the module instance for every later call.)
 //!
-//! `HOSTILE_INPUTS` sets how many inputs the random test runs (200 000 by default, part of
+//! `HOSTILE_INPUTS` sets how many inputs the random tests run (200 000 by default, part of
 //! the test command); `scripts/fuzz` runs a million and more in release mode.
+//!
+//! The Redis protocol (`resp`) gets the same treatment: random and mutated RESP streams,
+//! cut into random chunks, through the parser and the connection state machine, with the
+//! memory each input makes the parser hold measured by a counting allocator.
 #![cfg(not(target_arch = "wasm32"))]
 
 use dramatiq_results::codec::interchange::transcode::python_bytes;
@@ -11,7 +15,11 @@ use dramatiq_results::codec::{decode, encode};
 use dramatiq_results::model::envelope;
 use dramatiq_results::model::key::KeyScheme;
 use dramatiq_results::model::message::Message;
+use dramatiq_results::resp::Reply;
+use dramatiq_results::resp::{ConnectOptions, Connection, Frame, Limits, Parser, Phase};
 use dramatiq_results::results::backend::decode_result;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 struct Rng(u64);
 
@@ -71,6 +79,22 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
+fn seed() -> u64 {
+    std::env::var("HOSTILE_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15u64)
+}
+
+/// RESP inputs: `HOSTILE_INPUTS` when set (`scripts/fuzz`), else 20 000 (each input is a
+/// stream of several replies, parsed twice and replayed through a connection).
+fn resp_inputs() -> usize {
+    std::env::var("HOSTILE_INPUTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
+}
+
 fn inputs() -> usize {
     std::env::var("HOSTILE_INPUTS")
         .ok()
@@ -82,11 +106,7 @@ fn inputs() -> usize {
 /// panic. `HOSTILE_SEED` varies the sequence.
 #[test]
 fn random_and_mutated_inputs_never_panic() {
-    let seed = std::env::var("HOSTILE_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0x9e37_79b9_7f4a_7c15u64);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(seed() | 1);
     let mut decoded = 0;
     for round in 0..inputs() {
         let input: Vec<u8> = if round % 2 == 0 {
@@ -126,4 +146,282 @@ fn deep_nesting_is_an_error() {
         assert!(from_js_json(&text).is_err());
         assert!(decode_result("k", text.as_bytes()).is_err());
     }
+}
+
+/// Counts the bytes each thread holds, so a test can bound what one input makes the parser
+/// allocate (tests run in parallel threads; each counts its own).
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get().saturating_add_signed(delta);
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        track(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        track(-(layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        track(new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes allocated (net, peak) while `f` runs on this thread.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    let out = f();
+    (out, PEAK.with(Cell::get).saturating_sub(base))
+}
+
+/// Appends one random RESP value (RESP2 and RESP3 types, nested up to `depth`); returns
+/// how many frames it is at the top level (attributes are none, pushes are pushes).
+fn resp_value(rng: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+    let kinds: &[u8] = if depth == 0 {
+        b"+-:$_,#(=!"
+    } else {
+        b"+-:$_,#(=!*%~>|"
+    };
+    let kind = kinds[rng.below(kinds.len())];
+    let text = |rng: &mut Rng| -> Vec<u8> {
+        (0..rng.below(12))
+            .map(|_| b"abcXYZ019 .:-\xff\x00"[rng.below(15)])
+            .collect()
+    };
+    match kind {
+        b'+' | b'-' => {
+            out.push(kind);
+            out.extend(text(rng).into_iter().filter(|&b| b != 0));
+            out.extend_from_slice(b"\r\n");
+        }
+        b':' => {
+            out.extend_from_slice(format!(":{}\r\n", rng.next() as i64 >> rng.below(64)).as_bytes())
+        }
+        b'_' => out.extend_from_slice(b"_\r\n"),
+        b',' => out.extend_from_slice(
+            [&b",1.5e-3\r\n"[..], b",-inf\r\n", b",nan\r\n", b",10\r\n"][rng.below(4)],
+        ),
+        b'#' => out.extend_from_slice([&b"#t\r\n"[..], b"#f\r\n"][rng.below(2)]),
+        b'(' => out.extend_from_slice(b"(-12345678901234567890123\r\n"),
+        b'$' | b'!' | b'=' => {
+            let mut body = text(rng);
+            if kind == b'=' {
+                body.splice(0..0, b"txt:".iter().copied());
+            }
+            if kind == b'$' && rng.below(8) == 0 {
+                out.extend_from_slice(b"$-1\r\n");
+                return;
+            }
+            out.extend_from_slice(format!("{}{}\r\n", kind as char, body.len()).as_bytes());
+            out.extend_from_slice(&body);
+            out.extend_from_slice(b"\r\n");
+        }
+        _ => {
+            let n = rng.below(4);
+            out.extend_from_slice(format!("{}{}\r\n", kind as char, n).as_bytes());
+            let elements = if kind == b'%' || kind == b'|' {
+                2 * n
+            } else {
+                n
+            };
+            for _ in 0..elements {
+                resp_value(rng, depth - 1, out);
+            }
+            if kind == b'|' {
+                // An attribute precedes a value.
+                resp_value(rng, depth - 1, out);
+            }
+        }
+    }
+}
+
+const RESP_ALPHABET: &[u8] = b"+-:$*_,#(=!%~>|?0123456789\r\n\r\nabc.\x00\xff";
+
+/// Feeds `bytes` in random chunks of at most `max_chunk` bytes: what came out, and
+/// whether the stream broke.
+fn parse_chunked(
+    rng: &mut Rng,
+    limits: Limits,
+    bytes: &[u8],
+    max_chunk: usize,
+) -> (Vec<Frame>, bool) {
+    let mut parser = Parser::new(limits);
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (chunk, later) = rest.split_at(1 + rng.below(rest.len().min(max_chunk)));
+        rest = later;
+        if parser.feed(chunk, &mut out).is_err() {
+            return (out, true);
+        }
+    }
+    (out, false)
+}
+
+/// Random and mutated RESP streams never panic; a stream reads the same whatever its
+/// chunking; valid streams always parse; memory stays in proportion to the bytes received
+/// (never to a length the peer declares); a connection completes every command exactly
+/// once.
+#[test]
+fn resp_streams_never_panic() {
+    let mut rng = Rng(seed().rotate_left(17) | 1);
+    let small = Limits {
+        max_bulk: 8,
+        max_line: 24,
+        max_depth: 3,
+        max_len: 6,
+    };
+    let mut broken = 0;
+    let mut replies = 0;
+    for round in 0..resp_inputs() {
+        let mut bytes = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            resp_value(&mut rng, 4, &mut bytes);
+        }
+        let valid = round % 4 == 0;
+        if !valid {
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(bytes.len() + 1);
+                let byte = RESP_ALPHABET[rng.below(RESP_ALPHABET.len())];
+                match rng.below(4) {
+                    0 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    1 if at < bytes.len() => bytes[at] = byte,
+                    2 => {
+                        // A huge declared length: must not be allocated.
+                        let n = [u64::MAX / 2, 1 << 40, 60_000_000, 1_000_000][rng.below(4)];
+                        let kind = [b'$', b'*', b'%', b'='][rng.below(4)];
+                        let header = format!("{}{n}\r\n", kind as char);
+                        bytes.splice(at..at, header.bytes());
+                    }
+                    _ => bytes.insert(at, byte),
+                }
+            }
+        }
+        let limits = if round % 2 == 0 {
+            Limits::default()
+        } else {
+            small
+        };
+        let ((whole, chunked), peak) = peak_during(|| {
+            let whole = parse_chunked(&mut Rng(1), limits, &bytes, usize::MAX);
+            let chunked = parse_chunked(&mut rng, limits, &bytes, 64);
+            (whole, chunked)
+        });
+        // Two parses at once, each within its bytes: a constant for the first buffers, and
+        // room for `Reply`s (32 bytes each) and the parser's stack per byte received.
+        let bound = 2 * (64 * 1024 + 256 * bytes.len());
+        assert!(
+            peak <= bound,
+            "{peak} bytes held for {} input bytes: {:?}",
+            bytes.len(),
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(
+            whole,
+            chunked,
+            "chunking changed the result of {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        if valid && limits == Limits::default() {
+            assert!(!whole.1, "{:?}", String::from_utf8_lossy(&bytes));
+        }
+        if whole.1 {
+            broken += 1;
+        }
+        replies += whole.0.len();
+
+        // The same stream as the replies of a connection: every command completes once.
+        let mut conn = Connection::new(ConnectOptions::default(), limits, 0.0);
+        conn.start();
+        conn.feed(b"+PONG\r\n");
+        let commands = rng.below(6);
+        let mut done = vec![0u8; commands];
+        for _ in 0..commands {
+            conn.submit(&["GET", "k"], 0.0, Some(5.0)).unwrap();
+        }
+        let mut rest = &bytes[..];
+        let mut note = |completed: &[dramatiq_results::resp::Completion]| {
+            for c in completed {
+                done[c.id as usize] += 1;
+            }
+        };
+        while !rest.is_empty() {
+            let (chunk, later) = rest.split_at(1 + rng.below(rest.len()));
+            rest = later;
+            note(&conn.feed(chunk).completed);
+        }
+        match rng.below(3) {
+            0 => note(&conn.socket_closed(None).completed),
+            1 => note(&conn.expire(10.0).completed),
+            _ => {}
+        }
+        note(&conn.close().completed);
+        assert!(done.iter().all(|&n| n == 1), "{done:?}");
+        assert!(matches!(conn.phase(), Phase::Closed(_)));
+        assert!(conn.submit(&["PING"], 0.0, None).is_err());
+    }
+    // Both outcomes are reached, or the test proves little.
+    let n = resp_inputs();
+    assert!(
+        broken > n / 10 && broken < n * 9 / 10,
+        "{broken} of {n} broke the stream"
+    );
+    assert!(replies > n, "{replies} frames from {n} inputs");
+}
+
+/// Every RESP3 reply type survives a round through the parser as the `Reply` the store
+/// expects, and a deep or huge one is refused without a stack overflow or an allocation.
+#[test]
+fn resp_hostile_shapes() {
+    let mut out = Vec::new();
+    let deep = b"*1\r\n".repeat(1_000_000);
+    assert!(Parser::new(Limits::default())
+        .feed(&deep, &mut out)
+        .is_err());
+    let deep_attr = b"|1\r\n".repeat(1_000_000);
+    assert!(Parser::new(Limits::default())
+        .feed(&deep_attr, &mut out)
+        .is_err());
+    let (result, peak) = peak_during(|| {
+        let mut parser = Parser::new(Limits {
+            max_bulk: usize::MAX,
+            ..Limits::default()
+        });
+        let mut out = Vec::new();
+        parser
+            .feed(b"*16777216\r\n$9223372036854775807\r\nabc", &mut out)
+            .map(|()| out)
+    });
+    assert_eq!(result.unwrap(), vec![]);
+    assert!(peak < 16 * 1024, "{peak}");
+    let mut out = Vec::new();
+    Parser::new(Limits::default())
+        .feed(b"%1\r\n+a\r\n#t\r\n", &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Frame::Reply(Ok(Reply::Array(vec![
+            Reply::Bytes(b"a".to_vec()),
+            Reply::Int(1)
+        ])))]
+    );
 }

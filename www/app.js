@@ -8,6 +8,7 @@ import { STATES, Watchlist } from "./watch.js";
 import { jsonView } from "./json-view.js";
 import { countsSvg, duration, latencySummary, latencySvg, stateClass } from "./charts.js";
 import { startDemo } from "./demo.js";
+import { startDeploymentView } from "./deployment.js";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
@@ -19,11 +20,17 @@ const el = (tag, cls, text) => {
 
 // --- source ---------------------------------------------------------------------------
 
+/** Served by the results gateway (it marks its copy of the page): the deployment by default. */
+const servedByGateway = Boolean(document.querySelector('meta[name="dramatiq-results-gateway"]'));
+const TOKEN_KEY = "dramatiq-results:token";
+
 /** The source settings: the URL's query first (so a view can be linked), then the form. */
 function readSettings() {
   const q = new URLSearchParams(location.search);
+  const source = q.get("source") ?? (servedByGateway ? "deployment" : "indexeddb");
   return {
-    source: q.get("source") === "http" ? "http" : "indexeddb",
+    source: ["http", "deployment"].includes(source) ? source : "indexeddb",
+    gateway: q.get("gateway") ?? location.origin,
     dbName: q.get("db") ?? "dramatiq-results",
     storeName: q.get("store") ?? "results",
     endpoint: q.get("endpoint") ?? `${location.origin}/kv`,
@@ -34,11 +41,17 @@ function readSettings() {
 
 function makeBackend(s) {
   const options = { namespace: s.namespace, useNamespacePrefixKeys: s.prefixKeys };
-  if (s.source === "http") return new KvBackend(httpAdapter(new URL(s.endpoint, location.href).href), options);
+  if (s.source === "http") {
+    // The gateway's /kv wants the token when it has one.
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    return new KvBackend(httpAdapter(new URL(s.endpoint, location.href).href, { headers }), options);
+  }
   return new IndexedDbBackend({ ...options, dbName: s.dbName, storeName: s.storeName });
 }
 
 function describe(s) {
+  if (s.source === "deployment") return `Deployment · ${s.gateway === location.origin ? "this gateway" : s.gateway}`;
   return s.source === "http" ? `HTTP · ${s.endpoint}` : `IndexedDB · ${s.dbName}/${s.storeName}`;
 }
 
@@ -52,6 +65,8 @@ function fillSourceForm(s) {
   $("db-name").value = s.dbName;
   $("store-name").value = s.storeName;
   $("endpoint").value = s.endpoint;
+  $("gateway").value = s.gateway;
+  $("token").value = sessionStorage.getItem(TOKEN_KEY) ?? "";
   $("namespace").value = s.namespace;
   $("prefix-keys").checked = s.prefixKeys;
   form.dataset.source = s.source;
@@ -103,7 +118,29 @@ $("source-form").addEventListener("submit", (e) => {
     return;
   }
   $("endpoint").removeAttribute("aria-invalid");
+  const source = form.elements.source.value;
+  const token = $("token").value.trim();
+  if (source !== "indexeddb") {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  }
+  if (source === "deployment" || settings.source === "deployment") {
+    // The deployment view replaces the watch list's: switching either way reloads the page.
+    const gateway = $("gateway").value.trim() || location.origin;
+    if (source === "deployment" && !URL.canParse(gateway)) {
+      setStatus(`Not a URL: ${gateway}`, "error");
+      $("gateway").setAttribute("aria-invalid", "true");
+      $("gateway").focus();
+      return;
+    }
+    const q = new URLSearchParams({ source });
+    if (source === "deployment" && gateway !== location.origin) q.set("gateway", gateway);
+    if (source === "http") q.set("endpoint", endpoint);
+    location.assign(`${location.pathname}?${q}`);
+    return;
+  }
   settings = {
+    ...settings,
     source: form.elements.source.value,
     dbName: $("db-name").value.trim() || "dramatiq-results",
     storeName: $("store-name").value.trim() || "results",
@@ -373,11 +410,25 @@ function updateEmpty() {
 // --- start ------------------------------------------------------------------------------
 
 fillSourceForm(settings);
-connect();
+let deployment = null;
+if (settings.source === "deployment") {
+  document.body.dataset.source = "deployment";
+  deployment = startDeploymentView({
+    base: settings.gateway,
+    token: sessionStorage.getItem(TOKEN_KEY) ?? "",
+    setStatus,
+    describe: describe(settings),
+  });
+} else {
+  connect();
+}
 /** A handle for scripts and the end-to-end test. */
 window.dashboard = {
   get watchlist() {
     return watchlist;
+  },
+  get deployment() {
+    return deployment;
   },
   exportJson,
 };

@@ -28,6 +28,13 @@ export {
   Message,
   JSONEncoder,
 } from "../dist/dramatiq_results.js";
+import { Missing } from "../dist/errors.js";
+
+/** Whether `value` is the `Missing` sentinel (`tryGetResult`'s "no result"). */
+export function isMissing(value) {
+  return value === Missing;
+}
+
 export {
   ResultError,
   ResultMissing,
@@ -63,4 +70,7 @@ export {
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
 export { RedisBroker } from "./redis_broker.js";
+// Node only at run time (amqplib needs Node's `net`); it imports nothing host-specific, so
+// every entry can carry it.
+export { RabbitmqBroker, ConnectionClosed } from "./rabbitmq_broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";

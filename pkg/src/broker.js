@@ -322,6 +322,12 @@ export class Actor {
     const name = actorName ?? fn?.name;
     /** The broker the actor is declared on. */
     this.broker = broker ?? getBroker();
+    if (actorName === undefined && fn.name) {
+      // The Python side finds actors by name, and minifiers rename functions.
+      this.broker.logger.warn(
+        `actor "${fn.name}" is named after its function: pass { actorName: "${fn.name}" } so a minifier cannot rename it`,
+      );
+    }
     this.spec = new ActorSpec(name ?? "", queueName, options, [...this.broker.actorOptions]);
     /** The function (undefined for a remote actor). */
     this.fn = fn;

@@ -1,6 +1,13 @@
-// Browser (and bundler) entry: fetch and compile the .wasm next to us.
-import init from "../dist/dramatiq_results.js";
+// The main entry, built to dist/index.js: pages, Web Workers, Node, Deno and every bundler.
+// The module's bytes are inlined (base64), so bundlers and plain static serving find them
+// without configuration, and instantiated at import without top-level await: the package
+// works as soon as it is imported. `dramatiq-results/slim` fetches the .wasm instead.
+import { wasmBase64 } from "../dist/wasm_inline.js";
+import { base64Bytes } from "./loading.js";
+import { loadNow, setDefaultInput } from "./start.js";
 
-await init({ module_or_path: new URL("../dist/dramatiq_results_bg.wasm", import.meta.url) });
+setDefaultInput(() => base64Bytes(wasmBase64));
+loadNow(base64Bytes(wasmBase64));
 
 export * from "./api.js";
+export { init, ready } from "./start.js";

@@ -60,6 +60,8 @@ export class Pipeline {
     for (let i = messages.length - 2; i >= 0; i--) messages[i] = pipeTo(messages[i], messages[i + 1]);
     /** The broker it runs on. */
     this.broker = broker ?? getBroker();
+    /** Set by `run()`: settles when the write does. */
+    this.enqueued = undefined;
     /** The linked messages, first to last. */
     this.messages = messages;
   }
@@ -139,6 +141,8 @@ export class Group {
     }
     /** The broker it runs on. */
     this.broker = broker ?? getBroker();
+    /** Set by `run()`: settles when every child's write does. */
+    this.enqueued = undefined;
   }
 
   /** How many children. */

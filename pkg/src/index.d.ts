@@ -1,5 +1,33 @@
 // Public types of dramatiq-results. Hand-written: the wasm glue's generated types say `any`
-// for every JS value; these say what the API actually accepts and returns.
+// for every JS value; these say what the API actually accepts and returns. They need neither
+// DOM nor Node types. tests/js/types-exports.test.mjs checks them against the real exports.
+
+// --- loading --------------------------------------------------------------------------
+
+/** What `init()` can load: a URL (or its string), a `Request`-like or `Response`-like object
+ * (or a Promise of one), the module's bytes, or a compiled `WebAssembly.Module`. */
+export type WasmInput = string | { readonly href: string } | ArrayBuffer | ArrayBufferView | object | PromiseLike<object>;
+
+/**
+ * Loads the WebAssembly module once; resolves when the package can be used. The main entry
+ * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
+ * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it).
+ * A failed load rejects, and every later call throws an error saying why.
+ */
+export function init(input?: WasmInput): Promise<void>;
+/** Settles with the outcome of the first load (the entry's own, or the first `init()`). */
+export declare const ready: Promise<void>;
+
+/** The part of an `AbortSignal` the package uses (structural: DOM, Node and Workers signals
+ * all fit, and no DOM or Node types are needed). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+declare const resultType: unique symbol;
 
 /** A value as stored: what Python's `json` module reads and writes. Integers beyond
  * ±(2^53 − 1) are `bigint`, so they stay exact. */
@@ -15,7 +43,7 @@ export type ResultValue =
 /** Anything a result key can be derived from: a `Message`, its camelCase identity, or a
  * Python message dict. */
 export type MessageLike =
-  | Message
+  | Message<unknown>
   | { queueName: string; actorName: string; messageId: string }
   | { queue_name: string; actor_name: string; message_id: string };
 
@@ -49,7 +77,7 @@ export interface GetResultOptions {
    * Also bounds how long the store may take to answer a non-blocking read. */
   timeout?: number;
   /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** The methods every result backend has (Dramatiq's `ResultBackend`). */
@@ -61,9 +89,12 @@ export interface ResultBackend {
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
    * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+  getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
-  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`. */
-  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | typeof Missing>;
+  /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`
+   * (test with `isMissing(value)` or `value === Missing`). */
+  tryGetResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R | MissingType>;
+  tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
   /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
@@ -179,10 +210,13 @@ export interface IndexedDbBackend extends ResultBackend {}
 
 /** A Redis client `RedisBackend` can drive: node-redis (4 and later, `sendCommand(argv)`),
  * ioredis (`call` / `callBuffer`), or any object with one of these raw-command methods. */
+// The arguments are typed `never` on purpose: the package passes strings and `Uint8Array`s
+// (Buffers in Node), and real clients declare narrower ones (node-redis: `readonly
+// RedisArgument[]`; ioredis: overloads ending in a callback), which any narrower type refuses.
 export type RedisClientLike =
-  | { sendCommand(argv: Array<string | Uint8Array>): unknown }
-  | { call(command: string, ...args: Array<string | Uint8Array>): unknown }
-  | { callBuffer(command: string, ...args: Array<string | Uint8Array>): unknown };
+  | { sendCommand(argv: never, ...rest: never[]): unknown }
+  | { call(command: string, ...args: never[]): unknown }
+  | { callBuffer(command: string, ...args: never[]): unknown };
 
 /** Options of `RedisBackend`. */
 export interface RedisBackendOptions extends BackendOptions {
@@ -252,8 +286,11 @@ export interface MessageDict {
   message_timestamp: number;
 }
 
-/** A Dramatiq message. */
-export class Message {
+/** A Dramatiq message. `R` is what its actor returns (from `actor()`), so reads of its result
+ * are typed; a message built by hand reads as `ResultValue`. */
+export class Message<R = ResultValue> {
+  /** Type-level only: the actor's result type. */
+  declare readonly [resultType]?: R;
   constructor(fields: MessageFields);
   /** Reads a Python message dict (snake_case). */
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
@@ -270,12 +307,15 @@ export class Message {
   asDict(): MessageDict;
   /** The bytes Dramatiq's JSONEncoder writes for this message. */
   encode(): Uint8Array;
+  /** On a message a network broker's `send` returned (`actor.send()` on a `RedisBroker`):
+   * resolves with it once the broker has it, rejects if the write failed. */
+  readonly enqueued?: Promise<Message>;
   /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
-  copy(changes?: Partial<MessageFields>): Message;
+  copy(changes?: Partial<MessageFields>): Message<R>;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;
   /** This message's result from `options.backend`, else the global broker's results backend. */
-  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<ResultValue>;
+  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
   free(): void;
 }
 
@@ -302,7 +342,7 @@ export class ResultError extends Error {
   /** The store key of the message the error is about, or null. */
   readonly messageKey: string | null;
   /** `RESULT_MISSING`, `RESULT_TIMEOUT`, `RESULT_FAILURE`, `RESULT_DECODE`,
-   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED` or `RESULT_ERROR`. */
+   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED`, `RESULT_BROKER` (a `RedisBroker` command failed) or `RESULT_ERROR`. */
   readonly code: string;
 }
 /** No result is stored (or it expired) and the caller did not block. */
@@ -325,8 +365,16 @@ export class ResultFailure extends ResultError {
 /** Stored bytes that Dramatiq's encoder cannot read. */
 export class DecodeError extends ResultError {}
 
+/** The type of `Missing`. */
+export interface MissingType {
+  readonly [Symbol.toStringTag]: "Missing";
+  toString(): "Missing";
+}
 /** The sentinel for "no value" (Dramatiq's `Missing`). */
-export declare const Missing: { readonly [Symbol.toStringTag]: "Missing"; toString(): "Missing" };
+export declare const Missing: MissingType;
+/** Whether `value` is `Missing`; narrows both ways (`value === Missing` narrows only the
+ * `true` branch, as `Missing` is an object, not a literal). */
+export function isMissing(value: unknown): value is MissingType;
 
 /** Options of `getResults` / `iterResults`. */
 export interface GetResultsOptions extends GetResultOptions {
@@ -358,7 +406,7 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
-  message: Message;
+  message: Message<unknown>;
   failed: boolean;
   exception: Error | undefined;
   fail(): void;
@@ -370,20 +418,22 @@ export class WorkerMessage {
   readonly kwargs: Record<string, ResultValue>;
   readonly options: Record<string, ResultValue>;
   asDict(): MessageDict;
+  /** The message's Python `str()`. */
+  toString(): string;
 }
 
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
   readonly actorOptions: Set<string>;
-  beforeProcessMessage?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  afterProcessMessage?(broker: AnyBroker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
-  afterSkipMessage?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  beforeAck?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  afterAck?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  beforeNack?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  afterNack?(broker: AnyBroker, message: WorkerMessage): void | Promise<void>;
-  beforeEnqueue?(broker: AnyBroker, message: Message, delay: number | undefined): void;
-  afterEnqueue?(broker: AnyBroker, message: Message, delay: number | undefined): void;
+  beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
+  afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -401,14 +451,20 @@ export class Retries extends Middleware {
     maxBackoff?: number;
     retryWhen?: (retries: number, error: Error) => boolean;
   });
+  /** The `retryWhen` option, if given. */
+  readonly retryWhen: ((retries: number, error: Error) => boolean) | undefined;
 }
 /** Skips and fails messages older than `maxAge` ms. */
 export class AgeLimit extends Middleware {
   constructor(options?: { maxAge?: number });
+  /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
+  readonly maxAge: number | undefined;
 }
 /** Fails async actors that run past `timeLimit` ms (default 600 000). */
 export class TimeLimit extends Middleware {
   constructor(options?: { timeLimit?: number });
+  /** Milliseconds, unless an actor or message sets its own. */
+  readonly timeLimit: number;
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
@@ -426,32 +482,92 @@ export class ActorNotFound extends Error {}
 export class QueueNotFound extends Error {}
 export class QueueJoinTimeout extends Error {}
 
-/** The in-memory broker (Dramatiq's `StubBroker`). */
-export class StubBroker {
+/** What every broker shares (Dramatiq's `Broker`): middleware, actors, the results backend. */
+export class Broker {
   constructor(options?: { middleware?: Middleware[]; logger?: Logger });
   logger: Logger;
   readonly actors: Map<string, Actor>;
   readonly middleware: Middleware[];
-  /** Failed messages. */
-  readonly deadLetters: WorkerMessage[];
   readonly actorOptions: Set<string>;
   addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
   declareActor(actor: Actor): void;
   getActor(name: string): Actor;
+  /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
+  send(message: Message, options?: { delay?: number }): Message;
+  getResultsBackend(): ResultBackend;
+  emitBefore(signal: string, ...args: unknown[]): Promise<void>;
+  emitAfter(signal: string, ...args: unknown[]): Promise<void>;
+}
+
+/** The in-memory broker (Dramatiq's `StubBroker`). */
+export class StubBroker extends Broker {
+  constructor(options?: { middleware?: Middleware[]; logger?: Logger });
   declareQueue(name: string): void;
   getDeclaredQueues(): Set<string>;
+  /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
+  close(): void;
+  /** Failed messages. */
+  readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue(message: Message, options?: { delay?: number }): Message;
-  getResultsBackend(): ResultBackend;
+  enqueue<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
   join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
   flush(queueName: string): void;
   flushAll(): void;
-  close(): void;
 }
-/** Thrown when a `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
+
+/** Options of `new RedisBroker(client, options)`. */
+export interface RedisBrokerOptions {
+  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default `"dramatiq"`. */
+  namespace?: string;
+  /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
+  middleware?: Middleware[];
+  logger?: Logger;
+  /** A worker silent this long (ms) is dead and its messages go back. Default 60 000. */
+  heartbeatTimeout?: number;
+  /** Dead letters are dropped after this long (ms). Default 7 days. */
+  deadMessageTtl?: number;
+  /** Calls per million that also run maintenance. Default 1 000. */
+  maintenanceChance?: number;
+}
+
+/** A message `RedisBroker.send` returned: the write is under way. */
+export interface SentMessage extends Message {
+  /** Resolves with the message once Redis has it; rejects with a `ResultError` (code
+   * `RESULT_BROKER`, the client's error as `cause`) if the write failed. */
+  readonly enqueued: Promise<Message>;
+}
+
+/**
+ * Dramatiq 2.2.1's `RedisBroker`: the same keys and bytes, so JS producers and workers
+ * share queues with Python ones. The client is a connected node-redis or ioredis client
+ * (or anything with a raw-command method); the broker never closes it.
+ */
+export class RedisBroker extends Broker {
+  constructor(client: RedisClientLike, options?: RedisBrokerOptions);
+  readonly client: RedisClientLike;
+  readonly namespace: string;
+  /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
+  readonly brokerId: string;
+  declareQueue(name: string): void;
+  getDeclaredQueues(): Set<string>;
+  /** Releases nothing: the client is the caller's to close. */
+  close(): void;
+  /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
+   * message as enqueued (fresh `redis_message_id`). */
+  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  /** The message as enqueued at once; `enqueued` says how the write went. */
+  send(message: Message, options?: { delay?: number }): SentMessage;
+  /** Resolves once the queue holds no message; polls. */
+  join(queueName: string, options?: { timeout?: number }): Promise<void>;
+  /** Drops a queue's messages and dead letters. */
+  flush(queueName: string): Promise<void>;
+  flushAll(): Promise<void>;
+}
+
+/** A `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends Error {}
 
-/** An amqplib connection (`ChannelModel`), as far as `RabbitmqBroker` uses it. */
+/** An amqplib connection (its `ChannelModel`), as far as `RabbitmqBroker` uses it. */
 export interface AmqplibConnection {
   createChannel(): Promise<unknown>;
   createConfirmChannel(): Promise<unknown>;
@@ -459,59 +575,58 @@ export interface AmqplibConnection {
   on(event: "close" | "error", listener: (...args: any[]) => void): unknown;
 }
 
+/** Options of `new RabbitmqBroker(connection, options)` and `RabbitmqBroker.connect`. */
 export interface RabbitmqBrokerOptions {
-  /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`; default false). */
+  /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`). Default false. */
   confirmDelivery?: boolean;
   /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
   maxPriority?: number;
-  /** How long dead letters stay on `<q>.XQ`, in ms (default 7 days, Dramatiq's). */
+  /** How long dead letters stay on `<q>.XQ`, in ms. Default 7 days (Dramatiq's). */
   deadMessageTtl?: number;
+  /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[];
   logger?: Logger;
 }
 
 /**
- * Dramatiq's `RabbitmqBroker` over amqplib (Node only: AMQP needs a raw TCP socket).
- * Exported by the Node entry only.
+ * Dramatiq 2.2.1's `RabbitmqBroker` over amqplib: the same queue arguments and bytes, so JS
+ * producers and workers share queues with Python ones. **Node only** (AMQP needs a raw TCP
+ * socket; amqplib is built on Node's `net`).
  */
-export class RabbitmqBroker {
+export class RabbitmqBroker extends Broker {
+  /** `connection`: an amqplib connection, or a function opening one (then the broker reconnects). */
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
-  /** Connects with amqplib (an optional peer dependency); reconnects when the connection is lost. */
+  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
   static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object }): Promise<RabbitmqBroker>;
-  logger: Logger;
-  readonly actors: Map<string, Actor>;
-  readonly middleware: Middleware[];
-  readonly actorOptions: Set<string>;
-  addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
-  declareActor(actor: Actor): void;
-  getActor(name: string): Actor;
-  declareQueue(name: string): void;
-  /** The declared (canonical) queue names. */
-  getDeclaredQueues(): Set<string>;
-  getResultsBackend(): ResultBackend;
   readonly confirmDelivery: boolean;
   readonly maxPriority: number | undefined;
   readonly deadMessageTtl: number | undefined;
-  /** The current amqplib connection, reopened when it was lost (if the broker can). */
+  /** The current amqplib connection, opened again when it was lost (if the broker can). */
   connection(): Promise<AmqplibConnection>;
+  /** The amqplib channel publishes and declarations go through. */
+  channel(): Promise<unknown>;
+  declareQueue(name: string): void;
+  /** The declared (canonical) queue names. */
+  getDeclaredQueues(): Set<string>;
   /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
   ensureQueue(queue: string): Promise<void>;
-  /** Publishes; resolves with the message as sent (with a delay: on `<queue>.DQ` with an `eta`). */
+  /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
+   * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
   enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
-  /** The message as it will be sent, at once; `enqueued` settles when the publish does. */
-  send(message: Message, options?: { delay?: number }): Message & { readonly enqueued: Promise<Message> };
+  /** The message as sent, at once; `enqueued` says how the publish went. */
+  send(message: Message, options?: { delay?: number }): SentMessage;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
+  /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
   join(queueName: string, options?: { timeout?: number; minSuccesses?: number; idleTime?: number }): Promise<void>;
+  /** Drops a queue's messages, delayed messages and dead letters. */
   flush(queueName: string): Promise<void>;
   flushAll(): Promise<void>;
+  /** Closes the connection; the broker cannot be used afterwards. */
   close(): Promise<void>;
 }
 
-/** Any broker actors, workers and compositions take. */
-export type AnyBroker = StubBroker | RabbitmqBroker;
-
-export function setBroker<B extends StubBroker>(broker: B): B;
+export function setBroker<B extends Broker>(broker: B): B;
 export function getBroker(): StubBroker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
@@ -519,7 +634,7 @@ export interface ActorOptions {
   actorName?: string;
   queueName?: string;
   priority?: number;
-  broker?: AnyBroker;
+  broker?: Broker;
   storeResults?: boolean;
   resultTtl?: number;
   maxRetries?: number | null;
@@ -541,30 +656,45 @@ export interface SendOptions {
   [option: string]: unknown;
 }
 
-/** A JS function run by workers (Dramatiq's `Actor`). */
+/** Options of `actor()` as typed: the name is required, because the Python side matches
+ * actors by name and minifiers rename functions (at run time, a function's own name is used
+ * when `actorName` is absent, with a warning). */
+export type NamedActorOptions = ActorOptions & { actorName: string };
+
+/** A JS function run by workers (Dramatiq's `Actor`), or a remote actor declared by name. */
 export class Actor<A extends unknown[] = unknown[], R = unknown> {
-  constructor(fn: (...args: A) => R | Promise<R>, options?: ActorOptions);
+  constructor(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions);
+  /** A remote actor: its code lives elsewhere (a Python worker). */
+  constructor(name: string, options?: ActorOptions);
+  /** The function; undefined for a remote actor. */
   readonly fn: (...args: A) => R | Promise<R>;
+  /** Whether the actor's code lives elsewhere (declared by name): sent to, never run here. */
+  readonly remote: boolean;
   readonly actorName: string;
   readonly queueName: string;
   readonly priority: number;
-  readonly broker: AnyBroker;
+  readonly broker: Broker;
   readonly options: Record<string, unknown>;
-  message(...args: A): Message;
-  messageWithOptions(options?: SendOptions): Message;
-  send(...args: A): Message;
-  sendWithOptions(options?: SendOptions): Message;
+  message(...args: A): Message<Awaited<R>>;
+  messageWithOptions(options?: SendOptions): Message<Awaited<R>>;
+  send(...args: A): Message<Awaited<R>>;
+  sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   call(...args: A): R | Promise<R>;
+  /** `Actor(fn, queueName="…", actorName="…")`. */
+  toString(): string;
 }
-export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
-/** A remote actor: declared by name, its code runs elsewhere (a Python worker); it only sends. */
-export function actor(name: string, options?: ActorOptions): Actor;
+export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
+/** A remote actor: its code lives elsewhere (a Python worker); `send` works, no JS worker runs it. */
+export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 
 /** Runs actors for a broker's messages. */
 export class Worker {
-  constructor(broker: AnyBroker, options?: { concurrency?: number; queues?: Iterable<string> });
-  readonly broker: AnyBroker;
+  /** On a `RedisBroker` or `RabbitmqBroker`, `queues` defaults to the queues of its actors that have code here. */
+  constructor(broker: StubBroker | RedisBroker | RabbitmqBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  readonly broker: StubBroker | RedisBroker | RabbitmqBroker;
   readonly concurrency: number;
+  /** The queues it consumes, or `undefined` for all of the broker's. */
+  readonly queues: Set<string> | undefined;
   start(): this;
   stop(): Promise<void>;
   join(options?: { timeout?: number }): Promise<void>;
@@ -575,28 +705,57 @@ export interface CompositionReadOptions extends GetResultOptions {
   backend?: ResultBackend;
 }
 
-export class Pipeline {
-  constructor(children: Array<Message | Pipeline>, options?: { broker?: AnyBroker });
-  readonly broker: AnyBroker;
-  readonly messages: Message[];
-  readonly length: number;
-  run(options?: { delay?: number }): this;
-  getResult(options?: CompositionReadOptions): Promise<ResultValue>;
-  getResults(options?: CompositionReadOptions): Promise<ResultValue[]>;
-  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
-  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
-}
-export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: AnyBroker }): Pipeline;
+/** The result type of a message, pipeline or group. */
+export type ResultOf<T> = T extends Message<infer R>
+  ? R
+  : T extends Pipeline<infer R>
+    ? R
+    : T extends Group<infer G>
+      ? G
+      : ResultValue;
+type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T[number];
 
-export class Group {
-  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: AnyBroker });
-  readonly broker: AnyBroker;
-  readonly children: Array<Message | Pipeline | Group>;
+/** Messages run one after another, each result appended to the next message's arguments.
+ * `R` is the last message's result. */
+export class Pipeline<R = ResultValue> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: Broker });
+  readonly broker: Broker;
+  readonly messages: Message<unknown>[];
+  /** After `run()`: settles when the first step's write does (a network broker's). */
+  readonly enqueued: Promise<unknown> | undefined;
   readonly length: number;
   run(options?: { delay?: number }): this;
+  /** The last message's result. */
+  getResult(options?: CompositionReadOptions): Promise<R>;
+  /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
-  wait(options?: { timeout?: number; signal?: AbortSignal; backend?: ResultBackend }): Promise<void>;
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: AnyBroker }): Group;
+export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown>>>(
+  children: C,
+  options?: { broker?: Broker },
+): Pipeline<ResultOf<Last<C>>>;
+
+/** Messages, pipelines and groups run in parallel. `T` is the tuple of their results. */
+export class Group<T extends readonly unknown[] = unknown[]> {
+  constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: Broker });
+  readonly broker: Broker;
+  readonly children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>;
+  /** After `run()`: settles when every child's write does (a network broker's). */
+  readonly enqueued: Promise<void> | undefined;
+  readonly length: number;
+  run(options?: { delay?: number }): this;
+  /** Each child's result, in order (a child pipeline's last result, a child group's list). */
+  getResults(options?: CompositionReadOptions): Promise<T>;
+  wait(options?: { timeout?: number; signal?: AbortSignalLike; backend?: ResultBackend }): Promise<void>;
+  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+}
+export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>>(
+  children: C,
+  options?: { broker?: Broker },
+): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
+
+// Only what is marked `export` above is exported.
+export {};

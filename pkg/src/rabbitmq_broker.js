@@ -31,6 +31,23 @@ function buffer(bytes) {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * amqplib, loaded through Node's `require` (`process.getBuiltinModule`, Node ≥ 20.16): no
+ * `import("amqplib")` for bundlers to chase in the package's browser and workerd builds,
+ * where RabbitMQ cannot run anyway.
+ */
+function loadAmqplib() {
+  const nodeModule = globalThis.process?.getBuiltinModule?.("node:module");
+  if (!nodeModule) {
+    throw new Error("RabbitmqBroker.connect runs on Node only: AMQP needs a raw TCP socket (amqplib uses Node's net)");
+  }
+  try {
+    return nodeModule.createRequire(import.meta.url)("amqplib");
+  } catch (error) {
+    throw new Error("RabbitmqBroker.connect needs the amqplib package: npm install amqplib", { cause: error });
+  }
+}
+
 function isChannelModel(value) {
   return value && typeof value.createChannel === "function" && typeof value.close === "function";
 }
@@ -108,13 +125,7 @@ export class RabbitmqBroker extends Broker {
    * true here, as pika sets `TCP_NODELAY`).
    */
   static async connect(url, { socketOptions, ...options } = {}) {
-    let amqplib;
-    try {
-      amqplib = await import("amqplib");
-    } catch (error) {
-      throw new Error("RabbitmqBroker.connect needs the amqplib package: npm install amqplib", { cause: error });
-    }
-    const connect = amqplib.connect ?? amqplib.default?.connect;
+    const { connect } = loadAmqplib();
     // TCP_NODELAY as pika sets it: without it a publish can wait ~40 ms for delayed ACKs.
     const sockets = { noDelay: true, ...socketOptions };
     const broker = new RabbitmqBroker(() => connect(url, sockets), options);

@@ -38,7 +38,7 @@ export class RedisBroker extends Broker {
     if (unknown.length > 0) throw new TypeError(`unknown RedisBroker option ${unknown[0]}`);
     super({ middleware, logger });
     /** The protocol over the client (internal). */
-    this.transport = new RedisTransport(client, { namespace, heartbeatTimeout, deadMessageTtl, maintenanceChance });
+    this._transport = new RedisTransport(client, { namespace, heartbeatTimeout, deadMessageTtl, maintenanceChance });
     /** The Redis client. */
     this.client = client;
     this._queues = new Set();
@@ -47,12 +47,12 @@ export class RedisBroker extends Broker {
 
   /** The key namespace (Dramatiq's default: "dramatiq"). */
   get namespace() {
-    return this.transport.namespace;
+    return this._transport.namespace;
   }
 
   /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
   get brokerId() {
-    return this.transport.workerId;
+    return this._transport.workerId;
   }
 
   /** Declares a queue (and its delay queue). Redis needs nothing; workers consume these. */
@@ -70,13 +70,13 @@ export class RedisBroker extends Broker {
   /** The message as it will be written (fresh `redis_message_id`, delay applied), hooks run. */
   _prepare(message, delay) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
-    const prepared = this.transport.prepare(message, checkDelay(delay));
+    const prepared = this._transport.prepare(message, checkDelay(delay));
     for (const m of this.middleware) m.beforeEnqueue?.(this, prepared, delay);
     return prepared;
   }
 
   async _write(prepared, delay) {
-    await this.transport.send(prepared);
+    await this._transport.send(prepared);
     for (const m of [...this.middleware].reverse()) {
       try {
         m.afterEnqueue?.(this, prepared, delay);
@@ -138,10 +138,10 @@ export class RedisBroker extends Broker {
     const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
     let misses = 0;
     for (;;) {
-      if ((await this.transport.qsize(q)) === 0) return;
+      if ((await this._transport.qsize(q)) === 0) return;
       if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`);
       let ms;
-      [misses, ms] = this.transport.idleBackoff(misses);
+      [misses, ms] = this._transport.idleBackoff(misses);
       await new Promise((r) => setTimeout(r, Math.min(ms, 100, Math.max(0, deadline - Date.now()))));
     }
   }
@@ -149,8 +149,8 @@ export class RedisBroker extends Broker {
   /** Drops every message of `queue` and its delay queue, and their dead letters. */
   async flush(queueName) {
     const q = canonicalQueueName(queueName);
-    await this.transport.purge(q);
-    await this.transport.purge(delayQueueName(q));
+    await this._transport.purge(q);
+    await this._transport.purge(delayQueueName(q));
   }
 
   /** Flushes every declared queue. */
@@ -173,8 +173,8 @@ export class RedisBroker extends Broker {
     const held = proxy?._redis;
     if (!held) return;
     try {
-      if (deadLetter) await this.transport.nack(held.queue, held.id);
-      else await this.transport.ack(held.queue, held.id);
+      if (deadLetter) await this._transport.nack(held.queue, held.id);
+      else await this._transport.ack(held.queue, held.id);
     } catch (error) {
       // It stays in this worker's ack set: requeued on stop, or after the heartbeat timeout.
       this.logger.error(
@@ -204,7 +204,7 @@ function isDue(eta, now) {
 class RedisConsumer {
   constructor(broker, worker, { queues, concurrency }) {
     this.broker = broker;
-    this.transport = broker.transport;
+    this._transport = broker._transport;
     this.worker = worker;
     this.concurrency = concurrency;
     const names = queues
@@ -222,7 +222,7 @@ class RedisConsumer {
   }
 
   _queue(name, prefetch) {
-    return { name, prefetch, held: 0, misses: 0, wake: null, failing: false };
+    return { name, prefetch, held: 0, misses: 0, wake: null, woken: false, failing: false };
   }
 
   /** Runs until `stop()`; resolves once every loop has ended. */
@@ -256,7 +256,7 @@ class RedisConsumer {
     this.delayed.length = 0;
     for (const [queue, ids] of left) {
       try {
-        await this.transport.requeue(queue, ids);
+        await this._transport.requeue(queue, ids);
       } catch (error) {
         this.broker.logger.error(
           `Could not requeue ${ids.length} prefetched message(s) of queue ${queue}; ` +
@@ -269,7 +269,12 @@ class RedisConsumer {
 
   /** A message was enqueued on `queueName` in this process: fetch now. */
   wake(queueName) {
-    for (const q of this.queues) if (q.name === queueName) q.wake?.();
+    for (const q of this.queues) {
+      if (q.name !== queueName) continue;
+      // Also when a fetch is under way: it may have missed the message, so no idle sleep after.
+      q.woken = true;
+      q.wake?.();
+    }
   }
 
   _wakeAll() {
@@ -296,15 +301,16 @@ class RedisConsumer {
     let failures = 0;
     while (this.running) {
       const want = Math.max(0, q.prefetch - q.held);
+      q.woken = false;
       let got;
       try {
         // With no room, a fetch of 0 is the heartbeat.
-        got = await this.transport.fetch(q.name, want);
+        got = await this._transport.fetch(q.name, want);
       } catch (error) {
         if (!q.failing) logger.error(`Could not fetch from queue ${q.name}; retrying until the server answers.`, error);
         q.failing = true;
         let ms;
-        [failures, ms] = this.transport.idleBackoff(failures);
+        [failures, ms] = this._transport.idleBackoff(failures);
         await this._sleep(ms, q, "wake");
         continue;
       }
@@ -313,7 +319,7 @@ class RedisConsumer {
       failures = 0;
       for (const { message, eta } of got.messages) {
         q.held += 1;
-        if (eta === undefined) this.ready.push({ queue: q, message });
+        if (eta === undefined) this._ready({ queue: q, message });
         else this.delayed.push({ queue: q, message, eta });
       }
       if (got.messages.length > 0) {
@@ -327,15 +333,27 @@ class RedisConsumer {
       const n = got.messages.length + got.bad.length;
       if (!this.running) break;
       if (want === 0) {
-        await this._sleep(WORKER_TIMEOUT_MS(), q, "wake");
-      } else if (n === 0) {
+        if (!q.woken) await this._sleep(WORKER_TIMEOUT_MS(), q, "wake");
+      } else if (n === 0 && !q.woken) {
         let ms;
-        [q.misses, ms] = this.transport.idleBackoff(q.misses);
+        [q.misses, ms] = this._transport.idleBackoff(q.misses);
         await this._sleep(ms, q, "wake");
       } else {
         q.misses = 0;
       }
     }
+  }
+
+  /**
+   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
+   * lower numbers first, fetch order among equals.
+   */
+  _ready(item) {
+    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    item.priority = typeof priority === "number" ? priority : 0;
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
+    this.ready.splice(i, 0, item);
   }
 
   async _deadLetterBody(q, { reason, redisMessageId }) {
@@ -349,7 +367,7 @@ class RedisConsumer {
     }
     logger.error(`Dead-lettering message ${redisMessageId} from queue ${q.name}: its body is ${reason}.`);
     try {
-      await this.transport.nack(q.name, redisMessageId);
+      await this._transport.nack(q.name, redisMessageId);
     } catch (error) {
       logger.error(`Could not dead-letter message ${redisMessageId} from queue ${q.name}.`, error);
     }
@@ -357,6 +375,7 @@ class RedisConsumer {
 
   _released(q) {
     q.held -= 1;
+    q.woken = true;
     q.wake?.();
   }
 
@@ -369,6 +388,10 @@ class RedisConsumer {
       }
       try {
         await this._handle(item);
+      } catch (error) {
+        // Not expected (the worker catches what actors and hooks throw); the message stays
+        // held, so it is requeued on stop or redelivered after the heartbeat timeout.
+        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
       } finally {
         this._released(item.queue);
       }
@@ -383,7 +406,7 @@ class RedisConsumer {
       const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
       broker.logger.error(`Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${queue.name}: ${why}.`);
       try {
-        await this.transport.nack(queue.name, id);
+        await this._transport.nack(queue.name, id);
       } catch (error) {
         broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
       }
@@ -413,7 +436,7 @@ class RedisConsumer {
           continue;
         }
         try {
-          const moved = await this.transport.undelay(item.queue.name, item.message);
+          const moved = await this._transport.undelay(item.queue.name, item.message);
           this.broker._notify(moved.queueName);
           this._released(item.queue);
         } catch (error) {

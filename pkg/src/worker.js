@@ -184,6 +184,7 @@ export class Worker {
 
   /** Runs the actor, bounded by the time limit when it returns a Promise. */
   async _run(actor, message) {
+    if (actor.remote) throw new TypeError(`Actor '${actor.actorName}' is remote: its code runs elsewhere, not in this worker.`);
     const kwargs = message.kwargs;
     const args = message.args;
     if (Object.keys(kwargs).length > 0) args.push(kwargs);

@@ -1,8 +1,11 @@
 // Cloudflare Workers (workerd) entry: Workers forbid compiling wasm from bytes at run time,
-// so the .wasm is imported as a module (wrangler and Miniflare's CompiledWasm rule do this).
+// so the .wasm is imported as a module (wrangler and Miniflare's CompiledWasm rule do this)
+// and instantiated at import.
 import wasm from "../dist/dramatiq_results_bg.wasm";
-import { initSync } from "../dist/dramatiq_results.js";
+import { loadNow, setDefaultInput } from "./start.js";
 
-initSync({ module: wasm });
+setDefaultInput(() => wasm);
+loadNow(wasm);
 
 export * from "./api.js";
+export { init, ready } from "./start.js";

@@ -21,6 +21,7 @@
 use std::cell::Cell;
 
 use crate::model::error::StoreError;
+use crate::resp::{Arg, Reply};
 use crate::results::store::Store;
 
 /// Replaces the value under `KEYS[1]` with `ARGV[1]` and expires it after `ARGV[2]` ms.
@@ -37,28 +38,6 @@ return r";
 /// Keys per batch-read script: large enough that 1 000 results are one round trip, small
 /// enough that one script never holds the server for long.
 pub const GET_MANY_CHUNK: usize = 1000;
-
-/// A Redis reply, as much of RESP as these commands produce.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// A nil (absent key, timed-out blocking command).
-    Nil,
-    /// A bulk or simple string.
-    Bytes(Vec<u8>),
-    /// An integer.
-    Int(i64),
-    /// An array (a script's table).
-    Array(Vec<Reply>),
-}
-
-/// One argument of a command: text, or the stored bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg<'a> {
-    /// A command name, key, number or script.
-    Text(&'a str),
-    /// A value to store, as it is.
-    Bytes(&'a [u8]),
-}
 
 /// What a Redis client must do: send one command and hand back its reply. The bindings
 /// implement it over node-redis, ioredis or any object with a raw-command method.
@@ -119,14 +98,9 @@ impl<C: RedisClient> RedisStore<C> {
 
 /// The error for a reply of the wrong shape.
 fn unexpected(command: &str, reply: &Reply, expected: &str) -> StoreError {
-    let got = match reply {
-        Reply::Nil => "nil",
-        Reply::Bytes(_) => "a string",
-        Reply::Int(_) => "an integer",
-        Reply::Array(_) => "an array",
-    };
     StoreError::new(format!(
-        "Redis answered {command} with {got}; expected {expected}"
+        "Redis answered {command} with {}; expected {expected}",
+        reply.describe()
     ))
 }
 

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 void main;
 
 // Brokers, actors, workers and composition.
-import { StubBroker, Results, Worker, actor, setBroker, pipeline, group, Middleware, SkipMessage } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, setBroker, pipeline, group, Middleware, SkipMessage, RedisBroker } from "dramatiq-results";
 async function brokers(): Promise<void> {
   const broker = setBroker(new StubBroker({ logger: console }));
   broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true, resultTtl: 60000 }));
@@ -120,20 +120,64 @@ async function brokers(): Promise<void> {
 }
 void brokers;
 
-import { RabbitmqBroker, ConnectionClosed, RedisBackend as RabbitResults } from "dramatiq-results";
-async function rabbitmq(redisClient: { sendCommand(argv: string[]): Promise<unknown> }): Promise<void> {
+// RedisBroker: remote actors, sent messages, a JS worker on Redis.
+async function redisBrokerUsage(client: RedisClientLike) {
+  const redisBroker = new RedisBroker(client, { namespace: "dramatiq", heartbeatTimeout: 60_000 });
+  redisBroker.addMiddleware(new Results({ backend: new RedisBackend(client) }));
+  const remoteAdd = actor<[number, number], number>("add", { broker: redisBroker, queueName: "default", storeResults: true });
+  const sent: Message = remoteAdd.send(1, 2);
+  const landed: Message = await redisBroker.send(remoteAdd.message(1, 2)).enqueued;
+  const low: Message = await redisBroker.enqueue(remoteAdd.message(3, 4), { delay: 100 });
+  const redisWorker = new Worker(redisBroker, { queues: ["default"], concurrency: 8 }).start();
+  await redisWorker.stop();
+  const remote: boolean = remoteAdd.remote;
+  // @ts-expect-error a RedisBroker needs a client
+  new RedisBroker();
+  return [sent, landed, low, remote, redisBroker.brokerId];
+}
+void redisBrokerUsage;
+// Result types flow from an actor; Missing narrows with isMissing; actors must be named.
+import { isMissing, init, ready, type MissingType } from "dramatiq-results";
+async function typed(): Promise<void> {
+  await init();
+  await ready;
+  const backend = new StubBackend();
+  const add = actor((x: number, y: number) => x + y, { actorName: "add" });
+  const upper = actor(async (s: string) => s.toUpperCase(), { actorName: "upper" });
+  const sum: number = await backend.getResult(add.message(1, 2));
+  const text: string = await upper.message("a").getResult();
+  const maybe = await backend.tryGetResult(add.message(1, 2));
+  if (isMissing(maybe)) {
+    const m: MissingType = maybe;
+    void m;
+  } else {
+    const n: number = maybe;
+    void n;
+  }
+  const both: [number, string] = await group([add.message(1, 2), upper.message("b")]).getResults();
+  const last: string = await pipeline([add.message(1, 2), upper.messageWithOptions()]).getResult();
+  // @ts-expect-error the result of add is a number
+  const wrong: string = await backend.getResult(add.message(1, 2));
+  // @ts-expect-error an actor needs an actorName (minifiers rename functions)
+  actor(function add2(x: number) { return x; });
+  void [sum, text, both, last, wrong];
+}
+void typed;
+
+import { RabbitmqBroker, ConnectionClosed } from "dramatiq-results";
+async function rabbitmq(backend: ResultBackend): Promise<void> {
   const broker = await RabbitmqBroker.connect("amqp://guest:guest@127.0.0.1:5672", {
     confirmDelivery: true,
     maxPriority: 10,
-    middleware: [new Results({ backend: new RabbitResults(redisClient) })],
+    middleware: [new Results({ backend })],
   });
-  const add = actor("add", { broker, queueName: "default" });
+  const add = actor<[number, number], number>("add", { broker, queueName: "default" });
   const m = add.sendWithOptions({ args: [1, 2], brokerPriority: 5 });
   const sent: Message = await broker.enqueue(add.message(3, 4), { delay: 1000 });
   const counts: [number, number, number] = await broker.getQueueMessageCounts("default");
   actor((x: number) => x * 2, { broker, actorName: "double" });
   const worker = new Worker(broker, { concurrency: 4 }).start();
-  const p = pipeline([add.message(1, 2), add.message(3)], { broker }).run();
+  const p = pipeline([add.message(1, 2), add.message(3, 4)], { broker }).run();
   await worker.stop();
   await broker.close();
   const e: Error = new ConnectionClosed("lost");

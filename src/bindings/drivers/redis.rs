@@ -11,7 +11,8 @@ use super::adapter::{describe_value, error_text};
 use crate::bindings::js::type_error;
 use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
-use crate::stores::redis::{Arg, RedisClient, Reply};
+use crate::resp::{Arg, Reply};
+use crate::stores::redis::RedisClient;
 
 #[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
 extern "C" {

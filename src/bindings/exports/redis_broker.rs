@@ -21,12 +21,13 @@ use crate::bindings::drivers::random::{random_bytes, random_seed};
 use crate::bindings::drivers::redis::JsRedis;
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{opt_number, opt_string, options_object, range_error, type_error};
-use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher, Reply};
+use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher};
 use crate::brokers::{self, BrokerError, Handling};
 use crate::codec::value::Value;
 use crate::model::error::StoreError;
 use crate::model::message::{uuid4, Message as CoreMessage};
-use crate::stores::redis::{self as store, Arg, RedisClient};
+use crate::resp::{Arg, Reply};
+use crate::stores::redis::RedisClient;
 use crate::wait::backoff::Jitter;
 
 /// What every pending operation shares: the client and the protocol's side of it.
@@ -77,17 +78,6 @@ fn roll() -> u32 {
     (js_sys::Math::random() * f64::from(u32::MAX)) as u32
 }
 
-fn store_to_protocol(reply: store::Reply) -> Reply {
-    match reply {
-        store::Reply::Nil => Reply::Nil,
-        store::Reply::Int(n) => Reply::Int(n),
-        store::Reply::Bytes(b) => Reply::Bulk(b),
-        store::Reply::Array(items) => {
-            Reply::Array(items.into_iter().map(store_to_protocol).collect())
-        }
-    }
-}
-
 fn as_args(argv: &[Vec<u8>]) -> Vec<Arg<'_>> {
     argv.iter()
         .map(|a| match std::str::from_utf8(a) {
@@ -106,12 +96,12 @@ impl Shared {
             .command(&as_args(&call.evalsha(&self.sha1)))
             .await;
         let answer = match first {
-            Err(e) if e.message.contains("NOSCRIPT") => {
+            Err(e) if protocol::is_noscript(&e.message) => {
                 self.redis.command(&as_args(&call.eval())).await
             }
             other => other,
         };
-        answer.map(store_to_protocol).map_err(|e| {
+        answer.map_err(|e| {
             let message = format!(
                 "RedisBroker {} on queue {queue:?} failed: {}",
                 call.command.name(),
@@ -130,7 +120,7 @@ impl Shared {
     }
 
     /// A plain command (not the script), for finding the ids of undecodable bodies.
-    async fn plain(&self, argv: &[&str]) -> Result<store::Reply, JsValue> {
+    async fn plain(&self, argv: &[&str]) -> Result<Reply, JsValue> {
         let args: Vec<Arg<'_>> = argv.iter().map(|a| Arg::Text(a)).collect();
         self.redis.command(&args).await.map_err(failure)
     }
@@ -140,13 +130,13 @@ impl Shared {
     async fn ids_of_body(&self, queue: &str, bodies: &[Vec<u8>]) -> Result<Vec<String>, JsValue> {
         let keys = self.dispatcher.keys();
         let held_key = keys.acks(self.dispatcher.worker_id(), queue);
-        let store::Reply::Array(ids) = self.plain(&["SMEMBERS", &held_key]).await? else {
+        let Reply::Array(ids) = self.plain(&["SMEMBERS", &held_key]).await? else {
             return Ok(Vec::new());
         };
         let ids: Vec<String> = ids
             .into_iter()
             .filter_map(|id| match id {
-                store::Reply::Bytes(b) => String::from_utf8(b).ok(),
+                Reply::Bytes(b) => String::from_utf8(b).ok(),
                 _ => None,
             })
             .collect();
@@ -156,7 +146,7 @@ impl Shared {
         let hash = keys.messages(queue);
         let mut argv: Vec<&str> = vec!["HMGET", &hash];
         argv.extend(ids.iter().map(String::as_str));
-        let store::Reply::Array(stored) = self.plain(&argv).await? else {
+        let Reply::Array(stored) = self.plain(&argv).await? else {
             return Ok(Vec::new());
         };
         let mut taken = vec![false; ids.len()];
@@ -168,7 +158,7 @@ impl Shared {
                 .enumerate()
                 .find(|(i, (_, s))| {
                     !taken.get(*i).copied().unwrap_or(true)
-                        && matches!(s, store::Reply::Bytes(b) if b == body)
+                        && matches!(s, Reply::Bytes(b) if b == body)
                 });
             match found {
                 Some((i, (id, _))) => {

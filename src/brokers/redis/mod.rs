@@ -23,7 +23,7 @@
 //! `dispatch.lua`. Every command is one call with `KEYS = [namespace]` and
 //! `ARGV = [command, now_ms, queue, worker_id, heartbeat_timeout_ms, dead_message_ttl_ms,
 //! maintenance ("1"/"0"), …command arguments]`. Drivers send [`Call::evalsha`] with
-//! [`script_sha1`] and, when the reply is a `NOSCRIPT` error ([`Reply::is_noscript`]),
+//! [`script_sha1`] and, when the reply is a `NOSCRIPT` error ([`is_noscript`]),
 //! resend the same call as [`Call::eval`] (which also caches the script on the server).
 //! EVALSHA keeps the ~6 KB script off the wire on every call; the fallback covers a server
 //! that restarted or ran `SCRIPT FLUSH`.
@@ -51,7 +51,7 @@
 
 mod reply;
 
-pub use reply::{parse_done, parse_fetch, parse_qsize, Fetched, Reply};
+pub use reply::{is_noscript, parse_done, parse_fetch, parse_qsize, Fetched};
 
 use super::BrokerError;
 use crate::codec::value::Value;

@@ -1,52 +1,22 @@
 //! What the script's replies mean.
 
 use crate::brokers::BrokerError;
+use crate::resp::Reply;
 
-/// A Redis reply, as small as the script needs: drivers map their client's values onto it
-/// (RESP2 and RESP3 nulls are both [`Reply::Nil`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// A null (`$-1`, `*-1` or RESP3 `_`); what a Lua `nil` / `false` becomes.
-    Nil,
-    /// An integer.
-    Int(i64),
-    /// A bulk string.
-    Bulk(Vec<u8>),
-    /// A simple status string (`+OK`).
-    Status(String),
-    /// An error reply (`-ERR …`, `-NOSCRIPT …`).
-    Error(String),
-    /// An array.
-    Array(Vec<Reply>),
-}
-
-impl Reply {
-    /// Whether this is the `NOSCRIPT` error EVALSHA gets when the server lacks the script:
-    /// then resend the call with EVAL.
-    pub fn is_noscript(&self) -> bool {
-        matches!(self, Reply::Error(text) if text.starts_with("NOSCRIPT"))
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Reply::Nil => "nil",
-            Reply::Int(_) => "an integer",
-            Reply::Bulk(_) => "a bulk string",
-            Reply::Status(_) => "a status",
-            Reply::Error(_) => "an error",
-            Reply::Array(_) => "an array",
-        }
-    }
+/// Whether a failed call's error text is the `NOSCRIPT` error EVALSHA gets when the server
+/// lacks the script: then resend the call with EVAL. Clients may prefix the server's text
+/// (`ReplyError: NOSCRIPT …`), so the code is looked for as a word anywhere in it.
+pub fn is_noscript(error_text: &str) -> bool {
+    error_text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word == "NOSCRIPT")
 }
 
 fn unexpected(command: &str, want: &str, got: &Reply) -> BrokerError {
-    match got {
-        Reply::Error(text) => BrokerError::Server(text.clone()),
-        other => BrokerError::MalformedReply(format!(
-            "{command} should reply {want}, got {}",
-            other.kind()
-        )),
-    }
+    BrokerError::MalformedReply(format!(
+        "{command} should reply {want}, got {}",
+        got.describe()
+    ))
 }
 
 /// The bodies a `fetch` returned, in queue order.
@@ -67,12 +37,12 @@ pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
     let mut fetched = Fetched::default();
     for item in items {
         match item {
-            Reply::Bulk(body) => fetched.bodies.push(body.clone()),
+            Reply::Bytes(body) => fetched.bodies.push(body.clone()),
             Reply::Nil => fetched.missing += 1,
             other => {
                 return Err(BrokerError::MalformedReply(format!(
                     "fetch should reply bodies or nil, got {} among them",
-                    other.kind()
+                    other.describe()
                 )))
             }
         }

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// `dramatiq-results serve`: the results gateway and live dashboard for a Dramatiq deployment.
+import { parseArgs } from "node:util";
+
+const USAGE = `Usage: dramatiq-results serve --redis <url> [options]
+
+Serves the results dashboard and a read-only API over a Dramatiq deployment:
+the Redis broker's queues, workers and messages, and their results.
+
+  --redis <url>               the broker's Redis (results too, unless --memcached)
+  --memcached <servers>       read results from Memcached instead ("host:port,host:port")
+  --broker-namespace <ns>     the RedisBroker's namespace (default "dramatiq")
+  --results-namespace <ns>    the result backend's namespace (default "dramatiq-results")
+  --prefix-keys               results use namespace-prefixed keys (use_namespace_prefix_keys=True)
+  --port <n>                  default 8080 (0: any free port)
+  --host <addr>               default 127.0.0.1; other hosts need a token
+  --token <secret>            require "Authorization: Bearer <secret>" (or DRAMATIQ_RESULTS_TOKEN)
+  --cors <origin>             let pages of this origin call the API
+  --poll-interval <ms>        how often the event poller reads the broker (default 500)
+  --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
+`;
+
+function fail(message) {
+  process.stderr.write(`dramatiq-results: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const number = (name, value, min, max) => {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+};
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help" || command === undefined) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command !== "serve") fail(`unknown command: ${command}`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      options: {
+        redis: { type: "string" },
+        memcached: { type: "string" },
+        "broker-namespace": { type: "string" },
+        "results-namespace": { type: "string" },
+        "prefix-keys": { type: "boolean" },
+        port: { type: "string" },
+        host: { type: "string" },
+        token: { type: "string" },
+        cors: { type: "string" },
+        "poll-interval": { type: "string" },
+        "heartbeat-timeout": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    fail(error.message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (!values.redis) fail("--redis <url> is required");
+  const token = values.token ?? (process.env.DRAMATIQ_RESULTS_TOKEN || undefined);
+  if (token !== undefined && token.length < 16) fail("the token must be at least 16 characters");
+  if (values.cors !== undefined && !/^https?:\/\/[^/\s]+$/.test(values.cors)) fail("--cors takes an origin, like https://ops.example.com");
+
+  const { startGateway } = await import("../src/gateway/node.js");
+  const gateway = await startGateway({
+    redis: values.redis,
+    memcached: values.memcached,
+    brokerNamespace: values["broker-namespace"],
+    resultsNamespace: values["results-namespace"],
+    prefixKeys: values["prefix-keys"] ?? false,
+    port: number("port", values.port, 0, 65535),
+    host: values.host,
+    token,
+    cors: values.cors,
+    events: { intervalMs: number("poll-interval", values["poll-interval"], 50, 600_000) ?? 500 },
+    heartbeatTimeoutMs: number("heartbeat-timeout", values["heartbeat-timeout"], 1, 86_400_000),
+  });
+  process.stdout.write(`dramatiq-results gateway on ${gateway.url}/${token ? " (token required)" : ""}\n`);
+  const stop = async () => {
+    await gateway.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  process.stderr.write(`dramatiq-results: ${error.message}\n`);
+  process.exit(1);
+});

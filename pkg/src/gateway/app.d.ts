@@ -1,0 +1,38 @@
+import type { Hono } from "hono";
+import type { ResultBackend } from "../index.js";
+
+/** A Redis connection as the gateway uses it: node-redis's raw-command shape. */
+export interface RedisCommandClient {
+  sendCommand(argv: Array<string | Uint8Array>): Promise<unknown>;
+}
+
+/** Options of `createGateway`. */
+export interface GatewayOptions {
+  /** The broker's Redis. */
+  redis: RedisCommandClient;
+  /** The package's result backend (`RedisBackend`, `MemcachedBackend`) for keys and decoding. */
+  backend: ResultBackend;
+  /** The stored bytes of a result key, null when absent (`GET /kv/<key>`). */
+  readKey(key: string): Promise<Uint8Array | null>;
+  /** Dramatiq's broker namespace (default "dramatiq"). */
+  brokerNamespace?: string;
+  /** The result backend's namespace (default "dramatiq-results"). */
+  resultsNamespace?: string;
+  /** With a token, every API route needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** An origin whose pages may call the API (CORS); none by default. */
+  cors?: string;
+  /** Serves the dashboard's files for any other GET. */
+  assets?: (c: unknown) => Response | Promise<Response>;
+  /** Parses a message's JSON text (default `JSON.parse`). */
+  decodeMessage?: (text: string) => Record<string, unknown>;
+  /** Writes a result value as JSON text. */
+  encode?: (value: unknown) => string;
+  /** The event poller's options. */
+  events?: { intervalMs?: number; discoverEveryMs?: number; recheckEveryMs?: number; resultGraceMs?: number; cap?: number; ringSize?: number; maxFinished?: number };
+  /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
+  heartbeatTimeoutMs?: number;
+}
+
+/** The gateway's Hono app (host-neutral): the read-only API over a Dramatiq deployment. */
+export function createGateway(options: GatewayOptions): Hono & { poller: { start(): void; stop(): void; head: number } };

@@ -1,0 +1,209 @@
+// The gateway on Node: opens the stores, serves the dashboard's static files (`www/` and the
+// package's own browser entry) beside the API of `./app.js`, and listens.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { JSONEncoder, MemcachedBackend, RedisBackend } from "../../dist/index.js";
+import { createGateway } from "./app.js";
+
+const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
+/** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
+export const wwwRoot = [join(packageRoot, "www"), join(packageRoot, "..", "www")]
+  .find((dir) => existsSync(join(dir, "index.html")));
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".wasm": "application/wasm",
+};
+
+/** How long one Redis command may take before the gateway calls the store down (ms). */
+const COMMAND_TIMEOUT_MS = 5000;
+
+/**
+ * A Redis connection for the gateway: `{ sendCommand(argv), close() }`, replies with bulk
+ * strings as Buffers. Until the package's own `connectRedis` lands, this is node-redis
+ * (`npm i redis`), loaded on demand. Commands fail at once while the server is away (no
+ * offline queue), and the client reconnects by itself.
+ */
+export async function openRedis(url) {
+  let createClient;
+  try {
+    ({ createClient } = await import("redis"));
+  } catch {
+    throw new Error("the gateway needs node-redis for now: npm i redis");
+  }
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: COMMAND_TIMEOUT_MS, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+  });
+  let lastError = null;
+  client.on("error", (error) => {
+    lastError = error;
+  });
+  // Wait a moment for the first connection; without it the gateway starts anyway, says the
+  // store is down, and the client keeps trying.
+  const connected = client.connect().catch(() => {});
+  await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, COMMAND_TIMEOUT_MS).unref())]);
+  const replies = { typeMapping: { 36: Buffer }, returnBuffers: true };
+  return {
+    get lastError() {
+      return lastError;
+    },
+    sendCommand(argv) {
+      if (!client.isReady) return Promise.reject(new Error(`Redis at ${redact(url)} is not connected${lastError ? `: ${lastError.message}` : ""}`));
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+      });
+      const args = argv.map((a) => (typeof a === "string" ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
+      return Promise.race([client.sendCommand(args, replies), timeout]).finally(() => clearTimeout(timer));
+    },
+    async close() {
+      try {
+        if (typeof client.close === "function") await client.close();
+        else await client.quit();
+      } catch {
+        // Not connected: nothing to close.
+      }
+    },
+  };
+}
+
+/** A Memcached client (memjs, loaded on demand) for results only: `{ client, close() }`. */
+export async function openMemcached(servers) {
+  let memjs;
+  try {
+    memjs = (await import("memjs")).default;
+  } catch {
+    throw new Error("--memcached needs memjs: npm i memjs");
+  }
+  const client = memjs.Client.create(servers, { timeout: 2, retries: 0, conntimeout: 2 });
+  return { client, close: () => client.close() };
+}
+
+/** A URL without its password, for messages. */
+const redact = (url) => String(url).replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+
+/** Whether `host` is a loopback address (or `localhost`). */
+export function isLoopback(host) {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
+  return false;
+}
+
+/** Serves the dashboard's files: `/` and `/<file>` from `www/`, and `/pkg/dist/…` from
+ * this package (the page's import map points at its browser entry there). Nothing else. */
+function staticFiles() {
+  const roots = [
+    { prefix: "/pkg/dist/", dir: join(packageRoot, "dist") + sep },
+    { prefix: "/", dir: wwwRoot ? wwwRoot + sep : null },
+  ];
+  return (c) => {
+    let pathname;
+    try {
+      pathname = decodeURIComponent(new URL(c.req.url).pathname);
+    } catch {
+      return c.json({ error: "bad path" }, 400);
+    }
+    if (pathname === "/") pathname = "/index.html";
+    const root = roots.find((r) => pathname.startsWith(r.prefix));
+    const type = TYPES[extname(pathname)];
+    if (!root?.dir || !type || pathname.includes("\0")) return c.json({ error: "not found" }, 404);
+    const path = normalize(join(root.dir, pathname.slice(root.prefix.length)));
+    if (!path.startsWith(root.dir) || !existsSync(path) || !statSync(path).isFile()) return c.json({ error: "not found" }, 404);
+    let body = readFileSync(path);
+    // The page opens on the deployment when the gateway serves it.
+    if (path === join(wwwRoot, "index.html")) {
+      body = body.toString("utf8").replace("<head>", '<head>\n<meta name="dramatiq-results-gateway" content="1">');
+    }
+    return c.body(body, 200, { "content-type": type, "cache-control": "no-cache" });
+  };
+}
+
+/**
+ * Starts the gateway. Resolves with `{ url, server, app, close() }` once it listens.
+ * Without a token it refuses any host but loopback.
+ */
+export async function startGateway({
+  redis: redisUrl,
+  memcached,
+  brokerNamespace = "dramatiq",
+  resultsNamespace = "dramatiq-results",
+  prefixKeys = false,
+  port = 8080,
+  host = "127.0.0.1",
+  token,
+  cors,
+  events,
+  heartbeatTimeoutMs,
+}) {
+  if (!redisUrl) throw new Error("--redis <url> is required (the broker's Redis)");
+  if (!token && !isLoopback(host)) {
+    throw new Error(`refusing to listen on ${host} without a token: set --token or DRAMATIQ_RESULTS_TOKEN, or listen on 127.0.0.1`);
+  }
+  const redis = await openRedis(redisUrl);
+  const closers = [() => redis.close()];
+  const options = { namespace: resultsNamespace, useNamespacePrefixKeys: prefixKeys };
+  let backend;
+  let readKey;
+  if (memcached) {
+    const mc = await openMemcached(memcached);
+    closers.push(() => mc.close());
+    backend = new MemcachedBackend(mc.client, options);
+    readKey = async (key) => (await mc.client.get(key))?.value ?? null;
+  } else {
+    backend = new RedisBackend(redis, options);
+    // Dramatiq keeps a result as the one element of a list under its key.
+    readKey = async (key) => {
+      const type = String(await redis.sendCommand(["TYPE", key]));
+      if (type !== "list") return null;
+      return (await redis.sendCommand(["LINDEX", key, "0"])) ?? null;
+    };
+  }
+  const encoder = new JSONEncoder();
+  const utf8 = new TextEncoder();
+  const textOf = new TextDecoder();
+  const app = createGateway({
+    redis,
+    backend,
+    readKey,
+    brokerNamespace,
+    resultsNamespace,
+    token,
+    cors,
+    events,
+    heartbeatTimeoutMs,
+    assets: staticFiles(),
+    // Dramatiq's JSON (NaN, big integers), read as the package reads results.
+    decodeMessage: (body) => encoder.decode(utf8.encode(body)),
+    encode: (value) => textOf.decode(encoder.encode(value)),
+  });
+  const server = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: { maxHeaderSize: 16 * 1024 } }, () => resolve(s));
+    s.once("error", reject);
+  });
+  server.requestTimeout = 30_000;
+  const address = server.address();
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  app.poller.start();
+  return {
+    url: `http://${shown}:${address.port}`,
+    server,
+    app,
+    async close() {
+      app.poller.stop();
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(() => resolve()));
+      for (const close of closers) await close();
+      backend.free?.();
+    },
+  };
+}

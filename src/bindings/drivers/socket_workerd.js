@@ -1,0 +1,138 @@
+// A TCP or TLS socket for the Redis client on Cloudflare Workers (cloudflare:sockets), behind
+// the small interface every host's socket driver exports (socket_node.js is the other one):
+//
+//   openSocket({ host, port, tls, servername, connectTimeoutMs })
+//     → Promise<{ write(bytes): Promise<void>, onData(cb), onClose(cb), close(): Promise<void> }>
+//
+// - openSocket never throws: a refused connection, a TLS failure (`secureTransport: "on"`;
+//   workerd sends the host name as SNI itself, so `servername` is not used) or the connect
+//   timeout rejects the promise with an Error naming the address and the cause.
+// - onData(cb) receives every chunk (a Uint8Array) in order; chunks that arrive before a
+//   callback is set are kept for it.
+// - onClose(cb) is called once, with null when the peer or close() ended the connection,
+//   or with the Error that ended it; set after the close, it is called at once (async).
+// - write resolves once the stream accepted the bytes, and rejects when it cannot.
+// - close() ends the connection and resolves when it is closed; calling it twice is fine.
+import { connect } from "cloudflare:sockets";
+
+function where(host, port) {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+export async function openSocket(options) {
+  const { host, port } = options ?? {};
+  if (typeof host !== "string" || host === "" || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new TypeError("openSocket needs a host name and a port from 1 to 65535");
+  }
+  const address = where(host, port);
+  let socket;
+  let timer = null;
+  try {
+    socket = connect({ hostname: host, port }, { secureTransport: options.tls ? "on" : "off", allowHalfOpen: false });
+    const ms = options.connectTimeoutMs;
+    const opened = socket.opened;
+    if (typeof ms === "number" && Number.isFinite(ms) && ms >= 0) {
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`connect timed out after ${ms} ms`)), ms);
+      });
+      await Promise.race([opened, timeout]);
+    } else {
+      await opened;
+    }
+  } catch (error) {
+    if (socket) socket.close().catch(() => {});
+    throw new Error(`could not connect to Redis at ${address}: ${error?.message ?? error}`, { cause: error });
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+  return wrap(socket, address);
+}
+
+/** The connected socket behind the shared interface. */
+function wrap(socket, address) {
+  const writer = socket.writable.getWriter();
+  const reader = socket.readable.getReader();
+  let onData = null;
+  let onClose = null;
+  let early = [];
+  let closed = false;
+  let closeError = null;
+  const closedWaiters = [];
+
+  const finish = (error) => {
+    if (closed) return;
+    closed = true;
+    closeError = error;
+    for (const done of closedWaiters.splice(0)) done();
+    if (onClose) {
+      const cb = onClose;
+      onClose = null;
+      cb(error);
+    }
+  };
+  const failed = (error) =>
+    new Error(`Redis socket ${address}: ${error?.message ?? error}`, { cause: error });
+
+  (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (onData === null) {
+          early.push(value);
+          continue;
+        }
+        onData(value);
+      }
+      finish(null);
+    } catch (error) {
+      finish(failed(error));
+    }
+    socket.close().catch(() => {});
+  })();
+  socket.closed.then(
+    () => finish(null),
+    (error) => finish(failed(error)),
+  );
+
+  return {
+    async write(bytes) {
+      if (closed) throw closeError ?? new Error(`Redis socket ${address} is closed`);
+      try {
+        await writer.write(bytes);
+      } catch (error) {
+        throw failed(error);
+      }
+    },
+    onData(cb) {
+      onData = cb;
+      const pending = early;
+      early = [];
+      if (pending.length > 0) {
+        queueMicrotask(() => {
+          try {
+            for (const chunk of pending) cb(chunk);
+          } catch (error) {
+            finish(failed(error));
+            socket.close().catch(() => {});
+          }
+        });
+      }
+    },
+    onClose(cb) {
+      if (closed) queueMicrotask(() => cb(closeError));
+      else onClose = cb;
+    },
+    async close() {
+      if (closed) return;
+      const done = new Promise((resolve) => closedWaiters.push(resolve));
+      try {
+        await socket.close();
+      } catch {
+        // Already closing: the close below settles it.
+      }
+      finish(null);
+      await done;
+    },
+  };
+}

@@ -1,0 +1,221 @@
+// pkg/src/index.d.ts is written by hand: this checks it against what the package really
+// exports. The runtime side is introspected (the exports, each class's prototype chain,
+// statics and the own fields of a real instance), never the Rust source, so it holds however
+// the classes are built (wasm-bindgen classes, JS subclasses of them, plain JS). The
+// declared side is read with the TypeScript compiler API: declared members include those
+// inherited (`extends`) and merged (a class and an interface of the same name).
+//
+// It fails when an exported value, class, method, getter or field is missing from the
+// declarations, or declared but absent at run time.
+import "fake-indexeddb/auto";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import * as api from "dramatiq-results";
+
+const declarations = fileURLToPath(new URL("../../pkg/src/index.d.ts", import.meta.url));
+
+// Runtime names that are the glue's plumbing, not API.
+const internal = (name) => name.startsWith("_") || name === "constructor";
+
+// Members the package's own modules share with each other; public by JS's rules, not API.
+const shared = new Set([
+  "Results#policy", // the Rust-side results policy the worker asks
+  "Retries#policy",
+  "TimeLimit#limitFor", // the limit for one message, asked by the worker
+  "StubBroker#emitBefore", // running middleware hooks
+  "StubBroker#emitAfter",
+  "Actor#spec", // the checked declaration (a wasm ActorSpec)
+]);
+
+// One real instance of every exported class, to see the fields its constructor sets.
+const broker = api.setBroker(new api.StubBroker());
+const message = new api.Message({ actorName: "add" });
+const backend = new api.StubBackend();
+const add = new api.Actor((a, b) => a + b, { actorName: "add", broker });
+const samples = {
+  StubBackend: () => backend,
+  KvBackend: () => new api.KvBackend({ get() {}, put() {}, delete() {} }),
+  CloudflareKvBackend: () => new api.CloudflareKvBackend({ getWithMetadata() {}, put() {}, delete() {} }),
+  IndexedDbBackend: () => new api.IndexedDbBackend(),
+  RedisBackend: () => new api.RedisBackend({ sendCommand() {} }),
+  MemcachedBackend: () => new api.MemcachedBackend({ get() {}, set() {}, delete() {} }),
+  Message: () => message,
+  JSONEncoder: () => new api.JSONEncoder(),
+  ResultError: () => new api.ResultError("x"),
+  ResultMissing: () => new api.ResultMissing("x"),
+  ResultTimeout: () => new api.ResultTimeout("x"),
+  ResultFailure: () => new api.ResultFailure("x"),
+  DecodeError: () => new api.DecodeError("x"),
+  Middleware: () => new api.Middleware(),
+  Results: () => new api.Results({ backend }),
+  Retries: () => new api.Retries(),
+  AgeLimit: () => new api.AgeLimit(),
+  TimeLimit: () => new api.TimeLimit(),
+  Pipelines: () => new api.Pipelines(),
+  SkipMessage: () => new api.SkipMessage("x"),
+  Retry: () => new api.Retry("x"),
+  TimeLimitExceeded: () => new api.TimeLimitExceeded("x"),
+  ActorNotFound: () => new api.ActorNotFound("x"),
+  QueueNotFound: () => new api.QueueNotFound("x"),
+  QueueJoinTimeout: () => new api.QueueJoinTimeout("x"),
+  Broker: () => new api.Broker(),
+  StubBroker: () => broker,
+  RedisBroker: () => new api.RedisBroker({ sendCommand() {} }),
+  RabbitmqBroker: () => new api.RabbitmqBroker(async () => undefined),
+  ConnectionClosed: () => new api.ConnectionClosed("x"),
+  Actor: () => add,
+  Worker: () => new api.Worker(broker),
+  WorkerMessage: () => new api.WorkerMessage(message),
+  Pipeline: () => new api.Pipeline([add.message(1, 2)], { broker }),
+  Group: () => new api.Group([add.message(1, 2)], { broker }),
+};
+
+/** Public string-named members along `object`'s prototype chain, stopping at a builtin. */
+function chainMembers(object) {
+  const names = new Set();
+  for (let p = object; p && p !== Object.prototype && p !== Function.prototype && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) if (!internal(name)) names.add(name);
+  }
+  return names;
+}
+
+/** What index.d.ts declares: value exports, and each class's instance and static members. */
+function declared() {
+  const program = ts.createProgram([declarations], { strict: true, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], types: [] });
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+  assert.deepEqual(problems, [], "index.d.ts compiles on its own");
+  const checker = program.getTypeChecker();
+  const file = program.getSourceFile(declarations);
+  const values = new Map();
+  const visible = (symbol) => !symbol.name.startsWith("__@"); // symbol-keyed members
+  const optional = (symbol) => (symbol.flags & ts.SymbolFlags.Optional) !== 0;
+  for (const symbol of checker.getExportsOfModule(checker.getSymbolAtLocation(file))) {
+    if (!(symbol.flags & ts.SymbolFlags.Value)) continue; // interfaces and type aliases
+    const entry = { kind: symbol.flags & ts.SymbolFlags.Class ? "class" : "value" };
+    if (entry.kind === "class") {
+      const instance = checker.getDeclaredTypeOfSymbol(symbol);
+      entry.members = checker.getPropertiesOfType(instance).filter(visible);
+      const constructor = checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration);
+      entry.statics = checker.getPropertiesOfType(constructor).filter((s) => visible(s) && s.name !== "prototype");
+      entry.required = new Set(entry.members.filter((s) => !optional(s)).map((s) => s.name));
+    }
+    values.set(symbol.name, entry);
+  }
+  return values;
+}
+
+test("every runtime export is declared, and every declared value exists", () => {
+  const values = declared();
+  const runtime = Object.keys(api).sort();
+  assert.deepEqual(runtime.filter((name) => !values.has(name)), [], "exported but not declared in index.d.ts");
+  assert.deepEqual([...values.keys()].filter((name) => !(name in api)).sort(), [], "declared in index.d.ts but not exported");
+  for (const [name, entry] of values) {
+    if (entry.kind === "class") assert.equal(typeof api[name], "function", `${name} is declared as a class`);
+  }
+});
+
+test("every class's methods, getters, fields and statics match the declarations", () => {
+  const values = declared();
+  const problems = [];
+  for (const [name, entry] of values) {
+    if (entry.kind !== "class") continue;
+    const Class = api[name];
+    const sample = samples[name];
+    if (!sample) {
+      problems.push(`${name}: no sample instance in this test (add one to \`samples\`)`);
+      continue;
+    }
+    const instance = sample();
+    assert.ok(instance instanceof Class, `the ${name} sample is a ${name}`);
+    const runtime = chainMembers(Object.getPrototypeOf(instance));
+    for (const field of Object.keys(instance)) if (!internal(field)) runtime.add(field);
+    const declaredNames = new Set(entry.members.map((s) => s.name));
+    for (const member of runtime) {
+      if (!declaredNames.has(member) && !shared.has(`${name}#${member}`)) problems.push(`${name}.prototype.${member} exists but is not declared`);
+    }
+    for (const member of entry.required) {
+      if (!runtime.has(member) && !(member in instance)) problems.push(`${name}#${member} is declared but absent`);
+    }
+    const statics = new Set(Object.getOwnPropertyNames(Class).filter((s) => !internal(s) && !["length", "name", "prototype"].includes(s)));
+    const declaredStatics = new Set(entry.statics.map((s) => s.name));
+    for (const member of statics) if (!declaredStatics.has(member)) problems.push(`${name}.${member} (static) exists but is not declared`);
+    for (const member of declaredStatics) if (!(member in Class)) problems.push(`${name}.${member} (static) is declared but absent`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+// --- options: the names the runtime reads, against the names declared ----------------------
+
+/** An options object that records every name read from it; `values` answer the reads. */
+function recorder(values = {}) {
+  const read = new Set();
+  const note = (key) => typeof key === "string" && read.add(key);
+  const proxy = new Proxy(values, {
+    get(target, key) {
+      note(key);
+      return Reflect.get(target, key);
+    },
+    has(target, key) {
+      note(key);
+      return Reflect.has(target, key);
+    },
+  });
+  return { proxy, read };
+}
+
+/** The property names of parameter `index` of `Class`'s constructor (member "constructor") or
+ * of one of its methods, across every overload. */
+function declaredOptions(checker, exports, className, member, index) {
+  const symbol = exports.get(className);
+  const type =
+    member === "constructor"
+      ? checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration)
+      : checker.getTypeOfSymbol(checker.getPropertyOfType(checker.getDeclaredTypeOfSymbol(symbol), member));
+  const signatures = member === "constructor" ? type.getConstructSignatures() : type.getCallSignatures();
+  const names = new Set();
+  for (const signature of signatures) {
+    const parameter = signature.getParameters()[index];
+    if (!parameter) continue;
+    const parameterType = checker.getNonNullableType(checker.getTypeOfSymbol(parameter));
+    for (const property of checker.getPropertiesOfType(parameterType)) names.add(property.name);
+  }
+  return names;
+}
+
+test("every option the runtime reads is declared, and every declared option is read", async () => {
+  const program = ts.createProgram([declarations], { strict: true, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], types: [] });
+  const checker = program.getTypeChecker();
+  const exports = new Map(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(declarations))).map((s) => [s.name, s]));
+  const adapter = { get() {}, put() {}, delete() {} };
+  const kvNamespace = { getWithMetadata() {}, put() {}, delete() {} };
+  // [class, member, parameter index, call with the recording options, values the call needs]
+  const cases = [
+    ["StubBackend", "constructor", 0, (o) => new api.StubBackend(o)],
+    ["KvBackend", "constructor", 1, (o) => new api.KvBackend(adapter, o)],
+    ["CloudflareKvBackend", "constructor", 1, (o) => new api.CloudflareKvBackend(kvNamespace, o)],
+    ["IndexedDbBackend", "constructor", 0, (o) => new api.IndexedDbBackend(o)],
+    ["RedisBackend", "constructor", 1, (o) => new api.RedisBackend({ sendCommand() {} }, o)],
+    ["MemcachedBackend", "constructor", 1, (o) => new api.MemcachedBackend({ get() {}, set() {}, delete() {} }, o)],
+    ["Message", "constructor", 0, (o) => new api.Message(o), { actorName: "add" }],
+    ["Results", "constructor", 0, (o) => new api.Results(o), { backend }],
+    ["Retries", "constructor", 0, (o) => new api.Retries(o)],
+    ["AgeLimit", "constructor", 0, (o) => new api.AgeLimit(o)],
+    ["TimeLimit", "constructor", 0, (o) => new api.TimeLimit(o)],
+    ["StubBroker", "constructor", 0, (o) => new api.StubBroker(o)],
+    ["Worker", "constructor", 1, (o) => new api.Worker(broker, o)],
+    ["StubBackend", "getResult", 1, (o) => backend.getResult(message, o).catch(() => {})],
+    ["StubBackend", "getResults", 1, (o) => backend.getResults([message], o).catch(() => {}), { timeout: 0 }],
+  ];
+  const problems = [];
+  for (const [className, member, index, call, values] of cases) {
+    const { proxy, read } = recorder({ ...values });
+    await call(proxy);
+    const declaredNames = declaredOptions(checker, exports, className, member, index);
+    const where = `${className}${member === "constructor" ? "" : `#${member}`} options`;
+    for (const name of read) if (!declaredNames.has(name)) problems.push(`${where}: "${name}" is read but not declared`);
+    for (const name of declaredNames) if (!read.has(name)) problems.push(`${where}: "${name}" is declared but never read`);
+  }
+  assert.deepEqual(problems, []);
+});
