@@ -590,9 +590,21 @@ class RabbitmqConsumer {
       this.delayed.push({ held, message, eta });
       this._delayWake?.();
     } else {
-      this.ready.push({ held, message });
+      this._ready({ held, message });
       this._readyWaiters.shift()?.();
     }
+  }
+
+  /**
+   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
+   * lower numbers first, delivery order among equals.
+   */
+  _ready(item) {
+    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    item.priority = typeof priority === "number" ? priority : 0;
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
+    this.ready.splice(i, 0, item);
   }
 
   _settleNow(held, failed) {
@@ -622,7 +634,13 @@ class RabbitmqConsumer {
         await new Promise((resolve) => this._readyWaiters.push(resolve));
         continue;
       }
-      await this._handle(item);
+      try {
+        await this._handle(item);
+      } catch (error) {
+        // Not the actor's failure (the worker handles those): keep the runner alive; the
+        // delivery stays unacked and returns when its channel closes.
+        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
+      }
     }
   }
 
