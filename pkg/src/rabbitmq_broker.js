@@ -112,7 +112,7 @@ export class RabbitmqBroker extends Broker {
     rabbitmqDeclarations("default", this.maxPriority, deadMessageTtl);
     this._queues = new Set(); // canonical names
     this._channel = undefined; // Promise of the publishing channel
-    this._declared = new WeakMap(); // channel → Set of canonical queues declared on it
+    this._declared = new WeakMap(); // channel → Map of canonical queue → its declaration (a Promise)
     this._returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
     this._draining = new WeakMap(); // channel → Promise of its next 'drain'
     this._closed = false;
@@ -177,7 +177,7 @@ export class RabbitmqBroker extends Broker {
   async _newChannel({ confirm = false } = {}) {
     const conn = await this.connection();
     const ch = confirm ? await conn.createConfirmChannel() : await conn.createChannel();
-    this._declared.set(ch, new Set());
+    this._declared.set(ch, new Map());
     // amqplib emits 'error' before 'close' when the server closes a channel; a listener
     // keeps it from being an uncaught exception (the operation that caused it rejects).
     ch.on("error", () => {});
@@ -237,15 +237,31 @@ export class RabbitmqBroker extends Broker {
     return new Set(this._queues);
   }
 
-  /** Declares `queue`'s three queues on `ch` (once per channel), with Dramatiq's arguments. */
-  async _ensureQueue(ch, queue) {
+  /**
+   * Declares `queue`'s three queues on `ch` (once per channel), with Dramatiq's arguments.
+   * Callers arriving while the declaration is under way wait for that same one, so the
+   * publishes after it go out in the order they were asked for.
+   */
+  _ensureQueue(ch, queue) {
     const q = canonicalQueueName(queue);
-    const done = this._declared.get(ch);
-    if (done?.has(q)) return;
-    for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
-      await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+    let declared = this._declared.get(ch);
+    if (declared === undefined) {
+      declared = new Map();
+      this._declared.set(ch, declared);
     }
-    done?.add(q);
+    let pending = declared.get(q);
+    if (pending === undefined) {
+      pending = (async () => {
+        for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
+          await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+        }
+      })();
+      declared.set(q, pending);
+      pending.catch(() => {
+        if (declared.get(q) === pending) declared.delete(q);
+      });
+    }
+    return pending;
   }
 
   /** Declares `queue`'s three queues on RabbitMQ now (otherwise they are declared on first use). */

@@ -120,7 +120,8 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
 
   test("a queue Python declared first is declared again without PRECONDITION_FAILED", async () => {
     await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], conn("pyfirst"));
-    const broker = await open();
+    // Confirmed publishes, so the counts below include them.
+    const broker = await open({ confirmDelivery: true });
     const sent = await broker.enqueue(new Message({ queueName: "pyfirst", actorName: "add", args: [3, 4] }));
     await broker.enqueue(sent, { delay: 10 });
     assert.deepEqual(await broker.getQueueMessageCounts("pyfirst"), [2, 1, 0]);
@@ -130,7 +131,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
   });
 
   test("a queue JS declared first is declared again by Python's producer", async () => {
-    const broker = await open();
+    const broker = await open({ confirmDelivery: true });
     await broker.enqueue(new Message({ queueName: "jsfirst", actorName: "add", args: [1, 1] }));
     await broker.enqueue(new Message({ queueName: "jsfirst", actorName: "add", args: [2, 2] }), { delay: 60_000 });
     const sent = await runPython("produce.py", ["send", '{"actor":"add","args":[5,5]}', '{"actor":"add","args":[6],"delay":60000}'], conn("jsfirst"));
@@ -145,7 +146,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     const prio = (queue) => conn(queue, { env: { BROKER_MAX_PRIORITY: "10" } });
     // Python first, then us.
     await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], prio("prio-py"));
-    const broker = await open({ maxPriority: 10 });
+    const broker = await open({ maxPriority: 10, confirmDelivery: true });
     await broker.enqueue(new Message({ queueName: "prio-py", actorName: "add", args: [1], options: { broker_priority: 7 } }));
     // Us first, then Python.
     await broker.enqueue(new Message({ queueName: "prio-js", actorName: "add", args: [1] }), { delay: 1000 });
@@ -492,6 +493,28 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     assert.deepEqual([ready, delayed, dead], [21 - finished, 0, 0]);
     await broker.flush("stopq");
     assert.deepEqual(await broker.getQueueMessageCounts("stopq"), [0, 0, 0]);
+  });
+
+  test("held messages run by actor priority, lower first, as Dramatiq's worker", { timeout: 60_000 }, async () => {
+    const broker = await open({ confirmDelivery: true });
+    const order = [];
+    const opts = { broker, queueName: "prio-run" };
+    const slow = actor(async (tag) => {
+      await sleep(300);
+      order.push(tag);
+    }, { ...opts, actorName: "slow" });
+    const low = actor((tag) => void order.push(tag), { ...opts, actorName: "low", priority: 10 });
+    const high = actor((tag) => void order.push(tag), { ...opts, actorName: "high", priority: 0 });
+    // Two runners busy with slow messages; the prefetch (2 × 2) holds the next two, sent low first.
+    for (const m of [slow.send("s1"), slow.send("s2"), low.send("low"), high.send("high")]) await m.enqueued;
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(() => order.length === 4, "all four ran");
+    } finally {
+      await worker.stop();
+    }
+    // Both were held while the runners were busy: FIFO would run "low" first.
+    assert.ok(order.indexOf("high") < order.indexOf("low"), order.join(" "));
   });
 
   test("connection errors: a closed broker refuses, a lost connection is reopened", async () => {
