@@ -193,6 +193,9 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
           assert.equal(a.properties.deliveryMode, 2, name);
           assert.equal(a.properties.deliveryMode, b.properties.deliveryMode, name);
           assert.equal(a.properties.priority, b.properties.priority, name);
+          // The one difference on the wire: amqplib always sends a headers table (empty).
+          assert.equal(b.properties.headers, undefined, name);
+          assert.deepEqual({ ...a.properties.headers }, {}, name);
         }
         assert.equal(ours.get("prio-1").properties.priority, 3);
         // A delay goes to <q>.DQ with an eta, as Python's.
