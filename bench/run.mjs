@@ -250,6 +250,22 @@ function redisBroker() {
   }
 }
 
+// --- 5c. RabbitmqBroker vs Python's RabbitmqBroker ------------------------------------
+
+/** bench/rabbitmq_broker.mjs (its own RabbitMQ node and redis-server, Python's figures on them). */
+function rabbitmqBroker() {
+  const n = quick ? 2000 : 10_000;
+  const run = spawnSync(process.execPath, [`${root}bench/rabbitmq_broker.mjs`, "--n", String(n), "--threads", "8"], {
+    encoding: "utf8",
+    timeout: 1_500_000,
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
+  }
+}
+
 // --- 6. sizes --------------------------------------------------------------------------
 
 function sizes() {
@@ -286,6 +302,8 @@ console.error("[bench] redis batch…");
 const redis = await redisBatch();
 console.error("[bench] RedisBroker…");
 const broker = redisBroker();
+console.error("[bench] RabbitmqBroker…");
+const rabbit = rabbitmqBroker();
 const size = sizes();
 console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
 const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };
@@ -364,6 +382,29 @@ if (broker.error) {
   );
   if (!py) lines.push("", `Python: ${broker.python?.error ?? "not run"}`);
 }
+lines.push("", "## RabbitmqBroker against Python Dramatiq's RabbitmqBroker (loopback RabbitMQ)", "");
+if (rabbit.error) {
+  lines.push(`Not measured: ${rabbit.error}.`);
+} else {
+  const py = rabbit.python;
+  const pyProc = py?.process?.find((p) => p.threads === rabbit.threads);
+  const row = (what, ours, theirs, digits = 0) =>
+    `| ${what} | ${fmt(ours, digits)} | ${fmt(theirs, digits)} | ${theirs == null ? "" : ratio(ours, theirs)} |`;
+  lines.push(
+    `${fmt(rabbit.n)} messages; ${rabbit.threads} threads (Python) / concurrency ${rabbit.threads} (ours). See bench/rabbitmq_broker.md.`,
+    "",
+    "| | ours | Python Dramatiq | ours / Python |",
+    "|---|---:|---:|---:|",
+    row("enqueue, one after another (msg/s)", rabbit.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s),
+    row("enqueue, one after another, publisher confirms (msg/s)", rabbit.ours.enqueueSerialConfirmPerSec, py?.enqueue_confirm?.msgs_per_s),
+    row("enqueue, all sent at once (msg/s)", rabbit.ours.enqueueConcurrentPerSec, null),
+    row("enqueue, all sent at once, publisher confirms (msg/s)", rabbit.ours.enqueueConcurrentConfirmPerSec, null),
+    row("no-op processing, one worker (msg/s)", rabbit.ours.processPerSec, pyProc?.msgs_per_s),
+    `| send → blocking result, p50 (ms) | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
+    `| send → blocking result, p99 (ms) | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+  );
+  if (!py || py.error) lines.push("", `Python: ${py?.error ?? "not run"}`);
+}
 lines.push("", "## Size", "");
 lines.push("| | raw | gzip -9 |", "|---|---:|---:|");
 lines.push(`| .wasm | ${kb(size.wasmRaw)} | ${kb(size.wasmGzip)} |`);
@@ -385,7 +426,7 @@ lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, size, startup };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, size, startup };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;

@@ -132,4 +132,7 @@ export {
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
 export { RedisBroker } from "./redis_broker.js";
+// Node only at run time (amqplib needs Node's `net`); it imports nothing host-specific, so
+// every entry can carry it.
+export { RabbitmqBroker, ConnectionClosed } from "./rabbitmq_broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";

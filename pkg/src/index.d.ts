@@ -564,6 +564,68 @@ export class RedisBroker extends Broker {
   flushAll(): Promise<void>;
 }
 
+/** A `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
+export class ConnectionClosed extends Error {}
+
+/** An amqplib connection (its `ChannelModel`), as far as `RabbitmqBroker` uses it. */
+export interface AmqplibConnection {
+  createChannel(): Promise<unknown>;
+  createConfirmChannel(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: "close" | "error", listener: (...args: any[]) => void): unknown;
+}
+
+/** Options of `new RabbitmqBroker(connection, options)` and `RabbitmqBroker.connect`. */
+export interface RabbitmqBrokerOptions {
+  /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`). Default false. */
+  confirmDelivery?: boolean;
+  /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
+  maxPriority?: number;
+  /** How long dead letters stay on `<q>.XQ`, in ms. Default 7 days (Dramatiq's). */
+  deadMessageTtl?: number;
+  /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
+  middleware?: Middleware[];
+  logger?: Logger;
+}
+
+/**
+ * Dramatiq 2.2.1's `RabbitmqBroker` over amqplib: the same queue arguments and bytes, so JS
+ * producers and workers share queues with Python ones. **Node only** (AMQP needs a raw TCP
+ * socket; amqplib is built on Node's `net`).
+ */
+export class RabbitmqBroker extends Broker {
+  /** `connection`: an amqplib connection, or a function opening one (then the broker reconnects). */
+  constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
+  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
+  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object }): Promise<RabbitmqBroker>;
+  readonly confirmDelivery: boolean;
+  readonly maxPriority: number | undefined;
+  readonly deadMessageTtl: number | undefined;
+  /** The current amqplib connection, opened again when it was lost (if the broker can). */
+  connection(): Promise<AmqplibConnection>;
+  /** The amqplib channel publishes and declarations go through. */
+  channel(): Promise<unknown>;
+  declareQueue(name: string): void;
+  /** The declared (canonical) queue names. */
+  getDeclaredQueues(): Set<string>;
+  /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
+  ensureQueue(queue: string): Promise<void>;
+  /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
+   * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
+  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  /** The message as sent, at once; `enqueued` says how the publish went. */
+  send(message: Message, options?: { delay?: number }): SentMessage;
+  /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
+  getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
+  /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
+  join(queueName: string, options?: { timeout?: number; minSuccesses?: number; idleTime?: number }): Promise<void>;
+  /** Drops a queue's messages, delayed messages and dead letters. */
+  flush(queueName: string): Promise<void>;
+  flushAll(): Promise<void>;
+  /** Closes the connection; the broker cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
 export function setBroker<B extends Broker>(broker: B): B;
 export function getBroker(): StubBroker;
 
@@ -627,9 +689,9 @@ export function actor<A extends unknown[] = unknown[], R = unknown>(name: string
 
 /** Runs actors for a broker's messages. */
 export class Worker {
-  /** On a `RedisBroker`, `queues` defaults to the queues of its actors that have code here. */
-  constructor(broker: StubBroker | RedisBroker, options?: { concurrency?: number; queues?: Iterable<string> });
-  readonly broker: StubBroker | RedisBroker;
+  /** On a `RedisBroker` or `RabbitmqBroker`, `queues` defaults to the queues of its actors that have code here. */
+  constructor(broker: StubBroker | RedisBroker | RabbitmqBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  readonly broker: StubBroker | RedisBroker | RabbitmqBroker;
   readonly concurrency: number;
   /** The queues it consumes, or `undefined` for all of the broker's. */
   readonly queues: Set<string> | undefined;

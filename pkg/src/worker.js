@@ -65,7 +65,7 @@ export class WorkerMessage {
 export class Worker {
   constructor(broker, { concurrency = 8, queues } = {}) {
     if (!broker || (typeof broker._take !== "function" && typeof broker._consume !== "function")) {
-      throw new TypeError("Worker needs a StubBroker or a RedisBroker");
+      throw new TypeError("Worker needs a StubBroker, a RedisBroker or a RabbitmqBroker");
     }
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
     this.broker = broker;

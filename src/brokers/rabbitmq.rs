@@ -54,6 +54,7 @@ use super::BrokerError;
 use crate::codec::value::Value;
 use crate::model::key::canonical_queue_name;
 use crate::model::message::Message;
+use crate::wait::backoff::{compute_backoff_with, Jitter};
 use crate::worker::queues::{dead_letter_queue_name, delay_queue_name};
 
 /// How long dead letters stay on `q.XQ`, in ms (Dramatiq's `DEAD_MESSAGE_TTL`; Python
@@ -67,6 +68,23 @@ pub const MAX_ENQUEUE_ATTEMPTS: u32 = 6;
 /// Dramatiq's `MAX_DECLARE_ATTEMPTS`: declaring a queue's three queues is tried this many
 /// times across reconnects.
 pub const MAX_DECLARE_ATTEMPTS: u32 = 2;
+
+/// Dramatiq's `CONSUMER_RESTART_DELAY`: a worker whose connection was lost waits about
+/// this long, in ms, before consuming again (Python waits exactly this; we back off up to
+/// it, so a broker that is back at once is consumed again at once).
+pub const CONSUMER_RESTART_DELAY_MS: u32 = 3000;
+
+/// The wait before the `attempts`-th consecutive reconnect, and the new attempt count:
+/// 100 ms doubling (jittered), capped near [`CONSUMER_RESTART_DELAY_MS`]. Reset `attempts`
+/// once consuming works again.
+pub fn reconnect_backoff_ms(attempts: u32, jitter: &mut Jitter) -> (u32, f64) {
+    compute_backoff_with(
+        attempts,
+        100.0,
+        f64::from(CONSUMER_RESTART_DELAY_MS),
+        jitter,
+    )
+}
 
 /// The persistent delivery mode.
 pub const DELIVERY_MODE_PERSISTENT: u8 = 2;
@@ -477,6 +495,16 @@ mod tests {
             assert!(broker_priority(&with(bad.clone())).is_err(), "{bad:?}");
             assert!(publish(&with(bad), None, 0, false).is_err());
         }
+    }
+
+    #[test]
+    fn reconnects_back_off_up_to_dramatiqs_restart_delay() {
+        let mut jitter = Jitter::new(3);
+        let (attempts, first) = reconnect_backoff_ms(0, &mut jitter);
+        assert_eq!(attempts, 1);
+        assert!((100.0..200.0).contains(&first), "{first}");
+        let (_, late) = reconnect_backoff_ms(30, &mut jitter);
+        assert!((1500.0..3000.0).contains(&late), "{late}");
     }
 
     #[test]

@@ -63,6 +63,8 @@ const samples = {
   Broker: () => new api.Broker(),
   StubBroker: () => broker,
   RedisBroker: () => new api.RedisBroker({ sendCommand() {} }),
+  RabbitmqBroker: () => new api.RabbitmqBroker(async () => undefined),
+  ConnectionClosed: () => new api.ConnectionClosed("x"),
   Actor: () => add,
   Worker: () => new api.Worker(broker),
   WorkerMessage: () => new api.WorkerMessage(message),

@@ -8,12 +8,14 @@ Configured from the environment:
     BROKER_URL         redis://127.0.0.1:6379 | amqp://guest:guest@127.0.0.1:5672
     BROKER_NAMESPACE   RedisBroker's key namespace (default "dramatiq")
     BROKER_CONFIRM     1: RabbitmqBroker with publisher confirms (default off, as Dramatiq's)
+    BROKER_MAX_PRIORITY  RabbitmqBroker's max_priority (default unset, as Dramatiq's)
     RESULTS_REDIS_URL  the Redis behind the Results middleware (default: BROKER_URL for redis)
     RESULTS_NAMESPACE  RedisBackend's namespace (default "dramatiq-results", Dramatiq's)
     QUEUE              the queue every actor is on (default "default")
     APP_PREFIX         prefix of the app's own Redis keys (default "broker-app"):
                          <prefix>:processed      list of message ids `record` processed
                          <prefix>:attempts:<key> `retry_once`'s attempt counter
+    RECORD_DELAY_MS    `record` sleeps this long first (default 0): a worker to kill mid-batch
     COUNT_TO           benchmarks: once the worker has processed this many messages, it
                        logs `counted {"n": N, "first_to_last_s": S}` (no I/O per message)
 """
@@ -38,6 +40,7 @@ RESULTS_REDIS_URL = os.environ.get("RESULTS_REDIS_URL") or (BROKER_URL if BROKER
 RESULTS_NAMESPACE = os.environ.get("RESULTS_NAMESPACE", "dramatiq-results")
 QUEUE = os.environ.get("QUEUE", "default")
 PREFIX = os.environ.get("APP_PREFIX", "broker-app")
+RECORD_DELAY_MS = int(os.environ.get("RECORD_DELAY_MS") or 0)
 
 if RESULTS_REDIS_URL is None:
     raise SystemExit("broker_app: RESULTS_REDIS_URL is required with BROKER=rabbitmq")
@@ -54,7 +57,10 @@ def make_broker(confirm=None):
 
         if confirm is None:
             confirm = os.environ.get("BROKER_CONFIRM") == "1"
-        return RabbitmqBroker(url=BROKER_URL, confirm_delivery=confirm)
+        max_priority = os.environ.get("BROKER_MAX_PRIORITY")
+        return RabbitmqBroker(
+            url=BROKER_URL, confirm_delivery=confirm, max_priority=int(max_priority) if max_priority else None
+        )
     raise SystemExit(f"broker_app: unknown BROKER={BROKER!r} (redis or rabbitmq)")
 
 
@@ -134,6 +140,8 @@ def slow(ms):
 @dramatiq.actor(queue_name=QUEUE)
 def record(tag):
     """Appends its message id to <prefix>:processed: count losses and duplicates."""
+    if RECORD_DELAY_MS:
+        time.sleep(RECORD_DELAY_MS / 1000)
     store.rpush(f"{PREFIX}:processed", CurrentMessage.get_current_message().message_id)
     return tag
 

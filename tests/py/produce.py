@@ -5,6 +5,9 @@ Broker, results and queue come from the environment, as for broker_app.py.
     produce.py pipeline SPEC...   run SPECs as one pipeline; print its messages (the last
                                   one's result is the pipeline's)
     produce.py group SPEC...      run SPECs as one group; print its messages
+    produce.py enqueue < dicts    for each message dict line on stdin (Python's json, as
+                                  `Message.asdict()`), broker.enqueue(Message(**dict));
+                                  print the message as Dramatiq encoded it
     produce.py results [--timeout MS] < messages
                                   for each message line on stdin, block in get_result and
                                   print {"value": v} | {"failure": {"type", "msg"}} |
@@ -54,6 +57,13 @@ def group(specs):
         print(message.encode().decode(), flush=True)
 
 
+def enqueue():
+    for line in sys.stdin:
+        if line.strip():
+            message = broker_app.broker.enqueue(dramatiq.Message(**json.loads(line)))
+            print(message.encode().decode(), flush=True)
+
+
 def results(timeout):
     for line in sys.stdin:
         if not line.strip():
@@ -75,7 +85,7 @@ def processed():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["send", "pipeline", "group", "results", "processed"])
+    parser.add_argument("command", choices=["send", "pipeline", "group", "enqueue", "results", "processed"])
     parser.add_argument("specs", nargs="*", type=json.loads)
     parser.add_argument("--timeout", type=int, default=10_000, help="get_result timeout, ms")
     args = parser.parse_args()
@@ -84,6 +94,8 @@ def main():
             results(args.timeout)
         elif args.command == "processed":
             processed()
+        elif args.command == "enqueue":
+            enqueue()
         else:
             {"send": send, "pipeline": pipeline, "group": group}[args.command](args.specs)
     finally:

@@ -163,3 +163,26 @@ async function typed(): Promise<void> {
   void [sum, text, both, last, wrong];
 }
 void typed;
+
+import { RabbitmqBroker, ConnectionClosed } from "dramatiq-results";
+async function rabbitmq(backend: ResultBackend): Promise<void> {
+  const broker = await RabbitmqBroker.connect("amqp://guest:guest@127.0.0.1:5672", {
+    confirmDelivery: true,
+    maxPriority: 10,
+    middleware: [new Results({ backend })],
+  });
+  const add = actor<[number, number], number>("add", { broker, queueName: "default" });
+  const m = add.sendWithOptions({ args: [1, 2], brokerPriority: 5 });
+  const sent: Message = await broker.enqueue(add.message(3, 4), { delay: 1000 });
+  const counts: [number, number, number] = await broker.getQueueMessageCounts("default");
+  actor((x: number) => x * 2, { broker, actorName: "double" });
+  const worker = new Worker(broker, { concurrency: 4 }).start();
+  const p = pipeline([add.message(1, 2), add.message(3, 4)], { broker }).run();
+  await worker.stop();
+  await broker.close();
+  const e: Error = new ConnectionClosed("lost");
+  // @ts-expect-error maxPriority is a number
+  await RabbitmqBroker.connect("amqp://x", { maxPriority: "5" });
+  void [m, sent, counts, p, e];
+}
+void rabbitmq;

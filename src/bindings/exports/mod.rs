@@ -12,6 +12,7 @@ pub mod errors;
 pub mod interchange;
 pub mod message;
 pub mod promise;
+pub mod rabbitmq;
 pub mod redis_broker;
 pub mod result_backend;
 pub mod result_stream;

@@ -1,0 +1,533 @@
+// RabbitmqBroker against a real RabbitMQ node and the real Python Dramatiq 2.2.1
+// (tests/py/broker_app.py, produce.py): queues declared in either order without
+// PRECONDITION_FAILED, published bodies byte for byte Python's, and 1 000 JS-sent messages
+// run by a Python worker with every result read back from Redis.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createClient } from "redis";
+import amqplib from "amqplib";
+import {
+  AgeLimit,
+  ConnectionClosed,
+  Pipelines,
+  Retries,
+  TimeLimit,
+  Worker,
+  JSONEncoder,
+  Message,
+  RabbitmqBroker,
+  RedisBackend,
+  ResultFailure,
+  Results,
+  actor,
+  group,
+  pipeline,
+} from "dramatiq-results";
+import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+
+const skip =
+  [
+    !haveRedis && "no redis-server (scripts/setup --services)",
+    !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)",
+    !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)",
+  ]
+    .filter(Boolean)
+    .join("; ") || false;
+
+const encoder = new JSONEncoder();
+// Python's JSON (NaN, big integers): read with Dramatiq's decoder.
+const vectors = encoder.decode(readFileSync(new URL("../fixtures/broker-vectors.json", import.meta.url)));
+
+/** The vector messages as dicts, without RedisBroker's `redis_message_id`. */
+function vectorDicts() {
+  const dicts = [];
+  for (const c of vectors.cases) {
+    for (const m of c.message ? [c.message] : c.messages ?? []) {
+      const { redis_message_id: _, ...options } = m.options;
+      dicts.push({ case: c.case, dict: { ...m, options } });
+    }
+  }
+  return dicts;
+}
+
+/** Every message on `queue` now, in order, taken off it: `{ body, properties }`. */
+async function drain(ch, queue) {
+  const out = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return out;
+    let id;
+    try {
+      id = Message.decode(m.content).messageId;
+    } catch {
+      // Not a message (the malformed-input test's bodies).
+    }
+    out.push({ body: m.content.toString("utf8"), id, properties: m.properties });
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A logger keeping what it was told, as `level message | error` lines. */
+function recordingLogger() {
+  const lines = [];
+  const keep = (level) => (msg, error) => lines.push(`${level} ${msg}${error ? ` | ${error.message ?? error}` : ""}`);
+  return { lines, info: keep("info"), warn: keep("warn"), error: keep("error") };
+}
+
+async function eventually(check, what, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
+  let redis;
+  let rabbit;
+  let redisClient;
+  let backend;
+  let admin; // a plain amqplib connection for looking at queues
+  const brokers = [];
+
+  const conn = (queue, extra = {}) => ({ broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue, ...extra });
+  const middleware = () => [new AgeLimit(), new TimeLimit(), new Pipelines(), new Retries(), new Results({ backend })];
+  const open = async (options = {}) => {
+    const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: middleware(), ...options });
+    brokers.push(broker);
+    return broker;
+  };
+
+  before(async () => {
+    [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
+    redisClient = await createClient({ url: redis.url }).connect();
+    backend = new RedisBackend(redisClient);
+    admin = await amqplib.connect(rabbit.url);
+  });
+
+  after(async () => {
+    for (const b of brokers) await b.close();
+    await admin?.close().catch(() => {});
+    await redisClient?.destroy();
+    await rabbit?.stop();
+    await redis?.stop();
+  });
+
+  test("a queue Python declared first is declared again without PRECONDITION_FAILED", async () => {
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], conn("pyfirst"));
+    // Confirmed publishes, so the counts below include them.
+    const broker = await open({ confirmDelivery: true });
+    const sent = await broker.enqueue(new Message({ queueName: "pyfirst", actorName: "add", args: [3, 4] }));
+    await broker.enqueue(sent, { delay: 10 });
+    assert.deepEqual(await broker.getQueueMessageCounts("pyfirst"), [2, 1, 0]);
+    // The check can fail: other arguments (a max priority Python's broker lacks) are refused.
+    const other = await open({ maxPriority: 5 });
+    await assert.rejects(other.ensureQueue("pyfirst"), /PRECONDITION[-_]FAILED/);
+  });
+
+  test("a queue JS declared first is declared again by Python's producer", async () => {
+    const broker = await open({ confirmDelivery: true });
+    await broker.enqueue(new Message({ queueName: "jsfirst", actorName: "add", args: [1, 1] }));
+    await broker.enqueue(new Message({ queueName: "jsfirst", actorName: "add", args: [2, 2] }), { delay: 60_000 });
+    const sent = await runPython("produce.py", ["send", '{"actor":"add","args":[5,5]}', '{"actor":"add","args":[6],"delay":60000}'], conn("jsfirst"));
+    assert.equal(sent.length, 2);
+    assert.deepEqual(await broker.getQueueMessageCounts("jsfirst"), [2, 2, 0]);
+    // And Python's confirm-delivery producer (mandatory publishes) too.
+    await runPython("produce.py", ["send", '{"actor":"add","args":[7,7]}'], conn("jsfirst", { confirm: true }));
+    assert.deepEqual(await broker.getQueueMessageCounts("jsfirst"), [3, 2, 0]);
+  });
+
+  test("with a max priority, in both orders: Python's and ours declare alike (and differ from the default)", async () => {
+    const prio = (queue) => conn(queue, { env: { BROKER_MAX_PRIORITY: "10" } });
+    // Python first, then us.
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], prio("prio-py"));
+    const broker = await open({ maxPriority: 10, confirmDelivery: true });
+    await broker.enqueue(new Message({ queueName: "prio-py", actorName: "add", args: [1], options: { broker_priority: 7 } }));
+    // Us first, then Python.
+    await broker.enqueue(new Message({ queueName: "prio-js", actorName: "add", args: [1] }), { delay: 1000 });
+    await runPython("produce.py", ["send", '{"actor":"add","args":[3,4]}'], prio("prio-js"));
+    assert.deepEqual(await broker.getQueueMessageCounts("prio-py"), [2, 0, 0]);
+    assert.deepEqual(await broker.getQueueMessageCounts("prio-js"), [1, 1, 0]);
+    // A Python broker without max_priority is refused on these queues, as ours would be.
+    await assert.rejects(runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], conn("prio-js")), /PRECONDITION_FAILED|406/);
+    const plain = await open();
+    await assert.rejects(plain.ensureQueue("prio-py"), /PRECONDITION[-_]FAILED/);
+  });
+
+  for (const confirmDelivery of [false, true]) {
+    test(`published bodies and properties are Python's for every broker vector (confirmDelivery ${confirmDelivery})`, async () => {
+      const broker = await open({ confirmDelivery });
+      const ch = await admin.createChannel();
+      try {
+        const cases = vectorDicts();
+        cases.push({ case: "broker_priority", dict: { ...cases[0].dict, message_id: "prio-1", options: { broker_priority: 3 } } });
+        const queues = [...new Set(cases.map((c) => c.dict.queue_name))];
+        // Unconfirmed publishes land a moment later: read until all are there (or 10 s).
+        const read = async () => {
+          const out = new Map();
+          const deadline = Date.now() + 10_000;
+          while (out.size < cases.length && Date.now() < deadline) {
+            for (const q of queues) for (const m of await drain(ch, q)) out.set(m.id, m);
+            if (out.size < cases.length) await new Promise((r) => setTimeout(r, 20));
+          }
+          return out;
+        };
+        for (const q of queues) await broker.ensureQueue(q);
+        for (const q of queues) await drain(ch, q);
+        for (const { dict } of cases) await broker.enqueue(Message.fromDict(dict));
+        const ours = await read();
+        const lines = cases.map(({ dict }) => encoder.encode(dict)).map((b) => Buffer.from(b).toString("utf8"));
+        await runPython("produce.py", ["enqueue"], { ...conn("default"), input: lines.join("\n") });
+        const theirs = await read();
+        assert.equal(ours.size, cases.length);
+        assert.equal(theirs.size, cases.length);
+        for (const { case: name, dict } of cases) {
+          const a = ours.get(dict.message_id);
+          const b = theirs.get(dict.message_id);
+          assert.equal(a.body, b.body, name);
+          assert.equal(a.properties.deliveryMode, 2, name);
+          assert.equal(a.properties.deliveryMode, b.properties.deliveryMode, name);
+          assert.equal(a.properties.priority, b.properties.priority, name);
+          // The one difference on the wire: amqplib always sends a headers table (empty).
+          assert.equal(b.properties.headers, undefined, name);
+          assert.deepEqual({ ...a.properties.headers }, {}, name);
+        }
+        assert.equal(ours.get("prio-1").properties.priority, 3);
+        // A delay goes to <q>.DQ with an eta, as Python's.
+        const delayed = await broker.enqueue(Message.fromDict(cases[0].dict), { delay: 5000 });
+        let onDq;
+        for (let i = 0; i < 500 && !onDq; i++) [onDq] = await drain(ch, "default.DQ");
+        assert.equal(onDq.body, Buffer.from(delayed.encode()).toString("utf8"));
+        assert.equal(delayed.queueName, "default.DQ");
+        assert.ok(Math.abs(delayed.options.eta - Date.now() - 5000) < 5000);
+        assert.equal(delayed.options.redis_message_id, undefined);
+      } finally {
+        await ch.close();
+      }
+    });
+  }
+
+  test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery)", async () => {
+    const broker = await open({ confirmDelivery: true });
+    await broker.enqueue(new Message({ queueName: "vanish", actorName: "add", args: [1] }));
+    const ch = await admin.createChannel();
+    await ch.deleteQueue("vanish");
+    const m = await broker.enqueue(new Message({ queueName: "vanish", actorName: "add", args: [2] }));
+    const got = await drain(ch, "vanish");
+    await ch.close();
+    assert.deepEqual(got.map((g) => g.id), [m.messageId]);
+  });
+
+  test("JS → Python: 1 000 messages, every result read from Redis, none lost or wrong", async () => {
+    const queue = "work";
+    const worker = await startPythonWorker({ ...conn(queue, { prefix: "js2py" }), threads: 8 });
+    try {
+      const broker = await open();
+      const msg = (actorName, args, kwargs = {}) => new Message({ queueName: queue, actorName, args, kwargs });
+      const expect = []; // [message, check(outcome)]
+      const value = (v) => (o) => assert.deepEqual(o, { value: v });
+      // Vector argument kinds, echoed back as Python decoded them.
+      const kinds = vectorDicts().filter((c) => c.dict.queue_name === "default" && c.dict.actor_name === "add");
+      for (let i = 0; i < 100; i++) {
+        const { dict } = kinds[i % kinds.length];
+        const probe = Message.fromDict({ ...dict, options: {} });
+        const m = msg("echo", probe.args, probe.kwargs);
+        expect.push([m, value({ args: probe.args, kwargs: probe.kwargs })]);
+        await broker.enqueue(m);
+      }
+      for (let i = 0; i < 50; i++) {
+        const m = msg("add", [i], { y: 1000 });
+        expect.push([m, value(i + 1000)]);
+        await broker.enqueue(m, { delay: 200 + 20 * i });
+      }
+      for (let i = 0; i < 20; i++) {
+        const m = msg("fail", [`boom ${i} \u2622`]);
+        expect.push([m, (o) => assert.deepEqual(o, { failure: { type: "AppError", msg: `boom ${i} \u2622` } })]);
+        await broker.enqueue(m);
+      }
+      const run = Date.now();
+      for (let i = 0; i < 20; i++) {
+        const m = msg("retry_once", [`k-${run}-${i}`]);
+        expect.push([m, value(2)]);
+        await broker.enqueue(m);
+      }
+      for (let i = 0; i < 10; i++) {
+        const p = pipeline([msg("add", [i, 1]), msg("add", [10]), msg("add", [100])], { broker }).run();
+        await p.enqueued;
+        expect.push([p.messages.at(-1), value(i + 111)]);
+      }
+      const g = group(Array.from({ length: 10 }, (_, i) => msg("add", [i, i])), { broker }).run();
+      await g.enqueued;
+      for (const [i, m] of g.children.entries()) expect.push([m, value(2 * i)]);
+      // The rest through a remote actor: send() returns at once, `enqueued` settles later.
+      const add = actor("add", { queueName: queue, broker });
+      const sends = [];
+      for (let i = expect.length; i < 1000; i++) {
+        const m = add.send(i, i);
+        expect.push([m, value(2 * i)]);
+        sends.push(m.enqueued);
+      }
+      await Promise.all(sends);
+      assert.equal(expect.length, 1000);
+
+      let lost = 0;
+      let wrong = 0;
+      const problems = [];
+      await Promise.all(
+        expect.map(async ([m, check]) => {
+          let outcome;
+          try {
+            outcome = { value: await backend.getResult(m, { block: true, timeout: 60_000 }) };
+          } catch (error) {
+            if (error instanceof ResultFailure) outcome = { failure: { type: error.exceptionType, msg: error.exceptionValue } };
+            else {
+              lost += 1;
+              problems.push(`${m}: ${error}`);
+              return;
+            }
+          }
+          try {
+            check(outcome);
+          } catch (error) {
+            wrong += 1;
+            problems.push(`${m}: ${error.message}`);
+          }
+        }),
+      );
+      console.log(`JS → Python: ${expect.length} messages, ${lost} lost, ${wrong} wrong`);
+      assert.deepEqual({ lost, wrong, problems: problems.slice(0, 5) }, { lost: 0, wrong: 0, problems: [] });
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("Python sends, the JS worker runs, Python's get_result reads every result and failure", { timeout: 90_000 }, async () => {
+    const queue = "py2js";
+    const logger = recordingLogger();
+    const broker = await open({ logger });
+    const opts = { broker, queueName: queue, storeResults: true };
+    class AppError extends Error {}
+    AppError.prototype.name = "AppError";
+    const attempts = new Map();
+    // A JS actor receives Python's kwargs as a last object argument.
+    actor((x, y = 0) => x + (typeof y === "object" ? y.y : y), { ...opts, actorName: "add" });
+    actor((...a) => ({ args: a.slice(0, -1), kwargs: a.at(-1) }), { ...opts, actorName: "echo" });
+    actor((msg) => {
+      throw new AppError(msg);
+    }, { ...opts, actorName: "fail", maxRetries: 0 });
+    actor((key) => {
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (n === 1) throw new AppError(`first attempt for ${key}`);
+      return n;
+    }, { ...opts, actorName: "retry_once", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
+    const worker = new Worker(broker, { concurrency: 4 }).start();
+    try {
+      const py = conn(queue, { prefix: "py2js" });
+      const sent = await runPython("produce.py", [
+        "send",
+        '{"actor":"add","args":[1,2]}',
+        '{"actor":"add","args":[40],"kwargs":{"y":2}}',
+        '{"actor":"echo","args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}',
+        '{"actor":"fail","args":["boom \\u2622"]}',
+        '{"actor":"retry_once","args":["py"]}',
+        '{"actor":"add","args":[5,5],"delay":300}',
+      ], py);
+      const pipe = await runPython("produce.py", ["pipeline", '{"actor":"add","args":[1,2]}', '{"actor":"add","args":[10]}', '{"actor":"add","args":[100]}'], py);
+      const grp = await runPython("produce.py", ["group", '{"actor":"add","args":[1,1]}', '{"actor":"add","args":[2,2]}'], py);
+      const got = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: [...sent, pipe.at(-1), ...grp].join("\n") });
+      assert.deepEqual(got, [
+        '{"value":3}',
+        '{"value":42}',
+        '{"value":{"args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}}',
+        '{"failure":{"type":"AppError","msg":"boom \\u2622"}}',
+        '{"value":2}',
+        '{"value":10}',
+        '{"value":113}',
+        '{"value":2}',
+        '{"value":4}',
+      ]);
+      // The failed message and retry_once's first attempt were rejected: dead-lettered to
+      // py2js.XQ by RabbitMQ, as Dramatiq's consumer does.
+      const ch = await admin.createChannel();
+      const dead = await eventually(async () => {
+        const got = await drain(ch, `${queue}.XQ`);
+        return got.length > 0 && got;
+      }, "dead letters");
+      await ch.close();
+      const failId = JSON.parse(sent[3]).message_id;
+      assert.ok(dead.some((d) => d.id === failId), "fail's message is in py2js.XQ");
+      await eventually(async () => {
+        const [ready, delayed] = await broker.getQueueMessageCounts(queue);
+        return ready + delayed === 0;
+      }, "queues drained");
+    } finally {
+      await worker.stop();
+    }
+    // Everything was acked: nothing comes back once the worker's channels are closed.
+    const [ready, delayed] = await broker.getQueueMessageCounts(queue);
+    assert.deepEqual([ready, delayed], [0, 0]);
+  });
+
+  test("a Python and a JS worker on one queue, the Python one SIGKILLed mid-batch: every message processed", { timeout: 120_000 }, async (t) => {
+    const queue = "mixed";
+    const prefix = "mixed";
+    const list = `${prefix}:processed`;
+    let jsRuns = 0;
+    const broker = await open({ logger: recordingLogger() });
+    const record = actor(async () => {
+      await sleep(5);
+      return null;
+    }, { broker, queueName: queue, actorName: "record" });
+    // The JS record appends its message id to the same list as Python's.
+    broker.addMiddleware({
+      async afterProcessMessage(_b, message, { exception }) {
+        if (message.actorName === "record" && exception === undefined) {
+          jsRuns += 1;
+          await redisClient.rPush(list, message.messageId);
+        }
+      },
+    });
+    // RECORD_DELAY_MS slows Python's record, so it is killed mid-batch.
+    const py = await startPythonWorker({ ...conn(queue, { prefix }), threads: 4, env: { RECORD_DELAY_MS: "50" } });
+    // Both workers consume at once; the Python one is killed holding its prefetched,
+    // unacked deliveries, which RabbitMQ hands to the JS worker.
+    const js = new Worker(broker, { concurrency: 8 }).start();
+    try {
+      // The kill comes while messages are still being sent and processed.
+      let atKill;
+      const killed = eventually(async () => (await redisClient.lLen(list)) >= 50, "processing").then(async () => {
+        await py.kill();
+        atKill = { all: await redisClient.lLen(list), js: jsRuns };
+      });
+      const sent = [];
+      for (let i = 0; i < 2000; i++) sent.push(record.send(`t${i}`));
+      await Promise.all(sent.map((m) => m.enqueued));
+      await killed;
+      t.diagnostic(`the Python worker was killed when ${atKill.all} record(s) were in, ${atKill.js} of them by JS`);
+      const want = new Set(sent.map((m) => m.messageId));
+      const processed = await eventually(async () => {
+        const seen = await redisClient.lRange(list, 0, -1);
+        const got = new Set(seen);
+        return [...want].every((id) => got.has(id)) && seen;
+      }, "every message processed", 60_000);
+      const duplicates = processed.length - new Set(processed).size;
+      t.diagnostic(`${want.size} sent, ${processed.length} processed, ${duplicates} duplicate(s) (at least once)`);
+      console.log(`mixed workers: ${want.size} sent, ${processed.length} processed (${jsRuns} by JS), ${duplicates} duplicate(s)`);
+      assert.equal(new Set(processed).size, want.size);
+    } finally {
+      await js.stop();
+    }
+  });
+
+  test("malformed bodies and an unknown actor are dead-lettered with a reason; a server restart loses nothing", { timeout: 180_000 }, async (t) => {
+    const queue = "bad";
+    const logger = recordingLogger();
+    const broker = await open({ logger, confirmDelivery: true });
+    const add = actor((x, y) => x + y, { broker, queueName: queue, actorName: "add", storeResults: true });
+    const seen = [];
+    const slow = actor(async (i) => {
+      await sleep(50);
+      seen.push(i);
+      return i;
+    }, { broker, queueName: queue, actorName: "slow", storeResults: true });
+    await broker.ensureQueue(queue);
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      const ch = await admin.createChannel();
+      ch.sendToQueue(queue, Buffer.from("not json {"), { persistent: true });
+      ch.sendToQueue(queue, Buffer.from('{"queue_name":"bad"}'), { persistent: true });
+      const stranger = await broker.enqueue(new Message({ queueName: queue, actorName: "nobody", args: [1] }));
+      assert.equal(await add.send(1, 2).getResult({ block: true, timeout: 10_000 }), 3);
+      const dead = await eventually(async () => {
+        const [, , xq] = await broker.getQueueMessageCounts(queue);
+        return xq === 3;
+      }, "three dead letters");
+      assert.ok(dead);
+      const bodies = (await drain(ch, `${queue}.XQ`)).map((d) => d.body);
+      await ch.close();
+      assert.ok(bodies.includes("not json {"), `${bodies.join("\n")}\n${logger.lines.join("\n")}`);
+      assert.ok(bodies.some((b) => b.includes(stranger.messageId)));
+      const said = logger.lines.join("\n");
+      assert.match(said, /Dead-lettering a message from queue bad that does not decode/);
+      assert.match(said, /Dead-lettering message .* \(nobody\) from queue bad: no actor of that name/);
+
+      // 30 slow messages, then the server restarts under the worker: the deliveries it
+      // held come back from the server and every message is still processed.
+      const sent = [];
+      for (let i = 0; i < 30; i++) sent.push(slow.send(i));
+      await Promise.all(sent.map((m) => m.enqueued));
+      await eventually(() => seen.length >= 4, "slow messages started");
+      await rabbit.restart();
+      await eventually(() => logger.lines.some((l) => l.includes("Consuming from RabbitMQ again")), "the worker consuming again", 60_000);
+      const values = await Promise.all(sent.map((m) => backend.getResult(m, { block: true, timeout: 60_000 })));
+      assert.deepEqual(values, Array.from({ length: 30 }, (_, i) => i));
+      t.diagnostic(`30 sent across a restart, ${seen.length} runs (${seen.length - 30} redelivered duplicate(s))`);
+      console.log(`server restart: 30 sent, ${seen.length} runs, ${new Set(seen).size} distinct`);
+      assert.equal(await add.send(20, 22).getResult({ block: true, timeout: 20_000 }), 42);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("stop() finishes in-flight messages; prefetched ones go back to the queue", { timeout: 60_000 }, async () => {
+    const broker = await open({ confirmDelivery: true });
+    let started = 0;
+    let finished = 0;
+    const slow = actor(async () => {
+      started += 1;
+      await sleep(200);
+      finished += 1;
+      return 1;
+    }, { broker, queueName: "stopq", actorName: "slow", storeResults: true });
+    const sent = [];
+    for (let i = 0; i < 21; i++) sent.push(slow.send());
+    await Promise.all(sent.map((m) => m.enqueued));
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    await eventually(() => started >= 2, "two started");
+    await worker.stop();
+    assert.equal(started, finished, "in-flight messages finished");
+    const [ready, delayed, dead] = await broker.getQueueMessageCounts("stopq");
+    assert.deepEqual([ready, delayed, dead], [21 - finished, 0, 0]);
+    await broker.flush("stopq");
+    assert.deepEqual(await broker.getQueueMessageCounts("stopq"), [0, 0, 0]);
+  });
+
+  test("held messages run by actor priority, lower first, as Dramatiq's worker", { timeout: 60_000 }, async () => {
+    const broker = await open({ confirmDelivery: true });
+    const order = [];
+    const opts = { broker, queueName: "prio-run" };
+    const slow = actor(async (tag) => {
+      await sleep(300);
+      order.push(tag);
+    }, { ...opts, actorName: "slow" });
+    const low = actor((tag) => void order.push(tag), { ...opts, actorName: "low", priority: 10 });
+    const high = actor((tag) => void order.push(tag), { ...opts, actorName: "high", priority: 0 });
+    // Two runners busy with slow messages; the prefetch (2 × 2) holds the next two, sent low first.
+    for (const m of [slow.send("s1"), slow.send("s2"), low.send("low"), high.send("high")]) await m.enqueued;
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(() => order.length === 4, "all four ran");
+    } finally {
+      await worker.stop();
+    }
+    // Both were held while the runners were busy: FIFO would run "low" first.
+    assert.ok(order.indexOf("high") < order.indexOf("low"), order.join(" "));
+  });
+
+  test("connection errors: a closed broker refuses, a lost connection is reopened", async () => {
+    const broker = await open();
+    const first = await broker.connection();
+    await first.close();
+    const m = await broker.enqueue(new Message({ queueName: "again", actorName: "add", args: [1] }));
+    assert.notEqual(await broker.connection(), first);
+    assert.equal(m.queueName, "again");
+    await broker.close();
+    await assert.rejects(broker.enqueue(new Message({ queueName: "again", actorName: "add", args: [1] })), ConnectionClosed);
+  });
+});
