@@ -58,6 +58,24 @@ impl Store for Broken {
     }
 }
 
+/// A store that answers every read with an error of its own (a server's `WRONGTYPE`).
+struct Refusing;
+
+impl Store for Refusing {
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(
+            StoreError::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+                .answered(),
+        )
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 fn stub(clock: &ManualClock) -> Rc<ResultBackend<StubStore<ManualClock>, ManualClock>> {
     Rc::new(ResultBackend::new(
         StubStore::new(clock.clone()),
@@ -239,6 +257,21 @@ fn ttl_expires_results() {
 /// A store that hangs cannot hang the caller: a read is abandoned shortly after the
 /// deadline (a timeout when blocking, a store error otherwise); a failing store is a
 /// store error at once.
+#[test]
+fn a_stores_own_error_answer_ends_a_blocking_wait_at_once() {
+    let clock = ManualClock::new();
+    let backend = ResultBackend::new(Refusing, clock.clone(), KeyScheme::default(), 1);
+    let got = clock.block_on(backend.get_result_by_key("k", Wait::block(5_000.0).unwrap()));
+    match got {
+        Some(Err(ResultError::Store { source, .. })) => {
+            assert!(source.message.starts_with("WRONGTYPE"), "{source}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Asking again cannot change an answer: no waiting for the deadline.
+    assert_eq!(clock.now_ms(), 0.0);
+}
+
 #[test]
 fn broken_stores_give_errors_not_hangs() {
     let clock = ManualClock::new();

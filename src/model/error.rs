@@ -162,6 +162,11 @@ pub struct StoreError {
     pub message: String,
     /// The adapter's own error value, opaque to the core.
     pub cause: Option<Rc<dyn Any>>,
+    /// Whether the store itself answered with this error (a server's error reply, an answer
+    /// of the wrong shape), as opposed to not answering (a lost connection, an adapter that
+    /// threw). Asking again cannot change an answer, so a blocking wait ends at once on one,
+    /// where it waits out a failure to answer until its deadline.
+    pub answered: bool,
 }
 
 impl StoreError {
@@ -170,6 +175,7 @@ impl StoreError {
         StoreError {
             message: message.into(),
             cause: None,
+            answered: false,
         }
     }
 
@@ -178,7 +184,14 @@ impl StoreError {
         StoreError {
             message: message.into(),
             cause: Some(cause),
+            answered: false,
         }
+    }
+
+    /// The same error, marked as the store's own answer (see [`StoreError::answered`]).
+    pub fn answered(mut self) -> Self {
+        self.answered = true;
+        self
     }
 }
 

@@ -87,15 +87,28 @@ impl std::error::Error for RespError {}
 
 impl From<RespError> for StoreError {
     /// The store layer sees the same words (a server error stays the server's text, which
-    /// is what `RedisStore` matches `unknown command` against).
+    /// is what `RedisStore` matches `unknown command` against). A server's error reply is
+    /// its answer ([`StoreError::answered`]); every other failure is a failure to answer.
     fn from(error: RespError) -> Self {
-        StoreError::new(error.to_string())
+        let answered = matches!(error, RespError::Server(_));
+        let store = StoreError::new(error.to_string());
+        if answered {
+            store.answered()
+        } else {
+            store
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_server_error_is_the_stores_answer() {
+        assert!(StoreError::from(RespError::Server("WRONGTYPE x".into())).answered);
+        assert!(!StoreError::from(RespError::Closed("gone".into())).answered);
+    }
 
     #[test]
     fn server_errors_keep_the_server_text_and_code() {

@@ -189,7 +189,8 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                         cause: Some(last_error.unwrap_or(source)),
                     })
                 }
-                Err(Op::Failed(source)) if wait.block => {
+                // A failure to answer is waited out; the store's own error answer is final.
+                Err(Op::Failed(source)) if wait.block && !source.answered => {
                     last_error = Some(source);
                     None
                 }
@@ -241,6 +242,12 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                             key: key.to_owned(),
                             timeout_ms: wait.timeout_ms,
                             cause: Some(source),
+                        })
+                    }
+                    Err(Op::Failed(source)) if source.answered => {
+                        return Err(ResultError::Store {
+                            key: key.to_owned(),
+                            source,
                         })
                     }
                     // The blocking connection failed (the server went away): retry after a

@@ -102,6 +102,7 @@ fn unexpected(command: &str, reply: &Reply, expected: &str) -> StoreError {
         "Redis answered {command} with {}; expected {expected}",
         reply.describe()
     ))
+    .answered()
 }
 
 /// A timeout in milliseconds as the fractional seconds Redis's blocking commands take,

@@ -78,3 +78,22 @@ export function redisBlocking(client, dialect, argv, state) {
 export function redisIdle(state) {
   return state.busy !== true;
 }
+
+/** The class names clients give the server's error replies (`-WRONGTYPE …`): node-redis
+ * (`ErrorReply` and its subclasses), ioredis (`ReplyError`). */
+const REPLY_ERRORS = new Set(["ErrorReply", "SimpleError", "BlobError", "ReplyError"]);
+
+/**
+ * Whether a client's rejection is the server's error reply rather than a failure to reach
+ * the server: an answer, which asking again cannot change. Never throws.
+ */
+export function isServerError(error) {
+  try {
+    for (let p = error; p && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
+      if (REPLY_ERRORS.has(p.constructor?.name)) return true;
+    }
+    return REPLY_ERRORS.has(error?.name);
+  } catch {
+    return false;
+  }
+}

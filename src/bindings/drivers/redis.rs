@@ -29,6 +29,8 @@ extern "C" {
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = redisIdle)]
     fn redis_idle(state: &js_sys::Object) -> bool;
+    #[wasm_bindgen(js_name = isServerError)]
+    fn is_server_error(error: &JsValue) -> bool;
 }
 
 /// Deepest reply this layout produces is an array of strings; anything much deeper is not
@@ -124,14 +126,19 @@ fn command_name<'a>(argv: &[Arg<'a>]) -> &'a str {
 
 async fn send(promise: js_sys::Promise, name: &str) -> Result<Reply, StoreError> {
     let answer = JsFuture::from(promise).await.map_err(|cause| {
-        StoreError::with_cause(
+        let error = StoreError::with_cause(
             format!("Redis {name} failed: {}", error_text(&cause)),
-            Rc::new(cause),
-        )
+            Rc::new(cause.clone()),
+        );
+        if is_server_error(&cause) {
+            error.answered()
+        } else {
+            error
+        }
     })?;
     reply_of(&answer, 0).map_err(|what| {
         let message = format!("the Redis client answered {name} with {what}");
-        StoreError::with_cause(message.clone(), Rc::new(type_error(&message)))
+        StoreError::with_cause(message.clone(), Rc::new(type_error(&message))).answered()
     })
 }
 

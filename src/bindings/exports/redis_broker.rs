@@ -110,6 +110,7 @@ impl Shared {
             failure(StoreError {
                 message,
                 cause: e.cause,
+                answered: e.answered,
             })
         })
     }
