@@ -61,4 +61,5 @@ export {
   QueueJoinTimeout,
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
+export { connectRedis } from "./redis_connect.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";

@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { initSync } from "../dist/dramatiq_results.js";
+import { openSocket } from "./socket_node.js";
+import { setOpenSocket } from "./redis_connect.js";
 
 // V8 11 (Node 20) can abort the whole process ("Fatal error … unreachable code" in
 // Deoptimizer::DoComputeBuiltinContinuation) when it lazily deoptimizes a function into
@@ -15,5 +17,8 @@ if (/^11\./.test(process.versions.v8) && !process.env.DRAMATIQ_RESULTS_KEEP_V8_F
 }
 
 initSync({ module: readFileSync(new URL("../dist/dramatiq_results_bg.wasm", import.meta.url)) });
+
+// connectRedis opens its sockets with node:net / node:tls.
+setOpenSocket(openSocket);
 
 export * from "./api.js";

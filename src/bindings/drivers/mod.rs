@@ -14,4 +14,5 @@ pub mod kv;
 pub mod memcached;
 pub mod random;
 pub mod redis;
+pub mod redis_socket;
 pub mod timer;

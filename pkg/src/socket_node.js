@@ -1,4 +1,4 @@
-// A TCP or TLS socket for the Redis client on Node (node:net / node:tls), behind the small
+// A TCP or TLS socket for connectRedis on Node (node:net / node:tls), behind the small
 // interface every host's socket driver exports (socket_workerd.js is the other one):
 //
 //   openSocket({ host, port, tls, servername, connectTimeoutMs, keepAliveMs, noDelay })
