@@ -326,3 +326,36 @@ class RabbitmqServer extends Server {
 export async function startRabbitmq() {
   return new RabbitmqServer(await freePort()).start();
 }
+
+/**
+ * A redis-server speaking only TLS (Debian's is built with it), on a free port, with a
+ * self-signed certificate made here by `openssl` for `localhost` and 127.0.0.1. `caFile`
+ * and `ca` are that certificate, for clients to trust; clients need no certificate.
+ */
+export async function startRedisTls() {
+  const dir = mkdtempSync(join(tmpdir(), "redis-tls-"));
+  leftovers.dirs.add(dir);
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  await new Promise((resolve, reject) => {
+    const child = spawn("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key, "-out", cert,
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext", "basicConstraints=critical,CA:TRUE",
+    ], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`openssl failed: ${err}`))));
+  });
+  const port = await freePort();
+  const server = new Server("redis-server (TLS)", [
+    "redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--save", "",
+    "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning",
+    "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
+  ]);
+  server.port = port;
+  server.url = `rediss://localhost:${port}`;
+  server.caFile = cert;
+  server.ca = readFileSync(cert, "utf8");
+  return server.start();
+}
