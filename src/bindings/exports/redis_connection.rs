@@ -171,7 +171,9 @@ fn bulk_of(options: &JsValue) -> Bulk {
     }
     let mapped = prop(&prop(options, "typeMapping"), "36");
     if let Some(class) = mapped.dyn_ref::<js_sys::Function>() {
-        let from = prop(&mapped, "from");
+        // A class is a function, which `prop` does not look into.
+        let from =
+            js_sys::Reflect::get(&mapped, &JsValue::from_str("from")).unwrap_or(JsValue::UNDEFINED);
         return Bulk::Bytes(from.dyn_ref::<js_sys::Function>().cloned(), class.into());
     }
     if prop(options, "returnBuffers").as_bool() == Some(true) {
