@@ -233,6 +233,21 @@ async function redisBatch() {
   }
 }
 
+// --- 5c. connectRedis vs node-redis, and in workerd -----------------------------------
+
+/** bench/connect_redis.mjs (its own redis-server and Miniflare). */
+function connectRedisBench() {
+  const run = spawnSync(process.execPath, [`${root}bench/connect_redis.mjs`, ...(quick ? ["--quick"] : [])], {
+    encoding: "utf8",
+    timeout: 900_000,
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
+  }
+}
+
 // --- 6. sizes --------------------------------------------------------------------------
 
 function sizes() {
@@ -264,6 +279,8 @@ console.error("[bench] 10 000 waiters…");
 const many = waiters();
 console.error("[bench] redis batch…");
 const redis = await redisBatch();
+console.error("[bench] connectRedis…");
+const connect = connectRedisBench();
 const size = sizes();
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
@@ -319,13 +336,30 @@ lines.push(
         `${fmt(redis.pythonMs, 1)} ms (${ratio(redis.pythonMs, redis.oursMs)} faster).` +
         (redis.pythonError ? ` Python: ${redis.pythonError}` : ""),
 );
+lines.push("", "## connectRedis against node-redis (loopback redis-server), and in workerd", "");
+if (connect.error) {
+  lines.push(`Not measured: ${connect.error}.`);
+} else {
+  lines.push(
+    "| | connectRedis | node-redis | ours / node-redis |",
+    "|---|---:|---:|---:|",
+    `| store + get, ${connect.callers} concurrent callers (pairs/s) | ${fmt(connect.storeGetPerSec.ours)} | ${fmt(connect.storeGetPerSec.nodeRedis)} | ${ratio(connect.storeGetPerSec.ours, connect.storeGetPerSec.nodeRedis)} |`,
+    `| store + get, one caller (pairs/s) | ${fmt(connect.serialPerSec.ours)} | ${fmt(connect.serialPerSec.nodeRedis)} | ${ratio(connect.serialPerSec.ours, connect.serialPerSec.nodeRedis)} |`,
+    `| getResults of 1 000 (ms, median) | ${fmt(connect.batch1000Ms.ours, 1)} | ${fmt(connect.batch1000Ms.nodeRedis, 1)} | ${ratio(connect.batch1000Ms.nodeRedis, connect.batch1000Ms.ours)} faster |`,
+    "",
+    `workerd (Miniflare), one request = connectRedis + getResult + close, ${connect.workerd.requests} requests: ` +
+      `inside the Worker median ${fmt(connect.workerd.insideMedianMs, 1)} ms, p99 ${fmt(connect.workerd.insideP99Ms, 1)} ms ` +
+      `(workerd's clock moves in whole ms, on I/O); around dispatchFetch median ${fmt(connect.workerd.roundTripMedianMs, 1)} ms, ` +
+      `p99 ${fmt(connect.workerd.roundTripP99Ms, 1)} ms.`,
+  );
+}
 lines.push("", "## Size", "");
 lines.push("| | raw | gzip -9 |", "|---|---:|---:|");
 lines.push(`| .wasm | ${kb(size.wasmRaw)} | ${kb(size.wasmGzip)} |`);
 lines.push(`| JS (glue + package entries) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, size };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, connect, size };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;
