@@ -248,6 +248,22 @@ function connectRedisBench() {
   }
 }
 
+// --- 5b. RedisBroker vs Python's RedisBroker ------------------------------------------
+
+/** bench/redis_broker.mjs (its own redis-server, and Python's figures on it). */
+function redisBroker() {
+  const n = quick ? 2000 : 10_000;
+  const run = spawnSync(process.execPath, [`${root}bench/redis_broker.mjs`, "--n", String(n), "--threads", "8"], {
+    encoding: "utf8",
+    timeout: 900_000,
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
+  }
+}
+
 // --- 6. sizes --------------------------------------------------------------------------
 
 function sizes() {
@@ -281,6 +297,8 @@ console.error("[bench] redis batch…");
 const redis = await redisBatch();
 console.error("[bench] connectRedis…");
 const connect = connectRedisBench();
+console.error("[bench] RedisBroker…");
+const broker = redisBroker();
 const size = sizes();
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
@@ -353,13 +371,32 @@ if (connect.error) {
       `p99 ${fmt(connect.workerd.roundTripP99Ms, 1)} ms.`,
   );
 }
+lines.push("", "## RedisBroker against Python Dramatiq's RedisBroker (loopback redis-server)", "");
+if (broker.error) {
+  lines.push(`Not measured: ${broker.error}.`);
+} else {
+  const py = broker.python?.redis;
+  const pyProc = py?.process?.find((p) => p.threads === broker.threads);
+  lines.push(
+    `${fmt(broker.n)} messages; ${broker.threads} threads (Python) / concurrency ${broker.threads} (ours).`,
+    "",
+    "| | ours | Python Dramatiq | ours / Python |",
+    "|---|---:|---:|---:|",
+    `| enqueue, one after another (msg/s) | ${fmt(broker.ours.enqueueSerialPerSec)} | ${fmt(py?.enqueue?.msgs_per_s)} | ${ratio(broker.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s)} |`,
+    `| enqueue, all sent at once (msg/s) | ${fmt(broker.ours.enqueueConcurrentPerSec)} | — | |`,
+    `| no-op processing, one worker (msg/s) | ${fmt(broker.ours.processPerSec)} | ${fmt(pyProc?.msgs_per_s)} | ${ratio(broker.ours.processPerSec, pyProc?.msgs_per_s)} |`,
+    `| send → blocking result, p50 (ms) | ${fmt(broker.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
+    `| send → blocking result, p99 (ms) | ${fmt(broker.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+  );
+  if (!py) lines.push("", `Python: ${broker.python?.error ?? "not run"}`);
+}
 lines.push("", "## Size", "");
 lines.push("| | raw | gzip -9 |", "|---|---:|---:|");
 lines.push(`| .wasm | ${kb(size.wasmRaw)} | ${kb(size.wasmGzip)} |`);
 lines.push(`| JS (glue + package entries) | ${kb(size.glueRaw)} | ${kb(size.glueGzip)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, connect, size };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, connect, size };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;

@@ -49,6 +49,7 @@ export {
   defaultMiddleware,
 } from "./middleware.js";
 export {
+  Broker,
   StubBroker,
   Actor,
   actor,
@@ -62,4 +63,5 @@ export {
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
 export { connectRedis } from "./redis_connect.js";
+export { RedisBroker } from "./redis_broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";

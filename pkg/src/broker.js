@@ -48,10 +48,11 @@ function checkLogger(logger) {
 
 
 /**
- * An in-memory broker: named queues, each with a delay queue (`<queue>.DQ`), and a list of
- * dead-lettered messages. Workers in the same process consume from it.
+ * What every broker shares (Dramatiq's `Broker`): the logger, the middleware list and its
+ * hooks, the declared actors, and the results backend. Subclasses hold the queues:
+ * `StubBroker` in memory, `RedisBroker` on a Redis server.
  */
-export class StubBroker {
+export class Broker {
   constructor({ middleware, logger } = {}) {
     if (logger !== undefined) checkLogger(logger);
     /** Warnings and errors go here (Dramatiq's logging). */
@@ -60,10 +61,6 @@ export class StubBroker {
     this.actors = new Map();
     /** The middleware, in order (`after*` hooks run in reverse). */
     this.middleware = [];
-    /** Messages that failed (Dramatiq's `dead_letters`). */
-    this.deadLetters = [];
-    this._queues = new Map();
-    this._listeners = new Set();
     for (const m of middleware ?? defaultMiddleware()) this.addMiddleware(m);
   }
 
@@ -121,6 +118,37 @@ export class StubBroker {
     return actor;
   }
 
+  /**
+   * What `actor.send()`, pipelines and groups call: enqueues `message` and returns the
+   * `Message` as enqueued, synchronously. A network broker returns it before the write
+   * lands and says how it went in `message.enqueued` (see `RedisBroker`).
+   */
+  send(message, options) {
+    return this.enqueue(message, options);
+  }
+
+  /** The broker's results backend (from its `Results` middleware); throws when there is none. */
+  getResultsBackend() {
+    for (const m of this.middleware) if (m instanceof Results) return m.backend;
+    throw new Error(
+      "The broker doesn't have a results backend: add the Results middleware to it, or pass { backend } to getResult.",
+    );
+  }
+}
+
+/**
+ * An in-memory broker: named queues, each with a delay queue (`<queue>.DQ`), and a list of
+ * dead-lettered messages. Workers in the same process consume from it.
+ */
+export class StubBroker extends Broker {
+  constructor(options = {}) {
+    super(options);
+    /** Messages that failed (Dramatiq's `dead_letters`). */
+    this.deadLetters = [];
+    this._queues = new Map();
+    this._listeners = new Set();
+  }
+
   /** Declares a queue (and its delay queue). */
   declareQueue(name) {
     const q = canonicalQueueName(name);
@@ -152,14 +180,6 @@ export class StubBroker {
     for (const m of [...this.middleware].reverse()) m.afterEnqueue?.(this, message, delay);
     this._changed();
     return message;
-  }
-
-  /** The broker's results backend (from its `Results` middleware); throws when there is none. */
-  getResultsBackend() {
-    for (const m of this.middleware) if (m instanceof Results) return m.backend;
-    throw new Error(
-      "The broker doesn't have a results backend: add the Results middleware to it, or pass { backend } to getResult.",
-    );
   }
 
   /**
@@ -283,16 +303,30 @@ function snakeKeys(options) {
   return out;
 }
 
-/** A JS function run by workers on messages (Dramatiq's `Actor`). */
+/**
+ * A JS function run by workers on messages (Dramatiq's `Actor`), or, declared with a name
+ * instead of a function, a *remote* actor: one whose code lives elsewhere (a Python
+ * worker). A remote actor sends messages like any other; no JS worker runs it.
+ */
 export class Actor {
   constructor(fn, { actorName, queueName = "default", priority = 0, broker, ...options } = {}) {
-    if (typeof fn !== "function") throw new TypeError("an actor needs a function");
-    const name = actorName ?? fn.name;
+    let remote = false;
+    if (typeof fn === "string") {
+      if (fn === "") throw new TypeError("a remote actor needs a non-empty name");
+      actorName = actorName ?? fn;
+      fn = undefined;
+      remote = true;
+    } else if (typeof fn !== "function") {
+      throw new TypeError("an actor needs a function, or the name of an actor whose code lives elsewhere");
+    }
+    const name = actorName ?? fn?.name;
     /** The broker the actor is declared on. */
     this.broker = broker ?? getBroker();
     this.spec = new ActorSpec(name ?? "", queueName, options, [...this.broker.actorOptions]);
-    /** The function. */
+    /** The function (undefined for a remote actor). */
     this.fn = fn;
+    /** Whether the actor's code lives elsewhere: declared by name, sent to, never run here. */
+    this.remote = remote;
     /** The actor's name (its function's name unless `actorName` is given). */
     this.actorName = this.spec.actorName;
     /** The actor's queue. */
@@ -327,24 +361,36 @@ export class Actor {
 
   /** Sends a message with `{ args, kwargs, delay, ...options }`; returns the enqueued `Message`. */
   sendWithOptions({ args = [], kwargs = {}, delay, ...options } = {}) {
-    return this.broker.enqueue(this.messageWithOptions({ args, kwargs, ...options }), { delay });
+    return sendOn(this.broker, this.messageWithOptions({ args, kwargs, ...options }), { delay });
   }
 
   /** Runs the function directly, in this process, without a message. */
   call(...args) {
+    if (this.remote) {
+      throw new TypeError(`Actor '${this.actorName}' is remote: its code runs elsewhere; send it a message instead.`);
+    }
     return this.fn(...args);
   }
 
   toString() {
-    return `Actor(${this.fn.name || "<anonymous>"}, queueName=${JSON.stringify(this.queueName)}, actorName=${JSON.stringify(this.actorName)})`;
+    return `Actor(${this.remote ? `remote ${JSON.stringify(this.actorName)}` : this.fn.name || "<anonymous>"}, queueName=${JSON.stringify(this.queueName)}, actorName=${JSON.stringify(this.actorName)})`;
   }
+}
+
+/**
+ * `broker.send(message, options)` where the broker has it (every `Broker`), else
+ * `broker.enqueue`: the enqueued `Message`, synchronously.
+ */
+export function sendOn(broker, message, options) {
+  return typeof broker.send === "function" ? broker.send(message, options) : broker.enqueue(message, options);
 }
 
 /**
  * Declares `fn` as an actor on the global broker (or `options.broker`). Options:
  * `actorName`, `queueName`, `priority`, and any option the broker's middleware declare
  * (`storeResults`, `resultTtl`, `maxRetries`, `minBackoff`, `maxBackoff`, `retryWhen`,
- * `throws`, `maxAge`, `timeLimit`, `pipeIgnore`); others are rejected.
+ * `throws`, `maxAge`, `timeLimit`, `pipeIgnore`); others are rejected. With a string
+ * instead of a function, declares a remote actor of that name (its code lives elsewhere).
  */
 export function actor(fn, options) {
   if (typeof fn !== "function" && typeof options === "function") [fn, options] = [options, fn];

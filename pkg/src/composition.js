@@ -3,7 +3,7 @@
 // counts a nested group that never ran as complete: both bugs are not repeated here).
 import { Message, pipeTo } from "../dist/dramatiq_results.js";
 import { ResultFailure, ResultMissing } from "../dist/errors.js";
-import { getBroker } from "./broker.js";
+import { getBroker, sendOn } from "./broker.js";
 
 const DEFAULT_TIMEOUT = 10000;
 
@@ -34,6 +34,19 @@ function left(deadline) {
   return Math.max(0, deadline - performance.now());
 }
 
+/**
+ * The Promise saying whether a sent message landed: a network broker's `message.enqueued`
+ * (already handled, so never an unhandled rejection), or at once for an in-memory broker.
+ */
+function settled(message) {
+  return message?.enqueued ?? Promise.resolve();
+}
+
+/** Runs `read` once `composition` was enqueued (rejecting as its enqueue did). */
+function afterEnqueued(composition, read) {
+  return composition.enqueued ? composition.enqueued.then(read) : read();
+}
+
 /** A chain of messages, each step's result appended to the next step's arguments. */
 export class Pipeline {
   constructor(children, { broker } = {}) {
@@ -56,9 +69,12 @@ export class Pipeline {
     return this.messages.length;
   }
 
-  /** Enqueues the first step (after `delay` ms); returns this pipeline. */
+  /**
+   * Enqueues the first step (after `delay` ms); returns this pipeline. `enqueued` then
+   * resolves once a network broker has the message (and rejects if it could not).
+   */
   run({ delay } = {}) {
-    if (this.messages.length > 0) this.broker.enqueue(this.messages[0], { delay });
+    if (this.messages.length > 0) this.enqueued = settled(sendOn(this.broker, this.messages[0], { delay }));
     return this;
   }
 
@@ -67,7 +83,8 @@ export class Pipeline {
     try {
       const last = this.messages[this.messages.length - 1];
       if (!last) return Promise.reject(new TypeError("an empty pipeline has no result"));
-      return backendOf(this, options).getResult(last, options);
+      const backend = backendOf(this, options);
+      return afterEnqueued(this, () => backend.getResult(last, options));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -76,7 +93,9 @@ export class Pipeline {
   /** Every step's result, in order, under one deadline; rejects with the first error. */
   async getResults(options = {}) {
     const { block = false, signal } = options;
-    return backendOf(this, options).getResults(this.messages, { block, timeout: options.timeout ?? DEFAULT_TIMEOUT, signal });
+    const backend = backendOf(this, options);
+    await this.enqueued;
+    return backend.getResults(this.messages, { block, timeout: options.timeout ?? DEFAULT_TIMEOUT, signal });
   }
 
   /** How many leading steps have finished (a stored failure counts as finished). */
@@ -129,10 +148,14 @@ export class Group {
 
   /** Enqueues every child (after `delay` ms); returns this group. */
   run({ delay } = {}) {
+    const writes = [];
     for (const c of this.children) {
-      if (c instanceof Message) this.broker.enqueue(c, { delay });
-      else c.run({ delay });
+      if (c instanceof Message) writes.push(settled(sendOn(this.broker, c, { delay })));
+      else writes.push(c.run({ delay }).enqueued);
     }
+    this.enqueued = Promise.all(writes).then(() => undefined);
+    // Handled here (a network broker logs each failure); awaiting `enqueued` still rejects.
+    this.enqueued.catch(() => {});
     return this;
   }
 
@@ -141,7 +164,9 @@ export class Group {
    * last step's result), under one deadline; rejects with the first error.
    */
   async getResults(options = {}) {
-    return this._results(options, deadlineOf(options));
+    const deadline = deadlineOf(options);
+    await this.enqueued;
+    return this._results(options, deadline);
   }
 
   async _results(options, deadline) {

@@ -318,6 +318,9 @@ export class Message {
   asDict(): MessageDict;
   /** The bytes Dramatiq's JSONEncoder writes for this message. */
   encode(): Uint8Array;
+  /** On a message a network broker's `send` returned (`actor.send()` on a `RedisBroker`):
+   * resolves with it once the broker has it, rejects if the write failed. */
+  readonly enqueued?: Promise<Message>;
   /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
   copy(changes?: Partial<MessageFields>): Message;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
@@ -350,7 +353,7 @@ export class ResultError extends Error {
   /** The store key of the message the error is about, or null. */
   readonly messageKey: string | null;
   /** `RESULT_MISSING`, `RESULT_TIMEOUT`, `RESULT_FAILURE`, `RESULT_DECODE`,
-   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED` or `RESULT_ERROR`. */
+   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED`, `RESULT_BROKER` (a `RedisBroker` command failed) or `RESULT_ERROR`. */
   readonly code: string;
 }
 /** No result is stored (or it expired) and the caller did not block. */
@@ -423,15 +426,15 @@ export class WorkerMessage {
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
   readonly actorOptions: Set<string>;
-  beforeProcessMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterProcessMessage?(broker: StubBroker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
-  afterSkipMessage?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterAck?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  afterNack?(broker: StubBroker, message: WorkerMessage): void | Promise<void>;
-  beforeEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
-  afterEnqueue?(broker: StubBroker, message: Message, delay: number | undefined): void;
+  beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  afterNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeEnqueue?(broker: Broker, message: Message, delay: number | undefined): void;
+  afterEnqueue?(broker: Broker, message: Message, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -474,29 +477,83 @@ export class ActorNotFound extends Error {}
 export class QueueNotFound extends Error {}
 export class QueueJoinTimeout extends Error {}
 
-/** The in-memory broker (Dramatiq's `StubBroker`). */
-export class StubBroker {
+/** What every broker shares (Dramatiq's `Broker`): middleware, actors, the results backend. */
+export class Broker {
   constructor(options?: { middleware?: Middleware[]; logger?: Logger });
   logger: Logger;
   readonly actors: Map<string, Actor>;
   readonly middleware: Middleware[];
-  /** Failed messages. */
-  readonly deadLetters: WorkerMessage[];
   readonly actorOptions: Set<string>;
   addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
   declareActor(actor: Actor): void;
   getActor(name: string): Actor;
   declareQueue(name: string): void;
   getDeclaredQueues(): Set<string>;
+  /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
+  send(message: Message, options?: { delay?: number }): Message;
+  getResultsBackend(): ResultBackend;
+  emitBefore(signal: string, ...args: unknown[]): Promise<void>;
+  emitAfter(signal: string, ...args: unknown[]): Promise<void>;
+  close(): void;
+}
+
+/** The in-memory broker (Dramatiq's `StubBroker`). */
+export class StubBroker extends Broker {
+  /** Failed messages. */
+  readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
   enqueue(message: Message, options?: { delay?: number }): Message;
-  getResultsBackend(): ResultBackend;
   join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
   flush(queueName: string): void;
   flushAll(): void;
-  close(): void;
 }
-export function setBroker<B extends StubBroker>(broker: B): B;
+
+/** Options of `new RedisBroker(client, options)`. */
+export interface RedisBrokerOptions {
+  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default `"dramatiq"`. */
+  namespace?: string;
+  /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
+  middleware?: Middleware[];
+  logger?: Logger;
+  /** A worker silent this long (ms) is dead and its messages go back. Default 60 000. */
+  heartbeatTimeout?: number;
+  /** Dead letters are dropped after this long (ms). Default 7 days. */
+  deadMessageTtl?: number;
+  /** Calls per million that also run maintenance. Default 1 000. */
+  maintenanceChance?: number;
+}
+
+/** A message `RedisBroker.send` returned: the write is under way. */
+export interface SentMessage extends Message {
+  /** Resolves with the message once Redis has it; rejects with a `ResultError` (code
+   * `RESULT_BROKER`, the client's error as `cause`) if the write failed. */
+  readonly enqueued: Promise<Message>;
+}
+
+/**
+ * Dramatiq 2.2.1's `RedisBroker`: the same keys and bytes, so JS producers and workers
+ * share queues with Python ones. The client is a connected node-redis or ioredis client
+ * (or anything with a raw-command method); the broker never closes it.
+ */
+export class RedisBroker extends Broker {
+  constructor(client: RedisClientLike, options?: RedisBrokerOptions);
+  readonly client: RedisClientLike;
+  readonly namespace: string;
+  /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
+  readonly brokerId: string;
+  /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
+   * message as enqueued (fresh `redis_message_id`). */
+  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  /** The message as enqueued at once; `enqueued` says how the write went. */
+  send(message: Message, options?: { delay?: number }): SentMessage;
+  /** Resolves once the queue holds no message; polls. */
+  join(queueName: string, options?: { timeout?: number }): Promise<void>;
+  /** Drops a queue's messages and dead letters. */
+  flush(queueName: string): Promise<void>;
+  flushAll(): Promise<void>;
+}
+
+export function setBroker<B extends Broker>(broker: B): B;
 export function getBroker(): StubBroker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
@@ -504,7 +561,7 @@ export interface ActorOptions {
   actorName?: string;
   queueName?: string;
   priority?: number;
-  broker?: StubBroker;
+  broker?: Broker;
   storeResults?: boolean;
   resultTtl?: number;
   maxRetries?: number | null;
@@ -526,14 +583,17 @@ export interface SendOptions {
   [option: string]: unknown;
 }
 
-/** A JS function run by workers (Dramatiq's `Actor`). */
+/** A JS function run by workers (Dramatiq's `Actor`), or a remote actor declared by name. */
 export class Actor<A extends unknown[] = unknown[], R = unknown> {
-  constructor(fn: (...args: A) => R | Promise<R>, options?: ActorOptions);
+  constructor(fn: ((...args: A) => R | Promise<R>) | string, options?: ActorOptions);
+  /** The function; undefined for a remote actor. */
   readonly fn: (...args: A) => R | Promise<R>;
+  /** Whether the actor's code lives elsewhere (declared by name): sent to, never run here. */
+  readonly remote: boolean;
   readonly actorName: string;
   readonly queueName: string;
   readonly priority: number;
-  readonly broker: StubBroker;
+  readonly broker: Broker;
   readonly options: Record<string, unknown>;
   message(...args: A): Message;
   messageWithOptions(options?: SendOptions): Message;
@@ -542,11 +602,14 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   call(...args: A): R | Promise<R>;
 }
 export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: ActorOptions): Actor<A, R>;
+/** A remote actor: its code lives elsewhere (a Python worker); `send` works, no JS worker runs it. */
+export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 
 /** Runs actors for a broker's messages. */
 export class Worker {
-  constructor(broker: StubBroker, options?: { concurrency?: number; queues?: Iterable<string> });
-  readonly broker: StubBroker;
+  /** On a `RedisBroker`, `queues` defaults to the queues of its actors that have code here. */
+  constructor(broker: StubBroker | RedisBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  readonly broker: StubBroker | RedisBroker;
   readonly concurrency: number;
   start(): this;
   stop(): Promise<void>;
@@ -559,9 +622,11 @@ export interface CompositionReadOptions extends GetResultOptions {
 }
 
 export class Pipeline {
-  constructor(children: Array<Message | Pipeline>, options?: { broker?: StubBroker });
-  readonly broker: StubBroker;
+  constructor(children: Array<Message | Pipeline>, options?: { broker?: Broker });
+  readonly broker: Broker;
   readonly messages: Message[];
+  /** After `run()`: settles when the first step's write does (a network broker's). */
+  readonly enqueued: Promise<unknown> | undefined;
   readonly length: number;
   run(options?: { delay?: number }): this;
   getResult(options?: CompositionReadOptions): Promise<ResultValue>;
@@ -569,12 +634,14 @@ export class Pipeline {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: StubBroker }): Pipeline;
+export function pipeline(children: Array<Message | Pipeline>, options?: { broker?: Broker }): Pipeline;
 
 export class Group {
-  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker });
-  readonly broker: StubBroker;
+  constructor(children: Array<Message | Pipeline | Group>, options?: { broker?: Broker });
+  readonly broker: Broker;
   readonly children: Array<Message | Pipeline | Group>;
+  /** After `run()`: settles when every child's write does (a network broker's). */
+  readonly enqueued: Promise<void> | undefined;
   readonly length: number;
   run(options?: { delay?: number }): this;
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
@@ -582,4 +649,4 @@ export class Group {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
-export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: StubBroker }): Group;
+export function group(children: Array<Message | Pipeline | Group>, options?: { broker?: Broker }): Group;

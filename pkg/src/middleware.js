@@ -159,7 +159,9 @@ export class Retries extends Middleware {
       return;
     }
     broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
-    broker.enqueue(decision.message, { delay: decision.delay });
+    // Returned, so a network broker's write is awaited (and its failure logged) before the
+    // message is acked.
+    return broker.enqueue(decision.message, { delay: decision.delay });
   }
 }
 
@@ -221,7 +223,8 @@ export class Pipelines extends Middleware {
     if (exception !== undefined || message.failed) return;
     const actor = broker.actors.get(message.actorName);
     const next = pipeNext(message.message, result, Boolean(actor?.options.pipe_ignore), Date.now());
-    if (next) broker.enqueue(next.message, { delay: next.delay });
+    // Returned, so a network broker's write lands before the message is acked.
+    if (next) return broker.enqueue(next.message, { delay: next.delay });
   }
 }
 

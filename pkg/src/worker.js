@@ -64,10 +64,16 @@ function asError(thrown) {
  * Runs actors for messages on `broker`, `concurrency` at a time (default 8, Dramatiq's
  * thread count). `queues` limits it to some queues. `start()` begins, `stop()` finishes
  * the messages in hand and resolves, `join()` waits until the queues are drained.
+ *
+ * On a `StubBroker` the worker takes messages itself; a network broker (`RedisBroker`)
+ * gives it a consumer (`broker._consume(worker, options)`) that fetches, holds delayed
+ * messages, and hands each message to `_process`.
  */
 export class Worker {
   constructor(broker, { concurrency = 8, queues } = {}) {
-    if (!broker || typeof broker._take !== "function") throw new TypeError("Worker needs a StubBroker");
+    if (!broker || (typeof broker._take !== "function" && typeof broker._consume !== "function")) {
+      throw new TypeError("Worker needs a StubBroker or a RedisBroker");
+    }
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
     this.broker = broker;
     this.concurrency = concurrency;
@@ -80,6 +86,11 @@ export class Worker {
   start() {
     if (this._running) return this;
     this._running = true;
+    if (typeof this.broker._consume === "function") {
+      this._consumer = this.broker._consume(this, { queues: this.queues, concurrency: this.concurrency });
+      this._loops = [this._consumer.run()];
+      return this;
+    }
     this._loops = Array.from({ length: this.concurrency }, () => this._loop());
     return this;
   }
@@ -87,8 +98,10 @@ export class Worker {
   /** Stops taking messages; resolves once those in hand are processed. */
   async stop() {
     this._running = false;
-    this.broker._changed();
+    if (this._consumer) await this._consumer.stop();
+    else this.broker._changed();
     await Promise.all(this._loops);
+    this._consumer = undefined;
     this._loops = [];
   }
 
@@ -171,6 +184,7 @@ export class Worker {
 
   /** Runs the actor, bounded by the time limit when it returns a Promise. */
   async _run(actor, message) {
+    if (actor.remote) throw new TypeError(`Actor '${actor.actorName}' is remote: its code runs elsewhere, not in this worker.`);
     const kwargs = message.kwargs;
     const args = message.args;
     if (Object.keys(kwargs).length > 0) args.push(kwargs);
@@ -208,6 +222,6 @@ export class Worker {
     }
     await broker.emitAfter(signal, message);
     if (!message.failed) message.exception = undefined;
-    broker._finish(queue, message.failed ? message : undefined);
+    await broker._finish(queue, message.failed ? message : undefined, message);
   }
 }

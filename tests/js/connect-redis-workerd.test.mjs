@@ -3,6 +3,7 @@
 // RedisBroker with the Results middleware) runs actors, and a Worker
 // (tests/js/hosts/redis_worker.js) reads their results over HTTP requests, one connection
 // per request: values, failures, a blocking read that wakes when the value lands, a timeout;
+// a Worker sending with RedisBroker (over connectRedis) for the Python worker to run;
 // the conformance suite; a dead server, then the next request working; and TLS to Debian's
 // redis-server built with TLS, its self-signed certificate trusted through
 // NODE_EXTRA_CA_CERTS (which Miniflare hands to workerd as a trusted certificate).
@@ -95,6 +96,16 @@ test("a blocking read in a Worker wakes when the value lands; another times out 
   assert.equal(late.error.name, "ResultTimeout", JSON.stringify(late));
   assert.ok(late.roundTripMs >= 299, `${late.roundTripMs} ms`);
   assert.ok(late.roundTripMs < 3000, `${late.roundTripMs} ms`);
+});
+
+test("a Worker sends with RedisBroker over connectRedis, the Python worker runs it, the Worker reads the result", async () => {
+  const sent = await call("sendAndRead", { url: redis.url, queue: "edge", actorName: "add", args: [20, 22], timeout: 20_000 });
+  assert.equal(sent.error, undefined, JSON.stringify(sent.error));
+  assert.equal(decode(sent.valueJson), 42);
+  const failed = await call("sendAndRead", { url: redis.url, queue: "edge", actorName: "fail", args: ["from the edge"], timeout: 20_000 });
+  assert.equal(failed.error?.name, "ResultFailure", JSON.stringify(failed));
+  assert.equal(failed.error.exceptionType, "AppError");
+  assert.equal(failed.error.exceptionValue, "from the edge");
 });
 
 test("the conformance suite runs in workerd on connectRedis", async () => {

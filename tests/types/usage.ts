@@ -99,7 +99,7 @@ async function main(): Promise<void> {
 void main;
 
 // Brokers, actors, workers and composition.
-import { StubBroker, Results, Worker, actor, setBroker, pipeline, group, Middleware, SkipMessage } from "dramatiq-results";
+import { StubBroker, Results, Worker, actor, setBroker, pipeline, group, Middleware, SkipMessage, RedisBroker } from "dramatiq-results";
 async function brokers(): Promise<void> {
   const broker = setBroker(new StubBroker({ logger: console }));
   broker.addMiddleware(new Results({ backend: new StubBackend(), storeResults: true, resultTtl: 60000 }));
@@ -129,3 +129,20 @@ async function brokers(): Promise<void> {
   void [n, all, last, done];
 }
 void brokers;
+
+// RedisBroker: remote actors, sent messages, a JS worker on Redis.
+async function redisBrokerUsage(client: RedisClientLike) {
+  const redisBroker = new RedisBroker(client, { namespace: "dramatiq", heartbeatTimeout: 60_000 });
+  redisBroker.addMiddleware(new Results({ backend: new RedisBackend(client) }));
+  const remoteAdd = actor<[number, number], number>("add", { broker: redisBroker, queueName: "default", storeResults: true });
+  const sent: Message = remoteAdd.send(1, 2);
+  const landed: Message = await redisBroker.send(remoteAdd.message(1, 2)).enqueued;
+  const low: Message = await redisBroker.enqueue(remoteAdd.message(3, 4), { delay: 100 });
+  const redisWorker = new Worker(redisBroker, { queues: ["default"], concurrency: 8 }).start();
+  await redisWorker.stop();
+  const remote: boolean = remoteAdd.remote;
+  // @ts-expect-error a RedisBroker needs a client
+  new RedisBroker();
+  return [sent, landed, low, remote, redisBroker.brokerId];
+}
+void redisBrokerUsage;

@@ -42,6 +42,18 @@ fn cause_of(source: &StoreError) -> JsValue {
         .unwrap_or_else(|| js_sys::Error::new(&source.message).into())
 }
 
+/// A broker's failure (code `RESULT_BROKER`): a `ResultError` saying what failed, with the
+/// client's own error as its `cause` when there is one. Broker errors concern no result key.
+pub fn broker_error(message: &str, cause: Option<JsValue>) -> JsValue {
+    make_result_error(
+        "RESULT_BROKER",
+        message,
+        None,
+        cause.unwrap_or(JsValue::UNDEFINED),
+        JsValue::UNDEFINED,
+    )
+}
+
 /// The JS error for a core error: a `ResultError` subclass, or a `TypeError` for bad
 /// arguments.
 pub fn to_js(err: &ResultError) -> JsValue {

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod interchange;
 pub mod message;
 pub mod promise;
+pub mod redis_broker;
 pub mod redis_connection;
 pub mod result_backend;
 pub mod result_stream;

@@ -5,7 +5,7 @@
 import * as api from "../../../pkg/src/workerd.js";
 import { collector, defineConformance } from "../conformance.mjs";
 
-const { connectRedis, RedisBackend, Message, JSONEncoder } = api;
+const { connectRedis, RedisBackend, RedisBroker, Results, actor, Message, JSONEncoder } = api;
 const encoder = new JSONEncoder();
 
 /** An error as JSON, with what a caller checks. */
@@ -35,6 +35,28 @@ const routes = {
       return { error: errorJson(e), ms: performance.now() - started };
     } finally {
       for (const c of [client, blocking]) if (c) ctx.waitUntil(c.close());
+    }
+  },
+
+  /** Sends `actorName(...args)` to the Python workers with RedisBroker over connectRedis,
+   * then reads its result: { url, queue, actorName, args, timeout } → { valueJson } or { error }. */
+  async sendAndRead({ url, queue, actorName, args, timeout }, ctx) {
+    const client = await connectRedis(url);
+    const blocking = await client.duplicate();
+    try {
+      const backend = new RedisBackend(client, { blockingClient: blocking });
+      const broker = new RedisBroker(client);
+      broker.addMiddleware(new Results({ backend }));
+      const remote = actor(actorName, { broker, queueName: queue, storeResults: true });
+      const message = remote.send(...args);
+      await message.enqueued;
+      const value = await message.getResult({ backend, block: true, timeout });
+      return { valueJson: new TextDecoder().decode(encoder.encode(value)), messageId: message.messageId };
+    } catch (e) {
+      return { error: errorJson(e) };
+    } finally {
+      ctx.waitUntil(client.close());
+      ctx.waitUntil(blocking.close());
     }
   },
 

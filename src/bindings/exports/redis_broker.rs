@@ -1,0 +1,522 @@
+//! `RedisTransport`: Dramatiq's Redis broker protocol (`crate::brokers::redis`) carried out
+//! over a caller's Redis client (`drivers::redis::JsRedis`).
+//!
+//! Internal to the package: `pkg/src/redis_broker.js` builds the public `RedisBroker` and
+//! the worker's consumer on it. This class only sends what the core says to send and reads
+//! the replies as the core says; every decision (keys, script, argv, `redis_message_id`,
+//! `eta`, prefetch, idle back-off, maintenance odds) is the core's. Each operation is one
+//! Promise; every failure rejects with a `ResultError` (code `RESULT_BROKER`) whose `cause`
+//! is the client's own error, and bad arguments throw a `TypeError` before anything is
+//! written.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use super::errors::broker_error;
+use super::message::Message;
+use super::promise::{promise_of, reject};
+use crate::bindings::drivers::random::{random_bytes, random_seed};
+use crate::bindings::drivers::redis::JsRedis;
+use crate::bindings::drivers::timer::epoch_ms;
+use crate::bindings::js::{opt_number, opt_string, options_object, range_error, type_error};
+use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher};
+use crate::brokers::{self, BrokerError, Handling};
+use crate::codec::value::Value;
+use crate::model::error::StoreError;
+use crate::model::message::{uuid4, Message as CoreMessage};
+use crate::resp::{Arg, Reply};
+use crate::stores::redis::RedisClient;
+use crate::wait::backoff::Jitter;
+
+/// What every pending operation shares: the client and the protocol's side of it.
+struct Shared {
+    redis: JsRedis,
+    dispatcher: Dispatcher,
+    sha1: String,
+}
+
+/// Dramatiq's Redis broker protocol over a node-redis, ioredis or raw-command client.
+#[wasm_bindgen]
+pub struct RedisTransport {
+    shared: Rc<Shared>,
+    jitter: RefCell<Jitter>,
+}
+
+/// A `ResultError` (code `RESULT_BROKER`) with the client's error as its cause.
+fn failure(source: StoreError) -> JsValue {
+    let cause = source
+        .cause
+        .as_ref()
+        .and_then(|c| c.downcast_ref::<JsValue>())
+        .cloned();
+    broker_error(&source.message, cause)
+}
+
+fn broker_failure(what: &str, err: &BrokerError) -> JsValue {
+    failure(StoreError::new(format!("RedisBroker {what}: {err}")))
+}
+
+/// A whole number of milliseconds from JS, at least 1.
+fn positive_ms(value: Option<f64>, what: &str, default: u64) -> Result<u64, JsValue> {
+    match value {
+        None => Ok(default),
+        Some(v) if v >= 1.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 => Ok(v as u64),
+        Some(v) => Err(range_error(&format!(
+            "{what} must be a positive integer number of milliseconds, got {}",
+            crate::codec::Plain(v)
+        ))),
+    }
+}
+
+fn now_ms() -> i64 {
+    epoch_ms() as i64
+}
+
+fn roll() -> u32 {
+    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+}
+
+fn as_args(argv: &[Vec<u8>]) -> Vec<Arg<'_>> {
+    argv.iter()
+        .map(|a| match std::str::from_utf8(a) {
+            Ok(text) => Arg::Text(text),
+            Err(_) => Arg::Bytes(a),
+        })
+        .collect()
+}
+
+impl Shared {
+    /// Sends `call` with EVALSHA; on `NOSCRIPT` (a restarted or flushed server) once more
+    /// with EVAL, which also caches the script again.
+    async fn run(&self, call: &Call, queue: &str) -> Result<Reply, JsValue> {
+        let first = self
+            .redis
+            .command(&as_args(&call.evalsha(&self.sha1)))
+            .await;
+        let answer = match first {
+            Err(e) if e.message.contains("NOSCRIPT") => {
+                self.redis.command(&as_args(&call.eval())).await
+            }
+            other => other,
+        };
+        answer.map_err(|e| {
+            let message = format!(
+                "RedisBroker {} on queue {queue:?} failed: {}",
+                call.command.name(),
+                e.message
+            );
+            failure(StoreError {
+                message,
+                cause: e.cause,
+            })
+        })
+    }
+
+    async fn run_done(&self, call: &Call, queue: &str) -> Result<(), JsValue> {
+        let reply = self.run(call, queue).await?;
+        protocol::parse_done(&reply).map_err(|e| broker_failure(call.command.name(), &e))
+    }
+
+    /// A plain command (not the script), for finding the ids of undecodable bodies.
+    async fn plain(&self, argv: &[&str]) -> Result<Reply, JsValue> {
+        let args: Vec<Arg<'_>> = argv.iter().map(|a| Arg::Text(a)).collect();
+        self.redis.command(&args).await.map_err(failure)
+    }
+
+    /// The ids this worker holds from `queue` whose stored body is exactly `body`: how a
+    /// body that is not a message (so carries no `redis_message_id`) can still be nacked.
+    async fn ids_of_body(&self, queue: &str, bodies: &[Vec<u8>]) -> Result<Vec<String>, JsValue> {
+        let keys = self.dispatcher.keys();
+        let held_key = keys.acks(self.dispatcher.worker_id(), queue);
+        let Reply::Array(ids) = self.plain(&["SMEMBERS", &held_key]).await? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter_map(|id| match id {
+                Reply::Bytes(b) => String::from_utf8(b).ok(),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hash = keys.messages(queue);
+        let mut argv: Vec<&str> = vec!["HMGET", &hash];
+        argv.extend(ids.iter().map(String::as_str));
+        let Reply::Array(stored) = self.plain(&argv).await? else {
+            return Ok(Vec::new());
+        };
+        let mut taken = vec![false; ids.len()];
+        let mut out = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let found = ids
+                .iter()
+                .zip(stored.iter())
+                .enumerate()
+                .find(|(i, (_, s))| {
+                    !taken.get(*i).copied().unwrap_or(true)
+                        && matches!(s, Reply::Bytes(b) if b == body)
+                });
+            match found {
+                Some((i, (id, _))) => {
+                    if let Some(t) = taken.get_mut(i) {
+                        *t = true;
+                    }
+                    out.push(id.clone());
+                }
+                None => out.push(String::new()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn set(obj: &js_sys::Object, key: &str, value: &JsValue) -> Result<(), JsValue> {
+    js_sys::Reflect::set(obj, &key.into(), value).map(|_| ())
+}
+
+/// A fetched body that is not a valid Dramatiq message: why, and the id under which it
+/// is stored when that can be read from the body itself.
+fn bad_body(reason: String, id: Option<String>, body: &[u8]) -> (String, Option<String>, Vec<u8>) {
+    (reason, id, body.to_vec())
+}
+
+#[wasm_bindgen]
+impl RedisTransport {
+    /// `new RedisTransport(client, { namespace = "dramatiq", heartbeatTimeout = 60000,
+    /// deadMessageTtl = 7 days, maintenanceChance = 1000 (per million), workerId })`.
+    /// `workerId` defaults to a fresh uuid4, as Dramatiq's `broker_id`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(client: JsValue, options: JsValue) -> Result<RedisTransport, JsValue> {
+        let options = options_object(&options, "RedisBroker options")?;
+        let redis = JsRedis::new(&client, &JsValue::UNDEFINED)?;
+        let namespace = opt_string(&options, "namespace")?
+            .unwrap_or_else(|| protocol::DEFAULT_NAMESPACE.into());
+        if namespace.is_empty() {
+            return Err(type_error("namespace must be a non-empty string"));
+        }
+        let worker_id = opt_string(&options, "workerId")?.unwrap_or_else(|| uuid4(random_bytes()));
+        let mut dispatcher = Dispatcher::new(&namespace, &worker_id);
+        dispatcher.heartbeat_timeout_ms = positive_ms(
+            opt_number(&options, "heartbeatTimeout")?,
+            "heartbeatTimeout",
+            protocol::DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        )?;
+        dispatcher.dead_message_ttl_ms = positive_ms(
+            opt_number(&options, "deadMessageTtl")?,
+            "deadMessageTtl",
+            protocol::DEFAULT_DEAD_MESSAGE_TTL_MS,
+        )?;
+        if let Some(chance) = opt_number(&options, "maintenanceChance")? {
+            if !(0.0..=f64::from(protocol::MAINTENANCE_SCALE)).contains(&chance)
+                || chance.fract() != 0.0
+            {
+                return Err(range_error(
+                    "maintenanceChance must be an integer from 0 to 1000000 (calls per million)",
+                ));
+            }
+            dispatcher.maintenance_chance = chance as u32;
+        }
+        Ok(RedisTransport {
+            shared: Rc::new(Shared {
+                redis,
+                dispatcher,
+                sha1: protocol::script_sha1(),
+            }),
+            jitter: RefCell::new(Jitter::new(random_seed())),
+        })
+    }
+
+    /// The id this broker heartbeats as (its ack sets are `<ns>:__acks__.<id>.<queue>`).
+    #[wasm_bindgen(getter, js_name = workerId)]
+    pub fn worker_id(&self) -> String {
+        self.shared.dispatcher.worker_id().to_owned()
+    }
+
+    /// The key namespace.
+    #[wasm_bindgen(getter)]
+    pub fn namespace(&self) -> String {
+        self.shared.dispatcher.namespace().to_owned()
+    }
+
+    /// The heartbeat timeout, ms.
+    #[wasm_bindgen(getter, js_name = heartbeatTimeout)]
+    pub fn heartbeat_timeout(&self) -> f64 {
+        self.shared.dispatcher.heartbeat_timeout_ms as f64
+    }
+
+    /// The dead-letter TTL, ms.
+    #[wasm_bindgen(getter, js_name = deadMessageTtl)]
+    pub fn dead_message_ttl(&self) -> f64 {
+        self.shared.dispatcher.dead_message_ttl_ms as f64
+    }
+
+    /// The message as it will be enqueued: a copy with a fresh `redis_message_id`, and with
+    /// `delay` (ms, > 0) on `<queue>.DQ` with `eta`. Synchronous, so a caller has the
+    /// message before the write; a bad delay is a `RangeError`.
+    pub fn prepare(&self, message: &Message, delay: Option<f64>) -> Result<Message, JsValue> {
+        let delay_ms = match delay {
+            None => None,
+            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => {
+                let d = d.trunc() as u64;
+                (d > 0).then_some(d)
+            }
+            Some(d) => {
+                return Err(range_error(&format!(
+                    "delay must be a non-negative number of ms, got {}",
+                    crate::codec::Plain(d)
+                )))
+            }
+        };
+        Ok(Message::from_core(protocol::prepare(
+            message.core(),
+            delay_ms,
+            now_ms(),
+            random_bytes(),
+        )))
+    }
+
+    /// Writes a prepared message (hash write and push in one script call). Resolves with
+    /// nothing once the server has it.
+    pub fn send(&self, prepared: &Message) -> js_sys::Promise {
+        let maintenance = self.maintenance(Command::Enqueue);
+        let call =
+            match self
+                .shared
+                .dispatcher
+                .enqueue_message(prepared.core(), now_ms(), maintenance)
+            {
+                Ok(call) => call,
+                Err(e) => return reject(type_error(&e.to_string())),
+            };
+        let shared = self.shared.clone();
+        let queue = prepared.core().queue_name.clone();
+        promise_of(async move {
+            shared.run_done(&call, &queue).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Takes up to `count` messages from `queue` (0: only a heartbeat). Resolves with
+    /// `{ messages: [{ message, eta? }], bad: [{ reason, redisMessageId? }], missing }`:
+    /// `eta` (ms since the epoch) when the message must wait for it (the core's `handle`),
+    /// `bad` for bodies that are not valid Dramatiq messages (nack them: Dramatiq's own
+    /// consumer would crash on them), `missing` for ids whose body was gone.
+    pub fn fetch(&self, queue: String, count: u32) -> js_sys::Promise {
+        let maintenance = self.maintenance(Command::Fetch);
+        let shared = self.shared.clone();
+        promise_of(async move {
+            let now = now_ms();
+            let call = shared.dispatcher.fetch(&queue, count, now, maintenance);
+            let reply = shared.run(&call, &queue).await?;
+            let fetched = protocol::parse_fetch(&reply).map_err(|e| broker_failure("fetch", &e))?;
+            let messages = js_sys::Array::new();
+            let mut bad = Vec::new();
+            for body in &fetched.bodies {
+                let value = match crate::codec::decode(body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        bad.push(bad_body(format!("not JSON: {e}"), None, body));
+                        continue;
+                    }
+                };
+                let mut message = match CoreMessage::from_dict(&value, now) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let id = match value.get("options").and_then(|o| o.get("redis_message_id"))
+                        {
+                            Some(Value::Str(id)) => Some(id.clone()),
+                            _ => None,
+                        };
+                        bad.push(bad_body(format!("not a Dramatiq message: {e}"), id, body));
+                        continue;
+                    }
+                };
+                if protocol::redis_message_id(&message).is_err() {
+                    bad.push(bad_body(
+                        "not a Dramatiq message: options.redis_message_id is missing or not a string"
+                            .into(),
+                        None,
+                        body,
+                    ));
+                    continue;
+                }
+                let entry = js_sys::Object::new();
+                if let Handling::Delay { eta_ms } = brokers::handle(&mut message, now) {
+                    set(&entry, "eta", &eta_ms.into())?;
+                }
+                set(&entry, "message", &Message::from_core(message).into())?;
+                messages.push(&entry);
+            }
+            let unknown: Vec<Vec<u8>> = bad
+                .iter()
+                .filter(|(_, id, _)| id.is_none())
+                .map(|(_, _, body)| body.clone())
+                .collect();
+            let mut found = if unknown.is_empty() {
+                Vec::new()
+            } else {
+                shared.ids_of_body(&queue, &unknown).await?
+            }
+            .into_iter();
+            let bad_out = js_sys::Array::new();
+            for (reason, id, body) in bad {
+                let id = id.or_else(|| found.next().filter(|id| !id.is_empty()));
+                let entry = js_sys::Object::new();
+                set(&entry, "reason", &reason.into())?;
+                if let Some(id) = id {
+                    set(&entry, "redisMessageId", &id.into())?;
+                }
+                set(
+                    &entry,
+                    "body",
+                    &js_sys::Uint8Array::from(body.as_slice()).into(),
+                )?;
+                bad_out.push(&entry);
+            }
+            let out = js_sys::Object::new();
+            set(&out, "messages", &messages)?;
+            set(&out, "bad", &bad_out)?;
+            set(&out, "missing", &(fetched.missing as f64).into())?;
+            Ok(out.into())
+        })
+    }
+
+    /// Forgets a processed message fetched from `queue`.
+    pub fn ack(&self, queue: String, redis_message_id: String) -> js_sys::Promise {
+        let call = self
+            .shared
+            .dispatcher
+            .ack(&queue, &redis_message_id, now_ms());
+        self.done(call, queue)
+    }
+
+    /// Dead-letters a failed message fetched from `queue` (`<queue>.XQ`, kept
+    /// `deadMessageTtl`).
+    pub fn nack(&self, queue: String, redis_message_id: String) -> js_sys::Promise {
+        let call = self
+            .shared
+            .dispatcher
+            .nack(&queue, &redis_message_id, now_ms());
+        self.done(call, queue)
+    }
+
+    /// Gives ids this worker holds from `queue` back to its tail.
+    pub fn requeue(&self, queue: String, redis_message_ids: Vec<String>) -> js_sys::Promise {
+        let ids: Vec<&str> = redis_message_ids.iter().map(String::as_str).collect();
+        let maintenance = self.maintenance(Command::Requeue);
+        match self
+            .shared
+            .dispatcher
+            .requeue(&queue, &ids, now_ms(), maintenance)
+        {
+            Some(call) => self.done(call, queue),
+            None => js_sys::Promise::resolve(&JsValue::UNDEFINED),
+        }
+    }
+
+    /// Moves a due delayed message fetched from `fetchedFrom` to its queue: enqueue the
+    /// copy without `eta` (fresh id), then ack the original. Resolves with the copy.
+    pub fn undelay(&self, fetched_from: String, message: &Message) -> js_sys::Promise {
+        let maintenance = self.maintenance(Command::Enqueue);
+        let step = self.shared.dispatcher.undelay(
+            &fetched_from,
+            message.core(),
+            now_ms(),
+            random_bytes(),
+            maintenance,
+        );
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => return reject(type_error(&e.to_string())),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared
+                .run_done(&step.enqueue, &step.message.queue_name)
+                .await?;
+            shared.run_done(&step.ack, &fetched_from).await?;
+            Ok(Message::from_core(step.message).into())
+        })
+    }
+
+    /// How many messages are stored for `queue` and its delay queue, plus those this
+    /// broker's worker holds (Dramatiq's `join` waits for 0).
+    pub fn qsize(&self, queue: String) -> js_sys::Promise {
+        let call = self
+            .shared
+            .dispatcher
+            .qsize(&queue, now_ms(), self.maintenance(Command::Qsize));
+        let shared = self.shared.clone();
+        promise_of(async move {
+            let reply = shared.run(&call, &queue).await?;
+            let n = protocol::parse_qsize(&reply).map_err(|e| broker_failure("qsize", &e))?;
+            Ok((n as f64).into())
+        })
+    }
+
+    /// Drops `queue`'s messages, this worker's hold on them and its dead letters.
+    pub fn purge(&self, queue: String) -> js_sys::Promise {
+        let call = self
+            .shared
+            .dispatcher
+            .purge(&queue, now_ms(), self.maintenance(Command::Purge));
+        self.done(call, queue)
+    }
+
+    /// The sleep after the `misses`-th empty fetch in a row: `[misses, ms]` (Dramatiq's
+    /// idle back-off, capped near `WORKER_TIMEOUT_MS`).
+    #[wasm_bindgen(js_name = idleBackoff)]
+    pub fn idle_backoff(&self, misses: u32) -> Vec<f64> {
+        let (next, ms) = brokers::idle_backoff_ms(
+            misses,
+            brokers::WORKER_TIMEOUT_MS,
+            &mut self.jitter.borrow_mut(),
+        );
+        vec![f64::from(next), ms]
+    }
+
+    /// How many messages a consumer of a work queue holds at most, for `concurrency`.
+    #[wasm_bindgen(js_name = queuePrefetch)]
+    pub fn queue_prefetch(concurrency: u32) -> u32 {
+        brokers::queue_prefetch(concurrency)
+    }
+
+    /// How many messages a consumer of a delay queue holds at most, for `concurrency`.
+    #[wasm_bindgen(js_name = delayQueuePrefetch)]
+    pub fn delay_queue_prefetch(concurrency: u32) -> u32 {
+        brokers::delay_queue_prefetch(concurrency)
+    }
+
+    /// Dramatiq's `WORKER_TIMEOUT`: an idle consumer fetches (heartbeats) at least this
+    /// often, in ms.
+    #[wasm_bindgen(js_name = workerTimeout)]
+    pub fn worker_timeout() -> u32 {
+        brokers::WORKER_TIMEOUT_MS
+    }
+
+    /// The `redis_message_id` a fetched message is stored under; `TypeError` if it has none.
+    #[wasm_bindgen(js_name = redisMessageId)]
+    pub fn redis_message_id(message: &Message) -> Result<String, JsValue> {
+        protocol::redis_message_id(message.core())
+            .map(str::to_owned)
+            .map_err(|e| type_error(&e.to_string()))
+    }
+}
+
+impl RedisTransport {
+    fn maintenance(&self, command: Command) -> bool {
+        self.shared.dispatcher.maintenance_due(command, roll())
+    }
+
+    fn done(&self, call: Call, queue: String) -> js_sys::Promise {
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared.run_done(&call, &queue).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
