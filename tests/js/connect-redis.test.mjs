@@ -13,7 +13,7 @@ import * as api from "dramatiq-results";
 import { connectRedisWith } from "../../pkg/dist/dramatiq_results.js";
 import { haveRedis, startRedis, startRedisTls } from "./services.mjs";
 
-const { connectRedis, RedisBackend, Message, ResultError, ResultTimeout } = api;
+const { connectRedis, RedisBackend, RedisBroker, Results, Worker, actor, defaultMiddleware, Message, ResultError, ResultTimeout } = api;
 
 if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
 
@@ -220,6 +220,33 @@ describe("connectRedis: commands and replies", () => {
   });
 });
 
+describe("RedisBroker over connectRedis", () => {
+  test("a JS producer and a JS worker share a queue; results come back through RedisBackend", { timeout: 30_000 }, async () => {
+    const producer = await connectRedis(server.url);
+    const consumer = await connectRedis(server.url);
+    const blocking = await producer.duplicate();
+    try {
+      const backend = new RedisBackend(producer, { blockingClient: blocking });
+      const middleware = [...defaultMiddleware(), new Results({ backend })];
+      const workerBroker = new RedisBroker(consumer, { namespace: "own", middleware });
+      actor((x, y) => x * y, { broker: workerBroker, queueName: "q", actorName: "mul", storeResults: true });
+      const worker = new Worker(workerBroker, { concurrency: 4 }).start();
+      try {
+        const sendBroker = new RedisBroker(producer, { namespace: "own" });
+        sendBroker.addMiddleware(new Results({ backend }));
+        const mul = actor("mul", { broker: sendBroker, queueName: "q", storeResults: true });
+        const messages = Array.from({ length: 20 }, (_, i) => mul.send(i, 3));
+        const values = await Promise.all(messages.map((m) => m.getResult({ backend, block: true, timeout: 20_000 })));
+        assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i * 3));
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await Promise.all([producer.close(), consumer.close(), blocking.close()]);
+    }
+  });
+});
+
 describe("connectRedis: failures end by their deadline, with their cause, and the next command works", () => {
   test("a peer that is not Redis fails the connect with what it said", async () => {
     const http = createHttpServer((req, res) => res.end("hello"));
@@ -311,11 +338,11 @@ describe("connectRedis: failures end by their deadline, with their cause, and th
     const own = await startRedis();
     const c = await connectRedis(own.url);
     try {
-      const waiting = c.sendCommand(["BLPOP", "nothing", "10"]);
+      const waiting = failure(c.sendCommand(["BLPOP", "nothing", "10"]));
       await sleep(100);
       const [e, took] = await timed(async () => {
         await own.stop();
-        return failure(waiting);
+        return waiting;
       });
       assert.match(e.message, /server closed the connection|ECONNRESET/);
       assert.ok(took < 2000, `${took} ms`);
