@@ -6,6 +6,7 @@
 //
 // - store + get, 64 concurrent callers: each caller loops storeResult then getResult on its
 //   own message; pairs per second, the median of alternating rounds (ours, node-redis, …).
+// - raw GETs, 64 concurrent callers, sendCommand on each client directly (no backend).
 // - batch read: getResults over 1 000 stored messages (one EVAL), median ms.
 // - workerd: one request = connectRedis + getResult (LINDEX) + close, timed inside the
 //   Worker (performance.now(), which workerd advances on I/O) and around dispatchFetch.
@@ -55,6 +56,24 @@ try {
   }
   out.storeGetPerSec = { ours: median(rates.ours), nodeRedis: median(rates["node-redis"]) };
   out.storeGetRatio = out.storeGetPerSec.ours / out.storeGetPerSec.nodeRedis;
+
+  // The clients alone, no backend: 64 callers looping sendCommand(["GET", k]) (a string
+  // reply for both), so the comparison is not only about how each reaches RedisBackend.
+  async function rawGets(client, callers, perCaller) {
+    await client.sendCommand(["SET", "bench:raw", JSON.stringify(value)]);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (let i = 0; i < perCaller; i++) await client.sendCommand(["GET", "bench:raw"]);
+      }),
+    );
+    return (callers * perCaller) / ((performance.now() - started) / 1000);
+  }
+  const raw = { ours: [], "node-redis": [] };
+  for (let r = 0; r < out.rounds; r++) {
+    for (const [name, c] of Object.entries(clients)) raw[name].push(await rawGets(c, 64, perCaller));
+  }
+  out.rawGetPerSec = { ours: median(raw.ours), nodeRedis: median(raw["node-redis"]) };
 
   // One caller, one pair at a time: the latency of a round trip.
   const serial = { ours: [], "node-redis": [] };

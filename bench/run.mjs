@@ -362,6 +362,7 @@ if (connect.error) {
     "| | connectRedis | node-redis | ours / node-redis |",
     "|---|---:|---:|---:|",
     `| store + get, ${connect.callers} concurrent callers (pairs/s) | ${fmt(connect.storeGetPerSec.ours)} | ${fmt(connect.storeGetPerSec.nodeRedis)} | ${ratio(connect.storeGetPerSec.ours, connect.storeGetPerSec.nodeRedis)} |`,
+    `| raw \`sendCommand(["GET", k])\`, ${connect.callers} concurrent callers, no backend (replies/s) | ${fmt(connect.rawGetPerSec.ours)} | ${fmt(connect.rawGetPerSec.nodeRedis)} | ${ratio(connect.rawGetPerSec.ours, connect.rawGetPerSec.nodeRedis)} |`,
     `| store + get, one caller (pairs/s) | ${fmt(connect.serialPerSec.ours)} | ${fmt(connect.serialPerSec.nodeRedis)} | ${ratio(connect.serialPerSec.ours, connect.serialPerSec.nodeRedis)} |`,
     `| getResults of 1 000 (ms, median) | ${fmt(connect.batch1000Ms.ours, 1)} | ${fmt(connect.batch1000Ms.nodeRedis, 1)} | ${ratio(connect.batch1000Ms.nodeRedis, connect.batch1000Ms.ours)} faster |`,
     "",
