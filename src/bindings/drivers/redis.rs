@@ -201,7 +201,7 @@ fn native_error(name: &str, error: &crate::resp::RespError) -> StoreError {
 /// A blocking command's own wait (its last argument, in seconds) in milliseconds.
 fn blocking_wait_ms(argv: &[Arg<'_>]) -> Option<f64> {
     match argv.last() {
-        Some(Arg::Text(t)) => t.parse::<f64>().ok().map(|s| s * 1000.0),
+        Some(Arg::Text(t)) => crate::codec::decimal::parse_f64(t).map(|s| s * 1000.0),
         _ => None,
     }
 }

@@ -18,7 +18,7 @@
 //!   every command fails: closing is the caller's decision.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -144,7 +144,8 @@ struct Link {
     /// Bytes to write at the next flush (or once the socket opens).
     out: RefCell<Vec<u8>>,
     flush_scheduled: Cell<bool>,
-    waiters: RefCell<HashMap<RequestId, Rc<Slot<Answer>>>>,
+    /// Who waits for which command, in submission order (replies come in that order).
+    waiters: RefCell<VecDeque<(RequestId, Rc<Slot<Answer>>)>>,
     /// Who waits for the handshake.
     ready: RefCell<Vec<ReadySlot>>,
     /// The deadline the timer is armed for, and how to call it off.
@@ -192,7 +193,7 @@ impl Link {
                 socket: RefCell::new(None),
                 out: RefCell::new(first),
                 flush_scheduled: Cell::new(false),
-                waiters: RefCell::new(HashMap::new()),
+                waiters: RefCell::new(VecDeque::new()),
                 ready: RefCell::new(Vec::new()),
                 alarm: RefCell::new(None),
                 closing: RefCell::new(None),
@@ -276,7 +277,7 @@ impl Link {
             .borrow_mut()
             .submit(argv, JsTimer.now_ms(), timeout_ms)?;
         let slot = Slot::new();
-        self.waiters.borrow_mut().insert(id, slot.clone());
+        self.waiters.borrow_mut().push_back((id, slot.clone()));
         if !bytes.is_empty() {
             self.out.borrow_mut().extend_from_slice(&bytes);
             self.schedule_flush();
@@ -326,7 +327,12 @@ impl Link {
         if !progress.completed.is_empty() {
             let mut waiters = self.waiters.borrow_mut();
             for done in progress.completed {
-                if let Some(slot) = waiters.remove(&done.id) {
+                // In order, so almost always the first; a linear search otherwise.
+                let at = match waiters.front() {
+                    Some((id, _)) if *id == done.id => Some(0),
+                    _ => waiters.iter().position(|(id, _)| *id == done.id),
+                };
+                if let Some((_, slot)) = at.and_then(|i| waiters.remove(i)) {
                     slot.set(done.result);
                 }
             }
@@ -548,14 +554,15 @@ impl SocketRedis {
 /// or broker handed one talks to it directly instead of through `sendCommand`.
 struct Registry {
     objects: js_sys::WeakMap,
-    clients: RefCell<HashMap<u32, Weak<Client>>>,
+    /// Few at a time, so a list (a `HashMap` costs kilobytes of wasm).
+    clients: RefCell<Vec<(u32, Weak<Client>)>>,
     next: Cell<u32>,
 }
 
 thread_local! {
     static REGISTRY: Registry = Registry {
         objects: js_sys::WeakMap::new(),
-        clients: RefCell::new(HashMap::new()),
+        clients: RefCell::new(Vec::new()),
         next: Cell::new(0),
     };
 }
@@ -569,10 +576,8 @@ pub fn register(object: &JsValue, client: &SocketRedis) {
         let id = r.next.get().wrapping_add(1);
         r.next.set(id);
         let mut clients = r.clients.borrow_mut();
-        if id % 64 == 0 {
-            clients.retain(|_, c| c.strong_count() > 0);
-        }
-        clients.insert(id, Rc::downgrade(&client.0));
+        clients.retain(|(_, c)| c.strong_count() > 0);
+        clients.push((id, Rc::downgrade(&client.0)));
         r.objects.set(object, &JsValue::from(id));
     });
 }
@@ -582,7 +587,9 @@ pub fn lookup(object: &JsValue) -> Option<SocketRedis> {
     let object = object.dyn_ref::<js_sys::Object>()?;
     REGISTRY.with(|r| {
         let id = r.objects.get(object).as_f64()? as u32;
-        r.clients.borrow().get(&id)?.upgrade().map(SocketRedis)
+        let clients = r.clients.borrow();
+        let (_, client) = clients.iter().find(|(i, _)| *i == id)?;
+        client.upgrade().map(SocketRedis)
     })
 }
 
