@@ -240,6 +240,9 @@ export interface RedisConnection {
   /** Closes it; what waits, and every later command, fails. In a Worker:
    * `ctx.waitUntil(client.close())`. */
   close(): Promise<void>;
+  /** node-redis's names for `close()`. */
+  quit(): Promise<void>;
+  destroy(): Promise<void>;
   /** Another connection with the same URL and options (e.g. for `blockingClient`). */
   duplicate(): Promise<RedisConnection>;
   /** `false` once `close()` was called. */

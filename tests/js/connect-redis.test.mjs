@@ -366,6 +366,12 @@ describe("connectRedis: failures end by their deadline, with their cause, and th
     assert.match((await failure(c.sendCommand(["PING"]))).message, /connect again with connectRedis/);
     assert.equal(c.isOpen, false);
     await c.close();
+    // node-redis's names for it.
+    for (const name of ["quit", "destroy"]) {
+      const other = await connectRedis(server.url);
+      await other[name]();
+      assert.equal(other.isOpen, false, name);
+    }
   });
 });
 
