@@ -4,7 +4,8 @@
 // (tests/js/hosts/redis_worker.js) reads their results over HTTP requests, one connection
 // per request: values, failures, a blocking read that wakes when the value lands, a timeout;
 // a Worker sending with RedisBroker (over connectRedis) for the Python worker to run;
-// the conformance suite; a dead server, then the next request working; and TLS to Debian's
+// the conformance suite; a dead server, a peer that is not Redis, a wrong password, a reply
+// cut mid-frame, a silent peer, then the next request working; and TLS to Debian's
 // redis-server built with TLS, its self-signed certificate trusted through
 // NODE_EXTRA_CA_CERTS (which Miniflare hands to workerd as a trusted certificate).
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { JSONEncoder } from "dramatiq-results";
 import { conformanceCount } from "./conformance.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
-import { freePort, haveRedis, startRedis, startRedisTls } from "./services.mjs";
+import { fakeServer, freePort, haveRedis, startRedis, startRedisTls } from "./services.mjs";
 
 if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
 if (!havePython) throw new Error("no Python Dramatiq: run scripts/setup --python");
@@ -122,6 +123,34 @@ test("no server: a clear ResultError within the connect timeout; the next reques
   assert.equal(failed.error.code, "REDIS_CONNECTION");
   assert.match(failed.error.message, /could not connect to Redis at 127\.0\.0\.1/);
   assert.equal(decode((await call("read", { url: redis.url, message, block: true, timeout: 20_000 })).valueJson), 2);
+});
+
+test("misbehaving peers fail a Worker's request clearly, by their deadline; the next request works", async () => {
+  const http = await fakeServer((argv, socket) => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+  const wrongPass = await fakeServer((argv, socket) => {
+    socket.write(argv[0] === "AUTH" ? "-WRONGPASS invalid username-password pair or user is disabled.\r\n" : "+PONG\r\n");
+  });
+  const cut = await fakeServer((argv, socket) => {
+    if (argv[0] === "PING") socket.write("+PONG\r\n");
+    else socket.end("$10\r\nabc");
+  });
+  const silent = await fakeServer(() => {});
+  try {
+    const ping = (url, options) => call("command", { url, argv: ["GET", "k"], options });
+    const notRedis = await ping(http.url);
+    assert.equal(notRedis.error.code, "REDIS_CONNECTION");
+    assert.match(notRedis.error.message, /protocol error: while connecting/);
+    const refused = await ping(wrongPass.url.replace("redis://", "redis://:nope@"));
+    assert.match(refused.error.message, /refused AUTH while connecting: WRONGPASS/);
+    const midFrame = await ping(cut.url);
+    assert.match(midFrame.error.message, /closed the connection in the middle of a reply/);
+    const late = await ping(silent.url, { connectTimeout: 300 });
+    assert.match(late.error.message, /connect timed out after 300 ms/);
+    assert.ok(late.roundTripMs >= 299 && late.roundTripMs < 3000, `${late.roundTripMs} ms`);
+    assert.equal((await call("command", { url: redis.url, argv: ["PING"] })).reply, "PONG");
+  } finally {
+    await Promise.all([http, wrongPass, cut, silent].map((s) => s.close()));
+  }
 });
 
 test("server errors reach the Worker with the server's text", async () => {

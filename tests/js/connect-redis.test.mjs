@@ -7,11 +7,10 @@
 // interop.test.mjs; workerd in connect-redis-workerd.test.mjs.
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as api from "dramatiq-results";
 import { connectRedisWith } from "../../pkg/dist/dramatiq_results.js";
-import { haveRedis, startRedis, startRedisTls } from "./services.mjs";
+import { fakeServer, haveRedis, startRedis, startRedisTls } from "./services.mjs";
 
 const { connectRedis, RedisBackend, RedisBroker, Results, Worker, actor, defaultMiddleware, Message, ResultError, ResultTimeout } = api;
 
@@ -31,67 +30,6 @@ async function timed(fn) {
   const started = performance.now();
   const value = await fn();
   return [value, performance.now() - started];
-}
-
-/**
- * A fake server on a free loopback port: `answer(argv, socket, n)` is called for each
- * command (its arguments as strings; `n` counts the commands of the connection, from 0)
- * and writes what it likes. Resolves with { port, url, connections, close }.
- */
-async function fakeServer(answer) {
-  const sockets = new Set();
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    let buffer = Buffer.alloc(0);
-    let n = 0;
-    socket.on("data", (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      for (;;) {
-        const parsed = parseCommand(buffer);
-        if (!parsed) return;
-        buffer = buffer.subarray(parsed.used);
-        answer(parsed.argv, socket, n++);
-      }
-    });
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    get connections() {
-      return connections;
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server.close(r));
-    },
-  };
-}
-
-/** One RESP array of bulk strings from the front of `buf`, or null if incomplete. */
-function parseCommand(buf) {
-  const line = (at) => {
-    const end = buf.indexOf("\r\n", at);
-    return end < 0 ? null : [buf.toString("latin1", at + 1, end), end + 2];
-  };
-  const head = line(0);
-  if (!head) return null;
-  let [count, at] = head;
-  const argv = [];
-  for (let i = 0; i < Number(count); i++) {
-    const len = line(at);
-    if (!len) return null;
-    const [n, start] = len;
-    if (buf.length < start + Number(n) + 2) return null;
-    argv.push(buf.toString("utf8", start, start + Number(n)));
-    at = start + Number(n) + 2;
-  }
-  return { argv, used: at };
 }
 
 /** A fake server that answers PING like Redis and everything else with `other`. */
