@@ -74,6 +74,21 @@ describe("connectRedis: commands and replies", () => {
     assert.deepEqual([...buffer], [...raw]);
   });
 
+  test("RESP3 (?protocol=3) and a connection name: the same replies, a map as a flat array", async () => {
+    const c = await connectRedis(`${server.url}?protocol=3&name=edge-reader`);
+    try {
+      assert.equal(await c.sendCommand(["CLIENT", "GETNAME"]), "edge-reader");
+      await c.sendCommand(["HSET", "c:hash", "a", "1"]);
+      assert.deepEqual(await c.sendCommand(["HGETALL", "c:hash"]), ["a", "1"]);
+      const backend = new RedisBackend(c);
+      const m = new Message({ actorName: "resp3" });
+      await backend.storeResult(m, [1.5, "x"]);
+      assert.deepEqual(await backend.getResult(m), [1.5, "x"]);
+    } finally {
+      await c.close();
+    }
+  });
+
   test("pipelined: many commands in flight on one connection answer in order", async () => {
     const replies = await Promise.all(Array.from({ length: 500 }, (_, i) => client.sendCommand(["ECHO", `m${i}`])));
     assert.deepEqual(replies, Array.from({ length: 500 }, (_, i) => `m${i}`));
