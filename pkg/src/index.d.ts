@@ -245,6 +245,8 @@ export interface RedisConnection {
   destroy(): Promise<void>;
   /** Another connection with the same URL and options (e.g. for `blockingClient`). */
   duplicate(): Promise<RedisConnection>;
+  /** Node: lets the process exit while the connection is open (node-redis's `unref()`). */
+  unref(): void;
   /** `false` once `close()` was called. */
   readonly isOpen: boolean;
   /** Whether a connection is up and past its handshake. */

@@ -47,6 +47,9 @@ extern "C" {
     fn on_close(this: &HostSocket, callback: &js_sys::Function) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
     fn close(this: &HostSocket) -> Result<js_sys::Promise, JsValue>;
+    /// Node's only: lets the process exit while the socket is open.
+    #[wasm_bindgen(method, catch)]
+    fn unref(this: &HostSocket) -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(callback: &js_sys::Function);
@@ -158,7 +161,11 @@ struct Link {
 impl Link {
     /// Starts connecting: the handshake is queued at once, the socket opens in the
     /// background, and commands submitted meanwhile are held by the connection.
-    fn open(open_socket: &js_sys::Function, settings: &Settings) -> Rc<Link> {
+    fn open(
+        open_socket: &js_sys::Function,
+        settings: &Settings,
+        unref: Rc<Cell<bool>>,
+    ) -> Rc<Link> {
         let mut conn = Connection::new(settings.options.clone(), settings.limits, JsTimer.now_ms());
         let first = conn.start();
         let link = Rc::new_cyclic(|weak: &Weak<Link>| {
@@ -213,7 +220,7 @@ impl Link {
         let pending = link.clone();
         spawn_local(async move {
             match JsFuture::from(opened).await {
-                Ok(socket) => pending.attach(socket.unchecked_into()),
+                Ok(socket) => pending.attach(socket.unchecked_into(), unref.get()),
                 Err(error) => {
                     let cause = RespError::Closed(error_text(&error));
                     let progress = pending.conn.borrow_mut().fail_all(cause);
@@ -226,7 +233,7 @@ impl Link {
     }
 
     /// The socket is open: listen to it and write what waits.
-    fn attach(self: &Rc<Self>, socket: HostSocket) {
+    fn attach(self: &Rc<Self>, socket: HostSocket, unref: bool) {
         if matches!(self.conn.borrow().phase(), Phase::Closed(_)) {
             // The connect timed out or the caller closed meanwhile.
             if let Ok(done) = socket.close() {
@@ -245,6 +252,9 @@ impl Link {
         let listened = socket
             .on_data(self.callbacks.data.as_ref().unchecked_ref())
             .and_then(|()| socket.on_close(on_close.unchecked_ref()));
+        if unref {
+            unref_socket(&socket);
+        }
         *self.socket.borrow_mut() = Some(socket);
         if let Err(error) = listened {
             let text = error_text(&error);
@@ -400,6 +410,15 @@ impl Link {
     }
 }
 
+/// `socket.unref()` where the host has it (Node); a no-op elsewhere.
+fn unref_socket(socket: &HostSocket) {
+    let has =
+        js_sys::Reflect::get(socket, &JsValue::from_str("unref")).is_ok_and(|f| f.is_function());
+    if has {
+        let _ = socket.unref();
+    }
+}
+
 /// What `openSocket` is given.
 fn socket_request(settings: &Settings) -> JsValue {
     let o = &settings.options;
@@ -428,6 +447,8 @@ struct Client {
     link: RefCell<Option<Rc<Link>>>,
     /// Set by [`SocketRedis::close`]: no reconnecting after that.
     closed: Cell<bool>,
+    /// Set by [`SocketRedis::unref`]: every socket, present and future, is unref'd.
+    unref: Rc<Cell<bool>>,
 }
 
 /// A Redis client over the host's sockets. Cheap to clone (one client, shared).
@@ -445,6 +466,7 @@ impl SocketRedis {
             settings,
             link: RefCell::new(None),
             closed: Cell::new(false),
+            unref: Rc::new(Cell::new(false)),
         }));
         let link = client.link()?;
         let ready = Slot::new();
@@ -478,7 +500,7 @@ impl SocketRedis {
         if let Some(link) = current.as_ref().filter(|l| !l.is_closed()) {
             return Ok(link.clone());
         }
-        let link = Link::open(&self.0.open_socket, &self.0.settings);
+        let link = Link::open(&self.0.open_socket, &self.0.settings, self.0.unref.clone());
         *current = Some(link.clone());
         Ok(link)
     }
@@ -513,6 +535,17 @@ impl SocketRedis {
             .borrow()
             .as_ref()
             .is_none_or(|l| l.is_closed() || l.conn.borrow().in_flight() == 0)
+    }
+
+    /// Lets a Node process exit while this client's connections are open, as node-redis's
+    /// `unref()` does (hosts without the notion ignore it).
+    pub fn unref(&self) {
+        self.0.unref.set(true);
+        if let Some(link) = self.0.link.borrow().as_ref() {
+            if let Some(socket) = link.socket.borrow().as_ref() {
+                unref_socket(socket);
+            }
+        }
     }
 
     /// Whether it has not been closed by the caller.

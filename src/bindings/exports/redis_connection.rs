@@ -244,6 +244,11 @@ impl RedisConnection {
         })
     }
 
+    /// Lets a Node process exit while the connection is open (node-redis's `unref()`).
+    pub fn unref(&self) {
+        self.client.unref();
+    }
+
     /// Whether `close()` has not been called (node-redis's `isOpen`).
     #[wasm_bindgen(getter, js_name = isOpen)]
     pub fn is_open(&self) -> bool {
