@@ -129,11 +129,39 @@ impl<S: Future> Future for Cancellable<S> {
     }
 }
 
-/// The JS callbacks one socket holds; they hold the link weakly.
+/// The JS callback one socket holds (it holds the link weakly); the socket calls it only
+/// while open, and its close callback keeps the link alive until then.
 struct Callbacks {
     data: Closure<dyn FnMut(JsValue)>,
-    flush: Closure<dyn FnMut()>,
-    write_failed: Closure<dyn FnMut(JsValue)>,
+}
+
+/// The links with bytes to write at the next microtask, and the one callback that writes
+/// them: shared, so no microtask ever calls a closure a dropped link owned.
+struct Flusher {
+    links: RefCell<Vec<Weak<Link>>>,
+    scheduled: Cell<bool>,
+    callback: Closure<dyn FnMut()>,
+}
+
+thread_local! {
+    static FLUSHER: Flusher = Flusher {
+        links: RefCell::new(Vec::new()),
+        scheduled: Cell::new(false),
+        callback: Closure::new(|| {
+            let links = FLUSHER.with(|f| {
+                f.scheduled.set(false);
+                std::mem::take(&mut *f.links.borrow_mut())
+            });
+            for link in links.iter().filter_map(Weak::upgrade) {
+                link.flush();
+            }
+        }),
+    };
+
+    /// The rejection handler of every write: a failed write needs no handling of its own,
+    /// since the socket then closes and `onClose` says why. Shared, and owned by no link, so
+    /// a late rejection never calls a dropped closure.
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
 }
 
 type Answer = Result<Reply, RespError>;
@@ -177,24 +205,6 @@ impl Link {
                     }
                 })
             };
-            let flush = {
-                let weak = weak.clone();
-                Closure::new(move || {
-                    if let Some(link) = weak.upgrade() {
-                        link.flush();
-                    }
-                })
-            };
-            let write_failed = {
-                let weak = weak.clone();
-                Closure::new(move |error: JsValue| {
-                    if let Some(link) = weak.upgrade() {
-                        let text = error_text(&error);
-                        let progress = link.conn.borrow_mut().socket_closed(Some(&text));
-                        link.apply(progress);
-                    }
-                })
-            };
             Link {
                 conn: RefCell::new(conn),
                 socket: RefCell::new(None),
@@ -204,11 +214,7 @@ impl Link {
                 ready: RefCell::new(Vec::new()),
                 alarm: RefCell::new(None),
                 closing: RefCell::new(None),
-                callbacks: Callbacks {
-                    data,
-                    flush,
-                    write_failed,
-                },
+                callbacks: Callbacks { data },
             }
         });
 
@@ -298,32 +304,38 @@ impl Link {
         Ok(slot)
     }
 
-    fn schedule_flush(&self) {
+    fn schedule_flush(self: &Rc<Self>) {
         if self.flush_scheduled.get() || self.socket.borrow().is_none() {
             return;
         }
         self.flush_scheduled.set(true);
-        queue_microtask(self.callbacks.flush.as_ref().unchecked_ref());
+        FLUSHER.with(|f| {
+            f.links.borrow_mut().push(Rc::downgrade(self));
+            if !f.scheduled.replace(true) {
+                queue_microtask(f.callback.as_ref().unchecked_ref());
+            }
+        });
     }
 
-    fn flush(&self) {
+    fn flush(self: &Rc<Self>) {
         self.flush_scheduled.set(false);
         let bytes = std::mem::take(&mut *self.out.borrow_mut());
         if bytes.is_empty() {
             return;
         }
-        let socket = self.socket.borrow();
-        let Some(socket) = socket.as_ref() else {
-            return;
+        let written = match self.socket.borrow().as_ref() {
+            Some(socket) => socket.write(&js_sys::Uint8Array::from(bytes.as_slice())),
+            None => return,
         };
-        let written = socket.write(&js_sys::Uint8Array::from(bytes.as_slice()));
         match written {
-            Ok(promise) => {
-                let _ = promise.catch(&self.callbacks.write_failed);
-            }
+            Ok(promise) => IGNORE.with(|ignore| {
+                let _ = promise.catch(ignore);
+            }),
             Err(error) => {
-                // Reported like a failed write, after this call returns.
-                let _ = js_sys::Promise::reject(&error).catch(&self.callbacks.write_failed);
+                // The shims never throw; a socket that does cannot be written to.
+                let text = error_text(&error);
+                let progress = self.conn.borrow_mut().socket_closed(Some(&text));
+                self.apply(progress);
             }
         }
     }
