@@ -234,6 +234,21 @@ async function redisBatch() {
   }
 }
 
+// --- 5c. connectRedis vs node-redis, and in workerd -----------------------------------
+
+/** bench/connect_redis.mjs (its own redis-server and Miniflare). */
+function connectRedisBench() {
+  const run = spawnSync(process.execPath, [`${root}bench/connect_redis.mjs`, ...(quick ? ["--quick"] : [])], {
+    encoding: "utf8",
+    timeout: 900_000,
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
+  }
+}
+
 // --- 5b. RedisBroker vs Python's RedisBroker ------------------------------------------
 
 /** bench/redis_broker.mjs (its own redis-server, and Python's figures on it). */
@@ -300,6 +315,8 @@ console.error("[bench] 10 000 waiters…");
 const many = waiters();
 console.error("[bench] redis batch…");
 const redis = await redisBatch();
+console.error("[bench] connectRedis…");
+const connect = connectRedisBench();
 console.error("[bench] RedisBroker…");
 const broker = redisBroker();
 console.error("[bench] RabbitmqBroker…");
@@ -363,6 +380,24 @@ lines.push(
         `${fmt(redis.pythonMs, 1)} ms (${ratio(redis.pythonMs, redis.oursMs)} faster).` +
         (redis.pythonError ? ` Python: ${redis.pythonError}` : ""),
 );
+lines.push("", "## connectRedis against node-redis (loopback redis-server), and in workerd", "");
+if (connect.error) {
+  lines.push(`Not measured: ${connect.error}.`);
+} else {
+  lines.push(
+    "| | connectRedis | node-redis | ours / node-redis |",
+    "|---|---:|---:|---:|",
+    `| store + get, ${connect.callers} concurrent callers (pairs/s) | ${fmt(connect.storeGetPerSec.ours)} | ${fmt(connect.storeGetPerSec.nodeRedis)} | ${ratio(connect.storeGetPerSec.ours, connect.storeGetPerSec.nodeRedis)} |`,
+    `| raw \`sendCommand(["GET", k])\`, ${connect.callers} concurrent callers, no backend (replies/s) | ${fmt(connect.rawGetPerSec.ours)} | ${fmt(connect.rawGetPerSec.nodeRedis)} | ${ratio(connect.rawGetPerSec.ours, connect.rawGetPerSec.nodeRedis)} |`,
+    `| store + get, one caller (pairs/s) | ${fmt(connect.serialPerSec.ours)} | ${fmt(connect.serialPerSec.nodeRedis)} | ${ratio(connect.serialPerSec.ours, connect.serialPerSec.nodeRedis)} |`,
+    `| getResults of 1 000 (ms, median) | ${fmt(connect.batch1000Ms.ours, 1)} | ${fmt(connect.batch1000Ms.nodeRedis, 1)} | ${ratio(connect.batch1000Ms.nodeRedis, connect.batch1000Ms.ours)} faster |`,
+    "",
+    `workerd (Miniflare), one request = connectRedis + getResult + close, ${connect.workerd.requests} requests: ` +
+      `inside the Worker median ${fmt(connect.workerd.insideMedianMs, 1)} ms, p99 ${fmt(connect.workerd.insideP99Ms, 1)} ms ` +
+      `(workerd's clock moves in whole ms, on I/O); around dispatchFetch median ${fmt(connect.workerd.roundTripMedianMs, 1)} ms, ` +
+      `p99 ${fmt(connect.workerd.roundTripP99Ms, 1)} ms.`,
+  );
+}
 lines.push("", "## RedisBroker against Python Dramatiq's RedisBroker (loopback redis-server)", "");
 if (broker.error) {
   lines.push(`Not measured: ${broker.error}.`);
@@ -426,7 +461,7 @@ lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, size, startup };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, connect, size, startup };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;

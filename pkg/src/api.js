@@ -131,6 +131,7 @@ export {
   QueueJoinTimeout,
 } from "./broker.js";
 export { Worker, WorkerMessage } from "./worker.js";
+export { connectRedis } from "./redis_connect.js";
 export { RedisBroker } from "./redis_broker.js";
 // Node only at run time (amqplib needs Node's `net`); it imports nothing host-specific, so
 // every entry can carry it.

@@ -214,6 +214,7 @@ export interface IndexedDbBackend extends ResultBackend {}
 // (Buffers in Node), and real clients declare narrower ones (node-redis: `readonly
 // RedisArgument[]`; ioredis: overloads ending in a callback), which any narrower type refuses.
 export type RedisClientLike =
+  | RedisConnection
   | { sendCommand(argv: never, ...rest: never[]): unknown }
   | { call(command: string, ...args: never[]): unknown }
   | { callBuffer(command: string, ...args: never[]): unknown };
@@ -240,6 +241,58 @@ export class RedisBackend {
   readonly blockingClient: RedisClientLike | undefined;
 }
 export interface RedisBackend extends ResultBackend {}
+
+/** Options of `connectRedis` (the URL gives host, port, TLS, user, password and database). */
+export interface ConnectRedisOptions {
+  /** How long the TCP/TLS connect and the handshake (`AUTH`, `SELECT`, `PING`) may take, in
+   * ms (default: the URL's `?connectTimeout=`, else 10 000). */
+  connectTimeout?: number;
+  /** How long a command may wait for its reply, in ms; a blocking one gets its own wait on
+   * top. Past it the command fails and the connection is replaced by the next command.
+   * Default: no limit (blocking reads through a backend still end by their deadline). */
+  commandTimeout?: number;
+  /** The largest bulk reply accepted, in bytes (default 64 MiB, as backends); a larger one
+   * fails its command only. */
+  maxValueBytes?: number;
+  /** TLS (as `rediss://` does), or, in Node, options for `tls.connect` (`ca`,
+   * `rejectUnauthorized`, `servername`, …). Workers verify with the public CAs. */
+  tls?: boolean | Record<string, unknown>;
+  /** `CLIENT SETNAME` on connect (as the URL's `?name=`). */
+  name?: string;
+}
+
+/** A Redis connection made by `connectRedis`: node-redis's `sendCommand`, so `RedisBackend`,
+ * `RedisBroker` and code written for node-redis take it (the backends call it directly, in
+ * wasm). A connection that fails (server gone, reply cut, deadline) fails what waits on it
+ * with a `ResultError` (`code` `REDIS_CONNECTION`), and the next command opens a new one;
+ * a server's error reply rejects with code `REDIS_SERVER` and the server's text as message. */
+export interface RedisConnection {
+  /** Sends a raw command (name first). Bulk replies are strings (UTF-8), or bytes with
+   * `{ returnBuffers: true }` / `{ typeMapping: { 36: Buffer } }`; integers are numbers, nil
+   * is `null`, arrays are arrays. */
+  sendCommand(argv: Array<string | number | Uint8Array>, options?: { returnBuffers?: boolean; typeMapping?: Record<number, unknown> }): Promise<any>;
+  /** Closes it; what waits, and every later command, fails. In a Worker:
+   * `ctx.waitUntil(client.close())`. */
+  close(): Promise<void>;
+  /** node-redis's names for `close()`. */
+  quit(): Promise<void>;
+  destroy(): Promise<void>;
+  /** Another connection with the same URL and options (e.g. for `blockingClient`). */
+  duplicate(): Promise<RedisConnection>;
+  /** Node: lets the process exit while the connection is open (node-redis's `unref()`). */
+  unref(): void;
+  /** `false` once `close()` was called. */
+  readonly isOpen: boolean;
+  /** Whether a connection is up and past its handshake. */
+  readonly isReady: boolean;
+}
+
+/** Connects to Redis over the host's TCP: `node:net` / `node:tls` in Node,
+ * `cloudflare:sockets` in Workers (browsers have no TCP: it rejects with code
+ * `REDIS_UNSUPPORTED`). `url`: `redis://[[user]:password@]host[:port][/db][?protocol=3&name=…]`
+ * or `rediss://` for TLS. Resolves once the handshake succeeded; rejects with a
+ * `ResultError` (wrong password, not a Redis server, connect timeout) saying why. */
+export function connectRedis(url: string, options?: ConnectRedisOptions): Promise<RedisConnection>;
 
 /** A Memcached client `MemcachedBackend` can drive: memjs, or any object with memjs's
  * methods. `get` may answer `{ value }` (memjs) or the value itself; each method may answer

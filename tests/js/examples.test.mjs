@@ -45,7 +45,7 @@ const envFor = (backend) => ({ ...process.env, DRAMATIQ_RESULTS_BACKEND: backend
 
 // examples/backend.mjs picks the backend from DRAMATIQ_RESULTS_BACKEND: the same examples,
 // unchanged, print the same output on each.
-for (const backend of ["stub", "kv", "indexeddb", "redis"]) {
+for (const backend of ["stub", "kv", "indexeddb", "redis", "connect-redis"]) {
   for (const file of examples) {
     const source = readFileSync(new URL(file, dir), "utf8");
     const expected = expectedOutput(source);
@@ -61,14 +61,14 @@ for (const backend of ["stub", "kv", "indexeddb", "redis"]) {
  * its blocking connection serves): results found in the same round come out in the order
  * given rather than the order they finished. Compare those lines as a set. */
 function ordered(backend, output) {
-  if (backend !== "kv" && backend !== "redis") return output;
+  if (backend !== "kv" && backend !== "redis" && backend !== "connect-redis") return output;
   const lines = output.split("\n");
   const finished = lines.filter((l) => l.startsWith("finished:")).sort();
   return lines.map((l) => (l.startsWith("finished:") ? finished.shift() : l)).join("\n");
 }
 
 test("examples/demo.mjs runs on every backend", async () => {
-  for (const backend of ["stub", "kv", "indexeddb", "redis"]) {
+  for (const backend of ["stub", "kv", "indexeddb", "redis", "connect-redis"]) {
     const { stdout } = await run(process.execPath, [new URL("demo.mjs", dir).pathname], { timeout: 30000, env: envFor(backend) });
     assert.match(stdout, /read back/, backend);
   }

@@ -1,5 +1,6 @@
 // Live interoperability with a real Python Dramatiq (tests/py/interop.py, run from the
 // project's virtualenv), over real redis-server and memcached, both directions:
+//   (Redis through node-redis, ioredis and connectRedis.)
 //   Python → JS: a dramatiq.Worker with the Results middleware runs actors that return ints,
 //     floats, NaN, unicode, nested objects, None, big integers, or raise; we read each result.
 //   JS → Python: we store values and exceptions; Python's message.get_result() reads them,
@@ -13,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import IORedis from "ioredis";
 import memjs from "memjs";
-import { JSONEncoder, MemcachedBackend, Message, RedisBackend, ResultFailure } from "dramatiq-results";
+import { JSONEncoder, MemcachedBackend, Message, RedisBackend, ResultFailure, connectRedis } from "dramatiq-results";
 import { startMemcached, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -93,6 +94,12 @@ const backends = {
     const c = new IORedis(redis.port, "127.0.0.1");
     const b = new IORedis(redis.port, "127.0.0.1");
     clients.push(() => (c.disconnect(), b.disconnect()));
+    return { backend: new RedisBackend(c, { ...options, blockingClient: b }), kind: "redis", address: `127.0.0.1:${redis.port}` };
+  },
+  "redis (connectRedis, blocking connection)": async (options) => {
+    const c = await connectRedis(redis.url);
+    const b = await c.duplicate();
+    clients.push(() => Promise.all([c.close(), b.close()]));
     return { backend: new RedisBackend(c, { ...options, blockingClient: b }), kind: "redis", address: `127.0.0.1:${redis.port}` };
   },
   "memcached (memjs)": async (options) => {

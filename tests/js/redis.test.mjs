@@ -1,5 +1,6 @@
 // RedisBackend against a real redis-server (started here on a free loopback port), through
-// both client libraries users have: node-redis and ioredis. The conformance suite runs on
+// both client libraries users have, node-redis and ioredis, and the package's own
+// connectRedis (failure cases of that one: connect-redis.test.mjs). The conformance suite runs on
 // each; the rest checks Dramatiq's layout on the server itself, the server-side wait, batch
 // reads in one round trip, bad clients, and the server going away mid-wait.
 import assert from "node:assert/strict";
@@ -13,7 +14,7 @@ import { assertOutageAndRecovery, assertReadsAsPython, ofKind, storedText } from
 import { haveRedis, startRedis } from "./services.mjs";
 import { assertOutageIsWaitedOut, assertOutageLastsToTheDeadline } from "./outage.mjs";
 
-const { RedisBackend, Message, ResultError, ResultTimeout, ResultMissing, ResultFailure } = api;
+const { RedisBackend, connectRedis, Message, ResultError, ResultTimeout, ResultMissing, ResultFailure } = api;
 
 if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
 
@@ -22,6 +23,8 @@ let nodeRedis;
 let nodeRedisBlocking;
 let ioredis;
 let ioredisBlocking;
+let own;
+let ownBlocking;
 
 before(async () => {
   server = await startRedis();
@@ -29,11 +32,14 @@ before(async () => {
   nodeRedisBlocking = await createClient({ url: server.url }).connect();
   ioredis = new IORedis(server.port, "127.0.0.1");
   ioredisBlocking = new IORedis(server.port, "127.0.0.1");
+  own = await connectRedis(server.url);
+  ownBlocking = await own.duplicate();
 });
 
 after(async () => {
   for (const c of [nodeRedis, nodeRedisBlocking]) c?.destroy();
   for (const c of [ioredis, ioredisBlocking]) c?.disconnect();
+  for (const c of [own, ownBlocking]) await c?.close();
   await server?.stop();
 });
 
@@ -45,6 +51,14 @@ defineConformance(
   api,
   "RedisBackend (node-redis, blocking connection)",
   lazy((o) => new RedisBackend(nodeRedis, { ...o, blockingClient: nodeRedisBlocking })),
+  { shared: true },
+);
+defineConformance(test, api, "RedisBackend (connectRedis)", lazy((o) => new RedisBackend(own, o)), { shared: true });
+defineConformance(
+  test,
+  api,
+  "RedisBackend (connectRedis, blocking connection)",
+  lazy((o) => new RedisBackend(own, { ...o, blockingClient: ownBlocking })),
   { shared: true },
 );
 
@@ -219,9 +233,9 @@ describe("RedisBackend on the server", () => {
     assert.equal(await ioredis.lindex("team:reports:build:11111111-2222-4333-8444-555555555555", 0), "[1,2]");
   });
 
-  test("values that are not UTF-8 come back byte for byte through node-redis and ioredis", async () => {
+  test("values that are not UTF-8 come back byte for byte through node-redis, ioredis and connectRedis", async () => {
     const bytes = new Uint8Array([0x22, 0xff, 0x00, 0xfe, 0x22]);
-    for (const client of [nodeRedis, ioredis]) {
+    for (const client of [nodeRedis, ioredis, own]) {
       const backend = new RedisBackend(client);
       const m = new Message({ actorName: "binary" });
       await backend.storeResultBytes(m, bytes);
@@ -233,6 +247,7 @@ describe("RedisBackend on the server", () => {
     assert.throws(() => new RedisBackend({}), TypeError);
     assert.throws(() => new RedisBackend(null), TypeError);
     assert.throws(() => new RedisBackend(nodeRedis, { blockingClient: nodeRedis }), /separate connection/);
+    assert.throws(() => new RedisBackend(own, { blockingClient: own }), /separate connection/);
     assert.throws(() => new RedisBackend(nodeRedis, { blockingClient: 42 }), TypeError);
     const m = new Message({ actorName: "odd" });
     const answers = [{}, 1.5, [[[[[[[[[["deep"]]]]]]]]]], () => 1];
@@ -285,6 +300,7 @@ describe("RedisBackend when the server goes away", () => {
   for (const [name, connect] of [
     ["node-redis", async (s) => createClient({ url: s.url, socket: { reconnectStrategy: () => 100 } }).on("error", () => {}).connect()],
     ["ioredis", async (s) => new IORedis(s.port, "127.0.0.1", { retryStrategy: () => 100, maxRetriesPerRequest: 1 }).on("error", () => {})],
+    ["connectRedis", async (s) => connectRedis(s.url)],
   ]) {
     test(`${name}: a wait during an outage ends as a ResultError with its cause by the deadline; after a restart, calls work`, async () => {
       const own = await startRedis();
@@ -293,7 +309,8 @@ describe("RedisBackend when the server goes away", () => {
         await assertOutageAndRecovery(own, new RedisBackend(client));
       } finally {
         if (client instanceof IORedis) client.disconnect();
-        else client.destroy();
+        else if (client.destroy) client.destroy();
+        else await client.close();
         await own.stop();
       }
     });

@@ -326,3 +326,97 @@ class RabbitmqServer extends Server {
 export async function startRabbitmq() {
   return new RabbitmqServer(await freePort()).start();
 }
+
+/**
+ * A redis-server speaking only TLS (Debian's is built with it), on a free port, with a
+ * self-signed certificate made here by `openssl` for `localhost` and 127.0.0.1. `caFile`
+ * and `ca` are that certificate, for clients to trust; clients need no certificate.
+ */
+export async function startRedisTls() {
+  const dir = mkdtempSync(join(tmpdir(), "redis-tls-"));
+  leftovers.dirs.add(dir);
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  await new Promise((resolve, reject) => {
+    const child = spawn("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key, "-out", cert,
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext", "basicConstraints=critical,CA:TRUE",
+    ], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`openssl failed: ${err}`))));
+  });
+  const port = await freePort();
+  const server = new Server("redis-server (TLS)", [
+    "redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--save", "",
+    "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning",
+    "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
+  ]);
+  server.port = port;
+  server.url = `rediss://localhost:${port}`;
+  server.caFile = cert;
+  server.ca = readFileSync(cert, "utf8");
+  return server.start();
+}
+
+/**
+ * A fake Redis for failure cases, on a free loopback port: `answer(argv, socket, n)` is
+ * called for each command (its arguments as strings; `n` counts the commands of the
+ * connection, from 0) and writes what it likes. Resolves with { port, url, connections, close }.
+ */
+export async function fakeServer(answer) {
+  const sockets = new Set();
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    let buffer = Buffer.alloc(0);
+    let n = 0;
+    socket.on("data", (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const parsed = parseCommand(buffer);
+        if (!parsed) return;
+        buffer = buffer.subarray(parsed.used);
+        answer(parsed.argv, socket, n++);
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get connections() {
+      return connections;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** One RESP array of bulk strings from the front of `buf`, or null if incomplete. */
+function parseCommand(buf) {
+  const line = (at) => {
+    const end = buf.indexOf("\r\n", at);
+    return end < 0 ? null : [buf.toString("latin1", at + 1, end), end + 2];
+  };
+  const head = line(0);
+  if (!head) return null;
+  let [count, at] = head;
+  const argv = [];
+  for (let i = 0; i < Number(count); i++) {
+    const len = line(at);
+    if (!len) return null;
+    const [n, start] = len;
+    if (buf.length < start + Number(n) + 2) return null;
+    argv.push(buf.toString("utf8", start, start + Number(n)));
+    at = start + Number(n) + 2;
+  }
+  return { argv, used: at };
+}

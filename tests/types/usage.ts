@@ -7,6 +7,8 @@ import {
   IndexedDbBackend,
   RedisBackend,
   MemcachedBackend,
+  connectRedis,
+  type RedisConnection,
   type KvNamespaceLike,
   type RedisClientLike,
   Message,
@@ -63,6 +65,14 @@ async function main(): Promise<void> {
   await redis.getResults([message], { timeout: 1000, onProgress: (done: number, total: number) => done / total });
   // @ts-expect-error a Redis client needs a raw-command method
   new RedisBackend({ get: () => null });
+  const own: RedisConnection = await connectRedis("rediss://:pw@redis.example:6380/1", { connectTimeout: 2000, tls: { ca: "…" } });
+  const ownBackend = new RedisBackend(own, { blockingClient: await own.duplicate() });
+  const pong: string = await own.sendCommand(["PING"]);
+  await ownBackend.getResult(message, { block: true, timeout: 500 });
+  await own.close();
+  void [pong, own.isOpen, own.isReady];
+  // @ts-expect-error connectRedis takes a URL string
+  void connectRedis({ host: "h" });
   const memcached = new MemcachedBackend({ get: async () => ({ value: null }), set: async () => true, delete: async () => true });
   await memcached.storeResult(message, [sameClient, blocking].length, 1500);
   // @ts-expect-error a Memcached client needs set and delete

@@ -1,5 +1,7 @@
 //! `RedisBackend`: Dramatiq's Redis layout (`stores::redis`) over a node-redis client, an
-//! ioredis client, or any object with a raw-command method.
+//! ioredis client, any object with a raw-command method, or the package's own
+//! `connectRedis` client, which is recognised and called directly (`redis_socket`): its
+//! replies go from the socket to the store without becoming JS values.
 
 use std::rc::Rc;
 
@@ -8,6 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::adapter::{describe_value, error_text};
+use super::redis_socket::{lookup, same_client, SocketRedis};
 use crate::bindings::js::type_error;
 use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
@@ -37,14 +40,28 @@ extern "C" {
 /// a Redis reply to these commands, and is refused before it can exhaust the stack.
 const MAX_REPLY_DEPTH: usize = 8;
 
+/// How to send a connection's client a command.
+enum Dialect {
+    /// Through a method of a JS client (`sendCommand`, `call`, `callBuffer`).
+    Js(String),
+    /// Our own client, in Rust.
+    Native(SocketRedis),
+}
+
 /// One connection's client and how to send it a command.
 struct Connection {
     client: JsValue,
-    dialect: String,
+    dialect: Dialect,
 }
 
 impl Connection {
     fn new(client: &JsValue, what: &str) -> Result<Connection, JsValue> {
+        if let Some(native) = lookup(client) {
+            return Ok(Connection {
+                client: client.clone(),
+                dialect: Dialect::Native(native),
+            });
+        }
         let dialect = redis_dialect(client).ok_or_else(|| {
             type_error(&format!(
                 "{what} must be a Redis client with sendCommand(argv) (node-redis), \
@@ -54,8 +71,15 @@ impl Connection {
         })?;
         Ok(Connection {
             client: client.clone(),
-            dialect,
+            dialect: Dialect::Js(dialect),
         })
+    }
+
+    fn native(&self) -> Option<&SocketRedis> {
+        match &self.dialect {
+            Dialect::Native(n) => Some(n),
+            Dialect::Js(_) => None,
+        }
     }
 }
 
@@ -77,7 +101,10 @@ impl JsRedis {
         let blocking = if is_absent(&blocking) {
             None
         } else {
-            if blocking == *client {
+            let same_native = lookup(&blocking)
+                .zip(shared.native())
+                .is_some_and(|(a, b)| same_client(&a, b));
+            if blocking == *client || same_native {
                 return Err(type_error(
                     "option blockingClient must be a separate connection: a blocking command \
                      holds its connection, and every other command would queue behind it",
@@ -175,11 +202,32 @@ fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
     }
 }
 
+/// A native client's failure, in the words the JS path uses.
+fn native_error(name: &str, error: &crate::resp::RespError) -> StoreError {
+    StoreError::new(format!("Redis {name} failed: {error}"))
+}
+
+/// A blocking command's own wait (its last argument, in seconds) in milliseconds.
+fn blocking_wait_ms(argv: &[Arg<'_>]) -> Option<f64> {
+    match argv.last() {
+        Some(Arg::Text(t)) => crate::codec::decimal::parse_f64(t).map(|s| s * 1000.0),
+        _ => None,
+    }
+}
+
 impl RedisClient for JsRedis {
     async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
         let c = &self.shared;
-        let promise = redis_command(&c.client, &c.dialect, &argv_array(argv));
-        send(promise, command_name(argv)).await
+        match &c.dialect {
+            Dialect::Native(n) => n
+                .command(argv, None)
+                .await
+                .map_err(|e| native_error(command_name(argv), &e)),
+            Dialect::Js(dialect) => {
+                let promise = redis_command(&c.client, dialect, &argv_array(argv));
+                send(promise, command_name(argv)).await
+            }
+        }
     }
 
     fn has_blocking(&self) -> bool {
@@ -189,14 +237,25 @@ impl RedisClient for JsRedis {
     fn blocking_idle(&self) -> bool {
         self.blocking
             .as_ref()
-            .is_some_and(|(_, state)| redis_idle(state))
+            .is_some_and(|(c, state)| match &c.dialect {
+                Dialect::Native(n) => n.idle(),
+                Dialect::Js(_) => redis_idle(state),
+            })
     }
 
     async fn blocking_command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
         let Some((c, state)) = &self.blocking else {
             return self.command(argv).await;
         };
-        let promise = redis_blocking(&c.client, &c.dialect, &argv_array(argv), state);
-        send(promise, command_name(argv)).await
+        match &c.dialect {
+            Dialect::Native(n) => n
+                .command(argv, blocking_wait_ms(argv))
+                .await
+                .map_err(|e| native_error(command_name(argv), &e)),
+            Dialect::Js(dialect) => {
+                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
+                send(promise, command_name(argv)).await
+            }
+        }
     }
 }

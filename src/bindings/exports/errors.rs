@@ -39,6 +39,12 @@ pub fn exception_info(error: &JsValue) -> (String, String) {
     }
 }
 
+/// A `ResultError` with `code` and `message` and no message key: what `connectRedis`'s
+/// client rejects with.
+pub fn redis_error(code: &str, message: &str) -> JsValue {
+    make_result_error(code, message, None, JsValue::UNDEFINED, JsValue::UNDEFINED)
+}
+
 /// The adapter's original error when it threw one, else a plain `Error` saying what failed.
 fn cause_of(source: &StoreError) -> JsValue {
     source

@@ -14,6 +14,7 @@ pub mod message;
 pub mod promise;
 pub mod rabbitmq;
 pub mod redis_broker;
+pub mod redis_connection;
 pub mod result_backend;
 pub mod result_stream;
 pub mod worker_rules;

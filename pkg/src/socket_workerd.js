@@ -1,4 +1,4 @@
-// A TCP or TLS socket for the Redis client on Cloudflare Workers (cloudflare:sockets), behind
+// A TCP or TLS socket for connectRedis on Cloudflare Workers (cloudflare:sockets), behind
 // the small interface every host's socket driver exports (socket_node.js is the other one):
 //
 //   openSocket({ host, port, tls, servername, connectTimeoutMs })

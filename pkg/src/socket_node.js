@@ -1,8 +1,8 @@
-// A TCP or TLS socket for the Redis client on Node (node:net / node:tls), behind the small
+// A TCP or TLS socket for connectRedis on Node (node:net / node:tls), behind the small
 // interface every host's socket driver exports (socket_workerd.js is the other one):
 //
 //   openSocket({ host, port, tls, servername, connectTimeoutMs, keepAliveMs, noDelay })
-//     → Promise<{ write(bytes): Promise<void>, onData(cb), onClose(cb), close(): Promise<void> }>
+//     → Promise<{ write(bytes): Promise<void>, onData(cb), onClose(cb), close(): Promise<void>, unref() }>
 //
 // - openSocket never throws: a bad option, a refused connection, a TLS failure or the
 //   connect timeout rejects the promise with an Error naming the address and the cause.
@@ -152,6 +152,10 @@ function wrap(socket, address) {
       } else {
         onClose = cb;
       }
+    },
+    /** Lets the process exit while the socket is open (node-redis's `unref()`). */
+    unref() {
+      socket.unref();
     },
     close() {
       return new Promise((resolve) => {

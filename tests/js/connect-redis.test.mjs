@@ -1,0 +1,358 @@
+// connectRedis in Node (node:net / node:tls) against a real redis-server, a TLS redis-server
+// and small fake servers that misbehave on purpose: replies, server errors with the server's
+// text, the handshake (password, database, a peer that is not Redis, one that never answers),
+// replies cut mid-frame, the server killed mid-read, limits, close(). Every failure is a
+// ResultError with its cause, none hangs past its deadline, and the next command works.
+// The conformance suite and the Python interop run on connectRedis in redis.test.mjs and
+// interop.test.mjs; workerd in connect-redis-workerd.test.mjs.
+import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
+import { after, before, describe, test } from "node:test";
+import * as api from "dramatiq-results";
+import { connectRedisWith } from "../../pkg/dist/dramatiq_results.js";
+import { fakeServer, haveRedis, startRedis, startRedisTls } from "./services.mjs";
+
+const { connectRedis, RedisBackend, RedisBroker, Results, Worker, actor, defaultMiddleware, Message, ResultError, ResultTimeout } = api;
+
+if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The ResultError `promise` rejects with (fails if it resolves or rejects otherwise). */
+async function failure(promise) {
+  const e = await promise.then((v) => assert.fail(`resolved with ${JSON.stringify(v)}`), (e) => e);
+  assert.ok(e instanceof ResultError, `a ResultError, got ${e?.stack ?? e}`);
+  return e;
+}
+
+/** How long `fn` takes, in ms. */
+async function timed(fn) {
+  const started = performance.now();
+  const value = await fn();
+  return [value, performance.now() - started];
+}
+
+/** A fake server that answers PING like Redis and everything else with `other`. */
+const redisLike = (other) =>
+  fakeServer((argv, socket, n) => {
+    if (argv[0] === "PING") socket.write("+PONG\r\n");
+    else other(argv, socket, n);
+  });
+
+let server;
+let client;
+
+before(async () => {
+  server = await startRedis();
+  client = await connectRedis(server.url);
+});
+
+after(async () => {
+  await client?.close();
+  await server?.stop();
+});
+
+describe("connectRedis: commands and replies", () => {
+  test("replies come back as node-redis gives them: strings, numbers, null, arrays", async () => {
+    assert.equal(await client.sendCommand(["SET", "c:text", "café"]), "OK");
+    assert.equal(await client.sendCommand(["GET", "c:text"]), "café");
+    assert.equal(await client.sendCommand(["GET", "c:absent"]), null);
+    assert.equal(await client.sendCommand(["INCRBY", "c:n", 41]), 41);
+    await client.sendCommand(["RPUSH", "c:list", "a", new Uint8Array([0x62])]);
+    assert.deepEqual(await client.sendCommand(["LRANGE", "c:list", "0", "-1"]), ["a", "b"]);
+    assert.deepEqual(await client.sendCommand(["EVAL", "return {1, 'x', false}", "0"]), [1, "x", null]);
+  });
+
+  test("bytes when asked for, as node-redis is asked: returnBuffers, or typeMapping { 36: Buffer }", async () => {
+    const raw = new Uint8Array([0xff, 0x00, 0xfe]);
+    await client.sendCommand(["SET", "c:bytes", raw]);
+    const plain = await client.sendCommand(["GET", "c:bytes"], { returnBuffers: true });
+    assert.ok(plain instanceof Uint8Array && !Buffer.isBuffer(plain));
+    assert.deepEqual([...plain], [...raw]);
+    const buffer = await client.sendCommand(["GET", "c:bytes"], { typeMapping: { 36: Buffer } });
+    assert.ok(Buffer.isBuffer(buffer));
+    assert.deepEqual([...buffer], [...raw]);
+  });
+
+  test("RESP3 (?protocol=3) and a connection name: the same replies, a map as a flat array", async () => {
+    const c = await connectRedis(`${server.url}?protocol=3&name=edge-reader`);
+    try {
+      assert.equal(await c.sendCommand(["CLIENT", "GETNAME"]), "edge-reader");
+      await c.sendCommand(["HSET", "c:hash", "a", "1"]);
+      assert.deepEqual(await c.sendCommand(["HGETALL", "c:hash"]), ["a", "1"]);
+      const backend = new RedisBackend(c);
+      const m = new Message({ actorName: "resp3" });
+      await backend.storeResult(m, [1.5, "x"]);
+      assert.deepEqual(await backend.getResult(m), [1.5, "x"]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("pipelined: many commands in flight on one connection answer in order", async () => {
+    const replies = await Promise.all(Array.from({ length: 500 }, (_, i) => client.sendCommand(["ECHO", `m${i}`])));
+    assert.deepEqual(replies, Array.from({ length: 500 }, (_, i) => `m${i}`));
+  });
+
+  test("server errors are ResultErrors (code REDIS_SERVER) with the server's text; the connection stays usable", async () => {
+    await client.sendCommand(["SET", "c:string", "x"]);
+    const cases = [
+      [["LPUSH", "c:string", "y"], /^WRONGTYPE /],
+      [["NOSUCHCOMMAND"], /^ERR unknown command/],
+      [["EVALSHA", "0123456789012345678901234567890123456789", "0"], /^NOSCRIPT /],
+    ];
+    for (const [argv, text] of cases) {
+      const e = await failure(client.sendCommand(argv));
+      assert.equal(e.code, "REDIS_SERVER");
+      assert.match(e.message, text);
+    }
+    assert.equal(await client.sendCommand(["PING"]), "PONG");
+  });
+
+  test("through RedisBackend, a server error is a ResultError whose cause carries the server's text", async () => {
+    const backend = new RedisBackend(client);
+    const m = new Message({ actorName: "typed" });
+    await client.sendCommand(["SET", backend.buildMessageKey(m), "not a list"]);
+    const e = await failure(backend.getResult(m));
+    assert.equal(e.messageKey, backend.buildMessageKey(m));
+    assert.match(e.cause.message, /WRONGTYPE/);
+  });
+
+  test("bad arguments are TypeErrors", async () => {
+    await assert.rejects(client.sendCommand("PING"), TypeError);
+    await assert.rejects(client.sendCommand([]), TypeError);
+    await assert.rejects(client.sendCommand(["SET", "k", {}]), TypeError);
+    await assert.rejects(connectRedis("http://127.0.0.1"), TypeError);
+    await assert.rejects(connectRedis(42), TypeError);
+    await assert.rejects(connectRedis(server.url, { connectTimeout: -1 }), TypeError);
+    await assert.rejects(connectRedis(server.url, { tls: "yes" }), TypeError);
+  });
+
+  test("without sockets (a browser), connectRedis says so", async () => {
+    const e = await failure(connectRedisWith(null, server.url, {}));
+    assert.equal(e.code, "REDIS_UNSUPPORTED");
+    assert.match(e.message, /TCP/);
+  });
+
+  test("maxValueBytes: a larger value fails its command only, and the connection goes on", async () => {
+    const small = await connectRedis(server.url, { maxValueBytes: 16 });
+    try {
+      await small.sendCommand(["SET", "c:big", "x".repeat(100)]);
+      const e = await failure(small.sendCommand(["GET", "c:big"]));
+      assert.match(e.message, /100 bytes, over the limit of 16/);
+      assert.equal(await small.sendCommand(["ECHO", "still here"]), "still here");
+      const backend = new RedisBackend(small);
+      const m = new Message({ actorName: "big" });
+      await backend.storeResult(m, "y".repeat(100));
+      assert.match((await failure(backend.getResult(m))).cause.message, /over the limit/);
+    } finally {
+      await small.close();
+    }
+  });
+
+  test("the database, user and password come from the URL", async () => {
+    const own = await startRedis();
+    const admin = await connectRedis(own.url);
+    try {
+      await admin.sendCommand(["CONFIG", "SET", "requirepass", "s3cr#t"]);
+      await admin.sendCommand(["AUTH", "s3cr#t"]);
+      const e = await failure(connectRedis(`redis://:wrong@127.0.0.1:${own.port}`));
+      assert.equal(e.code, "REDIS_CONNECTION");
+      assert.match(e.message, /refused AUTH while connecting: WRONGPASS/);
+      const none = await failure(connectRedis(own.url));
+      assert.match(none.message, /NOAUTH/);
+      const db3 = await connectRedis(`redis://default:s3cr%23t@127.0.0.1:${own.port}/3`);
+      await db3.sendCommand(["SET", "where", "three"]);
+      await db3.close();
+      await admin.sendCommand(["SELECT", "3"]);
+      assert.equal(await admin.sendCommand(["GET", "where"]), "three");
+    } finally {
+      await admin.close();
+      await own.stop();
+    }
+  });
+});
+
+describe("RedisBroker over connectRedis", () => {
+  test("a JS producer and a JS worker share a queue; results come back through RedisBackend", { timeout: 30_000 }, async () => {
+    const producer = await connectRedis(server.url);
+    const consumer = await connectRedis(server.url);
+    const blocking = await producer.duplicate();
+    try {
+      const backend = new RedisBackend(producer, { blockingClient: blocking });
+      const middleware = [...defaultMiddleware(), new Results({ backend })];
+      const workerBroker = new RedisBroker(consumer, { namespace: "own", middleware });
+      actor((x, y) => x * y, { broker: workerBroker, queueName: "q", actorName: "mul", storeResults: true });
+      const worker = new Worker(workerBroker, { concurrency: 4 }).start();
+      try {
+        const sendBroker = new RedisBroker(producer, { namespace: "own" });
+        sendBroker.addMiddleware(new Results({ backend }));
+        const mul = actor("mul", { broker: sendBroker, queueName: "q", storeResults: true });
+        const messages = Array.from({ length: 20 }, (_, i) => mul.send(i, 3));
+        const values = await Promise.all(messages.map((m) => m.getResult({ backend, block: true, timeout: 20_000 })));
+        assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i * 3));
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await Promise.all([producer.close(), consumer.close(), blocking.close()]);
+    }
+  });
+});
+
+describe("connectRedis: failures end by their deadline, with their cause, and the next command works", () => {
+  test("a peer that is not Redis fails the connect with what it said", async () => {
+    const http = createHttpServer((req, res) => res.end("hello"));
+    await new Promise((r) => http.listen(0, "127.0.0.1", r));
+    try {
+      const [e, took] = await timed(() => failure(connectRedis(`redis://127.0.0.1:${http.address().port}`, { connectTimeout: 5000 })));
+      assert.equal(e.code, "REDIS_CONNECTION");
+      assert.match(e.message, /protocol error: while connecting/);
+      assert.ok(took < 5000, `${took} ms`);
+    } finally {
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    }
+  });
+
+  test("a peer that never answers fails the connect at connectTimeout, not before", async () => {
+    const silent = await fakeServer(() => {});
+    try {
+      const [e, took] = await timed(() => failure(connectRedis(silent.url, { connectTimeout: 300 })));
+      assert.match(e.message, /connect timed out after 300 ms/);
+      assert.ok(took >= 299, `${took} ms`);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test("nothing listening: a clear refusal", async () => {
+    const gone = await fakeServer(() => {});
+    await gone.close();
+    const e = await failure(connectRedis(gone.url));
+    assert.match(e.message, /could not connect to Redis at 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  });
+
+  test("a reply cut mid-frame by a close fails its command saying so; the next command reconnects", async () => {
+    const fake = await redisLike((argv, socket) => {
+      if (argv[1] === "cut") {
+        socket.write("$10\r\nabc");
+        socket.destroy();
+      } else socket.write("$2\r\nok\r\n");
+    });
+    const c = await connectRedis(fake.url);
+    try {
+      const e = await failure(c.sendCommand(["GET", "cut"]));
+      assert.equal(e.code, "REDIS_CONNECTION");
+      assert.match(e.message, /closed the connection in the middle of a reply/);
+      assert.equal(await c.sendCommand(["GET", "fine"]), "ok");
+      assert.equal(fake.connections, 2, "one new connection");
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a reply cut mid-frame on a socket left open fails at commandTimeout; the next command reconnects", async () => {
+    const fake = await redisLike((argv, socket) => {
+      if (argv[1] === "stall") socket.write("$10\r\nabc");
+      else socket.write("$2\r\nok\r\n");
+    });
+    const c = await connectRedis(fake.url, { commandTimeout: 300 });
+    try {
+      const [e, took] = await timed(() => failure(c.sendCommand(["GET", "stall"])));
+      assert.match(e.message, /GET timed out after 300 ms/);
+      assert.ok(took >= 299 && took < 2000, `${took} ms`);
+      assert.equal(await c.sendCommand(["GET", "fine"]), "ok");
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a stalled server cannot hang a blocking getResult past its deadline, even without commandTimeout", async () => {
+    const fake = await redisLike((argv, socket) => {
+      if (argv[0] !== "BLMOVE") socket.write("$-1\r\n");
+    });
+    const c = await connectRedis(fake.url);
+    const b = await c.duplicate();
+    try {
+      const backend = new RedisBackend(c, { blockingClient: b });
+      const [e, took] = await timed(() => failure(backend.getResult(new Message({ actorName: "stalled" }), { block: true, timeout: 400 })));
+      assert.ok(e instanceof ResultTimeout, String(e));
+      assert.ok(took >= 399 && took < 1500, `${took} ms`);
+    } finally {
+      await Promise.all([c.close(), b.close()]);
+      await fake.close();
+    }
+  });
+
+  test("the server killed mid-read fails what waits at once; after a restart, the next command works", async () => {
+    const own = await startRedis();
+    const c = await connectRedis(own.url);
+    try {
+      const waiting = failure(c.sendCommand(["BLPOP", "nothing", "10"]));
+      await sleep(100);
+      const [e, took] = await timed(async () => {
+        await own.stop();
+        return waiting;
+      });
+      assert.match(e.message, /server closed the connection|ECONNRESET/);
+      assert.ok(took < 2000, `${took} ms`);
+      await failure(c.sendCommand(["PING"]));
+      await own.start();
+      assert.equal(await c.sendCommand(["PING"]), "PONG");
+    } finally {
+      await c.close();
+      await own.stop();
+    }
+  });
+
+  test("close(): what waits fails, later commands fail saying to reconnect", async () => {
+    const c = await connectRedis(server.url);
+    assert.equal(c.isOpen, true);
+    assert.equal(c.isReady, true);
+    const waiting = failure(c.sendCommand(["BLPOP", "nothing", "10"]));
+    await sleep(50);
+    await c.close();
+    assert.match((await waiting).message, /closed by the client/);
+    assert.match((await failure(c.sendCommand(["PING"]))).message, /connect again with connectRedis/);
+    assert.equal(c.isOpen, false);
+    await c.close();
+    // node-redis's names for it.
+    for (const name of ["quit", "destroy"]) {
+      const other = await connectRedis(server.url);
+      await other[name]();
+      assert.equal(other.isOpen, false, name);
+    }
+  });
+});
+
+describe("connectRedis over TLS (a redis-server with TLS, self-signed certificate)", () => {
+  let tls;
+  before(async () => {
+    tls = await startRedisTls();
+  });
+  after(async () => {
+    await tls?.stop();
+  });
+
+  test("rediss:// with the CA trusted: commands and RedisBackend work", async () => {
+    const c = await connectRedis(tls.url, { tls: { ca: tls.ca } });
+    try {
+      assert.equal(await c.sendCommand(["PING"]), "PONG");
+      const backend = new RedisBackend(c);
+      const m = new Message({ actorName: "tls" });
+      await backend.storeResult(m, { secure: true });
+      assert.deepEqual(await backend.getResult(m), { secure: true });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("an untrusted certificate, or plain text to the TLS port, fails clearly", async () => {
+    assert.match((await failure(connectRedis(tls.url))).message, /self-signed certificate/);
+    const plain = await failure(connectRedis(tls.url.replace("rediss:", "redis:"), { connectTimeout: 3000 }));
+    assert.match(plain.message, /use rediss:\/\/|timed out/);
+  });
+});
