@@ -79,7 +79,7 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
     if let Some(name) = opt_string(&options, "name")? {
         connect.client_name = Some(name).filter(|n| !n.is_empty());
     }
-    let tls = prop(&options, "tls");
+    let tls = prop(&options, "tls")?;
     let tls_options = if tls.is_object() {
         connect.tls = true;
         tls
@@ -165,21 +165,24 @@ enum Bulk {
     Bytes(Option<js_sys::Function>, JsValue),
 }
 
-fn bulk_of(options: &JsValue) -> Bulk {
+fn bulk_of(options: &JsValue) -> Result<Bulk, JsValue> {
     if !options.is_object() {
-        return Bulk::Text;
+        return Ok(Bulk::Text);
     }
-    let mapped = prop(&prop(options, "typeMapping"), "36");
+    let mapped = prop(&prop(options, "typeMapping")?, "36")?;
     if let Some(class) = mapped.dyn_ref::<js_sys::Function>() {
         // A class is a function, which `prop` does not look into.
         let from =
             js_sys::Reflect::get(&mapped, &JsValue::from_str("from")).unwrap_or(JsValue::UNDEFINED);
-        return Bulk::Bytes(from.dyn_ref::<js_sys::Function>().cloned(), class.into());
+        return Ok(Bulk::Bytes(
+            from.dyn_ref::<js_sys::Function>().cloned(),
+            class.into(),
+        ));
     }
-    if prop(options, "returnBuffers").as_bool() == Some(true) {
-        return Bulk::Bytes(None, JsValue::UNDEFINED);
+    if prop(options, "returnBuffers")?.as_bool() == Some(true) {
+        return Ok(Bulk::Bytes(None, JsValue::UNDEFINED));
     }
-    Bulk::Text
+    Ok(Bulk::Text)
 }
 
 fn reply_to_js(reply: Reply, bulk: &Bulk) -> JsValue {
@@ -210,11 +213,10 @@ impl RedisConnection {
     /// strings come back as text unless `options` asks for bytes (`returnBuffers: true`).
     #[wasm_bindgen(js_name = sendCommand)]
     pub fn send_command(&self, argv: JsValue, options: JsValue) -> js_sys::Promise {
-        let argv = match argv_of(&argv) {
-            Ok(a) => a,
+        let (argv, bulk) = match argv_of(&argv).and_then(|a| Ok((a, bulk_of(&options)?))) {
+            Ok(p) => p,
             Err(e) => return reject(e),
         };
-        let bulk = bulk_of(&options);
         let client = self.client.clone();
         promise_of(async move {
             let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
