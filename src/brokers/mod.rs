@@ -112,7 +112,9 @@ pub fn handle(message: &mut Message, now_ms: i64) -> Handling {
         Some(Value::Float(x)) => *x,
         // Python's `isinstance(True, int)` holds: a boolean eta stays and means 0 or 1.
         Some(Value::Bool(b)) => f64::from(u8::from(*b)),
-        Some(Value::BigInt(text)) => text.parse::<f64>().unwrap_or(f64::INFINITY),
+        Some(Value::BigInt(text)) => {
+            crate::codec::decimal::parse_f64(text).unwrap_or(f64::INFINITY)
+        }
         Some(_) => {
             message.set_option("eta", Value::Int(now_ms));
             now_ms as f64
