@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import * as api from "dramatiq-results";
-import { connectRedisWith } from "../../pkg/dist/dramatiq_results.js";
+// The browser entry: the same package with no socket handed over, as in a page.
+import { connectRedis as connectWithoutSockets, ResultError as PageResultError } from "../../pkg/dist/index.js";
 import { fakeServer, haveRedis, startRedis, startRedisTls } from "./services.mjs";
 
 const { connectRedis, RedisBackend, RedisBroker, Results, Worker, actor, defaultMiddleware, Message, ResultError, ResultTimeout } = api;
@@ -129,7 +130,8 @@ describe("connectRedis: commands and replies", () => {
   });
 
   test("without sockets (a browser), connectRedis says so", async () => {
-    const e = await failure(connectRedisWith(null, server.url, {}));
+    const e = await connectWithoutSockets(server.url, {}).then(() => assert.fail("resolved"), (err) => err);
+    assert.ok(e instanceof PageResultError, String(e));
     assert.equal(e.code, "REDIS_UNSUPPORTED");
     assert.match(e.message, /TCP/);
   });
