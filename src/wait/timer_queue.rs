@@ -81,6 +81,10 @@ impl State {
     }
 }
 
+/// How late an armed alarm may be before [`TimerQueue`] takes it as lost: far beyond a busy
+/// event loop's lateness, far below what a waiter would notice.
+pub const LOST_ALARM_MS: f64 = 1_000.0;
+
 /// The queue of pending sleeps over one [`Alarm`].
 pub struct TimerQueue<A> {
     state: RefCell<State>,
@@ -166,13 +170,21 @@ impl<A: Alarm> TimerQueue<A> {
     }
 
     /// Arms the alarm for the earliest sleep if it is not already armed for it (or earlier).
+    ///
+    /// An alarm that is overdue by more than [`LOST_ALARM_MS`] is taken as lost and armed
+    /// again: a host may drop a timer without firing it (workerd drops the timers of a
+    /// request that has ended), and then no later sleep would ever wake.
     fn arm(&self, now: f64) {
         let earliest = {
             let mut state = self.state.borrow_mut();
             let Some(due) = state.earliest() else {
                 return;
             };
-            if state.armed_for.is_some_and(|armed| armed <= due) {
+            let lost_before = micros((now - LOST_ALARM_MS).max(0.0));
+            if state
+                .armed_for
+                .is_some_and(|armed| armed <= due && armed >= lost_before)
+            {
                 return;
             }
             state.armed_for = Some(due);
@@ -273,6 +285,30 @@ mod tests {
 
     fn poll(s: &mut QueuedSleep<Rc<FakeAlarm>>, waker: &Waker) -> bool {
         Pin::new(s).poll(&mut Context::from_waker(waker)).is_ready()
+    }
+
+    #[test]
+    fn an_alarm_the_host_dropped_is_armed_again_by_the_next_sleep() {
+        let alarm = Rc::new(FakeAlarm::default());
+        let q = Rc::new(TimerQueue::new(alarm.clone()));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        // A sleep from an ended request: its alarm (due at 50 ms) never fires.
+        let mut orphan = q.sleep(0.0, 50.0);
+        assert!(!poll(&mut orphan, &waker));
+        assert_eq!(alarm.sets.get(), 1);
+        // Still within the lateness a busy host may show: not re-armed.
+        let _soon = q.sleep(500.0, 300.0);
+        assert_eq!(alarm.sets.get(), 1);
+        // Long overdue: the next sleep arms the alarm again, at once for the overdue one.
+        let mut next = q.sleep(5_000.0, 300.0);
+        assert_eq!(alarm.sets.get(), 2);
+        assert_eq!(*alarm.armed.borrow(), Some(0.0));
+        q.fire(5_000.0);
+        assert!(poll(&mut orphan, &waker));
+        assert!(!poll(&mut next, &waker));
+        q.fire(5_300.0);
+        assert!(poll(&mut next, &waker));
     }
 
     #[test]
