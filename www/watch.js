@@ -21,6 +21,8 @@ export const STATES = ["waiting", "done", "failed", "timed out", "expired"];
 const RECHECK_MS = 1500;
 /** How long to back off after the store itself failed before trying again (ms). */
 const RETRY_MS = 2000;
+/** How often, while messages wait, one non-blocking read checks that the store answers. */
+const PROBE_MS = 2000;
 
 const sleep = (ms, signal) =>
   new Promise((resolve) => {
@@ -76,6 +78,7 @@ export class Watchlist extends EventTarget {
     this.#backend = backend;
     this.#loop();
     this.#recheckLoop();
+    this.#probeLoop();
   }
 
   get backend() {
@@ -230,6 +233,34 @@ export class Watchlist extends EventTarget {
       }
     }
     this.#emit([entry]);
+  }
+
+  /**
+   * A blocking wait waits out a store that stops answering (it retries until its deadline,
+   * which may be minutes away), so while messages wait, a non-blocking read of one of them
+   * every few seconds tells whether the store answers: the page says the source is down as
+   * soon as it is, and live again once it answers.
+   */
+  async #probeLoop() {
+    let down = false;
+    while (!this.#closed) {
+      await sleep(PROBE_MS);
+      const waiting = this.entries.find((e) => e.state === "waiting");
+      if (!waiting || this.#closed) continue;
+      try {
+        await this.#backend.getResult(waiting.message);
+      } catch (error) {
+        if (error?.code === "RESULT_STORE") {
+          down = true;
+          this.#status(error);
+          continue;
+        }
+      }
+      if (down) {
+        down = false;
+        this.#status(null);
+      }
+    }
   }
 
   /** Re-reads finished messages, one non-blocking batch at a time, to notice expiry. */

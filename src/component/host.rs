@@ -65,14 +65,21 @@ impl HostStore {
     }
 }
 
-/// A store error from the host's `kv-error`, keeping its kind in the words.
+/// A store error from the host's `kv-error`, keeping its kind in the words. A refusal is
+/// the store's answer, which asking again cannot change ([`StoreError::answered`]); a store
+/// that could not be reached, or anything else, may answer on the next try.
 fn store_error(op: &str, err: KvError) -> StoreError {
-    let (kind, text) = match err {
-        KvError::Unavailable(text) => ("unavailable", text),
-        KvError::Rejected(text) => ("rejected", text),
-        KvError::Other(text) => ("other", text),
+    let (kind, text, answered) = match err {
+        KvError::Unavailable(text) => ("unavailable", text, false),
+        KvError::Rejected(text) => ("rejected", text, true),
+        KvError::Other(text) => ("other", text, false),
     };
-    StoreError::new(format!("the host store's {op} failed ({kind}): {text}"))
+    let error = StoreError::new(format!("the host store's {op} failed ({kind}): {text}"));
+    if answered {
+        error.answered()
+    } else {
+        error
+    }
 }
 
 impl Store for HostStore {
