@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { JSONEncoder, MemcachedBackend, RedisBackend } from "../../dist/index.js";
+import { JSONEncoder, MemcachedBackend, RedisBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -27,51 +27,47 @@ const COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * A Redis connection for the gateway: `{ sendCommand(argv), close() }`, replies with bulk
- * strings as Buffers. Until the package's own `connectRedis` lands, this is node-redis
- * (`npm i redis`), loaded on demand. Commands fail at once while the server is away (no
- * offline queue), and the client reconnects by itself.
+ * strings as Buffers, over the package's own `connectRedis` (no Redis library needed).
+ * Commands fail at once while the server is away, and the next command connects again, so
+ * the gateway starts while Redis is down, says so, and recovers by itself.
  */
 export async function openRedis(url) {
-  let createClient;
-  try {
-    ({ createClient } = await import("redis"));
-  } catch {
-    throw new Error("the gateway needs node-redis for now: npm i redis");
-  }
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: COMMAND_TIMEOUT_MS, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
-  });
+  let client = null;
+  let connecting = null;
   let lastError = null;
-  client.on("error", (error) => {
-    lastError = error;
-  });
-  // Wait a moment for the first connection; without it the gateway starts anyway, says the
-  // store is down, and the client keeps trying.
-  const connected = client.connect().catch(() => {});
-  await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, COMMAND_TIMEOUT_MS).unref())]);
-  const replies = { typeMapping: { 36: Buffer }, returnBuffers: true };
+  const connect = () =>
+    (connecting ??= connectRedis(url, { connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS })
+      .then(
+        (c) => {
+          client = c;
+          lastError = null;
+          return c;
+        },
+        (error) => {
+          lastError = error;
+          throw error;
+        },
+      )
+      .finally(() => {
+        connecting = null;
+      }));
+  await connect().catch(() => {});
+  const replies = { typeMapping: { 36: Buffer } };
   return {
     get lastError() {
       return lastError;
     },
-    sendCommand(argv) {
-      if (!client.isReady) return Promise.reject(new Error(`Redis at ${redact(url)} is not connected${lastError ? `: ${lastError.message}` : ""}`));
-      let timer;
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
-      });
-      const args = argv.map((a) => (typeof a === "string" ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
-      return Promise.race([client.sendCommand(args, replies), timeout]).finally(() => clearTimeout(timer));
+    async sendCommand(argv) {
+      const c = client ?? (await connect());
+      try {
+        return await c.sendCommand(argv, replies);
+      } catch (error) {
+        lastError = error;
+        throw error;
+      }
     },
     async close() {
-      try {
-        if (typeof client.close === "function") await client.close();
-        else await client.quit();
-      } catch {
-        // Not connected: nothing to close.
-      }
+      await client?.close();
     },
   };
 }
