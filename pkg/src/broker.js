@@ -127,6 +127,32 @@ export class Broker {
     return this.enqueue(message, options);
   }
 
+  /**
+   * `message`, sent by a network broker whose write `enqueued` settles later: it gains
+   * `message.enqueued`, and its `getResult()` waits for the write first and reads from this
+   * broker's backend unless one is given. A failed write is logged here, so a caller that
+   * never looks at `enqueued` leaves no unhandled rejection.
+   */
+  _sent(message, enqueued) {
+    enqueued.catch((error) =>
+      this.logger.error(`Could not enqueue message ${message.messageId} on queue ${message.queueName}.`, error),
+    );
+    Object.defineProperty(message, "enqueued", { value: enqueued });
+    const getResult = Message.prototype.getResult;
+    Object.defineProperty(message, "getResult", {
+      value: (options = {}) =>
+        enqueued.then(() => {
+          if (options?.backend == null) {
+            try {
+              options = { ...options, backend: this.getResultsBackend() };
+            } catch {}
+          }
+          return getResult.call(message, options);
+        }),
+    });
+    return message;
+  }
+
   /** The broker's results backend (from its `Results` middleware); throws when there is none. */
   getResultsBackend() {
     for (const m of this.middleware) if (m instanceof Results) return m.backend;

@@ -377,24 +377,7 @@ export class RabbitmqBroker extends Broker {
   send(message, { delay } = {}) {
     const out = this._prepare(message, delay);
     const sent = out.message;
-    const enqueued = this._write(out, delay);
-    enqueued.catch((error) =>
-      this.logger.error(`Could not enqueue message ${sent.messageId} on queue ${sent.queueName}.`, error),
-    );
-    Object.defineProperty(sent, "enqueued", { value: enqueued });
-    const getResult = Message.prototype.getResult;
-    Object.defineProperty(sent, "getResult", {
-      value: (options = {}) =>
-        enqueued.then(() => {
-          if (options?.backend == null) {
-            try {
-              options = { ...options, backend: this.getResultsBackend() };
-            } catch {}
-          }
-          return getResult.call(sent, options);
-        }),
-    });
-    return sent;
+    return this._sent(sent, this._write(out, delay));
   }
 
   /** `[messages ready on <q>, on <q>.DQ, on <q>.XQ]` (Dramatiq's `get_queue_message_counts`; unacked ones are not counted). */

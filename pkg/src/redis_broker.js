@@ -108,25 +108,7 @@ export class RedisBroker extends Broker {
    */
   send(message, { delay } = {}) {
     const prepared = this._prepare(message, delay);
-    const enqueued = this._write(prepared, delay);
-    enqueued.catch((error) =>
-      this.logger.error(`Could not enqueue message ${prepared.messageId} on queue ${prepared.queueName}.`, error),
-    );
-    Object.defineProperty(prepared, "enqueued", { value: enqueued });
-    const getResult = Message.prototype.getResult;
-    Object.defineProperty(prepared, "getResult", {
-      // This broker's backend unless one is given (the global broker's when this has none).
-      value: (options = {}) =>
-        enqueued.then(() => {
-          if (options?.backend == null) {
-            try {
-              options = { ...options, backend: this.getResultsBackend() };
-            } catch {}
-          }
-          return getResult.call(prepared, options);
-        }),
-    });
-    return prepared;
+    return this._sent(prepared, this._write(prepared, delay));
   }
 
   /**
