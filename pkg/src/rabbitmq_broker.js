@@ -18,7 +18,7 @@ import {
   rabbitmqUndelay,
 } from "../dist/dramatiq_results.js";
 import { Broker, QueueJoinTimeout } from "./broker.js";
-import { WorkerMessage } from "./worker.js";
+import { WorkerMessage, takeDue } from "./worker.js";
 
 /** The broker lost its connection or channel and could not get it back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends Error {}
@@ -447,11 +447,6 @@ export class RabbitmqBroker extends Broker {
   }
 }
 
-/** Whether a held delayed message is due (NaN counts as due, as in Dramatiq). */
-function isDue(eta, now) {
-  return !(eta > now);
-}
-
 /**
  * The worker's side of a `RabbitmqBroker`: a channel per queue and delay queue with
  * Dramatiq's prefetch, `concurrency` runners, a loop moving due delayed messages to their
@@ -660,16 +655,8 @@ class RabbitmqConsumer {
   async _delayLoop() {
     while (this.running) {
       const now = Date.now();
-      let next = Infinity;
-      const due = [];
-      this.delayed = this.delayed.filter((item) => {
-        if (isDue(item.eta, now)) {
-          due.push(item);
-          return false;
-        }
-        next = Math.min(next, item.eta);
-        return true;
-      });
+      const { due, held, next } = takeDue(this.delayed, now);
+      this.delayed = held;
       for (const item of due) {
         if (!this.running) break;
         if (item.held.generation !== this.generation) continue; // redelivered by the server

@@ -4,7 +4,7 @@
 // file is the broker's bookkeeping and the worker's consumer loop.
 import { Message, RedisTransport, canonicalQueueName, delayQueueName } from "../dist/dramatiq_results.js";
 import { Broker, QueueJoinTimeout } from "./broker.js";
-import { WorkerMessage } from "./worker.js";
+import { WorkerMessage, takeDue } from "./worker.js";
 
 // Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
 // after this module loads).
@@ -171,11 +171,6 @@ export class RedisBroker extends Broker {
   _notify(queueName) {
     for (const c of this._consumers) c.wake(queueName);
   }
-}
-
-/** Whether a held delayed message is due (NaN counts as due, as in Dramatiq). */
-function isDue(eta, now) {
-  return !(eta > now);
 }
 
 /**
@@ -402,16 +397,8 @@ class RedisConsumer {
   async _delayLoop() {
     while (this.running) {
       const now = Date.now();
-      let next = Infinity;
-      const due = [];
-      this.delayed = this.delayed.filter((item) => {
-        if (isDue(item.eta, now)) {
-          due.push(item);
-          return false;
-        }
-        next = Math.min(next, item.eta);
-        return true;
-      });
+      const { due, held, next } = takeDue(this.delayed, now);
+      this.delayed = held;
       for (const item of due) {
         if (!this.running) {
           this.delayed.push(item);

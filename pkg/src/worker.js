@@ -6,6 +6,26 @@ import { Results, SkipMessage, TimeLimit, TimeLimitExceeded } from "./middleware
 import { asError, isInstance } from "./describe.js";
 
 /**
+ * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
+ * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
+ * message only while `eta > now`, so a NaN eta is due at once.
+ */
+export function takeDue(items, now) {
+  const due = [];
+  const held = [];
+  let next = Infinity;
+  for (const item of items) {
+    if (item.eta > now) {
+      held.push(item);
+      next = Math.min(next, item.eta);
+    } else {
+      due.push(item);
+    }
+  }
+  return { due, held, next };
+}
+
+/**
  * A message being processed (Dramatiq's `MessageProxy`): the `Message` plus whether it
  * failed and the exception it carries. Middleware hooks receive this.
  */
