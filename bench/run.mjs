@@ -234,14 +234,11 @@ async function redisBatch() {
   }
 }
 
-// --- 5c. connectRedis vs node-redis, and in workerd -----------------------------------
+// --- 5b. the benches that run in their own process, with their own servers ----------
 
-/** bench/connect_redis.mjs (its own redis-server and Miniflare). */
-function connectRedisBench() {
-  const run = spawnSync(process.execPath, [`${root}bench/connect_redis.mjs`, ...(quick ? ["--quick"] : [])], {
-    encoding: "utf8",
-    timeout: 900_000,
-  });
+/** Runs bench/<file> with `args`; its stdout is one JSON object (or an error row). */
+function subBench(file, args, timeout) {
+  const run = spawnSync(process.execPath, [`${root}bench/${file}`, ...args], { encoding: "utf8", timeout });
   try {
     return JSON.parse(run.stdout);
   } catch {
@@ -249,37 +246,7 @@ function connectRedisBench() {
   }
 }
 
-// --- 5b. RedisBroker vs Python's RedisBroker ------------------------------------------
-
-/** bench/redis_broker.mjs (its own redis-server, and Python's figures on it). */
-function redisBroker() {
-  const n = quick ? 2000 : 10_000;
-  const run = spawnSync(process.execPath, [`${root}bench/redis_broker.mjs`, "--n", String(n), "--threads", "8"], {
-    encoding: "utf8",
-    timeout: 900_000,
-  });
-  try {
-    return JSON.parse(run.stdout);
-  } catch {
-    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
-  }
-}
-
-// --- 5c. RabbitmqBroker vs Python's RabbitmqBroker ------------------------------------
-
-/** bench/rabbitmq_broker.mjs (its own RabbitMQ node and redis-server, Python's figures on them). */
-function rabbitmqBroker() {
-  const n = quick ? 2000 : 10_000;
-  const run = spawnSync(process.execPath, [`${root}bench/rabbitmq_broker.mjs`, "--n", String(n), "--threads", "8"], {
-    encoding: "utf8",
-    timeout: 1_500_000,
-  });
-  try {
-    return JSON.parse(run.stdout);
-  } catch {
-    return { error: (run.stderr || run.stdout || "no output").trim().split("\n").slice(-3).join(" ") };
-  }
-}
+const brokerArgs = ["--n", String(quick ? 2000 : 10_000), "--threads", "8"];
 
 // --- 6. sizes --------------------------------------------------------------------------
 
@@ -316,11 +283,14 @@ const many = waiters();
 console.error("[bench] redis batch…");
 const redis = await redisBatch();
 console.error("[bench] connectRedis…");
-const connect = connectRedisBench();
+// connectRedis vs node-redis, and in workerd (its own redis-server and Miniflare).
+const connect = subBench("connect_redis.mjs", quick ? ["--quick"] : [], 900_000);
 console.error("[bench] RedisBroker…");
-const broker = redisBroker();
+// RedisBroker vs Python's RedisBroker (its own redis-server, Python's figures on it).
+const broker = subBench("redis_broker.mjs", brokerArgs, 900_000);
 console.error("[bench] RabbitmqBroker…");
-const rabbit = rabbitmqBroker();
+// RabbitmqBroker vs Python's (its own RabbitMQ node and redis-server).
+const rabbit = subBench("rabbitmq_broker.mjs", brokerArgs, 1_500_000);
 const size = sizes();
 console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
 const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };

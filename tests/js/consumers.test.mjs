@@ -49,6 +49,10 @@ function lastJson(output) {
   throw new Error(`no JSON result in:\n${output.slice(-2000)}`);
 }
 
+/** The consumers whose `app.js` is the one browser round trip in tests/consumers/browser-app.js
+ * (written into each at preparation, so the six toolchains build the very same code). */
+const browserApps = new Set(["esbuild", "static", "vite6", "vite7", "vite8", "webpack"]);
+
 /** Copies consumer `name` to target/consumers/<name>, installs its lockfile (once per
  * lockfile) and the packed package. Returns its directory. */
 function prepare(name) {
@@ -57,6 +61,7 @@ function prepare(name) {
   mkdirSync(dir, { recursive: true });
   for (const stale of ["out", "dist", ".wrangler"]) rmSync(join(dir, stale), { recursive: true, force: true });
   cpSync(source, dir, { recursive: true, filter: (path) => !/[/\\](node_modules|out|dist)([/\\]|$)/.test(path.slice(source.length)) });
+  if (browserApps.has(name)) cpSync(join(sources, "browser-app.js"), join(dir, "app.js"));
   const lock = join(source, "package-lock.json");
   const stamp = join(dir, "node_modules/.consumer-lock.json");
   if (existsSync(lock) && (!existsSync(stamp) || readFileSync(stamp, "utf8") !== readFileSync(lock, "utf8"))) {

@@ -1,4 +1,5 @@
 // The round trip every browser consumer runs: store, then read back, on a StubBackend.
+// tests/js/consumers.test.mjs writes it into each browser project as its app.js.
 // No top-level await, so it builds for es2020 and IIFE targets too. Reports on
 // `globalThis.result` (a page) or by postMessage (a Web Worker).
 import { StubBackend, Message, ready } from "dramatiq-results";
