@@ -20,27 +20,35 @@ export async function launchChromium() {
   });
 }
 
-/** Runs `fn({ browser, origin })` with the repository served at `origin`; closes both after. */
-export async function withChromium(fn) {
+/** Serves `dir` (the repository by default) read-only on 127.0.0.1, `index.html` for a
+ * folder; resolves with its origin and a close function. */
+export async function serveStatic(dir = root) {
   const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url, "http://x").pathname)));
-    if (!path.startsWith(root) || !existsSync(path)) {
+    let path = normalize(join(dir, decodeURIComponent(new URL(req.url, "http://x").pathname)));
+    if (path.endsWith("/")) path = join(path, "index.html");
+    if (!path.startsWith(dir) || !existsSync(path)) {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
     res.end(readFileSync(path));
   });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+/** Runs `fn({ browser, origin })` with the repository served at `origin`; closes both after. */
+export async function withChromium(fn) {
+  const { origin, close } = await serveStatic();
   try {
     const browser = await launchChromium();
     try {
-      return await fn({ browser, origin: `http://127.0.0.1:${server.address().port}` });
+      return await fn({ browser, origin });
     } finally {
       await browser.close();
     }
   } finally {
-    server.close();
+    close();
   }
 }
 

@@ -10,10 +10,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromiumPath, launchChromium } from "./chromium.mjs";
+import { chromiumPath, launchChromium, serveStatic } from "./chromium.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const sources = join(root, "tests/consumers");
@@ -75,24 +74,6 @@ function prepare(name) {
   return dir;
 }
 
-const mime = { ".js": "text/javascript", ".mjs": "text/javascript", ".html": "text/html", ".wasm": "application/wasm", ".json": "application/json" };
-
-/** Serves `dir` read-only on 127.0.0.1; resolves with its origin and a close function. */
-async function serve(dir) {
-  const server = createServer((req, res) => {
-    let path = normalize(join(dir, decodeURIComponent(new URL(req.url, "http://x").pathname)));
-    if (path.endsWith("/")) path = join(path, "index.html");
-    if (!path.startsWith(dir) || !existsSync(path)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": mime[extname(path)] ?? "application/octet-stream" });
-    res.end(readFileSync(path));
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
-
 /** Opens `url` in Chromium and waits for the page's (or its worker's) `result`. */
 async function pageResult(url) {
   const context = await browser.newContext();
@@ -119,7 +100,7 @@ async function checkPages(t, dir, pages) {
     t.skip("Chromium is not installed (scripts/setup --browser)");
     return;
   }
-  const server = await serve(dir);
+  const server = await serveStatic(dir);
   try {
     for (const page of pages) {
       const result = await pageResult(`${server.origin}/${page}`);

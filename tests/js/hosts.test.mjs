@@ -3,11 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, extname, normalize } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromiumPath, withChromium } from "./chromium.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -58,36 +58,15 @@ test("inside real workerd (Miniflare): import, store, read, wait, time out, fail
   }
 });
 
-const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-
-test("in real headless Chromium: the browser entry works as an ES module", { skip: !chromium && !process.env.CI && "chromium is not installed (scripts/setup --browser)" }, async () => {
-  const types = { ".js": "text/javascript", ".html": "text/html", ".wasm": "application/wasm", ".json": "application/json" };
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url, "http://x").pathname)));
-    if (!path.startsWith(root) || !existsSync(path)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
-    res.end(readFileSync(path));
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { chromium: pw } = await import("playwright-core");
-  const browser = await pw.launch({
-    executablePath: chromium ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
+test("in real headless Chromium: the browser entry works as an ES module", { skip: !chromiumPath && !process.env.CI && "chromium is not installed (scripts/setup --browser)" }, async () => {
+  await withChromium(async ({ browser, origin }) => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    await page.goto(`http://127.0.0.1:${server.address().port}/tests/js/hosts/page.html`);
+    await page.goto(`${origin}/tests/js/hosts/page.html`);
     const result = await page.waitForFunction(() => window.smokeResult, null, { timeout: 20_000 });
     assert.deepEqual((await result.jsonValue()).failures, []);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
