@@ -10,13 +10,11 @@
 // - batch read: getResults over 1 000 stored messages (one EVAL), median ms.
 // - workerd: one request = connectRedis + getResult (LINDEX) + close, timed inside the
 //   Worker (performance.now(), which workerd advances on I/O) and around dispatchFetch.
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { connectRedis, Message, RedisBackend } from "dramatiq-results";
 import { startRedis } from "../tests/js/services.mjs";
+import { startWorkerd } from "../tests/js/workerd.mjs";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -101,17 +99,7 @@ try {
   nodeRedis.destroy();
 
   // workerd.
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "tests/js/hosts/redis_worker.js"),
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-01-01",
-  });
+  const mf = await startWorkerd("tests/js/hosts/redis_worker.js");
   try {
     const message = batch[0].asDict();
     const post = (route, body) => mf.dispatchFetch(`http://localhost/${route}`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());

@@ -4,12 +4,9 @@
 // (Dramatiq's bytes from the compat vectors, no metadata) read with Dramatiq's outcome.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ofKind } from "./helpers.mjs";
 import { conformanceCount } from "./conformance.mjs";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+import { startWorkerd } from "./workerd.mjs";
 
 /** Stub and Redis actor results that left a value, as a Python writer would put them. */
 function seededCases() {
@@ -47,18 +44,7 @@ test("CloudflareKvBackend inside real workerd over a real KV namespace", async (
   // Every key below is put after this instant, so KV's 60 s floor puts its expiration at
   // least 60 s (less a second of rounding) after it, however long the suite takes.
   const started = Date.now() / 1000;
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "tests/js/hosts/cloudflare_kv_worker.js"),
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-01-01",
-    kvNamespaces: ["RESULTS"],
-  });
+  const mf = await startWorkerd("tests/js/hosts/cloudflare_kv_worker.js", { kvNamespaces: ["RESULTS"] });
   try {
     const call = async (route, body) => {
       const res = await mf.dispatchFetch(`http://localhost/${route}`, body ? { method: "POST", body: JSON.stringify(body) } : {});

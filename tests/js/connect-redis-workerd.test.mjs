@@ -9,18 +9,16 @@
 // redis-server built with TLS, its self-signed certificate trusted through
 // NODE_EXTRA_CA_CERTS (which Miniflare hands to workerd as a trusted certificate).
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { JSONEncoder } from "dramatiq-results";
 import { conformanceCount } from "./conformance.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { fakeServer, freePort, haveRedis, startRedis, startRedisTls } from "./services.mjs";
+import { startWorkerd } from "./workerd.mjs";
 
 if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
 if (!havePython) throw new Error("no Python Dramatiq: run scripts/setup --python");
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const encoder = new JSONEncoder();
 const decode = (text) => encoder.decode(new TextEncoder().encode(text));
 
@@ -33,17 +31,7 @@ before(async () => {
   [redis, tls] = await Promise.all([startRedis(), startRedisTls()]);
   // Read by Miniflare when it is first imported: workerd then trusts the test's CA.
   process.env.NODE_EXTRA_CA_CERTS = tls.caFile;
-  const { Miniflare } = await import("miniflare");
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "tests/js/hosts/redis_worker.js"),
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-01-01",
-  });
+  mf = await startWorkerd("tests/js/hosts/redis_worker.js");
   worker = await startPythonWorker({ url: redis.url, queue: "edge" });
 });
 

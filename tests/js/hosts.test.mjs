@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromiumPath, withChromium } from "./chromium.mjs";
+import { startWorkerd } from "./workerd.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -38,17 +39,7 @@ console.log(JSON.stringify({ value: await b.getResult(m), missing }));`,
 });
 
 test("inside real workerd (Miniflare): import, store, read, wait, time out, fail", async () => {
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "tests/js/hosts/worker.js"),
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-01-01",
-  });
+  const mf = await startWorkerd("tests/js/hosts/worker.js");
   try {
     const res = await mf.dispatchFetch("http://localhost/");
     const body = await res.json();
