@@ -4,32 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KvBackend, Message, ResultError, ResultTimeout, ResultMissing } from "dramatiq-results";
+import { mapAdapter } from "./helpers.mjs";
 
 const msg = () => new Message({ actorName: "task" });
-
-/** A plain in-memory adapter with TTLs, recording every call. */
-function mapAdapter() {
-  const entries = new Map();
-  const calls = [];
-  return {
-    entries,
-    calls,
-    get(key) {
-      calls.push(["get", key]);
-      const e = entries.get(key);
-      if (!e || e.expiresAt <= Date.now()) return null;
-      return e.value;
-    },
-    async put(key, value, { ttlMs }) {
-      calls.push(["put", key, typeof value, ttlMs]);
-      entries.set(key, { value, expiresAt: Date.now() + ttlMs });
-    },
-    async delete(key) {
-      calls.push(["delete", key]);
-      entries.delete(key);
-    },
-  };
-}
 
 test("a plain adapter stores Dramatiq's bytes as a string with the exact TTL", async () => {
   const adapter = mapAdapter();

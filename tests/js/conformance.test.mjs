@@ -4,21 +4,10 @@
 import { test } from "node:test";
 import * as api from "dramatiq-results";
 import { defineConformance } from "./conformance.mjs";
+import { mapAdapter } from "./helpers.mjs";
 
 defineConformance(test, api, "StubBackend", (options) => new api.StubBackend(options));
 
 /** One Map behind every KvBackend made below, with exact TTLs. */
-const entries = new Map();
-const adapter = {
-  get(key) {
-    const e = entries.get(key);
-    return e && e.expiresAt > Date.now() ? e.value : null;
-  },
-  async put(key, value, { ttlMs }) {
-    entries.set(key, { value, expiresAt: Date.now() + ttlMs });
-  },
-  async delete(key) {
-    entries.delete(key);
-  },
-};
+const adapter = mapAdapter();
 defineConformance(test, api, "KvBackend", (options) => new api.KvBackend(adapter, options), { shared: true });

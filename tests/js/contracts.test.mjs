@@ -7,28 +7,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { StubBackend, KvBackend, Message, ResultTimeout, Missing } from "dramatiq-results";
-import { sleep } from "./helpers.mjs";
-
-/** A KV adapter over a Map with TTLs, answering asynchronously like a network store. */
-function mapAdapter() {
-  const entries = new Map();
-  return {
-    async get(key) {
-      const e = entries.get(key);
-      return e && e.expiresAt > Date.now() ? e.value : null;
-    },
-    async put(key, value, { ttlMs }) {
-      entries.set(key, { value, expiresAt: Date.now() + ttlMs });
-    },
-    async delete(key) {
-      entries.delete(key);
-    },
-  };
-}
+import { mapAdapter, sleep } from "./helpers.mjs";
 
 const backends = {
   stub: () => new StubBackend(),
-  "kv (polling)": () => new KvBackend(mapAdapter()),
+  "kv (polling)": () => new KvBackend(mapAdapter({ asyncGet: true })),
 };
 
 /** The slack allowed past a deadline, beyond the lateness of the host's own timers. */

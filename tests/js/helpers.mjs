@@ -12,6 +12,31 @@ export const ofKind = (kind) => vectors.filter((v) => v.kind === kind);
 
 export const text = (bytes) => new TextDecoder().decode(bytes);
 
+/** A KV adapter over a Map with TTLs, recording every call in `calls`. Its `get` answers with
+ * a plain value (an adapter may) unless `asyncGet`, when it answers as a network store does. */
+export function mapAdapter({ asyncGet = false } = {}) {
+  const entries = new Map();
+  const calls = [];
+  const read = (key) => {
+    calls.push(["get", key]);
+    const e = entries.get(key);
+    return e && e.expiresAt > Date.now() ? e.value : null;
+  };
+  return {
+    entries,
+    calls,
+    get: asyncGet ? async (key) => read(key) : read,
+    async put(key, value, { ttlMs }) {
+      calls.push(["put", key, typeof value, ttlMs]);
+      entries.set(key, { value, expiresAt: Date.now() + ttlMs });
+    },
+    async delete(key) {
+      calls.push(["delete", key]);
+      entries.delete(key);
+    },
+  };
+}
+
 /** Resolves after `ms`. */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
