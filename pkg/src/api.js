@@ -26,10 +26,11 @@ function guarded(Class, name, fn) {
   const params = (/^[^(]*\(([^)]*)\)/.exec(source)?.[1] ?? "").split(",").map((p) => p.trim());
   const classArgs = [...source.matchAll(CLASS_ARGS)].map((m) => params.indexOf(m[1])).filter((i) => i >= 0);
   if (field === undefined && classArgs.length === 0) return fn;
-  const what = `${Class.name}.${String(name)}`;
+  const shown = Class.name.replace(/^_+/, ""); // the glue's class behind the public one
+  const what = `${shown}.${String(name)}`;
   const check = function (self, args) {
     if (field !== undefined && !(live(self, field) && self instanceof Class)) {
-      throw new TypeError(`${what} called on ${self === null || typeof self !== "object" ? String(self) : "an object that is not a live " + Class.name}`);
+      throw new TypeError(`${what} called on ${self === null || typeof self !== "object" ? String(self) : `an object that is not a live ${shown} (freed?)`}`);
     }
     for (const i of classArgs) {
       if (!live(args[i], "__wbg_ptr")) throw new TypeError(`${what}: argument ${i + 1} is not a live instance (freed?)`);

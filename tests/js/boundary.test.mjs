@@ -119,6 +119,11 @@ test("methods on the wrong this, or after free(), throw a TypeError", async () =
   backend.free();
   backend.free();
   assert.throws(() => backend.getResult(ok), TypeError);
+  const message = new Message({ actorName: "a" });
+  message.free();
+  // The error names the public class, and a freed message never reaches the store.
+  assert.throws(() => message.encode(), { name: "TypeError", message: /^Message\.encode called on an object that is not a live Message/ });
+  await assert.rejects(async () => new StubBackend().storeResult(message, 1), TypeError);
   assert.ok(await healthy());
 });
 
