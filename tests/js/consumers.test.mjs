@@ -1,9 +1,9 @@
 // The consumer matrix: the packed tarball (`npm pack pkg`) installed into the real projects
 // under tests/consumers/, each built with its own toolchain and no configuration, then run:
-// a store + get round trip on a StubBackend in Node, in headless Chromium (pages and Web
-// Workers) or in workerd. Each project installs its own devDependencies from its own lockfile
-// (`npm ci`), cached under target/consumers/ until the lockfile changes, so the root install
-// stays lean and reruns are fast.
+// a store + get round trip on a StubBackend in Node, Bun and Deno, in headless Chromium (pages
+// and Web Workers) or in workerd. Each project installs its own devDependencies from its own
+// lockfile (`npm ci`), cached under target/consumers/ until the lockfile changes, so the root
+// install stays lean and reruns are fast.
 //
 // Needs pkg/dist (scripts/build) and, for the browser builds, Chromium (scripts/setup --browser).
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromiumPath, launchChromium, serveStatic } from "./chromium.mjs";
+import { haveRedis, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const sources = join(root, "tests/consumers");
@@ -135,6 +136,22 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     const dir = prepare("node");
     checkNode(dir, "esm.mjs");
     checkNode(dir, "cjs.cjs");
+  });
+
+  test("Bun and Deno: the round trip, and connectRedis over a real redis-server", async (t) => {
+    const dir = prepare("runtimes");
+    const redis = haveRedis ? await startRedis() : null;
+    if (!redis) t.diagnostic("redis-server is not installed: the connectRedis half is skipped");
+    try {
+      const env = redis ? { REDIS_URL: redis.url } : {};
+      for (const [runtime, args] of [["bun", ["roundtrip.mjs"]], ["deno", ["run", "--allow-net", "--allow-env=REDIS_URL", "roundtrip.mjs"]]]) {
+        const result = lastJson(run(join(dir, "node_modules/.bin", runtime), args, dir, { timeout: 60_000, env }));
+        assert.equal(result.ok, true, `${runtime}: ${JSON.stringify(result)}`);
+        assert.equal(result.checks.redis, redis ? true : undefined, `${runtime}: ${JSON.stringify(result)}`);
+      }
+    } finally {
+      await redis?.stop();
+    }
   });
 
   test("plain static serving: a page with an import map, and a module Web Worker", async (t) => {
