@@ -1,7 +1,7 @@
-// Bun and Deno run this as installed from the tarball (`bun roundtrip.mjs`,
-// `deno run --allow-net --allow-env=REDIS_URL roundtrip.mjs`): a store and a get on a StubBackend, then, with REDIS_URL
-// set, the same over the package's own Redis client (`connectRedis`, on the runtime's
-// `node:net`), with a blocking wait woken by a second connection's store.
+// Bun and Deno run this as installed from the tarball (`bun roundtrip.mjs`;
+// `deno run --allow-net --allow-env=REDIS_URL roundtrip.mjs`): a store and a get on a
+// StubBackend, then, with REDIS_URL set, the same over the package's own Redis client
+// (`connectRedis`, on the runtime's `node:net`), with a blocking wait woken by a store.
 import { StubBackend, RedisBackend, Message, ResultMissing, connectRedis } from "dramatiq-results";
 
 const checks = {};
