@@ -18,22 +18,9 @@ use dramatiq_results::model::message::Message;
 use dramatiq_results::resp::Reply;
 use dramatiq_results::resp::{ConnectOptions, Connection, Frame, Limits, Parser, Phase};
 use dramatiq_results::results::backend::decode_result;
+use dramatiq_results::testing::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const SEEDS: &[&str] = &[
     r#"{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,

@@ -7,20 +7,7 @@
 use dramatiq_results::codec::encode;
 use dramatiq_results::codec::interchange::from_js_json;
 use dramatiq_results::codec::interchange::transcode::python_bytes;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use dramatiq_results::testing::Rng;
 
 /// `Number.prototype.toString()` of a finite double, as the ECMAScript spec defines it.
 fn js_number(x: f64) -> String {
@@ -127,7 +114,7 @@ fn random_string(rng: &mut Rng) -> String {
         };
     }
     for _ in 0..len {
-        s.push_str(POOL[rng.below(POOL.len() as u64) as usize]);
+        s.push_str(POOL[rng.below(POOL.len())]);
     }
     if s.starts_with("\u{0}\u{1}") {
         // As the JS side escapes a real string that looks like a marker.
@@ -160,7 +147,7 @@ fn random_value(rng: &mut Rng, depth: u32, out: &mut String) {
         rng.below(7)
     };
     match pick {
-        0 => out.push_str(["true", "false", "null"][rng.below(3) as usize]),
+        0 => out.push_str(["true", "false", "null"][rng.below(3)]),
         1 | 2 => out.push_str(&random_number(rng)),
         3 | 4 => js_string(&random_string(rng), out),
         5 => {

@@ -2,5 +2,7 @@
 //! crate's own integration tests turn on): not part of the library's API.
 
 mod manual_clock;
+mod rng;
 
 pub use manual_clock::{ManualClock, ManualSleep};
+pub use rng::Rng;
