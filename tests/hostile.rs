@@ -198,9 +198,9 @@ fn resp_value(rng: &mut Rng, depth: usize, out: &mut Vec<u8>) {
             out.extend(text(rng).into_iter().filter(|&b| b != 0));
             out.extend_from_slice(b"\r\n");
         }
-        b':' => {
-            out.extend_from_slice(format!(":{}\r\n", rng.next() as i64 >> rng.below(64)).as_bytes())
-        }
+        b':' => out.extend_from_slice(
+            format!(":{}\r\n", rng.next_u64() as i64 >> rng.below(64)).as_bytes(),
+        ),
         b'_' => out.extend_from_slice(b"_\r\n"),
         b',' => out.extend_from_slice(
             [&b",1.5e-3\r\n"[..], b",-inf\r\n", b",nan\r\n", b",10\r\n"][rng.below(4)],

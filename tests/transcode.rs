@@ -109,7 +109,7 @@ fn random_string(rng: &mut Rng) -> String {
             _ => format!(
                 "{s}n{}{}",
                 if rng.below(2) == 0 { "-" } else { "" },
-                rng.next() as u128 * rng.next() as u128
+                rng.next_u64() as u128 * rng.next_u64() as u128
             ),
         };
     }
@@ -125,10 +125,10 @@ fn random_string(rng: &mut Rng) -> String {
 
 fn random_number(rng: &mut Rng) -> String {
     match rng.below(4) {
-        0 => (rng.next() as i64 >> rng.below(64)).to_string(),
+        0 => (rng.next_u64() as i64 >> rng.below(64)).to_string(),
         1 => ((rng.below(2_000_001) as i64) - 1_000_000).to_string(),
         _ => {
-            let x = f64::from_bits(rng.next());
+            let x = f64::from_bits(rng.next_u64());
             let x = if x.is_finite() {
                 x
             } else {
