@@ -35,4 +35,27 @@ export interface GatewayOptions {
 }
 
 /** The gateway's Hono app (host-neutral): the read-only API over a Dramatiq deployment. */
-export function createGateway(options: GatewayOptions): Hono & { poller: { start(): void; stop(): void; head: number } };
+export function createGateway(options: GatewayOptions): Hono & { poller: GatewayPoller };
+
+/** The gateway's event poller as the app exposes it. */
+export interface GatewayPoller {
+  start(): void;
+  stop(): void;
+  readonly head: number;
+  readonly running: boolean;
+  readonly watchers: number;
+}
+
+// Under the `workerd` condition (a Cloudflare Worker) the module also exports the Worker
+// itself: `export { default, GatewayObject } from "dramatiq-results/gateway";`.
+
+/** The Durable Object holding the Worker gateway's Redis connection and poller (workerd only). */
+export declare class GatewayObject {
+  constructor(state: unknown, env: Record<string, unknown>);
+  fetch(request: Request): Promise<Response>;
+  alarm(): Promise<void>;
+}
+
+/** The Worker's handler: the API to the `GATEWAY` Durable Object, files from `ASSETS` (workerd only). */
+declare const worker: { fetch(request: Request, env: Record<string, unknown>): Promise<Response> };
+export default worker;

@@ -94,6 +94,16 @@ export class EventPoller {
   /** redis_message_id → { messageId, message } for the ids seen in the last snapshot. */
   #rids = new Map();
 
+  /** Whether the poll loop runs (between `start()` and `stop()`). */
+  get running() {
+    return !this.#stopped;
+  }
+
+  /** How many subscribers (open event streams) there are. */
+  get watchers() {
+    return this.#subscribers.size;
+  }
+
   /** Starts polling (idempotent). */
   start() {
     if (!this.#stopped) return;
