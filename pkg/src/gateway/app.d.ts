@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import type { ResultBackend } from "../index.js";
+import type { RedisBrokerKeys, ResultBackend } from "../index.js";
 
 /** A Redis connection as the gateway uses it: node-redis's raw-command shape. */
 export interface RedisCommandClient {
@@ -14,8 +14,8 @@ export interface GatewayOptions {
   backend: ResultBackend;
   /** The stored bytes of a result key, null when absent (`GET /kv/<key>`). */
   readKey(key: string): Promise<Uint8Array | null>;
-  /** Dramatiq's broker namespace (default "dramatiq"). */
-  brokerNamespace?: string;
+  /** The broker's key names: `new RedisBrokerKeys(namespace)` of this package. */
+  brokerKeys: RedisBrokerKeys;
   /** The result backend's namespace (default "dramatiq-results"). */
   resultsNamespace?: string;
   /** With a token, every API route needs `Authorization: Bearer <token>`. */

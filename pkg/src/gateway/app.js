@@ -82,7 +82,7 @@ function readCursor(raw) {
  * @param {{ sendCommand(argv: Array<string|Uint8Array>): Promise<unknown> }} o.redis the broker's Redis
  * @param {object} o.backend the package's result backend (`RedisBackend`, `MemcachedBackend`) for keys and decoding
  * @param {(key: string) => Promise<Uint8Array|null>} o.readKey raw bytes of a result key, null when absent
- * @param {string} [o.brokerNamespace] Dramatiq's broker namespace (default "dramatiq")
+ * @param {import("../index.js").RedisBrokerKeys} o.brokerKeys the broker's key names (`new RedisBrokerKeys(namespace)` of this package)
  * @param {string} [o.resultsNamespace] the results backend's namespace (default "dramatiq-results")
  * @param {string} [o.token] the bearer token every API route then needs
  * @param {string} [o.cors] an origin allowed to call the API from a browser
@@ -97,7 +97,7 @@ export function createGateway({
   redis,
   backend,
   readKey,
-  brokerNamespace = "dramatiq",
+  brokerKeys,
   resultsNamespace = "dramatiq-results",
   token,
   cors,
@@ -116,7 +116,7 @@ export function createGateway({
       }
     },
   };
-  const reader = new BrokerReader(guarded, { namespace: brokerNamespace, heartbeatTimeoutMs });
+  const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs });
   const poller = new EventPoller({ reader, backend, decodeMessage, encode, ...events });
   const keyPattern = new RegExp(`^(?:[0-9a-f]{32}|${resultsNamespace.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[^\\s\\u0000-\\u001f\\u007f]+)$`);
   const json = (c, value, status = 200) =>
@@ -215,7 +215,7 @@ export function createGateway({
   app.get("/api/messages", async (c) => {
     only(c, ["queue", "state", "limit", "cursor"]);
     const queue = c.req.query("queue");
-    if (queue === undefined || !isQueueName(queue)) throw new BadRequest("queue: a queue name is required");
+    if (queue === undefined || !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name is required");
     const state = c.req.query("state");
     if (state !== undefined && !STATES.includes(state)) throw new BadRequest(`state: one of ${STATES.join(", ")}`);
     const rawLimit = c.req.query("limit") ?? "100";

@@ -215,11 +215,12 @@ export class EventPoller {
     const windowFull = new Set(); // queues whose dead letters exceed what one snapshot reads
     for (const s of snapshot) {
       if (s.deadLettered > s.deadIds.length) windowFull.add(s.name);
+      const k = this.reader.keys;
       const groups = [
-        ["queued", `${s.name}.msgs`, s.queuedIds],
-        ["delayed", `${s.name}.DQ.msgs`, [...s.delayedIds, ...s.heldIds]],
-        ["in-progress", `${s.name}.msgs`, s.ackedIds],
-        ["dead-lettered", `${s.name}.XQ.msgs`, s.deadIds],
+        ["queued", k.messages(s.name), s.queuedIds],
+        ["delayed", k.messages(k.delayQueue(s.name)), [...s.delayedIds, ...s.heldIds]],
+        ["in-progress", k.messages(s.name), s.ackedIds],
+        ["dead-lettered", k.deadLetterMessages(s.name), s.deadIds],
       ];
       for (const [state, hash, ids] of groups) {
         const unknown = ids.filter((id) => !this.#rids.has(id) && !rids.has(id));

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { JSONEncoder, MemcachedBackend, RedisBackend, connectRedis } from "../../dist/node.js";
+import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
 import { openRedis as openRedisWith, redisReadKey } from "./redis.js";
 
@@ -139,7 +139,7 @@ export async function startGateway({
     redis,
     backend,
     readKey,
-    brokerNamespace,
+    brokerKeys: new RedisBrokerKeys(brokerNamespace),
     resultsNamespace,
     token,
     cors,

@@ -20,7 +20,7 @@
 //
 // Static files are served by the Worker itself (not the object) from the `ASSETS` binding
 // (`npx dramatiq-results assets <dir>` writes that directory).
-import { JSONEncoder, RedisBackend, connectRedis } from "../../dist/workerd.js";
+import { JSONEncoder, RedisBackend, RedisBrokerKeys, connectRedis } from "../../dist/workerd.js";
 import { createGateway } from "./app.js";
 import { openRedis, redisReadKey } from "./redis.js";
 
@@ -84,7 +84,7 @@ export class GatewayObject {
       redis,
       backend,
       readKey: redisReadKey(redis),
-      brokerNamespace: settings.brokerNamespace,
+      brokerKeys: new RedisBrokerKeys(settings.brokerNamespace),
       resultsNamespace: settings.resultsNamespace,
       token: settings.token,
       cors: settings.cors,
