@@ -75,6 +75,36 @@ function readCursor(raw) {
   return { st, inner };
 }
 
+/** SCAN's MATCH is a glob: `text` with its glob characters escaped. */
+const globEscape = (text) => text.replace(/[*?[\]\\]/g, "\\$&");
+
+/**
+ * How the backend names result keys, learnt from the backend itself (the key derivation
+ * stays the core's): the SCAN pattern of its keys and, for namespace-prefixed keys
+ * (`ns:queue:actor:message_id`), the message a key names, checked by deriving the key back.
+ * Dramatiq's default keys are MD5 hashes, which name nothing.
+ */
+export function resultKeyScheme(backend, namespace) {
+  const probe = { queueName: "q", actorName: "a", messageId: "m" };
+  const prefixed = backend.buildMessageKey(probe) === `${namespace}:q:a:m`;
+  if (!prefixed) return { pattern: "[0-9a-f]".repeat(32), parse: () => null };
+  return {
+    pattern: `${globEscape(namespace)}:*`,
+    parse(key) {
+      const parts = key.slice(namespace.length + 1).split(":");
+      if (parts.length < 3) return null;
+      const messageId = parts.pop();
+      const actorName = parts.pop();
+      const identity = { queueName: parts.join(":"), actorName, messageId };
+      try {
+        return backend.buildMessageKey(identity) === key ? identity : null;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
 /**
  * Creates the gateway app.
  *
@@ -89,6 +119,10 @@ function readCursor(raw) {
  * @param {(c: import("hono").Context) => Response|Promise<Response>|null} [o.assets] serves the dashboard's files
  * @param {(text: string) => object} [o.decodeMessage] parses a message's JSON (Dramatiq's dialect)
  * @param {(value: unknown) => string} [o.encode] writes a result value as JSON text
+ * @param {(bytes: Uint8Array) => Promise<{ value?: unknown, error?: Error }>} [o.decodeResult] stored result bytes
+ *   as the package reads them; with it, and results in the broker's Redis (`resultsInRedis`),
+ *   the event poller also finds results of messages it never saw (see ./events.js)
+ * @param {boolean} [o.resultsInRedis] whether results live in `redis` (SCAN can walk them)
  * @param {object} [o.events] options of the event poller (intervalMs, ringSize, …)
  * @param {number} [o.heartbeatTimeoutMs] how old a heartbeat may be for its worker to count (60 000, as Dramatiq)
  * @returns {Hono & { poller: EventPoller }}
@@ -104,6 +138,8 @@ export function createGateway({
   assets,
   decodeMessage = JSON.parse,
   encode = toJson,
+  decodeResult,
+  resultsInRedis = false,
   events = {},
   heartbeatTimeoutMs = 60_000,
 }) {
@@ -117,7 +153,8 @@ export function createGateway({
     },
   };
   const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs });
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, ...events });
+  const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, ...events });
   const keyPattern = new RegExp(`^(?:[0-9a-f]{32}|${resultsNamespace.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[^\\s\\u0000-\\u001f\\u007f]+)$`);
   const json = (c, value, status = 200) =>
     c.body(toJson(value), status, { "content-type": "application/json; charset=utf-8" });

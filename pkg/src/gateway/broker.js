@@ -189,6 +189,27 @@ export class BrokerReader {
     return [...names].sort();
   }
 
+  /**
+   * One SCAN step over keys matching `pattern` that hold lists (results are one-element
+   * lists): `[nextCursor, keys]` as text. `TYPE list` filters on the server where Redis
+   * has it (6.0+); an older server is asked without it.
+   */
+  async scanLists(cursor, pattern, count) {
+    if (this.#typedScan) {
+      try {
+        const [next, keys] = await this.#send(["SCAN", cursor, "MATCH", pattern, "COUNT", count, "TYPE", "list"]);
+        return [text(next), keys.map(text)];
+      } catch (error) {
+        if (!/syntax|TYPE/i.test(String(error?.cause?.message ?? error?.message))) throw error;
+        this.#typedScan = false;
+      }
+    }
+    const [next, keys] = await this.#send(["SCAN", cursor, "MATCH", pattern, "COUNT", count]);
+    return [text(next), keys.map(text)];
+  }
+
+  #typedScan = true;
+
   /** Every worker with a heartbeat entry (fresh or not), `{ id, lastSeen }`, newest first,
    * at most `limit`. Dramatiq removes a dead worker's entry once its acks are requeued. */
   async heartbeats(limit = 1000) {

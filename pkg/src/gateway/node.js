@@ -5,9 +5,9 @@ import { isIP } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, connectRedis } from "../../dist/node.js";
+import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
-import { openRedis as openRedisWith, redisReadKey } from "./redis.js";
+import { openRedis as openRedisWith, redisReadKey, resultDecoder } from "./redis.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
@@ -149,6 +149,8 @@ export async function startGateway({
     // Dramatiq's JSON (NaN, big integers), read as the package reads results.
     decodeMessage: (body) => encoder.decode(utf8.encode(body)),
     encode: (value) => textOf.decode(encoder.encode(value)),
+    decodeResult: resultDecoder(StubBackend),
+    resultsInRedis: !memcached,
   });
   const server = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: { maxHeaderSize: 16 * 1024 } }, () => resolve(s));

@@ -60,3 +60,26 @@ export const redisReadKey = (redis) => async (key) => {
 };
 
 const toBytes = (reply) => (typeof reply === "string" ? new TextEncoder().encode(reply) : reply);
+
+/**
+ * `decodeResult` for the gateway: stored bytes read by the package's own decode path
+ * (through a `StubBackend`, one read at a time), so the gateway never interprets Dramatiq's
+ * bytes or its exception envelope itself.
+ */
+export function resultDecoder(StubBackend) {
+  const stub = new StubBackend();
+  const identity = { queueName: "gateway", actorName: "decode", messageId: "bytes" };
+  let turn = Promise.resolve();
+  return (bytes) => {
+    const run = turn.then(async () => {
+      await stub.storeResultBytes(identity, bytes);
+      try {
+        return { value: await stub.getResult(identity) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    turn = run.catch(() => {});
+    return run;
+  };
+}

@@ -20,9 +20,9 @@
 //
 // Static files are served by the Worker itself (not the object) from the `ASSETS` binding
 // (`npx dramatiq-results assets <dir>` writes that directory).
-import { JSONEncoder, RedisBackend, RedisBrokerKeys, connectRedis } from "../../dist/workerd.js";
+import { JSONEncoder, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/workerd.js";
 import { createGateway } from "./app.js";
-import { openRedis, redisReadKey } from "./redis.js";
+import { openRedis, redisReadKey, resultDecoder } from "./redis.js";
 
 export { createGateway, MAX_LIMIT, STATES, Unavailable, sameSecret } from "./app.js";
 
@@ -92,6 +92,8 @@ export class GatewayObject {
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       decodeMessage: (body) => encoder.decode(utf8.encode(body)),
       encode: (value) => textOf.decode(encoder.encode(value)),
+      decodeResult: resultDecoder(StubBackend),
+      resultsInRedis: true,
     });
     return { app, settings };
   }
