@@ -65,6 +65,9 @@ export class GatewayStream extends EventTarget {
     this.dispatchEvent(new CustomEvent("status", { detail: this.status }));
   }
 
+  /** The gateway said it ends this stream (`reconnect`): not a failure. */
+  #planned = false;
+
   async #run() {
     const signal = this.#controller.signal;
     let backoff = 500;
@@ -87,7 +90,9 @@ export class GatewayStream extends EventTarget {
         if (!res.ok) throw new Error(`the gateway answered HTTP ${res.status}`);
         this.stats.connects++;
         backoff = 500;
+        this.#planned = false;
         await this.#read(res.body, resetIdle);
+        if (this.#planned && !signal.aborted) continue;
         if (!signal.aborted) throw new Error("the gateway closed the stream");
       } catch (error) {
         if (signal.aborted) break;
@@ -176,6 +181,10 @@ export class GatewayStream extends EventTarget {
     switch (event) {
       case "status":
         this.#setStatus(payload.ok !== false, payload.ok === false ? `Redis: ${payload.error}` : null);
+        return null;
+      case "reconnect":
+        // The gateway ends long streams on purpose (a Worker's Durable Object): come back at once.
+        this.#planned = true;
         return null;
       case "queues":
       case "workers":

@@ -62,7 +62,8 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
     const script = await bundleWorker(dir);
     execFileSync(process.execPath, [bin, "assets", join(dir, "assets")]); // the files wrangler uploads
     const { Miniflare } = await import("miniflare");
-    mf = new Miniflare({
+    /** The Worker in workerd with its variables (`[vars]`) and the bindings wrangler.toml makes. */
+    const launch = (vars) => new Miniflare({
       modules: true,
       scriptPath: script,
       modulesRoot: join(dir, "out"),
@@ -72,10 +73,11 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
       ],
       compatibilityDate: "2025-01-01",
       durableObjects: { GATEWAY: "GatewayObject" },
-      bindings: { REDIS_URL: redis.url, TOKEN, POLL_INTERVAL_MS: "100" },
+      bindings: { REDIS_URL: redis.url, TOKEN, POLL_INTERVAL_MS: "100", ...vars },
       // wrangler.toml's `[assets] directory binding run_worker_first = true`.
       assets: { directory: join(dir, "assets"), binding: "ASSETS", routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
     });
+    mf = launch({});
     const base = String(await mf.ready).replace(/\/$/, "");
     const get = (path, headers = auth, init = {}) => fetch(`${base}${path}`, { headers, ...init });
     const send = async (...specs) => {
@@ -157,6 +159,51 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
         assert.ok(again.events.filter((e) => e.id !== null).every((e) => e.id > lastId));
       } finally {
         again.close();
+      }
+    });
+
+    await t.test("a result that appears for a message no poll saw: an unseen record, found by walking the result keys", async () => {
+      const watching = await openEvents(`${base}/api/events`, auth);
+      try {
+        await watching.until((e) => e.event === "snapshot" || e.event === "ready");
+        await new Promise((r) => setTimeout(r, 500)); // a whole walk since the stream opened
+        const message = { queueName: "edge", actorName: "add", messageId: crypto.randomUUID() };
+        await backend.storeResult(message, 7); // what a Python worker leaves of a message done between two polls
+        const key = backend.buildMessageKey(message);
+        const e = await watching.until((e) => e.event === "finished" && e.data.key === key, 15_000);
+        assert.equal(e.data.unseen, true);
+        assert.deepEqual(e.data.result, { json: "7" });
+      } finally {
+        watching.close();
+      }
+    });
+
+    await t.test("nobody watching: streams end on time and the Durable Object's alarm stops the poller; the next viewer starts it", async () => {
+      const idle = launch({ IDLE_POLL_MS: "1000", STREAM_MAX_MS: "1500" });
+      try {
+        const idleBase = String(await idle.ready).replace(/\/$/, "");
+        const status = async () => (await (await fetch(`${idleBase}/api/status`, { headers: auth })).json()).events;
+        const first = await openEvents(`${idleBase}/api/events`, auth);
+        await first.until((e) => e.event === "ready" || e.event === "snapshot");
+        // The object may never learn that a viewer left: the stream ends by itself.
+        await first.until((e) => e.event === "reconnect", 10_000);
+        first.close();
+        for (let waited = 0; (await status()).polling; waited += 250) {
+          assert.ok(waited < 15_000, `the poller stopped after IDLE_POLL_MS without viewers: ${JSON.stringify(await status())}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        assert.equal((await status()).watchers, 0);
+        const again = await openEvents(`${idleBase}/api/events`, auth);
+        try {
+          await again.until((e) => e.event === "ready" || e.event === "snapshot");
+          const now = await status();
+          assert.equal(now.polling, true);
+          assert.equal(now.watchers, 1);
+        } finally {
+          again.close();
+        }
+      } finally {
+        await idle.dispose();
       }
     });
   } finally {

@@ -30,6 +30,8 @@ export interface GatewayOptions {
   encode?: (value: unknown) => string;
   /** The event poller's options. */
   events?: { intervalMs?: number; discoverEveryMs?: number; recheckEveryMs?: number; resultGraceMs?: number; cap?: number; ringSize?: number; maxFinished?: number };
+  /** An event stream ends after this long with a `reconnect` event (none by default). */
+  maxStreamMs?: number;
   /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
   heartbeatTimeoutMs?: number;
 }

@@ -26,6 +26,7 @@ export const STATES = ["queued", "delayed", "in-progress", "dead-lettered"];
 export const MAX_LIMIT = 1000;
 const MAX_URL = 4096;
 const MAX_KEY = 1024;
+const WRITE_TIMEOUT_MS = 30_000;
 const ID = /^[A-Za-z0-9_.:-]{0,100}$/;
 
 /** The store (Redis or the results store) failed: 503, and the page says the source is down. */
@@ -124,6 +125,9 @@ export function resultKeyScheme(backend, namespace) {
  *   the event poller also finds results of messages it never saw (see ./events.js)
  * @param {boolean} [o.resultsInRedis] whether results live in `redis` (SCAN can walk them)
  * @param {object} [o.events] options of the event poller (intervalMs, ringSize, …)
+ * @param {number} [o.maxStreamMs] an event stream ends after this long with a `reconnect` event
+ *   (the client comes back with `Last-Event-ID`): for hosts that may not notice a viewer
+ *   leaving (a Durable Object); none by default
  * @param {number} [o.heartbeatTimeoutMs] how old a heartbeat may be for its worker to count (60 000, as Dramatiq)
  * @returns {Hono & { poller: EventPoller }}
  */
@@ -142,6 +146,7 @@ export function createGateway({
   resultsInRedis = false,
   events = {},
   heartbeatTimeoutMs = 60_000,
+  maxStreamMs = Infinity,
 }) {
   const guarded = {
     sendCommand: async (argv) => {
@@ -308,7 +313,7 @@ export function createGateway({
     } catch (error) {
       redisStatus = { ok: false, error: String(error.cause?.message ?? error.message) };
     }
-    return json(c, { redis: redisStatus, events: { head: poller.head, ...poller.status } }, redisStatus.ok ? 200 : 503);
+    return json(c, { redis: redisStatus, events: { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status } }, redisStatus.ok ? 200 : 503);
   });
 
   app.get("/api/events", (c) => {
@@ -334,6 +339,15 @@ export function createGateway({
         closed = true;
         wake?.();
       });
+      const endsAt = Date.now() + maxStreamMs;
+      // A write that does not complete in WRITE_TIMEOUT_MS (a viewer gone without its
+      // connection closing, or one that stopped reading) ends the stream.
+      const send = async (write) => {
+        let timer;
+        const late = new Promise((resolve) => (timer = setTimeout(() => resolve(true), WRITE_TIMEOUT_MS)));
+        const timedOut = await Promise.race([write.then(() => false), late]).finally(() => clearTimeout(timer));
+        if (timedOut) closed = true;
+      };
       try {
         await stream.writeSSE({ event: "status", data: poller.statusJson() });
         await stream.writeSSE({ event: "queues", data: poller.overview.queues });
@@ -356,20 +370,25 @@ export function createGateway({
         while (!closed && !overflow) {
           while (queue.length && !closed) {
             const e = queue.shift();
-            if (e.id === undefined) await stream.writeSSE({ event: e.type, data: e.json }); // status, queues, workers
+            if (e.id === undefined) await send(stream.writeSSE({ event: e.type, data: e.json })); // status, queues, workers
             else if (e.id > sentUpTo) {
-              await stream.writeSSE({ id: String(e.id), event: e.type, data: e.json });
+              await send(stream.writeSSE({ id: String(e.id), event: e.type, data: e.json }));
               sentUpTo = e.id;
             }
           }
           if (closed || overflow) break;
+          const left = endsAt - Date.now();
+          if (left <= 0) {
+            await send(stream.writeSSE({ event: "reconnect", data: "{}" }));
+            break;
+          }
           // A comment now and then keeps proxies from closing an idle stream.
           await new Promise((resolve) => {
             wake = resolve;
-            setTimeout(resolve, 15_000);
+            setTimeout(resolve, Math.min(15_000, left));
           });
           wake = null;
-          if (!queue.length && !closed) await stream.write(": ping\n\n");
+          if (!queue.length && !closed && Date.now() < endsAt) await send(stream.write(": ping\n\n"));
         }
       } finally {
         unsubscribe();

@@ -145,8 +145,14 @@ export class EventPoller {
    * status changes, until the returned function is called. */
   subscribe(fn) {
     this.#subscribers.add(fn);
-    return () => this.#subscribers.delete(fn);
+    this.lastWatchedAt = Date.now();
+    return () => {
+      if (this.#subscribers.delete(fn)) this.lastWatchedAt = Date.now();
+    };
   }
+
+  /** When a subscriber last came or went (ms since the epoch; 0 before the first). */
+  lastWatchedAt = 0;
 
   /** The events after `id`, or null when some of them are no longer kept. */
   since(id) {

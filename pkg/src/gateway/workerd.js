@@ -27,6 +27,11 @@ import { openRedis, redisReadKey, resultDecoder } from "./redis.js";
 export { createGateway, MAX_LIMIT, STATES, Unavailable, sameSecret } from "./app.js";
 
 const DEFAULT_IDLE_POLL_MS = 5 * 60_000;
+// A viewer that goes away is not always noticed by the object (its stream's cancellation
+// need not reach it, and a write to it may just be buffered), so every event stream ends
+// after this long with a `reconnect` event; the client comes back with `Last-Event-ID` and
+// misses nothing, and a viewer that is gone stops counting.
+const DEFAULT_STREAM_MAX_MS = 5 * 60_000;
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY" };
 
 /** A whole number from a Worker variable, or `fallback` when unset; a bad value throws. */
@@ -56,6 +61,7 @@ export function settingsFrom(env) {
     intervalMs: number(env, "POLL_INTERVAL_MS", 500, 50, 600_000),
     heartbeatTimeoutMs: number(env, "HEARTBEAT_TIMEOUT_MS", 60_000, 1, 86_400_000),
     idlePollMs: number(env, "IDLE_POLL_MS", DEFAULT_IDLE_POLL_MS, 0, 86_400_000),
+    maxStreamMs: number(env, "STREAM_MAX_MS", DEFAULT_STREAM_MAX_MS, 1000, 86_400_000),
   };
 }
 
@@ -90,6 +96,7 @@ export class GatewayObject {
       cors: settings.cors,
       events: { intervalMs: settings.intervalMs },
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      maxStreamMs: settings.maxStreamMs,
       decodeMessage: (body) => encoder.decode(utf8.encode(body)),
       encode: (value) => textOf.decode(encoder.encode(value)),
       decodeResult: resultDecoder(StubBackend),
@@ -107,30 +114,31 @@ export class GatewayObject {
       return json({ error: "misconfigured", detail: String(error.message ?? error) }, 500);
     }
     const response = await gateway.app.fetch(request);
-    if (gateway.app.poller.running) await this.#keepPolling(gateway);
+    // An event stream (re)starts the poller: the alarm will stop it once nobody watches.
+    if (gateway.app.poller.running && new URL(request.url).pathname === "/api/events") await this.#armAlarm(gateway);
     return response;
   }
 
-  /** Arms the alarm that stops the poller once nobody has watched for `idlePollMs`. */
-  async #keepPolling(gateway) {
-    this.lastWatched = Date.now();
+  async #armAlarm(gateway) {
     if ((await this.#state.storage.getAlarm()) === null) {
       await this.#state.storage.setAlarm(Date.now() + Math.max(1000, gateway.settings.idlePollMs));
     }
   }
 
+  /** Stops the poller once no event stream has been open for `idlePollMs`; else looks again. */
   async alarm() {
     const gateway = await this.#opening?.catch(() => null);
     if (!gateway) return; // a fresh object after an eviction: nothing polls
     const { poller } = gateway.app;
+    const idle = gateway.settings.idlePollMs;
     const now = Date.now();
-    if (poller.watchers > 0) this.lastWatched = now;
-    const idleFor = now - (this.lastWatched ?? 0);
-    if (poller.watchers === 0 && idleFor >= gateway.settings.idlePollMs) {
+    if (!poller.running) return;
+    if (poller.watchers === 0 && now - poller.lastWatchedAt >= idle) {
       poller.stop();
       return;
     }
-    await this.#state.storage.setAlarm(now + Math.max(1000, gateway.settings.idlePollMs - (poller.watchers ? 0 : idleFor)));
+    const next = poller.watchers > 0 ? now + idle : poller.lastWatchedAt + idle;
+    await this.#state.storage.setAlarm(Math.max(now + 1000, next));
   }
 }
 
