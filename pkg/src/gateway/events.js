@@ -407,7 +407,9 @@ export class EventPoller {
       const outcomes = await Promise.all(chunk.map((key) => this.#readOutcome(key)));
       chunk.forEach((key, j) => {
         const outcome = outcomes[j];
-        if (!outcome) return; // gone again (expired, or not a result)
+        // Gone again (expired), or not a result: a list under a key of that shape whose
+        // bytes the package does not read as Dramatiq's is not claimed.
+        if (!outcome || outcome.error) return;
         const id = this.resultKeys.parse(key);
         const record = {
           messageId: id?.messageId ?? key,
