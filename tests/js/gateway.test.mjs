@@ -489,6 +489,9 @@ test("--prefix-keys: a result that appears names its message", { skip, timeout: 
     await events.until((e) => e.event === "status" && e.data.ok === true);
     await new Promise((r) => setTimeout(r, 300)); // the baseline walk
     const message = { queueName: "reports.v2", actorName: "build_report", messageId: crypto.randomUUID() };
+    // A list under a key of that shape that is no Dramatiq result is not claimed.
+    const junk = `dramatiq-results:reports.v2:build_report:${crypto.randomUUID()}`;
+    await client.rPush(junk, "not json");
     await backend.storeResult(message, { pages: 3 });
     const e = await events.until((e) => e.event === "finished" && e.data.messageId === message.messageId);
     assert.equal(e.data.key, `dramatiq-results:reports.v2:build_report:${message.messageId}`);
@@ -496,6 +499,7 @@ test("--prefix-keys: a result that appears names its message", { skip, timeout: 
     assert.equal(e.data.actor, "build_report");
     assert.equal(e.data.unseen, true);
     assert.deepEqual(JSON.parse(e.data.result.json), { pages: 3 });
+    assert.ok(!events.events.some((x) => x.data?.key === junk), "bytes that are no result are no record");
     // And when its TTL runs out, the record says so.
     await client.del(e.data.key);
     const gone = await events.until((x) => x.event === "expired" && x.data.messageId === message.messageId, 15_000);
