@@ -73,7 +73,7 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
       ],
       compatibilityDate: "2025-01-01",
       durableObjects: { GATEWAY: "GatewayObject" },
-      bindings: { REDIS_URL: redis.url, TOKEN, POLL_INTERVAL_MS: "100", ...vars },
+      bindings: Object.fromEntries(Object.entries({ REDIS_URL: redis.url, TOKEN, POLL_INTERVAL_MS: "100", ...vars }).filter(([, v]) => v !== undefined)),
       // wrangler.toml's `[assets] directory binding run_worker_first = true`.
       assets: { directory: join(dir, "assets"), binding: "ASSETS", routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
     });
@@ -204,6 +204,21 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
         }
       } finally {
         await idle.dispose();
+      }
+    });
+
+    await t.test("without a TOKEN the Worker answers its API on localhost only", async () => {
+      const open = launch({ TOKEN: undefined });
+      try {
+        await open.ready;
+        assert.equal((await open.dispatchFetch("http://localhost/api/queues")).status, 200);
+        const remote = await open.dispatchFetch("https://results.example.com/api/queues");
+        assert.equal(remote.status, 503);
+        assert.match((await remote.json()).error, /no TOKEN set/);
+        assert.equal((await open.dispatchFetch("https://results.example.com/kv/0123456789abcdef0123456789abcdef")).status, 503);
+        assert.equal((await open.dispatchFetch("https://results.example.com/")).status, 200, "the dashboard's files are public");
+      } finally {
+        await open.dispose();
       }
     });
   } finally {
