@@ -14,7 +14,8 @@
 //                  once the exception Dramatiq stores after the dead-lettering is found)
 //   dead-lettered  it landed in the dead-letter queue
 //   expired        its result's TTL ran out
-//   removed        it left the dead-letter queue (Dramatiq drops dead letters after 7 days)
+//   removed        it left the dead-letter queue (Dramatiq drops dead letters after 7 days),
+//                  or a record known only by its result key gave way to its message's
 //
 // A message sent and done between two polls leaves nothing in the broker to see; its only
 // trace is its result, if its actor stores one. So, with `resultKeys` (results in the same
