@@ -65,6 +65,9 @@ export class GatewayStream extends EventTarget {
     this.dispatchEvent(new CustomEvent("status", { detail: this.status }));
   }
 
+  /** The gateway said it ends this stream (`reconnect`): not a failure. */
+  #planned = false;
+
   async #run() {
     const signal = this.#controller.signal;
     let backoff = 500;
@@ -87,7 +90,9 @@ export class GatewayStream extends EventTarget {
         if (!res.ok) throw new Error(`the gateway answered HTTP ${res.status}`);
         this.stats.connects++;
         backoff = 500;
+        this.#planned = false;
         await this.#read(res.body, resetIdle);
+        if (this.#planned && !signal.aborted) continue;
         if (!signal.aborted) throw new Error("the gateway closed the stream");
       } catch (error) {
         if (signal.aborted) break;
@@ -177,6 +182,10 @@ export class GatewayStream extends EventTarget {
       case "status":
         this.#setStatus(payload.ok !== false, payload.ok === false ? `Redis: ${payload.error}` : null);
         return null;
+      case "reconnect":
+        // The gateway ends long streams on purpose (a Worker's Durable Object): come back at once.
+        this.#planned = true;
+        return null;
       case "queues":
       case "workers":
         this[event] = payload;
@@ -189,6 +198,16 @@ export class GatewayStream extends EventTarget {
         return "reset";
       case "ready":
         return "record";
+      case "removed": {
+        // Gone from the deployment (a dead letter dropped, or a result found before its
+        // message, which a record of the message replaces).
+        const previous = payload?.messageId ? this.records.get(payload.messageId) : undefined;
+        if (!previous) return null;
+        this.records.delete(payload.messageId);
+        this.order = this.order.filter((id) => id !== payload.messageId);
+        this.counts[previous.state]--;
+        return "record";
+      }
       default: {
         // Every other event carries the message's whole record: keep the latest.
         if (!payload?.messageId) return null;
@@ -330,8 +349,9 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     const [, actor, queue, id, sent, took, result] = row.cells_;
     row.badge_.className = `badge ${stateClass(r.state)}`;
     row.badge_.textContent = r.expired ? `${r.state} · expired` : r.state;
-    actor.textContent = r.actor;
-    queue.textContent = r.queue;
+    // A result found without its message (an MD5 key names neither actor nor queue).
+    actor.textContent = r.actor ?? "—";
+    queue.textContent = r.queue ?? "—";
     id.textContent = r.messageId;
     const stamp = r.message?.message_timestamp;
     sent.textContent = Number.isFinite(stamp) ? timeFormat.format(stamp) : "";
@@ -432,8 +452,10 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     if (detailShown === r) return;
     detailShown = r;
     panel.hidden = false;
-    $("flow-detail-title").textContent = `${r.actor} · ${r.messageId}`;
-    const parts = [el("p", "hint", `${r.state}${r.expired ? " (result expired)" : ""} · queue ${r.queue} · key ${r.key ?? "—"}`)];
+    $("flow-detail-title").textContent = r.actor === null ? `result ${r.key}` : `${r.actor} · ${r.messageId}`;
+    const parts = [el("p", "hint", r.unseen && r.actor === null
+      ? `${r.state}${r.expired ? " (result expired)" : ""} · a result whose message was sent and done between two polls; its key (an MD5 hash) names no message`
+      : `${r.state}${r.expired ? " (result expired)" : ""} · queue ${r.queue} · key ${r.key ?? "—"}`)];
     if (r.result?.exception || r.result?.error) {
       const exc = el("div", "exception");
       const e = r.result.exception ?? r.result.error;

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 
 const USAGE = `Usage: dramatiq-results serve --redis <url> [options]
+       dramatiq-results assets <dir>
 
 Serves the results dashboard and a read-only API over a Dramatiq deployment:
 the Redis broker's queues, workers and messages, and their results.
@@ -18,6 +19,9 @@ the Redis broker's queues, workers and messages, and their results.
   --cors <origin>             let pages of this origin call the API
   --poll-interval <ms>        how often the event poller reads the broker (default 500)
   --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
+
+"assets <dir>" writes the dashboard's static files into <dir>, for the gateway deployed
+as a Cloudflare Worker (wrangler.toml's [assets] directory; see the README).
 `;
 
 function fail(message) {
@@ -36,6 +40,13 @@ async function main(argv) {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help" || command === undefined) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === "assets") {
+    if (rest.length !== 1 || rest[0].startsWith("-")) fail("assets takes one directory");
+    const { copyDashboard } = await import("../src/gateway/node.js");
+    copyDashboard(rest[0]);
+    process.stdout.write(`dramatiq-results: the dashboard's files are in ${rest[0]}\n`);
     return;
   }
   if (command !== "serve") fail(`unknown command: ${command}`);

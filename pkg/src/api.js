@@ -90,6 +90,7 @@ export {
   MemcachedBackend,
   Message,
   JSONEncoder,
+  RedisBrokerKeys,
 } from "../dist/dramatiq_results.js";
 import { Missing } from "../dist/errors.js";
 

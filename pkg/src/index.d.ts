@@ -617,6 +617,36 @@ export class RedisBroker extends Broker {
   flushAll(): Promise<void>;
 }
 
+/**
+ * The Redis broker's key names under one namespace, exactly as Dramatiq's `RedisBroker`
+ * writes them (the package's core is their one home): for code that reads the broker's
+ * keys itself, such as the results gateway.
+ */
+export class RedisBrokerKeys {
+  /** Keys under `namespace` (default "dramatiq"). */
+  constructor(namespace?: string);
+  readonly namespace: string;
+  /** The list of ids waiting on `queue` (`ns:q`). */
+  queue(queue: string): string;
+  /** The hash of `queue`'s message bodies (`ns:q.msgs`). */
+  messages(queue: string): string;
+  /** The name of `queue`'s delay queue (`q.DQ`: a queue name, not a key). */
+  delayQueue(queue: string): string;
+  /** The dead-letter zset (`ns:q.XQ`, shared with the delay queue). */
+  deadLetters(queue: string): string;
+  /** The hash of dead-letter bodies (`ns:q.XQ.msgs`). */
+  deadLetterMessages(queue: string): string;
+  /** The set of ids `workerId` holds from `queue` (`ns:__acks__.<worker>.q`). */
+  acks(workerId: string, queue: string): string;
+  /** What every acks set's name starts with (`ns:__acks__.`). */
+  acksPrefix(): string;
+  /** The zset of worker heartbeats (`ns:__heartbeats__`). */
+  heartbeats(): string;
+  /** The queue a broker key belongs to, or undefined (heartbeats, keys of other namespaces). */
+  queueOf(key: string): string | undefined;
+  free(): void;
+}
+
 /** A `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends Error {}
 

@@ -14,6 +14,7 @@ import memjs from "memjs";
 import { MemcachedBackend } from "dramatiq-results";
 import { haveMemcached, haveRedis, startMemcached, startRedis } from "./services.mjs";
 import { HandBroker, dict, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 const skip = !haveRedis && !process.env.CI && "redis-server is not installed (scripts/setup --services)";
 const TOKEN = "s3cret-token-for-the-tests-0123456789";
@@ -399,6 +400,114 @@ test("--memcached: results from Memcached, the broker from Redis", { skip: skip 
     mc.close();
     await client.quit();
     await memcached.stop();
+    await redis.stop();
+  }
+});
+
+test("messages done within one poll interval are found by their results", { skip: skip || (!havePython && "no Python Dramatiq (scripts/setup --python)"), timeout: 120_000 }, async (t) => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const backend = new RedisBackend(client);
+  const before = { queueName: "fast", actorName: "add", messageId: crypto.randomUUID() };
+  await backend.storeResult(before, 0); // there before the gateway's first walk: the baseline
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "200", "--token", TOKEN]);
+  let worker;
+  let events;
+  try {
+    events = await openEvents(`${gateway.url}/api/events`, auth);
+    worker = await startPythonWorker({ url: redis.url, queue: "fast" });
+    await events.until((e) => e.event === "status" && e.data.ok === true);
+    await new Promise((r) => setTimeout(r, 500)); // the baseline walk
+
+    await t.test("Dramatiq's MD5 keys: the result, under its key, and nothing of the message", async () => {
+      // The gateway stopped (SIGSTOP) while the messages are sent and done: no poll can
+      // fall between, exactly as for messages done within one poll interval.
+      process.kill(gateway.child.pid, "SIGSTOP");
+      let lines;
+      try {
+        lines = await runPython("produce.py", ["send", ...[1, 2, 3].map((n) => JSON.stringify({ actor: "add", args: [n, 40] })), JSON.stringify({ actor: "fail", args: ["fast no"] })], { url: redis.url, queue: "fast" });
+        const keys = lines.map((l) => JSON.parse(l)).map((m) => backend.buildMessageKey({ queueName: m.queue_name, actorName: m.actor_name, messageId: m.message_id }));
+        for (let waited = 0; (await client.exists(keys)) < keys.length; waited += 50) {
+          assert.ok(waited < 20_000, "the Python worker stored every result");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        // A failure is dead-lettered (after its exception is stored): still in the broker.
+        for (let waited = 0; (await client.zCard("dramatiq:fast.XQ")) < 1; waited += 50) {
+          assert.ok(waited < 20_000, "the failure was dead-lettered");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(await client.exists("dramatiq:fast.msgs"), 0, "nothing left in the queue");
+      } finally {
+        process.kill(gateway.child.pid, "SIGCONT");
+      }
+      const sent = lines.map((l) => JSON.parse(l));
+      for (const [i, m] of sent.entries()) {
+        const key = backend.buildMessageKey({ queueName: m.queue_name, actorName: m.actor_name, messageId: m.message_id });
+        if (i === 3) {
+          // When the gateway had snapshotted just before it stopped, its walk finds this
+          // result first (a record of its key only), which the dead letter then replaces.
+          const e = await events.until((e) => e.event === "failed" && e.data.messageId === m.message_id, 20_000);
+          // The dead letter is seen in the broker: the whole message, then its exception.
+          assert.equal(e.event, "failed");
+          assert.equal(e.data.state, "dead-lettered");
+          assert.deepEqual(e.data.result.exception, { type: "AppError", message: "fast no" });
+          assert.equal(e.data.messageId, m.message_id);
+          assert.equal(e.data.unseen, undefined);
+          const stand = events.events.find((x) => x.data?.messageId === key);
+          if (stand) assert.ok(events.events.some((x) => x.event === "removed" && x.data.messageId === key), "replaced");
+          continue;
+        }
+        const e = await events.until((e) => ["finished", "failed"].includes(e.event) && e.data.key === key, 20_000);
+        assert.equal(e.event, "finished");
+        assert.equal(e.data.state, "done");
+        assert.deepEqual(e.data.result, { json: String(i + 41) });
+        // Seen only by its result: an MD5 key names no message.
+        assert.equal(e.data.unseen, true);
+        assert.equal(e.data.messageId, key);
+        assert.equal(e.data.message, null);
+      }
+      const baseline = backend.buildMessageKey(before);
+      assert.ok(!events.events.some((e) => e.data?.key === baseline), "a result there before the gateway is no event");
+    });
+  } finally {
+    events?.close();
+    await worker?.stop();
+    await gateway.stop();
+    await client.quit();
+    await redis.stop();
+  }
+});
+
+test("--prefix-keys: a result that appears names its message", { skip, timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100", "--prefix-keys", "--token", TOKEN]);
+  let events;
+  try {
+    const backend = new RedisBackend(client, { useNamespacePrefixKeys: true });
+    events = await openEvents(`${gateway.url}/api/events`, auth);
+    await events.until((e) => e.event === "status" && e.data.ok === true);
+    await new Promise((r) => setTimeout(r, 300)); // the baseline walk
+    const message = { queueName: "reports.v2", actorName: "build_report", messageId: crypto.randomUUID() };
+    // A list under a key of that shape that is no Dramatiq result is not claimed.
+    const junk = `dramatiq-results:reports.v2:build_report:${crypto.randomUUID()}`;
+    await client.rPush(junk, "not json");
+    await backend.storeResult(message, { pages: 3 });
+    const e = await events.until((e) => e.event === "finished" && e.data.messageId === message.messageId);
+    assert.equal(e.data.key, `dramatiq-results:reports.v2:build_report:${message.messageId}`);
+    assert.equal(e.data.queue, "reports.v2");
+    assert.equal(e.data.actor, "build_report");
+    assert.equal(e.data.unseen, true);
+    assert.deepEqual(JSON.parse(e.data.result.json), { pages: 3 });
+    assert.ok(!events.events.some((x) => x.data?.key === junk), "bytes that are no result are no record");
+    // And when its TTL runs out, the record says so.
+    await client.del(e.data.key);
+    const gone = await events.until((x) => x.event === "expired" && x.data.messageId === message.messageId, 15_000);
+    assert.equal(gone.data.expired, true);
+  } finally {
+    events?.close();
+    await gateway.stop();
+    await client.quit();
     await redis.stop();
   }
 });

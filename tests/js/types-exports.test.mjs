@@ -63,6 +63,7 @@ const samples = {
   Broker: () => new api.Broker(),
   StubBroker: () => broker,
   RedisBroker: () => new api.RedisBroker({ sendCommand() {} }),
+  RedisBrokerKeys: () => new api.RedisBrokerKeys("dramatiq"),
   RabbitmqBroker: () => new api.RabbitmqBroker(async () => undefined),
   ConnectionClosed: () => new api.ConnectionClosed("x"),
   Actor: () => add,

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import type { ResultBackend } from "../index.js";
+import type { RedisBrokerKeys, ResultBackend } from "../index.js";
 
 /** A Redis connection as the gateway uses it: node-redis's raw-command shape. */
 export interface RedisCommandClient {
@@ -14,8 +14,8 @@ export interface GatewayOptions {
   backend: ResultBackend;
   /** The stored bytes of a result key, null when absent (`GET /kv/<key>`). */
   readKey(key: string): Promise<Uint8Array | null>;
-  /** Dramatiq's broker namespace (default "dramatiq"). */
-  brokerNamespace?: string;
+  /** The broker's key names: `new RedisBrokerKeys(namespace)` of this package. */
+  brokerKeys: RedisBrokerKeys;
   /** The result backend's namespace (default "dramatiq-results"). */
   resultsNamespace?: string;
   /** With a token, every API route needs `Authorization: Bearer <token>`. */
@@ -30,9 +30,34 @@ export interface GatewayOptions {
   encode?: (value: unknown) => string;
   /** The event poller's options. */
   events?: { intervalMs?: number; discoverEveryMs?: number; recheckEveryMs?: number; resultGraceMs?: number; cap?: number; ringSize?: number; maxFinished?: number };
+  /** An event stream ends after this long with a `reconnect` event (none by default). */
+  maxStreamMs?: number;
   /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
   heartbeatTimeoutMs?: number;
 }
 
 /** The gateway's Hono app (host-neutral): the read-only API over a Dramatiq deployment. */
-export function createGateway(options: GatewayOptions): Hono & { poller: { start(): void; stop(): void; head: number } };
+export function createGateway(options: GatewayOptions): Hono & { poller: GatewayPoller };
+
+/** The gateway's event poller as the app exposes it. */
+export interface GatewayPoller {
+  start(): void;
+  stop(): void;
+  readonly head: number;
+  readonly running: boolean;
+  readonly watchers: number;
+}
+
+// Under the `workerd` condition (a Cloudflare Worker) the module also exports the Worker
+// itself: `export { default, GatewayObject } from "dramatiq-results/gateway";`.
+
+/** The Durable Object holding the Worker gateway's Redis connection and poller (workerd only). */
+export declare class GatewayObject {
+  constructor(state: unknown, env: Record<string, unknown>);
+  fetch(request: Request): Promise<Response>;
+  alarm(): Promise<void>;
+}
+
+/** The Worker's handler: the API to the `GATEWAY` Durable Object, files from `ASSETS` (workerd only). */
+declare const worker: { fetch(request: Request, env: Record<string, unknown>): Promise<Response> };
+export default worker;

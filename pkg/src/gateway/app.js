@@ -26,6 +26,7 @@ export const STATES = ["queued", "delayed", "in-progress", "dead-lettered"];
 export const MAX_LIMIT = 1000;
 const MAX_URL = 4096;
 const MAX_KEY = 1024;
+const WRITE_TIMEOUT_MS = 30_000;
 const ID = /^[A-Za-z0-9_.:-]{0,100}$/;
 
 /** The store (Redis or the results store) failed: 503, and the page says the source is down. */
@@ -75,6 +76,36 @@ function readCursor(raw) {
   return { st, inner };
 }
 
+/** SCAN's MATCH is a glob: `text` with its glob characters escaped. */
+const globEscape = (text) => text.replace(/[*?[\]\\]/g, "\\$&");
+
+/**
+ * How the backend names result keys, learnt from the backend itself (the key derivation
+ * stays the core's): the SCAN pattern of its keys and, for namespace-prefixed keys
+ * (`ns:queue:actor:message_id`), the message a key names, checked by deriving the key back.
+ * Dramatiq's default keys are MD5 hashes, which name nothing.
+ */
+export function resultKeyScheme(backend, namespace) {
+  const probe = { queueName: "q", actorName: "a", messageId: "m" };
+  const prefixed = backend.buildMessageKey(probe) === `${namespace}:q:a:m`;
+  if (!prefixed) return { pattern: "[0-9a-f]".repeat(32), parse: () => null };
+  return {
+    pattern: `${globEscape(namespace)}:*`,
+    parse(key) {
+      const parts = key.slice(namespace.length + 1).split(":");
+      if (parts.length < 3) return null;
+      const messageId = parts.pop();
+      const actorName = parts.pop();
+      const identity = { queueName: parts.join(":"), actorName, messageId };
+      try {
+        return backend.buildMessageKey(identity) === key ? identity : null;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
 /**
  * Creates the gateway app.
  *
@@ -82,14 +113,21 @@ function readCursor(raw) {
  * @param {{ sendCommand(argv: Array<string|Uint8Array>): Promise<unknown> }} o.redis the broker's Redis
  * @param {object} o.backend the package's result backend (`RedisBackend`, `MemcachedBackend`) for keys and decoding
  * @param {(key: string) => Promise<Uint8Array|null>} o.readKey raw bytes of a result key, null when absent
- * @param {string} [o.brokerNamespace] Dramatiq's broker namespace (default "dramatiq")
+ * @param {import("../index.js").RedisBrokerKeys} o.brokerKeys the broker's key names (`new RedisBrokerKeys(namespace)` of this package)
  * @param {string} [o.resultsNamespace] the results backend's namespace (default "dramatiq-results")
  * @param {string} [o.token] the bearer token every API route then needs
  * @param {string} [o.cors] an origin allowed to call the API from a browser
  * @param {(c: import("hono").Context) => Response|Promise<Response>|null} [o.assets] serves the dashboard's files
  * @param {(text: string) => object} [o.decodeMessage] parses a message's JSON (Dramatiq's dialect)
  * @param {(value: unknown) => string} [o.encode] writes a result value as JSON text
+ * @param {(bytes: Uint8Array) => Promise<{ value?: unknown, error?: Error }>} [o.decodeResult] stored result bytes
+ *   as the package reads them; with it, and results in the broker's Redis (`resultsInRedis`),
+ *   the event poller also finds results of messages it never saw (see ./events.js)
+ * @param {boolean} [o.resultsInRedis] whether results live in `redis` (SCAN can walk them)
  * @param {object} [o.events] options of the event poller (intervalMs, ringSize, …)
+ * @param {number} [o.maxStreamMs] an event stream ends after this long with a `reconnect` event
+ *   (the client comes back with `Last-Event-ID`): for hosts that may not notice a viewer
+ *   leaving (a Durable Object); none by default
  * @param {number} [o.heartbeatTimeoutMs] how old a heartbeat may be for its worker to count (60 000, as Dramatiq)
  * @returns {Hono & { poller: EventPoller }}
  */
@@ -97,15 +135,18 @@ export function createGateway({
   redis,
   backend,
   readKey,
-  brokerNamespace = "dramatiq",
+  brokerKeys,
   resultsNamespace = "dramatiq-results",
   token,
   cors,
   assets,
   decodeMessage = JSON.parse,
   encode = toJson,
+  decodeResult,
+  resultsInRedis = false,
   events = {},
   heartbeatTimeoutMs = 60_000,
+  maxStreamMs = Infinity,
 }) {
   const guarded = {
     sendCommand: async (argv) => {
@@ -116,8 +157,9 @@ export function createGateway({
       }
     },
   };
-  const reader = new BrokerReader(guarded, { namespace: brokerNamespace, heartbeatTimeoutMs });
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, ...events });
+  const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs });
+  const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, ...events });
   const keyPattern = new RegExp(`^(?:[0-9a-f]{32}|${resultsNamespace.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[^\\s\\u0000-\\u001f\\u007f]+)$`);
   const json = (c, value, status = 200) =>
     c.body(toJson(value), status, { "content-type": "application/json; charset=utf-8" });
@@ -215,7 +257,7 @@ export function createGateway({
   app.get("/api/messages", async (c) => {
     only(c, ["queue", "state", "limit", "cursor"]);
     const queue = c.req.query("queue");
-    if (queue === undefined || !isQueueName(queue)) throw new BadRequest("queue: a queue name is required");
+    if (queue === undefined || !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name is required");
     const state = c.req.query("state");
     if (state !== undefined && !STATES.includes(state)) throw new BadRequest(`state: one of ${STATES.join(", ")}`);
     const rawLimit = c.req.query("limit") ?? "100";
@@ -271,7 +313,7 @@ export function createGateway({
     } catch (error) {
       redisStatus = { ok: false, error: String(error.cause?.message ?? error.message) };
     }
-    return json(c, { redis: redisStatus, events: { head: poller.head, ...poller.status } }, redisStatus.ok ? 200 : 503);
+    return json(c, { redis: redisStatus, events: { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status } }, redisStatus.ok ? 200 : 503);
   });
 
   app.get("/api/events", (c) => {
@@ -297,6 +339,15 @@ export function createGateway({
         closed = true;
         wake?.();
       });
+      const endsAt = Date.now() + maxStreamMs;
+      // A write that does not complete in WRITE_TIMEOUT_MS (a viewer gone without its
+      // connection closing, or one that stopped reading) ends the stream.
+      const send = async (write) => {
+        let timer;
+        const late = new Promise((resolve) => (timer = setTimeout(() => resolve(true), WRITE_TIMEOUT_MS)));
+        const timedOut = await Promise.race([write.then(() => false), late]).finally(() => clearTimeout(timer));
+        if (timedOut) closed = true;
+      };
       try {
         await stream.writeSSE({ event: "status", data: poller.statusJson() });
         await stream.writeSSE({ event: "queues", data: poller.overview.queues });
@@ -319,20 +370,25 @@ export function createGateway({
         while (!closed && !overflow) {
           while (queue.length && !closed) {
             const e = queue.shift();
-            if (e.id === undefined) await stream.writeSSE({ event: e.type, data: e.json }); // status, queues, workers
+            if (e.id === undefined) await send(stream.writeSSE({ event: e.type, data: e.json })); // status, queues, workers
             else if (e.id > sentUpTo) {
-              await stream.writeSSE({ id: String(e.id), event: e.type, data: e.json });
+              await send(stream.writeSSE({ id: String(e.id), event: e.type, data: e.json }));
               sentUpTo = e.id;
             }
           }
           if (closed || overflow) break;
+          const left = endsAt - Date.now();
+          if (left <= 0) {
+            await send(stream.writeSSE({ event: "reconnect", data: "{}" }));
+            break;
+          }
           // A comment now and then keeps proxies from closing an idle stream.
           await new Promise((resolve) => {
             wake = resolve;
-            setTimeout(resolve, 15_000);
+            setTimeout(resolve, Math.min(15_000, left));
           });
           wake = null;
-          if (!queue.length && !closed) await stream.write(": ping\n\n");
+          if (!queue.length && !closed && Date.now() < endsAt) await send(stream.write(": ping\n\n"));
         }
       } finally {
         unsubscribe();

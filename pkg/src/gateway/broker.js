@@ -3,7 +3,9 @@
 // replies as Buffers / Uint8Arrays / strings, arrays, numbers or null. Host-neutral: no Node
 // APIs, so the same code runs in workerd.
 //
-// The layout, for a namespace `ns` and a queue `q`:
+// The layout, for a namespace `ns` and a queue `q` (every name comes from the package's
+// `RedisBrokerKeys`, the core's one home of the layout; the scripts below only join an acks
+// set's prefix, a worker id from the heartbeats and a queue, as the core's `acks` does):
 //   ns:q                     list of redis_message_ids waiting (LPOP from the left, RPUSH right)
 //   ns:q.msgs                hash id → message JSON, for the waiting and in-progress ones
 //   ns:q.DQ, ns:q.DQ.msgs    the delay queue, the same shape; its messages carry options.eta
@@ -38,16 +40,18 @@ export function pairs(reply) {
  * dashes; anything else (spaces, glob characters, control bytes) is refused. */
 export const QUEUE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
 
-/** Whether `name` names a queue (not a delay or dead-letter queue, which are views of one). */
-export const isQueueName = (name) => QUEUE_NAME.test(name) && !/\.(DQ|XQ)$/.test(name) && !name.startsWith("__");
+/** Whether `name` names a queue under `keys` (a `RedisBrokerKeys`): a name of the allowed
+ * characters whose key names it back (so not a delay or dead-letter queue, which are views
+ * of one, nor the broker's own `__…` keys). */
+export const isQueueName = (keys, name) => QUEUE_NAME.test(name) && keys.queueOf(keys.queue(name)) === name;
 
-// Reads the union of the acks sets of queue ARGV[5] (ARGV[4] the namespace) of every worker
+// Reads the union of the acks sets of queue ARGV[5] (ARGV[4] the acks sets' prefix) of every worker
 // in the heartbeats (KEYS[1]), sorted, and the page after ARGV[2] (an id, or "" for the
 // first page) of at most ARGV[1] ids, with their messages from the hash ARGV[3].
 const SET_PAGE = `
 local seen, ids = {}, {}
 for _, worker in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
-  for _, id in ipairs(redis.call("SMEMBERS", ARGV[4] .. ":__acks__." .. worker .. "." .. ARGV[5])) do
+  for _, id in ipairs(redis.call("SMEMBERS", ARGV[4] .. worker .. "." .. ARGV[5])) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
@@ -110,21 +114,22 @@ return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
 // heartbeats zset, then per queue its list, delay list and dead-letter zset. The workers'
 // acks sets are named after the heartbeats read in the same script (as dispatch.lua names
 // them), so a worker that has just started cannot hold a message the snapshot misses.
-// ARGV[1] caps every range read, ARGV[2] is the namespace. Answers
-// {heartbeats (flat id, ms pairs), per queue {llen, ids, dq llen, dq ids, xq card, newest
-// xq ids, acked ids, dq acked ids}}.
+// ARGV[1] caps every range read, ARGV[2] is the acks sets' prefix, then per queue its name
+// and its delay queue's name. Answers {heartbeats (flat id, ms pairs), per queue {llen,
+// ids, dq llen, dq ids, xq card, newest xq ids, acked ids, dq acked ids}}.
 const SNAPSHOT = `
-local cap, ns = tonumber(ARGV[1]), ARGV[2]
+local cap, acksPrefix = tonumber(ARGV[1]), ARGV[2]
 local beats = redis.call("ZRANGE", KEYS[1], 0, -1, "WITHSCORES")
 local out = {beats}
 for base = 2, #KEYS, 3 do
   local q, dq, xq = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-  local name = string.sub(q, #ns + 2)
+  local i = (base - 2) / 3
+  local name, dqname = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   local acked, dqacked = {}, {}
   for i = 1, #beats, 2 do
-    local acks = ns .. ":__acks__." .. beats[i] .. "." .. name
-    for _, id in ipairs(redis.call("SMEMBERS", acks)) do acked[#acked + 1] = id end
-    for _, id in ipairs(redis.call("SMEMBERS", acks .. ".DQ")) do dqacked[#dqacked + 1] = id end
+    local acks = acksPrefix .. beats[i] .. "."
+    for _, id in ipairs(redis.call("SMEMBERS", acks .. name)) do acked[#acked + 1] = id end
+    for _, id in ipairs(redis.call("SMEMBERS", acks .. dqname)) do dqacked[#dqacked + 1] = id end
   end
   local ids, dqids, xqids = {}, {}, {}
   if cap > 0 then
@@ -142,11 +147,12 @@ return out`;
 export class BrokerReader {
   /**
    * @param {{ sendCommand(argv: Array<string|Uint8Array>): Promise<unknown> }} redis
-   * @param {{ namespace?: string, heartbeatTimeoutMs?: number, scanCount?: number, maxScanCalls?: number }} options
+   * @param {{ keys: import("../index.js").RedisBrokerKeys, heartbeatTimeoutMs?: number, scanCount?: number, maxScanCalls?: number }} options
    */
-  constructor(redis, { namespace = "dramatiq", heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000 } = {}) {
+  constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000 }) {
+    if (!keys || typeof keys.queueOf !== "function") throw new TypeError("BrokerReader: keys must be a RedisBrokerKeys");
     this.redis = redis;
-    this.ns = namespace;
+    this.keys = keys;
     this.heartbeatTimeoutMs = heartbeatTimeoutMs;
     this.scanCount = scanCount;
     this.maxScanCalls = maxScanCalls;
@@ -160,10 +166,6 @@ export class BrokerReader {
     return this.#send(["EVAL", script, keys.length, ...keys, ...args]);
   }
 
-  key(suffix) {
-    return `${this.ns}:${suffix}`;
-  }
-
   /**
    * The queue names present now, sorted: found with SCAN (never KEYS) over `ns:*`, at most
    * `maxScanCalls` calls of `scanCount` keys each. Delay and dead-letter queues fold into
@@ -171,37 +173,47 @@ export class BrokerReader {
    */
   async queues() {
     const names = new Set();
-    const prefix = `${this.ns}:`;
-    const acks = `${prefix}__acks__.`;
+    // Every broker key starts as a queue's does (the empty queue name's key is the prefix).
     // SCAN's MATCH is a glob: escape the namespace's glob characters.
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    const pattern = `${this.keys.queue("").replace(/[*?[\]\\]/g, "\\$&")}*`;
     let cursor = "0";
     let calls = 0;
     do {
       const [next, keys] = await this.#send(["SCAN", cursor, "MATCH", pattern, "COUNT", this.scanCount]);
       cursor = text(next);
       for (const raw of keys) {
-        const key = text(raw);
-        let name;
-        if (key.startsWith(acks)) {
-          const rest = key.slice(acks.length);
-          const dot = rest.indexOf(".");
-          if (dot < 0) continue;
-          name = rest.slice(dot + 1);
-        } else {
-          name = key.slice(prefix.length);
-        }
-        name = name.replace(/\.msgs$/, "").replace(/\.(DQ|XQ)$/, "");
-        if (isQueueName(name)) names.add(name);
+        const name = this.keys.queueOf(text(raw));
+        if (name !== undefined && isQueueName(this.keys, name)) names.add(name);
       }
     } while (cursor !== "0" && ++calls < this.maxScanCalls);
     return [...names].sort();
   }
 
+  /**
+   * One SCAN step over keys matching `pattern` that hold lists (results are one-element
+   * lists): `[nextCursor, keys]` as text. `TYPE list` filters on the server where Redis
+   * has it (6.0+); an older server is asked without it.
+   */
+  async scanLists(cursor, pattern, count) {
+    if (this.#typedScan) {
+      try {
+        const [next, keys] = await this.#send(["SCAN", cursor, "MATCH", pattern, "COUNT", count, "TYPE", "list"]);
+        return [text(next), keys.map(text)];
+      } catch (error) {
+        if (!/syntax|TYPE/i.test(String(error?.cause?.message ?? error?.message))) throw error;
+        this.#typedScan = false;
+      }
+    }
+    const [next, keys] = await this.#send(["SCAN", cursor, "MATCH", pattern, "COUNT", count]);
+    return [text(next), keys.map(text)];
+  }
+
+  #typedScan = true;
+
   /** Every worker with a heartbeat entry (fresh or not), `{ id, lastSeen }`, newest first,
    * at most `limit`. Dramatiq removes a dead worker's entry once its acks are requeued. */
   async heartbeats(limit = 1000) {
-    const reply = await this.#send(["ZREVRANGE", this.key("__heartbeats__"), 0, limit - 1, "WITHSCORES"]);
+    const reply = await this.#send(["ZREVRANGE", this.keys.heartbeats(), 0, limit - 1, "WITHSCORES"]);
     return pairs(reply).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) }));
   }
 
@@ -230,9 +242,15 @@ export class BrokerReader {
    * (`ackedIds` being processed, `heldIds` delayed until their eta).
    */
   async snapshot(queues, cap) {
-    const keys = [this.key("__heartbeats__")];
-    for (const q of queues) keys.push(this.key(q), this.key(`${q}.DQ`), this.key(`${q}.XQ`));
-    const [beats, ...reply] = await this.#eval(SNAPSHOT, keys, [cap, this.ns]);
+    const k = this.keys;
+    const keys = [k.heartbeats()];
+    const args = [cap, k.acksPrefix()];
+    for (const q of queues) {
+      const dq = k.delayQueue(q);
+      keys.push(k.queue(q), k.queue(dq), k.deadLetters(q));
+      args.push(q, dq);
+    }
+    const [beats, ...reply] = await this.#eval(SNAPSHOT, keys, args);
     const ids = (list) => (list ?? []).map(text);
     return {
       heartbeats: pairs(beats).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) })),
@@ -253,13 +271,14 @@ export class BrokerReader {
     };
   }
 
-  /** The message JSON texts of `ids` in the hash `hash` (`q.msgs`, `q.DQ.msgs`, `q.XQ.msgs`),
-   * null where gone; at most 1000 ids per command. */
+  /** The message JSON texts of `ids` in the hash `hash` (a key: `keys.messages(q)`,
+   * `keys.messages(keys.delayQueue(q))`, `keys.deadLetterMessages(q)`), null where gone; at
+   * most 1000 ids per command. */
   async bodies(hash, ids) {
     const out = [];
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
-      const reply = await this.#send(["HMGET", this.key(hash), ...chunk]);
+      const reply = await this.#send(["HMGET", hash, ...chunk]);
       out.push(...reply.map(text));
     }
     return out;
@@ -274,9 +293,10 @@ export class BrokerReader {
    */
   async page(queue, state, cursor, limit) {
     const bodies = (ids, msgs) => ids.map((id, i) => ({ id: text(id), body: text(msgs[i]) }));
+    const k = this.keys;
     if (state === "queued" || (state === "delayed" && (cursor?.p ?? 0) === 0)) {
-      const list = state === "queued" ? queue : `${queue}.DQ`;
-      const [start, ids, msgs] = await this.#eval(LIST_PAGE, [this.key(list), this.key(`${list}.msgs`)],
+      const list = state === "queued" ? queue : k.delayQueue(queue);
+      const [start, ids, msgs] = await this.#eval(LIST_PAGE, [k.queue(list), k.messages(list)],
         [limit, cursor?.id ?? "", cursor?.i ?? 0]);
       const items = bodies(ids, msgs);
       if (items.length === limit) {
@@ -289,15 +309,14 @@ export class BrokerReader {
       return { items: all, cursor: rest.cursor ?? null };
     }
     if (state === "delayed" || state === "in-progress") {
-      const suffix = state === "delayed" ? ".DQ" : "";
-      const hash = this.key(`${queue}${suffix}.msgs`);
-      const [ids, msgs] = await this.#eval(SET_PAGE, [this.key("__heartbeats__")], [limit, cursor?.id ?? "", hash, this.ns, `${queue}${suffix}`]);
+      const held = state === "delayed" ? k.delayQueue(queue) : queue;
+      const [ids, msgs] = await this.#eval(SET_PAGE, [k.heartbeats()], [limit, cursor?.id ?? "", k.messages(held), k.acksPrefix(), held]);
       const items = bodies(ids, msgs);
       const next = items.length === limit ? { p: 1, id: items.at(-1).id } : null;
       return { items, cursor: next };
     }
     // dead-lettered
-    const [ids, scores, msgs] = await this.#eval(ZSET_PAGE, [this.key(`${queue}.XQ`), this.key(`${queue}.XQ.msgs`)],
+    const [ids, scores, msgs] = await this.#eval(ZSET_PAGE, [k.deadLetters(queue), k.deadLetterMessages(queue)],
       [limit, cursor?.s ?? "", cursor?.id ?? ""]);
     const items = bodies(ids, msgs);
     const next = items.length === limit ? { s: text(scores.at(-1)), id: items.at(-1).id } : null;

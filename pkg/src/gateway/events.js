@@ -14,7 +14,20 @@
 //                  once the exception Dramatiq stores after the dead-lettering is found)
 //   dead-lettered  it landed in the dead-letter queue
 //   expired        its result's TTL ran out
-//   removed        it left the dead-letter queue (Dramatiq drops dead letters after 7 days)
+//   removed        it left the dead-letter queue (Dramatiq drops dead letters after 7 days),
+//                  or a record known only by its result key gave way to its message's
+//
+// A message sent and done between two polls leaves nothing in the broker to see; its only
+// trace is its result, if its actor stores one. So, with `resultKeys` (results in the same
+// Redis), the poller also walks the result keys with SCAN, a few calls per round, and a key
+// that appears without a record it knows becomes a record of its own (`unseen: true`),
+// `finished` or `failed` with its decoded result. With namespace-prefixed keys the key
+// names the queue, actor and message id; with Dramatiq's default MD5 keys nothing can be
+// recovered from the key, so such a record is its key and its result only (`messageId`
+// is then the key, `queue`, `actor` and `message` null). Results present when the gateway
+// starts are the baseline (the first full walk), not events; a message whose actor stores
+// no result and that lasts less than a poll is never seen.
+//
 // Every event carries the message's whole record, so a client simply keeps the latest
 // record per `messageId`. Events have increasing ids and the last `ringSize` are kept, so a
 // client reconnecting with `Last-Event-ID` gets exactly what it missed; one that has been
@@ -52,12 +65,21 @@ export class EventPoller {
    * @param {object} o.backend a ResultBackend of the package (RedisBackend, MemcachedBackend…)
    * @param {(text: string) => object} o.decodeMessage parses a message's JSON text
    * @param {(value: unknown) => string} o.encode a result value as JSON text
+   * @param {{ pattern: string, parse(key: string): { queueName: string, actorName: string, messageId: string } | null }} [o.resultKeys]
+   *   the SCAN pattern of result keys and what a key says of its message (null: nothing)
+   * @param {(key: string) => Promise<Uint8Array|null>} [o.readKey] a result key's stored bytes
+   * @param {(bytes: Uint8Array) => Promise<{ value?: unknown, error?: Error }>} [o.decodeResult] stored bytes as the package reads them
    */
   constructor({
     reader,
     backend,
     decodeMessage = JSON.parse,
     encode = toJson,
+    resultKeys = null,
+    readKey = null,
+    decodeResult = null,
+    resultScanCalls = 10,
+    resultScanCount = 1000,
     intervalMs = 500,
     discoverEveryMs = 5000,
     recheckEveryMs = 5000,
@@ -66,7 +88,7 @@ export class EventPoller {
     ringSize = 20_000,
     maxFinished = 20_000,
   }) {
-    Object.assign(this, { reader, backend, decodeMessage, encode, intervalMs, discoverEveryMs, recheckEveryMs, resultGraceMs, cap, ringSize, maxFinished });
+    Object.assign(this, { reader, backend, decodeMessage, encode, resultKeys: readKey && decodeResult ? resultKeys : null, readKey, decodeResult, resultScanCalls, resultScanCount, intervalMs, discoverEveryMs, recheckEveryMs, resultGraceMs, cap, ringSize, maxFinished });
     /** messageId → record. */
     this.records = new Map();
     /** The ids of finished records, oldest first (to forget the oldest beyond `maxFinished`). */
@@ -93,6 +115,19 @@ export class EventPoller {
   #recheckedAt = 0;
   /** redis_message_id → { messageId, message } for the ids seen in the last snapshot. */
   #rids = new Map();
+  /** The walk over result keys: its SCAN cursor, the keys of the last whole walk (null
+   * until the first, the baseline, is done) and those of this one. */
+  #walk = { cursor: "0", previous: null, current: new Set() };
+
+  /** Whether the poll loop runs (between `start()` and `stop()`). */
+  get running() {
+    return !this.#stopped;
+  }
+
+  /** How many subscribers (open event streams) there are. */
+  get watchers() {
+    return this.#subscribers.size;
+  }
 
   /** Starts polling (idempotent). */
   start() {
@@ -111,8 +146,14 @@ export class EventPoller {
    * status changes, until the returned function is called. */
   subscribe(fn) {
     this.#subscribers.add(fn);
-    return () => this.#subscribers.delete(fn);
+    this.lastWatchedAt = Date.now();
+    return () => {
+      if (this.#subscribers.delete(fn)) this.lastWatchedAt = Date.now();
+    };
   }
+
+  /** When a subscriber last came or went (ms since the epoch; 0 before the first). */
+  lastWatchedAt = 0;
 
   /** The events after `id`, or null when some of them are no longer kept. */
   since(id) {
@@ -205,11 +246,12 @@ export class EventPoller {
     const windowFull = new Set(); // queues whose dead letters exceed what one snapshot reads
     for (const s of snapshot) {
       if (s.deadLettered > s.deadIds.length) windowFull.add(s.name);
+      const k = this.reader.keys;
       const groups = [
-        ["queued", `${s.name}.msgs`, s.queuedIds],
-        ["delayed", `${s.name}.DQ.msgs`, [...s.delayedIds, ...s.heldIds]],
-        ["in-progress", `${s.name}.msgs`, s.ackedIds],
-        ["dead-lettered", `${s.name}.XQ.msgs`, s.deadIds],
+        ["queued", k.messages(s.name), s.queuedIds],
+        ["delayed", k.messages(k.delayQueue(s.name)), [...s.delayedIds, ...s.heldIds]],
+        ["in-progress", k.messages(s.name), s.ackedIds],
+        ["dead-lettered", k.deadLetterMessages(s.name), s.deadIds],
       ];
       for (const [state, hash, ids] of groups) {
         const unknown = ids.filter((id) => !this.#rids.has(id) && !rids.has(id));
@@ -231,6 +273,13 @@ export class EventPoller {
 
     for (const [messageId, o] of observed) {
       const record = this.records.get(messageId);
+      // Its result was found first, under a key that named nothing: that record was this one.
+      const stand = !record && o.key ? this.records.get(o.key) : undefined;
+      if (stand?.unseen && stand.key === o.key) {
+        this.records.delete(o.key);
+        this.finished.delete(o.key);
+        this.#emit("removed", stand);
+      }
       if (!record) {
         const fresh = { messageId, queue: o.queue, actor: o.message.actor_name, state: o.state, message: o.message, key: o.key, result: null, expired: false, since: now, finishedAt: null };
         this.records.set(messageId, fresh);
@@ -272,6 +321,9 @@ export class EventPoller {
       this.#finish(record, now);
       this.#emit(outcome?.exception ? "failed" : "finished", record);
     }
+
+    // Results of messages no snapshot saw (sent and done between two polls).
+    if (this.resultKeys) await this.#walkResults(now);
 
     // Results that come after the message left (an exception is stored after dead-lettering).
     const ended = [...this.records.values()].filter((r) => r.finishedAt !== null);
@@ -330,11 +382,73 @@ export class EventPoller {
     }
   }
 
+  /** A few SCAN steps over the result keys; a key new since the last whole walk, of no
+   * known record, becomes an `unseen` record with its result. */
+  async #walkResults(now) {
+    const walk = this.#walk;
+    const known = new Set();
+    for (const r of this.records.values()) if (r.key) known.add(r.key);
+    const fresh = [];
+    for (let calls = 0; calls < this.resultScanCalls; calls++) {
+      const [next, keys] = await this.reader.scanLists(walk.cursor, this.resultKeys.pattern, this.resultScanCount);
+      for (const key of keys) {
+        if (walk.current.has(key)) continue;
+        walk.current.add(key);
+        if (walk.previous && !walk.previous.has(key) && !known.has(key)) fresh.push(key);
+      }
+      walk.cursor = next;
+      if (next === "0") {
+        walk.previous = walk.current;
+        walk.current = new Set();
+        break;
+      }
+    }
+    for (let i = 0; i < fresh.length; i += 100) {
+      const chunk = fresh.slice(i, i + 100);
+      const outcomes = await Promise.all(chunk.map((key) => this.#readOutcome(key)));
+      chunk.forEach((key, j) => {
+        const outcome = outcomes[j];
+        // Gone again (expired), or not a result: a list under a key of that shape whose
+        // bytes the package does not read as Dramatiq's is not claimed.
+        if (!outcome || outcome.error) return;
+        const id = this.resultKeys.parse(key);
+        const record = {
+          messageId: id?.messageId ?? key,
+          queue: id?.queueName ?? null,
+          actor: id?.actorName ?? null,
+          state: outcome.exception ? "failed" : "done",
+          message: null,
+          key,
+          result: outcome,
+          expired: false,
+          unseen: true,
+          since: now,
+          finishedAt: now,
+        };
+        if (this.records.has(record.messageId)) return;
+        this.records.set(record.messageId, record);
+        this.#finish(record, now);
+        this.#emit(outcome.exception ? "failed" : "finished", record);
+      });
+    }
+  }
+
+  /** The outcome stored under `key` (null when absent), read and decoded as the package does. */
+  async #readOutcome(key) {
+    const bytes = await this.readKey(key);
+    if (bytes == null) return null;
+    return describeOutcome(await this.decodeResult(bytes), this.encode);
+  }
+
   /** The stored results of `records` (a non-blocking batch read through the backend):
    * record → outcome, for those that have one. A failing store throws. */
   async #results(records) {
     const out = new Map();
-    const withKey = records.filter((r) => r.key);
+    // Records known by their key only (an unseen result under an MD5 key): read by key.
+    const byKey = records.filter((r) => r.key && r.queue === null);
+    const outcomes = await Promise.all(byKey.map((r) => this.#readOutcome(r.key)));
+    byKey.forEach((r, i) => outcomes[i] && out.set(r, outcomes[i]));
+    const withKey = records.filter((r) => r.key && r.queue !== null);
     if (!withKey.length) return out;
     const byMessage = new Map(withKey.map((r) => [{ queueName: r.queue, actorName: r.actor, messageId: r.messageId }, r]));
     const stream = this.backend.iterResults([...byMessage.keys()], { block: false });

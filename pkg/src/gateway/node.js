@@ -1,12 +1,13 @@
 // The gateway on Node: opens the stores, serves the dashboard's static files (`www/` and the
 // package's own browser entry) beside the API of `./app.js`, and listens.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { JSONEncoder, MemcachedBackend, RedisBackend, connectRedis } from "../../dist/node.js";
+import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
+import { openRedis as openRedisWith, redisReadKey, resultDecoder } from "./redis.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
@@ -22,54 +23,12 @@ const TYPES = {
   ".wasm": "application/wasm",
 };
 
-/** How long one Redis command may take before the gateway calls the store down (ms). */
-const COMMAND_TIMEOUT_MS = 5000;
-
 /**
- * A Redis connection for the gateway: `{ sendCommand(argv), close() }`, replies with bulk
- * strings as Buffers, over the package's own `connectRedis` (no Redis library needed).
- * Commands fail at once while the server is away, and the next command connects again, so
- * the gateway starts while Redis is down, says so, and recovers by itself.
+ * A Redis connection for the gateway (see `./redis.js`), over the package's own
+ * `connectRedis`, with bulk strings as Buffers.
  */
-export async function openRedis(url) {
-  let client = null;
-  let connecting = null;
-  let lastError = null;
-  const connect = () =>
-    (connecting ??= connectRedis(url, { connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS })
-      .then(
-        (c) => {
-          client = c;
-          lastError = null;
-          return c;
-        },
-        (error) => {
-          lastError = error;
-          throw error;
-        },
-      )
-      .finally(() => {
-        connecting = null;
-      }));
-  await connect().catch(() => {});
-  const replies = { typeMapping: { 36: Buffer } };
-  return {
-    get lastError() {
-      return lastError;
-    },
-    async sendCommand(argv) {
-      const c = client ?? (await connect());
-      try {
-        return await c.sendCommand(argv, replies);
-      } catch (error) {
-        lastError = error;
-        throw error;
-      }
-    },
-    async close() {
-      await client?.close();
-    },
-  };
+export function openRedis(url) {
+  return openRedisWith(connectRedis, url, { typeMapping: { 36: Buffer } });
 }
 
 /** A Memcached client (memjs, loaded on demand) for results only: `{ client, close() }`. */
@@ -125,6 +84,20 @@ function staticFiles() {
 }
 
 /**
+ * Writes the dashboard's static files into `dir`, laid out as this gateway serves them
+ * (`www/` at the root, the browser entry under `/pkg/dist/`): the directory a Cloudflare
+ * Worker gateway serves as static assets (`npx dramatiq-results assets <dir>`).
+ */
+export function copyDashboard(dir) {
+  if (!wwwRoot) throw new Error("the dashboard's files (www/) are not in this package");
+  mkdirSync(join(dir, "pkg", "dist"), { recursive: true });
+  cpSync(wwwRoot, dir, { recursive: true, filter: (src) => !/serve\.mjs$/.test(src) });
+  for (const file of ["index.js", "dramatiq_results_bg.wasm"]) {
+    cpSync(join(packageRoot, "dist", file), join(dir, "pkg", "dist", file));
+  }
+}
+
+/**
  * Starts the gateway. Resolves with `{ url, server, app, close() }` once it listens.
  * Without a token it refuses any host but loopback.
  */
@@ -157,12 +130,7 @@ export async function startGateway({
     readKey = async (key) => (await mc.client.get(key))?.value ?? null;
   } else {
     backend = new RedisBackend(redis, options);
-    // Dramatiq keeps a result as the one element of a list under its key.
-    readKey = async (key) => {
-      const type = String(await redis.sendCommand(["TYPE", key]));
-      if (type !== "list") return null;
-      return (await redis.sendCommand(["LINDEX", key, "0"])) ?? null;
-    };
+    readKey = redisReadKey(redis);
   }
   const encoder = new JSONEncoder();
   const utf8 = new TextEncoder();
@@ -171,7 +139,7 @@ export async function startGateway({
     redis,
     backend,
     readKey,
-    brokerNamespace,
+    brokerKeys: new RedisBrokerKeys(brokerNamespace),
     resultsNamespace,
     token,
     cors,
@@ -181,6 +149,8 @@ export async function startGateway({
     // Dramatiq's JSON (NaN, big integers), read as the package reads results.
     decodeMessage: (body) => encoder.decode(utf8.encode(body)),
     encode: (value) => textOf.decode(encoder.encode(value)),
+    decodeResult: resultDecoder(StubBackend),
+    resultsInRedis: !memcached,
   });
   const server = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: { maxHeaderSize: 16 * 1024 } }, () => resolve(s));

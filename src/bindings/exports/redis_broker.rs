@@ -521,3 +521,84 @@ impl RedisTransport {
         })
     }
 }
+
+/// The Redis broker's key names under one namespace (`crate::brokers::redis::Keys`), for
+/// JavaScript that reads the broker's keys itself (the results gateway), so the layout has
+/// one home: the core's.
+#[wasm_bindgen]
+pub struct RedisBrokerKeys {
+    namespace: String,
+}
+
+#[wasm_bindgen]
+impl RedisBrokerKeys {
+    /// Keys under `namespace` (Dramatiq's default, "dramatiq", when omitted).
+    #[wasm_bindgen(constructor)]
+    pub fn new(namespace: Option<String>) -> Result<RedisBrokerKeys, JsValue> {
+        let namespace = namespace.unwrap_or_else(|| protocol::DEFAULT_NAMESPACE.to_owned());
+        if namespace.is_empty() {
+            return Err(type_error("RedisBrokerKeys: the namespace is empty"));
+        }
+        Ok(RedisBrokerKeys { namespace })
+    }
+
+    /// The namespace.
+    #[wasm_bindgen(getter)]
+    pub fn namespace(&self) -> String {
+        self.namespace.clone()
+    }
+
+    fn keys(&self) -> protocol::Keys<'_> {
+        protocol::Keys::new(&self.namespace)
+    }
+
+    /// The list of ids waiting on `queue` (`ns:q`; a delay queue is `q.DQ`).
+    pub fn queue(&self, queue: &str) -> String {
+        self.keys().queue(queue)
+    }
+
+    /// The hash of `queue`'s message bodies (`ns:q.msgs`).
+    pub fn messages(&self, queue: &str) -> String {
+        self.keys().messages(queue)
+    }
+
+    /// The name of `queue`'s delay queue (`q.DQ`, a queue name, not a key).
+    #[wasm_bindgen(js_name = delayQueue)]
+    pub fn delay_queue(&self, queue: &str) -> String {
+        crate::worker::queues::delay_queue_name(queue)
+    }
+
+    /// The dead-letter zset of `queue` (`ns:q.XQ`, shared by its delay queue).
+    #[wasm_bindgen(js_name = deadLetters)]
+    pub fn dead_letters(&self, queue: &str) -> String {
+        self.keys().dead_letters(queue)
+    }
+
+    /// The hash of `queue`'s dead-letter bodies (`ns:q.XQ.msgs`).
+    #[wasm_bindgen(js_name = deadLetterMessages)]
+    pub fn dead_letter_messages(&self, queue: &str) -> String {
+        self.keys().dead_letter_messages(queue)
+    }
+
+    /// The set of ids `workerId` holds from `queue`.
+    pub fn acks(&self, worker_id: &str, queue: &str) -> String {
+        self.keys().acks(worker_id, queue)
+    }
+
+    /// What every acks set's name starts with; the worker id, a dot and the queue follow.
+    #[wasm_bindgen(js_name = acksPrefix)]
+    pub fn acks_prefix(&self) -> String {
+        self.keys().acks_prefix()
+    }
+
+    /// The zset of worker heartbeats.
+    pub fn heartbeats(&self) -> String {
+        self.keys().heartbeats()
+    }
+
+    /// The queue a broker key belongs to, or `undefined` (see `Keys::queue_of`).
+    #[wasm_bindgen(js_name = queueOf)]
+    pub fn queue_of(&self, key: &str) -> Option<String> {
+        self.keys().queue_of(key).map(str::to_owned)
+    }
+}

@@ -161,14 +161,43 @@ impl<'a> Keys<'a> {
         format!("{}.msgs", self.dead_letters(queue))
     }
 
-    /// The set of ids `worker_id` holds from `queue`.
+    /// The set of ids `worker_id` holds from `queue`: [`Keys::acks_prefix`], the worker id,
+    /// a dot, the queue.
     pub fn acks(&self, worker_id: &str, queue: &str) -> String {
-        format!("{}:__acks__.{worker_id}.{queue}", self.namespace)
+        format!("{}{worker_id}.{queue}", self.acks_prefix())
+    }
+
+    /// What every acks set's name starts with (`ns:__acks__.`), for a reader that names the
+    /// sets of workers it learns from the heartbeats (a script cannot call back here).
+    pub fn acks_prefix(&self) -> String {
+        format!("{}:__acks__.", self.namespace)
     }
 
     /// The zset of worker heartbeats.
     pub fn heartbeats(&self) -> String {
         format!("{}:__heartbeats__", self.namespace)
+    }
+
+    /// The queue a broker key belongs to, for a reader that finds queues by scanning the
+    /// namespace: `q` for `ns:q`, `ns:q.msgs`, `ns:q.DQ`, `ns:q.DQ.msgs`, `ns:q.XQ`,
+    /// `ns:q.XQ.msgs` and `ns:__acks__.<worker>.q[.DQ]`. `None` for a key outside the
+    /// namespace, the heartbeats, or an acks set without a queue. Worker ids (uuid4s) hold
+    /// no dot, so an acks set's queue is what follows the first dot after the prefix.
+    pub fn queue_of<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = key
+            .strip_prefix(self.namespace)
+            .and_then(|r| r.strip_prefix(':'))?;
+        let name = match rest.strip_prefix("__acks__.") {
+            Some(acks) => acks.split_once('.')?.1,
+            None if rest.starts_with("__") => return None,
+            None => rest,
+        };
+        let name = name.strip_suffix(".msgs").unwrap_or(name);
+        let name = name
+            .strip_suffix(".DQ")
+            .or_else(|| name.strip_suffix(".XQ"))
+            .unwrap_or(name);
+        (!name.is_empty()).then_some(name)
     }
 }
 

@@ -45,6 +45,38 @@ fn keys_follow_dispatch_lua() {
         "dramatiq:__acks__.w-1.default.DQ"
     );
     assert_eq!(k.heartbeats(), "dramatiq:__heartbeats__");
+    assert_eq!(k.acks_prefix(), "dramatiq:__acks__.");
+}
+
+#[test]
+fn every_key_of_a_queue_names_it_back() {
+    let k = Keys::new("ns");
+    for queue in ["default", "emails.v2", "a-b_c"] {
+        let delay = format!("{queue}.DQ");
+        for key in [
+            k.queue(queue),
+            k.messages(queue),
+            k.queue(&delay),
+            k.messages(&delay),
+            k.dead_letters(queue),
+            k.dead_letter_messages(&delay),
+            k.acks("6c0f6a3e-1b1b-4f7e-9a55-0a1c2b3d4e5f", queue),
+            k.acks("w", &delay),
+        ] {
+            assert_eq!(k.queue_of(&key), Some(queue), "{key}");
+        }
+    }
+    for key in [
+        "ns:__heartbeats__",
+        "ns:__acks__.worker",
+        "other:default",
+        "nsx:default",
+        "ns:",
+        "ns:.msgs",
+        "default",
+    ] {
+        assert_eq!(k.queue_of(key), None, "{key}");
+    }
 }
 
 #[test]
