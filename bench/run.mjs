@@ -248,7 +248,7 @@ function subBench(file, args, timeout) {
 
 const brokerArgs = ["--n", String(quick ? 2000 : 10_000), "--threads", "8"];
 
-// --- 5d. the dashboard: 10 000 rows streaming in headless Chromium ------------------------
+// --- 5c. the dashboard: 10 000 rows streaming in headless Chromium ----------------------
 
 /**
  * The Deployment source's frame figures, measured where the page really runs: the Chromium
