@@ -72,6 +72,8 @@ try {
       }
     }
     out.confirmRounds = { perRound: per, ...rounds };
+    // Each round's two sides ran next to each other: their ratio cancels most of the drift.
+    if (withPython) out.confirmRounds.pairedRatioMedian = median(rounds.ours.map((x, i) => x / rounds.python[i]));
     out.ours.enqueueSerialConfirmPerSec = median(rounds.ours);
   }
 
