@@ -3,6 +3,7 @@ RabbitmqBroker. Needs running servers; prints one JSON object.
 
     python bench/python_broker_baseline.py --redis URL [--rabbitmq URL] [--threads 1,8]
                                            [--n 10000] [--latency-runs 200]
+    python bench/python_broker_baseline.py --rabbitmq URL --confirm-round --n 2000
 
 Per broker (RabbitMQ with and without publisher confirms):
   enqueue     N `noop` messages with broker.enqueue, one after another: messages/s
@@ -14,6 +15,11 @@ Per broker (RabbitMQ with and without publisher confirms):
               time, with a worker (8 threads) running: p50/p99 ms. Dramatiq's idle
               consumers poll with backoff up to 1 s, which this includes.
 Results always go to the Redis at --redis. Every run uses a fresh queue name.
+
+--confirm-round measures one round of bench/rabbitmq_broker.mjs's interleaved confirmed
+enqueue instead: a fresh RabbitmqBroker(confirm_delivery=True), 200 messages to warm its
+connection and queue up, then N `noop` messages one after another, timed; prints
+{"msgs_per_s": ...}.
 """
 
 import argparse
@@ -158,14 +164,31 @@ def measure(kind, url, redis_url, args):
     return out
 
 
+def confirm_round(url, n):
+    """Messages/s of n confirmed enqueues, one after another, on a warmed-up broker."""
+    broker = make_broker("rabbitmq", url, confirm=True)
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    enqueue(broker, queue, 200)
+    seconds = enqueue(broker, queue, n)
+    broker.flush(queue)
+    broker.close()
+    return {"n": n, "msgs_per_s": n / seconds}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--redis", required=True, help="redis://127.0.0.1:PORT (broker and results)")
+    parser.add_argument("--redis", help="redis://127.0.0.1:PORT (broker and results; required but with --confirm-round)")
     parser.add_argument("--rabbitmq", help="amqp://guest:guest@127.0.0.1:PORT")
     parser.add_argument("--threads", default="1,8", type=lambda s: [int(t) for t in s.split(",")])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--confirm-round", action="store_true", help="one confirmed-enqueue round on --rabbitmq only")
     args = parser.parse_args()
+    if args.confirm_round:
+        print(json.dumps(confirm_round(args.rabbitmq, args.n)))
+        return
+    if not args.redis:
+        parser.error("--redis is required")
     out = {"dramatiq": dramatiq.__version__, "n": args.n}
     out["redis"] = measure("redis", args.redis, args.redis, args)
     out["rabbitmq"] = measure("rabbitmq", args.rabbitmq, args.redis, args) if args.rabbitmq else {"error": "no --rabbitmq URL"}

@@ -1,9 +1,15 @@
 // RabbitmqBroker against Python Dramatiq 2.2.1's RabbitmqBroker, side by side in one run,
 // on a fresh loopback RabbitMQ node (results on a fresh redis-server).
-// Usage: node bench/rabbitmq_broker.mjs [--n 10000] [--threads 8] [--latency-runs 200] [--no-python]
+// Usage: node bench/rabbitmq_broker.mjs [--n 10000] [--threads 8] [--latency-runs 200]
+//                                       [--confirm-rounds 10] [--no-python]
 //   enqueue   N `noop` messages, one after another (await each), messages/s, without and
 //             with publisher confirms; and the same N sent at once (actor.send, then await
 //             every message.enqueued)
+//   confirms  one after another, the side-by-side figure: a confirmed publish waits for
+//             RabbitMQ's disk sync (≈ 0.5–1 ms here), which swings with the shared
+//             machine's load from one minute to the next, so ours and Python's are measured
+//             in alternating rounds (N / rounds messages each, on a fresh warmed-up broker,
+//             who goes first alternating) and compared by their medians
 //   process   N `noop` messages already queued, drained by our Worker with `concurrency` =
 //             threads: messages/s from its first to its N-th processed message (counted in
 //             memory, as bench/python_broker_baseline.py's COUNT_TO does for Python)
@@ -11,41 +17,15 @@
 //             p50 / p99 ms (our worker in this process; Python's in its own)
 // Python's figures come from bench/python_broker_baseline.py on the same servers (it
 // measures its RedisBroker too; only the RabbitMQ half is reported here).
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
-import { Middleware, RabbitmqBroker, RedisBackend, Results, Worker, actor } from "dramatiq-results";
+import { RabbitmqBroker, RedisBackend, Results, actor } from "dramatiq-results";
 import { startRabbitmq, startRedis } from "../tests/js/services.mjs";
+import { Count, arg, enqueueRates, median, processRates, resultLatency, runPython, withPython } from "./broker_bench.mjs";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
-const python = process.env.PYTHON ?? `${root}target/venv/bin/python`;
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const N = arg("n", 10_000);
 const THREADS = arg("threads", 8);
 const RUNS = arg("latency-runs", 200);
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-class Count extends Middleware {
-  constructor(n) {
-    super();
-    this.n = n;
-    this.count = 0;
-    this.done = new Promise((resolve) => (this.resolve = resolve));
-  }
-  afterProcessMessage() {
-    const now = performance.now();
-    this.count += 1;
-    if (this.count === 1) this.first = now;
-    if (this.count === this.n) this.resolve(now - this.first);
-  }
-}
+const ROUNDS = arg("confirm-rounds", 10);
 
 const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
 const client = await createClient({ url: redis.url }).connect();
@@ -60,20 +40,57 @@ const open = async (options) => {
 try {
   const backend = new RedisBackend(client, { blockingClient: blocking });
 
+  // confirmed, one after another: ours and Python's in alternating rounds
+  {
+    const per = Math.max(1, Math.round(N / ROUNDS));
+    const ours = async () => {
+      // Default middleware, as Python's broker in its round has.
+      const broker = await RabbitmqBroker.connect(rabbit.url, { confirmDelivery: true });
+      try {
+        const queue = `bench-confirm-${Math.random().toString(36).slice(2, 10)}`;
+        const noop = actor("noop", { broker, queueName: queue });
+        for (let i = 0; i < 200; i++) await broker.enqueue(noop.message()); // as Python's round
+        const t = performance.now();
+        for (let i = 0; i < per; i++) await broker.enqueue(noop.message());
+        const rate = per / ((performance.now() - t) / 1000);
+        await broker.flush(queue);
+        return rate;
+      } finally {
+        await broker.close();
+      }
+    };
+    const rounds = { ours: [], python: [] };
+    let pythonError = withPython ? undefined : "not run";
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const side of r % 2 === 0 ? ["ours", "python"] : ["python", "ours"]) {
+        if (side === "ours") {
+          rounds.ours.push(await ours());
+        } else if (pythonError === undefined) {
+          const round = runPython(["--rabbitmq", rabbit.url, "--confirm-round", "--n", String(per)]);
+          if (round.error) pythonError = round.error;
+          else rounds.python.push(round.msgs_per_s);
+        }
+      }
+    }
+    out.confirmRounds = { perRound: per, ...rounds };
+    if (pythonError === undefined) {
+      // Each round's two sides ran next to each other: their ratio cancels most of the drift.
+      out.confirmRounds.pairedRatioMedian = median(rounds.ours.map((x, i) => x / rounds.python[i]));
+    } else {
+      out.confirmRounds.pythonError = pythonError;
+    }
+    out.ours.enqueueSerialConfirmPerSec = median(rounds.ours);
+  }
+
   for (const confirmDelivery of [false, true]) {
     const key = confirmDelivery ? "Confirm" : "";
     const broker = await open({ middleware: [], confirmDelivery });
     const queue = `bench-enq-${key || "plain"}`;
     const noop = actor("noop", { broker, queueName: queue });
-    for (let i = 0; i < 500; i++) await broker.enqueue(noop.message()); // warm up
-    let t = performance.now();
-    for (let i = 0; i < N; i++) await broker.enqueue(noop.message());
-    out.ours[`enqueueSerial${key}PerSec`] = N / ((performance.now() - t) / 1000);
-    t = performance.now();
-    const sent = [];
-    for (let i = 0; i < N; i++) sent.push(noop.send());
-    await Promise.all(sent.map((m) => m.enqueued));
-    out.ours[`enqueueConcurrent${key}PerSec`] = N / ((performance.now() - t) / 1000);
+    const { serial, concurrent } = await enqueueRates(broker, noop, N);
+    // With confirms, this run's own N in a row (the side-by-side figure is the rounds').
+    out.ours[`enqueueSerial${key && "ConfirmAlone"}PerSec`] = serial;
+    out.ours[`enqueueConcurrent${key}PerSec`] = concurrent;
     await broker.flush(queue);
   }
 
@@ -82,50 +99,35 @@ try {
     const count = new Count(N);
     const broker = await open({ middleware: [count], confirmDelivery: true });
     const noop = actor(() => null, { broker, actorName: "noop", queueName: "bench-proc" });
-    const sent = [];
-    for (let i = 0; i < N; i++) sent.push(noop.send());
-    await Promise.all(sent.map((m) => m.enqueued));
-    const started = performance.now();
-    const worker = new Worker(broker, { concurrency: THREADS }).start();
-    const firstToLast = await count.done;
-    out.ours.processPerSec = N / (firstToLast / 1000);
-    out.ours.processFromStartPerSec = N / ((performance.now() - started) / 1000);
-    await worker.stop();
+    Object.assign(out.ours, await processRates(broker, noop, count, THREADS));
   }
 
   // latency: send → blocking getResult, one at a time
   {
     const broker = await open({ middleware: [new Results({ backend })] });
     const add = actor((x, y) => x + y, { broker, actorName: "add", queueName: "bench-lat", storeResults: true });
-    const worker = new Worker(broker, { concurrency: THREADS }).start();
-    for (let i = 0; i < 20; i++) await add.send(i, 1).getResult({ block: true, timeout: 10_000 });
-    const times = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t = performance.now();
-      await add.send(i, 1).getResult({ block: true, timeout: 10_000 });
-      times.push(performance.now() - t);
-    }
-    times.sort((a, b) => a - b);
-    out.ours.latencyP50Ms = percentile(times, 50);
-    out.ours.latencyP99Ms = percentile(times, 99);
-    await worker.stop();
+    Object.assign(out.ours, await resultLatency(broker, add, THREADS, RUNS));
   }
   for (const b of brokers.splice(0)) await b.close();
 
-  if (existsSync(python) && !process.argv.includes("--no-python")) {
-    const run = spawnSync(
-      python,
+  if (withPython) {
+    const run = runPython(
       [
-        `${root}bench/python_broker_baseline.py`,
         "--redis", redis.url, "--rabbitmq", rabbit.url,
         "--threads", String(THREADS), "--n", String(N), "--latency-runs", String(RUNS),
       ],
-      { encoding: "utf8", timeout: 900_000 },
+      { timeout: 900_000 },
     );
-    try {
-      out.python = JSON.parse(run.stdout).rabbitmq;
-    } catch {
-      out.python = { error: (run.stderr || run.stdout).slice(-2000) };
+    if (run.error) {
+      out.python = run;
+    } else {
+      out.python = run.rabbitmq;
+      // Its own run's confirmed enqueue (N in a row, minutes after ours) stays as
+      // `enqueue_confirm_alone`; the side-by-side figure is the rounds' median.
+      out.python.enqueue_confirm_alone = out.python.enqueue_confirm;
+      out.python.enqueue_confirm = out.confirmRounds.pythonError
+        ? { error: out.confirmRounds.pythonError }
+        : { n: N, msgs_per_s: median(out.confirmRounds.python), rounds: out.confirmRounds.python };
     }
   }
 } finally {

@@ -426,7 +426,12 @@ if (rabbit.error) {
     "| | ours | Python Dramatiq | ours / Python |",
     "|---|---:|---:|---:|",
     row("enqueue, one after another (msg/s)", rabbit.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s),
-    row("enqueue, one after another, publisher confirms (msg/s)", rabbit.ours.enqueueSerialConfirmPerSec, py?.enqueue_confirm?.msgs_per_s),
+    row(
+      `enqueue, one after another, publisher confirms: median of ${rabbit.confirmRounds?.ours?.length ?? "?"} alternating rounds (msg/s)`,
+      rabbit.ours.enqueueSerialConfirmPerSec,
+      py?.enqueue_confirm?.msgs_per_s,
+    ),
+    row("enqueue, one after another, publisher confirms: each alone, minutes apart (msg/s)", rabbit.ours.enqueueSerialConfirmAlonePerSec, py?.enqueue_confirm_alone?.msgs_per_s),
     row("enqueue, all sent at once (msg/s)", rabbit.ours.enqueueConcurrentPerSec, null),
     row("enqueue, all sent at once, publisher confirms (msg/s)", rabbit.ours.enqueueConcurrentConfirmPerSec, null),
     row("no-op processing, one worker (msg/s)", rabbit.ours.processPerSec, pyProc?.msgs_per_s),

@@ -52,6 +52,13 @@ function checkLogger(logger) {
  * hooks, the declared actors, and the results backend. Subclasses hold the queues:
  * `StubBroker` in memory, `RedisBroker` on a Redis server.
  */
+/** A `delay` option checked: none (undefined or null) → undefined, else a non-negative number of ms. */
+export function checkDelay(delay) {
+  if (delay === undefined || delay === null) return undefined;
+  if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
+  return delay;
+}
+
 export class Broker {
   constructor({ middleware, logger } = {}) {
     if (logger !== undefined) checkLogger(logger);
@@ -153,6 +160,20 @@ export class Broker {
     return message;
   }
 
+  /**
+   * A network broker's `afterEnqueue` hooks, last middleware first, once its write landed:
+   * the message is sent, so a hook that throws is logged rather than failing the send.
+   */
+  _afterEnqueue(message, delay) {
+    for (const m of [...this.middleware].reverse()) {
+      try {
+        m.afterEnqueue?.(this, message, delay);
+      } catch (error) {
+        this.logger.error(`Unexpected failure in afterEnqueue of ${m.constructor.name}.`, error);
+      }
+    }
+  }
+
   /** The broker's results backend (from its `Results` middleware); throws when there is none. */
   getResultsBackend() {
     for (const m of this.middleware) if (m instanceof Results) return m.backend;
@@ -194,10 +215,7 @@ export class StubBroker extends Broker {
    */
   enqueue(message, { delay } = {}) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
-    if (delay !== undefined && delay !== null) {
-      if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
-      if (delay > 0) message = delayMessage(message, delay, Date.now());
-    }
+    if (checkDelay(delay) > 0) message = delayMessage(message, delay, Date.now());
     const queue = this._queues.get(message.queueName);
     if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
     for (const m of this.middleware) m.beforeEnqueue?.(this, message, delay);

@@ -17,14 +17,30 @@ import {
   rabbitmqSettle,
   rabbitmqUndelay,
 } from "../dist/dramatiq_results.js";
-import { Broker, QueueJoinTimeout } from "./broker.js";
-import { WorkerMessage, takeDue } from "./worker.js";
+import { Broker, QueueJoinTimeout, checkDelay } from "./broker.js";
+import { Consumer, WorkerMessage, takeDue } from "./worker.js";
 
 /** The broker lost its connection or channel and could not get it back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends Error {}
 ConnectionClosed.prototype.name = "ConnectionClosed";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Per-publish calls into wasm cost a few µs each once the process has idled waiting for a
+// confirm (bench/notes.md), so what does not change is asked once: the canonical name of
+// each queue name seen (a handful per app; the cache is dropped if it ever grows large)
+// and the enqueue attempt limit.
+const canonicalNames = new Map();
+function canonical(name) {
+  let q = canonicalNames.get(name);
+  if (q === undefined) {
+    q = canonicalQueueName(name);
+    if (canonicalNames.size >= 1024) canonicalNames.clear();
+    canonicalNames.set(name, q);
+  }
+  return q;
+}
+let maxEnqueueAttempts;
 
 /** A view of wasm bytes amqplib can send (it wants a Buffer), without a copy. */
 function buffer(bytes) {
@@ -50,12 +66,6 @@ function loadAmqplib() {
 
 function isChannelModel(value) {
   return value && typeof value.createChannel === "function" && typeof value.close === "function";
-}
-
-function checkDelay(delay) {
-  if (delay === undefined || delay === null) return undefined;
-  if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
-  return delay;
 }
 
 /** Whether `error` is a lost connection or channel (worth a retry on a fresh channel). */
@@ -224,7 +234,7 @@ export class RabbitmqBroker extends Broker {
 
   /** Declares `name`'s queues here; they are declared on RabbitMQ before first use. */
   declareQueue(name) {
-    const q = canonicalQueueName(name);
+    const q = canonical(name);
     if (this._queues.has(q)) return;
     for (const m of this.middleware) m.beforeDeclareQueue?.(this, q);
     this._queues.add(q);
@@ -243,7 +253,7 @@ export class RabbitmqBroker extends Broker {
    * publishes after it go out in the order they were asked for.
    */
   _ensureQueue(ch, queue) {
-    const q = canonicalQueueName(queue);
+    const q = canonical(queue);
     let declared = this._declared.get(ch);
     if (declared === undefined) {
       declared = new Map();
@@ -282,19 +292,20 @@ export class RabbitmqBroker extends Broker {
   async _write(out, delay) {
     const sent = out.message;
     const body = buffer(out.body);
-    const maxAttempts = rabbitmqMaxEnqueueAttempts();
-    this.declareQueue(sent.queueName);
+    const queueName = sent.queueName;
+    this.declareQueue(queueName);
     for (let attempt = 1; ; attempt++) {
       let ch;
       try {
         ch = await this.channel();
-        await this._ensureQueue(ch, sent.queueName);
+        await this._ensureQueue(ch, queueName);
         await this._publish(ch, out, body, sent);
         break;
       } catch (error) {
         if (this._closed) throw new ConnectionClosed("the broker is closed", { cause: error });
         if (!isConnectionError(error)) throw error;
         this._dropChannel(ch);
+        const maxAttempts = (maxEnqueueAttempts ??= rabbitmqMaxEnqueueAttempts());
         if (attempt >= maxAttempts) {
           throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${error.message}`, { cause: error });
         }
@@ -302,13 +313,7 @@ export class RabbitmqBroker extends Broker {
         await sleep(rabbitmqReconnectBackoff(attempt - 1)[1]);
       }
     }
-    for (const m of [...this.middleware].reverse()) {
-      try {
-        m.afterEnqueue?.(this, sent, delay);
-      } catch (error) {
-        this.logger.error(`Unexpected failure in afterEnqueue of ${m.constructor.name}.`, error);
-      }
-    }
+    this._afterEnqueue(sent, delay);
     return sent;
   }
 
@@ -338,12 +343,12 @@ export class RabbitmqBroker extends Broker {
       if (ch.publish(out.exchange, out.routingKey, body, out.options)) return undefined;
       return this._drained(ch);
     }
-    const key = `${out.routingKey} ${sent.messageId}`;
     return new Promise((resolve, reject) => {
       ch.publish(out.exchange, out.routingKey, body, out.options, (error) => {
-        if (this._returned.delete(key)) {
+        // RabbitMQ sends a basic.return before the confirm of the same publish.
+        if (this._returned.size > 0 && this._returned.delete(`${out.routingKey} ${sent.messageId}`)) {
           // Unroutable: its queue is gone. Declare it again and retry (Dramatiq does too).
-          this._declared.get(ch)?.delete(canonicalQueueName(out.routingKey));
+          this._declared.get(ch)?.delete(canonical(out.routingKey));
           return reject(Object.assign(new Error(`message ${sent.messageId} was returned as unroutable`), { amqpRetry: true }));
         }
         if (error) {
@@ -453,34 +458,20 @@ export class RabbitmqBroker extends Broker {
  * queue, and a reconnect loop. Unacked deliveries return to their queue when a channel
  * closes (stop, crash or lost connection): RabbitMQ redelivers them, so nothing is lost.
  */
-class RabbitmqConsumer {
-  constructor(broker, worker, { queues, concurrency }) {
-    this.broker = broker;
-    this.worker = worker;
-    this.concurrency = concurrency;
-    this.names = queues
-      ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]
-      : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => canonicalQueueName(a.queueName)))];
-    this.prefetch = rabbitmqPrefetch(concurrency);
-    this.ready = [];
-    this.delayed = [];
-    this.running = false;
+class RabbitmqConsumer extends Consumer {
+  constructor(broker, worker, options) {
+    super(broker, worker, options);
+    this.prefetch = rabbitmqPrefetch(this.concurrency);
     this.generation = 0; // bumped on every (re)connect: deliveries of older channels cannot be settled
     this.channels = [];
-    this._readyWaiters = [];
-    this._delayWake = null;
     this._lost = null; // resolves when a channel of this generation closes
     this._wakeLost = null;
   }
 
   run() {
     this.running = true;
-    if (this.names.length === 0) this.broker.logger.warn("Worker has no queue to consume: declare actors or pass { queues }.");
-    this._done = Promise.all([
-      this._connectLoop(),
-      ...Array.from({ length: this.concurrency }, () => this._runLoop()),
-      this._delayLoop(),
-    ]);
+    this._warnIfIdle(this.names.length);
+    this._done = Promise.all([this._connectLoop(), ...this._runners(), this._delayLoop()]);
     return this._done;
   }
 
@@ -489,7 +480,7 @@ class RabbitmqConsumer {
     this.running = false;
     for (const { ch, tag } of this.channels) await ch.cancel(tag).catch(() => {});
     this._wakeLost?.();
-    for (const w of this._readyWaiters.splice(0)) w();
+    this._wakeRunners();
     this._delayWake?.();
     await this._done;
     // What is still held goes back to its queue when its channel closes.
@@ -589,18 +580,6 @@ class RabbitmqConsumer {
     }
   }
 
-  /**
-   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
-   * lower numbers first, delivery order among equals.
-   */
-  _ready(item) {
-    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
-    item.priority = typeof priority === "number" ? priority : 0;
-    let i = this.ready.length;
-    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
-    this.ready.splice(i, 0, item);
-  }
-
   _settleNow(held, failed) {
     if (held.generation !== this.generation) return false;
     try {
@@ -621,29 +600,11 @@ class RabbitmqConsumer {
     }
   }
 
-  async _runLoop() {
-    while (this.running) {
-      const item = this.ready.shift();
-      if (item === undefined) {
-        await new Promise((resolve) => this._readyWaiters.push(resolve));
-        continue;
-      }
-      try {
-        await this._handle(item);
-      } catch (error) {
-        // Not the actor's failure (the worker handles those): keep the runner alive; the
-        // delivery stays unacked and returns when its channel closes.
-        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
-      }
-    }
-  }
-
+  /** A message unhandled here (an unexpected failure) stays unacked and returns when its channel closes. */
   async _handle({ held, message }) {
-    const broker = this.broker;
-    const actor = broker.actors.get(message.actorName);
-    if (actor === undefined || actor.remote) {
-      const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-      broker.logger.error(`Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${held.queue}: ${why}.`);
+    const refusal = this._refusal(message, held.queue);
+    if (refusal !== undefined) {
+      this.broker.logger.error(refusal);
       this._settleNow(held, true);
       return;
     }
@@ -670,16 +631,7 @@ class RabbitmqConsumer {
         }
       }
       if (!this.running) break;
-      await new Promise((resolve) => {
-        const timer = setTimeout(done, Math.max(0, Math.min(next - Date.now(), 1000)));
-        const self = this;
-        function done() {
-          clearTimeout(timer);
-          if (self._delayWake === done) self._delayWake = null;
-          resolve();
-        }
-        this._delayWake = done;
-      });
+      await this._sleep(Math.max(0, Math.min(next - Date.now(), 1000)), this, "_delayWake");
     }
   }
 }

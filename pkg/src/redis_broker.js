@@ -3,20 +3,14 @@
 // what a reply means is the wasm core's (`RedisTransport`, over src/brokers/redis); this
 // file is the broker's bookkeeping and the worker's consumer loop.
 import { Message, RedisTransport, canonicalQueueName, delayQueueName } from "../dist/dramatiq_results.js";
-import { Broker, QueueJoinTimeout } from "./broker.js";
-import { WorkerMessage, takeDue } from "./worker.js";
+import { Broker, QueueJoinTimeout, checkDelay } from "./broker.js";
+import { Consumer, WorkerMessage, takeDue } from "./worker.js";
 
 // Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
 // after this module loads).
 let workerTimeout;
 function WORKER_TIMEOUT_MS() {
   return (workerTimeout ??= RedisTransport.workerTimeout());
-}
-
-function checkDelay(delay) {
-  if (delay === undefined || delay === null) return undefined;
-  if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
-  return delay;
 }
 
 /**
@@ -77,13 +71,7 @@ export class RedisBroker extends Broker {
 
   async _write(prepared, delay) {
     await this._transport.send(prepared);
-    for (const m of [...this.middleware].reverse()) {
-      try {
-        m.afterEnqueue?.(this, prepared, delay);
-      } catch (error) {
-        this.logger.error(`Unexpected failure in afterEnqueue of ${m.constructor.name}.`, error);
-      }
-    }
+    this._afterEnqueue(prepared, delay);
     this._notify(prepared.queueName);
     return prepared;
   }
@@ -178,24 +166,14 @@ export class RedisBroker extends Broker {
  * up to the prefetch, heartbeating at least every `WORKER_TIMEOUT` ms), `concurrency`
  * runners, and one loop moving due delayed messages to their queue.
  */
-class RedisConsumer {
-  constructor(broker, worker, { queues, concurrency }) {
-    this.broker = broker;
+class RedisConsumer extends Consumer {
+  constructor(broker, worker, options) {
+    super(broker, worker, options);
     this._transport = broker._transport;
-    this.worker = worker;
-    this.concurrency = concurrency;
-    const names = queues
-      ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]
-      : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => canonicalQueueName(a.queueName)))];
-    this.queues = names.flatMap((name) => [
-      this._queue(name, RedisTransport.queuePrefetch(concurrency)),
-      this._queue(delayQueueName(name), RedisTransport.delayQueuePrefetch(concurrency)),
+    this.queues = this.names.flatMap((name) => [
+      this._queue(name, RedisTransport.queuePrefetch(this.concurrency)),
+      this._queue(delayQueueName(name), RedisTransport.delayQueuePrefetch(this.concurrency)),
     ]);
-    this.ready = [];
-    this.delayed = [];
-    this.running = false;
-    this._readyWaiters = [];
-    this._delayWake = null;
   }
 
   _queue(name, prefetch) {
@@ -206,12 +184,8 @@ class RedisConsumer {
   run() {
     this.running = true;
     this.broker._consumers.add(this);
-    if (this.queues.length === 0) this.broker.logger.warn("Worker has no queue to consume: declare actors or pass { queues }.");
-    const loops = [
-      ...this.queues.map((q) => this._fetchLoop(q)),
-      ...Array.from({ length: this.concurrency }, () => this._runLoop()),
-      this._delayLoop(),
-    ];
+    this._warnIfIdle(this.queues.length);
+    const loops = [...this.queues.map((q) => this._fetchLoop(q)), ...this._runners(), this._delayLoop()];
     this._done = Promise.all(loops);
     return this._done;
   }
@@ -256,21 +230,8 @@ class RedisConsumer {
 
   _wakeAll() {
     for (const q of this.queues) q.wake?.();
-    for (const w of this._readyWaiters.splice(0)) w();
+    this._wakeRunners();
     this._delayWake?.();
-  }
-
-  /** Sleeps `ms`, or until woken through `holder[key]`. */
-  _sleep(ms, holder, key) {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        if (holder[key] === done) holder[key] = null;
-        resolve();
-      }
-      holder[key] = done;
-    });
   }
 
   async _fetchLoop(q) {
@@ -300,7 +261,7 @@ class RedisConsumer {
         else this.delayed.push({ queue: q, message, eta });
       }
       if (got.messages.length > 0) {
-        for (const w of this._readyWaiters.splice(0)) w();
+        this._wakeRunners();
         this._delayWake?.();
       }
       for (const bad of got.bad) await this._deadLetterBody(q, bad);
@@ -321,18 +282,6 @@ class RedisConsumer {
     }
   }
 
-  /**
-   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
-   * lower numbers first, fetch order among equals.
-   */
-  _ready(item) {
-    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
-    item.priority = typeof priority === "number" ? priority : 0;
-    let i = this.ready.length;
-    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
-    this.ready.splice(i, 0, item);
-  }
-
   async _deadLetterBody(q, { reason, redisMessageId }) {
     const logger = this.broker.logger;
     if (redisMessageId === undefined) {
@@ -350,38 +299,24 @@ class RedisConsumer {
     }
   }
 
-  _released(q) {
+  /** A runner is done with `item` (a message unhandled here stays held: requeued on stop,
+   * or redelivered after the heartbeat timeout); its queue may fetch one more. */
+  _released(item) {
+    this._releasedFrom(item.queue);
+  }
+
+  _releasedFrom(q) {
     q.held -= 1;
     q.woken = true;
     q.wake?.();
   }
 
-  async _runLoop() {
-    while (this.running) {
-      const item = this.ready.shift();
-      if (item === undefined) {
-        await new Promise((resolve) => this._readyWaiters.push(resolve));
-        continue;
-      }
-      try {
-        await this._handle(item);
-      } catch (error) {
-        // Not expected (the worker catches what actors and hooks throw); the message stays
-        // held, so it is requeued on stop or redelivered after the heartbeat timeout.
-        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
-      } finally {
-        this._released(item.queue);
-      }
-    }
-  }
-
   async _handle({ queue, message }) {
     const broker = this.broker;
     const id = RedisTransport.redisMessageId(message);
-    const actor = broker.actors.get(message.actorName);
-    if (actor === undefined || actor.remote) {
-      const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-      broker.logger.error(`Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${queue.name}: ${why}.`);
+    const refusal = this._refusal(message, queue.name);
+    if (refusal !== undefined) {
+      broker.logger.error(refusal);
       try {
         await this._transport.nack(queue.name, id);
       } catch (error) {
@@ -407,7 +342,7 @@ class RedisConsumer {
         try {
           const moved = await this._transport.undelay(item.queue.name, item.message);
           this.broker._notify(moved.queueName);
-          this._released(item.queue);
+          this._releasedFrom(item.queue);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
           this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });

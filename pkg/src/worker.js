@@ -1,7 +1,7 @@
 // The worker (Dramatiq's `Worker`): takes messages off a broker's queues and runs their
 // actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
 // when and as Dramatiq stores them.
-import { missingResultsWarning, pipesOnward } from "../dist/dramatiq_results.js";
+import { canonicalQueueName, missingResultsWarning, pipesOnward } from "../dist/dramatiq_results.js";
 import { Results, SkipMessage, TimeLimit, TimeLimitExceeded } from "./middleware.js";
 import { asError, isInstance } from "./describe.js";
 
@@ -23,6 +23,101 @@ export function takeDue(items, now) {
     }
   }
   return { due, held, next };
+}
+
+/**
+ * What a network broker's worker consumer (`RedisBroker`'s, `RabbitmqBroker`'s) shares:
+ * the queues it consumes, the messages it holds (`ready` for the runners, by actor
+ * priority; `delayed` until their eta), and `concurrency` runners handing each ready
+ * message to the broker's `_handle(item)`. The broker's subclass fetches or is delivered
+ * messages, settles them, and moves delayed ones (`run`, `stop`, `_handle`, and
+ * optionally `_released(item)`, called once a runner is done with an item).
+ */
+export class Consumer {
+  constructor(broker, worker, { queues, concurrency }) {
+    this.broker = broker;
+    this.worker = worker;
+    this.concurrency = concurrency;
+    /** The canonical names of the queues consumed: `queues`, else those of the broker's local actors. */
+    this.names = queues
+      ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]
+      : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => canonicalQueueName(a.queueName)))];
+    this.ready = [];
+    this.delayed = [];
+    this.running = false;
+    this._readyWaiters = [];
+    this._delayWake = null;
+  }
+
+  /** Warns when there is nothing to consume (a worker of a broker with no local actor). */
+  _warnIfIdle(count) {
+    if (count === 0) this.broker.logger.warn("Worker has no queue to consume: declare actors or pass { queues }.");
+  }
+
+  /** The runners: `concurrency` loops taking ready messages. */
+  _runners() {
+    return Array.from({ length: this.concurrency }, () => this._runLoop());
+  }
+
+  /**
+   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
+   * lower numbers first, arrival order among equals.
+   */
+  _ready(item) {
+    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    item.priority = typeof priority === "number" ? priority : 0;
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
+    this.ready.splice(i, 0, item);
+  }
+
+  /** Wakes the idle runners (messages are ready, or the consumer stops). */
+  _wakeRunners() {
+    for (const w of this._readyWaiters.splice(0)) w();
+  }
+
+  /** Sleeps `ms`, or until woken through `holder[key]`. */
+  _sleep(ms, holder, key) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        if (holder[key] === done) holder[key] = null;
+        resolve();
+      }
+      holder[key] = done;
+    });
+  }
+
+  /**
+   * Why `message` cannot run in this worker (its actor is unknown here, or remote), or
+   * undefined when it can: such a message is dead-lettered with that reason logged.
+   */
+  _refusal(message, queueName) {
+    const actor = this.broker.actors.get(message.actorName);
+    if (actor !== undefined && !actor.remote) return undefined;
+    const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
+    return `Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${queueName}: ${why}.`;
+  }
+
+  async _runLoop() {
+    while (this.running) {
+      const item = this.ready.shift();
+      if (item === undefined) {
+        await new Promise((resolve) => this._readyWaiters.push(resolve));
+        continue;
+      }
+      try {
+        await this._handle(item);
+      } catch (error) {
+        // Not the actor's failure (the worker handles those): keep the runner alive; the
+        // broker's own rules bring the message back (requeued, or redelivered).
+        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
+      } finally {
+        this._released?.(item);
+      }
+    }
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { echoSpec, echoed, eventually } from "./broker-helpers.mjs";
 
 /** Why a test that needs `needs` cannot run here, or false. */
 function missing(...needs) {
@@ -15,24 +16,6 @@ function missing(...needs) {
     python: !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)",
   };
   return needs.map((n) => why[n]).filter(Boolean).join("; ") || false;
-}
-
-// Specs are read by Python's json module: NaN and big integers are fine there.
-const echoSpec = '{"actor":"echo","args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}';
-// What Python's worker returned, as Dramatiq's encoder (json.dumps) writes it.
-const echoed = '{"value":{"args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}}';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `check()` is truthy (10 s at most), for outcomes with no result to block on. */
-async function eventually(check, what) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await sleep(50);
-  }
 }
 
 for (const broker of ["redis", "rabbitmq"]) {
@@ -105,7 +88,7 @@ for (const broker of ["redis", "rabbitmq"]) {
         const [line] = await runPython("produce.py", ["processed"], conn);
         const list = JSON.parse(line);
         return list.length >= 5 && list;
-      }, "5 processed records");
+      }, "5 processed records", 10_000);
       assert.deepEqual([...seen].sort(), ids);
     });
 

@@ -4,28 +4,32 @@
 // run by a Python worker with every result read back from Redis.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createClient } from "redis";
 import amqplib from "amqplib";
 import {
-  AgeLimit,
   ConnectionClosed,
-  Pipelines,
-  Retries,
-  TimeLimit,
   Worker,
   JSONEncoder,
   Message,
   RabbitmqBroker,
   RedisBackend,
   ResultFailure,
-  Results,
   actor,
   group,
   pipeline,
 } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { sleep } from "./helpers.mjs";
+import {
+  brokerVectors,
+  declarePythonAppActors,
+  eventually,
+  middlewareWith,
+  pythonSends,
+  pythonSendsExpected,
+  recordingLogger,
+} from "./broker-helpers.mjs";
 
 const skip =
   [
@@ -37,8 +41,7 @@ const skip =
     .join("; ") || false;
 
 const encoder = new JSONEncoder();
-// Python's JSON (NaN, big integers): read with Dramatiq's decoder.
-const vectors = encoder.decode(readFileSync(new URL("../fixtures/broker-vectors.json", import.meta.url)));
+const vectors = brokerVectors;
 
 /** The vector messages as dicts, without RedisBroker's `redis_message_id`. */
 function vectorDicts() {
@@ -68,24 +71,6 @@ async function drain(ch, queue) {
   }
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A logger keeping what it was told, as `level message | error` lines. */
-function recordingLogger() {
-  const lines = [];
-  const keep = (level) => (msg, error) => lines.push(`${level} ${msg}${error ? ` | ${error.message ?? error}` : ""}`);
-  return { lines, info: keep("info"), warn: keep("warn"), error: keep("error") };
-}
-
-async function eventually(check, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await sleep(50);
-  }
-}
 
 describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
   let redis;
@@ -96,7 +81,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
   const brokers = [];
 
   const conn = (queue, extra = {}) => ({ broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue, ...extra });
-  const middleware = () => [new AgeLimit(), new TimeLimit(), new Pipelines(), new Retries(), new Results({ backend })];
+  const middleware = () => middlewareWith(backend);
   const open = async (options = {}) => {
     const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: middleware(), ...options });
     brokers.push(broker);
@@ -311,47 +296,11 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     const logger = recordingLogger();
     const broker = await open({ logger });
     const opts = { broker, queueName: queue, storeResults: true };
-    class AppError extends Error {}
-    AppError.prototype.name = "AppError";
-    const attempts = new Map();
-    // A JS actor receives Python's kwargs as a last object argument.
-    actor((x, y = 0) => x + (typeof y === "object" ? y.y : y), { ...opts, actorName: "add" });
-    actor((...a) => ({ args: a.slice(0, -1), kwargs: a.at(-1) }), { ...opts, actorName: "echo" });
-    actor((msg) => {
-      throw new AppError(msg);
-    }, { ...opts, actorName: "fail", maxRetries: 0 });
-    actor((key) => {
-      const n = (attempts.get(key) ?? 0) + 1;
-      attempts.set(key, n);
-      if (n === 1) throw new AppError(`first attempt for ${key}`);
-      return n;
-    }, { ...opts, actorName: "retry_once", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
+    declarePythonAppActors(opts);
     const worker = new Worker(broker, { concurrency: 4 }).start();
     try {
-      const py = conn(queue, { prefix: "py2js" });
-      const sent = await runPython("produce.py", [
-        "send",
-        '{"actor":"add","args":[1,2]}',
-        '{"actor":"add","args":[40],"kwargs":{"y":2}}',
-        '{"actor":"echo","args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}',
-        '{"actor":"fail","args":["boom \\u2622"]}',
-        '{"actor":"retry_once","args":["py"]}',
-        '{"actor":"add","args":[5,5],"delay":300}',
-      ], py);
-      const pipe = await runPython("produce.py", ["pipeline", '{"actor":"add","args":[1,2]}', '{"actor":"add","args":[10]}', '{"actor":"add","args":[100]}'], py);
-      const grp = await runPython("produce.py", ["group", '{"actor":"add","args":[1,1]}', '{"actor":"add","args":[2,2]}'], py);
-      const got = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: [...sent, pipe.at(-1), ...grp].join("\n") });
-      assert.deepEqual(got, [
-        '{"value":3}',
-        '{"value":42}',
-        '{"value":{"args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}}',
-        '{"failure":{"type":"AppError","msg":"boom \\u2622"}}',
-        '{"value":2}',
-        '{"value":10}',
-        '{"value":113}',
-        '{"value":2}',
-        '{"value":4}',
-      ]);
+      const { sent, got } = await pythonSends(conn(queue, { prefix: "py2js" }), 30_000);
+      assert.deepEqual(got, pythonSendsExpected);
       // The failed message and retry_once's first attempt were rejected: dead-lettered to
       // py2js.XQ by RabbitMQ, as Dramatiq's consumer does.
       const ch = await admin.createChannel();

@@ -4,59 +4,38 @@
 // killed; malformed bodies, unknown actors and a server restart.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createClient } from "redis";
 import IORedis from "ioredis";
 import {
-  AgeLimit,
   JSONEncoder,
   Message,
-  Pipelines,
   RedisBackend,
   RedisBroker,
   ResultError,
   ResultFailure,
-  Results,
-  Retries,
-  TimeLimit,
   Worker,
   actor,
   group,
   pipeline,
 } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
-import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, startPythonWorker } from "./pyworker.mjs";
+import { sleep, text } from "./helpers.mjs";
+import {
+  brokerVectors,
+  declarePythonAppActors,
+  eventually,
+  middlewareWith,
+  pythonSends,
+  pythonSendsExpected,
+  recordingLogger,
+} from "./broker-helpers.mjs";
 
 const skip = (!haveRedis && "no redis-server (scripts/setup --services)") ||
   (!havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
 
 const encoder = new JSONEncoder();
-// Python's JSON (NaN, big integers): read with Dramatiq's decoder.
-const vectors = encoder.decode(readFileSync(new URL("../fixtures/broker-vectors.json", import.meta.url)));
-const text = (bytes) => new TextDecoder().decode(bytes);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A logger that keeps every line (and echoes nothing): what the worker said, to assert on. */
-function recordingLogger() {
-  const lines = [];
-  const keep = (level) => (msg, error) => lines.push(`${level} ${msg}${error ? ` | ${error.message ?? error}` : ""}`);
-  return { lines, info: keep("info"), warn: keep("warn"), error: keep("error") };
-}
-
-/** The middleware of a broker that stores results in `backend`. */
-function middlewareWith(backend) {
-  return [new AgeLimit(), new TimeLimit(), new Pipelines(), new Retries(), new Results({ backend })];
-}
-
-async function eventually(check, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await sleep(50);
-  }
-}
+const vectors = brokerVectors;
 
 // A network broker's failed write must never surface as an unhandled rejection.
 const unhandled = [];
@@ -203,48 +182,11 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     const logger = recordingLogger();
     const broker = new RedisBroker(client, { middleware: middlewareWith(backend), logger });
     const opts = { broker, queueName: queue, storeResults: true };
-    class AppError extends Error {}
-    AppError.prototype.name = "AppError";
-    const attempts = new Map();
-    // A JS actor receives Python's kwargs as a last object argument.
-    actor((x, y = 0) => x + (typeof y === "object" ? y.y : y), { ...opts, actorName: "add" });
-    actor((...a) => ({ args: a.slice(0, -1), kwargs: a.at(-1) }), { ...opts, actorName: "echo" });
-    actor((msg) => { throw new AppError(msg); }, { ...opts, actorName: "fail", maxRetries: 0 });
-    actor((key) => {
-      const n = (attempts.get(key) ?? 0) + 1;
-      attempts.set(key, n);
-      if (n === 1) throw new AppError(`first attempt for ${key}`);
-      return n;
-    }, { ...opts, actorName: "retry_once", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
+    declarePythonAppActors(opts);
     const worker = new Worker(broker, { concurrency: 4 }).start();
     try {
-      const conn = { url: server.url, queue, prefix: "py2js" };
-      const sent = await runPython("produce.py", [
-        "send",
-        '{"actor":"add","args":[1,2]}',
-        '{"actor":"add","args":[40],"kwargs":{"y":2}}',
-        '{"actor":"echo","args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}',
-        '{"actor":"fail","args":["boom \\u2622"]}',
-        '{"actor":"retry_once","args":["py"]}',
-        '{"actor":"add","args":[5,5],"delay":300}',
-      ], conn);
-      const pipe = await runPython("produce.py", ["pipeline", '{"actor":"add","args":[1,2]}', '{"actor":"add","args":[10]}', '{"actor":"add","args":[100]}'], conn);
-      const grp = await runPython("produce.py", ["group", '{"actor":"add","args":[1,1]}', '{"actor":"add","args":[2,2]}'], conn);
-      const got = await runPython("produce.py", ["results", "--timeout", "20000"], {
-        ...conn,
-        input: [...sent, pipe.at(-1), ...grp].join("\n"),
-      });
-      assert.deepEqual(got, [
-        '{"value":3}',
-        '{"value":42}',
-        '{"value":{"args":[NaN,1180591620717411303424,"h\\u00e9 \\u2713 \\ud83d\\ude00",{"a":[1,{"b":null}],"c":-0.5}],"kwargs":{"k":[true,false]}}}',
-        '{"failure":{"type":"AppError","msg":"boom \\u2622"}}',
-        '{"value":2}',
-        '{"value":10}',
-        '{"value":113}',
-        '{"value":2}',
-        '{"value":4}',
-      ]);
+      const { sent, got } = await pythonSends({ url: server.url, queue, prefix: "py2js" }, 20_000);
+      assert.deepEqual(got, pythonSendsExpected);
       // The failed message is dead-lettered where Dramatiq puts it.
       const failId = JSON.parse(sent[3]).message_id;
       const dead = await client.hVals("dramatiq:py2js.XQ.msgs");

@@ -99,32 +99,31 @@ pub fn rabbitmq_declarations(
     Ok(out)
 }
 
-fn publish_object(sent: crate::model::message::Message, p: Publish) -> Result<JsValue, JsValue> {
-    let options = js_sys::Object::new();
-    set(
-        &options,
-        "deliveryMode",
-        &JsValue::from_f64(f64::from(p.delivery_mode)),
-    )?;
-    if let Some(priority) = p.priority {
-        set(
-            &options,
-            "priority",
-            &JsValue::from_f64(f64::from(priority)),
-        )?;
-    }
-    set(&options, "mandatory", &JsValue::from_bool(p.mandatory))?;
-    let out = js_sys::Object::new();
-    set(&out, "message", &Message::from_core(sent).into())?;
-    set(&out, "exchange", &JsValue::from_str(&p.exchange))?;
-    set(&out, "routingKey", &JsValue::from_str(&p.routing_key))?;
-    set(
-        &out,
-        "body",
-        &js_sys::Uint8Array::from(p.body.as_slice()).into(),
-    )?;
-    set(&out, "options", &options.into())?;
-    Ok(out.into())
+#[wasm_bindgen(module = "/src/bindings/exports/rabbitmq.js")]
+extern "C" {
+    // Only fresh values go in (`body` a copy the JS side owns), and it reads no caller
+    // object: it cannot throw.
+    fn publication(
+        message: Message,
+        exchange: &str,
+        routing_key: &str,
+        body: Vec<u8>,
+        delivery_mode: u8,
+        priority: Option<u8>,
+        mandatory: bool,
+    ) -> JsValue;
+}
+
+fn publish_object(sent: crate::model::message::Message, p: Publish) -> JsValue {
+    publication(
+        Message::from_core(sent),
+        &p.exchange,
+        &p.routing_key,
+        p.body,
+        p.delivery_mode,
+        p.priority,
+        p.mandatory,
+    )
 }
 
 /// What `enqueue(message, { delay })` publishes: `{ message, exchange, routingKey, body,
@@ -145,7 +144,7 @@ pub fn rabbitmq_publish(
     };
     let (sent, p) = core::publish(message.core(), delay, now as i64, confirm_delivery)
         .map_err(|e| type_error(&e.to_string()))?;
-    publish_object(sent, p)
+    Ok(publish_object(sent, p))
 }
 
 /// What a due delayed message publishes (the same shape as `rabbitmqPublish`): the copy
@@ -154,7 +153,7 @@ pub fn rabbitmq_publish(
 pub fn rabbitmq_undelay(message: &Message, confirm_delivery: bool) -> Result<JsValue, JsValue> {
     let (sent, p) =
         core::undelay(message.core(), confirm_delivery).map_err(|e| type_error(&e.to_string()))?;
-    publish_object(sent, p)
+    Ok(publish_object(sent, p))
 }
 
 /// How to settle a delivery: `"ack"` when processed, `"reject"` (nack without requeue,
