@@ -9,8 +9,9 @@
 // busy machine, CPU time is the steadier figure) from before the import to the first value.
 //
 // workerd (Miniflare): a fresh workerd per run: time to ready (workerd started, the Worker's
-// modules compiled) and the first request (which imports the package, stores and gets)
-// against a hello-world Worker.
+// modules compiled and evaluated: the package imported and instantiated, and the workerd
+// entry's one warm-up store/get run) and the first request (a new StubBackend and Message,
+// a store and a get) against a hello-world Worker.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

@@ -20,15 +20,16 @@ function live(value, field) {
   return value !== null && typeof value === "object" && typeof value[field] === "number" && value[field] !== 0;
 }
 
-function guarded(Class, name, fn) {
+/** The check `fn` needs before it runs, read from its source; null when it needs none. */
+function checkFor(Class, name, fn) {
   const source = Function.prototype.toString.call(fn);
   const field = POINTER.exec(source)?.[1];
   const params = (/^[^(]*\(([^)]*)\)/.exec(source)?.[1] ?? "").split(",").map((p) => p.trim());
   const classArgs = [...source.matchAll(CLASS_ARGS)].map((m) => params.indexOf(m[1])).filter((i) => i >= 0);
-  if (field === undefined && classArgs.length === 0) return fn;
+  if (field === undefined && classArgs.length === 0) return null;
   const shown = Class.name.replace(/^_+/, ""); // the glue's class behind the public one
   const what = `${shown}.${String(name)}`;
-  const check = function (self, args) {
+  return function (self, args) {
     if (field !== undefined && !(live(self, field) && self instanceof Class)) {
       throw new TypeError(`${what} called on ${self === null || typeof self !== "object" ? String(self) : `an object that is not a live ${shown} (freed?)`}`);
     }
@@ -36,9 +37,16 @@ function guarded(Class, name, fn) {
       if (!live(args[i], "__wbg_ptr")) throw new TypeError(`${what}: argument ${i + 1} is not a live instance (freed?)`);
     }
   };
+}
+
+// The source of each method is read on its first call, not at import: reading all of them
+// (some 300) was ~1 ms of every process's start-up (bench/notes.md, start-up).
+function guarded(Class, name, fn) {
+  let check;
   const wrapper = {
     [name](...args) {
-      check(this, args);
+      if (check === undefined) check = checkFor(Class, name, fn);
+      if (check !== null) check(this, args);
       return fn.apply(this, args);
     },
   }[name];

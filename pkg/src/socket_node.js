@@ -13,15 +13,26 @@
 // - write resolves once the bytes are handed to the OS, and rejects (never throws) when the
 //   socket is closed or fails.
 // - close() ends the connection and resolves when it is closed; calling it twice is fine.
-import net from "node:net";
-import tls from "node:tls";
+//
+// node:net and node:tls are loaded on the first connection, not at import: loading them (and
+// the crypto and stream modules they pull in) was ~5 ms of every Node process's start-up,
+// paid even by programs that never call connectRedis (bench/notes.md, start-up).
+
+let sockets;
+
+/** node:net and node:tls, loaded once. */
+async function nodeSockets() {
+  sockets ??= Promise.all([import("node:net"), import("node:tls")]).then(([net, tls]) => ({ net, tls }));
+  return sockets;
+}
 
 /** The address in messages: IPv6 in brackets. */
-function where(host, port) {
+function where(net, host, port) {
   return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
-export function openSocket(options) {
+export async function openSocket(options) {
+  const { net, tls } = await nodeSockets();
   return new Promise((resolve, reject) => {
     let socket;
     let timer = null;
@@ -33,7 +44,7 @@ export function openSocket(options) {
       if (timer !== null) clearTimeout(timer);
       if (socket) socket.destroy();
       if (error instanceof TypeError) return reject(error);
-      reject(new Error(`could not connect to Redis at ${where(host, port)}: ${error?.message ?? error}`, { cause: error }));
+      reject(new Error(`could not connect to Redis at ${where(net, host, port)}: ${error?.message ?? error}`, { cause: error }));
     };
     try {
       if (typeof host !== "string" || host === "" || !Number.isInteger(port) || port <= 0 || port > 65535) {
@@ -65,7 +76,7 @@ export function openSocket(options) {
       try {
         socket.setNoDelay(options.noDelay ?? true);
         socket.setKeepAlive(true, options.keepAliveMs ?? 5000);
-        resolve(wrap(socket, where(host, port)));
+        resolve(wrap(socket, where(net, host, port)));
       } catch (error) {
         socket.destroy();
         reject(error);
