@@ -18,6 +18,8 @@
 // the crypto and stream modules they pull in) was ~5 ms of every Node process's start-up,
 // paid even by programs that never call connectRedis (bench/notes.md, start-up).
 
+import { SocketEvents } from "./socket_events.js";
+
 let sockets;
 
 /** node:net and node:tls, loaded once. */
@@ -87,50 +89,22 @@ export async function openSocket(options) {
 
 /** The connected socket behind the shared interface. */
 function wrap(socket, address) {
-  let onData = null;
-  let onClose = null;
-  let early = [];
-  let closed = false;
-  let closeError = null;
+  const events = new SocketEvents((error) => socket.destroy(error));
   let lastError = null;
-  const closedWaiters = [];
 
-  const finish = (error) => {
-    if (closed) return;
-    closed = true;
-    closeError = error;
-    for (const done of closedWaiters.splice(0)) done();
-    if (onClose) {
-      const cb = onClose;
-      onClose = null;
-      cb(error);
-    }
-  };
-
-  socket.on("data", (chunk) => {
-    if (onData === null) {
-      early.push(chunk);
-      return;
-    }
-    try {
-      onData(chunk);
-    } catch (error) {
-      // The consumer failed: it cannot follow the stream any more.
-      socket.destroy(error);
-    }
-  });
+  socket.on("data", (chunk) => events.data(chunk));
   socket.on("error", (error) => {
     lastError = new Error(`Redis socket ${address}: ${error.message}`, { cause: error });
   });
   socket.on("close", (hadError) => {
-    finish(lastError ?? (hadError ? new Error(`Redis socket ${address} closed with an error`) : null));
+    events.finish(lastError ?? (hadError ? new Error(`Redis socket ${address} closed with an error`) : null));
   });
 
   return {
     write(bytes) {
       return new Promise((resolve, reject) => {
-        if (closed || socket.destroyed) {
-          reject(closeError ?? new Error(`Redis socket ${address} is closed`));
+        if (events.closed || socket.destroyed) {
+          reject(events.closeError ?? new Error(`Redis socket ${address} is closed`));
           return;
         }
         try {
@@ -140,43 +114,16 @@ function wrap(socket, address) {
         }
       });
     },
-    onData(cb) {
-      onData = cb;
-      const pending = early;
-      early = [];
-      if (pending.length > 0) {
-        queueMicrotask(() => {
-          for (const chunk of pending) {
-            try {
-              cb(chunk);
-            } catch (error) {
-              socket.destroy(error);
-              return;
-            }
-          }
-        });
-      }
-    },
-    onClose(cb) {
-      if (closed) {
-        queueMicrotask(() => cb(closeError));
-      } else {
-        onClose = cb;
-      }
-    },
+    onData: (cb) => events.onData(cb),
+    onClose: (cb) => events.onClose(cb),
     /** Lets the process exit while the socket is open (node-redis's `unref()`). */
     unref() {
       socket.unref();
     },
     close() {
-      return new Promise((resolve) => {
-        if (closed) {
-          resolve();
-          return;
-        }
-        closedWaiters.push(resolve);
-        socket.destroy();
-      });
+      const closed = events.whenClosed();
+      if (!events.closed) socket.destroy();
+      return closed;
     },
   };
 }

@@ -14,6 +14,7 @@
 // - write resolves once the stream accepted the bytes, and rejects when it cannot.
 // - close() ends the connection and resolves when it is closed; calling it twice is fine.
 import { connect } from "cloudflare:sockets";
+import { SocketEvents } from "./socket_events.js";
 
 function where(host, port) {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -52,86 +53,51 @@ export async function openSocket(options) {
 function wrap(socket, address) {
   const writer = socket.writable.getWriter();
   const reader = socket.readable.getReader();
-  let onData = null;
-  let onClose = null;
-  let early = [];
-  let closed = false;
-  let closeError = null;
-  const closedWaiters = [];
-
-  const finish = (error) => {
-    if (closed) return;
-    closed = true;
-    closeError = error;
-    for (const done of closedWaiters.splice(0)) done();
-    if (onClose) {
-      const cb = onClose;
-      onClose = null;
-      cb(error);
-    }
-  };
   const failed = (error) =>
     new Error(`Redis socket ${address}: ${error?.message ?? error}`, { cause: error });
+  const events = new SocketEvents((error) => {
+    events.finish(failed(error));
+    socket.close().catch(() => {});
+  });
 
   (async () => {
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (onData === null) {
-          early.push(value);
-          continue;
-        }
-        onData(value);
+        events.data(value);
       }
-      finish(null);
+      events.finish(null);
     } catch (error) {
-      finish(failed(error));
+      events.finish(failed(error));
     }
     socket.close().catch(() => {});
   })();
   socket.closed.then(
-    () => finish(null),
-    (error) => finish(failed(error)),
+    () => events.finish(null),
+    (error) => events.finish(failed(error)),
   );
 
   return {
     async write(bytes) {
-      if (closed) throw closeError ?? new Error(`Redis socket ${address} is closed`);
+      if (events.closed) throw events.closeError ?? new Error(`Redis socket ${address} is closed`);
       try {
         await writer.write(bytes);
       } catch (error) {
         throw failed(error);
       }
     },
-    onData(cb) {
-      onData = cb;
-      const pending = early;
-      early = [];
-      if (pending.length > 0) {
-        queueMicrotask(() => {
-          try {
-            for (const chunk of pending) cb(chunk);
-          } catch (error) {
-            finish(failed(error));
-            socket.close().catch(() => {});
-          }
-        });
-      }
-    },
-    onClose(cb) {
-      if (closed) queueMicrotask(() => cb(closeError));
-      else onClose = cb;
-    },
+    onData: (cb) => events.onData(cb),
+    onClose: (cb) => events.onClose(cb),
     async close() {
-      if (closed) return;
-      const done = new Promise((resolve) => closedWaiters.push(resolve));
+      if (events.closed) return;
+      const done = events.whenClosed();
       try {
         await socket.close();
       } catch {
         // Already closing: the close below settles it.
       }
-      finish(null);
+      events.finish(null);
       await done;
     },
   };
