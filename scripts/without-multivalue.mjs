@@ -9,64 +9,31 @@
 // objects were built with (Rust's std is prebuilt with multivalue on, so a RUSTFLAGS change
 // cannot remove it); no code depends on it. Other features (reference-types: externref) stay.
 import { readFileSync, writeFileSync } from "node:fs";
+import { leb, wasmReader } from "./wasm-reader.mjs";
 
 const [input, output] = process.argv.slice(2);
 const bytes = readFileSync(input);
-let at = 8;
-const uleb = () => {
-  let value = 0;
-  let shift = 0;
-  let byte;
-  do {
-    byte = bytes[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return value;
-};
-const leb = (n) => {
-  const out = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-};
+const r = wasmReader(bytes);
 
 const parts = [bytes.subarray(0, 8)];
 let dropped = 0;
-while (at < bytes.length) {
-  const start = at;
-  const id = bytes[at++];
-  const size = uleb();
-  const end = at + size;
-  if (id === 0) {
-    const nameLength = uleb();
-    const name = bytes.subarray(at, at + nameLength).toString();
-    at += nameLength;
-    if (name === "target_features") {
-      const count = uleb();
-      const kept = [];
-      for (let i = 0; i < count; i++) {
-        const prefix = bytes[at++];
-        const length = uleb();
-        const feature = bytes.subarray(at, at + length);
-        at += length;
-        if (feature.toString() === "multivalue") dropped++;
-        else kept.push([prefix, ...leb(length), ...feature]);
-      }
-      const body = [...leb(nameLength), ...Buffer.from(name), ...leb(kept.length), ...kept.flat()];
-      parts.push(Buffer.from([0, ...leb(body.length), ...body]));
-      at = end;
-      continue;
-    }
+for (const { id, start, end } of r.sections()) {
+  const name = id === 0 ? r.name() : null;
+  if (name !== "target_features") {
+    parts.push(bytes.subarray(start, end));
+    continue;
   }
-  parts.push(bytes.subarray(start, end));
-  at = end;
+  const kept = [];
+  for (let count = r.uleb(); count > 0; count--) {
+    const prefix = bytes[r.at++];
+    const feature = r.name();
+    if (feature === "multivalue") dropped++;
+    else kept.push([prefix, ...leb(feature.length), ...Buffer.from(feature)]);
+  }
+  const body = [...leb(name.length), ...Buffer.from(name), ...leb(kept.length), ...kept.flat()];
+  parts.push(Buffer.from([0, ...leb(body.length), ...body]));
 }
-if (at !== bytes.length) {
+if (r.at !== bytes.length) {
   console.error(`[build] ${input}: a section runs past the end of the module`);
   process.exit(1);
 }

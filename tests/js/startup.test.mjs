@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { wasmReader } from "../../scripts/wasm-reader.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const dist = `${root}pkg/dist/`;
@@ -20,68 +21,51 @@ const skip = !existsSync(`${dist}node.js`) && "pkg/dist is not built (scripts/bu
 /** Each exported function's result count, read from the module's type, import, function
  * and export sections. */
 function exportResultCounts(bytes) {
-  let at = 8;
-  const uleb = () => {
-    let value = 0;
-    let shift = 0;
-    let byte;
-    do {
-      byte = bytes[at++];
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return value;
-  };
+  const r = wasmReader(bytes);
   const skip = () => {
-    const length = uleb(); // read before moving on: `at += uleb()` would add to the old `at`
-    at += length;
+    const length = r.uleb(); // read before moving on: `r.at += r.uleb()` would add to the old `r.at`
+    r.at += length;
   };
   const skipLimits = () => {
-    const flags = uleb();
-    uleb();
-    if (flags & 1) uleb();
+    const flags = r.uleb();
+    r.uleb();
+    if (flags & 1) r.uleb();
   };
   const results = [];
   const functionTypes = [];
   const counts = new Map();
-  while (at < bytes.length) {
-    const id = bytes[at++];
-    const size = uleb();
-    const end = at + size;
+  for (const { id } of r.sections()) {
     if (id === 1) {
-      for (let n = uleb(); n > 0; n--) {
-        assert.equal(bytes[at++], 0x60, "a function type");
+      for (let n = r.uleb(); n > 0; n--) {
+        assert.equal(bytes[r.at++], 0x60, "a function type");
         skip(); // parameters: one byte each for number and reference types
-        const count = uleb();
-        at += count;
+        const count = r.uleb();
+        r.at += count;
         results.push(count);
       }
     } else if (id === 2) {
-      for (let n = uleb(); n > 0; n--) {
+      for (let n = r.uleb(); n > 0; n--) {
         skip(); // module name
         skip(); // field name
-        const kind = bytes[at++];
-        if (kind === 0) functionTypes.push(uleb());
+        const kind = bytes[r.at++];
+        if (kind === 0) functionTypes.push(r.uleb());
         else if (kind === 1) {
-          at++;
+          r.at++;
           skipLimits();
         } else if (kind === 2) skipLimits();
-        else if (kind === 3) at += 2;
-        else uleb();
+        else if (kind === 3) r.at += 2;
+        else r.uleb();
       }
     } else if (id === 3) {
-      for (let n = uleb(); n > 0; n--) functionTypes.push(uleb());
+      for (let n = r.uleb(); n > 0; n--) functionTypes.push(r.uleb());
     } else if (id === 7) {
-      for (let n = uleb(); n > 0; n--) {
-        const length = uleb();
-        const name = Buffer.from(bytes.subarray(at, at + length)).toString();
-        at += length;
-        const kind = bytes[at++];
-        const index = uleb();
+      for (let n = r.uleb(); n > 0; n--) {
+        const name = r.name();
+        const kind = bytes[r.at++];
+        const index = r.uleb();
         if (kind === 0) counts.set(name, results[functionTypes[index]]);
       }
     }
-    at = end;
   }
   return counts;
 }
