@@ -1,7 +1,8 @@
 // RedisBroker against Python Dramatiq 2.2.1's RedisBroker, side by side in one run, on a
 // fresh loopback redis-server. Usage: node bench/redis_broker.mjs [--n 10000] [--threads 8]
 //   enqueue   N `noop` messages, one after another (await each), messages/s; and the same
-//             N sent at once (actor.send, then await every message.enqueued)
+//             N sent at once (actor.send, then await every message.enqueued); over node-redis
+//             and again over the package's own client (connectRedis)
 //   process   N `noop` messages already queued, drained by our Worker with `concurrency` =
 //             threads: messages/s from its first to its N-th processed message (counted in
 //             memory, as bench/python_broker_baseline.py's COUNT_TO does for Python)
@@ -9,7 +10,7 @@
 //             p50 / p99 ms (our worker in this process; Python's in its own)
 // Python's figures come from bench/python_broker_baseline.py on the same server.
 import { createClient } from "redis";
-import { RedisBackend, RedisBroker, Results, actor } from "dramatiq-results";
+import { RedisBackend, RedisBroker, Results, actor, connectRedis } from "dramatiq-results";
 import { startRedis } from "../tests/js/services.mjs";
 import { Count, arg, enqueueRates, processRates, resultLatency, runPython, withPython } from "./broker_bench.mjs";
 
@@ -32,6 +33,19 @@ try {
     out.ours.enqueueSerialPerSec = serial;
     out.ours.enqueueConcurrentPerSec = concurrent;
     await broker.flush("bench-enq");
+  }
+  {
+    const own = await connectRedis(server.url);
+    try {
+      const broker = new RedisBroker(own, { middleware: [] });
+      const noop = actor(() => null, { broker, actorName: "noop", queueName: "bench-enq" });
+      const { serial, concurrent } = await enqueueRates(broker, noop, N);
+      out.ours.enqueueSerialConnectPerSec = serial;
+      out.ours.enqueueConcurrentConnectPerSec = concurrent;
+      await broker.flush("bench-enq");
+    } finally {
+      await own.close();
+    }
   }
 
   // process: N queued, then the worker drains them

@@ -404,8 +404,10 @@ if (broker.error) {
     "",
     "| | ours | Python Dramatiq | ours / Python |",
     "|---|---:|---:|---:|",
-    `| enqueue, one after another (msg/s) | ${fmt(broker.ours.enqueueSerialPerSec)} | ${fmt(py?.enqueue?.msgs_per_s)} | ${ratio(broker.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s)} |`,
-    `| enqueue, all sent at once (msg/s) | ${fmt(broker.ours.enqueueConcurrentPerSec)} | — | |`,
+    `| enqueue, one after another, over node-redis (msg/s) | ${fmt(broker.ours.enqueueSerialPerSec)} | ${fmt(py?.enqueue?.msgs_per_s)} | ${ratio(broker.ours.enqueueSerialPerSec, py?.enqueue?.msgs_per_s)} |`,
+    `| enqueue, all sent at once, over node-redis (msg/s) | ${fmt(broker.ours.enqueueConcurrentPerSec)} | — | |`,
+    `| enqueue, one after another, over connectRedis (msg/s) | ${fmt(broker.ours.enqueueSerialConnectPerSec)} | ${fmt(py?.enqueue?.msgs_per_s)} | ${ratio(broker.ours.enqueueSerialConnectPerSec, py?.enqueue?.msgs_per_s)} |`,
+    `| enqueue, all sent at once, over connectRedis (msg/s) | ${fmt(broker.ours.enqueueConcurrentConnectPerSec)} | — | |`,
     `| no-op processing, one worker (msg/s) | ${fmt(broker.ours.processPerSec)} | ${fmt(pyProc?.msgs_per_s)} | ${ratio(broker.ours.processPerSec, pyProc?.msgs_per_s)} |`,
     `| send → blocking result, p50 (ms) | ${fmt(broker.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
     `| send → blocking result, p99 (ms) | ${fmt(broker.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
@@ -466,8 +468,9 @@ lines.push("", "## Start-up (medians)", "");
 lines.push(
   "Node: a fresh process per run, `await import` + a first store and get, against the same on a plain-JS " +
     "store (MD5 + JSON + Map), interleaved. CPU is the process's user + system time (steadier than wall " +
-    "time on a busy machine). workerd (Miniflare): a fresh workerd per run; ready = started with the " +
-    "Worker's modules compiled; first request = the Worker imports, stores and gets, against a hello-world Worker.",
+    "time on a busy machine). workerd (Miniflare): a fresh workerd per run; ready = started, the Worker's modules " +
+    "compiled and evaluated (the package instantiated, and warmed up by one store and get of its own); first request = " +
+    "a store and a get on a new backend, against a hello-world Worker's first request.",
   "",
 );
 lines.push("| | ours | baseline | ours / baseline |", "|---|---:|---:|---:|");
