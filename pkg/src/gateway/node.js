@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
-import { openRedis as openRedisWith, redisReadKey, resultDecoder } from "./redis.js";
+import { openRedis as openRedisWith, packageCodecs, redisReadKey } from "./redis.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
@@ -132,9 +132,6 @@ export async function startGateway({
     backend = new RedisBackend(redis, options);
     readKey = redisReadKey(redis);
   }
-  const encoder = new JSONEncoder();
-  const utf8 = new TextEncoder();
-  const textOf = new TextDecoder();
   const app = createGateway({
     redis,
     backend,
@@ -147,9 +144,7 @@ export async function startGateway({
     heartbeatTimeoutMs,
     assets: staticFiles(),
     // Dramatiq's JSON (NaN, big integers), read as the package reads results.
-    decodeMessage: (body) => encoder.decode(utf8.encode(body)),
-    encode: (value) => textOf.decode(encoder.encode(value)),
-    decodeResult: resultDecoder(StubBackend),
+    ...packageCodecs({ JSONEncoder, StubBackend }),
     resultsInRedis: !memcached,
   });
   const server = await new Promise((resolve, reject) => {

@@ -22,7 +22,7 @@
 // (`npx dramatiq-results assets <dir>` writes that directory).
 import { JSONEncoder, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/workerd.js";
 import { createGateway } from "./app.js";
-import { openRedis, redisReadKey, resultDecoder } from "./redis.js";
+import { openRedis, packageCodecs, redisReadKey } from "./redis.js";
 
 export { createGateway, MAX_LIMIT, STATES, Unavailable, sameSecret } from "./app.js";
 
@@ -83,9 +83,6 @@ export class GatewayObject {
     const settings = settingsFrom(this.#env);
     const redis = await openRedis(connectRedis, settings.url);
     const backend = new RedisBackend(redis, { namespace: settings.resultsNamespace, useNamespacePrefixKeys: settings.prefixKeys });
-    const encoder = new JSONEncoder();
-    const utf8 = new TextEncoder();
-    const textOf = new TextDecoder();
     const app = createGateway({
       redis,
       backend,
@@ -97,9 +94,7 @@ export class GatewayObject {
       events: { intervalMs: settings.intervalMs },
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       maxStreamMs: settings.maxStreamMs,
-      decodeMessage: (body) => encoder.decode(utf8.encode(body)),
-      encode: (value) => textOf.decode(encoder.encode(value)),
-      decodeResult: resultDecoder(StubBackend),
+      ...packageCodecs({ JSONEncoder, StubBackend }),
       resultsInRedis: true,
     });
     return { app, settings };
