@@ -22,26 +22,52 @@ struct Server {
 }
 
 impl Server {
+    /// Starts one, or `None` without redis-server. The tests run in parallel and a port
+    /// from `free_port` is free only until someone binds it, so a start counts only once
+    /// this child is alive and a Redis answers on the port; else it is tried again.
     fn start(extra: &[&str]) -> Option<Server> {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            eprintln!("redis-server not found: skipped (scripts/setup --services installs it)");
-            return None;
-        };
-        let server = Server { child, port };
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                eprintln!("redis-server not found: skipped (scripts/setup --services installs it)");
+                return None;
+            };
+            let mut server = Server { child, port };
+            if server.answers() {
+                return Some(server);
+            }
+        }
+        panic!("redis-server did not start on a free port in 5 tries");
+    }
+
+    /// Whether this child is running and a Redis answers PING on its port (`+PONG`, or
+    /// `-NOAUTH` with a password), within 10 s.
+    fn answers(&mut self) -> bool {
         let until = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "redis-server did not start");
+        while Instant::now() < until {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false; // exited: the port was taken
+            }
+            if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut reply = [0u8; 7];
+                if conn.write_all(b"PING\r\n").is_ok()
+                    && conn.read_exact(&mut reply).is_ok()
+                    && (reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
+                {
+                    return matches!(self.child.try_wait(), Ok(None));
+                }
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
+        false
     }
 
     /// `redis://{auth}127.0.0.1:{port}{tail}`.
@@ -57,12 +83,22 @@ impl Drop for Server {
     }
 }
 
+/// A port nothing listens on now, never the same twice in this process (the OS may hand a
+/// released port out again while a parallel test is starting a server on it).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A blocking driver: what the JS driver does with events, done with a socket and a clock.
