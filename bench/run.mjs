@@ -6,13 +6,13 @@
 //   scripts/bench            (builds the package in release mode first)
 //   node bench/run.mjs [--quick]
 import { spawnSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync, readdirSync, existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
+import { PlainJsStore } from "./plain_js_store.mjs";
 import { nodeStartup, workerdStartup } from "./startup.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -60,24 +60,6 @@ const values = {
   "100 KB object": { rows: Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `row ${i}`, score: i * 1.5 })) },
 };
 const messages = Array.from({ length: 1000 }, (_, i) => new Message({ actorName: "bench", messageId: `id-${i}` }));
-
-/** Written only for this comparison: what a JS developer would write without caring for
- * Python's bytes: md5 for the key, JSON.stringify / JSON.parse, a Map with expiry times.
- * Async, as a result store's API is. */
-class PlainJsStore {
-  map = new Map();
-  key(m) {
-    return createHash("md5").update(`dramatiq-results:${m.queueName}:${m.actorName}:${m.messageId}`).digest("hex");
-  }
-  async storeResult(m, value, ttl = 600_000) {
-    this.map.set(this.key(m), [JSON.stringify(value), Date.now() + ttl]);
-  }
-  async getResult(m) {
-    const entry = this.map.get(this.key(m));
-    if (!entry || entry[1] <= Date.now()) throw new Error("missing");
-    return JSON.parse(entry[0]);
-  }
-}
 
 async function opsPerSecond(store, value, ms) {
   let ops = 0;
@@ -327,7 +309,7 @@ lines.push(
   `Measured by \`scripts/bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ` +
     `${os.cpus()[0]?.model ?? "unknown CPU"} × ${os.cpus().length}${quick ? " (quick run)" : ""}. ` +
     "Every row compares contenders measured side by side in this one run. Python is dramatiq 2.2.1; " +
-    "\"plain JS\" is `bench/run.mjs`'s `PlainJsStore` (md5 + JSON.stringify/parse + a Map, async methods), " +
+    "\"plain JS\" is `bench/plain_js_store.mjs`'s `PlainJsStore` (md5 + JSON.stringify/parse + a Map, async methods), " +
     "written only for the comparison and not byte-compatible with Python.",
   "",
 );
@@ -470,13 +452,26 @@ lines.push(
     "store (MD5 + JSON + Map), interleaved. CPU is the process's user + system time (steadier than wall " +
     "time on a busy machine). workerd (Miniflare): a fresh workerd per run; ready = started, the Worker's modules " +
     "compiled and evaluated (the package instantiated, and warmed up by one store and get of its own); first request = " +
-    "a store and a get on a new backend, against a hello-world Worker's first request.",
+    "a store and a get on a new backend, against a hello-world Worker's first request. The Node floor rows " +
+    "(`bench/startup.mjs`) are measured the same way in the same processes' rounds, against the same baseline: " +
+    "what importing any package costs, the plain-JS store imported as a package, and the smallest store built " +
+    "like this package (`bench/startup_floor`: Rust + wasm-bindgen, an MD5 key and a map of JSON text).",
   "",
 );
 lines.push("| | ours | baseline | ours / baseline |", "|---|---:|---:|---:|");
 const ms = (x) => `${fmt(x, 1)} ms`;
 lines.push(`| Node: import + first store/get, wall | ${ms(startup.node.ours.wall)} | ${ms(startup.node.plainJs.wall)} | ${ratio(startup.node.ours.wall, startup.node.plainJs.wall)} |`);
 lines.push(`| Node: import + first store/get, CPU | ${ms(startup.node.ours.cpu)} | ${ms(startup.node.plainJs.cpu)} | ${ratio(startup.node.ours.cpu, startup.node.plainJs.cpu)} |`);
+if (startup.node.floor) {
+  const { floor } = startup.node;
+  const plain = startup.node.plainJs.wall;
+  lines.push(
+    `| Node floor: an empty package, import only | ${ms(floor.emptyPackage.wall)} | ${ms(plain)} | ${ratio(floor.emptyPackage.wall, plain)} |`,
+    `| Node floor: the plain-JS store as a package | ${ms(floor.plainJsPackage.wall)} | ${ms(plain)} | ${ratio(floor.plainJsPackage.wall, plain)} |`,
+    `| Node floor: smallest Rust + wasm-bindgen store (${kb(floor.wasmBytes)} .wasm) | ${ms(floor.wasmBindgenFloor.wall)} | ${ms(plain)} | ${ratio(floor.wasmBindgenFloor.wall, plain)} |`,
+    `| Node: ours against the plain-JS store as a package, wall | ${ms(startup.node.ours.wall)} | ${ms(floor.plainJsPackage.wall)} | ${ratio(startup.node.ours.wall, floor.plainJsPackage.wall)} |`,
+  );
+} else lines.push(`| Node floor rows | not measured: ${startup.node.floorError} | | |`);
 lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
 lines.push("", "![wake latency and throughput](plot.svg)", "");

@@ -8,12 +8,19 @@
 // (node:crypto MD5 + JSON + a Map). Wall time and the process's CPU time (user + system: on a
 // busy machine, CPU time is the steadier figure) from before the import to the first value.
 //
+// Floor rows (Node): where a package's start-up cannot go below, measured the same way in
+// the same run. An empty package (the module loader's cost for one file in node_modules,
+// which the inline plain-JS baseline does not pay), the plain-JS store as a package, and the
+// smallest Rust + wasm-bindgen store (bench/startup_floor: MD5 key + map of JSON text, ≈ 22 KB
+// of wasm, built like the package: release, no multi-value, wasm-opt -Oz, its .wasm read
+// from the file next to it).
+//
 // workerd (Miniflare): a fresh workerd per run: time to ready (workerd started, the Worker's
 // modules compiled and evaluated: the package imported and instantiated, and the workerd
 // entry's one warm-up store/get run) and the first request (a new StubBackend and Message,
 // a store and a get) against a hello-world Worker.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -40,20 +47,91 @@ map.set(key(message), [JSON.stringify({ sum: 3 }), Date.now() + 600000]);
 JSON.parse(map.get(key(message))[0]);${report}`,
 };
 
+// The floor packages' use mirrors `ours` and `plainJs` above: import, a store, a get.
+const floorScripts = {
+  emptyPackage: `${clock}
+await import("empty-package");${report}`,
+  plainJsPackage: `${clock}
+const { PlainJsStore } = await import("plain-js-store");
+const store = new PlainJsStore();
+const message = { queueName: "default", actorName: "add", messageId: "start-up" };
+await store.storeResult(message, { sum: 3 });
+await store.getResult(message);${report}`,
+  wasmBindgenFloor: `${clock}
+const { FloorStore } = await import("startup-floor");
+const store = new FloorStore();
+const key = "dramatiq-results:default:add:start-up";
+store.store(key, JSON.stringify({ sum: 3 }), Date.now() + 600000);
+JSON.parse(store.get(key, Date.now()));${report}`,
+};
+
+const floorPackages = {
+  "empty-package": { "index.js": "export const empty = true;\n" },
+  "plain-js-store": { "index.js": readFileSync(`${root}bench/plain_js_store.mjs`, "utf8") },
+  "startup-floor": {
+    "index.js": `import { readFileSync } from "node:fs";
+import { initSync } from "./startup_floor.js";
+initSync({ module: readFileSync(new URL("./startup_floor_bg.wasm", import.meta.url)) });
+export * from "./startup_floor.js";
+`,
+  },
+};
+
+function step(command, args) {
+  const run = spawnSync(command, args, { cwd: root, encoding: "utf8", timeout: 600_000 });
+  if (run.status !== 0) throw new Error(`${command} ${args.join(" ")}: ${run.error?.message ?? run.stderr}`);
+}
+
+/** Builds the floor packages into target/startup-floor/node_modules; returns that folder's parent. */
+function buildFloor() {
+  const dir = `${root}target/startup-floor/`;
+  const crateTarget = `${root}target/startup-floor-build`;
+  step("cargo", ["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown", "--manifest-path", "bench/startup_floor/Cargo.toml", "--target-dir", crateTarget]);
+  const built = `${crateTarget}/wasm32-unknown-unknown/release/startup_floor.wasm`;
+  const input = `${crateTarget}/startup_floor.bindgen-input.wasm`;
+  step(process.execPath, ["scripts/without-multivalue.mjs", built, input]);
+  const out = `${dir}node_modules/startup-floor`;
+  step("wasm-bindgen", ["--target", "web", "--out-dir", out, "--out-name", "startup_floor", input]);
+  const wasm = `${out}/startup_floor_bg.wasm`;
+  step("node_modules/.bin/wasm-opt", ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--strip-debug", "--strip-producers", wasm, "-o", wasm]);
+  for (const [name, files] of Object.entries(floorPackages)) {
+    mkdirSync(`${dir}node_modules/${name}`, { recursive: true });
+    writeFileSync(`${dir}node_modules/${name}/package.json`, JSON.stringify({ name, type: "module", exports: "./index.js" }));
+    for (const [file, text] of Object.entries(files)) writeFileSync(`${dir}node_modules/${name}/${file}`, text);
+  }
+  return { dir, wasmBytes: readFileSync(wasm).length };
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-function nodeRun(script) {
-  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8", timeout: 60_000 });
+function nodeRun(script, cwd = root) {
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd, encoding: "utf8", timeout: 60_000 });
   if (run.status !== 0) throw new Error(run.stderr);
   return JSON.parse(run.stdout.trim().split("\n").pop());
 }
 
-/** Node: medians over `runs` fresh processes of each, interleaved. */
+/**
+ * Node: medians over `runs` fresh processes of each, interleaved: ours, the plain-JS baseline
+ * and, when the floor packages build, the floor rows (`floor`, or `floorError` saying why not).
+ */
 export function nodeStartup(runs = 15) {
-  const samples = { ours: [], plainJs: [] };
-  for (let i = 0; i < runs; i++) for (const name of Object.keys(nodeScripts)) samples[name].push(nodeRun(nodeScripts[name]));
+  let floor;
+  let floorError;
+  try {
+    floor = buildFloor();
+  } catch (error) {
+    floorError = error.message.split("\n")[0];
+  }
+  const scripts = { ...nodeScripts, ...(floor ? floorScripts : {}) };
+  const samples = Object.fromEntries(Object.keys(scripts).map((name) => [name, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const name of Object.keys(scripts)) samples[name].push(nodeRun(scripts[name], name in floorScripts ? floor.dir : root));
+  }
   const summary = (xs) => ({ wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)), runs: xs.length });
-  return { ours: summary(samples.ours), plainJs: summary(samples.plainJs) };
+  const out = { ours: summary(samples.ours), plainJs: summary(samples.plainJs) };
+  if (floor) out.floor = { wasmBytes: floor.wasmBytes, ...Object.fromEntries(Object.keys(floorScripts).map((name) => [name, summary(samples[name])])) };
+  else out.floorError = floorError;
+  return out;
 }
 
 const workers = {

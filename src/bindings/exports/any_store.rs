@@ -1,6 +1,9 @@
 //! The store under a backend class: one enum over every store the JS classes can sit on
 //! (enum dispatch: no `dyn`, no boxing of the store itself).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::bindings::drivers::cloudflare_kv::JsCloudflareKv;
 use crate::bindings::drivers::indexed_db::JsIndexedDb;
 use crate::bindings::drivers::kv::JsKv;
@@ -48,20 +51,29 @@ macro_rules! each_store {
 }
 
 /// Like `each_store!` for an operation that awaits: the stub's future runs in place (it is
-/// tiny and answers at once), every other store's is boxed. A future that stays in place
-/// is as large as the largest store's, and every pending wait carries it, sleeping or not;
-/// a JS-backed operation allocates anyway, so one more box costs little.
+/// tiny and answers at once), every other store's is boxed behind `dyn`. A future that stays
+/// in place is as large as the largest store's, and every pending wait carries it, sleeping
+/// or not; a JS-backed operation allocates anyway, so one more box costs little. `dyn`, not
+/// the concrete boxed type: polled through a vtable, no store's state machine is inlined into
+/// the shared ones (`store_bytes`, `wait_for_bytes`), so a process using one store never
+/// compiles the others' code (wasm is compiled per function on first call: bench/notes.md,
+/// start-up).
 macro_rules! each_store_await {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             AnyStore::Stub($s) => $call.await,
-            AnyStore::Kv($s) => Box::pin($call).await,
-            AnyStore::CloudflareKv($s) => Box::pin($call).await,
-            AnyStore::IndexedDb($s) => Box::pin($call).await,
-            AnyStore::Redis($s) => Box::pin($call).await,
-            AnyStore::Memcached($s) => Box::pin($call).await,
+            AnyStore::Kv($s) => boxed($call).await,
+            AnyStore::CloudflareKv($s) => boxed($call).await,
+            AnyStore::IndexedDb($s) => boxed($call).await,
+            AnyStore::Redis($s) => boxed($call).await,
+            AnyStore::Memcached($s) => boxed($call).await,
         }
     };
+}
+
+/// `future` on the heap, polled through its vtable.
+fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 impl Store for AnyStore {
