@@ -1,7 +1,8 @@
 // The plain-JS baseline: written only for comparison, what a JS developer would write without
 // caring for Python's bytes: MD5 for the key, JSON.stringify / JSON.parse, a Map with expiry
 // times. Async, as a result store's API is. bench/run.mjs measures its throughput;
-// bench/startup.mjs copies this file into a package of its own for the start-up floor rows.
+// bench/startup.mjs copies this file into a package of its own for the start-up floor rows;
+// tests/js/hosts/v8_deopt.mjs reads alternately through it and the package.
 import { createHash } from "node:crypto";
 
 export class PlainJsStore {

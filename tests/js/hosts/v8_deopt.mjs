@@ -2,8 +2,8 @@
 // benchmark does: on Node 20 (V8 11) with JS→wasm call inlining on, this aborts the process
 // in V8's deoptimizer ("Fatal error … unreachable code"). Run by tests/js/node-v8.test.mjs in
 // a child process; prints "survived" and exits 0 when it does.
-import { createHash } from "node:crypto";
 import { StubBackend, Message } from "dramatiq-results";
+import { PlainJsStore } from "../../../bench/plain_js_store.mjs";
 
 const values = {
   "small int": 42,
@@ -11,21 +11,6 @@ const values = {
   "100 KB object": { rows: Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `row ${i}`, score: i * 1.5 })) },
 };
 const messages = Array.from({ length: 1000 }, (_, i) => new Message({ actorName: "bench", messageId: `id-${i}` }));
-
-class PlainJsStore {
-  map = new Map();
-  key(m) {
-    return createHash("md5").update(`dramatiq-results:${m.queueName}:${m.actorName}:${m.messageId}`).digest("hex");
-  }
-  async storeResult(m, value, ttl = 600_000) {
-    this.map.set(this.key(m), [JSON.stringify(value), Date.now() + ttl]);
-  }
-  async getResult(m) {
-    const e = this.map.get(this.key(m));
-    if (!e || e[1] <= Date.now()) throw new Error("missing");
-    return JSON.parse(e[0]);
-  }
-}
 
 async function ops(store, value, ms, mode) {
   let n = 0;
