@@ -21,7 +21,7 @@ test("npm pack + install: a Node script imports { StubBackend, Message } from th
     });
     const tarball = join(dir, out.trim().split("\n").at(-1));
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", tarball], { cwd: dir, stdio: "pipe" });
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball], { cwd: dir, stdio: "pipe" });
     writeFileSync(
       join(dir, "use.mjs"),
       `import { StubBackend, Message, ResultMissing } from "dramatiq-results";
