@@ -207,6 +207,42 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
       }
     });
 
+    await t.test("after an eviction (a new workerd: the object's memory gone), a returning viewer gets a fresh snapshot, then live events", async () => {
+      const before = launch({});
+      let lastId;
+      try {
+        const beforeBase = String(await before.ready).replace(/\/$/, "");
+        const viewer = await openEvents(`${beforeBase}/api/events`, auth);
+        await viewer.until((e) => e.event === "ready" || e.event === "snapshot");
+        lastId = viewer.lastId;
+        viewer.close();
+        assert.ok(Number.isSafeInteger(lastId), `an event id: ${lastId}`);
+      } finally {
+        await before.dispose();
+      }
+      const after = launch({});
+      try {
+        const afterBase = String(await after.ready).replace(/\/$/, "");
+        const back = await openEvents(`${afterBase}/api/events`, { ...auth, "last-event-id": String(lastId) });
+        try {
+          // Not a replay of another lifetime's ids (which the new object never sent): a reset,
+          // then what the new object knows, then live events.
+          await back.until((e) => e.event === "reset");
+          await back.until((e) => (e.event === "snapshot" || e.event === "ready") && e.id !== null);
+          const [late] = await send({ actor: "add", args: [20, 22] });
+          const finished = await back.until((e) => e.event === "finished" && e.data.messageId === late.message_id, 30_000);
+          assert.deepEqual(finished.data.result, { json: "42" });
+          const ids = back.events.filter((e) => e.id !== null).map((e) => e.id);
+          assert.deepEqual(ids, [...ids].sort((a, b) => a - b), "ids keep increasing");
+          assert.ok(ids[0] > lastId, "a new lifetime's ids are above every id of the last one");
+        } finally {
+          back.close();
+        }
+      } finally {
+        await after.dispose();
+      }
+    });
+
     await t.test("without a TOKEN the Worker answers its API on localhost only", async () => {
       const open = launch({ TOKEN: undefined });
       try {
