@@ -184,6 +184,31 @@ export class Broker {
 }
 
 /**
+ * What the brokers that write over the network (`RedisBroker`, `RabbitmqBroker`) share:
+ * `send` returns the message at once and `message.enqueued` settles when the write does;
+ * `enqueue` is the same write as one Promise. A subclass gives `_prepare(message, delay)`
+ * (what will be written, built at once, so a bad message or delay throws before any I/O),
+ * `_preparedMessage(prepared)` (the `Message` it carries) and `_write(prepared, delay)`.
+ * Internal: not exported from the package.
+ */
+export class NetworkBroker extends Broker {
+  /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
+  enqueue(message, { delay } = {}) {
+    try {
+      return this._write(this._prepare(message, delay), delay);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The message as it will be sent, at once; `message.enqueued` settles with the write. */
+  send(message, { delay } = {}) {
+    const prepared = this._prepare(message, delay);
+    return this._sent(this._preparedMessage(prepared), this._write(prepared, delay));
+  }
+}
+
+/**
  * An in-memory broker: named queues, each with a delay queue (`<queue>.DQ`), and a list of
  * dead-lettered messages. Workers in the same process consume from it.
  */

@@ -17,7 +17,7 @@ import {
   rabbitmqSettle,
   rabbitmqUndelay,
 } from "../dist/dramatiq_results.js";
-import { Broker, QueueJoinTimeout, checkDelay } from "./broker.js";
+import { NetworkBroker, QueueJoinTimeout, checkDelay } from "./broker.js";
 import { Consumer, WorkerMessage, takeDue } from "./worker.js";
 
 /** The broker lost its connection or channel and could not get it back (Dramatiq's `ConnectionClosed`). */
@@ -98,7 +98,7 @@ function isConnectionError(error) {
  * `message.enqueued` says how the publish went (as on `RedisBroker`); `await
  * broker.enqueue(message, { delay })` is the same publish as one Promise.
  */
-export class RabbitmqBroker extends Broker {
+export class RabbitmqBroker extends NetworkBroker {
   constructor(connection, { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger, ...rest } = {}) {
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new TypeError(`unknown RabbitmqBroker option ${unknown[0]}`);
@@ -289,6 +289,11 @@ export class RabbitmqBroker extends Broker {
     return out;
   }
 
+  /**
+   * Publishes (on `<queue>.DQ` with an `eta` after a delay, as Dramatiq does, even for 0);
+   * with `confirmDelivery`, settles once RabbitMQ confirmed it. A lost connection or channel
+   * is retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
+   */
   async _write(out, delay) {
     const sent = out.message;
     const body = buffer(out.body);
@@ -360,29 +365,9 @@ export class RabbitmqBroker extends Broker {
     });
   }
 
-  /**
-   * Publishes `message` (after `delay` ms when given: on `<queue>.DQ` with an `eta`, as
-   * Dramatiq does, even for 0) and resolves with the message as sent; with
-   * `confirmDelivery`, once RabbitMQ confirmed it. A lost connection or channel is
-   * retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
-   */
-  enqueue(message, { delay } = {}) {
-    try {
-      return this._write(this._prepare(message, delay), delay);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * The message as it will be sent, at once (a bad message or delay throws first);
-   * `message.enqueued` settles when the publish does (a failure is also logged), and
-   * `message.getResult()` waits for it.
-   */
-  send(message, { delay } = {}) {
-    const out = this._prepare(message, delay);
-    const sent = out.message;
-    return this._sent(sent, this._write(out, delay));
+  /** The message a prepared publish carries. */
+  _preparedMessage(out) {
+    return out.message;
   }
 
   /** `[messages ready on <q>, on <q>.DQ, on <q>.XQ]` (Dramatiq's `get_queue_message_counts`; unacked ones are not counted). */

@@ -3,7 +3,7 @@
 // what a reply means is the wasm core's (`RedisTransport`, over src/brokers/redis); this
 // file is the broker's bookkeeping and the worker's consumer loop.
 import { Message, RedisTransport, canonicalQueueName, delayQueueName } from "../dist/dramatiq_results.js";
-import { Broker, QueueJoinTimeout, checkDelay } from "./broker.js";
+import { NetworkBroker, QueueJoinTimeout, checkDelay } from "./broker.js";
 import { Consumer, WorkerMessage, takeDue } from "./worker.js";
 
 // Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
@@ -26,7 +26,7 @@ function WORKER_TIMEOUT_MS() {
  * logged, so never an unhandled rejection). `message.getResult()` awaits it first.
  * `await broker.enqueue(message, { delay })` is the same write as one Promise.
  */
-export class RedisBroker extends Broker {
+export class RedisBroker extends NetworkBroker {
   constructor(client, { namespace, middleware, logger, heartbeatTimeout, deadMessageTtl, maintenanceChance, ...rest } = {}) {
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new TypeError(`unknown RedisBroker option ${unknown[0]}`);
@@ -69,6 +69,11 @@ export class RedisBroker extends Broker {
     return prepared;
   }
 
+  /**
+   * Enqueues (on `<queue>.DQ` with an `eta` after a delay) as one script call: body and
+   * queue entry written atomically, Python's `Message.encode()` bytes, a fresh
+   * `redis_message_id`.
+   */
   async _write(prepared, delay) {
     await this._transport.send(prepared);
     this._afterEnqueue(prepared, delay);
@@ -76,27 +81,9 @@ export class RedisBroker extends Broker {
     return prepared;
   }
 
-  /**
-   * Enqueues `message` (after `delay` ms if given, on `<queue>.DQ` with an `eta`), as one
-   * script call (body and queue entry written atomically). Resolves with the message as
-   * enqueued: Python's `Message.encode()` bytes, a fresh `redis_message_id`.
-   */
-  enqueue(message, { delay } = {}) {
-    try {
-      return this._write(this._prepare(message, delay), delay);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * The message as enqueued, at once (a bad message or delay throws before anything is
-   * written); `message.enqueued` settles when the write does, and `message.getResult()`
-   * waits for it.
-   */
-  send(message, { delay } = {}) {
-    const prepared = this._prepare(message, delay);
-    return this._sent(prepared, this._write(prepared, delay));
+  /** A prepared write is the message as enqueued. */
+  _preparedMessage(prepared) {
+    return prepared;
   }
 
   /**
