@@ -93,7 +93,8 @@ function buildFloor() {
   const out = `${dir}node_modules/startup-floor`;
   step("wasm-bindgen", ["--target", "web", "--out-dir", out, "--out-name", "startup_floor", input]);
   const wasm = `${out}/startup_floor_bg.wasm`;
-  step("node_modules/.bin/wasm-opt", ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--strip-debug", "--strip-producers", wasm, "-o", wasm]);
+  // scripts/build's wasm-opt step, flag for flag.
+  step("node_modules/.bin/wasm-opt", ["-Oz", "--converge", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", "--strip-debug", "--strip-producers", wasm, "-o", wasm]);
   for (const [name, files] of Object.entries(floorPackages)) {
     mkdirSync(`${dir}node_modules/${name}`, { recursive: true });
     writeFileSync(`${dir}node_modules/${name}/package.json`, JSON.stringify({ name, type: "module", exports: "./index.js" }));
