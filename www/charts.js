@@ -19,12 +19,14 @@ export function duration(ms) {
 /**
  * Lines of a logarithmic latency axis from `min` to `max` ms: 1-2-5 steps when the data
  * spans less than two decades (so a 1.2–2.5 s cluster is not squeezed into one band),
- * otherwise powers of ten; the first line is at or below `min`, the last at or above `max`.
+ * otherwise powers of ten; the first line is at or below `min`, the last at or above `max`,
+ * and there are always two (candidates run past `max`: when every latency equals the last
+ * candidate, a single line would leave the axis without a range).
  */
 function logTicks(min, max) {
   const steps = Math.log10(max / min) < 2 ? [1, 2, 5] : [1];
   const all = [];
-  for (let e = Math.floor(Math.log10(min)); all.length < 2 || all.at(-1) < max; e++) {
+  for (let e = Math.floor(Math.log10(min)); all.length < 2 || all.at(-1) <= max; e++) {
     for (const f of steps) all.push(f * 10 ** e);
   }
   const first = all.findLastIndex((v) => v <= min);
