@@ -12,7 +12,7 @@
 // the same run. An empty package (the module loader's cost for one file in node_modules,
 // which the inline plain-JS baseline does not pay), the plain-JS store as a package, and the
 // smallest Rust + wasm-bindgen store (bench/startup_floor: MD5 key + map of JSON text, ≈ 22 KB
-// of wasm, built like the package: release, no multi-value, wasm-opt -Oz, its .wasm read
+// of wasm, built like the package: release, no multi-value, scripts/optimize-wasm, its .wasm read
 // from the file next to it).
 //
 // workerd (Miniflare): a fresh workerd per run: time to ready (workerd started, the Worker's
@@ -93,8 +93,7 @@ function buildFloor() {
   const out = `${dir}node_modules/startup-floor`;
   step("wasm-bindgen", ["--target", "web", "--out-dir", out, "--out-name", "startup_floor", input]);
   const wasm = `${out}/startup_floor_bg.wasm`;
-  // scripts/build's wasm-opt step, flag for flag.
-  step("node_modules/.bin/wasm-opt", ["-Oz", "--converge", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", "--strip-debug", "--strip-producers", wasm, "-o", wasm]);
+  step("scripts/optimize-wasm", [wasm]);
   for (const [name, files] of Object.entries(floorPackages)) {
     mkdirSync(`${dir}node_modules/${name}`, { recursive: true });
     writeFileSync(`${dir}node_modules/${name}/package.json`, JSON.stringify({ name, type: "module", exports: "./index.js" }));
