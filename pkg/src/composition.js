@@ -2,8 +2,10 @@
 // shared deadline and counting a stored failure as finished (Dramatiq throws there, and
 // counts a nested group that never ran as complete: both bugs are not repeated here).
 import { Message, pipeTo } from "../dist/dramatiq_results.js";
-import { ResultFailure, ResultMissing } from "../dist/errors.js";
-import { getBroker, sendOn } from "./broker.js";
+import { ResultFailure, ResultMissing } from "./errors.js";
+import { checkOptions } from "./internal/options.js";
+import { sendOn } from "./brokers/broker.js";
+import { getBroker } from "./brokers/global.js";
 
 const DEFAULT_TIMEOUT = 10000;
 
@@ -49,7 +51,8 @@ function afterEnqueued(composition, read) {
 
 /** A chain of messages, each step's result appended to the next step's arguments. */
 export class Pipeline {
-  constructor(children, { broker } = {}) {
+  constructor(children, options) {
+    const { broker } = checkOptions("pipeline()", options, { broker: "object" });
     if (!Array.isArray(children) && !(children?.[Symbol.iterator])) throw new TypeError("pipeline needs a list of messages");
     const messages = [];
     for (const child of children) {
@@ -131,7 +134,8 @@ export function pipeline(children, options) {
 
 /** Messages, pipelines and groups that run in parallel. */
 export class Group {
-  constructor(children, { broker } = {}) {
+  constructor(children, options) {
+    const { broker } = checkOptions("group()", options, { broker: "object" });
     /** The children. */
     this.children = [...children];
     for (const c of this.children) {
@@ -170,10 +174,10 @@ export class Group {
   async getResults(options = {}) {
     const deadline = deadlineOf(options);
     await this.enqueued;
-    return this._results(options, deadline);
+    return this.#results(options, deadline);
   }
 
-  async _results(options, deadline) {
+  async #results(options, deadline) {
     const { block = false, signal } = options;
     const backend = backendOf(this, options);
     const out = new Array(this.children.length);
@@ -189,7 +193,7 @@ export class Group {
         messages.push(last);
         slots.push(i);
       } else {
-        others.push(c._results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v)));
+        others.push(c.#results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v)));
       }
     });
     const values = backend.getResults(messages, { block, timeout: left(deadline), signal }).then((vs) => {

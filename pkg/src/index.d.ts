@@ -509,7 +509,7 @@ export class Retries extends Middleware {
 }
 /** Skips and fails messages older than `maxAge` ms. */
 export class AgeLimit extends Middleware {
-  constructor(options?: { maxAge?: number });
+  constructor(options?: { maxAge?: number | null });
   /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
   readonly maxAge: number | undefined;
 }
@@ -518,22 +518,39 @@ export class TimeLimit extends Middleware {
   constructor(options?: { timeLimit?: number });
   /** Milliseconds, unless an actor or message sets its own. */
   readonly timeLimit: number;
+  /** The limit for one message, in ms: its own `time_limit`, its actor's, then `timeLimit`. */
+  limitFor(broker: Broker, message: WorkerMessage): number;
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
 export function defaultMiddleware(): Middleware[];
 
-/** Thrown in `beforeProcessMessage` to skip a message. */
-export class SkipMessage extends Error {}
-/** Thrown by an actor to be retried, after `delay` ms if given. */
+/** Thrown in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
+export class SkipMessage extends Error {
+  readonly code: "SKIP_MESSAGE";
+}
+/** Thrown by an actor to be retried, after `delay` ms if given (Dramatiq's `Retry`). */
 export class Retry extends Error {
   constructor(message?: string, options?: { delay?: number });
+  readonly code: "RETRY";
   readonly delay: number | undefined;
 }
-export class TimeLimitExceeded extends Error {}
-export class ActorNotFound extends Error {}
-export class QueueNotFound extends Error {}
-export class QueueJoinTimeout extends Error {}
+/** An actor ran past its time limit (Dramatiq's `TimeLimitExceeded`). */
+export class TimeLimitExceeded extends Error {
+  readonly code: "TIME_LIMIT_EXCEEDED";
+}
+/** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
+export class ActorNotFound extends Error {
+  readonly code: "ACTOR_NOT_FOUND";
+}
+/** No queue of that name is declared on the broker (Dramatiq's `QueueNotFound`). */
+export class QueueNotFound extends Error {
+  readonly code: "QUEUE_NOT_FOUND";
+}
+/** `broker.join(queue, { timeout })` ran out of time (Dramatiq's `QueueJoinTimeout`). */
+export class QueueJoinTimeout extends Error {
+  readonly code: "QUEUE_JOIN_TIMEOUT";
+}
 
 /** What every broker shares (Dramatiq's `Broker`): middleware, actors, the results backend. */
 export class Broker {
@@ -648,7 +665,9 @@ export class RedisBrokerKeys {
 }
 
 /** A `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
-export class ConnectionClosed extends Error {}
+export class ConnectionClosed extends Error {
+  readonly code: "CONNECTION_CLOSED";
+}
 
 /** An amqplib connection (its `ChannelModel`), as far as `RabbitmqBroker` uses it. */
 export interface AmqplibConnection {

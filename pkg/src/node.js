@@ -12,10 +12,10 @@
 // next to it all the same (a bundler configured without "module", a copied file), it loads
 // the inlined copy asynchronously: calls work once `ready` resolves.
 import { readFileSync } from "node:fs";
-import { base64Bytes } from "./loading.js";
-import { init, loadNow, setDefaultInput } from "./start.js";
-import { openSocket } from "./socket_node.js";
-import { setOpenSocket } from "./redis_connect.js";
+import { base64Bytes } from "./wasm/loading.js";
+import { init, loadNow, setDefaultInput } from "./wasm/start.js";
+import { openSocket } from "./net/socket_node.js";
+import { setOpenSocket } from "./net/redis_connect.js";
 
 setOpenSocket(openSocket);
 
@@ -37,4 +37,4 @@ if (bytes !== undefined) {
 }
 
 export * from "./api.js";
-export { init, ready } from "./start.js";
+export { init, ready } from "./wasm/start.js";

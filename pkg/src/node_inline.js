@@ -3,8 +3,8 @@
 // inlined (base64), as the main entry has it (browser.js), so a Node bundle needs no file
 // next to it and works as soon as it is imported. Raw TCP for connectRedis through node:net /
 // node:tls, loaded on the first connection.
-import { openSocket } from "./socket_node.js";
-import { setOpenSocket } from "./redis_connect.js";
+import { openSocket } from "./net/socket_node.js";
+import { setOpenSocket } from "./net/redis_connect.js";
 
 setOpenSocket(openSocket);
 

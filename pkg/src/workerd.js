@@ -2,9 +2,9 @@
 // so the .wasm is imported as a module (wrangler and Miniflare's CompiledWasm rule do this)
 // and instantiated at import.
 import wasm from "../dist/dramatiq_results_bg.wasm";
-import { loadNow, ready, setDefaultInput } from "./start.js";
-import { openSocket } from "./socket_workerd.js";
-import { setOpenSocket } from "./redis_connect.js";
+import { loadNow, ready, setDefaultInput } from "./wasm/start.js";
+import { openSocket } from "./net/socket_workerd.js";
+import { setOpenSocket } from "./net/redis_connect.js";
 import { Message, StubBackend } from "./api.js";
 
 setDefaultInput(() => wasm);
@@ -40,4 +40,4 @@ ready.then(() => {
 }, () => {});
 
 export * from "./api.js";
-export { init, ready } from "./start.js";
+export { init, ready } from "./wasm/start.js";

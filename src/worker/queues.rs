@@ -1,7 +1,7 @@
 //! The broker's rules, after `dramatiq.broker` / `dramatiq.actor`: queue names, which
 //! actor options a broker accepts, and what enqueueing with a delay does to a message.
 //!
-//! The in-process broker and worker (`pkg/src/broker.js`) hold queues and call actor
+//! The in-process broker and worker (`pkg/src/brokers/stub.js`, `pkg/src/worker/`) hold queues and call actor
 //! functions; every rule they follow about a message is here.
 
 use crate::codec::value::{option, Value};

@@ -1,6 +1,6 @@
 // A V8 11 (Node 20) bug: lazily deoptimizing a function into which TurboFan inlined a call
 // into WebAssembly aborts the process. The glue calls the wasm exports through transparent
-// Proxies on V8 ≤ 11 (guardCalls in pkg/src/loading.js), which TurboFan does not inline; no V8
+// Proxies on V8 ≤ 11 (guardCalls in pkg/src/wasm/loading.js), which TurboFan does not inline; no V8
 // flag is set. This runs the workload that crashed in a child process (without guardCalls it
 // aborts with "Fatal error … unreachable code", exit 133, every time on this machine).
 import { test } from "node:test";

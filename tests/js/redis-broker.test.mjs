@@ -291,7 +291,8 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     const job = actor("job", { broker: dead, queueName: "hb" });
     for (let i = 0; i < 10; i++) await job.send(i).enqueued;
     // Fetches four and is never heard of again (no ack, no heartbeat).
-    const taken = await dead._transport.fetch("hb", 4);
+    const transport = dead[Object.getOwnPropertySymbols(dead).find((s) => s.description === "dramatiq.redisTransport")];
+    const taken = await transport.fetch("hb", 4);
     assert.equal(taken.messages.length, 4);
     assert.equal(await client.sCard(`hb:__acks__.${dead.brokerId}.hb`), 4);
     const live = new RedisBroker(client, { namespace: "hb", middleware: [], heartbeatTimeout: 1000, maintenanceChance: 1_000_000 });

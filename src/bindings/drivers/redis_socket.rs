@@ -2,7 +2,7 @@
 //! host hands in, so Node and Cloudflare Workers reach Redis with nothing but the package.
 //!
 //! The host entry (`pkg/src/node.js`, `workerd.js`) passes its `openSocket` (node:net/tls or
-//! `cloudflare:sockets`, both behind the interface documented in `pkg/src/socket_node.js`);
+//! `cloudflare:sockets`, both behind the interface documented in `pkg/src/net/socket_node.js`);
 //! this driver is the loop of `resp/mod.rs`: it writes what the connection says, feeds it
 //! every chunk, settles commands as they complete and keeps one timer (on the shared timer
 //! queue) armed at [`Connection::next_deadline`].

@@ -1,7 +1,7 @@
 //! `RedisTransport`: Dramatiq's Redis broker protocol (`crate::brokers::redis`) carried out
 //! over a caller's Redis client (`drivers::redis::JsRedis`).
 //!
-//! Internal to the package: `pkg/src/redis_broker.js` builds the public `RedisBroker` and
+//! Internal to the package: `pkg/src/brokers/redis/` builds the public `RedisBroker` and
 //! the worker's consumer on it. This class only sends what the core says to send and reads
 //! the replies as the core says; every decision (keys, script, argv, `redis_message_id`,
 //! `eta`, prefetch, idle back-off, maintenance odds) is the core's. Each operation is one

@@ -2,7 +2,7 @@
 //! `net`/`tls`, Workers' `cloudflare:sockets`), shaped like node-redis (`sendCommand(argv)`,
 //! `close()`, `duplicate()`) so `RedisBackend`, `RedisBroker` and code written for
 //! node-redis accept it. The host entry picks the socket and hands it in
-//! (`pkg/src/redis_connect.js`); the connection itself is `drivers::redis_socket`.
+//! (`pkg/src/net/redis_connect.js`); the connection itself is `drivers::redis_socket`.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

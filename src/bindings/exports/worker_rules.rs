@@ -1,4 +1,4 @@
-//! The broker's rules for `pkg/src/broker.js`: actors, `Results`, `Retries`, `AgeLimit`,
+//! The broker's rules for `pkg/src/` (`actor.js`, `middleware/`, `worker/`): actors, `Results`, `Retries`, `AgeLimit`,
 //! delays and pipelines, each a thin wrapper over the core decision.
 //!
 //! These exports are internal to the package (its entry files do not re-export them):
@@ -151,7 +151,7 @@ pub struct ResultsPolicy {
 }
 
 /// What the `Results` middleware does after a hook: the core's [`Decision`], as one enum
-/// across the boundary (`pkg/src/middleware.js` only carries it out).
+/// across the boundary (`pkg/src/middleware/` only carries it out).
 #[wasm_bindgen]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultsAction {

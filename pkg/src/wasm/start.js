@@ -1,7 +1,7 @@
 // Loading the one WebAssembly instance: at import (synchronously, where the entry has the
 // module or its bytes at hand) or through `init(input)`. A failure never throws out of an
 // import: it rejects `ready` and `init()`, and every later call throws a clear error.
-import loadAsync, { initSync } from "../dist/dramatiq_results.js";
+import loadAsync, { initSync } from "../../dist/dramatiq_results.js";
 import { loadFailed } from "./loading.js";
 
 let loaded = false;

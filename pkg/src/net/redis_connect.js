@@ -3,7 +3,7 @@
 // TCP, so there it rejects with a ResultError (code REDIS_UNSUPPORTED) saying so. The
 // shims stay out of the wasm glue on purpose: `cloudflare:sockets` does not resolve outside
 // workerd, nor `node:net` in a browser.
-import { connectRedisWith, RedisConnection } from "../dist/dramatiq_results.js";
+import { connectRedisWith, RedisConnection } from "../../dist/dramatiq_results.js";
 
 // node-redis's other names for ending a connection, so code written for it can end ours.
 RedisConnection.prototype.quit = RedisConnection.prototype.close;

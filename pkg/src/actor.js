@@ -1,0 +1,104 @@
+// Actors (Dramatiq's `Actor` and `@actor`): a JS function workers run on messages, or a
+// remote actor, declared by name, whose code runs elsewhere (a Python worker).
+import { ActorSpec, Message, snakeCase } from "../dist/dramatiq_results.js";
+import { sendOn } from "./brokers/broker.js";
+import { getBroker } from "./brokers/global.js";
+import { kSpec } from "./internal/symbols.js";
+
+function snakeKeys(options) {
+  const out = {};
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[snakeCase(k)] = v;
+  return out;
+}
+
+/**
+ * A JS function run by workers on messages (Dramatiq's `Actor`), or, declared with a name
+ * instead of a function, a *remote* actor: one whose code lives elsewhere (a Python
+ * worker). A remote actor sends messages like any other; no JS worker runs it.
+ */
+export class Actor {
+  constructor(fn, { actorName, queueName = "default", priority = 0, broker, ...options } = {}) {
+    let remote = false;
+    if (typeof fn === "string") {
+      if (fn === "") throw new TypeError("a remote actor needs a non-empty name");
+      actorName = actorName ?? fn;
+      fn = undefined;
+      remote = true;
+    } else if (typeof fn !== "function") {
+      throw new TypeError("an actor needs a function, or the name of an actor whose code lives elsewhere");
+    }
+    const name = actorName ?? fn?.name;
+    /** The broker the actor is declared on. */
+    this.broker = broker ?? getBroker();
+    if (actorName === undefined && fn.name) {
+      // The Python side finds actors by name, and minifiers rename functions.
+      this.broker.logger.warn(
+        `actor "${fn.name}" is named after its function: pass { actorName: "${fn.name}" } so a minifier cannot rename it`,
+      );
+    }
+    this[kSpec] = new ActorSpec(name ?? "", queueName, options, [...this.broker.actorOptions]);
+    /** The function (undefined for a remote actor). */
+    this.fn = fn;
+    /** Whether the actor's code lives elsewhere: declared by name, sent to, never run here. */
+    this.remote = remote;
+    /** The actor's name (its function's name unless `actorName` is given). */
+    this.actorName = this[kSpec].actorName;
+    /** The actor's queue. */
+    this.queueName = queueName;
+    /** The priority (kept for Dramatiq's API; the stub broker does not reorder). */
+    this.priority = priority;
+    /** The actor's options, snake_case, functions included (`retry_when`, `throws`). */
+    this.options = snakeKeys(options);
+    this.broker.declareActor(this);
+  }
+
+  /** A message for this actor, not sent (for pipelines and groups). */
+  message(...args) {
+    return this.messageWithOptions({ args });
+  }
+
+  /** A message with options (camelCase or snake_case names; stored snake_case), not sent. */
+  messageWithOptions({ args = [], kwargs = {}, ...options } = {}) {
+    return new Message({
+      queueName: this.queueName,
+      actorName: this.actorName,
+      args,
+      kwargs,
+      options: snakeKeys(options),
+    });
+  }
+
+  /** Sends a message with these arguments; returns the `Message`. */
+  send(...args) {
+    return this.sendWithOptions({ args });
+  }
+
+  /** Sends a message with `{ args, kwargs, delay, ...options }`; returns the enqueued `Message`. */
+  sendWithOptions({ args = [], kwargs = {}, delay, ...options } = {}) {
+    return sendOn(this.broker, this.messageWithOptions({ args, kwargs, ...options }), { delay });
+  }
+
+  /** Runs the function directly, in this process, without a message. */
+  call(...args) {
+    if (this.remote) {
+      throw new TypeError(`Actor '${this.actorName}' is remote: its code runs elsewhere; send it a message instead.`);
+    }
+    return this.fn(...args);
+  }
+
+  toString() {
+    return `Actor(${this.remote ? `remote ${JSON.stringify(this.actorName)}` : this.fn.name || "<anonymous>"}, queueName=${JSON.stringify(this.queueName)}, actorName=${JSON.stringify(this.actorName)})`;
+  }
+}
+
+/**
+ * Declares `fn` as an actor on the global broker (or `options.broker`). Options:
+ * `actorName`, `queueName`, `priority`, and any option the broker's middleware declare
+ * (`storeResults`, `resultTtl`, `maxRetries`, `minBackoff`, `maxBackoff`, `retryWhen`,
+ * `throws`, `maxAge`, `timeLimit`, `pipeIgnore`); others are rejected. With a string
+ * instead of a function, declares a remote actor of that name (its code lives elsewhere).
+ */
+export function actor(fn, options) {
+  if (typeof fn !== "function" && typeof options === "function") [fn, options] = [options, fn];
+  return new Actor(fn, options);
+}

@@ -1,0 +1,182 @@
+// What every broker shares (Dramatiq's `Broker`), and what the brokers that write over the
+// network share (`NetworkBroker`). The queues themselves are each subclass's: `StubBroker`
+// in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
+import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
+import { checkLogger, getLogger } from "../internal/logger.js";
+import { checkOptions } from "../internal/options.js";
+import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite } from "../internal/symbols.js";
+import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
+
+/** A `delay` option checked: none (undefined or null) → undefined, else a non-negative number of ms. */
+export function checkDelay(delay) {
+  if (delay === undefined || delay === null) return undefined;
+  if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
+  return delay;
+}
+
+/**
+ * What every broker shares (Dramatiq's `Broker`): the logger, the middleware list and its
+ * hooks, the declared actors, and the results backend. Subclasses hold the queues:
+ * `StubBroker` in memory, `RedisBroker` on a Redis server, `RabbitmqBroker` on RabbitMQ.
+ */
+export class Broker {
+  constructor(options) {
+    const { middleware, logger } = checkOptions(`new ${new.target.name}()`, options, {
+      middleware: "iterable",
+      logger: "object",
+    });
+    if (logger !== undefined) checkLogger(logger);
+    /** Warnings and errors go here (Dramatiq's logging). */
+    this.logger = logger ?? getLogger();
+    /** Declared actors by name. */
+    this.actors = new Map();
+    /** The middleware, in order (`after*` hooks run in reverse). */
+    this.middleware = [];
+    for (const m of middleware ?? defaultMiddleware()) this.addMiddleware(m);
+  }
+
+  /** Adds `middleware` at the end, or `{ before }` / `{ after }` the first middleware of a class. */
+  addMiddleware(middleware, { before, after } = {}) {
+    if (!(middleware instanceof Middleware) && typeof middleware !== "object") {
+      throw new TypeError("middleware must be a Middleware object");
+    }
+    const anchor = before ?? after;
+    if (anchor !== undefined) {
+      const i = this.middleware.findIndex((m) => m instanceof anchor);
+      if (i < 0) throw new TypeError(`middleware ${anchor.name} is not on this broker`);
+      this.middleware.splice(before !== undefined ? i : i + 1, 0, middleware);
+    } else {
+      this.middleware.push(middleware);
+    }
+  }
+
+  /** Every actor option the broker's middleware declare (snake_case), plus the keywords. */
+  get actorOptions() {
+    const names = new Set(builtinActorOptions().Broker);
+    for (const m of this.middleware) for (const o of m.actorOptions ?? []) names.add(o);
+    return names;
+  }
+
+  /** Runs `before<Signal>` on every middleware in order; errors propagate. */
+  async emitBefore(signal, ...args) {
+    const hook = "before" + signal[0].toUpperCase() + signal.slice(1);
+    for (const m of this.middleware) if (typeof m[hook] === "function") await m[hook](this, ...args);
+  }
+
+  /** Runs `after<Signal>` on every middleware in reverse order; an error is logged, not raised. */
+  async emitAfter(signal, ...args) {
+    const hook = "after" + signal[0].toUpperCase() + signal.slice(1);
+    for (const m of [...this.middleware].reverse()) {
+      if (typeof m[hook] !== "function") continue;
+      try {
+        await m[hook](this, ...args);
+      } catch (error) {
+        this.logger.error(`Unexpected failure in ${hook} of ${m.constructor.name}.`, error);
+      }
+    }
+  }
+
+  /** Registers `actor` and declares its queue. */
+  declareActor(actor) {
+    this.actors.set(actor.actorName, actor);
+    this.declareQueue(actor.queueName);
+  }
+
+  /** The actor named `name`; throws `ActorNotFound`. */
+  getActor(name) {
+    const actor = this.actors.get(name);
+    if (!actor) throw new ActorNotFound(`Actor '${name}' is not declared on this broker.`);
+    return actor;
+  }
+
+  /**
+   * What `actor.send()`, pipelines and groups call: enqueues `message` and returns the
+   * `Message` as enqueued, synchronously. A network broker returns it before the write
+   * lands and says how it went in `message.enqueued` (see `RedisBroker`).
+   */
+  send(message, options) {
+    return this.enqueue(message, options);
+  }
+
+  /**
+   * `message`, sent by a network broker whose write `enqueued` settles later: it gains
+   * `message.enqueued`, and its `getResult()` waits for the write first and reads from this
+   * broker's backend unless one is given. A failed write is logged here, so a caller that
+   * never looks at `enqueued` leaves no unhandled rejection.
+   */
+  [kSent](message, enqueued) {
+    enqueued.catch((error) =>
+      this.logger.error(`Could not enqueue message ${message.messageId} on queue ${message.queueName}.`, error),
+    );
+    Object.defineProperty(message, "enqueued", { value: enqueued });
+    const getResult = Message.prototype.getResult;
+    Object.defineProperty(message, "getResult", {
+      value: (options = {}) =>
+        enqueued.then(() => {
+          if (options?.backend == null) {
+            try {
+              options = { ...options, backend: this.getResultsBackend() };
+            } catch {}
+          }
+          return getResult.call(message, options);
+        }),
+    });
+    return message;
+  }
+
+  /**
+   * A network broker's `afterEnqueue` hooks, last middleware first, once its write landed:
+   * the message is sent, so a hook that throws is logged rather than failing the send.
+   */
+  [kAfterEnqueue](message, delay) {
+    for (const m of [...this.middleware].reverse()) {
+      try {
+        m.afterEnqueue?.(this, message, delay);
+      } catch (error) {
+        this.logger.error(`Unexpected failure in afterEnqueue of ${m.constructor.name}.`, error);
+      }
+    }
+  }
+
+  /** The broker's results backend (from its `Results` middleware); throws when there is none. */
+  getResultsBackend() {
+    for (const m of this.middleware) if (m instanceof Results) return m.backend;
+    throw new Error(
+      "The broker doesn't have a results backend: add the Results middleware to it, or pass { backend } to getResult.",
+    );
+  }
+}
+
+
+/**
+ * What the brokers that write over the network (`RedisBroker`, `RabbitmqBroker`) share:
+ * `send` returns the message at once and `message.enqueued` settles when the write does;
+ * `enqueue` is the same write as one Promise. A subclass gives `[kPrepare](message, delay)`
+ * (what will be written, built at once, so a bad message or delay throws before any I/O),
+ * `[kPreparedMessage](prepared)` (the `Message` it carries) and `[kWrite](prepared, delay)`.
+ * Internal: not exported from the package.
+ */
+export class NetworkBroker extends Broker {
+  /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
+  enqueue(message, { delay } = {}) {
+    try {
+      return this[kWrite](this[kPrepare](message, delay), delay);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The message as it will be sent, at once; `message.enqueued` settles with the write. */
+  send(message, { delay } = {}) {
+    const prepared = this[kPrepare](message, delay);
+    return this[kSent](this[kPreparedMessage](prepared), this[kWrite](prepared, delay));
+  }
+}
+
+/**
+ * `broker.send(message, options)` where the broker has it (every `Broker`), else
+ * `broker.enqueue`: the enqueued `Message`, synchronously.
+ */
+export function sendOn(broker, message, options) {
+  return typeof broker.send === "function" ? broker.send(message, options) : broker.enqueue(message, options);
+}

@@ -1,0 +1,59 @@
+// What the RabbitMQ broker and its consumer share about amqplib and its errors.
+import { canonicalQueueName } from "../../../dist/dramatiq_results.js";
+import { ConnectionClosed } from "../../errors.js";
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Per-publish calls into wasm cost a few µs each once the process has idled waiting for a
+// confirm (bench/notes.md), so what does not change is asked once: the canonical name of
+// each queue name seen (a handful per app; the cache is dropped if it ever grows large)
+// and the enqueue attempt limit.
+const canonicalNames = new Map();
+export function canonical(name) {
+  let q = canonicalNames.get(name);
+  if (q === undefined) {
+    q = canonicalQueueName(name);
+    if (canonicalNames.size >= 1024) canonicalNames.clear();
+    canonicalNames.set(name, q);
+  }
+  return q;
+}
+
+/** A view of wasm bytes amqplib can send (it wants a Buffer), without a copy. */
+export function buffer(bytes) {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * amqplib, loaded through Node's `require` (`process.getBuiltinModule`, Node ≥ 20.16): no
+ * `import("amqplib")` for bundlers to chase in the package's browser and workerd builds,
+ * where RabbitMQ cannot run anyway.
+ */
+export function loadAmqplib() {
+  const nodeModule = globalThis.process?.getBuiltinModule?.("node:module");
+  if (!nodeModule) {
+    throw new Error("RabbitmqBroker.connect runs on Node only: AMQP needs a raw TCP socket (amqplib uses Node's net)");
+  }
+  try {
+    return nodeModule.createRequire(import.meta.url)("amqplib");
+  } catch (error) {
+    throw new Error("RabbitmqBroker.connect needs the amqplib package: npm install amqplib", { cause: error });
+  }
+}
+
+export function isChannelModel(value) {
+  return value && typeof value.createChannel === "function" && typeof value.close === "function";
+}
+
+/** Whether `error` is a lost connection or channel (worth a retry on a fresh channel). */
+export function isConnectionError(error) {
+  if (!error || typeof error !== "object") return false;
+  if (error.amqpRetry) return true;
+  if (error instanceof ConnectionClosed) return false;
+  // A declaration RabbitMQ refused (406 PRECONDITION_FAILED): retrying cannot help.
+  if (error.code === 406) return false;
+  const text = `${error.name} ${error.message} ${error.code ?? ""}`;
+  return /Channel closed|Connection closed|Channel ended|ECONNREFUSED|ECONNRESET|EPIPE|IllegalOperationError|CONNECTION_FORCED|socket|closed/i.test(
+    text,
+  );
+}

@@ -1,0 +1,395 @@
+// Dramatiq's `RabbitmqBroker` over amqplib (Node only: AMQP runs over a raw TCP socket and
+// amqplib is built on Node's `net`). Every protocol decision — queue arguments, routing
+// keys, bodies, publish properties, prefetch, ack or reject, the reconnect back-off — is
+// the wasm core's (src/brokers/rabbitmq.rs); this file owns the connection, the publishing
+// channel and the retries around it; the worker's side is consumer.js.
+import {
+  Message,
+  canonicalQueueName,
+  delayQueueName,
+  rabbitmqDeclarations,
+  rabbitmqMaxEnqueueAttempts,
+  rabbitmqMaxPriority,
+  rabbitmqPublish,
+  rabbitmqReconnectBackoff,
+} from "../../../dist/dramatiq_results.js";
+import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
+import { checkOptions } from "../../internal/options.js";
+import {
+  kAfterEnqueue,
+  kConsume,
+  kEnsureQueue,
+  kFinish,
+  kHeld,
+  kNewChannel,
+  kPrepare,
+  kPreparedMessage,
+  kWrite,
+} from "../../internal/symbols.js";
+import { NetworkBroker, checkDelay } from "../broker.js";
+import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
+import { RabbitmqConsumer } from "./consumer.js";
+
+let maxEnqueueAttempts;
+
+/**
+ * Dramatiq's `RabbitmqBroker`: messages go to RabbitMQ queues declared exactly as Python
+ * declares them, so Python and JS producers and workers share them.
+ *
+ * `connection` is an amqplib connection (`await amqplib.connect(url)`) or a function that
+ * opens one (`() => amqplib.connect(url)`); with a function the broker (and its workers)
+ * reconnect by themselves after the connection is lost. `RabbitmqBroker.connect(url,
+ * options)` does the latter for you. Options: `confirmDelivery` (wait for RabbitMQ to
+ * confirm every publish, as Dramatiq's `confirm_delivery`), `maxPriority` (queues get
+ * `x-max-priority`; every broker sharing a queue must agree), `deadMessageTtl` (ms dead
+ * letters stay on `<q>.XQ`; default 7 days, Python's `dramatiq_dead_message_ttl`),
+ * `middleware`, `logger`.
+ *
+ * Sending: `actor.send()` (and pipelines, groups) return the `Message` at once and
+ * `message.enqueued` says how the publish went (as on `RedisBroker`); `await
+ * broker.enqueue(message, { delay })` is the same publish as one Promise.
+ */
+export class RabbitmqBroker extends NetworkBroker {
+  #open; // the function reopening the connection, or undefined
+  #connection = undefined; // Promise of the current connection
+  #queues = new Set(); // canonical names
+  #channel = undefined; // Promise of the publishing channel
+  #declared = new WeakMap(); // channel → Map of canonical queue → its declaration (a Promise)
+  #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
+  #draining = new WeakMap(); // channel → Promise of its next 'drain'
+  #closed = false;
+
+  constructor(connection, options) {
+    const { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger } = checkOptions(
+      "new RabbitmqBroker()",
+      options,
+      // The core checks maxPriority and deadMessageTtl.
+      { confirmDelivery: "any", maxPriority: "any", deadMessageTtl: "any", middleware: "any", logger: "any" },
+    );
+    super({ middleware, logger });
+    if (isChannelModel(connection)) {
+      this.#adopt(connection);
+    } else if (typeof connection === "function") {
+      this.#open = connection;
+    } else {
+      throw new TypeError("RabbitmqBroker needs an amqplib connection or a function that opens one");
+    }
+    /** Whether every publish waits for RabbitMQ's confirm (Dramatiq's `confirm_delivery`). */
+    this.confirmDelivery = Boolean(confirmDelivery);
+    /** `x-max-priority` of the queues, or undefined. */
+    this.maxPriority = rabbitmqMaxPriority(maxPriority);
+    /** How long dead letters stay on `<q>.XQ`, in ms (undefined: Dramatiq's 7 days). */
+    this.deadMessageTtl = deadMessageTtl;
+    // Checked once here, so a bad value fails at construction rather than on first use.
+    rabbitmqDeclarations("default", this.maxPriority, deadMessageTtl);
+  }
+
+  /**
+   * Connects to `url` (`amqp://user:pass@host:port/vhost`) with amqplib and returns a
+   * broker that reconnects to it when the connection is lost. `options` are the
+   * constructor's, plus `socketOptions` for amqplib's `connect` (`noDelay` defaults to
+   * true here, as pika sets `TCP_NODELAY`).
+   */
+  static async connect(url, { socketOptions, ...options } = {}) {
+    const { connect } = loadAmqplib();
+    // TCP_NODELAY as pika sets it: without it a publish can wait ~40 ms for delayed ACKs.
+    const sockets = { noDelay: true, ...socketOptions };
+    const broker = new RabbitmqBroker(() => connect(url, sockets), options);
+    await broker.connection();
+    return broker;
+  }
+
+  #adopt(connection) {
+    const current = Promise.resolve(connection);
+    this.#connection = current;
+    connection.on("close", () => {
+      if (this.#connection === current) this.#forget();
+    });
+    connection.on("error", (error) => {
+      if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${error.message}`);
+    });
+  }
+
+  #forget() {
+    this.#connection = undefined;
+    this.#channel = undefined;
+  }
+
+  /** The current amqplib connection, opened again when it was lost (and the broker can). */
+  async connection() {
+    if (this.#closed) throw new ConnectionClosed("the broker is closed");
+    if (this.#connection !== undefined) return this.#connection;
+    if (!this.#open) {
+      throw new ConnectionClosed("the RabbitMQ connection is closed and the broker was given no way to reopen it");
+    }
+    const opening = (async () => {
+      const conn = await this.#open();
+      if (!isChannelModel(conn)) throw new TypeError("the connection function must resolve to an amqplib connection");
+      return conn;
+    })();
+    this.#connection = opening;
+    try {
+      const conn = await opening;
+      if (this.#connection === opening) this.#adopt(conn);
+      if (this.#closed) await conn.close().catch(() => {});
+      return conn;
+    } catch (error) {
+      if (this.#connection === opening) this.#connection = undefined;
+      throw error;
+    }
+  }
+
+  /** A new channel on the current connection; `declared` tracks the queues declared on it. */
+  async [kNewChannel]({ confirm = false } = {}) {
+    const conn = await this.connection();
+    const ch = confirm ? await conn.createConfirmChannel() : await conn.createChannel();
+    this.#declared.set(ch, new Map());
+    // amqplib emits 'error' before 'close' when the server closes a channel; a listener
+    // keeps it from being an uncaught exception (the operation that caused it rejects).
+    ch.on("error", () => {});
+    return ch;
+  }
+
+  /** The channel publishes and declarations go through (a confirm channel with `confirmDelivery`). */
+  channel() {
+    if (this.#channel === undefined) {
+      const opening = this[kNewChannel]({ confirm: this.confirmDelivery }).then((ch) => {
+        ch.on("close", () => {
+          if (this.#channel === opening) this.#channel = undefined;
+        });
+        ch.on("return", (returned) => this.#onReturn(returned));
+        return ch;
+      });
+      this.#channel = opening;
+      opening.catch(() => {
+        if (this.#channel === opening) this.#channel = undefined;
+      });
+    }
+    return this.#channel;
+  }
+
+  #dropChannel(ch) {
+    if (this.#channel === undefined) return;
+    const current = this.#channel;
+    current
+      .then((c) => {
+        if (ch !== undefined && c !== ch) return;
+        if (this.#channel === current) this.#channel = undefined;
+        c.close().catch(() => {});
+      })
+      .catch(() => {});
+  }
+
+  #onReturn({ fields, content }) {
+    try {
+      this.#returned.add(`${fields.routingKey} ${Message.decode(content).messageId}`);
+    } catch {
+      // Not one of ours: nothing waits for it.
+    }
+  }
+
+  /** Declares `name`'s queues here; they are declared on RabbitMQ before first use. */
+  declareQueue(name) {
+    const q = canonical(name);
+    if (this.#queues.has(q)) return;
+    for (const m of this.middleware) m.beforeDeclareQueue?.(this, q);
+    this.#queues.add(q);
+    for (const m of [...this.middleware].reverse()) m.afterDeclareQueue?.(this, q);
+    for (const m of [...this.middleware].reverse()) m.afterDeclareDelayQueue?.(this, delayQueueName(q));
+  }
+
+  /** The declared (canonical) queue names. */
+  getDeclaredQueues() {
+    return new Set(this.#queues);
+  }
+
+  /**
+   * Declares `queue`'s three queues on `ch` (once per channel), with Dramatiq's arguments.
+   * Callers arriving while the declaration is under way wait for that same one, so the
+   * publishes after it go out in the order they were asked for.
+   */
+  [kEnsureQueue](ch, queue) {
+    const q = canonical(queue);
+    let declared = this.#declared.get(ch);
+    if (declared === undefined) {
+      declared = new Map();
+      this.#declared.set(ch, declared);
+    }
+    let pending = declared.get(q);
+    if (pending === undefined) {
+      pending = (async () => {
+        for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
+          await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+        }
+      })();
+      declared.set(q, pending);
+      pending.catch(() => {
+        if (declared.get(q) === pending) declared.delete(q);
+      });
+    }
+    return pending;
+  }
+
+  /** Declares `queue`'s three queues on RabbitMQ now (otherwise they are declared on first use). */
+  async ensureQueue(queue) {
+    this.declareQueue(queue);
+    await this[kEnsureQueue](await this.channel(), queue);
+  }
+
+  /** The publish for `message` (delay applied), `beforeEnqueue` hooks run. */
+  [kPrepare](message, delay) {
+    if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
+    delay = checkDelay(delay);
+    const out = rabbitmqPublish(message, delay, Date.now(), this.confirmDelivery);
+    for (const m of this.middleware) m.beforeEnqueue?.(this, out.message, delay);
+    return out;
+  }
+
+  /**
+   * Publishes (on `<queue>.DQ` with an `eta` after a delay, as Dramatiq does, even for 0);
+   * with `confirmDelivery`, settles once RabbitMQ confirmed it. A lost connection or channel
+   * is retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
+   */
+  async [kWrite](out, delay) {
+    const sent = out.message;
+    const body = buffer(out.body);
+    const queueName = sent.queueName;
+    this.declareQueue(queueName);
+    for (let attempt = 1; ; attempt++) {
+      let ch;
+      try {
+        ch = await this.channel();
+        await this[kEnsureQueue](ch, queueName);
+        await this.#publish(ch, out, body, sent);
+        break;
+      } catch (error) {
+        if (this.#closed) throw new ConnectionClosed("the broker is closed", { cause: error });
+        if (!isConnectionError(error)) throw error;
+        this.#dropChannel(ch);
+        const maxAttempts = (maxEnqueueAttempts ??= rabbitmqMaxEnqueueAttempts());
+        if (attempt >= maxAttempts) {
+          throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${error.message}`, { cause: error });
+        }
+        this.logger.warn(`Retrying enqueue of message ${sent.messageId} (${attempt}/${maxAttempts}): ${error.message}`);
+        await sleep(rabbitmqReconnectBackoff(attempt - 1)[1]);
+      }
+    }
+    this[kAfterEnqueue](sent, delay);
+    return sent;
+  }
+
+  /** One Promise per channel for every publish waiting on its 'drain' (or its end). */
+  #drained(ch) {
+    let waiting = this.#draining.get(ch);
+    if (waiting === undefined) {
+      waiting = new Promise((resolve) => {
+        const done = () => {
+          ch.off("drain", done);
+          ch.off("close", done);
+          this.#draining.delete(ch);
+          resolve();
+        };
+        ch.on("drain", done);
+        ch.on("close", done);
+      });
+      this.#draining.set(ch, waiting);
+    }
+    return waiting;
+  }
+
+  #publish(ch, out, body, sent) {
+    if (!this.confirmDelivery) {
+      // amqplib buffers the frame; false only asks the caller to wait for 'drain' (or the
+      // channel's end: the frame was handed over, and unconfirmed publishing promises no more).
+      if (ch.publish(out.exchange, out.routingKey, body, out.options)) return undefined;
+      return this.#drained(ch);
+    }
+    return new Promise((resolve, reject) => {
+      ch.publish(out.exchange, out.routingKey, body, out.options, (error) => {
+        // RabbitMQ sends a basic.return before the confirm of the same publish.
+        if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
+          // Unroutable: its queue is gone. Declare it again and retry (Dramatiq does too).
+          this.#declared.get(ch)?.delete(canonical(out.routingKey));
+          return reject(Object.assign(new Error(`message ${sent.messageId} was returned as unroutable`), { amqpRetry: true }));
+        }
+        if (error) {
+          const nacked = new Error(`RabbitMQ did not confirm message ${sent.messageId}`, { cause: error });
+          return reject(Object.assign(nacked, { amqpRetry: true }));
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** The message a prepared publish carries. */
+  [kPreparedMessage](out) {
+    return out.message;
+  }
+
+  /** `[messages ready on <q>, on <q>.DQ, on <q>.XQ]` (Dramatiq's `get_queue_message_counts`; unacked ones are not counted). */
+  async getQueueMessageCounts(queue) {
+    const ch = await this.channel();
+    const counts = [];
+    for (const d of rabbitmqDeclarations(canonicalQueueName(queue), this.maxPriority, this.deadMessageTtl)) {
+      const ok = await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+      counts.push(ok.messageCount);
+    }
+    return counts;
+  }
+
+  /** Drops every message of `queue`, its delay queue and its dead letters. */
+  async flush(queue) {
+    const q = canonicalQueueName(queue);
+    const ch = await this.channel();
+    await this[kEnsureQueue](ch, q);
+    for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) await ch.purgeQueue(d.queue);
+  }
+
+  /** Flushes every declared queue. */
+  async flushAll() {
+    for (const q of this.#queues) await this.flush(q);
+  }
+
+  /**
+   * Resolves once `queue` and its delay queue were seen empty `minSuccesses` times in a
+   * row, `idleTime` ms apart (Dramatiq's `join`: unacked messages are not counted, so it
+   * is for tests). Rejects with `QueueJoinTimeout` after `timeout` ms.
+   */
+  async join(queue, { timeout, minSuccesses = 10, idleTime = 100 } = {}) {
+    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+    let successes = 0;
+    while (successes < minSuccesses) {
+      if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${queue}' was not drained within ${timeout} ms.`);
+      const [ready, delayed] = await this.getQueueMessageCounts(queue);
+      successes = ready + delayed === 0 ? successes + 1 : 0;
+      await sleep(idleTime);
+    }
+  }
+
+  /** Closes the connection (and with it every channel); the broker cannot be used afterwards. */
+  async close() {
+    this.#closed = true;
+    const conn = this.#connection;
+    this.#forget();
+    if (conn) {
+      try {
+        await (await conn).close();
+      } catch {
+        // Already closed, or never opened.
+      }
+    }
+  }
+
+  // --- for workers -------------------------------------------------------------------
+
+  /** A consumer for `worker` (see `Worker`). */
+  [kConsume](worker, options) {
+    return new RabbitmqConsumer(this, worker, options);
+  }
+
+  /** Acks a processed message, or rejects it (dead-letters it to `<q>.XQ`) when it failed. */
+  async [kFinish](queueName, deadLetter, proxy) {
+    const held = proxy?.[kHeld];
+    await held?.consumer.settle(held, Boolean(deadLetter), proxy.messageId);
+  }
+}

@@ -1,0 +1,160 @@
+// Dramatiq's `RedisBroker` in JavaScript: the same keys, script effects and message bytes
+// as Python's, so JS producers and workers share queues with Python ones. What to send and
+// what a reply means is the wasm core's (`RedisTransport`, over src/brokers/redis); this
+// file is the broker's bookkeeping; its worker side is consumer.js.
+import { Message, RedisTransport, canonicalQueueName, delayQueueName } from "../../../dist/dramatiq_results.js";
+import { QueueJoinTimeout } from "../../errors.js";
+import { checkOptions } from "../../internal/options.js";
+import {
+  kAfterEnqueue,
+  kConsume,
+  kConsumers,
+  kFinish,
+  kHeld,
+  kNotify,
+  kPrepare,
+  kPreparedMessage,
+  kTransport,
+  kWrite,
+} from "../../internal/symbols.js";
+import { NetworkBroker, checkDelay } from "../broker.js";
+import { RedisConsumer } from "./consumer.js";
+
+/**
+ * A broker on Redis, in Dramatiq 2.2.1's layout: `new RedisBroker(client, { namespace =
+ * "dramatiq", middleware, logger, heartbeatTimeout = 60000, deadMessageTtl = 7 days,
+ * maintenanceChance = 1000 })`. `client` is a connected node-redis or ioredis client (or
+ * any object with `sendCommand(argv)`, `call(...argv)` or `callBuffer(...argv)`); the
+ * broker never closes it.
+ *
+ * Sending: `actor.send()` (and pipelines, groups) return the `Message` at once; the write
+ * is under way and `message.enqueued` says how it went (resolves with the message,
+ * rejects with a `ResultError` whose `cause` is the client's error; a failure is also
+ * logged, so never an unhandled rejection). `message.getResult()` awaits it first.
+ * `await broker.enqueue(message, { delay })` is the same write as one Promise.
+ */
+export class RedisBroker extends NetworkBroker {
+  #queues = new Set();
+
+  constructor(client, options) {
+    const { namespace, middleware, logger, heartbeatTimeout, deadMessageTtl, maintenanceChance } = checkOptions(
+      "new RedisBroker()",
+      options,
+      // The core checks the values of the transport's options.
+      { namespace: "any", middleware: "any", logger: "any", heartbeatTimeout: "any", deadMessageTtl: "any", maintenanceChance: "any" },
+    );
+    super({ middleware, logger });
+    this[kTransport] = new RedisTransport(client, { namespace, heartbeatTimeout, deadMessageTtl, maintenanceChance });
+    this[kConsumers] = new Set();
+    /** The Redis client. */
+    this.client = client;
+  }
+
+  /** The key namespace (Dramatiq's default: "dramatiq"). */
+  get namespace() {
+    return this[kTransport].namespace;
+  }
+
+  /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
+  get brokerId() {
+    return this[kTransport].workerId;
+  }
+
+  /** Declares a queue (and its delay queue). Redis needs nothing; workers consume these. */
+  declareQueue(name) {
+    const q = canonicalQueueName(name);
+    this.#queues.add(q);
+    this.#queues.add(delayQueueName(q));
+  }
+
+  /** The declared queue names (delay queues included). */
+  getDeclaredQueues() {
+    return new Set(this.#queues);
+  }
+
+  /** The message as it will be written (fresh `redis_message_id`, delay applied), hooks run. */
+  [kPrepare](message, delay) {
+    if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
+    const prepared = this[kTransport].prepare(message, checkDelay(delay));
+    for (const m of this.middleware) m.beforeEnqueue?.(this, prepared, delay);
+    return prepared;
+  }
+
+  /**
+   * Enqueues (on `<queue>.DQ` with an `eta` after a delay) as one script call: body and
+   * queue entry written atomically, Python's `Message.encode()` bytes, a fresh
+   * `redis_message_id`.
+   */
+  async [kWrite](prepared, delay) {
+    await this[kTransport].send(prepared);
+    this[kAfterEnqueue](prepared, delay);
+    this[kNotify](prepared.queueName);
+    return prepared;
+  }
+
+  /** A prepared write is the message as enqueued. */
+  [kPreparedMessage](prepared) {
+    return prepared;
+  }
+
+  /**
+   * Resolves once `queue` and its delay queue hold no message (stored, or held by this
+   * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize`.
+   */
+  async join(queueName, { timeout } = {}) {
+    const q = canonicalQueueName(queueName);
+    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+    let misses = 0;
+    for (;;) {
+      if ((await this[kTransport].qsize(q)) === 0) return;
+      if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`);
+      let ms;
+      [misses, ms] = this[kTransport].idleBackoff(misses);
+      await new Promise((r) => setTimeout(r, Math.min(ms, 100, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** Drops every message of `queue` and its delay queue, and their dead letters. */
+  async flush(queueName) {
+    const q = canonicalQueueName(queueName);
+    await this[kTransport].purge(q);
+    await this[kTransport].purge(delayQueueName(q));
+  }
+
+  /** Flushes every declared queue. */
+  async flushAll() {
+    for (const q of this.#queues) if (!q.endsWith(".DQ")) await this.flush(q);
+  }
+
+  /** Nothing to release: the client is the caller's to close. */
+  close() {}
+
+  // --- for workers -------------------------------------------------------------------
+
+  /** A consumer for `worker` (see `Worker`). */
+  [kConsume](worker, options) {
+    return new RedisConsumer(this, worker, options);
+  }
+
+  /** Acks (or, with `deadLetter`, nacks) a processed message on the queue it came from. */
+  async [kFinish](queueName, deadLetter, proxy) {
+    const held = proxy?.[kHeld];
+    if (!held) return;
+    try {
+      if (deadLetter) await this[kTransport].nack(held.queue, held.id);
+      else await this[kTransport].ack(held.queue, held.id);
+    } catch (error) {
+      // It stays in this worker's ack set: requeued on stop, or after the heartbeat timeout.
+      this.logger.error(
+        `Could not ${deadLetter ? "nack" : "ack"} message ${proxy.messageId} on queue ${held.queue}; ` +
+          "it will be delivered again.",
+        error,
+      );
+    }
+  }
+
+  /** Wakes this process's consumers of `queue` (a message was just enqueued there). */
+  [kNotify](queueName) {
+    for (const c of this[kConsumers]) c.wake(queueName);
+  }
+}

@@ -1,0 +1,209 @@
+// The worker's side of a `RedisBroker`: fetching, holding, heartbeating and requeueing, as
+// Dramatiq's `_RedisConsumer` does. What each command is and what its reply means is the
+// core's (`RedisTransport`); this is the loop around it.
+import { RedisTransport, delayQueueName } from "../../../dist/dramatiq_results.js";
+import { kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
+import { Consumer, takeDue } from "../../worker/consumer.js";
+import { WorkerMessage } from "../../worker/message.js";
+
+// Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
+// after this module loads).
+let workerTimeout;
+function WORKER_TIMEOUT_MS() {
+  return (workerTimeout ??= RedisTransport.workerTimeout());
+}
+
+/**
+ * The worker's side of a `RedisBroker`: one fetch loop per queue and delay queue (fetching
+ * up to the prefetch, heartbeating at least every `WORKER_TIMEOUT` ms), `concurrency`
+ * runners, and one loop moving due delayed messages to their queue.
+ */
+export class RedisConsumer extends Consumer {
+  #done;
+
+  constructor(broker, worker, options) {
+    super(broker, worker, options);
+    this.transport = broker[kTransport];
+    this.queues = this.names.flatMap((name) => [
+      this.#queue(name, RedisTransport.queuePrefetch(this.concurrency)),
+      this.#queue(delayQueueName(name), RedisTransport.delayQueuePrefetch(this.concurrency)),
+    ]);
+  }
+
+  #queue(name, prefetch) {
+    return { name, prefetch, held: 0, misses: 0, wake: null, woken: false, failing: false };
+  }
+
+  /** Runs until `stop()`; resolves once every loop has ended. */
+  run() {
+    this.running = true;
+    this.broker[kConsumers].add(this);
+    this.warnIfIdle(this.queues.length);
+    const loops = [...this.queues.map((q) => this.#fetchLoop(q)), ...this.runners(), this.#delayLoop()];
+    this.#done = Promise.all(loops);
+    return this.#done;
+  }
+
+  /** Stops fetching, lets the runners finish their message, and requeues the rest. */
+  async stop() {
+    if (!this.running) return;
+    this.running = false;
+    this.#wakeAll();
+    await this.#done;
+    this.broker[kConsumers].delete(this);
+    const left = new Map();
+    for (const item of [...this.ready, ...this.delayed]) {
+      const ids = left.get(item.queue.name) ?? [];
+      ids.push(RedisTransport.redisMessageId(item.message));
+      left.set(item.queue.name, ids);
+    }
+    this.ready.length = 0;
+    this.delayed.length = 0;
+    for (const [queue, ids] of left) {
+      try {
+        await this.transport.requeue(queue, ids);
+      } catch (error) {
+        this.broker.logger.error(
+          `Could not requeue ${ids.length} prefetched message(s) of queue ${queue}; ` +
+            "they return to it once this worker's heartbeat times out.",
+          error,
+        );
+      }
+    }
+  }
+
+  /** A message was enqueued on `queueName` in this process: fetch now. */
+  wake(queueName) {
+    for (const q of this.queues) {
+      if (q.name !== queueName) continue;
+      // Also when a fetch is under way: it may have missed the message, so no idle sleep after.
+      q.woken = true;
+      q.wake?.();
+    }
+  }
+
+  #wakeAll() {
+    for (const q of this.queues) q.wake?.();
+    this.wakeRunners();
+    this.delayWake?.();
+  }
+
+  async #fetchLoop(q) {
+    const logger = this.broker.logger;
+    let failures = 0;
+    while (this.running) {
+      const want = Math.max(0, q.prefetch - q.held);
+      q.woken = false;
+      let got;
+      try {
+        // With no room, a fetch of 0 is the heartbeat.
+        got = await this.transport.fetch(q.name, want);
+      } catch (error) {
+        if (!q.failing) logger.error(`Could not fetch from queue ${q.name}; retrying until the server answers.`, error);
+        q.failing = true;
+        let ms;
+        [failures, ms] = this.transport.idleBackoff(failures);
+        await this.sleep(ms, q, "wake");
+        continue;
+      }
+      if (q.failing) logger.warn?.(`Fetching from queue ${q.name} works again.`);
+      q.failing = false;
+      failures = 0;
+      for (const { message, eta } of got.messages) {
+        q.held += 1;
+        if (eta === undefined) this.addReady({ queue: q, message });
+        else this.delayed.push({ queue: q, message, eta });
+      }
+      if (got.messages.length > 0) {
+        this.wakeRunners();
+        this.delayWake?.();
+      }
+      for (const bad of got.bad) await this.#deadLetterBody(q, bad);
+      if (got.missing > 0) {
+        logger.warn(`${got.missing} message id(s) fetched from queue ${q.name} had no stored body; skipped.`);
+      }
+      const n = got.messages.length + got.bad.length;
+      if (!this.running) break;
+      if (want === 0) {
+        if (!q.woken) await this.sleep(WORKER_TIMEOUT_MS(), q, "wake");
+      } else if (n === 0 && !q.woken) {
+        let ms;
+        [q.misses, ms] = this.transport.idleBackoff(q.misses);
+        await this.sleep(ms, q, "wake");
+      } else {
+        q.misses = 0;
+      }
+    }
+  }
+
+  async #deadLetterBody(q, { reason, redisMessageId }) {
+    const logger = this.broker.logger;
+    if (redisMessageId === undefined) {
+      logger.error(
+        `Fetched a body from queue ${q.name} that is ${reason}; its id could not be found, ` +
+          "so it stays held by this worker until its heartbeat times out.",
+      );
+      return;
+    }
+    logger.error(`Dead-lettering message ${redisMessageId} from queue ${q.name}: its body is ${reason}.`);
+    try {
+      await this.transport.nack(q.name, redisMessageId);
+    } catch (error) {
+      logger.error(`Could not dead-letter message ${redisMessageId} from queue ${q.name}.`, error);
+    }
+  }
+
+  /** A runner is done with `item` (a message unhandled here stays held: requeued on stop,
+   * or redelivered after the heartbeat timeout); its queue may fetch one more. */
+  [kReleased](item) {
+    this.#releasedFrom(item.queue);
+  }
+
+  #releasedFrom(q) {
+    q.held -= 1;
+    q.woken = true;
+    q.wake?.();
+  }
+
+  async [kHandle]({ queue, message }) {
+    const broker = this.broker;
+    const id = RedisTransport.redisMessageId(message);
+    const refusal = this.refusal(message, queue.name);
+    if (refusal !== undefined) {
+      broker.logger.error(refusal);
+      try {
+        await this.transport.nack(queue.name, id);
+      } catch (error) {
+        broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
+      }
+      return;
+    }
+    const proxy = new WorkerMessage(message);
+    proxy[kHeld] = { queue: queue.name, id };
+    await this.worker[kProcess](queue.name, proxy);
+  }
+
+  async #delayLoop() {
+    while (this.running) {
+      const now = Date.now();
+      const { due, held, next } = takeDue(this.delayed, now);
+      this.delayed = held;
+      for (const item of due) {
+        if (!this.running) {
+          this.delayed.push(item);
+          continue;
+        }
+        try {
+          const moved = await this.transport.undelay(item.queue.name, item.message);
+          this.broker[kNotify](moved.queueName);
+          this.#releasedFrom(item.queue);
+        } catch (error) {
+          this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
+          this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });
+        }
+      }
+      if (!this.running) break;
+      await this.sleep(Math.max(0, Math.min(next - Date.now(), WORKER_TIMEOUT_MS())), this, "delayWake");
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// Dramatiq's `StubBroker`: queues in memory, consumed by workers in the same process.
+// Every rule about a message (delays, queue names) is the wasm core's.
+import {
+  Message,
+  canonicalQueueName,
+  delayMessage,
+  delayQueueName,
+  messageEta,
+  undelayMessage,
+} from "../../dist/dramatiq_results.js";
+import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
+import { kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
+import { Broker, checkDelay } from "./broker.js";
+
+/**
+ * An in-memory broker: named queues, each with a delay queue (`<queue>.DQ`), and a list of
+ * dead-lettered messages. Workers in the same process consume from it.
+ */
+export class StubBroker extends Broker {
+  #queues = new Map();
+  #listeners = new Set();
+
+  constructor(options) {
+    super(options);
+    /** Messages that failed (Dramatiq's `dead_letters`). */
+    this.deadLetters = [];
+  }
+
+  /** Declares a queue (and its delay queue). */
+  declareQueue(name) {
+    const q = canonicalQueueName(name);
+    for (const n of [q, delayQueueName(q)]) {
+      if (!this.#queues.has(n)) this.#queues.set(n, { messages: [], unfinished: 0 });
+    }
+  }
+
+  /** The declared queue names (delay queues included). */
+  getDeclaredQueues() {
+    return new Set(this.#queues.keys());
+  }
+
+  /**
+   * Enqueues `message`, after `delay` ms if given; returns what was enqueued (for a
+   * delay, a copy on `<queue>.DQ` with an `eta` option, which has the same result key).
+   */
+  enqueue(message, { delay } = {}) {
+    if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
+    if (checkDelay(delay) > 0) message = delayMessage(message, delay, Date.now());
+    const queue = this.#queues.get(message.queueName);
+    if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
+    for (const m of this.middleware) m.beforeEnqueue?.(this, message, delay);
+    queue.messages.push(message);
+    queue.unfinished += 1;
+    for (const m of [...this.middleware].reverse()) m.afterEnqueue?.(this, message, delay);
+    this[kChanged]();
+    return message;
+  }
+
+  /**
+   * Resolves once `queue` and its delay queue have no unfinished messages. Rejects with
+   * `QueueJoinTimeout` after `timeout` ms, and with the message's exception as soon as one
+   * is dead-lettered when `failFast` is set.
+   */
+  join(queueName, { timeout, failFast = false } = {}) {
+    const q = canonicalQueueName(queueName);
+    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(`Queue '${q}' is not declared on this broker.`));
+    const names = [q, delayQueueName(q)];
+    const deadAtStart = this.deadLetters.length;
+    return new Promise((resolve, reject) => {
+      let timer;
+      const check = () => {
+        if (failFast && this.deadLetters.length > deadAtStart) {
+          done();
+          const dead = this.deadLetters[deadAtStart];
+          return reject(dead.exception ?? new Error(`Message ${dead.messageId} failed.`));
+        }
+        if (names.every((n) => this.#queues.get(n).unfinished === 0)) {
+          done();
+          resolve();
+        }
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+      };
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          done();
+          reject(new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`));
+        }, timeout);
+      }
+      this.#listeners.add(check);
+      check();
+    });
+  }
+
+  /** Drops every message of `queue` (and its delay queue). */
+  flush(queueName) {
+    const q = canonicalQueueName(queueName);
+    for (const n of [q, delayQueueName(q)]) {
+      const queue = this.#queues.get(n);
+      if (!queue) continue;
+      queue.unfinished -= queue.messages.length;
+      queue.messages.length = 0;
+    }
+    this[kChanged]();
+  }
+
+  /** Drops every message of every queue and the dead letters. */
+  flushAll() {
+    for (const n of this.#queues.keys()) this.flush(n);
+    this.deadLetters.length = 0;
+  }
+
+  /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
+  close() {}
+
+  // --- for workers -------------------------------------------------------------------
+
+  /** Takes the next ready message of `queues` (all when undefined): due delayed ones first. */
+  [kTake](queues) {
+    const now = Date.now();
+    let next = Infinity;
+    for (const [name, queue] of this.#queues) {
+      if (queues && !queues.has(canonicalQueueName(name))) continue;
+      if (!name.endsWith(".DQ")) {
+        if (queue.messages.length > 0) return { message: queue.messages.shift(), queue: name };
+        continue;
+      }
+      for (let i = 0; i < queue.messages.length; i++) {
+        const eta = messageEta(queue.messages[i]) ?? 0;
+        if (eta <= now) return { message: queue.messages.splice(i, 1)[0], queue: name, due: true };
+        next = Math.min(next, eta);
+      }
+    }
+    return { next };
+  }
+
+  /** Moves a due delayed message to its work queue. */
+  [kUndelay](message) {
+    this.enqueue(undelayMessage(message));
+  }
+
+  /** Marks a taken message done. */
+  [kFinish](queueName, deadLetter) {
+    const queue = this.#queues.get(queueName);
+    if (queue) queue.unfinished -= 1;
+    if (deadLetter) this.deadLetters.push(deadLetter);
+    this[kChanged]();
+  }
+
+  /** Calls `listener` on every change until it is removed. */
+  [kListen](listener) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  [kChanged]() {
+    for (const l of [...this.#listeners]) l();
+  }
+}
+

@@ -1,0 +1,85 @@
+// One place where every constructor's options are checked (node-redis validates its options
+// in one place too): a misspelled name (`new Worker(b, { concurency: 2 })`) or a value of the
+// wrong type is a TypeError naming the option and what is accepted, never silently ignored.
+
+/**
+ * What a value may be, by name. A trailing "?" also accepts null. Undefined is always
+ * accepted (the option is absent); so is anything for "any".
+ */
+const KINDS = {
+  any: () => true,
+  boolean: (v) => typeof v === "boolean",
+  string: (v) => typeof v === "string",
+  function: (v) => typeof v === "function",
+  object: (v) => v !== null && typeof v === "object",
+  /** A duration or an age: a number of ms, 0 or more (Infinity allowed). */
+  ms: (v) => typeof v === "number" && v >= 0,
+  /** A count: a whole number, 1 or more. */
+  count: (v) => Number.isInteger(v) && v >= 1,
+  /** A whole number, 0 or more. */
+  natural: (v) => Number.isInteger(v) && v >= 0,
+  /** Anything `for…of` can walk (queue names, middleware lists). */
+  iterable: (v) => v !== null && typeof v === "object" && typeof v[Symbol.iterator] === "function",
+};
+
+const WORDS = {
+  any: "anything",
+  boolean: "a boolean",
+  string: "a string",
+  function: "a function",
+  object: "an object",
+  ms: "a number of milliseconds, 0 or more",
+  count: "a whole number, 1 or more",
+  natural: "a whole number, 0 or more",
+  iterable: "a list (an iterable)",
+};
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
+  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+/**
+ * Checks `options` (an object or undefined) for `what` (say `"new Worker()"`) against
+ * `spec`, `{ name: kind }` with the kinds above (`"ms?"` also takes null), and returns
+ * `options` or `{}`. Throws a TypeError for an unknown name, listing the accepted ones,
+ * and for a value of the wrong kind; a hostile object (a throwing getter, a Proxy) is a
+ * TypeError with the original as its cause.
+ */
+export function checkOptions(what, options, spec) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  let names;
+  try {
+    names = Object.keys(options);
+  } catch (cause) {
+    throw new TypeError(`${what}: its options cannot be read`, { cause });
+  }
+  for (const name of names) {
+    const kind = spec[name];
+    if (kind === undefined) {
+      const accepted = Object.keys(spec);
+      throw new TypeError(
+        `${what}: unknown option ${JSON.stringify(name)}` +
+          (accepted.length > 0 ? `; accepted: ${accepted.join(", ")}` : "; it takes no options"),
+      );
+    }
+    let value;
+    try {
+      value = options[name];
+    } catch (cause) {
+      throw new TypeError(`${what}: option ${name} cannot be read`, { cause });
+    }
+    if (value === undefined) continue;
+    const nullable = kind.endsWith("?");
+    const base = nullable ? kind.slice(0, -1) : kind;
+    if (value === null && nullable) continue;
+    if (!KINDS[base](value)) {
+      throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describe(value)}`);
+    }
+  }
+  return options;
+}

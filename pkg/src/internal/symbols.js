@@ -1,0 +1,62 @@
+// What the package's own modules say to each other and users never call: the protocol
+// between a broker, its worker and its consumer. Symbols (pino's way) rather than
+// underscore names, so none of it is reachable by accident, collides with a user's
+// subclass, or shows up as API (tests/js/types-exports.test.mjs needs no allow-list).
+
+// A worker and an in-memory broker (`StubBroker`).
+/** `broker[kTake](queues)`: the next ready message, `{ message, queue, due }`, or `{ next }`. */
+export const kTake = Symbol("dramatiq.take");
+/** `broker[kUndelay](message)`: a due delayed message goes to its work queue. */
+export const kUndelay = Symbol("dramatiq.undelay");
+/** `broker[kListen](listener)`: calls `listener` on every change; returns the unsubscribe. */
+export const kListen = Symbol("dramatiq.listen");
+/** `broker[kChanged]()`: tells the listeners something changed. */
+export const kChanged = Symbol("dramatiq.changed");
+
+// A worker and any broker.
+/** `broker[kFinish](queueName, deadLetter, proxy)`: acks, or nacks with `deadLetter`. */
+export const kFinish = Symbol("dramatiq.finish");
+/** `broker[kConsume](worker, { queues, concurrency })`: a network broker's consumer. */
+export const kConsume = Symbol("dramatiq.consume");
+/** `worker[kProcess](queueName, proxy)`: runs one message with its hooks, then settles it. */
+export const kProcess = Symbol("dramatiq.process");
+
+// A network broker's sends (`NetworkBroker` and its subclasses).
+/** `broker[kPrepare](message, delay)`: what will be written, built at once. */
+export const kPrepare = Symbol("dramatiq.prepare");
+/** `broker[kPreparedMessage](prepared)`: the `Message` a prepared write carries. */
+export const kPreparedMessage = Symbol("dramatiq.preparedMessage");
+/** `broker[kWrite](prepared, delay)`: the write; resolves with the message as sent. */
+export const kWrite = Symbol("dramatiq.write");
+/** `broker[kAfterEnqueue](message, delay)`: the `afterEnqueue` hooks, logged not raised. */
+export const kAfterEnqueue = Symbol("dramatiq.afterEnqueue");
+/** `broker[kSent](message, enqueued)`: the message, with `enqueued` and a `getResult` awaiting it. */
+export const kSent = Symbol("dramatiq.sent");
+
+// A consumer and the broker-specific half that extends it (`worker/consumer.js`).
+/** `consumer[kHandle](item)`: runs one ready item. */
+export const kHandle = Symbol("dramatiq.handle");
+/** `consumer[kReleased](item)`: a runner is done with `item`. */
+export const kReleased = Symbol("dramatiq.released");
+
+// What a message proxy carries for the broker it came from.
+/** `proxy[kHeld]`: the broker's handle on a fetched or delivered message (to ack it). */
+export const kHeld = Symbol("dramatiq.held");
+
+// An actor's checked declaration (a wasm `ActorSpec`), read by the middleware.
+/** `actor[kSpec]`: the actor's `ActorSpec`. */
+export const kSpec = Symbol("dramatiq.spec");
+
+// A `RedisBroker` and its consumer (brokers/redis/).
+/** `broker[kTransport]`: the protocol over the client (the core's `RedisTransport`). */
+export const kTransport = Symbol("dramatiq.redisTransport");
+/** `broker[kConsumers]`: this process's consumers, woken when this broker enqueues. */
+export const kConsumers = Symbol("dramatiq.redisConsumers");
+/** `broker[kNotify](queueName)`: wakes this process's consumers of that queue. */
+export const kNotify = Symbol("dramatiq.redisNotify");
+
+// A `RabbitmqBroker` and its consumer (brokers/rabbitmq/).
+/** `broker[kNewChannel]({ confirm })`: a new channel on the current connection. */
+export const kNewChannel = Symbol("dramatiq.amqpNewChannel");
+/** `broker[kEnsureQueue](channel, queue)`: declares the queue's three queues on that channel, once. */
+export const kEnsureQueue = Symbol("dramatiq.amqpEnsureQueue");

@@ -1,0 +1,57 @@
+// Dramatiq's `Retries` middleware: the core decides retry or fail, and the back-off.
+import { RetriesPolicy } from "../../dist/dramatiq_results.js";
+import { Retry } from "../errors.js";
+import { checkOptions } from "../internal/options.js";
+import { kSpec } from "../internal/symbols.js";
+import { Middleware } from "./middleware.js";
+
+/**
+ * Retries failed messages with exponential back-off (Dramatiq's `Retries`): `maxRetries`
+ * (default 20; null for no limit), `minBackoff` (15 s) and `maxBackoff` (7 days) in ms,
+ * and `retryWhen(retries, error)`. Actors may set `maxRetries`, `minBackoff`,
+ * `maxBackoff`, `retryWhen` and `throws` (error classes that fail at once).
+ */
+export class Retries extends Middleware {
+  #policy;
+
+  constructor(options) {
+    super();
+    const { maxRetries, minBackoff, maxBackoff, retryWhen } = checkOptions("new Retries()", options, {
+      maxRetries: "any", // the core checks it (null: no limit)
+      minBackoff: "ms?",
+      maxBackoff: "ms?",
+      retryWhen: "function",
+    });
+    this.#policy = new RetriesPolicy(maxRetries, minBackoff ?? undefined, maxBackoff ?? undefined);
+    /** The default `retryWhen(retries, error)`, or undefined. */
+    this.retryWhen = retryWhen;
+  }
+
+  get actorOptions() {
+    return new Set(["max_retries", "min_backoff", "max_backoff", "retry_when", "throws"]);
+  }
+
+  afterProcessMessage(broker, message, { exception } = {}) {
+    if (exception === undefined) return;
+    const actor = broker.getActor(message.actorName);
+    const throws = [actor.options.throws, message.options.throws].flat().filter((c) => typeof c === "function");
+    const thrown = throws.some((Class) => exception instanceof Class);
+    const retryWhen = actor.options.retry_when ?? this.retryWhen;
+    let verdict;
+    if (!thrown && retryWhen) verdict = Boolean(retryWhen(RetriesPolicy.retriesSoFar(message.message), exception));
+    const delay = exception instanceof Retry && typeof exception.delay === "number" ? exception.delay : undefined;
+    const traceback = typeof exception?.stack === "string" ? exception.stack : undefined;
+    const decision = this.#policy.decide(message.message, actor[kSpec], thrown, verdict, delay, traceback, Date.now());
+    message.message = decision.message;
+    if (decision.fail) {
+      if (thrown) broker.logger.info?.(`Aborting message ${message.messageId}.`);
+      else broker.logger.warn(`Retries exceeded for message ${message.messageId}.`);
+      message.fail();
+      return;
+    }
+    broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
+    // Returned, so a network broker's write is awaited (and its failure logged) before the
+    // message is acked.
+    return broker.enqueue(decision.message, { delay: decision.delay });
+  }
+}

@@ -1,0 +1,122 @@
+// What a network broker's worker consumer (`RedisBroker`'s, `RabbitmqBroker`'s) shares.
+// Internal: a consumer is made by its broker for a `Worker`, never by users.
+import { canonicalQueueName } from "../../dist/dramatiq_results.js";
+import { kHandle, kReleased } from "../internal/symbols.js";
+
+/**
+ * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
+ * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
+ * message only while `eta > now`, so a NaN eta is due at once.
+ */
+export function takeDue(items, now) {
+  const due = [];
+  const held = [];
+  let next = Infinity;
+  for (const item of items) {
+    if (item.eta > now) {
+      held.push(item);
+      next = Math.min(next, item.eta);
+    } else {
+      due.push(item);
+    }
+  }
+  return { due, held, next };
+}
+
+/**
+ * The queues a consumer consumes, the messages it holds (`ready` for the runners, by actor
+ * priority; `delayed` until their eta), and `concurrency` runners handing each ready
+ * message to the subclass's `[kHandle](item)`. The broker's subclass fetches or is
+ * delivered messages, settles them, and moves delayed ones (`run`, `stop`, `[kHandle]`,
+ * and optionally `[kReleased](item)`, called once a runner is done with an item).
+ */
+export class Consumer {
+  constructor(broker, worker, { queues, concurrency }) {
+    this.broker = broker;
+    this.worker = worker;
+    this.concurrency = concurrency;
+    /** The canonical names of the queues consumed: `queues`, else those of the broker's local actors. */
+    this.names = queues
+      ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]
+      : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => canonicalQueueName(a.queueName)))];
+    /** Messages ready for the runners, in priority order. */
+    this.ready = [];
+    /** Delayed messages held until their eta. */
+    this.delayed = [];
+    this.running = false;
+    /** Runners waiting for a ready message. */
+    this.readyWaiters = [];
+    /** Wakes the delayed-message loop early (set while it sleeps). */
+    this.delayWake = null;
+  }
+
+  /** Warns when there is nothing to consume (a worker of a broker with no local actor). */
+  warnIfIdle(count) {
+    if (count === 0) this.broker.logger.warn("Worker has no queue to consume: declare actors or pass { queues }.");
+  }
+
+  /** The runners: `concurrency` loops taking ready messages. */
+  runners() {
+    return Array.from({ length: this.concurrency }, () => this.#runLoop());
+  }
+
+  /**
+   * Queues `item` for the runners by its actor's priority, as Dramatiq's worker does:
+   * lower numbers first, arrival order among equals.
+   */
+  addReady(item) {
+    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    item.priority = typeof priority === "number" ? priority : 0;
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
+    this.ready.splice(i, 0, item);
+  }
+
+  /** Wakes the idle runners (messages are ready, or the consumer stops). */
+  wakeRunners() {
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+
+  /** Sleeps `ms`, or until woken through `holder[key]`. */
+  sleep(ms, holder, key) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        if (holder[key] === done) holder[key] = null;
+        resolve();
+      }
+      holder[key] = done;
+    });
+  }
+
+  /**
+   * Why `message` cannot run in this worker (its actor is unknown here, or remote), or
+   * undefined when it can: such a message is dead-lettered with that reason logged.
+   */
+  refusal(message, queueName) {
+    const actor = this.broker.actors.get(message.actorName);
+    if (actor !== undefined && !actor.remote) return undefined;
+    const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
+    return `Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${queueName}: ${why}.`;
+  }
+
+  async #runLoop() {
+    while (this.running) {
+      const item = this.ready.shift();
+      if (item === undefined) {
+        await new Promise((resolve) => this.readyWaiters.push(resolve));
+        continue;
+      }
+      try {
+        await this[kHandle](item);
+      } catch (error) {
+        // Not the actor's failure (the worker handles those): keep the runner alive; the
+        // broker's own rules bring the message back (requeued, or redelivered).
+        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
+      } finally {
+        this[kReleased]?.(item);
+      }
+    }
+  }
+}

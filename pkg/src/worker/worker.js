@@ -1,0 +1,193 @@
+// The worker (Dramatiq's `Worker`): takes messages off a broker's queues and runs their
+// actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
+// when and as Dramatiq stores them.
+import { missingResultsWarning, pipesOnward } from "../../dist/dramatiq_results.js";
+import { SkipMessage, TimeLimitExceeded } from "../errors.js";
+import { asError, isInstance } from "../internal/describe.js";
+import { checkOptions } from "../internal/options.js";
+import { kChanged, kConsume, kFinish, kListen, kProcess, kTake, kUndelay } from "../internal/symbols.js";
+import { Results, TimeLimit } from "../middleware/index.js";
+import { WorkerMessage } from "./message.js";
+
+/**
+ * Runs actors for messages on `broker`, `concurrency` at a time (default 8, Dramatiq's
+ * thread count). `queues` limits it to some queues. `start()` begins, `stop()` finishes
+ * the messages in hand and resolves, `join()` waits until the queues are drained.
+ *
+ * On a `StubBroker` the worker takes messages itself; a network broker (`RedisBroker`,
+ * `RabbitmqBroker`) gives it a consumer that fetches, holds delayed messages, and hands
+ * each message to the worker.
+ */
+export class Worker {
+  #running = false;
+  #loops = [];
+  #consumer;
+
+  constructor(broker, options) {
+    if (!broker || (typeof broker[kTake] !== "function" && typeof broker[kConsume] !== "function")) {
+      throw new TypeError("Worker needs a StubBroker, a RedisBroker or a RabbitmqBroker");
+    }
+    const { concurrency = 8, queues } = checkOptions("new Worker()", options, { concurrency: "any", queues: "iterable" });
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
+    /** The broker it consumes from. */
+    this.broker = broker;
+    /** How many messages it runs at once. */
+    this.concurrency = concurrency;
+    /** The queues it consumes (undefined: every queue of the broker's actors). */
+    this.queues = queues ? new Set([...queues]) : undefined;
+  }
+
+  /** Starts consuming. Calling it on a running worker does nothing. */
+  start() {
+    if (this.#running) return this;
+    this.#running = true;
+    if (typeof this.broker[kConsume] === "function") {
+      this.#consumer = this.broker[kConsume](this, { queues: this.queues, concurrency: this.concurrency });
+      this.#loops = [this.#consumer.run()];
+      return this;
+    }
+    this.#loops = Array.from({ length: this.concurrency }, () => this.#loop());
+    return this;
+  }
+
+  /** Stops taking messages; resolves once those in hand are processed. */
+  async stop() {
+    this.#running = false;
+    if (this.#consumer) await this.#consumer.stop();
+    else this.broker[kChanged]();
+    await Promise.all(this.#loops);
+    this.#consumer = undefined;
+    this.#loops = [];
+  }
+
+  /** Resolves once every consumed queue is drained (delayed and retried messages included). */
+  async join({ timeout } = {}) {
+    const names = this.queues ?? new Set([...this.broker.getDeclaredQueues()].filter((n) => !n.endsWith(".DQ")));
+    for (const name of names) await this.broker.join(name, { timeout });
+  }
+
+  async #loop() {
+    while (this.#running) {
+      const taken = this.broker[kTake](this.queues);
+      if (taken.message === undefined) {
+        await this.#idle(taken.next);
+        continue;
+      }
+      if (taken.due) {
+        await this.#promote(taken);
+      } else {
+        try {
+          await this[kProcess](taken.queue, new WorkerMessage(taken.message));
+        } catch (error) {
+          // `[kProcess]` settles its message whatever happens; this only keeps the loop alive.
+          this.broker.logger.error("Unexpected failure in the worker loop.", error);
+        }
+      }
+    }
+  }
+
+  /** Waits for a change on the broker, or until the next delayed message is due. */
+  #idle(nextEta) {
+    return new Promise((resolve) => {
+      let timer;
+      const stop = this.broker[kListen](() => finish());
+      const finish = () => {
+        stop();
+        clearTimeout(timer);
+        resolve();
+      };
+      if (Number.isFinite(nextEta)) timer = setTimeout(finish, Math.max(0, nextEta - Date.now()));
+    });
+  }
+
+  /** A due delayed message goes to its work queue; the delay-queue copy is acked. */
+  async #promote({ message, queue }) {
+    const proxy = new WorkerMessage(message);
+    try {
+      this.broker[kUndelay](message);
+    } catch (error) {
+      this.broker.logger.error(`Could not move delayed message ${message.messageId}.`, error);
+      proxy.fail();
+    }
+    await this.#settle(queue, proxy);
+  }
+
+  /** Runs one message with its hooks, then settles it (a consumer calls this too). */
+  async [kProcess](queue, message) {
+    const broker = this.broker;
+    try {
+      await broker.emitBefore("processMessage", message);
+      let result = null;
+      if (!message.failed) {
+        const actor = broker.getActor(message.actorName);
+        result = await this.#run(actor, message);
+        if (result === undefined) result = null;
+        if (result !== null && !pipesOnward(message.message) && !broker.middleware.some((m) => m instanceof Results)) {
+          broker.logger.warn(missingResultsWarning(message.actorName));
+        }
+      }
+      await broker.emitAfter("processMessage", message, { result });
+    } catch (thrown) {
+      if (isInstance(thrown, SkipMessage)) {
+        message.exception = thrown;
+        broker.logger.warn(`Message ${message} was skipped.`);
+        await broker.emitAfter("skipMessage", message);
+      } else {
+        const error = asError(thrown);
+        message.exception = error;
+        broker.logger.error(`Failed to process message ${message} with unhandled exception.`, error);
+        await broker.emitAfter("processMessage", message, { exception: error });
+      }
+    } finally {
+      await this.#settle(queue, message);
+    }
+  }
+
+  /** Runs the actor, bounded by the time limit when it returns a Promise. */
+  async #run(actor, message) {
+    if (actor.remote) throw new TypeError(`Actor '${actor.actorName}' is remote: its code runs elsewhere, not in this worker.`);
+    const kwargs = message.kwargs;
+    const args = message.args;
+    if (Object.keys(kwargs).length > 0) args.push(kwargs);
+    const out = actor.fn(...args);
+    if (!out || typeof out.then !== "function") return out;
+    const limiter = this.broker.middleware.find((m) => m instanceof TimeLimit);
+    if (!limiter) return out;
+    const limit = limiter.limitFor(this.broker, message);
+    let timer;
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TimeLimitExceeded(`Time limit of ${limit} ms exceeded by ${message}.`)),
+        limit,
+      );
+    });
+    try {
+      return await Promise.race([out, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Acks or nacks (dead-letters) a processed message, with the hooks around it. The queue
+   * counts it done only after the `after*` hooks, so `join()` resolving means its result
+   * is stored.
+   */
+  async #settle(queue, message) {
+    const broker = this.broker;
+    const signal = message.failed ? "nack" : "ack";
+    try {
+      try {
+        await broker.emitBefore(signal, message);
+      } catch (error) {
+        broker.logger.error(`Unexpected failure before ${signal} of ${message}.`, error);
+      }
+      await broker.emitAfter(signal, message);
+    } finally {
+      // Whatever a hook or the logger did, the message leaves the queue (dead-lettered
+      // when failed), so join() and the next message are never held up.
+      if (!message.failed) message.exception = undefined;
+      await broker[kFinish](queue, message.failed ? message : undefined, message);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// Type-checked (never run) by tests/js/types.test.mjs: every public `*Options` type of
+// pkg/src/index.d.ts in a typed usage case, accepting what the runtime reads and refusing a
+// misspelled or mistyped option (the @ts-expect-error lines), as the runtime does.
+import type {
+  BackendOptions,
+  GetResultOptions,
+  GetResultsOptions,
+  KvBackendOptions,
+  CloudflareKvBackendOptions,
+  IndexedDbBackendOptions,
+  RedisBackendOptions,
+  ConnectRedisOptions,
+  ResultErrorOptions,
+  RedisBrokerOptions,
+  RabbitmqBrokerOptions,
+  ActorOptions,
+  NamedActorOptions,
+  SendOptions,
+  CompositionReadOptions,
+  RedisClientLike,
+} from "dramatiq-results";
+import { JSONEncoder, StubBackend, StubBroker, Results, Retries } from "dramatiq-results";
+
+declare const client: RedisClientLike;
+
+export const backend: BackendOptions = { namespace: "dramatiq-results", useNamespacePrefixKeys: false, encoder: new JSONEncoder(), maxValueBytes: 1 << 20 };
+// @ts-expect-error a misspelled option
+export const backendTypo: BackendOptions = { namespaces: "x" };
+
+export const read: GetResultOptions = { block: true, timeout: 5000, signal: AbortSignal.timeout(1000) };
+// @ts-expect-error timeout is a number of ms
+export const readBad: GetResultOptions = { timeout: "5s" };
+
+export const many: GetResultsOptions = { block: true, timeout: 5000, onProgress: (done: number, total: number) => void [done, total] };
+// @ts-expect-error onProgress is a function
+export const manyBad: GetResultsOptions = { onProgress: 1 };
+
+export const kv: KvBackendOptions = { valueType: "bytes", namespace: "n" };
+// @ts-expect-error valueType is "string" or "bytes"
+export const kvBad: KvBackendOptions = { valueType: "json" };
+
+export const cloudflare: CloudflareKvBackendOptions = { cacheTtl: 60 };
+// @ts-expect-error a misspelled option
+export const cloudflareTypo: CloudflareKvBackendOptions = { cacheTTL: 60 };
+
+export const indexedDb: IndexedDbBackendOptions = { dbName: "results", storeName: "results" };
+// @ts-expect-error dbName is a string
+export const indexedDbBad: IndexedDbBackendOptions = { dbName: 1 };
+
+export const redis: RedisBackendOptions = { blockingClient: client, namespace: "n" };
+// @ts-expect-error a misspelled option
+export const redisTypo: RedisBackendOptions = { blockingclient: client };
+
+export const connect: ConnectRedisOptions = { connectTimeout: 1000, commandTimeout: 1000, maxValueBytes: 1 << 20, tls: true, name: "app" };
+// @ts-expect-error tls is a boolean or the socket's TLS options
+export const connectBad: ConnectRedisOptions = { tls: "yes" };
+
+export const resultError: ResultErrorOptions = { messageKey: "k", code: "RESULT_MISSING", cause: new Error("x") };
+// @ts-expect-error code is a string
+export const resultErrorBad: ResultErrorOptions = { code: 1 };
+
+export const redisBroker: RedisBrokerOptions = {
+  namespace: "dramatiq",
+  middleware: [new Results({ backend: new StubBackend() }), new Retries({ maxRetries: 3 })],
+  logger: console,
+  heartbeatTimeout: 60000,
+  deadMessageTtl: 604800000,
+  maintenanceChance: 1000,
+};
+// @ts-expect-error a misspelled option
+export const redisBrokerTypo: RedisBrokerOptions = { heartbeatTimout: 1 };
+
+export const rabbitmqBroker: RabbitmqBrokerOptions = { confirmDelivery: true, maxPriority: 10, deadMessageTtl: 1000, logger: console };
+// @ts-expect-error confirmDelivery is a boolean
+export const rabbitmqBrokerBad: RabbitmqBrokerOptions = { confirmDelivery: "yes" };
+
+export const actorOptions: ActorOptions = {
+  actorName: "add",
+  queueName: "default",
+  priority: 0,
+  broker: new StubBroker(),
+  storeResults: true,
+  resultTtl: 1000,
+  maxRetries: null,
+  minBackoff: 10,
+  maxBackoff: 100,
+  retryWhen: (retries: number, error: Error) => retries < 3 && error.name !== "TypeError",
+  throws: [TypeError],
+  maxAge: 1000,
+  timeLimit: 1000,
+  pipeIgnore: false,
+};
+// @ts-expect-error storeResults is a boolean
+export const actorOptionsBad: ActorOptions = { storeResults: "yes" };
+
+export const named: NamedActorOptions = { actorName: "add", queueName: "q" };
+// @ts-expect-error a named actor needs its name
+export const namedBad: NamedActorOptions = { queueName: "q" };
+
+export const send: SendOptions = { args: [1, 2], kwargs: { x: 1 }, delay: 100, pipe_ignore: true };
+// @ts-expect-error delay is a number of ms
+export const sendBad: SendOptions = { delay: "1s" };
+
+export const compositionRead: CompositionReadOptions = { block: true, timeout: 1000, backend: new StubBackend() };
+// @ts-expect-error backend is a result backend
+export const compositionReadBad: CompositionReadOptions = { backend: "redis" };
