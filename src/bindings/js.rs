@@ -89,6 +89,22 @@ pub fn options_object(value: &JsValue, what: &str) -> Result<JsValue, JsValue> {
     }
 }
 
+/// Checks that an options argument is absent or an object whose own keys are all
+/// `accepted`: a misspelled option is a `TypeError` naming it and the accepted ones, never
+/// silently ignored (`pkg/src/internal/options.js` does the same for the JavaScript classes).
+pub fn known_options(value: &JsValue, what: &str, accepted: &[&str]) -> Result<JsValue, JsValue> {
+    let options = options_object(value, what)?;
+    for key in keys_of(&options)? {
+        if !accepted.contains(&key.as_str()) {
+            return Err(type_error(&format!(
+                "{what}: unknown option \"{key}\"; accepted: {}",
+                accepted.join(", ")
+            )));
+        }
+    }
+    Ok(options)
+}
+
 /// An optional boolean option.
 pub fn opt_bool(obj: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
     let v = prop(obj, name)?;

@@ -2,6 +2,7 @@
 // network share (`NetworkBroker`). The queues themselves are each subclass's: `StubBroker`
 // in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
 import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
+import { ActorNotFound } from "../errors.js";
 import { checkLogger, getLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite } from "../internal/symbols.js";

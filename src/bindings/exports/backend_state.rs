@@ -32,7 +32,15 @@ pub(crate) enum Codec {
     Custom(JsValue),
 }
 
-/// Options every backend takes: `{ namespace, useNamespacePrefixKeys, encoder }`.
+/// The names of the options every backend takes.
+pub(crate) const COMMON_OPTIONS: [&str; 4] = [
+    "namespace",
+    "useNamespacePrefixKeys",
+    "encoder",
+    "maxValueBytes",
+];
+
+/// Options every backend takes: `{ namespace, useNamespacePrefixKeys, encoder, maxValueBytes }`.
 pub(crate) struct CommonOptions {
     keys: KeyScheme,
     codec: Codec,

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::any_store::AnyStore;
-use super::backend_state::CommonOptions;
+use super::backend_state::{CommonOptions, COMMON_OPTIONS};
 use super::errors::to_js;
 use super::result_backend::JsResultBackend;
 use crate::bindings::drivers::cloudflare_kv::JsCloudflareKv;
@@ -15,7 +15,7 @@ use crate::bindings::drivers::kv::JsKv;
 use crate::bindings::drivers::memcached::JsMemcached;
 use crate::bindings::drivers::redis::JsRedis;
 use crate::bindings::drivers::timer::JsTimer;
-use crate::bindings::js::{opt_string, options_object, type_error};
+use crate::bindings::js::{known_options, opt_string, type_error};
 use crate::model::error::ResultError;
 use crate::stores::cloudflare_kv::CloudflareKvStore;
 use crate::stores::indexed_db::IndexedDbStore;
@@ -35,6 +35,7 @@ impl StubBackend {
     /// `new StubBackend({ namespace, useNamespacePrefixKeys, encoder })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<StubBackend, JsValue> {
+        let options = known_options(&options, "new StubBackend()", &COMMON_OPTIONS)?;
         let common = CommonOptions::read(&options)?;
         Ok(StubBackend {
             parent: JsResultBackend::new(AnyStore::Stub(StubStore::new(JsTimer)), common).into(),
@@ -64,7 +65,7 @@ impl KvBackend {
     /// are UTF-8, which Dramatiq's JSON always is) or `"bytes"` (always `Uint8Array`).
     #[wasm_bindgen(constructor)]
     pub fn new(adapter: JsValue, options: JsValue) -> Result<KvBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
+        let options = known_options(&options, "new KvBackend()", &with_common(&["valueType"]))?;
         let client = JsKv::new(&adapter, &options)?;
         let common = CommonOptions::read(&options)?;
         Ok(KvBackend {
@@ -95,7 +96,11 @@ impl CloudflareKvBackend {
     /// a cached answer, including a cached "absent", for that long.
     #[wasm_bindgen(constructor)]
     pub fn new(kv_namespace: JsValue, options: JsValue) -> Result<CloudflareKvBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
+        let options = known_options(
+            &options,
+            "new CloudflareKvBackend()",
+            &with_common(&["cacheTtl"]),
+        )?;
         let client = JsCloudflareKv::new(&kv_namespace, &options)?;
         let common = CommonOptions::read(&options)?;
         Ok(CloudflareKvBackend {
@@ -129,7 +134,11 @@ impl IndexedDbBackend {
     /// namespace, useNamespacePrefixKeys, encoder })`. Opens nothing until first used.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<IndexedDbBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
+        let options = known_options(
+            &options,
+            "new IndexedDbBackend()",
+            &with_common(&["dbName", "storeName"]),
+        )?;
         let name = |option: &str, default: &str| -> Result<String, JsValue> {
             let value = opt_string(&options, option)?.unwrap_or_else(|| default.to_owned());
             if value.is_empty() {
@@ -208,7 +217,11 @@ impl RedisBackend {
     /// blockingClient })`.
     #[wasm_bindgen(constructor)]
     pub fn new(client: JsValue, options: JsValue) -> Result<RedisBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
+        let options = known_options(
+            &options,
+            "new RedisBackend()",
+            &with_common(&["blockingClient", "blockingConnection"]),
+        )?;
         let client = JsRedis::new(&client, &options)?;
         let common = CommonOptions::read(&options)?;
         Ok(RedisBackend {
@@ -245,7 +258,7 @@ impl MemcachedBackend {
     /// `new MemcachedBackend(client, { namespace, useNamespacePrefixKeys, encoder })`.
     #[wasm_bindgen(constructor)]
     pub fn new(client: JsValue, options: JsValue) -> Result<MemcachedBackend, JsValue> {
-        let options = options_object(&options, "backend options")?;
+        let options = known_options(&options, "new MemcachedBackend()", &with_common(&[]))?;
         let client = JsMemcached::new(&client)?;
         let common = CommonOptions::read(&options)?;
         Ok(MemcachedBackend {
@@ -262,4 +275,11 @@ impl MemcachedBackend {
             _ => JsValue::UNDEFINED,
         }
     }
+}
+
+/// The common options' names followed by a backend's own.
+fn with_common(own: &[&'static str]) -> Vec<&'static str> {
+    let mut names = COMMON_OPTIONS.to_vec();
+    names.extend_from_slice(own);
+    names
 }

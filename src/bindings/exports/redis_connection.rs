@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use super::errors::redis_error;
 use super::promise::{promise_of, reject};
 use crate::bindings::drivers::redis_socket::{register, Settings, SocketRedis};
-use crate::bindings::js::{is_absent, opt_number, opt_string, options_object, prop, type_error};
+use crate::bindings::js::{is_absent, known_options, opt_number, opt_string, prop, type_error};
 use crate::resp::{ConnectOptions, Limits, Reply, RespError};
 use crate::results::backend::DEFAULT_MAX_VALUE_BYTES;
 
@@ -49,7 +49,17 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
             "connectRedis needs a Redis URL string (redis://[user:password@]host[:port][/db] or rediss://…)",
         ));
     };
-    let options = options_object(options, "connectRedis options")?;
+    let options = known_options(
+        options,
+        "connectRedis()",
+        &[
+            "connectTimeout",
+            "commandTimeout",
+            "maxValueBytes",
+            "tls",
+            "name",
+        ],
+    )?;
     let mut connect = ConnectOptions::from_url(&url).map_err(|e| type_error(&e.to_string()))?;
     let ms = |name: &str| -> Result<Option<f64>, JsValue> {
         match opt_number(&options, name)? {
