@@ -7,12 +7,13 @@
 // failure it reconnects with back-off and `Last-Event-ID`, so it misses nothing the gateway
 // still knows. The table is virtualised: whatever the number of messages, only the rows in
 // view exist in the DOM, and all work for a burst of events is done once per frame.
+//
+// The states and event names are the gateway's own (`dramatiq-results/gateway/protocol`:
+// the page's import map points at the package's file, which the gateway serves beside it).
 import { JSONEncoder } from "dramatiq-results";
+import { EVENT, FINISHED_STATES, MESSAGE_STATES as FLOW_STATES } from "dramatiq-results/gateway/protocol";
 import { jsonView } from "./json-view.js";
 import { duration } from "./charts.js";
-
-/** The states of a message in the deployment, in the order they are shown. */
-export const FLOW_STATES = ["queued", "delayed", "in-progress", "done", "failed", "dead-lettered"];
 
 const ROW_HEIGHT = 34;
 /** The most messages the page keeps; beyond it the oldest finished ones are forgotten. */
@@ -144,7 +145,7 @@ export class GatewayStream extends EventTarget {
 
   /** Forgets the oldest tenth of the finished messages (a page open for days stays small). */
   #forget() {
-    const finished = new Set(["done", "failed", "dead-lettered"]);
+    const finished = new Set(FINISHED_STATES);
     let budget = Math.floor(MAX_RECORDS / 10);
     this.order = this.order.filter((id) => {
       const r = this.records.get(id);
@@ -179,26 +180,26 @@ export class GatewayStream extends EventTarget {
     this.stats.events++;
     const payload = JSON.parse(data);
     switch (event) {
-      case "status":
+      case EVENT.status:
         this.#setStatus(payload.ok !== false, payload.ok === false ? `Redis: ${payload.error}` : null);
         return null;
-      case "reconnect":
+      case EVENT.reconnect:
         // The gateway ends long streams on purpose (a Worker's Durable Object): come back at once.
         this.#planned = true;
         return null;
-      case "queues":
-      case "workers":
+      case EVENT.queues:
+      case EVENT.workers:
         this[event] = payload;
         this.dispatchEvent(new CustomEvent("overview"));
         return null;
-      case "reset":
+      case EVENT.reset:
         this.records.clear();
         this.order = [];
         for (const state of FLOW_STATES) this.counts[state] = 0;
         return "reset";
-      case "ready":
+      case EVENT.ready:
         return "record";
-      case "removed": {
+      case EVENT.removed: {
         // Gone from the deployment (a dead letter dropped, or a result found before its
         // message, which a record of the message replaces).
         const previous = payload?.messageId ? this.records.get(payload.messageId) : undefined;

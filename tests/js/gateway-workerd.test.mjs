@@ -103,6 +103,9 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
       const wasm = await get("/pkg/dist/dramatiq_results_bg.wasm", {});
       assert.equal(wasm.status, 200);
       assert.equal(wasm.headers.get("content-type"), "application/wasm");
+      const protocol = await get("/pkg/src/gateway/protocol.js", {}); // the page's import map names it
+      assert.equal(protocol.status, 200);
+      assert.match(await protocol.text(), /export const EVENT/);
       assert.equal((await get("/", {}, { method: "DELETE" })).status, 405);
     });
 

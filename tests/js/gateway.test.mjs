@@ -357,7 +357,7 @@ test("npx dramatiq-results serve works from the packed tarball", { skip, timeout
     gateway = await startGatewayBin(["--redis", redis.url], { command: ["npx", "--offline", "dramatiq-results"], cwd: dir });
     const page = await (await fetch(`${gateway.url}/`)).text();
     assert.match(page, /<meta name="dramatiq-results-gateway" content="1">/);
-    for (const path of ["/app.js", "/deployment.js", "/pkg/dist/index.js", "/pkg/dist/dramatiq_results_bg.wasm"]) {
+    for (const path of ["/app.js", "/deployment.js", "/pkg/dist/index.js", "/pkg/dist/dramatiq_results_bg.wasm", "/pkg/src/gateway/protocol.js"]) {
       assert.equal((await fetch(`${gateway.url}${path}`)).status, 200, path);
     }
     assert.equal((await fetch(`${gateway.url}/serve.mjs`)).status, 404, "the demo server is not shipped");

@@ -1,9 +1,42 @@
-import type { Hono } from "hono";
+// `dramatiq-results/gateway`: the results gateway's Hono app (the default entry, ./app.js)
+// and, under the `workerd` condition (./workerd.js), the Cloudflare Worker too. Checked
+// against both entries' exports and `createGateway`'s options by
+// tests/js/types-gateway.test.mjs.
+import type { Context, Hono } from "hono";
 import type { RedisBrokerKeys, ResultBackend } from "../index.js";
 
 /** A Redis connection as the gateway uses it: node-redis's raw-command shape. */
 export interface RedisCommandClient {
   sendCommand(argv: Array<string | Uint8Array>): Promise<unknown>;
+}
+
+/** What `decodeResult` makes of stored result bytes: the value, or the error reading them
+ * raised (a `ResultFailure` for a stored exception). */
+export interface DecodedResult {
+  value?: unknown;
+  error?: Error;
+}
+
+/** The event poller's options (`createGateway`'s `events`). */
+export interface GatewayEventsOptions {
+  /** How often the poller reads the broker (ms, default 500). */
+  intervalMs?: number;
+  /** How often it looks for new queues with SCAN (ms, default 5000). */
+  discoverEveryMs?: number;
+  /** How often it checks that the results it showed are still stored (ms, default 5000). */
+  recheckEveryMs?: number;
+  /** How long after a message left the broker its result is still looked for (ms, default 15 000). */
+  resultGraceMs?: number;
+  /** The most ids read per queue and state in one poll (default 10 000). */
+  cap?: number;
+  /** How many events are kept for `Last-Event-ID` replays (default 20 000). */
+  ringSize?: number;
+  /** How many finished records are kept before the oldest are forgotten (default 20 000). */
+  maxFinished?: number;
+  /** SCAN calls over the result keys per poll (default 10). */
+  resultScanCalls?: number;
+  /** SCAN's COUNT over the result keys (default 1000). */
+  resultScanCount?: number;
 }
 
 /** Options of `createGateway`. */
@@ -23,21 +56,23 @@ export interface GatewayOptions {
   /** An origin whose pages may call the API (CORS); none by default. */
   cors?: string;
   /** Serves the dashboard's files for any other GET. */
-  assets?: (c: unknown) => Response | Promise<Response>;
+  assets?: (c: Context) => Response | Promise<Response>;
   /** Parses a message's JSON text (default `JSON.parse`). */
   decodeMessage?: (text: string) => Record<string, unknown>;
   /** Writes a result value as JSON text. */
   encode?: (value: unknown) => string;
+  /** Stored result bytes as the package reads them; with it, and `resultsInRedis`, the
+   * poller also finds the results of messages it never saw in the broker. */
+  decodeResult?: (bytes: Uint8Array) => Promise<DecodedResult>;
+  /** Whether the results live in `redis` (so SCAN can walk them); default false. */
+  resultsInRedis?: boolean;
   /** The event poller's options. */
-  events?: { intervalMs?: number; discoverEveryMs?: number; recheckEveryMs?: number; resultGraceMs?: number; cap?: number; ringSize?: number; maxFinished?: number };
+  events?: GatewayEventsOptions;
   /** An event stream ends after this long with a `reconnect` event (none by default). */
   maxStreamMs?: number;
   /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
   heartbeatTimeoutMs?: number;
 }
-
-/** The gateway's Hono app (host-neutral): the read-only API over a Dramatiq deployment. */
-export function createGateway(options: GatewayOptions): Hono & { poller: GatewayPoller };
 
 /** The gateway's event poller as the app exposes it. */
 export interface GatewayPoller {
@@ -46,7 +81,36 @@ export interface GatewayPoller {
   readonly head: number;
   readonly running: boolean;
   readonly watchers: number;
+  /** When an event stream last opened or closed (ms since the epoch; 0 before the first). */
+  readonly lastWatchedAt: number;
 }
+
+/** The gateway's Hono app (host-neutral): the read-only API over a Dramatiq deployment. */
+export function createGateway(options: GatewayOptions): Hono & { poller: GatewayPoller };
+
+/** The states `/api/messages` pages through, in this order when none is named. */
+export const STATES: readonly ["queued", "delayed", "in-progress", "dead-lettered"];
+
+/** The largest page `/api/messages` hands out. */
+export const MAX_LIMIT: number;
+
+/** A store (Redis or the results store) failed: the API answers 503. */
+export class Unavailable extends Error {
+  constructor(cause: unknown);
+}
+
+/** Whether two secrets are equal, in time independent of where they differ and of their lengths. */
+export function sameSecret(given: string, expected: string): Promise<boolean>;
+
+/** How a backend names result keys: the SCAN pattern of its keys and the message a key names
+ * (null for Dramatiq's MD5 keys, which name nothing). */
+export interface ResultKeyScheme {
+  pattern: string;
+  parse(key: string): { queueName: string; actorName: string; messageId: string } | null;
+}
+
+/** The result key scheme of `backend` under `namespace`, learnt from the backend itself. */
+export function resultKeyScheme(backend: ResultBackend, namespace: string): ResultKeyScheme;
 
 // Under the `workerd` condition (a Cloudflare Worker) the module also exports the Worker
 // itself: `export { default, GatewayObject } from "dramatiq-results/gateway";`.

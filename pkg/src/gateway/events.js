@@ -31,10 +31,15 @@
 // Every event carries the message's whole record, so a client simply keeps the latest
 // record per `messageId`. Events have increasing ids and the last `ringSize` are kept, so a
 // client reconnecting with `Last-Event-ID` gets exactly what it missed; one that has been
-// away longer (or is new) gets the current records as a snapshot first.
+// away longer (or is new) gets the current records as a snapshot first. The names of the
+// states and events live in ./protocol.js, which the page imports too.
 
+import { BROKER_STATES, EVENT } from "./protocol.js";
+
+// A message one snapshot sees in more than one place (say a worker's acks set and the queue
+// it was pushed back to) counts in the state of highest rank.
 const RANK = { "in-progress": 1, delayed: 2, queued: 3, "dead-lettered": 4 };
-const IN_BROKER = new Set(Object.keys(RANK));
+const IN_BROKER = new Set(BROKER_STATES);
 
 /** `JSON.stringify` that writes a `BigInt` as a number literal (exact), not a TypeError. */
 export function toJson(value) {
@@ -61,7 +66,7 @@ function describeOutcome({ value, error }, encode) {
 export class EventPoller {
   /**
    * @param {object} o
-   * @param {import("./broker.js").BrokerReader} o.reader
+   * @param {import("./redis/broker.js").BrokerReader} o.reader
    * @param {object} o.backend a ResultBackend of the package (RedisBackend, MemcachedBackend…)
    * @param {(text: string) => object} o.decodeMessage parses a message's JSON text
    * @param {(value: unknown) => string} o.encode a result value as JSON text
@@ -200,7 +205,7 @@ export class EventPoller {
     const message = error ? String(error.cause?.message ?? error.message ?? error) : null;
     const changed = this.status.ok !== ok || this.status.error !== message;
     this.status = { ok, error: message, at: Date.now() };
-    if (changed) for (const fn of this.#subscribers) fn({ type: "status", json: this.statusJson() });
+    if (changed) for (const fn of this.#subscribers) fn({ type: EVENT.status, json: this.statusJson() });
   }
 
   #emit(type, record) {
@@ -278,23 +283,23 @@ export class EventPoller {
       if (stand?.unseen && stand.key === o.key) {
         this.records.delete(o.key);
         this.finished.delete(o.key);
-        this.#emit("removed", stand);
+        this.#emit(EVENT.removed, stand);
       }
       if (!record) {
         const fresh = { messageId, queue: o.queue, actor: o.message.actor_name, state: o.state, message: o.message, key: o.key, result: null, expired: false, since: now, finishedAt: null };
         this.records.set(messageId, fresh);
         if (o.state === "dead-lettered") fresh.finishedAt = now;
-        this.#emit("appeared", fresh);
+        this.#emit(EVENT.appeared, fresh);
         continue;
       }
       if (record.state === o.state) continue;
       const from = record.state;
       Object.assign(record, { state: o.state, queue: o.queue, message: o.message, key: o.key, since: now });
       if (this.finished.delete(messageId) || from === "dead-lettered") Object.assign(record, { result: null, expired: false, finishedAt: null });
-      let type = "moved";
-      if (o.state === "in-progress") type = "started";
-      else if (o.state === "dead-lettered") type = "dead-lettered";
-      else if (from === "in-progress") type = "retried";
+      let type = EVENT.moved;
+      if (o.state === "in-progress") type = EVENT.started;
+      else if (o.state === "dead-lettered") type = EVENT.deadLettered;
+      else if (from === "in-progress") type = EVENT.retried;
       if (o.state === "dead-lettered") record.finishedAt = now; // not forgotten while it is there
       this.#emit(type, record);
     }
@@ -311,7 +316,7 @@ export class EventPoller {
       if (record.state === "dead-lettered") {
         this.records.delete(record.messageId);
         this.finished.delete(record.messageId);
-        this.#emit("removed", record);
+        this.#emit(EVENT.removed, record);
         continue;
       }
       const outcome = goneOutcomes.get(record);
@@ -319,7 +324,7 @@ export class EventPoller {
       record.result = outcome ?? null;
       record.since = now;
       this.#finish(record, now);
-      this.#emit(outcome?.exception ? "failed" : "finished", record);
+      this.#emit(outcome?.exception ? EVENT.failed : EVENT.finished, record);
     }
 
     // Results of messages no snapshot saw (sent and done between two polls).
@@ -336,7 +341,7 @@ export class EventPoller {
         if (!outcome) continue;
         record.result = outcome;
         if (record.state === "done" && outcome.exception) record.state = "failed";
-        this.#emit(outcome.exception ? "failed" : "finished", record);
+        this.#emit(outcome.exception ? EVENT.failed : EVENT.finished, record);
       }
     }
 
@@ -348,7 +353,7 @@ export class EventPoller {
       for (const record of held) {
         if (outcomes.has(record)) continue;
         record.expired = true;
-        this.#emit("expired", record);
+        this.#emit(EVENT.expired, record);
       }
     }
   }
@@ -364,7 +369,7 @@ export class EventPoller {
     })));
     const fresh = heartbeats.filter((w) => w.lastSeen >= now - this.reader.heartbeatTimeoutMs);
     const workers = toJson(fresh);
-    for (const [type, json] of [["queues", queues], ["workers", workers]]) {
+    for (const [type, json] of [[EVENT.queues, queues], [EVENT.workers, workers]]) {
       if (this.overview[type] === json) continue;
       this.overview[type] = json;
       for (const fn of this.#subscribers) fn({ type, json });
@@ -428,7 +433,7 @@ export class EventPoller {
         if (this.records.has(record.messageId)) return;
         this.records.set(record.messageId, record);
         this.#finish(record, now);
-        this.#emit(outcome.exception ? "failed" : "finished", record);
+        this.#emit(outcome.exception ? EVENT.failed : EVENT.finished, record);
       });
     }
   }

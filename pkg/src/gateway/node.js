@@ -2,12 +2,13 @@
 // package's own browser entry) beside the API of `./app.js`, and listens.
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
-import { extname, join, normalize, sep } from "node:path";
+import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
-import { openRedis as openRedisWith, packageCodecs, redisReadKey } from "./redis.js";
+import { packageCodecs } from "./codecs.js";
+import { openRedis as openRedisWith, redisReadKey } from "./redis/redis.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
@@ -54,10 +55,16 @@ export function isLoopback(host) {
   return false;
 }
 
-/** Serves the dashboard's files: `/` and `/<file>` from `www/`, and `/pkg/dist/…` from
- * this package (the page's import map points at its browser entry there). Nothing else. */
+/** The package's own files the page imports, by the path the page's import map names
+ * (`/pkg/dist/…`: the browser entry; the gateway's protocol module). */
+const PAGE_MODULES = ["src/gateway/protocol.js"];
+
+/** Serves the dashboard's files: `/` and `/<file>` from `www/`, and from this package
+ * `/pkg/dist/…` and `PAGE_MODULES` under `/pkg/` (the page's import map points at them).
+ * Nothing else. */
 function staticFiles() {
   const roots = [
+    ...PAGE_MODULES.map((file) => ({ prefix: `/pkg/${file}`, dir: join(packageRoot, file), file: true })),
     { prefix: "/pkg/dist/", dir: join(packageRoot, "dist") + sep },
     { prefix: "/", dir: wwwRoot ? wwwRoot + sep : null },
   ];
@@ -69,10 +76,10 @@ function staticFiles() {
       return c.json({ error: "bad path" }, 400);
     }
     if (pathname === "/") pathname = "/index.html";
-    const root = roots.find((r) => pathname.startsWith(r.prefix));
+    const root = roots.find((r) => (r.file ? pathname === r.prefix : pathname.startsWith(r.prefix)));
     const type = TYPES[extname(pathname)];
     if (!root?.dir || !type || pathname.includes("\0")) return c.json({ error: "not found" }, 404);
-    const path = normalize(join(root.dir, pathname.slice(root.prefix.length)));
+    const path = root.file ? root.dir : normalize(join(root.dir, pathname.slice(root.prefix.length)));
     if (!path.startsWith(root.dir) || !existsSync(path) || !statSync(path).isFile()) return c.json({ error: "not found" }, 404);
     let body = readFileSync(path);
     // The page opens on the deployment when the gateway serves it.
@@ -85,15 +92,16 @@ function staticFiles() {
 
 /**
  * Writes the dashboard's static files into `dir`, laid out as this gateway serves them
- * (`www/` at the root, the browser entry under `/pkg/dist/`): the directory a Cloudflare
+ * (`www/` at the root, the package's page modules under `/pkg/`): the directory a Cloudflare
  * Worker gateway serves as static assets (`npx dramatiq-results assets <dir>`).
  */
 export function copyDashboard(dir) {
   if (!wwwRoot) throw new Error("the dashboard's files (www/) are not in this package");
   mkdirSync(join(dir, "pkg", "dist"), { recursive: true });
   cpSync(wwwRoot, dir, { recursive: true, filter: (src) => !/serve\.mjs$/.test(src) });
-  for (const file of ["index.js", "dramatiq_results_bg.wasm"]) {
-    cpSync(join(packageRoot, "dist", file), join(dir, "pkg", "dist", file));
+  for (const file of ["dist/index.js", "dist/dramatiq_results_bg.wasm", ...PAGE_MODULES]) {
+    mkdirSync(dirname(join(dir, "pkg", file)), { recursive: true });
+    cpSync(join(packageRoot, file), join(dir, "pkg", file));
   }
 }
 

@@ -22,9 +22,13 @@
 // (`npx dramatiq-results assets <dir>` writes that directory).
 import { JSONEncoder, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/workerd.js";
 import { createGateway } from "./app.js";
-import { openRedis, packageCodecs, redisReadKey } from "./redis.js";
+import { packageCodecs } from "./codecs.js";
+import { openRedis, redisReadKey } from "./redis/redis.js";
 
-export { createGateway, MAX_LIMIT, STATES, Unavailable, sameSecret } from "./app.js";
+import { SECURITY_HEADERS } from "./middleware/headers.js";
+
+// The same exports as the default entry, and the Worker (`default`, `GatewayObject`).
+export { createGateway, MAX_LIMIT, resultKeyScheme, STATES, Unavailable, sameSecret } from "./app.js";
 
 const DEFAULT_IDLE_POLL_MS = 5 * 60_000;
 // A viewer that goes away is not always noticed by the object (its stream's cancellation
@@ -32,7 +36,6 @@ const DEFAULT_IDLE_POLL_MS = 5 * 60_000;
 // after this long with a `reconnect` event; the client comes back with `Last-Event-ID` and
 // misses nothing, and a viewer that is gone stops counting.
 const DEFAULT_STREAM_MAX_MS = 5 * 60_000;
-const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY" };
 
 /** A whole number from a Worker variable, or `fallback` when unset; a bad value throws. */
 function number(env, name, fallback, min, max) {
@@ -44,7 +47,7 @@ function number(env, name, fallback, min, max) {
 }
 
 /** The gateway's settings from the Worker's environment (vars and secrets). */
-export function settingsFrom(env) {
+function settingsFrom(env) {
   const url = env.REDIS_URL;
   if (typeof url !== "string" || !url) throw new Error("REDIS_URL is not set (the broker's Redis)");
   const token = env.TOKEN || env.DRAMATIQ_RESULTS_TOKEN || undefined;

@@ -1,7 +1,8 @@
-// The gateway's Redis connection, host-neutral: a `{ sendCommand(argv), close(), lastError }`
-// over the package's own `connectRedis` (handed in by the host: Node's or workerd's), bulk
-// strings as bytes. Commands fail at once while the server is away and the next command
-// connects again, so the gateway starts while Redis is down, says so, and recovers by itself.
+// The gateway's Redis connection and its reads of results, host-neutral. The connection is a
+// `{ sendCommand(argv), close(), lastError }` over the package's own `connectRedis` (handed
+// in by the host: Node's or workerd's), bulk strings as bytes. Commands fail at once while
+// the server is away and the next command connects again, so the gateway starts while Redis
+// is down, says so, and recovers by itself.
 
 /** How long one Redis command may take before the gateway calls the store down (ms). */
 export const COMMAND_TIMEOUT_MS = 5000;
@@ -61,41 +62,32 @@ export const redisReadKey = (redis) => async (key) => {
 
 const toBytes = (reply) => (typeof reply === "string" ? new TextEncoder().encode(reply) : reply);
 
-/**
- * The gateway's `decodeMessage`, `encode` and `decodeResult`, from the package's own codec
- * (`JSONEncoder`: Dramatiq's JSON, NaN and big integers included) and decode path, for the
- * host entry that hands in its `{ JSONEncoder, StubBackend }`.
- */
-export function packageCodecs({ JSONEncoder, StubBackend }) {
-  const encoder = new JSONEncoder();
-  const utf8 = new TextEncoder();
-  const textOf = new TextDecoder();
-  return {
-    decodeMessage: (body) => encoder.decode(utf8.encode(body)),
-    encode: (value) => textOf.decode(encoder.encode(value)),
-    decodeResult: resultDecoder(StubBackend),
-  };
-}
+/** SCAN's MATCH is a glob: `text` with its glob characters escaped. */
+const globEscape = (text) => text.replace(/[*?[\]\\]/g, "\\$&");
 
 /**
- * `decodeResult` for the gateway: stored bytes read by the package's own decode path
- * (through a `StubBackend`, one read at a time), so the gateway never interprets Dramatiq's
- * bytes or its exception envelope itself.
+ * How the backend names result keys, learnt from the backend itself (the key derivation
+ * stays the core's): the SCAN pattern of its keys and, for namespace-prefixed keys
+ * (`ns:queue:actor:message_id`), the message a key names, checked by deriving the key back.
+ * Dramatiq's default keys are MD5 hashes, which name nothing.
  */
-function resultDecoder(StubBackend) {
-  const stub = new StubBackend();
-  const identity = { queueName: "gateway", actorName: "decode", messageId: "bytes" };
-  let turn = Promise.resolve();
-  return (bytes) => {
-    const run = turn.then(async () => {
-      await stub.storeResultBytes(identity, bytes);
+export function resultKeyScheme(backend, namespace) {
+  const probe = { queueName: "q", actorName: "a", messageId: "m" };
+  const prefixed = backend.buildMessageKey(probe) === `${namespace}:q:a:m`;
+  if (!prefixed) return { pattern: "[0-9a-f]".repeat(32), parse: () => null };
+  return {
+    pattern: `${globEscape(namespace)}:*`,
+    parse(key) {
+      const parts = key.slice(namespace.length + 1).split(":");
+      if (parts.length < 3) return null;
+      const messageId = parts.pop();
+      const actorName = parts.pop();
+      const identity = { queueName: parts.join(":"), actorName, messageId };
       try {
-        return { value: await stub.getResult(identity) };
-      } catch (error) {
-        return { error };
+        return backend.buildMessageKey(identity) === key ? identity : null;
+      } catch {
+        return null;
       }
-    });
-    turn = run.catch(() => {});
-    return run;
+    },
   };
 }

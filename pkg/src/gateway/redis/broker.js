@@ -147,7 +147,7 @@ return out`;
 export class BrokerReader {
   /**
    * @param {{ sendCommand(argv: Array<string|Uint8Array>): Promise<unknown> }} redis
-   * @param {{ keys: import("../index.js").RedisBrokerKeys, heartbeatTimeoutMs?: number, scanCount?: number, maxScanCalls?: number }} options
+   * @param {{ keys: import("../../index.js").RedisBrokerKeys, heartbeatTimeoutMs?: number, scanCount?: number, maxScanCalls?: number }} options
    */
   constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000 }) {
     if (!keys || typeof keys.queueOf !== "function") throw new TypeError("BrokerReader: keys must be a RedisBrokerKeys");

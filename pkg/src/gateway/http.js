@@ -1,0 +1,48 @@
+// What every route of the gateway shares: its two errors, JSON answers, and the check of a
+// request's query parameters. Host-neutral.
+import { toJson } from "./events.js";
+
+/** The store (Redis or the results store) failed: 503, and the page says the source is down. */
+export class Unavailable extends Error {
+  constructor(cause) {
+    super(`store unavailable: ${cause?.message ?? cause}`, { cause });
+    this.name = "Unavailable";
+  }
+}
+
+/** Something the request names is not acceptable: 400 with this message. */
+export class BadRequest extends Error {}
+
+/** A JSON answer (BigInts written exactly, as `toJson` does). */
+export const json = (c, value, status = 200) =>
+  c.body(toJson(value), status, { "content-type": "application/json; charset=utf-8" });
+
+/** Refuses query parameters other than `allowed`, and any given more than once. */
+export function only(c, allowed) {
+  for (const name of Object.keys(c.req.queries())) {
+    if (!allowed.includes(name)) throw new BadRequest(`unknown parameter: ${name}`);
+    if (c.req.queries(name).length > 1) throw new BadRequest(`${name}: given more than once`);
+  }
+}
+
+/** The app's error handler: 400 for a bad request, 503 when a store failed, else 500. */
+export function onError(error, c) {
+  if (error instanceof BadRequest) return json(c, { error: error.message }, 400);
+  const store = error instanceof Unavailable || error?.code === "RESULT_STORE" || error?.code === "RESULT_TIMEOUT";
+  if (store) return json(c, { error: "unavailable", detail: String(error.cause?.message ?? error.message) }, 503);
+  return json(c, { error: "internal error" }, 500);
+}
+
+/** The app's answer to a path nothing serves. */
+export const notFound = (c) => json(c, { error: "not found" }, 404);
+
+/** Every Redis command through `redis`, a failure as `Unavailable`. */
+export const guardRedis = (redis) => ({
+  sendCommand: async (argv) => {
+    try {
+      return await redis.sendCommand(argv);
+    } catch (error) {
+      throw new Unavailable(error);
+    }
+  },
+});
