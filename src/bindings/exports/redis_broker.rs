@@ -301,17 +301,41 @@ impl RedisTransport {
         })
     }
 
-    /// Takes up to `count` messages from `queue` (0: only a heartbeat). Resolves with
-    /// `{ messages: [{ message, eta? }], bad: [{ reason, redisMessageId? }], missing }`:
-    /// `eta` (ms since the epoch) when the message must wait for it (the core's `handle`),
-    /// `bad` for bodies that are not valid Dramatiq messages (nack them: Dramatiq's own
-    /// consumer would crash on them), `missing` for ids whose body was gone.
-    pub fn fetch(&self, queue: String, count: u32) -> js_sys::Promise {
+    /// Takes up to `count` messages from `queue` (0: only a heartbeat), and, with
+    /// `maxBytes`, no more bodies than that many bytes (at least one), none over
+    /// `maxMessageBytes` (default 64 MiB). Resolves with `{ messages: [{ message, eta?,
+    /// bytes }], bad: [{ reason, redisMessageId?, body? }], missing }`: `eta` (ms since the
+    /// epoch) when the message must wait for it (the core's `handle`), `bytes` its stored
+    /// size, `bad` for bodies that are not valid Dramatiq messages or too big to take
+    /// (nack them: Dramatiq's own consumer would crash on them), `missing` for ids whose
+    /// body was gone.
+    pub fn fetch(
+        &self,
+        queue: String,
+        count: u32,
+        max_bytes: Option<f64>,
+        max_message_bytes: Option<f64>,
+    ) -> js_sys::Promise {
         let maintenance = self.maintenance(Command::Fetch);
         let shared = self.shared.clone();
+        let limit = max_bytes.map(|max_bytes| {
+            let whole = |n: f64| n.clamp(1.0, 9_007_199_254_740_991.0) as u64;
+            protocol::FetchLimit {
+                max_bytes: whole(max_bytes),
+                max_message_bytes: max_message_bytes
+                    .map_or(protocol::DEFAULT_MAX_MESSAGE_BYTES, whole),
+            }
+        });
         promise_of(async move {
             let now = now_ms();
-            let call = shared.dispatcher.fetch(&queue, count, now, maintenance);
+            let call = match limit {
+                Some(limit) => {
+                    shared
+                        .dispatcher
+                        .fetch_within(&queue, count, limit, now, maintenance)
+                }
+                None => shared.dispatcher.fetch(&queue, count, now, maintenance),
+            };
             let reply = shared.run(&call, &queue).await?;
             let fetched = protocol::parse_fetch(&reply).map_err(|e| broker_failure("fetch", &e))?;
             let messages = js_sys::Array::new();
@@ -349,6 +373,7 @@ impl RedisTransport {
                 if let Handling::Delay { eta_ms } = brokers::handle(&mut message, now) {
                     set(&entry, "eta", &eta_ms.into())?;
                 }
+                set(&entry, "bytes", &(body.len() as f64).into())?;
                 set(&entry, "message", &Message::from_core(message).into())?;
                 messages.push(&entry);
             }
@@ -364,6 +389,17 @@ impl RedisTransport {
             }
             .into_iter();
             let bad_out = js_sys::Array::new();
+            let max_message = limit.map_or(0, |l| l.max_message_bytes);
+            for (id, size) in &fetched.oversize {
+                let entry = js_sys::Object::new();
+                let reason = format!(
+                    "{size} bytes, over the worker's limit of {max_message} bytes \
+                     (maxMessageBytes)"
+                );
+                set(&entry, "reason", &reason.into())?;
+                set(&entry, "redisMessageId", &id.into())?;
+                bad_out.push(&entry);
+            }
             for (reason, id, body) in bad {
                 let id = id.or_else(|| found.next().filter(|id| !id.is_empty()));
                 let entry = js_sys::Object::new();

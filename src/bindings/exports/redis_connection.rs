@@ -11,6 +11,7 @@ use super::errors::redis_error;
 use super::promise::{promise_of, reject};
 use crate::bindings::drivers::redis_socket::{register, Settings, SocketRedis};
 use crate::bindings::js::{is_absent, opt_number, opt_string, options_object, prop, type_error};
+use crate::resp::parser::DEFAULT_MAX_REPLY_BYTES;
 use crate::resp::{ConnectOptions, Limits, Reply, RespError};
 use crate::results::backend::DEFAULT_MAX_VALUE_BYTES;
 
@@ -76,6 +77,17 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
             ))
         }
     };
+    // A reply may always hold one value of the largest size allowed, plus room around it.
+    let max_reply = match opt_number(&options, "maxReplyBytes")? {
+        None => DEFAULT_MAX_REPLY_BYTES.max(max_bulk.saturating_add(1 << 20)),
+        Some(n) if n == f64::INFINITY => usize::MAX,
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => n.min(usize::MAX as f64) as usize,
+        Some(_) => {
+            return Err(type_error(
+                "option maxReplyBytes must be a non-negative integer or Infinity",
+            ))
+        }
+    };
     if let Some(name) = opt_string(&options, "name")? {
         connect.client_name = Some(name).filter(|n| !n.is_empty());
     }
@@ -97,6 +109,7 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
         options: connect,
         limits: Limits {
             max_bulk,
+            max_reply,
             ..Limits::default()
         },
         command_timeout_ms,
