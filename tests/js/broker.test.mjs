@@ -516,3 +516,21 @@ test("a failure runs to the end whatever the error's getters or the logger throw
     }
   }
 });
+
+test("worker.stop({ timeout }) resolves by its timeout with an actor that never settles, saying so", async () => {
+  const logger = recorder();
+  const broker = new StubBroker({ logger, middleware: [] });
+  setBroker(broker);
+  let started;
+  const running = new Promise((r) => (started = r));
+  const hang = actor(() => { started(); return new Promise(() => {}); }, { broker, actorName: "hang" });
+  const worker = new Worker(broker, { concurrency: 1 }).start();
+  hang.send();
+  await running;
+  const t0 = Date.now();
+  await worker.stop({ timeout: 200 });
+  const took = Date.now() - t0;
+  assert.ok(took >= 190 && took < 5000, `${took} ms`);
+  assert.match(logger.lines.warn.join("\n"), /timeout of 200 ms with 1 message\(s\) still running/);
+  await assert.rejects(worker.stop({ timeout: -1 }), /timeout/);
+});

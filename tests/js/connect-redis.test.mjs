@@ -64,6 +64,17 @@ describe("connectRedis: commands and replies", () => {
     assert.deepEqual(await client.sendCommand(["EVAL", "return {1, 'x', false}", "0"]), [1, "x", null]);
   });
 
+  test("integers beyond 2^53 come back exact, as BigInts, never silently rounded", async () => {
+    for (const n of ["-9223372036854775808", "-9223372036854775807", "9223372036854775807", "9007199254740993"]) {
+      await client.sendCommand(["SET", "c:int", n]);
+      const back = await client.sendCommand(["INCRBY", "c:int", "0"]);
+      assert.equal(typeof back, "bigint", n);
+      assert.equal(String(back), n);
+    }
+    await client.sendCommand(["SET", "c:int", "9007199254740991"]);
+    assert.equal(await client.sendCommand(["INCRBY", "c:int", "0"]), 9007199254740991);
+  });
+
   test("bytes when asked for, as node-redis is asked: returnBuffers, or typeMapping { 36: Buffer }", async () => {
     const raw = new Uint8Array([0xff, 0x00, 0xfe]);
     await client.sendCommand(["SET", "c:bytes", raw]);
@@ -313,6 +324,26 @@ describe("connectRedis: failures end by their deadline, with their cause, and th
       // At most one reply's worth (128 MiB by default) and its last value's buffer; before
       // the fix the process died at 4 GiB.
       assert.ok(grown <= 200 << 20, `wasm memory grew by ${grown} bytes`);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a send that timed out after its write says the message may have been enqueued, with the client's error as cause", async () => {
+    // The script call reaches the server, which never answers in time: the message may
+    // well be on the queue, so the error must not read as "not sent".
+    const fake = await redisLike(() => {});
+    const c = await connectRedis(fake.url, { commandTimeout: 200 });
+    try {
+      const broker = new RedisBroker(c, { middleware: [] });
+      const m = new Message({ actorName: "a", queueName: "q" });
+      const e = await failure(broker.enqueue(m));
+      assert.match(e.message, /may have been enqueued/);
+      assert.match(e.message, /timed out after 200 ms/);
+      assert.ok(e.cause instanceof Error, `a cause, got ${e.cause}`);
+      assert.match(e.cause.message, /timed out after 200 ms/);
+      assert.equal(e.cause.code, "REDIS_CONNECTION");
     } finally {
       await c.close();
       await fake.close();

@@ -30,6 +30,10 @@ use crate::resp::{Arg, Reply};
 use crate::stores::redis::RedisClient;
 use crate::wait::backoff::Jitter;
 
+/// What a failed send says when Redis did not answer it.
+const UNKNOWN_OUTCOME: &str = "; the message may have been enqueued (the write may have reached \
+     Redis before the failure), so sending it again may enqueue it twice";
+
 /// What every pending operation shares: the client and the protocol's side of it.
 struct Shared {
     redis: JsRedis,
@@ -91,6 +95,12 @@ impl Shared {
     /// Sends `call` with EVALSHA; on `NOSCRIPT` (a restarted or flushed server) once more
     /// with EVAL, which also caches the script again.
     async fn run(&self, call: &Call, queue: &str) -> Result<Reply, JsValue> {
+        self.run_noting(call, queue, "").await
+    }
+
+    /// [`Shared::run`] with `note` appended to the message of a failure the server did not
+    /// answer (a timeout, a lost connection: the command may have run).
+    async fn run_noting(&self, call: &Call, queue: &str, note: &str) -> Result<Reply, JsValue> {
         let first = self
             .redis
             .command(&as_args(&call.evalsha(&self.sha1)))
@@ -102,8 +112,9 @@ impl Shared {
             other => other,
         };
         answer.map_err(|e| {
+            let note = if e.answered { "" } else { note };
             let message = format!(
-                "RedisBroker {} on queue {queue:?} failed: {}",
+                "RedisBroker {} on queue {queue:?} failed: {}{note}",
                 call.command.name(),
                 e.message
             );
@@ -296,7 +307,11 @@ impl RedisTransport {
         let shared = self.shared.clone();
         let queue = prepared.core().queue_name.clone();
         promise_of(async move {
-            shared.run_done(&call, &queue).await?;
+            // A write that failed without the server's answer (a command timeout, a lost
+            // connection) may still have reached Redis: retrying it could enqueue it twice,
+            // so the caller must know the outcome is unknown.
+            let reply = shared.run_noting(&call, &queue, UNKNOWN_OUTCOME).await?;
+            protocol::parse_done(&reply).map_err(|e| broker_failure("enqueue", &e))?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -321,7 +336,8 @@ impl RedisTransport {
         let limit = max_bytes.map(|max_bytes| {
             let whole = |n: f64| n.clamp(1.0, 9_007_199_254_740_991.0) as u64;
             protocol::FetchLimit {
-                max_bytes: whole(max_bytes),
+                // What the consumer may still hold, and never more than one fetch's worth.
+                max_bytes: whole(max_bytes).min(protocol::DEFAULT_FETCH_BYTES),
                 max_message_bytes: max_message_bytes
                     .map_or(protocol::DEFAULT_MAX_MESSAGE_BYTES, whole),
             }
@@ -520,6 +536,21 @@ impl RedisTransport {
     #[wasm_bindgen(js_name = queuePrefetch)]
     pub fn queue_prefetch(concurrency: u32) -> u32 {
         brokers::queue_prefetch(concurrency)
+    }
+
+    /// How many bytes of messages a consumer holds at most per queue, by default (the
+    /// `prefetchBytes` option): with big messages, the prefetch count alone could pull
+    /// gigabytes into wasm memory, which never shrinks.
+    #[wasm_bindgen(js_name = prefetchBytes)]
+    pub fn prefetch_bytes() -> f64 {
+        brokers::DEFAULT_PREFETCH_BYTES as f64
+    }
+
+    /// The largest message a consumer takes, by default (the `maxMessageBytes` option);
+    /// a larger one is dead-lettered with the reason.
+    #[wasm_bindgen(js_name = maxMessageBytes)]
+    pub fn max_message_bytes() -> f64 {
+        protocol::DEFAULT_MAX_MESSAGE_BYTES as f64
     }
 
     /// How many messages a consumer of a delay queue holds at most, for `concurrency`.

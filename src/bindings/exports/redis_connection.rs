@@ -11,6 +11,7 @@ use super::errors::redis_error;
 use super::promise::{promise_of, reject};
 use crate::bindings::drivers::redis_socket::{register, Settings, SocketRedis};
 use crate::bindings::js::{is_absent, opt_number, opt_string, options_object, prop, type_error};
+use crate::codec::value::MAX_SAFE_INT;
 use crate::resp::parser::DEFAULT_MAX_REPLY_BYTES;
 use crate::resp::{ConnectOptions, Limits, Reply, RespError};
 use crate::results::backend::DEFAULT_MAX_VALUE_BYTES;
@@ -201,7 +202,10 @@ fn bulk_of(options: &JsValue) -> Result<Bulk, JsValue> {
 fn reply_to_js(reply: Reply, bulk: &Bulk) -> JsValue {
     match reply {
         Reply::Nil => JsValue::NULL,
-        Reply::Int(n) => JsValue::from(n as f64),
+        // A number where it is exact, as node-redis gives; beyond 2^53 a BigInt, never a
+        // silently rounded number (`:-9223372036854775807` would read as -2^63).
+        Reply::Int(n) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&n) => JsValue::from(n as f64),
+        Reply::Int(n) => JsValue::from(n),
         Reply::Bytes(b) => match bulk {
             Bulk::Text => JsValue::from_str(&String::from_utf8_lossy(&b)),
             Bulk::Bytes(from, class) => {
