@@ -606,8 +606,10 @@ export interface RedisBrokerOptions {
   /** The most bytes of messages a worker holds per queue (fetched, not yet finished or, if
    * delayed, not yet due), besides Dramatiq's prefetch count. Default 64 MiB. */
   prefetchBytes?: number;
-  /** The largest message a worker takes; a larger one is dead-lettered with the reason
-   * logged, never run. Default 64 MiB. */
+  /** The largest message, in bytes: a larger send is refused before anything is written
+   * (set it under Redis's `proto-max-bulk-len`, which closes the connection of a larger
+   * write), a larger one fetched is dead-lettered with the reason logged, never run.
+   * Default 64 MiB. */
   maxMessageBytes?: number;
 }
 

@@ -362,8 +362,13 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     const ran = [];
     const big = actor((s) => void ran.push(s.length), { broker, actorName: "big", queueName: "big" });
     const mb = "x".repeat(1 << 20);
-    for (let i = 0; i < 40; i++) big.sendWithOptions({ args: [mb], delay: 3_600_000 });
-    const huge = await big.send("y".repeat(3 << 20)).enqueued;
+    const delayed = [];
+    for (let i = 0; i < 40; i++) delayed.push(big.sendWithOptions({ args: [mb], delay: 3_600_000 }).enqueued);
+    await Promise.all(delayed);
+    assert.equal(await client.lLen("big:big.DQ"), 40);
+    // Written by a producer without the limit (this broker would refuse to send it).
+    const producer = new RedisBroker(client, { namespace: "big", middleware: [] });
+    const huge = await actor("big", { broker: producer, queueName: "big" }).send("y".repeat(3 << 20)).enqueued;
     await big.send("small").enqueued;
     const worker = new Worker(broker, { concurrency: 2 }).start();
     try {
@@ -380,8 +385,11 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     } finally {
       await worker.stop();
     }
+    // Sending one over the limit is refused before anything is written.
+    await assert.rejects(big.send("z".repeat(3 << 20)).enqueued, /over maxMessageBytes \(2097152 bytes\); nothing was written/);
     // Stop gave them back: all forty wait on the delay queue, none lost.
-    assert.equal(await client.lLen("big:big.DQ"), 40);
+    const back = await client.lLen("big:big.DQ");
+    assert.equal(back, 40, `${back} on the delay queue; log: ${logger.lines.join("\n")}`);
     await broker.flush("big");
   });
 

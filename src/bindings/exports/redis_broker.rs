@@ -39,6 +39,8 @@ struct Shared {
     redis: JsRedis,
     dispatcher: Dispatcher,
     sha1: String,
+    /// The largest body a send writes (`maxMessageBytes`).
+    max_message_bytes: u64,
 }
 
 /// Dramatiq's Redis broker protocol over a node-redis, ioredis or raw-command client.
@@ -232,11 +234,21 @@ impl RedisTransport {
             }
             dispatcher.maintenance_chance = chance as u32;
         }
+        let max_message_bytes = match opt_number(&options, "maxMessageBytes")? {
+            None => protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => n.min(9_007_199_254_740_991.0) as u64,
+            Some(_) => {
+                return Err(range_error(
+                    "maxMessageBytes must be a positive whole number of bytes",
+                ))
+            }
+        };
         Ok(RedisTransport {
             shared: Rc::new(Shared {
                 redis,
                 dispatcher,
                 sha1: protocol::script_sha1(),
+                max_message_bytes,
             }),
             jitter: RefCell::new(Jitter::new(random_seed())),
         })
@@ -304,6 +316,22 @@ impl RedisTransport {
                 Ok(call) => call,
                 Err(e) => return reject(type_error(&e.to_string())),
             };
+        if let Some(n) = call
+            .body_len()
+            .filter(|&n| n as u64 > self.shared.max_message_bytes)
+        {
+            // Refused here, before anything is written: a worker would refuse it too, and a
+            // Redis whose proto-max-bulk-len it passes closes the connection, failing every
+            // command pipelined behind it.
+            return reject(broker_failure(
+                "enqueue",
+                &BrokerError::Invalid(format!(
+                    "message {} is {n} bytes, over maxMessageBytes ({} bytes); nothing was written",
+                    prepared.core().message_id,
+                    self.shared.max_message_bytes
+                )),
+            ));
+        }
         let shared = self.shared.clone();
         let queue = prepared.core().queue_name.clone();
         promise_of(async move {

@@ -243,6 +243,14 @@ impl Call {
         &self.args
     }
 
+    /// The size of the message body an `enqueue` writes (`None` for other commands).
+    pub fn body_len(&self) -> Option<usize> {
+        match self.command {
+            Command::Enqueue => self.args.get(8).map(Vec::len),
+            _ => None,
+        }
+    }
+
     /// `EVALSHA <sha1> 1 <namespace> <ARGV…>`.
     pub fn evalsha(&self, sha1: &str) -> Vec<Vec<u8>> {
         self.command_line(b"EVALSHA", sha1.as_bytes())

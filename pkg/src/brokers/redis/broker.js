@@ -55,9 +55,16 @@ export class RedisBroker extends NetworkBroker {
     super({ middleware, logger });
     /** The most bytes of messages a worker holds per queue (fetched, not yet finished). */
     this.prefetchBytes = prefetchBytes ?? RedisTransport.prefetchBytes();
-    /** The largest message a worker takes; a larger one is dead-lettered with the reason. */
+    /** The largest message sent or taken: a larger send is refused before anything is
+     * written, a larger one fetched is dead-lettered with the reason. */
     this.maxMessageBytes = maxMessageBytes ?? RedisTransport.maxMessageBytes();
-    this[kTransport] = new RedisTransport(client, { namespace, heartbeatTimeout, deadMessageTtl, maintenanceChance });
+    this[kTransport] = new RedisTransport(client, {
+      namespace,
+      heartbeatTimeout,
+      deadMessageTtl,
+      maintenanceChance,
+      maxMessageBytes: this.maxMessageBytes,
+    });
     this[kConsumers] = new Set();
     /** The Redis client. */
     this.client = client;
