@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dramatiq_results::brokers::redis::{
     is_noscript, parse_done, parse_fetch, parse_qsize, prepare, redis_message_id, script_load,
-    script_sha1, Call, Dispatcher,
+    script_sha1, Call, Dispatcher, FetchLimit,
 };
 use dramatiq_results::brokers::{handle, is_due, Handling};
 use dramatiq_results::codec::decode;
@@ -285,6 +285,63 @@ fn the_script_runs_on_a_real_server() {
     );
 
     python_check(server.port);
+}
+
+/// A fetch bounded in bytes takes big messages in batches, always at least one that fits,
+/// and names a message too big to send instead of sending it (it stays held, for a nack).
+#[test]
+fn a_bounded_fetch_takes_big_messages_in_batches() {
+    let Some(server) = Server::start() else {
+        eprintln!("skipped: redis-server is not installed (scripts/setup --services)");
+        return;
+    };
+    let mut redis = Conn::open(server.port);
+    let d = Dispatcher::new("dramatiq", "js-1");
+    let now = now_ms();
+    let mut sizes = Vec::new();
+    let mut ids = Vec::new();
+    for (i, n) in [3000usize, 3000, 3000, 50_000, 3000, 9000]
+        .into_iter()
+        .enumerate()
+    {
+        let arg = format!("[\"{}\"]", "x".repeat(n));
+        let m = prepare(&add(&arg, &format!("m{i}")), None, now, [i as u8 + 1; 16]);
+        sizes.push(m.encode().len() as u64);
+        ids.push(redis_message_id(&m).unwrap().to_owned());
+        parse_done(&redis.dispatch(&d.enqueue_message(&m, now, false).unwrap())).unwrap();
+    }
+    let limit = FetchLimit {
+        max_bytes: 7000,
+        max_message_bytes: 20_000,
+    };
+    let fetch = |redis: &mut Conn, count| {
+        parse_fetch(&redis.dispatch(&d.fetch_within("default", count, limit, now, false))).unwrap()
+    };
+    // Two of ~3 KB fit under 7000 bytes; the third would pass it.
+    let got = fetch(&mut redis, 100);
+    assert_eq!(got.bodies.len(), 2, "{:?}", got.oversize);
+    // The count still bounds.
+    let got = fetch(&mut redis, 1);
+    assert_eq!(got.bodies.len(), 1);
+    // The 50 KB one is named, not sent, and the one after it still comes.
+    let got = fetch(&mut redis, 100);
+    assert_eq!(got.oversize, vec![(ids[3].clone(), sizes[3])]);
+    assert_eq!(got.bodies.len(), 1);
+    // A first message over max_bytes but under max_message_bytes comes alone.
+    let got = fetch(&mut redis, 100);
+    assert_eq!(got.bodies.len(), 1);
+    assert_eq!(decoded(&got.bodies[0]).message_id, "m5");
+    // Every one of them is held by this worker until settled: the big one can be nacked.
+    assert_eq!(
+        redis.cmd(&["SCARD", "dramatiq:__acks__.js-1.default"]),
+        Reply::Int(6)
+    );
+    parse_done(&redis.dispatch(&d.nack("default", &ids[3], now))).unwrap();
+    assert_eq!(
+        redis.cmd(&["HEXISTS", "dramatiq:default.XQ.msgs", &ids[3]]),
+        Reply::Int(1)
+    );
+    assert_eq!(fetch(&mut redis, 100), Default::default());
 }
 
 /// Runs tests/py/redis_dispatch_check.py against the server, when Dramatiq is at hand.

@@ -271,6 +271,8 @@ fn resp_streams_never_panic() {
     let mut rng = Rng(seed().rotate_left(17) | 1);
     let small = Limits {
         max_bulk: 8,
+        max_reply: 200,
+        max_skip: 1 << 20,
         max_line: 24,
         max_depth: 3,
         max_len: 6,
@@ -391,6 +393,8 @@ fn resp_hostile_shapes() {
     let (result, peak) = peak_during(|| {
         let mut parser = Parser::new(Limits {
             max_bulk: usize::MAX,
+            max_reply: usize::MAX,
+            max_skip: u64::MAX,
             ..Limits::default()
         });
         let mut out = Vec::new();

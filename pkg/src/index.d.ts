@@ -254,6 +254,11 @@ export interface ConnectRedisOptions {
   /** The largest bulk reply accepted, in bytes (default 64 MiB, as backends); a larger one
    * fails its command only. */
   maxValueBytes?: number;
+  /** The most memory one whole reply may take, in bytes (default 128 MiB, or
+   * `maxValueBytes` + 1 MiB when larger); a larger reply fails its command only. The rest of
+   * a failed reply is read and dropped; one announcing more than 512 MiB to drop replaces
+   * the connection (the commands waiting behind it fail). */
+  maxReplyBytes?: number;
   /** TLS (as `rediss://` does), or, in Node, options for `tls.connect` (`ca`,
    * `rejectUnauthorized`, `servername`, …). Workers verify with the public CAs. */
   tls?: boolean | Record<string, unknown>;
@@ -268,8 +273,8 @@ export interface ConnectRedisOptions {
  * a server's error reply rejects with code `REDIS_SERVER` and the server's text as message. */
 export interface RedisConnection {
   /** Sends a raw command (name first). Bulk replies are strings (UTF-8), or bytes with
-   * `{ returnBuffers: true }` / `{ typeMapping: { 36: Buffer } }`; integers are numbers, nil
-   * is `null`, arrays are arrays. */
+   * `{ returnBuffers: true }` / `{ typeMapping: { 36: Buffer } }`; integers are numbers
+   * (BigInts beyond 2^53, never rounded), nil is `null`, arrays are arrays. */
   sendCommand(argv: Array<string | number | Uint8Array>, options?: { returnBuffers?: boolean; typeMapping?: Record<number, unknown> }): Promise<any>;
   /** Closes it; what waits, and every later command, fails. In a Worker:
    * `ctx.waitUntil(client.close())`. */
@@ -598,6 +603,14 @@ export interface RedisBrokerOptions {
   deadMessageTtl?: number;
   /** Calls per million that also run maintenance. Default 1 000. */
   maintenanceChance?: number;
+  /** The most bytes of messages a worker holds per queue (fetched, not yet finished or, if
+   * delayed, not yet due), besides Dramatiq's prefetch count. Default 64 MiB. */
+  prefetchBytes?: number;
+  /** The largest message, in bytes: a larger send is refused before anything is written
+   * (set it under Redis's `proto-max-bulk-len`, which closes the connection of a larger
+   * write), a larger one fetched is dead-lettered with the reason logged, never run.
+   * Default 64 MiB. */
+  maxMessageBytes?: number;
 }
 
 /** A message `RedisBroker.send` returned: the write is under way. */
@@ -618,6 +631,10 @@ export class RedisBroker extends Broker {
   readonly namespace: string;
   /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
   readonly brokerId: string;
+  /** The `prefetchBytes` option, or its default. */
+  readonly prefetchBytes: number;
+  /** The `maxMessageBytes` option, or its default. */
+  readonly maxMessageBytes: number;
   declareQueue(name: string): void;
   getDeclaredQueues(): Set<string>;
   /** Releases nothing: the client is the caller's to close. */
@@ -798,7 +815,9 @@ export class Worker {
   /** The queues it consumes, or `undefined` for all of the broker's. */
   readonly queues: Set<string> | undefined;
   start(): this;
-  stop(): Promise<void>;
+  /** Resolves once the messages in hand are processed, or after `timeout` ms (default: no
+   * limit; those still running then are delivered again, unacked). */
+  stop(options?: { timeout?: number }): Promise<void>;
   join(options?: { timeout?: number }): Promise<void>;
 }
 

@@ -56,6 +56,12 @@ pub const WORKER_TIMEOUT_MS: u32 = 1000;
 /// Dramatiq's idle back-off factor: the first sleep after an empty fetch is 5–10 ms.
 pub const IDLE_BACKOFF_FACTOR_MS: f64 = 5.0;
 
+/// How many bytes of messages a consumer may hold per queue by default, besides the
+/// prefetch count: Dramatiq's delay-queue prefetch (8 000 messages for 8 threads) of
+/// megabyte messages would be gigabytes, and a JS worker holds them in wasm memory (at most
+/// 4 GiB, never given back). A consumer at its byte budget fetches nothing but heartbeats.
+pub const DEFAULT_PREFETCH_BYTES: u64 = 64 << 20;
+
 /// How many messages a consumer of a work queue may hold (Dramatiq: `min(threads × 2, 65535)`).
 pub fn queue_prefetch(worker_threads: u32) -> u32 {
     worker_threads.saturating_mul(2).min(65_535)

@@ -61,6 +61,27 @@ use crate::worker::queues::{dead_letter_queue_name, delay_queue_name};
 /// reads the `dramatiq_dead_message_ttl` environment variable, default 7 days).
 pub const DEAD_MESSAGE_TTL_MS: i64 = 7 * 86_400_000;
 
+/// Publishes whose body is at least this many bytes go on a confirm channel of their own,
+/// one at a time per channel: RabbitMQ closes the channel of a publish over its
+/// `max_message_size` (406 PRECONDITION_FAILED), and every unconfirmed publish sharing that
+/// channel would then be of unknown outcome (retried, so possibly doubled). Alone, a
+/// refused publish fails alone, with the server's reason. 64 KiB: far above what most
+/// messages weigh (so the shared channel keeps its pipelining), far below any sensible
+/// `max_message_size`; the extra channel's two round trips are small beside the body.
+pub const OWN_CHANNEL_BYTES: usize = 64 << 10;
+
+/// How many publishes on channels of their own may be in flight at once, per broker (each
+/// holds a channel, and RabbitMQ's `channel_max` defaults to 2047 per connection).
+pub const OWN_CHANNEL_CONCURRENCY: usize = 8;
+
+/// The limit a 406 refusal's text names (`… message size 2097290 is larger than configured
+/// max size 1048576`), so later publishes over it fail at once with the server's reason.
+pub fn refused_max_message_size(text: &str) -> Option<u64> {
+    let (_, rest) = text.split_once("larger than configured max size ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// Dramatiq's `MAX_ENQUEUE_ATTEMPTS`: a publish is tried this many times across
 /// reconnects before the error is raised.
 pub const MAX_ENQUEUE_ATTEMPTS: u32 = 6;
@@ -512,5 +533,15 @@ mod tests {
         assert_eq!(settle(false), Settle::Ack);
         assert_eq!(settle(true), Settle::Reject);
         assert_eq!(UNDECODABLE, Settle::Reject);
+    }
+
+    #[test]
+    fn the_refused_size_is_read_from_the_servers_text() {
+        let text = "Channel closed by server: 406 (PRECONDITION-FAILED) with message \"PRECONDITION_FAILED - message size 2097290 is larger than configured max size 1048576\"";
+        assert_eq!(refused_max_message_size(text), Some(1_048_576));
+        assert_eq!(
+            refused_max_message_size("PRECONDITION_FAILED - inequivalent arg"),
+            None
+        );
     }
 }

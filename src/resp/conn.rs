@@ -840,4 +840,34 @@ mod tests {
         assert_eq!(p.completed, vec![done(b, Reply::Bytes(b"abc".to_vec()))]);
         assert_eq!(c.phase(), &Phase::Ready);
     }
+
+    #[test]
+    fn a_value_announced_beyond_reason_fails_and_abandons_the_connection() {
+        // `$9999999999` and nothing after: its command fails at once, and so does every
+        // command behind it, instead of waiting for ten gigabytes that never come; the
+        // driver opens a new connection for the next command.
+        let mut c = ready("redis://h");
+        let (a, _) = c.submit(&["GET", "big"], 0.0, None).unwrap();
+        let (b, _) = c.submit(&["GET", "small"], 0.0, None).unwrap();
+        let p = c.feed(b"$9999999999\r\n");
+        assert_eq!(p.completed.len(), 2);
+        assert_eq!(p.completed[0].id, a);
+        assert!(matches!(
+            p.completed[0].result,
+            Err(RespError::TooLarge {
+                size: 9_999_999_999,
+                ..
+            })
+        ));
+        assert_eq!(p.completed[1].id, b);
+        let Err(RespError::Closed(why)) = &p.completed[1].result else {
+            panic!("{:?}", p.completed[1])
+        };
+        assert!(
+            why.contains("abandoned after a reply over the limit"),
+            "{why}"
+        );
+        assert!(p.closed.is_some());
+        assert!(matches!(c.phase(), Phase::Closed(_)));
+    }
 }

@@ -33,6 +33,15 @@ pub enum RespError {
         /// The limit (the backend's `maxValueBytes`, or the client's `maxBulkBytes`).
         limit: usize,
     },
+    /// A reply's values together take more memory than the configured limit (each value
+    /// may be under [`RespError::TooLarge`]'s); the rest of the reply is skipped without
+    /// being stored, and only the command it answers fails.
+    ReplyTooLarge {
+        /// The memory the reply had reached (payloads plus the cost of each value).
+        size: u64,
+        /// The limit (the client's `maxReplyBytes`).
+        limit: usize,
+    },
     /// The connection is gone: closed by the server (possibly mid-reply), a socket error,
     /// or closed by the caller. Every pending command fails with the same cause.
     Closed(String),
@@ -71,6 +80,11 @@ impl fmt::Display for RespError {
             RespError::TooLarge { size, limit } => write!(
                 f,
                 "Redis sent a value of {size} bytes, over the limit of {limit} bytes (maxValueBytes)"
+            ),
+            RespError::ReplyTooLarge { size, limit } => write!(
+                f,
+                "Redis sent a reply of at least {size} bytes, over the limit of {limit} bytes \
+                 for one reply (maxReplyBytes)"
             ),
             RespError::Closed(why) => write!(f, "Redis connection closed: {why}"),
             RespError::Timeout { what, after_ms } => write!(

@@ -7,11 +7,14 @@
 //!
 //! **Bounded.** Nothing is allocated in proportion to a length the peer *declares*: a bulk
 //! payload's buffer grows with the bytes that actually arrive, an aggregate's with the
-//! elements that actually arrive. [`Limits`] caps a bulk string (above it: the command
-//! fails with [`RespError::TooLarge`] at once and the payload is skipped, the connection
-//! stays usable), a header line, the nesting depth and an aggregate's length (above them:
-//! a protocol error, the stream is not trusted any further). Nesting is an explicit stack,
-//! never recursion.
+//! elements that actually arrive. [`Limits`] caps a bulk string and the memory one whole
+//! reply may take (above either: the command fails with [`RespError::TooLarge`] or
+//! [`RespError::ReplyTooLarge`] at once, and the rest of the reply is read and dropped
+//! without being stored, so the connection stays usable), how much of a failed reply is
+//! read and dropped (above it: the stream is abandoned, since waiting for gigabytes that
+//! may never come would hang every command behind them), a header line, the nesting depth
+//! and an aggregate's length (above them: a protocol error, the stream is not trusted any
+//! further). Nesting is an explicit stack, never recursion.
 //!
 //! **Every RESP3 type maps onto [`Reply`] as a RESP2 client would see the same command's
 //! answer**, so the store and broker code need not know which protocol the connection
@@ -38,6 +41,20 @@ use super::reply::Reply;
 
 use super::error::RespError;
 
+/// What one reply costs in memory per value besides its payload (the [`Reply`] that holds
+/// it), so a reply of millions of tiny values is bounded like one of a few large ones.
+pub const VALUE_COST: usize = std::mem::size_of::<Reply>();
+
+/// [`Limits::max_reply`]'s default: 128 MiB, twice the largest value a backend reads by
+/// default. Wasm memory never shrinks, so what one reply may take is what a peer can pin
+/// for the life of the process; a broker fetch or a batch read stays far below it.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 128 << 20;
+
+/// [`Limits::max_skip`]'s default: 512 MiB, Redis's own `proto-max-bulk-len` default, the
+/// longest string a stock server can hold. A failed reply that announces more is not worth
+/// waiting for.
+pub const DEFAULT_MAX_SKIP_BYTES: u64 = 512 << 20;
+
 /// The parser's bounds. The defaults suit a result store; lower `max_bulk` to the backend's
 /// `maxValueBytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +62,16 @@ pub struct Limits {
     /// The longest bulk string accepted, in bytes; a longer one fails its command with
     /// [`RespError::TooLarge`] and is skipped unread.
     pub max_bulk: usize,
+    /// The most memory one reply (a top-level value with everything nested in it) may take:
+    /// its payload bytes plus [`VALUE_COST`] per value. Above it the command fails with
+    /// [`RespError::ReplyTooLarge`] and the rest of the reply is skipped unread: a reply of
+    /// many values each under `max_bulk` cannot exhaust memory.
+    pub max_reply: usize,
+    /// The most bytes of a failed reply (over `max_bulk` or `max_reply`) that are read and
+    /// dropped to keep the connection; a failed reply announcing more ends the stream with
+    /// a [`RespError::Closed`] for every command behind it (a driver then reconnects), so a
+    /// length declared and never sent cannot hang the connection.
+    pub max_skip: u64,
     /// The longest header line (simple string, error text, number), in bytes, its type
     /// byte and CRLF excluded. Bounds what a peer that never sends CRLF can make us buffer.
     pub max_line: usize,
@@ -59,6 +86,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bulk: crate::results::backend::DEFAULT_MAX_VALUE_BYTES,
+            max_reply: DEFAULT_MAX_REPLY_BYTES,
+            max_skip: DEFAULT_MAX_SKIP_BYTES,
             max_line: 64 * 1024,
             max_depth: 32,
             max_len: 1 << 24,
@@ -150,6 +179,10 @@ pub struct Parser {
     stack: Vec<Open>,
     top: Top,
     fate: Fate,
+    /// Memory charged to the top-level value being read (payloads plus [`VALUE_COST`] each).
+    charged: u64,
+    /// Payload bytes of the top-level value being read that were, or are being, skipped.
+    skipped: u64,
     broken: Option<RespError>,
 }
 
@@ -170,6 +203,8 @@ impl Parser {
             stack: Vec::new(),
             top: Top::Reply,
             fate: Fate::Pending,
+            charged: 0,
+            skipped: 0,
             broken: None,
         }
     }
@@ -252,7 +287,13 @@ impl Parser {
                     let missing = want.saturating_sub(data.len());
                     let take = missing.min(rest.len());
                     let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-                    // Grows with what arrived, never to the declared length up front.
+                    // Grows with what arrived, never to the declared length up front, and
+                    // never past it: doubling would leave up to twice a large value's size
+                    // allocated (and pinned, wasm memory never shrinks).
+                    if data.capacity() - data.len() < now.len() {
+                        let grown = (data.capacity().saturating_mul(2)).max(data.len() + now.len());
+                        data.reserve_exact(grown.min(*want) - data.len());
+                    }
                     data.extend_from_slice(now);
                     rest = later;
                     if data.len() >= *want {
@@ -307,6 +348,14 @@ impl Parser {
         if self.stack.is_empty() && kind != b'|' {
             self.top = if kind == b'>' { Top::Push } else { Top::Reply };
         }
+        // Every value costs its `Reply`; a simple string its text too (bulk payloads are
+        // charged in `start_bulk`, before they arrive).
+        let text = if matches!(kind, b'+' | b',' | b'(') {
+            body.len()
+        } else {
+            0
+        };
+        self.charge(VALUE_COST + text, out);
         let value = match kind {
             b'+' => Reply::Bytes(body.to_vec()),
             b'-' => return self.place(Value::Error(server_error(body)), out),
@@ -351,21 +400,61 @@ impl Parser {
 
     fn start_bulk(&mut self, kind: Bulk, len: u64, out: &mut Vec<Frame>) -> Result<(), RespError> {
         let limit = self.limits.max_bulk;
+        // What nobody will read is skipped, not stored: the rest of a reply that already
+        // failed, a dropped push, an attribute.
+        let mut keep = self.fate == Fate::Pending && !self.in_attribute();
         match usize::try_from(len) {
             Ok(n) if n <= limit => {
-                let want = n.saturating_add(2);
-                // A small first allocation; the rest grows with the bytes that arrive.
-                let data = Vec::with_capacity(want.min(4096));
-                self.state = State::Bulk { kind, want, data };
+                if keep {
+                    keep = self.charge(n, out);
+                }
             }
             _ => {
                 self.fail_current(RespError::TooLarge { size: len, limit }, out);
-                self.state = State::Skip {
-                    left: len.saturating_add(2),
-                };
+                keep = false;
             }
         }
+        let want = len.saturating_add(2);
+        if keep {
+            let want = usize::try_from(want).unwrap_or(usize::MAX);
+            // A small first allocation; the rest grows with the bytes that arrive.
+            let data = Vec::with_capacity(want.min(4096));
+            self.state = State::Bulk { kind, want, data };
+            return Ok(());
+        }
+        self.skipped = self.skipped.saturating_add(want);
+        if self.skipped > self.limits.max_skip {
+            return Err(RespError::Closed(format!(
+                "abandoned after a reply over the limit: it announced {} bytes more to skip, \
+                 over the {} bytes a connection reads and drops to stay usable",
+                self.skipped, self.limits.max_skip
+            )));
+        }
+        self.state = State::Skip { left: want };
         Ok(())
+    }
+
+    /// Whether the value being read is inside an attribute (metadata, dropped).
+    fn in_attribute(&self) -> bool {
+        self.stack.iter().any(|o| o.agg == Agg::Attribute)
+    }
+
+    /// Charges `bytes` of memory to the reply being read; past `max_reply` the reply fails
+    /// (and its rest is dropped). Returns whether the value may still be stored.
+    fn charge(&mut self, bytes: usize, out: &mut Vec<Frame>) -> bool {
+        if self.fate != Fate::Pending || self.in_attribute() {
+            return false;
+        }
+        self.charged = self.charged.saturating_add(bytes as u64);
+        if self.charged > self.limits.max_reply as u64 {
+            let error = RespError::ReplyTooLarge {
+                size: self.charged,
+                limit: self.limits.max_reply,
+            };
+            self.fail_current(error, out);
+            return false;
+        }
+        true
     }
 
     fn open(&mut self, agg: Agg, declared: u64, out: &mut Vec<Frame>) -> Result<(), RespError> {
@@ -409,7 +498,7 @@ impl Parser {
     /// Reports the top-level value being read as failed, now (so its command need not wait
     /// for the rest of it); the rest of the value is still read, and then dropped.
     fn fail_current(&mut self, error: RespError, out: &mut Vec<Frame>) {
-        if self.stack.iter().any(|o| o.agg == Agg::Attribute) || self.fate != Fate::Pending {
+        if self.in_attribute() || self.fate != Fate::Pending {
             return;
         }
         if self.top == Top::Push {
@@ -473,6 +562,8 @@ impl Parser {
         }
         self.fate = Fate::Pending;
         self.top = Top::Reply;
+        self.charged = 0;
+        self.skipped = 0;
     }
 }
 
@@ -791,9 +882,10 @@ mod tests {
             parse_in(&mut Parser::new(limits), &[b">1\r\n$5\r\nhello\r\n:1\r\n"]).unwrap(),
             vec![ok(Reply::Int(1))]
         );
-        // Huge declared lengths allocate nothing.
+        // Huge declared lengths allocate nothing, and are not waited for: the reply fails
+        // at once, and the stream is abandoned rather than skipped for ever.
         let mut parser = Parser::new(Limits::default());
-        let frames = parse_in(&mut parser, &[b"$9223372036854775807\r\nabc"]).unwrap();
+        let (frames, e) = parse_in(&mut parser, &[b"$9223372036854775807\r\nabc"]).unwrap_err();
         assert!(matches!(
             frames.as_slice(),
             [Frame::Reply(Err(RespError::TooLarge {
@@ -801,6 +893,103 @@ mod tests {
                 ..
             }))]
         ));
+        assert!(
+            matches!(&e, RespError::Closed(why) if why.contains("abandoned")),
+            "{e}"
+        );
+        let (frames, _) =
+            parse_in(&mut Parser::new(Limits::default()), &[b"$9999999999\r\n"]).unwrap_err();
+        assert_eq!(frames.len(), 1);
+    }
+
+    #[test]
+    fn a_reply_over_the_total_limit_fails_and_its_rest_is_skipped() {
+        let limits = Limits {
+            max_bulk: 10,
+            max_reply: 40 + 3 * VALUE_COST,
+            max_skip: 10_000,
+            ..Limits::default()
+        };
+        let value = b"$10\r\n0123456789\r\n";
+        let mut bytes = b"*130\r\n".to_vec();
+        for _ in 0..130 {
+            bytes.extend_from_slice(value);
+        }
+        bytes.extend_from_slice(b"+after\r\n");
+        let want_err = |frames: &[Frame]| {
+            matches!(
+                frames,
+                [Frame::Reply(Err(RespError::ReplyTooLarge { limit, .. })), after]
+                    if *limit == 40 + 3 * VALUE_COST && *after == ok(b("after"))
+            )
+        };
+        for size in [1, 7, 64, bytes.len()] {
+            let chunks: Vec<&[u8]> = bytes.chunks(size).collect();
+            let mut parser = Parser::new(limits);
+            let frames = parse_in(&mut parser, &chunks).unwrap();
+            assert!(want_err(&frames), "{frames:?}");
+            // Reported as soon as the limit is passed, before the rest arrives.
+            let mut parser = Parser::new(limits);
+            let cut = b"*130\r\n".len() + 4 * value.len();
+            let frames = parse_in(&mut parser, &[&bytes[..cut]]).unwrap();
+            assert_eq!(frames.len(), 1, "{frames:?}");
+            // What was stored stays within the limit: nothing after the failure is kept.
+            assert!(parser.stack.iter().all(|o| o.items.len() <= 3));
+        }
+        // Many tiny values count too (each costs its `Reply`).
+        let limits = Limits {
+            max_reply: 100 * VALUE_COST,
+            ..Limits::default()
+        };
+        let mut bytes = b"*1000\r\n".to_vec();
+        for _ in 0..1000 {
+            bytes.extend_from_slice(b":1\r\n");
+        }
+        let frames = parse_in(&mut Parser::new(limits), &[&bytes]).unwrap();
+        assert!(matches!(
+            frames.as_slice(),
+            [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]
+        ));
+        // A failed reply announcing more than `max_skip` is abandoned, not waited for.
+        let limits = Limits {
+            max_bulk: 10,
+            max_reply: 1000,
+            max_skip: 100,
+            ..Limits::default()
+        };
+        let mut bytes = b"*130\r\n".to_vec();
+        for _ in 0..130 {
+            bytes.extend_from_slice(value);
+        }
+        let (frames, e) = parse_in(&mut Parser::new(limits), &[&bytes]).unwrap_err();
+        assert!(matches!(
+            frames.as_slice(),
+            [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]
+        ));
+        assert!(matches!(e, RespError::Closed(_)), "{e}");
+    }
+
+    #[test]
+    fn a_large_bulk_grows_to_its_length_not_past_it() {
+        let mut parser = Parser::new(Limits::default());
+        let mut out = Vec::new();
+        let n = 3_000_000;
+        parser
+            .feed(format!("${n}\r\n").as_bytes(), &mut out)
+            .unwrap();
+        let chunk = vec![b'x'; 65_536];
+        let mut sent = 0;
+        while sent + chunk.len() < n {
+            parser.feed(&chunk, &mut out).unwrap();
+            sent += chunk.len();
+        }
+        let State::Bulk { data, .. } = &parser.state else {
+            panic!("{:?}", parser.state)
+        };
+        assert!(data.capacity() <= n + 2, "{}", data.capacity());
+        parser.feed(&vec![b'x'; n - sent], &mut out).unwrap();
+        parser.feed(b"\r\n", &mut out).unwrap();
+        assert!(matches!(out.as_slice(), [Frame::Reply(Ok(Reply::Bytes(v)))] if v.len() == n));
     }
 
     #[test]

@@ -473,3 +473,64 @@ test("backend.getResults and iterResults: completion order, progress, errors, on
   await assert.rejects(backend.getResults("nope"), TypeError);
   await worker.stop();
 });
+
+test("a failure runs to the end whatever the error's getters or the logger throw: retried, stored and dead-lettered as a plain Error", async () => {
+  // An HTTP client's error with a throwing getter, a circular cause: here every getter the
+  // worker's failure path might read throws.
+  const hostile = () => {
+    const e = new Error("hostile");
+    // "stack" first: redefining it makes V8 format the stack, which reads `message`.
+    for (const key of ["stack", "message", "name", "cause"]) {
+      Object.defineProperty(e, key, { get() { throw new Error(`${key} getter`); }, configurable: true });
+    }
+    return e;
+  };
+  const throwingLogger = () => {
+    const fail = () => { throw new Error("the logger is down"); };
+    return { warn: fail, error: fail, info: fail };
+  };
+  for (const [label, make, logger] of [
+    ["a plain Error", () => new Error("plain"), recorder()],
+    ["an Error whose getters throw", hostile, recorder()],
+    ["a logger whose error() throws", () => new Error("plain"), throwingLogger()],
+    ["both", hostile, throwingLogger()],
+  ]) {
+    const broker = new StubBroker({ logger });
+    const backend = new StubBackend();
+    broker.addMiddleware(new Results({ backend }));
+    setBroker(broker);
+    let runs = 0;
+    const failing = actor(() => { runs += 1; throw make(); }, {
+      broker, actorName: "failing", storeResults: true, maxRetries: 2, minBackoff: 1, maxBackoff: 2,
+    });
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      const m = failing.send();
+      const e = await m.getResult({ block: true, timeout: 5000 }).catch((e) => e);
+      assert.ok(e instanceof ResultFailure, `${label}: ${e}`);
+      await broker.join("default", { timeout: 5000 });
+      assert.equal(runs, 3, `${label}: maxRetries + 1 runs`);
+      assert.equal(broker.deadLetters.length, 1, `${label}: dead-lettered`);
+    } finally {
+      await worker.stop();
+    }
+  }
+});
+
+test("worker.stop({ timeout }) resolves by its timeout with an actor that never settles, saying so", async () => {
+  const logger = recorder();
+  const broker = new StubBroker({ logger, middleware: [] });
+  setBroker(broker);
+  let started;
+  const running = new Promise((r) => (started = r));
+  const hang = actor(() => { started(); return new Promise(() => {}); }, { broker, actorName: "hang" });
+  const worker = new Worker(broker, { concurrency: 1 }).start();
+  hang.send();
+  await running;
+  const t0 = Date.now();
+  await worker.stop({ timeout: 200 });
+  const took = Date.now() - t0;
+  assert.ok(took >= 190 && took < 5000, `${took} ms`);
+  assert.match(logger.lines.warn.join("\n"), /timeout of 200 ms with 1 message\(s\) still running/);
+  await assert.rejects(worker.stop({ timeout: -1 }), /timeout/);
+});

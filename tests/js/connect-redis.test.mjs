@@ -64,6 +64,17 @@ describe("connectRedis: commands and replies", () => {
     assert.deepEqual(await client.sendCommand(["EVAL", "return {1, 'x', false}", "0"]), [1, "x", null]);
   });
 
+  test("integers beyond 2^53 come back exact, as BigInts, never silently rounded", async () => {
+    for (const n of ["-9223372036854775808", "-9223372036854775807", "9223372036854775807", "9007199254740993"]) {
+      await client.sendCommand(["SET", "c:int", n]);
+      const back = await client.sendCommand(["INCRBY", "c:int", "0"]);
+      assert.equal(typeof back, "bigint", n);
+      assert.equal(String(back), n);
+    }
+    await client.sendCommand(["SET", "c:int", "9007199254740991"]);
+    assert.equal(await client.sendCommand(["INCRBY", "c:int", "0"]), 9007199254740991);
+  });
+
   test("bytes when asked for, as node-redis is asked: returnBuffers, or typeMapping { 36: Buffer }", async () => {
     const raw = new Uint8Array([0xff, 0x00, 0xfe]);
     await client.sendCommand(["SET", "c:bytes", raw]);
@@ -249,6 +260,90 @@ describe("connectRedis: failures end by their deadline, with their cause, and th
       assert.match(e.message, /closed the connection in the middle of a reply/);
       assert.equal(await c.sendCommand(["GET", "fine"]), "ok");
       assert.equal(fake.connections, 2, "one new connection");
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a value announced at $9999999999 and never sent fails its command at once, and the next command works, without commandTimeout", async () => {
+    const fake = await redisLike((argv, socket) => {
+      if (argv[1] === "huge") socket.write("$9999999999\r\nabc");
+      else socket.write("$2\r\nok\r\n");
+    });
+    const c = await connectRedis(fake.url);
+    try {
+      const e = await failure(c.sendCommand(["GET", "huge"]));
+      assert.match(e.message, /9999999999 bytes, over the limit/);
+      // Before the fix the connection went on skipping ten gigabytes that never came, so
+      // this hung for ever.
+      const next = c.sendCommand(["GET", "fine"]);
+      let timer;
+      const hung = new Promise((r) => (timer = setTimeout(r, 5000, true)));
+      const stalled = await Promise.race([next.then(() => false), hung]);
+      clearTimeout(timer);
+      assert.equal(stalled, false, "the next command hung");
+      assert.equal(await next, "ok");
+      assert.equal(fake.connections, 2, "one new connection");
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a reply of 130 values of 32 MiB (each under maxValueBytes) fails its command, the process lives, and wasm memory stays bounded", { timeout: 120_000 }, async () => {
+    // Wasm memory is counted in `external` (and never given back).
+    const wasmMemoryBytes = () => process.memoryUsage().external;
+    const value = Buffer.alloc(32 << 20, "x");
+    // Answers in order, as Redis does: a command's reply waits for the one before it.
+    const inOrder = (answer) => (argv, socket) => (socket.replies = (socket.replies ?? Promise.resolve()).then(() => answer(argv, socket)));
+    const fake = await redisLike(inOrder(async (argv, socket) => {
+      if (argv[1] !== "many") return socket.write("$2\r\nok\r\n");
+      let open = true;
+      socket.once("close", () => (open = false));
+      const write = (bytes) => (socket.write(bytes) ? undefined : new Promise((r) => socket.once("drain", r).once("close", r)));
+      await write("*130\r\n");
+      for (let i = 0; i < 130 && open; i++) {
+        await write(`$${value.length}\r\n`);
+        await write(value);
+        await write("\r\n");
+      }
+    }));
+    const before = wasmMemoryBytes();
+    const c = await connectRedis(fake.url);
+    try {
+      const e = await failure(c.sendCommand(["LRANGE", "many", "0", "-1"]));
+      assert.match(e.message, /over the limit of \d+ bytes for one reply \(maxReplyBytes\)/);
+      // A command sent behind it on the same connection waits while the rest is dropped,
+      // and fails once more than 512 MiB were announced to drop: then the connection is
+      // replaced, and the next command works.
+      const behind = await failure(c.sendCommand(["GET", "fine"]));
+      assert.match(behind.message, /abandoned after a reply over the limit/);
+      assert.equal(await c.sendCommand(["GET", "fine"]), "ok");
+      const grown = wasmMemoryBytes() - before;
+      // At most one reply's worth (128 MiB by default) and its last value's buffer; before
+      // the fix the process died at 4 GiB.
+      assert.ok(grown <= 200 << 20, `wasm memory grew by ${grown} bytes`);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  test("a send that timed out after its write says the message may have been enqueued, with the client's error as cause", async () => {
+    // The script call reaches the server, which never answers in time: the message may
+    // well be on the queue, so the error must not read as "not sent".
+    const fake = await redisLike(() => {});
+    const c = await connectRedis(fake.url, { commandTimeout: 200 });
+    try {
+      const broker = new RedisBroker(c, { middleware: [] });
+      const m = new Message({ actorName: "a", queueName: "q" });
+      const e = await failure(broker.enqueue(m));
+      assert.match(e.message, /may have been enqueued/);
+      assert.match(e.message, /timed out after 200 ms/);
+      assert.ok(e.cause instanceof Error, `a cause, got ${e.cause}`);
+      assert.match(e.cause.message, /timed out after 200 ms/);
+      assert.equal(e.cause.code, "REDIS_CONNECTION");
     } finally {
       await c.close();
       await fake.close();

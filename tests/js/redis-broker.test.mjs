@@ -354,4 +354,59 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
       io.disconnect();
     }
   });
+
+  test("big delayed messages: a worker holds a bounded number of bytes, and one too big is dead-lettered with its reason, never handed on", { timeout: 60_000 }, async () => {
+    const logger = recordingLogger();
+    const limits = { prefetchBytes: 8 << 20, maxMessageBytes: 2 << 20 };
+    const broker = new RedisBroker(client, { namespace: "big", middleware: [], logger, ...limits });
+    const ran = [];
+    const big = actor((s) => void ran.push(s.length), { broker, actorName: "big", queueName: "big" });
+    const mb = "x".repeat(1 << 20);
+    const delayed = [];
+    for (let i = 0; i < 40; i++) delayed.push(big.sendWithOptions({ args: [mb], delay: 3_600_000 }).enqueued);
+    await Promise.all(delayed);
+    assert.equal(await client.lLen("big:big.DQ"), 40);
+    // Written by a producer without the limit (this broker would refuse to send it).
+    const producer = new RedisBroker(client, { namespace: "big", middleware: [] });
+    const huge = await actor("big", { broker: producer, queueName: "big" }).send("y".repeat(3 << 20)).enqueued;
+    await big.send("small").enqueued;
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(() => ran.includes(5), "the small message ran");
+      await eventually(async () => (await client.zCard("big:big.XQ")) === 1, "the 3 MiB message dead-lettered");
+      assert.ok(!ran.includes(3 << 20), "the 3 MiB message never ran");
+      assert.match(logger.lines.join("\n"), /over the worker's limit of 2097152 bytes \(maxMessageBytes\)/);
+      const id = huge.options.redis_message_id;
+      assert.ok(await client.hExists("big:big.XQ.msgs", id));
+      await sleep(1500); // several fetch rounds
+      // At most the byte budget and one message over it, not all forty.
+      const held = await client.sCard(`big:__acks__.${broker.brokerId}.big.DQ`);
+      assert.ok(held >= 1 && held <= 9, `${held} delayed messages held`);
+    } finally {
+      await worker.stop();
+    }
+    // Sending one over the limit is refused before anything is written.
+    await assert.rejects(big.send("z".repeat(3 << 20)).enqueued, /over maxMessageBytes \(2097152 bytes\); nothing was written/);
+    // Stop gave them back: all forty wait on the delay queue, none lost.
+    const back = await client.lLen("big:big.DQ");
+    assert.equal(back, 40, `${back} on the delay queue; log: ${logger.lines.join("\n")}`);
+    await broker.flush("big");
+  });
+
+  test("stop({ timeout }) resolves by its timeout with an actor that never settles; what it held stays held", { timeout: 30_000 }, async () => {
+    const logger = recordingLogger();
+    const broker = new RedisBroker(client, { namespace: "stopt", middleware: [], logger });
+    let started = 0;
+    const hang = actor(() => { started += 1; return new Promise(() => {}); }, { broker, actorName: "hang", queueName: "h" });
+    await hang.send().enqueued;
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    await eventually(() => started === 1, "it started");
+    const t0 = Date.now();
+    await worker.stop({ timeout: 300 });
+    const took = Date.now() - t0;
+    assert.ok(took >= 290 && took < 5000, `${took} ms`);
+    assert.match(logger.lines.join("\n"), /timeout of 300 ms with 1 message\(s\) still running/);
+    // Not acked: still in this worker's ack set, for the heartbeat timeout to give back.
+    assert.equal(await client.sCard(`stopt:__acks__.${broker.brokerId}.h`), 1);
+  });
 });

@@ -146,12 +146,13 @@ class Server {
   }
 }
 
-/** A fresh redis-server on a free port: no persistence, loopback only. */
-export async function startRedis() {
+/** A fresh redis-server on a free port: no persistence, loopback only. `args` are more
+ * command-line settings (`["--proto-max-bulk-len", "1mb"]`). */
+export async function startRedis({ args = [] } = {}) {
   const port = await freePort();
   const server = new Server("redis-server", [
     "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-    "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning",
+    "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning", ...args,
   ]);
   server.port = port;
   server.url = `redis://127.0.0.1:${port}`;
@@ -206,7 +207,7 @@ function account(user) {
  * that was SIGKILLed) never meets this one, and stop() leaves no Erlang process behind.
  */
 class RabbitmqServer extends Server {
-  constructor(port) {
+  constructor(port, config = "") {
     const dir = mkdtempSync(join(tmpdir(), "rabbitmq-test-"));
     leftovers.dirs.add(dir);
     const owner = process.getuid?.() === 0 ? account("rabbitmq") : null;
@@ -235,7 +236,7 @@ class RabbitmqServer extends Server {
     writeFileSync(env.RABBITMQ_ENABLED_PLUGINS_FILE, "[].\n");
     writeFileSync(env.RABBITMQ_CONF_ENV_FILE, "");
     // A full disk must not block publishers (RabbitMQ's default limit is 50 MB free).
-    writeFileSync(env.RABBITMQ_CONFIG_FILE, "disk_free_limit.absolute = 1MB\n");
+    writeFileSync(env.RABBITMQ_CONFIG_FILE, `disk_free_limit.absolute = 1MB\n${config}`);
     // Its own Erlang cookie, in its own HOME: no other node or CLI can connect to it.
     writeFileSync(join(dir, ".erlang.cookie"), randomBytes(15).toString("hex"), { mode: 0o400 });
     if (owner) {
@@ -321,10 +322,10 @@ class RabbitmqServer extends Server {
  * A fresh RabbitMQ node on a free loopback port (user guest/guest), listening in ~7 s:
  * `{ url, port, dir, stop(), kill(), restart(), output, log() }`. Durable queues and
  * persistent messages survive `restart()` (and `kill()` + `restart()`, once published
- * with confirms).
+ * with confirms). `config` is more of rabbitmq.conf (`"max_message_size = 1048576\n"`).
  */
-export async function startRabbitmq() {
-  return new RabbitmqServer(await freePort()).start();
+export async function startRabbitmq({ config = "" } = {}) {
+  return new RabbitmqServer(await freePort(), config).start();
 }
 
 /**

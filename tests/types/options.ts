@@ -51,7 +51,7 @@ export const redis: RedisBackendOptions = { blockingClient: client, namespace: "
 // @ts-expect-error a misspelled option
 export const redisTypo: RedisBackendOptions = { blockingclient: client };
 
-export const connect: ConnectRedisOptions = { connectTimeout: 1000, commandTimeout: 1000, maxValueBytes: 1 << 20, tls: true, name: "app" };
+export const connect: ConnectRedisOptions = { connectTimeout: 1000, commandTimeout: 1000, maxValueBytes: 1 << 20, maxReplyBytes: 8 << 20, tls: true, name: "app" };
 // @ts-expect-error tls is a boolean or the socket's TLS options
 export const connectBad: ConnectRedisOptions = { tls: "yes" };
 
@@ -66,6 +66,8 @@ export const redisBroker: RedisBrokerOptions = {
   heartbeatTimeout: 60000,
   deadMessageTtl: 604800000,
   maintenanceChance: 1000,
+  prefetchBytes: 64 << 20,
+  maxMessageBytes: 64 << 20,
 };
 // @ts-expect-error a misspelled option
 export const redisBrokerTypo: RedisBrokerOptions = { heartbeatTimout: 1 };

@@ -139,7 +139,7 @@ async function redisBrokerUsage(client: RedisClientLike) {
   const landed: Message = await redisBroker.send(remoteAdd.message(1, 2)).enqueued;
   const low: Message = await redisBroker.enqueue(remoteAdd.message(3, 4), { delay: 100 });
   const redisWorker = new Worker(redisBroker, { queues: ["default"], concurrency: 8 }).start();
-  await redisWorker.stop();
+  await redisWorker.stop({ timeout: 30_000 });
   const remote: boolean = remoteAdd.remote;
   // @ts-expect-error a RedisBroker needs a client
   new RedisBroker();

@@ -3,7 +3,7 @@
 // in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
 import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
 import { ActorNotFound } from "../errors.js";
-import { checkLogger, getLogger } from "../internal/logger.js";
+import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite } from "../internal/symbols.js";
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
@@ -21,19 +21,30 @@ export function checkDelay(delay) {
  * `StubBroker` in memory, `RedisBroker` on a Redis server, `RabbitmqBroker` on RabbitMQ.
  */
 export class Broker {
+  #logger;
+
   constructor(options) {
     const { middleware, logger } = checkOptions(`new ${new.target.name}()`, options, {
       middleware: "iterable",
       logger: "object",
     });
-    if (logger !== undefined) checkLogger(logger);
-    /** Warnings and errors go here (Dramatiq's logging). */
     this.logger = logger ?? getLogger();
     /** Declared actors by name. */
     this.actors = new Map();
     /** The middleware, in order (`after*` hooks run in reverse). */
     this.middleware = [];
     for (const m of middleware ?? defaultMiddleware()) this.addMiddleware(m);
+  }
+
+  /** Warnings and errors go here (Dramatiq's logging), through methods that never throw:
+   * a throwing logger cannot cut a failure path short. */
+  get logger() {
+    return this.#logger;
+  }
+
+  set logger(logger) {
+    checkLogger(logger);
+    this.#logger = guardLogger(logger);
   }
 
   /** Adds `middleware` at the end, or `{ before }` / `{ after }` the first middleware of a class. */

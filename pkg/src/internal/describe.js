@@ -11,6 +11,17 @@ export function isInstance(value, Class) {
   }
 }
 
+/** `value[key]`, undefined when reading it throws (a getter, a revoked Proxy) or `value`
+ * is not an object. */
+export function readSafely(value, key) {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return undefined;
+  try {
+    return value[key];
+  } catch {
+    return undefined;
+  }
+}
+
 /** `String(value)` that never throws. */
 export function describeThrown(value) {
   if (typeof value === "symbol") return value.toString();

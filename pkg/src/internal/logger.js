@@ -1,4 +1,5 @@
 // The logger brokers start with: `console` unless the application sets another.
+import { describeThrown } from "./describe.js";
 
 let defaultLogger = console;
 
@@ -18,4 +19,34 @@ export function setLogger(logger) {
 /** The logger new brokers use (`console` unless set). */
 export function getLogger() {
   return defaultLogger;
+}
+
+/**
+ * `logger` behind methods that never throw: the worker's failure paths log before they
+ * retry, store or dead-letter, so a logger whose `error()` throws (or that cannot format an
+ * Error whose getters throw) must not cut them short. When a call throws, the same call is
+ * tried once more with every argument reduced to plain text; if that throws too, the line
+ * is dropped. `info` and `debug` are called only when the logger has them.
+ */
+export function guardLogger(logger) {
+  const call = (level, args) => {
+    let method;
+    try {
+      method = logger[level];
+      if (typeof method !== "function") return;
+      method.apply(logger, args);
+    } catch {
+      try {
+        method.apply(logger, [args.map((a) => (typeof a === "string" ? a : describeThrown(a))).join(" ")]);
+      } catch {
+        // Nothing more can be said through this logger.
+      }
+    }
+  };
+  return {
+    error: (...args) => call("error", args),
+    warn: (...args) => call("warn", args),
+    info: (...args) => call("info", args),
+    debug: (...args) => call("debug", args),
+  };
 }

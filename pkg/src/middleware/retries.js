@@ -1,6 +1,7 @@
 // Dramatiq's `Retries` middleware: the core decides retry or fail, and the back-off.
 import { RetriesPolicy } from "../../dist/dramatiq_results.js";
 import { Retry } from "../errors.js";
+import { isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import { kSpec } from "../internal/symbols.js";
 import { Middleware } from "./middleware.js";
@@ -34,13 +35,23 @@ export class Retries extends Middleware {
   afterProcessMessage(broker, message, { exception } = {}) {
     if (exception === undefined) return;
     const actor = broker.getActor(message.actorName);
+    // The exception may be anything an actor threw, getters that throw included: nothing
+    // read from it may stop the retry-or-fail decision.
     const throws = [actor.options.throws, message.options.throws].flat().filter((c) => typeof c === "function");
-    const thrown = throws.some((Class) => exception instanceof Class);
+    const thrown = throws.some((Class) => isInstance(exception, Class));
     const retryWhen = actor.options.retry_when ?? this.retryWhen;
     let verdict;
-    if (!thrown && retryWhen) verdict = Boolean(retryWhen(RetriesPolicy.retriesSoFar(message.message), exception));
-    const delay = exception instanceof Retry && typeof exception.delay === "number" ? exception.delay : undefined;
-    const traceback = typeof exception?.stack === "string" ? exception.stack : undefined;
+    if (!thrown && retryWhen) {
+      try {
+        verdict = Boolean(retryWhen(RetriesPolicy.retriesSoFar(message.message), exception));
+      } catch (error) {
+        broker.logger.error(`retryWhen threw for message ${message.messageId}; the retry limit decides.`, error);
+      }
+    }
+    const asked = isInstance(exception, Retry) ? readSafely(exception, "delay") : undefined;
+    const delay = typeof asked === "number" ? asked : undefined;
+    const stack = readSafely(exception, "stack");
+    const traceback = typeof stack === "string" ? stack : undefined;
     const decision = this.#policy.decide(message.message, actor[kSpec], thrown, verdict, delay, traceback, Date.now());
     message.message = decision.message;
     if (decision.fail) {

@@ -30,6 +30,32 @@ export function takeDue(items, now) {
  * delivered messages, settles them, and moves delayed ones (`run`, `stop`, `[kHandle]`,
  * and optionally `[kReleased](item)`, called once a runner is done with an item).
  */
+/**
+ * Resolves `true` once `promise` settles, or `false` at `deadline` (ms since the epoch;
+ * Infinity: never), whichever is first; the timer is cleared either way.
+ */
+export async function settledBy(promise, deadline) {
+  if (deadline === Infinity) {
+    await promise;
+    return true;
+  }
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), false);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The warning for a stop whose timeout passed with messages still running. */
+export function stopTimedOut(count, timeout, what) {
+  return `Worker stopped after its timeout of ${timeout} ms with ${count} message(s) still running; ` +
+    `they are not acked and ${what}.`;
+}
+
 export class Consumer {
   constructor(broker, worker, { queues, concurrency }) {
     this.broker = broker;
@@ -108,6 +134,7 @@ export class Consumer {
         await new Promise((resolve) => this.readyWaiters.push(resolve));
         continue;
       }
+      this.busy = (this.busy ?? 0) + 1;
       try {
         await this[kHandle](item);
       } catch (error) {
@@ -115,6 +142,7 @@ export class Consumer {
         // broker's own rules bring the message back (requeued, or redelivered).
         this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
       } finally {
+        this.busy -= 1;
         this[kReleased]?.(item);
       }
     }

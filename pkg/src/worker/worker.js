@@ -7,6 +7,7 @@ import { asError, isInstance } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import { kChanged, kConsume, kFinish, kListen, kProcess, kTake, kUndelay } from "../internal/symbols.js";
 import { Results, TimeLimit } from "../middleware/index.js";
+import { settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
 
 /**
@@ -22,6 +23,7 @@ export class Worker {
   #running = false;
   #loops = [];
   #consumer;
+  #busy = 0;
 
   constructor(broker, options) {
     if (!broker || (typeof broker[kTake] !== "function" && typeof broker[kConsume] !== "function")) {
@@ -50,12 +52,24 @@ export class Worker {
     return this;
   }
 
-  /** Stops taking messages; resolves once those in hand are processed. */
-  async stop() {
+  /**
+   * Stops taking messages; resolves once those in hand are processed, or once `timeout` ms
+   * passed (Python's `worker.stop(timeout=…)`; default: no limit). Messages still running
+   * then are not acked: a warning says so, and the broker delivers them again (Redis after
+   * this worker's heartbeat times out, RabbitMQ once their channel closes).
+   */
+  async stop(options) {
+    const { timeout = Infinity } = checkOptions("worker.stop()", options, { timeout: "ms" });
+    const deadline = Date.now() + timeout;
     this.#running = false;
-    if (this.#consumer) await this.#consumer.stop();
-    else this.broker[kChanged]();
-    await Promise.all(this.#loops);
+    if (this.#consumer) {
+      await this.#consumer.stop({ deadline, timeout });
+    } else {
+      this.broker[kChanged]();
+      if (!(await settledBy(Promise.all(this.#loops), deadline))) {
+        this.broker.logger.warn(stopTimedOut(this.#busy, timeout, "stay where they are until they finish"));
+      }
+    }
     this.#consumer = undefined;
     this.#loops = [];
   }
@@ -76,11 +90,14 @@ export class Worker {
       if (taken.due) {
         await this.#promote(taken);
       } else {
+        this.#busy += 1;
         try {
           await this[kProcess](taken.queue, new WorkerMessage(taken.message));
         } catch (error) {
           // `[kProcess]` settles its message whatever happens; this only keeps the loop alive.
           this.broker.logger.error("Unexpected failure in the worker loop.", error);
+        } finally {
+          this.#busy -= 1;
         }
       }
     }

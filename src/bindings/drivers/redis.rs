@@ -202,9 +202,24 @@ fn reply_of(answer: &JsValue, depth: usize) -> Result<Reply, String> {
     }
 }
 
-/// A native client's failure, in the words the JS path uses.
+/// A native client's failure, in the words the JS path uses, with the client's error as
+/// the cause (an `Error` with the same text and `code` `REDIS_SERVER` or
+/// `REDIS_CONNECTION`, as `connectRedis`'s own commands reject with), so a caller sees the
+/// same `cause` whichever client it handed in. A server's error reply is its answer.
 fn native_error(name: &str, error: &crate::resp::RespError) -> StoreError {
-    StoreError::new(format!("Redis {name} failed: {error}"))
+    let cause = js_sys::Error::new(&error.to_string());
+    let code = match error {
+        crate::resp::RespError::Server(_) => "REDIS_SERVER",
+        _ => "REDIS_CONNECTION",
+    };
+    let _ = js_sys::Reflect::set(&cause, &"code".into(), &code.into());
+    let cause: JsValue = cause.into();
+    let store = StoreError::with_cause(format!("Redis {name} failed: {error}"), Rc::new(cause));
+    if matches!(error, crate::resp::RespError::Server(_)) {
+        store.answered()
+    } else {
+        store
+    }
 }
 
 /// A blocking command's own wait (its last argument, in seconds) in milliseconds.

@@ -184,6 +184,22 @@ pub fn rabbitmq_prefetch(concurrency: u32) -> Result<JsValue, JsValue> {
     Ok(out.into())
 }
 
+/// `[bytes, concurrency]`: publishes of at least `bytes` go on a confirm channel of their
+/// own, at most `concurrency` at once (see `brokers::rabbitmq::OWN_CHANNEL_BYTES`).
+#[wasm_bindgen(js_name = rabbitmqOwnChannel)]
+pub fn rabbitmq_own_channel() -> Vec<u32> {
+    vec![
+        core::OWN_CHANNEL_BYTES as u32,
+        core::OWN_CHANNEL_CONCURRENCY as u32,
+    ]
+}
+
+/// The `max_message_size` a RabbitMQ refusal's text names, or `undefined`.
+#[wasm_bindgen(js_name = rabbitmqRefusedSize)]
+pub fn rabbitmq_refused_size(text: &str) -> Option<f64> {
+    core::refused_max_message_size(text).map(|n| n as f64)
+}
+
 /// Dramatiq's `MAX_ENQUEUE_ATTEMPTS`: a publish is tried this many times across reconnects.
 #[wasm_bindgen(js_name = rabbitmqMaxEnqueueAttempts)]
 pub fn rabbitmq_max_enqueue_attempts() -> u32 {

@@ -30,11 +30,17 @@ use crate::resp::{Arg, Reply};
 use crate::stores::redis::RedisClient;
 use crate::wait::backoff::Jitter;
 
+/// What a failed send says when Redis did not answer it.
+const UNKNOWN_OUTCOME: &str = "; the message may have been enqueued (the write may have reached \
+     Redis before the failure), so sending it again may enqueue it twice";
+
 /// What every pending operation shares: the client and the protocol's side of it.
 struct Shared {
     redis: JsRedis,
     dispatcher: Dispatcher,
     sha1: String,
+    /// The largest body a send writes (`maxMessageBytes`).
+    max_message_bytes: u64,
 }
 
 /// Dramatiq's Redis broker protocol over a node-redis, ioredis or raw-command client.
@@ -91,6 +97,12 @@ impl Shared {
     /// Sends `call` with EVALSHA; on `NOSCRIPT` (a restarted or flushed server) once more
     /// with EVAL, which also caches the script again.
     async fn run(&self, call: &Call, queue: &str) -> Result<Reply, JsValue> {
+        self.run_noting(call, queue, "").await
+    }
+
+    /// [`Shared::run`] with `note` appended to the message of a failure the server did not
+    /// answer (a timeout, a lost connection: the command may have run).
+    async fn run_noting(&self, call: &Call, queue: &str, note: &str) -> Result<Reply, JsValue> {
         let first = self
             .redis
             .command(&as_args(&call.evalsha(&self.sha1)))
@@ -102,8 +114,9 @@ impl Shared {
             other => other,
         };
         answer.map_err(|e| {
+            let note = if e.answered { "" } else { note };
             let message = format!(
-                "RedisBroker {} on queue {queue:?} failed: {}",
+                "RedisBroker {} on queue {queue:?} failed: {}{note}",
                 call.command.name(),
                 e.message
             );
@@ -221,11 +234,21 @@ impl RedisTransport {
             }
             dispatcher.maintenance_chance = chance as u32;
         }
+        let max_message_bytes = match opt_number(&options, "maxMessageBytes")? {
+            None => protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => n.min(9_007_199_254_740_991.0) as u64,
+            Some(_) => {
+                return Err(range_error(
+                    "maxMessageBytes must be a positive whole number of bytes",
+                ))
+            }
+        };
         Ok(RedisTransport {
             shared: Rc::new(Shared {
                 redis,
                 dispatcher,
                 sha1: protocol::script_sha1(),
+                max_message_bytes,
             }),
             jitter: RefCell::new(Jitter::new(random_seed())),
         })
@@ -293,25 +316,70 @@ impl RedisTransport {
                 Ok(call) => call,
                 Err(e) => return reject(type_error(&e.to_string())),
             };
+        if let Some(n) = call
+            .body_len()
+            .filter(|&n| n as u64 > self.shared.max_message_bytes)
+        {
+            // Refused here, before anything is written: a worker would refuse it too, and a
+            // Redis whose proto-max-bulk-len it passes closes the connection, failing every
+            // command pipelined behind it.
+            return reject(broker_failure(
+                "enqueue",
+                &BrokerError::Invalid(format!(
+                    "message {} is {n} bytes, over maxMessageBytes ({} bytes); nothing was written",
+                    prepared.core().message_id,
+                    self.shared.max_message_bytes
+                )),
+            ));
+        }
         let shared = self.shared.clone();
         let queue = prepared.core().queue_name.clone();
         promise_of(async move {
-            shared.run_done(&call, &queue).await?;
+            // A write that failed without the server's answer (a command timeout, a lost
+            // connection) may still have reached Redis: retrying it could enqueue it twice,
+            // so the caller must know the outcome is unknown.
+            let reply = shared.run_noting(&call, &queue, UNKNOWN_OUTCOME).await?;
+            protocol::parse_done(&reply).map_err(|e| broker_failure("enqueue", &e))?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Takes up to `count` messages from `queue` (0: only a heartbeat). Resolves with
-    /// `{ messages: [{ message, eta? }], bad: [{ reason, redisMessageId? }], missing }`:
-    /// `eta` (ms since the epoch) when the message must wait for it (the core's `handle`),
-    /// `bad` for bodies that are not valid Dramatiq messages (nack them: Dramatiq's own
-    /// consumer would crash on them), `missing` for ids whose body was gone.
-    pub fn fetch(&self, queue: String, count: u32) -> js_sys::Promise {
+    /// Takes up to `count` messages from `queue` (0: only a heartbeat), and, with
+    /// `maxBytes`, no more bodies than that many bytes (at least one), none over
+    /// `maxMessageBytes` (default 64 MiB). Resolves with `{ messages: [{ message, eta?,
+    /// bytes }], bad: [{ reason, redisMessageId?, body? }], missing }`: `eta` (ms since the
+    /// epoch) when the message must wait for it (the core's `handle`), `bytes` its stored
+    /// size, `bad` for bodies that are not valid Dramatiq messages or too big to take
+    /// (nack them: Dramatiq's own consumer would crash on them), `missing` for ids whose
+    /// body was gone.
+    pub fn fetch(
+        &self,
+        queue: String,
+        count: u32,
+        max_bytes: Option<f64>,
+        max_message_bytes: Option<f64>,
+    ) -> js_sys::Promise {
         let maintenance = self.maintenance(Command::Fetch);
         let shared = self.shared.clone();
+        let limit = max_bytes.map(|max_bytes| {
+            let whole = |n: f64| n.clamp(1.0, 9_007_199_254_740_991.0) as u64;
+            protocol::FetchLimit {
+                // What the consumer may still hold, and never more than one fetch's worth.
+                max_bytes: whole(max_bytes).min(protocol::DEFAULT_FETCH_BYTES),
+                max_message_bytes: max_message_bytes
+                    .map_or(protocol::DEFAULT_MAX_MESSAGE_BYTES, whole),
+            }
+        });
         promise_of(async move {
             let now = now_ms();
-            let call = shared.dispatcher.fetch(&queue, count, now, maintenance);
+            let call = match limit {
+                Some(limit) => {
+                    shared
+                        .dispatcher
+                        .fetch_within(&queue, count, limit, now, maintenance)
+                }
+                None => shared.dispatcher.fetch(&queue, count, now, maintenance),
+            };
             let reply = shared.run(&call, &queue).await?;
             let fetched = protocol::parse_fetch(&reply).map_err(|e| broker_failure("fetch", &e))?;
             let messages = js_sys::Array::new();
@@ -349,6 +417,7 @@ impl RedisTransport {
                 if let Handling::Delay { eta_ms } = brokers::handle(&mut message, now) {
                     set(&entry, "eta", &eta_ms.into())?;
                 }
+                set(&entry, "bytes", &(body.len() as f64).into())?;
                 set(&entry, "message", &Message::from_core(message).into())?;
                 messages.push(&entry);
             }
@@ -364,6 +433,17 @@ impl RedisTransport {
             }
             .into_iter();
             let bad_out = js_sys::Array::new();
+            let max_message = limit.map_or(0, |l| l.max_message_bytes);
+            for (id, size) in &fetched.oversize {
+                let entry = js_sys::Object::new();
+                let reason = format!(
+                    "{size} bytes, over the worker's limit of {max_message} bytes \
+                     (maxMessageBytes)"
+                );
+                set(&entry, "reason", &reason.into())?;
+                set(&entry, "redisMessageId", &id.into())?;
+                bad_out.push(&entry);
+            }
             for (reason, id, body) in bad {
                 let id = id.or_else(|| found.next().filter(|id| !id.is_empty()));
                 let entry = js_sys::Object::new();
@@ -484,6 +564,21 @@ impl RedisTransport {
     #[wasm_bindgen(js_name = queuePrefetch)]
     pub fn queue_prefetch(concurrency: u32) -> u32 {
         brokers::queue_prefetch(concurrency)
+    }
+
+    /// How many bytes of messages a consumer holds at most per queue, by default (the
+    /// `prefetchBytes` option): with big messages, the prefetch count alone could pull
+    /// gigabytes into wasm memory, which never shrinks.
+    #[wasm_bindgen(js_name = prefetchBytes)]
+    pub fn prefetch_bytes() -> f64 {
+        brokers::DEFAULT_PREFETCH_BYTES as f64
+    }
+
+    /// The largest message a consumer takes, by default (the `maxMessageBytes` option);
+    /// a larger one is dead-lettered with the reason.
+    #[wasm_bindgen(js_name = maxMessageBytes)]
+    pub fn max_message_bytes() -> f64 {
+        protocol::DEFAULT_MAX_MESSAGE_BYTES as f64
     }
 
     /// How many messages a consumer of a delay queue holds at most, for `concurrency`.

@@ -11,6 +11,8 @@ use super::errors::redis_error;
 use super::promise::{promise_of, reject};
 use crate::bindings::drivers::redis_socket::{register, Settings, SocketRedis};
 use crate::bindings::js::{is_absent, known_options, opt_number, opt_string, prop, type_error};
+use crate::codec::value::MAX_SAFE_INT;
+use crate::resp::parser::DEFAULT_MAX_REPLY_BYTES;
 use crate::resp::{ConnectOptions, Limits, Reply, RespError};
 use crate::results::backend::DEFAULT_MAX_VALUE_BYTES;
 
@@ -56,6 +58,7 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
             "connectTimeout",
             "commandTimeout",
             "maxValueBytes",
+            "maxReplyBytes",
             "tls",
             "name",
         ],
@@ -86,6 +89,17 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
             ))
         }
     };
+    // A reply may always hold one value of the largest size allowed, plus room around it.
+    let max_reply = match opt_number(&options, "maxReplyBytes")? {
+        None => DEFAULT_MAX_REPLY_BYTES.max(max_bulk.saturating_add(1 << 20)),
+        Some(n) if n == f64::INFINITY => usize::MAX,
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => n.min(usize::MAX as f64) as usize,
+        Some(_) => {
+            return Err(type_error(
+                "option maxReplyBytes must be a non-negative integer or Infinity",
+            ))
+        }
+    };
     if let Some(name) = opt_string(&options, "name")? {
         connect.client_name = Some(name).filter(|n| !n.is_empty());
     }
@@ -107,6 +121,7 @@ fn settings(url: &JsValue, options: &JsValue) -> Result<Settings, JsValue> {
         options: connect,
         limits: Limits {
             max_bulk,
+            max_reply,
             ..Limits::default()
         },
         command_timeout_ms,
@@ -198,7 +213,10 @@ fn bulk_of(options: &JsValue) -> Result<Bulk, JsValue> {
 fn reply_to_js(reply: Reply, bulk: &Bulk) -> JsValue {
     match reply {
         Reply::Nil => JsValue::NULL,
-        Reply::Int(n) => JsValue::from(n as f64),
+        // A number where it is exact, as node-redis gives; beyond 2^53 a BigInt, never a
+        // silently rounded number (`:-9223372036854775807` would read as -2^63).
+        Reply::Int(n) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&n) => JsValue::from(n as f64),
+        Reply::Int(n) => JsValue::from(n),
         Reply::Bytes(b) => match bulk {
             Bulk::Text => JsValue::from_str(&String::from_utf8_lossy(&b)),
             Bulk::Bytes(from, class) => {

@@ -7,8 +7,12 @@
 -- ARGV     command, now (ms), queue, worker id, heartbeat timeout (ms),
 --          dead-message TTL (ms), maintenance ("1" or "0"), then the command's arguments:
 --   enqueue  id, body          hash write + push on the tail; replies nil
---   fetch    count             pops up to count ids from the head into this worker's ack
---                              set; replies the bodies (nil where the hash has none)
+--   fetch    count [max_bytes max_body]
+--                              pops up to count ids from the head into this worker's ack
+--                              set; replies the bodies (nil where the hash has none).
+--                              With max_bytes, stops before the bodies taken would pass
+--                              it (a first fitting one is always taken), and a body over
+--                              max_body is taken but replied as {id, size}, not sent.
 --   ack      id                forgets an acked message; replies nil
 --   nack     id                dead-letters it (scored by now); replies nil
 --   requeue  id...             gives unacked ids back to the queue's tail; replies nil
@@ -95,6 +99,34 @@ if command == "enqueue" then
 
 elseif command == "fetch" then
     local want = math.min(tonumber(ARGV[8]) or 0, SLICE)
+    local max_bytes = tonumber(ARGV[9])
+    if max_bytes then
+        -- Bounded in bytes as well as in count, so big messages come in batches a
+        -- worker's memory can take; one too big to take at all is named, not sent.
+        local max_body = tonumber(ARGV[10]) or max_bytes
+        local reply = {}
+        local total = 0
+        for i = 1, want do
+            local id = redis.call("LINDEX", list, 0)
+            if not id then
+                break
+            end
+            local size = redis.call("HSTRLEN", bodies, id)
+            local oversize = size > max_body
+            if not oversize and total > 0 and total + size > max_bytes then
+                break
+            end
+            redis.call("LPOP", list)
+            redis.call("SADD", held, id)
+            if oversize then
+                reply[i] = {id, size}
+            else
+                total = total + size
+                reply[i] = redis.call("HGET", bodies, id)
+            end
+        end
+        return reply
+    end
     local ids = {}
     for i = 1, want do
         local id = redis.call("LPOP", list)

@@ -76,6 +76,32 @@ pub const DEFAULT_MAINTENANCE_CHANCE: u32 = 1000;
 /// Dramatiq's `MAINTENANCE_SCALE`: maintenance chances are out of a million.
 pub const MAINTENANCE_SCALE: u32 = 1_000_000;
 
+/// The bounds of one fetch, in bytes of stored bodies ([`Dispatcher::fetch_within`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimit {
+    /// Stop taking ids once the bodies taken reach this many bytes.
+    pub max_bytes: u64,
+    /// A body larger than this is never sent: it is reported for dead-lettering.
+    pub max_message_bytes: u64,
+}
+
+/// [`FetchLimit::max_bytes`]'s default: 16 MiB per fetch, so a fetch of big messages comes
+/// in bounded batches (wasm memory, which never shrinks, holds a fetch's reply whole).
+pub const DEFAULT_FETCH_BYTES: u64 = 16 << 20;
+
+/// [`FetchLimit::max_message_bytes`]'s default: 64 MiB, the largest value a result
+/// backend reads by default.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
+impl Default for FetchLimit {
+    fn default() -> Self {
+        FetchLimit {
+            max_bytes: DEFAULT_FETCH_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
 /// The most ids one `fetch` takes (the script's slice size). Dramatiq caps a fetch at half
 /// the Lua stack it probes (about 4000); a smaller cap only means more fetches.
 pub const MAX_FETCH: u32 = 1000;
@@ -217,6 +243,14 @@ impl Call {
         &self.args
     }
 
+    /// The size of the message body an `enqueue` writes (`None` for other commands).
+    pub fn body_len(&self) -> Option<usize> {
+        match self.command {
+            Command::Enqueue => self.args.get(8).map(Vec::len),
+            _ => None,
+        }
+    }
+
     /// `EVALSHA <sha1> 1 <namespace> <ARGV…>`.
     pub fn evalsha(&self, sha1: &str) -> Vec<Vec<u8>> {
         self.command_line(b"EVALSHA", sha1.as_bytes())
@@ -351,6 +385,29 @@ impl Dispatcher {
     pub fn fetch(&self, queue: &str, count: u32, now_ms: i64, maintenance: bool) -> Call {
         let count = count.min(MAX_FETCH).to_string().into_bytes();
         self.call(Command::Fetch, queue, now_ms, maintenance, vec![count])
+    }
+
+    /// [`Dispatcher::fetch`] within byte bounds: the script stops taking ids once the bodies
+    /// taken reach `limit.max_bytes` (it always takes a first one that fits
+    /// `max_message_bytes`, so a fetch makes progress), and a body over
+    /// `limit.max_message_bytes` is taken into the ack set but not sent: the reply carries
+    /// its id and size instead ([`Fetched::oversize`]), for the worker to dead-letter. So a
+    /// fetch never brings more than about `max(max_bytes, max_message_bytes)` into memory,
+    /// whatever producers wrote.
+    pub fn fetch_within(
+        &self,
+        queue: &str,
+        count: u32,
+        limit: FetchLimit,
+        now_ms: i64,
+        maintenance: bool,
+    ) -> Call {
+        let extra = vec![
+            count.min(MAX_FETCH).to_string().into_bytes(),
+            limit.max_bytes.to_string().into_bytes(),
+            limit.max_message_bytes.to_string().into_bytes(),
+        ];
+        self.call(Command::Fetch, queue, now_ms, maintenance, extra)
     }
 
     /// Settles a processed message. `queue` is the queue it was fetched from. An id this

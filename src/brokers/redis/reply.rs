@@ -27,6 +27,9 @@ pub struct Fetched {
     /// Ids whose body was missing from the hash (nil entries). Dramatiq logs a warning and
     /// skips them; their ids stay in this worker's ack set until it dies.
     pub missing: usize,
+    /// Messages taken but not sent, being over the fetch's `max_message_bytes`: their ids
+    /// and sizes, for the worker to dead-letter.
+    pub oversize: Vec<(String, u64)>,
 }
 
 /// Reads a `fetch` reply: an array of bodies, nil where a body was missing.
@@ -39,6 +42,18 @@ pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
         match item {
             Reply::Bytes(body) => fetched.bodies.push(body.clone()),
             Reply::Nil => fetched.missing += 1,
+            Reply::Array(pair) => match pair.as_slice() {
+                [Reply::Bytes(id), Reply::Int(size)] if *size >= 0 => {
+                    let id = String::from_utf8_lossy(id).into_owned();
+                    fetched.oversize.push((id, *size as u64));
+                }
+                _ => {
+                    return Err(BrokerError::MalformedReply(format!(
+                        "fetch should reply [id, size] for a body too big to send, got {}",
+                        item.describe()
+                    )))
+                }
+            },
             other => {
                 return Err(BrokerError::MalformedReply(format!(
                     "fetch should reply bodies or nil, got {} among them",

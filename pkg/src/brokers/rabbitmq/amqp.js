@@ -49,6 +49,9 @@ export function isChannelModel(value) {
 export function isConnectionError(error) {
   if (!error || typeof error !== "object") return false;
   if (error.amqpRetry) return true;
+  // RabbitMQ refused this publish itself (over its max_message_size): the same bytes would
+  // be refused again.
+  if (error.refused) return false;
   if (error instanceof ConnectionClosed) return false;
   // A declaration RabbitMQ refused (406 PRECONDITION_FAILED): retrying cannot help.
   if (error.code === 406) return false;

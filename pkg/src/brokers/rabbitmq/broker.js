@@ -9,6 +9,8 @@ import {
   delayQueueName,
   rabbitmqDeclarations,
   rabbitmqMaxEnqueueAttempts,
+  rabbitmqOwnChannel,
+  rabbitmqRefusedSize,
   rabbitmqMaxPriority,
   rabbitmqPublish,
   rabbitmqReconnectBackoff,
@@ -31,6 +33,7 @@ import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, slee
 import { RabbitmqConsumer } from "./consumer.js";
 
 let maxEnqueueAttempts;
+let ownChannel; // [bytes, concurrency], from the core on first use
 
 /**
  * Dramatiq's `RabbitmqBroker`: messages go to RabbitMQ queues declared exactly as Python
@@ -54,6 +57,8 @@ export class RabbitmqBroker extends NetworkBroker {
   #connection = undefined; // Promise of the current connection
   #queues = new Set(); // canonical names
   #channel = undefined; // Promise of the publishing channel
+  #ownChannels = { busy: 0, waiting: [] }; // publishes on channels of their own
+  #refusedOver; // { size, reason }: RabbitMQ refused a publish over its max_message_size
   #declared = new WeakMap(); // channel → Map of canonical queue → its declaration (a Promise)
   #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
   #draining = new WeakMap(); // channel → Promise of its next 'drain'
@@ -158,6 +163,7 @@ export class RabbitmqBroker extends NetworkBroker {
           if (this.#channel === opening) this.#channel = undefined;
         });
         ch.on("return", (returned) => this.#onReturn(returned));
+        ch.on("error", (error) => this.#learn(error));
         return ch;
       });
       this.#channel = opening;
@@ -297,7 +303,36 @@ export class RabbitmqBroker extends NetworkBroker {
     return waiting;
   }
 
+  /** Remembers the `max_message_size` a refusal named, so later publishes over it fail at
+   * once, with the server's own words, instead of closing a channel each. */
+  #learn(error) {
+    let text;
+    try {
+      text = String(error?.message ?? "");
+    } catch {
+      return undefined;
+    }
+    const size = rabbitmqRefusedSize(text);
+    if (size !== undefined) this.#refusedOver = { size, reason: text };
+    return size;
+  }
+
+  /** The error of a publish RabbitMQ refused (or would, by a refusal already seen): never
+   * retried, since the same bytes would be refused again. */
+  #refusal(sent, bytes, reason, cause) {
+    const error = new Error(`RabbitMQ refused message ${sent.messageId} (${bytes} bytes): ${reason}`, { cause });
+    error.code = "MESSAGE_REFUSED";
+    error.refused = true;
+    return error;
+  }
+
   #publish(ch, out, body, sent) {
+    const known = this.#refusedOver;
+    if (known !== undefined && body.length > known.size) {
+      return Promise.reject(this.#refusal(sent, body.length, known.reason));
+    }
+    const [ownBytes] = (ownChannel ??= rabbitmqOwnChannel());
+    if (body.length >= ownBytes) return this.#publishAlone(out, body, sent);
     if (!this.confirmDelivery) {
       // amqplib buffers the frame; false only asks the caller to wait for 'drain' (or the
       // channel's end: the frame was handed over, and unconfirmed publishing promises no more).
@@ -319,6 +354,49 @@ export class RabbitmqBroker extends NetworkBroker {
         resolve();
       });
     });
+  }
+
+  /**
+   * A large publish on a confirm channel of its own (confirmed whether or not the broker
+   * confirms deliveries): RabbitMQ closes the channel of a publish over its
+   * `max_message_size`, and on the shared channel that would leave every other publish in
+   * flight of unknown outcome (retried, so possibly doubled). Alone, a refusal fails this
+   * publish only, with the server's reason.
+   */
+  async #publishAlone(out, body, sent) {
+    const slots = this.#ownChannels;
+    const [, concurrency] = (ownChannel ??= rabbitmqOwnChannel());
+    if (slots.busy >= concurrency) await new Promise((resolve) => slots.waiting.push(resolve));
+    else slots.busy += 1;
+    let ch;
+    try {
+      ch = await (await this.connection()).createConfirmChannel();
+      let closedBy;
+      ch.on("error", (error) => {
+        closedBy = error;
+        this.#learn(error);
+      });
+      ch.on("return", (returned) => this.#onReturn(returned));
+      await new Promise((resolve, reject) => {
+        ch.publish(out.exchange, out.routingKey, body, out.options, async (error) => {
+          if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
+            this.#dropChannel(); // its declarations are stale: the next publish declares again
+            return reject(Object.assign(new Error(`message ${sent.messageId} was returned as unroutable`), { amqpRetry: true }));
+          }
+          if (!error) return resolve();
+          // The server's reason arrives as the channel's 'error', around the same time.
+          if (closedBy === undefined) await new Promise((r) => setTimeout(r, 20));
+          if (closedBy?.code === 406) return reject(this.#refusal(sent, body.length, closedBy.message, closedBy));
+          const nacked = new Error(`RabbitMQ did not confirm message ${sent.messageId}`, { cause: closedBy ?? error });
+          reject(Object.assign(nacked, { amqpRetry: true }));
+        });
+      });
+    } finally {
+      ch?.close().catch(() => {});
+      const next = slots.waiting.shift();
+      if (next) next();
+      else slots.busy -= 1;
+    }
   }
 
   /** The message a prepared publish carries. */

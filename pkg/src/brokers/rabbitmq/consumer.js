@@ -11,7 +11,7 @@ import {
   rabbitmqUndelay,
 } from "../../../dist/dramatiq_results.js";
 import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess } from "../../internal/symbols.js";
-import { Consumer, takeDue } from "../../worker/consumer.js";
+import { Consumer, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 import { sleep } from "./amqp.js";
 
@@ -40,14 +40,16 @@ export class RabbitmqConsumer extends Consumer {
     return this.#done;
   }
 
-  async stop() {
+  async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
     for (const { ch, tag } of this.channels) await ch.cancel(tag).catch(() => {});
     this.wakeLost?.();
     this.wakeRunners();
     this.delayWake?.();
-    await this.#done;
+    if (!(await settledBy(this.#done, deadline))) {
+      this.broker.logger.warn(stopTimedOut(this.busy, timeout, "RabbitMQ delivers them again once their channel closes"));
+    }
     // What is still held goes back to its queue when its channel closes.
     this.ready.length = 0;
     this.delayed.length = 0;

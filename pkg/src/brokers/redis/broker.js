@@ -37,14 +37,34 @@ export class RedisBroker extends NetworkBroker {
   #queues = new Set();
 
   constructor(client, options) {
-    const { namespace, middleware, logger, heartbeatTimeout, deadMessageTtl, maintenanceChance } = checkOptions(
+    const { namespace, middleware, logger, heartbeatTimeout, deadMessageTtl, maintenanceChance, prefetchBytes, maxMessageBytes } = checkOptions(
       "new RedisBroker()",
       options,
       // The core checks the values of the transport's options.
-      { namespace: "any", middleware: "any", logger: "any", heartbeatTimeout: "any", deadMessageTtl: "any", maintenanceChance: "any" },
+      {
+        namespace: "any",
+        middleware: "any",
+        logger: "any",
+        heartbeatTimeout: "any",
+        deadMessageTtl: "any",
+        maintenanceChance: "any",
+        prefetchBytes: "count",
+        maxMessageBytes: "count",
+      },
     );
     super({ middleware, logger });
-    this[kTransport] = new RedisTransport(client, { namespace, heartbeatTimeout, deadMessageTtl, maintenanceChance });
+    /** The most bytes of messages a worker holds per queue (fetched, not yet finished). */
+    this.prefetchBytes = prefetchBytes ?? RedisTransport.prefetchBytes();
+    /** The largest message sent or taken: a larger send is refused before anything is
+     * written, a larger one fetched is dead-lettered with the reason. */
+    this.maxMessageBytes = maxMessageBytes ?? RedisTransport.maxMessageBytes();
+    this[kTransport] = new RedisTransport(client, {
+      namespace,
+      heartbeatTimeout,
+      deadMessageTtl,
+      maintenanceChance,
+      maxMessageBytes: this.maxMessageBytes,
+    });
     this[kConsumers] = new Set();
     /** The Redis client. */
     this.client = client;

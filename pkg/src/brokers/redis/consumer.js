@@ -3,7 +3,7 @@
 // core's (`RedisTransport`); this is the loop around it.
 import { RedisTransport, delayQueueName } from "../../../dist/dramatiq_results.js";
 import { kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
-import { Consumer, takeDue } from "../../worker/consumer.js";
+import { Consumer, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 
 // Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
@@ -31,7 +31,8 @@ export class RedisConsumer extends Consumer {
   }
 
   #queue(name, prefetch) {
-    return { name, prefetch, held: 0, misses: 0, wake: null, woken: false, failing: false };
+    // `held` messages of `bytes` in all; a queue fetches while both are under their bounds.
+    return { name, prefetch, held: 0, bytes: 0, misses: 0, wake: null, woken: false, failing: false };
   }
 
   /** Runs until `stop()`; resolves once every loop has ended. */
@@ -44,12 +45,17 @@ export class RedisConsumer extends Consumer {
     return this.#done;
   }
 
-  /** Stops fetching, lets the runners finish their message, and requeues the rest. */
-  async stop() {
+  /** Stops fetching, lets the runners finish their message (until `deadline`, ms since
+   * the epoch), and requeues the rest. */
+  async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
     this.#wakeAll();
-    await this.#done;
+    if (!(await settledBy(this.#done, deadline))) {
+      // As Dramatiq's worker after `stop(timeout)`: what still runs stays in this worker's
+      // ack set, and goes back to its queue once the heartbeat times out.
+      this.broker.logger.warn(stopTimedOut(this.busy, timeout, "return to their queue once this worker's heartbeat times out"));
+    }
     this.broker[kConsumers].delete(this);
     const left = new Map();
     for (const item of [...this.ready, ...this.delayed]) {
@@ -91,13 +97,17 @@ export class RedisConsumer extends Consumer {
   async #fetchLoop(q) {
     const logger = this.broker.logger;
     let failures = 0;
+    const { prefetchBytes, maxMessageBytes } = this.broker;
     while (this.running) {
-      const want = Math.max(0, q.prefetch - q.held);
+      // Bounded in bytes as well as in count: the bodies fetched live in wasm memory until
+      // processed (or, delayed, until due), and wasm memory never shrinks.
+      const room = Math.max(0, prefetchBytes - q.bytes);
+      const want = room > 0 ? Math.max(0, q.prefetch - q.held) : 0;
       q.woken = false;
       let got;
       try {
         // With no room, a fetch of 0 is the heartbeat.
-        got = await this.transport.fetch(q.name, want);
+        got = await this.transport.fetch(q.name, want, Math.max(1, room), maxMessageBytes);
       } catch (error) {
         if (!q.failing) logger.error(`Could not fetch from queue ${q.name}; retrying until the server answers.`, error);
         q.failing = true;
@@ -109,10 +119,11 @@ export class RedisConsumer extends Consumer {
       if (q.failing) logger.warn?.(`Fetching from queue ${q.name} works again.`);
       q.failing = false;
       failures = 0;
-      for (const { message, eta } of got.messages) {
+      for (const { message, eta, bytes } of got.messages) {
         q.held += 1;
-        if (eta === undefined) this.addReady({ queue: q, message });
-        else this.delayed.push({ queue: q, message, eta });
+        q.bytes += bytes;
+        if (eta === undefined) this.addReady({ queue: q, message, bytes });
+        else this.delayed.push({ queue: q, message, eta, bytes });
       }
       if (got.messages.length > 0) {
         this.wakeRunners();
@@ -156,11 +167,12 @@ export class RedisConsumer extends Consumer {
   /** A runner is done with `item` (a message unhandled here stays held: requeued on stop,
    * or redelivered after the heartbeat timeout); its queue may fetch one more. */
   [kReleased](item) {
-    this.#releasedFrom(item.queue);
+    this.#releasedFrom(item);
   }
 
-  #releasedFrom(q) {
+  #releasedFrom({ queue: q, bytes }) {
     q.held -= 1;
+    q.bytes -= bytes;
     q.woken = true;
     q.wake?.();
   }
@@ -196,7 +208,7 @@ export class RedisConsumer extends Consumer {
         try {
           const moved = await this.transport.undelay(item.queue.name, item.message);
           this.broker[kNotify](moved.queueName);
-          this.#releasedFrom(item.queue);
+          this.#releasedFrom(item);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
           this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });
