@@ -475,7 +475,7 @@ export class WorkerMessage {
    * Aborts when this attempt should stop: at its time limit (reason `TimeLimitExceeded`) or
    * when its worker stops and `notifyShutdown` is on (reason `Shutdown`).
    */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignalLike;
   /** The message's Python `str()`. */
   toString(): string;
 }
@@ -566,7 +566,7 @@ export class CurrentMessage extends Middleware {
  * Inside an actor: its attempt's `AbortSignal` (aborted at the time limit or on a notified
  * shutdown); undefined outside one. Throws where the host has no `AsyncLocalStorage`.
  */
-export function currentSignal(): AbortSignal | undefined;
+export function currentSignal(): AbortSignalLike | undefined;
 /** Dramatiq's default middleware, in its order: AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries. */
 export function defaultMiddleware(): Middleware[];
 

@@ -23,12 +23,13 @@ export class StubBroker extends Broker {
   #deadByQueue = new Map();
 
   constructor(options) {
-    const { failFastDefault = true, ...rest } = checkOptions("new StubBroker()", options, {
+    const checked = checkOptions("new StubBroker()", options, {
       middleware: "iterable",
       logger: "object",
       failFastDefault: "boolean",
     });
-    super(rest);
+    const { middleware, logger, failFastDefault = true } = checked;
+    super({ middleware, logger });
     /** Messages that failed (Dramatiq's `dead_letters`). */
     this.deadLetters = [];
     /** `join`'s `failFast` when it is not given (Dramatiq's `fail_fast_default`, default true). */
