@@ -281,3 +281,24 @@ test("ShutdownNotifications: a stopping worker aborts the signal of attempts tha
   assert.equal(new Shutdown().code, "SHUTDOWN");
   assert.equal(new Shutdown().message, "");
 });
+
+test("workerd: CurrentMessage through AsyncLocalStorage with nodejs_compat; a clear error without it", { timeout: 120_000 }, async () => {
+  const { startWorkerd } = await import("./workerd.mjs");
+  for (const flags of [["nodejs_compat"], []]) {
+    const mf = await startWorkerd("tests/js/hosts/current_message_worker.js", { compatibilityFlags: flags });
+    try {
+      const body = await (await mf.dispatchFetch("http://localhost/")).json();
+      assert.equal(body.failure, undefined, body.failure);
+      if (flags.length > 0) {
+        assert.equal(body.outside, null);
+        for (const [i, r] of body.results.entries()) assert.deepEqual(r.got, { x: i + 1, id: r.sent, sameSignal: true });
+      } else {
+        // No AsyncLocalStorage in this Worker: the actor's call fails, saying what is missing.
+        assert.match(body.outside, /AsyncLocalStorage.*nodejs_compat/);
+        for (const r of body.results) assert.match(r.error, /AsyncLocalStorage/);
+      }
+    } finally {
+      await mf.dispose();
+    }
+  }
+});
