@@ -213,6 +213,40 @@ for (const kind of ["redis", "rabbitmq"]) {
       assert.deepEqual(normalize(lines, ids), oracle);
     });
 
+    if (kind === "redis") {
+      test("enqueue before ack: a JS worker's callback is in Redis before the message is acked", async () => {
+        const sink = "fleet_sink";
+        const seenAtAck = [];
+        // The broker's client holds back every write to the sink queue a little, so a
+        // callback whose write the worker did not wait for is not there yet at the ack.
+        const mentionsSink = (args) => args.some((a) => String(a).includes(sink));
+        const slowSink = {
+          sendCommand: async (args, ...rest) => {
+            if (mentionsSink(args)) await sleep(150);
+            return client.sendCommand(args, ...rest);
+          },
+        };
+        const broker = new RedisBroker(slowSink, { middleware: middlewareWith(backend), logger: recordingLogger() });
+        // Runs before the ack's write: what the callbacks queue holds then.
+        broker.addMiddleware({ beforeAck: async () => void seenAtAck.push(await client.hLen(`dramatiq:${sink}.msgs`)) });
+        actor("sink", { broker, queueName: sink });
+        const ok = actor((x) => x, { broker, actorName: "ack_ok", queueName: "fleet_ack", onSuccess: "sink" });
+        const bad = actor(() => {
+          throw new Error("no");
+        }, { broker, actorName: "ack_bad", queueName: "fleet_ack", onFailure: "sink", maxRetries: 0 });
+        const worker = new Worker(broker, { queues: ["fleet_ack"], concurrency: 1 }).start();
+        try {
+          await ok.sendWithOptions({ args: [1] }).enqueued;
+          await eventually(() => seenAtAck.length === 1, "the first ack");
+          await bad.send().enqueued;
+          await eventually(async () => (await client.hLen(`dramatiq:${sink}.msgs`)) === 2, "both callbacks");
+        } finally {
+          await worker.stop();
+        }
+        assert.deepEqual(seenAtAck, [1], "the success callback was written before the ack");
+      });
+    }
+
     test("JS producer → JS worker: the same callbacks, payloads and counts", async (t) => {
       if (!oracle) return t.skip("no oracle");
       const { lines, ids } = await run(jsProduces, jsWorker);
