@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, Worker, actor } from "dramatiq-results";
+import { JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, Worker, actor, currentSignal } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
@@ -251,6 +251,46 @@ for (const kind of ["redis", "rabbitmq"]) {
       if (!oracle) return t.skip("no oracle");
       const { lines, ids } = await run(jsProduces, jsWorker);
       assert.deepEqual(normalize(lines, ids), oracle);
+    });
+
+    // Last: it leaves cb_stoppable's retry on the queue's delay queue, a day away.
+    test("a time limit and a shutdown notification: the same failure callbacks from Python and JS workers", async (t) => {
+      if (!oracle) return t.skip("no oracle");
+      const specs = ['{"actor":"cb_overtime","args":[3000]}', '{"actor":"cb_stoppable","args":[8000]}'];
+      const scenario = async (start, stop) => {
+        const worker = await start();
+        const sent = await runPython("produce.py", ["send", ...specs], conn());
+        const ids = new Map(sent.map((line, i) => [JSON.parse(line).message_id, `#${i}`]));
+        const key = `${prefix}:callbacks`;
+        // The time limit fires (Python checks once a second), then the worker stops.
+        await eventually(async () => (await client.lLen(key)) >= 1, "the time limit's callback", 30_000);
+        await stop(worker);
+        await eventually(async () => (await client.lLen(key)) >= 2, "the shutdown's callback", 30_000);
+        await sleep(500);
+        const lines = await client.lRange(key, 0, -1);
+        await client.del(key);
+        return normalize(lines, ids);
+      };
+      const python = await scenario(pythonWorker, (w) => w.stop());
+      assert.deepEqual(python.map(([to, d, p]) => [to, d.message_id, d.options.retries, p]), [
+        ["cb_record", "#0", 1, { type: "TimeLimitExceeded", message: "" }],
+        ["cb_record", "#1", 1, { type: "Shutdown", message: "" }],
+      ]);
+      const js = await scenario(async () => {
+        const worker = await jsWorker();
+        const broker = worker.broker;
+        actor(async (ms) => {
+          await sleep(ms);
+          return ms;
+        }, { broker, actorName: "cb_overtime", queueName: QUEUE, onFailure: "cb_record", maxRetries: 0, timeLimit: 300 });
+        actor(async (ms) => {
+          const signal = currentSignal();
+          await Promise.race([sleep(ms), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+          return ms;
+        }, { broker, actorName: "cb_stoppable", queueName: QUEUE, onFailure: "cb_record", notifyShutdown: true, maxRetries: 1, minBackoff: 86_400_000 });
+        return worker;
+      }, (w) => w.stop());
+      assert.deepEqual(js, python);
     });
   });
 }

@@ -193,3 +193,22 @@ def cb_ok(x):
 def cb_fail(x):
     """Always raises AppError: every attempt to cb_record, the give-up to cb_exhausted."""
     raise AppError(f"no {x}")
+
+
+def _busy(ms):
+    """Sleeps `ms` in 10 ms steps: Dramatiq interrupts a thread between two of them."""
+    for _ in range(ms // 10):
+        time.sleep(0.01)
+    return ms
+
+
+@dramatiq.actor(queue_name=QUEUE, on_failure="cb_record", max_retries=0, time_limit=300)
+def cb_overtime(ms):
+    """Runs past its 300 ms time limit: TimeLimitExceeded, one failure callback."""
+    return _busy(ms)
+
+
+@dramatiq.actor(queue_name=QUEUE, on_failure="cb_record", notify_shutdown=True, max_retries=1, min_backoff=86_400_000)
+def cb_stoppable(ms):
+    """Interrupted by its worker's shutdown: Shutdown, a failure callback, a retry a day later."""
+    return _busy(ms)
