@@ -11,6 +11,25 @@ function snakeKeys(options) {
   return out;
 }
 
+// The options naming an actor to send a callback to.
+const CALLBACK_OPTIONS = ["on_success", "on_failure", "on_retry_exhausted"];
+
+/**
+ * `options` (snake_case) with every callback option given as an `Actor` replaced by its
+ * name, as Python's `message_with_options` does; `on_success` / `on_failure` that are
+ * neither a name nor an `Actor` are a TypeError there, and here.
+ */
+function callbackNames(options) {
+  for (const name of CALLBACK_OPTIONS) {
+    const value = options[name];
+    if (value instanceof Actor) options[name] = value.actorName;
+    else if (name !== "on_retry_exhausted" && value !== undefined && value !== null && typeof value !== "string") {
+      throw new TypeError(`${name} value must be an Actor or an actor's name`);
+    }
+  }
+  return options;
+}
+
 /**
  * A JS function run by workers on messages (Dramatiq's `Actor`), or, declared with a name
  * instead of a function, a *remote* actor: one whose code lives elsewhere (a Python
@@ -30,11 +49,21 @@ export class Actor {
     const name = actorName ?? fn?.name;
     /** The broker the actor is declared on. */
     this.broker = broker ?? getBroker();
+    if (this.broker.actors.has(name)) {
+      // Python's `Actor` raises ValueError here: a second declaration would silently take
+      // the first one's messages.
+      throw new TypeError(`An actor named ${JSON.stringify(name)} is already registered.`);
+    }
     if (actorName === undefined && fn.name) {
       // The Python side finds actors by name, and minifiers rename functions.
       this.broker.logger.warn(
         `actor "${fn.name}" is named after its function: pass { actorName: "${fn.name}" } so a minifier cannot rename it`,
       );
+    }
+    for (const key of Object.keys(options)) {
+      if (options[key] instanceof Actor && CALLBACK_OPTIONS.includes(snakeCase(key))) {
+        options = { ...options, [key]: options[key].actorName };
+      }
     }
     this[kSpec] = new ActorSpec(name ?? "", queueName, options, [...this.broker.actorOptions]);
     /** The function (undefined for a remote actor). */
@@ -57,14 +86,18 @@ export class Actor {
     return this.messageWithOptions({ args });
   }
 
-  /** A message with options (camelCase or snake_case names; stored snake_case), not sent. */
+  /**
+   * A message with options (camelCase or snake_case names; stored snake_case), not sent.
+   * `onSuccess`, `onFailure` and `onRetryExhausted` take an actor's name or the `Actor`
+   * (sent as its name).
+   */
   messageWithOptions({ args = [], kwargs = {}, ...options } = {}) {
     return new Message({
       queueName: this.queueName,
       actorName: this.actorName,
       args,
       kwargs,
-      options: snakeKeys(options),
+      options: callbackNames(snakeKeys(options)),
     });
   }
 
@@ -95,8 +128,10 @@ export class Actor {
  * Declares `fn` as an actor on the global broker (or `options.broker`). Options:
  * `actorName`, `queueName`, `priority`, and any option the broker's middleware declare
  * (`storeResults`, `resultTtl`, `maxRetries`, `minBackoff`, `maxBackoff`, `retryWhen`,
- * `throws`, `maxAge`, `timeLimit`, `pipeIgnore`); others are rejected. With a string
- * instead of a function, declares a remote actor of that name (its code lives elsewhere).
+ * `throws`, `onRetryExhausted`, `maxAge`, `timeLimit`, `notifyShutdown`, `onSuccess`,
+ * `onFailure`, `pipeIgnore`); others are rejected. A name already declared on the broker
+ * is a TypeError (Python's ValueError). With a string instead of a function, declares a
+ * remote actor of that name (its code lives elsewhere).
  */
 export function actor(fn, options) {
   if (typeof fn !== "function" && typeof options === "function") [fn, options] = [options, fn];

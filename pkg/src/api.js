@@ -35,6 +35,7 @@ export {
   SkipMessage,
   Retry,
   TimeLimitExceeded,
+  Shutdown,
 } from "./errors.js";
 export {
   Middleware,
@@ -43,6 +44,10 @@ export {
   AgeLimit,
   TimeLimit,
   Pipelines,
+  Callbacks,
+  CurrentMessage,
+  currentSignal,
+  ShutdownNotifications,
   defaultMiddleware,
 } from "./middleware/index.js";
 export { setLogger, getLogger } from "./internal/logger.js";

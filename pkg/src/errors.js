@@ -75,3 +75,17 @@ export class TimeLimitExceeded extends Error {
   }
 }
 TimeLimitExceeded.prototype.name = "TimeLimitExceeded";
+
+/**
+ * The worker running an actor is stopping (Dramatiq's `Shutdown`): an async actor whose
+ * `notifyShutdown` is on sees its `signal` abort with this, and the attempt fails with it
+ * (retried as any failure is). Like Python's, its message is empty.
+ */
+export class Shutdown extends Error {
+  constructor(message = "", options) {
+    super(message, options);
+    /** "SHUTDOWN". */
+    this.code = "SHUTDOWN";
+  }
+}
+Shutdown.prototype.name = "Shutdown";

@@ -476,6 +476,11 @@ export class WorkerMessage {
   readonly kwargs: Record<string, ResultValue>;
   readonly options: Record<string, ResultValue>;
   asDict(): MessageDict;
+  /**
+   * Aborts when this attempt should stop: at its time limit (reason `TimeLimitExceeded`) or
+   * when its worker stops and `notifyShutdown` is on (reason `Shutdown`).
+   */
+  readonly signal: AbortSignalLike;
   /** The message's Python `str()`. */
   toString(): string;
 }
@@ -490,6 +495,8 @@ export class Middleware {
   afterAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   beforeNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   afterNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  beforeWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
+  afterWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
 }
@@ -518,7 +525,10 @@ export class AgeLimit extends Middleware {
   /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
   readonly maxAge: number | undefined;
 }
-/** Fails async actors that run past `timeLimit` ms (default 600 000). */
+/**
+ * Fails async actors that run past `timeLimit` ms (default 600 000): the attempt's `signal`
+ * aborts with `TimeLimitExceeded` and the attempt fails with it.
+ */
 export class TimeLimit extends Middleware {
   constructor(options?: { timeLimit?: number });
   /** Milliseconds, unless an actor or message sets its own. */
@@ -528,6 +538,41 @@ export class TimeLimit extends Middleware {
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
+/**
+ * Sends `onSuccess` callbacks `(message.asDict(), result)` and `onFailure` callbacks
+ * `(message.asDict(), { type, message })` after every failed attempt (Dramatiq's `Callbacks`;
+ * on by default).
+ */
+export class Callbacks extends Middleware {}
+/** Options of `new ShutdownNotifications(options)`. */
+export interface ShutdownNotificationsOptions {
+  /** Whether attempts are aborted when their worker stops, unless the actor or message says (default false). */
+  notifyShutdown?: boolean;
+}
+/**
+ * Aborts the `signal` of a stopping worker's attempts whose `notifyShutdown` is on, with
+ * `Shutdown` (Dramatiq's `ShutdownNotifications`; on by default).
+ */
+export class ShutdownNotifications extends Middleware {
+  constructor(options?: ShutdownNotificationsOptions);
+  readonly notifyShutdown: boolean;
+  /** Whether `message`'s attempt is aborted when its worker stops. */
+  shouldNotify(broker: Broker, message: WorkerMessage): boolean;
+}
+/** Exposes the message being processed to its actor (Dramatiq's `CurrentMessage`). */
+export class CurrentMessage extends Middleware {
+  /**
+   * Inside an actor: the message it runs for (with `signal`); null outside one or when the
+   * broker has no `CurrentMessage`. Throws where the host has no `AsyncLocalStorage`.
+   */
+  static getCurrentMessage(): WorkerMessage | null;
+}
+/**
+ * Inside an actor: its attempt's `AbortSignal` (aborted at the time limit or on a notified
+ * shutdown); undefined outside one. Throws where the host has no `AsyncLocalStorage`.
+ */
+export function currentSignal(): AbortSignalLike | undefined;
+/** Dramatiq's default middleware, in its order: AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries. */
 export function defaultMiddleware(): Middleware[];
 
 /** Thrown in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
@@ -543,6 +588,11 @@ export class Retry extends Error {
 /** An actor ran past its time limit (Dramatiq's `TimeLimitExceeded`). */
 export class TimeLimitExceeded extends Error {
   readonly code: "TIME_LIMIT_EXCEEDED";
+}
+/** The actor's worker is stopping (Dramatiq's `Shutdown`; its message is empty, as Python's). */
+export class Shutdown extends Error {
+  constructor(message?: string, options?: ErrorOptions);
+  readonly code: "SHUTDOWN";
 }
 /** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
 export class ActorNotFound extends Error {
@@ -576,7 +626,10 @@ export class Broker {
 
 /** The in-memory broker (Dramatiq's `StubBroker`). */
 export class StubBroker extends Broker {
-  constructor(options?: { middleware?: Middleware[]; logger?: Logger });
+  /** `failFastDefault`: `join`'s `failFast` when not given (default true, as Dramatiq's). */
+  constructor(options?: { middleware?: Middleware[]; logger?: Logger; failFastDefault?: boolean });
+  /** `join`'s `failFast` when not given. */
+  failFastDefault: boolean;
   declareQueue(name: string): void;
   getDeclaredQueues(): Set<string>;
   /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
@@ -585,7 +638,11 @@ export class StubBroker extends Broker {
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
   enqueue<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
-  join(queueName: string, options?: { timeout?: number; failFast?: boolean }): Promise<void>;
+  /**
+   * Resolves once the queue and its delay queue are drained; with `failFast` (default
+   * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
+   */
+  join(queueName: string, options?: { timeout?: number | null; failFast?: boolean | null }): Promise<void>;
   flush(queueName: string): void;
   flushAll(): void;
 }
@@ -764,6 +821,14 @@ export interface ActorOptions {
   maxAge?: number;
   timeLimit?: number;
   pipeIgnore?: boolean;
+  /** An actor sent `(message.asDict(), result)` after a success (an `Actor` is taken as its name). */
+  onSuccess?: string | Actor<any, any>;
+  /** An actor sent `(message.asDict(), { type, message })` after every failed attempt. */
+  onFailure?: string | Actor<any, any>;
+  /** An actor sent `(message.asDict(), { retries, max_retries })` when retries run out. */
+  onRetryExhausted?: string | Actor<any, any>;
+  /** Whether the attempt's `signal` aborts when its worker stops (`ShutdownNotifications`). */
+  notifyShutdown?: boolean;
   [option: string]: unknown;
 }
 

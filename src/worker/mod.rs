@@ -6,9 +6,11 @@
 //! apply, what each hook stores); [`retries`]: retry or fail, and the back-off;
 //! [`age_limit`]: whether a message is too old; [`queues`]: queue names, the delayed-enqueue
 //! copy, which actor options a broker accepts; [`pipelines`]: pipeline links and the next
-//! step.
+//! step; [`callbacks`]: `Callbacks`' targets and the callback messages it and `Retries`
+//! (`on_retry_exhausted`) send.
 
 pub mod age_limit;
+pub mod callbacks;
 pub mod pipelines;
 pub mod queues;
 pub mod results;

@@ -14,12 +14,13 @@ pub const DEFAULT_MIN_BACKOFF_MS: u64 = 15_000;
 /// Dramatiq's `DEFAULT_MAX_BACKOFF` (7 days), which also caps any configured maximum.
 pub const DEFAULT_MAX_BACKOFF_MS: u64 = 7 * 86_400_000;
 /// The actor options the middleware adds to a broker.
-pub const ACTOR_OPTIONS: [&str; 5] = [
+pub const ACTOR_OPTIONS: [&str; 6] = [
     "max_retries",
     "min_backoff",
     "max_backoff",
     "retry_when",
     "throws",
+    "on_retry_exhausted",
 ];
 
 /// The `Retries` middleware's settings.

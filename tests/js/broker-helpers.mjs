@@ -2,7 +2,7 @@
 // vectors, a recording logger, polling for outcomes with no result to block on, and the
 // "Python sends, the JS worker runs" scenario both network brokers pass.
 import { readFileSync } from "node:fs";
-import { AgeLimit, JSONEncoder, Pipelines, Results, Retries, TimeLimit, actor } from "dramatiq-results";
+import { JSONEncoder, Results, actor, defaultMiddleware } from "dramatiq-results";
 import { sleep } from "./helpers.mjs";
 import { runPython } from "./pyworker.mjs";
 
@@ -20,7 +20,7 @@ export function recordingLogger() {
 
 /** Dramatiq's default middleware, with results stored in `backend`. */
 export function middlewareWith(backend) {
-  return [new AgeLimit(), new TimeLimit(), new Pipelines(), new Retries(), new Results({ backend })];
+  return [...defaultMiddleware(), new Results({ backend })];
 }
 
 /** Waits until `check()` is truthy (`ms` at most), for outcomes with no result to block on. */

@@ -121,7 +121,7 @@ test(`every stub actor_result vector (${cases.length}) stores Dramatiq's bytes t
     // The key matches the one Dramatiq derived for the same message id and queue.
     const same = message.copy({ messageId: c.message_id });
     assert.equal(backend.buildMessageKey(same), c.key, `${c.case}: key`);
-    await broker.join(a.queueName, { timeout: 5000 });
+    await broker.join(a.queueName, { timeout: 5000, failFast: false });
     await worker.stop();
 
     const got = await stored(backend, message);
@@ -345,7 +345,9 @@ test("retries: exhausted failures are stored once; retryWhen and Retry decide", 
   const m2 = never.send();
   const err = await m2.getResult({ block: true, timeout: 5000 }).catch((e) => e);
   assert.equal(err.exceptionType, "TypeError");
-  await broker.join("default");
+  // Dramatiq's StubBroker.join fails fast by default: the dead letter's exception.
+  await assert.rejects(broker.join("default"), (e) => e instanceof TypeError && e.message === "no");
+  await broker.join("default", { failFast: false });
   assert.equal(broker.deadLetters.at(-1).options.retries, 2);
   await worker.stop();
 });
@@ -428,14 +430,14 @@ test("groups: results in order, nested groups and pipelines, completion without 
 
   const boom = actor(() => { throw new Error("boom"); }, { actorName: "boom", storeResults: true, maxRetries: 0 });
   const mixed = group([add.message(1), boom.message()]).run();
-  await broker.join("default");
+  await broker.join("default", { failFast: false });
   assert.equal(await mixed.completedCount(), 2, "a failed child is finished, not a throw");
   await assert.rejects(mixed.getResults(), ResultFailure);
 
   const slow = actor(async () => { await sleep(400); return 1; }, { actorName: "slow", storeResults: true });
   const timed = group([slow.message(), slow.message()]).run();
   await assert.rejects(timed.wait({ timeout: 100 }), ResultTimeout);
-  await broker.join("default");
+  await broker.join("default", { failFast: false });
   await worker.stop();
 });
 
@@ -508,7 +510,8 @@ test("a failure runs to the end whatever the error's getters or the logger throw
       const m = failing.send();
       const e = await m.getResult({ block: true, timeout: 5000 }).catch((e) => e);
       assert.ok(e instanceof ResultFailure, `${label}: ${e}`);
-      await broker.join("default", { timeout: 5000 });
+      // Not failing fast (Python's default, which would reject with the actor's error here).
+      await broker.join("default", { timeout: 5000, failFast: false });
       assert.equal(runs, 3, `${label}: maxRetries + 1 runs`);
       assert.equal(broker.deadLetters.length, 1, `${label}: dead-lettered`);
     } finally {

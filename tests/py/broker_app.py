@@ -12,9 +12,13 @@ Configured from the environment:
     RESULTS_REDIS_URL  the Redis behind the Results middleware (default: BROKER_URL for redis)
     RESULTS_NAMESPACE  RedisBackend's namespace (default "dramatiq-results", Dramatiq's)
     QUEUE              the queue every actor is on (default "default")
+    CALLBACK_QUEUE     the queue of the callback recorders `cb_record` / `cb_exhausted`
+                       (default "callbacks"; a worker may leave it to another)
     APP_PREFIX         prefix of the app's own Redis keys (default "broker-app"):
                          <prefix>:processed      list of message ids `record` processed
                          <prefix>:attempts:<key> `retry_once`'s attempt counter
+                         <prefix>:callbacks      what the callback recorders received, one
+                                                 JSON [recorder, message dict, payload] each
     RECORD_DELAY_MS    `record` sleeps this long first (default 0): a worker to kill mid-batch
     COUNT_TO           benchmarks: once the worker has processed this many messages, it
                        logs `counted {"n": N, "first_to_last_s": S}` (no I/O per message)
@@ -39,6 +43,7 @@ BROKER_URL = os.environ.get("BROKER_URL") or (
 RESULTS_REDIS_URL = os.environ.get("RESULTS_REDIS_URL") or (BROKER_URL if BROKER == "redis" else None)
 RESULTS_NAMESPACE = os.environ.get("RESULTS_NAMESPACE", "dramatiq-results")
 QUEUE = os.environ.get("QUEUE", "default")
+CALLBACK_QUEUE = os.environ.get("CALLBACK_QUEUE", "callbacks")
 PREFIX = os.environ.get("APP_PREFIX", "broker-app")
 RECORD_DELAY_MS = int(os.environ.get("RECORD_DELAY_MS") or 0)
 
@@ -149,3 +154,61 @@ def record(tag):
 @dramatiq.actor(queue_name=QUEUE)
 def noop():
     """Nothing: the broker's own cost, for benchmarks."""
+
+
+# Callbacks (Dramatiq's Callbacks and Retries' on_retry_exhausted): the scenario actors name
+# the recorders, which keep exactly what they were sent.
+
+
+def _record_callback(recorder, message, payload):
+    store.rpush(f"{PREFIX}:callbacks", json.dumps([recorder, message, payload], separators=(",", ":")))
+
+
+@dramatiq.actor(queue_name=CALLBACK_QUEUE)
+def cb_record(message, payload):
+    """Records an on_success / on_failure (or a message's on_retry_exhausted) callback."""
+    _record_callback("cb_record", message, payload)
+
+
+@dramatiq.actor(queue_name=CALLBACK_QUEUE)
+def cb_exhausted(message, payload):
+    """Records a callback sent to the other recorder (on_retry_exhausted by default)."""
+    _record_callback("cb_exhausted", message, payload)
+
+
+@dramatiq.actor(queue_name=QUEUE, on_success="cb_record")
+def cb_ok(x):
+    """Returns 2x; its success goes to cb_record unless the message names another."""
+    return x * 2
+
+
+@dramatiq.actor(
+    queue_name=QUEUE,
+    on_failure="cb_record",
+    on_retry_exhausted="cb_exhausted",
+    max_retries=1,
+    min_backoff=10,
+    max_backoff=20,
+)
+def cb_fail(x):
+    """Always raises AppError: every attempt to cb_record, the give-up to cb_exhausted."""
+    raise AppError(f"no {x}")
+
+
+def _busy(ms):
+    """Sleeps `ms` in 10 ms steps: Dramatiq interrupts a thread between two of them."""
+    for _ in range(ms // 10):
+        time.sleep(0.01)
+    return ms
+
+
+@dramatiq.actor(queue_name=QUEUE, on_failure="cb_record", max_retries=0, time_limit=300)
+def cb_overtime(ms):
+    """Runs past its 300 ms time limit: TimeLimitExceeded, one failure callback."""
+    return _busy(ms)
+
+
+@dramatiq.actor(queue_name=QUEUE, on_failure="cb_record", notify_shutdown=True, max_retries=1, min_backoff=86_400_000)
+def cb_stoppable(ms):
+    """Interrupted by its worker's shutdown: Shutdown, a failure callback, a retry a day later."""
+    return _busy(ms)

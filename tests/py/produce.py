@@ -13,9 +13,12 @@ Broker, results and queue come from the environment, as for broker_app.py.
                                   print {"value": v} | {"failure": {"type", "msg"}} |
                                   {"timeout": true}
     produce.py processed          print the message ids `record` processed, as one JSON list
+    produce.py callbacks          print what the callback recorders received, one JSON
+                                  [recorder, message dict, payload] a line (and clear it)
 
 SPEC is JSON (Python's parser: NaN, Infinity and big integers are fine):
-    {"actor": "add", "args": [1, 2], "kwargs": {}, "count": 1, "delay": MS}
+    {"actor": "add", "args": [1, 2], "kwargs": {}, "options": {}, "count": 1, "delay": MS}
+("options" go to `message_with_options`, e.g. {"on_success": "cb_record"}.)
 Every output line is JSON in Dramatiq's own encoding (compact; NaN and big integers as
 Python writes them), so a JS test reads it with the package's JSONEncoder.
 """
@@ -36,7 +39,9 @@ def dumps(value):
 
 def build(spec):
     actor = broker_app.broker.get_actor(spec["actor"])
-    return actor.message(*spec.get("args", []), **spec.get("kwargs", {}))
+    return actor.message_with_options(
+        args=tuple(spec.get("args", [])), kwargs=spec.get("kwargs", {}), **spec.get("options", {})
+    )
 
 
 def send(specs):
@@ -83,9 +88,16 @@ def processed():
     print(dumps([i.decode() for i in ids]))
 
 
+def callbacks():
+    key = f"{broker_app.PREFIX}:callbacks"
+    for line in broker_app.store.lrange(key, 0, -1):
+        print(line.decode())
+    broker_app.store.delete(key)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["send", "pipeline", "group", "enqueue", "results", "processed"])
+    parser.add_argument("command", choices=["send", "pipeline", "group", "enqueue", "results", "processed", "callbacks"])
     parser.add_argument("specs", nargs="*", type=json.loads)
     parser.add_argument("--timeout", type=int, default=10_000, help="get_result timeout, ms")
     args = parser.parse_args()
@@ -94,6 +106,8 @@ def main():
             results(args.timeout)
         elif args.command == "processed":
             processed()
+        elif args.command == "callbacks":
+            callbacks()
         elif args.command == "enqueue":
             enqueue()
         else:

@@ -18,8 +18,9 @@ import type {
   SendOptions,
   CompositionReadOptions,
   RedisClientLike,
+  ShutdownNotificationsOptions,
 } from "dramatiq-results";
-import { JSONEncoder, StubBackend, StubBroker, Results, Retries } from "dramatiq-results";
+import { JSONEncoder, StubBackend, StubBroker, Results, Retries, actor } from "dramatiq-results";
 
 declare const client: RedisClientLike;
 
@@ -91,9 +92,19 @@ export const actorOptions: ActorOptions = {
   maxAge: 1000,
   timeLimit: 1000,
   pipeIgnore: false,
+  onSuccess: "record",
+  onFailure: actor("alert", { broker: new StubBroker() }),
+  onRetryExhausted: "give_up",
+  notifyShutdown: true,
 };
 // @ts-expect-error storeResults is a boolean
 export const actorOptionsBad: ActorOptions = { storeResults: "yes" };
+// @ts-expect-error onSuccess is an actor or its name
+export const actorOptionsBadCallback: ActorOptions = { onSuccess: 1 };
+
+export const shutdownNotifications: ShutdownNotificationsOptions = { notifyShutdown: true };
+// @ts-expect-error notifyShutdown is a boolean
+export const shutdownNotificationsBad: ShutdownNotificationsOptions = { notifyShutdown: 1 };
 
 export const named: NamedActorOptions = { actorName: "add", queueName: "q" };
 // @ts-expect-error a named actor needs its name

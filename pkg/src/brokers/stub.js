@@ -9,6 +9,7 @@ import {
   undelayMessage,
 } from "../../dist/dramatiq_results.js";
 import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
+import { checkOptions } from "../internal/options.js";
 import { kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
 import { Broker, checkDelay } from "./broker.js";
 
@@ -19,11 +20,20 @@ import { Broker, checkDelay } from "./broker.js";
 export class StubBroker extends Broker {
   #queues = new Map();
   #listeners = new Set();
+  #deadByQueue = new Map();
 
   constructor(options) {
-    super(options);
+    const checked = checkOptions("new StubBroker()", options, {
+      middleware: "iterable",
+      logger: "object",
+      failFastDefault: "boolean",
+    });
+    const { middleware, logger, failFastDefault = true } = checked;
+    super({ middleware, logger });
     /** Messages that failed (Dramatiq's `dead_letters`). */
     this.deadLetters = [];
+    /** `join`'s `failFast` when it is not given (Dramatiq's `fail_fast_default`, default true). */
+    this.failFastDefault = failFastDefault;
   }
 
   /** Declares a queue (and its delay queue). */
@@ -58,32 +68,31 @@ export class StubBroker extends Broker {
 
   /**
    * Resolves once `queue` and its delay queue have no unfinished messages. Rejects with
-   * `QueueJoinTimeout` after `timeout` ms, and with the message's exception as soon as one
-   * is dead-lettered when `failFast` is set.
+   * `QueueJoinTimeout` after `timeout` ms. With `failFast` (default `failFastDefault`,
+   * true, as Dramatiq's), once drained it rejects with the exception of the queue's first
+   * dead-lettered message, if any (dead letters from before the join included, as in
+   * Dramatiq; `flushAll()` clears them).
    */
-  join(queueName, { timeout, failFast = false } = {}) {
+  join(queueName, options) {
+    const { timeout, failFast } = checkOptions("StubBroker.join()", options, { timeout: "ms?", failFast: "boolean?" });
     const q = canonicalQueueName(queueName);
     if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(`Queue '${q}' is not declared on this broker.`));
     const names = [q, delayQueueName(q)];
-    const deadAtStart = this.deadLetters.length;
+    const shouldFailFast = failFast ?? this.failFastDefault;
     return new Promise((resolve, reject) => {
       let timer;
       const check = () => {
-        if (failFast && this.deadLetters.length > deadAtStart) {
-          done();
-          const dead = this.deadLetters[deadAtStart];
-          return reject(dead.exception ?? new Error(`Message ${dead.messageId} failed.`));
-        }
-        if (names.every((n) => this.#queues.get(n).unfinished === 0)) {
-          done();
-          resolve();
-        }
+        if (!names.every((n) => this.#queues.get(n).unfinished === 0)) return;
+        done();
+        const dead = shouldFailFast ? this.#deadByQueue.get(q)?.[0] : undefined;
+        if (dead) reject(dead.exception ?? new Error("Message failed with unknown error"));
+        else resolve();
       };
       const done = () => {
         clearTimeout(timer);
         this.#listeners.delete(check);
       };
-      if (timeout !== undefined) {
+      if (timeout !== undefined && timeout !== null) {
         timer = setTimeout(() => {
           done();
           reject(new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`));
@@ -110,6 +119,7 @@ export class StubBroker extends Broker {
   flushAll() {
     for (const n of this.#queues.keys()) this.flush(n);
     this.deadLetters.length = 0;
+    this.#deadByQueue.clear();
   }
 
   /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
@@ -145,7 +155,12 @@ export class StubBroker extends Broker {
   [kFinish](queueName, deadLetter) {
     const queue = this.#queues.get(queueName);
     if (queue) queue.unfinished -= 1;
-    if (deadLetter) this.deadLetters.push(deadLetter);
+    if (deadLetter) {
+      this.deadLetters.push(deadLetter);
+      const q = canonicalQueueName(queueName);
+      if (!this.#deadByQueue.has(q)) this.#deadByQueue.set(q, []);
+      this.#deadByQueue.get(q).push(deadLetter);
+    }
     this[kChanged]();
   }
 

@@ -60,3 +60,13 @@ export const kNotify = Symbol("dramatiq.redisNotify");
 export const kNewChannel = Symbol("dramatiq.amqpNewChannel");
 /** `broker[kEnsureQueue](channel, queue)`: declares the queue's three queues on that channel, once. */
 export const kEnsureQueue = Symbol("dramatiq.amqpEnsureQueue");
+
+// A message being processed and the middleware that watch its attempt.
+/** `proxy[kAbort](reason)`: aborts the attempt's `signal` with `reason` (a time limit, a shutdown). */
+export const kAbort = Symbol("dramatiq.abort");
+/** `proxy[kWorker]`: the `Worker` processing it (so a stopping worker notifies only its own). */
+export const kWorker = Symbol("dramatiq.worker");
+/** `proxy[kExposed]`: `CurrentMessage` is on its broker (between its before and after hooks). */
+export const kExposed = Symbol("dramatiq.exposed");
+/** `proxy[kTimer]`: the `TimeLimit` timer of its attempt. */
+export const kTimer = Symbol("dramatiq.timeLimitTimer");

@@ -7,8 +7,9 @@ import { kSpec } from "../internal/symbols.js";
  * Dramatiq in camelCase: `beforeProcessMessage(broker, message)`,
  * `afterProcessMessage(broker, message, { result, exception })`,
  * `afterSkipMessage(broker, message)`, `beforeAck` / `afterAck` / `beforeNack` /
- * `afterNack(broker, message)`, `beforeEnqueue` / `afterEnqueue(broker, message, delay)`
- * (these two synchronous). Throwing `SkipMessage` from `beforeProcessMessage` skips the
+ * `afterNack(broker, message)`, `beforeWorkerShutdown` / `afterWorkerShutdown(broker,
+ * worker)` (around `worker.stop()`), `beforeEnqueue` / `afterEnqueue(broker, message,
+ * delay)` (these two synchronous). Throwing `SkipMessage` from `beforeProcessMessage` skips the
  * message; a failure in an `after*` hook is logged and does not stop the others.
  */
 export class Middleware {

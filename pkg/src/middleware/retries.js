@@ -1,5 +1,5 @@
 // Dramatiq's `Retries` middleware: the core decides retry or fail, and the back-off.
-import { RetriesPolicy } from "../../dist/dramatiq_results.js";
+import { RetriesPolicy, builtinActorOptions, callbackMessage } from "../../dist/dramatiq_results.js";
 import { Retry } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
@@ -10,8 +10,12 @@ import { Middleware } from "./middleware.js";
  * Retries failed messages with exponential back-off (Dramatiq's `Retries`): `maxRetries`
  * (default 20; null for no limit), `minBackoff` (15 s) and `maxBackoff` (7 days) in ms,
  * and `retryWhen(retries, error)`. Actors may set `maxRetries`, `minBackoff`,
- * `maxBackoff`, `retryWhen` and `throws` (error classes that fail at once).
+ * `maxBackoff`, `retryWhen`, `throws` (error classes that fail at once) and
+ * `onRetryExhausted` (message option `on_retry_exhausted`): the actor sent
+ * `(message.asDict(), { retries, max_retries })` when retries run out.
  */
+let optionNames;
+
 export class Retries extends Middleware {
   #policy;
 
@@ -29,7 +33,8 @@ export class Retries extends Middleware {
   }
 
   get actorOptions() {
-    return new Set(["max_retries", "min_backoff", "max_backoff", "retry_when", "throws"]);
+    optionNames ??= builtinActorOptions().Retries;
+    return new Set(optionNames);
   }
 
   afterProcessMessage(broker, message, { exception } = {}) {
@@ -58,7 +63,11 @@ export class Retries extends Middleware {
       if (thrown) broker.logger.info?.(`Aborting message ${message.messageId}.`);
       else broker.logger.warn(`Retries exceeded for message ${message.messageId}.`);
       message.fail();
-      return;
+      if (decision.exhaustedTo === undefined) return;
+      // Python's order: failed first, then the target looked up (an unknown one is logged).
+      const target = broker.getActor(decision.exhaustedTo);
+      // Returned, so a network broker's write lands before the message is nacked.
+      return broker.enqueue(callbackMessage(target.queueName, target.actorName, decision.message, decision.exhausted));
     }
     broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
     // Returned, so a network broker's write is awaited (and its failure logged) before the

@@ -1,11 +1,17 @@
-// Dramatiq's `TimeLimit` middleware: the limit is this file's; the worker enforces it.
+// Dramatiq's `TimeLimit` middleware: from `beforeProcessMessage` on, an attempt has its
+// limit; past it, the attempt's `signal` aborts and the worker fails the attempt.
+import { TimeLimitExceeded } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
+import { kAbort, kTimer } from "../internal/symbols.js";
 import { Middleware } from "./middleware.js";
 
 /**
- * Fails actors whose Promise has not settled within `timeLimit` ms (default 10 minutes;
- * Dramatiq's `TimeLimit`). A synchronous actor cannot be interrupted in JavaScript; an
- * async one is abandoned (its work goes on, its result is ignored).
+ * Fails actors that run past `timeLimit` ms (default 10 minutes; Dramatiq's `TimeLimit`),
+ * message option `time_limit` over actor option over this default. At the limit the
+ * attempt's `signal` (`currentSignal()`, `CurrentMessage.getCurrentMessage().signal`)
+ * aborts with `TimeLimitExceeded` and an async actor's attempt fails with it (retried as
+ * any failure is). Work that ignores the signal goes on, its result ignored; a
+ * synchronous actor cannot be interrupted here.
  */
 export class TimeLimit extends Middleware {
   constructor(options) {
@@ -23,5 +29,27 @@ export class TimeLimit extends Middleware {
   limitFor(broker, message) {
     const actor = broker.actors.get(message.actorName);
     return message.options.time_limit || actor?.options.time_limit || this.timeLimit;
+  }
+
+  beforeProcessMessage(broker, message) {
+    const limit = this.limitFor(broker, message);
+    // Past setTimeout's range (about 24.8 days) is no limit a timer can keep.
+    if (typeof limit !== "number" || !(limit <= 2_147_483_647) || typeof message[kAbort] !== "function") return;
+    clearTimeout(message[kTimer]);
+    message[kTimer] = setTimeout(() => {
+      message[kTimer] = undefined;
+      broker.logger.warn(`Time limit exceeded. Aborting message ${message.messageId} after ${limit} ms.`);
+      // Python raises TimeLimitExceeded() with no message: the same text is stored.
+      message[kAbort](new TimeLimitExceeded(""));
+    }, limit);
+  }
+
+  afterProcessMessage(broker, message) {
+    clearTimeout(message[kTimer]);
+    message[kTimer] = undefined;
+  }
+
+  afterSkipMessage(broker, message) {
+    this.afterProcessMessage(broker, message);
   }
 }

@@ -2,11 +2,12 @@
 // actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
 // when and as Dramatiq stores them.
 import { missingResultsWarning, pipesOnward } from "../../dist/dramatiq_results.js";
-import { SkipMessage, TimeLimitExceeded } from "../errors.js";
+import { SkipMessage } from "../errors.js";
+import { runInAttempt } from "../internal/context.js";
 import { asError, isInstance } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
-import { kChanged, kConsume, kFinish, kListen, kProcess, kTake, kUndelay } from "../internal/symbols.js";
-import { Results, TimeLimit } from "../middleware/index.js";
+import { kChanged, kConsume, kFinish, kListen, kProcess, kTake, kUndelay, kWorker } from "../internal/symbols.js";
+import { Results } from "../middleware/index.js";
 import { settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
 
@@ -61,6 +62,10 @@ export class Worker {
   async stop(options) {
     const { timeout = Infinity } = checkOptions("worker.stop()", options, { timeout: "ms" });
     const deadline = Date.now() + timeout;
+    // Dramatiq's `before_worker_shutdown` (ShutdownNotifications aborts the attempts that
+    // asked to hear of it), then the stop, then `after_worker_shutdown`.
+    const wasRunning = this.#running;
+    if (wasRunning) await this.#emitShutdown("before");
     this.#running = false;
     if (this.#consumer) {
       await this.#consumer.stop({ deadline, timeout });
@@ -72,12 +77,28 @@ export class Worker {
     }
     this.#consumer = undefined;
     this.#loops = [];
+    if (wasRunning) await this.#emitShutdown("after");
   }
 
-  /** Resolves once every consumed queue is drained (delayed and retried messages included). */
+  /** The worker-shutdown hooks: a hook's failure is logged, never stops the stop. */
+  async #emitShutdown(when) {
+    try {
+      if (when === "before") await this.broker.emitBefore("workerShutdown", this);
+      else await this.broker.emitAfter("workerShutdown", this);
+    } catch (error) {
+      this.broker.logger.error(`Unexpected failure in ${when}WorkerShutdown.`, error);
+    }
+  }
+
+  /**
+   * Resolves once every consumed queue is drained (delayed and retried messages included),
+   * whether or not messages were dead-lettered.
+   */
   async join({ timeout } = {}) {
     const names = this.queues ?? new Set([...this.broker.getDeclaredQueues()].filter((n) => !n.endsWith(".DQ")));
-    for (const name of names) await this.broker.join(name, { timeout });
+    // Dramatiq's `Worker.join` waits for the queues only; dead letters are the caller's to
+    // look at (a `StubBroker`'s `join` alone fails fast).
+    for (const name of names) await this.broker.join(name, { timeout, failFast: false });
   }
 
   async #loop() {
@@ -132,6 +153,7 @@ export class Worker {
   /** Runs one message with its hooks, then settles it (a consumer calls this too). */
   async [kProcess](queue, message) {
     const broker = this.broker;
+    message[kWorker] = this;
     try {
       await broker.emitBefore("processMessage", message);
       let result = null;
@@ -160,29 +182,21 @@ export class Worker {
     }
   }
 
-  /** Runs the actor, bounded by the time limit when it returns a Promise. */
+  /**
+   * Runs the actor with `message` as the current attempt (`CurrentMessage`,
+   * `currentSignal()`); an async actor's attempt fails as soon as its signal aborts (a
+   * time limit, a shutdown), with the abort's reason.
+   */
   async #run(actor, message) {
     if (actor.remote) throw new TypeError(`Actor '${actor.actorName}' is remote: its code runs elsewhere, not in this worker.`);
     const kwargs = message.kwargs;
     const args = message.args;
     if (Object.keys(kwargs).length > 0) args.push(kwargs);
-    const out = actor.fn(...args);
+    const signal = message.signal;
+    if (signal.aborted) throw signal.reason;
+    const out = runInAttempt(message, () => actor.fn(...args));
     if (!out || typeof out.then !== "function") return out;
-    const limiter = this.broker.middleware.find((m) => m instanceof TimeLimit);
-    if (!limiter) return out;
-    const limit = limiter.limitFor(this.broker, message);
-    let timer;
-    const expired = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TimeLimitExceeded(`Time limit of ${limit} ms exceeded by ${message}.`)),
-        limit,
-      );
-    });
-    try {
-      return await Promise.race([out, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return untilAborted(out, signal);
   }
 
   /**
@@ -207,4 +221,15 @@ export class Worker {
       await broker[kFinish](queue, message.failed ? message : undefined, message);
     }
   }
+}
+
+/** `thenable`'s outcome, or a rejection with `signal.reason` once it aborts, whichever is first. */
+function untilAborted(thenable, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(thenable)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

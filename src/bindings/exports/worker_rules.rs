@@ -1,17 +1,21 @@
 //! The broker's rules for `pkg/src/` (`actor.js`, `middleware/`, `worker/`): actors, `Results`, `Retries`, `AgeLimit`,
-//! delays and pipelines, each a thin wrapper over the core decision.
+//! `Callbacks`, delays and pipelines, each a thin wrapper over the core decision.
 //!
 //! These exports are internal to the package (its entry files do not re-export them):
 //! the JS broker holds queues and calls actor functions, and asks here what to do.
 
 use wasm_bindgen::prelude::*;
 
+use super::errors::exception_info;
 use super::interchange::{value_from_js, value_to_js};
 use super::message::Message;
-use crate::bindings::drivers::random::random_seed;
+use crate::bindings::drivers::random::{random_bytes, random_seed};
+use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{array_of, keys_of, prop, range_error, type_error};
 use crate::codec::value::{option, Value};
+use crate::model::message::uuid4;
 use crate::wait::backoff::Jitter;
+use crate::worker::callbacks;
 use crate::worker::pipelines;
 use crate::worker::queues;
 use crate::worker::results::{self, Decision, Outcome, Results};
@@ -380,6 +384,25 @@ impl RetriesPolicy {
         let decision = self
             .inner
             .decide(&m.options, &actor.options, failure, &mut self.jitter);
+        // Python tells `on_retry_exhausted` the count and limit as they were before this
+        // failure bumped the count, so both are read from the options as they came in.
+        let exhausted = match decision {
+            Retry::Fail { .. } => {
+                callbacks::target(&m.options, &actor.options, callbacks::ON_RETRY_EXHAUSTED).map(
+                    |to| {
+                        (
+                            to.clone(),
+                            callbacks::exhausted_payload(
+                                &m.options,
+                                &actor.options,
+                                self.inner.max_retries,
+                            ),
+                        )
+                    },
+                )
+            }
+            _ => None,
+        };
         let mut copy = m.clone();
         let (fail, delay) = match decision {
             Retry::Abort => (true, None),
@@ -399,8 +422,75 @@ impl RetriesPolicy {
         if let Some(delay) = delay {
             js_sys::Reflect::set(&out, &"delay".into(), &(delay as f64).into())?;
         }
+        if let Some((to, payload)) = exhausted {
+            js_sys::Reflect::set(&out, &"exhaustedTo".into(), &value_to_js(&to)?)?;
+            js_sys::Reflect::set(&out, &"exhausted".into(), &value_to_js(&payload)?)?;
+        }
         Ok(out.into())
     }
+}
+
+/// `Callbacks`: the actor `name` (`on_success`, `on_failure`, `on_retry_exhausted`) names
+/// for `message` of `actor`, message option over actor option (Python's `or`), or
+/// undefined. Whatever the option holds is returned; a lookup of a non-name fails, logged.
+#[wasm_bindgen(js_name = callbackTarget)]
+pub fn callback_target(
+    message: &Message,
+    actor: &ActorSpec,
+    name: &str,
+) -> Result<JsValue, JsValue> {
+    match callbacks::target(&message.core().options, &actor.options, name) {
+        Some(v) => value_to_js(v),
+        None => Ok(JsValue::UNDEFINED),
+    }
+}
+
+/// The message `target.send(finished.asdict(), payload)` enqueues, for the actor
+/// `targetActor` on `targetQueue`: the dict built from the core message, so its values are
+/// exactly the finished message's.
+#[wasm_bindgen(js_name = callbackMessage)]
+pub fn callback_message(
+    target_queue: &str,
+    target_actor: &str,
+    finished: &Message,
+    payload: JsValue,
+) -> Result<Message, JsValue> {
+    let payload = if payload.is_undefined() {
+        Value::Null
+    } else {
+        value_from_js(&payload)?
+    };
+    Ok(callback_to(target_queue, target_actor, finished, payload))
+}
+
+/// The `on_failure` message: `(finished.asdict(), {"type", "message"})`, with the type and
+/// message read from `error` as a stored exception's are (without running its code).
+#[wasm_bindgen(js_name = failureCallbackMessage)]
+pub fn failure_callback_message(
+    target_queue: &str,
+    target_actor: &str,
+    finished: &Message,
+    error: JsValue,
+) -> Message {
+    let (exc_type, exc_msg) = exception_info(&error);
+    let payload = callbacks::failure_payload(&exc_type, &exc_msg);
+    callback_to(target_queue, target_actor, finished, payload)
+}
+
+fn callback_to(
+    target_queue: &str,
+    target_actor: &str,
+    finished: &Message,
+    payload: Value,
+) -> Message {
+    Message::from_core(callbacks::callback_message(
+        target_queue,
+        target_actor,
+        finished.core(),
+        payload,
+        uuid4(random_bytes()),
+        epoch_ms() as i64,
+    ))
 }
 
 /// `AgeLimit`: whether `message` is too old to run at `now`.
@@ -508,6 +598,8 @@ pub fn builtin_actor_options() -> Result<JsValue, JsValue> {
     set("AgeLimit", &crate::worker::age_limit::ACTOR_OPTIONS)?;
     set("Pipelines", &pipelines::ACTOR_OPTIONS)?;
     set("TimeLimit", &["time_limit"])?;
+    set("Callbacks", &callbacks::ACTOR_OPTIONS)?;
+    set("ShutdownNotifications", &["notify_shutdown"])?;
     set("Broker", &queues::ACTOR_KEYWORDS)?;
     Ok(out.into())
 }

@@ -1,0 +1,40 @@
+// Dramatiq's `CurrentMessage` middleware: the message an actor is running for, found from
+// inside the actor (through the host's AsyncLocalStorage; see internal/context.js).
+import { currentAttempt } from "../internal/context.js";
+import { kExposed } from "../internal/symbols.js";
+import { Middleware } from "./middleware.js";
+
+/**
+ * Exposes the message being processed to its actor's code (Dramatiq's `CurrentMessage`):
+ * add it to the broker, then call `CurrentMessage.getCurrentMessage()` inside an actor.
+ * Needs the host's `AsyncLocalStorage` (Node, Bun, Deno, Cloudflare Workers with
+ * `nodejs_compat`); elsewhere `getCurrentMessage()` throws saying so.
+ */
+export class CurrentMessage extends Middleware {
+  /**
+   * The `WorkerMessage` (Dramatiq's `MessageProxy`: the message's fields, `message`, and
+   * `signal`) whose actor is running here, or null outside an actor or when the broker has
+   * no `CurrentMessage` middleware.
+   */
+  static getCurrentMessage() {
+    const proxy = currentAttempt();
+    return proxy !== undefined && proxy[kExposed] ? proxy : null;
+  }
+
+  beforeProcessMessage(broker, message) {
+    message[kExposed] = true;
+  }
+
+  afterProcessMessage(broker, message) {
+    message[kExposed] = false;
+  }
+}
+
+/**
+ * The `AbortSignal` of the attempt running here (what `TimeLimit` and
+ * `ShutdownNotifications` abort), whatever the middleware; undefined outside an actor.
+ * Needs the host's `AsyncLocalStorage`, as `CurrentMessage.getCurrentMessage()` does.
+ */
+export function currentSignal() {
+  return currentAttempt()?.signal;
+}
