@@ -58,3 +58,14 @@ export { RedisBroker } from "./brokers/redis/broker.js";
 // every entry can carry it.
 export { RabbitmqBroker } from "./brokers/rabbitmq/broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";
+export {
+  RedisRateLimiterBackend,
+  MemcachedRateLimiterBackend,
+  StubRateLimiterBackend,
+} from "./rate_limits/backends.js";
+export { RateLimiter } from "./rate_limits/rate_limiter.js";
+export { ConcurrentRateLimiter } from "./rate_limits/concurrent.js";
+export { WindowRateLimiter } from "./rate_limits/window.js";
+export { BucketRateLimiter } from "./rate_limits/bucket.js";
+export { Barrier } from "./rate_limits/barrier.js";
+export { RateLimitExceeded } from "./rate_limits/errors.js";
