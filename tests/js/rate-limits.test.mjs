@@ -5,6 +5,7 @@
 // two in; a shared window hands out exactly its limit; a barrier created by one language is
 // passed by the other.
 import assert from "node:assert/strict";
+import { createConnection } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import IORedis from "ioredis";
@@ -329,10 +330,29 @@ describe("Memcached, beside Python Dramatiq", { skip: skipPython }, () => {
     await server?.stop();
   });
 
+  /** The server's `lru_crawler metadump all`: one `key=… exp=…` line per item (ended by
+   * bare newlines, so not through memcachedText). */
+  function metadump() {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ port: server.port, host: "127.0.0.1" });
+      let data = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (d) => {
+        data += d;
+        if (/(^|\n)(END|ERROR|BUSY[^\n]*)\r\n$/.test(data)) {
+          socket.end();
+          resolve(data);
+        }
+      });
+      socket.on("error", reject);
+      socket.write("lru_crawler metadump all\r\n");
+    });
+  }
+
   /** Every key under `prefix` (listed by the server's LRU crawler), with its flags,
    * remaining TTL in seconds and value, read over the text protocol. */
   async function state(prefix, kind) {
-    const dump = await memcachedText(server.port, "lru_crawler metadump all");
+    const dump = await metadump();
     const keys = [...dump.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1])).filter((k) => k.startsWith(prefix)).sort();
     const out = [];
     for (const key of keys) {
@@ -356,7 +376,12 @@ describe("Memcached, beside Python Dramatiq", { skip: skipPython }, () => {
       const ours = await state(`js-${kind}`, kind);
       assert.deepEqual(results, py.results);
       assert.ok(theirs.length > 0);
-      assert.deepEqual(ours.map(({ ttl, ...r }) => r), theirs.map(({ ttl, ...r }) => r));
+      // One difference, on purpose (src/rate_limits/memcached.rs): Dramatiq's Memcached
+      // `incr` keeps the increment it refuses (a concurrent limiter's refusal then holds a
+      // slot until the counter expires); ours takes it back. The scenario has one refusal.
+      const refused = kind === "window" ? 0 : 1;
+      const pythonAfterRefusals = theirs.map((t) => ({ ...t, value: String(Number(t.value) - refused) }));
+      assert.deepEqual(ours.map(({ ttl, ...r }) => r), pythonAfterRefusals.map(({ ttl, ...r }) => r));
       ours.forEach((o, i) => assert.ok(Math.abs(o.ttl - theirs[i].ttl) <= 2, `TTL ${o.ttl}s vs Python's ${theirs[i].ttl}s`));
       assert.ok(ours.every((o) => o.flags === 4), "pylibmc's flags for an int");
     });
