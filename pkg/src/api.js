@@ -35,6 +35,7 @@ export {
   SkipMessage,
   Retry,
   TimeLimitExceeded,
+  RateLimitExceeded,
 } from "./errors.js";
 export {
   Middleware,
@@ -68,4 +69,3 @@ export { ConcurrentRateLimiter } from "./rate_limits/concurrent.js";
 export { WindowRateLimiter } from "./rate_limits/window.js";
 export { BucketRateLimiter } from "./rate_limits/bucket.js";
 export { Barrier } from "./rate_limits/barrier.js";
-export { RateLimitExceeded } from "./rate_limits/errors.js";

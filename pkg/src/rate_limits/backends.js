@@ -3,9 +3,15 @@
 // every key, value and TTL. The core object is kept out of reach of user code (a WeakMap),
 // so a limiter can only be built over a backend made here.
 import { RateLimitBackendCore } from "../../dist/dramatiq_results.js";
-import { checkOptions } from "./options.js";
+import { checkOptions } from "../internal/options.js";
 
 const CORES = new WeakMap();
+
+/** `key` checked to be a string, as Dramatiq's keys are. */
+export function checkKey(key, what) {
+  if (typeof key !== "string") throw new TypeError(`${what}: key must be a string, got ${key === null ? "null" : typeof key}`);
+  return key;
+}
 
 /** The core of `backend`, or a TypeError naming `what` needs one. */
 export function coreOf(backend, what) {
@@ -23,7 +29,7 @@ export function coreOf(backend, what) {
  * Dramatiq's does; without it a blocking wait polls. */
 export class RedisRateLimiterBackend {
   constructor(client, options = {}) {
-    checkOptions(options, ["blockingClient", "blockingConnection"], "RedisRateLimiterBackend options");
+    checkOptions("new RedisRateLimiterBackend()", options, { blockingClient: "object", blockingConnection: "object" });
     CORES.set(this, RateLimitBackendCore.redis(client, options));
   }
 

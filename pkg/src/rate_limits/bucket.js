@@ -1,7 +1,7 @@
 // Dramatiq's `BucketRateLimiter`: at most `limit` acquisitions per fixed bucket of time.
 import { RateLimiterCore } from "../../dist/dramatiq_results.js";
-import { coreOf } from "./backends.js";
-import { checkKey, checkOptions, numberOption } from "./options.js";
+import { checkOptions } from "../internal/options.js";
+import { checkKey, coreOf } from "./backends.js";
 import { RateLimiter } from "./rate_limiter.js";
 
 const WHAT = "BucketRateLimiter";
@@ -11,9 +11,7 @@ const WHAT = "BucketRateLimiter";
  * can take `limit` at the end of one bucket and `limit` more at the start of the next. */
 export class BucketRateLimiter extends RateLimiter {
   constructor(backend, key, options) {
-    const o = checkOptions(options, ["limit", "bucket"], `${WHAT} options`);
-    const limit = numberOption(o, "limit", 1, WHAT);
-    const bucket = numberOption(o, "bucket", 1000, WHAT);
+    const { limit = 1, bucket = 1000 } = checkOptions(`new ${WHAT}()`, options, { limit: "count", bucket: "count" });
     super(backend, RateLimiterCore.bucket(coreOf(backend, WHAT), checkKey(key, WHAT), limit, bucket));
     /** The bucket in ms. */
     this.bucket = bucket;

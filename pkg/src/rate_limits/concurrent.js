@@ -1,7 +1,7 @@
 // Dramatiq's `ConcurrentRateLimiter`: at most `limit` holders at once, counted under `key`.
 import { RateLimiterCore } from "../../dist/dramatiq_results.js";
-import { coreOf } from "./backends.js";
-import { checkKey, checkOptions, numberOption } from "./options.js";
+import { checkOptions } from "../internal/options.js";
+import { checkKey, coreOf } from "./backends.js";
 import { RateLimiter } from "./rate_limiter.js";
 
 const WHAT = "ConcurrentRateLimiter";
@@ -11,9 +11,7 @@ const WHAT = "ConcurrentRateLimiter";
  * kept. */
 export class ConcurrentRateLimiter extends RateLimiter {
   constructor(backend, key, options) {
-    const o = checkOptions(options, ["limit", "ttl"], `${WHAT} options`);
-    const limit = numberOption(o, "limit", 1, WHAT);
-    const ttl = numberOption(o, "ttl", 900_000, WHAT);
+    const { limit = 1, ttl = 900_000 } = checkOptions(`new ${WHAT}()`, options, { limit: "count", ttl: "count" });
     super(backend, RateLimiterCore.concurrent(coreOf(backend, WHAT), checkKey(key, WHAT), limit, ttl));
     /** The counter's TTL in ms. */
     this.ttl = ttl;

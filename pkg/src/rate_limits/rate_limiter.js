@@ -1,27 +1,33 @@
 // What every rate limiter does (Dramatiq's `RateLimiter.acquire`): take a slot, run the
 // caller's function, give the slot back. The function runs here, in JS, never inside a
 // wasm call: what it throws unwinds through JS frames only.
-import { RateLimitExceeded } from "./errors.js";
-import { checkOptions } from "./options.js";
-
-const CORE = Symbol("core");
+import { RateLimitExceeded } from "../errors.js";
+import { checkOptions } from "../internal/options.js";
 
 /** The base of `ConcurrentRateLimiter`, `WindowRateLimiter` and `BucketRateLimiter`. */
 export class RateLimiter {
+  #core;
+  #backend;
+
+  /** Called by the subclasses with the core they built (internal). */
   constructor(backend, core) {
-    Object.defineProperty(this, CORE, { value: core });
-    /** The backend given to the constructor. */
-    this.backend = backend;
+    this.#core = core;
+    this.#backend = backend;
+  }
+
+  /** The backend given to the constructor. */
+  get backend() {
+    return this.#backend;
   }
 
   /** The key the limit is on. */
   get key() {
-    return this[CORE].key;
+    return this.#core.key;
   }
 
   /** The limit. */
   get limit() {
-    return this[CORE].limit;
+    return this.#core.limit;
   }
 
   /**
@@ -31,9 +37,8 @@ export class RateLimiter {
    */
   async acquire(fn, options) {
     if (typeof fn !== "function") throw new TypeError("acquire(fn, options): fn must be a function");
-    const { raiseOnFailure = true } = checkOptions(options, ["raiseOnFailure"], "acquire options");
-    if (typeof raiseOnFailure !== "boolean") throw new TypeError("acquire options: raiseOnFailure must be a boolean");
-    const core = this[CORE];
+    const { raiseOnFailure = true } = checkOptions("acquire()", options, { raiseOnFailure: "boolean" });
+    const core = this.#core;
     const acquired = await core.tryAcquire();
     try {
       if (raiseOnFailure && !acquired) throw new RateLimitExceeded(core.exceededMessage(), { key: core.key });

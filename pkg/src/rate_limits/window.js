@@ -1,7 +1,7 @@
 // Dramatiq's `WindowRateLimiter`: at most `limit` acquisitions over a sliding window.
 import { RateLimiterCore } from "../../dist/dramatiq_results.js";
-import { coreOf } from "./backends.js";
-import { checkKey, checkOptions, numberOption } from "./options.js";
+import { checkOptions } from "../internal/options.js";
+import { checkKey, coreOf } from "./backends.js";
 import { RateLimiter } from "./rate_limiter.js";
 
 const WHAT = "WindowRateLimiter";
@@ -10,9 +10,7 @@ const WHAT = "WindowRateLimiter";
  * counted per second under `<key>@<unix second>`. Slots are spent, not given back. */
 export class WindowRateLimiter extends RateLimiter {
   constructor(backend, key, options) {
-    const o = checkOptions(options, ["limit", "window"], `${WHAT} options`);
-    const limit = numberOption(o, "limit", 1, WHAT);
-    const window = numberOption(o, "window", 1, WHAT);
+    const { limit = 1, window = 1 } = checkOptions(`new ${WHAT}()`, options, { limit: "count", window: "count" });
     super(backend, RateLimiterCore.window(coreOf(backend, WHAT), checkKey(key, WHAT), limit, window));
     /** The window in seconds. */
     this.window = window;
