@@ -44,6 +44,7 @@ export {
   AgeLimit,
   TimeLimit,
   Pipelines,
+  GroupCallbacks,
   defaultMiddleware,
 } from "./middleware/index.js";
 export { setLogger, getLogger } from "./internal/logger.js";

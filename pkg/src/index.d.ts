@@ -523,6 +523,23 @@ export class TimeLimit extends Middleware {
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
+
+/** Options of `GroupCallbacks`. */
+export interface GroupCallbacksOptions {
+  /** Where group barriers live: a `RedisRateLimiterBackend` on the Redis Python's
+   * `GroupCallbacks` uses, to share groups with Python workers. Required. */
+  rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+  /** How long a group's barrier lives, in ms (default 86 400 000). */
+  barrierTtl?: number;
+}
+
+/** Dramatiq's `GroupCallbacks`: a group member that finishes successfully counts down the
+ * group's barrier; the one that clears it enqueues the group's completion callbacks. */
+export class GroupCallbacks extends Middleware {
+  constructor(options: GroupCallbacksOptions);
+  readonly rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+  readonly barrierTtl: number;
+}
 export function defaultMiddleware(): Middleware[];
 
 /** Thrown in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
@@ -847,6 +864,15 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   /** After `run()`: settles when every child's write does (a network broker's). */
   readonly enqueued: Promise<void> | undefined;
   readonly length: number;
+  /** The completion callbacks added, in order. */
+  readonly completionCallbacks: Message<unknown>[];
+  /** Adds a message to enqueue once every child has finished successfully (Dramatiq's
+   * `add_completion_callback`); `run()` then needs the `GroupCallbacks` middleware. */
+  addCompletionCallback(message: Message<unknown>): void;
+  /** Enqueues every child. With completion callbacks: first creates Dramatiq's barrier (a
+   * fresh UUID, as many parties as children) and marks each child with
+   * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
+   * `GroupCallbacks` middleware. */
   run(options?: { delay?: number }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
@@ -859,8 +885,6 @@ export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<
   options?: { broker?: Broker },
 ): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
 
-// Only what is marked `export` above is exported.
-export {};
 
 // ---------------------------------------------------------------------------------------
 // Rate limits (Dramatiq's `dramatiq.rate_limits`): the same keys, values and TTLs as
@@ -1018,3 +1042,6 @@ export class RateLimitExceeded extends Error {
   /** The limiter's key. */
   readonly key: string | null;
 }
+
+// Only what is marked `export` above is exported.
+export {};

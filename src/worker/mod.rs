@@ -9,6 +9,7 @@
 //! step.
 
 pub mod age_limit;
+pub mod group_callbacks;
 pub mod pipelines;
 pub mod queues;
 pub mod results;

@@ -73,6 +73,7 @@ const samples = {
   BucketRateLimiter: () => new api.BucketRateLimiter(new api.StubRateLimiterBackend(), "k"),
   Barrier: () => new api.Barrier(new api.StubRateLimiterBackend(), "k"),
   RateLimitExceeded: () => new api.RateLimitExceeded("x"),
+  GroupCallbacks: () => new api.GroupCallbacks({ rateLimiterBackend: new api.StubRateLimiterBackend() }),
 };
 
 /** Public string-named members along `object`'s prototype chain, stopping at a builtin. */

@@ -19,7 +19,7 @@ import type {
   CompositionReadOptions,
   RedisClientLike,
 } from "dramatiq-results";
-import { JSONEncoder, StubBackend, StubBroker, Results, Retries } from "dramatiq-results";
+import { JSONEncoder, StubBackend, StubBroker, Results, Retries, StubRateLimiterBackend } from "dramatiq-results";
 
 declare const client: RedisClientLike;
 
@@ -110,6 +110,7 @@ import type {
   BarrierOptions,
   BarrierWaitOptions,
   BucketRateLimiterOptions,
+  GroupCallbacksOptions,
   ConcurrentRateLimiterOptions,
   RedisRateLimiterBackendOptions,
   WindowRateLimiterOptions,
@@ -136,3 +137,6 @@ export const barrierTypo: BarrierOptions = { ttls: 1 };
 export const barrierWait: BarrierWaitOptions = { block: true, timeout: null };
 // @ts-expect-error block is a boolean
 export const barrierWaitBad: BarrierWaitOptions = { block: 1 };
+export const groupCallbacks: GroupCallbacksOptions = { rateLimiterBackend: new StubRateLimiterBackend(), barrierTtl: 60_000 };
+// @ts-expect-error rateLimiterBackend is required
+export const groupCallbacksBad: GroupCallbacksOptions = { barrierTtl: 60_000 };

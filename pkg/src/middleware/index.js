@@ -6,6 +6,7 @@ import { TimeLimit } from "./time_limit.js";
 
 export { Middleware } from "./middleware.js";
 export { Results } from "./results.js";
+export { GroupCallbacks } from "./group_callbacks.js";
 export { AgeLimit, Pipelines, Retries, TimeLimit };
 
 /** The middleware a broker starts with, as in Dramatiq (minus Prometheus and shutdown hooks). */
