@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import {
   GroupCallbacks,
+  RabbitmqBroker,
   RedisBroker,
   RedisRateLimiterBackend,
   StubBroker,
@@ -18,7 +19,7 @@ import {
   group,
   pipeline,
 } from "dramatiq-results";
-import { haveRedis, startRedis } from "./services.mjs";
+import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -108,127 +109,154 @@ describe("in memory", () => {
   });
 });
 
-const missing = !haveRedis ? "no redis-server (scripts/setup --services)" : !havePython && "no target/venv (scripts/setup --python)";
+const missingFor = (broker) =>
+  !haveRedis
+    ? "no redis-server (scripts/setup --services)"
+    : !havePython
+      ? "no target/venv (scripts/setup --python)"
+      : broker === "rabbitmq" && !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)";
 
-describe("beside Python Dramatiq 2.2.1 on Redis", { skip: missing }, () => {
-  let server;
-  let client;
+for (const kind of ["redis", "rabbitmq"]) {
+  describe(`beside Python Dramatiq 2.2.1 over ${kind} (barriers on Redis)`, { skip: missingFor(kind) }, () => {
+    let server;
+    let rabbit;
+    let client;
+    const opened = [];
 
-  before(async () => {
-    server = await startRedis();
-    client = await createClient({ url: server.url }).connect();
-  });
-
-  after(async () => {
-    await client?.quit();
-    await server?.stop();
-  });
-
-  /** A JS RedisBroker with GroupCallbacks on `queue`: `add`, and `record`, which pushes its
-   * tag on `<prefix>:tags`. */
-  function jsBroker(queue, prefix) {
-    const broker = new RedisBroker(client, {
-      logger: quiet,
-      middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+    before(async () => {
+      server = await startRedis();
+      if (kind === "rabbitmq") rabbit = await startRabbitmq();
+      client = await createClient({ url: server.url }).connect();
     });
-    const add = actor((x, y = 0) => x + y, { actorName: "add", queueName: queue, broker });
-    const record = actor(async (tag) => void (await client.rPush(`${prefix}:tags`, String(tag))), { actorName: "record", queueName: queue, broker });
-    return { broker, add, record };
-  }
 
-  /** The barriers in Redis: keys that are UUIDs, with their state. */
-  async function barriers() {
-    const out = [];
-    for (const key of await client.keys("*")) {
-      if (!UUID.test(key)) continue;
-      out.push({
-        key,
-        type: await client.type(key),
-        value: await client.get(key),
-        pttl: await client.pTTL(key),
-        events: await client.lRange(`${key}@events`, 0, -1),
-        eventsPttl: await client.pTTL(`${key}@events`),
-      });
+    after(async () => {
+      for (const b of opened) await b.close();
+      await client?.quit();
+      await rabbit?.stop();
+      await server?.stop();
+    });
+
+    /** The Python side's connection options for `queue` and `prefix`. */
+    const conn = (queue, prefix) => ({ broker: kind, url: kind === "redis" ? server.url : rabbit.url, resultsUrl: server.url, queue, prefix });
+
+    /** A JS broker of this kind with GroupCallbacks on `queue`: `add`, and `record`, which
+     * pushes its tag on `<prefix>:tags`. */
+    async function jsBroker(queue, prefix) {
+      const options = {
+        logger: quiet,
+        middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+      };
+      const broker = kind === "redis" ? new RedisBroker(client, options) : await RabbitmqBroker.connect(rabbit.url, options);
+      if (kind === "rabbitmq") opened.push(broker);
+      const add = actor((x, y = 0) => x + y, { actorName: "add", queueName: queue, broker });
+      const record = actor(async (tag) => void (await client.rPush(`${prefix}:tags`, String(tag))), { actorName: "record", queueName: queue, broker });
+      return { broker, add, record };
     }
-    return out;
-  }
 
-  const nearDay = (pttl) => pttl > 86_400_000 - 120_000 && pttl <= 86_400_000;
-
-  test("a group Python sends, run by a JS worker: the callback fires once, Python's barrier cleared", { timeout: 90_000 }, async () => {
-    const queue = "py2js";
-    const prefix = "py2js";
-    const specs = [{ actor: "record", args: ["done"] }, ...Array.from({ length: 6 }, (_, i) => ({ actor: "add", args: [i, i] }))];
-    await runPython("produce.py", ["group-callback", ...specs.map((s) => JSON.stringify(s))], { url: server.url, queue, prefix });
-    const [made] = await barriers();
-    assert.equal(made.value, "6", "Python's barrier: one party per child");
-    const { broker } = jsBroker(queue, prefix);
-    const worker = new Worker(broker, { concurrency: 4 }).start();
-    try {
-      await eventually(async () => (await client.lRange(`${prefix}:tags`, 0, -1)).includes("done"), "the callback");
-      await sleep(500);
-      assert.deepEqual(await client.lRange(`${prefix}:tags`, 0, -1), ["done"]);
-    } finally {
-      await worker.stop();
+    /** The barriers in Redis: keys that are UUIDs, with their state. */
+    async function barriers() {
+      const out = [];
+      for (const key of await client.keys("*")) {
+        if (!UUID.test(key)) continue;
+        out.push({
+          key,
+          type: await client.type(key),
+          value: await client.get(key),
+          pttl: await client.pTTL(key),
+          events: await client.lRange(`${key}@events`, 0, -1),
+          eventsPttl: await client.pTTL(`${key}@events`),
+        });
+      }
+      return out;
     }
-    const [b] = (await barriers()).filter((x) => x.key === made.key);
-    assert.equal(b.type, "string");
-    assert.equal(b.value, "1", "the last party's decrement is refused, as Python's");
-    assert.deepEqual(b.events, ["x"]);
-    assert.ok(nearDay(b.eventsPttl), `events PTTL ${b.eventsPttl}`);
-  });
 
-  test("a group JS sends, run by a Python worker: Python's barrier, the callback fires once", { timeout: 120_000 }, async () => {
-    const queue = "js2py";
-    const prefix = "js2py";
-    const { broker, add, record } = jsBroker(queue, prefix);
-    const g = group(Array.from({ length: 6 }, (_, i) => add.message(i, i)), { broker });
-    const callback = record.message("done");
-    g.addCompletionCallback(callback);
-    g.run();
-    await g.enqueued;
-    const [made] = await barriers();
-    assert.equal(made.type, "string");
-    assert.equal(made.value, "6");
-    assert.ok(nearDay(made.pttl), `barrier PTTL ${made.pttl}`);
-    assert.deepEqual(made.events, []);
-    const worker = await startPythonWorker({ url: server.url, queue, prefix, threads: 4 });
-    try {
-      const processed = async () => JSON.parse((await runPython("produce.py", ["processed"], { url: server.url, queue, prefix })).at(-1));
-      await eventually(async () => (await processed()).includes(callback.messageId), "the callback on the Python worker");
-      await sleep(500);
-      assert.deepEqual((await processed()).filter((id) => id === callback.messageId), [callback.messageId]);
-    } finally {
-      await worker.stop();
+    const seen = new Set();
+    /** The one barrier made since the last call. */
+    async function newBarrier() {
+      const fresh = (await barriers()).filter((b) => !seen.has(b.key));
+      assert.equal(fresh.length, 1, "one new barrier");
+      seen.add(fresh[0].key);
+      return fresh[0];
     }
-    const [b] = (await barriers()).filter((x) => x.key === made.key);
-    assert.equal(b.value, "1");
-    assert.deepEqual(b.events, ["x"]);
-  });
 
-  test("a group whose children are split between a Python and a JS worker fires its callback once", { timeout: 120_000 }, async () => {
-    const queue = "split";
-    const prefix = "split";
-    const { broker, add, record } = jsBroker(queue, prefix);
-    const python = await startPythonWorker({ url: server.url, queue, prefix, threads: 4 });
-    const worker = new Worker(broker, { concurrency: 4 }).start();
-    try {
-      const g = group(Array.from({ length: 40 }, (_, i) => add.message(i, i)), { broker });
+    const nearDay = (pttl) => pttl > 86_400_000 - 120_000 && pttl <= 86_400_000;
+
+    test("a group Python sends, run by a JS worker: the callback fires once, Python's barrier cleared", { timeout: 90_000 }, async () => {
+      const queue = "py2js";
+      const prefix = `py2js-${kind}`;
+      const specs = [{ actor: "record", args: ["done"] }, ...Array.from({ length: 6 }, (_, i) => ({ actor: "add", args: [i, i] }))];
+      await runPython("produce.py", ["group-callback", ...specs.map((s) => JSON.stringify(s))], conn(queue, prefix));
+      const made = await newBarrier();
+      assert.equal(made.value, "6", "Python's barrier: one party per child");
+      const { broker } = await jsBroker(queue, prefix);
+      const worker = new Worker(broker, { concurrency: 4 }).start();
+      try {
+        await eventually(async () => (await client.lRange(`${prefix}:tags`, 0, -1)).includes("done"), "the callback");
+        await sleep(500);
+        assert.deepEqual(await client.lRange(`${prefix}:tags`, 0, -1), ["done"]);
+      } finally {
+        await worker.stop();
+      }
+      const [b] = (await barriers()).filter((x) => x.key === made.key);
+      assert.equal(b.type, "string");
+      assert.equal(b.value, "1", "the last party's decrement is refused, as Python's");
+      assert.deepEqual(b.events, ["x"]);
+      assert.ok(nearDay(b.eventsPttl), `events PTTL ${b.eventsPttl}`);
+    });
+
+    test("a group JS sends, run by a Python worker: Python's barrier, the callback fires once", { timeout: 120_000 }, async () => {
+      const queue = "js2py";
+      const prefix = `js2py-${kind}`;
+      const { broker, add, record } = await jsBroker(queue, prefix);
+      const g = group(Array.from({ length: 6 }, (_, i) => add.message(i, i)), { broker });
       const callback = record.message("done");
       g.addCompletionCallback(callback);
       g.run();
       await g.enqueued;
-      const count = async () => {
-        const ours = (await client.lRange(`${prefix}:tags`, 0, -1)).filter((t) => t === "done").length;
-        const theirs = (await client.lRange(`${prefix}:processed`, 0, -1)).filter((id) => id === callback.messageId).length;
-        return ours + theirs;
-      };
-      await eventually(count, "the callback on either worker");
-      await sleep(1000);
-      assert.equal(await count(), 1);
-    } finally {
-      await worker.stop();
-      await python.stop();
-    }
+      const made = await newBarrier();
+      assert.equal(made.type, "string");
+      assert.equal(made.value, "6");
+      assert.ok(nearDay(made.pttl), `barrier PTTL ${made.pttl}`);
+      assert.deepEqual(made.events, []);
+      const worker = await startPythonWorker({ ...conn(queue, prefix), threads: 4 });
+      try {
+        const processed = async () => JSON.parse((await runPython("produce.py", ["processed"], conn(queue, prefix))).at(-1));
+        await eventually(async () => (await processed()).includes(callback.messageId), "the callback on the Python worker");
+        await sleep(500);
+        assert.deepEqual((await processed()).filter((id) => id === callback.messageId), [callback.messageId]);
+      } finally {
+        await worker.stop();
+      }
+      const [b] = (await barriers()).filter((x) => x.key === made.key);
+      assert.equal(b.value, "1");
+      assert.deepEqual(b.events, ["x"]);
+    });
+
+    test("a group whose children are split between a Python and a JS worker fires its callback once", { timeout: 120_000 }, async () => {
+      const queue = "split";
+      const prefix = `split-${kind}`;
+      const { broker, add, record } = await jsBroker(queue, prefix);
+      const python = await startPythonWorker({ ...conn(queue, prefix), threads: 4 });
+      const worker = new Worker(broker, { concurrency: 4 }).start();
+      try {
+        const g = group(Array.from({ length: 40 }, (_, i) => add.message(i, i)), { broker });
+        const callback = record.message("done");
+        g.addCompletionCallback(callback);
+        g.run();
+        await g.enqueued;
+        const count = async () => {
+          const ours = (await client.lRange(`${prefix}:tags`, 0, -1)).filter((t) => t === "done").length;
+          const theirs = (await client.lRange(`${prefix}:processed`, 0, -1)).filter((id) => id === callback.messageId).length;
+          return ours + theirs;
+        };
+        await newBarrier();
+        await eventually(count, "the callback on either worker");
+        await sleep(1000);
+        assert.equal(await count(), 1);
+      } finally {
+        await worker.stop();
+        await python.stop();
+      }
+    });
   });
-});
+}
