@@ -4,6 +4,8 @@
 // Python sends and JS workers run, one JS sends and Python workers run, and one whose
 // children are split between both, each fire their callback exactly once.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import {
@@ -231,6 +233,54 @@ for (const kind of ["redis", "rabbitmq"]) {
       assert.equal(b.value, "1");
       assert.deepEqual(b.events, ["x"]);
     });
+
+    if (kind === "redis") {
+      test("a JS worker SIGKILLed mid-group: once its children are redelivered, the callback fires once", { timeout: 120_000 }, async (t) => {
+        const queue = "killed";
+        const prefix = "killed";
+        const env = { ...process.env, REDIS_URL: server.url, QUEUE: queue, PREFIX: prefix, ADD_MS: "300" };
+        const script = fileURLToPath(new URL("./group-callbacks-worker.mjs", import.meta.url));
+        const child = spawn(process.execPath, [script], { env, stdio: ["ignore", "pipe", "inherit"] });
+        const exited = new Promise((r) => child.once("exit", r));
+        try {
+          await new Promise((resolve, reject) => {
+            child.stdout.on("data", (d) => String(d).includes("ready") && resolve());
+            child.once("exit", () => reject(new Error("the worker process exited before it was ready")));
+          });
+          const { add, record } = await jsBroker(queue, prefix);
+          const g = group(Array.from({ length: 12 }, (_, i) => add.message(i, i)), { broker: add.broker });
+          g.addCompletionCallback(record.message("done"));
+          g.run();
+          await g.enqueued;
+          await newBarrier();
+          // It dies holding children it started and never finished.
+          await eventually(async () => (await client.lLen(`${prefix}:started`)) >= 3, "the worker starting children");
+          child.kill("SIGKILL");
+          await exited;
+          t.diagnostic(`killed after ${await client.lLen(`${prefix}:started`)} child start(s)`);
+        } finally {
+          child.kill("SIGKILL");
+        }
+        // A new worker (maintenance on every fetch, a 2 s heartbeat timeout) takes back
+        // what the dead one held, and finishes the group.
+        const broker = new RedisBroker(client, {
+          logger: quiet,
+          heartbeatTimeout: 2000,
+          maintenanceChance: 1_000_000,
+          middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+        });
+        actor(async (x, y = 0) => x + y, { actorName: "add", queueName: queue, broker });
+        actor(async (tag) => void (await client.rPush(`${prefix}:tags`, String(tag))), { actorName: "record", queueName: queue, broker });
+        const worker = new Worker(broker, { concurrency: 4 }).start();
+        try {
+          await eventually(async () => (await client.lRange(`${prefix}:tags`, 0, -1)).includes("done"), "the callback", 60_000);
+          await sleep(1000);
+          assert.deepEqual(await client.lRange(`${prefix}:tags`, 0, -1), ["done"]);
+        } finally {
+          await worker.stop();
+        }
+      });
+    }
 
     test("a group whose children are split between a Python and a JS worker fires its callback once", { timeout: 120_000 }, async () => {
       const queue = "split";
