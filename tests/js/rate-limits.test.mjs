@@ -107,6 +107,32 @@ describe("the API (in memory)", () => {
   });
 });
 
+describe("a failing or hostile client", () => {
+  test("its error is a RATE_LIMIT_BACKEND error carrying it, and the module keeps working", async () => {
+    const down = new Error("down");
+    const throwing = new RedisRateLimiterBackend({ sendCommand() { throw down; } });
+    const mutex = new ConcurrentRateLimiter(throwing, "m");
+    let called = false;
+    await assert.rejects(mutex.acquire(() => (called = true)), (e) => e.code === "RATE_LIMIT_BACKEND" && e.cause === down);
+    assert.equal(called, false);
+    const odd = new RedisRateLimiterBackend({ sendCommand: async () => ({ not: "a reply" }) });
+    await assert.rejects(new Barrier(odd, "b").create(2), (e) => e.code === "RATE_LIMIT_BACKEND");
+    const hostile = new Proxy({}, { get() { throw new Error("trap"); }, has() { throw new Error("trap"); } });
+    assert.throws(() => new RedisRateLimiterBackend(hostile), TypeError);
+    assert.throws(() => new MemcachedRateLimiterBackend(hostile), TypeError);
+    const memcached = new MemcachedRateLimiterBackend({
+      get: async () => null,
+      add() { throw down; },
+      increment: async () => ({ success: true, value: 1 }),
+      decrement: async () => ({ success: true, value: 0 }),
+    });
+    await assert.rejects(new BucketRateLimiter(memcached, "k").acquire(() => 1), (e) => e.code === "RATE_LIMIT_BACKEND" && e.cause === down);
+    // A limiter over the stub still works: nothing was poisoned.
+    const ok = new ConcurrentRateLimiter(new StubRateLimiterBackend(), "m");
+    assert.equal(await ok.acquire((a) => a), true);
+  });
+});
+
 /** Sleeps until `margin` ms past the next multiple of `period` ms of Unix time (as the
  * Python side's `align`), so a short scenario stays inside one second or bucket. */
 async function align(period, margin = 20) {
