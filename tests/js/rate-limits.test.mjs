@@ -331,6 +331,19 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     });
   }
 
+  test("a blocking wait nobody clears ends at its timeout, blocking on the server or polling", async () => {
+    for (const [name, options] of [["blocking", { blockingClient: blocking }], ["polling", {}]]) {
+      const barrier = new Barrier(new RedisRateLimiterBackend(raw, options), `lonely-${name}`, { ttl: 60_000 });
+      assert.equal(await barrier.create(3), true);
+      const started = performance.now();
+      assert.equal(await barrier.wait({ timeout: 300 }), false, name);
+      const took = performance.now() - started;
+      assert.ok(took >= 290 && took < 10_000, `${name}: ${took} ms`);
+      assert.equal(await raw.get(`lonely-${name}`), "2");
+      assert.equal(await raw.exists(`lonely-${name}@events`), 0);
+    }
+  });
+
   test("a barrier JS creates is waited on by Python and passed by JS, leaving Python's keys", async () => {
     const backend = new RedisRateLimiterBackend(conn);
     const ours = new Barrier(backend, "barrier-js", { ttl: 60_000 });
