@@ -18,6 +18,8 @@
 //! - [`brokers`]: Dramatiq's Redis and RabbitMQ broker protocols: the commands to send, the
 //!   Lua script, queue declarations, and what each reply means.
 //! - [`resp`]: the Redis protocol, sans IO: URLs, commands, replies, the connection.
+//! - [`rate_limits`]: Dramatiq's rate limiters and barrier: keys, values, TTLs, the
+//!   backend contract and its Redis, Memcached and in-memory backends.
 //! - `bindings/` (`wasm32-unknown-unknown`): what JavaScript sees (`exports/`) and the
 //!   drivers wasm calls (`drivers/`); `component/` (`wasm32-wasip2`): the WIT component.
 
@@ -39,6 +41,7 @@
 pub mod brokers;
 pub mod codec;
 pub mod model;
+pub mod rate_limits;
 pub mod resp;
 pub mod results;
 pub mod stores;

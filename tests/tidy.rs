@@ -136,7 +136,15 @@ fn each_wasm_build_has_its_own_dependencies() {
 /// The core's folders, lowest first: a folder may import only from folders before it (and
 /// from itself). `bindings` and `component` sit on top of all of them.
 const LAYERS: &[&str] = &[
-    "codec", "model", "wait", "results", "resp", "stores", "worker", "brokers",
+    "codec",
+    "model",
+    "wait",
+    "results",
+    "resp",
+    "stores",
+    "worker",
+    "brokers",
+    "rate_limits",
 ];
 
 /// The module a `crate::a::b::c` path names: the deepest prefix that is a file under `src/`.

@@ -36,6 +36,7 @@ export {
   Retry,
   TimeLimitExceeded,
   Shutdown,
+  RateLimitExceeded,
 } from "./errors.js";
 export {
   Middleware,
@@ -48,6 +49,7 @@ export {
   CurrentMessage,
   currentSignal,
   ShutdownNotifications,
+  GroupCallbacks,
   defaultMiddleware,
 } from "./middleware/index.js";
 export { setLogger, getLogger } from "./internal/logger.js";
@@ -63,3 +65,13 @@ export { RedisBroker } from "./brokers/redis/broker.js";
 // every entry can carry it.
 export { RabbitmqBroker } from "./brokers/rabbitmq/broker.js";
 export { pipeline, group, Pipeline, Group } from "./composition.js";
+export {
+  RedisRateLimiterBackend,
+  MemcachedRateLimiterBackend,
+  StubRateLimiterBackend,
+} from "./rate_limits/backends.js";
+export { RateLimiter } from "./rate_limits/rate_limiter.js";
+export { ConcurrentRateLimiter } from "./rate_limits/concurrent.js";
+export { WindowRateLimiter } from "./rate_limits/window.js";
+export { BucketRateLimiter } from "./rate_limits/bucket.js";
+export { Barrier } from "./rate_limits/barrier.js";

@@ -1,11 +1,13 @@
 // Pipelines and groups (Dramatiq's `pipeline` and `group`), reading results under one
 // shared deadline and counting a stored failure as finished (Dramatiq throws there, and
 // counts a nested group that never ran as complete: both bugs are not repeated here).
-import { Message, pipeTo } from "../dist/dramatiq_results.js";
+import { GroupCompletion, Message, pipeTo } from "../dist/dramatiq_results.js";
 import { ResultFailure, ResultMissing } from "./errors.js";
 import { checkOptions } from "./internal/options.js";
 import { sendOn } from "./brokers/broker.js";
 import { getBroker } from "./brokers/global.js";
+import { GroupCallbacks } from "./middleware/group_callbacks.js";
+import { Barrier } from "./rate_limits/barrier.js";
 
 const DEFAULT_TIMEOUT = 10000;
 
@@ -147,6 +149,18 @@ export class Group {
     this.broker = broker ?? getBroker();
     /** Set by `run()`: settles when every child's write does. */
     this.enqueued = undefined;
+    /** The completion callbacks (`addCompletionCallback`), in order. */
+    this.completionCallbacks = [];
+  }
+
+  /**
+   * Adds `message` to enqueue once every child has finished successfully (Dramatiq's
+   * `add_completion_callback`). Needs the `GroupCallbacks` middleware on the broker:
+   * without it, `run()` throws.
+   */
+  addCompletionCallback(message) {
+    if (!(message instanceof Message)) throw new TypeError("addCompletionCallback(message): message must be a Message");
+    this.completionCallbacks.push(message);
   }
 
   /** How many children. */
@@ -156,15 +170,54 @@ export class Group {
 
   /** Enqueues every child (after `delay` ms); returns this group. */
   run({ delay } = {}) {
-    const writes = [];
-    for (const c of this.children) {
-      if (c instanceof Message) writes.push(settled(sendOn(this.broker, c, { delay })));
-      else writes.push(c.run({ delay }).enqueued);
+    const send = (children) => {
+      const writes = [];
+      for (const c of children) {
+        if (c instanceof Message) writes.push(settled(sendOn(this.broker, c, { delay })));
+        else writes.push(c.run({ delay }).enqueued);
+      }
+      return Promise.all(writes);
+    };
+    if (this.completionCallbacks.length > 0) {
+      // Dramatiq's order: the barrier (a fresh id per run) exists before any child does.
+      const { barrier, children } = this.#withCompletion();
+      this.enqueued = barrier.create(children.length).then(() => send(children)).then(() => undefined);
+    } else {
+      this.enqueued = send(this.children).then(() => undefined);
     }
-    this.enqueued = Promise.all(writes).then(() => undefined);
     // Handled here (a network broker logs each failure); awaiting `enqueued` still rejects.
     this.enqueued.catch(() => {});
     return this;
+  }
+
+  /** The barrier and the marked children of a run with completion callbacks. */
+  #withCompletion() {
+    const middleware = this.broker.middleware.find((m) => m instanceof GroupCallbacks);
+    if (middleware === undefined) {
+      const error = new Error(
+        "GroupCallbacks middleware not found! Did you forget to set it up? It is required if you want to use group callbacks.",
+      );
+      error.code = "GROUP_CALLBACKS_MISSING";
+      throw error;
+    }
+    const uuid = crypto.randomUUID();
+    const completion = new GroupCompletion(uuid);
+    try {
+      for (const callback of this.completionCallbacks) completion.add(callback);
+      const children = this.children.map((c) => {
+        if (c instanceof Group) throw new TypeError("a group with completion callbacks cannot hold groups (nor can Dramatiq's)");
+        if (c instanceof Pipeline) {
+          if (c.messages.length === 0) throw new TypeError("a group with completion callbacks cannot hold an empty pipeline");
+          const steps = [...c.messages.slice(0, -1), completion.mark(c.messages[c.messages.length - 1])];
+          return new Pipeline(steps, { broker: c.broker });
+        }
+        return completion.mark(c);
+      });
+      const barrier = new Barrier(middleware.rateLimiterBackend, uuid, { ttl: middleware.barrierTtl });
+      return { barrier, children };
+    } finally {
+      completion.free();
+    }
   }
 
   /**

@@ -89,3 +89,15 @@ export class Shutdown extends Error {
   }
 }
 Shutdown.prototype.name = "Shutdown";
+
+/** A rate limiter had no slot and `raiseOnFailure` was on (Dramatiq's `RateLimitExceeded`). */
+export class RateLimitExceeded extends Error {
+  constructor(message, options = {}) {
+    super(message);
+    /** "RATE_LIMIT_EXCEEDED". */
+    this.code = "RATE_LIMIT_EXCEEDED";
+    /** The limiter's key. */
+    this.key = options.key ?? null;
+  }
+}
+RateLimitExceeded.prototype.name = "RateLimitExceeded";

@@ -538,6 +538,24 @@ export class TimeLimit extends Middleware {
 }
 /** Runs pipelines. */
 export class Pipelines extends Middleware {}
+
+/** Options of `GroupCallbacks`. */
+export interface GroupCallbacksOptions {
+  /** Where group barriers live: a `RedisRateLimiterBackend` on the Redis Python's
+   * `GroupCallbacks` uses, to share groups with Python workers. Required. */
+  rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+  /** How long a group's barrier lives, in ms (default 86 400 000). */
+  barrierTtl?: number;
+}
+
+/** Dramatiq's `GroupCallbacks`: a group member that finishes successfully counts down the
+ * group's barrier; the one that clears it enqueues the group's completion callbacks. */
+export class GroupCallbacks extends Middleware {
+  constructor(options: GroupCallbacksOptions);
+  readonly rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+  readonly barrierTtl: number;
+}
+
 /**
  * Sends `onSuccess` callbacks `(message.asDict(), result)` and `onFailure` callbacks
  * `(message.asDict(), { type, message })` after every failed attempt (Dramatiq's `Callbacks`;
@@ -931,6 +949,15 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   /** After `run()`: settles when every child's write does (a network broker's). */
   readonly enqueued: Promise<void> | undefined;
   readonly length: number;
+  /** The completion callbacks added, in order. */
+  readonly completionCallbacks: Message<unknown>[];
+  /** Adds a message to enqueue once every child has finished successfully (Dramatiq's
+   * `add_completion_callback`); `run()` then needs the `GroupCallbacks` middleware. */
+  addCompletionCallback(message: Message<unknown>): void;
+  /** Enqueues every child. With completion callbacks: first creates Dramatiq's barrier (a
+   * fresh UUID, as many parties as children) and marks each child with
+   * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
+   * `GroupCallbacks` middleware. */
   run(options?: { delay?: number }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
@@ -942,6 +969,164 @@ export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<
   children: C,
   options?: { broker?: Broker },
 ): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
+
+
+// ---------------------------------------------------------------------------------------
+// Rate limits (Dramatiq's `dramatiq.rate_limits`): the same keys, values and TTLs as
+// Python's, so JavaScript and Python processes share one limit.
+
+/** Options of `RedisRateLimiterBackend`. */
+export interface RedisRateLimiterBackendOptions {
+  /** A second connection, for `Barrier.wait` to block on the server (`BRPOPLPUSH`) as
+   * Dramatiq's does; without it a blocking wait polls the event list. */
+  blockingClient?: RedisClientLike;
+  /** The same as `blockingClient`. */
+  blockingConnection?: RedisClientLike;
+}
+
+/** Dramatiq's `RedisBackend` for rate limits, over a node-redis, ioredis or `connectRedis`
+ * client. Counters are `SET k v PX ttl` strings, as redis-py writes them; each update is one
+ * Lua script (Dramatiq's `WATCH`/`MULTI` loop needs a connection per caller). */
+export class RedisRateLimiterBackend {
+  constructor(client: RedisClientLike, options?: RedisRateLimiterBackendOptions);
+  /** The client given to the constructor. */
+  readonly client: RedisClientLike;
+}
+
+/** A Memcached client `MemcachedRateLimiterBackend` can drive: memjs, or any object with
+ * memjs's methods. */
+export interface MemcachedCounterClientLike {
+  get(key: string): unknown;
+  add(key: string, value: string, options: { expires: number }): unknown;
+  increment(key: string, amount: number, options: { initial: number; expires: number }): unknown;
+  decrement(key: string, amount: number, options: { initial: number; expires: number }): unknown;
+  getMulti?(keys: string[]): unknown;
+}
+
+/** Dramatiq's `MemcachedBackend` for rate limits, over memjs. Counters carry pylibmc's flags
+ * for an `int`, so Python reads them as numbers. Unlike Dramatiq's, an increment refused
+ * for passing the limit is taken back, and a sub-second TTL is 1 s (not "never"). Barrier
+ * waits cannot block (as with Dramatiq's). */
+export class MemcachedRateLimiterBackend {
+  constructor(client: MemcachedCounterClientLike);
+  /** The client given to the constructor. */
+  readonly client: MemcachedCounterClientLike;
+}
+
+/** Dramatiq's `StubBackend` for rate limits: in memory, in this process. */
+export class StubRateLimiterBackend {
+  constructor();
+}
+
+/** Any of the rate-limiter backends. */
+export type RateLimiterBackend = RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+
+/** Options of `RateLimiter.acquire`. */
+export interface AcquireOptions {
+  /** Throw `RateLimitExceeded` (without calling `fn`) when no slot is free (default true);
+   * when false, `fn(false)` is called instead. */
+  raiseOnFailure?: boolean;
+}
+
+/** What every rate limiter does (Dramatiq's `RateLimiter`). */
+export class RateLimiter {
+  protected constructor(backend: RateLimiterBackend, core: never);
+  /** The backend given to the constructor. */
+  readonly backend: RateLimiterBackend;
+  /** The key the limit is on. */
+  readonly key: string;
+  /** The limit. */
+  readonly limit: number;
+  /** Takes a slot, calls `fn(acquired)` and resolves with what it answers, giving the slot
+   * back afterwards (also when `fn` throws). */
+  acquire<T>(fn: (acquired: boolean) => T | PromiseLike<T>, options?: AcquireOptions): Promise<T>;
+}
+
+/** Options of `ConcurrentRateLimiter`. */
+export interface ConcurrentRateLimiterOptions {
+  /** Holders allowed at once (default 1: a distributed mutex). */
+  limit?: number;
+  /** How long the counter lives after its last change, in ms (default 900 000). */
+  ttl?: number;
+}
+
+/** At most `limit` holders of `key` at once (Dramatiq's `ConcurrentRateLimiter`). */
+export class ConcurrentRateLimiter extends RateLimiter {
+  constructor(backend: RateLimiterBackend, key: string, options?: ConcurrentRateLimiterOptions);
+  /** The counter's TTL in ms. */
+  readonly ttl: number;
+}
+
+/** Options of `WindowRateLimiter`. */
+export interface WindowRateLimiterOptions {
+  /** Acquisitions allowed per window (default 1). */
+  limit?: number;
+  /** The window, in **seconds** (default 1), as Dramatiq's. */
+  window?: number;
+}
+
+/** At most `limit` acquisitions over a sliding window of seconds (Dramatiq's
+ * `WindowRateLimiter`), counted under `<key>@<unix second>`. */
+export class WindowRateLimiter extends RateLimiter {
+  constructor(backend: RateLimiterBackend, key: string, options?: WindowRateLimiterOptions);
+  /** The window in seconds. */
+  readonly window: number;
+}
+
+/** Options of `BucketRateLimiter`. */
+export interface BucketRateLimiterOptions {
+  /** Acquisitions allowed per bucket (default 1). */
+  limit?: number;
+  /** The bucket, in ms (default 1 000). */
+  bucket?: number;
+}
+
+/** At most `limit` acquisitions per bucket of time (Dramatiq's `BucketRateLimiter`),
+ * counted under `<key>@<bucket start, unix ms>`. */
+export class BucketRateLimiter extends RateLimiter {
+  constructor(backend: RateLimiterBackend, key: string, options?: BucketRateLimiterOptions);
+  /** The bucket in ms. */
+  readonly bucket: number;
+}
+
+/** Options of `Barrier`. */
+export interface BarrierOptions {
+  /** How long the barrier's keys live, in ms (default 900 000). */
+  ttl?: number;
+}
+
+/** Options of `Barrier.wait`. */
+export interface BarrierWaitOptions {
+  /** Wait for the other parties (default true). */
+  block?: boolean;
+  /** How long to wait, in ms (default: no limit). */
+  timeout?: number | null;
+}
+
+/** Dramatiq's distributed `Barrier`: the parties still awaited under `key`, an event list
+ * under `<key>@events`. */
+export class Barrier {
+  constructor(backend: RateLimiterBackend, key: string, options?: BarrierOptions);
+  /** The backend given to the constructor. */
+  readonly backend: RateLimiterBackend;
+  /** The counter's key. */
+  readonly key: string;
+  /** The event list's key (`<key>@events`). */
+  readonly keyEvents: string;
+  /** The keys' TTL in ms. */
+  readonly ttl: number;
+  /** Creates the barrier for `parties`; false if it already exists. */
+  create(parties: number): Promise<boolean>;
+  /** Arrives at the barrier; true once every party has. */
+  wait(options?: BarrierWaitOptions): Promise<boolean>;
+}
+
+/** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). */
+export class RateLimitExceeded extends Error {
+  readonly code: "RATE_LIMIT_EXCEEDED";
+  /** The limiter's key. */
+  readonly key: string | null;
+}
 
 // Only what is marked `export` above is exported.
 export {};

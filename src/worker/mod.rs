@@ -11,6 +11,7 @@
 
 pub mod age_limit;
 pub mod callbacks;
+pub mod group_callbacks;
 pub mod pipelines;
 pub mod queues;
 pub mod results;

@@ -38,6 +38,13 @@ test("misspelled options are refused by every constructor, naming what is accept
   refuses(() => new api.MemcachedBackend({ get() {}, set() {}, delete() {} }, { servers: "x" }), "servers", "namespace");
   refuses(() => new api.IndexedDbBackend({ db: "x" }), "db", "dbName");
   refuses(() => new api.CloudflareKvBackend({ getWithMetadata() {}, put() {}, delete() {} }, { ttl: 60 }), "ttl", "cacheTtl");
+  const limits = new api.StubRateLimiterBackend();
+  refuses(() => new api.RedisRateLimiterBackend({ sendCommand() {} }, { blockingclient: {} }), "blockingclient", "blockingClient");
+  refuses(() => new api.ConcurrentRateLimiter(limits, "k", { limt: 1 }), "limt", "limit");
+  refuses(() => new api.WindowRateLimiter(limits, "k", { windw: 1 }), "windw", "window");
+  refuses(() => new api.BucketRateLimiter(limits, "k", { buckt: 1 }), "buckt", "bucket");
+  refuses(() => new api.Barrier(limits, "k", { tll: 1 }), "tll", "ttl");
+  refuses(() => new api.GroupCallbacks({ rateLimiterBackend: limits, barrier_ttl: 1 }), "barrier_ttl", "barrierTtl");
 });
 
 test("connectRedis refuses a misspelled option before connecting", async () => {
@@ -78,6 +85,7 @@ test("every error class has a stable code, on instances and after a throw", () =
     SkipMessage: "SKIP_MESSAGE",
     Retry: "RETRY",
     TimeLimitExceeded: "TIME_LIMIT_EXCEEDED",
+    RateLimitExceeded: "RATE_LIMIT_EXCEEDED",
   };
   for (const [name, code] of Object.entries(codes)) {
     const error = new api[name]("x");

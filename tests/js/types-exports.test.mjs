@@ -67,6 +67,17 @@ const samples = {
   WorkerMessage: () => new api.WorkerMessage(message),
   Pipeline: () => new api.Pipeline([add.message(1, 2)], { broker }),
   Group: () => new api.Group([add.message(1, 2)], { broker }),
+  RedisRateLimiterBackend: () => new api.RedisRateLimiterBackend({ sendCommand() {} }),
+  MemcachedRateLimiterBackend: () => new api.MemcachedRateLimiterBackend({ get() {}, add() {}, increment() {}, decrement() {} }),
+  StubRateLimiterBackend: () => new api.StubRateLimiterBackend(),
+  // The base alone (every limiter is a subclass; the base's members are on its prototype).
+  RateLimiter: () => Object.create(api.RateLimiter.prototype),
+  ConcurrentRateLimiter: () => new api.ConcurrentRateLimiter(new api.StubRateLimiterBackend(), "k"),
+  WindowRateLimiter: () => new api.WindowRateLimiter(new api.StubRateLimiterBackend(), "k"),
+  BucketRateLimiter: () => new api.BucketRateLimiter(new api.StubRateLimiterBackend(), "k"),
+  Barrier: () => new api.Barrier(new api.StubRateLimiterBackend(), "k"),
+  RateLimitExceeded: () => new api.RateLimitExceeded("x"),
+  GroupCallbacks: () => new api.GroupCallbacks({ rateLimiterBackend: new api.StubRateLimiterBackend() }),
 };
 
 /** Public string-named members along `object`'s prototype chain, stopping at a builtin. */

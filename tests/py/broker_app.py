@@ -32,7 +32,8 @@ import time
 
 import dramatiq
 import redis
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, GroupCallbacks
+from dramatiq.rate_limits.backends import RedisBackend as RateLimiterRedisBackend
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 
@@ -73,6 +74,9 @@ broker = make_broker()
 backend = RedisBackend(url=RESULTS_REDIS_URL, namespace=RESULTS_NAMESPACE)
 broker.add_middleware(Results(backend=backend))
 broker.add_middleware(CurrentMessage())
+# Group completion callbacks, their barriers on the results Redis (what the JS side's
+# GroupCallbacks is given too, in tests/js/group-callbacks.test.mjs).
+broker.add_middleware(GroupCallbacks(RateLimiterRedisBackend(url=RESULTS_REDIS_URL)))
 
 
 class CountTo(dramatiq.Middleware):

@@ -5,6 +5,10 @@ Broker, results and queue come from the environment, as for broker_app.py.
     produce.py pipeline SPEC...   run SPECs as one pipeline; print its messages (the last
                                   one's result is the pipeline's)
     produce.py group SPEC...      run SPECs as one group; print its messages
+    produce.py group-callback CALLBACK SPEC...
+                                  run SPECs as one group with the CALLBACK spec's message as
+                                  its completion callback (GroupCallbacks); print the
+                                  callback's message, then the group's
     produce.py enqueue < dicts    for each message dict line on stdin (Python's json, as
                                   `Message.asdict()`), broker.enqueue(Message(**dict));
                                   print the message as Dramatiq encoded it
@@ -62,6 +66,16 @@ def group(specs):
         print(message.encode().decode(), flush=True)
 
 
+def group_callback(specs):
+    callback = build(specs[0])
+    g = dramatiq.group(build(spec) for spec in specs[1:])
+    g.add_completion_callback(callback)
+    g.run()
+    print(callback.encode().decode(), flush=True)
+    for message in g.children:
+        print(message.encode().decode(), flush=True)
+
+
 def enqueue():
     for line in sys.stdin:
         if line.strip():
@@ -97,7 +111,7 @@ def callbacks():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["send", "pipeline", "group", "enqueue", "results", "processed", "callbacks"])
+    parser.add_argument("command", choices=["send", "pipeline", "group", "group-callback", "enqueue", "results", "processed", "callbacks"])
     parser.add_argument("specs", nargs="*", type=json.loads)
     parser.add_argument("--timeout", type=int, default=10_000, help="get_result timeout, ms")
     args = parser.parse_args()
@@ -111,7 +125,9 @@ def main():
         elif args.command == "enqueue":
             enqueue()
         else:
-            {"send": send, "pipeline": pipeline, "group": group}[args.command](args.specs)
+            {"send": send, "pipeline": pipeline, "group": group, "group-callback": group_callback}[args.command](
+                args.specs
+            )
     finally:
         broker_app.broker.close()
 

@@ -20,7 +20,7 @@ import type {
   RedisClientLike,
   ShutdownNotificationsOptions,
 } from "dramatiq-results";
-import { JSONEncoder, StubBackend, StubBroker, Results, Retries, actor } from "dramatiq-results";
+import { JSONEncoder, StubBackend, StubBroker, Results, Retries, StubRateLimiterBackend, actor } from "dramatiq-results";
 
 declare const client: RedisClientLike;
 
@@ -117,3 +117,39 @@ export const sendBad: SendOptions = { delay: "1s" };
 export const compositionRead: CompositionReadOptions = { block: true, timeout: 1000, backend: new StubBackend() };
 // @ts-expect-error backend is a result backend
 export const compositionReadBad: CompositionReadOptions = { backend: "redis" };
+
+import type {
+  AcquireOptions,
+  BarrierOptions,
+  BarrierWaitOptions,
+  BucketRateLimiterOptions,
+  GroupCallbacksOptions,
+  ConcurrentRateLimiterOptions,
+  RedisRateLimiterBackendOptions,
+  WindowRateLimiterOptions,
+} from "dramatiq-results";
+
+export const rlBackend: RedisRateLimiterBackendOptions = { blockingClient: client };
+// @ts-expect-error a misspelled option
+export const rlBackendTypo: RedisRateLimiterBackendOptions = { blocking: client };
+export const acquire: AcquireOptions = { raiseOnFailure: false };
+// @ts-expect-error Python's spelling is not the option's name
+export const acquireTypo: AcquireOptions = { raise_on_failure: false };
+export const concurrent: ConcurrentRateLimiterOptions = { limit: 2, ttl: 60_000 };
+// @ts-expect-error ttl is a number of ms
+export const concurrentBad: ConcurrentRateLimiterOptions = { ttl: "1m" };
+export const windowed: WindowRateLimiterOptions = { limit: 10, window: 60 };
+// @ts-expect-error a misspelled option
+export const windowedTypo: WindowRateLimiterOptions = { windows: 60 };
+export const bucket: BucketRateLimiterOptions = { limit: 10, bucket: 1000 };
+// @ts-expect-error bucket is a number of ms
+export const bucketBad: BucketRateLimiterOptions = { bucket: true };
+export const barrier: BarrierOptions = { ttl: 86_400_000 };
+// @ts-expect-error a misspelled option
+export const barrierTypo: BarrierOptions = { ttls: 1 };
+export const barrierWait: BarrierWaitOptions = { block: true, timeout: null };
+// @ts-expect-error block is a boolean
+export const barrierWaitBad: BarrierWaitOptions = { block: 1 };
+export const groupCallbacks: GroupCallbacksOptions = { rateLimiterBackend: new StubRateLimiterBackend(), barrierTtl: 60_000 };
+// @ts-expect-error rateLimiterBackend is required
+export const groupCallbacksBad: GroupCallbacksOptions = { barrierTtl: 60_000 };

@@ -9,6 +9,7 @@ import { TimeLimit } from "./time_limit.js";
 export { Middleware } from "./middleware.js";
 export { Results } from "./results.js";
 export { CurrentMessage, currentSignal } from "./current_message.js";
+export { GroupCallbacks } from "./group_callbacks.js";
 export { AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit };
 
 /**

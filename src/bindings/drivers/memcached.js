@@ -42,3 +42,81 @@ export function memcachedGetMany(client, keys) {
     return Promise.reject(error);
   }
 }
+
+/**
+ * Memcached `add` of a counter (`value`: decimal text) with `exptime` seconds, answering
+ * whether it was added. With memjs, the item carries `flags` (pylibmc's mark of a Python
+ * `int`, so a Python process reading the counter gets a number, not bytes): memjs's `add`
+ * has no flags option, so its serializer is wrapped for this one call (serialization
+ * happens synchronously inside `add`; the caller's serializer still runs first).
+ */
+export function memcachedAdd(client, key, value, exptime, flags) {
+  try {
+    const serializer = client.serializer;
+    let answer;
+    if (serializer && typeof serializer.serialize === "function" && typeof client.perform === "function") {
+      client.serializer = {
+        serialize(opcode, v, extras) {
+          const out = serializer.serialize(opcode, v, extras);
+          if (out && out.extras instanceof Uint8Array && out.extras.length >= 8) {
+            // memjs's add extras: flags (4 bytes, big-endian), then the expiry.
+            const marked = new Uint8Array(out.extras);
+            new DataView(marked.buffer).setUint32(0, flags);
+            return { ...out, extras: marked };
+          }
+          return out;
+        },
+        deserialize: (...args) => serializer.deserialize(...args),
+      };
+      try {
+        answer = client.add(key, value, { expires: exptime });
+      } finally {
+        client.serializer = serializer;
+      }
+    } else {
+      answer = client.add(key, value, { expires: exptime });
+    }
+    return new Promise((resolve) => resolve(answer)).then((a) => a === true || (a !== null && typeof a === "object" && a.success === true));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Memcached's "no such key" (memjs: `MemJS INCREMENT: Key not found`). */
+function isNotFound(error) {
+  try {
+    return /not found/i.test(String(error && error.message));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Memcached `incr` (or `decr` when `down`) by `amount` of an existing counter: its new
+ * value, or null when the key is absent. The expiry 0xffffffff tells the server not to
+ * create the counter (memjs would otherwise create it at `initial`), as pylibmc's `incr`
+ * does not.
+ */
+export function memcachedCount(client, key, amount, down) {
+  try {
+    const method = down ? "decrement" : "increment";
+    const answer = client[method](key, amount, { initial: 0, expires: 0xffffffff });
+    return new Promise((resolve) => resolve(answer)).then(
+      (a) => {
+        if (a === null || a === undefined || a === false) return null;
+        if (typeof a === "number" || typeof a === "bigint") return Number(a);
+        if (typeof a === "object") {
+          if (a.success === false || a.value === null || a.value === undefined) return null;
+          return Number(a.value);
+        }
+        throw new TypeError(`${method}() answered ${typeof a}; expected { success, value }`);
+      },
+      (error) => {
+        if (isNotFound(error)) return null;
+        throw error;
+      },
+    );
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

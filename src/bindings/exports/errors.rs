@@ -67,6 +67,18 @@ pub fn broker_error(message: &str, cause: Option<JsValue>) -> JsValue {
     )
 }
 
+/// A rate-limiter backend's failure (code `RATE_LIMIT_BACKEND`): a `ResultError` saying
+/// what failed, with the client's own error as its `cause` when there is one.
+pub fn rate_limit_error(source: &StoreError) -> JsValue {
+    make_result_error(
+        "RATE_LIMIT_BACKEND",
+        &source.message,
+        None,
+        cause_of(source),
+        JsValue::UNDEFINED,
+    )
+}
+
 /// The JS error for a core error: a `ResultError` subclass, or a `TypeError` for bad
 /// arguments.
 pub fn to_js(err: &ResultError) -> JsValue {

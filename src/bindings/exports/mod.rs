@@ -13,6 +13,7 @@ pub mod interchange;
 pub mod message;
 pub mod promise;
 pub mod rabbitmq;
+pub mod rate_limits;
 pub mod redis_broker;
 pub mod redis_connection;
 pub mod result_backend;

@@ -16,6 +16,7 @@ use crate::codec::value::{option, Value};
 use crate::model::message::uuid4;
 use crate::wait::backoff::Jitter;
 use crate::worker::callbacks;
+use crate::worker::group_callbacks;
 use crate::worker::pipelines;
 use crate::worker::queues;
 use crate::worker::results::{self, Decision, Outcome, Results};
@@ -601,5 +602,59 @@ pub fn builtin_actor_options() -> Result<JsValue, JsValue> {
     set("Callbacks", &callbacks::ACTOR_OPTIONS)?;
     set("ShutdownNotifications", &["notify_shutdown"])?;
     set("Broker", &queues::ACTOR_KEYWORDS)?;
+    Ok(out.into())
+}
+
+/// A group's completion callbacks under one completion id, and the marking of its children
+/// (`group.run()` with callbacks; see `crate::worker::group_callbacks`).
+#[wasm_bindgen]
+pub struct GroupCompletion {
+    uuid: String,
+    callbacks: Vec<Value>,
+}
+
+#[wasm_bindgen]
+impl GroupCompletion {
+    /// Callbacks under the completion id `uuid` (the barrier's key).
+    #[wasm_bindgen(constructor)]
+    pub fn new(uuid: String) -> GroupCompletion {
+        GroupCompletion {
+            uuid,
+            callbacks: Vec::new(),
+        }
+    }
+
+    /// Adds `callback` (as its `asdict()`).
+    pub fn add(&mut self, callback: &Message) {
+        self.callbacks.push(callback.core().to_dict());
+    }
+
+    /// `child` as the group enqueues it: with the completion id and the callbacks.
+    pub fn mark(&self, child: &Message) -> Message {
+        Message::from_core(group_callbacks::mark_child(
+            child.core(),
+            &self.uuid,
+            &self.callbacks,
+        ))
+    }
+}
+
+/// What finishing `message` successfully completes: `{ uuid, callbacks }` (the barrier
+/// key and the callback messages) when it is a member of a group with callbacks, else
+/// undefined.
+#[wasm_bindgen(js_name = groupCompletionOf)]
+pub fn group_completion_of(message: &Message, now: f64) -> Result<JsValue, JsValue> {
+    let Some((uuid, callbacks)) = group_callbacks::completion(message.core(), now as i64)
+        .map_err(|e| type_error(&e.to_string()))?
+    else {
+        return Ok(JsValue::UNDEFINED);
+    };
+    let out = js_sys::Object::new();
+    let list: js_sys::Array = callbacks
+        .into_iter()
+        .map(|m| JsValue::from(Message::from_core(m)))
+        .collect();
+    js_sys::Reflect::set(&out, &"uuid".into(), &uuid.into())?;
+    js_sys::Reflect::set(&out, &"callbacks".into(), &list)?;
     Ok(out.into())
 }

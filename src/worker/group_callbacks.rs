@@ -1,0 +1,109 @@
+//! Dramatiq's group completion callbacks (`group.add_completion_callback` and the
+//! `GroupCallbacks` middleware): what a group's children carry and what finishing one
+//! means. The barrier itself is `crate::rate_limits::Barrier` under the group's completion
+//! id (a fresh UUID, no namespace), created for as many parties as the group has children.
+
+use crate::codec::Value;
+use crate::model::message::{Message, MessageError};
+
+/// The option naming a group's completion barrier.
+pub const UUID_OPTION: &str = "group_completion_uuid";
+
+/// The option holding the group's callbacks, as `Message.asdict()` dicts.
+pub const CALLBACKS_OPTION: &str = "group_completion_callbacks";
+
+/// Dramatiq's default barrier TTL for group callbacks: one day.
+pub const DEFAULT_BARRIER_TTL_MS: u64 = 86_400_000;
+
+/// A group's child as `group.run()` enqueues it: a copy with the completion id and the
+/// callbacks added to its options (after the ones it has, as Python's `copy(options=…)`).
+/// For a pipeline child, this is applied to its last step.
+pub fn mark_child(message: &Message, uuid: &str, callbacks: &[Value]) -> Message {
+    let mut marked = message.clone();
+    marked.set_option(UUID_OPTION, Value::Str(uuid.to_owned()));
+    marked.set_option(CALLBACKS_OPTION, Value::List(callbacks.to_vec()));
+    marked
+}
+
+/// What finishing `message` successfully asks of the worker: `Some((barrier key,
+/// callbacks))` when it belongs to a group with callbacks (both options present and, as
+/// Python tests them, truthy), else `None`. Callbacks that are not message dicts are an
+/// error (Python's `Message(**dict)` raises too).
+pub fn completion(
+    message: &Message,
+    now_ms: i64,
+) -> Result<Option<(String, Vec<Message>)>, MessageError> {
+    let uuid = match message.option(UUID_OPTION) {
+        Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+        Some(v) if v.truthy() => {
+            return Err(MessageError(format!("{UUID_OPTION} must be a string")));
+        }
+        _ => return Ok(None),
+    };
+    let callbacks = match message.option(CALLBACKS_OPTION) {
+        Some(Value::List(items)) if !items.is_empty() => items,
+        Some(v) if v.truthy() => {
+            return Err(MessageError(format!("{CALLBACKS_OPTION} must be a list")));
+        }
+        _ => return Ok(None),
+    };
+    let callbacks = callbacks
+        .iter()
+        .map(|dict| Message::from_dict(dict, now_ms))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((uuid, callbacks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, options: Vec<(String, Value)>) -> Message {
+        let mut m = Message::from_dict(
+            &Value::Dict(vec![
+                ("queue_name".into(), Value::Str("default".into())),
+                ("actor_name".into(), Value::Str("add".into())),
+                ("message_id".into(), Value::Str(id.into())),
+            ]),
+            7,
+        )
+        .unwrap();
+        m.options = options;
+        m
+    }
+
+    #[test]
+    fn children_carry_the_uuid_and_callbacks_after_their_own_options() {
+        let cb = msg("cb", vec![]);
+        let child = msg("c1", vec![("max_retries".into(), Value::Int(3))]);
+        let marked = mark_child(&child, "u-1", &[cb.to_dict()]);
+        let names: Vec<&str> = marked.options.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["max_retries", UUID_OPTION, CALLBACKS_OPTION]);
+        assert_eq!(
+            crate::codec::encode(&marked.to_dict()),
+            format!(
+                r#"{{"queue_name":"default","actor_name":"add","args":[],"kwargs":{{}},"options":{{"max_retries":3,"group_completion_uuid":"u-1","group_completion_callbacks":[{}]}},"message_id":"c1","message_timestamp":7}}"#,
+                String::from_utf8(crate::codec::encode(&cb.to_dict())).unwrap()
+            )
+            .into_bytes()
+        );
+        let (uuid, callbacks) = completion(&marked, 0).unwrap().unwrap();
+        assert_eq!(uuid, "u-1");
+        assert_eq!(callbacks, [cb]);
+    }
+
+    #[test]
+    fn only_members_of_a_group_with_callbacks_complete_anything() {
+        assert_eq!(completion(&msg("a", vec![]), 0).unwrap(), None);
+        let empty = mark_child(&msg("b", vec![]), "u", &[]);
+        assert_eq!(
+            completion(&empty, 0).unwrap(),
+            None,
+            "no callbacks: nothing to do"
+        );
+        let no_uuid = mark_child(&msg("c", vec![]), "", &[msg("cb", vec![]).to_dict()]);
+        assert_eq!(completion(&no_uuid, 0).unwrap(), None);
+        let bad = mark_child(&msg("d", vec![]), "u", &[Value::Int(1)]);
+        assert!(completion(&bad, 0).is_err());
+    }
+}
