@@ -4,100 +4,78 @@
 // Each carries a stable `code`, as the result errors do, for callers that match on it.
 export { ResultError, ResultMissing, ResultTimeout, ResultFailure, DecodeError, Missing } from "../dist/errors.js";
 
-/** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
-export class ActorNotFound extends Error {
+const CODE = Symbol("dramatiq.errorCode");
+
+/**
+ * What the JavaScript-side errors share: `code`, an own field as on the result errors,
+ * taken from the class (`coded` below), so a user's subclass keeps its parent's code.
+ * Internal: not exported.
+ */
+class CodedError extends Error {
   constructor(message, options) {
     super(message, options);
-    /** "ACTOR_NOT_FOUND". */
-    this.code = "ACTOR_NOT_FOUND";
+    this.code = this[CODE];
   }
 }
-ActorNotFound.prototype.name = "ActorNotFound";
+
+/** Gives `Class` its `name` and `code`. */
+function coded(Class, name, code) {
+  Class.prototype.name = name;
+  Class.prototype[CODE] = code;
+}
+
+/** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
+export class ActorNotFound extends CodedError {}
+coded(ActorNotFound, "ActorNotFound", "ACTOR_NOT_FOUND");
 
 /** No queue of that name is declared on the broker (Dramatiq's `QueueNotFound`). */
-export class QueueNotFound extends Error {
-  constructor(message, options) {
-    super(message, options);
-    /** "QUEUE_NOT_FOUND". */
-    this.code = "QUEUE_NOT_FOUND";
-  }
-}
-QueueNotFound.prototype.name = "QueueNotFound";
+export class QueueNotFound extends CodedError {}
+coded(QueueNotFound, "QueueNotFound", "QUEUE_NOT_FOUND");
 
 /** `broker.join(queue, { timeout })` ran out of time (Dramatiq's `QueueJoinTimeout`). */
-export class QueueJoinTimeout extends Error {
-  constructor(message, options) {
-    super(message, options);
-    /** "QUEUE_JOIN_TIMEOUT". */
-    this.code = "QUEUE_JOIN_TIMEOUT";
-  }
-}
-QueueJoinTimeout.prototype.name = "QueueJoinTimeout";
+export class QueueJoinTimeout extends CodedError {}
+coded(QueueJoinTimeout, "QueueJoinTimeout", "QUEUE_JOIN_TIMEOUT");
 
 /** The broker lost its connection or channel and could not get it back (Dramatiq's `ConnectionClosed`). */
-export class ConnectionClosed extends Error {
-  constructor(message, options) {
-    super(message, options);
-    /** "CONNECTION_CLOSED". */
-    this.code = "CONNECTION_CLOSED";
-  }
-}
-ConnectionClosed.prototype.name = "ConnectionClosed";
+export class ConnectionClosed extends CodedError {}
+coded(ConnectionClosed, "ConnectionClosed", "CONNECTION_CLOSED");
 
 /** Raised in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
-export class SkipMessage extends Error {
-  constructor(message, options) {
-    super(message, options);
-    /** "SKIP_MESSAGE". */
-    this.code = "SKIP_MESSAGE";
-  }
-}
-SkipMessage.prototype.name = "SkipMessage";
+export class SkipMessage extends CodedError {}
+coded(SkipMessage, "SkipMessage", "SKIP_MESSAGE");
 
 /** Thrown by an actor to ask for a retry, optionally after `delay` ms (Dramatiq's `Retry`). */
-export class Retry extends Error {
+export class Retry extends CodedError {
   constructor(message = "", { delay } = {}) {
     super(message);
-    /** "RETRY". */
-    this.code = "RETRY";
     /** The delay before the retry, in ms; undefined for the usual back-off. */
     this.delay = delay;
   }
 }
-Retry.prototype.name = "Retry";
+coded(Retry, "Retry", "RETRY");
 
 /** An actor ran past its time limit (Dramatiq's `TimeLimitExceeded`). */
-export class TimeLimitExceeded extends Error {
-  constructor(message, options) {
-    super(message, options);
-    /** "TIME_LIMIT_EXCEEDED". */
-    this.code = "TIME_LIMIT_EXCEEDED";
-  }
-}
-TimeLimitExceeded.prototype.name = "TimeLimitExceeded";
+export class TimeLimitExceeded extends CodedError {}
+coded(TimeLimitExceeded, "TimeLimitExceeded", "TIME_LIMIT_EXCEEDED");
 
 /**
  * The worker running an actor is stopping (Dramatiq's `Shutdown`): an async actor whose
  * `notifyShutdown` is on sees its `signal` abort with this, and the attempt fails with it
  * (retried as any failure is). Like Python's, its message is empty.
  */
-export class Shutdown extends Error {
+export class Shutdown extends CodedError {
   constructor(message = "", options) {
     super(message, options);
-    /** "SHUTDOWN". */
-    this.code = "SHUTDOWN";
   }
 }
-Shutdown.prototype.name = "Shutdown";
+coded(Shutdown, "Shutdown", "SHUTDOWN");
 
 /** A rate limiter had no slot and `raiseOnFailure` was on (Dramatiq's `RateLimitExceeded`). */
-export class RateLimitExceeded extends Error {
+export class RateLimitExceeded extends CodedError {
   constructor(message, options = {}) {
     super(message);
-    /** "RATE_LIMIT_EXCEEDED". */
-    this.code = "RATE_LIMIT_EXCEEDED";
     /** The limiter's key. */
     this.key = options.key ?? null;
   }
 }
-RateLimitExceeded.prototype.name = "RateLimitExceeded";
+coded(RateLimitExceeded, "RateLimitExceeded", "RATE_LIMIT_EXCEEDED");
