@@ -586,8 +586,9 @@ export class CurrentMessage extends Middleware {
   static getCurrentMessage(): WorkerMessage | null;
 }
 /**
- * Inside an actor: its attempt's `AbortSignal` (aborted at the time limit or on a notified
- * shutdown); undefined outside one. Throws where the host has no `AsyncLocalStorage`.
+ * Inside an actor, on a broker with the `CurrentMessage` middleware: its attempt's
+ * `AbortSignal` (aborted at the time limit or on a notified shutdown); undefined outside an
+ * actor or without the middleware. Throws where the host has no `AsyncLocalStorage`.
  */
 export function currentSignal(): AbortSignalLike | undefined;
 /** Dramatiq's default middleware, in its order: AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries. */

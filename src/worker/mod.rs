@@ -7,11 +7,13 @@
 //! [`age_limit`]: whether a message is too old; [`queues`]: queue names, the delayed-enqueue
 //! copy, which actor options a broker accepts; [`pipelines`]: pipeline links and the next
 //! step; [`callbacks`]: `Callbacks`' targets and the callback messages it and `Retries`
-//! (`on_retry_exhausted`) send.
+//! (`on_retry_exhausted`) send; [`interrupts`]: the attempts `TimeLimit` and
+//! `ShutdownNotifications` may interrupt.
 
 pub mod age_limit;
 pub mod callbacks;
 pub mod group_callbacks;
+pub mod interrupts;
 pub mod pipelines;
 pub mod queues;
 pub mod results;

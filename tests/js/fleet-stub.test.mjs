@@ -205,14 +205,16 @@ test("CurrentMessage.getCurrentMessage() inside sync and async actors; null outs
 
   const plain = setup();
   let got = "unset";
-  actor(() => void (got = CurrentMessage.getCurrentMessage()), { broker: plain.broker, actorName: "peek" }).send();
+  let signal = "unset";
+  actor(() => void ((got = CurrentMessage.getCurrentMessage()), (signal = currentSignal())), { broker: plain.broker, actorName: "peek" }).send();
   await plain.worker.join();
   await plain.worker.stop();
   assert.equal(got, null, "without the CurrentMessage middleware, as Python's returns None");
+  assert.equal(signal, undefined, "nor the signal: both lookups come with CurrentMessage");
 });
 
 test("TimeLimit aborts the attempt's signal with TimeLimitExceeded; the attempt fails and is retried as in Python", async () => {
-  const { broker, backend, calls, worker } = setup();
+  const { broker, backend, calls, worker } = setup({ extra: [new CurrentMessage()] });
   const reasons = [];
   const waits = actor(async () => {
     const signal = currentSignal();
@@ -243,7 +245,7 @@ test("TimeLimit aborts the attempt's signal with TimeLimitExceeded; the attempt 
 });
 
 test("ShutdownNotifications: a stopping worker aborts the signal of attempts that asked, with Shutdown; the others finish", async () => {
-  const { broker, backend, calls, worker } = setup();
+  const { broker, backend, calls, worker } = setup({ extra: [new CurrentMessage()] });
   const started = [];
   const body = (name) => async () => {
     const signal = currentSignal();

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, Worker, actor, currentSignal } from "dramatiq-results";
+import { CurrentMessage, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, Worker, actor, currentSignal } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
@@ -279,6 +279,7 @@ for (const kind of ["redis", "rabbitmq"]) {
       const js = await scenario(async () => {
         const worker = await jsWorker();
         const broker = worker.broker;
+        broker.addMiddleware(new CurrentMessage()); // for currentSignal()
         actor(async (ms) => {
           await sleep(ms);
           return ms;

@@ -64,6 +64,10 @@ export const kEnsureQueue = Symbol("dramatiq.amqpEnsureQueue");
 // A message being processed and the middleware that watch its attempt.
 /** `proxy[kAbort](reason)`: aborts the attempt's `signal` with `reason` (a time limit, a shutdown). */
 export const kAbort = Symbol("dramatiq.abort");
+/** `proxy[kOnAbort](listener)`: calls `listener(reason)` when the attempt aborts; returns the unsubscribe. */
+export const kOnAbort = Symbol("dramatiq.onAbort");
+/** `proxy[kAborted]`: `{ reason }` once the attempt aborted, else undefined. */
+export const kAborted = Symbol("dramatiq.aborted");
 /** `proxy[kWorker]`: the `Worker` processing it (so a stopping worker notifies only its own). */
 export const kWorker = Symbol("dramatiq.worker");
 /** `proxy[kExposed]`: `CurrentMessage` is on its broker (between its before and after hooks). */

@@ -1,10 +1,10 @@
 // Dramatiq's `ShutdownNotifications` middleware: when a worker stops, the attempts that
 // asked to hear of it have their signal aborted with `Shutdown`.
-import { builtinActorOptions } from "../../dist/dramatiq_results.js";
+import { builtinActorOptions, shouldNotifyShutdown } from "../../dist/dramatiq_results.js";
 import { Shutdown } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kAbort, kWorker } from "../internal/symbols.js";
-import { Middleware } from "./middleware.js";
+import { Middleware, specOf } from "./middleware.js";
 
 let optionNames;
 
@@ -33,10 +33,7 @@ export class ShutdownNotifications extends Middleware {
 
   /** Whether `message`'s attempt is aborted when its worker stops (Python's `should_notify`). */
   shouldNotify(broker, message) {
-    let notify = message.options.notify_shutdown;
-    if (notify === undefined || notify === null) notify = broker.actors.get(message.actorName)?.options.notify_shutdown;
-    if (notify === undefined || notify === null) notify = this.notifyShutdown;
-    return Boolean(notify);
+    return shouldNotifyShutdown(message.message, specOf(broker, message), this.notifyShutdown);
   }
 
   beforeProcessMessage(broker, message) {

@@ -1,9 +1,12 @@
 // Dramatiq's `TimeLimit` middleware: from `beforeProcessMessage` on, an attempt has its
 // limit; past it, the attempt's `signal` aborts and the worker fails the attempt.
+import { builtinActorOptions, timeLimitFor } from "../../dist/dramatiq_results.js";
 import { TimeLimitExceeded } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kAbort, kTimer } from "../internal/symbols.js";
-import { Middleware } from "./middleware.js";
+import { Middleware, specOf } from "./middleware.js";
+
+let optionNames;
 
 /**
  * Fails actors that run past `timeLimit` ms (default 10 minutes; Dramatiq's `TimeLimit`),
@@ -22,13 +25,16 @@ export class TimeLimit extends Middleware {
   }
 
   get actorOptions() {
-    return new Set(["time_limit"]);
+    optionNames ??= builtinActorOptions().TimeLimit;
+    return new Set(optionNames);
   }
 
-  /** The limit for `message`, in ms: message option, actor option, then the default. */
+  /**
+   * The limit for `message`, in ms, as Python reads it: its `time_limit` option when
+   * truthy, else its actor's when set, else this middleware's.
+   */
   limitFor(broker, message) {
-    const actor = broker.actors.get(message.actorName);
-    return message.options.time_limit || actor?.options.time_limit || this.timeLimit;
+    return timeLimitFor(message.message, specOf(broker, message), this.timeLimit);
   }
 
   beforeProcessMessage(broker, message) {

@@ -1,12 +1,16 @@
 // The message a worker hands to middleware hooks (Dramatiq's `MessageProxy`).
-import { kAbort } from "../internal/symbols.js";
+import { kAbort, kAborted, kOnAbort } from "../internal/symbols.js";
 
 /**
  * A message being processed (Dramatiq's `MessageProxy`): the `Message` plus whether it
  * failed and the exception it carries. Middleware hooks receive this.
  */
 export class WorkerMessage {
+  // The attempt's abort, kept without an AbortController until someone asks for the
+  // signal: making one per message would cost every message, and few actors look.
   #controller;
+  #aborted;
+  #listeners;
 
   constructor(message) {
     /** The underlying `Message` (a middleware may replace it with an updated copy). */
@@ -23,14 +27,31 @@ export class WorkerMessage {
    * Pass it to `fetch` and friends so the work stops with the attempt.
    */
   get signal() {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#aborted.reason);
+    }
     return this.#controller.signal;
   }
 
-  /** Aborts the attempt's signal with `reason` (once; later reasons are ignored). */
+  /** Aborts the attempt with `reason` (once; later reasons are ignored). */
   [kAbort](reason) {
-    this.#controller ??= new AbortController();
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = { reason };
+    this.#controller?.abort(reason);
+    for (const listener of this.#listeners ?? []) listener(reason);
+    this.#listeners = undefined;
+  }
+
+  /** `{ reason }` once the attempt aborted. */
+  get [kAborted]() {
+    return this.#aborted;
+  }
+
+  /** Calls `listener(reason)` when the attempt aborts; returns the unsubscribe. */
+  [kOnAbort](listener) {
+    (this.#listeners ??= new Set()).add(listener);
+    return () => this.#listeners?.delete(listener);
   }
 
   /** Marks the message failed. */

@@ -17,6 +17,7 @@ use crate::model::message::uuid4;
 use crate::wait::backoff::Jitter;
 use crate::worker::callbacks;
 use crate::worker::group_callbacks;
+use crate::worker::interrupts;
 use crate::worker::pipelines;
 use crate::worker::queues;
 use crate::worker::results::{self, Decision, Outcome, Results};
@@ -494,6 +495,19 @@ fn callback_to(
     ))
 }
 
+/// `TimeLimit`: the limit in ms for `message` of `actor` (message option when truthy,
+/// else the actor's, else `defaultMs`).
+#[wasm_bindgen(js_name = timeLimitFor)]
+pub fn time_limit_for(message: &Message, actor: &ActorSpec, default_ms: f64) -> f64 {
+    interrupts::time_limit_ms(&message.core().options, &actor.options, default_ms)
+}
+
+/// `ShutdownNotifications`: whether `message`'s attempt is aborted when its worker stops.
+#[wasm_bindgen(js_name = shouldNotifyShutdown)]
+pub fn should_notify_shutdown(message: &Message, actor: &ActorSpec, default: bool) -> bool {
+    interrupts::notify_shutdown(&message.core().options, &actor.options, default)
+}
+
 /// `AgeLimit`: whether `message` is too old to run at `now`.
 #[wasm_bindgen(js_name = ageLimitExceeded)]
 pub fn age_limit_exceeded(
@@ -598,9 +612,9 @@ pub fn builtin_actor_options() -> Result<JsValue, JsValue> {
     set("Retries", &retries::ACTOR_OPTIONS)?;
     set("AgeLimit", &crate::worker::age_limit::ACTOR_OPTIONS)?;
     set("Pipelines", &pipelines::ACTOR_OPTIONS)?;
-    set("TimeLimit", &["time_limit"])?;
+    set("TimeLimit", &interrupts::TIME_LIMIT_OPTIONS)?;
     set("Callbacks", &callbacks::ACTOR_OPTIONS)?;
-    set("ShutdownNotifications", &["notify_shutdown"])?;
+    set("ShutdownNotifications", &interrupts::SHUTDOWN_OPTIONS)?;
     set("Broker", &queues::ACTOR_KEYWORDS)?;
     Ok(out.into())
 }
