@@ -9,8 +9,9 @@
 use crate::codec::value::{option, Value};
 use crate::model::message::{Message, MessageError};
 
-/// The actor options the `Pipelines` middleware adds to a broker.
-pub const ACTOR_OPTIONS: [&str; 1] = ["pipe_ignore"];
+/// The actor options the `Pipelines` middleware adds to a broker: Dramatiq declares
+/// `pipe_target` too, though only a message's `pipe_target` is followed.
+pub const ACTOR_OPTIONS: [&str; 2] = ["pipe_ignore", "pipe_target"];
 
 /// Links `messages` into a pipeline: every message but the last gets
 /// `options.pipe_target = next.asdict()`, the next one already linked. Ids are kept, so

@@ -47,8 +47,9 @@ test("the default middleware is Dramatiq 2.2.1's list, in its order", () => {
     "Pipelines",
     "Retries",
   ]);
-  const names = new StubBroker().actorOptions;
-  for (const option of ["on_success", "on_failure", "on_retry_exhausted", "notify_shutdown", "time_limit", "max_age", "max_retries", "min_backoff", "max_backoff", "retry_when", "throws", "pipe_ignore"]) {
+  // Every actor option of Python's default middleware and Results.
+  const names = new StubBroker({ middleware: [...defaultMiddleware(), new Results({ backend: new StubBackend() })] }).actorOptions;
+  for (const option of ["on_success", "on_failure", "on_retry_exhausted", "notify_shutdown", "time_limit", "max_age", "max_retries", "min_backoff", "max_backoff", "retry_when", "throws", "pipe_ignore", "pipe_target", "store_results", "result_ttl"]) {
     assert.ok(names.has(option), option);
   }
 });

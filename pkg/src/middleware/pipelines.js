@@ -1,5 +1,5 @@
 // Dramatiq's `Pipelines` middleware: the core links the next step; this enqueues it.
-import { pipeNext, pipesOnward } from "../../dist/dramatiq_results.js";
+import { builtinActorOptions, pipeNext, pipesOnward } from "../../dist/dramatiq_results.js";
 import { Middleware } from "./middleware.js";
 
 /**
@@ -7,9 +7,13 @@ import { Middleware } from "./middleware.js";
  * `pipe_target` with the result appended to its arguments, unless it or the current actor
  * sets `pipe_ignore`.
  */
+let optionNames;
+
 export class Pipelines extends Middleware {
+  /** `pipe_ignore`, and `pipe_target`, which Dramatiq declares too (only a message's is followed). */
   get actorOptions() {
-    return new Set(["pipe_ignore"]);
+    optionNames ??= builtinActorOptions().Pipelines;
+    return new Set(optionNames);
   }
 
   afterProcessMessage(broker, message, { result = null, exception } = {}) {
