@@ -196,3 +196,23 @@ async function rabbitmq(backend: ResultBackend): Promise<void> {
   void [m, sent, counts, p, e];
 }
 void rabbitmq;
+
+// The fleet middleware: callbacks, the current message and its signal, shutdown notices.
+import { CurrentMessage, currentSignal, ShutdownNotifications, Shutdown, TimeLimitExceeded, defaultMiddleware, type WorkerMessage } from "dramatiq-results";
+async function fleet() {
+  const broker = new StubBroker({ middleware: [...defaultMiddleware(), new CurrentMessage()], failFastDefault: false });
+  const record = actor("record", { broker });
+  const fetchLike = (signal: { readonly aborted: boolean } | undefined) => Promise.resolve(signal?.aborted ?? false);
+  const work = actor(async (url: string) => {
+    const current: WorkerMessage | null = CurrentMessage.getCurrentMessage();
+    return [url, current?.messageId, await fetchLike(currentSignal() ?? current?.signal)];
+  }, { broker, actorName: "work", onSuccess: record, onFailure: "record", onRetryExhausted: "record", notifyShutdown: true, timeLimit: 5000 });
+  work.sendWithOptions({ args: ["u"], onSuccess: record, on_failure: "record" });
+  broker.addMiddleware(new ShutdownNotifications({ notifyShutdown: true }));
+  await broker.join("default", { failFast: true, timeout: 1000 });
+  const reasons: Error[] = [new Shutdown(), new TimeLimitExceeded("")];
+  // @ts-expect-error notifyShutdown is a boolean
+  new ShutdownNotifications({ notifyShutdown: "yes" });
+  void reasons;
+}
+void fleet;
