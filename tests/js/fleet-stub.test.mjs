@@ -305,3 +305,24 @@ test("workerd: CurrentMessage through AsyncLocalStorage with nodejs_compat; a cl
     }
   }
 });
+
+test("hostile throws and results: the failure callback still goes out, an unencodable result's is logged, the worker lives", async () => {
+  const { broker, calls, logger, worker } = setup();
+  const hostile = new Proxy({}, { get() { throw new Error("gotcha"); }, getPrototypeOf() { throw new Error("gotcha"); } });
+  const throwsHostile = actor(() => {
+    throw hostile;
+  }, { broker, actorName: "throws_hostile", onFailure: "record", maxRetries: 0 });
+  const returnsFunction = actor(() => () => 1, { broker, actorName: "returns_function", onSuccess: "record" });
+  const badTarget = actor(() => 1, { broker, actorName: "bad_target" });
+  const a = throwsHostile.send();
+  const b = returnsFunction.send();
+  badTarget.sendWithOptions({ onRetryExhausted: { not: "a name" } });
+  const c = badTarget.sendWithOptions({ onSuccess: "record" });
+  await worker.join();
+  await worker.stop();
+  const byId = new Map(calls.map(([, d, p]) => [d.message_id, p]));
+  assert.equal(typeof byId.get(a.messageId)?.type, "string", "a failure callback for the hostile throw");
+  assert.equal(byId.has(b.messageId), false, "no callback for a result JSON cannot hold");
+  assert.ok(logger.lines.some((l) => l.includes("afterProcessMessage of Callbacks")), logger.lines.join("\n"));
+  assert.equal(byId.get(c.messageId), 1, "the worker goes on");
+});
