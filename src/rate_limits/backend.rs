@@ -22,6 +22,22 @@ pub trait RateLimiterBackend {
         ttl_ms: u64,
     ) -> Result<bool, StoreError>;
 
+    /// Dramatiq's "create, else count up": `add(key, amount)`, and if `key` existed,
+    /// `incr(key, amount, maximum)`; whether either did. A backend may do both in one step
+    /// (Redis: one script), with the same effect on the data.
+    async fn add_or_incr(
+        &self,
+        key: &str,
+        amount: i64,
+        maximum: i64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        if self.add(key, amount, ttl_ms).await? {
+            return Ok(true);
+        }
+        self.incr(key, amount, maximum, ttl_ms).await
+    }
+
     /// Subtracts `amount` from `key` (absent counts as 0) and resets its TTL, unless the
     /// result would fall below `minimum`; whether it did.
     async fn decr(

@@ -130,10 +130,7 @@ impl RateLimiter {
         match self.kind {
             // The first holder creates the counter; later ones count up to the limit.
             LimiterKind::Concurrent { ttl_ms } => {
-                if backend.add(&self.key, 1, ttl_ms).await? {
-                    return Ok(true);
-                }
-                backend.incr(&self.key, 1, self.limit, ttl_ms).await
+                backend.add_or_incr(&self.key, 1, self.limit, ttl_ms).await
             }
             LimiterKind::Window { window_s } => {
                 let keys = self.window_keys(window_s, epoch_ms);
@@ -146,10 +143,7 @@ impl RateLimiter {
             }
             LimiterKind::Bucket { bucket_ms } => {
                 let key = self.bucket_key(bucket_ms, epoch_ms);
-                if backend.add(&key, 1, bucket_ms).await? {
-                    return Ok(true);
-                }
-                backend.incr(&key, 1, self.limit, bucket_ms).await
+                backend.add_or_incr(&key, 1, self.limit, bucket_ms).await
             }
         }
     }

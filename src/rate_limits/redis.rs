@@ -11,7 +11,8 @@
 //! [`INCR_AND_SUM_SCRIPT`]) doing the same reads, the same comparisons and the same single
 //! `SET`, which Redis runs without interleaving — atomic on a connection shared with every
 //! other command, and one round trip instead of four. `add` is the very command Dramatiq
-//! sends (`SET k v PX ttl NX`). Scripts go by `EVALSHA`, falling back to `EVAL` once when
+//! sends (`SET k v PX ttl NX`); a limiter's "add, else increment" is one script doing both
+//! ([`ADD_OR_INCR_SCRIPT`]). Scripts go by `EVALSHA`, falling back to `EVAL` once when
 //! the server answers `NOSCRIPT`.
 //!
 //! Waiting on a barrier's events: Dramatiq blocks its connection in `BRPOPLPUSH k k t`,
@@ -31,6 +32,15 @@ use crate::wait::timer::Timer;
 /// `incr`: `KEYS[1]` += `ARGV[1]` unless past `ARGV[2]`; TTL `ARGV[3]` ms. 1 if done.
 pub const INCR_SCRIPT: &str =
     "local v=tonumber(redis.call('GET',KEYS[1]) or '0')+tonumber(ARGV[1]) \
+if v>tonumber(ARGV[2]) then return 0 end \
+redis.call('SET',KEYS[1],string.format('%d',v),'PX',ARGV[3]) \
+return 1";
+
+/// `add_or_incr`: `SET KEYS[1] ARGV[1] PX ARGV[3] NX`, else [`INCR_SCRIPT`]'s step; 1 if
+/// either wrote. What Dramatiq's `add` then `incr` do, in one round trip.
+pub const ADD_OR_INCR_SCRIPT: &str =
+    "if redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[3],'NX') then return 1 end \
+local v=tonumber(redis.call('GET',KEYS[1]) or '0')+tonumber(ARGV[1]) \
 if v>tonumber(ARGV[2]) then return 0 end \
 redis.call('SET',KEYS[1],string.format('%d',v),'PX',ARGV[3]) \
 return 1";
@@ -87,6 +97,7 @@ pub struct RedisRateLimiterBackend<C, T> {
     client: C,
     timer: T,
     incr: Script,
+    add_or_incr: Script,
     decr: Script,
     incr_and_sum: Script,
     notify: Script,
@@ -122,6 +133,7 @@ impl<C: RedisClient, T: Timer> RedisRateLimiterBackend<C, T> {
             client,
             timer,
             incr: Script::new(INCR_SCRIPT),
+            add_or_incr: Script::new(ADD_OR_INCR_SCRIPT),
             decr: Script::new(DECR_SCRIPT),
             incr_and_sum: Script::new(INCR_AND_SUM_SCRIPT),
             notify: Script::new(NOTIFY_SCRIPT),
@@ -198,6 +210,18 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
         let args = [amount.to_string(), maximum.to_string(), ttl_ms.to_string()];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Ok(self.run(&self.incr, &[key], &args).await? == 1)
+    }
+
+    async fn add_or_incr(
+        &self,
+        key: &str,
+        amount: i64,
+        maximum: i64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let args = [amount.to_string(), maximum.to_string(), ttl_ms.to_string()];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.run(&self.add_or_incr, &[key], &args).await? == 1)
     }
 
     async fn decr(

@@ -53,6 +53,20 @@ impl RateLimiterBackend for AnyBackend {
         }
     }
 
+    async fn add_or_incr(
+        &self,
+        key: &str,
+        amount: i64,
+        maximum: i64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            AnyBackend::Redis(b) => b.add_or_incr(key, amount, maximum, ttl).await,
+            AnyBackend::Memcached(b) => b.add_or_incr(key, amount, maximum, ttl).await,
+            AnyBackend::Stub(b) => b.add_or_incr(key, amount, maximum, ttl).await,
+        }
+    }
+
     async fn decr(
         &self,
         key: &str,
