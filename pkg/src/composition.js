@@ -200,8 +200,8 @@ export class Group {
       error.code = "GROUP_CALLBACKS_MISSING";
       throw error;
     }
-    const uuid = crypto.randomUUID();
-    const completion = new GroupCompletion(uuid);
+    const completion = new GroupCompletion();
+    const uuid = completion.uuid;
     try {
       for (const callback of this.completionCallbacks) completion.add(callback);
       const children = this.children.map((c) => {

@@ -629,13 +629,20 @@ pub struct GroupCompletion {
 
 #[wasm_bindgen]
 impl GroupCompletion {
-    /// Callbacks under the completion id `uuid` (the barrier's key).
+    /// No callbacks yet, under a fresh completion id (a uuid4, as Dramatiq's, the barrier's
+    /// key): a new one per run, so a group run twice never shares a barrier.
     #[wasm_bindgen(constructor)]
-    pub fn new(uuid: String) -> GroupCompletion {
+    pub fn new() -> GroupCompletion {
         GroupCompletion {
-            uuid,
+            uuid: uuid4(random_bytes()),
             callbacks: Vec::new(),
         }
+    }
+
+    /// The completion id.
+    #[wasm_bindgen(getter)]
+    pub fn uuid(&self) -> String {
+        self.uuid.clone()
     }
 
     /// Adds `callback` (as its `asdict()`).
