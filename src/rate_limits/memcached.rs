@@ -12,7 +12,9 @@
 //!   the increment back if the sum is past the maximum. Dramatiq uses `gets` / `cas`, which
 //!   memjs does not offer; increment-then-check is as safe (an acquisition that succeeds
 //!   has seen every increment made before its own), and can only refuse more, never admit
-//!   more.
+//!   more. Concurrent attempts would see each other's passing increments and could all
+//!   refuse, so this process runs its attempts on one key one at a time (other processes'
+//!   attempts still only ever make it refuse more).
 //! - a sub-second TTL is one second, not 0 (Dramatiq truncates, and Memcached reads 0 as
 //!   "never expires": a 500 ms bucket would stay forever); past 30 days the expiry is
 //!   sent as a Unix time, as Memcached requires.
@@ -21,9 +23,13 @@
 //! here, where pylibmc raises `NotFound`. Memcached has no events, so a blocking barrier
 //! wait is refused, as Dramatiq's `MemcachedBackend` refuses it (`NotImplementedError`).
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
 use super::backend::RateLimiterBackend;
 use crate::model::error::StoreError;
 use crate::stores::memcached::RELATIVE_EXPIRY_LIMIT_S;
+use crate::wait::notify::Notifier;
 
 /// What the Memcached client must do: Memcached's `add`, `incr`, `decr` and a multi-get.
 // Single-threaded by design (wasm), so the futures need not be `Send`.
@@ -64,12 +70,48 @@ pub fn counter_value(bytes: &[u8]) -> Option<i64> {
 /// Dramatiq's Memcached rate-limiter backend.
 pub struct MemcachedRateLimiterBackend<C> {
     client: C,
+    /// Keys with an `incr_and_sum` in flight here, and who waits for them.
+    busy: RefCell<HashSet<String>>,
+    freed: Notifier,
+}
+
+/// One key's turn in `incr_and_sum`; dropping it (done or cancelled) passes the turn on.
+struct Turn<'a> {
+    key: &'a str,
+    busy: &'a RefCell<HashSet<String>>,
+    freed: &'a Notifier,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.busy.borrow_mut().remove(self.key);
+        self.freed.notify(self.key);
+    }
 }
 
 impl<C: MemcachedCounterClient> MemcachedRateLimiterBackend<C> {
     /// A backend over `client`.
     pub fn new(client: C) -> Self {
-        MemcachedRateLimiterBackend { client }
+        MemcachedRateLimiterBackend {
+            client,
+            busy: RefCell::new(HashSet::new()),
+            freed: Notifier::new(),
+        }
+    }
+
+    /// Waits for `key`'s turn (single-threaded: nothing runs between the check and the
+    /// subscription, so no release is missed).
+    async fn turn<'a>(&'a self, key: &'a str) -> Turn<'a> {
+        loop {
+            if self.busy.borrow_mut().insert(key.to_owned()) {
+                return Turn {
+                    key,
+                    busy: &self.busy,
+                    freed: &self.freed,
+                };
+            }
+            self.freed.subscribe(key).await;
+        }
     }
 
     /// The client.
@@ -131,6 +173,7 @@ impl<C: MemcachedCounterClient> RateLimiterBackend for MemcachedRateLimiterBacke
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
         let step = amount_of(amount)?;
+        let _turn = self.turn(key).await;
         self.add(key, 0, ttl_ms).await?;
         let Some(value) = self.client.incr(key, step).await? else {
             return Ok(false);

@@ -328,3 +328,51 @@ fn memcached_expiries_are_whole_seconds() {
     assert_eq!(counter_value(b"12  "), Some(12));
     assert_eq!(counter_value(b"x"), None);
 }
+
+/// A Memcached whose every call waits a tick, so concurrent calls interleave.
+struct SlowMemcached(FakeMemcached, ManualClock);
+
+impl MemcachedCounterClient for SlowMemcached {
+    fn epoch_s(&self) -> u64 {
+        self.0.epoch_s()
+    }
+    async fn add(&self, key: &str, value: &str, exptime: u64) -> Result<bool, StoreError> {
+        self.1.sleep_ms(1.0).await;
+        self.0.add(key, value, exptime).await
+    }
+    async fn incr(&self, key: &str, amount: u64) -> Result<Option<u64>, StoreError> {
+        self.1.sleep_ms(1.0).await;
+        self.0.incr(key, amount).await
+    }
+    async fn decr(&self, key: &str, amount: u64) -> Result<Option<u64>, StoreError> {
+        self.1.sleep_ms(1.0).await;
+        self.0.decr(key, amount).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.1.sleep_ms(1.0).await;
+        self.0.get_many(keys).await
+    }
+}
+
+#[test]
+fn memcached_window_grants_exactly_the_limit_to_a_burst_of_this_process() {
+    let clock = ManualClock::new();
+    let m = Rc::new(MemcachedRateLimiterBackend::new(SlowMemcached(
+        FakeMemcached::default(),
+        clock.clone(),
+    )));
+    let l = Rc::new(RateLimiter::new("w", 5.0, LimiterKind::Window { window_s: 10 }).unwrap());
+    let granted = Rc::new(RefCell::new(0));
+    for _ in 0..20 {
+        let (m, l, granted) = (m.clone(), l.clone(), granted.clone());
+        clock.spawn(async move {
+            if l.try_acquire(&*m, 50_000.0).await.unwrap() {
+                *granted.borrow_mut() += 1;
+            }
+        });
+    }
+    run(&clock, async { clock.sleep_ms(1000.0).await });
+    // Without taking turns, 20 interleaved attempts see each other's passing increments
+    // and may all refuse.
+    assert_eq!(*granted.borrow(), 5);
+}
