@@ -216,10 +216,10 @@ export class BrokerReader {
    * @param {number} [options.maxWorkers] the most heartbeats read (the newest, 256)
    * @param {number} [options.clockSkewMs] how far in the future a heartbeat may be dated and still be read (60 000)
    * @param {number} [options.acksCap] the most members read of one acks set (10 000; a bigger one is sampled)
-   * @param {number} [options.budget] the work one snapshot script may do before it hands over (4000 units)
+   * @param {number} [options.budget] the work one snapshot script may do before it hands over (500 units)
    * @param {(key: string) => void} [options.onStray] called once for each stray key met
    */
-  constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000, maxWorkers = 256, clockSkewMs = 60_000, acksCap = 10_000, budget = 4000, onStray = null }) {
+  constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000, maxWorkers = 256, clockSkewMs = 60_000, acksCap = 10_000, budget = 500, onStray = null }) {
     if (!keys || typeof keys.queueOf !== "function") throw new TypeError("BrokerReader: keys must be a RedisBrokerKeys");
     this.redis = redis;
     this.keys = keys;
