@@ -23,6 +23,37 @@ const el = (tag, cls, text) => {
 /** Served by the results gateway (it marks its copy of the page): the deployment by default. */
 const servedByGateway = Boolean(document.querySelector('meta[name="dramatiq-results-gateway"]'));
 const TOKEN_KEY = "dramatiq-results:token";
+/** Origins other than the page's the user agreed to send the token to (this tab only). */
+const TRUSTED_KEY = "dramatiq-results:token-origins";
+
+/**
+ * The token for requests to `url`: sent to the page's own origin; to another one (a link can
+ * point the page anywhere: `?gateway=https://attacker`) only once the user, asked by name,
+ * agreed, which this tab then remembers. Otherwise none is sent.
+ */
+function tokenFor(url) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) return "";
+  let origin;
+  try {
+    origin = new URL(url, location.href).origin;
+  } catch {
+    return "";
+  }
+  if (origin === location.origin) return token;
+  let trusted = [];
+  try {
+    trusted = JSON.parse(sessionStorage.getItem(TRUSTED_KEY) ?? "[]");
+  } catch {
+    // Not ours: start over.
+  }
+  if (Array.isArray(trusted) && trusted.includes(origin)) return token;
+  const agreed = confirm(`Send your gateway token to ${origin}?\n\nThis page is set to read from ${origin}, which is not the page's own origin (${location.origin}). ` +
+    `Agree only if you trust ${origin} with the token.`);
+  if (!agreed) return "";
+  sessionStorage.setItem(TRUSTED_KEY, JSON.stringify([...(Array.isArray(trusted) ? trusted : []), origin]));
+  return token;
+}
 
 /** The source settings: the URL's query first (so a view can be linked), then the form. */
 function readSettings() {
@@ -42,10 +73,11 @@ function readSettings() {
 function makeBackend(s) {
   const options = { namespace: s.namespace, useNamespacePrefixKeys: s.prefixKeys };
   if (s.source === "http") {
-    // The gateway's /kv wants the token when it has one.
-    const token = sessionStorage.getItem(TOKEN_KEY);
+    // The gateway's /kv wants the token when it has one (never sent elsewhere unasked).
+    const url = new URL(s.endpoint, location.href).href;
+    const token = tokenFor(url);
     const headers = token ? { authorization: `Bearer ${token}` } : {};
-    return new KvBackend(httpAdapter(new URL(s.endpoint, location.href).href, { headers }), options);
+    return new KvBackend(httpAdapter(url, { headers }), options);
   }
   return new IndexedDbBackend({ ...options, dbName: s.dbName, storeName: s.storeName });
 }
@@ -415,7 +447,7 @@ if (settings.source === "deployment") {
   document.body.dataset.source = "deployment";
   deployment = startDeploymentView({
     base: settings.gateway,
-    token: sessionStorage.getItem(TOKEN_KEY) ?? "",
+    token: tokenFor(settings.gateway),
     setStatus,
     describe: describe(settings),
   });

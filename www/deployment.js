@@ -236,6 +236,9 @@ const el = (tag, cls, text) => {
   return node;
 };
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+/** A time of day for a number of ms since the epoch; any other number (a producer may write
+ * `"eta": 1e20`, beyond any date) as the number itself: a hostile value is text, never a throw. */
+const clock = (ms) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? timeFormat.format(ms) : String(ms));
 const stateClass = (state) => `s-${state.replace(/\s+/g, "-")}`;
 
 /** What the result column says of a record: `{ text, kind }`. */
@@ -243,13 +246,15 @@ function resultText(r) {
   const res = r.result;
   if (res?.exception) return { text: `${res.exception.type}: ${res.exception.message}`, kind: "exception" };
   if (res?.error) return { text: `${res.error.type}: ${res.error.message}`, kind: "exception" };
-  if (res && "json" in res) return { text: res.json, kind: "value" };
+  if (res && "json" in res) return { text: String(res.json), kind: "value" };
+  if (res && "omitted" in res) return { text: `a value of ${res.omitted} bytes (read it at /kv/${r.key ?? "…"})`, kind: "muted" };
+  if (r.malformed) return { text: `malformed message (${r.malformed}, ${r.bytes} bytes)`, kind: "exception" };
   switch (r.state) {
     case "queued":
       return { text: "waiting for a worker", kind: "muted" };
     case "delayed": {
       const eta = r.message?.options?.eta;
-      return { text: Number.isFinite(eta) ? `until ${timeFormat.format(eta)}` : "delayed", kind: "muted" };
+      return { text: typeof eta === "number" ? `until ${clock(eta)}` : "delayed", kind: "muted" };
     }
     case "in-progress":
       return { text: "a worker has it", kind: "muted" };
@@ -355,7 +360,7 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     queue.textContent = r.queue ?? "—";
     id.textContent = r.messageId;
     const stamp = r.message?.message_timestamp;
-    sent.textContent = Number.isFinite(stamp) ? timeFormat.format(stamp) : "";
+    sent.textContent = typeof stamp === "number" ? clock(stamp) : "";
     took.textContent = r.finishedAt && Number.isFinite(stamp) ? duration(Math.max(0, r.finishedAt - stamp)) : "";
     const { text, kind } = resultText(r);
     result.textContent = text.length > 300 ? `${text.slice(0, 300)}…` : text;
@@ -453,8 +458,10 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     if (detailShown === r) return;
     detailShown = r;
     panel.hidden = false;
-    $("flow-detail-title").textContent = r.actor === null ? `result ${r.key}` : `${r.actor} · ${r.messageId}`;
-    const parts = [el("p", "hint", r.unseen && r.actor === null
+    $("flow-detail-title").textContent = r.malformed ? `malformed message · ${r.messageId}` : r.actor === null ? `result ${r.key}` : `${r.actor} · ${r.messageId}`;
+    const parts = [el("p", "hint", r.malformed
+      ? `${r.state} · queue ${r.queue} · ${r.bytes} bytes the gateway cannot read as a Dramatiq message (${r.malformed})`
+      : r.unseen && r.actor === null
       ? `${r.state}${r.expired ? " (result expired)" : ""} · a result whose message was sent and done between two polls; its key (an MD5 hash) names no message`
       : `${r.state}${r.expired ? " (result expired)" : ""} · queue ${r.queue} · key ${r.key ?? "—"}`)];
     if (r.result?.exception || r.result?.error) {
@@ -471,7 +478,8 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
       }
       parts.push(jsonView(value, { label: `Result of ${r.actor}` }));
     }
-    parts.push(jsonView(r.message, { label: "Message" }));
+    if (r.truncated) parts.push(el("p", "hint", `The message is ${r.truncated} bytes long: shown without its arguments.`));
+    if (!r.malformed) parts.push(jsonView(r.message, { label: "Message" }));
     $("flow-detail-body").replaceChildren(...parts);
     if (scroll) panel.scrollIntoView({ block: "nearest" });
   }

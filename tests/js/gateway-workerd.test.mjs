@@ -263,6 +263,57 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
         await open.dispose();
       }
     });
+
+    await t.test("hostile data and requests (issue 26) in workerd: stray keys, hostile heartbeats, malformed messages, /kv, headers", async () => {
+      await client.set("dramatiq:cache-flag", "1");
+      await client.set("dramatiq:hostile.XQ", "not a zset");
+      await client.hSet("dramatiq:hostile.msgs", "r-bad", "not json");
+      await client.rPush("dramatiq:hostile", "r-bad");
+      const future = Date.now() + 365 * 86_400_000;
+      for (let i = 0; i < 100_000; i += 10_000) {
+        await client.zAdd("dramatiq:__heartbeats__", Array.from({ length: 10_000 }, (_, j) => ({ score: future, value: `fake-${i + j}` })));
+      }
+      try {
+        await client.sendCommand(["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        await client.sendCommand(["CONFIG", "SET", "slowlog-max-len", "10000"]);
+        await client.sendCommand(["SLOWLOG", "RESET"]);
+        const watching = await openEvents(`${base}/api/events`, auth);
+        try {
+          await watching.until((e) => ["snapshot", "appeared"].includes(e.event) && e.data.messageId === "malformed:r-bad", 15_000);
+        } finally {
+          watching.close();
+        }
+        const queues = await get("/api/queues");
+        assert.equal(queues.status, 200, "no WRONGTYPE");
+        const names = (await queues.json()).map((q) => q.name);
+        assert.ok(names.includes("hostile") && !names.includes("cache-flag"), names.join());
+        const page = await (await get("/api/messages?queue=hostile")).json();
+        assert.deepEqual(page.items.map((i) => i.malformed), ["not JSON"]);
+        const workers = await (await get("/api/workers")).json();
+        assert.ok(workers.every((w) => !w.id.startsWith("fake-")), "no heartbeat from the future");
+        let longest = 0;
+        for (const [, , micros, argv] of await client.sendCommand(["SLOWLOG", "GET", "10000"])) {
+          if (String(argv[0]).toUpperCase() === "EVAL") longest = Math.max(longest, Number(micros));
+        }
+        console.log(`# workerd: longest script with 100 000 hostile heartbeats: ${(longest / 1000).toFixed(1)} ms`);
+        assert.ok(longest < 50_000, `longest script ${longest} µs`);
+        const other = "0123456789abcdef0123456789abcdef";
+        await client.rPush(other, ["a", "b"]);
+        assert.equal((await get(`/kv/${other}`)).status, 404, "not a result list");
+        await client.del(other);
+        const refused = await get("/api/queues", auth, { method: "POST" });
+        assert.equal(refused.status, 405);
+        assert.equal(refused.headers.get("x-content-type-options"), "nosniff");
+        const long = await get(`/api/queues?${"x".repeat(5000)}`);
+        assert.equal(long.status, 414);
+        assert.equal(long.headers.get("x-content-type-options"), "nosniff");
+        const html = await get("/", {});
+        assert.match(html.headers.get("content-security-policy") ?? "", /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+      } finally {
+        await client.zRemRangeByScore("dramatiq:__heartbeats__", future, future);
+        await client.del(["dramatiq:cache-flag", "dramatiq:hostile.XQ", "dramatiq:hostile", "dramatiq:hostile.msgs"]);
+      }
+    });
   } finally {
     events?.close();
     await mf?.dispose();

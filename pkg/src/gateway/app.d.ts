@@ -37,6 +37,17 @@ export interface GatewayEventsOptions {
   resultScanCalls?: number;
   /** SCAN's COUNT over the result keys (default 1000). */
   resultScanCount?: number;
+  /** The most bytes of event JSON the event ring keeps (default 64 MiB). */
+  ringBytes?: number;
+  /** Past this many bytes of records' JSON, new messages are kept as summaries (default 64 MiB). */
+  recordBytes?: number;
+  /** A message (or result value) whose JSON is longer is kept as a summary (default 64 KiB). */
+  maxMessageBytes?: number;
+  /** The most messages followed; more are counted, not listed (default 100 000). */
+  maxRecords?: number;
+  /** The most results read per poll (messages that left the broker, results looked for or
+   * rechecked: more take turns over the next polls; default 1000). */
+  resultReads?: number;
 }
 
 /** Options of `createGateway`. */
@@ -72,6 +83,16 @@ export interface GatewayOptions {
   maxStreamMs?: number;
   /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
   heartbeatTimeoutMs?: number;
+  /** A write to an event stream that does not complete in this long drops the viewer (ms, default 30 000). */
+  writeTimeoutMs?: number;
+  /** The most event streams open at once; more are answered 503 (default 1000). */
+  maxViewers?: number;
+  /** Without a token, the host names a request's `Host` may name beside the loopback ones;
+   * any other is answered 421 (DNS rebinding). */
+  hosts?: string[];
+  /** Where the gateway says what its API does not show: a store failure's details (the API
+   * names only its kind) and keys skipped for their type (once each). */
+  log?: (message: string) => void;
 }
 
 /** The gateway's event poller as the app exposes it. */

@@ -17,17 +17,19 @@
 //                        Last-Event-ID replays
 //   GET anything else    the dashboard's files, when the host serves them (routes/assets.js)
 //
-// Every request meets, in order: the limits (middleware/limits.js: only GET and HEAD, and
-// OPTIONS preflights when CORS is on; URL length; no body), the security headers
-// (middleware/headers.js), CORS for the API when configured (middleware/cors.js), then for
-// the API the viewer's token (middleware/auth.js: `Authorization: Bearer <token>`, compared
-// in constant time), and everything a request names is validated by its route.
+// Every request meets, in order: the security headers (middleware/headers.js, on every
+// answer), without a token the `Host` check (middleware/host.js: DNS rebinding), the limits
+// (middleware/limits.js: only GET and HEAD, and OPTIONS preflights when CORS is on; URL
+// length; no body), CORS for the API when configured (middleware/cors.js), then for the API
+// the viewer's token (middleware/auth.js: `Authorization: Bearer <token>`, compared in
+// constant time), and everything a request names is validated by its route.
 import { Hono } from "hono";
 import { EventPoller, toJson } from "./events.js";
 import { guardRedis, notFound, onError } from "./http.js";
 import { guard } from "./middleware/auth.js";
 import { corsFor } from "./middleware/cors.js";
 import { securityHeaders } from "./middleware/headers.js";
+import { checkHost } from "./middleware/host.js";
 import { limits } from "./middleware/limits.js";
 import { BROKER_STATES } from "./protocol.js";
 import { BrokerReader } from "./redis/broker.js";
@@ -69,6 +71,14 @@ export const STATES = BROKER_STATES;
  *   (the client comes back with `Last-Event-ID`): for hosts that may not notice a viewer
  *   leaving (a Durable Object); none by default
  * @param {number} [o.heartbeatTimeoutMs] how old a heartbeat may be for its worker to count (60 000, as Dramatiq)
+ * @param {number} [o.writeTimeoutMs] a write to an event stream that does not complete in this long
+ *   drops the viewer (30 000)
+ * @param {number} [o.maxViewers] the most event streams open at once (1000; more get 503)
+ * @param {string[]} [o.hosts] without a token, the host names requests may name (`Host`) beside
+ *   the loopback ones; any other is answered 421 (DNS rebinding)
+ * @param {(message: string) => void} [o.log] where the gateway says what the API does not
+ *   show: the details of a store's failure (the API names only its kind), keys skipped for
+ *   their type (once each)
  * @returns {Hono & { poller: EventPoller }}
  */
 export function createGateway({
@@ -87,21 +97,34 @@ export function createGateway({
   events = {},
   heartbeatTimeoutMs = 60_000,
   maxStreamMs = Infinity,
+  writeTimeoutMs,
+  maxViewers,
+  hosts,
+  log,
 }) {
   const guarded = guardRedis(redis);
-  const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs });
+  const say = (message) => {
+    try {
+      log?.(message);
+    } catch {
+      // A log that throws changes nothing.
+    }
+  };
+  const onStray = (key) => say(`skipping ${key}: not of the type Dramatiq's Redis broker gives that key (reported once)`);
+  const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs, onStray });
   const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, ...events });
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events });
   // What the route groups share.
-  const ctx = { redis: guarded, reader, poller, backend, brokerKeys, readKey, resultsNamespace, decodeMessage, maxStreamMs };
+  const ctx = { redis: guarded, reader, poller, backend, brokerKeys, readKey, resultsNamespace, decodeMessage, maxStreamMs, writeTimeoutMs, maxViewers };
 
   const app = new Hono();
   app.poller = poller;
   app.onError(onError);
   app.notFound(notFound);
 
-  app.use("*", limits({ cors }));
   app.use("*", securityHeaders());
+  if (!token) app.use("*", checkHost({ hosts }));
+  app.use("*", limits({ cors }));
   if (cors) {
     app.use("/api/*", corsFor(cors, { events: true }));
     app.use("/kv/*", corsFor(cors));

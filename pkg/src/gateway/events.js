@@ -34,29 +34,29 @@
 // away longer (or is new) gets the current records as a snapshot first. The names of the
 // states and events live in ./protocol.js, which the page imports too.
 
+import { publicError, toJson } from "./http.js";
 import { BROKER_STATES, EVENT } from "./protocol.js";
+
+export { toJson };
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const utf8 = new TextEncoder();
 
 // A message one snapshot sees in more than one place (say a worker's acks set and the queue
 // it was pushed back to) counts in the state of highest rank.
 const RANK = { "in-progress": 1, delayed: 2, queued: 3, "dead-lettered": 4 };
 const IN_BROKER = new Set(BROKER_STATES);
 
-/** `JSON.stringify` that writes a `BigInt` as a number literal (exact), not a TypeError. */
-export function toJson(value) {
-  const marks = [];
-  const text = JSON.stringify(value, (_, v) => {
-    if (typeof v !== "bigint") return v;
-    marks.push(v);
-    return `\u0000bigint${marks.length - 1}\u0000`;
-  });
-  return marks.length ? text.replace(/"\\u0000bigint(\d+)\\u0000"/g, (_, i) => String(marks[Number(i)])) : text;
-}
-
 /** What a stored result says, as sent to clients: `{ json }` (the value in Dramatiq's own
  * JSON encoding), `{ exception: { type, message } }`, or `{ error: { type, message } }`
  * for bytes the package could not decode. */
-function describeOutcome({ value, error }, encode) {
-  if (!error) return { json: encode(value) };
+function describeOutcome({ value, error }, encode, limit = Infinity) {
+  if (!error) {
+    const json = encode(value);
+    // A value too long to keep in every record and event: its length only (`GET /kv/<key>` has it).
+    return json.length > limit ? { omitted: json.length } : { json };
+  }
   if (error.code === "RESULT_FAILURE") {
     return { exception: { type: String(error.exceptionType), message: String(error.exceptionValue) } };
   }
@@ -74,6 +74,15 @@ export class EventPoller {
    *   the SCAN pattern of result keys and what a key says of its message (null: nothing)
    * @param {(key: string) => Promise<Uint8Array|null>} [o.readKey] a result key's stored bytes
    * @param {(bytes: Uint8Array) => Promise<{ value?: unknown, error?: Error }>} [o.decodeResult] stored bytes as the package reads them
+   * @param {(message: string) => void} [o.log] where failures' details go
+   *
+   * Memory is bounded in bytes, whatever producers send: a message whose JSON is longer than
+   * `maxMessageBytes` is kept as a summary (its ids, actor, queue, timestamp and scalar
+   * options; `truncated` on the record says how long it was), so is a result value longer
+   * than that (`{ omitted: length }`); once the records' JSON passes `recordBytes`, new
+   * messages are kept as summaries too; at most `maxRecords` messages are followed (more are
+   * counted, not listed: `status.truncated`); the event ring keeps at most `ringSize` events
+   * and `ringBytes` of their JSON. See SECURITY.md ("Gateway").
    */
   constructor({
     reader,
@@ -83,6 +92,7 @@ export class EventPoller {
     resultKeys = null,
     readKey = null,
     decodeResult = null,
+    log = null,
     resultScanCalls = 10,
     resultScanCount = 1000,
     intervalMs = 500,
@@ -92,8 +102,13 @@ export class EventPoller {
     cap = 10_000,
     ringSize = 20_000,
     maxFinished = 20_000,
+    ringBytes = 64 * MIB,
+    recordBytes = 64 * MIB,
+    maxMessageBytes = 64 * KIB,
+    maxRecords = 100_000,
+    resultReads = 1000,
   }) {
-    Object.assign(this, { reader, backend, decodeMessage, encode, resultKeys: readKey && decodeResult ? resultKeys : null, readKey, decodeResult, resultScanCalls, resultScanCount, intervalMs, discoverEveryMs, recheckEveryMs, resultGraceMs, cap, ringSize, maxFinished });
+    Object.assign(this, { reader, backend, decodeMessage, encode, resultKeys: readKey && decodeResult ? resultKeys : null, readKey, decodeResult, log, resultScanCalls, resultScanCount, intervalMs, discoverEveryMs, recheckEveryMs, resultGraceMs, cap, ringSize, maxFinished, ringBytes, recordBytes, maxMessageBytes, maxRecords, resultReads });
     /** messageId → record. */
     this.records = new Map();
     /** The ids of finished records, oldest first (to forget the oldest beyond `maxFinished`). */
@@ -106,6 +121,8 @@ export class EventPoller {
     /** `{ ok, error, at }` of the last tick. */
     this.status = { ok: null, error: null, at: 0 };
     this.ticks = 0;
+    /** New ids the last round did not read (`maxRecords` reached). */
+    this.truncated = 0;
     /** The last `queues` and `workers` overviews sent, as JSON. */
     this.overview = { queues: "[]", workers: "[]" };
     this.#subscribers = new Set();
@@ -120,6 +137,14 @@ export class EventPoller {
   #recheckedAt = 0;
   /** redis_message_id → { messageId, message } for the ids seen in the last snapshot. */
   #rids = new Map();
+  /** The bytes of the ring's events' JSON. */
+  #ringUsed = 0;
+  /** record → the JSON of its last event (what a client holds of it), for snapshots. */
+  #latest = new WeakMap();
+  /** The bytes of the records' latest JSON (an estimate kept as they change). */
+  #recordsUsed = 0;
+  /** The snapshot as sent to a new client, built once per head: `{ head, chunks }`. */
+  #snapshot = null;
   /** The walk over result keys: its SCAN cursor, the keys of the last whole walk (null
    * until the first, the baseline, is done) and those of this one. */
   #walk = { cursor: "0", previous: null, current: new Set() };
@@ -147,8 +172,13 @@ export class EventPoller {
     this.#timer = null;
   }
 
-  /** Calls `fn({ id, type, json })` for every event and `fn({ type: "status", json })` on
-   * status changes, until the returned function is called. */
+  /**
+   * Calls `fn()` once something changed (new events in the ring, the status, the queues or
+   * workers overview), at most once per round, until the returned function is called. A
+   * subscriber reads what changed itself (`since(id)`, `statusJson()`, `overview`,
+   * `versions`): the work of a round does not grow with the number of subscribers, and a
+   * subscriber holds no copy of anything.
+   */
   subscribe(fn) {
     this.#subscribers.add(fn);
     this.lastWatchedAt = Date.now();
@@ -198,39 +228,148 @@ export class EventPoller {
     } catch (error) {
       this.#setStatus(error);
     }
+    if (this.#pending) this.#notify();
   }
+
+  /** Whether events or overviews changed since the subscribers were last told. */
+  #pending = false;
+
+  /** Tells every subscriber that something changed (they read it themselves). */
+  #notify() {
+    this.#pending = false;
+    for (const fn of this.#subscribers) {
+      try {
+        fn();
+      } catch {
+        // A subscriber's failure is its own.
+      }
+    }
+  }
+
+  /** How many times the status and each overview changed (a subscriber compares). */
+  versions = { status: 0, queues: 0, workers: 0 };
 
   #setStatus(error) {
     const ok = !error;
-    const message = error ? String(error.cause?.message ?? error.message ?? error) : null;
-    const changed = this.status.ok !== ok || this.status.error !== message;
-    this.status = { ok, error: message, at: Date.now() };
-    if (changed) for (const fn of this.#subscribers) fn({ type: EVENT.status, json: this.statusJson() });
+    const message = error ? publicError(error) : null;
+    // Keys skipped for their type: named in the status (the first ten), so whoever looks
+    // sees them; a new one makes a status event, as a change of health does.
+    const stray = [...this.reader.stray].slice(0, 10);
+    const was = this.status;
+    const changed = was.ok !== ok || was.error !== message || (was.stray?.length ?? 0) !== stray.length;
+    this.status = { ok, error: message, at: Date.now(), stray, ...(this.truncated ? { truncated: this.truncated } : {}) };
+    if (error && was.ok !== false) this.log?.(`polling failed: ${error.cause?.message ?? error.message ?? error}`);
+    if (ok && was.ok === false) this.log?.("polling again");
+    if (changed) {
+      this.versions.status++;
+      this.#notify();
+    }
   }
 
   #emit(type, record) {
-    const event = { id: ++this.head, type, json: toJson(record) };
+    const json = toJson(record);
+    const event = { id: ++this.head, type, json };
+    if (type !== EVENT.removed) {
+      this.#recordsUsed += json.length - (this.#latest.get(record)?.length ?? 0);
+      this.#latest.set(record, json);
+    }
     this.ring.push(event);
-    if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
-    for (const fn of this.#subscribers) fn(event);
+    this.#ringUsed += json.length;
+    let drop = 0;
+    while (this.ring.length - drop > 1 && (this.ring.length - drop > this.ringSize || this.#ringUsed > this.ringBytes)) {
+      this.#ringUsed -= this.ring[drop].json.length;
+      drop++;
+    }
+    if (drop) this.ring.splice(0, drop);
+    this.#pending = true;
   }
 
-  #parse(body, queue) {
+  /** The bytes of the ring's events and of the records' JSON (what the bounds bound). */
+  get memory() {
+    return { ringEvents: this.ring.length, ringBytes: this.#ringUsed, records: this.records.size, recordBytes: this.#recordsUsed };
+  }
+
+  /** Forgets a record (its latest JSON goes with it). */
+  #forget(messageId) {
+    const record = this.records.get(messageId);
+    if (!record) return;
+    this.#recordsUsed -= this.#latest.get(record)?.length ?? 0;
+    this.#latest.delete(record);
+    this.records.delete(messageId);
+  }
+
+  /**
+   * The snapshot a new client gets, as UTF-8 chunks of about 64 KiB: `reset`, then one
+   * `snapshot` event per record (the last carrying the head's id) or `ready`. Built once per
+   * head and shared by every client (a crowd costs the bytes it is sent, not one
+   * serialisation each).
+   */
+  snapshot() {
+    if (this.#snapshot?.head === this.head) return this.#snapshot;
+    const parts = [`event: ${EVENT.reset}\ndata: ${toJson({ head: this.head, records: this.records.size })}\n\n`];
+    let i = 0;
+    for (const record of this.records.values()) {
+      const json = this.#latest.get(record) ?? toJson(record);
+      const last = ++i === this.records.size;
+      parts.push(`event: ${EVENT.snapshot}\ndata: ${json}\n${last ? `id: ${this.head}\n` : ""}\n`);
+    }
+    if (!this.records.size) parts.push(`event: ${EVENT.ready}\ndata: {}\nid: ${this.head}\n\n`);
+    const chunks = [];
+    let pending = [];
+    let size = 0;
+    const flush = () => {
+      if (pending.length) chunks.push(utf8.encode(pending.join("")));
+      pending = [];
+      size = 0;
+    };
+    for (const part of parts) {
+      pending.push(part);
+      size += part.length;
+      if (size >= 64 * KIB) flush();
+    }
+    flush();
+    this.#snapshot = { head: this.head, chunks };
+    return this.#snapshot;
+  }
+
+  /** A message as kept: whole, or (too long, or the records over their budget) a summary. */
+  #keep(message, bytes) {
+    if (bytes <= this.maxMessageBytes && this.#recordsUsed <= this.recordBytes) return { message };
+    const summary = {};
+    for (const [name, value] of Object.entries(message)) {
+      if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
+        summary[name] = typeof value === "string" && value.length > 200 ? `${value.slice(0, 200)}…` : value;
+      }
+    }
+    if (message.options && typeof message.options === "object") {
+      summary.options = {};
+      for (const [name, value] of Object.entries(message.options)) {
+        if (value === null || typeof value === "number" || typeof value === "boolean" || (typeof value === "string" && value.length <= 200)) summary.options[name] = value;
+      }
+    }
+    return { message: summary, truncated: bytes };
+  }
+
+  #parse(body, queue, rid) {
     if (body == null) return null;
     let message;
+    let malformed = null;
     try {
       message = this.decodeMessage(body);
-    } catch {
-      return null;
+      if (!message || typeof message !== "object" || typeof message.message_id !== "string" || typeof message.actor_name !== "string") malformed = "not a Dramatiq message";
+    } catch (error) {
+      malformed = /depth|nest|recursion/i.test(String(error?.message)) ? "nested too deeply" : "not JSON";
     }
-    if (!message || typeof message.message_id !== "string" || typeof message.actor_name !== "string") return null;
+    // Listed, not hidden: what the broker holds under an id but no one can read as a message
+    // (a producer could hide messages from the view otherwise).
+    if (malformed) return { messageId: `malformed:${rid}`, message: null, key: null, malformed, actor: null, bytes: body.length };
     let key = null;
     try {
       key = this.backend.buildMessageKey({ queueName: queue, actorName: message.actor_name, messageId: message.message_id });
     } catch {
       // A name the key derivation refuses: shown without a key.
     }
-    return { messageId: message.message_id, message, key };
+    return { messageId: message.message_id, ...this.#keep(message, body.length), key, actor: message.actor_name };
   }
 
   async #tick() {
@@ -242,13 +381,17 @@ export class EventPoller {
     }
     // Known records' queues stay in the snapshot even before the next discovery.
     const queues = [...new Set([...this.#queues, ...[...this.records.values()].filter((r) => IN_BROKER.has(r.state)).map((r) => r.queue)])].sort();
-    const { heartbeats, queues: snapshot } = await this.reader.snapshot(queues, this.cap);
+    const { heartbeats, queues: read } = await this.reader.snapshot(queues, this.cap);
+    // A name whose every key is of another type (`SET dramatiq:cache-flag 1`) is no queue.
+    for (const q of read) if (q.strayOnly) this.#queues.delete(q.name);
+    const snapshot = read.filter((q) => !q.strayOnly);
     this.#overview(snapshot, heartbeats, now);
 
     // redis_message_id → message, reading the bodies of ids not seen in the last round.
     const rids = new Map();
     const observed = new Map();
     const windowFull = new Set(); // queues whose dead letters exceed what one snapshot reads
+    let skipped = 0; // new ids not read: `maxRecords` messages are followed already
     for (const s of snapshot) {
       if (s.deadLettered > s.deadIds.length) windowFull.add(s.name);
       const k = this.reader.keys;
@@ -259,10 +402,14 @@ export class EventPoller {
         ["dead-lettered", k.deadLetterMessages(s.name), s.deadIds],
       ];
       for (const [state, hash, ids] of groups) {
-        const unknown = ids.filter((id) => !this.#rids.has(id) && !rids.has(id));
+        let unknown = ids.filter((id) => !this.#rids.has(id) && !rids.has(id));
+        if (unknown.length && this.records.size >= this.maxRecords) {
+          skipped += unknown.length;
+          unknown = [];
+        }
         const bodies = unknown.length ? await this.reader.bodies(hash, unknown) : [];
         unknown.forEach((id, i) => {
-          const parsed = this.#parse(bodies[i], s.name);
+          const parsed = this.#parse(bodies[i], s.name, id);
           if (parsed) rids.set(id, parsed);
         });
         for (const id of ids) {
@@ -281,12 +428,14 @@ export class EventPoller {
       // Its result was found first, under a key that named nothing: that record was this one.
       const stand = !record && o.key ? this.records.get(o.key) : undefined;
       if (stand?.unseen && stand.key === o.key) {
-        this.records.delete(o.key);
+        this.#forget(o.key);
         this.finished.delete(o.key);
         this.#emit(EVENT.removed, stand);
       }
       if (!record) {
-        const fresh = { messageId, queue: o.queue, actor: o.message.actor_name, state: o.state, message: o.message, key: o.key, result: null, expired: false, since: now, finishedAt: null };
+        const fresh = { messageId, queue: o.queue, actor: o.actor, state: o.state, message: o.message, key: o.key, result: null, expired: false, since: now, finishedAt: null };
+        if (o.truncated) fresh.truncated = o.truncated;
+        if (o.malformed) Object.assign(fresh, { malformed: o.malformed, bytes: o.bytes });
         this.records.set(messageId, fresh);
         if (o.state === "dead-lettered") fresh.finishedAt = now;
         this.#emit(EVENT.appeared, fresh);
@@ -304,17 +453,20 @@ export class EventPoller {
       this.#emit(type, record);
     }
 
-    // Records that left the broker: read their results, in one batch.
+    this.truncated = skipped;
+    // Records that left the broker: read their results, in one batch. (Not while ids went
+    // unread: a record whose message came back under a new id would look gone.)
     const gone = [];
-    for (const record of this.records.values()) {
+    for (const record of skipped ? [] : this.records.values()) {
       if (!IN_BROKER.has(record.state) || observed.has(record.messageId)) continue;
       if (record.state === "dead-lettered" && windowFull.has(record.queue)) continue; // beyond the read window
       gone.push(record);
+      if (gone.length >= this.resultReads) break; // the rest next round: the poll's cost is bounded
     }
     const goneOutcomes = await this.#results(gone);
     for (const record of gone) {
       if (record.state === "dead-lettered") {
-        this.records.delete(record.messageId);
+        this.#forget(record.messageId);
         this.finished.delete(record.messageId);
         this.#emit(EVENT.removed, record);
         continue;
@@ -333,7 +485,7 @@ export class EventPoller {
     // Results that come after the message left (an exception is stored after dead-lettering).
     const ended = [...this.records.values()].filter((r) => r.finishedAt !== null);
     const justGone = new Set(gone);
-    const pending = ended.filter((r) => !r.result && !justGone.has(r) && now - r.finishedAt <= this.resultGraceMs);
+    const pending = this.#some("pending", ended.filter((r) => !r.result && !justGone.has(r) && now - r.finishedAt <= this.resultGraceMs));
     if (pending.length) {
       const outcomes = await this.#results(pending);
       for (const record of pending) {
@@ -348,7 +500,7 @@ export class EventPoller {
     // Now and then, whether results are still there.
     if (now - this.#recheckedAt >= this.recheckEveryMs) {
       this.#recheckedAt = now;
-      const held = ended.filter((r) => r.result && !r.expired);
+      const held = this.#some("held", ended.filter((r) => r.result && !r.expired));
       const outcomes = await this.#results(held);
       for (const record of held) {
         if (outcomes.has(record)) continue;
@@ -358,13 +510,25 @@ export class EventPoller {
     }
   }
 
+  /** At most `resultReads` of `list`, taking turns across rounds (`name` keeps the turn). */
+  #some(name, list) {
+    if (list.length <= this.resultReads) return list;
+    const start = (this.#turns[name] ?? 0) % list.length;
+    const out = list.slice(start, start + this.resultReads);
+    if (out.length < this.resultReads) out.push(...list.slice(0, this.resultReads - out.length));
+    this.#turns[name] = start + this.resultReads;
+    return out;
+  }
+
+  #turns = {};
+
   /** Queue counts and live workers, sent (without an event id) when they change. */
   #overview(snapshot, heartbeats, now) {
     const queues = toJson(snapshot.map((q) => ({
       name: q.name,
       queued: q.queued,
-      delayed: q.delayed + q.heldIds.length,
-      inProgress: q.ackedIds.length,
+      delayed: q.delayed + q.held,
+      inProgress: q.inProgress,
       deadLettered: q.deadLettered,
     })));
     const fresh = heartbeats.filter((w) => w.lastSeen >= now - this.reader.heartbeatTimeoutMs);
@@ -372,7 +536,8 @@ export class EventPoller {
     for (const [type, json] of [[EVENT.queues, queues], [EVENT.workers, workers]]) {
       if (this.overview[type] === json) continue;
       this.overview[type] = json;
-      for (const fn of this.#subscribers) fn({ type, json });
+      this.versions[type]++;
+      this.#pending = true;
     }
   }
 
@@ -383,7 +548,7 @@ export class EventPoller {
     while (this.finished.size > this.maxFinished) {
       const oldest = this.finished.values().next().value;
       this.finished.delete(oldest);
-      this.records.delete(oldest);
+      this.#forget(oldest);
     }
   }
 
@@ -442,7 +607,7 @@ export class EventPoller {
   async #readOutcome(key) {
     const bytes = await this.readKey(key);
     if (bytes == null) return null;
-    return describeOutcome(await this.decodeResult(bytes), this.encode);
+    return describeOutcome(await this.decodeResult(bytes), this.encode, this.maxMessageBytes);
   }
 
   /** The stored results of `records` (a non-blocking batch read through the backend):
@@ -462,7 +627,7 @@ export class EventPoller {
       if (!record) continue;
       if (outcome.error?.code === "RESULT_MISSING") continue;
       if (outcome.error?.code === "RESULT_STORE" || outcome.error?.code === "RESULT_TIMEOUT") throw outcome.error;
-      out.set(record, describeOutcome(outcome, this.encode));
+      out.set(record, describeOutcome(outcome, this.encode, this.maxMessageBytes));
     }
     return out;
   }

@@ -1,6 +1,31 @@
 // What every route of the gateway shares: its two errors, JSON answers, and the check of a
 // request's query parameters. Host-neutral.
-import { toJson } from "./events.js";
+
+/**
+ * What a failure is called where anyone who may read the API sees it: the kind of failure,
+ * never its details (a Redis address, a script's hash and line, a path), which go to the
+ * host's log instead.
+ */
+export function publicError(error) {
+  const cause = error?.cause ?? error;
+  const text = String(cause?.message ?? cause ?? "");
+  if (/timed? ?out|timeout/i.test(text)) return "the store did not answer in time";
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|closed|connect/i.test(text)) return "the store is unreachable";
+  if (/NOAUTH|WRONGPASS|auth/i.test(text)) return "the store refused the gateway's credentials";
+  if (/OOM|BUSY|LOADING|MASTERDOWN|READONLY/.test(text)) return "the store is busy or not ready";
+  return "the store failed";
+}
+
+/** `JSON.stringify` that writes a `BigInt` as a number literal (exact), not a TypeError. */
+export function toJson(value) {
+  const marks = [];
+  const text = JSON.stringify(value, (_, v) => {
+    if (typeof v !== "bigint") return v;
+    marks.push(v);
+    return `\u0000bigint${marks.length - 1}\u0000`;
+  });
+  return marks.length ? text.replace(/"\\u0000bigint(\d+)\\u0000"/g, (_, i) => String(marks[Number(i)])) : text;
+}
 
 /** The store (Redis or the results store) failed: 503, and the page says the source is down. */
 export class Unavailable extends Error {
@@ -29,7 +54,7 @@ export function only(c, allowed) {
 export function onError(error, c) {
   if (error instanceof BadRequest) return json(c, { error: error.message }, 400);
   const store = error instanceof Unavailable || error?.code === "RESULT_STORE" || error?.code === "RESULT_TIMEOUT";
-  if (store) return json(c, { error: "unavailable", detail: String(error.cause?.message ?? error.message) }, 503);
+  if (store) return json(c, { error: "unavailable", detail: publicError(error) }, 503);
   return json(c, { error: "internal error" }, 500);
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
+import { pagePolicy } from "./middleware/headers.js";
 import { packageCodecs } from "./codecs.js";
 import { openRedis as openRedisWith, redisReadKey } from "./redis/redis.js";
 
@@ -68,7 +69,7 @@ function staticFiles() {
     { prefix: "/pkg/dist/", dir: join(packageRoot, "dist") + sep },
     { prefix: "/", dir: wwwRoot ? wwwRoot + sep : null },
   ];
-  return (c) => {
+  return async (c) => {
     let pathname;
     try {
       pathname = decodeURIComponent(new URL(c.req.url).pathname);
@@ -82,11 +83,13 @@ function staticFiles() {
     const path = root.file ? root.dir : normalize(join(root.dir, pathname.slice(root.prefix.length)));
     if (!path.startsWith(root.dir) || !existsSync(path) || !statSync(path).isFile()) return c.json({ error: "not found" }, 404);
     let body = readFileSync(path);
+    const headers = { "content-type": type, "cache-control": "no-cache" };
     // The page opens on the deployment when the gateway serves it.
     if (path === join(wwwRoot, "index.html")) {
       body = body.toString("utf8").replace("<head>", '<head>\n<meta name="dramatiq-results-gateway" content="1">');
+      headers["content-security-policy"] = await pagePolicy(body);
     }
-    return c.body(body, 200, { "content-type": type, "cache-control": "no-cache" });
+    return c.body(body, 200, headers);
   };
 }
 
@@ -150,9 +153,11 @@ export async function startGateway({
     cors,
     events,
     heartbeatTimeoutMs,
+    hosts: [host],
     assets: staticFiles(),
     // Dramatiq's JSON (NaN, big integers), read as the package reads results.
     ...packageCodecs({ JSONEncoder, StubBackend }),
+    log: (message) => process.stderr.write(`dramatiq-results gateway: ${message}\n`),
     resultsInRedis: !memcached,
   });
   const server = await new Promise((resolve, reject) => {

@@ -25,7 +25,8 @@ import { createGateway } from "./app.js";
 import { packageCodecs } from "./codecs.js";
 import { openRedis, redisReadKey } from "./redis/redis.js";
 
-import { SECURITY_HEADERS } from "./middleware/headers.js";
+import { SECURITY_HEADERS, pagePolicy } from "./middleware/headers.js";
+import { isLoopbackName } from "./middleware/host.js";
 
 // The same exports as the default entry, and the Worker (`default`, `GatewayObject`).
 export { createGateway, MAX_LIMIT, resultKeyScheme, STATES, Unavailable, sameSecret } from "./app.js";
@@ -98,6 +99,7 @@ export class GatewayObject {
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       maxStreamMs: settings.maxStreamMs,
       ...packageCodecs({ JSONEncoder, StubBackend }),
+      log: (message) => console.warn(`dramatiq-results gateway: ${message}`),
       resultsInRedis: true,
     });
     return { app, settings };
@@ -154,6 +156,7 @@ async function serveAsset(request, env) {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) headers.set(name, value);
   if (response.ok && (headers.get("content-type") ?? "").startsWith("text/html") && request.method === "GET") {
     const page = (await response.text()).replace("<head>", '<head>\n<meta name="dramatiq-results-gateway" content="1">');
+    headers.set("content-security-policy", await pagePolicy(page));
     headers.delete("content-length");
     headers.delete("etag");
     return new Response(page, { status: response.status, headers });
@@ -161,8 +164,6 @@ async function serveAsset(request, env) {
   return new Response(response.body, { status: response.status, headers });
 }
 
-/** Whether a Worker request comes from the machine itself (`wrangler dev`, Miniflare). */
-const isLocal = (hostname) => hostname === "localhost" || hostname === "127.0.0.1" || hostname === "[::1]";
 
 /**
  * The Worker's handler: the API goes to the `GATEWAY` Durable Object (one instance, named
@@ -173,7 +174,7 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (!isApi(url.pathname)) return serveAsset(request, env);
-    if (!(env.TOKEN || env.DRAMATIQ_RESULTS_TOKEN) && !isLocal(url.hostname)) {
+    if (!(env.TOKEN || env.DRAMATIQ_RESULTS_TOKEN) && !isLoopbackName(url.hostname)) {
       return json({ error: "no TOKEN set: the gateway serves its API beyond localhost only with a token (wrangler secret put TOKEN)" }, 503);
     }
     if (!env.GATEWAY) return json({ error: "misconfigured", detail: "no Durable Object binding GATEWAY (class GatewayObject)" }, 500);

@@ -13,9 +13,11 @@
 //   ns:__acks__.<w>.<q>.DQ   ids a worker holds from the delay queue until their eta
 //   ns:q.XQ, ns:q.XQ.msgs    dead letters: zset id → when (ms), and their messages
 //   ns:__heartbeats__        zset worker id → last heartbeat (ms)
-// Every read below is bounded (SCAN with COUNT, capped ranges), and the reads that must be
-// consistent with each other are one Lua script (read-only), so no message is seen twice or
-// missed because it moved between two commands.
+// Every read below is bounded whatever the data (SCAN with COUNT, capped ranges, capped
+// heartbeats, sampled sets, snapshot scripts that hand over once they spent their budget),
+// a key of an unexpected type is skipped and reported, not an error, and the reads that must
+// be consistent with each other are one Lua script (read-only), so no message is seen twice
+// or missed because it moved between two commands.
 
 const decoder = new TextDecoder();
 
@@ -36,6 +38,9 @@ export function pairs(reply) {
   return out;
 }
 
+/** Whether a failed command failed on a key of another type (Unavailable wraps the cause). */
+const isWrongType = (error) => /WRONGTYPE/.test(String(error?.cause?.message ?? error?.message ?? ""));
+
 /** A queue name the gateway accepts: Dramatiq's own names are identifiers with dots and
  * dashes; anything else (spaces, glob characters, control bytes) is refused. */
 export const QUEUE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
@@ -45,13 +50,51 @@ export const QUEUE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
  * of one, nor the broker's own `__…` keys). */
 export const isQueueName = (keys, name) => QUEUE_NAME.test(name) && keys.queueOf(keys.queue(name)) === name;
 
-// Reads the union of the acks sets of queue ARGV[5] (ARGV[4] the acks sets' prefix) of every worker
-// in the heartbeats (KEYS[1]), sorted, and the page after ARGV[2] (an id, or "" for the
-// first page) of at most ARGV[1] ids, with their messages from the hash ARGV[3].
-const SET_PAGE = `
+// Every script below reads through `read`, which answers nil (and notes the key as stray)
+// for a key of another type than the layout's: other apps and people do create keys under
+// the broker's namespace (`SET dramatiq:cache-flag 1`), and one such key must not make every
+// read fail with WRONGTYPE. The scripts answer the stray keys they met; the reader reports
+// each once.
+const READ = `
+local stray = {}
+local function read(command, key, ...)
+  local reply = redis.pcall(command, key, ...)
+  if type(reply) == "table" and reply.err then
+    stray[#stray + 1] = key
+    return nil
+  end
+  return reply
+end`;
+
+// The heartbeats the scripts name acks sets after: the `maxWorkers` newest entries no later
+// than `maxScore` (now plus a clock skew). Dramatiq never expires an entry dated in the
+// future, and anyone who can write to Redis can add 100 000 of them: so the entries read
+// are capped, newest first, and those from the future are not read at all.
+const BEATS = `
+local function beats(key, maxScore, maxWorkers)
+  return read("ZREVRANGEBYSCORE", key, maxScore, "-inf", "WITHSCORES", "LIMIT", 0, maxWorkers) or {}
+end`;
+
+// The members of a set, at most `cap` of them (a random sample of a bigger set, whose size
+// the caller gets as the second answer): an acks set is as big as a worker's prefetch, but
+// a hostile one need not be.
+const MEMBERS = `
+local function members(key, cap)
+  local n = read("SCARD", key)
+  if not n or n == 0 then return {}, 0 end
+  if n > cap then return read("SRANDMEMBER", key, cap) or {}, n end
+  return read("SMEMBERS", key) or {}, n
+end`;
+
+// Reads the union of the acks sets of queue ARGV[5] (ARGV[4] the acks sets' prefix) of the
+// workers in the heartbeats (KEYS[1]; see BEATS: ARGV[6] and ARGV[7]), sorted, and the page
+// after ARGV[2] (an id, or "" for the first page) of at most ARGV[1] ids, with their
+// messages from the hash ARGV[3]. Answers {ids, messages, stray keys}.
+const SET_PAGE = `${READ}${BEATS}${MEMBERS}
 local seen, ids = {}, {}
-for _, worker in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
-  for _, id in ipairs(redis.call("SMEMBERS", ARGV[4] .. worker .. "." .. ARGV[5])) do
+local workers = beats(KEYS[1], ARGV[6], tonumber(ARGV[7]))
+for i = 1, #workers, 2 do
+  for _, id in ipairs((members(ARGV[4] .. workers[i] .. "." .. ARGV[5], tonumber(ARGV[8])))) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
@@ -61,8 +104,8 @@ for _, id in ipairs(ids) do
   if #out >= limit then break end
   if after == "" or id > after then out[#out + 1] = id end
 end
-if #out == 0 then return {{}, {}} end
-return {out, redis.call("HMGET", ARGV[3], unpack(out))}`;
+if #out == 0 then return {{}, {}, stray} end
+return {out, read("HMGET", ARGV[3], unpack(out)) or {}, stray}`;
 
 // A page of a queue list (KEYS[1]) with the messages from its hash (KEYS[2]). The cursor is
 // the last id handed out (ARGV[2]) and where it was (ARGV[3]). Dramatiq only pops from the
@@ -71,21 +114,22 @@ return {out, redis.call("HMGET", ARGV[3], unpack(out))}`;
 // right: popped and pushed back) means everything that stood before it was popped too.
 // The one case this cannot tell: the last id popped, requeued (a worker shutting down) and
 // found again no further right than it was, after many pops; the next page then starts
-// after it and may skip messages that stood between.
-const LIST_PAGE = `
+// after it and may skip messages that stood between. Answers {start, ids, messages, stray}.
+const LIST_PAGE = `${READ}
 local limit, last, at = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local start = 0
 if last ~= "" then
-  local p = redis.call("LPOS", KEYS[1], last, "MAXLEN", at + 1)
+  local p = read("LPOS", KEYS[1], last, "MAXLEN", at + 1)
   if p then start = p + 1 end
 end
-local ids = redis.call("LRANGE", KEYS[1], start, start + limit - 1)
-if #ids == 0 then return {start, {}, {}} end
-return {start, ids, redis.call("HMGET", KEYS[2], unpack(ids))}`;
+local ids = read("LRANGE", KEYS[1], start, start + limit - 1) or {}
+if #ids == 0 then return {start, {}, {}, stray} end
+return {start, ids, read("HMGET", KEYS[2], unpack(ids)) or {}, stray}`;
 
 // A page of a dead-letter zset (KEYS[1]) in (score, id) order after the cursor (ARGV[2] a
-// score, "" for the first page; ARGV[3] the id), with messages from KEYS[2].
-const ZSET_PAGE = `
+// score, "" for the first page; ARGV[3] the id), with messages from KEYS[2]. Answers {ids,
+// scores, messages, stray}.
+const ZSET_PAGE = `${READ}
 local limit, score, after = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ids, scores = {}, {}
 local function take(rows)
@@ -95,51 +139,68 @@ local function take(rows)
   end
 end
 if score == "" then
-  take(redis.call("ZRANGE", KEYS[1], 0, limit - 1, "WITHSCORES"))
+  take(read("ZRANGE", KEYS[1], 0, limit - 1, "WITHSCORES") or {})
 else
-  local ties = redis.call("ZRANGEBYSCORE", KEYS[1], score, score, "WITHSCORES")
+  local ties = read("ZRANGEBYSCORE", KEYS[1], score, score, "WITHSCORES") or {}
   local later = {}
   for i = 1, #ties, 2 do
     if ties[i] > after then later[#later + 1] = ties[i]; later[#later + 1] = ties[i + 1] end
   end
   take(later)
   if #ids < limit then
-    take(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. score, "+inf", "WITHSCORES", "LIMIT", 0, limit - #ids))
+    take(read("ZRANGEBYSCORE", KEYS[1], "(" .. score, "+inf", "WITHSCORES", "LIMIT", 0, limit - #ids) or {})
   end
 end
-if #ids == 0 then return {{}, {}, {}} end
-return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
+if #ids == 0 then return {{}, {}, {}, stray} end
+return {ids, scores, read("HMGET", KEYS[2], unpack(ids)) or {}, stray}`;
 
-// One consistent snapshot of every queue's ids, for the event poller. KEYS[1] is the
-// heartbeats zset, then per queue its list, delay list and dead-letter zset. The workers'
-// acks sets are named after the heartbeats read in the same script (as dispatch.lua names
-// them), so a worker that has just started cannot hold a message the snapshot misses.
-// ARGV[1] caps every range read, ARGV[2] is the acks sets' prefix, then per queue its name
-// and its delay queue's name. Answers {heartbeats (flat id, ms pairs), per queue {llen,
-// ids, dq llen, dq ids, xq card, newest xq ids, acked ids, dq acked ids}}.
-const SNAPSHOT = `
-local cap, acksPrefix = tonumber(ARGV[1]), ARGV[2]
-local beats = redis.call("ZRANGE", KEYS[1], 0, -1, "WITHSCORES")
-local out = {beats}
+// A consistent snapshot of some queues' ids, for the event poller and the counts. KEYS[1] is
+// the heartbeats zset, then per queue its list, delay list and dead-letter zset. The
+// workers' acks sets are named after the heartbeats read in the same script (as
+// dispatch.lua names them), so a worker that has just started cannot hold a message the
+// snapshot misses; every move of a message stays within its queue's keys, so one script
+// per few queues is as consistent as one for all. ARGV: [1] caps every range read, [2] the
+// acks sets' prefix, [3] the newest heartbeat score read, [4] the most heartbeats read,
+// [5] the most members read per acks set, [6] the work budget, then per queue its name and
+// its delay queue's name. The script stops after the queue that spends its budget (one
+// unit per command, one per 16 ids read), so no script blocks Redis for long whatever the
+// data; the caller goes on with the next queues in another. Answers {heartbeats (flat id,
+// ms pairs), stray keys, queues done, per queue {llen, ids, dq llen, dq ids, xq card,
+// newest xq ids, acked ids, dq acked ids, acked beyond the sample, dq acked beyond it,
+// 1 when every key of the queue met was stray}}.
+const SNAPSHOT = `${READ}${BEATS}${MEMBERS}
+local cap, acksPrefix, acksCap, budget = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[5]), tonumber(ARGV[6])
+local workers = beats(KEYS[1], ARGV[3], tonumber(ARGV[4]))
+local out = {workers, stray, 0}
+local spent = 0
 for base = 2, #KEYS, 3 do
+  if out[3] > 0 and spent >= budget then break end
   local q, dq, xq = KEYS[base], KEYS[base + 1], KEYS[base + 2]
   local i = (base - 2) / 3
-  local name, dqname = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  local acked, dqacked = {}, {}
-  for i = 1, #beats, 2 do
-    local acks = acksPrefix .. beats[i] .. "."
-    for _, id in ipairs(redis.call("SMEMBERS", acks .. name)) do acked[#acked + 1] = id end
-    for _, id in ipairs(redis.call("SMEMBERS", acks .. dqname)) do dqacked[#dqacked + 1] = id end
+  local name, dqname = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
+  local strayBefore = #stray
+  local acked, dqacked, ackedMore, dqackedMore = {}, {}, 0, 0
+  for w = 1, #workers, 2 do
+    local acks = acksPrefix .. workers[w] .. "."
+    local got, n = members(acks .. name, acksCap)
+    for _, id in ipairs(got) do acked[#acked + 1] = id end
+    ackedMore = ackedMore + n - #got
+    got, n = members(acks .. dqname, acksCap)
+    for _, id in ipairs(got) do dqacked[#dqacked + 1] = id end
+    dqackedMore = dqackedMore + n - #got
   end
+  local llen, dqlen, xcard = read("LLEN", q) or 0, read("LLEN", dq) or 0, read("ZCARD", xq) or 0
   local ids, dqids, xqids = {}, {}, {}
   if cap > 0 then
-    ids = redis.call("LRANGE", q, 0, cap - 1)
-    dqids = redis.call("LRANGE", dq, 0, cap - 1)
-    xqids = redis.call("ZREVRANGE", xq, 0, cap - 1)
+    if llen > 0 then ids = read("LRANGE", q, 0, cap - 1) or {} end
+    if dqlen > 0 then dqids = read("LRANGE", dq, 0, cap - 1) or {} end
+    if xcard > 0 then xqids = read("ZREVRANGE", xq, 0, cap - 1) or {} end
   end
-  out[#out + 1] = {
-    redis.call("LLEN", q), ids, redis.call("LLEN", dq), dqids, redis.call("ZCARD", xq), xqids, acked, dqacked,
-  }
+  local strayOnly = 0
+  if #stray > strayBefore and llen == 0 and dqlen == 0 and xcard == 0 and #acked == 0 and #dqacked == 0 then strayOnly = 1 end
+  out[#out + 1] = {llen, ids, dqlen, dqids, xcard, xqids, acked, dqacked, ackedMore, dqackedMore, strayOnly}
+  out[3] = out[3] + 1
+  spent = spent + #workers + 6 + (#ids + #dqids + #xqids + #acked + #dqacked) / 16
 end
 return out`;
 
@@ -147,15 +208,42 @@ return out`;
 export class BrokerReader {
   /**
    * @param {{ sendCommand(argv: Array<string|Uint8Array>): Promise<unknown> }} redis
-   * @param {{ keys: import("../../index.js").RedisBrokerKeys, heartbeatTimeoutMs?: number, scanCount?: number, maxScanCalls?: number }} options
+   * @param {object} options
+   * @param {import("../../index.js").RedisBrokerKeys} options.keys
+   * @param {number} [options.heartbeatTimeoutMs] how old a heartbeat may be for its worker to count (60 000)
+   * @param {number} [options.scanCount] SCAN's COUNT when looking for queues (1000)
+   * @param {number} [options.maxScanCalls] SCAN calls per look for queues (1000)
+   * @param {number} [options.maxWorkers] the most heartbeats read (the newest, 256)
+   * @param {number} [options.clockSkewMs] how far in the future a heartbeat may be dated and still be read (60 000)
+   * @param {number} [options.acksCap] the most members read of one acks set (10 000; a bigger one is sampled)
+   * @param {number} [options.budget] the work one snapshot script may do before it hands over (500 units)
+   * @param {(key: string) => void} [options.onStray] called once for each stray key met
    */
-  constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000 }) {
+  constructor(redis, { keys, heartbeatTimeoutMs = 60_000, scanCount = 1000, maxScanCalls = 1000, maxWorkers = 256, clockSkewMs = 60_000, acksCap = 10_000, budget = 500, onStray = null }) {
     if (!keys || typeof keys.queueOf !== "function") throw new TypeError("BrokerReader: keys must be a RedisBrokerKeys");
     this.redis = redis;
     this.keys = keys;
     this.heartbeatTimeoutMs = heartbeatTimeoutMs;
     this.scanCount = scanCount;
     this.maxScanCalls = maxScanCalls;
+    Object.assign(this, { maxWorkers, clockSkewMs, acksCap, budget, onStray });
+  }
+
+  /** Keys of another type than the broker's layout gives them, met so far (at most 1000):
+   * skipped by every read, each reported once through `onStray`. */
+  stray = new Set();
+
+  #noteStray(keys) {
+    for (const raw of keys ?? []) {
+      const key = text(raw);
+      if (this.stray.has(key) || this.stray.size >= 1000) continue;
+      this.stray.add(key);
+      try {
+        this.onStray?.(key);
+      } catch {
+        // A reporting hook that throws changes nothing here.
+      }
+    }
   }
 
   #send(argv) {
@@ -164,6 +252,11 @@ export class BrokerReader {
 
   #eval(script, keys, args) {
     return this.#send(["EVAL", script, keys.length, ...keys, ...args]);
+  }
+
+  /** The newest heartbeat score the scripts read (now plus the clock skew allowed). */
+  #maxScore() {
+    return String(Date.now() + this.clockSkewMs);
   }
 
   /**
@@ -210,10 +303,18 @@ export class BrokerReader {
 
   #typedScan = true;
 
-  /** Every worker with a heartbeat entry (fresh or not), `{ id, lastSeen }`, newest first,
-   * at most `limit`. Dramatiq removes a dead worker's entry once its acks are requeued. */
+  /** Workers with a heartbeat entry (fresh or not, none dated beyond the clock skew),
+   * `{ id, lastSeen }`, newest first, at most `limit`. Dramatiq removes a dead worker's
+   * entry once its acks are requeued. */
   async heartbeats(limit = 1000) {
-    const reply = await this.#send(["ZREVRANGE", this.keys.heartbeats(), 0, limit - 1, "WITHSCORES"]);
+    let reply;
+    try {
+      reply = await this.#send(["ZREVRANGEBYSCORE", this.keys.heartbeats(), this.#maxScore(), "-inf", "WITHSCORES", "LIMIT", 0, limit]);
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      this.#noteStray([this.keys.heartbeats()]);
+      return [];
+    }
     return pairs(reply).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) }));
   }
 
@@ -222,53 +323,68 @@ export class BrokerReader {
     return (await this.heartbeats()).filter((w) => w.lastSeen >= now - this.heartbeatTimeoutMs);
   }
 
-  /** Counts for each queue: `{ name, queued, delayed, inProgress, deadLettered }`. */
+  /** Counts for each queue: `{ name, queued, delayed, inProgress, deadLettered }` (a name
+   * whose keys are all stray is not a queue). */
   async counts(queues) {
     if (!queues.length) return [];
     const { queues: snap } = await this.snapshot(queues, 0);
-    return snap.map((s) => ({
+    return snap.filter((s) => !s.strayOnly).map((s) => ({
       name: s.name,
       queued: s.queued,
-      delayed: s.delayed + s.heldIds.length,
-      inProgress: s.ackedIds.length,
+      delayed: s.delayed + s.held,
+      inProgress: s.inProgress,
       deadLettered: s.deadLettered,
     }));
   }
 
   /**
-   * One atomic snapshot of `queues` (a Lua script): every heartbeat `{ id, lastSeen }` and,
-   * for each queue, the totals and, capped at `cap` per range, the waiting ids (oldest
-   * first), the delayed ids, the newest dead-letter ids, and the ids workers hold
-   * (`ackedIds` being processed, `heldIds` delayed until their eta).
+   * A snapshot of `queues`, each queue's keys read atomically (Lua scripts of bounded work,
+   * as many as the data needs): the newest heartbeats `{ id, lastSeen }` (at most
+   * `maxWorkers`) and, for each queue, the totals and, capped at `cap` per range, the
+   * waiting ids (oldest first), the delayed ids, the newest dead-letter ids, and the ids
+   * workers hold (`ackedIds` being processed, `heldIds` delayed until their eta; `inProgress`
+   * and `held` count them, a sampled set's unread members included). `strayOnly`: every key
+   * of the name met was stray (not a queue).
    */
   async snapshot(queues, cap) {
     const k = this.keys;
-    const keys = [k.heartbeats()];
-    const args = [cap, k.acksPrefix()];
-    for (const q of queues) {
-      const dq = k.delayQueue(q);
-      keys.push(k.queue(q), k.queue(dq), k.deadLetters(q));
-      args.push(q, dq);
-    }
-    const [beats, ...reply] = await this.#eval(SNAPSHOT, keys, args);
-    const ids = (list) => (list ?? []).map(text);
-    return {
-      heartbeats: pairs(beats).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) })),
-      queues: queues.map((name, i) => {
-        const [queued, q, delayed, dq, deadLettered, xq, acked, held] = reply[i];
-        return {
-          name,
+    const ids = (list) => (Array.isArray(list) ? list : []).map(text);
+    let heartbeats = null;
+    const out = [];
+    for (let at = 0; at < queues.length || heartbeats === null;) {
+      const batch = queues.slice(at, at + 64);
+      const keys = [k.heartbeats()];
+      const args = [cap, k.acksPrefix(), this.#maxScore(), this.maxWorkers, this.acksCap, this.budget];
+      for (const q of batch) {
+        const dq = k.delayQueue(q);
+        keys.push(k.queue(q), k.queue(dq), k.deadLetters(q));
+        args.push(q, dq);
+      }
+      const [beats, stray, done, ...reply] = await this.#eval(SNAPSHOT, keys, args);
+      this.#noteStray(stray);
+      heartbeats ??= pairs(beats).map(([id, score]) => ({ id: text(id), lastSeen: Number(text(score)) }));
+      for (let i = 0; i < Number(done); i++) {
+        const [queued, q, delayed, dq, deadLettered, xq, acked, held, ackedMore, heldMore, strayOnly] = reply[i];
+        const ackedIds = [...new Set(ids(acked))];
+        const heldIds = [...new Set(ids(held))];
+        out.push({
+          name: batch[i],
           queued: Number(queued),
           queuedIds: ids(q),
           delayed: Number(delayed),
           delayedIds: ids(dq),
           deadLettered: Number(deadLettered),
           deadIds: ids(xq),
-          ackedIds: [...new Set(ids(acked))],
-          heldIds: [...new Set(ids(held))],
-        };
-      }),
-    };
+          ackedIds,
+          heldIds,
+          inProgress: ackedIds.length + Number(ackedMore),
+          held: heldIds.length + Number(heldMore),
+          strayOnly: Number(strayOnly) === 1,
+        });
+      }
+      at += Math.max(1, Number(done));
+    }
+    return { heartbeats, queues: out };
   }
 
   /** The message JSON texts of `ids` in the hash `hash` (a key: `keys.messages(q)`,
@@ -278,7 +394,14 @@ export class BrokerReader {
     const out = [];
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
-      const reply = await this.#send(["HMGET", hash, ...chunk]);
+      let reply;
+      try {
+        reply = await this.#send(["HMGET", hash, ...chunk]);
+      } catch (error) {
+        if (!isWrongType(error)) throw error;
+        this.#noteStray([hash]);
+        reply = chunk.map(() => null);
+      }
       out.push(...reply.map(text));
     }
     return out;
@@ -289,19 +412,19 @@ export class BrokerReader {
    * returned (undefined for the first); answers `{ items: [{ id, body }], cursor }` with
    * `cursor` null after the last page. Messages that stay put are never skipped or
    * repeated: lists page by the last id handed out (see LIST_PAGE), sets by id order,
-   * dead letters by (time, id).
+   * dead letters by (time, id). Each item's `next` is the cursor of the page after it.
    */
   async page(queue, state, cursor, limit) {
     const bodies = (ids, msgs) => ids.map((id, i) => ({ id: text(id), body: text(msgs[i]) }));
     const k = this.keys;
     if (state === "queued" || (state === "delayed" && (cursor?.p ?? 0) === 0)) {
       const list = state === "queued" ? queue : k.delayQueue(queue);
-      const [start, ids, msgs] = await this.#eval(LIST_PAGE, [k.queue(list), k.messages(list)],
+      const [start, ids, msgs, stray] = await this.#eval(LIST_PAGE, [k.queue(list), k.messages(list)],
         [limit, cursor?.id ?? "", cursor?.i ?? 0]);
+      this.#noteStray(stray);
       const items = bodies(ids, msgs);
-      if (items.length === limit) {
-        return { items, cursor: { p: 0, id: items.at(-1).id, i: Number(start) + items.length - 1 } };
-      }
+      items.forEach((item, i) => (item.next = { p: 0, id: item.id, i: Number(start) + i }));
+      if (items.length === limit) return { items, cursor: items.at(-1).next };
       if (state === "queued") return { items, cursor: null };
       // The delay list is done: go on with the delayed messages workers hold until their eta.
       const rest = await this.page(queue, state, { p: 1, id: "" }, limit - items.length);
@@ -310,15 +433,20 @@ export class BrokerReader {
     }
     if (state === "delayed" || state === "in-progress") {
       const held = state === "delayed" ? k.delayQueue(queue) : queue;
-      const [ids, msgs] = await this.#eval(SET_PAGE, [k.heartbeats()], [limit, cursor?.id ?? "", k.messages(held), k.acksPrefix(), held]);
+      const [ids, msgs, stray] = await this.#eval(SET_PAGE, [k.heartbeats()],
+        [limit, cursor?.id ?? "", k.messages(held), k.acksPrefix(), held, this.#maxScore(), this.maxWorkers, this.acksCap]);
+      this.#noteStray(stray);
       const items = bodies(ids, msgs);
+      for (const item of items) item.next = { p: 1, id: item.id };
       const next = items.length === limit ? { p: 1, id: items.at(-1).id } : null;
       return { items, cursor: next };
     }
     // dead-lettered
-    const [ids, scores, msgs] = await this.#eval(ZSET_PAGE, [k.deadLetters(queue), k.deadLetterMessages(queue)],
+    const [ids, scores, msgs, stray] = await this.#eval(ZSET_PAGE, [k.deadLetters(queue), k.deadLetterMessages(queue)],
       [limit, cursor?.s ?? "", cursor?.id ?? ""]);
+    this.#noteStray(stray);
     const items = bodies(ids, msgs);
+    items.forEach((item, i) => (item.next = { s: text(scores[i]), id: item.id }));
     const next = items.length === limit ? { s: text(scores.at(-1)), id: items.at(-1).id } : null;
     return { items, cursor: next };
   }

@@ -52,15 +52,17 @@ export async function openRedis(connectRedis, url, replies = { returnBuffers: tr
   };
 }
 
-/** `readKey` for results in Redis: Dramatiq keeps a result as the one element of a list
- * under its key; anything else under that name is not a result (absent). */
-export const redisReadKey = (redis) => async (key) => {
-  const type = new TextDecoder().decode(toBytes(await redis.sendCommand(["TYPE", key])));
-  if (type !== "list") return null;
-  return (await redis.sendCommand(["LINDEX", key, "0"])) ?? null;
-};
+// A result in Redis is a list of exactly one element (Dramatiq's RedisBackend pushes the
+// bytes and trims the list to one): anything else under that name is not a result.
+const READ_RESULT = `
+local kind = redis.call("TYPE", KEYS[1])
+if (type(kind) == "table" and kind.ok or kind) ~= "list" or redis.call("LLEN", KEYS[1]) ~= 1 then return false end
+return redis.call("LINDEX", KEYS[1], 0)`;
 
-const toBytes = (reply) => (typeof reply === "string" ? new TextEncoder().encode(reply) : reply);
+/** `readKey` for results in Redis: the one element of the list under `key`, null when the
+ * key is absent or holds anything else (another type, a list of another length). */
+export const redisReadKey = (redis) => async (key) => (await redis.sendCommand(["EVAL", READ_RESULT, "1", key])) ?? null;
+
 
 /** SCAN's MATCH is a glob: `text` with its glob characters escaped. */
 const globEscape = (text) => text.replace(/[*?[\]\\]/g, "\\$&");

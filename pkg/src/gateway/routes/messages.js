@@ -8,6 +8,8 @@ import { isQueueName } from "../redis/broker.js";
 
 /** The largest page `/api/messages` hands out. */
 export const MAX_LIMIT = 1000;
+/** A page stops once its messages pass this many bytes (a producer's messages can be huge). */
+const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 const ID = /^[A-Za-z0-9_.:-]{0,100}$/;
 const encoder = new TextEncoder();
 
@@ -42,16 +44,21 @@ function readCursor(raw) {
 export function messageRoutes({ reader, brokerKeys, backend, decodeMessage }) {
   const STATES = BROKER_STATES;
 
-  /** A listed message: `{ message, key }`, null when gone or not a message. */
-  function parseMessage(body, queue) {
+  /** A listed message: `{ message, key }`; what the broker holds under an id that is not a
+   * Dramatiq message, `{ message: null, key: null, malformed, id, bytes }` (listed, not
+   * hidden: a producer could hide messages from the view otherwise); null when gone. */
+  function parseMessage(body, queue, id) {
     if (body == null) return null; // gone since its id was read
     let message;
+    const malformed = (reason) => ({ message: null, key: null, malformed: reason, id, bytes: body.length });
     try {
       message = decodeMessage(body);
-    } catch {
-      return null;
+    } catch (error) {
+      return malformed(/depth|nest|recursion/i.test(String(error?.message)) ? "nested too deeply" : "not JSON");
     }
-    if (!message || typeof message.message_id !== "string" || typeof message.actor_name !== "string") return null;
+    if (!message || typeof message !== "object" || typeof message.message_id !== "string" || typeof message.actor_name !== "string") {
+      return malformed("not a Dramatiq message");
+    }
     let key = null;
     try {
       key = backend.buildMessageKey({ queueName: queue, actorName: message.actor_name, messageId: message.message_id });
@@ -75,13 +82,24 @@ export function messageRoutes({ reader, brokerKeys, backend, decodeMessage }) {
     if (st === null) st = state ? STATES.indexOf(state) : 0;
     else if (state && STATES[st] !== state) throw new BadRequest("cursor: from another state");
     const items = [];
+    let bytes = 0; // a page ends early past MAX_PAGE_BYTES of messages (at least one)
     let next = null;
     // One state (or, with none named, each in turn) until the page is full.
     while (items.length < limit) {
-      const page = await reader.page(queue, STATES[st], inner, limit - items.length);
-      for (const { body } of page.items) {
-        const parsed = parseMessage(body, queue);
+      const want = limit - items.length;
+      const page = await reader.page(queue, STATES[st], inner, want);
+      let taken = 0;
+      for (const { id, body } of page.items) {
+        if (items.length && bytes >= MAX_PAGE_BYTES) break;
+        taken++;
+        bytes += body?.length ?? 0;
+        const parsed = parseMessage(body, queue, id);
         if (parsed) items.push({ state: STATES[st], ...parsed });
+      }
+      if (taken < page.items.length) {
+        // Full in bytes: the next page starts after the last message taken.
+        next = { st, ...page.items[taken - 1].next };
+        break;
       }
       if (page.cursor) {
         next = { st, ...page.cursor };

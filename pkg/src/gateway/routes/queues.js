@@ -1,7 +1,7 @@
 // The deployment's overview: `GET /api/queues` (counts per queue), `GET /api/workers` (the
 // workers with fresh heartbeats) and `GET /api/status` (Redis and the poller).
 import { Hono } from "hono";
-import { json, only } from "../http.js";
+import { json, only, publicError } from "../http.js";
 
 /**
  * @param {object} ctx the gateway's shared parts (see ../app.js)
@@ -26,7 +26,7 @@ export function queueRoutes({ reader, poller, redis }) {
     try {
       await redis.sendCommand(["PING"]);
     } catch (error) {
-      redisStatus = { ok: false, error: String(error.cause?.message ?? error.message) };
+      redisStatus = { ok: false, error: publicError(error) };
     }
     const events = { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status };
     return json(c, { redis: redisStatus, events }, redisStatus.ok ? 200 : 503);

@@ -1,6 +1,7 @@
 // `GET /kv/<key>`: a result's stored bytes exactly (the KvBackend HTTP protocol the
 // dashboard's HTTP source reads), 404 when absent. Only keys of the results namespace (or
-// Dramatiq's 32-hex MD5 keys) are read.
+// Dramatiq's 32-hex MD5 keys) are read, and only results are answered (in Redis, a list of
+// exactly one element: see ../redis/redis.js); the bytes as stored, whatever they are.
 import { Hono } from "hono";
 import { BadRequest, Unavailable } from "../http.js";
 
