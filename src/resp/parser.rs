@@ -288,10 +288,19 @@ impl Parser {
                     let take = missing.min(rest.len());
                     let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
                     // Grows with what arrived, never to the declared length up front, and
-                    // never past it: doubling would leave up to twice a large value's size
-                    // allocated (and pinned, wasm memory never shrinks).
+                    // never past it. Not by doubling: each doubled buffer is larger than all
+                    // the freed smaller ones together, so the allocator can never reuse them
+                    // and a 60 MB value left 120 MB of wasm memory (which never shrinks).
+                    // By half instead (freed buffers soon fit the next one), and to the
+                    // whole declared length once a quarter of it arrived (so a peer must
+                    // send bytes to make us hold four times as many).
                     if data.capacity() - data.len() < now.len() {
-                        let grown = (data.capacity().saturating_mul(2)).max(data.len() + now.len());
+                        let needed = data.len() + now.len();
+                        let grown = if needed >= *want / 4 {
+                            *want
+                        } else {
+                            (data.capacity() + data.capacity() / 2).max(needed)
+                        };
                         data.reserve_exact(grown.min(*want) - data.len());
                     }
                     data.extend_from_slice(now);
