@@ -381,10 +381,13 @@ impl RedisTransport {
                 None => shared.dispatcher.fetch(&queue, count, now, maintenance),
             };
             let reply = shared.run(&call, &queue).await?;
-            let fetched = protocol::parse_fetch(&reply).map_err(|e| broker_failure("fetch", &e))?;
+            let fetched = protocol::into_fetched(reply).map_err(|e| broker_failure("fetch", &e))?;
             let messages = js_sys::Array::new();
             let mut bad = Vec::new();
-            for body in &fetched.bodies {
+            let mut fetched = fetched;
+            let bodies = std::mem::take(&mut fetched.bodies);
+            for body in bodies {
+                let body = &body;
                 let value = match crate::codec::decode(body) {
                     Ok(v) => v,
                     Err(e) => {

@@ -51,7 +51,7 @@
 
 mod reply;
 
-pub use reply::{is_noscript, parse_done, parse_fetch, parse_qsize, Fetched};
+pub use reply::{into_fetched, is_noscript, parse_done, parse_fetch, parse_qsize, Fetched};
 
 use super::BrokerError;
 use crate::codec::value::Value;

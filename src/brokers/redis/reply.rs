@@ -34,13 +34,19 @@ pub struct Fetched {
 
 /// Reads a `fetch` reply: an array of bodies, nil where a body was missing.
 pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
+    into_fetched(reply.clone())
+}
+
+/// [`parse_fetch`] taking the reply, so the bodies move instead of being copied (a fetch
+/// may hold megabytes of them, in wasm memory that never shrinks).
+pub fn into_fetched(reply: Reply) -> Result<Fetched, BrokerError> {
     let Reply::Array(items) = reply else {
-        return Err(unexpected("fetch", "an array", reply));
+        return Err(unexpected("fetch", "an array", &reply));
     };
     let mut fetched = Fetched::default();
     for item in items {
         match item {
-            Reply::Bytes(body) => fetched.bodies.push(body.clone()),
+            Reply::Bytes(body) => fetched.bodies.push(body),
             Reply::Nil => fetched.missing += 1,
             Reply::Array(pair) => match pair.as_slice() {
                 [Reply::Bytes(id), Reply::Int(size)] if *size >= 0 => {
@@ -50,7 +56,7 @@ pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
                 _ => {
                     return Err(BrokerError::MalformedReply(format!(
                         "fetch should reply [id, size] for a body too big to send, got {}",
-                        item.describe()
+                        Reply::Array(pair).describe()
                     )))
                 }
             },
