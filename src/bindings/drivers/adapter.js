@@ -41,7 +41,14 @@ export function describeValue(value) {
 /** The text of a thrown value: its message when it is an Error, else String(value). */
 export function errorText(error) {
   try {
-    if (error instanceof Error || typeof error?.message === "string") return String(error.message);
+    if (error instanceof Error || typeof error?.message === "string") {
+      const text = String(error.message);
+      // Some clients reject with an empty message (node-redis's command TimeoutError):
+      // the error's name is then all there is to say.
+      if (text !== "") return text;
+      const name = error.name;
+      return typeof name === "string" && name !== "" ? name : "(an error without a message)";
+    }
     return typeof error === "symbol" ? error.toString() : String(error);
   } catch {
     return "(an error that cannot be printed)";
