@@ -892,15 +892,15 @@ export function actor<A extends unknown[] = unknown[], R = unknown>(name: string
 
 /** Runs actors for a broker's messages. */
 /**
- * Runs one actor call for a `Worker` and returns its result or a Promise of it; `timeLimit`
- * is the message's limit in ms (undefined without the `TimeLimit` middleware). The
- * `dramatiq-results worker` command's executor runs actors on worker threads and stops a
- * thread at its limit with `TimeLimitExceeded`.
+ * Runs one actor call for a `Worker` and returns its result or a Promise of it; `signal` is
+ * the attempt's (it aborts at the time limit or a shutdown, and the attempt then fails with
+ * its reason whatever the executor does). The `dramatiq-results worker` command's executor
+ * runs actors on worker threads and terminates a thread when its signal aborts.
  */
 export type WorkerExecutor = (
   actor: Actor,
   args: unknown[],
-  context: { message: WorkerMessage; timeLimit: number | undefined },
+  context: { message: WorkerMessage; signal: AbortSignalLike },
 ) => unknown;
 
 export class Worker {

@@ -171,7 +171,7 @@ test("the thread pool: results and errors cross back, hostile actors and time li
   const modules = [new URL("./worker-pool-actors.mjs", import.meta.url).href];
   const pool = new ThreadPool({ size: 2, modules, logger });
   await pool.start();
-  const run = (actorName, args = [], timeLimit) => pool.run({ actorName }, args, { message: actorName, timeLimit });
+  const run = (actorName, args = [], signal) => pool.run({ actorName }, args, { message: actorName, signal });
   try {
     assert.equal(await run("double", [21]), 42);
     // Two threads: two waits overlap.
@@ -186,11 +186,14 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     await assert.rejects(run("retry"), (e) => e instanceof Retry && e.delay === 1234);
     await assert.rejects(run("exits"), /exited \(code 3\) while running actor exits/);
     const stopped = Date.now();
-    await assert.rejects(run("forever", [], 300), TimeLimitExceeded);
+    const limit = new AbortController();
+    setTimeout(() => limit.abort(new TimeLimitExceeded("")), 300);
+    await assert.rejects(run("forever", [], limit.signal), (e) => e instanceof TimeLimitExceeded && /^Thread-/.test(e[Object.getOwnPropertySymbols(e)[0]] ?? ""));
     assert.ok(Date.now() - stopped < 1000, "stopped at its limit");
+    await assert.rejects(run("double", [1], AbortSignal.abort(new Error("already"))), /already/);
     // The pool is whole again: both replaced threads run calls.
     assert.deepEqual(await Promise.all([run("double", [1]), run("double", [2]), run("double", [3])]), [2, 4, 6]);
-    assert.ok(logged.some((m) => /ran forever past its time limit of 300 ms/.test(m)), logged.join("\n"));
+    assert.ok(logged.some((m) => /was stopped running forever \(TimeLimitExceeded\)/.test(m)), logged.join("\n"));
   } finally {
     await pool.close();
   }
@@ -365,7 +368,7 @@ test("a 4 s synchronous actor with a 1 s limit: quick actors keep finishing, it 
     assert.deepEqual(results.slice(1, 21).map((r) => r.value), quick.map((q) => q.args[0]));
     assert.deepEqual(results.slice(21, 51).map((r) => r.value), adds.map((_, i) => i + 1));
     assert.deepEqual(results.slice(51).map((r) => r.failure?.type), fails.map(() => "Error"));
-    await w.until(/Thread-\d+ ran spin past its time limit of 1000 ms and was stopped/);
+    await w.until(/Thread-\d+ was stopped running spin \(TimeLimitExceeded\)/);
 
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const metric = (name, actor) => {

@@ -1,13 +1,23 @@
 // The `worker` command's executor: a pool of worker threads (`node:worker_threads`), each
 // with the user's modules imported, that runs actor calls for a `Worker` (its `executor`
 // option). A synchronous, CPU-bound actor then blocks only its own thread: the process's
-// main thread keeps consuming, heartbeating and running the middleware. At a message's
-// time limit the thread running it is terminated (that stops synchronous code, which
-// nothing else in JavaScript can) and replaced.
+// main thread keeps consuming, heartbeating and running the middleware. When an attempt's
+// signal aborts (its time limit, a shutdown) the thread running it is terminated (that
+// stops synchronous code, which nothing else in JavaScript can) and replaced.
 import { Worker as Thread } from "node:worker_threads";
 import { Retry, SkipMessage, TimeLimitExceeded } from "../../../dist/node.js";
 import { checkOptions } from "../../internal/options.js";
 import { kThreadName } from "./log.js";
+
+/** A short text for an abort reason (a time limit, a shutdown), for the log. */
+function describeReason(reason) {
+  try {
+    if (reason instanceof Error) return reason.message ? `${reason.name}: ${reason.message}` : reason.name;
+    return String(reason);
+  } catch {
+    return "aborted";
+  }
+}
 
 /** The main thread's Error for what a thread's actor threw (`thread.js`'s plain form). */
 function reviveError(plain, threadName) {
@@ -55,7 +65,8 @@ export class ThreadPool {
     this.#size = size;
     this.#modules = [...modules];
     this.#logger = logger ?? console;
-    /** `run(actor, args, { message, timeLimit })`: a `Worker` executor (bound). */
+    /** `run(actor, args, { message, signal })`: a `Worker` executor (bound); when `signal`
+     * aborts, the call fails with its reason and its thread is terminated and replaced. */
     this.run = (actor, args, context) => this.#run(actor, args, context);
   }
 
@@ -88,7 +99,6 @@ export class ThreadPool {
         } else if (slot.job !== undefined && msg.id === slot.job.id) {
           const job = slot.job;
           slot.job = undefined;
-          clearTimeout(job.timer);
           this.#jobs -= 1;
           if (msg.type === "result") job.resolve(msg.result);
           else job.reject(reviveError(msg.error, name));
@@ -107,7 +117,6 @@ export class ThreadPool {
         const job = slot.job;
         slot.job = undefined;
         if (job !== undefined && !job.settled) {
-          clearTimeout(job.timer);
           this.#jobs -= 1;
           job.reject(new Error(`${name} exited (code ${code}) while running actor ${job.actorName}.`));
         }
@@ -138,39 +147,43 @@ export class ThreadPool {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  #run(actor, args, { message, timeLimit } = {}) {
+  #run(actor, args, { signal } = {}) {
     if (this.#closed) return Promise.reject(new Error("the thread pool is closed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = { id: ++this.#ids, actorName: actor.actorName, settled: false, timer: undefined, slot: undefined };
+      const job = { id: ++this.#ids, actorName: actor.actorName, settled: false, slot: undefined, onAbort: undefined };
       const settle = (fn) => (value) => {
         if (job.settled) return;
         job.settled = true;
-        clearTimeout(job.timer);
+        if (job.onAbort) signal.removeEventListener("abort", job.onAbort);
         fn(value);
       };
       job.resolve = settle(resolve);
       job.reject = settle(reject);
-      // The limit's clock starts now, in the caller's turn (so this timer fires before the
-      // Worker's own one for the same limit, and the failure names the thread).
-      if (Number.isFinite(timeLimit)) {
-        job.timer = setTimeout(() => {
+      // Registered in the caller's turn, so this runs before the Worker's own abort
+      // listener: the reason it fails the attempt with then names the thread.
+      if (signal) {
+        job.onAbort = () => {
           const slot = job.slot;
-          if (job.settled) return;
-          if (slot === undefined || slot.job !== job) {
-            job.reject(new TimeLimitExceeded(`Time limit of ${timeLimit} ms exceeded by ${message}.`));
-            return;
+          const reason = signal.reason;
+          if (slot === undefined || slot.job !== job) return job.reject(reason);
+          try {
+            if (reason !== null && typeof reason === "object") reason[kThreadName] = slot.name;
+          } catch {
+            // A frozen reason: the line names the main thread instead.
           }
           slot.job = undefined;
           this.#jobs -= 1;
-          job.reject(Object.assign(new TimeLimitExceeded(`Time limit of ${timeLimit} ms exceeded by ${message}.`), { [kThreadName]: slot.name }));
+          job.reject(reason);
           // Terminating is the only way to stop synchronous code; a new thread takes its place.
-          this.#replace(slot, `ran ${actor.actorName} past its time limit of ${timeLimit} ms and was stopped`);
+          this.#replace(slot, `was stopped running ${actor.actorName} (${describeReason(reason)})`);
           slot.thread.terminate().catch(() => {});
-        }, timeLimit);
+        };
+        signal.addEventListener("abort", job.onAbort, { once: true });
       }
       this.#acquire().then((slot) => {
         if (slot === undefined) return job.reject(new Error("the thread pool is closed"));
-        if (job.settled) return this.#release(slot); // its limit passed while it waited
+        if (job.settled) return this.#release(slot); // aborted while it waited
         job.slot = slot;
         slot.job = job;
         this.#jobs += 1;

@@ -36,19 +36,15 @@ async function stop(why) {
   if (stopping) return stopping;
   stopping = (async () => {
     logger.info(`Stopping worker process (${why})...`);
-    let timer;
-    const timedOut = new Promise((resolve) => {
-      timer = setTimeout(() => resolve(true), config.shutdownTimeout);
-    });
-    let late = false;
-    if (worker) late = await Promise.race([worker.stop().then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) {
+    // Python's worker.stop(timeout=…): prefetched messages go back at once, those running
+    // get until the shutdown timeout.
+    if (worker) await worker.stop({ timeout: config.shutdownTimeout });
+    if (pool && pool.busy > 0) {
       // Out now, threads and all: the supervisor gives what this process still held back
       // to the queues (RabbitMQ does so itself when the connection drops). Exit 0 all the
       // same, as Python's worker process does after its shutdown timeout.
       logger.warn(
-        `Shutdown timeout of ${config.shutdownTimeout} ms reached with ${pool?.busy ?? 0} message(s) in progress; ` +
+        `Shutdown timeout of ${config.shutdownTimeout} ms reached with ${pool.busy} message(s) in progress; ` +
           "stopping them (they return to their queues).",
       );
       process.exit(RET.OK);
