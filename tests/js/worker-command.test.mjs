@@ -200,6 +200,24 @@ test("the thread pool: results and errors cross back, hostile actors and time li
   await assert.rejects(pool.run({ actorName: "double" }, [1], {}), /closed/);
 });
 
+test("the command line: Python's flags, -Q taking several queues, the metrics environment variables", async () => {
+  const { parseWorkerArgs } = await import("../../pkg/src/worker/node/cli.js");
+  const file = fileURLToPath(import.meta.url);
+  const c = parseWorkerArgs([file, "-p", "3", "-t", "16", "-Q", "a", "b", "--worker-shutdown-timeout", "1500", "-v"], {});
+  assert.deepEqual(
+    { processes: c.processes, threads: c.threads, queues: c.queues, shutdownTimeout: c.shutdownTimeout, verbose: c.verbose, metrics: c.metrics },
+    { processes: 3, threads: 16, queues: ["a", "b"], shutdownTimeout: 1500, verbose: true, metrics: undefined },
+  );
+  assert.deepEqual(c.modules, [file]);
+  const d = parseWorkerArgs([file, "--queues=x,y"], { dramatiq_prom_port: "9300", dramatiq_prom_host: "127.0.0.1" });
+  assert.deepEqual(d.queues, ["x", "y"]);
+  assert.deepEqual(d.metrics, { port: 9300, host: "127.0.0.1" });
+  assert.equal(d.threads, 8);
+  assert.equal(d.shutdownTimeout, 600_000);
+  assert.ok(d.processes >= 1);
+  assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
+});
+
 test("worker --help, a broken module, an unreachable broker: Python's exit codes", { skip, timeout: 60_000 }, async () => {
   const help = execFileSync("npx", ["--offline", "dramatiq-results", "worker", "--help"], { cwd: dir, encoding: "utf8" });
   for (const flag of ["--processes", "--threads", "--queues", "--pid-file", "--log-file", "--watch", "--worker-shutdown-timeout", "--metrics-port", "--verbose"]) {
