@@ -219,6 +219,29 @@ fn the_script_runs_on_a_real_server() {
         Reply::Array(vec![bulk(idb)])
     );
 
+    // A worker process that died holding a message: a live one releases what it held at
+    // once (its supervisor saw it die), and its heartbeat goes once it holds nothing.
+    let dead = Dispatcher::new("dramatiq", "js-dead");
+    let fetched = parse_fetch(&redis.dispatch(&dead.fetch("default", 16, now, false))).unwrap();
+    assert_eq!(fetched.bodies, vec![b.encode()]);
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![])
+    );
+    parse_done(&redis.dispatch(&d.release("default", "js-dead", now))).unwrap();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(idb)])
+    );
+    assert_eq!(
+        redis.cmd(&["EXISTS", "dramatiq:__acks__.js-dead.default"]),
+        Reply::Int(0)
+    );
+    assert_eq!(
+        redis.cmd(&["ZSCORE", "dramatiq:__heartbeats__", "js-dead"]),
+        Reply::Nil
+    );
+
     // A delayed message: on default.DQ with an eta; when due, moved to default.
     let delayed = prepare(&add("[5]", "m4"), Some(30), now, [4; 16]);
     parse_done(&redis.dispatch(&d.enqueue_message(&delayed, now, false).unwrap())).unwrap();

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // `dramatiq-results serve`: the results gateway and live dashboard for a Dramatiq deployment.
+// `dramatiq-results worker`: runs JavaScript actors as Python's `dramatiq` runs Python ones
+// (its own usage and code: pkg/src/worker/node/cli.js).
 import { parseArgs } from "node:util";
 
 const USAGE = `Usage: dramatiq-results serve --redis <url> [options]
        dramatiq-results assets <dir>
+       dramatiq-results worker <module> [module...] [options]   (see: worker --help)
 
 Serves the results dashboard and a read-only API over a Dramatiq deployment:
 the Redis broker's queues, workers and messages, and their results.
@@ -40,6 +43,11 @@ async function main(argv) {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help" || command === undefined) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === "worker") {
+    const { main: worker } = await import("../src/worker/node/cli.js");
+    await worker(rest);
     return;
   }
   if (command === "assets") {

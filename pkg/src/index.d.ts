@@ -891,9 +891,26 @@ export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>
 export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 
 /** Runs actors for a broker's messages. */
+/**
+ * Runs one actor call for a `Worker` and returns its result or a Promise of it; `signal` is
+ * the attempt's (it aborts at the time limit or a shutdown, and the attempt then fails with
+ * its reason whatever the executor does). The `dramatiq-results worker` command's executor
+ * runs actors on worker threads and terminates a thread when its signal aborts.
+ */
+export type WorkerExecutor = (
+  actor: Actor,
+  args: unknown[],
+  context: { message: WorkerMessage; signal: AbortSignalLike },
+) => unknown;
+
 export class Worker {
   /** On a `RedisBroker` or `RabbitmqBroker`, `queues` defaults to the queues of its actors that have code here. */
-  constructor(broker: StubBroker | RedisBroker | RabbitmqBroker, options?: { concurrency?: number; queues?: Iterable<string> });
+  constructor(
+    broker: StubBroker | RedisBroker | RabbitmqBroker,
+    options?: { concurrency?: number; queues?: Iterable<string>; executor?: WorkerExecutor },
+  );
+  /** What runs actors (undefined: `actor.fn(...args)` in this thread). */
+  readonly executor: WorkerExecutor | undefined;
   readonly broker: StubBroker | RedisBroker | RabbitmqBroker;
   readonly concurrency: number;
   /** The queues it consumes, or `undefined` for all of the broker's. */

@@ -74,3 +74,12 @@ export const kWorker = Symbol("dramatiq.worker");
 export const kExposed = Symbol("dramatiq.exposed");
 /** `proxy[kTimer]`: the `TimeLimit` timer of its attempt. */
 export const kTimer = Symbol("dramatiq.timeLimitTimer");
+
+// The `dramatiq-results worker` command (worker/node/) and the brokers. Its files ship as
+// sources beside the bundled entry (dist/node.js) and reach the broker from outside the
+// bundle, so these two are registered Symbols (`Symbol.for`): the same Symbol on both
+// sides of the bundle, still never a string-named member.
+/** `broker[kReleaseWorker](deadBrokerId, queues?)`: gives back what a dead worker process held. */
+export const kReleaseWorker = Symbol.for("dramatiq-results.releaseWorker");
+/** `broker[kProbe]()`: one round trip to the server; rejects when it cannot be reached. */
+export const kProbe = Symbol.for("dramatiq-results.probe");

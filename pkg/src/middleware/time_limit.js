@@ -14,7 +14,9 @@ let optionNames;
  * attempt's `signal` (`currentSignal()`, `CurrentMessage.getCurrentMessage().signal`)
  * aborts with `TimeLimitExceeded` and an async actor's attempt fails with it (retried as
  * any failure is). Work that ignores the signal goes on, its result ignored; a
- * synchronous actor cannot be interrupted here.
+ * synchronous actor cannot be interrupted in the worker's own thread. The
+ * `dramatiq-results worker` command runs actors on worker threads and terminates the
+ * thread at the limit, which stops synchronous code too.
  */
 export class TimeLimit extends Middleware {
   constructor(options) {

@@ -30,7 +30,11 @@ export class Worker {
     if (!broker || (typeof broker[kTake] !== "function" && typeof broker[kConsume] !== "function")) {
       throw new TypeError("Worker needs a StubBroker, a RedisBroker or a RabbitmqBroker");
     }
-    const { concurrency = 8, queues } = checkOptions("new Worker()", options, { concurrency: "any", queues: "iterable" });
+    const { concurrency = 8, queues, executor } = checkOptions("new Worker()", options, {
+      concurrency: "any",
+      queues: "iterable",
+      executor: "function",
+    });
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
     /** The broker it consumes from. */
     this.broker = broker;
@@ -38,6 +42,15 @@ export class Worker {
     this.concurrency = concurrency;
     /** The queues it consumes (undefined: every queue of the broker's actors). */
     this.queues = queues ? new Set([...queues]) : undefined;
+    /**
+     * What runs an actor: `executor(actor, args, { message, signal })` returns the actor's
+     * result or a Promise of it; `signal` is the attempt's (it aborts at the time limit or
+     * a shutdown, and the attempt then fails with its reason whatever the executor does).
+     * Undefined: `actor.fn(...args)` in this thread. The `worker` command runs actors on
+     * worker threads through it, so a synchronous actor stalls nothing else, and stops the
+     * thread when the signal aborts.
+     */
+    this.executor = executor;
   }
 
   /** Starts consuming. Calling it on a running worker does nothing. */
@@ -194,8 +207,11 @@ export class Worker {
     if (Object.keys(kwargs).length > 0) args.push(kwargs);
     const aborted = message[kAborted];
     if (aborted) throw aborted.reason;
+    const executor = this.executor;
+    // An executor gets the attempt's signal (made only then: few in-thread actors look).
+    const call = executor === undefined ? () => actor.fn(...args) : () => executor(actor, args, { message, signal: message.signal });
     // Only under CurrentMessage: on Node 20 an AsyncLocalStorage in use slows every Promise.
-    const out = message[kExposed] ? runInAttempt(message, () => actor.fn(...args)) : actor.fn(...args);
+    const out = message[kExposed] ? runInAttempt(message, call) : call();
     if (!out || typeof out.then !== "function") return out;
     return untilAborted(out, message);
   }

@@ -502,6 +502,17 @@ impl RedisTransport {
         }
     }
 
+    /// Gives what the dead worker `deadWorkerId` holds from `queue` back to its tail (see
+    /// `Dispatcher::release`): its supervisor saw it die, so waiting for its heartbeat to
+    /// time out would only delay its messages.
+    pub fn release(&self, queue: String, dead_worker_id: String) -> js_sys::Promise {
+        let call = self
+            .shared
+            .dispatcher
+            .release(&queue, &dead_worker_id, now_ms());
+        self.done(call, queue)
+    }
+
     /// Moves a due delayed message fetched from `fetchedFrom` to its queue: enqueue the
     /// copy without `eta` (fresh id), then ack the original. Resolves with the copy.
     pub fn undelay(&self, fetched_from: String, message: &Message) -> js_sys::Promise {
@@ -524,6 +535,17 @@ impl RedisTransport {
                 .await?;
             shared.run_done(&step.ack, &fetched_from).await?;
             Ok(Message::from_core(step.message).into())
+        })
+    }
+
+    /// `PING`: one round trip to the server that, unlike every script call, is no
+    /// heartbeat, so a process that only checks the server (the worker command's
+    /// supervisor) never shows up as a worker.
+    pub fn ping(&self) -> js_sys::Promise {
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared.plain(&["PING"]).await?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 

@@ -16,6 +16,10 @@
 --   ack      id                forgets an acked message; replies nil
 --   nack     id                dead-letters it (scored by now); replies nil
 --   requeue  id...             gives unacked ids back to the queue's tail; replies nil
+--   release                    called as a dead worker (its id as the worker id): gives
+--                              every id it holds from the queue back to the tail, at once
+--                              rather than after the heartbeat timeout, and forgets the
+--                              worker once it holds nothing; replies nil
 --   purge                      drops the queue, its hash, its dead letters; replies nil
 --   qsize                      messages held for the queue and its delay queue; integer
 --
@@ -165,6 +169,21 @@ elseif command == "requeue" then
         if redis.call("SREM", held, id) == 1 and redis.call("HEXISTS", bodies, id) == 1 then
             redis.call("RPUSH", list, id)
         end
+    end
+    return nil
+
+elseif command == "release" then
+    -- Called as the dead worker (its id in ARGV[4]), so no other worker's heartbeat is
+    -- left behind by the call itself.
+    local ids = redis.call("SMEMBERS", held)
+    for _, id in ipairs(ids) do
+        if redis.call("HEXISTS", bodies, id) == 1 then
+            redis.call("RPUSH", list, id)
+        end
+    end
+    redis.call("DEL", held)
+    if #redis.call("KEYS", acks_of .. worker .. ".*") == 0 then
+        redis.call("ZREM", heartbeats, worker)
     end
     return nil
 

@@ -39,6 +39,8 @@
 //! - a held delayed message that is due: [`Dispatcher::undelay`] gives the enqueue and the
 //!   ack, to send in that order.
 //! - shutdown or lost connection: [`Dispatcher::requeue`] with the ids still unprocessed.
+//! - a worker process known dead (its supervisor saw it exit): [`Dispatcher::release`] with
+//!   its worker id, per queue and delay queue, so its messages return at once.
 //! - maintenance: set `maintenance` on a call when [`Dispatcher::maintenance_due`] says so
 //!   (one call in a thousand by default; never on ack or nack, as in Dramatiq).
 //!
@@ -119,6 +121,8 @@ pub enum Command {
     Nack,
     /// Gives unprocessed ids back to the queue.
     Requeue,
+    /// Gives what another, dead, worker holds from the queue back to it.
+    Release,
     /// Drops a queue's messages, this worker's ack set and the dead letters.
     Purge,
     /// Counts a queue's and its delay queue's messages (for `join`).
@@ -134,6 +138,7 @@ impl Command {
             Command::Ack => "ack",
             Command::Nack => "nack",
             Command::Requeue => "requeue",
+            Command::Release => "release",
             Command::Purge => "purge",
             Command::Qsize => "qsize",
         }
@@ -442,6 +447,21 @@ impl Dispatcher {
             .map(|id| id.as_bytes().to_vec())
             .collect();
         Some(self.call(Command::Requeue, queue, now_ms, maintenance, extra))
+    }
+
+    /// Gives every id the worker `dead_worker_id` holds from `queue` back to its tail (those
+    /// whose body is still stored), and forgets that worker's heartbeat once it holds
+    /// nothing on any queue: what Dramatiq's maintenance does for a worker silent past the
+    /// heartbeat timeout, done at once by a supervisor that saw the worker process die
+    /// (`dramatiq-results worker`). Only for a worker known dead: a live one would see its
+    /// messages run twice.
+    /// The call is made *as* the dead worker, so it leaves no heartbeat of its caller.
+    pub fn release(&self, queue: &str, dead_worker_id: &str, now_ms: i64) -> Call {
+        let as_dead = Dispatcher {
+            worker_id: dead_worker_id.to_owned(),
+            ..self.clone()
+        };
+        as_dead.call(Command::Release, queue, now_ms, false, Vec::new())
     }
 
     /// Drops `queue`'s list, bodies, this worker's ack set and the dead letters. Dramatiq's

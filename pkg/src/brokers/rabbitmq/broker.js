@@ -24,6 +24,7 @@ import {
   kFinish,
   kHeld,
   kNewChannel,
+  kProbe,
   kPrepare,
   kPreparedMessage,
   kWrite,
@@ -153,6 +154,12 @@ export class RabbitmqBroker extends NetworkBroker {
     // keeps it from being an uncaught exception (the operation that caused it rejects).
     ch.on("error", () => {});
     return ch;
+  }
+
+  /** Opens and closes a channel, so a worker can refuse to start without the server. */
+  async [kProbe]() {
+    const ch = await this[kNewChannel]();
+    await ch.close().catch(() => {});
   }
 
   /** The channel publishes and declarations go through (a confirm channel with `confirmDelivery`). */

@@ -47,6 +47,15 @@ export class RabbitmqConsumer extends Consumer {
     this.wakeLost?.();
     this.wakeRunners();
     this.delayWake?.();
+    // Deliveries held but not started go back to their queue now (requeued, not
+    // dead-lettered), so other workers take them while the runners finish theirs.
+    for (const { held } of [...this.ready.splice(0), ...this.delayed.splice(0)]) {
+      try {
+        held.ch.nack(held.delivery, false, true);
+      } catch {
+        // Its channel is gone, and RabbitMQ has requeued it already.
+      }
+    }
     if (!(await settledBy(this.#done, deadline))) {
       this.broker.logger.warn(stopTimedOut(this.busy, timeout, "RabbitMQ delivers them again once their channel closes"));
     }

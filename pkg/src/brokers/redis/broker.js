@@ -14,6 +14,8 @@ import {
   kNotify,
   kPrepare,
   kPreparedMessage,
+  kProbe,
+  kReleaseWorker,
   kTransport,
   kWrite,
 } from "../../internal/symbols.js";
@@ -171,6 +173,26 @@ export class RedisBroker extends NetworkBroker {
         error,
       );
     }
+  }
+
+  /**
+   * Gives every message the worker `deadBrokerId` held on `queues` (canonical names; by
+   * default those of this broker's local actors) and their delay queues back to them, and
+   * drops its heartbeat: the worker command's supervisor calls this as soon as a worker
+   * process has exited, instead of leaving its messages until its heartbeat times out.
+   */
+  async [kReleaseWorker](deadBrokerId, queues) {
+    if (deadBrokerId === this.brokerId) throw new TypeError("a broker cannot release its own messages");
+    const names = queues ?? [...this.actors.values()].filter((a) => !a.remote).map((a) => a.queueName);
+    for (const q of new Set([...names].map((n) => canonicalQueueName(n)))) {
+      await this[kTransport].release(q, deadBrokerId);
+      await this[kTransport].release(delayQueueName(q), deadBrokerId);
+    }
+  }
+
+  /** One round trip to the server (no heartbeat), so a worker can refuse to start without it. */
+  async [kProbe]() {
+    await this[kTransport].ping();
   }
 
   /** Wakes this process's consumers of `queue` (a message was just enqueued there). */

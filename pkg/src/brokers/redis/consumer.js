@@ -61,18 +61,27 @@ export class RedisConsumer extends Consumer {
     return this.#done;
   }
 
-  /** Stops fetching, lets the runners finish their message (until `deadline`, ms since
-   * the epoch), and requeues the rest. */
+  /**
+   * Stops fetching, requeues what is held but not started (at once, so other workers take
+   * it while the runners finish theirs), lets the runners finish their message (until
+   * `deadline`, ms since the epoch), and requeues what a fetch under way brought in
+   * meanwhile.
+   */
   async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
     this.#wakeAll();
+    await this.#requeueHeld();
     if (!(await settledBy(this.#done, deadline))) {
       // As Dramatiq's worker after `stop(timeout)`: what still runs stays in this worker's
       // ack set, and goes back to its queue once the heartbeat times out.
       this.broker.logger.warn(stopTimedOut(this.busy, timeout, "return to their queue once this worker's heartbeat times out"));
     }
     this.broker[kConsumers].delete(this);
+    await this.#requeueHeld();
+  }
+
+  async #requeueHeld() {
     const left = new Map();
     for (const item of [...this.ready, ...this.delayed]) {
       const ids = left.get(item.queue.name) ?? [];

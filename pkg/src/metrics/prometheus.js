@@ -1,0 +1,121 @@
+// Dramatiq's Prometheus metrics, for JavaScript workers: the same names, help texts, labels
+// and buckets as `dramatiq.middleware.prometheus`, so the dashboards and alerts written for
+// Python workers read JavaScript ones unchanged. Counted by a middleware in each worker
+// process over prom-client (the maintained Prometheus client for Node); the `worker`
+// command's supervisor sums the processes' registries (prom-client's AggregatorRegistry)
+// and serves the text at /metrics.
+import { createServer } from "node:http";
+import prom from "prom-client";
+import { Middleware } from "../../dist/node.js";
+
+const LABELS = ["queue_name", "actor_name"];
+// Dramatiq's buckets, in milliseconds (+Inf is implicit in prom-client).
+const BUCKETS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 600000, 900000];
+
+/**
+ * The `Prometheus` middleware of Dramatiq, over its own prom-client `Registry`
+ * (`registry`): messages processed, errored, retried, dead-lettered, in progress, and
+ * their durations, labelled by queue and actor.
+ */
+export class Prometheus extends Middleware {
+  #started = new Map();
+
+  constructor() {
+    super();
+    /** This process's metrics. */
+    this.registry = new prom.Registry();
+    const registers = [this.registry];
+    const counter = (name, help) => new prom.Counter({ name, help, labelNames: LABELS, registers });
+    this.total = counter("dramatiq_messages_total", "The total number of messages processed.");
+    this.errors = counter("dramatiq_message_errors_total", "The total number of errored messages.");
+    this.retries = counter("dramatiq_message_retries_total", "The total number of retried messages.");
+    this.rejects = counter("dramatiq_message_rejects_total", "The total number of dead-lettered messages.");
+    this.inProgress = new prom.Gauge({
+      name: "dramatiq_messages_inprogress",
+      help: "The number of messages in progress.",
+      labelNames: LABELS,
+      registers,
+      aggregator: "sum",
+    });
+    this.delayedInProgress = new prom.Gauge({
+      name: "dramatiq_delayed_messages_inprogress",
+      help: "The number of delayed messages in memory.",
+      labelNames: LABELS,
+      registers,
+      aggregator: "sum",
+    });
+    this.durations = new prom.Histogram({
+      name: "dramatiq_message_duration_milliseconds",
+      help: "The time spent processing messages.",
+      labelNames: LABELS,
+      buckets: BUCKETS,
+      registers,
+    });
+  }
+
+  afterNack(broker, message) {
+    this.rejects.inc(labels(message));
+  }
+
+  afterEnqueue(broker, message) {
+    // As Dramatiq: an enqueue of a message that carries a retry count is a retry.
+    const options = message.options;
+    if (options && options.retries !== undefined) this.retries.inc(labels(message));
+  }
+
+  beforeProcessMessage(broker, message) {
+    this.inProgress.inc(labels(message));
+    this.#started.set(message.messageId, performance.now());
+  }
+
+  afterProcessMessage(broker, message, { exception } = {}) {
+    const l = labels(message);
+    const started = this.#started.get(message.messageId) ?? performance.now();
+    this.#started.delete(message.messageId);
+    this.durations.observe(l, Math.round(performance.now() - started));
+    this.inProgress.dec(l);
+    this.total.inc(l);
+    if (exception !== undefined && exception !== null) this.errors.inc(l);
+  }
+
+  afterSkipMessage(broker, message) {
+    this.afterProcessMessage(broker, message);
+  }
+}
+
+function labels(message) {
+  return { queue_name: String(message.queueName), actor_name: String(message.actorName) };
+}
+
+/** Prometheus's text for the sum of several processes' `registry.getMetricsAsJSON()`. */
+export async function aggregateText(perProcess) {
+  const registry = prom.AggregatorRegistry.aggregate(perProcess);
+  return { contentType: registry.contentType, text: await registry.metrics() };
+}
+
+/**
+ * Serves `GET /metrics` on `host:port` with what `collect()` resolves to (an array of
+ * `getMetricsAsJSON()` results, one per process). Resolves with the listening server.
+ */
+export function serveMetrics({ host, port, collect, logger }) {
+  const server = createServer(async (req, res) => {
+    if (req.method !== "GET" || new URL(req.url, "http://x").pathname !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("Not found: the metrics are at /metrics\n");
+      return;
+    }
+    try {
+      const { contentType, text } = await aggregateText(await collect());
+      res.writeHead(200, { "content-type": contentType }).end(text);
+    } catch (error) {
+      logger?.error("Could not collect the worker processes' metrics.", error);
+      res.writeHead(500, { "content-type": "text/plain" }).end("metrics unavailable\n");
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}

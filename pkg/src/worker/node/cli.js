@@ -1,0 +1,130 @@
+// `dramatiq-results worker <module> [more modules] [options]`: Python's `dramatiq` command
+// for JavaScript actors. Parses the command line (Python's flags where they mean the
+// same) and hands it to the supervisor.
+import { availableParallelism } from "node:os";
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { RET } from "./exit_codes.js";
+
+export const USAGE = `Usage: dramatiq-results worker <module> [module...] [options]
+
+Runs the actors of the modules (files that call setBroker(new RedisBroker(client)) or a
+RabbitmqBroker, and declare actors) as Python's "dramatiq" runs a Python app: a supervisor,
+worker processes, and in each a pool of worker threads the actors run on.
+
+  -p, --processes <n>             worker processes (default: the number of cores)
+  -t, --threads <n>               worker threads per process (default 8): actors run on
+                                  them, so a synchronous actor blocks only its thread
+  -Q, --queues <q> [q...]         consume only these queues (default: those of the actors)
+      --pid-file <path>           write the supervisor's PID there (refused if it names a
+                                  running process)
+      --log-file <path>           append the logs there instead of stderr
+      --watch <dir>               restart the worker processes when a file under <dir> changes
+      --worker-shutdown-timeout <ms>
+                                  how long a stop waits for messages in progress
+                                  (default 600000, as Python's)
+      --metrics-port <port>       serve Prometheus metrics at /metrics, summed over the
+                                  worker processes (or env dramatiq_prom_port)
+      --metrics-host <addr>       the address to serve them on (default 0.0.0.0, or env
+                                  dramatiq_prom_host)
+  -v, --verbose                   debug lines, and the stack of a start-up failure
+  -h, --help                      this text
+
+Signals: SIGTERM or SIGINT stop gracefully (no more fetching; prefetched messages return
+to their queues at once; messages in progress finish, up to the shutdown timeout); a second
+one stops at once. SIGHUP restarts the worker processes (a code reload).
+
+Exit codes (Python's): 0 stopped cleanly, 1 killed, 2 a module failed to import or a bad
+command line, 3 the broker could not be reached at start-up, 4 the PID file names a
+running process or cannot be written.
+`;
+
+function usageError(message) {
+  process.stderr.write(`dramatiq-results worker: ${message}\n\n${USAGE}`);
+  process.exit(RET.IMPORT);
+}
+
+function whole(name, value, min, max) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(String(value)) || n < min || n > max) usageError(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/**
+ * The command line as the supervisor's config. Python's `-Q q1 q2` (several values after
+ * one flag) is kept: the words after -Q up to the next option are queues.
+ */
+export function parseWorkerArgs(argv, env = process.env) {
+  const args = [];
+  const queues = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (a === "-Q" || a === "--queues") {
+      while (i + 1 < argv.length && !argv[i + 1].startsWith("-")) queues.push(argv[++i]);
+      continue;
+    }
+    if (a.startsWith("--queues=")) {
+      queues.push(...a.slice("--queues=".length).split(",").filter(Boolean));
+      continue;
+    }
+    args.push(a);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        processes: { type: "string", short: "p" },
+        threads: { type: "string", short: "t" },
+        "pid-file": { type: "string" },
+        "log-file": { type: "string" },
+        watch: { type: "string" },
+        "worker-shutdown-timeout": { type: "string" },
+        "metrics-port": { type: "string" },
+        "metrics-host": { type: "string" },
+        verbose: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    usageError(error.message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  if (positionals.length === 0) usageError("name at least one module (a file that declares actors)");
+  const modules = positionals.map((m) => resolve(m));
+  for (const [i, m] of modules.entries()) {
+    if (!existsSync(m) || !statSync(m).isFile()) usageError(`no such module file: ${positionals[i]}`);
+  }
+  if (values.watch !== undefined && !(existsSync(values.watch) && statSync(values.watch).isDirectory())) {
+    usageError(`--watch needs a directory: ${values.watch}`);
+  }
+  const metricsPort = whole("--metrics-port", values["metrics-port"] ?? env.dramatiq_prom_port, 0, 65535);
+  return {
+    modules,
+    processes: whole("--processes", values.processes, 1, 1024) ?? availableParallelism(),
+    threads: whole("--threads", values.threads, 1, 1024) ?? 8,
+    queues: queues.length > 0 ? queues : undefined,
+    pidFile: values["pid-file"] && resolve(values["pid-file"]),
+    logFile: values["log-file"] && resolve(values["log-file"]),
+    watch: values.watch && resolve(values.watch),
+    shutdownTimeout: whole("--worker-shutdown-timeout", values["worker-shutdown-timeout"], 0, 2 ** 31 - 1) ?? 600_000,
+    metrics: metricsPort === undefined ? undefined : { port: metricsPort, host: values["metrics-host"] ?? env.dramatiq_prom_host ?? "0.0.0.0" },
+    verbose: values.verbose ?? false,
+  };
+}
+
+/** `dramatiq-results worker …`: parses `argv` and runs the supervisor. */
+export async function main(argv) {
+  const config = parseWorkerArgs(argv);
+  if (config.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { supervise } = await import("./supervisor.js");
+  await supervise(config);
+}

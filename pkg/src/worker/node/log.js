@@ -1,0 +1,60 @@
+// The worker command's log lines, in the shape Python Dramatiq's operators read:
+//   [2026-12-06 18:40:00,123] [PID 4242] [MainThread] [dramatiq.WorkerProcess(1)] [INFO] Worker process is ready for action.
+// one line per event (a failure's stack follows it, as Python's traceback does), to stderr
+// or appended to `--log-file`.
+import { appendFileSync } from "node:fs";
+import { inspect } from "node:util";
+
+/** `error[kThreadName]`: the worker thread an actor's error came from (set by pool.js), so
+ * the line that reports it names that thread, not the main thread that logs it. */
+export const kThreadName = Symbol("dramatiq.threadName");
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 };
+const NAMES = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };
+
+function stamp(date) {
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  return (
+    `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ` +
+    `${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())},${p(date.getMilliseconds(), 3)}`
+  );
+}
+
+/** Text for one logged argument: an Error's stack (its cause's too), anything else inspected. */
+function text(value) {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) {
+    let out = value.stack ?? `${value.name}: ${value.message}`;
+    if (value.cause !== undefined) out += `\nCaused by: ${text(value.cause)}`;
+    return out;
+  }
+  return inspect(value, { depth: 4, breakLength: Infinity });
+}
+
+/**
+ * A logger (`debug`, `info`, `warn`, `error`) naming the process (`PID n`), the thread and
+ * the component; `verbose` adds debug lines; `file` appends there instead of stderr.
+ */
+export function createLogger({ component, thread = "MainThread", verbose = false, file } = {}) {
+  const min = verbose ? LEVELS.debug : LEVELS.info;
+  const write = (level, args) => {
+    if (LEVELS[level] < min) return;
+    let from = thread;
+    for (const a of args) if (a instanceof Error && typeof a[kThreadName] === "string") from = a[kThreadName];
+    const head = `[${stamp(new Date())}] [PID ${process.pid}] [${from}] [${component}] [${NAMES[level]}]`;
+    const line = `${head} ${args.map(text).join(" ")}\n`;
+    try {
+      if (file) appendFileSync(file, line);
+      else process.stderr.write(line);
+    } catch {
+      // A full disk or a closed stderr must not stop the worker.
+    }
+  };
+  return {
+    debug: (...args) => write("debug", args),
+    info: (...args) => write("info", args),
+    log: (...args) => write("info", args),
+    warn: (...args) => write("warn", args),
+    error: (...args) => write("error", args),
+  };
+}

@@ -1,0 +1,208 @@
+// The `worker` command's executor: a pool of worker threads (`node:worker_threads`), each
+// with the user's modules imported, that runs actor calls for a `Worker` (its `executor`
+// option). A synchronous, CPU-bound actor then blocks only its own thread: the process's
+// main thread keeps consuming, heartbeating and running the middleware. When an attempt's
+// signal aborts (its time limit, a shutdown) the thread running it is terminated (that
+// stops synchronous code, which nothing else in JavaScript can) and replaced.
+import { Worker as Thread } from "node:worker_threads";
+import { Retry, SkipMessage, TimeLimitExceeded } from "../../../dist/node.js";
+import { checkOptions } from "../../internal/options.js";
+import { kThreadName } from "./log.js";
+
+/** A short text for an abort reason (a time limit, a shutdown), for the log. */
+function describeReason(reason) {
+  try {
+    if (reason instanceof Error) return reason.message ? `${reason.name}: ${reason.message}` : reason.name;
+    return String(reason);
+  } catch {
+    return "aborted";
+  }
+}
+
+/** The main thread's Error for what a thread's actor threw (`thread.js`'s plain form). */
+function reviveError(plain, threadName) {
+  let error;
+  if (plain.name === "Retry") error = new Retry(plain.message, { delay: plain.delay });
+  else if (plain.name === "SkipMessage") error = new SkipMessage(plain.message);
+  else if (plain.name === "TimeLimitExceeded") error = new TimeLimitExceeded(plain.message);
+  else {
+    error = new Error(plain.message);
+    // Results stores the exception under its name, as Python stores its type's name.
+    error.name = plain.name;
+    if (plain.code !== undefined) error.code = plain.code;
+  }
+  if (plain.stack !== undefined) error.stack = `${plain.stack}\n    (in worker thread ${threadName})`;
+  error[kThreadName] = threadName;
+  return error;
+}
+
+/**
+ * `new ThreadPool({ size, modules, logger, log })`: `size` threads, each importing `modules`
+ * (file URLs) in order; `log` (`{ index, verbose, file }`) is how the threads log. `await start()` resolves once every thread is ready (rejects with
+ * the first import error), `run` is a `Worker` executor, `close()` terminates the threads.
+ */
+export class ThreadPool {
+  #size;
+  #modules;
+  #log;
+  #logger;
+  #slots = [];
+  #idle = [];
+  #waiting = [];
+  #next = 1;
+  #ids = 0;
+  #closed = false;
+  #jobs = 0;
+
+  constructor(options) {
+    const { size, modules, logger, log } = checkOptions("new ThreadPool()", options, {
+      size: "count",
+      modules: "iterable",
+      logger: "object",
+      log: "object",
+    });
+    this.#log = log ?? {};
+    this.#size = size;
+    this.#modules = [...modules];
+    this.#logger = logger ?? console;
+    /** `run(actor, args, { message, signal })`: a `Worker` executor (bound); when `signal`
+     * aborts, the call fails with its reason and its thread is terminated and replaced. */
+    this.run = (actor, args, context) => this.#run(actor, args, context);
+  }
+
+  /** Starts the threads; resolves when all have imported the modules. */
+  async start() {
+    await Promise.all(Array.from({ length: this.#size }, () => this.#spawn()));
+  }
+
+  /** How many calls are running now. */
+  get busy() {
+    return this.#jobs;
+  }
+
+  #spawn() {
+    const name = `Thread-${this.#next++}`;
+    const thread = new Thread(new URL("./thread.js", import.meta.url), {
+      workerData: { modules: this.#modules, log: { ...this.#log, thread: name } },
+      name,
+    });
+    const slot = { thread, name, job: undefined, ready: false };
+    this.#slots.push(slot);
+    return new Promise((resolve, reject) => {
+      thread.on("message", (msg) => {
+        if (msg.type === "ready") {
+          slot.ready = true;
+          this.#release(slot);
+          resolve();
+        } else if (msg.type === "importError") {
+          reject(reviveError(msg.error, name));
+        } else if (slot.job !== undefined && msg.id === slot.job.id) {
+          const job = slot.job;
+          slot.job = undefined;
+          this.#jobs -= 1;
+          if (msg.type === "result") job.resolve(msg.result);
+          else job.reject(reviveError(msg.error, name));
+          this.#release(slot);
+        }
+      });
+      thread.on("error", (error) => {
+        // An uncaught exception in the thread (outside an actor call's promise).
+        this.#logger.error(`${name} failed.`, error);
+        if (!slot.ready) reject(error);
+      });
+      thread.on("exit", (code) => {
+        this.#slots.splice(this.#slots.indexOf(slot), 1);
+        const at = this.#idle.indexOf(slot);
+        if (at >= 0) this.#idle.splice(at, 1);
+        const job = slot.job;
+        slot.job = undefined;
+        if (job !== undefined && !job.settled) {
+          this.#jobs -= 1;
+          job.reject(new Error(`${name} exited (code ${code}) while running actor ${job.actorName}.`));
+        }
+        if (!slot.ready) reject(new Error(`${name} exited (code ${code}) before it was ready.`));
+        else if (!this.#closed && !slot.replaced) this.#replace(slot, `exited with code ${code}`);
+      });
+    });
+  }
+
+  #replace(slot, why) {
+    slot.replaced = true;
+    if (this.#closed) return;
+    this.#logger.warn(`${slot.name} ${why}; starting a new thread.`);
+    this.#spawn().catch((error) => {
+      if (!this.#closed) this.#logger.error("A replacement thread failed to start.", error);
+    });
+  }
+
+  #release(slot) {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next(slot);
+    else this.#idle.push(slot);
+  }
+
+  #acquire() {
+    const slot = this.#idle.shift();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #run(actor, args, { signal } = {}) {
+    if (this.#closed) return Promise.reject(new Error("the thread pool is closed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const job = { id: ++this.#ids, actorName: actor.actorName, settled: false, slot: undefined, onAbort: undefined };
+      const settle = (fn) => (value) => {
+        if (job.settled) return;
+        job.settled = true;
+        if (job.onAbort) signal.removeEventListener("abort", job.onAbort);
+        fn(value);
+      };
+      job.resolve = settle(resolve);
+      job.reject = settle(reject);
+      // Registered in the caller's turn, so this runs before the Worker's own abort
+      // listener: the reason it fails the attempt with then names the thread.
+      if (signal) {
+        job.onAbort = () => {
+          const slot = job.slot;
+          const reason = signal.reason;
+          if (slot === undefined || slot.job !== job) return job.reject(reason);
+          try {
+            if (reason !== null && typeof reason === "object") reason[kThreadName] = slot.name;
+          } catch {
+            // A frozen reason: the line names the main thread instead.
+          }
+          slot.job = undefined;
+          this.#jobs -= 1;
+          job.reject(reason);
+          // Terminating is the only way to stop synchronous code; a new thread takes its place.
+          this.#replace(slot, `was stopped running ${actor.actorName} (${describeReason(reason)})`);
+          slot.thread.terminate().catch(() => {});
+        };
+        signal.addEventListener("abort", job.onAbort, { once: true });
+      }
+      this.#acquire().then((slot) => {
+        if (slot === undefined) return job.reject(new Error("the thread pool is closed"));
+        if (job.settled) return this.#release(slot); // aborted while it waited
+        job.slot = slot;
+        slot.job = job;
+        this.#jobs += 1;
+        try {
+          slot.thread.postMessage({ id: job.id, actorName: actor.actorName, args });
+        } catch (error) {
+          slot.job = undefined;
+          this.#jobs -= 1;
+          this.#release(slot);
+          job.reject(new TypeError(`The arguments of a message for ${actor.actorName} cannot be sent to a thread.`, { cause: error }));
+        }
+      });
+    });
+  }
+
+  /** Terminates every thread (a call still running is stopped). */
+  async close() {
+    this.#closed = true;
+    for (const w of this.#waiting.splice(0)) w(undefined);
+    await Promise.all(this.#slots.map((s) => s.thread.terminate().catch(() => {})));
+  }
+}

@@ -1,0 +1,162 @@
+// A worker process of the `worker` command (forked by supervisor.js, one per `--processes`):
+// imports the user's modules, checks the broker they set, starts a thread pool and a
+// `Worker` over it, and reports to the supervisor over IPC. Stops gracefully on the
+// supervisor's "stop" (or SIGTERM): no more fetching, prefetched messages back to their
+// queues at once, messages in progress finished (up to the shutdown timeout), exit 0.
+import { setImmediate } from "node:timers";
+import { pathToFileURL } from "node:url";
+import { Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
+import { kProbe } from "../../internal/symbols.js";
+import { Prometheus } from "../../metrics/prometheus.js";
+import { RET, isConnectionError } from "./exit_codes.js";
+import { createLogger } from "./log.js";
+import { ThreadPool } from "./pool.js";
+
+const config = JSON.parse(process.argv[2]);
+const name = `WorkerProcess(${config.index})`;
+const logger = createLogger({ component: `dramatiq.${name}`, verbose: config.verbose, file: config.logFile });
+const send = (msg) => {
+  try {
+    if (process.connected) process.send(msg);
+  } catch {
+    // The supervisor is gone; "disconnect" stops this process.
+  }
+};
+
+// The terminal's Ctrl-C reaches the whole process group: the supervisor decides what it
+// means and tells this process. SIGHUP is the supervisor's too (a reload).
+process.on("SIGINT", () => {});
+process.on("SIGHUP", () => {});
+
+let worker;
+let pool;
+let stopping;
+
+async function stop(why) {
+  if (stopping) return stopping;
+  stopping = (async () => {
+    logger.info(`Stopping worker process (${why})...`);
+    // Python's worker.stop(timeout=…): prefetched messages go back at once, those running
+    // get until the shutdown timeout.
+    if (worker) await worker.stop({ timeout: config.shutdownTimeout });
+    if (pool && pool.busy > 0) {
+      // Out now, threads and all: the supervisor gives what this process still held back
+      // to the queues (RabbitMQ does so itself when the connection drops). Exit 0 all the
+      // same, as Python's worker process does after its shutdown timeout.
+      logger.warn(
+        `Shutdown timeout of ${config.shutdownTimeout} ms reached with ${pool.busy} message(s) in progress; ` +
+          "stopping them (they return to their queues).",
+      );
+      process.exit(RET.OK);
+    }
+    if (metrics) send({ type: "final", data: await metrics.registry.getMetricsAsJSON().catch(() => []) });
+    await pool?.close();
+    logger.info("Worker process stopped.");
+    // Let the log line and the last IPC message out, then go: the user's clients (Redis
+    // connections) would keep the event loop alive.
+    setImmediate(() => process.exit(RET.OK));
+  })();
+  return stopping;
+}
+
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("disconnect", () => stop("the supervisor is gone"));
+process.on("message", async (msg) => {
+  if (msg?.type === "stop") stop(msg.why ?? "asked by the supervisor");
+  else if (msg?.type === "kill") process.exit(RET.KILLED);
+  else if (msg?.type === "metrics") {
+    let data = [];
+    try {
+      if (metrics) data = await metrics.registry.getMetricsAsJSON();
+    } catch (error) {
+      logger.error("Could not read this process's metrics.", error);
+    }
+    send({ type: "metrics", id: msg.id, data });
+  }
+});
+
+let metrics;
+
+/** With --verbose, a debug line per message received and done (Python's worker logs both). */
+class MessageLog extends Middleware {
+  #logger;
+  constructor(logger) {
+    super();
+    this.#logger = logger;
+  }
+  beforeProcessMessage(broker, message) {
+    this.#logger.debug(`Received message ${message} with id ${message.messageId} from queue ${message.queueName}.`);
+  }
+  afterProcessMessage(broker, message, { exception } = {}) {
+    this.#logger.debug(`${exception === undefined ? "Processed" : "Failed"} message ${message.messageId}.`);
+  }
+  afterAck(broker, message) {
+    this.#logger.debug(`Acked message ${message.messageId}.`);
+  }
+  afterNack(broker, message) {
+    this.#logger.debug(`Dead-lettered message ${message.messageId}.`);
+  }
+}
+
+function fail(code, line, error) {
+  logger.error(line, ...(error && config.verbose ? [error] : []));
+  send({ type: "failed", code, reason: line });
+  setImmediate(() => process.exit(code));
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`${what}: no answer within ${ms} ms`), { code: "ETIMEDOUT" })), ms);
+    }),
+  ]);
+}
+
+async function main() {
+  // Brokers take the logger current when they are made, so set it before the modules run.
+  setLogger(logger);
+  const modules = config.modules.map((m) => pathToFileURL(m).href);
+  try {
+    for (const url of modules) await import(url);
+  } catch (error) {
+    const code = isConnectionError(error) ? RET.CONNECT : RET.IMPORT;
+    return fail(code, `${code === RET.CONNECT ? "Broker connection failed" : "Could not import the modules"}: ${error?.message ?? error}`, error);
+  }
+  const broker = getBroker();
+  if (!(broker instanceof RedisBroker || broker instanceof RabbitmqBroker)) {
+    return fail(RET.IMPORT, "The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+  }
+  try {
+    await withTimeout(broker[kProbe](), 10_000, "the broker");
+  } catch (error) {
+    return fail(RET.CONNECT, `Broker connection failed: ${error?.message ?? error}`, error);
+  }
+  if (config.metrics) {
+    metrics = new Prometheus();
+    broker.addMiddleware(metrics);
+  }
+  if (config.verbose) broker.addMiddleware(new MessageLog(logger));
+  pool = new ThreadPool({
+    size: config.threads,
+    modules,
+    logger,
+    log: { index: config.index, verbose: config.verbose, file: config.logFile },
+  });
+  try {
+    await pool.start();
+  } catch (error) {
+    await pool.close();
+    return fail(RET.IMPORT, `Could not import the modules in a worker thread: ${error?.message ?? error}`, error);
+  }
+  if (stopping) return;
+  const queues = config.queues?.length ? config.queues : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => a.queueName))];
+  worker = new Worker(broker, { concurrency: config.threads, queues: config.queues?.length ? config.queues : undefined, executor: pool.run });
+  worker.start();
+  send({ type: "ready", brokerId: broker instanceof RedisBroker ? broker.brokerId : undefined, queues });
+  const id = broker instanceof RedisBroker ? `, broker id ${broker.brokerId}` : "";
+  logger.info(`Worker process is ready for action (${config.threads} threads, queues: ${queues.join(", ") || "none"}${id}).`);
+}
+
+main().catch((error) => fail(RET.KILLED, `Worker process failed: ${error?.message ?? error}`, error));

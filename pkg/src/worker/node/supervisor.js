@@ -1,0 +1,292 @@
+// The `worker` command's supervisor: N worker processes (process.js), restarted when one
+// dies; the messages a dead one held go back to their queues at once (RedisBroker: its
+// ack sets are released, as Dramatiq's maintenance does after a heartbeat timeout;
+// RabbitMQ returns them itself when its connection drops). Signals as Python's `dramatiq`:
+// SIGTERM / SIGINT stop gracefully (a second one stops at once), SIGHUP restarts the
+// worker processes (a code reload), as a change under `--watch` does.
+import { fork } from "node:child_process";
+import { existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { setImmediate } from "node:timers";
+import { pathToFileURL } from "node:url";
+import { RedisBroker, getBroker, setLogger } from "../../../dist/node.js";
+import { kProbe, kReleaseWorker } from "../../internal/symbols.js";
+import { serveMetrics } from "../../metrics/prometheus.js";
+import prom from "prom-client";
+import { RET, isConnectionError } from "./exit_codes.js";
+import { createLogger } from "./log.js";
+
+const ENTRY = new URL("./process.js", import.meta.url);
+
+/**
+ * Runs the worker command with `config` (see cli.js): resolves never; the process exits
+ * with one of Python's exit codes.
+ */
+export async function supervise(config) {
+  const logger = createLogger({ component: "dramatiq.MainProcess", verbose: config.verbose, file: config.logFile });
+  let pidFileWritten = false;
+  const exit = (code) => {
+    // Only our own PID file goes: a refused start leaves the running worker's alone.
+    if (pidFileWritten) rmSync(config.pidFile, { force: true });
+    setImmediate(() => process.exit(code));
+  };
+
+  if (config.pidFile) {
+    if (!writePidFile(config.pidFile, logger)) return exit(RET.PIDFILE);
+    pidFileWritten = true;
+  }
+
+  // The supervisor imports the modules too: a broken module or an unreachable broker is one
+  // clear line and an exit code before any process starts, and the broker they set is how
+  // it returns a dead worker process's messages.
+  setLogger(logger);
+  try {
+    for (const m of config.modules) await import(pathToFileURL(m).href);
+  } catch (error) {
+    const connect = isConnectionError(error);
+    logger.error(`${connect ? "Broker connection failed" : "Could not import the modules"}: ${error?.message ?? error}`, ...(config.verbose ? [error] : []));
+    return exit(connect ? RET.CONNECT : RET.IMPORT);
+  }
+  const broker = getBroker();
+  if (typeof broker[kProbe] !== "function") {
+    logger.error("The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+    return exit(RET.IMPORT);
+  }
+  try {
+    await broker[kProbe]();
+  } catch (error) {
+    logger.error(`Broker connection failed: ${error?.message ?? error}`);
+    return exit(RET.CONNECT);
+  }
+
+  logger.info(
+    `dramatiq-results worker is booting up: ${config.processes} process(es) × ${config.threads} thread(s), ` +
+      `modules: ${config.modules.join(", ")}.`,
+  );
+
+  const children = new Set();
+  let stopping = false;
+  let booted = false;
+  let retired = []; // the metrics of worker processes that stopped cleanly
+  let metricsServer;
+
+  const spawn = (index, failures = 0) => {
+    const child = fork(ENTRY, [JSON.stringify({ ...config, index })], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      serialization: "advanced",
+    });
+    const entry = { child, index, ready: false, brokerId: undefined, queues: undefined, failures, reload: false, startedAt: Date.now(), waiting: new Map() };
+    children.add(entry);
+    child.on("message", (msg) => {
+      if (msg?.type === "ready") {
+        Object.assign(entry, { ready: true, brokerId: msg.brokerId, queues: msg.queues });
+        if (!booted && [...children].every((c) => c.ready)) {
+          booted = true;
+          logger.info("Every worker process is ready for action.");
+        }
+      } else if (msg?.type === "failed") {
+        entry.failure = msg;
+      } else if (msg?.type === "metrics") {
+        entry.waiting.get(msg.id)?.(msg.data);
+      } else if (msg?.type === "final") {
+        // Its counts stay in the sums after it is gone (counters never go down).
+        keepRetired(msg.data);
+      }
+    });
+    child.on("exit", (code, signal) => onExit(entry, code, signal));
+    return entry;
+  };
+
+  const keepRetired = async (data) => {
+    try {
+      retired = [await prom.AggregatorRegistry.aggregate([...retired, data]).getMetricsAsJSON()];
+    } catch (error) {
+      logger.error("Could not keep a stopped worker process's metrics.", error);
+    }
+  };
+
+  const releasing = new Set();
+  /** Returns what a gone worker process held and did not settle (a no-op after a clean stop). */
+  const release = async (entry, code) => {
+    if (entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
+    try {
+      await broker[kReleaseWorker](entry.brokerId, entry.queues);
+      if (code !== 0) logger.info(`Returned the messages worker process ${entry.index} (PID ${entry.child.pid}) held to their queues.`);
+    } catch (error) {
+      logger.error(
+        `Could not return the messages worker process ${entry.index} held; they return once its heartbeat times out.`,
+        error,
+      );
+    }
+  };
+
+  const onExit = async (entry, code, signal) => {
+    children.delete(entry);
+    for (const resolve of entry.waiting.values()) resolve(undefined);
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    // Released alongside the restart, not before it: a slow Redis must not hold it up.
+    const released = release(entry, code);
+    releasing.add(released);
+    released.finally(() => releasing.delete(released));
+    if (stopping) {
+      if (code !== 0) {
+        logger.warn(`Worker process ${entry.index} (PID ${entry.child.pid}) exited with ${how}.`);
+        // As Python's `dramatiq`: the first worker process to stop badly gives its code.
+        if (exitCode === RET.OK) exitCode = code ?? RET.KILLED;
+      }
+      await released;
+      if (children.size === 0 && releasing.size === 0) finish();
+      return;
+    }
+    if (!entry.ready && !booted && entry.failure) {
+      // A worker process that cannot boot (a module fails in it, the broker is gone): as
+      // Python's `dramatiq`, give up with its exit code rather than restart it forever.
+      logger.error(`Worker process ${entry.index} failed to boot: ${entry.failure.reason}`);
+      stopAll("a worker process failed to boot", entry.failure.code);
+      return;
+    }
+    if (entry.reload) {
+      spawn(entry.index);
+      return;
+    }
+    logger.error(`Worker process ${entry.index} (PID ${entry.child.pid}) died (${how}); restarting it.`);
+    const quick = Date.now() - entry.startedAt < 10_000;
+    const failures = quick ? entry.failures + 1 : 0;
+    const delay = quick ? Math.min(100 * 2 ** entry.failures, 10_000) : 0;
+    setTimeout(() => {
+      if (!stopping) spawn(entry.index, failures);
+    }, delay);
+  };
+
+  let exitCode = RET.OK;
+  let finished = false;
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
+    if (metricsServer) {
+      // A scraper's keep-alive connection would hold close() open.
+      metricsServer.closeAllConnections();
+      await new Promise((r) => metricsServer.close(r));
+    }
+    logger.info("Stopped.");
+    exit(exitCode);
+  };
+
+  const stopAll = (why, code = RET.OK) => {
+    exitCode = Math.max(exitCode, code);
+    if (stopping) return;
+    stopping = true;
+    watcher?.close();
+    logger.info(`Stopping (${why}): sending stop to ${children.size} worker process(es)...`);
+    if (children.size === 0) return finish();
+    for (const { child } of children) send(child, { type: "stop", why });
+  };
+
+  const killAll = (why) => {
+    logger.warn(`Stopping at once (${why}).`);
+    exitCode = RET.KILLED;
+    for (const { child } of children) {
+      send(child, { type: "kill" });
+      setTimeout(() => child.kill("SIGKILL"), 1000).unref();
+    }
+    if (children.size === 0) finish();
+  };
+
+  const reload = (why) => {
+    if (stopping) return;
+    logger.info(`Restarting the worker processes (${why})...`);
+    for (const entry of children) {
+      entry.reload = true;
+      send(entry.child, { type: "stop", why: `reload: ${why}` });
+    }
+  };
+
+  const onStopSignal = (signal) => {
+    if (stopping) killAll(`second ${signal}`);
+    else stopAll(signal);
+  };
+  process.on("SIGTERM", () => onStopSignal("SIGTERM"));
+  process.on("SIGINT", () => onStopSignal("SIGINT"));
+  process.on("SIGHUP", () => reload("SIGHUP"));
+
+  let watcher;
+  if (config.watch) {
+    let timer;
+    watcher = watch(config.watch, { recursive: true }, (event, file) => {
+      // Code only, as Python's --watch looks at .py files: a log or PID file written in the
+      // same directory must not restart the processes that write it.
+      if (!file || !/\.(m?js|cjs|json)$/.test(file)) return;
+      if (/(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(file)) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => reload(`${file ?? "a file"} changed`), 300);
+    });
+  }
+
+  if (config.metrics) {
+    let ids = 0;
+    const collect = async () => {
+      const live = [...children].filter((c) => c.ready);
+      const snapshots = await Promise.all(
+        live.map(
+          (c) =>
+            new Promise((resolve) => {
+              const id = ++ids;
+              const timer = setTimeout(() => done(undefined), 2000);
+              const done = (data) => {
+                clearTimeout(timer);
+                c.waiting.delete(id);
+                resolve(data);
+              };
+              c.waiting.set(id, done);
+              send(c.child, { type: "metrics", id });
+            }),
+        ),
+      );
+      return [...retired, ...snapshots.filter((s) => s !== undefined)];
+    };
+    try {
+      metricsServer = await serveMetrics({ host: config.metrics.host, port: config.metrics.port, collect, logger });
+      const { address, port } = metricsServer.address();
+      logger.info(`Serving Prometheus metrics on http://${address.includes(":") ? `[${address}]` : address}:${port}/metrics`);
+    } catch (error) {
+      logger.error(`Could not serve metrics on ${config.metrics.host}:${config.metrics.port}: ${error.message}`);
+      return exit(RET.KILLED);
+    }
+  }
+
+  for (let i = 1; i <= config.processes; i += 1) spawn(i);
+}
+
+function send(child, msg) {
+  try {
+    if (child.connected) child.send(msg);
+  } catch {
+    // It is exiting; its "exit" event follows.
+  }
+}
+
+/** Writes this process's PID to `path`, unless it names a process that is still running. */
+function writePidFile(path, logger) {
+  try {
+    if (existsSync(path)) {
+      const pid = Number(readFileSync(path, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        logger.error(`The PID file ${path} names a running process (${pid}): is a worker already running?`);
+        return false;
+      }
+    }
+    writeFileSync(path, `${process.pid}\n`);
+    return true;
+  } catch (error) {
+    logger.error(`Could not write the PID file ${path}: ${error.message}`);
+    return false;
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}

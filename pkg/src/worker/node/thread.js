@@ -1,0 +1,73 @@
+// A worker thread of the `worker` command: imports the user's modules (so it has their
+// actor functions), then runs the calls its process's ThreadPool posts, one at a time.
+// Messages, hooks, acks and heartbeats stay on the process's main thread; a thread only
+// runs actor code, so a synchronous actor here stalls nothing else, and the pool can stop
+// it at its time limit by terminating the thread.
+import { parentPort, workerData } from "node:worker_threads";
+import { getBroker, setLogger } from "../../../dist/node.js";
+import { createLogger } from "./log.js";
+
+/** What crosses back for a thrown value: enough to rebuild the error on the main thread.
+ * Never throws: an actor may throw a revoked Proxy or an object whose getters throw. */
+function thrownToPlain(thrown) {
+  try {
+    return plain(thrown);
+  } catch {
+    return { name: "Error", message: "the actor threw a value that cannot be read" };
+  }
+}
+
+function plain(thrown) {
+  if (thrown instanceof Error) {
+    return {
+      name: String(thrown.name ?? "Error"),
+      message: String(thrown.message ?? ""),
+      stack: typeof thrown.stack === "string" ? thrown.stack : undefined,
+      code: typeof thrown.code === "string" ? thrown.code : undefined,
+      delay: typeof thrown.delay === "number" ? thrown.delay : undefined,
+    };
+  }
+  let message;
+  try {
+    message = String(thrown);
+  } catch {
+    message = "a value that cannot be converted to a string";
+  }
+  return { name: "Error", message };
+}
+
+async function main() {
+  const { modules, log } = workerData;
+  // What the modules and actors log here is named after this process and thread.
+  setLogger(createLogger({ component: `dramatiq.WorkerProcess(${log.index})`, thread: log.thread, verbose: log.verbose, file: log.file }));
+  try {
+    for (const url of modules) await import(url);
+  } catch (error) {
+    parentPort.postMessage({ type: "importError", error: thrownToPlain(error) });
+    return;
+  }
+  parentPort.on("message", async ({ id, actorName, args }) => {
+    let reply;
+    try {
+      const actor = getBroker().actors.get(actorName);
+      if (actor === undefined || typeof actor.fn !== "function") {
+        throw new Error(`Actor '${actorName}' is not declared on the global broker of this thread after importing the modules.`);
+      }
+      const result = await actor.fn(...args);
+      reply = { type: "result", id, result: result === undefined ? null : result };
+      parentPort.postMessage(reply);
+      return;
+    } catch (thrown) {
+      reply = { type: "error", id, error: thrownToPlain(thrown) };
+    }
+    try {
+      parentPort.postMessage(reply);
+    } catch (cause) {
+      // The result could not be cloned (a function, a class instance with private state).
+      parentPort.postMessage({ type: "error", id, error: thrownToPlain(new TypeError(`Actor '${actorName}' returned a value that cannot leave its thread.`, { cause })) });
+    }
+  });
+  parentPort.postMessage({ type: "ready" });
+}
+
+main();

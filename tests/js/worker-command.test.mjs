@@ -1,0 +1,488 @@
+// `npx dramatiq-results worker`, run as a user runs it: the packed tarball installed into a
+// fresh project (one install for this file), a tasks.mjs that sets a broker and declares
+// actors, a real redis-server (and rabbitmq-server), the real Python Dramatiq producer,
+// and real signals sent to the supervisor (found through --pid-file) and its processes.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "redis";
+import { RedisBackend } from "dramatiq-results";
+import { haveRabbitmq, haveRedis, freePort, groupAlive, killGroup, reapOnExit, startRabbitmq, startRedis } from "./services.mjs";
+import { havePython, runPython } from "./pyworker.mjs";
+
+const skip = (!haveRedis && "redis-server is not installed") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
+
+// The user's module: a broker from the environment, Results on Redis, and the actors the
+// tests send to. Every actor records what it does in Redis (list "started" / "finished":
+// JSON { tag, pid, at }), so a test sees which process ran what, when.
+const TASKS = `
+import { appendFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RabbitmqBroker, RedisBackend, RedisBroker, Results, actor, connectRedis, defaultMiddleware, setBroker } from "dramatiq-results";
+
+const queueName = process.env.QUEUE;
+const rec = await connectRedis(process.env.RECORD_URL);
+const middleware = [...defaultMiddleware(), new Results({ backend: new RedisBackend(rec) })];
+setBroker(
+  process.env.BROKER === "rabbitmq"
+    ? await RabbitmqBroker.connect(process.env.BROKER_URL, { middleware })
+    : new RedisBroker(await connectRedis(process.env.BROKER_URL), { middleware }),
+);
+const note = (list, tag) => rec.sendCommand(["RPUSH", list, JSON.stringify({ tag, pid: process.pid, at: Date.now() })]);
+
+actor(async (tag, ms) => {
+  await note("started", tag);
+  await sleep(ms);
+  await note("finished", tag);
+}, { actorName: "job", queueName });
+
+// Synchronous and CPU-bound: only its thread is busy, and its time limit stops it.
+actor((ms) => {
+  appendFileSync("spin.log", \`\${Date.now()}\\n\`);
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+  return ms;
+}, { actorName: "spin", queueName, timeLimit: 1000, maxRetries: 0, storeResults: true });
+
+actor(async (tag) => {
+  await note("quick", tag);
+  return tag;
+}, { actorName: "quick", queueName, storeResults: true });
+
+actor((x, y) => x + y, { actorName: "add", queueName, storeResults: true });
+actor((msg) => {
+  throw new Error(msg);
+}, { actorName: "fail", queueName, maxRetries: 0, storeResults: true });
+`;
+
+let dir;
+let redis;
+let rabbit;
+let rec;
+let backend;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), "dramatiq-results-worker-cmd-"));
+  const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], {
+    cwd: fileURLToPath(new URL("../../pkg/", import.meta.url)),
+    encoding: "utf8",
+  });
+  const tarball = join(dir, out.trim().split("\n").at(-1));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "tasks", private: true, type: "module" }));
+  const deps = [tarball, ...(haveRabbitmq ? ["amqplib"] : [])];
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...deps], { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "tasks.mjs"), TASKS);
+  writeFileSync(join(dir, "broken.mjs"), `import "./tasks.mjs";\nthrow new Error("this module is broken");\n`);
+  redis = await startRedis();
+  rec = await createClient({ url: redis.url }).connect();
+  backend = new RedisBackend(rec);
+});
+
+after(async () => {
+  await rec?.quit();
+  await redis?.stop();
+  await rabbit?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+let runs = 0;
+/**
+ * Starts `npx dramatiq-results worker tasks.mjs …args` in the project, its own process
+ * group. Resolves once every worker process is ready. Returns `{ output, supervisor
+ * (pid), workers() (the worker processes' pids, from their ready lines), brokerIds,
+ * until(regex), exited (the exit code), kill() }`.
+ */
+async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true } = {}) {
+  const pidFile = join(dir, `worker-${++runs}.pid`);
+  const child = spawn("npx", ["--offline", "dramatiq-results", "worker", module, "--pid-file", pidFile, ...args], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, QUEUE: queue, BROKER: broker, BROKER_URL: brokerUrl, RECORD_URL: redis.url },
+  });
+  const reaped = reapOnExit(child.pid);
+  const w = { output: "", pidFile, group: child.pid };
+  const waiters = new Set();
+  const onData = (d) => {
+    w.output += d;
+    for (const check of waiters) check();
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  w.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  w.until = (re, ms = 30_000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`no ${re} within ${ms} ms:\n${w.output}`))), ms);
+      function check() {
+        const m = re.exec(w.output);
+        if (m) (clearTimeout(timer), waiters.delete(check), resolve(m));
+      }
+      waiters.add(check);
+      check();
+      w.exited.then(() => setTimeout(() => waiters.has(check) && (clearTimeout(timer), waiters.delete(check), reject(new Error(`exited before ${re}:\n${w.output}`))), 50));
+    });
+  w.kill = async () => {
+    if (groupAlive(child.pid)) await killGroup(child.pid, "SIGKILL");
+    reaped();
+  };
+  w.workers = () => [...w.output.matchAll(/\[PID (\d+)\] \[MainThread\] \[dramatiq\.WorkerProcess\(\d+\)\] \[INFO\] Worker process is ready/g)].map((m) => Number(m[1]));
+  w.brokerIds = () => Object.fromEntries([...w.output.matchAll(/\[PID (\d+)\][^\n]*Worker process is ready[^\n]*broker id ([0-9a-f-]+)/g)].map((m) => [m[1], m[2]]));
+  if (ready) {
+    try {
+      await w.until(/Every worker process is ready for action/, 60_000);
+      w.supervisor = Number(readFileSync(pidFile, "utf8"));
+    } catch (error) {
+      await w.kill();
+      throw error;
+    }
+  }
+  return w;
+}
+
+/** Enqueues messages through the real Python Dramatiq (`produce.py enqueue`). */
+async function pySend(queue, messages, { broker = "redis", url = redis.url } = {}) {
+  const input = messages.map((m) => JSON.stringify({ queue_name: queue, kwargs: {}, options: {}, ...m }) + "\n").join("");
+  return runPython("produce.py", ["enqueue"], { broker, url, resultsUrl: redis.url, queue, input });
+}
+
+const records = async (list) => (await rec.lRange(list, 0, -1)).map((s) => JSON.parse(s));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) {
+      const seen = { started: await rec.lLen("started"), finished: await rec.lLen("finished") };
+      throw new Error(`timed out waiting for ${what} (records: ${JSON.stringify(seen)})`);
+    }
+    await sleep(20);
+  }
+}
+const count = (xs) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map());
+
+test("the thread pool: results and errors cross back, hostile actors and time limits cost one thread each", { timeout: 30_000 }, async () => {
+  const { ThreadPool } = await import("../../pkg/src/worker/node/pool.js");
+  const { Retry, TimeLimitExceeded } = await import("dramatiq-results");
+  const logged = [];
+  const logger = { info() {}, warn: (m) => logged.push(m), error: (m) => logged.push(m) };
+  const modules = [new URL("./worker-pool-actors.mjs", import.meta.url).href];
+  const pool = new ThreadPool({ size: 2, modules, logger });
+  await pool.start();
+  const run = (actorName, args = [], signal) => pool.run({ actorName }, args, { message: actorName, signal });
+  try {
+    assert.equal(await run("double", [21]), 42);
+    // Two threads: two waits overlap.
+    const t0 = Date.now();
+    assert.deepEqual(await Promise.all([run("wait", [300]), run("wait", [300])]), [300, 300]);
+    assert.ok(Date.now() - t0 < 550, "both threads ran at once");
+    await assert.rejects(run("revoked"), /cannot be read/);
+    await assert.rejects(run("getter"), /cannot be read/);
+    await assert.rejects(run("functionResult"), { name: "DataCloneError" });
+    await assert.rejects(run("string"), { name: "Error", message: "a string" });
+    await assert.rejects(run("range"), (e) => e.name === "RangeError" && e.message === "out of range" && /worker thread Thread-/.test(e.stack));
+    await assert.rejects(run("retry"), (e) => e instanceof Retry && e.delay === 1234);
+    await assert.rejects(run("exits"), /exited \(code 3\) while running actor exits/);
+    const stopped = Date.now();
+    const limit = new AbortController();
+    setTimeout(() => limit.abort(new TimeLimitExceeded("")), 300);
+    await assert.rejects(run("forever", [], limit.signal), (e) => e instanceof TimeLimitExceeded && /^Thread-/.test(e[Object.getOwnPropertySymbols(e)[0]] ?? ""));
+    assert.ok(Date.now() - stopped < 1000, "stopped at its limit");
+    await assert.rejects(run("double", [1], AbortSignal.abort(new Error("already"))), /already/);
+    // The pool is whole again: both replaced threads run calls.
+    assert.deepEqual(await Promise.all([run("double", [1]), run("double", [2]), run("double", [3])]), [2, 4, 6]);
+    assert.ok(logged.some((m) => /was stopped running forever \(TimeLimitExceeded\)/.test(m)), logged.join("\n"));
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.run({ actorName: "double" }, [1], {}), /closed/);
+});
+
+test("the command line: Python's flags, -Q taking several queues, the metrics environment variables", async () => {
+  const { parseWorkerArgs } = await import("../../pkg/src/worker/node/cli.js");
+  const file = fileURLToPath(import.meta.url);
+  const c = parseWorkerArgs([file, "-p", "3", "-t", "16", "-Q", "a", "b", "--worker-shutdown-timeout", "1500", "-v"], {});
+  assert.deepEqual(
+    { processes: c.processes, threads: c.threads, queues: c.queues, shutdownTimeout: c.shutdownTimeout, verbose: c.verbose, metrics: c.metrics },
+    { processes: 3, threads: 16, queues: ["a", "b"], shutdownTimeout: 1500, verbose: true, metrics: undefined },
+  );
+  assert.deepEqual(c.modules, [file]);
+  const d = parseWorkerArgs([file, "--queues=x,y"], { dramatiq_prom_port: "9300", dramatiq_prom_host: "127.0.0.1" });
+  assert.deepEqual(d.queues, ["x", "y"]);
+  assert.deepEqual(d.metrics, { port: 9300, host: "127.0.0.1" });
+  assert.equal(d.threads, 8);
+  assert.equal(d.shutdownTimeout, 600_000);
+  assert.ok(d.processes >= 1);
+  assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
+});
+
+test("worker --help, a broken module, an unreachable broker: Python's exit codes", { skip, timeout: 60_000 }, async () => {
+  const help = execFileSync("npx", ["--offline", "dramatiq-results", "worker", "--help"], { cwd: dir, encoding: "utf8" });
+  for (const flag of ["--processes", "--threads", "--queues", "--pid-file", "--log-file", "--watch", "--worker-shutdown-timeout", "--metrics-port", "--verbose"]) {
+    assert.ok(help.includes(flag), flag);
+  }
+  const broken = await startWorker([], { queue: "codes", module: "broken.mjs", ready: false });
+  assert.equal(await broken.exited, 2, broken.output);
+  assert.match(broken.output, /Could not import the modules: this module is broken/);
+  // A PID file naming a running process (this test's): another worker is running.
+  const pidFile = join(dir, "running.pid");
+  writeFileSync(pidFile, `${process.pid}\n`);
+  const twice = spawn("npx", ["--offline", "dramatiq-results", "worker", "tasks.mjs", "--pid-file", pidFile], { cwd: dir, stdio: "ignore" });
+  assert.equal(await new Promise((r) => twice.once("exit", r)), 4);
+  assert.equal(readFileSync(pidFile, "utf8"), `${process.pid}\n`, "the PID file is left alone");
+  const port = await freePort();
+  const down = await startWorker([], { queue: "codes", brokerUrl: `redis://127.0.0.1:${port}`, ready: false });
+  assert.equal(await down.exited, 3, down.output);
+  assert.match(down.output, /Broker connection failed/);
+});
+
+test("SIGTERM mid-batch: started messages finish, prefetched ones go to the other worker at once, exit 0", { skip, timeout: 60_000 }, async (t) => {
+  const queue = "term";
+  await rec.del(["started", "finished"]);
+  // A: 2 threads, so it runs 2 and holds 2 more (Dramatiq's prefetch: threads × 2).
+  const a = await startWorker(["-p", "1", "-t", "2"], { queue });
+  let b;
+  try {
+    const tags = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    // Long enough that A is still on its first two when B has started (B's start-up
+    // takes a few seconds on a loaded machine).
+    await pySend(queue, tags.map((tag) => ({ actor_name: "job", args: [tag, 5000] })));
+    const [aPid] = a.workers();
+    await until("A running 2", async () => (await records("started")).filter((r) => r.pid === aPid).length === 2);
+    b = await startWorker(["-p", "1", "-t", "8"], { queue });
+    // B takes what A does not hold (6), then A is stopped while it holds 2 it has not started.
+    await until("B running 6", async () => (await records("started")).length === 8);
+    assert.equal((await records("finished")).length, 0, "A still runs its first two");
+    const sigterm = Date.now();
+    process.kill(a.supervisor, "SIGTERM");
+    await until("all 10 started", async () => (await records("started")).length >= 10, 10_000);
+    const started = await records("started");
+    const late = started.filter((r) => r.at >= sigterm);
+    assert.equal(late.length, 2, "A's two prefetched messages run on B");
+    t.diagnostic(`A's prefetched messages started on B ${late.map((r) => r.at - sigterm).join(" and ")} ms after SIGTERM`);
+    for (const r of late) {
+      assert.notEqual(r.pid, aPid);
+      assert.ok(r.at - sigterm <= 2000, `taken ${r.at - sigterm} ms after SIGTERM (expected about 1 s at most)`);
+    }
+    assert.equal(await a.exited, 0, a.output);
+    await until("all 10 finished", async () => (await records("finished")).length >= 10, 15_000);
+    const finished = await records("finished");
+    assert.deepEqual([...count(started.map((r) => r.tag)).values()].filter((n) => n !== 1), [], "none ran twice");
+    assert.deepEqual(finished.map((r) => r.tag).sort(), [...tags].sort(), "none lost");
+    for (const r of started.filter((r) => r.pid === aPid)) assert.ok(finished.some((f) => f.tag === r.tag && f.pid === aPid), `A finished ${r.tag}`);
+    assert.match(a.output, /Stopping worker process/);
+    assert.match(a.output, /Worker process stopped\./);
+    process.kill(b.supervisor, "SIGTERM");
+    assert.equal(await b.exited, 0, b.output);
+  } finally {
+    await a.kill();
+    await b?.kill();
+  }
+});
+
+test("SIGKILL of a worker process: restarted, its messages back in their queue at once", { skip, timeout: 60_000 }, async (t) => {
+  const queue = "crash";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "2", "-t", "2"], { queue });
+  try {
+    const tags = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    await pySend(queue, tags.map((tag) => ({ actor_name: "job", args: [tag, 1500] })));
+    await until("4 running", async () => (await records("started")).length >= 4);
+    const [victim] = w.workers();
+    const ackKey = `dramatiq:__acks__.${w.brokerIds()[victim]}.${queue}`;
+    assert.ok((await rec.sCard(ackKey)) > 0, "the victim holds messages");
+    const killed = Date.now();
+    process.kill(victim, "SIGKILL");
+    await until("the victim's messages back", async () => (await rec.exists(ackKey)) === 0, 10_000);
+    const back = Date.now() - killed;
+    assert.ok(back <= 2000, `back after ${back} ms`);
+    t.diagnostic(`the killed process's messages were back in their queue ${back} ms after SIGKILL`);
+    await w.until(/died \(signal SIGKILL\); restarting it/);
+    await until("every message finished", async () => new Set((await records("finished")).map((r) => r.tag)).size === 8, 20_000);
+    assert.equal(w.workers().length, 3, "a new worker process started");
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("SIGHUP restarts the worker processes; nothing lost, nothing twice", { skip, timeout: 60_000 }, async () => {
+  const queue = "hup";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "1", "-t", "2"], { queue });
+  try {
+    const tags = Array.from({ length: 8 }, (_, i) => `h${i}`);
+    await pySend(queue, tags.map((tag) => ({ actor_name: "job", args: [tag, 400] })));
+    await until("2 running", async () => (await records("started")).length >= 2);
+    const [first] = w.workers();
+    process.kill(w.supervisor, "SIGHUP");
+    await w.until(/Restarting the worker processes \(SIGHUP\)/);
+    await until("a new worker process", async () => w.workers().length === 2, 20_000);
+    await until("all finished", async () => (await records("finished")).length >= 8, 20_000);
+    const started = await records("started");
+    assert.deepEqual([...count(started.map((r) => r.tag)).values()].filter((n) => n !== 1), [], "none ran twice");
+    assert.deepEqual((await records("finished")).map((r) => r.tag).sort(), tags.sort());
+    assert.ok(started.some((r) => r.pid !== first), "the new process ran some");
+    // A second SIGTERM stops at once: the long messages in progress go back to the queue.
+    await pySend(queue, [{ actor_name: "job", args: ["long1", 20_000] }, { actor_name: "job", args: ["long2", 20_000] }]);
+    await until("both long ones running", async () => (await records("started")).length === 10);
+    const t0 = Date.now();
+    process.kill(w.supervisor, "SIGTERM");
+    await w.until(/Stopping \(SIGTERM\)/);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 1, w.output);
+    assert.ok(Date.now() - t0 < 5000, "stopped at once");
+    assert.equal(await rec.lLen(`dramatiq:${queue}`), 2, "the two interrupted messages are back in their queue");
+  } finally {
+    await w.kill();
+  }
+});
+
+test("--worker-shutdown-timeout: messages still running at the timeout go back to their queue", { skip, timeout: 60_000 }, async () => {
+  const queue = "timeout";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "1", "-t", "2", "--worker-shutdown-timeout", "500"], { queue });
+  try {
+    await pySend(queue, [{ actor_name: "job", args: ["long1", 20_000] }, { actor_name: "job", args: ["long2", 20_000] }]);
+    await until("both running", async () => (await records("started")).length === 2);
+    const t0 = Date.now();
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output); // the supervisor stopped as asked
+    assert.ok(Date.now() - t0 < 5000, "the timeout cut the wait");
+    assert.match(w.output, /Shutdown timeout of 500 ms reached with 2 message\(s\) in progress/);
+    assert.equal(await rec.lLen(`dramatiq:${queue}`), 2, "both are back in their queue");
+    assert.equal((await records("finished")).length, 0);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("a 4 s synchronous actor with a 1 s limit: quick actors keep finishing, it fails with TimeLimitExceeded; /metrics counts it all", { skip, timeout: 60_000 }, async (t) => {
+  const queue = "limits";
+  await rec.del(["quick"]);
+  const port = await freePort();
+  const w = await startWorker(["-p", "2", "-t", "4", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], { queue });
+  try {
+    rmSync(join(dir, "spin.log"), { force: true });
+    const quick = Array.from({ length: 20 }, (_, i) => ({ actor_name: "quick", args: [`q${i}`] }));
+    const adds = Array.from({ length: 30 }, (_, i) => ({ actor_name: "add", args: [i, 1] }));
+    const fails = Array.from({ length: 5 }, (_, i) => ({ actor_name: "fail", args: [`boom ${i}`] }));
+    const sent = await pySend(queue, [{ actor_name: "spin", args: [4000] }, ...quick, ...adds, ...fails]);
+    const spin = JSON.parse(sent[0]);
+    const identity = { queueName: spin.queue_name, actorName: spin.actor_name, messageId: spin.message_id };
+    const key = backend.buildMessageKey(identity);
+    await until("the spin's result", async () => (await rec.exists(key)) === 1, 10_000);
+    const failedAt = Date.now();
+    await assert.rejects(backend.getResult(identity), /TimeLimitExceeded/);
+    const startedAt = Number(readFileSync(join(dir, "spin.log"), "utf8").trim());
+    assert.ok(failedAt - startedAt <= 2000, `the spin failed ${failedAt - startedAt} ms after it started`);
+    t.diagnostic(`the 4 s spin with a 1 s limit had failed ${failedAt - startedAt} ms after it started`);
+    await until("the quick ones", async () => (await records("quick")).length === 20, 10_000);
+    const quickDone = await records("quick");
+    assert.ok(quickDone.every((r) => r.at < failedAt), "the quick actors finished while the spin ran");
+    // Python reads what the JS worker stored exactly as it reads its own workers' results.
+    const results = (await runPython("produce.py", ["results", "--timeout", "10000"], { url: redis.url, queue, input: sent.join("\n") + "\n" })).map((l) => JSON.parse(l));
+    assert.equal(results[0].failure?.type, "TimeLimitExceeded", JSON.stringify(results[0]));
+    assert.deepEqual(results.slice(1, 21).map((r) => r.value), quick.map((q) => q.args[0]));
+    assert.deepEqual(results.slice(21, 51).map((r) => r.value), adds.map((_, i) => i + 1));
+    assert.deepEqual(results.slice(51).map((r) => r.failure?.type), fails.map(() => "Error"));
+    await w.until(/Thread-\d+ was stopped running spin \(TimeLimitExceeded\)/);
+
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metric = (name, actor) => {
+      const m = new RegExp(`^${name}\\{queue_name="${queue}",actor_name="${actor}"\\} (\\S+)$`, "m").exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    assert.equal(metric("dramatiq_messages_total", "add"), 30, text);
+    assert.equal(metric("dramatiq_messages_total", "quick"), 20);
+    assert.equal(metric("dramatiq_messages_total", "fail"), 5);
+    assert.equal(metric("dramatiq_messages_total", "spin"), 1);
+    assert.equal(metric("dramatiq_message_errors_total", "fail"), 5);
+    assert.equal(metric("dramatiq_message_errors_total", "spin"), 1);
+    assert.equal(metric("dramatiq_message_errors_total", "add"), 0);
+    assert.equal(metric("dramatiq_message_rejects_total", "fail"), 5);
+    assert.equal(metric("dramatiq_messages_inprogress", "add"), 0);
+    assert.equal(metric("dramatiq_message_duration_milliseconds_count", "add"), 30);
+    assert.ok(metric("dramatiq_message_duration_milliseconds_sum", "spin") >= 1000);
+    for (const name of ["dramatiq_message_retries_total", "dramatiq_delayed_messages_inprogress"]) assert.match(text, new RegExp(`# TYPE ${name} `));
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("RabbitMQ: SIGTERM mid-batch returns the unstarted deliveries to the other worker at once", { skip: skip || (!haveRabbitmq && "rabbitmq-server is not installed"), timeout: 90_000 }, async (t) => {
+  rabbit ??= await startRabbitmq();
+  const queue = "rterm";
+  await rec.del(["started", "finished"]);
+  const opts = { queue, broker: "rabbitmq", brokerUrl: rabbit.url };
+  const a = await startWorker(["-p", "1", "-t", "2"], opts);
+  let b;
+  try {
+    const tags = Array.from({ length: 10 }, (_, i) => `r${i}`);
+    await pySend(queue, tags.map((tag) => ({ actor_name: "job", args: [tag, 5000] })), { broker: "rabbitmq", url: rabbit.url });
+    const [aPid] = a.workers();
+    await until("A running 2", async () => (await records("started")).filter((r) => r.pid === aPid).length === 2);
+    b = await startWorker(["-p", "1", "-t", "8"], opts);
+    await until("B running 6", async () => (await records("started")).length === 8);
+    assert.equal((await records("finished")).length, 0, "A still runs its first two");
+    const sigterm = Date.now();
+    process.kill(a.supervisor, "SIGTERM");
+    await until("all 10 started", async () => (await records("started")).length >= 10, 10_000);
+    const late = (await records("started")).filter((r) => r.at >= sigterm);
+    assert.equal(late.length, 2);
+    t.diagnostic(`A's unstarted deliveries started on B ${late.map((r) => r.at - sigterm).join(" and ")} ms after SIGTERM`);
+    for (const r of late) assert.ok(r.at - sigterm <= 2000, `taken ${r.at - sigterm} ms after SIGTERM`);
+    assert.equal(await a.exited, 0, a.output);
+    await until("all 10 finished", async () => (await records("finished")).length >= 10, 15_000);
+    const started = await records("started");
+    assert.deepEqual([...count(started.map((r) => r.tag)).values()].filter((n) => n !== 1), []);
+    assert.deepEqual((await records("finished")).map((r) => r.tag).sort(), tags.sort());
+    process.kill(b.supervisor, "SIGTERM");
+    assert.equal(await b.exited, 0, b.output);
+  } finally {
+    await a.kill();
+    await b?.kill();
+  }
+});
+
+test("RabbitMQ: SIGKILL of a worker process: its deliveries go to the other process at once", { skip: skip || (!haveRabbitmq && "rabbitmq-server is not installed"), timeout: 90_000 }, async (t) => {
+  rabbit ??= await startRabbitmq();
+  const queue = "rkill";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "2", "-t", "2"], { queue, broker: "rabbitmq", brokerUrl: rabbit.url });
+  try {
+    const tags = Array.from({ length: 8 }, (_, i) => `rk${i}`);
+    await pySend(queue, tags.map((tag) => ({ actor_name: "job", args: [tag, 1500] })), { broker: "rabbitmq", url: rabbit.url });
+    await until("4 running", async () => (await records("started")).length >= 4);
+    const [victim] = w.workers();
+    const done = new Set((await records("finished")).map((r) => r.tag));
+    const before = (await records("started")).filter((r) => r.pid === victim && !done.has(r.tag)).map((r) => r.tag);
+    assert.ok(before.length >= 1, "the victim is running some");
+    const killed = Date.now();
+    process.kill(victim, "SIGKILL");
+    // Its two running messages run again elsewhere (at least once); how soon says the
+    // deliveries came back at once, not after a timeout.
+    const again = await until("the victim's messages again", async () => {
+      const rerun = (await records("started")).filter((r) => r.pid !== victim && before.includes(r.tag));
+      return rerun.length === before.length && rerun;
+    }, 20_000);
+    const back = Math.max(...again.map((r) => r.at)) - killed;
+    t.diagnostic(`the killed process's running messages started again ${back} ms after SIGKILL`);
+    // RabbitMQ requeues them the moment the connection drops; they start again as soon as
+    // a thread is free (here: when the other process finishes one, or the new one is up).
+    assert.ok(back <= 10_000, `${back} ms`);
+    await until("every message finished", async () => new Set((await records("finished")).map((r) => r.tag)).size === 8, 20_000);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});

@@ -1,0 +1,32 @@
+// Actors for the thread pool test in worker-command.test.mjs: each thread imports this
+// module, as the worker command's threads import a user's tasks.mjs. Hostile on purpose.
+import { Retry, actor } from "dramatiq-results";
+
+actor((x) => x * 2, { actorName: "double" });
+actor(async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)), { actorName: "wait" });
+actor(() => {
+  const p = Proxy.revocable({}, {});
+  p.revoke();
+  throw p.proxy;
+}, { actorName: "revoked" });
+actor(() => {
+  throw Object.defineProperty(new Error("x"), "name", {
+    get() {
+      throw new Error("getter");
+    },
+  });
+}, { actorName: "getter" });
+actor(() => () => 1, { actorName: "functionResult" });
+actor(() => process.exit(3), { actorName: "exits" });
+actor(async () => {
+  throw "a string";
+}, { actorName: "string" });
+actor(() => {
+  for (;;);
+}, { actorName: "forever" });
+actor(() => {
+  throw new Retry("later", { delay: 1234 });
+}, { actorName: "retry" });
+actor(() => {
+  throw new RangeError("out of range");
+}, { actorName: "range" });
