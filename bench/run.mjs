@@ -13,7 +13,7 @@ import os from "node:os";
 import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
 import { PlainJsStore } from "./plain_js_store.mjs";
-import { nodeStartup, workerdStartup } from "./startup.mjs";
+import { firstCallCode, nodeStartup, workerdStartup } from "./startup.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -300,7 +300,7 @@ console.error("[bench] dashboard, 10 000 rows in Chromium…");
 const dashboard = dashboardFrames();
 const size = sizes();
 console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
-const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };
+const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7), firstCall: firstCallCode() };
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
 const lines = [];
@@ -470,10 +470,18 @@ if (startup.node.floor) {
     `| Node floor: the plain-JS store as a package | ${ms(floor.plainJsPackage.wall)} | ${ms(plain)} | ${ratio(floor.plainJsPackage.wall, plain)} |`,
     `| Node floor: smallest Rust + wasm-bindgen store (${kb(floor.wasmBytes)} .wasm) | ${ms(floor.wasmBindgenFloor.wall)} | ${ms(plain)} | ${ratio(floor.wasmBindgenFloor.wall, plain)} |`,
     `| Node: ours against the plain-JS store as a package, wall | ${ms(startup.node.ours.wall)} | ${ms(floor.plainJsPackage.wall)} | ${ratio(startup.node.ours.wall, floor.plainJsPackage.wall)} |`,
+    `| Node: ours against the plain-JS store as a package, CPU | ${ms(startup.node.ours.cpu)} | ${ms(floor.plainJsPackage.cpu)} | ${ratio(startup.node.ours.cpu, floor.plainJsPackage.cpu)} |`,
   );
 } else lines.push(`| Node floor rows | not measured: ${startup.node.floorError} | | |`);
 lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
+const fc = startup.firstCall;
+lines.push(
+  "",
+  `The wasm a first store + get compiles (V8 compiles each function on its first call; \`firstCallCode\` in ` +
+    `\`bench/startup.mjs\`): ${fc.functions} of ${fc.moduleFunctions} functions, ${kb(fc.bytes)} ` +
+    `(${kb(fc.gzip)} gzip -9), of a module of ${kb(fc.moduleBytes)} (${kb(fc.moduleGzip)} gzip -9).`,
+);
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
 const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, connect, dashboard, size, startup };
