@@ -14,6 +14,7 @@ import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
 import { PlainJsStore } from "./plain_js_store.mjs";
 import { firstCallCode, nodeStartup, workerdStartup } from "./startup.mjs";
+import { leverTable, startupLevers } from "./startup_levers.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -301,6 +302,15 @@ const dashboard = dashboardFrames();
 const size = sizes();
 console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
 const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7), firstCall: firstCallCode() };
+// Other Node binaries to measure the levers under too (say Node 22), space-separated paths.
+const leverNodes = [process.execPath, ...(process.env.BENCH_EXTRA_NODES ?? "").split(" ").filter(Boolean)];
+let levers;
+try {
+  levers = startupLevers(quick ? 5 : 21, leverNodes);
+} catch (error) {
+  levers = { error: error.message.split("\n")[0] };
+}
+startup.levers = levers;
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
 const lines = [];
@@ -482,6 +492,17 @@ lines.push(
     `\`bench/startup.mjs\`): ${fc.functions} of ${fc.moduleFunctions} functions, ${kb(fc.bytes)} ` +
     `(${kb(fc.gzip)} gzip -9), of a module of ${kb(fc.moduleBytes)} (${kb(fc.moduleGzip)} gzip -9).`,
 );
+lines.push(
+  "",
+  "### What a results-only start would save (`bench/startup_levers.mjs`)",
+  "",
+  "The package as built against copies of it without the broker, worker-rule and RESP-connection exports in the " +
+    ".wasm (`results-wasm`), without the broker and worker JS (`results-js`: an entry exporting only the results API), " +
+    "and both (`results-both`), each imported with a first store + get in fresh processes, interleaved with the plain-JS store as a package.",
+  "",
+);
+if (levers.error) lines.push(`Not measured: ${levers.error}`);
+else for (const result of levers) lines.push(...leverTable(result), "");
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
 const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, connect, dashboard, size, startup };

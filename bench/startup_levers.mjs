@@ -113,12 +113,14 @@ await backend.getResult(message);${report}`;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const runs = Number(process.argv[2] ?? 21);
-  const nodes = process.argv.length > 3 ? process.argv.slice(3) : [process.execPath];
+/**
+ * Builds the contenders and measures them in `runs` rounds of fresh processes under each Node
+ * binary in `nodes`; returns, per binary, its version and each contender's sizes and medians.
+ */
+export function startupLevers(runs = 21, nodes = [process.execPath]) {
   const sizes = build();
   const names = ["plain-js-store", ...Object.keys(sizes)];
-  for (const node of nodes) {
+  return nodes.map((node) => {
     const version = step(node, ["--version"]).trim();
     const samples = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = 0; i < runs; i++) {
@@ -127,17 +129,34 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         samples[name].push(JSON.parse(out.trim().split("\n").pop()));
       }
     }
-    const base = { wall: median(samples["plain-js-store"].map((s) => s.wall)), cpu: median(samples["plain-js-store"].map((s) => s.cpu)) };
-    console.log(`Node ${version}, ${runs} fresh processes each, interleaved (load ${(await import("node:os")).loadavg()[0].toFixed(1)} at the end)`);
-    console.log("| | JS | .wasm | wall ms | CPU ms | CPU / plain-JS package |");
-    console.log("|---|---:|---:|---:|---:|---:|");
-    for (const name of names) {
-      const wall = median(samples[name].map((s) => s.wall));
-      const cpu = median(samples[name].map((s) => s.cpu));
-      const size = sizes[name];
-      console.log(
-        `| ${name} | ${size ? `${(size.js / 1024).toFixed(0)} KB` : ""} | ${size ? `${(size.wasm / 1024).toFixed(0)} KB` : ""} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} | ${(cpu / base.cpu).toFixed(2)}× |`,
-      );
-    }
-  }
+    const rows = Object.fromEntries(
+      names.map((name) => [
+        name,
+        { ...sizes[name], wall: median(samples[name].map((s) => s.wall)), cpu: median(samples[name].map((s) => s.cpu)) },
+      ]),
+    );
+    return { node: version, runs, rows };
+  });
+}
+
+/** Markdown rows for one `startupLevers` result. */
+export function leverTable({ node, runs, rows }) {
+  const base = rows["plain-js-store"];
+  const kb = (b) => (b === undefined ? "" : `${(b / 1024).toFixed(0)} KB`);
+  return [
+    `Node ${node}, ${runs} fresh processes each, interleaved:`,
+    "",
+    "| | JS | .wasm | wall ms | CPU ms | CPU / plain-JS package |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...Object.entries(rows).map(
+      ([name, r]) => `| ${name} | ${kb(r.js)} | ${kb(r.wasm)} | ${r.wall.toFixed(1)} | ${r.cpu.toFixed(1)} | ${(r.cpu / base.cpu).toFixed(2)}× |`,
+    ),
+  ];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const runs = Number(process.argv[2] ?? 21);
+  const nodes = process.argv.length > 3 ? process.argv.slice(3) : [process.execPath];
+  for (const result of startupLevers(runs, nodes)) console.log([...leverTable(result), ""].join("\n"));
+  console.log(`load average at the end: ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 }
