@@ -412,6 +412,8 @@ if (rabbit.error) {
 } else {
   const py = rabbit.python;
   const pyProc = py?.process?.find((p) => p.threads === rabbit.threads);
+  const lr = rabbit.latencyRounds;
+  const latRounds = lr ? `, ${lr.rounds} alternating rounds of ${lr.perRound}, pooled` : "";
   const row = (what, ours, theirs, digits = 0) =>
     `| ${what} | ${fmt(ours, digits)} | ${fmt(theirs, digits)} | ${theirs == null ? "" : ratio(ours, theirs)} |`;
   lines.push(
@@ -429,8 +431,11 @@ if (rabbit.error) {
     row("enqueue, all sent at once (msg/s)", rabbit.ours.enqueueConcurrentPerSec, null),
     row("enqueue, all sent at once, publisher confirms (msg/s)", rabbit.ours.enqueueConcurrentConfirmPerSec, null),
     row("no-op processing, one worker (msg/s)", rabbit.ours.processPerSec, pyProc?.msgs_per_s),
-    `| send → blocking result, p50 (ms) | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
-    `| send → blocking result, p99 (ms) | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+    `| send → blocking result, p50 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
+    `| send → blocking result, p99 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+    ...(py?.latency_alone
+      ? [`| send → blocking result, p99 (ms): Python's own run, minutes apart | | ${fmt(py.latency_alone.p99_ms, 1)} | |`]
+      : []),
   );
   if (!py || py.error) lines.push("", `Python: ${py?.error ?? "not run"}`);
 }
