@@ -43,7 +43,9 @@ pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
     let text = to_text_handle(value)?;
     let units = text.length();
     let text = if units < ENCODE_INTO_MIN_UNITS {
-        String::from(text)
+        // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
+        text.as_string()
+            .ok_or_else(|| type_error("unsupported value: its JSON text is not a string"))?
     } else {
         utf8_of(&text, units)?
     };
