@@ -6,7 +6,8 @@
 //     back as Python's exact JSON text, or as the failure Python raised;
 //   a blocking read is woken by a Dramatiq worker storing the result late, and a read of a
 //     result nobody stores ends with `timeout`, never before its deadline;
-//   component → Python: what the component stores, message.get_result() reads back equal.
+//   component → Python: what the component stores, message.get_result() reads back equal;
+//   Redis down: every operation is the component's `store` error, and the instance answers on.
 // Needs scripts/build-component and scripts/setup --python (scripts/test runs both).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -14,7 +15,7 @@ import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { havePython, runPython } from "./pyworker.mjs";
-import { startRedis } from "./services.mjs";
+import { freePort, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 if (!havePython) throw new Error("no Python Dramatiq: run scripts/setup --python");
@@ -30,9 +31,9 @@ before(async () => {
 });
 after(() => redis?.stop());
 
-/** Runs component_host.py MODE against the test's Redis; resolves with its JSON output. */
-async function host(mode, args = [], input) {
-  const lines = await runPython("component_host.py", [mode, "--redis", redis.url, ...args], { input });
+/** Runs component_host.py MODE against the test's Redis (or `url`); resolves with its JSON output. */
+async function host(mode, args = [], input, url = redis.url) {
+  const lines = await runPython("component_host.py", [mode, "--redis", url, ...args], { input });
   return JSON.parse(lines.join("\n"));
 }
 
@@ -121,4 +122,19 @@ test("what the component stores, Python's message.get_result() reads back equal"
     (await runPython("interop.py", ["consume", "--backend", "redis", "--address", address], { input: JSON.stringify(items) })).join("\n"),
   );
   assert.deepEqual(report, { checked: items.length, mismatches: [] });
+});
+
+test("with Redis down, every operation is a store error from the host, and the instance keeps answering", async () => {
+  // A port nobody listens on: redis-py fails to connect, the host returns `unavailable`
+  // (through the store's `get`, whose error wasmtime-py 51 cannot lower untagged: see the
+  // note in component_host.py), and the component reports a `store` error.
+  const got = await host("outage", [], undefined, `redis://127.0.0.1:${await freePort()}`);
+  for (const name of ["get", "store", "blocking get", "delete", "get again"]) {
+    // An unreachable store is retried until the deadline (the WIT's `unavailable`), so the
+    // blocking read ends as a timeout that names the last failure.
+    const tag = name === "blocking get" ? "timeout" : "store";
+    assert.equal(got[name]?.tag, tag, `${name}: ${JSON.stringify(got[name])}`);
+    assert.match(got[name].message, /failed \(unavailable\): .*[Cc]onnect/, name);
+    assert.equal(got[name].message_key.length, 32, name);
+  }
 });

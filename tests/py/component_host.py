@@ -28,6 +28,8 @@ As a program (tests/js/component-python.test.mjs drives it; each prints one JSON
     component_host.py timeout --redis URL --timeout-ms N
         a blocking read of a result nobody stores; prints the error, when it came, and the
         store calls
+    component_host.py outage --redis URL     every operation against a Redis nobody listens
+        on; prints each one's error
 
 The component's imports are `dramatiq:results/kv-store` (below) and WASI preview 2, which
 wasmtime provides (`Linker.add_wasip2`: clocks, random, stdio). A component call is
@@ -337,6 +339,27 @@ def cmd_timeout(backend, kv, args):
     return {**got, "elapsed_ms": (time.monotonic() - start) * 1000, "calls": calls_since(kv, start)}
 
 
+def cmd_outage(backend, _kv, _args):
+    """Every operation against a Redis nobody listens on: each comes back as the component's
+    `store` error (a `kv-error` the host returned, never an exception into the guest), and
+    the instance keeps answering."""
+    message = {"queue_name": "default", "actor_name": "outage", "message_id": "m-1"}
+    out = {}
+    for name, call in [
+        ("get", lambda: backend.get_result(message)),
+        ("store", lambda: backend.store_result(message, "1", 1000)),
+        ("blocking get", lambda: backend.get_result(message, block=True, timeout_ms=300)),
+        ("delete", lambda: backend.delete_result(message)),
+        ("get again", lambda: backend.get_result(message)),
+    ]:
+        try:
+            call()
+            out[name] = {"ok": True}
+        except ComponentError as e:
+            out[name] = {"tag": e.tag, **e.fields}
+    return out
+
+
 def calls_since(kv, start):
     """The store calls made after `start`, with times in ms from `start`."""
     offset = (start - kv.origin) * 1000
@@ -349,7 +372,7 @@ def calls_since(kv, start):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["read", "store", "late", "timeout"])
+    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage"])
     parser.add_argument("--redis", required=True, help="redis://host:port")
     parser.add_argument("--namespace", default="dramatiq-results")
     parser.add_argument("--prefix", action="store_true", help="use_namespace_prefix_keys")
@@ -359,7 +382,7 @@ def main():
     logging.basicConfig(stream=sys.stderr, level=logging.CRITICAL)
     kv = RedisKv(redis.Redis.from_url(args.redis))
     backend = ComponentHost(kv).backend(args.namespace, args.prefix)
-    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout}
+    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage}
     json.dump(commands[args.mode](backend, kv, args), sys.stdout)
     return 0
 
