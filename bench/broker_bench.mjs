@@ -91,7 +91,7 @@ export async function processRates(broker, actor, count, concurrency) {
  * `add` sent, then a blocking getResult, one at a time, `runs` times (after 20 to warm
  * up), with a Worker of `concurrency` running: p50 / p99 ms.
  */
-export async function resultLatency(broker, add, concurrency, runs) {
+export async function resultLatency(broker, add, concurrency, runs, { withSamples = false } = {}) {
   const worker = new Worker(broker, { concurrency }).start();
   try {
     for (let i = 0; i < 20; i++) await add.send(i, 1).getResult({ block: true, timeout: 10_000 });
@@ -102,7 +102,7 @@ export async function resultLatency(broker, add, concurrency, runs) {
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
-    return { latencyP50Ms: percentile(times, 50), latencyP99Ms: percentile(times, 99) };
+    return { latencyP50Ms: percentile(times, 50), latencyP99Ms: percentile(times, 99), ...(withSamples ? { samples: times } : {}) };
   } finally {
     await worker.stop();
   }

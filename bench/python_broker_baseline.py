@@ -127,7 +127,11 @@ def process(kind, url, redis_url, n, threads):
     }
 
 
-def latency(kind, url, redis_url, runs):
+# Sends before the measured ones, as many as bench/broker_bench.mjs's resultLatency makes.
+WARM_UP = 20
+
+
+def latency(kind, url, redis_url, runs, samples=False):
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     broker = make_broker(kind, url)
     backend = RedisBackend(url=redis_url)
@@ -136,18 +140,21 @@ def latency(kind, url, redis_url, runs):
     times = []
     try:
         worker.wait("ready")
-        for i in range(runs + 10):
+        for i in range(runs + WARM_UP):
             start = time.perf_counter()
             m = broker.enqueue(message(queue, "add", i, 1))
             assert backend.get_result(m, block=True, timeout=10_000) == i + 1
-            if i >= 10:  # the first few warm connections up
+            if i >= WARM_UP:  # the first few warm connections up
                 times.append((time.perf_counter() - start) * 1000)
     finally:
         worker.stop()
         broker.close()
     times.sort()
     at = lambda q: times[min(len(times) - 1, int(q * len(times)))]  # as bench/run.mjs's quantile
-    return {"runs": runs, "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": times[-1]}
+    out = {"runs": runs, "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": times[-1]}
+    if samples:
+        out["samples_ms"] = times
+    return out
 
 
 def measure(kind, url, redis_url, args):
@@ -183,9 +190,15 @@ def main():
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--confirm-round", action="store_true", help="one confirmed-enqueue round on --rabbitmq only")
+    parser.add_argument(
+        "--latency-round", action="store_true", help="one send -> result round on --rabbitmq (results on --redis), with its samples"
+    )
     args = parser.parse_args()
     if args.confirm_round:
         print(json.dumps(confirm_round(args.rabbitmq, args.n)))
+        return
+    if args.latency_round:
+        print(json.dumps(latency("rabbitmq", args.rabbitmq, args.redis, args.latency_runs, samples=True)))
         return
     if not args.redis:
         parser.error("--redis is required")

@@ -1,6 +1,6 @@
 // RabbitmqBroker against Python Dramatiq 2.2.1's RabbitmqBroker, side by side in one run,
 // on a fresh loopback RabbitMQ node (results on a fresh redis-server).
-// Usage: node bench/rabbitmq_broker.mjs [--n 10000] [--threads 8] [--latency-runs 200]
+// Usage: node bench/rabbitmq_broker.mjs [--n 10000] [--threads 8] [--latency-runs 600] [--latency-rounds 6]
 //                                       [--confirm-rounds 10] [--no-python]
 //   enqueue   N `noop` messages, one after another (await each), messages/s, without and
 //             with publisher confirms; and the same N sent at once (actor.send, then await
@@ -14,18 +14,21 @@
 //             threads: messages/s from its first to its N-th processed message (counted in
 //             memory, as bench/python_broker_baseline.py's COUNT_TO does for Python)
 //   latency   `add` sent, then a blocking getResult, one at a time, with a worker running:
-//             p50 / p99 ms (our worker in this process; Python's in its own)
+//             p50 / p99 ms (our worker in this process; Python's in its own), ours and
+//             Python's in alternating rounds (--latency-rounds, default 6, of runs / rounds
+//             each), each side's samples pooled: a p99 swings with the machine's load
 // Python's figures come from bench/python_broker_baseline.py on the same servers (it
 // measures its RedisBroker too; only the RabbitMQ half is reported here).
 import { createClient } from "redis";
 import { RabbitmqBroker, RedisBackend, Results, actor } from "dramatiq-results";
 import { startRabbitmq, startRedis } from "../tests/js/services.mjs";
-import { Count, arg, enqueueRates, median, processRates, resultLatency, runPython, withPython } from "./broker_bench.mjs";
+import { Count, arg, enqueueRates, median, percentile, processRates, resultLatency, runPython, withPython } from "./broker_bench.mjs";
 
 const N = arg("n", 10_000);
 const THREADS = arg("threads", 8);
-const RUNS = arg("latency-runs", 200);
+const RUNS = arg("latency-runs", 600);
 const ROUNDS = arg("confirm-rounds", 10);
+const LATENCY_ROUNDS = arg("latency-rounds", 6);
 
 const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
 const client = await createClient({ url: redis.url }).connect();
@@ -102,11 +105,33 @@ try {
     Object.assign(out.ours, await processRates(broker, noop, count, THREADS));
   }
 
-  // latency: send → blocking getResult, one at a time
+  // latency: send → blocking getResult, one at a time; ours and Python's in alternating
+  // rounds, so both tails see the same minutes of the shared machine, pooled per side
   {
+    const per = Math.max(1, Math.round(RUNS / LATENCY_ROUNDS));
     const broker = await open({ middleware: [new Results({ backend })] });
     const add = actor((x, y) => x + y, { broker, actorName: "add", queueName: "bench-lat", storeResults: true });
-    Object.assign(out.ours, await resultLatency(broker, add, THREADS, RUNS));
+    const samples = { ours: [], python: [] };
+    let pythonError = withPython ? undefined : "not run";
+    for (let r = 0; r < LATENCY_ROUNDS; r++) {
+      for (const side of r % 2 === 0 ? ["ours", "python"] : ["python", "ours"]) {
+        if (side === "ours") {
+          samples.ours.push(...(await resultLatency(broker, add, THREADS, per, { withSamples: true })).samples);
+        } else if (pythonError === undefined) {
+          const round = runPython(["--rabbitmq", rabbit.url, "--redis", redis.url, "--latency-round", "--latency-runs", String(per)]);
+          if (round.error) pythonError = round.error;
+          else samples.python.push(...round.samples_ms);
+        }
+      }
+    }
+    const pooled = (xs) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return { runs: sorted.length, p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99), max_ms: sorted.at(-1) };
+    };
+    const ours = pooled(samples.ours);
+    out.ours.latencyP50Ms = ours.p50_ms;
+    out.ours.latencyP99Ms = ours.p99_ms;
+    out.latencyRounds = { rounds: LATENCY_ROUNDS, perRound: per, ours, python: pythonError ? { error: pythonError } : pooled(samples.python) };
   }
   for (const b of brokers.splice(0)) await b.close();
 
@@ -122,6 +147,10 @@ try {
       out.python = run;
     } else {
       out.python = run.rabbitmq;
+      // Its own run's latency (minutes after ours) stays as `latency_alone`; the side-by-side
+      // figure is the alternating rounds'.
+      out.python.latency_alone = out.python.latency;
+      if (!out.latencyRounds.python.error) out.python.latency = out.latencyRounds.python;
       // Its own run's confirmed enqueue (N in a row, minutes after ours) stays as
       // `enqueue_confirm_alone`; the side-by-side figure is the rounds' median.
       out.python.enqueue_confirm_alone = out.python.enqueue_confirm;

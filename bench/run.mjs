@@ -13,7 +13,8 @@ import os from "node:os";
 import { StubBackend, KvBackend, Message } from "dramatiq-results";
 import { plot } from "./plot.mjs";
 import { PlainJsStore } from "./plain_js_store.mjs";
-import { nodeStartup, workerdStartup } from "./startup.mjs";
+import { firstCallCode, nodeStartup, workerdStartup } from "./startup.mjs";
+import { leverTable, startupLevers } from "./startup_levers.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -300,7 +301,16 @@ console.error("[bench] dashboard, 10 000 rows in Chromium…");
 const dashboard = dashboardFrames();
 const size = sizes();
 console.error("[bench] start-up (fresh Node processes, fresh workerd)…");
-const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7) };
+const startup = { node: nodeStartup(quick ? 5 : 15), workerd: await workerdStartup(quick ? 3 : 7), firstCall: firstCallCode() };
+// Other Node binaries to measure the levers under too (say Node 22), space-separated paths.
+const leverNodes = [process.execPath, ...(process.env.BENCH_EXTRA_NODES ?? "").split(" ").filter(Boolean)];
+let levers;
+try {
+  levers = startupLevers(quick ? 5 : 21, leverNodes);
+} catch (error) {
+  levers = { error: error.message.split("\n")[0] };
+}
+startup.levers = levers;
 
 const kb = (b) => `${fmt(b / 1024, 1)} KB`;
 const lines = [];
@@ -402,6 +412,8 @@ if (rabbit.error) {
 } else {
   const py = rabbit.python;
   const pyProc = py?.process?.find((p) => p.threads === rabbit.threads);
+  const lr = rabbit.latencyRounds;
+  const latRounds = lr ? `, ${lr.rounds} alternating rounds of ${lr.perRound}, pooled` : "";
   const row = (what, ours, theirs, digits = 0) =>
     `| ${what} | ${fmt(ours, digits)} | ${fmt(theirs, digits)} | ${theirs == null ? "" : ratio(ours, theirs)} |`;
   lines.push(
@@ -419,8 +431,11 @@ if (rabbit.error) {
     row("enqueue, all sent at once (msg/s)", rabbit.ours.enqueueConcurrentPerSec, null),
     row("enqueue, all sent at once, publisher confirms (msg/s)", rabbit.ours.enqueueConcurrentConfirmPerSec, null),
     row("no-op processing, one worker (msg/s)", rabbit.ours.processPerSec, pyProc?.msgs_per_s),
-    `| send → blocking result, p50 (ms) | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
-    `| send → blocking result, p99 (ms) | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+    `| send → blocking result, p50 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
+    `| send → blocking result, p99 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+    ...(py?.latency_alone
+      ? [`| send → blocking result, p99 (ms): Python's own run, minutes apart | | ${fmt(py.latency_alone.p99_ms, 1)} | |`]
+      : []),
   );
   if (!py || py.error) lines.push("", `Python: ${py?.error ?? "not run"}`);
 }
@@ -470,10 +485,29 @@ if (startup.node.floor) {
     `| Node floor: the plain-JS store as a package | ${ms(floor.plainJsPackage.wall)} | ${ms(plain)} | ${ratio(floor.plainJsPackage.wall, plain)} |`,
     `| Node floor: smallest Rust + wasm-bindgen store (${kb(floor.wasmBytes)} .wasm) | ${ms(floor.wasmBindgenFloor.wall)} | ${ms(plain)} | ${ratio(floor.wasmBindgenFloor.wall, plain)} |`,
     `| Node: ours against the plain-JS store as a package, wall | ${ms(startup.node.ours.wall)} | ${ms(floor.plainJsPackage.wall)} | ${ratio(startup.node.ours.wall, floor.plainJsPackage.wall)} |`,
+    `| Node: ours against the plain-JS store as a package, CPU | ${ms(startup.node.ours.cpu)} | ${ms(floor.plainJsPackage.cpu)} | ${ratio(startup.node.ours.cpu, floor.plainJsPackage.cpu)} |`,
   );
 } else lines.push(`| Node floor rows | not measured: ${startup.node.floorError} | | |`);
 lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
+const fc = startup.firstCall;
+lines.push(
+  "",
+  `The wasm a first store + get compiles (V8 compiles each function on its first call; \`firstCallCode\` in ` +
+    `\`bench/startup.mjs\`): ${fc.functions} of ${fc.moduleFunctions} functions, ${kb(fc.bytes)} ` +
+    `(${kb(fc.gzip)} gzip -9), of a module of ${kb(fc.moduleBytes)} (${kb(fc.moduleGzip)} gzip -9).`,
+);
+lines.push(
+  "",
+  "### What a results-only start would save (`bench/startup_levers.mjs`)",
+  "",
+  "The package as built against copies of it without the broker, worker-rule and RESP-connection exports in the " +
+    ".wasm (`results-wasm`), without the broker and worker JS (`results-js`: an entry exporting only the results API), " +
+    "and both (`results-both`), each imported with a first store + get in fresh processes, interleaved with the plain-JS store as a package.",
+  "",
+);
+if (levers.error) lines.push(`Not measured: ${levers.error}`);
+else for (const result of levers) lines.push(...leverTable(result), "");
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
 const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, connect, dashboard, size, startup };

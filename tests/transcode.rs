@@ -6,7 +6,7 @@
 
 use dramatiq_results::codec::encode;
 use dramatiq_results::codec::interchange::from_js_json;
-use dramatiq_results::codec::interchange::transcode::python_bytes;
+use dramatiq_results::codec::interchange::transcode::{python_bytes, python_bytes_owned};
 use dramatiq_results::testing::Rng;
 
 /// `Number.prototype.toString()` of a finite double, as the ECMAScript spec defines it.
@@ -209,6 +209,9 @@ fn fast_path_equals_tree_path_on_random_js_texts() {
             String::from_utf8_lossy(&tree),
             "for {text}"
         );
+        // The owned form (what the JS store path calls) gives the same bytes, copied or not.
+        let owned = python_bytes_owned(text.clone()).unwrap_or_else(|e| panic!("{e} in {text}"));
+        assert_eq!(owned, fast, "owned, for {text}");
         if fast.len() != text.len() {
             numbers_rewritten += 1;
         }

@@ -96,6 +96,30 @@ test("JSONEncoder writes exactly Python's bytes", () => {
   }
 });
 
+test("long texts (encoded into wasm memory, ASCII or not) give the bytes short ones do", async () => {
+  // Under 256 UTF-16 units a value's text crosses as a string; from 256 on it is encoded by
+  // TextEncoder.encodeInto straight into wasm memory, falling back to encode() when it is not
+  // ASCII. Both sides of the boundary, with the non-ASCII character first, last, or absent.
+  const enc = new JSONEncoder();
+  const backend = new StubBackend();
+  // Python's ensure_ascii: every UTF-16 unit from DEL on as \uXXXX (none of these need more).
+  const escape = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i)).map((u) => (u < 0x7f ? String.fromCharCode(u) : `\\u${u.toString(16).padStart(4, "0")}`)).join("");
+  for (const units of [250, 253, 254, 255, 256, 257, 1000, 70_000]) {
+    for (const [label, s] of [
+      ["ascii", "a".repeat(units)],
+      ["é last", `${"a".repeat(units - 1)}é`],
+      ["😀 first", `😀${"b".repeat(units - 2)}`],
+      ["\u007f and \u2028", `\u007f${"c".repeat(units - 2)}\u2028`],
+    ]) {
+      const want = `"${escape(s)}"`;
+      assert.equal(text(enc.encode(s)), want, `${label}, ${units} units`);
+      const message = new Message({ actorName: "long", messageId: `${label}-${units}` });
+      await backend.storeResult(message, { s });
+      assert.equal((await backend.getResult(message)).s, s, `${label}, ${units} units`);
+    }
+  }
+});
+
 test("the plain-value fast path writes what the replacer path writes", () => {
   // A Date anywhere sends the whole value down the replacer path; the same value without
   // it takes the fast path. Both must give the same bytes for the shared part.

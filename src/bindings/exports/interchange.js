@@ -92,11 +92,16 @@ export function toText(value) {
 
 const utf8 = new TextEncoder();
 
-/** `toText` as UTF-8 bytes when long: the native encoder beats the glue's per-character
- * copy of a string into wasm memory by far on large texts, and loses on tiny ones. */
-export function toUtf8(value) {
-  const text = toText(value);
-  return text.length < 256 ? text : utf8.encode(text);
+/** Encodes `text` into `out` (a view of wasm memory); the bytes written, or -1 when `out`
+ * is too small for all of it. */
+export function encodeUtf8Into(text, out) {
+  const { read, written } = utf8.encodeInto(text, out);
+  return read === text.length ? written : -1;
+}
+
+/** `text` as UTF-8, in a new array of its exact size. */
+export function encodeUtf8(text) {
+  return utf8.encode(text);
 }
 
 function unmark(text) {

@@ -8,14 +8,19 @@ use wasm_bindgen::prelude::*;
 
 use crate::bindings::js::type_error;
 use crate::codec::interchange;
+use crate::codec::interchange::transcode;
 use crate::codec::value::Value;
 
 #[wasm_bindgen(module = "/src/bindings/exports/interchange.js")]
 extern "C" {
     #[wasm_bindgen(js_name = toText, catch)]
     fn to_text(value: &JsValue) -> Result<String, JsValue>;
-    #[wasm_bindgen(js_name = toUtf8, catch)]
-    fn to_utf8(value: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = toText, catch)]
+    fn to_text_handle(value: &JsValue) -> Result<js_sys::JsString, JsValue>;
+    #[wasm_bindgen(js_name = encodeUtf8Into)]
+    fn encode_utf8_into(text: &js_sys::JsString, out: &mut [u8]) -> i32;
+    #[wasm_bindgen(js_name = encodeUtf8)]
+    fn encode_utf8(text: &js_sys::JsString) -> Vec<u8>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
 }
@@ -26,24 +31,40 @@ pub fn value_from_js(value: &JsValue) -> Result<Value, JsValue> {
     interchange::from_js_json(&text).map_err(|e| type_error(&format!("unsupported value: {e}")))
 }
 
+/// Texts shorter than this many UTF-16 units cross through wasm-bindgen's own string
+/// passing; longer ones are encoded by the host's `TextEncoder.encodeInto` straight into
+/// wasm memory, which beats the glue's per-character copy by far on large texts and loses on
+/// tiny ones (one more call).
+const ENCODE_INTO_MIN_UNITS: u32 = 256;
+
 /// The bytes Python's `json.dumps` writes for a JS value, without building a tree (see
 /// `transcode`); `TypeError` if it is not JSON-serializable.
 pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
-    let text = to_utf8(value)?;
-    let transcoded = match text.as_string() {
-        Some(text) => crate::codec::interchange::transcode::python_bytes(&text),
-        None => {
-            // `toUtf8`'s own TextEncoder output: a plain Uint8Array, read as it is.
-            let bytes = wasm_bindgen::JsCast::dyn_ref::<js_sys::Uint8Array>(&text)
-                .map(js_sys::Uint8Array::to_vec)
-                .unwrap_or_default();
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => crate::codec::interchange::transcode::python_bytes(text),
-                Err(_) => return Err(type_error("unsupported value: not UTF-8 text")),
-            }
-        }
+    let text = to_text_handle(value)?;
+    let units = text.length();
+    let text = if units < ENCODE_INTO_MIN_UNITS {
+        // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
+        text.as_string()
+            .ok_or_else(|| type_error("unsupported value: its JSON text is not a string"))?
+    } else {
+        utf8_of(&text, units)?
     };
-    transcoded.map_err(|e| type_error(&format!("unsupported value: {e}")))
+    transcode::python_bytes_owned(text).map_err(|e| type_error(&format!("unsupported value: {e}")))
+}
+
+/// `text` (of `units` UTF-16 units) as UTF-8: encoded by the host straight into a buffer of
+/// one byte per unit, which holds it when it is ASCII (JSON text most often is); otherwise
+/// by the host's `TextEncoder.encode` and copied in, at its exact size.
+fn utf8_of(text: &js_sys::JsString, units: u32) -> Result<String, JsValue> {
+    let mut buf = vec![0u8; units as usize];
+    let bytes = match usize::try_from(encode_utf8_into(text, &mut buf)) {
+        Ok(written) => {
+            buf.truncate(written);
+            buf
+        }
+        Err(_) => encode_utf8(text),
+    };
+    String::from_utf8(bytes).map_err(|_| type_error("unsupported value: not UTF-8 text"))
 }
 
 /// A core value as a plain JS value (objects, arrays, numbers, strings, null; BigInt for

@@ -28,6 +28,15 @@ fn syntax(position: usize, reason: &'static str) -> InterchangeError {
     InterchangeError(DecodeError::Syntax { position, reason })
 }
 
+/// [`python_bytes`] of a text the caller owns: when it already is Python's bytes (most
+/// texts), they are returned without a copy.
+pub fn python_bytes_owned(text: String) -> Result<Vec<u8>, InterchangeError> {
+    if already_python(text.as_bytes()) {
+        return Ok(text.into_bytes());
+    }
+    python_bytes(&text)
+}
+
 /// Python's stored bytes for the value whose `JSON.stringify` text (with marker strings) is
 /// `text`.
 pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {

@@ -1,0 +1,391 @@
+"""A component host that is not JavaScript: wasmtime's Python embedding runs the WebAssembly
+component (target/component/dramatiq-results.wasm, from scripts/build-component) over a
+`kv-store` kept in a real Redis, in the layout Dramatiq's RedisBackend uses, so a Python
+Dramatiq and the component read and write the same results.
+
+As a library:
+
+    host = ComponentHost(RedisKv(redis.Redis.from_url(url)))
+    backend = host.backend()                       # namespace="dramatiq-results"
+    backend.store_result(message, '{"a": 1}', ttl_ms=600_000)
+    backend.get_result(message, block=True, timeout_ms=2_000)   # '{"a":1}', Python's bytes
+    # errors: ComponentError with .tag ("missing", "timeout", "failure", ...) and .fields
+
+`message` is anything with `queue_name`, `actor_name` and `message_id` (a dramatiq.Message,
+or the dict `Message.asdict()` gives).
+
+As a program (tests/js/component-python.test.mjs drives it; each prints one JSON document):
+
+    component_host.py read --redis URL < items     read each item's message through the
+        component (items as `interop.py produce` prints them); prints per message id
+        {"value_json": ...} | {"failure": {...}} | {"error": {"tag", ...}}
+    component_host.py store --redis URL < items    store each item's {"store": {"json": text}}
+        or {"store": {"exception": {"type", "message"}}} through the component
+    component_host.py late --redis URL --delay-ms N --timeout-ms N
+        a blocking read through the component while a real Dramatiq worker (in a thread of
+        this process) stores the result N ms later; prints what came back, when, and every
+        call the component made to the store
+    component_host.py timeout --redis URL --timeout-ms N
+        a blocking read of a result nobody stores; prints the error, when it came, and the
+        store calls
+    component_host.py outage --redis URL     every operation against a Redis nobody listens
+        on; prints each one's error
+
+The component's imports are `dramatiq:results/kv-store` (below) and WASI preview 2, which
+wasmtime provides (`Linker.add_wasip2`: clocks, random, stdio). A component call is
+synchronous: a blocking read blocks this thread, inside the store's `wait` (Redis `BLMOVE`)
+or WASI's sleep; ctypes releases the GIL meanwhile, so other threads run.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+
+import redis
+import wasmtime
+from wasmtime import component as wc
+from wasmtime.component._types import ResultType
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+COMPONENT = os.path.join(ROOT, "target", "component", "dramatiq-results.wasm")
+KV_STORE = "dramatiq:results/kv-store@0.1.0"
+RESULTS = "dramatiq:results/results@0.1.0"
+
+# wasmtime-py 51 writes a WIT `result` as a bare Python value when the classes of its two
+# cases do not overlap, and picks the case by isinstance. An `option` counts as `object`
+# (for its `none`), so `result<option<list<u8>>, kv-error>` (the store's `get` and `wait`)
+# would always be lowered as `ok`, and a host could never report a store error: returning
+# one fails with "ValueError: value not valid for this variant", which traps the instance.
+# Every `result` is tagged here instead: Variant("ok", value) / Variant("err", error), both
+# ways, which is unambiguous.
+ResultType._tagged = lambda self: True
+
+
+def ok(value=None):
+    """A WIT `result`'s ok case (see the note on ResultType above)."""
+    return wc.Variant("ok", value)
+
+
+def kv_error(kind, text):
+    """A WIT `result`'s err case carrying a `kv-error` of `kind`."""
+    return wc.Variant("err", wc.Variant(kind, text))
+
+
+def record(**fields):
+    """A WIT record: wasmtime-py names its fields in kebab-case, as the WIT does."""
+    r = wc.Record()
+    for name, value in fields.items():
+        setattr(r, name.replace("_", "-"), value)
+    return r
+
+
+def fields_of(value):
+    """A lifted WIT value as plain Python (records as dicts with snake_case names)."""
+    if isinstance(value, wc.Record):
+        return {k.replace("-", "_"): fields_of(v) for k, v in vars(value).items()}
+    if isinstance(value, wc.Variant):
+        return {"tag": value.tag, "val": fields_of(value.payload)}
+    return value
+
+
+class RedisKv:
+    """The component's `kv-store` over redis-py, in Dramatiq's RedisBackend layout: a value is
+    a one-element list (`DEL`, `LPUSH`, `PEXPIRE` in one transaction), read by `LINDEX k 0`,
+    waited on by `BLMOVE k k` (what Dramatiq's `BRPOPLPUSH` does, with a fractional timeout).
+
+    Every Redis failure becomes a `kv-error` value: a host function that raises traps the
+    component instance, and a trapped instance refuses every later call. `calls` records
+    each call as (op, key, ms since the host started, timeout-ms for `wait`).
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.calls = []
+        self.origin = time.monotonic()
+        self.resolution_ms = None
+
+    def _note(self, op, key, extra=None):
+        self.calls.append((op, key, (time.monotonic() - self.origin) * 1000, extra))
+
+    @staticmethod
+    def _failed(err):
+        if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
+            return kv_error("unavailable", str(err))
+        if isinstance(err, redis.ResponseError):
+            return kv_error("rejected", str(err))
+        return kv_error("other", f"{type(err).__name__}: {err}")
+
+    def get(self, _store, key):
+        self._note("get", key)
+        try:
+            return ok(self.client.lindex(key, 0))
+        except Exception as err:  # noqa: BLE001 - reported to the guest, never raised into it
+            return self._failed(err)
+
+    def put(self, _store, key, value, ttl_ms):
+        self._note("put", key, ttl_ms)
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.lpush(key, bytes(value))
+                pipe.pexpire(key, ttl_ms)
+                pipe.execute()
+            return ok()
+        except Exception as err:  # noqa: BLE001
+            return self._failed(err)
+
+    def delete(self, _store, key):
+        self._note("delete", key)
+        try:
+            self.client.delete(key)
+            return ok()
+        except Exception as err:  # noqa: BLE001
+            return self._failed(err)
+
+    def wait(self, _store, key, timeout_ms):
+        self._note("wait", key, timeout_ms)
+        due = time.monotonic() + timeout_ms / 1000
+        try:
+            # Redis ends a blocked command at its timers' resolution (1000 / hz ms, 100 ms by
+            # default), so BLMOVE may block that much past its timeout (measured: 46 ms over
+            # 356). The WIT says a wait never blocks past `timeout-ms`: BLMOVE is asked for
+            # that much less, and the rest is slept. BLMOVE's seconds are fractional.
+            block_s = (timeout_ms - self._resolution_ms()) / 1000
+            if block_s > 0:
+                got = self.client.blmove(key, key, block_s, "RIGHT", "LEFT")
+                if got is not None:
+                    return ok(got)
+        except Exception as err:  # noqa: BLE001
+            return self._failed(err)
+        left = due - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        # The guest confirms with its own `get`: `none` here only means "not woken".
+        return ok(None)
+
+    def _resolution_ms(self):
+        if self.resolution_ms is None:
+            try:
+                self.resolution_ms = 1000 / int(self.client.config_get("hz")["hz"])
+            except Exception:  # noqa: BLE001 - CONFIG may be refused: assume the default hz
+                self.resolution_ms = 100.0
+        return self.resolution_ms
+
+
+class ComponentError(Exception):
+    """A `result-error` the component returned: `tag` is its case ("missing", "timeout",
+    "failure", "store", "decode", ...), `fields` its record as a dict."""
+
+    def __init__(self, tag, fields):
+        super().__init__(f"{tag}: {fields.get('message')}")
+        self.tag = tag
+        self.fields = fields
+
+
+class ComponentHost:
+    """One instance of the component over `kv` (an object with `get`, `put`, `delete` and
+    `wait` as `RedisKv` has them)."""
+
+    def __init__(self, kv, path=COMPONENT):
+        self.engine = wasmtime.Engine()
+        self.component = wc.Component.from_file(self.engine, path)
+        self.store = wasmtime.Store(self.engine)
+        wasi = wasmtime.WasiConfig()
+        wasi.inherit_stderr()
+        self.store.set_wasi(wasi)
+        linker = wc.Linker(self.engine)
+        linker.add_wasip2()
+        with linker.root() as root:
+            with root.add_instance(KV_STORE) as imports:
+                for name in ("get", "put", "delete", "wait"):
+                    imports.add_func(name, getattr(kv, name))
+        self.instance = linker.instantiate(self.store, self.component)
+        self._results = self.instance.get_export_index(self.store, RESULTS)
+        self._funcs = {}
+
+    def func(self, name):
+        """The exported function `name` of the `results` interface."""
+        if name not in self._funcs:
+            index = self.instance.get_export_index(self.store, name, self._results)
+            if index is None:
+                raise LookupError(f"the component exports no {name}")
+            self._funcs[name] = self.instance.get_func(self.store, index)
+        return self._funcs[name]
+
+    def call(self, name, *args):
+        return self.func(name)(self.store, *args)
+
+    def backend(self, namespace="dramatiq-results", use_namespace_prefix_keys=False):
+        options = record(namespace=namespace, use_namespace_prefix_keys=use_namespace_prefix_keys)
+        return Backend(self, self.call("[constructor]backend", options))
+
+
+def _message(message):
+    get = message.get if isinstance(message, dict) else lambda name: getattr(message, name)
+    return record(queue_name=get("queue_name"), actor_name=get("actor_name"), message_id=get("message_id"))
+
+
+class Backend:
+    """The component's `backend` resource, with Dramatiq's method names."""
+
+    def __init__(self, host, handle):
+        self.host = host
+        self.handle = handle
+
+    def _method(self, name, *args):
+        out = self.host.call(f"[method]backend.{name}", self.handle, *args)
+        if out.tag == "err":
+            raise ComponentError(out.payload.tag, fields_of(out.payload.payload))
+        return out.payload
+
+    def build_message_key(self, message):
+        return self.host.call("[method]backend.build-message-key", self.handle, _message(message))
+
+    def store_result(self, message, result_json, ttl_ms):
+        self._method("store-result", _message(message), result_json, ttl_ms)
+
+    def store_exception(self, message, exception_type, exception_message, ttl_ms, traceback=None):
+        exception = record(exception_type=exception_type, exception_message=exception_message, traceback=traceback)
+        self._method("store-exception", _message(message), exception, ttl_ms)
+
+    def get_result(self, message, block=False, timeout_ms=None):
+        """The stored value as Python-exact JSON text."""
+        return self._method("get-result", _message(message), record(block=block, timeout_ms=timeout_ms))
+
+    def delete_result(self, message):
+        self._method("delete-result", _message(message))
+
+
+# --- the program the Node test drives -------------------------------------------------------
+
+
+def outcome(backend, message, **options):
+    """What reading `message` gave, as JSON-ready data."""
+    try:
+        return {"value_json": backend.get_result(message, **options)}
+    except ComponentError as e:
+        if e.tag == "failure":
+            return {"failure": e.fields}
+        return {"error": {"tag": e.tag, **e.fields}}
+
+
+def cmd_read(backend, _kv, _args):
+    items = json.load(sys.stdin)
+    return {item["message"]["message_id"]: outcome(backend, item["message"]) for item in items}
+
+
+def cmd_store(backend, _kv, _args):
+    items = json.load(sys.stdin)
+    for item in items:
+        what = item["store"]
+        if "json" in what:
+            backend.store_result(item["message"], what["json"], 600_000)
+        else:
+            exc = what["exception"]
+            backend.store_exception(item["message"], exc["type"], exc["message"], 600_000)
+    return {"stored": len(items)}
+
+
+def cmd_late(backend, kv, args):
+    """A real Dramatiq worker stores the result `delay_ms` after the component starts
+    blocking on it."""
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.results import Results
+    from dramatiq.results.backends.redis import RedisBackend
+
+    broker = StubBroker()
+    broker.add_middleware(Results(backend=RedisBackend(url=args.redis)))
+    dramatiq.set_broker(broker)
+    value = {"late": True, "n": 2**64, "x": float("nan"), "s": "\u00e9\U0001f600"}
+    late_actor = dramatiq.actor(lambda: value, actor_name="late_value", store_results=True, max_retries=0)
+    message = late_actor.message()
+    worker = dramatiq.Worker(broker, worker_timeout=20)
+    worker.start()
+    enqueued = {}
+
+    def later():
+        time.sleep(args.delay_ms / 1000)
+        enqueued["at_ms"] = (time.monotonic() - start) * 1000
+        broker.enqueue(message)
+
+    start = time.monotonic()
+    sender = threading.Thread(target=later)
+    sender.start()
+    try:
+        got = outcome(backend, message.asdict(), block=True, timeout_ms=args.timeout_ms)
+        elapsed = (time.monotonic() - start) * 1000
+    finally:
+        sender.join()
+        broker.join(message.queue_name)
+        worker.stop()
+    return {
+        **got,
+        "elapsed_ms": elapsed,
+        "enqueued_at_ms": enqueued.get("at_ms"),
+        "python_encoding": dramatiq.get_encoder().encode(value).decode(),
+        "calls": calls_since(kv, start),
+    }
+
+
+def cmd_timeout(backend, kv, args):
+    message = {"queue_name": "default", "actor_name": "never", "message_id": f"never-{os.getpid()}-{time.time_ns()}"}
+    start = time.monotonic()
+    got = outcome(backend, message, block=True, timeout_ms=args.timeout_ms)
+    return {**got, "elapsed_ms": (time.monotonic() - start) * 1000, "calls": calls_since(kv, start)}
+
+
+def cmd_outage(backend, _kv, _args):
+    """Every operation against a Redis nobody listens on: each comes back as the component's
+    `store` error (a `kv-error` the host returned, never an exception into the guest), and
+    the instance keeps answering."""
+    message = {"queue_name": "default", "actor_name": "outage", "message_id": "m-1"}
+    out = {}
+    for name, call in [
+        ("get", lambda: backend.get_result(message)),
+        ("store", lambda: backend.store_result(message, "1", 1000)),
+        ("blocking get", lambda: backend.get_result(message, block=True, timeout_ms=300)),
+        ("delete", lambda: backend.delete_result(message)),
+        ("get again", lambda: backend.get_result(message)),
+    ]:
+        try:
+            call()
+            out[name] = {"ok": True}
+        except ComponentError as e:
+            out[name] = {"tag": e.tag, **e.fields}
+    return out
+
+
+def calls_since(kv, start):
+    """The store calls made after `start`, with times in ms from `start`."""
+    offset = (start - kv.origin) * 1000
+    return [
+        {"op": op, "at_ms": at - offset, **({} if extra is None else {"arg": extra})}
+        for op, _key, at, extra in kv.calls
+        if at >= offset
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage"])
+    parser.add_argument("--redis", required=True, help="redis://host:port")
+    parser.add_argument("--namespace", default="dramatiq-results")
+    parser.add_argument("--prefix", action="store_true", help="use_namespace_prefix_keys")
+    parser.add_argument("--delay-ms", type=int, default=300)
+    parser.add_argument("--timeout-ms", type=int, default=10_000)
+    args = parser.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.CRITICAL)
+    kv = RedisKv(redis.Redis.from_url(args.redis))
+    backend = ComponentHost(kv).backend(args.namespace, args.prefix)
+    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage}
+    json.dump(commands[args.mode](backend, kv, args), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
