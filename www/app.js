@@ -446,10 +446,12 @@ fillSourceForm(settings);
 let deployment = null;
 if (settings.source === "deployment") {
   document.body.dataset.source = "deployment";
-  const operator = createOperatorView({ base: settings.gateway, token: sessionStorage.getItem(TOKEN_KEY) ?? "" });
+  // One token for both (asked for once when the gateway is another origin).
+  const token = tokenFor(settings.gateway);
+  const operator = createOperatorView({ base: settings.gateway, token });
   deployment = startDeploymentView({
     base: settings.gateway,
-    token: tokenFor(settings.gateway),
+    token,
     setStatus,
     describe: describe(settings),
     detailActions: operator.detailActions,

@@ -5,8 +5,9 @@ import { parseArgs } from "node:util";
 const USAGE = `Usage: dramatiq-results serve --redis <url> [options]
        dramatiq-results assets <dir>
 
-Serves the results dashboard and a read-only API over a Dramatiq deployment:
-the Redis broker's queues, workers and messages, and their results.
+Serves the results dashboard and an API over a Dramatiq deployment: the Redis
+broker's queues, workers and messages, and their results; read-only unless an
+operator token is set (then dead letters can be requeued and messages deleted).
 
   --redis <url>               the broker's Redis (results too, unless --memcached)
   --memcached <servers>       read results from Memcached instead ("host:port,host:port")

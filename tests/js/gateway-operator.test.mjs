@@ -8,7 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { haveRedis, startRedis } from "./services.mjs";
-import { HandBroker, dict, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
+import { execFileSync } from "node:child_process";
+import { bin, dict, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
@@ -264,7 +265,9 @@ test("without an operator token the actions do not exist (405)", { skip: !haveRe
   }
 });
 
-test("serve refuses a short operator token, and one equal to the viewer's", { skip: !haveRedis && "redis-server is not installed", timeout: 30_000 }, async () => {
+test("serve refuses a short operator token, and one equal to the viewer's; --help lists the new flags", { skip: !haveRedis && "redis-server is not installed", timeout: 30_000 }, async () => {
+  const help = execFileSync(process.execPath, [bin, "serve", "--help"], { encoding: "utf8" });
+  for (const flag of ["--operator-token <secret>", "DRAMATIQ_RESULTS_OPERATOR_TOKEN", "--keyspace-events"]) assert.ok(help.includes(flag), flag);
   for (const env of [{ DRAMATIQ_RESULTS_OPERATOR_TOKEN: "short" }, { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: VIEWER }]) {
     await assert.rejects(startGatewayBin(["--redis", "redis://127.0.0.1:1"], { env }), (e) => e.code === 2 && /operator token/.test(e.output));
   }
