@@ -164,12 +164,25 @@ test("the operator's gateway over a real redis-server and a real Python Dramatiq
       assert.equal(res.body.done, 1);
       assert.equal(await deadCount(), 6);
       assert.equal((await call(`/api/messages/${m.message_id}`, { method: "DELETE" })).status, 404);
-      // A delayed message (one minute away), sent by Python, deleted before it runs.
-      const [delayed] = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [40, 2], delay: 60_000 })], py)).map((l) => JSON.parse(l));
+      // A delayed and a queued message, sent by Python to a queue no worker consumes, deleted.
+      const idle = { ...py, queue: "ops-idle" };
+      const [delayed] = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [40, 2], delay: 60_000 })], idle)).map((l) => JSON.parse(l));
+      const [queued] = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [1, 1] })], idle)).map((l) => JSON.parse(l));
       const del = await jsonOf(await call(`/api/messages/${delayed.message_id}`, { method: "DELETE" }));
       assert.equal(del.status, 200, JSON.stringify(del.body));
       assert.equal(del.body.state, "delayed");
-      assert.equal(await client.hLen(`dramatiq:${QUEUE}.DQ.msgs`), 0);
+      assert.equal(await client.hLen("dramatiq:ops-idle.DQ.msgs"), 0);
+      assert.equal(await client.lLen("dramatiq:ops-idle.DQ"), 0);
+      const delQueued = await jsonOf(await call(`/api/messages/${queued.message_id}`, { method: "DELETE" }));
+      assert.equal(delQueued.body.state, "queued");
+      assert.equal(await client.lLen("dramatiq:ops-idle"), 0);
+      // A delayed message a worker holds until its eta (Dramatiq's workers fetch them at
+      // once): the worker will run it whatever Redis says, so it is not deleted (409).
+      const [held] = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [2, 2], delay: 60_000 })], py)).map((l) => JSON.parse(l));
+      await eventually(async () => (await client.lLen(`dramatiq:${QUEUE}.DQ`)) === 0 && (await client.hLen(`dramatiq:${QUEUE}.DQ.msgs`)) === 1, 30_000, "the worker to hold it");
+      const refused = await jsonOf(await call(`/api/messages/${held.message_id}`, { method: "DELETE" }));
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.match(refused.body.error, /a worker holds it/);
     });
 
     await t.test("two operators requeue the same dead letters at once: each message once", async () => {
