@@ -65,9 +65,10 @@ export function createMessagePage({ api, role }) {
     page.hidden = false;
     if (!keepFeedback) $("message-feedback").textContent = "";
     $("message-page-h").textContent = `Message ${id}`;
+    const box = $("message-body");
+    delete box.dataset.messageId;
     const { status, body } = await api(`/api/messages/${encodeURIComponent(id)}`);
     if (shown !== id) return;
-    const box = $("message-body");
     if (status !== 200) {
       box.replaceChildren(el("p", "empty", status === 404 ? "The gateway knows no message with this id." : `The gateway answered HTTP ${status}.`));
       $("message-requeue").hidden = $("message-delete").hidden = true;
@@ -112,6 +113,7 @@ export function createMessagePage({ api, role }) {
     if (!hist.childElementCount) hist.append(el("li", "hint", "The gateway saw no move of it."));
     parts.push(hist);
     box.replaceChildren(...parts);
+    box.dataset.messageId = id; // which message the body shows (scripts and tests wait on it)
     const operator = role() === "operator";
     $("message-requeue").hidden = !(operator && body.state === "dead-lettered");
     $("message-delete").hidden = !(operator && ["dead-lettered", "queued", "delayed"].includes(body.state));

@@ -30,6 +30,9 @@ function auditText(e) {
  */
 export function createOperatorView({ base, token }) {
   const $ = (id) => document.getElementById(id);
+  // The operator's cards come from the page's templates: they exist in the Deployment view
+  // only (the watch list's page has no such controls).
+  for (const template of document.querySelectorAll("template[data-operator]")) template.replaceWith(template.content.cloneNode(true));
   const root = String(base).replace(/\/+$/, "");
   let role = "viewer";
 

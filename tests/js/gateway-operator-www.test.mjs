@@ -167,8 +167,7 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       }, 30_000, "echo's result");
       for (const id of [echo.message_id, failing.message_id, strange.message_id]) {
         await page.evaluate((i) => (location.hash = `#message=${encodeURIComponent(i)}`), id);
-        await page.locator(`#message-page:not([hidden]) #message-page-h`, { hasText: id }).waitFor({ timeout: 15_000 });
-        await page.locator("#message-body .facts").waitFor();
+        await page.locator(`#message-page:not([hidden]) #message-body[data-message-id="${id}"] .facts`).waitFor({ timeout: 15_000 });
         const text = await page.textContent("#message-body");
         assert.ok(text.includes("onerror=alert(1)"), `${id}: the hostile text is shown as text`);
       }
@@ -195,7 +194,7 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
         await viewer.page.getByRole("button", { name: "Message page" }).waitFor();
         assert.equal(await viewer.page.locator("#flow-detail [data-action]").count(), 0);
         await viewer.page.evaluate((i) => (location.hash = `#message=${encodeURIComponent(i)}`), failing.message_id);
-        await viewer.page.locator("#message-page:not([hidden]) .facts").waitFor({ timeout: 15_000 });
+        await viewer.page.locator(`#message-page:not([hidden]) #message-body[data-message-id="${failing.message_id}"] .facts`).waitFor({ timeout: 15_000 });
         assert.equal(await viewer.page.isVisible("#message-requeue"), false);
         assert.equal(await viewer.page.isVisible("#message-delete"), false);
         // The audit log is there to read.
