@@ -343,23 +343,28 @@ test("a bulk action over 1 500 dead letters goes in pages with progress events, 
       multi.zAdd("dramatiq:bulk.XQ", { score: now + i, value: rid });
       multi.hSet("dramatiq:bulk.XQ.msgs", rid, JSON.stringify(m));
     }
+    // And one a hostile producer wrote: its body names another queue than its dead-letter set's.
+    const stray = crypto.randomUUID();
+    multi.zAdd("dramatiq:bulk.XQ", { score: now, value: stray });
+    multi.hSet("dramatiq:bulk.XQ.msgs", stray, JSON.stringify(dict("elsewhere", "job", [], { options: { redis_message_id: stray } })));
     await multi.exec();
     const post = async (path, body) => {
       const res = await fetch(`${gateway.url}${path}`, { method: "POST", headers: { ...operator, "content-type": "application/json" }, body: JSON.stringify(body) });
       return res.json();
     };
-    assert.deepEqual(await post("/api/dead-letters/requeue", { actor: "job", dryRun: true }), { matched: 1000, done: 0, complete: true, dryRun: true });
-    assert.deepEqual(await post("/api/dead-letters/requeue", { actor: "job" }), { matched: 1000, done: 1000, complete: true, dryRun: false });
+    assert.deepEqual(await post("/api/dead-letters/requeue", { actor: "job", dryRun: true }), { matched: 1001, done: 0, complete: true, dryRun: true });
+    assert.deepEqual(await post("/api/dead-letters/requeue", { actor: "job" }), { matched: 1001, done: 1000, complete: true, dryRun: false });
+    assert.equal(await client.exists("dramatiq:elsewhere"), 0, "the stray body named another queue: left as it was");
     const progress = events.events.filter((e) => e.event === "progress" && e.data.dryRun === false);
     assert.ok(progress.length >= 3, `progress in pages: ${progress.length}`);
-    assert.equal(await client.zCard("dramatiq:bulk.XQ"), 500);
+    assert.equal(await client.zCard("dramatiq:bulk.XQ"), 501);
     assert.equal(await client.lLen("dramatiq:bulk"), 1000);
     const bodies = Object.values(await client.hGetAll("dramatiq:bulk.msgs")).map((b) => JSON.parse(b));
     assert.ok(bodies.every((b) => b.actor_name === "job" && b.options.retries === 0));
     assert.equal(new Set(bodies.map((b) => b.message_id)).size, 1000);
     // The exception filter reads the traceback.
     assert.deepEqual(await post("/api/dead-letters/delete", { exception: "ValueError: case 3\n" }), { matched: 1, done: 1, complete: true, dryRun: false });
-    assert.equal(await client.zCard("dramatiq:bulk.XQ"), 499);
+    assert.equal(await client.zCard("dramatiq:bulk.XQ"), 500);
   } finally {
     events.close();
     await gateway.stop();

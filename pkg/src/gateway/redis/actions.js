@@ -99,8 +99,9 @@ export class BrokerWriter {
 
   /**
    * Requeues dead letters of `queue`: `items` are `{ id, body }` (redis_message_id and the
-   * body read) → per item 1 / 0 / -1 (see REQUEUE). The new body is the core's
-   * (`reviveDeadLetter`): an item it cannot read is answered 0 and left alone.
+   * body read) → per item 1 / 0 / -1 (see REQUEUE), or -2 for a body the core cannot read
+   * or that names another queue (left alone). The new body is the core's
+   * (`reviveDeadLetter`).
    */
   async requeue(queue, items) {
     const k = this.keys;
@@ -112,6 +113,11 @@ export class BrokerWriter {
       try {
         revived = reviveOf(k, body, this.decodeMessage);
       } catch {
+        revived = null;
+      }
+      // Not a message the core reads, or one whose body names another queue than the one
+      // whose dead letter it is (a producer's doing, not Dramatiq's): left where it is.
+      if (!revived || revived.queue !== queue) {
         slots.push(null);
         continue;
       }
@@ -126,7 +132,7 @@ export class BrokerWriter {
       args.push(id, body, revived.id, revived.body, result ? "1" : "0");
     }
     const reply = keys.length ? await this.#eval(REQUEUE, keys, args) : [];
-    return slots.map((slot) => (slot === null ? 0 : Number(reply[slot])));
+    return slots.map((slot) => (slot === null ? -2 : Number(reply[slot])));
   }
 
   /** Deletes dead letters of `queue` (`items` as for `requeue`) → per item 1 / 0 / -1. */

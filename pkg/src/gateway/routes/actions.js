@@ -104,6 +104,10 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
       }
       const [outcome] = await writer.requeue(found.queue, [{ id: found.rid, body: found.body }]);
       if (outcome === -1) continue;
+      if (outcome === -2) {
+        await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: 0 });
+        return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
+      }
       history.add(id, { at: Date.now(), state: outcome === 1 ? "queued" : found.state, event: "requeued", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
       const entry = await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: outcome === 1 ? 1 : 0 });
       return json(c, { messageId: id, matched: 1, done: entry.done, state: outcome === 1 ? "queued" : "gone" });
