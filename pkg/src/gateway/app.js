@@ -1,5 +1,6 @@
-// The results gateway as a Hono app: a read-only HTTP API over a Dramatiq deployment's Redis
-// broker keys and its result store, plus (through `assets`) the dashboard. Host-neutral: it
+// The results gateway as a Hono app: an HTTP API over a Dramatiq deployment's Redis broker
+// keys and its result store (read-only, but for the operator's actions when an operator
+// token is configured), plus (through `assets`) the dashboard. Host-neutral: it
 // takes a Redis command client and a results backend and returns the app, so the same code
 // serves from Node (`./node.js`) and, with `connectRedis`, from a Cloudflare Worker
 // (`./workerd.js`). Built as Hono apps are: one sub-app per route group, joined with
@@ -15,6 +16,12 @@
 //   GET /api/events      Server-Sent Events of state changes (routes/events.js, ./events.js and
 //                        ./protocol.js), plus `queues`, `workers` and `status` when they change;
 //                        Last-Event-ID replays
+//   GET /api/messages?q= the search across the four states (routes/search.js)
+//   GET /api/messages/<id>, …/<id>/result, /api/results/<q>/<a>/<id>
+//                        one message's story, and its result waited for (routes/message.js)
+//   GET /api/audit       the operator's actions, newest first (routes/audit.js)
+//   GET /api/session     the caller's role (routes/session.js)
+//   POST, DELETE         the operator's actions, with an operator token only (routes/actions.js)
 //   GET anything else    the dashboard's files, when the host serves them (routes/assets.js)
 //
 // Every request meets, in order: the security headers (middleware/headers.js, on every
