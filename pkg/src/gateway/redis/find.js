@@ -115,27 +115,42 @@ export class MessageFinder {
       const found = await this.at(hint.queue, hint.rid);
       if (found && found.message?.message_id === messageId) return found;
     }
+    const budget = { left: SCAN_BUDGET };
+    // The queues known first; on a miss, those a fresh discovery finds besides (a queue
+    // created since the poller last looked).
+    const known = await this.queues();
+    for (const queue of known) {
+      const found = await this.#walk(queue, messageId, budget);
+      if (found || budget.left <= 0) return found;
+    }
+    for (const queue of (await this.reader.queues()).filter((q) => !known.includes(q))) {
+      const found = await this.#walk(queue, messageId, budget);
+      if (found || budget.left <= 0) return found;
+    }
+    return null;
+  }
+
+  /** Looks for `messageId` among `queue`'s bodies (dead letters, waiting, delayed), HSCAN
+   * by HSCAN, spending `budget.left`. */
+  async #walk(queue, messageId, budget) {
     const k = this.keys;
-    let budget = SCAN_BUDGET;
     const needle = JSON.stringify(messageId).slice(1, -1);
-    for (const queue of await this.queues()) {
-      for (const hash of [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))]) {
-        let cursor = "0";
-        do {
-          const [next, flat] = await this.reader.redis.sendCommand(["HSCAN", hash, cursor, "COUNT", "1000"]);
-          cursor = text(next);
-          for (let i = 0; i + 1 < flat.length; i += 2) {
-            const body = text(flat[i + 1]);
-            budget--;
-            if (!body.includes(needle)) continue;
-            const message = this.#decode(body);
-            if (message?.message_id !== messageId) continue;
-            const found = await this.at(queue, text(flat[i]));
-            if (found && found.message?.message_id === messageId) return found;
-          }
-        } while (cursor !== "0" && budget > 0);
-        if (budget <= 0) return null;
-      }
+    for (const hash of [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))]) {
+      let cursor = "0";
+      do {
+        const [next, flat] = await this.reader.redis.sendCommand(["HSCAN", hash, cursor, "COUNT", "1000"]);
+        cursor = text(next);
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const body = text(flat[i + 1]);
+          budget.left--;
+          if (!body.includes(needle)) continue;
+          const message = this.#decode(body);
+          if (message?.message_id !== messageId) continue;
+          const found = await this.at(queue, text(flat[i]));
+          if (found && found.message?.message_id === messageId) return found;
+        }
+      } while (cursor !== "0" && budget.left > 0);
+      if (budget.left <= 0) return null;
     }
     return null;
   }
