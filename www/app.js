@@ -9,6 +9,7 @@ import { jsonView } from "./json-view.js";
 import { countsSvg, duration, latencySummary, latencySvg, stateClass } from "./charts.js";
 import { startDemo } from "./demo.js";
 import { startDeploymentView } from "./deployment.js";
+import { createOperatorView } from "./operator.js";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
@@ -445,12 +446,17 @@ fillSourceForm(settings);
 let deployment = null;
 if (settings.source === "deployment") {
   document.body.dataset.source = "deployment";
+  // One token for both (asked for once when the gateway is another origin).
+  const token = tokenFor(settings.gateway);
+  const operator = createOperatorView({ base: settings.gateway, token });
   deployment = startDeploymentView({
     base: settings.gateway,
-    token: tokenFor(settings.gateway),
+    token,
     setStatus,
     describe: describe(settings),
+    detailActions: operator.detailActions,
   });
+  operator.start(deployment);
 } else {
   connect();
 }

@@ -192,6 +192,11 @@ export class GatewayStream extends EventTarget {
         this[event] = payload;
         this.dispatchEvent(new CustomEvent("overview"));
         return null;
+      case EVENT.audit:
+      case EVENT.progress:
+        // An operator's action (./operator.js shows them), not a message's record.
+        this.dispatchEvent(new CustomEvent(event, { detail: payload }));
+        return null;
       case EVENT.reset:
         this.records.clear();
         this.order = [];
@@ -267,9 +272,10 @@ function resultText(r) {
 
 /**
  * Starts the Deployment view on the page's `deployment-only` elements: queues, workers and
- * the virtualised message table. Answers `{ stream, frameStats, close() }`.
+ * the virtualised message table. Answers `{ stream, frameStats, close() }`. `detailActions(record)`
+ * adds nodes (links, buttons) to a record's detail panel.
  */
-export function startDeploymentView({ base, token, setStatus, describe }) {
+export function startDeploymentView({ base, token, setStatus, describe, detailActions }) {
   const $ = (id) => document.getElementById(id);
   const stream = new GatewayStream(base, token);
   const encoder = new JSONEncoder();
@@ -480,6 +486,8 @@ export function startDeploymentView({ base, token, setStatus, describe }) {
     }
     if (r.truncated) parts.push(el("p", "hint", `The message is ${r.truncated} bytes long: shown without its arguments.`));
     if (!r.malformed) parts.push(jsonView(r.message, { label: "Message" }));
+    // The message page and, for an operator, the actions (./operator.js).
+    if (detailActions) parts.push(...detailActions(r));
     $("flow-detail-body").replaceChildren(...parts);
     if (scroll) panel.scrollIntoView({ block: "nearest" });
   }

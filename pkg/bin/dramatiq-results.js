@@ -8,8 +8,9 @@ const USAGE = `Usage: dramatiq-results serve --redis <url> [options]
        dramatiq-results assets <dir>
        dramatiq-results worker <module> [module...] [options]   (see: worker --help)
 
-Serves the results dashboard and a read-only API over a Dramatiq deployment:
-the Redis broker's queues, workers and messages, and their results.
+Serves the results dashboard and an API over a Dramatiq deployment: the Redis
+broker's queues, workers and messages, and their results; read-only unless an
+operator token is set (then dead letters can be requeued and messages deleted).
 
   --redis <url>               the broker's Redis (results too, unless --memcached)
   --memcached <servers>       read results from Memcached instead ("host:port,host:port")
@@ -18,8 +19,15 @@ the Redis broker's queues, workers and messages, and their results.
   --prefix-keys               results use namespace-prefixed keys (use_namespace_prefix_keys=True)
   --port <n>                  default 8080 (0: any free port)
   --host <addr>               default 127.0.0.1; other hosts need a token
-  --token <secret>            require "Authorization: Bearer <secret>" (or DRAMATIQ_RESULTS_TOKEN)
+  --token <secret>            the viewer's token: every API route then requires
+                              "Authorization: Bearer <secret>" (or DRAMATIQ_RESULTS_TOKEN)
+  --operator-token <secret>   the operator's token (or DRAMATIQ_RESULTS_OPERATOR_TOKEN, at
+                              least 16 characters): unlocks requeue and delete of messages
+                              (POST/DELETE under /api); without it they do not exist
   --cors <origin>             let pages of this origin call the API
+  --keyspace-events           ask Redis to turn on the keyspace notifications the gateway
+                              follows (CONFIG SET notify-keyspace-events, adding Klhz);
+                              without them it polls (it says which at start)
   --poll-interval <ms>        how often the event poller reads the broker (default 500)
   --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
 
@@ -72,8 +80,10 @@ async function main(argv) {
         port: { type: "string" },
         host: { type: "string" },
         token: { type: "string" },
+        "operator-token": { type: "string" },
         cors: { type: "string" },
         "poll-interval": { type: "string" },
+        "keyspace-events": { type: "boolean" },
         "heartbeat-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -88,6 +98,9 @@ async function main(argv) {
   if (!values.redis) fail("--redis <url> is required");
   const token = values.token ?? (process.env.DRAMATIQ_RESULTS_TOKEN || undefined);
   if (token !== undefined && token.length < 16) fail("the token must be at least 16 characters");
+  const operatorToken = values["operator-token"] ?? (process.env.DRAMATIQ_RESULTS_OPERATOR_TOKEN || undefined);
+  if (operatorToken !== undefined && operatorToken.length < 16) fail("the operator token must be at least 16 characters");
+  if (operatorToken !== undefined && operatorToken === token) fail("the operator token must differ from the viewer's token");
   if (values.cors !== undefined && !/^https?:\/\/[^/\s]+$/.test(values.cors)) fail("--cors takes an origin, like https://ops.example.com");
 
   const { startGateway } = await import("../src/gateway/node.js");
@@ -100,11 +113,15 @@ async function main(argv) {
     port: number("port", values.port, 0, 65535),
     host: values.host,
     token,
+    operatorToken,
     cors: values.cors,
     events: { intervalMs: number("poll-interval", values["poll-interval"], 50, 600_000) ?? 500 },
     heartbeatTimeoutMs: number("heartbeat-timeout", values["heartbeat-timeout"], 1, 86_400_000),
+    keyspaceEvents: values["keyspace-events"] ?? false,
   });
-  process.stdout.write(`dramatiq-results gateway on ${gateway.url}/${token ? " (token required)" : ""}\n`);
+  for (const notice of gateway.notices ?? []) process.stderr.write(`dramatiq-results: ${notice}\n`);
+  const roles = [token ? "token required" : "", operatorToken ? "operator actions on" : ""].filter(Boolean).join(", ");
+  process.stdout.write(`dramatiq-results gateway on ${gateway.url}/${roles ? ` (${roles})` : ""}\n`);
   const stop = async () => {
     await gateway.close();
     process.exit(0);

@@ -754,6 +754,14 @@ export class RedisBrokerKeys {
   heartbeats(): string;
   /** The queue a broker key belongs to, or undefined (heartbeats, keys of other namespaces). */
   queueOf(key: string): string | undefined;
+  /**
+   * What an operator's requeue of a dead letter enqueues, from its stored bytes: the same
+   * message on its canonical queue (no `eta`), a fresh `redis_message_id`, `retries` back at
+   * 0 (the Retries middleware's whole budget again). Its `queue_name` and
+   * `options.redis_message_id` say where it goes. Throws a `TypeError` for bytes that are
+   * not a message.
+   */
+  reviveDeadLetter(body: Uint8Array): Uint8Array;
   free(): void;
 }
 

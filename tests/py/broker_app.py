@@ -139,6 +139,15 @@ def retry_once(key):
     return attempts
 
 
+@dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=1, min_backoff=10, max_backoff=20)
+def until_fixed(x):
+    """Raises AppError while <prefix>:broken exists (a bug not fixed yet), else x * 2: messages
+    that dead-letter after one retry, for an operator to requeue once the bug is fixed."""
+    if store.exists(f"{PREFIX}:broken"):
+        raise AppError(f"broken for {x}")
+    return x * 2
+
+
 @dramatiq.actor(queue_name=QUEUE, store_results=True)
 def slow(ms):
     """Sleeps `ms` milliseconds, then returns ms: work to interrupt."""

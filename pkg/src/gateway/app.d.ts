@@ -64,6 +64,15 @@ export interface GatewayOptions {
   resultsNamespace?: string;
   /** With a token, every API route needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** The operator's token (at least 16 characters by the hosts' checks): with it the
+   * actions exist (requeue, delete, bulk dead-letter actions) and need it; it reads every
+   * viewer route too. Without it the actions answer 405. */
+  operatorToken?: string;
+  /** The Redis list of the audit log (default "dramatiq-results-gateway:audit:<broker namespace>"). */
+  auditKey?: string;
+  /** How the host follows the deployment: it sets `mode` to "keyspace" once subscribed to
+   * Redis keyspace notifications (`GET /api/session` says which). */
+  follow?: { mode: "polling" | "keyspace" };
   /** An origin whose pages may call the API (CORS); none by default. */
   cors?: string;
   /** Serves the dashboard's files for any other GET. */

@@ -1,5 +1,6 @@
-// The results gateway as a Hono app: a read-only HTTP API over a Dramatiq deployment's Redis
-// broker keys and its result store, plus (through `assets`) the dashboard. Host-neutral: it
+// The results gateway as a Hono app: an HTTP API over a Dramatiq deployment's Redis broker
+// keys and its result store (read-only, but for the operator's actions when an operator
+// token is configured), plus (through `assets`) the dashboard. Host-neutral: it
 // takes a Redis command client and a results backend and returns the app, so the same code
 // serves from Node (`./node.js`) and, with `connectRedis`, from a Cloudflare Worker
 // (`./workerd.js`). Built as Hono apps are: one sub-app per route group, joined with
@@ -15,6 +16,12 @@
 //   GET /api/events      Server-Sent Events of state changes (routes/events.js, ./events.js and
 //                        ./protocol.js), plus `queues`, `workers` and `status` when they change;
 //                        Last-Event-ID replays
+//   GET /api/messages?q= the search across the four states (routes/search.js)
+//   GET /api/messages/<id>, …/<id>/result, /api/results/<q>/<a>/<id>
+//                        one message's story, and its result waited for (routes/message.js)
+//   GET /api/audit       the operator's actions, newest first (routes/audit.js)
+//   GET /api/session     the caller's role (routes/session.js)
+//   POST, DELETE         the operator's actions, with an operator token only (routes/actions.js)
 //   GET anything else    the dashboard's files, when the host serves them (routes/assets.js)
 //
 // Every request meets, in order: the security headers (middleware/headers.js, on every
@@ -34,6 +41,15 @@ import { limits } from "./middleware/limits.js";
 import { BROKER_STATES } from "./protocol.js";
 import { BrokerReader } from "./redis/broker.js";
 import { resultKeyScheme } from "./redis/redis.js";
+import { MessageHistory } from "./history.js";
+import { BrokerWriter } from "./redis/actions.js";
+import { MessageFinder } from "./redis/find.js";
+import { actionRoutes } from "./routes/actions.js";
+import { auditRoutes } from "./routes/audit.js";
+import { messageDetailRoutes } from "./routes/message.js";
+import { searchRoutes } from "./routes/search.js";
+import { sessionRoutes } from "./routes/session.js";
+import { ResultWaiter } from "./waiter.js";
 import { assetRoutes } from "./routes/assets.js";
 import { eventRoutes } from "./routes/events.js";
 import { messageRoutes } from "./routes/messages.js";
@@ -58,6 +74,10 @@ export const STATES = BROKER_STATES;
  * @param {import("../index.js").RedisBrokerKeys} o.brokerKeys the broker's key names (`new RedisBrokerKeys(namespace)` of this package)
  * @param {string} [o.resultsNamespace] the results backend's namespace (default "dramatiq-results")
  * @param {string} [o.token] the bearer token every API route then needs
+ * @param {string} [o.operatorToken] the operator's token: with it the actions exist
+ *   (routes/actions.js) and need it; it reads every viewer route too
+ * @param {string} [o.auditKey] the Redis list of the audit log (default
+ *   "dramatiq-results-gateway:audit:<broker namespace>")
  * @param {string} [o.cors] an origin allowed to call the API from a browser
  * @param {(c: import("hono").Context) => Response|Promise<Response>|null} [o.assets] serves the dashboard's files
  * @param {(text: string) => object} [o.decodeMessage] parses a message's JSON (Dramatiq's dialect)
@@ -79,6 +99,8 @@ export const STATES = BROKER_STATES;
  * @param {(message: string) => void} [o.log] where the gateway says what the API does not
  *   show: the details of a store's failure (the API names only its kind), keys skipped for
  *   their type (once each)
+ * @param {{ mode: "polling" | "keyspace" }} [o.follow] how the host follows the deployment
+ *   (it sets `mode` to "keyspace" once subscribed to keyspace notifications; see ./keyspace.js)
  * @returns {Hono & { poller: EventPoller }}
  */
 export function createGateway({
@@ -88,6 +110,8 @@ export function createGateway({
   brokerKeys,
   resultsNamespace = "dramatiq-results",
   token,
+  operatorToken,
+  auditKey,
   cors,
   assets,
   decodeMessage = JSON.parse,
@@ -101,6 +125,7 @@ export function createGateway({
   maxViewers,
   hosts,
   log,
+  follow = { mode: "polling" },
 }) {
   const guarded = guardRedis(redis);
   const say = (message) => {
@@ -116,23 +141,47 @@ export function createGateway({
   const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events });
   // What the route groups share.
   const ctx = { redis: guarded, reader, poller, backend, brokerKeys, readKey, resultsNamespace, decodeMessage, maxStreamMs, writeTimeoutMs, maxViewers };
+  // The operator's parts (issue 28): actions, the audit log, finding and following one message.
+  ctx.writer = new BrokerWriter(guarded, { keys: brokerKeys, auditKey: auditKey ?? `dramatiq-results-gateway:audit:${brokerKeys.namespace}`, decodeMessage,
+    // Results in this Redis: a requeue drops the previous run's result with the move.
+    resultKey: resultsInRedis ? (identity) => backend.buildMessageKey(identity) : null });
+  ctx.finder = new MessageFinder(reader, decodeMessage, () => ctx.queues());
+  ctx.history = new MessageHistory();
+  ctx.history.follow(poller);
+  ctx.waiter = new ResultWaiter({ backend, encode });
+  poller.observe((event, record) => (record?.state === "done" || record?.state === "failed") && ctx.waiter.poke());
+  Object.assign(ctx, { token, operatorToken, follow });
+  // The queue names for search, lookups and bulk actions: the poller's (it discovers them
+  // every few seconds) when it runs, else one discovery (SCAN) at most every 5 s: on a Redis
+  // with many other keys a discovery is hundreds of SCAN calls.
+  let discovered = { at: -Infinity, names: [] };
+  ctx.queues = async () => {
+    if (poller.running && poller.queueNames.size) return [...poller.queueNames].sort();
+    if (Date.now() - discovered.at > 5000) discovered = { at: Date.now(), names: await reader.queues() };
+    return discovered.names;
+  };
 
   const app = new Hono();
   app.poller = poller;
+  app.waiter = ctx.waiter;
   app.onError(onError);
   app.notFound(notFound);
 
   app.use("*", securityHeaders());
   if (!token) app.use("*", checkHost({ hosts }));
-  app.use("*", limits({ cors }));
+  app.use("*", limits({ cors, actions: Boolean(operatorToken) }));
   if (cors) {
-    app.use("/api/*", corsFor(cors, { events: true }));
+    app.use("/api/*", corsFor(cors, { events: true, actions: Boolean(operatorToken) }));
     app.use("/kv/*", corsFor(cors));
   }
 
-  // The viewer's routes: read-only, open when no token is configured (loopback only).
-  app.route("/kv", guard([resultRoutes(ctx)], { token }));
-  app.route("/api", guard([queueRoutes(ctx), messageRoutes(ctx), eventRoutes(ctx)], { token }));
+  // The operator's routes first: their writes never reach the viewer's guard.
+  if (operatorToken) app.route("/api", actionRoutes(ctx));
+  // The viewer's routes: read-only, open when no token is configured (loopback only); the
+  // operator's token reads them too.
+  const viewer = { token, also: operatorToken };
+  app.route("/kv", guard([resultRoutes(ctx)], viewer));
+  app.route("/api", guard([queueRoutes(ctx), searchRoutes(ctx), messageRoutes(ctx), messageDetailRoutes(ctx), auditRoutes(ctx), sessionRoutes(ctx), eventRoutes(ctx)], viewer));
 
   if (assets) app.route("/", assetRoutes(assets));
   return app;

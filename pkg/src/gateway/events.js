@@ -51,7 +51,7 @@ const IN_BROKER = new Set(BROKER_STATES);
 /** What a stored result says, as sent to clients: `{ json }` (the value in Dramatiq's own
  * JSON encoding), `{ exception: { type, message } }`, or `{ error: { type, message } }`
  * for bytes the package could not decode. */
-function describeOutcome({ value, error }, encode, limit = Infinity) {
+export function describeOutcome({ value, error }, encode, limit = Infinity) {
   if (!error) {
     const json = encode(value);
     // A value too long to keep in every record and event: its length only (`GET /kv/<key>` has it).
@@ -149,6 +149,11 @@ export class EventPoller {
    * until the first, the baseline, is done) and those of this one. */
   #walk = { cursor: "0", previous: null, current: new Set() };
 
+  /** The queues the poller knows (found by discovery). */
+  get queueNames() {
+    return this.#queues;
+  }
+
   /** Whether the poll loop runs (between `start()` and `stop()`). */
   get running() {
     return !this.#stopped;
@@ -168,6 +173,9 @@ export class EventPoller {
 
   stop() {
     this.#stopped = true;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = null;
+    this.#wakeUp?.();
     clearTimeout(this.#timer);
     this.#timer = null;
   }
@@ -185,6 +193,62 @@ export class EventPoller {
     return () => {
       if (this.#subscribers.delete(fn)) this.lastWatchedAt = Date.now();
     };
+  }
+
+  #wakeUp = null;
+  #wokenAt = 0;
+
+  /**
+   * Polls now rather than at the end of the interval (a keyspace notification said a
+   * broker key changed; see ./keyspace.js), and with `discover` looks for new queues too.
+   * At most one early round per `minIntervalMs`, so a busy deployment costs no more than
+   * that many rounds a second.
+   */
+  wake({ discover = false } = {}) {
+    if (discover) this.#discoveredAt = -Infinity;
+    const wait = this.#wokenAt + this.minIntervalMs - Date.now();
+    if (wait > 0) {
+      if (!this.#wakeTimer) this.#wakeTimer = setTimeout(() => ((this.#wakeTimer = null), this.wake()), wait);
+      return;
+    }
+    this.#wokenAt = Date.now();
+    if (this.#wakeUp) {
+      clearTimeout(this.#timer);
+      this.#wakeUp();
+    } else this.#woken = true; // mid-round: the change may be after its snapshot, so go again
+  }
+
+  #woken = false;
+
+  #wakeTimer = null;
+  /** The shortest gap between two rounds that `wake` starts (ms). */
+  minIntervalMs = 50;
+
+  /** Calls `fn(event)` for every record event, like `subscribe`, for the gateway's own
+   * parts (the message history, the result waiters): not a viewer, so not counted in
+   * `watchers` (an unwatched Worker gateway still stops polling). */
+  observe(fn) {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
+
+  #observers = new Set();
+
+  /** Sends an event without an id (not replayed) to every open stream: the operator's
+   * `audit` entries and bulk progress. The last 256 are kept (`noticesAfter`); a stream
+   * sends those after the last it sent (see routes/events.js), counted in
+   * `versions.notices`. */
+  notify(type, json) {
+    this.#notices.push({ seq: ++this.versions.notices, type, json });
+    if (this.#notices.length > 256) this.#notices.shift();
+    this.#notify();
+  }
+
+  #notices = [];
+
+  /** The notices after number `seq`, oldest first. */
+  noticesAfter(seq) {
+    return this.#notices.filter((n) => n.seq > seq);
   }
 
   /** When a subscriber last came or went (ms since the epoch; 0 before the first). */
@@ -210,9 +274,14 @@ export class EventPoller {
       while (!this.#stopped) {
         const started = Date.now();
         await this.tick();
-        const rest = Math.max(0, this.intervalMs - (Date.now() - started));
+        const rest = this.#woken ? this.minIntervalMs : Math.max(0, this.intervalMs - (Date.now() - started));
+        this.#woken = false;
         if (this.#stopped) break;
-        await new Promise((resolve) => (this.#timer = setTimeout(resolve, rest)));
+        await new Promise((resolve) => {
+          this.#timer = setTimeout(resolve, rest);
+          this.#wakeUp = resolve;
+        });
+        this.#wakeUp = null;
       }
     } finally {
       this.#running = false;
@@ -247,7 +316,7 @@ export class EventPoller {
   }
 
   /** How many times the status and each overview changed (a subscriber compares). */
-  versions = { status: 0, queues: 0, workers: 0 };
+  versions = { status: 0, queues: 0, workers: 0, notices: 0 };
 
   #setStatus(error) {
     const ok = !error;
@@ -282,6 +351,7 @@ export class EventPoller {
     }
     if (drop) this.ring.splice(0, drop);
     this.#pending = true;
+    for (const fn of this.#observers) fn(event, record);
   }
 
   /** The bytes of the ring's events and of the records' JSON (what the bounds bound). */

@@ -8,8 +8,9 @@ import { serve } from "@hono/node-server";
 import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
 import { createGateway } from "./app.js";
 import { pagePolicy } from "./middleware/headers.js";
+import { checkKeyspace, keyspaceNotice, keyspacePatterns, routeNotification } from "./keyspace.js";
 import { packageCodecs } from "./codecs.js";
-import { openRedis as openRedisWith, redisReadKey } from "./redis/redis.js";
+import { openRedis as openRedisWith, redisReadKey, resultKeyScheme } from "./redis/redis.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The dashboard: `www/` inside the package (the published tarball), else the repository's. */
@@ -121,9 +122,11 @@ export async function startGateway({
   port = 8080,
   host = "127.0.0.1",
   token,
+  operatorToken,
   cors,
   events,
   heartbeatTimeoutMs,
+  keyspaceEvents = false,
 }) {
   if (!redisUrl) throw new Error("--redis <url> is required (the broker's Redis)");
   if (!token && !isLoopback(host)) {
@@ -143,6 +146,7 @@ export async function startGateway({
     backend = new RedisBackend(redis, options);
     readKey = redisReadKey(redis);
   }
+  const follow = { mode: "polling" };
   const app = createGateway({
     redis,
     backend,
@@ -150,6 +154,7 @@ export async function startGateway({
     brokerKeys: new RedisBrokerKeys(brokerNamespace),
     resultsNamespace,
     token,
+    operatorToken,
     cors,
     events,
     heartbeatTimeoutMs,
@@ -159,6 +164,7 @@ export async function startGateway({
     ...packageCodecs({ JSONEncoder, StubBackend }),
     log: (message) => process.stderr.write(`dramatiq-results gateway: ${message}\n`),
     resultsInRedis: !memcached,
+    follow,
   });
   const server = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: { maxHeaderSize: 16 * 1024 } }, () => resolve(s));
@@ -168,16 +174,65 @@ export async function startGateway({
   const address = server.address();
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
   app.poller.start();
+  const notices = [];
+  const keyspace = await followKeyspace({ redisUrl, redis, set: keyspaceEvents, app, brokerNamespace, backend, resultsNamespace, memcached, follow });
+  notices.push(keyspace.notice);
+  if (keyspace.close) closers.unshift(keyspace.close);
   return {
     url: `http://${shown}:${address.port}`,
     server,
     app,
+    notices,
     async close() {
       app.poller.stop();
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(() => resolve()));
       for (const close of closers) await close();
       backend.free?.();
+    },
+  };
+}
+
+/**
+ * Subscribes to the deployment's keyspace notifications when the server has them (or, with
+ * `set`, can be asked to): broker keys wake the event poller, result keys wake the result
+ * waiters (see ./keyspace.js). Needs node-redis (`redis`), loaded on demand: without it, or
+ * without the notifications, the gateway polls. Answers `{ notice, close? }`.
+ */
+async function followKeyspace({ redisUrl, redis, set, app, brokerNamespace, backend, resultsNamespace, memcached, follow }) {
+  const state = await checkKeyspace(redis, { set });
+  if (!state.on) return { notice: keyspaceNotice(state) };
+  let createClient;
+  try {
+    ({ createClient } = await import("redis"));
+  } catch {
+    return { notice: "keyspace notifications are on, but following them needs node-redis (npm i redis): the gateway polls" };
+  }
+  const db = Number(/^\/(\d+)/.exec(new URL(redisUrl).pathname)?.[1] ?? 0);
+  const brokerKeys = new RedisBrokerKeys(brokerNamespace);
+  const scheme = memcached ? null : resultKeyScheme(backend, resultsNamespace);
+  const patterns = keyspacePatterns({ db, brokerNamespace, resultPattern: scheme?.pattern });
+  const client = createClient({ url: redisUrl });
+  client.on("error", () => {}); // it reconnects (and subscribes again) by itself
+  try {
+    await client.connect();
+    await client.pSubscribe(patterns, (_event, channel) => {
+      const route = routeNotification(String(channel), { db, brokerKeys, knownQueues: () => app.poller.queueNames });
+      if (route?.broker) app.poller.wake({ discover: route.discover });
+      // A result key: only the waiters of that key read it (the poller's own rounds find
+      // results anyway; waking it for every result would cost a whole round each).
+      else if (route?.result) app.waiter.poke(route.result);
+    });
+  } catch (error) {
+    await client.disconnect().catch(() => {});
+    return { notice: `keyspace notifications are on, but subscribing failed (${redact(error.message)}): the gateway polls` };
+  }
+  follow.mode = "keyspace";
+  return {
+    notice: keyspaceNotice(state),
+    close: async () => {
+      brokerKeys.free?.();
+      await client.disconnect().catch(() => {});
     },
   };
 }

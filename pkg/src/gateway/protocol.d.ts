@@ -22,6 +22,8 @@ export const EVENT: {
   readonly snapshot: "snapshot";
   readonly ready: "ready";
   readonly reconnect: "reconnect";
+  readonly audit: "audit";
+  readonly progress: "progress";
   readonly appeared: "appeared";
   readonly started: "started";
   readonly retried: "retried";

@@ -26,6 +26,8 @@ export const FINISHED_STATES = Object.freeze(["done", "failed", "dead-lettered"]
  *   snapshot   one record of the snapshot (the last one carries the id to resume from)
  *   ready      an empty snapshot is complete (carries the id to resume from)
  *   reconnect  the gateway ends this stream on purpose: come back with `Last-Event-ID`
+ *   audit      an operator's action, as `/api/audit` lists it (not replayed)
+ *   progress   `{ action, filter, matched, done, complete }` of a bulk action under way
  */
 export const EVENT = Object.freeze({
   status: "status",
@@ -35,6 +37,8 @@ export const EVENT = Object.freeze({
   snapshot: "snapshot",
   ready: "ready",
   reconnect: "reconnect",
+  audit: "audit",
+  progress: "progress",
   /** First seen (in whichever state). */
   appeared: "appeared",
   /** A worker took it (into `in-progress`). */

@@ -5,7 +5,10 @@
 //   export { default, GatewayObject } from "dramatiq-results/gateway";
 //
 // and the wrangler.toml of the README (a Durable Object binding `GATEWAY`, `REDIS_URL`, a
-// `TOKEN` secret, optionally the dashboard's files as static assets bound as `ASSETS`).
+// `TOKEN` secret, optionally an `OPERATOR_TOKEN` secret for the operator's actions and the
+// dashboard's files as static assets bound as `ASSETS`). The audit log lives in Redis (as
+// with `serve`), so it outlives the object; keyspace notifications need a subscription a
+// Durable Object cannot hold between requests, so the Worker polls (the page says so).
 //
 // Where the poller lives, and why a Durable Object: in a Worker a socket belongs to the
 // request that opened it, and isolates come and go, so a poller kept in module scope could
@@ -53,11 +56,16 @@ function settingsFrom(env) {
   if (typeof url !== "string" || !url) throw new Error("REDIS_URL is not set (the broker's Redis)");
   const token = env.TOKEN || env.DRAMATIQ_RESULTS_TOKEN || undefined;
   if (token !== undefined && token.length < 16) throw new Error("TOKEN must be at least 16 characters");
+  // The operator's token (`OPERATOR_TOKEN` secret): with it the actions exist (routes/actions.js).
+  const operatorToken = env.OPERATOR_TOKEN || env.DRAMATIQ_RESULTS_OPERATOR_TOKEN || undefined;
+  if (operatorToken !== undefined && operatorToken.length < 16) throw new Error("OPERATOR_TOKEN must be at least 16 characters");
+  if (operatorToken !== undefined && operatorToken === token) throw new Error("OPERATOR_TOKEN must differ from TOKEN");
   const cors = env.CORS || undefined;
   if (cors !== undefined && !/^https?:\/\/[^/\s]+$/.test(cors)) throw new Error("CORS takes an origin, like https://ops.example.com");
   return {
     url,
     token,
+    operatorToken,
     cors,
     brokerNamespace: env.BROKER_NAMESPACE || "dramatiq",
     resultsNamespace: env.RESULTS_NAMESPACE || "dramatiq-results",
@@ -94,6 +102,7 @@ export class GatewayObject {
       brokerKeys: new RedisBrokerKeys(settings.brokerNamespace),
       resultsNamespace: settings.resultsNamespace,
       token: settings.token,
+      operatorToken: settings.operatorToken,
       cors: settings.cors,
       events: { intervalMs: settings.intervalMs },
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,

@@ -716,6 +716,19 @@ impl RedisBrokerKeys {
         self.keys().heartbeats()
     }
 
+    /// What an operator's requeue of the dead letter `body` (its stored bytes) enqueues, as
+    /// the bytes to store (`crate::brokers::redis::revive`: canonical queue, fresh
+    /// `redis_message_id`, `retries` back at 0); its `queue_name` and `redis_message_id`
+    /// name where. A `TypeError` when `body` is not a message.
+    #[wasm_bindgen(js_name = reviveDeadLetter)]
+    pub fn revive_dead_letter(&self, body: &[u8]) -> Result<Vec<u8>, JsValue> {
+        let v = crate::codec::decode(body)
+            .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
+        let message =
+            CoreMessage::from_dict(&v, now_ms()).map_err(|e| type_error(&e.to_string()))?;
+        Ok(protocol::revive(&message, now_ms(), random_bytes()).encode())
+    }
+
     /// The queue a broker key belongs to, or `undefined` (see `Keys::queue_of`).
     #[wasm_bindgen(js_name = queueOf)]
     pub fn queue_of(&self, key: &str) -> Option<String> {

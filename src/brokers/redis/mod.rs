@@ -526,6 +526,21 @@ pub fn prepare(
     }
 }
 
+/// What an operator's requeue of a dead letter enqueues (the results gateway's
+/// `POST /api/messages/<id>/requeue`): the message as Dramatiq would enqueue it again on
+/// its canonical queue (no `eta`, as [`super::undelay`] leaves it), under a fresh
+/// `redis_message_id`, with `retries` back at 0 so the Retries middleware gives it its
+/// whole budget again (Retries counts from `options.retries`). Other options (the last
+/// `traceback` among them) stay: they are the message's history, and Retries overwrites the
+/// traceback on the next failure.
+pub fn revive(message: &Message, now_ms: i64, random_id: [u8; 16]) -> Message {
+    let mut copy = super::undelay(message);
+    if copy.option("retries").is_some() {
+        copy.set_option("retries", Value::Int(0));
+    }
+    prepare(&copy, None, now_ms, random_id)
+}
+
 /// The id a fetched message is stored under (its `redis_message_id` option), which ack,
 /// nack and requeue take.
 pub fn redis_message_id(message: &Message) -> Result<&str, BrokerError> {

@@ -307,3 +307,36 @@ fn noscript_is_recognised() {
     assert!(is_noscript("ReplyError: NOSCRIPT No matching script."));
     assert!(!is_noscript("ERR unknown command 'NOSCRIPTS'"));
 }
+
+#[test]
+fn a_revived_dead_letter_is_a_fresh_enqueue_with_its_whole_retry_budget() {
+    let mut dead = message();
+    dead.queue_name = "default.DQ".into();
+    dead.set_option("redis_message_id", Value::Str("old".into()));
+    dead.set_option("retries", Value::Int(20));
+    dead.set_option("eta", Value::Int(1_700_000_000_000));
+    dead.set_option("traceback", Value::Str("Traceback …".into()));
+    let revived = revive(&dead, 1_800_000_000_000, [7; 16]);
+    assert_eq!(revived.queue_name, "default");
+    assert_eq!(
+        revived.message_id, "m-1",
+        "the same message, as Dramatiq knows it"
+    );
+    assert_eq!(revived.option("retries"), Some(&Value::Int(0)));
+    assert_eq!(revived.option("eta"), None);
+    assert_eq!(
+        revived.option("traceback"),
+        Some(&Value::Str("Traceback …".into()))
+    );
+    let Some(Value::Str(id)) = revived.option("redis_message_id") else {
+        panic!("no redis_message_id")
+    };
+    assert_ne!(id, "old");
+    assert_eq!(id, &uuid4([7; 16]));
+    // Options keep their order (retries stays where Retries put it).
+    let names: Vec<_> = revived.options.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["redis_message_id", "retries", "traceback"]);
+    // A message that never failed gets no retries option it did not have.
+    let fresh = revive(&message(), 0, [1; 16]);
+    assert_eq!(fresh.option("retries"), None);
+}

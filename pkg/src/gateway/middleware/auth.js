@@ -24,14 +24,16 @@ export async function sameSecret(given, expected) {
  * <token>` (with no token, lets everything through); API answers are never cached.
  * Preflights carry no credentials and pass.
  */
-export function bearer(token) {
+export function bearer(token, also) {
   return async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
     c.header("cache-control", "no-store");
     if (token) {
       const header = c.req.header("authorization") ?? "";
       const given = /^Bearer (.+)$/.exec(header)?.[1] ?? "";
-      if (!(await sameSecret(given, token))) {
+      // `also`: a token that may read these routes too (the operator's); both compared.
+      const [one, other] = await Promise.all([sameSecret(given, token), sameSecret(given, also ?? "\0none")]);
+      if (!(one || (also && other))) {
         c.header("www-authenticate", 'Bearer realm="dramatiq-results"');
         return json(c, { error: "unauthorized" }, 401);
       }
@@ -44,10 +46,10 @@ export function bearer(token) {
  * `routes` (Hono apps, joined in order) behind one role's token, as one app to mount with
  * `app.route(path, …)`; null when the role is `required` and has no token.
  */
-export function guard(routes, { token, required = false }) {
+export function guard(routes, { token, also, required = false }) {
   if (required && !token) return null;
   const app = new Hono();
-  app.use("*", bearer(token));
+  app.use("*", bearer(token, also));
   for (const r of routes) app.route("/", r);
   return app;
 }

@@ -3,7 +3,10 @@
 import { cors as honoCors } from "hono/cors";
 
 /** The CORS middleware of the API routes under `/api` (`Last-Event-ID` allowed) or `/kv`. */
-export function corsFor(origin, { events = false } = {}) {
+export function corsFor(origin, { events = false, actions = false } = {}) {
   const allowHeaders = events ? ["Authorization", "Last-Event-ID"] : ["Authorization"];
-  return honoCors({ origin, allowMethods: ["GET", "HEAD"], allowHeaders, maxAge: 600 });
+  // With an operator token the actions take JSON bodies: POST, DELETE and Content-Type too.
+  if (actions) allowHeaders.push("Content-Type");
+  const allowMethods = actions ? ["GET", "HEAD", "POST", "DELETE"] : ["GET", "HEAD"];
+  return honoCors({ origin, allowMethods, allowHeaders, maxAge: 600 });
 }

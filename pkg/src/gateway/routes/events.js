@@ -106,6 +106,8 @@ export function eventRoutes({ poller, maxStreamMs, writeTimeoutMs = WRITE_TIMEOU
         for (const type of [EVENT.queues, EVENT.workers]) {
           if (seen[type] !== poller.versions[type]) text += sse({ event: type, data: poller.overview[type] });
         }
+        // The operator's notices (`audit`, `progress`; see ../routes/actions.js).
+        for (const n of poller.noticesAfter(seen.notices)) text += sse({ event: n.type, data: n.json });
         Object.assign(seen, poller.versions);
         return text;
       };

@@ -1,0 +1,51 @@
+// What the gateway saw of each message, for `GET /api/messages/<id>`: the states it moved
+// through (from the event poller's record events), the operator's actions on it, and its
+// queue and actor (so its result can still be found once it has left the broker, say after
+// a requeue the poller never saw run). Bounded: the newest `maxMessages` messages,
+// `maxEntries` entries each. Host-neutral.
+
+export class MessageHistory {
+  constructor({ maxMessages = 50_000, maxEntries = 32 } = {}) {
+    this.maxMessages = maxMessages;
+    this.maxEntries = maxEntries;
+    /** messageId → { queue, actor, entries: [{ at, state, event, by? }] oldest first } */
+    this.messages = new Map();
+  }
+
+  /** Appends an entry to a message's history (a repeated state is not added again);
+   * `where` (`{ queue, actor }`) is remembered when given. */
+  add(messageId, entry, where) {
+    if (typeof messageId !== "string") return;
+    let m = this.messages.get(messageId);
+    if (!m) {
+      m = { queue: null, actor: null, entries: [] };
+      this.messages.set(messageId, m);
+      if (this.messages.size > this.maxMessages) this.messages.delete(this.messages.keys().next().value);
+    }
+    if (where?.queue && where?.actor) Object.assign(m, { queue: where.queue, actor: where.actor });
+    const last = m.entries.at(-1);
+    if (last && last.state === entry.state && last.event === entry.event && !entry.by) return;
+    m.entries.push(entry);
+    if (m.entries.length > this.maxEntries) m.entries.splice(0, m.entries.length - this.maxEntries);
+  }
+
+  /** The history of `messageId`, oldest first ([] when none). */
+  of(messageId) {
+    return this.messages.get(messageId)?.entries ?? [];
+  }
+
+  /** `{ queue, actor }` last known of `messageId`, or null. */
+  where(messageId) {
+    const m = this.messages.get(messageId);
+    return m?.queue ? { queue: m.queue, actor: m.actor } : null;
+  }
+
+  /** Follows `poller`'s record events; answers the function that stops following. A record
+   * known only by its result key (an MD5 key names no message) is not a message's. */
+  follow(poller) {
+    return poller.observe((event, record) => {
+      if (!record?.messageId || !event.type || (record.unseen && record.queue === null)) return;
+      this.add(record.messageId, { at: Date.now(), state: record.state, event: event.type }, { queue: record.queue, actor: record.actor });
+    });
+  }
+}

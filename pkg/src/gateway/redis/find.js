@@ -1,0 +1,224 @@
+// Finding messages in Dramatiq's Redis broker keys: one message by its Dramatiq
+// `message_id` (where it is now, and its body), and a search by text across the four
+// states. Read-only and host-neutral; every read is bounded (SCAN-style cursors with COUNT,
+// pages of at most 1000 bodies, a budget of bodies per request).
+//
+// A message is stored under its `redis_message_id` (each enqueue a new one), not its
+// `message_id`, so finding it by `message_id` takes either a hint (the event poller's record
+// names its queue and `redis_message_id`) checked with one script, or a walk of the bodies.
+import { text } from "./broker.js";
+
+// Where the message stored under ARGV[1] is in queue KEYS (list, hash, delay list, delay
+// hash, dead-letter zset, dead-letter hash): {state, body} or {} when nowhere. A body in a
+// hash whose id is on no list is held by a worker (in progress, or delayed until its eta).
+const LOCATE = `
+local id = ARGV[1]
+if redis.call("ZSCORE", KEYS[5], id) then return {"dead-lettered", redis.call("HGET", KEYS[6], id) or false, "xq"} end
+local body = redis.call("HGET", KEYS[2], id)
+if body then
+  if redis.call("LPOS", KEYS[1], id) then return {"queued", body, "q"} end
+  return {"in-progress", body, "q"}
+end
+body = redis.call("HGET", KEYS[4], id)
+if body then
+  if redis.call("LPOS", KEYS[3], id) then return {"delayed", body, "dq"} end
+  return {"delayed", body, "held"}
+end
+return {}`;
+
+// A page of the dead-letter zset KEYS[1] with scores (when dead-lettered, ms) in
+// [ARGV[1], ARGV[2]], in (score, id) order after the cursor (ARGV[4] a score, "" for the
+// first page; ARGV[5] the id), at most ARGV[3] ids, with their bodies from KEYS[2].
+const DEAD_RANGE = `
+local min, max, limit, score, after = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local ids, scores = {}, {}
+local function take(rows)
+  for i = 1, #rows, 2 do
+    if #ids >= limit then return end
+    ids[#ids + 1] = rows[i]; scores[#scores + 1] = rows[i + 1]
+  end
+end
+if score == "" then
+  take(redis.call("ZRANGEBYSCORE", KEYS[1], min, max, "WITHSCORES", "LIMIT", 0, limit))
+else
+  local ties = redis.call("ZRANGEBYSCORE", KEYS[1], score, score, "WITHSCORES")
+  local later = {}
+  for i = 1, #ties, 2 do
+    if ties[i] > after then later[#later + 1] = ties[i]; later[#later + 1] = ties[i + 1] end
+  end
+  take(later)
+  if #ids < limit then
+    take(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. score, max, "WITHSCORES", "LIMIT", 0, limit - #ids))
+  end
+end
+if #ids == 0 then return {{}, {}, {}} end
+return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
+
+/** How many bodies one lookup or search reads at most before it answers (with a cursor). */
+export const SCAN_BUDGET = 50_000;
+
+/** The message's JSON text as a searchable string: what `?q=` matches. */
+function haystack(message) {
+  const options = message.options ?? {};
+  const traceback = typeof options.traceback === "string" ? options.traceback : "";
+  let args = "";
+  try {
+    args = JSON.stringify([message.args, message.kwargs], (_, v) => (typeof v === "bigint" ? String(v) : v));
+  } catch {
+    // Not representable: matched by id, actor and traceback only.
+  }
+  return `${message.message_id}\n${message.actor_name}\n${args}\n${traceback}`.toLowerCase();
+}
+
+export class MessageFinder {
+  /**
+   * @param {import("./broker.js").BrokerReader} reader
+   * @param {(text: string) => object} decodeMessage
+   * @param {() => Promise<string[]>} [queues] the queue names to look in
+   */
+  constructor(reader, decodeMessage, queues = () => reader.queues()) {
+    this.reader = reader;
+    this.queues = queues;
+    this.keys = reader.keys;
+    this.decodeMessage = decodeMessage;
+  }
+
+  #decode(body) {
+    if (body == null) return null;
+    try {
+      const m = this.decodeMessage(body);
+      return m && typeof m.message_id === "string" && typeof m.actor_name === "string" ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Where the message stored under `rid` in `queue` is: `{ state, queue, rid, body,
+   * message, where }` (where: "q", "dq", "held" or "xq"), or null. */
+  async at(queue, rid) {
+    const k = this.keys;
+    const dq = k.delayQueue(queue);
+    const keys = [k.queue(queue), k.messages(queue), k.queue(dq), k.messages(dq), k.deadLetters(queue), k.deadLetterMessages(queue)];
+    const reply = await this.reader.redis.sendCommand(["EVAL", LOCATE, "6", ...keys, rid]);
+    if (!Array.isArray(reply) || reply.length < 3) return null;
+    const body = text(reply[1]);
+    return { state: text(reply[0]), queue, rid, body, message: this.#decode(body), where: text(reply[2]) };
+  }
+
+  /**
+   * The message whose Dramatiq id is `messageId`: first where `hint` (`{ queue, rid }`)
+   * says, else by walking every queue's bodies (HSCAN, at most SCAN_BUDGET of them).
+   * Answers as `at`, or null.
+   */
+  async find(messageId, hint) {
+    if (hint?.queue && hint?.rid) {
+      const found = await this.at(hint.queue, hint.rid);
+      if (found && found.message?.message_id === messageId) return found;
+    }
+    const budget = { left: SCAN_BUDGET };
+    // The queues known first; on a miss, those a fresh discovery finds besides (a queue
+    // created since the poller last looked).
+    const known = await this.queues();
+    for (const queue of known) {
+      const found = await this.#walk(queue, messageId, budget);
+      if (found || budget.left <= 0) return found;
+    }
+    for (const queue of (await this.reader.queues()).filter((q) => !known.includes(q))) {
+      const found = await this.#walk(queue, messageId, budget);
+      if (found || budget.left <= 0) return found;
+    }
+    return null;
+  }
+
+  /** Looks for `messageId` among `queue`'s bodies (dead letters, waiting, delayed), HSCAN
+   * by HSCAN, spending `budget.left`. */
+  async #walk(queue, messageId, budget) {
+    const k = this.keys;
+    const needle = JSON.stringify(messageId).slice(1, -1);
+    for (const hash of [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))]) {
+      let cursor = "0";
+      do {
+        const [next, flat] = await this.reader.redis.sendCommand(["HSCAN", hash, cursor, "COUNT", "1000"]);
+        cursor = text(next);
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const body = text(flat[i + 1]);
+          budget.left--;
+          if (!body.includes(needle)) continue;
+          const message = this.#decode(body);
+          if (message?.message_id !== messageId) continue;
+          const found = await this.at(queue, text(flat[i]));
+          if (found && found.message?.message_id === messageId) return found;
+        }
+      } while (cursor !== "0" && budget.left > 0);
+      if (budget.left <= 0) return null;
+    }
+    return null;
+  }
+
+  /**
+   * A page of `queue`'s dead letters dead-lettered within [since, until] (ms), after
+   * `after` (`{ s, id }` of the last one read): `{ items: [{ id, at, body, message }], after }`,
+   * `after` null after the last.
+   */
+  async deadLetters(queue, { since = 0, until = Infinity, after = null, limit = 500 }) {
+    const k = this.keys;
+    const max = Number.isFinite(until) ? String(until) : "+inf";
+    const [ids, scores, bodies] = await this.reader.redis.sendCommand(["EVAL", DEAD_RANGE, "2", k.deadLetters(queue), k.deadLetterMessages(queue),
+      String(since), max, String(limit), after?.s ?? "", after?.id ?? ""]);
+    const items = ids.map((id, i) => {
+      const body = text(bodies[i]);
+      return { id: text(id), at: Number(text(scores[i])), body, message: this.#decode(body) };
+    });
+    const last = items.at(-1);
+    return { items, after: items.length === limit ? { s: text(scores.at(-1)), id: last.id } : null };
+  }
+
+  /**
+   * A page of the messages matching `q` (a case-insensitive substring of the id, the actor,
+   * the arguments or the traceback) in `queues` × `states`, in that order, reading at most
+   * SCAN_BUDGET bodies: `{ items: [{ state, queue, message, body }], cursor }` where
+   * `cursor` (`{ qi, st, inner }`, or null after the last) resumes.
+   */
+  async search(q, { queues, states, limit, cursor }) {
+    const needle = q.toLowerCase();
+    // A needle of plain ASCII reads the same in the stored JSON as in the decoded message:
+    // only bodies that hold it are decoded.
+    const plain = /^[\x20-\x7e]*$/.test(needle) && !/["\\]/.test(needle);
+    const items = [];
+    let budget = SCAN_BUDGET;
+    let qi = cursor?.qi ?? 0;
+    let st = cursor?.st ?? 0;
+    let inner = cursor?.inner;
+    while (qi < queues.length && items.length < limit && budget > 0) {
+      const queue = queues[qi];
+      const page = await this.reader.page(queue, states[st], inner, 500);
+      let cut = -1;
+      for (let j = 0; j < page.items.length; j++) {
+        const { id, body } = page.items[j];
+        budget--;
+        if (body == null || (plain && !body.toLowerCase().includes(needle))) continue;
+        const message = this.#decode(body);
+        if (!message || !haystack(message).includes(needle)) continue;
+        items.push({ state: states[st], queue, message, rid: id });
+        if (items.length >= limit) {
+          cut = j;
+          break;
+        }
+      }
+      if (cut >= 0 && cut < page.items.length - 1) {
+        // Full before the page's end: the reader's own cursor after item `cut` (read again,
+        // that many bodies), so the next page starts right after the last match.
+        page.cursor = (await this.reader.page(queue, states[st], inner, cut + 1)).cursor;
+      }
+      if (page.cursor) inner = page.cursor;
+      else {
+        inner = undefined;
+        if (++st >= states.length) {
+          st = 0;
+          qi++;
+        }
+      }
+    }
+    return { items, cursor: qi < queues.length ? { qi, st, ...(inner ? { inner } : {}) } : null };
+  }
+}

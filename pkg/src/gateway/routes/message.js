@@ -1,0 +1,135 @@
+// One message, by its Dramatiq id, and waiting for one result over HTTP:
+//
+//   GET /api/messages/<id>               where it is now and its record: { messageId, state,
+//                                        queue, actor, message, options, result, key,
+//                                        history: [{ at, state, event, by? }] }; 404 unknown
+//   GET /api/messages/<id>/result?timeout=<ms>
+//   GET /api/results/<queue>/<actor>/<id>?timeout=<ms>
+//                                        200 { state: "done", result: { json } } or
+//                                        200 { state: "failed", result: { exception } } the
+//                                        moment the result is stored, else 202 { state } at
+//                                        the timeout (≤ 60 000 ms; 0 reads once). The second
+//                                        form is for a message the gateway never saw: its
+//                                        result key is the backend's (`buildMessageKey`).
+import { Hono } from "hono";
+import { BadRequest, json, only } from "../http.js";
+import { BROKER_STATES } from "../protocol.js";
+import { isQueueName } from "../redis/broker.js";
+import { MESSAGE_ID } from "./actions.js";
+
+/** The longest a result request waits (ms). */
+export const MAX_WAIT_MS = 60_000;
+const ACTOR = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
+
+function readTimeout(c) {
+  const raw = c.req.query("timeout") ?? "0";
+  if (!/^\d{1,5}$/.test(raw) || +raw > MAX_WAIT_MS) throw new BadRequest(`timeout: 0 to ${MAX_WAIT_MS} ms`);
+  return Number(raw);
+}
+
+/** The answer of a result request for `outcome` (null: none yet, `state` then says where). */
+function answer(c, outcome, state) {
+  if (outcome?.exception || outcome?.error) return json(c, { state: "failed", result: outcome });
+  if (outcome) return json(c, { state: "done", result: outcome });
+  return json(c, { state: state ?? "unknown" }, 202);
+}
+
+/**
+ * @param {object} ctx the gateway's shared parts (see ../app.js), with `finder`, `history`
+ *   and `waiter`
+ */
+export function messageDetailRoutes({ poller, finder, history, waiter, backend, brokerKeys }) {
+  const app = new Hono();
+
+  const idOf = (c) => {
+    const id = c.req.param("id");
+    if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
+    return id;
+  };
+  const hintOf = (record) => {
+    const rid = record?.message?.options?.redis_message_id;
+    return record?.queue && typeof rid === "string" ? { queue: record.queue, rid } : null;
+  };
+  const keyOf = (identity) => {
+    try {
+      return backend.buildMessageKey(identity);
+    } catch {
+      return null;
+    }
+  };
+
+  /** Everything known of `id`: the broker's answer first, then the poller's record. */
+  async function describe(id) {
+    const record = poller.records.get(id);
+    const found = await finder.find(id, hintOf(record));
+    const message = found?.message ?? record?.message ?? null;
+    const seen = history.where(id);
+    const queue = found?.queue ?? record?.queue ?? seen?.queue ?? null;
+    const actor = message?.actor_name ?? record?.actor ?? seen?.actor ?? null;
+    let state = found?.state ?? (record && !BROKER_STATES.includes(record.state) ? record.state : null);
+    let result = record?.result ?? null;
+    const identity = queue && actor ? { queueName: queue, actorName: actor, messageId: id } : null;
+    // Gone from the broker: its result, if its actor stored one, says how it ended.
+    if (identity && (!found || found.state === "dead-lettered")) {
+      const stored = await waiter.read(identity);
+      if (stored) result = stored;
+      if (!found && stored) state = stored.exception || stored.error ? "failed" : "done";
+    }
+    if (!state && !record && !history.of(id).length) return null;
+    return {
+      messageId: id,
+      state: state ?? "unknown",
+      queue,
+      actor,
+      message,
+      options: message?.options ?? null,
+      result,
+      key: identity ? keyOf(identity) : record?.key ?? null,
+      history: history.of(id),
+      identity,
+    };
+  }
+
+  app.get("/messages/:id", async (c) => {
+    only(c, []);
+    const d = await describe(idOf(c));
+    if (!d) return json(c, { error: "not found: the gateway knows no message with this id" }, 404);
+    const { identity, ...shown } = d;
+    return json(c, shown);
+  });
+
+  /** Waits for `identity`'s result, up to `timeout` ms. While the message is back in the
+   * broker (requeued), a result already stored is its previous run's: only a different
+   * one answers before the timeout. */
+  async function awaitResult(c, identity, timeout, state) {
+    const now = await waiter.read(identity);
+    const rerun = BROKER_STATES.includes(state) && state !== "dead-lettered";
+    if ((now && !rerun) || timeout === 0) return answer(c, now, state);
+    if (waiter.full) return json(c, { error: "too many requests are waiting for results: try again shortly" }, 429);
+    const outcome = await waiter.wait(identity, timeout, c.req.raw.signal, rerun && now ? JSON.stringify(now) : null);
+    return answer(c, outcome, outcome ? undefined : poller.records.get(identity.messageId)?.state ?? state);
+  }
+
+  app.get("/messages/:id/result", async (c) => {
+    only(c, ["timeout"]);
+    const id = idOf(c);
+    const timeout = readTimeout(c);
+    const d = await describe(id);
+    if (!d?.identity) return json(c, { error: "not found: the gateway knows no message with this id (GET /api/results/<queue>/<actor>/<id> waits for any)" }, 404);
+    return awaitResult(c, d.identity, timeout, d.state);
+  });
+
+  app.get("/results/:queue/:actor/:id", async (c) => {
+    only(c, ["timeout"]);
+    const queue = c.req.param("queue");
+    const actor = c.req.param("actor");
+    if (!isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name");
+    if (!ACTOR.test(actor)) throw new BadRequest("actor: an actor name");
+    const id = idOf(c);
+    const identity = { queueName: queue, actorName: actor, messageId: id };
+    if (keyOf(identity) === null) throw new BadRequest("the result backend derives no key for this message");
+    return awaitResult(c, identity, readTimeout(c), poller.records.get(id)?.state ?? "unknown");
+  });
+
+  return app;
+}

@@ -1,0 +1,124 @@
+// The message page: one message's whole story from the gateway (`GET /api/messages/<id>`):
+// where it is now, its queue and actor, its arguments and options, the traceback as the
+// lines Python wrote, its result as the JSON view, and the states the gateway saw it in.
+// For an operator, Requeue (a dead letter) and Delete (a dead-lettered, queued or delayed
+// one). Every string from the deployment is set as text, never as markup.
+import { JSONEncoder } from "dramatiq-results";
+import { jsonView } from "./json-view.js";
+
+const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const encoder = new JSONEncoder();
+/** A JSON view opened (the message page shows the whole story, not previews). */
+const opened = (value, label) => {
+  const view = jsonView(value, { label });
+  if (view.tagName === "DETAILS") view.open = true;
+  return view;
+};
+const time = (ms) => (Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toLocaleString() : String(ms));
+
+/** A result's `{ json }` text as a value (Dramatiq's JSON: NaN, big integers). */
+function resultValue(text) {
+  try {
+    return encoder.decode(new TextEncoder().encode(text));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The message page over `api` (`(path, init) => Promise<{ status, body }>`). `role()` says
+ * whether the caller may act; `onAction(text)` reports what an action did.
+ */
+export function createMessagePage({ api, role }) {
+  const $ = (id) => document.getElementById(id);
+  const page = $("message-page");
+  let shown = null;
+
+  async function act(kind) {
+    if (!shown) return;
+    const id = shown;
+    const path = kind === "requeue" ? `/api/messages/${encodeURIComponent(id)}/requeue` : `/api/messages/${encodeURIComponent(id)}`;
+    const { status, body } = await api(path, { method: kind === "requeue" ? "POST" : "DELETE", body: {} });
+    $("message-feedback").textContent = status === 200 ? (kind === "requeue" ? "Requeued: a worker will run it again." : "Deleted.") : `Not done: ${body?.error ?? `HTTP ${status}`}`;
+    $("message-feedback").dataset.kind = status === 200 ? "" : "warn";
+    await open(id, { keepFeedback: true });
+  }
+  $("message-requeue").addEventListener("click", () => act("requeue"));
+  $("message-delete").addEventListener("click", () => act("delete"));
+  $("message-close").addEventListener("click", () => {
+    if (location.hash.startsWith("#message=")) history.pushState(null, "", location.pathname + location.search);
+    close();
+  });
+
+  function close() {
+    shown = null;
+    page.hidden = true;
+  }
+
+  async function open(id, { keepFeedback = false } = {}) {
+    shown = id;
+    page.hidden = false;
+    if (!keepFeedback) $("message-feedback").textContent = "";
+    $("message-page-h").textContent = `Message ${id}`;
+    const box = $("message-body");
+    delete box.dataset.messageId;
+    const { status, body } = await api(`/api/messages/${encodeURIComponent(id)}`);
+    if (shown !== id) return;
+    if (status !== 200) {
+      box.replaceChildren(el("p", "empty", status === 404 ? "The gateway knows no message with this id." : `The gateway answered HTTP ${status}.`));
+      $("message-requeue").hidden = $("message-delete").hidden = true;
+      return;
+    }
+    const m = body.message ?? {};
+    const options = { ...(body.options ?? {}) };
+    const traceback = typeof options.traceback === "string" ? options.traceback : null;
+    delete options.traceback;
+    const facts = el("dl", "facts");
+    const fact = (name, value) => facts.append(el("dt", "", name), el("dd", "", value ?? "—"));
+    const badge = el("span", `badge s-${String(body.state).replace(/\s+/g, "-")}`, body.state);
+    facts.append(el("dt", "", "State"), Object.assign(el("dd"), { className: "" }));
+    facts.lastChild.append(badge);
+    fact("Actor", body.actor);
+    fact("Queue", body.queue);
+    fact("Message id", body.messageId);
+    fact("Sent", Number.isFinite(m.message_timestamp) ? time(m.message_timestamp) : null);
+    fact("Retries", options.retries === undefined ? "0" : String(options.retries));
+    fact("Result key", body.key);
+    const parts = [facts];
+    parts.push(el("h3", "", "Arguments"), opened(m.args ?? [], "Arguments"));
+    if (m.kwargs && Object.keys(m.kwargs).length) parts.push(el("h3", "", "Keyword arguments"), opened(m.kwargs, "Keyword arguments"));
+    parts.push(el("h3", "", "Options"), opened(options, "Options"));
+    if (traceback !== null) parts.push(el("h3", "", "Traceback"), el("pre", "traceback", traceback));
+    parts.push(el("h3", "", "Result"));
+    const result = body.result;
+    if (result?.exception || result?.error) {
+      const e = result.exception ?? result.error;
+      const exc = el("div", "exception");
+      exc.append(el("strong", "exc-type", e.type), el("span", "exc-msg", e.message));
+      parts.push(exc);
+    } else if (result && "json" in result) parts.push(opened(resultValue(result.json), "Result"));
+    else parts.push(el("p", "hint", "No result stored (yet)."));
+    parts.push(el("h3", "", "History"));
+    const hist = el("ol", "history");
+    for (const h of body.history ?? []) {
+      const li = el("li", "", `${time(h.at)} · ${h.state} (${h.event})`);
+      if (h.by) li.append(" ", el("span", "by", `by the ${h.by}`));
+      hist.append(li);
+    }
+    if (!hist.childElementCount) hist.append(el("li", "hint", "The gateway saw no move of it."));
+    parts.push(hist);
+    box.replaceChildren(...parts);
+    box.dataset.messageId = id; // which message the body shows (scripts and tests wait on it)
+    const operator = role() === "operator";
+    $("message-requeue").hidden = !(operator && body.state === "dead-lettered");
+    $("message-delete").hidden = !(operator && ["dead-lettered", "queued", "delayed"].includes(body.state));
+    page.scrollIntoView({ block: "start" });
+  }
+
+  return { open, close, get shown() { return shown; } };
+}
