@@ -31,6 +31,7 @@
 // the viewer's token (middleware/auth.js: `Authorization: Bearer <token>`, compared in
 // constant time), and everything a request names is validated by its route.
 import { Hono } from "hono";
+import { checkOptions } from "../internal/options.js";
 import { EventPoller, toJson } from "./events.js";
 import { guardRedis, notFound, onError } from "./http.js";
 import { guard } from "./middleware/auth.js";
@@ -103,30 +104,54 @@ export const STATES = BROKER_STATES;
  *   (it sets `mode` to "keyspace" once subscribed to keyspace notifications; see ./keyspace.js)
  * @returns {Hono & { poller: EventPoller }}
  */
-export function createGateway({
-  redis,
-  backend,
-  readKey,
-  brokerKeys,
-  resultsNamespace = "dramatiq-results",
-  token,
-  operatorToken,
-  auditKey,
-  cors,
-  assets,
-  decodeMessage = JSON.parse,
-  encode = toJson,
-  decodeResult,
-  resultsInRedis = false,
-  events = {},
-  heartbeatTimeoutMs = 60_000,
-  maxStreamMs = Infinity,
-  writeTimeoutMs,
-  maxViewers,
-  hosts,
-  log,
-  follow = { mode: "polling" },
-}) {
+export function createGateway(options) {
+  const {
+    redis,
+    backend,
+    readKey,
+    brokerKeys,
+    resultsNamespace = "dramatiq-results",
+    token,
+    operatorToken,
+    auditKey,
+    cors,
+    assets,
+    decodeMessage = JSON.parse,
+    encode = toJson,
+    decodeResult,
+    resultsInRedis = false,
+    events = {},
+    heartbeatTimeoutMs = 60_000,
+    maxStreamMs = Infinity,
+    writeTimeoutMs,
+    maxViewers,
+    hosts,
+    log,
+    follow = { mode: "polling" },
+  } = checkOptions("createGateway()", options, {
+    redis: "object",
+    backend: "any",
+    readKey: "function",
+    brokerKeys: "object",
+    resultsNamespace: "string",
+    token: "any",
+    operatorToken: "any",
+    auditKey: "string",
+    cors: "any",
+    assets: "function",
+    decodeMessage: "function",
+    encode: "function",
+    decodeResult: "function",
+    resultsInRedis: "boolean",
+    events: "object",
+    heartbeatTimeoutMs: "ms",
+    maxStreamMs: "ms",
+    writeTimeoutMs: "ms",
+    maxViewers: "count",
+    hosts: "iterable",
+    log: "function",
+    follow: "object",
+  });
   const guarded = guardRedis(redis);
   const say = (message) => {
     try {
