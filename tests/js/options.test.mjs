@@ -96,3 +96,9 @@ test("every error class has a stable code, on instances and after a throw", () =
   assert.throws(() => broker.getActor("nobody"), (e) => e instanceof api.ActorNotFound && e.code === "ACTOR_NOT_FOUND");
   assert.equal(new api.Retry("again", { delay: 5 }).delay, 5);
 });
+
+test("createGateway refuses a misspelled option, naming the accepted ones", async () => {
+  const { createGateway } = await import("dramatiq-results/gateway");
+  refuses(() => createGateway({ redis: { sendCommand() {} }, brokerKeys: new api.RedisBrokerKeys("dramatiq"), tokn: "x" }), "tokn", "token");
+  refuses(() => createGateway({ redis: { sendCommand() {} }, brokerKeys: new api.RedisBrokerKeys("dramatiq"), resultsInRedis: "yes" }), "resultsInRedis");
+});
