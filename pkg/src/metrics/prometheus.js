@@ -19,6 +19,7 @@ const BUCKETS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 
  */
 export class Prometheus extends Middleware {
   #started = new Map();
+  #delayed = new Set();
 
   constructor() {
     super();
@@ -63,7 +64,17 @@ export class Prometheus extends Middleware {
     if (options && options.retries !== undefined) this.retries.inc(labels(message));
   }
 
+  /**
+   * A delayed message held in memory until its eta. As Dramatiq's, it is counted under the
+   * delay queue's name and uncounted (under the work queue's) when this process runs it.
+   */
+  beforeDelayMessage(broker, message) {
+    this.#delayed.add(message.messageId);
+    this.delayedInProgress.inc(labels(message));
+  }
+
   beforeProcessMessage(broker, message) {
+    if (this.#delayed.delete(message.messageId)) this.delayedInProgress.dec(labels(message));
     this.inProgress.inc(labels(message));
     this.#started.set(message.messageId, performance.now());
   }

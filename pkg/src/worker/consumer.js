@@ -2,6 +2,7 @@
 // Internal: a consumer is made by its broker for a `Worker`, never by users.
 import { canonicalQueueName } from "../../dist/dramatiq_results.js";
 import { kHandle, kReleased } from "../internal/symbols.js";
+import { WorkerMessage } from "./message.js";
 
 /**
  * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
@@ -96,6 +97,20 @@ export class Consumer {
     let i = this.ready.length;
     while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
     this.ready.splice(i, 0, item);
+  }
+
+  /**
+   * Holds a fetched or delivered delayed `item` until its eta, telling the middleware first,
+   * as Dramatiq's worker does (`before_delay_message`: its Prometheus counts a delayed
+   * message in memory). A hook's failure is logged: holding the message never depends on it.
+   */
+  holdDelayed(item) {
+    this.delayed.push(item);
+    if (!this.broker.middleware.some((m) => typeof m.beforeDelayMessage === "function")) return;
+    const messageId = item.message.messageId;
+    this.broker
+      .emitBefore("delayMessage", new WorkerMessage(item.message))
+      .catch((error) => this.broker.logger.error(`Unexpected failure in beforeDelayMessage of message ${messageId}.`, error));
   }
 
   /** Wakes the idle runners (messages are ready, or the consumer stops). */

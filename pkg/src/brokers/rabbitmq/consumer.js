@@ -148,7 +148,7 @@ export class RabbitmqConsumer extends Consumer {
     }
     const eta = messageEta(message);
     if (eta !== undefined) {
-      this.delayed.push({ held, message, eta });
+      this.holdDelayed({ held, message, eta });
       this.delayWake?.();
     } else {
       this.addReady({ held, message });

@@ -2,7 +2,7 @@
 // Dramatiq's `_RedisConsumer` does. What each command is and what its reply means is the
 // core's (`RedisTransport`); this is the loop around it.
 import { RedisTransport, delayQueueName } from "../../../dist/dramatiq_results.js";
-import { kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
+import { kAfterEnqueue, kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
 import { Consumer, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 
@@ -148,7 +148,7 @@ export class RedisConsumer extends Consumer {
         q.held += 1;
         q.bytes += bytes;
         if (eta === undefined) this.addReady({ queue: q, message, bytes });
-        else this.delayed.push({ queue: q, message, eta, bytes });
+        else this.holdDelayed({ queue: q, message, eta, bytes });
       }
       if (got.messages.length > 0) {
         this.wakeRunners();
@@ -233,6 +233,9 @@ export class RedisConsumer extends Consumer {
         }
         try {
           const moved = await this.transport.undelay(item.queue.name, item.message);
+          // Dramatiq moves a due message with a full enqueue, so its after_enqueue hooks
+          // (Prometheus' retry count among them) see the move too.
+          this.broker[kAfterEnqueue](moved, undefined);
           this.broker[kNotify](moved.queueName);
           this.#releasedFrom(item);
           release(item.message);
