@@ -1,0 +1,177 @@
+// The gateway over a Dramatiq RabbitMQ deployment (`serve --amqp … --redis … --queues …`),
+// started by its own bin against a real rabbitmq-server (the broker) and redis-server (the
+// results and the audit log), with a real Python Dramatiq RabbitMQ worker that dead-letters
+// messages: queue counts, dead letters listed without consuming them, one requeued and run
+// again by the Python worker (its result read by Python's get_result), the rest deleted in
+// bulk after a dry run, every action in the audit log.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import amqplib from "amqplib";
+import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
+import { startGatewayBin } from "./gateway-helpers.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+
+const skip =
+  [
+    !haveRedis && "no redis-server (scripts/setup --services)",
+    !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)",
+    !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)",
+  ]
+    .filter(Boolean)
+    .join("; ") || false;
+
+const VIEWER = "viewer-token-for-the-amqp-tests-0123";
+const OPERATOR = "operator-token-for-the-amqp-tests-98";
+const viewer = { authorization: `Bearer ${VIEWER}` };
+const operator = { authorization: `Bearer ${OPERATOR}` };
+const QUEUE = "amqp-ops";
+const PREFIX = "amqp-ops-app";
+
+/** Polls `fn` until it answers truthy (generous deadline: the machine is shared). */
+async function eventually(fn, ms = 60_000, what = "condition") {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker", { skip, timeout: 180_000 }, async (t) => {
+  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const admin = await amqplib.connect(rabbit.url);
+  const py = { broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue: QUEUE, prefix: PREFIX };
+  await client.set(`${PREFIX}:broken`, "1"); // the bug: until_fixed raises
+  const worker = await startPythonWorker({ ...py, threads: 4 });
+  let gateway;
+  try {
+    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", `${QUEUE},never-declared`], {
+      env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR },
+    });
+    const call = (path, { method = "GET", headers = operator, body } = {}) =>
+      fetch(`${gateway.url}${path}`, {
+        method,
+        headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const jsonOf = async (res) => ({ status: res.status, body: await res.json() });
+    const row = async () => (await (await call("/api/queues", { headers: viewer })).json()).find((q) => q.name === QUEUE);
+    // What RabbitMQ itself says is in the dead-letter queue, for checks independent of the gateway.
+    const xqCount = async () => {
+      const ch = await admin.createChannel();
+      try {
+        return (await ch.checkQueue(`${QUEUE}.XQ`)).messageCount;
+      } finally {
+        await ch.close();
+      }
+    };
+
+    // Five messages the bug dead-letters (after one retry each), sent by Python.
+    const sent = (await runPython("produce.py", ["send", ...[1, 2, 3, 4, 5].map((x) => JSON.stringify({ actor: "until_fixed", args: [x] }))], py)).map((l) =>
+      JSON.parse(l),
+    );
+    assert.equal(sent.length, 5);
+    const byArg = new Map(sent.map((m) => [m.args[0], m]));
+    await eventually(async () => (await row())?.deadLettered === 5, 90_000, "5 dead letters");
+
+    await t.test("counts: the ready messages of q, q.DQ and q.XQ; a queue RabbitMQ lacks is marked missing", async () => {
+      const queues = (await jsonOf(await call("/api/queues", { headers: viewer }))).body;
+      assert.deepEqual(queues.find((q) => q.name === QUEUE), { name: QUEUE, queued: 0, delayed: 0, inProgress: null, deadLettered: 5 });
+      assert.deepEqual(queues.find((q) => q.name === "never-declared"), {
+        name: "never-declared", queued: null, delayed: null, inProgress: null, deadLettered: null, missing: true,
+      });
+      assert.equal((await call("/api/queues")).status, 200, "the operator reads too");
+      assert.equal((await call("/api/queues", { headers: {} })).status, 401);
+    });
+
+    await t.test("dead letters listed without consuming them; queued ones cannot be listed", async () => {
+      const all = (await jsonOf(await call(`/api/messages?queue=${QUEUE}&state=dead-lettered&limit=50`, { headers: viewer }))).body;
+      assert.equal(all.items.length, 5);
+      assert.deepEqual(all.items.map((i) => i.message.args[0]).sort(), [1, 2, 3, 4, 5]);
+      for (const item of all.items) {
+        assert.equal(item.state, "dead-lettered");
+        assert.equal(item.message.actor_name, "until_fixed");
+        assert.match(item.message.options.traceback, /AppError: broken for \d/);
+        assert.equal(typeof item.deadAt, "number");
+        assert.ok(Math.abs(item.deadAt - Date.now()) < 600_000, "x-death time in ms");
+        assert.equal(typeof item.key, "string");
+      }
+      const two = (await jsonOf(await call(`/api/messages?queue=${QUEUE}&limit=2`, { headers: viewer }))).body;
+      assert.equal(two.items.length, 2, "limit bounds the read");
+      assert.equal(await xqCount(), 5, "nothing consumed: RabbitMQ still holds all five");
+      const queued = await jsonOf(await call(`/api/messages?queue=${QUEUE}&state=queued`, { headers: viewer }));
+      assert.equal(queued.status, 400);
+      assert.match(queued.body.error, /cannot show queued/);
+    });
+
+    await t.test("roles: no operator action for the viewer or without a token", async () => {
+      const id = byArg.get(1).message_id;
+      assert.equal((await call(`/api/messages/${id}/requeue`, { method: "POST", headers: viewer })).status, 403);
+      assert.equal((await call(`/api/messages/${id}/requeue`, { method: "POST", headers: {} })).status, 401);
+      assert.equal((await call("/api/dead-letters/delete", { method: "POST", headers: viewer, body: { dryRun: true } })).status, 403);
+      assert.equal(await xqCount(), 5);
+    });
+
+    await t.test("one dead letter requeued: the Python worker runs it again and get_result reads the new result", async () => {
+      await client.del(`${PREFIX}:broken`); // the bug is fixed
+      const m = byArg.get(3);
+      const missing = await jsonOf(await call("/api/messages/no-such-message/requeue", { method: "POST" }));
+      assert.equal(missing.status, 404);
+      const res = await jsonOf(await call(`/api/messages/${m.message_id}/requeue`, { method: "POST" }));
+      assert.deepEqual(res, { status: 200, body: { messageId: m.message_id, matched: 1, done: 1, state: "queued" } });
+      const lines = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: `${JSON.stringify(m)}\n` });
+      assert.deepEqual(lines.map((l) => JSON.parse(l)), [{ value: 6 }]);
+      assert.equal(await xqCount(), 4, "the dead letter was acked once its copy was confirmed");
+      // Requeued once: a second requeue of the same id finds nothing.
+      assert.equal((await call(`/api/messages/${m.message_id}/requeue`, { method: "POST" })).status, 404);
+    });
+
+    await t.test("bulk delete: the dry run counts and changes nothing, the real run deletes what matches", async () => {
+      const dry = await jsonOf(await call("/api/dead-letters/delete", { method: "POST", body: { queue: QUEUE, exception: "broken for", dryRun: true } }));
+      assert.deepEqual(dry, { status: 200, body: { matched: 4, done: 0, complete: true, dryRun: true } });
+      assert.equal(await xqCount(), 4);
+      const some = await jsonOf(await call("/api/dead-letters/delete", { method: "POST", body: { exception: "broken for 1" } }));
+      assert.equal(some.body.matched, 1);
+      assert.equal(some.body.done, 1);
+      assert.equal(await xqCount(), 3);
+      const rest = await jsonOf(await call("/api/dead-letters/delete", { method: "POST", body: { queue: QUEUE, actor: "until_fixed" } }));
+      assert.deepEqual(rest.body, { matched: 3, done: 3, complete: true, dryRun: false });
+      assert.equal(await xqCount(), 0);
+      assert.equal((await row()).deadLettered, 0);
+    });
+
+    await t.test("the audit log in Redis has every action", async () => {
+      const log = (await jsonOf(await call("/api/audit", { headers: viewer }))).body;
+      assert.deepEqual(
+        log.map((e) => [e.action, e.matched, e.done, e.dryRun ?? null]),
+        [
+          ["dead-letters/delete", 3, 3, false],
+          ["dead-letters/delete", 1, 1, false],
+          ["dead-letters/delete", 4, 0, true],
+          ["requeue", 0, 0, null],
+          ["requeue", 1, 1, null],
+          ["requeue", 0, 0, null],
+        ],
+      );
+      assert.ok(log.every((e) => e.role === "operator" && e.broker === "rabbitmq"));
+      assert.equal(log[4].messageId, byArg.get(3).message_id);
+    });
+  } finally {
+    await gateway?.stop();
+    await worker.stop();
+    await admin.close().catch(() => {});
+    await client.destroy();
+    await rabbit.stop();
+    await redis.stop();
+  }
+});
+
+test("serve --amqp refuses to start without --queues", { skip }, async () => {
+  await assert.rejects(startGatewayBin(["--amqp", "amqp://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"]), /--amqp needs --queues/);
+  await assert.rejects(startGatewayBin(["--amqp", "amqp://127.0.0.1:1", "--redis", "redis://127.0.0.1:1", "--queues", "a.XQ"]), /not their \.DQ or \.XQ/);
+});
