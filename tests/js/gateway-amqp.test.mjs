@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import amqplib from "amqplib";
+import { RabbitmqBroker } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
@@ -27,6 +28,7 @@ const viewer = { authorization: `Bearer ${VIEWER}` };
 const operator = { authorization: `Bearer ${OPERATOR}` };
 const QUEUE = "amqp-ops";
 const PREFIX = "amqp-ops-app";
+const IDLE = "amqp-idle"; // a queue no worker consumes: what a requeue publishes stays there
 
 /** Polls `fn` until it answers truthy (generous deadline: the machine is shared). */
 async function eventually(fn, ms = 60_000, what = "condition") {
@@ -47,10 +49,10 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
   const admin = await amqplib.connect(rabbit.url);
   const py = { broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queue: QUEUE, prefix: PREFIX };
   await client.set(`${PREFIX}:broken`, "1"); // the bug: until_fixed raises
-  const worker = await startPythonWorker({ ...py, threads: 4 });
+  let worker = await startPythonWorker({ ...py, threads: 4 });
   let gateway;
   try {
-    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", `${QUEUE},never-declared`], {
+    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", `${QUEUE},${IDLE},never-declared`], {
       env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR },
     });
     const call = (path, { method = "GET", headers = operator, body } = {}) =>
@@ -62,10 +64,10 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
     const jsonOf = async (res) => ({ status: res.status, body: await res.json() });
     const row = async () => (await (await call("/api/queues", { headers: viewer })).json()).find((q) => q.name === QUEUE);
     // What RabbitMQ itself says is in the dead-letter queue, for checks independent of the gateway.
-    const xqCount = async () => {
+    const xqCount = async (queue = `${QUEUE}.XQ`) => {
       const ch = await admin.createChannel();
       try {
-        return (await ch.checkQueue(`${QUEUE}.XQ`)).messageCount;
+        return (await ch.checkQueue(queue)).messageCount;
       } finally {
         await ch.close();
       }
@@ -81,6 +83,7 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
 
     await t.test("counts: the ready messages of q, q.DQ and q.XQ; a queue RabbitMQ lacks is marked missing", async () => {
       const queues = (await jsonOf(await call("/api/queues", { headers: viewer }))).body;
+      assert.deepEqual(queues.map((q) => q.name), [QUEUE, IDLE, "never-declared"], "the --queues, in order");
       assert.deepEqual(queues.find((q) => q.name === QUEUE), { name: QUEUE, queued: 0, delayed: 0, inProgress: null, deadLettered: 5 });
       assert.deepEqual(queues.find((q) => q.name === "never-declared"), {
         name: "never-declared", queued: null, delayed: null, inProgress: null, deadLettered: null, missing: true,
@@ -120,10 +123,20 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
     await t.test("one dead letter requeued: the Python worker runs it again and get_result reads the new result", async () => {
       await client.del(`${PREFIX}:broken`); // the bug is fixed
       const m = byArg.get(3);
+      const { key } = (await jsonOf(await call(`/api/messages?queue=${QUEUE}`, { headers: viewer }))).body.items.find((i) => i.message.message_id === m.message_id);
+      const stored = async () => (await client.lRange(key, 0, -1)).join("\n");
+      assert.match(await stored(), /AppError/, "Python stored the failed run's exception");
+      // The worker stopped while the operator acts, so what the requeue leaves can be seen.
+      await worker.stop();
       const missing = await jsonOf(await call("/api/messages/no-such-message/requeue", { method: "POST" }));
       assert.equal(missing.status, 404);
       const res = await jsonOf(await call(`/api/messages/${m.message_id}/requeue`, { method: "POST" }));
       assert.deepEqual(res, { status: 200, body: { messageId: m.message_id, matched: 1, done: 1, state: "queued" } });
+      // The failed run's result went before the copy was published: whoever waits now gets
+      // the new run's, not the old failure.
+      assert.equal(await stored(), "");
+      assert.equal((await row()).queued, 1, "the copy waits on its queue");
+      worker = await startPythonWorker({ ...py, threads: 4 });
       const lines = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: `${JSON.stringify(m)}\n` });
       assert.deepEqual(lines.map((l) => JSON.parse(l)), [{ value: 6 }]);
       assert.equal(await xqCount(), 4, "the dead letter was acked once its copy was confirmed");
@@ -145,11 +158,51 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       assert.equal((await row()).deadLettered, 0);
     });
 
+    await t.test("bulk requeue: the revived copy is what Dramatiq publishes (canonical queue, no eta, retries 0); a body that is no message stays", async () => {
+      // Dead letters put on IDLE.XQ by hand: one that died on the delay queue (eta, .DQ name,
+      // spent retries) and one that is not a Dramatiq message.
+      const broker = await RabbitmqBroker.connect(rabbit.url);
+      try {
+        await broker.ensureQueue(IDLE);
+      } finally {
+        await broker.close();
+      }
+      const dead = {
+        queue_name: `${IDLE}.DQ`, actor_name: "add", args: [20, 22], kwargs: {},
+        options: { retries: 3, eta: Date.now() - 1000, traceback: "Traceback …\nValueError: boom" },
+        message_id: "0b2c8e0e-6d7a-4b4e-9a3c-000000000001", message_timestamp: Date.now() - 5000,
+      };
+      const ch = await admin.createConfirmChannel();
+      ch.sendToQueue(`${IDLE}.XQ`, Buffer.from(JSON.stringify(dead)), { deliveryMode: 2 });
+      ch.sendToQueue(`${IDLE}.XQ`, Buffer.from("<not a message>"), { deliveryMode: 2 });
+      await ch.waitForConfirms();
+      const listed = (await jsonOf(await call(`/api/messages?queue=${IDLE}`, { headers: viewer }))).body.items;
+      assert.deepEqual(listed.map((i) => i.message?.message_id ?? i.malformed).sort(), [dead.message_id, "not a Dramatiq message"].sort());
+      const dry = await jsonOf(await call("/api/dead-letters/requeue", { method: "POST", body: { queue: IDLE, dryRun: true } }));
+      assert.deepEqual(dry.body, { matched: 1, done: 0, complete: true, dryRun: true });
+      const run = await jsonOf(await call("/api/dead-letters/requeue", { method: "POST", body: { queue: IDLE, exception: "ValueError: boom" } }));
+      assert.deepEqual(run.body, { matched: 1, done: 1, complete: true, dryRun: false });
+      assert.equal(await xqCount(`${IDLE}.XQ`), 1, "the body that is no message stays");
+      const got = await ch.get(IDLE, { noAck: true });
+      assert.ok(got, "the revived copy is on its canonical queue");
+      assert.equal(got.properties.deliveryMode, 2);
+      const revived = JSON.parse(got.content.toString("utf8"));
+      assert.equal(revived.queue_name, IDLE);
+      assert.equal(revived.message_id, dead.message_id);
+      assert.deepEqual(revived.args, [20, 22]);
+      assert.equal(revived.options.retries, 0, "the Retries budget is whole again");
+      assert.equal(revived.options.eta, undefined);
+      assert.equal(await ch.get(IDLE, { noAck: true }), false, "published once");
+      await ch.close();
+    });
+
     await t.test("the audit log in Redis has every action", async () => {
       const log = (await jsonOf(await call("/api/audit", { headers: viewer }))).body;
       assert.deepEqual(
         log.map((e) => [e.action, e.matched, e.done, e.dryRun ?? null]),
         [
+          ["dead-letters/requeue", 1, 1, false],
+          ["dead-letters/requeue", 1, 0, true],
           ["dead-letters/delete", 3, 3, false],
           ["dead-letters/delete", 1, 1, false],
           ["dead-letters/delete", 4, 0, true],
@@ -159,7 +212,7 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
         ],
       );
       assert.ok(log.every((e) => e.role === "operator" && e.broker === "rabbitmq"));
-      assert.equal(log[4].messageId, byArg.get(3).message_id);
+      assert.equal(log[6].messageId, byArg.get(3).message_id);
     });
   } finally {
     await gateway?.stop();
