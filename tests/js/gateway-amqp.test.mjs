@@ -90,6 +90,9 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       });
       assert.equal((await call("/api/queues")).status, 200, "the operator reads too");
       assert.equal((await call("/api/queues", { headers: {} })).status, 401);
+      const status = await jsonOf(await call("/api/status", { headers: viewer }));
+      assert.equal(status.status, 200);
+      assert.deepEqual([status.body.amqp, status.body.redis], [{ ok: true, error: null }, { ok: true, error: null }]);
     });
 
     await t.test("dead letters listed without consuming them; queued ones cannot be listed", async () => {
@@ -213,6 +216,24 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       );
       assert.ok(log.every((e) => e.role === "operator" && e.broker === "rabbitmq"));
       assert.equal(log[6].messageId, byArg.get(3).message_id);
+    });
+
+    await t.test("RabbitMQ down: 503 with the gateway still up; back: the gateway reconnects", async () => {
+      await worker.stop();
+      await admin.close().catch(() => {});
+      await rabbit.kill();
+      assert.equal((await call("/api/queues", { headers: viewer })).status, 503);
+      const status = await jsonOf(await call("/api/status", { headers: viewer }));
+      assert.equal(status.status, 503);
+      assert.equal(status.body.amqp.ok, false);
+      assert.equal((await call(`/api/messages?queue=${IDLE}`, { headers: viewer })).status, 503);
+      assert.equal((await call("/api/dead-letters/delete", { method: "POST", body: { dryRun: true } })).status, 503);
+      await rabbit.restart();
+      const back = await eventually(async () => {
+        const res = await call("/api/queues", { headers: viewer });
+        return res.status === 200 && (await res.json());
+      }, 60_000, "the queues again");
+      assert.equal(back.find((q) => q.name === IDLE).deadLettered, 1, "the persistent dead letter survived the restart");
     });
   } finally {
     await gateway?.stop();

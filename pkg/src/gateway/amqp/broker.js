@@ -151,7 +151,8 @@ export class AmqpBroker {
    * "delete" or anything else (left). Then: revived copies published and confirmed, their dead
    * letters and the deleted ones acked, every other one nacked back with requeue. Answers
    * `{ items: [{ message, body, deadAt, outcome }], more }` in the order read; `outcome` is
-   * "requeued", "deleted", "left", or "failed" (the publish was not confirmed or was
+   * "requeued", "deleted", "left", "refused" (a body the core cannot revive, or one naming
+   * another queue: left where it is) or "failed" (the publish was not confirmed or was
    * returned: the dead letter stays). `beforeRevive(messages)`, when given, runs before the
    * revived copies are published.
    */
@@ -202,11 +203,20 @@ export class AmqpBroker {
         if (beforeRevive) await beforeRevive(toRequeue.map((i) => i.message));
         await this.#publishRevived(q, toRequeue);
       }
+      let lost = null;
       for (const item of items) {
         if (item.choice === "delete") item.outcome = "deleted";
-        if (item.outcome === "requeued" || item.outcome === "deleted") ch.ack(item.delivery);
-        else ch.nack(item.delivery, false, true);
+        try {
+          if (item.outcome === "requeued" || item.outcome === "deleted") ch.ack(item.delivery);
+          else ch.nack(item.delivery, false, true);
+        } catch (error) {
+          // The channel is gone: RabbitMQ put every dead letter it held back (a requeued
+          // one's copy is out too: a duplicate, never a loss).
+          lost = error;
+          break;
+        }
       }
+      if (lost) throw new Unavailable(lost);
       // The acks and nacks are on their way before the channel's close (same channel, in order).
       return { items: items.map(({ delivery: _d, choice: _c, ...rest }) => rest), more };
     });
@@ -239,7 +249,7 @@ export class AmqpBroker {
             decoded = this.#core.Message.decode(new Uint8Array(item.delivery.content));
             revived = this.#core.revive(decoded, true);
           } catch {
-            item.outcome = "failed";
+            item.outcome = "refused"; // not a message the core reads: left where it is
             continue;
           } finally {
             decoded?.free?.();
@@ -248,7 +258,7 @@ export class AmqpBroker {
           // The revived copy must stay on this queue (a body naming another queue is a
           // producer's doing: left where it is).
           if (revived.routingKey !== q) {
-            item.outcome = "failed";
+            item.outcome = "refused";
             continue;
           }
           const body = buffer(revived.body);

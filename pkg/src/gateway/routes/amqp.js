@@ -15,7 +15,7 @@
 //                       taking every message before it), with the filters and `dryRun` of
 //                       routes/actions.js, audited in Redis as there
 import { Hono } from "hono";
-import { BadRequest, json, only } from "../http.js";
+import { BadRequest, json, only, publicError } from "../http.js";
 import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
@@ -47,11 +47,26 @@ function listed(item, queue, backend) {
  * The viewer's routes over RabbitMQ.
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`
  */
-export function amqpViewerRoutes({ amqp, brokerKeys, backend }) {
+export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
   const app = new Hono();
   app.get("/queues", async (c) => {
     only(c, []);
     return json(c, await amqp.counts());
+  });
+  // Both stores: RabbitMQ (the broker) and Redis (results, the audit log).
+  app.get("/status", async (c) => {
+    only(c, []);
+    const check = async (fn) => {
+      try {
+        await fn();
+        return { ok: true, error: null };
+      } catch (error) {
+        return { ok: false, error: publicError(error) };
+      }
+    };
+    const [amqpStatus, redisStatus] = await Promise.all([check(() => amqp.ping()), check(() => redis.sendCommand(["PING"]))]);
+    const events = { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status };
+    return json(c, { amqp: amqpStatus, redis: redisStatus, events }, amqpStatus.ok && redisStatus.ok ? 200 : 503);
   });
   app.get("/messages", async (c, next) => {
     if (c.req.query("q") !== undefined) return next(); // the search (routes/search.js)
@@ -117,6 +132,7 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
       const done = hit.outcome === (kind === "requeue" ? "requeued" : "deleted") ? 1 : 0;
       if (done) history.add(id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: kind === "requeue" ? "requeued" : "deleted", by: "operator" }, { queue, actor: hit.message.actor_name });
       await audit({ action: kind, messageId: id, queue, matched: 1, done });
+      if (hit.outcome === "refused") return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
       if (!done) return json(c, { error: "not requeued: RabbitMQ did not take the revived copy (the dead letter stays)", messageId: id }, 503);
       return json(c, { messageId: id, matched: 1, done, state: kind === "requeue" ? "queued" : DEAD });
     }
