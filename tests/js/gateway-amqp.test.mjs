@@ -10,7 +10,7 @@ import { createClient } from "redis";
 import amqplib from "amqplib";
 import { RabbitmqBroker } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
-import { startGatewayBin } from "./gateway-helpers.mjs";
+import { openEvents, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 const skip =
@@ -90,6 +90,14 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       });
       assert.equal((await call("/api/queues")).status, 200, "the operator reads too");
       assert.equal((await call("/api/queues", { headers: {} })).status, 401);
+      // The page's overview (`queues` events) carries RabbitMQ's counts too.
+      const events = await openEvents(`${gateway.url}/api/events`, viewer);
+      try {
+        const event = await events.until((e) => e.event === "queues" && e.data.some((q) => q.name === QUEUE && q.deadLettered === 5), 30_000);
+        assert.deepEqual(event.data.map((q) => q.name), [QUEUE, IDLE, "never-declared"]);
+      } finally {
+        events.close();
+      }
       const status = await jsonOf(await call("/api/status", { headers: viewer }));
       assert.equal(status.status, 200);
       assert.deepEqual([status.body.amqp, status.body.redis], [{ ok: true, error: null }, { ok: true, error: null }]);

@@ -169,7 +169,9 @@ export function createGateway(options) {
   const onStray = (key) => say(`skipping ${key}: not of the type Dramatiq's Redis broker gives that key (reported once)`);
   const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs, onStray });
   const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events });
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events,
+    // RabbitMQ's counts for the page's overview (`queues` events), as `/api/queues` reads them.
+    ...(amqp ? { queueCounts: () => amqp.counts() } : {}) });
   // What the route groups share.
   const ctx = { redis: guarded, reader, poller, backend, brokerKeys, readKey, resultsNamespace, decodeMessage, maxStreamMs, writeTimeoutMs, maxViewers };
   // The operator's parts (issue 28): actions, the audit log, finding and following one message.
