@@ -118,6 +118,13 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       const two = (await jsonOf(await call(`/api/messages?queue=${QUEUE}&limit=2`, { headers: viewer }))).body;
       assert.equal(two.items.length, 2, "limit bounds the read");
       assert.equal(await xqCount(), 5, "nothing consumed: RabbitMQ still holds all five");
+      // The search: over the dead letters' ids, actors, arguments and tracebacks.
+      const found = (await jsonOf(await call(`/api/messages?q=${encodeURIComponent("BROKEN FOR 4")}`, { headers: viewer }))).body;
+      assert.deepEqual(found.items.map((i) => [i.queue, i.state, i.message.args[0]]), [[QUEUE, "dead-lettered", 4]]);
+      const byId = (await jsonOf(await call(`/api/messages?q=${byArg.get(2).message_id}&queue=${QUEUE}`, { headers: viewer }))).body;
+      assert.deepEqual(byId.items.map((i) => i.message.message_id), [byArg.get(2).message_id]);
+      assert.equal((await jsonOf(await call("/api/messages?q=until_fixed&limit=3", { headers: viewer }))).body.items.length, 3);
+      assert.equal(await xqCount(), 5, "the search consumed nothing");
       const queued = await jsonOf(await call(`/api/messages?queue=${QUEUE}&state=queued`, { headers: viewer }));
       assert.equal(queued.status, 400);
       assert.match(queued.body.error, /cannot show queued/);

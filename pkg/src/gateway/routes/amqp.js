@@ -9,7 +9,9 @@
 //   GET /api/messages   ?queue=&state=dead-lettered&limit=: the dead letters of `q.XQ`, read
 //                       without consuming them (they come back marked redelivered, maybe in
 //                       another order); queued, delayed and in-progress messages are 400:
-//                       RabbitMQ would have to hand them out to show them
+//                       RabbitMQ would have to hand them out to show them; with `q=`, the
+//                       dead letters whose id, actor, arguments or traceback hold the text
+//   GET /api/status     RabbitMQ and Redis
 //   POST /api/messages/<id>/requeue, DELETE /api/messages/<id>, POST /api/dead-letters/{requeue,delete}
 //                       on dead letters only (a queued message cannot be reached without
 //                       taking every message before it), with the filters and `dryRun` of
@@ -19,6 +21,7 @@ import { BadRequest, json, only, publicError } from "../http.js";
 import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
+import { haystack } from "../redis/find.js";
 import { MESSAGE_ID, readFilter, errorText, BULK_MS } from "./actions.js";
 import { MAX_LIMIT } from "./messages.js";
 
@@ -68,8 +71,32 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
     const events = { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status };
     return json(c, { amqp: amqpStatus, redis: redisStatus, events }, amqpStatus.ok && redisStatus.ok ? 200 : 503);
   });
-  app.get("/messages", async (c, next) => {
-    if (c.req.query("q") !== undefined) return next(); // the search (routes/search.js)
+  /** `?q=`: the dead letters (of `queue`, or of every declared queue) whose id, actor,
+   * arguments or traceback hold the text, from at most MAX_HELD per queue; no further pages. */
+  async function search(c) {
+    only(c, ["q", "queue", "state", "limit"]);
+    const q = c.req.query("q");
+    if (q.length < 1 || q.length > 200) throw new BadRequest("q: 1 to 200 characters");
+    const queue = c.req.query("queue");
+    if (queue !== undefined && !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name");
+    if ((c.req.query("state") ?? DEAD) !== DEAD) throw new BadRequest(NOT_LISTED);
+    const raw = c.req.query("limit") ?? "100";
+    if (!/^\d{1,4}$/.test(raw) || +raw < 1 || +raw > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
+    const needle = q.toLowerCase();
+    const items = [];
+    for (const name of queue ? [queue] : amqp.queueNames) {
+      if (items.length >= Number(raw)) break;
+      const page = await amqp.act(name, () => null);
+      for (const item of page.items) {
+        if (items.length >= Number(raw)) break;
+        if (item.message && haystack(item.message).includes(needle)) items.push({ ...listed(item, name, backend), queue: name });
+      }
+    }
+    return json(c, { items, cursor: null });
+  }
+
+  app.get("/messages", async (c) => {
+    if (c.req.query("q") !== undefined) return search(c);
     only(c, ["queue", "state", "limit"]);
     const queue = c.req.query("queue");
     if (queue === undefined || !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name is required");
