@@ -62,6 +62,9 @@ export class AmqpBroker {
    *   package's `RabbitmqBroker[kAmqpCore]` with its `Message`
    */
   constructor(url, { queues, core, decodeMessage = JSON.parse }) {
+    for (const q of queues) {
+      if (typeof q !== "string" || !/^[A-Za-z0-9_.-]{1,200}$/.test(q)) throw new TypeError(`AmqpBroker: not a queue name: ${String(q).slice(0, 60)}`);
+    }
     this.#url = url;
     this.#core = core;
     this.queueNames = [...queues];
