@@ -509,7 +509,7 @@ export function startDeploymentView({ base, token, setStatus, describe, detailAc
     tbody.replaceChildren(...stream.queues.map((q) => {
       const tr = el("tr");
       tr.dataset.queue = q.name;
-      tr.append(el("th", "", q.name), ...[q.queued, q.delayed, q.inProgress, q.deadLettered].map((n) => el("td", "num", String(n))));
+      tr.append(el("th", "", q.name), ...[q.queued, q.delayed, q.inProgress, q.deadLettered].map((n) => el("td", "num", n == null ? "–" : String(n))));
       tr.firstChild.scope = "row";
       tr.firstChild.title = q.name;
       return tr;

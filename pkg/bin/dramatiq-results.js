@@ -14,6 +14,10 @@ operator token is set (then dead letters can be requeued and messages deleted).
 
   --redis <url>               the broker's Redis (results too, unless --memcached)
   --memcached <servers>       read results from Memcached instead ("host:port,host:port")
+  --amqp <url>                the broker is RabbitMQ (amqp://…; needs amqplib): queue counts
+                              and dead letters from it, --redis then holds results and the
+                              audit log only (see the README for what AMQP cannot show)
+  --queues <q1,q2>            with --amqp, the queues to show (AMQP cannot list them)
   --broker-namespace <ns>     the RedisBroker's namespace (default "dramatiq")
   --results-namespace <ns>    the result backend's namespace (default "dramatiq-results")
   --prefix-keys               results use namespace-prefixed keys (use_namespace_prefix_keys=True)
@@ -74,6 +78,8 @@ async function main(argv) {
       options: {
         redis: { type: "string" },
         memcached: { type: "string" },
+        amqp: { type: "string" },
+        queues: { type: "string" },
         "broker-namespace": { type: "string" },
         "results-namespace": { type: "string" },
         "prefix-keys": { type: "boolean" },
@@ -96,6 +102,13 @@ async function main(argv) {
     return;
   }
   if (!values.redis) fail("--redis <url> is required");
+  if (values.queues !== undefined && !values.amqp) fail("--queues goes with --amqp (the Redis broker's queues are found by themselves)");
+  const queues = values.queues?.split(",").map((q) => q.trim()).filter(Boolean);
+  if (values.amqp !== undefined) {
+    if (!/^amqps?:\/\//.test(values.amqp)) fail("--amqp takes an AMQP URL, like amqp://guest:guest@127.0.0.1:5672");
+    if (!queues?.length) fail("--amqp needs --queues q1,q2: AMQP cannot list a RabbitMQ node's queues");
+    if (queues.some((q) => !/^[A-Za-z0-9_.-]{1,200}$/.test(q) || /\.(DQ|XQ)$/.test(q))) fail("--queues: queue names as the actors name them (not their .DQ or .XQ)");
+  }
   const token = values.token ?? (process.env.DRAMATIQ_RESULTS_TOKEN || undefined);
   if (token !== undefined && token.length < 16) fail("the token must be at least 16 characters");
   const operatorToken = values["operator-token"] ?? (process.env.DRAMATIQ_RESULTS_OPERATOR_TOKEN || undefined);
@@ -107,6 +120,8 @@ async function main(argv) {
   const gateway = await startGateway({
     redis: values.redis,
     memcached: values.memcached,
+    amqp: values.amqp,
+    queues,
     brokerNamespace: values["broker-namespace"],
     resultsNamespace: values["results-namespace"],
     prefixKeys: values["prefix-keys"] ?? false,

@@ -351,6 +351,23 @@ pub fn undelay(
     publish(&super::undelay(message), None, 0, confirm_delivery)
 }
 
+/// A dead letter of `q.XQ` sent back to work, as the gateway's operator requeue does:
+/// the publish of the message on its canonical queue (no `eta`, as [`undelay`] leaves it)
+/// with `retries` back at 0 so the Retries middleware gives it its whole budget again
+/// (the same revival as the Redis broker's [`super::redis::revive`], less the transport
+/// id RabbitMQ does not use). Publish it (confirmed), then ack the dead letter: a crash in
+/// between duplicates the message, never loses it.
+pub fn revive(
+    message: &Message,
+    confirm_delivery: bool,
+) -> Result<(Message, Publish), BrokerError> {
+    let mut copy = super::undelay(message);
+    if copy.option("retries").is_some() {
+        copy.set_option("retries", Value::Int(0));
+    }
+    publish(&copy, None, 0, confirm_delivery)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,5 +560,27 @@ mod tests {
             refused_max_message_size("PRECONDITION_FAILED - inequivalent arg"),
             None
         );
+    }
+
+    #[test]
+    fn a_revived_dead_letter_is_a_plain_publish_with_its_whole_retry_budget() {
+        let mut dead = message(vec![
+            ("retries".into(), Value::Int(3)),
+            ("eta".into(), Value::Int(5)),
+            ("traceback".into(), Value::Str("boom".into())),
+        ]);
+        dead.queue_name = "default.DQ".into();
+        let (sent, p) = revive(&dead, true).unwrap();
+        assert_eq!(sent.queue_name, "default");
+        assert_eq!(p.routing_key, "default");
+        assert_eq!(sent.option("retries"), Some(&Value::Int(0)));
+        assert_eq!(sent.option("eta"), None);
+        assert_eq!(sent.option("traceback"), Some(&Value::Str("boom".into())));
+        assert_eq!(sent.message_id, "m");
+        assert!(p.mandatory);
+        assert_eq!(p.body, sent.encode());
+        // A message that never had `retries` gets none.
+        let (sent, _) = revive(&message(vec![]), false).unwrap();
+        assert_eq!(sent.option("retries"), None);
     }
 }

@@ -159,8 +159,9 @@ test("createGateway's `events`: every declared poller option reaches the poller,
   app.poller.stop();
   for (const [name, value] of Object.entries(events)) assert.equal(app.poller[name], value, `events.${name} reaches the poller`);
   // Read → declared: what the poller reads is an events option, a GatewayOptions one the app
-  // hands on (codecs, reads), or one of the two parts the app builds itself.
-  const built = new Set(["reader", "resultKeys"]);
+  // hands on (codecs, reads), or one of the parts the app builds itself (`queueCounts`:
+  // from the `amqp` option).
+  const built = new Set(["reader", "resultKeys", "queueCounts"]);
   const handedOn = interfaceNames(checker, sourceFile, "GatewayOptions");
   const { proxy, read } = recorder({ reader: {}, backend });
   new EventPoller(proxy);

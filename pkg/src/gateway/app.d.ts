@@ -73,6 +73,13 @@ export interface GatewayOptions {
   /** How the host follows the deployment: it sets `mode` to "keyspace" once subscribed to
    * Redis keyspace notifications (`GET /api/session` says which). */
   follow?: { mode: "polling" | "keyspace" };
+  /** A RabbitMQ deployment's broker (`serve --amqp`, Node only): queues, dead letters and the
+   * actions on them go through it; `redis` then holds the results and the audit log only. */
+  amqp?: {
+    queueNames: string[];
+    counts(): Promise<Array<{ name: string; queued: number | null; delayed: number | null; inProgress: null; deadLettered: number | null; missing?: true }>>;
+    act(queue: string, decide: (item: { message: object; body: string; deadAt: number | null; redelivered: boolean }) => "requeue" | "delete" | null, options?: { max?: number }): Promise<{ items: object[]; more: boolean }>;
+  };
   /** An origin whose pages may call the API (CORS); none by default. */
   cors?: string;
   /** Serves the dashboard's files for any other GET. */

@@ -46,6 +46,7 @@ import { MessageHistory } from "./history.js";
 import { BrokerWriter } from "./redis/actions.js";
 import { MessageFinder } from "./redis/find.js";
 import { actionRoutes } from "./routes/actions.js";
+import { amqpActionRoutes, amqpViewerRoutes } from "./routes/amqp.js";
 import { auditRoutes } from "./routes/audit.js";
 import { messageDetailRoutes } from "./routes/message.js";
 import { searchRoutes } from "./routes/search.js";
@@ -100,6 +101,9 @@ export const STATES = BROKER_STATES;
  * @param {(message: string) => void} [o.log] where the gateway says what the API does not
  *   show: the details of a store's failure (the API names only its kind), keys skipped for
  *   their type (once each)
+ * @param {import("./amqp/broker.js").AmqpBroker} [o.amqp] a RabbitMQ deployment's broker
+ *   (`serve --amqp`): queues, dead letters and the actions on them go through it
+ *   (routes/amqp.js); `redis` then holds the results and the audit log only
  * @param {{ mode: "polling" | "keyspace" }} [o.follow] how the host follows the deployment
  *   (it sets `mode` to "keyspace" once subscribed to keyspace notifications; see ./keyspace.js)
  * @returns {Hono & { poller: EventPoller }}
@@ -128,6 +132,7 @@ export function createGateway(options) {
     hosts,
     log,
     follow = { mode: "polling" },
+    amqp,
   } = checkOptions("createGateway()", options, {
     redis: "object",
     backend: "any",
@@ -151,6 +156,7 @@ export function createGateway(options) {
     hosts: "iterable",
     log: "function",
     follow: "object",
+    amqp: "object",
   });
   const guarded = guardRedis(redis);
   const say = (message) => {
@@ -163,7 +169,9 @@ export function createGateway(options) {
   const onStray = (key) => say(`skipping ${key}: not of the type Dramatiq's Redis broker gives that key (reported once)`);
   const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs, onStray });
   const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events });
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events,
+    // RabbitMQ's counts for the page's overview (`queues` events), as `/api/queues` reads them.
+    ...(amqp ? { queueCounts: () => amqp.counts() } : {}) });
   // What the route groups share.
   const ctx = { redis: guarded, reader, poller, backend, brokerKeys, readKey, resultsNamespace, decodeMessage, maxStreamMs, writeTimeoutMs, maxViewers };
   // The operator's parts (issue 28): actions, the audit log, finding and following one message.
@@ -175,7 +183,7 @@ export function createGateway(options) {
   ctx.history.follow(poller);
   ctx.waiter = new ResultWaiter({ backend, encode });
   poller.observe((event, record) => (record?.state === "done" || record?.state === "failed") && ctx.waiter.poke());
-  Object.assign(ctx, { token, operatorToken, follow });
+  Object.assign(ctx, { token, operatorToken, follow, amqp, resultsInRedis });
   // The queue names for search, lookups and bulk actions: the poller's (it discovers them
   // every few seconds) when it runs, else one discovery (SCAN) at most every 5 s: on a Redis
   // with many other keys a discovery is hundreds of SCAN calls.
@@ -201,12 +209,13 @@ export function createGateway(options) {
   }
 
   // The operator's routes first: their writes never reach the viewer's guard.
+  if (operatorToken && amqp) app.route("/api", amqpActionRoutes(ctx));
   if (operatorToken) app.route("/api", actionRoutes(ctx));
   // The viewer's routes: read-only, open when no token is configured (loopback only); the
   // operator's token reads them too.
   const viewer = { token, also: operatorToken };
   app.route("/kv", guard([resultRoutes(ctx)], viewer));
-  app.route("/api", guard([queueRoutes(ctx), searchRoutes(ctx), messageRoutes(ctx), messageDetailRoutes(ctx), auditRoutes(ctx), sessionRoutes(ctx), eventRoutes(ctx)], viewer));
+  app.route("/api", guard([...(amqp ? [amqpViewerRoutes(ctx)] : []), queueRoutes(ctx), searchRoutes(ctx), messageRoutes(ctx), messageDetailRoutes(ctx), auditRoutes(ctx), sessionRoutes(ctx), eventRoutes(ctx)], viewer));
 
   if (assets) app.route("/", assetRoutes(assets));
   return app;

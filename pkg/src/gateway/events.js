@@ -107,7 +107,11 @@ export class EventPoller {
     maxMessageBytes = 64 * KIB,
     maxRecords = 100_000,
     resultReads = 1000,
+    queueCounts = null,
   }) {
+    /** With a broker other than Redis (`serve --amqp`): `() => Promise<rows>` of the
+     * `queues` overview, read at most every `discoverEveryMs` instead of the snapshot's. */
+    this.queueCounts = queueCounts;
     Object.assign(this, { reader, backend, decodeMessage, encode, resultKeys: readKey && decodeResult ? resultKeys : null, readKey, decodeResult, log, resultScanCalls, resultScanCount, intervalMs, discoverEveryMs, recheckEveryMs, resultGraceMs, cap, ringSize, maxFinished, ringBytes, recordBytes, maxMessageBytes, maxRecords, resultReads });
     /** messageId → record. */
     this.records = new Map();
@@ -455,6 +459,14 @@ export class EventPoller {
     // A name whose every key is of another type (`SET dramatiq:cache-flag 1`) is no queue.
     for (const q of read) if (q.strayOnly) this.#queues.delete(q.name);
     const snapshot = read.filter((q) => !q.strayOnly);
+    if (this.queueCounts && now - this.#countedAt >= this.discoverEveryMs) {
+      this.#countedAt = now;
+      try {
+        this.#counted = await this.queueCounts();
+      } catch {
+        // The other broker is down: its counts are left as they were (its routes say 503).
+      }
+    }
     this.#overview(snapshot, heartbeats, now);
 
     // redis_message_id → message, reading the bodies of ids not seen in the last round.
@@ -592,9 +604,12 @@ export class EventPoller {
 
   #turns = {};
 
+  #countedAt = -Infinity;
+  #counted = [];
+
   /** Queue counts and live workers, sent (without an event id) when they change. */
   #overview(snapshot, heartbeats, now) {
-    const queues = toJson(snapshot.map((q) => ({
+    const queues = this.queueCounts ? toJson(this.#counted) : toJson(snapshot.map((q) => ({
       name: q.name,
       queued: q.queued,
       delayed: q.delayed + q.held,

@@ -5,7 +5,8 @@ import { isIP } from "node:net";
 import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { JSONEncoder, MemcachedBackend, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
+import { JSONEncoder, MemcachedBackend, Message, RabbitmqBroker, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/node.js";
+import { kAmqpCore } from "../internal/symbols.js";
 import { createGateway } from "./app.js";
 import { pagePolicy } from "./middleware/headers.js";
 import { checkKeyspace, keyspaceNotice, keyspacePatterns, routeNotification } from "./keyspace.js";
@@ -127,8 +128,11 @@ export async function startGateway({
   events,
   heartbeatTimeoutMs,
   keyspaceEvents = false,
+  amqp: amqpUrl,
+  queues,
 }) {
-  if (!redisUrl) throw new Error("--redis <url> is required (the broker's Redis)");
+  if (!redisUrl) throw new Error(amqpUrl ? "--redis <url> is required (results and the audit log)" : "--redis <url> is required (the broker's Redis)");
+  if (amqpUrl && !queues?.length) throw new Error("--amqp needs --queues q1,q2: AMQP cannot list a RabbitMQ node's queues");
   if (!token && !isLoopback(host)) {
     throw new Error(`refusing to listen on ${host} without a token: set --token or DRAMATIQ_RESULTS_TOKEN, or listen on 127.0.0.1`);
   }
@@ -147,7 +151,22 @@ export async function startGateway({
     readKey = redisReadKey(redis);
   }
   const follow = { mode: "polling" };
+  const codecs = packageCodecs({ JSONEncoder, StubBackend });
+  let amqp;
+  if (amqpUrl) {
+    const { AmqpBroker } = await import("./amqp/broker.js");
+    amqp = new AmqpBroker(amqpUrl, { queues, core: { ...RabbitmqBroker[kAmqpCore], Message }, decodeMessage: codecs.decodeMessage });
+    try {
+      await amqp.ping();
+    } catch (error) {
+      await amqp.close();
+      for (const close of closers) await close();
+      throw new Error(`cannot reach RabbitMQ at ${redact(amqpUrl)}: ${redact(error.cause?.message ?? error.message)}`);
+    }
+    closers.push(() => amqp.close());
+  }
   const app = createGateway({
+    amqp,
     redis,
     backend,
     readKey,
@@ -161,7 +180,7 @@ export async function startGateway({
     hosts: [host],
     assets: staticFiles(),
     // Dramatiq's JSON (NaN, big integers), read as the package reads results.
-    ...packageCodecs({ JSONEncoder, StubBackend }),
+    ...codecs,
     log: (message) => process.stderr.write(`dramatiq-results gateway: ${message}\n`),
     resultsInRedis: !memcached,
     follow,

@@ -83,3 +83,7 @@ export const kTimer = Symbol("dramatiq.timeLimitTimer");
 export const kReleaseWorker = Symbol.for("dramatiq-results.releaseWorker");
 /** `broker[kProbe]()`: one round trip to the server; rejects when it cannot be reached. */
 export const kProbe = Symbol.for("dramatiq-results.probe");
+/** `RabbitmqBroker[kAmqpCore]`: `{ declarations, revive }`, the core's RabbitMQ decisions
+ * (`rabbitmqDeclarations`, `rabbitmqRevive`) for the gateway's `--amqp` (gateway/amqp/),
+ * which ships as sources outside the bundle and so cannot import the glue itself. */
+export const kAmqpCore = Symbol.for("dramatiq-results.amqpCore");

@@ -156,6 +156,16 @@ pub fn rabbitmq_undelay(message: &Message, confirm_delivery: bool) -> Result<JsV
     Ok(publish_object(sent, p))
 }
 
+/// What the gateway's requeue of a `q.XQ` dead letter publishes (the shape of
+/// `rabbitmqPublish`): the message on its canonical queue, no `eta`, `retries` at 0.
+/// Ack the dead letter once RabbitMQ confirmed the publish.
+#[wasm_bindgen(js_name = rabbitmqRevive)]
+pub fn rabbitmq_revive(message: &Message, confirm_delivery: bool) -> Result<JsValue, JsValue> {
+    let (sent, p) =
+        core::revive(message.core(), confirm_delivery).map_err(|e| type_error(&e.to_string()))?;
+    Ok(publish_object(sent, p))
+}
+
 /// How to settle a delivery: `"ack"` when processed, `"reject"` (nack without requeue,
 /// so it dead-letters to `q.XQ`) when it failed or could not be decoded.
 #[wasm_bindgen(js_name = rabbitmqSettle)]

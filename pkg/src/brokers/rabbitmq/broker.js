@@ -14,11 +14,13 @@ import {
   rabbitmqMaxPriority,
   rabbitmqPublish,
   rabbitmqReconnectBackoff,
+  rabbitmqRevive,
 } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
 import { checkOptions } from "../../internal/options.js";
 import {
   kAfterEnqueue,
+  kAmqpCore,
   kConsume,
   kEnsureQueue,
   kFinish,
@@ -54,6 +56,9 @@ let ownChannel; // [bytes, concurrency], from the core on first use
  * broker.enqueue(message, { delay })` is the same publish as one Promise.
  */
 export class RabbitmqBroker extends NetworkBroker {
+  /** The core's RabbitMQ decisions the gateway's `--amqp` reads and writes queues with
+   * (the gateway ships outside the bundle; see internal/symbols.js). */
+  static [kAmqpCore] = Object.freeze({ declarations: rabbitmqDeclarations, revive: rabbitmqRevive });
   #open; // the function reopening the connection, or undefined
   #connection = undefined; // Promise of the current connection
   #queues = new Set(); // canonical names

@@ -58,7 +58,7 @@ return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
 export const SCAN_BUDGET = 50_000;
 
 /** The message's JSON text as a searchable string: what `?q=` matches. */
-function haystack(message) {
+export function haystack(message) {
   const options = message.options ?? {};
   const traceback = typeof options.traceback === "string" ? options.traceback : "";
   let args = "";

@@ -31,7 +31,7 @@ export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const FILTER_KEYS = ["queue", "actor", "exception", "since", "until", "dryRun"];
 
 /** The dead-letter filter of a bulk action, checked. */
-function readFilter(body, keys) {
+export function readFilter(body, keys) {
   for (const name of Object.keys(body)) if (!FILTER_KEYS.includes(name)) throw new BadRequest(`unknown field: ${name}`);
   const f = {};
   if (body.queue !== undefined) {
@@ -54,7 +54,7 @@ function readFilter(body, keys) {
 
 /** The text a dead letter's `exception` filter looks in: its traceback (Retries stores
  * it) and the exception of its result when the poller has read one. */
-function errorText(message, record) {
+export function errorText(message, record) {
   const traceback = typeof message?.options?.traceback === "string" ? message.options.traceback : "";
   const e = record?.result?.exception ?? record?.result?.error;
   return e ? `${traceback}\n${e.type}: ${e.message}` : traceback;

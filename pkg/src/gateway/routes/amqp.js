@@ -1,0 +1,215 @@
+// The routes that read and change a RabbitMQ deployment (`serve --amqp`), in place of the
+// Redis broker's: the same paths and answers as routes/queues.js, routes/messages.js and
+// routes/actions.js, through ../amqp/broker.js. What AMQP 0-9-1 cannot show is answered as
+// such, never guessed:
+//
+//   GET /api/queues     the declared queues (`--queues`), counts of *ready* messages only;
+//                       `inProgress` is null (RabbitMQ tells unacked counts only through its
+//                       management plugin), `delayed` misses the delayed messages workers hold
+//   GET /api/messages   ?queue=&state=dead-lettered&limit=: the dead letters of `q.XQ`, read
+//                       without consuming them (they come back marked redelivered, maybe in
+//                       another order); queued, delayed and in-progress messages are 400:
+//                       RabbitMQ would have to hand them out to show them; with `q=`, the
+//                       dead letters whose id, actor, arguments or traceback hold the text
+//   GET /api/status     RabbitMQ and Redis
+//   POST /api/messages/<id>/requeue, DELETE /api/messages/<id>, POST /api/dead-letters/{requeue,delete}
+//                       on dead letters only (a queued message cannot be reached without
+//                       taking every message before it), with the filters and `dryRun` of
+//                       routes/actions.js, audited in Redis as there
+import { Hono } from "hono";
+import { BadRequest, json, only, publicError } from "../http.js";
+import { jsonBody, operatorOnly } from "../middleware/operator.js";
+import { EVENT } from "../protocol.js";
+import { isQueueName } from "../redis/broker.js";
+import { haystack } from "../redis/find.js";
+import { MESSAGE_ID, readFilter, errorText, BULK_MS } from "./actions.js";
+import { MAX_LIMIT } from "./messages.js";
+
+const DEAD = "dead-lettered";
+// Deletes each of KEYS that is a result (a list, as the Redis backend stores them).
+const DROP_RESULTS = `
+for _, key in ipairs(KEYS) do
+  if redis.call("TYPE", key).ok == "list" then redis.call("DEL", key) end
+end
+return 1`;
+const NOT_LISTED = "RabbitMQ cannot show queued, delayed or in-progress messages without handing them out: only dead letters are listed";
+
+/** A dead letter as `/api/messages` lists it (the Redis gateway's item shape). */
+function listed(item, queue, backend) {
+  if (!item.message) return { state: DEAD, message: null, key: null, malformed: "not a Dramatiq message", bytes: item.body.length, deadAt: item.deadAt };
+  let key = null;
+  try {
+    key = backend.buildMessageKey({ queueName: queue, actorName: item.message.actor_name, messageId: item.message.message_id });
+  } catch {
+    // A name the key derivation refuses: listed without a key.
+  }
+  return { state: DEAD, message: item.message, key, deadAt: item.deadAt, redelivered: item.redelivered };
+}
+
+/**
+ * The viewer's routes over RabbitMQ.
+ * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`
+ */
+export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
+  const app = new Hono();
+  app.get("/queues", async (c) => {
+    only(c, []);
+    return json(c, await amqp.counts());
+  });
+  // Both stores: RabbitMQ (the broker) and Redis (results, the audit log).
+  app.get("/status", async (c) => {
+    only(c, []);
+    const check = async (fn) => {
+      try {
+        await fn();
+        return { ok: true, error: null };
+      } catch (error) {
+        return { ok: false, error: publicError(error) };
+      }
+    };
+    const [amqpStatus, redisStatus] = await Promise.all([check(() => amqp.ping()), check(() => redis.sendCommand(["PING"]))]);
+    const events = { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status };
+    return json(c, { amqp: amqpStatus, redis: redisStatus, events }, amqpStatus.ok && redisStatus.ok ? 200 : 503);
+  });
+  /** `?q=`: the dead letters (of `queue`, or of every declared queue) whose id, actor,
+   * arguments or traceback hold the text, from at most MAX_HELD per queue; no further pages. */
+  async function search(c) {
+    only(c, ["q", "queue", "state", "limit"]);
+    const q = c.req.query("q");
+    if (q.length < 1 || q.length > 200) throw new BadRequest("q: 1 to 200 characters");
+    const queue = c.req.query("queue");
+    if (queue !== undefined && !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name");
+    if ((c.req.query("state") ?? DEAD) !== DEAD) throw new BadRequest(NOT_LISTED);
+    const raw = c.req.query("limit") ?? "100";
+    if (!/^\d{1,4}$/.test(raw) || +raw < 1 || +raw > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
+    const needle = q.toLowerCase();
+    const items = [];
+    for (const name of queue ? [queue] : amqp.queueNames) {
+      if (items.length >= Number(raw)) break;
+      const page = await amqp.act(name, () => null);
+      for (const item of page.items) {
+        if (items.length >= Number(raw)) break;
+        if (item.message && haystack(item.message).includes(needle)) items.push({ ...listed(item, name, backend), queue: name });
+      }
+    }
+    return json(c, { items, cursor: null });
+  }
+
+  app.get("/messages", async (c) => {
+    if (c.req.query("q") !== undefined) return search(c);
+    only(c, ["queue", "state", "limit"]);
+    const queue = c.req.query("queue");
+    if (queue === undefined || !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name is required");
+    const state = c.req.query("state") ?? DEAD;
+    if (state !== DEAD) throw new BadRequest(NOT_LISTED);
+    const raw = c.req.query("limit") ?? "100";
+    if (!/^\d{1,4}$/.test(raw) || +raw < 1 || +raw > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
+    const { items } = await amqp.act(queue, () => null, { max: Number(raw) });
+    return json(c, { items: items.map((i) => listed(i, queue, backend)), cursor: null });
+  });
+  return app;
+}
+
+/**
+ * The operator's actions over RabbitMQ (mounted only with an operator token).
+ * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`, `writer` (the audit log)
+ */
+export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, operatorToken, token, redis, backend, resultsInRedis }) {
+  const app = new Hono();
+  const auth = operatorOnly({ operatorToken, viewerToken: token });
+
+  // Results in Redis: a requeue drops the failed run's result first (as the Redis broker's
+  // requeue does in its script), so Python's get_result waits for the new run's. Dropped
+  // before the publish: once published, the new run may store its result at once.
+  const beforeRevive = resultsInRedis
+    ? async (messages) => {
+        const keys = [];
+        for (const m of messages) {
+          try {
+            keys.push(backend.buildMessageKey({ queueName: m.queue_name, actorName: m.actor_name, messageId: m.message_id }));
+          } catch {
+            // A name the key derivation refuses: no result to drop.
+          }
+        }
+        if (keys.length) await redis.sendCommand(["EVAL", DROP_RESULTS, String(keys.length), ...keys]);
+      }
+    : undefined;
+
+  async function audit(entry) {
+    const full = { at: Date.now(), role: "operator", broker: "rabbitmq", ...entry };
+    await writer.audit(full);
+    poller.notify(EVENT.audit, JSON.stringify(full));
+    return full;
+  }
+
+  const idOf = (c) => {
+    const id = c.req.param("id");
+    if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
+    return id;
+  };
+
+  /** One message by id, looked for in each declared queue's `q.XQ`. */
+  async function one(c, kind) {
+    const id = idOf(c);
+    await jsonBody(c, BadRequest);
+    for (const queue of amqp.queueNames) {
+      const { items } = await amqp.act(queue, (i) => (i.message.message_id === id ? kind : null), { beforeRevive });
+      const hit = items.find((i) => i.message?.message_id === id);
+      if (!hit) continue;
+      const done = hit.outcome === (kind === "requeue" ? "requeued" : "deleted") ? 1 : 0;
+      if (done) history.add(id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: kind === "requeue" ? "requeued" : "deleted", by: "operator" }, { queue, actor: hit.message.actor_name });
+      await audit({ action: kind, messageId: id, queue, matched: 1, done });
+      if (hit.outcome === "refused") return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
+      if (!done) return json(c, { error: "not requeued: RabbitMQ did not take the revived copy (the dead letter stays)", messageId: id }, 503);
+      return json(c, { messageId: id, matched: 1, done, state: kind === "requeue" ? "queued" : DEAD });
+    }
+    await audit({ action: kind, messageId: id, matched: 0, done: 0 });
+    return json(c, { error: "not found: no dead letter with this id (RabbitMQ cannot reach queued messages)", messageId: id }, 404);
+  }
+
+  app.post("/messages/:id/requeue", auth, (c) => one(c, "requeue"));
+  app.delete("/messages/:id", auth, (c) => one(c, "delete"));
+
+  async function bulk(kind, filter, dryRun) {
+    const started = Date.now();
+    const until = Math.min(filter.until ?? started, started);
+    const queues = filter.queue ? [filter.queue] : amqp.queueNames;
+    let matched = 0;
+    let done = 0;
+    let complete = true;
+    for (const queue of queues) {
+      if (Date.now() - started > BULK_MS) {
+        complete = false;
+        break;
+      }
+      const { items, more } = await amqp.act(queue, (item) => {
+        const { message } = item;
+        const at = item.deadAt ?? message.message_timestamp;
+        if (filter.since !== undefined && !(at >= filter.since)) return null;
+        if (!(at <= until)) return null;
+        if (filter.actor !== undefined && message.actor_name !== filter.actor) return null;
+        if (filter.exception !== undefined && !errorText(message, poller.records.get(message.message_id)).includes(filter.exception)) return null;
+        matched++;
+        return dryRun ? null : kind;
+      }, { beforeRevive });
+      if (more) complete = false;
+      for (const i of items) {
+        if (i.outcome !== "requeued" && i.outcome !== "deleted") continue;
+        done++;
+        history.add(i.message.message_id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: i.outcome, by: "operator" }, { queue, actor: i.message.actor_name });
+      }
+      poller.notify(EVENT.progress, JSON.stringify({ action: `dead-letters/${kind}`, filter, dryRun, matched, done, complete: false }));
+    }
+    return { matched, done, complete };
+  }
+
+  for (const kind of ["requeue", "delete"]) {
+    app.post(`/dead-letters/${kind}`, auth, async (c) => {
+      const { filter, dryRun } = readFilter(await jsonBody(c, BadRequest), brokerKeys);
+      const result = await bulk(kind, filter, dryRun);
+      await audit({ action: `dead-letters/${kind}`, filter, dryRun, ...result });
+      return json(c, { ...result, dryRun });
+    });
+  }
+  return app;
+}
