@@ -17,6 +17,28 @@ const N = arg("n", 10_000);
 const CPU_N = arg("cpu-n", 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// 5 ms of our actor's work, timed here once before any worker starts (see tasks.mjs), and
+// checked: the per-message CPU both sides spend must be 5 ms, or the CPU-bound rows compare
+// different work.
+let sink = 0;
+function work(iterations) {
+  let x = sink;
+  for (let i = 0; i < iterations; i += 1) x = (x * 31 + i) | 0;
+  sink = x;
+}
+const CPU5_ITERATIONS = (() => {
+  let best = Infinity;
+  for (let run = 0; run < 20; run += 1) {
+    const t0 = performance.now();
+    work(1_000_000);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return Math.round((5 / best) * 1_000_000);
+})();
+const cpu0 = process.cpuUsage();
+for (let i = 0; i < 100; i += 1) work(CPU5_ITERATIONS);
+const cpu5Ms = (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 / 100;
+
 const server = await startRedis();
 const client = await createClient({ url: server.url }).connect();
 const broker = new RedisBroker(client, { middleware: [] });
@@ -25,7 +47,7 @@ const cpu5 = actor("cpu5", { broker, queueName: "bench-cpu" });
 const sleep1 = actor("sleep1", { broker, queueName: "bench-term" });
 
 function start(kind) {
-  const env = { ...process.env, BROKER_URL: server.url, PYTHONPATH: `${root}bench/worker_command` };
+  const env = { ...process.env, BROKER_URL: server.url, PYTHONPATH: `${root}bench/worker_command`, CPU5_ITERATIONS: String(CPU5_ITERATIONS) };
   const [cmd, args] =
     kind === "ours"
       ? [process.execPath, [`${root}pkg/bin/dramatiq-results.js`, "worker", `${root}bench/worker_command/tasks.mjs`, "-p", "2", "-t", "8"]]
@@ -89,7 +111,7 @@ async function sigterm(kind) {
   return { ms, unfinished: left };
 }
 
-const out = { n: N, cpuN: CPU_N, processes: 2, threads: 8, ours: {}, python: null };
+const out = { n: N, cpuN: CPU_N, processes: 2, threads: 8, cpu5Ms: Number(cpu5Ms.toFixed(2)), ours: {}, python: null };
 try {
   const kinds = withPython ? ["ours", "python"] : ["ours"];
   for (const kind of kinds) {
