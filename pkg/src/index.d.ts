@@ -372,7 +372,9 @@ export class Message<R = ResultValue> {
   copy(changes?: Partial<MessageFields>): Message<R>;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;
-  /** This message's result from `options.backend`, else the global broker's results backend. */
+  /** This message's result from `options.backend`; else, once a broker enqueued it
+   * (`actor.send()`, `broker.enqueue(message)`, a pipeline or group), that broker's results
+   * backend; else the global broker's (`setBroker`). */
   getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
   free(): void;
 }

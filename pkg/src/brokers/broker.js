@@ -7,6 +7,7 @@ import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite } from "../internal/symbols.js";
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
+import { rememberBroker } from "./sent.js";
 
 /** A `delay` option checked: none (undefined or null) → undefined, else a non-negative number of ms. */
 export function checkDelay(delay) {
@@ -117,6 +118,7 @@ export class Broker {
    * never looks at `enqueued` leaves no unhandled rejection.
    */
   [kSent](message, enqueued) {
+    rememberBroker(message, this);
     enqueued.catch((error) =>
       this.logger.error(`Could not enqueue message ${message.messageId} on queue ${message.queueName}.`, error),
     );
@@ -172,7 +174,11 @@ export class NetworkBroker extends Broker {
   /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
   enqueue(message, { delay } = {}) {
     try {
-      return this[kWrite](this[kPrepare](message, delay), delay);
+      const prepared = this[kPrepare](message, delay);
+      // Both the message handed in and the one sent read their result from this broker.
+      rememberBroker(message, this);
+      rememberBroker(this[kPreparedMessage](prepared), this);
+      return this[kWrite](prepared, delay);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -181,6 +187,7 @@ export class NetworkBroker extends Broker {
   /** The message as it will be sent, at once; `message.enqueued` settles with the write. */
   send(message, { delay } = {}) {
     const prepared = this[kPrepare](message, delay);
+    rememberBroker(message, this);
     return this[kSent](this[kPreparedMessage](prepared), this[kWrite](prepared, delay));
   }
 }

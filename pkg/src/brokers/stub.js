@@ -12,6 +12,7 @@ import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
 import { Broker, checkDelay } from "./broker.js";
+import { rememberBroker } from "./sent.js";
 
 /**
  * An in-memory broker: named queues, each with a delay queue (`<queue>.DQ`), and a list of
@@ -55,10 +56,12 @@ export class StubBroker extends Broker {
    */
   enqueue(message, { delay } = {}) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
+    rememberBroker(message, this);
     if (checkDelay(delay) > 0) message = delayMessage(message, delay, Date.now());
     const queue = this.#queues.get(message.queueName);
     if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
     for (const m of this.middleware) m.beforeEnqueue?.(this, message, delay);
+    rememberBroker(message, this);
     queue.messages.push(message);
     queue.unfinished += 1;
     for (const m of [...this.middleware].reverse()) m.afterEnqueue?.(this, message, delay);
