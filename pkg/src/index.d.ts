@@ -11,8 +11,19 @@ export type WasmInput = string | { readonly href: string } | ArrayBuffer | Array
 /**
  * Loads the WebAssembly module once; resolves when the package can be used. The main entry
  * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
- * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it).
- * A failed load rejects, and every later call throws an error saying why.
+ * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it,
+ * fetched: in a browser or a bundle). `fetch` cannot read `file:` URLs, so in Node pass the
+ * bytes. A failed load rejects, and every later call throws an error saying why.
+ *
+ * @example In Node, `/slim` with the bytes of `dramatiq-results/wasm`:
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { createRequire } from "node:module";
+ * import { init, StubBackend } from "dramatiq-results/slim";
+ *
+ * await init(readFileSync(createRequire(import.meta.url).resolve("dramatiq-results/wasm")));
+ * const backend = new StubBackend();
+ * ```
  */
 export function init(input?: WasmInput): Promise<void>;
 /** Settles with the outcome of the first load (the entry's own, or the first `init()`). */

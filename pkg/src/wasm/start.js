@@ -48,7 +48,11 @@ export function init(input) {
     loading = (async () => {
       const source = await (input ?? defaultInput?.());
       if (source === undefined) throw new TypeError("dramatiq-results: init() needs the module: a URL, a Response, bytes or a WebAssembly.Module");
-      await loadAsync({ module_or_path: source });
+      try {
+        await loadAsync({ module_or_path: source });
+      } catch (error) {
+        throw fileUrlHint(source, error);
+      }
     })().then(
       () => {
         loaded = true;
@@ -63,4 +67,16 @@ export function init(input) {
     );
   }
   return loading;
+}
+
+/** `fetch` cannot read `file:` URLs (Node's says only "fetch failed"), which is what `/slim`'s
+ * default input is under Node: say what to pass instead. Other failures go through as they are. */
+function fileUrlHint(source, error) {
+  const href = typeof source === "string" ? source : typeof source?.href === "string" ? source.href : undefined;
+  if (href === undefined || !href.startsWith("file:")) return error;
+  return new Error(
+    `dramatiq-results: could not load ${href} (fetch cannot read file: URLs). In Node, pass the bytes: ` +
+      `init(readFileSync(createRequire(import.meta.url).resolve("dramatiq-results/wasm"))), or use the main entry "dramatiq-results", which loads it itself`,
+    { cause: error },
+  );
 }
