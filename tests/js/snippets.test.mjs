@@ -41,7 +41,9 @@ const work = join(root, "target", "snippets");
 const venv = join(root, "target", "venv", "bin");
 const havePython = existsSync(join(venv, "dramatiq"));
 
-export const SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)];
+// SNIPPETS=docs/edge.md (a comma-separated list) runs only those documents, while editing them.
+export const SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)]
+  .filter((s) => !process.env.SNIPPETS || process.env.SNIPPETS.split(",").includes(s));
 const RUNNABLE = { js: "js", javascript: "js", mjs: "js", ts: "ts", typescript: "ts", python: "py", py: "py" };
 const KEYS = new Set(["needs", "expect", "skip", "file", "background", "ready", "timeout", "host", "request", "kv"]);
 const NEEDS = new Set(["redis", "memcached", "python-worker"]);
@@ -51,12 +53,14 @@ export function parseDirective(text) {
   const out = {};
   const re = /\s*([a-z-]+)(?:=(?:"((?:[^"\\]|\\.)*)"|(\S+)))?/gy;
   let m;
-  while (re.lastIndex < text.length && (m = re.exec(text)) && m[0] !== "") {
+  let end = 0;
+  while ((m = re.exec(text)) !== null && m[0] !== "") {
     const [, key, quoted, bare] = m;
     if (!KEYS.has(key)) throw new Error(`unknown snippet key "${key}"`);
     out[key] = quoted !== undefined ? quoted.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c)) : (bare ?? true);
+    end = re.lastIndex;
   }
-  if (text.slice(re.lastIndex).trim() !== "") throw new Error(`cannot read snippet comment: ${text}`);
+  if (text.slice(end).trim() !== "") throw new Error(`cannot read snippet comment: ${text}`);
   return out;
 }
 
