@@ -42,8 +42,9 @@ const venv = join(root, "target", "venv", "bin");
 const havePython = existsSync(join(venv, "dramatiq"));
 
 // SNIPPETS=docs/edge.md (a comma-separated list) runs only those documents, while editing them.
-export const SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)]
-  .filter((s) => !process.env.SNIPPETS || process.env.SNIPPETS.split(",").includes(s));
+// Blocks marked `file=` (tasks.py) are written from every document, also when filtered.
+export const ALL_SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)];
+const chosen = (s) => !process.env.SNIPPETS || process.env.SNIPPETS.split(",").includes(s);
 const RUNNABLE = { js: "js", javascript: "js", mjs: "js", ts: "ts", typescript: "ts", python: "py", py: "py" };
 const KEYS = new Set(["needs", "expect", "skip", "file", "background", "ready", "timeout", "host", "request", "kv"]);
 const NEEDS = new Set(["redis", "memcached", "python-worker"]);
@@ -94,7 +95,7 @@ export function extractBlocks(source, text) {
 /** The blocks to run, each with its checked directive; throws on a malformed comment. */
 function plan() {
   const blocks = [];
-  for (const source of SOURCES) {
+  for (const source of ALL_SOURCES) {
     for (const b of extractBlocks(source, readFileSync(join(root, source), "utf8"))) {
       const kind = RUNNABLE[b.lang];
       if (kind === undefined) continue;
@@ -105,7 +106,7 @@ function plan() {
       for (const n of needs) if (!NEEDS.has(n)) throw new Error(`${where}: unknown need "${n}"`);
       if (needs.has("python-worker")) needs.add("redis");
       if (d.host === "workerd") needs.add("redis");
-      blocks.push({ ...b, kind, where, d, needs });
+      if (chosen(source) || typeof d.file === "string") blocks.push({ ...b, kind, where, d, needs });
     }
   }
   return blocks;
