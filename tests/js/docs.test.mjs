@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -51,4 +51,33 @@ test("the link check can fail: a guide linking to a missing file, or to a symbol
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// TypeDoc checks the links of pkg/README.md and docs/; this checks every document's relative
+// links (README.md, CONTRIBUTING.md and the rest too) and the npm README's absolute links into
+// the repository (https://github.com/dramatiq-results/dramatiq-results/blob/main/<path>): each
+// must name a file that exists here, and no other GitHub repository URL may be used.
+test("every relative link, and every link into the repository, names a file that exists", () => {
+  const repo = "https://github.com/dramatiq-results/dramatiq-results";
+  const docs = ["README.md", "CONTRIBUTING.md", "ARCHITECTURE.md", "SECURITY.md", "pkg/README.md",
+    ...readdirSync(`${root}docs`).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const broken = [];
+  for (const doc of docs) {
+    const text = readFileSync(join(root, doc), "utf8").replace(/```[\s\S]*?```/g, "");
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      let path;
+      if (target.startsWith(`${repo}/blob/main/`) || target.startsWith(`${repo}/tree/main/`)) path = target.slice(repo.length + 11);
+      else if (target === repo || target.startsWith(`${repo}/issues`) || target.startsWith(`${repo}#`)) continue;
+      else if (/^https:\/\/github\.com\//.test(target) && doc === "pkg/README.md") { broken.push(`${doc}: ${target} (not ${repo})`); continue; }
+      else if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
+      else path = join(dirname(doc), target);
+      path = path.split("#")[0];
+      if (!existsSync(join(root, path))) broken.push(`${doc}: ${target}`);
+    }
+  }
+  assert.deepEqual(broken, []);
+  const pkg = JSON.parse(readFileSync(`${root}pkg/package.json`, "utf8"));
+  assert.equal(pkg.repository.url, `git+${repo}.git`);
+  assert.equal(pkg.bugs.url, `${repo}/issues`);
+  assert.ok(pkg.homepage.startsWith(repo));
 });
