@@ -91,7 +91,25 @@ export interface GetResultOptions {
   signal?: AbortSignalLike;
 }
 
-/** The methods every result backend has (Dramatiq's `ResultBackend`). */
+/**
+ * The methods every result backend has (Dramatiq's `ResultBackend`).
+ *
+ * @example Read a result by its message id, waiting up to 10 s
+ * ```ts
+ * import { StubBackend, ResultTimeout, ResultFailure } from "dramatiq-results";
+ *
+ * const backend = new StubBackend(); // or RedisBackend, MemcachedBackend, …: the same methods
+ * const message = { queueName: "default", actorName: "add", messageId: "0b4e4c3e-6e57-4a5c-9a39-3c0f1f0e4d21" };
+ * try {
+ *   const value = await backend.getResult(message, { block: true, timeout: 10_000 });
+ *   console.log(value);
+ * } catch (err) {
+ *   if (err instanceof ResultTimeout) console.log("not ready yet");
+ *   else if (err instanceof ResultFailure) console.log(err.exceptionType, err.exceptionValue);
+ *   else throw err;
+ * }
+ * ```
+ */
 export interface ResultBackend {
   readonly namespace: string;
   readonly useNamespacePrefixKeys: boolean;
@@ -128,7 +146,19 @@ export interface ResultBackend {
 // Each backend class declares what is its own; the shared methods come from `ResultBackend`
 // through declaration merging (a class and an interface of the same name).
 
-/** The in-memory backend: each instance has its own results; waiters wake on store. */
+/**
+ * The in-memory backend: each instance has its own results; waiters wake on store.
+ *
+ * @example Store and read
+ * ```ts
+ * import { StubBackend, Message } from "dramatiq-results";
+ *
+ * const backend = new StubBackend();
+ * const message = new Message({ queueName: "default", actorName: "add", args: [1, 2] });
+ * await backend.storeResult(message, 3);
+ * console.log(await backend.getResult(message)); // 3
+ * ```
+ */
 export class StubBackend {
   constructor(options?: BackendOptions);
   /** How many results are held, including expired ones not yet swept. */
@@ -156,7 +186,24 @@ export interface KvBackendOptions extends BackendOptions {
   valueType?: "string" | "bytes";
 }
 
-/** Results in any key-value store; blocking reads poll it with Dramatiq's back-off. */
+/**
+ * Results in any key-value store; blocking reads poll it with Dramatiq's back-off.
+ *
+ * @example Over an HTTP endpoint that answers `GET <endpoint>/<key>` (the gateway's `/kv`)
+ * ```ts
+ * import { KvBackend } from "dramatiq-results";
+ *
+ * const endpoint = "https://results.example.com/kv";
+ * const backend = new KvBackend({
+ *   async get(key) {
+ *     const res = await fetch(`${endpoint}/${encodeURIComponent(key)}`);
+ *     return res.status === 404 ? null : await res.text();
+ *   },
+ *   put() { throw new Error("read-only"); },
+ *   delete() { throw new Error("read-only"); },
+ * });
+ * ```
+ */
 export class KvBackend {
   constructor(adapter: KvAdapter, options?: KvBackendOptions);
   /** The adapter given to the constructor. */
@@ -188,7 +235,22 @@ export interface CloudflareKvBackendOptions extends BackendOptions {
 
 /** Results in a Cloudflare Workers KV namespace (`env.RESULTS`). KV keeps each result at least
  * 60 s (its minimum `expirationTtl`); the exact expiry is kept in the key's metadata as
- * `{ expiresAt }` and honoured on read. KV is eventually consistent: blocking reads poll. */
+ * `{ expiresAt }` and honoured on read. KV is eventually consistent: blocking reads poll.
+ *
+ * @example In a Worker, with the namespace bound as `RESULTS`
+ * ```ts
+ * import { CloudflareKvBackend, type KvNamespaceLike } from "dramatiq-results";
+ *
+ * export default {
+ *   async fetch(request: Request, env: { RESULTS: KvNamespaceLike }): Promise<Response> {
+ *     const backend = new CloudflareKvBackend(env.RESULTS);
+ *     const messageId = new URL(request.url).searchParams.get("id") ?? "";
+ *     const value = await backend.getResult({ queueName: "default", actorName: "add", messageId });
+ *     return Response.json({ value });
+ *   },
+ * };
+ * ```
+ */
 export class CloudflareKvBackend {
   constructor(kvNamespace: KvNamespaceLike, options?: CloudflareKvBackendOptions);
   /** The binding given to the constructor. */
@@ -243,7 +305,21 @@ export interface RedisBackendOptions extends BackendOptions {
 
 /** Results in Redis, in Dramatiq's layout: a one-element list per key, stored atomically with
  * its TTL in milliseconds (one `EVAL`), read with `LINDEX k 0` (never consuming it). Batch
- * reads (`getResults`, `iterResults`) cost one round trip per 1 000 keys. */
+ * reads (`getResults`, `iterResults`) cost one round trip per 1 000 keys.
+ *
+ * @example With the package's own client, and a second connection for blocking reads
+ * ```ts
+ * import { connectRedis, RedisBackend } from "dramatiq-results";
+ *
+ * const client = await connectRedis("redis://127.0.0.1:6379");
+ * const blockingClient = await client.duplicate();
+ * const backend = new RedisBackend(client, { blockingClient });
+ * const message = { queueName: "default", actorName: "add", messageId: "0b4e4c3e-6e57-4a5c-9a39-3c0f1f0e4d21" };
+ * console.log(await backend.getResult(message, { block: true, timeout: 30_000 }));
+ * await client.close();
+ * await blockingClient.close();
+ * ```
+ */
 export class RedisBackend {
   constructor(client: RedisClientLike, options?: RedisBackendOptions);
   /** The client given to the constructor. */
@@ -307,7 +383,18 @@ export interface RedisConnection {
  * `cloudflare:sockets` in Workers (browsers have no TCP: it rejects with code
  * `REDIS_UNSUPPORTED`). `url`: `redis://[[user]:password@]host[:port][/db][?protocol=3&name=…]`
  * or `rediss://` for TLS. Resolves once the handshake succeeded; rejects with a
- * `ResultError` (wrong password, not a Redis server, connect timeout) saying why. */
+ * `ResultError` (wrong password, not a Redis server, connect timeout) saying why. Close it
+ * (and each `duplicate()`) with `close()` when done: an open client keeps Node running.
+ *
+ * @example Connect, use, close
+ * ```ts
+ * import { connectRedis } from "dramatiq-results";
+ *
+ * const client = await connectRedis("redis://:password@127.0.0.1:6379/0", { connectTimeout: 5000 });
+ * console.log(await client.sendCommand(["PING"])); // PONG
+ * await client.close();
+ * ```
+ */
 export function connectRedis(url: string, options?: ConnectRedisOptions): Promise<RedisConnection>;
 
 /** A Memcached client `MemcachedBackend` can drive: memjs, or any object with memjs's
@@ -472,7 +559,9 @@ export interface Logger {
   error(message: string, ...rest: unknown[]): void;
   info?(message: string, ...rest: unknown[]): void;
 }
+/** Sets where brokers created afterwards log (default `console`; Dramatiq's logging). */
 export function setLogger(logger: Logger): void;
+/** Where brokers log by default. */
 export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
@@ -604,7 +693,18 @@ export class CurrentMessage extends Middleware {
  * actor or without the middleware. Throws where the host has no `AsyncLocalStorage`.
  */
 export function currentSignal(): AbortSignalLike | undefined;
-/** Dramatiq's default middleware, in its order: AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries. */
+/**
+ * Dramatiq's default middleware, as new instances, in its order: `AgeLimit`, `TimeLimit`,
+ * `ShutdownNotifications`, `Callbacks`, `Pipelines`, `Retries`. A broker given
+ * `{ middleware }` has exactly that list, so spread this into it to keep the defaults.
+ *
+ * @example The defaults plus results
+ * ```ts
+ * import { StubBroker, StubBackend, Results, defaultMiddleware } from "dramatiq-results";
+ *
+ * const broker = new StubBroker({ middleware: [...defaultMiddleware(), new Results({ backend: new StubBackend() })] });
+ * ```
+ */
 export function defaultMiddleware(): Middleware[];
 
 /** Thrown in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
@@ -713,6 +813,17 @@ export interface SentMessage extends Message {
  * Dramatiq 2.2.1's `RedisBroker`: the same keys and bytes, so JS producers and workers
  * share queues with Python ones. The client is a connected node-redis or ioredis client
  * (or anything with a raw-command method); the broker never closes it.
+ *
+ * @example Send to a Python actor and read its result
+ * ```ts
+ * import { connectRedis, RedisBroker, RedisBackend, Results, actor } from "dramatiq-results";
+ *
+ * const client = await connectRedis("redis://127.0.0.1:6379");
+ * const broker = new RedisBroker(client, { middleware: [new Results({ backend: new RedisBackend(client) })] });
+ * const add = actor<[number, number], number>("add", { broker, storeResults: true });
+ * console.log(await add.send(1, 2).getResult({ block: true, timeout: 10_000 }));
+ * await client.close();
+ * ```
  */
 export class RedisBroker extends Broker {
   constructor(client: RedisClientLike, options?: RedisBrokerOptions);
@@ -842,7 +953,10 @@ export class RabbitmqBroker extends Broker {
   close(): Promise<void>;
 }
 
+/** Makes `broker` the global broker (Dramatiq's `set_broker`): actors declared without a
+ * `broker` use it, and so does `message.getResult()` for a message no broker enqueued. */
 export function setBroker<B extends Broker>(broker: B): B;
+/** The global broker; a new `StubBroker` becomes it when none was set (Dramatiq's `get_broker`). */
 export function getBroker(): StubBroker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
@@ -907,11 +1021,27 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   /** `Actor(fn, queueName="…", actorName="…")`. */
   toString(): string;
 }
+/**
+ * Declares an actor (Dramatiq's `@dramatiq.actor`): `fn` runs in a `Worker` for each message.
+ * Name it (`actorName`): Python finds actors by name, and minifiers rename functions. Options
+ * are Dramatiq's in camelCase, checked against the broker's middleware. Annotate `fn`'s
+ * parameters: `send` and `getResult` are typed from them.
+ *
+ * @example An actor, a worker, a result
+ * ```ts
+ * import { StubBroker, StubBackend, Results, Worker, actor } from "dramatiq-results";
+ *
+ * const broker = new StubBroker({ middleware: [new Results({ backend: new StubBackend() })] });
+ * const add = actor((x: number, y: number) => x + y, { broker, actorName: "add", storeResults: true });
+ * const worker = new Worker(broker).start();
+ * const sum: number = await add.send(1, 2).getResult({ block: true, timeout: 5000 });
+ * await worker.stop();
+ * ```
+ */
 export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
 /** A remote actor: its code lives elsewhere (a Python worker); `send` works, no JS worker runs it. */
 export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 
-/** Runs actors for a broker's messages. */
 /**
  * Runs one actor call for a `Worker` and returns its result or a Promise of it; `signal` is
  * the attempt's (it aborts at the time limit or a shutdown, and the attempt then fails with
@@ -924,6 +1054,24 @@ export type WorkerExecutor = (
   context: { message: WorkerMessage; signal: AbortSignalLike },
 ) => unknown;
 
+/**
+ * Runs actors for a broker's messages (Dramatiq's `Worker`): `start()`, then `await stop()`
+ * to finish the messages in hand (and, on a network broker, put prefetched ones back).
+ *
+ * @example Stop cleanly on SIGTERM
+ * ```ts
+ * import { connectRedis, RedisBroker, RedisBackend, Results, Worker, actor, defaultMiddleware } from "dramatiq-results";
+ *
+ * const client = await connectRedis("redis://127.0.0.1:6379");
+ * const broker = new RedisBroker(client, { middleware: [...defaultMiddleware(), new Results({ backend: new RedisBackend(client) })] });
+ * actor((x: number) => 2 * x, { broker, actorName: "double", queueName: "js", storeResults: true });
+ * const worker = new Worker(broker, { concurrency: 8 }).start();
+ * process.once("SIGTERM", async () => {
+ *   await worker.stop();
+ *   await client.close();
+ * });
+ * ```
+ */
 export class Worker {
   /** On a `RedisBroker` or `RabbitmqBroker`, `queues` defaults to the queues of its actors that have code here. */
   constructor(
@@ -975,6 +1123,23 @@ export class Pipeline<R = ResultValue> {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
+/**
+ * Messages run one after the other, each result the next one's last argument (Dramatiq's
+ * `pipeline`). Pass `{ broker }` unless the global broker is the one.
+ *
+ * @example Chain two sends
+ * ```ts
+ * import { StubBroker, StubBackend, Results, Worker, actor, pipeline } from "dramatiq-results";
+ *
+ * const broker = new StubBroker({ middleware: [new Results({ backend: new StubBackend() })] });
+ * // y is optional: in a pipeline, the previous result comes as the last argument.
+ * const add = actor((x: number, y: number = 0) => x + y, { broker, actorName: "add", storeResults: true });
+ * const worker = new Worker(broker).start();
+ * // add(1, 2), then add(10, 3)
+ * console.log(await pipeline([add.message(1, 2), add.message(10)], { broker }).run().getResult({ block: true }));
+ * await worker.stop();
+ * ```
+ */
 export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown>>>(
   children: C,
   options?: { broker?: Broker },
@@ -1004,6 +1169,10 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
+/**
+ * Messages, pipelines and groups run in parallel (Dramatiq's `group`); `getResults` reads
+ * them all under one deadline.
+ */
 export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>>(
   children: C,
   options?: { broker?: Broker },

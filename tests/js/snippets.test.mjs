@@ -25,7 +25,9 @@
 //   bundled as wrangler does, run in workerd (Miniflare) with `REDIS_URL` (and KV namespaces
 //   named in `kv=`), sent `request`; its output is `<status> <body>`.
 //
-// TypeScript blocks go through strict `tsc` first (one run for all), then run as JS. Blocks in
+// TypeScript blocks go through strict `tsc` first (one run for all), then run as JS. The
+// `@example` blocks of pkg/src/index.d.ts (the API reference's) go through the same strict
+// tsc, and are not run (they are short and talk to servers the reader has). Blocks in
 // other languages (`sh`, `toml`, `html`, `json`, `text`, …) are not run: their language says so.
 // The package resolves as `dramatiq-results` (the repository root's node_modules links pkg/).
 import { after, before, describe, test } from "node:test";
@@ -92,6 +94,23 @@ export function extractBlocks(source, text) {
   return blocks;
 }
 
+/** The fenced `ts` blocks of the `@example`s in a declaration file's doc comments. */
+export function extractExamples(source, text) {
+  const blocks = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*\*\s*@example\b/.test(lines[i])) continue;
+    let j = i + 1;
+    while (j < lines.length && !/^\s*\*\s*```/.test(lines[j])) j++;
+    const body = [];
+    let k = j + 1;
+    for (; k < lines.length && !/^\s*\*\s*```/.test(lines[k]); k++) body.push(lines[k].replace(/^\s*\* ?/, ""));
+    blocks.push({ source, line: j + 1, lang: "ts", code: body.join("\n") + "\n", comment: null });
+    i = k;
+  }
+  return blocks;
+}
+
 /** The blocks to run, each with its checked directive; throws on a malformed comment. */
 function plan() {
   const blocks = [];
@@ -107,6 +126,12 @@ function plan() {
       if (needs.has("python-worker")) needs.add("redis");
       if (d.host === "workerd") needs.add("redis");
       if (chosen(source) || typeof d.file === "string") blocks.push({ ...b, kind, where, d, needs });
+    }
+  }
+  const dts = "pkg/src/index.d.ts";
+  if (chosen(dts)) {
+    for (const b of extractExamples(dts, readFileSync(join(root, dts), "utf8"))) {
+      blocks.push({ ...b, kind: "ts", where: `${dts}:${b.line}`, d: { compileOnly: true }, needs: new Set() });
     }
   }
   return blocks;
@@ -288,7 +313,7 @@ describe("documentation snippets", () => {
   }
 
   for (const b of blocks) {
-    const name = `${b.where} ${b.lang}${b.d.skip ? "" : b.needs.size ? ` (needs ${[...b.needs].join(", ")})` : ""}`;
+    const name = `${b.where} ${b.lang}${b.d.compileOnly ? " @example (strict tsc only)" : b.d.skip ? "" : b.needs.size ? ` (needs ${[...b.needs].join(", ")})` : ""}`;
     const missing = (b.needs.has("redis") && !haveRedis && "no redis-server (scripts/setup --services)") ||
       (b.needs.has("memcached") && !haveMemcached && "no memcached (scripts/setup --services)") ||
       (b.needs.has("python-worker") && !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
@@ -308,6 +333,7 @@ describe("documentation snippets", () => {
         file = compiled.get(b);
         const errors = tscOutput.split("\n").filter((l) => l.startsWith(`${slug(b)}.mts`));
         assert.deepEqual(errors, [], `${b.where}: strict tsc fails:\n${tscOutput}`);
+        if (b.d.compileOnly) return;
       } else {
         file = join(work, `${slug(b)}.${b.kind === "py" ? "py" : "mjs"}`);
         writeFileSync(file, localize(b.code));
