@@ -750,7 +750,7 @@ export class Broker {
   declareActor(actor: Actor): void;
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
-  send(message: Message, options?: { delay?: number }): Message;
+  send<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
   getResultsBackend(): ResultBackend;
   emitBefore(signal: string, ...args: unknown[]): Promise<void>;
   emitAfter(signal: string, ...args: unknown[]): Promise<void>;
@@ -803,7 +803,7 @@ export interface RedisBrokerOptions {
 }
 
 /** A message `RedisBroker.send` returned: the write is under way. */
-export interface SentMessage extends Message {
+export interface SentMessage<R = ResultValue> extends Message<R> {
   /** Resolves with the message once Redis has it; rejects with a `ResultError` (code
    * `RESULT_BROKER`, the client's error as `cause`) if the write failed. */
   readonly enqueued: Promise<Message>;
@@ -841,9 +841,9 @@ export class RedisBroker extends Broker {
   close(): void;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
-  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number }): Promise<Message<R>>;
   /** The message as enqueued at once; `enqueued` says how the write went. */
-  send(message: Message, options?: { delay?: number }): SentMessage;
+  send<R>(message: Message<R>, options?: { delay?: number }): SentMessage<R>;
   /** Resolves once the queue holds no message; polls. */
   join(queueName: string, options?: { timeout?: number }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
@@ -939,9 +939,9 @@ export class RabbitmqBroker extends Broker {
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
-  enqueue(message: Message, options?: { delay?: number }): Promise<Message>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number }): Promise<Message<R>>;
   /** The message as sent, at once; `enqueued` says how the publish went. */
-  send(message: Message, options?: { delay?: number }): SentMessage;
+  send<R>(message: Message<R>, options?: { delay?: number }): SentMessage<R>;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
   /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
@@ -1038,7 +1038,7 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
  * await worker.stop();
  * ```
  */
-export function actor<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
+export function actor<A extends any[], R>(fn: (...args: A) => R | Promise<R>, options: NamedActorOptions): Actor<A, R>;
 /** A remote actor: its code lives elsewhere (a Python worker); `send` works, no JS worker runs it. */
 export function actor<A extends unknown[] = unknown[], R = unknown>(name: string, options?: ActorOptions): Actor<A, R>;
 

@@ -27,7 +27,9 @@
 //
 // TypeScript blocks go through strict `tsc` first (one run for all), then run as JS. The
 // `@example` blocks of pkg/src/index.d.ts (the API reference's) go through the same strict
-// tsc, and are not run (they are short and talk to servers the reader has). Blocks in
+// tsc, and are not run (they are short and talk to servers the reader has). JavaScript blocks
+// are type-checked against the declarations too (`checkJs`, strict but for implicit `any`:
+// JavaScript has no annotations), so a block that misuses the API fails before it runs. Blocks in
 // other languages (`sh`, `toml`, `html`, `json`, `text`, …) are not run: their language says so.
 // The package resolves as `dramatiq-results` (the repository root's node_modules links pkg/).
 import { after, before, describe, test } from "node:test";
@@ -284,6 +286,21 @@ describe("documentation snippets", () => {
       tscOutput = r.stdout + r.stderr;
       for (const b of ts) compiled.set(b, join(work, "out", `${slug(b)}.mjs`));
     }
+    // Every JavaScript block through tsc --checkJs (written where it will run).
+    const js = blocks.filter((b) => b.kind === "js" && !b.d.skip && !b.d.file);
+    if (js.length > 0) {
+      for (const b of js) writeFileSync(join(work, `${slug(b)}.mjs`), localize(b.code));
+      writeFileSync(join(work, "tsconfig.js.json"), JSON.stringify({
+        compilerOptions: {
+          target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noImplicitAny: false,
+          allowJs: true, checkJs: true, noEmit: true, skipLibCheck: true, types: ["node"],
+          typeRoots: [join(root, "node_modules", "@types")],
+        },
+        include: ["*.mjs"],
+      }));
+      const r = await run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.js.json"], { timeout: 120_000 });
+      tscOutput += r.stdout + r.stderr;
+    }
   });
 
   after(async () => {
@@ -334,6 +351,10 @@ describe("documentation snippets", () => {
         const errors = tscOutput.split("\n").filter((l) => l.startsWith(`${slug(b)}.mts`));
         assert.deepEqual(errors, [], `${b.where}: strict tsc fails:\n${tscOutput}`);
         if (b.d.compileOnly) return;
+      } else if (b.kind === "js") {
+        file = join(work, `${slug(b)}.mjs`);
+        const errors = tscOutput.split("\n").filter((l) => l.startsWith(`${slug(b)}.mjs`));
+        assert.deepEqual(errors, [], `${b.where}: tsc --checkJs fails against the declarations:\n${tscOutput}`);
       } else {
         file = join(work, `${slug(b)}.${b.kind === "py" ? "py" : "mjs"}`);
         writeFileSync(file, localize(b.code));

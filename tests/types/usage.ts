@@ -216,3 +216,18 @@ async function fleet() {
   void reasons;
 }
 void fleet;
+
+// Issue 31: a remote actor's messages (Message<unknown>) go through broker.enqueue and send,
+// and keep their result type; an actor written as in JavaScript (unannotated) compiles.
+export async function remoteEnqueue(client: RedisClientLike) {
+  const broker = new RedisBroker(client);
+  const add = actor<[number, number], number>("add", { broker });
+  const sent: Message<number> = await broker.enqueue(add.message(1, 2), { delay: 1000 });
+  const n: number = await sent.getResult({ block: true });
+  const untyped = actor("untyped", { broker });
+  await broker.enqueue(untyped.message(1));
+  broker.send(untyped.message(1)).enqueued.then(() => {});
+  const js = actor((x, y) => x * y, { broker, actorName: "mul" });
+  js.send(6, 7);
+  return n;
+}
