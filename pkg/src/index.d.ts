@@ -1,3 +1,11 @@
+/**
+ * `dramatiq-results`: Dramatiq's results, brokers, actors and workers for JavaScript, wire
+ * compatible with Python Dramatiq 2.2.1. Every entry (`dramatiq-results` and
+ * `dramatiq-results/slim`) exports this API. Start with {@link actor}, {@link RedisBroker},
+ * {@link RedisBackend} and {@link connectRedis}.
+ *
+ * @module dramatiq-results
+ */
 // Public types of dramatiq-results. Hand-written: the wasm glue's generated types say `any`
 // for every JS value; these say what the API actually accepts and returns. They need neither
 // DOM nor Node types. tests/js/types-exports.test.mjs checks them against the real exports.

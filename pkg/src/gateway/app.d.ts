@@ -1,3 +1,9 @@
+/**
+ * `dramatiq-results/gateway`: the read-only HTTP gateway over a Dramatiq deployment's Redis
+ * that `npx dramatiq-results serve` runs, as a Hono app, and as a Cloudflare Worker.
+ *
+ * @module dramatiq-results/gateway
+ */
 // `dramatiq-results/gateway`: the results gateway's Hono app (the default entry, ./app.js)
 // and, under the `workerd` condition (./workerd.js), the Cloudflare Worker too. Checked
 // against both entries' exports and `createGateway`'s options by
