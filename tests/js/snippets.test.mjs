@@ -21,7 +21,7 @@
 // - `background ready="…"`: a long-running process (a worker): started, ready once its stdout
 //   shows `ready`, then sent SIGTERM after the next block of the same document has run, and it
 //   must then exit 0 with `expect` as its whole output (a clean shutdown).
-// - `host=workerd request="/path" bindings=KV` : a Cloudflare Worker (`export default { fetch }`):
+// - `host=workerd request="/path" kv=RESULTS`: a Cloudflare Worker (`export default { fetch }`):
 //   bundled as wrangler does, run in workerd (Miniflare) with `REDIS_URL` (and KV namespaces
 //   named in `kv=`), sent `request`; its output is `<status> <body>`.
 //
