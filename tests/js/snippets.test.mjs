@@ -15,8 +15,9 @@
 //   a block must print nothing. Anything on stderr fails it, as does a non-zero exit or not
 //   exiting within `timeout=` ms (default 30 000).
 // - `skip="why"`: not runnable (a fragment, a file of a larger project); the reason is required.
-// - `file=NAME`: not run, written as NAME beside the snippets (the Python worker's `tasks.py`):
-//   Python blocks are compiled (`py_compile`) so a syntax error still fails. Every block naming
+// - `file=NAME`: not run, written as NAME beside the snippets (the Python worker's `tasks.py`,
+//   a module for `npx dramatiq-results worker`): Python blocks are compiled (`py_compile`) and
+//   JavaScript ones type-checked, so a syntax error or a misused API still fails. Every block naming
 //   the same file must hold the same text.
 // - `background ready="…"`: a long-running process (a worker): started, ready once its stdout
 //   shows `ready`, then sent SIGTERM after the next block of the same document has run, and it
@@ -287,7 +288,7 @@ describe("documentation snippets", () => {
       for (const b of ts) compiled.set(b, join(work, "out", `${slug(b)}.mjs`));
     }
     // Every JavaScript block through tsc --checkJs (written where it will run).
-    const js = blocks.filter((b) => b.kind === "js" && !b.d.skip && !b.d.file);
+    const js = blocks.filter((b) => b.kind === "js" && !b.d.skip);
     if (js.length > 0) {
       for (const b of js) writeFileSync(join(work, `${slug(b)}.mjs`), localize(b.code));
       writeFileSync(join(work, "tsconfig.js.json"), JSON.stringify({
@@ -338,6 +339,10 @@ describe("documentation snippets", () => {
     const timeout = Number(b.d.timeout ?? 30_000);
     test(name, { skip, timeout: timeout + 60_000 }, async (t) => {
       if (typeof b.d.file === "string") {
+        if (b.kind === "js") {
+          const errors = tscOutput.split("\n").filter((l) => l.startsWith(`${slug(b)}.mjs`));
+          assert.deepEqual(errors, [], `${b.where}: tsc --checkJs fails against the declarations:\n${tscOutput}`);
+        }
         if (b.kind === "py") {
           const r = await run(join(venv, "python"), ["-m", "py_compile", b.d.file]);
           assert.equal(r.code, 0, `${b.where}: ${b.d.file} does not compile\n${r.stderr}`);
