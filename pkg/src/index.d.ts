@@ -40,9 +40,13 @@ export declare const ready: Promise<void>;
 /** The part of an `AbortSignal` the package uses (structural: DOM, Node and Workers signals
  * all fit, and no DOM or Node types are needed). */
 export interface AbortSignalLike {
+  /** Whether it has aborted. */
   readonly aborted: boolean;
+  /** Why it aborted (a wait rejects with this). */
   readonly reason?: unknown;
+  /** Called once when it aborts. */
   addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  /** Stops listening. */
   removeEventListener(type: "abort", listener: () => void): void;
 }
 
@@ -84,7 +88,9 @@ export interface BackendOptions {
 
 /** A custom encoder; it must agree with the Python side's. */
 export interface Encoder {
+  /** A value to bytes (or text), as the Python side's encoder writes it. */
   encode(value: unknown): Uint8Array | string;
+  /** Bytes to a value, as the Python side's encoder reads them. */
   decode(bytes: Uint8Array): unknown;
 }
 
@@ -119,18 +125,23 @@ export interface GetResultOptions {
  * ```
  */
 export interface ResultBackend {
+  /** The key namespace (Dramatiq's `namespace`, default `"dramatiq-results"`). */
   readonly namespace: string;
+  /** Whether keys are readable `namespace:queue:actor:id` rather than their MD5. */
   readonly useNamespacePrefixKeys: boolean;
+  /** The encoder given, or undefined for Dramatiq's JSON (the native path). */
   readonly encoder: JSONEncoder | Encoder | undefined;
   /** The store key of the message's result (Dramatiq's `build_message_key`). */
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
    * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
   getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
+  /** The same, for a message known only by its identity (a `{ queueName, actorName, messageId }` or a Python dict). */
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
   /** Like `getResult`, but resolves with `Missing` instead of rejecting with `ResultMissing`
    * (test with `isMissing(value)` or `value === Missing`). */
   tryGetResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R | MissingType>;
+  /** The same, for a message known only by its identity. */
   tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
@@ -429,11 +440,15 @@ export interface MemcachedBackend extends ResultBackend {}
 export interface MessageFields {
   /** Default `"default"`. */
   queueName?: string;
+  /** The actor's name, as Python knows it. Required. */
   actorName: string;
   /** Default: a new UUID v4. */
   messageId?: string;
+  /** Positional arguments (default none). */
   args?: unknown[];
+  /** Keyword arguments, for Python actors (default none). */
   kwargs?: Record<string, unknown>;
+  /** Message options, snake_case as on the wire (`eta`, `retries`, …). */
   options?: Record<string, unknown>;
   /** Milliseconds since the epoch. Default `Date.now()`. */
   messageTimestamp?: number;
@@ -441,12 +456,19 @@ export interface MessageFields {
 
 /** Dramatiq's message wire form (`message.asdict()`). */
 export interface MessageDict {
+  /** The queue. */
   queue_name: string;
+  /** The actor's name. */
   actor_name: string;
+  /** Positional arguments. */
   args: ResultValue[];
+  /** Keyword arguments. */
   kwargs: { [key: string]: ResultValue };
+  /** Message options. */
   options: { [key: string]: ResultValue };
+  /** A UUID. */
   message_id: string;
+  /** Milliseconds since the epoch, when the message was made. */
   message_timestamp: number;
 }
 
@@ -460,12 +482,19 @@ export class Message<R = ResultValue> {
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
   /** Decodes an encoded message. */
   static decode(bytes: Uint8Array | string): Message;
+  /** The queue it goes to (`"default"` unless set). */
   readonly queueName: string;
+  /** The actor that runs it, by name. */
   readonly actorName: string;
+  /** Its id (a UUID): with the queue and actor, it names the result's key. */
   readonly messageId: string;
+  /** When it was made, in milliseconds since the epoch. */
   readonly messageTimestamp: number;
+  /** Positional arguments. */
   readonly args: ResultValue[];
+  /** Keyword arguments (Python actors; a JS actor gets them as a last object argument). */
   readonly kwargs: { [key: string]: ResultValue };
+  /** Message options, snake_case as on the wire. */
   readonly options: { [key: string]: ResultValue };
   /** The snake_case dict Dramatiq enqueues. */
   asDict(): MessageDict;
@@ -482,6 +511,7 @@ export class Message<R = ResultValue> {
    * (`actor.send()`, `broker.enqueue(message)`, a pipeline or group), that broker's results
    * backend; else the global broker's (`setBroker`). */
   getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
+  /** Frees its WebAssembly memory now (otherwise the garbage collector does). */
   free(): void;
 }
 
@@ -563,8 +593,11 @@ export interface ResultStream extends AsyncIterableIterator<ResultOutcome> {
 
 /** Where warnings and errors go. */
 export interface Logger {
+  /** A warning (a value discarded, a middleware missing). */
   warn(message: string, ...rest: unknown[]): void;
+  /** An error that did not stop the worker (a failed hook, a lost connection). */
   error(message: string, ...rest: unknown[]): void;
+  /** Information (optional: without it, informational lines are dropped). */
   info?(message: string, ...rest: unknown[]): void;
 }
 /** Sets where brokers created afterwards log (default `console`; Dramatiq's logging). */
@@ -574,17 +607,29 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
+  /** The message itself. */
   message: Message<unknown>;
+  /** Whether a middleware or the actor failed it (`fail()`): it is then dead-lettered. */
   failed: boolean;
+  /** What the attempt raised, if anything. */
   exception: Error | undefined;
+  /** Marks it failed: it will be nacked (dead-lettered) rather than acked. */
   fail(): void;
+  /** The queue it came from. */
   readonly queueName: string;
+  /** The actor that runs it. */
   readonly actorName: string;
+  /** Its id. */
   readonly messageId: string;
+  /** When it was made, in milliseconds since the epoch. */
   readonly messageTimestamp: number;
+  /** Positional arguments. */
   readonly args: ResultValue[];
+  /** Keyword arguments. */
   readonly kwargs: Record<string, ResultValue>;
+  /** Message options (`retries`, `eta`, …), snake_case as on the wire. */
   readonly options: Record<string, ResultValue>;
+  /** The snake_case dict (Python's `asdict()`), as callbacks receive it. */
   asDict(): MessageDict;
   /**
    * Aborts when this attempt should stop: at its time limit (reason `TimeLimitExceeded`) or
@@ -597,25 +642,40 @@ export class WorkerMessage {
 
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
+  /** The actor options it understands (snake_case): an actor may set only options some middleware of its broker declares. */
   readonly actorOptions: Set<string>;
+  /** Before the actor runs; throwing `SkipMessage` skips it. */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** After the actor ran, with its `result` or its `exception`. */
   afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  /** After a message was skipped. */
   afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** Before a processed message is acked. */
   beforeAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** After a processed message was acked. */
   afterAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** Before a failed message is nacked (dead-lettered). */
   beforeNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** After a failed message was nacked. */
   afterNack?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** When a worker starts stopping. */
   beforeWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
+  /** Once a worker has stopped. */
   afterWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
+  /** Before a message is enqueued (synchronous; throwing refuses the send). */
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
+  /** After a message was enqueued (synchronous). */
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
 export class Results extends Middleware {
   constructor(options: { backend: ResultBackend; storeResults?: boolean; resultTtl?: number | null });
+  /** Where results are stored. */
   readonly backend: ResultBackend;
+  /** Whether actors store results unless they say otherwise (default false, as Dramatiq). */
   readonly storeResults: boolean;
+  /** How long a result is kept, in ms, unless the actor says otherwise (default 600 000). */
   readonly resultTtl: number;
 }
 /** Retries failed messages with back-off (Dramatiq's `Retries`; on by default). */
@@ -749,18 +809,29 @@ export class QueueJoinTimeout extends Error {
 
 /** What every broker shares (Dramatiq's `Broker`): middleware, actors, the results backend. */
 export class Broker {
+  /** `middleware` (default `defaultMiddleware()`) and `logger` (default `getLogger()`). */
   constructor(options?: { middleware?: Middleware[]; logger?: Logger });
+  /** Where warnings and errors go. */
   logger: Logger;
+  /** The declared actors, by name. */
   readonly actors: Map<string, Actor>;
+  /** The middleware, in order (`after*` hooks run in reverse). */
   readonly middleware: Middleware[];
+  /** Every actor option its middleware declare (snake_case). */
   readonly actorOptions: Set<string>;
+  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class. */
   addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
+  /** Registers an actor and declares its queue (`actor()` does it). */
   declareActor(actor: Actor): void;
+  /** The actor of that name; throws `ActorNotFound`. */
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
   send<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
+  /** The backend of its `Results` middleware; throws when it has none. */
   getResultsBackend(): ResultBackend;
+  /** Runs `before<Signal>` on every middleware, in order; errors propagate. */
   emitBefore(signal: string, ...args: unknown[]): Promise<void>;
+  /** Runs `after<Signal>` on every middleware, in reverse; errors are logged. */
   emitAfter(signal: string, ...args: unknown[]): Promise<void>;
 }
 
@@ -770,7 +841,9 @@ export class StubBroker extends Broker {
   constructor(options?: { middleware?: Middleware[]; logger?: Logger; failFastDefault?: boolean });
   /** `join`'s `failFast` when not given. */
   failFastDefault: boolean;
+  /** Declares a queue (and its delay queue). */
   declareQueue(name: string): void;
+  /** The declared queue names, delay queues included. */
   getDeclaredQueues(): Set<string>;
   /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
   close(): void;
@@ -783,7 +856,9 @@ export class StubBroker extends Broker {
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
    */
   join(queueName: string, options?: { timeout?: number | null; failFast?: boolean | null }): Promise<void>;
+  /** Drops a queue's messages. */
   flush(queueName: string): void;
+  /** Drops every queue's messages and the dead letters. */
   flushAll(): void;
 }
 
@@ -969,19 +1044,33 @@ export function getBroker(): StubBroker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
 export interface ActorOptions {
+  /** The name Python and the broker know it by (default: the function's name, with a warning). */
   actorName?: string;
+  /** Its queue (default `"default"`). */
   queueName?: string;
+  /** Lower runs first among the messages a worker holds (default 0). */
   priority?: number;
+  /** Its broker (default: the global broker, `getBroker()`). */
   broker?: Broker;
+  /** Store what it returns (`Results`; default: the middleware's `storeResults`). */
   storeResults?: boolean;
+  /** How long its results are kept, in ms (`Results`). */
   resultTtl?: number;
+  /** Retries before giving up (`Retries`; default 20; null for no limit). */
   maxRetries?: number | null;
+  /** The first retry's delay, in ms (`Retries`; default 15 000). */
   minBackoff?: number;
+  /** The longest retry delay, in ms (`Retries`; default 7 days). */
   maxBackoff?: number;
+  /** Decides whether to retry, from the retry count and the error (`Retries`). */
   retryWhen?: (retries: number, error: Error) => boolean;
+  /** Errors that are expected: not retried, logged without a traceback (`Retries`). */
   throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error>;
+  /** Messages older than this, in ms, are skipped (`AgeLimit`). */
   maxAge?: number;
+  /** How long an attempt may run, in ms (`TimeLimit`; default 600 000). */
   timeLimit?: number;
+  /** In a pipeline, do not receive the previous result (`Pipelines`). */
   pipeIgnore?: boolean;
   /** An actor sent `(message.asDict(), result)` after a success (an `Actor` is taken as its name). */
   onSuccess?: string | Actor<any, any>;
