@@ -1085,8 +1085,11 @@ export interface ActorOptions {
 
 /** Options of `sendWithOptions` / `messageWithOptions`; others become message options. */
 export interface SendOptions {
+  /** Positional arguments. */
   args?: unknown[];
+  /** Keyword arguments (for Python actors). */
   kwargs?: Record<string, unknown>;
+  /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python). */
   delay?: number;
   [option: string]: unknown;
 }
@@ -1105,15 +1108,25 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   readonly fn: (...args: A) => R | Promise<R>;
   /** Whether the actor's code lives elsewhere (declared by name): sent to, never run here. */
   readonly remote: boolean;
+  /** The name Python and the broker know it by. */
   readonly actorName: string;
+  /** Its queue. */
   readonly queueName: string;
+  /** Lower runs first among the messages a worker holds. */
   readonly priority: number;
+  /** The broker it was declared on. */
   readonly broker: Broker;
+  /** Its options (snake_case), as its middleware read them. */
   readonly options: Record<string, unknown>;
+  /** A message for these arguments, not sent (for pipelines, groups, `broker.enqueue`). */
   message(...args: A): Message<Awaited<R>>;
+  /** A message with `args`, `kwargs` and message options, not sent. */
   messageWithOptions(options?: SendOptions): Message<Awaited<R>>;
+  /** Sends a message for these arguments; returns it at once (on a network broker, `enqueued` says when it landed). */
   send(...args: A): Message<Awaited<R>>;
+  /** Sends with `args`, `kwargs`, `delay` and message options (camelCase, written snake_case). */
   sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
+  /** Runs the function here, now, without a broker (Python's `actor(*args)`). */
   call(...args: A): R | Promise<R>;
   /** `Actor(fn, queueName="…", actorName="…")`. */
   toString(): string;
@@ -1207,17 +1220,23 @@ type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infe
  * `R` is the last message's result. */
 export class Pipeline<R = ResultValue> {
   constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: Broker });
+  /** The broker it runs on. */
   readonly broker: Broker;
+  /** Its messages, in order (a child pipeline's flattened in). */
   readonly messages: Message<unknown>[];
   /** After `run()`: settles when the first step's write does (a network broker's). */
   readonly enqueued: Promise<unknown> | undefined;
+  /** How many messages it has. */
   readonly length: number;
+  /** Enqueues the first message (each one sends the next when it succeeds); returns the pipeline. */
   run(options?: { delay?: number }): this;
   /** The last message's result. */
   getResult(options?: CompositionReadOptions): Promise<R>;
   /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
+  /** Whether its last message has a result (a stored failure counts). */
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  /** How many of its messages have a result. */
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
 /**
@@ -1245,10 +1264,13 @@ export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeli
 /** Messages, pipelines and groups run in parallel. `T` is the tuple of their results. */
 export class Group<T extends readonly unknown[] = unknown[]> {
   constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: Broker });
+  /** The broker it runs on. */
   readonly broker: Broker;
+  /** Its children: messages, pipelines, groups. */
   readonly children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>;
   /** After `run()`: settles when every child's write does (a network broker's). */
   readonly enqueued: Promise<void> | undefined;
+  /** How many children it has. */
   readonly length: number;
   /** The completion callbacks added, in order. */
   readonly completionCallbacks: Message<unknown>[];
@@ -1262,8 +1284,11 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   run(options?: { delay?: number }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
+  /** Waits until every child has a result, under one deadline. */
   wait(options?: { timeout?: number; signal?: AbortSignalLike; backend?: ResultBackend }): Promise<void>;
+  /** Whether every child has a result (a stored failure counts). */
   completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  /** How many children have a result. */
   completedCount(options?: { backend?: ResultBackend }): Promise<number>;
 }
 /**
