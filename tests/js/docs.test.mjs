@@ -82,3 +82,9 @@ test("every relative link, and every link into the repository, names a file that
   assert.equal(pkg.bugs.url, `${repo}/issues`);
   assert.ok(pkg.homepage.startsWith(repo));
 });
+
+test("every guide in docs/ is linked from the repository README", () => {
+  const readme = readFileSync(`${root}README.md`, "utf8");
+  const unlinked = readdirSync(`${root}docs`).filter((f) => f.endsWith(".md") && !readme.includes(`](docs/${f}`));
+  assert.deepEqual(unlinked, []);
+});
