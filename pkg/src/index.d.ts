@@ -233,15 +233,18 @@ export interface KvBackend extends ResultBackend {}
 /** The part of a Workers `KVNamespace` binding that `CloudflareKvBackend` uses (structural,
  * so `@cloudflare/workers-types` is not required). */
 export interface KvNamespaceLike {
+  /** KV's read, as bytes with the key's metadata. */
   getWithMetadata(
     key: string,
     options: { type: "arrayBuffer"; cacheTtl?: number },
   ): Promise<{ value: unknown; metadata: unknown }>;
+  /** KV's write, with its expiry and metadata. */
   put(
     key: string,
     value: string | ArrayBuffer | ArrayBufferView,
     options: { expirationTtl: number; metadata: { expiresAt: number } },
   ): Promise<void>;
+  /** KV's delete. */
   delete(key: string): Promise<void>;
 }
 
@@ -291,7 +294,9 @@ export interface IndexedDbBackendOptions extends BackendOptions {
  * waiters poll as well, in case a notice is missed. The database opens on first use. */
 export class IndexedDbBackend {
   constructor(options?: IndexedDbBackendOptions);
+  /** The IndexedDB database. */
   readonly dbName: string;
+  /** Its object store. */
   readonly storeName: string;
   /** Deletes the expired records; resolves with how many. */
   sweep(): Promise<number>;
@@ -420,9 +425,13 @@ export function connectRedis(url: string, options?: ConnectRedisOptions): Promis
  * methods. `get` may answer `{ value }` (memjs) or the value itself; each method may answer
  * directly or with a Promise. A `getMulti(keys)` method, when present, serves batch reads. */
 export interface MemcachedClientLike {
+  /** memjs's `get`: `{ value }` (or the value), null when absent. */
   get(key: string): unknown;
+  /** memjs's `set`, `expires` in seconds (or a Unix time beyond 30 days). */
   set(key: string, value: string | Uint8Array, options: { expires: number }): unknown;
+  /** memjs's `delete`. */
   delete(key: string): unknown;
+  /** A batch read, when the client has one. */
   getMulti?(keys: string[]): unknown;
 }
 
@@ -527,8 +536,11 @@ export class JSONEncoder {
 }
 
 export interface ResultErrorOptions {
+  /** The result key the error is about. */
   messageKey?: string | null;
+  /** A stable code (`RESULT_STORE`, `REDIS_CONNECTION`, …). */
   code?: string;
+  /** What went wrong underneath (the client's error). */
   cause?: unknown;
 }
 
@@ -722,7 +734,9 @@ export interface GroupCallbacksOptions {
  * group's barrier; the one that clears it enqueues the group's completion callbacks. */
 export class GroupCallbacks extends Middleware {
   constructor(options: GroupCallbacksOptions);
+  /** Where group barriers live. */
   readonly rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
+  /** How long a group's barrier lives, in ms. */
   readonly barrierTtl: number;
 }
 
@@ -743,6 +757,7 @@ export interface ShutdownNotificationsOptions {
  */
 export class ShutdownNotifications extends Middleware {
   constructor(options?: ShutdownNotificationsOptions);
+  /** Whether attempts are aborted when their worker stops, unless the actor or message says. */
   readonly notifyShutdown: boolean;
   /** Whether `message`'s attempt is aborted when its worker stops. */
   shouldNotify(broker: Broker, message: WorkerMessage): boolean;
@@ -777,33 +792,41 @@ export function defaultMiddleware(): Middleware[];
 
 /** Thrown in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
 export class SkipMessage extends Error {
+  /** Its stable code. */
   readonly code: "SKIP_MESSAGE";
 }
 /** Thrown by an actor to be retried, after `delay` ms if given (Dramatiq's `Retry`). */
 export class Retry extends Error {
   constructor(message?: string, options?: { delay?: number });
+  /** Its stable code. */
   readonly code: "RETRY";
+  /** How long to wait before the retry, in ms (else Retries' back-off). */
   readonly delay: number | undefined;
 }
 /** An actor ran past its time limit (Dramatiq's `TimeLimitExceeded`). */
 export class TimeLimitExceeded extends Error {
+  /** Its stable code. */
   readonly code: "TIME_LIMIT_EXCEEDED";
 }
 /** The actor's worker is stopping (Dramatiq's `Shutdown`; its message is empty, as Python's). */
 export class Shutdown extends Error {
   constructor(message?: string, options?: ErrorOptions);
+  /** Its stable code. */
   readonly code: "SHUTDOWN";
 }
 /** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
 export class ActorNotFound extends Error {
+  /** Its stable code. */
   readonly code: "ACTOR_NOT_FOUND";
 }
 /** No queue of that name is declared on the broker (Dramatiq's `QueueNotFound`). */
 export class QueueNotFound extends Error {
+  /** Its stable code. */
   readonly code: "QUEUE_NOT_FOUND";
 }
 /** `broker.join(queue, { timeout })` ran out of time (Dramatiq's `QueueJoinTimeout`). */
 export class QueueJoinTimeout extends Error {
+  /** Its stable code. */
   readonly code: "QUEUE_JOIN_TIMEOUT";
 }
 
@@ -910,7 +933,9 @@ export interface SentMessage<R = ResultValue> extends Message<R> {
  */
 export class RedisBroker extends Broker {
   constructor(client: RedisClientLike, options?: RedisBrokerOptions);
+  /** The Redis client it was given (it never closes it). */
   readonly client: RedisClientLike;
+  /** Its key namespace (default `"dramatiq"`, as Python's). */
   readonly namespace: string;
   /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
   readonly brokerId: string;
@@ -918,7 +943,9 @@ export class RedisBroker extends Broker {
   readonly prefetchBytes: number;
   /** The `maxMessageBytes` option, or its default. */
   readonly maxMessageBytes: number;
+  /** Declares a queue (and its delay queue). */
   declareQueue(name: string): void;
+  /** The declared queue names, delay queues included. */
   getDeclaredQueues(): Set<string>;
   /** Releases nothing: the client is the caller's to close. */
   close(): void;
@@ -931,6 +958,7 @@ export class RedisBroker extends Broker {
   join(queueName: string, options?: { timeout?: number }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
+  /** Drops every declared queue's messages and dead letters. */
   flushAll(): Promise<void>;
 }
 
@@ -974,6 +1002,7 @@ export class RedisBrokerKeys {
 
 /** A `RabbitmqBroker` could not get its connection or channel back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends Error {
+  /** Its stable code. */
   readonly code: "CONNECTION_CLOSED";
 }
 
@@ -1008,13 +1037,17 @@ export class RabbitmqBroker extends Broker {
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
   /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
   static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object }): Promise<RabbitmqBroker>;
+  /** Whether each publish waits for RabbitMQ's confirm. */
   readonly confirmDelivery: boolean;
+  /** The queues' `x-max-priority`, if any. */
   readonly maxPriority: number | undefined;
+  /** How long dead letters are kept, in ms (undefined: 7 days, as Dramatiq). */
   readonly deadMessageTtl: number | undefined;
   /** The current amqplib connection, opened again when it was lost (if the broker can). */
   connection(): Promise<AmqplibConnection>;
   /** The amqplib channel publishes and declarations go through. */
   channel(): Promise<unknown>;
+  /** Declares a queue (and its delay and dead-letter queues) on first use. */
   declareQueue(name: string): void;
   /** The declared (canonical) queue names. */
   getDeclaredQueues(): Set<string>;
@@ -1031,6 +1064,7 @@ export class RabbitmqBroker extends Broker {
   join(queueName: string, options?: { timeout?: number; minSuccesses?: number; idleTime?: number }): Promise<void>;
   /** Drops a queue's messages, delayed messages and dead letters. */
   flush(queueName: string): Promise<void>;
+  /** Drops every declared queue's messages. */
   flushAll(): Promise<void>;
   /** Closes the connection; the broker cannot be used afterwards. */
   close(): Promise<void>;
@@ -1190,14 +1224,18 @@ export class Worker {
   );
   /** What runs actors (undefined: `actor.fn(...args)` in this thread). */
   readonly executor: WorkerExecutor | undefined;
+  /** The broker whose messages it runs. */
   readonly broker: StubBroker | RedisBroker | RabbitmqBroker;
+  /** How many messages it runs at once (Python's `worker_threads`; default 8). */
   readonly concurrency: number;
   /** The queues it consumes, or `undefined` for all of the broker's. */
   readonly queues: Set<string> | undefined;
+  /** Starts consuming; returns the worker. */
   start(): this;
   /** Resolves once the messages in hand are processed, or after `timeout` ms (default: no
    * limit; those still running then are delivered again, unacked). */
   stop(options?: { timeout?: number }): Promise<void>;
+  /** Resolves once its queues are empty and nothing is in hand (or rejects after `timeout` ms). */
   join(options?: { timeout?: number }): Promise<void>;
 }
 
@@ -1453,6 +1491,7 @@ export class Barrier {
 
 /** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). */
 export class RateLimitExceeded extends Error {
+  /** Its stable code. */
   readonly code: "RATE_LIMIT_EXCEEDED";
   /** The limiter's key. */
   readonly key: string | null;
