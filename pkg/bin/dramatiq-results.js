@@ -16,7 +16,7 @@ operator token is set (then dead letters can be requeued and messages deleted).
   --memcached <servers>       read results from Memcached instead ("host:port,host:port")
   --amqp <url>                the broker is RabbitMQ (amqp://…; needs amqplib): queue counts
                               and dead letters from it, --redis then holds results and the
-                              audit log only (see the README for what AMQP cannot show)
+                              audit log only (docs/operators.md says what AMQP cannot show)
   --queues <q1,q2>            with --amqp, the queues to show (AMQP cannot list them)
   --broker-namespace <ns>     the RedisBroker's namespace (default "dramatiq")
   --results-namespace <ns>    the result backend's namespace (default "dramatiq-results")
@@ -36,7 +36,7 @@ operator token is set (then dead letters can be requeued and messages deleted).
   --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
 
 "assets <dir>" writes the dashboard's static files into <dir>, for the gateway deployed
-as a Cloudflare Worker (wrangler.toml's [assets] directory; see the README).
+as a Cloudflare Worker (wrangler.toml's [assets] directory; see docs/edge.md).
 `;
 
 function fail(message) {

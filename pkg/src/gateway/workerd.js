@@ -4,7 +4,7 @@
 //
 //   export { default, GatewayObject } from "dramatiq-results/gateway";
 //
-// and the wrangler.toml of the README (a Durable Object binding `GATEWAY`, `REDIS_URL`, a
+// and the wrangler.toml of docs/edge.md (a Durable Object binding `GATEWAY`, `REDIS_URL`, a
 // `TOKEN` secret, optionally an `OPERATOR_TOKEN` secret for the operator's actions and the
 // dashboard's files as static assets bound as `ASSETS`). The audit log lives in Redis (as
 // with `serve`), so it outlives the object; keyspace notifications need a subscription a
