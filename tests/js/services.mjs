@@ -149,14 +149,48 @@ class Server {
 /** A fresh redis-server on a free port: no persistence, loopback only. `args` are more
  * command-line settings (`["--proto-max-bulk-len", "1mb"]`). */
 export async function startRedis({ args = [] } = {}) {
-  const port = await freePort();
-  const server = new Server("redis-server", [
-    "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-    "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning", ...args,
-  ]);
-  server.port = port;
-  server.url = `redis://127.0.0.1:${port}`;
-  return server.start();
+  // A free port can be taken by another process's server between freePort() and our
+  // server's bind (other test processes start servers too): then our redis-server exits and
+  // the other one answers on the port. So a server counts as ours only when the Redis
+  // answering says its process id is our child's; otherwise, another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server = new Server("redis-server", [
+      "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+      "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning", ...args,
+    ]);
+    server.port = port;
+    server.url = `redis://127.0.0.1:${port}`;
+    try {
+      await server.start();
+      const pid = await redisProcessId(port);
+      if (pid === server.child.pid && server.running) return server;
+      await server.stop();
+      if (attempt >= 5) throw new Error(`port ${port}: another process's Redis (pid ${pid}) answers, not ours`);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+  }
+}
+
+/** The `process_id` a Redis on `port` gives in `INFO server` (raw RESP: no client library). */
+function redisProcessId(port) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: "127.0.0.1" });
+    let text = "";
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no INFO answer on ${port}`))), 5000);
+    socket.once("error", (error) => (clearTimeout(timer), reject(error)));
+    socket.on("data", (chunk) => {
+      text += chunk;
+      const found = /process_id:(\d+)/.exec(text);
+      if (found) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(Number(found[1]));
+      }
+    });
+    socket.write("INFO server\r\n");
+  });
 }
 
 /** A fresh memcached on a free port, loopback only. */
