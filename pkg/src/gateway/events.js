@@ -36,8 +36,9 @@
 
 import { publicError, toJson } from "./http.js";
 import { BROKER_STATES, EVENT } from "./protocol.js";
+import { describeOutcome, readMessage, summarize } from "./records.js";
 
-export { toJson };
+export { describeOutcome, toJson };
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -47,21 +48,6 @@ const utf8 = new TextEncoder();
 // it was pushed back to) counts in the state of highest rank.
 const RANK = { "in-progress": 1, delayed: 2, queued: 3, "dead-lettered": 4 };
 const IN_BROKER = new Set(BROKER_STATES);
-
-/** What a stored result says, as sent to clients: `{ json }` (the value in Dramatiq's own
- * JSON encoding), `{ exception: { type, message } }`, or `{ error: { type, message } }`
- * for bytes the package could not decode. */
-export function describeOutcome({ value, error }, encode, limit = Infinity) {
-  if (!error) {
-    const json = encode(value);
-    // A value too long to keep in every record and event: its length only (`GET /kv/<key>` has it).
-    return json.length > limit ? { omitted: json.length } : { json };
-  }
-  if (error.code === "RESULT_FAILURE") {
-    return { exception: { type: String(error.exceptionType), message: String(error.exceptionValue) } };
-  }
-  return { error: { type: error.name, message: error.message } };
-}
 
 export class EventPoller {
   /**
@@ -409,31 +395,12 @@ export class EventPoller {
   /** A message as kept: whole, or (too long, or the records over their budget) a summary. */
   #keep(message, bytes) {
     if (bytes <= this.maxMessageBytes && this.#recordsUsed <= this.recordBytes) return { message };
-    const summary = {};
-    for (const [name, value] of Object.entries(message)) {
-      if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
-        summary[name] = typeof value === "string" && value.length > 200 ? `${value.slice(0, 200)}…` : value;
-      }
-    }
-    if (message.options && typeof message.options === "object") {
-      summary.options = {};
-      for (const [name, value] of Object.entries(message.options)) {
-        if (value === null || typeof value === "number" || typeof value === "boolean" || (typeof value === "string" && value.length <= 200)) summary.options[name] = value;
-      }
-    }
-    return { message: summary, truncated: bytes };
+    return { message: summarize(message), truncated: bytes };
   }
 
   #parse(body, queue, rid) {
     if (body == null) return null;
-    let message;
-    let malformed = null;
-    try {
-      message = this.decodeMessage(body);
-      if (!message || typeof message !== "object" || typeof message.message_id !== "string" || typeof message.actor_name !== "string") malformed = "not a Dramatiq message";
-    } catch (error) {
-      malformed = /depth|nest|recursion/i.test(String(error?.message)) ? "nested too deeply" : "not JSON";
-    }
+    const { message, malformed } = readMessage(body, this.decodeMessage);
     // Listed, not hidden: what the broker holds under an id but no one can read as a message
     // (a producer could hide messages from the view otherwise).
     if (malformed) return { messageId: `malformed:${rid}`, message: null, key: null, malformed, actor: null, bytes: body.length };

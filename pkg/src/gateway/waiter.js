@@ -6,7 +6,7 @@
 // result may be there: the event poller finishing a message, or a keyspace notification on
 // a result key (see ./keyspace.js). The HTTP client is answered the moment the round sees
 // the result: it is pushed to it, it does not poll. Host-neutral.
-import { describeOutcome } from "./events.js";
+import { describeOutcome } from "./records.js";
 
 export class ResultWaiter {
   /**
