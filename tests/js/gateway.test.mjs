@@ -65,7 +65,6 @@ test("the results gateway over a real redis-server", { skip, timeout: 180_000 },
 
     await t.test("everything a request names is validated", async () => {
       const bad = [
-        "/api/messages",
         "/api/messages?queue=",
         "/api/messages?queue=a%20b",
         "/api/messages?queue=*",
@@ -217,6 +216,44 @@ test("the results gateway over a real redis-server", { skip, timeout: 180_000 },
         cursor = page.cursor;
       } while (cursor);
       assert.deepEqual(busy.sort((a, b) => a - b), [...Array(30).keys()]);
+
+      // Without `queue`: every queue's messages, queue after queue in name order, each item
+      // naming its queue; paged through small pages, exactly what the per-queue listings hold.
+      const perQueue = new Map();
+      for (const name of (await (await get("/api/queues")).json()).map((q) => q.name)) {
+        const ids = [];
+        let c = null;
+        do {
+          const page = await (await get(`/api/messages?${new URLSearchParams({ queue: name, limit: "1000", ...(c ? { cursor: c } : {}) })}`)).json();
+          ids.push(...page.items.map((i) => `${i.state} ${i.message?.message_id ?? i.id}`));
+          c = page.cursor;
+        } while (c);
+        perQueue.set(name, ids);
+      }
+      const everything = [];
+      cursor = null;
+      do {
+        const q = new URLSearchParams({ limit: "9", ...(cursor ? { cursor } : {}) });
+        const res = await get(`/api/messages?${q}`);
+        assert.equal(res.status, 200);
+        const page = await res.json();
+        assert.ok(page.items.length <= 9);
+        everything.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor);
+      const names = [...perQueue.keys()].sort();
+      assert.deepEqual([...new Set(everything.map((i) => i.queue))], names.filter((n) => perQueue.get(n).length > 0), "queue after queue, in name order");
+      for (const name of names) {
+        assert.deepEqual(
+          everything.filter((i) => i.queue === name).map((i) => `${i.state} ${i.message?.message_id ?? i.id}`),
+          perQueue.get(name),
+          `${name}: the same messages as its own listing`,
+        );
+      }
+      // One state across every queue.
+      const deadEverywhere = (await (await get("/api/messages?state=dead-lettered&limit=1000")).json()).items;
+      assert.ok(deadEverywhere.length >= 51 && deadEverywhere.every((i) => i.state === "dead-lettered"));
+      assert.equal((await get("/api/messages?cursor=eyJzdCI6MCwicSI6IioifQ")).status, 400, "a cursor naming no queue");
     });
 
     await t.test("events: each state change once, and a reconnect with Last-Event-ID misses nothing", async () => {

@@ -40,6 +40,6 @@ test("slim: init() without input in Node rejects saying to pass the bytes; calls
   `);
   assert.equal(code, 0, stderr);
   const [first, then] = stdout.trim().split("\n");
-  assert.match(first, /could not load file:.*dramatiq_results_bg\.wasm \(fetch cannot read file: URLs\)\. In Node, pass the bytes: init\(readFileSync/);
+  assert.match(first, /could not load file:.*dramatiq_results_bg\.wasm \(fetch cannot read file: URLs\)\. In Node, pass the bytes: init\(await readFile\(/);
   assert.match(then, /^then: .*could not load file:/);
 });

@@ -188,9 +188,9 @@ export function createGateway(options) {
   // every few seconds) when it runs, else one discovery (SCAN) at most every 5 s: on a Redis
   // with many other keys a discovery is hundreds of SCAN calls.
   let discovered = { at: -Infinity, names: [] };
-  ctx.queues = async () => {
+  ctx.queues = async ({ maxAgeMs = 5000 } = {}) => {
     if (poller.running && poller.queueNames.size) return [...poller.queueNames].sort();
-    if (Date.now() - discovered.at > 5000) discovered = { at: Date.now(), names: await reader.queues() };
+    if (Date.now() - discovered.at > maxAgeMs) discovered = { at: Date.now(), names: await reader.queues() };
     return discovered.names;
   };
 

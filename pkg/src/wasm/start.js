@@ -76,7 +76,7 @@ function fileUrlHint(source, error) {
   if (href === undefined || !href.startsWith("file:")) return error;
   return new Error(
     `dramatiq-results: could not load ${href} (fetch cannot read file: URLs). In Node, pass the bytes: ` +
-      `init(readFileSync(createRequire(import.meta.url).resolve("dramatiq-results/wasm"))), or use the main entry "dramatiq-results", which loads it itself`,
+      `init(await readFile(createRequire(import.meta.url).resolve("dramatiq-results/wasm"))) (node:fs/promises), or use the main entry "dramatiq-results", which loads it itself`,
     { cause: error },
   );
 }

@@ -1,6 +1,7 @@
-// `GET /api/messages?queue=&state=&limit=&cursor=`: one queue's messages, a page at a time,
-// state after state (`BROKER_STATES`' order) unless one is named →
-// `{ items: [{ state, message, key }], cursor }` (`cursor` null after the last page).
+// `GET /api/messages?queue=&state=&limit=&cursor=`: one queue's messages (every queue's,
+// queue after queue in name order, when none is named), a page at a time, state after state
+// (`BROKER_STATES`' order) unless one is named →
+// `{ items: [{ state, queue, message, key }], cursor }` (`cursor` null after the last page).
 import { Hono } from "hono";
 import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
@@ -20,7 +21,7 @@ const base64url = {
 
 /** Parses and checks a `/api/messages` cursor; anything unexpected is a 400. */
 function readCursor(raw) {
-  if (raw === undefined) return { st: null, inner: undefined };
+  if (raw === undefined) return { st: null, q: undefined, inner: undefined };
   if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw new BadRequest("cursor: not a cursor this gateway gave");
   let c;
   try {
@@ -32,16 +33,18 @@ function readCursor(raw) {
     (c.p === undefined || c.p === 0 || c.p === 1) &&
     (c.id === undefined || (typeof c.id === "string" && ID.test(c.id))) &&
     (c.i === undefined || (Number.isInteger(c.i) && c.i >= 0 && c.i < 2 ** 32)) &&
-    (c.s === undefined || (typeof c.s === "string" && /^-?\d{1,20}(\.\d{1,20})?(e[+-]?\d{1,3})?$/i.test(c.s)));
+    (c.s === undefined || (typeof c.s === "string" && /^-?\d{1,20}(\.\d{1,20})?(e[+-]?\d{1,3})?$/i.test(c.s))) &&
+    (c.q === undefined || (typeof c.q === "string" && c.q.length <= 1024));
   if (!ok) throw new BadRequest("cursor: not a cursor this gateway gave");
-  const { st, ...inner } = c;
-  return { st, inner };
+  const { st, q, ...inner } = c;
+  return { st, q, inner };
 }
 
 /**
  * @param {object} ctx the gateway's shared parts (see ../app.js)
  */
-export function messageRoutes({ reader, brokerKeys, backend, decodeMessage }) {
+export function messageRoutes(ctx) {
+  const { reader, brokerKeys, backend, decodeMessage } = ctx;
   const STATES = BROKER_STATES;
 
   /** A listed message: `{ message, key }`; what the broker holds under an id that is not a
@@ -71,44 +74,72 @@ export function messageRoutes({ reader, brokerKeys, backend, decodeMessage }) {
   const app = new Hono();
   app.get("/messages", async (c) => {
     only(c, ["queue", "state", "limit", "cursor"]);
-    const queue = c.req.query("queue");
-    if (queue === undefined || !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name is required");
+    const named = c.req.query("queue");
+    if (named !== undefined && !isQueueName(brokerKeys, named)) throw new BadRequest("queue: not a queue name");
     const state = c.req.query("state");
     if (state !== undefined && !STATES.includes(state)) throw new BadRequest(`state: one of ${STATES.join(", ")}`);
     const rawLimit = c.req.query("limit") ?? "100";
     if (!/^\d{1,4}$/.test(rawLimit) || +rawLimit < 1 || +rawLimit > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
     const limit = Number(rawLimit);
-    let { st, inner } = readCursor(c.req.query("cursor"));
+    let { st, q, inner } = readCursor(c.req.query("cursor"));
+    if (named !== undefined && q !== undefined) throw new BadRequest("cursor: from a listing of every queue");
+    if (named === undefined && q !== undefined && !isQueueName(brokerKeys, q)) throw new BadRequest("cursor: not a cursor this gateway gave");
     if (st === null) st = state ? STATES.indexOf(state) : 0;
     else if (state && STATES[st] !== state) throw new BadRequest("cursor: from another state");
+    // The queues to list, from the one the cursor names (every queue: in name order).
+    let queues = [named];
+    if (named === undefined) {
+      // A first page asks for names at most a second old; later pages go with what it saw.
+      const all = [...(await ctx.queues({ maxAgeMs: q === undefined ? 1000 : 5000 }))].sort();
+      queues = q === undefined ? all : all.filter((name) => name >= q);
+      if (q !== undefined && queues[0] !== q) {
+        // The cursor's queue is gone (emptied since): go on from the next one.
+        st = state ? STATES.indexOf(state) : 0;
+        inner = undefined;
+      }
+    }
     const items = [];
     let bytes = 0; // a page ends early past MAX_PAGE_BYTES of messages (at least one)
     let next = null;
-    // One state (or, with none named, each in turn) until the page is full.
-    while (items.length < limit) {
-      const want = limit - items.length;
-      const page = await reader.page(queue, STATES[st], inner, want);
-      let taken = 0;
-      for (const { id, body } of page.items) {
-        if (items.length && bytes >= MAX_PAGE_BYTES) break;
-        taken++;
-        bytes += body?.length ?? 0;
-        const parsed = parseMessage(body, queue, id);
-        if (parsed) items.push({ state: STATES[st], ...parsed });
+    const at = (queue, position) => (named === undefined ? { st, q: queue, ...position } : { st, ...position });
+    // One queue after another; in each, one state (or, with none named, each in turn) until
+    // the page is full.
+    for (let qi = 0; qi < queues.length && next === null && items.length < limit; qi++) {
+      const queue = queues[qi];
+      if (qi > 0) {
+        st = state ? STATES.indexOf(state) : 0;
+        inner = undefined;
       }
-      if (taken < page.items.length) {
-        // Full in bytes: the next page starts after the last message taken.
-        next = { st, ...page.items[taken - 1].next };
-        break;
+      while (items.length < limit) {
+        const want = limit - items.length;
+        const page = await reader.page(queue, STATES[st], inner, want);
+        let taken = 0;
+        for (const { id, body } of page.items) {
+          if (items.length && bytes >= MAX_PAGE_BYTES) break;
+          taken++;
+          bytes += body?.length ?? 0;
+          const parsed = parseMessage(body, queue, id);
+          if (parsed) items.push({ state: STATES[st], queue, ...parsed });
+        }
+        if (taken < page.items.length) {
+          // Full in bytes: the next page starts after the last message taken.
+          next = at(queue, page.items[taken - 1].next);
+          break;
+        }
+        if (page.cursor) {
+          next = at(queue, page.cursor);
+          break;
+        }
+        if (state || st === STATES.length - 1) {
+          // This queue is done: the next page (if this one is full) starts at the next queue.
+          if (items.length === limit && qi + 1 < queues.length) next = at(queues[qi + 1], {});
+          if (next) next.st = state ? STATES.indexOf(state) : 0;
+          break;
+        }
+        st++;
+        inner = undefined;
+        if (items.length === limit) next = at(queue, {}); // the page is full: the next one starts there
       }
-      if (page.cursor) {
-        next = { st, ...page.cursor };
-        break;
-      }
-      if (state || st === STATES.length - 1) break;
-      st++;
-      inner = undefined;
-      if (items.length === limit) next = { st }; // the page is full: the next one starts there
     }
     return json(c, { items, cursor: next ? base64url.encode(JSON.stringify(next)) : null });
   });
