@@ -8,13 +8,12 @@
 //! Skipped, with a note, when `redis-server` is not installed (`scripts/setup --services`).
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+mod common;
+use common::{Conn, Server};
 use dramatiq_results::brokers::redis::{
     is_noscript, parse_done, parse_fetch, parse_qsize, prepare, redis_message_id, script_load,
     script_sha1, Call, Dispatcher, FetchLimit,
@@ -22,97 +21,9 @@ use dramatiq_results::brokers::redis::{
 use dramatiq_results::brokers::{handle, is_due, Handling};
 use dramatiq_results::codec::decode;
 use dramatiq_results::model::message::Message;
-use dramatiq_results::resp::command::encode_args;
-use dramatiq_results::resp::{Arg, Frame, Limits, Parser, Reply};
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start() -> Option<Server> {
-        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("broker-redis-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A blocking RESP connection over the crate's own command encoder and parser.
-struct Conn {
-    stream: TcpStream,
-    parser: Parser,
-    frames: VecDeque<Frame>,
-}
+use dramatiq_results::resp::Reply;
 
 impl Conn {
-    fn open(port: u16) -> Conn {
-        Conn {
-            stream: TcpStream::connect(("127.0.0.1", port)).unwrap(),
-            parser: Parser::new(Limits::default()),
-            frames: VecDeque::new(),
-        }
-    }
-
-    /// Sends `argv`; the reply, or the server's error text.
-    fn try_send(&mut self, argv: &[Vec<u8>]) -> Result<Reply, String> {
-        let args: Vec<Arg> = argv.iter().map(|a| Arg::Bytes(a)).collect();
-        let mut out = Vec::new();
-        encode_args(&args, &mut out);
-        self.stream.write_all(&out).unwrap();
-        loop {
-            if let Some(Frame::Reply(reply)) = self.frames.pop_front() {
-                return reply.map_err(|e| e.to_string());
-            }
-            let mut buf = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut buf).unwrap();
-            assert!(n > 0, "the server closed the connection");
-            let mut out = Vec::new();
-            self.parser.feed(&buf[..n], &mut out).unwrap();
-            self.frames.extend(out);
-        }
-    }
-
-    fn send(&mut self, argv: &[Vec<u8>]) -> Reply {
-        self.try_send(argv).unwrap()
-    }
-
-    fn cmd(&mut self, words: &[&str]) -> Reply {
-        let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
-        self.send(&argv)
-    }
-
     /// Runs a script call as a driver should: EVALSHA, and EVAL on NOSCRIPT.
     fn dispatch(&mut self, call: &Call) -> Reply {
         match self.try_send(&call.evalsha(&script_sha1())) {
@@ -148,7 +59,7 @@ fn decoded(body: &[u8]) -> Message {
 
 #[test]
 fn the_script_runs_on_a_real_server() {
-    let Some(server) = Server::start() else {
+    let Some(server) = Server::start("broker-redis") else {
         eprintln!("skipped: redis-server is not installed (scripts/setup --services)");
         return;
     };
@@ -314,7 +225,7 @@ fn the_script_runs_on_a_real_server() {
 /// and names a message too big to send instead of sending it (it stays held, for a nack).
 #[test]
 fn a_bounded_fetch_takes_big_messages_in_batches() {
-    let Some(server) = Server::start() else {
+    let Some(server) = Server::start("broker-redis") else {
         eprintln!("skipped: redis-server is not installed (scripts/setup --services)");
         return;
     };
