@@ -168,6 +168,21 @@ impl<C: RedisClient, T: Timer> RedisRateLimiterBackend<C, T> {
         }
     }
 
+    /// Runs one of the counting scripts (`ARGV` = amount, limit, TTL in ms): whether it
+    /// changed the count.
+    async fn count(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        amount: i64,
+        limit: i64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let args = [amount.to_string(), limit.to_string(), ttl_ms.to_string()];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.run(script, keys, &args).await? == 1)
+    }
+
     /// One read of an event list's tail: `Some(is it Dramatiq's event)` once there is one.
     async fn peek_event(&self, key: &str) -> Result<Option<bool>, StoreError> {
         let reply = self
@@ -207,9 +222,8 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
         maximum: i64,
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
-        let args = [amount.to_string(), maximum.to_string(), ttl_ms.to_string()];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ok(self.run(&self.incr, &[key], &args).await? == 1)
+        self.count(&self.incr, &[key], amount, maximum, ttl_ms)
+            .await
     }
 
     async fn add_or_incr(
@@ -219,9 +233,8 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
         maximum: i64,
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
-        let args = [amount.to_string(), maximum.to_string(), ttl_ms.to_string()];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ok(self.run(&self.add_or_incr, &[key], &args).await? == 1)
+        self.count(&self.add_or_incr, &[key], amount, maximum, ttl_ms)
+            .await
     }
 
     async fn decr(
@@ -231,9 +244,8 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
         minimum: i64,
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
-        let args = [amount.to_string(), minimum.to_string(), ttl_ms.to_string()];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ok(self.run(&self.decr, &[key], &args).await? == 1)
+        self.count(&self.decr, &[key], amount, minimum, ttl_ms)
+            .await
     }
 
     async fn incr_and_sum(
@@ -244,12 +256,11 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
         maximum: i64,
         ttl_ms: u64,
     ) -> Result<bool, StoreError> {
-        let args = [amount.to_string(), maximum.to_string(), ttl_ms.to_string()];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut all: Vec<&str> = Vec::with_capacity(keys.len() + 1);
         all.push(key);
         all.extend(keys.iter().map(String::as_str));
-        Ok(self.run(&self.incr_and_sum, &all, &args).await? == 1)
+        self.count(&self.incr_and_sum, &all, amount, maximum, ttl_ms)
+            .await
     }
 
     async fn wait(&self, key: &str, timeout_ms: Option<f64>) -> Result<bool, StoreError> {

@@ -30,13 +30,21 @@ enum AnyBackend {
     Stub(StubRateLimiterBackend<JsTimer>),
 }
 
+/// Calls the same method on whichever backend `AnyBackend` holds (static dispatch: the
+/// trait's `async fn`s are not object-safe).
+macro_rules! on_backend {
+    ($any:expr, $b:ident => $call:expr) => {
+        match $any {
+            AnyBackend::Redis($b) => $call,
+            AnyBackend::Memcached($b) => $call,
+            AnyBackend::Stub($b) => $call,
+        }
+    };
+}
+
 impl RateLimiterBackend for AnyBackend {
     async fn add(&self, key: &str, value: i64, ttl_ms: u64) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.add(key, value, ttl_ms).await,
-            AnyBackend::Memcached(b) => b.add(key, value, ttl_ms).await,
-            AnyBackend::Stub(b) => b.add(key, value, ttl_ms).await,
-        }
+        on_backend!(self, b => b.add(key, value, ttl_ms).await)
     }
 
     async fn incr(
@@ -46,11 +54,7 @@ impl RateLimiterBackend for AnyBackend {
         maximum: i64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.incr(key, amount, maximum, ttl).await,
-            AnyBackend::Memcached(b) => b.incr(key, amount, maximum, ttl).await,
-            AnyBackend::Stub(b) => b.incr(key, amount, maximum, ttl).await,
-        }
+        on_backend!(self, b => b.incr(key, amount, maximum, ttl).await)
     }
 
     async fn add_or_incr(
@@ -60,11 +64,7 @@ impl RateLimiterBackend for AnyBackend {
         maximum: i64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.add_or_incr(key, amount, maximum, ttl).await,
-            AnyBackend::Memcached(b) => b.add_or_incr(key, amount, maximum, ttl).await,
-            AnyBackend::Stub(b) => b.add_or_incr(key, amount, maximum, ttl).await,
-        }
+        on_backend!(self, b => b.add_or_incr(key, amount, maximum, ttl).await)
     }
 
     async fn decr(
@@ -74,11 +74,7 @@ impl RateLimiterBackend for AnyBackend {
         minimum: i64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.decr(key, amount, minimum, ttl).await,
-            AnyBackend::Memcached(b) => b.decr(key, amount, minimum, ttl).await,
-            AnyBackend::Stub(b) => b.decr(key, amount, minimum, ttl).await,
-        }
+        on_backend!(self, b => b.decr(key, amount, minimum, ttl).await)
     }
 
     async fn incr_and_sum(
@@ -89,27 +85,15 @@ impl RateLimiterBackend for AnyBackend {
         maximum: i64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.incr_and_sum(key, keys, amount, maximum, ttl).await,
-            AnyBackend::Memcached(b) => b.incr_and_sum(key, keys, amount, maximum, ttl).await,
-            AnyBackend::Stub(b) => b.incr_and_sum(key, keys, amount, maximum, ttl).await,
-        }
+        on_backend!(self, b => b.incr_and_sum(key, keys, amount, maximum, ttl).await)
     }
 
     async fn wait(&self, key: &str, timeout_ms: Option<f64>) -> Result<bool, StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.wait(key, timeout_ms).await,
-            AnyBackend::Memcached(b) => b.wait(key, timeout_ms).await,
-            AnyBackend::Stub(b) => b.wait(key, timeout_ms).await,
-        }
+        on_backend!(self, b => b.wait(key, timeout_ms).await)
     }
 
     async fn wait_notify(&self, key: &str, ttl_ms: u64) -> Result<(), StoreError> {
-        match self {
-            AnyBackend::Redis(b) => b.wait_notify(key, ttl_ms).await,
-            AnyBackend::Memcached(b) => b.wait_notify(key, ttl_ms).await,
-            AnyBackend::Stub(b) => b.wait_notify(key, ttl_ms).await,
-        }
+        on_backend!(self, b => b.wait_notify(key, ttl_ms).await)
     }
 }
 
