@@ -24,7 +24,7 @@ export function middlewareWith(backend) {
 }
 
 /** Waits until `check()` is truthy (`ms` at most), for outcomes with no result to block on. */
-export async function eventually(check, what, ms = 20_000) {
+export async function eventually(check, what, ms = 30_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();

@@ -10,7 +10,7 @@ import { createClient } from "redis";
 import amqplib from "amqplib";
 import { RabbitmqBroker } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
-import { openEvents, startGatewayBin } from "./gateway-helpers.mjs";
+import { openEvents, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 const skip =
@@ -29,18 +29,6 @@ const operator = { authorization: `Bearer ${OPERATOR}` };
 const QUEUE = "amqp-ops";
 const PREFIX = "amqp-ops-app";
 const IDLE = "amqp-idle"; // a queue no worker consumes: what a requeue publishes stays there
-
-/** Polls `fn` until it answers truthy (generous deadline: the machine is shared). */
-async function eventually(fn, ms = 60_000, what = "condition") {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker", { skip, timeout: 180_000 }, async (t) => {
   const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);

@@ -182,3 +182,15 @@ export const dict = (queue, actor, args = [], extra = {}) => ({
   message_timestamp: Date.now(),
   ...extra,
 });
+
+/** Polls `fn` until it answers truthy (generous deadline: the machine is shared). */
+export async function eventually(fn, ms = 60_000, what = "condition") {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}

@@ -14,6 +14,7 @@ import { build } from "esbuild";
 import { createClient } from "redis";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
+import { eventually } from "./gateway-helpers.mjs";
 
 const skip = (!haveRedis && "redis-server is not installed") || (!havePython && "no Python Dramatiq");
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -32,17 +33,6 @@ async function bundleWorker(dir) {
     outdir: join(dir, "out"), nodePaths: [join(root, "node_modules")], logLevel: "error",
   });
   return join(dir, "out", "index.js");
-}
-
-async function eventually(fn, ms = 60_000, what = "condition") {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
 test("the operator's routes in the Worker gateway, in workerd", { skip, timeout: 240_000 }, async (t) => {

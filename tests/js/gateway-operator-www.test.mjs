@@ -13,7 +13,7 @@ import { createClient } from "redis";
 import { chromiumPath, launchChromium } from "./chromium.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
-import { HandBroker, dict, startGatewayBin } from "./gateway-helpers.mjs";
+import { HandBroker, dict, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 
 const skip =
   (!chromiumPath && "chromium is not installed (scripts/setup --browser)") ||
@@ -26,17 +26,6 @@ const QUEUE = "ops";
 const PREFIX = "ops-www";
 const HOSTILE = "<img src=x onerror=alert(1)>";
 const SCRIPT = "</script><script>alert(2)</script>";
-
-async function eventually(fn, ms = 60_000, what = "condition") {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 /** Opens the page with `token` applied; dialogs and page errors land in the answer's lists. */
 async function openWithToken(browser, url, token) {

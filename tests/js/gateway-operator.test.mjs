@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { haveRedis, startRedis } from "./services.mjs";
 import { execFileSync } from "node:child_process";
-import { bin, dict, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
+import { bin, dict, openEvents, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
@@ -19,18 +19,6 @@ const viewer = { authorization: `Bearer ${VIEWER}` };
 const operator = { authorization: `Bearer ${OPERATOR}` };
 const QUEUE = "ops";
 const PREFIX = "ops-app";
-
-/** Polls `fn` until it answers truthy (generous deadline: the machine is shared). */
-async function eventually(fn, ms = 60_000, what = "condition") {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 test("the operator's gateway over a real redis-server and a real Python Dramatiq", { skip, timeout: 300_000 }, async (t) => {
   const redis = await startRedis();

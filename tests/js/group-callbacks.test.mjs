@@ -24,21 +24,12 @@ import {
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
+import { eventually } from "./broker-helpers.mjs";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** Polls `check` until it answers truthy, or fails after `ms`. */
-async function eventually(check, what, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 describe("in memory", () => {
   function setup() {
     const rateLimiterBackend = new StubRateLimiterBackend();
