@@ -33,7 +33,7 @@ use super::reply::Reply;
 
 use super::command::encode;
 use super::error::RespError;
-use super::parser::{Frame, Limits, Parser};
+use super::parser::{Frame, HeldRange, Limits, Parser};
 use super::url::ConnectOptions;
 
 /// A command's number on its connection, in submission order.
@@ -61,6 +61,10 @@ pub struct Progress {
     pub closed: Option<RespError>,
     /// RESP3 pushes that arrived (they answer no command).
     pub pushes: Vec<Vec<Reply>>,
+    /// Where the bytes of held values are in the chunk just fed (see
+    /// [`Connection::submit_value`]): the driver appends each range to its value, in order,
+    /// before it settles `completed`.
+    pub held: Vec<HeldRange>,
 }
 
 /// Where the connection is.
@@ -104,6 +108,8 @@ struct Pending {
     name: String,
     /// When it must have completed (host milliseconds), and the timeout that gave it.
     deadline: Option<(f64, f64)>,
+    /// Whether a large bulk string answering it may stay in the host ([`Reply::Held`]).
+    hold: bool,
 }
 
 /// A connection's state machine. See the module documentation.
@@ -234,6 +240,29 @@ impl Connection {
         now_ms: f64,
         timeout_ms: Option<f64>,
     ) -> Result<(RequestId, Vec<u8>), RespError> {
+        self.submit_with(argv, now_ms, timeout_ms, false)
+    }
+
+    /// [`Connection::submit`] for a command whose caller can take a large bulk-string
+    /// reply that stays in the host's memory: a reply that is one bulk string of
+    /// [`super::parser::HOLD_MIN_BYTES`] or more completes as [`Reply::Held`], its bytes
+    /// reported as [`Progress::held`] ranges of the chunks fed.
+    pub fn submit_value<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+    ) -> Result<(RequestId, Vec<u8>), RespError> {
+        self.submit_with(argv, now_ms, timeout_ms, true)
+    }
+
+    fn submit_with<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<(RequestId, Vec<u8>), RespError> {
         if let Phase::Closed(cause) = &self.phase {
             return Err(cause.clone());
         }
@@ -252,6 +281,7 @@ impl Connection {
             id,
             name,
             deadline: timeout_ms.map(|t| (now_ms + t, t)),
+            hold,
         };
         let mut bytes = Vec::new();
         encode(argv, &mut bytes);
@@ -272,7 +302,17 @@ impl Connection {
         }
         self.received |= !chunk.is_empty();
         let mut frames = Vec::new();
-        let parsed = self.parser.feed(chunk, &mut frames);
+        // The nth reply from now answers the nth handshake step still waiting, then the
+        // commands in order.
+        let (steps, pending) = (&self.steps, &self.pending);
+        let hold = |n: usize| {
+            n.checked_sub(steps.len())
+                .and_then(|i| pending.get(i))
+                .is_some_and(|p| p.hold)
+        };
+        let parsed = self
+            .parser
+            .feed_holding(chunk, &mut frames, &hold, &mut progress.held);
         for frame in frames {
             match frame {
                 Frame::Push(items) => progress.pushes.push(items),

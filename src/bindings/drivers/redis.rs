@@ -230,12 +230,12 @@ fn blocking_wait_ms(argv: &[Arg<'_>]) -> Option<f64> {
     }
 }
 
-impl RedisClient for JsRedis {
-    async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+impl JsRedis {
+    async fn shared_command(&self, argv: &[Arg<'_>], hold: bool) -> Result<Reply, StoreError> {
         let c = &self.shared;
         match &c.dialect {
             Dialect::Native(n) => n
-                .command(argv, None)
+                .command_with(argv, None, hold)
                 .await
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
@@ -243,6 +243,32 @@ impl RedisClient for JsRedis {
                 send(promise, command_name(argv)).await
             }
         }
+    }
+
+    async fn blocking(&self, argv: &[Arg<'_>], hold: bool) -> Result<Reply, StoreError> {
+        let Some((c, state)) = &self.blocking else {
+            return self.shared_command(argv, hold).await;
+        };
+        match &c.dialect {
+            Dialect::Native(n) => n
+                .command_with(argv, blocking_wait_ms(argv), hold)
+                .await
+                .map_err(|e| native_error(command_name(argv), &e)),
+            Dialect::Js(dialect) => {
+                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
+                send(promise, command_name(argv)).await
+            }
+        }
+    }
+}
+
+impl RedisClient for JsRedis {
+    async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.shared_command(argv, false).await
+    }
+
+    async fn command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.shared_command(argv, true).await
     }
 
     fn has_blocking(&self) -> bool {
@@ -259,18 +285,10 @@ impl RedisClient for JsRedis {
     }
 
     async fn blocking_command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
-        let Some((c, state)) = &self.blocking else {
-            return self.command(argv).await;
-        };
-        match &c.dialect {
-            Dialect::Native(n) => n
-                .command(argv, blocking_wait_ms(argv))
-                .await
-                .map_err(|e| native_error(command_name(argv), &e)),
-            Dialect::Js(dialect) => {
-                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
-                send(promise, command_name(argv)).await
-            }
-        }
+        self.blocking(argv, false).await
+    }
+
+    async fn blocking_command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.blocking(argv, true).await
     }
 }

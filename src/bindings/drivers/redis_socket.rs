@@ -30,9 +30,11 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use super::adapter::error_text;
 use super::timer::JsTimer;
+use crate::resp::parser::HeldRange;
 use crate::resp::{
     Arg, ConnectOptions, Connection, Limits, Phase, Progress, Reply, RequestId, RespError,
 };
+use crate::results::store::HostBytes;
 use crate::wait::timer::Timer;
 
 #[wasm_bindgen]
@@ -129,6 +131,90 @@ impl<S: Future> Future for Cancellable<S> {
     }
 }
 
+/// A large value's bytes as they arrive, in JS memory (see `Parser::feed_holding`): copies
+/// of the socket's chunks until a quarter of the declared length arrived, then one buffer
+/// of the whole length (as the parser grows its own buffers: a peer must send bytes to make
+/// us hold four times as many).
+struct Collecting {
+    id: u64,
+    len: usize,
+    filled: usize,
+    pieces: Vec<js_sys::Uint8Array>,
+    whole: Option<js_sys::Uint8Array>,
+}
+
+impl Collecting {
+    fn append(&mut self, piece: &js_sys::Uint8Array) {
+        let n = piece.length() as usize;
+        let room = self.len.saturating_sub(self.filled).min(n);
+        let piece = if room < n {
+            piece.subarray(0, room as u32)
+        } else {
+            piece.clone()
+        };
+        if self.whole.is_none() && self.filled + room >= self.len / 4 {
+            let whole = js_sys::Uint8Array::new_with_length(self.len as u32);
+            let mut at = 0u32;
+            for p in self.pieces.drain(..) {
+                whole.set(&p, at);
+                at += p.length();
+            }
+            self.whole = Some(whole);
+        }
+        match &self.whole {
+            Some(whole) => whole.set(&piece, self.filled as u32),
+            // A copy: the host may reuse its chunk's memory once the callback returns.
+            None => self.pieces.push(piece.slice(0, room as u32)),
+        }
+        self.filled += room;
+    }
+
+    /// The bytes, once all arrived.
+    fn finish(mut self) -> Option<js_sys::Uint8Array> {
+        if self.filled != self.len {
+            return None;
+        }
+        if self.whole.is_none() {
+            // Only a value under four bytes takes this path (see `append`).
+            let whole = js_sys::Uint8Array::new_with_length(self.len as u32);
+            let mut at = 0u32;
+            for p in self.pieces.drain(..) {
+                whole.set(&p, at);
+                at += p.length();
+            }
+            self.whole = Some(whole);
+        }
+        self.whole
+    }
+}
+
+/// A held value's bytes, in JS memory.
+pub struct JsHeld(pub js_sys::Uint8Array);
+
+impl HostBytes for JsHeld {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn copy_into(&self, offset: usize, out: &mut [u8]) {
+        let len = self.len();
+        let start = offset.min(len);
+        let end = offset.saturating_add(out.len()).min(len);
+        if let Some(out) = out.get_mut(..end - start) {
+            self.0.subarray(start as u32, end as u32).copy_to(out);
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The JS buffer behind host bytes this driver collected, if they are.
+pub fn js_held(bytes: &dyn HostBytes) -> Option<&js_sys::Uint8Array> {
+    bytes.as_any().downcast_ref::<JsHeld>().map(|h| &h.0)
+}
+
 /// The JS callback one socket holds (it holds the link weakly); the socket calls it only
 /// while open, and its close callback keeps the link alive until then.
 struct Callbacks {
@@ -183,6 +269,9 @@ struct Link {
     alarm: RefCell<Option<(f64, Rc<Slot<()>>)>>,
     /// The socket's close, once asked for.
     closing: RefCell<Option<js_sys::Promise>>,
+    /// Large values arriving outside wasm memory (at most one at a time but for a
+    /// handful of bytes of overlap, since only a top-level reply is held).
+    collecting: RefCell<Vec<Collecting>>,
     callbacks: Callbacks,
 }
 
@@ -214,6 +303,7 @@ impl Link {
                 ready: RefCell::new(Vec::new()),
                 alarm: RefCell::new(None),
                 closing: RefCell::new(None),
+                collecting: RefCell::new(Vec::new()),
                 callbacks: Callbacks { data },
             }
         });
@@ -279,7 +369,59 @@ impl Link {
             return self.apply(progress);
         };
         let progress = self.conn.borrow_mut().feed(&bytes.to_vec());
+        if !progress.held.is_empty() {
+            self.collect(bytes, &progress.held);
+        }
         self.apply(progress);
+    }
+
+    /// Appends the held values' bytes of `chunk` to their buffers.
+    fn collect(&self, chunk: &js_sys::Uint8Array, ranges: &[HeldRange]) {
+        let mut collecting = self.collecting.borrow_mut();
+        for r in ranges {
+            let piece = chunk.subarray(r.start as u32, r.end as u32);
+            if let Some(c) = collecting.iter_mut().find(|c| c.id == r.id) {
+                c.append(&piece);
+                continue;
+            }
+            let mut c = Collecting {
+                id: r.id,
+                len: r.len,
+                filled: 0,
+                pieces: Vec::new(),
+                whole: None,
+            };
+            c.append(&piece);
+            collecting.push(c);
+        }
+    }
+
+    /// A held reply with its bytes attached (an error if they did not all arrive, which
+    /// the parser's framing makes impossible).
+    fn attach_held(&self, result: Answer) -> Answer {
+        let Ok(Reply::Held(mut held)) = result else {
+            return result;
+        };
+        let collected = {
+            let mut collecting = self.collecting.borrow_mut();
+            let at = collecting.iter().position(|c| c.id == held.id);
+            at.map(|i| collecting.remove(i))
+        };
+        let bytes = match collected {
+            Some(c) => c.finish(),
+            // A held value of 0 bytes never has a range (the parser holds none that small).
+            None => None,
+        };
+        match bytes {
+            Some(bytes) => {
+                held.bytes = Some(Rc::new(JsHeld(bytes)));
+                Ok(Reply::Held(held))
+            }
+            None => Err(RespError::Protocol(format!(
+                "the {} bytes of a large value did not all reach the driver",
+                held.len
+            ))),
+        }
     }
 
     /// Queues `argv`; its answer lands in the returned slot.
@@ -287,11 +429,17 @@ impl Link {
         self: &Rc<Self>,
         argv: &[&[u8]],
         timeout_ms: Option<f64>,
+        hold: bool,
     ) -> Result<Rc<Slot<Answer>>, RespError> {
-        let (id, bytes) = self
-            .conn
-            .borrow_mut()
-            .submit(argv, JsTimer.now_ms(), timeout_ms)?;
+        let (id, bytes) = if hold {
+            self.conn
+                .borrow_mut()
+                .submit_value(argv, JsTimer.now_ms(), timeout_ms)?
+        } else {
+            self.conn
+                .borrow_mut()
+                .submit(argv, JsTimer.now_ms(), timeout_ms)?
+        };
         let slot = Slot::new();
         self.waiters.borrow_mut().push_back((id, slot.clone()));
         if !bytes.is_empty() {
@@ -355,7 +503,7 @@ impl Link {
                     _ => waiters.iter().position(|(id, _)| *id == done.id),
                 };
                 if let Some((_, slot)) = at.and_then(|i| waiters.remove(i)) {
-                    slot.set(done.result);
+                    slot.set(self.attach_held(done.result));
                 }
             }
         }
@@ -365,6 +513,7 @@ impl Link {
             }
         }
         if let Some(cause) = progress.closed {
+            self.collecting.borrow_mut().clear();
             for slot in self.ready.borrow_mut().drain(..) {
                 slot.set(Err(cause.clone()));
             }
@@ -520,16 +669,32 @@ impl SocketRedis {
     /// Sends `argv` (command name first) and waits for its reply. `extra_ms` is added to
     /// the command timeout (a blocking command's own wait).
     pub async fn send(&self, argv: &[&[u8]], extra_ms: Option<f64>) -> Answer {
+        self.send_with(argv, extra_ms, false).await
+    }
+
+    /// [`SocketRedis::send`], where a reply that is one large bulk string stays in JS
+    /// memory ([`Reply::Held`] with its bytes attached) when `hold` says so.
+    pub async fn send_with(&self, argv: &[&[u8]], extra_ms: Option<f64>, hold: bool) -> Answer {
         let timeout = match (self.0.settings.command_timeout_ms, extra_ms) {
             (Some(t), extra) => Some(t + extra.unwrap_or(0.0)),
             (None, _) => None,
         };
-        let slot = self.link()?.submit(argv, timeout)?;
+        let slot = self.link()?.submit(argv, timeout, hold)?;
         Receive(slot).await
     }
 
     /// [`SocketRedis::send`] for the core's [`Arg`]s.
     pub async fn command(&self, argv: &[Arg<'_>], extra_ms: Option<f64>) -> Answer {
+        self.command_with(argv, extra_ms, false).await
+    }
+
+    /// [`SocketRedis::send_with`] for the core's [`Arg`]s.
+    pub async fn command_with(
+        &self,
+        argv: &[Arg<'_>],
+        extra_ms: Option<f64>,
+        hold: bool,
+    ) -> Answer {
         let argv: Vec<&[u8]> = argv
             .iter()
             .map(|a| match a {
@@ -537,7 +702,7 @@ impl SocketRedis {
                 Arg::Bytes(b) => *b,
             })
             .collect();
-        self.send(&argv, extra_ms).await
+        self.send_with(&argv, extra_ms, hold).await
     }
 
     /// Whether no command waits on it (so a blocking command would not queue).

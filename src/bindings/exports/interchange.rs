@@ -23,6 +23,11 @@ extern "C" {
     fn encode_utf8(text: &js_sys::JsString) -> Vec<u8>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = parseBytes, catch)]
+    fn parse_bytes(bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue>;
+    /// UTF-8 bytes in JS memory as text, lossily (as `String::from_utf8_lossy`).
+    #[wasm_bindgen(js_name = textOfBytes)]
+    pub fn text_of_bytes(bytes: &js_sys::Uint8Array) -> JsValue;
 }
 
 /// A JS value as a core value; `TypeError` if it is not JSON-serializable.
@@ -73,6 +78,12 @@ pub fn value_to_js(value: &Value) -> Result<JsValue, JsValue> {
     let mut text = String::new();
     let needs_reviver = interchange::to_js_json(value, &mut text);
     from_text(&text, needs_reviver)
+}
+
+/// Plain JSON text in JS memory (checked by `interchange::PlainScan`) as a JS value, by
+/// `JSON.parse` alone: [`parse_plain`] for bytes that never entered wasm.
+pub fn parse_plain_bytes(bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue> {
+    parse_bytes(bytes)
 }
 
 /// Plain JSON text (see `interchange::plain_json`) as a JS value, by `JSON.parse` alone.
