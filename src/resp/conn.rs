@@ -910,4 +910,49 @@ mod tests {
         assert!(p.closed.is_some());
         assert!(matches!(c.phase(), Phase::Closed(_)));
     }
+
+    #[test]
+    fn a_large_value_is_held_only_for_a_command_that_asks() {
+        use crate::resp::parser::HOLD_MIN_BYTES;
+        let mut c = ready("redis://localhost");
+        let (a, _) = c.submit_value(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let (b, _) = c.submit(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let value = vec![b'x'; HOLD_MIN_BYTES];
+        let mut reply = format!("${}\r\n", value.len()).into_bytes();
+        reply.extend_from_slice(&value);
+        reply.extend_from_slice(b"\r\n");
+        let twice = [reply.clone(), reply].concat();
+        let (first, second) = twice.split_at(100);
+        let p = c.feed(first);
+        assert!(p.completed.is_empty());
+        let mut got = p
+            .held
+            .iter()
+            .map(|r| &first[r.start..r.end])
+            .collect::<Vec<_>>()
+            .concat();
+        let p = c.feed(second);
+        got.extend(p.held.iter().flat_map(|r| &second[r.start..r.end]));
+        assert_eq!(got, value, "the held bytes are the value's");
+        assert!(p.held.iter().all(|r| r.id == 0 && r.len == value.len()));
+        assert_eq!(p.completed.len(), 2);
+        assert!(
+            matches!(&p.completed[0], Completion { id, result: Ok(Reply::Held(h)) }
+                if *id == a && h.len == value.len() && h.bytes.is_none()),
+            "{:?}",
+            p.completed[0]
+        );
+        assert_eq!(p.completed[1], done(b, Reply::Bytes(value)));
+
+        // A connection cut in the middle of a held value says so.
+        let (_, _) = c.submit_value(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let p = c.feed(format!("${}\r\nxx", HOLD_MIN_BYTES).as_bytes());
+        assert_eq!(p.held.len(), 1);
+        let p = c.socket_closed(None);
+        assert!(
+            matches!(&p.completed[0].result, Err(RespError::Closed(m)) if m.contains("middle of a reply")),
+            "{:?}",
+            p.completed
+        );
+    }
 }

@@ -429,11 +429,11 @@ impl Parser {
                         rest = later;
                     }
                     if *crlf == 2 {
-                        let held = Held {
+                        let held = Box::new(Held {
                             id: *id,
                             len: *len,
                             bytes: None,
-                        };
+                        });
                         self.state = State::Line;
                         self.place(Value::Reply(Reply::Held(held)), out)?;
                     }
@@ -1243,5 +1243,154 @@ mod tests {
     fn frames_before_an_error_are_kept() {
         let (frames, _) = parse(&[b":1\r\n+OK\r\n?"]).unwrap_err();
         assert_eq!(frames, vec![ok(Reply::Int(1)), ok(b("OK"))]);
+    }
+
+    /// Feeds `bytes` cut at `cut` with `hold`, and puts the held ranges back together.
+    fn feed_held(
+        mut p: Parser,
+        bytes: &[u8],
+        cut: usize,
+        hold: &dyn Fn(usize) -> bool,
+    ) -> (Vec<Frame>, Vec<(u64, Vec<u8>)>, Result<(), RespError>) {
+        let mut frames = Vec::new();
+        let mut held: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut result = Ok(());
+        for chunk in [&bytes[..cut], &bytes[cut..]] {
+            let mut ranges = Vec::new();
+            let before = frames.iter().filter(|f| matches!(f, Frame::Reply(_))).count();
+            let shifted = |n: usize| hold(n + before);
+            let mut out = Vec::new();
+            result = p.feed_holding(chunk, &mut out, &shifted, &mut ranges);
+            frames.extend(out);
+            for r in ranges {
+                assert!(r.start < r.end && r.end <= chunk.len(), "{r:?}");
+                match held.iter_mut().find(|(id, _)| *id == r.id) {
+                    Some((_, b)) => b.extend_from_slice(&chunk[r.start..r.end]),
+                    None => held.push((r.id, chunk[r.start..r.end].to_vec())),
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        (frames, held, result)
+    }
+
+    fn held(id: u64, len: usize) -> Frame {
+        ok(Reply::Held(Box::new(Held {
+            id,
+            len,
+            bytes: None,
+        })))
+    }
+
+    #[test]
+    fn a_large_top_level_bulk_string_is_held_when_its_command_asks() {
+        let bytes = b"$5\r\nhe\r\nl\r\n$2\r\nhi\r\n$6\r\nworld!\r\n*1\r\n$5\r\nnest!\r\n";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            let (frames, kept, result) = feed_held(p, bytes, cut, &|_| true);
+            assert_eq!(result, Ok(()), "cut at {cut}");
+            assert_eq!(
+                frames,
+                vec![
+                    held(0, 5),
+                    ok(b("hi")),
+                    held(1, 6),
+                    ok(arr(vec![b("nest!")]))
+                ],
+                "cut at {cut}"
+            );
+            assert_eq!(
+                kept,
+                vec![(0, b"he\r\nl".to_vec()), (1, b"world!".to_vec())],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_replies_whose_command_asks_are_held() {
+        let bytes = b"+OK\r\n>2\r\n+message\r\n+x\r\n$5\r\nhello\r\n$5\r\nworld\r\n";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            // The second reply (the push counts for nothing) is held, the third is not.
+            let (frames, kept, result) = feed_held(p, bytes, cut, &|n| n == 1);
+            assert_eq!(result, Ok(()));
+            assert_eq!(
+                frames,
+                vec![
+                    ok(b("OK")),
+                    Frame::Push(vec![b("message"), b("x")]),
+                    held(0, 5),
+                    ok(b("world"))
+                ],
+                "cut at {cut}"
+            );
+            assert_eq!(kept, vec![(0, b"hello".to_vec())]);
+        }
+        // `feed` holds nothing, and verbatim strings and errors are never held.
+        let mut p = Parser::new(Limits::default()).with_hold_min(1);
+        let mut out = Vec::new();
+        p.feed(b"$5\r\nhello\r\n", &mut out).unwrap();
+        let mut ranges = Vec::new();
+        p.feed_holding(
+            b"=9\r\ntxt:hello\r\n!3\r\nERR\r\n",
+            &mut out,
+            &|_| true,
+            &mut ranges,
+        )
+        .unwrap();
+        assert_eq!(out, vec![ok(b("hello")), ok(b("hello")), server("ERR")]);
+        assert!(ranges.is_empty());
+    }
+
+    #[test]
+    fn a_held_string_keeps_every_check() {
+        let hold = |_: usize| true;
+        // Not followed by CRLF: a protocol error, whatever the chunking.
+        let bytes = b"$5\r\nhelloXY";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            let (_, _, result) = feed_held(p, bytes, cut, &hold);
+            assert!(
+                matches!(&result, Err(RespError::Protocol(m)) if m.contains("CRLF")),
+                "{result:?}"
+            );
+        }
+        // Over `max_bulk`: fails its command at once and is skipped, never held.
+        let limits = Limits {
+            max_bulk: 5,
+            ..Limits::default()
+        };
+        let p = Parser::new(limits).with_hold_min(4);
+        let (frames, kept, result) = feed_held(p, b"$6\r\nworld!\r\n$5\r\nhello\r\n", 3, &hold);
+        assert_eq!(result, Ok(()));
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Reply(Err(RespError::TooLarge { size: 6, limit: 5 })),
+                held(0, 5)
+            ]
+        );
+        assert_eq!(kept, vec![(0, b"hello".to_vec())]);
+        // Over `max_reply` with its `Reply`: the same.
+        let limits = Limits {
+            max_reply: 5 + VALUE_COST - 1,
+            ..Limits::default()
+        };
+        let p = Parser::new(limits).with_hold_min(4);
+        let (frames, kept, _) = feed_held(p, b"$5\r\nhello\r\n", 0, &hold);
+        assert!(
+            matches!(frames.as_slice(), [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]),
+            "{frames:?}"
+        );
+        assert!(kept.is_empty());
+        // Cut off in the middle: not between frames.
+        let mut p = Parser::new(Limits::default()).with_hold_min(4);
+        let mut ranges = Vec::new();
+        p.feed_holding(b"$5\r\nhel", &mut Vec::new(), &hold, &mut ranges)
+            .unwrap();
+        assert!(!p.is_between_frames());
     }
 }

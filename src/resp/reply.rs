@@ -20,7 +20,8 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A bulk string too large to enter wasm memory, which the host's driver collected
     /// (only for a command that asked for it: see [`super::Connection::submit_value`]).
-    Held(Held),
+    /// Boxed: every `Reply` in an array costs its size (see `parser::VALUE_COST`).
+    Held(Box<Held>),
 }
 
 /// A bulk string of `len` bytes the driver collected outside wasm: the parser checked its

@@ -21,7 +21,6 @@
 use std::cell::Cell;
 
 use crate::model::error::StoreError;
-use crate::resp::reply::Held;
 use crate::resp::{Arg, Reply};
 use crate::results::store::{Store, Stored};
 
@@ -104,9 +103,10 @@ impl<C: RedisClient> RedisStore<C> {
         match reply {
             Reply::Nil => Ok(None),
             Reply::Bytes(bytes) => Ok(Some(Stored::Bytes(bytes))),
-            Reply::Held(Held {
-                bytes: Some(bytes), ..
-            }) => Ok(Some(Stored::Host(bytes))),
+            Reply::Held(held) => match held.bytes {
+                Some(bytes) => Ok(Some(Stored::Host(bytes))),
+                None => Err(unexpected(command, &Reply::Held(held), "a string or nil")),
+            },
             other => Err(unexpected(command, &other, "a string or nil")),
         }
     }
