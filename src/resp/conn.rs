@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use super::reply::Reply;
 
-use super::command::encode;
+use super::command::{encode, encode_pieces, Piece};
 use super::error::RespError;
 use super::parser::{Frame, HeldRange, Limits, Parser};
 use super::url::ConnectOptions;
@@ -256,6 +256,29 @@ impl Connection {
         self.submit_with(argv, now_ms, timeout_ms, true)
     }
 
+    /// [`Connection::submit_with`], the command's bytes in pieces: each argument of `min`
+    /// bytes or more is left for the driver to write from where it is ([`Piece::Arg`]), so a
+    /// large stored value is not copied into one more buffer of its size. During the
+    /// handshake the command is held as [`Connection::submit`] holds it, and no piece is
+    /// returned.
+    pub fn submit_pieces<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+        min: usize,
+    ) -> Result<(RequestId, Vec<Piece>), RespError> {
+        if self.phase != Phase::Ready {
+            let (id, bytes) = self.submit_with(argv, now_ms, timeout_ms, hold)?;
+            return Ok((id, vec![Piece::Bytes(bytes)]));
+        }
+        let pending = self.pending_for(argv, now_ms, timeout_ms, hold)?;
+        let id = pending.id;
+        self.pending.push_back(pending);
+        Ok((id, encode_pieces(argv, min)))
+    }
+
     fn submit_with<A: AsRef<[u8]>>(
         &mut self,
         argv: &[A],
@@ -263,6 +286,27 @@ impl Connection {
         timeout_ms: Option<f64>,
         hold: bool,
     ) -> Result<(RequestId, Vec<u8>), RespError> {
+        let pending = self.pending_for(argv, now_ms, timeout_ms, hold)?;
+        let id = pending.id;
+        let mut bytes = Vec::new();
+        encode(argv, &mut bytes);
+        if self.phase == Phase::Handshake {
+            self.held_bytes.extend_from_slice(&bytes);
+            self.held.push_back(pending);
+            return Ok((id, Vec::new()));
+        }
+        self.pending.push_back(pending);
+        Ok((id, bytes))
+    }
+
+    /// A new command's bookkeeping, or why it cannot be sent.
+    fn pending_for<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<Pending, RespError> {
         if let Phase::Closed(cause) = &self.phase {
             return Err(cause.clone());
         }
@@ -277,21 +321,12 @@ impl Connection {
             .take(32)
             .collect::<String>()
             .to_ascii_uppercase();
-        let pending = Pending {
+        Ok(Pending {
             id,
             name,
             deadline: timeout_ms.map(|t| (now_ms + t, t)),
             hold,
-        };
-        let mut bytes = Vec::new();
-        encode(argv, &mut bytes);
-        if self.phase == Phase::Handshake {
-            self.held_bytes.extend_from_slice(&bytes);
-            self.held.push_back(pending);
-            return Ok((id, Vec::new()));
-        }
-        self.pending.push_back(pending);
-        Ok((id, bytes))
+        })
     }
 
     /// Reads bytes from the socket.

@@ -30,6 +30,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use super::adapter::error_text;
 use super::timer::JsTimer;
+use crate::resp::command::{Piece, DIRECT_MIN_BYTES};
 use crate::resp::parser::HeldRange;
 use crate::resp::{
     Arg, ConnectOptions, Connection, Limits, Phase, Progress, Reply, RequestId, RespError,
@@ -260,6 +261,9 @@ struct Link {
     socket: RefCell<Option<HostSocket>>,
     /// Bytes to write at the next flush (or once the socket opens).
     out: RefCell<Vec<u8>>,
+    /// Bytes already copied to JS, written before `out` at the next flush: a command with a
+    /// large argument, and whatever was in `out` before it (so the order holds).
+    staged: RefCell<Vec<js_sys::Uint8Array>>,
     flush_scheduled: Cell<bool>,
     /// Who waits for which command, in submission order (replies come in that order).
     waiters: RefCell<VecDeque<(RequestId, Rc<Slot<Answer>>)>>,
@@ -298,6 +302,7 @@ impl Link {
                 conn: RefCell::new(conn),
                 socket: RefCell::new(None),
                 out: RefCell::new(first),
+                staged: RefCell::new(Vec::new()),
                 flush_scheduled: Cell::new(false),
                 waiters: RefCell::new(VecDeque::new()),
                 ready: RefCell::new(Vec::new()),
@@ -431,6 +436,9 @@ impl Link {
         timeout_ms: Option<f64>,
         hold: bool,
     ) -> Result<Rc<Slot<Answer>>, RespError> {
+        if argv.iter().any(|a| a.len() >= DIRECT_MIN_BYTES) {
+            return self.submit_large(argv, timeout_ms, hold);
+        }
         let (id, bytes) = if hold {
             self.conn
                 .borrow_mut()
@@ -446,6 +454,47 @@ impl Link {
             self.out.borrow_mut().extend_from_slice(&bytes);
             self.schedule_flush();
         }
+        if timeout_ms.is_some() {
+            self.rearm();
+        }
+        Ok(slot)
+    }
+
+    /// [`Link::submit`] for a command with a large argument (a stored value): the argument
+    /// is copied to JS once, straight from where it is, instead of into the command's bytes
+    /// and then `out` (two more buffers of its size in wasm memory, which never shrinks).
+    fn submit_large(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        let (id, pieces) = self.conn.borrow_mut().submit_pieces(
+            argv,
+            JsTimer.now_ms(),
+            timeout_ms,
+            hold,
+            DIRECT_MIN_BYTES,
+        )?;
+        let slot = Slot::new();
+        self.waiters.borrow_mut().push_back((id, slot.clone()));
+        {
+            let mut staged = self.staged.borrow_mut();
+            let out = std::mem::take(&mut *self.out.borrow_mut());
+            if !out.is_empty() {
+                staged.push(js_sys::Uint8Array::from(out.as_slice()));
+            }
+            for piece in pieces {
+                let bytes = match &piece {
+                    Piece::Bytes(b) => b.as_slice(),
+                    Piece::Arg(n) => argv.get(*n).copied().unwrap_or_default(),
+                };
+                if !bytes.is_empty() {
+                    staged.push(js_sys::Uint8Array::from(bytes));
+                }
+            }
+        }
+        self.schedule_flush();
         if timeout_ms.is_some() {
             self.rearm();
         }
@@ -468,22 +517,29 @@ impl Link {
     fn flush(self: &Rc<Self>) {
         self.flush_scheduled.set(false);
         let bytes = std::mem::take(&mut *self.out.borrow_mut());
-        if bytes.is_empty() {
+        let mut pieces = std::mem::take(&mut *self.staged.borrow_mut());
+        if !bytes.is_empty() {
+            pieces.push(js_sys::Uint8Array::from(bytes.as_slice()));
+        }
+        if pieces.is_empty() {
             return;
         }
-        let written = match self.socket.borrow().as_ref() {
-            Some(socket) => socket.write(&js_sys::Uint8Array::from(bytes.as_slice())),
-            None => return,
-        };
-        match written {
-            Ok(promise) => IGNORE.with(|ignore| {
-                let _ = promise.catch(ignore);
-            }),
-            Err(error) => {
-                // The shims never throw; a socket that does cannot be written to.
-                let text = error_text(&error);
-                let progress = self.conn.borrow_mut().socket_closed(Some(&text));
-                self.apply(progress);
+        // In order: the host writes a socket's writes in the order made.
+        for piece in &pieces {
+            let written = match self.socket.borrow().as_ref() {
+                Some(socket) => socket.write(piece),
+                None => return,
+            };
+            match written {
+                Ok(promise) => IGNORE.with(|ignore| {
+                    let _ = promise.catch(ignore);
+                }),
+                Err(error) => {
+                    // The shims never throw; a socket that does cannot be written to.
+                    let text = error_text(&error);
+                    let progress = self.conn.borrow_mut().socket_closed(Some(&text));
+                    return self.apply(progress);
+                }
             }
         }
     }
@@ -514,6 +570,7 @@ impl Link {
         }
         if let Some(cause) = progress.closed {
             self.collecting.borrow_mut().clear();
+            self.staged.borrow_mut().clear();
             for slot in self.ready.borrow_mut().drain(..) {
                 slot.set(Err(cause.clone()));
             }
