@@ -1245,19 +1245,25 @@ mod tests {
         assert_eq!(frames, vec![ok(Reply::Int(1)), ok(b("OK"))]);
     }
 
+    /// Frames, held values put back together (by id), and the last feed's outcome.
+    type HeldFeed = (Vec<Frame>, Vec<(u64, Vec<u8>)>, Result<(), RespError>);
+
     /// Feeds `bytes` cut at `cut` with `hold`, and puts the held ranges back together.
     fn feed_held(
         mut p: Parser,
         bytes: &[u8],
         cut: usize,
         hold: &dyn Fn(usize) -> bool,
-    ) -> (Vec<Frame>, Vec<(u64, Vec<u8>)>, Result<(), RespError>) {
+    ) -> HeldFeed {
         let mut frames = Vec::new();
         let mut held: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut result = Ok(());
         for chunk in [&bytes[..cut], &bytes[cut..]] {
             let mut ranges = Vec::new();
-            let before = frames.iter().filter(|f| matches!(f, Frame::Reply(_))).count();
+            let before = frames
+                .iter()
+                .filter(|f| matches!(f, Frame::Reply(_)))
+                .count();
             let shifted = |n: usize| hold(n + before);
             let mut out = Vec::new();
             result = p.feed_holding(chunk, &mut out, &shifted, &mut ranges);
@@ -1382,7 +1388,10 @@ mod tests {
         let p = Parser::new(limits).with_hold_min(4);
         let (frames, kept, _) = feed_held(p, b"$5\r\nhello\r\n", 0, &hold);
         assert!(
-            matches!(frames.as_slice(), [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]),
+            matches!(
+                frames.as_slice(),
+                [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]
+            ),
             "{frames:?}"
         );
         assert!(kept.is_empty());

@@ -271,6 +271,35 @@ describe("connectRedis: large values stay out of wasm memory (issue 25)", () => 
     assert.ok(Buffer.isBuffer(typed) && typed.equals(big));
   });
 
+  test("large values written (storeResult, sendCommand) interleaved with small commands: every byte in order", { timeout: 60_000 }, async () => {
+    const reference = new RedisBackend(generic(client));
+    const held = new RedisBackend(client);
+    const values = [pad + "é😀", { list: [pad, 1.5, 2 ** 60], s: pad.slice(1) }, "small"];
+    const messages = values.map((_, i) => new Message({ actorName: "big", messageId: `store-${i}` }));
+    // All in one turn: small and large commands share the connection's writes.
+    const small = [];
+    const writes = [];
+    for (let i = 0; i < values.length; i++) {
+      small.push(client.sendCommand(["SET", `c:before-${i}`, String(i)]));
+      writes.push(held.storeResult(messages[i], values[i]));
+      small.push(client.sendCommand(["INCR", `c:count`]));
+    }
+    const big = Buffer.alloc(3 * MiB, "\r\n\0\xff");
+    small.push(client.sendCommand(["SET", "c:raw", big]));
+    small.push(client.sendCommand(["GET", "c:before-0"]));
+    await Promise.all(writes);
+    const answers = await Promise.all(small);
+    assert.deepEqual(answers.slice(-2), ["OK", "0"]);
+    for (let i = 0; i < values.length; i++) {
+      assert.deepEqual(await reference.getResult(messages[i]), values[i]);
+      // The bytes the encoder makes of the same value, which never saw a socket.
+      const stub = new api.StubBackend();
+      await stub.storeResult(messages[i], values[i]);
+      assert.ok(Buffer.from(await reference.getResultBytes(messages[i])).equals(Buffer.from(await stub.getResultBytes(messages[i]))), `value ${i}`);
+    }
+    assert.ok(Buffer.from(await client.sendCommand(["GET", "c:raw"], { returnBuffers: true })).equals(big));
+  });
+
   test("a 60 MB value read in a fresh process grows wasm memory by less than 16 MiB", { timeout: 120_000 }, async () => {
     const { spawn } = await import("node:child_process");
     const child = `
