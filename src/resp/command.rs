@@ -48,13 +48,24 @@ pub enum Piece {
 /// ([`Piece::Arg`]): a driver copies a large value straight to the socket instead of
 /// through one more buffer of its size (wasm memory never shrinks).
 pub fn encode_pieces<A: AsRef<[u8]>>(argv: &[A], min: usize) -> Vec<Piece> {
+    encode_pieces_with(argv, min, None)
+}
+
+/// [`encode_pieces`], where argument `n` of `external = Some((n, len))` is `len` bytes the
+/// driver holds elsewhere (its entry in `argv` is not read): always a [`Piece::Arg`].
+pub fn encode_pieces_with<A: AsRef<[u8]>>(
+    argv: &[A],
+    min: usize,
+    external: Option<(usize, usize)>,
+) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut out = Vec::new();
     push_header(&mut out, b'*', argv.len());
     for (n, arg) in argv.iter().enumerate() {
         let bytes = arg.as_ref();
-        push_header(&mut out, b'$', bytes.len());
-        if bytes.len() >= min {
+        let outside = external.filter(|&(at, _)| at == n).map(|(_, len)| len);
+        push_header(&mut out, b'$', outside.unwrap_or(bytes.len()));
+        if outside.is_some() || bytes.len() >= min {
             pieces.push(Piece::Bytes(std::mem::take(&mut out)));
             pieces.push(Piece::Arg(n));
         } else {

@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use super::reply::Reply;
 
-use super::command::{encode, encode_pieces, Piece};
+use super::command::{encode, encode_pieces_with, Piece};
 use super::error::RespError;
 use super::parser::{Frame, HeldRange, Limits, Parser};
 use super::url::ConnectOptions;
@@ -214,6 +214,11 @@ impl Connection {
         &self.phase
     }
 
+    /// Whether the handshake is done and the connection open.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
     /// The RESP version in use (2 until `HELLO 3` succeeded).
     pub fn protocol(&self) -> u8 {
         self.protocol
@@ -261,6 +266,10 @@ impl Connection {
     /// large stored value is not copied into one more buffer of its size. During the
     /// handshake the command is held as [`Connection::submit`] holds it, and no piece is
     /// returned.
+    ///
+    /// With `external = Some((n, len))`, argument `n` is `len` bytes the driver holds
+    /// elsewhere (see `command::encode_pieces_with`); the connection must be ready then
+    /// (see [`Connection::is_ready`]), or the command fails with [`RespError::Config`].
     pub fn submit_pieces<A: AsRef<[u8]>>(
         &mut self,
         argv: &[A],
@@ -268,7 +277,13 @@ impl Connection {
         timeout_ms: Option<f64>,
         hold: bool,
         min: usize,
+        external: Option<(usize, usize)>,
     ) -> Result<(RequestId, Vec<Piece>), RespError> {
+        if self.phase != Phase::Ready && external.is_some() {
+            return Err(RespError::Config(
+                "a command with bytes held outside needs a ready connection".into(),
+            ));
+        }
         if self.phase != Phase::Ready {
             let (id, bytes) = self.submit_with(argv, now_ms, timeout_ms, hold)?;
             return Ok((id, vec![Piece::Bytes(bytes)]));
@@ -276,7 +291,7 @@ impl Connection {
         let pending = self.pending_for(argv, now_ms, timeout_ms, hold)?;
         let id = pending.id;
         self.pending.push_back(pending);
-        Ok((id, encode_pieces(argv, min)))
+        Ok((id, encode_pieces_with(argv, min, external)))
     }
 
     fn submit_with<A: AsRef<[u8]>>(

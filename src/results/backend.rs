@@ -333,6 +333,23 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             })
     }
 
+    /// [`ResultBackend::store_bytes`] of a value the host may hold ([`Stored::Host`]).
+    pub async fn store_stored(
+        &self,
+        key: &str,
+        value: Stored,
+        ttl_ms: u64,
+    ) -> Result<(), ResultError> {
+        let value = self.stored_within_limit(key, value)?;
+        let deadline = self.timer.now_ms() + DEFAULT_TIMEOUT_MS;
+        self.bounded(deadline, "put", self.store.put_stored(key, value, ttl_ms))
+            .await
+            .map_err(|op| ResultError::Store {
+                key: key.to_owned(),
+                source: op.into_source(),
+            })
+    }
+
     /// Removes the result under `key` (beyond Dramatiq, which only lets results expire).
     pub async fn delete_result(&self, key: &str) -> Result<(), ResultError> {
         let deadline = self.timer.now_ms() + DEFAULT_TIMEOUT_MS;

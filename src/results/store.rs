@@ -139,6 +139,12 @@ pub trait Store {
         Ok(self.get(key).await?.map(Stored::Bytes))
     }
 
+    /// [`Store::put`] of a value the host may hold ([`Stored::Host`]); the default copies it
+    /// in.
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        self.put(key, value.into_bytes(), ttl_ms).await
+    }
+
     /// [`Store::wait`], as [`Store::get_stored`] is to [`Store::get`].
     async fn wait_stored(&self, key: &str, timeout_ms: f64) -> Result<Option<Stored>, StoreError> {
         Ok(self.wait(key, timeout_ms).await?.map(Stored::Bytes))

@@ -22,7 +22,9 @@ use std::cell::Cell;
 
 use crate::model::error::StoreError;
 use crate::resp::{Arg, Reply};
-use crate::results::store::{Store, Stored};
+use std::rc::Rc;
+
+use crate::results::store::{HostBytes, Store, Stored};
 
 /// Replaces the value under `KEYS[1]` with `ARGV[1]` and expires it after `ARGV[2]` ms.
 pub const STORE_SCRIPT: &str = "redis.call('DEL',KEYS[1]) \
@@ -68,6 +70,29 @@ pub trait RedisClient {
     /// leave a large one in the host's memory ([`Reply::Held`]).
     async fn command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
         self.command(argv).await
+    }
+
+    /// [`RedisClient::command`] with argument `at` replaced by bytes the host holds (a
+    /// large stored value): a client may send them from there. The default copies them in.
+    async fn command_host(
+        &self,
+        argv: &[Arg<'_>],
+        at: usize,
+        host: &Rc<dyn HostBytes>,
+    ) -> Result<Reply, StoreError> {
+        let bytes = Stored::Host(host.clone()).into_bytes();
+        let argv: Vec<Arg<'_>> = argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == at {
+                    Arg::Bytes(&bytes)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        self.command(&argv).await
     }
 
     /// [`RedisClient::blocking_command`], as [`RedisClient::command_value`] is to
@@ -150,6 +175,24 @@ impl<C: RedisClient> Store for RedisStore<C> {
             .command_value(&[Arg::Text("LINDEX"), Arg::Text(key), Arg::Text("0")])
             .await?;
         Self::value(reply, "LINDEX")
+    }
+
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        let host = match value {
+            Stored::Bytes(bytes) => return self.put(key, bytes, ttl_ms).await,
+            Stored::Host(host) => host,
+        };
+        let ttl = ttl_ms.to_string();
+        let argv = [
+            Arg::Text("EVAL"),
+            Arg::Text(STORE_SCRIPT),
+            Arg::Text("1"),
+            Arg::Text(key),
+            Arg::Bytes(&[]),
+            Arg::Text(&ttl),
+        ];
+        self.client.command_host(&argv, 4, &host).await?;
+        Ok(())
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {

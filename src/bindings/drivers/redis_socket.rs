@@ -469,12 +469,46 @@ impl Link {
         timeout_ms: Option<f64>,
         hold: bool,
     ) -> Result<Rc<Slot<Answer>>, RespError> {
+        self.submit_pieces(argv, timeout_ms, hold, None)
+    }
+
+    /// [`Link::submit`] with argument `at` the bytes of `host` (its entry in `argv` is not
+    /// read), written from JS memory as they are. Before the handshake is done they are
+    /// copied in and the command is held as any other.
+    fn submit_host(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        at: usize,
+        host: &js_sys::Uint8Array,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        if !self.conn.borrow().is_ready() {
+            let bytes = host.to_vec();
+            let argv: Vec<&[u8]> = argv
+                .iter()
+                .enumerate()
+                .map(|(i, a)| if i == at { bytes.as_slice() } else { *a })
+                .collect();
+            return self.submit(&argv, timeout_ms, false);
+        }
+        self.submit_pieces(argv, timeout_ms, false, Some((at, host)))
+    }
+
+    fn submit_pieces(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        hold: bool,
+        host: Option<(usize, &js_sys::Uint8Array)>,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        let external = host.map(|(at, bytes)| (at, bytes.length() as usize));
         let (id, pieces) = self.conn.borrow_mut().submit_pieces(
             argv,
             JsTimer.now_ms(),
             timeout_ms,
             hold,
             DIRECT_MIN_BYTES,
+            external,
         )?;
         let slot = Slot::new();
         self.waiters.borrow_mut().push_back((id, slot.clone()));
@@ -486,8 +520,14 @@ impl Link {
             }
             for piece in pieces {
                 let bytes = match &piece {
+                    Piece::Arg(n) => match host {
+                        Some((at, bytes)) if at == *n => {
+                            staged.push(bytes.clone());
+                            continue;
+                        }
+                        _ => argv.get(*n).copied().unwrap_or_default(),
+                    },
                     Piece::Bytes(b) => b.as_slice(),
-                    Piece::Arg(n) => argv.get(*n).copied().unwrap_or_default(),
                 };
                 if !bytes.is_empty() {
                     staged.push(js_sys::Uint8Array::from(bytes));
@@ -737,6 +777,30 @@ impl SocketRedis {
             (None, _) => None,
         };
         let slot = self.link()?.submit(argv, timeout, hold)?;
+        Receive(slot).await
+    }
+
+    /// [`SocketRedis::command`] with argument `at` the bytes of `host`, written from JS
+    /// memory (a large stored value).
+    pub async fn command_host(
+        &self,
+        argv: &[Arg<'_>],
+        extra_ms: Option<f64>,
+        at: usize,
+        host: &js_sys::Uint8Array,
+    ) -> Answer {
+        let timeout = match (self.0.settings.command_timeout_ms, extra_ms) {
+            (Some(t), extra) => Some(t + extra.unwrap_or(0.0)),
+            (None, _) => None,
+        };
+        let argv: Vec<&[u8]> = argv
+            .iter()
+            .map(|a| match a {
+                Arg::Text(t) => t.as_bytes(),
+                Arg::Bytes(b) => *b,
+            })
+            .collect();
+        let slot = self.link()?.submit_host(&argv, timeout, at, host)?;
         Receive(slot).await
     }
 

@@ -109,6 +109,10 @@ impl Store for AnyStore {
         each_store_await!(self, s => s.get_many(keys))
     }
 
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        each_store_await!(self, s => s.put_stored(key, value, ttl_ms))
+    }
+
     async fn get_stored(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         each_store_await!(self, s => s.get_stored(key))
     }

@@ -9,12 +9,13 @@ use wasm_bindgen::JsCast;
 use super::any_store::AnyStore;
 use super::errors::to_js;
 use super::interchange::{
-    parse_plain, parse_plain_bytes, python_bytes_from_js, value_from_js, value_to_js,
+    js_text, parse_plain, parse_plain_bytes, python_bytes_from_js, python_bytes_in_js,
+    python_bytes_of_text, value_from_js, value_to_js,
 };
 use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
 use crate::bindings::drivers::random::random_seed;
-use crate::bindings::drivers::redis_socket::js_held;
+use crate::bindings::drivers::redis_socket::{js_held, JsHeld};
 use crate::bindings::drivers::timer::JsTimer;
 use crate::bindings::js::{
     bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, prop, type_error,
@@ -24,6 +25,7 @@ use crate::codec::interchange::{plain_json, small_int, PlainScan};
 use crate::codec::value::Value;
 use crate::model::error::{ResultError, StoreError};
 use crate::model::key::{KeyScheme, DEFAULT_NAMESPACE};
+use crate::resp::command::DIRECT_MIN_BYTES;
 use crate::results::backend::{
     decode_result, unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES,
 };
@@ -144,6 +146,27 @@ impl Shared {
                 bytes_from_js(&f.call1(enc, value)?)
             }
         }
+    }
+
+    /// [`Shared::encode`], where a large value for a Redis store whose `JSON.stringify` text
+    /// already is Python's bytes (ASCII, no marker, no number spelt differently) stays in JS
+    /// memory: checked through a small buffer, it never enters wasm whole (wasm memory never
+    /// shrinks), and `connectRedis` writes it from there. Every other value is
+    /// [`Shared::encode`]'s bytes.
+    pub(crate) fn encode_stored(&self, value: &JsValue) -> Result<Stored, JsValue> {
+        if !matches!(
+            (&self.codec, self.core.store()),
+            (Codec::Json, AnyStore::Redis(_))
+        ) {
+            return self.encode(value).map(Stored::Bytes);
+        }
+        let text = js_text(value)?;
+        if text.length() as usize >= DIRECT_MIN_BYTES {
+            if let Some(bytes) = python_bytes_in_js(&text) {
+                return Ok(Stored::Host(Rc::new(JsHeld(bytes))));
+            }
+        }
+        python_bytes_of_text(&text).map(Stored::Bytes)
     }
 
     /// The JS value of stored bytes, or the error they stand for (the core's decode path;

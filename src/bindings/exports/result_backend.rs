@@ -111,6 +111,23 @@ impl JsResultBackend {
         })
     }
 
+    /// [`JsResultBackend::put`] of a value the host may hold.
+    fn put_stored(&self, prepared: Result<(String, Stored, u64), JsValue>) -> js_sys::Promise {
+        let (key, value, ttl) = match prepared {
+            Ok(p) => p,
+            Err(e) => return reject(e),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared
+                .core
+                .store_stored(&key, value, ttl)
+                .await
+                .map_err(|e| to_js(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Reads `messages` (an array) and `{ block = true, timeout, signal, onProgress }`.
     fn collection(&self, messages: &JsValue, options: &JsValue) -> Result<Collection, JsValue> {
         let Some(messages) = array_of(messages)? else {
@@ -179,10 +196,10 @@ impl JsResultBackend {
         value: JsValue,
         ttl_ms_: JsValue,
     ) -> js_sys::Promise {
-        self.put((|| {
+        self.put_stored((|| {
             Ok((
                 self.shared.key(&message)?,
-                self.shared.encode(&value)?,
+                self.shared.encode_stored(&value)?,
                 ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?,
             ))
         })())

@@ -229,7 +229,9 @@ impl AlreadyPythonScan {
                                 .get(i..)
                                 .unwrap_or_default()
                                 .iter()
-                                .position(|&c| c == b'"' || c == b'\\' || !(0x20..=0x7e).contains(&c))
+                                .position(|&c| {
+                                    c == b'"' || c == b'\\' || !(0x20..=0x7e).contains(&c)
+                                })
                                 .unwrap_or(bytes.len() - i);
                             i += run;
                         }
@@ -249,8 +251,8 @@ impl AlreadyPythonScan {
                             continue;
                         }
                         let control = hex.starts_with(b"00")
-                            && matches!(hex[2], b'0' | b'1')
-                            && matches!(hex[3], b'0'..=b'9' | b'a'..=b'f');
+                            && matches!(hex.get(2), Some(b'0' | b'1'))
+                            && matches!(hex.get(3), Some(b'0'..=b'9' | b'a'..=b'f'));
                         if !control || (&hex == b"0000" && at) {
                             return self.fail();
                         }
@@ -259,7 +261,9 @@ impl AlreadyPythonScan {
                 }
                 continue;
             }
-            match bytes[i] {
+            let Some(&b) = bytes.get(i) else { break };
+            let rest = bytes.get(i..).unwrap_or_default();
+            match b {
                 b'"' => {
                     self.string = Some((Escape::None, true));
                     i += 1;
@@ -277,12 +281,11 @@ impl AlreadyPythonScan {
                 }
                 b',' | b':' => i += 1,
                 b't' | b'f' | b'n' => {
-                    let literal: &[u8] = match bytes[i] {
+                    let literal: &[u8] = match b {
                         b't' => b"true",
                         b'f' => b"false",
                         _ => b"null",
                     };
-                    let rest = &bytes[i..];
                     if !last && rest.len() < literal.len() && literal.starts_with(rest) {
                         self.carry = rest.to_vec();
                         return;
@@ -293,7 +296,6 @@ impl AlreadyPythonScan {
                     }
                 }
                 b'-' | b'0'..=b'9' => {
-                    let rest = &bytes[i..];
                     let extent = rest
                         .iter()
                         .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
