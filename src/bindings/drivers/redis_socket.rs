@@ -58,6 +58,13 @@ extern "C" {
     fn queue_microtask(callback: &js_sys::Function);
 }
 
+#[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
+extern "C" {
+    /// A new buffer, or `None` when the host cannot allocate it.
+    #[wasm_bindgen(js_name = newBytes)]
+    fn new_bytes(n: f64) -> Option<js_sys::Uint8Array>;
+}
+
 /// How to connect, once read from the URL and the options.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -142,10 +149,15 @@ struct Collecting {
     filled: usize,
     pieces: Vec<js_sys::Uint8Array>,
     whole: Option<js_sys::Uint8Array>,
+    /// The host could not allocate the buffer: the rest is dropped, the command fails.
+    failed: bool,
 }
 
 impl Collecting {
     fn append(&mut self, piece: &js_sys::Uint8Array) {
+        if self.failed {
+            return;
+        }
         let n = piece.length() as usize;
         let room = self.len.saturating_sub(self.filled).min(n);
         let piece = if room < n {
@@ -153,14 +165,8 @@ impl Collecting {
         } else {
             piece.clone()
         };
-        if self.whole.is_none() && self.filled + room >= self.len / 4 {
-            let whole = js_sys::Uint8Array::new_with_length(self.len as u32);
-            let mut at = 0u32;
-            for p in self.pieces.drain(..) {
-                whole.set(&p, at);
-                at += p.length();
-            }
-            self.whole = Some(whole);
+        if self.whole.is_none() && self.filled + room >= self.len / 4 && !self.gather() {
+            return;
         }
         match &self.whole {
             Some(whole) => whole.set(&piece, self.filled as u32),
@@ -170,22 +176,40 @@ impl Collecting {
         self.filled += room;
     }
 
-    /// The bytes, once all arrived.
-    fn finish(mut self) -> Option<js_sys::Uint8Array> {
-        if self.filled != self.len {
-            return None;
+    /// Moves the pieces into one buffer of the whole length; `false` (and failed) when the
+    /// host cannot allocate it.
+    fn gather(&mut self) -> bool {
+        let whole = u32::try_from(self.len)
+            .ok()
+            .and_then(|n| new_bytes(f64::from(n)));
+        let Some(whole) = whole else {
+            self.failed = true;
+            self.pieces = Vec::new();
+            return false;
+        };
+        let mut at = 0u32;
+        for p in self.pieces.drain(..) {
+            whole.set(&p, at);
+            at += p.length();
         }
-        if self.whole.is_none() {
+        self.whole = Some(whole);
+        true
+    }
+
+    /// The bytes, once all arrived; `Err` with why not.
+    fn finish(mut self) -> Result<js_sys::Uint8Array, RespError> {
+        if self.whole.is_none() && !self.failed {
             // Only a value under four bytes takes this path (see `append`).
-            let whole = js_sys::Uint8Array::new_with_length(self.len as u32);
-            let mut at = 0u32;
-            for p in self.pieces.drain(..) {
-                whole.set(&p, at);
-                at += p.length();
-            }
-            self.whole = Some(whole);
+            self.gather();
         }
-        self.whole
+        match self.whole {
+            Some(whole) if !self.failed && self.filled == self.len => Ok(whole),
+            _ if self.failed => Err(RespError::NoMemory { size: self.len }),
+            _ => Err(RespError::Protocol(format!(
+                "the {} bytes of a large value did not all reach the driver",
+                self.len
+            ))),
+        }
     }
 }
 
@@ -395,6 +419,7 @@ impl Link {
                 filled: 0,
                 pieces: Vec::new(),
                 whole: None,
+                failed: false,
             };
             c.append(&piece);
             collecting.push(c);
@@ -412,20 +437,23 @@ impl Link {
             let at = collecting.iter().position(|c| c.id == held.id);
             at.map(|i| collecting.remove(i))
         };
-        let bytes = match collected {
-            Some(c) => c.finish(),
-            // A held value of 0 bytes never has a range (the parser holds none that small).
-            None => None,
-        };
+        // A held value of 0 bytes never has a range (the parser holds none that small).
+        let bytes = collected.map_or_else(
+            || {
+                Err(RespError::Protocol(format!(
+                    "the {} bytes of a large value never arrived",
+                    held.len
+                )))
+            },
+            Collecting::finish,
+        );
         match bytes {
-            Some(bytes) => {
+            Ok(bytes) => {
                 held.bytes = Some(Rc::new(JsHeld(bytes)));
                 Ok(Reply::Held(held))
             }
-            None => Err(RespError::Protocol(format!(
-                "the {} bytes of a large value did not all reach the driver",
-                held.len
-            ))),
+            // Only this command fails: the stream's framing is intact.
+            Err(why) => Err(why),
         }
     }
 

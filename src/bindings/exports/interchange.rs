@@ -21,9 +21,9 @@ extern "C" {
     fn encode_utf8_into(text: &js_sys::JsString, out: &mut [u8]) -> i32;
     #[wasm_bindgen(js_name = encodeUtf8)]
     fn encode_utf8(text: &js_sys::JsString) -> Vec<u8>;
-    /// The same, left in JS memory.
-    #[wasm_bindgen(js_name = encodeUtf8)]
-    fn encode_utf8_host(text: &js_sys::JsString) -> js_sys::Uint8Array;
+    /// The same, left in JS memory (`Err` when the host cannot allocate it).
+    #[wasm_bindgen(js_name = encodeUtf8, catch)]
+    fn encode_utf8_host(text: &js_sys::JsString) -> Result<js_sys::Uint8Array, JsValue>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = parseBytes, catch)]
@@ -81,7 +81,10 @@ pub fn python_bytes_in_js(text: &js_sys::JsString) -> Option<js_sys::Uint8Array>
         scan.feed(buf.get(..written)?);
         at = end;
     }
-    scan.finish().then(|| encode_utf8_host(text))
+    if !scan.finish() {
+        return None;
+    }
+    encode_utf8_host(text).ok()
 }
 
 /// [`python_bytes_from_js`] of a text already read from the value.
