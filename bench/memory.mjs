@@ -1,30 +1,51 @@
 // What big values and big messages leave in memory (issue 25): wasm memory never shrinks, so
 // whatever one read or one fetch makes the module allocate stays with the process. Each
 // scenario runs in a fresh child process (a measurement must not inherit another's memory),
-// against a loopback redis-server started here; the numbers are after a full GC.
+// against a loopback redis-server started here; the numbers are after a full GC and 300 ms.
 //
 //   node bench/memory.mjs            all scenarios, one JSON object on stdout
 //   node bench/memory.mjs --child S  (internal) one scenario
+//   BENCH_PACKAGE=/path/to/pkg/dist/node.js node bench/memory.mjs   another build (a "before")
 //
 // - read60: `RedisBackend.getResult` of one stored 60 MB string, over `connectRedis`.
+// - store60: `RedisBackend.storeResult` of one 60 MB string, over `connectRedis`.
 // - process1000: a `RedisBroker` worker (concurrency 8) runs 1 000 messages of 1 MB.
 // - delayed1000: 1 000 messages of 1.4 MB delayed an hour; a worker runs 5 s (the issue's
 //   crash: the whole delay queue fetched into wasm memory), then stops.
 //
-// "wasm" is `external − arrayBuffers` of `process.memoryUsage()`: V8 counts a wasm memory in
-// `external` (not in `arrayBuffers`), so this is the module's linear memory plus a little.
+// "wasm" is the module's linear memory (`memory.buffer.byteLength`, found by wrapping
+// `WebAssembly.Instance` before the package loads). It used to be `external − arrayBuffers`
+// of `process.memoryUsage()`, which also counts Node's external strings: a large value
+// decoded from bytes in JS (TextDecoder) is one, so that figure now counts the value itself.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const MB = 1 << 20;
+const memories = [];
+const RealInstance = WebAssembly.Instance;
+WebAssembly.Instance = class extends RealInstance {
+  constructor(module, imports) {
+    super(module, imports);
+    if (this.exports.memory instanceof WebAssembly.Memory) memories.push(this.exports.memory);
+  }
+};
 const mem = () => {
   globalThis.gc?.();
   const u = process.memoryUsage();
-  return { rssMB: +(u.rss / MB).toFixed(1), wasmMB: +((u.external - u.arrayBuffers) / MB).toFixed(1) };
+  const linear = memories.reduce((n, m) => n + m.buffer.byteLength, 0);
+  return { rssMB: +(u.rss / MB).toFixed(1), wasmMB: +(linear / MB).toFixed(1) };
 };
 
+/** `mem()` once the collector has also freed what it frees off the main thread (Node's
+ * external strings and array buffers go a little after `gc()` returns). */
+async function settled() {
+  globalThis.gc?.();
+  await new Promise((r) => setTimeout(r, 300));
+  return mem();
+}
+
 async function child(scenario, url) {
-  const { connectRedis, Message, RedisBackend, RedisBroker, Worker, actor } = await import("dramatiq-results");
+  const { connectRedis, Message, RedisBackend, RedisBroker, Worker, actor } = await import(process.env.BENCH_PACKAGE ?? "dramatiq-results");
   const client = await connectRedis(url);
   const out = { scenario };
   try {
@@ -34,7 +55,16 @@ async function child(scenario, url) {
       out.before = mem();
       const value = await backend.getResult(m);
       out.length = value.length;
-      out.after = mem();
+      out.after = await settled();
+    } else if (scenario === "store60") {
+      const backend = new RedisBackend(client);
+      const m = new Message({ actorName: "big", messageId: "store60" });
+      let value = "x".repeat(60_000_000);
+      out.before = mem();
+      await backend.storeResult(m, value);
+      value = null;
+      out.length = Number(await client.sendCommand(["STRLEN", "none"])) + 60_000_000;
+      out.after = await settled();
     } else {
       const broker = new RedisBroker(client, { namespace: scenario, middleware: [] });
       let ran = 0;
@@ -54,7 +84,7 @@ async function child(scenario, url) {
       out.seconds = +((Date.now() - started) / 1000).toFixed(1);
       await worker.stop();
       out.ran = ran;
-      out.after = mem();
+      out.after = await settled();
     }
   } finally {
     await client.close();
@@ -64,10 +94,12 @@ async function child(scenario, url) {
 
 /** Fills Redis for `scenario` from this process (its memory is not measured). */
 async function fill(scenario, url) {
-  const { connectRedis, Message, RedisBackend, RedisBroker, actor } = await import("dramatiq-results");
+  const { connectRedis, Message, RedisBackend, RedisBroker, actor } = await import(process.env.BENCH_PACKAGE ?? "dramatiq-results");
   const client = await connectRedis(url);
   try {
-    if (scenario === "read60") {
+    if (scenario === "store60") {
+      // Nothing to fill.
+    } else if (scenario === "read60") {
       await new RedisBackend(client).storeResult(new Message({ actorName: "big", messageId: "read60" }), "x".repeat(60_000_000));
     } else {
       const broker = new RedisBroker(client, { namespace: scenario, middleware: [] });
@@ -104,7 +136,7 @@ if (at >= 0) {
 } else {
   const { startRedis } = await import("../tests/js/services.mjs");
   const results = {};
-  for (const scenario of (process.env.BENCH_MEMORY ?? "read60,process1000,delayed1000").split(",")) {
+  for (const scenario of (process.env.BENCH_MEMORY ?? "read60,store60,process1000,delayed1000").split(",")) {
     const server = await startRedis();
     try {
       const filled = await run(["--child", scenario, server.url, "fill"]);

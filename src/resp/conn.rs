@@ -31,9 +31,9 @@ use std::collections::VecDeque;
 
 use super::reply::Reply;
 
-use super::command::encode;
+use super::command::{encode, encode_pieces_with, Piece};
 use super::error::RespError;
-use super::parser::{Frame, Limits, Parser};
+use super::parser::{Frame, HeldRange, Limits, Parser};
 use super::url::ConnectOptions;
 
 /// A command's number on its connection, in submission order.
@@ -61,6 +61,10 @@ pub struct Progress {
     pub closed: Option<RespError>,
     /// RESP3 pushes that arrived (they answer no command).
     pub pushes: Vec<Vec<Reply>>,
+    /// Where the bytes of held values are in the chunk just fed (see
+    /// [`Connection::submit_value`]): the driver appends each range to its value, in order,
+    /// before it settles `completed`.
+    pub held: Vec<HeldRange>,
 }
 
 /// Where the connection is.
@@ -104,6 +108,8 @@ struct Pending {
     name: String,
     /// When it must have completed (host milliseconds), and the timeout that gave it.
     deadline: Option<(f64, f64)>,
+    /// Whether a large bulk string answering it may stay in the host ([`Reply::Held`]).
+    hold: bool,
 }
 
 /// A connection's state machine. See the module documentation.
@@ -208,6 +214,11 @@ impl Connection {
         &self.phase
     }
 
+    /// Whether the handshake is done and the connection open.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
     /// The RESP version in use (2 until `HELLO 3` succeeded).
     pub fn protocol(&self) -> u8 {
         self.protocol
@@ -234,6 +245,83 @@ impl Connection {
         now_ms: f64,
         timeout_ms: Option<f64>,
     ) -> Result<(RequestId, Vec<u8>), RespError> {
+        self.submit_with(argv, now_ms, timeout_ms, false)
+    }
+
+    /// [`Connection::submit`] for a command whose caller can take a large bulk-string
+    /// reply that stays in the host's memory: a reply that is one bulk string of
+    /// [`super::parser::HOLD_MIN_BYTES`] or more completes as [`Reply::Held`], its bytes
+    /// reported as [`Progress::held`] ranges of the chunks fed.
+    pub fn submit_value<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+    ) -> Result<(RequestId, Vec<u8>), RespError> {
+        self.submit_with(argv, now_ms, timeout_ms, true)
+    }
+
+    /// [`Connection::submit_with`], the command's bytes in pieces: each argument of `min`
+    /// bytes or more is left for the driver to write from where it is ([`Piece::Arg`]), so a
+    /// large stored value is not copied into one more buffer of its size. During the
+    /// handshake the command is held as [`Connection::submit`] holds it, and no piece is
+    /// returned.
+    ///
+    /// With `external = Some((n, len))`, argument `n` is `len` bytes the driver holds
+    /// elsewhere (see `command::encode_pieces_with`); the connection must be ready then
+    /// (see [`Connection::is_ready`]), or the command fails with [`RespError::Config`].
+    pub fn submit_pieces<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+        min: usize,
+        external: Option<(usize, usize)>,
+    ) -> Result<(RequestId, Vec<Piece>), RespError> {
+        if self.phase != Phase::Ready && external.is_some() {
+            return Err(RespError::Config(
+                "a command with bytes held outside needs a ready connection".into(),
+            ));
+        }
+        if self.phase != Phase::Ready {
+            let (id, bytes) = self.submit_with(argv, now_ms, timeout_ms, hold)?;
+            return Ok((id, vec![Piece::Bytes(bytes)]));
+        }
+        let pending = self.pending_for(argv, now_ms, timeout_ms, hold)?;
+        let id = pending.id;
+        self.pending.push_back(pending);
+        Ok((id, encode_pieces_with(argv, min, external)))
+    }
+
+    fn submit_with<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<(RequestId, Vec<u8>), RespError> {
+        let pending = self.pending_for(argv, now_ms, timeout_ms, hold)?;
+        let id = pending.id;
+        let mut bytes = Vec::new();
+        encode(argv, &mut bytes);
+        if self.phase == Phase::Handshake {
+            self.held_bytes.extend_from_slice(&bytes);
+            self.held.push_back(pending);
+            return Ok((id, Vec::new()));
+        }
+        self.pending.push_back(pending);
+        Ok((id, bytes))
+    }
+
+    /// A new command's bookkeeping, or why it cannot be sent.
+    fn pending_for<A: AsRef<[u8]>>(
+        &mut self,
+        argv: &[A],
+        now_ms: f64,
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<Pending, RespError> {
         if let Phase::Closed(cause) = &self.phase {
             return Err(cause.clone());
         }
@@ -248,20 +336,12 @@ impl Connection {
             .take(32)
             .collect::<String>()
             .to_ascii_uppercase();
-        let pending = Pending {
+        Ok(Pending {
             id,
             name,
             deadline: timeout_ms.map(|t| (now_ms + t, t)),
-        };
-        let mut bytes = Vec::new();
-        encode(argv, &mut bytes);
-        if self.phase == Phase::Handshake {
-            self.held_bytes.extend_from_slice(&bytes);
-            self.held.push_back(pending);
-            return Ok((id, Vec::new()));
-        }
-        self.pending.push_back(pending);
-        Ok((id, bytes))
+            hold,
+        })
     }
 
     /// Reads bytes from the socket.
@@ -272,7 +352,17 @@ impl Connection {
         }
         self.received |= !chunk.is_empty();
         let mut frames = Vec::new();
-        let parsed = self.parser.feed(chunk, &mut frames);
+        // The nth reply from now answers the nth handshake step still waiting, then the
+        // commands in order.
+        let (steps, pending) = (&self.steps, &self.pending);
+        let hold = |n: usize| {
+            n.checked_sub(steps.len())
+                .and_then(|i| pending.get(i))
+                .is_some_and(|p| p.hold)
+        };
+        let parsed = self
+            .parser
+            .feed_holding(chunk, &mut frames, &hold, &mut progress.held);
         for frame in frames {
             match frame {
                 Frame::Push(items) => progress.pushes.push(items),
@@ -869,5 +959,50 @@ mod tests {
         );
         assert!(p.closed.is_some());
         assert!(matches!(c.phase(), Phase::Closed(_)));
+    }
+
+    #[test]
+    fn a_large_value_is_held_only_for_a_command_that_asks() {
+        use crate::resp::parser::HOLD_MIN_BYTES;
+        let mut c = ready("redis://localhost");
+        let (a, _) = c.submit_value(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let (b, _) = c.submit(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let value = vec![b'x'; HOLD_MIN_BYTES];
+        let mut reply = format!("${}\r\n", value.len()).into_bytes();
+        reply.extend_from_slice(&value);
+        reply.extend_from_slice(b"\r\n");
+        let twice = [reply.clone(), reply].concat();
+        let (first, second) = twice.split_at(100);
+        let p = c.feed(first);
+        assert!(p.completed.is_empty());
+        let mut got = p
+            .held
+            .iter()
+            .map(|r| &first[r.start..r.end])
+            .collect::<Vec<_>>()
+            .concat();
+        let p = c.feed(second);
+        got.extend(p.held.iter().flat_map(|r| &second[r.start..r.end]));
+        assert_eq!(got, value, "the held bytes are the value's");
+        assert!(p.held.iter().all(|r| r.id == 0 && r.len == value.len()));
+        assert_eq!(p.completed.len(), 2);
+        assert!(
+            matches!(&p.completed[0], Completion { id, result: Ok(Reply::Held(h)) }
+                if *id == a && h.len == value.len() && h.bytes.is_none()),
+            "{:?}",
+            p.completed[0]
+        );
+        assert_eq!(p.completed[1], done(b, Reply::Bytes(value)));
+
+        // A connection cut in the middle of a held value says so.
+        let (_, _) = c.submit_value(&["LINDEX", "k", "0"], 0.0, None).unwrap();
+        let p = c.feed(format!("${}\r\nxx", HOLD_MIN_BYTES).as_bytes());
+        assert_eq!(p.held.len(), 1);
+        let p = c.socket_closed(None);
+        assert!(
+            matches!(&p.completed[0].result, Err(RespError::Closed(m)) if m.contains("middle of a reply")),
+            "{:?}",
+            p.completed
+        );
     }
 }

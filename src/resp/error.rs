@@ -54,6 +54,13 @@ pub enum RespError {
     },
     /// The Redis URL or an option is invalid.
     Config(String),
+    /// The host could not allocate memory for a large value it collects outside wasm
+    /// (see `parser::HOLD_MIN_BYTES`); the value is read and dropped, and only the command
+    /// it answers fails.
+    NoMemory {
+        /// The value's length.
+        size: usize,
+    },
 }
 
 impl RespError {
@@ -93,6 +100,10 @@ impl fmt::Display for RespError {
                 crate::codec::Plain(*after_ms)
             ),
             RespError::Config(why) => write!(f, "invalid Redis connection options: {why}"),
+            RespError::NoMemory { size } => write!(
+                f,
+                "could not allocate {size} bytes of memory for a value Redis sent"
+            ),
         }
     }
 }

@@ -37,7 +37,7 @@
 //! RESP3 streamed strings and aggregates (`$?`, `*?`) are refused: no Redis server sends
 //! them.
 
-use super::reply::Reply;
+use super::reply::{Held, Reply};
 
 use super::error::RespError;
 
@@ -54,6 +54,36 @@ pub const DEFAULT_MAX_REPLY_BYTES: usize = 128 << 20;
 /// longest string a stock server can hold. A failed reply that announces more is not worth
 /// waiting for.
 pub const DEFAULT_MAX_SKIP_BYTES: u64 = 512 << 20;
+
+/// [`Parser::feed_holding`] leaves a reply's bulk string of this many bytes or more in the
+/// host's memory when its command asked for it: 1 MiB. Wasm memory never shrinks, so a
+/// 60 MB value read into it pinned 80 MB for the life of the process (bench/notes.md); below
+/// this size the copy costs more than the memory it pins.
+pub const HOLD_MIN_BYTES: usize = 1 << 20;
+
+/// Bytes of the chunk just fed that belong to held bulk string `id` (see
+/// [`Parser::feed_holding`]): `chunk[start..end]`, to append to it, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldRange {
+    /// Which held bulk string ([`Held::id`]).
+    pub id: u64,
+    /// Its whole length, so the host can size its buffer.
+    pub len: usize,
+    /// Where in the chunk.
+    pub start: usize,
+    /// Where it ends in the chunk (exclusive).
+    pub end: usize,
+}
+
+/// What one [`Parser::feed_holding`] call needs besides the bytes.
+struct Feed<'a> {
+    /// Whether the `n`th reply completed from this call on may be held.
+    hold: &'a dyn Fn(usize) -> bool,
+    /// Where the held bytes of this chunk are.
+    ranges: &'a mut Vec<HeldRange>,
+    /// Where the chunk starts in the caller's buffer.
+    len: usize,
+}
 
 /// The parser's bounds. The defaults suit a result store; lower `max_bulk` to the backend's
 /// `maxValueBytes`.
@@ -150,6 +180,15 @@ enum State {
     },
     /// Skipping an over-limit payload and its CRLF.
     Skip { left: u64 },
+    /// Passing a large payload to the host ([`HeldRange`]s), then its CRLF.
+    Held {
+        id: u64,
+        len: usize,
+        /// Payload bytes still to come.
+        left: usize,
+        /// How many bytes of the CRLF after it arrived.
+        crlf: usize,
+    },
 }
 
 /// What the value being read at the top level will be.
@@ -184,6 +223,10 @@ pub struct Parser {
     /// Payload bytes of the top-level value being read that were, or are being, skipped.
     skipped: u64,
     broken: Option<RespError>,
+    /// The smallest bulk string held in the host's memory when a command asks for it.
+    hold_min: usize,
+    /// The id of the next held bulk string.
+    next_held: u64,
 }
 
 /// What one complete RESP value amounts to, before it is placed.
@@ -206,7 +249,15 @@ impl Parser {
             charged: 0,
             skipped: 0,
             broken: None,
+            hold_min: HOLD_MIN_BYTES,
+            next_held: 0,
         }
+    }
+
+    /// The same parser, holding bulk strings from `bytes` on (tests use small ones).
+    pub fn with_hold_min(mut self, bytes: usize) -> Self {
+        self.hold_min = bytes.max(1);
+        self
     }
 
     /// The limits in force.
@@ -229,10 +280,31 @@ impl Parser {
     /// error the frames completed before it are still in `out`, and this and every later
     /// call return the error.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), RespError> {
+        self.feed_holding(chunk, out, &|_| false, &mut Vec::new())
+    }
+
+    /// [`Parser::feed`], where a reply's top-level bulk string of [`HOLD_MIN_BYTES`] or more
+    /// is not stored: its payload bytes are reported as [`HeldRange`]s of `chunk` in
+    /// `ranges` (for the host to collect), and the reply is a [`Reply::Held`] with the same
+    /// id. Framing, CRLF and every limit are checked as for any other value. `hold(n)` says
+    /// whether the `n`th reply completed from this call on (0: the first; pushes do not
+    /// count) may be held: whether its command can take a value that is not in wasm memory.
+    pub fn feed_holding(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<Frame>,
+        hold: &dyn Fn(usize) -> bool,
+        ranges: &mut Vec<HeldRange>,
+    ) -> Result<(), RespError> {
         if let Some(e) = &self.broken {
             return Err(e.clone());
         }
-        let result = self.feed_inner(chunk, out);
+        let mut feed = Feed {
+            hold,
+            ranges,
+            len: chunk.len(),
+        };
+        let result = self.feed_inner(chunk, out, &mut feed);
         if let Err(e) = &result {
             self.broken = Some(e.clone());
             self.stack.clear();
@@ -242,7 +314,12 @@ impl Parser {
         result
     }
 
-    fn feed_inner(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), RespError> {
+    fn feed_inner(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<Frame>,
+        feed: &mut Feed<'_>,
+    ) -> Result<(), RespError> {
         let mut rest = chunk;
         while !rest.is_empty() {
             match &mut self.state {
@@ -271,11 +348,11 @@ impl Parser {
                                 return Err(self.line_too_long());
                             }
                             if self.line.is_empty() {
-                                self.on_line(head, out)?;
+                                self.on_line(head, out, feed)?;
                             } else {
                                 let mut line = std::mem::take(&mut self.line);
                                 line.extend_from_slice(head);
-                                let result = self.on_line(&line, out);
+                                let result = self.on_line(&line, out, feed);
                                 line.clear();
                                 self.line = line;
                                 result?;
@@ -321,6 +398,46 @@ impl Parser {
                         self.place(value, out)?;
                     }
                 }
+                State::Held {
+                    id,
+                    len,
+                    left,
+                    crlf,
+                } => {
+                    let take = (*left).min(rest.len());
+                    if take > 0 {
+                        let start = feed.len - rest.len();
+                        feed.ranges.push(HeldRange {
+                            id: *id,
+                            len: *len,
+                            start,
+                            end: start + take,
+                        });
+                        *left -= take;
+                        rest = rest.get(take..).unwrap_or(&[]);
+                    }
+                    while *left == 0 && *crlf < 2 {
+                        let Some((&b, later)) = rest.split_first() else {
+                            break;
+                        };
+                        if Some(&b) != b"\r\n".get(*crlf) {
+                            return Err(RespError::Protocol(
+                                "a bulk string is not followed by CRLF".into(),
+                            ));
+                        }
+                        *crlf += 1;
+                        rest = later;
+                    }
+                    if *crlf == 2 {
+                        let held = Box::new(Held {
+                            id: *id,
+                            len: *len,
+                            bytes: None,
+                        });
+                        self.state = State::Line;
+                        self.place(Value::Reply(Reply::Held(held)), out)?;
+                    }
+                }
                 State::Skip { left } => {
                     let take = usize::try_from(*left).unwrap_or(usize::MAX).min(rest.len());
                     rest = rest.get(take..).unwrap_or(&[]);
@@ -344,7 +461,12 @@ impl Parser {
     }
 
     /// One header line, CR included, LF excluded.
-    fn on_line(&mut self, line: &[u8], out: &mut Vec<Frame>) -> Result<(), RespError> {
+    fn on_line(
+        &mut self,
+        line: &[u8],
+        out: &mut Vec<Frame>,
+        feed: &mut Feed<'_>,
+    ) -> Result<(), RespError> {
         let Some(line) = line.strip_suffix(b"\r") else {
             return Err(RespError::Protocol(format!(
                 "a reply line ends in LF without CR: {}",
@@ -386,7 +508,7 @@ impl Parser {
                 return match parse_len(body)? {
                     None if kind == Bulk::Blob => self.place(Value::Reply(Reply::Nil), out),
                     None => Err(bad_line("length", body)),
-                    Some(len) => self.start_bulk(kind, len, out),
+                    Some(len) => self.start_bulk(kind, len, out, feed),
                 };
             }
             b'*' | b'~' | b'>' | b'%' | b'|' => {
@@ -407,7 +529,13 @@ impl Parser {
         self.place(Value::Reply(value), out)
     }
 
-    fn start_bulk(&mut self, kind: Bulk, len: u64, out: &mut Vec<Frame>) -> Result<(), RespError> {
+    fn start_bulk(
+        &mut self,
+        kind: Bulk,
+        len: u64,
+        out: &mut Vec<Frame>,
+        feed: &mut Feed<'_>,
+    ) -> Result<(), RespError> {
         let limit = self.limits.max_bulk;
         // What nobody will read is skipped, not stored: the rest of a reply that already
         // failed, a dropped push, an attribute.
@@ -424,6 +552,21 @@ impl Parser {
             }
         }
         let want = len.saturating_add(2);
+        if keep && kind == Bulk::Blob && self.stack.is_empty() && self.top == Top::Reply {
+            let n = usize::try_from(len).unwrap_or(usize::MAX);
+            let nth = out.iter().filter(|f| matches!(f, Frame::Reply(_))).count();
+            if n >= self.hold_min && (feed.hold)(nth) {
+                let id = self.next_held;
+                self.next_held += 1;
+                self.state = State::Held {
+                    id,
+                    len: n,
+                    left: n,
+                    crlf: 0,
+                };
+                return Ok(());
+            }
+        }
         if keep {
             let want = usize::try_from(want).unwrap_or(usize::MAX);
             // A small first allocation; the rest grows with the bytes that arrive.
@@ -1100,5 +1243,163 @@ mod tests {
     fn frames_before_an_error_are_kept() {
         let (frames, _) = parse(&[b":1\r\n+OK\r\n?"]).unwrap_err();
         assert_eq!(frames, vec![ok(Reply::Int(1)), ok(b("OK"))]);
+    }
+
+    /// Frames, held values put back together (by id), and the last feed's outcome.
+    type HeldFeed = (Vec<Frame>, Vec<(u64, Vec<u8>)>, Result<(), RespError>);
+
+    /// Feeds `bytes` cut at `cut` with `hold`, and puts the held ranges back together.
+    fn feed_held(
+        mut p: Parser,
+        bytes: &[u8],
+        cut: usize,
+        hold: &dyn Fn(usize) -> bool,
+    ) -> HeldFeed {
+        let mut frames = Vec::new();
+        let mut held: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut result = Ok(());
+        for chunk in [&bytes[..cut], &bytes[cut..]] {
+            let mut ranges = Vec::new();
+            let before = frames
+                .iter()
+                .filter(|f| matches!(f, Frame::Reply(_)))
+                .count();
+            let shifted = |n: usize| hold(n + before);
+            let mut out = Vec::new();
+            result = p.feed_holding(chunk, &mut out, &shifted, &mut ranges);
+            frames.extend(out);
+            for r in ranges {
+                assert!(r.start < r.end && r.end <= chunk.len(), "{r:?}");
+                match held.iter_mut().find(|(id, _)| *id == r.id) {
+                    Some((_, b)) => b.extend_from_slice(&chunk[r.start..r.end]),
+                    None => held.push((r.id, chunk[r.start..r.end].to_vec())),
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        (frames, held, result)
+    }
+
+    fn held(id: u64, len: usize) -> Frame {
+        ok(Reply::Held(Box::new(Held {
+            id,
+            len,
+            bytes: None,
+        })))
+    }
+
+    #[test]
+    fn a_large_top_level_bulk_string_is_held_when_its_command_asks() {
+        let bytes = b"$5\r\nhe\r\nl\r\n$2\r\nhi\r\n$6\r\nworld!\r\n*1\r\n$5\r\nnest!\r\n";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            let (frames, kept, result) = feed_held(p, bytes, cut, &|_| true);
+            assert_eq!(result, Ok(()), "cut at {cut}");
+            assert_eq!(
+                frames,
+                vec![
+                    held(0, 5),
+                    ok(b("hi")),
+                    held(1, 6),
+                    ok(arr(vec![b("nest!")]))
+                ],
+                "cut at {cut}"
+            );
+            assert_eq!(
+                kept,
+                vec![(0, b"he\r\nl".to_vec()), (1, b"world!".to_vec())],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_replies_whose_command_asks_are_held() {
+        let bytes = b"+OK\r\n>2\r\n+message\r\n+x\r\n$5\r\nhello\r\n$5\r\nworld\r\n";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            // The second reply (the push counts for nothing) is held, the third is not.
+            let (frames, kept, result) = feed_held(p, bytes, cut, &|n| n == 1);
+            assert_eq!(result, Ok(()));
+            assert_eq!(
+                frames,
+                vec![
+                    ok(b("OK")),
+                    Frame::Push(vec![b("message"), b("x")]),
+                    held(0, 5),
+                    ok(b("world"))
+                ],
+                "cut at {cut}"
+            );
+            assert_eq!(kept, vec![(0, b"hello".to_vec())]);
+        }
+        // `feed` holds nothing, and verbatim strings and errors are never held.
+        let mut p = Parser::new(Limits::default()).with_hold_min(1);
+        let mut out = Vec::new();
+        p.feed(b"$5\r\nhello\r\n", &mut out).unwrap();
+        let mut ranges = Vec::new();
+        p.feed_holding(
+            b"=9\r\ntxt:hello\r\n!3\r\nERR\r\n",
+            &mut out,
+            &|_| true,
+            &mut ranges,
+        )
+        .unwrap();
+        assert_eq!(out, vec![ok(b("hello")), ok(b("hello")), server("ERR")]);
+        assert!(ranges.is_empty());
+    }
+
+    #[test]
+    fn a_held_string_keeps_every_check() {
+        let hold = |_: usize| true;
+        // Not followed by CRLF: a protocol error, whatever the chunking.
+        let bytes = b"$5\r\nhelloXY";
+        for cut in 0..=bytes.len() {
+            let p = Parser::new(Limits::default()).with_hold_min(4);
+            let (_, _, result) = feed_held(p, bytes, cut, &hold);
+            assert!(
+                matches!(&result, Err(RespError::Protocol(m)) if m.contains("CRLF")),
+                "{result:?}"
+            );
+        }
+        // Over `max_bulk`: fails its command at once and is skipped, never held.
+        let limits = Limits {
+            max_bulk: 5,
+            ..Limits::default()
+        };
+        let p = Parser::new(limits).with_hold_min(4);
+        let (frames, kept, result) = feed_held(p, b"$6\r\nworld!\r\n$5\r\nhello\r\n", 3, &hold);
+        assert_eq!(result, Ok(()));
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Reply(Err(RespError::TooLarge { size: 6, limit: 5 })),
+                held(0, 5)
+            ]
+        );
+        assert_eq!(kept, vec![(0, b"hello".to_vec())]);
+        // Over `max_reply` with its `Reply`: the same.
+        let limits = Limits {
+            max_reply: 5 + VALUE_COST - 1,
+            ..Limits::default()
+        };
+        let p = Parser::new(limits).with_hold_min(4);
+        let (frames, kept, _) = feed_held(p, b"$5\r\nhello\r\n", 0, &hold);
+        assert!(
+            matches!(
+                frames.as_slice(),
+                [Frame::Reply(Err(RespError::ReplyTooLarge { .. }))]
+            ),
+            "{frames:?}"
+        );
+        assert!(kept.is_empty());
+        // Cut off in the middle: not between frames.
+        let mut p = Parser::new(Limits::default()).with_hold_min(4);
+        let mut ranges = Vec::new();
+        p.feed_holding(b"$5\r\nhel", &mut Vec::new(), &hold, &mut ranges)
+            .unwrap();
+        assert!(!p.is_between_frames());
     }
 }

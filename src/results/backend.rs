@@ -22,7 +22,7 @@ use crate::model::envelope::{self, ExceptionInfo, Unwrapped};
 use crate::model::error::{ResultError, StoreError};
 use crate::model::key::KeyScheme;
 use crate::model::message::MessageRef;
-use crate::results::store::{Store, Watch};
+use crate::results::store::{Store, Stored, Watch};
 use crate::wait::backoff::{Backoff, Jitter};
 use crate::wait::race::{race, Either};
 use crate::wait::timer::{Timer, MAX_SLEEP_MS};
@@ -114,6 +114,18 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         Ok(bytes)
     }
 
+    /// [`ResultBackend::within_limit`] for a [`Stored`] value.
+    pub fn stored_within_limit(&self, key: &str, stored: Stored) -> Result<Stored, ResultError> {
+        if stored.len() > self.max_value_bytes {
+            return Err(ResultError::TooLarge {
+                key: key.to_owned(),
+                size: stored.len(),
+                limit: self.max_value_bytes,
+            });
+        }
+        Ok(stored)
+    }
+
     /// The key scheme (namespace, prefix keys).
     pub fn keys(&self) -> &KeyScheme {
         &self.keys
@@ -159,6 +171,12 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
     /// The stored bytes under `key`, waiting as `wait` says. This is the whole waiting
     /// algorithm; decoding is separate so callers may keep the raw bytes.
     pub async fn wait_for_bytes(&self, key: &str, wait: Wait) -> Result<Vec<u8>, ResultError> {
+        Ok(self.wait_for_stored(key, wait).await?.into_bytes())
+    }
+
+    /// [`ResultBackend::wait_for_bytes`], where a store may leave a large value in the
+    /// host's memory ([`Stored::Host`]) for a caller that can read it there.
+    pub async fn wait_for_stored(&self, key: &str, wait: Wait) -> Result<Stored, ResultError> {
         let start = self.timer.now_ms();
         let deadline = start + wait.timeout_ms;
         let mut backoff: Option<Backoff> = None;
@@ -175,34 +193,35 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             };
             // Boxed, like the server-side wait below: in place, the read's future (the store
             // call racing its timer) would stay in every pending wait's memory while it sleeps.
-            let read = match Box::pin(self.bounded(deadline, "get", self.store.get(key))).await {
-                Ok(read) => {
-                    last_error = None;
-                    read
-                }
-                // A blocked wait whose read is still pending at the deadline ends as a
-                // timeout (no result arrived in time), with the store's state as the cause.
-                Err(Op::Overdue(source)) if wait.block => {
-                    return Err(ResultError::Timeout {
-                        key: key.to_owned(),
-                        timeout_ms: wait.timeout_ms,
-                        cause: Some(last_error.unwrap_or(source)),
-                    })
-                }
-                // A failure to answer is waited out; the store's own error answer is final.
-                Err(Op::Failed(source)) if wait.block && !source.answered => {
-                    last_error = Some(source);
-                    None
-                }
-                Err(Op::Overdue(source) | Op::Failed(source)) => {
-                    return Err(ResultError::Store {
-                        key: key.to_owned(),
-                        source,
-                    })
-                }
-            };
-            if let Some(bytes) = read {
-                return self.within_limit(key, bytes);
+            let read =
+                match Box::pin(self.bounded(deadline, "get", self.store.get_stored(key))).await {
+                    Ok(read) => {
+                        last_error = None;
+                        read
+                    }
+                    // A blocked wait whose read is still pending at the deadline ends as a
+                    // timeout (no result arrived in time), with the store's state as the cause.
+                    Err(Op::Overdue(source)) if wait.block => {
+                        return Err(ResultError::Timeout {
+                            key: key.to_owned(),
+                            timeout_ms: wait.timeout_ms,
+                            cause: Some(last_error.unwrap_or(source)),
+                        })
+                    }
+                    // A failure to answer is waited out; the store's own error answer is final.
+                    Err(Op::Failed(source)) if wait.block && !source.answered => {
+                        last_error = Some(source);
+                        None
+                    }
+                    Err(Op::Overdue(source) | Op::Failed(source)) => {
+                        return Err(ResultError::Store {
+                            key: key.to_owned(),
+                            source,
+                        })
+                    }
+                };
+            if let Some(stored) = read {
+                return self.stored_within_limit(key, stored);
             }
             if !wait.block {
                 return Err(ResultError::Missing {
@@ -232,10 +251,14 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 // timeout) loops to the last read at the deadline.
                 // Boxed: only stores that wait server side take this path, and in place its
                 // future would grow every pending wait, of every store, by its size.
-                match Box::pin(self.bounded(deadline, "wait", self.store.wait(key, remaining)))
-                    .await
+                match Box::pin(self.bounded(
+                    deadline,
+                    "wait",
+                    self.store.wait_stored(key, remaining),
+                ))
+                .await
                 {
-                    Ok(Some(bytes)) => return self.within_limit(key, bytes),
+                    Ok(Some(stored)) => return self.stored_within_limit(key, stored),
                     Ok(None) => continue,
                     Err(Op::Overdue(source)) => {
                         return Err(ResultError::Timeout {
@@ -303,6 +326,23 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         let bytes = self.within_limit(key, bytes)?;
         let deadline = self.timer.now_ms() + DEFAULT_TIMEOUT_MS;
         self.bounded(deadline, "put", self.store.put(key, bytes, ttl_ms))
+            .await
+            .map_err(|op| ResultError::Store {
+                key: key.to_owned(),
+                source: op.into_source(),
+            })
+    }
+
+    /// [`ResultBackend::store_bytes`] of a value the host may hold ([`Stored::Host`]).
+    pub async fn store_stored(
+        &self,
+        key: &str,
+        value: Stored,
+        ttl_ms: u64,
+    ) -> Result<(), ResultError> {
+        let value = self.stored_within_limit(key, value)?;
+        let deadline = self.timer.now_ms() + DEFAULT_TIMEOUT_MS;
+        self.bounded(deadline, "put", self.store.put_stored(key, value, ttl_ms))
             .await
             .map_err(|op| ResultError::Store {
                 key: key.to_owned(),

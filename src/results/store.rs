@@ -4,8 +4,77 @@
 //! Everything else (keys, encoding, the envelope, waiting) is written once in
 //! [`crate::results::backend::ResultBackend`] on top of it.
 
+use std::rc::Rc;
+
 use crate::model::error::StoreError;
 use crate::wait::notify::{Notified, NotifiedSet};
+
+/// Bytes a store read that stayed in the host's memory (a large Redis value that
+/// `connectRedis` collected outside wasm): wasm memory never shrinks, so a 60 MB value read
+/// into it would pin 60 MB (and the buffers it grew through) for the life of the process.
+/// The core looks at them only through bounded copies.
+pub trait HostBytes {
+    /// How many bytes.
+    fn len(&self) -> usize;
+
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies `out.len()` bytes starting at `offset` into `out` (a range past the end
+    /// copies what there is and leaves the rest of `out` as it was).
+    fn copy_into(&self, offset: usize, out: &mut [u8]);
+
+    /// For the host side, which knows its own type.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// What a store read: the bytes themselves, or bytes the host holds ([`HostBytes`]).
+#[derive(Clone)]
+pub enum Stored {
+    /// In wasm memory, as every store but `connectRedis`'s large values gives them.
+    Bytes(Vec<u8>),
+    /// In the host's memory.
+    Host(Rc<dyn HostBytes>),
+}
+
+impl Stored {
+    /// How many bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Stored::Bytes(b) => b.len(),
+            Stored::Host(h) => h.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes in wasm memory (host bytes are copied in, in one exact allocation): for
+    /// the paths that need the whole value at once.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Stored::Bytes(b) => b,
+            Stored::Host(h) => {
+                let mut out = vec![0; h.len()];
+                h.copy_into(0, &mut out);
+                out
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stored::Bytes(b) => f.debug_tuple("Bytes").field(b).finish(),
+            Stored::Host(h) => write!(f, "Host({} bytes)", h.len()),
+        }
+    }
+}
 
 /// How a store can end a wait early when a value is written.
 pub enum Watch {
@@ -62,6 +131,23 @@ pub trait Store {
     async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
         let _ = timeout_ms;
         self.get(key).await
+    }
+
+    /// [`Store::get`], where the store may leave a large value in the host's memory
+    /// ([`Stored::Host`]); the default reads the bytes.
+    async fn get_stored(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        Ok(self.get(key).await?.map(Stored::Bytes))
+    }
+
+    /// [`Store::put`] of a value the host may hold ([`Stored::Host`]); the default copies it
+    /// in.
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        self.put(key, value.into_bytes(), ttl_ms).await
+    }
+
+    /// [`Store::wait`], as [`Store::get_stored`] is to [`Store::get`].
+    async fn wait_stored(&self, key: &str, timeout_ms: f64) -> Result<Option<Stored>, StoreError> {
+        Ok(self.wait(key, timeout_ms).await?.map(Stored::Bytes))
     }
 
     /// The values of many keys, in order. Stores with a batch read (Redis pipelines,

@@ -22,7 +22,9 @@ use std::cell::Cell;
 
 use crate::model::error::StoreError;
 use crate::resp::{Arg, Reply};
-use crate::results::store::Store;
+use std::rc::Rc;
+
+use crate::results::store::{HostBytes, Store, Stored};
 
 /// Replaces the value under `KEYS[1]` with `ARGV[1]` and expires it after `ARGV[2]` ms.
 pub const STORE_SCRIPT: &str = "redis.call('DEL',KEYS[1]) \
@@ -63,6 +65,41 @@ pub trait RedisClient {
     async fn blocking_command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
         self.command(argv).await
     }
+
+    /// [`RedisClient::command`] for a command that answers one stored value: a client may
+    /// leave a large one in the host's memory ([`Reply::Held`]).
+    async fn command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.command(argv).await
+    }
+
+    /// [`RedisClient::command`] with argument `at` replaced by bytes the host holds (a
+    /// large stored value): a client may send them from there. The default copies them in.
+    async fn command_host(
+        &self,
+        argv: &[Arg<'_>],
+        at: usize,
+        host: &Rc<dyn HostBytes>,
+    ) -> Result<Reply, StoreError> {
+        let bytes = Stored::Host(host.clone()).into_bytes();
+        let argv: Vec<Arg<'_>> = argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == at {
+                    Arg::Bytes(&bytes)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        self.command(&argv).await
+    }
+
+    /// [`RedisClient::blocking_command`], as [`RedisClient::command_value`] is to
+    /// [`RedisClient::command`].
+    async fn blocking_command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.blocking_command(argv).await
+    }
 }
 
 /// A [`Store`] in Dramatiq's Redis layout over a [`RedisClient`].
@@ -87,10 +124,14 @@ impl<C: RedisClient> RedisStore<C> {
     }
 
     /// Reads a reply that must be one stored value or nil.
-    fn value(reply: Reply, command: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn value(reply: Reply, command: &str) -> Result<Option<Stored>, StoreError> {
         match reply {
             Reply::Nil => Ok(None),
-            Reply::Bytes(bytes) => Ok(Some(bytes)),
+            Reply::Bytes(bytes) => Ok(Some(Stored::Bytes(bytes))),
+            Reply::Held(held) => match held.bytes {
+                Some(bytes) => Ok(Some(Stored::Host(bytes))),
+                None => Err(unexpected(command, &Reply::Held(held), "a string or nil")),
+            },
             other => Err(unexpected(command, &other, "a string or nil")),
         }
     }
@@ -125,11 +166,33 @@ fn is_unknown_command(error: &StoreError) -> bool {
 
 impl<C: RedisClient> Store for RedisStore<C> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_stored(key).await?.map(Stored::into_bytes))
+    }
+
+    async fn get_stored(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         let reply = self
             .client
-            .command(&[Arg::Text("LINDEX"), Arg::Text(key), Arg::Text("0")])
+            .command_value(&[Arg::Text("LINDEX"), Arg::Text(key), Arg::Text("0")])
             .await?;
         Self::value(reply, "LINDEX")
+    }
+
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        let host = match value {
+            Stored::Bytes(bytes) => return self.put(key, bytes, ttl_ms).await,
+            Stored::Host(host) => host,
+        };
+        let ttl = ttl_ms.to_string();
+        let argv = [
+            Arg::Text("EVAL"),
+            Arg::Text(STORE_SCRIPT),
+            Arg::Text("1"),
+            Arg::Text(key),
+            Arg::Bytes(&[]),
+            Arg::Text(&ttl),
+        ];
+        self.client.command_host(&argv, 4, &host).await?;
+        Ok(())
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
@@ -159,6 +222,13 @@ impl<C: RedisClient> Store for RedisStore<C> {
     }
 
     async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .wait_stored(key, timeout_ms)
+            .await?
+            .map(Stored::into_bytes))
+    }
+
+    async fn wait_stored(&self, key: &str, timeout_ms: f64) -> Result<Option<Stored>, StoreError> {
         let timeout = blocking_timeout(timeout_ms);
         if !self.no_blmove.get() {
             let argv = [
@@ -169,7 +239,7 @@ impl<C: RedisClient> Store for RedisStore<C> {
                 Arg::Text("LEFT"),
                 Arg::Text(&timeout),
             ];
-            match self.client.blocking_command(&argv).await {
+            match self.client.blocking_command_value(&argv).await {
                 Ok(reply) => return Self::value(reply, "BLMOVE"),
                 Err(e) if is_unknown_command(&e) => self.no_blmove.set(true),
                 Err(e) => return Err(e),
@@ -181,7 +251,7 @@ impl<C: RedisClient> Store for RedisStore<C> {
             Arg::Text(key),
             Arg::Text(&timeout),
         ];
-        let reply = self.client.blocking_command(&argv).await?;
+        let reply = self.client.blocking_command_value(&argv).await?;
         Self::value(reply, "BRPOPLPUSH")
     }
 
@@ -211,7 +281,7 @@ impl<C: RedisClient> Store for RedisStore<C> {
             }
             let got = items.len();
             for item in items {
-                out.push(Self::value(item, "EVAL")?);
+                out.push(Self::value(item, "EVAL")?.map(Stored::into_bytes));
             }
             out.extend(std::iter::repeat_with(|| None).take(chunk.len() - got));
         }

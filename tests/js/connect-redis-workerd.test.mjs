@@ -74,6 +74,20 @@ test("a Worker reads what a Python Dramatiq worker stored: values and failures",
   assert.deepEqual(decode((await call("read", { url: redis.url, message: add, block: false })).valueJson), 42);
 });
 
+test("large values (1 MiB and more) a Worker stores and reads over connectRedis come back whole, held outside wasm or not (non-ASCII)", async () => {
+  const values = [{ s: "x".repeat(3 << 20), n: [1, 2.5, null] }, "é😀".repeat(1 << 19), [`"quoted" \\ ${"y".repeat(1 << 20)}`]];
+  for (const [i, value] of values.entries()) {
+    const message = { queue_name: "edge", actor_name: "big", args: [], kwargs: {}, options: {}, message_id: `big-${i}`, message_timestamp: 0 };
+    const stored = await call("store", { url: redis.url, message, value });
+    assert.equal(stored.stored, true);
+    for (const block of [false, true]) {
+      const read = await call("read", { url: redis.url, message, block, timeout: 5000 });
+      assert.equal(read.error, undefined, JSON.stringify(read.error));
+      assert.deepEqual(decode(read.valueJson), value, `value ${i}, block ${block}`);
+    }
+  }
+});
+
 test("a blocking read in a Worker wakes when the value lands; another times out at its deadline", async () => {
   const [slow] = await send({ actor: "slow", args: [800] });
   const woken = await call("read", { url: redis.url, message: slow, block: true, timeout: 15_000 });

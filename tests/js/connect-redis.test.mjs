@@ -186,6 +186,163 @@ describe("connectRedis: commands and replies", () => {
   });
 });
 
+describe("connectRedis: large values stay out of wasm memory (issue 25)", () => {
+  // Wasm memory never shrinks: a value read into it pins its size for the life of the
+  // process. A reply that is one bulk string of 1 MiB or more, to a result read or a
+  // sendCommand, is collected in JS memory instead; every byte and error must be the same as
+  // through the path that reads it into wasm (a client the package does not recognise).
+  const MiB = 1 << 20;
+  const pad = "x".repeat(2 * MiB);
+  /** The same connection, through the generic path (its replies cross into wasm). */
+  const generic = (c) => ({ sendCommand: (argv, options) => c.sendCommand(argv, options) });
+
+  /** What getResult gives (or its error's class, code and message), for comparison. */
+  async function outcome(promise) {
+    try {
+      return { value: await promise };
+    } catch (e) {
+      return { error: [e?.constructor?.name, e?.code, e?.message] };
+    }
+  }
+
+  test("getResult, getResultBytes and a blocking getResult of large values: the same values, bytes and errors as the generic path", { timeout: 60_000 }, async () => {
+    const blocking = await connectRedis(server.url);
+    try {
+      const held = new RedisBackend(client, { blockingClient: blocking });
+      const reference = new RedisBackend(generic(client));
+      const cases = {
+        text: JSON.stringify(`é😀 ${pad} "quoted" \\ end`),
+        asciiEscapes: `"\\u00e9\\ud83d\\ude00${pad}"`,
+        nested: JSON.stringify({ a: [1, 2.5, -0, null, true], s: pad, deep: { x: [pad.slice(0, 10)] } }),
+        bigInteger: `{"n":123456789012345678901234567890,"s":"${pad}"}`,
+        sixteenDigits: `[1234567890123456,"${pad}"]`,
+        nan: `[NaN,Infinity,-Infinity,"${pad}"]`,
+        markerLike: `["\\u0000\\u0001n1","${pad}"]`,
+        exception: `{"__t":"dramatiq.results.Result","exn":{"type":"ValueError","msg":"${pad}"}}`,
+        escapedKey: `{"\\u005f_t":"dramatiq.results.Result","exn":{"type":"E","msg":"${pad}"}}`,
+        bom: `\ufeff"${pad}"`,
+        notJson: `"${pad}`,
+        trailing: `"${pad}" x`,
+        deep: "[".repeat(600) + `"${pad}"` + "]".repeat(600),
+      };
+      // Stored as raw bytes (a Python worker's, or a hostile peer's), not through storeResult.
+      const invalidUtf8 = Buffer.concat([Buffer.from('"'), Buffer.alloc(2 * MiB, "x"), Buffer.from([0xff, 0xc0, 0xaf]), Buffer.from('"')]);
+      const seen = {};
+      const all = { ...Object.fromEntries(Object.entries(cases).map(([k, v]) => [k, Buffer.from(v)])), invalidUtf8 };
+      for (const [name, bytes] of Object.entries(all)) {
+        const m = new Message({ actorName: "big", messageId: `case-${name}` });
+        // The key the backend reads, as its ResultMissing names it.
+        const { messageKey: key } = await failure(reference.getResult(m));
+        // Stored in the backend's layout (a one-element list), as the bytes are.
+        const script = "redis.call('DEL',KEYS[1]) redis.call('LPUSH',KEYS[1],ARGV[1]) return 1";
+        await client.sendCommand(["EVAL", script, "1", key, bytes]);
+        const [a, b] = [await outcome(held.getResult(m)), await outcome(reference.getResult(m))];
+        assert.deepEqual(a, b, `${name}: getResult`);
+        seen[name] = a;
+        const [ra, rb] = [await held.getResultBytes(m), await reference.getResultBytes(m)];
+        assert.ok(Buffer.from(ra).equals(Buffer.from(rb)) && Buffer.from(ra).equals(bytes), `${name}: getResultBytes`);
+        // The blocking read (BLMOVE on the dedicated connection) takes the same path.
+        const [c, d] = [await outcome(held.getResult(m, { block: true, timeout: 2000 })), await outcome(reference.getResult(m, { block: true, timeout: 2000 }))];
+        assert.deepEqual(c, d, `${name}: blocking getResult`);
+      }
+      // And what they are, so the comparison cannot pass on two equal mistakes.
+      assert.equal(seen.text.value, `é😀 ${pad} "quoted" \\ end`);
+      assert.equal(seen.bigInteger.value.n, 123456789012345678901234567890n);
+      assert.ok(Number.isNaN(seen.nan.value[0]) && seen.nan.value[1] === Infinity);
+      assert.equal(seen.markerLike.value[0], "\u0000\u0001n1");
+      for (const name of ["exception", "escapedKey"]) assert.equal(seen[name].error[1], "RESULT_FAILURE", name);
+      for (const name of ["notJson", "trailing", "invalidUtf8"]) assert.ok(seen[name].error, name);
+    } finally {
+      await blocking.close();
+    }
+  });
+
+  test("sendCommand of a large value: text decoded as a small one is (invalid UTF-8 as U+FFFD), bytes exact", async () => {
+    // Every kind of invalid sequence, then an ASCII letter, so the text splits cleanly.
+    const odd = Buffer.from([0xff, 0x61, 0xc0, 0xaf, 0x62, 0xe0, 0x80, 0x63, 0xed, 0xa0, 0x80, 0x64, 0xf0, 0x9f, 0x98, 0x65, 0xf4, 0x90, 0x80, 0x80, 0x66, 0xef, 0xbb, 0xbf, 0x67, 0xc3, 0xa9, 0x68]);
+    const big = Buffer.concat([odd, Buffer.alloc(2 * MiB, "y")]);
+    await client.sendCommand(["SET", "c:odd", odd]);
+    await client.sendCommand(["SET", "c:big", big]);
+    const small = await client.sendCommand(["GET", "c:odd"]);
+    assert.equal(await client.sendCommand(["GET", "c:big"]), small + "y".repeat(2 * MiB));
+    const bytes = await client.sendCommand(["GET", "c:big"], { returnBuffers: true });
+    assert.ok(Buffer.from(bytes).equals(big));
+    const typed = await client.sendCommand(["GET", "c:big"], { typeMapping: { 36: Buffer } });
+    assert.ok(Buffer.isBuffer(typed) && typed.equals(big));
+  });
+
+  test("large values written (storeResult, sendCommand) interleaved with small commands: every byte in order", { timeout: 60_000 }, async () => {
+    const reference = new RedisBackend(generic(client));
+    const held = new RedisBackend(client);
+    const values = [pad + "é😀", { list: [pad, 1.5, 2 ** 60], s: pad.slice(1) }, "small"];
+    const messages = values.map((_, i) => new Message({ actorName: "big", messageId: `store-${i}` }));
+    // All in one turn: small and large commands share the connection's writes.
+    const small = [];
+    const writes = [];
+    for (let i = 0; i < values.length; i++) {
+      small.push(client.sendCommand(["SET", `c:before-${i}`, String(i)]));
+      writes.push(held.storeResult(messages[i], values[i]));
+      small.push(client.sendCommand(["INCR", `c:count`]));
+    }
+    const big = Buffer.alloc(3 * MiB, "\r\n\0\xff");
+    small.push(client.sendCommand(["SET", "c:raw", big]));
+    small.push(client.sendCommand(["GET", "c:before-0"]));
+    await Promise.all(writes);
+    const answers = await Promise.all(small);
+    assert.deepEqual(answers.slice(-2), ["OK", "0"]);
+    for (let i = 0; i < values.length; i++) {
+      assert.deepEqual(await reference.getResult(messages[i]), values[i]);
+      // The bytes the encoder makes of the same value, which never saw a socket.
+      const stub = new api.StubBackend();
+      await stub.storeResult(messages[i], values[i]);
+      assert.ok(Buffer.from(await reference.getResultBytes(messages[i])).equals(Buffer.from(await stub.getResultBytes(messages[i]))), `value ${i}`);
+    }
+    assert.ok(Buffer.from(await client.sendCommand(["GET", "c:raw"], { returnBuffers: true })).equals(big));
+  });
+
+  test("a 60 MB value read, then one stored, in a fresh process grow wasm memory by less than 16 MiB", { timeout: 120_000 }, async () => {
+    const { spawn } = await import("node:child_process");
+    const child = `
+      const memories = [];
+      const Real = WebAssembly.Instance;
+      WebAssembly.Instance = class extends Real {
+        constructor(m, i) { super(m, i); if (this.exports.memory) memories.push(this.exports.memory); }
+      };
+      const { connectRedis, Message, RedisBackend } = await import("dramatiq-results");
+      const linear = () => memories.reduce((n, m) => n + m.buffer.byteLength, 0);
+      const client = await connectRedis(process.argv[1]);
+      const backend = new RedisBackend(client);
+      const m = new Message({ actorName: "big", messageId: "sixty" });
+      await backend.getResult(new Message({ actorName: "big", messageId: "warm" }), { block: false }).catch(() => {});
+      const before = linear();
+      const value = await backend.getResult(m);
+      const bytes = await backend.getResultBytes(m);
+      const ok = value.length === 60_000_000 && value === "é".repeat(10) + "x".repeat(60_000_000 - 10) && bytes.length === 60_000_002 + 50;
+      const read = linear() - before;
+      await backend.storeResult(new Message({ actorName: "big", messageId: "stored" }), "y".repeat(60_000_000));
+      console.log(JSON.stringify({ ok, grownBytes: read, storedBytes: linear() - before - read, modules: memories.length }));
+      await client.close();
+    `;
+    await new RedisBackend(client).storeResult(new Message({ actorName: "big", messageId: "sixty" }), "é".repeat(10) + "x".repeat(60_000_000 - 10));
+    const out = await new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ["--input-type=module", "-e", child, server.url], { stdio: ["ignore", "pipe", "inherit"] });
+      let text = "";
+      p.stdout.on("data", (d) => (text += d));
+      p.on("error", reject);
+      p.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`the child exited ${code}: ${text}`))));
+    });
+    const report = JSON.parse(out.trim().split("\n").at(-1));
+    assert.equal(report.modules, 1, "the module's memory was found");
+    assert.equal(report.ok, true, "the value read back whole");
+    // Before: 57 MiB (the value) plus the buffers it grew through.
+    assert.ok(report.grownBytes < 16 * MiB, `wasm memory grew by ${report.grownBytes} bytes`);
+    // Before: 172 MiB (the value's text, its command and the write buffer).
+    assert.ok(report.storedBytes < 16 * MiB, `storing grew wasm memory by ${report.storedBytes} bytes more`);
+    const stored = Buffer.from(await new RedisBackend(client).getResultBytes(new Message({ actorName: "big", messageId: "stored" })));
+    assert.ok(stored.equals(Buffer.from(`"${"y".repeat(60_000_000)}"`)), "the stored value arrived whole");
+  });
+});
+
 describe("RedisBroker over connectRedis", () => {
   test("a JS producer and a JS worker share a queue; results come back through RedisBackend", { timeout: 30_000 }, async () => {
     const producer = await connectRedis(server.url);

@@ -97,3 +97,13 @@ export function isServerError(error) {
     return false;
   }
 }
+
+/** A new Uint8Array of `n` bytes for a large value connectRedis collects, or null when the
+ * host cannot allocate it (which must not throw through wasm). */
+export function newBytes(n) {
+  try {
+    return new Uint8Array(n);
+  } catch {
+    return null;
+  }
+}

@@ -10,11 +10,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::adapter::{describe_value, error_text};
-use super::redis_socket::{lookup, same_client, SocketRedis};
+use super::redis_socket::{js_held, lookup, same_client, SocketRedis};
 use crate::bindings::js::type_error;
 use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
 use crate::resp::{Arg, Reply};
+use crate::results::store::HostBytes;
 use crate::stores::redis::RedisClient;
 
 #[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
@@ -230,12 +231,12 @@ fn blocking_wait_ms(argv: &[Arg<'_>]) -> Option<f64> {
     }
 }
 
-impl RedisClient for JsRedis {
-    async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+impl JsRedis {
+    async fn shared_command(&self, argv: &[Arg<'_>], hold: bool) -> Result<Reply, StoreError> {
         let c = &self.shared;
         match &c.dialect {
             Dialect::Native(n) => n
-                .command(argv, None)
+                .command_with(argv, None, hold)
                 .await
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
@@ -243,6 +244,60 @@ impl RedisClient for JsRedis {
                 send(promise, command_name(argv)).await
             }
         }
+    }
+
+    async fn blocking(&self, argv: &[Arg<'_>], hold: bool) -> Result<Reply, StoreError> {
+        let Some((c, state)) = &self.blocking else {
+            return self.shared_command(argv, hold).await;
+        };
+        match &c.dialect {
+            Dialect::Native(n) => n
+                .command_with(argv, blocking_wait_ms(argv), hold)
+                .await
+                .map_err(|e| native_error(command_name(argv), &e)),
+            Dialect::Js(dialect) => {
+                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
+                send(promise, command_name(argv)).await
+            }
+        }
+    }
+}
+
+impl RedisClient for JsRedis {
+    async fn command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.shared_command(argv, false).await
+    }
+
+    async fn command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.shared_command(argv, true).await
+    }
+
+    async fn command_host(
+        &self,
+        argv: &[Arg<'_>],
+        at: usize,
+        host: &Rc<dyn HostBytes>,
+    ) -> Result<Reply, StoreError> {
+        if let (Dialect::Native(n), Some(bytes)) = (&self.shared.dialect, js_held(host.as_ref())) {
+            return n
+                .command_host(argv, None, at, bytes)
+                .await
+                .map_err(|e| native_error(command_name(argv), &e));
+        }
+        // Another client takes the value as it takes any other (text when it is UTF-8).
+        let bytes = crate::results::store::Stored::Host(host.clone()).into_bytes();
+        let argv: Vec<Arg<'_>> = argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == at {
+                    Arg::Bytes(&bytes)
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        self.shared_command(&argv, false).await
     }
 
     fn has_blocking(&self) -> bool {
@@ -259,18 +314,10 @@ impl RedisClient for JsRedis {
     }
 
     async fn blocking_command(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
-        let Some((c, state)) = &self.blocking else {
-            return self.command(argv).await;
-        };
-        match &c.dialect {
-            Dialect::Native(n) => n
-                .command(argv, blocking_wait_ms(argv))
-                .await
-                .map_err(|e| native_error(command_name(argv), &e)),
-            Dialect::Js(dialect) => {
-                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
-                send(promise, command_name(argv)).await
-            }
-        }
+        self.blocking(argv, false).await
+    }
+
+    async fn blocking_command_value(&self, argv: &[Arg<'_>]) -> Result<Reply, StoreError> {
+        self.blocking(argv, true).await
     }
 }

@@ -30,9 +30,12 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use super::adapter::error_text;
 use super::timer::JsTimer;
+use crate::resp::command::{Piece, DIRECT_MIN_BYTES};
+use crate::resp::parser::HeldRange;
 use crate::resp::{
     Arg, ConnectOptions, Connection, Limits, Phase, Progress, Reply, RequestId, RespError,
 };
+use crate::results::store::HostBytes;
 use crate::wait::timer::Timer;
 
 #[wasm_bindgen]
@@ -53,6 +56,13 @@ extern "C" {
 
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(callback: &js_sys::Function);
+}
+
+#[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
+extern "C" {
+    /// A new buffer, or `None` when the host cannot allocate it.
+    #[wasm_bindgen(js_name = newBytes)]
+    fn new_bytes(n: f64) -> Option<js_sys::Uint8Array>;
 }
 
 /// How to connect, once read from the URL and the options.
@@ -129,6 +139,107 @@ impl<S: Future> Future for Cancellable<S> {
     }
 }
 
+/// A large value's bytes as they arrive, in JS memory (see `Parser::feed_holding`): copies
+/// of the socket's chunks until a quarter of the declared length arrived, then one buffer
+/// of the whole length (as the parser grows its own buffers: a peer must send bytes to make
+/// us hold four times as many).
+struct Collecting {
+    id: u64,
+    len: usize,
+    filled: usize,
+    pieces: Vec<js_sys::Uint8Array>,
+    whole: Option<js_sys::Uint8Array>,
+    /// The host could not allocate the buffer: the rest is dropped, the command fails.
+    failed: bool,
+}
+
+impl Collecting {
+    fn append(&mut self, piece: &js_sys::Uint8Array) {
+        if self.failed {
+            return;
+        }
+        let n = piece.length() as usize;
+        let room = self.len.saturating_sub(self.filled).min(n);
+        let piece = if room < n {
+            piece.subarray(0, room as u32)
+        } else {
+            piece.clone()
+        };
+        if self.whole.is_none() && self.filled + room >= self.len / 4 && !self.gather() {
+            return;
+        }
+        match &self.whole {
+            Some(whole) => whole.set(&piece, self.filled as u32),
+            // A copy: the host may reuse its chunk's memory once the callback returns.
+            None => self.pieces.push(piece.slice(0, room as u32)),
+        }
+        self.filled += room;
+    }
+
+    /// Moves the pieces into one buffer of the whole length; `false` (and failed) when the
+    /// host cannot allocate it.
+    fn gather(&mut self) -> bool {
+        let whole = u32::try_from(self.len)
+            .ok()
+            .and_then(|n| new_bytes(f64::from(n)));
+        let Some(whole) = whole else {
+            self.failed = true;
+            self.pieces = Vec::new();
+            return false;
+        };
+        let mut at = 0u32;
+        for p in self.pieces.drain(..) {
+            whole.set(&p, at);
+            at += p.length();
+        }
+        self.whole = Some(whole);
+        true
+    }
+
+    /// The bytes, once all arrived; `Err` with why not.
+    fn finish(mut self) -> Result<js_sys::Uint8Array, RespError> {
+        if self.whole.is_none() && !self.failed {
+            // Only a value under four bytes takes this path (see `append`).
+            self.gather();
+        }
+        match self.whole {
+            Some(whole) if !self.failed && self.filled == self.len => Ok(whole),
+            _ if self.failed => Err(RespError::NoMemory { size: self.len }),
+            _ => Err(RespError::Protocol(format!(
+                "the {} bytes of a large value did not all reach the driver",
+                self.len
+            ))),
+        }
+    }
+}
+
+/// A held value's bytes, in JS memory.
+pub struct JsHeld(pub js_sys::Uint8Array);
+
+impl HostBytes for JsHeld {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn copy_into(&self, offset: usize, out: &mut [u8]) {
+        let len = self.len();
+        let start = offset.min(len);
+        let end = offset.saturating_add(out.len()).min(len);
+        if let Some(out) = out.get_mut(..end - start) {
+            self.0.subarray(start as u32, end as u32).copy_to(out);
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The JS buffer behind host bytes this driver collected, if they are.
+pub fn js_held(bytes: &dyn HostBytes) -> Option<&js_sys::Uint8Array> {
+    bytes.as_any().downcast_ref::<JsHeld>().map(|h| &h.0)
+}
+
 /// The JS callback one socket holds (it holds the link weakly); the socket calls it only
 /// while open, and its close callback keeps the link alive until then.
 struct Callbacks {
@@ -174,6 +285,9 @@ struct Link {
     socket: RefCell<Option<HostSocket>>,
     /// Bytes to write at the next flush (or once the socket opens).
     out: RefCell<Vec<u8>>,
+    /// Bytes already copied to JS, written before `out` at the next flush: a command with a
+    /// large argument, and whatever was in `out` before it (so the order holds).
+    staged: RefCell<Vec<js_sys::Uint8Array>>,
     flush_scheduled: Cell<bool>,
     /// Who waits for which command, in submission order (replies come in that order).
     waiters: RefCell<VecDeque<(RequestId, Rc<Slot<Answer>>)>>,
@@ -183,6 +297,9 @@ struct Link {
     alarm: RefCell<Option<(f64, Rc<Slot<()>>)>>,
     /// The socket's close, once asked for.
     closing: RefCell<Option<js_sys::Promise>>,
+    /// Large values arriving outside wasm memory (at most one at a time but for a
+    /// handful of bytes of overlap, since only a top-level reply is held).
+    collecting: RefCell<Vec<Collecting>>,
     callbacks: Callbacks,
 }
 
@@ -209,11 +326,13 @@ impl Link {
                 conn: RefCell::new(conn),
                 socket: RefCell::new(None),
                 out: RefCell::new(first),
+                staged: RefCell::new(Vec::new()),
                 flush_scheduled: Cell::new(false),
                 waiters: RefCell::new(VecDeque::new()),
                 ready: RefCell::new(Vec::new()),
                 alarm: RefCell::new(None),
                 closing: RefCell::new(None),
+                collecting: RefCell::new(Vec::new()),
                 callbacks: Callbacks { data },
             }
         });
@@ -279,7 +398,63 @@ impl Link {
             return self.apply(progress);
         };
         let progress = self.conn.borrow_mut().feed(&bytes.to_vec());
+        if !progress.held.is_empty() {
+            self.collect(bytes, &progress.held);
+        }
         self.apply(progress);
+    }
+
+    /// Appends the held values' bytes of `chunk` to their buffers.
+    fn collect(&self, chunk: &js_sys::Uint8Array, ranges: &[HeldRange]) {
+        let mut collecting = self.collecting.borrow_mut();
+        for r in ranges {
+            let piece = chunk.subarray(r.start as u32, r.end as u32);
+            if let Some(c) = collecting.iter_mut().find(|c| c.id == r.id) {
+                c.append(&piece);
+                continue;
+            }
+            let mut c = Collecting {
+                id: r.id,
+                len: r.len,
+                filled: 0,
+                pieces: Vec::new(),
+                whole: None,
+                failed: false,
+            };
+            c.append(&piece);
+            collecting.push(c);
+        }
+    }
+
+    /// A held reply with its bytes attached (an error if they did not all arrive, which
+    /// the parser's framing makes impossible).
+    fn attach_held(&self, result: Answer) -> Answer {
+        let Ok(Reply::Held(mut held)) = result else {
+            return result;
+        };
+        let collected = {
+            let mut collecting = self.collecting.borrow_mut();
+            let at = collecting.iter().position(|c| c.id == held.id);
+            at.map(|i| collecting.remove(i))
+        };
+        // A held value of 0 bytes never has a range (the parser holds none that small).
+        let bytes = collected.map_or_else(
+            || {
+                Err(RespError::Protocol(format!(
+                    "the {} bytes of a large value never arrived",
+                    held.len
+                )))
+            },
+            Collecting::finish,
+        );
+        match bytes {
+            Ok(bytes) => {
+                held.bytes = Some(Rc::new(JsHeld(bytes)));
+                Ok(Reply::Held(held))
+            }
+            // Only this command fails: the stream's framing is intact.
+            Err(why) => Err(why),
+        }
     }
 
     /// Queues `argv`; its answer lands in the returned slot.
@@ -287,17 +462,107 @@ impl Link {
         self: &Rc<Self>,
         argv: &[&[u8]],
         timeout_ms: Option<f64>,
+        hold: bool,
     ) -> Result<Rc<Slot<Answer>>, RespError> {
-        let (id, bytes) = self
-            .conn
-            .borrow_mut()
-            .submit(argv, JsTimer.now_ms(), timeout_ms)?;
+        if argv.iter().any(|a| a.len() >= DIRECT_MIN_BYTES) {
+            return self.submit_large(argv, timeout_ms, hold);
+        }
+        let (id, bytes) = if hold {
+            self.conn
+                .borrow_mut()
+                .submit_value(argv, JsTimer.now_ms(), timeout_ms)?
+        } else {
+            self.conn
+                .borrow_mut()
+                .submit(argv, JsTimer.now_ms(), timeout_ms)?
+        };
         let slot = Slot::new();
         self.waiters.borrow_mut().push_back((id, slot.clone()));
         if !bytes.is_empty() {
             self.out.borrow_mut().extend_from_slice(&bytes);
             self.schedule_flush();
         }
+        if timeout_ms.is_some() {
+            self.rearm();
+        }
+        Ok(slot)
+    }
+
+    /// [`Link::submit`] for a command with a large argument (a stored value): the argument
+    /// is copied to JS once, straight from where it is, instead of into the command's bytes
+    /// and then `out` (two more buffers of its size in wasm memory, which never shrinks).
+    fn submit_large(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        hold: bool,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        self.submit_pieces(argv, timeout_ms, hold, None)
+    }
+
+    /// [`Link::submit`] with argument `at` the bytes of `host` (its entry in `argv` is not
+    /// read), written from JS memory as they are. Before the handshake is done they are
+    /// copied in and the command is held as any other.
+    fn submit_host(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        at: usize,
+        host: &js_sys::Uint8Array,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        if !self.conn.borrow().is_ready() {
+            let bytes = host.to_vec();
+            let argv: Vec<&[u8]> = argv
+                .iter()
+                .enumerate()
+                .map(|(i, a)| if i == at { bytes.as_slice() } else { *a })
+                .collect();
+            return self.submit(&argv, timeout_ms, false);
+        }
+        self.submit_pieces(argv, timeout_ms, false, Some((at, host)))
+    }
+
+    fn submit_pieces(
+        self: &Rc<Self>,
+        argv: &[&[u8]],
+        timeout_ms: Option<f64>,
+        hold: bool,
+        host: Option<(usize, &js_sys::Uint8Array)>,
+    ) -> Result<Rc<Slot<Answer>>, RespError> {
+        let external = host.map(|(at, bytes)| (at, bytes.length() as usize));
+        let (id, pieces) = self.conn.borrow_mut().submit_pieces(
+            argv,
+            JsTimer.now_ms(),
+            timeout_ms,
+            hold,
+            DIRECT_MIN_BYTES,
+            external,
+        )?;
+        let slot = Slot::new();
+        self.waiters.borrow_mut().push_back((id, slot.clone()));
+        {
+            let mut staged = self.staged.borrow_mut();
+            let out = std::mem::take(&mut *self.out.borrow_mut());
+            if !out.is_empty() {
+                staged.push(js_sys::Uint8Array::from(out.as_slice()));
+            }
+            for piece in pieces {
+                let bytes = match &piece {
+                    Piece::Arg(n) => match host {
+                        Some((at, bytes)) if at == *n => {
+                            staged.push(bytes.clone());
+                            continue;
+                        }
+                        _ => argv.get(*n).copied().unwrap_or_default(),
+                    },
+                    Piece::Bytes(b) => b.as_slice(),
+                };
+                if !bytes.is_empty() {
+                    staged.push(js_sys::Uint8Array::from(bytes));
+                }
+            }
+        }
+        self.schedule_flush();
         if timeout_ms.is_some() {
             self.rearm();
         }
@@ -320,22 +585,29 @@ impl Link {
     fn flush(self: &Rc<Self>) {
         self.flush_scheduled.set(false);
         let bytes = std::mem::take(&mut *self.out.borrow_mut());
-        if bytes.is_empty() {
+        let mut pieces = std::mem::take(&mut *self.staged.borrow_mut());
+        if !bytes.is_empty() {
+            pieces.push(js_sys::Uint8Array::from(bytes.as_slice()));
+        }
+        if pieces.is_empty() {
             return;
         }
-        let written = match self.socket.borrow().as_ref() {
-            Some(socket) => socket.write(&js_sys::Uint8Array::from(bytes.as_slice())),
-            None => return,
-        };
-        match written {
-            Ok(promise) => IGNORE.with(|ignore| {
-                let _ = promise.catch(ignore);
-            }),
-            Err(error) => {
-                // The shims never throw; a socket that does cannot be written to.
-                let text = error_text(&error);
-                let progress = self.conn.borrow_mut().socket_closed(Some(&text));
-                self.apply(progress);
+        // In order: the host writes a socket's writes in the order made.
+        for piece in &pieces {
+            let written = match self.socket.borrow().as_ref() {
+                Some(socket) => socket.write(piece),
+                None => return,
+            };
+            match written {
+                Ok(promise) => IGNORE.with(|ignore| {
+                    let _ = promise.catch(ignore);
+                }),
+                Err(error) => {
+                    // The shims never throw; a socket that does cannot be written to.
+                    let text = error_text(&error);
+                    let progress = self.conn.borrow_mut().socket_closed(Some(&text));
+                    return self.apply(progress);
+                }
             }
         }
     }
@@ -355,7 +627,7 @@ impl Link {
                     _ => waiters.iter().position(|(id, _)| *id == done.id),
                 };
                 if let Some((_, slot)) = at.and_then(|i| waiters.remove(i)) {
-                    slot.set(done.result);
+                    slot.set(self.attach_held(done.result));
                 }
             }
         }
@@ -365,6 +637,8 @@ impl Link {
             }
         }
         if let Some(cause) = progress.closed {
+            self.collecting.borrow_mut().clear();
+            self.staged.borrow_mut().clear();
             for slot in self.ready.borrow_mut().drain(..) {
                 slot.set(Err(cause.clone()));
             }
@@ -520,16 +794,33 @@ impl SocketRedis {
     /// Sends `argv` (command name first) and waits for its reply. `extra_ms` is added to
     /// the command timeout (a blocking command's own wait).
     pub async fn send(&self, argv: &[&[u8]], extra_ms: Option<f64>) -> Answer {
+        self.send_with(argv, extra_ms, false).await
+    }
+
+    /// [`SocketRedis::send`], where a reply that is one large bulk string stays in JS
+    /// memory ([`Reply::Held`] with its bytes attached) when `hold` says so.
+    pub async fn send_with(&self, argv: &[&[u8]], extra_ms: Option<f64>, hold: bool) -> Answer {
         let timeout = match (self.0.settings.command_timeout_ms, extra_ms) {
             (Some(t), extra) => Some(t + extra.unwrap_or(0.0)),
             (None, _) => None,
         };
-        let slot = self.link()?.submit(argv, timeout)?;
+        let slot = self.link()?.submit(argv, timeout, hold)?;
         Receive(slot).await
     }
 
-    /// [`SocketRedis::send`] for the core's [`Arg`]s.
-    pub async fn command(&self, argv: &[Arg<'_>], extra_ms: Option<f64>) -> Answer {
+    /// [`SocketRedis::command`] with argument `at` the bytes of `host`, written from JS
+    /// memory (a large stored value).
+    pub async fn command_host(
+        &self,
+        argv: &[Arg<'_>],
+        extra_ms: Option<f64>,
+        at: usize,
+        host: &js_sys::Uint8Array,
+    ) -> Answer {
+        let timeout = match (self.0.settings.command_timeout_ms, extra_ms) {
+            (Some(t), extra) => Some(t + extra.unwrap_or(0.0)),
+            (None, _) => None,
+        };
         let argv: Vec<&[u8]> = argv
             .iter()
             .map(|a| match a {
@@ -537,7 +828,30 @@ impl SocketRedis {
                 Arg::Bytes(b) => *b,
             })
             .collect();
-        self.send(&argv, extra_ms).await
+        let slot = self.link()?.submit_host(&argv, timeout, at, host)?;
+        Receive(slot).await
+    }
+
+    /// [`SocketRedis::send`] for the core's [`Arg`]s.
+    pub async fn command(&self, argv: &[Arg<'_>], extra_ms: Option<f64>) -> Answer {
+        self.command_with(argv, extra_ms, false).await
+    }
+
+    /// [`SocketRedis::send_with`] for the core's [`Arg`]s.
+    pub async fn command_with(
+        &self,
+        argv: &[Arg<'_>],
+        extra_ms: Option<f64>,
+        hold: bool,
+    ) -> Answer {
+        let argv: Vec<&[u8]> = argv
+            .iter()
+            .map(|a| match a {
+                Arg::Text(t) => t.as_bytes(),
+                Arg::Bytes(b) => *b,
+            })
+            .collect();
+        self.send_with(&argv, extra_ms, hold).await
     }
 
     /// Whether no command waits on it (so a blocking command would not queue).

@@ -11,7 +11,7 @@ use crate::bindings::drivers::memcached::JsMemcached;
 use crate::bindings::drivers::redis::JsRedis;
 use crate::bindings::drivers::timer::JsTimer;
 use crate::model::error::StoreError;
-use crate::results::store::{Store, Watch};
+use crate::results::store::{Store, Stored, Watch};
 use crate::stores::cloudflare_kv::CloudflareKvStore;
 use crate::stores::indexed_db::IndexedDbStore;
 use crate::stores::kv::KvStore;
@@ -107,5 +107,17 @@ impl Store for AnyStore {
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         each_store_await!(self, s => s.get_many(keys))
+    }
+
+    async fn put_stored(&self, key: &str, value: Stored, ttl_ms: u64) -> Result<(), StoreError> {
+        each_store_await!(self, s => s.put_stored(key, value, ttl_ms))
+    }
+
+    async fn get_stored(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        each_store_await!(self, s => s.get_stored(key))
+    }
+
+    async fn wait_stored(&self, key: &str, timeout_ms: f64) -> Result<Option<Stored>, StoreError> {
+        each_store_await!(self, s => s.wait_stored(key, timeout_ms))
     }
 }

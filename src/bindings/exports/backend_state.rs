@@ -8,22 +8,50 @@ use wasm_bindgen::JsCast;
 
 use super::any_store::AnyStore;
 use super::errors::to_js;
-use super::interchange::{parse_plain, python_bytes_from_js, value_from_js, value_to_js};
+use super::interchange::{
+    js_text, parse_plain, parse_plain_bytes, python_bytes_from_js, python_bytes_in_js,
+    python_bytes_of_text, value_from_js, value_to_js,
+};
 use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
 use crate::bindings::drivers::random::random_seed;
+use crate::bindings::drivers::redis_socket::{js_held, JsHeld};
 use crate::bindings::drivers::timer::JsTimer;
 use crate::bindings::js::{
     bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, prop, type_error,
 };
 use crate::codec;
-use crate::codec::interchange::{plain_json, small_int};
+use crate::codec::interchange::{plain_json, small_int, PlainScan};
 use crate::codec::value::Value;
 use crate::model::error::{ResultError, StoreError};
 use crate::model::key::{KeyScheme, DEFAULT_NAMESPACE};
+use crate::resp::command::DIRECT_MIN_BYTES;
 use crate::results::backend::{
     decode_result, unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES,
 };
+use crate::results::store::{HostBytes, Stored};
+
+/// How much of a value kept in JS memory is copied into wasm at a time to be checked.
+const SCAN_CHUNK: usize = 256 * 1024;
+
+/// Whether bytes kept in JS memory are plain JSON (`interchange::plain_json`), checked
+/// through one small buffer.
+fn host_is_plain(bytes: &dyn HostBytes) -> bool {
+    let len = bytes.len();
+    let mut buf = vec![0; SCAN_CHUNK.min(len)];
+    let mut scan = PlainScan::new();
+    let mut at = 0;
+    while at < len {
+        let n = SCAN_CHUNK.min(len - at);
+        let Some(piece) = buf.get_mut(..n) else {
+            return false;
+        };
+        bytes.copy_into(at, piece);
+        scan.feed(piece);
+        at += n;
+    }
+    scan.finish()
+}
 
 /// How values become bytes: the built-in JSON encoder (native fast path) or a JS object
 /// with `encode(value) → bytes` and `decode(bytes) → value`.
@@ -120,6 +148,27 @@ impl Shared {
         }
     }
 
+    /// [`Shared::encode`], where a large value for a Redis store whose `JSON.stringify` text
+    /// already is Python's bytes (ASCII, no marker, no number spelt differently) stays in JS
+    /// memory: checked through a small buffer, it never enters wasm whole (wasm memory never
+    /// shrinks), and `connectRedis` writes it from there. Every other value is
+    /// [`Shared::encode`]'s bytes.
+    pub(crate) fn encode_stored(&self, value: &JsValue) -> Result<Stored, JsValue> {
+        if !matches!(
+            (&self.codec, self.core.store()),
+            (Codec::Json, AnyStore::Redis(_))
+        ) {
+            return self.encode(value).map(Stored::Bytes);
+        }
+        let text = js_text(value)?;
+        if text.length() as usize >= DIRECT_MIN_BYTES {
+            if let Some(bytes) = python_bytes_in_js(&text) {
+                return Ok(Stored::Host(Rc::new(JsHeld(bytes))));
+            }
+        }
+        python_bytes_of_text(&text).map(Stored::Bytes)
+    }
+
     /// The JS value of stored bytes, or the error they stand for (the core's decode path;
     /// the built-in codec adds fast paths that skip building a tree).
     pub(crate) fn decode(&self, key: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
@@ -138,11 +187,43 @@ impl Shared {
                 let value = decode_result(key, bytes).map_err(|e| to_js(&e))?;
                 value_to_js(&value)
             }
+            Codec::Custom(_) => self.decode_custom(key, &js_sys::Uint8Array::from(bytes)),
+        }
+    }
+
+    /// [`Shared::decode`] for what a store read. A value the store left in JS memory
+    /// (`connectRedis`'s large values) is checked there through a small buffer and, when
+    /// plain JSON, parsed from there: it never enters wasm whole, so it pins no wasm memory
+    /// (which never shrinks). Anything else takes [`Shared::decode`], which decides every
+    /// byte as before.
+    pub(crate) fn decode_stored(&self, key: &str, stored: Stored) -> Result<JsValue, JsValue> {
+        if let Stored::Host(host) = &stored {
+            if let Some(js) = js_held(host.as_ref()) {
+                match &self.codec {
+                    Codec::Json => {
+                        if host_is_plain(host.as_ref()) {
+                            if let Ok(value) = parse_plain_bytes(js) {
+                                return Ok(value);
+                            }
+                        }
+                    }
+                    // The custom decoder gets a buffer of its own, as always.
+                    Codec::Custom(_) => return self.decode_custom(key, js),
+                }
+            }
+        }
+        self.decode(key, &stored.into_bytes())
+    }
+
+    /// The custom encoder's `decode(bytes)`, and the envelope check of its value.
+    fn decode_custom(&self, key: &str, bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue> {
+        match &self.codec {
+            Codec::Json => Err(type_error("no custom encoder")),
             Codec::Custom(enc) => {
                 let decoded = prop(enc, "decode")
                     .and_then(|f| {
                         f.unchecked_into::<js_sys::Function>()
-                            .call1(enc, &js_sys::Uint8Array::from(bytes).into())
+                            .call1(enc, bytes.as_ref())
                     })
                     .map_err(|cause| {
                         to_js(&ResultError::Store {

@@ -127,6 +127,21 @@ function reviver(key, value) {
     : value;
 }
 
+// What wasm-bindgen's glue decodes text passed from Rust with (a BOM is text, not a mark),
+// so a value read from JS bytes is the same string as one read from wasm memory.
+const strictUtf8 = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Plain JSON (Rust checked it: `PlainScan`) in UTF-8 bytes that stayed in JS → JS value. */
+export function parseBytes(bytes) {
+  return JSON.parse(strictUtf8.decode(bytes));
+}
+
+/** UTF-8 bytes → text, each invalid sequence a U+FFFD (as Rust's `from_utf8_lossy`). */
+export function textOfBytes(bytes) {
+  return lossyUtf8.decode(bytes);
+}
+
 /** JSON text with markers → JS value. The reviver only runs when Rust says it is needed. */
 export function fromText(text, needsReviver) {
   return needsReviver ? JSON.parse(text, reviver) : JSON.parse(text);

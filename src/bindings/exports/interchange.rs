@@ -21,8 +21,16 @@ extern "C" {
     fn encode_utf8_into(text: &js_sys::JsString, out: &mut [u8]) -> i32;
     #[wasm_bindgen(js_name = encodeUtf8)]
     fn encode_utf8(text: &js_sys::JsString) -> Vec<u8>;
+    /// The same, left in JS memory (`Err` when the host cannot allocate it).
+    #[wasm_bindgen(js_name = encodeUtf8, catch)]
+    fn encode_utf8_host(text: &js_sys::JsString) -> Result<js_sys::Uint8Array, JsValue>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = parseBytes, catch)]
+    fn parse_bytes(bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue>;
+    /// UTF-8 bytes in JS memory as text, lossily (as `String::from_utf8_lossy`).
+    #[wasm_bindgen(js_name = textOfBytes)]
+    pub fn text_of_bytes(bytes: &js_sys::Uint8Array) -> JsValue;
 }
 
 /// A JS value as a core value; `TypeError` if it is not JSON-serializable.
@@ -40,7 +48,48 @@ const ENCODE_INTO_MIN_UNITS: u32 = 256;
 /// The bytes Python's `json.dumps` writes for a JS value, without building a tree (see
 /// `transcode`); `TypeError` if it is not JSON-serializable.
 pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
-    let text = to_text_handle(value)?;
+    python_bytes_of_text(&to_text_handle(value)?)
+}
+
+/// A JS value's `JSON.stringify` text (with marker strings), left in JS; `TypeError` if it
+/// is not JSON-serializable.
+pub fn js_text(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
+    to_text_handle(value)
+}
+
+/// How many UTF-16 units of a large text are checked at a time (into a buffer of as many
+/// bytes: only ASCII text can pass).
+const SCAN_UNITS: u32 = 256 * 1024;
+
+/// A large text's UTF-8 bytes left in JS memory, when they already are Python's bytes
+/// (`transcode::AlreadyPythonScan`, checked through a small buffer): then a large stored
+/// value never enters wasm whole. `None` when they are not (non-ASCII, a marker, a number
+/// JS spells differently…): the caller takes [`python_bytes_of_text`].
+pub fn python_bytes_in_js(text: &js_sys::JsString) -> Option<js_sys::Uint8Array> {
+    let units = text.length();
+    let mut buf = vec![0u8; SCAN_UNITS.min(units) as usize];
+    let mut scan = transcode::AlreadyPythonScan::new();
+    let mut at = 0;
+    while at < units {
+        let end = (at + SCAN_UNITS).min(units);
+        let piece = text.substring(at, end);
+        // -1 when the piece does not fit one byte per unit: not ASCII, so not Python's.
+        let written = usize::try_from(encode_utf8_into(&piece, &mut buf)).ok()?;
+        if written != (end - at) as usize {
+            return None;
+        }
+        scan.feed(buf.get(..written)?);
+        at = end;
+    }
+    if !scan.finish() {
+        return None;
+    }
+    encode_utf8_host(text).ok()
+}
+
+/// [`python_bytes_from_js`] of a text already read from the value.
+pub fn python_bytes_of_text(text: &js_sys::JsString) -> Result<Vec<u8>, JsValue> {
+    let text = text.clone();
     let units = text.length();
     let text = if units < ENCODE_INTO_MIN_UNITS {
         // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
@@ -73,6 +122,12 @@ pub fn value_to_js(value: &Value) -> Result<JsValue, JsValue> {
     let mut text = String::new();
     let needs_reviver = interchange::to_js_json(value, &mut text);
     from_text(&text, needs_reviver)
+}
+
+/// Plain JSON text in JS memory (checked by `interchange::PlainScan`) as a JS value, by
+/// `JSON.parse` alone: [`parse_plain`] for bytes that never entered wasm.
+pub fn parse_plain_bytes(bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue> {
+    parse_bytes(bytes)
 }
 
 /// Plain JSON text (see `interchange::plain_json`) as a JS value, by `JSON.parse` alone.

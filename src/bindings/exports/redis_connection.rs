@@ -8,8 +8,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::errors::redis_error;
+use super::interchange::text_of_bytes;
 use super::promise::{promise_of, reject};
-use crate::bindings::drivers::redis_socket::{register, Settings, SocketRedis};
+use crate::bindings::drivers::redis_socket::{js_held, register, Settings, SocketRedis};
 use crate::bindings::js::{is_absent, known_options, opt_number, opt_string, prop, type_error};
 use crate::codec::value::MAX_SAFE_INT;
 use crate::resp::parser::DEFAULT_MAX_REPLY_BYTES;
@@ -227,6 +228,22 @@ fn reply_to_js(reply: Reply, bulk: &Bulk) -> JsValue {
                 }
             }
         },
+        Reply::Held(held) => {
+            // A large value that stayed in JS memory: no copy through wasm.
+            let Some(bytes) = held.bytes.as_deref().and_then(js_held).cloned() else {
+                return JsValue::NULL;
+            };
+            match bulk {
+                Bulk::Text => text_of_bytes(&bytes),
+                Bulk::Bytes(from, class) => {
+                    let bytes: JsValue = bytes.into();
+                    match from {
+                        Some(from) => from.call1(class, &bytes).unwrap_or(bytes),
+                        None => bytes,
+                    }
+                }
+            }
+        }
         Reply::Array(items) => items
             .into_iter()
             .map(|r| reply_to_js(r, bulk))
@@ -248,7 +265,7 @@ impl RedisConnection {
         let client = self.client.clone();
         promise_of(async move {
             let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            match client.send(&refs, None).await {
+            match client.send_with(&refs, None, true).await {
                 Ok(reply) => Ok(reply_to_js(reply, &bulk)),
                 Err(e) => Err(to_js(&e)),
             }

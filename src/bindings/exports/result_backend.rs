@@ -13,12 +13,14 @@ use super::errors::{exception_info, missing, to_js};
 use super::interchange::value_to_js;
 use super::promise::{promise_of, reject};
 use super::result_stream::{abort_reason, already_aborted, Collection, ResultStream};
+use crate::bindings::drivers::redis_socket::js_held;
 use crate::bindings::js::{
     array_of, bytes_from_js, is_absent, options_object, prop, ttl_ms, type_error,
 };
 use crate::model::envelope::{self, ExceptionInfo};
 use crate::model::error::ResultError;
 use crate::results::backend::{exception_bytes, DEFAULT_RESULT_TTL_MS};
+use crate::results::store::Stored;
 use crate::wait::race::{race, Either};
 
 /// What a read returns.
@@ -69,7 +71,7 @@ impl JsResultBackend {
         };
         let shared = self.shared.clone();
         promise_of(async move {
-            let read = shared.core.wait_for_bytes(&key, wait);
+            let read = shared.core.wait_for_stored(&key, wait);
             let outcome = match abort {
                 None => read.await,
                 Some(mut abort) => {
@@ -83,8 +85,8 @@ impl JsResultBackend {
                 }
             };
             match (outcome, mode) {
-                (Ok(bytes), Decode::Raw) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
-                (Ok(bytes), _) => shared.decode(&key, &bytes),
+                (Ok(stored), Decode::Raw) => Ok(raw_bytes(stored).into()),
+                (Ok(stored), _) => shared.decode_stored(&key, stored),
                 (Err(ResultError::Missing { .. }), Decode::OrMissing) => Ok(missing()),
                 (Err(e), _) => Err(to_js(&e)),
             }
@@ -103,6 +105,23 @@ impl JsResultBackend {
             shared
                 .core
                 .store_bytes(&key, bytes, ttl)
+                .await
+                .map_err(|e| to_js(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// [`JsResultBackend::put`] of a value the host may hold.
+    fn put_stored(&self, prepared: Result<(String, Stored, u64), JsValue>) -> js_sys::Promise {
+        let (key, value, ttl) = match prepared {
+            Ok(p) => p,
+            Err(e) => return reject(e),
+        };
+        let shared = self.shared.clone();
+        promise_of(async move {
+            shared
+                .core
+                .store_stored(&key, value, ttl)
                 .await
                 .map_err(|e| to_js(&e))?;
             Ok(JsValue::UNDEFINED)
@@ -177,10 +196,10 @@ impl JsResultBackend {
         value: JsValue,
         ttl_ms_: JsValue,
     ) -> js_sys::Promise {
-        self.put((|| {
+        self.put_stored((|| {
             Ok((
                 self.shared.key(&message)?,
-                self.shared.encode(&value)?,
+                self.shared.encode_stored(&value)?,
                 ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?,
             ))
         })())
@@ -291,4 +310,15 @@ impl JsResultBackend {
     pub fn encoder(&self) -> JsValue {
         self.shared.encoder.clone()
     }
+}
+
+/// What `getResultBytes` hands back: a new `Uint8Array` of the stored bytes (a value kept
+/// in JS memory is that buffer itself, which nobody else holds).
+fn raw_bytes(stored: Stored) -> js_sys::Uint8Array {
+    if let Stored::Host(host) = &stored {
+        if let Some(js) = js_held(host.as_ref()) {
+            return js.clone();
+        }
+    }
+    js_sys::Uint8Array::from(stored.into_bytes().as_slice())
 }

@@ -236,6 +236,228 @@ pub fn plain_json(bytes: &[u8]) -> Option<&str> {
     Some(text)
 }
 
+/// [`plain_json`]'s decision over bytes that arrive in pieces: feed every piece in order,
+/// then [`PlainScan::finish`] says what `plain_json` says of them all together. For a large
+/// value kept outside wasm memory, checked through a small buffer (the bytes then cross to
+/// `JSON.parse` without entering wasm whole).
+#[derive(Debug, Default)]
+pub struct PlainScan {
+    failed: bool,
+    /// An incomplete UTF-8 sequence at the end of the last piece.
+    carry: Vec<u8>,
+    /// Whether a non-whitespace byte was seen, and whether the first was `{`.
+    started: bool,
+    top_object: bool,
+    depth: usize,
+    at: ScanAt,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum ScanAt {
+    #[default]
+    Between,
+    /// In a string: how much of a `\u0000` prefix matched (`None` once it cannot), its
+    /// raw length so far, whether it held an escape, whether it is `__t` so far, and
+    /// whether the last byte began an escape.
+    Text {
+        prefix: Option<u8>,
+        raw: usize,
+        escaped: bool,
+        dunder_t: bool,
+        in_escape: bool,
+    },
+    /// In a number: its digits so far, and whether it is integral so far.
+    Number { digits: usize, integral: bool },
+}
+
+impl PlainScan {
+    /// A scan at the start of the bytes.
+    pub fn new() -> Self {
+        PlainScan::default()
+    }
+
+    /// Reads the next piece.
+    pub fn feed(&mut self, piece: &[u8]) {
+        if self.failed || !self.utf8(piece) {
+            self.failed = true;
+            return;
+        }
+        let mut i = 0;
+        while let Some(&b) = piece.get(i) {
+            match &mut self.at {
+                ScanAt::Text {
+                    prefix,
+                    raw,
+                    escaped,
+                    dunder_t,
+                    in_escape,
+                } => {
+                    if let Some(p) = *prefix {
+                        let want = b"\\u0000".get(usize::from(p)).copied().unwrap_or(0);
+                        if b.eq_ignore_ascii_case(&want) {
+                            *prefix = Some(p + 1);
+                            if p + 1 == 6 {
+                                self.failed = true;
+                                return;
+                            }
+                        } else {
+                            *prefix = None;
+                        }
+                    }
+                    if *in_escape {
+                        *in_escape = false;
+                        *raw += 1;
+                        i += 1;
+                        continue;
+                    }
+                    if b == b'"' {
+                        let (raw, escaped, dunder_t) = (*raw, *escaped, *dunder_t);
+                        self.at = ScanAt::Between;
+                        if self.top_object && self.depth == 1 && (escaped || raw == 3 && dunder_t) {
+                            self.failed = true;
+                            return;
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    if b == b'\\' {
+                        *escaped = true;
+                        *in_escape = true;
+                    }
+                    *dunder_t &= b"__t".get(*raw) == Some(&b);
+                    *raw += 1;
+                    i += 1;
+                    // Once the prefix is settled, skip plain text in one tight scan.
+                    if prefix.is_none() && !*in_escape {
+                        let rest = piece.get(i..).unwrap_or_default();
+                        let skip = rest
+                            .iter()
+                            .position(|&c| c == b'"' || c == b'\\')
+                            .unwrap_or(rest.len());
+                        if skip > 0 {
+                            *dunder_t &= b"__t".get(*raw..*raw + skip) == rest.get(..skip);
+                            *raw += skip;
+                            i += skip;
+                        }
+                    }
+                }
+                ScanAt::Number { digits, integral } => match b {
+                    b'0'..=b'9' => {
+                        *digits += 1;
+                        i += 1;
+                    }
+                    b'.' | b'e' | b'E' => {
+                        *integral = false;
+                        i += 1;
+                    }
+                    b'-' | b'+' => i += 1,
+                    _ => {
+                        if !self.end_number() {
+                            return;
+                        }
+                    }
+                },
+                ScanAt::Between => {
+                    if !self.started && !b.is_ascii_whitespace() {
+                        self.started = true;
+                        self.top_object = b == b'{';
+                    }
+                    match b {
+                        b'"' => {
+                            self.at = ScanAt::Text {
+                                prefix: Some(0),
+                                raw: 0,
+                                escaped: false,
+                                dunder_t: true,
+                                in_escape: false,
+                            };
+                        }
+                        b'[' | b'{' => {
+                            self.depth += 1;
+                            if self.depth > MAX_DEPTH {
+                                self.failed = true;
+                                return;
+                            }
+                        }
+                        b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                        b'N' | b'I' => {
+                            self.failed = true;
+                            return;
+                        }
+                        b'-' | b'0'..=b'9' => {
+                            self.at = ScanAt::Number {
+                                digits: 0,
+                                integral: true,
+                            };
+                            // Read again as the number's first byte.
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// A number ended: whether it may stay.
+    fn end_number(&mut self) -> bool {
+        if let ScanAt::Number { digits, integral } = self.at {
+            self.at = ScanAt::Between;
+            // 15 digits always fit a double exactly; longer integers may not.
+            if integral && digits > 15 {
+                self.failed = true;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether `piece` continues valid UTF-8 (an incomplete sequence at its end is kept
+    /// for the next piece).
+    fn utf8(&mut self, piece: &[u8]) -> bool {
+        let mut piece = piece;
+        if let Some(&lead) = self.carry.first() {
+            let need = match lead {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
+            let take = (need - self.carry.len()).min(piece.len());
+            self.carry
+                .extend_from_slice(piece.get(..take).unwrap_or_default());
+            piece = piece.get(take..).unwrap_or_default();
+            if self.carry.len() < need {
+                return true;
+            }
+            if std::str::from_utf8(&self.carry).is_err() {
+                return false;
+            }
+            self.carry.clear();
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_none() => {
+                self.carry = piece.get(e.valid_up_to()..).unwrap_or_default().to_vec();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Whether `plain_json` would pass all the bytes fed.
+    pub fn finish(mut self) -> bool {
+        if self.failed || !self.carry.is_empty() {
+            return false;
+        }
+        match self.at {
+            ScanAt::Text { .. } => false,
+            ScanAt::Number { .. } => self.end_number(),
+            ScanAt::Between => true,
+        }
+    }
+}
+
 /// The value of stored bytes that are exactly a JSON integer of at most 15 digits (always
 /// exact in a double), as Python's `json.loads` reads it; `None` for anything else. Lets a
 /// small integer result skip the text round trip through `JSON.parse`.
@@ -367,6 +589,85 @@ mod tests {
         }
         assert_eq!(plain_json(b"\xff"), None);
         assert_eq!(plain_json("[".repeat(MAX_DEPTH + 1).as_bytes()), None);
+    }
+
+    /// What [`PlainScan`] says of `bytes` cut at `cuts` (sorted offsets).
+    fn scan_in_pieces(bytes: &[u8], cuts: &[usize]) -> bool {
+        let mut scan = PlainScan::new();
+        let mut at = 0;
+        for &cut in cuts.iter().chain([bytes.len()].iter()) {
+            scan.feed(&bytes[at..cut]);
+            at = cut;
+        }
+        scan.finish()
+    }
+
+    #[test]
+    fn plain_scan_in_pieces_decides_as_plain_json() {
+        let mut cases: Vec<Vec<u8>> = [
+            "42",
+            r#"{"a":[1,2.5,-0.0,1e+16,"x\"y",null,true,{"z":[]}],"b":"NaN"}"#,
+            "0.30000000000000004",
+            "123456789012345",
+            "1234567890123456",
+            "-1234567890123456",
+            "12345678901234567.5",
+            r#"["\u00e9\ud83d\ude00"]"#,
+            r#"[{"__t":"dramatiq.results.Result"}]"#,
+            "NaN",
+            "[Infinity]",
+            "-Infinity",
+            "9007199254740993",
+            "[1180591620717411303424]",
+            r#"{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
+            r#"  {"x":1,"__t":2}"#,
+            r#"  {"x":1,"__t_":2,"_t":3,"__":4}"#,
+            r#"{"x":"__t"}"#,
+            r#"{"x":{"__t":1}}"#,
+            r#"{"\u005f_t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
+            r#"{"a\\b":1}"#,
+            r#"["a\\b"]"#,
+            r#""\u0000\u0001n1""#,
+            r#""\U0000x""#,
+            r#""\u000""#,
+            r#""\u00001""#,
+            r#"["x","\u0000"]"#,
+            r#""\\u0000""#,
+            "\"unterminated",
+            "\"ends in escape\\",
+            "\"é😀 text\"",
+            "\u{feff}\"bom\"",
+            "[1-2e5,3]",
+            "",
+            "   ",
+            "{",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        cases.push(b"\xff".to_vec());
+        cases.push(b"\"\xe9\"".to_vec());
+        cases.push(b"\"\xf0\x9f\x98\"".to_vec());
+        cases.push(b"\"\xed\xa0\x80\"".to_vec());
+        cases.push("[".repeat(MAX_DEPTH + 1).into_bytes());
+        cases.push("[".repeat(MAX_DEPTH).into_bytes());
+        cases.push(format!("\"{}\"", "x".repeat(5000)).into_bytes());
+        for bytes in &cases {
+            let want = plain_json(bytes).is_some();
+            assert_eq!(scan_in_pieces(bytes, &[]), want, "{bytes:?} whole");
+            // Every single cut, and every pair of cuts on the short ones.
+            for a in 0..=bytes.len() {
+                assert_eq!(scan_in_pieces(bytes, &[a]), want, "{bytes:?} at {a}");
+                if bytes.len() < 80 {
+                    for b in a..=bytes.len() {
+                        assert_eq!(scan_in_pieces(bytes, &[a, b]), want, "{bytes:?} at {a},{b}");
+                    }
+                }
+            }
+            // One byte at a time.
+            let all: Vec<usize> = (1..bytes.len()).collect();
+            assert_eq!(scan_in_pieces(bytes, &all), want, "{bytes:?} bytewise");
+        }
     }
 
     #[test]

@@ -156,6 +156,170 @@ fn already_python(bytes: &[u8]) -> bool {
     depth == 0 && !bytes.is_empty()
 }
 
+/// [`already_python`] over a text that arrives in pieces (a large value's `JSON.stringify`
+/// text, read through a small buffer): feed every piece in order, then
+/// [`AlreadyPythonScan::finish`] says what `already_python` says of them all together. Then
+/// the text itself is Python's bytes, and a large value need not enter wasm memory whole.
+#[derive(Debug, Default)]
+pub struct AlreadyPythonScan {
+    failed: bool,
+    seen: bool,
+    depth: usize,
+    /// In a string token: where its escape stands, and whether its first byte is next.
+    string: Option<(Escape, bool)>,
+    /// A number or literal token cut by the end of the last piece.
+    carry: Vec<u8>,
+}
+
+/// Where a string's escape stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    None,
+    /// After a backslash; `true` when it was the string's first byte.
+    Backslash(bool),
+    /// After `\u`: how many hex digits, which ones, and whether the escape came first.
+    Hex(usize, [u8; 4], bool),
+}
+
+impl AlreadyPythonScan {
+    /// A scan at the start of the text.
+    pub fn new() -> Self {
+        AlreadyPythonScan::default()
+    }
+
+    /// Reads the next piece.
+    pub fn feed(&mut self, piece: &[u8]) {
+        if self.failed || piece.is_empty() {
+            return;
+        }
+        self.seen = true;
+        if self.carry.is_empty() {
+            self.scan(piece, false);
+        } else {
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(piece);
+            self.scan(&joined, false);
+        }
+    }
+
+    /// Whether `already_python` passes the whole text.
+    pub fn finish(mut self) -> bool {
+        if !self.carry.is_empty() {
+            let carry = std::mem::take(&mut self.carry);
+            self.scan(&carry, true);
+        }
+        !self.failed && self.seen && self.string.is_none() && self.depth == 0
+    }
+
+    fn scan(&mut self, bytes: &[u8], last: bool) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if let Some((escape, first)) = &mut self.string {
+                // One byte of a string token (see `verbatim_string_end`).
+                let Some(&b) = bytes.get(i) else { break };
+                i += 1;
+                let at_start = std::mem::replace(first, false);
+                match *escape {
+                    Escape::None => match b {
+                        b'"' => self.string = None,
+                        b'\\' => *escape = Escape::Backslash(at_start),
+                        0x20..=0x7e => {
+                            // The rest of the plain run in one tight scan.
+                            let run = bytes
+                                .get(i..)
+                                .unwrap_or_default()
+                                .iter()
+                                .position(|&c| {
+                                    c == b'"' || c == b'\\' || !(0x20..=0x7e).contains(&c)
+                                })
+                                .unwrap_or(bytes.len() - i);
+                            i += run;
+                        }
+                        _ => return self.fail(),
+                    },
+                    Escape::Backslash(at) => match b {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => *escape = Escape::None,
+                        b'u' => *escape = Escape::Hex(0, [0; 4], at),
+                        _ => return self.fail(),
+                    },
+                    Escape::Hex(n, mut hex, at) => {
+                        if let Some(h) = hex.get_mut(n) {
+                            *h = b;
+                        }
+                        if n + 1 < 4 {
+                            *escape = Escape::Hex(n + 1, hex, at);
+                            continue;
+                        }
+                        let control = hex.starts_with(b"00")
+                            && matches!(hex.get(2), Some(b'0' | b'1'))
+                            && matches!(hex.get(3), Some(b'0'..=b'9' | b'a'..=b'f'));
+                        if !control || (&hex == b"0000" && at) {
+                            return self.fail();
+                        }
+                        *escape = Escape::None;
+                    }
+                }
+                continue;
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            let rest = bytes.get(i..).unwrap_or_default();
+            match b {
+                b'"' => {
+                    self.string = Some((Escape::None, true));
+                    i += 1;
+                }
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return self.fail();
+                    }
+                    i += 1;
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    i += 1;
+                }
+                b',' | b':' => i += 1,
+                b't' | b'f' | b'n' => {
+                    let literal: &[u8] = match b {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if !last && rest.len() < literal.len() && literal.starts_with(rest) {
+                        self.carry = rest.to_vec();
+                        return;
+                    }
+                    match literal_at(bytes, i) {
+                        Some(l) => i += l.len(),
+                        None => return self.fail(),
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let extent = rest
+                        .iter()
+                        .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                        .unwrap_or(rest.len());
+                    if !last && extent == rest.len() {
+                        self.carry = rest.to_vec();
+                        return;
+                    }
+                    match verbatim_number_end(bytes, i) {
+                        Some(end) => i = end,
+                        None => return self.fail(),
+                    }
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    fn fail(&mut self) {
+        self.failed = true;
+        self.carry = Vec::new();
+    }
+}
+
 /// The end of the string token at `start` if Python writes it as it is: ASCII only, no
 /// marker, and only the escapes Python writes the same way (`\"`, `\\`, `\b` `\f` `\n`
 /// `\r` `\t`, and `\u00XX` in lowercase for other control characters).
@@ -436,6 +600,71 @@ mod tests {
             String::from_utf8_lossy(&tree_path(text)),
             "for {text}"
         );
+    }
+
+    /// What [`AlreadyPythonScan`] says of `bytes` cut at `cuts`.
+    fn scan_in_pieces(bytes: &[u8], cuts: &[usize]) -> bool {
+        let mut scan = AlreadyPythonScan::new();
+        let mut at = 0;
+        for &cut in cuts.iter().chain([bytes.len()].iter()) {
+            scan.feed(&bytes[at..cut]);
+            at = cut;
+        }
+        scan.finish()
+    }
+
+    #[test]
+    fn already_python_in_pieces_decides_as_in_one() {
+        let mut cases: Vec<Vec<u8>> = [
+            r#"{"a":[1,2.5,-3,0.001,0.0001,true,false,null,"x\"y\\z\n\u001f"],"b":{}}"#,
+            r#""\u0000\u0001n1""#,
+            r#"["\u0000x","\u0001"]"#,
+            r#""\u00e9""#,
+            r#""\u007f""#,
+            r#""\u001F""#,
+            r#"[1e5,1E5,1.5e-7,-0,0,-0.5,00,01,1.,.5,-,--1]"#,
+            "1234567890123456",
+            "123456789012345",
+            "[123456789012345,-123456789012345]",
+            "0.00001",
+            "0.0001",
+            "[tru]",
+            "[true,fals]",
+            "nul",
+            "null",
+            "true",
+            "\"unterminated",
+            "\"ends in \\",
+            "\"\\u00",
+            "[[[]]]",
+            "[[[]]",
+            "[]]",
+            "",
+            " ",
+            "\"tab\there\"",
+            "\"é\"",
+            "[\"\\q\"]",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        cases.push("[".repeat(MAX_DEPTH + 1).into_bytes());
+        cases.push(format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)).into_bytes());
+        cases.push(format!("\"{}\"", "x".repeat(3000)).into_bytes());
+        for bytes in &cases {
+            let want = already_python(bytes);
+            assert_eq!(scan_in_pieces(bytes, &[]), want, "{bytes:?} whole");
+            for a in 0..=bytes.len() {
+                assert_eq!(scan_in_pieces(bytes, &[a]), want, "{bytes:?} at {a}");
+                if bytes.len() < 80 {
+                    for b in a..=bytes.len() {
+                        assert_eq!(scan_in_pieces(bytes, &[a, b]), want, "{bytes:?} at {a},{b}");
+                    }
+                }
+            }
+            let all: Vec<usize> = (1..bytes.len()).collect();
+            assert_eq!(scan_in_pieces(bytes, &all), want, "{bytes:?} bytewise");
+        }
     }
 
     #[test]
