@@ -3,7 +3,7 @@
 // of wall time (workerd's clocks stand still while a Worker computes, so the Worker cannot
 // time itself). Run after scripts/build:
 //
-//   node bench/startup_workerd_probe.mjs [runs] [variant[@delay-ms][+--v8-flag…]…]
+//   node bench/startup_workerd_probe.mjs [runs] [variant[@delay-ms][+--v8-flag…][#dist-folder]…]
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -45,13 +45,19 @@ const median = (xs) => {
 export async function probe(runs, names) {
   const { Miniflare } = await import("miniflare");
   const samples = Object.fromEntries(names.map((n) => [n, []]));
-  const wasm = readFileSync(`${pkg}dist/dramatiq_results_bg.wasm`);
-  const entry = readFileSync(`${pkg}dist/workerd.js`, "utf8");
+  const builds = new Map();
+  const build = (dist) => {
+    if (!builds.has(dist)) builds.set(dist, { wasm: readFileSync(`${dist}/dramatiq_results_bg.wasm`), entry: readFileSync(`${dist}/workerd.js`, "utf8") });
+    return builds.get(dist);
+  };
   for (let i = 0; i < runs; i++) {
     for (const name of names) {
       // "variant+--flag+--other": the variant under workerd with those V8 flags.
       // "variant@ms": the first request that long after ready.
-      const [head, ...flags] = name.split("+");
+      // "variant#/some/dist": the package's dist/ from that folder (another build).
+      const [spec, dist = `${pkg}dist`] = name.split("#");
+      const { wasm, entry } = build(dist);
+      const [head, ...flags] = spec.split("+");
       const [variant, delay] = head.split("@");
       if (flags.length) process.env.MINIFLARE_WORKERD_V8_FLAGS = flags.join(" ");
       else delete process.env.MINIFLARE_WORKERD_V8_FLAGS;

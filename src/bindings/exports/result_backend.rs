@@ -69,10 +69,12 @@ impl JsResultBackend {
         };
         let shared = self.shared.clone();
         promise_of(async move {
-            let read = shared.core.wait_for_bytes(&key, wait);
             let outcome = match abort {
-                None => read.await,
+                // A read that does not wait skips the waiting loop's code altogether.
+                None if !wait.block => shared.core.read_bytes_now(&key, wait.timeout_ms).await,
+                None => shared.core.wait_for_bytes(&key, wait).await,
                 Some(mut abort) => {
+                    let read = shared.core.wait_for_bytes(&key, wait);
                     if let Some(reason) = already_aborted(&abort) {
                         return Err(reason);
                     }
