@@ -1,10 +1,11 @@
 // Where workerd's first request goes (issue 29): fresh Miniflare instances of Workers that
 // each do a part of what the bench's Worker does on its first request, interleaved, medians
 // of wall time (workerd's clocks stand still while a Worker computes, so the Worker cannot
-// time itself). Run after scripts/build:
+// time itself) and the mean of workerd's CPU time over the first request ("cpu1", read from
+// /proc in 10 ms ticks: use many runs). Run after scripts/build:
 //
 //   node bench/startup_workerd_probe.mjs [runs] [variant[@delay-ms][+--v8-flag…][#dist-folder]…]
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -36,6 +37,23 @@ const b0 = new StubBackend(); const m0 = new Message({ actorName: "add", message
 b0.storeResult(m0, { sum: 3 }).then(() => b0.getResult(m0)).then((v) => { done = v.sum === 3 ? "yes" : "odd"; }, (e) => { done = String(e); });
 export default { async fetch() { return Response.json({ sum: 3, done }); } };`,
 };
+
+// workerd's CPU time, all its threads, from /proc (user + system, in 10 ms clock ticks: only
+// the mean over many runs means anything, hence "cpu1" is a mean, the rest medians).
+const workerdPid = () =>
+  readdirSync("/proc").find((d) => {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      return stat.includes("(workerd)") && stat.split(") ")[1].split(" ")[1] === String(process.pid);
+    } catch {
+      return false;
+    }
+  });
+const cpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,16 +89,19 @@ export async function probe(runs, names) {
       try {
         await mf.ready;
         if (delay) await new Promise((r) => setTimeout(r, Number(delay)));
+        const pid = workerdPid();
+        const cpu0 = pid ? cpuMs(pid) : NaN;
         const ready = performance.now();
         const r1 = await mf.dispatchFetch("http://bench/");
         const body1 = await r1.json();
         if (body1.sum !== 3) throw new Error(name);
         if (body1.done !== undefined && i === 0) console.log(name, "done at first request:", body1.done);
         const first = performance.now();
+        const cpu1 = pid ? cpuMs(pid) - cpu0 : NaN;
         const r2 = await mf.dispatchFetch("http://bench/");
         await r2.json();
         const second = performance.now();
-        samples[name].push({ ready: ready - start, first: first - ready, second: second - first });
+        samples[name].push({ ready: ready - start, first: first - ready, second: second - first, cpu1 });
       } finally {
         await mf.dispose();
       }
@@ -90,6 +111,7 @@ export async function probe(runs, names) {
   for (const name of names) {
     const xs = samples[name];
     out[name] = Object.fromEntries(["ready", "first", "second"].map((k) => [k, +median(xs.map((x) => x[k])).toFixed(2)]));
+    out[name].cpu1 = +mean(xs.map((x) => x.cpu1)).toFixed(2);
   }
   return out;
 }
