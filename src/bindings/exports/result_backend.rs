@@ -18,7 +18,7 @@ use crate::bindings::js::{
 };
 use crate::model::envelope::{self, ExceptionInfo};
 use crate::model::error::ResultError;
-use crate::results::backend::{exception_bytes, DEFAULT_RESULT_TTL_MS};
+use crate::results::backend::{exception_bytes, Wait, DEFAULT_RESULT_TTL_MS};
 use crate::wait::race::{race, Either};
 
 /// What a read returns.
@@ -59,10 +59,16 @@ impl JsResultBackend {
 
     /// Reads `message`'s result under `options` and hands it back as `mode` says.
     fn read(&self, message: &JsValue, options: &JsValue, mode: Decode) -> js_sys::Promise {
-        let prepared = self
-            .shared
-            .key(message)
-            .and_then(|key| Ok((key, wait_options(options, false)?)));
+        // No options: a read that does not wait, decided here, so that the first read (an
+        // edge function's) does not compile the reading of options (bench/notes.md, start-up).
+        let prepared = self.shared.key(message).and_then(|key| {
+            let wait = if is_absent(options) {
+                (Wait::NOW, None)
+            } else {
+                wait_options(options, false)?
+            };
+            Ok((key, wait))
+        });
         let (key, (wait, abort)) = match prepared {
             Ok(p) => p,
             Err(e) => return reject(e),
