@@ -490,6 +490,10 @@ if (startup.node.floor) {
 } else lines.push(`| Node floor rows | not measured: ${startup.node.floorError} | | |`);
 lines.push(`| workerd: ready | ${ms(startup.workerd.ours.ready)} | ${ms(startup.workerd.hello.ready)} | ${ratio(startup.workerd.ours.ready, startup.workerd.hello.ready)} |`);
 lines.push(`| workerd: first request | ${ms(startup.workerd.ours.first)} | ${ms(startup.workerd.hello.first)} | ${ratio(startup.workerd.ours.first, startup.workerd.hello.first)} |`);
+lines.push(
+  `| workerd: first request, Liftoff code kept (\`--no-flush-liftoff-code\`: workerd flushes it when Miniflare loads its own Workers after ours) | ` +
+    `${ms(startup.workerd.oursKept.first)} | ${ms(startup.workerd.helloKept.first)} | ${ratio(startup.workerd.oursKept.first, startup.workerd.helloKept.first)} |`,
+);
 const fc = startup.firstCall;
 lines.push(
   "",

@@ -569,3 +569,51 @@ fn server_side_wait_replaces_polling() {
     assert_eq!((b.store().gets.get(), b.store().waits.get()), (3, 2));
     assert_eq!(clock.pending_timers(), 0);
 }
+
+/// `read_bytes_now` (the bindings' path for a read that does not wait, kept apart so a first
+/// read compiles none of the waiting loop) answers as `wait_for_bytes` without blocking does:
+/// the bytes, `Missing`, the store's error at once, and a hung store's error at the deadline.
+#[test]
+fn reading_now_answers_as_a_non_blocking_wait() {
+    let clock = ManualClock::new();
+    let b = stub(&clock);
+    clock.block_on(b.store_result("here", &Value::Int(7), 1000));
+    let now = clock.block_on(b.read_bytes_now("here", 10_000.0));
+    let waited = clock.block_on(b.wait_for_bytes("here", Wait::NOW));
+    assert_eq!(format!("{now:?}"), format!("{waited:?}"));
+    assert_eq!(now.unwrap().unwrap(), b"7".to_vec());
+    let now = clock.block_on(b.read_bytes_now("absent", 10_000.0));
+    assert!(matches!(now, Some(Err(ResultError::Missing { ref key })) if key == "absent"));
+    assert_eq!(clock.now_ms(), 0.0);
+
+    let failing = ResultBackend::new(
+        Broken { hang: false },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let now = clock.block_on(failing.read_bytes_now("k", 10_000.0));
+    let waited = clock.block_on(failing.wait_for_bytes("k", Wait::NOW));
+    assert!(
+        matches!(now, Some(Err(ResultError::Store { .. }))),
+        "{now:?}"
+    );
+    assert_eq!(format!("{now:?}"), format!("{waited:?}"));
+    assert_eq!(clock.now_ms(), 0.0);
+
+    let clock = ManualClock::new();
+    let hung = ResultBackend::new(
+        Broken { hang: true },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let now = clock.block_on(hung.read_bytes_now("k", 200.0));
+    match now {
+        Some(Err(ResultError::Store { source, .. })) => {
+            assert!(source.message.contains("get"), "{source}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(clock.now_ms(), 200.0 + SETTLE_GRACE_MS);
+}

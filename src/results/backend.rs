@@ -168,6 +168,35 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         decode_result(key, &bytes)
     }
 
+    /// The stored bytes under `key` without waiting for them: one read, bounded by
+    /// `timeout_ms`; what [`ResultBackend::wait_for_bytes`] does when `wait.block` is false.
+    /// Its own small function so that a first non-blocking read (an edge function reading
+    /// one result) compiles none of the waiting machinery: V8 compiles each wasm function on
+    /// its first call, and the waiting loop's state machine is the largest function a first
+    /// store + get would otherwise reach (bench/notes.md, start-up).
+    pub async fn read_bytes_now(&self, key: &str, timeout_ms: f64) -> Result<Vec<u8>, ResultError> {
+        Ok(self.read_stored_now(key, timeout_ms).await?.into_bytes())
+    }
+
+    /// [`ResultBackend::read_bytes_now`], where a store may leave a large value in the host's
+    /// memory ([`Stored::Host`]).
+    pub async fn read_stored_now(&self, key: &str, timeout_ms: f64) -> Result<Stored, ResultError> {
+        let deadline = self.timer.now_ms() + timeout_ms;
+        match self
+            .bounded(deadline, "get", self.store.get_stored(key))
+            .await
+        {
+            Ok(Some(stored)) => self.stored_within_limit(key, stored),
+            Ok(None) => Err(ResultError::Missing {
+                key: key.to_owned(),
+            }),
+            Err(Op::Overdue(source) | Op::Failed(source)) => Err(ResultError::Store {
+                key: key.to_owned(),
+                source,
+            }),
+        }
+    }
+
     /// The stored bytes under `key`, waiting as `wait` says. This is the whole waiting
     /// algorithm; decoding is separate so callers may keep the raw bytes.
     pub async fn wait_for_bytes(&self, key: &str, wait: Wait) -> Result<Vec<u8>, ResultError> {

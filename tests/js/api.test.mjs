@@ -52,6 +52,21 @@ test("every key_derivation vector gives Dramatiq's key", () => {
   }
 });
 
+// `new StubBackend()` takes its defaults without reading an options object (a start-up
+// shortcut): they must be what an empty object, `null` or the explicit defaults give.
+test("a StubBackend without options is one with the default options", async () => {
+  const identity = { queueName: "default", actorName: "add", messageId: "defaults" };
+  const made = [new StubBackend(), new StubBackend(undefined), new StubBackend(null), new StubBackend({}),
+    new StubBackend({ namespace: "dramatiq-results", useNamespacePrefixKeys: false })];
+  const keys = made.map((b) => b.buildMessageKey(identity));
+  assert.equal(new Set(keys).size, 1, keys.join(" "));
+  for (const b of made) {
+    await b.storeResult(identity, { big: "x".repeat(100) });
+    assert.deepEqual(await b.getResult(identity), { big: "x".repeat(100) });
+    assert.deepEqual([...(await b.getResultBytes(identity))], [...new TextEncoder().encode(`{"big":"${"x".repeat(100)}"}`)]);
+  }
+});
+
 test("values round-trip as plain JS values", async () => {
   const b = new StubBackend();
   const values = [

@@ -77,6 +77,21 @@ pub(crate) struct CommonOptions {
 }
 
 impl CommonOptions {
+    /// The options of a backend made without any (`new StubBackend()`): what `read` makes of
+    /// an empty object, without reading one, so a first `new StubBackend()` (an edge
+    /// function's start) compiles none of the option checks (bench/notes.md, start-up).
+    pub(crate) fn defaults() -> CommonOptions {
+        CommonOptions {
+            keys: KeyScheme {
+                namespace: DEFAULT_NAMESPACE.into(),
+                use_namespace_prefix_keys: false,
+            },
+            codec: Codec::Json,
+            encoder: JsValue::UNDEFINED,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+
     /// Reads and validates the common options.
     pub(crate) fn read(options: &JsValue) -> Result<CommonOptions, JsValue> {
         let options = options_object(options, "backend options")?;

@@ -15,7 +15,7 @@ use crate::bindings::drivers::kv::JsKv;
 use crate::bindings::drivers::memcached::JsMemcached;
 use crate::bindings::drivers::redis::JsRedis;
 use crate::bindings::drivers::timer::JsTimer;
-use crate::bindings::js::{known_options, opt_string, type_error};
+use crate::bindings::js::{is_absent, known_options, opt_string, type_error};
 use crate::model::error::ResultError;
 use crate::stores::cloudflare_kv::CloudflareKvStore;
 use crate::stores::indexed_db::IndexedDbStore;
@@ -35,8 +35,15 @@ impl StubBackend {
     /// `new StubBackend({ namespace, useNamespacePrefixKeys, encoder })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<StubBackend, JsValue> {
-        let options = known_options(&options, "new StubBackend()", &COMMON_OPTIONS)?;
-        let common = CommonOptions::read(&options)?;
+        let common = if is_absent(&options) {
+            CommonOptions::defaults()
+        } else {
+            CommonOptions::read(&known_options(
+                &options,
+                "new StubBackend()",
+                &COMMON_OPTIONS,
+            )?)?
+        };
         Ok(StubBackend {
             parent: JsResultBackend::new(AnyStore::Stub(StubStore::new(JsTimer)), common).into(),
         })

@@ -19,7 +19,7 @@ use crate::bindings::js::{
 };
 use crate::model::envelope::{self, ExceptionInfo};
 use crate::model::error::ResultError;
-use crate::results::backend::{exception_bytes, DEFAULT_RESULT_TTL_MS};
+use crate::results::backend::{exception_bytes, Wait, DEFAULT_RESULT_TTL_MS};
 use crate::results::store::Stored;
 use crate::wait::race::{race, Either};
 
@@ -61,20 +61,28 @@ impl JsResultBackend {
 
     /// Reads `message`'s result under `options` and hands it back as `mode` says.
     fn read(&self, message: &JsValue, options: &JsValue, mode: Decode) -> js_sys::Promise {
-        let prepared = self
-            .shared
-            .key(message)
-            .and_then(|key| Ok((key, wait_options(options, false)?)));
+        // No options: a read that does not wait, decided here, so that the first read (an
+        // edge function's) does not compile the reading of options (bench/notes.md, start-up).
+        let prepared = self.shared.key(message).and_then(|key| {
+            let wait = if is_absent(options) {
+                (Wait::NOW, None)
+            } else {
+                wait_options(options, false)?
+            };
+            Ok((key, wait))
+        });
         let (key, (wait, abort)) = match prepared {
             Ok(p) => p,
             Err(e) => return reject(e),
         };
         let shared = self.shared.clone();
         promise_of(async move {
-            let read = shared.core.wait_for_stored(&key, wait);
             let outcome = match abort {
-                None => read.await,
+                // A read that does not wait skips the waiting loop's code altogether.
+                None if !wait.block => shared.core.read_stored_now(&key, wait.timeout_ms).await,
+                None => shared.core.wait_for_stored(&key, wait).await,
                 Some(mut abort) => {
+                    let read = shared.core.wait_for_stored(&key, wait);
                     if let Some(reason) = already_aborted(&abort) {
                         return Err(reason);
                     }
