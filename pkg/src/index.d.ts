@@ -1025,6 +1025,15 @@ export interface RabbitmqBrokerOptions {
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[];
   logger?: Logger;
+  /** The most bytes of messages a worker holds per queue (delivered, not yet acked or
+   * rejected; delayed ones until due), besides Dramatiq's prefetch count: a queue's
+   * consumer is given the prefetch that many bytes hold at the size of its recent
+   * deliveries. Default 64 MiB. */
+  prefetchBytes?: number;
+  /** The largest message, in bytes: a larger send is refused before anything is published,
+   * a larger delivery is dead-lettered (to `<q>.XQ`) with the reason logged, never decoded
+   * or run. Default 64 MiB. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -1041,6 +1050,10 @@ export class RabbitmqBroker extends Broker {
   readonly confirmDelivery: boolean;
   /** The queues' `x-max-priority`, if any. */
   readonly maxPriority: number | undefined;
+  /** The `prefetchBytes` option, or its default. */
+  readonly prefetchBytes: number;
+  /** The `maxMessageBytes` option, or its default. */
+  readonly maxMessageBytes: number;
   /** How long dead letters are kept, in ms (undefined: 7 days, as Dramatiq). */
   readonly deadMessageTtl: number | undefined;
   /** The current amqplib connection, opened again when it was lost (if the broker can). */

@@ -5,6 +5,22 @@ import { kHandle, kReleased } from "../internal/symbols.js";
 import { WorkerMessage } from "./message.js";
 
 /**
+ * Frees a fetched or delivered message's wasm memory once the worker is done with it
+ * (processed, dead-lettered, moved or given back), instead of when the JS garbage collector
+ * gets to its wrapper: wasm memory is no pressure on the collector, so 1 000 processed
+ * messages of 1 MB left 107 MB of wasm memory (which never shrinks) where freeing leaves
+ * 24 MB (bench/notes.md). Whoever kept the `Message` gets a TypeError on its next use (copy
+ * what you keep: `message.asDict()`); a message being processed is never freed.
+ */
+export function release(message) {
+  try {
+    message?.free?.();
+  } catch {
+    // Already freed, or not ours to free.
+  }
+}
+
+/**
  * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
  * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
  * message only while `eta > now`, so a NaN eta is due at once.

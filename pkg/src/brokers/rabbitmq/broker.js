@@ -5,6 +5,7 @@
 // channel and the retries around it; the worker's side is consumer.js.
 import {
   Message,
+  RedisTransport,
   canonicalQueueName,
   delayQueueName,
   rabbitmqDeclarations,
@@ -49,7 +50,9 @@ let ownChannel; // [bytes, concurrency], from the core on first use
  * confirm every publish, as Dramatiq's `confirm_delivery`), `maxPriority` (queues get
  * `x-max-priority`; every broker sharing a queue must agree), `deadMessageTtl` (ms dead
  * letters stay on `<q>.XQ`; default 7 days, Python's `dramatiq_dead_message_ttl`),
- * `middleware`, `logger`.
+ * `middleware`, `logger`, and the bounds `RedisBroker` has: `prefetchBytes` (64 MiB; the
+ * most bytes of messages a worker holds per queue) and `maxMessageBytes` (64 MiB; a larger
+ * send is refused before anything is published, a larger delivery dead-lettered unread).
  *
  * Sending: `actor.send()` (and pipelines, groups) return the `Message` at once and
  * `message.enqueued` says how the publish went (as on `RedisBroker`); `await
@@ -71,12 +74,21 @@ export class RabbitmqBroker extends NetworkBroker {
   #closed = false;
 
   constructor(connection, options) {
-    const { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger } = checkOptions(
-      "new RabbitmqBroker()",
-      options,
-      // The core checks maxPriority and deadMessageTtl.
-      { confirmDelivery: "any", maxPriority: "any", deadMessageTtl: "any", middleware: "any", logger: "any" },
-    );
+    const { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger, prefetchBytes, maxMessageBytes } =
+      checkOptions(
+        "new RabbitmqBroker()",
+        options,
+        // The core checks maxPriority and deadMessageTtl.
+        {
+          confirmDelivery: "any",
+          maxPriority: "any",
+          deadMessageTtl: "any",
+          middleware: "any",
+          logger: "any",
+          prefetchBytes: "count",
+          maxMessageBytes: "count",
+        },
+      );
     super({ middleware, logger });
     if (isChannelModel(connection)) {
       this.#adopt(connection);
@@ -91,6 +103,13 @@ export class RabbitmqBroker extends NetworkBroker {
     this.maxPriority = rabbitmqMaxPriority(maxPriority);
     /** How long dead letters stay on `<q>.XQ`, in ms (undefined: Dramatiq's 7 days). */
     this.deadMessageTtl = deadMessageTtl;
+    // The core keeps one default for both brokers' bounds (RedisTransport has them).
+    /** The most bytes of messages a worker holds per queue (delivered, not yet acked or
+     * rejected), besides Dramatiq's prefetch count. */
+    this.prefetchBytes = prefetchBytes ?? RedisTransport.prefetchBytes();
+    /** The largest message sent or taken: a larger send is refused before anything is
+     * published, a larger delivery is dead-lettered with the reason, never decoded. */
+    this.maxMessageBytes = maxMessageBytes ?? RedisTransport.maxMessageBytes();
     // Checked once here, so a bad value fails at construction rather than on first use.
     rabbitmqDeclarations("default", this.maxPriority, deadMessageTtl);
   }
@@ -339,6 +358,15 @@ export class RabbitmqBroker extends NetworkBroker {
   }
 
   #publish(ch, out, body, sent) {
+    if (body.length > this.maxMessageBytes) {
+      // Refused here, as RedisBroker does: a worker would dead-letter it unread anyway.
+      const error = new Error(
+        `message ${sent.messageId} is ${body.length} bytes, over maxMessageBytes (${this.maxMessageBytes} bytes); nothing was published`,
+      );
+      error.code = "MESSAGE_REFUSED";
+      error.refused = true;
+      return Promise.reject(error);
+    }
     const known = this.#refusedOver;
     if (known !== undefined && body.length > known.size) {
       return Promise.reject(this.#refusal(sent, body.length, known.reason));

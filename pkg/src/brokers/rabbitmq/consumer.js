@@ -1,6 +1,6 @@
 // The worker's side of a `RabbitmqBroker`: a channel per queue and delay queue, the
 // runners, the delayed-message mover and a reconnect loop. What to ack or reject, and the
-// prefetch, are the core's.
+// prefetch count, are the core's; the bytes held per queue are bounded here.
 import {
   Message,
   delayQueueName,
@@ -10,8 +10,8 @@ import {
   rabbitmqSettle,
   rabbitmqUndelay,
 } from "../../../dist/dramatiq_results.js";
-import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess } from "../../internal/symbols.js";
-import { Consumer, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
+import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess, kReleased } from "../../internal/symbols.js";
+import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 import { sleep } from "./amqp.js";
 
@@ -20,6 +20,20 @@ import { sleep } from "./amqp.js";
  * Dramatiq's prefetch, `concurrency` runners, a loop moving due delayed messages to their
  * queue, and a reconnect loop. Unacked deliveries return to their queue when a channel
  * closes (stop, crash or lost connection): RabbitMQ redelivers them, so nothing is lost.
+ *
+ * Bytes held. Dramatiq's prefetch bounds deliveries in count only (2 × concurrency, and
+ * 1 000 × concurrency on a delay queue): with big messages that is gigabytes, decoded into
+ * wasm memory, which never shrinks. RabbitMQ cannot bound a consumer in bytes (it refuses
+ * `prefetch_size`), and changing the prefetch of a running consumer only works with global
+ * QoS, which RabbitMQ 4.3 refuses. So each queue's consumer is given a window (its
+ * prefetch) of what the bytes left under `prefetchBytes` hold at the size of the largest
+ * recent delivery, and is replaced (cancel, consume again) when the window must shrink, or
+ * could double: the server never has more in flight to us than that window. A queue starts
+ * with a window of 1 until it has seen a delivery, so its first burst cannot be big; a
+ * queue whose messages suddenly grow can bring in, before its consumer is cancelled, what
+ * the old window allowed. Deliveries are decoded as they arrive, not when a runner takes
+ * them: the bound is the same, and holding them in priority order or until their eta needs
+ * the decoded message (decoding at the start would decode each one twice).
  */
 export class RabbitmqConsumer extends Consumer {
   #done;
@@ -28,7 +42,7 @@ export class RabbitmqConsumer extends Consumer {
     super(broker, worker, options);
     this.prefetch = rabbitmqPrefetch(this.concurrency);
     this.generation = 0; // bumped on every (re)connect: deliveries of older channels cannot be settled
-    this.channels = [];
+    this.queues = []; // the channels of this generation, one per queue (see #queue)
     this.lost = null; // resolves when a channel of this generation closes
     this.wakeLost = null;
   }
@@ -43,32 +57,41 @@ export class RabbitmqConsumer extends Consumer {
   async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
-    for (const { ch, tag } of this.channels) await ch.cancel(tag).catch(() => {});
+    for (const q of this.queues) {
+      const tag = q.consumer?.tag;
+      if (tag) await q.ch.cancel(tag).catch(() => {});
+    }
     this.wakeLost?.();
     this.wakeRunners();
     this.delayWake?.();
     // Deliveries held but not started go back to their queue now (requeued, not
     // dead-lettered), so other workers take them while the runners finish theirs.
-    for (const { held } of [...this.ready.splice(0), ...this.delayed.splice(0)]) {
+    for (const { held, message } of [...this.ready.splice(0), ...this.delayed.splice(0)]) {
       try {
         held.ch.nack(held.delivery, false, true);
       } catch {
         // Its channel is gone, and RabbitMQ has requeued it already.
       }
+      this.#drop(held);
+      release(message);
     }
     if (!(await settledBy(this.#done, deadline))) {
       this.broker.logger.warn(stopTimedOut(this.busy, timeout, "RabbitMQ delivers them again once their channel closes"));
     }
     // What is still held goes back to its queue when its channel closes.
-    this.ready.length = 0;
-    this.delayed.length = 0;
+    this.#forgetHeld();
     await this.#closeChannels();
   }
 
+  /** Drops our copies of the held deliveries (their channel returns them to the server). */
+  #forgetHeld() {
+    for (const { message } of [...this.ready.splice(0), ...this.delayed.splice(0)]) release(message);
+  }
+
   async #closeChannels() {
-    const channels = this.channels;
-    this.channels = [];
-    for (const { ch } of channels) await ch.close().catch(() => {});
+    const queues = this.queues;
+    this.queues = [];
+    for (const q of queues) await q.ch.close().catch(() => {});
   }
 
   /** Consumes; after a lost connection or channel, backs off and consumes again. */
@@ -91,8 +114,7 @@ export class RabbitmqConsumer extends Consumer {
       if (!this.running) break;
       // Deliveries of the old channels come back from the server; drop our copies.
       this.generation += 1;
-      this.ready.length = 0;
-      this.delayed.length = 0;
+      this.#forgetHeld();
       await this.#closeChannels();
       let ms;
       [attempts, ms] = rabbitmqReconnectBackoff(attempts);
@@ -105,7 +127,7 @@ export class RabbitmqConsumer extends Consumer {
     const generation = this.generation;
     let lost;
     this.lost = new Promise((resolve) => (lost = resolve));
-    const channels = [];
+    const queues = [];
     try {
       for (const name of this.names) {
         for (const [queue, prefetch] of [
@@ -113,37 +135,139 @@ export class RabbitmqConsumer extends Consumer {
           [delayQueueName(name), this.prefetch.delayQueue],
         ]) {
           const ch = await this.broker[kNewChannel]();
-          channels.push({ ch });
+          const q = this.#queue(queue, ch, prefetch, generation, lost);
+          queues.push(q);
           ch.on("close", () => lost());
           await this.broker[kEnsureQueue](ch, name);
-          await ch.prefetch(prefetch);
-          const { consumerTag } = await ch.consume(queue, (delivery) => this.#deliver(ch, queue, generation, delivery, lost), {
-            noAck: false,
-          });
-          channels.at(-1).tag = consumerTag;
+          await this.#consume(q, 1);
         }
       }
     } catch (error) {
-      for (const { ch } of channels) await ch.close().catch(() => {});
+      for (const q of queues) await q.ch.close().catch(() => {});
       throw error;
     }
-    this.channels = channels;
+    this.queues = queues;
   }
 
-  #deliver(ch, queue, generation, delivery, lost) {
+  /**
+   * A queue's channel and what this worker holds of it: `held` deliveries of `bytes` in all
+   * (delivered, not yet acked or rejected), `size`, the largest recent delivery (it decays by
+   * a tenth per delivery, so one big message does not narrow the window for good), and
+   * `consumer`, the current consumer (`{ tag, window, out }`: its prefetch and how many of
+   * its deliveries are held), null while there is none (no room, or being replaced).
+   */
+  #queue(name, ch, prefetch, generation, lost) {
+    return { name, ch, prefetch, generation, lost, held: 0, bytes: 0, size: 0, consumer: null, switching: false };
+  }
+
+  /** Consumes `q` with a prefetch of `window` (per consumer, as Dramatiq's). */
+  async #consume(q, window) {
+    const consumer = { tag: null, window, out: 0 };
+    q.consumer = consumer;
+    try {
+      await q.ch.prefetch(window);
+      const { consumerTag } = await q.ch.consume(q.name, (delivery) => this.#deliver(q, consumer, delivery), { noAck: false });
+      consumer.tag = consumerTag;
+    } catch (error) {
+      if (q.consumer === consumer) q.consumer = null;
+      throw error;
+    }
+    // stop() came while it was being set up, and could not cancel it.
+    if (!this.running) await q.ch.cancel(consumer.tag).catch(() => {});
+    // Deliveries can arrive before consume-ok is seen here; what they changed counts now.
+    this.#rebalance(q);
+  }
+
+  /**
+   * How many more deliveries `q` has room for: Dramatiq's prefetch count less what is held,
+   * and what the bytes left under `prefetchBytes` hold at its recent size (at least one
+   * while any is left, as a `RedisBroker` fetch; one until a delivery was seen).
+   */
+  #room(q) {
+    const bytesLeft = this.broker.prefetchBytes - q.bytes;
+    const bySize = bytesLeft <= 0 ? 0 : q.size === 0 ? 1 : Math.max(1, Math.floor(bytesLeft / q.size));
+    return Math.max(0, Math.min(q.prefetch - q.held, bySize));
+  }
+
+  /** Replaces `q`'s consumer when what it may still be sent is more than `q` has room
+   * for, or when the room would take twice its window; starts one when there is room. */
+  #rebalance(q) {
+    if (q.switching || !this.running || q.generation !== this.generation) return;
+    const c = q.consumer;
+    if (c?.tag === null) return; // being set up: it cannot be cancelled before it has a tag
+    const room = this.#room(q);
+    if (c === null ? room < 1 : c.window - c.out <= room && room < 2 * c.window) return;
+    q.switching = true;
+    this.#switch(q).then(
+      () => {
+        q.switching = false;
+        this.#rebalance(q);
+      },
+      (error) => {
+        // A failed AMQP method closes its channel, and amqplib refuses any on a closed one:
+        // consume again on a fresh channel (the reconnect loop), never retry on this one.
+        if (this.running && q.generation === this.generation) {
+          this.broker.logger.warn(`Could not resume consuming queue ${q.name} (${error?.message}); reopening its channel.`);
+          q.lost();
+        }
+      },
+    );
+  }
+
+  async #switch(q) {
+    const c = q.consumer;
+    if (c !== null) {
+      q.consumer = null;
+      // Deliveries already sent arrive before cancel-ok; the unacked stay ours to settle.
+      await q.ch.cancel(c.tag);
+    }
+    if (!this.running || q.generation !== this.generation) return;
+    const room = this.#room(q);
+    if (room >= 1) await this.#consume(q, room);
+  }
+
+  /** `held` is no longer held (settled, given back, or dropped): its bytes make room. */
+  #drop(held) {
+    if (!held.counted) return;
+    held.counted = false;
+    const { q, from } = held;
+    q.held -= 1;
+    q.bytes -= held.bytes;
+    from.out -= 1;
+    this.#rebalance(q);
+  }
+
+  #deliver(q, from, delivery) {
+    const queue = q.name;
     if (delivery === null) {
       // The server cancelled the consumer (its queue was deleted): consume again.
       this.broker.logger.warn(`RabbitMQ cancelled the consumer of queue ${queue}.`);
-      lost();
+      q.lost();
       return;
     }
-    const held = { consumer: this, ch, generation, delivery, queue };
+    const bytes = delivery.content.length;
+    const held = { consumer: this, ch: q.ch, generation: q.generation, delivery, queue, q, from, bytes, counted: false };
+    const max = this.broker.maxMessageBytes;
+    if (bytes > max) {
+      // Never decoded: a body this big would take its size in wasm memory, for good.
+      this.broker.logger.error(
+        `Dead-lettering a message from queue ${queue}: its body is ${bytes} bytes, over maxMessageBytes (${max} bytes).`,
+      );
+      this.#settleNow(held, true);
+      return;
+    }
+    held.counted = true;
+    from.out += 1;
+    q.held += 1;
+    q.bytes += bytes;
+    q.size = Math.max(bytes, Math.floor(q.size * 0.9));
     let message;
     try {
       message = Message.decode(delivery.content);
     } catch (error) {
       this.broker.logger.error(`Dead-lettering a message from queue ${queue} that does not decode: ${error.message}`);
       this.#settleNow(held, true);
+      this.#drop(held);
       return;
     }
     const eta = messageEta(message);
@@ -154,6 +278,7 @@ export class RabbitmqConsumer extends Consumer {
       this.addReady({ held, message });
       this.readyWaiters.shift()?.();
     }
+    this.#rebalance(q);
   }
 
   #settleNow(held, failed) {
@@ -176,6 +301,13 @@ export class RabbitmqConsumer extends Consumer {
     }
   }
 
+  /** A runner is done with `item` (settled by the worker, or left unacked by an unexpected
+   * failure, to return when its channel closes): its bytes make room, its message is freed. */
+  [kReleased](item) {
+    this.#drop(item.held);
+    release(item.message);
+  }
+
   /** A message unhandled here (an unexpected failure) stays unacked and returns when its channel closes. */
   async [kHandle]({ held, message }) {
     const refusal = this.refusal(message, held.queue);
@@ -196,11 +328,23 @@ export class RabbitmqConsumer extends Consumer {
       this.delayed = held;
       for (const item of due) {
         if (!this.running) break;
-        if (item.held.generation !== this.generation) continue; // redelivered by the server
+        if (item.held.generation !== this.generation) {
+          release(item.message); // redelivered by the server
+          continue;
+        }
         try {
           // Publish first, then ack: a crash in between duplicates rather than loses it.
-          await this.broker.enqueue(rabbitmqUndelay(item.message, this.broker.confirmDelivery).message);
+          const undelayed = rabbitmqUndelay(item.message, this.broker.confirmDelivery).message;
+          let moved;
+          try {
+            moved = await this.broker.enqueue(undelayed);
+          } finally {
+            release(undelayed);
+          }
           this.#settleNow(item.held, false);
+          this.#drop(item.held);
+          release(item.message);
+          release(moved);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
           this.delayed.push({ ...item, eta: Date.now() + 1000 });

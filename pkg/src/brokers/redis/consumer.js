@@ -3,7 +3,7 @@
 // core's (`RedisTransport`); this is the loop around it.
 import { RedisTransport, delayQueueName } from "../../../dist/dramatiq_results.js";
 import { kAfterEnqueue, kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
-import { Consumer, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
+import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 
 // Dramatiq's WORKER_TIMEOUT_MS(), read from the core on first use (the wasm is instantiated
@@ -11,22 +11,6 @@ import { WorkerMessage } from "../../worker/message.js";
 let workerTimeout;
 function WORKER_TIMEOUT_MS() {
   return (workerTimeout ??= RedisTransport.workerTimeout());
-}
-
-/**
- * Frees a fetched message's wasm memory once the worker is done with it (processed,
- * dead-lettered or moved), instead of when the JS garbage collector gets to its wrapper:
- * wasm memory is no pressure on the collector, so 1 000 processed messages of 1 MB left
- * 107 MB of wasm memory (which never shrinks) where freeing leaves 24 MB
- * (bench/notes.md). Whoever kept the `Message` gets a TypeError on its next use (copy what
- * you keep: `message.asDict()`); a message being processed is never freed.
- */
-function release(message) {
-  try {
-    message?.free?.();
-  } catch {
-    // Already freed, or not ours to free.
-  }
 }
 
 /**
