@@ -67,9 +67,10 @@ describe("RabbitmqBroker worker memory bounds", { skip }, () => {
     t.diagnostic(`wasm ${r.before} MB before, ${r.after} MB after ${r.runs} runs`);
     assert.equal(r.runs, n, "each message ran once");
     assert.equal(r.distinct, n, "every message ran");
-    // Held and running messages (16 + 8 of 1 MB) are what the worker needs; unfreed,
-    // hundreds of processed ones stayed in wasm memory (which never shrinks).
-    assert.ok(r.after - r.before < 64, `wasm memory grew by ${(r.after - r.before).toFixed(1)} MB`);
+    // Held and running messages (at most 16 of 1 MB, Dramatiq's prefetch) are what the
+    // worker needs; unfreed, processed ones waited for the JS collector in wasm memory,
+    // which never shrinks (55 MB of linear memory grown before freeing, 5 MB after).
+    assert.ok(r.after - r.before < 30, `wasm linear memory grew by ${(r.after - r.before).toFixed(1)} MB`);
     assert.deepEqual(await broker.getQueueMessageCounts(queue), [0, 0, 0]);
   });
 

@@ -3,15 +3,33 @@
 // messages already on `queue`, then prints its wasm memory before and after as JSON.
 //
 //   node --expose-gc tests/js/rabbitmq-memory-child.mjs <amqp url> <queue> <count>
-import { RabbitmqBroker, Worker, actor } from "dramatiq-results";
+
+// The module's linear memory, caught as it is instantiated (before the package is imported):
+// its size is the exact high-water mark, where `external − arrayBuffers` of
+// `process.memoryUsage()` also moves with other external memory.
+let linear;
+const RealInstance = WebAssembly.Instance;
+WebAssembly.Instance = Object.assign(
+  function Instance(module, imports) {
+    const instance = new RealInstance(module, imports);
+    linear ??= instance.exports.memory;
+    return instance;
+  },
+  { prototype: RealInstance.prototype },
+);
+const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = async (...args) => {
+  const out = await instantiate(...args);
+  linear ??= (out.instance ?? out).exports.memory;
+  return out;
+};
+const { RabbitmqBroker, Worker, actor } = await import("dramatiq-results");
 
 const [url, queue, count] = process.argv.slice(2);
 const MB = 1 << 20;
-// V8 counts a wasm memory in `external`, not in `arrayBuffers` (where amqplib's Buffers are).
 const wasmMB = () => {
   globalThis.gc();
-  const u = process.memoryUsage();
-  return +((u.external - u.arrayBuffers) / MB).toFixed(1);
+  return +(linear.buffer.byteLength / MB).toFixed(1);
 };
 
 const broker = await RabbitmqBroker.connect(url, { middleware: [] });

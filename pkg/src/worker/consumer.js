@@ -119,12 +119,14 @@ export class Consumer {
    * Holds a fetched or delivered delayed `item` until its eta, telling the middleware first,
    * as Dramatiq's worker does (`before_delay_message`: its Prometheus counts a delayed
    * message in memory). A hook's failure is logged: holding the message never depends on it.
+   * Returns a Promise of the hooks' end when there are hooks.
    */
   holdDelayed(item) {
     this.delayed.push(item);
-    if (!this.broker.middleware.some((m) => typeof m.beforeDelayMessage === "function")) return;
+    if (!this.broker.middleware.some((m) => typeof m.beforeDelayMessage === "function")) return undefined;
     const messageId = item.message.messageId;
-    this.broker
+    // Resolves once the hooks are done with `item.message` (never rejects).
+    return this.broker
       .emitBefore("delayMessage", new WorkerMessage(item.message))
       .catch((error) => this.broker.logger.error(`Unexpected failure in beforeDelayMessage of message ${messageId}.`, error));
   }

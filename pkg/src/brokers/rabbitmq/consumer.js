@@ -31,9 +31,17 @@ import { sleep } from "./amqp.js";
  * could double: the server never has more in flight to us than that window. A queue starts
  * with a window of 1 until it has seen a delivery, so its first burst cannot be big; a
  * queue whose messages suddenly grow can bring in, before its consumer is cancelled, what
- * the old window allowed. Deliveries are decoded as they arrive, not when a runner takes
- * them: the bound is the same, and holding them in priority order or until their eta needs
- * the decoded message (decoding at the start would decode each one twice).
+ * the old window allowed.
+ *
+ * A delivery is decoded on arrival (its actor's priority orders the ready ones; a delayed
+ * one needs its eta). A delayed message held is then only its delivery's Buffer: its
+ * decoded `Message` is freed once the `beforeDelayMessage` hooks are done with it, and it
+ * is decoded again when due. Its bytes are in amqplib's Buffer anyway, outside wasm and
+ * given back when collected; the decoded copy would be a second one, in wasm, which never
+ * shrinks (47 delayed messages of 1.4 MB held: 67 MB of linear memory kept decoded, 5 MB
+ * this way; bench/notes.md). Ready messages stay decoded: they are few (Dramatiq's 2 ×
+ * concurrency), soon run, and a second decode costs about 5 ms per MB (the same 6.4 MB of
+ * linear memory either way for 1 000 messages of 1 MB).
  */
 export class RabbitmqConsumer extends Consumer {
   #done;
@@ -66,26 +74,24 @@ export class RabbitmqConsumer extends Consumer {
     this.delayWake?.();
     // Deliveries held but not started go back to their queue now (requeued, not
     // dead-lettered), so other workers take them while the runners finish theirs.
-    for (const { held, message } of [...this.ready.splice(0), ...this.delayed.splice(0)]) {
+    const ready = this.ready.splice(0);
+    for (const { held } of [...ready, ...this.delayed.splice(0)]) {
       try {
         held.ch.nack(held.delivery, false, true);
       } catch {
         // Its channel is gone, and RabbitMQ has requeued it already.
       }
       this.#drop(held);
-      release(message);
     }
+    // (A delayed item's message is freed once its hooks are done; see #deliver.)
+    for (const { message } of ready) release(message);
     if (!(await settledBy(this.#done, deadline))) {
       this.broker.logger.warn(stopTimedOut(this.busy, timeout, "RabbitMQ delivers them again once their channel closes"));
     }
     // What is still held goes back to its queue when its channel closes.
-    this.#forgetHeld();
+    for (const { message } of this.ready.splice(0)) release(message);
+    this.delayed.length = 0;
     await this.#closeChannels();
-  }
-
-  /** Drops our copies of the held deliveries (their channel returns them to the server). */
-  #forgetHeld() {
-    for (const { message } of [...this.ready.splice(0), ...this.delayed.splice(0)]) release(message);
   }
 
   async #closeChannels() {
@@ -114,7 +120,8 @@ export class RabbitmqConsumer extends Consumer {
       if (!this.running) break;
       // Deliveries of the old channels come back from the server; drop our copies.
       this.generation += 1;
-      this.#forgetHeld();
+      for (const { message } of this.ready.splice(0)) release(message);
+      this.delayed.length = 0;
       await this.#closeChannels();
       let ms;
       [attempts, ms] = rabbitmqReconnectBackoff(attempts);
@@ -262,23 +269,40 @@ export class RabbitmqConsumer extends Consumer {
     q.bytes += bytes;
     q.size = Math.max(bytes, Math.floor(q.size * 0.9));
     let message;
+    let eta;
+    let stub;
     try {
       message = Message.decode(delivery.content);
+      eta = messageEta(message);
+      // What a held delayed item shows once its message is freed (log lines).
+      stub = { actorName: message.actorName, messageId: message.messageId };
     } catch (error) {
-      this.broker.logger.error(`Dead-lettering a message from queue ${queue} that does not decode: ${error.message}`);
+      release(message);
+      this.broker.logger.error(`Dead-lettering a message from queue ${queue} that does not decode: ${error?.message}`);
       this.#settleNow(held, true);
       this.#drop(held);
       return;
     }
-    const eta = messageEta(message);
     if (eta !== undefined) {
-      this.holdDelayed({ held, message, eta });
+      const item = { held, message, eta };
+      const hooked = this.holdDelayed(item);
+      const unhold = () => {
+        item.message = stub;
+        release(message);
+      };
+      if (hooked === undefined) unhold();
+      else hooked.then(unhold);
       this.delayWake?.();
     } else {
       this.addReady({ held, message });
       this.readyWaiters.shift()?.();
     }
     this.#rebalance(q);
+  }
+
+  /** A held delayed delivery's message, decoded again (it decoded on arrival). */
+  #decode(held) {
+    return Message.decode(held.delivery.content);
   }
 
   #settleNow(held, failed) {
@@ -328,26 +352,27 @@ export class RabbitmqConsumer extends Consumer {
       this.delayed = held;
       for (const item of due) {
         if (!this.running) break;
-        if (item.held.generation !== this.generation) {
-          release(item.message); // redelivered by the server
-          continue;
-        }
+        if (item.held.generation !== this.generation) continue; // redelivered by the server
         try {
           // Publish first, then ack: a crash in between duplicates rather than loses it.
-          const undelayed = rabbitmqUndelay(item.message, this.broker.confirmDelivery).message;
+          const message = this.#decode(item.held);
+          let undelayed;
           let moved;
           try {
+            undelayed = rabbitmqUndelay(message, this.broker.confirmDelivery).message;
             moved = await this.broker.enqueue(undelayed);
           } finally {
+            release(message);
             release(undelayed);
           }
           this.#settleNow(item.held, false);
           this.#drop(item.held);
-          release(item.message);
           release(moved);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
-          this.delayed.push({ ...item, eta: Date.now() + 1000 });
+          // The same item (its message is swapped for a stub once the hooks are done with it).
+          item.eta = Date.now() + 1000;
+          this.delayed.push(item);
         }
       }
       if (!this.running) break;
