@@ -168,6 +168,9 @@ export class RedisConsumer extends Consumer {
         await this.sleep(ms, q, "wake");
       } else {
         q.misses = 0;
+        // Full now: this fetch was the heartbeat, so wait for room (a runner's release
+        // wakes this loop) rather than send a fetch of 0 straight away.
+        if (q.held >= q.prefetch && !q.woken) await this.sleep(WORKER_TIMEOUT_MS(), q, "wake");
       }
     }
   }
@@ -197,8 +200,15 @@ export class RedisConsumer extends Consumer {
   }
 
   #releasedFrom({ queue: q, bytes }) {
+    const byteBound = q.bytes >= this.broker.prefetchBytes;
     q.held -= 1;
     q.bytes -= bytes;
+    // Refill in batches of half the runners, not one fetch per finished message: each
+    // fetch is a round trip and a script call on the server, and under CPU-bound actors a
+    // fetch of 1 per message cost the worker a third of its main thread's time
+    // (bench/worker_command.md). Python's consumer fetches only once its cache is empty;
+    // this keeps half the runners' worth ready meanwhile.
+    if (!byteBound && q.prefetch - q.held < Math.max(1, this.concurrency >> 1)) return;
     q.woken = true;
     q.wake?.();
   }
