@@ -142,6 +142,7 @@ report.wallMs = Math.round(ms);
 report.redisCallsPerMessage = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, +((v - (calls0[k] ?? 0)) / N).toFixed(2)]).filter(([, v]) => v > 0));
 process.kill(child.pid, "SIGTERM");
 await exited;
+if (process.env.SHOW_OUTPUT) console.error(output.split("\n").filter((l) => l.includes(process.env.SHOW_OUTPUT)).join("\n"));
 await client.quit();
 await server.stop();
 console.log(JSON.stringify(report, null, 1));

@@ -213,10 +213,10 @@ export class RedisConsumer extends Consumer {
     q.wake?.();
   }
 
-  async [kHandle]({ queue, message }) {
+  async [kHandle]({ queue, message, actorName }) {
     const broker = this.broker;
     const id = RedisTransport.redisMessageId(message);
-    const refusal = this.refusal(message, queue.name);
+    const refusal = this.refusal(message, queue.name, actorName);
     if (refusal !== undefined) {
       broker.logger.error(refusal);
       try {
