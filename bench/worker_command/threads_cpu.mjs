@@ -1,10 +1,15 @@
 // Where our worker's CPU goes while it drains the CPU-bound bench queue: runs
 // `dramatiq-results worker bench/worker_command/tasks.mjs -p P -t T` on a fresh redis-server
 // with N messages of the 5 ms actor queued, and reads every thread's CPU time from
-// /proc/<pid>/task/*/stat (Linux) at the first and the last ack. Prints per process:
-// the main thread, the actor threads (sum), and the rest (V8's and libuv's helpers), in ms
-// per message (--python: the same for `dramatiq -p P -t T bench_app`, all its threads as "rest").
+// /proc/<pid>/task/*/stat (Linux) at the first and the last ack. Prints, in ms per message,
+// the worker processes' main threads and their other threads (the actor threads and V8's
+// helpers: Node names them all "node", so they are not told apart), the Redis calls per
+// message (INFO commandstats), and each thread's CPU and context switches. --python: the
+// same for `dramatiq -p P -t T bench_app` (all its threads count as "other").
 // Usage: node bench/worker_command/threads_cpu.mjs [--n 1000] [--p 2] [--t 8] [--queue bench-cpu|bench-noop] [--python]
+// Environment: WORKER_NODE_ARGS (node flags for the supervisor, inherited by the worker
+// processes, e.g. --cpu-prof or --perf-basic-prof), PERF_OUT (a file: `perf record -g` of the
+// worker processes while they drain), SHOW_OUTPUT (print the worker's output lines holding it).
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { createClient } from "redis";
@@ -117,25 +122,20 @@ for (const proc of after) {
   const b = new Map((before.find((x) => x.pid === proc.pid)?.threads ?? []).map((t) => [t.tid, t]));
   const d = proc.threads.map((t) => ({ ...t, cpu: t.cpu - (b.get(t.tid)?.cpu ?? 0), vcs: t.vcs - (b.get(t.tid)?.vcs ?? 0), nvcs: t.nvcs - (b.get(t.tid)?.nvcs ?? 0) }));
   const main = d.find((t) => t.tid === proc.pid);
-  const actors = d.filter((t) => t.comm.startsWith("Thread-") || /^(Worker|WorkerThread)/.test(t.comm));
-  const rest = d.filter((t) => t !== main && !actors.includes(t));
+  const rest = d.filter((t) => t !== main);
   const sum = (xs, k = "cpu") => xs.reduce((s, t) => s + t[k], 0);
   report.processes.push({
     pid: proc.pid,
     mainMs: sum([main]),
-    actorThreadsMs: sum(actors),
-    actorThreads: actors.length,
-    restMs: sum(rest),
+    otherMs: sum(rest),
     mainCtxSw: [main.vcs, main.nvcs],
-    actorCtxSw: [sum(actors, "vcs"), sum(actors, "nvcs")],
     threads: d.filter((t) => t.cpu > 0).map((t) => `${t.tid === proc.pid ? "main" : t.tid}:${t.cpu}ms/${t.vcs}v/${t.nvcs}i`).join(" "),
   });
 }
-const tot = report.processes.reduce((s, p) => s + p.mainMs + p.actorThreadsMs + p.restMs, 0);
+const tot = report.processes.reduce((s, p) => s + p.mainMs + p.otherMs, 0);
 report.perMessageMs = {
   main: +(report.processes.reduce((s, p) => s + p.mainMs, 0) / N).toFixed(3),
-  actor: +(report.processes.reduce((s, p) => s + p.actorThreadsMs, 0) / N).toFixed(3),
-  rest: +(report.processes.reduce((s, p) => s + p.restMs, 0) / N).toFixed(3),
+  other: +(report.processes.reduce((s, p) => s + p.otherMs, 0) / N).toFixed(3),
   total: +(tot / N).toFixed(3),
 };
 report.wallMs = Math.round(ms);
