@@ -200,7 +200,9 @@ export class RedisConsumer extends Consumer {
   }
 
   #releasedFrom({ queue: q, bytes }) {
-    const byteBound = q.bytes >= this.broker.prefetchBytes;
+    // With big messages the bytes, not the count, bound what is held: then every release
+    // may make room, and wakes the loop as before.
+    const byteBound = q.bytes * 2 >= this.broker.prefetchBytes;
     q.held -= 1;
     q.bytes -= bytes;
     // Refill in batches of half the runners, not one fetch per finished message: each
