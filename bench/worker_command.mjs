@@ -1,5 +1,5 @@
 // `dramatiq-results worker -p 2 -t 8` against Python's `dramatiq -p 2 -t 8`, in one run on
-// one fresh loopback redis-server. Usage: node bench/worker_command.mjs [--n 10000] [--cpu-n 1000]
+// one fresh loopback redis-server. Usage: node bench/worker_command.mjs [--n 10000] [--cpu-n 1000] [--python-first]
 //   noop      N no-op messages queued first, then the worker started: messages/s from the
 //             first message acked to the last (read off Redis: the queue's body hash
 //             shrinks on every ack, so both sides are measured the same way, from outside)
@@ -113,7 +113,11 @@ async function sigterm(kind) {
 
 const out = { n: N, cpuN: CPU_N, processes: 2, threads: 8, cpu5Ms: Number(cpu5Ms.toFixed(2)), ours: {}, python: null };
 try {
-  const kinds = withPython ? ["ours", "python"] : ["ours"];
+  // --python-first runs Python's side first: on a shared machine the load moves during a
+  // run, so alternating the order between runs keeps either side from always drawing the
+  // quieter half.
+  const kinds = withPython ? (process.argv.includes("--python-first") ? ["python", "ours"] : ["ours", "python"]) : ["ours"];
+  out.order = kinds;
   for (const kind of kinds) {
     const r = {};
     r.noopPerSec = await drain(kind, "bench-noop", () => noop.send(), N);

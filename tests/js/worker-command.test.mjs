@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,6 +59,43 @@ actor((msg) => {
 }, { actorName: "fail", queueName, maxRetries: 0, storeResults: true });
 `;
 
+// A module whose broker has CurrentMessage: its actors run on worker threads and ask for
+// the message they run for, synchronously and after an await.
+const CURRENT = `
+import { setTimeout as sleep } from "node:timers/promises";
+import { threadId } from "node:worker_threads";
+import { CurrentMessage, RedisBackend, RedisBroker, Results, actor, connectRedis, currentSignal, defaultMiddleware, setBroker } from "dramatiq-results";
+
+const middleware = [...defaultMiddleware(), new CurrentMessage(), new Results({ backend: new RedisBackend(await connectRedis(process.env.RECORD_URL)) })];
+setBroker(new RedisBroker(await connectRedis(process.env.BROKER_URL), { middleware }));
+const seen = () => {
+  const m = CurrentMessage.getCurrentMessage();
+  return m && { messageId: m.messageId, queueName: m.queueName, actorName: m.actorName, args: m.args, kwargs: m.kwargs, text: String(m), signal: currentSignal() instanceof AbortSignal, threadId };
+};
+actor((x) => seen(), { actorName: "whoami", queueName: process.env.QUEUE, storeResults: true });
+actor(async (x) => {
+  await sleep(50);
+  return seen();
+}, { actorName: "whoamiLater", queueName: process.env.QUEUE, storeResults: true });
+// Outside any attempt (a module's top level, in each thread): none.
+if (CurrentMessage.getCurrentMessage() !== null) throw new Error("a current message outside an actor");
+`;
+
+// The module of the --watch test: its actors record which version of watched/version.mjs
+// ran them (list "versions": JSON { tag, version, pid }).
+const WATCHED = `
+import { setTimeout as sleep } from "node:timers/promises";
+import { RedisBroker, actor, connectRedis, setBroker } from "dramatiq-results";
+import { VERSION } from "./watched/version.mjs";
+
+const rec = await connectRedis(process.env.RECORD_URL);
+setBroker(new RedisBroker(await connectRedis(process.env.BROKER_URL)));
+actor(async (tag, ms) => {
+  await sleep(ms);
+  await rec.sendCommand(["RPUSH", "versions", JSON.stringify({ tag, version: VERSION, pid: process.pid })]);
+}, { actorName: "versioned", queueName: process.env.QUEUE });
+`;
+
 let dir;
 let redis;
 let rabbit;
@@ -77,6 +114,10 @@ before(async () => {
   const deps = [tarball, ...(haveRabbitmq ? ["amqplib"] : [])];
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...deps], { cwd: dir, stdio: "pipe" });
   writeFileSync(join(dir, "tasks.mjs"), TASKS);
+  writeFileSync(join(dir, "current.mjs"), CURRENT);
+  writeFileSync(join(dir, "watch.mjs"), WATCHED);
+  mkdirSync(join(dir, "watched"));
+  writeFileSync(join(dir, "watched", "version.mjs"), `export const VERSION = "v1";\n`);
   writeFileSync(join(dir, "broken.mjs"), `import "./tasks.mjs";\nthrow new Error("this module is broken");\n`);
   redis = await startRedis();
   rec = await createClient({ url: redis.url }).connect();
@@ -411,6 +452,71 @@ test("a 4 s synchronous actor with a 1 s limit: quick actors keep finishing, it 
     assert.equal(metric("dramatiq_message_duration_milliseconds_count", "add"), 30);
     assert.ok(metric("dramatiq_message_duration_milliseconds_sum", "spin") >= 1000);
     for (const name of ["dramatiq_message_retries_total", "dramatiq_delayed_messages_inprogress"]) assert.match(text, new RegExp(`# TYPE ${name} `));
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("CurrentMessage inside actors that run on worker threads: the message they run for, as on the main thread", { skip, timeout: 60_000 }, async () => {
+  const queue = "current";
+  const w = await startWorker(["-p", "1", "-t", "2"], { queue, module: "current.mjs" });
+  try {
+    const messages = [
+      { actor_name: "whoami", args: [1] },
+      { actor_name: "whoamiLater", args: [2] },
+      { actor_name: "whoami", args: [3], kwargs: { k: "v" } },
+    ];
+    const sent = (await pySend(queue, messages)).map((l) => JSON.parse(l));
+    for (const [i, m] of sent.entries()) {
+      const identity = { queueName: m.queue_name, actorName: m.actor_name, messageId: m.message_id };
+      const seen = await backend.getResult(identity, { block: true, timeout: 20_000 });
+      assert.ok(seen, `${m.actor_name} saw no current message`);
+      assert.ok(seen.threadId > 0, "it ran on a worker thread");
+      assert.deepEqual(
+        { messageId: seen.messageId, queueName: seen.queueName, actorName: seen.actorName, args: seen.args, kwargs: seen.kwargs, signal: seen.signal },
+        { messageId: m.message_id, queueName: queue, actorName: m.actor_name, args: messages[i].args, kwargs: messages[i].kwargs ?? {}, signal: true },
+      );
+      assert.equal(seen.text, `${m.actor_name}(${messages[i].args.join(", ")}${messages[i].kwargs ? ", k='v'" : ""})`);
+    }
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("--watch: a changed file restarts the worker processes, which run the new code; nothing lost, nothing twice", { skip, timeout: 90_000 }, async () => {
+  const queue = "watch";
+  await rec.del(["versions"]);
+  const versionFile = join(dir, "watched", "version.mjs");
+  writeFileSync(versionFile, `export const VERSION = "v1";\n`);
+  const w = await startWorker(["-p", "1", "-t", "2", "--watch", join(dir, "watched")], { queue, module: "watch.mjs" });
+  try {
+    const batch = (prefix, n, ms) => Array.from({ length: n }, (_, i) => ({ actor_name: "versioned", args: [`${prefix}${i}`, ms] }));
+    // Enough that some run, some are prefetched and some still queued when the file changes.
+    await pySend(queue, batch("a", 12, 300));
+    const versions = async () => (await rec.lRange("versions", 0, -1)).map((s) => JSON.parse(s));
+    await until("the first ones done", async () => (await versions()).length >= 2);
+    const [first] = w.workers();
+    writeFileSync(versionFile, `export const VERSION = "v2";\n`);
+    await w.until(/Restarting the worker processes \(version\.mjs changed\)/);
+    // Sent around the restart: while the old process stops and before the new one is up.
+    await pySend(queue, batch("b", 4, 50));
+    await until("a new worker process", async () => w.workers().length === 2, 30_000);
+    await pySend(queue, batch("c", 4, 50));
+    const tags = [...batch("a", 12), ...batch("b", 4), ...batch("c", 4)].map((m) => m.args[0]);
+    await until("all 20 done", async () => (await versions()).length >= 20, 30_000);
+    await sleep(500); // none more (run twice) arrives late
+    const done = await versions();
+    assert.deepEqual([...count(done.map((r) => r.tag)).entries()].filter(([, n]) => n !== 1), [], "none ran twice");
+    assert.deepEqual(done.map((r) => r.tag).sort(), [...tags].sort(), "none lost");
+    const [second] = w.workers().filter((pid) => pid !== first);
+    for (const r of done) assert.equal(r.version, r.pid === first ? "v1" : "v2", JSON.stringify(r));
+    assert.ok(done.some((r) => r.pid === first), "the old process ran some");
+    assert.ok(done.filter((r) => r.pid === second).length >= 8, "the new process ran the new code");
+    for (const r of done.filter((r) => r.tag.startsWith("c"))) assert.equal(r.version, "v2");
     process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
   } finally {

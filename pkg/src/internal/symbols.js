@@ -64,10 +64,6 @@ export const kEnsureQueue = Symbol("dramatiq.amqpEnsureQueue");
 // A message being processed and the middleware that watch its attempt.
 /** `proxy[kAbort](reason)`: aborts the attempt's `signal` with `reason` (a time limit, a shutdown). */
 export const kAbort = Symbol("dramatiq.abort");
-/** `proxy[kOnAbort](listener)`: calls `listener(reason)` when the attempt aborts; returns the unsubscribe. */
-export const kOnAbort = Symbol("dramatiq.onAbort");
-/** `proxy[kAborted]`: `{ reason }` once the attempt aborted, else undefined. */
-export const kAborted = Symbol("dramatiq.aborted");
 /** `proxy[kWorker]`: the `Worker` processing it (so a stopping worker notifies only its own). */
 export const kWorker = Symbol("dramatiq.worker");
 /** `proxy[kExposed]`: `CurrentMessage` is on its broker (between its before and after hooks). */
@@ -87,3 +83,13 @@ export const kProbe = Symbol.for("dramatiq-results.probe");
  * (`rabbitmqDeclarations`, `rabbitmqRevive`) for the gateway's `--amqp` (gateway/amqp/),
  * which ships as sources outside the bundle and so cannot import the glue itself. */
 export const kAmqpCore = Symbol.for("dramatiq-results.amqpCore");
+/** `proxy[kOnAbort](listener)`: calls `listener(reason)` when the attempt aborts; returns
+ * the unsubscribe. The command's thread pool listens through it rather than through the
+ * attempt's `signal`, which would cost an AbortController and an event listener per message. */
+export const kOnAbort = Symbol.for("dramatiq-results.onAbort");
+/** `proxy[kAborted]`: `{ reason }` once the attempt aborted, else undefined. */
+export const kAborted = Symbol.for("dramatiq-results.aborted");
+/** `CurrentMessage[kRunExposed](proxy, fn)`: runs `fn()` with `proxy` as the current
+ * attempt, exposed to `getCurrentMessage()`: how the command's worker threads give their
+ * actors the message they run for. */
+export const kRunExposed = Symbol.for("dramatiq-results.runExposed");

@@ -1,7 +1,7 @@
 // Dramatiq's `CurrentMessage` middleware: the message an actor is running for, found from
 // inside the actor (through the host's AsyncLocalStorage; see internal/context.js).
-import { currentAttempt } from "../internal/context.js";
-import { kExposed } from "../internal/symbols.js";
+import { currentAttempt, runInAttempt } from "../internal/context.js";
+import { kExposed, kRunExposed } from "../internal/symbols.js";
 import { Middleware } from "./middleware.js";
 
 /**
@@ -19,6 +19,16 @@ export class CurrentMessage extends Middleware {
   static getCurrentMessage() {
     const proxy = currentAttempt();
     return proxy !== undefined && proxy[kExposed] ? proxy : null;
+  }
+
+  /**
+   * Runs `fn()` with `proxy` as the current, exposed attempt: the `dramatiq-results worker`
+   * command's threads run their actors through it (the middleware itself runs on the
+   * process's main thread, where the message is processed).
+   */
+  static [kRunExposed](proxy, fn) {
+    proxy[kExposed] = true;
+    return runInAttempt(proxy, fn);
   }
 
   beforeProcessMessage(broker, message) {

@@ -108,7 +108,9 @@ export class Consumer {
    * lower numbers first, arrival order among equals.
    */
   addReady(item) {
-    const priority = this.broker.actors.get(item.message.actorName)?.priority ?? 0;
+    // Read from the core once: refusal() reads it again.
+    item.actorName ??= item.message.actorName;
+    const priority = this.broker.actors.get(item.actorName)?.priority ?? 0;
     item.priority = typeof priority === "number" ? priority : 0;
     let i = this.ready.length;
     while (i > 0 && this.ready[i - 1].priority > item.priority) i -= 1;
@@ -153,11 +155,11 @@ export class Consumer {
    * Why `message` cannot run in this worker (its actor is unknown here, or remote), or
    * undefined when it can: such a message is dead-lettered with that reason logged.
    */
-  refusal(message, queueName) {
-    const actor = this.broker.actors.get(message.actorName);
+  refusal(message, queueName, actorName = message.actorName) {
+    const actor = this.broker.actors.get(actorName);
     if (actor !== undefined && !actor.remote) return undefined;
     const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-    return `Dead-lettering message ${message.messageId} (${message.actorName}) from queue ${queueName}: ${why}.`;
+    return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
   }
 
   async #runLoop() {

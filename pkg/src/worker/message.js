@@ -11,6 +11,8 @@ export class WorkerMessage {
   #controller;
   #aborted;
   #listeners;
+  #namesOf;
+  #namesCache;
 
   constructor(message) {
     /** The underlying `Message` (a middleware may replace it with an updated copy). */
@@ -59,11 +61,21 @@ export class WorkerMessage {
     this.failed = true;
   }
 
+  // The names are read from the core once per message (each read is a call into wasm and
+  // a string copied out, and the hooks read the actor's name about seven times a message);
+  // a middleware that replaces `message` gets them read again.
   get queueName() {
-    return this.message.queueName;
+    return (this.#names().queueName ??= this.message.queueName);
   }
   get actorName() {
-    return this.message.actorName;
+    return (this.#names().actorName ??= this.message.actorName);
+  }
+  #names() {
+    if (this.#namesOf !== this.message) {
+      this.#namesOf = this.message;
+      this.#namesCache = { queueName: undefined, actorName: undefined };
+    }
+    return this.#namesCache;
   }
   get messageId() {
     return this.message.messageId;

@@ -209,7 +209,9 @@ export class Worker {
     if (aborted) throw aborted.reason;
     const executor = this.executor;
     // An executor gets the attempt's signal (made only then: few in-thread actors look).
-    const call = executor === undefined ? () => actor.fn(...args) : () => executor(actor, args, { message, signal: message.signal });
+    // The signal is made on demand: the command's pool listens through the proxy's cheaper
+    // abort hook, so most executor calls never make one.
+    const call = executor === undefined ? () => actor.fn(...args) : () => executor(actor, args, executorContext(message));
     // Only under CurrentMessage: on Node 20 an AsyncLocalStorage in use slows every Promise.
     const out = message[kExposed] ? runInAttempt(message, call) : call();
     if (!out || typeof out.then !== "function") return out;
@@ -238,6 +240,16 @@ export class Worker {
       await broker[kFinish](queue, message.failed ? message : undefined, message);
     }
   }
+}
+
+/** An executor's `{ message, signal }`, with `signal` read (and so made) only when asked. */
+function executorContext(message) {
+  return {
+    message,
+    get signal() {
+      return message.signal;
+    },
+  };
 }
 
 /** `thenable`'s outcome, or a rejection with the abort's reason once `message`'s attempt aborts, whichever is first. */

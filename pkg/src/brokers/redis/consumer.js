@@ -152,6 +152,9 @@ export class RedisConsumer extends Consumer {
         await this.sleep(ms, q, "wake");
       } else {
         q.misses = 0;
+        // Full now: this fetch was the heartbeat, so wait for room (a runner's release
+        // wakes this loop) rather than send a fetch of 0 straight away.
+        if (q.held >= q.prefetch && !q.woken) await this.sleep(WORKER_TIMEOUT_MS(), q, "wake");
       }
     }
   }
@@ -181,16 +184,25 @@ export class RedisConsumer extends Consumer {
   }
 
   #releasedFrom({ queue: q, bytes }) {
+    // With big messages the bytes, not the count, bound what is held: then every release
+    // may make room, and wakes the loop as before.
+    const byteBound = q.bytes * 2 >= this.broker.prefetchBytes;
     q.held -= 1;
     q.bytes -= bytes;
+    // Refill in batches of half the runners, not one fetch per finished message: each
+    // fetch is a round trip and a script call on the server, and under CPU-bound actors a
+    // fetch of 1 per message cost the worker a third of its main thread's time
+    // (bench/worker_command.md). Python's consumer fetches only once its cache is empty;
+    // this keeps half the runners' worth ready meanwhile.
+    if (!byteBound && q.prefetch - q.held < Math.max(1, this.concurrency >> 1)) return;
     q.woken = true;
     q.wake?.();
   }
 
-  async [kHandle]({ queue, message }) {
+  async [kHandle]({ queue, message, actorName }) {
     const broker = this.broker;
     const id = RedisTransport.redisMessageId(message);
-    const refusal = this.refusal(message, queue.name);
+    const refusal = this.refusal(message, queue.name, actorName);
     if (refusal !== undefined) {
       broker.logger.error(refusal);
       try {

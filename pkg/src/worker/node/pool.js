@@ -7,6 +7,7 @@
 import { Worker as Thread } from "node:worker_threads";
 import { Retry, SkipMessage, TimeLimitExceeded } from "../../../dist/node.js";
 import { checkOptions } from "../../internal/options.js";
+import { kAborted, kOnAbort } from "../../internal/symbols.js";
 import { kThreadName } from "./log.js";
 
 /** A short text for an abort reason (a time limit, a shutdown), for the log. */
@@ -37,9 +38,12 @@ function reviveError(plain, threadName) {
 }
 
 /**
- * `new ThreadPool({ size, modules, logger, log })`: `size` threads, each importing `modules`
- * (file URLs) in order; `log` (`{ index, verbose, file }`) is how the threads log. `await start()` resolves once every thread is ready (rejects with
- * the first import error), `run` is a `Worker` executor, `close()` terminates the threads.
+ * `new ThreadPool({ size, modules, logger, log, currentMessage })`: `size` threads, each
+ * importing `modules` (file URLs) in order; `log` (`{ index, verbose, file }`) is how the
+ * threads log; `currentMessage` (the broker has the `CurrentMessage` middleware) sends each
+ * call's message along, so `CurrentMessage.getCurrentMessage()` works in the threads too.
+ * `await start()` resolves once every thread is ready (rejects with the first import
+ * error), `run` is a `Worker` executor, `close()` terminates the threads.
  */
 export class ThreadPool {
   #size;
@@ -53,14 +57,17 @@ export class ThreadPool {
   #ids = 0;
   #closed = false;
   #jobs = 0;
+  #currentMessage;
 
   constructor(options) {
-    const { size, modules, logger, log } = checkOptions("new ThreadPool()", options, {
+    const { size, modules, logger, log, currentMessage } = checkOptions("new ThreadPool()", options, {
       size: "count",
       modules: "iterable",
       logger: "object",
       log: "object",
+      currentMessage: "boolean",
     });
+    this.#currentMessage = currentMessage === true;
     this.#log = log ?? {};
     this.#size = size;
     this.#modules = [...modules];
@@ -118,7 +125,7 @@ export class ThreadPool {
         slot.job = undefined;
         if (job !== undefined && !job.settled) {
           this.#jobs -= 1;
-          job.reject(new Error(`${name} exited (code ${code}) while running actor ${job.actorName}.`));
+          job.reject(new Error(`${name} exited (code ${code}) while running actor ${job.actor.actorName}.`));
         }
         if (!slot.ready) reject(new Error(`${name} exited (code ${code}) before it was ready.`));
         else if (!this.#closed && !slot.replaced) this.#replace(slot, `exited with code ${code}`);
@@ -135,74 +142,89 @@ export class ThreadPool {
     });
   }
 
+  /** `slot` is free: it takes the oldest call still waiting, or goes idle. */
   #release(slot) {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next(slot);
-    else this.#idle.push(slot);
+    for (;;) {
+      const job = this.#waiting.shift();
+      if (job === undefined) break;
+      if (!job.settled) return this.#dispatch(job, slot); // else aborted while it waited
+    }
+    this.#idle.push(slot);
   }
 
-  #acquire() {
-    const slot = this.#idle.shift();
-    if (slot !== undefined) return Promise.resolve(slot);
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  #run(actor, args, { signal } = {}) {
+  #run(actor, args, context) {
     if (this.#closed) return Promise.reject(new Error("the thread pool is closed"));
+    // The attempt's own abort hook when the caller is a `Worker` (its proxy); a bare
+    // `signal` otherwise. The hook costs nothing until an abort; the signal would cost an
+    // AbortController and an event listener for every message.
+    const message = context?.message;
+    const attempt = message !== null && typeof message === "object" && typeof message[kOnAbort] === "function" ? message : undefined;
+    const signal = attempt === undefined ? context?.signal : undefined;
+    if (attempt?.[kAborted]) return Promise.reject(attempt[kAborted].reason);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = { id: ++this.#ids, actorName: actor.actorName, settled: false, slot: undefined, onAbort: undefined };
+      const job = { id: ++this.#ids, actor, args, attempt, settled: false, slot: undefined, unlisten: undefined };
       const settle = (fn) => (value) => {
         if (job.settled) return;
         job.settled = true;
-        if (job.onAbort) signal.removeEventListener("abort", job.onAbort);
+        job.unlisten?.();
         fn(value);
       };
       job.resolve = settle(resolve);
       job.reject = settle(reject);
       // Registered in the caller's turn, so this runs before the Worker's own abort
       // listener: the reason it fails the attempt with then names the thread.
-      if (signal) {
-        job.onAbort = () => {
-          const slot = job.slot;
-          const reason = signal.reason;
-          if (slot === undefined || slot.job !== job) return job.reject(reason);
-          try {
-            if (reason !== null && typeof reason === "object") reason[kThreadName] = slot.name;
-          } catch {
-            // A frozen reason: the line names the main thread instead.
-          }
-          slot.job = undefined;
-          this.#jobs -= 1;
-          job.reject(reason);
-          // Terminating is the only way to stop synchronous code; a new thread takes its place.
-          this.#replace(slot, `was stopped running ${actor.actorName} (${describeReason(reason)})`);
-          slot.thread.terminate().catch(() => {});
-        };
-        signal.addEventListener("abort", job.onAbort, { once: true });
-      }
-      this.#acquire().then((slot) => {
-        if (slot === undefined) return job.reject(new Error("the thread pool is closed"));
-        if (job.settled) return this.#release(slot); // aborted while it waited
-        job.slot = slot;
-        slot.job = job;
-        this.#jobs += 1;
+      const onAbort = (reason) => {
+        const slot = job.slot;
+        if (slot === undefined || slot.job !== job) return job.reject(reason);
         try {
-          slot.thread.postMessage({ id: job.id, actorName: actor.actorName, args });
-        } catch (error) {
-          slot.job = undefined;
-          this.#jobs -= 1;
-          this.#release(slot);
-          job.reject(new TypeError(`The arguments of a message for ${actor.actorName} cannot be sent to a thread.`, { cause: error }));
+          if (reason !== null && typeof reason === "object") reason[kThreadName] = slot.name;
+        } catch {
+          // A frozen reason: the line names the main thread instead.
         }
-      });
+        slot.job = undefined;
+        this.#jobs -= 1;
+        job.reject(reason);
+        // Terminating is the only way to stop synchronous code; a new thread takes its place.
+        this.#replace(slot, `was stopped running ${actor.actorName} (${describeReason(reason)})`);
+        slot.thread.terminate().catch(() => {});
+      };
+      if (attempt !== undefined) {
+        job.unlisten = attempt[kOnAbort](onAbort);
+      } else if (signal) {
+        const listener = () => onAbort(signal.reason);
+        signal.addEventListener("abort", listener, { once: true });
+        job.unlisten = () => signal.removeEventListener("abort", listener);
+      }
+      const slot = this.#idle.shift();
+      if (slot !== undefined) this.#dispatch(job, slot);
+      else this.#waiting.push(job);
     });
+  }
+
+  /** Posts `job` to `slot`'s thread: the actor's name and arguments, and the message
+   * itself only when an actor may ask for it (`CurrentMessage` on the broker). */
+  #dispatch(job, slot) {
+    job.slot = slot;
+    slot.job = job;
+    this.#jobs += 1;
+    const { actor, args, attempt } = job;
+    try {
+      const call = { id: job.id, actorName: actor.actorName, args };
+      if (this.#currentMessage && attempt !== undefined) call.message = attempt.asDict();
+      slot.thread.postMessage(call);
+    } catch (error) {
+      slot.job = undefined;
+      this.#jobs -= 1;
+      job.reject(new TypeError(`The arguments of a message for ${actor.actorName} cannot be sent to a thread.`, { cause: error }));
+      this.#release(slot);
+    }
   }
 
   /** Terminates every thread (a call still running is stopped). */
   async close() {
     this.#closed = true;
-    for (const w of this.#waiting.splice(0)) w(undefined);
+    for (const job of this.#waiting.splice(0)) job.reject(new Error("the thread pool is closed"));
     await Promise.all(this.#slots.map((s) => s.thread.terminate().catch(() => {})));
   }
 }

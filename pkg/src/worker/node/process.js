@@ -5,7 +5,7 @@
 // queues at once, messages in progress finished (up to the shutdown timeout), exit 0.
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
-import { Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
+import { CurrentMessage, Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
 import { kProbe } from "../../internal/symbols.js";
 import { Prometheus } from "../../metrics/prometheus.js";
 import { RET, isConnectionError } from "./exit_codes.js";
@@ -143,6 +143,8 @@ async function main() {
     modules,
     logger,
     log: { index: config.index, verbose: config.verbose, file: config.logFile },
+    // Only then does each call carry its message to the thread (a copy per message).
+    currentMessage: broker.middleware.some((m) => m instanceof CurrentMessage),
   });
   try {
     await pool.start();

@@ -4,7 +4,8 @@
 // runs actor code, so a synchronous actor here stalls nothing else, and the pool can stop
 // it at its time limit by terminating the thread.
 import { parentPort, workerData } from "node:worker_threads";
-import { getBroker, setLogger } from "../../../dist/node.js";
+import { CurrentMessage, Message, WorkerMessage, getBroker, setLogger } from "../../../dist/node.js";
+import { kRunExposed } from "../../internal/symbols.js";
 import { createLogger } from "./log.js";
 
 /** What crosses back for a thrown value: enough to rebuild the error on the main thread.
@@ -36,6 +37,16 @@ function plain(thrown) {
   return { name: "Error", message };
 }
 
+/** Frees a call's message (wasm memory) once its actor is done; a copy the actor kept
+ * (`asDict()`) stays usable, the proxy does not, as for messages on the main thread. */
+function freeMessage(proxy) {
+  try {
+    proxy?.message?.free?.();
+  } catch {
+    // Already freed.
+  }
+}
+
 async function main() {
   const { modules, log } = workerData;
   // What the modules and actors log here is named after this process and thread.
@@ -46,20 +57,31 @@ async function main() {
     parentPort.postMessage({ type: "importError", error: thrownToPlain(error) });
     return;
   }
-  parentPort.on("message", async ({ id, actorName, args }) => {
+  parentPort.on("message", async ({ id, actorName, args, message }) => {
     let reply;
+    let proxy;
     try {
       const actor = getBroker().actors.get(actorName);
       if (actor === undefined || typeof actor.fn !== "function") {
         throw new Error(`Actor '${actorName}' is not declared on the global broker of this thread after importing the modules.`);
       }
-      const result = await actor.fn(...args);
+      let result;
+      if (message === undefined) {
+        result = await actor.fn(...args);
+      } else {
+        // CurrentMessage is on: the actor may ask for its message, as on the main thread.
+        // Its signal never aborts here: an abort (time limit, shutdown) ends the thread.
+        proxy = new WorkerMessage(Message.fromDict(message));
+        result = await CurrentMessage[kRunExposed](proxy, () => actor.fn(...args));
+      }
       reply = { type: "result", id, result: result === undefined ? null : result };
+      freeMessage(proxy);
       parentPort.postMessage(reply);
       return;
     } catch (thrown) {
       reply = { type: "error", id, error: thrownToPlain(thrown) };
     }
+    freeMessage(proxy);
     try {
       parentPort.postMessage(reply);
     } catch (cause) {
