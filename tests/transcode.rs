@@ -6,7 +6,10 @@
 
 use dramatiq_results::codec::encode;
 use dramatiq_results::codec::interchange::from_js_json;
-use dramatiq_results::codec::interchange::transcode::{python_bytes, python_bytes_owned};
+use dramatiq_results::codec::interchange::plain_json;
+use dramatiq_results::codec::interchange::transcode::{
+    python_bytes, python_bytes_checked, python_bytes_checked_utf8, python_bytes_owned, Form,
+};
 use dramatiq_results::testing::Rng;
 
 /// `Number.prototype.toString()` of a finite double, as the ECMAScript spec defines it.
@@ -199,6 +202,7 @@ fn js_number_emulation_matches_known_outputs() {
 fn fast_path_equals_tree_path_on_random_js_texts() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut numbers_rewritten = 0;
+    let mut verbatim = 0;
     for _ in 0..30_000 {
         let mut text = String::new();
         random_value(&mut rng, 0, &mut text);
@@ -212,6 +216,24 @@ fn fast_path_equals_tree_path_on_random_js_texts() {
         // The owned form (what the JS store path calls) gives the same bytes, copied or not.
         let owned = python_bytes_owned(text.clone()).unwrap_or_else(|e| panic!("{e} in {text}"));
         assert_eq!(owned, fast, "owned, for {text}");
+        // What the check says of a text kept as it is: its bytes are the text, and `plain`
+        // is what the read side's `plain_json` would say of them (a store keeping the text
+        // skips that check on reads).
+        match python_bytes_checked(text.clone()).unwrap_or_else(|e| panic!("{e} in {text}")) {
+            (bytes, Form::Verbatim { plain }) => {
+                assert_eq!(bytes, text.as_bytes(), "verbatim, for {text}");
+                assert!(text.is_ascii(), "verbatim but not ASCII: {text}");
+                assert_eq!(plain, plain_json(&bytes).is_some(), "plain, for {text}");
+                verbatim += 1;
+            }
+            (bytes, Form::Rewritten) => assert_eq!(bytes, fast, "rewritten, for {text}"),
+        }
+        let from_utf8 = python_bytes_checked_utf8(text.clone().into_bytes());
+        assert_eq!(
+            from_utf8.ok(),
+            python_bytes_checked(text.clone()).ok(),
+            "utf8, for {text}"
+        );
         if fast.len() != text.len() {
             numbers_rewritten += 1;
         }
@@ -219,5 +241,9 @@ fn fast_path_equals_tree_path_on_random_js_texts() {
     assert!(
         numbers_rewritten > 1000,
         "the generator exercises rewriting"
+    );
+    assert!(
+        verbatim > 1000,
+        "the generator exercises the copy path ({verbatim})"
     );
 }

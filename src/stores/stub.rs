@@ -17,22 +17,45 @@ use crate::wait::timer::Timer;
 /// Sweep expired entries once per this many writes, so memory stays bounded by live data.
 const SWEEP_EVERY: u32 = 1024;
 
-struct Entry {
-    bytes: Vec<u8>,
+/// What the stub keeps for an entry: the stored bytes themselves, or a host's form of them
+/// that gives them back exactly. The store is in-process, so what it keeps is its own
+/// affair; the JS bindings keep the text `JSON.stringify` wrote when it already is Python's
+/// bytes, so a read can hand it to `JSON.parse` without copying the bytes out and decoding
+/// them again. Every read through the [`Store`] contract still sees the bytes.
+pub trait StubValue: From<Vec<u8>> {
+    /// The stored bytes.
+    fn to_bytes(&self) -> Vec<u8>;
+}
+
+impl StubValue for Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+struct Entry<V> {
+    value: V,
     expires_at: f64,
 }
 
-/// An in-memory store with TTLs and wake-ups.
-pub struct StubStore<T> {
-    entries: RefCell<HashMap<String, Entry>>,
+/// An in-memory store with TTLs and wake-ups, keeping each entry as a `V`.
+pub struct StubStore<T, V = Vec<u8>> {
+    entries: RefCell<HashMap<String, Entry<V>>>,
     notifier: Notifier,
     timer: T,
     writes: Cell<u32>,
 }
 
 impl<T: Timer> StubStore<T> {
-    /// An empty store whose TTLs run on `timer`.
+    /// An empty store of bytes whose TTLs run on `timer`.
     pub fn new(timer: T) -> Self {
+        Self::keeping(timer)
+    }
+}
+
+impl<T: Timer, V: StubValue> StubStore<T, V> {
+    /// An empty store whose TTLs run on `timer`, keeping its entries as `V`s.
+    pub fn keeping(timer: T) -> Self {
         StubStore {
             entries: RefCell::new(HashMap::new()),
             notifier: Notifier::new(),
@@ -62,20 +85,22 @@ impl<T: Timer> StubStore<T> {
         self.entries.borrow_mut().retain(|_, e| e.expires_at > now);
     }
 
-    fn read(&self, key: &str) -> Option<Vec<u8>> {
-        let now = self.timer.now_ms();
+    /// What `read` makes of the live entry under `key`, as kept (an expired one is
+    /// dropped): [`Store::get`] reads its bytes this way. `read` must not call back into
+    /// this store.
+    pub fn with_value<R>(&self, key: &str, read: impl FnOnce(&V) -> R) -> Option<R> {
         let mut entries = self.entries.borrow_mut();
-        match entries.get(key) {
-            Some(e) if e.expires_at > now => Some(e.bytes.clone()),
-            Some(_) => {
-                entries.remove(key);
-                None
-            }
-            None => None,
+        let entry = entries.get(key)?;
+        if entry.expires_at > self.timer.now_ms() {
+            return Some(read(&entry.value));
         }
+        entries.remove(key);
+        None
     }
 
-    fn write(&self, key: &str, bytes: Vec<u8>, ttl_ms: u64) {
+    /// Stores `value` under `key` for `ttl_ms`, waking the key's waiters: what
+    /// [`Store::put`] does with bytes.
+    pub fn put_value(&self, key: &str, value: V, ttl_ms: u64) {
         let writes = self.writes.get().wrapping_add(1);
         self.writes.set(writes);
         if writes % SWEEP_EVERY == 0 {
@@ -85,22 +110,30 @@ impl<T: Timer> StubStore<T> {
             // Expired on arrival, as Redis's `PEXPIRE k 0` and Dramatiq's stub both have it.
             self.entries.borrow_mut().remove(key);
         } else {
-            let expires_at = self.timer.now_ms() + ttl_ms as f64;
-            self.entries
-                .borrow_mut()
-                .insert(key.to_owned(), Entry { bytes, expires_at });
+            let entry = Entry {
+                value,
+                expires_at: self.timer.now_ms() + ttl_ms as f64,
+            };
+            // In place when the key is there (no new key string); the old entry is dropped
+            // once the map is released.
+            let mut entries = self.entries.borrow_mut();
+            let _old = match entries.get_mut(key) {
+                Some(slot) => Some(std::mem::replace(slot, entry)),
+                None => entries.insert(key.to_owned(), entry),
+            };
+            drop(entries);
         }
         self.notifier.notify(key);
     }
 }
 
-impl<T: Timer> Store for StubStore<T> {
+impl<T: Timer, V: StubValue> Store for StubStore<T, V> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.read(key))
+        Ok(self.with_value(key, V::to_bytes))
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.write(key, value, ttl_ms);
+        self.put_value(key, value.into(), ttl_ms);
         Ok(())
     }
 

@@ -494,3 +494,63 @@ test("maxValueBytes: a 25 MiB value is read by default and refused over a set li
   assert.throws(() => new StubBackend({ maxValueBytes: "1" }), TypeError);
   assert.ok(new StubBackend({ maxValueBytes: Infinity }));
 });
+
+test("the stub answers a value stored by storeResult exactly as the same bytes stored raw", async () => {
+  // The StubBackend keeps the JSON.stringify text when it already is Python's bytes and
+  // answers reads from it by JSON.parse alone; every read must see what the bytes say.
+  const enc = new JSONEncoder();
+  const kept = new StubBackend();
+  const raw = new StubBackend();
+  const outcome = (p) => p.then(
+    (value) => ({ value }),
+    (e) => ({ error: `${e.constructor.name}: ${e.message}` }),
+  );
+  const bytes = async (b, m) => text(await b.getResultBytes(m));
+  const values = [
+    42, -7, 0, 123456789012345, 1234567890123456, 2 ** 53 + 2, 0.5, 1e-7, -0, NaN, "x", "é", "",
+    null, true, [], {}, { a: "b" }, [{ __t: "x" }], { a: 1, __t: 2 }, { __t: "dramatiq.results.Result" },
+    { __t: "dramatiq.results.Result", exn: { type: "ValueError", msg: "bad" } },
+    { "\u005f_t": "exception", exn: { type: "E", msg: "m" } },
+    { a: "tab\there", b: "q\"uote" }, { "k\ney": 1 }, "\u0000\u0001NaN", 2n ** 70n,
+    { rows: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `row ${i}`, score: i * 1.5 })) },
+    { s: "a".repeat(300), t: "é".repeat(300) },
+  ];
+  for (const [i, value] of values.entries()) {
+    const m = new Message({ actorName: "kept", messageId: `v${i}` });
+    await kept.storeResult(m, value);
+    await raw.storeResultBytes(m, enc.encode(value));
+    const what = `value ${i}: ${String(JSON.stringify(value, (k, v) => (typeof v === "bigint" ? `${v}n` : v)))?.slice(0, 80)}`;
+    assert.equal(await bytes(kept, m), await bytes(raw, m), what);
+    for (const read of [
+      (b) => b.getResult(m),
+      (b) => b.tryGetResult(m),
+      (b) => b.getResult(m, { block: true, timeout: 0 }),
+      (b) => b.getResults([m]),
+      // A read by a plain object, not the Message the value was stored with.
+      (b) => b.getResult({ queueName: m.queueName, actorName: m.actorName, messageId: m.messageId }),
+    ]) {
+      const [a, b] = [await outcome(read(kept)), await outcome(read(raw))];
+      assert.deepEqual(a, b, what);
+      if (Object.is(b.value, -0)) assert.ok(Object.is(a.value, -0), what);
+    }
+  }
+  // Kept texts expire, are deleted, are replaced by bytes, and wake waiters as bytes do.
+  const m = msg();
+  await kept.storeResult(m, { a: 1 }, 30);
+  await sleep(60);
+  await assert.rejects(kept.getResult(m), ResultMissing);
+  await kept.storeResult(m, { a: 2 });
+  await kept.deleteResult(m);
+  assert.equal(await kept.tryGetResult(m), Missing);
+  await kept.storeResult(m, { a: 3 });
+  await kept.storeResultBytes(m, enc.encode({ a: 4 }));
+  assert.deepEqual(await kept.getResult(m), { a: 4 });
+  const late = msg("woken");
+  const woken = kept.getResult(late, { block: true, timeout: 5_000 });
+  await kept.storeResult(late, { b: "x".repeat(500) });
+  assert.deepEqual(await woken, { b: "x".repeat(500) });
+  // The limit on value size holds on this path too.
+  const small = new StubBackend({ maxValueBytes: 10 });
+  await assert.rejects(small.storeResult(m, { a: "long enough" }), (e) => e.code === "RESULT_TOO_LARGE");
+  assert.equal(await small.tryGetResult(m), Missing);
+});

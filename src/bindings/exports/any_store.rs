@@ -17,13 +17,49 @@ use crate::stores::indexed_db::IndexedDbStore;
 use crate::stores::kv::KvStore;
 use crate::stores::memcached::MemcachedStore;
 use crate::stores::redis::RedisStore;
-use crate::stores::stub::StubStore;
+use crate::stores::stub::{StubStore, StubValue};
 use crate::wait::notify::NotifiedSet;
+
+use super::interchange::text_bytes;
+
+/// What the JS `StubBackend` keeps per entry. The stub is in-process, so it may keep the
+/// host's text: when `storeResult`'s `JSON.stringify` text already is Python's bytes (the
+/// core's check says so, and then it is ASCII), the text itself, so a read hands it to
+/// `JSON.parse` with no copy out of wasm memory, no read-side check and no decoded copy;
+/// the bytes are written out of it again for whatever reads bytes.
+pub enum StubEntry {
+    /// Stored bytes (`storeResultBytes`, `storeException`, a custom encoder's, a text that
+    /// was re-spelt).
+    Bytes(Vec<u8>),
+    /// A text that is its stored bytes; `plain` when `JSON.parse` alone reads it as the
+    /// decoder reads those bytes (`transcode::Form::Verbatim`).
+    Text {
+        /// The text, which is the stored bytes.
+        text: js_sys::JsString,
+        /// `JSON.parse(text)` is the value a read decodes.
+        plain: bool,
+    },
+}
+
+impl From<Vec<u8>> for StubEntry {
+    fn from(bytes: Vec<u8>) -> Self {
+        StubEntry::Bytes(bytes)
+    }
+}
+
+impl StubValue for StubEntry {
+    fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            StubEntry::Bytes(bytes) => bytes.clone(),
+            StubEntry::Text { text, .. } => text_bytes(text),
+        }
+    }
+}
 
 /// Every store a JS backend class can sit on.
 pub enum AnyStore {
     /// In memory.
-    Stub(StubStore<JsTimer>),
+    Stub(StubStore<JsTimer, StubEntry>),
     /// Any key-value adapter.
     Kv(KvStore<JsKv>),
     /// A Cloudflare Workers KV namespace.

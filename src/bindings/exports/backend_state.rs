@@ -1,16 +1,17 @@
 //! What a backend holds and shares with the reads in flight: the core `ResultBackend` over
 //! its store, the codec, and the options every backend class reads.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::any_store::AnyStore;
+use super::any_store::{AnyStore, StubEntry};
 use super::errors::to_js;
 use super::interchange::{
-    js_text, parse_plain, parse_plain_bytes, python_bytes_from_js, python_bytes_in_js,
-    python_bytes_of_text, value_from_js, value_to_js,
+    js_text, parse_plain, parse_plain_bytes, parse_text, python_bytes_in_js, python_bytes_of_text,
+    python_checked_from_js, value_from_js, value_to_js, Checked,
 };
 use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
@@ -30,6 +31,7 @@ use crate::results::backend::{
     decode_result, unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES,
 };
 use crate::results::store::{HostBytes, Stored};
+use crate::stores::stub::{StubStore, StubValue};
 
 /// How much of a value kept in JS memory is copied into wasm at a time to be checked.
 const SCAN_CHUNK: usize = 256 * 1024;
@@ -141,26 +143,97 @@ pub(crate) struct Shared {
     pub(crate) core: ResultBackend<AnyStore, JsTimer>,
     pub(crate) codec: Codec,
     pub(crate) encoder: JsValue,
+    /// The last identity string a key was derived from, and that key (see [`Shared::key`]).
+    last_key: RefCell<Option<(JsValue, String)>>,
 }
 
 impl Shared {
+    /// The result key of `message`. The last key derived is kept with the identity string
+    /// it came from: consecutive calls often name one message (a store and its read, the
+    /// polls of one result), and comparing the string JS holds (for a `Message`, the very
+    /// same string each time) spares copying it in and hashing it again.
     pub(crate) fn key(&self, message: &JsValue) -> Result<String, JsValue> {
-        let id = Identity::read(message)?;
-        Ok(self
+        let joined = Identity::joined(message)?;
+        if let Some((last, key)) = &*self.last_key.borrow() {
+            // `===`: only a string is ever kept, and a string equals only an equal string.
+            if *last == joined {
+                return Ok(key.clone());
+            }
+        }
+        let (id, is_string) = Identity::from_joined(message, &joined)?;
+        let key = self
             .core
             .keys()
-            .message_key(&id.queue_name, &id.actor_name, &id.message_id))
+            .message_key(&id.queue_name, &id.actor_name, &id.message_id);
+        if is_string {
+            *self.last_key.borrow_mut() = Some((joined, key.clone()));
+        }
+        Ok(key)
     }
 
     pub(crate) fn encode(&self, value: &JsValue) -> Result<Vec<u8>, JsValue> {
+        self.encode_checked(value).map(|checked| checked.bytes)
+    }
+
+    /// [`Shared::encode`], with the built-in codec's text when the bytes are that text.
+    pub(crate) fn encode_checked(&self, value: &JsValue) -> Result<Checked, JsValue> {
         match &self.codec {
-            Codec::Json => python_bytes_from_js(value),
+            Codec::Json => python_checked_from_js(value),
             Codec::Custom(enc) => {
                 // `call` is caught by the glue even when `encode` is no longer a function.
                 let f: js_sys::Function = prop(enc, "encode")?.unchecked_into();
-                bytes_from_js(&f.call1(enc, value)?)
+                Ok(Checked {
+                    bytes: bytes_from_js(&f.call1(enc, value)?)?,
+                    text: None,
+                })
             }
         }
+    }
+
+    /// Stores `checked` under `key` in `stub`, which answers at once: no future, no task,
+    /// and the text kept when it is the bytes (see [`StubEntry`]).
+    pub(crate) fn stub_put(
+        &self,
+        stub: &StubStore<JsTimer, StubEntry>,
+        key: &str,
+        checked: Checked,
+        ttl_ms: u64,
+    ) -> Result<(), JsValue> {
+        let bytes = self
+            .core
+            .within_limit(key, checked.bytes)
+            .map_err(|e| to_js(&e))?;
+        let entry = match checked.text {
+            // A small integer reads fastest from its bytes (no text, no `JSON.parse`).
+            Some((text, plain)) if small_int(&bytes).is_none() => StubEntry::Text { text, plain },
+            _ => StubEntry::Bytes(bytes),
+        };
+        stub.put_value(key, entry, ttl_ms);
+        Ok(())
+    }
+
+    /// What a read of `key` answers at once when the store is the stub and holds the key
+    /// (no future, no task: there is nothing to wait for); `None` sends the read the usual
+    /// way (another store, an absent or expired key).
+    pub(crate) fn stub_read(&self, key: &str, raw: bool) -> Option<StubRead> {
+        let AnyStore::Stub(stub) = self.core.store() else {
+            return None;
+        };
+        let found = stub.with_value(key, |entry| match entry {
+            // `JSON.parse` of a string runs no code of anyone's, so it may run in place.
+            StubEntry::Text { text, plain: true } if !raw => {
+                parse_text(text).map_err(|_| entry.to_bytes())
+            }
+            other => Err(other.to_bytes()),
+        })?;
+        // Out of the entry: decoding may call a custom decoder, which may use the store.
+        Some(match found {
+            Ok(value) => StubRead::Parsed(value),
+            Err(bytes) if raw => {
+                StubRead::Decoded(Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()))
+            }
+            Err(bytes) => StubRead::Decoded(self.decode(key, &bytes)),
+        })
     }
 
     /// [`Shared::encode`], where a large value for a Redis store whose `JSON.stringify` text
@@ -264,8 +337,18 @@ impl Shared {
                 .with_max_value_bytes(options.max_value_bytes),
             codec: options.codec,
             encoder: options.encoder,
+            last_key: RefCell::new(None),
         }
     }
+}
+
+/// What the stub answers a read at once (see [`Shared::stub_read`]).
+pub(crate) enum StubRead {
+    /// A value `JSON.parse` made: never a Promise, so `Promise.resolve` of it cannot throw.
+    Parsed(JsValue),
+    /// What the usual decode made of the bytes: a value (a custom decoder's may be a
+    /// Promise) or the error they stand for; or the bytes themselves.
+    Decoded(Result<JsValue, JsValue>),
 }
 
 /// Reads a wait's options: `{ block, timeout, signal }`, `block` defaulting to `block`.

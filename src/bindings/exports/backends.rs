@@ -45,7 +45,8 @@ impl StubBackend {
             )?)?
         };
         Ok(StubBackend {
-            parent: JsResultBackend::new(AnyStore::Stub(StubStore::new(JsTimer)), common).into(),
+            parent: JsResultBackend::new(AnyStore::Stub(StubStore::keeping(JsTimer)), common)
+                .into(),
         })
     }
 

@@ -26,6 +26,8 @@ extern "C" {
     fn encode_utf8_host(text: &js_sys::JsString) -> Result<js_sys::Uint8Array, JsValue>;
     #[wasm_bindgen(js_name = fromText, catch)]
     fn from_text(text: &str, needs_reviver: bool) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = fromText, catch)]
+    fn from_text_handle(text: &js_sys::JsString, needs_reviver: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = parseBytes, catch)]
     fn parse_bytes(bytes: &js_sys::Uint8Array) -> Result<JsValue, JsValue>;
     /// UTF-8 bytes in JS memory as text, lossily (as `String::from_utf8_lossy`).
@@ -45,10 +47,25 @@ pub fn value_from_js(value: &JsValue) -> Result<Value, JsValue> {
 /// tiny ones (one more call).
 const ENCODE_INTO_MIN_UNITS: u32 = 256;
 
+/// Python's bytes for a JS value, with its `JSON.stringify` text when they are that text.
+pub struct Checked {
+    /// What Python's `json.dumps` writes for the value.
+    pub bytes: Vec<u8>,
+    /// The text `bytes` were checked from, when they are that text unchanged (so it is
+    /// ASCII), and whether `JSON.parse` alone reads it back as a read of `bytes` decodes
+    /// them (see `transcode::Form`).
+    pub text: Option<(js_sys::JsString, bool)>,
+}
+
 /// The bytes Python's `json.dumps` writes for a JS value, without building a tree (see
 /// `transcode`); `TypeError` if it is not JSON-serializable.
 pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
-    python_bytes_of_text(&to_text_handle(value)?)
+    python_checked_of_text(to_text_handle(value)?).map(|checked| checked.bytes)
+}
+
+/// [`python_bytes_from_js`], keeping the text when the bytes are that text.
+pub fn python_checked_from_js(value: &JsValue) -> Result<Checked, JsValue> {
+    python_checked_of_text(to_text_handle(value)?)
 }
 
 /// A JS value's `JSON.stringify` text (with marker strings), left in JS; `TypeError` if it
@@ -89,31 +106,52 @@ pub fn python_bytes_in_js(text: &js_sys::JsString) -> Option<js_sys::Uint8Array>
 
 /// [`python_bytes_from_js`] of a text already read from the value.
 pub fn python_bytes_of_text(text: &js_sys::JsString) -> Result<Vec<u8>, JsValue> {
-    let text = text.clone();
-    let units = text.length();
-    let text = if units < ENCODE_INTO_MIN_UNITS {
+    python_checked_of_text(text.clone()).map(|checked| checked.bytes)
+}
+
+/// [`python_checked_from_js`] of a text already read from the value.
+fn python_checked_of_text(handle: js_sys::JsString) -> Result<Checked, JsValue> {
+    let units = handle.length();
+    let checked = if units < ENCODE_INTO_MIN_UNITS {
         // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
-        text.as_string()
-            .ok_or_else(|| type_error("unsupported value: its JSON text is not a string"))?
+        let text = handle
+            .as_string()
+            .ok_or_else(|| type_error("unsupported value: its JSON text is not a string"))?;
+        transcode::python_bytes_checked(text)
     } else {
-        utf8_of(&text, units)?
+        transcode::python_bytes_checked_utf8(utf8_bytes(&handle, units))
     };
-    transcode::python_bytes_owned(text).map_err(|e| type_error(&format!("unsupported value: {e}")))
+    let (bytes, form) = checked.map_err(|e| type_error(&format!("unsupported value: {e}")))?;
+    let text = match form {
+        transcode::Form::Verbatim { plain } => Some((handle, plain)),
+        transcode::Form::Rewritten => None,
+    };
+    Ok(Checked { bytes, text })
 }
 
 /// `text` (of `units` UTF-16 units) as UTF-8: encoded by the host straight into a buffer of
 /// one byte per unit, which holds it when it is ASCII (JSON text most often is); otherwise
 /// by the host's `TextEncoder.encode` and copied in, at its exact size.
-fn utf8_of(text: &js_sys::JsString, units: u32) -> Result<String, JsValue> {
+fn utf8_bytes(text: &js_sys::JsString, units: u32) -> Vec<u8> {
     let mut buf = vec![0u8; units as usize];
-    let bytes = match usize::try_from(encode_utf8_into(text, &mut buf)) {
+    match usize::try_from(encode_utf8_into(text, &mut buf)) {
         Ok(written) => {
             buf.truncate(written);
             buf
         }
         Err(_) => encode_utf8(text),
-    };
-    String::from_utf8(bytes).map_err(|_| type_error("unsupported value: not UTF-8 text"))
+    }
+}
+
+/// The bytes of a text [`Checked`] kept (ASCII, so one byte per unit; any text is still
+/// encoded whole).
+pub fn text_bytes(text: &js_sys::JsString) -> Vec<u8> {
+    utf8_bytes(text, text.length())
+}
+
+/// A text [`Checked`] kept as plain, as a JS value, by `JSON.parse` alone.
+pub fn parse_text(text: &js_sys::JsString) -> Result<JsValue, JsValue> {
+    from_text_handle(text, false)
 }
 
 /// A core value as a plain JS value (objects, arrays, numbers, strings, null; BigInt for

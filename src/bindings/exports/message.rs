@@ -44,31 +44,41 @@ extern "C" {
 }
 
 impl Identity {
-    /// Reads the identity of `message`; `TypeError` if a field is missing or not a string.
-    pub fn read(message: &JsValue) -> Result<Identity, JsValue> {
-        let joined = identity_of(message)
-            .map_err(|cause| type_error_caused("reading the message's identity threw", &cause))?;
+    /// The identity of `message` as the JS side joins it (`identityOf` in `identity.js`): a
+    /// string for a `Message` (the same string on every call) or a valid plain object;
+    /// anything else otherwise. For [`Identity::from_joined`], and as a cache key.
+    pub fn joined(message: &JsValue) -> Result<JsValue, JsValue> {
+        identity_of(message)
+            .map_err(|cause| type_error_caused("reading the message's identity threw", &cause))
+    }
+
+    /// The identity of `message` from what [`Identity::joined`] answered for it, and
+    /// whether that answer was the joined string (which then stands for the identity);
+    /// `TypeError` if a field is missing or not a string.
+    pub fn from_joined(message: &JsValue, joined: &JsValue) -> Result<(Identity, bool), JsValue> {
         if let Some(text) = joined.as_string() {
             let mut parts = text.splitn(3, '\0');
             if let (Some(q), Some(a), Some(i)) = (parts.next(), parts.next(), parts.next()) {
-                return Ok(Identity {
+                let id = Identity {
                     queue_name: q.to_owned(),
                     actor_name: a.to_owned(),
                     message_id: i.to_owned(),
-                });
+                };
+                return Ok((id, true));
             }
         }
         // `identityOf` answers a string, a new array of three strings, or undefined.
-        if let Some(parts) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Array>(&joined) {
+        if let Some(parts) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Array>(joined) {
             let part = |i| parts.get(i).as_string().unwrap_or_default();
-            return Ok(Identity {
+            let id = Identity {
                 queue_name: part(0),
                 actor_name: part(1),
                 message_id: part(2),
-            });
+            };
+            return Ok((id, false));
         }
         // Not a valid identity: read field by field to say which one is wrong.
-        Self::read_fields(message)
+        Self::read_fields(message).map(|id| (id, false))
     }
 
     fn read_fields(message: &JsValue) -> Result<Identity, JsValue> {

@@ -20,6 +20,11 @@ pub(crate) fn resolved(value: &JsValue) -> js_sys::Promise {
     resolve(value).unwrap_or_else(|err| js_sys::Promise::reject(&err))
 }
 
+/// A Promise already resolved with `undefined` (nothing to adopt, so nothing can throw).
+pub(crate) fn resolved_undefined() -> js_sys::Promise {
+    js_sys::Promise::resolve(&JsValue::UNDEFINED)
+}
+
 /// A Promise already rejected with `err`.
 pub(crate) fn reject(err: JsValue) -> js_sys::Promise {
     js_sys::Promise::reject(&err)

@@ -31,17 +31,51 @@ fn syntax(position: usize, reason: &'static str) -> InterchangeError {
 /// [`python_bytes`] of a text the caller owns: when it already is Python's bytes (most
 /// texts), they are returned without a copy.
 pub fn python_bytes_owned(text: String) -> Result<Vec<u8>, InterchangeError> {
-    if already_python(text.as_bytes()) {
-        return Ok(text.into_bytes());
+    python_bytes_checked(text).map(|(bytes, _)| bytes)
+}
+
+/// What the check of a `JSON.stringify` text found, besides Python's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Python's bytes differ from the text: it was re-spelt.
+    Rewritten,
+    /// Python's bytes are the text itself, so it is pure ASCII (one byte per UTF-16 unit).
+    /// `plain` when `JSON.parse` also reads it exactly as a reader of the stored bytes
+    /// would (`super::plain_json` of them is `Some`): no possible exception envelope at the
+    /// top. A store that keeps the host's text may then answer a read with `JSON.parse`
+    /// alone, skipping the read-side check and the copy back out.
+    Verbatim {
+        /// `JSON.parse(text)` is the value a read of these bytes decodes to.
+        plain: bool,
+    },
+}
+
+/// [`python_bytes_owned`], and whether the bytes are the text itself ([`Form`]), found in
+/// the same pass.
+pub fn python_bytes_checked(text: String) -> Result<(Vec<u8>, Form), InterchangeError> {
+    python_bytes_checked_utf8(text.into_bytes())
+}
+
+/// [`python_bytes_checked`] of a text as UTF-8 bytes the host wrote, not yet validated: a
+/// text kept as it is is ASCII (the check admits nothing else), so only a text to re-spell
+/// is validated, which spares the common case a pass.
+pub fn python_bytes_checked_utf8(bytes: Vec<u8>) -> Result<(Vec<u8>, Form), InterchangeError> {
+    if let Some(plain) = verbatim_text(&bytes) {
+        return Ok((bytes, Form::Verbatim { plain }));
     }
-    python_bytes(&text)
+    let text = String::from_utf8(bytes).map_err(|e| {
+        InterchangeError(DecodeError::InvalidUtf8 {
+            valid_up_to: e.utf8_error().valid_up_to(),
+        })
+    })?;
+    python_bytes(&text).map(|bytes| (bytes, Form::Rewritten))
 }
 
 /// Python's stored bytes for the value whose `JSON.stringify` text (with marker strings) is
 /// `text`.
 pub fn python_bytes(text: &str) -> Result<Vec<u8>, InterchangeError> {
     let bytes = text.as_bytes();
-    if already_python(bytes) {
+    if verbatim_text(bytes).is_some() {
         return Ok(bytes.to_vec());
     }
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
@@ -120,20 +154,28 @@ fn literal_at(bytes: &[u8], i: usize) -> Option<&'static [u8]> {
 /// exponent, a fraction under 1e-4, an integer long enough to be inexact), nesting within
 /// [`MAX_DEPTH`]. One tight pass with no writes, so the common case is a copy; anything
 /// else (including text that is not `JSON.stringify`'s) takes the full transcoder, which
-/// also reports errors.
-fn already_python(bytes: &[u8]) -> bool {
+/// also reports errors. `Some(plain)` when it is, `plain` saying whether `plain_json` would
+/// pass the bytes too: for such a text the only difference is a string directly inside a
+/// top-level object that is `__t` or holds an escape (a possible exception envelope), which
+/// the same pass notes at no cost.
+fn verbatim_text(bytes: &[u8]) -> Option<bool> {
+    let top_object = bytes.first() == Some(&b'{');
+    let mut plain = true;
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'"' => match verbatim_string_end(bytes, i) {
-                Some(end) => i = end,
-                None => return false,
-            },
+            b'"' => {
+                let (end, escaped) = verbatim_string_end(bytes, i)?;
+                if top_object && depth == 1 {
+                    plain &= !escaped && (end - i != 5 || bytes.get(i..end) != Some(b"\"__t\""));
+                }
+                i = end;
+            }
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return false;
+                    return None;
                 }
                 i += 1;
             }
@@ -142,23 +184,17 @@ fn already_python(bytes: &[u8]) -> bool {
                 i += 1;
             }
             b',' | b':' => i += 1,
-            b't' | b'f' | b'n' => match literal_at(bytes, i) {
-                Some(literal) => i += literal.len(),
-                None => return false,
-            },
-            b'-' | b'0'..=b'9' => match verbatim_number_end(bytes, i) {
-                Some(end) => i = end,
-                None => return false,
-            },
-            _ => return false,
+            b't' | b'f' | b'n' => i += literal_at(bytes, i)?.len(),
+            b'-' | b'0'..=b'9' => i = verbatim_number_end(bytes, i)?,
+            _ => return None,
         }
     }
-    depth == 0 && !bytes.is_empty()
+    (depth == 0 && !bytes.is_empty()).then_some(plain)
 }
 
-/// [`already_python`] over a text that arrives in pieces (a large value's `JSON.stringify`
+/// [`verbatim_text`] over a text that arrives in pieces (a large value's `JSON.stringify`
 /// text, read through a small buffer): feed every piece in order, then
-/// [`AlreadyPythonScan::finish`] says what `already_python` says of them all together. Then
+/// [`AlreadyPythonScan::finish`] says what `verbatim_text` says of them all together. Then
 /// the text itself is Python's bytes, and a large value need not enter wasm memory whole.
 #[derive(Debug, Default)]
 pub struct AlreadyPythonScan {
@@ -202,7 +238,7 @@ impl AlreadyPythonScan {
         }
     }
 
-    /// Whether `already_python` passes the whole text.
+    /// Whether `verbatim_text` passes the whole text.
     pub fn finish(mut self) -> bool {
         if !self.carry.is_empty() {
             let carry = std::mem::take(&mut self.carry);
@@ -322,14 +358,19 @@ impl AlreadyPythonScan {
 
 /// The end of the string token at `start` if Python writes it as it is: ASCII only, no
 /// marker, and only the escapes Python writes the same way (`\"`, `\\`, `\b` `\f` `\n`
-/// `\r` `\t`, and `\u00XX` in lowercase for other control characters).
-fn verbatim_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// `\r` `\t`, and `\u00XX` in lowercase for other control characters); and whether it
+/// holds an escape.
+fn verbatim_string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut i = start + 1;
+    let mut escaped = false;
     loop {
         match *bytes.get(i)? {
-            b'"' => return Some(i + 1),
+            b'"' => return Some((i + 1, escaped)),
             b'\\' => match *bytes.get(i + 1)? {
-                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                    escaped = true;
+                    i += 2;
+                }
                 b'u' => {
                     let hex = bytes.get(i + 2..i + 6)?;
                     // A control character other than the named ones; not `\u0000\u0001…`,
@@ -342,6 +383,7 @@ fn verbatim_string_end(bytes: &[u8], start: usize) -> Option<usize> {
                     if !control || (hex == b"0000" && i == start + 1) {
                         return None;
                     }
+                    escaped = true;
                     i += 6;
                 }
                 _ => return None,
@@ -587,6 +629,7 @@ fn write_number(text: &str, start: usize, out: &mut Vec<u8>) -> Result<usize, In
 mod tests {
     use super::*;
     use crate::codec::interchange::from_js_json;
+    use crate::codec::interchange::plain_json;
     use crate::codec::writer::encode;
 
     fn tree_path(text: &str) -> Vec<u8> {
@@ -652,7 +695,7 @@ mod tests {
         cases.push(format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)).into_bytes());
         cases.push(format!("\"{}\"", "x".repeat(3000)).into_bytes());
         for bytes in &cases {
-            let want = already_python(bytes);
+            let want = verbatim_text(bytes).is_some();
             assert_eq!(scan_in_pieces(bytes, &[]), want, "{bytes:?} whole");
             for a in 0..=bytes.len() {
                 assert_eq!(scan_in_pieces(bytes, &[a]), want, "{bytes:?} at {a}");
@@ -740,7 +783,7 @@ mod tests {
             "0",
             "-0.5",
         ] {
-            assert!(already_python(same.as_bytes()), "{same}");
+            assert!(verbatim_text(same.as_bytes()).is_some(), "{same}");
             check(same);
         }
         for different in [
@@ -755,13 +798,48 @@ mod tests {
             r#""\/""#,
             r#""\u0041""#,
         ] {
-            assert!(!already_python(different.as_bytes()), "{different}");
+            assert!(verbatim_text(different.as_bytes()).is_none(), "{different}");
             check(different);
         }
         // Not JSON.stringify's (it writes -0 as 0), but not to be copied either.
-        assert!(!already_python(b"-0"));
+        assert!(verbatim_text(b"-0").is_none());
         // A lone surrogate goes the full way, which writes it as Python does (see above).
-        assert!(!already_python(br#""\ud800""#));
+        assert!(verbatim_text(br#""\ud800""#).is_none());
+    }
+
+    #[test]
+    fn a_verbatim_text_is_plain_exactly_when_plain_json_passes_it() {
+        for text in [
+            r#"{"a":1,"b":"__t"}"#,
+            r#"{"__t":"dramatiq.results.Result","exn":{"type":"E","msg":"m"}}"#,
+            r#"{"x":1,"__t":2}"#,
+            r#"{"a":"x\ny"}"#,
+            r#"{"a":{"__t":1,"b":"\""}}"#,
+            r#"[{"__t":"dramatiq.results.Result"}]"#,
+            r#"["__t"]"#,
+            r#""__t""#,
+            r#"{"__tt":1,"_t":2}"#,
+            "{}",
+            "42",
+        ] {
+            let plain = verbatim_text(text.as_bytes()).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(plain, plain_json(text.as_bytes()).is_some(), "{text}");
+            assert_eq!(
+                python_bytes_checked(text.to_owned()).ok(),
+                Some((text.as_bytes().to_vec(), Form::Verbatim { plain })),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            python_bytes_checked("1e-7".to_owned()).ok(),
+            Some((b"1e-07".to_vec(), Form::Rewritten))
+        );
+        // Unvalidated bytes: what is not kept as it is must be UTF-8.
+        assert_eq!(
+            python_bytes_checked_utf8("\"é\"".as_bytes().to_vec()).ok(),
+            Some((br#""\u00e9""#.to_vec(), Form::Rewritten))
+        );
+        assert!(python_bytes_checked_utf8(b"\"\xff\"".to_vec()).is_err());
     }
 
     #[test]
