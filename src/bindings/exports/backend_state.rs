@@ -160,15 +160,19 @@ impl Shared {
                 return Ok(key.clone());
             }
         }
-        let (id, is_string) = Identity::from_joined(message, &joined)?;
-        let key = self
+        // The joined string (a `Message`, a valid plain object): its parts as they are.
+        if let Some(text) = joined.as_string() {
+            if let Some((queue, actor, id)) = Identity::split(&text) {
+                let key = self.core.keys().message_key(queue, actor, id);
+                *self.last_key.borrow_mut() = Some((joined, key.clone()));
+                return Ok(key);
+            }
+        }
+        let id = Identity::from_joined(message, &joined)?;
+        Ok(self
             .core
             .keys()
-            .message_key(&id.queue_name, &id.actor_name, &id.message_id);
-        if is_string {
-            *self.last_key.borrow_mut() = Some((joined, key.clone()));
-        }
-        Ok(key)
+            .message_key(&id.queue_name, &id.actor_name, &id.message_id))
     }
 
     pub(crate) fn encode(&self, value: &JsValue) -> Result<Vec<u8>, JsValue> {

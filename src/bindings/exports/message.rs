@@ -52,33 +52,33 @@ impl Identity {
             .map_err(|cause| type_error_caused("reading the message's identity threw", &cause))
     }
 
-    /// The identity of `message` from what [`Identity::joined`] answered for it, and
-    /// whether that answer was the joined string (which then stands for the identity);
-    /// `TypeError` if a field is missing or not a string.
-    pub fn from_joined(message: &JsValue, joined: &JsValue) -> Result<(Identity, bool), JsValue> {
-        if let Some(text) = joined.as_string() {
-            let mut parts = text.splitn(3, '\0');
-            if let (Some(q), Some(a), Some(i)) = (parts.next(), parts.next(), parts.next()) {
-                let id = Identity {
-                    queue_name: q.to_owned(),
-                    actor_name: a.to_owned(),
-                    message_id: i.to_owned(),
-                };
-                return Ok((id, true));
-            }
+    /// The three parts of a joined identity string (`identityOf`'s `queue\0actor\0id`).
+    pub fn split(text: &str) -> Option<(&str, &str, &str)> {
+        let mut parts = text.splitn(3, '\0');
+        Some((parts.next()?, parts.next()?, parts.next()?))
+    }
+
+    /// The identity of `message` from what [`Identity::joined`] answered for it; `TypeError`
+    /// if a field is missing or not a string.
+    pub fn from_joined(message: &JsValue, joined: &JsValue) -> Result<Identity, JsValue> {
+        if let Some((q, a, i)) = joined.as_string().as_deref().and_then(Self::split) {
+            return Ok(Identity {
+                queue_name: q.to_owned(),
+                actor_name: a.to_owned(),
+                message_id: i.to_owned(),
+            });
         }
         // `identityOf` answers a string, a new array of three strings, or undefined.
         if let Some(parts) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Array>(joined) {
             let part = |i| parts.get(i).as_string().unwrap_or_default();
-            let id = Identity {
+            return Ok(Identity {
                 queue_name: part(0),
                 actor_name: part(1),
                 message_id: part(2),
-            };
-            return Ok((id, false));
+            });
         }
         // Not a valid identity: read field by field to say which one is wrong.
-        Self::read_fields(message).map(|id| (id, false))
+        Self::read_fields(message)
     }
 
     fn read_fields(message: &JsValue) -> Result<Identity, JsValue> {
