@@ -10,10 +10,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::adapter::{describe_value, error_text};
-use super::redis_socket::{js_held, lookup, same_client, SocketRedis};
+use super::redis_socket::{js_held, lookup, same_client, JsHeld, SocketRedis};
 use crate::bindings::js::type_error;
 use crate::bindings::js::{bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
+use crate::resp::parser::HOLD_MIN_BYTES;
+use crate::resp::reply::Held;
 use crate::resp::{Arg, Reply};
 use crate::results::store::HostBytes;
 use crate::stores::redis::RedisClient;
@@ -152,22 +154,55 @@ fn command_name<'a>(argv: &[Arg<'a>]) -> &'a str {
     }
 }
 
-async fn send(promise: js_sys::Promise, name: &str) -> Result<Reply, StoreError> {
-    let answer = JsFuture::from(promise).await.map_err(|cause| {
-        let error = StoreError::with_cause(
-            format!("Redis {name} failed: {}", error_text(&cause)),
-            Rc::new(cause.clone()),
-        );
-        if is_server_error(&cause) {
-            error.answered()
-        } else {
-            error
+/// [`send`] for a command whose answer is one stored value: a value of
+/// [`HOLD_MIN_BYTES`] or more that the client answered as bytes stays in JS memory
+/// ([`Reply::Held`], as `connectRedis` holds it), copied there once, so that reading it
+/// through node-redis or ioredis does not grow wasm memory, which never shrinks, by the value.
+async fn send_value(promise: js_sys::Promise, name: &str) -> Result<Reply, StoreError> {
+    let answer = JsFuture::from(promise)
+        .await
+        .map_err(|cause| client_error(name, cause))?;
+    if let Some(view) = answer.dyn_ref::<js_sys::Uint8Array>() {
+        let len = view.length() as usize;
+        if len >= HOLD_MIN_BYTES {
+            // A copy of our own: the client's buffer is the client's to reuse or detach.
+            let bytes: Rc<dyn HostBytes> = Rc::new(JsHeld(view.slice(0, view.length())));
+            return Ok(Reply::Held(Box::new(Held {
+                id: 0,
+                len,
+                bytes: Some(bytes),
+            })));
         }
-    })?;
-    reply_of(&answer, 0).map_err(|what| {
+    }
+    reply_as(&answer, name)
+}
+
+/// A client's rejection as the store's error; a server's error reply is its answer.
+fn client_error(name: &str, cause: JsValue) -> StoreError {
+    let error = StoreError::with_cause(
+        format!("Redis {name} failed: {}", error_text(&cause)),
+        Rc::new(cause.clone()),
+    );
+    if is_server_error(&cause) {
+        error.answered()
+    } else {
+        error
+    }
+}
+
+/// A client's answer as a [`Reply`], or the store's error saying what it was instead.
+fn reply_as(answer: &JsValue, name: &str) -> Result<Reply, StoreError> {
+    reply_of(answer, 0).map_err(|what| {
         let message = format!("the Redis client answered {name} with {what}");
         StoreError::with_cause(message.clone(), Rc::new(type_error(&message))).answered()
     })
+}
+
+async fn send(promise: js_sys::Promise, name: &str) -> Result<Reply, StoreError> {
+    let answer = JsFuture::from(promise)
+        .await
+        .map_err(|cause| client_error(name, cause))?;
+    reply_as(&answer, name)
 }
 
 /// A client's answer as a [`Reply`]; `Err` says what it was instead.
@@ -241,7 +276,11 @@ impl JsRedis {
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
                 let promise = redis_command(&c.client, dialect, &argv_array(argv));
-                send(promise, command_name(argv)).await
+                if hold {
+                    send_value(promise, command_name(argv)).await
+                } else {
+                    send(promise, command_name(argv)).await
+                }
             }
         }
     }
@@ -257,7 +296,11 @@ impl JsRedis {
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
                 let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
-                send(promise, command_name(argv)).await
+                if hold {
+                    send_value(promise, command_name(argv)).await
+                } else {
+                    send(promise, command_name(argv)).await
+                }
             }
         }
     }
@@ -284,7 +327,14 @@ impl RedisClient for JsRedis {
                 .await
                 .map_err(|e| native_error(command_name(argv), &e));
         }
-        // Another client takes the value as it takes any other (text when it is UTF-8).
+        // A JS client takes the buffer itself, which never enters wasm.
+        if let (Dialect::Js(dialect), Some(bytes)) = (&self.shared.dialect, js_held(host.as_ref()))
+        {
+            let args = argv_array(argv);
+            args.set(at as u32, bytes.clone().into());
+            let promise = redis_command(&self.shared.client, dialect, &args);
+            return send(promise, command_name(argv)).await;
+        }
         let bytes = crate::results::store::Stored::Host(host.clone()).into_bytes();
         let argv: Vec<Arg<'_>> = argv
             .iter()
