@@ -274,7 +274,7 @@ test("serve refuses a short operator token, and one equal to the viewer's; --hel
   }
 });
 
-test("keyspace notifications: serve says when they are off; with --keyspace-events every message is read with its actor, queue and arguments", { skip, timeout: 180_000 }, async () => {
+test("keyspace notifications: serve says when they are off; with --keyspace-events every message is read, from its notification alone, with its actor, queue and arguments", { skip, timeout: 180_000 }, async () => {
   const redis = await startRedis();
   const client = await createClient({ url: redis.url }).connect();
   client.on("error", () => {});
@@ -289,33 +289,36 @@ test("keyspace notifications: serve says when they are off; with --keyspace-even
     assert.match(gateway.output(), /CONFIG SET notify-keyspace-events Klhz/);
     assert.equal((await (await fetch(`${gateway.url}/api/session`)).json()).follow, "polling");
     await gateway.stop();
-    // --keyspace-events turns them on, and the gateway follows them.
-    gateway = await startGatewayBin(["--redis", redis.url, "--keyspace-events", "--poll-interval", "2000"]);
+    // --keyspace-events turns them on, and the gateway follows them. The poll interval is
+    // ten minutes: within this test only a notification can make the gateway read a message.
+    gateway = await startGatewayBin(["--redis", redis.url, "--keyspace-events", "--poll-interval", "600000"]);
     await eventually(async () => /keyspace notifications turned on/.test(gateway.output()), 10_000, "the notice");
     assert.match((await client.configGet("notify-keyspace-events"))["notify-keyspace-events"], /K/);
     assert.equal((await (await fetch(`${gateway.url}/api/session`)).json()).follow, "keyspace");
-    worker = await startPythonWorker({ ...py, threads: 4 });
     events = await openEvents(`${gateway.url}/api/events`);
     await events.until((e) => e.event === "ready" || e.event === "snapshot");
-    // Quick messages, on a queue the gateway has never seen, with a poll interval of 2 s:
-    // without the notifications most would be done before any poll.
+    // Messages on a queue the gateway has never seen, sent after its first poll and before
+    // any worker runs (so no worker can take one before the gateway reads it: the test
+    // must not depend on who is faster): each must be read, with its actor, queue and
+    // arguments, from its notification alone.
     const sent = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [1, 2], count: 30 })], py)).map((l) => JSON.parse(l));
-    // A notification is read a moment after the producer's write; a Python worker can take,
-    // run and ack a message within that moment on a loaded machine, and then only its result
-    // is left to see. So at least 27 of the 30 must be read whole (polling every 2 s reads
-    // almost none of them), and every one read must carry its actor, queue and arguments.
     const ids = new Set(sent.map((m) => m.message_id));
-    const whole = (x) => ids.has(x.data?.messageId) && x.data?.state === "done" && x.data?.message !== undefined;
-    const seen = () => new Set(events.events.filter(whole).map((x) => x.data.messageId));
-    const deadline = Date.now() + 60_000;
-    while (seen().size < ids.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const read = events.events.filter(whole);
-    assert.ok(seen().size >= 27, `${seen().size} of 30 read with their message; gateway: ${gateway.output().slice(-1500)}; events: ${JSON.stringify(events.events.slice(-6)).slice(0, 1500)}`);
-    for (const e of read) {
+    const withMessage = (state) => (x) => ids.has(x.data?.messageId) && x.data?.state === state && x.data?.message !== undefined;
+    const seen = (state) => new Set(events.events.filter(withMessage(state)).map((x) => x.data.messageId));
+    const missing = (state) => [...ids].filter((id) => !seen(state).has(id));
+    await eventually(async () => missing("queued").length === 0, 60_000, "every message read from its notification").catch((e) => {
+      throw new Error(`${e.message}: ${missing("queued").length} of 30 not read; gateway: ${gateway.output().slice(-1500)}`);
+    });
+    for (const e of events.events.filter(withMessage("queued"))) {
       assert.equal(e.data.actor, "add");
       assert.equal(e.data.queue, "quick");
       assert.deepEqual(e.data.message.args, [1, 2], `${e.data.messageId}: read with its arguments`);
     }
+    // Then a worker runs them: each one's end is followed too (its result's key is notified).
+    worker = await startPythonWorker({ ...py, threads: 4 });
+    await eventually(async () => missing("done").length === 0, 60_000, "every message done").catch((e) => {
+      throw new Error(`${e.message}: ${missing("done").length} of 30 not seen done`);
+    });
   } finally {
     events?.close();
     await gateway?.stop();
