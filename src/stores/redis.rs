@@ -81,18 +81,7 @@ pub trait RedisClient {
         host: &Rc<dyn HostBytes>,
     ) -> Result<Reply, StoreError> {
         let bytes = Stored::Host(host.clone()).into_bytes();
-        let argv: Vec<Arg<'_>> = argv
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                if i == at {
-                    Arg::Bytes(&bytes)
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
-        self.command(&argv).await
+        self.command(&with_arg(argv, at, &bytes)).await
     }
 
     /// [`RedisClient::blocking_command`], as [`RedisClient::command_value`] is to
@@ -144,6 +133,21 @@ fn unexpected(command: &str, reply: &Reply, expected: &str) -> StoreError {
         reply.describe()
     ))
     .answered()
+}
+
+/// `argv` with its argument at `at` replaced by `bytes` (a held value copied in, for a
+/// client that takes it only as bytes).
+pub fn with_arg<'a>(argv: &[Arg<'a>], at: usize, bytes: &'a [u8]) -> Vec<Arg<'a>> {
+    argv.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == at {
+                Arg::Bytes(bytes)
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
 }
 
 /// A timeout in milliseconds as the fractional seconds Redis's blocking commands take,

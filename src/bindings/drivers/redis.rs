@@ -18,7 +18,7 @@ use crate::resp::parser::HOLD_MIN_BYTES;
 use crate::resp::reply::Held;
 use crate::resp::{Arg, Reply};
 use crate::results::store::HostBytes;
-use crate::stores::redis::RedisClient;
+use crate::stores::redis::{with_arg, RedisClient};
 
 #[wasm_bindgen(module = "/src/bindings/drivers/redis.js")]
 extern "C" {
@@ -336,18 +336,8 @@ impl RedisClient for JsRedis {
             return send(promise, command_name(argv)).await;
         }
         let bytes = crate::results::store::Stored::Host(host.clone()).into_bytes();
-        let argv: Vec<Arg<'_>> = argv
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                if i == at {
-                    Arg::Bytes(&bytes)
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
-        self.shared_command(&argv, false).await
+        self.shared_command(&with_arg(argv, at, &bytes), false)
+            .await
     }
 
     fn has_blocking(&self) -> bool {

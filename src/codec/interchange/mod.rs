@@ -480,6 +480,33 @@ pub fn small_int(bytes: &[u8]) -> Option<f64> {
     })
 }
 
+/// The tests' check that a scanner fed in pieces decides as the whole-text function does.
+#[cfg(test)]
+pub(crate) mod cut_checks {
+    /// Asserts that `scan(bytes, cuts)` answers `want(bytes)` for each case cut nowhere, at
+    /// every offset, at every pair of offsets (short cases), and one byte at a time.
+    pub(crate) fn agrees_at_every_cut(
+        cases: &[Vec<u8>],
+        want: impl Fn(&[u8]) -> bool,
+        scan: impl Fn(&[u8], &[usize]) -> bool,
+    ) {
+        for bytes in cases {
+            let want = want(bytes);
+            assert_eq!(scan(bytes, &[]), want, "{bytes:?} whole");
+            for a in 0..=bytes.len() {
+                assert_eq!(scan(bytes, &[a]), want, "{bytes:?} at {a}");
+                if bytes.len() < 80 {
+                    for b in a..=bytes.len() {
+                        assert_eq!(scan(bytes, &[a, b]), want, "{bytes:?} at {a},{b}");
+                    }
+                }
+            }
+            let all: Vec<usize> = (1..bytes.len()).collect();
+            assert_eq!(scan(bytes, &all), want, "{bytes:?} bytewise");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,22 +679,7 @@ mod tests {
         cases.push("[".repeat(MAX_DEPTH + 1).into_bytes());
         cases.push("[".repeat(MAX_DEPTH).into_bytes());
         cases.push(format!("\"{}\"", "x".repeat(5000)).into_bytes());
-        for bytes in &cases {
-            let want = plain_json(bytes).is_some();
-            assert_eq!(scan_in_pieces(bytes, &[]), want, "{bytes:?} whole");
-            // Every single cut, and every pair of cuts on the short ones.
-            for a in 0..=bytes.len() {
-                assert_eq!(scan_in_pieces(bytes, &[a]), want, "{bytes:?} at {a}");
-                if bytes.len() < 80 {
-                    for b in a..=bytes.len() {
-                        assert_eq!(scan_in_pieces(bytes, &[a, b]), want, "{bytes:?} at {a},{b}");
-                    }
-                }
-            }
-            // One byte at a time.
-            let all: Vec<usize> = (1..bytes.len()).collect();
-            assert_eq!(scan_in_pieces(bytes, &all), want, "{bytes:?} bytewise");
-        }
+        super::cut_checks::agrees_at_every_cut(&cases, |b| plain_json(b).is_some(), scan_in_pieces);
     }
 
     #[test]

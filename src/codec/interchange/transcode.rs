@@ -694,20 +694,11 @@ mod tests {
         cases.push("[".repeat(MAX_DEPTH + 1).into_bytes());
         cases.push(format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)).into_bytes());
         cases.push(format!("\"{}\"", "x".repeat(3000)).into_bytes());
-        for bytes in &cases {
-            let want = verbatim_text(bytes).is_some();
-            assert_eq!(scan_in_pieces(bytes, &[]), want, "{bytes:?} whole");
-            for a in 0..=bytes.len() {
-                assert_eq!(scan_in_pieces(bytes, &[a]), want, "{bytes:?} at {a}");
-                if bytes.len() < 80 {
-                    for b in a..=bytes.len() {
-                        assert_eq!(scan_in_pieces(bytes, &[a, b]), want, "{bytes:?} at {a},{b}");
-                    }
-                }
-            }
-            let all: Vec<usize> = (1..bytes.len()).collect();
-            assert_eq!(scan_in_pieces(bytes, &all), want, "{bytes:?} bytewise");
-        }
+        crate::codec::interchange::cut_checks::agrees_at_every_cut(
+            &cases,
+            |b| verbatim_text(b).is_some(),
+            scan_in_pieces,
+        );
     }
 
     #[test]
