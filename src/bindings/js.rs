@@ -155,6 +155,17 @@ pub fn ttl_ms(value: &JsValue, default: u64) -> Result<u64, JsValue> {
     Ok(ms as u64)
 }
 
+/// A new `Uint8Array` over the bytes of `value` when it is a typed array, a `DataView`, an
+/// `ArrayBuffer` or a Buffer (read through the intrinsic getters, so a Proxy or an object
+/// that only inherits from `Uint8Array` is not one), else `None`; reading it runs nobody's
+/// code. A detached buffer is `None` too.
+pub fn byte_view(value: &JsValue) -> Option<js_sys::Uint8Array> {
+    bytes_view(value)
+        .ok()?
+        .dyn_into::<js_sys::Uint8Array>()
+        .ok()
+}
+
 /// The bytes of a string (UTF-8) or a binary value (`Uint8Array` — a Node `Buffer` is one —,
 /// `ArrayBuffer` or another view); `None` for anything else; a `TypeError` for a view over a
 /// detached buffer.

@@ -134,10 +134,27 @@ describe("connectRedis: commands and replies", () => {
     await assert.rejects(client.sendCommand("PING"), TypeError);
     await assert.rejects(client.sendCommand([]), TypeError);
     await assert.rejects(client.sendCommand(["SET", "k", {}]), TypeError);
+    // Objects that only inherit from Uint8Array (their intrinsic getters throw): a TypeError,
+    // never a throw through wasm, and the module goes on.
+    await assert.rejects(client.sendCommand(["SET", "k", Object.create(Uint8Array.prototype)]), TypeError);
+    await assert.rejects(client.sendCommand(["SET", "k", new Proxy(new Uint8Array(2), {})]), TypeError);
+    assert.equal(await client.sendCommand(["PING"]), "PONG");
     await assert.rejects(connectRedis("http://127.0.0.1"), TypeError);
     await assert.rejects(connectRedis(42), TypeError);
     await assert.rejects(connectRedis(server.url, { connectTimeout: -1 }), TypeError);
     await assert.rejects(connectRedis(server.url, { tls: "yes" }), TypeError);
+  });
+
+  test("a Redis client answering a value read with a fake or proxied Uint8Array: a ResultError, and the module goes on", async () => {
+    for (const fake of [Object.create(Uint8Array.prototype), new Proxy(new Uint8Array(4 << 20), {})]) {
+      const hostile = { sendCommand: async () => fake };
+      const backend = new RedisBackend(hostile);
+      await assert.rejects(backend.getResult(new Message({ actorName: "a" })), ResultError);
+    }
+    const m = new Message({ actorName: "a" });
+    const backend = new RedisBackend(client);
+    await backend.storeResult(m, 7);
+    assert.equal(await backend.getResult(m), 7);
   });
 
   test("without sockets (a browser), connectRedis says so", async () => {

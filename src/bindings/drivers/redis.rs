@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::adapter::{describe_value, error_text};
 use super::redis_socket::{js_held, lookup, same_client, JsHeld, SocketRedis};
 use crate::bindings::js::type_error;
-use crate::bindings::js::{bytes_of, is_absent, prop};
+use crate::bindings::js::{byte_view, bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
 use crate::resp::parser::HOLD_MIN_BYTES;
 use crate::resp::reply::Held;
@@ -162,7 +162,9 @@ async fn send_value(promise: js_sys::Promise, name: &str) -> Result<Reply, Store
     let answer = JsFuture::from(promise)
         .await
         .map_err(|cause| client_error(name, cause))?;
-    if let Some(view) = answer.dyn_ref::<js_sys::Uint8Array>() {
+    // Only a real byte view (`instanceof` would also admit a Proxy or an object that merely
+    // inherits from Uint8Array, whose intrinsic getters throw through wasm).
+    if let Some(view) = byte_view(&answer) {
         let len = view.length() as usize;
         if len >= HOLD_MIN_BYTES {
             // A copy of our own: the client's buffer is the client's to reuse or detach.

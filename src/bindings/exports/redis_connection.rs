@@ -11,7 +11,9 @@ use super::errors::redis_error;
 use super::interchange::text_of_bytes;
 use super::promise::{promise_of, reject};
 use crate::bindings::drivers::redis_socket::{js_held, register, Settings, SocketRedis};
-use crate::bindings::js::{is_absent, known_options, opt_number, opt_string, prop, type_error};
+use crate::bindings::js::{
+    byte_view, is_absent, known_options, opt_number, opt_string, prop, type_error,
+};
 use crate::codec::value::MAX_SAFE_INT;
 use crate::resp::parser::DEFAULT_MAX_REPLY_BYTES;
 use crate::resp::{ConnectOptions, Limits, Reply, RespError};
@@ -172,7 +174,9 @@ fn argv_of(argv: &JsValue) -> Result<Vec<Vec<u8>>, JsValue> {
                 Ok(s.into_bytes())
             } else if let Some(n) = a.as_f64().filter(|n| n.is_finite()) {
                 Ok(crate::codec::Plain(n).to_string().into_bytes())
-            } else if let Some(bytes) = a.dyn_ref::<js_sys::Uint8Array>() {
+            } else if let Some(bytes) = byte_view(&a) {
+                // Not `dyn_ref`: `instanceof` admits an object that only inherits from
+                // Uint8Array, whose intrinsic getters would throw through wasm.
                 Ok(bytes.to_vec())
             } else {
                 Err(type_error(
