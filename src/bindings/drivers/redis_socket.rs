@@ -213,6 +213,16 @@ impl Collecting {
     }
 }
 
+/// The core's [`Arg`]s as the bytes the connection writes.
+fn raw_args<'a>(argv: &[Arg<'a>]) -> Vec<&'a [u8]> {
+    argv.iter()
+        .map(|a| match a {
+            Arg::Text(t) => t.as_bytes(),
+            Arg::Bytes(b) => *b,
+        })
+        .collect()
+}
+
 /// A held value's bytes, in JS memory.
 pub struct JsHeld(pub js_sys::Uint8Array);
 
@@ -821,13 +831,7 @@ impl SocketRedis {
             (Some(t), extra) => Some(t + extra.unwrap_or(0.0)),
             (None, _) => None,
         };
-        let argv: Vec<&[u8]> = argv
-            .iter()
-            .map(|a| match a {
-                Arg::Text(t) => t.as_bytes(),
-                Arg::Bytes(b) => *b,
-            })
-            .collect();
+        let argv = raw_args(argv);
         let slot = self.link()?.submit_host(&argv, timeout, at, host)?;
         Receive(slot).await
     }
@@ -844,13 +848,7 @@ impl SocketRedis {
         extra_ms: Option<f64>,
         hold: bool,
     ) -> Answer {
-        let argv: Vec<&[u8]> = argv
-            .iter()
-            .map(|a| match a {
-                Arg::Text(t) => t.as_bytes(),
-                Arg::Bytes(b) => *b,
-            })
-            .collect();
+        let argv = raw_args(argv);
         self.send_with(&argv, extra_ms, hold).await
     }
 
