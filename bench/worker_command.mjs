@@ -12,6 +12,7 @@ import { createClient } from "redis";
 import { RedisBroker, actor } from "dramatiq-results";
 import { startRedis } from "../tests/js/services.mjs";
 import { arg, root, withPython } from "./broker_bench.mjs";
+import { calibrate, work } from "./worker_command/cpu5.mjs";
 
 const N = arg("n", 10_000);
 const CPU_N = arg("cpu-n", 1000);
@@ -20,21 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // 5 ms of our actor's work, timed here once before any worker starts (see tasks.mjs), and
 // checked: the per-message CPU both sides spend must be 5 ms, or the CPU-bound rows compare
 // different work.
-let sink = 0;
-function work(iterations) {
-  let x = sink;
-  for (let i = 0; i < iterations; i += 1) x = (x * 31 + i) | 0;
-  sink = x;
-}
-const CPU5_ITERATIONS = (() => {
-  let best = Infinity;
-  for (let run = 0; run < 20; run += 1) {
-    const t0 = performance.now();
-    work(1_000_000);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return Math.round((5 / best) * 1_000_000);
-})();
+const CPU5_ITERATIONS = calibrate();
 const cpu0 = process.cpuUsage();
 for (let i = 0; i < 100; i += 1) work(CPU5_ITERATIONS);
 const cpu5Ms = (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 / 100;

@@ -16,6 +16,7 @@ import { createClient } from "redis";
 import { RedisBroker, actor } from "dramatiq-results";
 import { startRedis } from "../../tests/js/services.mjs";
 import { arg, root } from "../broker_bench.mjs";
+import { calibrate } from "./cpu5.mjs";
 
 const N = arg("n", 1000);
 const P = arg("p", 2);
@@ -26,19 +27,7 @@ const ACTOR = QUEUE === "bench-cpu" ? "cpu5" : "noop";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = 1000 / 100; // ms per clock tick (USER_HZ)
 
-let sink = 0;
-function work(iterations) {
-  let x = sink;
-  for (let i = 0; i < iterations; i += 1) x = (x * 31 + i) | 0;
-  sink = x;
-}
-let best = Infinity;
-for (let run = 0; run < 20; run += 1) {
-  const t0 = performance.now();
-  work(1_000_000);
-  best = Math.min(best, performance.now() - t0);
-}
-const CPU5_ITERATIONS = Math.round((5 / best) * 1_000_000);
+const CPU5_ITERATIONS = calibrate();
 
 function threads(pid) {
   const out = [];
