@@ -8,7 +8,8 @@ use dramatiq_results::codec::encode;
 use dramatiq_results::codec::interchange::from_js_json;
 use dramatiq_results::codec::interchange::plain_json;
 use dramatiq_results::codec::interchange::transcode::{
-    python_bytes, python_bytes_checked, python_bytes_checked_utf8, python_bytes_owned, Form,
+    python_bytes, python_bytes_checked, python_bytes_checked_as, python_bytes_checked_utf8,
+    python_bytes_owned, Form, Origin,
 };
 use dramatiq_results::testing::Rng;
 
@@ -143,27 +144,52 @@ fn random_number(rng: &mut Rng) -> String {
     }
 }
 
-fn random_value(rng: &mut Rng, depth: u32, out: &mut String) {
+/// Whether the JS walk (`plain` in `interchange.js`) would vouch for a number:
+/// `Origin::PlainNumbersAlike` holds only when every number of the value passes this.
+fn number_alike(spelt: &str) -> bool {
+    let x: f64 = spelt.parse().unwrap_or(f64::NAN);
+    let plain = x.is_finite() && !(x == 0.0 && x.is_sign_negative());
+    plain && x.abs() < 1e15 && (x == 0.0 || x.abs() >= 0.001 || x.fract() == 0.0)
+}
+
+/// Writes a random value's `JSON.stringify` text to `out`; false when the JS walk would not
+/// vouch for it as `Origin::PlainNumbersAlike` (a marker string value, a number spelt
+/// differently).
+fn random_value(rng: &mut Rng, depth: u32, out: &mut String) -> bool {
     let pick = if depth > 4 {
         rng.below(5)
     } else {
         rng.below(7)
     };
     match pick {
-        0 => out.push_str(["true", "false", "null"][rng.below(3)]),
-        1 | 2 => out.push_str(&random_number(rng)),
-        3 | 4 => js_string(&random_string(rng), out),
+        0 => {
+            out.push_str(["true", "false", "null"][rng.below(3)]);
+            true
+        }
+        1 | 2 => {
+            let number = random_number(rng);
+            out.push_str(&number);
+            number_alike(&number)
+        }
+        3 | 4 => {
+            let s = random_string(rng);
+            js_string(&s, out);
+            !s.starts_with("\u{0}\u{1}")
+        }
         5 => {
+            let mut simple = true;
             out.push('[');
             for i in 0..rng.below(5) {
                 if i > 0 {
                     out.push(',');
                 }
-                random_value(rng, depth + 1, out);
+                simple &= random_value(rng, depth + 1, out);
             }
             out.push(']');
+            simple
         }
         _ => {
+            let mut simple = true;
             out.push('{');
             for i in 0..rng.below(5) {
                 if i > 0 {
@@ -172,9 +198,10 @@ fn random_value(rng: &mut Rng, depth: u32, out: &mut String) {
                 // Distinct keys, as a JS object has them.
                 js_string(&format!("{}{i}", random_string(rng)), out);
                 out.push(':');
-                random_value(rng, depth + 1, out);
+                simple &= random_value(rng, depth + 1, out);
             }
             out.push('}');
+            simple
         }
     }
 }
@@ -203,9 +230,10 @@ fn fast_path_equals_tree_path_on_random_js_texts() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut numbers_rewritten = 0;
     let mut verbatim = 0;
+    let (mut simple_verbatim, mut simple_rewritten) = (0, 0);
     for _ in 0..30_000 {
         let mut text = String::new();
-        random_value(&mut rng, 0, &mut text);
+        let simple = random_value(&mut rng, 0, &mut text);
         let tree = encode(&from_js_json(&text).unwrap_or_else(|e| panic!("{e} in {text}")));
         let fast = python_bytes(&text).unwrap_or_else(|e| panic!("{e} in {text}"));
         assert_eq!(
@@ -237,7 +265,33 @@ fn fast_path_equals_tree_path_on_random_js_texts() {
         if fast.len() != text.len() {
             numbers_rewritten += 1;
         }
+        if simple {
+            // The byte-only check the JS walk's verdict allows: the same bytes and the same
+            // form, and a `plain` that never says more than the token scan's.
+            let exact = python_bytes_checked(text.clone()).ok();
+            let bytes_only =
+                python_bytes_checked_as(text.clone().into_bytes(), Origin::PlainNumbersAlike).ok();
+            match (exact, bytes_only) {
+                (
+                    Some((exact, Form::Verbatim { plain: p })),
+                    Some((quick, Form::Verbatim { plain: q })),
+                ) => {
+                    assert_eq!(quick, exact, "bytes only, for {text}");
+                    assert!(!q || p, "bytes only says plain, the scan does not: {text}");
+                    simple_verbatim += 1;
+                }
+                (Some(exact), Some(quick)) => {
+                    assert_eq!(quick, exact, "bytes only, for {text}");
+                    simple_rewritten += 1;
+                }
+                (exact, quick) => panic!("{exact:?} against {quick:?} for {text}"),
+            }
+        }
     }
+    assert!(
+        simple_verbatim > 1000 && simple_rewritten > 1000,
+        "the generator exercises the byte-only check ({simple_verbatim}, {simple_rewritten})"
+    );
     assert!(
         numbers_rewritten > 1000,
         "the generator exercises rewriting"

@@ -170,6 +170,49 @@ test("the plain-value fast path writes what the replacer path writes", () => {
   assert.throws(() => enc.encode(cyclic), TypeError);
 });
 
+test("a store's quick check of plain values stores exactly what JSONEncoder's full check writes", async () => {
+  // A store checks the text of a value whose numbers the JS walk found spelt alike by its
+  // bytes alone (transcode::Origin::PlainNumbersAlike); JSONEncoder.encode checks every
+  // token. Numbers either side of the walk's bounds (1e15, 0.001), strings with what Python
+  // escapes and JS does not, `__t` keys, texts under and over 256 units.
+  const enc = new JSONEncoder();
+  const backend = new StubBackend();
+  let seed = 11;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const atoms = [0, 7, -7, 999999999999999, -999999999999999, 1e15, -1e15, 1e15 + 2, 2 ** 53 - 1,
+    1e16, 1e21, 0.001, -0.001, 0.0009999, 0.00015, 1e-4, 1e-5, 1e-7, 0.5, 123.456, 1e14 + 0.5,
+    999999999999999.9, 5e-324, "", "x", "é", "\u007f", "~", "\u2028", "\t\"\\", "\u0000", "\u0000\u0001",
+    "__t", "_t_", null, true, false];
+  const gen = (depth) => {
+    const k = depth > 3 ? rand(2) : rand(4);
+    if (k < 2) return atoms[rand(atoms.length)];
+    if (k === 2) return Array.from({ length: rand(5) }, () => gen(depth + 1));
+    const keys = ["__t", "a", "_", "é", "\u0000\u0001k", `${"k".repeat(rand(20))}`];
+    return Object.fromEntries(Array.from({ length: rand(5) }, (_, i) => [`${keys[rand(keys.length)]}${i === 0 && rand(2) ? "" : i}`, gen(depth + 1)]));
+  };
+  let quick = 0;
+  for (let i = 0; i < 3000; i++) {
+    let v = gen(0);
+    if (rand(4) === 0) v = { pad: "p".repeat(300), v }; // over 256 units: encoded into wasm memory
+    if (rand(4) === 0 && v && typeof v === "object" && !Array.isArray(v)) v.__t = v.__t ?? "x";
+    const m = new Message({ actorName: "quick", messageId: `q${i}` });
+    await backend.storeResult(m, v);
+    const want = enc.encode(v);
+    assert.deepEqual(await backend.getResultBytes(m), want, JSON.stringify(v));
+    assert.deepEqual(await backend.getResult(m), enc.decode(want), JSON.stringify(v));
+    if (text(want) === JSON.stringify(v)) quick++;
+  }
+  assert.ok(quick > 500, `values whose text is Python's bytes: ${quick}`);
+  // A getter that answers the walk with one number and JSON.stringify with another: the
+  // store neither crashes nor writes what is not JSON of a number.
+  let reads = 0;
+  const shifty = { get n() { return reads++ % 2 ? 1e-7 : 5; } };
+  const m = new Message({ actorName: "quick", messageId: "shifty" });
+  await backend.storeResult(m, shifty);
+  const { n } = await backend.getResult(m);
+  assert.equal(typeof n, "number");
+});
+
 test("decoding Python's stored bytes and re-encoding gives the same bytes", () => {
   const enc = new JSONEncoder();
   // JS has one number type: a Python float with an integral value (1.0) comes back as

@@ -252,13 +252,13 @@ impl Shared {
         ) {
             return self.encode(value).map(Stored::Bytes);
         }
-        let text = js_text(value)?;
+        let (text, origin) = js_text(value)?;
         if text.length() as usize >= DIRECT_MIN_BYTES {
             if let Some(bytes) = python_bytes_in_js(&text) {
                 return Ok(Stored::Host(Rc::new(JsHeld(bytes))));
             }
         }
-        python_bytes_of_text(&text).map(Stored::Bytes)
+        python_bytes_of_text(&text, origin).map(Stored::Bytes)
     }
 
     /// The JS value of stored bytes, or the error they stand for (the core's decode path;

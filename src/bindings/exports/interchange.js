@@ -54,6 +54,13 @@ function replacer(key, value) {
 
 const objectProto = Object.prototype;
 
+// Whether every number `plain` met is one JS and Python spell alike: an integer under 1e15
+// in magnitude (at most 15 digits, exact in a double), or a fraction from 0.001 up to 1e15
+// (fixed notation in both, no leading "0.000" that Python writes with an exponent). Set by
+// the walk, as a side result, so that checking a number costs two comparisons here instead
+// of a parse of its digits in the text (see `lastTextSimple`).
+let numbersAlike = true;
+
 // Whether JSON.stringify alone writes `value` faithfully: only plain objects (no toJSON, no
 // class instances, Maps or typed arrays), arrays without holes, finite numbers other than
 // -0, and strings that do not look like markers. One walk with no callbacks from native
@@ -64,7 +71,17 @@ function plain(value, depth) {
     case "string":
       return !(value.charCodeAt(0) === 0 && value.charCodeAt(1) === 1);
     case "number":
-      return value - value === 0 && (value !== 0 || 1 / value > 0);
+      if (!(value > -1e15 && value < 1e15)) {
+        // Too large to be spelt alike, or NaN / ±Infinity (not plain at all).
+        numbersAlike = false;
+        return value - value === 0;
+      }
+      if (value > -0.001 && value < 0.001 && value !== 0) {
+        // A fraction under 0.001: JS writes 0.00001 where Python writes 1e-05.
+        numbersAlike = false;
+        return true;
+      }
+      return value !== 0 || 1 / value > 0;
     case "boolean":
       return true;
     case "object": {
@@ -84,10 +101,29 @@ function plain(value, depth) {
   }
 }
 
+let textSimple = false;
+
 /** JS value → JSON text with markers. `undefined` becomes null, as Python's None. */
 export function toText(value) {
-  const text = plain(value, 0) ? JSON.stringify(value) : JSON.stringify(value, replacer);
+  // Saved and restored: a getter the walk runs may store a value itself.
+  const outer = numbersAlike;
+  numbersAlike = true;
+  const isPlain = plain(value, 0);
+  const simple = isPlain && numbersAlike;
+  numbersAlike = outer;
+  textSimple = false;
+  const text = isPlain ? JSON.stringify(value) : JSON.stringify(value, replacer);
+  textSimple = simple;
   return text === undefined ? "null" : text;
+}
+
+/** Whether the text the last `toText` returned came from a plain value (no marker strings,
+ * nesting under 66) whose numbers are all spelt alike by JS and Python: then only its bytes
+ * decide whether it already is Python's text (`transcode`'s byte-only check). A getter that
+ * answers differently the second time can make JSON.stringify write numbers the walk did
+ * not see; they are then JS's spelling of a number, still valid JSON of the same value. */
+export function lastTextSimple() {
+  return textSimple;
 }
 
 const utf8 = new TextEncoder();

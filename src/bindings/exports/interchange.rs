@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::bindings::js::type_error;
 use crate::codec::interchange;
 use crate::codec::interchange::transcode;
+use crate::codec::interchange::transcode::Origin;
 use crate::codec::value::Value;
 
 #[wasm_bindgen(module = "/src/bindings/exports/interchange.js")]
@@ -17,6 +18,9 @@ extern "C" {
     fn to_text(value: &JsValue) -> Result<String, JsValue>;
     #[wasm_bindgen(js_name = toText, catch)]
     fn to_text_handle(value: &JsValue) -> Result<js_sys::JsString, JsValue>;
+    /// Whether the last `toText` text is of `transcode::Origin::PlainNumbersAlike`.
+    #[wasm_bindgen(js_name = lastTextSimple)]
+    fn last_text_simple() -> bool;
     #[wasm_bindgen(js_name = encodeUtf8Into)]
     fn encode_utf8_into(text: &js_sys::JsString, out: &mut [u8]) -> i32;
     #[wasm_bindgen(js_name = encodeUtf8)]
@@ -58,20 +62,35 @@ pub struct Checked {
 }
 
 /// The bytes Python's `json.dumps` writes for a JS value, without building a tree (see
-/// `transcode`); `TypeError` if it is not JSON-serializable.
+/// `transcode`); `TypeError` if it is not JSON-serializable. Every token is checked
+/// (`Origin::Any`): `JSONEncoder.encode` is the reference the stores' faster check is
+/// tested against.
 pub fn python_bytes_from_js(value: &JsValue) -> Result<Vec<u8>, JsValue> {
-    python_checked_of_text(to_text_handle(value)?).map(|checked| checked.bytes)
+    python_checked_of_text(to_text_handle(value)?, Origin::Any).map(|checked| checked.bytes)
 }
 
-/// [`python_bytes_from_js`], keeping the text when the bytes are that text.
+/// [`python_bytes_from_js`] for a store, keeping the text when the bytes are that text;
+/// the text of a value the JS walk found plain with its numbers spelt alike is checked by
+/// its bytes alone (`Origin::PlainNumbersAlike`), the store's hot path.
 pub fn python_checked_from_js(value: &JsValue) -> Result<Checked, JsValue> {
-    python_checked_of_text(to_text_handle(value)?)
+    let (text, origin) = js_text(value)?;
+    python_checked_of_text(text, origin)
 }
 
-/// A JS value's `JSON.stringify` text (with marker strings), left in JS; `TypeError` if it
-/// is not JSON-serializable.
-pub fn js_text(value: &JsValue) -> Result<js_sys::JsString, JsValue> {
-    to_text_handle(value)
+/// A JS value's `JSON.stringify` text (with marker strings), left in JS, and what the JS
+/// walk found of it; `TypeError` if it is not JSON-serializable.
+pub fn js_text(value: &JsValue) -> Result<(js_sys::JsString, Origin), JsValue> {
+    let text = to_text_handle(value)?;
+    Ok((text, last_origin()))
+}
+
+/// The [`Origin`] of the text the last `toText` returned.
+fn last_origin() -> Origin {
+    if last_text_simple() {
+        Origin::PlainNumbersAlike
+    } else {
+        Origin::Any
+    }
 }
 
 /// How many UTF-16 units of a large text are checked at a time (into a buffer of as many
@@ -104,22 +123,22 @@ pub fn python_bytes_in_js(text: &js_sys::JsString) -> Option<js_sys::Uint8Array>
     encode_utf8_host(text).ok()
 }
 
-/// [`python_bytes_from_js`] of a text already read from the value.
-pub fn python_bytes_of_text(text: &js_sys::JsString) -> Result<Vec<u8>, JsValue> {
-    python_checked_of_text(text.clone()).map(|checked| checked.bytes)
+/// [`python_bytes_from_js`] of a text already read from the value ([`js_text`]).
+pub fn python_bytes_of_text(text: &js_sys::JsString, origin: Origin) -> Result<Vec<u8>, JsValue> {
+    python_checked_of_text(text.clone(), origin).map(|checked| checked.bytes)
 }
 
 /// [`python_checked_from_js`] of a text already read from the value.
-fn python_checked_of_text(handle: js_sys::JsString) -> Result<Checked, JsValue> {
+fn python_checked_of_text(handle: js_sys::JsString, origin: Origin) -> Result<Checked, JsValue> {
     let units = handle.length();
     let checked = if units < ENCODE_INTO_MIN_UNITS {
         // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
         let text = handle
             .as_string()
             .ok_or_else(|| type_error("unsupported value: its JSON text is not a string"))?;
-        transcode::python_bytes_checked(text)
+        transcode::python_bytes_checked_as(text.into_bytes(), origin)
     } else {
-        transcode::python_bytes_checked_utf8(utf8_bytes(&handle, units))
+        transcode::python_bytes_checked_as(utf8_bytes(&handle, units), origin)
     };
     let (bytes, form) = checked.map_err(|e| type_error(&format!("unsupported value: {e}")))?;
     let text = match form {
