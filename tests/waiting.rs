@@ -588,6 +588,55 @@ fn server_side_wait_replaces_polling() {
     assert_eq!(clock.pending_timers(), 0);
 }
 
+/// A store whose one blocking connection is free when a read starts and taken by the time the
+/// read would post its wait (another read got it first): it reads at once, never sleeps a
+/// back-off with a value already there.
+struct TakenMeanwhile {
+    inner: StubStore<ManualClock>,
+    asked: Cell<u32>,
+}
+
+impl Store for TakenMeanwhile {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn can_wait(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.asked.get() == 1
+    }
+    async fn wait(&self, _key: &str, _timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        panic!("the connection was taken: no wait may be posted");
+    }
+}
+
+#[test]
+fn a_read_whose_blocking_connection_was_taken_reads_before_sleeping() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        TakenMeanwhile {
+            inner: StubStore::new(clock.clone()),
+            asked: Cell::new(0),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        7,
+    );
+    clock
+        .block_on(b.store_result("k", &Value::Int(3), 60_000))
+        .unwrap()
+        .unwrap();
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(5_000.0).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(3));
+    assert_eq!(clock.now_ms(), 0.0, "read at once, no back-off slept");
+    assert_eq!(clock.pending_timers(), 0);
+}
+
 /// `read_bytes_now` (the bindings' path for a read that does not wait, kept apart so a first
 /// read compiles none of the waiting loop) answers as `wait_for_bytes` without blocking does:
 /// the bytes, `Missing`, the store's error at once, and a hung store's error at the deadline.

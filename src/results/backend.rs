@@ -325,6 +325,10 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                     }
                 }
             }
+            if !read_now {
+                // The blocking connection was taken meanwhile: read before sleeping.
+                continue;
+            }
             match watch {
                 Watch::None => self.sleep(next_poll(self)).await,
                 Watch::Reliable(notified) => {
