@@ -437,6 +437,12 @@ if (rabbit.error) {
     row("no-op processing, one worker (msg/s)", rabbit.ours.processPerSec, pyProc?.msgs_per_s),
     `| send → blocking result, p50 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP50Ms, 1)} | ${fmt(py?.latency?.p50_ms, 1)} | |`,
     `| send → blocking result, p99 (ms)${latRounds} | ${fmt(rabbit.ours.latencyP99Ms, 1)} | ${fmt(py?.latency?.p99_ms, 1)} | |`,
+    ...(rabbit.latencyRoundsWarm
+      ? [
+          `| send → blocking result, p50 (ms), the same rounds after ${fmt(rabbit.latencyRoundsWarm.warmup)} more sends of ours | ${fmt(rabbit.latencyRoundsWarm.ours.p50_ms, 1)} | ${fmt(rabbit.latencyRoundsWarm.python?.p50_ms, 1)} | |`,
+          `| send → blocking result, p99 (ms), the same rounds after ${fmt(rabbit.latencyRoundsWarm.warmup)} more sends of ours | ${fmt(rabbit.latencyRoundsWarm.ours.p99_ms, 1)} | ${fmt(rabbit.latencyRoundsWarm.python?.p99_ms, 1)} | |`,
+        ]
+      : []),
     ...(py?.latency_alone
       ? [`| send → blocking result, p99 (ms): Python's own run, minutes apart | | ${fmt(py.latency_alone.p99_ms, 1)} | |`]
       : []),

@@ -530,8 +530,9 @@ impl Store for ServerWait {
 }
 
 /// Given a store that waits server side, a blocking read hands it the whole remaining
-/// deadline once (no client polling), resolves when the value lands, and times out exactly
-/// at the deadline with one last read.
+/// deadline once, before any read (Dramatiq's `BRPOPLPUSH` at once: no client polling, no
+/// round trip first), resolves when the value lands, and times out exactly at the deadline
+/// with one last read.
 #[test]
 fn server_side_wait_replaces_polling() {
     let clock = ManualClock::new();
@@ -558,7 +559,7 @@ fn server_side_wait_replaces_polling() {
         (250.0..=251.0).contains(&woke),
         "woke at {woke}, within the server's tick"
     );
-    assert_eq!((b.store().gets.get(), b.store().waits.get()), (1, 1));
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (0, 1));
 
     let got = clock.block_on(b.get_result_by_key("absent", Wait::block(1_500.0).unwrap()));
     assert!(
@@ -566,7 +567,73 @@ fn server_side_wait_replaces_polling() {
         "{got:?}"
     );
     assert_eq!(clock.now_ms(), woke + 1_500.0, "exactly at the deadline");
-    assert_eq!((b.store().gets.get(), b.store().waits.get()), (3, 2));
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (1, 2));
+    assert_eq!(clock.pending_timers(), 0);
+
+    // A value already there is answered by the wait itself, at once.
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(5_000.0).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(7));
+    assert_eq!(clock.now_ms(), woke + 1_500.0, "no time passed");
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (1, 3));
+
+    // A read that does not block never waits server side; one with no time left only reads.
+    let got = clock.block_on(b.get_result_by_key("k", Wait::NOW));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(7));
+    let got = clock.block_on(b.get_result_by_key("absent", Wait::block(0.0).unwrap()));
+    assert!(
+        matches!(got, Some(Err(ResultError::Timeout { .. }))),
+        "{got:?}"
+    );
+    assert_eq!((b.store().gets.get(), b.store().waits.get()), (3, 3));
+    assert_eq!(clock.pending_timers(), 0);
+}
+
+/// A store whose one blocking connection is free when a read starts and taken by the time the
+/// read would post its wait (another read got it first): it reads at once, never sleeps a
+/// back-off with a value already there.
+struct TakenMeanwhile {
+    inner: StubStore<ManualClock>,
+    asked: Cell<u32>,
+}
+
+impl Store for TakenMeanwhile {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl_ms).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn can_wait(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.asked.get() == 1
+    }
+    async fn wait(&self, _key: &str, _timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        panic!("the connection was taken: no wait may be posted");
+    }
+}
+
+#[test]
+fn a_read_whose_blocking_connection_was_taken_reads_before_sleeping() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        TakenMeanwhile {
+            inner: StubStore::new(clock.clone()),
+            asked: Cell::new(0),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        7,
+    );
+    clock
+        .block_on(b.store_result("k", &Value::Int(3), 60_000))
+        .unwrap()
+        .unwrap();
+    let got = clock.block_on(b.get_result_by_key("k", Wait::block(5_000.0).unwrap()));
+    assert_eq!(got.unwrap().unwrap(), Value::Int(3));
+    assert_eq!(clock.now_ms(), 0.0, "read at once, no back-off slept");
     assert_eq!(clock.pending_timers(), 0);
 }
 

@@ -213,6 +213,12 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         // restarting is an outage to wait out, as polling waiters always did), and the
         // timeout then carries it as its cause.
         let mut last_error: Option<StoreError> = None;
+        // A blocked read on a store that waits server side starts with that wait, as
+        // Dramatiq's does (`BRPOPLPUSH` at once): the wait answers at once when the value is
+        // there, so a read first only delays posting it by a round trip, and a value stored
+        // in that round trip costs another one (bench/notes.md, issue 29's RabbitMQ tail).
+        // Every later round reads first, so the last read at the deadline still decides.
+        let mut skip_read = wait.block && wait.timeout_ms > 0.0 && self.store.can_wait();
         loop {
             // Subscribe before reading, so a write between the read and the sleep wakes us.
             let watch = if wait.block {
@@ -220,9 +226,12 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             } else {
                 Watch::None
             };
+            let read_now = !std::mem::take(&mut skip_read);
             // Boxed, like the server-side wait below: in place, the read's future (the store
             // call racing its timer) would stay in every pending wait's memory while it sleeps.
-            let read =
+            let read = if !read_now {
+                None
+            } else {
                 match Box::pin(self.bounded(deadline, "get", self.store.get_stored(key))).await {
                     Ok(read) => {
                         last_error = None;
@@ -248,7 +257,8 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                             source,
                         })
                     }
-                };
+                }
+            };
             if let Some(stored) = read {
                 return self.stored_within_limit(key, stored);
             }
@@ -259,6 +269,10 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
             }
             let now = self.timer.now_ms();
             if now >= deadline {
+                if !read_now {
+                    // The deadline passed before the first wait was posted: read once.
+                    continue;
+                }
                 return Err(ResultError::Timeout {
                     key: key.to_owned(),
                     timeout_ms: wait.timeout_ms,
@@ -310,6 +324,10 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                         continue;
                     }
                 }
+            }
+            if !read_now {
+                // The blocking connection was taken meanwhile: read before sleeping.
+                continue;
             }
             match watch {
                 Watch::None => self.sleep(next_poll(self)).await,

@@ -176,9 +176,27 @@ describe("RedisBackend on the server", () => {
     });
     assert.equal(value, "woken");
     const reads = sent(commands).filter((c) => c[0] !== "EVAL" && c.includes(key));
-    // One read, then one server-side wait: no polling in 1.2 s (back-off polling reads 4-5 times).
-    assert.deepEqual(reads.map((c) => c[0]), ["LINDEX", "BLMOVE"], JSON.stringify(commands));
+    // One server-side wait, posted at once as Dramatiq's BRPOPLPUSH is (no read before it):
+    // no polling in 1.2 s (back-off polling reads 4-5 times).
+    assert.deepEqual(reads.map((c) => c[0]), ["BLMOVE"], JSON.stringify(commands));
     assert.deepEqual(commands.find((c) => c[0] === "BLMOVE").slice(2, 5), [key, "RIGHT", "LEFT"]);
+  });
+
+  test("with a blocking connection, a result already stored is answered by the wait alone, and keeps its TTL", async () => {
+    const backend = new RedisBackend(nodeRedis, { blockingClient: nodeRedisBlocking });
+    const m = new Message({ actorName: "ready", args: [1] });
+    const key = backend.buildMessageKey(m);
+    await backend.storeResult(m, { n: 1 }, 60_000);
+    let values;
+    const commands = await monitored(async () => {
+      values = [await backend.getResult(m, { block: true, timeout: 10_000 }), await backend.getResult(m, { block: true, timeout: 10_000 })];
+    });
+    assert.deepEqual(values, [{ n: 1 }, { n: 1 }], "the one-element list rotates onto itself: read twice, same value");
+    const reads = sent(commands).filter((c) => c.includes(key));
+    assert.deepEqual(reads.map((c) => c[0]), ["BLMOVE", "BLMOVE"], JSON.stringify(commands));
+    assert.equal(await nodeRedis.lLen(key), 1);
+    const ttl = await nodeRedis.pTTL(key);
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `TTL kept: ${ttl} ms`);
   });
 
   test("sub-second timeouts are honoured on the server (Dramatiq truncates them to 0 s)", async () => {
