@@ -71,31 +71,17 @@ export class Broker {
   }
 
   /** Runs `before<Signal>` on every middleware in order; errors propagate. */
-  async emitBefore(signal, ...args) {
-    const hook = hookName("before", signal);
-    for (const m of this.middleware) {
-      if (typeof m[hook] !== "function") continue;
-      // A synchronous hook's value is not awaited: the worker emits four signals per
-      // message, and a turn of the microtask queue per hook is most of their cost.
-      const out = m[hook](this, ...args);
-      if (isThenable(out)) await out;
-    }
+  emitBefore(signal, ...args) {
+    // Most signals have no hook on most brokers (the worker emits four per message): then
+    // a settled Promise, without an async function's frame and its Promises.
+    const first = firstWith(this, "before", signal);
+    return typeof first === "number" ? emitBeforeFrom(this, hookName("before", signal), first, args) : first;
   }
 
   /** Runs `after<Signal>` on every middleware in reverse order; an error is logged, not raised. */
-  async emitAfter(signal, ...args) {
-    const hook = hookName("after", signal);
-    const list = this.middleware.slice();
-    for (let i = list.length - 1; i >= 0; i -= 1) {
-      const m = list[i];
-      if (typeof m[hook] !== "function") continue;
-      try {
-        const out = m[hook](this, ...args);
-        if (isThenable(out)) await out;
-      } catch (error) {
-        this.logger.error(`Unexpected failure in ${hook} of ${m.constructor.name}.`, error);
-      }
-    }
+  emitAfter(signal, ...args) {
+    const first = firstWith(this, "after", signal);
+    return typeof first === "number" ? emitAfterFrom(this, hookName("after", signal), args) : first;
   }
 
   /** Registers `actor` and declares its queue. */
@@ -219,6 +205,50 @@ function hookName(when, signal) {
     hookNames[when].set(signal, name);
   }
   return name;
+}
+
+/**
+ * The index of `broker`'s first middleware with the hook for `when` + `signal`, or else a
+ * settled Promise: fulfilled when none has it, rejected when naming or reading one threw
+ * (as the hooks' loop would have rejected).
+ */
+function firstWith(broker, when, signal) {
+  try {
+    const hook = hookName(when, signal);
+    const list = broker.middleware;
+    for (let i = 0; i < list.length; i += 1) if (typeof list[i][hook] === "function") return i;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return Promise.resolve();
+}
+
+/** `emitBefore`'s hooks, from the middleware at `first` on. */
+async function emitBeforeFrom(broker, hook, first, args) {
+  const list = broker.middleware;
+  for (let i = first; i < list.length; i += 1) {
+    const m = list[i];
+    if (typeof m[hook] !== "function") continue;
+    // A synchronous hook's value is not awaited: the worker emits four signals per
+    // message, and a turn of the microtask queue per hook is most of their cost.
+    const out = m[hook](broker, ...args);
+    if (isThenable(out)) await out;
+  }
+}
+
+/** `emitAfter`'s hooks, last middleware first. */
+async function emitAfterFrom(broker, hook, args) {
+  const list = broker.middleware.slice();
+  for (let i = list.length - 1; i >= 0; i -= 1) {
+    const m = list[i];
+    if (typeof m[hook] !== "function") continue;
+    try {
+      const out = m[hook](broker, ...args);
+      if (isThenable(out)) await out;
+    } catch (error) {
+      broker.logger.error(`Unexpected failure in ${hook} of ${m.constructor.name}.`, error);
+    }
+  }
 }
 
 /** Whether a hook returned something to wait for. Reading `then` may throw (a hostile

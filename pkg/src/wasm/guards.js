@@ -54,6 +54,21 @@ function guarded(Class, name, fn) {
   return wrapper;
 }
 
+const NO_ARGS = Object.freeze([]);
+
+// A getter takes no argument: its wrapper gathers none (the message getters run a dozen
+// times per message, and a rest array per call was garbage on every one of them).
+function guardedGetter(Class, name, fn) {
+  let check;
+  return {
+    [name]() {
+      if (check === undefined) check = checkFor(Class, name, fn);
+      if (check !== null) check(this, NO_ARGS);
+      return fn.call(this);
+    },
+  }[name];
+}
+
 for (const Class of Object.values(glue)) {
   if (typeof Class !== "function" || !/^class\b/.test(Function.prototype.toString.call(Class))) continue;
   const proto = Class.prototype;
@@ -68,7 +83,7 @@ for (const Class of Object.values(glue)) {
       };
     } else if (typeof d.value === "function") d.value = guarded(Class, name, d.value);
     else {
-      if (d.get) d.get = guarded(Class, name, d.get);
+      if (d.get) d.get = guardedGetter(Class, name, d.get);
       if (d.set) d.set = guarded(Class, name, d.set);
     }
     Object.defineProperty(proto, name, d);

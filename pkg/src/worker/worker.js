@@ -172,7 +172,10 @@ export class Worker {
       let result = null;
       if (!message.failed) {
         const actor = broker.getActor(message.actorName);
-        result = await this.#run(actor, message);
+        // Awaited only when the actor's outcome is a Promise: a synchronous actor costs no
+        // async frame and no turn of the microtask queue.
+        result = this.#run(actor, message);
+        if (result && typeof result.then === "function") result = await untilAborted(result, message);
         if (result === undefined) result = null;
         if (result !== null && !pipesOnward(message.message) && !broker.middleware.some((m) => m instanceof Results)) {
           broker.logger.warn(missingResultsWarning(message.actorName));
@@ -198,9 +201,11 @@ export class Worker {
   /**
    * Runs the actor (with `message` as the current attempt when `CurrentMessage` is on, for
    * `getCurrentMessage()` and `currentSignal()`); an async actor's attempt fails as soon as
-   * its signal aborts (a time limit, a shutdown), with the abort's reason.
+   * its signal aborts (a time limit, a shutdown), with the abort's reason (the caller
+   * awaits a thenable through `untilAborted`). Returns what the actor returned; throws
+   * what it threw.
    */
-  async #run(actor, message) {
+  #run(actor, message) {
     if (actor.remote) throw new TypeError(`Actor '${actor.actorName}' is remote: its code runs elsewhere, not in this worker.`);
     const kwargs = message.kwargs;
     const args = message.args;
@@ -213,9 +218,7 @@ export class Worker {
     // abort hook, so most executor calls never make one.
     const call = executor === undefined ? () => actor.fn(...args) : () => executor(actor, args, executorContext(message));
     // Only under CurrentMessage: on Node 20 an AsyncLocalStorage in use slows every Promise.
-    const out = message[kExposed] ? runInAttempt(message, call) : call();
-    if (!out || typeof out.then !== "function") return out;
-    return untilAborted(out, message);
+    return message[kExposed] ? runInAttempt(message, call) : call();
   }
 
   /**
@@ -237,7 +240,8 @@ export class Worker {
       // Whatever a hook or the logger did, the message leaves the queue (dead-lettered
       // when failed), so join() and the next message are never held up.
       if (!message.failed) message.exception = undefined;
-      await broker[kFinish](queue, message.failed ? message : undefined, message);
+      const finished = broker[kFinish](queue, message.failed ? message : undefined, message);
+      if (finished !== undefined) await finished;
     }
   }
 }

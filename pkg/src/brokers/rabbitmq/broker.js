@@ -506,8 +506,9 @@ export class RabbitmqBroker extends NetworkBroker {
   }
 
   /** Acks a processed message, or rejects it (dead-letters it to `<q>.XQ`) when it failed. */
-  async [kFinish](queueName, deadLetter, proxy) {
+  [kFinish](queueName, deadLetter, proxy) {
+    // Synchronous (the ack is a frame amqplib queues): nothing for the worker to await.
     const held = proxy?.[kHeld];
-    await held?.consumer.settle(held, Boolean(deadLetter), proxy.messageId);
+    held?.consumer.settle(held, Boolean(deadLetter), proxy.messageId);
   }
 }
