@@ -57,7 +57,9 @@ thread_local! {
 /// message (`actorName`, `block`, …) or a command word. Each new string from wasm is a
 /// `Uint8Array` view and a string on the JS heap, and a send read some twenty names: garbage
 /// that every minor collection of a busy worker carries (bench/notes.md, send → blocking
-/// result tail). Once `INTERNED_MAX` texts are kept, new ones cross as before.
+/// result tail). Once `INTERNED_MAX` texts are kept, new ones cross as before. Chosen over
+/// wasm-bindgen's `enable-interning`, which looks up every string that crosses (values and
+/// keys too), not only the names the bindings ask for.
 pub fn interned(text: &str) -> JsValue {
     if text.len() > INTERNED_MAX_BYTES {
         return JsValue::from_str(text);
