@@ -9,9 +9,6 @@
 //! and arrays are copied out by the small `js.js` helpers, also imported with `catch`; what
 //! they throw becomes a `TypeError` whose `cause` is the original.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -44,41 +41,6 @@ pub fn range_error(message: &str) -> JsValue {
     js_sys::RangeError::new(message).into()
 }
 
-/// How many texts [`interned`] keeps, and the longest it keeps: property names and command
-/// words are few and short; anything else crosses as a new string each time.
-const INTERNED_MAX: usize = 256;
-const INTERNED_MAX_BYTES: usize = 32;
-
-thread_local! {
-    static INTERNED: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
-}
-
-/// `text` as a JS string, made once for a short text and kept: a property name read on every
-/// message (`actorName`, `block`, …) or a command word. Each new string from wasm is a
-/// `Uint8Array` view and a string on the JS heap, and a send read some twenty names: garbage
-/// that every minor collection of a busy worker carries (bench/notes.md, send → blocking
-/// result tail). Once `INTERNED_MAX` texts are kept, new ones cross as before. Chosen over
-/// wasm-bindgen's `enable-interning`, which looks up every string that crosses (values and
-/// keys too), not only the names the bindings ask for.
-pub fn interned(text: &str) -> JsValue {
-    if text.len() > INTERNED_MAX_BYTES {
-        return JsValue::from_str(text);
-    }
-    INTERNED.with(|kept| {
-        let Ok(mut kept) = kept.try_borrow_mut() else {
-            return JsValue::from_str(text);
-        };
-        if let Some(value) = kept.get(text) {
-            return value.clone();
-        }
-        let value = JsValue::from_str(text);
-        if kept.len() < INTERNED_MAX {
-            kept.insert(text.to_owned(), value.clone());
-        }
-        value
-    })
-}
-
 /// `obj[name]`, or `undefined` when `obj` is not an object; a `TypeError` (with the
 /// original as `cause`) when reading it throws — a throwing getter, a revoked Proxy — rather
 /// than a silent default.
@@ -86,7 +48,7 @@ pub fn prop(obj: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     if !obj.is_object() {
         return Ok(JsValue::UNDEFINED);
     }
-    js_sys::Reflect::get(obj, &interned(name))
+    js_sys::Reflect::get(obj, &JsValue::from_str(name))
         .map_err(|cause| type_error_caused(&format!("reading {name} threw"), &cause))
 }
 

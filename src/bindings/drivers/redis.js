@@ -47,26 +47,13 @@ export function redisDialect(client) {
  */
 const bufferReplies = typeof Buffer === "function" ? { typeMapping: { 36: Buffer }, returnBuffers: true } : undefined;
 
-/**
- * The client's answer to `argv` (strings and Uint8Arrays, command name first) as a Promise.
- * `argv` is the caller's own array, made for this command: its byte views are swapped for the
- * host's in place rather than copied into a new array (one allocation fewer per command).
- * `Promise.resolve` adopts the answer as a new Promise would (a thenable whose `then` throws
- * becomes a rejection) but returns a native Promise as it is, without the extra Promise and
- * the two microtask turns of adopting it.
- */
-function answerOf(client, dialect, argv) {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (typeof a !== "string") argv[i] = hostBytes(a);
-  }
-  return Promise.resolve(dialect === "sendCommand" ? client.sendCommand(argv, bufferReplies) : client[dialect](...argv));
-}
-
 /** Sends `argv` (strings and Uint8Arrays, command name first) through `client`. */
 export function redisCommand(client, dialect, argv) {
   try {
-    return answerOf(client, dialect, argv).then(plain);
+    const args = argv.map((a) => (typeof a === "string" ? a : hostBytes(a)));
+    const answer = dialect === "sendCommand" ? client.sendCommand(args, bufferReplies) : client[dialect](...args);
+    // A new Promise adopts the answer: a thenable whose `then` throws becomes a rejection.
+    return new Promise((resolve) => resolve(answer)).then(plain);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -75,26 +62,16 @@ export function redisCommand(client, dialect, argv) {
 /**
  * `redisCommand` on a dedicated blocking connection, with `state.busy` true until the
  * server answers — even when the waiter gave up first, since the connection stays blocked
- * until then. The handlers are made once per connection (`state` is its own object).
+ * until then.
  */
 export function redisBlocking(client, dialect, argv, state) {
   state.busy = true;
-  try {
-    state.settle ??= [
-      (reply) => {
-        state.busy = false;
-        return plain(reply);
-      },
-      (error) => {
-        state.busy = false;
-        throw error;
-      },
-    ];
-    return answerOf(client, dialect, argv).then(state.settle[0], state.settle[1]);
-  } catch (error) {
+  const answer = redisCommand(client, dialect, argv);
+  const idle = () => {
     state.busy = false;
-    return Promise.reject(error);
-  }
+  };
+  answer.then(idle, idle);
+  return answer;
 }
 
 /** Whether the blocking connection is free. */

@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::adapter::{describe_value, error_text};
 use super::redis_socket::{js_held, lookup, same_client, JsHeld, SocketRedis};
 use crate::bindings::js::type_error;
-use crate::bindings::js::{byte_view, bytes_of, interned, is_absent, prop};
+use crate::bindings::js::{byte_view, bytes_of, is_absent, prop};
 use crate::model::error::StoreError;
 use crate::resp::parser::HOLD_MIN_BYTES;
 use crate::resp::reply::Held;
@@ -25,11 +25,11 @@ extern "C" {
     #[wasm_bindgen(js_name = redisDialect)]
     fn redis_dialect(client: &JsValue) -> Option<String>;
     #[wasm_bindgen(js_name = redisCommand)]
-    fn redis_command(client: &JsValue, dialect: &JsValue, argv: &js_sys::Array) -> js_sys::Promise;
+    fn redis_command(client: &JsValue, dialect: &str, argv: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = redisBlocking)]
     fn redis_blocking(
         client: &JsValue,
-        dialect: &JsValue,
+        dialect: &str,
         argv: &js_sys::Array,
         state: &js_sys::Object,
     ) -> js_sys::Promise;
@@ -137,8 +137,6 @@ impl JsRedis {
 fn argv_array(argv: &[Arg<'_>]) -> js_sys::Array {
     argv.iter()
         .map(|arg| match arg {
-            // A command word (`BLMOVE`, `RIGHT`, `EVAL`) is the same string every time.
-            Arg::Text(t) if t.bytes().all(|b| b.is_ascii_uppercase()) => interned(t),
             Arg::Text(t) => JsValue::from_str(t),
             Arg::Bytes(b) => match std::str::from_utf8(b) {
                 // Text when it is text (Dramatiq's JSON is ASCII): every client takes strings.
@@ -279,7 +277,7 @@ impl JsRedis {
                 .await
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
-                let promise = redis_command(&c.client, &interned(dialect), &argv_array(argv));
+                let promise = redis_command(&c.client, dialect, &argv_array(argv));
                 if hold {
                     send_value(promise, command_name(argv)).await
                 } else {
@@ -299,8 +297,7 @@ impl JsRedis {
                 .await
                 .map_err(|e| native_error(command_name(argv), &e)),
             Dialect::Js(dialect) => {
-                let promise =
-                    redis_blocking(&c.client, &interned(dialect), &argv_array(argv), state);
+                let promise = redis_blocking(&c.client, dialect, &argv_array(argv), state);
                 if hold {
                     send_value(promise, command_name(argv)).await
                 } else {
@@ -337,7 +334,7 @@ impl RedisClient for JsRedis {
         {
             let args = argv_array(argv);
             args.set(at as u32, bytes.clone().into());
-            let promise = redis_command(&self.shared.client, &interned(dialect), &args);
+            let promise = redis_command(&self.shared.client, dialect, &args);
             return send(promise, command_name(argv)).await;
         }
         let bytes = crate::results::store::Stored::Host(host.clone()).into_bytes();
