@@ -23,15 +23,7 @@ struct Polled {
 }
 
 impl Store for Polled {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(get, put, delete);
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         self.batches.set(self.batches.get() + 1);
         let mut out = Vec::new();
@@ -245,12 +237,7 @@ impl Store for Restarting {
         }
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(put, delete);
 }
 
 #[test]
@@ -295,12 +282,7 @@ impl Store for Counted {
         self.keys_read.set(self.keys_read.get() + 1);
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(put, delete);
     fn watch(&self, key: &str) -> dramatiq_results::results::store::Watch {
         self.inner.watch(key)
     }

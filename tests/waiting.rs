@@ -29,12 +29,7 @@ impl Store for Polled {
         self.get_times.borrow_mut().push(self.clock.now_ms());
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(put, delete);
 }
 
 /// A store whose reads never settle, or fail.
@@ -396,12 +391,7 @@ impl Store for Outage {
         self.check()?;
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(put, delete);
     fn can_wait(&self) -> bool {
         self.server_wait
     }
@@ -504,12 +494,7 @@ impl Store for ServerWait {
         self.gets.set(self.gets.get() + 1);
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(put, delete);
     fn can_wait(&self) -> bool {
         true
     }
@@ -597,15 +582,7 @@ struct TakenMeanwhile {
 }
 
 impl Store for TakenMeanwhile {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, value: Vec<u8>, ttl_ms: u64) -> Result<(), StoreError> {
-        self.inner.put(key, value, ttl_ms).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
+    dramatiq_results::forward_to_inner!(get, put, delete);
     fn can_wait(&self) -> bool {
         self.asked.set(self.asked.get() + 1);
         self.asked.get() == 1
