@@ -111,7 +111,6 @@ export function toText(value) {
   const isPlain = plain(value, 0);
   const simple = isPlain && numbersAlike;
   numbersAlike = outer;
-  textSimple = false;
   const text = isPlain ? JSON.stringify(value) : JSON.stringify(value, replacer);
   textSimple = simple;
   return text === undefined ? "null" : text;

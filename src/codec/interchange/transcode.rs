@@ -230,11 +230,7 @@ fn verbatim_bytes(bytes: &[u8]) -> Option<bool> {
     // Whether any byte of `w` is zero (exact as a yes/no, not per byte).
     let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
     let top_object = bytes.first() == Some(&b'{');
-    let underscores = if top_object {
-        ONES * u64::from(b'_')
-    } else {
-        0
-    };
+    let underscores = ONES * u64::from(b'_');
     let mut plain = true;
     let mut at = 0;
     // A byte that needs a look: under 0x20 or over 0x7e (both exact tests, the second
