@@ -15,6 +15,7 @@ import { createClient } from "redis";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { eventually } from "./gateway-helpers.mjs";
+import { watchRuntime } from "./workerd.mjs";
 
 const skip = (!haveRedis && "redis-server is not installed") || (!havePython && "no Python Dramatiq");
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -48,7 +49,9 @@ test("the operator's routes in the Worker gateway, in workerd", { skip, timeout:
     worker = await startPythonWorker({ ...py, threads: 4 });
     const script = await bundleWorker(dir);
     const { Miniflare } = await import("miniflare");
+    const runtime = await watchRuntime();
     const launch = (vars) => new Miniflare({
+      ...runtime.options,
       modules: true,
       scriptPath: script,
       modulesRoot: join(dir, "out"),
@@ -62,7 +65,12 @@ test("the operator's routes in the Worker gateway, in workerd", { skip, timeout:
     const call = async (path, { method = "GET", token = OPERATOR, body } = {}) => {
       const headers = token ? { authorization: `Bearer ${token}` } : {};
       if (body !== undefined) headers["content-type"] = "application/json";
-      const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      let res;
+      try {
+        res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      } catch (error) {
+        throw new Error(`${method} ${path}: ${error.message} (${error.cause?.code ?? error.cause?.message ?? "no cause"}); workerd restarts: ${runtime.restarts}; workerd said:\n${runtime.tail()}`, { cause: error });
+      }
       return { status: res.status, body: await res.json().catch(() => null) };
     };
     const dead = async () => (await call("/api/queues", { token: VIEWER })).body.find((q) => q.name === QUEUE)?.deadLettered ?? 0;
@@ -130,6 +138,10 @@ test("the operator's routes in the Worker gateway, in workerd", { skip, timeout:
       } finally {
         await plain.dispose();
       }
+    });
+
+    await t.test("workerd never crashed meanwhile", () => {
+      assert.equal(runtime.restarts, 0, `workerd said:\n${runtime.tail()}`);
     });
   } finally {
     await mf?.dispose();

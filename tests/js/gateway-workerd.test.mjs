@@ -18,6 +18,7 @@ import { JSONEncoder, RedisBackend } from "dramatiq-results";
 import { bin, openEvents } from "./gateway-helpers.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
+import { watchRuntime } from "./workerd.mjs";
 
 if (!haveRedis) throw new Error("redis-server is not installed: run scripts/setup --services");
 if (!havePython) throw new Error("no Python Dramatiq: run scripts/setup --python");
@@ -62,8 +63,10 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
     const script = await bundleWorker(dir);
     execFileSync(process.execPath, [bin, "assets", join(dir, "assets")]); // the files wrangler uploads
     const { Miniflare } = await import("miniflare");
+    const runtime = await watchRuntime();
     /** The Worker in workerd with its variables (`[vars]`) and the bindings wrangler.toml makes. */
     const launch = (vars) => new Miniflare({
+      ...runtime.options,
       modules: true,
       scriptPath: script,
       modulesRoot: join(dir, "out"),
@@ -313,6 +316,10 @@ test("the gateway as a Cloudflare Worker in workerd, over a real redis-server an
         await client.zRemRangeByScore("dramatiq:__heartbeats__", future, future);
         await client.del(["dramatiq:cache-flag", "dramatiq:hostile.XQ", "dramatiq:hostile", "dramatiq:hostile.msgs"]);
       }
+    });
+
+    await t.test("workerd never crashed meanwhile", () => {
+      assert.equal(runtime.restarts, 0, `workerd said:\n${runtime.tail()}`);
     });
   } finally {
     events?.close();

@@ -49,7 +49,7 @@ export async function checkKeyspace(redis, { set = false } = {}) {
 
 /** What `serve` prints about keyspace notifications at start. */
 export function keyspaceNotice(state) {
-  if (state.on) return state.changed ? `keyspace notifications turned on (notify-keyspace-events ${state.flags})` : "keyspace notifications on: every message is read as it is enqueued";
+  if (state.on) return state.changed ? `keyspace notifications turned on (notify-keyspace-events ${state.flags})` : "keyspace notifications on: a message is read as it is enqueued";
   const why = state.error ? ` (${state.error})` : "";
   return `keyspace notifications are off${why}: the gateway polls, and a message sent and done between two polls is known by its result only. Turn them on with \`redis-cli CONFIG SET notify-keyspace-events ${NEEDED}\` (or \`serve --keyspace-events\`)`;
 }
