@@ -124,6 +124,8 @@ export class EventPoller {
   #stopped = true;
   #queues = new Set();
   #discoveredAt = -Infinity;
+  /** When the last whole round (result keys' walk and late results included) started. */
+  #wholeAt = -Infinity;
   #recheckedAt = 0;
   /** redis_message_id → { messageId, message } for the ids seen in the last snapshot. */
   #rids = new Map();
@@ -216,7 +218,8 @@ export class EventPoller {
   /** How much longer than a round the gap before the next early round is. A fixed 50 ms
    * gap missed 21 of 50 messages a Python worker finished within milliseconds while other
    * messages kept the deployment busy; a gap of twice the round (at least 5 ms), none of
-   * 200 (ratio 4: 10 of 100; a 10 ms floor: 4 of 100). */
+   * 200 (ratio 4: 10 of 100; a 10 ms floor: 4 of 100). The rounds a wake starts are light
+   * (see #loop), so their cost is the broker's snapshot, not the result store's size. */
   wakeGapRatio = 2;
   /** The shortest gap between early rounds (ms): at most 200 a second. */
   minWakeGapMs = 5;
@@ -278,7 +281,11 @@ export class EventPoller {
     try {
       while (!this.#stopped) {
         const started = performance.now();
-        await this.tick();
+        // A round a wake starts before the interval is up is light: it reads the broker (what
+        // a short-lived message needs) but not the result keys' walk or late results, whose
+        // cost grows with the store, not with the change that woke it. (0.9: timers run
+        // late, never early, so the interval's own rounds are always whole.)
+        await this.tick({ light: Date.now() - this.#wholeAt < this.intervalMs * 0.9 });
         this.#roundMs = performance.now() - started;
         const rest = this.#woken ? this.wakeGap : Math.max(0, this.intervalMs - this.#roundMs);
         this.#woken = false;
@@ -294,10 +301,11 @@ export class EventPoller {
     }
   }
 
-  /** One round: snapshot, diff, results. Never throws: a failure becomes the status. */
-  async tick() {
+  /** One round: snapshot, diff, results (with `light`, not the result keys' walk or late
+   * results). Never throws: a failure becomes the status. */
+  async tick({ light = false } = {}) {
     try {
-      await this.#tick();
+      await this.#tick(light);
       this.ticks++;
       this.#setStatus(null);
     } catch (error) {
@@ -429,8 +437,9 @@ export class EventPoller {
     return { messageId: message.message_id, ...this.#keep(message, body.length), key, actor: message.actor_name };
   }
 
-  async #tick() {
+  async #tick(light) {
     const now = Date.now();
+    if (!light) this.#wholeAt = now;
     if (now - this.#discoveredAt >= this.discoverEveryMs) {
       // Queues seen once stay listed (an empty queue has no keys), up to a thousand.
       for (const q of await this.reader.queues()) if (this.#queues.size < 1000) this.#queues.add(q);
@@ -543,6 +552,8 @@ export class EventPoller {
       this.#finish(record, now);
       this.#emit(outcome?.exception ? EVENT.failed : EVENT.finished, record);
     }
+
+    if (light) return;
 
     // Results of messages no snapshot saw (sent and done between two polls).
     if (this.resultKeys) await this.#walkResults(now);
