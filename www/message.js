@@ -90,9 +90,16 @@ export function createMessagePage({ api, role }) {
     fact("Retries", options.retries === undefined ? "0" : String(options.retries));
     fact("Result key", body.key);
     const parts = [facts];
-    parts.push(el("h3", "", "Arguments"), opened(m.args ?? [], "Arguments"));
-    if (m.kwargs && Object.keys(m.kwargs).length) parts.push(el("h3", "", "Keyword arguments"), opened(m.kwargs, "Keyword arguments"));
-    parts.push(el("h3", "", "Options"), opened(options, "Options"));
+    if (body.message) {
+      parts.push(el("h3", "", "Arguments"), opened(m.args ?? [], "Arguments"));
+      if (m.kwargs && Object.keys(m.kwargs).length) parts.push(el("h3", "", "Keyword arguments"), opened(m.kwargs, "Keyword arguments"));
+      parts.push(el("h3", "", "Options"), opened(options, "Options"));
+    } else {
+      const why = body.knownBy === "result"
+        ? "Found by its result: the gateway never saw the message itself (sent and done between two polls), so its arguments and options are not known."
+        : "The gateway holds no copy of the message: its arguments and options are not known.";
+      parts.push(el("h3", "", "Arguments"), el("p", "hint", why));
+    }
     if (traceback !== null) parts.push(el("h3", "", "Traceback"), el("pre", "traceback", traceback));
     parts.push(el("h3", "", "Result"));
     const result = body.result;

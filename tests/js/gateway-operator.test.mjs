@@ -328,6 +328,50 @@ test("keyspace notifications: serve says when they are off; with --keyspace-even
   }
 });
 
+test("a message the gateway never saw (sent and done between two polls) is found by id, by its result under a queue and actor it has seen", { skip, timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const py = { url: redis.url, queue: "seen", prefix: "seen-app" };
+  let gateway = null;
+  let worker = null;
+  try {
+    // An `add` waits in the queue (no worker yet) when the gateway starts: its first poll
+    // sees it. The poll interval is ten minutes: it polls no more in this test.
+    const early = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [1, 2] })], py)).map((l) => JSON.parse(l));
+    gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "600000"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER } });
+    const get = async (path) => {
+      const res = await fetch(`${gateway.url}${path}`, { headers: viewer });
+      return { status: res.status, body: await res.json() };
+    };
+    await eventually(async () => (await get(`/api/messages/${early[0].message_id}`)).body.message?.actor_name === "add", 30_000, "the first poll");
+    // Then a worker runs everything, including messages sent after the gateway's last poll.
+    const late = (await runPython("produce.py", ["send", JSON.stringify({ actor: "add", args: [20, 22] }), JSON.stringify({ actor: "echo", args: ["never-seen actor"] })], py)).map((l) => JSON.parse(l));
+    worker = await startPythonWorker({ ...py, threads: 2 });
+    const [add, echo] = late;
+    // (While it is in the broker, a lookup finds it there, by a walk of the bodies.)
+    const done = await eventually(async () => {
+      const r = await get(`/api/messages/${add.message_id}`);
+      return r.status === 200 && r.body.state === "done" ? r : null;
+    }, 60_000, "the late add, by its result");
+    assert.deepEqual(
+      { state: done.body.state, queue: done.body.queue, actor: done.body.actor, message: done.body.message, knownBy: done.body.knownBy, result: done.body.result },
+      { state: "done", queue: "seen", actor: "add", message: null, knownBy: "result", result: { json: "42" } },
+    );
+    // Its result waited for by id, too.
+    assert.deepEqual((await get(`/api/messages/${add.message_id}/result?timeout=0`)).body, { state: "done", result: { json: "42" } });
+    // An actor the gateway has never seen names no key it can try: not found, as before.
+    const [echoed] = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: `${JSON.stringify(echo)}\n` });
+    assert.deepEqual(JSON.parse(echoed), { value: { args: ["never-seen actor"], kwargs: {} } }, "echo's result is in Redis");
+    assert.equal((await get(`/api/messages/${echo.message_id}`)).status, 404);
+  } finally {
+    await gateway?.stop();
+    await worker?.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
+
 test("a bulk action over 1 500 dead letters goes in pages with progress events, and a dry run counts the same", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
   const redis = await startRedis();
   const client = await createClient({ url: redis.url }).connect();

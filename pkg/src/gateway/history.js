@@ -5,11 +5,22 @@
 // `maxEntries` entries each. Host-neutral.
 
 export class MessageHistory {
-  constructor({ maxMessages = 50_000, maxEntries = 32 } = {}) {
+  constructor({ maxMessages = 50_000, maxEntries = 32, maxPairs = 1000 } = {}) {
     this.maxMessages = maxMessages;
     this.maxEntries = maxEntries;
+    this.maxPairs = maxPairs;
     /** messageId → { queue, actor, entries: [{ at, state, event, by? }] oldest first } */
     this.messages = new Map();
+  }
+
+  /** `queue\0actor` → { queue, actor }, the most recently seen last. */
+  #pairs = new Map();
+
+  /** The queue and actor pairs of the messages seen, the most recent first (at most
+   * `maxPairs`): where a message the gateway never saw may have run (its result key is
+   * derived from them). */
+  pairs() {
+    return [...this.#pairs.values()].reverse();
   }
 
   /** Appends an entry to a message's history (a repeated state is not added again);
@@ -22,7 +33,13 @@ export class MessageHistory {
       this.messages.set(messageId, m);
       if (this.messages.size > this.maxMessages) this.messages.delete(this.messages.keys().next().value);
     }
-    if (where?.queue && where?.actor) Object.assign(m, { queue: where.queue, actor: where.actor });
+    if (where?.queue && where?.actor) {
+      Object.assign(m, { queue: where.queue, actor: where.actor });
+      const pair = `${where.queue}\0${where.actor}`;
+      this.#pairs.delete(pair);
+      this.#pairs.set(pair, { queue: where.queue, actor: where.actor });
+      if (this.#pairs.size > this.maxPairs) this.#pairs.delete(this.#pairs.keys().next().value);
+    }
     const last = m.entries.at(-1);
     if (last && last.state === entry.state && last.event === entry.event && !entry.by) return;
     m.entries.push(entry);

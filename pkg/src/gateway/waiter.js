@@ -50,6 +50,19 @@ export class ResultWaiter {
 
   /** Reads the store once, for one identity: its outcome (`{ json }`, `{ exception }`,
    * `{ error }`) or null while it has none. Throws when the store fails. */
+  /** The first of `identities` (in order) with a stored result, read in one batch:
+   * `{ identity, outcome }`, or null when none has one. */
+  async readFirst(identities) {
+    const found = new Map();
+    for await (const outcome of this.backend.iterResults(identities, { block: false })) {
+      if (outcome.error?.code === "RESULT_MISSING") continue;
+      if (outcome.error?.code === "RESULT_STORE" || outcome.error?.code === "RESULT_TIMEOUT") throw outcome.error;
+      found.set(outcome.message, describeOutcome(outcome, this.encode));
+    }
+    const identity = identities.find((x) => found.has(x));
+    return identity ? { identity, outcome: found.get(identity) } : null;
+  }
+
   async read(identity) {
     for await (const outcome of this.backend.iterResults([identity], { block: false })) {
       if (outcome.error?.code === "RESULT_MISSING") return null;

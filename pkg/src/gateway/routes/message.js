@@ -2,7 +2,10 @@
 //
 //   GET /api/messages/<id>               where it is now and its record: { messageId, state,
 //                                        queue, actor, message, options, result, key,
-//                                        history: [{ at, state, event, by? }] }; 404 unknown
+//                                        history: [{ at, state, event, by? }] }; 404 unknown.
+//                                        A message the gateway never saw is found by its
+//                                        result under a queue and actor it has seen (then
+//                                        `message` is null and `knownBy` is "result")
 //   GET /api/messages/<id>/result?timeout=<ms>
 //   GET /api/results/<queue>/<actor>/<id>?timeout=<ms>
 //                                        200 { state: "done", result: { json } } or
@@ -19,6 +22,8 @@ import { MESSAGE_ID } from "./actions.js";
 
 /** The longest a result request waits (ms). */
 export const MAX_WAIT_MS = 60_000;
+/** How many queue and actor pairs a lookup of a message never seen tries (one batch read). */
+const MAX_GUESSES = 256;
 const ACTOR = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
 
 function readTimeout(c) {
@@ -68,7 +73,29 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const actor = message?.actor_name ?? record?.actor ?? seen?.actor ?? null;
     let state = found?.state ?? (record && !BROKER_STATES.includes(record.state) ? record.state : null);
     let result = record?.result ?? null;
-    const identity = queue && actor ? { queueName: queue, actorName: actor, messageId: id } : null;
+    let identity = queue && actor ? { queueName: queue, actorName: actor, messageId: id } : null;
+    if (!identity && !found && !record) {
+      // Never seen (sent and done between two polls): its result key is derived from its
+      // queue and actor, so the pairs the gateway has seen are tried, in one batch read.
+      const guesses = history.pairs().slice(0, MAX_GUESSES).map((p) => ({ queueName: p.queue, actorName: p.actor, messageId: id })).filter((g) => keyOf(g) !== null);
+      const hit = guesses.length ? await waiter.readFirst(guesses) : null;
+      if (hit) {
+        identity = hit.identity;
+        return {
+          messageId: id,
+          state: hit.outcome.exception || hit.outcome.error ? "failed" : "done",
+          queue: identity.queueName,
+          actor: identity.actorName,
+          message: null,
+          options: null,
+          result: hit.outcome,
+          key: keyOf(identity),
+          history: [],
+          knownBy: "result",
+          identity,
+        };
+      }
+    }
     // Gone from the broker: its result, if its actor stored one, says how it ended.
     if (identity && (!found || found.state === "dead-lettered")) {
       const stored = await waiter.read(identity);
