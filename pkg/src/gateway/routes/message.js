@@ -63,6 +63,29 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     }
   };
 
+  /** A message the gateway never saw (sent and done between two polls), found by its
+   * result: its key is derived from its queue and actor, so the pairs of the messages seen
+   * are tried, in one batch read. Null when none holds a result. */
+  async function byResult(id) {
+    const guesses = history.pairs().slice(0, MAX_GUESSES).map((p) => ({ queueName: p.queue, actorName: p.actor, messageId: id })).filter((g) => keyOf(g) !== null);
+    const hit = guesses.length ? await waiter.readFirst(guesses) : null;
+    if (!hit) return null;
+    const { identity, outcome } = hit;
+    return {
+      messageId: id,
+      state: outcome.exception || outcome.error ? "failed" : "done",
+      queue: identity.queueName,
+      actor: identity.actorName,
+      message: null,
+      options: null,
+      result: outcome,
+      key: keyOf(identity),
+      history: [],
+      knownBy: "result",
+      identity,
+    };
+  }
+
   /** Everything known of `id`: the broker's answer first, then the poller's record. */
   async function describe(id) {
     const record = poller.records.get(id);
@@ -73,28 +96,10 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const actor = message?.actor_name ?? record?.actor ?? seen?.actor ?? null;
     let state = found?.state ?? (record && !BROKER_STATES.includes(record.state) ? record.state : null);
     let result = record?.result ?? null;
-    let identity = queue && actor ? { queueName: queue, actorName: actor, messageId: id } : null;
+    const identity = queue && actor ? { queueName: queue, actorName: actor, messageId: id } : null;
     if (!identity && !found && !record) {
-      // Never seen (sent and done between two polls): its result key is derived from its
-      // queue and actor, so the pairs the gateway has seen are tried, in one batch read.
-      const guesses = history.pairs().slice(0, MAX_GUESSES).map((p) => ({ queueName: p.queue, actorName: p.actor, messageId: id })).filter((g) => keyOf(g) !== null);
-      const hit = guesses.length ? await waiter.readFirst(guesses) : null;
-      if (hit) {
-        identity = hit.identity;
-        return {
-          messageId: id,
-          state: hit.outcome.exception || hit.outcome.error ? "failed" : "done",
-          queue: identity.queueName,
-          actor: identity.actorName,
-          message: null,
-          options: null,
-          result: hit.outcome,
-          key: keyOf(identity),
-          history: [],
-          knownBy: "result",
-          identity,
-        };
-      }
+      const guessed = await byResult(id);
+      if (guessed) return guessed;
     }
     // Gone from the broker: its result, if its actor stored one, says how it ended.
     if (identity && (!found || found.state === "dead-lettered")) {
