@@ -118,6 +118,23 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       assert.match(queued.body.error, /cannot show queued/);
     });
 
+    await t.test("a message RabbitMQ never showed (done by the worker) is found by id through its result, its actor's dead letters having been read", async () => {
+      await client.del(`${PREFIX}:broken`);
+      try {
+        const [m] = (await runPython("produce.py", ["send", JSON.stringify({ actor: "until_fixed", args: [10] })], py)).map((l) => JSON.parse(l));
+        const [read] = await runPython("produce.py", ["results", "--timeout", "30000"], { ...py, input: `${JSON.stringify(m)}\n` });
+        assert.deepEqual(JSON.parse(read), { value: 20 }, "Python's get_result");
+        const one = await jsonOf(await call(`/api/messages/${m.message_id}`, { headers: viewer }));
+        assert.equal(one.status, 200, JSON.stringify(one.body));
+        assert.deepEqual(
+          [one.body.state, one.body.queue, one.body.actor, one.body.knownBy, one.body.result],
+          ["done", QUEUE, "until_fixed", "result", { json: "20" }],
+        );
+      } finally {
+        await client.set(`${PREFIX}:broken`, "1");
+      }
+    });
+
     await t.test("roles: no operator action for the viewer or without a token", async () => {
       const id = byArg.get(1).message_id;
       assert.equal((await call(`/api/messages/${id}/requeue`, { method: "POST", headers: viewer })).status, 403);

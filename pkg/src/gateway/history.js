@@ -23,6 +23,15 @@ export class MessageHistory {
     return [...this.#pairs.values()].reverse();
   }
 
+  /** Remembers that `actor`'s messages go to `queue` (a message of theirs was seen). */
+  notePair(queue, actor) {
+    if (typeof queue !== "string" || typeof actor !== "string" || !queue || !actor) return;
+    const pair = `${queue}\0${actor}`;
+    this.#pairs.delete(pair);
+    this.#pairs.set(pair, { queue, actor });
+    if (this.#pairs.size > this.maxPairs) this.#pairs.delete(this.#pairs.keys().next().value);
+  }
+
   /** Appends an entry to a message's history (a repeated state is not added again);
    * `where` (`{ queue, actor }`) is remembered when given. */
   add(messageId, entry, where) {
@@ -35,10 +44,7 @@ export class MessageHistory {
     }
     if (where?.queue && where?.actor) {
       Object.assign(m, { queue: where.queue, actor: where.actor });
-      const pair = `${where.queue}\0${where.actor}`;
-      this.#pairs.delete(pair);
-      this.#pairs.set(pair, { queue: where.queue, actor: where.actor });
-      if (this.#pairs.size > this.maxPairs) this.#pairs.delete(this.#pairs.keys().next().value);
+      this.notePair(where.queue, where.actor);
     }
     const last = m.entries.at(-1);
     if (last && last.state === entry.state && last.event === entry.event && !entry.by) return;

@@ -50,8 +50,13 @@ function listed(item, queue, backend) {
  * The viewer's routes over RabbitMQ.
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`
  */
-export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
+export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller, history }) {
   const app = new Hono();
+  // The dead letters read say where their actors' messages go: a message of theirs the
+  // gateway never sees (RabbitMQ shows no queued message) is then found by its result.
+  const note = (queue, items) => {
+    for (const i of items) if (i.message) history?.notePair(queue, i.message.actor_name);
+  };
   app.get("/queues", async (c) => {
     only(c, []);
     return json(c, await amqp.counts());
@@ -87,6 +92,7 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
     for (const name of queue ? [queue] : amqp.queueNames) {
       if (items.length >= Number(raw)) break;
       const page = await amqp.act(name, () => null);
+      note(name, page.items);
       for (const item of page.items) {
         if (items.length >= Number(raw)) break;
         if (item.message && haystack(item.message).includes(needle)) items.push({ ...listed(item, name, backend), queue: name });
@@ -105,6 +111,7 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller }) {
     const raw = c.req.query("limit") ?? "100";
     if (!/^\d{1,4}$/.test(raw) || +raw < 1 || +raw > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
     const { items } = await amqp.act(queue, () => null, { max: Number(raw) });
+    note(queue, items);
     return json(c, { items: items.map((i) => listed(i, queue, backend)), cursor: null });
   });
   return app;
