@@ -434,7 +434,10 @@ export class EventPoller {
     } catch {
       // A name the key derivation refuses: shown without a key.
     }
-    return { messageId: message.message_id, ...this.#keep(message, body.length), key, actor: message.actor_name };
+    // The actor's name is the producer's too: a record keeps at most its first 200 characters
+    // (its key was derived from the whole name above).
+    const actor = typeof message.actor_name === "string" && message.actor_name.length > 200 ? `${message.actor_name.slice(0, 200)}…` : message.actor_name;
+    return { messageId: message.message_id, ...this.#keep(message, body.length), key, actor };
   }
 
   async #tick(light) {

@@ -23,9 +23,11 @@ export class MessageHistory {
     return [...this.#pairs.values()].reverse();
   }
 
-  /** Remembers that `actor`'s messages go to `queue` (a message of theirs was seen). */
+  /** Remembers that `actor`'s messages go to `queue` (a message of theirs was seen). Names
+   * over 200 characters (a hostile producer's, or clipped by the poller) are not kept. */
   notePair(queue, actor) {
-    if (typeof queue !== "string" || typeof actor !== "string" || !queue || !actor) return;
+    const fits = (name) => typeof name === "string" && name.length > 0 && name.length <= 200;
+    if (!fits(queue) || !fits(actor)) return;
     const pair = `${queue}\0${actor}`;
     this.#pairs.delete(pair);
     this.#pairs.set(pair, { queue, actor });
