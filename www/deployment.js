@@ -234,6 +234,8 @@ export class GatewayStream extends EventTarget {
   }
 }
 
+/** What Find holds when it is a message id (a Dramatiq id is a UUID). */
+const ID_LIKE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const el = (tag, cls, text) => {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -279,7 +281,7 @@ export function startDeploymentView({ base, token, setStatus, describe, detailAc
   const $ = (id) => document.getElementById(id);
   const stream = new GatewayStream(base, token);
   const encoder = new JSONEncoder();
-  const filter = { states: new Set(FLOW_STATES), search: "" };
+  const filter = { states: new Set(FLOW_STATES), search: "", typed: "" };
   let dirty = true;
   let selected = null;
 
@@ -304,7 +306,8 @@ export function startDeploymentView({ base, token, setStatus, describe, detailAc
     schedule(true);
   });
   $("flow-search").addEventListener("input", (e) => {
-    filter.search = e.target.value.trim().toLowerCase();
+    filter.typed = e.target.value.trim();
+    filter.search = filter.typed.toLowerCase();
     viewBuiltAt = 0;
     schedule(true);
   });
@@ -317,6 +320,23 @@ export function startDeploymentView({ base, token, setStatus, describe, detailAc
   const pool = [];
   body.addEventListener("scroll", () => schedule(false), { passive: true });
   new ResizeObserver(() => schedule(false)).observe(body);
+
+  // No row: say why, and when what is typed in Find is a message id, offer its page (the
+  // gateway finds a message no row shows: one sent and done between two polls, by its result).
+  const emptyBox = $("flow-empty");
+  function showEmpty(total) {
+    const id = total && ID_LIKE.test(filter.typed) ? filter.typed : null;
+    const said = total ? "No message matches the filters." : "No message seen yet: they appear here as they are sent.";
+    if (emptyBox.dataset.said === said && (emptyBox.dataset.lookup ?? "") === (id ?? "")) return;
+    emptyBox.dataset.said = said;
+    emptyBox.dataset.lookup = id ?? "";
+    emptyBox.replaceChildren(said);
+    if (id) {
+      const link = el("a", "lookup", `Look up ${id} in the deployment`);
+      link.href = `#message=${encodeURIComponent(id)}`;
+      emptyBox.append(" ", link);
+    }
+  }
 
   const haystacks = new WeakMap();
   const haystack = (r) => {
@@ -431,8 +451,8 @@ export function startDeploymentView({ base, token, setStatus, describe, detailAc
         spacer.style.height = `${length * ROW_HEIGHT}px`;
         $("flow").setAttribute("aria-rowcount", String(length + 1));
         $("flow-empty").hidden = length > 0;
-        text($("flow-empty"), total ? "No message matches the filters." : "No message seen yet: they appear here as they are sent.");
       }
+      if (length === 0) showEmpty(total);
       if (selected) showDetail(records.get(selected), false);
     }
     const length = view ? view.length : order.length;

@@ -200,8 +200,8 @@ export function createOperatorView({ base, token }) {
     if (status === 200) {
       role = body.role === "operator" ? "operator" : "viewer";
       $("follow-mode").textContent = body.follow === "keyspace"
-        ? "Live: Redis keyspace notifications (every message read as it is enqueued)"
-        : "Polling: Redis keyspace notifications are off, so a message sent and finished between two polls is known by its result only";
+        ? "Live: Redis keyspace notifications (a message is read as it is enqueued)"
+        : "Polling: Redis keyspace notifications are off, so a message sent and finished between two polls is known by its result only (its page, by id, still finds it)";
     }
     document.body.dataset.role = role;
     await loadAudit();

@@ -181,6 +181,23 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       assert.deepEqual(op.errors, []);
     });
 
+    await t.test("an id no row shows, typed in Find, is offered as a lookup that opens its page", async () => {
+      const unknown = "0f0e0d0c-0b0a-4909-8807-060504030201";
+      await page.getByLabel("Find").fill(unknown);
+      const link = page.locator("#flow-empty a.lookup");
+      await link.waitFor({ timeout: 15_000 });
+      assert.equal(await link.textContent(), `Look up ${unknown} in the deployment`);
+      await link.click();
+      await page.locator(`#message-page:not([hidden])`).waitFor({ timeout: 15_000 });
+      await page.locator("#message-body p.empty", { hasText: "The gateway knows no message with this id." }).waitFor({ timeout: 15_000 });
+      // A word that is no id gets no lookup.
+      await page.evaluate(() => history.back());
+      await page.getByLabel("Find").fill("no-such-thing");
+      await page.locator("#flow-empty", { hasText: "No message matches the filters." }).waitFor();
+      assert.equal(await page.locator("#flow-empty a.lookup").count(), 0);
+      await page.getByLabel("Find").fill("");
+    });
+
     await t.test("the viewer sees no action button", async () => {
       const viewer = await openWithToken(browser, gateway.url, VIEWER);
       try {
