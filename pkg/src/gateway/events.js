@@ -188,43 +188,45 @@ export class EventPoller {
   }
 
   #wakeUp = null;
-  #wokenAt = 0;
 
   /**
    * Polls now rather than at the end of the interval (a keyspace notification said a
    * broker key changed; see ./keyspace.js), and with `discover` looks for new queues too.
-   * Early rounds are spaced by `wakeGapRatio` times the last round's duration (see
-   * `wakeGap`): a message a worker finishes within milliseconds is still read while it is
-   * in the broker, and however busy the deployment, early rounds take at most
+   * An early round starts `wakeGap` after the last round ended (`wakeGapRatio` times its
+   * duration): a message a worker finishes within milliseconds is still read while it is
+   * in the broker, and however busy the deployment, rounds take at most
    * 1 / (1 + wakeGapRatio) of the gateway's time (and a smaller share of Redis's).
    */
   wake({ discover = false } = {}) {
     if (discover) this.#discoveredAt = -Infinity;
-    const wait = this.#wokenAt + this.wakeGap - Date.now();
+    if (!this.#wakeUp) {
+      this.#woken = true; // mid-round: the change may be after its snapshot, so go again
+      return;
+    }
+    const wait = this.#roundEndAt + this.wakeGap - performance.now();
     if (wait > 0) {
       if (!this.#wakeTimer) this.#wakeTimer = setTimeout(() => ((this.#wakeTimer = null), this.wake()), wait);
       return;
     }
-    this.#wokenAt = Date.now();
-    if (this.#wakeUp) {
-      clearTimeout(this.#timer);
-      this.#wakeUp();
-    } else this.#woken = true; // mid-round: the change may be after its snapshot, so go again
+    clearTimeout(this.#timer);
+    this.#wakeUp();
   }
 
   #woken = false;
 
   #wakeTimer = null;
-  /** How much longer than a round the gap before the next early round is. A fixed 50 ms
-   * gap missed 21 of 50 messages a Python worker finished within milliseconds while other
-   * messages kept the deployment busy; a gap of twice the round (at least 5 ms), none of
-   * 200 (ratio 4: 10 of 100; a 10 ms floor: 4 of 100). The rounds a wake starts are light
-   * (see #loop), so their cost is the broker's snapshot, not the result store's size. */
-  wakeGapRatio = 2;
+  /** How long the gap before the next early round is, in rounds: it starts this many times
+   * the last round's duration after that round ended. With a fixed 50 ms between early
+   * rounds' starts, 21 of 50 messages a Python worker finished within milliseconds while
+   * other messages kept the deployment busy were never read; spaced by cost (ratio 1, at
+   * least 5 ms), none of 400 in four runs (ratio 2: 9 of 100). The rounds a wake starts are
+   * light (see #loop), so their cost is the broker's snapshot, not the result store's size. */
+  wakeGapRatio = 1;
   /** The shortest gap between early rounds (ms): at most 200 a second. */
   minWakeGapMs = 5;
-  /** How long the last round took (ms). */
+  /** How long the last round took (ms), and when it ended (`performance.now()`). */
   #roundMs = 0;
+  #roundEndAt = -Infinity;
 
   /** The gap before the next early round (ms): `wakeGapRatio` rounds' worth, from
    * `minWakeGapMs` up to the poll interval. */
@@ -286,7 +288,8 @@ export class EventPoller {
         // cost grows with the store, not with the change that woke it. (0.9: timers run
         // late, never early, so the interval's own rounds are always whole.)
         await this.tick({ light: Date.now() - this.#wholeAt < this.intervalMs * 0.9 });
-        this.#roundMs = performance.now() - started;
+        this.#roundEndAt = performance.now();
+        this.#roundMs = this.#roundEndAt - started;
         const rest = this.#woken ? this.wakeGap : Math.max(0, this.intervalMs - this.#roundMs);
         this.#woken = false;
         if (this.#stopped) break;
