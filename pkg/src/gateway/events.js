@@ -219,7 +219,7 @@ export class EventPoller {
    * the last round's duration after that round ended. With a fixed 50 ms between early
    * rounds' starts, 21 of 50 messages a Python worker finished within milliseconds while
    * other messages kept the deployment busy were never read; spaced by cost (ratio 1, at
-   * least 5 ms), none of 400 in four runs (ratio 2: 9 of 100). The rounds a wake starts are
+   * least 5 ms), none of 200 in two runs (ratio 2: 9 of 100). The rounds a wake starts are
    * light (see #loop), so their cost is the broker's snapshot, not the result store's size. */
   wakeGapRatio = 1;
   /** The shortest gap between early rounds (ms): at most 200 a second. */
