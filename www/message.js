@@ -30,6 +30,18 @@ function resultValue(text) {
   }
 }
 
+/** A stored outcome as the page shows it: the exception's type and message, or the value
+ * as the JSON view; null when there is none. */
+function resultNode(result) {
+  if (result?.exception || result?.error) {
+    const e = result.exception ?? result.error;
+    const exc = el("div", "exception");
+    exc.append(el("strong", "exc-type", e.type), el("span", "exc-msg", e.message));
+    return exc;
+  }
+  return result && "json" in result ? opened(resultValue(result.json), "Result") : null;
+}
+
 /**
  * The message page over `api` (`(path, init) => Promise<{ status, body }>`). `role()` says
  * whether the caller may act; `onAction(text)` reports what an action did.
@@ -60,6 +72,46 @@ export function createMessagePage({ api, role }) {
     page.hidden = true;
   }
 
+  /** For an id the gateway knows nothing of: why, and a form reading its result by its
+   * queue and actor (`GET /api/results/<queue>/<actor>/<id>`), which is all a result key
+   * needs. A message sent and done between two polls is found so. */
+  function byQueueAndActor(id) {
+    const why = el("p", "hint", "A message sent and finished between two polls is found by its result once the gateway has seen a message of the same actor. Its queue and actor find it now:");
+    const form = el("form", "by-result");
+    form.id = "message-by-result";
+    const field = (name, label) => {
+      const input = el("input");
+      Object.assign(input, { id: `message-by-result-${name}`, name, required: true, spellcheck: false, autocomplete: "off" });
+      const tag = el("label", "", label);
+      tag.htmlFor = input.id;
+      form.append(tag, input);
+      return input;
+    };
+    const queue = field("queue", "Queue");
+    queue.value = "default";
+    const actor = field("actor", "Actor");
+    const go = el("button", "", "Read its result");
+    go.type = "submit";
+    const out = el("div", "by-result-out");
+    out.setAttribute("role", "status");
+    form.append(go);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const path = `/api/results/${encodeURIComponent(queue.value.trim())}/${encodeURIComponent(actor.value.trim())}/${encodeURIComponent(id)}?timeout=0`;
+      const { status, body } = await api(path);
+      if (shown !== id) return;
+      const shownResult = status === 200 ? resultNode(body?.result) : null;
+      if (shownResult) {
+        out.replaceChildren(el("p", "", body.state === "failed" ? "Failed:" : "Done. Its result:"), shownResult);
+      } else if (status === 202) {
+        out.replaceChildren(el("p", "empty", "No result stored for it under that queue and actor."));
+      } else {
+        out.replaceChildren(el("p", "empty", `The gateway answered HTTP ${status}${body?.error ? `: ${body.error}` : ""}.`));
+      }
+    });
+    return [why, form, out];
+  }
+
   async function open(id, { keepFeedback = false } = {}) {
     shown = id;
     page.hidden = false;
@@ -71,6 +123,7 @@ export function createMessagePage({ api, role }) {
     if (shown !== id) return;
     if (status !== 200) {
       box.replaceChildren(el("p", "empty", status === 404 ? "The gateway knows no message with this id." : `The gateway answered HTTP ${status}.`));
+      if (status === 404) box.append(...byQueueAndActor(id));
       $("message-requeue").hidden = $("message-delete").hidden = true;
       return;
     }
@@ -102,14 +155,7 @@ export function createMessagePage({ api, role }) {
     }
     if (traceback !== null) parts.push(el("h3", "", "Traceback"), el("pre", "traceback", traceback));
     parts.push(el("h3", "", "Result"));
-    const result = body.result;
-    if (result?.exception || result?.error) {
-      const e = result.exception ?? result.error;
-      const exc = el("div", "exception");
-      exc.append(el("strong", "exc-type", e.type), el("span", "exc-msg", e.message));
-      parts.push(exc);
-    } else if (result && "json" in result) parts.push(opened(resultValue(result.json), "Result"));
-    else parts.push(el("p", "hint", "No result stored (yet)."));
+    parts.push(resultNode(body.result) ?? el("p", "hint", "No result stored (yet)."));
     parts.push(el("h3", "", "History"));
     const hist = el("ol", "history");
     for (const h of body.history ?? []) {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
+import { Message, RedisBackend } from "dramatiq-results";
 import { chromiumPath, launchChromium } from "./chromium.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
@@ -190,6 +191,16 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       await link.click();
       await page.locator(`#message-page:not([hidden])`).waitFor({ timeout: 15_000 });
       await page.locator("#message-body p.empty", { hasText: "The gateway knows no message with this id." }).waitFor({ timeout: 15_000 });
+      // Its result, stored under an actor the gateway has never seen, read by queue and actor.
+      await new RedisBackend(client).storeResult(new Message({ queueName: QUEUE, actorName: "never_seen", messageId: unknown }), { stored: HOSTILE });
+      await page.locator("#message-by-result-queue").fill(QUEUE);
+      await page.locator("#message-by-result-actor").fill("never_seen");
+      await page.getByRole("button", { name: "Read its result" }).click();
+      await page.locator(".by-result-out", { hasText: "Done. Its result:" }).waitFor({ timeout: 15_000 });
+      assert.ok((await page.textContent(".by-result-out")).includes(HOSTILE), "the stored value, as text");
+      await page.locator("#message-by-result-actor").fill("another_actor");
+      await page.getByRole("button", { name: "Read its result" }).click();
+      await page.locator(".by-result-out", { hasText: "No result stored for it under that queue and actor." }).waitFor({ timeout: 15_000 });
       // A word that is no id gets no lookup.
       await page.evaluate(() => history.back());
       await page.getByLabel("Find").fill("no-such-thing");
