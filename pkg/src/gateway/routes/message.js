@@ -32,10 +32,12 @@ function readTimeout(c) {
   return Number(raw);
 }
 
+/** How a stored outcome ended: "failed" (an exception) or "done". */
+const endOf = (outcome) => (outcome.exception || outcome.error ? "failed" : "done");
+
 /** The answer of a result request for `outcome` (null: none yet, `state` then says where). */
 function answer(c, outcome, state) {
-  if (outcome?.exception || outcome?.error) return json(c, { state: "failed", result: outcome });
-  if (outcome) return json(c, { state: "done", result: outcome });
+  if (outcome) return json(c, { state: endOf(outcome), result: outcome });
   return json(c, { state: state ?? "unknown" }, 202);
 }
 
@@ -73,7 +75,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const { identity, outcome } = hit;
     return {
       messageId: id,
-      state: outcome.exception || outcome.error ? "failed" : "done",
+      state: endOf(outcome),
       queue: identity.queueName,
       actor: identity.actorName,
       message: null,
@@ -105,7 +107,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     if (identity && (!found || found.state === "dead-lettered")) {
       const stored = await waiter.read(identity);
       if (stored) result = stored;
-      if (!found && stored) state = stored.exception || stored.error ? "failed" : "done";
+      if (!found && stored) state = endOf(stored);
     }
     if (!state && !record && !history.of(id).length) return null;
     return {
