@@ -50,8 +50,12 @@ export class ResultWaiter {
 
   /** Reads the store once, for one identity: its outcome (`{ json }`, `{ exception }`,
    * `{ error }`) or null while it has none. Throws when the store fails. */
+  async read(identity) {
+    return (await this.readFirst([identity]))?.outcome ?? null;
+  }
+
   /** The first of `identities` (in order) with a stored result, read in one batch:
-   * `{ identity, outcome }`, or null when none has one. */
+   * `{ identity, outcome }`, or null when none has one. Throws when the store fails. */
   async readFirst(identities) {
     const found = new Map();
     for await (const outcome of this.backend.iterResults(identities, { block: false })) {
@@ -61,15 +65,6 @@ export class ResultWaiter {
     }
     const identity = identities.find((x) => found.has(x));
     return identity ? { identity, outcome: found.get(identity) } : null;
-  }
-
-  async read(identity) {
-    for await (const outcome of this.backend.iterResults([identity], { block: false })) {
-      if (outcome.error?.code === "RESULT_MISSING") return null;
-      if (outcome.error?.code === "RESULT_STORE" || outcome.error?.code === "RESULT_TIMEOUT") throw outcome.error;
-      return describeOutcome(outcome, this.encode);
-    }
-    return null;
   }
 
   /**
