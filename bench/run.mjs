@@ -301,6 +301,9 @@ const broker = subBench("redis_broker.mjs", brokerArgs, 900_000);
 console.error("[bench] RabbitmqBroker…");
 // RabbitmqBroker vs Python's (its own RabbitMQ node and redis-server).
 const rabbit = subBench("rabbitmq_broker.mjs", brokerArgs, 1_500_000);
+console.error("[bench] RabbitMQ send → result in fresh processes: ours, plain Node, Python…");
+// The floor under the tail: the same round trip in plain Node (amqplib + node-redis).
+const rabbitFloor = subBench("rabbitmq_latency_floor.mjs", quick ? ["--rounds", "3", "--runs", "200"] : [], 900_000);
 console.error("[bench] dashboard, 10 000 rows in Chromium…");
 const dashboard = dashboardFrames();
 const size = sizes();
@@ -446,6 +449,13 @@ if (rabbit.error) {
     ...(py?.latency_alone
       ? [`| send → blocking result, p99 (ms): Python's own run, minutes apart | | ${fmt(py.latency_alone.p99_ms, 1)} | |`]
       : []),
+    ...(rabbitFloor.error
+      ? [`| send → blocking result, fresh processes: not measured (${rabbitFloor.error.replaceAll("|", "/")}) | | | |`]
+      : [
+          `| send → blocking result, p50 (ms), each side a fresh process per round (${rabbitFloor.rounds} alternating rounds of ${fmt(rabbitFloor.runs)}, pooled) | ${fmt(rabbitFloor.ours.p50_ms, 2)} | ${fmt(rabbitFloor.python.p50_ms, 2)} | |`,
+          row(`send → blocking result, p99 (ms), the same fresh processes`, rabbitFloor.ours.p99_ms, rabbitFloor.python.p99_ms, 2),
+          row(`… the floor: the same round trip in plain Node, no package (amqplib + node-redis, one process), p99 (ms)`, rabbitFloor.node.p99_ms, rabbitFloor.python.p99_ms, 2),
+        ]),
   );
   if (!py || py.error) lines.push("", `Python: ${py?.error ?? "not run"}`);
 }
@@ -524,7 +534,7 @@ if (levers.error) lines.push(`Not measured: ${levers.error}`);
 else for (const result of levers) lines.push(...leverTable(result), "");
 lines.push("", "![wake latency and throughput](plot.svg)", "");
 
-const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, connect, dashboard, size, startup };
+const results = { date: new Date().toISOString(), quick, node: process.version, throughput: tp, wake, polling: poll, waiters: many, redis, broker, rabbitmq: rabbit, rabbitmqFloor: rabbitFloor, connect, dashboard, size, startup };
 const notesFile = `${root}bench/notes.md`;
 const notes = existsSync(notesFile) ? readFileSync(notesFile, "utf8") : "";
 const report = `${lines.join("\n")}\n${notes ? `\n${notes}` : ""}`;
