@@ -4,7 +4,7 @@
 // and real signals sent to the supervisor (found through --pid-file) and its processes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +96,86 @@ actor(async (tag, ms) => {
 }, { actorName: "versioned", queueName: process.env.QUEUE });
 `;
 
+// The metrics workload's actors, in JS and (with Dramatiq's Prometheus middleware) in
+// Python: the same names, queues, retries and outcomes, so the two /metrics must agree.
+const PROM_MJS = `
+import { RedisBroker, actor, connectRedis, defaultMiddleware, setBroker } from "dramatiq-results";
+
+setBroker(new RedisBroker(await connectRedis(process.env.BROKER_URL), { middleware: defaultMiddleware() }));
+const queueName = process.env.QUEUE;
+actor((x, y) => x + y, { actorName: "add", queueName });
+actor((m) => {
+  throw new Error(m);
+}, { actorName: "flaky", queueName, maxRetries: 2, minBackoff: 10, maxBackoff: 20 });
+actor((m) => {
+  throw new Error(m);
+}, { actorName: "fail0", queueName, maxRetries: 0 });
+`;
+const PROM_APP_PY = `
+import os
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware.prometheus import Prometheus
+
+broker = RedisBroker(url=os.environ["BROKER_URL"])
+broker.add_middleware(Prometheus())
+dramatiq.set_broker(broker)
+queue = os.environ["QUEUE"]
+
+@dramatiq.actor(actor_name="add", queue_name=queue)
+def add(x, y):
+    return x + y
+
+@dramatiq.actor(actor_name="flaky", queue_name=queue, max_retries=2, min_backoff=10, max_backoff=20)
+def flaky(m):
+    raise Exception(m)
+
+@dramatiq.actor(actor_name="fail0", queue_name=queue, max_retries=0)
+def fail0(m):
+    raise Exception(m)
+`;
+// The workload, through the real Python producer: 5 adds, 2 adds delayed 1.5 s (or, with
+// "held", 2 delayed a minute), 2 messages failing 3 times each, 1 failing once, and 2 of
+// actors nobody declares (one named with a quote, a backslash and a newline).
+const PROM_SEND_PY = `
+import os, sys
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+broker = RedisBroker(url=os.environ["BROKER_URL"])
+queue = os.environ["QUEUE"]
+def m(actor, *args):
+    return dramatiq.Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
+if sys.argv[1:] == ["held"]:
+    for i in range(2):
+        broker.enqueue(m("add", i, 100), delay=60_000)
+    sys.exit(0)
+for i in range(5):
+    broker.enqueue(m("add", i, 1))
+for i in range(2):
+    broker.enqueue(m("add", i, 10), delay=1500)
+for i in range(2):
+    broker.enqueue(m("flaky", "boom"))
+broker.enqueue(m("fail0", "once"))
+broker.enqueue(m("nosuch", 1))
+broker.enqueue(m('no"such\\\\actor\\n', 1))
+`;
+// Prometheus' own text parser (prometheus_client, strict: it raises on anything malformed),
+// the families as JSON.
+const PROM_PARSE_PY = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+
+families = [
+    {"name": f.name, "type": f.type, "help": f.documentation,
+     "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]}
+    for f in text_string_to_metric_families(sys.stdin.read())
+]
+print(json.dumps(families))
+`;
+const venvBin = fileURLToPath(new URL("../../target/venv/bin/", import.meta.url));
+const haveProm = havePython && spawnSync(join(venvBin, "python"), ["-c", "import prometheus_client"]).status === 0;
+
 let dir;
 let redis;
 let rabbit;
@@ -119,6 +199,13 @@ before(async () => {
   mkdirSync(join(dir, "watched"));
   writeFileSync(join(dir, "watched", "version.mjs"), `export const VERSION = "v1";\n`);
   writeFileSync(join(dir, "broken.mjs"), `import "./tasks.mjs";\nthrow new Error("this module is broken");\n`);
+  writeFileSync(join(dir, "syntax.mjs"), `import "./tasks.mjs";\nimport "./syntax_inner.mjs";\n`);
+  writeFileSync(join(dir, "syntax_inner.mjs"), `export const a = 1;\nconst b = {;\n`);
+  writeFileSync(join(dir, "throws.mjs"), `import "./tasks.mjs";\n\nnull.boom;\n`);
+  writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
+  writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
+  writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
+  writeFileSync(join(dir, "prom_parse.py"), PROM_PARSE_PY);
   redis = await startRedis();
   rec = await createClient({ url: redis.url }).connect();
   backend = new RedisBackend(rec);
@@ -586,6 +673,184 @@ test("RabbitMQ: SIGKILL of a worker process: its deliveries go to the other proc
     // a thread is free (here: when the other process finishes one, or the new one is up).
     assert.ok(back <= 10_000, `${back} ms`);
     await until("every message finished", async () => new Set((await records("finished")).map((r) => r.tag)).size === 8, 20_000);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("start-up failures as Python's dramatiq tells them: a PID file holding something else, a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
+  const run = (args, env = {}) =>
+    spawnSync("npx", ["--offline", "dramatiq-results", "worker", ...args], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, QUEUE: "refusals", BROKER_URL: redis.url, RECORD_URL: redis.url, ...env },
+    });
+  // A config file named as the PID file by mistake: refused (4), and left as it was (it
+  // used to be overwritten, then deleted when the worker stopped).
+  const config = join(dir, "settings.ini");
+  writeFileSync(config, "important = true\n");
+  const pid = run(["tasks.mjs", "-p", "1", "--pid-file", config]);
+  assert.equal(pid.status, 4, pid.stderr);
+  assert.match(pid.stderr, /settings\.ini holds something other than a PID/);
+  assert.equal(readFileSync(config, "utf8"), "important = true\n");
+  // A log file in a folder that does not exist: said on stderr, exit 2 (it used to run
+  // with every line silently lost).
+  const log = run(["tasks.mjs", "-p", "1", "--log-file", join(dir, "no-such-dir", "worker.log")]);
+  assert.equal(log.status, 2, log.stderr);
+  assert.match(log.stderr, /cannot write the log file .*no-such-dir.*worker\.log: ENOENT/);
+  // A syntax error two imports down: where it is, as Python's traceback says (Node's
+  // import() error alone says only "Unexpected token").
+  const syntax = run(["syntax.mjs", "-p", "1"]);
+  assert.equal(syntax.status, 2, syntax.stderr);
+  assert.match(syntax.stderr, /Could not import the modules: SyntaxError: Unexpected token ';' \(at .*\/syntax_inner\.mjs:2\)\nconst b = \{;\n *\^/);
+  const throws = run(["throws.mjs", "-p", "1"]);
+  assert.equal(throws.status, 2, throws.stderr);
+  assert.match(throws.stderr, /Could not import the modules: TypeError: Cannot read properties of null \(reading 'boom'\) \(at .*\/throws\.mjs:3:\d+\)/);
+  const version = run(["--version"]);
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(dir, "node_modules", "dramatiq-results", "package.json"), "utf8")).version);
+});
+
+test("-Q naming a queue none of the modules' actors uses: not consumed (Python's subset of the declared queues), so its messages stay for the workers that run them", { skip, timeout: 60_000 }, async () => {
+  const queue = "subset";
+  const other = "python-only";
+  await rec.del(["quick"]);
+  await rec.del([`dramatiq:${other}`, `dramatiq:${other}.msgs`, `dramatiq:${other}.XQ`]);
+  const w = await startWorker(["-p", "1", "-t", "2", "-Q", queue, other], { queue });
+  try {
+    await w.until(/Not consuming queue "python-only" \(-Q\): none of the modules' actors uses it/);
+    await pySend(other, [{ actor_name: "report", args: [1] }]);
+    await pySend(queue, [{ actor_name: "quick", args: ["q"] }]);
+    await until("the quick one", async () => (await records("quick")).length === 1, 10_000);
+    await sleep(500);
+    assert.equal(await rec.lLen(`dramatiq:${other}`), 1, "the other queue's message is still queued");
+    assert.equal(await rec.exists(`dramatiq:${other}.XQ`), 0, "nothing dead-lettered there");
+    assert.doesNotMatch(w.output, /Dead-lettering message/);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+/** `/metrics` on `port`, through prometheus_client's strict parser: the families. */
+async function scrapeParsed(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const parsed = spawnSync(join(venvBin, "python"), [join(dir, "prom_parse.py")], { input: text, encoding: "utf8", timeout: 30_000 });
+  assert.equal(parsed.status, 0, `prometheus_client could not parse:\n${parsed.stderr}\n${text}`);
+  return JSON.parse(parsed.stdout);
+}
+
+/** Per "queue/actor", the sum of `sample`'s values (over a `pid` label Python may add). */
+function sums(families, sample, extra = () => true) {
+  const out = {};
+  for (const f of families) {
+    for (const s of f.samples) {
+      if (s.name !== sample || !extra(s.labels)) continue;
+      const key = `${s.labels.queue_name}/${s.labels.actor_name}`;
+      out[key] = (out[key] ?? 0) + s.value;
+    }
+  }
+  return out;
+}
+const total = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+
+test("/metrics against Python's Prometheus middleware on the same workload (retries, rejects, delays, unknown actors): the same families and counts, strictly parsed; a killed or reloaded worker process keeps its counts, not its gauges", { skip: skip || (!haveProm && "prometheus_client is not in target/venv (scripts/setup --python)"), timeout: 180_000 }, async () => {
+  const queue = "prom";
+  const send = (args = []) => {
+    const r = spawnSync(join(venvBin, "python"), [join(dir, "prom_send.py"), ...args], { env: { ...process.env, BROKER_URL: redis.url, QUEUE: queue }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  // 7 adds, 2 × 3 attempts of flaky, 1 fail0; dead-lettered: 2 flaky, 1 fail0, 2 unknown.
+  const settled = (families) => total(sums(families, "dramatiq_messages_total")) === 14 && total(sums(families, "dramatiq_message_rejects_total")) === 5;
+  const settle = async (port) => {
+    let families;
+    await until("the workload processed", async () => settled((families = await scrapeParsed(port))), 30_000);
+    return families;
+  };
+
+  // Python Dramatiq 2.2.1 with its Prometheus middleware: the reference.
+  const pyPort = await freePort();
+  const db = mkdtempSync(join(tmpdir(), "dramatiq-prom-"));
+  const py = spawn(join(venvBin, "python"), ["-m", "dramatiq", "prom_app", "-p", "2", "-t", "2", "--path", dir], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, BROKER_URL: redis.url, QUEUE: queue, dramatiq_prom_host: "127.0.0.1", dramatiq_prom_port: String(pyPort), dramatiq_prom_db: db },
+  });
+  const reaped = reapOnExit(py.pid);
+  let pyOut = "";
+  py.stderr.on("data", (d) => (pyOut += d));
+  py.stdout.on("data", (d) => (pyOut += d));
+  let python;
+  try {
+    await until("Python's workers ready", async () => (pyOut.match(/Worker process is ready for action/g) ?? []).length === 2, 60_000);
+    await until("Python's exposition server", () => fetch(`http://127.0.0.1:${pyPort}/metrics`).then(() => true, () => false), 30_000).catch((error) => {
+      throw new Error(`${error.message}\n${pyOut}`);
+    });
+    send();
+    python = await settle(pyPort);
+  } finally {
+    if (groupAlive(py.pid)) await killGroup(py.pid, "SIGKILL");
+    reaped();
+    rmSync(db, { recursive: true, force: true });
+  }
+
+  const port = await freePort();
+  const w = await startWorker(["-p", "2", "-t", "2", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], { queue, module: "prom.mjs" });
+  try {
+    send();
+    const ours = await settle(port);
+    const shape = (families) => families.map((f) => ({ name: f.name, type: f.type, help: f.help })).sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(shape(ours), shape(python), "the same families, types and help texts");
+    for (const sample of [
+      "dramatiq_messages_total",
+      "dramatiq_message_errors_total",
+      "dramatiq_message_retries_total",
+      "dramatiq_message_rejects_total",
+      "dramatiq_message_duration_milliseconds_count",
+      "dramatiq_messages_inprogress",
+    ]) {
+      assert.deepEqual(sums(ours, sample), sums(python, sample), sample);
+    }
+    // Counted up under the delay queue by the process that holds a delayed message (down
+    // under the work queue only if the same process runs it: with 2 processes, either).
+    const delayQueue = (labels) => labels.queue_name.endsWith(".DQ");
+    assert.deepEqual(sums(ours, "dramatiq_delayed_messages_inprogress", delayQueue), sums(python, "dramatiq_delayed_messages_inprogress", delayQueue));
+    assert.equal(sums(ours, "dramatiq_message_rejects_total")[`${queue}/no"such\\actor\n`], 1, "an unknown actor's message is a reject, its name escaped and read back whole");
+    const buckets = (families) => [...new Set(families.flatMap((f) => f.samples).filter((s) => s.name.endsWith("_bucket")).map((s) => s.labels.le))];
+    assert.deepEqual(buckets(ours), buckets(python), "Dramatiq's buckets");
+    for (const f of ours) for (const s of f.samples) assert.deepEqual(Object.keys(s.labels).filter((l) => l !== "le").sort(), ["actor_name", "queue_name"], s.name);
+
+    // A worker process killed: its counts stay in the sums (Python's multiprocess files
+    // keep a dead process's counters; a sum that drops reads as a counter reset).
+    const counters = (families) => ["dramatiq_messages_total", "dramatiq_message_errors_total", "dramatiq_message_rejects_total", "dramatiq_message_duration_milliseconds_count"].map((n) => sums(families, n));
+    const before = counters(ours);
+    for (const pid of w.workers()) process.kill(pid, "SIGKILL");
+    await until("both restarted", async () => w.workers().length === 4, 30_000);
+    assert.deepEqual(counters(await scrapeParsed(port)), before, "the killed processes' counts are kept");
+
+    // A reload with delayed messages held: the old processes' gauges go with them (their
+    // messages are back in the queue and held again by the new ones), not counted twice.
+    send(["held"]);
+    const held = async () => sums(await scrapeParsed(port), "dramatiq_delayed_messages_inprogress")[`${queue}.DQ/add`] ?? 0;
+    // (The workload's delayed messages went with the killed processes' gauges.)
+    await until("2 delayed held", async () => (await held()) === 2, 15_000);
+    process.kill(w.supervisor, "SIGHUP");
+    await until("both reloaded", async () => w.workers().length === 6, 30_000);
+    const ackSets = async () => {
+      let n = 0;
+      for (const key of await rec.keys(`dramatiq:__acks__.*.${queue}.DQ`)) n += await rec.sCard(key);
+      return n;
+    };
+    await until("the new processes hold the 2 delayed messages", async () => (await ackSets()) === 2, 15_000);
+    await sleep(1000);
+    const gauges = await scrapeParsed(port);
+    assert.equal(sums(gauges, "dramatiq_delayed_messages_inprogress")[`${queue}.DQ/add`], 2, "the 2 delayed messages counted once");
+    assert.deepEqual(counters(gauges), before, "the reloaded processes' counts are kept");
     process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
   } finally {

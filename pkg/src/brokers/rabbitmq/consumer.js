@@ -336,8 +336,7 @@ export class RabbitmqConsumer extends Consumer {
   async [kHandle]({ held, message }) {
     const refusal = this.refusal(message, held.queue);
     if (refusal !== undefined) {
-      this.broker.logger.error(refusal);
-      this.#settleNow(held, true);
+      await this.deadLetterRefused(message, refusal, () => this.#settleNow(held, true));
       return;
     }
     const proxy = new WorkerMessage(message);

@@ -204,12 +204,13 @@ export class RedisConsumer extends Consumer {
     const id = RedisTransport.redisMessageId(message);
     const refusal = this.refusal(message, queue.name, actorName);
     if (refusal !== undefined) {
-      broker.logger.error(refusal);
-      try {
-        await this.transport.nack(queue.name, id);
-      } catch (error) {
-        broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
-      }
+      await this.deadLetterRefused(message, refusal, async () => {
+        try {
+          await this.transport.nack(queue.name, id);
+        } catch (error) {
+          broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
+        }
+      });
       return;
     }
     const proxy = new WorkerMessage(message);

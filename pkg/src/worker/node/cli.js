@@ -2,7 +2,7 @@
 // for JavaScript actors. Parses the command line (Python's flags where they mean the
 // same) and hands it to the supervisor.
 import { availableParallelism } from "node:os";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { RET } from "./exit_codes.js";
@@ -29,6 +29,7 @@ worker processes, and in each a pool of worker threads the actors run on.
       --metrics-host <addr>       the address to serve them on (default 0.0.0.0, or env
                                   dramatiq_prom_host)
   -v, --verbose                   debug lines, and the stack of a start-up failure
+      --version                   the package's version
   -h, --help                      this text
 
 Signals: SIGTERM or SIGINT stop gracefully (no more fetching; prefetched messages return
@@ -87,6 +88,7 @@ export function parseWorkerArgs(argv, env = process.env) {
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string" },
         verbose: { type: "boolean", short: "v" },
+        version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -95,6 +97,7 @@ export function parseWorkerArgs(argv, env = process.env) {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
+  if (values.version) return { version: true };
   if (positionals.length === 0) usageError("name at least one module (a file that declares actors)");
   const modules = positionals.map((m) => resolve(m));
   for (const [i, m] of modules.entries()) {
@@ -123,6 +126,11 @@ export async function main(argv) {
   const config = parseWorkerArgs(argv);
   if (config.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (config.version) {
+    const { version } = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
+    process.stdout.write(`${version}\n`);
     return;
   }
   const { supervise } = await import("./supervisor.js");

@@ -5,14 +5,14 @@
 // SIGTERM / SIGINT stop gracefully (a second one stops at once), SIGHUP restarts the
 // worker processes (a code reload), as a change under `--watch` does.
 import { fork } from "node:child_process";
-import { existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { RedisBroker, getBroker, setLogger } from "../../../dist/node.js";
 import { kProbe, kReleaseWorker } from "../../internal/symbols.js";
 import { serveMetrics } from "../../metrics/prometheus.js";
 import prom from "prom-client";
-import { RET, isConnectionError } from "./exit_codes.js";
+import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
 
 const ENTRY = new URL("./process.js", import.meta.url);
@@ -22,6 +22,17 @@ const ENTRY = new URL("./process.js", import.meta.url);
  * with one of Python's exit codes.
  */
 export async function supervise(config) {
+  if (config.logFile) {
+    // The logger swallows write errors (a full disk must not stop a worker), so a log file
+    // that cannot be written at all would leave the operator with no line anywhere.
+    try {
+      appendFileSync(config.logFile, "");
+    } catch (error) {
+      process.stderr.write(`dramatiq-results worker: cannot write the log file ${config.logFile}: ${error.message}\n`);
+      process.exitCode = RET.IMPORT;
+      return;
+    }
+  }
   const logger = createLogger({ component: "dramatiq.MainProcess", verbose: config.verbose, file: config.logFile });
   let pidFileWritten = false;
   const exit = (code) => {
@@ -39,12 +50,21 @@ export async function supervise(config) {
   // clear line and an exit code before any process starts, and the broker they set is how
   // it returns a dead worker process's messages.
   setLogger(logger);
+  let importing;
   try {
-    for (const m of config.modules) await import(pathToFileURL(m).href);
+    for (const m of config.modules) {
+      importing = pathToFileURL(m).href;
+      await import(importing);
+    }
   } catch (error) {
     const connect = isConnectionError(error);
-    logger.error(`${connect ? "Broker connection failed" : "Could not import the modules"}: ${error?.message ?? error}`, ...(config.verbose ? [error] : []));
-    return exit(connect ? RET.CONNECT : RET.IMPORT);
+    if (connect) {
+      logger.error(`Broker connection failed: ${error?.message ?? error}`, ...(config.verbose ? [error] : []));
+      return exit(RET.CONNECT);
+    }
+    const { line, detail } = describeImportFailure(error, { locateSyntaxError: () => locateSyntaxErrorOf(importing) });
+    logger.error(`Could not import the modules: ${line}${detail ? `\n${detail}` : ""}`, ...(config.verbose ? [error] : []));
+    return exit(RET.IMPORT);
   }
   const broker = getBroker();
   if (typeof broker[kProbe] !== "function") {
@@ -66,7 +86,12 @@ export async function supervise(config) {
   const children = new Set();
   let stopping = false;
   let booted = false;
-  let retired = []; // the metrics of worker processes that stopped cleanly
+  // The counters and histograms of worker processes that are gone, summed: as Python's
+  // multiprocess metrics keep a dead process's counts, so the sums never go down (a counter
+  // that drops reads as a reset, and rate() as a burst). Their gauges are not kept: what a
+  // gone process had in progress or delayed is back in its queue (Python's livesum).
+  let retired = [];
+  let retiring = Promise.resolve();
   let metricsServer;
 
   const spawn = (index, failures = 0) => {
@@ -86,22 +111,39 @@ export async function supervise(config) {
       } else if (msg?.type === "failed") {
         entry.failure = msg;
       } else if (msg?.type === "metrics") {
+        if (msg.data !== undefined) entry.metrics = msg.data;
         entry.waiting.get(msg.id)?.(msg.data);
-      } else if (msg?.type === "final") {
-        // Its counts stay in the sums after it is gone (counters never go down).
-        keepRetired(msg.data);
+      } else if (msg?.type === "snapshot" || msg?.type === "final") {
+        // Its latest counts, pushed while it works and when it stops: what the sums keep
+        // of it once it is gone, even if it dies without a word (SIGKILL, a crash).
+        entry.metrics = msg.data;
       }
     });
-    child.on("exit", (code, signal) => onExit(entry, code, signal));
+    child.on("exit", (code, signal) => {
+      if (config.metrics) retire(entry);
+      onExit(entry, code, signal);
+    });
     return entry;
   };
 
-  const keepRetired = async (data) => {
-    try {
-      retired = [await prom.AggregatorRegistry.aggregate([...retired, data]).getMetricsAsJSON()];
-    } catch (error) {
-      logger.error("Could not keep a stopped worker process's metrics.", error);
-    }
+  /** Adds what a gone worker process counted to `retired` (one at a time: each reads the last). */
+  const retire = (entry) => {
+    retiring = retiring.then(async () => {
+      // Messages it sent before exiting are read before its channel closes.
+      if (entry.child.connected) {
+        await new Promise((resolve) => {
+          entry.child.once("disconnect", resolve);
+          setTimeout(resolve, 1000).unref();
+        });
+      }
+      const kept = (entry.metrics ?? []).filter((m) => m?.type !== "gauge");
+      if (kept.length === 0) return;
+      try {
+        retired = [await prom.AggregatorRegistry.aggregate([...retired, kept]).getMetricsAsJSON()];
+      } catch (error) {
+        logger.error(`Could not keep worker process ${entry.index}'s metrics.`, error);
+      }
+    });
   };
 
   const releasing = new Set();
@@ -241,7 +283,9 @@ export async function supervise(config) {
             }),
         ),
       );
-      return [...retired, ...snapshots.filter((s) => s !== undefined)];
+      await retiring;
+      // A process that exited meanwhile is in `retired` now: counted there, not twice.
+      return [...retired, ...snapshots.filter((s, i) => s !== undefined && children.has(live[i]))];
     };
     try {
       metricsServer = await serveMetrics({ host: config.metrics.host, port: config.metrics.port, collect, logger });
@@ -268,8 +312,15 @@ function send(child, msg) {
 function writePidFile(path, logger) {
   try {
     if (existsSync(path)) {
-      const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      const text = readFileSync(path, "utf8").trim();
+      // As Python's `dramatiq`: a file that holds anything but a PID is not ours to
+      // overwrite (a config file named by mistake), nor to delete at exit.
+      if (!/^\d{1,10}$/.test(text)) {
+        logger.error(`The PID file ${path} holds something other than a PID; refusing to overwrite it.`);
+        return false;
+      }
+      const pid = Number(text);
+      if (pid > 0 && pid !== process.pid && alive(pid)) {
         logger.error(`The PID file ${path} names a running process (${pid}): is a worker already running?`);
         return false;
       }
