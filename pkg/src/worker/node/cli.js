@@ -16,9 +16,10 @@ worker processes, and in each a pool of worker threads the actors run on.
   -p, --processes <n>             worker processes (default: the number of cores)
   -t, --threads <n>               worker threads per process (default 8): actors run on
                                   them, so a synchronous actor blocks only its thread
-  -Q, --queues <q> [q...]         consume only these queues (default: those of the actors)
+  -Q, --queues <q> [q...]         consume only these of the actors' queues (default: all
+                                  of them; a queue no actor uses is not consumed)
       --pid-file <path>           write the supervisor's PID there (refused if it names a
-                                  running process)
+                                  running process or holds anything but a PID)
       --log-file <path>           append the logs there instead of stderr
       --watch <dir>               restart the worker processes when a file under <dir> changes
       --worker-shutdown-timeout <ms>
@@ -38,7 +39,7 @@ one stops at once. SIGHUP restarts the worker processes (a code reload).
 
 Exit codes (Python's): 0 stopped cleanly, 1 killed, 2 a module failed to import or a bad
 command line, 3 the broker could not be reached at start-up, 4 the PID file names a
-running process or cannot be written.
+running process, holds something else or cannot be written.
 `;
 
 function usageError(message) {

@@ -30,14 +30,17 @@ export function isConnectionError(error) {
 
 /**
  * One line for a module that failed to import, saying where, as Python's traceback does:
- * the error's name and message, then the file and line of its first frame in user code.
+ * the error's message (after its name, unless a plain Error's), then the file and line of
+ * its first frame in user code.
  * A SyntaxError from `import()` carries no location an API can read (Node prints it only
  * for an uncaught error), so for one `locateSyntaxError` asks a throwaway `node` for it.
  */
 export function describeImportFailure(error, { locateSyntaxError } = {}) {
   let head;
   try {
-    head = error instanceof Error ? `${error.name}: ${error.message}` : `the module threw ${typeof error === "string" ? JSON.stringify(error) : String(error)}`;
+    // A plain Error's name says nothing; a TypeError's or SyntaxError's does.
+    if (error instanceof Error) head = error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+    else head = `the module threw ${typeof error === "string" ? JSON.stringify(error) : String(error)}`;
   } catch {
     return { line: "the module threw a value that cannot be read", detail: undefined };
   }

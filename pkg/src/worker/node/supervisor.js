@@ -284,8 +284,10 @@ export async function supervise(config) {
         ),
       );
       await retiring;
-      // A process that exited meanwhile is in `retired` now: counted there, not twice.
-      return [...retired, ...snapshots.filter((s, i) => s !== undefined && children.has(live[i]))];
+      // A process that exited meanwhile is in `retired` now: counted there, not twice. One
+      // too busy to answer in time counts what it last said (a sum must not dip).
+      const current = snapshots.map((s, i) => (children.has(live[i]) ? (s ?? live[i].metrics) : undefined));
+      return [...retired, ...current.filter((s) => s !== undefined)];
     };
     try {
       metricsServer = await serveMetrics({ host: config.metrics.host, port: config.metrics.port, collect, logger });
