@@ -202,6 +202,7 @@ before(async () => {
   writeFileSync(join(dir, "syntax.mjs"), `import "./tasks.mjs";\nimport "./syntax_inner.mjs";\n`);
   writeFileSync(join(dir, "syntax_inner.mjs"), `export const a = 1;\nconst b = {;\n`);
   writeFileSync(join(dir, "throws.mjs"), `import "./tasks.mjs";\n\nnull.boom;\n`);
+  writeFileSync(join(dir, "slowstart.mjs"), `await new Promise((r) => setTimeout(r, 4000));\nawait import("./tasks.mjs");\n`);
   writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
   writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
   writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
@@ -853,6 +854,23 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
     assert.deepEqual(counters(gauges), before, "the reloaded processes' counts are kept");
     process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("SIGHUP and SIGTERM while the modules still load: ignored and a clean stop, not Node's default death that leaves the PID file behind", { skip, timeout: 60_000 }, async () => {
+  const w = await startWorker(["-p", "1"], { queue: "early", module: "slowstart.mjs", ready: false });
+  try {
+    await until("the PID file", async () => existsSync(w.pidFile), 10_000);
+    const supervisor = Number(readFileSync(w.pidFile, "utf8"));
+    process.kill(supervisor, "SIGHUP");
+    await sleep(200);
+    assert.ok(groupAlive(w.group), `SIGHUP while loading killed it:\n${w.output}`);
+    process.kill(supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+    assert.match(w.output, /Stopping \(SIGTERM\) before the worker processes started/);
+    assert.equal(existsSync(w.pidFile), false, "its PID file is gone");
   } finally {
     await w.kill();
   }

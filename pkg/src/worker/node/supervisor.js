@@ -41,6 +41,16 @@ export async function supervise(config) {
     setImmediate(() => process.exit(code));
   };
 
+  // Until the worker processes start (the modules' import and the broker's check can take
+  // a while), a stop signal ends the start and a reload has nothing to reload: Node's
+  // default for all three would kill this process and leave its PID file behind.
+  const early = {
+    SIGTERM: () => (logger.info("Stopping (SIGTERM) before the worker processes started."), exit(RET.OK)),
+    SIGINT: () => (logger.info("Stopping (SIGINT) before the worker processes started."), exit(RET.OK)),
+    SIGHUP: () => {},
+  };
+  for (const [signal, handler] of Object.entries(early)) process.on(signal, handler);
+
   if (config.pidFile) {
     if (!writePidFile(config.pidFile, logger)) return exit(RET.PIDFILE);
     pidFileWritten = true;
@@ -246,6 +256,7 @@ export async function supervise(config) {
     if (stopping) killAll(`second ${signal}`);
     else stopAll(signal);
   };
+  for (const [signal, handler] of Object.entries(early)) process.off(signal, handler);
   process.on("SIGTERM", () => onStopSignal("SIGTERM"));
   process.on("SIGINT", () => onStopSignal("SIGINT"));
   process.on("SIGHUP", () => reload("SIGHUP"));
