@@ -173,6 +173,18 @@ families = [
 ]
 print(json.dumps(families))
 `;
+// A module that sets no global broker: it exports one (Python's "module:broker" form names
+// it), or a function that sets it up ("module:setup_broker").
+const EXPORTED = `
+import { RedisBroker, actor, connectRedis, setBroker } from "dramatiq-results";
+
+const rec = await connectRedis(process.env.RECORD_URL);
+export const app = { broker: new RedisBroker(await connectRedis(process.env.BROKER_URL)) };
+export const setup = () => setBroker(app.broker);
+actor(async (how) => {
+  await rec.sendCommand(["RPUSH", "exported", how]);
+}, { broker: app.broker, actorName: "exported", queueName: process.env.QUEUE });
+`;
 const venvBin = fileURLToPath(new URL("../../target/venv/bin/", import.meta.url));
 const haveProm = havePython && spawnSync(join(venvBin, "python"), ["-c", "import prometheus_client"]).status === 0;
 
@@ -204,6 +216,7 @@ before(async () => {
   writeFileSync(join(dir, "throws.mjs"), `import "./tasks.mjs";\n\nnull.boom;\n`);
   writeFileSync(join(dir, "slowstart.mjs"), `await new Promise((r) => setTimeout(r, 4000));\nawait import("./tasks.mjs");\n`);
   writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
+  writeFileSync(join(dir, "exported.mjs"), EXPORTED);
   writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
   writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
   writeFileSync(join(dir, "prom_parse.py"), PROM_PARSE_PY);
@@ -874,4 +887,23 @@ test("SIGHUP and SIGTERM while the modules still load: ignored and a clean stop,
   } finally {
     await w.kill();
   }
+});
+
+test("Python's module:broker form: the broker an export names (a dotted path too), or a function that sets it up; a missing export is an import error", { skip, timeout: 60_000 }, async () => {
+  const queue = "exported";
+  await rec.del(["exported"]);
+  for (const spec of ["exported.mjs:app.broker", "exported.mjs:setup"]) {
+    const w = await startWorker(["-p", "1", "-t", "1"], { queue, module: spec });
+    try {
+      await pySend(queue, [{ actor_name: "exported", args: [spec] }]);
+      await until(`a message run through ${spec}`, async () => (await rec.lRange("exported", 0, -1)).includes(spec), 15_000);
+      process.kill(w.supervisor, "SIGTERM");
+      assert.equal(await w.exited, 0, w.output);
+    } finally {
+      await w.kill();
+    }
+  }
+  const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
+  assert.equal(await missing.exited, 2, missing.output);
+  assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
 });

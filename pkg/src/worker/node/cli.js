@@ -7,11 +7,13 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { RET } from "./exit_codes.js";
 
-export const USAGE = `Usage: dramatiq-results worker <module> [module...] [options]
+export const USAGE = `Usage: dramatiq-results worker <module>[:broker] [module...] [options]
 
 Runs the actors of the modules (files that call setBroker(new RedisBroker(client)) or a
 RabbitmqBroker, and declare actors) as Python's "dramatiq" runs a Python app: a supervisor,
-worker processes, and in each a pool of worker threads the actors run on.
+worker processes, and in each a pool of worker threads the actors run on. As Python's
+"module:broker", "tasks.mjs:broker" takes the broker from that export of the first module
+(or calls it, if it is a function that sets the broker up).
 
   -p, --processes <n>             worker processes (default: the number of cores)
   -t, --threads <n>               worker threads per process (default 8): actors run on
@@ -100,6 +102,13 @@ export function parseWorkerArgs(argv, env = process.env) {
   if (values.help) return { help: true };
   if (values.version) return { version: true };
   if (positionals.length === 0) usageError("name at least one module (a file that declares actors)");
+  // Python's `module:broker`: the first module's export that is the broker (or sets it up).
+  let brokerExport;
+  const spec = /^(.+):([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)$/.exec(positionals[0]);
+  if (spec && !existsSync(resolve(positionals[0])) && existsSync(resolve(spec[1]))) {
+    positionals[0] = spec[1];
+    brokerExport = spec[2];
+  }
   const modules = positionals.map((m) => resolve(m));
   for (const [i, m] of modules.entries()) {
     if (!existsSync(m) || !statSync(m).isFile()) usageError(`no such module file: ${positionals[i]}`);
@@ -110,6 +119,7 @@ export function parseWorkerArgs(argv, env = process.env) {
   const metricsPort = whole("--metrics-port", values["metrics-port"] ?? env.dramatiq_prom_port, 0, 65535);
   return {
     modules,
+    brokerExport,
     processes: whole("--processes", values.processes, 1, 1024) ?? availableParallelism(),
     threads: whole("--threads", values.threads, 1, 1024) ?? 8,
     queues: queues.length > 0 ? queues : undefined,

@@ -10,6 +10,7 @@ import { kProbe } from "../../internal/symbols.js";
 import { Prometheus } from "../../metrics/prometheus.js";
 import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
+import { importModules } from "./modules.js";
 import { ThreadPool } from "./pool.js";
 
 const config = JSON.parse(process.argv[2]);
@@ -120,10 +121,7 @@ async function main() {
   const modules = config.modules.map((m) => pathToFileURL(m).href);
   let importing;
   try {
-    for (const url of modules) {
-      importing = url;
-      await import(url);
-    }
+    await importModules(modules, config.brokerExport, (url) => (importing = url));
   } catch (error) {
     if (isConnectionError(error)) return fail(RET.CONNECT, `Broker connection failed: ${error?.message ?? error}`, error);
     const { line } = describeImportFailure(error, { locateSyntaxError: () => locateSyntaxErrorOf(importing) });
@@ -131,7 +129,7 @@ async function main() {
   }
   const broker = getBroker();
   if (!(broker instanceof RedisBroker || broker instanceof RabbitmqBroker)) {
-    return fail(RET.IMPORT, "The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+    return fail(RET.IMPORT, "The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them, or name the export that is the broker (tasks.mjs:broker).");
   }
   try {
     await withTimeout(broker[kProbe](), 10_000, "the broker");
@@ -158,6 +156,7 @@ async function main() {
   pool = new ThreadPool({
     size: config.threads,
     modules,
+    brokerExport: config.brokerExport,
     logger,
     log: { index: config.index, verbose: config.verbose, file: config.logFile },
     // Only then does each call carry its message to the thread (a copy per message).

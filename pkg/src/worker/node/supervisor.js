@@ -14,6 +14,7 @@ import { serveMetrics } from "../../metrics/prometheus.js";
 import prom from "prom-client";
 import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
+import { importModules } from "./modules.js";
 
 const ENTRY = new URL("./process.js", import.meta.url);
 
@@ -62,10 +63,7 @@ export async function supervise(config) {
   setLogger(logger);
   let importing;
   try {
-    for (const m of config.modules) {
-      importing = pathToFileURL(m).href;
-      await import(importing);
-    }
+    await importModules(config.modules.map((m) => pathToFileURL(m).href), config.brokerExport, (url) => (importing = url));
   } catch (error) {
     const connect = isConnectionError(error);
     if (connect) {
@@ -78,7 +76,7 @@ export async function supervise(config) {
   }
   const broker = getBroker();
   if (typeof broker[kProbe] !== "function") {
-    logger.error("The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+    logger.error("The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them, or name the export that is the broker (tasks.mjs:broker).");
     return exit(RET.IMPORT);
   }
   try {
