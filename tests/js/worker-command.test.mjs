@@ -723,6 +723,14 @@ test("start-up failures as Python's dramatiq tells them: a PID file holding some
   const throws = run(["throws.mjs", "-p", "1"]);
   assert.equal(throws.status, 2, throws.stderr);
   assert.match(throws.stderr, /Could not import the modules: TypeError: Cannot read properties of null \(reading 'boom'\) \(at .*\/throws\.mjs:3:\d+\)/);
+  // A flag of Python's with no equivalent here (a unit file copied from a Python
+  // deployment): exit 2 with the reason, as argparse's one line, not 40 lines of usage.
+  const spawnFlag = run(["tasks.mjs", "--use-spawn"]);
+  assert.equal(spawnFlag.status, 2, spawnFlag.stderr);
+  assert.match(spawnFlag.stderr, /^dramatiq-results worker: --use-spawn is Python's dramatiq's and has no equivalent here: worker processes are always spawned/);
+  const bogus = run(["tasks.mjs", "--bogus=1"]);
+  assert.equal(bogus.status, 2, bogus.stderr);
+  assert.equal(bogus.stderr, "dramatiq-results worker: unknown option --bogus\n(dramatiq-results worker --help lists the options)\n");
   const version = run(["--version"]);
   assert.equal(version.status, 0, version.stderr);
   assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(dir, "node_modules", "dramatiq-results", "package.json"), "utf8")).version);

@@ -45,8 +45,34 @@ running process, holds something else or cannot be written.
 `;
 
 function usageError(message) {
-  process.stderr.write(`dramatiq-results worker: ${message}\n\n${USAGE}`);
+  // As argparse: the reason, and where the options are (not all 40 lines of them).
+  process.stderr.write(`dramatiq-results worker: ${message}\n(dramatiq-results worker --help lists the options)\n`);
   process.exit(RET.IMPORT);
+}
+
+// Python's flags this command has no use for, and why: a unit file copied from a Python
+// deployment then fails with the reason, not just "unknown option".
+const PYTHON_ONLY = {
+  "--path": "modules are files here: name them by their path (tasks.mjs, lib/tasks.mjs)",
+  "-P": "modules are files here: name them by their path (tasks.mjs, lib/tasks.mjs)",
+  "--skip-logging": "this command always writes its own log lines (to stderr or --log-file)",
+  "--use-spawn": "worker processes are always spawned (Node cannot fork)",
+  "--fork-function": "there are no fork processes: run other programs next to the worker",
+  "-f": "there are no fork processes: run other programs next to the worker",
+  "--worker-fork-timeout": "there are no fork processes: run other programs next to the worker",
+  "--watch-use-polling": "--watch uses the system's file events only",
+  "--watch-include": "--watch follows .js, .mjs, .cjs and .json files",
+  "-i": "--watch follows .js, .mjs, .cjs and .json files",
+  "--watch-exclude": "--watch already skips node_modules and .git",
+  "-x": "--watch already skips node_modules and .git",
+};
+
+function unknownOption(error) {
+  const option = /'(-[^']*)'/.exec(error.message)?.[1];
+  if (error.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION" || option === undefined) return error.message;
+  const name = option.split("=")[0];
+  const why = PYTHON_ONLY[name];
+  return why ? `${name} is Python's dramatiq's and has no equivalent here: ${why}` : `unknown option ${name}`;
 }
 
 function whole(name, value, min, max) {
@@ -96,7 +122,7 @@ export function parseWorkerArgs(argv, env = process.env) {
       },
     });
   } catch (error) {
-    usageError(error.message);
+    usageError(unknownOption(error));
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
