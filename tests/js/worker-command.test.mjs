@@ -54,6 +54,10 @@ actor(async (tag) => {
 }, { actorName: "quick", queueName, storeResults: true });
 
 actor((x, y) => x + y, { actorName: "add", queueName, storeResults: true });
+actor((text) => {
+  console.log(text);
+  console.error(\`\${text} (stderr)\`);
+}, { actorName: "say", queueName });
 actor((msg) => {
   throw new Error(msg);
 }, { actorName: "fail", queueName, maxRetries: 0, storeResults: true });
@@ -914,4 +918,23 @@ test("Python's module:broker form: the broker an export names (a dotted path too
   const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
   assert.equal(await missing.exited, 2, missing.output);
   assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
+});
+
+test("--log-file: what actors print goes there too (Python's worker processes send their stdout and stderr to the log), beside the log lines", { skip, timeout: 60_000 }, async () => {
+  const queue = "logfile";
+  const log = join(dir, "worker-logfile.log");
+  rmSync(log, { force: true });
+  const w = await startWorker(["-p", "1", "-t", "1", "--log-file", log], { queue, ready: false });
+  try {
+    await until("the worker ready", async () => existsSync(log) && /Every worker process is ready for action/.test(readFileSync(log, "utf8")), 30_000);
+    await pySend(queue, [{ actor_name: "say", args: ["hello from an actor"] }]);
+    await until("the actor's output in the log file", async () => /hello from an actor \(stderr\)/.test(readFileSync(log, "utf8")), 15_000);
+    const text = readFileSync(log, "utf8");
+    assert.match(text, /^hello from an actor$/m);
+    assert.doesNotMatch(w.output, /hello from an actor/, "nothing on the terminal");
+    process.kill(Number(readFileSync(w.pidFile, "utf8")), "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
 });

@@ -5,7 +5,7 @@
 // SIGTERM / SIGINT stop gracefully (a second one stops at once), SIGHUP restarts the
 // worker processes (a code reload), as a change under `--watch` does.
 import { fork } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { RedisBroker, getBroker, setLogger } from "../../../dist/node.js";
@@ -23,11 +23,15 @@ const ENTRY = new URL("./process.js", import.meta.url);
  * with one of Python's exit codes.
  */
 export async function supervise(config) {
+  let outputFd = "inherit";
   if (config.logFile) {
     // The logger swallows write errors (a full disk must not stop a worker), so a log file
     // that cannot be written at all would leave the operator with no line anywhere.
     try {
       appendFileSync(config.logFile, "");
+      // What actors and modules print (console.log, a thread's stdout) goes there too, as
+      // Python's worker processes send their stdout and stderr to the log.
+      outputFd = openSync(config.logFile, "a");
     } catch (error) {
       process.stderr.write(`dramatiq-results worker: cannot write the log file ${config.logFile}: ${error.message}\n`);
       process.exitCode = RET.IMPORT;
@@ -104,7 +108,7 @@ export async function supervise(config) {
 
   const spawn = (index, failures = 0) => {
     const child = fork(ENTRY, [JSON.stringify({ ...config, index })], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: ["ignore", outputFd, outputFd, "ipc"],
       serialization: "advanced",
     });
     const entry = { child, index, ready: false, brokerId: undefined, queues: undefined, failures, reload: false, startedAt: Date.now(), waiting: new Map() };
