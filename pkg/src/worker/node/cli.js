@@ -22,7 +22,8 @@ worker processes, and in each a pool of worker threads the actors run on. As Pyt
                                   of them; a queue no actor uses is not consumed)
       --pid-file <path>           write the supervisor's PID there (refused if it names a
                                   running process or holds anything but a PID)
-      --log-file <path>           append the logs there instead of stderr
+      --log-file <path>           append the logs there instead of stderr (and what the
+                                  actors print)
       --watch <dir>               restart the worker processes when a file under <dir> changes
       --worker-shutdown-timeout <ms>
                                   how long a stop waits for messages in progress
