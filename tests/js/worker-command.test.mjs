@@ -735,6 +735,10 @@ test("start-up failures as Python's dramatiq tells them: a PID file holding some
   const bogus = run(["tasks.mjs", "--bogus=1"]);
   assert.equal(bogus.status, 2, bogus.stderr);
   assert.equal(bogus.stderr, "dramatiq-results worker: unknown option --bogus\n(dramatiq-results worker --help lists the options)\n");
+  // Python's habit, a module's name: the file it likely means.
+  const named = run(["tasks", "-p", "1"]);
+  assert.equal(named.status, 2, named.stderr);
+  assert.match(named.stderr, /no such module file: tasks \(modules are files here: tasks\.mjs\?\)/);
   const version = run(["--version"]);
   assert.equal(version.status, 0, version.stderr);
   assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(dir, "node_modules", "dramatiq-results", "package.json"), "utf8")).version);

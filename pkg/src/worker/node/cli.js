@@ -138,7 +138,11 @@ export function parseWorkerArgs(argv, env = process.env) {
   }
   const modules = positionals.map((m) => resolve(m));
   for (const [i, m] of modules.entries()) {
-    if (!existsSync(m) || !statSync(m).isFile()) usageError(`no such module file: ${positionals[i]}`);
+    if (!existsSync(m) || !statSync(m).isFile()) {
+      // A Python habit: `dramatiq tasks` names a module, not a file.
+      const file = [".mjs", ".js", ".cjs"].map((ext) => positionals[i].replaceAll(".", "/") + ext).find((f) => existsSync(f));
+      usageError(`no such module file: ${positionals[i]}${file ? ` (modules are files here: ${file}?)` : ""}`);
+    }
   }
   if (values.watch !== undefined && !(existsSync(values.watch) && statSync(values.watch).isDirectory())) {
     usageError(`--watch needs a directory: ${values.watch}`);
