@@ -735,6 +735,9 @@ test("start-up failures as Python's dramatiq tells them: a PID file holding some
   const bogus = run(["tasks.mjs", "--bogus=1"]);
   assert.equal(bogus.status, 2, bogus.stderr);
   assert.equal(bogus.stderr, "dramatiq-results worker: unknown option --bogus\n(dramatiq-results worker --help lists the options)\n");
+  const hostOnly = run(["tasks.mjs", "--metrics-host", "127.0.0.1"]);
+  assert.equal(hostOnly.status, 2, hostOnly.stderr);
+  assert.match(hostOnly.stderr, /--metrics-host needs --metrics-port/);
   // Python's habit, a module's name: the file it likely means.
   const named = run(["tasks", "-p", "1"]);
   assert.equal(named.status, 2, named.stderr);

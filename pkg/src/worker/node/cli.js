@@ -148,6 +148,8 @@ export function parseWorkerArgs(argv, env = process.env) {
     usageError(`--watch needs a directory: ${values.watch}`);
   }
   const metricsPort = whole("--metrics-port", values["metrics-port"] ?? env.dramatiq_prom_port, 0, 65535);
+  // Metrics are on with a port only: a host alone would be silently ignored.
+  if (values["metrics-host"] !== undefined && metricsPort === undefined) usageError("--metrics-host needs --metrics-port <port> (or env dramatiq_prom_port)");
   return {
     modules,
     brokerExport,
