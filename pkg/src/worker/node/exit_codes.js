@@ -27,7 +27,6 @@ export function isConnectionError(error) {
   return false;
 }
 
-
 /**
  * One line for a module that failed to import, saying where, as Python's traceback does:
  * the error's message (after its name, unless a plain Error's), then the file and line of
@@ -37,18 +36,27 @@ export function isConnectionError(error) {
  */
 export function describeImportFailure(error, { locateSyntaxError } = {}) {
   let head;
+  let isError;
+  let isSyntaxError;
   try {
+    isError = error instanceof Error;
+    isSyntaxError = error instanceof SyntaxError;
     // A plain Error's name says nothing; a TypeError's or SyntaxError's does.
-    if (error instanceof Error) head = error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+    if (isError) head = error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
     else head = `the module threw ${typeof error === "string" ? JSON.stringify(error) : String(error)}`;
   } catch {
     return { line: "the module threw a value that cannot be read", detail: undefined };
   }
-  if (error instanceof SyntaxError && locateSyntaxError) {
+  if (isSyntaxError && locateSyntaxError) {
     const found = locateSyntaxError();
     if (found) return { line: `${head} (at ${found.where})`, detail: found.excerpt };
   }
-  const where = error instanceof Error ? firstUserFrame(error.stack) : undefined;
+  let where;
+  try {
+    where = isError ? firstUserFrame(error.stack) : undefined;
+  } catch {
+    // A stack getter that throws: the line goes without a place.
+  }
   return { line: where ? `${head} (at ${where})` : head, detail: undefined };
 }
 
