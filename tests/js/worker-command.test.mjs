@@ -754,7 +754,7 @@ test("-Q naming a queue none of the modules' actors uses: not consumed (Python's
   await rec.del([`dramatiq:${other}`, `dramatiq:${other}.msgs`, `dramatiq:${other}.XQ`]);
   const w = await startWorker(["-p", "1", "-t", "2", "-Q", queue, other], { queue });
   try {
-    await w.until(/Not consuming queue "python-only" \(-Q\): none of the modules' actors uses it/);
+    await w.until(/Not consuming queue "python-only" \(-Q\): no actor that runs here uses it/);
     await pySend(other, [{ actor_name: "report", args: [1] }]);
     await pySend(queue, [{ actor_name: "quick", args: ["q"] }]);
     await until("the quick one", async () => (await records("quick")).length === 1, 10_000);

@@ -177,7 +177,7 @@ async function main() {
   if (config.queues?.length) {
     queues = config.queues.filter((q) => local.includes(q));
     for (const q of config.queues.filter((q) => !local.includes(q))) {
-      logger.warn(`Not consuming queue ${JSON.stringify(q)} (-Q): none of the modules' actors uses it (their queues: ${local.join(", ") || "none"}).`);
+      logger.warn(`Not consuming queue ${JSON.stringify(q)} (-Q): no actor that runs here uses it (the queues of those that do: ${local.join(", ") || "none"}).`);
     }
   }
   worker = new Worker(broker, { concurrency: config.threads, queues, executor: pool.run });
