@@ -243,13 +243,13 @@ let runs = 0;
  * (pid), workers() (the worker processes' pids, from their ready lines), brokerIds,
  * until(regex), exited (the exit code), kill() }`.
  */
-async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true } = {}) {
+async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true, env = {} } = {}) {
   const pidFile = join(dir, `worker-${++runs}.pid`);
   const child = spawn("npx", ["--offline", "dramatiq-results", "worker", module, "--pid-file", pidFile, ...args], {
     cwd: dir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, QUEUE: queue, BROKER: broker, BROKER_URL: brokerUrl, RECORD_URL: redis.url },
+    env: { ...process.env, QUEUE: queue, BROKER: broker, BROKER_URL: brokerUrl, RECORD_URL: redis.url, ...env },
   });
   const reaped = reapOnExit(child.pid);
   const w = { output: "", pidFile, group: child.pid };
@@ -940,6 +940,34 @@ test("--log-file: what actors print goes there too (Python's worker processes se
     assert.match(text, /^hello from an actor$/m);
     assert.doesNotMatch(w.output, /hello from an actor/, "nothing on the terminal");
     process.kill(Number(readFileSync(w.pidFile, "utf8")), "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("Dramatiq's dramatiq_queue_prefetch=1 (its advice for long tasks): a worker holds one message at a time, the rest stay queued for other workers, and it refills at once", { skip, timeout: 60_000 }, async () => {
+  const queue = "prefetch1";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "1", "-t", "4"], { queue, env: { dramatiq_queue_prefetch: "1" } });
+  try {
+    // (The process's ready line may come after the supervisor's.)
+    await until("the worker process's ready line", async () => w.workers().length === 1, 10_000);
+    const [pid] = w.workers();
+    const ackKey = `dramatiq:__acks__.${w.brokerIds()[pid]}.${queue}`;
+    await pySend(queue, ["a", "b", "c"].map((tag) => ({ actor_name: "job", args: [tag, 1500] })));
+    await until("one started", async () => (await records("started")).length === 1, 10_000);
+    await sleep(300);
+    assert.equal((await records("started")).length, 1, "4 threads, but one message held");
+    assert.equal(await rec.sCard(ackKey), 1, "one message in its ack set");
+    assert.equal(await rec.lLen(`dramatiq:${queue}`), 2, "the others still queued (a default prefetch of 8 would hold all 3)");
+    // Short ones: each release fetches the next at once, not after a heartbeat's wait.
+    await until("the long ones done", async () => (await records("finished")).length === 3, 15_000);
+    const t0 = Date.now();
+    await pySend(queue, Array.from({ length: 20 }, (_, i) => ({ actor_name: "job", args: [`s${i}`, 10] })));
+    await until("20 short ones done", async () => (await records("finished")).length === 23, 15_000);
+    assert.ok(Date.now() - t0 < 10_000, `20 messages of 10 ms took ${Date.now() - t0} ms (a heartbeat per message would be 20 s)`);
+    process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
   } finally {
     await w.kill();

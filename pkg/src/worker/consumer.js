@@ -75,10 +75,12 @@ export function stopTimedOut(count, timeout, what) {
 }
 
 export class Consumer {
-  constructor(broker, worker, { queues, concurrency }) {
+  constructor(broker, worker, { queues, concurrency, prefetch }) {
     this.broker = broker;
     this.worker = worker;
     this.concurrency = concurrency;
+    /** Configured prefetch counts (0: the core's default for `concurrency`). */
+    this.configuredPrefetch = { queue: prefetch?.queue ?? 0, delayQueue: prefetch?.delayQueue ?? 0 };
     /** The canonical names of the queues consumed: `queues`, else those of the broker's local actors. */
     this.names = queues
       ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]

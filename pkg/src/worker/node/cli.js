@@ -36,6 +36,10 @@ worker processes, and in each a pool of worker threads the actors run on. As Pyt
       --version                   the package's version
   -h, --help                      this text
 
+Environment (Python's): dramatiq_prom_port and dramatiq_prom_host (see above),
+dramatiq_queue_prefetch and dramatiq_delay_queue_prefetch (messages a worker process holds
+per queue; default threads × 2 and threads × 1000).
+
 Signals: SIGTERM or SIGINT stop gracefully (no more fetching; prefetched messages return
 to their queues at once; messages in progress finish, up to the shutdown timeout); a second
 one stops at once. SIGHUP restarts the worker processes (a code reload).
@@ -159,6 +163,11 @@ export function parseWorkerArgs(argv, env = process.env) {
     pidFile: values["pid-file"] && resolve(values["pid-file"]),
     logFile: values["log-file"] && resolve(values["log-file"]),
     watch: values.watch && resolve(values.watch),
+    // Dramatiq's worker reads these too (0 or unset: threads × 2 and threads × 1000).
+    prefetch: {
+      queue: whole("dramatiq_queue_prefetch", env.dramatiq_queue_prefetch || undefined, 0, 65535) ?? 0,
+      delayQueue: whole("dramatiq_delay_queue_prefetch", env.dramatiq_delay_queue_prefetch || undefined, 0, 65535) ?? 0,
+    },
     shutdownTimeout: whole("--worker-shutdown-timeout", values["worker-shutdown-timeout"], 0, 2 ** 31 - 1) ?? 600_000,
     metrics: metricsPort === undefined ? undefined : { port: metricsPort, host: values["metrics-host"] ?? env.dramatiq_prom_host ?? "0.0.0.0" },
     verbose: values.verbose ?? false,

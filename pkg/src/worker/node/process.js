@@ -6,7 +6,7 @@
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { CurrentMessage, Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
-import { kProbe } from "../../internal/symbols.js";
+import { kPrefetch, kProbe } from "../../internal/symbols.js";
 import { Prometheus } from "../../metrics/prometheus.js";
 import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
@@ -181,6 +181,7 @@ async function main() {
     }
   }
   worker = new Worker(broker, { concurrency: config.threads, queues, executor: pool.run });
+  worker[kPrefetch] = config.prefetch;
   worker.start();
   send({ type: "ready", brokerId: broker instanceof RedisBroker ? broker.brokerId : undefined, queues });
   const id = broker instanceof RedisBroker ? `, broker id ${broker.brokerId}` : "";
