@@ -73,6 +73,18 @@ pub fn delay_queue_prefetch(worker_threads: u32) -> u32 {
     worker_threads.saturating_mul(1000).min(65_535)
 }
 
+/// The prefetch a worker uses: `configured` when it is set (above 0), else `default`.
+/// Dramatiq's `QUEUE_PREFETCH or min(threads × 2, 65535)`, its `dramatiq_queue_prefetch` and
+/// `dramatiq_delay_queue_prefetch` environment variables (the worker command reads them;
+/// `1` is Dramatiq's advice for long tasks, so one worker does not hoard a queue).
+pub fn configured_prefetch(configured: u32, default: u32) -> u32 {
+    if configured > 0 {
+        configured
+    } else {
+        default
+    }
+}
+
 /// How many more messages to fetch now: the room left under `prefetch` (Dramatiq fetches
 /// only while fewer than `prefetch` are outstanding, and then only the difference).
 pub fn fetch_count(prefetch: u32, outstanding: u32) -> u32 {
@@ -167,6 +179,9 @@ mod tests {
         assert_eq!(delay_queue_prefetch(8), 8000);
         assert_eq!(queue_prefetch(40_000), 65_535);
         assert_eq!(delay_queue_prefetch(100), 65_535);
+        assert_eq!(configured_prefetch(0, queue_prefetch(8)), 16);
+        assert_eq!(configured_prefetch(1, queue_prefetch(8)), 1);
+        assert_eq!(configured_prefetch(40, delay_queue_prefetch(8)), 40);
         assert_eq!(fetch_count(16, 3), 13);
         assert_eq!(fetch_count(16, 20), 0);
     }

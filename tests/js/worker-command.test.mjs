@@ -4,7 +4,7 @@
 // and real signals sent to the supervisor (found through --pid-file) and its processes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +54,10 @@ actor(async (tag) => {
 }, { actorName: "quick", queueName, storeResults: true });
 
 actor((x, y) => x + y, { actorName: "add", queueName, storeResults: true });
+actor((text) => {
+  console.log(text);
+  console.error(\`\${text} (stderr)\`);
+}, { actorName: "say", queueName });
 actor((msg) => {
   throw new Error(msg);
 }, { actorName: "fail", queueName, maxRetries: 0, storeResults: true });
@@ -96,6 +100,98 @@ actor(async (tag, ms) => {
 }, { actorName: "versioned", queueName: process.env.QUEUE });
 `;
 
+// The metrics workload's actors, in JS and (with Dramatiq's Prometheus middleware) in
+// Python: the same names, queues, retries and outcomes, so the two /metrics must agree.
+const PROM_MJS = `
+import { RedisBroker, actor, connectRedis, defaultMiddleware, setBroker } from "dramatiq-results";
+
+setBroker(new RedisBroker(await connectRedis(process.env.BROKER_URL), { middleware: defaultMiddleware() }));
+const queueName = process.env.QUEUE;
+actor((x, y) => x + y, { actorName: "add", queueName });
+actor((m) => {
+  throw new Error(m);
+}, { actorName: "flaky", queueName, maxRetries: 2, minBackoff: 10, maxBackoff: 20 });
+actor((m) => {
+  throw new Error(m);
+}, { actorName: "fail0", queueName, maxRetries: 0 });
+`;
+const PROM_APP_PY = `
+import os
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware.prometheus import Prometheus
+
+broker = RedisBroker(url=os.environ["BROKER_URL"])
+broker.add_middleware(Prometheus())
+dramatiq.set_broker(broker)
+queue = os.environ["QUEUE"]
+
+@dramatiq.actor(actor_name="add", queue_name=queue)
+def add(x, y):
+    return x + y
+
+@dramatiq.actor(actor_name="flaky", queue_name=queue, max_retries=2, min_backoff=10, max_backoff=20)
+def flaky(m):
+    raise Exception(m)
+
+@dramatiq.actor(actor_name="fail0", queue_name=queue, max_retries=0)
+def fail0(m):
+    raise Exception(m)
+`;
+// The workload, through the real Python producer: 5 adds, 2 adds delayed 1.5 s (or, with
+// "held", 2 delayed a minute), 2 messages failing 3 times each, 1 failing once, and 2 of
+// actors nobody declares (one named with a quote, a backslash and a newline).
+const PROM_SEND_PY = `
+import os, sys
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+broker = RedisBroker(url=os.environ["BROKER_URL"])
+queue = os.environ["QUEUE"]
+def m(actor, *args):
+    return dramatiq.Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
+if sys.argv[1:] == ["held"]:
+    for i in range(2):
+        broker.enqueue(m("add", i, 100), delay=60_000)
+    sys.exit(0)
+for i in range(5):
+    broker.enqueue(m("add", i, 1))
+for i in range(2):
+    broker.enqueue(m("add", i, 10), delay=1500)
+for i in range(2):
+    broker.enqueue(m("flaky", "boom"))
+broker.enqueue(m("fail0", "once"))
+broker.enqueue(m("nosuch", 1))
+broker.enqueue(m('no"such\\\\actor\\n', 1))
+`;
+// Prometheus' own text parser (prometheus_client, strict: it raises on anything malformed),
+// the families as JSON.
+const PROM_PARSE_PY = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+
+families = [
+    {"name": f.name, "type": f.type, "help": f.documentation,
+     "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]}
+    for f in text_string_to_metric_families(sys.stdin.read())
+]
+print(json.dumps(families))
+`;
+// A module that sets no global broker: it exports one (Python's "module:broker" form names
+// it), or a function that sets it up ("module:setup_broker").
+const EXPORTED = `
+import { RedisBroker, actor, connectRedis, setBroker } from "dramatiq-results";
+
+const rec = await connectRedis(process.env.RECORD_URL);
+export const app = { broker: new RedisBroker(await connectRedis(process.env.BROKER_URL)) };
+export const setup = () => setBroker(app.broker);
+actor(async (how) => {
+  await rec.sendCommand(["RPUSH", "exported", how]);
+}, { broker: app.broker, actorName: "exported", queueName: process.env.QUEUE });
+`;
+const venvBin = fileURLToPath(new URL("../../target/venv/bin/", import.meta.url));
+const haveProm = havePython && spawnSync(join(venvBin, "python"), ["-c", "import prometheus_client"]).status === 0;
+
 let dir;
 let redis;
 let rabbit;
@@ -119,6 +215,15 @@ before(async () => {
   mkdirSync(join(dir, "watched"));
   writeFileSync(join(dir, "watched", "version.mjs"), `export const VERSION = "v1";\n`);
   writeFileSync(join(dir, "broken.mjs"), `import "./tasks.mjs";\nthrow new Error("this module is broken");\n`);
+  writeFileSync(join(dir, "syntax.mjs"), `import "./tasks.mjs";\nimport "./syntax_inner.mjs";\n`);
+  writeFileSync(join(dir, "syntax_inner.mjs"), `export const a = 1;\nconst b = {;\n`);
+  writeFileSync(join(dir, "throws.mjs"), `import "./tasks.mjs";\n\nnull.boom;\n`);
+  writeFileSync(join(dir, "slowstart.mjs"), `await new Promise((r) => setTimeout(r, 4000));\nawait import("./tasks.mjs");\n`);
+  writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
+  writeFileSync(join(dir, "exported.mjs"), EXPORTED);
+  writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
+  writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
+  writeFileSync(join(dir, "prom_parse.py"), PROM_PARSE_PY);
   redis = await startRedis();
   rec = await createClient({ url: redis.url }).connect();
   backend = new RedisBackend(rec);
@@ -138,13 +243,13 @@ let runs = 0;
  * (pid), workers() (the worker processes' pids, from their ready lines), brokerIds,
  * until(regex), exited (the exit code), kill() }`.
  */
-async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true } = {}) {
+async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true, env = {} } = {}) {
   const pidFile = join(dir, `worker-${++runs}.pid`);
   const child = spawn("npx", ["--offline", "dramatiq-results", "worker", module, "--pid-file", pidFile, ...args], {
     cwd: dir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, QUEUE: queue, BROKER: broker, BROKER_URL: brokerUrl, RECORD_URL: redis.url },
+    env: { ...process.env, QUEUE: queue, BROKER: broker, BROKER_URL: brokerUrl, RECORD_URL: redis.url, ...env },
   });
   const reaped = reapOnExit(child.pid);
   const w = { output: "", pidFile, group: child.pid };
@@ -586,6 +691,282 @@ test("RabbitMQ: SIGKILL of a worker process: its deliveries go to the other proc
     // a thread is free (here: when the other process finishes one, or the new one is up).
     assert.ok(back <= 10_000, `${back} ms`);
     await until("every message finished", async () => new Set((await records("finished")).map((r) => r.tag)).size === 8, 20_000);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("start-up failures as Python's dramatiq tells them: a PID file holding something else, a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
+  const run = (args, env = {}) =>
+    spawnSync("npx", ["--offline", "dramatiq-results", "worker", ...args], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, QUEUE: "refusals", BROKER_URL: redis.url, RECORD_URL: redis.url, ...env },
+    });
+  // A config file named as the PID file by mistake: refused (4), and left as it was (it
+  // used to be overwritten, then deleted when the worker stopped).
+  const config = join(dir, "settings.ini");
+  writeFileSync(config, "important = true\n");
+  const pid = run(["tasks.mjs", "-p", "1", "--pid-file", config]);
+  assert.equal(pid.status, 4, pid.stderr);
+  assert.match(pid.stderr, /settings\.ini holds something other than a PID/);
+  assert.equal(readFileSync(config, "utf8"), "important = true\n");
+  // A log file in a folder that does not exist: said on stderr, exit 2 (it used to run
+  // with every line silently lost).
+  const log = run(["tasks.mjs", "-p", "1", "--log-file", join(dir, "no-such-dir", "worker.log")]);
+  assert.equal(log.status, 2, log.stderr);
+  assert.match(log.stderr, /cannot write the log file .*no-such-dir.*worker\.log: ENOENT/);
+  // A syntax error two imports down: where it is, as Python's traceback says (Node's
+  // import() error alone says only "Unexpected token").
+  const syntax = run(["syntax.mjs", "-p", "1"]);
+  assert.equal(syntax.status, 2, syntax.stderr);
+  assert.match(syntax.stderr, /Could not import the modules: SyntaxError: Unexpected token ';' \(at .*\/syntax_inner\.mjs:2\)\nconst b = \{;\n *\^/);
+  const throws = run(["throws.mjs", "-p", "1"]);
+  assert.equal(throws.status, 2, throws.stderr);
+  assert.match(throws.stderr, /Could not import the modules: TypeError: Cannot read properties of null \(reading 'boom'\) \(at .*\/throws\.mjs:3:\d+\)/);
+  // A flag of Python's with no equivalent here (a unit file copied from a Python
+  // deployment): exit 2 with the reason, as argparse's one line, not 40 lines of usage.
+  const spawnFlag = run(["tasks.mjs", "--use-spawn"]);
+  assert.equal(spawnFlag.status, 2, spawnFlag.stderr);
+  assert.match(spawnFlag.stderr, /^dramatiq-results worker: --use-spawn is Python's dramatiq's and has no equivalent here: worker processes are always spawned/);
+  const bogus = run(["tasks.mjs", "--bogus=1"]);
+  assert.equal(bogus.status, 2, bogus.stderr);
+  assert.equal(bogus.stderr, "dramatiq-results worker: unknown option --bogus\n(dramatiq-results worker --help lists the options)\n");
+  const hostOnly = run(["tasks.mjs", "--metrics-host", "127.0.0.1"]);
+  assert.equal(hostOnly.status, 2, hostOnly.stderr);
+  assert.match(hostOnly.stderr, /--metrics-host needs --metrics-port/);
+  // Python's habit, a module's name: the file it likely means.
+  const named = run(["tasks", "-p", "1"]);
+  assert.equal(named.status, 2, named.stderr);
+  assert.match(named.stderr, /no such module file: tasks \(modules are files here: tasks\.mjs\?\)/);
+  const version = run(["--version"]);
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(dir, "node_modules", "dramatiq-results", "package.json"), "utf8")).version);
+});
+
+test("-Q naming a queue none of the modules' actors uses: not consumed (Python's subset of the declared queues), so its messages stay for the workers that run them", { skip, timeout: 60_000 }, async () => {
+  const queue = "subset";
+  const other = "python-only";
+  await rec.del(["quick"]);
+  await rec.del([`dramatiq:${other}`, `dramatiq:${other}.msgs`, `dramatiq:${other}.XQ`]);
+  const w = await startWorker(["-p", "1", "-t", "2", "-Q", queue, other], { queue });
+  try {
+    await w.until(/Not consuming queue "python-only" \(-Q\): no actor that runs here uses it/);
+    await pySend(other, [{ actor_name: "report", args: [1] }]);
+    await pySend(queue, [{ actor_name: "quick", args: ["q"] }]);
+    await until("the quick one", async () => (await records("quick")).length === 1, 10_000);
+    await sleep(500);
+    assert.equal(await rec.lLen(`dramatiq:${other}`), 1, "the other queue's message is still queued");
+    assert.equal(await rec.exists(`dramatiq:${other}.XQ`), 0, "nothing dead-lettered there");
+    assert.doesNotMatch(w.output, /Dead-lettering message/);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+/** `/metrics` on `port`, through prometheus_client's strict parser: the families. */
+async function scrapeParsed(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const parsed = spawnSync(join(venvBin, "python"), [join(dir, "prom_parse.py")], { input: text, encoding: "utf8", timeout: 30_000 });
+  assert.equal(parsed.status, 0, `prometheus_client could not parse:\n${parsed.stderr}\n${text}`);
+  return JSON.parse(parsed.stdout);
+}
+
+/** Per "queue/actor", the sum of `sample`'s values (over a `pid` label Python may add). */
+function sums(families, sample, extra = () => true) {
+  const out = {};
+  for (const f of families) {
+    for (const s of f.samples) {
+      if (s.name !== sample || !extra(s.labels)) continue;
+      const key = `${s.labels.queue_name}/${s.labels.actor_name}`;
+      out[key] = (out[key] ?? 0) + s.value;
+    }
+  }
+  return out;
+}
+const total = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+
+test("/metrics against Python's Prometheus middleware on the same workload (retries, rejects, delays, unknown actors): the same families and counts, strictly parsed; a killed or reloaded worker process keeps its counts, not its gauges", { skip: skip || (!haveProm && "prometheus_client is not in target/venv (scripts/setup --python)"), timeout: 180_000 }, async () => {
+  const queue = "prom";
+  const send = (args = []) => {
+    const r = spawnSync(join(venvBin, "python"), [join(dir, "prom_send.py"), ...args], { env: { ...process.env, BROKER_URL: redis.url, QUEUE: queue }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  // 7 adds, 2 × 3 attempts of flaky, 1 fail0; dead-lettered: 2 flaky, 1 fail0, 2 unknown.
+  const settled = (families) => total(sums(families, "dramatiq_messages_total")) === 14 && total(sums(families, "dramatiq_message_rejects_total")) === 5;
+  const settle = async (port) => {
+    let families;
+    await until("the workload processed", async () => settled((families = await scrapeParsed(port))), 30_000);
+    return families;
+  };
+
+  // Python Dramatiq 2.2.1 with its Prometheus middleware: the reference.
+  const pyPort = await freePort();
+  const db = mkdtempSync(join(tmpdir(), "dramatiq-prom-"));
+  const py = spawn(join(venvBin, "python"), ["-m", "dramatiq", "prom_app", "-p", "2", "-t", "2", "--path", dir], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, BROKER_URL: redis.url, QUEUE: queue, dramatiq_prom_host: "127.0.0.1", dramatiq_prom_port: String(pyPort), dramatiq_prom_db: db },
+  });
+  const reaped = reapOnExit(py.pid);
+  let pyOut = "";
+  py.stderr.on("data", (d) => (pyOut += d));
+  py.stdout.on("data", (d) => (pyOut += d));
+  let python;
+  try {
+    await until("Python's workers ready", async () => (pyOut.match(/Worker process is ready for action/g) ?? []).length === 2, 60_000);
+    await until("Python's exposition server", () => fetch(`http://127.0.0.1:${pyPort}/metrics`).then(() => true, () => false), 30_000).catch((error) => {
+      throw new Error(`${error.message}\n${pyOut}`);
+    });
+    send();
+    python = await settle(pyPort);
+  } finally {
+    if (groupAlive(py.pid)) await killGroup(py.pid, "SIGKILL");
+    reaped();
+    rmSync(db, { recursive: true, force: true });
+  }
+
+  const port = await freePort();
+  const w = await startWorker(["-p", "2", "-t", "2", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], { queue, module: "prom.mjs" });
+  try {
+    send();
+    const ours = await settle(port);
+    const shape = (families) => families.map((f) => ({ name: f.name, type: f.type, help: f.help })).sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(shape(ours), shape(python), "the same families, types and help texts");
+    for (const sample of [
+      "dramatiq_messages_total",
+      "dramatiq_message_errors_total",
+      "dramatiq_message_retries_total",
+      "dramatiq_message_rejects_total",
+      "dramatiq_message_duration_milliseconds_count",
+      "dramatiq_messages_inprogress",
+    ]) {
+      assert.deepEqual(sums(ours, sample), sums(python, sample), sample);
+    }
+    // Counted up under the delay queue by the process that holds a delayed message (down
+    // under the work queue only if the same process runs it: with 2 processes, either).
+    const delayQueue = (labels) => labels.queue_name.endsWith(".DQ");
+    assert.deepEqual(sums(ours, "dramatiq_delayed_messages_inprogress", delayQueue), sums(python, "dramatiq_delayed_messages_inprogress", delayQueue));
+    assert.equal(sums(ours, "dramatiq_message_rejects_total")[`${queue}/no"such\\actor\n`], 1, "an unknown actor's message is a reject, its name escaped and read back whole");
+    const buckets = (families) => [...new Set(families.flatMap((f) => f.samples).filter((s) => s.name.endsWith("_bucket")).map((s) => s.labels.le))];
+    assert.deepEqual(buckets(ours), buckets(python), "Dramatiq's buckets");
+    for (const f of ours) for (const s of f.samples) assert.deepEqual(Object.keys(s.labels).filter((l) => l !== "le").sort(), ["actor_name", "queue_name"], s.name);
+
+    // A worker process killed: its counts stay in the sums (Python's multiprocess files
+    // keep a dead process's counters; a sum that drops reads as a counter reset).
+    const counters = (families) => ["dramatiq_messages_total", "dramatiq_message_errors_total", "dramatiq_message_rejects_total", "dramatiq_message_duration_milliseconds_count"].map((n) => sums(families, n));
+    const before = counters(ours);
+    for (const pid of w.workers()) process.kill(pid, "SIGKILL");
+    await until("both restarted", async () => w.workers().length === 4, 30_000);
+    assert.deepEqual(counters(await scrapeParsed(port)), before, "the killed processes' counts are kept");
+
+    // A reload with delayed messages held: the old processes' gauges go with them (their
+    // messages are back in the queue and held again by the new ones), not counted twice.
+    send(["held"]);
+    const held = async () => sums(await scrapeParsed(port), "dramatiq_delayed_messages_inprogress")[`${queue}.DQ/add`] ?? 0;
+    // (The workload's delayed messages went with the killed processes' gauges.)
+    await until("2 delayed held", async () => (await held()) === 2, 15_000);
+    process.kill(w.supervisor, "SIGHUP");
+    await until("both reloaded", async () => w.workers().length === 6, 30_000);
+    const ackSets = async () => {
+      let n = 0;
+      for (const key of await rec.keys(`dramatiq:__acks__.*.${queue}.DQ`)) n += await rec.sCard(key);
+      return n;
+    };
+    await until("the new processes hold the 2 delayed messages", async () => (await ackSets()) === 2, 15_000);
+    await sleep(1000);
+    const gauges = await scrapeParsed(port);
+    assert.equal(sums(gauges, "dramatiq_delayed_messages_inprogress")[`${queue}.DQ/add`], 2, "the 2 delayed messages counted once");
+    assert.deepEqual(counters(gauges), before, "the reloaded processes' counts are kept");
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("SIGHUP and SIGTERM while the modules still load: ignored and a clean stop, not Node's default death that leaves the PID file behind", { skip, timeout: 60_000 }, async () => {
+  const w = await startWorker(["-p", "1"], { queue: "early", module: "slowstart.mjs", ready: false });
+  try {
+    await until("the PID file", async () => existsSync(w.pidFile), 10_000);
+    const supervisor = Number(readFileSync(w.pidFile, "utf8"));
+    process.kill(supervisor, "SIGHUP");
+    await sleep(200);
+    assert.ok(groupAlive(w.group), `SIGHUP while loading killed it:\n${w.output}`);
+    process.kill(supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+    assert.match(w.output, /Stopping \(SIGTERM\) before the worker processes started/);
+    assert.equal(existsSync(w.pidFile), false, "its PID file is gone");
+  } finally {
+    await w.kill();
+  }
+});
+
+test("Python's module:broker form: the broker an export names (a dotted path too), or a function that sets it up; a missing export is an import error", { skip, timeout: 60_000 }, async () => {
+  const queue = "exported";
+  await rec.del(["exported"]);
+  for (const spec of ["exported.mjs:app.broker", "exported.mjs:setup"]) {
+    const w = await startWorker(["-p", "1", "-t", "1"], { queue, module: spec });
+    try {
+      await pySend(queue, [{ actor_name: "exported", args: [spec] }]);
+      await until(`a message run through ${spec}`, async () => (await rec.lRange("exported", 0, -1)).includes(spec), 15_000);
+      process.kill(w.supervisor, "SIGTERM");
+      assert.equal(await w.exited, 0, w.output);
+    } finally {
+      await w.kill();
+    }
+  }
+  const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
+  assert.equal(await missing.exited, 2, missing.output);
+  assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
+});
+
+test("--log-file: what actors print goes there too (Python's worker processes send their stdout and stderr to the log), beside the log lines", { skip, timeout: 60_000 }, async () => {
+  const queue = "logfile";
+  const log = join(dir, "worker-logfile.log");
+  rmSync(log, { force: true });
+  const w = await startWorker(["-p", "1", "-t", "1", "--log-file", log], { queue, ready: false });
+  try {
+    await until("the worker ready", async () => existsSync(log) && /Every worker process is ready for action/.test(readFileSync(log, "utf8")), 30_000);
+    await pySend(queue, [{ actor_name: "say", args: ["hello from an actor"] }]);
+    await until("the actor's output in the log file", async () => /hello from an actor \(stderr\)/.test(readFileSync(log, "utf8")), 15_000);
+    const text = readFileSync(log, "utf8");
+    assert.match(text, /^hello from an actor$/m);
+    assert.doesNotMatch(w.output, /hello from an actor/, "nothing on the terminal");
+    process.kill(Number(readFileSync(w.pidFile, "utf8")), "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("Dramatiq's dramatiq_queue_prefetch=1 (its advice for long tasks): a worker holds one message at a time, the rest stay queued for other workers, and it refills at once", { skip, timeout: 60_000 }, async () => {
+  const queue = "prefetch1";
+  await rec.del(["started", "finished"]);
+  const w = await startWorker(["-p", "1", "-t", "4"], { queue, env: { dramatiq_queue_prefetch: "1" } });
+  try {
+    // (The process's ready line may come after the supervisor's.)
+    await until("the worker process's ready line", async () => w.workers().length === 1, 10_000);
+    const [pid] = w.workers();
+    const ackKey = `dramatiq:__acks__.${w.brokerIds()[pid]}.${queue}`;
+    await pySend(queue, ["a", "b", "c"].map((tag) => ({ actor_name: "job", args: [tag, 1500] })));
+    await until("one started", async () => (await records("started")).length === 1, 10_000);
+    await sleep(300);
+    assert.equal((await records("started")).length, 1, "4 threads, but one message held");
+    assert.equal(await rec.sCard(ackKey), 1, "one message in its ack set");
+    assert.equal(await rec.lLen(`dramatiq:${queue}`), 2, "the others still queued (a default prefetch of 8 would hold all 3)");
+    // Short ones: each release fetches the next at once, not after a heartbeat's wait.
+    await until("the long ones done", async () => (await records("finished")).length === 3, 15_000);
+    const t0 = Date.now();
+    await pySend(queue, Array.from({ length: 20 }, (_, i) => ({ actor_name: "job", args: [`s${i}`, 10] })));
+    await until("20 short ones done", async () => (await records("finished")).length === 23, 15_000);
+    assert.ok(Date.now() - t0 < 10_000, `20 messages of 10 ms took ${Date.now() - t0} ms (a heartbeat per message would be 20 s)`);
     process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
   } finally {

@@ -79,6 +79,9 @@ export const kTimer = Symbol("dramatiq.timeLimitTimer");
 export const kReleaseWorker = Symbol.for("dramatiq-results.releaseWorker");
 /** `broker[kProbe]()`: one round trip to the server; rejects when it cannot be reached. */
 export const kProbe = Symbol.for("dramatiq-results.probe");
+/** `worker[kPrefetch] = { queue, delayQueue }`: the prefetch counts the worker command read
+ * from Dramatiq's environment variables (0: the default), set before `start()`. */
+export const kPrefetch = Symbol.for("dramatiq-results.prefetch");
 /** `RabbitmqBroker[kAmqpCore]`: `{ declarations, revive }`, the core's RabbitMQ decisions
  * (`rabbitmqDeclarations`, `rabbitmqRevive`) for the gateway's `--amqp` (gateway/amqp/),
  * which ships as sources outside the bundle and so cannot import the glue itself. */

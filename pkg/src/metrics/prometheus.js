@@ -23,6 +23,8 @@ export class Prometheus extends Middleware {
 
   constructor() {
     super();
+    /** How many times the metrics changed (the worker command pushes them when it moves). */
+    this.changes = 0;
     /** This process's metrics. */
     this.registry = new prom.Registry();
     const registers = [this.registry];
@@ -55,13 +57,17 @@ export class Prometheus extends Middleware {
   }
 
   afterNack(broker, message) {
+    this.changes += 1;
     this.rejects.inc(labels(message));
   }
 
   afterEnqueue(broker, message) {
     // As Dramatiq: an enqueue of a message that carries a retry count is a retry.
     const options = message.options;
-    if (options && options.retries !== undefined) this.retries.inc(labels(message));
+    if (options && options.retries !== undefined) {
+      this.changes += 1;
+      this.retries.inc(labels(message));
+    }
   }
 
   /**
@@ -69,17 +75,20 @@ export class Prometheus extends Middleware {
    * delay queue's name and uncounted (under the work queue's) when this process runs it.
    */
   beforeDelayMessage(broker, message) {
+    this.changes += 1;
     this.#delayed.add(message.messageId);
     this.delayedInProgress.inc(labels(message));
   }
 
   beforeProcessMessage(broker, message) {
+    this.changes += 1;
     if (this.#delayed.delete(message.messageId)) this.delayedInProgress.dec(labels(message));
     this.inProgress.inc(labels(message));
     this.#started.set(message.messageId, performance.now());
   }
 
   afterProcessMessage(broker, message, { exception } = {}) {
+    this.changes += 1;
     const l = labels(message);
     const started = this.#started.get(message.messageId) ?? performance.now();
     this.#started.delete(message.messageId);
@@ -101,7 +110,18 @@ function labels(message) {
 /** Prometheus's text for the sum of several processes' `registry.getMetricsAsJSON()`. */
 export async function aggregateText(perProcess) {
   const registry = prom.AggregatorRegistry.aggregate(perProcess);
-  return { contentType: registry.contentType, text: await registry.metrics() };
+  return { contentType: registry.contentType, text: pythonBucketBounds(await registry.metrics()) };
+}
+
+/**
+ * Bucket bounds written as Python's client writes them (`le="5.0"`, not prom-client's
+ * `le="5"`): `le` is a label, compared as text by Prometheus before 3.0, so a query or alert
+ * naming `le="1000.0"` for Python workers, or a `sum by (le)` over a fleet of both, would
+ * otherwise miss or split our buckets. Only a bare `le` label at the start of the label set
+ * (where prom-client puts it) is rewritten; a label value's escaped quotes never match.
+ */
+export function pythonBucketBounds(text) {
+  return text.replace(/^([a-zA-Z_:][a-zA-Z0-9_:]*_bucket\{le=")(\d+)(")/gm, "$1$2.0$3");
 }
 
 /**

@@ -1,6 +1,7 @@
 // What a network broker's worker consumer (`RedisBroker`'s, `RabbitmqBroker`'s) shares.
 // Internal: a consumer is made by its broker for a `Worker`, never by users.
 import { canonicalQueueName } from "../../dist/dramatiq_results.js";
+import { ActorNotFound } from "../errors.js";
 import { kHandle, kReleased } from "../internal/symbols.js";
 import { WorkerMessage } from "./message.js";
 
@@ -74,10 +75,12 @@ export function stopTimedOut(count, timeout, what) {
 }
 
 export class Consumer {
-  constructor(broker, worker, { queues, concurrency }) {
+  constructor(broker, worker, { queues, concurrency, prefetch }) {
     this.broker = broker;
     this.worker = worker;
     this.concurrency = concurrency;
+    /** Configured prefetch counts (0: the core's default for `concurrency`). */
+    this.configuredPrefetch = { queue: prefetch?.queue ?? 0, delayQueue: prefetch?.delayQueue ?? 0 };
     /** The canonical names of the queues consumed: `queues`, else those of the broker's local actors. */
     this.names = queues
       ? [...new Set([...queues].map((q) => canonicalQueueName(q)))]
@@ -160,6 +163,27 @@ export class Consumer {
     if (actor !== undefined && !actor.remote) return undefined;
     const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
     return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
+  }
+
+  /**
+   * Dead-letters `message`, which cannot run here (`refusal`, from `refusal()`, is logged),
+   * with the nack hooks around `nack()` (the broker's part), as Dramatiq's consumer does for
+   * a message of an undefined actor: failed, with `ActorNotFound` as its exception, so
+   * `Prometheus` counts the reject and every `afterNack` sees it.
+   */
+  async deadLetterRefused(message, refusal, nack) {
+    const broker = this.broker;
+    broker.logger.error(refusal);
+    const proxy = new WorkerMessage(message);
+    proxy.fail();
+    proxy.exception = new ActorNotFound(refusal);
+    try {
+      await broker.emitBefore("nack", proxy);
+    } catch (error) {
+      broker.logger.error(`Unexpected failure before nack of message ${message.messageId}.`, error);
+    }
+    await nack();
+    await broker.emitAfter("nack", proxy);
   }
 
   async #runLoop() {

@@ -6,7 +6,7 @@ import { SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
 import { asError, isInstance } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
-import { kAborted, kChanged, kConsume, kExposed, kFinish, kListen, kOnAbort, kProcess, kTake, kUndelay, kWorker } from "../internal/symbols.js";
+import { kAborted, kChanged, kConsume, kExposed, kFinish, kListen, kOnAbort, kPrefetch, kProcess, kTake, kUndelay, kWorker } from "../internal/symbols.js";
 import { Results } from "../middleware/index.js";
 import { settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
@@ -58,7 +58,7 @@ export class Worker {
     if (this.#running) return this;
     this.#running = true;
     if (typeof this.broker[kConsume] === "function") {
-      this.#consumer = this.broker[kConsume](this, { queues: this.queues, concurrency: this.concurrency });
+      this.#consumer = this.broker[kConsume](this, { queues: this.queues, concurrency: this.concurrency, prefetch: this[kPrefetch] });
       this.#loops = [this.#consumer.run()];
       return this;
     }

@@ -12,7 +12,7 @@ use super::message::Message;
 use crate::bindings::drivers::random::random_seed;
 use crate::bindings::js::{range_error, type_error};
 use crate::brokers::rabbitmq::{self as core, AmqpValue, Publish, QueueDeclare, Settle};
-use crate::brokers::{delay_queue_prefetch, queue_prefetch};
+use crate::brokers::{configured_prefetch, delay_queue_prefetch, queue_prefetch};
 use crate::wait::backoff::Jitter;
 
 fn set(obj: &js_sys::Object, name: &str, value: &JsValue) -> Result<(), JsValue> {
@@ -177,20 +177,20 @@ pub fn rabbitmq_settle(failed: bool) -> String {
 }
 
 /// The prefetch counts for a worker of `concurrency`: `{ queue, delayQueue }`
-/// (Dramatiq's `min(threads × 2, 65535)` and `min(threads × 1000, 65535)`).
+/// (Dramatiq's `min(threads × 2, 65535)` and `min(threads × 1000, 65535)`, or the
+/// configured counts when above 0: its `dramatiq_queue_prefetch` and
+/// `dramatiq_delay_queue_prefetch`).
 #[wasm_bindgen(js_name = rabbitmqPrefetch)]
-pub fn rabbitmq_prefetch(concurrency: u32) -> Result<JsValue, JsValue> {
+pub fn rabbitmq_prefetch(
+    concurrency: u32,
+    queue_configured: u32,
+    delay_configured: u32,
+) -> Result<JsValue, JsValue> {
     let out = js_sys::Object::new();
-    set(
-        &out,
-        "queue",
-        &JsValue::from_f64(f64::from(queue_prefetch(concurrency))),
-    )?;
-    set(
-        &out,
-        "delayQueue",
-        &JsValue::from_f64(f64::from(delay_queue_prefetch(concurrency))),
-    )?;
+    let queue = configured_prefetch(queue_configured, queue_prefetch(concurrency));
+    let delay = configured_prefetch(delay_configured, delay_queue_prefetch(concurrency));
+    set(&out, "queue", &JsValue::from_f64(f64::from(queue)))?;
+    set(&out, "delayQueue", &JsValue::from_f64(f64::from(delay)))?;
     Ok(out.into())
 }
 

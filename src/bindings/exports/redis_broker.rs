@@ -585,10 +585,11 @@ impl RedisTransport {
         vec![f64::from(next), ms]
     }
 
-    /// How many messages a consumer of a work queue holds at most, for `concurrency`.
+    /// How many messages a consumer of a work queue holds at most, for `concurrency`
+    /// (`configured`, when above 0, instead: Dramatiq's `dramatiq_queue_prefetch`).
     #[wasm_bindgen(js_name = queuePrefetch)]
-    pub fn queue_prefetch(concurrency: u32) -> u32 {
-        brokers::queue_prefetch(concurrency)
+    pub fn queue_prefetch(concurrency: u32, configured: u32) -> u32 {
+        brokers::configured_prefetch(configured, brokers::queue_prefetch(concurrency))
     }
 
     /// How many bytes of messages a consumer holds at most per queue, by default (the
@@ -606,10 +607,11 @@ impl RedisTransport {
         protocol::DEFAULT_MAX_MESSAGE_BYTES as f64
     }
 
-    /// How many messages a consumer of a delay queue holds at most, for `concurrency`.
+    /// How many messages a consumer of a delay queue holds at most, for `concurrency`
+    /// (`configured`, when above 0, instead: Dramatiq's `dramatiq_delay_queue_prefetch`).
     #[wasm_bindgen(js_name = delayQueuePrefetch)]
-    pub fn delay_queue_prefetch(concurrency: u32) -> u32 {
-        brokers::delay_queue_prefetch(concurrency)
+    pub fn delay_queue_prefetch(concurrency: u32, configured: u32) -> u32 {
+        brokers::configured_prefetch(configured, brokers::delay_queue_prefetch(concurrency))
     }
 
     /// Dramatiq's `WORKER_TIMEOUT`: an idle consumer fetches (heartbeats) at least this

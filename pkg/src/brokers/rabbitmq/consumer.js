@@ -48,7 +48,7 @@ export class RabbitmqConsumer extends Consumer {
 
   constructor(broker, worker, options) {
     super(broker, worker, options);
-    this.prefetch = rabbitmqPrefetch(this.concurrency);
+    this.prefetch = rabbitmqPrefetch(this.concurrency, this.configuredPrefetch.queue, this.configuredPrefetch.delayQueue);
     this.generation = 0; // bumped on every (re)connect: deliveries of older channels cannot be settled
     this.queues = []; // the channels of this generation, one per queue (see #queue)
     this.lost = null; // resolves when a channel of this generation closes
@@ -336,8 +336,7 @@ export class RabbitmqConsumer extends Consumer {
   async [kHandle]({ held, message }) {
     const refusal = this.refusal(message, held.queue);
     if (refusal !== undefined) {
-      this.broker.logger.error(refusal);
-      this.#settleNow(held, true);
+      await this.deadLetterRefused(message, refusal, () => this.#settleNow(held, true));
       return;
     }
     const proxy = new WorkerMessage(message);

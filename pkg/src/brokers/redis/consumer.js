@@ -25,8 +25,8 @@ export class RedisConsumer extends Consumer {
     super(broker, worker, options);
     this.transport = broker[kTransport];
     this.queues = this.names.flatMap((name) => [
-      this.#queue(name, RedisTransport.queuePrefetch(this.concurrency)),
-      this.#queue(delayQueueName(name), RedisTransport.delayQueuePrefetch(this.concurrency)),
+      this.#queue(name, RedisTransport.queuePrefetch(this.concurrency, this.configuredPrefetch.queue)),
+      this.#queue(delayQueueName(name), RedisTransport.delayQueuePrefetch(this.concurrency, this.configuredPrefetch.delayQueue)),
     ]);
   }
 
@@ -194,7 +194,9 @@ export class RedisConsumer extends Consumer {
     // fetch of 1 per message cost the worker a third of its main thread's time
     // (bench/worker_command.md). Python's consumer fetches only once its cache is empty;
     // this keeps half the runners' worth ready meanwhile.
-    if (!byteBound && q.prefetch - q.held < Math.max(1, this.concurrency >> 1)) return;
+    // (A prefetch below half the runners, Dramatiq's `dramatiq_queue_prefetch=1`, refills
+    // on every release: waiting for more room than the prefetch has would wait a heartbeat.)
+    if (!byteBound && q.prefetch - q.held < Math.min(q.prefetch, Math.max(1, this.concurrency >> 1))) return;
     q.woken = true;
     q.wake?.();
   }
@@ -204,12 +206,13 @@ export class RedisConsumer extends Consumer {
     const id = RedisTransport.redisMessageId(message);
     const refusal = this.refusal(message, queue.name, actorName);
     if (refusal !== undefined) {
-      broker.logger.error(refusal);
-      try {
-        await this.transport.nack(queue.name, id);
-      } catch (error) {
-        broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
-      }
+      await this.deadLetterRefused(message, refusal, async () => {
+        try {
+          await this.transport.nack(queue.name, id);
+        } catch (error) {
+          broker.logger.error(`Could not dead-letter message ${message.messageId} from queue ${queue.name}.`, error);
+        }
+      });
       return;
     }
     const proxy = new WorkerMessage(message);

@@ -22,13 +22,18 @@ function stamp(date) {
 
 /** Text for one logged argument: an Error's stack (its cause's too), anything else inspected. */
 function text(value) {
-  if (typeof value === "string") return value;
-  if (value instanceof Error) {
-    let out = value.stack ?? `${value.name}: ${value.message}`;
-    if (value.cause !== undefined) out += `\nCaused by: ${text(value.cause)}`;
-    return out;
+  try {
+    if (typeof value === "string") return value;
+    if (value instanceof Error) {
+      let out = value.stack ?? `${value.name}: ${value.message}`;
+      if (value.cause !== undefined) out += `\nCaused by: ${text(value.cause)}`;
+      return out;
+    }
+    return inspect(value, { depth: 4, breakLength: Infinity });
+  } catch {
+    // A thrown revoked Proxy or an error whose getters throw: the line still goes out.
+    return "(a value that cannot be read)";
   }
-  return inspect(value, { depth: 4, breakLength: Infinity });
 }
 
 /**
@@ -40,7 +45,13 @@ export function createLogger({ component, thread = "MainThread", verbose = false
   const write = (level, args) => {
     if (LEVELS[level] < min) return;
     let from = thread;
-    for (const a of args) if (a instanceof Error && typeof a[kThreadName] === "string") from = a[kThreadName];
+    for (const a of args) {
+      try {
+        if (a instanceof Error && typeof a[kThreadName] === "string") from = a[kThreadName];
+      } catch {
+        // Unreadable: the line names this thread.
+      }
+    }
     const head = `[${stamp(new Date())}] [PID ${process.pid}] [${from}] [${component}] [${NAMES[level]}]`;
     const line = `${head} ${args.map(text).join(" ")}\n`;
     try {

@@ -38,8 +38,8 @@ function reviveError(plain, threadName) {
 }
 
 /**
- * `new ThreadPool({ size, modules, logger, log, currentMessage })`: `size` threads, each
- * importing `modules` (file URLs) in order; `log` (`{ index, verbose, file }`) is how the
+ * `new ThreadPool({ size, modules, brokerExport, logger, log, currentMessage })`: `size`
+ * threads, each importing `modules` (file URLs) in order (`brokerExport`: as modules.js); `log` (`{ index, verbose, file }`) is how the
  * threads log; `currentMessage` (the broker has the `CurrentMessage` middleware) sends each
  * call's message along, so `CurrentMessage.getCurrentMessage()` works in the threads too.
  * `await start()` resolves once every thread is ready (rejects with the first import
@@ -48,6 +48,7 @@ function reviveError(plain, threadName) {
 export class ThreadPool {
   #size;
   #modules;
+  #brokerExport;
   #log;
   #logger;
   #slots = [];
@@ -60,9 +61,10 @@ export class ThreadPool {
   #currentMessage;
 
   constructor(options) {
-    const { size, modules, logger, log, currentMessage } = checkOptions("new ThreadPool()", options, {
+    const { size, modules, brokerExport, logger, log, currentMessage } = checkOptions("new ThreadPool()", options, {
       size: "count",
       modules: "iterable",
+      brokerExport: "string",
       logger: "object",
       log: "object",
       currentMessage: "boolean",
@@ -71,6 +73,7 @@ export class ThreadPool {
     this.#log = log ?? {};
     this.#size = size;
     this.#modules = [...modules];
+    this.#brokerExport = brokerExport;
     this.#logger = logger ?? console;
     /** `run(actor, args, { message, signal })`: a `Worker` executor (bound); when `signal`
      * aborts, the call fails with its reason and its thread is terminated and replaced. */
@@ -90,7 +93,7 @@ export class ThreadPool {
   #spawn() {
     const name = `Thread-${this.#next++}`;
     const thread = new Thread(new URL("./thread.js", import.meta.url), {
-      workerData: { modules: this.#modules, log: { ...this.#log, thread: name } },
+      workerData: { modules: this.#modules, brokerExport: this.#brokerExport, log: { ...this.#log, thread: name } },
       name,
     });
     const slot = { thread, name, job: undefined, ready: false };

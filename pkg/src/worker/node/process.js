@@ -6,10 +6,11 @@
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { CurrentMessage, Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
-import { kProbe } from "../../internal/symbols.js";
+import { kPrefetch, kProbe } from "../../internal/symbols.js";
 import { Prometheus } from "../../metrics/prometheus.js";
-import { RET, isConnectionError } from "./exit_codes.js";
+import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
+import { importModules } from "./modules.js";
 import { ThreadPool } from "./pool.js";
 
 const config = JSON.parse(process.argv[2]);
@@ -118,15 +119,17 @@ async function main() {
   // Brokers take the logger current when they are made, so set it before the modules run.
   setLogger(logger);
   const modules = config.modules.map((m) => pathToFileURL(m).href);
+  let importing;
   try {
-    for (const url of modules) await import(url);
+    await importModules(modules, config.brokerExport, (url) => (importing = url));
   } catch (error) {
-    const code = isConnectionError(error) ? RET.CONNECT : RET.IMPORT;
-    return fail(code, `${code === RET.CONNECT ? "Broker connection failed" : "Could not import the modules"}: ${error?.message ?? error}`, error);
+    if (isConnectionError(error)) return fail(RET.CONNECT, `Broker connection failed: ${error?.message ?? error}`, error);
+    const { line } = describeImportFailure(error, { locateSyntaxError: () => locateSyntaxErrorOf(importing) });
+    return fail(RET.IMPORT, `Could not import the modules: ${line}`, error);
   }
   const broker = getBroker();
   if (!(broker instanceof RedisBroker || broker instanceof RabbitmqBroker)) {
-    return fail(RET.IMPORT, "The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+    return fail(RET.IMPORT, "The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them, or name the export that is the broker (tasks.mjs:broker).");
   }
   try {
     await withTimeout(broker[kProbe](), 10_000, "the broker");
@@ -136,11 +139,24 @@ async function main() {
   if (config.metrics) {
     metrics = new Prometheus();
     broker.addMiddleware(metrics);
+    // What this process has counted, at most a second old, is the supervisor's: if this
+    // process dies without a word, the sums still hold its counts (as Python's files do).
+    let pushed = metrics.changes;
+    setInterval(async () => {
+      if (metrics.changes === pushed) return;
+      pushed = metrics.changes;
+      try {
+        send({ type: "snapshot", data: await metrics.registry.getMetricsAsJSON() });
+      } catch (error) {
+        logger.error("Could not read this process's metrics.", error);
+      }
+    }, 1000).unref();
   }
   if (config.verbose) broker.addMiddleware(new MessageLog(logger));
   pool = new ThreadPool({
     size: config.threads,
     modules,
+    brokerExport: config.brokerExport,
     logger,
     log: { index: config.index, verbose: config.verbose, file: config.logFile },
     // Only then does each call carry its message to the thread (a copy per message).
@@ -153,8 +169,19 @@ async function main() {
     return fail(RET.IMPORT, `Could not import the modules in a worker thread: ${error?.message ?? error}`, error);
   }
   if (stopping) return;
-  const queues = config.queues?.length ? config.queues : [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => a.queueName))];
-  worker = new Worker(broker, { concurrency: config.threads, queues: config.queues?.length ? config.queues : undefined, executor: pool.run });
+  // As Python's `dramatiq -Q`: a subset of the queues the modules' actors use. A named
+  // queue no actor here uses (another language's, a typo, a delay queue) is not consumed:
+  // this worker would only dead-letter every message on it, as ones for unknown actors.
+  const local = [...new Set([...broker.actors.values()].filter((a) => !a.remote).map((a) => a.queueName))];
+  let queues = local;
+  if (config.queues?.length) {
+    queues = config.queues.filter((q) => local.includes(q));
+    for (const q of config.queues.filter((q) => !local.includes(q))) {
+      logger.warn(`Not consuming queue ${JSON.stringify(q)} (-Q): no actor that runs here uses it (the queues of those that do: ${local.join(", ") || "none"}).`);
+    }
+  }
+  worker = new Worker(broker, { concurrency: config.threads, queues, executor: pool.run });
+  worker[kPrefetch] = config.prefetch;
   worker.start();
   send({ type: "ready", brokerId: broker instanceof RedisBroker ? broker.brokerId : undefined, queues });
   const id = broker instanceof RedisBroker ? `, broker id ${broker.brokerId}` : "";

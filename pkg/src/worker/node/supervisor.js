@@ -5,15 +5,16 @@
 // SIGTERM / SIGINT stop gracefully (a second one stops at once), SIGHUP restarts the
 // worker processes (a code reload), as a change under `--watch` does.
 import { fork } from "node:child_process";
-import { existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { RedisBroker, getBroker, setLogger } from "../../../dist/node.js";
 import { kProbe, kReleaseWorker } from "../../internal/symbols.js";
 import { serveMetrics } from "../../metrics/prometheus.js";
 import prom from "prom-client";
-import { RET, isConnectionError } from "./exit_codes.js";
+import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
+import { importModules } from "./modules.js";
 
 const ENTRY = new URL("./process.js", import.meta.url);
 
@@ -22,6 +23,21 @@ const ENTRY = new URL("./process.js", import.meta.url);
  * with one of Python's exit codes.
  */
 export async function supervise(config) {
+  let outputFd = "inherit";
+  if (config.logFile) {
+    // The logger swallows write errors (a full disk must not stop a worker), so a log file
+    // that cannot be written at all would leave the operator with no line anywhere.
+    try {
+      appendFileSync(config.logFile, "");
+      // What actors and modules print (console.log, a thread's stdout) goes there too, as
+      // Python's worker processes send their stdout and stderr to the log.
+      outputFd = openSync(config.logFile, "a");
+    } catch (error) {
+      process.stderr.write(`dramatiq-results worker: cannot write the log file ${config.logFile}: ${error.message}\n`);
+      process.exitCode = RET.IMPORT;
+      return;
+    }
+  }
   const logger = createLogger({ component: "dramatiq.MainProcess", verbose: config.verbose, file: config.logFile });
   let pidFileWritten = false;
   const exit = (code) => {
@@ -29,6 +45,16 @@ export async function supervise(config) {
     if (pidFileWritten) rmSync(config.pidFile, { force: true });
     setImmediate(() => process.exit(code));
   };
+
+  // Until the worker processes start (the modules' import and the broker's check can take
+  // a while), a stop signal ends the start and a reload has nothing to reload: Node's
+  // default for all three would kill this process and leave its PID file behind.
+  const early = {
+    SIGTERM: () => (logger.info("Stopping (SIGTERM) before the worker processes started."), exit(RET.OK)),
+    SIGINT: () => (logger.info("Stopping (SIGINT) before the worker processes started."), exit(RET.OK)),
+    SIGHUP: () => {},
+  };
+  for (const [signal, handler] of Object.entries(early)) process.on(signal, handler);
 
   if (config.pidFile) {
     if (!writePidFile(config.pidFile, logger)) return exit(RET.PIDFILE);
@@ -39,16 +65,22 @@ export async function supervise(config) {
   // clear line and an exit code before any process starts, and the broker they set is how
   // it returns a dead worker process's messages.
   setLogger(logger);
+  let importing;
   try {
-    for (const m of config.modules) await import(pathToFileURL(m).href);
+    await importModules(config.modules.map((m) => pathToFileURL(m).href), config.brokerExport, (url) => (importing = url));
   } catch (error) {
     const connect = isConnectionError(error);
-    logger.error(`${connect ? "Broker connection failed" : "Could not import the modules"}: ${error?.message ?? error}`, ...(config.verbose ? [error] : []));
-    return exit(connect ? RET.CONNECT : RET.IMPORT);
+    if (connect) {
+      logger.error(`Broker connection failed: ${error?.message ?? error}`, ...(config.verbose ? [error] : []));
+      return exit(RET.CONNECT);
+    }
+    const { line, detail } = describeImportFailure(error, { locateSyntaxError: () => locateSyntaxErrorOf(importing) });
+    logger.error(`Could not import the modules: ${line}${detail ? `\n${detail}` : ""}`, ...(config.verbose ? [error] : []));
+    return exit(RET.IMPORT);
   }
   const broker = getBroker();
   if (typeof broker[kProbe] !== "function") {
-    logger.error("The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them.");
+    logger.error("The modules set no RedisBroker or RabbitmqBroker: call setBroker(new RedisBroker(client)) (or a RabbitmqBroker) in them, or name the export that is the broker (tasks.mjs:broker).");
     return exit(RET.IMPORT);
   }
   try {
@@ -66,12 +98,17 @@ export async function supervise(config) {
   const children = new Set();
   let stopping = false;
   let booted = false;
-  let retired = []; // the metrics of worker processes that stopped cleanly
+  // The counters and histograms of worker processes that are gone, summed: as Python's
+  // multiprocess metrics keep a dead process's counts, so the sums never go down (a counter
+  // that drops reads as a reset, and rate() as a burst). Their gauges are not kept: what a
+  // gone process had in progress or delayed is back in its queue (Python's livesum).
+  let retired = [];
+  let retiring = Promise.resolve();
   let metricsServer;
 
   const spawn = (index, failures = 0) => {
     const child = fork(ENTRY, [JSON.stringify({ ...config, index })], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: ["ignore", outputFd, outputFd, "ipc"],
       serialization: "advanced",
     });
     const entry = { child, index, ready: false, brokerId: undefined, queues: undefined, failures, reload: false, startedAt: Date.now(), waiting: new Map() };
@@ -86,22 +123,39 @@ export async function supervise(config) {
       } else if (msg?.type === "failed") {
         entry.failure = msg;
       } else if (msg?.type === "metrics") {
+        if (msg.data !== undefined) entry.metrics = msg.data;
         entry.waiting.get(msg.id)?.(msg.data);
-      } else if (msg?.type === "final") {
-        // Its counts stay in the sums after it is gone (counters never go down).
-        keepRetired(msg.data);
+      } else if (msg?.type === "snapshot" || msg?.type === "final") {
+        // Its latest counts, pushed while it works and when it stops: what the sums keep
+        // of it once it is gone, even if it dies without a word (SIGKILL, a crash).
+        entry.metrics = msg.data;
       }
     });
-    child.on("exit", (code, signal) => onExit(entry, code, signal));
+    child.on("exit", (code, signal) => {
+      if (config.metrics) retire(entry);
+      onExit(entry, code, signal);
+    });
     return entry;
   };
 
-  const keepRetired = async (data) => {
-    try {
-      retired = [await prom.AggregatorRegistry.aggregate([...retired, data]).getMetricsAsJSON()];
-    } catch (error) {
-      logger.error("Could not keep a stopped worker process's metrics.", error);
-    }
+  /** Adds what a gone worker process counted to `retired` (one at a time: each reads the last). */
+  const retire = (entry) => {
+    retiring = retiring.then(async () => {
+      // Messages it sent before exiting are read before its channel closes.
+      if (entry.child.connected) {
+        await new Promise((resolve) => {
+          entry.child.once("disconnect", resolve);
+          setTimeout(resolve, 1000).unref();
+        });
+      }
+      const kept = (entry.metrics ?? []).filter((m) => m?.type !== "gauge");
+      if (kept.length === 0) return;
+      try {
+        retired = [await prom.AggregatorRegistry.aggregate([...retired, kept]).getMetricsAsJSON()];
+      } catch (error) {
+        logger.error(`Could not keep worker process ${entry.index}'s metrics.`, error);
+      }
+    });
   };
 
   const releasing = new Set();
@@ -204,6 +258,7 @@ export async function supervise(config) {
     if (stopping) killAll(`second ${signal}`);
     else stopAll(signal);
   };
+  for (const [signal, handler] of Object.entries(early)) process.off(signal, handler);
   process.on("SIGTERM", () => onStopSignal("SIGTERM"));
   process.on("SIGINT", () => onStopSignal("SIGINT"));
   process.on("SIGHUP", () => reload("SIGHUP"));
@@ -241,7 +296,11 @@ export async function supervise(config) {
             }),
         ),
       );
-      return [...retired, ...snapshots.filter((s) => s !== undefined)];
+      await retiring;
+      // A process that exited meanwhile is in `retired` now: counted there, not twice. One
+      // too busy to answer in time counts what it last said (a sum must not dip).
+      const current = snapshots.map((s, i) => (children.has(live[i]) ? (s ?? live[i].metrics) : undefined));
+      return [...retired, ...current.filter((s) => s !== undefined)];
     };
     try {
       metricsServer = await serveMetrics({ host: config.metrics.host, port: config.metrics.port, collect, logger });
@@ -268,8 +327,15 @@ function send(child, msg) {
 function writePidFile(path, logger) {
   try {
     if (existsSync(path)) {
-      const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      const text = readFileSync(path, "utf8").trim();
+      // As Python's `dramatiq`: a file that holds anything but a PID is not ours to
+      // overwrite (a config file named by mistake), nor to delete at exit.
+      if (!/^\d{1,10}$/.test(text)) {
+        logger.error(`The PID file ${path} holds something other than a PID; refusing to overwrite it.`);
+        return false;
+      }
+      const pid = Number(text);
+      if (pid > 0 && pid !== process.pid && alive(pid)) {
         logger.error(`The PID file ${path} names a running process (${pid}): is a worker already running?`);
         return false;
       }

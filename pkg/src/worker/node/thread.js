@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { CurrentMessage, Message, WorkerMessage, getBroker, setLogger } from "../../../dist/node.js";
 import { kRunExposed } from "../../internal/symbols.js";
 import { createLogger } from "./log.js";
+import { importModules } from "./modules.js";
 
 /** What crosses back for a thrown value: enough to rebuild the error on the main thread.
  * Never throws: an actor may throw a revoked Proxy or an object whose getters throw. */
@@ -48,11 +49,11 @@ function freeMessage(proxy) {
 }
 
 async function main() {
-  const { modules, log } = workerData;
+  const { modules, brokerExport, log } = workerData;
   // What the modules and actors log here is named after this process and thread.
   setLogger(createLogger({ component: `dramatiq.WorkerProcess(${log.index})`, thread: log.thread, verbose: log.verbose, file: log.file }));
   try {
-    for (const url of modules) await import(url);
+    await importModules(modules, brokerExport);
   } catch (error) {
     parentPort.postMessage({ type: "importError", error: thrownToPlain(error) });
     return;
