@@ -87,13 +87,8 @@ pub fn retries_so_far(message_options: &[(String, Value)]) -> u64 {
 fn reached(retries: u64, limit: &Value) -> bool {
     match limit {
         Value::Null => false,
-        Value::Bool(b) => retries >= u64::from(*b),
-        Value::Int(n) => i128::from(retries) >= i128::from(*n),
         // NaN compares false in Python too: it retries forever, as a `null` limit does.
-        Value::Float(x) => (retries as f64) >= *x,
-        // Beyond i64: a negative one is reached, a positive one never is.
-        Value::BigInt(digits) => digits.starts_with('-'),
-        _ => true,
+        limit => limit.as_number().is_none_or(|max| retries as f64 >= max),
     }
 }
 
