@@ -20,6 +20,8 @@ import time
 
 import dramatiq
 from dramatiq import Message
+from dramatiq.rate_limits import ConcurrentRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend as RateLimiterBackend
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 
@@ -85,6 +87,19 @@ def piper(x):
 @dramatiq.actor(queue_name=Q, store_results=True, throws=(AppError,))
 def thrower(msg):
     raise AppError(msg)
+
+
+# A key Python's repr escapes in RateLimitExceeded's text: a no-break, a zero-width space
+# and a line separator.
+MUTEX = ConcurrentRateLimiter(RateLimiterBackend(url=RESULTS_REDIS_URL), "mutex\u00a0\u200b\u2028\u00fc", limit=1)
+
+
+@dramatiq.actor(queue_name=Q, store_results=True, max_retries=0)
+def held(ms):
+    """Holds the mutex for `ms`; a second one meanwhile fails with RateLimitExceeded."""
+    with MUTEX.acquire():
+        time.sleep(ms / 1000)
+        return ms
 
 
 @dramatiq.actor(queue_name="sink")
