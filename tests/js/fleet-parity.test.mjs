@@ -47,10 +47,11 @@ const SCENARIO = `[
  {"id":"m-eta-text","actor":"ok","args":[15],"options":{"eta":"soon","on_success":"sink"}},
  {"id":"m-unknown","actor":"nobody","args":[16],"options":{"on_failure":"sink"}},
  {"id":"m-held-1","actor":"held","args":[1500],"options":{"on_failure":"sink"}},
- {"id":"m-held-2","actor":"held","args":[1500],"options":{"on_failure":"sink"}}
+ {"id":"m-held-2","actor":"held","args":[1500],"options":{"on_failure":"sink"}},
+ {"id":"m-spin","actor":"spin","args":[2500],"options":{"time_limit":300,"on_success":"sink","on_failure":"sink"}}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0 and m-unknown leave none).
-const RESULTS = 20;
+const RESULTS = 21;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
@@ -216,6 +217,11 @@ for (const kind of ["redis", "rabbitmq"]) {
       actor((x) => x, { ...on, actorName: "ünï✓", queueName: "q_u" });
       const mutex = new ConcurrentRateLimiter(new RedisRateLimiterBackend(client), "mutex\u00a0\u200b\u2028ü", { limit: 1 });
       actor((ms) => mutex.acquire(() => sleep(ms).then(() => ms)), { ...on, actorName: "held", maxRetries: 0 });
+      actor((ms) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end);
+        return ms;
+      }, { ...on, actorName: "spin", maxRetries: 0 });
       const worker = new Worker(broker, { queues: QUEUES, concurrency: 4 }).start();
       return {
         stop: async () => {
@@ -240,6 +246,7 @@ for (const kind of ["redis", "rabbitmq"]) {
         const callback = sent.find((m) => m.includes(`"${id}"`));
         assert.ok(callback && !callback.includes('"eta"'), `${id}: the worker dropped its eta before running it`);
       }
+      assert.ok(python['result [{"__t":"dramatiq.results.Result","exn":{"type":"TimeLimitExceeded","msg":""}}]'], "a synchronous actor past its time limit fails");
       const limited = "rate limit exceeded for key 'mutex\\xa0\\u200b\\u2028ü'";
       assert.ok(sent.some((m) => m.includes(`{"type":"RateLimitExceeded","message":${JSON.stringify(limited)}}`)), "the mutex's key as Python's repr writes it");
     });

@@ -102,6 +102,15 @@ def held(ms):
         return ms
 
 
+@dramatiq.actor(queue_name=Q, store_results=True, max_retries=0)
+def spin(ms):
+    """Computes for `ms` without yielding: a time limit stops it mid-way."""
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        pass
+    return ms
+
+
 @dramatiq.actor(queue_name="sink")
 def sink(*args, **kwargs):
     pass

@@ -70,6 +70,10 @@ export const kWorker = Symbol("dramatiq.worker");
 export const kExposed = Symbol("dramatiq.exposed");
 /** `proxy[kTimer]`: the `TimeLimit` timer of its attempt. */
 export const kTimer = Symbol("dramatiq.timeLimitTimer");
+/** `proxy[kOverdue]()`: set by `TimeLimit` for its attempt; aborts the attempt if its
+ * limit has passed (a timer cannot fire while synchronous code holds the thread) and
+ * answers the abort's reason, else undefined. */
+export const kOverdue = Symbol("dramatiq.timeLimitOverdue");
 
 // The `dramatiq-results worker` command (worker/node/) and the brokers. Its files ship as
 // sources beside the bundled entry (dist/node.js) and reach the broker from outside the
