@@ -178,8 +178,9 @@ for (const kind of ["redis", "rabbitmq"]) {
       const worker = await start();
       try {
         await runPython("parity_app.py", ["send"], { ...conn(), input: SCENARIO });
-        // Every result stored means every callback was sent (Results runs last); a worker
-        // that never gets there is compared as it is, so the diff says what it missed.
+        // Every result stored, and a second for the hooks after it (after-hooks run in
+        // reverse, so a success's callbacks follow its result by a moment); a worker that
+        // never gets there is compared as it is, so the diff says what it missed.
         const deadline = Date.now() + 30_000;
         while ((await resultKeys()).length < RESULTS && Date.now() < deadline) await sleep(100);
         await sleep(1000);
