@@ -140,17 +140,22 @@ impl Retries {
         let delay_ms = match failure.requested_delay_ms {
             Some(ms) => ms,
             None => {
-                // Anything but a count (which Python would choke on) reads as the default,
-                // so a hostile option cannot stop the decision.
+                // Any number is Python's to multiply (10.5 ms, `true`); anything else (which
+                // Python would choke on) reads as the default, so a hostile option cannot
+                // stop the decision. A negative back-off is due at once, as Python's past eta.
                 let pick = |name: &str, default: u64| {
                     option(message_options, name)
                         .or_else(|| option(actor_options, name))
-                        .map_or(default, |v| v.as_count().unwrap_or(default))
+                        .and_then(Value::as_number)
+                        .filter(|ms| ms.is_finite())
+                        .unwrap_or(default as f64)
                 };
                 let factor = pick("min_backoff", self.min_backoff_ms);
-                let max = pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS);
+                let max =
+                    pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS as f64);
                 let attempts = u32::try_from(retries).unwrap_or(u32::MAX);
-                compute_backoff_with(attempts, factor as f64, max as f64, jitter).1 as u64
+                // `as` saturates: a negative delay is 0.
+                compute_backoff_with(attempts, factor, max, jitter).1 as u64
             }
         };
         Retry::Again {
@@ -305,6 +310,30 @@ mod tests {
         let r = decide(
             Retries::default(),
             &[("max_backoff", 0.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(
+            r,
+            Retry::Again {
+                retries: 1,
+                delay_ms: 0
+            }
+        );
+        // A fractional back-off is multiplied as Python does (10.5 ms: 10 to 20 ms).
+        let r = decide(
+            Retries::default(),
+            &[("min_backoff", Value::Float(10.5))],
+            &actor,
+            Failure::default(),
+        );
+        let Retry::Again { delay_ms, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert!((10..21).contains(&delay_ms), "{delay_ms}");
+        let r = decide(
+            Retries::default(),
+            &[("min_backoff", Value::Int(-5))],
             &actor,
             Failure::default(),
         );

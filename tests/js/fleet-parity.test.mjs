@@ -42,6 +42,7 @@ const SCENARIO = `[
  {"id":"m-age-neg","actor":"ok","args":[12],"options":{"max_age":-1}},
  {"id":"m-age-true","actor":"ok","args":[13],"ts_offset":-5000,"options":{"max_age":true}},
  {"id":"m-minb0","actor":"boom_slow","args":["b0"],"options":{"min_backoff":0,"on_retry_exhausted":"sink"}},
+ {"id":"m-minb-frac","actor":"boom_slow","args":["bf"],"options":{"min_backoff":10.5,"on_retry_exhausted":"sink"}},
  {"id":"m-maxr-frac","actor":"boom_retry","args":["f"],"options":{"max_retries":1.5,"on_retry_exhausted":"sink"}},
  {"id":"m-eta-null","actor":"ok","args":[14],"options":{"eta":null,"on_success":"sink"}},
  {"id":"m-eta-text","actor":"ok","args":[15],"options":{"eta":"soon","on_success":"sink"}},
@@ -51,7 +52,7 @@ const SCENARIO = `[
  {"id":"m-spin","actor":"spin","args":[2500],"options":{"time_limit":300,"on_success":"sink","on_failure":"sink"}}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0 and m-unknown leave none).
-const RESULTS = 21;
+const RESULTS = 22;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
@@ -241,6 +242,7 @@ for (const kind of ["redis", "rabbitmq"]) {
       assert.equal(skipped?.count, 4, "max_age 1000.5, -1 and true skip the message, as 1000 does");
       const dead = kind === "redis" ? python["dramatiq:pq.XQ.msgs"].value : python["amqp pq.XQ"];
       assert.ok(dead.some((m) => m.includes('"m-minb0"')), "min_backoff 0 retries at once, so boom_slow is dead before its minute");
+      assert.ok(dead.some((m) => m.includes('"m-minb-frac"')), "min_backoff 10.5 retries within milliseconds");
       assert.ok(dead.some((m) => m.includes('"m-maxr-frac"') && m.includes('"retries":2')), "max_retries 1.5 allows two retries");
       const sent = kind === "redis" ? python["dramatiq:sink.msgs"].value : python["amqp sink"];
       for (const id of ["m-eta-null", "m-eta-text"]) {
