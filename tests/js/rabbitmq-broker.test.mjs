@@ -197,6 +197,25 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     });
   }
 
+  test("a producer that enqueues and closes at once (no confirms) has sent every message, as Python's", async () => {
+    // Python's producer process sends and exits: each message is on RabbitMQ.
+    await runPython("produce.py", ["send", ...Array.from({ length: 20 }, (_, i) => `{"actor":"add","args":[${i}]}`), '{"actor":"add","args":[0],"delay":60000}'], conn("py_then_exit"));
+    const counts = async (queue) => {
+      const ch = await admin.createChannel();
+      const [ready, delayed] = [(await ch.checkQueue(queue)).messageCount, (await ch.checkQueue(`${queue}.DQ`)).messageCount];
+      await ch.close();
+      return [ready, delayed];
+    };
+    assert.deepEqual(await counts("py_then_exit"), [20, 1]);
+    // The same from JS: each enqueue resolved, then close() at once. amqplib had put the
+    // connection's Close ahead of the buffered publishes, and RabbitMQ dropped every one.
+    const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: [] });
+    for (let i = 0; i < 20; i++) await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [i] }));
+    await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [0] }), { delay: 60_000 });
+    await broker.close();
+    assert.deepEqual(await counts("js_then_close"), [20, 1]);
+  });
+
   test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery)", async () => {
     const broker = await open({ confirmDelivery: true });
     await broker.enqueue(new Message({ queueName: "vanish", actorName: "add", args: [1] }));

@@ -484,11 +484,26 @@ export class RabbitmqBroker extends NetworkBroker {
     }
   }
 
-  /** Closes the connection (and with it every channel); the broker cannot be used afterwards. */
+  /**
+   * Closes the connection (and with it every channel); the broker cannot be used afterwards.
+   * Every message whose `enqueue` resolved is on RabbitMQ by then, confirms or not.
+   */
   async close() {
     this.#closed = true;
     const conn = this.#connection;
+    const publishing = this.#channel;
     this.#forget();
+    // amqplib puts a connection's Close on the wire ahead of publishes still buffered on a
+    // channel, and RabbitMQ drops those (an enqueue-then-close script lost every message).
+    // The publish channel's own Close goes after its publishes, and its CloseOk says the
+    // server has them, as pika's blocking publish does for Python's broker.close().
+    if (publishing) {
+      try {
+        await (await publishing).close();
+      } catch {
+        // Already closed with its connection, or never opened.
+      }
+    }
     if (conn) {
       try {
         await (await conn).close();
