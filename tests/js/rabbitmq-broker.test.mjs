@@ -197,7 +197,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     });
   }
 
-  test("a producer that enqueues and closes at once (no confirms) has sent every message, as Python's", async () => {
+  test("a producer that enqueues or sends and closes at once has sent every message, as Python's", async () => {
     // Python's producer process sends and exits: each message is on RabbitMQ.
     await runPython("produce.py", ["send", ...Array.from({ length: 20 }, (_, i) => `{"actor":"add","args":[${i}]}`), '{"actor":"add","args":[0],"delay":60000}'], conn("py_then_exit"));
     const counts = async (queue) => {
@@ -214,6 +214,18 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [0] }), { delay: 60_000 });
     await broker.close();
     assert.deepEqual(await counts("js_then_close"), [20, 1]);
+    // And sends not awaited (Python's send() has published when it returns): close() lets
+    // them finish instead of failing each with "the broker is closed".
+    for (const confirmDelivery of [false, true]) {
+      const queue = `js_send_close_${confirmDelivery}`;
+      const b = await RabbitmqBroker.connect(rabbit.url, { middleware: [], confirmDelivery, logger: recordingLogger() });
+      const add = actor("add", { broker: b, queueName: queue });
+      const sent = Array.from({ length: 10 }, (_, i) => add.send(i));
+      await b.close();
+      const settled = await Promise.allSettled(sent.map((m) => m.enqueued));
+      assert.deepEqual(settled.map((r) => r.status), Array(10).fill("fulfilled"), `confirmDelivery ${confirmDelivery}`);
+      assert.deepEqual(await counts(queue), [10, 0]);
+    }
   });
 
   test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery)", async () => {

@@ -72,6 +72,7 @@ export class RabbitmqBroker extends NetworkBroker {
   #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
   #draining = new WeakMap(); // channel → Promise of its next 'drain'
   #closed = false;
+  #writing = new Set(); // Promises of the publishes under way, for close() to wait on
 
   constructor(connection, options) {
     const { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger, prefetchBytes, maxMessageBytes } =
@@ -287,7 +288,15 @@ export class RabbitmqBroker extends NetworkBroker {
    * with `confirmDelivery`, settles once RabbitMQ confirmed it. A lost connection or channel
    * is retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
    */
-  async [kWrite](out, delay) {
+  [kWrite](out, delay) {
+    const writing = this.#write(out, delay);
+    this.#writing.add(writing);
+    const done = () => this.#writing.delete(writing);
+    writing.then(done, done);
+    return writing;
+  }
+
+  async #write(out, delay) {
     const sent = out.message;
     const body = buffer(out.body);
     const queueName = sent.queueName;
@@ -486,9 +495,13 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /**
    * Closes the connection (and with it every channel); the broker cannot be used afterwards.
-   * Every message whose `enqueue` resolved is on RabbitMQ by then, confirms or not.
+   * Publishes under way (a `send()` not awaited) finish first, and every message sent
+   * before is on RabbitMQ by then, confirms or not.
    */
   async close() {
+    // Python's send() has published when it returns, so its close() finds nothing under
+    // way: a send() made before close() here is let finish too (its `enqueued` settles).
+    while (!this.#closed && this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
     this.#closed = true;
     const conn = this.#connection;
     const publishing = this.#channel;
