@@ -206,14 +206,21 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
       await ch.close();
       return [ready, delayed];
     };
-    assert.deepEqual(await counts("py_then_exit"), [20, 1]);
+    // RabbitMQ routes a channel's publishes to a queue asynchronously: another channel's
+    // count may lag a moment behind, so it is read until it matches (or 5 s went by).
+    const settled = async (queue, want) => {
+      let got;
+      await eventually(async () => String(got = await counts(queue)) === String(want), `${queue}: ${want}`, 5000).catch(() => {});
+      return got;
+    };
+    assert.deepEqual(await settled("py_then_exit", [20, 1]), [20, 1]);
     // The same from JS: each enqueue resolved, then close() at once. amqplib had put the
     // connection's Close ahead of the buffered publishes, and RabbitMQ dropped every one.
     const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: [] });
     for (let i = 0; i < 20; i++) await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [i] }));
     await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [0] }), { delay: 60_000 });
     await broker.close();
-    assert.deepEqual(await counts("js_then_close"), [20, 1]);
+    assert.deepEqual(await settled("js_then_close", [20, 1]), [20, 1]);
     // And sends not awaited (Python's send() has published when it returns): close() lets
     // them finish instead of failing each with "the broker is closed".
     for (const confirmDelivery of [false, true]) {
@@ -222,9 +229,9 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
       const add = actor("add", { broker: b, queueName: queue });
       const sent = Array.from({ length: 10 }, (_, i) => add.send(i));
       await b.close();
-      const settled = await Promise.allSettled(sent.map((m) => m.enqueued));
-      assert.deepEqual(settled.map((r) => r.status), Array(10).fill("fulfilled"), `confirmDelivery ${confirmDelivery}`);
-      assert.deepEqual(await counts(queue), [10, 0]);
+      const outcomes = await Promise.allSettled(sent.map((m) => m.enqueued));
+      assert.deepEqual(outcomes.map((r) => r.status), Array(10).fill("fulfilled"), `confirmDelivery ${confirmDelivery}`);
+      assert.deepEqual(await settled(queue, [10, 0]), [10, 0]);
     }
   });
 

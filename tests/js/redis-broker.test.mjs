@@ -95,6 +95,20 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     assert.equal(await client.hLen("vec:q.msgs"), size);
   });
 
+  test("send() then broker.close() then the client's close: every message is on Redis, as Python's blocking send", async () => {
+    const own = createClient({ url: server.url });
+    own.on("error", () => {});
+    await own.connect();
+    const broker = new RedisBroker(own, { logger: recordingLogger(), middleware: [] });
+    const add = actor("add", { broker, queueName: "send_then_close" });
+    const sent = Array.from({ length: 10 }, (_, i) => add.send(i));
+    await broker.close(); // had returned at once, and the client's close below failed every write
+    await own.quit();
+    const settled = await Promise.allSettled(sent.map((m) => m.enqueued));
+    assert.deepEqual(settled.map((r) => r.status), Array(10).fill("fulfilled"));
+    assert.equal(await client.lLen("dramatiq:send_then_close"), 10);
+  });
+
   test("a failed write rejects message.enqueued and getResult, logs, and leaves no unhandled rejection", async () => {
     const dead = createClient({ url: server.url });
     dead.on("error", () => {});

@@ -28,6 +28,9 @@ export const kPrepare = Symbol("dramatiq.prepare");
 export const kPreparedMessage = Symbol("dramatiq.preparedMessage");
 /** `broker[kWrite](prepared, delay)`: the write; resolves with the message as sent. */
 export const kWrite = Symbol("dramatiq.write");
+/** `broker[kWritesSettled]()`: resolves once every write under way (and any started
+ * meanwhile) has settled, for a network broker's `close()`. */
+export const kWritesSettled = Symbol("dramatiq.writesSettled");
 /** `broker[kAfterEnqueue](message, delay)`: the `afterEnqueue` hooks, logged not raised. */
 export const kAfterEnqueue = Symbol("dramatiq.afterEnqueue");
 /** `broker[kSent](message, enqueued)`: the message, with `enqueued` and a `getResult` awaiting it. */

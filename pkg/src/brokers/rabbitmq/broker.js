@@ -31,6 +31,7 @@ import {
   kPrepare,
   kPreparedMessage,
   kWrite,
+  kWritesSettled,
 } from "../../internal/symbols.js";
 import { NetworkBroker, checkDelay } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
@@ -72,7 +73,6 @@ export class RabbitmqBroker extends NetworkBroker {
   #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
   #draining = new WeakMap(); // channel → Promise of its next 'drain'
   #closed = false;
-  #writing = new Set(); // Promises of the publishes under way, for close() to wait on
 
   constructor(connection, options) {
     const { confirmDelivery = false, maxPriority, deadMessageTtl, middleware, logger, prefetchBytes, maxMessageBytes } =
@@ -288,15 +288,7 @@ export class RabbitmqBroker extends NetworkBroker {
    * with `confirmDelivery`, settles once RabbitMQ confirmed it. A lost connection or channel
    * is retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
    */
-  [kWrite](out, delay) {
-    const writing = this.#write(out, delay);
-    this.#writing.add(writing);
-    const done = () => this.#writing.delete(writing);
-    writing.then(done, done);
-    return writing;
-  }
-
-  async #write(out, delay) {
+  async [kWrite](out, delay) {
     const sent = out.message;
     const body = buffer(out.body);
     const queueName = sent.queueName;
@@ -499,9 +491,7 @@ export class RabbitmqBroker extends NetworkBroker {
    * before is on RabbitMQ by then, confirms or not.
    */
   async close() {
-    // Python's send() has published when it returns, so its close() finds nothing under
-    // way: a send() made before close() here is let finish too (its `enqueued` settles).
-    while (!this.#closed && this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
+    if (!this.#closed) await this[kWritesSettled]();
     this.#closed = true;
     const conn = this.#connection;
     const publishing = this.#channel;
