@@ -49,10 +49,12 @@ const SCENARIO = `[
  {"id":"m-unknown","actor":"nobody","args":[16],"options":{"on_failure":"sink"}},
  {"id":"m-held-1","actor":"held","args":[1500],"options":{"on_failure":"sink"}},
  {"id":"m-held-2","actor":"held","args":[1500],"options":{"on_failure":"sink"}},
- {"id":"m-spin","actor":"spin","args":[2500],"options":{"time_limit":300,"on_success":"sink","on_failure":"sink"}}
+ {"id":"m-spin","actor":"spin","args":[2500],"options":{"time_limit":300,"on_success":"sink","on_failure":"sink"}},
+ {"id":"m-ts-frac","actor":"ok","args":[17],"ts_fraction":0.5,"options":{"on_success":"sink"}},
+ {"id":"m-ts-frac-old","actor":"ok","args":[18],"ts_fraction":0.5,"ts_offset":-5000,"options":{"max_age":1000}}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0 and m-unknown leave none).
-const RESULTS = 22;
+const RESULTS = 24;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
@@ -239,7 +241,8 @@ for (const kind of ["redis", "rabbitmq"]) {
       python = await run(pythonWorker);
       // Python's own reading of the unusual options, which the JS run is held to.
       const skipped = python['result [{"__t":"dramatiq.results.Result","exn":{"type":"SkipMessage","msg":"Message age limit exceeded"}}]'];
-      assert.equal(skipped?.count, 4, "max_age 1000.5, -1 and true skip the message, as 1000 does");
+      assert.equal(skipped?.count, 5, "max_age 1000.5, -1 and true skip the message, as 1000 does (and with a float timestamp)");
+      assert.ok(python["result [17]"], "a message whose timestamp is a float runs");
       const dead = kind === "redis" ? python["dramatiq:pq.XQ.msgs"].value : python["amqp pq.XQ"];
       assert.ok(dead.some((m) => m.includes('"m-minb0"')), "min_backoff 0 retries at once, so boom_slow is dead before its minute");
       assert.ok(dead.some((m) => m.includes('"m-minb-frac"')), "min_backoff 10.5 retries within milliseconds");

@@ -9,8 +9,9 @@ no worker of the test consumes, so the messages a worker sends onward stay to be
 
     parity_app.py send < specs   enqueue each spec of the JSON list on stdin as
                                  broker.enqueue(Message(...), delay=...): fixed message ids,
-                                 options as given (Python's JSON: NaN, big integers), and
-                                 "ts_offset" (ms) moves message_timestamp into the past
+                                 options as given (Python's JSON: NaN, big integers),
+                                 "ts_offset" (ms) moves message_timestamp into the past and
+                                 "ts_fraction" adds a fraction of a millisecond to it
 """
 
 import json
@@ -131,7 +132,8 @@ def send(specs):
             kwargs=s.get("kwargs", {}),
             options=s.get("options", {}),
             message_id=s["id"],
-            message_timestamp=now + s.get("ts_offset", 0),
+            # "ts_fraction" makes it a float, as a hand-made time.time() * 1000 is.
+            message_timestamp=now + s.get("ts_offset", 0) + s.get("ts_fraction", 0),
         )
         broker.enqueue(message, delay=s.get("delay"))
     print(len(specs))
