@@ -19,7 +19,7 @@ import {
   pipeline,
 } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
-import { havePython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep, text } from "./helpers.mjs";
 import {
   brokerVectors,
@@ -93,6 +93,18 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     cycle.self = cycle;
     assert.throws(() => add.send(cycle), TypeError);
     assert.equal(await client.hLen("vec:q.msgs"), size);
+  });
+
+  test("a delay of 0 goes to the delay queue with an eta, as Python's enqueue(delay=0) does", async () => {
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1],"delay":0}'], { broker: "redis", url: server.url, queue: "d0py" });
+    const broker = new RedisBroker(client, { logger: recordingLogger(), middleware: [] });
+    const sent = await broker.enqueue(new Message({ queueName: "d0js", actorName: "add", args: [1] }), { delay: 0 });
+    assert.equal(sent.queueName, "d0js.DQ");
+    for (const q of ["d0py", "d0js"]) {
+      assert.deepEqual([await client.lLen(`dramatiq:${q}`), await client.lLen(`dramatiq:${q}.DQ`)], [0, 1], q);
+      const [body] = await client.hVals(`dramatiq:${q}.DQ.msgs`);
+      assert.equal(typeof JSON.parse(body).options.eta, "number", q);
+    }
   });
 
   test("send() then broker.close() then the client's close: every message is on Redis, as Python's blocking send", async () => {
