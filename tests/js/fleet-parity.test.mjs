@@ -51,10 +51,12 @@ const SCENARIO = `[
  {"id":"m-held-2","actor":"held","args":[1500],"options":{"on_failure":"sink"}},
  {"id":"m-spin","actor":"spin","args":[2500],"options":{"time_limit":300,"on_success":"sink","on_failure":"sink"}},
  {"id":"m-ts-frac","actor":"ok","args":[17],"ts_fraction":0.5,"options":{"on_success":"sink"}},
- {"id":"m-ts-frac-old","actor":"ok","args":[18],"ts_fraction":0.5,"ts_offset":-5000,"options":{"max_age":1000}}
+ {"id":"m-ts-frac-old","actor":"ok","args":[18],"ts_fraction":0.5,"ts_offset":-5000,"options":{"max_age":1000}},
+ {"id":"m-pipe-frac","actor":"ok","args":[19],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":1.5},"message_id":"m-pipe4","message_timestamp":1}}},
+ {"id":"m-pipe-neg","actor":"ok","args":[20],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":-5},"message_id":"m-pipe5","message_timestamp":1}}}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0 and m-unknown leave none).
-const RESULTS = 24;
+const RESULTS = 26;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
