@@ -947,8 +947,9 @@ export class RedisBroker extends Broker {
   declareQueue(name: string): void;
   /** The declared queue names, delay queues included. */
   getDeclaredQueues(): Set<string>;
-  /** Releases nothing: the client is the caller's to close. */
-  close(): void;
+  /** Lets the writes under way finish (a `send()` not awaited lands); releases nothing
+   * else: the client is the caller's to close, after this. */
+  close(): Promise<void>;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
   enqueue<R>(message: Message<R>, options?: { delay?: number }): Promise<Message<R>>;
@@ -1079,7 +1080,8 @@ export class RabbitmqBroker extends Broker {
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages. */
   flushAll(): Promise<void>;
-  /** Closes the connection; the broker cannot be used afterwards. */
+  /** Lets the publishes under way finish (a `send()` not awaited lands), then closes the
+   * connection; the broker cannot be used afterwards. */
   close(): Promise<void>;
 }
 

@@ -63,6 +63,25 @@ impl Value {
         }
     }
 
+    /// The number Python would compare this with (`retries >= max_retries`,
+    /// `age >= max_age`): an int, a float (NaN included), a bool as 0 or 1, a big integer
+    /// rounded to the nearest float (infinite beyond f64); `None` for anything else.
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            Value::Int(n) => Some(*n as f64),
+            Value::Float(x) => Some(*x),
+            Value::BigInt(digits) => Some(crate::codec::decimal::parse_f64(digits).unwrap_or(
+                if digits.starts_with('-') {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                },
+            )),
+            _ => None,
+        }
+    }
+
     /// The value stored under `key`, if this is a dict that has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {

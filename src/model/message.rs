@@ -109,10 +109,14 @@ impl Message {
         };
         let message_timestamp = match dict.get("message_timestamp") {
             Some(Value::Int(n)) => *n,
+            // Python's producer writes an int, but its worker runs a message whose timestamp
+            // is any number (a hand-made `Message(message_timestamp=time.time() * 1000)`):
+            // so does ours, to the millisecond, rather than dead-letter it as malformed.
+            Some(Value::Float(x)) if x.is_finite() && x.abs() < 9.2e18 => x.trunc() as i64,
             None | Some(Value::Null) => default_timestamp,
             Some(_) => {
                 return Err(MessageError(
-                    "message_timestamp must be an integer (milliseconds)".into(),
+                    "message_timestamp must be a number (milliseconds)".into(),
                 ))
             }
         };
@@ -199,6 +203,20 @@ mod tests {
         let d = Value::Dict(vec![("queue_name".into(), Value::Int(1))]);
         let err = Message::from_dict(&d, 0).unwrap_err();
         assert!(err.0.contains("queue_name"), "{err}");
+    }
+
+    #[test]
+    fn a_fractional_timestamp_is_read_to_the_millisecond() {
+        let text = br#"{"queue_name":"q","actor_name":"a","message_id":"m","message_timestamp":1700000000000.5}"#;
+        let m = Message::from_dict(&crate::codec::parser::decode(text).unwrap(), 0).unwrap();
+        assert_eq!(m.message_timestamp, 1_700_000_000_000);
+        for bad in [r#""soon""#, "NaN", "1e300", "true"] {
+            let text = format!(
+                r#"{{"queue_name":"q","actor_name":"a","message_id":"m","message_timestamp":{bad}}}"#
+            );
+            let dict = crate::codec::parser::decode(text.as_bytes()).unwrap();
+            assert!(Message::from_dict(&dict, 0).is_err(), "{bad}");
+        }
     }
 
     #[test]

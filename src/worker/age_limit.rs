@@ -21,14 +21,17 @@ pub fn exceeded(
     timestamp_ms: i64,
     now_ms: f64,
 ) -> bool {
-    let max_age = option(message_options, "max_age")
+    // Python's `age >= max_age` is numeric whatever the number's type: a float, a
+    // negative or `true` limit skips too. Anything Python could not compare never skips.
+    let max_age = match option(message_options, "max_age")
         .filter(|v| v.truthy())
         .or_else(|| option(actor_options, "max_age"))
-        .map_or(default_max_age_ms, Value::as_count);
-    match max_age {
-        None | Some(0) => false,
-        Some(max_age) => now_ms - timestamp_ms as f64 >= max_age as f64,
-    }
+    {
+        Some(v) if v.truthy() => v.as_number(),
+        Some(_) => None,
+        None => default_max_age_ms.filter(|&ms| ms > 0).map(|ms| ms as f64),
+    };
+    max_age.is_some_and(|max_age| now_ms - timestamp_ms as f64 >= max_age)
 }
 
 #[cfg(test)]
@@ -51,5 +54,30 @@ mod tests {
         // Nonsense limits never skip.
         let bad = opts(&[("max_age", "soon".into())]);
         assert!(!exceeded(None, &bad, &[], 0, 1e12));
+        // Python compares any number: a fraction, a negative limit, `true` (1 ms).
+        let half = opts(&[("max_age", Value::Float(1000.5))]);
+        assert!(exceeded(None, &half, &[], 0, 1_000.5));
+        assert!(!exceeded(None, &half, &[], 0, 1_000.0));
+        assert!(exceeded(
+            None,
+            &opts(&[("max_age", Value::Int(-1))]),
+            &[],
+            0,
+            0.0
+        ));
+        assert!(exceeded(
+            None,
+            &opts(&[("max_age", true.into())]),
+            &[],
+            0,
+            1.0
+        ));
+        assert!(!exceeded(
+            None,
+            &opts(&[("max_age", Value::BigInt("9".repeat(40)))]),
+            &[],
+            0,
+            1e15
+        ));
     }
 }

@@ -63,7 +63,13 @@ pub fn next_step(
     if !ignore {
         next.args.push(result.clone());
     }
-    let delay = option(&next.options, "delay").and_then(Value::as_count);
+    // Python enqueues with any number as the delay (`delay is not None`): a fraction to the
+    // millisecond below it, a negative one (an eta already past) as 0, both on the delay
+    // queue. Anything else is no delay (Python would fail to add it to the clock).
+    let delay = option(&next.options, "delay")
+        .and_then(Value::as_number)
+        .filter(|ms| ms.is_finite())
+        .map(|ms| ms.clamp(0.0, 9_007_199_254_740_991.0).trunc() as u64);
     Ok(Some((next, delay)))
 }
 
@@ -128,6 +134,22 @@ mod tests {
         assert!(next.args.is_empty());
         assert_eq!(delay, Some(25));
         assert_eq!(next_step(&linked[1], &Value::Null, false, 0).unwrap(), None);
+        // Any number delays, as Python's `delay is not None`: a fraction, a negative, `true`.
+        for (given, want) in [
+            (Value::Float(1.5), Some(1)),
+            (Value::Int(-5), Some(0)),
+            (Value::Bool(true), Some(1)),
+            (Value::Int(0), Some(0)),
+            (Value::Str("soon".into()), None),
+        ] {
+            let mut later = step("b", vec![]);
+            later.set_option("delay", given.clone());
+            let linked = link(vec![step("a", vec![]), later]);
+            let (_, delay) = next_step(&linked[0], &Value::Null, false, 0)
+                .unwrap()
+                .unwrap();
+            assert_eq!(delay, want, "{given:?}");
+        }
     }
 
     #[test]

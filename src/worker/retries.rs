@@ -80,6 +80,18 @@ pub fn retries_so_far(message_options: &[(String, Value)]) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `retries` has reached a message's or actor's `max_retries`: Python's
+/// `retries >= max_retries`, numeric whatever the number's type (a limit of `1.5` allows two
+/// retries, `true` one); `null` never ends. A value Python could not compare (a string, a
+/// list) ends the retries, so a hostile option cannot retry a message forever.
+fn reached(retries: u64, limit: &Value) -> bool {
+    match limit {
+        Value::Null => false,
+        // NaN compares false in Python too: it retries forever, as a `null` limit does.
+        limit => limit.as_number().is_none_or(|max| retries as f64 >= max),
+    }
+}
+
 impl Retries {
     /// `Retries(max_retries=…, min_backoff=…, max_backoff=…)`; a missing or zero back-off
     /// means the default (Dramatiq's `or`).
@@ -96,9 +108,10 @@ impl Retries {
         }
     }
 
-    /// `after_process_message` with an exception. `max_retries` is looked up message,
-    /// then actor, then middleware, a present key winning (a `null` one retries forever);
-    /// `min_backoff` / `max_backoff` fall through when falsy, as Dramatiq's `or` does.
+    /// `after_process_message` with an exception. `max_retries`, `min_backoff` and
+    /// `max_backoff` are each looked up message, then actor, then middleware, a present key
+    /// winning even when falsy (Dramatiq 2.x's nested `dict.get`: a message's
+    /// `min_backoff: 0` retries at once); a `null` `max_retries` retries forever.
     pub fn decide(
         &self,
         message_options: &[(String, Value)],
@@ -110,16 +123,14 @@ impl Retries {
             return Retry::Abort;
         }
         let retries = retries_so_far(message_options);
-        let max_retries = match option(message_options, "max_retries")
-            .or_else(|| option(actor_options, "max_retries"))
-        {
-            None => self.max_retries,
-            Some(Value::Null) => None,
-            Some(v) => Some(v.as_count().unwrap_or(0)),
-        };
         let exhausted = match failure.retry_when {
             Some(again) => !again,
-            None => max_retries.is_some_and(|max| retries >= max),
+            None => match option(message_options, "max_retries")
+                .or_else(|| option(actor_options, "max_retries"))
+            {
+                None => self.max_retries.is_some_and(|max| retries >= max),
+                Some(limit) => reached(retries, limit),
+            },
         };
         if exhausted {
             return Retry::Fail {
@@ -129,17 +140,22 @@ impl Retries {
         let delay_ms = match failure.requested_delay_ms {
             Some(ms) => ms,
             None => {
+                // Any number is Python's to multiply (10.5 ms, `true`); anything else (which
+                // Python would choke on) reads as the default, so a hostile option cannot
+                // stop the decision. A negative back-off is due at once, as Python's past eta.
                 let pick = |name: &str, default: u64| {
                     option(message_options, name)
-                        .filter(|v| v.truthy())
                         .or_else(|| option(actor_options, name))
-                        .map_or(Some(default), Value::as_count)
-                        .unwrap_or(default)
+                        .and_then(Value::as_number)
+                        .filter(|ms| ms.is_finite())
+                        .unwrap_or(default as f64)
                 };
                 let factor = pick("min_backoff", self.min_backoff_ms);
-                let max = pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS);
+                let max =
+                    pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS as f64);
                 let attempts = u32::try_from(retries).unwrap_or(u32::MAX);
-                compute_backoff_with(attempts, factor as f64, max as f64, jitter).1 as u64
+                // `as` saturates: a negative delay is 0.
+                compute_backoff_with(attempts, factor, max, jitter).1 as u64
             }
         };
         Retry::Again {
@@ -269,6 +285,104 @@ mod tests {
                 delay_ms: 7
             }
         );
+    }
+
+    #[test]
+    fn falsy_backoffs_and_fractional_limits_are_pythons() {
+        // A message's `min_backoff: 0` wins over the actor's 60 s: the retry is due at once.
+        let actor = [
+            ("min_backoff", Value::Int(60_000)),
+            ("max_retries", 3.into()),
+        ];
+        let r = decide(
+            Retries::default(),
+            &[("min_backoff", 0.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(
+            r,
+            Retry::Again {
+                retries: 1,
+                delay_ms: 0
+            }
+        );
+        let r = decide(
+            Retries::default(),
+            &[("max_backoff", 0.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(
+            r,
+            Retry::Again {
+                retries: 1,
+                delay_ms: 0
+            }
+        );
+        // A fractional back-off is multiplied as Python does (10.5 ms: 10 to 20 ms).
+        let r = decide(
+            Retries::default(),
+            &[("min_backoff", Value::Float(10.5))],
+            &actor,
+            Failure::default(),
+        );
+        let Retry::Again { delay_ms, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert!((10..21).contains(&delay_ms), "{delay_ms}");
+        let r = decide(
+            Retries::default(),
+            &[("min_backoff", Value::Int(-5))],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(
+            r,
+            Retry::Again {
+                retries: 1,
+                delay_ms: 0
+            }
+        );
+        // `retries >= 1.5`: two retries, then the failure.
+        let limit = [("max_retries", Value::Float(1.5))];
+        for (so_far, again) in [(0, true), (1, true), (2, false)] {
+            let r = decide(
+                Retries::default(),
+                &[("retries", Value::Int(so_far))],
+                &limit,
+                Failure::default(),
+            );
+            assert_eq!(matches!(r, Retry::Again { .. }), again, "{so_far}: {r:?}");
+        }
+        let r = decide(
+            Retries::default(),
+            &[("retries", 1.into())],
+            &[("max_retries", true.into())],
+            Failure::default(),
+        );
+        assert_eq!(r, Retry::Fail { retries: 2 });
+        let r = decide(
+            Retries::default(),
+            &[("retries", 9.into())],
+            &[("max_retries", Value::Float(f64::NAN))],
+            Failure::default(),
+        );
+        assert!(matches!(r, Retry::Again { .. }), "{r:?}");
+        let r = decide(
+            Retries::default(),
+            &[],
+            &[("max_retries", Value::Int(-1))],
+            Failure::default(),
+        );
+        assert_eq!(r, Retry::Fail { retries: 1 });
+        let r = decide(
+            Retries::default(),
+            &[],
+            &[("max_retries", "3".into())],
+            Failure::default(),
+        );
+        assert_eq!(r, Retry::Fail { retries: 1 });
     }
 
     #[test]

@@ -327,6 +327,11 @@ test("a delayed message travels on <queue>.DQ with an eta and keeps its key", as
   await assert.rejects(backend.getResult(m), ResultMissing);
   assert.equal(await m.getResult({ block: true, timeout: 5000 }), 42);
   assert.ok(Date.now() - before >= 100);
+  // A delay of 0 is a delay too (Dramatiq's `delay is not None`): on the delay queue, due now.
+  const now = a.sendWithOptions({ args: [1], delay: 0 });
+  assert.equal(now.queueName, "default.DQ");
+  assert.ok(now.options.eta >= before);
+  assert.equal(await now.getResult({ block: true, timeout: 5000 }), 2);
   await worker.stop();
 });
 

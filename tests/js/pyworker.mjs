@@ -42,9 +42,10 @@ export function appEnv({ broker = "redis", url, namespace, resultsUrl, resultsNa
 /**
  * Starts `dramatiq --processes 1 --threads N broker_app` and resolves once its worker
  * process logs "Worker process is ready for action." (its consumers are set up then).
- * Options: those of `appEnv`, plus `threads` (default 2), `queues` (`--queues`; default all
- * of the app's), `shutdownTimeoutMs` (`--worker-shutdown-timeout`, default 10 s) and
- * `readyMs` (default 60 s).
+ * Options: those of `appEnv`, plus `app` (the module of tests/py to run; default
+ * "broker_app"), `threads` (default 2), `queues` (`--queues`; default all of the app's),
+ * `shutdownTimeoutMs` (`--worker-shutdown-timeout`, default 10 s) and `readyMs` (default
+ * 60 s).
  *
  * Returns `{ pid, output, stop(), kill(), exited }`: `output` is everything the worker
  * logged so far; `stop()` is SIGTERM (Dramatiq's graceful shutdown) and waits for every
@@ -53,11 +54,11 @@ export function appEnv({ broker = "redis", url, namespace, resultsUrl, resultsNa
  * process's exit code (or signal name).
  */
 export async function startPythonWorker(options = {}) {
-  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 60_000 } = options;
+  const { threads = 2, queues, shutdownTimeoutMs = 10_000, readyMs = 60_000, app = "broker_app" } = options;
   const args = [
     "--processes", "1", "--threads", String(threads), "--path", pyDir,
     "--worker-shutdown-timeout", String(shutdownTimeoutMs),
-    "broker_app",
+    app,
     ...(queues ? ["--queues", ...queues] : []),
   ];
   // Its own process group, so kill() reaches the forked worker process too.

@@ -197,6 +197,44 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     });
   }
 
+  test("a producer that enqueues or sends and closes at once has sent every message, as Python's", async () => {
+    // Python's producer process sends and exits: each message is on RabbitMQ.
+    await runPython("produce.py", ["send", ...Array.from({ length: 20 }, (_, i) => `{"actor":"add","args":[${i}]}`), '{"actor":"add","args":[0],"delay":60000}'], conn("py_then_exit"));
+    const counts = async (queue) => {
+      const ch = await admin.createChannel();
+      const [ready, delayed] = [(await ch.checkQueue(queue)).messageCount, (await ch.checkQueue(`${queue}.DQ`)).messageCount];
+      await ch.close();
+      return [ready, delayed];
+    };
+    // RabbitMQ routes a channel's publishes to a queue asynchronously: another channel's
+    // count may lag a moment behind, so it is read until it matches (or 5 s went by).
+    const settled = async (queue, want) => {
+      let got;
+      await eventually(async () => String(got = await counts(queue)) === String(want), `${queue}: ${want}`, 5000).catch(() => {});
+      return got;
+    };
+    assert.deepEqual(await settled("py_then_exit", [20, 1]), [20, 1]);
+    // The same from JS: each enqueue resolved, then close() at once. amqplib had put the
+    // connection's Close ahead of the buffered publishes, and RabbitMQ dropped every one.
+    const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: [] });
+    for (let i = 0; i < 20; i++) await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [i] }));
+    await broker.enqueue(new Message({ queueName: "js_then_close", actorName: "add", args: [0] }), { delay: 60_000 });
+    await broker.close();
+    assert.deepEqual(await settled("js_then_close", [20, 1]), [20, 1]);
+    // And sends not awaited (Python's send() has published when it returns): close() lets
+    // them finish instead of failing each with "the broker is closed".
+    for (const confirmDelivery of [false, true]) {
+      const queue = `js_send_close_${confirmDelivery}`;
+      const b = await RabbitmqBroker.connect(rabbit.url, { middleware: [], confirmDelivery, logger: recordingLogger() });
+      const add = actor("add", { broker: b, queueName: queue });
+      const sent = Array.from({ length: 10 }, (_, i) => add.send(i));
+      await b.close();
+      const outcomes = await Promise.allSettled(sent.map((m) => m.enqueued));
+      assert.deepEqual(outcomes.map((r) => r.status), Array(10).fill("fulfilled"), `confirmDelivery ${confirmDelivery}`);
+      assert.deepEqual(await settled(queue, [10, 0]), [10, 0]);
+    }
+  });
+
   test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery)", async () => {
     const broker = await open({ confirmDelivery: true });
     await broker.enqueue(new Message({ queueName: "vanish", actorName: "add", args: [1] }));

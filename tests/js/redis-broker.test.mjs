@@ -19,7 +19,7 @@ import {
   pipeline,
 } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
-import { havePython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep, text } from "./helpers.mjs";
 import {
   brokerVectors,
@@ -93,6 +93,32 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
     cycle.self = cycle;
     assert.throws(() => add.send(cycle), TypeError);
     assert.equal(await client.hLen("vec:q.msgs"), size);
+  });
+
+  test("a delay of 0 goes to the delay queue with an eta, as Python's enqueue(delay=0) does", async () => {
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1],"delay":0}'], { broker: "redis", url: server.url, queue: "d0py" });
+    const broker = new RedisBroker(client, { logger: recordingLogger(), middleware: [] });
+    const sent = await broker.enqueue(new Message({ queueName: "d0js", actorName: "add", args: [1] }), { delay: 0 });
+    assert.equal(sent.queueName, "d0js.DQ");
+    for (const q of ["d0py", "d0js"]) {
+      assert.deepEqual([await client.lLen(`dramatiq:${q}`), await client.lLen(`dramatiq:${q}.DQ`)], [0, 1], q);
+      const [body] = await client.hVals(`dramatiq:${q}.DQ.msgs`);
+      assert.equal(typeof JSON.parse(body).options.eta, "number", q);
+    }
+  });
+
+  test("send() then broker.close() then the client's close: every message is on Redis, as Python's blocking send", async () => {
+    const own = createClient({ url: server.url });
+    own.on("error", () => {});
+    await own.connect();
+    const broker = new RedisBroker(own, { logger: recordingLogger(), middleware: [] });
+    const add = actor("add", { broker, queueName: "send_then_close" });
+    const sent = Array.from({ length: 10 }, (_, i) => add.send(i));
+    await broker.close(); // had returned at once, and the client's close below failed every write
+    await own.quit();
+    const settled = await Promise.allSettled(sent.map((m) => m.enqueued));
+    assert.deepEqual(settled.map((r) => r.status), Array(10).fill("fulfilled"));
+    assert.equal(await client.lLen("dramatiq:send_then_close"), 10);
   });
 
   test("a failed write rejects message.enqueued and getResult, logs, and leaves no unhandled rejection", async () => {

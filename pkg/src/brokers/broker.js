@@ -5,7 +5,7 @@ import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
 import { ActorNotFound } from "../errors.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
-import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite } from "../internal/symbols.js";
+import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
 import { rememberBroker } from "./sent.js";
 
@@ -166,6 +166,8 @@ export class Broker {
  * Internal: not exported from the package.
  */
 export class NetworkBroker extends Broker {
+  #writing = new Set(); // the writes under way
+
   /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
   enqueue(message, { delay } = {}) {
     try {
@@ -173,7 +175,7 @@ export class NetworkBroker extends Broker {
       // Both the message handed in and the one sent read their result from this broker.
       rememberBroker(message, this);
       rememberBroker(this[kPreparedMessage](prepared), this);
-      return this[kWrite](prepared, delay);
+      return this.#track(this[kWrite](prepared, delay));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -183,7 +185,23 @@ export class NetworkBroker extends Broker {
   send(message, { delay } = {}) {
     const prepared = this[kPrepare](message, delay);
     rememberBroker(message, this);
-    return this[kSent](this[kPreparedMessage](prepared), this[kWrite](prepared, delay));
+    return this[kSent](this[kPreparedMessage](prepared), this.#track(this[kWrite](prepared, delay)));
+  }
+
+  #track(writing) {
+    this.#writing.add(writing);
+    const done = () => this.#writing.delete(writing);
+    writing.then(done, done);
+    return writing;
+  }
+
+  /**
+   * Resolves once every write under way has settled. Python's `send()` has written when it
+   * returns, so its `close()` finds nothing in flight; a `close()` here waits on this, so a
+   * `send()` not awaited before it still lands (and its `enqueued` settles).
+   */
+  async [kWritesSettled]() {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
   }
 }
 

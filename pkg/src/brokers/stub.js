@@ -57,7 +57,8 @@ export class StubBroker extends Broker {
   enqueue(message, { delay } = {}) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     rememberBroker(message, this);
-    if (checkDelay(delay) > 0) message = delayMessage(message, delay, Date.now());
+    // Any delay, 0 too, goes to the delay queue: Dramatiq's `if delay is not None`.
+    if (checkDelay(delay) !== undefined) message = delayMessage(message, delay, Date.now());
     const queue = this.#queues.get(message.queueName);
     if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
     for (const m of this.middleware) m.beforeEnqueue?.(this, message, delay);

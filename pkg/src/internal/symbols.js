@@ -28,6 +28,9 @@ export const kPrepare = Symbol("dramatiq.prepare");
 export const kPreparedMessage = Symbol("dramatiq.preparedMessage");
 /** `broker[kWrite](prepared, delay)`: the write; resolves with the message as sent. */
 export const kWrite = Symbol("dramatiq.write");
+/** `broker[kWritesSettled]()`: resolves once every write under way (and any started
+ * meanwhile) has settled, for a network broker's `close()`. */
+export const kWritesSettled = Symbol("dramatiq.writesSettled");
 /** `broker[kAfterEnqueue](message, delay)`: the `afterEnqueue` hooks, logged not raised. */
 export const kAfterEnqueue = Symbol("dramatiq.afterEnqueue");
 /** `broker[kSent](message, enqueued)`: the message, with `enqueued` and a `getResult` awaiting it. */
@@ -70,6 +73,10 @@ export const kWorker = Symbol("dramatiq.worker");
 export const kExposed = Symbol("dramatiq.exposed");
 /** `proxy[kTimer]`: the `TimeLimit` timer of its attempt. */
 export const kTimer = Symbol("dramatiq.timeLimitTimer");
+/** `proxy[kOverdue]()`: set by `TimeLimit` for its attempt; aborts the attempt if its
+ * limit has passed (a timer cannot fire while synchronous code holds the thread) and
+ * answers the abort's reason, else undefined. */
+export const kOverdue = Symbol("dramatiq.timeLimitOverdue");
 
 // The `dramatiq-results worker` command (worker/node/) and the brokers. Its files ship as
 // sources beside the bundled entry (dist/node.js) and reach the broker from outside the

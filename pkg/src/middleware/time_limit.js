@@ -3,7 +3,7 @@
 import { builtinActorOptions, timeLimitFor } from "../../dist/dramatiq_results.js";
 import { TimeLimitExceeded } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
-import { kAbort, kTimer } from "../internal/symbols.js";
+import { kAbort, kAborted, kOverdue, kTimer } from "../internal/symbols.js";
 import { Middleware, specOf } from "./middleware.js";
 
 let optionNames;
@@ -14,7 +14,8 @@ let optionNames;
  * attempt's `signal` (`currentSignal()`, `CurrentMessage.getCurrentMessage().signal`)
  * aborts with `TimeLimitExceeded` and an async actor's attempt fails with it (retried as
  * any failure is). Work that ignores the signal goes on, its result ignored; a
- * synchronous actor cannot be interrupted in the worker's own thread. The
+ * synchronous actor cannot be interrupted in the worker's own thread, but one that returns
+ * past its limit fails with `TimeLimitExceeded` all the same, its result ignored. The
  * `dramatiq-results worker` command runs actors on worker threads and terminates the
  * thread at the limit, which stops synchronous code too.
  */
@@ -44,17 +45,26 @@ export class TimeLimit extends Middleware {
     // Past setTimeout's range (about 24.8 days) is no limit a timer can keep.
     if (typeof limit !== "number" || !(limit <= 2_147_483_647) || typeof message[kAbort] !== "function") return;
     clearTimeout(message[kTimer]);
-    message[kTimer] = setTimeout(() => {
+    const deadline = Date.now() + limit;
+    const expire = () => {
+      clearTimeout(message[kTimer]);
       message[kTimer] = undefined;
+      message[kOverdue] = undefined;
       broker.logger.warn(`Time limit exceeded. Aborting message ${message.messageId} after ${limit} ms.`);
       // Python raises TimeLimitExceeded() with no message: the same text is stored.
       message[kAbort](new TimeLimitExceeded(""));
-    }, limit);
+      return message[kAborted]?.reason;
+    };
+    message[kTimer] = setTimeout(expire, limit);
+    // A synchronous actor holds the thread past its limit with the timer unfired; the worker
+    // asks once it returns, and the attempt fails as Python's would have been stopped.
+    message[kOverdue] = () => (Date.now() >= deadline ? expire() : undefined);
   }
 
   afterProcessMessage(broker, message) {
     clearTimeout(message[kTimer]);
     message[kTimer] = undefined;
+    message[kOverdue] = undefined;
   }
 
   afterSkipMessage(broker, message) {

@@ -6,7 +6,21 @@ import { SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
 import { asError, isInstance } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
-import { kAborted, kChanged, kConsume, kExposed, kFinish, kListen, kOnAbort, kPrefetch, kProcess, kTake, kUndelay, kWorker } from "../internal/symbols.js";
+import {
+  kAborted,
+  kChanged,
+  kConsume,
+  kExposed,
+  kFinish,
+  kListen,
+  kOnAbort,
+  kOverdue,
+  kPrefetch,
+  kProcess,
+  kTake,
+  kUndelay,
+  kWorker,
+} from "../internal/symbols.js";
 import { Results } from "../middleware/index.js";
 import { settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
@@ -176,6 +190,10 @@ export class Worker {
         // async frame and no turn of the microtask queue.
         result = this.#run(actor, message);
         if (result && typeof result.then === "function") result = await untilAborted(result, message);
+        // Past its time limit, the attempt fails even if the code ran to the end (a
+        // synchronous actor holds off the timer): Python's worker would have stopped it.
+        const overdue = message[kOverdue]?.();
+        if (overdue !== undefined) throw overdue;
         if (result === undefined) result = null;
         if (result !== null && !pipesOnward(message.message) && !broker.middleware.some((m) => m instanceof Results)) {
           broker.logger.warn(missingResultsWarning(message.actorName));

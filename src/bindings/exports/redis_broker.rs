@@ -279,15 +279,13 @@ impl RedisTransport {
     }
 
     /// The message as it will be enqueued: a copy with a fresh `redis_message_id`, and with
-    /// `delay` (ms, > 0) on `<queue>.DQ` with `eta`. Synchronous, so a caller has the
-    /// message before the write; a bad delay is a `RangeError`.
+    /// any `delay` (ms; 0 too, as Dramatiq's `delay is not None`) on `<queue>.DQ` with `eta`.
+    /// Synchronous, so a caller has the message before the write; a bad delay is a
+    /// `RangeError`.
     pub fn prepare(&self, message: &Message, delay: Option<f64>) -> Result<Message, JsValue> {
         let delay_ms = match delay {
             None => None,
-            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => {
-                let d = d.trunc() as u64;
-                (d > 0).then_some(d)
-            }
+            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d.trunc() as u64),
             Some(d) => {
                 return Err(range_error(&format!(
                     "delay must be a non-negative number of ms, got {}",

@@ -31,6 +31,7 @@ import {
   kPrepare,
   kPreparedMessage,
   kWrite,
+  kWritesSettled,
 } from "../../internal/symbols.js";
 import { NetworkBroker, checkDelay } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
@@ -484,11 +485,28 @@ export class RabbitmqBroker extends NetworkBroker {
     }
   }
 
-  /** Closes the connection (and with it every channel); the broker cannot be used afterwards. */
+  /**
+   * Closes the connection (and with it every channel); the broker cannot be used afterwards.
+   * Publishes under way (a `send()` not awaited) finish first, and every message sent
+   * before is on RabbitMQ by then, confirms or not.
+   */
   async close() {
+    if (!this.#closed) await this[kWritesSettled]();
     this.#closed = true;
     const conn = this.#connection;
+    const publishing = this.#channel;
     this.#forget();
+    // amqplib puts a connection's Close on the wire ahead of publishes still buffered on a
+    // channel, and RabbitMQ drops those (an enqueue-then-close script lost every message).
+    // The publish channel's own Close goes after its publishes, and its CloseOk says the
+    // server has them, as pika's blocking publish does for Python's broker.close().
+    if (publishing) {
+      try {
+        await (await publishing).close();
+      } catch {
+        // Already closed with its connection, or never opened.
+      }
+    }
     if (conn) {
       try {
         await (await conn).close();

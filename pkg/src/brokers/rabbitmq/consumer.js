@@ -4,7 +4,7 @@
 import {
   Message,
   delayQueueName,
-  messageEta,
+  rabbitmqHandle,
   rabbitmqPrefetch,
   rabbitmqReconnectBackoff,
   rabbitmqSettle,
@@ -273,7 +273,13 @@ export class RabbitmqConsumer extends Consumer {
     let stub;
     try {
       message = Message.decode(delivery.content);
-      eta = messageEta(message);
+      // Python's worker drops an `eta` of null and replaces one that is not a number by
+      // now, whatever queue the message came from: the core decides, as for Redis.
+      const handled = rabbitmqHandle(message, Date.now());
+      if (handled !== undefined) {
+        release(message);
+        ({ message, eta } = handled);
+      }
       // What a held delayed item shows once its message is freed (log lines).
       stub = { actorName: message.actorName, messageId: message.messageId };
     } catch (error) {

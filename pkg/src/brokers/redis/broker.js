@@ -18,6 +18,7 @@ import {
   kReleaseWorker,
   kTransport,
   kWrite,
+  kWritesSettled,
 } from "../../internal/symbols.js";
 import { NetworkBroker, checkDelay } from "../broker.js";
 import { RedisConsumer } from "./consumer.js";
@@ -148,8 +149,13 @@ export class RedisBroker extends NetworkBroker {
     for (const q of this.#queues) if (!q.endsWith(".DQ")) await this.flush(q);
   }
 
-  /** Nothing to release: the client is the caller's to close. */
-  close() {}
+  /**
+   * Lets the writes under way finish (a `send()` not awaited lands, as Python's would have),
+   * then releases nothing: the client is the caller's to close, after this.
+   */
+  async close() {
+    await this[kWritesSettled]();
+  }
 
   // --- for workers -------------------------------------------------------------------
 
