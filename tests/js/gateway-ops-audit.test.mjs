@@ -1,0 +1,77 @@
+// The operator's gateway as an operator meets it next to a real Python Dramatiq worker on a
+// real redis-server: several operators (or one impatient one, clicking twice) acting on the
+// same dead letter at once. Each message is requeued once and runs once; every request that
+// did not requeue it says where the message is now (never a 200 "done: 0"), and only the
+// request that moved it leaves an operator's entry in the message's history.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { haveRedis, startRedis } from "./services.mjs";
+import { startGatewayBin, eventually } from "./gateway-helpers.mjs";
+import { havePython, startPythonWorker } from "./pyworker.mjs";
+
+const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
+const VIEWER = "viewer-token-for-the-ops-audit-0123";
+const OPERATOR = "operator-token-for-the-ops-audit-987";
+const operator = { authorization: `Bearer ${OPERATOR}` };
+const QUEUE = "opsaudit";
+const PREFIX = "opsaudit-app";
+
+test("concurrent requeues of one dead letter: one moves it, the others say where it is", { skip, timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const worker = await startPythonWorker({ url: redis.url, queue: QUEUE, prefix: PREFIX, threads: 2 });
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: operator });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    // Dead letters of `record` as Dramatiq's nack leaves them (the body in <q>.XQ.msgs, its
+    // redis_message_id scored by the time in <q>.XQ), a Retries history included.
+    const ids = [];
+    const at = Date.now() - 1000;
+    for (let i = 0; i < 5; i++) {
+      const rid = crypto.randomUUID();
+      const id = crypto.randomUUID();
+      const body = { queue_name: QUEUE, actor_name: "record", args: [`t${i}`], kwargs: {}, options: { redis_message_id: rid, retries: 3, traceback: "Traceback…\nAppError: boom\n" }, message_id: id, message_timestamp: at };
+      await client.hSet(`dramatiq:${QUEUE}.XQ.msgs`, rid, JSON.stringify(body));
+      await client.zAdd(`dramatiq:${QUEUE}.XQ`, { score: at + i, value: rid });
+      ids.push(id);
+    }
+    for (const id of ids) {
+      const answers = await Promise.all(Array.from({ length: 12 }, () => call(`/api/messages/${id}/requeue`, "POST")));
+      const moved = answers.filter((a) => a.status === 200);
+      assert.equal(moved.length, 1, `exactly one request requeued it: ${JSON.stringify(answers)}`);
+      assert.deepEqual(moved[0].body, { messageId: id, matched: 1, done: 1, state: "queued" });
+      for (const a of answers.filter((x) => x.status !== 200)) {
+        // It is queued, running or done by now: a conflict naming where it is, or not found.
+        assert.ok([409, 404].includes(a.status), JSON.stringify(a));
+        if (a.status === 409) assert.ok(a.body.state === undefined || a.body.state !== "dead-lettered", JSON.stringify(a));
+      }
+      const { body } = await call(`/api/messages/${id}`);
+      const requeued = body.history.filter((h) => h.event === "requeued" && h.by === "operator");
+      assert.equal(requeued.length, 1, `one requeue in the history: ${JSON.stringify(body.history)}`);
+      // The audit log: one entry that did it, the rest matched nothing.
+      const audit = (await call(`/api/audit?limit=12`)).body.filter((e) => e.messageId === id);
+      assert.equal(audit.length, 12);
+      assert.equal(audit.filter((e) => e.done === 1).length, 1);
+      assert.ok(audit.filter((e) => e.done !== 1).every((e) => e.matched === 0), JSON.stringify(audit));
+    }
+    // And each ran exactly once in the Python worker.
+    const processed = await eventually(async () => {
+      const list = await client.lRange(`${PREFIX}:processed`, 0, -1);
+      return list.length >= ids.length ? list : null;
+    }, 60_000, "the requeued messages processed");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual((await client.lRange(`${PREFIX}:processed`, 0, -1)).sort(), [...ids].sort());
+    assert.equal(processed.length, ids.length);
+    assert.equal(await client.zCard(`dramatiq:${QUEUE}.XQ`), 0);
+  } finally {
+    await gateway.stop();
+    await worker.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
