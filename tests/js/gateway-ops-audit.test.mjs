@@ -75,3 +75,40 @@ test("concurrent requeues of one dead letter: one moves it, the others say where
     await redis.stop();
   }
 });
+
+test("dead letters of big messages: bulk actions and lookups by id read bounded replies", { skip: !haveRedis && "redis-server is not installed", timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET", body) => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: { ...operator, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    // 300 dead letters of 600 KB (a Python producer's documents): 180 MB, more than one
+    // reply may carry (128 MiB), so a page of 500 bodies, or a HSCAN of 1 000, failed.
+    const pad = "x".repeat(600 * 1024);
+    const at = Date.now() - 1000;
+    const ids = [];
+    for (let i = 0; i < 300; i++) {
+      const rid = crypto.randomUUID();
+      const id = crypto.randomUUID();
+      await client.hSet("dramatiq:big.XQ.msgs", rid, JSON.stringify({ queue_name: "big", actor_name: "store", args: [pad], kwargs: {}, options: { redis_message_id: rid, retries: 1, traceback: `AppError: ${i}\n` }, message_id: id, message_timestamp: at }));
+      await client.zAdd("dramatiq:big.XQ", { score: at + i, value: rid });
+      ids.push(id);
+    }
+    assert.deepEqual(await call("/api/dead-letters/requeue", "POST", { queue: "big", dryRun: true }), { status: 200, body: { matched: 300, done: 0, complete: true, dryRun: true } });
+    const one = await call(`/api/messages/${ids.at(-1)}`);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.state, "dead-lettered");
+    assert.deepEqual(await call("/api/dead-letters/delete", "POST", { queue: "big", exception: "AppError: 7\n" }), { status: 200, body: { matched: 1, done: 1, complete: true, dryRun: false } });
+    assert.deepEqual(await call("/api/dead-letters/requeue", "POST", { queue: "big" }), { status: 200, body: { matched: 299, done: 299, complete: true, dryRun: false } });
+    assert.equal(await client.zCard("dramatiq:big.XQ"), 0);
+    assert.equal(await client.lLen("dramatiq:big"), 299);
+  } finally {
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
