@@ -55,6 +55,15 @@ export const isQueueName = (keys, name) => QUEUE_NAME.test(name) && keys.queueOf
 // the broker's namespace (`SET dramatiq:cache-flag 1`), and one such key must not make every
 // read fail with WRONGTYPE. The scripts answer the stray keys they met; the reader reports
 // each once.
+// The stored sizes (bytes) of the fields ARGV of the hash KEYS[1], 0 where gone.
+const SIZES = `
+local out = {}
+for i = 1, #ARGV do out[i] = redis.call("HSTRLEN", KEYS[1], ARGV[i]) end
+return out`;
+
+/** The most bytes of bodies one HMGET of `bodies()` asks for (at least one body). */
+export const BODIES_BYTES = 16 * 1024 * 1024;
+
 const READ = `
 local stray = {}
 local function read(command, key, ...)
@@ -389,20 +398,36 @@ export class BrokerReader {
 
   /** The message JSON texts of `ids` in the hash `hash` (a key: `keys.messages(q)`,
    * `keys.messages(keys.delayQueue(q))`, `keys.deadLetterMessages(q)`), null where gone; at
-   * most 1000 ids per command. */
+   * most 1000 ids and (past the first body) BODIES_BYTES of bodies per command: their
+   * sizes are asked first (HSTRLEN), so 300 messages of 600 KB are several bounded replies,
+   * not one past the client's reply cap that fails the whole poll. */
   async bodies(hash, ids) {
     const out = [];
     for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      let reply;
+      const ask = ids.slice(i, i + 1000);
+      let sizes;
       try {
-        reply = await this.#send(["HMGET", hash, ...chunk]);
+        sizes = (await this.#send(["EVAL", SIZES, "1", hash, ...ask])).map(Number);
       } catch (error) {
         if (!isWrongType(error)) throw error;
-        this.#noteStray([hash]);
-        reply = chunk.map(() => null);
+        sizes = ask.map(() => 0);
       }
-      out.push(...reply.map(text));
+      for (let j = 0; j < ask.length; ) {
+        let end = j + 1;
+        let bytes = sizes[j];
+        while (end < ask.length && bytes + sizes[end] <= BODIES_BYTES) bytes += sizes[end++];
+        const chunk = ask.slice(j, end);
+        j = end;
+        let reply;
+        try {
+          reply = await this.#send(["HMGET", hash, ...chunk]);
+        } catch (error) {
+          if (!isWrongType(error)) throw error;
+          this.#noteStray([hash]);
+          reply = chunk.map(() => null);
+        }
+        out.push(...reply.map(text));
+      }
     }
     return out;
   }
