@@ -107,6 +107,19 @@ test("dead letters of big messages: bulk actions and lookups by id read bounded 
     const one = await call(`/api/messages/${ids.at(-1)}`);
     assert.equal(one.status, 200, JSON.stringify(one.body));
     assert.equal(one.body.state, "dead-lettered");
+    // Listed page by page (a page stops at 8 MiB of bodies, with a cursor), and searched.
+    const listed = [];
+    let cursor = null;
+    do {
+      const page = await call(`/api/messages?queue=big&state=dead-lettered&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      listed.push(...page.body.items.map((i) => i.message?.message_id));
+      cursor = page.body.cursor;
+    } while (cursor);
+    assert.deepEqual(listed, ids);
+    const found = await call(`/api/messages?q=${ids[150]}`);
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    assert.deepEqual(found.body.items.map((i) => i.message.message_id), [ids[150]]);
     assert.deepEqual(await call("/api/dead-letters/delete", "POST", { queue: "big", exception: "AppError: 7\n" }), { status: 200, body: { matched: 1, done: 1, complete: true, dryRun: false } });
     assert.deepEqual(await call("/api/dead-letters/requeue", "POST", { queue: "big" }), { status: 200, body: { matched: 299, done: 299, complete: true, dryRun: false } });
     assert.equal(await client.zCard("dramatiq:big.XQ"), 0);
