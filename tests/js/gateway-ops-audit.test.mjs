@@ -130,3 +130,26 @@ test("dead letters of big messages: bulk actions and lookups by id read bounded 
     await redis.stop();
   }
 });
+
+test("the Authorization scheme is case-insensitive: `bearer <token>` is the same credential", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const gateway = await startGatewayBin(["--redis", redis.url], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const get = async (path, authorization, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: { authorization, ...(method === "POST" ? { "content-type": "application/json" } : {}) }, body: method === "POST" ? JSON.stringify({ dryRun: true }) : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      assert.equal((await get("/api/queues", `${scheme} ${VIEWER}`)).status, 200, scheme);
+      assert.deepEqual((await get("/api/session", `${scheme} ${OPERATOR}`)).body.role, "operator", scheme);
+      assert.equal((await get("/api/dead-letters/requeue", `${scheme} ${OPERATOR}`, "POST")).status, 200, scheme);
+      assert.equal((await get("/api/dead-letters/requeue", `${scheme} ${VIEWER}`, "POST")).status, 403, scheme);
+    }
+    // Still only that scheme, and only the exact token.
+    assert.equal((await get("/api/queues", `Basic ${VIEWER}`)).status, 401);
+    assert.equal((await get("/api/queues", `bearer ${VIEWER.toUpperCase()}`)).status, 401);
+  } finally {
+    await gateway.stop();
+    await redis.stop();
+  }
+});
