@@ -153,3 +153,51 @@ test("the Authorization scheme is case-insensitive: `bearer <token>` is the same
     await redis.stop();
   }
 });
+
+test("one bulk requeue takes each message once, even when it fails again with an older clock", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const failing = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  failing.on("error", () => {});
+  const gateway = await startGatewayBin(["--redis", redis.url], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  let stop = false;
+  try {
+    const Q = "skew";
+    const at = Date.now() - 3_600_000;
+    const multi = client.multi();
+    for (let i = 0; i < 2000; i++) {
+      const rid = crypto.randomUUID();
+      multi.hSet(`dramatiq:${Q}.XQ.msgs`, rid, JSON.stringify({ queue_name: Q, actor_name: "job", args: [i], kwargs: {}, options: { redis_message_id: rid, retries: 1 }, message_id: `m-${i}`, message_timestamp: at }));
+      multi.zAdd(`dramatiq:${Q}.XQ`, { score: at + i, value: rid });
+    }
+    await multi.exec();
+    // A worker whose clock is behind the gateway's (Dramatiq scores a dead letter with the
+    // worker's time): whatever is requeued fails at once and is dead-lettered again with a
+    // time still before the bulk request started.
+    let redead = 0;
+    const worker = (async () => {
+      while (!stop) {
+        const rid = await failing.lPop(`dramatiq:${Q}`);
+        if (!rid) {
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        const body = await failing.hGet(`dramatiq:${Q}.msgs`, rid);
+        await failing.multi().hDel(`dramatiq:${Q}.msgs`, rid).hSet(`dramatiq:${Q}.XQ.msgs`, rid, body).zAdd(`dramatiq:${Q}.XQ`, { score: at + 100_000 + redead++, value: rid }).exec();
+      }
+    })();
+    const res = await fetch(`${gateway.url}/api/dead-letters/requeue`, { method: "POST", headers: { ...operator, "content-type": "application/json" }, body: JSON.stringify({ queue: Q }) });
+    const body = await res.json();
+    stop = true;
+    await worker;
+    assert.equal(res.status, 200);
+    assert.equal(body.done, 2000, `each of the 2000 requeued once in this run: ${JSON.stringify(body)} (the worker dead-lettered ${redead} again)`);
+  } finally {
+    stop = true;
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await failing.quit().catch(() => {});
+    await redis.stop();
+  }
+});

@@ -154,6 +154,10 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     // Dead letters from after the start are not this run's (a requeued message that fails
     // again comes back with a later time, and is not taken twice).
     const until = Math.min(filter.until ?? started, started);
+    // The redis_message_ids this run requeued: one that comes back as a dead letter within
+    // the time range (Dramatiq scores it with the worker's clock, which may be behind the
+    // gateway's) is not this run's to take again.
+    const created = new Set();
     const queues = filter.queue ? [filter.queue] : await knownQueues();
     let matched = 0;
     let done = 0;
@@ -169,8 +173,8 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         }
         const page = await finder.deadLetters(queue, { since: filter.since ?? 0, until, after });
         after = page.after;
-        const picked = page.items.filter(({ message }) => {
-          if (!message) return false;
+        const picked = page.items.filter(({ id, message }) => {
+          if (!message || created.has(id)) return false;
           if (filter.actor !== undefined && message.actor_name !== filter.actor) return false;
           if (filter.exception !== undefined && !errorText(message, poller.records.get(message.message_id)).includes(filter.exception)) return false;
           return true;
@@ -179,7 +183,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         if (!dryRun) {
           for (let i = 0; i < picked.length; i += BATCH) {
             const chunk = picked.slice(i, i + BATCH);
-            const outcomes = kind === "requeue" ? await writer.requeue(queue, chunk) : await writer.deleteDead(queue, chunk);
+            const outcomes = kind === "requeue" ? await writer.requeue(queue, chunk, created) : await writer.deleteDead(queue, chunk);
             outcomes.forEach((o, j) => {
               if (o !== 1) return;
               done++;
