@@ -159,7 +159,28 @@ export class AmqpBroker {
    * returned: the dead letter stays). `beforeRevive(messages)`, when given, runs before the
    * revived copies are published.
    */
-  async act(queue, decide, { max = MAX_HELD, beforeRevive } = {}) {
+  async act(queue, decide, options) {
+    // One request at a time per queue: what one holds unacked is invisible to the others
+    // (a viewer's search made an operator's requeue of a dead letter that was there answer
+    // 404), and the dead letters held at once stay one request's MAX_HELD per queue. The
+    // next starts once this one's channel is closed (its nacks are then back on q.XQ).
+    const before = this.#turns.get(queue) ?? Promise.resolve();
+    let done;
+    const turn = before.then(() => new Promise((resolve) => (done = resolve)));
+    this.#turns.set(queue, turn);
+    await before;
+    try {
+      return await this.#act(queue, decide, options);
+    } finally {
+      done();
+      if (this.#turns.get(queue) === turn) this.#turns.delete(queue);
+    }
+  }
+
+  /** queue → the promise the next `act` on it waits for. */
+  #turns = new Map();
+
+  async #act(queue, decide, { max = MAX_HELD, beforeRevive } = {}) {
     const [q, , xq] = this.namesOf(queue);
     return this.#withChannel(async (ch) => {
       const held = [];

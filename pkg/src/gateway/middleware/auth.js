@@ -9,6 +9,12 @@ import { json } from "../http.js";
 
 const encoder = new TextEncoder();
 
+/** The token of an `Authorization: Bearer <token>` header, "" when there is none. The
+ * scheme's name is case-insensitive (RFC 9110 §11.1): `bearer <token>` counts too. */
+export function bearerOf(header) {
+  return /^Bearer (.+)$/i.exec(header ?? "")?.[1] ?? "";
+}
+
 /** Whether two secrets are equal, in time independent of where they differ (and of their
  * lengths: both are hashed first). */
 export async function sameSecret(given, expected) {
@@ -30,7 +36,7 @@ export function bearer(token, also) {
     c.header("cache-control", "no-store");
     if (token) {
       const header = c.req.header("authorization") ?? "";
-      const given = /^Bearer (.+)$/.exec(header)?.[1] ?? "";
+      const given = bearerOf(header);
       // `also`: a token that may read these routes too (the operator's); both compared.
       const [one, other] = await Promise.all([sameSecret(given, token), sameSecret(given, also ?? "\0none")]);
       if (!(one || (also && other))) {

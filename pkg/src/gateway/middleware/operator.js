@@ -5,7 +5,7 @@
 // only from script, which CORS keeps to the configured origin. Without an operator token
 // the routes are not mounted at all (see ../app.js): the methods are then refused (405).
 import { json } from "../http.js";
-import { sameSecret } from "./auth.js";
+import { bearerOf, sameSecret } from "./auth.js";
 
 /** The longest JSON body an action takes (bytes). */
 export const MAX_ACTION_BODY = 16 * 1024;
@@ -16,7 +16,7 @@ export const MAX_ACTION_BODY = 16 * 1024;
 export function operatorOnly({ operatorToken, viewerToken }) {
   return async (c, next) => {
     c.header("cache-control", "no-store");
-    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    const given = bearerOf(c.req.header("authorization"));
     // Both comparisons always run, so the time taken says nothing of which one matched.
     const [operator, viewer] = await Promise.all([sameSecret(given, operatorToken), sameSecret(given, viewerToken ?? "\0none")]);
     if (operator && given) {

@@ -101,13 +101,15 @@ export class BrokerWriter {
    * Requeues dead letters of `queue`: `items` are `{ id, body }` (redis_message_id and the
    * body read) → per item 1 / 0 / -1 (see REQUEUE), or -2 for a body the core cannot read
    * or that names another queue (left alone). The new body is the core's
-   * (`reviveDeadLetter`).
+   * (`reviveDeadLetter`). `created`, when given, collects the new redis_message_ids of
+   * those requeued (a bulk run skips them if they come back as dead letters).
    */
-  async requeue(queue, items) {
+  async requeue(queue, items, created = null) {
     const k = this.keys;
     const keys = [];
     const args = [];
     const slots = [];
+    const fresh = [];
     for (const { id, body } of items) {
       let revived;
       try {
@@ -128,10 +130,12 @@ export class BrokerWriter {
         // A name the key derivation refuses: no result to drop.
       }
       slots.push(keys.length / 5);
+      fresh.push(revived.id);
       keys.push(k.deadLetters(queue), k.deadLetterMessages(queue), k.queue(revived.queue), k.messages(revived.queue), result ?? k.queue(revived.queue));
       args.push(id, body, revived.id, revived.body, result ? "1" : "0");
     }
     const reply = keys.length ? await this.#eval(REQUEUE, keys, args) : [];
+    if (created) fresh.forEach((rid, slot) => Number(reply[slot]) === 1 && created.add(rid));
     return slots.map((slot) => (slot === null ? -2 : Number(reply[slot])));
   }
 

@@ -55,6 +55,19 @@ export const isQueueName = (keys, name) => QUEUE_NAME.test(name) && keys.queueOf
 // the broker's namespace (`SET dramatiq:cache-flag 1`), and one such key must not make every
 // read fail with WRONGTYPE. The scripts answer the stray keys they met; the reader reports
 // each once.
+// The stored sizes (bytes) of the fields ARGV of the hash KEYS[1], 0 where gone.
+const SIZES = `
+local out = {}
+for i = 1, #ARGV do out[i] = redis.call("HSTRLEN", KEYS[1], ARGV[i]) end
+return out`;
+
+/** The most bytes of bodies one page of `page()` reads (at least one body): past it the
+ * page ends early, with a cursor. */
+export const PAGE_BYTES = 8 * 1024 * 1024;
+
+/** The most bytes of bodies one HMGET of `bodies()` asks for (at least one body). */
+export const BODIES_BYTES = 16 * 1024 * 1024;
+
 const READ = `
 local stray = {}
 local function read(command, key, ...)
@@ -64,6 +77,22 @@ local function read(command, key, ...)
     return nil
   end
   return reply
+end
+-- Keeps the first of ids (and of the parallel list more, when given) whose bodies in hash
+-- add up to at most budget bytes (at least one): a page of big messages stays one
+-- bounded reply instead of passing the client's reply cap (500 bodies of 600 KB). Answers
+-- 1 when it cut the page short.
+local function fit(hash, ids, more, budget)
+  local bytes = 0
+  for i = 1, #ids do
+    local size = read("HSTRLEN", hash, ids[i]) or 0
+    if i > 1 and bytes + size > budget then
+      for j = #ids, i, -1 do ids[j] = nil; if more then more[j] = nil end end
+      return 1
+    end
+    bytes = bytes + size
+  end
+  return 0
 end`;
 
 // The heartbeats the scripts name acks sets after: the `maxWorkers` newest entries no later
@@ -104,8 +133,9 @@ for _, id in ipairs(ids) do
   if #out >= limit then break end
   if after == "" or id > after then out[#out + 1] = id end
 end
-if #out == 0 then return {{}, {}, stray} end
-return {out, read("HMGET", ARGV[3], unpack(out)) or {}, stray}`;
+if #out == 0 then return {{}, {}, stray, 0} end
+local cut = fit(ARGV[3], out, nil, tonumber(ARGV[9]))
+return {out, read("HMGET", ARGV[3], unpack(out)) or {}, stray, cut}`;
 
 // A page of a queue list (KEYS[1]) with the messages from its hash (KEYS[2]). The cursor is
 // the last id handed out (ARGV[2]) and where it was (ARGV[3]). Dramatiq only pops from the
@@ -123,8 +153,9 @@ if last ~= "" then
   if p then start = p + 1 end
 end
 local ids = read("LRANGE", KEYS[1], start, start + limit - 1) or {}
-if #ids == 0 then return {start, {}, {}, stray} end
-return {start, ids, read("HMGET", KEYS[2], unpack(ids)) or {}, stray}`;
+if #ids == 0 then return {start, {}, {}, stray, 0} end
+local cut = fit(KEYS[2], ids, nil, tonumber(ARGV[4]))
+return {start, ids, read("HMGET", KEYS[2], unpack(ids)) or {}, stray, cut}`;
 
 // A page of a dead-letter zset (KEYS[1]) in (score, id) order after the cursor (ARGV[2] a
 // score, "" for the first page; ARGV[3] the id), with messages from KEYS[2]. Answers {ids,
@@ -151,8 +182,9 @@ else
     take(read("ZRANGEBYSCORE", KEYS[1], "(" .. score, "+inf", "WITHSCORES", "LIMIT", 0, limit - #ids) or {})
   end
 end
-if #ids == 0 then return {{}, {}, {}, stray} end
-return {ids, scores, read("HMGET", KEYS[2], unpack(ids)) or {}, stray}`;
+if #ids == 0 then return {{}, {}, {}, stray, 0} end
+local cut = fit(KEYS[2], ids, scores, tonumber(ARGV[4]))
+return {ids, scores, read("HMGET", KEYS[2], unpack(ids)) or {}, stray, cut}`;
 
 // A consistent snapshot of some queues' ids, for the event poller and the counts. KEYS[1] is
 // the heartbeats zset, then per queue its list, delay list and dead-letter zset. The
@@ -389,20 +421,36 @@ export class BrokerReader {
 
   /** The message JSON texts of `ids` in the hash `hash` (a key: `keys.messages(q)`,
    * `keys.messages(keys.delayQueue(q))`, `keys.deadLetterMessages(q)`), null where gone; at
-   * most 1000 ids per command. */
+   * most 1000 ids and (past the first body) BODIES_BYTES of bodies per command: their
+   * sizes are asked first (HSTRLEN), so 300 messages of 600 KB are several bounded replies,
+   * not one past the client's reply cap that fails the whole poll. */
   async bodies(hash, ids) {
     const out = [];
     for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      let reply;
+      const ask = ids.slice(i, i + 1000);
+      let sizes;
       try {
-        reply = await this.#send(["HMGET", hash, ...chunk]);
+        sizes = (await this.#send(["EVAL", SIZES, "1", hash, ...ask])).map(Number);
       } catch (error) {
         if (!isWrongType(error)) throw error;
-        this.#noteStray([hash]);
-        reply = chunk.map(() => null);
+        sizes = ask.map(() => 0);
       }
-      out.push(...reply.map(text));
+      for (let j = 0; j < ask.length; ) {
+        let end = j + 1;
+        let bytes = sizes[j];
+        while (end < ask.length && bytes + sizes[end] <= BODIES_BYTES) bytes += sizes[end++];
+        const chunk = ask.slice(j, end);
+        j = end;
+        let reply;
+        try {
+          reply = await this.#send(["HMGET", hash, ...chunk]);
+        } catch (error) {
+          if (!isWrongType(error)) throw error;
+          this.#noteStray([hash]);
+          reply = chunk.map(() => null);
+        }
+        out.push(...reply.map(text));
+      }
     }
     return out;
   }
@@ -419,12 +467,12 @@ export class BrokerReader {
     const k = this.keys;
     if (state === "queued" || (state === "delayed" && (cursor?.p ?? 0) === 0)) {
       const list = state === "queued" ? queue : k.delayQueue(queue);
-      const [start, ids, msgs, stray] = await this.#eval(LIST_PAGE, [k.queue(list), k.messages(list)],
-        [limit, cursor?.id ?? "", cursor?.i ?? 0]);
+      const [start, ids, msgs, stray, cut] = await this.#eval(LIST_PAGE, [k.queue(list), k.messages(list)],
+        [limit, cursor?.id ?? "", cursor?.i ?? 0, PAGE_BYTES]);
       this.#noteStray(stray);
       const items = bodies(ids, msgs);
       items.forEach((item, i) => (item.next = { p: 0, id: item.id, i: Number(start) + i }));
-      if (items.length === limit) return { items, cursor: items.at(-1).next };
+      if (items.length === limit || Number(cut) === 1) return { items, cursor: items.at(-1).next };
       if (state === "queued") return { items, cursor: null };
       // The delay list is done: go on with the delayed messages workers hold until their eta.
       const rest = await this.page(queue, state, { p: 1, id: "" }, limit - items.length);
@@ -433,21 +481,21 @@ export class BrokerReader {
     }
     if (state === "delayed" || state === "in-progress") {
       const held = state === "delayed" ? k.delayQueue(queue) : queue;
-      const [ids, msgs, stray] = await this.#eval(SET_PAGE, [k.heartbeats()],
-        [limit, cursor?.id ?? "", k.messages(held), k.acksPrefix(), held, this.#maxScore(), this.maxWorkers, this.acksCap]);
+      const [ids, msgs, stray, cut] = await this.#eval(SET_PAGE, [k.heartbeats()],
+        [limit, cursor?.id ?? "", k.messages(held), k.acksPrefix(), held, this.#maxScore(), this.maxWorkers, this.acksCap, PAGE_BYTES]);
       this.#noteStray(stray);
       const items = bodies(ids, msgs);
       for (const item of items) item.next = { p: 1, id: item.id };
-      const next = items.length === limit ? { p: 1, id: items.at(-1).id } : null;
+      const next = items.length && (items.length === limit || Number(cut) === 1) ? { p: 1, id: items.at(-1).id } : null;
       return { items, cursor: next };
     }
     // dead-lettered
-    const [ids, scores, msgs, stray] = await this.#eval(ZSET_PAGE, [k.deadLetters(queue), k.deadLetterMessages(queue)],
-      [limit, cursor?.s ?? "", cursor?.id ?? ""]);
+    const [ids, scores, msgs, stray, cut] = await this.#eval(ZSET_PAGE, [k.deadLetters(queue), k.deadLetterMessages(queue)],
+      [limit, cursor?.s ?? "", cursor?.id ?? "", PAGE_BYTES]);
     this.#noteStray(stray);
     const items = bodies(ids, msgs);
     items.forEach((item, i) => (item.next = { s: text(scores[i]), id: item.id }));
-    const next = items.length === limit ? { s: text(scores.at(-1)), id: items.at(-1).id } : null;
+    const next = items.length && (items.length === limit || Number(cut) === 1) ? { s: text(scores.at(-1)), id: items.at(-1).id } : null;
     return { items, cursor: next };
   }
 }

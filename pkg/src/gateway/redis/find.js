@@ -28,13 +28,20 @@ return {}`;
 
 // A page of the dead-letter zset KEYS[1] with scores (when dead-lettered, ms) in
 // [ARGV[1], ARGV[2]], in (score, id) order after the cursor (ARGV[4] a score, "" for the
-// first page; ARGV[5] the id), at most ARGV[3] ids, with their bodies from KEYS[2].
+// first page; ARGV[5] the id), at most ARGV[3] ids and, past the first, ARGV[6] bytes of
+// bodies (HSTRLEN, so a page of big messages stays one bounded reply: 500 bodies of 600 KB
+// would pass the client's reply cap and fail every bulk action), with their bodies from
+// KEYS[2]; the fourth element is 1 when the byte budget cut the page short.
 const DEAD_RANGE = `
-local min, max, limit, score, after = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local min, max, limit, score, after, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local ids, scores = {}, {}
+local bytes, cut = 0, 0
 local function take(rows)
   for i = 1, #rows, 2 do
-    if #ids >= limit then return end
+    if #ids >= limit or cut == 1 then return end
+    local size = redis.call("HSTRLEN", KEYS[2], rows[i])
+    if #ids > 0 and bytes + size > budget then cut = 1; return end
+    bytes = bytes + size
     ids[#ids + 1] = rows[i]; scores[#scores + 1] = rows[i + 1]
   end
 end
@@ -47,12 +54,28 @@ else
     if ties[i] > after then later[#later + 1] = ties[i]; later[#later + 1] = ties[i + 1] end
   end
   take(later)
-  if #ids < limit then
+  if #ids < limit and cut == 0 then
     take(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. score, max, "WITHSCORES", "LIMIT", 0, limit - #ids))
   end
 end
-if #ids == 0 then return {{}, {}, {}} end
-return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids))}`;
+if #ids == 0 then return {{}, {}, {}, 0} end
+return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids)), cut}`;
+
+/** The most bytes of bodies one page of dead letters reads (at least one body). */
+export const DEAD_PAGE_BYTES = 8 * 1024 * 1024;
+
+// One step of a lookup by id: HSCAN of the hash KEYS[1] from cursor ARGV[1] (COUNT
+// ARGV[3]) answering the next cursor and only the fields whose body holds ARGV[2] (the id
+// as it reads in the JSON), with how many bodies were looked at: the bodies stay in Redis,
+// so a hash of big messages (1 000 of 600 KB passed the client's reply cap and failed
+// every lookup) costs one small reply per step.
+const SCAN_FOR = `
+local reply = redis.call("HSCAN", KEYS[1], ARGV[1], "COUNT", ARGV[3])
+local rows, hits = reply[2], {}
+for i = 1, #rows, 2 do
+  if string.find(rows[i + 1], ARGV[2], 1, true) then hits[#hits + 1] = rows[i] end
+end
+return {reply[1], hits, #rows / 2}`;
 
 /** How many bodies one lookup or search reads at most before it answers (with a cursor). */
 export const SCAN_BUDGET = 50_000;
@@ -138,15 +161,11 @@ export class MessageFinder {
     for (const hash of [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))]) {
       let cursor = "0";
       do {
-        const [next, flat] = await this.reader.redis.sendCommand(["HSCAN", hash, cursor, "COUNT", "1000"]);
+        const [next, hits, looked] = await this.reader.redis.sendCommand(["EVAL", SCAN_FOR, "1", hash, cursor, needle, "100"]);
         cursor = text(next);
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const body = text(flat[i + 1]);
-          budget.left--;
-          if (!body.includes(needle)) continue;
-          const message = this.#decode(body);
-          if (message?.message_id !== messageId) continue;
-          const found = await this.at(queue, text(flat[i]));
+        budget.left -= Number(looked);
+        for (const field of hits) {
+          const found = await this.at(queue, text(field));
           if (found && found.message?.message_id === messageId) return found;
         }
       } while (cursor !== "0" && budget.left > 0);
@@ -160,17 +179,18 @@ export class MessageFinder {
    * `after` (`{ s, id }` of the last one read): `{ items: [{ id, at, body, message }], after }`,
    * `after` null after the last.
    */
-  async deadLetters(queue, { since = 0, until = Infinity, after = null, limit = 500 }) {
+  async deadLetters(queue, { since = 0, until = Infinity, after = null, limit = 500, maxBytes = DEAD_PAGE_BYTES }) {
     const k = this.keys;
     const max = Number.isFinite(until) ? String(until) : "+inf";
-    const [ids, scores, bodies] = await this.reader.redis.sendCommand(["EVAL", DEAD_RANGE, "2", k.deadLetters(queue), k.deadLetterMessages(queue),
-      String(since), max, String(limit), after?.s ?? "", after?.id ?? ""]);
+    const [ids, scores, bodies, cut] = await this.reader.redis.sendCommand(["EVAL", DEAD_RANGE, "2", k.deadLetters(queue), k.deadLetterMessages(queue),
+      String(since), max, String(limit), after?.s ?? "", after?.id ?? "", String(maxBytes)]);
     const items = ids.map((id, i) => {
       const body = text(bodies[i]);
       return { id: text(id), at: Number(text(scores[i])), body, message: this.#decode(body) };
     });
     const last = items.at(-1);
-    return { items, after: items.length === limit ? { s: text(scores.at(-1)), id: last.id } : null };
+    const more = items.length === limit || Number(cut) === 1;
+    return { items, after: more && last ? { s: text(scores.at(-1)), id: last.id } : null };
   }
 
   /**

@@ -103,15 +103,20 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         return json(c, { error: `not dead-lettered: it is ${found.state}`, messageId: id, state: found.state }, 409);
       }
       const [outcome] = await writer.requeue(found.queue, [{ id: found.rid, body: found.body }]);
-      if (outcome === -1) continue;
+      // -1 (its body changed) or 0 (no longer a dead letter: another request, a second
+      // operator, or Dramatiq's expiry acted between the read and the move): look again, so
+      // the answer says where it is now (409 queued, 404 gone) and only the request that
+      // moved it is recorded as having requeued it.
+      if (outcome === -1 || outcome === 0) continue;
       if (outcome === -2) {
         await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: 0 });
         return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
       }
-      history.add(id, { at: Date.now(), state: outcome === 1 ? "queued" : found.state, event: "requeued", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
-      const entry = await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: outcome === 1 ? 1 : 0 });
-      return json(c, { messageId: id, matched: 1, done: entry.done, state: outcome === 1 ? "queued" : "gone" });
+      history.add(id, { at: Date.now(), state: "queued", event: "requeued", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
+      await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: 1 });
+      return json(c, { messageId: id, matched: 1, done: 1, state: "queued" });
     }
+    await audit({ action: "requeue", messageId: id, matched: 0, done: 0 });
     return json(c, { error: "the message kept changing: try again", messageId: id }, 409);
   });
 
@@ -132,11 +137,14 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         await audit({ action: "delete", messageId: id, queue: found.queue, matched: 0, done: 0 });
         return json(c, { error: "a worker holds it (running, or delayed until its eta): it cannot be deleted now", messageId: id, state: found.state }, 409);
       }
-      if (outcome === -1 || (outcome === 0 && attempt < 2)) continue; // moved meanwhile: look again
+      // Moved meanwhile (another request acted, a worker took it): look again. Only a
+      // delete that removed it answers 200 and enters the message's history.
+      if (outcome !== 1) continue;
       history.add(id, { at: Date.now(), state: "deleted", event: "deleted", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
-      const entry = await audit({ action: "delete", messageId: id, queue: found.queue, state: found.state, matched: 1, done: outcome === 1 ? 1 : 0 });
-      return json(c, { messageId: id, matched: 1, done: entry.done, state: found.state });
+      await audit({ action: "delete", messageId: id, queue: found.queue, state: found.state, matched: 1, done: 1 });
+      return json(c, { messageId: id, matched: 1, done: 1, state: found.state });
     }
+    await audit({ action: "delete", messageId: id, matched: 0, done: 0 });
     return json(c, { error: "the message kept moving: try again", messageId: id }, 409);
   });
 
@@ -146,6 +154,10 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     // Dead letters from after the start are not this run's (a requeued message that fails
     // again comes back with a later time, and is not taken twice).
     const until = Math.min(filter.until ?? started, started);
+    // The redis_message_ids this run requeued: one that comes back as a dead letter within
+    // the time range (Dramatiq scores it with the worker's clock, which may be behind the
+    // gateway's) is not this run's to take again.
+    const created = new Set();
     const queues = filter.queue ? [filter.queue] : await knownQueues();
     let matched = 0;
     let done = 0;
@@ -161,8 +173,8 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         }
         const page = await finder.deadLetters(queue, { since: filter.since ?? 0, until, after });
         after = page.after;
-        const picked = page.items.filter(({ message }) => {
-          if (!message) return false;
+        const picked = page.items.filter(({ id, message }) => {
+          if (!message || created.has(id)) return false;
           if (filter.actor !== undefined && message.actor_name !== filter.actor) return false;
           if (filter.exception !== undefined && !errorText(message, poller.records.get(message.message_id)).includes(filter.exception)) return false;
           return true;
@@ -171,7 +183,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         if (!dryRun) {
           for (let i = 0; i < picked.length; i += BATCH) {
             const chunk = picked.slice(i, i + BATCH);
-            const outcomes = kind === "requeue" ? await writer.requeue(queue, chunk) : await writer.deleteDead(queue, chunk);
+            const outcomes = kind === "requeue" ? await writer.requeue(queue, chunk, created) : await writer.deleteDead(queue, chunk);
             outcomes.forEach((o, j) => {
               if (o !== 1) return;
               done++;

@@ -5,7 +5,7 @@
 // "polling").
 import { Hono } from "hono";
 import { json, only } from "../http.js";
-import { sameSecret } from "../middleware/auth.js";
+import { bearerOf, sameSecret } from "../middleware/auth.js";
 
 /**
  * @param {object} ctx the gateway's shared parts (see ../app.js)
@@ -14,7 +14,7 @@ export function sessionRoutes(ctx) {
   const app = new Hono();
   app.get("/session", async (c) => {
     only(c, []);
-    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    const given = bearerOf(c.req.header("authorization"));
     const operator = Boolean(ctx.operatorToken) && given !== "" && (await sameSecret(given, ctx.operatorToken));
     return json(c, { role: operator ? "operator" : "viewer", actions: Boolean(ctx.operatorToken), follow: ctx.follow?.mode ?? "polling" });
   });

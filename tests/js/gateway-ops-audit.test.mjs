@@ -1,0 +1,203 @@
+// The operator's gateway as an operator meets it next to a real Python Dramatiq worker on a
+// real redis-server: several operators (or one impatient one, clicking twice) acting on the
+// same dead letter at once. Each message is requeued once and runs once; every request that
+// did not requeue it says where the message is now (never a 200 "done: 0"), and only the
+// request that moved it leaves an operator's entry in the message's history.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { haveRedis, startRedis } from "./services.mjs";
+import { startGatewayBin, eventually } from "./gateway-helpers.mjs";
+import { havePython, startPythonWorker } from "./pyworker.mjs";
+
+const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
+const VIEWER = "viewer-token-for-the-ops-audit-0123";
+const OPERATOR = "operator-token-for-the-ops-audit-987";
+const operator = { authorization: `Bearer ${OPERATOR}` };
+const QUEUE = "opsaudit";
+const PREFIX = "opsaudit-app";
+
+test("concurrent requeues of one dead letter: one moves it, the others say where it is", { skip, timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const worker = await startPythonWorker({ url: redis.url, queue: QUEUE, prefix: PREFIX, threads: 2 });
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: operator });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    // Dead letters of `record` as Dramatiq's nack leaves them (the body in <q>.XQ.msgs, its
+    // redis_message_id scored by the time in <q>.XQ), a Retries history included.
+    const ids = [];
+    const at = Date.now() - 1000;
+    for (let i = 0; i < 5; i++) {
+      const rid = crypto.randomUUID();
+      const id = crypto.randomUUID();
+      const body = { queue_name: QUEUE, actor_name: "record", args: [`t${i}`], kwargs: {}, options: { redis_message_id: rid, retries: 3, traceback: "Traceback…\nAppError: boom\n" }, message_id: id, message_timestamp: at };
+      await client.hSet(`dramatiq:${QUEUE}.XQ.msgs`, rid, JSON.stringify(body));
+      await client.zAdd(`dramatiq:${QUEUE}.XQ`, { score: at + i, value: rid });
+      ids.push(id);
+    }
+    for (const id of ids) {
+      const answers = await Promise.all(Array.from({ length: 12 }, () => call(`/api/messages/${id}/requeue`, "POST")));
+      const moved = answers.filter((a) => a.status === 200);
+      assert.equal(moved.length, 1, `exactly one request requeued it: ${JSON.stringify(answers)}`);
+      assert.deepEqual(moved[0].body, { messageId: id, matched: 1, done: 1, state: "queued" });
+      for (const a of answers.filter((x) => x.status !== 200)) {
+        // It is queued, running or done by now: a conflict naming where it is, or not found.
+        assert.ok([409, 404].includes(a.status), JSON.stringify(a));
+        if (a.status === 409) assert.ok(a.body.state === undefined || a.body.state !== "dead-lettered", JSON.stringify(a));
+      }
+      const { body } = await call(`/api/messages/${id}`);
+      const requeued = body.history.filter((h) => h.event === "requeued" && h.by === "operator");
+      assert.equal(requeued.length, 1, `one requeue in the history: ${JSON.stringify(body.history)}`);
+      // The audit log: one entry that did it, the rest matched nothing.
+      const audit = (await call(`/api/audit?limit=12`)).body.filter((e) => e.messageId === id);
+      assert.equal(audit.length, 12);
+      assert.equal(audit.filter((e) => e.done === 1).length, 1);
+      assert.ok(audit.filter((e) => e.done !== 1).every((e) => e.matched === 0), JSON.stringify(audit));
+    }
+    // And each ran exactly once in the Python worker.
+    const processed = await eventually(async () => {
+      const list = await client.lRange(`${PREFIX}:processed`, 0, -1);
+      return list.length >= ids.length ? list : null;
+    }, 60_000, "the requeued messages processed");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual((await client.lRange(`${PREFIX}:processed`, 0, -1)).sort(), [...ids].sort());
+    assert.equal(processed.length, ids.length);
+    assert.equal(await client.zCard(`dramatiq:${QUEUE}.XQ`), 0);
+  } finally {
+    await gateway.stop();
+    await worker.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
+
+test("dead letters of big messages: bulk actions and lookups by id read bounded replies", { skip: !haveRedis && "redis-server is not installed", timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET", body) => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: { ...operator, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    // 300 dead letters of 600 KB (a Python producer's documents): 180 MB, more than one
+    // reply may carry (128 MiB), so a page of 500 bodies, or a HSCAN of 1 000, failed.
+    const pad = "x".repeat(600 * 1024);
+    const at = Date.now() - 1000;
+    const ids = [];
+    for (let i = 0; i < 300; i++) {
+      const rid = crypto.randomUUID();
+      const id = crypto.randomUUID();
+      await client.hSet("dramatiq:big.XQ.msgs", rid, JSON.stringify({ queue_name: "big", actor_name: "store", args: [pad], kwargs: {}, options: { redis_message_id: rid, retries: 1, traceback: `AppError: ${i}\n` }, message_id: id, message_timestamp: at }));
+      await client.zAdd("dramatiq:big.XQ", { score: at + i, value: rid });
+      ids.push(id);
+    }
+    // The event poller reads them too (new bodies in bounded batches): its polls go on.
+    await new Promise((r) => setTimeout(r, 7000)); // past one queue discovery (5 s)
+    const status = await call("/api/status");
+    assert.equal(status.body.events?.ok, true, JSON.stringify(status.body));
+    assert.doesNotMatch(gateway.output(), /polling failed/);
+    assert.deepEqual(await call("/api/dead-letters/requeue", "POST", { queue: "big", dryRun: true }), { status: 200, body: { matched: 300, done: 0, complete: true, dryRun: true } });
+    const one = await call(`/api/messages/${ids.at(-1)}`);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.state, "dead-lettered");
+    // Listed page by page (a page stops at 8 MiB of bodies, with a cursor), and searched.
+    const listed = [];
+    let cursor = null;
+    do {
+      const page = await call(`/api/messages?queue=big&state=dead-lettered&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      listed.push(...page.body.items.map((i) => i.message?.message_id));
+      cursor = page.body.cursor;
+    } while (cursor);
+    assert.deepEqual(listed, ids);
+    const found = await call(`/api/messages?q=${ids[150]}`);
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    assert.deepEqual(found.body.items.map((i) => i.message.message_id), [ids[150]]);
+    assert.deepEqual(await call("/api/dead-letters/delete", "POST", { queue: "big", exception: "AppError: 7\n" }), { status: 200, body: { matched: 1, done: 1, complete: true, dryRun: false } });
+    assert.deepEqual(await call("/api/dead-letters/requeue", "POST", { queue: "big" }), { status: 200, body: { matched: 299, done: 299, complete: true, dryRun: false } });
+    assert.equal(await client.zCard("dramatiq:big.XQ"), 0);
+    assert.equal(await client.lLen("dramatiq:big"), 299);
+  } finally {
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
+
+test("the Authorization scheme is case-insensitive: `bearer <token>` is the same credential", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const gateway = await startGatewayBin(["--redis", redis.url], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const get = async (path, authorization, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: { authorization, ...(method === "POST" ? { "content-type": "application/json" } : {}) }, body: method === "POST" ? JSON.stringify({ dryRun: true }) : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      assert.equal((await get("/api/queues", `${scheme} ${VIEWER}`)).status, 200, scheme);
+      assert.deepEqual((await get("/api/session", `${scheme} ${OPERATOR}`)).body.role, "operator", scheme);
+      assert.equal((await get("/api/dead-letters/requeue", `${scheme} ${OPERATOR}`, "POST")).status, 200, scheme);
+      assert.equal((await get("/api/dead-letters/requeue", `${scheme} ${VIEWER}`, "POST")).status, 403, scheme);
+    }
+    // Still only that scheme, and only the exact token.
+    assert.equal((await get("/api/queues", `Basic ${VIEWER}`)).status, 401);
+    assert.equal((await get("/api/queues", `bearer ${VIEWER.toUpperCase()}`)).status, 401);
+  } finally {
+    await gateway.stop();
+    await redis.stop();
+  }
+});
+
+test("one bulk requeue takes each message once, even when it fails again with an older clock", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const failing = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  failing.on("error", () => {});
+  const gateway = await startGatewayBin(["--redis", redis.url], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  let stop = false;
+  try {
+    const Q = "skew";
+    const at = Date.now() - 3_600_000;
+    const multi = client.multi();
+    for (let i = 0; i < 2000; i++) {
+      const rid = crypto.randomUUID();
+      multi.hSet(`dramatiq:${Q}.XQ.msgs`, rid, JSON.stringify({ queue_name: Q, actor_name: "job", args: [i], kwargs: {}, options: { redis_message_id: rid, retries: 1 }, message_id: `m-${i}`, message_timestamp: at }));
+      multi.zAdd(`dramatiq:${Q}.XQ`, { score: at + i, value: rid });
+    }
+    await multi.exec();
+    // A worker whose clock is behind the gateway's (Dramatiq scores a dead letter with the
+    // worker's time): whatever is requeued fails at once and is dead-lettered again with a
+    // time still before the bulk request started.
+    let redead = 0;
+    const worker = (async () => {
+      while (!stop) {
+        const rid = await failing.lPop(`dramatiq:${Q}`);
+        if (!rid) {
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        const body = await failing.hGet(`dramatiq:${Q}.msgs`, rid);
+        await failing.multi().hDel(`dramatiq:${Q}.msgs`, rid).hSet(`dramatiq:${Q}.XQ.msgs`, rid, body).zAdd(`dramatiq:${Q}.XQ`, { score: at + 100_000 + redead++, value: rid }).exec();
+      }
+    })();
+    const res = await fetch(`${gateway.url}/api/dead-letters/requeue`, { method: "POST", headers: { ...operator, "content-type": "application/json" }, body: JSON.stringify({ queue: Q }) });
+    const body = await res.json();
+    stop = true;
+    await worker;
+    assert.equal(res.status, 200);
+    assert.equal(body.done, 2000, `each of the 2000 requeued once in this run: ${JSON.stringify(body)} (the worker dead-lettered ${redead} again)`);
+  } finally {
+    stop = true;
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await failing.quit().catch(() => {});
+    await redis.stop();
+  }
+});
