@@ -161,6 +161,42 @@ fn non_blocking_reports_missing_at_once_and_empty_ends_at_once() {
     assert_eq!(clock.now_ms(), 0.0);
 }
 
+/// Dramatiq's `group.get_results()` reads its children in order, so a missing result ahead
+/// of a stored failure is what it raises: without blocking, outcomes come in list order
+/// (missing ones included), from a single batch read.
+#[test]
+fn non_blocking_outcomes_come_in_list_order_from_one_read() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        Polled {
+            inner: StubStore::new(clock.clone()),
+            batches: Cell::new(0),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let exc = ExceptionInfo::new("TypeError", "boom");
+    clock
+        .block_on(b.store_exception("k1", &exc, 60_000))
+        .unwrap()
+        .unwrap();
+    clock
+        .block_on(b.store_result("k3", &Value::Int(3), 60_000))
+        .unwrap()
+        .unwrap();
+    let got = clock
+        .block_on(drain(&b, Collect::new(keys(4), Wait::NOW)))
+        .unwrap();
+    let order: Vec<usize> = got.iter().map(|(_, o)| o.0).collect();
+    assert_eq!(order, [0, 1, 2, 3]);
+    assert!(matches!(got[0].1 .1, Err(ResultError::Missing { .. })));
+    assert!(got[1].1 .1.is_ok(), "the stored failure's bytes");
+    assert!(matches!(got[2].1 .1, Err(ResultError::Missing { .. })));
+    assert_eq!(value(&got[3].1), Value::Int(3));
+    assert_eq!(b.store().batches.get(), 1);
+}
+
 /// A store whose reads fail, counting them.
 #[derive(Default)]
 struct Failing {

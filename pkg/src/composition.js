@@ -246,13 +246,39 @@ export class Group {
         messages.push(last);
         slots.push(i);
       } else {
-        others.push(c.#results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v)));
+        others.push([i, c.#results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v))]);
       }
     });
+    if (!block) return this.#inChildOrder(backend, messages, slots, others, out, signal);
     const values = backend.getResults(messages, { block, timeout: left(deadline), signal }).then((vs) => {
       vs.forEach((v, j) => (out[slots[j]] = v));
     });
-    await Promise.all([values, ...others]);
+    await Promise.all([values, ...others.map(([, p]) => p)]);
+    return out;
+  }
+
+  /**
+   * Without blocking, every child's outcome is known at once, so the error reported is the
+   * first in child order (a missing result ahead of a stored failure, a nested group's
+   * error ahead of a later message's), as Dramatiq's `get_results()` raises it: it reads
+   * the children one by one. Not which read happened to settle first.
+   */
+  async #inChildOrder(backend, messages, slots, others, out, signal) {
+    const errors = new Map();
+    // A message given twice fills both slots, in order.
+    const where = new Map();
+    messages.forEach((m, j) => where.set(m, [...(where.get(m) ?? []), slots[j]]));
+    const reads = (async () => {
+      for await (const o of backend.iterResults(messages, { block: false, signal })) {
+        const slot = where.get(o.message)?.shift();
+        if (slot === undefined) continue;
+        if (o.error !== undefined) errors.set(slot, o.error);
+        else out[slot] = o.value;
+      }
+    })();
+    const nested = others.map(([slot, p]) => p.catch((error) => void errors.set(slot, error)));
+    await Promise.all([reads, ...nested]);
+    if (errors.size > 0) throw errors.get(Math.min(...errors.keys()));
     return out;
   }
 

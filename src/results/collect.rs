@@ -77,7 +77,7 @@ impl Collect {
     }
 
     /// The next key to finish, or `None` once every key has. Keys found in the same
-    /// round come out in list order. Cancel-safe between rounds: dropping the future
+    /// round come out in list order; without blocking, every key (found or missing) does. Cancel-safe between rounds: dropping the future
     /// loses no finished outcome.
     pub async fn next<S: Store, T: Timer>(
         &mut self,
@@ -161,9 +161,20 @@ impl Collect {
                         .iter()
                         .zip(values.into_iter().chain(std::iter::repeat(None)))
                     {
-                        if let Some(bytes) = value {
-                            let outcome = backend.within_limit(self.key(i), bytes);
-                            self.finish(i, outcome);
+                        match value {
+                            Some(bytes) => {
+                                let outcome = backend.within_limit(self.key(i), bytes);
+                                self.finish(i, outcome);
+                            }
+                            // Not blocking, one read settles every key, in list order: a
+                            // missing key ahead of a stored failure is the error reported
+                            // first, as Dramatiq's `group.get_results()` raises it (a
+                            // second round would also read the missing keys again).
+                            None if !self.wait.block => {
+                                let key = self.key(i).to_owned();
+                                self.finish(i, Err(ResultError::Missing { key }));
+                            }
+                            None => {}
                         }
                     }
                 }

@@ -1,0 +1,75 @@
+// Result reads of groups side by side with the real Python Dramatiq over one real
+// redis-server: tests/py/reads.py stores each child's outcome and reads the group with
+// `group.get_results()`; we read the same keys with `group([...]).getResults()` and must
+// give the same values, or reject with the same error class about the same child.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createClient } from "redis";
+import { Message, RedisBackend, Results, StubBroker, group } from "dramatiq-results";
+import { havePython, runPython } from "./pyworker.mjs";
+import { startRedis } from "./services.mjs";
+
+if (!havePython) throw new Error("no Python Dramatiq: run scripts/setup --python");
+
+const message = (id) => new Message({ queueName: "default", actorName: "act", messageId: id, args: [], kwargs: {}, options: {} });
+
+let server, client, backend, broker;
+before(async () => {
+  server = await startRedis();
+  client = createClient({ url: server.url });
+  await client.connect();
+  backend = new RedisBackend(client);
+  broker = new StubBroker({ middleware: [new Results({ backend })] });
+});
+after(async () => {
+  await client?.quit();
+  await server?.stop();
+});
+
+/** Our group for a reads.py tree (a list of `{ id }` and nested lists). */
+function ours(tree) {
+  return group(tree.map((c) => (Array.isArray(c) ? ours(c) : message(c.id))), { broker });
+}
+
+/** What Python's `group.get_results(block=False)` gave, and ours, in one shape. */
+async function both(tree) {
+  await client.flushDb();
+  const [line] = await runPython("reads.py", [server.url, "group-nonblock"], { input: JSON.stringify(tree) });
+  const python = JSON.parse(line);
+  delete python.ms;
+  let js;
+  try {
+    js = { values: await ours(tree).getResults({ block: false }) };
+  } catch (e) {
+    // A failure names its child by its message ("boom <id>"), others by their key.
+    js = { error: e.constructor.name };
+    if (e.exceptionType !== undefined) Object.assign(js, { type: e.exceptionType, msg: e.exceptionValue });
+    else js.key = e.messageKey;
+  }
+  if (python.id != null) python.key = backend.buildMessageKey(message(python.id));
+  delete python.id;
+  return { python, js };
+}
+
+const fail = (id) => ({ id, store: { exception: ["TypeError", `boom ${id}`] } });
+const missing = (id) => ({ id, store: null });
+const ok = (id, value) => ({ id, store: { value } });
+
+describe("group.getResults({ block: false }) raises what Python's get_results does", () => {
+  const cases = {
+    "a missing child ahead of a failed one": [missing("a"), fail("b")],
+    "a failed child ahead of a missing one": [fail("b"), missing("a")],
+    "a nested group's failure ahead of a missing message": [[fail("b")], missing("a")],
+    "a missing message ahead of a nested group's failure": [missing("a"), [fail("b")]],
+    "a missing message deep in a nested group ahead of a failure": [ok("c", 1), [ok("d", 2), missing("a")], fail("b")],
+    "two failures: the first child's": [fail("b"), fail("e")],
+    "nested groups, the first one's error": [[[missing("a")]], [fail("b")]],
+    "every child stored": [ok("c", 1), [ok("d", [2, "x"]), ok("e", null)], ok("f", { k: "é" })],
+  };
+  for (const [name, tree] of Object.entries(cases)) {
+    test(name, async () => {
+      const { python, js } = await both(tree);
+      assert.deepEqual(js, python);
+    });
+  }
+});
