@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
-import { Message, RedisBackend, Results, StubBroker, group } from "dramatiq-results";
+import { Message, RedisBackend, ResultTimeout, Results, StubBroker, connectRedis, group } from "dramatiq-results";
 import { havePython, runPython } from "./pyworker.mjs";
 import { startRedis } from "./services.mjs";
 
@@ -70,6 +70,43 @@ describe("group.getResults({ block: false }) raises what Python's get_results do
     test(name, async () => {
       const { python, js } = await both(tree);
       assert.deepEqual(js, python);
+    });
+  }
+});
+
+describe("a blocking read through a blocking connection", () => {
+  const clients = {
+    "node-redis": async () => {
+      const c = client.duplicate();
+      await c.connect();
+      return [c, () => c.quit()];
+    },
+    connectRedis: async () => {
+      const c = await connectRedis(server.url);
+      return [c, () => c.close()];
+    },
+  };
+  for (const [name, make] of Object.entries(clients)) {
+    test(`${name}: resolves with a value Python stores late; with none, a plain ResultTimeout at the deadline`, async () => {
+      const [blocking, close] = await make();
+      try {
+        const b = new RedisBackend(client, { blockingClient: blocking });
+        const id = `late-${name}`;
+        const stored = runPython("reads.py", [server.url, "late", "300", id, JSON.stringify({ "é": [1, 2.5] })]);
+        assert.deepEqual(await b.getResult(message(id), { block: true, timeout: 30_000 }), { "é": [1, 2.5] });
+        await stored;
+
+        const start = performance.now();
+        const e = await b.getResult(message("never"), { block: true, timeout: 700 }).catch((e) => e);
+        const took = performance.now() - start;
+        assert.ok(e instanceof ResultTimeout, String(e));
+        assert.ok(took >= 700, `rejected after ${took} ms, before its deadline`);
+        // Redis answered its own timeout a tick late: that is no store failure.
+        assert.equal(e.cause, undefined);
+        assert.doesNotMatch(e.message, /failed/);
+      } finally {
+        await close();
+      }
     });
   }
 });
