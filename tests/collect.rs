@@ -257,6 +257,52 @@ fn a_failing_store_ends_a_non_blocking_collection_at_once() {
     }
 }
 
+/// A store that answers every read with its own error (Redis's WRONGTYPE).
+struct Refusing;
+
+impl Store for Refusing {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(
+            StoreError::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+                .answered(),
+        )
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// An error the store answers with cannot change by asking again: a blocked collection
+/// ends with it at once, as a single blocked wait does (it was retried to the deadline and
+/// became a `ResultTimeout`).
+#[test]
+fn an_answered_store_error_ends_a_blocked_collection_at_once() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(Refusing, clock.clone(), KeyScheme::default(), 1);
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(2), Wait::block(1_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    for (t, (_, o)) in &got {
+        assert_eq!(*t, 0.0, "at once");
+        assert!(
+            matches!(o, Err(ResultError::Store { source, .. }) if source.message.contains("WRONGTYPE")),
+            "{o:?}"
+        );
+    }
+    let single = clock.block_on(b.get_result_by_key("k0", Wait::block(1_000.0).unwrap()));
+    assert!(
+        matches!(single, Some(Err(ResultError::Store { .. }))),
+        "{single:?}"
+    );
+}
+
 /// A stub whose reads fail between `down_from` and `up_at` (virtual ms): a server restart.
 struct Restarting {
     inner: Rc<StubStore<ManualClock>>,

@@ -190,8 +190,10 @@ impl Collect {
                 }
                 // A blocked wait outlasts a store that fails (a server restarting): it
                 // retries with back-off until its deadline, where the last error becomes
-                // the timeout's cause. The keys not read are read again next round.
-                Err(Op::Failed(source)) if self.wait.block => {
+                // the timeout's cause. The keys not read are read again next round. An
+                // error the store answered with (Redis's WRONGTYPE) would only be answered
+                // again: it ends the collection at once, as it ends a single wait.
+                Err(Op::Failed(source)) if self.wait.block && !source.answered => {
                     self.last_error = Some(source);
                     self.read_all = true;
                 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
-import { Message, RedisBackend, ResultTimeout, Results, StubBroker, connectRedis, group } from "dramatiq-results";
+import { Message, RedisBackend, ResultError, ResultTimeout, Results, StubBroker, connectRedis, group } from "dramatiq-results";
 import { havePython, runPython } from "./pyworker.mjs";
 import { startRedis } from "./services.mjs";
 
@@ -109,4 +109,19 @@ describe("a blocking read through a blocking connection", () => {
       }
     });
   }
+});
+
+test("a blocking group read of a key holding another Redis type fails at once, as Python's does", async () => {
+  await client.flushDb();
+  await client.set(backend.buildMessageKey(message("wrongtype")), "not a list");
+  // Python's group.get_results(block=True) raises Redis's WRONGTYPE error at once.
+  const [line] = await runPython("reads.py", [server.url, "block", "20000", "wrongtype"]);
+  const python = JSON.parse(line);
+  assert.equal(python.error, "ResponseError");
+  const start = performance.now();
+  const e = await group([message("wrongtype")], { broker }).getResults({ block: true, timeout: 20_000 }).catch((e) => e);
+  assert.ok(e instanceof ResultError && !(e instanceof ResultTimeout), String(e));
+  assert.equal(e.code, "RESULT_STORE");
+  assert.match(String(e.cause?.message ?? e.cause), /WRONGTYPE/);
+  assert.ok(performance.now() - start < 10_000, "retried as if the server could change its answer");
 });
