@@ -125,3 +125,20 @@ test("a blocking group read of a key holding another Redis type fails at once, a
   assert.match(String(e.cause?.message ?? e.cause), /WRONGTYPE/);
   assert.ok(performance.now() - start < 10_000, "retried as if the server could change its answer");
 });
+
+test("a stored failure's null type or message reads as null, as Python's None", async () => {
+  await client.flushDb();
+  const envelopes = {
+    "null-msg": { type: "ValueError", msg: null },
+    "null-type": { type: null, msg: "m" },
+    "odd-values": { type: 5, msg: { a: [true, null] } },
+  };
+  for (const [id, exn] of Object.entries(envelopes)) {
+    await client.lPush(backend.buildMessageKey(message(id)), JSON.stringify({ __t: "dramatiq.results.Result", exn }));
+  }
+  const python = (await runPython("reads.py", [server.url, "read", ...Object.keys(envelopes)])).map((l) => JSON.parse(l));
+  for (const [i, id] of Object.keys(envelopes).entries()) {
+    const e = await backend.getResult(message(id)).catch((e) => e);
+    assert.deepEqual({ error: e.constructor.name, type: e.exceptionType, msg: e.exceptionValue }, python[i], id);
+  }
+});

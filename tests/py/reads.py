@@ -10,6 +10,9 @@
     reads.py URL block TIMEOUT_MS ID...
         Blocks in `group.get_results(block=True, timeout=TIMEOUT_MS)` over the messages ID...
         and prints {"values": [...], "ms": elapsed} or {"error": CLASS, "id", "ms"}.
+    reads.py URL read ID...
+        For each message ID, prints what `get_result()` gives: {"value": V} or {"error":
+        CLASS, "type": orig_exc_type, "msg": orig_exc_msg} (None as null).
 Messages are on queue "default", actor "act"; the Results backend is a RedisBackend with
 Dramatiq's default namespace and keys.
 """
@@ -68,6 +71,12 @@ def main():
     elif command == "late":
         time.sleep(int(sys.argv[3]) / 1000)
         backend.store_result(message(sys.argv[4]), json.loads(sys.argv[5]), 60_000)
+    elif command == "read":
+        for mid in sys.argv[3:]:
+            try:
+                print(json.dumps({"value": message(mid).get_result(backend=backend)}))
+            except ResultFailure as e:
+                print(json.dumps({"error": type(e).__name__, "type": e.orig_exc_type, "msg": e.orig_exc_msg}))
     elif command == "block":
         group = dramatiq.group([message(mid) for mid in sys.argv[4:]], broker=broker)
         report(group, block=True, timeout=int(sys.argv[3]))
