@@ -265,22 +265,23 @@ export class Group {
    */
   async #inChildOrder(backend, messages, slots, others, out, signal) {
     const errors = new Map();
-    // A message given twice fills both slots, in order.
-    const where = new Map();
-    messages.forEach((m, j) => where.set(m, [...(where.get(m) ?? []), slots[j]]));
-    const reads = (async () => {
-      for await (const o of backend.iterResults(messages, { block: false, signal })) {
-        const slot = where.get(o.message)?.shift();
-        if (slot === undefined) continue;
-        if (o.error !== undefined) errors.set(slot, o.error);
-        else out[slot] = o.value;
-      }
-    })();
+    const reads = backend.getResults(messages, { block: false, signal }).then(
+      (vs) => vs.forEach((v, j) => (out[slots[j]] = v)),
+      (error) => {
+        // A non-blocking read settles its messages in list order, so this is the first
+        // failing one's error; its key says which child that is.
+        const key = error?.messageKey;
+        const j = key == null ? -1 : messages.findIndex((m) => backend.buildMessageKey(m) === key);
+        if (j < 0) throw error;
+        errors.set(slots[j], error);
+      },
+    );
     const nested = others.map(([slot, p]) => p.catch((error) => void errors.set(slot, error)));
     await Promise.all([reads, ...nested]);
     if (errors.size > 0) throw errors.get(Math.min(...errors.keys()));
     return out;
   }
+
 
   /** Waits for every child to finish (`getResults` with `block: true`); resolves with nothing. */
   async wait({ timeout, signal, backend } = {}) {
