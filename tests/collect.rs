@@ -161,6 +161,42 @@ fn non_blocking_reports_missing_at_once_and_empty_ends_at_once() {
     assert_eq!(clock.now_ms(), 0.0);
 }
 
+/// Dramatiq's `group.get_results()` reads its children in order, so a missing result ahead
+/// of a stored failure is what it raises: without blocking, outcomes come in list order
+/// (missing ones included), from a single batch read.
+#[test]
+fn non_blocking_outcomes_come_in_list_order_from_one_read() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        Polled {
+            inner: StubStore::new(clock.clone()),
+            batches: Cell::new(0),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let exc = ExceptionInfo::new("TypeError", "boom");
+    clock
+        .block_on(b.store_exception("k1", &exc, 60_000))
+        .unwrap()
+        .unwrap();
+    clock
+        .block_on(b.store_result("k3", &Value::Int(3), 60_000))
+        .unwrap()
+        .unwrap();
+    let got = clock
+        .block_on(drain(&b, Collect::new(keys(4), Wait::NOW)))
+        .unwrap();
+    let order: Vec<usize> = got.iter().map(|(_, o)| o.0).collect();
+    assert_eq!(order, [0, 1, 2, 3]);
+    assert!(matches!(got[0].1 .1, Err(ResultError::Missing { .. })));
+    assert!(got[1].1 .1.is_ok(), "the stored failure's bytes");
+    assert!(matches!(got[2].1 .1, Err(ResultError::Missing { .. })));
+    assert_eq!(value(&got[3].1), Value::Int(3));
+    assert_eq!(b.store().batches.get(), 1);
+}
+
 /// A store whose reads fail, counting them.
 #[derive(Default)]
 struct Failing {
@@ -219,6 +255,52 @@ fn a_failing_store_ends_a_non_blocking_collection_at_once() {
             "{o:?}"
         );
     }
+}
+
+/// A store that answers every read with its own error (Redis's WRONGTYPE).
+struct Refusing;
+
+impl Store for Refusing {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(
+            StoreError::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+                .answered(),
+        )
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// An error the store answers with cannot change by asking again: a blocked collection
+/// ends with it at once, as a single blocked wait does (it was retried to the deadline and
+/// became a `ResultTimeout`).
+#[test]
+fn an_answered_store_error_ends_a_blocked_collection_at_once() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(Refusing, clock.clone(), KeyScheme::default(), 1);
+    let got = clock
+        .block_on(drain(
+            &b,
+            Collect::new(keys(2), Wait::block(1_000.0).unwrap()),
+        ))
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    for (t, (_, o)) in &got {
+        assert_eq!(*t, 0.0, "at once");
+        assert!(
+            matches!(o, Err(ResultError::Store { source, .. }) if source.message.contains("WRONGTYPE")),
+            "{o:?}"
+        );
+    }
+    let single = clock.block_on(b.get_result_by_key("k0", Wait::block(1_000.0).unwrap()));
+    assert!(
+        matches!(single, Some(Err(ResultError::Store { .. }))),
+        "{single:?}"
+    );
 }
 
 /// A stub whose reads fail between `down_from` and `up_at` (virtual ms): a server restart.

@@ -514,6 +514,56 @@ impl Store for ServerWait {
     }
 }
 
+/// A server-side wait whose timeout answers a tick late (as Redis's does).
+struct LateTimeout {
+    inner: StubStore<ManualClock>,
+    clock: ManualClock,
+}
+
+impl Store for LateTimeout {
+    dramatiq_results::forward_to_inner!(get, put, delete);
+    fn can_wait(&self) -> bool {
+        true
+    }
+    async fn wait(&self, key: &str, timeout_ms: f64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.clock.sleep_ms(timeout_ms + 100.0).await;
+        self.inner.get(key).await
+    }
+}
+
+/// Redis answers a blocking command's timeout on its next event-loop tick, after our
+/// deadline: that is how a wait with no result normally ends, so the `ResultTimeout` says
+/// no result came, not that "the store last failed" (it carried the overdue wait as its
+/// cause, and every timeout through a blocking connection said so).
+#[test]
+fn a_server_wait_answering_its_timeout_late_is_a_plain_timeout() {
+    let clock = ManualClock::new();
+    let b = ResultBackend::new(
+        LateTimeout {
+            inner: StubStore::new(clock.clone()),
+            clock: clock.clone(),
+        },
+        clock.clone(),
+        KeyScheme::default(),
+        1,
+    );
+    let got = clock.block_on(b.get_result_by_key("absent", Wait::block(400.0).unwrap()));
+    match got {
+        Some(Err(ResultError::Timeout { cause, .. })) => assert!(cause.is_none(), "{cause:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        clock.now_ms(),
+        400.0 + SETTLE_GRACE_MS,
+        "never hung past the grace"
+    );
+    let error = clock
+        .block_on(b.get_result_by_key("absent", Wait::block(400.0).unwrap()))
+        .unwrap()
+        .unwrap_err();
+    assert!(!error.to_string().contains("failed"), "{error}");
+}
+
 /// Given a store that waits server side, a blocking read hands it the whole remaining
 /// deadline once, before any read (Dramatiq's `BRPOPLPUSH` at once: no client polling, no
 /// round trip first), resolves when the value lands, and times out exactly at the deadline

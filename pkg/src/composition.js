@@ -246,15 +246,42 @@ export class Group {
         messages.push(last);
         slots.push(i);
       } else {
-        others.push(c.#results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v)));
+        others.push([i, c.#results({ ...options, backend: options.backend }, deadline).then((v) => (out[i] = v))]);
       }
     });
+    if (!block) return this.#inChildOrder(backend, messages, slots, others, out, signal);
     const values = backend.getResults(messages, { block, timeout: left(deadline), signal }).then((vs) => {
       vs.forEach((v, j) => (out[slots[j]] = v));
     });
-    await Promise.all([values, ...others]);
+    await Promise.all([values, ...others.map(([, p]) => p)]);
     return out;
   }
+
+  /**
+   * Without blocking, every child's outcome is known at once, so the error reported is the
+   * first in child order (a missing result ahead of a stored failure, a nested group's
+   * error ahead of a later message's), as Dramatiq's `get_results()` raises it: it reads
+   * the children one by one. Not which read happened to settle first.
+   */
+  async #inChildOrder(backend, messages, slots, others, out, signal) {
+    const errors = new Map();
+    const reads = backend.getResults(messages, { block: false, signal }).then(
+      (vs) => vs.forEach((v, j) => (out[slots[j]] = v)),
+      (error) => {
+        // A non-blocking read settles its messages in list order, so this is the first
+        // failing one's error; its key says which child that is.
+        const key = error?.messageKey;
+        const j = key == null ? -1 : messages.findIndex((m) => backend.buildMessageKey(m) === key);
+        if (j < 0) throw error;
+        errors.set(slots[j], error);
+      },
+    );
+    const nested = others.map(([slot, p]) => p.catch((error) => void errors.set(slot, error)));
+    await Promise.all([reads, ...nested]);
+    if (errors.size > 0) throw errors.get(Math.min(...errors.keys()));
+    return out;
+  }
+
 
   /** Waits for every child to finish (`getResults` with `block: true`); resolves with nothing. */
   async wait({ timeout, signal, backend } = {}) {

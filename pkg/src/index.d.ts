@@ -1298,9 +1298,10 @@ export class Pipeline<R = ResultValue> {
  *
  * @example Chain two sends
  * ```ts
- * import { StubBroker, StubBackend, Results, Worker, actor, pipeline } from "dramatiq-results";
+ * import { StubBroker, StubBackend, Results, Worker, actor, defaultMiddleware, pipeline } from "dramatiq-results";
  *
- * const broker = new StubBroker({ middleware: [new Results({ backend: new StubBackend() })] });
+ * // A middleware list replaces the defaults, and the next step is sent by `Pipelines` (one of them).
+ * const broker = new StubBroker({ middleware: [...defaultMiddleware(), new Results({ backend: new StubBackend() })] });
  * // y is optional: in a pipeline, the previous result comes as the last argument.
  * const add = actor((x: number, y: number = 0) => x + y, { broker, actorName: "add", storeResults: true });
  * const worker = new Worker(broker).start();

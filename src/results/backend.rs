@@ -303,11 +303,15 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 {
                     Ok(Some(stored)) => return self.stored_within_limit(key, stored),
                     Ok(None) => continue,
-                    Err(Op::Overdue(source)) => {
+                    // The server's own timeout answers late as a rule (Redis checks blocked
+                    // clients' deadlines on its event loop's ticks, up to 100 ms apart), so
+                    // a wait still pending at the deadline is a plain timeout: no store
+                    // failed, and the error must not say one did.
+                    Err(Op::Overdue(_)) => {
                         return Err(ResultError::Timeout {
                             key: key.to_owned(),
                             timeout_ms: wait.timeout_ms,
-                            cause: Some(source),
+                            cause: None,
                         })
                     }
                     Err(Op::Failed(source)) if source.answered => {

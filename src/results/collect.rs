@@ -77,7 +77,7 @@ impl Collect {
     }
 
     /// The next key to finish, or `None` once every key has. Keys found in the same
-    /// round come out in list order. Cancel-safe between rounds: dropping the future
+    /// round come out in list order; without blocking, every key (found or missing) does. Cancel-safe between rounds: dropping the future
     /// loses no finished outcome.
     pub async fn next<S: Store, T: Timer>(
         &mut self,
@@ -161,9 +161,20 @@ impl Collect {
                         .iter()
                         .zip(values.into_iter().chain(std::iter::repeat(None)))
                     {
-                        if let Some(bytes) = value {
-                            let outcome = backend.within_limit(self.key(i), bytes);
-                            self.finish(i, outcome);
+                        match value {
+                            Some(bytes) => {
+                                let outcome = backend.within_limit(self.key(i), bytes);
+                                self.finish(i, outcome);
+                            }
+                            // Not blocking, one read settles every key, in list order: a
+                            // missing key ahead of a stored failure is the error reported
+                            // first, as Dramatiq's `group.get_results()` raises it (a
+                            // second round would also read the missing keys again).
+                            None if !self.wait.block => {
+                                let key = self.key(i).to_owned();
+                                self.finish(i, Err(ResultError::Missing { key }));
+                            }
+                            None => {}
                         }
                     }
                 }
@@ -179,8 +190,10 @@ impl Collect {
                 }
                 // A blocked wait outlasts a store that fails (a server restarting): it
                 // retries with back-off until its deadline, where the last error becomes
-                // the timeout's cause. The keys not read are read again next round.
-                Err(Op::Failed(source)) if self.wait.block => {
+                // the timeout's cause. The keys not read are read again next round. An
+                // error the store answered with (Redis's WRONGTYPE) would only be answered
+                // again: it ends the collection at once, as it ends a single wait.
+                Err(Op::Failed(source)) if self.wait.block && !source.answered => {
                     self.last_error = Some(source);
                     self.read_all = true;
                 }

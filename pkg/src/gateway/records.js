@@ -13,7 +13,7 @@ export function describeOutcome({ value, error }, encode, limit = Infinity) {
     return json.length > limit ? { omitted: json.length } : { json };
   }
   if (error.code === "RESULT_FAILURE") {
-    return { exception: { type: String(error.exceptionType), message: String(error.exceptionValue) } };
+    return { exception: { type: String(error.exceptionType ?? ""), message: String(error.exceptionValue ?? "") } };
   }
   return { error: { type: error.name, message: error.message } };
 }

@@ -27,10 +27,11 @@ ResultTimeout.prototype.name = "ResultTimeout";
 export class ResultFailure extends ResultError {
   constructor(message, options = {}) {
     super(message, options);
+    // Only a missing option defaults: a stored `null` stays null, as Python's `None` does.
     /** The exception's class name (Dramatiq's `orig_exc_type`). */
-    this.exceptionType = options.exceptionType ?? "";
+    this.exceptionType = options.exceptionType === undefined ? "" : options.exceptionType;
     /** The exception's message (Dramatiq's `orig_exc_msg`). */
-    this.exceptionValue = options.exceptionValue ?? "";
+    this.exceptionValue = options.exceptionValue === undefined ? "" : options.exceptionValue;
     /** The traceback, when the producer stored one (Python Dramatiq never does). */
     this.traceback = options.traceback ?? null;
   }
