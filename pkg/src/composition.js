@@ -282,7 +282,6 @@ export class Group {
     return out;
   }
 
-
   /** Waits for every child to finish (`getResults` with `block: true`); resolves with nothing. */
   async wait({ timeout, signal, backend } = {}) {
     await this.getResults({ block: true, timeout, signal, backend });

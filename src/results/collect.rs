@@ -77,8 +77,8 @@ impl Collect {
     }
 
     /// The next key to finish, or `None` once every key has. Keys found in the same
-    /// round come out in list order; without blocking, every key (found or missing) does. Cancel-safe between rounds: dropping the future
-    /// loses no finished outcome.
+    /// round come out in list order; without blocking, every key (found or missing) does.
+    /// Cancel-safe between rounds: dropping the future loses no finished outcome.
     pub async fn next<S: Store, T: Timer>(
         &mut self,
         backend: &ResultBackend<S, T>,

@@ -294,32 +294,22 @@ mod tests {
             ("min_backoff", Value::Int(60_000)),
             ("max_retries", 3.into()),
         ];
-        let r = decide(
-            Retries::default(),
-            &[("min_backoff", 0.into())],
-            &actor,
-            Failure::default(),
-        );
-        assert_eq!(
-            r,
-            Retry::Again {
-                retries: 1,
-                delay_ms: 0
-            }
-        );
-        let r = decide(
-            Retries::default(),
-            &[("max_backoff", 0.into())],
-            &actor,
-            Failure::default(),
-        );
-        assert_eq!(
-            r,
-            Retry::Again {
-                retries: 1,
-                delay_ms: 0
-            }
-        );
+        for (name, value) in [("min_backoff", 0.into()), ("max_backoff", 0.into())] {
+            let r = decide(
+                Retries::default(),
+                &[(name, value)],
+                &actor,
+                Failure::default(),
+            );
+            assert_eq!(
+                r,
+                Retry::Again {
+                    retries: 1,
+                    delay_ms: 0
+                },
+                "{name}"
+            );
+        }
         // A fractional back-off is multiplied as Python does (10.5 ms: 10 to 20 ms).
         let r = decide(
             Retries::default(),
@@ -331,6 +321,7 @@ mod tests {
             panic!("{r:?}")
         };
         assert!((10..21).contains(&delay_ms), "{delay_ms}");
+        // A negative one is due at once, as Python's eta in the past.
         let r = decide(
             Retries::default(),
             &[("min_backoff", Value::Int(-5))],
