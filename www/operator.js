@@ -160,9 +160,25 @@ export function createOperatorView({ base, token }) {
     }));
   }
 
+  /** A malformed entry's one action: its delete, by queue and redis_message_id (no worker
+   * can run it, so it can go whatever state it is in). */
+  function malformedActions(r, box) {
+    const rid = r.messageId.replace(/^malformed:/, "");
+    const del = el("button", "danger", "Delete");
+    del.type = "button";
+    del.dataset.action = "delete";
+    del.addEventListener("click", async () => {
+      const { status, body } = await api(`/api/queues/${encodeURIComponent(r.queue)}/malformed/${encodeURIComponent(rid)}`, { method: "DELETE", body: {} });
+      $("action-feedback").textContent = status === 200 ? `Deleted ${r.messageId}.` : `Not done (${r.messageId}): ${body?.error ?? `HTTP ${status}`}`;
+    });
+    box.append(del);
+    return box;
+  }
+
   /** The buttons of a record's detail panel: its message page and, for an operator, the actions. */
   function detailActions(r) {
     const box = el("div", "buttons");
+    if (r.malformed) return role === "operator" && r.queue && r.state !== "done" ? [malformedActions(r, box)] : [];
     if (!r.message) return [];
     const full = el("button", "", "Message page");
     full.type = "button";

@@ -210,6 +210,22 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       await page.getByLabel("Find").fill("");
     });
 
+    await t.test("a body no worker can decode: its panel offers Delete, which removes it from the broker", async () => {
+      const rid = crypto.randomUUID();
+      await client.hSet("dramatiq:hostile.msgs", rid, "<img src=x onerror=alert(1)> not json");
+      await client.rPush("dramatiq:hostile", rid);
+      const id = `malformed:${rid}`;
+      await page.waitForFunction((i) => window.dashboard.deployment.stream.records.get(i)?.state === "queued", id, { timeout: 30_000 });
+      await page.evaluate((i) => window.dashboard.deployment.select(i), id);
+      await page.locator("#flow-detail:not([hidden])").waitFor();
+      assert.match(await page.textContent("#flow-detail"), /cannot read as a Dramatiq message \(not JSON\)/);
+      await page.locator('#flow-detail [data-action="delete"]').click();
+      await page.locator("#action-feedback", { hasText: `Deleted ${id}.` }).waitFor({ timeout: 20_000 });
+      assert.equal(Number(await client.hExists("dramatiq:hostile.msgs", rid)), 0);
+      assert.equal((await client.lRange("dramatiq:hostile", 0, -1)).includes(rid), false);
+      assert.deepEqual(op.dialogs, []);
+    });
+
     await t.test("the viewer sees no action button", async () => {
       const viewer = await openWithToken(browser, gateway.url, VIEWER);
       try {

@@ -201,3 +201,81 @@ test("one bulk requeue takes each message once, even when it fails again with an
     await redis.stop();
   }
 });
+
+test("a body no worker can decode, stuck in a Python worker's acks set, is deleted by its queue and redis id", { skip, timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const queue = "opsmalformed";
+  const worker = await startPythonWorker({ url: redis.url, queue, prefix: PREFIX, threads: 2 });
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET", headers = operator) => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+  const acksHolding = async (rid) => {
+    const holders = [];
+    for await (const keys of client.scanIterator({ MATCH: `dramatiq:__acks__.*.${queue}`, COUNT: 100 })) {
+      for (const key of [keys].flat()) if (await client.sIsMember(key, rid)) holders.push(key);
+    }
+    return holders;
+  };
+  try {
+    // Python's worker fetches it (into its acks set), fails to decode it, and keeps it there.
+    const stuck = crypto.randomUUID();
+    await client.hSet(`dramatiq:${queue}.msgs`, stuck, "{not json");
+    await client.rPush(`dramatiq:${queue}`, stuck);
+    const holders = await eventually(async () => {
+      const h = await acksHolding(stuck);
+      return h.length && (await client.lLen(`dramatiq:${queue}`)) === 0 ? h : null;
+    }, 30_000, "the Python worker to fetch the malformed body");
+    // A malformed dead letter, and a real dead letter (which this route must not touch).
+    const deadBad = crypto.randomUUID();
+    await client.hSet(`dramatiq:${queue}.XQ.msgs`, deadBad, "[1,2]");
+    await client.zAdd(`dramatiq:${queue}.XQ`, { score: Date.now() - 1000, value: deadBad });
+    const deadGood = crypto.randomUUID();
+    const goodId = crypto.randomUUID();
+    await client.hSet(`dramatiq:${queue}.XQ.msgs`, deadGood, JSON.stringify({ queue_name: queue, actor_name: "record", args: ["x"], kwargs: {}, options: { redis_message_id: deadGood }, message_id: goodId, message_timestamp: Date.now() }));
+    await client.zAdd(`dramatiq:${queue}.XQ`, { score: Date.now() - 1000, value: deadGood });
+
+    const listed = await call(`/api/messages?queue=${queue}&state=in-progress`);
+    assert.deepEqual(listed.body.items.map((i) => [i.id, i.malformed]), [[stuck, "not JSON"]], JSON.stringify(listed.body));
+
+    // The viewer may not; an unknown id is 404; a real message is 409 and stays.
+    assert.equal((await call(`/api/queues/${queue}/malformed/${stuck}`, "DELETE", { authorization: `Bearer ${VIEWER}` })).status, 403);
+    assert.equal((await call(`/api/queues/${queue}/malformed/${crypto.randomUUID()}`, "DELETE")).status, 404);
+    const refused = await call(`/api/queues/${queue}/malformed/${deadGood}`, "DELETE");
+    assert.equal(refused.status, 409, JSON.stringify(refused));
+    assert.equal(refused.body.messageId, goodId);
+    assert.equal(await client.zScore(`dramatiq:${queue}.XQ`, deadGood) !== null, true, "the real dead letter stays");
+
+    const deleted = await call(`/api/queues/${queue}/malformed/${stuck}`, "DELETE");
+    assert.equal(deleted.status, 200, JSON.stringify(deleted));
+    assert.deepEqual(deleted.body, { messageId: `malformed:${stuck}`, matched: 1, done: 1, state: "in-progress", malformed: "not JSON" });
+    assert.equal(Number(await client.hExists(`dramatiq:${queue}.msgs`, stuck)), 0);
+    for (const key of holders) assert.equal(Number(await client.sIsMember(key, stuck)), 0, `${key} still holds it`);
+    // Twice: gone.
+    assert.equal((await call(`/api/queues/${queue}/malformed/${stuck}`, "DELETE")).status, 404);
+
+    const dead = await call(`/api/queues/${queue}/malformed/${deadBad}`, "DELETE");
+    assert.equal(dead.status, 200, JSON.stringify(dead));
+    assert.equal(dead.body.state, "dead-lettered");
+    assert.equal(await client.zScore(`dramatiq:${queue}.XQ`, deadBad), null);
+    assert.equal(Number(await client.hExists(`dramatiq:${queue}.XQ.msgs`, deadBad)), 0);
+
+    const audit = (await call(`/api/audit?limit=10`)).body.filter((e) => e.messageId === `malformed:${stuck}`);
+    assert.deepEqual(audit.map((e) => e.done), [0, 1], JSON.stringify(audit)); // newest first: the second delete, then the one that did it
+
+    // The worker goes on: a message sent after it runs.
+    const rid = crypto.randomUUID();
+    const id = crypto.randomUUID();
+    await client.hSet(`dramatiq:${queue}.msgs`, rid, JSON.stringify({ queue_name: queue, actor_name: "record", args: ["after"], kwargs: {}, options: { redis_message_id: rid }, message_id: id, message_timestamp: Date.now() }));
+    await client.rPush(`dramatiq:${queue}`, rid);
+    await eventually(async () => ((await client.lRange(`${PREFIX}:processed`, 0, -1)).includes(id) ? true : null), 60_000, "the next message processed");
+  } finally {
+    await gateway.stop();
+    await worker.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});

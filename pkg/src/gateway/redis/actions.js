@@ -64,6 +64,38 @@ if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 redis.call("HDEL", KEYS[2], ARGV[1])
 return 1`;
 
+// Deletes what a queue holds under one redis_message_id that is not a Dramatiq message (a
+// body no worker can decode), wherever it is: waiting, delayed, dead-lettered or in
+// progress. A body Python's worker cannot decode stays in that worker's acks set until the
+// worker dies (its consumer fails and restarts, and then requeues it to fail again), so the
+// id also goes from the acks sets of the workers in the heartbeats (the newest ARGV[4]),
+// for the queue and its delay queue: left there, it would come back when the worker dies.
+// KEYS = the queue's list and hash, the delay queue's list and hash, the dead-letter zset
+// and hash, the heartbeats zset; ARGV = the id, the body read, the acks sets' prefix, the
+// most heartbeats to read, the queue's and the delay queue's names. Answers 1 (deleted),
+// 0 (nothing under that id any more) or -1 (the body is not the one read: read it again).
+const DELETE_MALFORMED = `
+local id, seen = ARGV[1], ARGV[2]
+local body = redis.call("HGET", KEYS[2], id) or redis.call("HGET", KEYS[4], id) or redis.call("HGET", KEYS[6], id)
+if not body then return 0 end
+if body ~= seen then return -1 end
+redis.call("LREM", KEYS[1], 0, id)
+redis.call("HDEL", KEYS[2], id)
+redis.call("LREM", KEYS[3], 0, id)
+redis.call("HDEL", KEYS[4], id)
+redis.call("ZREM", KEYS[5], id)
+redis.call("HDEL", KEYS[6], id)
+for _, w in ipairs(redis.call("ZREVRANGE", KEYS[7], 0, tonumber(ARGV[4]) - 1)) do
+  redis.call("SREM", ARGV[3] .. w .. "." .. ARGV[5], id)
+  redis.call("SREM", ARGV[3] .. w .. "." .. ARGV[6], id)
+end
+return 1`;
+
+/** How many of the newest heartbeats a malformed entry's delete looks through for acks
+ * sets holding it: a worker that stopped beating has had its acks requeued by Dramatiq's
+ * maintenance (or will: the id is then waiting, where the delete finds it). */
+export const MALFORMED_MAX_WORKERS = 1000;
+
 // Appends ARGV[1] to the audit list KEYS[1], keeping the newest ARGV[2] entries.
 const AUDIT = `
 redis.call("LPUSH", KEYS[1], ARGV[1])
@@ -154,6 +186,18 @@ export class BrokerWriter {
   /** Deletes a waiting message of `list` (a queue or its delay queue's name) → 1 or 0. */
   async deleteWaiting(list, id) {
     return Number(await this.#eval(DELETE_WAITING, [this.keys.queue(list), this.keys.messages(list)], [id]));
+  }
+
+  /**
+   * Deletes the entry `id` of `queue` whose body is `seen` (not a Dramatiq message: the
+   * caller checked), wherever in the queue it is, in progress included → 1, 0 or -1 (see
+   * DELETE_MALFORMED).
+   */
+  async deleteMalformed(queue, id, seen) {
+    const k = this.keys;
+    const dq = k.delayQueue(queue);
+    const keys = [k.queue(queue), k.messages(queue), k.queue(dq), k.messages(dq), k.deadLetters(queue), k.deadLetterMessages(queue), k.heartbeats()];
+    return Number(await this.#eval(DELETE_MALFORMED, keys, [id, seen, k.acksPrefix(), MALFORMED_MAX_WORKERS, queue, dq]));
   }
 
   /** Appends an entry to the audit log. */

@@ -7,6 +7,10 @@
 //   DELETE /api/messages/<id>           a dead-lettered, queued or delayed message removed
 //                                       (one a worker holds is 409: it is running, or held
 //                                       until its eta by a worker that will run it)
+//   DELETE /api/queues/<q>/malformed/<redis id>
+//                                       what the queue holds under that id that is not a
+//                                       Dramatiq message (listed as `malformed`), wherever
+//                                       it is, in progress too: no worker can run it
 //   POST   /api/dead-letters/requeue    every dead letter matching a filter
 //   POST   /api/dead-letters/delete       { queue?, actor?, exception?, since?, until?, dryRun? }
 //                                       → { matched, done, complete }
@@ -23,6 +27,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { BATCH } from "../redis/actions.js";
 import { isQueueName } from "../redis/broker.js";
+import { readMessage } from "../records.js";
 
 /** How long one bulk request works before it answers `complete: false` (ms). */
 export const BULK_MS = 10_000;
@@ -64,7 +69,7 @@ export function errorText(message, record) {
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `writer`, `finder`,
  *   `history`, `operatorToken` and `token`
  */
-export function actionRoutes({ queues: knownQueues, poller, writer, finder, history, brokerKeys, operatorToken, token }) {
+export function actionRoutes({ queues: knownQueues, poller, writer, finder, history, brokerKeys, decodeMessage, operatorToken, token }) {
   const app = new Hono();
   const auth = operatorOnly({ operatorToken, viewerToken: token });
 
@@ -146,6 +151,39 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     }
     await audit({ action: "delete", messageId: id, matched: 0, done: 0 });
     return json(c, { error: "the message kept moving: try again", messageId: id }, 409);
+  });
+
+  // A body no worker can decode has no Dramatiq id to be found by: the listing names it by
+  // its queue and redis_message_id, and so does its delete. Only such a body is deleted
+  // here (a message is 409: its own route knows whether a worker is running it); in
+  // progress too, since a worker holding it can never run it (Python's leaves it in its
+  // acks set until it dies, then fails on it again).
+  app.delete("/queues/:queue/malformed/:rid", auth, async (c) => {
+    const queue = c.req.param("queue");
+    const rid = c.req.param("rid");
+    if (!isQueueName(brokerKeys, queue)) throw new BadRequest("queue: not a queue name");
+    if (!MESSAGE_ID.test(rid)) throw new BadRequest("id: not a redis_message_id");
+    await jsonBody(c, BadRequest);
+    const messageId = `malformed:${rid}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await finder.at(queue, rid);
+      if (!found || found.body == null) {
+        await audit({ action: "delete", messageId, queue, matched: 0, done: 0 });
+        return json(c, { error: "not found: the queue holds nothing under this id", messageId }, 404);
+      }
+      const { message, malformed } = readMessage(found.body, decodeMessage);
+      if (!malformed) {
+        await audit({ action: "delete", messageId, queue, matched: 0, done: 0 });
+        return json(c, { error: `a Dramatiq message (${message.message_id}): delete it by its message id`, messageId: message.message_id, state: found.state }, 409);
+      }
+      const outcome = await writer.deleteMalformed(queue, rid, found.body);
+      if (outcome !== 1) continue; // changed or gone meanwhile: look again
+      history.add(messageId, { at: Date.now(), state: "deleted", event: "deleted", by: "operator" }, { queue, actor: null });
+      await audit({ action: "delete", messageId, queue, state: found.state, malformed, matched: 1, done: 1 });
+      return json(c, { messageId, matched: 1, done: 1, state: found.state, malformed });
+    }
+    await audit({ action: "delete", messageId, queue, matched: 0, done: 0 });
+    return json(c, { error: "it kept changing: try again", messageId }, 409);
   });
 
   /** A bulk action over the dead letters matching `filter`. */

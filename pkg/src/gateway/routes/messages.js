@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
+import { readMessage } from "../records.js";
 
 /** The largest page `/api/messages` hands out. */
 export const MAX_LIMIT = 1000;
@@ -52,16 +53,8 @@ export function messageRoutes(ctx) {
    * hidden: a producer could hide messages from the view otherwise); null when gone. */
   function parseMessage(body, queue, id) {
     if (body == null) return null; // gone since its id was read
-    let message;
-    const malformed = (reason) => ({ message: null, key: null, malformed: reason, id, bytes: body.length });
-    try {
-      message = decodeMessage(body);
-    } catch (error) {
-      return malformed(/depth|nest|recursion/i.test(String(error?.message)) ? "nested too deeply" : "not JSON");
-    }
-    if (!message || typeof message !== "object" || typeof message.message_id !== "string" || typeof message.actor_name !== "string") {
-      return malformed("not a Dramatiq message");
-    }
+    const { message, malformed } = readMessage(body, decodeMessage);
+    if (malformed) return { message: null, key: null, malformed, id, bytes: body.length };
     let key = null;
     try {
       key = backend.buildMessageKey({ queueName: queue, actorName: message.actor_name, messageId: message.message_id });
