@@ -5,6 +5,7 @@
 // again by the Python worker (its result read by Python's get_result), the rest deleted in
 // bulk after a dry run, every action in the audit log.
 import { test } from "node:test";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import amqplib from "amqplib";
@@ -200,7 +201,7 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       ch.sendToQueue(`${IDLE}.XQ`, Buffer.from("<not a message>"), { deliveryMode: 2 });
       await ch.waitForConfirms();
       const listed = (await jsonOf(await call(`/api/messages?queue=${IDLE}`, { headers: viewer }))).body.items;
-      assert.deepEqual(listed.map((i) => i.message?.message_id ?? i.malformed).sort(), [dead.message_id, "not a Dramatiq message"].sort());
+      assert.deepEqual(listed.map((i) => i.message?.message_id ?? i.malformed).sort(), [dead.message_id, "not JSON"].sort());
       const dry = await jsonOf(await call("/api/dead-letters/requeue", { method: "POST", body: { queue: IDLE, dryRun: true } }));
       assert.deepEqual(dry.body, { matched: 1, done: 0, complete: true, dryRun: true });
       const run = await jsonOf(await call("/api/dead-letters/requeue", { method: "POST", body: { queue: IDLE, exception: "ValueError: boom" } }));
@@ -236,6 +237,31 @@ test("the gateway over a real RabbitMQ deployment with a Python Dramatiq worker"
       );
       assert.ok(log.every((e) => e.role === "operator" && e.broker === "rabbitmq"));
       assert.equal(log[6].messageId, byArg.get(3).message_id);
+    });
+
+    await t.test("a dead letter that is no message is deleted by the id its listing gives it", async () => {
+      // A second body that is no message, beside the one the test before left (which stays).
+      const body = "{ neither JSON nor a message";
+      const ch = await admin.createConfirmChannel();
+      ch.sendToQueue(`${IDLE}.XQ`, Buffer.from(body), { deliveryMode: 2 });
+      await ch.waitForConfirms();
+      await ch.close();
+      const id = `sha256-${createHash("sha256").update(body).digest("hex").slice(0, 32)}`;
+      const listed = (await jsonOf(await call(`/api/messages?queue=${IDLE}`, { headers: viewer }))).body.items;
+      assert.equal(listed.length, 2, JSON.stringify(listed));
+      assert.ok(listed.every((i) => i.malformed === "not JSON" && /^sha256-[0-9a-f]{32}$/.test(i.id)), JSON.stringify(listed));
+      assert.ok(listed.some((i) => i.id === id), "listed under the digest of its body");
+      assert.equal((await call(`/api/queues/${IDLE}/malformed/${id}`, { method: "DELETE", headers: viewer })).status, 403);
+      const missing = await call(`/api/queues/${IDLE}/malformed/sha256-${"0".repeat(32)}`, { method: "DELETE", body: {} });
+      assert.equal(missing.status, 404);
+      assert.equal(await xqCount(`${IDLE}.XQ`), 2, "a miss leaves them");
+      const deleted = await jsonOf(await call(`/api/queues/${IDLE}/malformed/${id}`, { method: "DELETE", body: {} }));
+      assert.deepEqual(deleted.body, { messageId: `malformed:${id}`, matched: 1, done: 1, state: "dead-lettered", malformed: "not JSON" });
+      assert.equal(await xqCount(`${IDLE}.XQ`), 1, "only that one went");
+      const left = (await jsonOf(await call(`/api/messages?queue=${IDLE}`, { headers: viewer }))).body.items;
+      assert.equal(left.length, 1);
+      assert.notEqual(left[0].id, id);
+      assert.equal((await call(`/api/queues/${IDLE}/malformed/${id}`, { method: "DELETE", body: {} })).status, 404);
     });
 
     await t.test("RabbitMQ down: 503 with the gateway still up; back: the gateway reconnects", async () => {

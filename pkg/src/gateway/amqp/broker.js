@@ -21,6 +21,7 @@
 // in by the host (`RabbitmqBroker[kAmqpCore]` of the package's Node entry, and its `Message`):
 // this file ships as a source beside the bundle and cannot import the wasm glue itself.
 import { Unavailable } from "../http.js";
+import { readMessage } from "../records.js";
 
 /** amqplib, loaded through Node's `require` as the package's RabbitMQ broker loads it. */
 function loadAmqplib() {
@@ -39,6 +40,14 @@ const buffer = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byte
 /** The most dead letters one request takes off `q.XQ` at once (held unacked until it ends). */
 export const MAX_HELD = 10_000;
 
+
+/** What names a dead letter that is not a Dramatiq message (it has no id of its own, and
+ * AMQP gives a message none): the SHA-256 of its body, 128 bits in hex. Two identical
+ * bodies share it; a delete by it takes one of them. */
+export function malformedId(body) {
+  const { createHash } = globalThis.process.getBuiltinModule("node:crypto");
+  return `sha256-${createHash("sha256").update(body).digest("hex").slice(0, 32)}`;
+}
 
 /** The x-death time of a dead letter (ms), when RabbitMQ recorded one. */
 function deadAt(properties) {
@@ -157,7 +166,9 @@ export class AmqpBroker {
    * "requeued", "deleted", "left", "refused" (a body the core cannot revive, or one naming
    * another queue: left where it is) or "failed" (the publish was not confirmed or was
    * returned: the dead letter stays). `beforeRevive(messages)`, when given, runs before the
-   * revived copies are published.
+   * revived copies are published. A body that is not a Dramatiq message has `message` null,
+   * `malformed` (why) and `id` (`malformedId`), and reaches `decide` only with
+   * `decideMalformed: true` (then only "delete" means anything for it).
    */
   async act(queue, decide, options) {
     // One request at a time per queue: what one holds unacked is invisible to the others
@@ -180,7 +191,7 @@ export class AmqpBroker {
   /** queue → the promise the next `act` on it waits for. */
   #turns = new Map();
 
-  async #act(queue, decide, { max = MAX_HELD, beforeRevive } = {}) {
+  async #act(queue, decide, { max = MAX_HELD, beforeRevive, decideMalformed = false } = {}) {
     const [q, , xq] = this.namesOf(queue);
     return this.#withChannel(async (ch) => {
       const held = [];
@@ -201,16 +212,12 @@ export class AmqpBroker {
       }
       const items = held.map((m) => {
         const body = m.content.toString("utf8");
-        let message = null;
-        try {
-          message = this.decodeMessage(body);
-        } catch {
-          // Not a message: listed as such, never acted on.
-        }
-        if (!message || typeof message !== "object" || typeof message.message_id !== "string") message = null;
-        const item = { message, body, deadAt: deadAt(m.properties), redelivered: m.fields.redelivered, outcome: "left", delivery: m };
+        const { message, malformed } = readMessage(body, this.decodeMessage);
+        const item = { message: message ?? null, body, deadAt: deadAt(m.properties), redelivered: m.fields.redelivered, outcome: "left", delivery: m };
+        // A body that is no message is acted on only by a decision made for such bodies.
+        if (malformed) Object.assign(item, { malformed, id: malformedId(m.content) });
         let choice = null;
-        if (message) {
+        if (!malformed || decideMalformed) {
           try {
             choice = decide(item);
           } catch {
@@ -220,7 +227,7 @@ export class AmqpBroker {
         item.choice = choice;
         return item;
       });
-      const toRequeue = items.filter((i) => i.choice === "requeue");
+      const toRequeue = items.filter((i) => i.choice === "requeue" && i.message);
       if (toRequeue.length) {
         // The host's step before the copies go out (the gateway drops the failed run's
         // result, so whoever waits for the new run's result gets it, not the old failure).

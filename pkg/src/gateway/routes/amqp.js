@@ -12,6 +12,8 @@
 //                       RabbitMQ would have to hand them out to show them; with `q=`, the
 //                       dead letters whose id, actor, arguments or traceback hold the text
 //   GET /api/status     RabbitMQ and Redis
+//   DELETE /api/queues/<q>/malformed/<id>
+//                       a dead letter that is no Dramatiq message, by its listed id
 //   POST /api/messages/<id>/requeue, DELETE /api/messages/<id>, POST /api/dead-letters/{requeue,delete}
 //                       on dead letters only (a queued message cannot be reached without
 //                       taking every message before it), with the filters and `dryRun` of
@@ -36,7 +38,7 @@ const NOT_LISTED = "RabbitMQ cannot show queued, delayed or in-progress messages
 
 /** A dead letter as `/api/messages` lists it (the Redis gateway's item shape). */
 function listed(item, queue, backend) {
-  if (!item.message) return { state: DEAD, message: null, key: null, malformed: "not a Dramatiq message", bytes: item.body.length, deadAt: item.deadAt };
+  if (!item.message) return { state: DEAD, message: null, key: null, malformed: item.malformed, id: item.id, bytes: item.body.length, deadAt: item.deadAt };
   let key = null;
   try {
     key = backend.buildMessageKey({ queueName: queue, actorName: item.message.actor_name, messageId: item.message.message_id });
@@ -176,6 +178,23 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
 
   app.post("/messages/:id/requeue", auth, (c) => one(c, "requeue"));
   app.delete("/messages/:id", auth, (c) => one(c, "delete"));
+
+  // A dead letter that is no Dramatiq message, by the id its listing gives it (the digest
+  // of its body: AMQP names no message); one of two identical bodies at a time.
+  app.delete("/queues/:queue/malformed/:id", auth, async (c) => {
+    const queue = c.req.param("queue");
+    const id = c.req.param("id");
+    if (!isQueueName(brokerKeys, queue) || !amqp.queueNames.includes(queue)) throw new BadRequest("queue: one of --queues");
+    if (!/^sha256-[0-9a-f]{32}$/.test(id)) throw new BadRequest("id: the id a malformed dead letter is listed with");
+    await jsonBody(c, BadRequest);
+    let taken = false;
+    const { items } = await amqp.act(queue, (i) => (!taken && !i.message && i.id === id ? ((taken = true), "delete") : null), { decideMalformed: true });
+    const hit = items.find((i) => i.outcome === "deleted");
+    const messageId = `malformed:${id}`;
+    await audit({ action: "delete", messageId, queue, matched: hit ? 1 : 0, done: hit ? 1 : 0 });
+    if (!hit) return json(c, { error: "not found: no dead letter of this queue is a malformed body with this id", messageId }, 404);
+    return json(c, { messageId, matched: 1, done: 1, state: DEAD, malformed: hit.malformed });
+  });
 
   async function bulk(kind, filter, dryRun) {
     const started = Date.now();
