@@ -39,6 +39,14 @@ export function describeThrown(value) {
   }
 }
 
+/** What `error` says: its `message` when that is a string, else the value described (a
+ * client may reject or emit anything: null, a Symbol, an object whose getters throw).
+ * Never throws. */
+export function messageOf(error) {
+  const message = readSafely(error, "message");
+  return typeof message === "string" ? message : describeThrown(error);
+}
+
 /** A thrown value as an Error (JS may throw anything; Python can only raise exceptions).
  * An Error is kept as it is; anything else is wrapped, the original on `error.thrown`. */
 export function asError(thrown) {

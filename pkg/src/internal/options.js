@@ -45,12 +45,16 @@ function describe(value) {
 /**
  * Checks `options` (an object or undefined) for `what` (say `"new Worker()"`) against
  * `spec`, `{ name: kind }` with the kinds above (`"ms?"` also takes null), and returns
- * `options` or `{}`. Throws a TypeError for an unknown name, listing the accepted ones,
+ * the values it checked, each read once, in a new null-prototype object (`{}` for none).
+ * Callers read that, never `options` again: a getter or a Proxy may answer a second read
+ * differently, and an inherited property (`{ __proto__: { limit: -1 } }`) is not among
+ * the names checked. Throws a TypeError for an unknown name, listing the accepted ones,
  * and for a value of the wrong kind; a hostile object (a throwing getter, a Proxy) is a
  * TypeError with the original as its cause.
  */
 export function checkOptions(what, options, spec) {
-  if (options === undefined || options === null) return {};
+  const checked = Object.create(null);
+  if (options === undefined || options === null) return checked;
   if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
   let names;
   try {
@@ -76,10 +80,10 @@ export function checkOptions(what, options, spec) {
     if (value === undefined) continue;
     const nullable = kind.endsWith("?");
     const base = nullable ? kind.slice(0, -1) : kind;
-    if (value === null && nullable) continue;
-    if (!KINDS[base](value)) {
+    if (!(value === null && nullable) && !KINDS[base](value)) {
       throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describe(value)}`);
     }
+    checked[name] = value;
   }
-  return options;
+  return checked;
 }

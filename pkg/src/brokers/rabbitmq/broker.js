@@ -18,6 +18,7 @@ import {
   rabbitmqRevive,
 } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
+import { messageOf } from "../../internal/describe.js";
 import { checkOptions } from "../../internal/options.js";
 import {
   kAfterEnqueue,
@@ -33,7 +34,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
 
@@ -137,7 +138,7 @@ export class RabbitmqBroker extends NetworkBroker {
       if (this.#connection === current) this.#forget();
     });
     connection.on("error", (error) => {
-      if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${error.message}`);
+      if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${messageOf(error)}`);
     });
   }
 
@@ -218,8 +219,9 @@ export class RabbitmqBroker extends NetworkBroker {
       .catch(() => {});
   }
 
-  #onReturn({ fields, content }) {
+  #onReturn(returned) {
     try {
+      const { fields, content } = returned;
       this.#returned.add(`${fields.routingKey} ${Message.decode(content).messageId}`);
     } catch {
       // Not one of ours: nothing waits for it.
@@ -279,7 +281,7 @@ export class RabbitmqBroker extends NetworkBroker {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     delay = checkDelay(delay);
     const out = rabbitmqPublish(message, delay, Date.now(), this.confirmDelivery);
-    for (const m of this.middleware) m.beforeEnqueue?.(this, out.message, delay);
+    emitBeforeEnqueue(this, out.message, delay);
     return out;
   }
 
@@ -306,9 +308,9 @@ export class RabbitmqBroker extends NetworkBroker {
         this.#dropChannel(ch);
         const maxAttempts = (maxEnqueueAttempts ??= rabbitmqMaxEnqueueAttempts());
         if (attempt >= maxAttempts) {
-          throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${error.message}`, { cause: error });
+          throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${messageOf(error)}`, { cause: error });
         }
-        this.logger.warn(`Retrying enqueue of message ${sent.messageId} (${attempt}/${maxAttempts}): ${error.message}`);
+        this.logger.warn(`Retrying enqueue of message ${sent.messageId} (${attempt}/${maxAttempts}): ${messageOf(error)}`);
         await sleep(rabbitmqReconnectBackoff(attempt - 1)[1]);
       }
     }

@@ -20,7 +20,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
 import { RedisConsumer } from "./consumer.js";
 
 /**
@@ -99,7 +99,7 @@ export class RedisBroker extends NetworkBroker {
   [kPrepare](message, delay) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     const prepared = this[kTransport].prepare(message, checkDelay(delay));
-    for (const m of this.middleware) m.beforeEnqueue?.(this, prepared, delay);
+    emitBeforeEnqueue(this, prepared, delay);
     return prepared;
   }
 

@@ -1,0 +1,309 @@
+// Wave 3's surfaces under hostile input (the worker, actors, brokers, middleware, rate limits):
+// options that answer a second read differently, middleware that throws in every hook,
+// actors that throw or return what JSON cannot carry, injected clients that emit or reject
+// with anything, and messages on a real Redis written by a hostile producer. After each: the
+// module still works, the error names the message, nothing queued is lost or doubled.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { createClient } from "redis";
+import {
+  Middleware,
+  RabbitmqBroker,
+  RedisBackend,
+  RedisBroker,
+  Results,
+  SkipMessage,
+  StubBackend,
+  StubBroker,
+  Worker,
+  actor,
+  defaultMiddleware,
+} from "dramatiq-results";
+import { healthy, thrownValues } from "./hostile.mjs";
+import { eventually, recordingLogger } from "./broker-helpers.mjs";
+import { haveRedis, startRedis } from "./services.mjs";
+
+/** An options object whose `name` answers each read with the next of `values` (the last for good). */
+function lying(name, ...values) {
+  let i = 0;
+  return Object.defineProperty({}, name, { enumerable: true, get: () => values[Math.min(i++, values.length - 1)] });
+}
+
+/** A client that answers every command with null: enough to build a RedisBroker. */
+const idleClient = { sendCommand: async () => null };
+
+describe("options are read once, and only the ones checked", () => {
+  test("a getter answering a second read differently cannot slip past the check", () => {
+    // Checked as 1000 (a count), then read again as -7 by the constructor.
+    const lyingBroker = new RedisBroker(idleClient, Object.assign(lying("prefetchBytes", 1000, -7), { middleware: [] }));
+    assert.equal(lyingBroker.prefetchBytes, 1000);
+    const worker = new Worker(new StubBroker({ middleware: [] }), lying("queues", ["a"], 5));
+    assert.deepEqual([...worker.queues], ["a"]);
+  });
+
+  test("an inherited option (a __proto__ literal) is not used unchecked", () => {
+    const worker = new Worker(new StubBroker({ middleware: [] }), { __proto__: { queues: 5 } });
+    assert.equal(worker.queues, undefined);
+    const broker = new RedisBroker(idleClient, { __proto__: { prefetchBytes: -1 }, middleware: [] });
+    assert.ok(broker.prefetchBytes > 0);
+  });
+});
+
+describe("middleware that throws", () => {
+  test("a before hook's failure is logged naming the message, and the actor still runs (Dramatiq's emit_before)", async () => {
+    const logger = recordingLogger();
+    const backend = new StubBackend();
+    class Broken extends Middleware {
+      beforeProcessMessage() {
+        throw new Error("broken before");
+      }
+    }
+    const broker = new StubBroker({ logger, middleware: [...defaultMiddleware(), new Broken(), new Results({ backend })] });
+    const add = actor((x, y) => x + y, { actorName: "add", storeResults: true, maxRetries: 0, broker });
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      const message = add.send(1, 2);
+      await broker.join("default", { timeout: 5000 });
+      assert.equal(await backend.getResult(message), 3);
+      assert.deepEqual(broker.deadLetters, []);
+      const said = logger.lines.join("\n");
+      assert.match(said, new RegExp(`Unexpected failure in beforeProcessMessage of Broken for message ${message.messageId}\\. \\| broken before`));
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("SkipMessage from a before hook still skips", async () => {
+    class Skipper extends Middleware {
+      beforeProcessMessage() {
+        throw new SkipMessage("no");
+      }
+    }
+    const broker = new StubBroker({ logger: recordingLogger(), middleware: [new Skipper()] });
+    let ran = 0;
+    const a = actor(() => void ran++, { actorName: "a", broker });
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      a.send();
+      await broker.join("default", { timeout: 5000 });
+      assert.equal(ran, 0);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("beforeEnqueue / afterEnqueue that throw: logged, the message is sent once; SkipMessage stops the send", async () => {
+    const logger = recordingLogger();
+    class Enqueue extends Middleware {
+      beforeEnqueue() {
+        throw new Error("before enqueue");
+      }
+      afterEnqueue() {
+        throw new Error("after enqueue");
+      }
+    }
+    const broker = new StubBroker({ logger, middleware: [new Enqueue()] });
+    const a = actor(() => 1, { actorName: "a", broker });
+    const message = a.send();
+    const said = logger.lines.join("\n");
+    assert.match(said, new RegExp(`Unexpected failure in beforeEnqueue of Enqueue for message ${message.messageId}\\. \\| before enqueue`));
+    assert.match(said, new RegExp(`Unexpected failure in afterEnqueue of Enqueue for message ${message.messageId}\\. \\| after enqueue`));
+    let ran = 0;
+    const counted = new StubBroker({ logger: recordingLogger(), middleware: [new Enqueue()] });
+    const b = actor(() => void ran++, { actorName: "b", broker: counted });
+    b.send();
+    const worker = new Worker(counted, { concurrency: 1 }).start();
+    try {
+      await counted.join("default", { timeout: 5000 });
+      assert.equal(ran, 1, "sent once, run once");
+    } finally {
+      await worker.stop();
+    }
+    class Skip extends Middleware {
+      beforeEnqueue() {
+        throw new SkipMessage("not this one");
+      }
+    }
+    const skipping = new StubBroker({ middleware: [new Skip()] });
+    const c = actor(() => 1, { actorName: "c", broker: skipping });
+    assert.throws(() => c.send(), SkipMessage);
+  });
+
+  test("every hook throwing anything, shutdown hooks included: the worker runs, stops, and the module lives", async () => {
+    const logger = recordingLogger();
+    const thrown = thrownValues();
+    let n = 0;
+    class Hostile extends Middleware {}
+    for (const hook of [
+      "beforeProcessMessage", "afterProcessMessage", "afterSkipMessage", "beforeAck", "afterAck", "beforeNack",
+      "afterNack", "beforeWorkerShutdown", "afterWorkerShutdown", "beforeEnqueue", "afterEnqueue",
+      "beforeDelayMessage", "beforeDeclareQueue", "afterDeclareQueue",
+    ]) {
+      Hostile.prototype[hook] = () => {
+        throw thrown[n++ % thrown.length];
+      };
+    }
+    const backend = new StubBackend();
+    const broker = new StubBroker({ logger, middleware: [...defaultMiddleware(), new Results({ backend }), new Hostile()] });
+    const a = actor((i) => i * 2, { actorName: "a", storeResults: true, maxRetries: 0, broker });
+    const sent = [];
+    for (let i = 0; i < 20; i++) {
+      try {
+        sent.push(a.send(i));
+      } catch (error) {
+        assert.fail(`send threw ${String(error?.message ?? error)}`);
+      }
+    }
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    await broker.join("default", { timeout: 10_000, failFast: false });
+    await worker.stop();
+    for (const [i, m] of sent.entries()) assert.equal(await backend.getResult(m), i * 2);
+    assert.ok(logger.lines.some((l) => l.includes("WorkerShutdown")), "the shutdown hooks' failures are logged");
+    assert.equal(await healthy(), true);
+  });
+});
+
+describe("actors that return what JSON cannot carry", () => {
+  test("the Results failure is logged with the message id, the message is acked once", async () => {
+    const logger = recordingLogger();
+    const backend = new StubBackend();
+    const broker = new StubBroker({ logger, middleware: [...defaultMiddleware(), new Results({ backend, storeResults: true })] });
+    const cyclic = {};
+    cyclic.self = cyclic;
+    const detached = new ArrayBuffer(8);
+    structuredClone(detached, { transfer: [detached] });
+    const values = [cyclic, () => 1, detached, new Map([[1, 2]]), Symbol("s"), new Proxy({}, { ownKeys() { throw new Error("ownKeys"); } })];
+    const sent = values.map((value, i) => actor(() => value, { actorName: `r${i}`, maxRetries: 0, broker }).send());
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await broker.join("default", { timeout: 5000 });
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(broker.deadLetters, []);
+    for (const m of sent) {
+      assert.ok(
+        logger.lines.some((l) => l.startsWith(`error Unexpected failure in afterProcessMessage of Results for message ${m.messageId}.`)),
+        `the failure to store ${m.actorName}'s result names its message:\n${logger.lines.join("\n")}`,
+      );
+    }
+    assert.equal(await healthy(), true);
+  });
+});
+
+/** A stand-in amqplib connection: an EventEmitter with the methods the broker checks for. */
+function fakeConnection() {
+  const conn = new EventEmitter();
+  conn.createChannel = async () => {
+    throw new Error("no channels here");
+  };
+  conn.createConfirmChannel = conn.createChannel;
+  conn.close = async () => {};
+  return conn;
+}
+
+describe("an injected amqplib connection misbehaving", () => {
+  test("an 'error' event with anything is logged, never thrown back into the emitter", () => {
+    const logger = recordingLogger();
+    const conn = fakeConnection();
+    new RabbitmqBroker(conn, { logger, middleware: [] });
+    for (const value of [null, undefined, Symbol("e"), { get message() { throw new Error("getter"); } }, ...thrownValues()]) {
+      assert.doesNotThrow(() => conn.emit("error", value));
+    }
+    assert.ok(logger.lines.filter((l) => l.startsWith("warn RabbitMQ connection error")).length >= 4, logger.lines.join("\n"));
+  });
+
+  test("a connection whose getters throw is refused with a clear TypeError", () => {
+    const hostile = new Proxy({}, { get() { throw new Error("trap"); } });
+    assert.throws(() => new RabbitmqBroker(hostile, { middleware: [] }), /RabbitmqBroker needs an amqplib connection/);
+  });
+});
+
+describe("a stop whose timeout passes", () => {
+  test("the warning counts the messages running (none), never 'undefined'", async () => {
+    const logger = recordingLogger();
+    const hung = { sendCommand: () => new Promise(() => {}) };
+    const broker = new RedisBroker(hung, { logger, middleware: [] });
+    actor(() => 1, { actorName: "a", broker });
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    await new Promise((r) => setTimeout(r, 50));
+    await worker.stop({ timeout: 100 });
+    const warning = logger.lines.find((l) => l.includes("Worker stopped after its timeout"));
+    assert.ok(warning, logger.lines.join("\n"));
+    assert.match(warning, /with 0 message\(s\) still running/);
+  });
+});
+
+describe("a hostile producer's messages on a real Redis", { skip: !haveRedis && "no redis-server (scripts/setup --services)" }, () => {
+  let server;
+  let client;
+  before(async () => {
+    server = await startRedis();
+    client = createClient({ url: server.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.quit();
+    await server?.stop();
+  });
+
+  test("every field of the wrong type: each message runs or is dead-lettered naming its id, none lost or doubled", { timeout: 60_000 }, async () => {
+    const logger = recordingLogger();
+    const backend = new RedisBackend(client);
+    const broker = new RedisBroker(client, { logger, middleware: [...defaultMiddleware(), new Results({ backend, storeResults: true })] });
+    const ran = [];
+    actor((...args) => void ran.push(args), { actorName: "ok", queueName: "h", maxRetries: 0, broker });
+    const body = (id) => ({
+      queue_name: "h", actor_name: "ok", args: [1], kwargs: {}, options: { redis_message_id: id },
+      message_id: id, message_timestamp: 1_700_000_000_000,
+    });
+    // Each mutation and whether the body is still a message a worker runs.
+    const cases = [
+      [(b) => (b.message_id = 5), false], [(b) => (b.message_id = null), false],
+      [(b) => (b.message_id = "not-a-uuid"), true], [(b) => (b.actor_name = {}), false],
+      [(b) => (b.queue_name = 5), false], [(b) => (b.args = "str"), false], [(b) => (b.args = { a: 1 }), false],
+      [(b) => (b.kwargs = [1]), false], [(b) => (b.options = [1]), false], [(b) => (b.options = null), false],
+      [(b) => (b.options.redis_message_id = 5), false], [(b) => (b.message_timestamp = "x"), false],
+      [(b) => (b.options.retries = "x"), true], [(b) => (b.options.max_retries = "x"), true],
+      [(b) => (b.options.pipe_target = "x"), true], [(b) => (b.options.on_success = 5), true],
+      [(b) => (b.options.group_info = { group_id: 5, count: "x" }), true], [(b) => (b.options.time_limit = "x"), true],
+      [(b) => (b.options.result_ttl = "x"), true], [(b) => (b.options.eta = "abc"), true],
+      [(b) => (b.args = ["x".repeat(1 << 20)]), true],
+    ];
+    const expected = { ran: [], dead: [] };
+    for (const [i, [mutate, runs]] of cases.entries()) {
+      const id = `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`;
+      const b = body(id);
+      mutate(b);
+      await client.hSet("dramatiq:h.msgs", id, JSON.stringify(b));
+      await client.rPush("dramatiq:h", id);
+      (runs ? expected.ran : expected.dead).push(id);
+    }
+    // Bytes that are not UTF-8, inside a string.
+    const badId = "00000000-0000-4000-8000-0000000000ff";
+    const [head, tail] = JSON.stringify(body(badId)).split('"args":[1]');
+    await client.hSet("dramatiq:h.msgs", badId, Buffer.concat([Buffer.from(`${head}"args":["`), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(`"]${tail}`)]));
+    await client.rPush("dramatiq:h", badId);
+    expected.dead.push(badId);
+
+    const worker = new Worker(broker, { concurrency: 4 }).start();
+    try {
+      await eventually(
+        async () => (await client.lLen("dramatiq:h")) === 0 && ran.length + (await client.zCard("dramatiq:h.XQ")) >= expected.ran.length + expected.dead.length,
+        "every message settled",
+      );
+      await eventually(async () => (await client.hLen("dramatiq:h.msgs")) === 0, "every body acked or moved");
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(ran.length, expected.ran.length, "each runnable message ran once");
+    assert.deepEqual((await client.zRange("dramatiq:h.XQ", 0, -1)).sort(), [...expected.dead].sort());
+    assert.deepEqual(await client.keys("dramatiq:__acks__*"), [], "nothing is left held");
+    const said = logger.lines.join("\n");
+    for (const id of expected.dead) assert.match(said, new RegExp(`Dead-lettering message ${id} from queue h: its body is`));
+    assert.match(said, /Unexpected failure in afterProcessMessage of Callbacks for message 00000000-0000-4000-8000-000000000016\./);
+    assert.match(said, /Unexpected failure in afterProcessMessage of Results for message 00000000-0000-4000-8000-000000000019\. \| .*result_ttl/);
+    assert.equal(await healthy(), true);
+  });
+});
