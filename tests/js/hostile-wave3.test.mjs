@@ -22,7 +22,12 @@ import {
 } from "dramatiq-results";
 import { healthy, thrownValues } from "./hostile.mjs";
 import { eventually, recordingLogger } from "./broker-helpers.mjs";
-import { haveRedis, startRedis } from "./services.mjs";
+import amqplib from "amqplib";
+import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
+
+// A hook's rejected Promise that nobody handles would end the process (Node's default).
+const unhandled = [];
+process.on("unhandledRejection", (reason) => unhandled.push(reason));
 
 /** An options object whose `name` answers each read with the next of `values` (the last for good). */
 function lying(name, ...values) {
@@ -162,6 +167,27 @@ describe("middleware that throws", () => {
     assert.ok(logger.lines.some((l) => l.includes("WorkerShutdown")), "the shutdown hooks' failures are logged");
     assert.equal(await healthy(), true);
   });
+});
+
+test("async enqueue and declare hooks that reject: logged naming the message, never an unhandled rejection", async () => {
+  const logger = recordingLogger();
+  class Async extends Middleware {
+    async beforeEnqueue() {
+      throw new Error("async before");
+    }
+    async afterEnqueue() {
+      throw new Error("async after");
+    }
+  }
+  const broker = new StubBroker({ logger, middleware: [new Async()] });
+  const a = actor(() => 1, { actorName: "a", broker });
+  const before = unhandled.length;
+  const message = a.send();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(unhandled.length, before, String(unhandled.at(-1)));
+  const said = logger.lines.join("\n");
+  assert.match(said, new RegExp(`Unexpected failure in beforeEnqueue of Async for message ${message.messageId}\\. \\| async before`));
+  assert.match(said, new RegExp(`Unexpected failure in afterEnqueue of Async for message ${message.messageId}\\. \\| async after`));
 });
 
 describe("actors that return what JSON cannot carry", () => {
@@ -304,6 +330,92 @@ describe("a hostile producer's messages on a real Redis", { skip: !haveRedis && 
     for (const id of expected.dead) assert.match(said, new RegExp(`Dead-lettering message ${id} from queue h: its body is`));
     assert.match(said, /Unexpected failure in afterProcessMessage of Callbacks for message 00000000-0000-4000-8000-000000000016\./);
     assert.match(said, /Unexpected failure in afterProcessMessage of Results for message 00000000-0000-4000-8000-000000000019\. \| .*result_ttl/);
+    assert.equal(await healthy(), true);
+  });
+});
+
+describe("a hostile producer's messages and middleware on a real RabbitMQ", { skip: !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)" }, () => {
+  let rabbit;
+  let admin;
+  before(async () => {
+    rabbit = await startRabbitmq();
+    admin = await amqplib.connect(rabbit.url);
+  });
+  after(async () => {
+    await admin?.close().catch(() => {});
+    await rabbit?.stop();
+  });
+
+  test("wrong types, bytes that are not UTF-8, an empty body, hooks that throw or reject: each message runs or is dead-lettered once, naming its id", { timeout: 90_000 }, async () => {
+    const logger = recordingLogger();
+    class Hostile extends Middleware {}
+    let n = 0;
+    for (const hook of [
+      "beforeProcessMessage", "afterProcessMessage", "beforeAck", "afterAck", "beforeNack", "afterNack",
+      "beforeWorkerShutdown", "afterWorkerShutdown", "beforeDelayMessage", "beforeEnqueue", "afterEnqueue",
+      "beforeDeclareQueue", "afterDeclareQueue", "afterDeclareDelayQueue",
+    ]) {
+      Hostile.prototype[hook] = function () {
+        n += 1;
+        if (n % 3 === 0) return Promise.reject(Symbol("rejected"));
+        throw thrownValues()[n % 10];
+      };
+    }
+    const backend = new StubBackend();
+    const broker = await RabbitmqBroker.connect(rabbit.url, {
+      logger,
+      middleware: [...defaultMiddleware(), new Results({ backend, storeResults: true }), new Hostile()],
+    });
+    const ran = [];
+    actor((...args) => void ran.push(args), { actorName: "ok", queueName: "h", maxRetries: 0, broker });
+    await broker.ensureQueue("h");
+    const body = (id) => ({ queue_name: "h", actor_name: "ok", args: [1], kwargs: {}, options: {}, message_id: id, message_timestamp: 1_700_000_000_000 });
+    const cases = [
+      [(b) => (b.message_id = "not-a-uuid"), true], [(b) => (b.actor_name = {}), false], [(b) => (b.queue_name = 5), false],
+      [(b) => (b.queue_name = "other"), true], [(b) => (b.args = "s"), false], [(b) => (b.kwargs = [1]), false],
+      [(b) => (b.options = [1]), false], [(b) => (b.options = null), true], [(b) => (b.options.eta = "abc"), true],
+      [(b) => (b.options.eta = -5), true], [(b) => (b.options.retries = "x"), true], [(b) => (b.options.on_failure = 5), true],
+      [(b) => (b.message_timestamp = "x"), false], [(b) => (b.args = ["x".repeat(2 << 20)]), true],
+    ];
+    const ch = await admin.createChannel();
+    const expected = { ran: 0, dead: [] };
+    for (const [i, [mutate, runs]] of cases.entries()) {
+      const id = `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`;
+      const b = body(id);
+      mutate(b);
+      ch.sendToQueue("h", Buffer.from(JSON.stringify(b)), { persistent: true });
+      if (runs) expected.ran += 1;
+      else expected.dead.push(id);
+    }
+    const [head, tail] = JSON.stringify(body("utf8")).split('"args":[1]');
+    ch.sendToQueue("h", Buffer.concat([Buffer.from(`${head}"args":["`), Buffer.from([0xff, 0xfe]), Buffer.from(`"]${tail}`)]));
+    ch.sendToQueue("h", Buffer.alloc(0));
+    await ch.close();
+    const deadCount = expected.dead.length + 2;
+    const counts = async () => {
+      const c = await admin.createChannel();
+      try {
+        return await Promise.all(["h", "h.DQ", "h.XQ"].map(async (q) => (await c.checkQueue(q)).messageCount));
+      } finally {
+        await c.close();
+      }
+    };
+    const worker = new Worker(broker, { concurrency: 4 }).start();
+    try {
+      await eventually(async () => {
+        const [q, dq, xq] = await counts();
+        return q === 0 && dq === 0 && xq === deadCount && ran.length === expected.ran;
+      }, "every message settled");
+    } finally {
+      await worker.stop();
+    }
+    await broker.close();
+    assert.deepEqual(await counts(), [0, 0, deadCount], "nothing left, nothing lost");
+    assert.equal(ran.length, expected.ran, "each runnable message ran once");
+    const said = logger.lines.join("\n");
+    for (const id of expected.dead) assert.match(said, new RegExp(`Dead-lettering a message from queue h that does not decode: .*\\(message_id "${id}"\\)`));
+    assert.match(said, /Unexpected failure in afterWorkerShutdown of Hostile/);
+    assert.equal(unhandled.length, 0, String(unhandled[0]?.toString?.()));
     assert.equal(await healthy(), true);
   });
 });

@@ -145,13 +145,7 @@ export class Broker {
    * rather than failing the send.
    */
   [kAfterEnqueue](message, delay) {
-    for (const m of [...this.middleware].reverse()) {
-      try {
-        m.afterEnqueue?.(this, message, delay);
-      } catch (error) {
-        logHookFailure(this, "afterEnqueue", m, message, error);
-      }
-    }
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterEnqueue", [message, delay]);
   }
 
   /** The broker's results backend (from its `Results` middleware); throws when there is none. */
@@ -287,13 +281,22 @@ async function emitAfterFrom(broker, hook, args) {
  * `MiddlewareError`), any other error is logged and the message is sent all the same.
  */
 export function emitBeforeEnqueue(broker, message, delay) {
-  for (const m of broker.middleware) {
-    try {
-      m.beforeEnqueue?.(broker, message, delay);
-    } catch (error) {
-      if (isInstance(error, SkipMessage)) throw error;
-      logHookFailure(broker, "beforeEnqueue", m, message, error);
-    }
+  for (const m of broker.middleware) runSyncHook(broker, m, "beforeEnqueue", [message, delay], { skips: true });
+}
+
+/**
+ * Calls `middleware[hook](broker, ...args)`, a hook Dramatiq calls synchronously (the
+ * enqueue and declare hooks): a failure is logged, never thrown (with `skips`, but for a
+ * `SkipMessage`); an async hook is not waited for, and its rejection is logged rather than
+ * left unhandled (which would end a Node process).
+ */
+export function runSyncHook(broker, middleware, hook, args, { skips = false } = {}) {
+  try {
+    const out = typeof middleware[hook] === "function" ? middleware[hook](broker, ...args) : undefined;
+    if (isThenable(out)) Promise.resolve(out).catch((error) => logHookFailure(broker, hook, middleware, args[0], error));
+  } catch (error) {
+    if (skips && isInstance(error, SkipMessage)) throw error;
+    logHookFailure(broker, hook, middleware, args[0], error);
   }
 }
 

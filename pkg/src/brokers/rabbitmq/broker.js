@@ -34,7 +34,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
 
@@ -232,10 +232,11 @@ export class RabbitmqBroker extends NetworkBroker {
   declareQueue(name) {
     const q = canonical(name);
     if (this.#queues.has(q)) return;
-    for (const m of this.middleware) m.beforeDeclareQueue?.(this, q);
+    // Logged, not thrown (Dramatiq's emit_before / emit_after): the queue is declared anyway.
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
     this.#queues.add(q);
-    for (const m of [...this.middleware].reverse()) m.afterDeclareQueue?.(this, q);
-    for (const m of [...this.middleware].reverse()) m.afterDeclareDelayQueue?.(this, delayQueueName(q));
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [delayQueueName(q)]);
   }
 
   /** The declared (canonical) queue names. */
