@@ -55,6 +55,35 @@ describe("options are read once, and only the ones checked", () => {
   });
 });
 
+describe("actor and message options", () => {
+  test("options whose reads throw are a TypeError naming the call, with the original as cause", () => {
+    const broker = new StubBroker({ middleware: [] });
+    const a = actor(() => 1, { actorName: "a", broker });
+    const boom = new Error("trap");
+    const traps = new Proxy({}, { ownKeys() { throw boom; } });
+    const getter = Object.defineProperty({}, "maxRetries", { enumerable: true, get() { throw Symbol("getter"); } });
+    for (const [call, what] of [
+      [(o) => actor(() => 1, o), "actor()"],
+      [(o) => a.sendWithOptions(o), "sendWithOptions()"],
+      [(o) => a.messageWithOptions(o), "messageWithOptions()"],
+    ]) {
+      assert.throws(() => call(traps), (e) => e instanceof TypeError && e.message === `${what}: its options cannot be read` && e.cause === boom);
+      assert.throws(() => call(getter), (e) => e instanceof TypeError && e.message === `${what}: option maxRetries cannot be read` && typeof e.cause === "symbol");
+    }
+    assert.throws(() => a.sendWithOptions(5), /sendWithOptions\(\): options must be an object, got 5/);
+    // The module and the broker are fine: a normal send still works.
+    assert.equal(a.send(1).args[0], 1);
+  });
+
+  test("an option named __proto__ is sent as an option, as Python's send_with_options sends it", () => {
+    const broker = new StubBroker({ middleware: [] });
+    const a = actor(() => 1, { actorName: "a", broker });
+    const message = a.sendWithOptions(JSON.parse('{"args": [1], "__proto__": {"x": 1}}'));
+    assert.deepEqual(message.asDict().options, JSON.parse('{"__proto__": {"x": 1}}'));
+    assert.equal(Object.keys(message.options).includes("__proto__"), true);
+  });
+});
+
 describe("middleware that throws", () => {
   test("a before hook's failure is logged naming the message, and the actor still runs (Dramatiq's emit_before)", async () => {
     const logger = recordingLogger();

@@ -87,3 +87,30 @@ export function checkOptions(what, options, spec) {
   }
   return checked;
 }
+
+/**
+ * A copy of `options` (an object, or undefined / null for none) for `what`, each own
+ * enumerable string-keyed value read once, in a null-prototype object, for option bags
+ * whose names the core checks (actor and message options). A hostile object (a throwing
+ * getter, a Proxy) is a TypeError with the original as its cause; an own `__proto__` key
+ * stays a key.
+ */
+export function readOptions(what, options) {
+  const copy = Object.create(null);
+  if (options === undefined || options === null) return copy;
+  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  let names;
+  try {
+    names = Object.keys(options);
+  } catch (cause) {
+    throw new TypeError(`${what}: its options cannot be read`, { cause });
+  }
+  for (const name of names) {
+    try {
+      copy[name] = options[name];
+    } catch (cause) {
+      throw new TypeError(`${what}: option ${name} cannot be read`, { cause });
+    }
+  }
+  return copy;
+}
