@@ -448,3 +448,16 @@ describe("a hostile producer's messages and middleware on a real RabbitMQ", { sk
     assert.equal(await healthy(), true);
   });
 });
+
+test("createGateway refuses a token that is not a string (an object would be compared as \"[object Object]\")", async () => {
+  const { createGateway } = await import("dramatiq-results/gateway");
+  const { RedisBrokerKeys } = await import("dramatiq-results");
+  const base = { redis: { sendCommand: async () => null }, brokerKeys: new RedisBrokerKeys("dramatiq") };
+  for (const name of ["token", "operatorToken"]) {
+    for (const value of [{ secret: "s3cret-s3cret-s3cret" }, ["s3cret-s3cret-s3cret"], 12345, true]) {
+      assert.throws(() => createGateway({ ...base, [name]: value }), (e) => e instanceof TypeError && e.message.includes(`option ${name} must be a string`));
+    }
+  }
+  const app = createGateway({ ...base, token: "s3cret-s3cret-s3cret", operatorToken: null });
+  app.poller.stop();
+});

@@ -139,8 +139,10 @@ export function createGateway(options) {
     readKey: "function",
     brokerKeys: "object",
     resultsNamespace: "string",
-    token: "any",
-    operatorToken: "any",
+    // A string or nothing: any other value would be compared as its string form (an
+    // object as "[object Object]", which anyone can send).
+    token: "string?",
+    operatorToken: "string?",
     auditKey: "string",
     cors: "any",
     assets: "function",
