@@ -246,7 +246,10 @@ mod tests {
             "é".repeat(500)
         );
         let said = decode(&long);
-        assert!(said.starts_with(r#"invalid message: args must be an array (message_id "\né"#), "{said}");
+        assert!(
+            said.starts_with(r#"invalid message: args must be an array (message_id "\né"#),
+            "{said}"
+        );
         assert!(said.ends_with("\"…)"), "{said}");
         assert!(said.chars().count() < 200, "{said}");
     }

@@ -303,6 +303,31 @@ describe("a hostile producer's messages on a real Redis", { skip: !haveRedis && 
     await server?.stop();
   });
 
+  test("a body whose redis_message_id is not the id it is stored under runs once and is acked by the stored id", { timeout: 30_000 }, async () => {
+    const logger = recordingLogger();
+    const broker = new RedisBroker(client, { namespace: "mismatch", logger, middleware: [] });
+    const ran = [];
+    actor((x) => void ran.push(x), { actorName: "ok", queueName: "m", broker });
+    const body = (rid, x) => JSON.stringify({
+      queue_name: "m", actor_name: "ok", args: [x], kwargs: {}, options: { redis_message_id: rid },
+      message_id: `00000000-0000-4000-8000-00000000000${x}`, message_timestamp: 1_700_000_000_000,
+    });
+    // Stored under "stored-1", claiming "other-id"; and one claiming the other's id.
+    await client.hSet("mismatch:m.msgs", "stored-1", body("other-id", 1));
+    await client.hSet("mismatch:m.msgs", "stored-2", body("stored-1", 2));
+    await client.rPush("mismatch:m", ["stored-1", "stored-2"]);
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(() => ran.length === 2, "both ran");
+      await eventually(async () => (await client.hLen("mismatch:m.msgs")) === 0, "both acked by the id they are stored under");
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(ran.sort(), [1, 2]);
+    assert.deepEqual(await client.keys("mismatch:__acks__*"), [], "nothing held: a restart would run neither again");
+    assert.equal(await client.lLen("mismatch:m"), 0);
+  });
+
   test("every field of the wrong type: each message runs or is dead-lettered naming its id, none lost or doubled", { timeout: 60_000 }, async () => {
     const logger = recordingLogger();
     const backend = new RedisBackend(client);
