@@ -84,6 +84,28 @@ describe("actor and message options", () => {
   });
 });
 
+describe("the options of broker and worker methods", () => {
+  test("a misspelled or hostile option is a TypeError naming it, and enqueue rejects rather than throws", async () => {
+    const stub = new StubBroker({ middleware: [] });
+    const a = actor(() => 1, { actorName: "a", broker: stub });
+    const worker = new Worker(stub);
+    // Python's join(timout=5) is a TypeError too; silently ignored, it waits forever.
+    await assert.rejects(worker.join({ timout: 5 }), /worker\.join\(\): unknown option "timout"; accepted: timeout/);
+    assert.throws(() => stub.addMiddleware(new Middleware(), { befor: Results }), /unknown option "befor"; accepted: before, after/);
+    assert.throws(() => stub.enqueue(a.message(), { dealy: 5 }), /unknown option "dealy"; accepted: delay/);
+    const redis = new RedisBroker(idleClient, { middleware: [] });
+    const r = actor(() => 1, { actorName: "r", broker: redis });
+    const hostile = new Proxy({}, { ownKeys() { throw new Error("trap"); } });
+    let enqueued;
+    assert.doesNotThrow(() => {
+      enqueued = redis.enqueue(r.message(), hostile);
+    }, "enqueue answers with a Promise, whatever its options");
+    await assert.rejects(enqueued, (e) => e instanceof TypeError && /enqueue\(\): its options cannot be read/.test(e.message));
+    await assert.rejects(redis.join("r", { timeout: "soon" }), /option timeout must be a number of milliseconds/);
+    assert.throws(() => redis.send(r.message(), { dealy: 1 }), /unknown option "dealy"/);
+  });
+});
+
 describe("middleware that throws", () => {
   test("a before hook's failure is logged naming the message, and the actor still runs (Dramatiq's emit_before)", async () => {
     const logger = recordingLogger();
@@ -217,6 +239,22 @@ test("async enqueue and declare hooks that reject: logged naming the message, ne
   const said = logger.lines.join("\n");
   assert.match(said, new RegExp(`Unexpected failure in beforeEnqueue of Async for message ${message.messageId}\\. \\| async before`));
   assert.match(said, new RegExp(`Unexpected failure in afterEnqueue of Async for message ${message.messageId}\\. \\| async after`));
+});
+
+test("an actor that throws a Proxy whose traps throw: its failure says so, not that it was revoked", async () => {
+  const backend = new StubBackend();
+  const broker = new StubBroker({ logger: recordingLogger(), middleware: [...defaultMiddleware(), new Results({ backend })] });
+  const trap = () => {
+    throw new Error("trap");
+  };
+  const thrower = actor(() => {
+    throw new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap });
+  }, { actorName: "thrower", storeResults: true, maxRetries: 0, broker });
+  const worker = new Worker(broker, { concurrency: 1 }).start();
+  const message = thrower.send();
+  await broker.join("default", { timeout: 5000, failFast: false });
+  await worker.stop();
+  await assert.rejects(backend.getResult(message), (e) => e.exceptionValue === "a Proxy that cannot be read (revoked, or its traps throw)");
 });
 
 describe("actors that return what JSON cannot carry", () => {
@@ -485,4 +523,19 @@ test("createGateway refuses a token that is not a string (an object would be com
   }
   const app = createGateway({ ...base, token: "s3cret-s3cret-s3cret", operatorToken: null });
   app.poller.stop();
+});
+
+test("createGateway's events: a misspelled name, a value that would spin the poller, or a poller part is refused", async () => {
+  const { createGateway } = await import("dramatiq-results/gateway");
+  const { RedisBrokerKeys } = await import("dramatiq-results");
+  const base = { redis: { sendCommand: async () => null }, brokerKeys: new RedisBrokerKeys("dramatiq") };
+  assert.throws(() => createGateway({ ...base, events: { intervalMS: 100 } }), /createGateway\(\): events: unknown option "intervalMS"; accepted: intervalMs/);
+  for (const intervalMs of [0, -1, NaN, "fast", 0.5]) {
+    assert.throws(() => createGateway({ ...base, events: { intervalMs } }), /events: option intervalMs must be a whole number, 1 or more/);
+  }
+  // Not a setting: it would have replaced the poller's broker reader and its log.
+  assert.throws(() => createGateway({ ...base, events: { reader: {}, log: () => {} } }), /unknown option "reader"/);
+  const app = createGateway({ ...base, events: { intervalMs: 250, resultGraceMs: 0 } });
+  app.poller.stop();
+  assert.equal(app.poller.intervalMs, 250);
 });

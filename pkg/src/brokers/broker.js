@@ -50,7 +50,8 @@ export class Broker {
   }
 
   /** Adds `middleware` at the end, or `{ before }` / `{ after }` the first middleware of a class. */
-  addMiddleware(middleware, { before, after } = {}) {
+  addMiddleware(middleware, options) {
+    const { before, after } = checkOptions("addMiddleware()", options, { before: "function", after: "function" });
     if (!(middleware instanceof Middleware) && typeof middleware !== "object") {
       throw new TypeError("middleware must be a Middleware object");
     }
@@ -170,8 +171,10 @@ export class NetworkBroker extends Broker {
   #writing = new Set(); // the writes under way
 
   /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
-  enqueue(message, { delay } = {}) {
+  enqueue(message, options) {
     try {
+      // Checked inside: a bad option rejects, as every failure of this Promise does.
+      const { delay } = checkOptions("enqueue()", options, { delay: "any" });
       const prepared = this[kPrepare](message, delay);
       // Both the message handed in and the one sent read their result from this broker.
       rememberBroker(message, this);
@@ -183,7 +186,8 @@ export class NetworkBroker extends Broker {
   }
 
   /** The message as it will be sent, at once; `message.enqueued` settles with the write. */
-  send(message, { delay } = {}) {
+  send(message, options) {
+    const { delay } = checkOptions("send()", options, { delay: "any" });
     const prepared = this[kPrepare](message, delay);
     rememberBroker(message, this);
     return this[kSent](this[kPreparedMessage](prepared), this.#track(this[kWrite](prepared, delay)));

@@ -54,7 +54,8 @@ export class StubBroker extends Broker {
    * Enqueues `message`, after `delay` ms if given; returns what was enqueued (for a
    * delay, a copy on `<queue>.DQ` with an `eta` option, which has the same result key).
    */
-  enqueue(message, { delay } = {}) {
+  enqueue(message, options) {
+    const { delay } = checkOptions("enqueue()", options, { delay: "any" });
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     rememberBroker(message, this);
     // Any delay, 0 too, goes to the delay queue: Dramatiq's `if delay is not None`.

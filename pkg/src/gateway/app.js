@@ -160,6 +160,25 @@ export function createGateway(options) {
     follow: "object",
     amqp: "object",
   });
+  // The poller's settings (GatewayEventsOptions), each a positive count or duration: a
+  // misspelled one would be ignored, a wrong one (0, NaN) would make a poll loop spin, and
+  // any other name would replace the poller's own parts (`reader`, `log`).
+  const pollerSettings = checkOptions("createGateway(): events", events, {
+    intervalMs: "count",
+    discoverEveryMs: "count",
+    recheckEveryMs: "count",
+    resultGraceMs: "ms",
+    cap: "count",
+    ringSize: "count",
+    maxFinished: "count",
+    resultScanCalls: "count",
+    resultScanCount: "count",
+    ringBytes: "count",
+    recordBytes: "count",
+    maxMessageBytes: "count",
+    maxRecords: "count",
+    resultReads: "count",
+  });
   const guarded = guardRedis(redis);
   const say = (message) => {
     try {
@@ -171,7 +190,7 @@ export function createGateway(options) {
   const onStray = (key) => say(`skipping ${key}: not of the type Dramatiq's Redis broker gives that key (reported once)`);
   const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs, onStray });
   const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events,
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...pollerSettings,
     // RabbitMQ's counts for the page's overview (`queues` events), as `/api/queues` reads them.
     ...(amqp ? { queueCounts: () => amqp.counts() } : {}) });
   // What the route groups share.

@@ -33,7 +33,8 @@ export function describeThrown(value) {
         return "a null-prototype object";
       }
     } catch {
-      return "a revoked Proxy";
+      // Revoked, or a live Proxy whose traps throw: JS cannot tell them apart here.
+      return "a Proxy that cannot be read (revoked, or its traps throw)";
     }
     return "a value that cannot be converted to a string";
   }

@@ -121,11 +121,14 @@ export class Worker {
    * Resolves once every consumed queue is drained (delayed and retried messages included),
    * whether or not messages were dead-lettered.
    */
-  async join({ timeout } = {}) {
+  async join(options) {
+    const { timeout } = checkOptions("worker.join()", options, { timeout: "ms?" });
     const names = this.queues ?? new Set([...this.broker.getDeclaredQueues()].filter((n) => !n.endsWith(".DQ")));
     // Dramatiq's `Worker.join` waits for the queues only; dead letters are the caller's to
     // look at (a `StubBroker`'s `join` alone fails fast).
-    for (const name of names) await this.broker.join(name, { timeout, failFast: false });
+    // Only a StubBroker fails fast (and takes the option); network brokers just wait.
+    const each = typeof this.broker[kTake] === "function" ? { timeout, failFast: false } : { timeout };
+    for (const name of names) await this.broker.join(name, each);
   }
 
   async #loop() {

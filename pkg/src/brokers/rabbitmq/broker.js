@@ -477,8 +477,13 @@ export class RabbitmqBroker extends NetworkBroker {
    * row, `idleTime` ms apart (Dramatiq's `join`: unacked messages are not counted, so it
    * is for tests). Rejects with `QueueJoinTimeout` after `timeout` ms.
    */
-  async join(queue, { timeout, minSuccesses = 10, idleTime = 100 } = {}) {
-    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+  async join(queue, options) {
+    const { timeout, minSuccesses = 10, idleTime = 100 } = checkOptions("RabbitmqBroker.join()", options, {
+      timeout: "ms?",
+      minSuccesses: "count",
+      idleTime: "ms",
+    });
+    const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let successes = 0;
     while (successes < minSuccesses) {
       if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${queue}' was not drained within ${timeout} ms.`);

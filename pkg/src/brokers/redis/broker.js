@@ -124,9 +124,10 @@ export class RedisBroker extends NetworkBroker {
    * Resolves once `queue` and its delay queue hold no message (stored, or held by this
    * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize`.
    */
-  async join(queueName, { timeout } = {}) {
+  async join(queueName, options) {
+    const { timeout } = checkOptions("RedisBroker.join()", options, { timeout: "ms?" });
     const q = canonicalQueueName(queueName);
-    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+    const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let misses = 0;
     for (;;) {
       if ((await this[kTransport].qsize(q)) === 0) return;
