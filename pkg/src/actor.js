@@ -52,6 +52,11 @@ export class Actor {
     } else if (typeof fn !== "function") {
       throw new TypeError("an actor needs a function, or the name of an actor whose code lives elsewhere");
     }
+    for (const [option, value] of [["actorName", actorName], ["queueName", queueName]]) {
+      if (value !== undefined && typeof value !== "string") {
+        throw new TypeError(`actor(): option ${option} must be a string, got ${value === null ? "null" : typeof value}`);
+      }
+    }
     const name = actorName ?? fn?.name;
     /** The broker the actor is declared on. */
     this.broker = broker ?? getBroker();

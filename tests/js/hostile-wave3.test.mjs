@@ -106,6 +106,64 @@ describe("the options of broker and worker methods", () => {
   });
 });
 
+test("RabbitmqBroker's deadMessageTtl is a whole number of ms: true was taken as 1 ms, so dead letters vanished at once", () => {
+  for (const deadMessageTtl of [true, "60000", [5], 0, 1.5]) {
+    assert.throws(() => new RabbitmqBroker(() => null, { deadMessageTtl, middleware: [] }), /option deadMessageTtl must be a whole number, 1 or more/);
+  }
+  assert.throws(() => new RabbitmqBroker(() => null, { confirmDelivery: "false", middleware: [] }), /option confirmDelivery must be a boolean/);
+  assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: 60_000, middleware: [] }).deadMessageTtl, 60_000);
+  // A value whose own check throws (an iterable option that is a Proxy) names the option.
+  const hostileList = new Proxy([], { get() { throw new Error("trap"); } });
+  assert.throws(() => new StubBroker({ middleware: hostileList }), (e) => e instanceof TypeError && /option middleware cannot be checked/.test(e.message) && e.cause.message === "trap");
+});
+
+test("a queue or actor name that is not a string is a TypeError, never a memory access out of bounds in wasm", async () => {
+  const { RedisBrokerKeys } = await import("dramatiq-results");
+  const client = { sendCommand: async () => null };
+  const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const notStrings = [5, {}, Symbol("s"), true, 1n, [1], { length: 3, charCodeAt: () => 65 }, revoked];
+  const calls = {
+    "actor({ queueName })": (v) => actor(() => 1, { actorName: "a", queueName: v, broker: new StubBroker() }),
+    "actor({ actorName })": (v) => actor(() => 1, { actorName: v, broker: new StubBroker() }),
+    "stub.declareQueue": (v) => new StubBroker().declareQueue(v),
+    "stub.join": (v) => new StubBroker().join(v, { timeout: 10 }),
+    "stub.flush": (v) => new StubBroker().flush(v),
+    "redis.declareQueue": (v) => new RedisBroker(client, { middleware: [] }).declareQueue(v),
+    "redis.join": (v) => new RedisBroker(client, { middleware: [] }).join(v, { timeout: 10 }),
+    "redis.flush": (v) => new RedisBroker(client, { middleware: [] }).flush(v),
+    "rabbit.declareQueue": (v) => new RabbitmqBroker(() => null, { middleware: [] }).declareQueue(v),
+    "new Worker({ queues })": (v) => new Worker(new RedisBroker(client, { middleware: [] }), { queues: [v] }),
+    "new RedisBrokerKeys": (v) => new RedisBrokerKeys(v),
+    "RedisBrokerKeys.queue": (v) => new RedisBrokerKeys("dramatiq").queue(v),
+    "RedisBrokerKeys.acks": (v) => new RedisBrokerKeys("dramatiq").acks("w", v),
+  };
+  const problems = [];
+  for (let round = 0; round < 20; round++) {
+    for (const [name, call] of Object.entries(calls)) {
+      for (const v of notStrings) {
+        try {
+          await call(v);
+          problems.push(`${name} accepted ${typeof v}`);
+        } catch (error) {
+          if (!(error instanceof TypeError)) problems.push(`${name}: ${error?.constructor?.name}: ${error?.message}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual([...new Set(problems)], []);
+  assert.equal(await healthy(), true);
+  // A normal message still runs end to end on a fresh broker.
+  const backend = new StubBackend();
+  const broker = new StubBroker({ middleware: [new Results({ backend })] });
+  const add = actor((x, y) => x + y, { actorName: "add", storeResults: true, broker });
+  const worker = new Worker(broker).start();
+  const message = add.send(2, 3);
+  await broker.join("default", { timeout: 5000 });
+  await worker.stop();
+  assert.equal(await backend.getResult(message), 5);
+});
+
 describe("middleware that throws", () => {
   test("a before hook's failure is logged naming the message, and the actor still runs (Dramatiq's emit_before)", async () => {
     const logger = recordingLogger();

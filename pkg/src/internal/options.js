@@ -80,7 +80,14 @@ export function checkOptions(what, options, spec) {
     if (value === undefined) continue;
     const nullable = kind.endsWith("?");
     const base = nullable ? kind.slice(0, -1) : kind;
-    if (!(value === null && nullable) && !KINDS[base](value)) {
+    let fits;
+    try {
+      fits = (value === null && nullable) || KINDS[base](value);
+    } catch (cause) {
+      // A Proxy or a getter in the value itself (an iterable's Symbol.iterator).
+      throw new TypeError(`${what}: option ${name} cannot be checked`, { cause });
+    }
+    if (!fits) {
       throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describe(value)}`);
     }
     checked[name] = value;

@@ -56,6 +56,9 @@ export class Worker {
     this.concurrency = concurrency;
     /** The queues it consumes (undefined: every queue of the broker's actors). */
     this.queues = queues ? new Set([...queues]) : undefined;
+    for (const name of this.queues ?? []) {
+      if (typeof name !== "string") throw new TypeError(`new Worker(): option queues must hold queue names (strings), got ${name === null ? "null" : typeof name}`);
+    }
     /**
      * What runs an actor: `executor(actor, args, { message, signal })` returns the actor's
      * result or a Promise of it; `signal` is the attempt's (it aborts at the time limit or

@@ -80,11 +80,12 @@ export class RabbitmqBroker extends NetworkBroker {
       checkOptions(
         "new RabbitmqBroker()",
         options,
-        // The core checks maxPriority and deadMessageTtl.
+        // The core checks maxPriority. deadMessageTtl is checked here: the core takes a
+        // number, and JS would hand it `true` as 1 (dead letters kept 1 ms) or "5" as 5.
         {
-          confirmDelivery: "any",
+          confirmDelivery: "boolean",
           maxPriority: "any",
-          deadMessageTtl: "any",
+          deadMessageTtl: "count?",
           middleware: "any",
           logger: "any",
           prefetchBytes: "count",
