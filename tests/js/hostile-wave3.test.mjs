@@ -593,7 +593,13 @@ test("createGateway's events: a misspelled name, a value that would spin the pol
   }
   // Not a setting: it would have replaced the poller's broker reader and its log.
   assert.throws(() => createGateway({ ...base, events: { reader: {}, log: () => {} } }), /unknown option "reader"/);
-  const app = createGateway({ ...base, events: { intervalMs: 250, resultGraceMs: 0 } });
+  // The same for cors (one origin) and hosts (names): other values were taken silently, or
+  // failed later with "h.includes is not a function".
+  for (const cors of [5, {}, ["https://a.example"], () => true]) {
+    assert.throws(() => createGateway({ ...base, cors }), /option cors must be a string/);
+  }
+  assert.throws(() => createGateway({ ...base, hosts: ["ok.example", 5] }), /option hosts must hold host names \(strings\), got number/);
+  const app = createGateway({ ...base, events: { intervalMs: 250, resultGraceMs: 0 }, cors: "https://ops.example.com", hosts: ["ok.example"] });
   app.poller.stop();
   assert.equal(app.poller.intervalMs, 250);
 });

@@ -144,7 +144,9 @@ export function createGateway(options) {
     token: "string?",
     operatorToken: "string?",
     auditKey: "string",
-    cors: "any",
+    // One origin (GatewayOptions.cors): anything else would be taken by Hono's CORS
+    // silently, or as a list or a function it was never meant to be.
+    cors: "string?",
     assets: "function",
     decodeMessage: "function",
     encode: "function",
@@ -179,6 +181,9 @@ export function createGateway(options) {
     maxRecords: "count",
     resultReads: "count",
   });
+  for (const name of hosts ?? []) {
+    if (typeof name !== "string") throw new TypeError(`createGateway(): option hosts must hold host names (strings), got ${name === null ? "null" : typeof name}`);
+  }
   const guarded = guardRedis(redis);
   const say = (message) => {
     try {
