@@ -3,11 +3,16 @@
 import { ActorSpec, Message, snakeCase } from "../dist/dramatiq_results.js";
 import { sendOn } from "./brokers/broker.js";
 import { getBroker } from "./brokers/global.js";
+import { readOptions } from "./internal/options.js";
 import { kSpec } from "./internal/symbols.js";
 
 function snakeKeys(options) {
   const out = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[snakeCase(k)] = v;
+  for (const [k, v] of Object.entries(options)) {
+    // Defined, not assigned: an option named `__proto__` is an option (Python sends it),
+    // not the object's prototype.
+    if (v !== undefined) Object.defineProperty(out, snakeCase(k), { value: v, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -36,7 +41,8 @@ function callbackNames(options) {
  * worker). A remote actor sends messages like any other; no JS worker runs it.
  */
 export class Actor {
-  constructor(fn, { actorName, queueName = "default", priority = 0, broker, ...options } = {}) {
+  constructor(fn, given) {
+    let { actorName, queueName = "default", priority = 0, broker, ...options } = readOptions("actor()", given);
     let remote = false;
     if (typeof fn === "string") {
       if (fn === "") throw new TypeError("a remote actor needs a non-empty name");
@@ -45,6 +51,11 @@ export class Actor {
       remote = true;
     } else if (typeof fn !== "function") {
       throw new TypeError("an actor needs a function, or the name of an actor whose code lives elsewhere");
+    }
+    for (const [option, value] of [["actorName", actorName], ["queueName", queueName]]) {
+      if (value !== undefined && typeof value !== "string") {
+        throw new TypeError(`actor(): option ${option} must be a string, got ${value === null ? "null" : typeof value}`);
+      }
     }
     const name = actorName ?? fn?.name;
     /** The broker the actor is declared on. */
@@ -91,7 +102,8 @@ export class Actor {
    * `onSuccess`, `onFailure` and `onRetryExhausted` take an actor's name or the `Actor`
    * (sent as its name).
    */
-  messageWithOptions({ args = [], kwargs = {}, ...options } = {}) {
+  messageWithOptions(given) {
+    const { args = [], kwargs = {}, ...options } = readOptions("messageWithOptions()", given);
     return new Message({
       queueName: this.queueName,
       actorName: this.actorName,
@@ -107,7 +119,8 @@ export class Actor {
   }
 
   /** Sends a message with `{ args, kwargs, delay, ...options }`; returns the enqueued `Message`. */
-  sendWithOptions({ args = [], kwargs = {}, delay, ...options } = {}) {
+  sendWithOptions(given) {
+    const { args = [], kwargs = {}, delay, ...options } = readOptions("sendWithOptions()", given);
     return sendOn(this.broker, this.messageWithOptions({ args, kwargs, ...options }), { delay });
   }
 

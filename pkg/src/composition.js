@@ -80,7 +80,8 @@ export class Pipeline {
    * Enqueues the first step (after `delay` ms); returns this pipeline. `enqueued` then
    * resolves once a network broker has the message (and rejects if it could not).
    */
-  run({ delay } = {}) {
+  run(options) {
+    const { delay } = checkOptions("pipeline.run()", options, { delay: "any" });
     if (this.messages.length > 0) this.enqueued = settled(sendOn(this.broker, this.messages[0], { delay }));
     return this;
   }
@@ -169,7 +170,8 @@ export class Group {
   }
 
   /** Enqueues every child (after `delay` ms); returns this group. */
-  run({ delay } = {}) {
+  run(options) {
+    const { delay } = checkOptions("group.run()", options, { delay: "any" });
     const send = (children) => {
       const writes = [];
       for (const c of children) {

@@ -852,7 +852,7 @@ export class Broker {
   send<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
   /** The backend of its `Results` middleware; throws when it has none. */
   getResultsBackend(): ResultBackend;
-  /** Runs `before<Signal>` on every middleware, in order; errors propagate. */
+  /** Runs `before<Signal>` on every middleware, in order; a `SkipMessage` propagates, other errors are logged (as Dramatiq's). */
   emitBefore(signal: string, ...args: unknown[]): Promise<void>;
   /** Runs `after<Signal>` on every middleware, in reverse; errors are logged. */
   emitAfter(signal: string, ...args: unknown[]): Promise<void>;

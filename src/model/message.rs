@@ -37,6 +37,10 @@ pub struct Message {
     pub message_timestamp: i64,
 }
 
+/// The most characters of a refused message's `message_id` its error quotes: a hostile
+/// producer's id may be megabytes long.
+pub const NAMED_ID_CHARS: usize = 100;
+
 /// Why a message dict could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid message: {0}")]
@@ -84,7 +88,23 @@ impl Message {
     /// Reads a Dramatiq message dict. `queue_name`, `actor_name` and `message_id` are
     /// required strings; `args`, `kwargs`, `options` default to empty and
     /// `message_timestamp` to `default_timestamp`.
+    ///
+    /// When a dict that is not a valid message still has a string `message_id`, the error
+    /// names it (cut to [`NAMED_ID_CHARS`]), so a log line says which message was refused.
     pub fn from_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
+        Self::read_dict(dict, default_timestamp).map_err(|MessageError(why)| {
+            match dict.get("message_id") {
+                Some(Value::Str(id)) => {
+                    let cut: String = id.chars().take(NAMED_ID_CHARS).collect();
+                    let more = if cut.len() < id.len() { "…" } else { "" };
+                    MessageError(format!("{why} (message_id {cut:?}{more})"))
+                }
+                _ => MessageError(why),
+            }
+        })
+    }
+
+    fn read_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
         let Value::Dict(_) = dict else {
             return Err(MessageError("a message must be an object".into()));
         };
@@ -203,6 +223,35 @@ mod tests {
         let d = Value::Dict(vec![("queue_name".into(), Value::Int(1))]);
         let err = Message::from_dict(&d, 0).unwrap_err();
         assert!(err.0.contains("queue_name"), "{err}");
+    }
+
+    #[test]
+    fn a_refused_dict_names_its_message_id_when_it_has_one() {
+        let decode = |text: &str| {
+            let dict = crate::codec::parser::decode(text.as_bytes()).unwrap();
+            Message::from_dict(&dict, 0).unwrap_err().to_string()
+        };
+        assert_eq!(
+            decode(r#"{"queue_name":"q","actor_name":{},"message_id":"m-1"}"#),
+            r#"invalid message: actor_name must be a string (message_id "m-1")"#
+        );
+        // No id to name: the error is as before.
+        assert_eq!(
+            decode(r#"{"queue_name":"q","actor_name":"a","message_id":5}"#),
+            "invalid message: message_id must be a string"
+        );
+        // A hostile id is quoted (escaped) and cut.
+        let long = format!(
+            r#"{{"queue_name":"q","actor_name":"a","args":"x","message_id":"\n{}"}}"#,
+            "é".repeat(500)
+        );
+        let said = decode(&long);
+        assert!(
+            said.starts_with(r#"invalid message: args must be an array (message_id "\né"#),
+            "{said}"
+        );
+        assert!(said.ends_with("\"…)"), "{said}");
+        assert!(said.chars().count() < 200, "{said}");
     }
 
     #[test]

@@ -87,7 +87,15 @@ class Ours:
         now = current_millis() if now is None else now
         argv = [command, now, queue, self.worker_id, HEARTBEAT_TIMEOUT, DEAD_MESSAGE_TTL,
                 "1" if maintenance else "0", *args]
-        return self.script(keys=[self.namespace], args=argv)
+        reply = self.script(keys=[self.namespace], args=argv)
+        if command != "fetch":
+            return reply
+        # Our fetch replies [id, body] per message (the id it is stored under, which the
+        # worker settles it by); Dramatiq's replies the bodies. Checked, then compared as
+        # Dramatiq's: the effects on the keys are the contract, and they are compared too.
+        for entry in reply:
+            assert entry is None or (isinstance(entry, list) and len(entry) == 2), entry
+        return [None if entry is None else entry[1] for entry in reply]
 
 
 class Theirs:

@@ -2,7 +2,8 @@
 // network share (`NetworkBroker`). The queues themselves are each subclass's: `StubBroker`
 // in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
 import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
-import { ActorNotFound } from "../errors.js";
+import { ActorNotFound, SkipMessage } from "../errors.js";
+import { isInstance, readSafely } from "../internal/describe.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
@@ -49,7 +50,8 @@ export class Broker {
   }
 
   /** Adds `middleware` at the end, or `{ before }` / `{ after }` the first middleware of a class. */
-  addMiddleware(middleware, { before, after } = {}) {
+  addMiddleware(middleware, options) {
+    const { before, after } = checkOptions("addMiddleware()", options, { before: "function", after: "function" });
     if (!(middleware instanceof Middleware) && typeof middleware !== "object") {
       throw new TypeError("middleware must be a Middleware object");
     }
@@ -70,7 +72,12 @@ export class Broker {
     return names;
   }
 
-  /** Runs `before<Signal>` on every middleware in order; errors propagate. */
+  /**
+   * Runs `before<Signal>` on every middleware in order. A `SkipMessage` propagates (the
+   * worker skips the message); any other error is logged and the next hook runs, as
+   * Dramatiq's `emit_before` does (a failing middleware neither fails the message nor
+   * keeps the hooks after it from running).
+   */
   emitBefore(signal, ...args) {
     // Most signals have no hook on most brokers (the worker emits four per message): then
     // a settled Promise, without an async function's frame and its Promises.
@@ -134,17 +141,12 @@ export class Broker {
   }
 
   /**
-   * A network broker's `afterEnqueue` hooks, last middleware first, once its write landed:
-   * the message is sent, so a hook that throws is logged rather than failing the send.
+   * The `afterEnqueue` hooks, last middleware first, once the message is enqueued (a
+   * network broker's write landed): the message is sent, so a hook that throws is logged
+   * rather than failing the send.
    */
   [kAfterEnqueue](message, delay) {
-    for (const m of [...this.middleware].reverse()) {
-      try {
-        m.afterEnqueue?.(this, message, delay);
-      } catch (error) {
-        this.logger.error(`Unexpected failure in afterEnqueue of ${m.constructor.name}.`, error);
-      }
-    }
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterEnqueue", [message, delay]);
   }
 
   /** The broker's results backend (from its `Results` middleware); throws when there is none. */
@@ -169,8 +171,10 @@ export class NetworkBroker extends Broker {
   #writing = new Set(); // the writes under way
 
   /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
-  enqueue(message, { delay } = {}) {
+  enqueue(message, options) {
     try {
+      // Checked inside: a bad option rejects, as every failure of this Promise does.
+      const { delay } = checkOptions("enqueue()", options, { delay: "any" });
       const prepared = this[kPrepare](message, delay);
       // Both the message handed in and the one sent read their result from this broker.
       rememberBroker(message, this);
@@ -182,7 +186,8 @@ export class NetworkBroker extends Broker {
   }
 
   /** The message as it will be sent, at once; `message.enqueued` settles with the write. */
-  send(message, { delay } = {}) {
+  send(message, options) {
+    const { delay } = checkOptions("send()", options, { delay: "any" });
     const prepared = this[kPrepare](message, delay);
     rememberBroker(message, this);
     return this[kSent](this[kPreparedMessage](prepared), this.#track(this[kWrite](prepared, delay)));
@@ -247,10 +252,15 @@ async function emitBeforeFrom(broker, hook, first, args) {
   for (let i = first; i < list.length; i += 1) {
     const m = list[i];
     if (typeof m[hook] !== "function") continue;
-    // A synchronous hook's value is not awaited: the worker emits four signals per
-    // message, and a turn of the microtask queue per hook is most of their cost.
-    const out = m[hook](broker, ...args);
-    if (isThenable(out)) await out;
+    try {
+      // A synchronous hook's value is not awaited: the worker emits four signals per
+      // message, and a turn of the microtask queue per hook is most of their cost.
+      const out = m[hook](broker, ...args);
+      if (isThenable(out)) await out;
+    } catch (error) {
+      if (isInstance(error, SkipMessage)) throw error;
+      logHookFailure(broker, hook, m, args[0], error);
+    }
   }
 }
 
@@ -264,9 +274,47 @@ async function emitAfterFrom(broker, hook, args) {
       const out = m[hook](broker, ...args);
       if (isThenable(out)) await out;
     } catch (error) {
-      broker.logger.error(`Unexpected failure in ${hook} of ${m.constructor.name}.`, error);
+      logHookFailure(broker, hook, m, args[0], error);
     }
   }
+}
+
+/**
+ * Runs every middleware's synchronous `beforeEnqueue(broker, message, delay)`, in order, as
+ * `emitBefore` does: a `SkipMessage` propagates (the send throws it, as Dramatiq's
+ * `MiddlewareError`), any other error is logged and the message is sent all the same.
+ */
+export function emitBeforeEnqueue(broker, message, delay) {
+  for (const m of broker.middleware) runSyncHook(broker, m, "beforeEnqueue", [message, delay], { skips: true });
+}
+
+/**
+ * Calls `middleware[hook](broker, ...args)`, a hook Dramatiq calls synchronously (the
+ * enqueue and declare hooks): a failure is logged, never thrown (with `skips`, but for a
+ * `SkipMessage`); an async hook is not waited for, and its rejection is logged rather than
+ * left unhandled (which would end a Node process).
+ */
+export function runSyncHook(broker, middleware, hook, args, { skips = false } = {}) {
+  try {
+    const out = typeof middleware[hook] === "function" ? middleware[hook](broker, ...args) : undefined;
+    if (isThenable(out)) Promise.resolve(out).catch((error) => logHookFailure(broker, hook, middleware, args[0], error));
+  } catch (error) {
+    if (skips && isInstance(error, SkipMessage)) throw error;
+    logHookFailure(broker, hook, middleware, args[0], error);
+  }
+}
+
+/**
+ * Logs a hook's failure naming the hook, the middleware's class and, for a message's
+ * hook, the message id (Dramatiq names the first two; the id says which message it hit).
+ * Reads nothing that could throw: the middleware or the message may be anyone's object.
+ */
+function logHookFailure(broker, hook, middleware, subject, error) {
+  const name = readSafely(readSafely(middleware, "constructor"), "name");
+  const id = readSafely(subject, "messageId");
+  const of = typeof name === "string" && name !== "" ? ` of ${name}` : "";
+  const on = typeof id === "string" ? ` for message ${id}` : "";
+  broker.logger.error(`Unexpected failure in ${hook}${of}${on}.`, error);
 }
 
 /** Whether a hook returned something to wait for. Reading `then` may throw (a hostile

@@ -10,8 +10,8 @@ import {
 } from "../../dist/dramatiq_results.js";
 import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
-import { kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
-import { Broker, checkDelay } from "./broker.js";
+import { kAfterEnqueue, kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
+import { Broker, checkDelay, emitBeforeEnqueue } from "./broker.js";
 import { rememberBroker } from "./sent.js";
 
 /**
@@ -54,18 +54,20 @@ export class StubBroker extends Broker {
    * Enqueues `message`, after `delay` ms if given; returns what was enqueued (for a
    * delay, a copy on `<queue>.DQ` with an `eta` option, which has the same result key).
    */
-  enqueue(message, { delay } = {}) {
+  enqueue(message, options) {
+    const { delay } = checkOptions("enqueue()", options, { delay: "any" });
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     rememberBroker(message, this);
     // Any delay, 0 too, goes to the delay queue: Dramatiq's `if delay is not None`.
     if (checkDelay(delay) !== undefined) message = delayMessage(message, delay, Date.now());
     const queue = this.#queues.get(message.queueName);
     if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
-    for (const m of this.middleware) m.beforeEnqueue?.(this, message, delay);
+    emitBeforeEnqueue(this, message, delay);
     rememberBroker(message, this);
     queue.messages.push(message);
     queue.unfinished += 1;
-    for (const m of [...this.middleware].reverse()) m.afterEnqueue?.(this, message, delay);
+    // Enqueued now: a hook that throws is logged, never a failed send of a message sent.
+    this[kAfterEnqueue](message, delay);
     this[kChanged]();
     return message;
   }

@@ -139,10 +139,14 @@ export function createGateway(options) {
     readKey: "function",
     brokerKeys: "object",
     resultsNamespace: "string",
-    token: "any",
-    operatorToken: "any",
+    // A string or nothing: any other value would be compared as its string form (an
+    // object as "[object Object]", which anyone can send).
+    token: "string?",
+    operatorToken: "string?",
     auditKey: "string",
-    cors: "any",
+    // One origin (GatewayOptions.cors): anything else would be taken by Hono's CORS
+    // silently, or as a list or a function it was never meant to be.
+    cors: "string?",
     assets: "function",
     decodeMessage: "function",
     encode: "function",
@@ -158,6 +162,28 @@ export function createGateway(options) {
     follow: "object",
     amqp: "object",
   });
+  // The poller's settings (GatewayEventsOptions), each a positive count or duration: a
+  // misspelled one would be ignored, a wrong one (0, NaN) would make a poll loop spin, and
+  // any other name would replace the poller's own parts (`reader`, `log`).
+  const pollerSettings = checkOptions("createGateway(): events", events, {
+    intervalMs: "count",
+    discoverEveryMs: "count",
+    recheckEveryMs: "count",
+    resultGraceMs: "ms",
+    cap: "count",
+    ringSize: "count",
+    maxFinished: "count",
+    resultScanCalls: "count",
+    resultScanCount: "count",
+    ringBytes: "count",
+    recordBytes: "count",
+    maxMessageBytes: "count",
+    maxRecords: "count",
+    resultReads: "count",
+  });
+  for (const name of hosts ?? []) {
+    if (typeof name !== "string") throw new TypeError(`createGateway(): option hosts must hold host names (strings), got ${name === null ? "null" : typeof name}`);
+  }
   const guarded = guardRedis(redis);
   const say = (message) => {
     try {
@@ -169,7 +195,7 @@ export function createGateway(options) {
   const onStray = (key) => say(`skipping ${key}: not of the type Dramatiq's Redis broker gives that key (reported once)`);
   const reader = new BrokerReader(guarded, { keys: brokerKeys, heartbeatTimeoutMs, onStray });
   const resultKeys = resultsInRedis && decodeResult ? resultKeyScheme(backend, resultsNamespace) : null;
-  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...events,
+  const poller = new EventPoller({ reader, backend, decodeMessage, encode, resultKeys, readKey, decodeResult, log: say, ...pollerSettings,
     // RabbitMQ's counts for the page's overview (`queues` events), as `/api/queues` reads them.
     ...(amqp ? { queueCounts: () => amqp.counts() } : {}) });
   // What the route groups share.

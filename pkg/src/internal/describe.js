@@ -33,10 +33,19 @@ export function describeThrown(value) {
         return "a null-prototype object";
       }
     } catch {
-      return "a revoked Proxy";
+      // Revoked, or a live Proxy whose traps throw: JS cannot tell them apart here.
+      return "a Proxy that cannot be read (revoked, or its traps throw)";
     }
     return "a value that cannot be converted to a string";
   }
+}
+
+/** What `error` says: its `message` when that is a string, else the value described (a
+ * client may reject or emit anything: null, a Symbol, an object whose getters throw).
+ * Never throws. */
+export function messageOf(error) {
+  const message = readSafely(error, "message");
+  return typeof message === "string" ? message : describeThrown(error);
 }
 
 /** A thrown value as an Error (JS may throw anything; Python can only raise exceptions).

@@ -45,12 +45,16 @@ function describe(value) {
 /**
  * Checks `options` (an object or undefined) for `what` (say `"new Worker()"`) against
  * `spec`, `{ name: kind }` with the kinds above (`"ms?"` also takes null), and returns
- * `options` or `{}`. Throws a TypeError for an unknown name, listing the accepted ones,
+ * the values it checked, each read once, in a new null-prototype object (`{}` for none).
+ * Callers read that, never `options` again: a getter or a Proxy may answer a second read
+ * differently, and an inherited property (`{ __proto__: { limit: -1 } }`) is not among
+ * the names checked. Throws a TypeError for an unknown name, listing the accepted ones,
  * and for a value of the wrong kind; a hostile object (a throwing getter, a Proxy) is a
  * TypeError with the original as its cause.
  */
 export function checkOptions(what, options, spec) {
-  if (options === undefined || options === null) return {};
+  const checked = Object.create(null);
+  if (options === undefined || options === null) return checked;
   if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
   let names;
   try {
@@ -76,10 +80,44 @@ export function checkOptions(what, options, spec) {
     if (value === undefined) continue;
     const nullable = kind.endsWith("?");
     const base = nullable ? kind.slice(0, -1) : kind;
-    if (value === null && nullable) continue;
-    if (!KINDS[base](value)) {
+    let fits;
+    try {
+      fits = (value === null && nullable) || KINDS[base](value);
+    } catch (cause) {
+      // A Proxy or a getter in the value itself (an iterable's Symbol.iterator).
+      throw new TypeError(`${what}: option ${name} cannot be checked`, { cause });
+    }
+    if (!fits) {
       throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describe(value)}`);
     }
+    checked[name] = value;
   }
-  return options;
+  return checked;
+}
+
+/**
+ * A copy of `options` (an object, or undefined / null for none) for `what`, each own
+ * enumerable string-keyed value read once, in a null-prototype object, for option bags
+ * whose names the core checks (actor and message options). A hostile object (a throwing
+ * getter, a Proxy) is a TypeError with the original as its cause; an own `__proto__` key
+ * stays a key.
+ */
+export function readOptions(what, options) {
+  const copy = Object.create(null);
+  if (options === undefined || options === null) return copy;
+  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  let names;
+  try {
+    names = Object.keys(options);
+  } catch (cause) {
+    throw new TypeError(`${what}: its options cannot be read`, { cause });
+  }
+  for (const name of names) {
+    try {
+      copy[name] = options[name];
+    } catch (cause) {
+      throw new TypeError(`${what}: option ${name} cannot be read`, { cause });
+    }
+  }
+  return copy;
 }

@@ -10,7 +10,8 @@ import { kSpec } from "../internal/symbols.js";
  * `afterNack(broker, message)`, `beforeWorkerShutdown` / `afterWorkerShutdown(broker,
  * worker)` (around `worker.stop()`), `beforeEnqueue` / `afterEnqueue(broker, message,
  * delay)` (these two synchronous). Throwing `SkipMessage` from `beforeProcessMessage` skips the
- * message; a failure in an `after*` hook is logged and does not stop the others.
+ * message; any other failure of a hook is logged (naming the message) and does not stop
+ * the others, nor the message, as in Dramatiq.
  */
 export class Middleware {
   /** The actor options this middleware adds to the broker (snake_case names). */

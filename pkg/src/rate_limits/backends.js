@@ -28,9 +28,9 @@ export function coreOf(backend, what) {
  * client. `blockingClient` (a second connection) lets `Barrier.wait` block on the server as
  * Dramatiq's does; without it a blocking wait polls. */
 export class RedisRateLimiterBackend {
-  constructor(client, options = {}) {
-    checkOptions("new RedisRateLimiterBackend()", options, { blockingClient: "object", blockingConnection: "object" });
-    CORES.set(this, RateLimitBackendCore.redis(client, options));
+  constructor(client, options) {
+    const checked = checkOptions("new RedisRateLimiterBackend()", options, { blockingClient: "object", blockingConnection: "object" });
+    CORES.set(this, RateLimitBackendCore.redis(client, checked));
   }
 
   /** The client given to the constructor. */

@@ -27,6 +27,31 @@ export const NOT_READY = new Proxy(
   },
 );
 
+/**
+ * The error for a string parameter of an export given something else (the glue, patched by
+ * scripts/build, throws it before allocating anything: wasm-bindgen would read the value's
+ * `length` and hand the allocator NaN sizes). Says what was given without running any of
+ * its code (a Proxy, a getter).
+ */
+export function notAString(value) {
+  let what;
+  try {
+    what =
+      value === null
+        ? "null"
+        : typeof value === "number" || typeof value === "boolean" || typeof value === "bigint"
+          ? `${typeof value} ${String(value)}`
+          : typeof value === "object"
+            ? Array.isArray(value)
+              ? "an array"
+              : "an object"
+            : `a ${typeof value}`;
+  } catch {
+    what = "a revoked Proxy"; // Array.isArray throws only for one
+  }
+  return new TypeError(`dramatiq-results: expected a string, got ${what}`);
+}
+
 /** The bytes of base64 `text`: the host's own decoder where it has one. */
 export function base64Bytes(text) {
   if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);

@@ -90,6 +90,8 @@ export class Consumer {
     /** Delayed messages held until their eta. */
     this.delayed = [];
     this.running = false;
+    /** How many messages the runners are handling now (a stop's warning counts them). */
+    this.busy = 0;
     /** Runners waiting for a ready message. */
     this.readyWaiters = [];
     /** Wakes the delayed-message loop early (set while it sleeps). */
@@ -193,7 +195,7 @@ export class Consumer {
         await new Promise((resolve) => this.readyWaiters.push(resolve));
         continue;
       }
-      this.busy = (this.busy ?? 0) + 1;
+      this.busy += 1;
       try {
         await this[kHandle](item);
       } catch (error) {

@@ -56,6 +56,9 @@ export class Worker {
     this.concurrency = concurrency;
     /** The queues it consumes (undefined: every queue of the broker's actors). */
     this.queues = queues ? new Set([...queues]) : undefined;
+    for (const name of this.queues ?? []) {
+      if (typeof name !== "string") throw new TypeError(`new Worker(): option queues must hold queue names (strings), got ${name === null ? "null" : typeof name}`);
+    }
     /**
      * What runs an actor: `executor(actor, args, { message, signal })` returns the actor's
      * result or a Promise of it; `signal` is the attempt's (it aborts at the time limit or
@@ -121,11 +124,14 @@ export class Worker {
    * Resolves once every consumed queue is drained (delayed and retried messages included),
    * whether or not messages were dead-lettered.
    */
-  async join({ timeout } = {}) {
+  async join(options) {
+    const { timeout } = checkOptions("worker.join()", options, { timeout: "ms?" });
     const names = this.queues ?? new Set([...this.broker.getDeclaredQueues()].filter((n) => !n.endsWith(".DQ")));
     // Dramatiq's `Worker.join` waits for the queues only; dead letters are the caller's to
     // look at (a `StubBroker`'s `join` alone fails fast).
-    for (const name of names) await this.broker.join(name, { timeout, failFast: false });
+    // Only a StubBroker fails fast (and takes the option); network brokers just wait.
+    const each = typeof this.broker[kTake] === "function" ? { timeout, failFast: false } : { timeout };
+    for (const name of names) await this.broker.join(name, each);
   }
 
   async #loop() {

@@ -23,7 +23,6 @@ use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{opt_number, opt_string, options_object, range_error, type_error};
 use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher};
 use crate::brokers::{self, BrokerError, Handling};
-use crate::codec::value::Value;
 use crate::model::error::StoreError;
 use crate::model::message::{uuid4, Message as CoreMessage};
 use crate::resp::{Arg, Reply};
@@ -384,32 +383,35 @@ impl RedisTransport {
             let mut bad = Vec::new();
             let mut fetched = fetched;
             let bodies = std::mem::take(&mut fetched.bodies);
-            for body in bodies {
+            let ids = std::mem::take(&mut fetched.ids);
+            for (body, stored) in bodies.into_iter().zip(ids) {
                 let body = &body;
+                // The id the body is stored under, which settles it (an id that is not
+                // UTF-8 cannot be named in a command here: found by its body instead).
+                let stored = String::from_utf8(stored).ok();
                 let value = match crate::codec::decode(body) {
                     Ok(v) => v,
                     Err(e) => {
-                        bad.push(bad_body(format!("not JSON: {e}"), None, body));
+                        bad.push(bad_body(format!("not JSON: {e}"), stored, body));
                         continue;
                     }
                 };
                 let mut message = match CoreMessage::from_dict(&value, now) {
                     Ok(m) => m,
                     Err(e) => {
-                        let id = match value.get("options").and_then(|o| o.get("redis_message_id"))
-                        {
-                            Some(Value::Str(id)) => Some(id.clone()),
-                            _ => None,
-                        };
-                        bad.push(bad_body(format!("not a Dramatiq message: {e}"), id, body));
+                        bad.push(bad_body(
+                            format!("not a Dramatiq message: {e}"),
+                            stored,
+                            body,
+                        ));
                         continue;
                     }
                 };
-                if protocol::redis_message_id(&message).is_err() {
+                if protocol::settle_by_stored_id(&mut message, stored.as_deref()).is_err() {
                     bad.push(bad_body(
                         "not a Dramatiq message: options.redis_message_id is missing or not a string"
                             .into(),
-                        None,
+                        stored,
                         body,
                     ));
                     continue;

@@ -9,7 +9,9 @@
 --   enqueue  id, body          hash write + push on the tail; replies nil
 --   fetch    count [max_bytes max_body]
 --                              pops up to count ids from the head into this worker's ack
---                              set; replies the bodies (nil where the hash has none).
+--                              set; replies {id, body} per id (nil where the hash has
+--                              none), so the worker settles a message by the id it is
+--                              stored under, whatever its body's redis_message_id says.
 --                              With max_bytes, stops before the bodies taken would pass
 --                              it (a first fitting one is always taken), and a body over
 --                              max_body is taken but replied as {id, size}, not sent.
@@ -126,7 +128,8 @@ elseif command == "fetch" then
                 reply[i] = {id, size}
             else
                 total = total + size
-                reply[i] = redis.call("HGET", bodies, id)
+                local body = redis.call("HGET", bodies, id)
+                reply[i] = body and {id, body} or false
             end
         end
         return reply
@@ -143,7 +146,12 @@ elseif command == "fetch" then
     if #ids == 0 then
         return {}
     end
-    return redis.call("HMGET", bodies, unpack(ids))
+    local found = redis.call("HMGET", bodies, unpack(ids))
+    local reply = {}
+    for i = 1, #ids do
+        reply[i] = found[i] and {ids[i], found[i]} or false
+    end
+    return reply
 
 elseif command == "ack" then
     if redis.call("SREM", held, ARGV[8]) == 1 then

@@ -31,11 +31,14 @@
 //! # Driver API, per operation
 //! - send: [`prepare`] (fresh `redis_message_id`, optional delay) →
 //!   [`Dispatcher::enqueue_message`] → [`parse_done`].
-//! - consume: [`Dispatcher::fetch`] with [`super::fetch_count`] → [`parse_fetch`] (bodies,
-//!   in queue order) → decode each → [`super::handle`]; settle with [`Dispatcher::ack`] or
+//! - consume: [`Dispatcher::fetch`] with [`super::fetch_count`] → [`parse_fetch`] (bodies
+//!   and the ids they are stored under, in queue order) → decode each →
+//!   [`settle_by_stored_id`] → [`super::handle`]; settle with [`Dispatcher::ack`] or
 //!   [`Dispatcher::nack`] on the queue the message was *fetched from* (for a delayed one,
 //!   `q.DQ`), using [`redis_message_id`]; a body that cannot be decoded is best nacked
-//!   (Python's consumer crashes and restarts on it instead).
+//!   (Python's consumer crashes and restarts on it instead). Dramatiq's script replies the
+//!   bodies only and its consumer acks by the body's `redis_message_id`; ours names each
+//!   body's id, so a body claiming another id is still settled by its own.
 //! - a held delayed message that is due: [`Dispatcher::undelay`] gives the enqueue and the
 //!   ack, to send in that order.
 //! - shutdown or lost connection: [`Dispatcher::requeue`] with the ids still unprocessed.
@@ -554,6 +557,20 @@ pub fn redis_message_id(message: &Message) -> Result<&str, BrokerError> {
             message.message_id
         ))),
     }
+}
+
+/// Makes a fetched `message` settle by `stored`, the id its body is stored under (from the
+/// fetch reply; None when it is not UTF-8): a body whose `redis_message_id` names another
+/// id (a hostile or buggy producer) would be acked under that other id, missing its own,
+/// which would stay held and run again after every worker's restart. Errs as
+/// [`redis_message_id`] does when the body has no string `redis_message_id` (not a
+/// Dramatiq message: dead-lettered).
+pub fn settle_by_stored_id(message: &mut Message, stored: Option<&str>) -> Result<(), BrokerError> {
+    let own = redis_message_id(message)?;
+    if let Some(stored) = stored.filter(|stored| *stored != own) {
+        message.set_option("redis_message_id", Value::Str(stored.to_owned()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

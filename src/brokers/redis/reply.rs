@@ -24,6 +24,9 @@ fn unexpected(command: &str, want: &str, got: &Reply) -> BrokerError {
 pub struct Fetched {
     /// The encoded messages.
     pub bodies: Vec<Vec<u8>>,
+    /// The id each of `bodies` is stored under (same order): what its ack or nack names,
+    /// since a hostile or buggy producer's body may carry another `redis_message_id`.
+    pub ids: Vec<Vec<u8>>,
     /// Ids whose body was missing from the hash (nil entries). Dramatiq logs a warning and
     /// skips them; their ids stay in this worker's ack set until it dies.
     pub missing: usize,
@@ -32,7 +35,8 @@ pub struct Fetched {
     pub oversize: Vec<(String, u64)>,
 }
 
-/// Reads a `fetch` reply: an array of bodies, nil where a body was missing.
+/// Reads a `fetch` reply: an array of `[id, body]`, nil where a body was missing, and
+/// `[id, size]` for a body too big to send.
 pub fn parse_fetch(reply: &Reply) -> Result<Fetched, BrokerError> {
     into_fetched(reply.clone())
 }
@@ -46,29 +50,30 @@ pub fn into_fetched(reply: Reply) -> Result<Fetched, BrokerError> {
     let mut fetched = Fetched::default();
     for item in items {
         match item {
-            Reply::Bytes(body) => fetched.bodies.push(body),
             Reply::Nil => fetched.missing += 1,
-            Reply::Array(pair) => match pair.as_slice() {
-                [Reply::Bytes(id), Reply::Int(size)] if *size >= 0 => {
-                    let id = String::from_utf8_lossy(id).into_owned();
-                    fetched.oversize.push((id, *size as u64));
+            Reply::Array(pair) => match <[Reply; 2]>::try_from(pair) {
+                Ok([Reply::Bytes(id), Reply::Bytes(body)]) => {
+                    fetched.ids.push(id);
+                    fetched.bodies.push(body);
                 }
-                _ => {
-                    return Err(BrokerError::MalformedReply(format!(
-                        "fetch should reply [id, size] for a body too big to send, got {}",
-                        Reply::Array(pair).describe()
-                    )))
+                Ok([Reply::Bytes(id), Reply::Int(size)]) if size >= 0 => {
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    fetched.oversize.push((id, size as u64));
                 }
+                Ok(pair) => return Err(unexpected_entry(&Reply::Array(pair.into()))),
+                Err(pair) => return Err(unexpected_entry(&Reply::Array(pair))),
             },
-            other => {
-                return Err(BrokerError::MalformedReply(format!(
-                    "fetch should reply bodies or nil, got {} among them",
-                    other.describe()
-                )))
-            }
+            other => return Err(unexpected_entry(&other)),
         }
     }
     Ok(fetched)
+}
+
+fn unexpected_entry(got: &Reply) -> BrokerError {
+    BrokerError::MalformedReply(format!(
+        "fetch should reply [id, body], [id, size] or nil for each message, got {} among them",
+        got.describe()
+    ))
 }
 
 /// Reads the reply of `enqueue`, `ack`, `nack`, `requeue` or `purge`: nil when done.

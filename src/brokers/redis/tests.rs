@@ -265,13 +265,13 @@ fn script_sha1_is_the_sha1_of_the_script() {
 
 #[test]
 fn fetch_replies_are_bodies_in_order() {
-    let reply = Reply::Array(vec![
-        Reply::Bytes(b"a".to_vec()),
-        Reply::Nil,
-        Reply::Bytes(b"b".to_vec()),
-    ]);
+    let pair = |id: &[u8], body: &[u8]| {
+        Reply::Array(vec![Reply::Bytes(id.to_vec()), Reply::Bytes(body.to_vec())])
+    };
+    let reply = Reply::Array(vec![pair(b"1", b"a"), Reply::Nil, pair(b"2", b"b")]);
     let fetched = parse_fetch(&reply).unwrap();
     assert_eq!(fetched.bodies, vec![b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(fetched.ids, vec![b"1".to_vec(), b"2".to_vec()]);
     assert_eq!(fetched.missing, 1);
     assert_eq!(
         parse_fetch(&Reply::Array(vec![])).unwrap(),
@@ -287,6 +287,17 @@ fn malformed_replies_are_errors() {
         Reply::Bytes(b"x".to_vec()),
         Reply::Array(vec![Reply::Int(1)]),
         Reply::Array(vec![Reply::Array(vec![])]),
+        // A bare body (the reply names each body's id) and pairs of the wrong shape.
+        Reply::Array(vec![Reply::Bytes(b"body".to_vec())]),
+        Reply::Array(vec![Reply::Array(vec![Reply::Bytes(b"id".to_vec())])]),
+        Reply::Array(vec![Reply::Array(vec![
+            Reply::Int(1),
+            Reply::Bytes(b"b".to_vec()),
+        ])]),
+        Reply::Array(vec![Reply::Array(vec![
+            Reply::Bytes(b"id".to_vec()),
+            Reply::Int(-1),
+        ])]),
     ] {
         assert!(
             matches!(parse_fetch(&bad), Err(BrokerError::MalformedReply(_))),
@@ -339,4 +350,35 @@ fn a_revived_dead_letter_is_a_fresh_enqueue_with_its_whole_retry_budget() {
     // A message that never failed gets no retries option it did not have.
     let fresh = revive(&message(), 0, [1; 16]);
     assert_eq!(fresh.option("retries"), None);
+}
+
+#[test]
+fn a_fetched_message_settles_by_the_id_it_is_stored_under() {
+    let with_id = |id: Value| {
+        let mut m = Message::from_dict(
+            &crate::codec::parser::decode(
+                br#"{"queue_name":"q","actor_name":"a","message_id":"m","options":{}}"#,
+            )
+            .unwrap(),
+            0,
+        )
+        .unwrap();
+        m.set_option("redis_message_id", id);
+        m
+    };
+    // The same id: nothing changes.
+    let mut same = with_id(Value::Str("r1".into()));
+    settle_by_stored_id(&mut same, Some("r1")).unwrap();
+    assert_eq!(redis_message_id(&same).unwrap(), "r1");
+    // Another id in the body: the stored one wins.
+    let mut other = with_id(Value::Str("claimed".into()));
+    settle_by_stored_id(&mut other, Some("stored")).unwrap();
+    assert_eq!(redis_message_id(&other).unwrap(), "stored");
+    // A stored id that is not UTF-8 (None): the body's id is all there is.
+    let mut unknown = with_id(Value::Str("claimed".into()));
+    settle_by_stored_id(&mut unknown, None).unwrap();
+    assert_eq!(redis_message_id(&unknown).unwrap(), "claimed");
+    // No string redis_message_id: not a Dramatiq message, whatever the stored id.
+    let mut bad = with_id(Value::Int(5));
+    assert!(settle_by_stored_id(&mut bad, Some("stored")).is_err());
 }

@@ -42,11 +42,26 @@ export function loadAmqplib() {
 }
 
 export function isChannelModel(value) {
-  return value && typeof value.createChannel === "function" && typeof value.close === "function";
+  try {
+    return Boolean(value) && typeof value.createChannel === "function" && typeof value.close === "function";
+  } catch {
+    // A getter that throws, a revoked Proxy: not a connection to use.
+    return false;
+  }
 }
 
 /** Whether `error` is a lost connection or channel (worth a retry on a fresh channel). */
 export function isConnectionError(error) {
+  // The error may be anything a hostile or buggy client rejected with (a throwing getter,
+  // a revoked Proxy): one that cannot be read is not worth a retry.
+  try {
+    return connectionLost(error);
+  } catch {
+    return false;
+  }
+}
+
+function connectionLost(error) {
   if (!error || typeof error !== "object") return false;
   if (error.amqpRetry) return true;
   // RabbitMQ refused this publish itself (over its max_message_size): the same bytes would

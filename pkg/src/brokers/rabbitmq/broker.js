@@ -18,6 +18,7 @@ import {
   rabbitmqRevive,
 } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
+import { messageOf } from "../../internal/describe.js";
 import { checkOptions } from "../../internal/options.js";
 import {
   kAfterEnqueue,
@@ -33,7 +34,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
 
@@ -79,11 +80,12 @@ export class RabbitmqBroker extends NetworkBroker {
       checkOptions(
         "new RabbitmqBroker()",
         options,
-        // The core checks maxPriority and deadMessageTtl.
+        // The core checks maxPriority. deadMessageTtl is checked here: the core takes a
+        // number, and JS would hand it `true` as 1 (dead letters kept 1 ms) or "5" as 5.
         {
-          confirmDelivery: "any",
+          confirmDelivery: "boolean",
           maxPriority: "any",
-          deadMessageTtl: "any",
+          deadMessageTtl: "count?",
           middleware: "any",
           logger: "any",
           prefetchBytes: "count",
@@ -137,7 +139,7 @@ export class RabbitmqBroker extends NetworkBroker {
       if (this.#connection === current) this.#forget();
     });
     connection.on("error", (error) => {
-      if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${error.message}`);
+      if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${messageOf(error)}`);
     });
   }
 
@@ -218,8 +220,9 @@ export class RabbitmqBroker extends NetworkBroker {
       .catch(() => {});
   }
 
-  #onReturn({ fields, content }) {
+  #onReturn(returned) {
     try {
+      const { fields, content } = returned;
       this.#returned.add(`${fields.routingKey} ${Message.decode(content).messageId}`);
     } catch {
       // Not one of ours: nothing waits for it.
@@ -230,10 +233,11 @@ export class RabbitmqBroker extends NetworkBroker {
   declareQueue(name) {
     const q = canonical(name);
     if (this.#queues.has(q)) return;
-    for (const m of this.middleware) m.beforeDeclareQueue?.(this, q);
+    // Logged, not thrown (Dramatiq's emit_before / emit_after): the queue is declared anyway.
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
     this.#queues.add(q);
-    for (const m of [...this.middleware].reverse()) m.afterDeclareQueue?.(this, q);
-    for (const m of [...this.middleware].reverse()) m.afterDeclareDelayQueue?.(this, delayQueueName(q));
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [delayQueueName(q)]);
   }
 
   /** The declared (canonical) queue names. */
@@ -279,7 +283,7 @@ export class RabbitmqBroker extends NetworkBroker {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     delay = checkDelay(delay);
     const out = rabbitmqPublish(message, delay, Date.now(), this.confirmDelivery);
-    for (const m of this.middleware) m.beforeEnqueue?.(this, out.message, delay);
+    emitBeforeEnqueue(this, out.message, delay);
     return out;
   }
 
@@ -306,9 +310,9 @@ export class RabbitmqBroker extends NetworkBroker {
         this.#dropChannel(ch);
         const maxAttempts = (maxEnqueueAttempts ??= rabbitmqMaxEnqueueAttempts());
         if (attempt >= maxAttempts) {
-          throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${error.message}`, { cause: error });
+          throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${messageOf(error)}`, { cause: error });
         }
-        this.logger.warn(`Retrying enqueue of message ${sent.messageId} (${attempt}/${maxAttempts}): ${error.message}`);
+        this.logger.warn(`Retrying enqueue of message ${sent.messageId} (${attempt}/${maxAttempts}): ${messageOf(error)}`);
         await sleep(rabbitmqReconnectBackoff(attempt - 1)[1]);
       }
     }
@@ -474,8 +478,13 @@ export class RabbitmqBroker extends NetworkBroker {
    * row, `idleTime` ms apart (Dramatiq's `join`: unacked messages are not counted, so it
    * is for tests). Rejects with `QueueJoinTimeout` after `timeout` ms.
    */
-  async join(queue, { timeout, minSuccesses = 10, idleTime = 100 } = {}) {
-    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+  async join(queue, options) {
+    const { timeout, minSuccesses = 10, idleTime = 100 } = checkOptions("RabbitmqBroker.join()", options, {
+      timeout: "ms?",
+      minSuccesses: "count",
+      idleTime: "ms",
+    });
+    const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let successes = 0;
     while (successes < minSuccesses) {
       if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${queue}' was not drained within ${timeout} ms.`);

@@ -10,6 +10,7 @@ import {
   rabbitmqSettle,
   rabbitmqUndelay,
 } from "../../../dist/dramatiq_results.js";
+import { messageOf } from "../../internal/describe.js";
 import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess, kReleased } from "../../internal/symbols.js";
 import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
@@ -115,7 +116,7 @@ export class RabbitmqConsumer extends Consumer {
         });
       } catch (error) {
         if (!this.running) break;
-        if (attempts === 0) logger.error(`Could not consume from RabbitMQ: ${error.message}; reconnecting.`);
+        if (attempts === 0) logger.error(`Could not consume from RabbitMQ: ${messageOf(error)}; reconnecting.`);
       }
       if (!this.running) break;
       // Deliveries of the old channels come back from the server; drop our copies.
@@ -214,7 +215,7 @@ export class RabbitmqConsumer extends Consumer {
         // A failed AMQP method closes its channel, and amqplib refuses any on a closed one:
         // consume again on a fresh channel (the reconnect loop), never retry on this one.
         if (this.running && q.generation === this.generation) {
-          this.broker.logger.warn(`Could not resume consuming queue ${q.name} (${error?.message}); reopening its channel.`);
+          this.broker.logger.warn(`Could not resume consuming queue ${q.name} (${messageOf(error)}); reopening its channel.`);
           q.lost();
         }
       },
@@ -284,7 +285,7 @@ export class RabbitmqConsumer extends Consumer {
       stub = { actorName: message.actorName, messageId: message.messageId };
     } catch (error) {
       release(message);
-      this.broker.logger.error(`Dead-lettering a message from queue ${queue} that does not decode: ${error?.message}`);
+      this.broker.logger.error(`Dead-lettering a message from queue ${queue} that does not decode: ${messageOf(error)}`);
       this.#settleNow(held, true);
       this.#drop(held);
       return;

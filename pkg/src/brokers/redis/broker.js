@@ -20,7 +20,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
 import { RedisConsumer } from "./consumer.js";
 
 /**
@@ -99,7 +99,7 @@ export class RedisBroker extends NetworkBroker {
   [kPrepare](message, delay) {
     if (!(message instanceof Message)) throw new TypeError("enqueue needs a Message");
     const prepared = this[kTransport].prepare(message, checkDelay(delay));
-    for (const m of this.middleware) m.beforeEnqueue?.(this, prepared, delay);
+    emitBeforeEnqueue(this, prepared, delay);
     return prepared;
   }
 
@@ -124,9 +124,10 @@ export class RedisBroker extends NetworkBroker {
    * Resolves once `queue` and its delay queue hold no message (stored, or held by this
    * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize`.
    */
-  async join(queueName, { timeout } = {}) {
+  async join(queueName, options) {
+    const { timeout } = checkOptions("RedisBroker.join()", options, { timeout: "ms?" });
     const q = canonicalQueueName(queueName);
-    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+    const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let misses = 0;
     for (;;) {
       if ((await this[kTransport].qsize(q)) === 0) return;
