@@ -1241,7 +1241,7 @@ export class Worker {
   readonly executor: WorkerExecutor | undefined;
   /** The broker whose messages it runs. */
   readonly broker: StubBroker | RedisBroker | RabbitmqBroker;
-  /** How many messages it runs at once (Python's `worker_threads`; default 8). */
+  /** How many messages it runs at once (Python's `worker_threads`; default 8; 1 to 65 536, else a RangeError). */
   readonly concurrency: number;
   /** The queues it consumes, or `undefined` for all of the broker's. */
   readonly queues: Set<string> | undefined;

@@ -106,6 +106,16 @@ describe("the options of broker and worker methods", () => {
   });
 });
 
+test("a Worker's concurrency is bounded: 1e7 runners had ended the process out of memory", async () => {
+  const broker = new StubBroker({ middleware: [] });
+  for (const concurrency of [1e7, 65_537, 2 ** 53, Infinity, 0, -1, 1.5, NaN]) {
+    assert.throws(() => new Worker(broker, { concurrency }), (e) => e instanceof RangeError && /concurrency must be a whole number from 1 to 65536/.test(e.message), String(concurrency));
+  }
+  const worker = new Worker(broker, { concurrency: 65_536 });
+  assert.equal(worker.concurrency, 65_536);
+  await healthy();
+});
+
 test("RabbitmqBroker's deadMessageTtl is a whole number of ms: true was taken as 1 ms, so dead letters vanished at once", () => {
   for (const deadMessageTtl of [true, "60000", [5], 0, 1.5]) {
     assert.throws(() => new RabbitmqBroker(() => null, { deadMessageTtl, middleware: [] }), /option deadMessageTtl must be a whole number, 1 or more/);

@@ -25,6 +25,11 @@ import { Results } from "../middleware/index.js";
 import { settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
 
+/** The most messages one `Worker` runs at once: each runner is held for the worker's life,
+ * so 1e6 took 1.1 GB and 1e7 ended the process out of memory (Python's threads stop far
+ * below this; the `worker` command's `--threads` stops at 1024). */
+export const MAX_CONCURRENCY = 65_536;
+
 /**
  * Runs actors for messages on `broker`, `concurrency` at a time (default 8, Dramatiq's
  * thread count). `queues` limits it to some queues. `start()` begins, `stop()` finishes
@@ -49,7 +54,9 @@ export class Worker {
       queues: "iterable",
       executor: "function",
     });
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be a positive integer");
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+      throw new RangeError(`new Worker(): concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(concurrency)}`);
+    }
     /** The broker it consumes from. */
     this.broker = broker;
     /** How many messages it runs at once. */
