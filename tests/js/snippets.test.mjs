@@ -33,16 +33,22 @@
 // JavaScript has no annotations), so a block that misuses the API fails before it runs. Blocks in
 // other languages (`sh`, `toml`, `html`, `json`, `text`, …) are not run: their language says so.
 // The package resolves as `dramatiq-results` (the repository root's node_modules links pkg/).
+// SNIPPETS_TARBALL=<path to `npm pack pkg`> runs them as a user would instead: in a project
+// outside the repository (under the system's temp folder), with the tarball installed by npm
+// (its dependencies, and the clients the docs install: redis, memjs, amqplib, from the registry),
+// so a file the docs use but the package leaves out fails.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { tmpdir } from "node:os";
+import { join, relative, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { haveMemcached, haveRedis, killGroup, groupAlive, reapOnExit, startMemcached, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const work = join(root, "target", "snippets");
+const tarball = process.env.SNIPPETS_TARBALL ? resolvePath(process.env.SNIPPETS_TARBALL) : null;
+const work = tarball ? join(tmpdir(), `dramatiq-snippets-tarball-${process.pid}`) : join(root, "target", "snippets");
 const venv = join(root, "target", "venv", "bin");
 const havePython = existsSync(join(venv, "dramatiq"));
 
@@ -260,6 +266,10 @@ describe("documentation snippets", () => {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, "package.json"), JSON.stringify({ private: true, type: "module" }));
+    if (tarball) {
+      const r = await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, "amqplib", "redis", "memjs"], { timeout: 300_000 });
+      if (r.code !== 0) throw new Error(`npm install ${tarball} failed:\n${r.stdout}${r.stderr}`);
+    }
     if (anyNeeds("redis") && haveRedis) services.redis = await startRedis();
     if (anyNeeds("memcached") && haveMemcached) services.memcached = await startMemcached();
     // Files first (tasks.py), so any block can use them.
@@ -308,6 +318,7 @@ describe("documentation snippets", () => {
     await stopPythonWorker();
     await services.redis?.stop();
     await services.memcached?.stop();
+    if (tarball) rmSync(work, { recursive: true, force: true });
   });
 
   test("every runnable block is run or skipped with a reason", () => {
