@@ -230,9 +230,10 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     }
   });
 
-  test("strict tsc: bundler (no DOM or Node types) and nodenext (real clients), Workers types", () => {
+  test("strict tsc: bundler (no DOM or Node types) and nodenext (real clients), Workers types, a CommonJS project (commonjs, nodenext)", () => {
     const dir = prepare("typescript");
     run("npm", ["run", "build", "--silent"], dir);
     checkNode(dir, "out/roundtrip.js");
+    checkNode(dir, "cjs/out/main.js");
   });
 });
