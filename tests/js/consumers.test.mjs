@@ -50,8 +50,8 @@ function lastJson(output) {
 }
 
 /** The consumers whose `app.js` is the one browser round trip in tests/consumers/browser-app.js
- * (written into each at preparation, so the six toolchains build the very same code). */
-const browserApps = new Set(["esbuild", "static", "vite6", "vite7", "vite8", "webpack"]);
+ * (written into each at preparation, so the seven toolchains build the very same code). */
+const browserApps = new Set(["esbuild", "rollup", "static", "vite6", "vite7", "vite8", "webpack"]);
 
 /** Copies consumer `name` to target/consumers/<name>, installs its lockfile (once per
  * lockfile) and the packed package. Returns its directory. */
@@ -171,6 +171,13 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     const dir = prepare("webpack");
     run("npm", ["run", "build", "--silent"], dir);
     await checkPages(t, dir, ["esm.html", "cjs.html", "worker.html", "slim.html"]);
+  });
+
+  test("Rollup with @rollup/plugin-node-resolve: a page, and a Node bundle (the node condition) whose connectRedis has TCP", async (t) => {
+    const dir = prepare("rollup");
+    run("npm", ["run", "build", "--silent"], dir);
+    checkNode(dir, "out/node.mjs");
+    await checkPages(t, dir, ["index.html"]);
   });
 
   for (const name of ["vite8", "vite7", "vite6"]) {
