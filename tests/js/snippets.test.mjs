@@ -6,11 +6,13 @@
 //
 //   <!-- snippet: needs=redis,python-worker expect="3\n42" -->
 //
-// - `needs=`: `redis` (one redis-server shared by every snippet), `memcached`, `python-worker`
-//   (one real Python Dramatiq worker, `dramatiq tasks`, running the block marked
-//   `file=tasks.py`; it implies redis). The documents write Redis as `127.0.0.1:6379` and
-//   Memcached as `127.0.0.1:11211`: those addresses, and nothing else, are replaced by the
-//   test servers' before a block runs.
+// - `needs=`: `redis` (one redis-server shared by every snippet), `memcached`, `rabbitmq`,
+//   `python-worker` (one real Python Dramatiq worker, `dramatiq tasks`, running the block
+//   marked `file=tasks.py`; it implies redis), `python-amqp-worker` (the same for the block
+//   marked `file=tasks_amqp.py`, on RabbitMQ; it implies rabbitmq and redis). The documents
+//   write Redis as `127.0.0.1:6379`, Memcached as `127.0.0.1:11211` and RabbitMQ as
+//   `127.0.0.1:5672`: those addresses, and nothing else, are replaced by the test servers'
+//   before a block runs.
 // - `expect="…"`: its whole stdout (`\n` between lines, trailing blanks ignored). Without it,
 //   a block must print nothing. Anything on stderr fails it, as does a non-zero exit or not
 //   exiting within `timeout=` ms (default 30 000).
@@ -44,7 +46,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, relative, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
-import { haveMemcached, haveRedis, killGroup, groupAlive, reapOnExit, startMemcached, startRedis } from "./services.mjs";
+import { haveMemcached, haveRabbitmq, haveRedis, killGroup, groupAlive, reapOnExit, startMemcached, startRabbitmq, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const tarball = process.env.SNIPPETS_TARBALL ? resolvePath(process.env.SNIPPETS_TARBALL) : null;
@@ -58,7 +60,9 @@ export const ALL_SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(ro
 const chosen = (s) => !process.env.SNIPPETS || process.env.SNIPPETS.split(",").includes(s);
 const RUNNABLE = { js: "js", javascript: "js", mjs: "js", ts: "ts", typescript: "ts", python: "py", py: "py" };
 const KEYS = new Set(["needs", "expect", "skip", "file", "background", "ready", "timeout", "host", "request", "kv"]);
-const NEEDS = new Set(["redis", "memcached", "python-worker"]);
+const NEEDS = new Set(["redis", "memcached", "rabbitmq", "python-worker", "python-amqp-worker"]);
+/** The Python worker each need runs: `dramatiq <module>`, the block marked `file=<module>.py`. */
+const PYTHON_WORKERS = { "python-worker": "tasks", "python-amqp-worker": "tasks_amqp" };
 
 /** `key=value key="quoted \n" flag` → { key: value }. Throws on anything it does not know. */
 export function parseDirective(text) {
@@ -133,6 +137,7 @@ function plan() {
       const needs = new Set(d.needs ? String(d.needs).split(",") : []);
       for (const n of needs) if (!NEEDS.has(n)) throw new Error(`${where}: unknown need "${n}"`);
       if (needs.has("python-worker")) needs.add("redis");
+      if (needs.has("python-amqp-worker")) (needs.add("rabbitmq"), needs.add("redis"));
       if (d.host === "workerd") needs.add("redis");
       if (chosen(source) || typeof d.file === "string") blocks.push({ ...b, kind, where, d, needs });
     }
@@ -147,13 +152,14 @@ function plan() {
 }
 
 const blocks = plan();
-const services = { redis: null, memcached: null, pythonWorker: null };
+const services = { redis: null, memcached: null, rabbitmq: null, pythonWorkers: new Map() };
 
 /** The block's text with the documents' server addresses replaced by the test servers'. */
 function localize(code) {
   let out = code;
   if (services.redis) out = out.replaceAll("127.0.0.1:6379", `127.0.0.1:${services.redis.port}`);
   if (services.memcached) out = out.replaceAll("127.0.0.1:11211", services.memcached.address);
+  if (services.rabbitmq) out = out.replaceAll("127.0.0.1:5672", `127.0.0.1:${services.rabbitmq.port}`);
   return out;
 }
 
@@ -195,10 +201,11 @@ function checkOutcome(b, r) {
   assert.equal(normalize(r.stdout), normalize(typeof b.d.expect === "string" ? b.d.expect : ""), `${b.where}: printed something else\n${shown}`);
 }
 
-/** Starts `dramatiq tasks` (the documents' tasks.py) once; resolves when it is ready. */
-async function pythonWorker() {
-  if (services.pythonWorker) return services.pythonWorker;
-  const child = spawn(join(venv, "dramatiq"), ["tasks", "--processes", "1", "--threads", "4", "--path", work], {
+/** Starts `dramatiq <module>` (the documents' tasks.py or tasks_amqp.py) once; resolves when
+ * it is ready. */
+async function pythonWorker(module) {
+  if (services.pythonWorkers.has(module)) return services.pythonWorkers.get(module);
+  const child = spawn(join(venv, "dramatiq"), [module, "--processes", "1", "--threads", "4", "--path", work], {
     cwd: work, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"], detached: true,
   });
   const forget = reapOnExit(child.pid);
@@ -213,21 +220,22 @@ async function pythonWorker() {
     child.stderr.on("data", onData);
     worker.exited.then((code) => (clearTimeout(timer), reject(new Error(`dramatiq exited with ${code}:\n${worker.output}`))));
   });
-  services.pythonWorker = worker;
+  services.pythonWorkers.set(module, worker);
   return worker;
 }
 
-async function stopPythonWorker() {
-  const w = services.pythonWorker;
-  if (!w) return;
-  if (groupAlive(w.pid)) {
-    try {
-      process.kill(w.pid, "SIGTERM");
-    } catch {}
-    await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (groupAlive(w.pid)) await killGroup(w.pid);
+async function stopPythonWorkers() {
+  for (const w of services.pythonWorkers.values()) {
+    if (groupAlive(w.pid)) {
+      try {
+        process.kill(w.pid, "SIGTERM");
+      } catch {}
+      await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (groupAlive(w.pid)) await killGroup(w.pid);
+    }
+    w.forget();
   }
-  w.forget();
+  services.pythonWorkers.clear();
 }
 
 /** A Cloudflare Worker block: bundled as wrangler does, run in workerd, sent `request`. */
@@ -272,6 +280,7 @@ describe("documentation snippets", () => {
     }
     if (anyNeeds("redis") && haveRedis) services.redis = await startRedis();
     if (anyNeeds("memcached") && haveMemcached) services.memcached = await startMemcached();
+    if (anyNeeds("rabbitmq") && haveRabbitmq) services.rabbitmq = await startRabbitmq();
     // Files first (tasks.py), so any block can use them.
     const files = new Map();
     for (const b of blocks) {
@@ -315,9 +324,10 @@ describe("documentation snippets", () => {
   });
 
   after(async () => {
-    await stopPythonWorker();
+    await stopPythonWorkers();
     await services.redis?.stop();
     await services.memcached?.stop();
+    await services.rabbitmq?.stop();
     if (tarball) rmSync(work, { recursive: true, force: true });
   });
 
@@ -345,7 +355,8 @@ describe("documentation snippets", () => {
     const name = `${b.where} ${b.lang}${b.d.compileOnly ? " @example (strict tsc only)" : b.d.skip ? "" : b.needs.size ? ` (needs ${[...b.needs].join(", ")})` : ""}`;
     const missing = (b.needs.has("redis") && !haveRedis && "no redis-server (scripts/setup --services)") ||
       (b.needs.has("memcached") && !haveMemcached && "no memcached (scripts/setup --services)") ||
-      (b.needs.has("python-worker") && !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
+      (b.needs.has("rabbitmq") && !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)") ||
+      ((b.needs.has("python-worker") || b.needs.has("python-amqp-worker")) && !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
     const skip = b.d.skip ? `not runnable: ${b.d.skip}` : missing;
     const timeout = Number(b.d.timeout ?? 30_000);
     test(name, { skip, timeout: timeout + 60_000 }, async (t) => {
@@ -360,7 +371,7 @@ describe("documentation snippets", () => {
         }
         return;
       }
-      if (b.needs.has("python-worker")) await pythonWorker();
+      for (const [need, module] of Object.entries(PYTHON_WORKERS)) if (b.needs.has(need)) await pythonWorker(module);
       let file;
       if (b.kind === "ts") {
         file = compiled.get(b);
