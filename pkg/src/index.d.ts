@@ -1088,8 +1088,9 @@ export class RabbitmqBroker extends Broker {
 /** Makes `broker` the global broker (Dramatiq's `set_broker`): actors declared without a
  * `broker` use it, and so does `message.getResult()` for a message no broker enqueued. */
 export function setBroker<B extends Broker>(broker: B): B;
-/** The global broker; a new `StubBroker` becomes it when none was set (Dramatiq's `get_broker`). */
-export function getBroker(): StubBroker;
+/** The global broker, of whatever class `setBroker` was given; a new `StubBroker` becomes it
+ * when none was set (Dramatiq's `get_broker`). */
+export function getBroker(): Broker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
 export interface ActorOptions {
