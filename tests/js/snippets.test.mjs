@@ -28,8 +28,8 @@
 //   bundled as wrangler does, run in workerd (Miniflare) with `REDIS_URL` (and KV namespaces
 //   named in `kv=`), sent `request`; its output is `<status> <body>`.
 //
-// TypeScript blocks go through strict `tsc` first (one run for all), then run as JS. The
-// `@example` blocks of pkg/src/index.d.ts (the API reference's) go through the same strict
+// TypeScript blocks go through strict `tsc` first (one run for all; `exactOptionalPropertyTypes`
+// too, as a user may set it), then run as JS. The `@example` blocks of pkg/src/index.d.ts (the API reference's) go through the same strict
 // tsc, and are not run (they are short and talk to servers the reader has). JavaScript blocks
 // are type-checked against the declarations too (`checkJs`, strict but for implicit `any`:
 // JavaScript has no annotations), so a block that misuses the API fails before it runs. Blocks in
@@ -297,7 +297,7 @@ describe("documentation snippets", () => {
       writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
         compilerOptions: {
           target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true,
-          noUncheckedIndexedAccess: true, skipLibCheck: false, types: ["node"], outDir: "out", rootDir: ".",
+          noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false, types: ["node"], outDir: "out", rootDir: ".",
           typeRoots: [join(root, "node_modules", "@types")],
         },
         include: ["*.mts"],
@@ -313,6 +313,7 @@ describe("documentation snippets", () => {
       writeFileSync(join(work, "tsconfig.js.json"), JSON.stringify({
         compilerOptions: {
           target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noImplicitAny: false,
+          exactOptionalPropertyTypes: true,
           allowJs: true, checkJs: true, noEmit: true, skipLibCheck: true, types: ["node"],
           typeRoots: [join(root, "node_modules", "@types")],
         },
