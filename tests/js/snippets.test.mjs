@@ -30,9 +30,10 @@
 //
 // TypeScript blocks go through strict `tsc` first (one run for all; `exactOptionalPropertyTypes`
 // too, as a user may set it), then run as JS. The `@example` blocks of pkg/src/index.d.ts (the
-// API reference's) go through the same strict tsc, and are not run (they are short and talk to servers the reader has). JavaScript blocks
-// are type-checked against the declarations too (`checkJs`, strict but for implicit `any`:
-// JavaScript has no annotations), so a block that misuses the API fails before it runs. Blocks in
+// API reference's) go through the same strict tsc, and are not run (they are short and talk to
+// servers the reader has). JavaScript blocks are type-checked against the declarations too
+// (`checkJs`, strict but for implicit `any`: JavaScript has no annotations), so a block that
+// misuses the API fails before it runs. Blocks in
 // other languages (`sh`, `toml`, `html`, `json`, `text`, …) are not run: their language says so.
 // The package resolves as `dramatiq-results` (the repository root's node_modules links pkg/).
 // SNIPPETS_TARBALL=<path to `npm pack pkg`> runs them as a user would instead: in a project
