@@ -26,7 +26,8 @@
 //   must then exit 0 with `expect` as its whole output (a clean shutdown).
 // - `host=workerd request="/path" kv=RESULTS`: a Cloudflare Worker (`export default { fetch }`):
 //   bundled as wrangler does, run in workerd (Miniflare) with `REDIS_URL` (and KV namespaces
-//   named in `kv=`), sent `request`; its output is `<status> <body>`.
+//   named in `kv=`), sent `request` (several, separated by spaces, one after another); its
+//   output is a line `<status> <body>` per request.
 //
 // TypeScript blocks go through strict `tsc` first (one run for all; `exactOptionalPropertyTypes`
 // too, as a user may set it), then run as JS. The `@example` blocks of pkg/src/index.d.ts (the
@@ -259,8 +260,12 @@ async function runWorkerd(b, file) {
     kvNamespaces: b.d.kv ? String(b.d.kv).split(",") : [],
   });
   try {
-    const res = await mf.dispatchFetch(`http://localhost${b.d.request ?? "/"}`);
-    return { code: 0, stdout: `${res.status} ${await res.text()}\n`, stderr: "", timedOut: false };
+    let stdout = "";
+    for (const request of String(b.d.request ?? "/").split(/\s+/)) {
+      const res = await mf.dispatchFetch(`http://localhost${request}`);
+      stdout += `${res.status} ${await res.text()}\n`;
+    }
+    return { code: 0, stdout, stderr: "", timedOut: false };
   } finally {
     await mf.dispose();
   }
