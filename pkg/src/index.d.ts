@@ -845,7 +845,7 @@ export class Broker {
   /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class. */
   addMiddleware(middleware: Middleware, position?: { before?: (new (...a: any[]) => Middleware) | undefined; after?: (new (...a: any[]) => Middleware) | undefined }): void;
   /** Registers an actor and declares its queue (`actor()` does it). */
-  declareActor(actor: Actor): void;
+  declareActor(actor: Actor<any, any>): void;
   /** The actor of that name; throws `ActorNotFound`. */
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */

@@ -242,3 +242,10 @@ export function globalBroker(): void {
   void getBroker().deadLetters;
   if (broker instanceof StubBroker) void broker.deadLetters;
 }
+
+// broker.declareActor (Dramatiq's declare_actor) takes any actor, typed arguments and all.
+export function declareTyped(): void {
+  const stub = new StubBroker();
+  const typed = actor((x: number, y: number) => x + y, { actorName: "typed", broker: new StubBroker() });
+  stub.declareActor(typed);
+}
