@@ -125,6 +125,30 @@ test("every runtime export is declared, and every declared value exists", () => 
   }
 });
 
+// The declarations serve every entry of `.` and `./slim` (one `types` condition), so each entry
+// a user can get must export the very names Node's does: the browser's and bundlers' default,
+// the one with the module inline (bundlers' `module` condition, Deno), /slim, and workerd's
+// (which imports the .wasm as a module, so it does not load in Node: its export list is read
+// from the source by the compiler).
+test("every entry of the package exports the declared names: node, node_inline, default, slim, workerd", async () => {
+  const dist = new URL("../../pkg/dist/", import.meta.url);
+  const expected = Object.keys(api).sort();
+  for (const file of ["node.js", "node_inline.js", "index.js", "slim.js"]) {
+    const names = Object.keys(await import(new URL(file, dist).href)).sort();
+    assert.deepEqual(names, expected, `dist/${file}`);
+  }
+  const workerd = fileURLToPath(new URL("workerd.js", dist));
+  const program = ts.createProgram([workerd], { allowJs: true, noResolve: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext });
+  const checker = program.getTypeChecker();
+  const names = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(workerd))).map((s) => s.name).sort();
+  assert.deepEqual(names, expected, "dist/workerd.js");
+  // And package.json sends each condition to one of those files.
+  const pkg = JSON.parse(readFileSync(new URL("../../pkg/package.json", import.meta.url), "utf8"));
+  const targets = (entry) => (typeof entry === "string" ? [entry] : Object.values(entry).flatMap(targets));
+  const files = new Set([...targets(pkg.exports["."]), ...targets(pkg.exports["./slim"])].filter((t) => t.endsWith(".js")));
+  assert.deepEqual([...files].sort(), ["./dist/index.js", "./dist/node.js", "./dist/node_inline.js", "./dist/slim.js", "./dist/workerd.js"]);
+});
+
 test("every class's methods, getters, fields and statics match the declarations", () => {
   const values = declared();
   const problems = [];
