@@ -154,9 +154,9 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     }
   });
 
-  test("plain static serving: a page with an import map, and a module Web Worker", async (t) => {
+  test("plain static serving: a page with an import map, a module Web Worker, /slim with init(a URL)", async (t) => {
     const dir = prepare("static");
-    await checkPages(t, dir, ["index.html", "worker.html"]);
+    await checkPages(t, dir, ["index.html", "worker.html", "slim.html"]);
   });
 
   test("esbuild: browser ESM, --target=es2020, minified IIFE, a Web Worker, Node bundles", async (t) => {
