@@ -810,7 +810,7 @@ export class TimeLimitExceeded extends Error {
 }
 /** The actor's worker is stopping (Dramatiq's `Shutdown`; its message is empty, as Python's). */
 export class Shutdown extends Error {
-  constructor(message?: string, options?: ErrorOptions);
+  constructor(message?: string, options?: { cause?: unknown });
   /** Its stable code. */
   readonly code: "SHUTDOWN";
 }
