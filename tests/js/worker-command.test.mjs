@@ -1022,3 +1022,14 @@ test("docs/operators.md's systemd unit: SIGHUP and SIGTERM to ExecStart's main p
     reaped();
   }
 });
+
+// What a user types first: `npx dramatiq-results --version` answers as `worker --version` does
+// (it was an unknown command, exit 2), and `serve --version` too.
+test("npx dramatiq-results --version (and serve --version): the package's version, exit 0", { skip, timeout: 30_000 }, () => {
+  const { version } = JSON.parse(readFileSync(fileURLToPath(new URL("../../pkg/package.json", import.meta.url)), "utf8"));
+  for (const args of [["--version"], ["serve", "--version"], ["worker", "--version"]]) {
+    const r = spawnSync("npx", ["--offline", "dramatiq-results", ...args], { cwd: dir, encoding: "utf8" });
+    assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, `${version}\n`, args.join(" "));
+  }
+});
