@@ -167,9 +167,10 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     await checkPages(t, dir, ["esm.html", "es2020.html", "iife.html", "worker.html"]);
   });
 
-  test("webpack 5: ESM source, CommonJS source, target webworker, dramatiq-results/slim", async (t) => {
+  test("webpack 5: ESM source, CommonJS source, target webworker, dramatiq-results/slim, a target node server bundle", async (t) => {
     const dir = prepare("webpack");
     run("npm", ["run", "build", "--silent"], dir);
+    checkNode(dir, "out/node/main.cjs");
     await checkPages(t, dir, ["esm.html", "cjs.html", "worker.html", "slim.html"]);
   });
 
