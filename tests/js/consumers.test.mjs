@@ -132,10 +132,11 @@ after(async () => {
 });
 
 describe("the packed package in real toolchains, with no configuration", { skip: !haveDist && "pkg/dist is not built (scripts/build)", concurrency: 2 }, () => {
-  test("Node 20: ESM import and CommonJS require()", () => {
+  test("Node 20: ESM import, CommonJS require() and import() from CommonJS", () => {
     const dir = prepare("node");
     checkNode(dir, "esm.mjs");
     checkNode(dir, "cjs.cjs");
+    checkNode(dir, "dynamic.cjs");
   });
 
   test("Bun and Deno: the round trip, and connectRedis over a real redis-server", async (t) => {
