@@ -21,7 +21,8 @@ export type WasmInput = string | { readonly href: string } | ArrayBuffer | Array
  * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
  * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it,
  * fetched: in a browser or a bundle). `fetch` cannot read `file:` URLs, so in Node pass the
- * bytes. A failed load rejects, and every later call throws an error saying why.
+ * bytes. A failed load rejects, and every later call throws an error saying why (on `/slim`,
+ * until an `init()` with other input succeeds: it may be called again).
  *
  * @example In Node, `/slim` with the bytes of `dramatiq-results/wasm`:
  * ```ts
