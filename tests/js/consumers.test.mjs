@@ -182,6 +182,12 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     await checkPages(t, dir, ["index.html"]);
   });
 
+  test("test runners: Vitest, and Jest in its ES module mode, run the round trip", () => {
+    const dir = prepare("testrunners");
+    run("npm", ["run", "vitest", "--silent"], dir);
+    run("npm", ["run", "jest", "--silent"], dir);
+  });
+
   for (const name of ["vite8", "vite7", "vite6"]) {
     test(`${name.replace("vite", "Vite ")}: production build and dev server`, async (t) => {
       const dir = prepare(name);
