@@ -131,6 +131,19 @@ after(async () => {
   await browser?.close();
 });
 
+// What npm would publish is package.json as written: `npm publish` "auto-corrects" what it
+// finds invalid (a bin path starting with "./" is rewritten, with a warning saying it was
+// "removed"), so the published manifest would differ from the one tested here.
+test("npm publish --dry-run finds nothing to correct in pkg/package.json", { skip: !haveDist && "pkg/dist is not built (scripts/build)" }, () => {
+  const child = spawnSync("npm", ["publish", "--dry-run", "--ignore-scripts", "--loglevel=warn"], {
+    cwd: join(root, "pkg"),
+    encoding: "utf8",
+    env: { ...process.env, NO_UPDATE_NOTIFIER: "1" },
+  });
+  const output = `${child.stdout}${child.stderr}`;
+  assert.doesNotMatch(output, /auto-corrected|errors corrected|was invalid|was renamed|removed invalid/, output);
+});
+
 describe("the packed package in real toolchains, with no configuration", { skip: !haveDist && "pkg/dist is not built (scripts/build)", concurrency: 2 }, () => {
   test("Node 20: ESM import, CommonJS require() and import() from CommonJS", () => {
     const dir = prepare("node");
