@@ -34,6 +34,7 @@ operator token is set (then dead letters can be requeued and messages deleted).
                               without them it polls (it says which at start)
   --poll-interval <ms>        how often the event poller reads the broker (default 500)
   --heartbeat-timeout <ms>    a worker counts as alive this long after its heartbeat (default 60000)
+  --version                   the package's version
 
 "assets <dir>" writes the dashboard's static files into <dir>, for the gateway deployed
 as a Cloudflare Worker (wrangler.toml's [assets] directory; see docs/edge.md).
@@ -55,6 +56,12 @@ async function main(argv) {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help" || command === undefined) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === "--version" || (command === "serve" && rest.includes("--version"))) {
+    const { readFileSync } = await import("node:fs");
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    process.stdout.write(`${version}\n`);
     return;
   }
   if (command === "worker") {

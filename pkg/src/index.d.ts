@@ -21,7 +21,8 @@ export type WasmInput = string | { readonly href: string } | ArrayBuffer | Array
  * (`"dramatiq-results"`) loads it at import, so there `init()` only reports the outcome;
  * `"dramatiq-results/slim"` loads nothing until `init()` (default: the `.wasm` next to it,
  * fetched: in a browser or a bundle). `fetch` cannot read `file:` URLs, so in Node pass the
- * bytes. A failed load rejects, and every later call throws an error saying why.
+ * bytes. A failed load rejects, and every later call throws an error saying why (on `/slim`,
+ * until an `init()` with other input succeeds: it may be called again).
  *
  * @example In Node, `/slim` with the bytes of `dramatiq-results/wasm`:
  * ```ts
@@ -45,7 +46,7 @@ export interface AbortSignalLike {
   /** Why it aborted (a wait rejects with this). */
   readonly reason?: unknown;
   /** Called once when it aborts. */
-  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean | undefined }): void;
   /** Stops listening. */
   removeEventListener(type: "abort", listener: () => void): void;
 }
@@ -74,16 +75,16 @@ export type MessageLike =
  * `encoder`). */
 export interface BackendOptions {
   /** Key namespace. Default `"dramatiq-results"`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Store under readable `namespace:queue:actor:id` keys instead of their MD5. Default false. */
-  useNamespacePrefixKeys?: boolean;
+  useNamespacePrefixKeys?: boolean | undefined;
   /** The encoder: a `JSONEncoder` (default, native fast path) or any object with
    * `encode(value) → Uint8Array` and `decode(bytes) → value`. */
-  encoder?: JSONEncoder | Encoder;
+  encoder?: JSONEncoder | Encoder | undefined;
   /** The largest value read or written, in bytes (default 64 MiB; `Infinity` for no
    * limit). A larger stored value rejects with a `ResultError` of code `RESULT_TOO_LARGE`
    * instead of being decoded; a larger value to store is refused the same way. */
-  maxValueBytes?: number;
+  maxValueBytes?: number | undefined;
 }
 
 /** A custom encoder; it must agree with the Python side's. */
@@ -97,12 +98,12 @@ export interface Encoder {
 /** How to read a result. */
 export interface GetResultOptions {
   /** Wait for the result instead of rejecting with `ResultMissing`. Default false. */
-  block?: boolean;
+  block?: boolean | undefined;
   /** Milliseconds to wait when blocking (default 10 000; `Infinity` waits without end).
    * Also bounds how long the store may take to answer a non-blocking read. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
-  signal?: AbortSignalLike;
+  signal?: AbortSignalLike | undefined;
 }
 
 /**
@@ -202,7 +203,7 @@ export interface KvAdapter {
 export interface KvBackendOptions extends BackendOptions {
   /** How values reach `put`: `"string"` (default; Dramatiq's JSON is always ASCII) or
    * `"bytes"` (always a `Uint8Array`). */
-  valueType?: "string" | "bytes";
+  valueType?: "string" | "bytes" | undefined;
 }
 
 /**
@@ -236,7 +237,7 @@ export interface KvNamespaceLike {
   /** KV's read, as bytes with the key's metadata. */
   getWithMetadata(
     key: string,
-    options: { type: "arrayBuffer"; cacheTtl?: number },
+    options: { type: "arrayBuffer"; cacheTtl?: number | undefined },
   ): Promise<{ value: unknown; metadata: unknown }>;
   /** KV's write, with its expiry and metadata. */
   put(
@@ -252,7 +253,7 @@ export interface KvNamespaceLike {
 export interface CloudflareKvBackendOptions extends BackendOptions {
   /** Seconds (at least 30) KV may serve a read from its edge cache, passed to every
    * `getWithMetadata`. Cheaper reads, but a cached "absent" can hide a new result that long. */
-  cacheTtl?: number;
+  cacheTtl?: number | undefined;
 }
 
 /** Results in a Cloudflare Workers KV namespace (`env.RESULTS`). KV keeps each result at least
@@ -283,9 +284,9 @@ export interface CloudflareKvBackend extends ResultBackend {}
 /** Options of `IndexedDbBackend`. */
 export interface IndexedDbBackendOptions extends BackendOptions {
   /** The database. Default `"dramatiq-results"`. */
-  dbName?: string;
+  dbName?: string | undefined;
   /** The object store in it (created on first use). Default `"results"`. */
-  storeName?: string;
+  storeName?: string | undefined;
 }
 
 /** Results in IndexedDB, shared by the pages and workers of one origin. Records are
@@ -322,9 +323,9 @@ export interface RedisBackendOptions extends BackendOptions {
    * held by the server (`BLMOVE k k RIGHT LEFT t`, fractional seconds) and resolves the moment
    * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
    * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile. */
-  blockingClient?: RedisClientLike;
+  blockingClient?: RedisClientLike | undefined;
   /** Another name for `blockingClient`. */
-  blockingConnection?: RedisClientLike;
+  blockingConnection?: RedisClientLike | undefined;
 }
 
 /** Results in Redis, in Dramatiq's layout: a one-element list per key, stored atomically with
@@ -357,24 +358,24 @@ export interface RedisBackend extends ResultBackend {}
 export interface ConnectRedisOptions {
   /** How long the TCP/TLS connect and the handshake (`AUTH`, `SELECT`, `PING`) may take, in
    * ms (default: the URL's `?connectTimeout=`, else 10 000). */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
   /** How long a command may wait for its reply, in ms; a blocking one gets its own wait on
    * top. Past it the command fails and the connection is replaced by the next command.
    * Default: no limit (blocking reads through a backend still end by their deadline). */
-  commandTimeout?: number;
+  commandTimeout?: number | undefined;
   /** The largest bulk reply accepted, in bytes (default 64 MiB, as backends); a larger one
    * fails its command only. */
-  maxValueBytes?: number;
+  maxValueBytes?: number | undefined;
   /** The most memory one whole reply may take, in bytes (default 128 MiB, or
    * `maxValueBytes` + 1 MiB when larger); a larger reply fails its command only. The rest of
    * a failed reply is read and dropped; one announcing more than 512 MiB to drop replaces
    * the connection (the commands waiting behind it fail). */
-  maxReplyBytes?: number;
+  maxReplyBytes?: number | undefined;
   /** TLS (as `rediss://` does), or, in Node, options for `tls.connect` (`ca`,
    * `rejectUnauthorized`, `servername`, …). Workers verify with the public CAs. */
-  tls?: boolean | Record<string, unknown>;
+  tls?: boolean | Record<string, unknown> | undefined;
   /** `CLIENT SETNAME` on connect (as the URL's `?name=`). */
-  name?: string;
+  name?: string | undefined;
 }
 
 /** A Redis connection made by `connectRedis`: node-redis's `sendCommand`, so `RedisBackend`,
@@ -386,7 +387,7 @@ export interface RedisConnection {
   /** Sends a raw command (name first). Bulk replies are strings (UTF-8), or bytes with
    * `{ returnBuffers: true }` / `{ typeMapping: { 36: Buffer } }`; integers are numbers
    * (BigInts beyond 2^53, never rounded), nil is `null`, arrays are arrays. */
-  sendCommand(argv: Array<string | number | Uint8Array>, options?: { returnBuffers?: boolean; typeMapping?: Record<number, unknown> }): Promise<any>;
+  sendCommand(argv: Array<string | number | Uint8Array>, options?: { returnBuffers?: boolean | undefined; typeMapping?: Record<number, unknown> | undefined }): Promise<any>;
   /** Closes it; what waits, and every later command, fails. In a Worker:
    * `ctx.waitUntil(client.close())`. */
   close(): Promise<void>;
@@ -448,19 +449,19 @@ export interface MemcachedBackend extends ResultBackend {}
 /** Fields of a new message; all but `actorName` have defaults. */
 export interface MessageFields {
   /** Default `"default"`. */
-  queueName?: string;
+  queueName?: string | undefined;
   /** The actor's name, as Python knows it. Required. */
   actorName: string;
   /** Default: a new UUID v4. */
-  messageId?: string;
+  messageId?: string | undefined;
   /** Positional arguments (default none). */
-  args?: unknown[];
+  args?: unknown[] | undefined;
   /** Keyword arguments, for Python actors (default none). */
-  kwargs?: Record<string, unknown>;
+  kwargs?: Record<string, unknown> | undefined;
   /** Message options, snake_case as on the wire (`eta`, `retries`, …). */
-  options?: Record<string, unknown>;
+  options?: Record<string, unknown> | undefined;
   /** Milliseconds since the epoch. Default `Date.now()`. */
-  messageTimestamp?: number;
+  messageTimestamp?: number | undefined;
 }
 
 /** Dramatiq's message wire form (`message.asdict()`). */
@@ -519,7 +520,7 @@ export class Message<R = ResultValue> {
   /** This message's result from `options.backend`; else, once a broker enqueued it
    * (`actor.send()`, `broker.enqueue(message)`, a pipeline or group), that broker's results
    * backend; else the global broker's (`setBroker`). */
-  getResult(options?: GetResultOptions & { backend?: ResultBackend }): Promise<R>;
+  getResult(options?: GetResultOptions & { backend?: ResultBackend | undefined }): Promise<R>;
   /** Frees its WebAssembly memory now (otherwise the garbage collector does). */
   free(): void;
 }
@@ -537,9 +538,9 @@ export class JSONEncoder {
 
 export interface ResultErrorOptions {
   /** The result key the error is about. */
-  messageKey?: string | null;
+  messageKey?: string | null | undefined;
   /** A stable code (`RESULT_STORE`, `REDIS_CONNECTION`, …). */
-  code?: string;
+  code?: string | undefined;
   /** What went wrong underneath (the client's error). */
   cause?: unknown;
 }
@@ -561,7 +562,7 @@ export class ResultTimeout extends ResultError {}
 export class ResultFailure extends ResultError {
   constructor(
     message?: string,
-    options?: ResultErrorOptions & { exceptionType?: unknown; exceptionValue?: unknown; traceback?: string | null },
+    options?: ResultErrorOptions & { exceptionType?: unknown; exceptionValue?: unknown; traceback?: string | null | undefined },
   );
   /** Dramatiq's `orig_exc_type`: the exception's class name (as stored; normally a string). */
   readonly exceptionType: ResultValue;
@@ -587,7 +588,7 @@ export function isMissing(value: unknown): value is MissingType;
 /** Options of `getResults` / `iterResults`. */
 export interface GetResultsOptions extends GetResultOptions {
   /** Called as each message finishes, with how many are done and how many there are. */
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 /** One finished message of `iterResults`. */
@@ -659,7 +660,7 @@ export class Middleware {
   /** Before the actor runs; throwing `SkipMessage` skips it. */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After the actor ran, with its `result` or its `exception`. */
-  afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error }): void | Promise<void>;
+  afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error | undefined }): void | Promise<void>;
   /** After a message was skipped. */
   afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** Before a processed message is acked. */
@@ -682,7 +683,7 @@ export class Middleware {
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
 export class Results extends Middleware {
-  constructor(options: { backend: ResultBackend; storeResults?: boolean; resultTtl?: number | null });
+  constructor(options: { backend: ResultBackend; storeResults?: boolean | undefined; resultTtl?: number | null | undefined });
   /** Where results are stored. */
   readonly backend: ResultBackend;
   /** Whether actors store results unless they say otherwise (default false, as Dramatiq). */
@@ -693,17 +694,17 @@ export class Results extends Middleware {
 /** Retries failed messages with back-off (Dramatiq's `Retries`; on by default). */
 export class Retries extends Middleware {
   constructor(options?: {
-    maxRetries?: number | null;
-    minBackoff?: number;
-    maxBackoff?: number;
-    retryWhen?: (retries: number, error: Error) => boolean;
+    maxRetries?: number | null | undefined;
+    minBackoff?: number | undefined;
+    maxBackoff?: number | undefined;
+    retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   });
   /** The `retryWhen` option, if given. */
   readonly retryWhen: ((retries: number, error: Error) => boolean) | undefined;
 }
 /** Skips and fails messages older than `maxAge` ms. */
 export class AgeLimit extends Middleware {
-  constructor(options?: { maxAge?: number | null });
+  constructor(options?: { maxAge?: number | null | undefined });
   /** Milliseconds; `undefined` leaves it to each actor's `maxAge`. */
   readonly maxAge: number | undefined;
 }
@@ -712,7 +713,7 @@ export class AgeLimit extends Middleware {
  * aborts with `TimeLimitExceeded` and the attempt fails with it.
  */
 export class TimeLimit extends Middleware {
-  constructor(options?: { timeLimit?: number });
+  constructor(options?: { timeLimit?: number | undefined });
   /** Milliseconds, unless an actor or message sets its own. */
   readonly timeLimit: number;
   /** The limit for one message, in ms: its own `time_limit`, its actor's, then `timeLimit`. */
@@ -727,7 +728,7 @@ export interface GroupCallbacksOptions {
    * `GroupCallbacks` uses, to share groups with Python workers. Required. */
   rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
   /** How long a group's barrier lives, in ms (default 86 400 000). */
-  barrierTtl?: number;
+  barrierTtl?: number | undefined;
 }
 
 /** Dramatiq's `GroupCallbacks`: a group member that finishes successfully counts down the
@@ -749,7 +750,7 @@ export class Callbacks extends Middleware {}
 /** Options of `new ShutdownNotifications(options)`. */
 export interface ShutdownNotificationsOptions {
   /** Whether attempts are aborted when their worker stops, unless the actor or message says (default false). */
-  notifyShutdown?: boolean;
+  notifyShutdown?: boolean | undefined;
 }
 /**
  * Aborts the `signal` of a stopping worker's attempts whose `notifyShutdown` is on, with
@@ -797,7 +798,7 @@ export class SkipMessage extends Error {
 }
 /** Thrown by an actor to be retried, after `delay` ms if given (Dramatiq's `Retry`). */
 export class Retry extends Error {
-  constructor(message?: string, options?: { delay?: number });
+  constructor(message?: string, options?: { delay?: number | undefined });
   /** Its stable code. */
   readonly code: "RETRY";
   /** How long to wait before the retry, in ms (else Retries' back-off). */
@@ -810,7 +811,7 @@ export class TimeLimitExceeded extends Error {
 }
 /** The actor's worker is stopping (Dramatiq's `Shutdown`; its message is empty, as Python's). */
 export class Shutdown extends Error {
-  constructor(message?: string, options?: ErrorOptions);
+  constructor(message?: string, options?: { cause?: unknown });
   /** Its stable code. */
   readonly code: "SHUTDOWN";
 }
@@ -833,7 +834,7 @@ export class QueueJoinTimeout extends Error {
 /** What every broker shares (Dramatiq's `Broker`): middleware, actors, the results backend. */
 export class Broker {
   /** `middleware` (default `defaultMiddleware()`) and `logger` (default `getLogger()`). */
-  constructor(options?: { middleware?: Middleware[]; logger?: Logger });
+  constructor(options?: { middleware?: Middleware[] | undefined; logger?: Logger | undefined });
   /** Where warnings and errors go. */
   logger: Logger;
   /** The declared actors, by name. */
@@ -843,13 +844,13 @@ export class Broker {
   /** Every actor option its middleware declare (snake_case). */
   readonly actorOptions: Set<string>;
   /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class. */
-  addMiddleware(middleware: Middleware, position?: { before?: new (...a: any[]) => Middleware; after?: new (...a: any[]) => Middleware }): void;
+  addMiddleware(middleware: Middleware, position?: { before?: (new (...a: any[]) => Middleware) | undefined; after?: (new (...a: any[]) => Middleware) | undefined }): void;
   /** Registers an actor and declares its queue (`actor()` does it). */
-  declareActor(actor: Actor): void;
+  declareActor(actor: Actor<any, any>): void;
   /** The actor of that name; throws `ActorNotFound`. */
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
-  send<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
   /** The backend of its `Results` middleware; throws when it has none. */
   getResultsBackend(): ResultBackend;
   /** Runs `before<Signal>` on every middleware, in order; a `SkipMessage` propagates, other errors are logged (as Dramatiq's). */
@@ -861,7 +862,7 @@ export class Broker {
 /** The in-memory broker (Dramatiq's `StubBroker`). */
 export class StubBroker extends Broker {
   /** `failFastDefault`: `join`'s `failFast` when not given (default true, as Dramatiq's). */
-  constructor(options?: { middleware?: Middleware[]; logger?: Logger; failFastDefault?: boolean });
+  constructor(options?: { middleware?: Middleware[] | undefined; logger?: Logger | undefined; failFastDefault?: boolean | undefined });
   /** `join`'s `failFast` when not given. */
   failFastDefault: boolean;
   /** Declares a queue (and its delay queue). */
@@ -873,12 +874,12 @@ export class StubBroker extends Broker {
   /** Failed messages. */
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number }): Message<R>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
   /**
    * Resolves once the queue and its delay queue are drained; with `failFast` (default
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
    */
-  join(queueName: string, options?: { timeout?: number | null; failFast?: boolean | null }): Promise<void>;
+  join(queueName: string, options?: { timeout?: number | null | undefined; failFast?: boolean | null | undefined }): Promise<void>;
   /** Drops a queue's messages. */
   flush(queueName: string): void;
   /** Drops every queue's messages and the dead letters. */
@@ -888,24 +889,24 @@ export class StubBroker extends Broker {
 /** Options of `new RedisBroker(client, options)`. */
 export interface RedisBrokerOptions {
   /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default `"dramatiq"`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
-  middleware?: Middleware[];
-  logger?: Logger;
+  middleware?: Middleware[] | undefined;
+  logger?: Logger | undefined;
   /** A worker silent this long (ms) is dead and its messages go back. Default 60 000. */
-  heartbeatTimeout?: number;
+  heartbeatTimeout?: number | undefined;
   /** Dead letters are dropped after this long (ms). Default 7 days. */
-  deadMessageTtl?: number;
+  deadMessageTtl?: number | undefined;
   /** Calls per million that also run maintenance. Default 1 000. */
-  maintenanceChance?: number;
+  maintenanceChance?: number | undefined;
   /** The most bytes of messages a worker holds per queue (fetched, not yet finished or, if
    * delayed, not yet due), besides Dramatiq's prefetch count. Default 64 MiB. */
-  prefetchBytes?: number;
+  prefetchBytes?: number | undefined;
   /** The largest message, in bytes: a larger send is refused before anything is written
    * (set it under Redis's `proto-max-bulk-len`, which closes the connection of a larger
    * write), a larger one fetched is dead-lettered with the reason logged, never run.
    * Default 64 MiB. */
-  maxMessageBytes?: number;
+  maxMessageBytes?: number | undefined;
 }
 
 /** A message `RedisBroker.send` returned: the write is under way. */
@@ -952,11 +953,11 @@ export class RedisBroker extends Broker {
   close(): Promise<void>;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
   /** The message as enqueued at once; `enqueued` says how the write went. */
-  send<R>(message: Message<R>, options?: { delay?: number }): SentMessage<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
   /** Resolves once the queue holds no message; polls. */
-  join(queueName: string, options?: { timeout?: number }): Promise<void>;
+  join(queueName: string, options?: { timeout?: number | undefined }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages and dead letters. */
@@ -1018,23 +1019,23 @@ export interface AmqplibConnection {
 /** Options of `new RabbitmqBroker(connection, options)` and `RabbitmqBroker.connect`. */
 export interface RabbitmqBrokerOptions {
   /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`). Default false. */
-  confirmDelivery?: boolean;
+  confirmDelivery?: boolean | undefined;
   /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
-  maxPriority?: number;
+  maxPriority?: number | undefined;
   /** How long dead letters stay on `<q>.XQ`, in ms. Default 7 days (Dramatiq's). */
-  deadMessageTtl?: number;
+  deadMessageTtl?: number | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
-  middleware?: Middleware[];
-  logger?: Logger;
+  middleware?: Middleware[] | undefined;
+  logger?: Logger | undefined;
   /** The most bytes of messages a worker holds per queue (delivered, not yet acked or
    * rejected; delayed ones until due), besides Dramatiq's prefetch count: a queue's
    * consumer is given the prefetch that many bytes hold at the size of its recent
    * deliveries. Default 64 MiB. */
-  prefetchBytes?: number;
+  prefetchBytes?: number | undefined;
   /** The largest message, in bytes: a larger send is refused before anything is published,
    * a larger delivery is dead-lettered (to `<q>.XQ`) with the reason logged, never decoded
    * or run. Default 64 MiB. */
-  maxMessageBytes?: number;
+  maxMessageBytes?: number | undefined;
 }
 
 /**
@@ -1046,7 +1047,7 @@ export class RabbitmqBroker extends Broker {
   /** `connection`: an amqplib connection, or a function opening one (then the broker reconnects). */
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
   /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
-  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object }): Promise<RabbitmqBroker>;
+  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;
   /** Whether each publish waits for RabbitMQ's confirm. */
   readonly confirmDelivery: boolean;
   /** The queues' `x-max-priority`, if any. */
@@ -1069,13 +1070,13 @@ export class RabbitmqBroker extends Broker {
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
   /** The message as sent, at once; `enqueued` says how the publish went. */
-  send<R>(message: Message<R>, options?: { delay?: number }): SentMessage<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
   /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
-  join(queueName: string, options?: { timeout?: number; minSuccesses?: number; idleTime?: number }): Promise<void>;
+  join(queueName: string, options?: { timeout?: number | undefined; minSuccesses?: number | undefined; idleTime?: number | undefined }): Promise<void>;
   /** Drops a queue's messages, delayed messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages. */
@@ -1088,58 +1089,59 @@ export class RabbitmqBroker extends Broker {
 /** Makes `broker` the global broker (Dramatiq's `set_broker`): actors declared without a
  * `broker` use it, and so does `message.getResult()` for a message no broker enqueued. */
 export function setBroker<B extends Broker>(broker: B): B;
-/** The global broker; a new `StubBroker` becomes it when none was set (Dramatiq's `get_broker`). */
-export function getBroker(): StubBroker;
+/** The global broker, of whatever class `setBroker` was given; a new `StubBroker` becomes it
+ * when none was set (Dramatiq's `get_broker`). */
+export function getBroker(): Broker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
 export interface ActorOptions {
   /** The name Python and the broker know it by (default: the function's name, with a warning). */
-  actorName?: string;
+  actorName?: string | undefined;
   /** Its queue (default `"default"`). */
-  queueName?: string;
+  queueName?: string | undefined;
   /** Lower runs first among the messages a worker holds (default 0). */
-  priority?: number;
+  priority?: number | undefined;
   /** Its broker (default: the global broker, `getBroker()`). */
-  broker?: Broker;
+  broker?: Broker | undefined;
   /** Store what it returns (`Results`; default: the middleware's `storeResults`). */
-  storeResults?: boolean;
+  storeResults?: boolean | undefined;
   /** How long its results are kept, in ms (`Results`). */
-  resultTtl?: number;
+  resultTtl?: number | undefined;
   /** Retries before giving up (`Retries`; default 20; null for no limit). */
-  maxRetries?: number | null;
+  maxRetries?: number | null | undefined;
   /** The first retry's delay, in ms (`Retries`; default 15 000). */
-  minBackoff?: number;
+  minBackoff?: number | undefined;
   /** The longest retry delay, in ms (`Retries`; default 7 days). */
-  maxBackoff?: number;
+  maxBackoff?: number | undefined;
   /** Decides whether to retry, from the retry count and the error (`Retries`). */
-  retryWhen?: (retries: number, error: Error) => boolean;
+  retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   /** Errors that are expected: not retried, logged without a traceback (`Retries`). */
-  throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error>;
+  throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error> | undefined;
   /** Messages older than this, in ms, are skipped (`AgeLimit`). */
-  maxAge?: number;
+  maxAge?: number | undefined;
   /** How long an attempt may run, in ms (`TimeLimit`; default 600 000). */
-  timeLimit?: number;
+  timeLimit?: number | undefined;
   /** In a pipeline, do not receive the previous result (`Pipelines`). */
-  pipeIgnore?: boolean;
+  pipeIgnore?: boolean | undefined;
   /** An actor sent `(message.asDict(), result)` after a success (an `Actor` is taken as its name). */
-  onSuccess?: string | Actor<any, any>;
+  onSuccess?: string | Actor<any, any> | undefined;
   /** An actor sent `(message.asDict(), { type, message })` after every failed attempt. */
-  onFailure?: string | Actor<any, any>;
+  onFailure?: string | Actor<any, any> | undefined;
   /** An actor sent `(message.asDict(), { retries, max_retries })` when retries run out. */
-  onRetryExhausted?: string | Actor<any, any>;
+  onRetryExhausted?: string | Actor<any, any> | undefined;
   /** Whether the attempt's `signal` aborts when its worker stops (`ShutdownNotifications`). */
-  notifyShutdown?: boolean;
+  notifyShutdown?: boolean | undefined;
   [option: string]: unknown;
 }
 
 /** Options of `sendWithOptions` / `messageWithOptions`; others become message options. */
 export interface SendOptions {
   /** Positional arguments. */
-  args?: unknown[];
+  args?: unknown[] | undefined;
   /** Keyword arguments (for Python actors). */
-  kwargs?: Record<string, unknown>;
+  kwargs?: Record<string, unknown> | undefined;
   /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python). */
-  delay?: number;
+  delay?: number | undefined;
   [option: string]: unknown;
 }
 
@@ -1235,7 +1237,7 @@ export class Worker {
   /** On a `RedisBroker` or `RabbitmqBroker`, `queues` defaults to the queues of its actors that have code here. */
   constructor(
     broker: StubBroker | RedisBroker | RabbitmqBroker,
-    options?: { concurrency?: number; queues?: Iterable<string>; executor?: WorkerExecutor },
+    options?: { concurrency?: number | undefined; queues?: Iterable<string> | undefined; executor?: WorkerExecutor | undefined },
   );
   /** What runs actors (undefined: `actor.fn(...args)` in this thread). */
   readonly executor: WorkerExecutor | undefined;
@@ -1249,14 +1251,14 @@ export class Worker {
   start(): this;
   /** Resolves once the messages in hand are processed, or after `timeout` ms (default: no
    * limit; those still running then are delivered again, unacked). */
-  stop(options?: { timeout?: number }): Promise<void>;
+  stop(options?: { timeout?: number | undefined }): Promise<void>;
   /** Resolves once its queues are empty and nothing is in hand (or rejects after `timeout` ms). */
-  join(options?: { timeout?: number }): Promise<void>;
+  join(options?: { timeout?: number | undefined }): Promise<void>;
 }
 
 /** Options of composition reads. */
 export interface CompositionReadOptions extends GetResultOptions {
-  backend?: ResultBackend;
+  backend?: ResultBackend | undefined;
 }
 
 /** The result type of a message, pipeline or group. */
@@ -1272,7 +1274,7 @@ type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infe
 /** Messages run one after another, each result appended to the next message's arguments.
  * `R` is the last message's result. */
 export class Pipeline<R = ResultValue> {
-  constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: Broker });
+  constructor(children: Array<Message<unknown> | Pipeline<unknown>>, options?: { broker?: Broker | undefined });
   /** The broker it runs on. */
   readonly broker: Broker;
   /** Its messages, in order (a child pipeline's flattened in). */
@@ -1282,15 +1284,15 @@ export class Pipeline<R = ResultValue> {
   /** How many messages it has. */
   readonly length: number;
   /** Enqueues the first message (each one sends the next when it succeeds); returns the pipeline. */
-  run(options?: { delay?: number }): this;
+  run(options?: { delay?: number | undefined }): this;
   /** The last message's result. */
   getResult(options?: CompositionReadOptions): Promise<R>;
   /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
   /** Whether its last message has a result (a stored failure counts). */
-  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completed(options?: { backend?: ResultBackend | undefined }): Promise<boolean>;
   /** How many of its messages have a result. */
-  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+  completedCount(options?: { backend?: ResultBackend | undefined }): Promise<number>;
 }
 /**
  * Messages run one after the other, each result the next one's last argument (Dramatiq's
@@ -1312,12 +1314,12 @@ export class Pipeline<R = ResultValue> {
  */
 export function pipeline<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown>>>(
   children: C,
-  options?: { broker?: Broker },
+  options?: { broker?: Broker | undefined },
 ): Pipeline<ResultOf<Last<C>>>;
 
 /** Messages, pipelines and groups run in parallel. `T` is the tuple of their results. */
 export class Group<T extends readonly unknown[] = unknown[]> {
-  constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: Broker });
+  constructor(children: Array<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>, options?: { broker?: Broker | undefined });
   /** The broker it runs on. */
   readonly broker: Broker;
   /** Its children: messages, pipelines, groups. */
@@ -1335,15 +1337,15 @@ export class Group<T extends readonly unknown[] = unknown[]> {
    * fresh UUID, as many parties as children) and marks each child with
    * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
    * `GroupCallbacks` middleware. */
-  run(options?: { delay?: number }): this;
+  run(options?: { delay?: number | undefined }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
   /** Waits until every child has a result, under one deadline. */
-  wait(options?: { timeout?: number; signal?: AbortSignalLike; backend?: ResultBackend }): Promise<void>;
+  wait(options?: { timeout?: number | undefined; signal?: AbortSignalLike | undefined; backend?: ResultBackend | undefined }): Promise<void>;
   /** Whether every child has a result (a stored failure counts). */
-  completed(options?: { backend?: ResultBackend }): Promise<boolean>;
+  completed(options?: { backend?: ResultBackend | undefined }): Promise<boolean>;
   /** How many children have a result. */
-  completedCount(options?: { backend?: ResultBackend }): Promise<number>;
+  completedCount(options?: { backend?: ResultBackend | undefined }): Promise<number>;
 }
 /**
  * Messages, pipelines and groups run in parallel (Dramatiq's `group`); `getResults` reads
@@ -1351,7 +1353,7 @@ export class Group<T extends readonly unknown[] = unknown[]> {
  */
 export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<unknown> | Group<readonly unknown[]>>>(
   children: C,
-  options?: { broker?: Broker },
+  options?: { broker?: Broker | undefined },
 ): Group<{ -readonly [K in keyof C]: ResultOf<C[K]> }>;
 
 
@@ -1363,9 +1365,9 @@ export function group<const C extends ReadonlyArray<Message<unknown> | Pipeline<
 export interface RedisRateLimiterBackendOptions {
   /** A second connection, for `Barrier.wait` to block on the server (`BRPOPLPUSH`) as
    * Dramatiq's does; without it a blocking wait polls the event list. */
-  blockingClient?: RedisClientLike;
+  blockingClient?: RedisClientLike | undefined;
   /** The same as `blockingClient`. */
-  blockingConnection?: RedisClientLike;
+  blockingConnection?: RedisClientLike | undefined;
 }
 
 /** Dramatiq's `RedisBackend` for rate limits, over a node-redis, ioredis or `connectRedis`
@@ -1409,7 +1411,7 @@ export type RateLimiterBackend = RedisRateLimiterBackend | MemcachedRateLimiterB
 export interface AcquireOptions {
   /** Throw `RateLimitExceeded` (without calling `fn`) when no slot is free (default true);
    * when false, `fn(false)` is called instead. */
-  raiseOnFailure?: boolean;
+  raiseOnFailure?: boolean | undefined;
 }
 
 /** What every rate limiter does (Dramatiq's `RateLimiter`). */
@@ -1429,9 +1431,9 @@ export class RateLimiter {
 /** Options of `ConcurrentRateLimiter`. */
 export interface ConcurrentRateLimiterOptions {
   /** Holders allowed at once (default 1: a distributed mutex). */
-  limit?: number;
+  limit?: number | undefined;
   /** How long the counter lives after its last change, in ms (default 900 000). */
-  ttl?: number;
+  ttl?: number | undefined;
 }
 
 /** At most `limit` holders of `key` at once (Dramatiq's `ConcurrentRateLimiter`). */
@@ -1444,9 +1446,9 @@ export class ConcurrentRateLimiter extends RateLimiter {
 /** Options of `WindowRateLimiter`. */
 export interface WindowRateLimiterOptions {
   /** Acquisitions allowed per window (default 1). */
-  limit?: number;
+  limit?: number | undefined;
   /** The window, in **seconds** (default 1), as Dramatiq's. */
-  window?: number;
+  window?: number | undefined;
 }
 
 /** At most `limit` acquisitions over a sliding window of seconds (Dramatiq's
@@ -1460,9 +1462,9 @@ export class WindowRateLimiter extends RateLimiter {
 /** Options of `BucketRateLimiter`. */
 export interface BucketRateLimiterOptions {
   /** Acquisitions allowed per bucket (default 1). */
-  limit?: number;
+  limit?: number | undefined;
   /** The bucket, in ms (default 1 000). */
-  bucket?: number;
+  bucket?: number | undefined;
 }
 
 /** At most `limit` acquisitions per bucket of time (Dramatiq's `BucketRateLimiter`),
@@ -1476,15 +1478,15 @@ export class BucketRateLimiter extends RateLimiter {
 /** Options of `Barrier`. */
 export interface BarrierOptions {
   /** How long the barrier's keys live, in ms (default 900 000). */
-  ttl?: number;
+  ttl?: number | undefined;
 }
 
 /** Options of `Barrier.wait`. */
 export interface BarrierWaitOptions {
   /** Wait for the other parties (default true). */
-  block?: boolean;
+  block?: boolean | undefined;
   /** How long to wait, in ms (default: no limit). */
-  timeout?: number | null;
+  timeout?: number | null | undefined;
 }
 
 /** Dramatiq's distributed `Barrier`: the parties still awaited under `key`, an event list

@@ -162,6 +162,9 @@ describe("connectRedis: commands and replies", () => {
     assert.ok(e instanceof PageResultError, String(e));
     assert.equal(e.code, "REDIS_UNSUPPORTED");
     assert.match(e.message, /TCP/);
+    // A Node bundle that took the browser entry (Rollup's nodeResolve without the `node`
+    // condition) gets this error too: it says how to bundle for Node.
+    assert.match(e.message, /exportConditions: \["node"\]/);
   });
 
   test("maxValueBytes: a larger value fails its command only, and the connection goes on", async () => {

@@ -50,8 +50,8 @@ function lastJson(output) {
 }
 
 /** The consumers whose `app.js` is the one browser round trip in tests/consumers/browser-app.js
- * (written into each at preparation, so the six toolchains build the very same code). */
-const browserApps = new Set(["esbuild", "static", "vite6", "vite7", "vite8", "webpack"]);
+ * (written into each at preparation, so the seven toolchains build the very same code). */
+const browserApps = new Set(["esbuild", "rollup", "static", "vite6", "vite7", "vite8", "webpack"]);
 
 /** Copies consumer `name` to target/consumers/<name>, installs its lockfile (once per
  * lockfile) and the packed package. Returns its directory. */
@@ -131,11 +131,25 @@ after(async () => {
   await browser?.close();
 });
 
+// What npm would publish is package.json as written: `npm publish` "auto-corrects" what it
+// finds invalid (a bin path starting with "./" is rewritten, with a warning saying it was
+// "removed"), so the published manifest would differ from the one tested here.
+test("npm publish --dry-run finds nothing to correct in pkg/package.json", { skip: !haveDist && "pkg/dist is not built (scripts/build)" }, () => {
+  const child = spawnSync("npm", ["publish", "--dry-run", "--ignore-scripts", "--loglevel=warn"], {
+    cwd: join(root, "pkg"),
+    encoding: "utf8",
+    env: { ...process.env, NO_UPDATE_NOTIFIER: "1" },
+  });
+  const output = `${child.stdout}${child.stderr}`;
+  assert.doesNotMatch(output, /auto-corrected|errors corrected|was invalid|was renamed|removed invalid/, output);
+});
+
 describe("the packed package in real toolchains, with no configuration", { skip: !haveDist && "pkg/dist is not built (scripts/build)", concurrency: 2 }, () => {
-  test("Node 20: ESM import and CommonJS require()", () => {
+  test("Node 20: ESM import, CommonJS require() and import() from CommonJS", () => {
     const dir = prepare("node");
     checkNode(dir, "esm.mjs");
     checkNode(dir, "cjs.cjs");
+    checkNode(dir, "dynamic.cjs");
   });
 
   test("Bun and Deno: the round trip, and connectRedis over a real redis-server", async (t) => {
@@ -154,9 +168,9 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     }
   });
 
-  test("plain static serving: a page with an import map, and a module Web Worker", async (t) => {
+  test("plain static serving: a page with an import map, a module Web Worker, /slim with init(a URL)", async (t) => {
     const dir = prepare("static");
-    await checkPages(t, dir, ["index.html", "worker.html"]);
+    await checkPages(t, dir, ["index.html", "worker.html", "slim.html"]);
   });
 
   test("esbuild: browser ESM, --target=es2020, minified IIFE, a Web Worker, Node bundles", async (t) => {
@@ -167,10 +181,24 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     await checkPages(t, dir, ["esm.html", "es2020.html", "iife.html", "worker.html"]);
   });
 
-  test("webpack 5: ESM source, CommonJS source, target webworker, dramatiq-results/slim", async (t) => {
+  test("webpack 5: ESM source, CommonJS source, target webworker, dramatiq-results/slim, a target node server bundle", async (t) => {
     const dir = prepare("webpack");
     run("npm", ["run", "build", "--silent"], dir);
+    checkNode(dir, "out/node/main.cjs");
     await checkPages(t, dir, ["esm.html", "cjs.html", "worker.html", "slim.html"]);
+  });
+
+  test("Rollup with @rollup/plugin-node-resolve: a page, and a Node bundle (the node condition) whose connectRedis has TCP", async (t) => {
+    const dir = prepare("rollup");
+    run("npm", ["run", "build", "--silent"], dir);
+    checkNode(dir, "out/node.mjs");
+    await checkPages(t, dir, ["index.html"]);
+  });
+
+  test("test runners: Vitest, and Jest in its ES module mode, run the round trip", () => {
+    const dir = prepare("testrunners");
+    run("npm", ["run", "vitest", "--silent"], dir);
+    run("npm", ["run", "jest", "--silent"], dir);
   });
 
   for (const name of ["vite8", "vite7", "vite6"]) {
@@ -230,9 +258,10 @@ describe("the packed package in real toolchains, with no configuration", { skip:
     }
   });
 
-  test("strict tsc: bundler (no DOM or Node types) and nodenext (real clients), Workers types", () => {
+  test("strict tsc: bundler (no DOM or Node types) and nodenext (real clients), Workers types, a CommonJS project (commonjs, nodenext)", () => {
     const dir = prepare("typescript");
     run("npm", ["run", "build", "--silent"], dir);
     checkNode(dir, "out/roundtrip.js");
+    checkNode(dir, "cjs/out/main.js");
   });
 });

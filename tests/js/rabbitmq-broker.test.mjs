@@ -485,6 +485,23 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     assert.deepEqual(await broker.getQueueMessageCounts("stopq"), [0, 0, 0]);
   });
 
+  // A worker stopped while its channels are still being opened (a short script under load:
+  // docs/brokers.md's example, run beside others) must stop: the consume loop went on to
+  // wait for a lost channel nobody would report, and stop() never resolved.
+  test("stop() while the worker is still opening its channels resolves, and nothing is left consuming", { timeout: 60_000 }, async () => {
+    const broker = await open({ confirmDelivery: true });
+    actor((x) => x, { broker, queueName: "earlystop", actorName: "early", storeResults: true });
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    const stopped = await Promise.race([worker.stop().then(() => true), sleep(10_000).then(() => false)]);
+    assert.equal(stopped, true, "stop() resolved");
+    // Its channels are closed: a message sent now stays queued, no consumer takes it.
+    await broker.enqueue(broker.getActor("early").message(1));
+    await sleep(300);
+    const info = await (await admin.createChannel()).checkQueue("earlystop");
+    assert.deepEqual([info.messageCount, info.consumerCount], [1, 0]);
+    await broker.flush("earlystop");
+  });
+
   test("held messages run by actor priority, lower first, as Dramatiq's worker", { timeout: 60_000 }, async () => {
     const broker = await open({ confirmDelivery: true });
     const order = [];

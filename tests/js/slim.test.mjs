@@ -43,3 +43,20 @@ test("slim: init() without input in Node rejects saying to pass the bytes; calls
   assert.match(first, /could not load file:.*dramatiq_results_bg\.wasm \(fetch cannot read file: URLs\)\. In Node, pass the bytes: init\(await readFile\(/);
   assert.match(then, /^then: .*could not load file:/);
 });
+
+test("slim: after a failed init(), the advice works in the same process: init(bytes) loads, calls work; ready keeps the first outcome", async () => {
+  const { code, stdout, stderr } = await run(`
+    import { readFileSync } from "node:fs";
+    import { createRequire } from "node:module";
+    import { init, ready, StubBackend, Message } from "dramatiq-results/slim";
+    await init().catch(() => console.log("first: rejected"));
+    await init(readFileSync(createRequire(import.meta.url).resolve("dramatiq-results/wasm")));
+    const backend = new StubBackend();
+    const message = new Message({ actorName: "add" });
+    await backend.storeResult(message, 3);
+    console.log("then:", await backend.getResult(message));
+    await ready.catch(() => console.log("ready: rejected"));
+  `);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "first: rejected\nthen: 3\nready: rejected\n");
+});

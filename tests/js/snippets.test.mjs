@@ -6,11 +6,13 @@
 //
 //   <!-- snippet: needs=redis,python-worker expect="3\n42" -->
 //
-// - `needs=`: `redis` (one redis-server shared by every snippet), `memcached`, `python-worker`
-//   (one real Python Dramatiq worker, `dramatiq tasks`, running the block marked
-//   `file=tasks.py`; it implies redis). The documents write Redis as `127.0.0.1:6379` and
-//   Memcached as `127.0.0.1:11211`: those addresses, and nothing else, are replaced by the
-//   test servers' before a block runs.
+// - `needs=`: `redis` (one redis-server shared by every snippet), `memcached`, `rabbitmq`,
+//   `python-worker` (one real Python Dramatiq worker, `dramatiq tasks`, running the block
+//   marked `file=tasks.py`; it implies redis), `python-amqp-worker` (the same for the block
+//   marked `file=tasks_amqp.py`, on RabbitMQ; it implies rabbitmq and redis). The documents
+//   write Redis as `127.0.0.1:6379`, Memcached as `127.0.0.1:11211` and RabbitMQ as
+//   `127.0.0.1:5672`: those addresses, and nothing else, are replaced by the test servers'
+//   before a block runs.
 // - `expect="…"`: its whole stdout (`\n` between lines, trailing blanks ignored). Without it,
 //   a block must print nothing. Anything on stderr fails it, as does a non-zero exit or not
 //   exiting within `timeout=` ms (default 30 000).
@@ -24,25 +26,33 @@
 //   must then exit 0 with `expect` as its whole output (a clean shutdown).
 // - `host=workerd request="/path" kv=RESULTS`: a Cloudflare Worker (`export default { fetch }`):
 //   bundled as wrangler does, run in workerd (Miniflare) with `REDIS_URL` (and KV namespaces
-//   named in `kv=`), sent `request`; its output is `<status> <body>`.
+//   named in `kv=`), sent `request` (several, separated by spaces, one after another); its
+//   output is a line `<status> <body>` per request.
 //
-// TypeScript blocks go through strict `tsc` first (one run for all), then run as JS. The
-// `@example` blocks of pkg/src/index.d.ts (the API reference's) go through the same strict
-// tsc, and are not run (they are short and talk to servers the reader has). JavaScript blocks
-// are type-checked against the declarations too (`checkJs`, strict but for implicit `any`:
-// JavaScript has no annotations), so a block that misuses the API fails before it runs. Blocks in
+// TypeScript blocks go through strict `tsc` first (one run for all; `exactOptionalPropertyTypes`
+// too, as a user may set it), then run as JS. The `@example` blocks of pkg/src/index.d.ts (the
+// API reference's) go through the same strict tsc, and are not run (they are short and talk to
+// servers the reader has). JavaScript blocks are type-checked against the declarations too
+// (`checkJs`, strict but for implicit `any`: JavaScript has no annotations), so a block that
+// misuses the API fails before it runs. Blocks in
 // other languages (`sh`, `toml`, `html`, `json`, `text`, …) are not run: their language says so.
 // The package resolves as `dramatiq-results` (the repository root's node_modules links pkg/).
+// SNIPPETS_TARBALL=<path to `npm pack pkg`> runs them as a user would instead: in a project
+// outside the repository (under the system's temp folder), with the tarball installed by npm
+// (its dependencies, and the clients the docs install: redis, memjs, amqplib, from the registry),
+// so a file the docs use but the package leaves out fails.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { tmpdir } from "node:os";
+import { join, relative, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
-import { haveMemcached, haveRedis, killGroup, groupAlive, reapOnExit, startMemcached, startRedis } from "./services.mjs";
+import { haveMemcached, haveRabbitmq, haveRedis, killGroup, groupAlive, reapOnExit, startMemcached, startRabbitmq, startRedis } from "./services.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const work = join(root, "target", "snippets");
+const tarball = process.env.SNIPPETS_TARBALL ? resolvePath(process.env.SNIPPETS_TARBALL) : null;
+const work = tarball ? join(tmpdir(), `dramatiq-snippets-tarball-${process.pid}`) : join(root, "target", "snippets");
 const venv = join(root, "target", "venv", "bin");
 const havePython = existsSync(join(venv, "dramatiq"));
 
@@ -52,7 +62,9 @@ export const ALL_SOURCES = ["README.md", "pkg/README.md", ...readdirSync(join(ro
 const chosen = (s) => !process.env.SNIPPETS || process.env.SNIPPETS.split(",").includes(s);
 const RUNNABLE = { js: "js", javascript: "js", mjs: "js", ts: "ts", typescript: "ts", python: "py", py: "py" };
 const KEYS = new Set(["needs", "expect", "skip", "file", "background", "ready", "timeout", "host", "request", "kv"]);
-const NEEDS = new Set(["redis", "memcached", "python-worker"]);
+const NEEDS = new Set(["redis", "memcached", "rabbitmq", "python-worker", "python-amqp-worker"]);
+/** The Python worker each need runs: `dramatiq <module>`, the block marked `file=<module>.py`. */
+const PYTHON_WORKERS = { "python-worker": "tasks", "python-amqp-worker": "tasks_amqp" };
 
 /** `key=value key="quoted \n" flag` → { key: value }. Throws on anything it does not know. */
 export function parseDirective(text) {
@@ -127,6 +139,7 @@ function plan() {
       const needs = new Set(d.needs ? String(d.needs).split(",") : []);
       for (const n of needs) if (!NEEDS.has(n)) throw new Error(`${where}: unknown need "${n}"`);
       if (needs.has("python-worker")) needs.add("redis");
+      if (needs.has("python-amqp-worker")) (needs.add("rabbitmq"), needs.add("redis"));
       if (d.host === "workerd") needs.add("redis");
       if (chosen(source) || typeof d.file === "string") blocks.push({ ...b, kind, where, d, needs });
     }
@@ -141,13 +154,14 @@ function plan() {
 }
 
 const blocks = plan();
-const services = { redis: null, memcached: null, pythonWorker: null };
+const services = { redis: null, memcached: null, rabbitmq: null, pythonWorkers: new Map() };
 
 /** The block's text with the documents' server addresses replaced by the test servers'. */
 function localize(code) {
   let out = code;
   if (services.redis) out = out.replaceAll("127.0.0.1:6379", `127.0.0.1:${services.redis.port}`);
   if (services.memcached) out = out.replaceAll("127.0.0.1:11211", services.memcached.address);
+  if (services.rabbitmq) out = out.replaceAll("127.0.0.1:5672", `127.0.0.1:${services.rabbitmq.port}`);
   return out;
 }
 
@@ -189,10 +203,11 @@ function checkOutcome(b, r) {
   assert.equal(normalize(r.stdout), normalize(typeof b.d.expect === "string" ? b.d.expect : ""), `${b.where}: printed something else\n${shown}`);
 }
 
-/** Starts `dramatiq tasks` (the documents' tasks.py) once; resolves when it is ready. */
-async function pythonWorker() {
-  if (services.pythonWorker) return services.pythonWorker;
-  const child = spawn(join(venv, "dramatiq"), ["tasks", "--processes", "1", "--threads", "4", "--path", work], {
+/** Starts `dramatiq <module>` (the documents' tasks.py or tasks_amqp.py) once; resolves when
+ * it is ready. */
+async function pythonWorker(module) {
+  if (services.pythonWorkers.has(module)) return services.pythonWorkers.get(module);
+  const child = spawn(join(venv, "dramatiq"), [module, "--processes", "1", "--threads", "4", "--path", work], {
     cwd: work, env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"], detached: true,
   });
   const forget = reapOnExit(child.pid);
@@ -207,21 +222,22 @@ async function pythonWorker() {
     child.stderr.on("data", onData);
     worker.exited.then((code) => (clearTimeout(timer), reject(new Error(`dramatiq exited with ${code}:\n${worker.output}`))));
   });
-  services.pythonWorker = worker;
+  services.pythonWorkers.set(module, worker);
   return worker;
 }
 
-async function stopPythonWorker() {
-  const w = services.pythonWorker;
-  if (!w) return;
-  if (groupAlive(w.pid)) {
-    try {
-      process.kill(w.pid, "SIGTERM");
-    } catch {}
-    await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (groupAlive(w.pid)) await killGroup(w.pid);
+async function stopPythonWorkers() {
+  for (const w of services.pythonWorkers.values()) {
+    if (groupAlive(w.pid)) {
+      try {
+        process.kill(w.pid, "SIGTERM");
+      } catch {}
+      await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (groupAlive(w.pid)) await killGroup(w.pid);
+    }
+    w.forget();
   }
-  w.forget();
+  services.pythonWorkers.clear();
 }
 
 /** A Cloudflare Worker block: bundled as wrangler does, run in workerd, sent `request`. */
@@ -244,8 +260,12 @@ async function runWorkerd(b, file) {
     kvNamespaces: b.d.kv ? String(b.d.kv).split(",") : [],
   });
   try {
-    const res = await mf.dispatchFetch(`http://localhost${b.d.request ?? "/"}`);
-    return { code: 0, stdout: `${res.status} ${await res.text()}\n`, stderr: "", timedOut: false };
+    let stdout = "";
+    for (const request of String(b.d.request ?? "/").split(/\s+/)) {
+      const res = await mf.dispatchFetch(`http://localhost${request}`);
+      stdout += `${res.status} ${await res.text()}\n`;
+    }
+    return { code: 0, stdout, stderr: "", timedOut: false };
   } finally {
     await mf.dispose();
   }
@@ -260,8 +280,13 @@ describe("documentation snippets", () => {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, "package.json"), JSON.stringify({ private: true, type: "module" }));
+    if (tarball) {
+      const r = await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, "amqplib", "redis", "memjs"], { timeout: 300_000 });
+      if (r.code !== 0) throw new Error(`npm install ${tarball} failed:\n${r.stdout}${r.stderr}`);
+    }
     if (anyNeeds("redis") && haveRedis) services.redis = await startRedis();
     if (anyNeeds("memcached") && haveMemcached) services.memcached = await startMemcached();
+    if (anyNeeds("rabbitmq") && haveRabbitmq) services.rabbitmq = await startRabbitmq();
     // Files first (tasks.py), so any block can use them.
     const files = new Map();
     for (const b of blocks) {
@@ -278,7 +303,7 @@ describe("documentation snippets", () => {
       writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
         compilerOptions: {
           target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true,
-          noUncheckedIndexedAccess: true, skipLibCheck: false, types: ["node"], outDir: "out", rootDir: ".",
+          noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false, types: ["node"], outDir: "out", rootDir: ".",
           typeRoots: [join(root, "node_modules", "@types")],
         },
         include: ["*.mts"],
@@ -294,6 +319,7 @@ describe("documentation snippets", () => {
       writeFileSync(join(work, "tsconfig.js.json"), JSON.stringify({
         compilerOptions: {
           target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noImplicitAny: false,
+          exactOptionalPropertyTypes: true,
           allowJs: true, checkJs: true, noEmit: true, skipLibCheck: true, types: ["node"],
           typeRoots: [join(root, "node_modules", "@types")],
         },
@@ -305,9 +331,11 @@ describe("documentation snippets", () => {
   });
 
   after(async () => {
-    await stopPythonWorker();
+    await stopPythonWorkers();
     await services.redis?.stop();
     await services.memcached?.stop();
+    await services.rabbitmq?.stop();
+    if (tarball) rmSync(work, { recursive: true, force: true });
   });
 
   test("every runnable block is run or skipped with a reason", () => {
@@ -334,7 +362,8 @@ describe("documentation snippets", () => {
     const name = `${b.where} ${b.lang}${b.d.compileOnly ? " @example (strict tsc only)" : b.d.skip ? "" : b.needs.size ? ` (needs ${[...b.needs].join(", ")})` : ""}`;
     const missing = (b.needs.has("redis") && !haveRedis && "no redis-server (scripts/setup --services)") ||
       (b.needs.has("memcached") && !haveMemcached && "no memcached (scripts/setup --services)") ||
-      (b.needs.has("python-worker") && !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
+      (b.needs.has("rabbitmq") && !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)") ||
+      ((b.needs.has("python-worker") || b.needs.has("python-amqp-worker")) && !havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
     const skip = b.d.skip ? `not runnable: ${b.d.skip}` : missing;
     const timeout = Number(b.d.timeout ?? 30_000);
     test(name, { skip, timeout: timeout + 60_000 }, async (t) => {
@@ -349,7 +378,7 @@ describe("documentation snippets", () => {
         }
         return;
       }
-      if (b.needs.has("python-worker")) await pythonWorker();
+      for (const [need, module] of Object.entries(PYTHON_WORKERS)) if (b.needs.has(need)) await pythonWorker(module);
       let file;
       if (b.kind === "ts") {
         file = compiled.get(b);

@@ -10,6 +10,7 @@
 import "fake-indexeddb/auto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import * as api from "dramatiq-results";
@@ -124,6 +125,30 @@ test("every runtime export is declared, and every declared value exists", () => 
   }
 });
 
+// The declarations serve every entry of `.` and `./slim` (one `types` condition), so each entry
+// a user can get must export the very names Node's does: the browser's and bundlers' default,
+// the one with the module inline (bundlers' `module` condition, Deno), /slim, and workerd's
+// (which imports the .wasm as a module, so it does not load in Node: its export list is read
+// from the source by the compiler).
+test("every entry of the package exports the declared names: node, node_inline, default, slim, workerd", async () => {
+  const dist = new URL("../../pkg/dist/", import.meta.url);
+  const expected = Object.keys(api).sort();
+  for (const file of ["node.js", "node_inline.js", "index.js", "slim.js"]) {
+    const names = Object.keys(await import(new URL(file, dist).href)).sort();
+    assert.deepEqual(names, expected, `dist/${file}`);
+  }
+  const workerd = fileURLToPath(new URL("workerd.js", dist));
+  const program = ts.createProgram([workerd], { allowJs: true, noResolve: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext });
+  const checker = program.getTypeChecker();
+  const names = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(workerd))).map((s) => s.name).sort();
+  assert.deepEqual(names, expected, "dist/workerd.js");
+  // And package.json sends each condition to one of those files.
+  const pkg = JSON.parse(readFileSync(new URL("../../pkg/package.json", import.meta.url), "utf8"));
+  const targets = (entry) => (typeof entry === "string" ? [entry] : Object.values(entry).flatMap(targets));
+  const files = new Set([...targets(pkg.exports["."]), ...targets(pkg.exports["./slim"])].filter((t) => t.endsWith(".js")));
+  assert.deepEqual([...files].sort(), ["./dist/index.js", "./dist/node.js", "./dist/node_inline.js", "./dist/slim.js", "./dist/workerd.js"]);
+});
+
 test("every class's methods, getters, fields and statics match the declarations", () => {
   const values = declared();
   const problems = [];
@@ -192,14 +217,20 @@ function declaredOptions(checker, exports, className, member, index) {
   return names;
 }
 
-test("every option the runtime reads is declared, and every declared option is read", async () => {
+/** The checker over the declarations, and their exports by name. */
+function declaredExports() {
   const program = ts.createProgram([declarations], { strict: true, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], types: [] });
   const checker = program.getTypeChecker();
   const exports = new Map(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(declarations))).map((s) => [s.name, s]));
+  return { checker, exports };
+}
+
+/** Every options parameter the tests below call: [class, member, parameter index, call with
+ * the options, values the call needs]. */
+function optionCases() {
   const adapter = { get() {}, put() {}, delete() {} };
   const kvNamespace = { getWithMetadata() {}, put() {}, delete() {} };
-  // [class, member, parameter index, call with the recording options, values the call needs]
-  const cases = [
+  return [
     ["StubBackend", "constructor", 0, (o) => new api.StubBackend(o)],
     ["KvBackend", "constructor", 1, (o) => new api.KvBackend(adapter, o)],
     ["CloudflareKvBackend", "constructor", 1, (o) => new api.CloudflareKvBackend(kvNamespace, o)],
@@ -217,6 +248,11 @@ test("every option the runtime reads is declared, and every declared option is r
     ["StubBackend", "getResult", 1, (o) => backend.getResult(message, o).catch(() => {})],
     ["StubBackend", "getResults", 1, (o) => backend.getResults([message], o).catch(() => {}), { timeout: 0 }],
   ];
+}
+
+test("every option the runtime reads is declared, and every declared option is read", async () => {
+  const { checker, exports } = declaredExports();
+  const cases = optionCases();
   const problems = [];
   for (const [className, member, index, call, values] of cases) {
     const declaredNames = declaredOptions(checker, exports, className, member, index);
@@ -229,4 +265,48 @@ test("every option the runtime reads is declared, and every declared option is r
     for (const name of declaredNames) if (!read.has(name)) problems.push(`${where}: "${name}" is declared but never read`);
   }
   assert.deepEqual(problems, []);
+});
+
+// Under `exactOptionalPropertyTypes` an optional property takes `undefined` only when its type
+// says so, and users write `{ blockingClient: wait ? second : undefined }` (docs/edge.md does).
+// The runtime takes an option given as undefined for an absent one: each call works with every
+// declared option undefined, and a read answers as with none.
+test("every declared option given as undefined is taken as absent", async () => {
+  const { checker, exports } = declaredExports();
+  const problems = [];
+  for (const [className, member, index, call, values] of optionCases()) {
+    const names = declaredOptions(checker, exports, className, member, index);
+    const options = { ...Object.fromEntries([...names].map((n) => [n, undefined])), ...values };
+    try {
+      await call(options);
+    } catch (e) {
+      problems.push(`${className}${member === "constructor" ? "" : `#${member}`}: ${e.message}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+  const m = new api.Message({ actorName: "add", queueName: undefined, messageId: undefined });
+  assert.equal(m.queueName, "default");
+  await backend.storeResult(m, 7, undefined);
+  assert.equal(await backend.getResult(m, { block: undefined, timeout: undefined }), 7);
+});
+
+test("every optional property of the declarations also takes undefined (exactOptionalPropertyTypes)", () => {
+  const problems = [];
+  for (const file of ["index.d.ts", "gateway/app.d.ts", "gateway/protocol.d.ts"]) {
+    const path = fileURLToPath(new URL(`../../pkg/src/${file}`, import.meta.url));
+    const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.Latest, true);
+    const takesUndefined = (t) =>
+      [ts.SyntaxKind.UndefinedKeyword, ts.SyntaxKind.AnyKeyword, ts.SyntaxKind.UnknownKeyword].includes(t.kind) ||
+      (ts.isUnionTypeNode(t) && t.types.some(takesUndefined)) ||
+      (ts.isParenthesizedTypeNode(t) && takesUndefined(t.type));
+    const visit = (node) => {
+      if (ts.isPropertySignature(node) && node.questionToken && node.type && !takesUndefined(node.type)) {
+        const { line } = source.getLineAndCharacterOfPosition(node.getStart(source));
+        problems.push(`${file}:${line + 1} ${node.name.getText(source)}?: ${node.type.getText(source)}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  assert.deepEqual(problems, [], `${problems.length} optional properties reject undefined under exactOptionalPropertyTypes`);
 });

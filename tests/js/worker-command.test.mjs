@@ -973,3 +973,63 @@ test("Dramatiq's dramatiq_queue_prefetch=1 (its advice for long tasks): a worker
     await w.kill();
   }
 });
+
+// docs/operators.md's systemd unit, run as systemd runs it: its ExecStart (the unit's
+// /srv/tasks mapped to this project, the metrics on a free port) is the main process, and
+// KillMode=mixed sends SIGTERM (and ExecReload SIGHUP) to that process alone. A command whose
+// main process does not pass the signal on to the supervisor (npx exits at once and leaves
+// it running, and systemd then SIGKILLs the rest of the unit) makes every stop a crash.
+test("docs/operators.md's systemd unit: SIGHUP and SIGTERM to ExecStart's main process reload and stop the workers gracefully", { skip, timeout: 60_000 }, async () => {
+  const doc = readFileSync(fileURLToPath(new URL("../../docs/operators.md", import.meta.url)), "utf8");
+  const unit = /```ini\n([\s\S]*?)```/.exec(doc)[1];
+  const line = (key) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)[1];
+  assert.equal(line("KillMode"), "mixed");
+  assert.equal(line("ExecReload"), "/bin/kill -HUP $MAINPID");
+  const port = await freePort();
+  const [command, ...args] = line("ExecStart")
+    .replaceAll("/srv/tasks", dir)
+    .replace(/--metrics-port \d+/, `--metrics-port ${port}`)
+    .replace(/-p \d+/, "-p 1")
+    .split(/\s+/);
+  const child = spawn(command, args, {
+    cwd: line("WorkingDirectory").replaceAll("/srv/tasks", dir),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, QUEUE: "systemd", BROKER: "redis", BROKER_URL: redis.url, RECORD_URL: redis.url },
+  });
+  const reaped = reapOnExit(child.pid);
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  const untilOutput = async (re, ms = 30_000) => {
+    for (const end = Date.now() + ms; !re.test(output); await sleep(50)) {
+      if (Date.now() > end) throw new Error(`no ${re} within ${ms} ms:\n${output}`);
+    }
+  };
+  try {
+    await untilOutput(/Every worker process is ready for action/, 60_000);
+    process.kill(child.pid, "SIGHUP"); // ExecReload
+    await untilOutput(/Restarting the worker processes \(SIGHUP\)/);
+    await untilOutput(/Worker process is ready[\s\S]*Worker process is ready/);
+    process.kill(child.pid, "SIGTERM"); // systemctl stop, KillMode=mixed
+    assert.equal(await exited, 0, output);
+    assert.match(output, /\[dramatiq\.MainProcess\] \[INFO\] Stopped\./);
+    await sleep(500);
+    assert.equal(groupAlive(child.pid), false, `processes left behind for systemd's SIGKILL:\n${output}`);
+  } finally {
+    if (groupAlive(child.pid)) await killGroup(child.pid, "SIGKILL");
+    reaped();
+  }
+});
+
+// What a user types first: `npx dramatiq-results --version` answers as `worker --version` does
+// (it was an unknown command, exit 2), and `serve --version` too.
+test("npx dramatiq-results --version (and serve --version): the package's version, exit 0", { skip, timeout: 30_000 }, () => {
+  const { version } = JSON.parse(readFileSync(fileURLToPath(new URL("../../pkg/package.json", import.meta.url)), "utf8"));
+  for (const args of [["--version"], ["serve", "--version"], ["worker", "--version"]]) {
+    const r = spawnSync("npx", ["--offline", "dramatiq-results", ...args], { cwd: dir, encoding: "utf8" });
+    assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, `${version}\n`, args.join(" "));
+  }
+});

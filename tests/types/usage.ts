@@ -231,3 +231,21 @@ export async function remoteEnqueue(client: RedisClientLike) {
   js.send(6, 7);
   return n;
 }
+
+// getBroker() is the global broker, whatever its class: after setBroker(new RedisBroker(…))
+// it is that RedisBroker (Dramatiq's get_broker returns a Broker), so it is typed as the
+// base class, and StubBroker's own members need a check first.
+import { getBroker, Broker } from "dramatiq-results";
+export function globalBroker(): void {
+  const broker: Broker = getBroker();
+  // @ts-expect-error a RedisBroker has no deadLetters: the global broker may be any broker
+  void getBroker().deadLetters;
+  if (broker instanceof StubBroker) void broker.deadLetters;
+}
+
+// broker.declareActor (Dramatiq's declare_actor) takes any actor, typed arguments and all.
+export function declareTyped(): void {
+  const stub = new StubBroker();
+  const typed = actor((x: number, y: number) => x + y, { actorName: "typed", broker: new StubBroker() });
+  stub.declareActor(typed);
+}

@@ -20,40 +20,40 @@ export interface RedisCommandClient {
  * raised (a `ResultFailure` for a stored exception). */
 export interface DecodedResult {
   value?: unknown;
-  error?: Error;
+  error?: Error | undefined;
 }
 
 /** The event poller's options (`createGateway`'s `events`). */
 export interface GatewayEventsOptions {
   /** How often the poller reads the broker (ms, default 500). */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /** How often it looks for new queues with SCAN (ms, default 5000). */
-  discoverEveryMs?: number;
+  discoverEveryMs?: number | undefined;
   /** How often it checks that the results it showed are still stored (ms, default 5000). */
-  recheckEveryMs?: number;
+  recheckEveryMs?: number | undefined;
   /** How long after a message left the broker its result is still looked for (ms, default 15 000). */
-  resultGraceMs?: number;
+  resultGraceMs?: number | undefined;
   /** The most ids read per queue and state in one poll (default 10 000). */
-  cap?: number;
+  cap?: number | undefined;
   /** How many events are kept for `Last-Event-ID` replays (default 20 000). */
-  ringSize?: number;
+  ringSize?: number | undefined;
   /** How many finished records are kept before the oldest are forgotten (default 20 000). */
-  maxFinished?: number;
+  maxFinished?: number | undefined;
   /** SCAN calls over the result keys per poll (default 10). */
-  resultScanCalls?: number;
+  resultScanCalls?: number | undefined;
   /** SCAN's COUNT over the result keys (default 1000). */
-  resultScanCount?: number;
+  resultScanCount?: number | undefined;
   /** The most bytes of event JSON the event ring keeps (default 64 MiB). */
-  ringBytes?: number;
+  ringBytes?: number | undefined;
   /** Past this many bytes of records' JSON, new messages are kept as summaries (default 64 MiB). */
-  recordBytes?: number;
+  recordBytes?: number | undefined;
   /** A message (or result value) whose JSON is longer is kept as a summary (default 64 KiB). */
-  maxMessageBytes?: number;
+  maxMessageBytes?: number | undefined;
   /** The most messages followed; more are counted, not listed (default 100 000). */
-  maxRecords?: number;
+  maxRecords?: number | undefined;
   /** The most results read per poll (messages that left the broker, results looked for or
    * rechecked: more take turns over the next polls; default 1000). */
-  resultReads?: number;
+  resultReads?: number | undefined;
 }
 
 /** Options of `createGateway`. */
@@ -67,54 +67,54 @@ export interface GatewayOptions {
   /** The broker's key names: `new RedisBrokerKeys(namespace)` of this package. */
   brokerKeys: RedisBrokerKeys;
   /** The result backend's namespace (default "dramatiq-results"). */
-  resultsNamespace?: string;
+  resultsNamespace?: string | undefined;
   /** With a token, every API route needs `Authorization: Bearer <token>`. */
-  token?: string;
+  token?: string | undefined;
   /** The operator's token (at least 16 characters by the hosts' checks): with it the
    * actions exist (requeue, delete, bulk dead-letter actions) and need it; it reads every
    * viewer route too. Without it the actions answer 405. */
-  operatorToken?: string;
+  operatorToken?: string | undefined;
   /** The Redis list of the audit log (default "dramatiq-results-gateway:audit:<broker namespace>"). */
-  auditKey?: string;
+  auditKey?: string | undefined;
   /** How the host follows the deployment: it sets `mode` to "keyspace" once subscribed to
    * Redis keyspace notifications (`GET /api/session` says which). */
-  follow?: { mode: "polling" | "keyspace" };
+  follow?: { mode: "polling" | "keyspace" } | undefined;
   /** A RabbitMQ deployment's broker (`serve --amqp`, Node only): queues, dead letters and the
    * actions on them go through it; `redis` then holds the results and the audit log only. */
   amqp?: {
     queueNames: string[];
-    counts(): Promise<Array<{ name: string; queued: number | null; delayed: number | null; inProgress: null; deadLettered: number | null; missing?: true }>>;
-    act(queue: string, decide: (item: { message: object; body: string; deadAt: number | null; redelivered: boolean }) => "requeue" | "delete" | null, options?: { max?: number }): Promise<{ items: object[]; more: boolean }>;
-  };
+    counts(): Promise<Array<{ name: string; queued: number | null; delayed: number | null; inProgress: null; deadLettered: number | null; missing?: true | undefined }>>;
+    act(queue: string, decide: (item: { message: object; body: string; deadAt: number | null; redelivered: boolean }) => "requeue" | "delete" | null, options?: { max?: number | undefined }): Promise<{ items: object[]; more: boolean }>;
+  } | undefined;
   /** An origin whose pages may call the API (CORS); none by default. */
-  cors?: string;
+  cors?: string | undefined;
   /** Serves the dashboard's files for any other GET. */
-  assets?: (c: Context) => Response | Promise<Response>;
+  assets?: ((c: Context) => Response | Promise<Response>) | undefined;
   /** Parses a message's JSON text (default `JSON.parse`). */
-  decodeMessage?: (text: string) => Record<string, unknown>;
+  decodeMessage?: ((text: string) => Record<string, unknown>) | undefined;
   /** Writes a result value as JSON text. */
-  encode?: (value: unknown) => string;
+  encode?: ((value: unknown) => string) | undefined;
   /** Stored result bytes as the package reads them; with it, and `resultsInRedis`, the
    * poller also finds the results of messages it never saw in the broker. */
-  decodeResult?: (bytes: Uint8Array) => Promise<DecodedResult>;
+  decodeResult?: ((bytes: Uint8Array) => Promise<DecodedResult>) | undefined;
   /** Whether the results live in `redis` (so SCAN can walk them); default false. */
-  resultsInRedis?: boolean;
+  resultsInRedis?: boolean | undefined;
   /** The event poller's options. */
-  events?: GatewayEventsOptions;
+  events?: GatewayEventsOptions | undefined;
   /** An event stream ends after this long with a `reconnect` event (none by default). */
-  maxStreamMs?: number;
+  maxStreamMs?: number | undefined;
   /** How old a heartbeat may be for its worker to count as alive (ms, default 60 000). */
-  heartbeatTimeoutMs?: number;
+  heartbeatTimeoutMs?: number | undefined;
   /** A write to an event stream that does not complete in this long drops the viewer (ms, default 30 000). */
-  writeTimeoutMs?: number;
+  writeTimeoutMs?: number | undefined;
   /** The most event streams open at once; more are answered 503 (default 1000). */
-  maxViewers?: number;
+  maxViewers?: number | undefined;
   /** Without a token, the host names a request's `Host` may name beside the loopback ones;
    * any other is answered 421 (DNS rebinding). */
-  hosts?: string[];
+  hosts?: string[] | undefined;
   /** Where the gateway says what its API does not show: a store failure's details (the API
    * names only its kind) and keys skipped for their type (once each). */
-  log?: (message: string) => void;
+  log?: ((message: string) => void) | undefined;
 }
 
 /** The gateway's event poller as the app exposes it. */

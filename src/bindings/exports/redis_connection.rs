@@ -142,7 +142,9 @@ pub fn connect_redis_with(open_socket: JsValue, url: JsValue, options: JsValue) 
             "REDIS_UNSUPPORTED",
             "connectRedis needs TCP sockets, which this host does not have (browsers have \
              none): read results in a browser through an HTTP endpoint (KvBackend over \
-             fetch) or IndexedDbBackend",
+             fetch) or IndexedDbBackend; a Node bundle made without the `node` export \
+             condition gets the browser entry: bundle for Node (esbuild --platform=node, \
+             Rollup's nodeResolve({ exportConditions: [\"node\"] }), webpack target \"node\")",
         ));
     };
     let settings = match settings(&url, &options) {

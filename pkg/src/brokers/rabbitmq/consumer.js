@@ -108,6 +108,9 @@ export class RabbitmqConsumer extends Consumer {
     while (this.running) {
       try {
         await this.#open();
+        // stop() came while the channels were opening: it found none to cancel and woke no
+        // waiter, so wait for nothing; stop() closes these channels once this loop is done.
+        if (!this.running) break;
         if (attempts > 0) logger.warn("Consuming from RabbitMQ again.");
         attempts = 0;
         await new Promise((resolve) => {
