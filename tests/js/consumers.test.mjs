@@ -144,6 +144,15 @@ test("npm publish --dry-run finds nothing to correct in pkg/package.json", { ski
   assert.doesNotMatch(output, /auto-corrected|errors corrected|was invalid|was renamed|removed invalid/, output);
 });
 
+// MIT OR Apache-2.0: Apache-2.0 asks that its text go with every copy, so both texts ship.
+test("the tarball carries both licence texts", { skip: !haveDist && "pkg/dist is not built (scripts/build)" }, () => {
+  const listed = run("tar", ["-tzf", tarball], root).split("\n");
+  for (const name of ["package/LICENSE-MIT", "package/LICENSE-APACHE"]) assert.ok(listed.includes(name), `${name} in ${tarball}`);
+  const apache = run("tar", ["-xzOf", tarball, "package/LICENSE-APACHE"], root);
+  assert.match(apache, /Apache License\s+Version 2\.0, January 2004/);
+  assert.match(run("tar", ["-xzOf", tarball, "package/package.json"], root), /"license": "MIT OR Apache-2\.0"/);
+});
+
 describe("the packed package in real toolchains, with no configuration", { skip: !haveDist && "pkg/dist is not built (scripts/build)", concurrency: 2 }, () => {
   test("Node 20: ESM import, CommonJS require() and import() from CommonJS", () => {
     const dir = prepare("node");
