@@ -1,8 +1,10 @@
 //! The host's clock and timers, as the core's [`Timer`]: `performance.now()` for time, and
-//! one `setTimeout` at a time serving every pending sleep (see [`crate::wait::timer_queue`]).
+//! one `setTimeout` at a time serving every pending sleep (see [`crate::wait::timer_queue`]);
+//! in workerd, one `setTimeout` per sleep, since there a timer belongs to the request that
+//! set it (see [`JsTimer`]).
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::{OnceCell, RefCell};
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,11 +26,27 @@ extern "C" {
     fn clear_timeout(handle: &JsValue);
 }
 
-/// The one host timer: a `setTimeout` handle (a number, or Node's `Timeout` object) and the
-/// callback every arming reuses.
+#[wasm_bindgen(module = "/src/bindings/drivers/timer.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = timerPerSleep)]
+    fn timer_per_sleep() -> bool;
+}
+
+/// A host timer: a `setTimeout` handle (a number, or Node's `Timeout` object) and the
+/// callback every arming reuses; for a sleep's own timer, also that callback's closure,
+/// freed with it.
 pub struct JsAlarm {
     handle: RefCell<Option<JsValue>>,
     callback: js_sys::Function,
+    _owned: Option<Closure<dyn FnMut()>>,
+}
+
+impl Drop for JsAlarm {
+    fn drop(&mut self) {
+        // A sleep's own timer goes with the sleep: its callback must never run after the
+        // closure is freed.
+        self.clear();
+    }
 }
 
 impl Alarm for JsAlarm {
@@ -57,12 +75,39 @@ thread_local! {
         Rc::new(TimerQueue::new(JsAlarm {
             handle: RefCell::new(None),
             callback: function,
+            _owned: None,
         }))
     };
+    static PER_SLEEP: OnceCell<bool> = const { OnceCell::new() };
+}
+
+/// A queue holding one sleep, over a host timer of its own: what fires it runs in the
+/// context (the workerd request) of whoever slept.
+fn own_queue() -> Rc<TimerQueue<JsAlarm>> {
+    Rc::new_cyclic(|queue: &Weak<TimerQueue<JsAlarm>>| {
+        let queue = queue.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if let Some(queue) = queue.upgrade() {
+                queue.fire(performance_now());
+            }
+        });
+        let function: js_sys::Function = callback.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        TimerQueue::new(JsAlarm {
+            handle: RefCell::new(None),
+            callback: function,
+            _owned: Some(callback),
+        })
+    })
 }
 
 /// `performance.now()` and the shared timer queue: dropping a sleep takes it out of the
 /// queue, and the host timer is cleared once no sleep is left.
+///
+/// In workerd every sleep has a timer of its own instead: workerd runs a timer's callback
+/// inside the request that set it, so one timer shared by several requests' sleeps woke a
+/// request's wait inside another request, whose code may not touch the first one's socket
+/// (its read never settled), and dropped the timer altogether when the request that set it
+/// ended.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsTimer;
 
@@ -74,6 +119,9 @@ impl Timer for JsTimer {
     }
 
     fn sleep_ms(&self, ms: f64) -> QueuedSleep<JsAlarm> {
+        if PER_SLEEP.with(|p| *p.get_or_init(timer_per_sleep)) {
+            return own_queue().sleep(performance_now(), ms);
+        }
         QUEUE.with(|q| q.sleep(performance_now(), ms))
     }
 }

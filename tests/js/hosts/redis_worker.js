@@ -19,15 +19,16 @@ const errorJson = (e) => ({
 });
 
 const routes = {
-  /** One result: { url, message (a dict), block, timeout } → { valueJson } or { error }. */
-  async read({ url, message, block, timeout }, ctx) {
+  /** One result: { url, message (a dict), block, timeout, poll } → { valueJson } or { error };
+   * `poll`: no blocking connection, so a blocking read polls on the Worker's timers. */
+  async read({ url, message, block, timeout, poll }, ctx) {
     const started = performance.now();
     let client;
     let blocking;
     try {
       client = await connectRedis(url, { connectTimeout: 3000 });
       // A blocking read waits on the server (BLMOVE) on a second connection.
-      if (block) blocking = await client.duplicate();
+      if (block && !poll) blocking = await client.duplicate();
       const backend = new RedisBackend(client, { blockingClient: blocking });
       const value = await backend.getResult(Message.fromDict(message), { block, timeout });
       return { valueJson: new TextDecoder().decode(encoder.encode(value)), ms: performance.now() - started };

@@ -3,7 +3,9 @@
 // the ends of the range and -0.0; integers past 2^53; exceptions with odd messages), read
 // by a Cloudflare Worker in real workerd (Miniflare) over connectRedis: each must come back
 // exactly as Python's own `get_result()` sees it (compared as Dramatiq's encoding of the
-// value), or fail with the documented error naming the message key.
+// value), or fail with the documented error naming the message key. And blocking reads
+// across concurrent requests of one Worker isolate: each request's waiting runs on its own
+// timers and its own sockets, whatever the other requests do.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { havePython, runPython } from "./pyworker.mjs";
@@ -65,4 +67,26 @@ test("every unusual value Python stored reads back in a Worker as Python's get_r
     }
   }
   assert.deepEqual(wrong, []);
+});
+
+/** Stores `value` as message `id`'s result after `ms`, from Python (tests/py/reads.py). */
+const storeLate = (ms, id, value) => runPython("reads.py", [redis.url, "late", String(ms), id, JSON.stringify(value)]);
+const actMessage = (id) => ({ queue_name: "default", actor_name: "act", args: [], kwargs: {}, options: {}, message_id: id, message_timestamp: 0 });
+
+test("overlapping requests that poll (no blocking connection) each end on their own: one times out at its deadline, the other wakes when Python stores late", async () => {
+  // workerd runs a timer's callback in the request that set it, and refuses (or never
+  // settles) I/O one request's code starts on another's socket: one timer shared by every
+  // request's sleeps woke request A inside request B, and A's read never settled.
+  for (let round = 0; round < 4; round++) {
+    const short = call("read", { url: redis.url, message: actMessage(`poll-short-${round}`), block: true, timeout: 700, poll: true });
+    await new Promise((r) => setTimeout(r, 100));
+    const long = call("read", { url: redis.url, message: actMessage(`poll-long-${round}`), block: true, timeout: 8000, poll: true });
+    const late = storeLate(1200, `poll-long-${round}`, { round });
+    const [a, b] = await Promise.all([short, long, late]);
+    assert.equal(a.error?.name, "ResultTimeout", `round ${round}: ${JSON.stringify(a)}`);
+    assert.equal(a.error.cause, undefined, `round ${round}: the read itself failed: ${JSON.stringify(a)}`);
+    assert.ok(a.ms >= 699, `round ${round}: ${a.ms} ms`);
+    assert.equal(b.error, undefined, `round ${round}: ${JSON.stringify(b)}`);
+    assert.equal(b.valueJson, JSON.stringify({ round }));
+  }
 });
