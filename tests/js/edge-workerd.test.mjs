@@ -90,3 +90,57 @@ test("overlapping requests that poll (no blocking connection) each end on their 
     assert.equal(b.valueJson, JSON.stringify({ round }));
   }
 });
+
+test("forty blocking reads in one request: those Python stores late wake, the rest time out at the deadline, on the blocking connection or polling", async () => {
+  for (const poll of [false, true]) {
+    const ids = Array.from({ length: 40 }, (_, i) => `many-${poll}-${i}`);
+    const reading = call("many", { url: redis.url, messages: ids.map(actMessage), timeout: 4000, poll });
+    // Every other one stored, one at a time, by Python, while the Worker waits.
+    const stores = ids.filter((_, i) => i % 2 === 0).map((id, i) => storeLate(300 + 40 * i, id, id));
+    const [{ outcomes }] = await Promise.all([reading, ...stores]);
+    assert.equal(outcomes.length, ids.length);
+    for (const [i, o] of outcomes.entries()) {
+      if (i % 2 === 0) assert.equal(o.valueJson, JSON.stringify(ids[i]), `poll ${poll}, ${ids[i]}: ${JSON.stringify(o)}`);
+      else {
+        assert.equal(o.error?.name, "ResultTimeout", `poll ${poll}, ${ids[i]}: ${JSON.stringify(o)}`);
+        assert.equal(o.error.cause, undefined, JSON.stringify(o));
+        assert.ok(o.ms >= 3999, `${o.ms} ms`);
+      }
+    }
+  }
+});
+
+/** The clients connected to the test's Redis, but for the one asking. */
+async function clients() {
+  const { reply } = await call("command", { url: redis.url, argv: ["CLIENT", "LIST"] });
+  return String(reply).trim().split("\n").length - 1;
+}
+
+test("a read whose signal aborts mid-wait (as request.signal does when the client goes away) ends then, leaving no connection behind; the next request's wait works", async () => {
+  const before = await clients();
+  for (const poll of [false, true]) {
+    const read = await call("read", { url: redis.url, message: actMessage(`cancelled-${poll}`), block: true, timeout: 20_000, poll, abortAfter: 500 });
+    assert.ok(read.error, JSON.stringify(read));
+    assert.notEqual(read.error.name, "ResultTimeout", JSON.stringify(read));
+    assert.ok(read.ms >= 499 && read.ms < 5000, `${read.ms} ms`);
+  }
+  let now;
+  for (let i = 0; i < 50 && (now = await clients()) > before; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(now, before, "connections left open by the aborted reads");
+  const late = storeLate(500, "after-cancel", "fine");
+  const [after] = await Promise.all([call("read", { url: redis.url, message: actMessage("after-cancel"), block: true, timeout: 8000, poll: true }), late]);
+  assert.equal(after.valueJson, '"fine"', JSON.stringify(after));
+});
+
+test("the blocking connection killed by the server mid-wait: the read goes on and wakes when Python stores", async () => {
+  const reading = call("read", { url: redis.url, message: actMessage("killed-mid-wait"), block: true, timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 700));
+  // Every client blocked in BLMOVE (the Worker's blocking connection) is killed.
+  const { reply } = await call("command", { url: redis.url, argv: ["CLIENT", "LIST"] });
+  const blocked = String(reply).split("\n").filter((l) => /cmd=blmove/.test(l)).map((l) => l.match(/id=(\d+)/)[1]);
+  assert.ok(blocked.length >= 1, String(reply));
+  for (const id of blocked) await call("command", { url: redis.url, argv: ["CLIENT", "KILL", "ID", id] });
+  await storeLate(300, "killed-mid-wait", [1, 2]);
+  const got = await reading;
+  assert.equal(got.valueJson, "[1,2]", JSON.stringify(got));
+});
