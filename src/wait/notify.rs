@@ -4,12 +4,37 @@
 //! sleep is not missed; a write to the key fires every subscription to it. Dropping a
 //! subscription unregisters it, so abandoned waits leave nothing behind.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+
+thread_local! {
+    /// How a waiter's waker is kept (see [`set_waker_hop`]); `None`: as it is.
+    static HOP: Cell<Option<fn(&Waker) -> Waker>> = const { Cell::new(None) };
+}
+
+/// Sets how every subscription keeps its waiter's waker from now on: `hop` is given the
+/// waker while the waiter polls, and returns the one a write calls.
+///
+/// A write may come from code running on behalf of someone else than the waiter: in workerd,
+/// another request, inside which the waiter's code must not run (its I/O there would belong
+/// to that request, and the waiter's own request would be taken as hung). The bindings pass
+/// a `hop` there that wakes the waiter through a promise its own request made, so the
+/// waiter runs in its own request again.
+pub fn set_waker_hop(hop: fn(&Waker) -> Waker) {
+    HOP.with(|h| h.set(Some(hop)));
+}
+
+/// The waker to keep for the waiter polling with `waker`.
+fn keep(waker: &Waker) -> Waker {
+    match HOP.with(Cell::get) {
+        Some(hop) => hop(waker),
+        None => waker.clone(),
+    }
+}
 
 struct Waiter {
     id: u64,
@@ -166,7 +191,7 @@ impl Future for Notified {
         {
             Some(w) if w.fired => Poll::Ready(()),
             Some(w) => {
-                w.waker = Some(cx.waker().clone());
+                w.waker = Some(keep(cx.waker()));
                 Poll::Pending
             }
             // Unregistered cannot happen while we live; treat it as fired rather than hang.
@@ -220,7 +245,7 @@ impl Future for Written<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut g = self.set.group.borrow_mut();
         if g.fired.is_empty() {
-            g.waker = Some(cx.waker().clone());
+            g.waker = Some(keep(cx.waker()));
             Poll::Pending
         } else {
             Poll::Ready(())

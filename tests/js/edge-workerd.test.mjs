@@ -144,3 +144,34 @@ test("the blocking connection killed by the server mid-wait: the read goes on an
   const got = await reading;
   assert.equal(got.valueJson, "[1,2]", JSON.stringify(got));
 });
+
+test("one CloudflareKvBackend kept for the isolate: a wait in one request ends when another request stores, without the waiting request taken as hung", async () => {
+  // The store's own write wakes the waiter; workerd must run the waiter's re-read in the
+  // waiting request: run inside the storing request, its KV read belonged to that request,
+  // and workerd cancelled the waiting one ("your Worker's code had hung").
+  const kv = await startWorkerd("tests/js/hosts/edge_kv_worker.js", { kvNamespaces: ["RESULTS"] });
+  try {
+    const kvCall = async (route, body) => {
+      const text = await (await kv.dispatchFetch(`http://localhost/${route}`, { method: "POST", body: JSON.stringify(body) })).text();
+      try {
+        return JSON.parse(text);
+      } catch {
+        assert.fail(`${route}: ${text.slice(0, 300)}`);
+      }
+    };
+    for (let i = 0; i < 3; i++) {
+      const waiting = kvCall("wait", { id: `kv-${i}`, timeout: 8000 });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(await kvCall("store", { id: `kv-${i}`, value: { i, s: "\u00e9" }, ttl: 600_000 }), { stored: true });
+      const got = await waiting;
+      assert.equal(got.valueJson, `{"i":${i},"s":"\\u00e9"}`, JSON.stringify(got));
+      assert.ok(got.ms < 4000, `woken after ${got.ms} ms`);
+    }
+    // And a wait nobody ends still times out at its deadline.
+    const alone = await kvCall("wait", { id: "kv-never", timeout: 600 });
+    assert.equal(alone.error?.name, "ResultTimeout", JSON.stringify(alone));
+    assert.ok(alone.ms >= 599, `${alone.ms} ms`);
+  } finally {
+    await kv.dispose();
+  }
+});

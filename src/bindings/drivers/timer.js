@@ -10,3 +10,20 @@ export function timerPerSleep() {
     return false;
   }
 }
+
+/** A promise made now, whose settling calls `wake(woken)`; returns its resolve function.
+ * workerd runs what a promise's settling calls in the request that made the promise, so a
+ * wake-up resolved from another request reaches the waiter in its own. */
+export function hopPromise(wake) {
+  let resolve;
+  new Promise((r) => {
+    resolve = r;
+  }).then((woken) => {
+    try {
+      wake(woken === true);
+    } catch {
+      // A waker never throws; nothing may unwind into wasm frames either way.
+    }
+  });
+  return resolve;
+}

@@ -3,13 +3,17 @@
 //! in workerd, one `setTimeout` per sleep, since there a timer belongs to the request that
 //! set it (see [`JsTimer`]).
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::wait::timer::{Timer, MAX_SLEEP_MS};
+use crate::wait::notify::set_waker_hop;
 use crate::wait::timer_queue::{Alarm, QueuedSleep, TimerQueue};
 
 #[wasm_bindgen]
@@ -30,6 +34,9 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = timerPerSleep)]
     fn timer_per_sleep() -> bool;
+
+    #[wasm_bindgen(js_name = hopPromise)]
+    fn hop_promise(wake: &JsValue) -> js_sys::Function;
 }
 
 /// A host timer: a `setTimeout` handle (a number, or Node's `Timeout` object) and the
@@ -79,6 +86,66 @@ thread_local! {
         }))
     };
     static PER_SLEEP: OnceCell<bool> = const { OnceCell::new() };
+    /// The pending hops' resolve functions, by id (see [`hop_waker`]).
+    static HOPS: RefCell<HashMap<u64, js_sys::Function>> = RefCell::new(HashMap::new());
+    static NEXT_HOP: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether the host runs timers and wake-ups per request (workerd).
+fn per_request() -> bool {
+    PER_SLEEP.with(|p| *p.get_or_init(timer_per_sleep))
+}
+
+/// Makes wake-ups by key (a store's own writes ending a wait) reach a waiter in its own
+/// request where the host has requests (workerd); a no-op elsewhere, and after the first call.
+pub fn install_wake_hops() {
+    if per_request() {
+        set_waker_hop(hop_waker);
+    }
+}
+
+/// A wake-up through a promise made while the waiter polls: workerd runs what a promise's
+/// settling calls in the request that made the promise, whoever settles it. Settled `true`
+/// when woken, `false` when dropped unwoken (so its callback runs, and is freed, either way).
+struct Hop(u64);
+
+impl Hop {
+    fn settle(&self, woken: bool) {
+        if let Some(resolve) = HOPS.with(|h| h.borrow_mut().remove(&self.0)) {
+            // A resolve function never throws.
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::from_bool(woken));
+        }
+    }
+}
+
+impl Wake for Hop {
+    fn wake(self: Arc<Self>) {
+        self.settle(true);
+    }
+}
+
+impl Drop for Hop {
+    fn drop(&mut self) {
+        self.settle(false);
+    }
+}
+
+/// The waker a write calls for the waiter polling with `waker` (see [`Hop`]).
+fn hop_waker(waker: &Waker) -> Waker {
+    let inner = waker.clone();
+    let wake = Closure::once_into_js(move |woken: bool| {
+        if woken {
+            inner.wake();
+        }
+    });
+    let resolve = hop_promise(&wake);
+    let id = NEXT_HOP.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1));
+        id
+    });
+    HOPS.with(|h| h.borrow_mut().insert(id, resolve));
+    Waker::from(Arc::new(Hop(id)))
 }
 
 /// A queue holding one sleep, over a host timer of its own: what fires it runs in the
@@ -119,7 +186,7 @@ impl Timer for JsTimer {
     }
 
     fn sleep_ms(&self, ms: f64) -> QueuedSleep<JsAlarm> {
-        if PER_SLEEP.with(|p| *p.get_or_init(timer_per_sleep)) {
+        if per_request() {
             return own_queue().sleep(performance_now(), ms);
         }
         QUEUE.with(|q| q.sleep(performance_now(), ms))
