@@ -12,8 +12,8 @@ use std::task::{Wake, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::wait::timer::{Timer, MAX_SLEEP_MS};
 use crate::wait::notify::set_waker_hop;
+use crate::wait::timer::{Timer, MAX_SLEEP_MS};
 use crate::wait::timer_queue::{Alarm, QueuedSleep, TimerQueue};
 
 #[wasm_bindgen]
@@ -158,7 +158,10 @@ fn own_queue() -> Rc<TimerQueue<JsAlarm>> {
                 queue.fire(performance_now());
             }
         });
-        let function: js_sys::Function = callback.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        let function: js_sys::Function = callback
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone();
         TimerQueue::new(JsAlarm {
             handle: RefCell::new(None),
             callback: function,
