@@ -339,7 +339,7 @@ mod tests {
         let waker = Waker::from(own.clone());
         let n = Notifier::new();
         let mut sub = n.subscribe("k");
-        let mut set = n.subscribe_many([(0, "k")]);
+        let set = n.subscribe_many([(0, "k")]);
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut sub).poll(&mut cx).is_pending());
         assert!(Pin::new(&mut set.written()).poll(&mut cx).is_pending());
