@@ -220,3 +220,23 @@ test("a result CloudflareKvBackend stored in a Worker reads with KvBackend in No
     await kv.dispose();
   }
 });
+
+test("Redis restarted under a Worker's blocking read: the read reconnects and wakes when Python stores after the restart", async () => {
+  const own = await startRedis();
+  try {
+    for (const poll of [false, true]) {
+      const id = `restarted-${poll}`;
+      const reading = call("read", { url: own.url, message: actMessage(id), block: true, timeout: 15_000, poll });
+      await new Promise((r) => setTimeout(r, 600));
+      await own.stop();
+      await new Promise((r) => setTimeout(r, 800));
+      await own.start();
+      await runPython("reads.py", [own.url, "late", "300", id, JSON.stringify({ after: "restart" })]);
+      const got = await reading;
+      assert.equal(got.valueJson, '{"after":"restart"}', `poll ${poll}: ${JSON.stringify(got)}`);
+      assert.ok(got.ms < 14_000, `poll ${poll}: ${got.ms} ms`);
+    }
+  } finally {
+    await own.stop();
+  }
+});
