@@ -5,7 +5,9 @@
  * where another request's socket cannot be used; elsewhere one timer serves every sleep. */
 export function timerPerSleep() {
   try {
-    return globalThis.navigator?.userAgent === "Cloudflare-Workers";
+    // `navigator` needs a compatibility date from 2022-03-21 on; `WebSocketPair` is
+    // workerd's own global, there whatever the date.
+    return globalThis.navigator?.userAgent === "Cloudflare-Workers" || typeof globalThis.WebSocketPair === "function";
   } catch {
     return false;
   }
