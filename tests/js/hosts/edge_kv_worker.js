@@ -1,9 +1,12 @@
-// A Cloudflare Worker holding one CloudflareKvBackend for the whole isolate (made on the
-// first request, as Workers often keep clients in module scope), for the edge audit
-// (tests/js/edge-workerd.test.mjs): one request waits while another stores.
-import { CloudflareKvBackend, Message, JSONEncoder } from "../../../pkg/src/workerd.js";
+// A Cloudflare Worker holding one CloudflareKvBackend (or, with `?stub`, one StubBackend)
+// for the whole isolate (made on the first request, as Workers often keep clients in module
+// scope), for the edge audit (tests/js/edge-workerd.test.mjs): one request waits while
+// another stores.
+import { CloudflareKvBackend, StubBackend, Message, JSONEncoder } from "../../../pkg/src/workerd.js";
 
 const encoder = new JSONEncoder();
+let kvBackend;
+let stubBackend;
 let backend;
 const message = (id) => new Message({ queueName: "edge", actorName: "kv", messageId: id });
 
@@ -25,8 +28,9 @@ const routes = {
 
 export default {
   async fetch(request, env) {
-    backend ??= new CloudflareKvBackend(env.RESULTS);
-    const route = routes[new URL(request.url).pathname.slice(1)];
+    const url = new URL(request.url);
+    backend = url.searchParams.has("stub") ? (stubBackend ??= new StubBackend()) : (kvBackend ??= new CloudflareKvBackend(env.RESULTS));
+    const route = routes[url.pathname.slice(1)];
     try {
       return Response.json(await route(await request.json()));
     } catch (e) {
