@@ -243,3 +243,25 @@ test("Redis restarted under a Worker's blocking read: the read reconnects and wa
     await own.stop();
   }
 });
+
+test("KV's eventual consistency: a value written elsewhere, invisible here for 1.5 s, is missing to a read that does not wait and found by a blocking one", async () => {
+  const kv = await startWorkerd("tests/js/hosts/edge_kv_worker.js", { kvNamespaces: ["RESULTS"] });
+  try {
+    const kvCall = async (route, body) => (await kv.dispatchFetch(`http://localhost/${route}`, { method: "POST", body: JSON.stringify(body) })).json();
+    // Python's bytes for a failure and for a value, as a producer elsewhere put them.
+    const cases = [
+      { id: "lag-value", bytes: '{"a":[1,2.5,null],"big":18446744073709551616}', expect: (r) => assert.equal(r.valueJson, '{"a":[1,2.5,null],"big":18446744073709551616}', JSON.stringify(r)) },
+      { id: "lag-failure", bytes: '{"__t":"dramatiq.results.Result","exn":{"type":"AppError","msg":"caf\\u00e9"}}', expect: (r) => assert.deepEqual(r.error, { name: "ResultFailure", message: "actor raised AppError: caf\u00e9" }) },
+    ];
+    for (const c of cases) {
+      await kvCall("remotePut", { id: c.id, bytes: c.bytes, lagMs: 1500 });
+      const now = await kvCall("lagged", { id: c.id, block: false });
+      assert.equal(now.error?.name, "ResultMissing", JSON.stringify(now));
+      const waited = await kvCall("lagged", { id: c.id, block: true, timeout: 10_000 });
+      c.expect(waited);
+      assert.ok(waited.ms >= 1000 && waited.ms < 9000, `${waited.ms} ms`);
+    }
+  } finally {
+    await kv.dispose();
+  }
+});
