@@ -4,12 +4,40 @@
 //! sleep is not missed; a write to the key fires every subscription to it. Dropping a
 //! subscription unregisters it, so abandoned waits leave nothing behind.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+
+/// How a waiter's waker is kept for a write to call (see [`set_waker_hop`]).
+pub type WakerHop = fn(&Waker) -> Waker;
+
+thread_local! {
+    /// The hop every subscription uses; `None`: the waker as it is.
+    static HOP: Cell<Option<WakerHop>> = const { Cell::new(None) };
+}
+
+/// Sets how every subscription keeps its waiter's waker from now on: `hop` is given the
+/// waker while the waiter polls, and returns the one a write calls.
+///
+/// A write may come from code running on behalf of someone else than the waiter: in workerd,
+/// another request, inside which the waiter's code must not run (its I/O there would belong
+/// to that request, and the waiter's own request would be taken as hung). The bindings pass
+/// a `hop` there that wakes the waiter through a promise its own request made, so the
+/// waiter runs in its own request again.
+pub fn set_waker_hop(hop: WakerHop) {
+    HOP.with(|h| h.set(Some(hop)));
+}
+
+/// The waker to keep for the waiter polling with `waker`.
+fn keep(waker: &Waker) -> Waker {
+    match HOP.with(Cell::get) {
+        Some(hop) => hop(waker),
+        None => waker.clone(),
+    }
+}
 
 struct Waiter {
     id: u64,
@@ -166,7 +194,7 @@ impl Future for Notified {
         {
             Some(w) if w.fired => Poll::Ready(()),
             Some(w) => {
-                w.waker = Some(cx.waker().clone());
+                w.waker = Some(keep(cx.waker()));
                 Poll::Pending
             }
             // Unregistered cannot happen while we live; treat it as fired rather than hang.
@@ -220,7 +248,7 @@ impl Future for Written<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut g = self.set.group.borrow_mut();
         if g.fired.is_empty() {
-            g.waker = Some(cx.waker().clone());
+            g.waker = Some(keep(cx.waker()));
             Poll::Pending
         } else {
             Poll::Ready(())
@@ -285,5 +313,42 @@ mod tests {
         n.notify("b");
         assert_eq!(ManualClock::new().block_on(sub), None);
         assert_eq!(n.waiting(), 0, "dropped subscriptions unregister");
+    }
+
+    #[test]
+    fn a_write_calls_the_waker_the_hop_made_not_the_waiters_own() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        thread_local! {
+            static HOPPED: Arc<Count> = Arc::new(Count(AtomicUsize::new(0)));
+        }
+        fn hop(_: &Waker) -> Waker {
+            HOPPED.with(|h| Waker::from(h.clone()))
+        }
+        // Set for this test's thread only (the hop is per thread).
+        set_waker_hop(hop);
+        let own = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(own.clone());
+        let n = Notifier::new();
+        let mut sub = n.subscribe("k");
+        let set = n.subscribe_many([(0, "k")]);
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut sub).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut set.written()).poll(&mut cx).is_pending());
+        assert_eq!(n.notify("k"), 2);
+        assert_eq!(HOPPED.with(|h| h.0.load(Ordering::SeqCst)), 2);
+        assert_eq!(
+            own.0.load(Ordering::SeqCst),
+            0,
+            "never the waiter's own waker"
+        );
     }
 }

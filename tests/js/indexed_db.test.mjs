@@ -101,6 +101,57 @@ test("IndexedDbBackend in real headless Chromium", { skip }, async (t) => {
       assert.deepEqual(outcome, { value: { from: "worker" }, answer: { readBack: { from: "worker" } } });
     });
 
+    await t.test("under a waiter, another page deletes the database (not blocked) and stores again; close() mid-wait; 8 M chars with lone surrogates", async () => {
+      const { page: other } = await openPage(context, url);
+      const wait = ({ dbName, id, timeout }) => {
+        const backend = (window.waitingBackend = new window.api.IndexedDbBackend({ dbName }));
+        const started = performance.now();
+        window.waited = backend.getResult(new window.api.Message({ actorName: "edge", messageId: id }), { block: true, timeout }).then(
+          (value) => ({ value: typeof value === "string" && value.length > 100 ? { length: value.length, same: value === "\ud800x".repeat(1 << 22) } : value, ms: performance.now() - started }),
+          (e) => ({ error: e.name, ms: performance.now() - started }),
+        );
+      };
+      const store = async ({ dbName, id, value, huge }) => {
+        const backend = new window.api.IndexedDbBackend({ dbName });
+        await backend.storeResult(new window.api.Message({ actorName: "edge", messageId: id }), huge ? "\ud800x".repeat(1 << 22) : value);
+        backend.close();
+      };
+      const deleteDb = (dbName) =>
+        new Promise((resolve) => {
+          const request = indexedDB.deleteDatabase(dbName);
+          request.onsuccess = () => resolve("deleted");
+          request.onerror = () => resolve(`failed: ${request.error}`);
+          request.onblocked = () => resolve("blocked");
+        });
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+      await page.evaluate(wait, { dbName: "edge-deleted", id: "e1", timeout: 20_000 });
+      await sleep(800);
+      assert.equal(await other.evaluate(deleteDb, "edge-deleted"), "deleted");
+      await other.evaluate(store, { dbName: "edge-deleted", id: "e1", value: { after: "delete" } });
+      assert.deepEqual((await page.evaluate(() => window.waited)).value, { after: "delete" });
+
+      await page.evaluate(wait, { dbName: "edge-closed", id: "e2", timeout: 20_000 });
+      await sleep(300);
+      await page.evaluate(() => window.waitingBackend.close());
+      await other.evaluate(store, { dbName: "edge-closed", id: "e2", value: "after close" });
+      assert.equal((await page.evaluate(() => window.waited)).value, "after close");
+
+      await page.evaluate(wait, { dbName: "edge-huge", id: "e3", timeout: 30_000 });
+      await other.evaluate(store, { dbName: "edge-huge", id: "e3", huge: true });
+      assert.deepEqual((await page.evaluate(() => window.waited)).value, { length: 2 << 22, same: true });
+
+      // Deleted with nobody storing: a ResultTimeout at the deadline, not before.
+      await page.evaluate(wait, { dbName: "edge-gone", id: "e4", timeout: 2000 });
+      await sleep(300);
+      assert.equal(await other.evaluate(deleteDb, "edge-gone"), "deleted");
+      const gone = await page.evaluate(() => window.waited);
+      assert.equal(gone.error, "ResultTimeout");
+      assert.ok(gone.ms >= 1999, `${gone.ms} ms`);
+      await page.evaluate(() => window.waitingBackend.close());
+      await other.close();
+    });
+
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -17,7 +17,7 @@ use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
 use crate::bindings::drivers::random::random_seed;
 use crate::bindings::drivers::redis_socket::{js_held, JsHeld};
-use crate::bindings::drivers::timer::JsTimer;
+use crate::bindings::drivers::timer::{install_wake_hops, JsTimer};
 use crate::bindings::js::{
     bytes_from_js, is_absent, opt_bool, opt_number, opt_string, options_object, prop, type_error,
 };
@@ -336,6 +336,7 @@ impl Shared {
 
     /// A backend state over `store` with the common options.
     pub(crate) fn new(store: AnyStore, options: CommonOptions) -> Shared {
+        install_wake_hops();
         Shared {
             core: ResultBackend::new(store, JsTimer, options.keys, random_seed())
                 .with_max_value_bytes(options.max_value_bytes),

@@ -13,7 +13,7 @@ use super::errors::rate_limit_error;
 use super::promise::promise_of;
 use crate::bindings::drivers::memcached::JsMemcachedCounters;
 use crate::bindings::drivers::redis::JsRedis;
-use crate::bindings::drivers::timer::{epoch_ms, JsTimer};
+use crate::bindings::drivers::timer::{epoch_ms, install_wake_hops, JsTimer};
 use crate::bindings::js::range_error;
 use crate::model::error::StoreError;
 use crate::rate_limits::memcached::MemcachedRateLimiterBackend;
@@ -121,6 +121,8 @@ impl RateLimitBackendCore {
 
     /// Over a memjs client (or anything with its `get`, `add`, `increment`, `decrement`).
     pub fn memcached(client: JsValue) -> Result<RateLimitBackendCore, JsValue> {
+        // Its waits are woken by releases, which may come from another workerd request.
+        install_wake_hops();
         let counters = JsMemcachedCounters::new(&client)?;
         Ok(RateLimitBackendCore {
             inner: Rc::new(AnyBackend::Memcached(MemcachedRateLimiterBackend::new(
@@ -132,6 +134,8 @@ impl RateLimitBackendCore {
 
     /// In memory, in this process.
     pub fn stub() -> RateLimitBackendCore {
+        // Its waits are woken by writes, which may come from another workerd request.
+        install_wake_hops();
         RateLimitBackendCore {
             inner: Rc::new(AnyBackend::Stub(StubRateLimiterBackend::new(JsTimer))),
             client: JsValue::UNDEFINED,

@@ -19,20 +19,46 @@ const errorJson = (e) => ({
 });
 
 const routes = {
-  /** One result: { url, message (a dict), block, timeout } → { valueJson } or { error }. */
-  async read({ url, message, block, timeout }, ctx) {
+  /** One result: { url, message (a dict), block, timeout, poll, abortAfter } → { valueJson }
+   * or { error }; `poll`: no blocking connection, so a blocking read polls on the Worker's
+   * timers; `abortAfter`: the read's signal aborts after that many ms (as `request.signal`
+   * does when the client goes away). */
+  async read({ url, message, block, timeout, poll, abortAfter }, ctx) {
     const started = performance.now();
     let client;
     let blocking;
     try {
       client = await connectRedis(url, { connectTimeout: 3000 });
       // A blocking read waits on the server (BLMOVE) on a second connection.
-      if (block) blocking = await client.duplicate();
+      if (block && !poll) blocking = await client.duplicate();
       const backend = new RedisBackend(client, { blockingClient: blocking });
-      const value = await backend.getResult(Message.fromDict(message), { block, timeout });
+      const signal = abortAfter === undefined ? undefined : AbortSignal.timeout(abortAfter);
+      const value = await backend.getResult(Message.fromDict(message), { block, timeout, signal });
       return { valueJson: new TextDecoder().decode(encoder.encode(value)), ms: performance.now() - started };
     } catch (e) {
       return { error: errorJson(e), ms: performance.now() - started };
+    } finally {
+      for (const c of [client, blocking]) if (c) ctx.waitUntil(c.close());
+    }
+  },
+
+  /** Many blocking reads at once on one backend: { url, messages, timeout, poll } →
+   * { outcomes: [{ valueJson } or { error }], ms }. */
+  async many({ url, messages, timeout, poll }, ctx) {
+    const started = performance.now();
+    const client = await connectRedis(url, { connectTimeout: 3000 });
+    const blocking = poll ? undefined : await client.duplicate();
+    try {
+      const backend = new RedisBackend(client, { blockingClient: blocking });
+      const outcomes = await Promise.all(
+        messages.map((m) =>
+          backend.getResult(Message.fromDict(m), { block: true, timeout }).then(
+            (value) => ({ valueJson: new TextDecoder().decode(encoder.encode(value)), ms: performance.now() - started }),
+            (e) => ({ error: errorJson(e), ms: performance.now() - started }),
+          ),
+        ),
+      );
+      return { outcomes, ms: performance.now() - started };
     } finally {
       for (const c of [client, blocking]) if (c) ctx.waitUntil(c.close());
     }
