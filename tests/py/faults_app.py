@@ -1,0 +1,31 @@
+"""A Python Dramatiq 2.2.1 app on RabbitMQ alone (no result backend), for
+tests/js/rabbitmq-faults.test.mjs: what Python's worker does when things go wrong.
+
+    BROKER_URL      amqp://guest:guest@127.0.0.1:5672
+    QUEUE           the queue of both actors
+    BROKER_CONFIRM  1: publisher confirms (default off, as Dramatiq's)
+"""
+
+import os
+import time
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+broker = RabbitmqBroker(url=os.environ["BROKER_URL"], confirm_delivery=os.environ.get("BROKER_CONFIRM") == "1")
+dramatiq.set_broker(broker)
+QUEUE = os.environ["QUEUE"]
+_failed = set()
+
+
+@dramatiq.actor(queue_name=QUEUE, min_backoff=10, max_backoff=20)
+def flaky(key):
+    """Fails its first run per key (in this process), so the worker enqueues a retry."""
+    if key not in _failed:
+        _failed.add(key)
+        raise RuntimeError("fails once")
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def ok():
+    time.sleep(0.02)
