@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { ConnectionClosed, Message, RabbitmqBroker, Worker, actor, defaultMiddleware } from "dramatiq-results";
 import { haveRabbitmq, startRabbitmq } from "./services.mjs";
-import { havePython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { eventually, recordingLogger } from "./broker-helpers.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -221,5 +221,75 @@ describe("RabbitmqBroker under faults", { skip }, () => {
     assert.deepEqual(await count("stopping"), [6 - finished, 0]);
     assert.deepEqual(await count("stopping.DQ"), [4, 0]);
     assert.deepEqual(await count("stopping.XQ"), [0, 0]);
+  });
+
+  test("a dead-message TTL set on both sides (Python's dramatiq_dead_message_ttl) declares alike in both orders, and dead letters expire", { timeout: 60_000 }, async () => {
+    const ttl = { dramatiq_dead_message_ttl: "1000" };
+    const declare = (queue, env) => runPython("faults_app.py", ["declare"], { url: rabbit.url, queue, env });
+    // Python first, then us; us first, then Python.
+    await declare("ttl-py", ttl);
+    const broker = await open({ deadMessageTtl: 1000, confirmDelivery: true });
+    await broker.ensureQueue("ttl-py");
+    await broker.ensureQueue("ttl-js");
+    await declare("ttl-js", ttl);
+    // Either side with Python's default 7 days is refused on them, with the reason.
+    await assert.rejects(declare("ttl-js", {}), /PRECONDITION_FAILED|406/);
+    const plain = await open({ confirmDelivery: true });
+    await assert.rejects(plain.ensureQueue("ttl-py"), (e) => e instanceof ConnectionClosed && /x-message-ttl/.test(e.message));
+    // A failure is dead-lettered to ttl-js.XQ, and gone from it a second later.
+    actor(() => {
+      throw new Error("dead");
+    }, { broker, queueName: "ttl-js", actorName: "dies", maxRetries: 0 });
+    await broker.actors.get("dies").send().enqueued;
+    const worker = new Worker(broker, { concurrency: 1, queues: ["ttl-js"] }).start();
+    try {
+      await eventually(async () => (await count("ttl-js.XQ"))?.[0] === 1, "the dead letter");
+      await eventually(async () => (await count("ttl-js.XQ"))?.[0] === 0, "the dead letter expired", 10_000);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("confirmed sends across a server restart: each either resolves and is on the queue afterwards, or rejects with ConnectionClosed", { timeout: 180_000 }, async (t) => {
+    const queue = "across-restart";
+    const broker = await open({ middleware: [], confirmDelivery: true });
+    await broker.ensureQueue(queue);
+    const sends = [];
+    let sending = true;
+    const loop = (async () => {
+      for (let i = 0; sending; i++) {
+        sends.push(broker.enqueue(new Message({ queueName: queue, actorName: "a", args: [i] })).then(
+          (m) => ({ ok: m.messageId }),
+          (error) => ({ error }),
+        ));
+        await sleep(20);
+      }
+    })();
+    await sleep(300);
+    await rabbit.restart();
+    await sleep(500);
+    sending = false;
+    await loop;
+    const outcomes = await Promise.all(sends);
+    const ok = outcomes.filter((o) => o.ok).map((o) => o.ok);
+    const failed = outcomes.filter((o) => o.error);
+    t.diagnostic(`${outcomes.length} sends: ${ok.length} resolved, ${failed.length} rejected`);
+    for (const { error } of failed) assert.ok(error instanceof ConnectionClosed, String(error));
+    assert.ok(ok.length > 0);
+    // Durable queue, persistent and confirmed: every resolved send survived the restart.
+    const reader = await amqplib.connect(rabbit.url);
+    const on = new Set();
+    try {
+      const rch = await reader.createChannel();
+      for (;;) {
+        const m = await rch.get(queue, { noAck: true });
+        if (m === false) break;
+        on.add(Message.decode(m.content).messageId);
+      }
+    } finally {
+      await reader.close().catch(() => {});
+    }
+    const lost = ok.filter((id) => !on.has(id));
+    assert.deepEqual(lost, [], `${lost.length} of ${ok.length} resolved sends are not on the queue`);
   });
 });

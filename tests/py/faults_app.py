@@ -29,3 +29,13 @@ def flaky(key):
 @dramatiq.actor(queue_name=QUEUE)
 def ok():
     time.sleep(0.02)
+
+
+if __name__ == "__main__":
+    # `python faults_app.py declare`: declares QUEUE (q, q.DQ, q.XQ) as Python's broker does,
+    # reading dramatiq_dead_message_ttl from the environment; exits 1 with the error if refused.
+    import sys
+
+    if sys.argv[1:] == ["declare"]:
+        broker.declare_queue(QUEUE, ensure=True)
+        print(broker.get_queue_message_counts(QUEUE))

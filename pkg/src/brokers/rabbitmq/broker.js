@@ -47,7 +47,9 @@ let ownChannel; // [bytes, concurrency], from the core on first use
  *
  * `connection` is an amqplib connection (`await amqplib.connect(url)`) or a function that
  * opens one (`() => amqplib.connect(url)`); with a function the broker (and its workers)
- * reconnect by themselves after the connection is lost. `RabbitmqBroker.connect(url,
+ * reconnect by themselves after the connection is lost, and workers consume on a connection
+ * of their own (RabbitMQ blocks a connection that publishes during a memory or disk alarm,
+ * acks and all; Python's consumers never publish either). `RabbitmqBroker.connect(url,
  * options)` does the latter for you. Options: `confirmDelivery` (wait for RabbitMQ to
  * confirm every publish, as Dramatiq's `confirm_delivery`), `maxPriority` (queues get
  * `x-max-priority`; every broker sharing a queue must agree), `deadMessageTtl` (ms dead
