@@ -110,7 +110,8 @@ describe("RabbitmqBroker under faults", { skip }, () => {
     // blocked, so was every ack and consume behind it, and nothing moved.
     const runSide = async (side) => {
       const queue = `alarm-${side}`;
-      const broker = await open({ confirmDelivery: true });
+      const logger = recordingLogger();
+      const broker = await open({ confirmDelivery: true, logger });
       const tries = new Map();
       const flaky = actor((key) => {
         tries.set(key, (tries.get(key) ?? 0) + 1);
@@ -141,7 +142,11 @@ describe("RabbitmqBroker under faults", { skip }, () => {
       // Once it clears, the blocked retry goes out and runs.
       await eventually(async () => String(await count(queue)) === "0,0", `${side}: drained after the alarm`, 30_000);
       await worker.stop();
-      if (side === "js") assert.equal(tries.get("k"), 2);
+      if (side === "js") {
+        assert.equal(tries.get("k"), 2);
+        // The broker said why its publish waited.
+        assert.match(logger.lines.join("\n"), /RabbitMQ blocked the connection \(low on memory\)/);
+      }
     };
     await runSide("python");
     await runSide("js");

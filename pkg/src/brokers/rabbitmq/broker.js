@@ -145,6 +145,16 @@ export class RabbitmqBroker extends NetworkBroker {
     connection.on("error", (error) => {
       if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${messageOf(error)}`);
     });
+    this.#sayBlocked(connection, "");
+  }
+
+  /** Logs RabbitMQ's connection.blocked (a memory or disk alarm: publishes wait, and a send
+   * awaiting its publish or confirm waits with them, as Python's does) and its end. */
+  #sayBlocked(connection, which) {
+    connection.on("blocked", (reason) => {
+      this.logger.warn(`RabbitMQ blocked the connection${which} (${reason}): publishes wait until it is unblocked.`);
+    });
+    connection.on("unblocked", () => this.logger.warn(`RabbitMQ unblocked the connection${which}.`));
   }
 
   #forget() {
@@ -198,6 +208,7 @@ export class RabbitmqBroker extends NetworkBroker {
         conn.on("error", (error) => {
           if (!this.#closed) this.logger.warn(`RabbitMQ connection error (consumers): ${messageOf(error)}`);
         });
+        this.#sayBlocked(conn, " the workers consume on");
         if (this.#closed) await conn.close().catch(() => {});
         return conn;
       })();
