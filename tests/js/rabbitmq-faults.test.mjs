@@ -69,6 +69,16 @@ describe("RabbitmqBroker under faults", { skip }, () => {
       await broker.enqueue(new Message({ queueName: good, actorName: "a", args: [10] }));
       await assert.rejects(broker.ensureQueue(bad), (e) => e instanceof ConnectionClosed && /PRECONDITION_FAILED/.test(e.message));
       await eventually(async () => (await count(good))?.[0] === 11, "the eleventh publish", 10_000);
+      // Counting a queue declares it too (as Python's get_queue_message_counts does): refused
+      // the same way, and just as harmless to the publishes around it.
+      const counted = await Promise.allSettled([
+        broker.getQueueMessageCounts(bad),
+        ...Array.from({ length: 10 }, (_, i) => broker.enqueue(new Message({ queueName: good, actorName: "a", args: [i] }))),
+      ]);
+      assert.ok(counted[0].reason instanceof ConnectionClosed, String(counted[0].reason));
+      assert.match(counted[0].reason.message, /PRECONDITION_FAILED/);
+      assert.deepEqual(counted.slice(1).map((o) => o.status), Array(10).fill("fulfilled"));
+      await eventually(async () => (await count(good))?.[0] === 21, `21 on ${good}: ${await count(good)}`, 10_000);
     });
   }
 

@@ -548,13 +548,25 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /** `[messages ready on <q>, on <q>.DQ, on <q>.XQ]` (Dramatiq's `get_queue_message_counts`; unacked ones are not counted). */
   async getQueueMessageCounts(queue) {
-    const ch = await this.channel();
-    const counts = [];
-    for (const d of rabbitmqDeclarations(canonicalQueueName(queue), this.maxPriority, this.deadMessageTtl)) {
-      const ok = await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
-      counts.push(ok.messageCount);
+    // On a channel of its own: a refused declaration closes its channel, and on the
+    // publishing one it would drop the publishes sent behind it.
+    const ch = await this[kNewChannel]();
+    try {
+      const counts = [];
+      for (const d of rabbitmqDeclarations(canonicalQueueName(queue), this.maxPriority, this.deadMessageTtl)) {
+        let ok;
+        try {
+          ok = await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+        } catch (error) {
+          if (isConnectionError(error)) throw error;
+          throw new ConnectionClosed(`could not declare queue ${d.queue}: ${error?.message}`, { cause: error });
+        }
+        counts.push(ok.messageCount);
+      }
+      return counts;
+    } finally {
+      ch.close().catch(() => {});
     }
-    return counts;
   }
 
   /** Drops every message of `queue`, its delay queue and its dead letters. */
