@@ -307,4 +307,32 @@ describe("RabbitmqBroker under faults", { skip }, () => {
     const lost = ok.filter((id) => !on.has(id));
     assert.deepEqual(lost, [], `${lost.length} of ${ok.length} resolved sends are not on the queue`);
   });
+
+  test("messages far beyond frame_max (3 MiB, 24 frames each) cross both ways between Python's worker and ours whole", { timeout: 90_000 }, async () => {
+    const queue = "big-frames";
+    const size = 3 << 20;
+    const conn = { url: rabbit.url, queue };
+    // Python → JS: Python's producer, our worker.
+    const broker = await open({ confirmDelivery: true });
+    const got = [];
+    actor((payload) => void got.push(payload.length === size && payload === "x".repeat(size)), { broker, queueName: queue, actorName: "sized" });
+    const [pyId] = await runPython("faults_app.py", ["send-sized", String(size)], conn);
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      await eventually(() => got.length === 1, "the JS worker ran Python's big message");
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(got, [true], pyId);
+    // JS → Python: our producer, Python's worker (its actor fails on a payload cut short).
+    const sent = await broker.actors.get("sized").send("x".repeat(size)).enqueued;
+    const py = await startPythonWorker({ app: "faults_app", ...conn, threads: 1 });
+    try {
+      await eventually(async () => String(await count(queue)) === "0,0", `Python's worker took ${sent.messageId}`, 30_000);
+    } finally {
+      await py.stop();
+    }
+    assert.doesNotMatch(py.output, /payload cut short|Traceback/);
+    assert.deepEqual(await count(`${queue}.XQ`), [0, 0]);
+  });
 });

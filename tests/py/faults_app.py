@@ -2,7 +2,7 @@
 tests/js/rabbitmq-faults.test.mjs: what Python's worker does when things go wrong.
 
     BROKER_URL      amqp://guest:guest@127.0.0.1:5672
-    QUEUE           the queue of both actors
+    QUEUE           the queue of its actors
     BROKER_CONFIRM  1: publisher confirms (default off, as Dramatiq's)
 """
 
@@ -31,6 +31,13 @@ def ok():
     time.sleep(0.02)
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def sized(payload):
+    """Checks it got the whole payload (`x` * its length): a short one dead-letters."""
+    if payload != "x" * len(payload) or len(payload) < 1 << 20:
+        raise ValueError("payload cut short: %d" % len(payload))
+
+
 if __name__ == "__main__":
     # `python faults_app.py declare`: declares QUEUE (q, q.DQ, q.XQ) as Python's broker does,
     # reading dramatiq_dead_message_ttl from the environment; exits 1 with the error if refused.
@@ -39,3 +46,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["declare"]:
         broker.declare_queue(QUEUE, ensure=True)
         print(broker.get_queue_message_counts(QUEUE))
+    elif sys.argv[1] == "send-sized":
+        # `send-sized BYTES`: one `sized` message of that many payload bytes.
+        print(sized.send("x" * int(sys.argv[2])).message_id)

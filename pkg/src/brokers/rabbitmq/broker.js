@@ -378,7 +378,8 @@ export class RabbitmqBroker extends NetworkBroker {
       try {
         ch = await this.channel();
         await this[kEnsureQueue](ch, queueName);
-        if (this.#declaring.get(ch)?.size > 0) await this.#declarationsSettled(ch);
+        // (Checked again after each wait: another declaration may have begun meanwhile.)
+        while (this.#declaring.get(ch)?.size > 0) await this.#declarationsSettled(ch);
         await this.#publish(ch, out, body, sent);
         break;
       } catch (error) {
