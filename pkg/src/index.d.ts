@@ -1044,7 +1044,9 @@ export interface RabbitmqBrokerOptions {
  * socket; amqplib is built on Node's `net`).
  */
 export class RabbitmqBroker extends Broker {
-  /** `connection`: an amqplib connection, or a function opening one (then the broker reconnects). */
+  /** `connection`: an amqplib connection, or a function opening one (then the broker reconnects,
+   * and its workers consume on a second connection, which RabbitMQ's memory and disk alarms do
+   * not block, as Python's consumers). */
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
   /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
   static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;

@@ -497,7 +497,9 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     // Its channels are closed: a message sent now stays queued, no consumer takes it.
     await broker.enqueue(broker.getActor("early").message(1));
     await sleep(300);
-    const info = await (await admin.createChannel()).checkQueue("earlystop");
+    // A connection of its own: the server restart of an earlier test closed `admin`'s.
+    const look = await amqplib.connect(rabbit.url);
+    const info = await (await look.createChannel()).checkQueue("earlystop").finally(() => look.close());
     assert.deepEqual([info.messageCount, info.consumerCount], [1, 0]);
     await broker.flush("earlystop");
   });

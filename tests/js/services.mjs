@@ -1,7 +1,7 @@
 // Real servers for the backend and broker tests: Debian's redis-server, memcached and
 // rabbitmq-server, started on free loopback ports, each owned by the test file that starts
 // it and stopped by PID.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
@@ -342,6 +342,32 @@ class RabbitmqServer extends Server {
     } catch {
       await killGroup(this.child.pid, "SIGKILL");
     }
+  }
+
+  /**
+   * Runs `rabbitmqctl <args>` against this node (its own cookie, epmd and name) and
+   * resolves with its stdout: `ctl("list_queues", "name", "messages_ready")`,
+   * `ctl("set_vm_memory_high_watermark", "0.0000001")`, `ctl("set_policy", …)`.
+   */
+  ctl(...args) {
+    const env = { ...this.env, ERL_EPMD_PORT: String(this.epmd.port) };
+    return new Promise((resolve, reject) => {
+      execFile("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", env.RABBITMQ_NODENAME, "-q", ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`rabbitmqctl ${args.join(" ")} failed: ${error.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  /** `{ <queue>: [messages_ready, messages_unacknowledged] }` for the queues whose name
+   * starts with `prefix`, as RabbitMQ counts them (`rabbitmqctl list_queues`). */
+  async counts(prefix = "") {
+    const out = {};
+    for (const line of (await this.ctl("list_queues", "name", "messages_ready", "messages_unacknowledged")).split("\n")) {
+      const [name, ready, unacked] = line.split("\t");
+      if (name?.startsWith(prefix) && /^\d+$/.test(ready ?? "") && /^\d+$/.test(unacked ?? "")) out[name] = [Number(ready), Number(unacked)];
+    }
+    return out;
   }
 
   /** Stops the node (if it runs) and starts it again: same port, name and data. */

@@ -47,7 +47,9 @@ let ownChannel; // [bytes, concurrency], from the core on first use
  *
  * `connection` is an amqplib connection (`await amqplib.connect(url)`) or a function that
  * opens one (`() => amqplib.connect(url)`); with a function the broker (and its workers)
- * reconnect by themselves after the connection is lost. `RabbitmqBroker.connect(url,
+ * reconnect by themselves after the connection is lost, and workers consume on a connection
+ * of their own (RabbitMQ blocks a connection that publishes during a memory or disk alarm,
+ * acks and all; Python's consumers never publish either). `RabbitmqBroker.connect(url,
  * options)` does the latter for you. Options: `confirmDelivery` (wait for RabbitMQ to
  * confirm every publish, as Dramatiq's `confirm_delivery`), `maxPriority` (queues get
  * `x-max-priority`; every broker sharing a queue must agree), `deadMessageTtl` (ms dead
@@ -71,6 +73,8 @@ export class RabbitmqBroker extends NetworkBroker {
   #ownChannels = { busy: 0, waiting: [] }; // publishes on channels of their own
   #refusedOver; // { size, reason }: RabbitMQ refused a publish over its max_message_size
   #declared = new WeakMap(); // channel → Map of canonical queue → its declaration (a Promise)
+  #declaring = new WeakMap(); // channel → Set of its declarations still under way
+  #consuming = undefined; // Promise of the connection workers consume on (see #consumerConnection)
   #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
   #draining = new WeakMap(); // channel → Promise of its next 'drain'
   #closed = false;
@@ -141,6 +145,16 @@ export class RabbitmqBroker extends NetworkBroker {
     connection.on("error", (error) => {
       if (!this.#closed) this.logger.warn(`RabbitMQ connection error: ${messageOf(error)}`);
     });
+    this.#sayBlocked(connection, "");
+  }
+
+  /** Logs RabbitMQ's connection.blocked (a memory or disk alarm: publishes wait, and a send
+   * awaiting its publish or confirm waits with them, as Python's does) and its end. */
+  #sayBlocked(connection, which) {
+    connection.on("blocked", (reason) => {
+      this.logger.warn(`RabbitMQ blocked the connection${which} (${reason}): publishes wait until it is unblocked.`);
+    });
+    connection.on("unblocked", () => this.logger.warn(`RabbitMQ unblocked the connection${which}.`));
   }
 
   #forget() {
@@ -172,9 +186,46 @@ export class RabbitmqBroker extends NetworkBroker {
     }
   }
 
-  /** A new channel on the current connection; `declared` tracks the queues declared on it. */
-  async [kNewChannel]({ confirm = false } = {}) {
-    const conn = await this.connection();
+  /**
+   * The connection workers consume on: one of its own when the broker can open one, as
+   * each of Python's consumers has. RabbitMQ blocks a connection that publishes during a
+   * resource alarm (`connection.blocked`) and then reads nothing more from it, acks
+   * included; a worker acking on the connection its retries and delayed messages are
+   * published on stopped dead at its first publish in an alarm, where Python's worker goes
+   * on acking (and so draining the queues the alarm is about). Over a connection given
+   * as an object (no way to open another), the workers share it.
+   */
+  #consumerConnection() {
+    if (!this.#open) return this.connection();
+    if (this.#closed) return Promise.reject(new ConnectionClosed("the broker is closed"));
+    if (this.#consuming === undefined) {
+      const opening = (async () => {
+        const conn = await this.#open();
+        if (!isChannelModel(conn)) throw new TypeError("the connection function must resolve to an amqplib connection");
+        conn.on("close", () => {
+          if (this.#consuming === opening) this.#consuming = undefined;
+        });
+        conn.on("error", (error) => {
+          if (!this.#closed) this.logger.warn(`RabbitMQ connection error (consumers): ${messageOf(error)}`);
+        });
+        this.#sayBlocked(conn, " the workers consume on");
+        if (this.#closed) await conn.close().catch(() => {});
+        return conn;
+      })();
+      this.#consuming = opening;
+      opening.catch(() => {
+        if (this.#consuming === opening) this.#consuming = undefined;
+      });
+    }
+    return this.#consuming;
+  }
+
+  /**
+   * A new channel on the current connection (with `consume`, on the consumers' connection);
+   * `declared` tracks the queues declared on it.
+   */
+  async [kNewChannel]({ confirm = false, consume = false } = {}) {
+    const conn = await (consume ? this.#consumerConnection() : this.connection());
     const ch = confirm ? await conn.createConfirmChannel() : await conn.createChannel();
     this.#declared.set(ch, new Map());
     // amqplib emits 'error' before 'close' when the server closes a channel; a listener
@@ -261,15 +312,40 @@ export class RabbitmqBroker extends NetworkBroker {
     if (pending === undefined) {
       pending = (async () => {
         for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
-          await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+          try {
+            await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+          } catch (error) {
+            // A lost channel is retried on a fresh one; a refusal (406 PRECONDITION_FAILED:
+            // the queue exists with other arguments; 403, 405) would be refused again, and
+            // is raised as Python's declare raises it, ConnectionClosed with the server's words.
+            if (isConnectionError(error)) throw error;
+            throw new ConnectionClosed(`could not declare queue ${d.queue}: ${messageOf(error)}`, { cause: error });
+          }
         }
       })();
       declared.set(q, pending);
-      pending.catch(() => {
+      let declaring = this.#declaring.get(ch);
+      if (declaring === undefined) this.#declaring.set(ch, (declaring = new Set()));
+      declaring.add(pending);
+      const settled = () => declaring.delete(pending);
+      pending.then(settled, () => {
+        settled();
         if (declared.get(q) === pending) declared.delete(q);
       });
     }
     return pending;
+  }
+
+  /**
+   * Resolves once no declaration is under way on `ch`. A declaration RabbitMQ refuses
+   * closes its channel, and the server drops every frame sent on it after the refused
+   * one: a publish written there behind another queue's declaration was lost while its
+   * send resolved (unconfirmed), or failed and was sent again (confirmed). Waiting puts
+   * it after the outcome: on the channel still open, or, when it closed, on a new one.
+   */
+  async #declarationsSettled(ch) {
+    const declaring = this.#declaring.get(ch);
+    while (declaring !== undefined && declaring.size > 0) await Promise.allSettled([...declaring]);
   }
 
   /** Declares `queue`'s three queues on RabbitMQ now (otherwise they are declared on first use). */
@@ -302,12 +378,16 @@ export class RabbitmqBroker extends NetworkBroker {
       try {
         ch = await this.channel();
         await this[kEnsureQueue](ch, queueName);
+        // (Checked again after each wait: another declaration may have begun meanwhile.)
+        while (this.#declaring.get(ch)?.size > 0) await this.#declarationsSettled(ch);
         await this.#publish(ch, out, body, sent);
         break;
       } catch (error) {
         if (this.#closed) throw new ConnectionClosed("the broker is closed", { cause: error });
         if (!isConnectionError(error)) throw error;
-        this.#dropChannel(ch);
+        // A nack or a return leaves the channel open, with other publishes in flight on it:
+        // closing it would fail (and resend) those too.
+        if (!error.channelOpen) this.#dropChannel(ch);
         const maxAttempts = (maxEnqueueAttempts ??= rabbitmqMaxEnqueueAttempts());
         if (attempt >= maxAttempts) {
           throw new ConnectionClosed(`could not enqueue message ${sent.messageId}: ${messageOf(error)}`, { cause: error });
@@ -377,7 +457,7 @@ export class RabbitmqBroker extends NetworkBroker {
       return Promise.reject(this.#refusal(sent, body.length, known.reason));
     }
     const [ownBytes] = (ownChannel ??= rabbitmqOwnChannel());
-    if (body.length >= ownBytes) return this.#publishAlone(out, body, sent);
+    if (body.length >= ownBytes) return this.#publishAlone(ch, out, body, sent);
     if (!this.confirmDelivery) {
       // amqplib buffers the frame; false only asks the caller to wait for 'drain' (or the
       // channel's end: the frame was handed over, and unconfirmed publishing promises no more).
@@ -390,15 +470,32 @@ export class RabbitmqBroker extends NetworkBroker {
         if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
           // Unroutable: its queue is gone. Declare it again and retry (Dramatiq does too).
           this.#declared.get(ch)?.delete(canonical(out.routingKey));
-          return reject(Object.assign(new Error(`message ${sent.messageId} was returned as unroutable`), { amqpRetry: true }));
+          return reject(this.#unroutable(sent));
         }
-        if (error) {
-          const nacked = new Error(`RabbitMQ did not confirm message ${sent.messageId}`, { cause: error });
-          return reject(Object.assign(nacked, { amqpRetry: true }));
-        }
+        if (error) return reject(this.#unconfirmed(sent, error));
         resolve();
       });
     });
+  }
+
+  #unroutable(sent) {
+    const error = new Error(`message ${sent.messageId} was returned as unroutable (its queue is gone)`);
+    return Object.assign(error, { amqpRetry: true, channelOpen: true });
+  }
+
+  /** The error of a publish RabbitMQ did not confirm: nacked (amqplib's words for a
+   * basic.nack; the channel stays open), or of unknown outcome because the channel closed
+   * first. Both are retried (as Python retries its NackError). */
+  #unconfirmed(sent, error) {
+    if (error?.message === "message nacked") {
+      const nacked = new Error(
+        `RabbitMQ nacked message ${sent.messageId}: it did not take it (a queue at its length limit with overflow reject-publish, or a failure of its own)`,
+        { cause: error },
+      );
+      return Object.assign(nacked, { amqpRetry: true, channelOpen: true });
+    }
+    const lost = new Error(`RabbitMQ did not confirm message ${sent.messageId}: ${messageOf(error)}`, { cause: error });
+    return Object.assign(lost, { amqpRetry: true });
   }
 
   /**
@@ -408,7 +505,7 @@ export class RabbitmqBroker extends NetworkBroker {
    * flight of unknown outcome (retried, so possibly doubled). Alone, a refusal fails this
    * publish only, with the server's reason.
    */
-  async #publishAlone(out, body, sent) {
+  async #publishAlone(shared, out, body, sent) {
     const slots = this.#ownChannels;
     const [, concurrency] = (ownChannel ??= rabbitmqOwnChannel());
     if (slots.busy >= concurrency) await new Promise((resolve) => slots.waiting.push(resolve));
@@ -425,15 +522,16 @@ export class RabbitmqBroker extends NetworkBroker {
       await new Promise((resolve, reject) => {
         ch.publish(out.exchange, out.routingKey, body, out.options, async (error) => {
           if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
-            this.#dropChannel(); // its declarations are stale: the next publish declares again
-            return reject(Object.assign(new Error(`message ${sent.messageId} was returned as unroutable`), { amqpRetry: true }));
+            // Its declarations are stale: the next attempt declares the queue again.
+            this.#declared.get(shared)?.delete(canonical(out.routingKey));
+            return reject(this.#unroutable(sent));
           }
           if (!error) return resolve();
+          if (error.message === "message nacked") return reject(this.#unconfirmed(sent, error));
           // The server's reason arrives as the channel's 'error', around the same time.
           if (closedBy === undefined) await new Promise((r) => setTimeout(r, 20));
           if (closedBy?.code === 406) return reject(this.#refusal(sent, body.length, closedBy.message, closedBy));
-          const nacked = new Error(`RabbitMQ did not confirm message ${sent.messageId}`, { cause: closedBy ?? error });
-          reject(Object.assign(nacked, { amqpRetry: true }));
+          reject(this.#unconfirmed(sent, closedBy ?? error));
         });
       });
     } finally {
@@ -451,13 +549,25 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /** `[messages ready on <q>, on <q>.DQ, on <q>.XQ]` (Dramatiq's `get_queue_message_counts`; unacked ones are not counted). */
   async getQueueMessageCounts(queue) {
-    const ch = await this.channel();
-    const counts = [];
-    for (const d of rabbitmqDeclarations(canonicalQueueName(queue), this.maxPriority, this.deadMessageTtl)) {
-      const ok = await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
-      counts.push(ok.messageCount);
+    // On a channel of its own: a refused declaration closes its channel, and on the
+    // publishing one it would drop the publishes sent behind it.
+    const ch = await this[kNewChannel]();
+    try {
+      const counts = [];
+      for (const d of rabbitmqDeclarations(canonicalQueueName(queue), this.maxPriority, this.deadMessageTtl)) {
+        let ok;
+        try {
+          ok = await ch.assertQueue(d.queue, { durable: d.durable, arguments: d.arguments });
+        } catch (error) {
+          if (isConnectionError(error)) throw error;
+          throw new ConnectionClosed(`could not declare queue ${d.queue}: ${error?.message}`, { cause: error });
+        }
+        counts.push(ok.messageCount);
+      }
+      return counts;
+    } finally {
+      ch.close().catch(() => {});
     }
-    return counts;
   }
 
   /** Drops every message of `queue`, its delay queue and its dead letters. */
@@ -503,8 +613,10 @@ export class RabbitmqBroker extends NetworkBroker {
     if (!this.#closed) await this[kWritesSettled]();
     this.#closed = true;
     const conn = this.#connection;
+    const consuming = this.#consuming;
     const publishing = this.#channel;
     this.#forget();
+    this.#consuming = undefined;
     // amqplib puts a connection's Close on the wire ahead of publishes still buffered on a
     // channel, and RabbitMQ drops those (an enqueue-then-close script lost every message).
     // The publish channel's own Close goes after its publishes, and its CloseOk says the
@@ -516,9 +628,10 @@ export class RabbitmqBroker extends NetworkBroker {
         // Already closed with its connection, or never opened.
       }
     }
-    if (conn) {
+    for (const c of [consuming, conn]) {
+      if (!c) continue;
       try {
-        await (await conn).close();
+        await (await c).close();
       } catch {
         // Already closed, or never opened.
       }

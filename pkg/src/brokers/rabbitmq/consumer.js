@@ -1,6 +1,7 @@
-// The worker's side of a `RabbitmqBroker`: a channel per queue and delay queue, the
-// runners, the delayed-message mover and a reconnect loop. What to ack or reject, and the
-// prefetch count, are the core's; the bytes held per queue are bounded here.
+// The worker's side of a `RabbitmqBroker`: a channel per queue and delay queue (on the
+// broker's consumer connection), each with its reconnect loop, the runners and the
+// delayed-message mover. What to ack or reject, and the prefetch count, are the core's;
+// the bytes held per queue are bounded here.
 import {
   Message,
   delayQueueName,
@@ -14,13 +15,14 @@ import { messageOf } from "../../internal/describe.js";
 import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess, kReleased } from "../../internal/symbols.js";
 import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
-import { sleep } from "./amqp.js";
 
 /**
  * The worker's side of a `RabbitmqBroker`: a channel per queue and delay queue with
  * Dramatiq's prefetch, `concurrency` runners, a loop moving due delayed messages to their
- * queue, and a reconnect loop. Unacked deliveries return to their queue when a channel
- * closes (stop, crash or lost connection): RabbitMQ redelivers them, so nothing is lost.
+ * queue, and a reconnect loop per channel (as Python's consumer thread per queue: one
+ * queue's trouble leaves the others alone). Unacked deliveries return to their queue when
+ * a channel closes (stop, crash or lost connection): RabbitMQ redelivers them, so nothing
+ * is lost.
  *
  * Bytes held. Dramatiq's prefetch bounds deliveries in count only (2 × concurrency, and
  * 1 000 × concurrency on a delay queue): with big messages that is gigabytes, decoded into
@@ -50,27 +52,31 @@ export class RabbitmqConsumer extends Consumer {
   constructor(broker, worker, options) {
     super(broker, worker, options);
     this.prefetch = rabbitmqPrefetch(this.concurrency, this.configuredPrefetch.queue, this.configuredPrefetch.delayQueue);
-    this.generation = 0; // bumped on every (re)connect: deliveries of older channels cannot be settled
-    this.queues = []; // the channels of this generation, one per queue (see #queue)
-    this.lost = null; // resolves when a channel of this generation closes
-    this.wakeLost = null;
+    /** The live channel of each queue and delay queue consumed, by name (see #queue). */
+    this.queues = new Map();
+    this.wakers = new Set(); // wakes the queue loops' reconnect back-offs (stop)
   }
 
   run() {
     this.running = true;
     this.warnIfIdle(this.names.length);
-    this.#done = Promise.all([this.#connectLoop(), ...this.runners(), this.#delayLoop()]);
+    const loops = this.names.flatMap((name) => [
+      this.#queueLoop(name, this.prefetch.queue),
+      this.#queueLoop(delayQueueName(name), this.prefetch.delayQueue),
+    ]);
+    this.#done = Promise.all([...loops, ...this.runners(), this.#delayLoop()]);
     return this.#done;
   }
 
   async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
-    for (const q of this.queues) {
+    for (const q of this.queues.values()) {
       const tag = q.consumer?.tag;
       if (tag) await q.ch.cancel(tag).catch(() => {});
     }
-    this.wakeLost?.();
+    for (const q of this.queues.values()) q.lost();
+    for (const wake of [...this.wakers]) wake();
     this.wakeRunners();
     this.delayWake?.();
     // Deliveries held but not started go back to their queue now (requeued, not
@@ -92,72 +98,81 @@ export class RabbitmqConsumer extends Consumer {
     // What is still held goes back to its queue when its channel closes.
     for (const { message } of this.ready.splice(0)) release(message);
     this.delayed.length = 0;
-    await this.#closeChannels();
-  }
-
-  async #closeChannels() {
-    const queues = this.queues;
-    this.queues = [];
+    const queues = [...this.queues.values()];
+    this.queues.clear();
     for (const q of queues) await q.ch.close().catch(() => {});
   }
 
-  /** Consumes; after a lost connection or channel, backs off and consumes again. */
-  async #connectLoop() {
+  /**
+   * Consumes `queue`; after its channel or the connection is lost (or the server cancelled
+   * its consumer), backs off and consumes it again. One loop per queue and delay queue, as
+   * Python runs a consumer thread per queue: a queue that cannot be consumed (declared
+   * with other arguments: 406) or whose consumer the server cancelled (it was deleted)
+   * leaves the other queues' channels, and the deliveries running on them, alone.
+   */
+  async #queueLoop(queue, prefetch) {
     const logger = this.broker.logger;
     let attempts = 0;
     while (this.running) {
+      let q;
       try {
-        await this.#open();
-        // stop() came while the channels were opening: it found none to cancel and woke no
-        // waiter, so wait for nothing; stop() closes these channels once this loop is done.
+        q = await this.#open(queue, prefetch);
+        // stop() came while the channel was opening (#open refuses after it, but be sure):
+        // stop() closes the channels once this loop is done.
         if (!this.running) break;
-        if (attempts > 0) logger.warn("Consuming from RabbitMQ again.");
+        if (attempts > 0) logger.warn(`Consuming from RabbitMQ again (queue ${queue}).`);
         attempts = 0;
-        await new Promise((resolve) => {
-          this.wakeLost = resolve;
-          this.lost.then(resolve);
-        });
+        await q.closed;
       } catch (error) {
         if (!this.running) break;
-        if (attempts === 0) logger.error(`Could not consume from RabbitMQ: ${messageOf(error)}; reconnecting.`);
+        if (attempts === 0) logger.error(`Could not consume queue ${queue} from RabbitMQ: ${messageOf(error)}; reconnecting.`);
       }
       if (!this.running) break;
-      // Deliveries of the old channels come back from the server; drop our copies.
-      this.generation += 1;
-      for (const { message } of this.ready.splice(0)) release(message);
-      this.delayed.length = 0;
-      await this.#closeChannels();
+      if (q !== undefined) await this.#forget(q);
       let ms;
       [attempts, ms] = rabbitmqReconnectBackoff(attempts);
-      logger.warn(`Lost the RabbitMQ consumer; reconnecting in ${Math.round(ms)} ms.`);
-      await sleep(ms);
+      logger.warn(`Lost the RabbitMQ consumer of queue ${queue}; reconnecting in ${Math.round(ms)} ms.`);
+      await new Promise((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        this.wakers.add(wake);
+      });
     }
   }
 
-  async #open() {
-    const generation = this.generation;
-    let lost;
-    this.lost = new Promise((resolve) => (lost = resolve));
-    const queues = [];
+  /** A channel consuming `queue` (declared first, with Dramatiq's arguments). */
+  async #open(queue, prefetch) {
+    const ch = await this.broker[kNewChannel]({ consume: true });
+    const q = this.#queue(queue, ch, prefetch);
+    ch.on("close", () => q.lost());
     try {
-      for (const name of this.names) {
-        for (const [queue, prefetch] of [
-          [name, this.prefetch.queue],
-          [delayQueueName(name), this.prefetch.delayQueue],
-        ]) {
-          const ch = await this.broker[kNewChannel]();
-          const q = this.#queue(queue, ch, prefetch, generation, lost);
-          queues.push(q);
-          ch.on("close", () => lost());
-          await this.broker[kEnsureQueue](ch, name);
-          await this.#consume(q, 1);
-        }
-      }
+      await this.broker[kEnsureQueue](ch, queue);
+      if (!this.running) throw new Error("the worker is stopping");
+      this.queues.set(queue, q);
+      await this.#consume(q, 1);
     } catch (error) {
-      for (const q of queues) await q.ch.close().catch(() => {});
+      q.live = false;
+      if (this.queues.get(queue) === q) this.queues.delete(queue);
+      await ch.close().catch(() => {});
       throw error;
     }
-    this.queues = queues;
+    return q;
+  }
+
+  /** `q`'s channel is gone (or must go): its deliveries come back from the server, so
+   * drop our copies of them, and close it (which gives back any still unacked). */
+  async #forget(q) {
+    q.live = false;
+    if (this.queues.get(q.name) === q) this.queues.delete(q.name);
+    const mine = (item) => item.held.q === q;
+    for (const item of this.ready) if (mine(item)) release(item.message);
+    this.ready = this.ready.filter((item) => !mine(item));
+    this.delayed = this.delayed.filter((item) => !mine(item));
+    await q.ch.close().catch(() => {});
   }
 
   /**
@@ -166,9 +181,13 @@ export class RabbitmqConsumer extends Consumer {
    * a tenth per delivery, so one big message does not narrow the window for good), and
    * `consumer`, the current consumer (`{ tag, window, out }`: its prefetch and how many of
    * its deliveries are held), null while there is none (no room, or being replaced).
+   * `live` until its loop forgets it: deliveries of a channel no longer live cannot be
+   * settled. `lost()` tells its loop the channel is gone (resolves `closed`).
    */
-  #queue(name, ch, prefetch, generation, lost) {
-    return { name, ch, prefetch, generation, lost, held: 0, bytes: 0, size: 0, consumer: null, switching: false };
+  #queue(name, ch, prefetch) {
+    let lost;
+    const closed = new Promise((resolve) => (lost = resolve));
+    return { name, ch, prefetch, live: true, lost, closed, held: 0, bytes: 0, size: 0, consumer: null, switching: false };
   }
 
   /** Consumes `q` with a prefetch of `window` (per consumer, as Dramatiq's). */
@@ -203,7 +222,7 @@ export class RabbitmqConsumer extends Consumer {
   /** Replaces `q`'s consumer when what it may still be sent is more than `q` has room
    * for, or when the room would take twice its window; starts one when there is room. */
   #rebalance(q) {
-    if (q.switching || !this.running || q.generation !== this.generation) return;
+    if (q.switching || !this.running || !q.live) return;
     const c = q.consumer;
     if (c?.tag === null) return; // being set up: it cannot be cancelled before it has a tag
     const room = this.#room(q);
@@ -217,7 +236,7 @@ export class RabbitmqConsumer extends Consumer {
       (error) => {
         // A failed AMQP method closes its channel, and amqplib refuses any on a closed one:
         // consume again on a fresh channel (the reconnect loop), never retry on this one.
-        if (this.running && q.generation === this.generation) {
+        if (this.running && q.live) {
           this.broker.logger.warn(`Could not resume consuming queue ${q.name} (${messageOf(error)}); reopening its channel.`);
           q.lost();
         }
@@ -232,7 +251,7 @@ export class RabbitmqConsumer extends Consumer {
       // Deliveries already sent arrive before cancel-ok; the unacked stay ours to settle.
       await q.ch.cancel(c.tag);
     }
-    if (!this.running || q.generation !== this.generation) return;
+    if (!this.running || !q.live) return;
     const room = this.#room(q);
     if (room >= 1) await this.#consume(q, room);
   }
@@ -257,7 +276,7 @@ export class RabbitmqConsumer extends Consumer {
       return;
     }
     const bytes = delivery.content.length;
-    const held = { consumer: this, ch: q.ch, generation: q.generation, delivery, queue, q, from, bytes, counted: false };
+    const held = { consumer: this, ch: q.ch, delivery, queue, q, from, bytes, counted: false };
     const max = this.broker.maxMessageBytes;
     if (bytes > max) {
       // Never decoded: a body this big would take its size in wasm memory, for good.
@@ -316,7 +335,7 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   #settleNow(held, failed) {
-    if (held.generation !== this.generation) return false;
+    if (!held.q.live) return false;
     try {
       if (rabbitmqSettle(failed) === "ack") held.ch.ack(held.delivery);
       else held.ch.nack(held.delivery, false, false);
@@ -361,7 +380,7 @@ export class RabbitmqConsumer extends Consumer {
       this.delayed = held;
       for (const item of due) {
         if (!this.running) break;
-        if (item.held.generation !== this.generation) continue; // redelivered by the server
+        if (!item.held.q.live) continue; // redelivered by the server
         try {
           // Publish first, then ack: a crash in between duplicates rather than loses it.
           const message = this.#decode(item.held);
