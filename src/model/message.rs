@@ -41,6 +41,17 @@ pub struct Message {
 /// producer's id may be megabytes long.
 pub const NAMED_ID_CHARS: usize = 100;
 
+/// The fields of a message, in wire order: `dramatiq.Message`'s and no others.
+pub const FIELDS: [&str; 7] = [
+    "queue_name",
+    "actor_name",
+    "args",
+    "kwargs",
+    "options",
+    "message_id",
+    "message_timestamp",
+];
+
 /// Why a message dict could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid message: {0}")]
@@ -151,6 +162,33 @@ impl Message {
         })
     }
 
+    /// Reads a message dict as Python's `Message(**fields)` (and so `Message.decode`)
+    /// accepts it: [`Message::from_dict`], after refusing what Python's constructor
+    /// refuses — a key that is no field of a message (`Message.__init__() got an
+    /// unexpected keyword argument`), and a missing `args`, `kwargs` or `options`, which
+    /// have no default there. What a worker takes off a queue is read this way, so a
+    /// message Python's worker cannot run is not run here either.
+    pub fn from_python_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
+        if let Value::Dict(entries) = dict {
+            if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
+                return Err(MessageError(format!(
+                    "{} is no field of a message",
+                    py_repr(&Value::Str(key.clone()))
+                )));
+            }
+            for required in ["args", "kwargs", "options"] {
+                if dict.get(required).is_none() {
+                    return Err(MessageError(format!("{required} is missing")));
+                }
+            }
+            // Python's `tuple(None)` fails.
+            if dict.get("args") == Some(&Value::Null) {
+                return Err(MessageError("args must be an array".into()));
+            }
+        }
+        Message::from_dict(dict, default_timestamp)
+    }
+
     /// The bytes Dramatiq's `JSONEncoder` writes for this message.
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(&self.to_dict())
@@ -252,6 +290,29 @@ mod tests {
         );
         assert!(said.ends_with("\"…)"), "{said}");
         assert!(said.chars().count() < 200, "{said}");
+    }
+
+    #[test]
+    fn python_refuses_unknown_and_missing_fields() {
+        let base = r#""queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{},"message_id":"m""#;
+        let read = |text: String| {
+            Message::from_python_dict(&crate::codec::parser::decode(text.as_bytes()).unwrap(), 0)
+        };
+        assert!(read(format!("{{{base}}}")).is_ok());
+        assert!(read(format!("{{{base},\"message_timestamp\":5}}")).is_ok());
+        let err = read(format!("{{{base},\"zzz\":1}}")).unwrap_err();
+        assert!(err.0.contains("'zzz'"), "{err}");
+        for field in ["args", "kwargs", "options"] {
+            let text = format!("{{{base}}}").replace(&format!("\"{field}\""), "\"other\"");
+            assert!(read(text).is_err(), "{field}");
+        }
+        assert!(read(format!("{{{base}}}").replace("[]", "null")).is_err());
+        // The lenient reader (a JS caller's dict) still takes them.
+        let lenient = crate::codec::parser::decode(
+            br#"{"queue_name":"q","actor_name":"a","message_id":"m","x":1}"#,
+        )
+        .unwrap();
+        assert!(Message::from_dict(&lenient, 0).is_ok());
     }
 
     #[test]

@@ -51,25 +51,35 @@ pub fn next_step(
     result: &Value,
     actor_pipe_ignore: bool,
     now_ms: i64,
-) -> Result<Option<(Message, Option<u64>)>, MessageError> {
+) -> Result<Option<(Message, Option<f64>)>, MessageError> {
     let Some(target) = option(&message.options, "pipe_target").filter(|t| **t != Value::Null)
     else {
         return Ok(None);
     };
-    let mut next = Message::from_dict(target, now_ms)
+    let mut next = Message::from_python_dict(target, now_ms)
         .map_err(|e| MessageError(format!("pipe_target of {}: {}", message.message_id, e.0)))?;
     let ignore =
         option(&next.options, "pipe_ignore").is_some_and(Value::truthy) || actor_pipe_ignore;
     if !ignore {
         next.args.push(result.clone());
     }
-    // Python enqueues with any number as the delay (`delay is not None`): a fraction to the
-    // millisecond below it, a negative one (an eta already past) as 0, both on the delay
-    // queue. Anything else is no delay (Python would fail to add it to the clock).
-    let delay = option(&next.options, "delay")
-        .and_then(Value::as_number)
-        .filter(|ms| ms.is_finite())
-        .map(|ms| ms.clamp(0.0, 9_007_199_254_740_991.0).trunc() as u64);
+    // Python enqueues with any number as the delay (`delay is not None`): a fraction kept
+    // (its eta is then a float, `now + 1.5`), a negative one (an eta already past) as 0,
+    // both on the delay queue. A delay that is no number fails Python's `now + delay`,
+    // so the step is not sent: an error here too.
+    let delay = match option(&next.options, "delay") {
+        None | Some(Value::Null) => None,
+        Some(given) => match given.as_number() {
+            Some(ms) if ms.is_finite() => Some(ms.clamp(0.0, 9_007_199_254_740_991.0)),
+            Some(_) => None,
+            None => {
+                return Err(MessageError(format!(
+                    "pipe_target of {}: its delay is not a number",
+                    message.message_id
+                )))
+            }
+        },
+    };
     Ok(Some((next, delay)))
 }
 
@@ -132,15 +142,15 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(next.args.is_empty());
-        assert_eq!(delay, Some(25));
+        assert_eq!(delay, Some(25.0));
         assert_eq!(next_step(&linked[1], &Value::Null, false, 0).unwrap(), None);
         // Any number delays, as Python's `delay is not None`: a fraction, a negative, `true`.
         for (given, want) in [
-            (Value::Float(1.5), Some(1)),
-            (Value::Int(-5), Some(0)),
-            (Value::Bool(true), Some(1)),
-            (Value::Int(0), Some(0)),
-            (Value::Str("soon".into()), None),
+            (Value::Float(1.5), Some(1.5)),
+            (Value::Int(-5), Some(0.0)),
+            (Value::Bool(true), Some(1.0)),
+            (Value::Int(0), Some(0.0)),
+            (Value::Null, None),
         ] {
             let mut later = step("b", vec![]);
             later.set_option("delay", given.clone());
@@ -150,6 +160,15 @@ mod tests {
                 .unwrap();
             assert_eq!(delay, want, "{given:?}");
         }
+    }
+
+    #[test]
+    fn a_delay_that_is_no_number_sends_nothing() {
+        // Python's `current_millis() + "soon"` raises in the hook: no next step.
+        let mut later = step("b", vec![]);
+        later.set_option("delay", "soon".into());
+        let linked = link(vec![step("a", vec![]), later]);
+        assert!(next_step(&linked[0], &Value::Null, false, 0).is_err());
     }
 
     #[test]
