@@ -107,6 +107,48 @@ describe("the API (in memory)", () => {
   });
 });
 
+describe("an actor that meets a full limit, in a worker", () => {
+  // Python's worker: a RateLimitExceeded is retried as any failure (Retries does not tell
+  // it apart), and logged at debug, not as an error with its stack; an actor's `throws`
+  // class is logged at info, a `Retry` not at all.
+  test("RateLimitExceeded is retried and logged at debug, as Python's worker does", async () => {
+    const logs = [];
+    const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((level) => [level, (text) => logs.push([level, String(text)])]));
+    const broker = new api.StubBroker({ logger });
+    const limiter = new ConcurrentRateLimiter(new StubRateLimiterBackend(), "held", { limit: 1 });
+    class Expected extends Error {}
+    let attempts = 0;
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    const hold = limiter.acquire(() => held);
+    const limited = api.actor(() => {
+      attempts += 1;
+      return limiter.acquire(() => "never");
+    }, { broker, actorName: "limited", maxRetries: 2, minBackoff: 1, maxBackoff: 2 });
+    const thrower = api.actor(() => {
+      throw new Expected("known");
+    }, { broker, actorName: "thrower", throws: [Expected] });
+    const retrier = api.actor((n) => {
+      if (n === 0) return "done";
+      throw new api.Retry("again", { delay: 1 });
+    }, { broker, actorName: "retrier", maxRetries: 0 });
+    await limited.send();
+    await thrower.send();
+    await retrier.send(1);
+    const worker = new api.Worker(broker, { concurrency: 1 }).start();
+    await worker.join();
+    await worker.stop();
+    release();
+    await hold;
+    assert.equal(attempts, 3, "tried, then retried twice");
+    assert.deepEqual(broker.deadLetters.map((m) => [m.actorName, m.options.retries]).sort(), [["limited", 3], ["retrier", 1], ["thrower", undefined]]);
+    const about = (level, pattern) => logs.filter(([l, t]) => l === level && pattern.test(t)).length;
+    assert.equal(about("debug", /^Rate limit exceeded in message limited\(\): rate limit exceeded for key 'held'\.$/), 3);
+    assert.equal(about("info", /^Failed to process message thrower\(\) with expected exception Expected\.$/), 1);
+    assert.deepEqual(logs.filter(([l, t]) => l === "error" && /unhandled exception/.test(t)), [], "no failure here is unexpected");
+  });
+});
+
 describe("a failing or hostile client", () => {
   test("its error is a RATE_LIMIT_BACKEND error carrying it, and the module keeps working", async () => {
     const down = new Error("down");
