@@ -116,24 +116,26 @@ fn plus_one(digits: &str) -> String {
     };
     let mut out: Vec<u8> = magnitude.bytes().collect();
     // Add one to the magnitude of a positive number, take one from a negative one's.
-    let mut i = out.len();
-    while i > 0 {
-        i -= 1;
-        match (negative, out[i]) {
-            (false, b'9') => out[i] = b'0',
-            (true, b'0') => out[i] = b'9',
+    let mut carry = true;
+    for digit in out.iter_mut().rev() {
+        if !carry {
+            break;
+        }
+        match (negative, *digit) {
+            (false, b'9') => *digit = b'0',
+            (true, b'0') => *digit = b'9',
             (false, d) => {
-                out[i] = d + 1;
-                break;
+                *digit = d.wrapping_add(1);
+                carry = false;
             }
             (true, d) => {
-                out[i] = d - 1;
-                break;
+                *digit = d.wrapping_sub(1);
+                carry = false;
             }
         }
-        if i == 0 && !negative {
-            out.insert(0, b'1');
-        }
+    }
+    if carry && !negative {
+        out.insert(0, b'1');
     }
     let mut text = String::from_utf8(out).unwrap_or_default();
     if negative {
