@@ -675,22 +675,26 @@ impl GroupCompletion {
     }
 }
 
-/// What finishing `message` successfully completes: `{ uuid, callbacks }` (the barrier
-/// key and the callback messages) when it is a member of a group with callbacks, else
-/// undefined.
+/// What finishing `message` successfully completes: `{ uuid, callbacks, invalid? }` (the
+/// barrier key, the callback messages, and why the one after them could not be read, if
+/// one could not) when it is a member of a group with callbacks, else undefined.
 #[wasm_bindgen(js_name = groupCompletionOf)]
 pub fn group_completion_of(message: &Message, now: f64) -> Result<JsValue, JsValue> {
-    let Some((uuid, callbacks)) = group_callbacks::completion(message.core(), now as i64)
+    let Some(done) = group_callbacks::completion(message.core(), now as i64)
         .map_err(|e| type_error(&e.to_string()))?
     else {
         return Ok(JsValue::UNDEFINED);
     };
     let out = js_sys::Object::new();
-    let list: js_sys::Array = callbacks
+    let list: js_sys::Array = done
+        .callbacks
         .into_iter()
         .map(|m| JsValue::from(Message::from_core(m)))
         .collect();
-    js_sys::Reflect::set(&out, &"uuid".into(), &uuid.into())?;
+    js_sys::Reflect::set(&out, &"uuid".into(), &done.uuid.into())?;
     js_sys::Reflect::set(&out, &"callbacks".into(), &list)?;
+    if let Some(invalid) = done.invalid {
+        js_sys::Reflect::set(&out, &"invalid".into(), &invalid.0.into())?;
+    }
     Ok(out.into())
 }
