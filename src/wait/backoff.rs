@@ -83,8 +83,8 @@ pub fn compute_backoff_with(
 }
 
 /// The delay of [`compute_backoff_with`] for any count Python's `Retries` may hand it: a
-/// message's `retries` option can be negative or fractional (`2 ** -4`, `2 ** 1.5`). NaN
-/// when the count is NaN (Python's `int(nan)` raises there).
+/// message's `retries` option can be negative or fractional (`2 ** -4`, `2 ** 1.5`). Not
+/// finite where Python's `int(…)` of it raises (a NaN count or factor, an infinite one).
 pub fn backoff_ms(attempts: f64, factor_ms: f64, max_ms: f64, jitter: &mut Jitter) -> f64 {
     // Python's `min(attempts, 32)` keeps a NaN count (its first argument) as it is.
     let exponent = if attempts > f64::from(MAX_EXPONENT) {
@@ -92,8 +92,11 @@ pub fn backoff_ms(attempts: f64, factor_ms: f64, max_ms: f64, jitter: &mut Jitte
     } else {
         attempts
     };
-    let mut backoff = factor_ms * 2f64.powf(exponent);
-    backoff = (backoff * jitter.uniform(1.0, 2.0)).trunc();
+    let mut backoff = (factor_ms * 2f64.powf(exponent) * jitter.uniform(1.0, 2.0)).trunc();
+    if !backoff.is_finite() {
+        // Python's first `int(…)` raises here, before any cap.
+        return backoff;
+    }
     if backoff > max_ms {
         backoff = (max_ms * jitter.uniform(0.5, 1.0)).trunc();
     }

@@ -147,13 +147,13 @@ fn plus_one(digits: &str) -> String {
 
 /// Whether `retries` has reached a message's or actor's `max_retries`: Python's
 /// `retries >= max_retries`, numeric whatever the number's type (a limit of `1.5` allows two
-/// retries, `true` one); `null` never ends. A value Python could not compare (a string, a
-/// list) ends the retries, so a hostile option cannot retry a message forever.
-fn reached(retries: f64, limit: &Value) -> bool {
+/// retries, `true` one); `null` never ends. `None` for a value Python cannot compare with a
+/// number (a string, a list): its hook raises there.
+fn reached(retries: f64, limit: &Value) -> Option<bool> {
     match limit {
-        Value::Null => false,
+        Value::Null => Some(false),
         // NaN compares false in Python too: it retries forever, as a `null` limit does.
-        limit => limit.as_number().is_none_or(|max| retries >= max),
+        limit => limit.as_number().map(|max| retries >= max),
     }
 }
 
@@ -198,7 +198,15 @@ impl Retries {
                 .or_else(|| option(actor_options, "max_retries"))
             {
                 None => self.max_retries.is_some_and(|max| retries >= max as f64),
-                Some(limit) => reached(retries, limit),
+                Some(limit) => match reached(retries, limit) {
+                    Some(reached) => reached,
+                    // `retries >= "3"` raises in Python, after the count was bumped.
+                    None => {
+                        return Retry::Broken {
+                            retries: Some(next),
+                        }
+                    }
+                },
             },
         };
         if exhausted {
@@ -207,27 +215,33 @@ impl Retries {
         let delay_ms = match failure.requested_delay_ms {
             Some(ms) => ms,
             None => {
-                // Any number is Python's to multiply (10.5 ms, `true`); anything else (which
-                // Python would choke on) reads as the default, so a hostile option cannot
-                // stop the decision. A negative back-off is due at once, as Python's past eta.
-                let pick = |name: &str, default: u64| {
-                    option(message_options, name)
-                        .or_else(|| option(actor_options, name))
-                        .and_then(Value::as_number)
-                        .filter(|ms| ms.is_finite())
-                        .unwrap_or(default as f64)
+                // Any number is Python's to multiply (10.5 ms, `true`); a present option
+                // that is no number (`null`, `"x"`) makes Python's arithmetic raise, as do
+                // a NaN or infinite delay (`int(nan)`): the hook fails, after the count was
+                // bumped. A negative back-off is due at once, as Python's past eta.
+                let broken = Retry::Broken {
+                    retries: Some(next.clone()),
                 };
-                let factor = pick("min_backoff", self.min_backoff_ms);
-                let max =
-                    pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS as f64);
+                let pick = |name: &str, default: u64| match option(message_options, name)
+                    .or_else(|| option(actor_options, name))
+                {
+                    None => Some(default as f64),
+                    Some(v) => v.as_number(),
+                };
+                let (Some(factor), Some(max)) = (
+                    pick("min_backoff", self.min_backoff_ms),
+                    pick("max_backoff", self.max_backoff_ms),
+                ) else {
+                    return broken;
+                };
+                // Python's `min(max_backoff, DEFAULT)` keeps a NaN (its first argument).
+                let cap = DEFAULT_MAX_BACKOFF_MS as f64;
+                let max = if max > cap { cap } else { max };
                 // Python's `min(retries, 32)` as the exponent: a negative count backs off
                 // less than `min_backoff` (-4: a sixteenth), a fraction in between.
                 let delay = backoff_ms(retries, factor, max, jitter);
-                if delay.is_nan() {
-                    // `int(nan)` raises in Python, after the count was bumped.
-                    return Retry::Broken {
-                        retries: Some(next),
-                    };
+                if !delay.is_finite() {
+                    return broken;
                 }
                 // A negative one is due at once.
                 delay.max(0.0)
@@ -482,6 +496,7 @@ mod tests {
                 retries: Value::Int(1)
             }
         );
+        // Python's `0 >= "3"` raises: the hook fails with the count bumped.
         let r = decide(
             Retries::default(),
             &[],
@@ -490,9 +505,42 @@ mod tests {
         );
         assert_eq!(
             r,
-            Retry::Fail {
-                retries: Value::Int(1)
+            Retry::Broken {
+                retries: Some(Value::Int(1))
             }
+        );
+        // So do back-offs Python cannot multiply (run: no retry, no dead letter), while a
+        // NaN cap is Python's `min(nan, 7 days)`, NaN, which no back-off exceeds.
+        for (name, value) in [
+            ("min_backoff", Value::from("x")),
+            ("min_backoff", Value::Null),
+            ("max_backoff", Value::Null),
+            ("min_backoff", Value::Float(f64::NAN)),
+            ("min_backoff", Value::Float(f64::INFINITY)),
+        ] {
+            let r = decide(
+                Retries::default(),
+                &[(name, value.clone())],
+                &[],
+                Failure::default(),
+            );
+            assert_eq!(
+                r,
+                Retry::Broken {
+                    retries: Some(Value::Int(1))
+                },
+                "{name}: {value:?}"
+            );
+        }
+        let r = decide(
+            Retries::default(),
+            &[("max_backoff", Value::Float(f64::NAN))],
+            &[("min_backoff", 1_000.into())],
+            Failure::default(),
+        );
+        assert!(
+            matches!(r, Retry::Again { delay_ms, .. } if (1_000.0..2_000.0).contains(&delay_ms)),
+            "{r:?}"
         );
     }
 

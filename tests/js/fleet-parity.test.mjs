@@ -58,10 +58,12 @@ const SCENARIO = `[
  {"id":"m-pipe-extra","actor":"ok","args":[22],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{},"message_id":"m-pipe7","message_timestamp":1,"zz":1}}},
  {"id":"m-retries-neg","actor":"boom_retry","args":["n"],"options":{"retries":-2,"on_failure":"sink","on_retry_exhausted":"sink"}},
  {"id":"m-retries-frac","actor":"boom_retry","args":["fr"],"options":{"retries":0.5,"on_failure":"sink","on_retry_exhausted":"sink"}},
- {"id":"m-retries-text","actor":"boom_retry","args":["tr"],"options":{"retries":"x","on_failure":"sink","on_retry_exhausted":"sink"}}
+ {"id":"m-retries-text","actor":"boom_retry","args":["tr"],"options":{"retries":"x","on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-maxr-text","actor":"boom_retry","args":["mt"],"options":{"max_retries":"3","on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-minb-null","actor":"boom_retry","args":["mn"],"options":{"min_backoff":null,"on_failure":"sink","on_retry_exhausted":"sink"}}
 ]`;
-// Result keys the scenario leaves once done (m-ok-nosr, m-ttl0, m-unknown and
-// m-retries-text leave none).
+// Result keys the scenario leaves once done (m-ok-nosr, m-ttl0, m-unknown and the three
+// whose Retries hook fails, m-retries-text, m-maxr-text and m-minb-null, leave none).
 const RESULTS = 30;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -281,6 +283,13 @@ for (const kind of ["redis", "rabbitmq"]) {
       assert.ok(sent.some((m) => m.includes('{"retries":1.5,"max_retries":1}]') && m.includes('"m-retries-frac"')), "exhausted at 1.5");
       assert.ok(dead.some((m) => m.includes('"m-retries-frac"') && m.includes('"retries":1.5')), "0.5 counts on as a float");
       assert.ok(!dead.some((m) => m.includes('"m-retries-text"')), "a retries option of \"x\": not dead-lettered");
+      // A limit or back-off Python cannot compute with fails its Retries hook too, after the
+      // count was bumped: one failure callback that says retries 1, no retry, no dead letter.
+      for (const id of ["m-maxr-text", "m-minb-null"]) {
+        assert.equal(failures(id), 1, id);
+        assert.ok(sent.some((m) => m.includes(`"${id}"`) && m.includes('"retries":1,"traceback"')), `${id}: bumped`);
+        assert.ok(!dead.some((m) => m.includes(`"${id}"`)), `${id}: not dead-lettered`);
+      }
       const limited = "rate limit exceeded for key 'mutex\\xa0\\u200b\\u2028ü'";
       assert.ok(sent.some((m) => m.includes(`{"type":"RateLimitExceeded","message":${JSON.stringify(limited)}}`)), "the mutex's key as Python's repr writes it");
     });

@@ -62,11 +62,12 @@ export class Retries extends Middleware {
     const decision = this.#policy.decide(message.message, actor[kSpec], thrown, verdict, delay, traceback, Date.now());
     message.message = decision.message;
     if (decision.broken) {
-      // Python's `Retries` raises here (`"x" + 1`): it logs the failure of its hook and
-      // the message, neither retried nor failed, is acked. So is ours.
+      // Python's `Retries` raises here (`"x" + 1`, `0 >= "3"`, `None * 2`): it logs the
+      // failure of its hook and the message, neither retried nor failed, is acked. So is ours.
       broker.logger.error(
-        `Unexpected failure in afterProcessMessage of Retries: message ${message.messageId} has a retries ` +
-          "option that is not a number; it is neither retried nor dead-lettered.",
+        `Unexpected failure in afterProcessMessage of Retries: message ${message.messageId} has a retries, ` +
+          "max_retries, min_backoff or max_backoff option that is no number Python's Retries can use; " +
+          "it is neither retried nor dead-lettered.",
       );
       return;
     }
