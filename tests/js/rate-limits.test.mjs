@@ -369,6 +369,33 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     assert.equal(total, 20);
   });
 
+  test("a bucket shared by both languages hands out exactly its limit", async () => {
+    const key = "shared-bucket";
+    const bucket = 5000;
+    // 200 ms into a bucket at least 2.5 s away (Python's start-up), so the 80 attempts
+    // (well under a second) all fall in that one bucket.
+    const start = (Math.floor((Date.now() + 2500) / bucket) + 1) * bucket + 200;
+    const python = runPython("rate_limits.py", ["bucket", url(), key, "20", String(bucket), "40", String(start)]);
+    const limiter = new BucketRateLimiter(new RedisRateLimiterBackend(raw), key, { limit: 20, bucket });
+    await sleep(start - Date.now());
+    const lanes = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let n = 0;
+        for (let i = 0; i < 10; i++) {
+          if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
+          await sleep(2);
+        }
+        return n;
+      }),
+    );
+    const theirs = JSON.parse((await python).at(-1));
+    const acquired = lanes.reduce((a, b) => a + b, 0);
+    assert.equal(acquired + theirs.acquired, 20, `JS ${acquired} + Python ${theirs.acquired}`);
+    assert.ok(acquired > 0 && theirs.acquired > 0, "both sides took slots");
+    assert.deepEqual(await raw.keys(`${key}@*`), [`${key}@${start - 200}`]);
+    assert.equal(await raw.get(`${key}@${start - 200}`), "20");
+  });
+
   for (const [how, options] of [["blocking on the server", () => ({ blockingClient: blocking })], ["polling", () => ({})]]) {
     test(`a barrier Python creates is waited on by JS (${how}), and passed by Python`, async () => {
       const key = `barrier-py-${how.split(" ")[0]}`;

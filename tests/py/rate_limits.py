@@ -12,6 +12,8 @@ tests/js/rate-limits.test.mjs. BACKEND is `redis://host:port` or `memcached://ho
     rate_limits.py window BACKEND KEY LIMIT WINDOW ATTEMPTS START_MS
         ATTEMPTS acquisitions of WindowRateLimiter(limit, window) from START_MS over 4
         threads; prints {"acquired": n}
+    rate_limits.py bucket BACKEND KEY LIMIT BUCKET_MS ATTEMPTS START_MS
+        the same with BucketRateLimiter(limit, bucket); prints {"acquired": n}
     rate_limits.py barrier-create BACKEND KEY PARTIES TTL     prints {"created": bool}
     rate_limits.py barrier-wait BACKEND KEY TTL BLOCK TIMEOUT
         prints "waiting" (flushed) before it waits, then {"passed": bool}
@@ -119,8 +121,11 @@ def mutex(backend, url, key, counter, n, start_ms):
     return stats
 
 
-def window(backend, key, limit, window_s, attempts, start_ms):
-    limiter = WindowRateLimiter(backend, key, limit=limit, window=window_s)
+def window(backend, key, limit, window_s, attempts, start_ms, bucket_ms=None):
+    if bucket_ms is None:
+        limiter = WindowRateLimiter(backend, key, limit=limit, window=window_s)
+    else:
+        limiter = BucketRateLimiter(backend, key, limit=limit, bucket=bucket_ms)
     lock = threading.Lock()
     acquired = [0]
 
@@ -152,6 +157,9 @@ def main(argv):
     elif command == "window":
         key, limit, window_s, attempts, start = argv[2], *map(int, argv[3:6]), float(argv[6])
         out(window(backend, key, limit, window_s, attempts, start))
+    elif command == "bucket":
+        key, limit, bucket_ms, attempts, start = argv[2], *map(int, argv[3:6]), float(argv[6])
+        out(window(backend, key, limit, None, attempts, start, bucket_ms=bucket_ms))
     elif command == "barrier-create":
         barrier = Barrier(backend, argv[2], ttl=int(argv[4]))
         out({"created": barrier.create(int(argv[3]))})
