@@ -383,7 +383,9 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
         let n = 0;
         for (let i = 0; i < 10; i++) {
           if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
-          await sleep(2);
+          // Spread over ~200 ms, so Python's threads (their first connection takes a
+          // moment) contend with these rather than arrive after them.
+          await sleep(20);
         }
         return n;
       }),
@@ -391,7 +393,7 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     const theirs = JSON.parse((await python).at(-1));
     const acquired = lanes.reduce((a, b) => a + b, 0);
     assert.equal(acquired + theirs.acquired, 20, `JS ${acquired} + Python ${theirs.acquired}`);
-    assert.ok(acquired > 0 && theirs.acquired > 0, "both sides took slots");
+    assert.ok(acquired > 0 && theirs.acquired > 0, `both sides took slots: JS ${acquired}, Python ${theirs.acquired}`);
     assert.deepEqual(await raw.keys(`${key}@*`), [`${key}@${start - 200}`]);
     assert.equal(await raw.get(`${key}@${start - 200}`), "20");
   });
