@@ -98,6 +98,10 @@ describe("in memory", () => {
     const nested = group([group([add.message(1)], { broker: withMw })], { broker: withMw });
     nested.addCompletionCallback(add.message(2));
     assert.throws(() => nested.run(), TypeError);
+    // No children: Python's Barrier.create(0) asserts, so run() raises and sends nothing.
+    const empty = group([], { broker: withMw });
+    empty.addCompletionCallback(add.message(3));
+    assert.throws(() => empty.run(), (e) => e instanceof RangeError && /no children/.test(e.message));
     assert.throws(() => new GroupCallbacks({}), TypeError);
     assert.throws(() => new GroupCallbacks({ rateLimiterBackend: new StubRateLimiterBackend(), barrierTtl: 0 }), TypeError);
   });

@@ -5,13 +5,22 @@
 // it at its time limit by terminating the thread.
 import { parentPort, workerData } from "node:worker_threads";
 import { CurrentMessage, Message, WorkerMessage, getBroker, setLogger } from "../../../dist/node.js";
-import { isInstance } from "../../internal/describe.js";
 import { kRunExposed } from "../../internal/symbols.js";
 import { createLogger } from "./log.js";
 import { importModules } from "./modules.js";
 
 /** What crosses back for a thrown value: enough to rebuild the error on the main thread.
  * Never throws: an actor may throw a revoked Proxy or an object whose getters throw. */
+/** `value instanceof Class`, false where asking throws (a Proxy, a hostile `Symbol.hasInstance`).
+ * (Here, not imported: the package ships src/worker/node/ and few other sources.) */
+function isInstance(value, Class) {
+  try {
+    return value instanceof Class;
+  } catch {
+    return false;
+  }
+}
+
 function thrownToPlain(thrown, actor) {
   try {
     return plain(thrown, actor);
