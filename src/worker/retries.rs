@@ -404,6 +404,14 @@ mod tests {
                 delay_ms: 7.0
             }
         );
+        // A fraction too (Python's `Retry(delay=2.5)`: its eta is then `now + 2.5`).
+        let asked = Failure {
+            requested_delay_ms: Some(2.5),
+            ..Failure::default()
+        };
+        assert!(
+            matches!(decide(mw, &[], &[], asked), Retry::Again { delay_ms, .. } if delay_ms == 2.5)
+        );
     }
 
     #[test]

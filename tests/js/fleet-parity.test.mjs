@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
 import {
-  ConcurrentRateLimiter, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Worker, actor,
+  ConcurrentRateLimiter, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
   defaultMiddleware,
 } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
@@ -60,7 +60,8 @@ const SCENARIO = `[
  {"id":"m-retries-frac","actor":"boom_retry","args":["fr"],"options":{"retries":0.5,"on_failure":"sink","on_retry_exhausted":"sink"}},
  {"id":"m-retries-text","actor":"boom_retry","args":["tr"],"options":{"retries":"x","on_failure":"sink","on_retry_exhausted":"sink"}},
  {"id":"m-maxr-text","actor":"boom_retry","args":["mt"],"options":{"max_retries":"3","on_failure":"sink","on_retry_exhausted":"sink"}},
- {"id":"m-minb-null","actor":"boom_retry","args":["mn"],"options":{"min_backoff":null,"on_failure":"sink","on_retry_exhausted":"sink"}}
+ {"id":"m-minb-null","actor":"boom_retry","args":["mn"],"options":{"min_backoff":null,"on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-retry-frac","actor":"retry_later","args":[60000.5]}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0, m-unknown and the three
 // whose Retries hook fails, m-retries-text, m-maxr-text and m-minb-null, leave none).
@@ -232,6 +233,9 @@ for (const kind of ["redis", "rabbitmq"]) {
       actor((x) => x, { ...on, actorName: "piper", pipeIgnore: true });
       actor(fail, { ...on, actorName: "thrower", throws: [AppError] });
       actor("sink", { broker, queueName: "sink" });
+      actor((ms) => {
+        throw new Retry("", { delay: ms });
+      }, { ...on, actorName: "retry_later" });
       actor((x) => x, { ...on, actorName: "ünï✓", queueName: "q_u" });
       const mutex = new ConcurrentRateLimiter(new RedisRateLimiterBackend(client), "mutex\u00a0\u200b\u2028ü", { limit: 1 });
       actor((ms) => mutex.acquire(() => sleep(ms).then(() => ms)), { ...on, actorName: "held", maxRetries: 0 });
@@ -269,6 +273,8 @@ for (const kind of ["redis", "rabbitmq"]) {
       assert.ok(python['result [{"__t":"dramatiq.results.Result","exn":{"type":"TimeLimitExceeded","msg":""}}]'], "a synchronous actor past its time limit fails");
       const delayed = kind === "redis" ? python["dramatiq:sink.DQ.msgs"].value : python["amqp sink.DQ"];
       const pipedFrac = delayed.find((m) => m.includes('"m-pipe4"'));
+      const retriedFrac = (kind === "redis" ? python["dramatiq:pq.DQ.msgs"].value : python["amqp pq.DQ"]).find((m) => m.includes('"m-retry-frac"'));
+      assert.ok(retriedFrac?.includes('"eta":"<later> (fractional)"'), `Retry(delay=60000.5) gives a fractional eta: ${retriedFrac}`);
       assert.ok(pipedFrac?.includes('"eta":"<soon> (fractional)"'), `a pipeline delay of 1.5 ms gives a fractional eta: ${pipedFrac}`);
       for (const id of ["m-pipe6", "m-pipe7"]) {
         assert.ok(![...sent, ...delayed].some((m) => m.includes(`"${id}"`)), `${id}: Python's Pipelines raised, nothing sent`);

@@ -117,6 +117,12 @@ def spin(ms):
     return ms
 
 
+@dramatiq.actor(queue_name=Q, store_results=True)
+def retry_later(ms):
+    """Asks to be retried after `ms` (a fraction too: the retry's eta is then a float)."""
+    raise dramatiq.Retry(delay=ms)
+
+
 @dramatiq.actor(queue_name="sink")
 def sink(*args, **kwargs):
     pass
