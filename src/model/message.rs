@@ -166,9 +166,14 @@ impl Message {
     /// accepts it: [`Message::from_dict`], after refusing what Python's constructor
     /// refuses — a key that is no field of a message (`Message.__init__() got an
     /// unexpected keyword argument`), and a missing `args`, `kwargs` or `options`, which
-    /// have no default there. What a worker takes off a queue is read this way, so a
-    /// message Python's worker cannot run is not run here either.
-    pub fn from_python_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
+    /// have no default there. A missing `message_id` is Python's default, a fresh uuid4
+    /// (`fresh_id`, asked only then). What a worker takes off a queue is read this way, so
+    /// a message Python's worker cannot run is not run here either, and one it runs is.
+    pub fn from_python_dict(
+        dict: &Value,
+        default_timestamp: i64,
+        fresh_id: impl FnOnce() -> String,
+    ) -> Result<Message, MessageError> {
         if let Value::Dict(entries) = dict {
             if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
                 return Err(MessageError(format!(
@@ -184,6 +189,11 @@ impl Message {
             // Python's `tuple(None)` fails.
             if dict.get("args") == Some(&Value::Null) {
                 return Err(MessageError("args must be an array".into()));
+            }
+            if dict.get("message_id").is_none() {
+                let mut with_id = entries.clone();
+                with_id.push(("message_id".into(), Value::Str(fresh_id())));
+                return Message::from_dict(&Value::Dict(with_id), default_timestamp);
             }
         }
         Message::from_dict(dict, default_timestamp)
@@ -296,7 +306,8 @@ mod tests {
     fn python_refuses_unknown_and_missing_fields() {
         let base = r#""queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{},"message_id":"m""#;
         let read = |text: String| {
-            Message::from_python_dict(&crate::codec::parser::decode(text.as_bytes()).unwrap(), 0)
+            let dict = crate::codec::parser::decode(text.as_bytes()).unwrap();
+            Message::from_python_dict(&dict, 0, || "fresh".into())
         };
         assert!(read(format!("{{{base}}}")).is_ok());
         assert!(read(format!("{{{base},\"message_timestamp\":5}}")).is_ok());
@@ -307,6 +318,10 @@ mod tests {
             assert!(read(text).is_err(), "{field}");
         }
         assert!(read(format!("{{{base}}}").replace("[]", "null")).is_err());
+        // No message_id: Python's default, a fresh one.
+        let m = read(format!("{{{base}}}").replace(r#","message_id":"m""#, "")).unwrap();
+        assert_eq!(m.message_id, "fresh");
+        assert_eq!(read(format!("{{{base}}}")).unwrap().message_id, "m");
         // The lenient reader (a JS caller's dict) still takes them.
         let lenient = crate::codec::parser::decode(
             br#"{"queue_name":"q","actor_name":"a","message_id":"m","x":1}"#,

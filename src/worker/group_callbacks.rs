@@ -43,8 +43,13 @@ pub struct Completion {
 /// What finishing `message` successfully asks of the worker: a [`Completion`] when it
 /// belongs to a group with callbacks (both options present and, as Python tests them,
 /// truthy), else `None`. A completion id that is no string is an error before anything
-/// (Python's `Barrier` cannot be made of it).
-pub fn completion(message: &Message, now_ms: i64) -> Result<Option<Completion>, MessageError> {
+/// (Python's `Barrier` cannot be made of it). `fresh_id` gives a callback whose dict has no
+/// id one (Python's `Message(**dict)` makes a uuid4).
+pub fn completion(
+    message: &Message,
+    now_ms: i64,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Result<Option<Completion>, MessageError> {
     let uuid = match message.option(UUID_OPTION) {
         Some(Value::Str(s)) if !s.is_empty() => s.clone(),
         Some(v) if v.truthy() => {
@@ -66,7 +71,7 @@ pub fn completion(message: &Message, now_ms: i64) -> Result<Option<Completion>, 
     let mut callbacks = Vec::with_capacity(items.len());
     let mut invalid = None;
     for dict in items {
-        match Message::from_python_dict(dict, now_ms) {
+        match Message::from_python_dict(dict, now_ms, &mut *fresh_id) {
             Ok(m) => callbacks.push(m),
             Err(e) => {
                 invalid = Some(MessageError(format!(
@@ -87,6 +92,10 @@ pub fn completion(message: &Message, now_ms: i64) -> Result<Option<Completion>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh() -> String {
+        "fresh".into()
+    }
 
     fn msg(id: &str, options: Vec<(String, Value)>) -> Message {
         let mut m = Message::from_dict(
@@ -117,7 +126,7 @@ mod tests {
             )
             .into_bytes()
         );
-        let done = completion(&marked, 0).unwrap().unwrap();
+        let done = completion(&marked, 0, &mut fresh).unwrap().unwrap();
         assert_eq!(done.uuid, "u-1");
         assert_eq!(done.callbacks, [cb]);
         assert_eq!(done.invalid, None);
@@ -125,17 +134,17 @@ mod tests {
 
     #[test]
     fn only_members_of_a_group_with_callbacks_complete_anything() {
-        assert_eq!(completion(&msg("a", vec![]), 0).unwrap(), None);
+        assert_eq!(completion(&msg("a", vec![]), 0, &mut fresh).unwrap(), None);
         let empty = mark_child(&msg("b", vec![]), "u", &[]);
         assert_eq!(
-            completion(&empty, 0).unwrap(),
+            completion(&empty, 0, &mut fresh).unwrap(),
             None,
             "no callbacks: nothing to do"
         );
         let no_uuid = mark_child(&msg("c", vec![]), "", &[msg("cb", vec![]).to_dict()]);
-        assert_eq!(completion(&no_uuid, 0).unwrap(), None);
+        assert_eq!(completion(&no_uuid, 0, &mut fresh).unwrap(), None);
         let bad = mark_child(&msg("d", vec![]), "u", &[Value::Int(1)]);
-        let done = completion(&bad, 0).unwrap().unwrap();
+        let done = completion(&bad, 0, &mut fresh).unwrap().unwrap();
         assert!(done.callbacks.is_empty() && done.invalid.is_some());
     }
 
@@ -150,7 +159,7 @@ mod tests {
         extra.push(("zzz".into(), Value::Int(1)));
         let later = msg("cb3", vec![]).to_dict();
         let marked = mark_child(&msg("e", vec![]), "u", &[good, Value::Dict(extra), later]);
-        let done = completion(&marked, 0).unwrap().unwrap();
+        let done = completion(&marked, 0, &mut fresh).unwrap().unwrap();
         let ids: Vec<&str> = done
             .callbacks
             .iter()
@@ -161,7 +170,7 @@ mod tests {
         let mut not_list = msg("f", vec![]);
         not_list.set_option(UUID_OPTION, "u".into());
         not_list.set_option(CALLBACKS_OPTION, "cb".into());
-        let done = completion(&not_list, 0).unwrap().unwrap();
+        let done = completion(&not_list, 0, &mut fresh).unwrap().unwrap();
         assert!(done.callbacks.is_empty() && done.invalid.is_some());
         let mut bad_uuid = msg("g", vec![]);
         bad_uuid.set_option(UUID_OPTION, Value::Int(5));
@@ -169,6 +178,6 @@ mod tests {
             CALLBACKS_OPTION,
             Value::List(vec![msg("cb", vec![]).to_dict()]),
         );
-        assert!(completion(&bad_uuid, 0).is_err());
+        assert!(completion(&bad_uuid, 0, &mut fresh).is_err());
     }
 }

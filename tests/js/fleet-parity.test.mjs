@@ -312,7 +312,7 @@ for (const kind of ["redis", "rabbitmq"]) {
     // Python's consumer crashes on the body and restarts 3 s later, leaving it (and the rest
     // of its prefetched batch) held in its ack set until the worker dies; ours dead-letters
     // it with a logged reason, as it does every body that is not a Dramatiq message.
-    test("a body Python's decoder refuses is run by neither worker", async () => {
+    test("a body Python's decoder refuses is run by neither worker; one without message_id is run by both", async () => {
       const body = (id, change) => {
         const b = {
           queue_name: "pq", actor_name: "ok", args: [id], kwargs: {},
@@ -328,9 +328,11 @@ for (const kind of ["redis", "rabbitmq"]) {
         try {
           await runPython("parity_app.py", ["raw"], { ...conn(), input: JSON.stringify(bodies) });
           await sleep(1000);
+          // A body without message_id is one Python runs (its default: a fresh uuid4).
+          await runPython("parity_app.py", ["raw"], { ...conn(), input: JSON.stringify([body("m-no-id", (b) => delete b.message_id)]) });
           await runPython("parity_app.py", ["send"], { ...conn(), input: '[{"id":"m-after","actor":"ok","args":[1],"options":{"on_success":"sink"}}]' });
           const deadline = Date.now() + 30_000;
-          while ((await resultKeys()).length < 1 && Date.now() < deadline) await sleep(100);
+          while ((await resultKeys()).length < 2 && Date.now() < deadline) await sleep(100);
           await sleep(1000);
         } finally {
           await worker.stop();
@@ -341,9 +343,10 @@ for (const kind of ["redis", "rabbitmq"]) {
       const js = await refused(jsWorker);
       for (const [who, left] of [["Python", py], ["JS", js]]) {
         assert.ok(left["result [1]"], `${who}: the good message after them ran`);
-        assert.equal(Object.keys(left).filter((k) => k.startsWith("result")).length, 1, `${who}: no result but the good one's`);
+        assert.ok(left['result ["m-no-id"]'], `${who}: the message without an id ran`);
+        assert.equal(Object.keys(left).filter((k) => k.startsWith("result")).length, 2, `${who}: no result but the good ones'`);
         const sent = kind === "redis" ? left["dramatiq:sink.msgs"].value : left["amqp sink"];
-        assert.deepEqual(sent.map((m) => m.match(/"m-[a-z-]+"/)[0]), ['"m-after"'], `${who}: only the good message's callback`);
+        assert.deepEqual(sent.map((m) => m.match(/"m-[a-z-]+"/)[0]).sort(), ['"m-after"', '"m-no-id"'], `${who}: only the good messages' callbacks`);
       }
       if (kind === "rabbitmq") {
         assert.equal(py["amqp pq.XQ"].length, 2, "Python rejects both to pq.XQ");

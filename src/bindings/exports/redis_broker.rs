@@ -397,7 +397,8 @@ impl RedisTransport {
                         continue;
                     }
                 };
-                let mut message = match CoreMessage::from_python_dict(&value, now) {
+                let fresh = || uuid4(random_bytes());
+                let mut message = match CoreMessage::from_python_dict(&value, now, fresh) {
                     Ok(m) => m,
                     Err(e) => {
                         bad.push(bad_body(

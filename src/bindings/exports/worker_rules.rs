@@ -602,8 +602,15 @@ pub fn pipe_next(
     } else {
         value_from_js(&result)?
     };
-    let next = pipelines::next_step(message.core(), &result, actor_pipe_ignore, now as i64)
-        .map_err(|e| type_error(&e.to_string()))?;
+    let fresh = || uuid4(random_bytes());
+    let next = pipelines::next_step(
+        message.core(),
+        &result,
+        actor_pipe_ignore,
+        now as i64,
+        fresh,
+    )
+    .map_err(|e| type_error(&e.to_string()))?;
     let Some((next, delay)) = next else {
         return Ok(JsValue::UNDEFINED);
     };
@@ -680,7 +687,8 @@ impl GroupCompletion {
 /// one could not) when it is a member of a group with callbacks, else undefined.
 #[wasm_bindgen(js_name = groupCompletionOf)]
 pub fn group_completion_of(message: &Message, now: f64) -> Result<JsValue, JsValue> {
-    let Some(done) = group_callbacks::completion(message.core(), now as i64)
+    let mut fresh = || uuid4(random_bytes());
+    let Some(done) = group_callbacks::completion(message.core(), now as i64, &mut fresh)
         .map_err(|e| type_error(&e.to_string()))?
     else {
         return Ok(JsValue::UNDEFINED);
