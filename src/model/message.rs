@@ -103,16 +103,7 @@ impl Message {
     /// When a dict that is not a valid message still has a string `message_id`, the error
     /// names it (cut to [`NAMED_ID_CHARS`]), so a log line says which message was refused.
     pub fn from_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
-        Self::read_dict(dict, default_timestamp).map_err(|MessageError(why)| {
-            match dict.get("message_id") {
-                Some(Value::Str(id)) => {
-                    let cut: String = id.chars().take(NAMED_ID_CHARS).collect();
-                    let more = if cut.len() < id.len() { "…" } else { "" };
-                    MessageError(format!("{why} (message_id {cut:?}{more})"))
-                }
-                _ => MessageError(why),
-            }
-        })
+        Self::read_dict(dict, default_timestamp).map_err(|MessageError(why)| named(dict, why))
     }
 
     fn read_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
@@ -176,19 +167,23 @@ impl Message {
     ) -> Result<Message, MessageError> {
         if let Value::Dict(entries) = dict {
             if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
-                return Err(MessageError(format!(
-                    "{} is no field of a message",
-                    py_repr(&Value::Str(key.clone()))
-                )));
+                // Cut as the id is: a hostile producer's key may be megabytes long.
+                let cut: String = key.chars().take(NAMED_ID_CHARS).collect();
+                let more = if cut.len() < key.len() { "…" } else { "" };
+                let why = format!(
+                    "{}{more} is no field of a message",
+                    py_repr(&Value::Str(cut))
+                );
+                return Err(named(dict, why));
             }
             for required in ["args", "kwargs", "options"] {
                 if dict.get(required).is_none() {
-                    return Err(MessageError(format!("{required} is missing")));
+                    return Err(named(dict, format!("{required} is missing")));
                 }
             }
             // Python's `tuple(None)` fails.
             if dict.get("args") == Some(&Value::Null) {
-                return Err(MessageError("args must be an array".into()));
+                return Err(named(dict, "args must be an array".into()));
             }
             if dict.get("message_id").is_none() {
                 let mut with_id = entries.clone();
@@ -214,6 +209,19 @@ impl Message {
                 .map(|(k, v)| format!("{k}={}", py_repr(v))),
         );
         format!("{}({})", self.actor_name, params.join(", "))
+    }
+}
+
+/// `why` a dict is refused, naming its `message_id` when it has a string one (cut to
+/// [`NAMED_ID_CHARS`]), so a log line says which message was refused.
+fn named(dict: &Value, why: String) -> MessageError {
+    match dict.get("message_id") {
+        Some(Value::Str(id)) => {
+            let cut: String = id.chars().take(NAMED_ID_CHARS).collect();
+            let more = if cut.len() < id.len() { "…" } else { "" };
+            MessageError(format!("{why} (message_id {cut:?}{more})"))
+        }
+        _ => MessageError(why),
     }
 }
 
@@ -312,7 +320,10 @@ mod tests {
         assert!(read(format!("{{{base}}}")).is_ok());
         assert!(read(format!("{{{base},\"message_timestamp\":5}}")).is_ok());
         let err = read(format!("{{{base},\"zzz\":1}}")).unwrap_err();
-        assert!(err.0.contains("'zzz'"), "{err}");
+        assert_eq!(err.0, r#"'zzz' is no field of a message (message_id "m")"#);
+        let huge = "k".repeat(10_000);
+        let err = read(format!("{{{base},\"{huge}\":1}}")).unwrap_err();
+        assert!(err.0.len() < 200, "{err}");
         for field in ["args", "kwargs", "options"] {
             let text = format!("{{{base}}}").replace(&format!("\"{field}\""), "\"other\"");
             assert!(read(text).is_err(), "{field}");
