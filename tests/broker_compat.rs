@@ -179,7 +179,7 @@ fn enqueue_reproduces_dramatiqs_redis_writes() {
             _ => None,
         };
         let now = eta.map(|e| e - 5000).unwrap_or(stored.message_timestamp);
-        let delay = eta.map(|_| 5000);
+        let delay = eta.map(|_| 5000.0);
         let prepared = prepare(&as_sent(&stored), delay, now, uuid_bytes(&id));
         // (Compared as bytes: NaN is not equal to itself.)
         assert_eq!(

@@ -154,7 +154,7 @@ fn the_script_runs_on_a_real_server() {
     );
 
     // A delayed message: on default.DQ with an eta; when due, moved to default.
-    let delayed = prepare(&add("[5]", "m4"), Some(30), now, [4; 16]);
+    let delayed = prepare(&add("[5]", "m4"), Some(30.0), now, [4; 16]);
     parse_done(&redis.dispatch(&d.enqueue_message(&delayed, now, false).unwrap())).unwrap();
     let fetched = parse_fetch(&redis.dispatch(&d.fetch("default.DQ", 8000, now, false))).unwrap();
     let mut held = decoded(&fetched.bodies[0]);

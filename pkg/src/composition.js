@@ -202,6 +202,10 @@ export class Group {
       error.code = "GROUP_CALLBACKS_MISSING";
       throw error;
     }
+    if (this.children.length === 0) {
+      // Python's `Barrier.create(0)` asserts in `run()`: no barrier, nothing sent.
+      throw new RangeError("a group with completion callbacks has no children: its barrier needs at least one party");
+    }
     const completion = new GroupCompletion();
     const uuid = completion.uuid;
     try {

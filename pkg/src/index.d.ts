@@ -1338,7 +1338,8 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   /** Enqueues every child. With completion callbacks: first creates Dramatiq's barrier (a
    * fresh UUID, as many parties as children) and marks each child with
    * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
-   * `GroupCallbacks` middleware. */
+   * `GroupCallbacks` middleware, and (a `RangeError`) when the group has no children, as
+   * Python's `Barrier.create(0)` asserts. */
   run(options?: { delay?: number | undefined }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;

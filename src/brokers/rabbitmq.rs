@@ -299,7 +299,7 @@ pub fn broker_priority(message: &Message) -> Result<Option<u8>, BrokerError> {
 /// id is added). Declare [`declarations`] of the message's queue first.
 pub fn publish(
     message: &Message,
-    delay_ms: Option<u64>,
+    delay_ms: Option<f64>,
     now_ms: i64,
     confirm_delivery: bool,
 ) -> Result<(Message, Publish), BrokerError> {
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn delayed_messages_go_to_the_delay_queue_with_an_eta() {
         let m = message(vec![("broker_priority".into(), 3.into())]);
-        let (sent, p) = publish(&m, Some(5000), 1_000, false).unwrap();
+        let (sent, p) = publish(&m, Some(5000.0), 1_000, false).unwrap();
         assert_eq!(sent.queue_name, "default.DQ");
         assert_eq!(p.routing_key, "default.DQ");
         assert_eq!(sent.option("eta"), Some(&Value::Int(6000)));

@@ -41,6 +41,17 @@ pub struct Message {
 /// producer's id may be megabytes long.
 pub const NAMED_ID_CHARS: usize = 100;
 
+/// The fields of a message, in wire order: `dramatiq.Message`'s and no others.
+pub const FIELDS: [&str; 7] = [
+    "queue_name",
+    "actor_name",
+    "args",
+    "kwargs",
+    "options",
+    "message_id",
+    "message_timestamp",
+];
+
 /// Why a message dict could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid message: {0}")]
@@ -92,16 +103,7 @@ impl Message {
     /// When a dict that is not a valid message still has a string `message_id`, the error
     /// names it (cut to [`NAMED_ID_CHARS`]), so a log line says which message was refused.
     pub fn from_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
-        Self::read_dict(dict, default_timestamp).map_err(|MessageError(why)| {
-            match dict.get("message_id") {
-                Some(Value::Str(id)) => {
-                    let cut: String = id.chars().take(NAMED_ID_CHARS).collect();
-                    let more = if cut.len() < id.len() { "…" } else { "" };
-                    MessageError(format!("{why} (message_id {cut:?}{more})"))
-                }
-                _ => MessageError(why),
-            }
-        })
+        Self::read_dict(dict, default_timestamp).map_err(|MessageError(why)| named(dict, why))
     }
 
     fn read_dict(dict: &Value, default_timestamp: i64) -> Result<Message, MessageError> {
@@ -151,6 +153,47 @@ impl Message {
         })
     }
 
+    /// Reads a message dict as Python's `Message(**fields)` (and so `Message.decode`)
+    /// accepts it: [`Message::from_dict`], after refusing what Python's constructor
+    /// refuses — a key that is no field of a message (`Message.__init__() got an
+    /// unexpected keyword argument`), and a missing `args`, `kwargs` or `options`, which
+    /// have no default there. A missing `message_id` is Python's default, a fresh uuid4
+    /// (`fresh_id`, asked only then). What a worker takes off a queue is read this way, so
+    /// a message Python's worker cannot run is not run here either, and one it runs is.
+    pub fn from_python_dict(
+        dict: &Value,
+        default_timestamp: i64,
+        fresh_id: impl FnOnce() -> String,
+    ) -> Result<Message, MessageError> {
+        if let Value::Dict(entries) = dict {
+            if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
+                // Cut as the id is: a hostile producer's key may be megabytes long.
+                let cut: String = key.chars().take(NAMED_ID_CHARS).collect();
+                let more = if cut.len() < key.len() { "…" } else { "" };
+                let why = format!(
+                    "{}{more} is no field of a message",
+                    py_repr(&Value::Str(cut))
+                );
+                return Err(named(dict, why));
+            }
+            for required in ["args", "kwargs", "options"] {
+                if dict.get(required).is_none() {
+                    return Err(named(dict, format!("{required} is missing")));
+                }
+            }
+            // Python's `tuple(None)` fails.
+            if dict.get("args") == Some(&Value::Null) {
+                return Err(named(dict, "args must be an array".into()));
+            }
+            if dict.get("message_id").is_none() {
+                let mut with_id = entries.clone();
+                with_id.push(("message_id".into(), Value::Str(fresh_id())));
+                return Message::from_dict(&Value::Dict(with_id), default_timestamp);
+            }
+        }
+        Message::from_dict(dict, default_timestamp)
+    }
+
     /// The bytes Dramatiq's `JSONEncoder` writes for this message.
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(&self.to_dict())
@@ -166,6 +209,19 @@ impl Message {
                 .map(|(k, v)| format!("{k}={}", py_repr(v))),
         );
         format!("{}({})", self.actor_name, params.join(", "))
+    }
+}
+
+/// `why` a dict is refused, naming its `message_id` when it has a string one (cut to
+/// [`NAMED_ID_CHARS`]), so a log line says which message was refused.
+fn named(dict: &Value, why: String) -> MessageError {
+    match dict.get("message_id") {
+        Some(Value::Str(id)) => {
+            let cut: String = id.chars().take(NAMED_ID_CHARS).collect();
+            let more = if cut.len() < id.len() { "…" } else { "" };
+            MessageError(format!("{why} (message_id {cut:?}{more})"))
+        }
+        _ => MessageError(why),
     }
 }
 
@@ -252,6 +308,37 @@ mod tests {
         );
         assert!(said.ends_with("\"…)"), "{said}");
         assert!(said.chars().count() < 200, "{said}");
+    }
+
+    #[test]
+    fn python_refuses_unknown_and_missing_fields() {
+        let base = r#""queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{},"message_id":"m""#;
+        let read = |text: String| {
+            let dict = crate::codec::parser::decode(text.as_bytes()).unwrap();
+            Message::from_python_dict(&dict, 0, || "fresh".into())
+        };
+        assert!(read(format!("{{{base}}}")).is_ok());
+        assert!(read(format!("{{{base},\"message_timestamp\":5}}")).is_ok());
+        let err = read(format!("{{{base},\"zzz\":1}}")).unwrap_err();
+        assert_eq!(err.0, r#"'zzz' is no field of a message (message_id "m")"#);
+        let huge = "k".repeat(10_000);
+        let err = read(format!("{{{base},\"{huge}\":1}}")).unwrap_err();
+        assert!(err.0.len() < 200, "{err}");
+        for field in ["args", "kwargs", "options"] {
+            let text = format!("{{{base}}}").replace(&format!("\"{field}\""), "\"other\"");
+            assert!(read(text).is_err(), "{field}");
+        }
+        assert!(read(format!("{{{base}}}").replace("[]", "null")).is_err());
+        // No message_id: Python's default, a fresh one.
+        let m = read(format!("{{{base}}}").replace(r#","message_id":"m""#, "")).unwrap();
+        assert_eq!(m.message_id, "fresh");
+        assert_eq!(read(format!("{{{base}}}")).unwrap().message_id, "m");
+        // The lenient reader (a JS caller's dict) still takes them.
+        let lenient = crate::codec::parser::decode(
+            br#"{"queue_name":"q","actor_name":"a","message_id":"m","x":1}"#,
+        )
+        .unwrap();
+        assert!(Message::from_dict(&lenient, 0).is_ok());
     }
 
     #[test]

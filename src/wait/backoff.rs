@@ -78,13 +78,29 @@ pub fn compute_backoff_with(
     max_ms: f64,
     jitter: &mut Jitter,
 ) -> (u32, f64) {
-    let exponent = attempts.min(MAX_EXPONENT);
-    let mut backoff = factor_ms * 2f64.powi(exponent as i32);
-    backoff = (backoff * jitter.uniform(1.0, 2.0)).trunc();
+    let backoff = backoff_ms(f64::from(attempts), factor_ms, max_ms, jitter);
+    (attempts.saturating_add(1), backoff)
+}
+
+/// The delay of [`compute_backoff_with`] for any count Python's `Retries` may hand it: a
+/// message's `retries` option can be negative or fractional (`2 ** -4`, `2 ** 1.5`). Not
+/// finite where Python's `int(…)` of it raises (a NaN count or factor, an infinite one).
+pub fn backoff_ms(attempts: f64, factor_ms: f64, max_ms: f64, jitter: &mut Jitter) -> f64 {
+    // Python's `min(attempts, 32)` keeps a NaN count (its first argument) as it is.
+    let exponent = if attempts > f64::from(MAX_EXPONENT) {
+        f64::from(MAX_EXPONENT)
+    } else {
+        attempts
+    };
+    let mut backoff = (factor_ms * 2f64.powf(exponent) * jitter.uniform(1.0, 2.0)).trunc();
+    if !backoff.is_finite() {
+        // Python's first `int(…)` raises here, before any cap.
+        return backoff;
+    }
     if backoff > max_ms {
         backoff = (max_ms * jitter.uniform(0.5, 1.0)).trunc();
     }
-    (attempts.saturating_add(1), backoff)
+    backoff
 }
 
 #[cfg(test)]

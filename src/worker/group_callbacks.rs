@@ -25,14 +25,31 @@ pub fn mark_child(message: &Message, uuid: &str, callbacks: &[Value]) -> Message
     marked
 }
 
-/// What finishing `message` successfully asks of the worker: `Some((barrier key,
-/// callbacks))` when it belongs to a group with callbacks (both options present and, as
-/// Python tests them, truthy), else `None`. Callbacks that are not message dicts are an
-/// error (Python's `Message(**dict)` raises too).
+/// What finishing a group's member asks of the worker once the barrier clears: the
+/// callbacks to enqueue, in order, and, when one of them is not a message Python's
+/// `Message(**dict)` builds, why (Python's hook raises there: the callbacks before it were
+/// enqueued, the rest never are). Python decrements the barrier before it reads them, so
+/// a bad callback still counts the member: the worker waits on the barrier first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The barrier's key: the group's completion id.
+    pub uuid: String,
+    /// The callbacks to enqueue when the barrier clears, up to the first invalid one.
+    pub callbacks: Vec<Message>,
+    /// Why the callback after `callbacks` could not be read, if one could not.
+    pub invalid: Option<MessageError>,
+}
+
+/// What finishing `message` successfully asks of the worker: a [`Completion`] when it
+/// belongs to a group with callbacks (both options present and, as Python tests them,
+/// truthy), else `None`. A completion id that is no string is an error before anything
+/// (Python's `Barrier` cannot be made of it). `fresh_id` gives a callback whose dict has no
+/// id one (Python's `Message(**dict)` makes a uuid4).
 pub fn completion(
     message: &Message,
     now_ms: i64,
-) -> Result<Option<(String, Vec<Message>)>, MessageError> {
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Result<Option<Completion>, MessageError> {
     let uuid = match message.option(UUID_OPTION) {
         Some(Value::Str(s)) if !s.is_empty() => s.clone(),
         Some(v) if v.truthy() => {
@@ -40,23 +57,45 @@ pub fn completion(
         }
         _ => return Ok(None),
     };
-    let callbacks = match message.option(CALLBACKS_OPTION) {
-        Some(Value::List(items)) if !items.is_empty() => items,
+    let items = match message.option(CALLBACKS_OPTION) {
+        Some(Value::List(items)) if !items.is_empty() => items.as_slice(),
         Some(v) if v.truthy() => {
-            return Err(MessageError(format!("{CALLBACKS_OPTION} must be a list")));
+            return Ok(Some(Completion {
+                uuid,
+                callbacks: Vec::new(),
+                invalid: Some(MessageError(format!("{CALLBACKS_OPTION} must be a list"))),
+            }));
         }
         _ => return Ok(None),
     };
-    let callbacks = callbacks
-        .iter()
-        .map(|dict| Message::from_dict(dict, now_ms))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some((uuid, callbacks)))
+    let mut callbacks = Vec::with_capacity(items.len());
+    let mut invalid = None;
+    for dict in items {
+        match Message::from_python_dict(dict, now_ms, &mut *fresh_id) {
+            Ok(m) => callbacks.push(m),
+            Err(e) => {
+                invalid = Some(MessageError(format!(
+                    "a completion callback of group {uuid}: {}",
+                    e.0
+                )));
+                break;
+            }
+        }
+    }
+    Ok(Some(Completion {
+        uuid,
+        callbacks,
+        invalid,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh() -> String {
+        "fresh".into()
+    }
 
     fn msg(id: &str, options: Vec<(String, Value)>) -> Message {
         let mut m = Message::from_dict(
@@ -87,23 +126,58 @@ mod tests {
             )
             .into_bytes()
         );
-        let (uuid, callbacks) = completion(&marked, 0).unwrap().unwrap();
-        assert_eq!(uuid, "u-1");
-        assert_eq!(callbacks, [cb]);
+        let done = completion(&marked, 0, &mut fresh).unwrap().unwrap();
+        assert_eq!(done.uuid, "u-1");
+        assert_eq!(done.callbacks, [cb]);
+        assert_eq!(done.invalid, None);
     }
 
     #[test]
     fn only_members_of_a_group_with_callbacks_complete_anything() {
-        assert_eq!(completion(&msg("a", vec![]), 0).unwrap(), None);
+        assert_eq!(completion(&msg("a", vec![]), 0, &mut fresh).unwrap(), None);
         let empty = mark_child(&msg("b", vec![]), "u", &[]);
         assert_eq!(
-            completion(&empty, 0).unwrap(),
+            completion(&empty, 0, &mut fresh).unwrap(),
             None,
             "no callbacks: nothing to do"
         );
         let no_uuid = mark_child(&msg("c", vec![]), "", &[msg("cb", vec![]).to_dict()]);
-        assert_eq!(completion(&no_uuid, 0).unwrap(), None);
+        assert_eq!(completion(&no_uuid, 0, &mut fresh).unwrap(), None);
         let bad = mark_child(&msg("d", vec![]), "u", &[Value::Int(1)]);
-        assert!(completion(&bad, 0).is_err());
+        let done = completion(&bad, 0, &mut fresh).unwrap().unwrap();
+        assert!(done.callbacks.is_empty() && done.invalid.is_some());
+    }
+
+    #[test]
+    fn callbacks_are_read_as_python_builds_them_up_to_the_first_it_cannot() {
+        // Python: `Message(**dict)` per callback after the barrier cleared; an unknown key
+        // raises there, so the ones before it are sent and the rest are not.
+        let good = msg("cb1", vec![]).to_dict();
+        let Value::Dict(mut extra) = msg("cb2", vec![]).to_dict() else {
+            panic!()
+        };
+        extra.push(("zzz".into(), Value::Int(1)));
+        let later = msg("cb3", vec![]).to_dict();
+        let marked = mark_child(&msg("e", vec![]), "u", &[good, Value::Dict(extra), later]);
+        let done = completion(&marked, 0, &mut fresh).unwrap().unwrap();
+        let ids: Vec<&str> = done
+            .callbacks
+            .iter()
+            .map(|m| m.message_id.as_str())
+            .collect();
+        assert_eq!(ids, ["cb1"]);
+        assert!(done.invalid.unwrap().0.contains("'zzz'"));
+        let mut not_list = msg("f", vec![]);
+        not_list.set_option(UUID_OPTION, "u".into());
+        not_list.set_option(CALLBACKS_OPTION, "cb".into());
+        let done = completion(&not_list, 0, &mut fresh).unwrap().unwrap();
+        assert!(done.callbacks.is_empty() && done.invalid.is_some());
+        let mut bad_uuid = msg("g", vec![]);
+        bad_uuid.set_option(UUID_OPTION, Value::Int(5));
+        bad_uuid.set_option(
+            CALLBACKS_OPTION,
+            Value::List(vec![msg("cb", vec![]).to_dict()]),
+        );
+        assert!(completion(&bad_uuid, 0, &mut fresh).is_err());
     }
 }

@@ -45,37 +45,53 @@ pub fn pipes_onward(message: &Message) -> bool {
 }
 
 /// The next step of a pipeline after `message` returned `result`, and the delay to
-/// enqueue it with (its `delay` option); `None` at the end of the chain.
+/// enqueue it with (its `delay` option); `None` at the end of the chain. `fresh_id` is the
+/// step's id when its dict has none (Python's `Message(**dict)` makes a uuid4).
 pub fn next_step(
     message: &Message,
     result: &Value,
     actor_pipe_ignore: bool,
     now_ms: i64,
-) -> Result<Option<(Message, Option<u64>)>, MessageError> {
+    fresh_id: impl FnOnce() -> String,
+) -> Result<Option<(Message, Option<f64>)>, MessageError> {
     let Some(target) = option(&message.options, "pipe_target").filter(|t| **t != Value::Null)
     else {
         return Ok(None);
     };
-    let mut next = Message::from_dict(target, now_ms)
+    let mut next = Message::from_python_dict(target, now_ms, fresh_id)
         .map_err(|e| MessageError(format!("pipe_target of {}: {}", message.message_id, e.0)))?;
     let ignore =
         option(&next.options, "pipe_ignore").is_some_and(Value::truthy) || actor_pipe_ignore;
     if !ignore {
         next.args.push(result.clone());
     }
-    // Python enqueues with any number as the delay (`delay is not None`): a fraction to the
-    // millisecond below it, a negative one (an eta already past) as 0, both on the delay
-    // queue. Anything else is no delay (Python would fail to add it to the clock).
-    let delay = option(&next.options, "delay")
-        .and_then(Value::as_number)
-        .filter(|ms| ms.is_finite())
-        .map(|ms| ms.clamp(0.0, 9_007_199_254_740_991.0).trunc() as u64);
+    // Python enqueues with any number as the delay (`delay is not None`): a fraction kept
+    // (its eta is then a float, `now + 1.5`), a negative one (an eta already past) as 0,
+    // both on the delay queue. A delay that is no number fails Python's `now + delay`,
+    // so the step is not sent: an error here too.
+    let delay = match option(&next.options, "delay") {
+        None | Some(Value::Null) => None,
+        Some(given) => match given.as_number() {
+            Some(ms) if ms.is_finite() => Some(ms.clamp(0.0, 9_007_199_254_740_991.0)),
+            Some(_) => None,
+            None => {
+                return Err(MessageError(format!(
+                    "pipe_target of {}: its delay is not a number",
+                    message.message_id
+                )))
+            }
+        },
+    };
     Ok(Some((next, delay)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh() -> String {
+        "fresh".into()
+    }
 
     fn step(id: &str, args: Vec<Value>) -> Message {
         Message {
@@ -113,13 +129,13 @@ mod tests {
             step("a", vec![1.into(), 2.into()]),
             step("b", vec![3.into()]),
         ]);
-        let (next, delay) = next_step(&linked[0], &Value::Int(3), false, 0)
+        let (next, delay) = next_step(&linked[0], &Value::Int(3), false, 0, fresh)
             .unwrap()
             .unwrap();
         assert_eq!(next.message_id, "b");
         assert_eq!(next.args, vec![Value::Int(3), Value::Int(3)]);
         assert_eq!(delay, None);
-        let (ignored, _) = next_step(&linked[0], &Value::Int(3), true, 0)
+        let (ignored, _) = next_step(&linked[0], &Value::Int(3), true, 0, fresh)
             .unwrap()
             .unwrap();
         assert_eq!(ignored.args, vec![Value::Int(3)]);
@@ -128,24 +144,27 @@ mod tests {
         quiet.set_option("pipe_ignore", true.into());
         quiet.set_option("delay", 25.into());
         let linked = link(vec![step("a", vec![]), quiet]);
-        let (next, delay) = next_step(&linked[0], &Value::Int(9), false, 0)
+        let (next, delay) = next_step(&linked[0], &Value::Int(9), false, 0, fresh)
             .unwrap()
             .unwrap();
         assert!(next.args.is_empty());
-        assert_eq!(delay, Some(25));
-        assert_eq!(next_step(&linked[1], &Value::Null, false, 0).unwrap(), None);
+        assert_eq!(delay, Some(25.0));
+        assert_eq!(
+            next_step(&linked[1], &Value::Null, false, 0, fresh).unwrap(),
+            None
+        );
         // Any number delays, as Python's `delay is not None`: a fraction, a negative, `true`.
         for (given, want) in [
-            (Value::Float(1.5), Some(1)),
-            (Value::Int(-5), Some(0)),
-            (Value::Bool(true), Some(1)),
-            (Value::Int(0), Some(0)),
-            (Value::Str("soon".into()), None),
+            (Value::Float(1.5), Some(1.5)),
+            (Value::Int(-5), Some(0.0)),
+            (Value::Bool(true), Some(1.0)),
+            (Value::Int(0), Some(0.0)),
+            (Value::Null, None),
         ] {
             let mut later = step("b", vec![]);
             later.set_option("delay", given.clone());
             let linked = link(vec![step("a", vec![]), later]);
-            let (_, delay) = next_step(&linked[0], &Value::Null, false, 0)
+            let (_, delay) = next_step(&linked[0], &Value::Null, false, 0, fresh)
                 .unwrap()
                 .unwrap();
             assert_eq!(delay, want, "{given:?}");
@@ -153,10 +172,19 @@ mod tests {
     }
 
     #[test]
+    fn a_delay_that_is_no_number_sends_nothing() {
+        // Python's `current_millis() + "soon"` raises in the hook: no next step.
+        let mut later = step("b", vec![]);
+        later.set_option("delay", "soon".into());
+        let linked = link(vec![step("a", vec![]), later]);
+        assert!(next_step(&linked[0], &Value::Null, false, 0, fresh).is_err());
+    }
+
+    #[test]
     fn a_corrupt_target_is_an_error_not_a_panic() {
         let mut m = step("a", vec![]);
         m.set_option("pipe_target", Value::from("nonsense"));
-        let err = next_step(&m, &Value::Null, false, 0).unwrap_err();
+        let err = next_step(&m, &Value::Null, false, 0, fresh).unwrap_err();
         assert!(err.0.contains("pipe_target of a"), "{err}");
     }
 }

@@ -75,12 +75,22 @@ pub fn check_actor_options(given: &[(String, String)], allowed: &[String]) -> Re
 
 /// What `broker.enqueue(message, delay=…)` puts on the queue: a copy on the delay queue
 /// with an `eta` option. Its key is unchanged, since keys use the canonical queue name.
-pub fn delayed(message: &Message, delay_ms: u64, now_ms: i64) -> Message {
+pub fn delayed(message: &Message, delay_ms: f64, now_ms: i64) -> Message {
     let mut copy = message.clone();
     copy.queue_name = delay_queue_name(&message.queue_name);
-    let eta = now_ms.saturating_add(i64::try_from(delay_ms).unwrap_or(i64::MAX));
-    copy.set_option("eta", Value::Int(eta));
+    copy.set_option("eta", eta_after(now_ms, delay_ms));
     copy
+}
+
+/// Python's `current_millis() + delay`: a whole delay keeps the eta an integer, a
+/// fractional one (a pipeline step's `delay: 1.5`, a `Retry(delay=2.5)`) makes it a float
+/// (`1765000000124.5`), which is what a Python producer or worker writes.
+pub fn eta_after(now_ms: i64, delay_ms: f64) -> Value {
+    if delay_ms.fract() == 0.0 && delay_ms.abs() < 9.2e18 {
+        Value::Int(now_ms.saturating_add(delay_ms as i64))
+    } else {
+        Value::Float(now_ms as f64 + delay_ms)
+    }
 }
 
 /// When a delayed message is due (its `eta` option), if it has one.
@@ -122,7 +132,7 @@ mod tests {
     #[test]
     fn delay_moves_to_dq_and_keeps_the_key() {
         let m = message();
-        let d = delayed(&m, 50, 2_000);
+        let d = delayed(&m, 50.0, 2_000);
         assert_eq!(d.queue_name, "default.DQ");
         assert_eq!(eta(&d), Some(2_050.0));
         assert_eq!(
@@ -137,7 +147,16 @@ mod tests {
         assert_eq!(eta(&back), None);
         assert_eq!(key(&back), key(&m));
         // Delaying twice does not stack suffixes.
-        assert_eq!(delayed(&d, 1, 0).queue_name, "default.DQ");
+        assert_eq!(delayed(&d, 1.0, 0).queue_name, "default.DQ");
+        // A fractional delay makes a float eta, as Python's `int + float`.
+        assert_eq!(
+            option(&delayed(&m, 1.5, 2_000).options, "eta"),
+            Some(&Value::Float(2_001.5))
+        );
+        assert_eq!(
+            option(&delayed(&m, 0.0, 2_000).options, "eta"),
+            Some(&Value::Int(2_000))
+        );
         assert_eq!(dead_letter_queue_name("q.DQ"), "q.XQ");
     }
 

@@ -5,7 +5,7 @@
 //! bumped. Which one, and how long the delay, is decided here; the worker acts on it.
 
 use crate::codec::value::{option, Value};
-use crate::wait::backoff::{compute_backoff_with, Jitter};
+use crate::wait::backoff::{backoff_ms, Jitter};
 
 /// Dramatiq's default `max_retries`.
 pub const DEFAULT_MAX_RETRIES: u64 = 20;
@@ -42,7 +42,7 @@ impl Default for Retries {
 
 /// What happens to a message whose actor raised. Dramatiq bumps the `retries` option on
 /// every failure, before deciding, unless a `throws` class matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Retry {
     /// A `throws` class matched: fail it, options untouched.
     Abort,
@@ -50,45 +50,110 @@ pub enum Retry {
     /// nacked and, with results on, its exception stored.
     Fail {
         /// The new value of the message's `retries` option.
-        retries: u64,
+        retries: Value,
     },
     /// Re-enqueue it after `delay_ms`, with its `retries` option set to `retries`.
     Again {
         /// The new value of the message's `retries` option.
-        retries: u64,
-        /// The delay before the next attempt.
-        delay_ms: u64,
+        retries: Value,
+        /// The delay before the next attempt (whole, or as a `Retry` error asked).
+        delay_ms: f64,
+    },
+    /// Python's `Retries` hook raised: the `retries` option is no number (`"x" + 1`), or
+    /// a NaN count made the back-off `int(nan)`. The message is neither retried nor
+    /// failed, so the worker acks it (Python logs the hook's failure and goes on).
+    /// `retries`: the bumped count when Python had already written it (NaN), else `None`
+    /// (the options are untouched).
+    Broken {
+        /// The new value of the `retries` option, when Python set it before raising.
+        retries: Option<Value>,
     },
 }
 
 /// What the worker knows about the failure beyond the options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Failure {
     /// The exception matched the actor's or message's `throws` classes.
     pub thrown: bool,
     /// The actor's `retry_when(retries, error)` answer, when it has one.
     pub retry_when: Option<bool>,
     /// The delay a `Retry` error asked for.
-    pub requested_delay_ms: Option<u64>,
+    pub requested_delay_ms: Option<f64>,
 }
 
-/// How many times a message has been retried (its `retries` option; anything but a
-/// count reads as 0, so a hostile option cannot stop the decision).
-pub fn retries_so_far(message_options: &[(String, Value)]) -> u64 {
-    option(message_options, "retries")
-        .and_then(Value::as_count)
-        .unwrap_or(0)
+/// How many times a message has been retried, as Python's `Retries` reads its `retries`
+/// option (`setdefault("retries", 0)`): any number it can add 1 to (a negative count, a
+/// fraction, `true`), as a float for comparisons; `None` for anything else (a string,
+/// `null`, a list), on which Python's `+= 1` raises.
+pub fn retries_so_far(message_options: &[(String, Value)]) -> Option<f64> {
+    match option(message_options, "retries") {
+        None => Some(0.0),
+        Some(v) => v.as_number(),
+    }
+}
+
+/// The `retries` option after Python's `message.options["retries"] += 1`: an int stays an
+/// int (a big one too), a float a float, `true` becomes 2; `None` where Python raises.
+fn bumped(message_options: &[(String, Value)]) -> Option<Value> {
+    match option(message_options, "retries") {
+        None => Some(Value::Int(1)),
+        Some(Value::Int(n)) => Some(match n.checked_add(1) {
+            Some(next) => Value::Int(next),
+            None => Value::BigInt("9223372036854775808".into()),
+        }),
+        Some(Value::BigInt(digits)) => Some(Value::BigInt(plus_one(digits))),
+        Some(Value::Float(x)) => Some(Value::Float(x + 1.0)),
+        Some(Value::Bool(b)) => Some(Value::Int(i64::from(*b) + 1)),
+        Some(_) => None,
+    }
+}
+
+/// A big integer's decimal text plus one (beyond i64 either way, so never crossing zero).
+fn plus_one(digits: &str) -> String {
+    let (negative, magnitude) = match digits.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, digits),
+    };
+    let mut out: Vec<u8> = magnitude.bytes().collect();
+    // Add one to the magnitude of a positive number, take one from a negative one's.
+    let mut carry = true;
+    for digit in out.iter_mut().rev() {
+        if !carry {
+            break;
+        }
+        match (negative, *digit) {
+            (false, b'9') => *digit = b'0',
+            (true, b'0') => *digit = b'9',
+            (false, d) => {
+                *digit = d.wrapping_add(1);
+                carry = false;
+            }
+            (true, d) => {
+                *digit = d.wrapping_sub(1);
+                carry = false;
+            }
+        }
+    }
+    if carry && !negative {
+        out.insert(0, b'1');
+    }
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    if negative {
+        let trimmed = text.trim_start_matches('0');
+        text = format!("-{}", if trimmed.is_empty() { "0" } else { trimmed });
+    }
+    text
 }
 
 /// Whether `retries` has reached a message's or actor's `max_retries`: Python's
 /// `retries >= max_retries`, numeric whatever the number's type (a limit of `1.5` allows two
-/// retries, `true` one); `null` never ends. A value Python could not compare (a string, a
-/// list) ends the retries, so a hostile option cannot retry a message forever.
-fn reached(retries: u64, limit: &Value) -> bool {
+/// retries, `true` one); `null` never ends. `None` for a value Python cannot compare with a
+/// number (a string, a list): its hook raises there.
+fn reached(retries: f64, limit: &Value) -> Option<bool> {
     match limit {
-        Value::Null => false,
+        Value::Null => Some(false),
         // NaN compares false in Python too: it retries forever, as a `null` limit does.
-        limit => limit.as_number().is_none_or(|max| retries as f64 >= max),
+        limit => limit.as_number().map(|max| retries >= max),
     }
 }
 
@@ -122,44 +187,68 @@ impl Retries {
         if failure.thrown {
             return Retry::Abort;
         }
-        let retries = retries_so_far(message_options);
+        let (Some(retries), Some(next)) =
+            (retries_so_far(message_options), bumped(message_options))
+        else {
+            return Retry::Broken { retries: None };
+        };
         let exhausted = match failure.retry_when {
             Some(again) => !again,
             None => match option(message_options, "max_retries")
                 .or_else(|| option(actor_options, "max_retries"))
             {
-                None => self.max_retries.is_some_and(|max| retries >= max),
-                Some(limit) => reached(retries, limit),
+                None => self.max_retries.is_some_and(|max| retries >= max as f64),
+                Some(limit) => match reached(retries, limit) {
+                    Some(reached) => reached,
+                    // `retries >= "3"` raises in Python, after the count was bumped.
+                    None => {
+                        return Retry::Broken {
+                            retries: Some(next),
+                        }
+                    }
+                },
             },
         };
         if exhausted {
-            return Retry::Fail {
-                retries: retries.saturating_add(1),
-            };
+            return Retry::Fail { retries: next };
         }
         let delay_ms = match failure.requested_delay_ms {
             Some(ms) => ms,
             None => {
-                // Any number is Python's to multiply (10.5 ms, `true`); anything else (which
-                // Python would choke on) reads as the default, so a hostile option cannot
-                // stop the decision. A negative back-off is due at once, as Python's past eta.
-                let pick = |name: &str, default: u64| {
-                    option(message_options, name)
-                        .or_else(|| option(actor_options, name))
-                        .and_then(Value::as_number)
-                        .filter(|ms| ms.is_finite())
-                        .unwrap_or(default as f64)
+                // Any number is Python's to multiply (10.5 ms, `true`); a present option
+                // that is no number (`null`, `"x"`) makes Python's arithmetic raise, as do
+                // a NaN or infinite delay (`int(nan)`): the hook fails, after the count was
+                // bumped. A negative back-off is due at once, as Python's past eta.
+                let broken = Retry::Broken {
+                    retries: Some(next.clone()),
                 };
-                let factor = pick("min_backoff", self.min_backoff_ms);
-                let max =
-                    pick("max_backoff", self.max_backoff_ms).min(DEFAULT_MAX_BACKOFF_MS as f64);
-                let attempts = u32::try_from(retries).unwrap_or(u32::MAX);
-                // `as` saturates: a negative delay is 0.
-                compute_backoff_with(attempts, factor, max, jitter).1 as u64
+                let pick = |name: &str, default: u64| match option(message_options, name)
+                    .or_else(|| option(actor_options, name))
+                {
+                    None => Some(default as f64),
+                    Some(v) => v.as_number(),
+                };
+                let (Some(factor), Some(max)) = (
+                    pick("min_backoff", self.min_backoff_ms),
+                    pick("max_backoff", self.max_backoff_ms),
+                ) else {
+                    return broken;
+                };
+                // Python's `min(max_backoff, DEFAULT)` keeps a NaN (its first argument).
+                let cap = DEFAULT_MAX_BACKOFF_MS as f64;
+                let max = if max > cap { cap } else { max };
+                // Python's `min(retries, 32)` as the exponent: a negative count backs off
+                // less than `min_backoff` (-4: a sixteenth), a fraction in between.
+                let delay = backoff_ms(retries, factor, max, jitter);
+                if !delay.is_finite() {
+                    return broken;
+                }
+                // A negative one is due at once.
+                delay.max(0.0)
             }
         };
         Retry::Again {
-            retries: retries.saturating_add(1),
+            retries: next,
             delay_ms,
         }
     }
@@ -183,7 +272,12 @@ mod tests {
             Failure::default(),
         );
         // Bumped to 1 even so: the vectors record `retries: 1` at nack.
-        assert_eq!(r, Retry::Fail { retries: 1 });
+        assert_eq!(
+            r,
+            Retry::Fail {
+                retries: Value::Int(1)
+            }
+        );
     }
 
     #[test]
@@ -197,15 +291,20 @@ mod tests {
         let Retry::Again { retries, delay_ms } = first else {
             panic!("{first:?}")
         };
-        assert_eq!(retries, 1);
-        assert!((10..=20).contains(&delay_ms), "{delay_ms}");
+        assert_eq!(retries, Value::Int(1));
+        assert!((10.0..=20.0).contains(&delay_ms), "{delay_ms}");
         let second = decide(
             Retries::default(),
             &[("retries", 1.into())],
             &actor,
             Failure::default(),
         );
-        assert_eq!(second, Retry::Fail { retries: 2 });
+        assert_eq!(
+            second,
+            Retry::Fail {
+                retries: Value::Int(2)
+            }
+        );
     }
 
     #[test]
@@ -217,7 +316,16 @@ mod tests {
             &actor,
             Failure::default(),
         );
-        assert!(matches!(r, Retry::Again { retries: 3, .. }), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Retry::Again {
+                    retries: Value::Int(3),
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
         let r = decide(
             Retries::default(),
             &[("retries", 1_000_000.into())],
@@ -240,20 +348,31 @@ mod tests {
         };
         assert_eq!(
             decide(Retries::default(), &[], &[], no),
-            Retry::Fail { retries: 1 }
+            Retry::Fail {
+                retries: Value::Int(1)
+            }
         );
         let yes = Failure {
             retry_when: Some(true),
             ..Failure::default()
         };
         let r = decide(Retries::default(), &[("retries", 500.into())], &[], yes);
-        assert!(matches!(r, Retry::Again { retries: 501, .. }), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Retry::Again {
+                    retries: Value::Int(501),
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
     }
 
     #[test]
     fn backoff_grows_from_min_and_is_capped() {
         let mw = Retries::new(None, Some(100), Some(1_000));
-        for (retries, low, high) in [(0u64, 100, 200), (1, 200, 400), (2, 400, 800)] {
+        for (retries, low, high) in [(0u64, 100.0, 200.0), (1, 200.0, 400.0), (2, 400.0, 800.0)] {
             let r = decide(
                 mw,
                 &[("retries", Value::Int(retries as i64))],
@@ -272,18 +391,26 @@ mod tests {
         let Retry::Again { delay_ms, .. } = r else {
             panic!()
         };
-        assert!((500..1_000).contains(&delay_ms), "{delay_ms}");
+        assert!((500.0..1_000.0).contains(&delay_ms), "{delay_ms}");
         // A requested delay (a `Retry` error) is used as is.
         let asked = Failure {
-            requested_delay_ms: Some(7),
+            requested_delay_ms: Some(7.0),
             ..Failure::default()
         };
         assert_eq!(
             decide(mw, &[], &[], asked),
             Retry::Again {
-                retries: 1,
-                delay_ms: 7
+                retries: Value::Int(1),
+                delay_ms: 7.0
             }
+        );
+        // A fraction too (Python's `Retry(delay=2.5)`: its eta is then `now + 2.5`).
+        let asked = Failure {
+            requested_delay_ms: Some(2.5),
+            ..Failure::default()
+        };
+        assert!(
+            matches!(decide(mw, &[], &[], asked), Retry::Again { delay_ms, .. } if delay_ms == 2.5)
         );
     }
 
@@ -304,8 +431,8 @@ mod tests {
             assert_eq!(
                 r,
                 Retry::Again {
-                    retries: 1,
-                    delay_ms: 0
+                    retries: Value::Int(1),
+                    delay_ms: 0.0
                 },
                 "{name}"
             );
@@ -320,7 +447,7 @@ mod tests {
         let Retry::Again { delay_ms, .. } = r else {
             panic!("{r:?}")
         };
-        assert!((10..21).contains(&delay_ms), "{delay_ms}");
+        assert!((10.0..21.0).contains(&delay_ms), "{delay_ms}");
         // A negative one is due at once, as Python's eta in the past.
         let r = decide(
             Retries::default(),
@@ -331,8 +458,8 @@ mod tests {
         assert_eq!(
             r,
             Retry::Again {
-                retries: 1,
-                delay_ms: 0
+                retries: Value::Int(1),
+                delay_ms: 0.0
             }
         );
         // `retries >= 1.5`: two retries, then the failure.
@@ -352,7 +479,12 @@ mod tests {
             &[("max_retries", true.into())],
             Failure::default(),
         );
-        assert_eq!(r, Retry::Fail { retries: 2 });
+        assert_eq!(
+            r,
+            Retry::Fail {
+                retries: Value::Int(2)
+            }
+        );
         let r = decide(
             Retries::default(),
             &[("retries", 9.into())],
@@ -366,14 +498,124 @@ mod tests {
             &[("max_retries", Value::Int(-1))],
             Failure::default(),
         );
-        assert_eq!(r, Retry::Fail { retries: 1 });
+        assert_eq!(
+            r,
+            Retry::Fail {
+                retries: Value::Int(1)
+            }
+        );
+        // Python's `0 >= "3"` raises: the hook fails with the count bumped.
         let r = decide(
             Retries::default(),
             &[],
             &[("max_retries", "3".into())],
             Failure::default(),
         );
-        assert_eq!(r, Retry::Fail { retries: 1 });
+        assert_eq!(
+            r,
+            Retry::Broken {
+                retries: Some(Value::Int(1))
+            }
+        );
+        // So do back-offs Python cannot multiply (run: no retry, no dead letter), while a
+        // NaN cap is Python's `min(nan, 7 days)`, NaN, which no back-off exceeds.
+        for (name, value) in [
+            ("min_backoff", Value::from("x")),
+            ("min_backoff", Value::Null),
+            ("max_backoff", Value::Null),
+            ("min_backoff", Value::Float(f64::NAN)),
+            ("min_backoff", Value::Float(f64::INFINITY)),
+        ] {
+            let r = decide(
+                Retries::default(),
+                &[(name, value.clone())],
+                &[],
+                Failure::default(),
+            );
+            assert_eq!(
+                r,
+                Retry::Broken {
+                    retries: Some(Value::Int(1))
+                },
+                "{name}: {value:?}"
+            );
+        }
+        let r = decide(
+            Retries::default(),
+            &[("max_backoff", Value::Float(f64::NAN))],
+            &[("min_backoff", 1_000.into())],
+            Failure::default(),
+        );
+        assert!(
+            matches!(r, Retry::Again { delay_ms, .. } if (1_000.0..2_000.0).contains(&delay_ms)),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn odd_counts_are_counted_as_python_counts_them() {
+        // Python 2.2.1, run: retries -4 → -3 with a back-off of 1000 · 2^-4 (62–125 ms);
+        // 1.5 → 2.5 (2 828–5 657 ms); true → 2; 3 of 3 → exhausted, 4.
+        let actor = [
+            ("max_retries", Value::Int(3)),
+            ("min_backoff", Value::Int(1_000)),
+            ("max_backoff", Value::Int(100_000)),
+        ];
+        for (seed, given, next, low, high) in [
+            (1, Value::Int(-4), Value::Int(-3), 62.0, 125.0),
+            (2, Value::Float(1.5), Value::Float(2.5), 2_828.0, 5_657.0),
+            (3, Value::Bool(true), Value::Int(2), 2_000.0, 4_000.0),
+            (4, Value::Float(-1.5), Value::Float(-0.5), 353.0, 708.0),
+        ] {
+            let r = Retries::default().decide(
+                &opts(&[("retries", given.clone())]),
+                &opts(&actor),
+                Failure::default(),
+                &mut Jitter::new(seed),
+            );
+            let Retry::Again { retries, delay_ms } = r else {
+                panic!("{given:?}: {r:?}")
+            };
+            assert_eq!(retries, next, "{given:?}");
+            assert!((low..high).contains(&delay_ms), "{given:?}: {delay_ms}");
+        }
+        let r = decide(
+            Retries::default(),
+            &[("retries", 3.into())],
+            &actor,
+            Failure::default(),
+        );
+        assert_eq!(
+            r,
+            Retry::Fail {
+                retries: Value::Int(4)
+            }
+        );
+        // A count Python cannot add 1 to: its hook raises, the message is left alone.
+        for bad in [Value::from("x"), Value::Null, Value::List(vec![])] {
+            let r = decide(
+                Retries::default(),
+                &[("retries", bad)],
+                &actor,
+                Failure::default(),
+            );
+            assert_eq!(r, Retry::Broken { retries: None });
+        }
+        // NaN is bumped, then `int(nan)` raises.
+        let r = decide(
+            Retries::default(),
+            &[("retries", Value::Float(f64::NAN))],
+            &actor,
+            Failure::default(),
+        );
+        assert!(
+            matches!(r, Retry::Broken { retries: Some(Value::Float(x)) } if x.is_nan()),
+            "{r:?}"
+        );
+        // Past i64 the count goes on in decimal.
+        assert_eq!(plus_one("9223372036854775808"), "9223372036854775809");
+        assert_eq!(plus_one("99999999999999999999"), "100000000000000000000");
+        assert_eq!(plus_one("-10000000000000000000"), "-9999999999999999999");
     }
 
     #[test]
@@ -381,8 +623,11 @@ mod tests {
         let mw = Retries::new(Some(20), Some(0), None);
         assert_eq!(mw.min_backoff_ms, DEFAULT_MIN_BACKOFF_MS);
         assert_eq!(mw.max_backoff_ms, DEFAULT_MAX_BACKOFF_MS);
-        assert_eq!(retries_so_far(&opts(&[("retries", "x".into())])), 0);
-        assert_eq!(retries_so_far(&opts(&[("retries", Value::Int(-4))])), 0);
+        assert_eq!(retries_so_far(&opts(&[("retries", "x".into())])), None);
+        assert_eq!(
+            retries_so_far(&opts(&[("retries", Value::Int(-4))])),
+            Some(-4.0)
+        );
         let r = decide(
             mw,
             &[("retries", Value::Int(i64::MAX))],

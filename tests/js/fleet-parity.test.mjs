@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
 import {
-  ConcurrentRateLimiter, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Worker, actor,
+  ConcurrentRateLimiter, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
   defaultMiddleware,
 } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
@@ -53,10 +53,19 @@ const SCENARIO = `[
  {"id":"m-ts-frac","actor":"ok","args":[17],"ts_fraction":0.5,"options":{"on_success":"sink"}},
  {"id":"m-ts-frac-old","actor":"ok","args":[18],"ts_fraction":0.5,"ts_offset":-5000,"options":{"max_age":1000}},
  {"id":"m-pipe-frac","actor":"ok","args":[19],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":1.5},"message_id":"m-pipe4","message_timestamp":1}}},
- {"id":"m-pipe-neg","actor":"ok","args":[20],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":-5},"message_id":"m-pipe5","message_timestamp":1}}}
+ {"id":"m-pipe-neg","actor":"ok","args":[20],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":-5},"message_id":"m-pipe5","message_timestamp":1}}},
+ {"id":"m-pipe-text","actor":"ok","args":[21],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{"delay":"soon"},"message_id":"m-pipe6","message_timestamp":1}}},
+ {"id":"m-pipe-extra","actor":"ok","args":[22],"options":{"pipe_target":{"queue_name":"sink","actor_name":"sink","args":[],"kwargs":{},"options":{},"message_id":"m-pipe7","message_timestamp":1,"zz":1}}},
+ {"id":"m-retries-neg","actor":"boom_retry","args":["n"],"options":{"retries":-2,"on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-retries-frac","actor":"boom_retry","args":["fr"],"options":{"retries":0.5,"on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-retries-text","actor":"boom_retry","args":["tr"],"options":{"retries":"x","on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-maxr-text","actor":"boom_retry","args":["mt"],"options":{"max_retries":"3","on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-minb-null","actor":"boom_retry","args":["mn"],"options":{"min_backoff":null,"on_failure":"sink","on_retry_exhausted":"sink"}},
+ {"id":"m-retry-frac","actor":"retry_later","args":[60000.5]}
 ]`;
-// Result keys the scenario leaves once done (m-ok-nosr, m-ttl0 and m-unknown leave none).
-const RESULTS = 26;
+// Result keys the scenario leaves once done (m-ok-nosr, m-ttl0, m-unknown and the three
+// whose Retries hook fails, m-retries-text, m-maxr-text and m-minb-null, leave none).
+const RESULTS = 30;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
@@ -72,8 +81,12 @@ function normalize(value, now) {
     else if (k === "message_timestamp" || k === "requeue_timestamp") out[k] = "<time>";
     else if (k === "redis_message_id") out[k] = "<id>";
     else if (k === "traceback") out[k] = typeof v === "string" ? "<traceback>" : v;
-    // Due within seconds (a back-off of 10–20 ms) or much later (a minute or more).
-    else if (k === "eta") out[k] = typeof v === "number" && v - now > 10_000 ? "<later>" : v === null ? null : "<soon>";
+    // Due within seconds (a back-off of 10–20 ms) or much later (a minute or more); a
+    // fractional delay makes a fractional eta in Python (`now + 1.5`).
+    else if (k === "eta") {
+      const when = typeof v === "number" && v - now > 10_000 ? "<later>" : v === null ? null : "<soon>";
+      out[k] = typeof v === "number" && !Number.isInteger(v) ? `${when} (fractional)` : when;
+    }
     else out[k] = normalize(v, now);
   }
   return out;
@@ -220,6 +233,9 @@ for (const kind of ["redis", "rabbitmq"]) {
       actor((x) => x, { ...on, actorName: "piper", pipeIgnore: true });
       actor(fail, { ...on, actorName: "thrower", throws: [AppError] });
       actor("sink", { broker, queueName: "sink" });
+      actor((ms) => {
+        throw new Retry("", { delay: ms });
+      }, { ...on, actorName: "retry_later" });
       actor((x) => x, { ...on, actorName: "ünï✓", queueName: "q_u" });
       const mutex = new ConcurrentRateLimiter(new RedisRateLimiterBackend(client), "mutex\u00a0\u200b\u2028ü", { limit: 1 });
       actor((ms) => mutex.acquire(() => sleep(ms).then(() => ms)), { ...on, actorName: "held", maxRetries: 0 });
@@ -255,6 +271,31 @@ for (const kind of ["redis", "rabbitmq"]) {
         assert.ok(callback && !callback.includes('"eta"'), `${id}: the worker dropped its eta before running it`);
       }
       assert.ok(python['result [{"__t":"dramatiq.results.Result","exn":{"type":"TimeLimitExceeded","msg":""}}]'], "a synchronous actor past its time limit fails");
+      const delayed = kind === "redis" ? python["dramatiq:sink.DQ.msgs"].value : python["amqp sink.DQ"];
+      const pipedFrac = delayed.find((m) => m.includes('"m-pipe4"'));
+      const retriedFrac = (kind === "redis" ? python["dramatiq:pq.DQ.msgs"].value : python["amqp pq.DQ"]).find((m) => m.includes('"m-retry-frac"'));
+      assert.ok(retriedFrac?.includes('"eta":"<later> (fractional)"'), `Retry(delay=60000.5) gives a fractional eta: ${retriedFrac}`);
+      assert.ok(pipedFrac?.includes('"eta":"<soon> (fractional)"'), `a pipeline delay of 1.5 ms gives a fractional eta: ${pipedFrac}`);
+      for (const id of ["m-pipe6", "m-pipe7"]) {
+        assert.ok(![...sent, ...delayed].some((m) => m.includes(`"${id}"`)), `${id}: Python's Pipelines raised, nothing sent`);
+      }
+      // Odd retry counts, as Python's Retries counts them: -2 runs four times (-2, -1, 0, 1),
+      // 0.5 twice; "x" makes the hook raise, so the message is neither retried nor dead.
+      const failures = (id) => sent.filter((m) => m.includes(`"${id}"`) && m.includes('"type":"AppError"')).length;
+      assert.equal(failures("m-retries-neg"), 4);
+      assert.equal(failures("m-retries-frac"), 2);
+      assert.equal(failures("m-retries-text"), 1);
+      assert.ok(sent.some((m) => m.includes('{"retries":1,"max_retries":1}]') && m.includes('"m-retries-neg"')), "exhausted at 1");
+      assert.ok(sent.some((m) => m.includes('{"retries":1.5,"max_retries":1}]') && m.includes('"m-retries-frac"')), "exhausted at 1.5");
+      assert.ok(dead.some((m) => m.includes('"m-retries-frac"') && m.includes('"retries":1.5')), "0.5 counts on as a float");
+      assert.ok(!dead.some((m) => m.includes('"m-retries-text"')), "a retries option of \"x\": not dead-lettered");
+      // A limit or back-off Python cannot compute with fails its Retries hook too, after the
+      // count was bumped: one failure callback that says retries 1, no retry, no dead letter.
+      for (const id of ["m-maxr-text", "m-minb-null"]) {
+        assert.equal(failures(id), 1, id);
+        assert.ok(sent.some((m) => m.includes(`"${id}"`) && m.includes('"retries":1,"traceback"')), `${id}: bumped`);
+        assert.ok(!dead.some((m) => m.includes(`"${id}"`)), `${id}: not dead-lettered`);
+      }
       const limited = "rate limit exceeded for key 'mutex\\xa0\\u200b\\u2028ü'";
       assert.ok(sent.some((m) => m.includes(`{"type":"RateLimitExceeded","message":${JSON.stringify(limited)}}`)), "the mutex's key as Python's repr writes it");
     });
@@ -263,6 +304,59 @@ for (const kind of ["redis", "rabbitmq"]) {
       if (!python) return t.skip("no oracle");
       const js = await run(jsWorker);
       assert.deepEqual(js, python);
+    });
+
+    // Bodies Python's `Message.decode` refuses (`Message(**fields)`: an unknown top-level
+    // key, a missing `kwargs`), put on the queue raw, then a good message once the worker
+    // has had them. Neither worker runs them. RabbitMQ: both reject them to pq.XQ. Redis:
+    // Python's consumer crashes on the body and restarts 3 s later, leaving it (and the rest
+    // of its prefetched batch) held in its ack set until the worker dies; ours dead-letters
+    // it with a logged reason, as it does every body that is not a Dramatiq message.
+    test("a body Python's decoder refuses is run by neither worker; one without message_id is run by both", async () => {
+      const body = (id, change) => {
+        const b = {
+          queue_name: "pq", actor_name: "ok", args: [id], kwargs: {},
+          options: { redis_message_id: `r-${id}`, on_success: "sink" }, message_id: id, message_timestamp: Date.now(),
+        };
+        change(b);
+        return b;
+      };
+      const bodies = [body("m-extra", (b) => (b.zzz = 1)), body("m-no-kwargs", (b) => delete b.kwargs)];
+      const refused = async (start) => {
+        await reset();
+        const worker = await start();
+        try {
+          await runPython("parity_app.py", ["raw"], { ...conn(), input: JSON.stringify(bodies) });
+          await sleep(1000);
+          // A body without message_id is one Python runs (its default: a fresh uuid4).
+          await runPython("parity_app.py", ["raw"], { ...conn(), input: JSON.stringify([body("m-no-id", (b) => delete b.message_id)]) });
+          await runPython("parity_app.py", ["send"], { ...conn(), input: '[{"id":"m-after","actor":"ok","args":[1],"options":{"on_success":"sink"}}]' });
+          const deadline = Date.now() + 30_000;
+          while ((await resultKeys()).length < 2 && Date.now() < deadline) await sleep(100);
+          await sleep(1000);
+        } finally {
+          await worker.stop();
+        }
+        return state();
+      };
+      const py = await refused(pythonWorker);
+      const js = await refused(jsWorker);
+      for (const [who, left] of [["Python", py], ["JS", js]]) {
+        assert.ok(left["result [1]"], `${who}: the good message after them ran`);
+        assert.ok(left['result ["m-no-id"]'], `${who}: the message without an id ran`);
+        assert.equal(Object.keys(left).filter((k) => k.startsWith("result")).length, 2, `${who}: no result but the good ones'`);
+        const sent = kind === "redis" ? left["dramatiq:sink.msgs"].value : left["amqp sink"];
+        assert.deepEqual(sent.map((m) => m.match(/"m-[a-z-]+"/)[0]).sort(), ['"m-after"', '"m-no-id"'], `${who}: only the good messages' callbacks`);
+      }
+      if (kind === "rabbitmq") {
+        assert.equal(py["amqp pq.XQ"].length, 2, "Python rejects both to pq.XQ");
+        assert.deepEqual(js, py);
+      } else {
+        const held = py["dramatiq:pq.msgs"]?.value ?? [];
+        assert.equal(held.length, 2, "Python leaves both bodies held by its ack set");
+        assert.equal(js["dramatiq:pq.msgs"], undefined);
+        assert.deepEqual(js["dramatiq:pq.XQ.msgs"].value, held, "ours dead-letters exactly those bodies");
+      }
     });
   });
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "redis";
 import {
+  Barrier,
   GroupCallbacks,
   RabbitmqBroker,
   RedisBroker,
@@ -97,6 +98,10 @@ describe("in memory", () => {
     const nested = group([group([add.message(1)], { broker: withMw })], { broker: withMw });
     nested.addCompletionCallback(add.message(2));
     assert.throws(() => nested.run(), TypeError);
+    // No children: Python's Barrier.create(0) asserts, so run() raises and sends nothing.
+    const empty = group([], { broker: withMw });
+    empty.addCompletionCallback(add.message(3));
+    assert.throws(() => empty.run(), (e) => e instanceof RangeError && /no children/.test(e.message));
     assert.throws(() => new GroupCallbacks({}), TypeError);
     assert.throws(() => new GroupCallbacks({ rateLimiterBackend: new StubRateLimiterBackend(), barrierTtl: 0 }), TypeError);
   });
@@ -272,6 +277,50 @@ for (const kind of ["redis", "rabbitmq"]) {
         }
       });
     }
+
+    // A member whose callbacks a producer wrote by hand, the second with a key no message
+    // has. Python's GroupCallbacks counts the member down first, then builds each callback
+    // with `Message(**dict)`: the first is sent, the second raises (logged), the third is
+    // never sent. The JS worker must do the same, member counted included.
+    test("a completion callback Python cannot build: the ones before it sent, the barrier counted, as Python's", { timeout: 90_000 }, async () => {
+      const backend = new RedisRateLimiterBackend(client);
+      const run = async (who, prefix, start, ran) => {
+        const uuid = who === "Python" ? "11111111-1111-4111-8111-111111111111" : "22222222-2222-4222-8222-222222222222";
+        await new Barrier(backend, uuid, { ttl: 60_000 }).create(1);
+        seen.add(uuid);
+        const cb = (tag, extra = {}) => ({
+          queue_name: prefix, actor_name: "record", args: [tag], kwargs: {}, options: {}, message_id: `cb-${tag}`, message_timestamp: 1, ...extra,
+        });
+        const member = {
+          queue_name: prefix, actor_name: "add", args: [1, 2], kwargs: {}, message_id: `member-${who}`, message_timestamp: Date.now(),
+          options: { group_completion_uuid: uuid, group_completion_callbacks: [cb("a"), cb("b", { zzz: 1 }), cb("c")] },
+        };
+        await runPython("produce.py", ["enqueue"], { ...conn(prefix, prefix), input: `${JSON.stringify(member)}\n` });
+        const worker = await start(prefix);
+        try {
+          await eventually(async () => (await ran(prefix)).length >= 1, `${who}: the first callback`);
+          await sleep(1500);
+          return { ran: await ran(prefix), barrier: (await barriers()).find((b) => b.key === uuid) };
+        } finally {
+          await worker.stop();
+        }
+      };
+      const py = await run(
+        "Python", `badcb-py-${kind}`,
+        (q) => startPythonWorker({ ...conn(q, q), threads: 2 }),
+        async (q) => JSON.parse((await runPython("produce.py", ["processed"], conn(q, q))).at(-1)),
+      );
+      const js = await run(
+        "JS", `badcb-js-${kind}`,
+        async (q) => new Worker((await jsBroker(q, q)).broker, { concurrency: 2 }).start(),
+        async (q) => (await client.lRange(`${q}:tags`, 0, -1)).map((tag) => `cb-${tag}`),
+      );
+      assert.deepEqual(py.ran, ["cb-a"], "Python: the callback before the bad one, only");
+      assert.deepEqual(js.ran, py.ran);
+      const shape = ({ type, value, events }) => ({ type, value, events });
+      assert.deepEqual(shape(py.barrier), { type: "string", value: "1", events: ["x"] }, "Python counted the member: cleared");
+      assert.deepEqual(shape(js.barrier), shape(py.barrier));
+    });
 
     test("a group whose children are split between a Python and a JS worker fires its callback once", { timeout: 120_000 }, async () => {
       const queue = "split";

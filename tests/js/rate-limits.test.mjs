@@ -107,6 +107,48 @@ describe("the API (in memory)", () => {
   });
 });
 
+describe("an actor that meets a full limit, in a worker", () => {
+  // Python's worker: a RateLimitExceeded is retried as any failure (Retries does not tell
+  // it apart), and logged at debug, not as an error with its stack; an actor's `throws`
+  // class is logged at info, a `Retry` not at all.
+  test("RateLimitExceeded is retried and logged at debug, as Python's worker does", async () => {
+    const logs = [];
+    const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((level) => [level, (text) => logs.push([level, String(text)])]));
+    const broker = new api.StubBroker({ logger });
+    const limiter = new ConcurrentRateLimiter(new StubRateLimiterBackend(), "held", { limit: 1 });
+    class Expected extends Error {}
+    let attempts = 0;
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    const hold = limiter.acquire(() => held);
+    const limited = api.actor(() => {
+      attempts += 1;
+      return limiter.acquire(() => "never");
+    }, { broker, actorName: "limited", maxRetries: 2, minBackoff: 1, maxBackoff: 2 });
+    const thrower = api.actor(() => {
+      throw new Expected("known");
+    }, { broker, actorName: "thrower", throws: [Expected] });
+    const retrier = api.actor((n) => {
+      if (n === 0) return "done";
+      throw new api.Retry("again", { delay: 1 });
+    }, { broker, actorName: "retrier", maxRetries: 0 });
+    await limited.send();
+    await thrower.send();
+    await retrier.send(1);
+    const worker = new api.Worker(broker, { concurrency: 1 }).start();
+    await worker.join();
+    await worker.stop();
+    release();
+    await hold;
+    assert.equal(attempts, 3, "tried, then retried twice");
+    assert.deepEqual(broker.deadLetters.map((m) => [m.actorName, m.options.retries]).sort(), [["limited", 3], ["retrier", 1], ["thrower", undefined]]);
+    const about = (level, pattern) => logs.filter(([l, t]) => l === level && pattern.test(t)).length;
+    assert.equal(about("debug", /^Rate limit exceeded in message limited\(\): rate limit exceeded for key 'held'\.$/), 3);
+    assert.equal(about("info", /^Failed to process message thrower\(\) with expected exception Expected\.$/), 1);
+    assert.deepEqual(logs.filter(([l, t]) => l === "error" && /unhandled exception/.test(t)), [], "no failure here is unexpected");
+  });
+});
+
 describe("a failing or hostile client", () => {
   test("its error is a RATE_LIMIT_BACKEND error carrying it, and the module keeps working", async () => {
     const down = new Error("down");
@@ -325,6 +367,35 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     const keys = await raw.keys(`${key}@*`);
     const total = (await Promise.all(keys.map((k) => raw.get(k)))).reduce((s, v) => s + Number(v), 0);
     assert.equal(total, 20);
+  });
+
+  test("a bucket shared by both languages hands out exactly its limit", async () => {
+    const key = "shared-bucket";
+    const bucket = 5000;
+    // 200 ms into a bucket at least 2.5 s away (Python's start-up), so the 80 attempts
+    // (well under a second) all fall in that one bucket.
+    const start = (Math.floor((Date.now() + 2500) / bucket) + 1) * bucket + 200;
+    const python = runPython("rate_limits.py", ["bucket", url(), key, "20", String(bucket), "40", String(start)]);
+    const limiter = new BucketRateLimiter(new RedisRateLimiterBackend(raw), key, { limit: 20, bucket });
+    await sleep(start - Date.now());
+    const lanes = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let n = 0;
+        for (let i = 0; i < 10; i++) {
+          if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
+          // Spread over ~200 ms, so Python's threads (their first connection takes a
+          // moment) contend with these rather than arrive after them.
+          await sleep(20);
+        }
+        return n;
+      }),
+    );
+    const theirs = JSON.parse((await python).at(-1));
+    const acquired = lanes.reduce((a, b) => a + b, 0);
+    assert.equal(acquired + theirs.acquired, 20, `JS ${acquired} + Python ${theirs.acquired}`);
+    assert.ok(acquired > 0 && theirs.acquired > 0, `both sides took slots: JS ${acquired}, Python ${theirs.acquired}`);
+    assert.deepEqual(await raw.keys(`${key}@*`), [`${key}@${start - 200}`]);
+    assert.equal(await raw.get(`${key}@${start - 200}`), "20");
   });
 
   for (const [how, options] of [["blocking on the server", () => ({ blockingClient: blocking })], ["polling", () => ({})]]) {

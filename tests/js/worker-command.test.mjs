@@ -314,7 +314,7 @@ const count = (xs) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map
 
 test("the thread pool: results and errors cross back, hostile actors and time limits cost one thread each", { timeout: 30_000 }, async () => {
   const { ThreadPool } = await import("../../pkg/src/worker/node/pool.js");
-  const { Retry, TimeLimitExceeded } = await import("dramatiq-results");
+  const { RateLimitExceeded, Retry, TimeLimitExceeded } = await import("dramatiq-results");
   const logged = [];
   const logger = { info() {}, warn: (m) => logged.push(m), error: (m) => logged.push(m) };
   const modules = [new URL("./worker-pool-actors.mjs", import.meta.url).href];
@@ -333,6 +333,14 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     await assert.rejects(run("string"), { name: "Error", message: "a string" });
     await assert.rejects(run("range"), (e) => e.name === "RangeError" && e.message === "out of range" && /worker thread Thread-/.test(e.stack));
     await assert.rejects(run("retry"), (e) => e instanceof Retry && e.delay === 1234);
+    // One of the actor's `throws` classes comes back as the main thread's class (the
+    // thread's is another copy), so Retries fails it at once, as Python's does.
+    class AppError extends Error {}
+    const appActor = { actorName: "appError", options: { throws: [RangeError, AppError] } };
+    await assert.rejects(pool.run(appActor, [], { message: "appError" }), (e) => e instanceof AppError && e.message === "known" && /Thread-/.test(e.stack));
+    // Not listed: an Error named after its class, the type Python would store.
+    await assert.rejects(run("appErrorUnlisted"), (e) => !(e instanceof AppError) && e.name === "AppError" && e.message === "unlisted");
+    await assert.rejects(run("limited"), (e) => e instanceof RateLimitExceeded && e.message === "rate limit exceeded for key 'k'");
     await assert.rejects(run("exits"), /exited \(code 3\) while running actor exits/);
     const stopped = Date.now();
     const limit = new AbortController();

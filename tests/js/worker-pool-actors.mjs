@@ -1,6 +1,6 @@
 // Actors for the thread pool test in worker-command.test.mjs: each thread imports this
 // module, as the worker command's threads import a user's tasks.mjs. Hostile on purpose.
-import { Retry, actor } from "dramatiq-results";
+import { RateLimitExceeded, Retry, actor } from "dramatiq-results";
 
 actor((x) => x * 2, { actorName: "double" });
 actor(async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)), { actorName: "wait" });
@@ -30,3 +30,15 @@ actor(() => {
 actor(() => {
   throw new RangeError("out of range");
 }, { actorName: "range" });
+
+// An app's own error class, as `class AppError extends Error {}` leaves it (named "Error").
+class AppError extends Error {}
+actor(() => {
+  throw new AppError("known");
+}, { actorName: "appError", throws: [RangeError, AppError] });
+actor(() => {
+  throw new AppError("unlisted");
+}, { actorName: "appErrorUnlisted" });
+actor(() => {
+  throw new RateLimitExceeded("rate limit exceeded for key 'k'");
+}, { actorName: "limited" });

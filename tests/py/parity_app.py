@@ -12,6 +12,11 @@ no worker of the test consumes, so the messages a worker sends onward stay to be
                                  options as given (Python's JSON: NaN, big integers),
                                  "ts_offset" (ms) moves message_timestamp into the past and
                                  "ts_fraction" adds a fraction of a millisecond to it
+    parity_app.py raw < bodies   put each JSON object of the list on stdin on its
+                                 "queue_name" as it is, bytes Python's producer would never
+                                 write (an unknown top-level key, a missing field): on Redis
+                                 under its options' redis_message_id, on RabbitMQ published
+                                 as Python's broker publishes
 """
 
 import json
@@ -112,6 +117,12 @@ def spin(ms):
     return ms
 
 
+@dramatiq.actor(queue_name=Q, store_results=True)
+def retry_later(ms):
+    """Asks to be retried after `ms` (a fraction too: the retry's eta is then a float)."""
+    raise dramatiq.Retry(delay=ms)
+
+
 @dramatiq.actor(queue_name="sink")
 def sink(*args, **kwargs):
     pass
@@ -139,5 +150,23 @@ def send(specs):
     print(len(specs))
 
 
+def raw(bodies):
+    for body in bodies:
+        queue = body.get("queue_name", Q)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        if BROKER == "rabbitmq":
+            import pika
+
+            broker.declare_queue(queue, ensure=True)
+            broker.channel.basic_publish(
+                exchange="", routing_key=queue, body=data, properties=pika.BasicProperties(delivery_mode=2)
+            )
+        else:
+            broker.do_enqueue(queue, body["options"]["redis_message_id"], data)
+    print(len(bodies))
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["send"]:
     send(json.loads(sys.stdin.read()))
+elif __name__ == "__main__" and sys.argv[1:] == ["raw"]:
+    raw(json.loads(sys.stdin.read()))

@@ -12,6 +12,9 @@ tests/js/rate-limits.test.mjs. BACKEND is `redis://host:port` or `memcached://ho
     rate_limits.py window BACKEND KEY LIMIT WINDOW ATTEMPTS START_MS
         ATTEMPTS acquisitions of WindowRateLimiter(limit, window) from START_MS over 4
         threads; prints {"acquired": n}
+    rate_limits.py bucket BACKEND KEY LIMIT BUCKET_MS ATTEMPTS START_MS
+        the same with BucketRateLimiter(limit, bucket), each thread pausing 20 ms between
+        attempts (as the JS side does, so the two interleave); prints {"acquired": n}
     rate_limits.py barrier-create BACKEND KEY PARTIES TTL     prints {"created": bool}
     rate_limits.py barrier-wait BACKEND KEY TTL BLOCK TIMEOUT
         prints "waiting" (flushed) before it waits, then {"passed": bool}
@@ -119,8 +122,11 @@ def mutex(backend, url, key, counter, n, start_ms):
     return stats
 
 
-def window(backend, key, limit, window_s, attempts, start_ms):
-    limiter = WindowRateLimiter(backend, key, limit=limit, window=window_s)
+def window(backend, key, limit, window_s, attempts, start_ms, bucket_ms=None, pause_s=0):
+    if bucket_ms is None:
+        limiter = WindowRateLimiter(backend, key, limit=limit, window=window_s)
+    else:
+        limiter = BucketRateLimiter(backend, key, limit=limit, bucket=bucket_ms)
     lock = threading.Lock()
     acquired = [0]
 
@@ -131,6 +137,7 @@ def window(backend, key, limit, window_s, attempts, start_ms):
                 if ok:
                     with lock:
                         acquired[0] += 1
+            time.sleep(pause_s)
 
     share = [attempts // 4 + (1 if i < attempts % 4 else 0) for i in range(4)]
     threads = [threading.Thread(target=worker, args=(c,)) for c in share]
@@ -152,6 +159,9 @@ def main(argv):
     elif command == "window":
         key, limit, window_s, attempts, start = argv[2], *map(int, argv[3:6]), float(argv[6])
         out(window(backend, key, limit, window_s, attempts, start))
+    elif command == "bucket":
+        key, limit, bucket_ms, attempts, start = argv[2], *map(int, argv[3:6]), float(argv[6])
+        out(window(backend, key, limit, None, attempts, start, bucket_ms=bucket_ms, pause_s=0.02))
     elif command == "barrier-create":
         barrier = Barrier(backend, argv[2], ttl=int(argv[4]))
         out({"created": barrier.create(int(argv[3]))})

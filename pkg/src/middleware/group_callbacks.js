@@ -38,5 +38,8 @@ export class GroupCallbacks extends Middleware {
     if (!(await barrier.wait({ block: false }))) return;
     // Awaited, so a network broker's writes land before the member is acked.
     for (const callback of completion.callbacks) await broker.enqueue(callback);
+    // Python reads each callback (`Message(**dict)`) only now, after the barrier: one it
+    // cannot read fails the hook there, the ones before it sent, the rest never.
+    if (completion.invalid !== undefined) throw new TypeError(completion.invalid);
   }
 }

@@ -46,9 +46,11 @@ export class Retries extends Middleware {
     const thrown = throws.some((Class) => isInstance(exception, Class));
     const retryWhen = actor.options.retry_when ?? this.retryWhen;
     let verdict;
-    if (!thrown && retryWhen) {
+    // A `retries` option that is no number: Python's hook fails before asking retry_when.
+    const retries = thrown ? undefined : RetriesPolicy.retriesSoFar(message.message);
+    if (retries !== undefined && retryWhen) {
       try {
-        verdict = Boolean(retryWhen(RetriesPolicy.retriesSoFar(message.message), exception));
+        verdict = Boolean(retryWhen(retries, exception));
       } catch (error) {
         broker.logger.error(`retryWhen threw for message ${message.messageId}; the retry limit decides.`, error);
       }
@@ -59,6 +61,16 @@ export class Retries extends Middleware {
     const traceback = typeof stack === "string" ? stack : undefined;
     const decision = this.#policy.decide(message.message, actor[kSpec], thrown, verdict, delay, traceback, Date.now());
     message.message = decision.message;
+    if (decision.broken) {
+      // Python's `Retries` raises here (`"x" + 1`, `0 >= "3"`, `None * 2`): it logs the
+      // failure of its hook and the message, neither retried nor failed, is acked. So is ours.
+      broker.logger.error(
+        `Unexpected failure in afterProcessMessage of Retries: message ${message.messageId} has a retries, ` +
+          "max_retries, min_backoff or max_backoff option that is no number Python's Retries can use; " +
+          "it is neither retried nor dead-lettered.",
+      );
+      return;
+    }
     if (decision.fail) {
       if (thrown) broker.logger.info?.(`Aborting message ${message.messageId}.`);
       else broker.logger.warn(`Retries exceeded for message ${message.messageId}.`);

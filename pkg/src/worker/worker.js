@@ -2,9 +2,10 @@
 // actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
 // when and as Dramatiq stores them.
 import { missingResultsWarning, pipesOnward } from "../../dist/dramatiq_results.js";
-import { SkipMessage } from "../errors.js";
+import { exceptionInfo } from "../../dist/errors.js";
+import { RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
-import { asError, isInstance } from "../internal/describe.js";
+import { asError, isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import {
   kAborted,
@@ -221,7 +222,7 @@ export class Worker {
       } else {
         const error = asError(thrown);
         message.exception = error;
-        broker.logger.error(`Failed to process message ${message} with unhandled exception.`, error);
+        logFailure(broker, message, error);
         await broker.emitAfter("processMessage", message, { exception: error });
       }
     } finally {
@@ -274,6 +275,28 @@ export class Worker {
       const finished = broker[kFinish](queue, message.failed ? message : undefined, message);
       if (finished !== undefined) await finished;
     }
+  }
+}
+
+/**
+ * Logs an attempt's failure at Python's worker's level: a `RateLimitExceeded` at debug (a
+ * rate-limited actor retried all day would otherwise flood the log with stacks), one of
+ * the actor's `throws` classes at info, a `Retry` not at all (the actor asked for it),
+ * anything else as an error with its stack.
+ */
+function logFailure(broker, message, error) {
+  const logger = broker.logger;
+  if (isInstance(error, RateLimitExceeded)) {
+    logger.debug?.(`Rate limit exceeded in message ${message}: ${readSafely(error, "message")}.`);
+    return;
+  }
+  const actor = broker.actors.get(message.actorName);
+  // (A message's own `throws` option, JSON, holds no class.)
+  const throws = [actor?.options.throws].flat().filter((c) => typeof c === "function");
+  if (throws.some((Class) => isInstance(error, Class))) {
+    logger.info?.(`Failed to process message ${message} with expected exception ${exceptionInfo(error)[0]}.`);
+  } else if (!isInstance(error, Retry)) {
+    logger.error(`Failed to process message ${message} with unhandled exception.`, error);
   }
 }
 

@@ -179,12 +179,14 @@ impl Message {
             .map_err(|e| type_error(&e.to_string()))
     }
 
-    /// Decodes an encoded message (the bytes a broker carries).
+    /// Decodes an encoded message (the bytes a broker carries), refusing what Python's
+    /// `Message.decode` refuses: a key that is no message field, a missing `args`, `kwargs`
+    /// or `options`; a missing `message_id` is a fresh one, as Python's default.
     pub fn decode(bytes: JsValue) -> Result<Message, JsValue> {
         let raw = bytes_from_js(&bytes)?;
         let v = crate::codec::decode(&raw)
             .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
-        CoreMessage::from_dict(&v, epoch_ms() as i64)
+        CoreMessage::from_python_dict(&v, epoch_ms() as i64, || uuid4(random_bytes()))
             .map(Message::from_core)
             .map_err(|e| type_error(&e.to_string()))
     }

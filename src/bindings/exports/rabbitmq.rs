@@ -139,7 +139,8 @@ pub fn rabbitmq_publish(
 ) -> Result<JsValue, JsValue> {
     let delay = match delay {
         None => None,
-        Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d.trunc() as u64),
+        // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5.
+        Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d),
         Some(_) => return Err(range_error("delay must be a non-negative number of ms")),
     };
     let (sent, p) = core::publish(message.core(), delay, now as i64, confirm_delivery)

@@ -284,7 +284,8 @@ impl RedisTransport {
     pub fn prepare(&self, message: &Message, delay: Option<f64>) -> Result<Message, JsValue> {
         let delay_ms = match delay {
             None => None,
-            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d.trunc() as u64),
+            // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5.
+            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d),
             Some(d) => {
                 return Err(range_error(&format!(
                     "delay must be a non-negative number of ms, got {}",
@@ -396,7 +397,8 @@ impl RedisTransport {
                         continue;
                     }
                 };
-                let mut message = match CoreMessage::from_dict(&value, now) {
+                let fresh = || uuid4(random_bytes());
+                let mut message = match CoreMessage::from_python_dict(&value, now, fresh) {
                     Ok(m) => m,
                     Err(e) => {
                         bad.push(bad_body(

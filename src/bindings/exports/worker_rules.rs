@@ -356,16 +356,19 @@ impl RetriesPolicy {
         })
     }
 
-    /// The message's `retries` option (what `retryWhen(retries, error)` is given).
+    /// The message's `retries` option (what `retryWhen(retries, error)` is given), or
+    /// undefined when it is no number (Python's hook fails before asking `retry_when`).
     #[wasm_bindgen(js_name = retriesSoFar)]
-    pub fn retries_so_far(message: &Message) -> f64 {
-        retries::retries_so_far(&message.core().options) as f64
+    pub fn retries_so_far(message: &Message) -> Option<f64> {
+        retries::retries_so_far(&message.core().options)
     }
 
     /// Decides after a failure: `{ fail: true, message }` to fail the message, or
-    /// `{ fail: false, message, delay }` to re-enqueue it after `delay` ms. `message` is
-    /// the copy to go on with: unless a `throws` class matched, its `retries` option is
-    /// bumped and `traceback` and `requeue_timestamp` set, as Dramatiq does.
+    /// `{ fail: false, message, delay }` to re-enqueue it after `delay` ms, or
+    /// `{ fail: false, message, broken }` when Python's hook would raise (a `retries`
+    /// option that is no number): neither, so the message is acked. `message` is the copy
+    /// to go on with: unless a `throws` class matched, its `retries` option is bumped and
+    /// `traceback` and `requeue_timestamp` set, as Dramatiq does.
     #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
@@ -380,7 +383,11 @@ impl RetriesPolicy {
         let failure = Failure {
             thrown,
             retry_when,
-            requested_delay_ms: count(requested_delay.map(f64::trunc), "Retry delay")?,
+            // As the error asked, a fraction kept (Python's eta is then a float); a
+            // negative one is due at once.
+            requested_delay_ms: requested_delay
+                .filter(|ms| ms.is_finite())
+                .map(|ms| ms.clamp(0.0, 9_007_199_254_740_991.0)),
         };
         let m = message.core();
         let decision = self
@@ -406,23 +413,25 @@ impl RetriesPolicy {
             _ => None,
         };
         let mut copy = m.clone();
-        let (fail, delay) = match decision {
-            Retry::Abort => (true, None),
-            Retry::Fail { retries } | Retry::Again { retries, .. } => {
-                copy.set_option("retries", Value::Int(retries as i64));
-                copy.set_option("traceback", traceback.map_or(Value::Null, Value::Str));
-                copy.set_option("requeue_timestamp", Value::Int(now as i64));
-                match decision {
-                    Retry::Again { delay_ms, .. } => (false, Some(delay_ms)),
-                    _ => (true, None),
-                }
-            }
+        let (fail, delay, bumped) = match decision {
+            Retry::Abort => (true, None, None),
+            Retry::Broken { retries } => (false, None, retries),
+            Retry::Fail { retries } => (true, None, Some(retries)),
+            Retry::Again { retries, delay_ms } => (false, Some(delay_ms), Some(retries)),
         };
+        if let Some(retries) = bumped {
+            copy.set_option("retries", retries);
+            copy.set_option("traceback", traceback.map_or(Value::Null, Value::Str));
+            copy.set_option("requeue_timestamp", Value::Int(now as i64));
+        }
         let out = js_sys::Object::new();
         js_sys::Reflect::set(&out, &"fail".into(), &fail.into())?;
         js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
         if let Some(delay) = delay {
-            js_sys::Reflect::set(&out, &"delay".into(), &(delay as f64).into())?;
+            js_sys::Reflect::set(&out, &"delay".into(), &delay.into())?;
+        }
+        if !fail && delay.is_none() {
+            js_sys::Reflect::set(&out, &"broken".into(), &true.into())?;
         }
         if let Some((to, payload)) = exhausted {
             js_sys::Reflect::set(&out, &"exhaustedTo".into(), &value_to_js(&to)?)?;
@@ -529,7 +538,13 @@ pub fn age_limit_exceeded(
 /// What `broker.enqueue(message, delay)` queues: a copy on `<queue>.DQ` with an `eta`.
 #[wasm_bindgen(js_name = delayMessage)]
 pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message, JsValue> {
-    let delay = count(Some(delay.trunc()), "delay")?.unwrap_or(0);
+    // Whole or fractional (a float eta then, as Python's `now + 1.5`); never negative.
+    if !(0.0..=9_007_199_254_740_991.0).contains(&delay) {
+        return Err(range_error(&format!(
+            "delay must be a non-negative number of ms, got {}",
+            crate::codec::Plain(delay)
+        )));
+    }
     Ok(Message::from_core(queues::delayed(
         message.core(),
         delay,
@@ -587,15 +602,22 @@ pub fn pipe_next(
     } else {
         value_from_js(&result)?
     };
-    let next = pipelines::next_step(message.core(), &result, actor_pipe_ignore, now as i64)
-        .map_err(|e| type_error(&e.to_string()))?;
+    let fresh = || uuid4(random_bytes());
+    let next = pipelines::next_step(
+        message.core(),
+        &result,
+        actor_pipe_ignore,
+        now as i64,
+        fresh,
+    )
+    .map_err(|e| type_error(&e.to_string()))?;
     let Some((next, delay)) = next else {
         return Ok(JsValue::UNDEFINED);
     };
     let out = js_sys::Object::new();
     js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(next).into())?;
     if let Some(delay) = delay {
-        js_sys::Reflect::set(&out, &"delay".into(), &(delay as f64).into())?;
+        js_sys::Reflect::set(&out, &"delay".into(), &delay.into())?;
     }
     Ok(out.into())
 }
@@ -660,22 +682,27 @@ impl GroupCompletion {
     }
 }
 
-/// What finishing `message` successfully completes: `{ uuid, callbacks }` (the barrier
-/// key and the callback messages) when it is a member of a group with callbacks, else
-/// undefined.
+/// What finishing `message` successfully completes: `{ uuid, callbacks, invalid? }` (the
+/// barrier key, the callback messages, and why the one after them could not be read, if
+/// one could not) when it is a member of a group with callbacks, else undefined.
 #[wasm_bindgen(js_name = groupCompletionOf)]
 pub fn group_completion_of(message: &Message, now: f64) -> Result<JsValue, JsValue> {
-    let Some((uuid, callbacks)) = group_callbacks::completion(message.core(), now as i64)
+    let mut fresh = || uuid4(random_bytes());
+    let Some(done) = group_callbacks::completion(message.core(), now as i64, &mut fresh)
         .map_err(|e| type_error(&e.to_string()))?
     else {
         return Ok(JsValue::UNDEFINED);
     };
     let out = js_sys::Object::new();
-    let list: js_sys::Array = callbacks
+    let list: js_sys::Array = done
+        .callbacks
         .into_iter()
         .map(|m| JsValue::from(Message::from_core(m)))
         .collect();
-    js_sys::Reflect::set(&out, &"uuid".into(), &uuid.into())?;
+    js_sys::Reflect::set(&out, &"uuid".into(), &done.uuid.into())?;
     js_sys::Reflect::set(&out, &"callbacks".into(), &list)?;
+    if let Some(invalid) = done.invalid {
+        js_sys::Reflect::set(&out, &"invalid".into(), &invalid.0.into())?;
+    }
     Ok(out.into())
 }

@@ -514,10 +514,11 @@ pub struct Undelay {
 /// What `RedisBroker.enqueue(message, delay=…)` sends: a copy with a fresh
 /// `redis_message_id` (uuid4 of `random_id`; replaced in place if present, so a retried
 /// message keeps its option order) and, with a delay, moved to `<q>.DQ` with
-/// `eta = now_ms + delay_ms`. Each enqueue needs a fresh id: a retry is a new Redis entry.
+/// `eta = now_ms + delay_ms` (a float when the delay has a fraction, as Python's).
+/// Each enqueue needs a fresh id: a retry is a new Redis entry.
 pub fn prepare(
     message: &Message,
-    delay_ms: Option<u64>,
+    delay_ms: Option<f64>,
     now_ms: i64,
     random_id: [u8; 16],
 ) -> Message {

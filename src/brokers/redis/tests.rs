@@ -184,7 +184,7 @@ fn prepare_assigns_a_fresh_id_and_delays() {
         redis_message_id(&sent).unwrap()
     );
 
-    let delayed = prepare(&m, Some(5000), 1_796_186_356_885, [0; 16]);
+    let delayed = prepare(&m, Some(5000.0), 1_796_186_356_885, [0; 16]);
     assert_eq!(delayed.queue_name, "default.DQ");
     assert_eq!(
         String::from_utf8(delayed.encode()).unwrap(),
@@ -213,7 +213,7 @@ fn messages_without_a_redis_id_are_errors() {
 #[test]
 fn undelay_enqueues_a_fresh_copy_then_acks_on_the_delay_queue() {
     let d = dispatcher();
-    let delayed = prepare(&message(), Some(100), 1_000, [0x22; 16]);
+    let delayed = prepare(&message(), Some(100.0), 1_000, [0x22; 16]);
     let plan = d
         .undelay("default.DQ", &delayed, 2_000, [0x33; 16], false)
         .unwrap();

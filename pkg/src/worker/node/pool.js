@@ -5,7 +5,7 @@
 // signal aborts (its time limit, a shutdown) the thread running it is terminated (that
 // stops synchronous code, which nothing else in JavaScript can) and replaced.
 import { Worker as Thread } from "node:worker_threads";
-import { Retry, SkipMessage, TimeLimitExceeded } from "../../../dist/node.js";
+import { RateLimitExceeded, Retry, SkipMessage, TimeLimitExceeded } from "../../../dist/node.js";
 import { checkOptions } from "../../internal/options.js";
 import { kAborted, kOnAbort } from "../../internal/symbols.js";
 import { kThreadName } from "./log.js";
@@ -20,16 +20,28 @@ function describeReason(reason) {
   }
 }
 
-/** The main thread's Error for what a thread's actor threw (`thread.js`'s plain form). */
-function reviveError(plain, threadName) {
+/**
+ * The main thread's Error for what a thread's actor threw (`thread.js`'s plain form): one of
+ * `actor`'s `throws` classes when the thread says it was one (built without calling its
+ * constructor, so Retries fails it at once, as on the main thread), the package's own
+ * errors as themselves, anything else an Error named after the thrown error's class.
+ */
+function reviveError(plain, threadName, actor) {
   let error;
-  if (plain.name === "Retry") error = new Retry(plain.message, { delay: plain.delay });
+  const Thrown = plain.throwsIndex === undefined ? undefined : [actor?.options?.throws].flat().filter((c) => typeof c === "function")[plain.throwsIndex];
+  if (Thrown !== undefined) {
+    error = Object.create(Thrown.prototype);
+    Object.defineProperty(error, "message", { value: plain.message, writable: true, configurable: true });
+    if (plain.name !== error.name) error.name = plain.name;
+    if (plain.code !== undefined) error.code = plain.code;
+  } else if (plain.name === "Retry") error = new Retry(plain.message, { delay: plain.delay });
   else if (plain.name === "SkipMessage") error = new SkipMessage(plain.message);
   else if (plain.name === "TimeLimitExceeded") error = new TimeLimitExceeded(plain.message);
+  else if (plain.name === "RateLimitExceeded") error = new RateLimitExceeded(plain.message);
   else {
     error = new Error(plain.message);
-    // Results stores the exception under its name, as Python stores its type's name.
-    error.name = plain.name;
+    // Results stores the exception under its type, as Python stores its type's name.
+    error.name = plain.type ?? plain.name;
     if (plain.code !== undefined) error.code = plain.code;
   }
   if (plain.stack !== undefined) error.stack = `${plain.stack}\n    (in worker thread ${threadName})`;
@@ -111,7 +123,7 @@ export class ThreadPool {
           slot.job = undefined;
           this.#jobs -= 1;
           if (msg.type === "result") job.resolve(msg.result);
-          else job.reject(reviveError(msg.error, name));
+          else job.reject(reviveError(msg.error, name, job.actor));
           this.#release(slot);
         }
       });

@@ -11,22 +11,42 @@ import { importModules } from "./modules.js";
 
 /** What crosses back for a thrown value: enough to rebuild the error on the main thread.
  * Never throws: an actor may throw a revoked Proxy or an object whose getters throw. */
-function thrownToPlain(thrown) {
+/** `value instanceof Class`, false where asking throws (a Proxy, a hostile `Symbol.hasInstance`).
+ * (Here, not imported: the package ships src/worker/node/ and few other sources.) */
+function isInstance(value, Class) {
   try {
-    return plain(thrown);
+    return value instanceof Class;
+  } catch {
+    return false;
+  }
+}
+
+function thrownToPlain(thrown, actor) {
+  try {
+    return plain(thrown, actor);
   } catch {
     return { name: "Error", message: "the actor threw a value that cannot be read" };
   }
 }
 
-function plain(thrown) {
+function plain(thrown, actor) {
   if (thrown instanceof Error) {
+    const name = String(thrown.name ?? "Error");
+    // The class's name when the error kept Error's (`class AppError extends Error {}`):
+    // what Results and on_failure store, as Python stores `type(e).__name__`.
+    const ctor = typeof thrown.constructor?.name === "string" ? thrown.constructor.name : "";
+    // Which of the actor's `throws` classes it is: the main thread's Retries asks with its
+    // own copies of those classes, which an error from this thread is no instance of.
+    const throws = [actor?.options?.throws].flat().filter((c) => typeof c === "function");
+    const index = throws.findIndex((Class) => isInstance(thrown, Class));
     return {
-      name: String(thrown.name ?? "Error"),
+      name,
+      type: name !== "Error" || !ctor ? name : ctor,
       message: String(thrown.message ?? ""),
       stack: typeof thrown.stack === "string" ? thrown.stack : undefined,
       code: typeof thrown.code === "string" ? thrown.code : undefined,
       delay: typeof thrown.delay === "number" ? thrown.delay : undefined,
+      throwsIndex: index < 0 ? undefined : index,
     };
   }
   let message;
@@ -61,8 +81,9 @@ async function main() {
   parentPort.on("message", async ({ id, actorName, args, message }) => {
     let reply;
     let proxy;
+    let actor;
     try {
-      const actor = getBroker().actors.get(actorName);
+      actor = getBroker().actors.get(actorName);
       if (actor === undefined || typeof actor.fn !== "function") {
         throw new Error(`Actor '${actorName}' is not declared on the global broker of this thread after importing the modules.`);
       }
@@ -80,7 +101,7 @@ async function main() {
       parentPort.postMessage(reply);
       return;
     } catch (thrown) {
-      reply = { type: "error", id, error: thrownToPlain(thrown) };
+      reply = { type: "error", id, error: thrownToPlain(thrown, actor) };
     }
     freeMessage(proxy);
     try {
