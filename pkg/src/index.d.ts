@@ -490,8 +490,12 @@ export class Message<R = ResultValue> {
   constructor(fields: MessageFields);
   /** Reads a Python message dict (snake_case). */
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
-  /** Decodes an encoded message. */
+  /** Decodes an encoded message, refusing what Python's `Message.decode` refuses (a key
+   * that is no message field, a missing `args`, `kwargs` or `options`). */
   static decode(bytes: Uint8Array | string): Message;
+  /** Why Python's `Message.decode` (so a Python worker) refuses these bytes, or `undefined`
+   * when it reads them as a message, or when they are no JSON at all. Builds no message. */
+  static pythonRefusal(bytes: Uint8Array | string): string | undefined;
   /** The queue it goes to (`"default"` unless set). */
   readonly queueName: string;
   /** The actor that runs it, by name. */

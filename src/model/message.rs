@@ -166,24 +166,8 @@ impl Message {
         fresh_id: impl FnOnce() -> String,
     ) -> Result<Message, MessageError> {
         if let Value::Dict(entries) = dict {
-            if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
-                // Cut as the id is: a hostile producer's key may be megabytes long.
-                let cut: String = key.chars().take(NAMED_ID_CHARS).collect();
-                let more = if cut.len() < key.len() { "…" } else { "" };
-                let why = format!(
-                    "{}{more} is no field of a message",
-                    py_repr(&Value::Str(cut))
-                );
+            if let Some(why) = python_refusal(dict) {
                 return Err(named(dict, why));
-            }
-            for required in ["args", "kwargs", "options"] {
-                if dict.get(required).is_none() {
-                    return Err(named(dict, format!("{required} is missing")));
-                }
-            }
-            // Python's `tuple(None)` fails.
-            if dict.get("args") == Some(&Value::Null) {
-                return Err(named(dict, "args must be an array".into()));
             }
             if dict.get("message_id").is_none() {
                 let mut with_id = entries.clone();
@@ -214,6 +198,35 @@ impl Message {
 
 /// `why` a dict is refused, naming its `message_id` when it has a string one (cut to
 /// [`NAMED_ID_CHARS`]), so a log line says which message was refused.
+/// Why Python's `Message(**dict)` (and so `Message.decode`, and a Python worker taking it
+/// off a queue) refuses this message dict, or `None` when it builds a message of it: a key
+/// that is no field of a message (`unexpected keyword argument`), a missing `queue_name`,
+/// `actor_name`, `args`, `kwargs` or `options` (no default there), or `args` of `None`
+/// (`tuple(None)`). Python checks no types beyond these, so neither does this.
+pub fn python_refusal(dict: &Value) -> Option<String> {
+    let Value::Dict(entries) = dict else {
+        return Some("not a dict".into());
+    };
+    if let Some((key, _)) = entries.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
+        // Cut as the id is: a hostile producer's key may be megabytes long.
+        let cut: String = key.chars().take(NAMED_ID_CHARS).collect();
+        let more = if cut.len() < key.len() { "…" } else { "" };
+        return Some(format!(
+            "{}{more} is no field of a message",
+            py_repr(&Value::Str(cut))
+        ));
+    }
+    for required in ["args", "kwargs", "options", "queue_name", "actor_name"] {
+        if dict.get(required).is_none() {
+            return Some(format!("{required} is missing"));
+        }
+    }
+    if dict.get("args") == Some(&Value::Null) {
+        return Some("args must be an array".into());
+    }
+    None
+}
+
 fn named(dict: &Value, why: String) -> MessageError {
     match dict.get("message_id") {
         Some(Value::Str(id)) => {
@@ -360,5 +373,45 @@ mod tests {
         let id = uuid4([0xff; 16]);
         assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(uuid4([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn python_refuses_only_what_its_constructor_refuses() {
+        let refusal = |text: &str| python_refusal(&codec::decode(text.as_bytes()).unwrap());
+        let base = r#""queue_name":"q","actor_name":"a","args":[],"kwargs":{},"options":{}"#;
+        // Python checks no types: odd values are still a message to it.
+        assert_eq!(
+            refusal(&format!(
+                "{{{base},\"message_timestamp\":-1e300,\"message_id\":5}}"
+            )),
+            None
+        );
+        assert_eq!(
+            refusal(&format!("{{{base}}}")),
+            None,
+            "message_id and message_timestamp have defaults"
+        );
+        assert_eq!(
+            refusal(&format!("{{{base},\"stray\":1}}")).as_deref(),
+            Some("'stray' is no field of a message")
+        );
+        for field in ["queue_name", "actor_name", "args", "kwargs", "options"] {
+            let text = base
+                .split(',')
+                .filter(|kv| !kv.starts_with(&format!("\"{field}\"")))
+                .collect::<Vec<_>>()
+                .join(",");
+            assert_eq!(
+                refusal(&format!("{{{text}}}")),
+                Some(format!("{field} is missing")),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            refusal(r#"{"queue_name":"q","actor_name":"a","args":null,"kwargs":{},"options":{}}"#)
+                .as_deref(),
+            Some("args must be an array")
+        );
+        assert_eq!(refusal("[1]").as_deref(), Some("not a dict"));
     }
 }

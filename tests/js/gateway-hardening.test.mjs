@@ -11,7 +11,7 @@ import { createServer, request } from "node:http";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { createClient } from "redis";
-import { JSONEncoder, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "dramatiq-results";
+import { JSONEncoder, Message, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "dramatiq-results";
 import { createGateway } from "dramatiq-results/gateway";
 import { packageCodecs } from "../../pkg/src/gateway/codecs.js";
 import { openRedis, redisReadKey } from "../../pkg/src/gateway/redis/redis.js";
@@ -31,7 +31,7 @@ async function gateway(url, options = {}) {
     backend,
     readKey: redisReadKey(redis),
     brokerKeys: new RedisBrokerKeys("dramatiq"),
-    ...packageCodecs({ JSONEncoder, StubBackend }),
+    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
     resultsInRedis: true,
     log: (m) => log.push(m),
     ...options,
@@ -286,20 +286,24 @@ test("messages that are not JSON, not Dramatiq's, or nested deeper than 512 are 
     const good = dict("q", "add");
     await broker.enqueue(good);
     const deep = `{"message_id":"d","actor_name":"a","args":${"[".repeat(600)}${"]".repeat(600)}}`;
-    for (const [rid, body] of [["r-text", "not json"], ["r-deep", deep], ["r-array", "[1,2]"]]) {
+    // JSON that no worker runs: a key that is no message field (Python's Message.decode
+    // refuses it; so does the package's), and no `args`.
+    const extra = JSON.stringify({ ...good, options: {}, stray: 1 });
+    const { args: _a, ...noArgs } = { ...good, options: {} };
+    for (const [rid, body] of [["r-text", "not json"], ["r-deep", deep], ["r-array", "[1,2]"], ["r-extra", extra], ["r-noargs", JSON.stringify(noArgs)]]) {
       await client.hSet("dramatiq:q.msgs", rid, body);
       await client.rPush("dramatiq:q", rid);
     }
     const counts = await (await gw.get("/api/queues")).json();
-    assert.equal(counts[0].queued, 4);
+    assert.equal(counts[0].queued, 6);
     const page = await (await gw.get("/api/messages?queue=q")).json();
-    assert.equal(page.items.length, 4, "every counted message is listed (before: 1 of 4)");
+    assert.equal(page.items.length, 6, "every counted message is listed (before: 1 of 4)");
     assert.deepEqual(page.items.filter((i) => i.malformed).map((i) => [i.id, i.malformed]),
-      [["r-text", "not JSON"], ["r-deep", "nested too deeply"], ["r-array", "not a Dramatiq message"]]);
+      [["r-text", "not JSON"], ["r-deep", "nested too deeply"], ["r-array", "not a Dramatiq message"], ["r-extra", "not a Dramatiq message"], ["r-noargs", "not a Dramatiq message"]]);
     await gw.app.poller.tick();
     const records = [...gw.app.poller.records.values()];
-    assert.equal(records.length, 4, "and each is a record of the event stream");
-    assert.deepEqual(records.filter((r) => r.malformed).map((r) => r.messageId).sort(), ["malformed:r-array", "malformed:r-deep", "malformed:r-text"]);
+    assert.equal(records.length, 6, "and each is a record of the event stream");
+    assert.deepEqual(records.filter((r) => r.malformed).map((r) => r.messageId).sort(), ["malformed:r-array", "malformed:r-deep", "malformed:r-extra", "malformed:r-noargs", "malformed:r-text"]);
   } finally {
     await gw.close();
     await client.quit();

@@ -151,7 +151,7 @@ export async function startGateway({
     readKey = redisReadKey(redis);
   }
   const follow = { mode: "polling" };
-  const codecs = packageCodecs({ JSONEncoder, StubBackend });
+  const codecs = packageCodecs({ JSONEncoder, StubBackend, Message });
   let amqp;
   if (amqpUrl) {
     const { AmqpBroker } = await import("./amqp/broker.js");

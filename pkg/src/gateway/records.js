@@ -2,6 +2,7 @@
 // malformed and said why), a summary of a message too large to keep whole, and a stored
 // result as clients see it. Pure functions, no state: the poller (./events.js) keeps the
 // records.
+import { NOT_A_MESSAGE } from "./codecs.js";
 
 /** What a stored result says, as sent to clients: `{ json }` (the value in Dramatiq's own
  * JSON encoding), `{ exception: { type, message } }`, or `{ error: { type, message } }`
@@ -24,6 +25,7 @@ export function readMessage(body, decodeMessage) {
   try {
     message = decodeMessage(body);
   } catch (error) {
+    if (error?.code === NOT_A_MESSAGE) return { malformed: "not a Dramatiq message" };
     return { malformed: /depth|nest|recursion/i.test(String(error?.message)) ? "nested too deeply" : "not JSON" };
   }
   if (!message || typeof message !== "object" || typeof message.message_id !== "string" || typeof message.actor_name !== "string") {

@@ -23,7 +23,7 @@
 //
 // Static files are served by the Worker itself (not the object) from the `ASSETS` binding
 // (`npx dramatiq-results assets <dir>` writes that directory).
-import { JSONEncoder, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/workerd.js";
+import { JSONEncoder, Message, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "../../dist/workerd.js";
 import { createGateway } from "./app.js";
 import { packageCodecs } from "./codecs.js";
 import { openRedis, redisReadKey } from "./redis/redis.js";
@@ -107,7 +107,7 @@ export class GatewayObject {
       events: { intervalMs: settings.intervalMs },
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       maxStreamMs: settings.maxStreamMs,
-      ...packageCodecs({ JSONEncoder, StubBackend }),
+      ...packageCodecs({ JSONEncoder, StubBackend, Message }),
       log: (message) => console.warn(`dramatiq-results gateway: ${message}`),
       resultsInRedis: true,
     });

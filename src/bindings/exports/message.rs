@@ -10,7 +10,7 @@ use crate::bindings::js::{
     type_error_caused,
 };
 use crate::codec::value::Value;
-use crate::model::message::{uuid4, Message as CoreMessage};
+use crate::model::message::{python_refusal, uuid4, Message as CoreMessage};
 
 /// The three fields a result key is derived from, read off any object that has them:
 /// a `Message`, `{ queueName, actorName, messageId }`, or a Python message dict
@@ -189,6 +189,20 @@ impl Message {
         CoreMessage::from_python_dict(&v, epoch_ms() as i64, || uuid4(random_bytes()))
             .map(Message::from_core)
             .map_err(|e| type_error(&e.to_string()))
+    }
+
+    /// Why Python's `Message.decode` (and so a Python worker) refuses these bytes, or
+    /// `undefined` when it reads them as a message, or when they are no JSON at all (the
+    /// caller says that its own way). Lighter than `decode`: no message is built, only
+    /// Python's own checks are made (a key that is no field, a missing field with no
+    /// default), so a body the gateway lists as a message is one a Python worker runs.
+    #[wasm_bindgen(js_name = pythonRefusal)]
+    pub fn python_refusal_of(bytes: JsValue) -> Result<Option<String>, JsValue> {
+        let raw = bytes_from_js(&bytes)?;
+        Ok(match crate::codec::decode(&raw) {
+            Ok(v) => python_refusal(&v),
+            Err(_) => None,
+        })
     }
 
     /// The snake_case dict Dramatiq enqueues (`message.asdict()`).
