@@ -207,6 +207,21 @@ async function scenario(backend, kind, key) {
 
 /** Whether a key's time suffix is plausible for `kind`: a recent Unix second (window) or
  * a recent bucket start aligned on 2 000 ms (bucket). */
+/** Four lanes of ten non-raising attempts on `limiter`, `pauseMs` apart (as Python's four
+ * threads in tests/py/rate_limits.py): how many each lane acquired. */
+function lanesOf(limiter, pauseMs) {
+  return Promise.all(
+    Array.from({ length: 4 }, async () => {
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
+        await sleep(pauseMs);
+      }
+      return n;
+    }),
+  );
+}
+
 function checkSuffix(kind, suffix) {
   const n = Number(suffix);
   if (kind === "window") assert.ok(Math.abs(n - Date.now() / 1000) < 30, `second ${suffix}`);
@@ -351,16 +366,7 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     const limiter = new WindowRateLimiter(new RedisRateLimiterBackend(raw), key, { limit: 20, window: 30 });
     await sleep(start - Date.now());
     // Four lanes of ten attempts, as Python's four threads: the two sides interleave.
-    const lanes = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        let n = 0;
-        for (let i = 0; i < 10; i++) {
-          if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
-          await sleep(2);
-        }
-        return n;
-      }),
-    );
+    const lanes = await lanesOf(limiter, 2);
     const theirs = JSON.parse((await python).at(-1));
     const acquired = lanes.reduce((a, b) => a + b, 0);
     assert.equal(acquired + theirs.acquired, 20, `JS ${acquired} + Python ${theirs.acquired}`);
@@ -378,18 +384,9 @@ describe("Redis, beside Python Dramatiq", { skip: skipPython }, () => {
     const python = runPython("rate_limits.py", ["bucket", url(), key, "20", String(bucket), "40", String(start)]);
     const limiter = new BucketRateLimiter(new RedisRateLimiterBackend(raw), key, { limit: 20, bucket });
     await sleep(start - Date.now());
-    const lanes = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        let n = 0;
-        for (let i = 0; i < 10; i++) {
-          if (await limiter.acquire((a) => a, { raiseOnFailure: false })) n++;
-          // Spread over ~200 ms, so Python's threads (their first connection takes a
-          // moment) contend with these rather than arrive after them.
-          await sleep(20);
-        }
-        return n;
-      }),
-    );
+    // Spread over ~200 ms, so Python's threads (their first connection takes a moment)
+    // contend with these rather than arrive after them.
+    const lanes = await lanesOf(limiter, 20);
     const theirs = JSON.parse((await python).at(-1));
     const acquired = lanes.reduce((a, b) => a + b, 0);
     assert.equal(acquired + theirs.acquired, 20, `JS ${acquired} + Python ${theirs.acquired}`);

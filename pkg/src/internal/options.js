@@ -42,6 +42,19 @@ function describe(value) {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
+/** The own enumerable names of an options bag, or null when none is given (undefined or
+ * null); a TypeError for one that is no object or cannot be read (a Proxy whose trap
+ * throws), the original as its cause. */
+function optionNames(what, options) {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  try {
+    return Object.keys(options);
+  } catch (cause) {
+    throw new TypeError(`${what}: its options cannot be read`, { cause });
+  }
+}
+
 /**
  * Checks `options` (an object or undefined) for `what` (say `"new Worker()"`) against
  * `spec`, `{ name: kind }` with the kinds above (`"ms?"` also takes null), and returns
@@ -54,14 +67,8 @@ function describe(value) {
  */
 export function checkOptions(what, options, spec) {
   const checked = Object.create(null);
-  if (options === undefined || options === null) return checked;
-  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
-  let names;
-  try {
-    names = Object.keys(options);
-  } catch (cause) {
-    throw new TypeError(`${what}: its options cannot be read`, { cause });
-  }
+  const names = optionNames(what, options);
+  if (!names) return checked;
   for (const name of names) {
     const kind = spec[name];
     if (kind === undefined) {
@@ -104,14 +111,8 @@ export function checkOptions(what, options, spec) {
  */
 export function readOptions(what, options) {
   const copy = Object.create(null);
-  if (options === undefined || options === null) return copy;
-  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
-  let names;
-  try {
-    names = Object.keys(options);
-  } catch (cause) {
-    throw new TypeError(`${what}: its options cannot be read`, { cause });
-  }
+  const names = optionNames(what, options);
+  if (!names) return copy;
   for (const name of names) {
     try {
       copy[name] = options[name];
