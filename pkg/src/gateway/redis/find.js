@@ -6,6 +6,7 @@
 // A message is stored under its `redis_message_id` (each enqueue a new one), not its
 // `message_id`, so finding it by `message_id` takes either a hint (the event poller's record
 // names its queue and `redis_message_id`) checked with one script, or a walk of the bodies.
+import { readMessage } from "../records.js";
 import { text } from "./broker.js";
 
 // Where the message stored under ARGV[1] is in queue KEYS (list, hash, delay list, delay
@@ -106,18 +107,14 @@ export class MessageFinder {
     this.decodeMessage = decodeMessage;
   }
 
+  /** `body` as a Dramatiq message, or null (gone, or malformed: see ../records.js). */
   #decode(body) {
-    if (body == null) return null;
-    try {
-      const m = this.decodeMessage(body);
-      return m && typeof m.message_id === "string" && typeof m.actor_name === "string" ? m : null;
-    } catch {
-      return null;
-    }
+    return body == null ? null : (readMessage(body, this.decodeMessage).message ?? null);
   }
 
   /** Where the message stored under `rid` in `queue` is: `{ state, queue, rid, body,
-   * message, where }` (where: "q", "dq", "held" or "xq"), or null. */
+   * message, malformed, where }` (where: "q", "dq", "held" or "xq"; `message` null and
+   * `malformed` saying why for a body that is no message, see ../records.js), or null. */
   async at(queue, rid) {
     const k = this.keys;
     const dq = k.delayQueue(queue);
@@ -125,7 +122,8 @@ export class MessageFinder {
     const reply = await this.reader.redis.sendCommand(["EVAL", LOCATE, "6", ...keys, rid]);
     if (!Array.isArray(reply) || reply.length < 3) return null;
     const body = text(reply[1]);
-    return { state: text(reply[0]), queue, rid, body, message: this.#decode(body), where: text(reply[2]) };
+    const { message = null, malformed = null } = body == null ? {} : readMessage(body, this.decodeMessage);
+    return { state: text(reply[0]), queue, rid, body, message, malformed, where: text(reply[2]) };
   }
 
   /**

@@ -27,7 +27,6 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { BATCH } from "../redis/actions.js";
 import { isQueueName } from "../redis/broker.js";
-import { readMessage } from "../records.js";
 
 /** How long one bulk request works before it answers `complete: false` (ms). */
 export const BULK_MS = 10_000;
@@ -69,7 +68,7 @@ export function errorText(message, record) {
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `writer`, `finder`,
  *   `history`, `operatorToken` and `token`
  */
-export function actionRoutes({ queues: knownQueues, poller, writer, finder, history, brokerKeys, decodeMessage, operatorToken, token }) {
+export function actionRoutes({ queues: knownQueues, poller, writer, finder, history, brokerKeys, operatorToken, token }) {
   const app = new Hono();
   const auth = operatorOnly({ operatorToken, viewerToken: token });
 
@@ -171,7 +170,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         await audit({ action: "delete", messageId, queue, matched: 0, done: 0 });
         return json(c, { error: "not found: the queue holds nothing under this id", messageId }, 404);
       }
-      const { message, malformed } = readMessage(found.body, decodeMessage);
+      const { message, malformed } = found;
       if (!malformed) {
         await audit({ action: "delete", messageId, queue, matched: 0, done: 0 });
         return json(c, { error: `a Dramatiq message (${message.message_id}): delete it by its message id`, messageId: message.message_id, state: found.state }, 409);
