@@ -493,9 +493,11 @@ export class Message<R = ResultValue> {
   /** Decodes an encoded message, refusing what Python's `Message.decode` refuses (a key
    * that is no message field, a missing `args`, `kwargs` or `options`). */
   static decode(bytes: Uint8Array | string): Message;
-  /** Why Python's `Message.decode` (so a Python worker) refuses these bytes, or `undefined`
-   * when it reads them as a message, or when they are no JSON at all. Builds no message. */
-  static pythonRefusal(bytes: Uint8Array | string): string | undefined;
+  /** The message dict (snake_case) in these bytes, as Python's `Message.decode` reads it:
+   * `DecodeError` for bytes that are no JSON Python reads, a `TypeError` saying why for a
+   * dict Python refuses (a key that is no field, a missing `args`, `kwargs` or `options`).
+   * Builds no message and checks no types, as Python checks none. */
+  static decodeDict(bytes: Uint8Array | string): Record<string, unknown>;
   /** The queue it goes to (`"default"` unless set). */
   readonly queueName: string;
   /** The actor that runs it, by name. */

@@ -10,24 +10,27 @@ export const NOT_A_MESSAGE = "NOT_A_MESSAGE";
  * The gateway's `decodeMessage`, `encode` and `decodeResult`, from the package's own codec
  * (`JSONEncoder`: Dramatiq's JSON, NaN and big integers included) and decode path, for the
  * host entry that hands in its `{ JSONEncoder, StubBackend, Message }`
- * (`Message.pythonRefusal` says which bodies Python's workers refuse).
+ * (`Message.decodeDict` also refuses the bodies Python's workers refuse).
  */
 export function packageCodecs({ JSONEncoder, StubBackend, Message }) {
   const encoder = new JSONEncoder();
   const utf8 = new TextEncoder();
   const textOf = new TextDecoder();
   return {
-    decodeMessage: (body) => {
-      const bytes = utf8.encode(body);
-      const dict = encoder.decode(bytes);
-      // JSON that no worker runs (a key that is no message field, no `args`: what Python's
-      // Message.decode refuses, and so do ours) is no message either: listed as malformed,
-      // so the operator can delete it (DELETE by its message id would find nothing to act
-      // on, or a worker's acks set holding it forever).
-      const refused = Message?.pythonRefusal(bytes);
-      if (refused) throw Object.assign(new TypeError(`not a message Dramatiq's workers decode: ${refused}`), { code: NOT_A_MESSAGE });
-      return dict;
-    },
+    // With `Message`, JSON that no worker runs (a key that is no message field, no `args`:
+    // what Python's Message.decode refuses, and so do ours) is no message either, in the
+    // same decode: listed as malformed, so the operator can delete it (by its message id
+    // nothing would act on it, and a Python worker's acks set can hold it forever).
+    decodeMessage: Message
+      ? (body) => {
+          try {
+            return Message.decodeDict(utf8.encode(body));
+          } catch (error) {
+            if (error instanceof TypeError) throw Object.assign(new TypeError(error.message, { cause: error }), { code: NOT_A_MESSAGE });
+            throw error;
+          }
+        }
+      : (body) => encoder.decode(utf8.encode(body)),
     encode: (value) => textOf.decode(encoder.encode(value)),
     decodeResult: resultDecoder(StubBackend),
   };

@@ -2,6 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::errors::to_js;
 use super::interchange::{value_from_js, value_to_js};
 use crate::bindings::drivers::random::random_bytes;
 use crate::bindings::drivers::timer::epoch_ms;
@@ -10,6 +11,7 @@ use crate::bindings::js::{
     type_error_caused,
 };
 use crate::codec::value::Value;
+use crate::model::error::ResultError;
 use crate::model::message::{python_refusal, uuid4, Message as CoreMessage};
 
 /// The three fields a result key is derived from, read off any object that has them:
@@ -191,18 +193,24 @@ impl Message {
             .map_err(|e| type_error(&e.to_string()))
     }
 
-    /// Why Python's `Message.decode` (and so a Python worker) refuses these bytes, or
-    /// `undefined` when it reads them as a message, or when they are no JSON at all (the
-    /// caller says that its own way). Lighter than `decode`: no message is built, only
-    /// Python's own checks are made (a key that is no field, a missing field with no
-    /// default), so a body the gateway lists as a message is one a Python worker runs.
-    #[wasm_bindgen(js_name = pythonRefusal)]
-    pub fn python_refusal_of(bytes: JsValue) -> Result<Option<String>, JsValue> {
+    /// The message dict in these bytes, as Python's `Message.decode` reads it, decoded once:
+    /// `DecodeError` when they are no JSON Python reads, a `TypeError` saying why when
+    /// Python's checks refuse the dict (a key that is no field, a missing field with no
+    /// default). Builds no message and checks no types (Python checks none), so a body the
+    /// gateway lists as a message is one a Python worker runs.
+    #[wasm_bindgen(js_name = decodeDict)]
+    pub fn decode_dict(bytes: JsValue) -> Result<JsValue, JsValue> {
         let raw = bytes_from_js(&bytes)?;
-        Ok(match crate::codec::decode(&raw) {
-            Ok(v) => python_refusal(&v),
-            Err(_) => None,
-        })
+        let v = crate::codec::decode(&raw).map_err(|source| {
+            to_js(&ResultError::Decode {
+                key: String::new(),
+                source,
+            })
+        })?;
+        if let Some(why) = python_refusal(&v) {
+            return Err(type_error(&format!("not a message Python decodes: {why}")));
+        }
+        value_to_js(&v)
     }
 
     /// The snake_case dict Dramatiq enqueues (`message.asdict()`).
