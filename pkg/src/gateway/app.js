@@ -31,6 +31,7 @@
 // the viewer's token (middleware/auth.js: `Authorization: Bearer <token>`, compared in
 // constant time), and everything a request names is validated by its route.
 import { Hono } from "hono";
+import { describeValue } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import { EventPoller, toJson } from "./events.js";
 import { guardRedis, notFound, onError } from "./http.js";
@@ -182,7 +183,7 @@ export function createGateway(options) {
     resultReads: "count",
   });
   for (const name of hosts ?? []) {
-    if (typeof name !== "string") throw new TypeError(`createGateway(): option hosts must hold host names (strings), got ${name === null ? "null" : typeof name}`);
+    if (typeof name !== "string") throw new TypeError(`createGateway(): option hosts must hold host names (strings), got ${describeValue(name)}`);
   }
   const guarded = guardRedis(redis);
   const say = (message) => {

@@ -22,6 +22,35 @@ export function readSafely(value, key) {
   }
 }
 
+/**
+ * What a value given where another was expected is, for an error message ("got …"): its
+ * kind, or a short spelling of a primitive. Runs none of the value's code (a getter, a
+ * Proxy trap, a toString) and never throws.
+ */
+export function describeValue(value) {
+  switch (typeof value) {
+    case "undefined":
+      return "undefined";
+    case "number":
+    case "boolean":
+      return String(value);
+    case "bigint":
+      return `${value}n`;
+    case "string":
+      return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+  }
+  if (value === null) return "null";
+  try {
+    return Array.isArray(value) ? "an array" : "an object";
+  } catch {
+    return "a revoked Proxy"; // the one object Array.isArray throws for
+  }
+}
+
 /** `String(value)` that never throws. */
 export function describeThrown(value) {
   if (typeof value === "symbol") return value.toString();

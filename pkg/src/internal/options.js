@@ -2,6 +2,8 @@
 // in one place too): a misspelled name (`new Worker(b, { concurency: 2 })`) or a value of the
 // wrong type is a TypeError naming the option and what is accepted, never silently ignored.
 
+import { describeValue } from "./describe.js";
+
 /**
  * What a value may be, by name. A trailing "?" also accepts null. Undefined is always
  * accepted (the option is absent); so is anything for "any".
@@ -34,20 +36,12 @@ const WORDS = {
   iterable: "a list (an iterable)",
 };
 
-function describe(value) {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
-  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
 /** The own enumerable names of an options bag, or null when none is given (undefined or
  * null); a TypeError for one that is no object or cannot be read (a Proxy whose trap
  * throws), the original as its cause. */
 function optionNames(what, options) {
   if (options === undefined || options === null) return null;
-  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  if (typeof options !== "object") throw new TypeError(`${what}: options must be an object, got ${describeValue(options)}`);
   try {
     return Object.keys(options);
   } catch (cause) {
@@ -95,7 +89,7 @@ export function checkOptions(what, options, spec) {
       throw new TypeError(`${what}: option ${name} cannot be checked`, { cause });
     }
     if (!fits) {
-      throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describe(value)}`);
+      throw new TypeError(`${what}: option ${name} must be ${WORDS[base]}${nullable ? " (or null)" : ""}, got ${describeValue(value)}`);
     }
     checked[name] = value;
   }

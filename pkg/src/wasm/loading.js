@@ -3,6 +3,8 @@
 // with `wasm = NOT_READY`, so a call made before the module is loaded (or after loading it
 // failed) throws the error below instead of "Cannot read properties of undefined".
 
+import { describeValue } from "../internal/describe.js";
+
 let failure;
 
 /** Records why loading failed, for the error every later call throws. */
@@ -34,22 +36,7 @@ export const NOT_READY = new Proxy(
  * its code (a Proxy, a getter).
  */
 export function notAString(value) {
-  let what;
-  try {
-    what =
-      value === null
-        ? "null"
-        : typeof value === "number" || typeof value === "boolean" || typeof value === "bigint"
-          ? `${typeof value} ${String(value)}`
-          : typeof value === "object"
-            ? Array.isArray(value)
-              ? "an array"
-              : "an object"
-            : `a ${typeof value}`;
-  } catch {
-    what = "a revoked Proxy"; // Array.isArray throws only for one
-  }
-  return new TypeError(`dramatiq-results: expected a string, got ${what}`);
+  return new TypeError(`dramatiq-results: expected a string, got ${describeValue(value)}`);
 }
 
 /** The bytes of base64 `text`: the host's own decoder where it has one. */
