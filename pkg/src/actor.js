@@ -3,6 +3,7 @@
 import { ActorSpec, Message, snakeCase } from "../dist/dramatiq_results.js";
 import { sendOn } from "./brokers/broker.js";
 import { getBroker } from "./brokers/global.js";
+import { describeValue } from "./internal/describe.js";
 import { readOptions } from "./internal/options.js";
 import { kSpec } from "./internal/symbols.js";
 
@@ -54,7 +55,7 @@ export class Actor {
     }
     for (const [option, value] of [["actorName", actorName], ["queueName", queueName]]) {
       if (value !== undefined && typeof value !== "string") {
-        throw new TypeError(`actor(): option ${option} must be a string, got ${value === null ? "null" : typeof value}`);
+        throw new TypeError(`actor(): option ${option} must be a string, got ${describeValue(value)}`);
       }
     }
     const name = actorName ?? fn?.name;

@@ -3,13 +3,14 @@
 // every key, value and TTL. The core object is kept out of reach of user code (a WeakMap),
 // so a limiter can only be built over a backend made here.
 import { RateLimitBackendCore } from "../../dist/dramatiq_results.js";
+import { describeValue } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 
 const CORES = new WeakMap();
 
 /** `key` checked to be a string, as Dramatiq's keys are. */
 export function checkKey(key, what) {
-  if (typeof key !== "string") throw new TypeError(`${what}: key must be a string, got ${key === null ? "null" : typeof key}`);
+  if (typeof key !== "string") throw new TypeError(`${what}: key must be a string, got ${describeValue(key)}`);
   return key;
 }
 

@@ -5,7 +5,7 @@ import { missingResultsWarning, pipesOnward } from "../../dist/dramatiq_results.
 import { exceptionInfo } from "../../dist/errors.js";
 import { RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
-import { asError, isInstance, readSafely } from "../internal/describe.js";
+import { asError, describeValue, isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import {
   kAborted,
@@ -56,7 +56,7 @@ export class Worker {
       executor: "function",
     });
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-      throw new RangeError(`new Worker(): concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(concurrency)}`);
+      throw new RangeError(`new Worker(): concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${describeValue(concurrency)}`);
     }
     /** The broker it consumes from. */
     this.broker = broker;
@@ -65,7 +65,7 @@ export class Worker {
     /** The queues it consumes (undefined: every queue of the broker's actors). */
     this.queues = queues ? new Set([...queues]) : undefined;
     for (const name of this.queues ?? []) {
-      if (typeof name !== "string") throw new TypeError(`new Worker(): option queues must hold queue names (strings), got ${name === null ? "null" : typeof name}`);
+      if (typeof name !== "string") throw new TypeError(`new Worker(): option queues must hold queue names (strings), got ${describeValue(name)}`);
     }
     /**
      * What runs an actor: `executor(actor, args, { message, signal })` returns the actor's
