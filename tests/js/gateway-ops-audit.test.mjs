@@ -279,3 +279,57 @@ test("a body no worker can decode, stuck in a Python worker's acks set, is delet
     await redis.stop();
   }
 });
+
+test("a message behind 60 000 others is found by id, requeued and deleted (a lookup used to stop at 50 000 bodies and answer 404)", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  // One poll at start, none after: the messages below are sent later, so the poller has no
+  // record of them (as with more messages than it follows) and every lookup walks the broker.
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "600000"], { env: { DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: operator });
+    return { status: res.status, body: await res.json() };
+  };
+  const put = (m, queue, body, { dead = false, delayed = false } = {}) => {
+    const rid = crypto.randomUUID();
+    const q = delayed ? `${queue}.DQ` : queue;
+    const msg = { queue_name: q, actor_name: "job", args: [body], kwargs: {}, options: { redis_message_id: rid, ...(delayed ? { eta: Date.now() + 3_600_000 } : {}) }, message_id: crypto.randomUUID(), message_timestamp: Date.now() };
+    if (dead) m.zAdd(`dramatiq:${queue}.XQ`, { score: Date.now(), value: rid }).hSet(`dramatiq:${queue}.XQ.msgs`, rid, JSON.stringify(msg));
+    else m.hSet(`dramatiq:${q}.msgs`, rid, JSON.stringify(msg)).rPush(`dramatiq:${q}`, rid);
+    return msg.message_id;
+  };
+  try {
+    // A busy queue first in name order, then the messages the operator looks for.
+    for (let i = 0; i < 60_000; i += 5000) {
+      const m = client.multi();
+      for (let j = i; j < i + 5000; j++) put(m, "aaa-busy", j);
+      await m.exec();
+    }
+    const m = client.multi();
+    const dead = put(m, "zzz", "dead", { dead: true });
+    const queued = put(m, "zzz", "queued");
+    const delayed = put(m, "zzz", "delayed", { delayed: true });
+    const backlog = put(m, "aaa-busy", "the last of the busy queue");
+    await m.exec();
+    for (const [id, state] of [[dead, "dead-lettered"], [queued, "queued"], [delayed, "delayed"], [backlog, "queued"]]) {
+      const found = await call(`/api/messages/${id}`);
+      assert.equal(found.status, 200, `${state}: ${JSON.stringify(found.body)}`);
+      assert.equal(found.body.state, state);
+    }
+    assert.deepEqual((await call(`/api/messages/${dead}/requeue`, "POST")).body, { messageId: dead, matched: 1, done: 1, state: "queued" });
+    assert.equal((await call(`/api/messages/${dead}`)).body.state, "queued");
+    assert.equal((await call(`/api/messages/${backlog}`, "DELETE")).status, 200);
+    const gone = await call(`/api/messages/${backlog}`); // known by its history only
+    assert.equal(gone.body.message, null);
+    assert.deepEqual(gone.body.history.map((h) => h.event), ["deleted"]);
+    assert.equal(await client.hLen("dramatiq:aaa-busy.msgs"), 60_000);
+    // An id no message has: 404 after the whole walk (all 60 003 bodies read).
+    const unknown = await call(`/api/messages/${crypto.randomUUID()}`);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.complete, undefined, JSON.stringify(unknown.body));
+  } finally {
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});

@@ -27,6 +27,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { BATCH } from "../redis/actions.js";
 import { isQueueName } from "../redis/broker.js";
+import { notAmong } from "../redis/find.js";
 
 /** How long one bulk request works before it answers `complete: false` (ms). */
 export const BULK_MS = 10_000;
@@ -98,9 +99,9 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     // Read, then move with a check of what was read; a body changed meanwhile is read again.
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = await finder.find(id, hintOf(id));
-      if (!found) {
+      if (!found || found.incomplete) {
         await audit({ action: "requeue", messageId: id, matched: 0, done: 0 });
-        return json(c, { error: "not found: no message with this id is in the broker", messageId: id }, 404);
+        return json(c, found ? { ...notAmong(found), messageId: id } : { error: "not found: no message with this id is in the broker", messageId: id }, 404);
       }
       if (found.state !== "dead-lettered") {
         await audit({ action: "requeue", messageId: id, matched: 0, done: 0 });
@@ -129,9 +130,9 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     await jsonBody(c, BadRequest);
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = await finder.find(id, hintOf(id));
-      if (!found) {
+      if (!found || found.incomplete) {
         await audit({ action: "delete", messageId: id, matched: 0, done: 0 });
-        return json(c, { error: "not found: no message with this id is in the broker", messageId: id }, 404);
+        return json(c, found ? { ...notAmong(found), messageId: id } : { error: "not found: no message with this id is in the broker", messageId: id }, 404);
       }
       let outcome;
       if (found.where === "xq") [outcome] = await writer.deleteDead(found.queue, [{ id: found.rid, body: found.body }]);

@@ -18,6 +18,7 @@ import { Hono } from "hono";
 import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
+import { notAmong } from "../redis/find.js";
 import { MESSAGE_ID } from "./actions.js";
 
 /** The longest a result request waits (ms). */
@@ -91,7 +92,8 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
   /** Everything known of `id`: the broker's answer first, then the poller's record. */
   async function describe(id) {
     const record = poller.records.get(id);
-    const found = await finder.find(id, hintOf(record));
+    const lookup = await finder.find(id, hintOf(record));
+    const found = lookup?.incomplete ? null : lookup;
     const message = found?.message ?? record?.message ?? null;
     const seen = history.where(id);
     const queue = found?.queue ?? record?.queue ?? seen?.queue ?? null;
@@ -109,7 +111,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
       if (stored) result = stored;
       if (!found && stored) state = endOf(stored);
     }
-    if (!state && !record && !history.of(id).length) return null;
+    if (!state && !record && !history.of(id).length) return lookup?.incomplete ? { incomplete: lookup } : null;
     return {
       messageId: id,
       state: state ?? "unknown",
@@ -128,6 +130,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     only(c, []);
     const d = await describe(idOf(c));
     if (!d) return json(c, { error: "not found: the gateway knows no message with this id" }, 404);
+    if (d.incomplete) return json(c, notAmong(d.incomplete), 404);
     const { identity, ...shown } = d;
     return json(c, shown);
   });
@@ -149,6 +152,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const id = idOf(c);
     const timeout = readTimeout(c);
     const d = await describe(id);
+    if (d?.incomplete) return json(c, notAmong(d.incomplete), 404);
     if (!d?.identity) return json(c, { error: "not found: the gateway knows no message with this id (GET /api/results/<queue>/<actor>/<id> waits for any)" }, 404);
     return awaitResult(c, d.identity, timeout, d.state);
   });
