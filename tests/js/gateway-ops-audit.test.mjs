@@ -5,8 +5,13 @@
 // request that moved it leaves an operator's entry in the message's history.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { serve } from "@hono/node-server";
 import { createClient } from "redis";
-import { haveRedis, startRedis } from "./services.mjs";
+import { JSONEncoder, Message, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "dramatiq-results";
+import { createGateway } from "dramatiq-results/gateway";
+import { packageCodecs } from "../../pkg/src/gateway/codecs.js";
+import { openRedis, redisReadKey } from "../../pkg/src/gateway/redis/redis.js";
+import { freePort, haveRedis, startRedis } from "./services.mjs";
 import { startGatewayBin, eventually } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 
@@ -331,5 +336,69 @@ test("a message behind 60 000 others is found by id, requeued and deleted (a loo
     await gateway.stop();
     await client.quit().catch(() => {});
     await redis.stop();
+  }
+});
+
+test("waiting for results over HTTP: a crowd on one id and on many, clients that leave, a result stored just before the deadline", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const server = await startRedis();
+  const redis = await openRedis(connectRedis, server.url);
+  const backend = new RedisBackend(redis);
+  const app = createGateway({ redis, backend, readKey: redisReadKey(redis), brokerKeys: new RedisBrokerKeys("dramatiq"), ...packageCodecs({ JSONEncoder, StubBackend, Message }), resultsInRedis: true });
+  const port = await freePort();
+  const http = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const client = await createClient({ url: server.url }).connect();
+  const identity = (messageId, actorName = "add") => ({ queueName: "q", actorName, messageId });
+  // What Dramatiq's RedisBackend.store_result writes (a list of one JSON element).
+  const store = (id, value) => client.rPush(backend.buildMessageKey(identity(id)), JSON.stringify(value));
+  const wait = async (id, timeout, init) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/results/q/add/${id}?timeout=${timeout}`, init);
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    // 200 on one id, 50 on as many others: one answer each, with its own value.
+    const one = crypto.randomUUID();
+    const many = Array.from({ length: 50 }, () => crypto.randomUUID());
+    const crowd = Array.from({ length: 200 }, () => wait(one, 30_000));
+    const each = many.map((id) => wait(id, 30_000));
+    await new Promise((r) => setTimeout(r, 300));
+    await store(one, { shared: true });
+    await Promise.all(many.map((id, i) => store(id, i)));
+    for (const a of await Promise.all(crowd)) assert.deepEqual(a, { status: 200, body: { state: "done", result: { json: '{"shared":true}' } } });
+    (await Promise.all(each)).forEach((a, i) => assert.deepEqual(a, { status: 200, body: { state: "done", result: { json: String(i) } } }));
+    assert.equal(app.waiter.size, 0);
+
+    // Clients that leave stop waiting at once: nothing is held for them.
+    const leaving = Array.from({ length: 100 }, () => new AbortController());
+    const shared = crypto.randomUUID();
+    const gone = leaving.map((c, i) => wait(i % 2 ? shared : crypto.randomUUID(), 60_000, { signal: c.signal }).catch((e) => e.name));
+    await eventually(async () => app.waiter.size === 51, 10_000, "the leaving clients waiting");
+    leaving.forEach((c) => c.abort());
+    assert.ok((await Promise.all(gone)).every((e) => e === "AbortError"));
+    await eventually(async () => app.waiter.size === 0, 10_000, "the waiters of the clients that left released");
+    assert.equal(app.waiter.full, false);
+
+    // A result stored shortly before the deadline is the answer (a round was up to 250 ms
+    // away, and the deadline answered 202 first); one stored after it is not.
+    for (const before of [150, 20]) {
+      const id = crypto.randomUUID();
+      const answer = wait(id, 1500);
+      setTimeout(() => store(id, before), 1500 - before);
+      assert.deepEqual(await answer, { status: 200, body: { state: "done", result: { json: String(before) } } }, `stored ${before} ms before the deadline`);
+    }
+    const late = crypto.randomUUID();
+    const answer = wait(late, 500);
+    const stored = new Promise((r) => setTimeout(r, 800)).then(() => store(late, 1));
+    assert.deepEqual(await answer, { status: 202, body: { state: "unknown" } });
+    await stored;
+  } finally {
+    http.closeAllConnections?.();
+    await new Promise((r) => http.close(r));
+    app.poller.stop();
+    await redis.close();
+    backend.free?.();
+    await client.quit().catch(() => {});
+    await server.stop();
   }
 });

@@ -143,7 +143,15 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const rerun = BROKER_STATES.includes(state) && state !== "dead-lettered";
     if ((now && !rerun) || timeout === 0) return answer(c, now, state);
     if (waiter.full) return json(c, { error: "too many requests are waiting for results: try again shortly" }, 429);
-    const outcome = await waiter.wait(identity, timeout, c.req.raw.signal, rerun && now ? JSON.stringify(now) : null);
+    const stale = rerun && now ? JSON.stringify(now) : null;
+    let outcome = await waiter.wait(identity, timeout, c.req.raw.signal, stale);
+    if (!outcome && !c.req.raw.signal?.aborted) {
+      // The deadline fell between two rounds (up to 250 ms apart without keyspace
+      // notifications): one last read, so a result stored before the deadline answers 200,
+      // not 202 (it did, for one stored 150 ms before it).
+      const last = await waiter.read(identity).catch(() => null);
+      if (last && JSON.stringify(last) !== stale) outcome = last;
+    }
     return answer(c, outcome, outcome ? undefined : poller.records.get(identity.messageId)?.state ?? state);
   }
 
