@@ -21,6 +21,10 @@ const MAX_RECORDS = 50_000;
 const OVERSCAN = 8;
 /** Longest slice of work (parsing events) before yielding to the page (ms). */
 const SLICE_MS = 8;
+/** What the page says when the gateway refuses the token it holds (401): it was right when
+ * typed, so the gateway's has changed (rotated, or the gateway restarted with another). */
+export const REFUSED_TOKEN = "the gateway refused this tab's token (it may have changed): enter the current one (Source → Token)";
+
 /** No byte for this long (the gateway pings every 15 s): the stream is dead, reconnect. */
 const IDLE_MS = 40_000;
 
@@ -87,7 +91,7 @@ export class GatewayStream extends EventTarget {
         if (this.lastId !== null) headers["last-event-id"] = String(this.lastId);
         resetIdle();
         const res = await fetch(`${this.base}/api/events`, { headers, signal: attempt.signal, cache: "no-store" });
-        if (res.status === 401) throw new Error("the gateway wants a token (Source → Token)");
+        if (res.status === 401) throw new Error(this.token ? REFUSED_TOKEN : "the gateway wants a token (Source → Token)");
         if (!res.ok) throw new Error(`the gateway answered HTTP ${res.status}`);
         this.stats.connects++;
         backoff = 500;

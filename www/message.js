@@ -122,7 +122,9 @@ export function createMessagePage({ api, role }) {
     const { status, body } = await api(`/api/messages/${encodeURIComponent(id)}`);
     if (shown !== id) return;
     if (status !== 200) {
-      box.replaceChildren(el("p", "empty", status === 404 ? "The gateway knows no message with this id." : `The gateway answered HTTP ${status}.`));
+      // A 404 of a lookup that stopped early (`complete: false`) and any other answer say why.
+      const known = status === 404 && body?.complete !== false;
+      box.replaceChildren(el("p", "empty", known ? "The gateway knows no message with this id." : `The gateway answered HTTP ${status}${body?.error ? `: ${body.error}` : ""}.`));
       if (status === 404) box.append(...byQueueAndActor(id));
       $("message-requeue").hidden = $("message-delete").hidden = true;
       return;

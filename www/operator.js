@@ -4,6 +4,7 @@
 // `audit` events), the broker search (`GET /api/messages?q=`) and the message page
 // (./message.js, at `#message=<id>`). The viewer sees no action button; the gateway checks
 // the token on every action anyway. Every string from the deployment is set as text.
+import { REFUSED_TOKEN } from "./deployment.js";
 import { createMessagePage } from "./message.js";
 
 const el = (tag, cls, text) => {
@@ -49,6 +50,8 @@ export function createOperatorView({ base, token }) {
       } catch {
         // not JSON
       }
+      // A refused token: the gateway's plain "unauthorized" says nothing of what to do.
+      if (res.status === 401) parsed = { ...parsed, error: token ? REFUSED_TOKEN : "the gateway wants a token (Source → Token)" };
       return { status: res.status, body: parsed };
     } catch (error) {
       return { status: 0, body: { error: String(error.message ?? error) } };

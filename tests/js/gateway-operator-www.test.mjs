@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { Message, RedisBackend } from "dramatiq-results";
 import { chromiumPath, launchChromium } from "./chromium.mjs";
-import { haveRedis, startRedis } from "./services.mjs";
+import { freePort, haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { HandBroker, dict, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 
@@ -254,6 +254,85 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
     await worker.stop();
     await client.quit().catch(() => {});
     await redis.stop();
+  }
+});
+
+test("the operator's page through a lost race, a gateway restart, a changed token and a Redis outage", { skip: (!chromiumPath && "chromium is not installed") || (!haveRedis && "redis-server is not installed"), timeout: 120_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  client.on("error", () => {});
+  const port = await freePort(); // the same address across restarts, as behind a proxy
+  const start = (operatorToken = OPERATOR) =>
+    startGatewayBin(["--redis", redis.url, "--poll-interval", "100", "--port", String(port)], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: operatorToken } });
+  let gateway = await start();
+  const hand = new HandBroker(client);
+  // A dead letter as Dramatiq's nack leaves one, on a queue no worker consumes.
+  const deadLetter = async () => {
+    const m = dict("idle", "job", [1], { options: { retries: 3, traceback: "Traceback\nAppError: x\n" } });
+    const rid = await hand.enqueue(m);
+    await hand.fetch("w1", "idle");
+    await hand.nack("w1", "idle", rid);
+    return m;
+  };
+  const browser = await launchChromium();
+  try {
+    const A = await deadLetter();
+    const { page, dialogs, errors } = await openWithToken(browser, gateway.url, OPERATOR);
+    const feedback = page.locator("#message-feedback");
+    const show = async (m) => {
+      await page.evaluate(() => (location.hash = "")); // the same hash again would not reopen it
+      await page.evaluate((i) => (location.hash = `#message=${encodeURIComponent(i)}`), m.message_id);
+      await page.locator(`#message-body[data-message-id="${m.message_id}"] .facts`).waitFor({ timeout: 15_000 });
+    };
+    const live = () => page.waitForFunction(() => /live$/.test(document.querySelector("#source-status").textContent), null, { timeout: 30_000 });
+
+    // Another operator requeues it first: the click says where it is, and the page follows.
+    await show(A);
+    assert.equal(await page.isVisible("#message-requeue"), true);
+    await fetch(`${gateway.url}/api/messages/${A.message_id}/requeue`, { method: "POST", headers: { authorization: `Bearer ${OPERATOR}` } });
+    await page.click("#message-requeue");
+    await feedback.filter({ hasText: "Not done: not dead-lettered: it is queued" }).waitFor({ timeout: 10_000 });
+    await page.locator("#message-requeue").waitFor({ state: "hidden" });
+    await page.click("#message-delete");
+    await feedback.filter({ hasText: "Deleted." }).waitFor({ timeout: 10_000 });
+    assert.equal(await client.lLen("dramatiq:idle"), 0);
+
+    // The gateway restarts: the page says so, reconnects by itself and follows the new one.
+    await gateway.stop();
+    await page.waitForFunction(() => /down: the gateway is unreachable/.test(document.querySelector("#source-status").textContent), null, { timeout: 30_000 });
+    gateway = await start();
+    await live();
+    const B = await deadLetter();
+    await page.waitForFunction((id) => window.dashboard.deployment.stream.records.get(id)?.state === "dead-lettered", B.message_id, { timeout: 30_000 });
+
+    // It restarts with another operator token: the page says its token was refused and what
+    // to do, where it said "unauthorized" (and "the gateway wants a token" while it held one).
+    await show(B);
+    await gateway.stop();
+    gateway = await start("another-operator-token-0123456789");
+    await page.waitForFunction(() => /down: the gateway refused this tab's token/.test(document.querySelector("#source-status").textContent), null, { timeout: 30_000 });
+    await page.click("#message-requeue");
+    await feedback.filter({ hasText: "Not done: the gateway refused this tab's token (it may have changed): enter the current one (Source → Token)" }).waitFor({ timeout: 10_000 });
+    assert.match(await page.textContent("#message-body"), /HTTP 401: the gateway refused this tab's token/);
+    assert.equal(await client.zCard("dramatiq:idle.XQ"), 1, "nothing was done");
+
+    // Redis goes away: the action says the gateway cannot reach it, naming no internals.
+    await gateway.stop();
+    gateway = await start();
+    await live();
+    await show(B);
+    await redis.stop();
+    await page.waitForFunction(() => /down: Redis/.test(document.querySelector("#source-status").textContent), null, { timeout: 30_000 });
+    await page.click("#message-requeue");
+    await feedback.filter({ hasText: /^Not done: / }).waitFor({ timeout: 10_000 });
+    assert.doesNotMatch(await feedback.textContent(), /127\.0\.0\.1|ECONNREFUSED|\.lua|:\d{2,5}\b/);
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await gateway.stop();
+    await client.disconnect().catch(() => {}); // Redis is gone: quit() would wait for it
+    await redis.stop().catch(() => {});
   }
 });
 
