@@ -7,12 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "@hono/node-server";
 import { createClient } from "redis";
-import { JSONEncoder, Message, RedisBackend, RedisBrokerKeys, StubBackend, connectRedis } from "dramatiq-results";
+import { JSONEncoder, Message, RedisBackend, RedisBroker, RedisBrokerKeys, StubBackend, Worker, actor, connectRedis } from "dramatiq-results";
 import { createGateway } from "dramatiq-results/gateway";
 import { packageCodecs } from "../../pkg/src/gateway/codecs.js";
 import { openRedis, redisReadKey } from "../../pkg/src/gateway/redis/redis.js";
 import { freePort, haveRedis, startRedis } from "./services.mjs";
-import { startGatewayBin, eventually } from "./gateway-helpers.mjs";
+import { HandBroker, dict, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
@@ -400,5 +400,130 @@ test("waiting for results over HTTP: a crowd on one id and on many, clients that
     backend.free?.();
     await client.quit().catch(() => {});
     await server.stop();
+  }
+});
+
+test("a bulk requeue racing single deletes, and requeue + delete + requeue of one dead letter: nothing doubled, nothing lost, the audit log says who did what", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET", body) => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: { ...operator, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+  // Dead letters on queues no worker consumes, as Dramatiq's nack leaves them.
+  const bury = async (queue, n) => {
+    const ids = [];
+    const m = client.multi();
+    for (let i = 0; i < n; i++) {
+      const rid = crypto.randomUUID();
+      const msg = { queue_name: queue, actor_name: "job", args: [i], kwargs: {}, options: { redis_message_id: rid, retries: 3, traceback: "Traceback\nAppError: x\n" }, message_id: crypto.randomUUID(), message_timestamp: Date.now() };
+      m.zAdd(`dramatiq:${queue}.XQ`, { score: Date.now() - 5000, value: rid }).hSet(`dramatiq:${queue}.XQ.msgs`, rid, JSON.stringify(msg));
+      ids.push(msg.message_id);
+    }
+    await m.exec();
+    return ids;
+  };
+  const queued = async (queue) => (await client.hVals(`dramatiq:${queue}.msgs`)).map((b) => JSON.parse(b).message_id);
+  try {
+    const ids = await bury("race", 400);
+    const bulk = call("/api/dead-letters/requeue", "POST", { queue: "race" });
+    const deletes = await Promise.all(ids.map((id) => call(`/api/messages/${id}`, "DELETE")));
+    const { body: run } = await bulk;
+    assert.equal(run.complete, true);
+    for (const d of deletes) assert.ok(d.status === 200 || d.status === 404, JSON.stringify(d)); // nothing holds them: deleted, wherever they were
+    const deletedDead = deletes.filter((d) => d.status === 200 && d.body.state === "dead-lettered").length;
+    const deletedQueued = deletes.filter((d) => d.status === 200 && d.body.state === "queued").length;
+    assert.equal(run.done + deletedDead, 400, "each dead letter was requeued or deleted as a dead letter, once");
+    const left = await queued("race");
+    assert.equal(left.length, run.done - deletedQueued);
+    assert.equal(new Set(left).size, left.length, "no message queued twice");
+    assert.equal(await client.lLen("dramatiq:race"), left.length);
+    assert.equal(await client.zCard("dramatiq:race.XQ"), 0);
+    const audit = (await call("/api/audit?limit=1000")).body;
+    assert.equal(audit.filter((e) => e.action === "delete" && e.done === 1).length, deletedDead + deletedQueued);
+    assert.equal(audit.find((e) => e.action === "dead-letters/requeue").done, run.done);
+
+    // Requeue, delete and requeue of one dead letter at once, 20 times: the first requeue to
+    // run moves it; the delete removes it (queued, or still dead); a request that finds
+    // nothing to do says where it is (409) or that it is gone (404), never 200 done: 0.
+    for (const id of await bury("triple", 20)) {
+      const answers = await Promise.all([call(`/api/messages/${id}/requeue`, "POST"), call(`/api/messages/${id}`, "DELETE"), call(`/api/messages/${id}/requeue`, "POST")]);
+      for (const a of answers) {
+        assert.ok([200, 404, 409].includes(a.status), JSON.stringify(a));
+        if (a.status === 200) assert.equal(a.body.done, 1);
+      }
+      assert.equal(answers[1].status, 200, "nothing holds it: the delete always finds it");
+      assert.ok(answers.filter((a, i) => i !== 1 && a.status === 200).length <= 1, JSON.stringify(answers));
+      const { body } = await call(`/api/messages/${id}`);
+      assert.deepEqual(body.history.filter((h) => h.by).map((h) => h.event).sort(), answers.flatMap((a, i) => (a.status === 200 ? [i === 1 ? "deleted" : "requeued"] : [])).sort());
+    }
+    assert.equal(await client.hLen("dramatiq:triple.msgs"), 0);
+    assert.equal(await client.zCard("dramatiq:triple.XQ"), 0);
+  } finally {
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});
+
+test("requeueing while the Python worker dead-letters the message again, and requeueing messages no Python or JS worker has an actor for", { skip, timeout: 180_000 }, async () => {
+  const redis = await startRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const worker = await startPythonWorker({ url: redis.url, queue: QUEUE, prefix: PREFIX, threads: 2 });
+  const jsRedis = await connectRedis(redis.url);
+  const broker = new RedisBroker(jsRedis);
+  actor(() => 1, { broker, actorName: "js_only", queueName: "jsq" });
+  const jsWorker = await new Worker(broker, { queues: ["jsq"], concurrency: 2 }).start();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: operator });
+    return { status: res.status, body: await res.json() };
+  };
+  const hand = new HandBroker(client);
+  const copies = async (queue, id) => (await client.hVals(`dramatiq:${queue}.XQ.msgs`)).filter((b) => JSON.parse(b).message_id === id).length;
+  const deadAgain = (id) => eventually(async () => (await call(`/api/messages/${id}`)).body.state === "dead-lettered", 30_000, `${id} dead-lettered`);
+  try {
+    // `fail` (no retries) dead-letters every run; the operator requeues it again and again
+    // while the worker does.
+    const failing = dict(QUEUE, "fail", ["again"]);
+    await hand.enqueue(failing);
+    await deadAgain(failing.message_id);
+    const answers = [];
+    for (let i = 0; i < 15; i++) {
+      answers.push(await call(`/api/messages/${failing.message_id}/requeue`, "POST"));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    for (const a of answers) assert.ok(a.status === 200 || (a.status === 409 && a.body.state !== "dead-lettered"), JSON.stringify(a));
+    const moved = answers.filter((a) => a.status === 200).length;
+    assert.ok(moved >= 1);
+    await deadAgain(failing.message_id);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await copies(QUEUE, failing.message_id), 1, "one dead letter, however many runs");
+    assert.equal(await client.lLen(`dramatiq:${QUEUE}`), 0);
+    const { body } = await call(`/api/messages/${failing.message_id}`);
+    assert.equal(body.history.filter((h) => h.by === "operator").length, moved);
+    const audit = (await call("/api/audit?limit=100")).body.filter((e) => e.messageId === failing.message_id);
+    assert.equal(audit.length, 15);
+    assert.equal(audit.filter((e) => e.done === 1).length, moved);
+    assert.deepEqual((await call(`/api/messages/${failing.message_id}/result?timeout=0`)).body, { state: "failed", result: { exception: { type: "AppError", message: "again" } } });
+
+    // An actor no worker has: each worker dead-letters it again (Python's and ours), once.
+    for (const queue of [QUEUE, "jsq"]) {
+      const orphan = dict(queue, "nobody_has_this_actor", [1]);
+      await hand.enqueue(orphan);
+      await deadAgain(orphan.message_id);
+      assert.deepEqual((await call(`/api/messages/${orphan.message_id}/requeue`, "POST")).body, { messageId: orphan.message_id, matched: 1, done: 1, state: "queued" });
+      await deadAgain(orphan.message_id);
+      assert.equal(await copies(queue, orphan.message_id), 1, queue);
+      assert.equal(await client.lLen(`dramatiq:${queue}`), 0);
+    }
+  } finally {
+    await gateway.stop();
+    await jsWorker.stop();
+    await worker.stop();
+    await jsRedis.close?.();
+    await client.quit().catch(() => {});
+    await redis.stop();
   }
 });
