@@ -527,3 +527,34 @@ test("requeueing while the Python worker dead-letters the message again, and req
     await redis.stop();
   }
 });
+
+test("a lookup by id over big messages holds Redis a few ms per step, not the whole hash's copy (300-550 ms each before)", { skip: !haveRedis && "redis-server is not installed", timeout: 120_000 }, async () => {
+  const redis = await startRedis({ args: ["--slowlog-log-slower-than", "0", "--slowlog-max-len", "100000"] });
+  const client = await createClient({ url: redis.url }).connect();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "600000"], { env: { DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  try {
+    // 60 dead letters of 1 MB each, sent after the gateway's only poll: it has no record of
+    // them, so a lookup walks their hash.
+    const pad = "x".repeat(1024 * 1024);
+    const ids = [];
+    for (let i = 0; i < 60; i++) {
+      const rid = crypto.randomUUID();
+      const id = crypto.randomUUID();
+      await client.hSet("dramatiq:huge.XQ.msgs", rid, JSON.stringify({ queue_name: "huge", actor_name: "store", args: [pad], kwargs: {}, options: { redis_message_id: rid }, message_id: id, message_timestamp: Date.now() }));
+      await client.zAdd("dramatiq:huge.XQ", { score: Date.now(), value: rid });
+      ids.push(id);
+    }
+    await client.sendCommand(["SLOWLOG", "RESET"]);
+    const get = async (id) => (await fetch(`${gateway.url}/api/messages/${id}`, { headers: operator })).status;
+    assert.equal(await get(crypto.randomUUID()), 404);
+    assert.equal(await get(ids[30]), 200);
+    const evals = (await client.sendCommand(["SLOWLOG", "GET", "100000"])).filter((e) => String(e[3][0]).toUpperCase() === "EVAL");
+    const longest = Math.max(...evals.map((e) => Number(e[2])));
+    // Generous (a loaded machine): a step reads about 256 KB, one body here, a few ms.
+    assert.ok(longest < 100_000, `the longest script held Redis ${longest} µs`);
+  } finally {
+    await gateway.stop();
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+});

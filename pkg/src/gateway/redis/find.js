@@ -67,16 +67,25 @@ export const DEAD_PAGE_BYTES = 8 * 1024 * 1024;
 
 // One step of a lookup by id: HSCAN of the hash KEYS[1] from cursor ARGV[1] (COUNT
 // ARGV[3]) answering the next cursor and only the fields whose body holds ARGV[2] (the id
-// as it reads in the JSON), with how many bodies were looked at: the bodies stay in Redis,
-// so a hash of big messages (1 000 of 600 KB passed the client's reply cap and failed
-// every lookup) costs one small reply per step.
+// as it reads in the JSON), with how many bodies were looked at and their bytes: the
+// bodies stay in Redis, so a hash of big messages (1 000 of 600 KB passed the client's
+// reply cap and failed every lookup) costs one small reply per step.
 const SCAN_FOR = `
 local reply = redis.call("HSCAN", KEYS[1], ARGV[1], "COUNT", ARGV[3])
-local rows, hits = reply[2], {}
+local rows, hits, bytes = reply[2], {}, 0
 for i = 1, #rows, 2 do
+  bytes = bytes + #rows[i + 1]
   if string.find(rows[i + 1], ARGV[2], 1, true) then hits[#hits + 1] = rows[i] end
 end
-return {reply[1], hits, #rows / 2}`;
+return {reply[1], hits, #rows / 2, bytes}`;
+
+/** The bytes of bodies one step of a lookup aims to read. HSCAN copies every body it
+ * returns into the script (about 4.5 ms a MB), so the step's COUNT follows the bodies'
+ * size: with a fixed COUNT of 100, a step over 600 KB messages held Redis for 300-550 ms
+ * (every client waited), where one now holds it for a few ms. */
+export const FIND_STEP_BYTES = 256 * 1024;
+/** The most bodies one step of a lookup asks for (small bodies: fewer round trips). */
+export const FIND_STEP_MAX = 1000;
 
 /** How many bodies one search reads at most before it answers (with a cursor). */
 export const SCAN_BUDGET = 50_000;
@@ -153,7 +162,7 @@ export class MessageFinder {
       const found = await this.at(hint.queue, hint.rid);
       if (found && found.message?.message_id === messageId) return found;
     }
-    const budget = { left: FIND_BUDGET };
+    const budget = { left: FIND_BUDGET, seen: 0, bytes: 0 };
     const needle = JSON.stringify(messageId).slice(1, -1);
     const k = this.keys;
     const hashes = (queue) => [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))];
@@ -179,9 +188,15 @@ export class MessageFinder {
   async #walk(queue, hash, messageId, needle, budget) {
     let cursor = "0";
     do {
-      const [next, hits, looked] = await this.reader.redis.sendCommand(["EVAL", SCAN_FOR, "1", hash, cursor, needle, "100"]);
+      // COUNT from the bodies' mean size so far (1 before any was seen: the first step
+      // learns it), so that a step reads about FIND_STEP_BYTES.
+      const count = budget.seen ? Math.max(1, Math.min(FIND_STEP_MAX, Math.floor((FIND_STEP_BYTES * budget.seen) / Math.max(1, budget.bytes)))) : 1;
+      const [next, hits, looked, bytes] = await this.reader.redis.sendCommand(["EVAL", SCAN_FOR, "1", hash, cursor, needle, String(count)]);
       cursor = text(next);
       budget.left -= Number(looked);
+      // The latest steps weigh most: a hash of big bodies after many small ones.
+      budget.seen = budget.seen / 2 + Number(looked);
+      budget.bytes = budget.bytes / 2 + Number(bytes);
       for (const field of hits) {
         const found = await this.at(queue, text(field));
         if (found && found.message?.message_id === messageId) return found;
