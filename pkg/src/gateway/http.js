@@ -38,6 +38,9 @@ export class Unavailable extends Error {
 /** Something the request names is not acceptable: 400 with this message. */
 export class BadRequest extends Error {}
 
+/** Too much of this work is under way to take more now: 429 with this message. */
+export class Busy extends Error {}
+
 /** A JSON answer (BigInts written exactly, as `toJson` does). */
 export const json = (c, value, status = 200) =>
   c.body(toJson(value), status, { "content-type": "application/json; charset=utf-8" });
@@ -50,9 +53,13 @@ export function only(c, allowed) {
   }
 }
 
-/** The app's error handler: 400 for a bad request, 503 when a store failed, else 500. */
+/** The app's error handler: 400 for a bad request, 429 when busy, 503 when a store failed, else 500. */
 export function onError(error, c) {
   if (error instanceof BadRequest) return json(c, { error: error.message }, 400);
+  if (error instanceof Busy) {
+    c.header("retry-after", "1");
+    return json(c, { error: error.message }, 429);
+  }
   const store = error instanceof Unavailable || error?.code === "RESULT_STORE" || error?.code === "RESULT_TIMEOUT";
   if (store) return json(c, { error: "unavailable", detail: publicError(error) }, 503);
   return json(c, { error: "internal error" }, 500);

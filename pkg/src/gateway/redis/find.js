@@ -6,6 +6,7 @@
 // A message is stored under its `redis_message_id` (each enqueue a new one), not its
 // `message_id`, so finding it by `message_id` takes either a hint (the event poller's record
 // names its queue and `redis_message_id`) checked with one script, or a walk of the bodies.
+import { Busy } from "../http.js";
 import { readMessage } from "../records.js";
 import { text } from "./broker.js";
 
@@ -62,8 +63,11 @@ end
 if #ids == 0 then return {{}, {}, {}, 0} end
 return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids)), cut}`;
 
-/** The most bytes of bodies one page of dead letters reads (at least one body). */
-export const DEAD_PAGE_BYTES = 8 * 1024 * 1024;
+/** The most bytes of bodies one page of dead letters reads (at least one body); a bulk
+ * action's scripts then carry at most that (twice, for a requeue's old and new bodies).
+ * 1 MiB, as `PAGE_BYTES` (./broker.js): at 8 MiB a page and a requeue script over big
+ * messages held Redis 36 and 83 ms. */
+export const DEAD_PAGE_BYTES = 1024 * 1024;
 
 // One step of a lookup by id: HSCAN of the hash KEYS[1] from cursor ARGV[1] (COUNT
 // ARGV[3]) answering the next cursor and only the fields whose body holds ARGV[2] (the id
@@ -84,6 +88,12 @@ return {reply[1], hits, #rows / 2, bytes}`;
  * size: with a fixed COUNT of 100, a step over 600 KB messages held Redis for 300-550 ms
  * (every client waited), where one now holds it for a few ms. */
 export const FIND_STEP_BYTES = 256 * 1024;
+/** How many lookups walk the broker at once (the others wait their turn). */
+export const WALKS = 2;
+/** How many lookups may wait for a walk; more are refused (429) rather than left to wait
+ * past any client's patience. */
+export const WALKS_WAITING = 1000;
+
 /** The most bodies one step of a lookup asks for (small bodies: fewer round trips). */
 export const FIND_STEP_MAX = 1000;
 
@@ -151,30 +161,67 @@ export class MessageFinder {
 
   /**
    * The message whose Dramatiq id is `messageId`: first where `hint` (`{ queue, rid }`)
-   * says, else by walking the bodies (HSCAN, at most FIND_BUDGET of them): every queue's
-   * dead letters first, then every queue's waiting messages, then the delayed ones, so one
-   * queue with many messages does not hide another's dead letters (what an operator looks
-   * up most). Answers as `at`, null when no body has the id, or `{ incomplete: true,
-   * looked }` when the budget ran out first (the message may be among the bodies not read).
+   * says, else by walking the bodies (HSCAN, at most FIND_BUDGET of them) state by state
+   * across every queue, so one queue with many messages does not hide another's: with
+   * `first: "dead"` (an operator's lookup) the dead letters first, then the waiting (and
+   * running) messages, then the delayed ones; with `first: "waiting"` (a result awaited
+   * for a message just sent) the waiting and delayed ones before the dead letters. Answers
+   * as `at`, null when no body has the id, or `{ incomplete: true, looked }` when the
+   * budget ran out first (the message may be among the bodies not read).
    */
-  async find(messageId, hint) {
+  async find(messageId, hint, { first = "dead" } = {}) {
     if (hint?.queue && hint?.rid) {
       const found = await this.at(hint.queue, hint.rid);
       if (found && found.message?.message_id === messageId) return found;
     }
+    // One walk at a time per WALKS slot: each step is short, but a crowd of walks (lookups
+    // of ids the gateway never saw) queued their steps in Redis back to back: 50 at once
+    // took PING from 0.1 ms to a p99 of 93 ms for every client.
+    const release = await this.#slot();
+    try {
+      return await this.#walkAll(messageId, first);
+    } finally {
+      release();
+    }
+  }
+
+  /** Waiting lookups, in order, each resolved with its slot's release. */
+  #queue = [];
+  #walking = 0;
+
+  #slot() {
+    return new Promise((resolve, reject) => {
+      const release = () => {
+        const next = this.#queue.shift();
+        if (next) next(release);
+        else this.#walking--;
+      };
+      if (this.#walking < WALKS) {
+        this.#walking++;
+        resolve(release);
+      } else if (this.#queue.length >= WALKS_WAITING) {
+        reject(new Busy("too many lookups by id are walking the broker (ids the gateway has no record of): try again shortly"));
+      } else this.#queue.push(resolve);
+    });
+  }
+
+  async #walkAll(messageId, first) {
     const budget = { left: FIND_BUDGET, seen: 0, bytes: 0 };
     const needle = JSON.stringify(messageId).slice(1, -1);
     const k = this.keys;
-    const hashes = (queue) => [k.deadLetterMessages(queue), k.messages(queue), k.messages(k.delayQueue(queue))];
+    const dead = (queue) => k.deadLetterMessages(queue);
+    const waiting = (queue) => k.messages(queue);
+    const delayed = (queue) => k.messages(k.delayQueue(queue));
+    const order = first === "waiting" ? [waiting, delayed, dead] : [dead, waiting, delayed];
     // The queues known first; on a miss, those a fresh discovery finds besides (a queue
     // created since the poller last looked).
     const known = await this.queues();
     const fresh = async () => (await this.reader.queues()).filter((q) => !known.includes(q));
     for (const queues of [known, fresh]) {
       const names = typeof queues === "function" ? await queues() : queues;
-      for (let kind = 0; kind < 3; kind++) {
+      for (const hash of order) {
         for (const queue of names) {
-          const found = await this.#walk(queue, hashes(queue)[kind], messageId, needle, budget);
+          const found = await this.#walk(queue, hash(queue), messageId, needle, budget);
           if (found) return found;
           if (budget.left <= 0) return { incomplete: true, looked: FIND_BUDGET - budget.left };
         }

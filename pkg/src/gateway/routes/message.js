@@ -90,9 +90,9 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
   }
 
   /** Everything known of `id`: the broker's answer first, then the poller's record. */
-  async function describe(id) {
+  async function describe(id, first = "dead") {
     const record = poller.records.get(id);
-    const lookup = await finder.find(id, hintOf(record));
+    const lookup = await finder.find(id, hintOf(record), { first });
     const found = lookup?.incomplete ? null : lookup;
     const message = found?.message ?? record?.message ?? null;
     const seen = history.where(id);
@@ -159,7 +159,8 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     only(c, ["timeout"]);
     const id = idOf(c);
     const timeout = readTimeout(c);
-    const d = await describe(id);
+    // A result is mostly awaited for a message just sent: waiting, before the dead letters.
+    const d = await describe(id, "waiting");
     if (d?.incomplete) return json(c, notAmong(d.incomplete), 404);
     if (!d?.identity) return json(c, { error: "not found: the gateway knows no message with this id (GET /api/results/<queue>/<actor>/<id> waits for any)" }, 404);
     return awaitResult(c, d.identity, timeout, d.state);
