@@ -7,11 +7,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "@hono/node-server";
 import { createClient } from "redis";
-import { JSONEncoder, Message, RedisBackend, RedisBroker, RedisBrokerKeys, StubBackend, Worker, actor, connectRedis } from "dramatiq-results";
+import { JSONEncoder, MemcachedBackend, Message, RedisBackend, RedisBroker, RedisBrokerKeys, StubBackend, Worker, actor, connectRedis } from "dramatiq-results";
 import { createGateway } from "dramatiq-results/gateway";
 import { packageCodecs } from "../../pkg/src/gateway/codecs.js";
 import { openRedis, redisReadKey } from "../../pkg/src/gateway/redis/redis.js";
-import { freePort, haveRedis, startRedis } from "./services.mjs";
+import { freePort, haveMemcached, haveRedis, startMemcached, startRedis } from "./services.mjs";
 import { HandBroker, dict, startGatewayBin, eventually } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 
@@ -392,6 +392,23 @@ test("waiting for results over HTTP: a crowd on one id and on many, clients that
     const stored = new Promise((r) => setTimeout(r, 800)).then(() => store(late, 1));
     assert.deepEqual(await answer, { status: 202, body: { state: "unknown" } });
     await stored;
+
+    // Dramatiq stores a result before it acks the message: in that window the message is
+    // still in progress with its result stored. That result is the answer (it was taken
+    // for a requeued message's previous one, and the request waited for another until its
+    // timeout: a crowd of 50 on a Python worker's result saw 202s).
+    app.poller.start();
+    const hand = new HandBroker(client);
+    const running = dict("q", "add", [1, 2]);
+    const rid = await hand.enqueue(running);
+    await hand.fetch("w1", "q");
+    await eventually(async () => app.poller.records.get(running.message_id)?.state === "in-progress", 10_000, "the message in progress");
+    await client.rPush(backend.buildMessageKey(identity(running.message_id)), "3");
+    const t = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/api/messages/${running.message_id}/result?timeout=5000`);
+    assert.deepEqual({ status: res.status, body: await res.json() }, { status: 200, body: { state: "done", result: { json: "3" } } });
+    assert.ok(Date.now() - t < 4000, "answered at once, not at the timeout");
+    await hand.ack("w1", "q", rid);
   } finally {
     http.closeAllConnections?.();
     await new Promise((r) => http.close(r));
@@ -517,6 +534,8 @@ test("requeueing while the Python worker dead-letters the message again, and req
       await deadAgain(orphan.message_id);
       assert.equal(await copies(queue, orphan.message_id), 1, queue);
       assert.equal(await client.lLen(`dramatiq:${queue}`), 0);
+      // No result will come (no actor ran it): a waiter is told where it is at its deadline.
+      assert.deepEqual(await call(`/api/messages/${orphan.message_id}/result?timeout=1000`), { status: 202, body: { state: "dead-lettered" } });
     }
   } finally {
     await gateway.stop();
@@ -597,5 +616,45 @@ test("a crowd of lookups of ids the gateway has no record of walks the broker tw
     backend.free?.();
     await client.quit().catch(() => {});
     await server.stop();
+  }
+});
+
+test("results in Memcached: a requeued message's previous failure is not its answer while it waits to run again; its new result is", { skip: (!haveRedis && "redis-server is not installed") || (!haveMemcached && "memcached is not installed"), timeout: 60_000 }, async () => {
+  const { default: memjs } = await import("memjs");
+  const redis = await startRedis();
+  const memcached = await startMemcached();
+  const mc = memjs.Client.create(memcached.address);
+  const client = await createClient({ url: redis.url }).connect();
+  const gateway = await startGatewayBin(["--redis", redis.url, "--memcached", memcached.address, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  const call = async (path, method = "GET") => {
+    const res = await fetch(`${gateway.url}${path}`, { method, headers: operator });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    const backend = new MemcachedBackend(mc);
+    const hand = new HandBroker(client);
+    const m = dict("mc", "job", [1]);
+    const identity = { queueName: "mc", actorName: "job", messageId: m.message_id };
+    const rid = await hand.enqueue(m);
+    await hand.fetch("w1", "mc");
+    await backend.storeException(identity, new Error("first run failed"));
+    await hand.nack("w1", "mc", rid);
+    await eventually(async () => (await call(`/api/messages/${m.message_id}`)).body.state === "dead-lettered", 20_000, "dead-lettered");
+    assert.equal((await call(`/api/messages/${m.message_id}/result?timeout=0`)).body.state, "failed");
+    assert.equal((await call(`/api/messages/${m.message_id}/requeue`, "POST")).status, 200);
+    // Queued again, no worker yet: the stored failure is the previous run's.
+    assert.deepEqual(await call(`/api/messages/${m.message_id}/result?timeout=700`), { status: 202, body: { state: "queued" } });
+    // It runs and succeeds: the waiter gets the new result.
+    const waiting = call(`/api/messages/${m.message_id}/result?timeout=20000`);
+    const rid2 = await hand.fetch("w1", "mc");
+    await backend.storeResult(identity, 42);
+    await hand.ack("w1", "mc", rid2);
+    assert.deepEqual(await waiting, { status: 200, body: { state: "done", result: { json: "42" } } });
+  } finally {
+    await gateway.stop();
+    mc.close();
+    await client.quit().catch(() => {});
+    await memcached.stop();
+    await redis.stop();
   }
 });

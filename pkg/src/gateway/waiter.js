@@ -69,8 +69,8 @@ export class ResultWaiter {
 
   /**
    * Resolves with the outcome of `identity` once it is stored, or null after `timeoutMs`
-   * (or when `signal` aborts: the client left). An outcome whose JSON is `stale` (a
-   * previous run's, still stored while the message runs again) does not count.
+   * (or when `signal` aborts: the client left). An outcome `stale(outcome)` says is a
+   * previous run's (still stored while the message runs again) does not count.
    */
   wait(identity, timeoutMs, signal, stale = null) {
     const key = this.backend.buildMessageKey(identity);
@@ -84,7 +84,7 @@ export class ResultWaiter {
       let settled = false;
       const done = (outcome) => {
         if (settled) return; // the timeout and the client leaving may both come
-        if (outcome && stale !== null && JSON.stringify(outcome) === stale) return; // the previous run's
+        if (outcome && stale?.(outcome)) return; // the previous run's
         settled = true;
         this.#count--;
         clearTimeout(timer);

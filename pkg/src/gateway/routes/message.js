@@ -135,24 +135,30 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     return json(c, shown);
   });
 
-  /** Waits for `identity`'s result, up to `timeout` ms. While the message is back in the
-   * broker (requeued), a result already stored is its previous run's: only a different
-   * one answers before the timeout. */
+  /** Waits for `identity`'s result, up to `timeout` ms. While a message an operator
+   * requeued is back in the broker, a result already stored is its previous run's (results
+   * in Memcached: with results in Redis the requeue drops it): only a different one, or
+   * any once the message has left the broker, answers before the timeout. Any other
+   * message's stored result is its answer, in progress too: Dramatiq stores a result
+   * before it acks the message. */
   async function awaitResult(c, identity, timeout, state) {
+    const id = identity.messageId;
     const now = await waiter.read(identity);
-    const rerun = BROKER_STATES.includes(state) && state !== "dead-lettered";
+    const inBroker = (s) => BROKER_STATES.includes(s) && s !== "dead-lettered";
+    const rerun = inBroker(state) && history.of(id).some((h) => h.event === "requeued");
     if ((now && !rerun) || timeout === 0) return answer(c, now, state);
     if (waiter.full) return json(c, { error: "too many requests are waiting for results: try again shortly" }, 429);
-    const stale = rerun && now ? JSON.stringify(now) : null;
+    const previous = rerun && now ? JSON.stringify(now) : null;
+    const stale = previous === null ? null : (outcome) => JSON.stringify(outcome) === previous && inBroker(poller.records.get(id)?.state ?? state);
     let outcome = await waiter.wait(identity, timeout, c.req.raw.signal, stale);
     if (!outcome && !c.req.raw.signal?.aborted) {
       // The deadline fell between two rounds (up to 250 ms apart without keyspace
       // notifications): one last read, so a result stored before the deadline answers 200,
       // not 202 (it did, for one stored 150 ms before it).
       const last = await waiter.read(identity).catch(() => null);
-      if (last && JSON.stringify(last) !== stale) outcome = last;
+      if (last && !stale?.(last)) outcome = last;
     }
-    return answer(c, outcome, outcome ? undefined : poller.records.get(identity.messageId)?.state ?? state);
+    return answer(c, outcome, outcome ? undefined : poller.records.get(id)?.state ?? state);
   }
 
   app.get("/messages/:id/result", async (c) => {
