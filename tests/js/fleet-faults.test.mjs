@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { RedisBroker, Worker, actor, connectRedis } from "dramatiq-results";
+import { RedisBroker, Worker, actor, connectRedis, defaultMiddleware } from "dramatiq-results";
 import { haveRedis, reapOnExit, startRedis } from "./services.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
@@ -85,7 +85,8 @@ describe("a JS worker's settlements under connection faults (Redis)", { skip }, 
     for (const command of ["ack", "nack"]) {
       const logger = recordingLogger();
       const wrapped = failing(client, { command, onQueue: "q", times: 3 });
-      const broker = new RedisBroker(wrapped, { namespace: ns, middleware: [], logger });
+      // Retries (in the default middleware) fails the message for good: the nack.
+      const broker = new RedisBroker(wrapped, { namespace: ns, middleware: defaultMiddleware(), logger });
       const runs = [];
       const job = actor((i) => {
         runs.push(i);

@@ -515,8 +515,10 @@ impl RedisTransport {
         self.done(call, queue)
     }
 
-    /// Moves a due delayed message fetched from `fetchedFrom` to its queue: enqueue the
-    /// copy without `eta` (fresh id), then ack the original. Resolves with the copy.
+    /// The first half of moving a due delayed message fetched from `fetchedFrom` to its
+    /// queue: enqueues the copy without `eta` (fresh id) and resolves with it. The caller
+    /// then acks the original (`ack(fetchedFrom, id)`) and retries that ack alone if it
+    /// fails: retrying the whole move would enqueue a second copy.
     pub fn undelay(&self, fetched_from: String, message: &Message) -> js_sys::Promise {
         let maintenance = self.maintenance(Command::Enqueue);
         let step = self.shared.dispatcher.undelay(
@@ -532,10 +534,10 @@ impl RedisTransport {
         };
         let shared = self.shared.clone();
         promise_of(async move {
+            // `step.ack` is the caller's to send (and retry on its own).
             shared
                 .run_done(&step.enqueue, &step.message.queue_name)
                 .await?;
-            shared.run_done(&step.ack, &fetched_from).await?;
             Ok(Message::from_core(step.message).into())
         })
     }

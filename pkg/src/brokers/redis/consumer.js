@@ -20,6 +20,10 @@ function WORKER_TIMEOUT_MS() {
  */
 export class RedisConsumer extends Consumer {
   #done;
+  /** Set once a stop's timeout passed: the retries of acks (and moves) give up then. */
+  #abandoned = false;
+  /** Wakes the retries sleeping in `untilAnswered` (a stop gave up on them). */
+  #retryWakes = new Set();
 
   constructor(broker, worker, options) {
     super(broker, worker, options);
@@ -60,9 +64,42 @@ export class RedisConsumer extends Consumer {
       // As Dramatiq's worker after `stop(timeout)`: what still runs stays in this worker's
       // ack set, and goes back to its queue once the heartbeat times out.
       this.broker.logger.warn(stopTimedOut(this.busy, timeout, "return to their queue once this worker's heartbeat times out"));
+      this.#abandoned = true;
+      for (const wake of this.#retryWakes) wake();
     }
     this.broker[kConsumers].delete(this);
     await this.#requeueHeld();
+  }
+
+  /**
+   * Calls `call` until it resolves: a settlement (ack, nack, a delayed message's ack) lost
+   * to a dropped connection or a restarting server is tried again, every idle back-off
+   * (≤ `WORKER_TIMEOUT_MS`), until the server answers, as Dramatiq's worker retries
+   * `post_process_message`; `failed` is logged at the first failure (with its cause), `back`
+   * once it went through after failing. Gives up only when a stop's timeout has passed (the
+   * message then stays in this worker's ack set, redelivered after its heartbeat times out).
+   * Resolves whether or not it went through: the caller goes on either way.
+   */
+  async untilAnswered(call, failed, back) {
+    let failures = 0;
+    for (;;) {
+      try {
+        await call();
+        if (failures > 0) this.broker.logger.warn?.(back);
+        return true;
+      } catch (error) {
+        if (failures === 0) this.broker.logger.error(failed, error);
+        if (this.#abandoned) return false;
+        let ms;
+        [failures, ms] = this.transport.idleBackoff(failures);
+        await new Promise((resolve) => {
+          const wake = () => (clearTimeout(timer), this.#retryWakes.delete(wake), resolve());
+          const timer = setTimeout(wake, ms);
+          this.#retryWakes.add(wake);
+        });
+        if (this.#abandoned) return false;
+      }
+    }
   }
 
   async #requeueHeld() {
@@ -216,7 +253,7 @@ export class RedisConsumer extends Consumer {
       return;
     }
     const proxy = new WorkerMessage(message);
-    proxy[kHeld] = { queue: queue.name, id };
+    proxy[kHeld] = { queue: queue.name, id, consumer: this };
     await this.worker[kProcess](queue.name, proxy);
   }
 
@@ -230,19 +267,30 @@ export class RedisConsumer extends Consumer {
           this.delayed.push(item);
           continue;
         }
+        let moved;
         try {
-          const moved = await this.transport.undelay(item.queue.name, item.message);
-          // Dramatiq moves a due message with a full enqueue, so its after_enqueue hooks
-          // (Prometheus' retry count among them) see the move too.
-          this.broker[kAfterEnqueue](moved, undefined);
-          this.broker[kNotify](moved.queueName);
-          this.#releasedFrom(item);
-          release(item.message);
-          release(moved);
+          moved = await this.transport.undelay(item.queue.name, item.message);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
           this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });
+          continue;
         }
+        // Dramatiq moves a due message with a full enqueue, so its after_enqueue hooks
+        // (Prometheus' retry count among them) see the move too.
+        this.broker[kAfterEnqueue](moved, undefined);
+        this.broker[kNotify](moved.queueName);
+        release(moved);
+        // The copy is on its queue: only the original's ack is left, and it alone is
+        // retried (moving it again would enqueue a second copy, which would run twice).
+        const id = RedisTransport.redisMessageId(item.message);
+        await this.untilAnswered(
+          () => this.transport.ack(item.queue.name, id),
+          `Could not ack delayed message ${item.message.messageId} on queue ${item.queue.name} after moving it to its queue; ` +
+            "retrying until the server answers (if this worker stops first, it is moved, and runs, again once its heartbeat times out).",
+          `Delayed message ${item.message.messageId} on queue ${item.queue.name}: acked after the server answered again.`,
+        );
+        this.#releasedFrom(item);
+        release(item.message);
       }
       if (!this.running) break;
       await this.sleep(Math.max(0, Math.min(next - Date.now(), WORKER_TIMEOUT_MS())), this, "delayWake");
