@@ -24,7 +24,10 @@ const skip = !haveRedis && "redis-server is not installed";
 /** Every `__acks__` set of `namespace` with its members (what workers hold unsettled). */
 async function ackSets(client, namespace) {
   const out = {};
-  for (const key of await client.keys(`${namespace}:__acks__.*`)) out[key] = await client.sMembers(key);
+  for (const key of await client.keys(`${namespace}:__acks__.*`)) {
+    const members = await client.sMembers(key);
+    if (members.length > 0) out[key] = members; // (gone since KEYS: emptied meanwhile)
+  }
   return out;
 }
 
@@ -161,5 +164,131 @@ describe("a JS worker's settlements under connection faults (Redis)", { skip }, 
     assert.deepEqual(doubled, [], "none run twice (every one finished within the outage's retries)");
     assert.deepEqual(await ackSets(client, ns), {});
     assert.equal(await client.lLen(`${ns}:q`) + await client.lLen(`${ns}:q.DQ`), 0);
+  });
+});
+
+const root = new URL("../../", import.meta.url).pathname;
+const tasks = new URL("./fleet-faults-tasks.mjs", import.meta.url).pathname;
+
+/**
+ * `dramatiq-results worker fleet-faults-tasks.mjs -p 1 -t 2` in a process group of its own
+ * (supervisor and worker process), resolved once every worker process is ready. `kill()`
+ * SIGKILLs the whole group: a machine lost, so no supervisor releases its messages and
+ * only the heartbeat timeout brings them back.
+ */
+async function startJsWorker(env) {
+  const child = spawn(process.execPath, [`${root}pkg/bin/dramatiq-results.js`, "worker", tasks, "-p", "1", "-t", "2"], {
+    cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true,
+  });
+  const reaped = reapOnExit(child.pid);
+  const w = { output: "", pid: child.pid };
+  const exited = new Promise((r) => child.once("exit", (code, signal) => r(code ?? signal)));
+  exited.then(() => (w.exited = true));
+  child.stdout.on("data", (d) => (w.output += d));
+  child.stderr.on("data", (d) => (w.output += d));
+  w.kill = async () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+    await exited;
+    reaped();
+  };
+  await eventually(() => /Every worker process is ready for action/.test(w.output) || w.exited, "the JS worker ready", 30_000).catch((e) => {
+    throw new Error(`${e.message}\n${w.output}`);
+  });
+  if (!/Every worker process is ready for action/.test(w.output)) throw new Error(`the JS worker exited:\n${w.output}`);
+  return w;
+}
+
+describe("a worker SIGKILLed mid-message: the other language's worker recovers what it held after the heartbeat timeout", { skip: skip || (!havePython && "no Python Dramatiq (scripts/setup --python)") }, () => {
+  let server;
+  let client;
+
+  before(async () => {
+    server = await startRedis();
+    client = createClient({ url: server.url });
+    await client.connect();
+  });
+
+  after(async () => {
+    await client?.quit().catch(() => {});
+    await server?.stop();
+  });
+
+  /** Sends `n` `record` messages from JS on `queue`; their ids. */
+  async function send(queue, n) {
+    const broker = new RedisBroker(client, { middleware: [] });
+    const record = actor(() => {}, { broker, actorName: "record", queueName: queue });
+    const sent = [];
+    for (let i = 0; i < n; i++) sent.push(record.send(`t${i}`));
+    await Promise.all(sent.map((m) => m.enqueued));
+    return sent.map((m) => m.messageId);
+  }
+
+  /** Waits until every id of `ids` is on `list`; what was processed, with its doubles. */
+  async function allProcessed(list, ids, ms = 30_000) {
+    const processed = await eventually(async () => {
+      const seen = await client.lRange(list, 0, -1);
+      const got = new Set(seen);
+      return ids.every((id) => got.has(id)) && seen;
+    }, "every message processed", ms);
+    return { processed, ...tally(processed) };
+  }
+
+  for (const kind of ["sync", "async"]) {
+    test(`a JS worker (the worker command, ${kind} actor on worker threads) killed with messages running and prefetched: a Python worker runs them all, none lost, none processed twice`, { timeout: 60_000 }, async (t) => {
+      const queue = `jsdies-${kind}`;
+      const prefix = queue;
+      const ids = await send(queue, 12);
+      const js = await startJsWorker({ BROKER_URL: server.url, QUEUE: queue, PREFIX: prefix, RECORD_KIND: kind, RECORD_MS: "600" });
+      let py;
+      try {
+        await eventually(async () => (await client.lLen(`${prefix}:started`)) >= 2 && (await client.lLen(`${prefix}:processed`)) >= 2, "the JS worker mid-batch");
+        const held = await client.keys(`dramatiq:__acks__.*.${queue}`);
+        const heldIds = held.length ? await client.sMembers(held[0]) : [];
+        await js.kill();
+        const started = await client.lRange(`${prefix}:started`, 0, -1);
+        const doneByJs = await client.lRange(`${prefix}:processed`, 0, -1);
+        const running = started.filter((id) => !doneByJs.includes(id));
+        t.diagnostic(`killed holding ${heldIds.length}, ${running.length} of them running, ${doneByJs.length} done`);
+        assert.ok(heldIds.length > 0, "the JS worker held messages when killed");
+        // Python's maintenance: a worker silent for over heartbeat_timeout has its acks requeued.
+        py = await startPythonWorker({ url: server.url, queue, prefix, threads: 4, env: { BROKER_HEARTBEAT_TIMEOUT: "1000", BROKER_MAINTENANCE_CHANCE: "1000000" } });
+        const { distinct, doubled, processed } = await allProcessed(`${prefix}:processed`, ids);
+        t.diagnostic(`${ids.length} sent, ${processed.length} processed, doubled: ${doubled.length}`);
+        assert.equal(distinct, ids.length, "none lost");
+        assert.deepEqual(doubled, [], "none processed twice: what the JS worker finished it had acked");
+        await eventually(async () => Object.keys(await ackSets(client, "dramatiq")).length === 0, "nothing left held");
+        assert.equal(await client.exists(`dramatiq:${queue}`), 0);
+      } finally {
+        await js.kill();
+        await py?.kill();
+      }
+    });
+  }
+
+  test("a Python worker killed with messages running and prefetched: a JS worker command (heartbeatTimeout 1 s) runs them all", { timeout: 60_000 }, async (t) => {
+    const queue = "pydies";
+    const prefix = queue;
+    const ids = await send(queue, 12);
+    const py = await startPythonWorker({ url: server.url, queue, prefix, threads: 2, env: { RECORD_DELAY_MS: "600" } });
+    let js;
+    try {
+      await eventually(async () => (await client.lLen(`${prefix}:processed`)) >= 2, "the Python worker mid-batch");
+      const held = await client.keys(`dramatiq:__acks__.*.${queue}`);
+      const heldCount = held.length ? await client.sCard(held[0]) : 0;
+      await py.kill();
+      t.diagnostic(`the Python worker was killed holding ${heldCount}`);
+      assert.ok(heldCount > 0);
+      js = await startJsWorker({ BROKER_URL: server.url, QUEUE: queue, PREFIX: prefix, RECORD_KIND: "async", RECORD_MS: "50", HEARTBEAT_TIMEOUT: "1000" });
+      const { distinct, doubled, processed } = await allProcessed(`${prefix}:processed`, ids);
+      t.diagnostic(`${ids.length} sent, ${processed.length} processed, doubled: ${doubled.length}`);
+      assert.equal(distinct, ids.length, "none lost");
+      assert.deepEqual(doubled, [], "none processed twice: what Python finished it had acked");
+      await eventually(async () => Object.keys(await ackSets(client, "dramatiq")).length === 0, "nothing left held");
+    } finally {
+      await py.kill();
+      await js?.kill();
+    }
   });
 });
