@@ -3,17 +3,18 @@
 // per message (bench/chaos/README.md has what it showed).
 import { RabbitmqBroker, Worker, actor, defaultMiddleware } from "dramatiq-results";
 import { startRabbitmq } from "../../tests/js/services.mjs";
+const t0 = Date.now(); const T = () => Date.now() - t0; const ids = {};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rabbit = await startRabbitmq();
 const logs = [];
-const logger = { debug() {}, info() {}, warn: (m) => logs.push("W " + m), error: (m, e) => logs.push("E " + m + " " + (e?.message ?? "")) };
+const logger = { debug() {}, info() {}, warn: (m) => console.log(T(), "W " + m), error: (m, e) => logs.push("E " + m + " " + (e?.message ?? "")) };
 const broker = await RabbitmqBroker.connect(rabbit.url, { middleware: defaultMiddleware(), logger });
 const runs = [];
 const failedOnce = new Set();
 actor(async (i) => {
   await sleep(300);
-  runs.push(i);
+  runs.push(i); console.log(T(), 'ran', i);
 }, { broker, actorName: "job", queueName: "q" });
 actor(async (i) => {
   await sleep(50);
@@ -26,11 +27,12 @@ actor(async (i) => {
 const job = broker.getActor("job");
 const flaky = broker.getActor("flaky");
 for (let i = 0; i < 12; i++) await job.send(`now-${i}`).enqueued;
-for (let i = 0; i < 6; i++) await job.sendWithOptions({ args: [`later-${i}`], delay: 300 + 50 * i }).enqueued;
+for (let i = 0; i < 6; i++) { const m = await job.sendWithOptions({ args: [`later-${i}`], delay: 300 + 50 * i }).enqueued; ids[m.messageId] = `later-${i}`; }
 for (let i = 0; i < 6; i++) await flaky.send(`flaky-${i}`).enqueued;
+console.log(T(), "start");
 const worker = new Worker(broker, { concurrency: 4 }).start();
 await sleep(400);
-console.log(await rabbit.ctl("close_all_connections", "chaos"));
+console.log(T(), "closing"); console.log(T(), await rabbit.ctl("close_all_connections", "chaos"));
 await sleep(15000);
 const counts = {};
 for (const r of runs) counts[r] = (counts[r] ?? 0) + 1;
