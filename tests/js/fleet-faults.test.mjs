@@ -134,6 +134,29 @@ describe("a JS worker's settlements under connection faults (Redis)", { skip }, 
     assert.equal(await client.lLen(`${ns}:q`), 0);
   });
 
+  test("a synchronous actor that blocks the event loop past the heartbeat timeout: the worker says its messages may have been handed on (Python's consumer threads heartbeat through it; bench/chaos/probe_sync_heartbeat.mjs shows the double run)", async () => {
+    const ns = "silent";
+    const logger = recordingLogger();
+    const broker = new RedisBroker(client, { namespace: ns, middleware: [], logger, heartbeatTimeout: 1000 });
+    const runs = [];
+    const spin = actor((ms) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+      runs.push(ms);
+    }, { broker, actorName: "spin", queueName: "q" });
+    await spin.send(10).enqueued;
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      await eventually(() => runs.length === 1, "the short one run");
+      await sleep(1500); // idle fetches, at most a second apart: no warning
+      assert.ok(!logger.lines.some((l) => /sent no heartbeat/.test(l)), logger.lines.join("\n"));
+      await spin.send(2500).enqueued;
+      await eventually(() => logger.lines.some((l) => /^warn This worker sent no heartbeat for \d+ ms, longer than the heartbeat timeout \(1000 ms\).*dramatiq-results worker/.test(l)), "the warning", 15_000);
+    } finally {
+      await worker.stop({ timeout: 5000 });
+    }
+  });
+
   test("Redis killed and restarted while messages run and delayed ones wait (connectRedis, which fails commands while down): every message runs once, nothing stays held", { timeout: 60_000 }, async (t) => {
     const ns = "restart";
     const logger = recordingLogger();

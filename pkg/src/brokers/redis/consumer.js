@@ -24,6 +24,8 @@ export class RedisConsumer extends Consumer {
   #abandoned = false;
   /** Wakes the retries sleeping in `untilAnswered` (a stop gave up on them). */
   #retryWakes = new Set();
+  /** When the last fetch went through (ms since the epoch): the last regular heartbeat. */
+  #lastHeartbeat;
 
   constructor(broker, worker, options) {
     super(broker, worker, options);
@@ -102,6 +104,28 @@ export class RedisConsumer extends Consumer {
     }
   }
 
+  /**
+   * Notes a heartbeat (every script call is one; the fetches are the regular ones, at
+   * least every `WORKER_TIMEOUT_MS`), and warns when none went out for longer than the
+   * heartbeat timeout: another worker's maintenance may then have handed the messages this
+   * one holds, running ones included, to other workers, which run them again. Python's
+   * worker heartbeats from its consumer threads whatever its actors do; here a synchronous
+   * actor blocks the event loop, and the heartbeats with it.
+   */
+  #heartbeatSent() {
+    const now = Date.now();
+    const silent = now - (this.#lastHeartbeat ?? now);
+    this.#lastHeartbeat = now;
+    const timeout = this.transport.heartbeatTimeout;
+    if (silent <= timeout || silent <= 2 * WORKER_TIMEOUT_MS()) return;
+    this.broker.logger.warn(
+      `This worker sent no heartbeat for ${silent} ms, longer than the heartbeat timeout (${timeout} ms): ` +
+        "other workers may have taken back the messages it holds and run them again. " +
+        "A synchronous actor blocks the event loop, and the heartbeats with it: run long ones with `dramatiq-results worker` " +
+        "(on worker threads) or make them async.",
+    );
+  }
+
   async #requeueHeld() {
     const left = new Map();
     for (const item of [...this.ready, ...this.delayed]) {
@@ -164,6 +188,7 @@ export class RedisConsumer extends Consumer {
       }
       if (q.failing) logger.warn?.(`Fetching from queue ${q.name} works again.`);
       q.failing = false;
+      this.#heartbeatSent();
       failures = 0;
       for (const { message, eta, bytes } of got.messages) {
         q.held += 1;
