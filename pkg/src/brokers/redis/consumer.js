@@ -77,20 +77,27 @@ export class RedisConsumer extends Consumer {
    * Calls `call` until it resolves: a settlement (ack, nack, a delayed message's ack) lost
    * to a dropped connection or a restarting server is tried again, every idle back-off
    * (≤ `WORKER_TIMEOUT_MS`), until the server answers, as Dramatiq's worker retries
-   * `post_process_message`; `failed` is logged at the first failure (with its cause), `back`
-   * once it went through after failing. Gives up only when a stop's timeout has passed (the
-   * message then stays in this worker's ack set, redelivered after its heartbeat times out).
+   * `post_process_message`; `failed` is logged at the first failure (with its cause) and
+   * once a minute while it lasts, `back` once it went through after failing. Gives up only
+   * when a stop's timeout has passed (the message then stays in this worker's ack set,
+   * redelivered after its heartbeat times out).
    * Resolves whether or not it went through: the caller goes on either way.
    */
   async untilAnswered(call, failed, back) {
     let failures = 0;
+    let logged = 0;
     for (;;) {
       try {
         await call();
         if (failures > 0) this.broker.logger.warn?.(back);
         return true;
       } catch (error) {
-        if (failures === 0) this.broker.logger.error(failed, error);
+        // At the first failure, then once a minute while it lasts (Python logs each retry,
+        // every 5 s): an error that never clears must not hold a runner unseen.
+        if (Date.now() - logged >= 60_000) {
+          logged = Date.now();
+          this.broker.logger.error(failures === 0 ? failed : `Still failing: ${failed}`, error);
+        }
         if (this.#abandoned) return false;
         let ms;
         [failures, ms] = this.transport.idleBackoff(failures);
