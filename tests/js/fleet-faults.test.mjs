@@ -238,12 +238,14 @@ describe("a worker SIGKILLed mid-message: the other language's worker recovers w
     await server?.stop();
   });
 
-  /** Sends `n` `record` messages from JS on `queue`; their ids. */
-  async function send(queue, n) {
+  /** Sends `n` `record` messages from JS on `queue`, and `delayed` more with a delay of
+   * `delay` ms; their ids. */
+  async function send(queue, n, { delayed = 0, delay = 1500 } = {}) {
     const broker = new RedisBroker(client, { middleware: [] });
     const record = actor(() => {}, { broker, actorName: "record", queueName: queue });
     const sent = [];
     for (let i = 0; i < n; i++) sent.push(record.send(`t${i}`));
+    for (let i = 0; i < delayed; i++) sent.push(record.sendWithOptions({ args: [`d${i}`], delay }));
     await Promise.all(sent.map((m) => m.enqueued));
     return sent.map((m) => m.messageId);
   }
@@ -259,16 +261,26 @@ describe("a worker SIGKILLed mid-message: the other language's worker recovers w
   }
 
   for (const kind of ["sync", "async"]) {
-    test(`a JS worker (the worker command, ${kind} actor on worker threads) killed with messages running and prefetched: a Python worker runs them all, none lost, none processed twice`, { timeout: 60_000 }, async (t) => {
+    test(`a JS worker (the worker command, ${kind} actor on worker threads) killed with messages running, prefetched and delayed: a Python worker runs them all, none lost, none processed twice`, { timeout: 60_000 }, async (t) => {
       const queue = `jsdies-${kind}`;
       const prefix = queue;
+      // Delayed ones too: held in the JS worker's delay-queue ack set when it dies, they
+      // go back to the delay queue and the Python worker moves them when due.
       const ids = await send(queue, 12);
       const js = await startJsWorker({ BROKER_URL: server.url, QUEUE: queue, PREFIX: prefix, RECORD_KIND: kind, RECORD_MS: "600" });
       let py;
       try {
+        // Sent once it runs, due in 3 s: the JS worker holds them when it dies.
+        ids.push(...(await send(queue, 0, { delayed: 4, delay: 3000 })));
+        const delayedHeld = async () => {
+          const [key] = await client.keys(`dramatiq:__acks__.*.${queue}.DQ`);
+          return key === undefined ? 0 : client.sCard(key);
+        };
+        await eventually(async () => (await delayedHeld()) === 4, "the delayed ones held by the JS worker");
         await eventually(async () => (await client.lLen(`${prefix}:started`)) >= 2 && (await client.lLen(`${prefix}:processed`)) >= 2, "the JS worker mid-batch");
         const held = await client.keys(`dramatiq:__acks__.*.${queue}`);
         const heldIds = held.length ? await client.sMembers(held[0]) : [];
+        assert.equal(await delayedHeld(), 4, "the delayed ones still held (not yet due)");
         await js.kill();
         const started = await client.lRange(`${prefix}:started`, 0, -1);
         const doneByJs = await client.lRange(`${prefix}:processed`, 0, -1);
