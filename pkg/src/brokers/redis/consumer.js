@@ -55,13 +55,15 @@ export class RedisConsumer extends Consumer {
    * Stops fetching, requeues what is held but not started (at once, so other workers take
    * it while the runners finish theirs), lets the runners finish their message (until
    * `deadline`, ms since the epoch), and requeues what a fetch under way brought in
-   * meanwhile.
+   * meanwhile. The requeues wait for the server until the deadline too (the last one a
+   * `WORKER_TIMEOUT_MS` past it at most): on a connection gone silent, what they could
+   * not give back stays in this worker's ack set, back once its heartbeat times out.
    */
   async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
     this.#wakeAll();
-    await this.#requeueHeld();
+    await settledBy(this.#requeueHeld(), deadline);
     if (!(await settledBy(this.#done, deadline))) {
       // As Dramatiq's worker after `stop(timeout)`: what still runs stays in this worker's
       // ack set, and goes back to its queue once the heartbeat times out.
@@ -70,7 +72,7 @@ export class RedisConsumer extends Consumer {
       for (const wake of this.#retryWakes) wake();
     }
     this.broker[kConsumers].delete(this);
-    await this.#requeueHeld();
+    await settledBy(this.#requeueHeld(), Math.max(deadline, Date.now() + WORKER_TIMEOUT_MS()));
   }
 
   /**
