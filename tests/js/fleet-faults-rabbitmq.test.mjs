@@ -2,9 +2,11 @@
 // (`rabbitmqctl close_all_connections`), with a Python Dramatiq 2.2.1 worker alone (the
 // reference), a JS worker alone, and both on one queue: each actor notes its message id in
 // Redis, so losses and doubles are counted end to end. The Redis side of the same promise
-// is fleet-faults.test.mjs; bench/chaos/probe_rabbit.mjs is a longer probe.
+// is fleet-faults.test.mjs; bench/chaos/probe_rabbit.mjs is a longer probe. Also: a stop on
+// a connection gone silent (a partition) keeps to its timeout.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createConnection, createServer } from "node:net";
 import { createClient } from "redis";
 import { RabbitmqBroker, Worker, actor, defaultMiddleware } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
@@ -17,7 +19,7 @@ const skip =
   (!haveRabbitmq && "rabbitmq-server is not installed") ||
   (!havePython && "no Python Dramatiq (scripts/setup --python)");
 
-describe("RabbitMQ closes every connection mid-batch (rabbitmqctl close_all_connections)", { skip }, () => {
+describe("RabbitMQ under connection faults: every connection closed mid-batch (rabbitmqctl close_all_connections), a connection gone silent", { skip }, () => {
   let rabbit;
   let redis;
   let client;
@@ -87,4 +89,44 @@ describe("RabbitMQ closes every connection mid-batch (rabbitmqctl close_all_conn
       }
     });
   }
+
+  test("a connection gone silent (a partition: no reply, no reset): stop({ timeout }) with messages running resolves by its timeout and a second's grace (it waited for amqplib's heartbeat)", async () => {
+    // A proxy forwarding both ways until `silent`, then dropping every byte: the sockets
+    // stay open, as in a network partition.
+    let silent = false;
+    const sockets = new Set();
+    const port = Number(new URL(rabbit.url).port);
+    const proxy = createServer((down) => {
+      const up = createConnection({ port, host: "127.0.0.1" });
+      down.on("data", (d) => silent || up.write(d));
+      up.on("data", (d) => silent || down.write(d));
+      for (const s of [down, up]) {
+        s.on("error", () => {});
+        sockets.add(s);
+      }
+    });
+    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    const broker = await RabbitmqBroker.connect(rabbit.url.replace(/:(\d+)$/, `:${proxy.address().port}`), { middleware: defaultMiddleware(), logger: recordingLogger() });
+    try {
+      let silenced;
+      const going = new Promise((r) => (silenced = r));
+      const job = actor(async (i) => {
+        if (i === 2) (silent = true), silenced();
+        await sleep(300);
+      }, { broker, actorName: "job", queueName: "silent" });
+      for (let i = 0; i < 10; i++) await job.send(i).enqueued;
+      const worker = new Worker(broker, { concurrency: 2 }).start();
+      await going;
+      const started = Date.now();
+      const outcome = await Promise.race([worker.stop({ timeout: 1000 }).then(() => "stopped"), sleep(15_000).then(() => "still stopping after 15 s")]);
+      const took = Date.now() - started;
+      assert.equal(outcome, "stopped");
+      assert.ok(took < 1000 + 1000 + 2000, `by the timeout and its grace (+ a loaded machine's slack): ${took} ms`);
+    } finally {
+      // The partition ends with the connections reset, so nothing waits for a heartbeat.
+      for (const s of sockets) s.destroy();
+      proxy.close();
+      await Promise.race([broker.close().catch(() => {}), sleep(2000)]);
+    }
+  });
 });
