@@ -309,10 +309,15 @@ export class RedisConsumer extends Consumer {
           this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });
           continue;
         }
-        // Dramatiq moves a due message with a full enqueue, so its after_enqueue hooks
-        // (Prometheus' retry count among them) see the move too.
-        this.broker[kAfterEnqueue](moved, undefined);
-        this.broker[kNotify](moved.queueName);
+        try {
+          // Dramatiq moves a due message with a full enqueue, so its after_enqueue hooks
+          // (Prometheus' retry count among them) see the move too.
+          this.broker[kAfterEnqueue](moved, undefined);
+          this.broker[kNotify](moved.queueName);
+        } catch (error) {
+          // (The hooks log their own failures; this keeps the loop, and the ack below.)
+          this.broker.logger.error(`Unexpected failure after moving delayed message ${item.message.messageId}.`, error);
+        }
         release(moved);
         // The copy is on its queue: only the original's ack is left, and it alone is
         // retried (moving it again would enqueue a second copy, which would run twice).
