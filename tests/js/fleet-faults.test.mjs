@@ -35,9 +35,10 @@ async function ackSets(client, namespace) {
 /**
  * A node-redis client whose Dramatiq script calls of `command` ("ack", "nack", …) on a
  * queue `onQueue` fail `times` times before reaching the server, as a dropped connection
- * fails them: the worker sees the failure, the server never sees the call.
+ * fails them: the worker sees the failure, the server never sees the call. With
+ * `afterServer`, the call runs on the server first and only its reply is lost.
  */
-function failing(client, { command, onQueue, times }) {
+function failing(client, { command, onQueue, times, afterServer = false }) {
   let left = times;
   const dispatchArgs = (argv) => {
     const at = argv.findIndex((a) => String(a) === command);
@@ -50,7 +51,8 @@ function failing(client, { command, onQueue, times }) {
       if (args && String(args[2]) === onQueue && left > 0) {
         left -= 1;
         this.failed += 1;
-        return Promise.reject(new Error("Socket closed unexpectedly (injected)"));
+        const lost = () => Promise.reject(new Error("Socket closed unexpectedly (injected)"));
+        return afterServer ? client.sendCommand(argv, options).then(lost, lost) : lost();
       }
       return client.sendCommand(argv, options);
     },
@@ -104,6 +106,25 @@ describe("a JS worker's settlements under connection faults (Redis)", { skip }, 
       assert.ok(logger.lines.some((l) => l.startsWith("error") && new RegExp(`Could not ${command} .*retrying until the server answers`).test(l)), logger.lines.join("\n"));
       await broker.flush("q");
     }
+  });
+
+  test("a fetch whose reply is lost after it ran on the server: the ids it took into the (live) worker's ack set are given back and run, where Python's worker leaves them until it dies", async () => {
+    const ns = "lostfetch";
+    const logger = recordingLogger();
+    const wrapped = failing(client, { command: "fetch", onQueue: "q", times: 1, afterServer: true });
+    const broker = new RedisBroker(wrapped, { namespace: ns, middleware: [], logger });
+    const runs = [];
+    const job = actor((i) => void runs.push(i), { broker, actorName: "job", queueName: "q" });
+    for (let i = 0; i < 6; i++) await job.send(i).enqueued;
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(async () => runs.length >= 6 && Object.keys(await ackSets(client, ns)).length === 0, "every message run, none left held", 10_000);
+    } finally {
+      await worker.stop({ timeout: 5000 });
+    }
+    assert.equal(wrapped.failed, 1);
+    assert.deepEqual([...runs].sort(), [0, 1, 2, 3, 4, 5], `each ran once: ${runs}`);
+    assert.ok(logger.lines.some((l) => /taken into this worker's ack set by a fetch whose reply was lost/.test(l)), logger.lines.join("\n"));
   });
 
   test("a delayed message whose ack on the delay queue is lost after its move runs once: only the ack is retried, not the move", async () => {

@@ -26,6 +26,8 @@ export class RedisConsumer extends Consumer {
   #retryWakes = new Set();
   /** When the last fetch went through (ms since the epoch): the last regular heartbeat. */
   #lastHeartbeat;
+  /** Items out of `ready` and `delayed` but still held: being run, or being moved. */
+  #inHand = new Set();
 
   constructor(broker, worker, options) {
     super(broker, worker, options);
@@ -195,7 +197,12 @@ export class RedisConsumer extends Consumer {
         await this.sleep(ms, q, "wake");
         continue;
       }
-      if (q.failing) logger.warn?.(`Fetching from queue ${q.name} works again.`);
+      if (q.failing) {
+        logger.warn?.(`Fetching from queue ${q.name} works again.`);
+        // A failed fetch may have run on the server, its reply lost: then it took ids
+        // into this worker's ack set that this worker never saw.
+        q.reconcile = true;
+      }
       q.failing = false;
       this.#heartbeatSent();
       failures = 0;
@@ -210,6 +217,7 @@ export class RedisConsumer extends Consumer {
         this.delayWake?.();
       }
       for (const bad of got.bad) await this.#deadLetterBody(q, bad);
+      if (q.reconcile) await this.#reconcile(q);
       if (got.missing > 0) {
         logger.warn(`${got.missing} message id(s) fetched from queue ${q.name} had no stored body; skipped.`);
       }
@@ -227,6 +235,40 @@ export class RedisConsumer extends Consumer {
         // wakes this loop) rather than send a fetch of 0 straight away.
         if (q.held >= q.prefetch && !q.woken) await this.sleep(WORKER_TIMEOUT_MS(), q, "wake");
       }
+    }
+  }
+
+  /**
+   * Requeues the ids of `q` that this worker's ack set holds on the server but the worker
+   * does not (not ready, delayed, run or moved here): a fetch whose reply was lost took
+   * them, and they would stay there as long as the worker lives and heartbeats (Python's
+   * worker leaves them so until it dies). Runs in `q`'s fetch loop, between its fetches,
+   * so no fetch of `q` is under way; an id acked meanwhile is skipped by the requeue.
+   */
+  async #reconcile(q) {
+    const logger = this.broker.logger;
+    q.reconcile = false;
+    try {
+      const ids = await this.transport.heldIds(q.name);
+      const known = new Set();
+      for (const item of [...this.ready, ...this.delayed, ...this.#inHand]) {
+        if (item.queue !== q) continue;
+        try {
+          known.add(RedisTransport.redisMessageId(item.message));
+        } catch {
+          // (A stub whose message is gone: it is not in the ack set's way.)
+        }
+      }
+      const orphans = ids.filter((id) => !known.has(id));
+      if (orphans.length === 0) return;
+      logger.warn(
+        `${orphans.length} message(s) of queue ${q.name} were taken into this worker's ack set by a fetch whose reply was lost; ` +
+          "giving them back to the queue.",
+      );
+      await this.transport.requeue(q.name, orphans);
+    } catch (error) {
+      logger.error(`Could not check this worker's ack set of queue ${q.name} after a failed fetch; trying again after the next fetch.`, error);
+      q.reconcile = true;
     }
   }
 
@@ -250,6 +292,7 @@ export class RedisConsumer extends Consumer {
   /** A runner is done with `item` (a message unhandled here stays held: requeued on stop,
    * or redelivered after the heartbeat timeout); its queue may fetch one more. */
   [kReleased](item) {
+    this.#inHand.delete(item);
     this.#releasedFrom(item);
     release(item.message);
   }
@@ -272,7 +315,9 @@ export class RedisConsumer extends Consumer {
     q.wake?.();
   }
 
-  async [kHandle]({ queue, message, actorName }) {
+  async [kHandle](item) {
+    this.#inHand.add(item);
+    const { queue, message, actorName } = item;
     const broker = this.broker;
     const id = RedisTransport.redisMessageId(message);
     const refusal = this.refusal(message, queue.name, actorName);
@@ -296,8 +341,11 @@ export class RedisConsumer extends Consumer {
       const now = Date.now();
       const { due, held, next } = takeDue(this.delayed, now);
       this.delayed = held;
+      // Held until moved and acked: a check of the ack set meanwhile must count them.
+      for (const item of due) this.#inHand.add(item);
       for (const item of due) {
         if (!this.running) {
+          this.#inHand.delete(item);
           this.delayed.push(item);
           continue;
         }
@@ -306,6 +354,7 @@ export class RedisConsumer extends Consumer {
           moved = await this.transport.undelay(item.queue.name, item.message);
         } catch (error) {
           this.broker.logger.error(`Could not move delayed message ${item.message.messageId} to its queue; retrying.`, error);
+          this.#inHand.delete(item);
           this.delayed.push({ ...item, eta: Date.now() + WORKER_TIMEOUT_MS() });
           continue;
         }
@@ -328,6 +377,7 @@ export class RedisConsumer extends Consumer {
             "retrying until the server answers (if this worker stops first, it is moved, and runs, again once its heartbeat times out).",
           `Delayed message ${item.message.messageId} on queue ${item.queue.name}: acked after the server answered again.`,
         );
+        this.#inHand.delete(item);
         this.#releasedFrom(item);
         release(item.message);
       }
