@@ -100,3 +100,10 @@ export const pythonSendsExpected = [
   '{"value":2}',
   '{"value":4}',
 ];
+
+/** How many times each item of `list` occurs: `distinct`, and `doubled`, those more than once. */
+export function tally(list) {
+  const counts = new Map();
+  for (const x of list) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return { distinct: counts.size, doubled: [...counts].filter(([, n]) => n > 1).map(([x]) => x) };
+}

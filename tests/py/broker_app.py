@@ -7,6 +7,9 @@ Configured from the environment:
     BROKER             redis (default) | rabbitmq
     BROKER_URL         redis://127.0.0.1:6379 | amqp://guest:guest@127.0.0.1:5672
     BROKER_NAMESPACE   RedisBroker's key namespace (default "dramatiq")
+    BROKER_HEARTBEAT_TIMEOUT    RedisBroker's heartbeat_timeout in ms (default Dramatiq's)
+    BROKER_MAINTENANCE_CHANCE   RedisBroker's maintenance_chance (default Dramatiq's); with a
+                       short heartbeat timeout, a dead worker's messages come back in seconds
     BROKER_CONFIRM     1: RabbitmqBroker with publisher confirms (default off, as Dramatiq's)
     BROKER_MAX_PRIORITY  RabbitmqBroker's max_priority (default unset, as Dramatiq's)
     RESULTS_REDIS_URL  the Redis behind the Results middleware (default: BROKER_URL for redis)
@@ -57,7 +60,15 @@ def make_broker(confirm=None):
     if BROKER == "redis":
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=BROKER_URL, namespace=os.environ.get("BROKER_NAMESPACE", "dramatiq"))
+        tuning = {
+            name: int(os.environ[variable])
+            for name, variable in (
+                ("heartbeat_timeout", "BROKER_HEARTBEAT_TIMEOUT"),
+                ("maintenance_chance", "BROKER_MAINTENANCE_CHANCE"),
+            )
+            if os.environ.get(variable)
+        }
+        return RedisBroker(url=BROKER_URL, namespace=os.environ.get("BROKER_NAMESPACE", "dramatiq"), **tuning)
     if BROKER == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

@@ -138,21 +138,29 @@ impl Shared {
         self.redis.command(&args).await.map_err(failure)
     }
 
-    /// The ids this worker holds from `queue` whose stored body is exactly `body`: how a
-    /// body that is not a message (so carries no `redis_message_id`) can still be nacked.
-    async fn ids_of_body(&self, queue: &str, bodies: &[Vec<u8>]) -> Result<Vec<String>, JsValue> {
-        let keys = self.dispatcher.keys();
-        let held_key = keys.acks(self.dispatcher.worker_id(), queue);
+    /// The ids in this worker's ack set of `queue` (`SMEMBERS`).
+    async fn held_ids(&self, queue: &str) -> Result<Vec<String>, JsValue> {
+        let held_key = self
+            .dispatcher
+            .keys()
+            .acks(self.dispatcher.worker_id(), queue);
         let Reply::Array(ids) = self.plain(&["SMEMBERS", &held_key]).await? else {
             return Ok(Vec::new());
         };
-        let ids: Vec<String> = ids
+        Ok(ids
             .into_iter()
             .filter_map(|id| match id {
                 Reply::Bytes(b) => String::from_utf8(b).ok(),
                 _ => None,
             })
-            .collect();
+            .collect())
+    }
+
+    /// The ids this worker holds from `queue` whose stored body is exactly `body`: how a
+    /// body that is not a message (so carries no `redis_message_id`) can still be nacked.
+    async fn ids_of_body(&self, queue: &str, bodies: &[Vec<u8>]) -> Result<Vec<String>, JsValue> {
+        let keys = self.dispatcher.keys();
+        let ids = self.held_ids(queue).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -515,8 +523,10 @@ impl RedisTransport {
         self.done(call, queue)
     }
 
-    /// Moves a due delayed message fetched from `fetchedFrom` to its queue: enqueue the
-    /// copy without `eta` (fresh id), then ack the original. Resolves with the copy.
+    /// The first half of moving a due delayed message fetched from `fetchedFrom` to its
+    /// queue: enqueues the copy without `eta` (fresh id) and resolves with it. The caller
+    /// then acks the original (`ack(fetchedFrom, id)`) and retries that ack alone if it
+    /// fails: retrying the whole move would enqueue a second copy.
     pub fn undelay(&self, fetched_from: String, message: &Message) -> js_sys::Promise {
         let maintenance = self.maintenance(Command::Enqueue);
         let step = self.shared.dispatcher.undelay(
@@ -532,11 +542,27 @@ impl RedisTransport {
         };
         let shared = self.shared.clone();
         promise_of(async move {
+            // `step.ack` is the caller's to send (and retry on its own).
             shared
                 .run_done(&step.enqueue, &step.message.queue_name)
                 .await?;
-            shared.run_done(&step.ack, &fetched_from).await?;
             Ok(Message::from_core(step.message).into())
+        })
+    }
+
+    /// The ids in this worker's ack set of `queue`, as the server has it: after a fetch
+    /// whose reply was lost (the script may have run), those the worker does not know it
+    /// holds are to be requeued, or they would stay there while it lives.
+    #[wasm_bindgen(js_name = heldIds)]
+    pub fn held_ids(&self, queue: String) -> js_sys::Promise {
+        let shared = self.shared.clone();
+        promise_of(async move {
+            let ids = shared.held_ids(&queue).await?;
+            let out = js_sys::Array::new();
+            for id in ids {
+                out.push(&JsValue::from_str(&id));
+            }
+            Ok(out.into())
         })
     }
 

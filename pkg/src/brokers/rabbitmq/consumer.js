@@ -71,9 +71,12 @@ export class RabbitmqConsumer extends Consumer {
   async stop({ deadline = Infinity, timeout } = {}) {
     if (!this.running) return;
     this.running = false;
+    // Each wait on the server is bounded by the stop's deadline: on a connection gone
+    // silent (a partition: no reply, no reset) a cancel or close would wait for amqplib's
+    // heartbeat to notice, far past the timeout the caller gave.
     for (const q of this.queues.values()) {
       const tag = q.consumer?.tag;
-      if (tag) await q.ch.cancel(tag).catch(() => {});
+      if (tag) await settledBy(q.ch.cancel(tag).catch(() => {}), deadline);
     }
     for (const q of this.queues.values()) q.lost();
     for (const wake of [...this.wakers]) wake();
@@ -100,7 +103,10 @@ export class RabbitmqConsumer extends Consumer {
     this.delayed.length = 0;
     const queues = [...this.queues.values()];
     this.queues.clear();
-    for (const q of queues) await q.ch.close().catch(() => {});
+    // (A second past the deadline at most: what a close does not give back, RabbitMQ
+    // gives back once it sees the connection gone.)
+    const closing = Promise.all(queues.map((q) => q.ch.close().catch(() => {})));
+    await settledBy(closing, Math.max(deadline, Date.now() + 1000));
   }
 
   /**

@@ -165,21 +165,23 @@ export class RedisBroker extends NetworkBroker {
     return new RedisConsumer(this, worker, options);
   }
 
-  /** Acks (or, with `deadLetter`, nacks) a processed message on the queue it came from. */
+  /**
+   * Acks (or, with `deadLetter`, nacks) a processed message on the queue it came from. A
+   * failed ack is tried again until the server answers, as Dramatiq's worker does
+   * (`post_process_message`): given up, the message would stay in this worker's ack set
+   * while it lives and run a second time once it is gone. Only a stop whose timeout passes
+   * gives up on it (it then runs again after the heartbeat timeout, as Python's would).
+   */
   async [kFinish](queueName, deadLetter, proxy) {
     const held = proxy?.[kHeld];
     if (!held) return;
-    try {
-      if (deadLetter) await this[kTransport].nack(held.queue, held.id);
-      else await this[kTransport].ack(held.queue, held.id);
-    } catch (error) {
-      // It stays in this worker's ack set: requeued on stop, or after the heartbeat timeout.
-      this.logger.error(
-        `Could not ${deadLetter ? "nack" : "ack"} message ${proxy.messageId} on queue ${held.queue}; ` +
-          "it will be delivered again.",
-        error,
-      );
-    }
+    const what = deadLetter ? "nack" : "ack";
+    await held.consumer.untilAnswered(
+      () => (deadLetter ? this[kTransport].nack(held.queue, held.id) : this[kTransport].ack(held.queue, held.id)),
+      `Could not ${what} message ${proxy.messageId} on queue ${held.queue}; retrying until the server answers ` +
+        "(if this worker stops first, the message runs again once its heartbeat times out).",
+      `Message ${proxy.messageId} on queue ${held.queue}: ${what} done after the server answered again.`,
+    );
   }
 
   /**
