@@ -318,7 +318,9 @@ test("the thread pool: results and errors cross back, hostile actors and time li
   const logged = [];
   const logger = { info() {}, warn: (m) => logged.push(m), error: (m) => logged.push(m) };
   const modules = [new URL("./worker-pool-actors.mjs", import.meta.url).href];
-  const pool = new ThreadPool({ size: 2, modules, logger });
+  // What the threads log (the actors' own lines, stray errors) goes to this file.
+  const threadLog = join(mkdtempSync(join(tmpdir(), "pool-log-")), "threads.log");
+  const pool = new ThreadPool({ size: 2, modules, logger, log: { index: 1, file: threadLog } });
   await pool.start();
   const run = (actorName, args = [], signal) => pool.run({ actorName }, args, { message: actorName, signal });
   try {
@@ -327,10 +329,29 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     const t0 = Date.now();
     assert.deepEqual(await Promise.all([run("wait", [300]), run("wait", [300])]), [300, 300]);
     assert.ok(Date.now() - t0 < 550, "both threads ran at once");
-    await assert.rejects(run("revoked"), /cannot be read/);
-    await assert.rejects(run("getter"), /cannot be read/);
-    await assert.rejects(run("functionResult"), { name: "DataCloneError" });
+    // What is thrown is described as the main thread describes it (Results stores the same
+    // type and message wherever the actor ran): what can be read is kept.
+    await assert.rejects(run("revoked"), { name: "Error", message: "a Proxy that cannot be read (revoked, or its traps throw)" });
+    await assert.rejects(run("getter"), { name: "Error", message: "x" });
+    await assert.rejects(run("nameGetterThrows"), { name: "Error", message: "readable" });
+    await assert.rejects(run("cyclicCause"), { name: "Error", message: "cyclic" });
     await assert.rejects(run("string"), { name: "Error", message: "a string" });
+    // A value no store holds comes back as the attempt's result, which a store then refuses
+    // (as on the main thread: nothing stored, the message acked), not as the actor's failure.
+    const fnResult = await run("functionResult");
+    assert.throws(() => JSON.stringify(fnResult), { name: "TypeError", message: /returned a value that cannot be stored: .*could not be cloned/ });
+    const refused = await run("toJSONThrows");
+    assert.throws(() => JSON.stringify(refused), { name: "TypeError", message: "toJSON refused" });
+    // toJSON is honoured in the thread, as the main thread's store honours it.
+    assert.deepEqual(await run("jsonish"), { price: "12.5 EUR", at: "1970-01-01T00:00:00.000Z", big: 2n ** 70n, nan: NaN, nested: ["0.01 EUR"] });
+    // A stray throw after an actor returned is logged; the thread, and the next call on it, go on.
+    assert.equal(await run("stray"), "returned");
+    await sleep(100);
+    assert.deepEqual(await Promise.all([run("wait", [50]), run("wait", [60]), run("double", [5])]), [50, 60, 10]);
+    const threadLines = readFileSync(threadLog, "utf8");
+    assert.match(threadLines, /\[ERROR\] Uncaught exception in Thread-\d, from work an actor left running .*a stray timer/);
+    assert.match(threadLines, /\[ERROR\] Unhandled promise rejection in Thread-\d, from work an actor left running .*a stray rejection/);
+    assert.ok(!logged.some((m) => /exited with code/.test(m)), logged.join("\n"));
     await assert.rejects(run("range"), (e) => e.name === "RangeError" && e.message === "out of range" && /worker thread Thread-/.test(e.stack));
     await assert.rejects(run("retry"), (e) => e instanceof Retry && e.delay === 1234);
     // One of the actor's `throws` classes comes back as the main thread's class (the
@@ -355,6 +376,23 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     await pool.close();
   }
   await assert.rejects(pool.run({ actorName: "double" }, [1], {}), /closed/);
+});
+
+test("the command's log: an error that is its own cause, or has a long chain of causes, is one short entry", async () => {
+  const { createLogger } = await import("../../pkg/src/worker/node/log.js");
+  const file = join(mkdtempSync(join(tmpdir(), "log-causes-")), "worker.log");
+  const logger = createLogger({ component: "dramatiq.Test", file });
+  const cyclic = new Error("its own cause");
+  cyclic.cause = cyclic;
+  let chain = new Error("the first");
+  for (let i = 0; i < 1000; i++) chain = new Error(`wrapped ${i}`, { cause: chain });
+  logger.error("Failed.", cyclic);
+  logger.error("Failed too.", chain);
+  const text = readFileSync(file, "utf8");
+  // Before: the cycle was followed until the stack overflowed, a 2 MB entry per failure.
+  assert.ok(text.length < 20_000, `${text.length} bytes logged`);
+  assert.match(text, /its own cause[\s\S]*Caused by: \(the error above: a cycle of causes\)/);
+  assert.match(text, /wrapped 999[\s\S]*Caused by: \(more causes, not shown\)/);
 });
 
 test("the command line: Python's flags, -Q taking several queues, the metrics environment variables", async () => {

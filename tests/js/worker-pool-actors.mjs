@@ -42,3 +42,39 @@ actor(() => {
 actor(() => {
   throw new RateLimitExceeded("rate limit exceeded for key 'k'");
 }, { actorName: "limited" });
+
+// A class instance with a toJSON (a Decimal, a DateTime): stored as its JSON, as on the
+// main thread, not as the private fields structured clone would copy.
+class Money {
+  constructor(cents) {
+    this.internal = { cents, currency: "EUR" };
+  }
+  toJSON() {
+    return `${this.internal.cents / 100} EUR`;
+  }
+}
+actor(() => ({ price: new Money(1250), at: new Date(0), big: 2n ** 70n, nan: NaN, nested: [new Money(1)] }), { actorName: "jsonish" });
+actor(() => ({ toJSON() {
+  throw new Error("toJSON refused");
+} }), { actorName: "toJSONThrows" });
+// Work left behind that throws once the actor has returned (Node's default would end the
+// thread, and fail whatever message it runs next).
+actor(() => {
+  setTimeout(() => {
+    throw new Error("a stray timer");
+  }, 20);
+  Promise.reject(new Error("a stray rejection"));
+  return "returned";
+}, { actorName: "stray" });
+actor(() => {
+  throw Object.defineProperty(new TypeError("readable"), "name", {
+    get() {
+      throw new Error("getter");
+    },
+  });
+}, { actorName: "nameGetterThrows" });
+actor(() => {
+  const e = new Error("cyclic");
+  e.cause = e;
+  throw e;
+}, { actorName: "cyclicCause" });

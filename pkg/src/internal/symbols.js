@@ -103,3 +103,8 @@ export const kAborted = Symbol.for("dramatiq-results.aborted");
  * attempt, exposed to `getCurrentMessage()`: how the command's worker threads give their
  * actors the message they run for. */
 export const kRunExposed = Symbol.for("dramatiq-results.runExposed");
+/** `WorkerMessage[kStoredAs](thrown)`: `[type, message]`, what Results and the callbacks
+ * store for an attempt that threw `thrown` (anything: a string, a revoked Proxy, an Error
+ * whose getters throw), as the worker's main thread describes it: the command's worker
+ * threads ask it, so an actor's failure is stored alike wherever the actor ran. */
+export const kStoredAs = Symbol.for("dramatiq-results.storedAs");

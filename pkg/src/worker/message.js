@@ -1,5 +1,7 @@
 // The message a worker hands to middleware hooks (Dramatiq's `MessageProxy`).
-import { kAbort, kAborted, kOnAbort } from "../internal/symbols.js";
+import { exceptionInfo } from "../../dist/errors.js";
+import { asError } from "../internal/describe.js";
+import { kAbort, kAborted, kOnAbort, kStoredAs } from "../internal/symbols.js";
 
 /**
  * A message being processed (Dramatiq's `MessageProxy`): the `Message` plus whether it
@@ -13,6 +15,11 @@ export class WorkerMessage {
   #listeners;
   #namesOf;
   #namesCache;
+
+  /** `[type, message]` stored for an attempt that threw `thrown` (see symbols.js). Never throws. */
+  static [kStoredAs](thrown) {
+    return exceptionInfo(asError(thrown));
+  }
 
   constructor(message) {
     /** The underlying `Message` (a middleware may replace it with an updated copy). */

@@ -20,14 +20,23 @@ function stamp(date) {
   );
 }
 
-/** Text for one logged argument: an Error's stack (its cause's too), anything else inspected. */
-function text(value) {
+/** How many causes one logged error shows (Python's traceback chains are short; a cause
+ * chain an app builds in a loop need not be). */
+const MAX_CAUSES = 8;
+
+/** Text for one logged argument: an Error's stack (its causes' too, each once: an error that
+ * is its own cause once wrote a line of megabytes), anything else inspected. */
+function text(value, seen = new Set()) {
   try {
     if (typeof value === "string") return value;
     if (value instanceof Error) {
+      seen.add(value);
       let out = value.stack ?? `${value.name}: ${value.message}`;
-      if (value.cause !== undefined) out += `\nCaused by: ${text(value.cause)}`;
-      return out;
+      const cause = value.cause;
+      if (cause === undefined) return out;
+      if (seen.has(cause)) return `${out}\nCaused by: (the error above: a cycle of causes)`;
+      if (seen.size >= MAX_CAUSES) return `${out}\nCaused by: (more causes, not shown)`;
+      return `${out}\nCaused by: ${text(cause, seen)}`;
     }
     return inspect(value, { depth: 4, breakLength: Infinity });
   } catch {
@@ -53,7 +62,7 @@ export function createLogger({ component, thread = "MainThread", verbose = false
       }
     }
     const head = `[${stamp(new Date())}] [PID ${process.pid}] [${from}] [${component}] [${NAMES[level]}]`;
-    const line = `${head} ${args.map(text).join(" ")}\n`;
+    const line = `${head} ${args.map((a) => text(a)).join(" ")}\n`;
     try {
       if (file) appendFileSync(file, line);
       else process.stderr.write(line);

@@ -21,6 +21,23 @@ function describeReason(reason) {
 }
 
 /**
+ * What a call resolves with when its actor returned a value no result store can hold and
+ * structured clone cannot carry either (a function, a Symbol, an object whose `toJSON`
+ * throws): the attempt succeeds, and whatever stores or sends the result (Results, an
+ * `on_success` callback, a pipeline) is refused with `reason`, which the worker logs, as
+ * when the actor runs on the worker's own thread, and as Python's worker does with a
+ * result its encoder cannot write: nothing stored, the message acked.
+ */
+class UnstorableResult {
+  constructor(reason) {
+    Object.defineProperty(this, "reason", { value: reason });
+  }
+  toJSON() {
+    throw new TypeError(this.reason);
+  }
+}
+
+/**
  * The main thread's Error for what a thread's actor threw (`thread.js`'s plain form): one of
  * `actor`'s `throws` classes when the thread says it was one (built without calling its
  * constructor, so Retries fails it at once, as on the main thread), the package's own
@@ -123,12 +140,15 @@ export class ThreadPool {
           slot.job = undefined;
           this.#jobs -= 1;
           if (msg.type === "result") job.resolve(msg.result);
+          else if (msg.type === "unstorable") job.resolve(new UnstorableResult(msg.reason));
           else job.reject(reviveError(msg.error, name, job.actor));
           this.#release(slot);
         }
       });
       thread.on("error", (error) => {
-        // An uncaught exception in the thread (outside an actor call's promise).
+        // The thread died: out of memory (Node ends a thread at its heap limit, the process
+        // goes on), or an error its own handlers could not take.
+        slot.fatal = error;
         this.#logger.error(`${name} failed.`, error);
         if (!slot.ready) reject(error);
       });
@@ -140,7 +160,8 @@ export class ThreadPool {
         slot.job = undefined;
         if (job !== undefined && !job.settled) {
           this.#jobs -= 1;
-          job.reject(new Error(`${name} exited (code ${code}) while running actor ${job.actor.actorName}.`));
+          const why = slot.fatal === undefined ? `exited (code ${code})` : `stopped (${describeReason(slot.fatal)})`;
+          job.reject(new Error(`${name} ${why} while running actor ${job.actor.actorName}.`));
         }
         if (!slot.ready) reject(new Error(`${name} exited (code ${code}) before it was ready.`));
         else if (!this.#closed && !slot.replaced) this.#replace(slot, `exited with code ${code}`);
