@@ -18,27 +18,32 @@ class CodedError extends Error {
   }
 }
 
-/** Gives `Class` its `name` and `code`. */
-function coded(Class, name, code) {
+/** Marks Dramatiq's `DramatiqError`s (see DRAMATIQ_ERROR in the result errors' module):
+ * Python stores and calls back one with an empty message as `''`. */
+const DRAMATIQ_ERROR = Symbol.for("dramatiq-results.dramatiqError");
+
+/** Gives `Class` its `name` and `code`, and with `dramatiqError` Python's mark of its own errors. */
+function coded(Class, name, code, { dramatiqError = false } = {}) {
   Class.prototype.name = name;
   Class.prototype[CODE] = code;
+  if (dramatiqError) Class.prototype[DRAMATIQ_ERROR] = true;
 }
 
 /** No actor of that name is declared on the broker (Dramatiq's `ActorNotFound`). */
 export class ActorNotFound extends CodedError {}
-coded(ActorNotFound, "ActorNotFound", "ACTOR_NOT_FOUND");
+coded(ActorNotFound, "ActorNotFound", "ACTOR_NOT_FOUND", { dramatiqError: true });
 
 /** No queue of that name is declared on the broker (Dramatiq's `QueueNotFound`). */
 export class QueueNotFound extends CodedError {}
-coded(QueueNotFound, "QueueNotFound", "QUEUE_NOT_FOUND");
+coded(QueueNotFound, "QueueNotFound", "QUEUE_NOT_FOUND", { dramatiqError: true });
 
 /** `broker.join(queue, { timeout })` ran out of time (Dramatiq's `QueueJoinTimeout`). */
 export class QueueJoinTimeout extends CodedError {}
-coded(QueueJoinTimeout, "QueueJoinTimeout", "QUEUE_JOIN_TIMEOUT");
+coded(QueueJoinTimeout, "QueueJoinTimeout", "QUEUE_JOIN_TIMEOUT", { dramatiqError: true });
 
 /** The broker lost its connection or channel and could not get it back (Dramatiq's `ConnectionClosed`). */
 export class ConnectionClosed extends CodedError {}
-coded(ConnectionClosed, "ConnectionClosed", "CONNECTION_CLOSED");
+coded(ConnectionClosed, "ConnectionClosed", "CONNECTION_CLOSED", { dramatiqError: true });
 
 /** Raised in `beforeProcessMessage` to skip a message (Dramatiq's `SkipMessage`). */
 export class SkipMessage extends CodedError {}
@@ -52,7 +57,7 @@ export class Retry extends CodedError {
     this.delay = delay;
   }
 }
-coded(Retry, "Retry", "RETRY");
+coded(Retry, "Retry", "RETRY", { dramatiqError: true });
 
 /** An actor ran past its time limit (Dramatiq's `TimeLimitExceeded`). */
 export class TimeLimitExceeded extends CodedError {}
@@ -78,4 +83,4 @@ export class RateLimitExceeded extends CodedError {
     this.key = options.key ?? null;
   }
 }
-coded(RateLimitExceeded, "RateLimitExceeded", "RATE_LIMIT_EXCEEDED");
+coded(RateLimitExceeded, "RateLimitExceeded", "RATE_LIMIT_EXCEEDED", { dramatiqError: true });

@@ -33,6 +33,19 @@ impl ExceptionInfo {
     }
 }
 
+/// Python's `str(e)` of one of Dramatiq's own errors (`DramatiqError`: `Retry`,
+/// `RateLimitExceeded`, the broker and result errors) whose message is `message`: its
+/// `__str__` is `str(self.message) or repr(self.message)`, so an empty message is written
+/// `''` (a bare `Retry()` is stored, and called back, as `Retry: ''`). Other messages are
+/// kept as they are.
+pub fn dramatiq_error_str(message: String) -> String {
+    if message.is_empty() {
+        "''".to_owned()
+    } else {
+        message
+    }
+}
+
 /// The envelope for an exception, ready to encode (`wrap_exception`).
 pub fn wrap_exception(exc: &ExceptionInfo) -> Value {
     let mut exn = vec![
@@ -110,6 +123,14 @@ mod tests {
             bytes,
             br#"{"__t":"dramatiq.results.Result","exn":{"type":"ValueError","msg":"bad value: 42"}}"#
         );
+    }
+
+    #[test]
+    fn dramatiq_errors_write_an_empty_message_as_python_does() {
+        // `str(dramatiq.Retry())` is "''"; a message is kept, whitespace included.
+        assert_eq!(dramatiq_error_str(String::new()), "''");
+        assert_eq!(dramatiq_error_str("later".into()), "later");
+        assert_eq!(dramatiq_error_str(" ".into()), " ");
     }
 
     #[test]

@@ -61,11 +61,12 @@ const SCENARIO = `[
  {"id":"m-retries-text","actor":"boom_retry","args":["tr"],"options":{"retries":"x","on_failure":"sink","on_retry_exhausted":"sink"}},
  {"id":"m-maxr-text","actor":"boom_retry","args":["mt"],"options":{"max_retries":"3","on_failure":"sink","on_retry_exhausted":"sink"}},
  {"id":"m-minb-null","actor":"boom_retry","args":["mn"],"options":{"min_backoff":null,"on_failure":"sink","on_retry_exhausted":"sink"}},
- {"id":"m-retry-frac","actor":"retry_later","args":[60000.5]}
+ {"id":"m-retry-frac","actor":"retry_later","args":[60000.5]},
+ {"id":"m-retry-bare","actor":"retry_later","args":[10],"options":{"max_retries":0,"on_failure":"sink"}}
 ]`;
 // Result keys the scenario leaves once done (m-ok-nosr, m-ttl0, m-unknown and the three
 // whose Retries hook fails, m-retries-text, m-maxr-text and m-minb-null, leave none).
-const RESULTS = 30;
+const RESULTS = 31;
 const IDS = new Set([...SCENARIO.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 

@@ -3,6 +3,14 @@
 // users expect. The package re-exports this very module, so the classes the wasm code throws
 // are the classes users import.
 
+/**
+ * Marks the classes that are Dramatiq's `DramatiqError`s (the result errors here; `Retry`,
+ * `RateLimitExceeded` and the broker errors in pkg/src/errors.js): Python writes such an
+ * error with an empty message as `''` (its `__str__`), and so does `exceptionInfo`'s caller.
+ * Registered (`Symbol.for`), so the JS-side classes mark themselves without importing this.
+ */
+export const DRAMATIQ_ERROR = Symbol.for("dramatiq-results.dramatiqError");
+
 /** Base class of every error about a result (Dramatiq's `ResultError`). */
 export class ResultError extends Error {
   constructor(message, options = {}) {
@@ -14,6 +22,7 @@ export class ResultError extends Error {
   }
 }
 ResultError.prototype.name = "ResultError";
+ResultError.prototype[DRAMATIQ_ERROR] = true;
 
 /** No result is stored (or it expired) and the caller did not block. */
 export class ResultMissing extends ResultError {}
@@ -80,12 +89,19 @@ export function missing() {
 
 /**
  * What Dramatiq's `wrap_exception` reads off an exception, for a JS thrown value:
- * [type, message]. The type is the class name (a subclass that does not set `name` still
- * reports its own class, as Python's `type(e).__name__` does), unless `name` was set to
- * something more specific than "Error".
+ * [type, message, dramatiqError]. The type is the class name (a subclass that does not set
+ * `name` still reports its own class, as Python's `type(e).__name__` does), unless `name`
+ * was set to something more specific than "Error". `dramatiqError`: whether it is one of
+ * Dramatiq's own errors (`DRAMATIQ_ERROR`), whose empty message Python writes as `''`.
  */
 export function exceptionInfo(error) {
   if (error !== null && typeof error === "object") {
+    let dramatiqError = false;
+    try {
+      dramatiqError = error[DRAMATIQ_ERROR] === true;
+    } catch {
+      // A revoked Proxy: not one of ours.
+    }
     let type = "Error";
     try {
       const ownName = typeof error.name === "string" ? error.name : "";
@@ -101,9 +117,9 @@ export function exceptionInfo(error) {
     } catch {
       message = "(a message that cannot be read)";
     }
-    return [type, message];
+    return [type, message, dramatiqError];
   }
-  return ["Error", text(error)];
+  return ["Error", text(error), false];
 }
 
 /** `String(value)` that never throws: a Symbol, an object whose `toString` throws or that has

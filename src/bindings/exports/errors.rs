@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use super::interchange::value_to_js;
 use crate::bindings::js::type_error;
+use crate::model::envelope;
 use crate::model::error::{ResultError, StoreError};
 
 #[wasm_bindgen(module = "/src/bindings/exports/errors.js")]
@@ -28,13 +29,21 @@ extern "C" {
     pub fn missing() -> JsValue;
 }
 
-/// `[type, message]` of a thrown JS value (see `exceptionInfo` in `errors.js`).
+/// `[type, message]` of a thrown JS value (see `exceptionInfo` in `errors.js`): the
+/// message as Python's `str(e)` writes it, for one of Dramatiq's own errors too.
 pub fn exception_info(error: &JsValue) -> (String, String) {
     match exception_info_js(error) {
-        Ok(info) => (
-            info.get(0).as_string().unwrap_or_else(|| "Error".into()),
-            info.get(1).as_string().unwrap_or_default(),
-        ),
+        Ok(info) => {
+            let exc_type = info.get(0).as_string().unwrap_or_else(|| "Error".into());
+            let message = info.get(1).as_string().unwrap_or_default();
+            // The third entry: whether the class is one of Dramatiq's `DramatiqError`s.
+            let message = if info.get(2).is_truthy() {
+                envelope::dramatiq_error_str(message)
+            } else {
+                message
+            };
+            (exc_type, message)
+        }
         Err(_) => ("Error".into(), String::new()),
     }
 }

@@ -60,6 +60,8 @@ function reviveError(plain, threadName, actor) {
     // Results stores the exception under its type, as Python stores its type's name.
     error.name = plain.type ?? plain.name;
     if (plain.code !== undefined) error.code = plain.code;
+    // One of Dramatiq's own errors (a ResultTimeout an actor let through): stored as Python's.
+    if (plain.dramatiqError === true) error[Symbol.for("dramatiq-results.dramatiqError")] = true;
   }
   if (plain.stack !== undefined) error.stack = `${plain.stack}\n    (in worker thread ${threadName})`;
   error[kThreadName] = threadName;

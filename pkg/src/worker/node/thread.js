@@ -43,8 +43,8 @@ function thrownToPlain(thrown, actor) {
 }
 
 function plain(thrown, actor) {
-  const [type, message] = WorkerMessage[kStoredAs](thrown);
-  const out = { name: "Error", type, message };
+  const [type, message, dramatiqError] = WorkerMessage[kStoredAs](thrown);
+  const out = { name: "Error", type, message, dramatiqError };
   if (!isInstance(thrown, Error)) return out;
   // The package's own errors are rebuilt as themselves (Retries and the log treat them apart).
   const own = [Retry, SkipMessage, TimeLimitExceeded, RateLimitExceeded].find((Class) => isInstance(thrown, Class));
