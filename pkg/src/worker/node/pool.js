@@ -21,6 +21,20 @@ function describeReason(reason) {
 }
 
 /**
+ * The failure of a call whose thread ended under it: out of memory (`fatal`, the thread's
+ * error), or the actor called `process.exit()`, which in a worker thread ends the thread
+ * only. That is stored as Python stores an actor's `sys.exit(code)`: `SystemExit` with the
+ * code as its message (the line logged says which thread exited, and why).
+ */
+function threadEnded(threadName, code, fatal, actorName) {
+  if (fatal !== undefined) return new Error(`${threadName} stopped (${describeReason(fatal)}) while running actor ${actorName}.`);
+  const error = new Error(String(code));
+  error.name = "SystemExit";
+  error.stack = `SystemExit: ${code}\n    (${threadName} exited with code ${code} while running actor ${actorName}: it called process.exit())`;
+  return error;
+}
+
+/**
  * What a call resolves with when its actor returned a value no result store can hold and
  * structured clone cannot carry either (a function, a Symbol, an object whose `toJSON`
  * throws): the attempt succeeds, and whatever stores or sends the result (Results, an
@@ -162,8 +176,7 @@ export class ThreadPool {
         slot.job = undefined;
         if (job !== undefined && !job.settled) {
           this.#jobs -= 1;
-          const why = slot.fatal === undefined ? `exited (code ${code})` : `stopped (${describeReason(slot.fatal)})`;
-          job.reject(new Error(`${name} ${why} while running actor ${job.actor.actorName}.`));
+          job.reject(threadEnded(name, code, slot.fatal, job.actor.actorName));
         }
         if (!slot.ready) reject(new Error(`${name} exited (code ${code}) before it was ready.`));
         else if (!this.#closed && !slot.replaced) this.#replace(slot, `exited with code ${code}`);
