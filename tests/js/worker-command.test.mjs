@@ -344,6 +344,10 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     assert.throws(() => JSON.stringify(refused), { name: "TypeError", message: "toJSON refused" });
     // toJSON is honoured in the thread, as the main thread's store honours it.
     assert.deepEqual(await run("jsonish"), { price: "12.5 EUR", at: "1970-01-01T00:00:00.000Z", big: 2n ** 70n, nan: NaN, nested: ["0.01 EUR"] });
+    // What an actor sent has settled before its call is reported done.
+    const mark = join(mkdtempSync(join(tmpdir(), "pool-send-")), "mark");
+    assert.equal(await run("sendsSlowly", [mark]), "sent");
+    assert.ok(existsSync(mark), "the send had settled when the call resolved");
     // A stray throw after an actor returned is logged; the thread, and the next call on it, go on.
     assert.equal(await run("stray"), "returned");
     await sleep(100);

@@ -1,6 +1,7 @@
 // Actors for the thread pool test in worker-command.test.mjs: each thread imports this
 // module, as the worker command's threads import a user's tasks.mjs. Hostile on purpose.
-import { RateLimitExceeded, Retry, actor } from "dramatiq-results";
+import { appendFileSync } from "node:fs";
+import { RateLimitExceeded, RedisBroker, Retry, actor } from "dramatiq-results";
 
 actor((x) => x * 2, { actorName: "double" });
 actor(async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)), { actorName: "wait" });
@@ -78,3 +79,23 @@ actor(() => {
   e.cause = e;
   throw e;
 }, { actorName: "cyclicCause" });
+
+// Sends over a broker whose client takes 300 ms to answer (then fails, which is logged),
+// writing to `mark` when it does, and returns at once: the call must not be reported done
+// before that write settled (Python's send() has written when it returns; a thread
+// terminated later would drop the write).
+let slowBroker;
+actor((mark) => {
+  slowBroker ??= new RedisBroker({
+    sendCommand: () =>
+      new Promise((resolve, reject) =>
+        setTimeout(() => {
+          appendFileSync(mark, "settled\n");
+          reject(new Error("a slow client"));
+        }, 300),
+      ),
+  }, { logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const elsewhere = slowBroker.actors.get("elsewhere") ?? actor("elsewhere", { broker: slowBroker, queueName: "elsewhere" });
+  elsewhere.send(1);
+  return "sent";
+}, { actorName: "sendsSlowly" });

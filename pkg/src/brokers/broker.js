@@ -6,7 +6,7 @@ import { ActorNotFound, SkipMessage } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
-import { kAfterEnqueue, kPrepare, kPreparedMessage, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
+import { kAfterEnqueue, kPrepare, kPreparedMessage, kSendsLanded, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
 import { rememberBroker } from "./sent.js";
 
@@ -22,8 +22,16 @@ export function checkDelay(delay) {
  * hooks, the declared actors, and the results backend. Subclasses hold the queues:
  * `StubBroker` in memory, `RedisBroker` on a Redis server, `RabbitmqBroker` on RabbitMQ.
  */
+/** Every network broker's writes under way, in this thread (see `kSendsLanded`). */
+const allWrites = new Set();
+
 export class Broker {
   #logger;
+
+  /** Resolves once every write of every network broker here has settled (`kSendsLanded`). */
+  static async [kSendsLanded]() {
+    while (allWrites.size > 0) await Promise.allSettled([...allWrites]);
+  }
 
   constructor(options) {
     const { middleware, logger } = checkOptions(`new ${new.target.name}()`, options, {
@@ -195,7 +203,11 @@ export class NetworkBroker extends Broker {
 
   #track(writing) {
     this.#writing.add(writing);
-    const done = () => this.#writing.delete(writing);
+    allWrites.add(writing);
+    const done = () => {
+      this.#writing.delete(writing);
+      allWrites.delete(writing);
+    };
     writing.then(done, done);
     return writing;
   }

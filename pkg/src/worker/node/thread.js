@@ -4,8 +4,8 @@
 // runs actor code, so a synchronous actor here stalls nothing else, and the pool can stop
 // it at its time limit by terminating the thread.
 import { parentPort, workerData } from "node:worker_threads";
-import { CurrentMessage, Message, RateLimitExceeded, Retry, SkipMessage, TimeLimitExceeded, WorkerMessage, getBroker, setLogger } from "../../../dist/node.js";
-import { kRunExposed, kStoredAs } from "../../internal/symbols.js";
+import { Broker, CurrentMessage, Message, RateLimitExceeded, Retry, SkipMessage, TimeLimitExceeded, WorkerMessage, getBroker, setLogger } from "../../../dist/node.js";
+import { kRunExposed, kSendsLanded, kStoredAs } from "../../internal/symbols.js";
 import { createLogger } from "./log.js";
 import { importModules } from "./modules.js";
 
@@ -164,6 +164,11 @@ async function main() {
     } catch (thrown) {
       reply = { type: "error", id, error: thrownToPlain(thrown, actor) };
     }
+    // What the actor sent lands before its outcome is reported (and its message acked), as
+    // Python's send() has written when it returns: this thread may be terminated next (the
+    // next call's time limit, a stop), which would drop a write still under way. (A write
+    // that hangs keeps the call running, under its time limit, as a hung send does in Python.)
+    await Broker[kSendsLanded]();
     running = undefined;
     freeMessage(proxy);
     try {
