@@ -348,6 +348,11 @@ test("the thread pool: results and errors cross back, hostile actors and time li
     const mark = join(mkdtempSync(join(tmpdir(), "pool-send-")), "mark");
     assert.equal(await run("sendsSlowly", [mark]), "sent");
     assert.ok(existsSync(mark), "the send had settled when the call resolved");
+    // Sends that stray work keeps making do not hold the calls run on that thread later.
+    assert.equal(await run("sendsOnATimer", [mark]), "started");
+    const later = Promise.all([1, 2, 3, 4].map((n) => run("double", [n])));
+    const held = sleep(5_000).then(() => "held");
+    assert.deepEqual(await Promise.race([later, held]), [2, 4, 6, 8]);
     // A stray throw after an actor returned is logged; the thread, and the next call on it, go on.
     assert.equal(await run("stray"), "returned");
     await sleep(100);

@@ -85,7 +85,7 @@ actor(() => {
 // before that write settled (Python's send() has written when it returns; a thread
 // terminated later would drop the write).
 let slowBroker;
-actor((mark) => {
+function slowly(mark) {
   slowBroker ??= new RedisBroker({
     sendCommand: () =>
       new Promise((resolve, reject) =>
@@ -95,7 +95,15 @@ actor((mark) => {
         }, 300),
       ),
   }, { logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  const elsewhere = slowBroker.actors.get("elsewhere") ?? actor("elsewhere", { broker: slowBroker, queueName: "elsewhere" });
-  elsewhere.send(1);
+  return slowBroker.actors.get("elsewhere") ?? actor("elsewhere", { broker: slowBroker, queueName: "elsewhere" });
+}
+actor((mark) => {
+  slowly(mark).send(1);
   return "sent";
 }, { actorName: "sendsSlowly" });
+// Leaves work behind that sends every 20 ms, for ever: the calls its thread runs next wait
+// for what they sent, not for that.
+actor((mark) => {
+  setInterval(() => slowly(mark).send(2), 20);
+  return "started";
+}, { actorName: "sendsOnATimer" });

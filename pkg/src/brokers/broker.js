@@ -28,9 +28,13 @@ const allWrites = new Set();
 export class Broker {
   #logger;
 
-  /** Resolves once every write of every network broker here has settled (`kSendsLanded`). */
+  /**
+   * Resolves once every write under way now, of every network broker here, has settled
+   * (`kSendsLanded`). Those only: writes started meanwhile (work an actor left running that
+   * sends on a timer) are not waited for, or such work could hold the caller forever.
+   */
   static async [kSendsLanded]() {
-    while (allWrites.size > 0) await Promise.allSettled([...allWrites]);
+    if (allWrites.size > 0) await Promise.allSettled([...allWrites]);
   }
 
   constructor(options) {

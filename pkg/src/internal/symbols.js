@@ -108,8 +108,8 @@ export const kRunExposed = Symbol.for("dramatiq-results.runExposed");
  * whose getters throw), as the worker's main thread describes it: the command's worker
  * threads ask it, so an actor's failure is stored alike wherever the actor ran. */
 export const kStoredAs = Symbol.for("dramatiq-results.storedAs");
-/** `Broker[kSendsLanded]()`: resolves once every write a network broker of this thread
- * (this module instance) has under way has settled. A worker thread of the command awaits
+/** `Broker[kSendsLanded]()`: resolves once every write the network brokers of this thread
+ * (this module instance) have under way now has settled. A worker thread of the command awaits
  * it before it reports an actor's outcome, so what the actor sent has landed before its
  * message is acked (Python's `send()` has written when it returns), and terminating the
  * thread later (a time limit, a stop) cannot drop it. */
