@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import {
+  CurrentMessage,
   Middleware,
   RabbitmqBroker,
   RedisBackend,
@@ -16,6 +17,7 @@ import {
   SkipMessage,
   StubBackend,
   StubBroker,
+  TimeLimit,
   Worker,
   actor,
   defaultMiddleware,
@@ -432,6 +434,48 @@ describe("a hostile producer's messages on a real Redis", { skip: !haveRedis && 
     assert.deepEqual(ran.sort(), [1, 2]);
     assert.deepEqual(await client.keys("mismatch:__acks__*"), [], "nothing held: a restart would run neither again");
     assert.equal(await client.lLen("mismatch:m"), 0);
+  });
+
+  test("actors that free or replace their own message: logged, the worker and the process go on, each message settled once", { timeout: 30_000 }, async () => {
+    const logger = recordingLogger();
+    const backend = new RedisBackend(client);
+    // A short default time limit: a timer left behind would fire within the test.
+    const middleware = defaultMiddleware().map((m) => (m instanceof TimeLimit ? new TimeLimit({ timeLimit: 300 }) : m));
+    const broker = new RedisBroker(client, { namespace: "selfish", logger, middleware: [...middleware, new Results({ backend }), new CurrentMessage()] });
+    const on = { broker, queueName: "s", maxRetries: 0, storeResults: true };
+    const ran = [];
+    actor(() => {
+      CurrentMessage.getCurrentMessage().message.free();
+      return 1;
+    }, { ...on, actorName: "frees" });
+    actor(async () => {
+      await null;
+      CurrentMessage.getCurrentMessage().message.free();
+      throw new Error("after the free");
+    }, { ...on, actorName: "freesThenThrows" });
+    actor(() => {
+      CurrentMessage.getCurrentMessage().message = null;
+      return 2;
+    }, { ...on, actorName: "nulls" });
+    actor((x) => (ran.push(x), x), { ...on, actorName: "ok" });
+    const before = unhandled.length;
+    for (const name of ["frees", "freesThenThrows", "nulls"]) broker.actors.get(name).send();
+    const oks = [1, 2, 3, 4].map((x) => broker.actors.get("ok").send(x));
+    const worker = new Worker(broker, { concurrency: 2 }).start();
+    try {
+      await eventually(() => ran.length === 4, "the messages after them ran");
+      await eventually(async () => (await client.hLen("selfish:s.msgs")) === 0, "every message settled");
+      // The process had ended here: the consumer's log line read the freed message's id.
+      assert.equal(unhandled.length, before, String(unhandled.at(-1)));
+      for (const [i, m] of oks.entries()) assert.equal(await m.getResult(), i + 1);
+      // The after hooks ran for each, TimeLimit's too: its timer for the message replaced by
+      // null was left running, and fired, reading the message's id (an uncaught TypeError).
+      await new Promise((r) => setTimeout(r, 600));
+      assert.ok(!logger.lines.some((l) => /Time limit exceeded/.test(l)), logger.lines.join("\n"));
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(await client.keys("selfish:__acks__*"), [], "nothing held");
   });
 
   test("every field of the wrong type: each message runs or is dead-lettered naming its id, none lost or doubled", { timeout: 60_000 }, async () => {

@@ -21,6 +21,16 @@ export function release(message) {
   }
 }
 
+/** `item`'s message id for a log line; never throws (an actor may have freed its message,
+ * and a throw here would end the runner, and the process, with an unhandled rejection). */
+function idOf(item) {
+  try {
+    return item.message.messageId;
+  } catch {
+    return "(freed or replaced by its actor)";
+  }
+}
+
 /**
  * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
  * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
@@ -201,7 +211,7 @@ export class Consumer {
       } catch (error) {
         // Not the actor's failure (the worker handles those): keep the runner alive; the
         // broker's own rules bring the message back (requeued, or redelivered).
-        this.broker.logger.error(`Unexpected failure handling message ${item.message.messageId}.`, error);
+        this.broker.logger.error(`Unexpected failure handling message ${idOf(item)}.`, error);
       } finally {
         this.busy -= 1;
         this[kReleased]?.(item);

@@ -102,7 +102,13 @@ export class WorkerMessage {
   asDict() {
     return this.message.asDict();
   }
+  /** The message as Python's `str(message)` writes it (`actor(args)`). Never throws: the
+   * worker's log lines use it, and an actor may have freed or replaced its message. */
   toString() {
-    return this.message.toString();
+    try {
+      return this.message.toString();
+    } catch {
+      return "(a message that cannot be read: freed or replaced)";
+    }
   }
 }

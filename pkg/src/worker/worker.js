@@ -217,14 +217,17 @@ export class Worker {
       }
       await broker.emitAfter("processMessage", message, { result });
     } catch (thrown) {
+      // The log line never keeps the after hooks from running (TimeLimit's among them, whose
+      // timer would otherwise hold the process for the whole limit): an actor may have
+      // replaced or freed its message, so even reading its actor's name can throw.
       if (isInstance(thrown, SkipMessage)) {
         message.exception = thrown;
-        broker.logger.warn(`Message ${message} was skipped.`);
+        logSafely(() => broker.logger.warn(`Message ${message} was skipped.`));
         await broker.emitAfter("skipMessage", message);
       } else {
         const error = asError(thrown);
         message.exception = error;
-        logFailure(broker, message, error);
+        logSafely(() => logFailure(broker, message, error));
         await broker.emitAfter("processMessage", message, { exception: error });
       }
     } finally {
@@ -299,6 +302,15 @@ function logFailure(broker, message, error) {
     logger.info?.(`Failed to process message ${message} with expected exception ${exceptionInfo(error)[0]}.`);
   } else if (!isInstance(error, Retry)) {
     logger.error(`Failed to process message ${message} with unhandled exception.`, error);
+  }
+}
+
+/** Runs `log`; what it throws is dropped (a log line is never worth a message's hooks). */
+function logSafely(log) {
+  try {
+    log();
+  } catch {
+    // A message its actor replaced, a logger that throws: the hooks run all the same.
   }
 }
 
