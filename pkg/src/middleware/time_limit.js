@@ -50,7 +50,14 @@ export class TimeLimit extends Middleware {
       clearTimeout(message[kTimer]);
       message[kTimer] = undefined;
       message[kOverdue] = undefined;
-      broker.logger.warn(`Time limit exceeded. Aborting message ${message.messageId} after ${limit} ms.`);
+      // In a timer, where a throw would end the process: the actor may have replaced its message.
+      let id;
+      try {
+        id = message.messageId;
+      } catch {
+        id = "(replaced by its actor)";
+      }
+      broker.logger.warn(`Time limit exceeded. Aborting message ${id} after ${limit} ms.`);
       // Python raises TimeLimitExceeded() with no message: the same text is stored.
       message[kAbort](new TimeLimitExceeded(""));
       return message[kAborted]?.reason;
