@@ -555,6 +555,34 @@ describe("a hostile producer's messages and middleware on a real RabbitMQ", { sk
     await rabbit?.stop();
   });
 
+  test("an actor that frees its own message: its delivery is settled, not left unacked to come back when the channel closes", { timeout: 60_000 }, async () => {
+    const logger = recordingLogger();
+    const broker = await RabbitmqBroker.connect(rabbit.url, { logger, middleware: [...defaultMiddleware(), new CurrentMessage()] });
+    const q = "selfish";
+    const ran = [];
+    actor(() => {
+      CurrentMessage.getCurrentMessage().message.free();
+    }, { broker, queueName: q, actorName: "frees", maxRetries: 0 });
+    actor((x) => void ran.push(x), { broker, queueName: q, actorName: "ok" });
+    await broker.actors.get("frees").send().enqueued;
+    await broker.actors.get("ok").send(1).enqueued;
+    const before = unhandled.length;
+    const worker = new Worker(broker, { concurrency: 1 }).start();
+    try {
+      await eventually(() => ran.length === 1, "the message after it ran");
+    } finally {
+      await worker.stop();
+      await broker.close();
+    }
+    assert.equal(unhandled.length, before, String(unhandled.at(-1)));
+    const ch = await admin.createChannel();
+    const { messageCount } = await ch.checkQueue(q);
+    await ch.close();
+    // Before: settling read the freed message's id first, threw, and left the delivery
+    // unacked; it came back when the channel closed, to run (and free itself) again.
+    assert.equal(messageCount, 0, logger.lines.join("\n"));
+  });
+
   test("wrong types, bytes that are not UTF-8, an empty body, hooks that throw or reject: each message runs or is dead-lettered once, naming its id", { timeout: 90_000 }, async () => {
     const logger = recordingLogger();
     class Hostile extends Middleware {}

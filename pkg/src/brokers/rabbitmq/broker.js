@@ -649,6 +649,8 @@ export class RabbitmqBroker extends NetworkBroker {
   [kFinish](queueName, deadLetter, proxy) {
     // Synchronous (the ack is a frame amqplib queues): nothing for the worker to await.
     const held = proxy?.[kHeld];
-    held?.consumer.settle(held, Boolean(deadLetter), proxy.messageId);
+    // The proxy, not its id: the id is read only for a warning, and an actor may have freed
+    // or replaced its message (reading it first threw, and the delivery was never settled).
+    held?.consumer.settle(held, Boolean(deadLetter), proxy);
   }
 }

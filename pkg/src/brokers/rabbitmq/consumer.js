@@ -352,8 +352,14 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   /** Acks (or rejects) a processed delivery on the channel it came on. */
-  settle(held, failed, messageId) {
+  settle(held, failed, proxy) {
     if (!this.#settleNow(held, failed)) {
+      let messageId;
+      try {
+        messageId = proxy.messageId;
+      } catch {
+        messageId = "(freed or replaced by its actor)";
+      }
       this.broker.logger.warn(
         `Could not ${failed ? "reject" : "ack"} message ${messageId}: its channel was lost, so RabbitMQ delivers it again.`,
       );
