@@ -176,11 +176,19 @@ export class RedisBroker extends NetworkBroker {
     const held = proxy?.[kHeld];
     if (!held) return;
     const what = deadLetter ? "nack" : "ack";
+    // Read once, and safely: an actor may have freed or replaced its message, and a throw
+    // here would leave the message unsettled (held until this worker's heartbeat times out).
+    let id;
+    try {
+      id = proxy.messageId;
+    } catch {
+      id = `${held.id} (its message freed or replaced by its actor)`;
+    }
     await held.consumer.untilAnswered(
       () => (deadLetter ? this[kTransport].nack(held.queue, held.id) : this[kTransport].ack(held.queue, held.id)),
-      `Could not ${what} message ${proxy.messageId} on queue ${held.queue}; retrying until the server answers ` +
+      `Could not ${what} message ${id} on queue ${held.queue}; retrying until the server answers ` +
         "(if this worker stops first, the message runs again once its heartbeat times out).",
-      `Message ${proxy.messageId} on queue ${held.queue}: ${what} done after the server answered again.`,
+      `Message ${id} on queue ${held.queue}: ${what} done after the server answered again.`,
     );
   }
 
