@@ -95,7 +95,11 @@ if (process.argv[2] === "--child") {
   const need = new Set(names.flatMap((n) => needs[n] ?? []));
   if (need.has("redis")) (running.redis = await services.startRedis()), (urls.redis = running.redis.url);
   if (need.has("memcached")) (running.memcached = await services.startMemcached()), (urls.memcached = `127.0.0.1:${running.memcached.port}`);
-  if (need.has("rabbitmq")) (running.rabbitmq = await services.startRabbitmq()), (urls.rabbitmq = running.rabbitmq.url);
+  if (need.has("rabbitmq")) {
+    running.rabbitmq = await services.startRabbitmq();
+    urls.rabbitmq = running.rabbitmq.url;
+    urls.rabbitmqCtl = { ...running.rabbitmq.env, ERL_EPMD_PORT: String(running.rabbitmq.epmd.port) };
+  }
   try {
     for (const name of names) {
       const n = Math.max(10, Math.round((sizes[name] ?? 10_000) * scale));

@@ -2,12 +2,24 @@
 // one thing `n` times and returns samples taken at n/10 and at n (see `points`).
 import { createClient } from "redis";
 import memjs from "memjs";
+import { execFile } from "node:child_process";
 import {
   StubBackend,
   RedisBackend,
   MemcachedBackend,
-  Message,
   connectRedis,
+  RedisBroker,
+  RabbitmqBroker,
+  Worker,
+  actor,
+  group,
+  Results,
+  GroupCallbacks,
+  RedisRateLimiterBackend,
+  ConcurrentRateLimiter,
+  WindowRateLimiter,
+  Barrier,
+  defaultMiddleware,
 } from "dramatiq-results";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -200,6 +212,279 @@ const memcached = async (urls) => {
   };
 };
 
+/** RabbitMQ's own view, through `rabbitmqctl` (slow: ~1 s a call, so only at samples). */
+function rabbitView(ctlEnv) {
+  const ctl = (...args) =>
+    new Promise((resolve, reject) =>
+      execFile("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", ctlEnv.RABBITMQ_NODENAME, "-q", ...args], { env: ctlEnv, timeout: 60_000 }, (e, out) =>
+        e ? reject(e) : resolve(out)));
+  const count = (out) => out.trim().split("\n").filter((l) => l && !/^(name|pid|channel|connection)\b/.test(l)).length;
+  return async () => ({
+    connections: count(await ctl("list_connections", "pid")),
+    channels: count(await ctl("list_channels", "pid")),
+    consumers: count(await ctl("list_consumers", "channel_pid")),
+  });
+}
+
+const quiet = { warn() {}, error() {}, info() {} };
+
+/**
+ * A broker and its worker's actors, on Redis or RabbitMQ, with results and rate limiters in
+ * Redis: `send(i)` sends the i-th message of a mix (a success storing its result, one that
+ * fails once then succeeds on retry, one that fails for good and is dead-lettered, a
+ * delayed one, one under a ConcurrentRateLimiter and a WindowRateLimiter, a two-message
+ * group with a completion callback, one waiting on a Barrier) and resolves once it is done.
+ */
+async function brokerRig(kind, urls, queue = "soak") {
+  const client = await connectRedis(urls.redis);
+  const rl = new RedisRateLimiterBackend(client);
+  const middleware = [
+    ...defaultMiddleware(),
+    new Results({ backend: new RedisBackend(client), resultTtl: 5_000 }),
+    new GroupCallbacks({ rateLimiterBackend: rl, barrierTtl: 5_000 }),
+  ];
+  const broker = kind === "redis"
+    ? new RedisBroker(client, { middleware, logger: quiet, deadMessageTtl: 5_000, maintenanceChance: 100_000 })
+    : await RabbitmqBroker.connect(urls.rabbitmq, { middleware, logger: quiet, deadMessageTtl: 5_000 });
+  const waiting = new Map();
+  const finish = (token) => {
+    const done = waiting.get(token);
+    waiting.delete(token);
+    done?.();
+  };
+  const seen = new Set();
+  const mutex = new ConcurrentRateLimiter(rl, "soak-mutex", { limit: 2, ttl: 5_000 });
+  const window = new WindowRateLimiter(rl, "soak-window", { limit: 1_000_000, window: 1 });
+  const options = { broker, queueName: queue, maxRetries: 3, minBackoff: 1, maxBackoff: 5 };
+  const ok = actor((token) => (finish(token), token), { ...options, actorName: "soak_ok", storeResults: true, resultTtl: 5_000 });
+  const flaky = actor((token) => {
+    if (!seen.has(token)) {
+      seen.add(token);
+      throw new Error("first attempt fails");
+    }
+    seen.delete(token);
+    finish(token);
+  }, { ...options, actorName: "soak_flaky" });
+  const doomed = actor((token) => {
+    finish(token);
+    throw new Error("always fails");
+  }, { ...options, actorName: "soak_doomed", maxRetries: 0 });
+  const limited = actor((token) =>
+    mutex.acquire(() => window.acquire(() => finish(token), { raiseOnFailure: false })), { ...options, actorName: "soak_limited" });
+  const barrierActor = actor(async (token) => {
+    const barrier = new Barrier(rl, `soak-barrier-${token}`, { ttl: 5_000 });
+    await barrier.create(1);
+    await barrier.wait({ block: true, timeout: 1_000 });
+    finish(token);
+  }, { ...options, actorName: "soak_barrier" });
+  const groupDone = actor((token) => finish(token), { ...options, actorName: "soak_group_done" });
+  const send = (i) => {
+    const token = `t${i}`;
+    const done = new Promise((r) => waiting.set(token, r));
+    switch (i % 7) {
+      case 0: ok.send(token); break;
+      case 1: flaky.send(token); break;
+      case 2: doomed.send(token); break;
+      case 3: ok.sendWithOptions({ args: [token], delay: 5 }); break;
+      case 4: limited.send(token); break;
+      case 5: {
+        const g = group([ok.message(`${token}-a`), ok.message(`${token}-b`)], { broker });
+        g.addCompletionCallback(groupDone.message(token));
+        g.run();
+        break;
+      }
+      case 6: barrierActor.send(token); break;
+    }
+    return done;
+  };
+  return {
+    broker,
+    client,
+    send,
+    waiting,
+    close: async () => {
+      await broker.close();
+      await client.close();
+    },
+  };
+}
+
+function brokerScenarios(kind, needs) {
+  const extraOf = async (urls) => {
+    const view = await redisView(urls.redis);
+    const rabbit = kind === "rabbitmq" ? rabbitView(urls.rabbitmqCtl) : null;
+    return {
+      extra: async () => ({ ...(await view.extra()), ...(rabbit ? await rabbit() : {}) }),
+      close: view.close,
+    };
+  };
+  return {
+    [`${kind}WorkerMix`]: {
+      size: 50_000,
+      needs,
+      run: async (n, urls, sample) => {
+        const rig = await brokerRig(kind, urls);
+        const view = await extraOf(urls);
+        const worker = new Worker(rig.broker, { concurrency: 8 }).start();
+        try {
+          return await points(n, sample, (i) => rig.send(i), { batch: 50, extra: view.extra });
+        } finally {
+          await worker.stop();
+          await rig.close();
+          await view.close();
+        }
+      },
+    },
+    [`${kind}WorkerCycles`]: {
+      size: 100,
+      needs,
+      run: async (n, urls, sample) => {
+        const rig = await brokerRig(kind, urls, "soak-cycles");
+        const view = await extraOf(urls);
+        try {
+          return await points(n, sample, async (i) => {
+            const worker = new Worker(rig.broker, { concurrency: 4 }).start();
+            await Promise.all(Array.from({ length: 7 }, (_, j) => rig.send(i * 7 + j)));
+            await worker.stop();
+          }, { extra: view.extra });
+        } finally {
+          await rig.close();
+          await view.close();
+        }
+      },
+    },
+  };
+}
+
+/** A raw HTTP request on its own socket: resolves with the first bytes of the answer, then
+ * `end` says how the client leaves: "destroy" (FIN), "reset" (RST), or "read" (waits for
+ * the whole answer, `Connection: close`). `after` ms pass between the first bytes and the end. */
+async function rawRequest(port, head, { end = "destroy", after = 0, body = "" } = {}) {
+  const { connect } = await import("node:net");
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  socket.write(`${head}\r\nHost: 127.0.0.1\r\nConnection: close\r\n${body ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ""}\r\n${body}`);
+  let text = "";
+  await new Promise((resolve) => {
+    socket.on("data", (d) => {
+      text += d;
+      if (end !== "read") resolve();
+    });
+    socket.once("close", resolve);
+  });
+  if (after) await sleep(after);
+  if (end === "reset") socket.resetAndDestroy();
+  else if (end === "destroy") socket.destroy();
+  else await new Promise((r) => (socket.closed ? r() : socket.once("close", r)));
+  return text;
+}
+
+function gatewayScenarios() {
+  const token = "viewer-token-0123456789";
+  const operatorToken = "operator-token-0123456789";
+  const auth = (t = token) => `Authorization: Bearer ${t}`;
+  async function rig(urls) {
+    const { startGateway } = await import("../pkg/src/gateway/node.js");
+    const admin = createClient({ url: urls.redis });
+    await admin.connect();
+    // A queue with messages and a few dead letters to look at.
+    const body = (i) => JSON.stringify({ queue_name: "work", actor_name: "soak", args: [i], kwargs: {}, options: {}, message_id: `g-${i}`, message_timestamp: Date.now() });
+    for (let i = 0; i < 20; i++) {
+      await admin.hSet("dramatiq:work.msgs", `r${i}`, body(i));
+      await admin.rPush("dramatiq:work", `r${i}`);
+      await admin.zAdd("dramatiq:work.XQ", { score: Date.now(), value: `x${i}` });
+      await admin.hSet("dramatiq:work.XQ.msgs", `x${i}`, body(100 + i));
+    }
+    const gateway = await startGateway({ redis: urls.redis, port: 0, token, operatorToken, events: { intervalMs: 50 } });
+    const port = new URL(gateway.url).port;
+    const view = await redisView(urls.redis);
+    const extra = async () => ({
+      ...(await view.extra()),
+      serverConnections: await new Promise((r) => gateway.server.getConnections((e, n) => r(n))),
+      watchers: gateway.app.poller.watchers,
+      resultWaiters: gateway.app.waiter?.size,
+    });
+    return {
+      port,
+      gateway,
+      extra,
+      close: async () => {
+        await gateway.close();
+        await view.close();
+        await admin.quit();
+      },
+    };
+  }
+  return {
+    gatewaySse: {
+      size: 5_000,
+      needs: ["redis"],
+      run: async (n, urls, sample) => {
+        const g = await rig(urls);
+        try {
+          return await points(n, sample, (i) =>
+            rawRequest(g.port, `GET /api/events HTTP/1.1\r\n${auth()}${i % 3 ? "" : "\r\nLast-Event-ID: 0"}`, {
+              end: i % 2 ? "reset" : "destroy",
+              after: i % 5,
+            }), { batch: 20, extra: g.extra });
+        } finally {
+          await g.close();
+        }
+      },
+    },
+    gatewayResultAbandoned: {
+      size: 5_000,
+      needs: ["redis"],
+      run: async (n, urls, sample) => {
+        const g = await rig(urls);
+        try {
+          return await points(n, sample, async (i) => {
+            const path = i % 2 ? `/api/results/work/soak/never-${i}?timeout=30000` : `/api/messages/g-${i % 20}/result?timeout=30000`;
+            const { connect } = await import("node:net");
+            const socket = connect(g.port, "127.0.0.1");
+            socket.on("error", () => {});
+            socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth()}\r\n\r\n`);
+            await sleep(5 + (i % 10));
+            if (i % 3) socket.destroy();
+            else socket.resetAndDestroy();
+          }, { batch: 20, extra: g.extra });
+        } finally {
+          await g.close();
+        }
+      },
+    },
+    gatewayOperator: {
+      size: 5_000,
+      needs: ["redis"],
+      run: async (n, urls, sample) => {
+        const g = await rig(urls);
+        try {
+          const op = auth(operatorToken);
+          return await points(n, sample, async (i) => {
+            const requests = [
+              [`GET /api/queues HTTP/1.1\r\n${op}`],
+              [`GET /api/messages?state=dead-lettered&limit=5 HTTP/1.1\r\n${op}`],
+              [`POST /api/dead-letters/requeue HTTP/1.1\r\n${op}`, JSON.stringify({ queue: "work", dryRun: true })],
+              [`POST /api/messages/none-${i}/requeue HTTP/1.1\r\n${op}`],
+              [`DELETE /api/messages/none-${i} HTTP/1.1\r\n${op}`],
+              [`GET /api/audit HTTP/1.1\r\n${op}`],
+              [`GET /api/workers HTTP/1.1\r\n${op}`],
+              [`GET /api/status HTTP/1.1\r\n${op}`],
+              [`GET /api/session HTTP/1.1\r\n${op}`],
+              [`GET /api/messages?q=g-1 HTTP/1.1\r\n${op}`],
+            ];
+            const [head, body] = requests[i % requests.length];
+            const text = await rawRequest(g.port, head, { end: "read", body });
+            if (!/^HTTP\/1.1 (200|404|409) /.test(text)) throw new Error(`${head.split("\r")[0]}: ${text.slice(0, 300)}`);
+          }, { batch: 10, extra: g.extra });
+        } finally {
+          await g.close();
+        }
+      },
+    },
+  };
+}
+
 const all = {
   ...resultScenarios("stub", stub, []),
   ...resultScenarios("nodeRedis", nodeRedis(false), ["redis"]),
@@ -207,6 +492,9 @@ const all = {
   ...resultScenarios("connectRedis", ownRedis(false), ["redis"]),
   ...resultScenarios("connectRedisBlocking", ownRedis(true), ["redis"]),
   ...resultScenarios("memcached", memcached, ["memcached"]),
+  ...brokerScenarios("redis", ["redis"]),
+  ...brokerScenarios("rabbitmq", ["redis", "rabbitmq"]),
+  ...gatewayScenarios(),
 };
 
 export const scenarios = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.run]));

@@ -1,0 +1,63 @@
+// Resources stay bounded in long runs: the short versions of bench/soak.mjs's scenarios.
+// Each repeats one thing a few hundred times and then counts what is still held (timers,
+// waiters, sockets, listeners, Redis connections): a client that left, a wait abandoned, a
+// worker stopped must leave nothing behind. Counts, with generous margins; no timing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { createClient } from "redis";
+import { haveRedis, startRedis } from "./services.mjs";
+import { sleep } from "./helpers.mjs";
+
+/** Runs `check` until it stops throwing, for at most `ms`; then throws its last error. */
+async function settles(check, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > end) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+const skipRedis = !haveRedis && "redis-server is not installed (scripts/setup --services)";
+
+/** Node's count of active resources of `kind` ("Timeout", "TCPSocketWrap", …). */
+const active = (kind) => process.getActiveResourcesInfo().filter((r) => r === kind).length;
+
+test("gateway: result waits whose client left release their timer and waiter", { skip: skipRedis, timeout: 60_000 }, async () => {
+  const { startGateway } = await import("../../pkg/src/gateway/node.js");
+  const redis = await startRedis();
+  const token = "viewer-token-for-the-soak-test-0123";
+  const gateway = await startGateway({ redis: redis.url, port: 0, token });
+  const port = Number(new URL(gateway.url).port);
+  try {
+    const timersBefore = active("Timeout");
+    // 300 clients ask to wait 60 s for a result that never comes, and leave (FIN or RST)
+    // at once or a few ms later: before, during or after the gateway's first read.
+    const N = 300;
+    for (let i = 0; i < N; i += 30) {
+      await Promise.all(Array.from({ length: 30 }, async (_, j) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write(`GET /api/results/work/soak/never-${i + j}?timeout=60000 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+        await sleep((i + j) % 7);
+        if (j % 2) socket.destroy();
+        else socket.resetAndDestroy();
+      }));
+    }
+    // Every one of them is gone well before its 60 s: nothing may wait for them.
+    await settles(async () => {
+      assert.equal(gateway.app.waiter.size, 0, "results still awaited for clients that left");
+      assert.ok(active("Timeout") <= timersBefore + 10, `${active("Timeout") - timersBefore} more timers than before`);
+    }, 10_000);
+    // The waiter still serves a client that stays.
+    const res = await fetch(`${gateway.url}/api/results/work/soak/never?timeout=50`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 202);
+  } finally {
+    await gateway.close();
+    await redis.stop();
+  }
+});
