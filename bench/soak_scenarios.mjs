@@ -485,6 +485,85 @@ function gatewayScenarios() {
   };
 }
 
+/** The resources of process `pid` and its descendants, read from /proc. */
+async function processTree(pid) {
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const children = (p) => {
+    try {
+      return readdirSync(`/proc/${p}/task`).flatMap((t) => readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      return [];
+    }
+  };
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
+  let rssMB = 0;
+  let fds = 0;
+  let threads = 0;
+  for (const p of all) {
+    try {
+      rssMB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))[1]) / 1024;
+      fds += readdirSync(`/proc/${p}/fd`).length;
+      threads += readdirSync(`/proc/${p}/task`).length;
+    } catch {}
+  }
+  return { childProcesses: all.length, childRssMB: +rssMB.toFixed(1), childFds: fds, childThreads: threads };
+}
+
+const workerCommand = {
+  workerCommand: {
+    size: 20_000,
+    needs: ["redis"],
+    run: async (n, urls, sample) => {
+      const { spawn } = await import("node:child_process");
+      const { fileURLToPath } = await import("node:url");
+      const bin = fileURLToPath(new URL("../pkg/bin/dramatiq-results.js", import.meta.url));
+      const tasks = fileURLToPath(new URL("./soak/tasks.mjs", import.meta.url));
+      const child = spawn(process.execPath, [bin, "worker", tasks, "-p", "1", "-t", "4"], {
+        env: { ...process.env, BROKER_URL: urls.redis },
+        stdio: ["ignore", "ignore", "pipe"],
+        detached: true,
+      });
+      let log = "";
+      child.stderr.on("data", (d) => (log = (log + d).slice(-20_000)));
+      const client = createClient({ url: urls.redis });
+      await client.connect();
+      const broker = new RedisBroker(client, { middleware: [] });
+      const senders = ["cmd_ok", "cmd_flaky", "cmd_doomed", "cmd_overrun"].map((name) => actor(name, { broker, queueName: "soak-cmd" }));
+      const view = await redisView(urls.redis);
+      try {
+        while (!/ready for action/.test(log)) {
+          if (child.exitCode !== null) throw new Error(`the worker exited: ${log}`);
+          await sleep(50);
+        }
+        let ran = 0;
+        // The overrunning actor costs a thread each time (terminated, replaced): 1 in 50.
+        const kindOf = (i) => (i % 50 === 49 ? 3 : i % 3);
+        return await points(n, sample, async (i) => {
+          if (i % 100 === 0) {
+            // Batches of 100: sent, then waited for (each marks `soak:ran` once).
+            await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, j) => senders[kindOf(i + j)].send(`t${i + j}`).enqueued));
+            const want = ran + Math.min(100, n - i);
+            const deadline = Date.now() + 60_000;
+            while ((ran = await client.lLen("soak:ran")) < want) {
+              if (Date.now() > deadline) throw new Error(`only ${ran} of ${want} ran: ${log.slice(-2000)}`);
+              await sleep(20);
+            }
+          }
+        }, { extra: async () => ({ ...(await view.extra()), ...(await processTree(child.pid)) }) });
+      } finally {
+        try {
+          process.kill(-child.pid, "SIGTERM");
+        } catch {}
+        await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+        await broker.close();
+        await view.close();
+        await client.quit();
+      }
+    },
+  },
+};
+
 const all = {
   ...resultScenarios("stub", stub, []),
   ...resultScenarios("nodeRedis", nodeRedis(false), ["redis"]),
@@ -495,6 +574,7 @@ const all = {
   ...brokerScenarios("redis", ["redis"]),
   ...brokerScenarios("rabbitmq", ["redis", "rabbitmq"]),
   ...gatewayScenarios(),
+  ...workerCommand,
 };
 
 export const scenarios = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.run]));
