@@ -546,7 +546,11 @@ const workerCommand = {
             const want = ran + Math.min(100, n - i);
             const deadline = Date.now() + 60_000;
             while ((ran = await client.lLen("soak:ran")) < want) {
-              if (Date.now() > deadline) throw new Error(`only ${ran} of ${want} ran: ${log.slice(-2000)}`);
+              if (Date.now() > deadline) {
+                const seen = new Set(await client.lRange("soak:ran", 0, -1));
+                const missing = Array.from({ length: want }, (_, k) => k).filter((k) => !seen.has(`t${k}`)).map((k) => `t${k} (${["cmd_ok", "cmd_flaky", "cmd_doomed", "cmd_overrun"][kindOf(k)]})`);
+                throw new Error(`only ${ran} of ${want} ran; missing ${missing.join(", ")}: ${log.slice(-3000)}`);
+              }
               await sleep(20);
             }
           }
@@ -564,6 +568,89 @@ const workerCommand = {
   },
 };
 
+const rateLimits = {
+  rateLimitsRedis: {
+    size: 20_000,
+    needs: ["redis"],
+    run: async (n, urls, sample) => {
+      const { BucketRateLimiter } = await import("dramatiq-results");
+      const client = await connectRedis(urls.redis);
+      const blocking = await client.duplicate();
+      const rl = new RedisRateLimiterBackend(client);
+      const view = await redisView(urls.redis);
+      const mutex = new ConcurrentRateLimiter(rl, "rl-mutex", { limit: 1, ttl: 2_000 });
+      const window = new WindowRateLimiter(rl, "rl-window", { limit: 5, window: 1 });
+      const bucket = new BucketRateLimiter(rl, "rl-bucket", { limit: 5, bucket: 100 });
+      try {
+        return await points(n, sample, async (i) => {
+          switch (i % 4) {
+            case 0: await mutex.acquire(() => sleep(1), { raiseOnFailure: false }); break;
+            case 1: await window.acquire(() => {}, { raiseOnFailure: false }); break;
+            case 2: await bucket.acquire(() => {}, { raiseOnFailure: false }); break;
+            case 3: {
+              // A barrier nobody else reaches: its wait times out; its keys expire.
+              const barrier = new Barrier(rl, `rl-barrier-${i}`, { ttl: 500 });
+              await barrier.create(2);
+              await barrier.wait({ block: true, timeout: 5 });
+              break;
+            }
+          }
+        }, { batch: 8, extra: view.extra });
+      } finally {
+        await view.close();
+        await client.close();
+        await blocking.close();
+      }
+    },
+  },
+};
+
+const outages = {
+  redisOutages: {
+    size: 60,
+    needs: [],
+    run: async (n, urls, sample) => {
+      const { startRedis } = await import("../tests/js/services.mjs");
+      const server = await startRedis();
+      const client = await connectRedis(server.url, { commandTimeout: 2_000, connectTimeout: 2_000 });
+      const blockingClient = await client.duplicate();
+      const backend = new RedisBackend(client, { blockingClient });
+      const broker = new RedisBroker(client, { logger: quiet, middleware: [...defaultMiddleware(), new Results({ backend })] });
+      let ran = 0;
+      const work = actor(() => (ran += 1), { broker, actorName: "outage", queueName: "outage", storeResults: true, minBackoff: 1, maxBackoff: 10 });
+      const worker = new Worker(broker, { concurrency: 2 }).start();
+      const attempt = (p) => p.then(() => true, () => false);
+      try {
+        return await points(n, sample, async (i) => {
+          // Redis dies (SIGKILL) while reads wait on both connections and the worker fetches.
+          const waiting = backend.getResult({ queueName: "outage", actorName: "outage", messageId: `never-${i}` }, { block: true, timeout: 300 }).catch(() => {});
+          await sleep(20);
+          await server.kill();
+          await attempt(work.send(i).enqueued);
+          await attempt(backend.storeResult({ queueName: "q", actorName: "a", messageId: `o-${i}` }, i, 1_000));
+          await waiting;
+          await server.start();
+          // Until both connections and the worker are back: a message runs, a result reads.
+          const before = ran;
+          const deadline = Date.now() + 30_000;
+          while (!(await attempt(work.send(i).enqueued))) if (Date.now() > deadline) throw new Error("no send after the restart");
+          while (ran === before) {
+            if (Date.now() > deadline) throw new Error("the worker never ran a message after the restart");
+            await sleep(10);
+          }
+          await backend.getResult({ queueName: "q", actorName: "a", messageId: `x-${i}` }, { block: true, timeout: 20 }).catch(() => {});
+        }, { extra: async () => ({ restarts: server.child.pid && 1 }) });
+      } finally {
+        await worker.stop({ timeout: 5_000 });
+        await broker.close();
+        await client.close();
+        await blockingClient.close();
+        await server.stop();
+      }
+    },
+  },
+};
+
 const all = {
   ...resultScenarios("stub", stub, []),
   ...resultScenarios("nodeRedis", nodeRedis(false), ["redis"]),
@@ -575,6 +662,8 @@ const all = {
   ...brokerScenarios("rabbitmq", ["redis", "rabbitmq"]),
   ...gatewayScenarios(),
   ...workerCommand,
+  ...rateLimits,
+  ...outages,
 };
 
 export const scenarios = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.run]));

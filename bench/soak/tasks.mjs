@@ -23,6 +23,6 @@ actor(async (token) => {
 }, { ...options, actorName: "cmd_doomed", maxRetries: 0 });
 actor(async (token) => {
   await ran(token);
-  const end = Date.now() + 200;
+  const end = Date.now() + 1_000;
   while (Date.now() < end); // synchronous: only terminating the thread stops it
-}, { ...options, actorName: "cmd_overrun", maxRetries: 0, timeLimit: 20 });
+}, { ...options, actorName: "cmd_overrun", maxRetries: 0, timeLimit: 200 });
