@@ -61,3 +61,43 @@ test("gateway: result waits whose client left release their timer and waiter", {
     await redis.stop();
   }
 });
+
+test("actor.send of large messages: wasm memory stays near one message's worth, not one per send", { skip: skipRedis, timeout: 60_000 }, async () => {
+  // The module's memory, caught as a fresh instance of the package is made in a child
+  // process (wasm memory never shrinks: its size is the high-water mark).
+  const { spawn } = await import("node:child_process");
+  const redis = await startRedis();
+  try {
+    const script = `
+      const memories = [];
+      const Real = WebAssembly.Instance;
+      WebAssembly.Instance = Object.assign(function Instance(m, i) { const x = new Real(m, i); memories.push(x.exports.memory); return x; }, { prototype: Real.prototype });
+      const { RedisBroker, actor, connectRedis } = await import("dramatiq-results");
+      const client = await connectRedis(process.argv[1]);
+      const broker = new RedisBroker(client, { middleware: [] });
+      const big = actor("big", { broker, queueName: "soak-big" });
+      const mb = () => memories[0].buffer.byteLength / 1048576;
+      const payload = "x".repeat(1 << 20);
+      const at = {};
+      // One 1 MB message at a time, each awaited (as a producer loop writes them).
+      for (let i = 1; i <= 300; i++) {
+        await big.send(payload + i).enqueued;
+        if (i % 50 === 0) await client.sendCommand(["DEL", "dramatiq:soak-big", "dramatiq:soak-big.msgs"]);
+        if (i === 30 || i === 300) at[i] = mb();
+      }
+      await client.close();
+      console.log(JSON.stringify(at));
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, redis.url], { stdio: ["ignore", "pipe", "inherit"], cwd: new URL("../..", import.meta.url).pathname });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    await new Promise((r) => child.once("exit", r));
+    const at = JSON.parse(out.trim());
+    // Each send's message is a copy of the one the actor built: that one, holding its 1 MB
+    // of arguments in wasm memory, used to wait for the collector, which does not see wasm
+    // memory and let hundreds pile up (300 sends: ~100 MB more than after 30).
+    assert.ok(at[300] - at[30] < 32, `wasm memory grew from ${at[30]} MB after 30 sends to ${at[300]} MB after 300`);
+  } finally {
+    await redis.stop();
+  }
+});

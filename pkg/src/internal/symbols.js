@@ -103,3 +103,6 @@ export const kAborted = Symbol.for("dramatiq-results.aborted");
  * attempt, exposed to `getCurrentMessage()`: how the command's worker threads give their
  * actors the message they run for. */
 export const kRunExposed = Symbol.for("dramatiq-results.runExposed");
+/** Marks a broker whose `send`/`enqueue` writes a copy of the message it is given, made
+ * before it returns (the network brokers), so a message no one else holds can be freed. */
+export const kSendsCopies = Symbol("dramatiq-results.sendsCopies");
