@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { createClient } from "redis";
+import { getEventListeners } from "node:events";
+import { StubBackend } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -99,5 +100,45 @@ test("actor.send of large messages: wasm memory stays near one message's worth, 
     assert.ok(at[300] - at[30] < 32, `wasm memory grew from ${at[30]} MB after 30 sends to ${at[300]} MB after 300`);
   } finally {
     await redis.stop();
+  }
+});
+
+test("waits sharing one AbortSignal add one listener to it, and leave none", { timeout: 30_000 }, async () => {
+  // A request's signal handed to every read it makes, a service's shutdown signal handed to
+  // all its waits: one listener each made Node warn of a leak past 10 ("Possible
+  // EventTarget memory leak detected"), and cost a listener per wait on the signal.
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const backend = new StubBackend();
+    const id = (i) => ({ queueName: "q", actorName: "a", messageId: `shared-${i}` });
+    const shared = new AbortController();
+    const waits = Array.from({ length: 200 }, (_, i) => backend.getResult(id(i), { block: true, timeout: 60_000, signal: shared.signal }));
+    const batch = backend.iterResults([id(0), id(1), id(200)], { timeout: 60_000, signal: shared.signal });
+    const first = batch.next();
+    await sleep(20);
+    assert.equal(getEventListeners(shared.signal, "abort").length, 1);
+    for (let i = 0; i < 200; i++) await backend.storeResult(id(i), i, 60_000);
+    assert.deepEqual((await Promise.all(waits)).slice(0, 3), [0, 1, 2]);
+    assert.equal((await first).value.value, 0);
+    await batch.return();
+    assert.equal(getEventListeners(shared.signal, "abort").length, 0, "listeners left after every wait ended");
+    // The same for waits that end by the signal: each rejects with its reason.
+    const late = Array.from({ length: 50 }, (_, i) => backend.getResult(id(1000 + i), { block: true, timeout: 60_000, signal: shared.signal }).catch((e) => e));
+    const other = new AbortController();
+    const unrelated = backend.getResult(id(2000), { block: true, timeout: 60_000, signal: other.signal }).catch((e) => e);
+    await sleep(20);
+    shared.abort(new Error("shutting down"));
+    assert.ok((await Promise.all(late)).every((e) => e.message === "shutting down"));
+    assert.equal(getEventListeners(shared.signal, "abort").length, 0);
+    // A signal already aborted rejects at once; another signal's wait goes on.
+    await assert.rejects(backend.getResult(id(3000), { block: true, timeout: 60_000, signal: shared.signal }), /shutting down/);
+    await backend.storeResult(id(2000), "still", 60_000);
+    assert.equal(await unrelated, "still");
+    await sleep(10);
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message), []);
+  } finally {
+    process.off("warning", onWarning);
   }
 });
