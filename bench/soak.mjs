@@ -77,6 +77,29 @@ async function runChild(name, n, services) {
   }
 }
 
+/** One line per figure: its value at n/10 → at n (and the largest in between). */
+function summary(result) {
+  if (result.error || !result.samples) return `${result.name}: ${result.error ?? "no samples"}`;
+  const { samples } = result;
+  const handles = (s) => Object.values(s.resources).reduce((a, b) => a + b, 0);
+  const figures = {
+    wasmKB: (s) => s.wasmKB,
+    heapMB: (s) => s.heapMB,
+    fds: (s) => s.fds,
+    handles,
+    processListeners: (s) => s.processListeners,
+  };
+  for (const k of Object.keys(samples[0])) {
+    if (!(k in figures) && typeof samples[0][k] === "number" && !["rssMB"].includes(k)) figures[k] = (s) => s[k];
+  }
+  const lines = [`${result.name}  n=${result.n}  ${result.seconds.toFixed(1)} s`];
+  for (const [k, f] of Object.entries(figures)) {
+    const values = samples.map(f);
+    lines.push(`  ${k.padEnd(18)} ${values[0]} → ${values.at(-1)}  (max ${Math.max(...values)})`);
+  }
+  return lines.join("\n");
+}
+
 if (process.argv[2] === "--child") {
   const [, , , name, n, services] = process.argv;
   const { scenarios } = await import("./soak_scenarios.mjs");
@@ -104,7 +127,8 @@ if (process.argv[2] === "--child") {
     for (const name of names) {
       const n = Math.max(10, Math.round((sizes[name] ?? 10_000) * scale));
       const result = await runChild(name, n, urls);
-      console.log(JSON.stringify(result));
+      if (process.env.SOAK_JSON) console.log(JSON.stringify(result));
+      else console.log(summary(result));
     }
   } finally {
     for (const s of Object.values(running)) await s.stop();

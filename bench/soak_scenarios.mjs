@@ -651,6 +651,26 @@ const outages = {
   },
 };
 
+const sharedSignal = {
+  stubSharedSignal: {
+    size: 100_000,
+    needs: [],
+    run: async (n, urls, sample) => {
+      const { getEventListeners } = await import("node:events");
+      const backend = new StubBackend();
+      // One long-lived signal (a service's shutdown signal) handed to every wait.
+      const shutdown = new AbortController();
+      return await points(n, sample, async (i) => {
+        const id = msg(`shared-${i % 1_000}`);
+        const wait = backend.getResult(id, { block: true, timeout: 60_000, signal: shutdown.signal });
+        await sleep(0);
+        await backend.storeResult(id, i, 1_000);
+        await wait;
+      }, { batch: 50, extra: async () => ({ listeners: getEventListeners(shutdown.signal, "abort").length }) });
+    },
+  },
+};
+
 const all = {
   ...resultScenarios("stub", stub, []),
   ...resultScenarios("nodeRedis", nodeRedis(false), ["redis"]),
@@ -664,6 +684,7 @@ const all = {
   ...workerCommand,
   ...rateLimits,
   ...outages,
+  ...sharedSignal,
 };
 
 export const scenarios = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.run]));
