@@ -408,6 +408,12 @@ function gatewayScenarios() {
       port,
       gateway,
       extra,
+      // A message enqueued and another taken, so the poller has events for the viewers.
+      churn: async (i) => {
+        await admin.hSet("dramatiq:work.msgs", `c${i}`, body(1000 + i));
+        await admin.rPush("dramatiq:work", `c${i}`);
+        if (i >= 20) await admin.multi().hDel("dramatiq:work.msgs", `c${i - 20}`).lRem("dramatiq:work", 0, `c${i - 20}`).exec();
+      },
       close: async () => {
         await gateway.close();
         await view.close();
@@ -422,11 +428,14 @@ function gatewayScenarios() {
       run: async (n, urls, sample) => {
         const g = await rig(urls);
         try {
-          return await points(n, sample, (i) =>
-            rawRequest(g.port, `GET /api/events HTTP/1.1\r\n${auth()}${i % 3 ? "" : "\r\nLast-Event-ID: 0"}`, {
+          return await points(n, sample, async (i) => {
+            if (i % 20 === 0) await g.churn(i / 20);
+            // Some leave at once, some after a few events (10 ms: the poller runs every 50).
+            await rawRequest(g.port, `GET /api/events HTTP/1.1\r\n${auth()}${i % 3 ? "" : "\r\nLast-Event-ID: 0"}`, {
               end: i % 2 ? "reset" : "destroy",
-              after: i % 5,
-            }), { batch: 20, extra: g.extra });
+              after: i % 4 === 0 ? 120 : i % 5,
+            });
+          }, { batch: 20, extra: g.extra });
         } finally {
           await g.close();
         }
