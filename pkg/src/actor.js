@@ -1,7 +1,7 @@
 // Actors (Dramatiq's `Actor` and `@actor`): a JS function workers run on messages, or a
 // remote actor, declared by name, whose code runs elsewhere (a Python worker).
 import { ActorSpec, Message, snakeCase } from "../dist/dramatiq_results.js";
-import { sendOn } from "./brokers/broker.js";
+import { sendOwned } from "./brokers/broker.js";
 import { getBroker } from "./brokers/global.js";
 import { describeValue } from "./internal/describe.js";
 import { readOptions } from "./internal/options.js";
@@ -122,7 +122,7 @@ export class Actor {
   /** Sends a message with `{ args, kwargs, delay, ...options }`; returns the enqueued `Message`. */
   sendWithOptions(given) {
     const { args = [], kwargs = {}, delay, ...options } = readOptions("sendWithOptions()", given);
-    return sendOn(this.broker, this.messageWithOptions({ args, kwargs, ...options }), { delay });
+    return sendOwned(this.broker, this.messageWithOptions({ args, kwargs, ...options }), { delay });
   }
 
   /** Runs the function directly, in this process, without a message. */

@@ -6,7 +6,8 @@ import { ActorNotFound, SkipMessage } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
 import { checkOptions } from "../internal/options.js";
-import { kAfterEnqueue, kPrepare, kPreparedMessage, kSendsLanded, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
+import { freeIfCopied } from "../internal/owned.js";
+import { kAfterEnqueue, kPrepare, kPreparedMessage, kSendsCopies, kSendsLanded, kSent, kWrite, kWritesSettled } from "../internal/symbols.js";
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
 import { rememberBroker } from "./sent.js";
 
@@ -182,6 +183,11 @@ export class Broker {
 export class NetworkBroker extends Broker {
   #writing = new Set(); // the writes under way
 
+  /** It writes a copy of the message it is given (see internal/owned.js). */
+  get [kSendsCopies]() {
+    return true;
+  }
+
   /** Writes `message` (after `delay` ms when given); resolves with the message as sent. */
   enqueue(message, options) {
     try {
@@ -232,6 +238,11 @@ export class NetworkBroker extends Broker {
  */
 export function sendOn(broker, message, options) {
   return typeof broker.send === "function" ? broker.send(message, options) : broker.enqueue(message, options);
+}
+
+/** `sendOn` for a message made only to be sent (see internal/owned.js). */
+export function sendOwned(broker, message, options) {
+  return freeIfCopied(broker, message, sendOn(broker, message, options));
 }
 
 const hookNames = { before: new Map(), after: new Map() };

@@ -227,6 +227,18 @@ export function createGateway(options) {
   app.onError(onError);
   app.notFound(notFound);
 
+  // A waiting route learns that its client left from the request's AbortSignal. Under
+  // @hono/node-server that signal is made only when something first reads it, and aborts
+  // when the client leaves only if it was made by then: read after the token check and the
+  // first store read (awaits), it missed any client that left meanwhile, whose wait then
+  // held a timer and a waiter slot for its whole timeout (up to 60 s; a crowd of such
+  // clients filled `maxWaiting` and turned the others away). So these routes make it first.
+  const watchLeaving = async (c, next) => {
+    void c.req.raw.signal;
+    await next();
+  };
+  app.use("/api/messages/:id/result", watchLeaving);
+  app.use("/api/results/*", watchLeaving);
   app.use("*", securityHeaders());
   if (!token) app.use("*", checkHost({ hosts }));
   app.use("*", limits({ cors, actions: Boolean(operatorToken) }));

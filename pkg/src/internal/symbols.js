@@ -114,3 +114,6 @@ export const kStoredAs = Symbol.for("dramatiq-results.storedAs");
  * message is acked (Python's `send()` has written when it returns), and terminating the
  * thread later (a time limit, a stop) cannot drop it. */
 export const kSendsLanded = Symbol.for("dramatiq-results.sendsLanded");
+/** Marks a broker whose `send`/`enqueue` writes a copy of the message it is given, made
+ * before it returns (the network brokers), so a message no one else holds can be freed. */
+export const kSendsCopies = Symbol("dramatiq-results.sendsCopies");

@@ -1,6 +1,7 @@
 // Dramatiq's `Callbacks` middleware: the core names the target and builds the callback
 // message (its first argument is the finished message's dict, exactly); this sends it.
 import { builtinActorOptions, callbackMessage, callbackTarget, failureCallbackMessage } from "../../dist/dramatiq_results.js";
+import { freeIfCopied } from "../internal/owned.js";
 import { kSpec } from "../internal/symbols.js";
 import { Middleware } from "./middleware.js";
 
@@ -30,6 +31,6 @@ export class Callbacks extends Middleware {
       ? failureCallbackMessage(target.queueName, target.actorName, message.message, exception)
       : callbackMessage(target.queueName, target.actorName, message.message, result);
     // Returned, so a network broker's write lands before the message is acked.
-    return broker.enqueue(callback);
+    return freeIfCopied(broker, callback, broker.enqueue(callback));
   }
 }

@@ -4,6 +4,7 @@
 // the barrier is Dramatiq's (src/rate_limits/), so Python and JS members count down one.
 import { groupCompletionOf } from "../../dist/dramatiq_results.js";
 import { checkOptions } from "../internal/options.js";
+import { freeIfCopied } from "../internal/owned.js";
 import { Barrier } from "../rate_limits/barrier.js";
 import { coreOf } from "../rate_limits/backends.js";
 import { Middleware } from "./middleware.js";
@@ -37,7 +38,7 @@ export class GroupCallbacks extends Middleware {
     const barrier = new Barrier(this.rateLimiterBackend, completion.uuid, { ttl: this.barrierTtl });
     if (!(await barrier.wait({ block: false }))) return;
     // Awaited, so a network broker's writes land before the member is acked.
-    for (const callback of completion.callbacks) await broker.enqueue(callback);
+    for (const callback of completion.callbacks) await freeIfCopied(broker, callback, broker.enqueue(callback));
     // Python reads each callback (`Message(**dict)`) only now, after the barrier: one it
     // cannot read fails the hook there, the ones before it sent, the rest never.
     if (completion.invalid !== undefined) throw new TypeError(completion.invalid);

@@ -1,5 +1,6 @@
 // Dramatiq's `Pipelines` middleware: the core links the next step; this enqueues it.
 import { builtinActorOptions, pipeNext, pipesOnward } from "../../dist/dramatiq_results.js";
+import { freeIfCopied } from "../internal/owned.js";
 import { Middleware } from "./middleware.js";
 
 /**
@@ -24,6 +25,6 @@ export class Pipelines extends Middleware {
     const actor = broker.actors.get(message.actorName);
     const next = pipeNext(message.message, result, Boolean(actor?.options.pipe_ignore), Date.now());
     // Returned, so a network broker's write lands before the message is acked.
-    if (next) return broker.enqueue(next.message, { delay: next.delay });
+    if (next) return freeIfCopied(broker, next.message, broker.enqueue(next.message, { delay: next.delay }));
   }
 }

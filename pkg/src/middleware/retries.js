@@ -3,6 +3,7 @@ import { RetriesPolicy, builtinActorOptions, callbackMessage } from "../../dist/
 import { Retry } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
+import { freeIfCopied } from "../internal/owned.js";
 import { kSpec } from "../internal/symbols.js";
 import { Middleware } from "./middleware.js";
 
@@ -79,7 +80,8 @@ export class Retries extends Middleware {
       // Python's order: failed first, then the target looked up (an unknown one is logged).
       const target = broker.getActor(decision.exhaustedTo);
       // Returned, so a network broker's write lands before the message is nacked.
-      return broker.enqueue(callbackMessage(target.queueName, target.actorName, decision.message, decision.exhausted));
+      const callback = callbackMessage(target.queueName, target.actorName, decision.message, decision.exhausted);
+      return freeIfCopied(broker, callback, broker.enqueue(callback));
     }
     broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
     // Returned, so a network broker's write is awaited (and its failure logged) before the

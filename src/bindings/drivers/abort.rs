@@ -1,5 +1,6 @@
 //! `AbortSignal` as a future, so a wait can be raced against it and dropped on abort
-//! (dropping the wait clears its timer and its wake-up subscription).
+//! (dropping the wait clears its timer and its wake-up subscription). The waits watching
+//! one signal share one listener on it (`abort.js`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -13,17 +14,30 @@ use wasm_bindgen::JsCast;
 use crate::bindings::js::type_error;
 use crate::bindings::js::{is_absent, prop};
 
+#[wasm_bindgen(module = "/src/bindings/drivers/abort.js")]
+extern "C" {
+    /// Calls `callback` once when `signal` aborts, through the signal's one listener;
+    /// returns the function that stops watching.
+    #[wasm_bindgen(js_name = watchAbort, catch)]
+    fn watch_abort(
+        signal: &JsValue,
+        add: &js_sys::Function,
+        callback: &JsValue,
+    ) -> Result<js_sys::Function, JsValue>;
+}
+
 #[derive(Default)]
 struct State {
     fired: bool,
     waker: Option<Waker>,
 }
 
-/// Completes when the signal aborts; removes its listener when dropped.
+/// Completes when the signal aborts; stops watching it when dropped.
 pub struct Aborted {
     signal: JsValue,
     state: Rc<RefCell<State>>,
-    listener: Option<Closure<dyn FnMut()>>,
+    /// The callback the signal's listener calls, and the function that unregisters it.
+    listener: Option<(Closure<dyn FnMut()>, js_sys::Function)>,
 }
 
 impl Aborted {
@@ -56,8 +70,8 @@ impl Aborted {
                     w.wake();
                 }
             });
-            add.call2(signal, &"abort".into(), closure.as_ref())?;
-            listener = Some(closure);
+            let unwatch = watch_abort(signal, add, closure.as_ref())?;
+            listener = Some((closure, unwatch));
         }
         Ok(Some(Aborted {
             signal: signal.clone(),
@@ -94,12 +108,10 @@ impl Future for Aborted {
 
 impl Drop for Aborted {
     fn drop(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            let remove = prop(&self.signal, "removeEventListener").unwrap_or_default();
-            if let Some(remove) = remove.dyn_ref::<js_sys::Function>() {
-                // Nothing useful can be done if removal throws; the closure is freed anyway.
-                let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());
-            }
+        if let Some((_closure, unwatch)) = self.listener.take() {
+            // It never throws (abort.js catches the signal's own errors); nothing useful
+            // could be done if it did. The closure is freed after it is unregistered.
+            let _ = unwatch.call0(&JsValue::UNDEFINED);
         }
     }
 }
