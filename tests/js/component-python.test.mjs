@@ -138,3 +138,33 @@ test("with Redis down, every operation is a store error from the host, and the i
     assert.equal(got[name].message_key.length, 32, name);
   }
 });
+
+test("a store that raises, returns the wrong shape, or is handed too big a value: an error with the key and cause, and the next call answers", async () => {
+  // Each case makes one get/store through the host's failing kv-store, then a plain read
+  // of a stored value through the same host object: wasmtime traps an instance whose host
+  // function raised or returned a value it cannot lower, and a trapped instance refuses
+  // every later call ("cannot enter component instance").
+  const got = await host("hostile");
+  const cases = ["raise", "wrong type", "bare bytes", "bare none", "unknown kv-error", "put raises", "wait raises", "3 MiB value"];
+  for (const name of cases) {
+    const c = got[name];
+    assert.ok(c, `${name}: ${JSON.stringify(got)}`);
+    assert.ok(["store", "trap", "missing"].includes(c.first.tag) || c.first.ok || c.first.value_json, `${name}: ${JSON.stringify(c)}`);
+    if (["store", "trap"].includes(c.first.tag)) {
+      assert.equal(c.first.message_key, c.key, `${name}: ${JSON.stringify(c)}`);
+      assert.match(c.first.message, c.first.tag === "trap" ? /trap|exhausted/ : /failed \(other\): .+/, name);
+    }
+    assert.deepEqual(c.next, { value_json: "[1,2]" }, `${name}: the call after: ${JSON.stringify(c)}`);
+  }
+  // A host's `get` that raises is the store error naming the exception, not a trap.
+  assert.equal(got.raise.first.tag, "store");
+  assert.match(got.raise.first.message, /RuntimeError: boom/);
+  // A bare value where a tagged result is due is accepted as its `ok`.
+  assert.deepEqual(got["bare bytes"].first, { value_json: "1" });
+  assert.equal(got["bare none"].first.tag, "missing");
+  // wasmtime-py cannot lift a list<u8> of 3 MiB for the host's put: the instance traps,
+  // the call is a `trap` error and a fresh instance answers the next call.
+  assert.equal(got["3 MiB value"].first.tag, "trap");
+  // A blocking read whose `wait` raises polls on and finds the value.
+  assert.deepEqual(got["wait raises"].first, { value_json: "1" });
+});

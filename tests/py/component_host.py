@@ -186,13 +186,60 @@ class ComponentError(Exception):
         self.fields = fields
 
 
+class ComponentTrap(Exception):
+    """The component instance trapped (a host function raised, returned what wasmtime could
+    not lower, or a value was too big to copy); the host has replaced it with a fresh one."""
+
+
+KV_ERROR_KINDS = ("unavailable", "rejected", "other")
+
+
+def guarded(name, fn):
+    """`fn` as a `kv-store` import that never traps the instance: an exception it raises, or a
+    value of the wrong shape it returns, becomes a `kv-error` `other` naming it (wasmtime
+    traps the instance for either, and a trapped instance refuses every later call). A bare
+    value (`None`, bytes) is taken as the `ok` case."""
+    takes_bytes = name in ("get", "wait")
+
+    def ok_payload(value):
+        return value is None or (takes_bytes and isinstance(value, (bytes, bytearray)))
+
+    def call(store, *args):
+        try:
+            out = fn(store, *args)
+        except Exception as err:  # noqa: BLE001 - reported to the guest, never raised into it
+            return kv_error("other", f"the host's {name} raised {type(err).__name__}: {err}")
+        if isinstance(out, wc.Variant):
+            if out.tag == "ok" and ok_payload(out.payload):
+                return ok(None if out.payload is None else bytes(out.payload))
+            if (
+                out.tag == "err"
+                and isinstance(out.payload, wc.Variant)
+                and out.payload.tag in KV_ERROR_KINDS
+                and isinstance(out.payload.payload, str)
+            ):
+                return out
+        elif ok_payload(out):
+            return ok(None if out is None else bytes(out))
+        return kv_error("other", f"the host's {name} returned {repr(out)[:100]}, not a kv-store result")
+
+    return call
+
+
 class ComponentHost:
     """One instance of the component over `kv` (an object with `get`, `put`, `delete` and
-    `wait` as `RedisKv` has them)."""
+    `wait` as `RedisKv` has them). Should the instance trap all the same (wasmtime-py cannot
+    lift a `list<u8>` much over 2.6 MiB from the guest: its host-call fuel runs out), the call
+    raises `ComponentTrap` and a fresh instance takes over, so the next call answers."""
 
     def __init__(self, kv, path=COMPONENT):
         self.engine = wasmtime.Engine()
         self.component = wc.Component.from_file(self.engine, path)
+        self.kv = kv
+        self.generation = 0
+        self._instantiate()
+
+    def _instantiate(self):
         self.store = wasmtime.Store(self.engine)
         wasi = wasmtime.WasiConfig()
         wasi.inherit_stderr()
@@ -202,10 +249,11 @@ class ComponentHost:
         with linker.root() as root:
             with root.add_instance(KV_STORE) as imports:
                 for name in ("get", "put", "delete", "wait"):
-                    imports.add_func(name, getattr(kv, name))
+                    imports.add_func(name, guarded(name, getattr(self.kv, name)))
         self.instance = linker.instantiate(self.store, self.component)
         self._results = self.instance.get_export_index(self.store, RESULTS)
         self._funcs = {}
+        self.generation += 1
 
     def func(self, name):
         """The exported function `name` of the `results` interface."""
@@ -217,11 +265,15 @@ class ComponentHost:
         return self._funcs[name]
 
     def call(self, name, *args):
-        return self.func(name)(self.store, *args)
+        try:
+            return self.func(name)(self.store, *args)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as err:
+            self._instantiate()
+            cause = str(err).strip().splitlines()[-1].strip()
+            raise ComponentTrap(f"the component instance trapped in {name} ({cause}); a fresh instance replaced it") from err
 
     def backend(self, namespace="dramatiq-results", use_namespace_prefix_keys=False):
-        options = record(namespace=namespace, use_namespace_prefix_keys=use_namespace_prefix_keys)
-        return Backend(self, self.call("[constructor]backend", options))
+        return Backend(self, record(namespace=namespace, use_namespace_prefix_keys=use_namespace_prefix_keys))
 
 
 def _message(message):
@@ -230,14 +282,28 @@ def _message(message):
 
 
 class Backend:
-    """The component's `backend` resource, with Dramatiq's method names."""
+    """The component's `backend` resource, with Dramatiq's method names. Made again in the
+    host's fresh instance after a trap."""
 
-    def __init__(self, host, handle):
+    def __init__(self, host, options):
         self.host = host
-        self.handle = handle
+        self.options = options
+        self._handle = None
+        self._generation = None
 
-    def _method(self, name, *args):
-        out = self.host.call(f"[method]backend.{name}", self.handle, *args)
+    @property
+    def handle(self):
+        if self._generation != self.host.generation:
+            self._handle = self.host.call("[constructor]backend", self.options)
+            self._generation = self.host.generation
+        return self._handle
+
+    def _method(self, name, message, *args):
+        msg = _message(message)
+        try:
+            out = self.host.call(f"[method]backend.{name}", self.handle, msg, *args)
+        except ComponentTrap as trap:
+            raise ComponentError("trap", {"message_key": self.build_message_key(message), "message": str(trap)}) from trap
         if out.tag == "err":
             raise ComponentError(out.payload.tag, fields_of(out.payload.payload))
         return out.payload
@@ -246,18 +312,18 @@ class Backend:
         return self.host.call("[method]backend.build-message-key", self.handle, _message(message))
 
     def store_result(self, message, result_json, ttl_ms):
-        self._method("store-result", _message(message), result_json, ttl_ms)
+        self._method("store-result", message, result_json, ttl_ms)
 
     def store_exception(self, message, exception_type, exception_message, ttl_ms, traceback=None):
         exception = record(exception_type=exception_type, exception_message=exception_message, traceback=traceback)
-        self._method("store-exception", _message(message), exception, ttl_ms)
+        self._method("store-exception", message, exception, ttl_ms)
 
     def get_result(self, message, block=False, timeout_ms=None):
         """The stored value as Python-exact JSON text."""
-        return self._method("get-result", _message(message), record(block=block, timeout_ms=timeout_ms))
+        return self._method("get-result", message, record(block=block, timeout_ms=timeout_ms))
 
     def delete_result(self, message):
-        self._method("delete-result", _message(message))
+        self._method("delete-result", message)
 
 
 # --- the program the Node test drives -------------------------------------------------------
@@ -332,6 +398,61 @@ def cmd_late(backend, kv, args):
     }
 
 
+def cmd_hostile(_backend, kv, args):
+    """A kv-store that raises, returns what wasmtime cannot lower, or is handed a value too
+    big for wasmtime-py to lift: per case, what the failing call gave and what a plain read
+    through the same ComponentHost gives next."""
+    good = {"queue_name": "default", "actor_name": "hostile", "message_id": f"good-{time.time_ns()}"}
+    probe = {"queue_name": "default", "actor_name": "hostile", "message_id": f"probe-{time.time_ns()}"}
+    faults = {}
+
+    class Hostile(RedisKv):
+        def get(self, store, key):
+            fault = faults.get("get")
+            return fault() if fault else super().get(store, key)
+
+        def put(self, store, key, value, ttl_ms):
+            fault = faults.get("put")
+            return fault() if fault else super().put(store, key, value, ttl_ms)
+
+        def wait(self, store, key, timeout_ms):
+            fault = faults.get("wait")
+            return fault() if fault else super().wait(store, key, timeout_ms)
+
+    def boom():
+        raise RuntimeError("boom")
+
+    hostile = Hostile(kv.client)
+    backend = ComponentHost(hostile).backend(args.namespace, args.prefix)
+    backend.store_result(good, "[1, 2]", 600_000)
+    out = {}
+    cases = [
+        ("raise", {"get": boom}, lambda: backend.get_result(probe)),
+        ("wrong type", {"get": lambda: wc.Variant("ok", "not bytes")}, lambda: backend.get_result(probe)),
+        ("bare bytes", {"get": lambda: b"1"}, lambda: backend.get_result(probe)),
+        ("bare none", {"get": lambda: None}, lambda: backend.get_result(probe)),
+        ("unknown kv-error", {"get": lambda: wc.Variant("err", wc.Variant("weird", "x"))}, lambda: backend.get_result(probe)),
+        ("put raises", {"put": boom}, lambda: backend.store_result(probe, "1", 1000)),
+        ("wait raises", {"wait": boom}, None),
+        ("3 MiB value", {}, lambda: backend.store_result(probe, '"' + "a" * (3 << 20) + '"', 1000)),
+    ]
+    for name, fault, call in cases:
+        if call is None:
+            backend.store_result(probe, "1", 600_000)
+            call = lambda: backend.get_result(probe, block=True, timeout_ms=2_000)  # noqa: E731
+        faults.clear()
+        faults.update(fault)
+        try:
+            value = call()
+            first = {"ok": True} if value is None else {"value_json": value}
+        except ComponentError as e:
+            first = {"tag": e.tag, **e.fields}
+        faults.clear()
+        out[name] = {"key": backend.build_message_key(probe), "first": first, "next": outcome(backend, good)}
+        backend.delete_result(probe)
+    return out
+
+
 def cmd_timeout(backend, kv, args):
     message = {"queue_name": "default", "actor_name": "never", "message_id": f"never-{os.getpid()}-{time.time_ns()}"}
     start = time.monotonic()
@@ -372,7 +493,7 @@ def calls_since(kv, start):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage"])
+    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage", "hostile"])
     parser.add_argument("--redis", required=True, help="redis://host:port")
     parser.add_argument("--namespace", default="dramatiq-results")
     parser.add_argument("--prefix", action="store_true", help="use_namespace_prefix_keys")
@@ -382,7 +503,7 @@ def main():
     logging.basicConfig(stream=sys.stderr, level=logging.CRITICAL)
     kv = RedisKv(redis.Redis.from_url(args.redis))
     backend = ComponentHost(kv).backend(args.namespace, args.prefix)
-    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage}
+    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage, "hostile": cmd_hostile}
     json.dump(commands[args.mode](backend, kv, args), sys.stdout)
     return 0
 
