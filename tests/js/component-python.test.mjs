@@ -60,6 +60,12 @@ test("what a real Dramatiq stored, the component reads in Python's bytes", async
   }
 });
 
+test("values of every kind Python's encoder writes (big ints, 1e308, 5e-324, -0.0, astral and lone surrogates, deep, 8 MB) read back in Python's bytes", async () => {
+  const got = await host("python-values");
+  assert.ok(Object.keys(got).length >= 15, JSON.stringify(got));
+  for (const [name, result] of Object.entries(got)) assert.equal(result, true, `${name}: ${JSON.stringify(result)}`);
+});
+
 test("a blocking read through the component is woken when a Dramatiq worker stores late", async () => {
   const delayMs = 300;
   const timeoutMs = 10_000;
@@ -110,6 +116,8 @@ test("what the component stores, Python's message.get_result() reads back equal"
     c_unicode: ['"caf\u00e9 \\ud83d\\ude80 \\u2028 \\"q\\" \\\\"', '"caf\\u00e9 \\ud83d\\ude80 \\u2028 \\"q\\" \\\\"'],
     c_nested: ['{"list": [1, [2, [3]]], "obj": {"b": true, "a": null}, "": ""}', '{"list":[1,[2,[3]]],"obj":{"b":true,"a":null},"":""}'],
     c_null: ["null", "null"],
+    // A Python str may hold a lone surrogate; json.dumps writes it as its escape.
+    c_lone_surrogates: ['["\\ud800x", "\\udfff", {"\\udc00": "\\ud800\\ud83d\\ude00"}]', '["\\ud800x","\\udfff",{"\\udc00":"\\ud800\\ud83d\\ude00"}]'],
   };
   const items = Object.entries(values).map(([name, [json, pythonJson]]) => ({
     message: message(name), store: { json }, expect: { value_json: pythonJson },

@@ -398,6 +398,51 @@ def cmd_late(backend, kv, args):
     }
 
 
+def python_values():
+    """Values of every kind Python's JSON encoder writes, past what interop.py's actors return."""
+    deep = 0
+    for _ in range(400):
+        deep = [deep]
+    return {
+        "big": 2**1000,
+        "neg_big": -(10**400),
+        "max_float": 1.7976931348623157e308,
+        "e308": 1e308,
+        "denormal": 5e-324,
+        "neg_zero": -0.0,
+        "floats": [1e-7, 1e16, 123456789012345678.0, 0.1 + 0.2, 1e22, -1.5e-300],
+        "specials": [float("inf"), float("-inf"), float("nan")],
+        "astral": "\U0001F600\U0010FFFF\u0000\u001f\u007f\u2028",
+        "lone_surrogates": ["\ud800x", "\udfff", "\udc00\ud800", "\ud800\U0001F600"],
+        "surrogate_key": {"\udbff": 1, "\U0001F600": 2, "b": 3, "a": 4},
+        "deep": deep,
+        "large_1mb": "x" * (1 << 20),
+        "large_8mb": ["\u00e9" * 1000] * 1400,
+        "empties": [{}, [], "", None, True, False],
+    }
+
+
+def cmd_python_values(backend, kv, _args):
+    """Python's RedisBackend stores each of `python_values()`; the component reads it back.
+    Prints per value whether the text matched Python's own encoding, or what came back."""
+    import dramatiq
+    from dramatiq.results.backends.redis import RedisBackend
+
+    python = RedisBackend(client=kv.client)
+    encoder = dramatiq.get_encoder()
+    out = {}
+    for name, value in python_values().items():
+        message = dramatiq.Message(
+            queue_name="default", actor_name=f"py_{name}", args=(), kwargs={}, options={},
+            message_id=f"{name}-{time.time_ns()}", message_timestamp=0,
+        )
+        python.store_result(message, value, 600_000)
+        want = encoder.encode(value).decode()
+        got = outcome(backend, message.asdict())
+        out[name] = True if got.get("value_json") == want else {"got": str(got)[:200], "want": want[:200]}
+    return out
+
+
 def cmd_hostile(_backend, kv, args):
     """A kv-store that raises, returns what wasmtime cannot lower, or is handed a value too
     big for wasmtime-py to lift: per case, what the failing call gave and what a plain read
@@ -493,7 +538,7 @@ def calls_since(kv, start):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage", "hostile"])
+    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage", "hostile", "python-values"])
     parser.add_argument("--redis", required=True, help="redis://host:port")
     parser.add_argument("--namespace", default="dramatiq-results")
     parser.add_argument("--prefix", action="store_true", help="use_namespace_prefix_keys")
@@ -503,7 +548,7 @@ def main():
     logging.basicConfig(stream=sys.stderr, level=logging.CRITICAL)
     kv = RedisKv(redis.Redis.from_url(args.redis))
     backend = ComponentHost(kv).backend(args.namespace, args.prefix)
-    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage, "hostile": cmd_hostile}
+    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage, "hostile": cmd_hostile, "python-values": cmd_python_values}
     json.dump(commands[args.mode](backend, kv, args), sys.stdout)
     return 0
 
