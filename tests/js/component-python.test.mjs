@@ -60,9 +60,9 @@ test("what a real Dramatiq stored, the component reads in Python's bytes", async
   }
 });
 
-test("values of every kind Python's encoder writes (big ints, 1e308, 5e-324, -0.0, astral and lone surrogates, deep, 8 MB) read back in Python's bytes", async () => {
+test("values of every kind Python's encoder writes (big ints, 1e308, 5e-324, -0.0, astral and lone surrogates, deep, 8 MB) read back in Python's bytes, and odd exceptions as the ResultFailure Python raises", async () => {
   const got = await host("python-values");
-  assert.ok(Object.keys(got).length >= 15, JSON.stringify(got));
+  assert.ok(Object.keys(got).length >= 22, JSON.stringify(got));
   for (const [name, result] of Object.entries(got)) assert.equal(result, true, `${name}: ${JSON.stringify(result)}`);
 });
 
@@ -122,7 +122,7 @@ test("what the component stores, Python's message.get_result() reads back equal"
   const items = Object.entries(values).map(([name, [json, pythonJson]]) => ({
     message: message(name), store: { json }, expect: { value_json: pythonJson },
   }));
-  for (const [name, type, text] of [["c_type_error", "TypeError", "bad input: \u00e9"], ["c_custom", "QuotaExceeded", "over quota"]]) {
+  for (const [name, type, text] of [["c_type_error", "TypeError", "bad input: \u00e9"], ["c_custom", "QuotaExceeded", "over quota"], ["c_empty_message", "ValueError", ""], ["c_non_ascii_type", "\u4f8b\u5916", "line 1\nline 2 \u{1f600}"]]) {
     items.push({ message: message(name), store: { exception: { type, message: text } }, expect: { exc_type: type, exc_msg: text } });
   }
   assert.deepEqual(await host("store", [], JSON.stringify(items)), { stored: items.length });

@@ -440,6 +440,36 @@ def cmd_python_values(backend, kv, _args):
         want = encoder.encode(value).decode()
         got = outcome(backend, message.asdict())
         out[name] = True if got.get("value_json") == want else {"got": str(got)[:200], "want": want[:200]}
+
+    # Failures: what Python's get_result raises, field for field.
+    from dramatiq.results import ResultFailure
+
+    class 例外(Exception):
+        pass
+
+    errors = {
+        "key_error": KeyError("x"),
+        "int_key_error": KeyError(1),
+        "no_args": ValueError(),
+        "tuple_args": ValueError("a", 2),
+        "multiline_non_ascii": 例外("line 1\nline 2 \u00e9\U0001F600"),
+        "os_error": OSError(2, "no such file"),
+        "unicode_decode": UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad byte"),
+    }
+    for name, error in errors.items():
+        message = dramatiq.Message(
+            queue_name="default", actor_name=f"py_raise_{name}", args=(), kwargs={}, options={},
+            message_id=f"{name}-{time.time_ns()}", message_timestamp=0,
+        )
+        python.store_exception(message, error, 600_000)
+        try:
+            python.get_result(message)
+            want = None
+        except ResultFailure as failure:
+            want = {"message": str(failure), "exception_type": failure.orig_exc_type, "exception_message": failure.orig_exc_msg}
+        got = outcome(backend, message.asdict()).get("failure") or {}
+        got = {k: got.get(k) for k in ("message", "exception_type", "exception_message")}
+        out[f"raise_{name}"] = True if got == want else {"got": got, "want": want}
     return out
 
 
