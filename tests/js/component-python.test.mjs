@@ -154,6 +154,10 @@ test("a store that raises, returns the wrong shape, or is handed too big a value
   // every later call ("cannot enter component instance").
   const got = await host("hostile");
   const cases = ["raise", "wrong type", "bare bytes", "bare none", "unknown kv-error", "put raises", "wait raises", "3 MiB value"];
+  // A wait that always wakes spuriously: the read times out, having polled the store at
+  // about its back-off's pace, not in a hot loop (thousands of reads before the fix).
+  assert.equal(got["spurious wakes"].tag, "timeout", JSON.stringify(got["spurious wakes"]));
+  assert.ok(got["spurious wakes"].gets < 100, `${got["spurious wakes"].gets} reads in 500 ms`);
   for (const name of cases) {
     const c = got[name];
     assert.ok(c, `${name}: ${JSON.stringify(got)}`);

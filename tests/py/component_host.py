@@ -511,6 +511,18 @@ def cmd_hostile(_backend, kv, args):
         ("wait raises", {"wait": boom}, None),
         ("3 MiB value", {}, lambda: backend.store_result(probe, '"' + "a" * (3 << 20) + '"', 1000)),
     ]
+    # A `wait` that always wakes with a value its `get` does not see (an eventually
+    # consistent store, a buggy host): the read must not spin on the store until its deadline.
+    faults.update({"wait": lambda: ok(b"1")})
+    hostile.calls.clear()
+    try:
+        backend.get_result(probe, block=True, timeout_ms=500)
+        spurious = {"ok": True}
+    except ComponentError as e:
+        spurious = {"tag": e.tag}
+    faults.clear()
+    spurious["gets"] = sum(1 for op, *_ in hostile.calls if op == "get")
+    out["spurious wakes"] = spurious
     for name, fault, call in cases:
         if call is None:
             backend.store_result(probe, "1", 600_000)
