@@ -470,6 +470,24 @@ def cmd_python_values(backend, kv, _args):
         got = outcome(backend, message.asdict()).get("failure") or {}
         got = {k: got.get(k) for k in ("message", "exception_type", "exception_message")}
         out[f"raise_{name}"] = True if got == want else {"got": got, "want": want}
+
+        # The other way: the component stores the same exception; the bytes are Python's.
+        mine = dict(message.asdict(), message_id=f"mine-{message.message_id}")
+        backend.store_exception(mine, type(error).__name__, str(error), 600_000)
+        stored = kv.client.lindex(backend.build_message_key(mine), 0)
+        theirs = kv.client.lindex(python.build_message_key(message), 0)
+        out[f"store_raise_{name}"] = True if stored == theirs else {"got": str(stored)[:200], "want": str(theirs)[:200]}
+
+    # Values the component stores from Python's JSON text: the bytes Python's backend writes.
+    # (Not the 8 MB one: wasmtime-py cannot lift a list<u8> that big for the host's put.)
+    for name, value in python_values().items():
+        if name == "large_8mb":
+            continue
+        mine = {"queue_name": "default", "actor_name": f"c_{name}", "message_id": f"{name}-{time.time_ns()}"}
+        backend.store_result(mine, json.dumps(value), 600_000)
+        stored = kv.client.lindex(backend.build_message_key(mine), 0)
+        want = encoder.encode(value)
+        out[f"store_{name}"] = True if stored == want else {"got": str(stored)[:200], "want": str(want)[:200]}
     return out
 
 
