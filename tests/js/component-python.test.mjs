@@ -7,7 +7,10 @@
 //   a blocking read is woken by a Dramatiq worker storing the result late, and a read of a
 //     result nobody stores ends with `timeout`, never before its deadline;
 //   component → Python: what the component stores, message.get_result() reads back equal;
-//   Redis down: every operation is the component's `store` error, and the instance answers on.
+//   Redis down, or gone during a blocking read: every operation is the component's `store`
+//     (or `timeout`) error with the key and cause, and the instance answers on;
+//   a hostile store (raises, wrong shapes, spurious wakes, a value too big for wasmtime-py):
+//     an error with the key and cause, and the next call answers.
 // Needs scripts/build-component and scripts/setup --python (scripts/test runs both).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -181,4 +184,20 @@ test("a store that raises, returns the wrong shape, or is handed too big a value
   assert.equal(got["3 MiB value"].first.tag, "trap");
   // A blocking read whose `wait` raises polls on and finds the value.
   assert.deepEqual(got["wait raises"].first, { value_json: "1" });
+});
+
+test("Redis goes away during a blocking read: a timeout naming the store's failure at the deadline, then store errors, never a trap", async () => {
+  const own = await startRedis();
+  const reading = host("gone", ["--timeout-ms", "3000"], undefined, own.url);
+  // Give the host time to start up and block in BLMOVE (the read lasts 3 s; on a machine
+  // slow enough that Redis stops first, the same outcome is due).
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await own.stop();
+  const got = await reading;
+  assert.equal(got.blocking.error?.tag, "timeout", JSON.stringify(got));
+  assert.equal(got.blocking.error.message_key, got.key);
+  assert.match(got.blocking.error.message, /last failed: .*\(unavailable\): .*[Cc]onnect/, JSON.stringify(got));
+  assert.ok(got.elapsed_ms >= 3_000, `ended after ${got.elapsed_ms} ms`);
+  assert.equal(got.next.error?.tag, "store", JSON.stringify(got));
+  assert.equal(got.next.error.message_key, got.key);
 });

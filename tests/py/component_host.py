@@ -9,7 +9,8 @@ As a library:
     backend = host.backend()                       # namespace="dramatiq-results"
     backend.store_result(message, '{"a": 1}', ttl_ms=600_000)
     backend.get_result(message, block=True, timeout_ms=2_000)   # '{"a":1}', Python's bytes
-    # errors: ComponentError with .tag ("missing", "timeout", "failure", ...) and .fields
+    # errors: ComponentError with .tag ("missing", "timeout", "failure", ..., or "trap" when
+    # the instance trapped and a fresh one replaced it) and .fields
 
 `message` is anything with `queue_name`, `actor_name` and `message_id` (a dramatiq.Message,
 or the dict `Message.asdict()` gives).
@@ -30,6 +31,13 @@ As a program (tests/js/component-python.test.mjs drives it; each prints one JSON
         store calls
     component_host.py outage --redis URL     every operation against a Redis nobody listens
         on; prints each one's error
+    component_host.py python-values --redis URL   values and exceptions of every kind, stored by
+        Python's RedisBackend and read through the component, and stored by the component and
+        compared with Python's bytes; prints per case true or what differed
+    component_host.py hostile --redis URL    a kv-store that raises, returns wrong shapes, wakes
+        spuriously, or is handed a value too big to lift; prints each failing call and the next
+    component_host.py gone --redis URL --timeout-ms N   a blocking read while the caller stops
+        that Redis, then a plain read
 
 The component's imports are `dramatiq:results/kv-store` (below) and WASI preview 2, which
 wasmtime provides (`Linker.add_wasip2`: clocks, random, stdio). A component call is
@@ -558,6 +566,18 @@ def cmd_hostile(_backend, kv, args):
     return out
 
 
+def cmd_gone(backend, _kv, args):
+    """A blocking read while the test stops Redis under it, then a plain read: both must be
+    errors with the key and the cause, not traps."""
+    message = {"queue_name": "default", "actor_name": "gone", "message_id": f"gone-{time.time_ns()}"}
+    out = {"key": backend.build_message_key(message)}
+    start = time.monotonic()
+    out["blocking"] = outcome(backend, message, block=True, timeout_ms=args.timeout_ms)
+    out["elapsed_ms"] = (time.monotonic() - start) * 1000
+    out["next"] = outcome(backend, message)
+    return out
+
+
 def cmd_timeout(backend, kv, args):
     message = {"queue_name": "default", "actor_name": "never", "message_id": f"never-{os.getpid()}-{time.time_ns()}"}
     start = time.monotonic()
@@ -598,7 +618,7 @@ def calls_since(kv, start):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage", "hostile", "python-values"])
+    parser.add_argument("mode", choices=["read", "store", "late", "timeout", "outage", "hostile", "python-values", "gone"])
     parser.add_argument("--redis", required=True, help="redis://host:port")
     parser.add_argument("--namespace", default="dramatiq-results")
     parser.add_argument("--prefix", action="store_true", help="use_namespace_prefix_keys")
@@ -608,7 +628,7 @@ def main():
     logging.basicConfig(stream=sys.stderr, level=logging.CRITICAL)
     kv = RedisKv(redis.Redis.from_url(args.redis))
     backend = ComponentHost(kv).backend(args.namespace, args.prefix)
-    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage, "hostile": cmd_hostile, "python-values": cmd_python_values}
+    commands = {"read": cmd_read, "store": cmd_store, "late": cmd_late, "timeout": cmd_timeout, "outage": cmd_outage, "hostile": cmd_hostile, "python-values": cmd_python_values, "gone": cmd_gone}
     json.dump(commands[args.mode](backend, kv, args), sys.stdout)
     return 0
 
