@@ -14,6 +14,7 @@ pub mod float;
 pub mod interchange;
 pub mod parser;
 pub mod py_repr;
+pub mod surrogates;
 pub mod value;
 pub mod writer;
 

@@ -20,12 +20,18 @@ pub struct HostStore {
     /// Whether the host's `wait` has been seen to return at once empty-handed during the
     /// current read: it cannot wait, so the rest of the read polls with plain sleeps.
     wait_unsupported: Cell<bool>,
+    /// Whether the host's last `wait` woke with a value during the current read. Should the
+    /// core then idle again, its confirming read found nothing: the wake was spurious (an
+    /// eventually consistent store, a buggy host), and waiting again at once could spin on
+    /// the store until the deadline, so that idle sleeps its back-off step instead.
+    woke_unconfirmed: Cell<bool>,
 }
 
 impl HostStore {
     /// Forgets what the previous read learned about the host's `wait`.
     pub fn begin_read(&self) {
         self.wait_unsupported.set(false);
+        self.woke_unconfirmed.set(false);
         self.watched.replace(None);
     }
 
@@ -35,7 +41,7 @@ impl HostStore {
     pub fn idle(&self, timer: &WasiTimer, until_ms: f64) {
         let key = self.watched.borrow().clone();
         if let Some(key) = key.filter(|_| self.notifier.waiting() > 0) {
-            if !self.wait_unsupported.get() {
+            if !self.wait_unsupported.get() && !self.woke_unconfirmed.replace(false) {
                 let start = timer.now_ms();
                 // Whole milliseconds, rounded down so the host never overshoots the due time;
                 // the sub-millisecond rest is slept below. Under a millisecond, a `wait(0)`
@@ -48,6 +54,7 @@ impl HostStore {
                 match kv_store::wait(&key, asked as u64) {
                     Ok(Some(_)) => {
                         // The core confirms with its own read; the bytes are not trusted here.
+                        self.woke_unconfirmed.set(true);
                         self.notifier.notify(&key);
                         return;
                     }

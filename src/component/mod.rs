@@ -17,6 +17,7 @@ use self::host::HostStore;
 use self::timer::{block_on, WasiTimer};
 use self::wit::exports::dramatiq::results::results as api;
 use crate::codec;
+use crate::codec::surrogates::python_bytes_keeping_surrogates;
 use crate::model::envelope::ExceptionInfo;
 use crate::model::error::{ResultError, StoreError};
 use crate::model::key::KeyScheme;
@@ -117,7 +118,9 @@ impl api::GuestBackend for Backend {
                 format!("result-json is not JSON as Python reads it: {e}"),
             )
         })?;
-        self.run(&key, self.inner.store_result(&key, &value, ttl_ms))
+        // Python's bytes for the text, lone surrogates included (a `Value` cannot hold one).
+        let bytes = python_bytes_keeping_surrogates(result_json.as_bytes(), &value);
+        self.run(&key, self.inner.store_bytes(&key, bytes, ttl_ms))
     }
 
     fn store_exception(
@@ -144,7 +147,9 @@ impl api::GuestBackend for Backend {
         let bytes = self.read(&key, &options)?;
         let value = decode_result(&key, &bytes).map_err(|e| to_wit(&key, &e))?;
         // The encoder writes ASCII only, so the lossy conversion never replaces anything.
-        Ok(String::from_utf8_lossy(&codec::encode(&value)).into_owned())
+        // A lone surrogate Python stored comes back as its escape, as Python writes it.
+        let text = python_bytes_keeping_surrogates(&bytes, &value);
+        Ok(String::from_utf8_lossy(&text).into_owned())
     }
 
     fn get_result_bytes(

@@ -7,7 +7,10 @@
 //   a blocking read is woken by a Dramatiq worker storing the result late, and a read of a
 //     result nobody stores ends with `timeout`, never before its deadline;
 //   component → Python: what the component stores, message.get_result() reads back equal;
-//   Redis down: every operation is the component's `store` error, and the instance answers on.
+//   Redis down, or gone during a blocking read: every operation is the component's `store`
+//     (or `timeout`) error with the key and cause, and the instance answers on;
+//   a hostile store (raises, wrong shapes, spurious wakes, a value too big for wasmtime-py):
+//     an error with the key and cause, and the next call answers.
 // Needs scripts/build-component and scripts/setup --python (scripts/test runs both).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -60,6 +63,14 @@ test("what a real Dramatiq stored, the component reads in Python's bytes", async
   }
 });
 
+test("values of every kind Python's encoder writes (big ints, 1e308, 5e-324, -0.0, astral and lone surrogates, deep, 8 MB) read back in Python's bytes, odd exceptions as the ResultFailure Python raises, and the component stores them in Python's bytes", async () => {
+  const got = await host("python-values");
+  // Python → component for 15 values and 7 exceptions; component → Redis bytes for 14
+  // values (json.dumps text in, with its spaces) and the 7 exceptions.
+  assert.ok(Object.keys(got).length >= 43, JSON.stringify(got));
+  for (const [name, result] of Object.entries(got)) assert.equal(result, true, `${name}: ${JSON.stringify(result)}`);
+});
+
 test("a blocking read through the component is woken when a Dramatiq worker stores late", async () => {
   const delayMs = 300;
   const timeoutMs = 10_000;
@@ -110,11 +121,13 @@ test("what the component stores, Python's message.get_result() reads back equal"
     c_unicode: ['"caf\u00e9 \\ud83d\\ude80 \\u2028 \\"q\\" \\\\"', '"caf\\u00e9 \\ud83d\\ude80 \\u2028 \\"q\\" \\\\"'],
     c_nested: ['{"list": [1, [2, [3]]], "obj": {"b": true, "a": null}, "": ""}', '{"list":[1,[2,[3]]],"obj":{"b":true,"a":null},"":""}'],
     c_null: ["null", "null"],
+    // A Python str may hold a lone surrogate; json.dumps writes it as its escape.
+    c_lone_surrogates: ['["\\ud800x", "\\udfff", {"\\udc00": "\\ud800\\ud83d\\ude00"}]', '["\\ud800x","\\udfff",{"\\udc00":"\\ud800\\ud83d\\ude00"}]'],
   };
   const items = Object.entries(values).map(([name, [json, pythonJson]]) => ({
     message: message(name), store: { json }, expect: { value_json: pythonJson },
   }));
-  for (const [name, type, text] of [["c_type_error", "TypeError", "bad input: \u00e9"], ["c_custom", "QuotaExceeded", "over quota"]]) {
+  for (const [name, type, text] of [["c_type_error", "TypeError", "bad input: \u00e9"], ["c_custom", "QuotaExceeded", "over quota"], ["c_empty_message", "ValueError", ""], ["c_non_ascii_type", "\u4f8b\u5916", "line 1\nline 2 \u{1f600}"]]) {
     items.push({ message: message(name), store: { exception: { type, message: text } }, expect: { exc_type: type, exc_msg: text } });
   }
   assert.deepEqual(await host("store", [], JSON.stringify(items)), { stored: items.length });
@@ -137,4 +150,54 @@ test("with Redis down, every operation is a store error from the host, and the i
     assert.match(got[name].message, /failed \(unavailable\): .*[Cc]onnect/, name);
     assert.equal(got[name].message_key.length, 32, name);
   }
+});
+
+test("a store that raises, returns the wrong shape, or is handed too big a value: an error with the key and cause, and the next call answers", async () => {
+  // Each case makes one get/store through the host's failing kv-store, then a plain read
+  // of a stored value through the same host object: wasmtime traps an instance whose host
+  // function raised or returned a value it cannot lower, and a trapped instance refuses
+  // every later call ("cannot enter component instance").
+  const got = await host("hostile");
+  const cases = ["raise", "wrong type", "bare bytes", "bare none", "unknown kv-error", "put raises", "wait raises", "3 MiB value"];
+  // A wait that always wakes spuriously: the read times out, having polled the store at
+  // about its back-off's pace, not in a hot loop (thousands of reads before the fix).
+  assert.equal(got["spurious wakes"].tag, "timeout", JSON.stringify(got["spurious wakes"]));
+  assert.ok(got["spurious wakes"].gets < 100, `${got["spurious wakes"].gets} reads in 500 ms`);
+  for (const name of cases) {
+    const c = got[name];
+    assert.ok(c, `${name}: ${JSON.stringify(got)}`);
+    assert.ok(["store", "trap", "missing"].includes(c.first.tag) || c.first.ok || c.first.value_json, `${name}: ${JSON.stringify(c)}`);
+    if (["store", "trap"].includes(c.first.tag)) {
+      assert.equal(c.first.message_key, c.key, `${name}: ${JSON.stringify(c)}`);
+      assert.match(c.first.message, c.first.tag === "trap" ? /trap|exhausted/ : /failed \(other\): .+/, name);
+    }
+    assert.deepEqual(c.next, { value_json: "[1,2]" }, `${name}: the call after: ${JSON.stringify(c)}`);
+  }
+  // A host's `get` that raises is the store error naming the exception, not a trap.
+  assert.equal(got.raise.first.tag, "store");
+  assert.match(got.raise.first.message, /RuntimeError: boom/);
+  // A bare value where a tagged result is due is accepted as its `ok`.
+  assert.deepEqual(got["bare bytes"].first, { value_json: "1" });
+  assert.equal(got["bare none"].first.tag, "missing");
+  // wasmtime-py cannot lift a list<u8> of 3 MiB for the host's put: the instance traps,
+  // the call is a `trap` error and a fresh instance answers the next call.
+  assert.equal(got["3 MiB value"].first.tag, "trap");
+  // A blocking read whose `wait` raises polls on and finds the value.
+  assert.deepEqual(got["wait raises"].first, { value_json: "1" });
+});
+
+test("Redis goes away during a blocking read: a timeout naming the store's failure at the deadline, then store errors, never a trap", async () => {
+  const own = await startRedis();
+  const reading = host("gone", ["--timeout-ms", "3000"], undefined, own.url);
+  // Give the host time to start up and block in BLMOVE (the read lasts 3 s; on a machine
+  // slow enough that Redis stops first, the same outcome is due).
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await own.stop();
+  const got = await reading;
+  assert.equal(got.blocking.error?.tag, "timeout", JSON.stringify(got));
+  assert.equal(got.blocking.error.message_key, got.key);
+  assert.match(got.blocking.error.message, /last failed: .*\(unavailable\): .*[Cc]onnect/, JSON.stringify(got));
+  assert.ok(got.elapsed_ms >= 3_000, `ended after ${got.elapsed_ms} ms`);
+  assert.equal(got.next.error?.tag, "store", JSON.stringify(got));
+  assert.equal(got.next.error.message_key, got.key);
 });

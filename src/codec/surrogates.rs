@@ -1,0 +1,177 @@
+//! Lone surrogates through a re-encoding: Python's strings may hold one (`"\ud800"` reads
+//! back as a one-character `str`, and `json.dumps` writes it as that same escape), but a
+//! Rust [`String`], so a [`Value`], cannot: the parser makes it U+FFFD. Where the bytes out
+//! must be what Python writes for the text in (the component's `get-result` and
+//! `store-result`, whose JSON text crosses as text), [`python_bytes_keeping_surrogates`]
+//! carries each lone surrogate through the tree as a stand-in character and writes it back
+//! as Python's escape.
+//!
+//! The stand-ins are the last 2 048 code points (U+10F800..=U+10FFFF, in Plane 16's
+//! private use area), one per surrogate. A text that already holds one of them is left to
+//! the plain path (its lone surrogates become U+FFFD, as before), so a stand-in in the
+//! output always came from a lone surrogate in the input.
+
+use super::parser::decode;
+use super::value::Value;
+use super::writer::encode;
+
+/// The first stand-in: U+D800 maps to it, U+DFFF to U+10FFFF.
+const STAND_IN: u32 = 0x10_F800;
+
+/// The code unit of the `\uXXXX` escape whose four hex digits start at `at`, if any.
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// `bytes` with each lone surrogate escape replaced by its stand-in's escape pair, or `None`
+/// when there is none. Only escapes count: outside a string a backslash is not JSON (the
+/// parser refuses it), and inside one it always starts an escape, so no quote tracking.
+fn with_stand_ins(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte != b'\\' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        let Some(unit) = hex4(bytes, i + 2) else {
+            i += 2;
+            continue;
+        };
+        let paired = (0xd800..0xdc00).contains(&unit)
+            && bytes.get(i + 6..i + 8) == Some(b"\\u")
+            && hex4(bytes, i + 8).is_some_and(|low| (0xdc00..0xe000).contains(&low));
+        if paired {
+            i += 12;
+            continue;
+        }
+        if !(0xd800..0xe000).contains(&unit) {
+            i += 6;
+            continue;
+        }
+        let buf = out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + 16));
+        buf.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
+        let c = STAND_IN + (unit - 0xd800) - 0x1_0000;
+        let pair = format!(
+            "\\u{:04x}\\u{:04x}",
+            0xd800 + (c >> 10),
+            0xdc00 + (c & 0x3ff)
+        );
+        buf.extend_from_slice(pair.as_bytes());
+        i += 6;
+        copied = i;
+    }
+    out.map(|mut buf| {
+        buf.extend_from_slice(bytes.get(copied..).unwrap_or_default());
+        buf
+    })
+}
+
+/// Whether any string in `value` (keys included) holds a stand-in character.
+fn has_stand_in(value: &Value) -> bool {
+    let in_str = |s: &str| s.chars().any(|c| c as u32 >= STAND_IN);
+    match value {
+        Value::Str(s) => in_str(s),
+        Value::List(items) => items.iter().any(has_stand_in),
+        Value::Dict(entries) => entries.iter().any(|(k, v)| in_str(k) || has_stand_in(v)),
+        _ => false,
+    }
+}
+
+/// Python's escape for each stand-in's escape pair in `encoded` (the writer's ASCII output).
+fn stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while let Some(&byte) = encoded.get(i) {
+        if byte != b'\\' {
+            out.push(byte);
+            i += 1;
+            continue;
+        }
+        if encoded.get(i + 1) == Some(&b'u') {
+            let high = hex4(&encoded, i + 2);
+            let low = hex4(&encoded, i + 8);
+            if let (Some(high @ 0xdbfe..=0xdbff), Some(low @ 0xdc00..=0xdfff)) = (high, low) {
+                if encoded.get(i + 6..i + 8) == Some(b"\\u") {
+                    let c = 0x1_0000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+                    if c >= STAND_IN {
+                        let unit = 0xd800 + (c - STAND_IN);
+                        out.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
+                        i += 12;
+                        continue;
+                    }
+                }
+            }
+        }
+        // Any other escape is copied whole, so its second byte is never read as a start.
+        let end = (i + 2).min(encoded.len());
+        out.extend_from_slice(encoded.get(i..end).unwrap_or_default());
+        i = end;
+    }
+    out
+}
+
+/// The bytes Python's `json.dumps(json.loads(text), separators=(",", ":"))` writes for
+/// `bytes`, given `value`, what [`decode`] read from them: [`encode`]`(value)`, except that
+/// a lone surrogate escape in `bytes` is written as Python writes it instead of as U+FFFD.
+pub fn python_bytes_keeping_surrogates(bytes: &[u8], value: &Value) -> Vec<u8> {
+    match with_stand_ins(bytes) {
+        Some(marked) if !has_stand_in(value) => match decode(&marked) {
+            Ok(stand_in) => stand_ins_back(encode(&stand_in)),
+            Err(_) => encode(value),
+        },
+        _ => encode(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python(text: &str) -> String {
+        let value = decode(text.as_bytes()).unwrap();
+        String::from_utf8(python_bytes_keeping_surrogates(text.as_bytes(), &value)).unwrap()
+    }
+
+    #[test]
+    fn lone_surrogates_come_out_as_python_writes_them() {
+        // json.dumps(json.loads(t), separators=(",", ":")) in Python 3.11, for each t.
+        assert_eq!(python(r#""\ud800x""#), r#""\ud800x""#);
+        assert_eq!(python(r#""\uDFFF""#), r#""\udfff""#);
+        assert_eq!(
+            python(r#"["\udc00\ud800", {"\ud83d": 1}]"#),
+            r#"["\udc00\ud800",{"\ud83d":1}]"#
+        );
+        // A high surrogate before a pair stands alone; the pair is one character.
+        assert_eq!(python(r#""\ud800\ud83d\ude00""#), r#""\ud800\ud83d\ude00""#);
+        // A pair is untouched, and so are an escaped backslash and raw non-ASCII.
+        assert_eq!(
+            python(r#""\\ud800 \u00e9 é""#),
+            r#""\\ud800 \u00e9 \u00e9""#
+        );
+        assert_eq!(
+            python(r#"{"a": [1.0, NaN, 100000000000000000000]}"#),
+            r#"{"a":[1.0,NaN,100000000000000000000]}"#
+        );
+    }
+
+    #[test]
+    fn a_text_holding_a_stand_in_keeps_the_plain_path() {
+        // U+10F800 itself, as a pair: the lone surrogate next to it becomes U+FFFD, as before.
+        assert_eq!(python(r#""\udbfe\udc00\ud800""#), r#""\udbfe\udc00\ufffd""#);
+    }
+
+    #[test]
+    fn stand_ins_cover_every_surrogate_once() {
+        for unit in [0xd800u32, 0xdbff, 0xdc00, 0xdfff] {
+            let text = format!("\"\\u{unit:04x}\"");
+            assert_eq!(python(&text), text);
+        }
+    }
+}
