@@ -1258,9 +1258,9 @@ export class Worker {
   /** Starts consuming; returns the worker. */
   start(): this;
   /** Resolves once the messages in hand are processed and acked, or after `timeout` ms
-   * (default: no limit; those still running then are delivered again, unacked). On Redis a
-   * failed ack is retried until the server answers, so give a `timeout` to stop during an
-   * outage. */
+   * (default 600 000, Dramatiq's; `Infinity` for no limit; those still running then are
+   * delivered again, unacked). On Redis a failed ack is retried until the server answers,
+   * so give a shorter `timeout` to stop during an outage. */
   stop(options?: { timeout?: number | undefined }): Promise<void>;
   /** Resolves once its queues are empty and nothing is in hand (or rejects after `timeout` ms). */
   join(options?: { timeout?: number | undefined }): Promise<void>;

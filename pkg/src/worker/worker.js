@@ -31,6 +31,10 @@ import { WorkerMessage } from "./message.js";
  * below this; the `worker` command's `--threads` stops at 1024). */
 export const MAX_CONCURRENCY = 65_536;
 
+/** How long `stop()` waits for the messages in hand by default: Dramatiq's
+ * `Worker.stop(timeout=600000)`. */
+const STOP_TIMEOUT_MS = 600_000;
+
 /**
  * Runs actors for messages on `broker`, `concurrency` at a time (default 8, Dramatiq's
  * thread count). `queues` limits it to some queues. `start()` begins, `stop()` finishes
@@ -100,7 +104,7 @@ export class Worker {
    * waits for it as for a running message.
    */
   async stop(options) {
-    const { timeout = Infinity } = checkOptions("worker.stop()", options, { timeout: "ms" });
+    const { timeout = STOP_TIMEOUT_MS } = checkOptions("worker.stop()", options, { timeout: "ms" });
     const deadline = Date.now() + timeout;
     // Dramatiq's `before_worker_shutdown` (ShutdownNotifications aborts the attempts that
     // asked to hear of it), then the stop, then `after_worker_shutdown`.
