@@ -630,6 +630,47 @@ test("a crowd of lookups of ids the gateway has no record of walks the broker tw
   }
 });
 
+test("an action refused because lookups by id are queued full (429) is in the audit log, as every refusal is", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const server = await startRedis();
+  const redis = await openRedis(connectRedis, server.url);
+  const backend = new RedisBackend(redis);
+  // The gateway's Redis with its lookup steps (the HSCAN script) held until released, so
+  // the two walking lookups stay busy and the others wait.
+  let open;
+  const gate = new Promise((resolve) => (open = resolve));
+  const gated = {
+    async sendCommand(argv) {
+      if (argv[0] === "EVAL" && String(argv[1]).includes("HSCAN")) await gate;
+      return redis.sendCommand(argv);
+    },
+  };
+  const app = createGateway({ redis: gated, backend, readKey: redisReadKey(redis), brokerKeys: new RedisBrokerKeys("dramatiq"), ...packageCodecs({ JSONEncoder, StubBackend, Message }), resultsInRedis: true, operatorToken: OPERATOR });
+  const lookups = [];
+  try {
+    await redis.sendCommand(["RPUSH", "dramatiq:q", "x"]);
+    await redis.sendCommand(["HSET", "dramatiq:q.msgs", "x", JSON.stringify(dict("q", "job", [1], { options: { redis_message_id: "x" } }))]);
+    for (let i = 0; i < 1_002; i++) lookups.push(app.fetch(new Request(`http://127.0.0.1/api/messages/${crypto.randomUUID()}`, { headers: operator })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ids = [crypto.randomUUID(), crypto.randomUUID()];
+    const requeue = await app.fetch(new Request(`http://127.0.0.1/api/messages/${ids[0]}/requeue`, { method: "POST", headers: operator }));
+    const remove = await app.fetch(new Request(`http://127.0.0.1/api/messages/${ids[1]}`, { method: "DELETE", headers: operator }));
+    assert.deepEqual([requeue.status, remove.status], [429, 429]);
+    const log = await (await app.fetch(new Request("http://127.0.0.1/api/audit", { headers: operator }))).json();
+    const entries = log.filter((e) => ids.includes(e.messageId));
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.messageId, e.matched, e.done]).sort(),
+      [["delete", ids[1], 0, 0], ["requeue", ids[0], 0, 0]].sort(),
+    );
+  } finally {
+    open();
+    await Promise.allSettled(lookups);
+    app.poller.stop();
+    await redis.close();
+    backend.free?.();
+    await server.stop();
+  }
+});
+
 test("results in Memcached: a requeued message's previous failure is not its answer while it waits to run again; its new result is", { skip: (!haveRedis && "redis-server is not installed") || (!haveMemcached && "memcached is not installed"), timeout: 60_000 }, async () => {
   const { default: memjs } = await import("memjs");
   const redis = await startRedis();

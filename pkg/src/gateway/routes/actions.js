@@ -22,7 +22,7 @@
 // page calls again: what is done stays done). Every action, dry runs too, is appended to
 // the audit log (../redis/actions.js) and sent as an `audit` event.
 import { Hono } from "hono";
-import { BadRequest, json } from "../http.js";
+import { BadRequest, Busy, json } from "../http.js";
 import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { BATCH } from "../redis/actions.js";
@@ -93,12 +93,23 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     return id;
   };
 
+  /** Looks a message up for `action`; a lookup refused because the gateway is busy (429)
+   * is a refusal of the action, recorded as the others are. */
+  async function findFor(action, id) {
+    try {
+      return await finder.find(id, hintOf(id));
+    } catch (error) {
+      if (error instanceof Busy) await audit({ action, messageId: id, matched: 0, done: 0 });
+      throw error;
+    }
+  }
+
   app.post("/messages/:id/requeue", auth, async (c) => {
     const id = idOf(c);
     await jsonBody(c, BadRequest);
     // Read, then move with a check of what was read; a body changed meanwhile is read again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await finder.find(id, hintOf(id));
+      const found = await findFor("requeue", id);
       if (!found || found.incomplete) {
         await audit({ action: "requeue", messageId: id, matched: 0, done: 0 });
         return json(c, found ? { ...notAmong(found), messageId: id } : { error: "not found: no message with this id is in the broker", messageId: id }, 404);
@@ -129,7 +140,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     const id = idOf(c);
     await jsonBody(c, BadRequest);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = await finder.find(id, hintOf(id));
+      const found = await findFor("delete", id);
       if (!found || found.incomplete) {
         await audit({ action: "delete", messageId: id, matched: 0, done: 0 });
         return json(c, found ? { ...notAmong(found), messageId: id } : { error: "not found: no message with this id is in the broker", messageId: id }, 404);
