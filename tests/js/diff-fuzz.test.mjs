@@ -1,0 +1,221 @@
+// Randomized differential tests against the real Python Dramatiq 2.2.1: random messages
+// (names, nested values, big integers, float edges, unicode, options, delays) enqueued by
+// Python's broker and by ours, and the Redis state / RabbitMQ messages each leaves compared
+// byte for byte; random results and exceptions stored by Python's worker and by ours, and
+// read back by both. Seeded: FUZZ_SEED=<n> reproduces a run, FUZZ_CASES=<n> sets its size
+// (default 150 per check; `FUZZ_CASES=20000 node --test tests/js/diff-fuzz.test.mjs` is the
+// long run). A failure names the seed and the case.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import amqplib from "amqplib";
+import { createClient } from "redis";
+import { JSONEncoder, Message, RabbitmqBroker, RedisBroker } from "dramatiq-results";
+import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
+import { havePython, runPython } from "./pyworker.mjs";
+import { randomDelay, randomMessage, rng } from "./diff-fuzz-gen.mjs";
+
+const CASES = Number(process.env.FUZZ_CASES ?? 150);
+const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
+const quiet = { warn() {}, error() {}, info() {}, debug() {} };
+const text = (bytes) => new TextDecoder().decode(bytes);
+const encoder = new JSONEncoder();
+
+/** `count` random enqueue cases: `{ id, message (Python JSON text), delay (token or
+ * undefined), path }`; `path` says how the JS side builds its Message: "decode" (from the
+ * bytes, exactly) or "fields" (from the JS values, so the documented reading applies). */
+function cases(seed, count, options) {
+  const next = rng(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const id = `fz-${seed}-${i}`;
+    return { id, message: randomMessage(next, id, options), delay: randomDelay(next), path: next.chance(0.5) ? "decode" : "fields" };
+  });
+}
+
+const pyLine = (c) => `{"message":${c.message}${c.delay === undefined ? "" : `,"delay":${c.delay}`}}`;
+
+/** The JS side's Message for a case (or the error building it). */
+function jsMessage(c) {
+  const decoded = Message.decode(c.message);
+  if (c.path === "decode") return decoded;
+  return new Message({
+    queueName: decoded.queueName, actorName: decoded.actorName, args: decoded.args, kwargs: decoded.kwargs,
+    options: decoded.options, messageId: decoded.messageId, messageTimestamp: decoded.messageTimestamp,
+  });
+}
+
+/** `delay` as JS passes it: the same number (a Python float that is integral, `2.5e3`, is
+ * the JS number 2500: that call cannot be written in JS, see `etaKind`). */
+const jsDelay = (c) => (c.delay === undefined ? undefined : Number(c.delay));
+
+/** The eta Python writes for this delay is a float unless the delay token is an int. */
+const pyFloatDelay = (token) => /[.eE]/.test(token);
+
+const ETA = /"eta":(-?[0-9][0-9.eE+-]*)/;
+
+/**
+ * A body with what legitimately differs between two enqueues replaced: the
+ * `redis_message_id` (a fresh UUID each time) and, after a delay, the `eta` (the clock's
+ * now + delay; checked here to be within the run's time, and its form: int or float and the
+ * fraction's digits). `notes` collects what was checked.
+ */
+function normalizeBody(body, c, rmid, window) {
+  let out = rmid ? body.split(rmid).join("<rmid>") : body;
+  if (c.delay !== undefined) {
+    const m = ETA.exec(out);
+    assert.ok(m, `no eta in ${out}`);
+    const eta = Number(m[1]);
+    const delay = Number(c.delay);
+    assert.ok(eta >= window[0] + delay - 1 && eta <= window[1] + delay + 1, `eta ${m[1]} not within the run (delay ${c.delay})`);
+    const kind = /[.eE]/.test(m[1]) ? `float${m[1].slice(m[1].indexOf("."))}` : "int";
+    out = out.replace(ETA, `"eta":<eta>`);
+    return { body: out, etaKind: kind };
+  }
+  return { body: out, etaKind: null };
+}
+
+/** The top-level message_id of an encoded message (the last one: options come first). */
+const messageIdOf = (body) => [...body.matchAll(/"message_id":"([^"\\]*)"/g)].at(-1)?.[1];
+
+function describeCase(c) {
+  return `seed ${SEED}, case ${c.id} (${c.path}, delay ${c.delay}): ${c.message}`;
+}
+
+/**
+ * Compares one case's JS body with Python's: exact bytes for "decode", Python's bytes or
+ * their documented JS reading for "fields". An eta whose form differs only because the
+ * delay was an integral Python float (which JS cannot write) is accepted.
+ */
+function compareBody(c, py, js) {
+  const why = describeCase(c);
+  // The eta's form (int, or float and its fraction's digits), judged on its own.
+  if (c.delay !== undefined && py.etaKind !== js.etaKind) {
+    const inexpressible = pyFloatDelay(c.delay) && Number.isInteger(Number(c.delay));
+    assert.ok(inexpressible, `eta ${js.etaKind} where Python writes ${py.etaKind}: ${why}`);
+  }
+  const expected = c.path === "decode" ? [py.ok] : [py.ok, py.view];
+  if (expected.includes(js.body)) return;
+  assert.fail(`body differs: ${why}\n python: ${py.ok}\n     js: ${js.body}${c.path === "fields" ? `\n   view: ${py.view}` : ""}`);
+}
+
+describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --python)", timeout: 600_000 }, () => {
+  test(`Message.decode(…).encode(): Python's bytes (seed ${SEED}, ${CASES * 2} cases)`, async () => {
+    const all = [...cases(SEED, CASES), ...cases(SEED + 1, CASES, { amqp: true })];
+    const py = (await runPython("diff_fuzz.py", ["reencode"], { input: all.map((c) => JSON.stringify(c.message)).join("\n") })).map((l) => JSON.parse(l));
+    all.forEach((c, i) => {
+      let js;
+      try {
+        js = { ok: text(jsMessage(c).encode()) };
+      } catch (e) {
+        js = { error: e.name };
+      }
+      if (py[i].error || js.error) {
+        assert.equal(Boolean(js.error), Boolean(py[i].error), `${describeCase(c)}\n python: ${JSON.stringify(py[i])}\n js: ${JSON.stringify(js)}`);
+        return;
+      }
+      compareBody(c, { ...py[i], etaKind: null }, { body: js.ok, etaKind: null });
+    });
+  });
+
+  describe("RedisBroker", { skip: !haveRedis && "no redis-server" }, () => {
+    let server;
+    let client;
+    before(async () => {
+      server = await startRedis();
+      client = await createClient({ url: `${server.url}/2` }).connect();
+    });
+    after(async () => {
+      await client?.quit();
+      await server?.stop();
+    });
+
+    test(`enqueue: the same keys, bodies, lists and heartbeats as Python's RedisBroker (seed ${SEED}, ${CASES} cases)`, async () => {
+      const all = cases(SEED + 2, CASES);
+      await client.flushAll();
+      const window = [Date.now()];
+      const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "redis", url: `${server.url}/1`, input: all.map(pyLine).join("\n") })).map((l) => JSON.parse(l));
+      const broker = new RedisBroker(client, { logger: quiet });
+      const js = [];
+      for (const c of all) {
+        try {
+          js.push({ ok: text((await broker.enqueue(jsMessage(c), { delay: jsDelay(c) })).encode()) });
+        } catch (e) {
+          js.push({ error: `${e.name}: ${e.message}` });
+        }
+      }
+      window.push(Date.now());
+      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
+      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
+      compareRedis(all, py, js, pyState, jsState, window);
+    });
+  });
+});
+
+/** Each side's state with its UUIDs and clock values masked, bodies checked one by one. */
+function compareRedis(all, py, js, pyState, jsState, window) {
+  const byId = new Map(all.map((c, i) => [c.id, i]));
+  all.forEach((c, i) => {
+    if (py[i].error || js[i].error) {
+      assert.equal(Boolean(js[i].error), Boolean(py[i].error), `${describeCase(c)}\n python: ${JSON.stringify(py[i])}\n js: ${JSON.stringify(js[i])}`);
+    }
+  });
+  const pyRmids = new Map();
+  const mask = (state, bodies, rmidOf = new Map()) => {
+    const rmids = new Map();
+    const heartbeats = Object.entries(state).find(([k]) => k.endsWith(":__heartbeats__"));
+    const worker = heartbeats?.[1][1][0]?.[0];
+    for (const [key, [kind, value]] of Object.entries(state)) {
+      if (kind === "hash" && key.endsWith(".msgs")) {
+        for (const [field, body] of Object.entries(value)) {
+          rmids.set(field, messageIdOf(body));
+          rmidOf.set(messageIdOf(body), field);
+        }
+      }
+    }
+    const name = (s) => {
+      let out = s;
+      for (const [rmid, id] of rmids) out = out.split(rmid).join(`<rmid:${id}>`);
+      return worker ? out.split(worker).join("<worker>") : out;
+    };
+    const masked = {};
+    for (const [key, [kind, value, pttl]] of Object.entries(state)) {
+      let v;
+      if (kind === "hash") {
+        v = {};
+        for (const [field, body] of Object.entries(value)) {
+          const id = rmids.get(field);
+          const c = all[byId.get(id)];
+          assert.ok(c, `a body of no case: ${body}`);
+          bodies.set(id, normalizeBody(body, c, field, window));
+          v[name(field)] = `<body:${id}>`;
+        }
+      } else if (kind === "zset" && key.endsWith(":__heartbeats__")) {
+        for (const [, score] of value) assert.ok(score >= window[0] - 1000 && score <= window[1] + 1000, `heartbeat ${score} not within the run`);
+        v = value.map(([m]) => [name(m), "<now>"]);
+      } else {
+        v = JSON.parse(name(JSON.stringify(value)));
+      }
+      masked[name(key)] = [kind, v, pttl];
+    }
+    return masked;
+  };
+  const pyBodies = new Map();
+  const jsBodies = new Map();
+  const pyMasked = mask(pyState, pyBodies, pyRmids);
+  const jsMasked = mask(jsState, jsBodies);
+  // Every body first (the most telling difference), then the layout around them.
+  all.forEach((c, i) => {
+    if (py[i].error) return;
+    const pyBody = pyBodies.get(c.id);
+    assert.ok(pyBody, `Python's body for ${c.id} is not in Redis`);
+    const jsBody = jsBodies.get(c.id);
+    assert.ok(jsBody, `no JS body for ${describeCase(c)}`);
+    // Python's own output for this case, masked as its stored body was.
+    const rmid = pyRmids.get(c.id);
+    const ok = normalizeBody(py[i].ok, c, rmid, window);
+    assert.equal(pyBody.body, ok.body, "Python's stored body is its encode()");
+    const view = normalizeBody(py[i].view, c, rmid, window);
+    compareBody(c, { ok: ok.body, view: view.body, etaKind: ok.etaKind }, jsBody);
+  });
+  assert.deepEqual(Object.keys(jsMasked).sort(), Object.keys(pyMasked).sort(), `seed ${SEED}: the same keys`);
+  for (const key of Object.keys(pyMasked)) assert.deepEqual(jsMasked[key], pyMasked[key], `seed ${SEED}: key ${key}`);
+}
