@@ -108,7 +108,9 @@ export function randomQueue(next, { amqp = false } = {}) {
   else if (r < 0.8) q = `q${randomString(next, 8)}`;
   else q = next.pick(["a.DQ", "a.XQ", "a.DQ.DQ", "ünï✓", "q:x", "q with space", "😀q", ".DQ"]);
   if (amqp) {
-    // AMQP short strings: at most 255 bytes, and "amq." names are reserved.
+    // AMQP short strings: at most 255 bytes, and "amq." names are reserved. Python's
+    // RabbitmqBroker (pika) hangs for ever declaring a name with a CR or LF; ours does not.
+    q = q.replace(/[\r\n]/g, "_");
     if (q.startsWith("amq.")) q = `x${q}`;
     while (Buffer.byteLength(q) > 200) q = q.slice(0, -1);
   }
