@@ -9,10 +9,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
-import { JSONEncoder, Message, RabbitmqBroker, RedisBroker } from "dramatiq-results";
+import { JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, ResultFailure, Results, Worker, actor, defaultMiddleware } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
-import { havePython, runPython } from "./pyworker.mjs";
-import { randomDelay, randomMessage, rng } from "./diff-fuzz-gen.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
@@ -133,7 +133,8 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       await client.flushAll();
       const window = [Date.now()];
       const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "redis", url: `${server.url}/1`, input: all.map(pyLine).join("\n") })).map((l) => JSON.parse(l));
-      const broker = new RedisBroker(client, { logger: quiet });
+      // Maintenance runs at random: off, as on the Python side.
+      const broker = new RedisBroker(client, { logger: quiet, maintenanceChance: 0 });
       const js = [];
       for (const c of all) {
         try {
@@ -146,6 +147,119 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
       const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
       compareRedis(all, py, js, pyState, jsState, window);
+    });
+  });
+
+  describe("results: Python's worker and ours", { skip: !haveRedis && "no redis-server" }, () => {
+    let server;
+    let client;
+    before(async () => {
+      server = await startRedis();
+      client = await createClient({ url: `${server.url}/2` }).connect();
+    });
+    after(async () => {
+      await client?.quit();
+      await server?.stop();
+    });
+
+    /** Random `fz_echo(value)` and `fz_raise(type, msg)` messages on queue `fz`. */
+    function resultCases(seed, count) {
+      const next = rng(seed);
+      return Array.from({ length: count }, (_, i) => {
+        const id = `fr-${seed}-${i}`;
+        const raise = next.chance(0.25);
+        const type = next.chance(0.5) ? next.pick(["ValueError", "AppError", "E", "Ünï✓Error", "_"]) : `E${randomString(next, 6)}`;
+        const args = raise ? `[${JSON.stringify(type)},${JSON.stringify(randomString(next, 20))}]` : `[${randomValue(next)}]`;
+        const message = `{"queue_name":"fz","actor_name":"${raise ? "fz_raise" : "fz_echo"}","args":${args},"kwargs":{},"options":{},"message_id":"${id}","message_timestamp":1700000000000}`;
+        return { id, raise, message, path: "decode" };
+      });
+    }
+
+    /** Resolves once every case's result is stored in db `db` (read through `backend`). */
+    async function allStored(backend, all) {
+      for (const c of all) {
+        try {
+          await backend.getResult(Message.decode(c.message), { block: true, timeout: 60_000 });
+        } catch (e) {
+          if (!(e instanceof ResultFailure)) throw e;
+        }
+      }
+    }
+
+    /** JS's reading of one result: `{ value: Python JSON text }` or `{ failure: [type, msg] }`. */
+    async function jsRead(backend, c) {
+      try {
+        return { value: text(encoder.encode(await backend.getResult(Message.decode(c.message)))) };
+      } catch (e) {
+        if (e instanceof ResultFailure) return { failure: [e.exceptionType, e.exceptionValue] };
+        return { error: `${e.name}: ${e.message}` };
+      }
+    }
+
+    test(`the same result bytes and keys, each read alike by both (seed ${SEED}, ${CASES} cases)`, async () => {
+      const all = resultCases(SEED + 4, CASES);
+      await client.flushAll();
+      const input = all.map((c) => `{"message":${c.message}}`).join("\n");
+      const urls = [`${server.url}/1`, `${server.url}/2`];
+      for (const url of urls) await runPython("diff_fuzz.py", ["enqueue"], { url, input });
+
+      // Python's worker on db 1.
+      const py = await startPythonWorker({ app: "diff_fuzz_app", url: urls[0], queues: ["fz"], threads: 4 });
+      const pyClient = await createClient({ url: urls[0] }).connect();
+      try {
+        await allStored(new RedisBackend(pyClient), all);
+      } finally {
+        await py.stop();
+      }
+      // Ours on db 2.
+      const backend = new RedisBackend(client);
+      const broker = new RedisBroker(client, { logger: quiet, middleware: [...defaultMiddleware(), new Results({ backend })] });
+      actor((value) => value, { broker, actorName: "fz_echo", queueName: "fz", storeResults: true, maxRetries: 0 });
+      actor((type, msg) => {
+        throw Object.assign(new Error(msg), { name: type });
+      }, { broker, actorName: "fz_raise", queueName: "fz", storeResults: true, maxRetries: 0 });
+      const worker = new Worker(broker, { concurrency: 4 }).start();
+      try {
+        await allStored(backend, all);
+      } finally {
+        await worker.stop();
+      }
+
+      const results = async (url) => {
+        const [state] = (await runPython("diff_fuzz.py", ["dump", url])).map((l) => JSON.parse(l));
+        return Object.fromEntries(Object.entries(state).filter(([k]) => k.startsWith("dramatiq-results:")));
+      };
+      const [pyStored, jsStored] = [await results(urls[0]), await results(urls[1])];
+      assert.deepEqual(Object.keys(jsStored).sort(), Object.keys(pyStored).sort(), `seed ${SEED}: the same result keys`);
+      const keys = Object.keys(pyStored);
+      const views = (await runPython("diff_fuzz.py", ["view"], { input: keys.map((k) => pyStored[k][1][0]).join("\n") })).map((l) => JSON.parse(l).view);
+      keys.forEach((k, n) => {
+        const [kind, [bytes], pttl] = pyStored[k];
+        const [jsKind, jsValue, jsPttl] = jsStored[k];
+        assert.equal(jsKind, kind);
+        assert.ok(pttl > 0 && jsPttl > 0 && Math.abs(pttl - jsPttl) < 120_000, `TTLs ${pttl} / ${jsPttl}`);
+        assert.equal(jsValue.length, 1, `one element at ${k}`);
+        // Our worker's actor got the value as JS reads it, so it stores that reading.
+        if (jsValue[0] !== bytes && jsValue[0] !== views[n]) {
+          assert.fail(`seed ${SEED}: result ${k} differs\n python: ${bytes}\n     js: ${jsValue[0]}\n   view: ${views[n]}`);
+        }
+      });
+
+      // The reading side, both ways: what each language reads of each store.
+      for (const [db, url] of urls.entries()) {
+        const pyReads = (await runPython("diff_fuzz.py", ["read"], { url, input: all.map((c) => {
+          const m = Message.decode(c.message);
+          return JSON.stringify({ queue_name: m.queueName, actor_name: m.actorName, message_id: m.messageId });
+        }).join("\n") })).map((l) => JSON.parse(l));
+        const readClient = db === 0 ? await createClient({ url }).connect() : client;
+        const reader = new RedisBackend(readClient);
+        for (const [i, c] of all.entries()) {
+          const js = await jsRead(reader, c);
+          assert.deepEqual(js, pyReads[i], `seed ${SEED}, db ${db + 1} (${db === 0 ? "Python" : "JS"} stored), ${c.id}: ${c.message}`);
+        }
+        if (db === 0) await readClient.quit();
+      }
+      await pyClient.quit();
     });
   });
 
