@@ -160,3 +160,61 @@ export function randomDelay(next) {
   if (r < 0.4) return undefined;
   return next.pick(["0", "1", "1000", "60000", "1.5", "0.25", "999.999", "1e-5", "5e-324", "604800001", "1e9", "2.5e3", String(next.int(100000))]);
 }
+
+const FIELDS = ["queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"];
+const OPTIONS = [
+  "retries", "max_retries", "min_backoff", "max_backoff", "eta", "time_limit", "max_age", "pipe_target", "pipe_ignore",
+  "on_success", "on_failure", "on_retry_exhausted", "store_results", "result_ttl", "group_completion_uuid",
+  "group_completion_callbacks", "throws", "retry_when", "notify_shutdown", "redis_message_id", "broker_priority",
+];
+const ODD = [null, true, false, 0, -1, 1.5, 1e300, "x", "", [], [1], {}, { a: 1 }, "fd", "fz_mark", 2 ** 64];
+
+/**
+ * A random mutation of a valid body for actor `fz_mark` on `queue`, its `tag` in three
+ * places (message_id, args, the option fz_tag), so that a run is recognised whichever one
+ * the mutation changed: `{ body (text), what }`.
+ */
+export function mutatedBody(next, tag, queue) {
+  const dict = {
+    queue_name: queue, actor_name: "fz_mark", args: [tag], kwargs: {}, options: { fz_tag: tag },
+    message_id: tag, message_timestamp: 1700000000000,
+  };
+  const what = [];
+  for (let n = 1 + next.int(2); n > 0; n--) {
+    const r = next();
+    if (r < 0.15) {
+      const f = next.pick(FIELDS);
+      delete dict[f];
+      what.push(`drop ${f}`);
+    } else if (r < 0.3) {
+      const f = next.pick(FIELDS);
+      if (f in dict) {
+        dict[`${f}_`] = dict[f];
+        delete dict[f];
+      }
+      what.push(`rename ${f}`);
+    } else if (r < 0.45) {
+      const f = next.pick(FIELDS.filter((f) => f !== "message_id" || next.chance(0.3)));
+      dict[f] = next.pick(ODD);
+      what.push(`retype ${f}=${JSON.stringify(dict[f])}`);
+    } else if (r < 0.55) {
+      const k = next.pick(["extra", "queue", "__t", "redis_message_id", "options2"]);
+      dict[k] = next.pick(ODD);
+      what.push(`extra ${k}`);
+    } else if (r < 0.9) {
+      if (dict.options && typeof dict.options === "object" && !Array.isArray(dict.options)) {
+        const o = next.pick(OPTIONS);
+        dict.options[o] = next.pick(ODD);
+        what.push(`option ${o}=${JSON.stringify(dict.options[o])}`);
+      }
+    } else if (r < 0.95) {
+      dict.actor_name = next.pick(["nobody", "", "fz_echo"]);
+      what.push(`actor ${dict.actor_name}`);
+    } else {
+      what.push("not json");
+      return { body: `${JSON.stringify(dict).slice(0, -1)},${tag}`, what };
+    }
+  }
+  const body = JSON.stringify(dict, (k, v) => (v === 2 ** 64 ? "__big__" : v)).replaceAll('"__big__"', "18446744073709551616");
+  return { body, what };
+}

@@ -9,12 +9,15 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
-import { JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, ResultFailure, Results, Worker, actor, defaultMiddleware } from "dramatiq-results";
+import { CurrentMessage, JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, ResultFailure, Results, Worker, actor, defaultMiddleware } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
-import { randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
+import { mutatedBody, randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
+import { sleep } from "./helpers.mjs";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
+// Decoding cases each take a queue of their own in one run of each worker: fewer.
+const DECODE_CASES = Number(process.env.FUZZ_DECODE_CASES ?? Math.min(CASES, 40));
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -311,6 +314,111 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       return { layout, messages };
     }
 
+    /**
+     * Puts body i on its own queue `fd<i>` (so one that stalls a consumer stalls only its
+     * own), lets `run(queues)` start a worker on them, waits until every queue is empty or
+     * nothing has changed for a while (a stalled consumer), stops the worker, and classifies
+     * each body: how often `fz_mark` ran for its tag, and where the body is left
+     * (`fd<i>`, `.DQ`, `.XQ`, or gone).
+     */
+    async function decodeOutcomes(bodies, run, redisClient) {
+      const queues = bodies.map((_, i) => `fd${i}`);
+      const connection = await amqplib.connect(rabbit.url);
+      const where = new Map();
+      try {
+        const ch = await connection.createChannel();
+        for (const q of queues) {
+          for (const x of [q, `${q}.DQ`, `${q}.XQ`]) await ch.deleteQueue(x);
+          await ch.assertQueue(`${q}.XQ`, { durable: true, arguments: { "x-message-ttl": 604800000 } });
+          for (const x of [q, `${q}.DQ`]) await ch.assertQueue(x, { durable: true, arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": `${q}.XQ` } });
+        }
+        bodies.forEach(({ body }, i) => ch.sendToQueue(queues[i], Buffer.from(body), { deliveryMode: 2 }));
+        await ch.close();
+        await redisClient.del("fz:runs");
+        const stop = await run(queues);
+        // Settled: every fd<i> empty, or the same counts for 4 s (Python's consumer restarts
+        // 3 s after an error, so a body it stalls on is seen again within that).
+        let last = "";
+        let since = Date.now();
+        for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
+          const counts = await rabbit.counts("fd");
+          const busy = queues.filter((q) => (counts[q]?.[0] ?? 0) + (counts[q]?.[1] ?? 0) > 0);
+          const now = JSON.stringify(counts);
+          if (now !== last) [last, since] = [now, Date.now()];
+          if (busy.length === 0 ? Date.now() - since > 500 : Date.now() - since > 4000) break;
+          await sleep(250);
+        }
+        await stop();
+        const c = await connection.createChannel();
+        for (const q of queues) {
+          for (const x of [q, `${q}.DQ`, `${q}.XQ`]) {
+            for (let m; (m = await c.get(x, { noAck: true })); ) where.set(m.content.toString("latin1"), x.replace(/^fd\d+/, "fd"));
+          }
+        }
+        await c.close();
+      } finally {
+        await connection.close();
+      }
+      const runs = await redisClient.lRange("fz:runs", 0, -1);
+      return bodies.map(({ tag }) => {
+        const left = [...where].filter(([body]) => body.includes(tag)).map(([, q]) => q);
+        return { ran: runs.filter((r) => r.includes(tag)).length, left: left.join(",") || "gone" };
+      });
+    }
+
+    test(`decoding: mutated bodies have the same outcome under Python's worker and ours (seed ${SEED}, ${DECODE_CASES} cases)`, async () => {
+      const next = rng(SEED + 5);
+      // In batches of 50 queues: one run of each worker per batch.
+      const BATCH = 50;
+      const bodies = Array.from({ length: DECODE_CASES }, (_, i) => {
+        const tag = `fdtag-${SEED}-${i}-`;
+        return { tag, ...mutatedBody(next, tag, `fd${i % BATCH}`) };
+      });
+      const redisClient = await createClient({ url: redis.url }).connect();
+      const failures = [];
+      const accepted = new Map();
+      try {
+        for (let from = 0; from < bodies.length; from += BATCH) {
+          const batch = bodies.slice(from, from + BATCH);
+          const py = await decodeOutcomes(batch, async (queues) => {
+            const worker = await startPythonWorker({
+              app: "diff_fuzz_app", broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queues, threads: 4,
+              env: { FD_QUEUES: String(queues.length) },
+            });
+            return () => worker.stop();
+          }, redisClient);
+          const js = await decodeOutcomes(batch, async (queues) => {
+            const broker = await RabbitmqBroker.connect(rabbit.url, { logger: quiet, middleware: [...defaultMiddleware(), new CurrentMessage(), new Results({ backend: new RedisBackend(redisClient) })] });
+            const mark = async (...args) => {
+              const m = CurrentMessage.getCurrentMessage();
+              const options = m.options && typeof m.options === "object" ? m.options : {};
+              await redisClient.rPush("fz:runs", JSON.stringify([String(m.messageId), text(encoder.encode(args)), String(options.fz_tag)]));
+            };
+            actor(mark, { broker, actorName: "fz_mark", queueName: "fd", maxRetries: 0 });
+            actor((v) => v, { broker, actorName: "fz_echo", queueName: "fz", storeResults: true, maxRetries: 0 });
+            for (const q of queues) broker.declareQueue(q);
+            const worker = new Worker(broker, { concurrency: 4, queues }).start();
+            return async () => {
+              await worker.stop();
+              await broker.close();
+            };
+          }, redisClient);
+          batch.forEach((b, i) => {
+            const d = { ...b, py: py[i], js: js[i] };
+            if (d.py.ran === d.js.ran && d.py.left === d.js.left) return;
+            const why = deliberate(d);
+            if (why) accepted.set(why, (accepted.get(why) ?? 0) + 1);
+            else failures.push(`${d.what.join("; ")}: python ${JSON.stringify(d.py)}, js ${JSON.stringify(d.js)}\n    ${d.body}`);
+          });
+        }
+      } finally {
+        await redisClient.quit();
+      }
+      const differ = [...accepted.values()].reduce((a, b) => a + b, 0) + failures.length;
+      console.log(`# decoding (seed ${SEED}): ${bodies.length - differ} alike, ${JSON.stringify(Object.fromEntries(accepted))} differ as documented, ${failures.length} otherwise`);
+      assert.deepEqual(failures, [], `seed ${SEED}`);
+    });
+
     test(`enqueue: the same queues, declarations, bodies and properties as Python's RabbitmqBroker (seed ${SEED}, ${CASES} cases)`, async () => {
       const all = cases(SEED + 3, CASES, { amqp: true });
       const window = [Date.now()];
@@ -358,6 +466,34 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
     });
   });
 });
+
+/**
+ * Why a decoding case's outcomes may differ, as docs/python-users.md says ("A body that is
+ * not a message"), or null. Our worker dead-letters (`.XQ`, never run) a body whose fields
+ * do not have a message's types (a queue or actor name, or message_id, that is no string,
+ * `args` no array, `kwargs` / `options` no object, a timestamp no integer), which Python's
+ * `Message.decode` builds anyway: its worker then runs it (`args: "ab"` as `("a", "b")`) or
+ * stalls the queue (a consumer or worker thread dies on it and restarts for ever). A message
+ * whose `queue_name` is not the queue it was taken from stalls Python's worker (its worker
+ * thread dies on a KeyError); ours runs it.
+ */
+function deliberate({ body, py, js }, queue) {
+  let dict;
+  try {
+    dict = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const ts = dict.message_timestamp;
+  const typed = typeof dict.queue_name === "string" && typeof dict.actor_name === "string" && Array.isArray(dict.args)
+    && isObject(dict.kwargs) && isObject(dict.options) && (dict.message_id === undefined || typeof dict.message_id === "string")
+    && (ts === undefined || ts === null || (typeof ts === "number" && Math.abs(ts) < 9.2e18));
+  const pyStalls = py.left === "fd";
+  if (!typed && js.ran === 0 && js.left === "fd.XQ" && (pyStalls || py.ran > 0 || py.left === "gone")) return "ill-typed field: dead-lettered here";
+  if (typed && pyStalls && typeof dict.queue_name === "string" && !/^fd\d+$/.test(dict.queue_name)) return "another queue's name: Python stalls";
+  return null;
+}
 
 /** Each side's state with its UUIDs and clock values masked, bodies checked one by one. */
 function compareRedis(all, py, js, pyState, jsState, window) {
