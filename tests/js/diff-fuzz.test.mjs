@@ -9,7 +9,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
-import { CurrentMessage, JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, ResultFailure, Results, Worker, actor, defaultMiddleware } from "dramatiq-results";
+import {
+  CurrentMessage, GroupCallbacks, JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, ResultFailure, Results,
+  Worker, actor, defaultMiddleware, group, pipeline,
+} from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { mutatedBody, randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
@@ -18,6 +21,7 @@ import { sleep } from "./helpers.mjs";
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
 // Decoding cases each take a queue of their own in one run of each worker: fewer.
 const DECODE_CASES = Number(process.env.FUZZ_DECODE_CASES ?? Math.min(CASES, 40));
+const COMPOSE_CASES = Number(process.env.FUZZ_COMPOSE_CASES ?? Math.ceil(CASES / 3));
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -100,7 +104,7 @@ function compareBody(c, py, js) {
   assert.fail(`body differs: ${why}\n python: ${py.ok}\n     js: ${js.body}${c.path === "fields" ? `\n   view: ${py.view}` : ""}`);
 }
 
-describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --python)", timeout: 600_000 }, () => {
+describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --python)", timeout: Math.max(600_000, CASES * 300) }, () => {
   test(`Message.decode(…).encode(): Python's bytes (seed ${SEED}, ${CASES * 2} cases)`, async () => {
     const all = [...cases(SEED, CASES), ...cases(SEED + 1, CASES, { amqp: true })];
     const py = (await runPython("diff_fuzz.py", ["reencode"], { input: all.map((c) => JSON.stringify(c.message)).join("\n") })).map((l) => JSON.parse(l));
@@ -150,6 +154,69 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
       const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
       compareRedis(all, py, js, pyState, jsState, window);
+    });
+  });
+
+  describe("RedisBroker: pipelines and groups", { skip: !haveRedis && "no redis-server" }, () => {
+    let server;
+    let client;
+    before(async () => {
+      server = await startRedis();
+      client = await createClient({ url: `${server.url}/2` }).connect();
+    });
+    after(async () => {
+      await client?.quit();
+      await server?.stop();
+    });
+
+    test(`pipeline(…).run() and group(…).run() with completion callbacks: the same Redis state as Python's (seed ${SEED}, ${COMPOSE_CASES} cases)`, async () => {
+      const next = rng(SEED + 6);
+      const all = Array.from({ length: COMPOSE_CASES }, (_, i) => {
+        let n = 0;
+        const m = () => randomMessage(next, `fc-${SEED}-${i}-${n++}`);
+        const kind = next.chance(0.4) ? "pipeline" : "group";
+        const children = kind === "pipeline"
+          ? Array.from({ length: 1 + next.int(4) }, m)
+          : Array.from({ length: 1 + next.int(4) }, () => (next.chance(0.3) ? Array.from({ length: 1 + next.int(3) }, m) : m()));
+        const callbacks = kind === "group" && next.chance(0.6) ? Array.from({ length: 1 + next.int(2) }, m) : [];
+        const delay = next.chance(0.3) ? next.pick(["0", "1000", "2.5"]) : undefined;
+        return { kind, children, callbacks, delay };
+      });
+      const line = (c) => `{"kind":"${c.kind}","children":[${c.children.map((x) => (Array.isArray(x) ? `[${x.join(",")}]` : x)).join(",")}],"callbacks":[${c.callbacks.join(",")}]${c.delay === undefined ? "" : `,"delay":${c.delay}`}}`;
+      await client.flushAll();
+      const window = [Date.now()];
+      const py = (await runPython("diff_fuzz.py", ["compose"], { url: `${server.url}/1`, input: all.map(line).join("\n") })).map((l) => JSON.parse(l));
+      const broker = new RedisBroker(client, {
+        logger: quiet, maintenanceChance: 0,
+        middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+      });
+      const js = [];
+      for (const c of all) {
+        const build = (x) => (Array.isArray(x) ? pipeline(x.map((t) => Message.decode(t)), { broker }) : Message.decode(x));
+        const delay = c.delay === undefined ? undefined : Number(c.delay);
+        try {
+          if (c.kind === "pipeline") {
+            const p = pipeline(c.children.map((t) => Message.decode(t)), { broker });
+            p.run({ delay });
+            await p.enqueued;
+          } else {
+            const g = group(c.children.map(build), { broker });
+            for (const cb of c.callbacks) g.addCompletionCallback(Message.decode(cb));
+            g.run({ delay });
+            await g.enqueued;
+          }
+          js.push({ ok: true });
+        } catch (e) {
+          js.push({ error: `${e.name}: ${e.message}` });
+        }
+      }
+      window.push(Date.now());
+      all.forEach((c, i) => assert.equal(Boolean(js[i].error), Boolean(py[i].error), `seed ${SEED}: ${line(c)}\n python: ${JSON.stringify(py[i])}\n js: ${JSON.stringify(js[i])}`));
+      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
+      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
+      const [pyMasked, jsMasked] = [maskComposed(pyState, window), maskComposed(jsState, window)];
+      assert.deepEqual(Object.keys(jsMasked).sort(), Object.keys(pyMasked).sort(), `seed ${SEED}: the same keys`);
+      for (const key of Object.keys(pyMasked)) assert.deepEqual(jsMasked[key], pyMasked[key], `seed ${SEED}: key ${key}`);
     });
   });
 
@@ -493,6 +560,53 @@ function deliberate({ body, py, js }, queue) {
   if (!typed && js.ran === 0 && js.left === "fd.XQ" && (pyStalls || py.ran > 0 || py.left === "gone")) return "ill-typed field: dead-lettered here";
   if (typed && pyStalls && typeof dict.queue_name === "string" && !/^fd\d+$/.test(dict.queue_name)) return "another queue's name: Python stalls";
   return null;
+}
+
+/**
+ * A Redis dump with what differs between two runs masked: each `redis_message_id` (named by
+ * its message's id), the heartbeat, etas within the run (their form kept: int or float), and
+ * every other UUID (a group's barrier) numbered in order of first appearance.
+ */
+function maskComposed(state, window) {
+  const rmids = new Map();
+  for (const [key, [kind, value]] of Object.entries(state)) {
+    if (kind === "hash" && key.endsWith(".msgs")) for (const [field, body] of Object.entries(value)) rmids.set(field, messageIdOf(body));
+  }
+  const uuids = new Map();
+  const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+  // Numbered in the order they appear in the bodies, taken in message-id order (the
+  // random UUIDs themselves order the keys differently on each run).
+  const bodies = Object.values(state).filter(([kind]) => kind === "hash").flatMap(([, value]) => Object.values(value));
+  bodies.sort((a, b) => (messageIdOf(a) < messageIdOf(b) ? -1 : 1));
+  for (const body of bodies) {
+    for (const [u] of body.matchAll(UUID)) if (!rmids.has(u) && !uuids.has(u)) uuids.set(u, `<uuid#${uuids.size}>`);
+  }
+  const mask = (s) => {
+    let out = s;
+    for (const [rmid, id] of rmids) out = out.split(rmid).join(`<rmid:${id}>`);
+    out = out.replace(/"eta":(-?[0-9][0-9.eE+-]*)/g, (all, token) => {
+      const eta = Number(token);
+      return eta >= window[0] - 1 && eta <= window[1] + 10_000 ? `"eta":<${/[.eE]/.test(token) ? `float${token.slice(token.indexOf("."))}` : "int"}>` : all;
+    });
+    return out.replace(UUID, (u) => {
+      if (!uuids.has(u)) uuids.set(u, `<uuid#${uuids.size}>`);
+      return uuids.get(u);
+    });
+  };
+  const out = {};
+  for (const key of Object.keys(state).sort()) {
+    const [kind, value, pttl] = state[key];
+    if (key.endsWith(":__heartbeats__")) {
+      out[key] = [kind, value.length];
+      continue;
+    }
+    const v = kind === "hash"
+      ? Object.fromEntries(Object.entries(value).map(([f, b]) => [mask(f), mask(b)]).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : JSON.parse(mask(JSON.stringify(value)));
+    // A barrier's TTL (a day) ticks: only whether there is one.
+    out[mask(key)] = [kind, v, pttl > 0 ? "ttl" : pttl];
+  }
+  return out;
 }
 
 /** Each side's state with its UUIDs and clock values masked, bodies checked one by one. */

@@ -7,6 +7,10 @@ what Python makes of them) and prints one JSON line per input line.
                              the broker BROKER names (broker_app's environment), delay given
                              only when the line has one; prints {"ok": encoded, "view":
                              encoded as a JS reader sees it} or {"error": "Type: msg"}
+    diff_fuzz.py compose     {"kind": "pipeline" | "group", "children": [dict | [dict, …]],
+                             "callbacks": [dict]?, "delay": ms?} lines: pipeline(…).run()
+                             or group(…) with its completion callbacks .run(); prints
+                             {"ok": true} or {"error": …}
     diff_fuzz.py reencode    message texts: prints {"ok": Message.decode(t).encode(),
                              "view": ...} or {"error": ...}
     diff_fuzz.py dump URL    prints every key of that Redis database, one JSON object
@@ -89,6 +93,30 @@ def enqueue():
         broker_app.broker.close()
 
 
+def compose():
+    import broker_app
+
+    broker_app.broker.maintenance_chance = 0
+    try:
+        for case in lines():
+            message = lambda d: dramatiq.Message(**d)  # noqa: E731
+            build = lambda c: dramatiq.pipeline([message(d) for d in c], broker=broker_app.broker) if isinstance(c, list) else message(c)  # noqa: E731
+            kw = {"delay": case["delay"]} if "delay" in case else {}
+            try:
+                if case["kind"] == "pipeline":
+                    build(case["children"]).run(**kw)
+                else:
+                    g = dramatiq.group([build(c) for c in case["children"]], broker=broker_app.broker)
+                    for cb in case.get("callbacks", []):
+                        g.add_completion_callback(message(cb))
+                    g.run(**kw)
+                out({"ok": True})
+            except Exception as e:
+                out({"error": f"{type(e).__name__}: {e}"})
+    finally:
+        broker_app.broker.close()
+
+
 def reencode():
     for line in sys.stdin:
         if not line.strip():
@@ -147,4 +175,4 @@ if __name__ == "__main__":
     if command == "dump":
         dump(sys.argv[2])
     else:
-        {"enqueue": enqueue, "reencode": reencode, "read": read, "view": view_text}[command]()
+        {"enqueue": enqueue, "compose": compose, "reencode": reencode, "read": read, "view": view_text}[command]()

@@ -1,0 +1,10 @@
+import { randomMessage, rng } from "./diff-fuzz-gen.mjs";
+const SEED = Number(process.argv[2]);
+const next = rng(SEED + 6);
+const i = 0; let n = 0;
+const m = () => randomMessage(next, `fc-${SEED}-${i}-${n++}`);
+const kind = next.chance(0.4) ? "pipeline" : "group";
+const children = kind === "pipeline" ? Array.from({ length: 1 + next.int(4) }, m) : Array.from({ length: 1 + next.int(4) }, () => (next.chance(0.3) ? Array.from({ length: 1 + next.int(3) }, m) : m()));
+const callbacks = kind === "group" && next.chance(0.6) ? Array.from({ length: 1 + next.int(2) }, m) : [];
+const delay = next.chance(0.3) ? next.pick(["0", "1000", "2.5"]) : undefined;
+console.log(kind, delay, JSON.stringify(children.map(c => Array.isArray(c) ? c.map(x => x.slice(0, 60)) : c.slice(0,60))), callbacks.length);
