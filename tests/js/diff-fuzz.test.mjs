@@ -22,6 +22,8 @@ const CASES = Number(process.env.FUZZ_CASES ?? 150);
 // Decoding cases each take a queue of their own in one run of each worker: fewer.
 const DECODE_CASES = Number(process.env.FUZZ_DECODE_CASES ?? Math.min(CASES, 40));
 const COMPOSE_CASES = Number(process.env.FUZZ_COMPOSE_CASES ?? Math.ceil(CASES / 3));
+// Long runs give the Python scripts time in proportion.
+const PY_TIMEOUT = Math.max(60_000, CASES * 30);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -107,7 +109,7 @@ function compareBody(c, py, js) {
 describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --python)", timeout: Math.max(600_000, CASES * 300) }, () => {
   test(`Message.decode(…).encode(): Python's bytes (seed ${SEED}, ${CASES * 2} cases)`, async () => {
     const all = [...cases(SEED, CASES), ...cases(SEED + 1, CASES, { amqp: true })];
-    const py = (await runPython("diff_fuzz.py", ["reencode"], { input: all.map((c) => JSON.stringify(c.message)).join("\n") })).map((l) => JSON.parse(l));
+    const py = (await runPython("diff_fuzz.py", ["reencode"], { input: all.map((c) => JSON.stringify(c.message)).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
     all.forEach((c, i) => {
       let js;
       try {
@@ -139,7 +141,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       const all = cases(SEED + 2, CASES);
       await client.flushAll();
       const window = [Date.now()];
-      const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "redis", url: `${server.url}/1`, input: all.map(pyLine).join("\n") })).map((l) => JSON.parse(l));
+      const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "redis", url: `${server.url}/1`, input: all.map(pyLine).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
       // Maintenance runs at random: off, as on the Python side.
       const broker = new RedisBroker(client, { logger: quiet, maintenanceChance: 0 });
       const js = [];
@@ -151,8 +153,8 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
         }
       }
       window.push(Date.now());
-      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
-      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
+      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`], { timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
+      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`], { timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
       compareRedis(all, py, js, pyState, jsState, window);
     });
   });
@@ -185,7 +187,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       const line = (c) => `{"kind":"${c.kind}","children":[${c.children.map((x) => (Array.isArray(x) ? `[${x.join(",")}]` : x)).join(",")}],"callbacks":[${c.callbacks.join(",")}]${c.delay === undefined ? "" : `,"delay":${c.delay}`}}`;
       await client.flushAll();
       const window = [Date.now()];
-      const py = (await runPython("diff_fuzz.py", ["compose"], { url: `${server.url}/1`, input: all.map(line).join("\n") })).map((l) => JSON.parse(l));
+      const py = (await runPython("diff_fuzz.py", ["compose"], { url: `${server.url}/1`, input: all.map(line).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
       const broker = new RedisBroker(client, {
         logger: quiet, maintenanceChance: 0,
         middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
@@ -212,8 +214,8 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       }
       window.push(Date.now());
       all.forEach((c, i) => assert.equal(Boolean(js[i].error), Boolean(py[i].error), `seed ${SEED}: ${line(c)}\n python: ${JSON.stringify(py[i])}\n js: ${JSON.stringify(js[i])}`));
-      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`])).map((l) => JSON.parse(l));
-      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`])).map((l) => JSON.parse(l));
+      const [pyState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/1`], { timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
+      const [jsState] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/2`], { timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
       const [pyMasked, jsMasked] = [maskComposed(pyState, window), maskComposed(jsState, window)];
       assert.deepEqual(Object.keys(jsMasked).sort(), Object.keys(pyMasked).sort(), `seed ${SEED}: the same keys`);
       for (const key of Object.keys(pyMasked)) assert.deepEqual(jsMasked[key], pyMasked[key], `seed ${SEED}: key ${key}`);
@@ -271,7 +273,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       await client.flushAll();
       const input = all.map((c) => `{"message":${c.message}}`).join("\n");
       const urls = [`${server.url}/1`, `${server.url}/2`];
-      for (const url of urls) await runPython("diff_fuzz.py", ["enqueue"], { url, input });
+      for (const url of urls) await runPython("diff_fuzz.py", ["enqueue"], { url, input, timeout: PY_TIMEOUT });
 
       // Python's worker on db 1.
       const py = await startPythonWorker({ app: "diff_fuzz_app", url: urls[0], queues: ["fz"], threads: 4 });
@@ -296,7 +298,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       }
 
       const results = async (url) => {
-        const [state] = (await runPython("diff_fuzz.py", ["dump", url])).map((l) => JSON.parse(l));
+        const [state] = (await runPython("diff_fuzz.py", ["dump", url], { timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
         // Result keys are bare MD5 hex digests (Dramatiq's default keys); the rest is the broker's.
         return Object.fromEntries(Object.entries(state).filter(([k]) => /^[0-9a-f]{32}$/.test(k)));
       };
@@ -304,7 +306,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       assert.deepEqual(Object.keys(jsStored).sort(), Object.keys(pyStored).sort(), `seed ${SEED}: the same result keys`);
       const keys = Object.keys(pyStored);
       assert.equal(keys.length, all.length, "a result per case");
-      const views = (await runPython("diff_fuzz.py", ["view"], { input: keys.map((k) => pyStored[k][1][0]).join("\n") })).map((l) => JSON.parse(l).view);
+      const views = (await runPython("diff_fuzz.py", ["view"], { input: keys.map((k) => pyStored[k][1][0]).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l).view);
       keys.forEach((k, n) => {
         const [kind, [bytes], pttl] = pyStored[k];
         const [jsKind, jsValue, jsPttl] = jsStored[k];
@@ -322,7 +324,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
         const pyReads = (await runPython("diff_fuzz.py", ["read"], { url, input: all.map((c) => {
           const m = Message.decode(c.message);
           return JSON.stringify({ queue_name: m.queueName, actor_name: m.actorName, message_id: m.messageId });
-        }).join("\n") })).map((l) => JSON.parse(l));
+        }).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
         const readClient = db === 0 ? await createClient({ url }).connect() : client;
         const reader = new RedisBackend(readClient);
         for (const [i, c] of all.entries()) {
@@ -489,7 +491,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
     test(`enqueue: the same queues, declarations, bodies and properties as Python's RabbitmqBroker (seed ${SEED}, ${CASES} cases)`, async () => {
       const all = cases(SEED + 3, CASES, { amqp: true });
       const window = [Date.now()];
-      const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, input: all.map(pyLine).join("\n") })).map((l) => JSON.parse(l));
+      const py = (await runPython("diff_fuzz.py", ["enqueue"], { broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, input: all.map(pyLine).join("\n"), timeout: PY_TIMEOUT })).map((l) => JSON.parse(l));
       const pyState = await takeState(all);
       const broker = await RabbitmqBroker.connect(rabbit.url, { logger: quiet });
       const js = [];
@@ -542,7 +544,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
  * `Message.decode` builds anyway: its worker then runs it (`args: "ab"` as `("a", "b")`) or
  * stalls the queue (a consumer or worker thread dies on it and restarts for ever). A message
  * whose `queue_name` is not the queue it was taken from stalls Python's worker (its worker
- * thread dies on a KeyError); ours runs it.
+ * thread dies on a KeyError); ours runs it. A negative `time_limit`: see "Time limits" there.
  */
 function deliberate({ body, py, js }, queue) {
   let dict;
@@ -559,6 +561,10 @@ function deliberate({ body, py, js }, queue) {
   const pyStalls = py.left === "fd";
   if (!typed && js.ran === 0 && js.left === "fd.XQ" && (pyStalls || py.ran > 0 || py.left === "gone")) return "ill-typed field: dead-lettered here";
   if (typed && pyStalls && typeof dict.queue_name === "string" && !/^fd\d+$/.test(dict.queue_name)) return "another queue's name: Python stalls";
+  // "Time limits …": an actor that returns past its limit fails here; Python's timer thread
+  // looks once a second, so a quick actor past a negative limit is never stopped there.
+  const limit = dict.options?.time_limit;
+  if (typed && typeof limit === "number" && limit < 0 && py.ran === 1 && py.left === "gone" && js.ran === 1 && js.left === "fd.XQ") return "past its time limit on return";
   return null;
 }
 
