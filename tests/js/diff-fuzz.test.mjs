@@ -451,7 +451,10 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
           const batch = bodies.slice(from, from + BATCH);
           const py = await decodeOutcomes(batch, async (queues) => {
             const worker = await startPythonWorker({
-              app: "diff_fuzz_app", broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queues, threads: 4,
+              app: "diff_fuzz_app", broker: "rabbitmq", url: rabbit.url, resultsUrl: redis.url, queues,
+              // A thread per body and more: a body whose queue_name is another queue's kills
+              // the worker thread that takes it, and with none left nothing else would run.
+              threads: queues.length + 4,
               env: { FD_QUEUES: String(queues.length) },
             });
             // A Python worker may hang in its shutdown after some bodies (seen once in 1000:
