@@ -1,10 +1,16 @@
-// Randomized differential tests against the real Python Dramatiq 2.2.1: random messages
-// (names, nested values, big integers, float edges, unicode, options, delays) enqueued by
-// Python's broker and by ours, and the Redis state / RabbitMQ messages each leaves compared
-// byte for byte; random results and exceptions stored by Python's worker and by ours, and
-// read back by both. Seeded: FUZZ_SEED=<n> reproduces a run, FUZZ_CASES=<n> sets its size
-// (default 150 per check; `FUZZ_CASES=20000 node --test tests/js/diff-fuzz.test.mjs` is the
-// long run). A failure names the seed and the case.
+// Randomized differential tests against the real Python Dramatiq 2.2.1, each side's output
+// compared byte for byte: random messages (names, nested values, big integers, float edges,
+// unicode, options, delays) re-encoded, and enqueued by Python's RedisBroker and
+// RabbitmqBroker and by ours (the Redis keys, lists, hashes and heartbeats; RabbitMQ's
+// queues, declare arguments, bodies and properties); random pipelines and groups with
+// completion callbacks run by both (the Redis state, barriers included); random results and
+// exceptions stored by Python's worker and by ours, and read back by both; and mutated
+// bodies run by both workers over RabbitMQ, whose outcomes (ran, where the body is left)
+// must match or differ as docs/python-users.md says.
+// Seeded: FUZZ_SEED=<n> reproduces a run, FUZZ_CASES=<n> sets its size (default 150; the
+// pipelines and groups take a third, the decoding FUZZ_DECODE_CASES, default 40, in batches
+// of 50 queues). The long run: FUZZ_CASES=20000 FUZZ_DECODE_CASES=1000 node --test
+// tests/js/diff-fuzz.test.mjs (~30 min). A failure names the seed and the case.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import amqplib from "amqplib";
