@@ -1,7 +1,7 @@
 // Pipelines and groups (Dramatiq's `pipeline` and `group`), reading results under one
 // shared deadline and counting a stored failure as finished (Dramatiq throws there, and
 // counts a nested group that never ran as complete: both bugs are not repeated here).
-import { GroupCompletion, Message, pipeTo } from "../dist/dramatiq_results.js";
+import { GroupCompletion, Message, pipeTo, pipelineRunDelay } from "../dist/dramatiq_results.js";
 import { ResultFailure, ResultMissing } from "./errors.js";
 import { checkOptions } from "./internal/options.js";
 import { sendOn } from "./brokers/broker.js";
@@ -77,12 +77,18 @@ export class Pipeline {
   }
 
   /**
-   * Enqueues the first step (after `delay` ms); returns this pipeline. `enqueued` then
-   * resolves once a network broker has the message (and rejects if it could not).
+   * Enqueues the first step; returns this pipeline. `enqueued` then resolves once a network
+   * broker has the message (and rejects if it could not). The delay is Dramatiq's: the
+   * larger of `delay` and the first step's own `delay` option, and none when that is 0.
    */
   run(options) {
     const { delay } = checkOptions("pipeline.run()", options, { delay: "any" });
-    if (this.messages.length > 0) this.enqueued = settled(sendOn(this.broker, this.messages[0], { delay }));
+    if (this.messages.length > 0) {
+      const first = this.messages[0];
+      // A delay that is no number is left for the broker to refuse, as before.
+      const ms = delay == null || typeof delay === "number" ? pipelineRunDelay(first, delay ?? undefined) : delay;
+      this.enqueued = settled(sendOn(this.broker, first, { delay: ms }));
+    }
     return this;
   }
 

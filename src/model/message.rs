@@ -158,8 +158,9 @@ impl Message {
     /// refuses — a key that is no field of a message (`Message.__init__() got an
     /// unexpected keyword argument`), and a missing `args`, `kwargs` or `options`, which
     /// have no default there. A missing `message_id` is Python's default, a fresh uuid4
-    /// (`fresh_id`, asked only then). What a worker takes off a queue is read this way, so
-    /// a message Python's worker cannot run is not run here either, and one it runs is.
+    /// (`fresh_id`, asked only then), and null `kwargs` or `options`, which Python's worker
+    /// fails on. What a worker takes off a queue is read this way, so a message Python's
+    /// worker cannot run is not run here either, and one it runs is.
     pub fn from_python_dict(
         dict: &Value,
         default_timestamp: i64,
@@ -168,6 +169,13 @@ impl Message {
         if let Value::Dict(entries) = dict {
             if let Some(why) = python_refusal(dict) {
                 return Err(named(dict, why));
+            }
+            // Python builds these, but its worker cannot run them: `**None` fails the actor,
+            // and `"eta" in None` kills the consumer thread, which restarts on it for ever.
+            for field in ["kwargs", "options"] {
+                if dict.get(field) == Some(&Value::Null) {
+                    return Err(named(dict, format!("{field} must be an object")));
+                }
             }
             if dict.get("message_id").is_none() {
                 let mut with_id = entries.clone();
@@ -342,6 +350,17 @@ mod tests {
             assert!(read(text).is_err(), "{field}");
         }
         assert!(read(format!("{{{base}}}").replace("[]", "null")).is_err());
+        // Null kwargs or options: Python builds the message but its worker cannot run it
+        // (`**None` fails the actor; `"eta" in None` kills the consumer thread, for ever).
+        for field in ["kwargs", "options"] {
+            let text = format!("{{{base}}}")
+                .replace(&format!("\"{field}\":{{}}"), &format!("\"{field}\":null"));
+            let err = read(text).unwrap_err();
+            assert_eq!(
+                err.0,
+                format!("{field} must be an object (message_id \"m\")")
+            );
+        }
         // No message_id: Python's default, a fresh one.
         let m = read(format!("{{{base}}}").replace(r#","message_id":"m""#, "")).unwrap();
         assert_eq!(m.message_id, "fresh");

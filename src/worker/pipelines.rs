@@ -44,6 +44,29 @@ pub fn pipes_onward(message: &Message) -> bool {
     option(&message.options, "pipe_target").is_some_and(|t| *t != Value::Null)
 }
 
+/// The delay `pipeline.run(delay)` enqueues the first step with, as Dramatiq 2.2.1's
+/// `max(delay or 0, first.options.get("delay") or 0) or None`: the larger of the run's delay
+/// and the first step's own `delay` option, and none at all when that is 0 (so `run({ delay:
+/// 0 })` goes to the work queue, not the delay queue, and a first step built with a `delay`
+/// option is delayed by it). An option Python cannot compare with 0 (a non-empty string,
+/// list or object) fails its `max`, so the pipeline is not run: an error here too.
+pub fn run_delay(first: &Message, delay: Option<f64>) -> Result<Option<f64>, MessageError> {
+    // Python's `x or 0`: a falsy value (None, 0, False, "", [], {}) is 0.
+    let given = delay.filter(|d| *d != 0.0).unwrap_or(0.0);
+    let own = match option(&first.options, "delay") {
+        Some(v) if v.truthy() => v.as_number().ok_or_else(|| {
+            MessageError(format!(
+                "pipeline of {}: its first step's delay option is not a number",
+                first.message_id
+            ))
+        })?,
+        _ => 0.0,
+    };
+    // `max(a, b)` is `a` unless `b > a` (so a NaN run delay stays, as in Python).
+    let larger = if own > given { own } else { given };
+    Ok((larger != 0.0).then_some(larger))
+}
+
 /// The next step of a pipeline after `message` returned `result`, and the delay to
 /// enqueue it with (its `delay` option); `None` at the end of the chain. `fresh_id` is the
 /// step's id when its dict has none (Python's `Message(**dict)` makes a uuid4).
@@ -169,6 +192,41 @@ mod tests {
                 .unwrap();
             assert_eq!(delay, want, "{given:?}");
         }
+    }
+
+    #[test]
+    fn run_delay_is_pythons_max_of_the_run_and_the_first_steps_option() {
+        let plain = step("a", vec![]);
+        assert_eq!(run_delay(&plain, None).unwrap(), None);
+        assert_eq!(run_delay(&plain, Some(0.0)).unwrap(), None, "0 is no delay");
+        assert_eq!(run_delay(&plain, Some(1.5)).unwrap(), Some(1.5));
+        assert_eq!(
+            run_delay(&plain, Some(-5.0)).unwrap(),
+            None,
+            "max(-5, 0) is 0"
+        );
+        for (own, run, want) in [
+            (Value::Int(1000), None, Some(1000.0)),
+            (Value::Int(1000), Some(0.0), Some(1000.0)),
+            (Value::Int(1000), Some(2000.0), Some(2000.0)),
+            (Value::Int(3000), Some(2000.0), Some(3000.0)),
+            (Value::Float(2.5), None, Some(2.5)),
+            (Value::Bool(true), None, Some(1.0)),
+            (Value::Int(-5), None, None),
+            (Value::Int(0), None, None),
+            (Value::Null, Some(7.0), Some(7.0)),
+            (Value::Str(String::new()), None, None),
+        ] {
+            let mut first = step("a", vec![]);
+            first.set_option("delay", own.clone());
+            assert_eq!(run_delay(&first, run).unwrap(), want, "{own:?} {run:?}");
+        }
+        let mut first = step("a", vec![]);
+        first.set_option("delay", "soon".into());
+        assert!(
+            run_delay(&first, Some(5.0)).is_err(),
+            "Python's max(5, 'soon') raises"
+        );
     }
 
     #[test]

@@ -399,6 +399,27 @@ test("pipelines: results, pipe_ignore, completion and wire form", async () => {
   await worker.stop();
 });
 
+test("pipeline.run(): Dramatiq's delay, the larger of run's and the first step's own delay option, none for 0 (found by diff-fuzz)", () => {
+  const broker = new StubBroker({ logger: recorder() });
+  const seen = [];
+  broker.addMiddleware(new (class extends Middleware {
+    beforeEnqueue(_broker, message, delay) {
+      seen.push([message.queueName, delay ?? null]);
+    }
+  })());
+  const a = actor(() => {}, { broker, actorName: "pd", queueName: "pd" });
+  const run = (first, options) => pipeline([first, a.message()], { broker }).run(options);
+  run(a.message(), { delay: 0 }); // Python: `0 or None`, the work queue
+  run(a.messageWithOptions({ delay: 1000 }));
+  run(a.messageWithOptions({ delay: 1000 }), { delay: 2000 });
+  run(a.messageWithOptions({ delay: 3000 }), { delay: 2000 });
+  run(a.messageWithOptions({ delay: 2.5 }), { delay: 0 });
+  assert.deepEqual(seen, [["pd", null], ["pd.DQ", 1000], ["pd.DQ", 2000], ["pd.DQ", 3000], ["pd.DQ", 2.5]]);
+  // Python's max(0, "soon") raises: nothing is sent.
+  assert.throws(() => run(a.messageWithOptions({ delay: "soon" })), TypeError);
+  assert.equal(seen.length, 5);
+});
+
 test("pipelines: a failed step stops the chain, counts as finished, and timeouts are shared", async () => {
   const { worker } = setup();
   const boom = actor(() => { throw new Error("boom"); }, { actorName: "boom", storeResults: true, maxRetries: 0 });

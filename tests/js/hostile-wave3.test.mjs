@@ -610,7 +610,7 @@ describe("a hostile producer's messages and middleware on a real RabbitMQ", { sk
     const cases = [
       [(b) => (b.message_id = "not-a-uuid"), true], [(b) => (b.actor_name = {}), false], [(b) => (b.queue_name = 5), false],
       [(b) => (b.queue_name = "other"), true], [(b) => (b.args = "s"), false], [(b) => (b.kwargs = [1]), false],
-      [(b) => (b.options = [1]), false], [(b) => (b.options = null), true], [(b) => (b.options.eta = "abc"), true],
+      [(b) => (b.options = [1]), false], [(b) => (b.options = null), false], [(b) => (b.options.eta = "abc"), true],
       [(b) => (b.options.eta = -5), true], [(b) => (b.options.retries = "x"), true], [(b) => (b.options.on_failure = 5), true],
       [(b) => (b.message_timestamp = "x"), false], [(b) => (b.args = ["x".repeat(2 << 20)]), true],
     ];

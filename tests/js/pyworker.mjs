@@ -130,6 +130,9 @@ export function runPython(script, args = [], options = {}) {
         else resolve(stdout.split("\n").filter((l) => l.trim() !== ""));
       },
     );
+    // A script that exits (or is timed out) before reading all its input must fail the
+    // call with its stderr, not crash the test process with an unhandled EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(input ?? "");
   });
 }

@@ -352,7 +352,7 @@ class RabbitmqServer extends Server {
   ctl(...args) {
     const env = { ...this.env, ERL_EPMD_PORT: String(this.epmd.port) };
     return new Promise((resolve, reject) => {
-      execFile("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", env.RABBITMQ_NODENAME, "-q", ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      execFile("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", env.RABBITMQ_NODENAME, "-q", ...args], { env, timeout: 60_000, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
         if (error) reject(new Error(`rabbitmqctl ${args.join(" ")} failed: ${error.message}\n${stderr}`));
         else resolve(stdout);
       });

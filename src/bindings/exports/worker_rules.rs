@@ -582,6 +582,14 @@ pub fn pipe_to(message: &Message, next: &Message) -> Message {
     Message::from_core(pipelines::link_to(message.core(), next.core()))
 }
 
+/// The delay `pipeline.run({ delay })` enqueues `first` with (Dramatiq's rule: the larger of
+/// `delay` and `first`'s own `delay` option, none when 0); a TypeError when that option is
+/// no number.
+#[wasm_bindgen(js_name = pipelineRunDelay)]
+pub fn pipeline_run_delay(first: &Message, delay: Option<f64>) -> Result<Option<f64>, JsValue> {
+    pipelines::run_delay(first.core(), delay).map_err(|e| type_error(&e.to_string()))
+}
+
 /// Whether `message` passes its result to a next pipeline step.
 #[wasm_bindgen(js_name = pipesOnward)]
 pub fn pipes_onward(message: &Message) -> bool {
