@@ -59,9 +59,10 @@ for (const backend of ["stub", "kv", "indexeddb", "redis", "connect-redis"]) {
 
 /** KvBackend cannot be told of a write, so it polls (and so do Redis waits beyond the one
  * its blocking connection serves): results found in the same round come out in the order
- * given rather than the order they finished. Compare those lines as a set. */
+ * given rather than the order they finished. Compare those lines as a set ("browser": see
+ * the Chromium test). */
 function ordered(backend, output) {
-  if (backend !== "kv" && backend !== "redis" && backend !== "connect-redis") return output;
+  if (!["kv", "redis", "connect-redis", "browser"].includes(backend)) return output;
   const lines = output.split("\n");
   const finished = lines.filter((l) => l.startsWith("finished:")).sort();
   return lines.map((l) => (l.startsWith("finished:") ? finished.shift() : l)).join("\n");
@@ -85,7 +86,9 @@ test("in real Chromium, every example prints the same on IndexedDbBackend", { sk
       await page.goto(`${origin}/tests/js/hosts/example.html?example=${file}`);
       const result = await (await page.waitForFunction(() => window.result, null, { timeout: 30_000 })).jsonValue();
       assert.equal(result.error, undefined, file);
-      assert.equal(result.printed.trimEnd(), expected.trimEnd(), file);
+      // The actors finish 60 ms apart; a page on a loaded machine can run its timers that
+      // late, so the finishing order is compared as a set here (the Node runs keep it).
+      assert.equal(ordered("browser", result.printed.trimEnd()), ordered("browser", expected.trimEnd()), file);
       await page.close();
       ran += 1;
     }

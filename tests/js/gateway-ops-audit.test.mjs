@@ -3,6 +3,7 @@
 // same dead letter at once. Each message is requeued once and runs once; every request that
 // did not requeue it says where the message is now (never a 200 "done: 0"), and only the
 // request that moved it leaves an operator's entry in the message's history.
+import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "@hono/node-server";
@@ -702,6 +703,24 @@ test("results in Memcached: a requeued message's previous failure is not its ans
     await backend.storeResult(identity, 42);
     await hand.ack("w1", "mc", rid2);
     assert.deepEqual(await waiting, { status: 200, body: { state: "done", result: { json: "42" } } });
+
+    // The request comes while the requeued message runs, after its new result is stored
+    // (Dramatiq stores before it acks): it looks like the previous run's until the message
+    // leaves the broker, and then it is the answer (it had waited to its timeout).
+    const m2 = dict("mc", "job", [2]);
+    const identity2 = { queueName: "mc", actorName: "job", messageId: m2.message_id };
+    const first = await hand.enqueue(m2);
+    await hand.fetch("w1", "mc");
+    await backend.storeException(identity2, new Error("first run failed"));
+    await hand.nack("w1", "mc", first);
+    await eventually(async () => (await call(`/api/messages/${m2.message_id}`)).body.state === "dead-lettered", 20_000, "dead-lettered");
+    assert.equal((await call(`/api/messages/${m2.message_id}/requeue`, "POST")).status, 200);
+    const second = await hand.fetch("w1", "mc");
+    await backend.storeResult(identity2, 43);
+    const late = call(`/api/messages/${m2.message_id}/result?timeout=8000`);
+    await sleep(500);
+    await hand.ack("w1", "mc", second);
+    assert.deepEqual(await late, { status: 200, body: { state: "done", result: { json: "43" } } });
   } finally {
     await gateway.stop();
     mc.close();

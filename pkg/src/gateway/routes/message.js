@@ -25,6 +25,8 @@ import { MESSAGE_ID } from "./actions.js";
 export const MAX_WAIT_MS = 60_000;
 /** How many queue and actor pairs a lookup of a message never seen tries (one batch read). */
 const MAX_GUESSES = 256;
+/** How often a wait on a requeued message looks its body up again (ms). */
+const RELOOK_MS = 250;
 const ACTOR = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
 
 function readTimeout(c) {
@@ -141,7 +143,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
    * any once the message has left the broker, answers before the timeout. Any other
    * message's stored result is its answer, in progress too: Dramatiq stores a result
    * before it acks the message. */
-  async function awaitResult(c, identity, timeout, state) {
+  async function awaitResult(c, identity, timeout, state, hint = null) {
     const id = identity.messageId;
     const now = await waiter.read(identity);
     const inBroker = (s) => BROKER_STATES.includes(s) && s !== "dead-lettered";
@@ -149,8 +151,35 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     if ((now && !rerun) || timeout === 0) return answer(c, now, state);
     if (waiter.full) return json(c, { error: "too many requests are waiting for results: try again shortly" }, 429);
     const previous = rerun && now ? JSON.stringify(now) : null;
-    const stale = previous === null ? null : (outcome) => JSON.stringify(outcome) === previous && inBroker(poller.records.get(id)?.state ?? state);
-    let outcome = await waiter.wait(identity, timeout, c.req.raw.signal, stale);
+    // Whether the message is still back in the broker: the poller's record of it, or else
+    // where it was last looked up. Without a record (the poller follows messages only while
+    // event streams are open) the state this request found went stale: a requeued message
+    // that ran, stored its new result and was acked kept its request waiting to its timeout.
+    // So while the wait lasts, the message's body is looked up again under its hint (one
+    // HGET-sized read a round), and a message that left the broker is no longer waited on.
+    let where = state;
+    const stillThere = () => {
+      const record = poller.records.get(id);
+      return inBroker(record ? record.state : where);
+    };
+    const stale = previous === null ? null : (outcome) => JSON.stringify(outcome) === previous && stillThere();
+    const waiting = { on: true };
+    if (stale && hint && typeof finder.at === "function") {
+      (async () => {
+        while (waiting.on) {
+          await new Promise((resolve) => setTimeout(resolve, RELOOK_MS));
+          if (!waiting.on) break;
+          const found = await finder.at(hint.queue, hint.rid).catch(() => undefined);
+          if (found !== undefined) where = found && found.message?.message_id === id ? found.state : null;
+        }
+      })();
+    }
+    let outcome;
+    try {
+      outcome = await waiter.wait(identity, timeout, c.req.raw.signal, stale);
+    } finally {
+      waiting.on = false;
+    }
     if (!outcome && !c.req.raw.signal?.aborted) {
       // The deadline fell between two rounds (up to 250 ms apart without keyspace
       // notifications): one last read, so a result stored before the deadline answers 200,
@@ -169,7 +198,8 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const d = await describe(id, "waiting");
     if (d?.incomplete) return json(c, notAmong(d.incomplete), 404);
     if (!d?.identity) return json(c, { error: "not found: the gateway knows no message with this id (GET /api/results/<queue>/<actor>/<id> waits for any)" }, 404);
-    return awaitResult(c, d.identity, timeout, d.state);
+    const rid = d.message?.options?.redis_message_id;
+    return awaitResult(c, d.identity, timeout, d.state, d.queue && typeof rid === "string" ? { queue: d.queue, rid } : null);
   });
 
   app.get("/results/:queue/:actor/:id", async (c) => {
