@@ -120,6 +120,13 @@ export function haystack(message) {
   return `${message.message_id}\n${message.actor_name}\n${args}\n${traceback}`.toLowerCase();
 }
 
+/** Where `record` (a poller record, or a described message: `{ queue, message }`) says its
+ * body is, as `find` takes it: `{ queue, rid }`, or null when it does not say. */
+export function hintOf(record) {
+  const rid = record?.message?.options?.redis_message_id;
+  return record?.queue && typeof rid === "string" ? { queue: record.queue, rid } : null;
+}
+
 /** The 404 of a lookup whose budget ran out before it found the message (see
  * below): not "unknown", but not among the bodies read. */
 export const notAmong = ({ looked }) => ({

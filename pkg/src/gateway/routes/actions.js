@@ -27,7 +27,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { BATCH } from "../redis/actions.js";
 import { isQueueName } from "../redis/broker.js";
-import { notAmong } from "../redis/find.js";
+import { hintOf, notAmong } from "../redis/find.js";
 
 /** How long one bulk request works before it answers `complete: false` (ms). */
 export const BULK_MS = 10_000;
@@ -81,12 +81,6 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     return full;
   }
 
-  const hintOf = (id) => {
-    const r = poller.records.get(id);
-    const rid = r?.message?.options?.redis_message_id;
-    return r?.queue && typeof rid === "string" ? { queue: r.queue, rid } : null;
-  };
-
   const idOf = (c) => {
     const id = c.req.param("id");
     if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
@@ -97,7 +91,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
    * is a refusal of the action, recorded as the others are. */
   async function findFor(action, id) {
     try {
-      return await finder.find(id, hintOf(id));
+      return await finder.find(id, hintOf(poller.records.get(id)));
     } catch (error) {
       if (error instanceof Busy) await audit({ action, messageId: id, matched: 0, done: 0 });
       throw error;

@@ -18,7 +18,7 @@ import { Hono } from "hono";
 import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
-import { notAmong } from "../redis/find.js";
+import { hintOf, notAmong } from "../redis/find.js";
 import { MESSAGE_ID } from "./actions.js";
 
 /** The longest a result request waits (ms). */
@@ -55,10 +55,6 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const id = c.req.param("id");
     if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
     return id;
-  };
-  const hintOf = (record) => {
-    const rid = record?.message?.options?.redis_message_id;
-    return record?.queue && typeof rid === "string" ? { queue: record.queue, rid } : null;
   };
   const keyOf = (identity) => {
     try {
@@ -163,12 +159,12 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
       return inBroker(record ? record.state : where);
     };
     const stale = previous === null ? null : (outcome) => JSON.stringify(outcome) === previous && stillThere();
-    const waiting = { on: true };
+    let waiting = true;
     if (stale && hint && typeof finder.at === "function") {
       (async () => {
-        while (waiting.on) {
+        while (waiting) {
           await new Promise((resolve) => setTimeout(resolve, RELOOK_MS));
-          if (!waiting.on) break;
+          if (!waiting) break;
           const found = await finder.at(hint.queue, hint.rid).catch(() => undefined);
           if (found !== undefined) where = found && found.message?.message_id === id ? found.state : null;
         }
@@ -178,7 +174,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     try {
       outcome = await waiter.wait(identity, timeout, c.req.raw.signal, stale);
     } finally {
-      waiting.on = false;
+      waiting = false;
     }
     if (!outcome && !c.req.raw.signal?.aborted) {
       // The deadline fell between two rounds (up to 250 ms apart without keyspace
@@ -198,8 +194,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
     const d = await describe(id, "waiting");
     if (d?.incomplete) return json(c, notAmong(d.incomplete), 404);
     if (!d?.identity) return json(c, { error: "not found: the gateway knows no message with this id (GET /api/results/<queue>/<actor>/<id> waits for any)" }, 404);
-    const rid = d.message?.options?.redis_message_id;
-    return awaitResult(c, d.identity, timeout, d.state, d.queue && typeof rid === "string" ? { queue: d.queue, rid } : null);
+    return awaitResult(c, d.identity, timeout, d.state, hintOf(d));
   });
 
   app.get("/results/:queue/:actor/:id", async (c) => {
