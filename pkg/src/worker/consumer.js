@@ -21,13 +21,14 @@ export function release(message) {
   }
 }
 
-/** `item`'s message id for a log line; never throws (an actor may have freed its message,
- * and a throw here would end the runner, and the process, with an unhandled rejection). */
-function idOf(item) {
+/** `message`'s id for a log line, or `unreadable` when reading it throws: an actor may have
+ * freed or replaced its message, and a throw here would end the runner (and the process,
+ * with an unhandled rejection) or leave the message unsettled. */
+export function loggedId(message, unreadable = "(freed or replaced by its actor)") {
   try {
-    return item.message.messageId;
+    return message.messageId;
   } catch {
-    return "(freed or replaced by its actor)";
+    return unreadable;
   }
 }
 
@@ -211,7 +212,7 @@ export class Consumer {
       } catch (error) {
         // Not the actor's failure (the worker handles those): keep the runner alive; the
         // broker's own rules bring the message back (requeued, or redelivered).
-        this.broker.logger.error(`Unexpected failure handling message ${idOf(item)}.`, error);
+        this.broker.logger.error(`Unexpected failure handling message ${loggedId(item.message)}.`, error);
       } finally {
         this.busy -= 1;
         this[kReleased]?.(item);

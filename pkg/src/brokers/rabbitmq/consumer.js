@@ -13,7 +13,7 @@ import {
 } from "../../../dist/dramatiq_results.js";
 import { messageOf } from "../../internal/describe.js";
 import { kEnsureQueue, kHandle, kHeld, kNewChannel, kProcess, kReleased } from "../../internal/symbols.js";
-import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
+import { Consumer, loggedId, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 
 /**
@@ -354,14 +354,8 @@ export class RabbitmqConsumer extends Consumer {
   /** Acks (or rejects) a processed delivery on the channel it came on. */
   settle(held, failed, proxy) {
     if (!this.#settleNow(held, failed)) {
-      let messageId;
-      try {
-        messageId = proxy.messageId;
-      } catch {
-        messageId = "(freed or replaced by its actor)";
-      }
       this.broker.logger.warn(
-        `Could not ${failed ? "reject" : "ack"} message ${messageId}: its channel was lost, so RabbitMQ delivers it again.`,
+        `Could not ${failed ? "reject" : "ack"} message ${loggedId(proxy)}: its channel was lost, so RabbitMQ delivers it again.`,
       );
     }
   }

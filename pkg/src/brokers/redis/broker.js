@@ -21,6 +21,7 @@ import {
   kWritesSettled,
 } from "../../internal/symbols.js";
 import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
+import { loggedId } from "../../worker/consumer.js";
 import { RedisConsumer } from "./consumer.js";
 
 /**
@@ -178,12 +179,7 @@ export class RedisBroker extends NetworkBroker {
     const what = deadLetter ? "nack" : "ack";
     // Read once, and safely: an actor may have freed or replaced its message, and a throw
     // here would leave the message unsettled (held until this worker's heartbeat times out).
-    let id;
-    try {
-      id = proxy.messageId;
-    } catch {
-      id = `${held.id} (its message freed or replaced by its actor)`;
-    }
+    const id = loggedId(proxy, `${held.id} (its message freed or replaced by its actor)`);
     await held.consumer.untilAnswered(
       () => (deadLetter ? this[kTransport].nack(held.queue, held.id) : this[kTransport].ack(held.queue, held.id)),
       `Could not ${what} message ${id} on queue ${held.queue}; retrying until the server answers ` +
