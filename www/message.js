@@ -4,6 +4,7 @@
 // For an operator, Requeue (a dead letter) and Delete (a dead-lettered, queued or delayed
 // one). Every string from the deployment is set as text, never as markup.
 import { JSONEncoder } from "dramatiq-results";
+import { confirmFirst } from "./confirm.js";
 import { jsonView } from "./json-view.js";
 
 const el = (tag, cls, text) => {
@@ -61,7 +62,7 @@ export function createMessagePage({ api, role }) {
     await open(id, { keepFeedback: true });
   }
   $("message-requeue").addEventListener("click", () => act("requeue"));
-  $("message-delete").addEventListener("click", () => act("delete"));
+  confirmFirst($("message-delete"), () => "Delete this message? Click again", () => act("delete"));
   $("message-close").addEventListener("click", () => {
     if (location.hash.startsWith("#message=")) history.pushState(null, "", location.pathname + location.search);
     close();

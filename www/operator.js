@@ -5,6 +5,7 @@
 // (./message.js, at `#message=<id>`). The viewer sees no action button; the gateway checks
 // the token on every action anyway. Every string from the deployment is set as text.
 import { REFUSED_TOKEN } from "./deployment.js";
+import { confirmFirst } from "./confirm.js";
 import { createMessagePage } from "./message.js";
 
 const el = (tag, cls, text) => {
@@ -170,7 +171,7 @@ export function createOperatorView({ base, token }) {
     const del = el("button", "danger", "Delete");
     del.type = "button";
     del.dataset.action = "delete";
-    del.addEventListener("click", async () => {
+    confirmFirst(del, () => "Delete this body? Click again", async () => {
       const { status, body } = await api(`/api/queues/${encodeURIComponent(r.queue)}/malformed/${encodeURIComponent(rid)}`, { method: "DELETE", body: {} });
       $("action-feedback").textContent = status === 200 ? `Deleted ${r.messageId}.` : `Not done (${r.messageId}): ${body?.error ?? `HTTP ${status}`}`;
     });
@@ -207,7 +208,7 @@ export function createOperatorView({ base, token }) {
         const del = el("button", "danger", "Delete");
         del.type = "button";
         del.dataset.action = "delete";
-        del.addEventListener("click", () => act("delete"));
+        confirmFirst(del, () => "Delete it? Click again", () => act("delete"));
         box.append(del);
       }
     }

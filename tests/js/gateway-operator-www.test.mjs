@@ -219,7 +219,12 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       await page.evaluate((i) => window.dashboard.deployment.select(i), id);
       await page.locator("#flow-detail:not([hidden])").waitFor();
       assert.match(await page.textContent("#flow-detail"), /cannot read as a Dramatiq message \(not JSON\)/);
-      await page.locator('#flow-detail [data-action="delete"]').click();
+      // A delete asks first: the first click deletes nothing and says how to go on.
+      const del = page.locator('#flow-detail [data-action="delete"]');
+      await del.click();
+      assert.equal(await del.textContent(), "Delete this body? Click again");
+      assert.equal(Number(await client.hExists("dramatiq:hostile.msgs", rid)), 1, "one click deleted nothing");
+      await del.click();
       await page.locator("#action-feedback", { hasText: `Deleted ${id}.` }).waitFor({ timeout: 20_000 });
       assert.equal(Number(await client.hExists("dramatiq:hostile.msgs", rid)), 0);
       assert.equal((await client.lRange("dramatiq:hostile", 0, -1)).includes(rid), false);
@@ -293,6 +298,9 @@ test("the operator's page through a lost race, a gateway restart, a changed toke
     await page.click("#message-requeue");
     await feedback.filter({ hasText: "Not done: not dead-lettered: it is queued" }).waitFor({ timeout: 10_000 });
     await page.locator("#message-requeue").waitFor({ state: "hidden" });
+    await page.click("#message-delete");
+    assert.equal(await page.textContent("#message-delete"), "Delete this message? Click again");
+    assert.equal(await client.lLen("dramatiq:idle"), 1, "one click deleted nothing");
     await page.click("#message-delete");
     await feedback.filter({ hasText: "Deleted." }).waitFor({ timeout: 10_000 });
     assert.equal(await client.lLen("dramatiq:idle"), 0);

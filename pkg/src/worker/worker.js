@@ -97,7 +97,7 @@ export class Worker {
 
   /**
    * Stops taking messages; resolves once those in hand are processed, or once `timeout` ms
-   * passed (Python's `worker.stop(timeout=…)`; default: no limit). Messages still running
+   * passed (Python's `worker.stop(timeout=…)`; default 600 000 ms, as Dramatiq's). Messages still running
    * then are not acked: a warning says so, and the broker delivers them again (Redis after
    * this worker's heartbeat times out, RabbitMQ once their channel closes). On Redis an ack
    * that fails is retried until the server answers (as Python's worker does), and a stop
