@@ -460,7 +460,8 @@ export interface MessageFields {
   kwargs?: Record<string, unknown> | undefined;
   /** Message options, snake_case as on the wire (`eta`, `retries`, …). */
   options?: Record<string, unknown> | undefined;
-  /** Milliseconds since the epoch. Default `Date.now()`. */
+  /** Milliseconds since the epoch. Default `Date.now()`. A fractional number is kept
+   * and written as given (Python keeps a float timestamp too). */
   messageTimestamp?: number | undefined;
 }
 

@@ -381,6 +381,7 @@ mod tests {
             options,
             message_id: "m".into(),
             message_timestamp: 1,
+            float_timestamp: None,
         }
     }
 

@@ -35,6 +35,10 @@ pub struct Message {
     pub message_id: String,
     /// Milliseconds since the Unix epoch when the message was created.
     pub message_timestamp: i64,
+    /// The timestamp as its producer wrote it, when that was a float (`1700000000000.5`,
+    /// `1.7e12`): Python's worker keeps the float and writes it back in a retry or a
+    /// callback's message dict, so [`Message::to_dict`] does too. `None` for an integer.
+    pub float_timestamp: Option<f64>,
 }
 
 /// The most characters of a refused message's `message_id` its error quotes: a hostile
@@ -91,7 +95,10 @@ impl Message {
             ("message_id".into(), Value::Str(self.message_id.clone())),
             (
                 "message_timestamp".into(),
-                Value::Int(self.message_timestamp),
+                match self.float_timestamp {
+                    Some(x) => Value::Float(x),
+                    None => Value::Int(self.message_timestamp),
+                },
             ),
         ])
     }
@@ -129,13 +136,15 @@ impl Message {
             None | Some(Value::Null) => Vec::new(),
             Some(_) => return Err(MessageError("args must be an array".into())),
         };
-        let message_timestamp = match dict.get("message_timestamp") {
-            Some(Value::Int(n)) => *n,
+        let (message_timestamp, float_timestamp) = match dict.get("message_timestamp") {
+            Some(Value::Int(n)) => (*n, None),
             // Python's producer writes an int, but its worker runs a message whose timestamp
             // is any number (a hand-made `Message(message_timestamp=time.time() * 1000)`):
-            // so does ours, to the millisecond, rather than dead-letter it as malformed.
-            Some(Value::Float(x)) if x.is_finite() && x.abs() < 9.2e18 => x.trunc() as i64,
-            None | Some(Value::Null) => default_timestamp,
+            // so does ours, deciding on the millisecond and keeping the float as written.
+            Some(Value::Float(x)) if x.is_finite() && x.abs() < 9.2e18 => {
+                (x.trunc() as i64, Some(*x))
+            }
+            None | Some(Value::Null) => (default_timestamp, None),
             Some(_) => {
                 return Err(MessageError(
                     "message_timestamp must be a number (milliseconds)".into(),
@@ -150,6 +159,7 @@ impl Message {
             options: dict_field("options")?,
             message_id: text("message_id")?,
             message_timestamp,
+            float_timestamp,
         })
     }
 
@@ -274,6 +284,7 @@ mod tests {
             options: vec![],
             message_id: "id".into(),
             message_timestamp: 1700000000000,
+            float_timestamp: None,
         }
     }
 
@@ -378,6 +389,20 @@ mod tests {
         let text = br#"{"queue_name":"q","actor_name":"a","message_id":"m","message_timestamp":1700000000000.5}"#;
         let m = Message::from_dict(&crate::codec::parser::decode(text).unwrap(), 0).unwrap();
         assert_eq!(m.message_timestamp, 1_700_000_000_000);
+        // Written back as read, as Python's `asdict()` keeps the float: a retry or a
+        // callback's message dict carries the same bytes.
+        let again = crate::codec::writer::encode(&m.to_dict());
+        assert!(String::from_utf8(again)
+            .unwrap()
+            .ends_with(r#""message_timestamp":1700000000000.5}"#),);
+        let whole =
+            br#"{"queue_name":"q","actor_name":"a","message_id":"m","message_timestamp":1.7e12}"#;
+        let m = Message::from_dict(&crate::codec::parser::decode(whole).unwrap(), 0).unwrap();
+        let again = String::from_utf8(crate::codec::writer::encode(&m.to_dict())).unwrap();
+        assert!(
+            again.ends_with(r#""message_timestamp":1700000000000.0}"#),
+            "{again}"
+        );
         for bad in [r#""soon""#, "NaN", "1e300", "true"] {
             let text = format!(
                 r#"{{"queue_name":"q","actor_name":"a","message_id":"m","message_timestamp":{bad}}}"#

@@ -82,6 +82,7 @@ pub fn callback_message(
         options: Vec::new(),
         message_id,
         message_timestamp: now_ms,
+        float_timestamp: None,
     }
 }
 
@@ -156,6 +157,7 @@ mod tests {
             options: vec![("retries".into(), Value::Int(1))],
             message_id: "id".into(),
             message_timestamp: 5,
+            float_timestamp: None,
         };
         let m = callback_message("cbq", "cb", &finished, Value::Int(7), "new".into(), 9);
         assert_eq!(

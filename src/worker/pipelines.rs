@@ -125,6 +125,7 @@ mod tests {
             options: vec![],
             message_id: id.into(),
             message_timestamp: 7,
+            float_timestamp: None,
         }
     }
 

@@ -126,6 +126,7 @@ mod tests {
             options: vec![("store_results".into(), true.into())],
             message_id: "id-1".into(),
             message_timestamp: 1_000,
+            float_timestamp: None,
         }
     }
 

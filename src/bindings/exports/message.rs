@@ -124,14 +124,16 @@ fn dict_of(value: &JsValue, what: &str) -> Result<Vec<(String, Value)>, JsValue>
     }
 }
 
-fn timestamp(value: Option<f64>) -> Result<i64, JsValue> {
+/// A `messageTimestamp` from JS: the whole milliseconds decisions use and, for a fractional
+/// number, the float written as given (Python keeps `time.time() * 1000` as a float too).
+fn timestamp(value: Option<f64>) -> Result<(i64, Option<f64>), JsValue> {
     match value {
-        None => Ok(epoch_ms() as i64),
-        Some(ms) if ms.is_finite() && ms.fract() == 0.0 && ms.abs() <= 9_007_199_254_740_991.0 => {
-            Ok(ms as i64)
+        None => Ok((epoch_ms() as i64, None)),
+        Some(ms) if ms.is_finite() && ms.abs() < 9.2e18 => {
+            Ok((ms.trunc() as i64, (ms.fract() != 0.0).then_some(ms)))
         }
         Some(ms) => Err(type_error(&format!(
-            "messageTimestamp must be an integer number of milliseconds, got {}",
+            "messageTimestamp must be a finite number of milliseconds within 64 bits, got {}",
             crate::codec::Plain(ms)
         ))),
     }
@@ -158,6 +160,8 @@ impl Message {
         let fields = options_object(&fields, "Message fields")?;
         let actor_name = opt_string(&fields, "actorName")?
             .ok_or_else(|| type_error("Message needs an actorName"))?;
+        let (message_timestamp, float_timestamp) =
+            timestamp(opt_number(&fields, "messageTimestamp")?)?;
         Ok(Message {
             inner: CoreMessage {
                 queue_name: opt_string(&fields, "queueName")?.unwrap_or_else(|| "default".into()),
@@ -167,7 +171,8 @@ impl Message {
                 options: dict_of(&prop(&fields, "options")?, "options")?,
                 message_id: opt_string(&fields, "messageId")?
                     .unwrap_or_else(|| uuid4(random_bytes())),
-                message_timestamp: timestamp(opt_number(&fields, "messageTimestamp")?)?,
+                message_timestamp,
+                float_timestamp,
             },
         })
     }
@@ -251,7 +256,7 @@ impl Message {
             m.options = dict_of(&options, "options")?;
         }
         if let Some(ts) = opt_number(&changes, "messageTimestamp")? {
-            m.message_timestamp = timestamp(Some(ts))?;
+            (m.message_timestamp, m.float_timestamp) = timestamp(Some(ts))?;
         }
         Ok(Message { inner: m })
     }
@@ -277,7 +282,9 @@ impl Message {
     /// Milliseconds since the epoch when the message was built.
     #[wasm_bindgen(getter, js_name = messageTimestamp)]
     pub fn message_timestamp(&self) -> f64 {
-        self.inner.message_timestamp as f64
+        self.inner
+            .float_timestamp
+            .unwrap_or(self.inner.message_timestamp as f64)
     }
 
     /// Positional arguments (a fresh array each time).

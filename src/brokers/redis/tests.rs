@@ -21,6 +21,7 @@ fn message() -> Message {
         options: vec![],
         message_id: "m-1".into(),
         message_timestamp: 1_700_000_000_000,
+        float_timestamp: None,
     }
 }
 
