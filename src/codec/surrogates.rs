@@ -84,6 +84,32 @@ fn has_stand_in(value: &Value) -> bool {
     }
 }
 
+/// `units` (UTF-16, as a JS string holds them) as a [`String`] with each lone surrogate as
+/// its stand-in, or `None` when there is no lone surrogate to keep or the text already holds
+/// a stand-in (then the caller's plain conversion, U+FFFD, is the answer, as for bytes).
+pub fn text_with_stand_ins(units: &[u16]) -> Option<String> {
+    let mut lone = false;
+    let mut out = String::with_capacity(units.len());
+    for unit in char::decode_utf16(units.iter().copied()) {
+        match unit {
+            Ok(c) if c as u32 >= STAND_IN => return None,
+            Ok(c) => out.push(c),
+            Err(e) => {
+                lone = true;
+                let unit = u32::from(e.unpaired_surrogate());
+                out.push(char::from_u32(STAND_IN + (unit - 0xd800))?);
+            }
+        }
+    }
+    lone.then_some(out)
+}
+
+/// `encoded` (the writer's ASCII output for a value whose strings came from
+/// [`text_with_stand_ins`]) with each stand-in written as Python writes the lone surrogate.
+pub fn write_stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
+    stand_ins_back(encoded)
+}
+
 /// Python's escape for each stand-in's escape pair in `encoded` (the writer's ASCII output).
 fn stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded.len());
@@ -165,6 +191,24 @@ mod tests {
     fn a_text_holding_a_stand_in_keeps_the_plain_path() {
         // U+10F800 itself, as a pair: the lone surrogate next to it becomes U+FFFD, as before.
         assert_eq!(python(r#""\udbfe\udc00\ud800""#), r#""\udbfe\udc00\ufffd""#);
+    }
+
+    #[test]
+    fn a_js_text_keeps_its_lone_surrogates_through_the_writer() {
+        let units: Vec<u16> = "cut "
+            .encode_utf16()
+            .chain([0xd83d, 0x41, 0xdc00])
+            .collect();
+        let marked = text_with_stand_ins(&units).unwrap();
+        let bytes = write_stand_ins_back(encode(&Value::Str(marked)));
+        // Python 3.11: json.dumps("cut \ud83dA\udc00") == '"cut \\ud83dA\\udc00"'
+        assert_eq!(String::from_utf8(bytes).unwrap(), r#""cut \ud83dA\udc00""#);
+        // Well-formed text (a pair included) needs nothing; a stand-in already there
+        // leaves the plain path.
+        let pair: Vec<u16> = "😀".encode_utf16().collect();
+        assert_eq!(text_with_stand_ins(&pair), None);
+        let held: Vec<u16> = "\u{10F800}".encode_utf16().chain([0xd800]).collect();
+        assert_eq!(text_with_stand_ins(&held), None);
     }
 
     #[test]

@@ -69,6 +69,9 @@ const jsErrors = {
       return "QuotaExceeded";
     }
   })("over quota"),
+  // A message cut inside a surrogate pair (`"…😀".slice(0, -1)`): Python reads the same
+  // lone surrogate back, as it would have stored it, not U+FFFD.
+  js_lone_surrogate: new Error("cut \ud83d and \udc00 here"),
 };
 
 let redis;
