@@ -221,6 +221,7 @@ before(async () => {
   writeFileSync(join(dir, "slowstart.mjs"), `await new Promise((r) => setTimeout(r, 4000));\nawait import("./tasks.mjs");\n`);
   writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
   writeFileSync(join(dir, "exported.mjs"), EXPORTED);
+  writeFileSync(join(dir, "notbroker.mjs"), `export const fakebroker = {};\nexport class BrokerHolder {\n  static fakebroker = {};\n}\n`);
   writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
   writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
   writeFileSync(join(dir, "prom_parse.py"), PROM_PARSE_PY);
@@ -423,6 +424,9 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   assert.equal(d.shutdownTimeout, 600_000);
   assert.ok(d.processes >= 1);
   assert.equal(d.watchPolling, false);
+  // argparse's attached forms, as in a unit file written for Python's dramatiq.
+  const attached = parseWorkerArgs([file, "-Qdefault", "-p2", "-t4", "--processes=3"], {});
+  assert.deepEqual([attached.queues, attached.processes, attached.threads], [["default"], 3, 4]);
   const here = fileURLToPath(new URL(".", import.meta.url));
   assert.equal(parseWorkerArgs([file, "--watch", here, "--watch-use-polling"], {}).watchPolling, true);
   assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
@@ -989,6 +993,14 @@ test("Python's module:broker form: the broker an export names (a dotted path too
   const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
   assert.equal(await missing.exited, 2, missing.output);
   assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
+  // Dramatiq's test_cli: an export that is not a broker, at the top or down a dotted path
+  // (Python's "'tests.test_cli:BrokerHolder.fakebroker' is not a Broker."), exit 2.
+  for (const name of ["fakebroker", "BrokerHolder.fakebroker"]) {
+    const fake = await startWorker([], { queue, module: `notbroker.mjs:${name}`, ready: false });
+    assert.equal(await fake.exited, 2, fake.output);
+    assert.match(fake.output, new RegExp(`Could not import the modules: TypeError: "${name.replace(".", "\\.")}" of .*notbroker\\.mjs is not a RedisBroker or RabbitmqBroker`));
+    assert.doesNotMatch(fake.output, /Worker process/, "no worker process started");
+  }
 });
 
 test("--log-file: what actors print goes there too (Python's worker processes send their stdout and stderr to the log), beside the log lines", { skip, timeout: 60_000 }, async () => {

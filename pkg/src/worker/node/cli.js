@@ -101,6 +101,11 @@ export function parseWorkerArgs(argv, env = process.env) {
       while (i + 1 < argv.length && !argv[i + 1].startsWith("-")) queues.push(argv[++i]);
       continue;
     }
+    if (/^-Q[^-]/.test(a)) {
+      // argparse's attached value: `-Qdefault` is the queue "default".
+      queues.push(a.slice(2));
+      continue;
+    }
     if (a.startsWith("--queues=")) {
       queues.push(...a.slice("--queues=".length).split(",").filter(Boolean));
       continue;
