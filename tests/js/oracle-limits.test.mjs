@@ -21,7 +21,7 @@ import {
   StubRateLimiterBackend,
   WindowRateLimiter,
 } from "dramatiq-results";
-import { haveMemcached, haveRedis, startMemcached, startRedis } from "./services.mjs";
+import { haveMemcached, haveRedis, memcachedText, startMemcached, startRedis } from "./services.mjs";
 import { havePython, runPython } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -237,6 +237,28 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
           lanes(new BucketRateLimiter(BACKENDS[name](), key, { limit: 2 }), shape),
         ]);
         bucketCount(name, py + js, `Python ${py} + JS ${js}`);
+      });
+
+      test("a barrier's counter after a create and one arrival is Python's: value, flags, TTL (and the events list's, on Redis)", async () => {
+        const [ours, theirs] = [`${name}-x-item-js`, `${name}-x-item-py`];
+        const barrier = new Barrier(BACKENDS[name](), ours, { ttl: 30_000 });
+        assert.equal(await barrier.create(3), true);
+        assert.equal(await barrier.wait({ block: false }), false);
+        assert.deepEqual(JSON.parse((await runPython("rate_limits.py", ["barrier-create", urlOf[name](), theirs, "3", "30000"])).at(-1)), { created: true });
+        assert.deepEqual(JSON.parse((await runPython("rate_limits.py", ["barrier-wait", urlOf[name](), theirs, "30000", "0", "1000"])).at(-1)), { passed: false });
+        const item = async (key) => {
+          if (name === "redis") {
+            const pttl = await raw.pTTL(key);
+            assert.ok(pttl > 20_000 && pttl <= 30_000, `${key}: PTTL ${pttl}`);
+            return { type: await raw.type(key), value: await raw.get(key), events: await raw.exists(`${key}@events`) };
+          }
+          const [head, value] = (await memcachedText(memcached.port, `mg ${key} f t v`)).split("\r\n");
+          const ttl = Number(/ t(-?\d+)/.exec(head)[1]);
+          assert.ok(ttl > 20 && ttl <= 30, `${key}: TTL ${ttl}`);
+          return { flags: / f(\d+)/.exec(head)[1], value, events: (await memcachedText(memcached.port, `mg ${key}@events v`)).trim() };
+        };
+        assert.deepEqual(await item(ours), await item(theirs));
+        assert.equal((await item(ours)).value, "2");
       });
 
       test("a barrier of 2 JS creates: Python's recreation refused, one party each side, the second clears it", { skip: name === "memcached" && "blocking waits are Redis's only (as Dramatiq's)" }, async () => {
