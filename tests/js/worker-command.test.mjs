@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -1153,6 +1153,43 @@ test("Dramatiq's test_pidfile: a stale PID file is taken over, kept across a rel
   });
   assert.equal(unwritable.status, 4, unwritable.stderr);
   assert.match(unwritable.stderr, /Could not write the PID file .*no-such-dir.*w\.pid: ENOENT/);
+});
+
+// Python's setup_pidfile counts a PID as running only when `os.kill(pid, 0)` succeeds: a
+// PID file left by a reboot that now names another user's process (here PID 1, root's, for
+// a worker run as nobody) is stale, not "a worker already running" that blocks the start.
+test("a PID file naming another user's process (EPERM) is stale, as Python's: the worker starts and takes it over", { skip: (skip || (process.getuid?.() !== 0 && "needs root to run the worker as nobody")), timeout: 60_000 }, async () => {
+  const shared = mkdtempSync(join(tmpdir(), "dramatiq-results-pid-"));
+  chmodSync(shared, 0o777);
+  chmodSync(dir, 0o755);
+  const pidFile = join(shared, "worker.pid");
+  writeFileSync(pidFile, "1");
+  chownSync(pidFile, 65534, 65534);
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "node_modules", ".bin", "dramatiq-results"), "worker", "tasks.mjs", "-p", "1", "-t", "1", "--pid-file", pidFile], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, HOME: shared, QUEUE: "eperm", BROKER: "redis", BROKER_URL: redis.url, RECORD_URL: redis.url },
+  });
+  const reaped = reapOnExit(child.pid);
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  try {
+    for (const end = Date.now() + 30_000; !/Every worker process is ready for action/.test(output); await sleep(50)) {
+      assert.ok(Date.now() < end && child.exitCode === null, `not ready:\n${output}`);
+    }
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(child.pid));
+    process.kill(child.pid, "SIGTERM");
+    assert.equal(await exited, 0, output);
+    assert.equal(existsSync(pidFile), false);
+  } finally {
+    if (groupAlive(child.pid)) await killGroup(child.pid, "SIGKILL");
+    reaped();
+    chmodSync(dir, 0o700);
+    rmSync(shared, { recursive: true, force: true });
+  }
 });
 
 // Dramatiq's test_watch.py: touching a watched file (its mtime alone) reloads the workers;

@@ -347,11 +347,15 @@ function writePidFile(path, logger) {
   }
 }
 
+/** Whether `pid` is a process this user may signal, as Python's `dramatiq` asks (any
+ * `os.kill(pid, 0)` error means stale): a PID file a reboot left behind, now naming another
+ * user's process (EPERM), must not keep the worker from starting. A worker of another
+ * user's holding the file is still safe: its 0644 file cannot be overwritten (exit 4). */
 function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (error) {
-    return error.code === "EPERM";
+  } catch {
+    return false;
   }
 }
