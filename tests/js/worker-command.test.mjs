@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -221,6 +221,7 @@ before(async () => {
   writeFileSync(join(dir, "slowstart.mjs"), `await new Promise((r) => setTimeout(r, 4000));\nawait import("./tasks.mjs");\n`);
   writeFileSync(join(dir, "prom.mjs"), PROM_MJS);
   writeFileSync(join(dir, "exported.mjs"), EXPORTED);
+  writeFileSync(join(dir, "notbroker.mjs"), `export const fakebroker = {};\nexport class BrokerHolder {\n  static fakebroker = {};\n}\n`);
   writeFileSync(join(dir, "prom_app.py"), PROM_APP_PY);
   writeFileSync(join(dir, "prom_send.py"), PROM_SEND_PY);
   writeFileSync(join(dir, "prom_parse.py"), PROM_PARSE_PY);
@@ -241,11 +242,13 @@ let runs = 0;
  * Starts `npx dramatiq-results worker tasks.mjs …args` in the project, its own process
  * group. Resolves once every worker process is ready. Returns `{ output, supervisor
  * (pid), workers() (the worker processes' pids, from their ready lines), brokerIds,
- * until(regex), exited (the exit code), kill() }`.
+ * until(regex), exited (the exit code), kill() }`. `pidFile` names the PID file (default: a
+ * fresh one); `direct` runs node_modules/.bin/dramatiq-results itself, not through npx (as
+ * docs/operators.md's systemd unit does; npx also resets the umask to npm's).
  */
-async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true, env = {} } = {}) {
-  const pidFile = join(dir, `worker-${++runs}.pid`);
-  const child = spawn("npx", ["--offline", "dramatiq-results", "worker", module, "--pid-file", pidFile, ...args], {
+async function startWorker(args, { queue, broker = "redis", brokerUrl = redis.url, module = "tasks.mjs", ready = true, env = {}, pidFile = join(dir, `worker-${++runs}.pid`), direct = false } = {}) {
+  const [command, ...pre] = direct ? [join(dir, "node_modules", ".bin", "dramatiq-results")] : ["npx", "--offline", "dramatiq-results"];
+  const child = spawn(command, [...pre, "worker", module, "--pid-file", pidFile, ...args], {
     cwd: dir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -420,6 +423,12 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   assert.equal(d.threads, 8);
   assert.equal(d.shutdownTimeout, 600_000);
   assert.ok(d.processes >= 1);
+  assert.equal(d.watchPolling, false);
+  // argparse's attached forms, as in a unit file written for Python's dramatiq.
+  const attached = parseWorkerArgs([file, "-Qdefault", "-p2", "-t4", "--processes=3"], {});
+  assert.deepEqual([attached.queues, attached.processes, attached.threads], [["default"], 3, 4]);
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  assert.equal(parseWorkerArgs([file, "--watch", here, "--watch-use-polling"], {}).watchPolling, true);
   assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
 });
 
@@ -791,6 +800,9 @@ test("start-up failures as Python's dramatiq tells them: a PID file holding some
   const bogus = run(["tasks.mjs", "--bogus=1"]);
   assert.equal(bogus.status, 2, bogus.stderr);
   assert.equal(bogus.stderr, "dramatiq-results worker: unknown option --bogus\n(dramatiq-results worker --help lists the options)\n");
+  const pollingOnly = run(["tasks.mjs", "--watch-use-polling"]);
+  assert.equal(pollingOnly.status, 2, pollingOnly.stderr);
+  assert.match(pollingOnly.stderr, /--watch-use-polling needs --watch <dir>/);
   const hostOnly = run(["tasks.mjs", "--metrics-host", "127.0.0.1"]);
   assert.equal(hostOnly.status, 2, hostOnly.stderr);
   assert.match(hostOnly.stderr, /--metrics-host needs --metrics-port/);
@@ -981,6 +993,14 @@ test("Python's module:broker form: the broker an export names (a dotted path too
   const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
   assert.equal(await missing.exited, 2, missing.output);
   assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
+  // Dramatiq's test_cli: an export that is not a broker, at the top or down a dotted path
+  // (Python's "'tests.test_cli:BrokerHolder.fakebroker' is not a Broker."), exit 2.
+  for (const name of ["fakebroker", "BrokerHolder.fakebroker"]) {
+    const fake = await startWorker([], { queue, module: `notbroker.mjs:${name}`, ready: false });
+    assert.equal(await fake.exited, 2, fake.output);
+    assert.match(fake.output, new RegExp(`Could not import the modules: TypeError: "${name.replace(".", "\\.")}" of .*notbroker\\.mjs is not a RedisBroker or RabbitmqBroker`));
+    assert.doesNotMatch(fake.output, /Worker process/, "no worker process started");
+  }
 });
 
 test("--log-file: what actors print goes there too (Python's worker processes send their stdout and stderr to the log), beside the log lines", { skip, timeout: 60_000 }, async () => {
@@ -1089,3 +1109,128 @@ test("npx dramatiq-results --version (and serve --version): the package's versio
     assert.equal(r.stdout, `${version}\n`, args.join(" "));
   }
 });
+
+// Dramatiq's test_pidfile.py (stale PID files scrubbed; a reload keeps the PID file; a clean
+// stop exits 0 and removes it) and Python's setup_pidfile (written -rw-r--r--, whatever the
+// umask; a PID file that cannot be written is exit 4).
+test("Dramatiq's test_pidfile: a stale PID file is taken over, kept across a reload, written 0644 and removed at a clean stop; one that cannot be written is exit 4", { skip, timeout: 60_000 }, async () => {
+  const pidFile = join(dir, "stale.pid");
+  let stale = 999_999;
+  while (groupAlive(stale) || (() => { try { process.kill(stale, 0); return true; } catch { return false; } })()) stale -= 1;
+  // Python chmods its PID file to 0644: neither a umask of 0 nor the stale file's own mode
+  // may leave it world-writable.
+  const umask = process.umask(0);
+  let w;
+  try {
+    writeFileSync(pidFile, String(stale), { mode: 0o666 });
+    w = await startWorker(["-p", "1", "-t", "1"], { queue: "pidfile", pidFile, direct: true });
+  } finally {
+    process.umask(umask);
+  }
+  try {
+    assert.equal(w.supervisor, w.group, "the PID of the process started, as Python's test asserts");
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(w.supervisor));
+    assert.equal(statSync(pidFile).mode & 0o777, 0o644);
+    await until("the worker process's ready line", async () => w.workers().length === 1, 10_000);
+    const [first] = w.workers();
+    const ppid = Number(readFileSync(`/proc/${first}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+    assert.equal(ppid, w.supervisor, "the PID file names the supervisor, the worker processes' parent");
+    process.kill(w.supervisor, "SIGHUP");
+    await w.until(/Restarting the worker processes \(SIGHUP\)/);
+    await until("a new worker process", async () => w.workers().length === 2, 30_000);
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(w.supervisor), "a reload keeps the PID file");
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+    assert.equal(existsSync(pidFile), false, "removed at a clean stop");
+  } finally {
+    await w.kill();
+  }
+  const unwritable = spawnSync("npx", ["--offline", "dramatiq-results", "worker", "tasks.mjs", "-p", "1", "--pid-file", join(dir, "no-such-dir", "w.pid")], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, QUEUE: "pidfile", BROKER_URL: redis.url, RECORD_URL: redis.url },
+  });
+  assert.equal(unwritable.status, 4, unwritable.stderr);
+  assert.match(unwritable.stderr, /Could not write the PID file .*no-such-dir.*w\.pid: ENOENT/);
+});
+
+// Python's setup_pidfile counts a PID as running only when `os.kill(pid, 0)` succeeds: a
+// PID file left by a reboot that now names another user's process (here PID 1, root's, for
+// a worker run as nobody) is stale, not "a worker already running" that blocks the start.
+test("a PID file naming another user's process (EPERM) is stale, as Python's: the worker starts and takes it over", { skip: (skip || (process.getuid?.() !== 0 && "needs root to run the worker as nobody")), timeout: 60_000 }, async () => {
+  const shared = mkdtempSync(join(tmpdir(), "dramatiq-results-pid-"));
+  chmodSync(shared, 0o777);
+  chmodSync(dir, 0o755);
+  const pidFile = join(shared, "worker.pid");
+  writeFileSync(pidFile, "1");
+  chownSync(pidFile, 65534, 65534);
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "node_modules", ".bin", "dramatiq-results"), "worker", "tasks.mjs", "-p", "1", "-t", "1", "--pid-file", pidFile], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, HOME: shared, QUEUE: "eperm", BROKER: "redis", BROKER_URL: redis.url, RECORD_URL: redis.url },
+  });
+  const reaped = reapOnExit(child.pid);
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  try {
+    for (const end = Date.now() + 30_000; !/Every worker process is ready for action/.test(output); await sleep(50)) {
+      assert.ok(Date.now() < end && child.exitCode === null, `not ready:\n${output}`);
+    }
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(child.pid));
+    process.kill(child.pid, "SIGTERM");
+    assert.equal(await exited, 0, output);
+    assert.equal(existsSync(pidFile), false);
+  } finally {
+    if (groupAlive(child.pid)) await killGroup(child.pid, "SIGKILL");
+    reaped();
+    chmodSync(dir, 0o700);
+    rmSync(shared, { recursive: true, force: true });
+  }
+});
+
+// Dramatiq's test_watch.py: touching a watched file (its mtime alone) reloads the workers;
+// opening and reading one does not; and the same with --watch-use-polling (the two at once).
+test("Dramatiq's test_watch, with file events and with --watch-use-polling: a touched file restarts the worker processes, a file read does not", { skip, timeout: 60_000 }, async () => {
+  await Promise.all([false, true].map(watchScenario));
+});
+
+/** One variant of the --watch scenario: its own queue, module and watched folder. */
+async function watchScenario(polling) {
+  const queue = polling ? "watch-poll" : "watch-touch";
+  const list = `versions-${queue}`;
+  const module = `watch-${queue}.mjs`;
+  writeFileSync(join(dir, module), WATCHED.replace('"versions"', JSON.stringify(list)).replace("./watched/version.mjs", `./watched-${queue}/version.mjs`));
+  const watched = join(dir, `watched-${queue}`);
+  mkdirSync(watched, { recursive: true });
+  const file = join(watched, "version.mjs");
+  writeFileSync(file, `export const VERSION = "v1";\n`);
+  await rec.del([list]);
+  const w = await startWorker(["-p", "1", "-t", "1", "--watch", watched, ...(polling ? ["--watch-use-polling"] : [])], { queue, module });
+  const ran = async (tag) => {
+    await pySend(queue, [{ actor_name: "versioned", args: [tag, 0] }]);
+    return until(`${tag} run`, async () => (await rec.lRange(list, 0, -1)).map((s) => JSON.parse(s)).find((r) => r.tag === tag), 15_000);
+  };
+  try {
+    const first = await ran("before");
+    // The content as it was; only the times change (Python's test: Path.touch()).
+    const later = new Date(Date.now() + 2000);
+    utimesSync(file, later, later);
+    await w.until(/Restarting the worker processes \(.*version\.mjs changed\)/, 15_000);
+    await until("a new worker process", async () => w.workers().length === 2, 30_000);
+    const second = await ran("after-touch");
+    assert.notEqual(second.pid, first.pid, "run by the restarted process");
+    readFileSync(file, "utf8");
+    await sleep(polling ? 2500 : 1000);
+    const third = await ran("after-read");
+    assert.equal(third.pid, second.pid, "a read restarts nothing");
+    assert.equal(w.output.match(/Restarting the worker processes/g).length, 1, w.output);
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+}

@@ -15,6 +15,13 @@ tests/js/rate-limits.test.mjs. BACKEND is `redis://host:port` or `memcached://ho
     rate_limits.py bucket BACKEND KEY LIMIT BUCKET_MS ATTEMPTS START_MS
         the same with BucketRateLimiter(limit, bucket), each thread pausing 20 ms between
         attempts (as the JS side does, so the two interleave); prints {"acquired": n}
+    rate_limits.py lanes BACKEND KIND KEY LIMIT PARAM THREADS ROUNDS PER_ROUND ROUND_MS HOLD_MS START_MS RAISE
+        the shape of Dramatiq's own limiter tests (tests/js/oracle-limits.test.mjs): THREADS
+        threads over one limiter of KIND (PARAM is a concurrent limiter's ttl, a window's
+        seconds or a bucket's ms); round r starts at START_MS + r * ROUND_MS (Unix ms), and
+        in it each thread makes PER_ROUND acquisitions in turn, holding each slot HOLD_MS;
+        RAISE 1 uses raise_on_failure (a RateLimitExceeded counts as refused); prints
+        {"acquired": n}
     rate_limits.py barrier-create BACKEND KEY PARTIES TTL     prints {"created": bool}
     rate_limits.py barrier-wait BACKEND KEY TTL BLOCK TIMEOUT
         prints "waiting" (flushed) before it waits, then {"passed": bool}
@@ -148,6 +155,58 @@ def window(backend, key, limit, window_s, attempts, start_ms, bucket_ms=None, pa
     return {"acquired": acquired[0]}
 
 
+def lanes(backend, kind, key, limit, param, threads, rounds, per_round, round_ms, hold_ms, start_ms, raising):
+    from dramatiq.rate_limits import RateLimitExceeded
+
+    if kind == "concurrent":
+        limiter = ConcurrentRateLimiter(backend, key, limit=limit, ttl=param)
+    elif kind == "window":
+        limiter = WindowRateLimiter(backend, key, limit=limit, window=param)
+    elif kind == "bucket":
+        limiter = BucketRateLimiter(backend, key, limit=limit, bucket=param)
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    lock = threading.Lock()
+    acquired = [0]
+
+    def attempt():
+        with limiter.acquire(raise_on_failure=False) as ok:
+            if ok:
+                time.sleep(hold_ms / 1000)
+            return ok
+
+    def count(ok):
+        if ok:
+            with lock:
+                acquired[0] += 1
+
+    def attempt_holding():
+        # raise_on_failure=True: the slot is held inside the with-block, as Dramatiq's test.
+        try:
+            with limiter.acquire():
+                with lock:
+                    acquired[0] += 1
+                time.sleep(hold_ms / 1000)
+        except RateLimitExceeded:
+            pass
+
+    def worker():
+        for r in range(rounds):
+            until(start_ms + r * round_ms)
+            for _ in range(per_round):
+                if raising:
+                    attempt_holding()
+                else:
+                    count(attempt())
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return {"acquired": acquired[0]}
+
+
 def main(argv):
     command, url = argv[0], argv[1]
     backend = backend_of(url)
@@ -162,6 +221,10 @@ def main(argv):
     elif command == "bucket":
         key, limit, bucket_ms, attempts, start = argv[2], *map(int, argv[3:6]), float(argv[6])
         out(window(backend, key, limit, None, attempts, start, bucket_ms=bucket_ms, pause_s=0.02))
+    elif command == "lanes":
+        kind, key = argv[2], argv[3]
+        limit, param, threads, rounds, per_round, round_ms, hold_ms = map(int, argv[4:11])
+        out(lanes(backend, kind, key, limit, param, threads, rounds, per_round, round_ms, hold_ms, float(argv[11]), argv[12] == "1"))
     elif command == "barrier-create":
         barrier = Barrier(backend, argv[2], ttl=int(argv[4]))
         out({"created": barrier.create(int(argv[3]))})

@@ -25,6 +25,8 @@ worker processes, and in each a pool of worker threads the actors run on. As Pyt
       --log-file <path>           append the logs there instead of stderr (and what the
                                   actors print)
       --watch <dir>               restart the worker processes when a file under <dir> changes
+      --watch-use-polling         with --watch: look for changes every second, not through
+                                  the system's file events (network shares, bind mounts)
       --worker-shutdown-timeout <ms>
                                   how long a stop waits for messages in progress
                                   (default 600000, as Python's)
@@ -65,7 +67,6 @@ const PYTHON_ONLY = {
   "--fork-function": "there are no fork processes: run other programs next to the worker",
   "-f": "there are no fork processes: run other programs next to the worker",
   "--worker-fork-timeout": "there are no fork processes: run other programs next to the worker",
-  "--watch-use-polling": "--watch uses the system's file events only",
   "--watch-include": "--watch follows .js, .mjs, .cjs and .json files",
   "-i": "--watch follows .js, .mjs, .cjs and .json files",
   "--watch-exclude": "--watch already skips node_modules and .git",
@@ -100,6 +101,11 @@ export function parseWorkerArgs(argv, env = process.env) {
       while (i + 1 < argv.length && !argv[i + 1].startsWith("-")) queues.push(argv[++i]);
       continue;
     }
+    if (/^-Q[^-]/.test(a)) {
+      // argparse's attached value: `-Qdefault` is the queue "default".
+      queues.push(a.slice(2));
+      continue;
+    }
     if (a.startsWith("--queues=")) {
       queues.push(...a.slice("--queues=".length).split(",").filter(Boolean));
       continue;
@@ -118,6 +124,7 @@ export function parseWorkerArgs(argv, env = process.env) {
         "pid-file": { type: "string" },
         "log-file": { type: "string" },
         watch: { type: "string" },
+        "watch-use-polling": { type: "boolean" },
         "worker-shutdown-timeout": { type: "string" },
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string" },
@@ -151,6 +158,8 @@ export function parseWorkerArgs(argv, env = process.env) {
   if (values.watch !== undefined && !(existsSync(values.watch) && statSync(values.watch).isDirectory())) {
     usageError(`--watch needs a directory: ${values.watch}`);
   }
+  // Python ignores it without --watch; said here, as --metrics-host without a port is.
+  if (values["watch-use-polling"] && values.watch === undefined) usageError("--watch-use-polling needs --watch <dir>");
   const metricsPort = whole("--metrics-port", values["metrics-port"] ?? env.dramatiq_prom_port, 0, 65535);
   // Metrics are on with a port only: a host alone would be silently ignored.
   if (values["metrics-host"] !== undefined && metricsPort === undefined) usageError("--metrics-host needs --metrics-port <port> (or env dramatiq_prom_port)");
@@ -163,6 +172,7 @@ export function parseWorkerArgs(argv, env = process.env) {
     pidFile: values["pid-file"] && resolve(values["pid-file"]),
     logFile: values["log-file"] && resolve(values["log-file"]),
     watch: values.watch && resolve(values.watch),
+    watchPolling: values["watch-use-polling"] ?? false,
     // Dramatiq's worker reads these too (0 or unset: threads × 2 and threads × 1000).
     prefetch: {
       queue: whole("dramatiq_queue_prefetch", env.dramatiq_queue_prefetch || undefined, 0, 65535) ?? 0,

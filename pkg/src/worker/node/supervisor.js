@@ -5,7 +5,7 @@
 // SIGTERM / SIGINT stop gracefully (a second one stops at once), SIGHUP restarts the
 // worker processes (a code reload), as a change under `--watch` does.
 import { fork } from "node:child_process";
-import { appendFileSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { RedisBroker, getBroker, setLogger } from "../../../dist/node.js";
@@ -15,6 +15,7 @@ import prom from "prom-client";
 import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
 import { importModules } from "./modules.js";
+import { watchCode } from "./watch.js";
 
 const ENTRY = new URL("./process.js", import.meta.url);
 
@@ -229,7 +230,7 @@ export async function supervise(config) {
     exitCode = Math.max(exitCode, code);
     if (stopping) return;
     stopping = true;
-    watcher?.close();
+    stopWatching?.();
     logger.info(`Stopping (${why}): sending stop to ${children.size} worker process(es)...`);
     if (children.size === 0) return finish();
     for (const { child } of children) send(child, { type: "stop", why });
@@ -263,16 +264,12 @@ export async function supervise(config) {
   process.on("SIGINT", () => onStopSignal("SIGINT"));
   process.on("SIGHUP", () => reload("SIGHUP"));
 
-  let watcher;
+  let stopWatching;
   if (config.watch) {
     let timer;
-    watcher = watch(config.watch, { recursive: true }, (event, file) => {
-      // Code only, as Python's --watch looks at .py files: a log or PID file written in the
-      // same directory must not restart the processes that write it.
-      if (!file || !/\.(m?js|cjs|json)$/.test(file)) return;
-      if (/(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(file)) return;
+    stopWatching = watchCode(config.watch, { polling: config.watchPolling }, (file) => {
       clearTimeout(timer);
-      timer = setTimeout(() => reload(`${file ?? "a file"} changed`), 300);
+      timer = setTimeout(() => reload(`${file} changed`), 300);
     });
   }
 
@@ -341,6 +338,8 @@ function writePidFile(path, logger) {
       }
     }
     writeFileSync(path, `${process.pid}\n`);
+    // -rw-r--r-- whatever the umask, as Python's `dramatiq` leaves it.
+    chmodSync(path, 0o644);
     return true;
   } catch (error) {
     logger.error(`Could not write the PID file ${path}: ${error.message}`);
@@ -348,11 +347,15 @@ function writePidFile(path, logger) {
   }
 }
 
+/** Whether `pid` is a process this user may signal, as Python's `dramatiq` asks (any
+ * `os.kill(pid, 0)` error means stale): a PID file a reboot left behind, now naming another
+ * user's process (EPERM), must not keep the worker from starting. A worker of another
+ * user's holding the file is still safe: its 0644 file cannot be overwritten (exit 4). */
 function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (error) {
-    return error.code === "EPERM";
+  } catch {
+    return false;
   }
 }
