@@ -403,6 +403,16 @@ describe("test_composition.py: pipelines' and groups' shape", () => {
     assert.deepEqual(pipe.messages[2].options.pipe_target, pipe.messages[3].asDict());
   });
 
+  test("a nested pipeline's steps are taken as they are: a last step's own pipe_target stays, as Python's copy() keeps it", () => {
+    setup(null, { worker: false });
+    const add = actor((x, y) => x + y, { actorName: "add" });
+    const inner = pipeline([add.message(3), add.messageWithOptions({ args: [4] }).copy({ options: { pipe_target: { x: 1 } } })]);
+    const pipe = pipeline([add.message(1), inner]);
+    assert.deepEqual(pipe.messages.map((m) => Object.keys(m.options)), [["pipe_target"], ["pipe_target"], ["pipe_target"]]);
+    assert.deepEqual(pipe.messages[2].options.pipe_target, { x: 1 });
+    assert.equal(pipe.messages[1].options.pipe_target.message_id, pipe.messages[2].messageId);
+  });
+
   test("test_groups_with_completion_callbacks_fail_unless_group_callbacks_is_set_up: run() throws", () => {
     let sent = 0;
     class Count extends Middleware {
@@ -437,6 +447,16 @@ describe("test_messages.py", () => {
     assert.equal(m2.asDict().queue_name, "example");
     assert.equal(m2.messageId, m1.messageId, "a copy keeps the id (namedtuple._replace)");
     assert.equal(m1.queueName, "default", "the original is untouched");
+  });
+
+  test("message.copy(options=…) adds to the options, as Dramatiq 2.2.1's copy does ({**options, **new})", () => {
+    const m = new Message({ actorName: "a", options: { a: 1, pipe_target: { x: 1 }, z: null } });
+    const c = m.copy({ options: { b: 2, a: 3 } });
+    // Python: {'a': 3, 'pipe_target': {'x': 1}, 'z': None, 'b': 2}: replaced keys keep their place.
+    assert.deepEqual(Object.entries(c.options), [["a", 3], ["pipe_target", { x: 1 }], ["z", null], ["b", 2]]);
+    assert.deepEqual(m.options, { a: 1, pipe_target: { x: 1 }, z: null }, "the original is untouched");
+    assert.deepEqual(m.copy({ options: {} }).options, m.options);
+    assert.equal(m.copy({ options: {} }).messageId, m.messageId);
   });
 
   test("test_messageproxy_representation: the message a worker hands over prints as the message does", async () => {
