@@ -118,6 +118,7 @@ const EXPECTED = {
   missing_then_timeout: { missing: { missing: true }, timeout: { timeout: true }, value: { value: 3000 } },
   inferred_backend: { given: { value: 5 }, inferred: { value: 5 } },
   retried: { value: 2 },
+  failure_after_retries: { failure: { str: "actor raised AppError: doomed", type: "AppError", msg: "doomed" } },
   age_limit: {
     first: { failure: { str: "actor raised SkipMessage: Message age limit exceeded", type: "SkipMessage", msg: "Message age limit exceeded" } },
     again: { failure: { str: "actor raised SkipMessage: Message age limit exceeded", type: "SkipMessage", msg: "Message age limit exceeded" } },
@@ -175,6 +176,8 @@ for (const [kind, results] of Object.entries(RESULTS)) {
         return attempts.get(key);
       }, { ...opts, actorName: "flaky", maxRetries: 3, minBackoff: 10, maxBackoff: 20 });
       actor(() => 42, { ...opts, actorName: "too_old", maxAge: 1 });
+      let doomedRuns = 0;
+      actor((msg) => { doomedRuns += 1; throw new AppError(msg); }, { ...opts, actorName: "doomed", maxRetries: 2, minBackoff: 10, maxBackoff: 20 });
       const worker = new Worker(broker, { concurrency: 16 }).start();
       try {
         const env = { url: redis.url, queue, prefix: `oracle-js-${kind}`, env: { RESULTS_URL: results.url(), RESULTS_NAMESPACE: namespace } };
@@ -184,6 +187,7 @@ for (const [kind, results] of Object.entries(RESULTS)) {
         const got = new Map(lines.map((l) => JSON.parse(l)).map((o) => [o.name, o]));
         assert.deepEqual([...got.keys()].sort(), [...SCENARIOS].sort());
         for (const name of SCENARIOS) check(name, got.get(name), kind);
+        assert.equal(doomedRuns, 3, "the first attempt and two retries, then the failure stored");
       } finally {
         await worker.stop();
       }
@@ -203,7 +207,8 @@ for (const [kind, results] of Object.entries(RESULTS)) {
         setBroker(broker);
         const opts = { broker, queueName: queue, storeResults: true };
         const declare = (actorName) => actor(() => {}, { ...opts, actorName });
-        const [add, returnArgs, fail, wait, flaky, tooOld] = ["add", "return_args", "fail", "wait", "flaky", "too_old"].map(declare);
+        const [add, returnArgs, fail, wait, flaky, tooOld, doomed] =
+          ["add", "return_args", "fail", "wait", "flaky", "too_old", "doomed"].map(declare);
         const encoder = new TextEncoder();
         const scenario = {
           store_results: () => outcome(() => backend.getResult(add.send(40, 2), { block: true })),
@@ -227,6 +232,7 @@ for (const [kind, results] of Object.entries(RESULTS)) {
             return { given: await outcome(() => m.getResult({ backend, block: true })), inferred: await outcome(() => m.getResult({ block: true })) };
           },
           retried: () => outcome(() => flaky.send(`k${Date.now()}`).getResult({ block: true, timeout: 10_000 })),
+          failure_after_retries: () => outcome(() => doomed.send("doomed").getResult({ block: true, timeout: 10_000 })),
           async age_limit() {
             const m = tooOld.sendWithOptions({ args: [], kwargs: {}, delay: 2 });
             const first = await outcome(() => backend.getResult(m, { block: true }));
@@ -291,8 +297,26 @@ for (const [kind, results] of Object.entries(RESULTS)) {
           },
         };
         assert.deepEqual(Object.keys(scenario).sort(), [...SCENARIOS].sort());
+        // Beyond Dramatiq's tests: many results as they come (iterResults), and one read of
+        // several (getResults), over what the Python worker stored.
+        const streamed = (async () => {
+          const ms = [wait.message(1200), fail.message("odd"), wait.message(400)];
+          for (const m of ms) broker.send(m);
+          const order = [];
+          for await (const item of backend.iterResults(ms, { timeout: 10_000 })) {
+            order.push(item.error ? `${item.error.exceptionType}: ${item.error.exceptionValue}` : item.value);
+          }
+          const non = await outcome(() => backend.getResults([ms[0], ms[2]], { block: false }));
+          const one = await outcome(() => backend.getResults(ms, { block: true, timeout: 5000 }));
+          return { order, non, one };
+        })();
         const got = await Promise.all(SCENARIOS.map(async (name) => ({ name, ...(await scenario[name]()) })));
         for (const seen of got) check(seen.name, seen, kind);
+        assert.deepEqual(await streamed, {
+          order: ["AppError: odd", 400, 1200],
+          non: { value: [1200, 400] },
+          one: { failure: { str: "actor raised AppError: odd", type: "AppError", msg: "odd" } },
+        });
       } finally {
         await python.stop();
       }

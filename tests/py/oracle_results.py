@@ -80,6 +80,12 @@ def flaky(key):
     return attempts
 
 
+@dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=2, min_backoff=10, max_backoff=20)
+def doomed(msg):
+    """Fails every attempt: its failure is stored once its retries are spent."""
+    raise AppError(msg)
+
+
 @dramatiq.actor(queue_name=QUEUE, store_results=True, max_age=1)
 def too_old():
     return 42
@@ -145,6 +151,10 @@ def s_inferred_backend():
 
 def s_retried():
     return outcome(lambda: flaky.send(f"k{time.time_ns()}").get_result(block=True, timeout=10000))
+
+
+def s_failure_after_retries():
+    return outcome(lambda: doomed.send("doomed").get_result(block=True, timeout=10000))
 
 
 def s_age_limit():
