@@ -58,7 +58,9 @@ export class Pipeline {
     if (!Array.isArray(children) && !(children?.[Symbol.iterator])) throw new TypeError("pipeline needs a list of messages");
     const messages = [];
     for (const child of children) {
-      if (child instanceof Pipeline) messages.push(...child.messages.map(unlink));
+      // A nested pipeline's steps as they are, as Python's `message.copy()` of each: every
+      // step but the outer last is linked again below, and a nested last step has no link.
+      if (child instanceof Pipeline) messages.push(...child.messages);
       else if (child instanceof Message) messages.push(child);
       else throw new TypeError("pipeline children must be Messages or pipelines");
     }
@@ -128,12 +130,6 @@ export class Pipeline {
     const last = this.messages[this.messages.length - 1];
     return last === undefined || finished(backendOf(this, options), last);
   }
-}
-
-/** A copy of a step without its link onward (when a pipeline is nested in another). */
-function unlink(message) {
-  const { pipe_target: _, ...options } = message.options;
-  return message.copy({ options });
 }
 
 /** Builds a pipeline of `children` (Messages and pipelines). */

@@ -520,7 +520,8 @@ export class Message<R = ResultValue> {
   /** On a message a network broker's `send` returned (`actor.send()` on a `RedisBroker`):
    * resolves with it once the broker has it, rejects if the write failed. */
   readonly enqueued?: Promise<Message>;
-  /** A copy with some fields replaced (Python's `message.copy(**fields)`). */
+  /** A copy with some fields replaced (Python's `message.copy(**fields)`); `options` are
+   * added to the message's own (Python's `{**options, **new}`), not put in their place. */
   copy(changes?: Partial<MessageFields>): Message<R>;
   /** Python's `str(message)`: `actor(1, 'x', k=2)`. */
   toString(): string;

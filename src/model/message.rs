@@ -84,6 +84,15 @@ impl Message {
         }
     }
 
+    /// `message.copy(options=new)`'s options: Dramatiq 2.2.1's `{**options, **new}`, so a
+    /// copy adds to the options rather than replacing them; a key already there keeps its
+    /// place with the new value, a new key goes last.
+    pub fn merge_options(&mut self, new: Vec<(String, Value)>) {
+        for (name, value) in new {
+            self.set_option(&name, value);
+        }
+    }
+
     /// `message.asdict()`: the snake_case dict Dramatiq encodes and enqueues.
     pub fn to_dict(&self) -> Value {
         Value::Dict(vec![
@@ -286,6 +295,25 @@ mod tests {
             message_timestamp: 1700000000000,
             float_timestamp: None,
         }
+    }
+
+    #[test]
+    fn merged_options_are_pythons_dict_merge() {
+        let mut m = sample();
+        m.options = vec![("a".into(), Value::Int(1)), ("z".into(), Value::Null)];
+        m.merge_options(vec![
+            ("b".into(), Value::Int(2)),
+            ("a".into(), Value::Int(3)),
+        ]);
+        // {**{'a': 1, 'z': None}, **{'b': 2, 'a': 3}} == {'a': 3, 'z': None, 'b': 2}
+        assert_eq!(
+            m.options,
+            vec![
+                ("a".into(), Value::Int(3)),
+                ("z".into(), Value::Null),
+                ("b".into(), Value::Int(2))
+            ]
+        );
     }
 
     #[test]

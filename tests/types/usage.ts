@@ -249,3 +249,52 @@ export function declareTyped(): void {
   const typed = actor((x: number, y: number) => x + y, { actorName: "typed", broker: new StubBroker() });
   stub.declareActor(typed);
 }
+
+// Dramatiq's tests/test_types.py, in TypeScript: actors declared with or without options, sync
+// or async, or through a subclass of Actor (Python's `actor_class`), keep their argument and
+// result types, on the function, on messages and on results.
+import { Actor as BaseActor, type ActorOptions } from "dramatiq-results";
+class ArgType {
+  readonly arg = true;
+}
+class ReturnType {
+  readonly ret = true;
+}
+class CustomActor<A extends unknown[], R> extends BaseActor<A, R> {}
+export async function oracleTypes(): Promise<void> {
+  const broker = new StubBroker();
+  const withOptions = { queueName: "some_queue", priority: 2, broker, maxAge: 1 } satisfies ActorOptions;
+  const plain = actor((arg: ArgType) => new ReturnType(), { actorName: "actor", broker });
+  const optioned = actor((arg: ArgType) => new ReturnType(), { actorName: "actor_with_options", ...withOptions });
+  const custom = new CustomActor((arg: ArgType) => new ReturnType(), { actorName: "actor_with_custom_actor_class", ...withOptions });
+  const asyncPlain = actor(async (arg: ArgType) => new ReturnType(), { actorName: "async_actor", broker });
+  const asyncOptioned = actor(async (arg: ArgType) => new ReturnType(), { actorName: "async_actor_with_options", ...withOptions });
+  const asyncCustom = new CustomActor(async (arg: ArgType) => new ReturnType(), { actorName: "async_actor_with_custom_actor_class", ...withOptions });
+  // Calling the function itself (Python's `actor(arg)`, typed R there): `fn` is typed as what
+  // a worker may get back from an actor, R or a Promise of it, whichever kind it is.
+  const called: (ReturnType | Promise<ReturnType>)[] = [
+    plain.fn(new ArgType()), optioned.fn(new ArgType()), custom.fn(new ArgType()),
+    asyncPlain.fn(new ArgType()), asyncOptioned.fn(new ArgType()), asyncCustom.fn(new ArgType()),
+  ];
+  // @ts-expect-error the function's argument is an ArgType
+  asyncCustom.fn(new ReturnType());
+  void called;
+  // A message's result is the actor's (awaited) return type, sync or async, subclass or not.
+  const backend = new StubBackend();
+  const results: ReturnType[] = [
+    await backend.getResult(plain.message(new ArgType())),
+    await backend.getResult(optioned.message(new ArgType())),
+    await backend.getResult(custom.message(new ArgType())),
+    await backend.getResult(asyncPlain.message(new ArgType())),
+    await backend.getResult(asyncOptioned.message(new ArgType())),
+    await backend.getResult(asyncCustom.message(new ArgType())),
+  ];
+  const sub: BaseActor<[ArgType], ReturnType> = custom;
+  // @ts-expect-error the argument is an ArgType
+  plain.message(new ReturnType());
+  // @ts-expect-error the argument is an ArgType, for a subclass too
+  custom.send(1);
+  // @ts-expect-error an async actor's result is its awaited value, not a Promise
+  const notPromise: Promise<ReturnType> = await backend.getResult(asyncCustom.message(new ArgType()));
+  void [results, sub, notPromise];
+}

@@ -230,7 +230,8 @@ impl Message {
     }
 
     /// A copy with some fields replaced (`{ messageId, queueName, options, … }`), as
-    /// Python's `message.copy(**fields)`; how to rebuild a message from a known id.
+    /// Python's `message.copy(**fields)`: `options` are added to the message's own, as
+    /// Python merges them. How to rebuild a message from a known id.
     pub fn copy(&self, changes: JsValue) -> Result<Message, JsValue> {
         let changes = options_object(&changes, "changes")?;
         let mut m = self.inner.clone();
@@ -253,7 +254,7 @@ impl Message {
         }
         let options = prop(&changes, "options")?;
         if !is_absent(&options) {
-            m.options = dict_of(&options, "options")?;
+            m.merge_options(dict_of(&options, "options")?);
         }
         if let Some(ts) = opt_number(&changes, "messageTimestamp")? {
             (m.message_timestamp, m.float_timestamp) = timestamp(Some(ts))?;
