@@ -79,6 +79,17 @@ export async function settledBy(promise, deadline) {
   }
 }
 
+/**
+ * Why `message` cannot run in a worker of `broker` (its actor is unknown there, or remote),
+ * or undefined when it can: such a message is dead-lettered with that reason logged.
+ */
+export function refusalOf(broker, message, queueName, actorName = message.actorName) {
+  const actor = broker.actors.get(actorName);
+  if (actor !== undefined && !actor.remote) return undefined;
+  const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
+  return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
+}
+
 /** The warning for a stop whose timeout passed with messages still running. */
 export function stopTimedOut(count, timeout, what) {
   return `Worker stopped after its timeout of ${timeout} ms with ${count} message(s) still running; ` +
@@ -172,10 +183,7 @@ export class Consumer {
    * undefined when it can: such a message is dead-lettered with that reason logged.
    */
   refusal(message, queueName, actorName = message.actorName) {
-    const actor = this.broker.actors.get(actorName);
-    if (actor !== undefined && !actor.remote) return undefined;
-    const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-    return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
+    return refusalOf(this.broker, message, queueName, actorName);
   }
 
   /**
@@ -201,7 +209,8 @@ export class Consumer {
 
   async #runLoop() {
     while (this.running) {
-      const item = this.ready.shift();
+      // A paused worker's runners start nothing until it resumes (or stops).
+      const item = this.worker?.paused ? undefined : this.ready.shift();
       if (item === undefined) {
         await new Promise((resolve) => this.readyWaiters.push(resolve));
         continue;

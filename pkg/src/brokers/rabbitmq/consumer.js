@@ -306,6 +306,7 @@ export class RabbitmqConsumer extends Consumer {
       // now, whatever queue the message came from: the core decides, as for Redis.
       const handled = rabbitmqHandle(message, Date.now());
       if (handled !== undefined) {
+        if (handled.warning !== undefined) this.broker.logger.warn(handled.warning);
         release(message);
         ({ message, eta } = handled);
       }

@@ -206,7 +206,9 @@ export class RedisConsumer extends Consumer {
       q.failing = false;
       this.#heartbeatSent();
       failures = 0;
-      for (const { message, eta, bytes } of got.messages) {
+      for (const { message, eta, bytes, warning } of got.messages) {
+        // Python's worker warns of an eta that is no number (the core replaced it by now).
+        if (warning !== undefined) logger.warn(warning);
         q.held += 1;
         q.bytes += bytes;
         if (eta === undefined) this.addReady({ queue: q, message, bytes });
