@@ -4,7 +4,9 @@
 // Dramatiq's test asserts is the expectation. The same options crossing the wire (set by a
 // Python producer, run by our worker, and the other way) are at the end of this file, over
 // a real Redis and Python Dramatiq.
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleepFor } from "node:timers/promises";
+import { createClient } from "redis";
 import assert from "node:assert/strict";
 import {
   Actor,
@@ -16,13 +18,12 @@ import {
   QueueJoinTimeout,
   QueueNotFound,
   RateLimitExceeded,
-  Retries,
+  RedisBroker,
   Retry,
   Shutdown,
   ShutdownNotifications,
   SkipMessage,
   StubBroker,
-  TimeLimit,
   TimeLimitExceeded,
   Worker,
   WorkerMessage,
@@ -31,6 +32,9 @@ import {
   defaultMiddleware,
 } from "dramatiq-results";
 import { sleep } from "./helpers.mjs";
+import { eventually } from "./broker-helpers.mjs";
+import { haveRedis, startRedis } from "./services.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 
 /** A logger keeping every line with its level (debug included). */
 function logger() {
@@ -784,5 +788,217 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
   });
 });
 
-// Keep the imports used (some are only for the cross-wire half below).
-void [Retries, TimeLimit];
+// --- Across the wire: the same scenarios over a real Redis, sent by Python's producer to our
+// worker and by ours to Python's worker, each run beside the reference (Python to Python).
+
+const skipWire = (!haveRedis && "no redis-server (scripts/setup --services)") ||
+  (!havePython && "no Python Dramatiq in target/venv (scripts/setup --python)") || false;
+
+// Each spec: [actor, args, options, delay]. Tags name the scenario; comments say which
+// Dramatiq test it comes from and what that test asserts.
+const SPECS = [
+  // test_actors_can_be_assigned_message_max_retries[4] / [0]: the message's limit wins.
+  ["flaky", ["maxr4"], { max_retries: 4, min_backoff: 5, max_backoff: 50 }],
+  ["flaky", ["maxr0"], { max_retries: 0, min_backoff: 5, max_backoff: 50 }],
+  // test_actor_messages_can_be_assigned_zero_min_backoff / _max_backoff: 0 is a value.
+  ["flaky_slow", ["minb0"], { min_backoff: 0 }],
+  ["flaky_slow", ["maxb0"], { max_backoff: 0 }],
+  // test_actor_callback_knows_correct_number_of_retries: on_failure after every attempt.
+  ["flaky", ["cbretries"], { max_retries: 3, min_backoff: 5, max_backoff: 20, on_failure: "cb" }],
+  // test_on_retry_exhausted_is_sent / _is_not_sent_for_eventual_success (Retry(delay=1)).
+  ["retry_asker", ["exhausted", 99], { on_retry_exhausted: "cb" }],
+  ["retry_asker", ["eventual", 1], { on_retry_exhausted: "cb" }],
+  // test_actors_can_conditionally_retry: retry_when (an actor option on each side).
+  ["conditional", ["condvalue", false], {}],
+  ["conditional", ["condruntime", true], {}],
+  // test_actor_with_throws_logs_info_and_does_not_retry: failed once, on_failure still sent.
+  ["thrower", ["throws"], { on_failure: "cb" }],
+  // test_actor_messages_can_be_assigned_time_limits: the message's time_limit.
+  ["sleeper", ["timelimit", 3000], { time_limit: 150, on_failure: "cb" }],
+  // test_worker_handles_non_numeric_eta_and_logs_warning / _none_eta.
+  ["record", ["etatext"], { eta: "not-a-number" }],
+  ["record", ["etanull"], { eta: null }],
+  // test_actors_can_delay_messages_independent_of_each_other.
+  ["record", ["delay300"], {}, 300],
+  ["record", ["delay150"], {}, 150],
+];
+
+// What Dramatiq's tests assert, per tag: how many attempts.
+const ATTEMPTS = {
+  maxr4: 5, maxr0: 1, minb0: 4, maxb0: 4, cbretries: 4, exhausted: 3, eventual: 2, condvalue: 1, condruntime: 4,
+  throws: 1, timelimit: 1, etatext: 1, etanull: 1, delay300: 1, delay150: 1,
+};
+
+class RuntimeError extends Error {}
+class ValueError extends Error {}
+class ExpectedError extends Error {}
+
+/** Our worker's side of tests/py/oracle_app.py: the same actors, options and recording. */
+function jsApp(client, namespace, prefix, log) {
+  const broker = new RedisBroker(client, { namespace, logger: log, middleware: [...defaultMiddleware(), new CurrentMessage()] });
+  const attempts = `${prefix}:attempts`;
+  const attempt = (tag) => client.rPush(attempts, tag);
+  const opts = { broker, queueName: "oq" };
+  actor(async (tag) => {
+    await attempt(tag);
+    throw new RuntimeError("failure");
+  }, { ...opts, actorName: "flaky", maxRetries: 99, minBackoff: 5000, maxBackoff: 50_000 });
+  actor(async (tag) => {
+    await attempt(tag);
+    throw new RuntimeError("failure");
+  }, { ...opts, actorName: "flaky_slow", maxRetries: 3, minBackoff: 10_000 });
+  actor(async (tag, failTimes) => {
+    await attempt(tag);
+    if ((await client.incr(`${attempts}:${tag}`)) <= failTimes) throw new Retry("", { delay: 1 });
+  }, { ...opts, actorName: "retry_asker", maxRetries: 2 });
+  actor(async (tag, runtime) => {
+    await attempt(tag);
+    throw runtime ? new RuntimeError("Runtime error") : new ValueError("Value error");
+  }, { ...opts, actorName: "conditional", maxRetries: 0, minBackoff: 5, maxBackoff: 5, retryWhen: (n, e) => n < 3 && e instanceof RuntimeError });
+  actor(async (tag) => {
+    await attempt(tag);
+    throw new ExpectedError("Expected Failure");
+  }, { ...opts, actorName: "thrower", throws: [ExpectedError] });
+  actor(async (tag, ms) => {
+    await attempt(tag);
+    // The attempt's signal stops the sleep at a time limit or a shutdown, as Python's
+    // worker interrupts its thread.
+    await sleepFor(ms, { signal: currentSignal() });
+    await attempt(`${tag}:done`);
+  }, { ...opts, actorName: "sleeper", maxRetries: 0 });
+  actor((tag) => attempt(tag), { ...opts, actorName: "record" });
+  actor("cb", { broker, queueName: "oracle-cb" });
+  return broker;
+}
+
+/** Sends SPECS from JS, as Python's producer does from oracle_app.py. */
+function jsSend(broker) {
+  for (const [name, args, options, delay] of SPECS) broker.getActor(name).sendWithOptions({ args, delay, ...options });
+  return broker;
+}
+
+/** What a run left: attempts per tag (in order), callbacks sent, dead letters. */
+async function outcome(client, namespace, prefix) {
+  const list = await client.lRange(`${prefix}:attempts`, 0, -1);
+  const counts = {};
+  for (const tag of list) counts[tag] = (counts[tag] ?? 0) + 1;
+  const callbacks = (await client.hVals(`${namespace}:oracle-cb.msgs`))
+    .map((body) => JSON.parse(body))
+    .map(({ actor_name, args: [dict, payload] }) => JSON.stringify([actor_name, dict.actor_name, dict.args[0], dict.options.retries ?? null, payload]))
+    .sort();
+  const dead = (await client.zRange(`${namespace}:oq.XQ`, 0, -1)).length;
+  return { list, counts, callbacks, dead };
+}
+
+describe("across the wire, beside Python Dramatiq 2.2.1 (Redis)", { skip: skipWire, timeout: 120_000 }, () => {
+  let server;
+  let client;
+  before(async () => {
+    server = await startRedis();
+    client = createClient({ url: server.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.quit();
+    await server?.stop();
+  });
+
+  /** One run: `producer` sends SPECS, `runner`'s worker runs them; resolves with what it left. */
+  async function run(producer, runner) {
+    const namespace = `${producer}-${runner}`;
+    const prefix = `${namespace}-app`;
+    const env = { url: server.url, namespace, prefix };
+    const log = logger();
+    const sender = jsApp(client, namespace, prefix, log);
+    let stop;
+    if (runner === "py") {
+      const py = await startPythonWorker({ ...env, app: "oracle_app", queues: ["oq"], threads: 4 });
+      stop = async () => {
+        await py.stop();
+        return py.output;
+      };
+    } else {
+      const worker = new Worker(sender, { queues: ["oq"], concurrency: 4 }).start();
+      stop = async () => {
+        await worker.stop();
+        return log.lines.join("\n");
+      };
+    }
+    if (producer === "py") {
+      await runPython("oracle_app.py", ["send", ...SPECS.map(([actor, args, options, delay]) => JSON.stringify({ actor, args, options, delay }))], env);
+    } else {
+      jsSend(sender);
+      await sleep(0);
+    }
+    const expectedCallbacks = 4 + 1 + 1 + 1; // cbretries, exhausted, throws, timelimit
+    await eventually(async () => {
+      const { counts, callbacks } = await outcome(client, namespace, prefix);
+      return Object.entries(ATTEMPTS).every(([tag, n]) => (counts[tag] ?? 0) >= n) && callbacks.length >= expectedCallbacks;
+    }, `${namespace}: every scenario done`, 60_000);
+    // test_shutdown_notifications_are_received / _can_be_ignored: a stop interrupts only the
+    // attempt that asked (notify_shutdown); the other finishes.
+    const shutdown = [["sleeper", ["notified", 5000], { notify_shutdown: true, on_failure: "cb" }], ["sleeper", ["ignoring", 600], { on_failure: "cb" }]];
+    if (producer === "py") await runPython("oracle_app.py", ["send", ...shutdown.map(([actor, args, options]) => JSON.stringify({ actor, args, options }))], env);
+    else for (const [name, args, options] of shutdown) await sender.getActor(name).sendWithOptions({ args, ...options }).enqueued;
+    await eventually(async () => {
+      const { counts } = await outcome(client, namespace, prefix);
+      return counts.notified && counts.ignoring;
+    }, `${namespace}: the shutdown scenario started`);
+    const output = await stop();
+    await sender.close?.();
+    return { ...(await outcome(client, namespace, prefix)), output };
+  }
+
+  test("Dramatiq's retry, callback, time-limit, eta, delay and shutdown scenarios: Python to Python, Python to JS, JS to Python", async () => {
+    const [reference, toJs, fromJs] = await Promise.all([run("py", "py"), run("py", "js"), run("js", "py")]);
+    for (const [name, got] of Object.entries({ reference, toJs, fromJs })) {
+      const what = `${name}\n${got.output.slice(-3000)}`;
+      // What Dramatiq's tests assert.
+      for (const [tag, n] of Object.entries(ATTEMPTS)) assert.equal(got.counts[tag], n, `${what}\n${tag}`);
+      assert.equal(got.counts["timelimit:done"], undefined, what);
+      assert.ok(got.list.indexOf("delay150") < got.list.indexOf("delay300"), what);
+      assert.equal(got.counts["ignoring:done"], 1, what);
+      assert.equal(got.counts["notified:done"], undefined, what);
+      assert.match(got.output, /Invalid eta value for message '[0-9a-f-]{36}': 'not-a-number'\. Setting eta to current_millis\(\)\./, what);
+      // on_failure after every attempt, with retries 1..4; on_retry_exhausted once.
+      assert.deepEqual(
+        got.callbacks.map((c) => JSON.parse(c)).filter(([, actorName, tag]) => tag === "cbretries").map(([, , , retries]) => retries),
+        [1, 2, 3, 4],
+        what,
+      );
+      // And exactly what Python's worker sent.
+      assert.deepEqual(got.callbacks, reference.callbacks, what);
+      assert.equal(got.dead, reference.dead, what);
+    }
+    const types = reference.callbacks.map((c) => JSON.parse(c)[4]?.type).filter(Boolean).sort();
+    assert.deepEqual(types, ["ExpectedError", "RuntimeError", "RuntimeError", "RuntimeError", "RuntimeError", "Shutdown", "TimeLimitExceeded"]);
+  });
+
+  test("test_workers_can_be_paused / test_actors_can_prioritize_work on a RedisBroker, with Python's producer", async () => {
+    const namespace = "prio";
+    const log = logger();
+    const broker = new RedisBroker(client, { namespace, logger: log });
+    const calls = [];
+    actor(() => void calls.push("hi"), { broker, actorName: "hi", queueName: "oq", priority: 0 });
+    actor(() => void calls.push("lo"), { broker, actorName: "lo", queueName: "oq", priority: 10 });
+    actor("record", { broker, queueName: "oq" });
+    const worker = new Worker(broker, { queues: ["oq"], concurrency: 10 });
+    worker.pause();
+    worker.start();
+    // Python's producer sends to actors it knows (oracle_app's record), so the bodies are
+    // its own, then renamed for ours: what a Python producer of `hi` / `lo` would write.
+    const sent = [];
+    for (let i = 0; i < 10; i++) sent.push(broker.getActor("record").message(`lo${i}`), broker.getActor("record").message(`hi${i}`));
+    const dicts = sent.map((m, i) => JSON.stringify({ ...m.asDict(), actor_name: i % 2 ? "hi" : "lo" }));
+    await runPython("produce.py", ["enqueue"], { url: server.url, namespace, input: dicts.join("\n") + "\n" });
+    // Paused: every message fetched (the prefetch of 10 runners is 20, as Python's), none run.
+    await eventually(async () => (await client.lLen(`${namespace}:oq`)) === 0, "all fetched", 10_000);
+    await sleep(100);
+    assert.deepEqual(calls, []);
+    worker.resume();
+    await eventually(() => calls.length === 20, "all ran", 10_000);
+    await worker.stop();
+    await broker.close();
+    assert.deepEqual(calls, [...Array(10).fill("hi"), ...Array(10).fill("lo")]);
+  });
+});

@@ -172,11 +172,19 @@ export class StubBroker extends Broker {
         }
         continue;
       }
+      // The due message of the earliest eta first, as Dramatiq's worker's delay queue
+      // (ordered by eta) gives them.
+      let first = -1;
+      let firstEta = Infinity;
       for (let i = 0; i < queue.messages.length; i++) {
         const eta = messageEta(queue.messages[i]) ?? 0;
-        if (eta <= now) return { message: queue.messages.splice(i, 1)[0], queue: name, due: true };
-        next = Math.min(next, eta);
+        if (eta <= now) {
+          if (first < 0 || eta < firstEta) [first, firstEta] = [i, eta];
+        } else {
+          next = Math.min(next, eta);
+        }
       }
+      if (first >= 0) return { message: queue.messages.splice(first, 1)[0], queue: name, due: true };
     }
     if (best !== undefined) return { message: best.queue.messages.splice(best.i, 1)[0], queue: best.name };
     return { next };

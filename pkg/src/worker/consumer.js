@@ -33,9 +33,11 @@ export function loggedId(message, unreadable = "(freed or replaced by its actor)
 }
 
 /**
- * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
- * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
- * message only while `eta > now`, so a NaN eta is due at once.
+ * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due,
+ * earliest eta first (Dramatiq's worker keeps them in a priority queue by eta, so of two
+ * found due at once the one due first runs first; equal etas keep their order), and those
+ * still held, with `next`, the earliest eta still held. Dramatiq holds a message only while
+ * `eta > now`, so a NaN eta is due at once (and first).
  */
 export function takeDue(items, now) {
   const due = [];
@@ -49,7 +51,13 @@ export function takeDue(items, now) {
       due.push(item);
     }
   }
+  if (due.length > 1) due.sort((a, b) => etaOrder(a.eta) - etaOrder(b.eta));
   return { due, held, next };
+}
+
+/** An eta as a sort key: NaN (due at once) first. */
+function etaOrder(eta) {
+  return Number.isNaN(eta) ? -Infinity : eta;
 }
 
 /**
