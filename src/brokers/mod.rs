@@ -237,7 +237,12 @@ mod tests {
 
     #[test]
     fn only_an_eta_that_is_no_number_is_warned_of() {
-        for quiet in [vec![], vec![("eta".into(), Value::Null)], vec![("eta".into(), 7.into())], vec![("eta".into(), true.into())]] {
+        for quiet in [
+            vec![],
+            vec![("eta".into(), Value::Null)],
+            vec![("eta".into(), 7.into())],
+            vec![("eta".into(), true.into())],
+        ] {
             assert_eq!(invalid_eta_warning(&message(quiet)), None);
         }
         let mut text = message(vec![("eta".into(), "not-a-number".into())]);

@@ -13,7 +13,8 @@ use crate::bindings::drivers::random::random_seed;
 use crate::bindings::js::{range_error, type_error};
 use crate::brokers::rabbitmq::{self as core, AmqpValue, Publish, QueueDeclare, Settle};
 use crate::brokers::{
-    configured_prefetch, delay_queue_prefetch, handle, invalid_eta_warning, queue_prefetch, Handling,
+    configured_prefetch, delay_queue_prefetch, handle, invalid_eta_warning, queue_prefetch,
+    Handling,
 };
 use crate::wait::backoff::Jitter;
 
