@@ -79,6 +79,13 @@ describe("test_actors.py", { concurrency: true }, () => {
     const { broker } = setup({ start: false });
     assert.throws(() => actor(() => {}, { broker, actorName: "a", invalidOption: 32 }));
     assert.throws(() => actor(() => {}, { broker, actorName: "b", queueName: "$2@!@#" }));
+    // Python's rule, `[a-zA-Z_][a-zA-Z0-9._-]*` matched whole.
+    const table = { "1abc": false, _a: true, "a.b-c_d": true, "a b": false, "": false, "a.DQ": true, "ü": false, "a\n": false, "A9.": true, "-a": false, ".a": false };
+    for (const [queueName, valid] of Object.entries(table)) {
+      const declare = () => actor(() => {}, { broker, actorName: `q${JSON.stringify(queueName)}`, queueName });
+      if (valid) declare();
+      else assert.throws(declare, undefined, JSON.stringify(queueName));
+    }
     // Neither failed declaration took the name.
     assert.equal(broker.actors.has("a"), false);
     assert.equal(broker.actors.has("b"), false);
@@ -240,6 +247,14 @@ describe("test_actors.py", { concurrency: true }, () => {
     await worker.join();
     await worker.stop();
     assert.deepEqual(calls, [1]);
+    // A paused worker stops (its runners wake to see it), leaving what it did not start.
+    const paused = new Worker(broker, { concurrency: 2 }).start();
+    paused.pause();
+    track.send();
+    await paused.stop({ timeout: 5000 });
+    assert.deepEqual(calls, [1]);
+    assert.equal(paused.paused, true);
+    broker.flushAll();
   });
 
   test("test_actors_can_prioritize_work: a resumed worker holding 20 runs priority 0 before 10", async () => {
