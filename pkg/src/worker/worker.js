@@ -1,7 +1,7 @@
 // The worker (Dramatiq's `Worker`): takes messages off a broker's queues and runs their
 // actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
 // when and as Dramatiq stores them.
-import { missingResultsWarning, pipesOnward, rabbitmqHandle, undelayMessage } from "../../dist/dramatiq_results.js";
+import { handleEta, missingResultsWarning, pipesOnward, undelayMessage } from "../../dist/dramatiq_results.js";
 import { exceptionInfo } from "../../dist/errors.js";
 import { ActorNotFound, RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
@@ -200,7 +200,7 @@ export class Worker {
           // Dramatiq's worker reads an `eta` on any message it receives (the core decides):
           // `null` is dropped, one that is no number is warned of and replaced by now, and
           // a message with one waits for it on the delay queue.
-          const handled = rabbitmqHandle(taken.message, Date.now());
+          const handled = handleEta(taken.message, Date.now());
           if (handled?.warning !== undefined) this.broker.logger.warn(handled.warning);
           const proxy = new WorkerMessage(handled?.message ?? taken.message);
           const refusal = refusalOf(this.broker, proxy, taken.queue, proxy.actorName);
