@@ -1259,7 +1259,8 @@ export class Worker {
   /** Starts consuming; returns the worker. */
   start(): this;
   /** Pauses it (Python's `Worker.pause()`): no message starts until `resume()`; those
-   * running finish, and a network broker's consumer goes on fetching up to its prefetch. */
+   * running finish. On Redis it fetches no more (heartbeating on); on RabbitMQ its channels
+   * hold what is delivered, up to the prefetch. Resumed, what it holds runs by priority. */
   pause(): void;
   /** Resumes a paused worker (Python's `Worker.resume()`). */
   resume(): void;

@@ -1006,10 +1006,14 @@ describe("across the wire, beside Python Dramatiq 2.2.1 (Redis)", { skip: skipWi
     for (let i = 0; i < 10; i++) sent.push(broker.getActor("record").message(`lo${i}`), broker.getActor("record").message(`hi${i}`));
     const dicts = sent.map((m, i) => JSON.stringify({ ...m.asDict(), actor_name: i % 2 ? "hi" : "lo" }));
     await runPython("produce.py", ["enqueue"], { url: server.url, namespace, input: dicts.join("\n") + "\n" });
-    // Paused: every message fetched (the prefetch of 10 runners is 20, as Python's), none run.
-    await eventually(async () => (await client.lLen(`${namespace}:oq`)) === 0, "all fetched", 10_000);
-    await sleep(100);
+    // Paused: none fetched (Python's paused consumer fetches no more), none run; the
+    // worker heartbeats on.
+    await sleep(300);
     assert.deepEqual(calls, []);
+    assert.equal(await client.lLen(`${namespace}:oq`), 20);
+    assert.equal(await client.sCard(`${namespace}:__acks__.${broker.brokerId}.oq`), 0);
+    // Resumed: one fetch takes the 20 (the prefetch of 10 runners, as Python's), which run
+    // by priority.
     worker.resume();
     await eventually(() => calls.length === 20, "all ran", 10_000);
     await worker.stop();

@@ -168,6 +168,11 @@ export class Consumer {
       .catch((error) => this.broker.logger.error(`Unexpected failure in beforeDelayMessage of message ${messageId}.`, error));
   }
 
+  /** The worker resumed after a pause: its runners take ready messages again. */
+  resumed() {
+    this.wakeRunners();
+  }
+
   /** Wakes the idle runners (messages are ready, or the consumer stops). */
   wakeRunners() {
     for (const w of this.readyWaiters.splice(0)) w();

@@ -99,9 +99,10 @@ export class Worker {
 
   /**
    * Pauses the worker (Python's `Worker.pause()`): no message starts running until
-   * `resume()`; those running finish. A network broker's consumer goes on fetching up to its
-   * prefetch, as Python's consumer threads do, so a resumed worker starts with the
-   * highest-priority messages it holds.
+   * `resume()`; those running finish. As Python's paused consumers, a `RedisBroker`'s
+   * fetches no more messages (it goes on heartbeating, so what it holds stays its own) and
+   * a `RabbitmqBroker`'s channels hold what RabbitMQ delivers, up to the prefetch. Once
+   * resumed, the messages held run highest priority first.
    */
   pause() {
     this.#paused = true;
@@ -120,7 +121,7 @@ export class Worker {
 
   #wakePaused() {
     for (const wake of this.#resumers.splice(0)) wake();
-    this.#consumer?.wakeRunners();
+    this.#consumer?.resumed();
   }
 
   /**
