@@ -587,16 +587,22 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
     test(`test_actor_with_throws_logs_info_and_does_not_retry[${label}]`, async () => {
       const { broker, worker, log } = setup();
       let attempts = 0;
+      const exhausted = [];
+      actor((...a) => void exhausted.push(a), { broker, actorName: "exhausted" });
       const work = actor(
         () => {
           attempts += 1;
           if (attempts === 1) throw new Thrown("Expected Failure");
         },
-        { broker, actorName: "do_work", throws },
+        // Python's Retries returns before its retry count and on_retry_exhausted for these.
+        { broker, actorName: "do_work", throws, onRetryExhausted: "exhausted" },
       );
       const sent = work.send();
       await broker.join("default", { failFast: false });
       await worker.stop();
+      assert.deepEqual(exhausted, []);
+      assert.equal(broker.deadLetters.length, 1);
+      assert.equal(broker.deadLetters[0].options.retries, undefined);
       assert.deepEqual([...log.at("error"), ...log.at("warn")], []);
       const info = log.at("info");
       assert.ok(info.some((l) => l.startsWith(`info Failed to process message `) && l.includes("with expected exception")), info.join("\n"));
