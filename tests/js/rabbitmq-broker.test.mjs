@@ -544,11 +544,13 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
       dicts.push(dict("record", { eta: "not-a-number" }));
       await runPython("produce.py", ["enqueue"], { ...conn("paused"), input: dicts.map((d) => JSON.stringify(d) + "\n").join("") });
       // Paused: every message delivered (the prefetch of 10 runners is 20, as Python's), none run.
-      const ch = await admin.createChannel();
+      // A connection of its own: an earlier test restarts the server under `admin`'s.
+      const look = await amqplib.connect(rabbit.url);
       try {
+        const ch = await look.createChannel();
         await eventually(async () => (await ch.checkQueue("paused")).messageCount === 0, "all delivered", 10_000);
       } finally {
-        await ch.close();
+        await look.close();
       }
       await sleep(200);
       assert.deepEqual(calls, []);
