@@ -86,7 +86,7 @@ export class Actor {
     this.actorName = this[kSpec].actorName;
     /** The actor's queue. */
     this.queueName = queueName;
-    /** The priority (kept for Dramatiq's API; the stub broker does not reorder). */
+    /** Lower runs first among the messages a worker holds (what it prefetched), on every broker. */
     this.priority = priority;
     /** The actor's options, snake_case, functions included (`retry_when`, `throws`). */
     this.options = snakeKeys(options);

@@ -1259,6 +1259,14 @@ export class Worker {
   readonly queues: Set<string> | undefined;
   /** Starts consuming; returns the worker. */
   start(): this;
+  /** Pauses it (Python's `Worker.pause()`): no message starts until `resume()`; those
+   * running finish. On Redis it fetches no more (heartbeating on); on RabbitMQ its channels
+   * hold what is delivered, up to the prefetch. Resumed, what it holds runs by priority. */
+  pause(): void;
+  /** Resumes a paused worker (Python's `Worker.resume()`). */
+  resume(): void;
+  /** Whether it is paused. */
+  readonly paused: boolean;
   /** Resolves once the messages in hand are processed and acked, or after `timeout` ms
    * (default 600 000, Dramatiq's; `Infinity` for no limit; those still running then are
    * delivered again, unacked). On Redis a failed ack is retried until the server answers,

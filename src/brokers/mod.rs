@@ -141,6 +141,21 @@ pub fn handle(message: &mut Message, now_ms: i64) -> Handling {
     Handling::Delay { eta_ms: eta }
 }
 
+/// The warning Dramatiq's worker logs for an `eta` that is not a number (before replacing
+/// it by now, as [`handle`] does), or `None` when there is nothing to warn of (no `eta`,
+/// `null`, or a number: Python's `isinstance(eta, (int, float))`, booleans included).
+/// Read it before [`handle`], which replaces the value.
+pub fn invalid_eta_warning(message: &Message) -> Option<String> {
+    match message.option("eta")? {
+        Value::Null | Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::BigInt(_) => None,
+        other => Some(format!(
+            "Invalid eta value for message {}: {}. Setting eta to current_millis().",
+            crate::codec::py_repr::py_repr(&Value::Str(message.message_id.clone())),
+            crate::codec::py_repr::py_repr(other),
+        )),
+    }
+}
+
 /// Whether a held message is due: Dramatiq keeps holding only while `eta > now`. (A NaN
 /// eta compares false, so it is due at once, as in Python.)
 pub fn is_due(eta_ms: f64, now_ms: i64) -> bool {
@@ -218,6 +233,26 @@ mod tests {
 
         let mut flag = message(vec![("eta".into(), true.into())]);
         assert_eq!(handle(&mut flag, 5), Handling::Delay { eta_ms: 1.0 });
+    }
+
+    #[test]
+    fn only_an_eta_that_is_no_number_is_warned_of() {
+        for quiet in [
+            vec![],
+            vec![("eta".into(), Value::Null)],
+            vec![("eta".into(), 7.into())],
+            vec![("eta".into(), true.into())],
+        ] {
+            assert_eq!(invalid_eta_warning(&message(quiet)), None);
+        }
+        let mut text = message(vec![("eta".into(), "not-a-number".into())]);
+        text.message_id = "m-1".into();
+        assert_eq!(
+            invalid_eta_warning(&text).as_deref(),
+            Some("Invalid eta value for message 'm-1': 'not-a-number'. Setting eta to current_millis().")
+        );
+        let list = message(vec![("eta".into(), Value::List(vec![1.into()]))]);
+        assert!(invalid_eta_warning(&list).is_some_and(|w| w.contains(": [1]. ")));
     }
 
     #[test]

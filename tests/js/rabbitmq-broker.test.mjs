@@ -526,6 +526,44 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     assert.ok(order.indexOf("high") < order.indexOf("low"), order.join(" "));
   });
 
+  test("Dramatiq's test_workers_can_be_paused, test_actors_can_prioritize_work and test_worker_handles_non_numeric_eta, Python's producer to a paused JS worker", { timeout: 60_000 }, async () => {
+    const log = recordingLogger();
+    const broker = await open({ logger: log });
+    const calls = [];
+    const opts = { broker, queueName: "paused" };
+    actor(() => void calls.push("hi"), { ...opts, actorName: "hi", priority: 0 });
+    actor(() => void calls.push("lo"), { ...opts, actorName: "lo", priority: 10 });
+    actor(() => void calls.push("eta"), { ...opts, actorName: "record" });
+    const worker = new Worker(broker, { queues: ["paused"], concurrency: 10 });
+    worker.pause();
+    worker.start();
+    try {
+      const dict = (actor_name, options = {}) => ({ queue_name: "paused", actor_name, args: [], kwargs: {}, options });
+      const dicts = [];
+      for (let i = 0; i < 9; i++) dicts.push(dict("lo"), dict("hi"));
+      dicts.push(dict("record", { eta: "not-a-number" }));
+      await runPython("produce.py", ["enqueue"], { ...conn("paused"), input: dicts.map((d) => JSON.stringify(d) + "\n").join("") });
+      // Paused: every message delivered (the prefetch of 10 runners is 20, as Python's), none run.
+      // A connection of its own: an earlier test restarts the server under `admin`'s.
+      const look = await amqplib.connect(rabbit.url);
+      try {
+        const ch = await look.createChannel();
+        await eventually(async () => (await ch.checkQueue("paused")).messageCount === 0, "all delivered", 10_000);
+      } finally {
+        await look.close();
+      }
+      await sleep(200);
+      assert.deepEqual(calls, []);
+      assert.equal(worker.paused, true);
+      worker.resume();
+      await eventually(() => calls.length === 19, "all ran", 10_000);
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(calls.filter((c) => c !== "eta"), [...Array(9).fill("hi"), ...Array(9).fill("lo")]);
+    assert.ok(log.lines.some((l) => /^warn Invalid eta value for message '[0-9a-f-]{36}': 'not-a-number'\. Setting eta to current_millis\(\)\.$/.test(l)), log.lines.join("\n"));
+  });
+
   test("connection errors: a closed broker refuses, a lost connection is reopened", async () => {
     const broker = await open();
     const first = await broker.connection();

@@ -53,6 +53,15 @@ actor(async (tag) => {
   return tag;
 }, { actorName: "quick", queueName, storeResults: true });
 
+// Synchronous, and asks to hear of a shutdown (Dramatiq's test_shutdown_notifications_are_
+// received): a stop ends its thread, and the attempt fails with Shutdown.
+actor((ms) => {
+  appendFileSync("stoppable.log", \`\${Date.now()}\\n\`);
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+  return ms;
+}, { actorName: "stoppable", queueName, notifyShutdown: true, maxRetries: 0, storeResults: true });
+
 actor((x, y) => x + y, { actorName: "add", queueName, storeResults: true });
 actor((text) => {
   console.log(text);
@@ -624,6 +633,34 @@ test("a 4 s synchronous actor with a 1 s limit: quick actors keep finishing, it 
     for (const name of ["dramatiq_message_retries_total", "dramatiq_delayed_messages_inprogress"]) assert.match(text, new RegExp(`# TYPE ${name} `));
     process.kill(w.supervisor, "SIGTERM");
     assert.equal(await w.exited, 0, w.output);
+  } finally {
+    await w.kill();
+  }
+});
+
+test("Dramatiq's test_shutdown_notifications_are_received / _can_be_ignored on worker threads: SIGTERM stops the synchronous actor that asked (Shutdown, stored as Python reads it); those that did not finish, one under its message's time limit", { skip, timeout: 60_000 }, async () => {
+  const queue = "notify";
+  const w = await startWorker(["-p", "1", "-t", "3"], { queue });
+  try {
+    for (const f of ["spin.log", "stoppable.log"]) rmSync(join(dir, f), { force: true });
+    const sent = await pySend(queue, [
+      { actor_name: "stoppable", args: [20_000] },
+      { actor_name: "spin", args: [800] },
+      // test_actor_messages_can_be_assigned_time_limits, the other way: the message's limit
+      // (3 s) over the actor's (1 s), so a 2 s spin finishes.
+      { actor_name: "spin", args: [2000], options: { time_limit: 3000 } },
+    ]);
+    const spins = () => (existsSync(join(dir, "spin.log")) ? readFileSync(join(dir, "spin.log"), "utf8").trim().split("\n").length : 0);
+    await until("all three started", async () => spins() === 2 && existsSync(join(dir, "stoppable.log")), 15_000);
+    const stoppedAt = Date.now();
+    process.kill(w.supervisor, "SIGTERM");
+    assert.equal(await w.exited, 0, w.output);
+    assert.ok(Date.now() - stoppedAt < 15_000, "the 20 s actor did not hold the stop");
+    const results = (await runPython("produce.py", ["results", "--timeout", "10000"], { url: redis.url, queue, input: sent.join("\n") + "\n" })).map((l) => JSON.parse(l));
+    assert.equal(results[0].failure?.type, "Shutdown", JSON.stringify(results[0]));
+    assert.deepEqual(results[1], { value: 800 }, w.output);
+    assert.deepEqual(results[2], { value: 2000 }, w.output);
+    assert.match(w.output, /was stopped running stoppable \(Shutdown\)/);
   } finally {
     await w.kill();
   }

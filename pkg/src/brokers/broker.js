@@ -68,6 +68,14 @@ export class Broker {
     if (!(middleware instanceof Middleware) && typeof middleware !== "object") {
       throw new TypeError("middleware must be a Middleware object");
     }
+    // Python asserts this: which of the two to honour would be a guess.
+    if (before !== undefined && after !== undefined) throw new TypeError("addMiddleware(): give either before or after, not both");
+    // Allowed, as in Python, but a second one of a kind (Python's `isinstance(existing,
+    // type(new))`) is seldom what was meant. Plain objects are no kind.
+    const kind = readSafely(middleware, "constructor");
+    if (typeof kind === "function" && kind !== Object && this.middleware.some((m) => isInstance(m, kind))) {
+      this.logger.warn(`You're adding a middleware of the same type twice: ${readSafely(kind, "name")}. It may have unexpected results.`);
+    }
     const anchor = before ?? after;
     if (anchor !== undefined) {
       const i = this.middleware.findIndex((m) => m instanceof anchor);

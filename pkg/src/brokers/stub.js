@@ -22,6 +22,11 @@ export class StubBroker extends Broker {
   #queues = new Map();
   #listeners = new Set();
   #deadByQueue = new Map();
+  // Whether any actor has a priority other than 0 (only then does a take compare them), and
+  // the order messages were enqueued in (equal priorities run in it).
+  #prioritized = false;
+  #order = new WeakMap();
+  #enqueued = 0;
 
   constructor(options) {
     const checked = checkOptions("new StubBroker()", options, {
@@ -35,6 +40,12 @@ export class StubBroker extends Broker {
     this.deadLetters = [];
     /** `join`'s `failFast` when it is not given (Dramatiq's `fail_fast_default`, default true). */
     this.failFastDefault = failFastDefault;
+  }
+
+  /** Registers `actor` (see `Broker.declareActor`). */
+  declareActor(actor) {
+    super.declareActor(actor);
+    if (actor.priority !== 0) this.#prioritized = true;
   }
 
   /** Declares a queue (and its delay queue). */
@@ -65,6 +76,7 @@ export class StubBroker extends Broker {
     emitBeforeEnqueue(this, message, delay);
     rememberBroker(message, this);
     queue.messages.push(message);
+    if (this.#prioritized) this.#order.set(message, this.#enqueued++);
     queue.unfinished += 1;
     // Enqueued now: a hook that throws is logged, never a failed send of a message sent.
     this[kAfterEnqueue](message, delay);
@@ -133,22 +145,48 @@ export class StubBroker extends Broker {
 
   // --- for workers -------------------------------------------------------------------
 
-  /** Takes the next ready message of `queues` (all when undefined): due delayed ones first. */
-  [kTake](queues) {
+  /**
+   * Takes the next ready message of `queues` (all when undefined): due delayed ones first.
+   * When actors have priorities, the first `window` messages of each queue (what a Python
+   * worker would have prefetched) are compared, and the one of the lowest priority number,
+   * earliest enqueued among equals, is taken: Dramatiq's worker runs its prefetched
+   * messages in that order.
+   */
+  [kTake](queues, window = 1) {
     const now = Date.now();
     let next = Infinity;
+    let best;
     for (const [name, queue] of this.#queues) {
       if (queues && !queues.has(canonicalQueueName(name))) continue;
       if (!name.endsWith(".DQ")) {
-        if (queue.messages.length > 0) return { message: queue.messages.shift(), queue: name };
+        if (queue.messages.length === 0) continue;
+        if (!this.#prioritized) return { message: queue.messages.shift(), queue: name };
+        const end = Math.min(queue.messages.length, window);
+        for (let i = 0; i < end; i++) {
+          const message = queue.messages[i];
+          const priority = this.actors.get(message.actorName)?.priority;
+          const rank = [typeof priority === "number" ? priority : 0, this.#order.get(message) ?? -1];
+          if (best === undefined || rank[0] < best.rank[0] || (rank[0] === best.rank[0] && rank[1] < best.rank[1])) {
+            best = { rank, queue, name, i };
+          }
+        }
         continue;
       }
+      // The due message of the earliest eta first, as Dramatiq's worker's delay queue
+      // (ordered by eta) gives them.
+      let first = -1;
+      let firstEta = Infinity;
       for (let i = 0; i < queue.messages.length; i++) {
         const eta = messageEta(queue.messages[i]) ?? 0;
-        if (eta <= now) return { message: queue.messages.splice(i, 1)[0], queue: name, due: true };
-        next = Math.min(next, eta);
+        if (eta <= now) {
+          if (first < 0 || eta < firstEta) [first, firstEta] = [i, eta];
+        } else {
+          next = Math.min(next, eta);
+        }
       }
+      if (first >= 0) return { message: queue.messages.splice(first, 1)[0], queue: name, due: true };
     }
+    if (best !== undefined) return { message: best.queue.messages.splice(best.i, 1)[0], queue: best.name };
     return { next };
   }
 

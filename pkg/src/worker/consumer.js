@@ -33,9 +33,11 @@ export function loggedId(message, unreadable = "(freed or replaced by its actor)
 }
 
 /**
- * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due, in
- * order, and those still held, with `next`, the earliest eta still held. Dramatiq holds a
- * message only while `eta > now`, so a NaN eta is due at once.
+ * Splits a network worker's held delayed messages (`{ eta, … }`) at `now`: those due,
+ * earliest eta first (Dramatiq's worker keeps them in a priority queue by eta, so of two
+ * found due at once the one due first runs first; equal etas keep their order), and those
+ * still held, with `next`, the earliest eta still held. Dramatiq holds a message only while
+ * `eta > now`, so a NaN eta is due at once (and first).
  */
 export function takeDue(items, now) {
   const due = [];
@@ -49,7 +51,13 @@ export function takeDue(items, now) {
       due.push(item);
     }
   }
+  if (due.length > 1) due.sort((a, b) => etaOrder(a.eta) - etaOrder(b.eta));
   return { due, held, next };
+}
+
+/** An eta as a sort key: NaN (due at once) first. */
+function etaOrder(eta) {
+  return Number.isNaN(eta) ? -Infinity : eta;
 }
 
 /**
@@ -77,6 +85,17 @@ export async function settledBy(promise, deadline) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Why `message` cannot run in a worker of `broker` (its actor is unknown there, or remote),
+ * or undefined when it can: such a message is dead-lettered with that reason logged.
+ */
+export function refusalOf(broker, message, queueName, actorName = message.actorName) {
+  const actor = broker.actors.get(actorName);
+  if (actor !== undefined && !actor.remote) return undefined;
+  const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
+  return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
 }
 
 /** The warning for a stop whose timeout passed with messages still running. */
@@ -149,6 +168,11 @@ export class Consumer {
       .catch((error) => this.broker.logger.error(`Unexpected failure in beforeDelayMessage of message ${messageId}.`, error));
   }
 
+  /** The worker resumed after a pause: its runners take ready messages again. */
+  resumed() {
+    this.wakeRunners();
+  }
+
   /** Wakes the idle runners (messages are ready, or the consumer stops). */
   wakeRunners() {
     for (const w of this.readyWaiters.splice(0)) w();
@@ -172,10 +196,7 @@ export class Consumer {
    * undefined when it can: such a message is dead-lettered with that reason logged.
    */
   refusal(message, queueName, actorName = message.actorName) {
-    const actor = this.broker.actors.get(actorName);
-    if (actor !== undefined && !actor.remote) return undefined;
-    const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-    return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
+    return refusalOf(this.broker, message, queueName, actorName);
   }
 
   /**
@@ -201,7 +222,8 @@ export class Consumer {
 
   async #runLoop() {
     while (this.running) {
-      const item = this.ready.shift();
+      // A paused worker's runners start nothing until it resumes (or stops).
+      const item = this.worker?.paused ? undefined : this.ready.shift();
       if (item === undefined) {
         await new Promise((resolve) => this.readyWaiters.push(resolve));
         continue;

@@ -1,9 +1,9 @@
 // The worker (Dramatiq's `Worker`): takes messages off a broker's queues and runs their
 // actors, with the middleware hooks in Dramatiq's order, so results are stored exactly
 // when and as Dramatiq stores them.
-import { missingResultsWarning, pipesOnward } from "../../dist/dramatiq_results.js";
+import { handleEta, missingResultsWarning, pipesOnward, undelayMessage } from "../../dist/dramatiq_results.js";
 import { exceptionInfo } from "../../dist/errors.js";
-import { RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
+import { ActorNotFound, RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
 import { asError, describeValue, isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
@@ -23,7 +23,7 @@ import {
   kWorker,
 } from "../internal/symbols.js";
 import { Results } from "../middleware/index.js";
-import { settledBy, stopTimedOut } from "./consumer.js";
+import { refusalOf, settledBy, stopTimedOut } from "./consumer.js";
 import { WorkerMessage } from "./message.js";
 
 /** The most messages one `Worker` runs at once: each runner is held for the worker's life,
@@ -49,6 +49,8 @@ export class Worker {
   #loops = [];
   #consumer;
   #busy = 0;
+  #paused = false;
+  #resumers = [];
 
   constructor(broker, options) {
     if (!broker || (typeof broker[kTake] !== "function" && typeof broker[kConsume] !== "function")) {
@@ -96,6 +98,33 @@ export class Worker {
   }
 
   /**
+   * Pauses the worker (Python's `Worker.pause()`): no message starts running until
+   * `resume()`; those running finish. As Python's paused consumers, a `RedisBroker`'s
+   * fetches no more messages (it goes on heartbeating, so what it holds stays its own) and
+   * a `RabbitmqBroker`'s channels hold what RabbitMQ delivers, up to the prefetch. Once
+   * resumed, the messages held run highest priority first.
+   */
+  pause() {
+    this.#paused = true;
+  }
+
+  /** Resumes a paused worker (Python's `Worker.resume()`). */
+  resume() {
+    this.#paused = false;
+    this.#wakePaused();
+  }
+
+  /** Whether the worker is paused (`pause()` until `resume()`). */
+  get paused() {
+    return this.#paused;
+  }
+
+  #wakePaused() {
+    for (const wake of this.#resumers.splice(0)) wake();
+    this.#consumer?.resumed();
+  }
+
+  /**
    * Stops taking messages; resolves once those in hand are processed, or once `timeout` ms
    * passed (Python's `worker.stop(timeout=…)`; default 600 000 ms, as Dramatiq's). Messages still running
    * then are not acked: a warning says so, and the broker delivers them again (Redis after
@@ -111,6 +140,8 @@ export class Worker {
     const wasRunning = this.#running;
     if (wasRunning) await this.#emitShutdown("before");
     this.#running = false;
+    // A paused runner wakes to see the worker stopping (it starts nothing more).
+    this.#wakePaused();
     if (this.#consumer) {
       await this.#consumer.stop({ deadline, timeout });
     } else {
@@ -150,7 +181,14 @@ export class Worker {
 
   async #loop() {
     while (this.#running) {
-      const taken = this.broker[kTake](this.queues);
+      if (this.#paused) {
+        await new Promise((resolve) => this.#resumers.push(resolve));
+        continue;
+      }
+      // The messages a Python worker would hold now (its prefetch, less those running) are
+      // the ones the broker picks the highest priority among.
+      const window = Math.max(1, (this[kPrefetch]?.queue || this.concurrency * 2) - this.#busy);
+      const taken = this.broker[kTake](this.queues, window);
       if (taken.message === undefined) {
         await this.#idle(taken.next);
         continue;
@@ -160,7 +198,16 @@ export class Worker {
       } else {
         this.#busy += 1;
         try {
-          await this[kProcess](taken.queue, new WorkerMessage(taken.message));
+          // Dramatiq's worker reads an `eta` on any message it receives (the core decides):
+          // `null` is dropped, one that is no number is warned of and replaced by now, and
+          // a message with one waits for it on the delay queue.
+          const handled = handleEta(taken.message, Date.now());
+          if (handled?.warning !== undefined) this.broker.logger.warn(handled.warning);
+          const proxy = new WorkerMessage(handled?.message ?? taken.message);
+          const refusal = refusalOf(this.broker, proxy, taken.queue, proxy.actorName);
+          if (refusal !== undefined) await this.#refuse(taken.queue, proxy, refusal);
+          else if (handled?.eta !== undefined) await this.#hold(taken.queue, proxy, handled.eta);
+          else await this[kProcess](taken.queue, proxy);
         } catch (error) {
           // `[kProcess]` settles its message whatever happens; this only keeps the loop alive.
           this.broker.logger.error("Unexpected failure in the worker loop.", error);
@@ -169,6 +216,33 @@ export class Worker {
         }
       }
     }
+  }
+
+  /**
+   * Dead-letters a message this worker cannot run (its actor is unknown, or remote) without
+   * running any hook but the nack's, as Dramatiq's consumer does for a message of an
+   * undefined actor: failed, with `ActorNotFound` as its exception.
+   */
+  async #refuse(queue, proxy, refusal) {
+    this.broker.logger.error(refusal);
+    proxy.fail();
+    proxy.exception = new ActorNotFound(refusal);
+    await this.#settle(queue, proxy);
+  }
+
+  /**
+   * A message taken off a work queue with an `eta` waits for it on the delay queue (from
+   * where it comes back without `eta`, as Python's worker re-enqueues it); it leaves its
+   * queue acked.
+   */
+  async #hold(queue, proxy, eta) {
+    try {
+      this.broker.enqueue(undelayMessage(proxy.message), { delay: Math.max(0, eta - Date.now()) });
+    } catch (error) {
+      this.broker.logger.error(`Could not delay message ${proxy.messageId} until its eta.`, error);
+      proxy.fail();
+    }
+    await this.#settle(queue, proxy);
   }
 
   /** Waits for a change on the broker, or until the next delayed message is due. */

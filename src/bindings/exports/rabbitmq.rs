@@ -12,7 +12,7 @@ use super::message::Message;
 use crate::bindings::drivers::random::random_seed;
 use crate::bindings::js::{range_error, type_error};
 use crate::brokers::rabbitmq::{self as core, AmqpValue, Publish, QueueDeclare, Settle};
-use crate::brokers::{configured_prefetch, delay_queue_prefetch, handle, queue_prefetch, Handling};
+use crate::brokers::{configured_prefetch, delay_queue_prefetch, queue_prefetch};
 use crate::wait::backoff::Jitter;
 
 fn set(obj: &js_sys::Object, name: &str, value: &JsValue) -> Result<(), JsValue> {
@@ -150,25 +150,6 @@ pub fn rabbitmq_publish(
 
 /// What a due delayed message publishes (the same shape as `rabbitmqPublish`): the copy
 /// on its work queue without `eta`. Ack the `q.DQ` delivery after it is published.
-/// What a consumer does with a delivered message (Dramatiq's `handle_message`, as the
-/// Redis consumer applies it): `undefined` to run it as delivered; otherwise
-/// `{ message, eta }`, the message to go on with (an `eta` of `null` dropped, one that is
-/// not a number replaced by `now`, as Python's worker changes it) and, when it is to be
-/// held, its `eta`.
-#[wasm_bindgen(js_name = rabbitmqHandle)]
-pub fn rabbitmq_handle(message: &Message, now: f64) -> Result<JsValue, JsValue> {
-    if message.core().option("eta").is_none() {
-        return Ok(JsValue::UNDEFINED);
-    }
-    let mut copy = message.core().clone();
-    let out = js_sys::Object::new();
-    if let Handling::Delay { eta_ms } = handle(&mut copy, now as i64) {
-        js_sys::Reflect::set(&out, &"eta".into(), &eta_ms.into())?;
-    }
-    js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
-    Ok(out.into())
-}
-
 #[wasm_bindgen(js_name = rabbitmqUndelay)]
 pub fn rabbitmq_undelay(message: &Message, confirm_delivery: bool) -> Result<JsValue, JsValue> {
     let (sent, p) =

@@ -427,6 +427,9 @@ impl RedisTransport {
                     continue;
                 }
                 let entry = js_sys::Object::new();
+                if let Some(warning) = brokers::invalid_eta_warning(&message) {
+                    set(&entry, "warning", &warning.into())?;
+                }
                 if let Handling::Delay { eta_ms } = brokers::handle(&mut message, now) {
                     set(&entry, "eta", &eta_ms.into())?;
                 }

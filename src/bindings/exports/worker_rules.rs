@@ -12,6 +12,7 @@ use super::message::Message;
 use crate::bindings::drivers::random::{random_bytes, random_seed};
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{array_of, keys_of, prop, range_error, type_error};
+use crate::brokers;
 use crate::codec::value::{option, Value};
 use crate::model::message::uuid4;
 use crate::wait::backoff::Jitter;
@@ -556,6 +557,28 @@ pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message,
 #[wasm_bindgen(js_name = undelayMessage)]
 pub fn undelay_message(message: &Message) -> Message {
     Message::from_core(queues::undelayed(message.core()))
+}
+
+/// What a worker does with a message it received (Dramatiq's `handle_message`, whatever
+/// the broker): `undefined` to run it as received; otherwise `{ message, eta, warning }`:
+/// the message to go on with (an `eta` of `null` dropped, one that is not a number
+/// replaced by `now`, as Python's worker changes it), its `eta` when it is to wait for it,
+/// and the line Python's worker logs for an `eta` that is not a number, if any.
+#[wasm_bindgen(js_name = handleEta)]
+pub fn handle_eta(message: &Message, now: f64) -> Result<JsValue, JsValue> {
+    if message.core().option("eta").is_none() {
+        return Ok(JsValue::UNDEFINED);
+    }
+    let mut copy = message.core().clone();
+    let out = js_sys::Object::new();
+    if let Some(warning) = brokers::invalid_eta_warning(&copy) {
+        js_sys::Reflect::set(&out, &"warning".into(), &warning.into())?;
+    }
+    if let brokers::Handling::Delay { eta_ms } = brokers::handle(&mut copy, now as i64) {
+        js_sys::Reflect::set(&out, &"eta".into(), &eta_ms.into())?;
+    }
+    js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
+    Ok(out.into())
 }
 
 /// When a delayed message is due, or undefined.

@@ -5,7 +5,7 @@
 import {
   Message,
   delayQueueName,
-  rabbitmqHandle,
+  handleEta,
   rabbitmqPrefetch,
   rabbitmqReconnectBackoff,
   rabbitmqSettle,
@@ -304,8 +304,9 @@ export class RabbitmqConsumer extends Consumer {
       message = Message.decode(delivery.content);
       // Python's worker drops an `eta` of null and replaces one that is not a number by
       // now, whatever queue the message came from: the core decides, as for Redis.
-      const handled = rabbitmqHandle(message, Date.now());
+      const handled = handleEta(message, Date.now());
       if (handled !== undefined) {
+        if (handled.warning !== undefined) this.broker.logger.warn(handled.warning);
         release(message);
         ({ message, eta } = handled);
       }

@@ -169,6 +169,11 @@ export class RedisConsumer extends Consumer {
     }
   }
 
+  /** The worker resumed: fetch again at once, and run what is held. */
+  resumed() {
+    this.#wakeAll();
+  }
+
   #wakeAll() {
     for (const q of this.queues) q.wake?.();
     this.wakeRunners();
@@ -183,7 +188,9 @@ export class RedisConsumer extends Consumer {
       // Bounded in bytes as well as in count: the bodies fetched live in wasm memory until
       // processed (or, delayed, until due), and wasm memory never shrinks.
       const room = Math.max(0, prefetchBytes - q.bytes);
-      const want = room > 0 ? Math.max(0, q.prefetch - q.held) : 0;
+      // A paused worker fetches nothing more (Python's pauses its consumer threads); its
+      // fetch of 0 still heartbeats, so what it holds stays its own.
+      const want = room > 0 && !this.worker?.paused ? Math.max(0, q.prefetch - q.held) : 0;
       q.woken = false;
       let got;
       try {
@@ -206,7 +213,9 @@ export class RedisConsumer extends Consumer {
       q.failing = false;
       this.#heartbeatSent();
       failures = 0;
-      for (const { message, eta, bytes } of got.messages) {
+      for (const { message, eta, bytes, warning } of got.messages) {
+        // Python's worker warns of an eta that is no number (the core replaced it by now).
+        if (warning !== undefined) logger.warn(warning);
         q.held += 1;
         q.bytes += bytes;
         if (eta === undefined) this.addReady({ queue: q, message, bytes });
