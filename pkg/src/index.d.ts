@@ -873,8 +873,10 @@ export class StubBroker extends Broker {
   failFastDefault: boolean;
   /** Declares a queue (and its delay queue). */
   declareQueue(name: string): void;
-  /** The declared queue names, delay queues included. */
+  /** The declared queue names, delay queues included (as Dramatiq's `StubBroker`). */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
   close(): void;
   /** Failed messages. */
@@ -950,10 +952,12 @@ export class RedisBroker extends Broker {
   readonly prefetchBytes: number;
   /** The `maxMessageBytes` option, or its default. */
   readonly maxMessageBytes: number;
-  /** Declares a queue (and its delay queue). */
+  /** Declares a queue (and its delay queue), running the middleware's declare hooks once. */
   declareQueue(name: string): void;
-  /** The declared queue names, delay queues included. */
+  /** The declared (canonical) queue names, as Dramatiq's `RedisBroker.get_declared_queues`. */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Lets the writes under way finish (a `send()` not awaited lands); releases nothing
    * else: the client is the caller's to close, after this. */
   close(): Promise<void>;
@@ -1074,6 +1078,8 @@ export class RabbitmqBroker extends Broker {
   declareQueue(name: string): void;
   /** The declared (canonical) queue names. */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the

@@ -50,6 +50,11 @@ export class StubBroker extends Broker {
     return new Set(this.#queues.keys());
   }
 
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues.keys()].filter((n) => n.endsWith(".DQ")));
+  }
+
   /**
    * Enqueues `message`, after `delay` ms if given; returns what was enqueued (for a
    * delay, a copy on `<queue>.DQ` with an `eta` option, which has the same result key).

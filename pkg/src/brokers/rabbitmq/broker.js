@@ -296,6 +296,11 @@ export class RabbitmqBroker extends NetworkBroker {
     return new Set(this.#queues);
   }
 
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues].map((q) => delayQueueName(q)));
+  }
+
   /**
    * Declares `queue`'s three queues on `ch` (once per channel), with Dramatiq's arguments.
    * Callers arriving while the declaration is under way wait for that same one, so the
