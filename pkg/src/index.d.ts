@@ -1058,8 +1058,9 @@ export class RabbitmqBroker extends Broker {
    * and its workers consume on a second connection, which RabbitMQ's memory and disk alarms do
    * not block, as Python's consumers). */
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
-  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
-  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;
+  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost.
+   * Several servers (a list, or one string separated by `;`, as Dramatiq's `url`) are tried in order at every connection. */
+  static connect(url: string | readonly string[], options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;
   /** Whether each publish waits for RabbitMQ's confirm. */
   readonly confirmDelivery: boolean;
   /** The queues' `x-max-priority`, if any. */

@@ -230,6 +230,16 @@ pub fn rabbitmq_refused_size(text: &str) -> Option<f64> {
     core::refused_max_message_size(text).map(|n| n as f64)
 }
 
+/// The URLs of a `RabbitmqBroker.connect` string, in the order to try them (split on `;`,
+/// as Dramatiq's `url`).
+#[wasm_bindgen(js_name = rabbitmqUrls)]
+pub fn rabbitmq_urls(url: &str) -> Vec<String> {
+    core::connection_urls(url)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Dramatiq's `MAX_ENQUEUE_ATTEMPTS`: a publish is tried this many times across reconnects.
 #[wasm_bindgen(js_name = rabbitmqMaxEnqueueAttempts)]
 pub fn rabbitmq_max_enqueue_attempts() -> u32 {

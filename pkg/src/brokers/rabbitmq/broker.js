@@ -16,6 +16,7 @@ import {
   rabbitmqPublish,
   rabbitmqReconnectBackoff,
   rabbitmqRevive,
+  rabbitmqUrls,
 } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
 import { messageOf } from "../../internal/describe.js";
@@ -37,6 +38,20 @@ import {
 import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
+
+/** The servers `connect(url)` tries, in order: a list as given, a string split on `;` (by
+ * the core, as Dramatiq splits its `url`); anything else (amqplib's URL object) as is. */
+function connectionUrls(url) {
+  let urls;
+  if (typeof url === "string") urls = rabbitmqUrls(url);
+  else if (Array.isArray(url)) urls = [...url];
+  else return [url];
+  if (urls.length === 0) throw new TypeError("RabbitmqBroker.connect needs at least one URL");
+  for (const u of urls) {
+    if (typeof u !== "string" || u === "") throw new TypeError("RabbitmqBroker.connect: every URL in the list must be a non-empty string");
+  }
+  return urls;
+}
 
 let maxEnqueueAttempts;
 let ownChannel; // [bytes, concurrency], from the core on first use
@@ -123,15 +138,29 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /**
    * Connects to `url` (`amqp://user:pass@host:port/vhost`) with amqplib and returns a
-   * broker that reconnects to it when the connection is lost. `options` are the
-   * constructor's, plus `socketOptions` for amqplib's `connect` (`noDelay` defaults to
-   * true here, as pika sets `TCP_NODELAY`).
+   * broker that reconnects to it when the connection is lost. As Dramatiq's `url`, several
+   * servers may be named, as a list or one string separated by `;`: every (re)connection
+   * tries them in order and takes the first that answers (the last one's error when none
+   * does). `options` are the constructor's, plus `socketOptions` for amqplib's `connect`
+   * (`noDelay` defaults to true here, as pika sets `TCP_NODELAY`).
    */
   static async connect(url, { socketOptions, ...options } = {}) {
     const { connect } = loadAmqplib();
+    const urls = connectionUrls(url);
     // TCP_NODELAY as pika sets it: without it a publish can wait ~40 ms for delayed ACKs.
     const sockets = { noDelay: true, ...socketOptions };
-    const broker = new RabbitmqBroker(() => connect(url, sockets), options);
+    const open = async () => {
+      let last;
+      for (const u of urls) {
+        try {
+          return await connect(u, sockets);
+        } catch (error) {
+          last = error;
+        }
+      }
+      throw last;
+    };
+    const broker = new RabbitmqBroker(open, options);
     await broker.connection();
     return broker;
   }
