@@ -967,7 +967,7 @@ export class RedisBroker extends Broker {
   /** The message as enqueued at once; `enqueued` says how the write went. */
   send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
   /** Resolves once the queue holds no message; polls. */
-  join(queueName: string, options?: { timeout?: number | undefined }): Promise<void>;
+  join(queueName: string, options?: { timeout?: number | undefined; interval?: number | undefined }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages and dead letters. */

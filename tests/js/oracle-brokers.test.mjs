@@ -222,7 +222,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.deepEqual(await client.lRange("r-dq-shutdown:default.DQ", 0, 10), [sent.options.redis_message_id]);
   });
 
-  test("join with a timeout rejects with QueueJoinTimeout while a message runs (test_redis_broker_can_join_with_timeout)", async () => {
+  test("join with a timeout rejects with QueueJoinTimeout while a message runs; join(interval) waits it out (test_redis_broker_can_join_with_timeout, RedisBroker.join(interval=))", async () => {
     const broker = open("r-join");
     const doWork = actor(() => sleep(1500), { broker, actorName: "do_work" });
     doWork.send();
@@ -230,6 +230,8 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
       const started = Date.now();
       await assert.rejects(broker.join(doWork.queueName, { timeout: 500 }), QueueJoinTimeout);
       assert.ok(Date.now() - started < 1400, "rejected by its timeout, not once the queue drained");
+      // Dramatiq's join(interval=…) polls at that pace.
+      await broker.join(doWork.queueName, { interval: 50, timeout: 10_000 });
     });
   });
 
@@ -480,6 +482,17 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       } finally {
         await ch.close();
       }
+      await withWorker(broker, { concurrency: 1 }, () => eventually(() => order.length === 10, "all ten ran", 20_000));
+      assert.deepEqual(order, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    });
+
+    test("Python's producer sends broker_priority 0…9 on a max_priority queue: our worker runs them highest first", { skip: noPython }, async () => {
+      // (The app wants a results Redis; a producer never reaches it.)
+      const specs = Array.from({ length: 10 }, (_, p) => JSON.stringify({ actor: "add", args: [p], options: { broker_priority: p } }));
+      await runPython("produce.py", ["send", ...specs], { broker: "rabbitmq", url: rabbit.url, queue: "py-prioritized", resultsUrl: "redis://127.0.0.1:1", env: { BROKER_MAX_PRIORITY: "10" } });
+      const broker = await open({ maxPriority: 10 });
+      const order = [];
+      actor((x) => void order.push(x), { broker, actorName: "add", queueName: "py-prioritized" });
       await withWorker(broker, { concurrency: 1 }, () => eventually(() => order.length === 10, "all ten ran", 20_000));
       assert.deepEqual(order, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     });

@@ -136,10 +136,12 @@ export class RedisBroker extends NetworkBroker {
 
   /**
    * Resolves once `queue` and its delay queue hold no message (stored, or held by this
-   * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize`.
+   * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize` every
+   * `interval` ms (Dramatiq's `join(interval=100)`; by default sooner at first, backing off
+   * to 100 ms).
    */
   async join(queueName, options) {
-    const { timeout } = checkOptions("RedisBroker.join()", options, { timeout: "ms?" });
+    const { timeout, interval } = checkOptions("RedisBroker.join()", options, { timeout: "ms?", interval: "ms?" });
     const q = canonicalQueueName(queueName);
     const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let misses = 0;
@@ -148,7 +150,7 @@ export class RedisBroker extends NetworkBroker {
       if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`);
       let ms;
       [misses, ms] = this[kTransport].idleBackoff(misses);
-      await new Promise((r) => setTimeout(r, Math.min(ms, 100, Math.max(0, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.min(interval ?? Math.min(ms, 100), Math.max(0, deadline - Date.now()))));
     }
   }
 
