@@ -497,6 +497,21 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.deepEqual(order, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     });
 
+    test("a dead-message TTL of 0, as Python's dramatiq_dead_message_ttl=0 declares it: declared alike, dead letters gone at once (conftest's rabbitmq_broker, _declare_xq_queue)", { skip: noPython }, async () => {
+      await runPython("faults_app.py", ["declare"], { url: rabbit.url, queue: "b-ttl0", env: { dramatiq_dead_message_ttl: "0" } });
+      const broker = await open({ deadMessageTtl: 0, middleware: defaultMiddleware() });
+      await broker.ensureQueue("b-ttl0");
+      const dies = actor(() => {
+        throw new Error("dead");
+      }, { broker, actorName: "dies", queueName: "b-ttl0", maxRetries: 0 });
+      let ran = false;
+      const after = actor(() => void (ran = true), { broker, actorName: "after", queueName: "b-ttl0" });
+      await dies.send().enqueued;
+      await after.send().enqueued;
+      await withWorker(broker, { concurrency: 1 }, () => eventually(() => ran, "the second message ran", 10_000));
+      await eventually(async () => (await broker.getQueueMessageCounts("b-ttl0"))[2] === 0, "no dead letter left", 5000);
+    });
+
     test("declared queues are the canonical names only; delay queues are listed apart (test_rabbitmq_queues_only_contains_canonical_name)", async () => {
       const broker = await open();
       assert.equal(broker.getDeclaredQueues().size, 0);

@@ -101,10 +101,11 @@ export class RabbitmqBroker extends NetworkBroker {
         options,
         // The core checks maxPriority. deadMessageTtl is checked here: the core takes a
         // number, and JS would hand it `true` as 1 (dead letters kept 1 ms) or "5" as 5.
+        // 0 is Python's too (`dramatiq_dead_message_ttl=0`: dead letters expire at once).
         {
           confirmDelivery: "boolean",
           maxPriority: "any",
-          deadMessageTtl: "count?",
+          deadMessageTtl: "natural?",
           middleware: "any",
           logger: "any",
           prefetchBytes: "count",
