@@ -20,7 +20,7 @@ import {
   defaultMiddleware,
 } from "dramatiq-results";
 import { freePort, haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
-import { havePython, runPython } from "./pyworker.mjs";
+import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
 import { eventually, recordingLogger } from "./broker-helpers.mjs";
 
@@ -510,6 +510,39 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await after.send().enqueued;
       await withWorker(broker, { concurrency: 1 }, () => eventually(() => ran, "the second message ran", 10_000));
       await eventually(async () => (await broker.getQueueMessageCounts("b-ttl0"))[2] === 0, "no dead letter left", 5000);
+    });
+
+    test("consumer prefetch: a worker of 3 asks RabbitMQ for no more than Python's worker of 3 threads (6 on the queue, 3 000 on its delay queue), and for as many once messages flow", { skip: noPython, timeout: 60_000 }, async () => {
+      const py = await startPythonWorker({ app: "faults_app", url: rabbit.url, queue: "py-qos", threads: 3, shutdownTimeoutMs: 2000 });
+      const broker = await open({ middleware: defaultMiddleware() });
+      let ran = 0;
+      const noop = actor(() => void (ran += 1), { broker, actorName: "noop", queueName: "js-qos" });
+      const prefetch = async () => {
+        const out = {};
+        for (const line of (await rabbit.ctl("list_consumers", "queue_name", "prefetch_count")).split("\n")) {
+          const [queue, count] = line.trim().split(/\s+/);
+          if (/^(py|js)-qos/.test(queue ?? "")) out[queue] = Number(count);
+        }
+        return out;
+      };
+      try {
+        await withWorker(broker, { concurrency: 3 }, async () => {
+          const idle = await eventually(async () => {
+            const p = await prefetch();
+            return Object.keys(p).length === 4 && p;
+          }, "both workers consuming both queues", 30_000);
+          assert.deepEqual([idle["py-qos"], idle["py-qos.DQ"]], [6, 3000]);
+          // Ours starts a queue's window small (its first deliveries may be big: prefetchBytes)
+          // and never above Python's.
+          assert.ok(idle["js-qos"] >= 1 && idle["js-qos"] <= 6 && idle["js-qos.DQ"] >= 1 && idle["js-qos.DQ"] <= 3000, JSON.stringify(idle));
+          // Small messages seen, the queue's window is Python's.
+          for (let i = 0; i < 4; i++) await noop.send().enqueued;
+          await eventually(() => ran === 4, "the four ran", 10_000);
+          await eventually(async () => (await prefetch())["js-qos"] === 6, "the window grown to Python's 6", 10_000);
+        });
+      } finally {
+        await py.stop();
+      }
     });
 
     test("declared queues are the canonical names only; delay queues are listed apart (test_rabbitmq_queues_only_contains_canonical_name)", async () => {
