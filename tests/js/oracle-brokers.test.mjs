@@ -307,6 +307,21 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(called, true);
   });
 
+  test("a namespace other than Dramatiq's: Python's producer and consumer and ours meet under it, and nothing lands under dramatiq: (RedisBroker(namespace=))", { skip: noPython, timeout: 60_000 }, async () => {
+    const ns = "ns-oracle";
+    await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], { url: server.url, namespace: ns, queue: "nsq" });
+    const broker = open(ns);
+    const seen = [];
+    actor((x, y) => void seen.push([x, y]), { broker, actorName: "add", queueName: "nsq" });
+    await withWorker(broker, { concurrency: 1 }, () => eventually(() => seen.length === 1, "our worker ran Python's message", 10_000));
+    assert.deepEqual(seen, [[1, 2]]);
+    const sent = await broker.enqueue(new Message({ queueName: "nsq", actorName: "add", args: [3, 4], kwargs: {}, options: {} }));
+    const lines = await runPython("oracle_brokers.py", ["take", server.url, ns, "nsq", "10"]);
+    assert.deepEqual(lines.map((l) => JSON.parse(l)).map((m) => [m.message_id, m.args]), [[sent.messageId, [3, 4]]]);
+    assert.deepEqual(await client.keys("dramatiq:nsq*"), []);
+    await broker.join("nsq", { timeout: 5000 });
+  });
+
   test("declared queues are the canonical names, the delay queues listed apart, each declared once with the declare hooks (RedisBroker.declare_queue, get_declared_queues, get_declared_delay_queues)", () => {
     const seen = [];
     const recorder = {

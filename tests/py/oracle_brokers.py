@@ -7,17 +7,26 @@ broker's maintenance).
                                                    broker id and the ids, one JSON line
     oracle_brokers.py dead URL NAMESPACE QUEUE N   enqueue N bodies, fetch and nack them
                                                    all (N dead letters); print the ids
+    oracle_brokers.py take URL NAMESPACE QUEUE N   fetch up to N messages others enqueued,
+                                                   ack each; print each as Message.asdict()
 """
 
 import json
 import sys
 
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 
 def main():
     command, url, namespace, queue, count = sys.argv[1:6]
     broker = RedisBroker(url=url, namespace=namespace, maintenance_chance=0)
+    if command == "take":
+        for data in broker.do_fetch(queue, int(count)):
+            message = Message.decode(data)
+            broker.do_ack(queue, message.options["redis_message_id"])
+            print(json.dumps(message.asdict()))
+        return
     ids = ["message-%d" % i for i in range(int(count))]
     for message_id in ids:
         broker.do_enqueue(queue, message_id, b"message-data")
