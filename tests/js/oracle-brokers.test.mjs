@@ -307,6 +307,27 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(called, true);
   });
 
+  test("heartbeats: Python's maintenance, run all the while with a 2 s heartbeat timeout, leaves alone what our live worker holds for 4 s: it runs once (RedisBroker heartbeat_timeout, _should_do_maintenance)", { skip: noPython, timeout: 60_000 }, async () => {
+    const ns = "r-heartbeat";
+    const broker = open(ns, { heartbeatTimeout: 2000 });
+    let runs = 0;
+    let done = false;
+    const slow = actor(async () => {
+      runs += 1;
+      await sleep(4000);
+      done = true;
+    }, { broker, actorName: "slow", queueName: "hbq" });
+    await slow.send().enqueued;
+    await withWorker(broker, { concurrency: 2 }, async () => {
+      await eventually(() => runs === 1, "the message started", 10_000);
+      const [line] = await runPython("oracle_brokers.py", ["maintain", server.url, ns, "hbq", "4500", "2000"]);
+      assert.ok(JSON.parse(line).calls > 10, line);
+      await eventually(() => done, "the message finished", 10_000);
+      await broker.join("hbq", { timeout: 5000 });
+    });
+    assert.equal(runs, 1, "requeued from a live worker, it would have run again");
+  });
+
   test("a namespace other than Dramatiq's: Python's producer and consumer and ours meet under it, and nothing lands under dramatiq: (RedisBroker(namespace=))", { skip: noPython, timeout: 60_000 }, async () => {
     const ns = "ns-oracle";
     await runPython("produce.py", ["send", '{"actor":"add","args":[1,2]}'], { url: server.url, namespace: ns, queue: "nsq" });

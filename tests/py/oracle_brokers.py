@@ -9,18 +9,36 @@ broker's maintenance).
                                                    all (N dead letters); print the ids
     oracle_brokers.py take URL NAMESPACE QUEUE N   fetch up to N messages others enqueued,
                                                    ack each; print each as Message.asdict()
+    oracle_brokers.py maintain URL NAMESPACE QUEUE MS HEARTBEAT_MS
+                                                   for MS ms, a qsize every 50 ms with
+                                                   maintenance on every call and that heartbeat
+                                                   timeout (what a busy Python fleet does to a
+                                                   worker's held messages); print the calls made
 """
 
 import json
 import sys
+import time
 
 from dramatiq import Message
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 
 def main():
     command, url, namespace, queue, count = sys.argv[1:6]
     broker = RedisBroker(url=url, namespace=namespace, maintenance_chance=0)
+    if command == "maintain":
+        broker = RedisBroker(
+            url=url, namespace=namespace, maintenance_chance=MAINTENANCE_SCALE, heartbeat_timeout=int(sys.argv[6])
+        )
+        deadline = time.monotonic() + int(count) / 1000
+        calls = 0
+        while time.monotonic() < deadline:
+            broker.do_qsize(queue)
+            calls += 1
+            time.sleep(0.05)
+        print(json.dumps({"calls": calls}))
+        return
     if command == "take":
         for data in broker.do_fetch(queue, int(count)):
             message = Message.decode(data)
