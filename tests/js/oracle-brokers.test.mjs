@@ -581,6 +581,27 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       }
     });
 
+    test("flush purges by name, as Python's: a queue Python declared with other arguments is emptied, one never declared is skipped and not created (RabbitmqBroker.flush)", { skip: noPython }, async () => {
+      await runPython("produce.py", ["send", '{"actor":"add","args":[1],"count":3}', '{"actor":"add","args":[2],"delay":60000}'], {
+        broker: "rabbitmq", url: rabbit.url, queue: "b-flush-prio", resultsUrl: "redis://127.0.0.1:1", env: { BROKER_MAX_PRIORITY: "10" },
+      });
+      const broker = await open({ middleware: [] }); // no maxPriority: its declaration would be refused
+      await broker.flush("b-flush-prio");
+      const ch = await admin.createChannel();
+      try {
+        assert.equal((await ch.checkQueue("b-flush-prio")).messageCount, 0);
+        assert.equal((await ch.checkQueue("b-flush-prio.DQ")).messageCount, 0);
+      } finally {
+        await ch.close().catch(() => {});
+      }
+      await broker.flush("b-never-declared");
+      const look = await admin.createChannel();
+      look.on("error", () => {});
+      await assert.rejects(look.checkQueue("b-never-declared"), /404|NOT_FOUND/);
+      // The broker goes on publishing after the purges the server refused.
+      await broker.enqueue(new Message({ queueName: "b-flush-after", actorName: "a", args: [], kwargs: {}, options: {} }));
+    });
+
     test("declared queues are the canonical names only; delay queues are listed apart (test_rabbitmq_queues_only_contains_canonical_name)", async () => {
       const broker = await open();
       assert.equal(broker.getDeclaredQueues().size, 0);

@@ -605,12 +605,30 @@ export class RabbitmqBroker extends NetworkBroker {
     }
   }
 
-  /** Drops every message of `queue`, its delay queue and its dead letters. */
+  /**
+   * Drops every message of `queue`, its delay queue and its dead letters. Purged by name,
+   * as Python's `flush`: nothing is declared, so a queue declared with other arguments
+   * (another `maxPriority`) is emptied all the same, and one that does not exist is skipped
+   * (RabbitMQ's 404 closes the channel: the next purge goes on a new one, as Python's does).
+   */
   async flush(queue) {
     const q = canonicalQueueName(queue);
-    const ch = await this.channel();
-    await this[kEnsureQueue](ch, q);
-    for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) await ch.purgeQueue(d.queue);
+    let ch;
+    try {
+      for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
+        ch ??= await this[kNewChannel]();
+        try {
+          await ch.purgeQueue(d.queue);
+        } catch (error) {
+          // A refusal of the server (a number: 404 NOT_FOUND, 403, 405) closed the channel;
+          // a lost connection is not for us to hide.
+          if (typeof error?.code !== "number") throw error;
+          ch = undefined;
+        }
+      }
+    } finally {
+      ch?.close().catch(() => {});
+    }
   }
 
   /** Flushes every declared queue. */
