@@ -685,6 +685,16 @@ export class Middleware {
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
   /** After a message was enqueued (synchronous). */
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
+  /** Before an actor is declared on the broker (synchronous). */
+  beforeDeclareActor?(broker: Broker, actor: Actor<any, any>): void;
+  /** After an actor was declared (synchronous). */
+  afterDeclareActor?(broker: Broker, actor: Actor<any, any>): void;
+  /** Before a queue is first declared, with its canonical name (synchronous). */
+  beforeDeclareQueue?(broker: Broker, queueName: string): void;
+  /** After a queue was first declared (synchronous). */
+  afterDeclareQueue?(broker: Broker, queueName: string): void;
+  /** After a queue's delay queue (`<queue>.DQ`) was declared (synchronous). */
+  afterDeclareDelayQueue?(broker: Broker, queueName: string): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */

@@ -14,6 +14,7 @@ import {
   QueueJoinTimeout,
   RabbitmqBroker,
   RedisBroker,
+  StubBroker,
   Worker,
   actor,
   connectRedis,
@@ -64,6 +65,26 @@ function failingFirst(client, command, times) {
   };
   return { proxy, state };
 }
+
+test("StubBroker runs the declare hooks as Dramatiq's: actor hooks around the queue's, each queue's once; its declared queues list the delay queues too, as Python's stub does", () => {
+  const seen = [];
+  const recorder = {
+    beforeDeclareActor: (_, a) => void seen.push(`before actor ${a.actorName}`),
+    afterDeclareActor: (_, a) => void seen.push(`after actor ${a.actorName}`),
+    beforeDeclareQueue: (_, q) => void seen.push(`before ${q}`),
+    afterDeclareQueue: (_, q) => void seen.push(`after ${q}`),
+    afterDeclareDelayQueue: (_, q) => void seen.push(`after delay ${q}`),
+  };
+  const broker = new StubBroker({ middleware: [recorder], logger: recordingLogger() });
+  actor(() => {}, { broker, actorName: "a" });
+  actor(() => {}, { broker, actorName: "b" });
+  assert.deepEqual(seen, [
+    "before actor a", "before default", "after default", "after delay default.DQ", "after actor a",
+    "before actor b", "after actor b",
+  ]);
+  assert.deepEqual(broker.getDeclaredQueues(), new Set(["default", "default.DQ"]));
+  assert.deepEqual(broker.getDeclaredDelayQueues(), new Set(["default.DQ"]));
+});
 
 describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, concurrency: true }, () => {
   let server;
@@ -343,9 +364,11 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     await broker.join("nsq", { timeout: 5000 });
   });
 
-  test("declared queues are the canonical names, the delay queues listed apart, each declared once with the declare hooks (RedisBroker.declare_queue, get_declared_queues, get_declared_delay_queues)", () => {
+  test("declared queues are the canonical names, the delay queues listed apart, each declared once with the declare hooks, between the actor's (Broker.declare_actor, RedisBroker.declare_queue, get_declared_queues, get_declared_delay_queues)", () => {
     const seen = [];
     const recorder = {
+      beforeDeclareActor: (_, a) => void seen.push(`before actor ${a.actorName}`),
+      afterDeclareActor: (_, a) => void seen.push(`after actor ${a.actorName}`),
       beforeDeclareQueue: (_, q) => void seen.push(`before ${q}`),
       afterDeclareQueue: (_, q) => void seen.push(`after ${q}`),
       afterDeclareDelayQueue: (_, q) => void seen.push(`after delay ${q}`),
@@ -357,9 +380,11 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     actor(() => {}, { broker, actorName: "put_again" });
     assert.deepEqual(broker.getDeclaredQueues(), new Set([put.queueName, "later"]));
     assert.deepEqual(broker.getDeclaredDelayQueues(), new Set(["default.DQ", "later.DQ"]));
+    // Dramatiq's order: before_declare_actor, the queue's hooks (its first time), after_declare_actor.
     assert.deepEqual(seen, [
-      "before default", "after default", "after delay default.DQ",
-      "before later", "after later", "after delay later.DQ",
+      "before actor put", "before default", "after default", "after delay default.DQ", "after actor put",
+      "before actor put_later", "before later", "after later", "after delay later.DQ", "after actor put_later",
+      "before actor put_again", "after actor put_again",
     ]);
   });
 });

@@ -104,10 +104,15 @@ export class Broker {
     return typeof first === "number" ? emitAfterFrom(this, hookName("after", signal), args) : first;
   }
 
-  /** Registers `actor` and declares its queue. */
+  /**
+   * Registers `actor` and declares its queue, between the middleware's `beforeDeclareActor`
+   * and `afterDeclareActor` (Dramatiq's `declare_actor`; a hook's failure is logged).
+   */
   declareActor(actor) {
-    this.actors.set(actor.actorName, actor);
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareActor", [actor]);
     this.declareQueue(actor.queueName);
+    this.actors.set(actor.actorName, actor);
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareActor", [actor]);
   }
 
   /** The actor named `name`; throws `ActorNotFound`. */
