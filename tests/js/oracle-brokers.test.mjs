@@ -213,6 +213,29 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.deepEqual(orphans, [orphan.options.redis_message_id]);
   });
 
+  test("what fails off a delay queue is dead-lettered on the queue's XQ, never <q>.DQ.XQ: a malformed body and a delayed message for no actor (dispatch.lua's queue_canonical_name)", async () => {
+    const broker = open("r-dqdead");
+    let ran = 0;
+    const ok = actor(() => void (ran += 1), { broker, actorName: "ok", queueName: "dqd" });
+    // A body no one can decode, where Python's do_enqueue would put it on the delay queue.
+    await client.hSet("r-dqdead:dqd.DQ.msgs", "id-garbage", "not json {");
+    await client.rPush("r-dqdead:dqd.DQ", "id-garbage");
+    const orphan = await broker.enqueue(new Message({ queueName: "dqd", actorName: "nobody", args: [], kwargs: {}, options: {} }), { delay: 100 });
+    await ok.sendWithOptions({ delay: 100 }).enqueued;
+    await withWorker(broker, { concurrency: 1 }, async () => {
+      await eventually(async () => ran === 1 && (await client.zCard("r-dqdead:dqd.XQ")) === 2, "one ran, two dead letters", 10_000);
+      await broker.join("dqd", { timeout: 5000 });
+    });
+    // The delayed one was moved to its queue when due (a fresh redis_message_id, as Python's
+    // worker enqueues it again) and rejected there.
+    const dead = await client.hGetAll("r-dqdead:dqd.XQ.msgs");
+    assert.equal(dead["id-garbage"], "not json {");
+    const others = Object.entries(dead).filter(([id]) => id !== "id-garbage");
+    assert.equal(others.length, 1);
+    assert.equal(JSON.parse(others[0][1]).message_id, orphan.messageId);
+    assert.equal(await client.exists("r-dqdead:dqd.DQ.XQ"), 0);
+  });
+
   test("a worker stopped with a message running and one waiting: one ran, the other is back on its queue (test_redis_requeues_unhandled_messages_on_shutdown)", async () => {
     const broker = open("r-shutdown");
     let ran = 0;
@@ -625,6 +648,25 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await assert.rejects(look.checkQueue("b-never-declared"), /404|NOT_FOUND/);
       // The broker goes on publishing after the purges the server refused.
       await broker.enqueue(new Message({ queueName: "b-flush-after", actorName: "a", args: [], kwargs: {}, options: {} }));
+    });
+
+    test("what fails off a delay queue is dead-lettered on the queue's XQ: a malformed body and a delayed message for no actor (_build_queue_arguments of q.DQ)", async () => {
+      const broker = await open({ middleware: defaultMiddleware() });
+      let ran = 0;
+      const ok = actor(() => void (ran += 1), { broker, actorName: "ok", queueName: "b-dqd" });
+      await broker.ensureQueue("b-dqd");
+      const ch = await admin.createChannel();
+      try {
+        ch.sendToQueue("b-dqd.DQ", Buffer.from("not json {"), { persistent: true });
+      } finally {
+        await ch.close();
+      }
+      await broker.enqueue(new Message({ queueName: "b-dqd", actorName: "nobody", args: [], kwargs: {}, options: {} }), { delay: 100 });
+      await ok.sendWithOptions({ delay: 100 }).enqueued;
+      await withWorker(broker, { concurrency: 1 }, () =>
+        eventually(async () => ran === 1 && (await broker.getQueueMessageCounts("b-dqd"))[2] === 2, "one ran, two dead letters", 10_000),
+      );
+      assert.deepEqual(await broker.getQueueMessageCounts("b-dqd"), [0, 0, 2]);
     });
 
     test("declared queues are the canonical names only; delay queues are listed apart (test_rabbitmq_queues_only_contains_canonical_name)", async () => {
