@@ -84,6 +84,15 @@ test("StubBroker runs the declare hooks as Dramatiq's: actor hooks around the qu
   ]);
   assert.deepEqual(broker.getDeclaredQueues(), new Set(["default", "default.DQ"]));
   assert.deepEqual(broker.getDeclaredDelayQueues(), new Set(["default.DQ"]));
+  // A middleware added afterwards hears of what was declared before it (add_middleware),
+  // through get_declared_queues: on the stub, the delay queue as a queue too.
+  const late = [];
+  broker.addMiddleware({
+    afterDeclareActor: (_, a) => void late.push(`actor ${a.actorName}`),
+    afterDeclareQueue: (_, q) => void late.push(`queue ${q}`),
+    afterDeclareDelayQueue: (_, q) => void late.push(`delay ${q}`),
+  });
+  assert.deepEqual(late, ["actor a", "actor b", "queue default", "queue default.DQ", "delay default.DQ"]);
 });
 
 describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, concurrency: true }, () => {
@@ -409,6 +418,12 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
       "before actor put_later", "before later", "after later", "after delay later.DQ", "after actor put_later",
       "before actor put_again", "after actor put_again",
     ]);
+    const late = [];
+    broker.addMiddleware({
+      afterDeclareQueue: (_, q) => void late.push(`queue ${q}`),
+      afterDeclareDelayQueue: (_, q) => void late.push(`delay ${q}`),
+    });
+    assert.deepEqual(late, ["queue default", "queue later", "delay default.DQ", "delay later.DQ"]);
   });
 });
 
