@@ -687,6 +687,16 @@ export class Middleware {
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
   /** After a message was enqueued (synchronous). */
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
+  /** Before an actor is declared on the broker (synchronous). */
+  beforeDeclareActor?(broker: Broker, actor: Actor<any, any>): void;
+  /** After an actor was declared (synchronous). */
+  afterDeclareActor?(broker: Broker, actor: Actor<any, any>): void;
+  /** Before a queue is first declared, with its canonical name (synchronous). */
+  beforeDeclareQueue?(broker: Broker, queueName: string): void;
+  /** After a queue was first declared (synchronous). */
+  afterDeclareQueue?(broker: Broker, queueName: string): void;
+  /** After a queue's delay queue (`<queue>.DQ`) was declared (synchronous). */
+  afterDeclareDelayQueue?(broker: Broker, queueName: string): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -851,7 +861,8 @@ export class Broker {
   readonly middleware: Middleware[];
   /** Every actor option its middleware declare (snake_case). */
   readonly actorOptions: Set<string>;
-  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class. */
+  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class; it is
+   * told of the actors, queues and delay queues declared so far (its `afterDeclare*` hooks). */
   addMiddleware(middleware: Middleware, position?: { before?: (new (...a: any[]) => Middleware) | undefined; after?: (new (...a: any[]) => Middleware) | undefined }): void;
   /** Registers an actor and declares its queue (`actor()` does it). */
   declareActor(actor: Actor<any, any>): void;
@@ -875,8 +886,10 @@ export class StubBroker extends Broker {
   failFastDefault: boolean;
   /** Declares a queue (and its delay queue). */
   declareQueue(name: string): void;
-  /** The declared queue names, delay queues included. */
+  /** The declared queue names, delay queues included (as Dramatiq's `StubBroker`). */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Nothing to release for an in-memory broker; kept for Dramatiq's API. */
   close(): void;
   /** Failed messages. */
@@ -952,10 +965,12 @@ export class RedisBroker extends Broker {
   readonly prefetchBytes: number;
   /** The `maxMessageBytes` option, or its default. */
   readonly maxMessageBytes: number;
-  /** Declares a queue (and its delay queue). */
+  /** Declares a queue (and its delay queue), running the middleware's declare hooks once. */
   declareQueue(name: string): void;
-  /** The declared queue names, delay queues included. */
+  /** The declared (canonical) queue names, as Dramatiq's `RedisBroker.get_declared_queues`. */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Lets the writes under way finish (a `send()` not awaited lands); releases nothing
    * else: the client is the caller's to close, after this. */
   close(): Promise<void>;
@@ -965,7 +980,7 @@ export class RedisBroker extends Broker {
   /** The message as enqueued at once; `enqueued` says how the write went. */
   send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
   /** Resolves once the queue holds no message; polls. */
-  join(queueName: string, options?: { timeout?: number | undefined }): Promise<void>;
+  join(queueName: string, options?: { timeout?: number | undefined; interval?: number | undefined }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages and dead letters. */
@@ -1056,8 +1071,9 @@ export class RabbitmqBroker extends Broker {
    * and its workers consume on a second connection, which RabbitMQ's memory and disk alarms do
    * not block, as Python's consumers). */
   constructor(connection: AmqplibConnection | (() => Promise<AmqplibConnection>), options?: RabbitmqBrokerOptions);
-  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost. */
-  static connect(url: string, options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;
+  /** Connects with amqplib (an optional peer dependency; TCP_NODELAY on, as pika) and reconnects when the connection is lost.
+   * Several servers (a list, or one string separated by `;`, as Dramatiq's `url`) are tried in order at every connection. */
+  static connect(url: string | readonly string[], options?: RabbitmqBrokerOptions & { socketOptions?: object | undefined }): Promise<RabbitmqBroker>;
   /** Whether each publish waits for RabbitMQ's confirm. */
   readonly confirmDelivery: boolean;
   /** The queues' `x-max-priority`, if any. */
@@ -1076,6 +1092,8 @@ export class RabbitmqBroker extends Broker {
   declareQueue(name: string): void;
   /** The declared (canonical) queue names. */
   getDeclaredQueues(): Set<string>;
+  /** The declared delay queues (`<queue>.DQ`). */
+  getDeclaredDelayQueues(): Set<string>;
   /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the

@@ -82,6 +82,14 @@ pub fn refused_max_message_size(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The URLs a connection string names, tried in order until one connects: Dramatiq's
+/// `RabbitmqBroker(url="amqp://a;amqp://b")` splits on `;` and fails over from one to the
+/// next, as with a list. Empty pieces (a trailing `;`) are left out: pika would read one as
+/// `amqp://guest:guest@localhost`, a server the caller never named.
+pub fn connection_urls(url: &str) -> Vec<&str> {
+    url.split(';').filter(|u| !u.trim().is_empty()).collect()
+}
+
 /// Dramatiq's `MAX_ENQUEUE_ATTEMPTS`: a publish is tried this many times across
 /// reconnects before the error is raised.
 pub const MAX_ENQUEUE_ATTEMPTS: u32 = 6;
@@ -371,6 +379,20 @@ pub fn revive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_urls_split_on_semicolons_as_dramatiq_does() {
+        assert_eq!(connection_urls("amqp://a"), vec!["amqp://a"]);
+        assert_eq!(
+            connection_urls("amqp://127.0.0.1:55672;amqp://u:p@127.0.0.1"),
+            vec!["amqp://127.0.0.1:55672", "amqp://u:p@127.0.0.1"]
+        );
+        assert_eq!(
+            connection_urls("amqp://a;;amqp://b; "),
+            vec!["amqp://a", "amqp://b"]
+        );
+        assert!(connection_urls("").is_empty());
+    }
 
     fn message(options: Vec<(String, Value)>) -> Message {
         Message {

@@ -119,9 +119,11 @@ test("a Worker's concurrency is bounded: 1e7 runners had ended the process out o
 });
 
 test("RabbitmqBroker's deadMessageTtl is a whole number of ms: true was taken as 1 ms, so dead letters vanished at once", () => {
-  for (const deadMessageTtl of [true, "60000", [5], 0, 1.5]) {
-    assert.throws(() => new RabbitmqBroker(() => null, { deadMessageTtl, middleware: [] }), /option deadMessageTtl must be a whole number, 1 or more/);
+  for (const deadMessageTtl of [true, "60000", [5], -1, 1.5]) {
+    assert.throws(() => new RabbitmqBroker(() => null, { deadMessageTtl, middleware: [] }), /option deadMessageTtl must be a whole number, 0 or more/);
   }
+  // 0 is Python's `dramatiq_dead_message_ttl=0` (dead letters expire at once), declared alike.
+  assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: 0, middleware: [] }).deadMessageTtl, 0);
   assert.throws(() => new RabbitmqBroker(() => null, { confirmDelivery: "false", middleware: [] }), /option confirmDelivery must be a boolean/);
   assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: 60_000, middleware: [] }).deadMessageTtl, 60_000);
   // A value whose own check throws (an iterable option that is a Proxy) names the option.

@@ -116,6 +116,15 @@ function bucketCount(backend, n, what) {
   else assert.equal(n, 4, what);
 }
 
+/** Dramatiq's window assertion, 4 to 6 over four seconds (however late a loaded machine
+ * runs the rounds, no two neighbouring seconds pass more than 2, so no run of seconds passes
+ * more than 6). On Memcached up to 8: the whole-second TTLs above can empty a second's
+ * counter early, for Python's limiter too. */
+function windowCount(backend, n, what) {
+  const most = backend === "memcached" ? 8 : 6;
+  assert.ok(n >= 4 && n <= most, `${what}: ${n} acquired`);
+}
+
 // Every case on its own keys: all run at once (the file takes as long as its longest case).
 describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true }, () => {
   for (const [name, make] of Object.entries(BACKENDS)) {
@@ -138,11 +147,11 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
         assert.equal(n, 4);
       });
 
-      test("a window of 2 per 2 s, 8 lanes × 8 attempts every second for 4 s: 4 to 6 in all", async () => {
+      test("a window of 2 per 2 s, 8 lanes × 8 attempts every second for 4 s: 4 to 6 in all (8 on Memcached)", async () => {
         const limiter = new WindowRateLimiter(make(), `${name}-window`, { limit: 2, window: 2 });
         const n = await lanes(limiter, { threads: 8, rounds: 4, perRound: 8, roundMs: 1000, start: alignedStart(1000) });
         // Seconds s..s+3, each round inside its second: 2 in s, none in s+1, 2 in s+2.
-        assert.ok(n >= 4 && n <= 6, `${n} acquired`);
+        windowCount(name, n, "JS");
       });
 
       test("a bucket of 2 per second, 8 attempts in each of two seconds: 4", async () => {
@@ -217,7 +226,7 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
         assert.ok(py + js >= 3 && py + js <= 4, `Python ${py} + JS ${js}`);
       });
 
-      test("a window of 2 per 2 s, 4 Python and 4 JS lanes × 8 attempts every second for 4 s: 4 to 6 in all", async () => {
+      test("a window of 2 per 2 s, 4 Python and 4 JS lanes × 8 attempts every second for 4 s: 4 to 6 in all (8 on Memcached)", async () => {
         const key = `${name}-x-window`;
         const start = alignedStart(1000, { lead: 4000 });
         const shape = { limit: 2, threads: 4, rounds: 4, perRound: 8, roundMs: 1000, start };
@@ -225,7 +234,7 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
           pythonLanes(name, "window", key, { ...shape, param: 2 }),
           lanes(new WindowRateLimiter(BACKENDS[name](), key, { limit: 2, window: 2 }), shape),
         ]);
-        assert.ok(py + js >= 4 && py + js <= 6, `Python ${py} + JS ${js}`);
+        windowCount(name, py + js, `Python ${py} + JS ${js}`);
       });
 
       test("a bucket of 2 per second, 8 Python and 8 JS attempts in each of two seconds: 4", async () => {

@@ -28,6 +28,8 @@ const allWrites = new Set();
 
 export class Broker {
   #logger;
+  /** Set once the constructor's own middleware are in: later ones are told what exists. */
+  #built = false;
 
   /**
    * Resolves once every write under way now, of every network broker here, has settled
@@ -49,6 +51,7 @@ export class Broker {
     /** The middleware, in order (`after*` hooks run in reverse). */
     this.middleware = [];
     for (const m of middleware ?? defaultMiddleware()) this.addMiddleware(m);
+    this.#built = true;
   }
 
   /** Warnings and errors go here (Dramatiq's logging), through methods that never throw:
@@ -84,6 +87,13 @@ export class Broker {
     } else {
       this.middleware.push(middleware);
     }
+    // As Dramatiq's add_middleware: a middleware added later hears of the actors, queues
+    // and delay queues declared before it (a failure logged, as every declare hook's).
+    if (this.#built) {
+      for (const actor of this.actors.values()) runSyncHook(this, middleware, "afterDeclareActor", [actor]);
+      for (const q of this.getDeclaredQueues()) runSyncHook(this, middleware, "afterDeclareQueue", [q]);
+      for (const q of this.getDeclaredDelayQueues?.() ?? []) runSyncHook(this, middleware, "afterDeclareDelayQueue", [q]);
+    }
   }
 
   /** Every actor option the broker's middleware declare (snake_case), plus the keywords. */
@@ -112,10 +122,15 @@ export class Broker {
     return typeof first === "number" ? emitAfterFrom(this, hookName("after", signal), args) : first;
   }
 
-  /** Registers `actor` and declares its queue. */
+  /**
+   * Registers `actor` and declares its queue, between the middleware's `beforeDeclareActor`
+   * and `afterDeclareActor` (Dramatiq's `declare_actor`; a hook's failure is logged).
+   */
   declareActor(actor) {
-    this.actors.set(actor.actorName, actor);
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareActor", [actor]);
     this.declareQueue(actor.queueName);
+    this.actors.set(actor.actorName, actor);
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareActor", [actor]);
   }
 
   /** The actor named `name`; throws `ActorNotFound`. */

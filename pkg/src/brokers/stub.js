@@ -11,7 +11,7 @@ import {
 import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
-import { Broker, checkDelay, emitBeforeEnqueue } from "./broker.js";
+import { Broker, checkDelay, emitBeforeEnqueue, runSyncHook } from "./broker.js";
 import { rememberBroker } from "./sent.js";
 
 /**
@@ -48,17 +48,27 @@ export class StubBroker extends Broker {
     if (actor.priority !== 0) this.#prioritized = true;
   }
 
-  /** Declares a queue (and its delay queue). */
+  /** Declares a queue (and its delay queue), running the middleware's `beforeDeclareQueue`,
+   * `afterDeclareQueue` and `afterDeclareDelayQueue` the first time (Dramatiq's `declare_queue`). */
   declareQueue(name) {
     const q = canonicalQueueName(name);
-    for (const n of [q, delayQueueName(q)]) {
-      if (!this.#queues.has(n)) this.#queues.set(n, { messages: [], unfinished: 0 });
-    }
+    if (this.#queues.has(q)) return;
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
+    this.#queues.set(q, { messages: [], unfinished: 0 });
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
+    const dq = delayQueueName(q);
+    if (!this.#queues.has(dq)) this.#queues.set(dq, { messages: [], unfinished: 0 });
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [dq]);
   }
 
   /** The declared queue names (delay queues included). */
   getDeclaredQueues() {
     return new Set(this.#queues.keys());
+  }
+
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues.keys()].filter((n) => n.endsWith(".DQ")));
   }
 
   /**

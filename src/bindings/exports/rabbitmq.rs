@@ -85,10 +85,12 @@ pub fn rabbitmq_declarations(
     let max = max_priority(&max_priority_value)?;
     let ttl = match dead_message_ttl {
         None => core::DEAD_MESSAGE_TTL_MS,
-        Some(t) if t > 0.0 && t.fract() == 0.0 && t <= 9_007_199_254_740_991.0 => t as i64,
+        // 0 included: Python reads `dramatiq_dead_message_ttl=0` as is (dead letters expire
+        // at once), and a queue it declared so must be declared alike here.
+        Some(t) if t >= 0.0 && t.fract() == 0.0 && t <= 9_007_199_254_740_991.0 => t as i64,
         Some(_) => {
             return Err(range_error(
-                "deadMessageTtl must be a positive integer number of ms",
+                "deadMessageTtl must be a whole number of ms (0 or more)",
             ))
         }
     };
@@ -209,6 +211,16 @@ pub fn rabbitmq_own_channel() -> Vec<u32> {
 #[wasm_bindgen(js_name = rabbitmqRefusedSize)]
 pub fn rabbitmq_refused_size(text: &str) -> Option<f64> {
     core::refused_max_message_size(text).map(|n| n as f64)
+}
+
+/// The URLs of a `RabbitmqBroker.connect` string, in the order to try them (split on `;`,
+/// as Dramatiq's `url`).
+#[wasm_bindgen(js_name = rabbitmqUrls)]
+pub fn rabbitmq_urls(url: &str) -> Vec<String> {
+    core::connection_urls(url)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Dramatiq's `MAX_ENQUEUE_ATTEMPTS`: a publish is tried this many times across reconnects.

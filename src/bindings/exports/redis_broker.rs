@@ -63,13 +63,15 @@ fn broker_failure(what: &str, err: &BrokerError) -> JsValue {
     failure(StoreError::new(format!("RedisBroker {what}: {err}")))
 }
 
-/// A whole number of milliseconds from JS, at least 1.
-fn positive_ms(value: Option<f64>, what: &str, default: u64) -> Result<u64, JsValue> {
+/// A whole number of milliseconds from JS, 0 or more. 0 is Python's too: its own tests set
+/// `heartbeat_timeout = 0` (every other worker counts as dead at the next maintenance) and
+/// `dead_message_ttl = 0` (every dead letter is dropped by it).
+fn whole_ms(value: Option<f64>, what: &str, default: u64) -> Result<u64, JsValue> {
     match value {
         None => Ok(default),
-        Some(v) if v >= 1.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 => Ok(v as u64),
+        Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 => Ok(v as u64),
         Some(v) => Err(range_error(&format!(
-            "{what} must be a positive integer number of milliseconds, got {}",
+            "{what} must be a whole number of milliseconds (0 or more), got {}",
             crate::codec::Plain(v)
         ))),
     }
@@ -221,12 +223,12 @@ impl RedisTransport {
         }
         let worker_id = opt_string(&options, "workerId")?.unwrap_or_else(|| uuid4(random_bytes()));
         let mut dispatcher = Dispatcher::new(&namespace, &worker_id);
-        dispatcher.heartbeat_timeout_ms = positive_ms(
+        dispatcher.heartbeat_timeout_ms = whole_ms(
             opt_number(&options, "heartbeatTimeout")?,
             "heartbeatTimeout",
             protocol::DEFAULT_HEARTBEAT_TIMEOUT_MS,
         )?;
-        dispatcher.dead_message_ttl_ms = positive_ms(
+        dispatcher.dead_message_ttl_ms = whole_ms(
             opt_number(&options, "deadMessageTtl")?,
             "deadMessageTtl",
             protocol::DEFAULT_DEAD_MESSAGE_TTL_MS,

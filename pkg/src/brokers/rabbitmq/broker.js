@@ -16,6 +16,7 @@ import {
   rabbitmqPublish,
   rabbitmqReconnectBackoff,
   rabbitmqRevive,
+  rabbitmqUrls,
 } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed, QueueJoinTimeout } from "../../errors.js";
 import { messageOf } from "../../internal/describe.js";
@@ -37,6 +38,20 @@ import {
 import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
+
+/** The servers `connect(url)` tries, in order: a list as given, a string split on `;` (by
+ * the core, as Dramatiq splits its `url`); anything else (amqplib's URL object) as is. */
+function connectionUrls(url) {
+  let urls;
+  if (typeof url === "string") urls = rabbitmqUrls(url);
+  else if (Array.isArray(url)) urls = [...url];
+  else return [url];
+  if (urls.length === 0) throw new TypeError("RabbitmqBroker.connect needs at least one URL");
+  for (const u of urls) {
+    if (typeof u !== "string" || u === "") throw new TypeError("RabbitmqBroker.connect: every URL in the list must be a non-empty string");
+  }
+  return urls;
+}
 
 let maxEnqueueAttempts;
 let ownChannel; // [bytes, concurrency], from the core on first use
@@ -86,10 +101,11 @@ export class RabbitmqBroker extends NetworkBroker {
         options,
         // The core checks maxPriority. deadMessageTtl is checked here: the core takes a
         // number, and JS would hand it `true` as 1 (dead letters kept 1 ms) or "5" as 5.
+        // 0 is Python's too (`dramatiq_dead_message_ttl=0`: dead letters expire at once).
         {
           confirmDelivery: "boolean",
           maxPriority: "any",
-          deadMessageTtl: "count?",
+          deadMessageTtl: "natural?",
           middleware: "any",
           logger: "any",
           prefetchBytes: "count",
@@ -123,15 +139,29 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /**
    * Connects to `url` (`amqp://user:pass@host:port/vhost`) with amqplib and returns a
-   * broker that reconnects to it when the connection is lost. `options` are the
-   * constructor's, plus `socketOptions` for amqplib's `connect` (`noDelay` defaults to
-   * true here, as pika sets `TCP_NODELAY`).
+   * broker that reconnects to it when the connection is lost. As Dramatiq's `url`, several
+   * servers may be named, as a list or one string separated by `;`: every (re)connection
+   * tries them in order and takes the first that answers (the last one's error when none
+   * does). `options` are the constructor's, plus `socketOptions` for amqplib's `connect`
+   * (`noDelay` defaults to true here, as pika sets `TCP_NODELAY`).
    */
   static async connect(url, { socketOptions, ...options } = {}) {
     const { connect } = loadAmqplib();
+    const urls = connectionUrls(url);
     // TCP_NODELAY as pika sets it: without it a publish can wait ~40 ms for delayed ACKs.
     const sockets = { noDelay: true, ...socketOptions };
-    const broker = new RabbitmqBroker(() => connect(url, sockets), options);
+    const open = async () => {
+      let last;
+      for (const u of urls) {
+        try {
+          return await connect(u, sockets);
+        } catch (error) {
+          last = error;
+        }
+      }
+      throw last;
+    };
+    const broker = new RabbitmqBroker(open, options);
     await broker.connection();
     return broker;
   }
@@ -294,6 +324,11 @@ export class RabbitmqBroker extends NetworkBroker {
   /** The declared (canonical) queue names. */
   getDeclaredQueues() {
     return new Set(this.#queues);
+  }
+
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues].map((q) => delayQueueName(q)));
   }
 
   /**
@@ -570,12 +605,30 @@ export class RabbitmqBroker extends NetworkBroker {
     }
   }
 
-  /** Drops every message of `queue`, its delay queue and its dead letters. */
+  /**
+   * Drops every message of `queue`, its delay queue and its dead letters. Purged by name,
+   * as Python's `flush`: nothing is declared, so a queue declared with other arguments
+   * (another `maxPriority`) is emptied all the same, and one that does not exist is skipped
+   * (RabbitMQ's 404 closes the channel: the next purge goes on a new one, as Python's does).
+   */
   async flush(queue) {
     const q = canonicalQueueName(queue);
-    const ch = await this.channel();
-    await this[kEnsureQueue](ch, q);
-    for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) await ch.purgeQueue(d.queue);
+    let ch;
+    try {
+      for (const d of rabbitmqDeclarations(q, this.maxPriority, this.deadMessageTtl)) {
+        ch ??= await this[kNewChannel]();
+        try {
+          await ch.purgeQueue(d.queue);
+        } catch (error) {
+          // A refusal of the server (a number: 404 NOT_FOUND, 403, 405) closed the channel;
+          // a lost connection is not for us to hide.
+          if (typeof error?.code !== "number") throw error;
+          ch = undefined;
+        }
+      }
+    } finally {
+      ch?.close().catch(() => {});
+    }
   }
 
   /** Flushes every declared queue. */

@@ -20,7 +20,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
 import { loggedId } from "../../worker/consumer.js";
 import { RedisConsumer } from "./consumer.js";
 
@@ -84,16 +84,29 @@ export class RedisBroker extends NetworkBroker {
     return this[kTransport].workerId;
   }
 
-  /** Declares a queue (and its delay queue). Redis needs nothing; workers consume these. */
+  /**
+   * Declares a queue (and its delay queue), running the middleware's `beforeDeclareQueue`,
+   * `afterDeclareQueue` and `afterDeclareDelayQueue` the first time, as Dramatiq's
+   * `RedisBroker.declare_queue` emits them. Redis itself needs nothing.
+   */
   declareQueue(name) {
     const q = canonicalQueueName(name);
+    if (this.#queues.has(q)) return;
+    // Logged, not thrown (Dramatiq's emit_before / emit_after): the queue is declared anyway.
+    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
     this.#queues.add(q);
-    this.#queues.add(delayQueueName(q));
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
+    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [delayQueueName(q)]);
   }
 
-  /** The declared queue names (delay queues included). */
+  /** The declared (canonical) queue names, as Dramatiq's `RedisBroker.get_declared_queues`. */
   getDeclaredQueues() {
     return new Set(this.#queues);
+  }
+
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues].map((q) => delayQueueName(q)));
   }
 
   /** The message as it will be written (fresh `redis_message_id`, delay applied), hooks run. */
@@ -123,10 +136,12 @@ export class RedisBroker extends NetworkBroker {
 
   /**
    * Resolves once `queue` and its delay queue hold no message (stored, or held by this
-   * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize`.
+   * broker's worker); rejects with `QueueJoinTimeout` after `timeout` ms. Polls `qsize` every
+   * `interval` ms (Dramatiq's `join(interval=100)`; by default sooner at first, backing off
+   * to 100 ms).
    */
   async join(queueName, options) {
-    const { timeout } = checkOptions("RedisBroker.join()", options, { timeout: "ms?" });
+    const { timeout, interval } = checkOptions("RedisBroker.join()", options, { timeout: "ms?", interval: "ms?" });
     const q = canonicalQueueName(queueName);
     const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let misses = 0;
@@ -135,7 +150,7 @@ export class RedisBroker extends NetworkBroker {
       if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`);
       let ms;
       [misses, ms] = this[kTransport].idleBackoff(misses);
-      await new Promise((r) => setTimeout(r, Math.min(ms, 100, Math.max(0, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.min(interval ?? Math.min(ms, 100), Math.max(0, deadline - Date.now()))));
     }
   }
 
@@ -148,7 +163,7 @@ export class RedisBroker extends NetworkBroker {
 
   /** Flushes every declared queue. */
   async flushAll() {
-    for (const q of this.#queues) if (!q.endsWith(".DQ")) await this.flush(q);
+    for (const q of this.#queues) await this.flush(q);
   }
 
   /**
