@@ -104,14 +104,21 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
 
     /// `bytes` under `key` if they are within the size limit, else `TooLarge`.
     pub fn within_limit(&self, key: &str, bytes: Vec<u8>) -> Result<Vec<u8>, ResultError> {
-        if bytes.len() > self.max_value_bytes {
+        self.size_within_limit(key, bytes.len())?;
+        Ok(bytes)
+    }
+
+    /// [`ResultBackend::within_limit`] for a value of `size` bytes held elsewhere (a store
+    /// that keeps the host's text, which is its bytes).
+    pub fn size_within_limit(&self, key: &str, size: usize) -> Result<(), ResultError> {
+        if size > self.max_value_bytes {
             return Err(ResultError::TooLarge {
                 key: key.to_owned(),
-                size: bytes.len(),
+                size,
                 limit: self.max_value_bytes,
             });
         }
-        Ok(bytes)
+        Ok(())
     }
 
     /// [`ResultBackend::within_limit`] for a [`Stored`] value.

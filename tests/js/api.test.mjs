@@ -135,6 +135,36 @@ test("long texts (encoded into wasm memory, ASCII or not) give the bytes short o
   }
 });
 
+test("a store's reused text buffer gives the same bytes after wasm memory grows", async () => {
+  // The stub checks texts of 256 units and more in one reused buffer, which the host writes
+  // through a view it keeps across calls; a large value in between grows wasm memory (the
+  // view's buffer is detached) and texts past the buffer's cap take a buffer of their own.
+  const enc = new JSONEncoder();
+  const backend = new StubBackend();
+  const m = new Message({ actorName: "scratch", messageId: "grow" });
+  const values = [
+    { a: "x".repeat(400) },
+    { a: "y".repeat(400) }, // the same length: the same view, unless memory grew
+    { big: "z".repeat(3_000_000) }, // over the cap: grows memory
+    { a: "w".repeat(400) },
+    { a: "é".repeat(400) }, // not ASCII: re-spelt
+    { a: "v".repeat(300_000) }, // over the cap, ASCII
+    { a: "u".repeat(401), __t: "x" },
+    { a: "t".repeat(400) },
+  ];
+  for (const v of values) {
+    await backend.storeResult(m, v);
+    assert.deepEqual(await backend.getResultBytes(m), enc.encode(v), Object.keys(v).join());
+    assert.deepEqual(await backend.getResult(m), enc.decode(enc.encode(v)));
+  }
+  // What the value's walk or JSON.stringify throws is the store's rejection, short or long.
+  for (const pad of ["", "p".repeat(300)]) {
+    const boom = new Error("no");
+    await assert.rejects(backend.storeResult(m, { pad, get x() { throw boom; } }), (e) => e === boom);
+  }
+  assert.deepEqual(await backend.getResult(m), values.at(-1));
+});
+
 test("the plain-value fast path writes what the replacer path writes", () => {
   // A Date anywhere sends the whole value down the replacer path; the same value without
   // it takes the fast path. Both must give the same bytes for the shared part.

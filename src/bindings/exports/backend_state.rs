@@ -11,7 +11,7 @@ use super::any_store::{AnyStore, StubEntry};
 use super::errors::to_js;
 use super::interchange::{
     js_text, parse_plain, parse_plain_bytes, parse_text, python_bytes_in_js, python_bytes_of_text,
-    python_checked_from_js, value_from_js, value_to_js, Checked,
+    python_checked_from_js, python_kept_from_js, value_from_js, value_to_js, Kept,
 };
 use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
@@ -176,41 +176,55 @@ impl Shared {
     }
 
     pub(crate) fn encode(&self, value: &JsValue) -> Result<Vec<u8>, JsValue> {
-        self.encode_checked(value).map(|checked| checked.bytes)
-    }
-
-    /// [`Shared::encode`], with the built-in codec's text when the bytes are that text.
-    pub(crate) fn encode_checked(&self, value: &JsValue) -> Result<Checked, JsValue> {
         match &self.codec {
-            Codec::Json => python_checked_from_js(value),
+            Codec::Json => python_checked_from_js(value).map(|checked| checked.bytes),
             Codec::Custom(enc) => {
                 // `call` is caught by the glue even when `encode` is no longer a function.
                 let f: js_sys::Function = prop(enc, "encode")?.unchecked_into();
-                Ok(Checked {
-                    bytes: bytes_from_js(&f.call1(enc, value)?)?,
-                    text: None,
-                })
+                bytes_from_js(&f.call1(enc, value)?)
             }
         }
     }
 
-    /// Stores `checked` under `key` in `stub`, which answers at once: no future, no task,
+    /// [`Shared::encode`] for a store that keeps the built-in codec's text when the bytes
+    /// are that text (the stub).
+    pub(crate) fn encode_kept(&self, value: &JsValue) -> Result<Kept, JsValue> {
+        match &self.codec {
+            Codec::Json => python_kept_from_js(value),
+            Codec::Custom(_) => Ok(Kept::Bytes {
+                bytes: self.encode(value)?,
+                text: None,
+            }),
+        }
+    }
+
+    /// Stores `kept` under `key` in `stub`, which answers at once: no future, no task,
     /// and the text kept when it is the bytes (see [`StubEntry`]).
     pub(crate) fn stub_put(
         &self,
         stub: &StubStore<JsTimer, StubEntry>,
         key: &str,
-        checked: Checked,
+        kept: Kept,
         ttl_ms: u64,
     ) -> Result<(), JsValue> {
-        let bytes = self
-            .core
-            .within_limit(key, checked.bytes)
-            .map_err(|e| to_js(&e))?;
-        let entry = match checked.text {
-            // A small integer reads fastest from its bytes (no text, no `JSON.parse`).
-            Some((text, plain)) if small_int(&bytes).is_none() => StubEntry::Text { text, plain },
-            _ => StubEntry::Bytes(bytes),
+        let entry = match kept {
+            Kept::Text { text, plain, len } => {
+                // Never a small integer: those cross as bytes (short texts).
+                self.core
+                    .size_within_limit(key, len)
+                    .map_err(|e| to_js(&e))?;
+                StubEntry::Text { text, plain }
+            }
+            Kept::Bytes { bytes, text } => {
+                let bytes = self.core.within_limit(key, bytes).map_err(|e| to_js(&e))?;
+                match text {
+                    // A small integer reads fastest from its bytes (no text, no `JSON.parse`).
+                    Some((text, plain)) if small_int(&bytes).is_none() => {
+                        StubEntry::Text { text, plain }
+                    }
+                    _ => StubEntry::Bytes(bytes),
+                }
+            }
         };
         stub.put_value(key, entry, ttl_ms);
         Ok(())

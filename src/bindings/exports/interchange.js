@@ -125,6 +125,38 @@ export function lastTextSimple() {
   return textSimple;
 }
 
+let textInfo = 0;
+let textError;
+
+/** `toText` for the stores' hot path, which must not throw into wasm and pays for a
+ * caught import (wasm-bindgen's `handleError`, an `apply` per call): the text, or "" (which
+ * `toText` never returns) with the exception kept for `takeTextError`. */
+export function toTextQuiet(value) {
+  try {
+    const text = toText(value);
+    textInfo = textSimple ? text.length : -text.length;
+    return text;
+  } catch (error) {
+    textError = error;
+    textInfo = 0;
+    return "";
+  }
+}
+
+/** What the last `toTextQuiet` found, in one number so that wasm asks once: its text's
+ * length in UTF-16 units, positive when `lastTextSimple` would say true, negative when
+ * not, 0 when it threw. */
+export function lastTextInfo() {
+  return textInfo;
+}
+
+/** The exception the last failed `toTextQuiet` caught (once). */
+export function takeTextError() {
+  const error = textError;
+  textError = undefined;
+  return error;
+}
+
 const utf8 = new TextEncoder();
 
 /** Encodes `text` into `out` (a view of wasm memory); the bytes written, or -1 when `out`
@@ -132,6 +164,29 @@ const utf8 = new TextEncoder();
 export function encodeUtf8Into(text, out) {
   const { read, written } = utf8.encodeInto(text, out);
   return read === text.length ? written : -1;
+}
+
+// A view of the buffer wasm reuses for stored texts (`SCRATCH` in interchange.rs), kept
+// across calls: a new view per call (what a `&mut [u8]` parameter costs) was garbage on
+// every store. Remade when the buffer moves or grows, or when wasm memory grew (which
+// detaches the old view: its length reads 0).
+let memory;
+let scratch = null;
+
+/** The module's memory, for `encodeUtf8IntoScratch` (once, before its first call). */
+export function useMemory(wasmMemory) {
+  memory = wasmMemory;
+  scratch = null;
+}
+
+/** `encodeUtf8Into` of `text` into the `len` bytes of wasm memory at `ptr`, when it is
+ * ASCII (one byte per unit, so exactly `text.length` bytes); -1 when it is not. */
+export function encodeUtf8IntoScratch(text, ptr, len) {
+  if (scratch === null || scratch.byteOffset !== ptr || scratch.length !== len) {
+    scratch = new Uint8Array(memory.buffer, ptr, len);
+  }
+  const { read, written } = utf8.encodeInto(text, scratch);
+  return read === text.length && written === read ? written : -1;
 }
 
 /** `text` as UTF-8, in a new array of its exact size. */

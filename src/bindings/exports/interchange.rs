@@ -21,6 +21,22 @@ extern "C" {
     /// Whether the last `toText` text is of `transcode::Origin::PlainNumbersAlike`.
     #[wasm_bindgen(js_name = lastTextSimple)]
     fn last_text_simple() -> bool;
+    /// `toText` that never throws: "" when it would have (see `lastTextInfo`).
+    #[wasm_bindgen(js_name = toTextQuiet)]
+    fn to_text_quiet(value: &JsValue) -> js_sys::JsString;
+    /// The last `toTextQuiet` text's length in UTF-16 units, negated when its origin is not
+    /// `PlainNumbersAlike`; 0 when `toText` threw.
+    #[wasm_bindgen(js_name = lastTextInfo)]
+    fn last_text_info() -> i32;
+    #[wasm_bindgen(js_name = useMemory)]
+    fn use_memory(memory: &JsValue);
+    /// `encodeUtf8Into` into `len` bytes of wasm memory at `ptr` through a view the host
+    /// keeps; -1 unless the text is ASCII (then it wrote `text.length()` bytes).
+    #[wasm_bindgen(js_name = encodeUtf8IntoScratch)]
+    fn encode_utf8_into_scratch(text: &js_sys::JsString, ptr: u32, len: u32) -> i32;
+    /// What the last failed `toTextQuiet` caught.
+    #[wasm_bindgen(js_name = takeTextError)]
+    fn take_text_error() -> JsValue;
     #[wasm_bindgen(js_name = encodeUtf8Into)]
     fn encode_utf8_into(text: &js_sys::JsString, out: &mut [u8]) -> i32;
     #[wasm_bindgen(js_name = encodeUtf8)]
@@ -123,6 +139,105 @@ pub fn python_bytes_in_js(text: &js_sys::JsString) -> Option<js_sys::Uint8Array>
     encode_utf8_host(text).ok()
 }
 
+/// What a store that keeps the host's text (the stub) needs of a value: the text when it
+/// is Python's bytes, else the bytes.
+pub enum Kept {
+    /// The `JSON.stringify` text is Python's bytes (so ASCII, `len` bytes): no bytes were
+    /// made of it.
+    Text {
+        /// The text.
+        text: js_sys::JsString,
+        /// `JSON.parse(text)` is the value a read of its bytes decodes (`transcode::Form`).
+        plain: bool,
+        /// Its length in bytes (and in UTF-16 units).
+        len: usize,
+    },
+    /// Python's bytes, which the text is not (or a text short enough to cross as bytes).
+    Bytes {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The text, when the bytes are that text (see [`Checked`]).
+        text: Option<(js_sys::JsString, bool)>,
+    },
+}
+
+/// The largest text [`python_kept_from_js`] checks in its reused buffer, which stays
+/// allocated (wasm memory never shrinks): larger ones take a buffer of their own.
+const SCRATCH_MAX_UNITS: u32 = 256 * 1024;
+
+thread_local! {
+    /// The buffer texts a store keeps are checked in: the check reads the text's bytes
+    /// once and a kept text needs none, so one buffer serves every store, and the host
+    /// keeps one view of it instead of making one per call (bench/notes.md, issue 29's
+    /// fifth pass).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether the host has the module's memory for [`encode_utf8_into_scratch`].
+    static MEMORY_SHARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// [`python_checked_from_js`] for a store that keeps the text when it is the bytes: a text
+/// from [`ENCODE_INTO_MIN_UNITS`] to [`SCRATCH_MAX_UNITS`] units is encoded into a reused
+/// buffer and checked there, and bytes are made of it only when it is not kept.
+pub fn python_kept_from_js(value: &JsValue) -> Result<Kept, JsValue> {
+    // One call for the text, one for its length and origin (no `length()` call, no caught
+    // import): the stub's store is the hot path of the throughput bench.
+    let text = to_text_quiet(value);
+    let info = last_text_info();
+    if info == 0 {
+        return Err(take_text_error());
+    }
+    let units = info.unsigned_abs();
+    let origin = if info > 0 {
+        Origin::PlainNumbersAlike
+    } else {
+        Origin::Any
+    };
+    if (ENCODE_INTO_MIN_UNITS..=SCRATCH_MAX_UNITS).contains(&units) {
+        let verdict = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.try_borrow_mut().ok()?;
+            if scratch.len() < units as usize {
+                scratch.resize(units as usize, 0);
+            }
+            if !MEMORY_SHARED.get() {
+                use_memory(&wasm_bindgen::memory());
+                MEMORY_SHARED.set(true);
+            }
+            // The whole buffer, so that the host's view of it stays the same across calls.
+            let len = u32::try_from(scratch.len()).ok()?;
+            // -1 when the text is not ASCII: not kept, and its bytes are the host's
+            // `encode()` at their exact size.
+            let written = encode_utf8_into_scratch(&text, scratch.as_mut_ptr() as u32, len);
+            let Ok(written) = usize::try_from(written) else {
+                return Some(Err(encode_utf8(&text)));
+            };
+            let bytes = scratch.get(..written)?;
+            Some(match transcode::verbatim_as(bytes, origin) {
+                Some(plain) => Ok((plain, written)),
+                None => Err(bytes.to_vec()),
+            })
+        });
+        match verdict {
+            Some(Ok((plain, len))) => return Ok(Kept::Text { text, plain, len }),
+            // Bytes to re-spell (or to judge token by token), as the usual path makes them.
+            Some(Err(bytes)) => {
+                let (bytes, form) = transcode::python_bytes_checked_as(bytes, origin)
+                    .map_err(|e| type_error(&format!("unsupported value: {e}")))?;
+                let text = match form {
+                    transcode::Form::Verbatim { plain } => Some((text, plain)),
+                    transcode::Form::Rewritten => None,
+                };
+                return Ok(Kept::Bytes { bytes, text });
+            }
+            None => {}
+        }
+    }
+    let checked = python_checked_of_sized_text(text, units, origin)?;
+    Ok(Kept::Bytes {
+        bytes: checked.bytes,
+        text: checked.text,
+    })
+}
+
 /// [`python_bytes_from_js`] of a text already read from the value ([`js_text`]).
 pub fn python_bytes_of_text(text: &js_sys::JsString, origin: Origin) -> Result<Vec<u8>, JsValue> {
     python_checked_of_text(text.clone(), origin).map(|checked| checked.bytes)
@@ -131,6 +246,15 @@ pub fn python_bytes_of_text(text: &js_sys::JsString, origin: Origin) -> Result<V
 /// [`python_checked_from_js`] of a text already read from the value.
 fn python_checked_of_text(handle: js_sys::JsString, origin: Origin) -> Result<Checked, JsValue> {
     let units = handle.length();
+    python_checked_of_sized_text(handle, units, origin)
+}
+
+/// [`python_checked_of_text`] of a text whose length (`units`) is known.
+fn python_checked_of_sized_text(
+    handle: js_sys::JsString,
+    units: u32,
+    origin: Origin,
+) -> Result<Checked, JsValue> {
     let checked = if units < ENCODE_INTO_MIN_UNITS {
         // Always a string (toText's contract); never unwrapped, so never a throw from wasm.
         let text = handle

@@ -222,9 +222,9 @@ impl JsResultBackend {
         if let AnyStore::Stub(stub) = self.store() {
             let stored = (|| {
                 let key = self.shared.key(&message)?;
-                let checked = self.shared.encode_checked(&value)?;
+                let kept = self.shared.encode_kept(&value)?;
                 let ttl = ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?;
-                self.shared.stub_put(stub, &key, checked, ttl)
+                self.shared.stub_put(stub, &key, kept, ttl)
             })();
             return match stored {
                 Ok(()) => resolved_undefined(),

@@ -81,11 +81,7 @@ pub fn python_bytes_checked_as(
     bytes: Vec<u8>,
     origin: Origin,
 ) -> Result<(Vec<u8>, Form), InterchangeError> {
-    let verbatim = match origin {
-        Origin::Any => verbatim_text(&bytes),
-        Origin::PlainNumbersAlike => verbatim_bytes(&bytes),
-    };
-    if let Some(plain) = verbatim {
+    if let Some(plain) = verbatim_as(&bytes, origin) {
         return Ok((bytes, Form::Verbatim { plain }));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -94,6 +90,17 @@ pub fn python_bytes_checked_as(
         })
     })?;
     python_bytes(&text).map(|bytes| (bytes, Form::Rewritten))
+}
+
+/// Whether the UTF-8 `bytes` of a text of `origin` already are Python's bytes, and then
+/// whether `JSON.parse` alone reads them as a read of them decodes them (`Form::Verbatim`'s
+/// `plain`): the verdict of [`python_bytes_checked_as`] without taking the bytes, for a
+/// caller that keeps the host's text and needs no bytes of its own when they are.
+pub fn verbatim_as(bytes: &[u8], origin: Origin) -> Option<bool> {
+    match origin {
+        Origin::Any => verbatim_text(bytes),
+        Origin::PlainNumbersAlike => verbatim_bytes(bytes),
+    }
 }
 
 /// Python's stored bytes for the value whose `JSON.stringify` text (with marker strings) is

@@ -41,5 +41,15 @@ export async function smoke(api) {
   }
   const enc = new JSONEncoder();
   check(new TextDecoder().decode(enc.encode([1.5e-7, 1e16])) === "[1.5e-07,1e+16]", "encoder floats");
+  // Texts of 256 units and more are checked in a buffer wasm reuses, written through a view
+  // the host keeps: ASCII or not, and again after a large value grew wasm memory.
+  for (const [i, s] of ["a".repeat(300), "\u00e9".repeat(300), "b".repeat(2_000_000), "c".repeat(300)].entries()) {
+    const long = new Message({ actorName: "long", messageId: `long-${i}` });
+    await backend.storeResult(long, { s });
+    check((await backend.getResult(long)).s === s, `long text ${i}: read`);
+    const got = await backend.getResultBytes(long);
+    const want = enc.encode({ s });
+    check(got.length === want.length && got.every((b, j) => b === want[j]), `long text ${i}: bytes`);
+  }
   return failures;
 }
