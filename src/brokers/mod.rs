@@ -44,6 +44,11 @@ pub enum BrokerError {
     Invalid(String),
 }
 
+/// The largest delay, either way, a `send`/`enqueue` takes (ms): 2^53 − 1, past which a
+/// JS number is no longer a whole millisecond. A negative delay is an eta in the past, due
+/// at once, as Python's `current_millis() + delay` makes it.
+pub const MAX_DELAY_MS: f64 = 9_007_199_254_740_991.0;
+
 /// Dramatiq's default number of worker threads per process (`Worker(worker_threads=8)`);
 /// a JS worker's `concurrency` plays its part.
 pub const DEFAULT_WORKER_THREADS: u32 = 8;

@@ -332,6 +332,13 @@ test("a delayed message travels on <queue>.DQ with an eta and keeps its key", as
   assert.equal(now.queueName, "default.DQ");
   assert.ok(now.options.eta >= before);
   assert.equal(await now.getResult({ block: true, timeout: 5000 }), 2);
+  // A negative delay is Python's `now + delay`: an eta in the past, due at once (a delay
+  // computed as `target - now` after the target went by), not a refused send.
+  const late = a.sendWithOptions({ args: [4], delay: -60_000 });
+  assert.equal(late.queueName, "default.DQ");
+  assert.ok(late.options.eta <= Date.now() - 60_000 + 5);
+  assert.equal(await late.getResult({ block: true, timeout: 5000 }), 8);
+  assert.throws(() => a.sendWithOptions({ args: [1], delay: -Infinity }), /delay must be a finite number of ms/);
   await worker.stop();
 });
 

@@ -154,11 +154,12 @@ export function randomMessage(next, id, { amqp = false, nested = false } = {}) {
 }
 
 /** A delay for `enqueue`: none (undefined), whole or fractional ms, tiny fractions that
- * vanish against the clock, past Dramatiq's documented 7 days. */
+ * vanish against the clock, past Dramatiq's documented 7 days, negative (an eta in the
+ * past, which Python writes as it is). */
 export function randomDelay(next) {
   const r = next();
   if (r < 0.4) return undefined;
-  return next.pick(["0", "1", "1000", "60000", "1.5", "0.25", "999.999", "1e-5", "5e-324", "604800001", "1e9", "2.5e3", String(next.int(100000))]);
+  return next.pick(["0", "1", "1000", "60000", "1.5", "0.25", "999.999", "1e-5", "5e-324", "604800001", "1e9", "2.5e3", "-1", "-1000", "-0.5", "-2.5e3", String(next.int(100000))]);
 }
 
 const FIELDS = ["queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"];

@@ -11,10 +11,11 @@ import { kAfterEnqueue, kPrepare, kPreparedMessage, kSendsCopies, kSendsLanded, 
 import { Middleware, Results, defaultMiddleware } from "../middleware/index.js";
 import { rememberBroker } from "./sent.js";
 
-/** A `delay` option checked: none (undefined or null) → undefined, else a non-negative number of ms. */
+/** A `delay` option checked: none (undefined or null) → undefined, else a finite number of
+ * ms. A negative one is an eta in the past, due at once, as Python's `now + delay` is. */
 export function checkDelay(delay) {
   if (delay === undefined || delay === null) return undefined;
-  if (typeof delay !== "number" || !(delay >= 0)) throw new RangeError("delay must be a non-negative number of ms");
+  if (typeof delay !== "number" || !Number.isFinite(delay)) throw new RangeError("delay must be a finite number of ms");
   return delay;
 }
 

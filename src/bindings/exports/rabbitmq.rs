@@ -12,6 +12,7 @@ use super::message::Message;
 use crate::bindings::drivers::random::random_seed;
 use crate::bindings::js::{range_error, type_error};
 use crate::brokers::rabbitmq::{self as core, AmqpValue, Publish, QueueDeclare, Settle};
+use crate::brokers::MAX_DELAY_MS;
 use crate::brokers::{configured_prefetch, delay_queue_prefetch, queue_prefetch};
 use crate::wait::backoff::Jitter;
 
@@ -141,9 +142,10 @@ pub fn rabbitmq_publish(
 ) -> Result<JsValue, JsValue> {
     let delay = match delay {
         None => None,
-        // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5.
-        Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d),
-        Some(_) => return Err(range_error("delay must be a non-negative number of ms")),
+        // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5, and
+        // in the past (due at once) for a negative one.
+        Some(d) if d.abs() <= MAX_DELAY_MS => Some(d),
+        Some(_) => return Err(range_error("delay must be a finite number of ms")),
     };
     let (sent, p) = core::publish(message.core(), delay, now as i64, confirm_delivery)
         .map_err(|e| type_error(&e.to_string()))?;

@@ -22,6 +22,7 @@ use crate::bindings::drivers::redis::JsRedis;
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{opt_number, opt_string, options_object, range_error, type_error};
 use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher};
+use crate::brokers::MAX_DELAY_MS;
 use crate::brokers::{self, BrokerError, Handling};
 use crate::model::error::StoreError;
 use crate::model::message::{uuid4, Message as CoreMessage};
@@ -294,11 +295,12 @@ impl RedisTransport {
     pub fn prepare(&self, message: &Message, delay: Option<f64>) -> Result<Message, JsValue> {
         let delay_ms = match delay {
             None => None,
-            // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5.
-            Some(d) if (0.0..=9_007_199_254_740_991.0).contains(&d) => Some(d),
+            // Kept whole or fractional: the eta is Python's `now + delay`, a float for 1.5,
+            // and in the past (due at once) for a negative one.
+            Some(d) if d.abs() <= MAX_DELAY_MS => Some(d),
             Some(d) => {
                 return Err(range_error(&format!(
-                    "delay must be a non-negative number of ms, got {}",
+                    "delay must be a finite number of ms, got {}",
                     crate::codec::Plain(d)
                 )))
             }

@@ -13,6 +13,7 @@ use crate::bindings::drivers::random::{random_bytes, random_seed};
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{array_of, keys_of, prop, range_error, type_error};
 use crate::brokers;
+use crate::brokers::MAX_DELAY_MS;
 use crate::codec::value::{option, Value};
 use crate::model::message::uuid4;
 use crate::wait::backoff::Jitter;
@@ -539,10 +540,11 @@ pub fn age_limit_exceeded(
 /// What `broker.enqueue(message, delay)` queues: a copy on `<queue>.DQ` with an `eta`.
 #[wasm_bindgen(js_name = delayMessage)]
 pub fn delay_message(message: &Message, delay: f64, now: f64) -> Result<Message, JsValue> {
-    // Whole or fractional (a float eta then, as Python's `now + 1.5`); never negative.
-    if !(0.0..=9_007_199_254_740_991.0).contains(&delay) {
+    // Whole or fractional (a float eta then, as Python's `now + 1.5`); negative is an eta
+    // in the past, due at once, as Python's.
+    if delay.is_nan() || delay.abs() > MAX_DELAY_MS {
         return Err(range_error(&format!(
-            "delay must be a non-negative number of ms, got {}",
+            "delay must be a finite number of ms, got {}",
             crate::codec::Plain(delay)
         )));
     }
