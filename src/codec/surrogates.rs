@@ -104,6 +104,14 @@ pub fn text_with_stand_ins(units: &[u16]) -> Option<String> {
     lone.then_some(out)
 }
 
+/// `text` (from [`text_with_stand_ins`]) with each stand-in as U+FFFD: what a plain
+/// conversion of the JS text gives, for a reader that is not the writer.
+pub fn without_stand_ins(text: &str) -> String {
+    text.chars()
+        .map(|c| if c as u32 >= STAND_IN { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 /// `encoded` (the writer's ASCII output for a value whose strings came from
 /// [`text_with_stand_ins`]) with each stand-in written as Python writes the lone surrogate.
 pub fn write_stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
@@ -200,13 +208,14 @@ mod tests {
             .chain([0xd83d, 0x41, 0xdc00])
             .collect();
         let marked = text_with_stand_ins(&units).unwrap();
-        let bytes = write_stand_ins_back(encode(&Value::Str(marked)));
+        let bytes = write_stand_ins_back(encode(&Value::Str(marked.clone())));
         // Python 3.11: json.dumps("cut \ud83dA\udc00") == '"cut \\ud83dA\\udc00"'
         assert_eq!(String::from_utf8(bytes).unwrap(), r#""cut \ud83dA\udc00""#);
         // Well-formed text (a pair included) needs nothing; a stand-in already there
         // leaves the plain path.
         let pair: Vec<u16> = "😀".encode_utf16().collect();
         assert_eq!(text_with_stand_ins(&pair), None);
+        assert_eq!(without_stand_ins(&marked), "cut \u{FFFD}A\u{FFFD}");
         let held: Vec<u16> = "\u{10F800}".encode_utf16().chain([0xd800]).collect();
         assert_eq!(text_with_stand_ins(&held), None);
     }

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 
 use super::any_store::AnyStore;
 use super::backend_state::{wait_options, Codec, CommonOptions, Shared, StubRead};
-use super::errors::{exception_info, exception_info_keeping_surrogates, missing, to_js};
+use super::errors::{exception_info_keeping_surrogates, missing, to_js};
 use super::interchange::value_to_js;
 use super::promise::{promise_of, reject, resolved, resolved_undefined};
 use super::result_stream::{abort_reason, already_aborted, Collection, ResultStream};
@@ -17,7 +17,7 @@ use crate::bindings::drivers::redis_socket::js_held;
 use crate::bindings::js::{
     array_of, bytes_from_js, is_absent, options_object, prop, ttl_ms, type_error,
 };
-use crate::codec::surrogates::write_stand_ins_back;
+use crate::codec::surrogates::{without_stand_ins, write_stand_ins_back};
 use crate::model::envelope::{self, ExceptionInfo};
 use crate::model::error::ResultError;
 use crate::results::backend::{exception_bytes, Wait, DEFAULT_RESULT_TTL_MS};
@@ -252,22 +252,30 @@ impl JsResultBackend {
         self.put((|| {
             let key = self.shared.key(&message)?;
             let ttl = ttl_ms(&ttl_ms_, DEFAULT_RESULT_TTL_MS)?;
+            // The error is read once (its getters are the caller's).
             let (exc_type, exc_msg, stand_ins) = exception_info_keeping_surrogates(&error);
-            let exc = ExceptionInfo::new(exc_type, exc_msg);
             let bytes = match &self.shared.codec {
                 // A message cut inside a surrogate pair is stored as Python writes such a
-                // `str`; a custom encoder gets the text JS would give it.
-                Codec::Json if stand_ins => write_stand_ins_back(exception_bytes(&exc)),
-                Codec::Json => exception_bytes(&exc),
-                Codec::Custom(_) if stand_ins => {
-                    let (exc_type, exc_msg) = exception_info(&error);
-                    self.shared.encode(&value_to_js(&envelope::wrap_exception(
-                        &ExceptionInfo::new(exc_type, exc_msg),
-                    ))?)?
+                // `str`.
+                Codec::Json => {
+                    let bytes = exception_bytes(&ExceptionInfo::new(exc_type, exc_msg));
+                    if stand_ins {
+                        write_stand_ins_back(bytes)
+                    } else {
+                        bytes
+                    }
                 }
-                Codec::Custom(_) => self
-                    .shared
-                    .encode(&value_to_js(&envelope::wrap_exception(&exc))?)?,
+                // A custom encoder gets a JS value, whose text the stand-ins must not reach.
+                Codec::Custom(_) => {
+                    let exc_msg = if stand_ins {
+                        without_stand_ins(&exc_msg)
+                    } else {
+                        exc_msg
+                    };
+                    let exc = ExceptionInfo::new(exc_type, exc_msg);
+                    self.shared
+                        .encode(&value_to_js(&envelope::wrap_exception(&exc))?)?
+                }
             };
             Ok((key, bytes, ttl))
         })())
