@@ -52,7 +52,6 @@
 
 use super::BrokerError;
 use crate::codec::value::Value;
-use crate::model::key::canonical_queue_name;
 use crate::model::message::Message;
 use crate::wait::backoff::{compute_backoff_with, Jitter};
 use crate::worker::queues::{dead_letter_queue_name, delay_queue_name};
@@ -237,8 +236,10 @@ fn work_queue_arguments(queue: &str, max_priority: Option<u8>) -> Vec<(String, A
     args
 }
 
-/// The three declarations `queue` needs (for `q`, `q.DQ`, `q.XQ`, in Dramatiq's order),
-/// whichever of the three names is given. Dramatiq declares them before the first publish
+/// The three declarations a canonical `queue` needs (for `q`, `q.DQ`, `q.XQ`, in Dramatiq's
+/// order). `queue` is taken as given, as Python's `_ensure_queue` takes the `q_name` its
+/// caller made: canonicalised once, `a.DQ.DQ` is `a.DQ`, which declares `a.DQ` and `a.XQ`
+/// and no `a` (a second canonicalisation here declared one). Dramatiq declares them before the first publish
 /// to, or consume from, any of them, and again after a publish comes back unroutable.
 /// `dead_message_ttl_ms` is [`DEAD_MESSAGE_TTL_MS`] unless the Python side overrides it.
 pub fn declarations(
@@ -246,20 +247,19 @@ pub fn declarations(
     max_priority: Option<u8>,
     dead_message_ttl_ms: i64,
 ) -> [QueueDeclare; 3] {
-    let base = canonical_queue_name(queue);
     [
         QueueDeclare {
-            queue: base.to_owned(),
+            queue: queue.to_owned(),
             durable: true,
-            arguments: work_queue_arguments(base, max_priority),
+            arguments: work_queue_arguments(queue, max_priority),
         },
         QueueDeclare {
-            queue: delay_queue_name(base),
+            queue: delay_queue_name(queue),
             durable: true,
-            arguments: work_queue_arguments(base, max_priority),
+            arguments: work_queue_arguments(queue, max_priority),
         },
         QueueDeclare {
-            queue: dead_letter_queue_name(base),
+            queue: dead_letter_queue_name(queue),
             durable: true,
             arguments: vec![(
                 "x-message-ttl".to_owned(),
@@ -435,15 +435,15 @@ mod tests {
                 AmqpValue::SignedInt(604_800_000)
             )]
         );
-        // Any of the three names gives the same declarations.
+        // A canonical name that still ends in .DQ (a message on `a.DQ.DQ`, canonicalised
+        // once) is declared as it is, as Python's `_declare_queue(canonical)`: `a.DQ` twice
+        // (its delay queue is itself) and `a.XQ`, never `a` (found by diff-fuzz).
+        let [q, dq, xq] = declarations("a.DQ", None, DEAD_MESSAGE_TTL_MS);
         assert_eq!(
-            declarations("default.DQ", None, DEAD_MESSAGE_TTL_MS),
-            declarations("default", None, DEAD_MESSAGE_TTL_MS)
+            (q.queue.as_str(), dq.queue.as_str(), xq.queue.as_str()),
+            ("a.DQ", "a.DQ", "a.XQ")
         );
-        assert_eq!(
-            declarations("default.XQ", None, DEAD_MESSAGE_TTL_MS),
-            declarations("default", None, DEAD_MESSAGE_TTL_MS)
-        );
+        assert_eq!(q.arguments[1].1, s("a.XQ"));
         // A TTL beyond 32 bits goes out as pika sends it: a signed 64-bit integer.
         let [_, _, xq] = declarations("default", None, 1 << 40);
         assert_eq!(xq.arguments[0].1, AmqpValue::LongLong(1 << 40));

@@ -73,7 +73,7 @@ pub fn rabbitmq_max_priority(value: JsValue) -> Result<Option<u8>, JsValue> {
     max_priority(&value)
 }
 
-/// The three `queue.declare`s `queue` needs (`q`, `q.DQ`, `q.XQ`, in Dramatiq's order),
+/// The three `queue.declare`s a canonical `queue` needs (`q`, `q.DQ`, `q.XQ`, in Dramatiq's order),
 /// each `{ queue, durable, arguments }` with the arguments in amqplib's typed form, so
 /// RabbitMQ sees exactly what Python's broker declares. `deadMessageTtl` (ms) defaults
 /// to Dramatiq's 7 days.
