@@ -65,9 +65,19 @@ test("the operator's routes in the Worker gateway, in workerd", { skip, timeout:
     const call = async (path, { method = "GET", token = OPERATOR, body } = {}) => {
       const headers = token ? { authorization: `Bearer ${token}` } : {};
       if (body !== undefined) headers["content-type"] = "application/json";
+      const send = () => fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       let res;
       try {
-        res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+        const restarts = runtime.restarts;
+        res = await send().catch(async (error) => {
+          // A keep-alive socket the server closed as fetch reused it (a reset before any
+          // reply, workerd still up): that request never reached the Worker; send it again.
+          // A crash stays a failure: workerd has restarted by the time the retry answers.
+          if (error.cause?.code !== "ECONNRESET" || runtime.restarts !== restarts) throw error;
+          const again = await send();
+          if (runtime.restarts !== restarts) throw error;
+          return again;
+        });
       } catch (error) {
         throw new Error(`${method} ${path}: ${error.message} (${error.cause?.code ?? error.cause?.message ?? "no cause"}); workerd restarts: ${runtime.restarts}; workerd said:\n${runtime.tail()}`, { cause: error });
       }
