@@ -1,7 +1,7 @@
 // What every broker shares (Dramatiq's `Broker`), and what the brokers that write over the
 // network share (`NetworkBroker`). The queues themselves are each subclass's: `StubBroker`
 // in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
-import { Message, builtinActorOptions } from "../../dist/dramatiq_results.js";
+import { Message, builtinActorOptions, delayQueueName } from "../../dist/dramatiq_results.js";
 import { ActorNotFound, SkipMessage } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
@@ -337,6 +337,22 @@ async function emitAfterFrom(broker, hook, args) {
  */
 export function emitBeforeEnqueue(broker, message, delay) {
   for (const m of broker.middleware) runSyncHook(broker, m, "beforeEnqueue", [message, delay], { skips: true });
+}
+
+/**
+ * Declares the canonical queue `q` between the middleware's hooks, in the order Dramatiq's
+ * `declare_queue` emits them: `beforeDeclareQueue` in order, `register()`,
+ * `afterDeclareQueue` in reverse order, `registerDelay(dq)`, then `afterDeclareDelayQueue`
+ * for `q`'s delay queue in reverse order. A hook's failure is logged; the queue is declared
+ * all the same. The caller checks that `q` is new.
+ */
+export function declareQueueWithHooks(broker, q, register, registerDelay = () => {}) {
+  for (const m of broker.middleware) runSyncHook(broker, m, "beforeDeclareQueue", [q]);
+  register();
+  for (const m of [...broker.middleware].reverse()) runSyncHook(broker, m, "afterDeclareQueue", [q]);
+  const dq = delayQueueName(q);
+  registerDelay(dq);
+  for (const m of [...broker.middleware].reverse()) runSyncHook(broker, m, "afterDeclareDelayQueue", [dq]);
 }
 
 /**

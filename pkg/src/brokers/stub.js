@@ -11,7 +11,7 @@ import {
 import { QueueJoinTimeout, QueueNotFound } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kAfterEnqueue, kChanged, kFinish, kListen, kTake, kUndelay } from "../internal/symbols.js";
-import { Broker, checkDelay, emitBeforeEnqueue, runSyncHook } from "./broker.js";
+import { Broker, checkDelay, declareQueueWithHooks, emitBeforeEnqueue } from "./broker.js";
 import { rememberBroker } from "./sent.js";
 
 /**
@@ -53,12 +53,12 @@ export class StubBroker extends Broker {
   declareQueue(name) {
     const q = canonicalQueueName(name);
     if (this.#queues.has(q)) return;
-    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
-    this.#queues.set(q, { messages: [], unfinished: 0 });
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
-    const dq = delayQueueName(q);
-    if (!this.#queues.has(dq)) this.#queues.set(dq, { messages: [], unfinished: 0 });
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [dq]);
+    declareQueueWithHooks(
+      this,
+      q,
+      () => this.#queues.set(q, { messages: [], unfinished: 0 }),
+      (dq) => this.#queues.has(dq) || this.#queues.set(dq, { messages: [], unfinished: 0 }),
+    );
   }
 
   /** The declared queue names (delay queues included). */

@@ -35,7 +35,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
+import { NetworkBroker, checkDelay, declareQueueWithHooks, emitBeforeEnqueue } from "../broker.js";
 import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
 
@@ -314,11 +314,7 @@ export class RabbitmqBroker extends NetworkBroker {
   declareQueue(name) {
     const q = canonical(name);
     if (this.#queues.has(q)) return;
-    // Logged, not thrown (Dramatiq's emit_before / emit_after): the queue is declared anyway.
-    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
-    this.#queues.add(q);
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [delayQueueName(q)]);
+    declareQueueWithHooks(this, q, () => this.#queues.add(q));
   }
 
   /** The declared (canonical) queue names. */

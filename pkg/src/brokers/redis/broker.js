@@ -20,7 +20,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, emitBeforeEnqueue, runSyncHook } from "../broker.js";
+import { NetworkBroker, checkDelay, declareQueueWithHooks, emitBeforeEnqueue } from "../broker.js";
 import { loggedId } from "../../worker/consumer.js";
 import { RedisConsumer } from "./consumer.js";
 
@@ -92,11 +92,7 @@ export class RedisBroker extends NetworkBroker {
   declareQueue(name) {
     const q = canonicalQueueName(name);
     if (this.#queues.has(q)) return;
-    // Logged, not thrown (Dramatiq's emit_before / emit_after): the queue is declared anyway.
-    for (const m of this.middleware) runSyncHook(this, m, "beforeDeclareQueue", [q]);
-    this.#queues.add(q);
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareQueue", [q]);
-    for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterDeclareDelayQueue", [delayQueueName(q)]);
+    declareQueueWithHooks(this, q, () => this.#queues.add(q));
   }
 
   /** The declared (canonical) queue names, as Dramatiq's `RedisBroker.get_declared_queues`. */
