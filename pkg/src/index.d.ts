@@ -727,13 +727,17 @@ export class AgeLimit extends Middleware {
   readonly maxAge: number | undefined;
 }
 /**
- * Fails async actors that run past `timeLimit` ms (default 600 000): the attempt's `signal`
- * aborts with `TimeLimitExceeded` and the attempt fails with it.
+ * Fails actors that run past `timeLimit` ms (default 600 000), checked every `interval` ms
+ * (default 1 000) as Dramatiq's checker does: at the first check at or past the limit the
+ * attempt's `signal` aborts with `TimeLimitExceeded` and the attempt fails with it; an
+ * attempt that returns before that check succeeds, as on a Python worker.
  */
 export class TimeLimit extends Middleware {
-  constructor(options?: { timeLimit?: number | undefined });
+  constructor(options?: { timeLimit?: number | undefined; interval?: number | undefined });
   /** Milliseconds, unless an actor or message sets its own. */
   readonly timeLimit: number;
+  /** How often limits are checked, in ms (`0`: at the limit itself). */
+  readonly interval: number;
   /** The limit for one message, in ms: its own `time_limit`, its actor's, then `timeLimit`. */
   limitFor(broker: Broker, message: WorkerMessage): number;
 }

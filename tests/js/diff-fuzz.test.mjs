@@ -562,7 +562,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
  * `Message.decode` builds anyway: its worker then runs it (`args: "ab"` as `("a", "b")`) or
  * stalls the queue (a consumer or worker thread dies on it and restarts for ever). A message
  * whose `queue_name` is not the queue it was taken from stalls Python's worker (its worker
- * thread dies on a KeyError); ours runs it. A negative `time_limit`: see "Time limits" there.
+ * thread dies on a KeyError); ours runs it.
  */
 function deliberate({ body, py, js }, queue) {
   let dict;
@@ -579,10 +579,6 @@ function deliberate({ body, py, js }, queue) {
   const pyStalls = py.left === "fd";
   if (!typed && js.ran === 0 && js.left === "fd.XQ" && (pyStalls || py.ran > 0 || py.left === "gone")) return "ill-typed field: dead-lettered here";
   if (typed && pyStalls && typeof dict.queue_name === "string" && !/^fd\d+$/.test(dict.queue_name)) return "another queue's name: Python stalls";
-  // "Time limits …": an actor that returns past its limit fails here; Python's timer thread
-  // looks once a second, so a quick actor past a negative limit is never stopped there.
-  const limit = dict.options?.time_limit;
-  if (typed && typeof limit === "number" && limit < 0 && py.ran === 1 && py.left === "gone" && js.ran === 1 && js.left === "fd.XQ") return "past its time limit on return";
   return null;
 }
 

@@ -24,6 +24,7 @@ import {
   ShutdownNotifications,
   SkipMessage,
   StubBroker,
+  TimeLimit,
   TimeLimitExceeded,
   Worker,
   WorkerMessage,
@@ -662,7 +663,9 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
       async () => {
         const signal = currentSignal();
         try {
-          for (let i = 0; i < 20; i++) {
+          // Python's actor sleeps 20 × 1 s past a 10 ms limit its 1 s checks catch at the
+          // first; here 150 × 20 ms against TimeLimit's same 1 s interval.
+          for (let i = 0; i < 150; i++) {
             if (signal.aborted) throw signal.reason;
             await sleep(20);
           }
@@ -680,6 +683,73 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     await worker.stop();
     assert.equal(exceeded.length, 1);
     assert.equal(successes.length, 0);
+  });
+
+  // Dramatiq's checker thread looks every `interval` (1 s): an attempt is stopped at the
+  // first look at or past its deadline, and one that returns before it succeeds (so a
+  // 1.5 ms or negative `time_limit` stops only an attempt still running at that look).
+  // The middleware's first check is at its first message, so in a fresh broker the next
+  // one is a full interval away.
+  /** A broker whose TimeLimit checks every `interval` ms, and its running worker. */
+  function withChecks(interval) {
+    const log = logger();
+    const middleware = defaultMiddleware().map((m) => (m instanceof TimeLimit ? new TimeLimit({ interval }) : m));
+    const broker = new StubBroker({ logger: log, middleware: [...middleware, new CurrentMessage()] });
+    return { broker, worker: new Worker(broker, { concurrency: 2 }).start() };
+  }
+  const busyFor = (ms) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+
+  test("a quick attempt past a tiny or negative limit returns before the first check and succeeds, as on a Python worker", async () => {
+    const { broker, worker } = withChecks(1000);
+    const done = [];
+    const quickSync = actor((tag) => (busyFor(20), done.push(tag), tag), { broker, actorName: "quick_sync", maxRetries: 0 });
+    const quickAsync = actor(async (tag) => (await sleep(20), done.push(tag), tag), { broker, actorName: "quick_async", maxRetries: 0 });
+    quickSync.sendWithOptions({ args: ["sync 1.5"], time_limit: 1.5 });
+    quickAsync.sendWithOptions({ args: ["async 1.5"], time_limit: 1.5 });
+    quickSync.sendWithOptions({ args: ["sync -5"], time_limit: -5 });
+    await broker.join("default");
+    await worker.stop();
+    assert.deepEqual(done.sort(), ["async 1.5", "sync -5", "sync 1.5"]);
+    assert.equal(broker.deadLetters.length, 0);
+  });
+
+  test("interval 0 stops an attempt at its limit itself; a limit is never seen before the check at or past it", async () => {
+    const exact = withChecks(0);
+    const done = [];
+    const quickSync = actor((tag) => (busyFor(20), done.push(tag)), { broker: exact.broker, actorName: "quick_sync", maxRetries: 0 });
+    quickSync.sendWithOptions({ args: ["exact"], time_limit: 1.5 });
+    assert.ok((await rejection(exact.broker.join("default"))) instanceof TimeLimitExceeded);
+    await exact.worker.stop();
+    assert.deepEqual(done, ["exact"]);
+
+    // Every 300 ms: a 10 ms limit is not seen at 100 ms, and is seen by 300 (+ timer slack).
+    const ticks = withChecks(300);
+    const seen = [];
+    const watcher = actor(
+      async () => {
+        const signal = currentSignal();
+        await sleep(100);
+        seen.push(signal.aborted);
+        await sleep(1500);
+        seen.push(signal.aborted, signal.reason instanceof TimeLimitExceeded);
+      },
+      { broker: ticks.broker, actorName: "watcher", maxRetries: 0, timeLimit: 10 },
+    );
+    watcher.send();
+    assert.ok((await rejection(ticks.broker.join("default"))) instanceof TimeLimitExceeded);
+    await ticks.worker.stop();
+    await eventually(() => seen.length === 3, "the watcher looked twice");
+    assert.deepEqual(seen, [false, true, true]);
+  });
+
+  test("new TimeLimit() takes Dramatiq's interval, a number of ms", () => {
+    assert.equal(new TimeLimit().interval, 1000);
+    assert.equal(new TimeLimit({ interval: 250 }).interval, 250);
+    assert.throws(() => new TimeLimit({ interval: -1 }), TypeError);
+    assert.throws(() => new TimeLimit({ interval: "1s" }), TypeError);
   });
 
   test("test_shutdown_notifications_options: message option over actor option over the default (false)", () => {
