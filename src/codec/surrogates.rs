@@ -151,6 +151,18 @@ fn stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// What [`decode`] reads from `bytes`, but with each lone surrogate escape as its stand-in,
+/// for a reader whose strings can hold a lone surrogate (a JS string) to write each
+/// stand-in back as one; `None` when `bytes` hold no lone surrogate, when they already hold
+/// a stand-in (then [`decode`]'s U+FFFD is the answer) or do not decode.
+pub fn decode_keeping_surrogates(bytes: &[u8]) -> Option<Value> {
+    let marked = with_stand_ins(bytes)?;
+    if has_stand_in(&decode(bytes).ok()?) {
+        return None;
+    }
+    decode(&marked).ok()
+}
+
 /// The bytes Python's `json.dumps(json.loads(text), separators=(",", ":"))` writes for
 /// `bytes`, given `value`, what [`decode`] read from them: [`encode`]`(value)`, except that
 /// a lone surrogate escape in `bytes` is written as Python writes it instead of as U+FFFD.
@@ -167,6 +179,24 @@ pub fn python_bytes_keeping_surrogates(bytes: &[u8], value: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_keeps_a_lone_surrogate_as_its_stand_in_and_leaves_pairs_and_stand_ins_alone() {
+        let kept =
+            decode_keeping_surrogates(br#"{"msg":"a\udcffb","pair":"\ud83d\ude00"}"#).unwrap();
+        assert_eq!(kept.get("msg"), Some(&Value::Str("a\u{10fcff}b".into())));
+        assert_eq!(kept.get("pair"), Some(&Value::Str("\u{1f600}".into())));
+        assert_eq!(
+            decode_keeping_surrogates(br#"{"msg":"plain \ud83d\ude00"}"#),
+            None
+        );
+        // A text that already holds a stand-in is left to the plain decode.
+        assert_eq!(
+            decode_keeping_surrogates("[\"\\udcff\",\"\u{10f800}\"]".as_bytes()),
+            None
+        );
+        assert_eq!(decode_keeping_surrogates(br#"["\udcff""#), None);
+    }
 
     fn python(text: &str) -> String {
         let value = decode(text.as_bytes()).unwrap();

@@ -153,7 +153,7 @@ for (const [backendName, make] of Object.entries(backends)) {
           }
         }
         const names = items.map((i) => i.message.actor_name);
-        for (const needed of ["ret_nan", "ret_big", "ret_unicode", "ret_nested", "ret_none", "raise_custom"]) {
+        for (const needed of ["ret_nan", "ret_big", "ret_unicode", "ret_nested", "ret_none", "raise_custom", "raise_lone_surrogate"]) {
           assert.ok(names.includes(needed), `Python ran ${needed}`);
         }
       });

@@ -50,6 +50,9 @@ RAISES = {
     "raise_value_error": (ValueError, "bad value: 42"),
     "raise_custom": (Boom, "it went \u2622 boom"),
     "raise_key_error": (KeyError, "missing"),
+    # An undecodable file name, as os.fsdecode's surrogateescape makes it: a lone
+    # surrogate (and a pair and an astral character beside it) that JS must read as is.
+    "raise_lone_surrogate": (FileNotFoundError, "no such file: 'caf\udce9' \ud83d\ude00 \U0001f680"),
 }
 
 

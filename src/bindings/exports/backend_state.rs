@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::any_store::{AnyStore, StubEntry};
-use super::errors::to_js;
+use super::errors::{read_error_to_js, to_js};
 use super::interchange::{
     js_text, parse_plain, parse_plain_bytes, parse_text, python_bytes_in_js, python_bytes_of_text,
     python_checked_from_js, python_kept_from_js, value_from_js, value_to_js, Kept,
@@ -290,7 +290,7 @@ impl Shared {
                         return Ok(value);
                     }
                 }
-                let value = decode_result(key, bytes).map_err(|e| to_js(&e))?;
+                let value = decode_result(key, bytes).map_err(|e| read_error_to_js(&e, bytes))?;
                 value_to_js(&value)
             }
             Codec::Custom(_) => self.decode_custom(key, &js_sys::Uint8Array::from(bytes)),

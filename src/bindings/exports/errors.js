@@ -58,17 +58,33 @@ const CLASSES = {
   RESULT_DECODE: DecodeError,
 };
 
-/** Builds the error for `code`; called from the wasm bindings. */
-export function makeResultError(code, message, messageKey, cause, failure) {
+/** Builds the error for `code`; called from the wasm bindings. With `standIns`, its
+ * texts hold stand-ins for lone surrogates (U+10F800 for U+D800 … U+10FFFF for U+DFFF:
+ * `codec::surrogates`), written back here as the lone surrogates a JS string can hold. */
+export function makeResultError(code, message, messageKey, cause, failure, standIns) {
   const Class = CLASSES[code] ?? ResultError;
+  const back = standIns ? lonesBack : (v) => v;
   const options = { code, messageKey: messageKey ?? null };
   if (cause !== undefined) options.cause = cause;
   if (failure !== undefined) {
-    options.exceptionType = failure[0];
-    options.exceptionValue = failure[1];
-    options.traceback = failure[2] ?? null;
+    options.exceptionType = back(failure[0]);
+    options.exceptionValue = back(failure[1]);
+    options.traceback = back(failure[2] ?? null);
   }
-  return new Class(message, options);
+  return new Class(back(message), options);
+}
+
+/** `value` (made by the bindings: strings, arrays, plain objects) with each stand-in in
+ * its strings, keys too, as the lone surrogate it stands for. */
+function lonesBack(value) {
+  if (typeof value === "string") {
+    return value.replace(/[\uDBFE\uDBFF][\uDC00-\uDFFF]/g, (pair) => String.fromCharCode(0xd800 + pair.codePointAt(0) - 0x10f800));
+  }
+  if (Array.isArray(value)) return value.map(lonesBack);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [lonesBack(k), lonesBack(v)]));
+  }
+  return value;
 }
 
 /**

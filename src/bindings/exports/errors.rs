@@ -4,9 +4,10 @@ use wasm_bindgen::prelude::*;
 
 use super::interchange::value_to_js;
 use crate::bindings::js::type_error;
-use crate::codec::surrogates::text_with_stand_ins;
+use crate::codec::surrogates::{decode_keeping_surrogates, text_with_stand_ins};
 use crate::model::envelope;
 use crate::model::error::{ResultError, StoreError};
+use crate::results::backend::unwrap_result;
 
 #[wasm_bindgen(module = "/src/bindings/exports/errors.js")]
 extern "C" {
@@ -17,6 +18,7 @@ extern "C" {
         key: Option<String>,
         cause: JsValue,
         failure: JsValue,
+        stand_ins: bool,
     ) -> JsValue;
 
     /// `[type, message]` of a thrown JS value, as Dramatiq's `wrap_exception` reads them.
@@ -71,7 +73,14 @@ fn read_exception_info(error: &JsValue, keep_surrogates: bool) -> (String, Strin
 /// A `ResultError` with `code` and `message` and no message key: what `connectRedis`'s
 /// client rejects with.
 pub fn redis_error(code: &str, message: &str) -> JsValue {
-    make_result_error(code, message, None, JsValue::UNDEFINED, JsValue::UNDEFINED)
+    make_result_error(
+        code,
+        message,
+        None,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+        false,
+    )
 }
 
 /// The adapter's original error when it threw one, else a plain `Error` saying what failed.
@@ -93,6 +102,7 @@ pub fn broker_error(message: &str, cause: Option<JsValue>) -> JsValue {
         None,
         cause.unwrap_or(JsValue::UNDEFINED),
         JsValue::UNDEFINED,
+        false,
     )
 }
 
@@ -105,16 +115,38 @@ pub fn rate_limit_error(source: &StoreError) -> JsValue {
         None,
         cause_of(source),
         JsValue::UNDEFINED,
+        false,
     )
 }
 
 /// The JS error for a core error: a `ResultError` subclass, or a `TypeError` for bad
 /// arguments.
 pub fn to_js(err: &ResultError) -> JsValue {
+    error_to_js(err, false)
+}
+
+/// [`to_js`] for an error read from `bytes` (by `unwrap_result`): a failure whose stored
+/// text holds a lone surrogate (Python's `'\udcff'`, as `surrogateescape` makes of an
+/// undecodable file name in an `OSError`'s message) keeps it in the JS error, whose strings
+/// can hold one, where the core's text has U+FFFD.
+pub fn read_error_to_js(err: &ResultError, bytes: &[u8]) -> JsValue {
+    if let ResultError::Failure { key, .. } = err {
+        if let Some(marked) = decode_keeping_surrogates(bytes) {
+            if let Err(marked @ ResultError::Failure { .. }) = unwrap_result(key, marked) {
+                return error_to_js(&marked, true);
+            }
+        }
+    }
+    to_js(err)
+}
+
+/// [`to_js`]; with `stand_ins`, the error's strings hold stand-ins that the JS side writes
+/// back as the lone surrogates they stand for.
+fn error_to_js(err: &ResultError, stand_ins: bool) -> JsValue {
     let message = err.to_string();
     let key = err.key().filter(|k| !k.is_empty()).map(str::to_owned);
     let make = |code: &str, cause: JsValue, failure: JsValue| {
-        make_result_error(code, &message, key.clone(), cause, failure)
+        make_result_error(code, &message, key.clone(), cause, failure, stand_ins)
     };
     match err {
         ResultError::Missing { .. } => {
