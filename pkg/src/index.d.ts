@@ -653,8 +653,9 @@ export class WorkerMessage {
   /** The snake_case dict (Python's `asdict()`), as callbacks receive it. */
   asDict(): MessageDict;
   /**
-   * Aborts when this attempt should stop: at its time limit (reason `TimeLimitExceeded`) or
-   * when its worker stops and `notifyShutdown` is on (reason `Shutdown`).
+   * Aborts when this attempt should stop: past its time limit (reason `TimeLimitExceeded`,
+   * at `TimeLimit`'s first check past it) or when its worker stops and `notifyShutdown` is
+   * on (reason `Shutdown`).
    */
   readonly signal: AbortSignalLike;
   /** The message's Python `str()`. */

@@ -168,7 +168,7 @@ const OPTIONS = [
   "on_success", "on_failure", "on_retry_exhausted", "store_results", "result_ttl", "group_completion_uuid",
   "group_completion_callbacks", "throws", "retry_when", "notify_shutdown", "redis_message_id", "broker_priority",
 ];
-const ODD = [null, true, false, 0, -1, 1.5, 1e300, "x", "", [], [1], {}, { a: 1 }, "fd", "fz_mark", 2 ** 64];
+const ODD = [null, true, false, 0, -1, 1.5, 2.5, 1e-9, 1000, 1e300, "x", "1", "", [], [1], {}, { a: 1 }, "fd", "fz_mark", 2 ** 64];
 
 /**
  * A random mutation of a valid body for actor `fz_mark` on `queue`, its `tag` in three

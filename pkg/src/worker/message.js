@@ -31,8 +31,9 @@ export class WorkerMessage {
   }
 
   /**
-   * Aborts when this attempt should stop: at its time limit (`TimeLimitExceeded`), or when
-   * its worker stops and `notifyShutdown` is on (`Shutdown`); `signal.reason` says which.
+   * Aborts when this attempt should stop: past its time limit (`TimeLimitExceeded`, at
+   * `TimeLimit`'s first check past it), or when its worker stops and `notifyShutdown` is
+   * on (`Shutdown`); `signal.reason` says which.
    * Pass it to `fetch` and friends so the work stops with the attempt.
    */
   get signal() {
