@@ -404,6 +404,7 @@ mod tests {
             message_id: "m".into(),
             message_timestamp: 1,
             float_timestamp: None,
+            lone_surrogates: false,
         }
     }
 

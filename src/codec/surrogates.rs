@@ -11,7 +11,7 @@
 //! the plain path (its lone surrogates become U+FFFD, as before), so a stand-in in the
 //! output always came from a lone surrogate in the input.
 
-use super::parser::decode;
+use super::parser::{decode, DecodeError};
 use super::value::Value;
 use super::writer::encode;
 
@@ -74,7 +74,7 @@ fn with_stand_ins(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Whether any string in `value` (keys included) holds a stand-in character.
-fn has_stand_in(value: &Value) -> bool {
+pub fn has_stand_in(value: &Value) -> bool {
     let in_str = |s: &str| s.chars().any(|c| c as u32 >= STAND_IN);
     match value {
         Value::Str(s) => in_str(s),
@@ -151,16 +151,46 @@ fn stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// What [`decode`] reads from `bytes`, but with each lone surrogate escape as its stand-in,
-/// for a reader whose strings can hold a lone surrogate (a JS string) to write each
-/// stand-in back as one; `None` when `bytes` hold no lone surrogate, when they already hold
-/// a stand-in (then [`decode`]'s U+FFFD is the answer) or do not decode.
-pub fn decode_keeping_surrogates(bytes: &[u8]) -> Option<Value> {
-    let marked = with_stand_ins(bytes)?;
-    if has_stand_in(&decode(bytes).ok()?) {
-        return None;
+/// What [`decode`] reads from `bytes`, and whether each lone surrogate escape in them is
+/// in it as its stand-in (`true`), for a writer to write back as Python's escape and a
+/// reader whose strings can hold a lone surrogate (a JS string) as one. `false` when
+/// `bytes` hold no lone surrogate, or already hold a stand-in (then the value is
+/// [`decode`]'s, with U+FFFD). The common case costs one scan for `\u` escapes.
+pub fn decode_marking_surrogates(bytes: &[u8]) -> Result<(Value, bool), DecodeError> {
+    parse_marking_surrogates(bytes, decode)
+}
+
+/// [`decode_marking_surrogates`] with another parser of JSON text (the JS interchange's).
+pub fn parse_marking_surrogates<E>(
+    text: &[u8],
+    parse: impl Fn(&[u8]) -> Result<Value, E>,
+) -> Result<(Value, bool), E> {
+    let Some(marked) = with_stand_ins(text) else {
+        return Ok((parse(text)?, false));
+    };
+    let plain = parse(text)?;
+    if has_stand_in(&plain) {
+        return Ok((plain, false));
     }
-    decode(&marked).ok()
+    Ok(parse(&marked).map_or((plain, false), |value| (value, true)))
+}
+
+/// `text` (the writer's output, with `\u` escapes only for what is not printable ASCII)
+/// with each stand-in character as the escape of the lone surrogate it stands for, for
+/// `JSON.parse` to read as one.
+pub fn json_text_with_lone_surrogates(text: &str) -> String {
+    if !text.chars().any(|c| c as u32 >= STAND_IN) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c as u32 >= STAND_IN {
+            out.push_str(&format!("\\u{:04x}", 0xd800 + (c as u32 - STAND_IN)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The bytes Python's `json.dumps(json.loads(text), separators=(",", ":"))` writes for
@@ -180,22 +210,23 @@ pub fn python_bytes_keeping_surrogates(bytes: &[u8], value: &Value) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// The value when it holds stand-ins, else `None`.
+    fn marked(bytes: &[u8]) -> Option<Value> {
+        match decode_marking_surrogates(bytes) {
+            Ok((value, true)) => Some(value),
+            _ => None,
+        }
+    }
+
     #[test]
     fn decoding_keeps_a_lone_surrogate_as_its_stand_in_and_leaves_pairs_and_stand_ins_alone() {
-        let kept =
-            decode_keeping_surrogates(br#"{"msg":"a\udcffb","pair":"\ud83d\ude00"}"#).unwrap();
+        let kept = marked(br#"{"msg":"a\udcffb","pair":"\ud83d\ude00"}"#).unwrap();
         assert_eq!(kept.get("msg"), Some(&Value::Str("a\u{10fcff}b".into())));
         assert_eq!(kept.get("pair"), Some(&Value::Str("\u{1f600}".into())));
-        assert_eq!(
-            decode_keeping_surrogates(br#"{"msg":"plain \ud83d\ude00"}"#),
-            None
-        );
+        assert_eq!(marked(br#"{"msg":"plain \ud83d\ude00"}"#), None);
         // A text that already holds a stand-in is left to the plain decode.
-        assert_eq!(
-            decode_keeping_surrogates("[\"\\udcff\",\"\u{10f800}\"]".as_bytes()),
-            None
-        );
-        assert_eq!(decode_keeping_surrogates(br#"["\udcff""#), None);
+        assert_eq!(marked("[\"\\udcff\",\"\u{10f800}\"]".as_bytes()), None);
+        assert_eq!(marked(br#"["\udcff""#), None);
     }
 
     fn python(text: &str) -> String {

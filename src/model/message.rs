@@ -39,6 +39,11 @@ pub struct Message {
     /// `1.7e12`): Python's worker keeps the float and writes it back in a retry or a
     /// callback's message dict, so [`Message::to_dict`] does too. `None` for an integer.
     pub float_timestamp: Option<f64>,
+    /// Whether its strings hold stand-ins for lone surrogates (`codec::surrogates`): read
+    /// from bytes that escape one (Python's `str` holds them, as `surrogateescape` makes
+    /// of an undecodable file name), written back as those escapes by [`Message::encode`]
+    /// and as lone surrogates to JS, so a retry or a callback does not alter them.
+    pub lone_surrogates: bool,
 }
 
 /// The most characters of a refused message's `message_id` its error quotes: a hostile
@@ -60,6 +65,15 @@ pub const FIELDS: [&str; 7] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid message: {0}")]
 pub struct MessageError(pub String);
+
+/// Why [`Message::decode_python`] read no message from a broker's bytes.
+#[derive(Debug)]
+pub enum DecodeFailure {
+    /// The bytes are no JSON Python reads.
+    NotJson(codec::DecodeError),
+    /// The dict is one Python's `Message(**dict)` refuses.
+    Refused(MessageError),
+}
 
 impl Message {
     /// The fields the result key is derived from.
@@ -169,6 +183,7 @@ impl Message {
             message_id: text("message_id")?,
             message_timestamp,
             float_timestamp,
+            lone_surrogates: false,
         })
     }
 
@@ -207,7 +222,28 @@ impl Message {
 
     /// The bytes Dramatiq's `JSONEncoder` writes for this message.
     pub fn encode(&self) -> Vec<u8> {
-        codec::encode(&self.to_dict())
+        let bytes = codec::encode(&self.to_dict());
+        if self.lone_surrogates {
+            codec::surrogates::write_stand_ins_back(bytes)
+        } else {
+            bytes
+        }
+    }
+
+    /// Decodes a message dict from a broker's bytes, as Python's `Message.decode` reads
+    /// them: [`Message::from_python_dict`] of the decoded dict, its lone surrogates kept.
+    /// `Err` holds the bytes' decode error or the dict's refusal.
+    pub fn decode_python(
+        bytes: &[u8],
+        default_timestamp: i64,
+        fresh_id: impl FnOnce() -> String,
+    ) -> Result<Message, DecodeFailure> {
+        let (dict, lone_surrogates) =
+            codec::surrogates::decode_marking_surrogates(bytes).map_err(DecodeFailure::NotJson)?;
+        let mut message = Message::from_python_dict(&dict, default_timestamp, fresh_id)
+            .map_err(DecodeFailure::Refused)?;
+        message.lone_surrogates = lone_surrogates;
+        Ok(message)
     }
 
     /// `str(message)` in Python: `actor(repr(arg), …, key=repr(value))`, the text Dramatiq
@@ -284,6 +320,36 @@ pub fn uuid4(mut bytes: [u8; 16]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_lone_surrogate_read_from_bytes_is_written_back_as_read() {
+        let body = br#"{"queue_name":"default","actor_name":"a","args":["caf\udce9",{"k":"\ud800"}],"kwargs":{},"options":{"o":"\udfff"},"message_id":"m","message_timestamp":1}"#;
+        let mut m = Message::decode_python(body, 0, || "fresh".into()).unwrap();
+        assert!(m.lone_surrogates);
+        assert_eq!(m.encode(), body.to_vec());
+        // A retry's copy, with options merged, keeps them; its callback's message too.
+        m.merge_options(vec![("retries".into(), Value::Int(1))]);
+        assert!(String::from_utf8(m.encode())
+            .unwrap()
+            .contains(r#""args":["caf\udce9",{"k":"\ud800"}]"#));
+        // A pair stays a pair, and a text that already holds a stand-in is read as before.
+        let pair = br#"{"queue_name":"q","actor_name":"a","args":["\ud83d\ude00"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#;
+        let m = Message::decode_python(pair, 0, || "fresh".into()).unwrap();
+        assert!(!m.lone_surrogates);
+        assert_eq!(m.encode(), pair.to_vec());
+        let held = "{\"queue_name\":\"q\",\"actor_name\":\"a\",\"args\":[\"\\udce9\",\"\u{10f800}\"],\"kwargs\":{},\"options\":{},\"message_id\":\"m\",\"message_timestamp\":1}";
+        let m = Message::decode_python(held.as_bytes(), 0, || "fresh".into()).unwrap();
+        assert!(!m.lone_surrogates);
+        assert_eq!(m.args.first(), Some(&Value::Str("\u{fffd}".into())));
+        assert!(matches!(
+            Message::decode_python(b"{", 0, || "fresh".into()),
+            Err(DecodeFailure::NotJson(_))
+        ));
+        assert!(matches!(
+            Message::decode_python(b"{}", 0, || "fresh".into()),
+            Err(DecodeFailure::Refused(_))
+        ));
+    }
+
     fn sample() -> Message {
         Message {
             queue_name: "default".into(),
@@ -294,6 +360,7 @@ mod tests {
             message_id: "id".into(),
             message_timestamp: 1700000000000,
             float_timestamp: None,
+            lone_surrogates: false,
         }
     }
 

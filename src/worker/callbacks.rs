@@ -83,6 +83,8 @@ pub fn callback_message(
         message_id,
         message_timestamp: now_ms,
         float_timestamp: None,
+        // The finished message's dict, stand-ins and all, is its first argument.
+        lone_surrogates: finished.lone_surrogates,
     }
 }
 
@@ -158,6 +160,7 @@ mod tests {
             message_id: "id".into(),
             message_timestamp: 5,
             float_timestamp: None,
+            lone_surrogates: false,
         };
         let m = callback_message("cbq", "cb", &finished, Value::Int(7), "new".into(), 9);
         assert_eq!(

@@ -72,7 +72,11 @@ pub fn completion(
     let mut invalid = None;
     for dict in items {
         match Message::from_python_dict(dict, now_ms, &mut *fresh_id) {
-            Ok(m) => callbacks.push(m),
+            Ok(mut m) => {
+                // Read with the message it rides in, stand-ins and all.
+                m.lone_surrogates = message.lone_surrogates;
+                callbacks.push(m);
+            }
             Err(e) => {
                 invalid = Some(MessageError(format!(
                     "a completion callback of group {uuid}: {}",

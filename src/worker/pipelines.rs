@@ -35,6 +35,8 @@ pub fn link(messages: Vec<Message>) -> Vec<Message> {
 pub fn link_to(message: &Message, next: &Message) -> Message {
     let mut linked = message.clone();
     linked.set_option("pipe_target", next.to_dict());
+    // The step's dict, stand-ins and all, now rides in this message.
+    linked.lone_surrogates |= next.lone_surrogates;
     linked
 }
 
@@ -83,6 +85,8 @@ pub fn next_step(
     };
     let mut next = Message::from_python_dict(target, now_ms, fresh_id)
         .map_err(|e| MessageError(format!("pipe_target of {}: {}", message.message_id, e.0)))?;
+    // The step's dict was read with the message it rides in, stand-ins and all.
+    next.lone_surrogates = message.lone_surrogates;
     let ignore =
         option(&next.options, "pipe_ignore").is_some_and(Value::truthy) || actor_pipe_ignore;
     if !ignore {
@@ -126,7 +130,24 @@ mod tests {
             message_id: id.into(),
             message_timestamp: 7,
             float_timestamp: None,
+            lone_surrogates: false,
         }
+    }
+
+    #[test]
+    fn a_step_read_with_lone_surrogates_keeps_them_in_the_step_before_it() {
+        let body = br#"{"queue_name":"default","actor_name":"add","args":["caf\udce9"],"kwargs":{},"options":{},"message_id":"b","message_timestamp":7}"#;
+        let read = Message::decode_python(body, 0, fresh).unwrap();
+        let linked = link(vec![step("a", vec![1.into()]), read]);
+        let first = String::from_utf8(linked[0].encode()).unwrap();
+        assert!(first.contains(r#""args":["caf\udce9"]"#), "{first}");
+        // And the step the worker builds from it carries them on.
+        let (next, _) = next_step(&linked[0], &Value::Int(2), false, 9, fresh)
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8(next.encode())
+            .unwrap()
+            .contains(r#""args":["caf\udce9",2]"#));
     }
 
     #[test]

@@ -127,6 +127,7 @@ mod tests {
             message_id: "id-1".into(),
             message_timestamp: 1_000,
             float_timestamp: None,
+            lone_surrogates: false,
         }
     }
 

@@ -385,6 +385,49 @@ test("Message: defaults, wire form, Python str, copy", () => {
   assert.equal(c.actorName, "add");
 });
 
+test("Message: a lone surrogate Python wrote (surrogateescape) is read as one and written back as read", async () => {
+  const body =
+    '{"queue_name":"default","actor_name":"a","args":["caf\\udce9",{"k":"\\ud800x"}],"kwargs":{"p":"\\udfff"},' +
+    '"options":{"o":["\\udc80"]},"message_id":"m1","message_timestamp":1700000000000}';
+  const bytes = new TextEncoder().encode(body);
+  const m = Message.decode(bytes);
+  assert.deepEqual(m.args, ["caf\udce9", { k: "\ud800x" }]);
+  assert.deepEqual(m.kwargs, { p: "\udfff" });
+  assert.deepEqual(m.options, { o: ["\udc80"] });
+  assert.equal(m.asDict().args[0], "caf\udce9");
+  assert.equal(Message.decodeDict(bytes).args[0], "caf\udce9");
+  // Written back byte for byte, and so is a retry's copy (options merged).
+  assert.equal(new TextDecoder().decode(m.encode()), body);
+  const retried = new TextDecoder().decode(m.copy({ options: { retries: 1 } }).encode());
+  assert.ok(retried.includes('"args":["caf\\udce9",{"k":"\\ud800x"}],"kwargs":{"p":"\\udfff"},"options":{"o":["\\udc80"],"retries":1}'), retried);
+  // A pair escaped as two is one character, as Python's json reads it.
+  const pair = Message.decode(new TextEncoder().encode(body.replace("caf\\udce9", "\\ud83d\\ude00")));
+  assert.equal(pair.args[0], "\u{1F600}");
+  // And an actor's result of that text is stored as Python stores the str.
+  const backend = new StubBackend();
+  await backend.storeResult(m, m.args[0]);
+  assert.equal(new TextDecoder().decode(await backend.getResultBytes(m)), '"caf\\udce9"');
+  // A value the full decoder reads (an object with escapes, NaN) keeps them too.
+  await backend.storeResultBytes(m, new TextEncoder().encode('{"args":["caf\\udce9"],"n":NaN}'));
+  assert.deepEqual(await backend.getResult(m), { args: ["caf\udce9"], n: NaN });
+  assert.deepEqual(new JSONEncoder().decode('{"k":["\\udfff\\ud800"]}'), { k: ["\udfff\ud800"] });
+});
+
+test("Message: a lone surrogate from JS (args, kwargs, options, fromDict, copy) is sent as Python writes it", () => {
+  const text = (m) => new TextDecoder().decode(m.encode());
+  const m = new Message({ actorName: "a", messageId: "x", messageTimestamp: 1, args: ["caf\udce9"], kwargs: { k: "\ud800" }, options: { o: ["\udfff"] } });
+  assert.equal(text(m), '{"queue_name":"default","actor_name":"a","args":["caf\\udce9"],"kwargs":{"k":"\\ud800"},"options":{"o":["\\udfff"]},"message_id":"x","message_timestamp":1}');
+  assert.equal(m.args[0], "caf\udce9");
+  const dict = { queue_name: "q", actor_name: "a", args: ["\udc80"], kwargs: {}, options: {}, message_id: "y", message_timestamp: 2 };
+  assert.ok(text(Message.fromDict(dict)).includes('"args":["\\udc80"]'));
+  const copied = new Message({ actorName: "a", messageId: "z", messageTimestamp: 1 }).copy({ args: ["\udc80x"], options: { t: "\ud801" } });
+  assert.ok(text(copied).includes('"args":["\\udc80x"],"kwargs":{},"options":{"t":"\\ud801"}'), text(copied));
+  // A string that already holds a character of the stand-ins' range (U+10F800 and up,
+  // private use) keeps the old reading: the lone surrogate as U+FFFD, that character as is.
+  const held = new Message({ actorName: "a", messageId: "w", messageTimestamp: 1, args: ["\udc80", "\u{10F800}"] });
+  assert.ok(text(held).includes('"args":["\\ufffd","\\udbfe\\udc00"]'), text(held));
+});
+
 test("message.getResult with an explicit backend", async () => {
   const b = new StubBackend();
   const m = msg();

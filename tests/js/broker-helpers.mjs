@@ -43,7 +43,7 @@ export const echoed =
 
 /**
  * The JS side of "Python sends, the JS worker runs": actors named as tests/py/broker_app.py
- * names them (`add`, `echo`, `fail`, `retry_once`), declared with `opts` (`broker`,
+ * names them (`add`, `echo`, `fail`, `retry_once`, `echo_retry`), declared with `opts` (`broker`,
  * `queueName`, `storeResults`). A JS actor receives Python's kwargs as a last object argument.
  */
 export function declarePythonAppActors(opts) {
@@ -61,6 +61,12 @@ export function declarePythonAppActors(opts) {
     if (n === 1) throw new AppError(`first attempt for ${key}`);
     return n;
   }, { ...opts, actorName: "retry_once", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
+  actor((tag, value) => {
+    const n = (attempts.get(tag) ?? 0) + 1;
+    attempts.set(tag, n);
+    if (n === 1) throw new AppError(`first attempt for ${tag}`);
+    return value;
+  }, { ...opts, actorName: "echo_retry", maxRetries: 3, minBackoff: 100, maxBackoff: 200 });
 }
 
 /**
@@ -78,6 +84,8 @@ export async function pythonSends(conn, timeout) {
     '{"actor":"fail","args":["boom \\u2622"]}',
     '{"actor":"retry_once","args":["py"]}',
     '{"actor":"add","args":[5,5],"delay":300}',
+    // Lone surrogates (Python's surrogateescape), which the retried message must carry.
+    '{"actor":"echo_retry","args":["lone","caf\\udce9 \\ud800"]}',
   ], conn);
   const pipe = await runPython("produce.py", ["pipeline", '{"actor":"add","args":[1,2]}', '{"actor":"add","args":[10]}', '{"actor":"add","args":[100]}'], conn);
   const grp = await runPython("produce.py", ["group", '{"actor":"add","args":[1,1]}', '{"actor":"add","args":[2,2]}'], conn);
@@ -96,6 +104,7 @@ export const pythonSendsExpected = [
   '{"failure":{"type":"AppError","msg":"boom \\u2622"}}',
   '{"value":2}',
   '{"value":10}',
+  '{"value":"caf\\udce9 \\ud800"}',
   '{"value":113}',
   '{"value":2}',
   '{"value":4}',

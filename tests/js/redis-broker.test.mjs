@@ -169,6 +169,10 @@ describe("RedisBroker with Python Dramatiq 2.2.1", { skip }, () => {
         }]);
       }
       for (let i = 0; i < 5; i++) expected.push([retryOnce.send(`k${i}-${Date.now()}`), value(2)]);
+      // Lone surrogates (a text cut inside a pair, or Python's surrogateescape) go as
+      // Python writes them, and come back.
+      const lone = { args: ["caf\udce9", ["\ud800x"]], kwargs: { k: "\udfff" } };
+      expected.push([echo.sendWithOptions(lone), value(lone)]);
       for (let i = 0; i < 100; i++) {
         expected.push([add.sendWithOptions({ args: [i], kwargs: { y: 1 }, delay: 50 + (i % 10) * 30 }), value(i + 1)]);
       }

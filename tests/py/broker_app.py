@@ -150,6 +150,16 @@ def retry_once(key):
     return attempts
 
 
+@dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=3, min_backoff=100, max_backoff=200)
+def echo_retry(tag, value):
+    """Fails its first attempt for each tag, then returns `value`: what a retried message
+    carries (a lone surrogate, as surrogateescape makes of an undecodable file name)."""
+    attempts = store.incr(f"{PREFIX}:attempts:{tag}")
+    if attempts == 1:
+        raise AppError(f"first attempt for {tag}")
+    return value
+
+
 @dramatiq.actor(queue_name=QUEUE, store_results=True, max_retries=1, min_backoff=10, max_backoff=20)
 def until_fixed(x):
     """Raises AppError while <prefix>:broken exists (a bug not fixed yet), else x * 2: messages

@@ -8,10 +8,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::any_store::{AnyStore, StubEntry};
-use super::errors::{read_error_to_js, to_js};
+use super::errors::{error_to_js, to_js};
 use super::interchange::{
     js_text, parse_plain, parse_plain_bytes, parse_text, python_bytes_in_js, python_bytes_of_text,
-    python_checked_from_js, python_kept_from_js, value_from_js, value_to_js, Kept,
+    python_checked_from_js, python_kept_from_js, value_from_js, value_to_js_keeping, Kept,
 };
 use super::message::Identity;
 use crate::bindings::drivers::abort::Aborted;
@@ -23,13 +23,12 @@ use crate::bindings::js::{
 };
 use crate::codec;
 use crate::codec::interchange::{plain_json, small_int, PlainScan};
+use crate::codec::surrogates::decode_marking_surrogates;
 use crate::codec::value::Value;
 use crate::model::error::{ResultError, StoreError};
 use crate::model::key::{KeyScheme, DEFAULT_NAMESPACE};
 use crate::resp::command::DIRECT_MIN_BYTES;
-use crate::results::backend::{
-    decode_result, unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES,
-};
+use crate::results::backend::{unwrap_result, ResultBackend, Wait, DEFAULT_MAX_VALUE_BYTES};
 use crate::results::store::{HostBytes, Stored};
 use crate::stores::stub::{StubStore, StubValue};
 
@@ -290,8 +289,17 @@ impl Shared {
                         return Ok(value);
                     }
                 }
-                let value = decode_result(key, bytes).map_err(|e| read_error_to_js(&e, bytes))?;
-                value_to_js(&value)
+                // Lone surrogates (Python's `str` holds them) kept: JS strings hold them too.
+                let (value, lone) = decode_marking_surrogates(bytes).map_err(|source| {
+                    to_js(&ResultError::Decode {
+                        key: key.to_owned(),
+                        source,
+                    })
+                })?;
+                match unwrap_result(key, value) {
+                    Ok(value) => value_to_js_keeping(&value, lone),
+                    Err(e) => Err(error_to_js(&e, lone)),
+                }
             }
             Codec::Custom(_) => self.decode_custom(key, &js_sys::Uint8Array::from(bytes)),
         }

@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::errors::to_js;
-use super::interchange::{python_bytes_from_js, value_to_js};
+use super::interchange::{python_bytes_from_js, value_to_js_keeping};
 use crate::bindings::js::bytes_from_js;
 use crate::codec;
 use crate::model::error::ResultError;
@@ -34,13 +34,13 @@ impl JsonEncoder {
     /// `json.loads` would refuse it.
     pub fn decode(&self, bytes: JsValue) -> Result<JsValue, JsValue> {
         let raw = bytes_from_js(&bytes)?;
-        let v = codec::decode(&raw).map_err(|source| {
+        let (v, lone) = codec::surrogates::decode_marking_surrogates(&raw).map_err(|source| {
             to_js(&ResultError::Decode {
                 key: String::new(),
                 source,
             })
         })?;
-        value_to_js(&v)
+        value_to_js_keeping(&v, lone)
     }
 
     /// Marks the built-in encoder, so backends use their native fast path with it.

@@ -4,10 +4,9 @@ use wasm_bindgen::prelude::*;
 
 use super::interchange::value_to_js;
 use crate::bindings::js::type_error;
-use crate::codec::surrogates::{decode_keeping_surrogates, text_with_stand_ins};
+use crate::codec::surrogates::text_with_stand_ins;
 use crate::model::envelope;
 use crate::model::error::{ResultError, StoreError};
-use crate::results::backend::unwrap_result;
 
 #[wasm_bindgen(module = "/src/bindings/exports/errors.js")]
 extern "C" {
@@ -125,24 +124,11 @@ pub fn to_js(err: &ResultError) -> JsValue {
     error_to_js(err, false)
 }
 
-/// [`to_js`] for an error read from `bytes` (by `unwrap_result`): a failure whose stored
-/// text holds a lone surrogate (Python's `'\udcff'`, as `surrogateescape` makes of an
-/// undecodable file name in an `OSError`'s message) keeps it in the JS error, whose strings
-/// can hold one, where the core's text has U+FFFD.
-pub fn read_error_to_js(err: &ResultError, bytes: &[u8]) -> JsValue {
-    if let ResultError::Failure { key, .. } = err {
-        if let Some(marked) = decode_keeping_surrogates(bytes) {
-            if let Err(marked @ ResultError::Failure { .. }) = unwrap_result(key, marked) {
-                return error_to_js(&marked, true);
-            }
-        }
-    }
-    to_js(err)
-}
-
-/// [`to_js`]; with `stand_ins`, the error's strings hold stand-ins that the JS side writes
-/// back as the lone surrogates they stand for.
-fn error_to_js(err: &ResultError, stand_ins: bool) -> JsValue {
+/// [`to_js`]; with `stand_ins`, the error's strings hold stand-ins for lone surrogates
+/// (`codec::surrogates::decode_marking_surrogates`: Python's `'\udcff'`, as
+/// `surrogateescape` makes of an undecodable file name in an `OSError`'s message), which
+/// the JS side writes back as the lone surrogates a JS string can hold.
+pub fn error_to_js(err: &ResultError, stand_ins: bool) -> JsValue {
     let message = err.to_string();
     let key = err.key().filter(|k| !k.is_empty()).map(str::to_owned);
     let make = |code: &str, cause: JsValue, failure: JsValue| {

@@ -10,6 +10,7 @@ use crate::bindings::js::type_error;
 use crate::codec::interchange;
 use crate::codec::interchange::transcode;
 use crate::codec::interchange::transcode::Origin;
+use crate::codec::surrogates::{json_text_with_lone_surrogates, parse_marking_surrogates};
 use crate::codec::value::Value;
 
 #[wasm_bindgen(module = "/src/bindings/exports/interchange.js")]
@@ -59,6 +60,17 @@ extern "C" {
 pub fn value_from_js(value: &JsValue) -> Result<Value, JsValue> {
     let text = to_text(value)?;
     interchange::from_js_json(&text).map_err(|e| type_error(&format!("unsupported value: {e}")))
+}
+
+/// [`value_from_js`], and whether each lone surrogate in the value's strings (which
+/// `JSON.stringify` escapes) is in it as its stand-in (`codec::surrogates`), for a
+/// message to write back as Python's escape: `true` only when there is one.
+pub fn value_from_js_keeping(value: &JsValue) -> Result<(Value, bool), JsValue> {
+    let text = to_text(value)?;
+    parse_marking_surrogates(text.as_bytes(), |t| {
+        interchange::from_js_json(std::str::from_utf8(t).unwrap_or_default())
+    })
+    .map_err(|e| type_error(&format!("unsupported value: {e}")))
 }
 
 /// Texts shorter than this many UTF-16 units cross through wasm-bindgen's own string
@@ -303,6 +315,18 @@ pub fn value_to_js(value: &Value) -> Result<JsValue, JsValue> {
     let mut text = String::new();
     let needs_reviver = interchange::to_js_json(value, &mut text);
     from_text(&text, needs_reviver)
+}
+
+/// [`value_to_js`] for a value whose strings may hold stand-ins for lone surrogates
+/// (`lone_surrogates`, as a message read from bytes says): each becomes the lone surrogate
+/// it stands for, which a JS string can hold.
+pub fn value_to_js_keeping(value: &Value, lone_surrogates: bool) -> Result<JsValue, JsValue> {
+    if !lone_surrogates {
+        return value_to_js(value);
+    }
+    let mut text = String::new();
+    let needs_reviver = interchange::to_js_json(value, &mut text);
+    from_text(&json_text_with_lone_surrogates(&text), needs_reviver)
 }
 
 /// Plain JSON text in JS memory (checked by `interchange::PlainScan`) as a JS value, by

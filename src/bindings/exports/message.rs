@@ -3,16 +3,17 @@
 use wasm_bindgen::prelude::*;
 
 use super::errors::to_js;
-use super::interchange::{value_from_js, value_to_js};
+use super::interchange::{value_from_js, value_from_js_keeping, value_to_js_keeping};
 use crate::bindings::drivers::random::random_bytes;
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{
     adopt, bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
     type_error_caused,
 };
+use crate::codec::surrogates::has_stand_in;
 use crate::codec::value::Value;
 use crate::model::error::ResultError;
-use crate::model::message::{python_refusal, uuid4, Message as CoreMessage};
+use crate::model::message::{python_refusal, uuid4, DecodeFailure, Message as CoreMessage};
 
 /// The three fields a result key is derived from, read off any object that has them:
 /// a `Message`, `{ queueName, actorName, messageId }`, or a Python message dict
@@ -104,24 +105,76 @@ pub struct Message {
     inner: CoreMessage,
 }
 
-fn list_of(value: &JsValue, what: &str) -> Result<Vec<Value>, JsValue> {
+fn list_of(value: &JsValue, what: &str, keep: bool) -> Result<(Vec<Value>, bool), JsValue> {
     if is_absent(value) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    match value_from_js(value)? {
-        Value::List(items) => Ok(items),
+    match read_value(value, keep)? {
+        (Value::List(items), lone) => Ok((items, lone)),
         _ => Err(type_error(&format!("{what} must be an array"))),
     }
 }
 
-fn dict_of(value: &JsValue, what: &str) -> Result<Vec<(String, Value)>, JsValue> {
+fn dict_of(
+    value: &JsValue,
+    what: &str,
+    keep: bool,
+) -> Result<(Vec<(String, Value)>, bool), JsValue> {
     if is_absent(value) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    match value_from_js(value)? {
-        Value::Dict(entries) => Ok(entries),
+    match read_value(value, keep)? {
+        (Value::Dict(entries), lone) => Ok((entries, lone)),
         _ => Err(type_error(&format!("{what} must be a plain object"))),
     }
+}
+
+/// A value from JS, its lone surrogates as stand-ins (and `true`) when `keep` and it has
+/// some (`value_from_js_keeping`), else as U+FFFD.
+fn read_value(value: &JsValue, keep: bool) -> Result<(Value, bool), JsValue> {
+    if keep {
+        value_from_js_keeping(value)
+    } else {
+        value_from_js(value).map(|v| (v, false))
+    }
+}
+
+/// A message's `args`, `kwargs` and `options`.
+type Payload = (Vec<Value>, Vec<(String, Value)>, Vec<(String, Value)>);
+
+/// A message's `args`, `kwargs` and `options` from JS, and whether their strings hold
+/// stand-ins for lone surrogates (see `Message::lone_surrogates`). A field that already
+/// holds a stand-in character would be written back as a lone surrogate: then every field
+/// is read the plain way (lone surrogates as U+FFFD), as before there were stand-ins.
+fn payload_of(
+    args: &JsValue,
+    kwargs: &JsValue,
+    options: &JsValue,
+) -> Result<(Payload, bool), JsValue> {
+    let read = |keep: bool| -> Result<(Payload, [bool; 3]), JsValue> {
+        let (a, la) = list_of(args, "args", keep)?;
+        let (k, lk) = dict_of(kwargs, "kwargs", keep)?;
+        let (o, lo) = dict_of(options, "options", keep)?;
+        Ok(((a, k, o), [la, lk, lo]))
+    };
+    let (payload, marks) = read(true)?;
+    if !marks.contains(&true) {
+        return Ok((payload, false));
+    }
+    let (a, k, o) = &payload;
+    let fields = [
+        Value::List(a.clone()),
+        Value::Dict(k.clone()),
+        Value::Dict(o.clone()),
+    ];
+    let held = fields
+        .iter()
+        .zip(marks)
+        .any(|(v, marked)| !marked && has_stand_in(v));
+    if held {
+        return Ok((read(false)?.0, false));
+    }
+    Ok((payload, true))
 }
 
 /// A `messageTimestamp` from JS: the whole milliseconds decisions use and, for a fractional
@@ -162,17 +215,23 @@ impl Message {
             .ok_or_else(|| type_error("Message needs an actorName"))?;
         let (message_timestamp, float_timestamp) =
             timestamp(opt_number(&fields, "messageTimestamp")?)?;
+        let ((args, kwargs, options), lone_surrogates) = payload_of(
+            &prop(&fields, "args")?,
+            &prop(&fields, "kwargs")?,
+            &prop(&fields, "options")?,
+        )?;
         Ok(Message {
             inner: CoreMessage {
                 queue_name: opt_string(&fields, "queueName")?.unwrap_or_else(|| "default".into()),
                 actor_name,
-                args: list_of(&prop(&fields, "args")?, "args")?,
-                kwargs: dict_of(&prop(&fields, "kwargs")?, "kwargs")?,
-                options: dict_of(&prop(&fields, "options")?, "options")?,
+                args,
+                kwargs,
+                options,
                 message_id: opt_string(&fields, "messageId")?
                     .unwrap_or_else(|| uuid4(random_bytes())),
                 message_timestamp,
                 float_timestamp,
+                lone_surrogates,
             },
         })
     }
@@ -180,10 +239,11 @@ impl Message {
     /// Reads a Dramatiq message dict (snake_case, as Python's `message.asdict()`).
     #[wasm_bindgen(js_name = fromDict)]
     pub fn from_dict(dict: JsValue) -> Result<Message, JsValue> {
-        let v = value_from_js(&dict)?;
-        CoreMessage::from_dict(&v, epoch_ms() as i64)
-            .map(Message::from_core)
-            .map_err(|e| type_error(&e.to_string()))
+        let (v, lone_surrogates) = value_from_js_keeping(&dict)?;
+        let mut core = CoreMessage::from_dict(&v, epoch_ms() as i64)
+            .map_err(|e| type_error(&e.to_string()))?;
+        core.lone_surrogates = lone_surrogates;
+        Ok(Message::from_core(core))
     }
 
     /// Decodes an encoded message (the bytes a broker carries), refusing what Python's
@@ -191,11 +251,12 @@ impl Message {
     /// or `options`; a missing `message_id` is a fresh one, as Python's default.
     pub fn decode(bytes: JsValue) -> Result<Message, JsValue> {
         let raw = bytes_from_js(&bytes)?;
-        let v = crate::codec::decode(&raw)
-            .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
-        CoreMessage::from_python_dict(&v, epoch_ms() as i64, || uuid4(random_bytes()))
+        CoreMessage::decode_python(&raw, epoch_ms() as i64, || uuid4(random_bytes()))
             .map(Message::from_core)
-            .map_err(|e| type_error(&e.to_string()))
+            .map_err(|e| match e {
+                DecodeFailure::NotJson(e) => type_error(&format!("invalid message bytes: {e}")),
+                DecodeFailure::Refused(e) => type_error(&e.to_string()),
+            })
     }
 
     /// The message dict in these bytes, as Python's `Message.decode` reads it, decoded once:
@@ -206,22 +267,23 @@ impl Message {
     #[wasm_bindgen(js_name = decodeDict)]
     pub fn decode_dict(bytes: JsValue) -> Result<JsValue, JsValue> {
         let raw = bytes_from_js(&bytes)?;
-        let v = crate::codec::decode(&raw).map_err(|source| {
-            to_js(&ResultError::Decode {
-                key: String::new(),
-                source,
-            })
-        })?;
+        let (v, lone_surrogates) = crate::codec::surrogates::decode_marking_surrogates(&raw)
+            .map_err(|source| {
+                to_js(&ResultError::Decode {
+                    key: String::new(),
+                    source,
+                })
+            })?;
         if let Some(why) = python_refusal(&v) {
             return Err(type_error(&format!("not a message Python decodes: {why}")));
         }
-        value_to_js(&v)
+        value_to_js_keeping(&v, lone_surrogates)
     }
 
     /// The snake_case dict Dramatiq enqueues (`message.asdict()`).
     #[wasm_bindgen(js_name = asDict)]
     pub fn as_dict(&self) -> Result<JsValue, JsValue> {
-        value_to_js(&self.inner.to_dict())
+        value_to_js_keeping(&self.inner.to_dict(), self.inner.lone_surrogates)
     }
 
     /// The bytes Dramatiq's `JSONEncoder` writes for this message.
@@ -244,18 +306,27 @@ impl Message {
         if let Some(id) = opt_string(&changes, "messageId")? {
             m.message_id = id;
         }
+        // New fields keep their lone surrogates only where the message's own strings
+        // cannot be taken for them (it holds them already, or no stand-in character).
+        let keep = m.lone_surrogates || !has_stand_in(&m.to_dict());
+        let mut lone = false;
         let args = prop(&changes, "args")?;
         if !is_absent(&args) {
-            m.args = list_of(&args, "args")?;
+            let (items, l) = list_of(&args, "args", keep)?;
+            (m.args, lone) = (items, lone || l);
         }
         let kwargs = prop(&changes, "kwargs")?;
         if !is_absent(&kwargs) {
-            m.kwargs = dict_of(&kwargs, "kwargs")?;
+            let (entries, l) = dict_of(&kwargs, "kwargs", keep)?;
+            (m.kwargs, lone) = (entries, lone || l);
         }
         let options = prop(&changes, "options")?;
         if !is_absent(&options) {
-            m.merge_options(dict_of(&options, "options")?);
+            let (entries, l) = dict_of(&options, "options", keep)?;
+            m.merge_options(entries);
+            lone = lone || l;
         }
+        m.lone_surrogates |= lone;
         if let Some(ts) = opt_number(&changes, "messageTimestamp")? {
             (m.message_timestamp, m.float_timestamp) = timestamp(Some(ts))?;
         }
@@ -291,19 +362,28 @@ impl Message {
     /// Positional arguments (a fresh array each time).
     #[wasm_bindgen(getter)]
     pub fn args(&self) -> Result<JsValue, JsValue> {
-        value_to_js(&Value::List(self.inner.args.clone()))
+        value_to_js_keeping(
+            &Value::List(self.inner.args.clone()),
+            self.inner.lone_surrogates,
+        )
     }
 
     /// Keyword arguments (a fresh object each time).
     #[wasm_bindgen(getter)]
     pub fn kwargs(&self) -> Result<JsValue, JsValue> {
-        value_to_js(&Value::Dict(self.inner.kwargs.clone()))
+        value_to_js_keeping(
+            &Value::Dict(self.inner.kwargs.clone()),
+            self.inner.lone_surrogates,
+        )
     }
 
     /// Message options (a fresh object each time).
     #[wasm_bindgen(getter)]
     pub fn options(&self) -> Result<JsValue, JsValue> {
-        value_to_js(&Value::Dict(self.inner.options.clone()))
+        value_to_js_keeping(
+            &Value::Dict(self.inner.options.clone()),
+            self.inner.lone_surrogates,
+        )
     }
 
     /// Python's `str(message)`: `actor(1, 'x', k=2)`.

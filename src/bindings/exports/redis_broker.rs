@@ -25,7 +25,7 @@ use crate::brokers::redis::{self as protocol, Call, Command, Dispatcher};
 use crate::brokers::MAX_DELAY_MS;
 use crate::brokers::{self, BrokerError, Handling};
 use crate::model::error::StoreError;
-use crate::model::message::{uuid4, Message as CoreMessage};
+use crate::model::message::{uuid4, DecodeFailure, Message as CoreMessage};
 use crate::resp::{Arg, Reply};
 use crate::stores::redis::RedisClient;
 use crate::wait::backoff::Jitter;
@@ -402,17 +402,14 @@ impl RedisTransport {
                 // The id the body is stored under, which settles it (an id that is not
                 // UTF-8 cannot be named in a command here: found by its body instead).
                 let stored = String::from_utf8(stored).ok();
-                let value = match crate::codec::decode(body) {
-                    Ok(v) => v,
-                    Err(e) => {
+                let fresh = || uuid4(random_bytes());
+                let mut message = match CoreMessage::decode_python(body, now, fresh) {
+                    Ok(m) => m,
+                    Err(DecodeFailure::NotJson(e)) => {
                         bad.push(bad_body(format!("not JSON: {e}"), stored, body));
                         continue;
                     }
-                };
-                let fresh = || uuid4(random_bytes());
-                let mut message = match CoreMessage::from_python_dict(&value, now, fresh) {
-                    Ok(m) => m,
-                    Err(e) => {
+                    Err(DecodeFailure::Refused(e)) => {
                         bad.push(bad_body(
                             format!("not a Dramatiq message: {e}"),
                             stored,
@@ -759,10 +756,11 @@ impl RedisBrokerKeys {
     /// name where. A `TypeError` when `body` is not a message.
     #[wasm_bindgen(js_name = reviveDeadLetter)]
     pub fn revive_dead_letter(&self, body: &[u8]) -> Result<Vec<u8>, JsValue> {
-        let v = crate::codec::decode(body)
+        let (v, lone_surrogates) = crate::codec::surrogates::decode_marking_surrogates(body)
             .map_err(|e| type_error(&format!("invalid message bytes: {e}")))?;
-        let message =
+        let mut message =
             CoreMessage::from_dict(&v, now_ms()).map_err(|e| type_error(&e.to_string()))?;
+        message.lone_surrogates = lone_surrogates;
         Ok(protocol::revive(&message, now_ms(), random_bytes()).encode())
     }
 

@@ -680,6 +680,9 @@ pub fn builtin_actor_options() -> Result<JsValue, JsValue> {
 pub struct GroupCompletion {
     uuid: String,
     callbacks: Vec<Value>,
+    /// Whether a callback's dict holds stand-ins for lone surrogates (a message read from
+    /// bytes): a child carrying it must write them back.
+    lone_surrogates: bool,
 }
 
 #[wasm_bindgen]
@@ -691,6 +694,7 @@ impl GroupCompletion {
         GroupCompletion {
             uuid: uuid4(random_bytes()),
             callbacks: Vec::new(),
+            lone_surrogates: false,
         }
     }
 
@@ -703,15 +707,14 @@ impl GroupCompletion {
     /// Adds `callback` (as its `asdict()`).
     pub fn add(&mut self, callback: &Message) {
         self.callbacks.push(callback.core().to_dict());
+        self.lone_surrogates |= callback.core().lone_surrogates;
     }
 
     /// `child` as the group enqueues it: with the completion id and the callbacks.
     pub fn mark(&self, child: &Message) -> Message {
-        Message::from_core(group_callbacks::mark_child(
-            child.core(),
-            &self.uuid,
-            &self.callbacks,
-        ))
+        let mut marked = group_callbacks::mark_child(child.core(), &self.uuid, &self.callbacks);
+        marked.lone_surrogates |= self.lone_surrogates;
+        Message::from_core(marked)
     }
 }
 

@@ -22,6 +22,7 @@ fn message() -> Message {
         message_id: "m-1".into(),
         message_timestamp: 1_700_000_000_000,
         float_timestamp: None,
+        lone_surrogates: false,
     }
 }
 
