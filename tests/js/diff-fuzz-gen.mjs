@@ -28,10 +28,28 @@ const POOLS = [
   () => ["😀", "\u{10ffff}", "\u{10000}", "𝄞", "\u{1f600}\u{1f3fd}", "\u{e0001}"],
 ].map((f) => f());
 
-export function randomString(next, max = 12) {
+// Lone surrogates: a Python str holds them (surrogateescape), so does a JS string cut inside
+// a pair; JSON carries them as `\udXXX` escapes. Drawn only where Python can carry them on
+// (values and dict keys: not queue or actor names, which Redis keys must encode as UTF-8),
+// and only in a case that `drawLoneSurrogates` opened, whose strings then never hold
+// U+10FFFF: the package carries lone surrogates as U+10F800..U+10FFFF, and reads a text
+// holding both as before (lone surrogates as U+FFFD), as docs/python-users.md says.
+// (No high surrogate past U+DBFD: one next to a drawn low one would make a pair in the
+// stand-ins' range.)
+const LONE = ["\ud800", "\udbfd", "\udc00", "\udfff", "\ud83d", "\ude00"];
+const POOLS_BELOW_STAND_INS = POOLS.map((pool) => pool.map((c) => (c === "\u{10ffff}" ? "\u{10f7ff}" : c)));
+let loneCase = false;
+
+/** Opens (or closes) a case whose strings may hold lone surrogates. */
+export function drawLoneSurrogates(on) {
+  loneCase = on;
+}
+
+export function randomString(next, max = 12, { lone = false } = {}) {
   let s = "";
   const n = next.int(max + 1);
-  for (let i = 0; i < n; i++) s += next.pick(next.pick(POOLS));
+  const pools = !loneCase ? POOLS : lone ? [...POOLS_BELOW_STAND_INS, LONE] : POOLS_BELOW_STAND_INS;
+  for (let i = 0; i < n; i++) s += next.pick(next.pick(pools));
   return s;
 }
 
@@ -71,7 +89,7 @@ const KEYS = ["0", "1", "10", "01", "-1", "4294967294", "4294967295", "__proto__
  * locates by name in a body. */
 export function randomKey(next) {
   if (next.chance(0.3)) return next.pick(KEYS);
-  const k = randomString(next, 6);
+  const k = randomString(next, 6, { lone: true });
   return ["eta", "redis_message_id", "message_id"].includes(k) ? `${k}_` : k;
 }
 
@@ -82,7 +100,7 @@ export function randomValue(next, depth = 0) {
     const s = next();
     if (s < 0.1) return next.pick(["null", "true", "false"]);
     if (s < 0.5) return randomNumber(next);
-    return JSON.stringify(randomString(next));
+    return JSON.stringify(randomString(next, 12, { lone: true }));
   }
   if (r < 0.7) return `[${Array.from({ length: next.int(5) }, () => randomValue(next, depth + 1)).join(",")}]`;
   return randomObject(next, depth + 1);

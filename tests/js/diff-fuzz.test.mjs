@@ -21,7 +21,7 @@ import {
 } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
-import { mutatedBody, randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
+import { drawLoneSurrogates, mutatedBody, randomDelay, randomMessage, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
 import { sleep } from "./helpers.mjs";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
@@ -42,6 +42,7 @@ function cases(seed, count, options) {
   const next = rng(seed);
   return Array.from({ length: count }, (_, i) => {
     const id = `fz-${seed}-${i}`;
+    drawLoneSurrogates(next.chance(0.3));
     return { id, message: randomMessage(next, id, options), delay: randomDelay(next), path: next.chance(0.5) ? "decode" : "fields" };
   });
 }
@@ -188,6 +189,7 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       const next = rng(SEED + 6);
       const all = Array.from({ length: COMPOSE_CASES }, (_, i) => {
         let n = 0;
+        drawLoneSurrogates(next.chance(0.3));
         const m = () => randomMessage(next, `fc-${SEED}-${i}-${n++}`);
         const kind = next.chance(0.4) ? "pipeline" : "group";
         const children = kind === "pipeline"
@@ -253,8 +255,9 @@ describe("diff-fuzz", { skip: !havePython && "no Python venv (scripts/setup --py
       return Array.from({ length: count }, (_, i) => {
         const id = `fr-${seed}-${i}`;
         const raise = next.chance(0.25);
+        drawLoneSurrogates(next.chance(0.3));
         const type = next.chance(0.5) ? next.pick(["ValueError", "AppError", "E", "Ünï✓Error", "_"]) : `E${randomString(next, 6).replaceAll("\0", "0")}`; // (Python refuses NUL in a class name)
-        const args = raise ? `[${JSON.stringify(type)},${JSON.stringify(randomString(next, 20))}]` : `[${randomValue(next)}]`;
+        const args = raise ? `[${JSON.stringify(type)},${JSON.stringify(randomString(next, 20, { lone: true }))}]` : `[${randomValue(next)}]`;
         const message = `{"queue_name":"fz","actor_name":"${raise ? "fz_raise" : "fz_echo"}","args":${args},"kwargs":{},"options":{},"message_id":"${id}","message_timestamp":1700000000000}`;
         return { id, raise, message, path: "decode" };
       });
