@@ -52,8 +52,8 @@ def cases():
     yield "huge_non_ascii", "\u00e9\U0001f600" * (1 << 18)
     yield "huge_floats", [1e308, 5e-324, -0.0, 0.1, 2**60] * 60000
     yield "huge_dict", {f"k{i}\u00e9": [i, -0.0, "\u2603"] for i in range(60000)}
-    # docs/python-users.md: a lone surrogate decoded by the full decoder (here: a top-level
-    # object that is not plain JSON) reads as U+FFFD.
+    # A lone surrogate the full decoder reads (here: a top-level object that is not plain
+    # JSON), which a JS string holds as Python's str does.
     yield "lone_surrogate_full", {"s": "\ud800", "f": -0.0}
     yield "huge_surrogates", "\ud800x" * (1 << 18)
     # Exceptions whose messages a JS reader must carry exactly.
