@@ -175,6 +175,39 @@ pub fn parse_marking_surrogates<E>(
     Ok(parse(&marked).map_or((plain, false), |value| (value, true)))
 }
 
+/// `repr` (Python's `repr` of values whose strings hold stand-ins, `py_repr`) with each
+/// stand-in's escape (`\U0010f800` …) as Python's repr of the lone surrogate it stands for
+/// (`\ud800` …).
+pub fn repr_stand_ins_back(repr: &str) -> String {
+    let mut out = String::with_capacity(repr.len());
+    let mut rest = repr;
+    // Every backslash in a repr starts an escape: step over each whole, so the `U` of an
+    // escaped backslash followed by text (`\\U0010f800`) is never read as one.
+    while let Some(at) = rest.find('\\') {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let stand_in = from
+            .strip_prefix("\\U")
+            .and_then(|hex| hex.get(..8))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .filter(|c| (STAND_IN..=0x10_ffff).contains(c));
+        let len = match stand_in {
+            Some(c) => {
+                out.push_str(&format!("\\u{:04x}", 0xd800 + (c - STAND_IN)));
+                10
+            }
+            None => {
+                let len = from.chars().nth(1).map_or(1, |c| 1 + c.len_utf8());
+                out.push_str(from.get(..len).unwrap_or_default());
+                len
+            }
+        };
+        rest = from.get(len..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `text` (the writer's output, with `\u` escapes only for what is not printable ASCII)
 /// with each stand-in character as the escape of the lone surrogate it stands for, for
 /// `JSON.parse` to read as one.
@@ -216,6 +249,18 @@ mod tests {
             Ok((value, true)) => Some(value),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_repr_of_stand_ins_reads_as_python_reprs_the_lone_surrogates() {
+        let body = br#"["caf\udce9", "\ud800", "\\U0010f800 stays"]"#;
+        let (value, marked) = decode_marking_surrogates(body).unwrap();
+        assert!(marked);
+        // Python: repr(["caf\udce9", "\ud800", "\\U0010f800 stays"]).
+        assert_eq!(
+            repr_stand_ins_back(&crate::codec::py_repr(&value)),
+            r"['caf\udce9', '\ud800', '\\U0010f800 stays']"
+        );
     }
 
     #[test]

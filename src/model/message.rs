@@ -255,7 +255,12 @@ impl Message {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", py_repr(v))),
         );
-        format!("{}({})", self.actor_name, params.join(", "))
+        let text = format!("{}({})", self.actor_name, params.join(", "));
+        if self.lone_surrogates {
+            codec::surrogates::repr_stand_ins_back(&text)
+        } else {
+            text
+        }
     }
 }
 

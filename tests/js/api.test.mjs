@@ -395,6 +395,8 @@ test("Message: a lone surrogate Python wrote (surrogateescape) is read as one an
   assert.deepEqual(m.kwargs, { p: "\udfff" });
   assert.deepEqual(m.options, { o: ["\udc80"] });
   assert.equal(m.asDict().args[0], "caf\udce9");
+  // str(message), as Python's (its repr escapes each lone surrogate).
+  assert.equal(String(m), "a('caf\\udce9', {'k': '\\ud800x'}, p='\\udfff')");
   assert.equal(Message.decodeDict(bytes).args[0], "caf\udce9");
   // Written back byte for byte, and so is a retry's copy (options merged).
   assert.equal(new TextDecoder().decode(m.encode()), body);
