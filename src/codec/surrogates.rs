@@ -1,10 +1,13 @@
 //! Lone surrogates through a re-encoding: Python's strings may hold one (`"\ud800"` reads
 //! back as a one-character `str`, and `json.dumps` writes it as that same escape), but a
-//! Rust [`String`], so a [`Value`], cannot: the parser makes it U+FFFD. Where the bytes out
-//! must be what Python writes for the text in (the component's `get-result` and
-//! `store-result`, whose JSON text crosses as text), [`python_bytes_keeping_surrogates`]
-//! carries each lone surrogate through the tree as a stand-in character and writes it back
-//! as Python's escape.
+//! Rust [`String`], so a [`Value`], cannot: the parser makes it U+FFFD. Wherever text must
+//! come out as it went in, each lone surrogate is carried through the tree as a stand-in
+//! character and written back: as Python's escape by [`write_stand_ins_back`] (a message's
+//! `encode`, the component's `store-result` through [`python_bytes_keeping_surrogates`]),
+//! as the escape `JSON.parse` reads as a lone surrogate by [`json_text_with_lone_surrogates`]
+//! (values handed to JS), and as Python's repr by [`repr_stand_ins_back`]. A reader learns
+//! whether a value holds stand-ins from [`decode_marking_surrogates`]; a message keeps that
+//! answer (`Message::lone_surrogates`).
 //!
 //! The stand-ins are the last 2 048 code points (U+10F800..=U+10FFFF, in Plane 16's
 //! private use area), one per surrogate. A text that already holds one of them is left to
