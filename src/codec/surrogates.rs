@@ -115,6 +115,22 @@ pub fn without_stand_ins(text: &str) -> String {
         .collect()
 }
 
+/// `value` with each stand-in (keys included) as U+FFFD: what the plain reading of the
+/// text it was read from gives.
+pub fn value_without_stand_ins(value: Value) -> Value {
+    match value {
+        Value::Str(s) => Value::Str(without_stand_ins(&s)),
+        Value::List(items) => Value::List(items.into_iter().map(value_without_stand_ins).collect()),
+        Value::Dict(entries) => Value::Dict(
+            entries
+                .into_iter()
+                .map(|(k, v)| (without_stand_ins(&k), value_without_stand_ins(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// `encoded` (the writer's ASCII output for a value whose strings came from
 /// [`text_with_stand_ins`]) with each stand-in written as Python writes the lone surrogate.
 pub fn write_stand_ins_back(encoded: Vec<u8>) -> Vec<u8> {

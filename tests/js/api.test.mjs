@@ -428,6 +428,9 @@ test("Message: a lone surrogate from JS (args, kwargs, options, fromDict, copy) 
   // private use) keeps the old reading: the lone surrogate as U+FFFD, that character as is.
   const held = new Message({ actorName: "a", messageId: "w", messageTimestamp: 1, args: ["\udc80", "\u{10F800}"] });
   assert.ok(text(held).includes('"args":["\\ufffd","\\udbfe\\udc00"]'), text(held));
+  // Across fields too: one field's character keeps the others' lone surrogates off.
+  const across = new Message({ actorName: "a", messageId: "v", messageTimestamp: 1, args: ["\udc80"], kwargs: { k: "\u{10F800}" }, options: { o: "\ud800" } });
+  assert.ok(text(across).includes('"args":["\\ufffd"],"kwargs":{"k":"\\udbfe\\udc00"},"options":{"o":"\\ufffd"}'), text(across));
 });
 
 test("message.getResult with an explicit backend", async () => {

@@ -10,7 +10,7 @@ use crate::bindings::js::{
     adopt, bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
     type_error_caused,
 };
-use crate::codec::surrogates::has_stand_in;
+use crate::codec::surrogates::{has_stand_in, value_without_stand_ins, without_stand_ins};
 use crate::codec::value::Value;
 use crate::model::error::ResultError;
 use crate::model::message::{python_refusal, uuid4, DecodeFailure, Message as CoreMessage};
@@ -144,37 +144,43 @@ type Payload = (Vec<Value>, Vec<(String, Value)>, Vec<(String, Value)>);
 
 /// A message's `args`, `kwargs` and `options` from JS, and whether their strings hold
 /// stand-ins for lone surrogates (see `Message::lone_surrogates`). A field that already
-/// holds a stand-in character would be written back as a lone surrogate: then every field
-/// is read the plain way (lone surrogates as U+FFFD), as before there were stand-ins.
+/// holds a stand-in character would be written back as a lone surrogate: then the other
+/// fields' lone surrogates are U+FFFD, as the plain reading has them (each field is read
+/// from JS once).
 fn payload_of(
     args: &JsValue,
     kwargs: &JsValue,
     options: &JsValue,
 ) -> Result<(Payload, bool), JsValue> {
-    let read = |keep: bool| -> Result<(Payload, [bool; 3]), JsValue> {
-        let (a, la) = list_of(args, "args", keep)?;
-        let (k, lk) = dict_of(kwargs, "kwargs", keep)?;
-        let (o, lo) = dict_of(options, "options", keep)?;
-        Ok(((a, k, o), [la, lk, lo]))
+    let (args, a) = list_of(args, "args", true)?;
+    let (kwargs, k) = dict_of(kwargs, "kwargs", true)?;
+    let (options, o) = dict_of(options, "options", true)?;
+    if !(a || k || o) {
+        return Ok(((args, kwargs, options), false));
+    }
+    let held = |v: Value, marked: bool| !marked && has_stand_in(&v);
+    if !(held(Value::List(args.clone()), a)
+        || held(Value::Dict(kwargs.clone()), k)
+        || held(Value::Dict(options.clone()), o))
+    {
+        return Ok(((args, kwargs, options), true));
+    }
+    let entries = |entries: Vec<(String, Value)>, marked: bool| -> Vec<(String, Value)> {
+        if !marked {
+            return entries;
+        }
+        entries
+            .into_iter()
+            .map(|(key, v)| (without_stand_ins(&key), value_without_stand_ins(v)))
+            .collect()
     };
-    let (payload, marks) = read(true)?;
-    if !marks.contains(&true) {
-        return Ok((payload, false));
-    }
-    let (a, k, o) = &payload;
-    let fields = [
-        Value::List(a.clone()),
-        Value::Dict(k.clone()),
-        Value::Dict(o.clone()),
-    ];
-    let held = fields
-        .iter()
-        .zip(marks)
-        .any(|(v, marked)| !marked && has_stand_in(v));
-    if held {
-        return Ok((read(false)?.0, false));
-    }
-    Ok((payload, true))
+    let args = if a {
+        args.into_iter().map(value_without_stand_ins).collect()
+    } else {
+        args
+    };
+    let (kwargs, options) = (entries(kwargs, k), entries(options, o));
+    Ok(((args, kwargs, options), false))
 }
 
 /// A `messageTimestamp` from JS: the whole milliseconds decisions use and, for a fractional
