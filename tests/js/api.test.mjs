@@ -431,6 +431,9 @@ test("Message: a lone surrogate from JS (args, kwargs, options, fromDict, copy) 
   // Across fields too: one field's character keeps the others' lone surrogates off.
   const across = new Message({ actorName: "a", messageId: "v", messageTimestamp: 1, args: ["\udc80"], kwargs: { k: "\u{10F800}" }, options: { o: "\ud800" } });
   assert.ok(text(across).includes('"args":["\\ufffd"],"kwargs":{"k":"\\udbfe\\udc00"},"options":{"o":"\\ufffd"}'), text(across));
+  // And a copy's new fields, beside such a character in the message.
+  const plainCopy = new Message({ actorName: "a", messageId: "u", messageTimestamp: 1, kwargs: { k: "\u{10F800}" } }).copy({ args: ["\udc80"], options: { o: "\ud800" } });
+  assert.ok(text(plainCopy).includes('"args":["\\ufffd"],"kwargs":{"k":"\\udbfe\\udc00"},"options":{"o":"\\ufffd"}'), text(plainCopy));
 });
 
 test("message.getResult with an explicit backend", async () => {

@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::errors::to_js;
-use super::interchange::{value_from_js, value_from_js_keeping, value_to_js_keeping};
+use super::interchange::{value_from_js_keeping, value_to_js_keeping};
 use crate::bindings::drivers::random::random_bytes;
 use crate::bindings::drivers::timer::epoch_ms;
 use crate::bindings::js::{
@@ -105,37 +105,26 @@ pub struct Message {
     inner: CoreMessage,
 }
 
-fn list_of(value: &JsValue, what: &str, keep: bool) -> Result<(Vec<Value>, bool), JsValue> {
+/// `value` (from JS) as a list, and whether its strings hold stand-ins for lone surrogates
+/// (`value_from_js_keeping`).
+fn list_of(value: &JsValue, what: &str) -> Result<(Vec<Value>, bool), JsValue> {
     if is_absent(value) {
         return Ok((Vec::new(), false));
     }
-    match read_value(value, keep)? {
+    match value_from_js_keeping(value)? {
         (Value::List(items), lone) => Ok((items, lone)),
         _ => Err(type_error(&format!("{what} must be an array"))),
     }
 }
 
-fn dict_of(
-    value: &JsValue,
-    what: &str,
-    keep: bool,
-) -> Result<(Vec<(String, Value)>, bool), JsValue> {
+/// `value` (from JS) as a dict's entries, and whether its strings hold stand-ins.
+fn dict_of(value: &JsValue, what: &str) -> Result<(Vec<(String, Value)>, bool), JsValue> {
     if is_absent(value) {
         return Ok((Vec::new(), false));
     }
-    match read_value(value, keep)? {
+    match value_from_js_keeping(value)? {
         (Value::Dict(entries), lone) => Ok((entries, lone)),
         _ => Err(type_error(&format!("{what} must be a plain object"))),
-    }
-}
-
-/// A value from JS, its lone surrogates as stand-ins (and `true`) when `keep` and it has
-/// some (`value_from_js_keeping`), else as U+FFFD.
-fn read_value(value: &JsValue, keep: bool) -> Result<(Value, bool), JsValue> {
-    if keep {
-        value_from_js_keeping(value)
-    } else {
-        value_from_js(value).map(|v| (v, false))
     }
 }
 
@@ -152,9 +141,9 @@ fn payload_of(
     kwargs: &JsValue,
     options: &JsValue,
 ) -> Result<(Payload, bool), JsValue> {
-    let (args, a) = list_of(args, "args", true)?;
-    let (kwargs, k) = dict_of(kwargs, "kwargs", true)?;
-    let (options, o) = dict_of(options, "options", true)?;
+    let (args, a) = list_of(args, "args")?;
+    let (kwargs, k) = dict_of(kwargs, "kwargs")?;
+    let (options, o) = dict_of(options, "options")?;
     if !(a || k || o) {
         return Ok(((args, kwargs, options), false));
     }
@@ -312,27 +301,50 @@ impl Message {
         if let Some(id) = opt_string(&changes, "messageId")? {
             m.message_id = id;
         }
-        // New fields keep their lone surrogates only where the message's own strings
-        // cannot be taken for them (it holds them already, or no stand-in character).
-        let keep = m.lone_surrogates || !has_stand_in(&m.to_dict());
-        let mut lone = false;
+        // New fields keep their lone surrogates, unless the message's own strings hold a
+        // character of the stand-ins' range (asked only when a new field has one).
         let args = prop(&changes, "args")?;
-        if !is_absent(&args) {
-            let (items, l) = list_of(&args, "args", keep)?;
-            (m.args, lone) = (items, lone || l);
-        }
+        let args = (!is_absent(&args))
+            .then(|| list_of(&args, "args"))
+            .transpose()?;
         let kwargs = prop(&changes, "kwargs")?;
-        if !is_absent(&kwargs) {
-            let (entries, l) = dict_of(&kwargs, "kwargs", keep)?;
-            (m.kwargs, lone) = (entries, lone || l);
-        }
+        let kwargs = (!is_absent(&kwargs))
+            .then(|| dict_of(&kwargs, "kwargs"))
+            .transpose()?;
         let options = prop(&changes, "options")?;
-        if !is_absent(&options) {
-            let (entries, l) = dict_of(&options, "options", keep)?;
-            m.merge_options(entries);
-            lone = lone || l;
+        let options = (!is_absent(&options))
+            .then(|| dict_of(&options, "options"))
+            .transpose()?;
+        let marked = [
+            args.as_ref().map(|a| a.1),
+            kwargs.as_ref().map(|k| k.1),
+            options.as_ref().map(|o| o.1),
+        ];
+        let lone = marked.contains(&Some(true));
+        let plain = lone && !m.lone_surrogates && has_stand_in(&m.to_dict());
+        let entries = |(entries, marked): (Vec<(String, Value)>, bool)| {
+            if !(plain && marked) {
+                return entries;
+            }
+            entries
+                .into_iter()
+                .map(|(key, v)| (without_stand_ins(&key), value_without_stand_ins(v)))
+                .collect()
+        };
+        if let Some((items, marked)) = args {
+            m.args = if plain && marked {
+                items.into_iter().map(value_without_stand_ins).collect()
+            } else {
+                items
+            };
         }
-        m.lone_surrogates |= lone;
+        if let Some(kwargs) = kwargs {
+            m.kwargs = entries(kwargs);
+        }
+        if let Some(options) = options {
+            m.merge_options(entries(options));
+        }
+        m.lone_surrogates |= lone && !plain;
         if let Some(ts) = opt_number(&changes, "messageTimestamp")? {
             (m.message_timestamp, m.float_timestamp) = timestamp(Some(ts))?;
         }
