@@ -121,14 +121,17 @@ pub fn value_without_stand_ins(value: Value) -> Value {
     match value {
         Value::Str(s) => Value::Str(without_stand_ins(&s)),
         Value::List(items) => Value::List(items.into_iter().map(value_without_stand_ins).collect()),
-        Value::Dict(entries) => Value::Dict(
-            entries
-                .into_iter()
-                .map(|(k, v)| (without_stand_ins(&k), value_without_stand_ins(v)))
-                .collect(),
-        ),
+        Value::Dict(entries) => Value::Dict(entries_without_stand_ins(entries)),
         other => other,
     }
+}
+
+/// [`value_without_stand_ins`] of a dict's entries, keys included.
+pub fn entries_without_stand_ins(entries: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (without_stand_ins(&k), value_without_stand_ins(v)))
+        .collect()
 }
 
 /// `encoded` (the writer's ASCII output for a value whose strings came from

@@ -10,7 +10,7 @@ use crate::bindings::js::{
     adopt, bytes_from_js, is_absent, opt_number, opt_string, options_object, prop, type_error,
     type_error_caused,
 };
-use crate::codec::surrogates::{has_stand_in, value_without_stand_ins, without_stand_ins};
+use crate::codec::surrogates::{entries_without_stand_ins, has_stand_in, value_without_stand_ins};
 use crate::codec::value::Value;
 use crate::model::error::ResultError;
 use crate::model::message::{python_refusal, uuid4, DecodeFailure, Message as CoreMessage};
@@ -154,14 +154,12 @@ fn payload_of(
     {
         return Ok(((args, kwargs, options), true));
     }
-    let entries = |entries: Vec<(String, Value)>, marked: bool| -> Vec<(String, Value)> {
-        if !marked {
-            return entries;
+    let entries = |entries: Vec<(String, Value)>, marked: bool| {
+        if marked {
+            entries_without_stand_ins(entries)
+        } else {
+            entries
         }
-        entries
-            .into_iter()
-            .map(|(key, v)| (without_stand_ins(&key), value_without_stand_ins(v)))
-            .collect()
     };
     let args = if a {
         args.into_iter().map(value_without_stand_ins).collect()
@@ -323,13 +321,11 @@ impl Message {
         let lone = marked.contains(&Some(true));
         let plain = lone && !m.lone_surrogates && has_stand_in(&m.to_dict());
         let entries = |(entries, marked): (Vec<(String, Value)>, bool)| {
-            if !(plain && marked) {
-                return entries;
+            if plain && marked {
+                entries_without_stand_ins(entries)
+            } else {
+                entries
             }
-            entries
-                .into_iter()
-                .map(|(key, v)| (without_stand_ins(&key), value_without_stand_ins(v)))
-                .collect()
         };
         if let Some((items, marked)) = args {
             m.args = if plain && marked {
