@@ -297,6 +297,23 @@ describe("a worker SIGKILLed mid-message: the other language's worker recovers w
     return sent.map((m) => m.messageId);
   }
 
+  /**
+   * The ids of `done` still in a (dead) worker's ack set for `queue`, sorted: killed
+   * after their actor finished and before their ack landed. Only these may run twice:
+   * delivery is at least once, and the kill can fall in that window.
+   */
+  async function finishedUnacked(queue, done) {
+    const held = new Set();
+    for (const key of await client.keys(`dramatiq:__acks__.*.${queue}`)) {
+      // An ack set holds redis_message_ids; the message's own id is in its stored body.
+      for (const redisId of await client.sMembers(key)) {
+        const body = await client.hGet(`dramatiq:${queue}.msgs`, redisId);
+        if (body !== null) held.add(JSON.parse(body).message_id);
+      }
+    }
+    return done.filter((id) => held.has(id)).sort();
+  }
+
   /** Waits until every id of `ids` is on `list`; what was processed, with its doubles. */
   async function allProcessed(list, ids, ms = 30_000) {
     const processed = await eventually(async () => {
@@ -332,14 +349,17 @@ describe("a worker SIGKILLed mid-message: the other language's worker recovers w
         const started = await client.lRange(`${prefix}:started`, 0, -1);
         const doneByJs = await client.lRange(`${prefix}:processed`, 0, -1);
         const running = started.filter((id) => !doneByJs.includes(id));
-        t.diagnostic(`killed holding ${heldIds.length}, ${running.length} of them running, ${doneByJs.length} done`);
+        const unacked = await finishedUnacked(queue, doneByJs);
+        t.diagnostic(`killed holding ${heldIds.length}, ${running.length} of them running, ${doneByJs.length} done, ${unacked.length} done but not yet acked`);
         assert.ok(heldIds.length > 0, "the JS worker held messages when killed");
         // Python's maintenance: a worker silent for over heartbeat_timeout has its acks requeued.
         py = await startPythonWorker({ url: server.url, queue, prefix, threads: 4, env: { BROKER_HEARTBEAT_TIMEOUT: "1000", BROKER_MAINTENANCE_CHANCE: "1000000" } });
         const { distinct, doubled, processed } = await allProcessed(`${prefix}:processed`, ids);
         t.diagnostic(`${ids.length} sent, ${processed.length} processed, doubled: ${doubled.length}`);
         assert.equal(distinct, ids.length, "none lost");
-        assert.deepEqual(doubled, [], "none processed twice: what the JS worker finished it had acked");
+        assert.ok(unacked.length <= 2, `at most one per thread (-t 2) between its end and its ack: ${unacked}`);
+        assert.ok(unacked.length <= 2, `at most one per thread (2) between its end and its ack: ${unacked}`);
+      assert.deepEqual(doubled.sort(), unacked, "none processed twice but those killed between their end and their ack (at least once)");
         await eventually(async () => Object.keys(await ackSets(client, "dramatiq")).length === 0, "nothing left held");
         assert.equal(await client.exists(`dramatiq:${queue}`), 0);
       } finally {
@@ -360,13 +380,15 @@ describe("a worker SIGKILLed mid-message: the other language's worker recovers w
       const held = await client.keys(`dramatiq:__acks__.*.${queue}`);
       const heldCount = held.length ? await client.sCard(held[0]) : 0;
       await py.kill();
-      t.diagnostic(`the Python worker was killed holding ${heldCount}`);
+      const unacked = await finishedUnacked(queue, await client.lRange(`${prefix}:processed`, 0, -1));
+      t.diagnostic(`the Python worker was killed holding ${heldCount}, ${unacked.length} done but not yet acked`);
       assert.ok(heldCount > 0);
       js = await startJsWorker({ BROKER_URL: server.url, QUEUE: queue, PREFIX: prefix, RECORD_KIND: "async", RECORD_MS: "50", HEARTBEAT_TIMEOUT: "1000" });
       const { distinct, doubled, processed } = await allProcessed(`${prefix}:processed`, ids);
       t.diagnostic(`${ids.length} sent, ${processed.length} processed, doubled: ${doubled.length}`);
       assert.equal(distinct, ids.length, "none lost");
-      assert.deepEqual(doubled, [], "none processed twice: what Python finished it had acked");
+      assert.ok(unacked.length <= 2, `at most one per thread (2) between its end and its ack: ${unacked}`);
+      assert.deepEqual(doubled.sort(), unacked, "none processed twice but those killed between their end and their ack (at least once)");
       await eventually(async () => Object.keys(await ackSets(client, "dramatiq")).length === 0, "nothing left held");
     } finally {
       await py.kill();
