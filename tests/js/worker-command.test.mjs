@@ -428,6 +428,8 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   assert.deepEqual(c.modules, [file]);
   const d = parseWorkerArgs([file, "--queues=x,y"], { dramatiq_prom_port: "9300", dramatiq_prom_host: "127.0.0.1" });
   assert.deepEqual(d.queues, ["x", "y"]);
+  // -Q given twice consumes both lists (Python's argparse keeps the last; docs/operators.md).
+  assert.deepEqual(parseWorkerArgs([file, "-Q", "a", "-Q", "b", "c", "-p", "1"], {}).queues, ["a", "b", "c"]);
   assert.deepEqual(d.metrics, { port: 9300, host: "127.0.0.1" });
   assert.equal(d.threads, 8);
   assert.equal(d.shutdownTimeout, 600_000);
