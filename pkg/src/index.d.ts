@@ -322,7 +322,8 @@ export interface RedisBackendOptions extends BackendOptions {
   /** A second, dedicated connection for blocking reads. With it, a blocking `getResult` is
    * held by the server (`BLMOVE k k RIGHT LEFT t`, fractional seconds) and resolves the moment
    * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
-   * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile. */
+   * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile.
+   * A long wait is held in rounds of at most 5 s, so an aborted one frees it within 5 s. */
   blockingClient?: RedisClientLike | undefined;
   /** Another name for `blockingClient`. */
   blockingConnection?: RedisClientLike | undefined;

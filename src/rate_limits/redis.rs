@@ -286,7 +286,7 @@ impl<C: RedisClient, T: Timer> super::RateLimiterBackend for RedisRateLimiterBac
                         if deadline.is_some_and(|d| self.timer.now_ms() >= d) {
                             return Ok(false);
                         }
-                        // A round of at most a day ended; the next one takes the rest.
+                        // A round (at most `BLOCKING_ROUND_MS`) ended; the next one takes the rest.
                         continue;
                     }
                     other => return Err(unexpected("BRPOPLPUSH", &other, "a string or nil")),

@@ -150,14 +150,21 @@ pub fn with_arg<'a>(argv: &[Arg<'a>], at: usize, bytes: &'a [u8]) -> Vec<Arg<'a>
         .collect()
 }
 
+/// The longest one blocking command holds the dedicated connection; a longer wait loops.
+/// A wait abandoned by its caller (its signal aborted) cannot take its command back, so
+/// the connection stays busy until the command ends, and meanwhile every other wait polls:
+/// short rounds free it within seconds instead of at the abandoned wait's deadline (or a
+/// day later, for a wait without end). A round costs one read and one command.
+pub const BLOCKING_ROUND_MS: f64 = 5_000.0;
+
 /// A timeout in milliseconds as the fractional seconds Redis's blocking commands take,
-/// rounded up to the millisecond and never 0 (which would mean "forever").
+/// rounded up to the millisecond, never 0 (which would mean "forever") and at most
+/// [`BLOCKING_ROUND_MS`].
 pub fn blocking_timeout(timeout_ms: f64) -> String {
-    // At most a day per round: a longer (or infinite) wait simply loops.
     let ms = if timeout_ms.is_nan() {
         1
     } else {
-        timeout_ms.ceil().clamp(1.0, 86_400_000.0) as u64
+        timeout_ms.ceil().clamp(1.0, BLOCKING_ROUND_MS) as u64
     };
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
@@ -458,9 +465,11 @@ mod tests {
         assert_eq!(blocking_timeout(0.0), "0.001");
         assert_eq!(blocking_timeout(-5.0), "0.001");
         assert_eq!(blocking_timeout(f64::NAN), "0.001");
-        assert_eq!(blocking_timeout(12_345.4), "12.346");
-        assert_eq!(blocking_timeout(f64::INFINITY), "86400.000");
-        assert_eq!(blocking_timeout(1e12), "86400.000");
+        assert_eq!(blocking_timeout(4_321.4), "4.322");
+        // Longer waits go in rounds: an abandoned one frees the connection within one.
+        assert_eq!(blocking_timeout(12_345.4), "5.000");
+        assert_eq!(blocking_timeout(f64::INFINITY), "5.000");
+        assert_eq!(blocking_timeout(1e12), "5.000");
     }
 
     #[test]

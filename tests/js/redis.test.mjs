@@ -218,6 +218,30 @@ describe("RedisBackend on the server", () => {
     assert.deepEqual(await Promise.all(waits), [0, 1, 2, 3, 4]);
   });
 
+  test("a wait abandoned through its signal frees the blocking connection within a round (5 s), not at its deadline", { timeout: 30_000 }, async () => {
+    const backend = new RedisBackend(nodeRedis, { blockingClient: nodeRedisBlocking });
+    const blocked = async () => Number(/blocked_clients:(\d+)/.exec(await ioredis.info("clients"))[1]);
+    const until = async (what, ok, ms) => {
+      const end = performance.now() + ms;
+      while (!ok(await blocked())) {
+        if (performance.now() > end) throw new Error(`${what}: still ${await blocked()} blocked client(s) after ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const abandoned = new AbortController();
+    const first = backend.getResult(new Message({ actorName: "abandoned" }), { block: true, timeout: 60_000, signal: abandoned.signal });
+    await until("the first wait held by the server", (n) => n === 1, 5_000);
+    abandoned.abort(new Error("gone"));
+    await assert.rejects(first, /gone/);
+    // Its command cannot be taken back; it ends with its round, not 60 s later.
+    await until("the abandoned command ended", (n) => n === 0, 9_000);
+    const m = new Message({ actorName: "next" });
+    const next = backend.getResult(m, { block: true, timeout: 20_000 });
+    await until("the next wait held by the server, not polling", (n) => n === 1, 5_000);
+    await backend.storeResult(m, "next");
+    assert.equal(await next, "next");
+  });
+
   test("collecting 1 000 results is one round trip", async () => {
     const backend = new RedisBackend(ioredis);
     const messages = Array.from({ length: 1000 }, (_, i) => new Message({ actorName: "batch", args: [i] }));
