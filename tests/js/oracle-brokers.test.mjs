@@ -531,7 +531,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.ok(opened > 0);
     });
 
-    test("a connection that cannot be opened fails a send with ConnectionClosed after Dramatiq's attempts; one that fails once is retried and the message runs (test_rabbitmq_broker_stops_retrying_declaring_queues_when_max_attempts_reached, …_retries_declaring_queues_when_connection_related_errors_occur)", async () => {
+    test("a connection that cannot be opened fails a send with ConnectionClosed after Dramatiq's attempts (2 to declare a queue, 6 to publish on one declared); one that fails once is retried and the message runs (test_rabbitmq_broker_stops_retrying_declaring_queues_when_max_attempts_reached, test_rabbitmq_broker_retries_declaring_queues_when_connection_related_errors_occur)", async () => {
       const refused = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
       let tries = 0;
       const never = new RabbitmqBroker(async () => {
@@ -540,7 +540,30 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       }, { logger: recordingLogger(), middleware: [] });
       brokers.push(never);
       const flaky = actor(() => {}, { broker: never, actorName: "do_work", queueName: "flaky_queue" });
+      // Python's send declares the queue first (_ensure_queue), and gives up after
+      // MAX_DECLARE_ATTEMPTS with ConnectionClosed: two connection attempts, not six.
       await assert.rejects(flaky.send().enqueued, (e) => e instanceof ConnectionClosed || e?.cause instanceof ConnectionClosed);
+      assert.equal(tries, 2, "Dramatiq's MAX_DECLARE_ATTEMPTS");
+      tries = 0;
+      await assert.rejects(never.ensureQueue("flaky_queue"), ConnectionClosed);
+      assert.equal(tries, 2, "declare_queue(ensure=True): MAX_DECLARE_ATTEMPTS too");
+      // A queue this broker has declared is not declared again: a publish that cannot reach
+      // the server is tried MAX_ENQUEUE_ATTEMPTS times.
+      let opened = 0;
+      tries = 0;
+      const lost = new RabbitmqBroker(async () => {
+        opened += 1;
+        if (opened > 1) {
+          tries += 1;
+          throw refused();
+        }
+        return amqplib.connect(rabbit.url);
+      }, { logger: recordingLogger(), middleware: [] });
+      brokers.push(lost);
+      const sendOnce = actor(() => {}, { broker: lost, actorName: "do_work", queueName: "b-lost" });
+      await sendOnce.send().enqueued;
+      await (await lost.connection()).close();
+      await assert.rejects(sendOnce.send().enqueued, (e) => e instanceof ConnectionClosed || e?.cause instanceof ConnectionClosed);
       assert.equal(tries, 6, "Dramatiq's MAX_ENQUEUE_ATTEMPTS");
 
       let opens = 0;
