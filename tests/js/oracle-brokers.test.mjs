@@ -360,6 +360,47 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(called, true);
   });
 
+  test("a nack of an id the worker no longer holds, or whose body is gone, does nothing and raises nothing; the worker goes on (test_redis_consumer_nack_does_not_raise_on_missing_id, Dramatiq issue 320)", async () => {
+    const ns = "r-nackmiss";
+    const logger = recordingLogger();
+    const broker = new RedisBroker(client, { namespace: ns, logger });
+    const ran = [];
+    const doWork = actor(async (how) => {
+      ran.push(how);
+      // What another worker's maintenance (or a flush) may do while this one runs: the id
+      // leaves this worker's ack set, or its body leaves the queue's hash.
+      // (One message is sent at a time: the ack sets hold this one only.)
+      for (const key of await client.keys(`${ns}:__acks__.*`)) {
+        for (const id of await client.sMembers(key)) {
+          if (how === "unheld") await client.sRem(key, id);
+          if (how === "bodiless") await client.hDel(`${ns}:default.msgs`, id);
+        }
+      }
+      if (how !== "fine") throw new Error("boom");
+    }, { broker, actorName: "do_work", maxRetries: 0 });
+    const unheld = doWork.send("unheld");
+    await unheld.enqueued;
+    await withWorker(broker, { concurrency: 1 }, async () => {
+      await eventually(() => ran.length === 1, "the first message ran", 10_000);
+      await doWork.send("bodiless").enqueued;
+      await eventually(() => ran.length === 2, "the second message ran", 10_000);
+      await doWork.send("fine").enqueued;
+      await eventually(() => ran.length === 3, "the worker went on", 10_000);
+      await eventually(async () => (await client.hLen(`${ns}:default.msgs`)) === 1, "the last one acked", 10_000);
+    });
+    assert.deepEqual(ran, ["unheld", "bodiless", "fine"]);
+    // Dramatiq's nack: nothing unless the id leaves this worker's ack set, and nothing
+    // dead-lettered without a body. The unheld body stays for whoever holds it now.
+    assert.equal(await client.exists(`${ns}:default.XQ`), 0);
+    assert.equal(await client.exists(`${ns}:default.XQ.msgs`), 0);
+    assert.deepEqual(await client.hKeys(`${ns}:default.msgs`), [unheld.options.redis_message_id]);
+    for (const key of await client.keys(`${ns}:__acks__.*`)) assert.equal(await client.sCard(key), 0, key);
+    // Only the two failures themselves are logged: no failed nack, no retry of one.
+    const said = logger.lines.join("\n");
+    assert.equal(logger.lines.filter((l) => l.startsWith("error")).length, 2, said);
+    assert.doesNotMatch(said, /Could not|nack|Still failing/i);
+  });
+
   test("heartbeats: Python's maintenance, run all the while with a 2 s heartbeat timeout, leaves alone what our live worker holds for 4 s: it runs once (RedisBroker heartbeat_timeout, _should_do_maintenance)", { skip: noPython, timeout: 60_000 }, async () => {
     const ns = "r-heartbeat";
     const broker = open(ns, { heartbeatTimeout: 2000 });
