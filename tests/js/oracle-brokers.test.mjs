@@ -772,6 +772,18 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await assert.rejects(RabbitmqBroker.connect([rabbit.url, 5], { middleware: [] }), TypeError);
     });
 
+    test("a URL given with connection parameters besides (pika's host, parameters, a second url) is refused before connecting (test_rabbitmq_broker_raises_an_error_if_given_invalid_parameter_combinations)", async () => {
+      // Python's RuntimeError; here a TypeError naming the option, thrown before any
+      // connection is tried (the server named is down: a connection would be refused).
+      const down = `amqp://127.0.0.1:${await freePort()}`;
+      for (const options of [{ parameters: [{ host: "127.0.0.1" }] }, { host: "127.0.0.1" }, { url: rabbit.url }]) {
+        const [name] = Object.keys(options);
+        await assert.rejects(RabbitmqBroker.connect(down, { middleware: [], ...options }), (e) => e instanceof TypeError && e.message.includes(`unknown option "${name}"`));
+      }
+      // A list of parameter objects (Python's parameters=[…]) is not a list of URLs.
+      await assert.rejects(RabbitmqBroker.connect([{ host: "127.0.0.1" }], { middleware: [] }), TypeError);
+    });
+
     test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, …_connections_can_be_deleted_multiple_times)", async () => {
       const broker = await RabbitmqBroker.connect(rabbit.url, { logger: recordingLogger(), middleware: [] });
       await broker.enqueue(new Message({ queueName: "b-close", actorName: "a", args: [], kwargs: {}, options: {} }));
