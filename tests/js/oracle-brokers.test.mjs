@@ -157,7 +157,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(attempts, 4);
   });
 
-  test("a delayed message runs no sooner than its delay; later delays run later (test_redis_actors_can_have_their_messages_delayed, …_delay_messages_independent_of_each_other)", async () => {
+  test("a delayed message runs no sooner than its delay; later delays run later (test_redis_actors_can_have_their_messages_delayed, test_redis_actors_can_delay_messages_independent_of_each_other)", async () => {
     const broker = open("r-delay");
     const start = Date.now();
     const ran = [];
@@ -201,7 +201,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(await client.hLen(`r-xq:${queue}.XQ.msgs`), 0);
   });
 
-  test("a message that always fails, and one for no actor, are dead-lettered under their redis_message_id (test_redis_messages_can_be_dead_lettered, …_belonging_to_missing_actors_are_rejected)", async () => {
+  test("a message that always fails, and one for no actor, are dead-lettered under their redis_message_id (test_redis_messages_can_be_dead_lettered, test_redis_messages_belonging_to_missing_actors_are_rejected)", async () => {
     const broker = open("r-dead");
     const doWork = actor(() => {
       throw new Error("failed");
@@ -298,7 +298,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.deepEqual(await client.keys("r-flush:default*"), []);
   });
 
-  test("a broker over a connection made from a URL, or over a client in hand, works and keeps that client (test_redis_broker_can_connect_via_url, …_via_client)", async () => {
+  test("a broker over a connection made from a URL, or over a client in hand, works and keeps that client (test_redis_broker_can_connect_via_url, test_redis_broker_can_connect_via_client)", async () => {
     const own = await connectRedis(server.url);
     try {
       const broker = new RedisBroker(own, { namespace: "r-url", logger: recordingLogger() });
@@ -503,7 +503,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.equal(database.size, 100);
     });
 
-    test("retries: the first waits its back-off (1–2 × min_backoff), three failures then a success is four runs (test_rabbitmq_actors_retry_with_backoff_on_failure, …_can_retry_multiple_times)", async () => {
+    test("retries: the first waits its back-off (1–2 × min_backoff), three failures then a success is four runs (test_rabbitmq_actors_retry_with_backoff_on_failure, test_rabbitmq_actors_can_retry_multiple_times)", async () => {
       const broker = await open();
       let failedAt;
       let succeededAt;
@@ -530,7 +530,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.equal(attempts, 4);
     });
 
-    test("a delayed message runs no sooner than its delay; the shorter delay runs first (test_rabbitmq_actors_can_have_their_messages_delayed, …_delay_messages_independent_of_each_other)", async () => {
+    test("a delayed message runs no sooner than its delay; the shorter delay runs first (test_rabbitmq_actors_can_have_their_messages_delayed, test_rabbitmq_actors_can_delay_messages_independent_of_each_other)", async () => {
       const broker = await open();
       const start = Date.now();
       const ran = [];
@@ -542,7 +542,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.ok(ran[0][1] - start >= 1000 && ran[1][1] - start >= 1500, JSON.stringify(ran));
     });
 
-    test("a message past its retry limit, and one for no actor, are dead-lettered: XQ counts 1 each (test_rabbitmq_actors_can_have_retry_limits, …_messages_belonging_to_missing_actors_are_rejected)", async () => {
+    test("a message past its retry limit, and one for no actor, are dead-lettered: XQ counts 1 each (test_rabbitmq_actors_can_have_retry_limits, test_rabbitmq_messages_belonging_to_missing_actors_are_rejected)", async () => {
       const broker = await open();
       const doWork = actor(() => {
         throw new Error("failed");
@@ -621,7 +621,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await withWorker(once, { concurrency: 1 }, () => eventually(() => executed, "the message ran", 10_000));
     });
 
-    test("join with a timeout rejects with QueueJoinTimeout while a message waits; after flushAll it joins at once (test_rabbitmq_broker_can_join_with_timeout, …_can_flush_queues)", async () => {
+    test("join with a timeout rejects with QueueJoinTimeout while a message waits; after flushAll it joins at once (test_rabbitmq_broker_can_join_with_timeout, test_rabbitmq_broker_can_flush_queues)", async () => {
       const broker = await open({ middleware: defaultMiddleware() });
       const doWork = actor(() => {}, { broker, actorName: "do_work", queueName: "b-join" });
       await doWork.send().enqueued;
@@ -758,7 +758,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.deepEqual(broker.getDeclaredDelayQueues(), new Set(["default.DQ", "other.DQ"]));
     });
 
-    test("a URL list, or URLs separated by ';', fails over to the server that is up; none up rejects (test_rabbitmq_broker_can_be_passed_a_semicolon_separated_list_of_uris, …_list_of_uri_for_failover, …_list_of_parameters_for_failover)", async () => {
+    test("a URL list, or URLs separated by ';', fails over to the server that is up; none up rejects (test_rabbitmq_broker_can_be_passed_a_semicolon_separated_list_of_uris, test_rabbitmq_broker_can_be_passed_a_list_of_uri_for_failover, test_rabbitmq_broker_can_be_passed_a_list_of_parameters_for_failover)", async () => {
       const down = `amqp://127.0.0.1:${await freePort()}`;
       for (const url of [`${down};${rabbit.url}`, [down, rabbit.url]]) {
         const again = await RabbitmqBroker.connect(url, { logger: recordingLogger(), middleware: [] });
@@ -784,7 +784,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await assert.rejects(RabbitmqBroker.connect([{ host: "127.0.0.1" }], { middleware: [] }), TypeError);
     });
 
-    test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, …_connections_can_be_deleted_multiple_times)", async () => {
+    test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, test_rabbitmq_connections_can_be_deleted_multiple_times)", async () => {
       const broker = await RabbitmqBroker.connect(rabbit.url, { logger: recordingLogger(), middleware: [] });
       await broker.enqueue(new Message({ queueName: "b-close", actorName: "a", args: [], kwargs: {}, options: {} }));
       await broker.close();

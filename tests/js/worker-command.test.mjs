@@ -532,7 +532,7 @@ test("SIGKILL of a worker process: restarted, its messages back in their queue a
   }
 });
 
-test("SIGHUP restarts the worker processes; nothing lost, nothing twice", { skip, timeout: 60_000 }, async () => {
+test("SIGHUP restarts the worker processes; nothing lost, nothing twice (test_cli_can_be_reloaded_on_sighup)", { skip, timeout: 60_000 }, async () => {
   const queue = "hup";
   await rec.del(["started", "finished"]);
   const w = await startWorker(["-p", "1", "-t", "2"], { queue });
@@ -802,7 +802,7 @@ test("RabbitMQ: SIGKILL of a worker process: its deliveries go to the other proc
   }
 });
 
-test("start-up failures as Python's dramatiq tells them: a PID file holding something else, a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
+test("start-up failures as Python's dramatiq tells them: a PID file holding something else (test_cli_aborts_when_pidfile_contains_garbage), a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
   const run = (args, env = {}) =>
     spawnSync("npx", ["--offline", "dramatiq-results", "worker", ...args], {
       cwd: dir,
@@ -1032,8 +1032,11 @@ test("Python's module:broker form: the broker an export names (a dotted path too
   const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
   assert.equal(await missing.exited, 2, missing.output);
   assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
-  // Dramatiq's test_cli: an export that is not a broker, at the top or down a dotted path
-  // (Python's "'tests.test_cli:BrokerHolder.fakebroker' is not a Broker."), exit 2.
+  // Dramatiq's test_cli_fails_to_start_given_an_invalid_broker_instance and
+  // test_cli_fails_to_start_given_an_invalid_nested_broker_instance: an export that is not a
+  // broker, at the top or down a dotted path (Python's "'tests.test_cli:BrokerHolder.
+  // fakebroker' is not a Broker."), exit 2. (The missing export above is
+  // test_cli_fails_to_start_given_an_invalid_broker_name's "does not define a 'idontexist'".)
   for (const name of ["fakebroker", "BrokerHolder.fakebroker"]) {
     const fake = await startWorker([], { queue, module: `notbroker.mjs:${name}`, ready: false });
     assert.equal(await fake.exited, 2, fake.output);
@@ -1152,7 +1155,7 @@ test("npx dramatiq-results --version (and serve --version): the package's versio
 // Dramatiq's test_pidfile.py (stale PID files scrubbed; a reload keeps the PID file; a clean
 // stop exits 0 and removes it) and Python's setup_pidfile (written -rw-r--r--, whatever the
 // umask; a PID file that cannot be written is exit 4).
-test("Dramatiq's test_pidfile: a stale PID file is taken over, kept across a reload, written 0644 and removed at a clean stop; one that cannot be written is exit 4", { skip, timeout: 60_000 }, async () => {
+test("Dramatiq's test_pidfile (test_cli_scrubs_stale_pid_files, test_cli_with_pidfile_can_be_reloaded): a stale PID file is taken over, kept across a reload, written 0644 and removed at a clean stop; one that cannot be written is exit 4", { skip, timeout: 60_000 }, async () => {
   const pidFile = join(dir, "stale.pid");
   let stale = 999_999;
   while (groupAlive(stale) || (() => { try { process.kill(stale, 0); return true; } catch { return false; } })()) stale -= 1;
