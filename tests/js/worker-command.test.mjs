@@ -926,6 +926,7 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
   py.stderr.on("data", (d) => (pyOut += d));
   py.stdout.on("data", (d) => (pyOut += d));
   let python;
+  let pyRoot;
   try {
     await until("Python's workers ready", async () => (pyOut.match(/Worker process is ready for action/g) ?? []).length === 2, 60_000);
     await until("Python's exposition server", () => fetch(`http://127.0.0.1:${pyPort}/metrics`).then(() => true, () => false), 30_000).catch((error) => {
@@ -933,6 +934,9 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
     });
     send();
     python = await settle(pyPort);
+    // Dramatiq's test_prometheus_middleware_exposes_metrics requests "/": Python's server
+    // answers every GET path with the metrics (so must ours, below).
+    pyRoot = await fetch(`http://127.0.0.1:${pyPort}/`).then(async (r) => ({ status: r.status, text: await r.text() }));
   } finally {
     if (groupAlive(py.pid)) await killGroup(py.pid, "SIGKILL");
     reaped();
@@ -944,6 +948,11 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
   try {
     send();
     const ours = await settle(port);
+    const root = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(pyRoot.status, 200);
+    assert.match(pyRoot.text, /^dramatiq_messages_total\{/m);
+    assert.equal(root.status, pyRoot.status, "GET / is the metrics, as Python's");
+    assert.match(await root.text(), /^dramatiq_messages_total\{/m);
     const shape = (families) => families.map((f) => ({ name: f.name, type: f.type, help: f.help })).sort((a, b) => a.name.localeCompare(b.name));
     assert.deepEqual(shape(ours), shape(python), "the same families, types and help texts");
     for (const sample of [
