@@ -784,6 +784,49 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await assert.rejects(RabbitmqBroker.connect([{ host: "127.0.0.1" }], { middleware: [] }), TypeError);
     });
 
+    for (const settle of ["ack", "reject"]) {
+      test(`a delivery whose channel was lost while its actor ran is not ${settle}ed on the new one: skipped with a warning, delivered again, run again (test_rabbitmq_consumers_ignore_unknown_messages_in_ack_and_nack)`, async () => {
+        // Python's consumer, restarted after its connection was lost, is handed the ack (or
+        // nack) of a delivery tag it never saw: it warns ("not in known tags") and settles
+        // nothing, and RabbitMQ delivers the message again. Settling that tag on the new
+        // channel would close it (406 PRECONDITION_FAILED, unknown delivery tag).
+        const queueName = `b-unknown-tag-${settle}`;
+        const conns = [];
+        const logger = recordingLogger();
+        const broker = new RabbitmqBroker(async () => {
+          const conn = await amqplib.connect(rabbit.url);
+          conns.push(conn);
+          return conn;
+        }, { logger, middleware: defaultMiddleware() });
+        brokers.push(broker);
+        let runs = 0;
+        let release;
+        const held = new Promise((resolve) => (release = resolve));
+        const doWork = actor(async () => {
+          runs += 1;
+          if (runs > 1) return;
+          await held;
+          if (settle === "reject") throw new Error("fails once, on the lost channel");
+        }, { broker, actorName: "do_work", queueName, maxRetries: 0 });
+        await doWork.send().enqueued;
+        await withWorker(broker, { concurrency: 1 }, async () => {
+          await eventually(() => runs === 1, "the first delivery running", 10_000);
+          const publishing = await broker.connection();
+          const consuming = conns.filter((c) => c !== publishing);
+          assert.equal(consuming.length, 1, "the worker consumes on a connection of its own");
+          await consuming[0].close();
+          release();
+          await eventually(() => runs === 2, "the message delivered again and run", 20_000);
+          await broker.join(queueName, { minSuccesses: 3, timeout: 10_000 });
+        });
+        const said = logger.lines.join("\n");
+        assert.match(said, new RegExp(`Could not ${settle} message .*: its channel was lost, so RabbitMQ delivers it again`));
+        assert.doesNotMatch(said, /PRECONDITION_FAILED|unknown delivery tag/i);
+        // Run again and acked: nothing left, nothing dead-lettered.
+        assert.deepEqual(await broker.getQueueMessageCounts(queueName), [0, 0, 0]);
+      });
+    }
+
     test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, test_rabbitmq_connections_can_be_deleted_multiple_times)", async () => {
       const broker = await RabbitmqBroker.connect(rabbit.url, { logger: recordingLogger(), middleware: [] });
       await broker.enqueue(new Message({ queueName: "b-close", actorName: "a", args: [], kwargs: {}, options: {} }));
