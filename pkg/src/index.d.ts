@@ -1100,7 +1100,8 @@ export class RabbitmqBroker extends Broker {
   getDeclaredQueues(): Set<string>;
   /** The declared delay queues (`<queue>.DQ`). */
   getDeclaredDelayQueues(): Set<string>;
-  /** Declares a queue's three queues on RabbitMQ now (otherwise on first use). */
+  /** Declares a queue's three queues on RabbitMQ now (otherwise on first use); a lost
+   * connection is tried again once (Dramatiq's `MAX_DECLARE_ATTEMPTS`, 2), then `ConnectionClosed`. */
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */

@@ -162,6 +162,22 @@ mod tests {
         assert_eq!(dead_letter_queue_name("q.DQ"), "q.XQ");
     }
 
+    /// Dramatiq's tests/test_common.py, its parameters as written:
+    /// test_q_name_returns_canonical_names, test_dq_name_returns_canonical_delay_names and
+    /// test_xq_name_returns_delay_names.
+    #[test]
+    fn dramatiq_test_common_queue_names() {
+        for given in ["default", "default.DQ", "default.XQ"] {
+            assert_eq!(canonical_queue_name(given), "default", "q_name({given})");
+            assert_eq!(delay_queue_name(given), "default.DQ", "dq_name({given})");
+            assert_eq!(
+                dead_letter_queue_name(given),
+                "default.XQ",
+                "xq_name({given})"
+            );
+        }
+    }
+
     #[test]
     fn queue_names_follow_dramatiq() {
         for ok in ["default", "_q", "a.b-c_d9", "Q"] {

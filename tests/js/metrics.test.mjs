@@ -1,12 +1,14 @@
 // The worker's Prometheus middleware (pkg/src/metrics/prometheus.js) on a real Redis broker:
 // Dramatiq's delayed-message gauge moves as Python's does (up under the delay queue's name
 // when a worker holds a delayed message, down under the work queue's when this process runs
-// it), and moving a due message counts as an enqueue, as Dramatiq's full enqueue does.
+// it), and moving a due message counts as an enqueue, as Dramatiq's full enqueue does. And
+// the exposition server answers as Python's `_run_exposition_server`
+// (tests/middleware/test_prometheus.py).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { RedisBroker, Worker, actor, defaultMiddleware } from "dramatiq-results";
-import { Prometheus } from "../../pkg/src/metrics/prometheus.js";
+import { Prometheus, serveMetrics } from "../../pkg/src/metrics/prometheus.js";
 import { haveRedis, startRedis } from "./services.mjs";
 
 const skip = haveRedis ? false : "redis-server is not installed (scripts/setup --services)";
@@ -58,5 +60,30 @@ test("a held delayed message is in dramatiq_delayed_messages_inprogress until th
     assert.equal((await sample(metrics, "dramatiq_messages_total"))["m/job"], 1);
   } finally {
     await worker.stop();
+  }
+});
+
+// Dramatiq's test_prometheus_middleware_exposes_metrics requests http://127.0.0.1:9191 (the
+// path "/") and expects 200: Python's handler serves the metrics on every GET path, and
+// answers any other method 501 (BaseHTTPRequestHandler without do_HEAD / do_POST).
+test("the metrics server answers every GET path with the metrics, as Python's exposition server (test_prometheus_middleware_exposes_metrics)", async () => {
+  const metrics = new Prometheus();
+  metrics.total.inc({ queue_name: "q", actor_name: "a" });
+  const server = await serveMetrics({ host: "127.0.0.1", port: 0, collect: async () => [await metrics.registry.getMetricsAsJSON()] });
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    for (const path of ["", "/", "/metrics", "/anything?x=1"]) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get("content-type"), /^text\/plain; version=/, path);
+      assert.match(await res.text(), /^dramatiq_messages_total\{queue_name="q",actor_name="a"\} 1$/m, path);
+    }
+    for (const method of ["HEAD", "POST"]) {
+      const res = await fetch(`${base}/metrics`, { method });
+      assert.equal(res.status, 501, method);
+      await res.arrayBuffer();
+    }
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });

@@ -157,7 +157,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(attempts, 4);
   });
 
-  test("a delayed message runs no sooner than its delay; later delays run later (test_redis_actors_can_have_their_messages_delayed, …_delay_messages_independent_of_each_other)", async () => {
+  test("a delayed message runs no sooner than its delay; later delays run later (test_redis_actors_can_have_their_messages_delayed, test_redis_actors_can_delay_messages_independent_of_each_other)", async () => {
     const broker = open("r-delay");
     const start = Date.now();
     const ran = [];
@@ -201,7 +201,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.equal(await client.hLen(`r-xq:${queue}.XQ.msgs`), 0);
   });
 
-  test("a message that always fails, and one for no actor, are dead-lettered under their redis_message_id (test_redis_messages_can_be_dead_lettered, …_belonging_to_missing_actors_are_rejected)", async () => {
+  test("a message that always fails, and one for no actor, are dead-lettered under their redis_message_id (test_redis_messages_can_be_dead_lettered, test_redis_messages_belonging_to_missing_actors_are_rejected)", async () => {
     const broker = open("r-dead");
     const doWork = actor(() => {
       throw new Error("failed");
@@ -298,7 +298,7 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     assert.deepEqual(await client.keys("r-flush:default*"), []);
   });
 
-  test("a broker over a connection made from a URL, or over a client in hand, works and keeps that client (test_redis_broker_can_connect_via_url, …_via_client)", async () => {
+  test("a broker over a connection made from a URL, or over a client in hand, works and keeps that client (test_redis_broker_can_connect_via_url, test_redis_broker_can_connect_via_client)", async () => {
     const own = await connectRedis(server.url);
     try {
       const broker = new RedisBroker(own, { namespace: "r-url", logger: recordingLogger() });
@@ -358,6 +358,47 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     await go.send().enqueued;
     await withWorker(broker, { concurrency: 1 }, () => broker.join("default", { timeout: 15_000 }));
     assert.equal(called, true);
+  });
+
+  test("a nack of an id the worker no longer holds, or whose body is gone, does nothing and raises nothing; the worker goes on (test_redis_consumer_nack_does_not_raise_on_missing_id, Dramatiq issue 320)", async () => {
+    const ns = "r-nackmiss";
+    const logger = recordingLogger();
+    const broker = new RedisBroker(client, { namespace: ns, logger });
+    const ran = [];
+    const doWork = actor(async (how) => {
+      ran.push(how);
+      // What another worker's maintenance (or a flush) may do while this one runs: the id
+      // leaves this worker's ack set, or its body leaves the queue's hash.
+      // (One message is sent at a time: the ack sets hold this one only.)
+      for (const key of await client.keys(`${ns}:__acks__.*`)) {
+        for (const id of await client.sMembers(key)) {
+          if (how === "unheld") await client.sRem(key, id);
+          if (how === "bodiless") await client.hDel(`${ns}:default.msgs`, id);
+        }
+      }
+      if (how !== "fine") throw new Error("boom");
+    }, { broker, actorName: "do_work", maxRetries: 0 });
+    const unheld = doWork.send("unheld");
+    await unheld.enqueued;
+    await withWorker(broker, { concurrency: 1 }, async () => {
+      await eventually(() => ran.length === 1, "the first message ran", 10_000);
+      await doWork.send("bodiless").enqueued;
+      await eventually(() => ran.length === 2, "the second message ran", 10_000);
+      await doWork.send("fine").enqueued;
+      await eventually(() => ran.length === 3, "the worker went on", 10_000);
+      await eventually(async () => (await client.hLen(`${ns}:default.msgs`)) === 1, "the last one acked", 10_000);
+    });
+    assert.deepEqual(ran, ["unheld", "bodiless", "fine"]);
+    // Dramatiq's nack: nothing unless the id leaves this worker's ack set, and nothing
+    // dead-lettered without a body. The unheld body stays for whoever holds it now.
+    assert.equal(await client.exists(`${ns}:default.XQ`), 0);
+    assert.equal(await client.exists(`${ns}:default.XQ.msgs`), 0);
+    assert.deepEqual(await client.hKeys(`${ns}:default.msgs`), [unheld.options.redis_message_id]);
+    for (const key of await client.keys(`${ns}:__acks__.*`)) assert.equal(await client.sCard(key), 0, key);
+    // Only the two failures themselves are logged: no failed nack, no retry of one.
+    const said = logger.lines.join("\n");
+    assert.equal(logger.lines.filter((l) => l.startsWith("error")).length, 2, said);
+    assert.doesNotMatch(said, /Could not|nack|Still failing/i);
   });
 
   test("heartbeats: Python's maintenance, run all the while with a 2 s heartbeat timeout, leaves alone what our live worker holds for 4 s: it runs once (RedisBroker heartbeat_timeout, _should_do_maintenance)", { skip: noPython, timeout: 60_000 }, async () => {
@@ -462,7 +503,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.equal(database.size, 100);
     });
 
-    test("retries: the first waits its back-off (1–2 × min_backoff), three failures then a success is four runs (test_rabbitmq_actors_retry_with_backoff_on_failure, …_can_retry_multiple_times)", async () => {
+    test("retries: the first waits its back-off (1–2 × min_backoff), three failures then a success is four runs (test_rabbitmq_actors_retry_with_backoff_on_failure, test_rabbitmq_actors_can_retry_multiple_times)", async () => {
       const broker = await open();
       let failedAt;
       let succeededAt;
@@ -489,7 +530,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.equal(attempts, 4);
     });
 
-    test("a delayed message runs no sooner than its delay; the shorter delay runs first (test_rabbitmq_actors_can_have_their_messages_delayed, …_delay_messages_independent_of_each_other)", async () => {
+    test("a delayed message runs no sooner than its delay; the shorter delay runs first (test_rabbitmq_actors_can_have_their_messages_delayed, test_rabbitmq_actors_can_delay_messages_independent_of_each_other)", async () => {
       const broker = await open();
       const start = Date.now();
       const ran = [];
@@ -501,7 +542,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.ok(ran[0][1] - start >= 1000 && ran[1][1] - start >= 1500, JSON.stringify(ran));
     });
 
-    test("a message past its retry limit, and one for no actor, are dead-lettered: XQ counts 1 each (test_rabbitmq_actors_can_have_retry_limits, …_messages_belonging_to_missing_actors_are_rejected)", async () => {
+    test("a message past its retry limit, and one for no actor, are dead-lettered: XQ counts 1 each (test_rabbitmq_actors_can_have_retry_limits, test_rabbitmq_messages_belonging_to_missing_actors_are_rejected)", async () => {
       const broker = await open();
       const doWork = actor(() => {
         throw new Error("failed");
@@ -531,7 +572,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.ok(opened > 0);
     });
 
-    test("a connection that cannot be opened fails a send with ConnectionClosed after Dramatiq's attempts; one that fails once is retried and the message runs (test_rabbitmq_broker_stops_retrying_declaring_queues_when_max_attempts_reached, …_retries_declaring_queues_when_connection_related_errors_occur)", async () => {
+    test("a connection that cannot be opened fails a send with ConnectionClosed after Dramatiq's attempts (2 to declare a queue, 6 to publish on one declared); one that fails once is retried and the message runs (test_rabbitmq_broker_stops_retrying_declaring_queues_when_max_attempts_reached, test_rabbitmq_broker_retries_declaring_queues_when_connection_related_errors_occur)", async () => {
       const refused = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
       let tries = 0;
       const never = new RabbitmqBroker(async () => {
@@ -540,7 +581,30 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       }, { logger: recordingLogger(), middleware: [] });
       brokers.push(never);
       const flaky = actor(() => {}, { broker: never, actorName: "do_work", queueName: "flaky_queue" });
+      // Python's send declares the queue first (_ensure_queue), and gives up after
+      // MAX_DECLARE_ATTEMPTS with ConnectionClosed: two connection attempts, not six.
       await assert.rejects(flaky.send().enqueued, (e) => e instanceof ConnectionClosed || e?.cause instanceof ConnectionClosed);
+      assert.equal(tries, 2, "Dramatiq's MAX_DECLARE_ATTEMPTS");
+      tries = 0;
+      await assert.rejects(never.ensureQueue("flaky_queue"), ConnectionClosed);
+      assert.equal(tries, 2, "declare_queue(ensure=True): MAX_DECLARE_ATTEMPTS too");
+      // A queue this broker has declared is not declared again: a publish that cannot reach
+      // the server is tried MAX_ENQUEUE_ATTEMPTS times.
+      let opened = 0;
+      tries = 0;
+      const lost = new RabbitmqBroker(async () => {
+        opened += 1;
+        if (opened > 1) {
+          tries += 1;
+          throw refused();
+        }
+        return amqplib.connect(rabbit.url);
+      }, { logger: recordingLogger(), middleware: [] });
+      brokers.push(lost);
+      const sendOnce = actor(() => {}, { broker: lost, actorName: "do_work", queueName: "b-lost" });
+      await sendOnce.send().enqueued;
+      await (await lost.connection()).close();
+      await assert.rejects(sendOnce.send().enqueued, (e) => e instanceof ConnectionClosed || e?.cause instanceof ConnectionClosed);
       assert.equal(tries, 6, "Dramatiq's MAX_ENQUEUE_ATTEMPTS");
 
       let opens = 0;
@@ -557,7 +621,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await withWorker(once, { concurrency: 1 }, () => eventually(() => executed, "the message ran", 10_000));
     });
 
-    test("join with a timeout rejects with QueueJoinTimeout while a message waits; after flushAll it joins at once (test_rabbitmq_broker_can_join_with_timeout, …_can_flush_queues)", async () => {
+    test("join with a timeout rejects with QueueJoinTimeout while a message waits; after flushAll it joins at once (test_rabbitmq_broker_can_join_with_timeout, test_rabbitmq_broker_can_flush_queues)", async () => {
       const broker = await open({ middleware: defaultMiddleware() });
       const doWork = actor(() => {}, { broker, actorName: "do_work", queueName: "b-join" });
       await doWork.send().enqueued;
@@ -694,7 +758,7 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       assert.deepEqual(broker.getDeclaredDelayQueues(), new Set(["default.DQ", "other.DQ"]));
     });
 
-    test("a URL list, or URLs separated by ';', fails over to the server that is up; none up rejects (test_rabbitmq_broker_can_be_passed_a_semicolon_separated_list_of_uris, …_list_of_uri_for_failover, …_list_of_parameters_for_failover)", async () => {
+    test("a URL list, or URLs separated by ';', fails over to the server that is up; none up rejects (test_rabbitmq_broker_can_be_passed_a_semicolon_separated_list_of_uris, test_rabbitmq_broker_can_be_passed_a_list_of_uri_for_failover, test_rabbitmq_broker_can_be_passed_a_list_of_parameters_for_failover)", async () => {
       const down = `amqp://127.0.0.1:${await freePort()}`;
       for (const url of [`${down};${rabbit.url}`, [down, rabbit.url]]) {
         const again = await RabbitmqBroker.connect(url, { logger: recordingLogger(), middleware: [] });
@@ -708,7 +772,62 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       await assert.rejects(RabbitmqBroker.connect([rabbit.url, 5], { middleware: [] }), TypeError);
     });
 
-    test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, …_connections_can_be_deleted_multiple_times)", async () => {
+    test("a URL given with connection parameters besides (pika's host, parameters, a second url) is refused before connecting (test_rabbitmq_broker_raises_an_error_if_given_invalid_parameter_combinations)", async () => {
+      // Python's RuntimeError; here a TypeError naming the option, thrown before any
+      // connection is tried (the server named is down: a connection would be refused).
+      const down = `amqp://127.0.0.1:${await freePort()}`;
+      for (const options of [{ parameters: [{ host: "127.0.0.1" }] }, { host: "127.0.0.1" }, { url: rabbit.url }]) {
+        const [name] = Object.keys(options);
+        await assert.rejects(RabbitmqBroker.connect(down, { middleware: [], ...options }), (e) => e instanceof TypeError && e.message.includes(`unknown option "${name}"`));
+      }
+      // A list of parameter objects (Python's parameters=[…]) is not a list of URLs.
+      await assert.rejects(RabbitmqBroker.connect([{ host: "127.0.0.1" }], { middleware: [] }), TypeError);
+    });
+
+    for (const settle of ["ack", "reject"]) {
+      test(`a delivery whose channel was lost while its actor ran is not ${settle}ed on the new one: skipped with a warning, delivered again, run again (test_rabbitmq_consumers_ignore_unknown_messages_in_ack_and_nack)`, async () => {
+        // Python's consumer, restarted after its connection was lost, is handed the ack (or
+        // nack) of a delivery tag it never saw: it warns ("not in known tags") and settles
+        // nothing, and RabbitMQ delivers the message again. Settling that tag on the new
+        // channel would close it (406 PRECONDITION_FAILED, unknown delivery tag).
+        const queueName = `b-unknown-tag-${settle}`;
+        const conns = [];
+        const logger = recordingLogger();
+        const broker = new RabbitmqBroker(async () => {
+          const conn = await amqplib.connect(rabbit.url);
+          conns.push(conn);
+          return conn;
+        }, { logger, middleware: defaultMiddleware() });
+        brokers.push(broker);
+        let runs = 0;
+        let release;
+        const held = new Promise((resolve) => (release = resolve));
+        const doWork = actor(async () => {
+          runs += 1;
+          if (runs > 1) return;
+          await held;
+          if (settle === "reject") throw new Error("fails once, on the lost channel");
+        }, { broker, actorName: "do_work", queueName, maxRetries: 0 });
+        await doWork.send().enqueued;
+        await withWorker(broker, { concurrency: 1 }, async () => {
+          await eventually(() => runs === 1, "the first delivery running", 10_000);
+          const publishing = await broker.connection();
+          const consuming = conns.filter((c) => c !== publishing);
+          assert.equal(consuming.length, 1, "the worker consumes on a connection of its own");
+          await consuming[0].close();
+          release();
+          await eventually(() => runs === 2, "the message delivered again and run", 20_000);
+          await broker.join(queueName, { minSuccesses: 3, timeout: 10_000 });
+        });
+        const said = logger.lines.join("\n");
+        assert.match(said, new RegExp(`Could not ${settle} message .*: its channel was lost, so RabbitMQ delivers it again`));
+        assert.doesNotMatch(said, /PRECONDITION_FAILED|unknown delivery tag/i);
+        // Run again and acked: nothing left, nothing dead-lettered.
+        assert.deepEqual(await broker.getQueueMessageCounts(queueName), [0, 0, 0]);
+      });
+    }
+
+    test("close() twice is harmless, and a closed broker refuses sends with ConnectionClosed (test_rabbitmq_close_only_registers_ignore_filter_once, test_rabbitmq_connections_can_be_deleted_multiple_times)", async () => {
       const broker = await RabbitmqBroker.connect(rabbit.url, { logger: recordingLogger(), middleware: [] });
       await broker.enqueue(new Message({ queueName: "b-close", actorName: "a", args: [], kwargs: {}, options: {} }));
       await broker.close();

@@ -129,17 +129,17 @@ function windowCount(backend, n, what) {
 describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true }, () => {
   for (const [name, make] of Object.entries(BACKENDS)) {
     describe(`Dramatiq's scenarios over the ${name} backend`, { concurrency: true }, () => {
-      test("a mutex taken 8 times in a row is acquired each time (the slot is given back after each)", async () => {
+      test("a mutex taken 8 times in a row is acquired each time (the slot is given back after each) (test_concurrent_rate_limiter_releases_the_lock_after_each_call)", async () => {
         const mutex = new ConcurrentRateLimiter(make(), `${name}-sequential`, { limit: 1 });
         assert.equal(await lanes(mutex, { threads: 1, perRound: 8 }), 8);
       });
 
-      test("a mutex raced by 8 holding 300 ms lets exactly one in", async () => {
+      test("a mutex raced by 8 holding 300 ms lets exactly one in (test_concurrent_rate_limiter_can_act_as_a_mutex)", async () => {
         const mutex = new ConcurrentRateLimiter(make(), `${name}-mutex`, { limit: 1 });
         assert.equal(await lanes(mutex, { threads: 8, holdMs: 300 }), 1);
       });
 
-      test("a limit of 4 raced by 32 raising acquisitions lets 3 to 4 in", async () => {
+      test("a limit of 4 raced by 32 raising acquisitions lets 3 to 4 in (test_concurrent_rate_limiter_limits_concurrency)", async () => {
         const limiter = new ConcurrentRateLimiter(make(), `${name}-four`, { limit: 4 });
         const n = await lanes(limiter, { threads: 32, holdMs: 300, raising: true });
         // Dramatiq's bound; ours gives back a refused increment, so it is exactly 4.
@@ -147,20 +147,20 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
         assert.equal(n, 4);
       });
 
-      test("a window of 2 per 2 s, 8 lanes × 8 attempts every second for 4 s: 4 to 6 in all (8 on Memcached)", async () => {
+      test("a window of 2 per 2 s, 8 lanes × 8 attempts every second for 4 s: 4 to 6 in all (8 on Memcached) (test_window_rate_limiter_limits_per_window)", async () => {
         const limiter = new WindowRateLimiter(make(), `${name}-window`, { limit: 2, window: 2 });
         const n = await lanes(limiter, { threads: 8, rounds: 4, perRound: 8, roundMs: 1000, start: alignedStart(1000) });
         // Seconds s..s+3, each round inside its second: 2 in s, none in s+1, 2 in s+2.
         windowCount(name, n, "JS");
       });
 
-      test("a bucket of 2 per second, 8 attempts in each of two seconds: 4", async () => {
+      test("a bucket of 2 per second, 8 attempts in each of two seconds: 4 (test_bucket_rate_limiter_limits_per_bucket)", async () => {
         const limiter = new BucketRateLimiter(make(), `${name}-bucket`, { limit: 2 });
         const n = await lanes(limiter, { threads: 1, rounds: 2, perRound: 8, roundMs: 1000, start: alignedStart(1000) });
         bucketCount(name, n, "JS");
       });
 
-      test("a barrier of 2: created once (not again, whatever the parties), the first arrival false, the second true", async () => {
+      test("a barrier of 2: created once (not again, whatever the parties), the first arrival false, the second true (test_barrier)", async () => {
         const barrier = new Barrier(make(), `${name}-barrier`, { ttl: 30_000 });
         assert.equal(await barrier.create(2), true);
         assert.equal(await barrier.create(10), false);
@@ -168,7 +168,7 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
         assert.equal(await barrier.wait({ block: false }), true);
       });
 
-      test("two parties blocking on a barrier are released together (Memcached cannot block, as Dramatiq's)", async () => {
+      test("two parties blocking on a barrier are released together (Memcached cannot block, as Dramatiq's) (test_barriers_can_block)", async () => {
         const barrier = new Barrier(make(), `${name}-blocking`, { ttl: 30_000 });
         assert.equal(await barrier.create(2), true);
         const party = async () => {
@@ -186,7 +186,7 @@ describe("Dramatiq 2.2.1's rate-limiter and barrier tests", { concurrency: true 
         assert.ok(Math.abs(a - b) < 1000, `released ${Math.abs(a - b)} ms apart`);
       });
 
-      test("a blocking wait on a barrier nobody else reaches answers false at its timeout", async () => {
+      test("a blocking wait on a barrier nobody else reaches answers false at its timeout (test_barriers_can_timeout)", async () => {
         const barrier = new Barrier(make(), `${name}-timeout`, { ttl: 30_000 });
         assert.equal(await barrier.create(2), true);
         if (name === "memcached") {

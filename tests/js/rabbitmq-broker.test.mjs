@@ -235,7 +235,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     }
   });
 
-  test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery)", async () => {
+  test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery) (test_rabbitmq_broker_enqueueing_message_re_declares_queues_when_declared_queue_disappears)", async () => {
     const broker = await open({ confirmDelivery: true });
     await broker.enqueue(new Message({ queueName: "vanish", actorName: "add", args: [1] }));
     const ch = await admin.createChannel();
@@ -412,7 +412,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     }
   });
 
-  test("malformed bodies and an unknown actor are dead-lettered with a reason; a server restart loses nothing", { timeout: 180_000 }, async (t) => {
+  test("malformed bodies and an unknown actor are dead-lettered with a reason; a server restart loses nothing (test_rabbitmq_messages_that_failed_to_decode_are_rejected, with bodies no decoder reads rather than its failing encoder)", { timeout: 180_000 }, async (t) => {
     const queue = "bad";
     const logger = recordingLogger();
     const broker = await open({ logger, confirmDelivery: true });
@@ -564,7 +564,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     assert.ok(log.lines.some((l) => /^warn Invalid eta value for message '[0-9a-f-]{36}': 'not-a-number'\. Setting eta to current_millis\(\)\.$/.test(l)), log.lines.join("\n"));
   });
 
-  test("connection errors: a closed broker refuses, a lost connection is reopened", async () => {
+  test("connection errors: a closed broker refuses, a lost connection is reopened (test_rabbitmq_broker_reconnects_after_enqueue_failure)", async () => {
     const broker = await open();
     const first = await broker.connection();
     await first.close();

@@ -182,7 +182,7 @@ describe("RabbitmqBroker under faults", { skip }, () => {
     assert.deepEqual(await count("fine"), [0, 0]);
   });
 
-  test("a consumer the server cancels (its queue deleted) is consumed again; other queues' running messages are acked once", { timeout: 60_000 }, async () => {
+  test("a consumer the server cancels (its queue deleted) is consumed again; other queues' running messages are acked once (test_rabbitmq_broker_consuming_messages_re_declares_queues_when_declared_queue_disappears)", { timeout: 60_000 }, async () => {
     const logger = recordingLogger();
     const broker = await open({ logger, confirmDelivery: true });
     const runs = [];

@@ -534,7 +534,7 @@ test("SIGKILL of a worker process: restarted, its messages back in their queue a
   }
 });
 
-test("SIGHUP restarts the worker processes; nothing lost, nothing twice", { skip, timeout: 60_000 }, async () => {
+test("SIGHUP restarts the worker processes; nothing lost, nothing twice (test_cli_can_be_reloaded_on_sighup)", { skip, timeout: 60_000 }, async () => {
   const queue = "hup";
   await rec.del(["started", "finished"]);
   const w = await startWorker(["-p", "1", "-t", "2"], { queue });
@@ -804,7 +804,7 @@ test("RabbitMQ: SIGKILL of a worker process: its deliveries go to the other proc
   }
 });
 
-test("start-up failures as Python's dramatiq tells them: a PID file holding something else, a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
+test("start-up failures as Python's dramatiq tells them: a PID file holding something else (test_cli_aborts_when_pidfile_contains_garbage), a log file that cannot be written, a module's error with its file and line; --version", { skip, timeout: 60_000 }, async () => {
   const run = (args, env = {}) =>
     spawnSync("npx", ["--offline", "dramatiq-results", "worker", ...args], {
       cwd: dir,
@@ -928,6 +928,7 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
   py.stderr.on("data", (d) => (pyOut += d));
   py.stdout.on("data", (d) => (pyOut += d));
   let python;
+  let pyRoot;
   try {
     await until("Python's workers ready", async () => (pyOut.match(/Worker process is ready for action/g) ?? []).length === 2, 60_000);
     await until("Python's exposition server", () => fetch(`http://127.0.0.1:${pyPort}/metrics`).then(() => true, () => false), 30_000).catch((error) => {
@@ -935,6 +936,9 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
     });
     send();
     python = await settle(pyPort);
+    // Dramatiq's test_prometheus_middleware_exposes_metrics requests "/": Python's server
+    // answers every GET path with the metrics (so must ours, below).
+    pyRoot = await fetch(`http://127.0.0.1:${pyPort}/`).then(async (r) => ({ status: r.status, text: await r.text() }));
   } finally {
     if (groupAlive(py.pid)) await killGroup(py.pid, "SIGKILL");
     reaped();
@@ -946,6 +950,11 @@ test("/metrics against Python's Prometheus middleware on the same workload (retr
   try {
     send();
     const ours = await settle(port);
+    const root = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(pyRoot.status, 200);
+    assert.match(pyRoot.text, /^dramatiq_messages_total\{/m);
+    assert.equal(root.status, pyRoot.status, "GET / is the metrics, as Python's");
+    assert.match(await root.text(), /^dramatiq_messages_total\{/m);
     const shape = (families) => families.map((f) => ({ name: f.name, type: f.type, help: f.help })).sort((a, b) => a.name.localeCompare(b.name));
     assert.deepEqual(shape(ours), shape(python), "the same families, types and help texts");
     for (const sample of [
@@ -1034,8 +1043,11 @@ test("Python's module:broker form: the broker an export names (a dotted path too
   const missing = await startWorker([], { queue, module: "exported.mjs:nope", ready: false });
   assert.equal(await missing.exited, 2, missing.output);
   assert.match(missing.output, /Could not import the modules: TypeError: .*exported\.mjs does not export "nope"/);
-  // Dramatiq's test_cli: an export that is not a broker, at the top or down a dotted path
-  // (Python's "'tests.test_cli:BrokerHolder.fakebroker' is not a Broker."), exit 2.
+  // Dramatiq's test_cli_fails_to_start_given_an_invalid_broker_instance and
+  // test_cli_fails_to_start_given_an_invalid_nested_broker_instance: an export that is not a
+  // broker, at the top or down a dotted path (Python's "'tests.test_cli:BrokerHolder.
+  // fakebroker' is not a Broker."), exit 2. (The missing export above is
+  // test_cli_fails_to_start_given_an_invalid_broker_name's "does not define a 'idontexist'".)
   for (const name of ["fakebroker", "BrokerHolder.fakebroker"]) {
     const fake = await startWorker([], { queue, module: `notbroker.mjs:${name}`, ready: false });
     assert.equal(await fake.exited, 2, fake.output);
@@ -1154,7 +1166,7 @@ test("npx dramatiq-results --version (and serve --version): the package's versio
 // Dramatiq's test_pidfile.py (stale PID files scrubbed; a reload keeps the PID file; a clean
 // stop exits 0 and removes it) and Python's setup_pidfile (written -rw-r--r--, whatever the
 // umask; a PID file that cannot be written is exit 4).
-test("Dramatiq's test_pidfile: a stale PID file is taken over, kept across a reload, written 0644 and removed at a clean stop; one that cannot be written is exit 4", { skip, timeout: 60_000 }, async () => {
+test("Dramatiq's test_pidfile (test_cli_scrubs_stale_pid_files, test_cli_with_pidfile_can_be_reloaded): a stale PID file is taken over, kept across a reload, written 0644 and removed at a clean stop; one that cannot be written is exit 4", { skip, timeout: 60_000 }, async () => {
   const pidFile = join(dir, "stale.pid");
   let stale = 999_999;
   while (groupAlive(stale) || (() => { try { process.kill(stale, 0); return true; } catch { return false; } })()) stale -= 1;

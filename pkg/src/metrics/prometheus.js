@@ -125,13 +125,15 @@ export function pythonBucketBounds(text) {
 }
 
 /**
- * Serves `GET /metrics` on `host:port` with what `collect()` resolves to (an array of
- * `getMetricsAsJSON()` results, one per process). Resolves with the listening server.
+ * Serves the metrics on `host:port` with what `collect()` resolves to (an array of
+ * `getMetricsAsJSON()` results, one per process). As Python's exposition server, a `GET`
+ * of any path is answered with them (`/metrics`, Prometheus's default, as well as `/`),
+ * any other method with 501. Resolves with the listening server.
  */
 export function serveMetrics({ host, port, collect, logger }) {
   const server = createServer(async (req, res) => {
-    if (req.method !== "GET" || new URL(req.url, "http://x").pathname !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain" }).end("Not found: the metrics are at /metrics\n");
+    if (req.method !== "GET") {
+      res.writeHead(501, { "content-type": "text/plain" }).end(`Unsupported method (${req.method})\n`);
       return;
     }
     try {

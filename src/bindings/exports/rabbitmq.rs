@@ -231,6 +231,13 @@ pub fn rabbitmq_max_enqueue_attempts() -> u32 {
     core::MAX_ENQUEUE_ATTEMPTS
 }
 
+/// Dramatiq's `MAX_DECLARE_ATTEMPTS`: declaring a queue this broker has not declared yet
+/// (before its first publish, or `ensureQueue`) is tried this many times across reconnects.
+#[wasm_bindgen(js_name = rabbitmqMaxDeclareAttempts)]
+pub fn rabbitmq_max_declare_attempts() -> u32 {
+    core::MAX_DECLARE_ATTEMPTS
+}
+
 /// The wait before the `attempts`-th consecutive reconnect of a worker's consumer:
 /// `[attempts + 1, ms]` (100 ms doubling, jittered, up to Dramatiq's 3 s restart delay).
 #[wasm_bindgen(js_name = rabbitmqReconnectBackoff)]

@@ -9,6 +9,7 @@ import {
   canonicalQueueName,
   delayQueueName,
   rabbitmqDeclarations,
+  rabbitmqMaxDeclareAttempts,
   rabbitmqMaxEnqueueAttempts,
   rabbitmqOwnChannel,
   rabbitmqRefusedSize,
@@ -54,6 +55,7 @@ function connectionUrls(url) {
 }
 
 let maxEnqueueAttempts;
+let maxDeclareAttempts;
 let ownChannel; // [bytes, concurrency], from the core on first use
 
 /**
@@ -89,6 +91,9 @@ export class RabbitmqBroker extends NetworkBroker {
   #refusedOver; // { size, reason }: RabbitMQ refused a publish over its max_message_size
   #declared = new WeakMap(); // channel → Map of canonical queue → its declaration (a Promise)
   #declaring = new WeakMap(); // channel → Set of its declarations still under way
+  // Canonical queues this broker declared on RabbitMQ (Dramatiq's queues not in
+  // `queues_pending`): a send declares the others first, with MAX_DECLARE_ATTEMPTS.
+  #ensured = new Set();
   #consuming = undefined; // Promise of the connection workers consume on (see #consumerConnection)
   #returned = new Set(); // "<routing key> <message id>" of publishes RabbitMQ returned
   #draining = new WeakMap(); // channel → Promise of its next 'drain'
@@ -382,7 +387,35 @@ export class RabbitmqBroker extends NetworkBroker {
   /** Declares `queue`'s three queues on RabbitMQ now (otherwise they are declared on first use). */
   async ensureQueue(queue) {
     this.declareQueue(queue);
-    await this[kEnsureQueue](await this.channel(), queue);
+    await this.#ensure(canonical(queue));
+  }
+
+  /**
+   * Dramatiq's `_ensure_queue`: declares canonical `q`'s three queues on the publishing
+   * channel, trying again at once on a new connection after a lost one, and failing with
+   * `ConnectionClosed` after MAX_DECLARE_ATTEMPTS (2), as Python's does before a send's
+   * first publish: a server that cannot be reached fails a send to a new queue after two
+   * connection attempts, not the six of a publish.
+   */
+  async #ensure(q) {
+    for (let attempt = 1; ; attempt++) {
+      let ch;
+      try {
+        ch = await this.channel();
+        await this[kEnsureQueue](ch, q);
+        this.#ensured.add(q);
+        return;
+      } catch (error) {
+        if (this.#closed) throw new ConnectionClosed("the broker is closed", { cause: error });
+        if (!isConnectionError(error)) throw error;
+        this.#dropChannel(ch);
+        const maxAttempts = (maxDeclareAttempts ??= rabbitmqMaxDeclareAttempts());
+        if (attempt >= maxAttempts) {
+          throw new ConnectionClosed(`could not declare queue ${q}: ${messageOf(error)}`, { cause: error });
+        }
+        this.logger.warn(`Retrying declare of queue ${q} (${attempt}/${maxAttempts}): ${messageOf(error)}`);
+      }
+    }
   }
 
   /** The publish for `message` (delay applied), `beforeEnqueue` hooks run. */
@@ -396,15 +429,21 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /**
    * Publishes (on `<queue>.DQ` with an `eta` after a delay, as Dramatiq does, even for 0);
-   * with `confirmDelivery`, settles once RabbitMQ confirmed it. A lost connection or channel
-   * is retried (6 attempts in all, as Dramatiq) before `ConnectionClosed`.
+   * with `confirmDelivery`, settles once RabbitMQ confirmed it. A queue this broker has not
+   * declared yet is declared first (`#ensure`: 2 attempts, as Dramatiq's). A lost
+   * connection or channel is retried (6 attempts in all, as Dramatiq) before
+   * `ConnectionClosed`.
    */
   async [kWrite](out, delay) {
     const sent = out.message;
     const body = buffer(out.body);
     const queueName = sent.queueName;
+    const q = canonical(queueName);
     this.declareQueue(queueName);
     for (let attempt = 1; ; attempt++) {
+      // Outside the retries, as Python's declare_queue(ensure=True) raises its
+      // ConnectionClosed past the enqueue loop.
+      if (!this.#ensured.has(q)) await this.#ensure(q);
       let ch;
       try {
         ch = await this.channel();
@@ -500,13 +539,21 @@ export class RabbitmqBroker extends NetworkBroker {
         // RabbitMQ sends a basic.return before the confirm of the same publish.
         if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
           // Unroutable: its queue is gone. Declare it again and retry (Dramatiq does too).
-          this.#declared.get(ch)?.delete(canonical(out.routingKey));
+          this.#undeclared(ch, out.routingKey);
           return reject(this.#unroutable(sent));
         }
         if (error) return reject(this.#unconfirmed(sent, error));
         resolve();
       });
     });
+  }
+
+  /** `queue` was found gone (a publish returned): the next attempt declares it again, as
+   * Python puts it back in `queues_pending`. */
+  #undeclared(ch, queue) {
+    const q = canonical(queue);
+    this.#declared.get(ch)?.delete(q);
+    this.#ensured.delete(q);
   }
 
   #unroutable(sent) {
@@ -554,7 +601,7 @@ export class RabbitmqBroker extends NetworkBroker {
         ch.publish(out.exchange, out.routingKey, body, out.options, async (error) => {
           if (this.#returned.size > 0 && this.#returned.delete(`${out.routingKey} ${sent.messageId}`)) {
             // Its declarations are stale: the next attempt declares the queue again.
-            this.#declared.get(shared)?.delete(canonical(out.routingKey));
+            this.#undeclared(shared, out.routingKey);
             return reject(this.#unroutable(sent));
           }
           if (!error) return resolve();
