@@ -431,6 +431,32 @@ describe("test_composition.py: pipelines' and groups' shape", () => {
   });
 });
 
+describe("test_results.py: the worker's warnings about a discarded value, word for word", () => {
+  test("test_actor_warning_when_returns_result_and_no_results_middleware_present / _and_store_results_is_not_set", async () => {
+    const warnings = async (withResults) => {
+      const lines = [];
+      const broker = new StubBroker({ logger: { ...quiet, warn: (line) => void lines.push(line) } });
+      if (withResults) broker.addMiddleware(new Results({ backend: new StubBackend() }));
+      const always1 = actor(() => 1, { broker, actorName: "always_1" });
+      const worker = new Worker(broker).start();
+      always1.send();
+      await broker.join("default");
+      await worker.stop();
+      return lines;
+    };
+    // dramatiq/worker.py and dramatiq/results/middleware.py, 2.2.1.
+    assert.deepEqual(await warnings(false), [
+      "Actor 'always_1' returned a value that is not None, and you haven't added the Results middleware to the " +
+        "broker, so the value has been discarded. Consider adding the Results middleware to your broker or piping " +
+        "the result into another actor.",
+    ]);
+    assert.deepEqual(await warnings(true), [
+      "Actor 'always_1' returned a value that is not None, but you haven't set its `store_results' option to " +
+        "`True' so the value has been discarded.",
+    ]);
+  });
+});
+
 // ---------------------------------------------------------------------------------------
 // test_messages.py and test_common.py
 // ---------------------------------------------------------------------------------------
