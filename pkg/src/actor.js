@@ -133,8 +133,9 @@ export class Actor {
     return this.fn(...args);
   }
 
+  /** Python's `str(actor)`: `Actor(<actor name>)`. */
   toString() {
-    return `Actor(${this.remote ? `remote ${JSON.stringify(this.actorName)}` : this.fn.name || "<anonymous>"}, queueName=${JSON.stringify(this.queueName)}, actorName=${JSON.stringify(this.actorName)})`;
+    return `Actor(${this.actorName})`;
   }
 }
 

@@ -1212,7 +1212,7 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   /** Runs the function here, now, without a broker (Python's `actor(*args)`). */
   call(...args: A): R | Promise<R>;
-  /** `Actor(fn, queueName="…", actorName="…")`. */
+  /** Python's `str(actor)`: `Actor(<actorName>)`. */
   toString(): string;
 }
 /**

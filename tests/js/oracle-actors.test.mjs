@@ -98,6 +98,16 @@ describe("test_actors.py", { concurrency: true }, () => {
     assert.throws(() => actor(() => {}, { broker, actorName: "foo" }), /An actor named "foo" is already registered\./);
   });
 
+  test("test_can_call_str_on_actors: Python's str(actor) is Actor(<actor name>)", () => {
+    // (test_can_call_repr_on_actors asserts Python's repr, `Actor(<function test at 0x…>,
+    // queue_name='default', actor_name='test')`: a function's repr has no JS counterpart.)
+    const { broker } = setup({ start: false });
+    const named = actor(() => {}, { broker, actorName: "test" });
+    assert.equal(String(named), "Actor(test)");
+    assert.equal(`${actor(() => {}, { broker, actorName: "other", queueName: "q" })}`, "Actor(other)");
+    assert.equal(String(actor("remote_one", { broker })), "Actor(remote_one)");
+  });
+
   test("test_actors_can_be_sent_messages: what is enqueued decodes to the message sent", async () => {
     const { broker, worker } = setup({ start: false });
     const add = actor((x, y) => x + y, { broker, actorName: "add" });
