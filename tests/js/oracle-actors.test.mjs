@@ -705,7 +705,7 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     const log = logger();
     const middleware = defaultMiddleware().map((m) => (m instanceof TimeLimit ? new TimeLimit({ interval }) : m));
     const broker = new StubBroker({ logger: log, middleware: [...middleware, new CurrentMessage()] });
-    return { broker, worker: new Worker(broker, { concurrency: 2 }).start() };
+    return { broker, log, worker: new Worker(broker, { concurrency: 2 }).start() };
   }
   const busyFor = (ms) => {
     const end = performance.now() + ms;
@@ -753,6 +753,32 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     await ticks.worker.stop();
     await eventually(() => seen.length === 3, "the watcher looked twice");
     assert.deepEqual(seen, [false, true, true]);
+  });
+
+  test("test_time_limit_exceeded_worker_messages: one warning per attempt past its limit, none for one within it", async () => {
+    // Python's checker logs `Time limit exceeded. Raising exception in worker thread <id>.`
+    // at WARNING for each thread past its deadline; here an attempt is no thread, and the
+    // line names its message.
+    const { broker, log, worker } = withChecks(50);
+    const waits = async (ms) => {
+      const signal = currentSignal();
+      await sleepFor(ms, undefined, { signal }).catch(() => {});
+    };
+    const over = actor(waits, { broker, actorName: "over", queueName: "over", maxRetries: 0, timeLimit: 10 });
+    const within = actor(waits, { broker, actorName: "within", queueName: "within", maxRetries: 0, timeLimit: 50_000 });
+    const first = over.send(3000);
+    const second = over.send(3000);
+    const third = within.send(200);
+    assert.ok((await rejection(broker.join("over"))) instanceof TimeLimitExceeded);
+    await broker.join("within");
+    await worker.stop();
+    const exceeded = log.lines.filter((l) => l.includes("Time limit exceeded"));
+    assert.deepEqual(
+      exceeded.sort(),
+      [first, second].map((m) => `warn Time limit exceeded. Aborting message ${m.messageId} after 10 ms.`).sort(),
+      log.lines.join("\n"),
+    );
+    assert.ok(!log.lines.some((l) => l.includes(third.messageId)), log.lines.join("\n"));
   });
 
   test("new TimeLimit() takes Dramatiq's interval, a number of ms", () => {
