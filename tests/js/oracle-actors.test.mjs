@@ -803,6 +803,35 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     }
   });
 
+  test("test_shutdown_notifications_worker_shutdown_messages: a debug line, then an info line per notified attempt", async () => {
+    // Python logs `Sending shutdown notification to worker threads...` at DEBUG, then
+    // `Worker shutdown notification. Raising exception in worker thread <id>.` at INFO per
+    // thread that asked; here each line names the attempt's message.
+    const { broker, worker, log } = setup({ extra: [new CurrentMessage()], concurrency: 4 });
+    const started = [];
+    const waits = async (tag) => {
+      started.push(tag);
+      const signal = currentSignal();
+      await sleepFor(5000, undefined, { signal }).catch(() => {});
+    };
+    const notified = actor(waits, { broker, actorName: "notified", queueName: "n", notifyShutdown: true, maxRetries: 0 });
+    const quiet = actor(async (tag) => (started.push(tag), sleep(100)), { broker, actorName: "quiet", queueName: "q", maxRetries: 0 });
+    const sent = [notified.send(1), notified.send(2)];
+    const unnotified = quiet.send(3);
+    await eventually(() => started.length === 3, "all three started");
+    await worker.stop();
+    await rejection(broker.join("n"));
+    await broker.join("q");
+    const lines = log.lines.filter((l) => /shutdown notification/i.test(l));
+    assert.equal(lines[0], "debug Sending shutdown notification to worker threads...", log.lines.join("\n"));
+    assert.deepEqual(
+      lines.slice(1).sort(),
+      sent.map((m) => `info Worker shutdown notification. Aborting message ${m.messageId}.`).sort(),
+      log.lines.join("\n"),
+    );
+    assert.ok(!log.lines.some((l) => l.includes(unnotified.messageId)), log.lines.join("\n"));
+  });
+
   test("test_shutdown_notifications_are_received / _can_be_ignored / _dont_notify_completed_threads", async () => {
     const { broker, worker } = setup({ extra: [new CurrentMessage()], concurrency: 4 });
     const shutdowns = [];
