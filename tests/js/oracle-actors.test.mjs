@@ -6,6 +6,8 @@
 // a real Redis and Python Dramatiq.
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleepFor } from "node:timers/promises";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createClient } from "redis";
 import assert from "node:assert/strict";
 import {
@@ -364,6 +366,71 @@ describe("test_worker.py", { concurrency: true }, () => {
     await broker.join("default");
     await worker.stop();
     assert.deepEqual(results, [0, 1, 2, 3, 4]);
+  });
+
+  test("test_queue_item_order: what a worker holds runs by priority (lower first), then in the order it was enqueued", async () => {
+    // Dramatiq's `_WorkQueueItem` orders by (priority, queued time). A worker of 5 holds
+    // 10 (Python's prefetch, twice its threads): all of these.
+    const { broker, worker } = setup({ concurrency: 5 });
+    worker.pause();
+    const calls = [];
+    const hi = actor((i) => void calls.push(`hi${i}`), { broker, actorName: "hi", priority: 0 });
+    const lo = actor((i) => void calls.push(`lo${i}`), { broker, actorName: "lo", priority: 1 });
+    for (let i = 0; i < 5; i++) {
+      lo.send(i);
+      hi.send(i);
+    }
+    worker.resume();
+    await broker.join("default");
+    await worker.stop();
+    assert.deepEqual(calls, ["hi0", "hi1", "hi2", "hi3", "hi4", "lo0", "lo1", "lo2", "lo3", "lo4"]);
+  });
+
+  test("test_exception_from_actor_doesnt_leak / test_exception_from_async_actor_doesnt_leak: nothing the worker keeps holds a finished attempt's error", async () => {
+    // Python's test disables the cycle collector and asserts each CustomError is freed by
+    // reference counting. Here: after a full collection, a retried attempt's error is gone;
+    // the last one stays with its dead letter (the stub broker's `join` raises it, as
+    // Python's `_StubMessageProxy` keeps it) until `flushAll()` drops the dead letters.
+    v8.setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc");
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        await sleep(5);
+        gc();
+      }
+    };
+    const { broker, worker } = setup({ concurrency: 1 });
+    const refs = { sync: [], async: [] };
+    class CustomError extends Error {
+      constructor(kind) {
+        super(kind);
+        refs[kind].push(new WeakRef(this));
+      }
+    }
+    actor(
+      () => {
+        throw new CustomError("sync");
+      },
+      { broker, actorName: "failing_actor", maxRetries: 1, maxBackoff: 1 },
+    ).send();
+    actor(
+      async () => {
+        await sleep(1);
+        throw new CustomError("async");
+      },
+      { broker, actorName: "failing_async_actor", maxRetries: 1, maxBackoff: 1 },
+    ).send();
+    await broker.join("default", { failFast: false });
+    await worker.join();
+    await worker.stop();
+    await collect();
+    const alive = () => Object.fromEntries(Object.entries(refs).map(([k, v]) => [k, v.map((r) => r.deref() !== undefined)]));
+    // First run + 1 retry each; the retried attempt's error is freed, the dead letter's kept.
+    assert.deepEqual(alive(), { sync: [false, true], async: [false, true] });
+    assert.equal(broker.deadLetters.length, 2);
+    broker.flushAll();
+    await collect();
+    assert.deepEqual(alive(), { sync: [false, false], async: [false, false] });
   });
 });
 
