@@ -162,7 +162,7 @@ describe("test_actors.py", { concurrency: true }, () => {
   });
 
   test("test_actors_can_be_assigned_message_age_limits / test_actor_messages_…: skipped, dead-lettered, join raises SkipMessage", async () => {
-    const { broker, worker } = setup({ start: false });
+    const { broker, worker, log } = setup({ start: false });
     const runs = [];
     const old = actor(() => runs.push(1), { broker, actorName: "old", queueName: "a", maxAge: 50 });
     const plain = actor(() => runs.push(1), { broker, actorName: "plain", queueName: "b" });
@@ -175,6 +175,9 @@ describe("test_actors.py", { concurrency: true }, () => {
     await worker.stop();
     assert.equal(runs.length, 0);
     assert.equal(broker.deadLetters.length, 2);
+    // AgeLimit's warning, `Message %r has exceeded its age limit.`, once each.
+    const warned = log.at("warn").filter((l) => l.includes("age limit")).sort();
+    assert.deepEqual(warned, broker.deadLetters.map((m) => `warn Message '${m.messageId}' has exceeded its age limit.`).sort());
   });
 
   test("test_actors_can_delay_messages_independent_of_each_other", async () => {
@@ -525,7 +528,8 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
     await worker.stop();
     assert.equal(attempts, 4);
     assert.equal(broker.deadLetters.length, 1);
-    assert.ok(log.at("warn").includes(`warn Retries exceeded for message ${sent.messageId}.`), log.lines.join("\n"));
+    // Python's `%r` of the id: quoted.
+    assert.ok(log.at("warn").includes(`warn Retries exceeded for message '${sent.messageId}'.`), log.lines.join("\n"));
   });
 
   test("test_actors_retry_for_a_max_time: max_age ends the retries", async () => {
@@ -559,8 +563,8 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
     assert.deepEqual(log.at("error"), []);
   });
 
-  test("test_retry_exceptions_can_specify_a_delay", async () => {
-    const { broker, worker } = setup();
+  test("test_retry_exceptions_can_specify_a_delay (and Retries' `Retrying message %r in %d milliseconds.`)", async () => {
+    const { broker, worker, log } = setup();
     const stamps = [];
     const work = actor(
       () => {
@@ -569,13 +573,45 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
       },
       { broker, actorName: "do_work", maxRetries: 1 },
     );
-    work.send();
+    const sent = work.send();
     await broker.join("default", { failFast: false });
     await worker.stop();
     assert.equal(stamps.length, 2);
     // Never early (the upper bound is Dramatiq's 150 ms, generous here: timing is bench's).
     assert.ok(stamps[1] - stamps[0] >= 99, `${stamps[1] - stamps[0]} ms`);
     assert.ok(stamps[1] - stamps[0] < 5000, `${stamps[1] - stamps[0]} ms`);
+    const retrying = log.at("info").filter((l) => l.includes("Retrying"));
+    assert.deepEqual(retrying, [`info Retrying message '${sent.messageId}' in 100 milliseconds.`]);
+  });
+
+  test("a Retry's fractional or negative delay: the eta Python's `now + delay` makes, the delay logged as Python's `%d` (truncated)", async () => {
+    const { broker, worker, log } = setup();
+    const late = [];
+    broker.addMiddleware(
+      Object.assign(new Middleware(), {
+        // Right after the broker wrote the retry's eta (`Date.now() + delay`).
+        afterEnqueue: (_b, m) => void (m.options.retries === 1 && "eta" in m.options && late.push([m.messageId, Date.now() - m.options.eta])),
+      }),
+    );
+    let runs = 0;
+    const work = actor(
+      (delay) => {
+        if (runs++ < 2) throw new Retry("", { delay });
+      },
+      { broker, actorName: "do_work", maxRetries: 1 },
+    );
+    const negative = work.send(-5);
+    const fractional = work.send(2.7);
+    await broker.join("default", { failFast: false });
+    await worker.stop();
+    const retrying = log.at("info").filter((l) => l.includes("Retrying")).sort();
+    assert.deepEqual(
+      retrying,
+      [`info Retrying message '${negative.messageId}' in -5 milliseconds.`, `info Retrying message '${fractional.messageId}' in 2 milliseconds.`].sort(),
+    );
+    // The negative one's eta is in the past by 5 ms at least (Python's), not now.
+    const pastBy = Object.fromEntries(late);
+    assert.ok(pastBy[negative.messageId] >= 5, `${pastBy[negative.messageId]} ms`);
   });
 
   for (const [name, actorOptions, messageOptions] of [
@@ -684,7 +720,7 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
       assert.deepEqual([...log.at("error"), ...log.at("warn")], []);
       const info = log.at("info");
       assert.ok(info.some((l) => l.startsWith(`info Failed to process message `) && l.includes("with expected exception")), info.join("\n"));
-      assert.ok(info.includes(`info Aborting message ${sent.messageId}.`), info.join("\n"));
+      assert.ok(info.includes(`info Aborting message '${sent.messageId}'.`), info.join("\n"));
       assert.equal(attempts, 1);
     });
   }
