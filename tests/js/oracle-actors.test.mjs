@@ -192,15 +192,19 @@ describe("test_actors.py", { concurrency: true }, () => {
   });
 
   test("test_messages_belonging_to_missing_actors_are_rejected: ActorNotFound, dead-lettered", async () => {
-    const { broker, worker } = setup();
+    const { broker, worker, log } = setup();
     const message = new Message({ queueName: "some-queue", actorName: "some-actor", args: [], kwargs: {}, options: {} });
     broker.declareQueue("some-queue");
     broker.enqueue(message);
     const error = await rejection(broker.join("some-queue", { failFast: true }));
     await worker.stop();
     assert.ok(error instanceof ActorNotFound, String(error));
-    assert.match(error.message, /some-actor/);
+    // Python's `match=r"^some-actor$"`: `ActorNotFound(actor_name)`, as `get_actor` raises it.
+    assert.equal(error.message, "some-actor");
+    assert.throws(() => broker.getActor("some-actor"), (e) => e instanceof ActorNotFound && e.message === "some-actor");
     assert.deepEqual(broker.deadLetters.map((m) => m.asDict()), [message.asDict()]);
+    // The consumer's line, word for word (dramatiq/worker.py).
+    assert.deepEqual(log.at("error"), ["error Received message for undefined actor 'some-actor'. Moving it to the DLQ."]);
   });
 
   test("test_before_and_after_signal_failures_are_ignored", async () => {
@@ -967,10 +971,17 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
 });
 
 describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => {
-  test("test_stub_broker_raises_queue_error_when_enqueueing_messages_on_undeclared_queues / _joining_…", async () => {
+  test("test_stub_broker_raises_queue_error_when_enqueueing_messages_on_undeclared_queues / _joining_on_undeclared_queues", async () => {
+    // Python's `QueueNotFound(queue_name)`: the name is the message. (Its
+    // test_stub_broker_raises_queue_error_when_consuming_undeclared_queues calls
+    // `StubBroker.consume`, which ours keeps internal: a worker consumes what is declared.)
     const broker = new StubBroker({ logger: logger() });
-    assert.throws(() => broker.enqueue(new Message({ queueName: "idontexist", actorName: "x", args: [], kwargs: {}, options: {} })), QueueNotFound);
-    assert.ok((await rejection(broker.join("idontexist"))) instanceof QueueNotFound);
+    const undeclared = (e) => e instanceof QueueNotFound && e.message === "idontexist";
+    assert.throws(() => broker.enqueue(new Message({ queueName: "idontexist", actorName: "x", args: [], kwargs: {}, options: {} })), undeclared);
+    assert.ok(undeclared(await rejection(broker.join("idontexist"))));
+    // Delayed, the message goes to the delay queue, whose name Python's error names.
+    const delayed = new Message({ queueName: "idontexist", actorName: "x" });
+    assert.throws(() => broker.enqueue(delayed, { delay: 10 }), (e) => e instanceof QueueNotFound && e.message === "idontexist.DQ");
   });
 
   test("test_stub_broker_can_be_flushed / _flush_all_does_not_break_dead_letters", async () => {

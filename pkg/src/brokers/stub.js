@@ -82,7 +82,8 @@ export class StubBroker extends Broker {
     // Any delay, 0 too, goes to the delay queue: Dramatiq's `if delay is not None`.
     if (checkDelay(delay) !== undefined) message = delayMessage(message, delay, Date.now());
     const queue = this.#queues.get(message.queueName);
-    if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
+    // Python's `QueueNotFound(queue_name)`: the name is the message (the delay queue's, delayed).
+    if (!queue) throw new QueueNotFound(message.queueName);
     emitBeforeEnqueue(this, message, delay);
     rememberBroker(message, this);
     queue.messages.push(message);
@@ -104,7 +105,7 @@ export class StubBroker extends Broker {
   join(queueName, options) {
     const { timeout, failFast } = checkOptions("StubBroker.join()", options, { timeout: "ms?", failFast: "boolean?" });
     const q = canonicalQueueName(queueName);
-    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(`Queue '${q}' is not declared on this broker.`));
+    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(String(queueName)));
     const names = [q, delayQueueName(q)];
     const shouldFailFast = failFast ?? this.failFastDefault;
     return new Promise((resolve, reject) => {

@@ -605,6 +605,12 @@ pub fn message_eta(message: &Message) -> Option<f64> {
     queues::eta(message.core())
 }
 
+/// What Python's consumer logs (ERROR) for a message of an actor no one declared.
+#[wasm_bindgen(js_name = undefinedActorLine)]
+pub fn undefined_actor_line(actor_name: &str) -> String {
+    queues::undefined_actor_line(actor_name)
+}
+
 /// The delay queue of `queue`.
 #[wasm_bindgen(js_name = delayQueueName)]
 pub fn delay_queue_name(queue: &str) -> String {
