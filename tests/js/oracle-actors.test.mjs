@@ -97,7 +97,8 @@ describe("test_actors.py", { concurrency: true }, () => {
   test("test_decorator_raises_error_on_duplicate_name", () => {
     const { broker } = setup({ start: false });
     actor(() => {}, { broker, actorName: "foo" });
-    assert.throws(() => actor(() => {}, { broker, actorName: "foo" }), /An actor named "foo" is already registered\./);
+    // Python's `str(exc_info.value) == "An actor named 'foo' is already registered."` (its `!r`).
+    assert.throws(() => actor(() => {}, { broker, actorName: "foo" }), (e) => e.message === "An actor named 'foo' is already registered.");
   });
 
   test("test_can_call_str_on_actors: Python's str(actor) is Actor(<actor name>)", () => {

@@ -605,6 +605,12 @@ pub fn message_eta(message: &Message) -> Option<f64> {
     queues::eta(message.core())
 }
 
+/// Python's error when a second actor takes a declared name.
+#[wasm_bindgen(js_name = duplicateActorMessage)]
+pub fn duplicate_actor_message(actor_name: &str) -> String {
+    queues::duplicate_actor_message(actor_name)
+}
+
 /// What Python's consumer logs (ERROR) for a message of an actor no one declared.
 #[wasm_bindgen(js_name = undefinedActorLine)]
 pub fn undefined_actor_line(actor_name: &str) -> String {
