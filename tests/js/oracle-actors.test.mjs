@@ -66,6 +66,8 @@ async function rejection(promise) {
 }
 
 describe("test_actors.py", { concurrency: true }, () => {
+  // test_actors_can_be_defined, test_actors_can_be_assigned_predefined_options,
+  // test_actors_can_be_named, test_actors_can_be_assigned_custom_queues, test_actors_can_be_called
   test("test_actors_can_be_defined / _assigned_predefined_options / _named / _assigned_custom_queues / _can_be_called", () => {
     const { broker } = setup({ start: false });
     const add = actor((x, y) => x + y, { broker, actorName: "add", maxRetries: 32 });
@@ -78,6 +80,7 @@ describe("test_actors.py", { concurrency: true }, () => {
     assert.equal(add.call(1, 2), 3, "a direct call runs synchronously");
   });
 
+  // test_actors_cannot_be_assigned_arbitrary_options, test_actors_fail_given_invalid_queue_names
   test("test_actors_cannot_be_assigned_arbitrary_options / _fail_given_invalid_queue_names", () => {
     const { broker } = setup({ start: false });
     assert.throws(() => actor(() => {}, { broker, actorName: "a", invalidOption: 32 }));
@@ -127,6 +130,7 @@ describe("test_actors.py", { concurrency: true }, () => {
     assert.deepEqual(seen, [sent.asDict()]);
   });
 
+  // test_actors_can_perform_work, test_actors_can_perform_work_with_kwargs
   test("test_actors_can_perform_work (100 messages) / _with_kwargs", async () => {
     const { broker, worker } = setup();
     const db = new Map();
@@ -162,6 +166,7 @@ describe("test_actors.py", { concurrency: true }, () => {
     assert.equal(successes.length, 0);
   });
 
+  // test_actors_can_be_assigned_message_age_limits, test_actor_messages_can_be_assigned_message_age_limits
   test("test_actors_can_be_assigned_message_age_limits / test_actor_messages_…: skipped, dead-lettered, join raises SkipMessage", async () => {
     const { broker, worker, log } = setup({ start: false });
     const runs = [];
@@ -749,6 +754,8 @@ describe("middleware/test_retries.py", { concurrency: true }, () => {
     assert.ok(stamps.every((s) => s > sent.messageTimestamp));
   });
 
+  // test_on_retry_exhausted_is_sent, test_on_retry_exhausted_is_not_sent_for_success,
+  // test_on_retry_exhausted_is_not_sent_for_eventual_success
   test("test_on_retry_exhausted_is_sent / _is_not_sent_for_success / _is_not_sent_for_eventual_success", async () => {
     const { broker, worker } = setup();
     const called = [];
@@ -940,6 +947,8 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     assert.ok(!log.lines.some((l) => l.includes(unnotified.messageId)), log.lines.join("\n"));
   });
 
+  // test_shutdown_notifications_are_received, test_shutdown_notifications_can_be_ignored,
+  // test_shutdown_notifications_dont_notify_completed_threads
   test("test_shutdown_notifications_are_received / _can_be_ignored / _dont_notify_completed_threads", async () => {
     const { broker, worker } = setup({ extra: [new CurrentMessage()], concurrency: 4 });
     const shutdowns = [];
@@ -985,6 +994,7 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
     assert.throws(() => broker.enqueue(delayed, { delay: 10 }), (e) => e instanceof QueueNotFound && e.message === "idontexist.DQ");
   });
 
+  // test_stub_broker_can_be_flushed, test_stub_broker_flush_all_does_not_break_dead_letters
   test("test_stub_broker_can_be_flushed / _flush_all_does_not_break_dead_letters", async () => {
     const { broker, worker } = setup({ start: false });
     class SomeError extends Error {}
@@ -1008,6 +1018,8 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
     await worker.stop();
   });
 
+  // test_stub_broker_can_join_with_timeout,
+  // test_stub_broker_join_reraises_actor_exceptions_in_the_joining_current_thread
   test("test_stub_broker_can_join_with_timeout / _join_reraises_actor_exceptions", async () => {
     const { broker, worker } = setup();
     const slow = actor(() => sleep(400), { broker, actorName: "slow", queueName: "slow" });
@@ -1026,6 +1038,10 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
     await worker.stop();
   });
 
+  // test_broker_middleware_can_be_added_before_other_middleware,
+  // test_broker_middleware_can_be_added_after_other_middleware,
+  // test_broker_middleware_can_fail_to_be_added_before_or_after_missing_middleware,
+  // test_broker_middleware_cannot_be_addwed_both_before_and_after
   test("test_broker_middleware_can_be_added_before / _after other middleware; a missing anchor throws; both throws", () => {
     const broker = new StubBroker({ logger: logger() });
     class Empty extends Middleware {}

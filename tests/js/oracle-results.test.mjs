@@ -356,6 +356,9 @@ for (const [kind, { skip, make }] of Object.entries(KINDS)) {
       await stop();
     });
 
+    // test_pipeline_respects_own_delay, test_pipeline_respects_delay_of_first_message,
+    // test_pipeline_respects_delay_of_second_message,
+    // test_pipeline_respects_bigger_of_first_messages_and_pipelines_delay
     test("test_pipeline_respects_own_delay / _delay_of_first_message / _delay_of_second_message / _bigger_of_…: timeouts", async () => {
       const backend = make();
       const { broker, stop } = setup(backend);
