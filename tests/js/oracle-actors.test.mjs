@@ -65,6 +65,24 @@ async function rejection(promise) {
   assert.fail("expected a rejection");
 }
 
+// Not translated, on purpose (each named, so a search for it lands here):
+// - test_stub_broker_respects_prefetch: asserts the Python worker's work queue (5 held, 10
+//   left on the broker). Our in-memory worker has no work queue: a runner takes a message
+//   when it is free, and the prefetch only bounds the messages whose priorities are
+//   compared (test_actors_can_prioritize_work, test_queue_item_order below).
+// - test_can_call_repr_on_actors: Python's repr of a function object has no JS counterpart
+//   (`toString()` is Python's `str`, test_can_call_str_on_actors below).
+// - test_set_encoder_sets_the_global_encoder, test_pickle_encoder: JSON only, no global
+//   encoder (docs/python-users.md).
+// - test_generic_actors_*: no GenericActor class here; a JS class's method is an actor's
+//   function like any other.
+// - test_actors_get_valid_logger, test_actors_without_module_get_valid_logger: Python's
+//   logger names; brokers log through one `logger` here.
+// - test_shutdown_notifications_platform_not_supported, test_time_limit_platform_not_supported,
+//   the gevent variants of the worker-message tests: CPython platform and gevent only.
+// - test_broker_uses_rabbitmq_if_not_set: our global broker defaults to a StubBroker
+//   (docs/python-users.md, `getBroker`).
+
 describe("test_actors.py", { concurrency: true }, () => {
   // test_actors_can_be_defined, test_actors_can_be_assigned_predefined_options,
   // test_actors_can_be_named, test_actors_can_be_assigned_custom_queues, test_actors_can_be_called
