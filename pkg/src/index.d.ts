@@ -1122,8 +1122,9 @@ export class RabbitmqBroker extends Broker {
 /** Makes `broker` the global broker (Dramatiq's `set_broker`): actors declared without a
  * `broker` use it, and so does `message.getResult()` for a message no broker enqueued. */
 export function setBroker<B extends Broker>(broker: B): B;
-/** The global broker, of whatever class `setBroker` was given; a new `StubBroker` becomes it
- * when none was set (Dramatiq's `get_broker`). */
+/** The global broker, of whatever class `setBroker` was given (Dramatiq's `get_broker`); a
+ * new `StubBroker` becomes it when none was set, where Python's makes a `RabbitmqBroker` on
+ * 127.0.0.1:5672 (a network broker here needs a client the package cannot make on every host). */
 export function getBroker(): Broker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
