@@ -620,6 +620,9 @@ export interface Logger {
   error(message: string, ...rest: unknown[]): void;
   /** Information (optional: without it, informational lines are dropped). */
   info?(message: string, ...rest: unknown[]): void;
+  /** Dramatiq's debug lines (optional; never sent to `console`, the default, whose `debug`
+   * would print them all, as Python's logging shows none unless configured). */
+  debug?(message: string, ...rest: unknown[]): void;
 }
 /** Sets where brokers created afterwards log (default `console`; Dramatiq's logging). */
 export function setLogger(logger: Logger): void;

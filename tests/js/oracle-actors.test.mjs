@@ -965,6 +965,21 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     assert.ok(!log.lines.some((l) => l.includes(unnotified.messageId)), log.lines.join("\n"));
   });
 
+  test("Dramatiq's debug lines never reach console, the default logger (Python's logging shows none unless configured)", async () => {
+    const printed = [];
+    const original = console.debug;
+    console.debug = (...a) => void printed.push(a.join(" "));
+    try {
+      const broker = new StubBroker({ logger: console, middleware: [] });
+      broker.addMiddleware(new ShutdownNotifications());
+      const worker = new Worker(broker).start();
+      await worker.stop();
+    } finally {
+      console.debug = original;
+    }
+    assert.deepEqual(printed, []);
+  });
+
   // test_shutdown_notifications_are_received, test_shutdown_notifications_can_be_ignored,
   // test_shutdown_notifications_dont_notify_completed_threads
   test("test_shutdown_notifications_are_received / _can_be_ignored / _dont_notify_completed_threads", async () => {
