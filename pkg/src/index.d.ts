@@ -909,7 +909,9 @@ export class StubBroker extends Broker {
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
    */
   join(queueName: string, options?: { timeout?: number | null | undefined; failFast?: boolean | null | undefined }): Promise<void>;
-  /** Drops a queue's messages. */
+  /** Drops the messages of the queue of that name, as Dramatiq's: that queue only (its
+   * delay queue is flushed by its own name, `<queue>.DQ`); throws `QueueNotFound` for an
+   * undeclared name. */
   flush(queueName: string): void;
   /** Drops every queue's messages and the dead letters. */
   flushAll(): void;

@@ -1051,6 +1051,20 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
     await worker.stop();
   });
 
+  test("StubBroker.flush(queue) empties the queue of that name only, as Python's: its delay queue by its own name; an undeclared one throws", async () => {
+    // Dramatiq's StubBroker.flush (test_stub_broker_can_be_flushed goes through flush_all).
+    const { broker } = setup({ start: false });
+    const work = actor(() => {}, { broker, actorName: "work" });
+    work.send();
+    work.sendWithOptions({ delay: 60_000 });
+    broker.flush("default");
+    await assert.rejects(broker.join("default", { timeout: 50 }), QueueJoinTimeout, "the delayed message is still there");
+    broker.flush("default.DQ");
+    await broker.join("default", { timeout: 1000 });
+    // Python raises KeyError('nope').
+    assert.throws(() => broker.flush("nope"), (e) => e instanceof QueueNotFound && e.message === "nope");
+  });
+
   // test_stub_broker_can_join_with_timeout,
   // test_stub_broker_join_reraises_actor_exceptions_in_the_joining_current_thread
   test("test_stub_broker_can_join_with_timeout / _join_reraises_actor_exceptions", async () => {

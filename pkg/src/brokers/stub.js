@@ -132,15 +132,17 @@ export class StubBroker extends Broker {
     });
   }
 
-  /** Drops every message of `queue` (and its delay queue). */
+  /**
+   * Drops every message of the queue of that name, as Dramatiq's `StubBroker.flush`: that
+   * queue only (its delay queue is flushed by its own name, `<queue>.DQ`). An undeclared
+   * name throws `QueueNotFound` (Python's raises `KeyError`).
+   */
   flush(queueName) {
-    const q = canonicalQueueName(queueName);
-    for (const n of [q, delayQueueName(q)]) {
-      const queue = this.#queues.get(n);
-      if (!queue) continue;
-      queue.unfinished -= queue.messages.length;
-      queue.messages.length = 0;
-    }
+    if (typeof queueName !== "string") throw new TypeError(`flush(): a queue name is a string, got ${typeof queueName}`);
+    const queue = this.#queues.get(queueName);
+    if (!queue) throw new QueueNotFound(queueName);
+    queue.unfinished -= queue.messages.length;
+    queue.messages.length = 0;
     this[kChanged]();
   }
 
