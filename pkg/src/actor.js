@@ -1,6 +1,6 @@
 // Actors (Dramatiq's `Actor` and `@actor`): a JS function workers run on messages, or a
 // remote actor, declared by name, whose code runs elsewhere (a Python worker).
-import { ActorSpec, Message, snakeCase } from "../dist/dramatiq_results.js";
+import { ActorSpec, Message, duplicateActorMessage, snakeCase } from "../dist/dramatiq_results.js";
 import { sendOwned } from "./brokers/broker.js";
 import { getBroker } from "./brokers/global.js";
 import { describeValue } from "./internal/describe.js";
@@ -64,7 +64,7 @@ export class Actor {
     if (this.broker.actors.has(name)) {
       // Python's `Actor` raises ValueError here: a second declaration would silently take
       // the first one's messages.
-      throw new TypeError(`An actor named ${JSON.stringify(name)} is already registered.`);
+      throw new TypeError(duplicateActorMessage(String(name)));
     }
     if (actorName === undefined && fn.name) {
       // The Python side finds actors by name, and minifiers rename functions.
@@ -133,8 +133,9 @@ export class Actor {
     return this.fn(...args);
   }
 
+  /** Python's `str(actor)`: `Actor(<actor name>)`. */
   toString() {
-    return `Actor(${this.remote ? `remote ${JSON.stringify(this.actorName)}` : this.fn.name || "<anonymous>"}, queueName=${JSON.stringify(this.queueName)}, actorName=${JSON.stringify(this.actorName)})`;
+    return `Actor(${this.actorName})`;
   }
 }
 

@@ -621,6 +621,9 @@ export interface Logger {
   error(message: string, ...rest: unknown[]): void;
   /** Information (optional: without it, informational lines are dropped). */
   info?(message: string, ...rest: unknown[]): void;
+  /** Dramatiq's debug lines (optional; never sent to `console`, the default, whose `debug`
+   * would print them all, as Python's logging shows none unless configured). */
+  debug?(message: string, ...rest: unknown[]): void;
 }
 /** Sets where brokers created afterwards log (default `console`; Dramatiq's logging). */
 export function setLogger(logger: Logger): void;
@@ -907,7 +910,9 @@ export class StubBroker extends Broker {
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
    */
   join(queueName: string, options?: { timeout?: number | null | undefined; failFast?: boolean | null | undefined }): Promise<void>;
-  /** Drops a queue's messages. */
+  /** Drops the messages of the queue of that name, as Dramatiq's: that queue only (its
+   * delay queue is flushed by its own name, `<queue>.DQ`); throws `QueueNotFound` for an
+   * undeclared name. */
   flush(queueName: string): void;
   /** Drops every queue's messages and the dead letters. */
   flushAll(): void;
@@ -1124,8 +1129,9 @@ export class RabbitmqBroker extends Broker {
 /** Makes `broker` the global broker (Dramatiq's `set_broker`): actors declared without a
  * `broker` use it, and so does `message.getResult()` for a message no broker enqueued. */
 export function setBroker<B extends Broker>(broker: B): B;
-/** The global broker, of whatever class `setBroker` was given; a new `StubBroker` becomes it
- * when none was set (Dramatiq's `get_broker`). */
+/** The global broker, of whatever class `setBroker` was given (Dramatiq's `get_broker`); a
+ * new `StubBroker` becomes it when none was set, where Python's makes a `RabbitmqBroker` on
+ * 127.0.0.1:5672 (a network broker here needs a client the package cannot make on every host). */
 export function getBroker(): Broker;
 
 /** Options of `actor()`: names in camelCase (or Dramatiq's snake_case). */
@@ -1214,7 +1220,7 @@ export class Actor<A extends unknown[] = unknown[], R = unknown> {
   sendWithOptions(options?: SendOptions): Message<Awaited<R>>;
   /** Runs the function here, now, without a broker (Python's `actor(*args)`). */
   call(...args: A): R | Promise<R>;
-  /** `Actor(fn, queueName="…", actorName="…")`. */
+  /** Python's `str(actor)`: `Actor(<actorName>)`. */
   toString(): string;
 }
 /**

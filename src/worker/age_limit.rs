@@ -11,6 +11,15 @@ pub const ACTOR_OPTIONS: [&str; 1] = ["max_age"];
 /// The message of the `SkipMessage` an expired message is skipped with.
 pub const SKIP_MESSAGE: &str = "Message age limit exceeded";
 
+/// Dramatiq's `AgeLimit` line for a message it skips (WARNING): `Message %r has exceeded
+/// its age limit.`
+pub fn exceeded_line(message_id: &str) -> String {
+    format!(
+        "Message {} has exceeded its age limit.",
+        crate::codec::py_repr::py_repr(&Value::Str(message_id.to_owned()))
+    )
+}
+
 /// Whether a message created at `timestamp_ms` is too old at `now_ms`. `max_age` is the
 /// message's option, else the actor's, else `default_max_age_ms` (Dramatiq's `or`: a
 /// falsy message option falls through; no limit at all means never too old).
@@ -38,6 +47,14 @@ pub fn exceeded(
 mod tests {
     use super::*;
     use crate::codec::value::opts;
+
+    #[test]
+    fn log_line_is_dramatiqs_word_for_word() {
+        assert_eq!(
+            exceeded_line("m-1"),
+            "Message 'm-1' has exceeded its age limit."
+        );
+    }
 
     #[test]
     fn message_then_actor_then_default() {

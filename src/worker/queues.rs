@@ -37,6 +37,24 @@ pub fn dead_letter_queue_name(queue_name: &str) -> String {
     format!("{}.XQ", canonical_queue_name(queue_name))
 }
 
+/// Dramatiq's consumer line (ERROR) for a message whose actor no one declared, before it
+/// is dead-lettered: `Received message for undefined actor %r. Moving it to the DLQ.`
+pub fn undefined_actor_line(actor_name: &str) -> String {
+    format!(
+        "Received message for undefined actor {}. Moving it to the DLQ.",
+        crate::codec::py_repr::py_repr(&Value::Str(actor_name.to_owned()))
+    )
+}
+
+/// Dramatiq's error when a second actor takes a declared name (its `ValueError`):
+/// `An actor named %r is already registered.`
+pub fn duplicate_actor_message(actor_name: &str) -> String {
+    format!(
+        "An actor named {} is already registered.",
+        crate::codec::py_repr::py_repr(&Value::Str(actor_name.to_owned()))
+    )
+}
+
 /// A JS option name in Dramatiq's spelling: `storeResults` → `store_results`. Names
 /// already in snake_case are unchanged.
 pub fn snake_case(name: &str) -> String {
@@ -116,6 +134,22 @@ pub fn undelayed(message: &Message) -> Message {
 mod tests {
     use super::*;
     use crate::model::key::KeyScheme;
+
+    #[test]
+    fn duplicate_actor_message_is_dramatiqs_word_for_word() {
+        assert_eq!(
+            duplicate_actor_message("foo"),
+            "An actor named 'foo' is already registered."
+        );
+    }
+
+    #[test]
+    fn undefined_actor_line_is_dramatiqs_word_for_word() {
+        assert_eq!(
+            undefined_actor_line("some-actor"),
+            "Received message for undefined actor 'some-actor'. Moving it to the DLQ."
+        );
+    }
 
     fn message() -> Message {
         Message {

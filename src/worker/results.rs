@@ -25,7 +25,7 @@ pub fn missing_middleware_warning(actor_name: &str) -> String {
     format!(
         "Actor '{actor_name}' returned a value that is not None, and you haven't added the \
          Results middleware to the broker, so the value has been discarded. Consider adding \
-         the Results middleware to your broker."
+         the Results middleware to your broker or piping the result into another actor."
     )
 }
 
@@ -183,6 +183,22 @@ impl Results {
 mod tests {
     use super::*;
     use crate::codec::value::opts;
+
+    #[test]
+    fn warnings_are_dramatiqs_word_for_word() {
+        // dramatiq/worker.py and dramatiq/results/middleware.py, 2.2.1.
+        assert_eq!(
+            missing_middleware_warning("add"),
+            "Actor 'add' returned a value that is not None, and you haven't added the Results \
+             middleware to the broker, so the value has been discarded. Consider adding the \
+             Results middleware to your broker or piping the result into another actor."
+        );
+        assert_eq!(
+            discarded_warning("add"),
+            "Actor 'add' returned a value that is not None, but you haven't set its \
+             `store_results' option to `True' so the value has been discarded."
+        );
+    }
 
     #[test]
     fn middleware_ttl_zero_or_none_means_default() {

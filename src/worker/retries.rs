@@ -4,6 +4,7 @@
 //! the exception, on nack) or re-enqueued with a back-off delay and its `retries` option
 //! bumped. Which one, and how long the delay, is decided here; the worker acts on it.
 
+use crate::codec::py_repr::py_repr;
 use crate::codec::value::{option, Value};
 use crate::wait::backoff::{backoff_ms, Jitter};
 
@@ -38,6 +39,34 @@ impl Default for Retries {
     fn default() -> Self {
         Retries::new(Some(DEFAULT_MAX_RETRIES), None, None)
     }
+}
+
+/// Dramatiq's `Retries` line when a `throws` class matched (INFO): `Aborting message %r.`
+pub fn aborting_line(message_id: &str) -> String {
+    format!("Aborting message {}.", quoted(message_id))
+}
+
+/// Dramatiq's `Retries` line when the retries are exhausted (WARNING):
+/// `Retries exceeded for message %r.`
+pub fn exceeded_line(message_id: &str) -> String {
+    format!("Retries exceeded for message {}.", quoted(message_id))
+}
+
+/// Dramatiq's `Retries` line before a retry (INFO): `Retrying message %r in %d
+/// milliseconds.`, the delay truncated toward zero as Python's `%d` does (`Retry(delay=2.5)`
+/// logs 2, a negative one its sign).
+pub fn retrying_line(message_id: &str, delay_ms: f64) -> String {
+    // Finite and within ±2^53 here (`decide` gives no other), so the integer is exact.
+    let whole = delay_ms.trunc() as i64;
+    format!(
+        "Retrying message {} in {whole} milliseconds.",
+        quoted(message_id)
+    )
+}
+
+/// Python's `%r` of a message id (a `str`): `'…'`.
+fn quoted(message_id: &str) -> String {
+    py_repr(&Value::Str(message_id.to_owned()))
 }
 
 /// What happens to a message whose actor raised. Dramatiq bumps the `retries` option on
@@ -218,7 +247,7 @@ impl Retries {
                 // Any number is Python's to multiply (10.5 ms, `true`); a present option
                 // that is no number (`null`, `"x"`) makes Python's arithmetic raise, as do
                 // a NaN or infinite delay (`int(nan)`): the hook fails, after the count was
-                // bumped. A negative back-off is due at once, as Python's past eta.
+                // bumped. A negative back-off is an eta in the past, as Python's.
                 let broken = Retry::Broken {
                     retries: Some(next.clone()),
                 };
@@ -243,8 +272,8 @@ impl Retries {
                 if !delay.is_finite() {
                     return broken;
                 }
-                // A negative one is due at once.
-                delay.max(0.0)
+                // A negative one is kept: an eta in the past, due at once, as Python's.
+                delay
             }
         };
         Retry::Again {
@@ -258,6 +287,25 @@ impl Retries {
 mod tests {
     use super::*;
     use crate::codec::value::opts;
+
+    #[test]
+    fn log_lines_are_dramatiqs_word_for_word() {
+        // What Python's `Retries` logs, `%r` of the id and `%d` of the delay.
+        assert_eq!(aborting_line("m-1"), "Aborting message 'm-1'.");
+        assert_eq!(exceeded_line("m-1"), "Retries exceeded for message 'm-1'.");
+        assert_eq!(
+            retrying_line("m-1", 2.7),
+            "Retrying message 'm-1' in 2 milliseconds."
+        );
+        assert_eq!(
+            retrying_line("m-1", -2.5),
+            "Retrying message 'm-1' in -2 milliseconds."
+        );
+        assert_eq!(
+            retrying_line("it's", 15_000.0),
+            "Retrying message \"it's\" in 15000 milliseconds."
+        );
+    }
 
     fn decide(mw: Retries, msg: &[(&str, Value)], actor: &[(&str, Value)], f: Failure) -> Retry {
         mw.decide(&opts(msg), &opts(actor), f, &mut Jitter::new(1))
@@ -448,20 +496,18 @@ mod tests {
             panic!("{r:?}")
         };
         assert!((10.0..21.0).contains(&delay_ms), "{delay_ms}");
-        // A negative one is due at once, as Python's eta in the past.
+        // A negative one is kept, as Python's `int(-5 * uniform(1, 2))`: an eta in the past.
         let r = decide(
             Retries::default(),
             &[("min_backoff", Value::Int(-5))],
             &actor,
             Failure::default(),
         );
-        assert_eq!(
-            r,
-            Retry::Again {
-                retries: Value::Int(1),
-                delay_ms: 0.0
-            }
-        );
+        let Retry::Again { retries, delay_ms } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(retries, Value::Int(1));
+        assert!((-10.0..=-5.0).contains(&delay_ms), "{delay_ms}");
         // `retries >= 1.5`: two retries, then the failure.
         let limit = [("max_retries", Value::Float(1.5))];
         for (so_far, again) in [(0, true), (1, true), (2, false)] {

@@ -139,7 +139,7 @@ test("without the Callbacks middleware, callback options are still accepted but 
 test("a second actor under a taken name throws, as Python's ValueError; unknown options still throw", () => {
   const broker = new StubBroker();
   actor((x) => x, { broker, actorName: "dup" });
-  assert.throws(() => actor((x) => x, { broker, actorName: "dup" }), { name: "TypeError", message: 'An actor named "dup" is already registered.' });
+  assert.throws(() => actor((x) => x, { broker, actorName: "dup" }), { name: "TypeError", message: "An actor named 'dup' is already registered." });
   assert.throws(() => actor("dup", { broker }), TypeError);
   assert.throws(() => new Actor("dup", { broker }), TypeError);
   assert.equal(broker.actors.size, 1);

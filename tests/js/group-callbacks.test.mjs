@@ -42,6 +42,8 @@ describe("in memory", () => {
     return { broker, add, boom, report, done };
   }
 
+  // Dramatiq's test_groups_can_have_completion_callbacks and
+  // test_groups_of_pipelines_can_have_completion_callbacks (test_composition.py).
   test("the callbacks run once, after every child (pipelines count at their last step)", async () => {
     const { broker, add, report, done } = setup();
     const worker = new Worker(broker, { concurrency: 4 }).start();

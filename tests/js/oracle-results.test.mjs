@@ -356,6 +356,9 @@ for (const [kind, { skip, make }] of Object.entries(KINDS)) {
       await stop();
     });
 
+    // test_pipeline_respects_own_delay, test_pipeline_respects_delay_of_first_message,
+    // test_pipeline_respects_delay_of_second_message,
+    // test_pipeline_respects_bigger_of_first_messages_and_pipelines_delay
     test("test_pipeline_respects_own_delay / _delay_of_first_message / _delay_of_second_message / _bigger_of_…: timeouts", async () => {
       const backend = make();
       const { broker, stop } = setup(backend);
@@ -428,6 +431,32 @@ describe("test_composition.py: pipelines' and groups' shape", () => {
     g.addCompletionCallback(finalize.message(42));
     assert.throws(() => g.run(), /GroupCallbacks middleware not found/);
     assert.equal(sent, 0, "nothing was sent");
+  });
+});
+
+describe("test_results.py: the worker's warnings about a discarded value, word for word", () => {
+  test("test_actor_warning_when_returns_result_and_no_results_middleware_present / _and_store_results_is_not_set", async () => {
+    const warnings = async (withResults) => {
+      const lines = [];
+      const broker = new StubBroker({ logger: { ...quiet, warn: (line) => void lines.push(line) } });
+      if (withResults) broker.addMiddleware(new Results({ backend: new StubBackend() }));
+      const always1 = actor(() => 1, { broker, actorName: "always_1" });
+      const worker = new Worker(broker).start();
+      always1.send();
+      await broker.join("default");
+      await worker.stop();
+      return lines;
+    };
+    // dramatiq/worker.py and dramatiq/results/middleware.py, 2.2.1.
+    assert.deepEqual(await warnings(false), [
+      "Actor 'always_1' returned a value that is not None, and you haven't added the Results middleware to the " +
+        "broker, so the value has been discarded. Consider adding the Results middleware to your broker or piping " +
+        "the result into another actor.",
+    ]);
+    assert.deepEqual(await warnings(true), [
+      "Actor 'always_1' returned a value that is not None, but you haven't set its `store_results' option to " +
+        "`True' so the value has been discarded.",
+    ]);
   });
 });
 

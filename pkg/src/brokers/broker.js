@@ -137,7 +137,8 @@ export class Broker {
   /** The actor named `name`; throws `ActorNotFound`. */
   getActor(name) {
     const actor = this.actors.get(name);
-    if (!actor) throw new ActorNotFound(`Actor '${name}' is not declared on this broker.`);
+    // Python's `ActorNotFound(actor_name)`: the name is the message.
+    if (!actor) throw new ActorNotFound(String(name));
     return actor;
   }
 

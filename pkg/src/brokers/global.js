@@ -9,7 +9,8 @@ export function setBroker(broker) {
   return setGlobalBroker(broker);
 }
 
-/** The global broker; a new `StubBroker` is made global when none was set (Dramatiq's `get_broker`). */
+/** The global broker (Dramatiq's `get_broker`); a new `StubBroker` is made global when none was set
+ * (Python's makes a `RabbitmqBroker` on localhost: docs/python-users.md). */
 export function getBroker() {
   return globalBroker() ?? setGlobalBroker(new StubBroker());
 }

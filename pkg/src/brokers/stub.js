@@ -82,7 +82,8 @@ export class StubBroker extends Broker {
     // Any delay, 0 too, goes to the delay queue: Dramatiq's `if delay is not None`.
     if (checkDelay(delay) !== undefined) message = delayMessage(message, delay, Date.now());
     const queue = this.#queues.get(message.queueName);
-    if (!queue) throw new QueueNotFound(`Queue '${message.queueName}' is not declared on this broker.`);
+    // Python's `QueueNotFound(queue_name)`: the name is the message (the delay queue's, delayed).
+    if (!queue) throw new QueueNotFound(message.queueName);
     emitBeforeEnqueue(this, message, delay);
     rememberBroker(message, this);
     queue.messages.push(message);
@@ -104,7 +105,7 @@ export class StubBroker extends Broker {
   join(queueName, options) {
     const { timeout, failFast } = checkOptions("StubBroker.join()", options, { timeout: "ms?", failFast: "boolean?" });
     const q = canonicalQueueName(queueName);
-    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(`Queue '${q}' is not declared on this broker.`));
+    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(String(queueName)));
     const names = [q, delayQueueName(q)];
     const shouldFailFast = failFast ?? this.failFastDefault;
     return new Promise((resolve, reject) => {
@@ -131,15 +132,17 @@ export class StubBroker extends Broker {
     });
   }
 
-  /** Drops every message of `queue` (and its delay queue). */
+  /**
+   * Drops every message of the queue of that name, as Dramatiq's `StubBroker.flush`: that
+   * queue only (its delay queue is flushed by its own name, `<queue>.DQ`). An undeclared
+   * name throws `QueueNotFound` (Python's raises `KeyError`).
+   */
   flush(queueName) {
-    const q = canonicalQueueName(queueName);
-    for (const n of [q, delayQueueName(q)]) {
-      const queue = this.#queues.get(n);
-      if (!queue) continue;
-      queue.unfinished -= queue.messages.length;
-      queue.messages.length = 0;
-    }
+    if (typeof queueName !== "string") throw new TypeError(`flush(): a queue name is a string, got ${typeof queueName}`);
+    const queue = this.#queues.get(queueName);
+    if (!queue) throw new QueueNotFound(queueName);
+    queue.unfinished -= queue.messages.length;
+    queue.messages.length = 0;
     this[kChanged]();
   }
 

@@ -26,12 +26,16 @@ export function getLogger() {
  * retry, store or dead-letter, so a logger whose `error()` throws (or that cannot format an
  * Error whose getters throw) must not cut them short. When a call throws, the same call is
  * tried once more with every argument reduced to plain text; if that throws too, the line
- * is dropped. `info` and `debug` are called only when the logger has them.
+ * is dropped. `info` and `debug` are called only when the logger has them, and `debug` never
+ * on `console` (the default): its `debug` prints every line, where Python's logging shows
+ * none below WARNING unless configured, so Dramatiq's debug lines stay out of a program's
+ * output until a logger that wants them is given.
  */
 export function guardLogger(logger) {
   const call = (level, args) => {
     let method;
     try {
+      if (level === "debug" && logger === console) return;
       method = logger[level];
       if (typeof method !== "function") return;
       method.apply(logger, args);

@@ -1,5 +1,5 @@
 // Dramatiq's `AgeLimit` middleware.
-import { ageLimitExceeded } from "../../dist/dramatiq_results.js";
+import { ageLimitExceeded, ageLimitWarning } from "../../dist/dramatiq_results.js";
 import { SkipMessage } from "../errors.js";
 import { checkOptions } from "../internal/options.js";
 import { kSpec } from "../internal/symbols.js";
@@ -22,7 +22,7 @@ export class AgeLimit extends Middleware {
     const actor = broker.actors.get(message.actorName);
     if (!actor) return;
     if (ageLimitExceeded(this.maxAge, message.message, actor[kSpec], Date.now())) {
-      broker.logger.warn(`Message ${message.messageId} has exceeded its age limit.`);
+      broker.logger.warn(ageLimitWarning(message.message));
       message.fail();
       throw new SkipMessage("Message age limit exceeded");
     }

@@ -73,8 +73,9 @@ export class Retries extends Middleware {
       return;
     }
     if (decision.fail) {
-      if (thrown) broker.logger.info?.(`Aborting message ${message.messageId}.`);
-      else broker.logger.warn(`Retries exceeded for message ${message.messageId}.`);
+      // Python's lines, word for word (`%r` of the id): INFO for a `throws` match, else WARNING.
+      if (thrown) broker.logger.info?.(decision.line);
+      else broker.logger.warn(decision.line);
       message.fail();
       if (decision.exhaustedTo === undefined) return;
       // Python's order: failed first, then the target looked up (an unknown one is logged).
@@ -83,7 +84,7 @@ export class Retries extends Middleware {
       const callback = callbackMessage(target.queueName, target.actorName, decision.message, decision.exhausted);
       return freeIfCopied(broker, callback, broker.enqueue(callback));
     }
-    broker.logger.info?.(`Retrying message ${message.messageId} in ${decision.delay} milliseconds.`);
+    broker.logger.info?.(decision.line);
     // Returned, so a network broker's write is awaited (and its failure logged) before the
     // message is acked.
     return broker.enqueue(decision.message, { delay: decision.delay });

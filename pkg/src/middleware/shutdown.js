@@ -49,6 +49,8 @@ export class ShutdownNotifications extends Middleware {
   }
 
   beforeWorkerShutdown(broker, worker) {
+    // Python's words, though here the attempts are aborted rather than threads raised in.
+    broker.logger.debug?.("Sending shutdown notification to worker threads...");
     for (const message of this.#attempts) {
       if (message[kWorker] !== worker) continue;
       broker.logger.info?.(`Worker shutdown notification. Aborting message ${message.messageId}.`);

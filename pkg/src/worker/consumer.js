@@ -1,6 +1,6 @@
 // What a network broker's worker consumer (`RedisBroker`'s, `RabbitmqBroker`'s) shares.
 // Internal: a consumer is made by its broker for a `Worker`, never by users.
-import { canonicalQueueName } from "../../dist/dramatiq_results.js";
+import { canonicalQueueName, undefinedActorLine } from "../../dist/dramatiq_results.js";
 import { ActorNotFound } from "../errors.js";
 import { kHandle, kReleased } from "../internal/symbols.js";
 import { WorkerMessage } from "./message.js";
@@ -89,13 +89,20 @@ export async function settledBy(promise, deadline) {
 
 /**
  * Why `message` cannot run in a worker of `broker` (its actor is unknown there, or remote),
- * or undefined when it can: such a message is dead-lettered with that reason logged.
+ * or undefined when it can: `{ line, error }`, the line logged and the `ActorNotFound` the
+ * message is dead-lettered with. For an unknown actor both are Python's consumer's: the
+ * line `Received message for undefined actor '<name>'. Moving it to the DLQ.`, the error
+ * `ActorNotFound(<name>)`.
  */
 export function refusalOf(broker, message, queueName, actorName = message.actorName) {
   const actor = broker.actors.get(actorName);
   if (actor !== undefined && !actor.remote) return undefined;
-  const why = actor === undefined ? "no actor of that name is declared on this worker's broker" : "the actor is remote (its code runs elsewhere)";
-  return `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: ${why}.`;
+  if (actor === undefined) {
+    const name = typeof actorName === "string" ? actorName : String(actorName);
+    return { line: undefinedActorLine(name), error: new ActorNotFound(name) };
+  }
+  const line = `Dead-lettering message ${message.messageId} (${actorName}) from queue ${queueName}: the actor is remote (its code runs elsewhere).`;
+  return { line, error: new ActorNotFound(line) };
 }
 
 /** The warning for a stop whose timeout passed with messages still running. */
@@ -207,10 +214,10 @@ export class Consumer {
    */
   async deadLetterRefused(message, refusal, nack) {
     const broker = this.broker;
-    broker.logger.error(refusal);
+    broker.logger.error(refusal.line);
     const proxy = new WorkerMessage(message);
     proxy.fail();
-    proxy.exception = new ActorNotFound(refusal);
+    proxy.exception = refusal.error;
     try {
       await broker.emitBefore("nack", proxy);
     } catch (error) {

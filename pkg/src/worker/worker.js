@@ -3,7 +3,7 @@
 // when and as Dramatiq stores them.
 import { handleEta, missingResultsWarning, pipesOnward, undelayMessage } from "../../dist/dramatiq_results.js";
 import { exceptionInfo } from "../../dist/errors.js";
-import { ActorNotFound, RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
+import { RateLimitExceeded, Retry, SkipMessage } from "../errors.js";
 import { runInAttempt } from "../internal/context.js";
 import { asError, describeValue, isInstance, readSafely } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
@@ -224,9 +224,9 @@ export class Worker {
    * undefined actor: failed, with `ActorNotFound` as its exception.
    */
   async #refuse(queue, proxy, refusal) {
-    this.broker.logger.error(refusal);
+    this.broker.logger.error(refusal.line);
     proxy.fail();
-    proxy.exception = new ActorNotFound(refusal);
+    proxy.exception = refusal.error;
     await this.#settle(queue, proxy);
   }
 

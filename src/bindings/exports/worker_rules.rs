@@ -365,8 +365,9 @@ impl RetriesPolicy {
         retries::retries_so_far(&message.core().options)
     }
 
-    /// Decides after a failure: `{ fail: true, message }` to fail the message, or
-    /// `{ fail: false, message, delay }` to re-enqueue it after `delay` ms, or
+    /// Decides after a failure: `{ fail: true, message, line }` to fail the message, or
+    /// `{ fail: false, message, delay, line }` to re-enqueue it after `delay` ms (`line`:
+    /// what Python's `Retries` logs then, word for word), or
     /// `{ fail: false, message, broken }` when Python's hook would raise (a `retries`
     /// option that is no number): neither, so the message is acked. `message` is the copy
     /// to go on with: unless a `throws` class matched, its `retries` option is bumped and
@@ -385,11 +386,11 @@ impl RetriesPolicy {
         let failure = Failure {
             thrown,
             retry_when,
-            // As the error asked, a fraction kept (Python's eta is then a float); a
-            // negative one is due at once.
+            // As the error asked, a fraction kept (Python's eta is then a float), a
+            // negative one too (an eta in the past, due at once, as Python's).
             requested_delay_ms: requested_delay
                 .filter(|ms| ms.is_finite())
-                .map(|ms| ms.clamp(0.0, 9_007_199_254_740_991.0)),
+                .map(|ms| ms.clamp(-MAX_DELAY_MS, MAX_DELAY_MS)),
         };
         let m = message.core();
         let decision = self
@@ -414,6 +415,12 @@ impl RetriesPolicy {
             }
             _ => None,
         };
+        let line = match &decision {
+            Retry::Abort => Some(retries::aborting_line(&m.message_id)),
+            Retry::Fail { .. } => Some(retries::exceeded_line(&m.message_id)),
+            Retry::Again { delay_ms, .. } => Some(retries::retrying_line(&m.message_id, *delay_ms)),
+            Retry::Broken { .. } => None,
+        };
         let mut copy = m.clone();
         let (fail, delay, bumped) = match decision {
             Retry::Abort => (true, None, None),
@@ -428,6 +435,9 @@ impl RetriesPolicy {
         }
         let out = js_sys::Object::new();
         js_sys::Reflect::set(&out, &"fail".into(), &fail.into())?;
+        if let Some(line) = line {
+            js_sys::Reflect::set(&out, &"line".into(), &line.into())?;
+        }
         js_sys::Reflect::set(&out, &"message".into(), &Message::from_core(copy).into())?;
         if let Some(delay) = delay {
             js_sys::Reflect::set(&out, &"delay".into(), &delay.into())?;
@@ -519,6 +529,12 @@ pub fn should_notify_shutdown(message: &Message, actor: &ActorSpec, default: boo
     interrupts::notify_shutdown(&message.core().options, &actor.options, default)
 }
 
+/// `AgeLimit`: what Python's logs (WARNING) for a message it skips.
+#[wasm_bindgen(js_name = ageLimitWarning)]
+pub fn age_limit_warning(message: &Message) -> String {
+    crate::worker::age_limit::exceeded_line(&message.core().message_id)
+}
+
 /// `AgeLimit`: whether `message` is too old to run at `now`.
 #[wasm_bindgen(js_name = ageLimitExceeded)]
 pub fn age_limit_exceeded(
@@ -587,6 +603,18 @@ pub fn handle_eta(message: &Message, now: f64) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = messageEta)]
 pub fn message_eta(message: &Message) -> Option<f64> {
     queues::eta(message.core())
+}
+
+/// Python's error when a second actor takes a declared name.
+#[wasm_bindgen(js_name = duplicateActorMessage)]
+pub fn duplicate_actor_message(actor_name: &str) -> String {
+    queues::duplicate_actor_message(actor_name)
+}
+
+/// What Python's consumer logs (ERROR) for a message of an actor no one declared.
+#[wasm_bindgen(js_name = undefinedActorLine)]
+pub fn undefined_actor_line(actor_name: &str) -> String {
+    queues::undefined_actor_line(actor_name)
 }
 
 /// The delay queue of `queue`.
