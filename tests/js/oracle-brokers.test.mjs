@@ -281,7 +281,8 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     doWork.send();
     await withWorker(broker, { concurrency: 1 }, async () => {
       const started = Date.now();
-      await assert.rejects(broker.join(doWork.queueName, { timeout: 500 }), QueueJoinTimeout);
+      // Python's RedisBroker raises QueueJoinTimeout(queue_name): the name is the message.
+      await assert.rejects(broker.join(doWork.queueName, { timeout: 500 }), (e) => e instanceof QueueJoinTimeout && e.message === doWork.queueName);
       assert.ok(Date.now() - started < 1400, "rejected by its timeout, not once the queue drained");
       // Dramatiq's join(interval=…) polls at that pace.
       await broker.join(doWork.queueName, { interval: 50, timeout: 10_000 });

@@ -8,6 +8,7 @@ import { createClient } from "redis";
 import amqplib from "amqplib";
 import {
   ConnectionClosed,
+  QueueJoinTimeout,
   Worker,
   JSONEncoder,
   Message,
@@ -233,6 +234,18 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
       assert.deepEqual(outcomes.map((r) => r.status), Array(10).fill("fulfilled"), `confirmDelivery ${confirmDelivery}`);
       assert.deepEqual(await settled(queue, [10, 0]), [10, 0]);
     }
+  });
+
+  test("join: an empty queue resolves, one holding a message rejects at its timeout with QueueJoinTimeout(queue name), as Python's RabbitmqBroker.join", async () => {
+    const broker = await open({ confirmDelivery: true });
+    broker.declareQueue("joined");
+    await broker.ensureQueue("joined");
+    await broker.join("joined", { timeout: 5_000, minSuccesses: 2, idleTime: 10 });
+    await broker.enqueue(new Message({ queueName: "joined", actorName: "add", args: [1, 2] }));
+    await assert.rejects(broker.join("joined", { timeout: 200, idleTime: 10 }), (e) => e instanceof QueueJoinTimeout && e.message === "joined");
+    const ch = await admin.createChannel();
+    assert.equal((await drain(ch, "joined")).length, 1, "join takes nothing off the queue");
+    await ch.close();
   });
 
   test("a publish to a queue deleted behind the broker's back is redeclared and delivered (confirmDelivery) (test_rabbitmq_broker_enqueueing_message_re_declares_queues_when_declared_queue_disappears)", async () => {

@@ -124,7 +124,8 @@ export class StubBroker extends Broker {
       if (timeout !== undefined && timeout !== null) {
         timer = setTimeout(() => {
           done();
-          reject(new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`));
+          // Python's stub (`join_queue`): the time waited, in seconds.
+          reject(new QueueJoinTimeout(`timed out after ${(timeout / 1000).toFixed(2)} seconds`));
         }, timeout);
       }
       this.#listeners.add(check);

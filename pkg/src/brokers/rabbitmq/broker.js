@@ -693,7 +693,8 @@ export class RabbitmqBroker extends NetworkBroker {
     const deadline = timeout == null ? Infinity : Date.now() + timeout;
     let successes = 0;
     while (successes < minSuccesses) {
-      if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${queue}' was not drained within ${timeout} ms.`);
+      // Python's `QueueJoinTimeout(queue_name)`: the name, as given, is the message.
+      if (Date.now() >= deadline) throw new QueueJoinTimeout(String(queue));
       const [ready, delayed] = await this.getQueueMessageCounts(queue);
       successes = ready + delayed === 0 ? successes + 1 : 0;
       await sleep(idleTime);

@@ -143,7 +143,8 @@ export class RedisBroker extends NetworkBroker {
     let misses = 0;
     for (;;) {
       if ((await this[kTransport].qsize(q)) === 0) return;
-      if (Date.now() >= deadline) throw new QueueJoinTimeout(`Queue '${q}' was not drained within ${timeout} ms.`);
+      // Python's `QueueJoinTimeout(queue_name)`: the name, as given, is the message.
+      if (Date.now() >= deadline) throw new QueueJoinTimeout(String(queueName));
       let ms;
       [misses, ms] = this[kTransport].idleBackoff(misses);
       await new Promise((r) => setTimeout(r, Math.min(interval ?? Math.min(ms, 100), Math.max(0, deadline - Date.now()))));
