@@ -7,7 +7,8 @@
 // return a random JSON value, raise ValueError / RuntimeError / AppError, raise the class
 // the actor `throws`, raise Retry(delay=…) (a back-off, a few ms, or ten minutes). Cases
 // are single messages, pipelines of 2–3 steps and groups (some children pipelines) with a
-// completion callback. Python's producer (tests/py/diff_fuzz_worker.py) sends every case to
+// completion callback. Each case is sent by Python's producer (tests/py/diff_fuzz_worker.py)
+// or by ours (drawn per case; FUZZ_WORKER_PRODUCER=python|js for one only), the same to
 // two Redis databases; Python's worker (tests/py/diff_fuzz_worker_app.py) runs one, ours the
 // other, both until settled, then stopped. Everything each database holds is compared:
 // stored results (keys, bytes, TTLs), what the recorders were sent, how many attempts each
@@ -22,8 +23,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
 import {
-  CurrentMessage, GroupCallbacks, JSONEncoder, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
-  defaultMiddleware,
+  CurrentMessage, GroupCallbacks, JSONEncoder, Message, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
+  defaultMiddleware, group, pipeline,
 } from "dramatiq-results";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
@@ -32,6 +33,8 @@ import { sleep } from "./helpers.mjs";
 
 const CASES = Number(process.env.FUZZ_WORKER_CASES ?? 30);
 const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
+// Who sends each case: Python's producer or ours, drawn per case ("both", the default).
+const PRODUCER = process.env.FUZZ_WORKER_PRODUCER ?? "both";
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 const encoder = new JSONEncoder();
@@ -59,14 +62,16 @@ function genCase(next, seed, i) {
   const name = `fw_${i}`;
   const actorOptions = {};
   const messageOptions = []; // [name, JSON text], drawn per message
+  // A recorder, or now and then an actor no broker has (both workers log it and go on).
+  const target = () => JSON.stringify(next.chance(0.1) ? "fw_nobody" : next.pick(RECORDERS));
   const draws = {
     // Always somewhere: the default of 20 retries with a 15 s back-off would outlast a run.
     max_retries: { value: () => String(next.int(4)), always: true },
     store_results: { value: () => (next.chance(0.75) ? "true" : "false") },
     result_ttl: { value: () => next.pick(["60000", "3600000", "86400000"]) },
-    on_success: { value: () => JSON.stringify(next.pick(RECORDERS)) },
-    on_failure: { value: () => JSON.stringify(next.pick(RECORDERS)) },
-    on_retry_exhausted: { value: () => JSON.stringify(next.pick(RECORDERS)) },
+    on_success: { value: target },
+    on_failure: { value: target },
+    on_retry_exhausted: { value: target },
     pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false") },
     max_age: { value: () => next.pick(["60000", "86400000"]) },
   };
@@ -87,6 +92,8 @@ function genCase(next, seed, i) {
   const values = [];
   const ids = [];
   let n = 0;
+  // A message: its parts as Python JSON text, rendered for either producer by `pyMessage`
+  // and `jsMessage`.
   const msg = () => {
     const count = 1 + next.int(4);
     const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
@@ -95,20 +102,49 @@ function genCase(next, seed, i) {
     const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
     const id = `fw-${seed}-${i}-${n++}`;
     ids.push(id);
-    return `{"actor_name":"${name}","args":[{"s":[${steps.join(",")}]}],"kwargs":${kwargs},"options":{${options.join(",")}},"message_id":"${id}"${next.chance(0.15) ? ',"old":true' : ""}}`;
+    return { queue: "fw", actor: name, args: `[{"s":[${steps.join(",")}]}]`, kwargs, options: `{${options.join(",")}}`, id, old: next.chance(0.15) };
   };
   const r = next();
-  let line;
-  if (r < 0.5) line = `{"kind":"single","children":[${msg()}]}`;
-  else if (r < 0.75) line = `{"kind":"pipeline","children":[${Array.from({ length: 2 + next.int(2) }, msg).join(",")}]}`;
+  let shape;
+  if (r < 0.5) shape = { kind: "single", children: [msg()], callbacks: [] };
+  else if (r < 0.75) shape = { kind: "pipeline", children: Array.from({ length: 2 + next.int(2) }, msg), callbacks: [] };
   else {
-    const children = Array.from({ length: 2 + next.int(2) }, () => (next.chance(0.25) ? `[${msg()},${msg()}]` : msg()));
+    const children = Array.from({ length: 2 + next.int(2) }, () => (next.chance(0.25) ? [msg(), msg()] : msg()));
     const callbacks = next.chance(0.8)
-      ? [`{"queue_name":"fwcb","actor_name":"${next.pick(RECORDERS)}","args":[${randomValue(next, 2)}],"kwargs":{},"options":{},"message_id":"fw-${seed}-${i}-cb"}`]
+      ? [{ queue: "fwcb", actor: next.pick(RECORDERS), args: `[${randomValue(next, 2)}]`, kwargs: "{}", options: "{}", id: `fw-${seed}-${i}-cb`, old: false }]
       : [];
-    line = `{"kind":"group","children":[${children.join(",")}],"callbacks":[${callbacks.join(",")}]}`;
+    shape = { kind: "group", children, callbacks };
   }
-  return { i, spec, line, values, ids, prefix: `fw-${seed}-${i}-` };
+  const producer = PRODUCER === "both" ? next.pick(["python", "js"]) : PRODUCER;
+  const pyMessage = (m) => `{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)}${m.old ? ',"old":true' : ""}}`;
+  const tree = (x) => (Array.isArray(x) ? `[${x.map(pyMessage).join(",")}]` : pyMessage(x));
+  const line = `{"kind":"${shape.kind}","children":[${shape.children.map(tree).join(",")}],"callbacks":[${shape.callbacks.map(pyMessage).join(",")}]}`;
+  return { i, spec, shape, line, producer, values, ids, prefix: `fw-${seed}-${i}-` };
+}
+
+/** Our producer: the same messages, pipelines and groups as tests/py/diff_fuzz_worker.py
+ * sends, built from the same text (so Python's float tokens and big integers stay). */
+async function jsSend(client, cases) {
+  const broker = new RedisBroker(client, {
+    logger: quiet, maintenanceChance: 0,
+    middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+  });
+  const now = Date.now();
+  const message = (m) => Message.decode(`{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)},"message_timestamp":${m.old ? now - 3_600_000 : now}}`);
+  for (const { shape } of cases) {
+    if (shape.kind === "single") {
+      await broker.enqueue(message(shape.children[0]));
+    } else if (shape.kind === "pipeline") {
+      const p = pipeline(shape.children.map(message), { broker });
+      p.run();
+      await p.enqueued;
+    } else {
+      const g = group(shape.children.map((x) => (Array.isArray(x) ? pipeline(x.map(message), { broker }) : message(x))), { broker });
+      for (const cb of shape.callbacks) g.addCompletionCallback(message(cb));
+      g.run();
+      await g.enqueued;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -252,6 +288,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
     const all = Array.from({ length: CASES }, (_, i) => genCase(next, SEED, i));
     const accepted = new Map();
     const failures = [];
+    const exercised = {};
     for (let from = 0; from < all.length; from += BATCH) {
       const batch = all.slice(from, from + BATCH);
       // Which return values JS reads otherwise than Python writes them (docs/python-users.md,
@@ -262,14 +299,16 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
       const specFile = join(dir, `spec-${from}.json`);
       writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } });
-      const input = batch.map((c) => c.line).join("\n");
 
       const runs = {};
       for (const side of ["python", "js"]) {
         const [client, db] = side === "python" ? [pyClient, 1] : [jsClient, 2];
         await client.flushDb();
-        const sent = (await runPython("diff_fuzz_worker.py", ["send"], { ...env(db), input })).map((l) => JSON.parse(l));
-        sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${batch[k].i}: ${s.error}\n${batch[k].line}`));
+        const byPython = batch.filter((c) => c.producer === "python");
+        const input = byPython.map((c) => c.line).join("\n");
+        const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env(db), input })).map((l) => JSON.parse(l)) : [];
+        sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
+        await jsSend(client, batch.filter((c) => c.producer === "js"));
         const stop = side === "python"
           ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2 }).then((w) => () => w.stop())
           : await startJsWorker(client, batch.map((c) => c.spec));
@@ -282,8 +321,18 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
       assert.ok(runs.python.idle, `seed ${SEED}: Python's worker never settled`);
       assert.ok(runs.js.idle, `seed ${SEED}: our worker never settled`);
       compare(batch, runs.python.state, runs.js.state, viewed, accepted, failures, new RedisBackend(jsClient));
+      // What the batch exercised, from Python's run: so a run that tests little shows it.
+      const py = runs.python.state;
+      const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
+      const attempts = Object.values(py["fw:att"]?.[1] ?? {});
+      for (const [name, n] of [
+        ["attempts", attempts.reduce((a, b) => a + b, 0)], ["retried", attempts.filter((n) => n > 1).length],
+        ["results", count((k) => /^[0-9a-f]{32}$/.test(k))], ["callbacks", count((k) => k === "fw:cb")],
+        ["dead", count((k) => k.endsWith(".XQ.msgs"))], ["delayed", count((k) => k.endsWith(".DQ.msgs"))],
+        ["barriers", count((k) => !k.startsWith("dramatiq") && !k.startsWith("fw:") && !/^[0-9a-f]{32}$/.test(k))],
+      ]) exercised[name] = (exercised[name] ?? 0) + n;
     }
-    console.log(`# worker diff-fuzz (seed ${SEED}): ${CASES} cases, ${failures.length} differences, ${JSON.stringify(Object.fromEntries(accepted))} differ as documented`);
+    console.log(`# worker diff-fuzz (seed ${SEED}): ${CASES} cases (${JSON.stringify(exercised)}), ${failures.length} differences, ${JSON.stringify(Object.fromEntries(accepted))} differ as documented`);
     assert.deepEqual(failures, [], `seed ${SEED}`);
   });
 });
