@@ -78,8 +78,10 @@ function genCase(next, seed, i) {
   // The back-offs: never both left to Dramatiq's defaults (15 s, 7 days), so every retry
   // without an explicit delay comes within a few hundred ms.
   const backoff = next.pick(["both", "both", "min", "max"]);
-  if (backoff !== "max") draws.min_backoff = { value: () => String(1 + next.int(50)), always: true };
-  if (backoff !== "min") draws.max_backoff = { value: () => String(1 + next.int(50)), always: true };
+  // (0 too: no back-off at all, as Python's `compute_backoff` gives with a factor or cap of 0.)
+  const small = () => String(next.chance(0.1) ? 0 : 1 + next.int(50));
+  if (backoff !== "max") draws.min_backoff = { value: small, always: true };
+  if (backoff !== "min") draws.max_backoff = { value: small, always: true };
   for (const [option, { value, always }] of Object.entries(draws)) {
     let where = place(next);
     if (always && where === "none") where = "actor";
@@ -99,6 +101,8 @@ function genCase(next, seed, i) {
     const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
     for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
     const options = messageOptions.filter(() => next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
+    // A message sent with retries already counted (a requeued one): its script starts there.
+    if (next.chance(0.1)) options.push(`"retries":${next.int(3)}`);
     const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
     const id = `fw-${seed}-${i}-${n++}`;
     ids.push(id);
