@@ -66,27 +66,29 @@ function genCase(next, seed, i) {
   const target = () => JSON.stringify(next.chance(0.1) ? "fw_nobody" : next.pick(RECORDERS));
   const draws = {
     // Always somewhere: the default of 20 retries with a 15 s back-off would outlast a run.
-    max_retries: { value: () => String(next.int(4)), always: true },
-    store_results: { value: () => (next.chance(0.75) ? "true" : "false") },
+    max_retries: { value: () => String(next.int(4)), always: true, odd: ["1.5", "0.5", "true", "false", "-1", '"2"'] },
+    store_results: { value: () => (next.chance(0.75) ? "true" : "false"), odd: ["1", "0", "null", '""', '"x"', "[]", "{}"] },
     result_ttl: { value: () => next.pick(["60000", "3600000", "86400000"]) },
-    on_success: { value: target },
-    on_failure: { value: target },
-    on_retry_exhausted: { value: target },
-    pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false") },
-    max_age: { value: () => next.pick(["60000", "86400000"]) },
+    on_success: { value: target, odd: ['""', "null", "false"] },
+    on_failure: { value: target, odd: ['""', "null", "false"] },
+    on_retry_exhausted: { value: target, odd: ['""', "null", "false"] },
+    pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false"), odd: ["1", "0", '""', "null", '"x"'] },
+    max_age: { value: () => next.pick(["60000", "86400000"]), odd: ["0", "null", "false", "60000.5", "86400000.5"] },
   };
   // The back-offs: never both left to Dramatiq's defaults (15 s, 7 days), so every retry
   // without an explicit delay comes within a few hundred ms.
   const backoff = next.pick(["both", "both", "min", "max"]);
   // (0 too: no back-off at all, as Python's `compute_backoff` gives with a factor or cap of 0.)
   const small = () => String(next.chance(0.1) ? 0 : 1 + next.int(50));
-  if (backoff !== "max") draws.min_backoff = { value: small, always: true };
-  if (backoff !== "min") draws.max_backoff = { value: small, always: true };
-  for (const [option, { value, always }] of Object.entries(draws)) {
+  if (backoff !== "max") draws.min_backoff = { value: small, always: true, odd: ["10.5", "0.5", "true"] };
+  if (backoff !== "min") draws.max_backoff = { value: small, always: true, odd: ["10.5", "0.5", "true", "false"] };
+  for (const [option, { value, always, odd = [] }] of Object.entries(draws)) {
     let where = place(next);
     if (always && where === "none") where = "actor";
     if (where === "actor" || where === "both") actorOptions[option] = JSON.parse(value());
-    if (where === "message" || where === "both") messageOptions.push([option, value]);
+    // On the message, now and then a value only a producer writes (a float, a bool, a text,
+    // null), read as Python reads it: truthiness, `or`, comparisons with ints.
+    if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value())]);
   }
   if (next.chance(0.3)) actorOptions.throws = true;
   const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
