@@ -52,7 +52,7 @@ function randomStep(next, last) {
   const r = next();
   if (r < (last ? 0.55 : 0.25)) return `["ret",${randomValue(next)}]`;
   if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError"]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
-  if (r < 0.85) return `["retry",${next.pick(["null", "null", String(1 + next.int(50)), "600000"])}]`;
+  if (r < 0.85) return `["retry",${next.pick(["null", "null", String(1 + next.int(50)), "600000", "0", "2.5", "-3", "600000.5"])}]`;
   return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
 }
 
@@ -88,7 +88,7 @@ function genCase(next, seed, i) {
     if (where === "actor" || where === "both") actorOptions[option] = JSON.parse(value());
     // On the message, now and then a value only a producer writes (a float, a bool, a text,
     // null), read as Python reads it: truthiness, `or`, comparisons with ints.
-    if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value())]);
+    if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value()), always && where === "message"]);
   }
   if (next.chance(0.3)) actorOptions.throws = true;
   const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
@@ -102,9 +102,13 @@ function genCase(next, seed, i) {
     const count = 1 + next.int(4);
     const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
     for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
-    const options = messageOptions.filter(() => next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
+    // Each option on most messages; one that is on no actor on every message (a message
+    // without max_retries would retry 20 times, one without back-offs wait 15 s).
+    const options = messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
     // A message sent with retries already counted (a requeued one): its script starts there.
-    if (next.chance(0.1)) options.push(`"retries":${next.int(3)}`);
+    // Or a count Python's Retries counts on oddly (docs/python-users.md, "Odd `retries`
+    // counts"): negative, fractional, or no number (the hook then fails: no retry).
+    if (next.chance(0.1)) options.push(`"retries":${next.chance(0.7) ? next.int(3) : next.pick(["-2", "0.5", "1.5", '"x"', "null"])}`);
     const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
     const id = `fw-${seed}-${i}-${n++}`;
     ids.push(id);
@@ -177,7 +181,7 @@ async function startJsWorker(client, specs) {
     const attempt = m.options.retries ?? 0;
     await client.rPush("fw:att", m.messageId);
     const steps = script.s;
-    const step = steps[Math.min(attempt, steps.length - 1)];
+    const step = steps[typeof attempt === "number" ? Math.max(0, Math.min(Math.trunc(attempt), steps.length - 1)) : 0];
     if (step[0] === "ret") return step[1];
     if (step[0] === "retry") throw step[1] === null ? new Retry() : new Retry("", { delay: step[1] });
     throw new EXCEPTIONS[step[1]](step[2]);
@@ -258,7 +262,7 @@ function maskState(state, now) {
   return out;
 }
 
-const clip = (s) => (s.length > 1500 ? `${s.slice(0, 1500)}… (${s.length} chars)` : s);
+const clip = (s) => (s === undefined ? "(none)" : s.length > 1500 ? `${s.slice(0, 1500)}… (${s.length} chars)` : s);
 
 /** A text as JS reads and writes its JSON (after a recorder's name, if any), or null. */
 function jsView(s) {

@@ -5,7 +5,8 @@ every one on queue QUEUE running `behave`, and the recorders `fw_rec_a`, `fw_rec
 `fw_rec_c` on CALLBACK_QUEUE. An option `"throws": true` is `throws=(Thrown,)`.
 
 `behave(script, *rest, **kwargs)` follows `script["s"]`, one step per attempt (the
-message's `retries` option; the last step repeats): `["ret", value]` returns value,
+message's `retries` option, truncated, below 0 the first; no number: the first; the last
+step repeats): `["ret", value]` returns value,
 `["retry", delay]` raises `Retry(delay=delay)`, `["raise", class name, msg]` raises it.
 Each attempt appends its message id to the list `fw:att`; a recorder appends
 `<its name> <the message it got, encoded>` to `fw:cb` (both on the results Redis).
@@ -36,7 +37,9 @@ def behave(script, *rest, **kwargs):
     attempt = message.options.get("retries", 0)
     store.rpush("fw:att", message.message_id)
     steps = script["s"]
-    step = steps[min(attempt, len(steps) - 1)]
+    # An odd count (a fraction, negative, no number) picks as the JS worker's script does.
+    number = isinstance(attempt, (int, float)) and not isinstance(attempt, bool)
+    step = steps[max(0, min(int(attempt), len(steps) - 1)) if number else 0]
     if step[0] == "ret":
         return step[1]
     if step[0] == "retry":
