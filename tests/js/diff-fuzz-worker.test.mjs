@@ -7,7 +7,8 @@
 // return a random JSON value, raise ValueError / RuntimeError / AppError, raise the class
 // the actor `throws`, raise Retry(delay=…) (a back-off, a few ms, or ten minutes). Cases
 // are single messages, pipelines of 2–3 steps and groups (some children pipelines) with a
-// completion callback. Each case is sent by Python's producer (tests/py/diff_fuzz_worker.py)
+// completion callback (a recorder, or a scripted message); a few messages are for an actor
+// nobody declared. Each case is sent by Python's producer (tests/py/diff_fuzz_worker.py)
 // or by ours (drawn per case; FUZZ_WORKER_PRODUCER=python|js for one only), the same to
 // two Redis databases; Python's worker (tests/py/diff_fuzz_worker_app.py) runs one, ours the
 // other, both until settled, then stopped. Everything each database holds is compared:
@@ -112,7 +113,9 @@ function genCase(next, seed, i) {
     const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
     const id = `fw-${seed}-${i}-${n++}`;
     ids.push(id);
-    return { queue: "fw", actor: name, args: `[{"s":[${steps.join(",")}]}]`, kwargs, options: `{${options.join(",")}}`, id, old: next.chance(0.15) };
+    // Now and then for an actor neither worker declares: dead-lettered unrun by both.
+    const actor = next.chance(0.04) ? "fw_undeclared" : name;
+    return { queue: "fw", actor, args: `[{"s":[${steps.join(",")}]}]`, kwargs, options: `{${options.join(",")}}`, id, old: next.chance(0.15) };
   };
   const r = next();
   let shape;
@@ -120,8 +123,10 @@ function genCase(next, seed, i) {
   else if (r < 0.75) shape = { kind: "pipeline", children: Array.from({ length: 2 + next.int(2) }, msg), callbacks: [] };
   else {
     const children = Array.from({ length: 2 + next.int(2) }, () => (next.chance(0.25) ? [msg(), msg()] : msg()));
+    // The completion callback: a recorder, or a message of the case's actor with a script of
+    // its own (which may fail and retry in turn).
     const callbacks = next.chance(0.8)
-      ? [{ queue: "fwcb", actor: next.pick(RECORDERS), args: `[${randomValue(next, 2)}]`, kwargs: "{}", options: "{}", id: `fw-${seed}-${i}-cb`, old: false }]
+      ? [next.chance(0.7) ? { queue: "fwcb", actor: next.pick(RECORDERS), args: `[${randomValue(next, 2)}]`, kwargs: "{}", options: "{}", id: `fw-${seed}-${i}-cb`, old: false } : msg()]
       : [];
     shape = { kind: "group", children, callbacks };
   }
