@@ -234,7 +234,9 @@ const TTLS = [60_000, 600_000, 3_600_000, 86_400_000, 604_800_000];
 /** A text with what legitimately differs between two runs masked, forms kept: UUIDs (the
  * callbacks' message ids, redis_message_id, a group's barrier, a worker's id), clock values
  * (message_timestamp, requeue_timestamp, eta: int or float, eta soon or later) and the
- * traceback's text (a string, or what else it is). */
+ * traceback's text (a string, or what else it is: docs/python-users.md, "Differences from
+ * Dramatiq, on purpose": "The `traceback` option `Retries` writes is the JavaScript stack
+ * (Python writes its own traceback text)"). */
 function mask(s, now) {
   return s
     .replace(UUID, "<uuid>")
