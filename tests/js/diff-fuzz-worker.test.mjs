@@ -211,8 +211,9 @@ async function startJsWorker(client, specs) {
 // Settling, state and comparison.
 
 /** Resolves once the worker on `client`'s database is idle: fw and fwcb empty, no message
- * held in their ack sets, and nothing changed for 3 s (Python's consumer polls an empty
- * queue at most once a second; retries without a long delay come within ~0.5 s). */
+ * held in their ack sets, no delayed message due within 30 s (a retry's back-off; a
+ * `Retry(delay=600000)` is left delayed), and nothing changed for 3 s (Python's consumer
+ * polls an empty queue at most once a second). */
 async function settled(client, deadlineMs = 60_000) {
   let last = "";
   let since = Date.now();
@@ -220,7 +221,15 @@ async function settled(client, deadlineMs = 60_000) {
     const acks = (await client.keys("dramatiq:__acks__.*")).filter((k) => !k.endsWith(".DQ"));
     let held = 0;
     for (const k of acks) held += await client.sCard(k);
-    const busy = (await client.lLen("dramatiq:fw")) + (await client.lLen("dramatiq:fwcb")) + held;
+    // A delayed message due soon (a retry's back-off) is work to come, wherever it is held.
+    let due = 0;
+    for (const key of ["dramatiq:fw.DQ.msgs", "dramatiq:fwcb.DQ.msgs"]) {
+      for (const body of Object.values(await client.hGetAll(key))) {
+        const eta = Number(/"eta":(-?[0-9][0-9.eE+-]*)/.exec(body)?.[1]);
+        if (!(eta > Date.now() + 30_000)) due += 1;
+      }
+    }
+    const busy = (await client.lLen("dramatiq:fw")) + (await client.lLen("dramatiq:fwcb")) + held + due;
     const now = JSON.stringify([busy, await client.dbSize(), await client.lLen("fw:att"), await client.lLen("fw:cb"), await client.hLen("dramatiq:fw.DQ.msgs"), await client.hLen("dramatiq:fw.XQ.msgs")]);
     if (now !== last) [last, since] = [now, Date.now()];
     if (busy === 0 && Date.now() - since > 3000) return true;
