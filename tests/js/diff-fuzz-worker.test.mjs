@@ -91,7 +91,8 @@ function genCase(next, seed, i) {
     // null), read as Python reads it: truthiness, `or`, comparisons with ints.
     if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value()), always && where === "message"]);
   }
-  if (next.chance(0.3)) actorOptions.throws = true;
+  // `throws`: the classes by name ("Retry" is Dramatiq's; AppError is a ValueError).
+  if (next.chance(0.3)) actorOptions.throws = next.pick([["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]]);
   const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
 
   const values = [];
@@ -167,7 +168,7 @@ async function jsSend(client, cases) {
 
 class ValueError extends Error {}
 class RuntimeError extends Error {}
-class AppError extends Error {}
+class AppError extends ValueError {}
 class Thrown extends Error {}
 const EXCEPTIONS = { ValueError, RuntimeError, AppError, Thrown };
 
@@ -198,7 +199,7 @@ async function startJsWorker(client, specs) {
   }
   for (const s of specs) {
     const options = {};
-    for (const [k, v] of Object.entries(s.options)) options[camel(k)] = k === "throws" ? (v ? [Thrown] : undefined) : v;
+    for (const [k, v] of Object.entries(s.options)) options[camel(k)] = k === "throws" ? v.map((name) => (name === "Retry" ? Retry : EXCEPTIONS[name])) : v;
     actor(behave, { broker, actorName: s.name, queueName: "fw", ...(s.priority === undefined ? {} : { priority: s.priority }), ...options });
   }
   const worker = new Worker(broker, { concurrency: 2 }).start();

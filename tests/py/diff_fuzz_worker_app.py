@@ -2,7 +2,8 @@
 CurrentMessage, GroupCallbacks over a Redis rate limiter backend) plus the actors a fuzz run
 declares, read from the JSON file FW_SPEC: `{"actors": [{"name", "priority"?, "options"}]}`,
 every one on queue QUEUE running `behave`, and the recorders `fw_rec_a`, `fw_rec_b`,
-`fw_rec_c` on CALLBACK_QUEUE. An option `"throws": true` is `throws=(Thrown,)`.
+`fw_rec_c` on CALLBACK_QUEUE. An option `"throws": [names]` is the tuple of those classes
+(`"Retry"` is Dramatiq's).
 
 `behave(script, *rest, **kwargs)` follows `script["s"]`, one step per attempt (the
 message's `retries` option, truncated, below 0 the first; no number: the first; the last
@@ -21,7 +22,7 @@ from dramatiq.middleware import CurrentMessage
 from broker_app import QUEUE, CALLBACK_QUEUE, store  # noqa: F401  (the broker and its middleware)
 
 
-class AppError(Exception):
+class AppError(ValueError):
     pass
 
 
@@ -60,7 +61,7 @@ for _name in ("fw_rec_a", "fw_rec_b", "fw_rec_c"):
 with open(os.environ["FW_SPEC"]) as _f:
     for _spec in json.load(_f)["actors"]:
         _options = dict(_spec["options"])
-        if _options.pop("throws", False):
-            _options["throws"] = (Thrown,)
+        if "throws" in _options:
+            _options["throws"] = tuple(dramatiq.Retry if n == "Retry" else EXCEPTIONS[n] for n in _options["throws"])
         _priority = {"priority": _spec["priority"]} if "priority" in _spec else {}
         dramatiq.actor(behave, actor_name=_spec["name"], queue_name=QUEUE, **_priority, **_options)
