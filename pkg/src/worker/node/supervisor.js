@@ -160,9 +160,15 @@ export async function supervise(config) {
   };
 
   const releasing = new Set();
-  /** Returns what a gone worker process held and did not settle (a no-op after a clean stop). */
+  /**
+   * Returns what a gone worker process held and did not settle. Not after a clean stop (exit
+   * code 0: it put back what it had prefetched and finished the rest): that process holds
+   * nothing, and its heartbeat stays in the heartbeats as a stopped Python worker's does,
+   * for maintenance to drop after the heartbeat timeout (a release, as the dead worker,
+   * takes the heartbeat out with its ack sets).
+   */
   const release = async (entry, code) => {
-    if (entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
+    if (code === 0 || entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
     try {
       await broker[kReleaseWorker](entry.brokerId, entry.queues);
       if (code !== 0) logger.info(`Returned the messages worker process ${entry.index} (PID ${entry.child.pid}) held to their queues.`);
