@@ -11,7 +11,8 @@
 // nobody declared. Each case is sent by Python's producer (tests/py/diff_fuzz_worker.py)
 // or by ours (drawn per case; FUZZ_WORKER_PRODUCER=python|js for one only), the same to
 // two Redis databases; Python's worker (tests/py/diff_fuzz_worker_app.py) runs one, ours the
-// other, both until settled, then stopped. Everything each database holds is compared:
+// other (our in-process `Worker`, then `dramatiq-results worker` with the actors on threads;
+// FUZZ_WORKER_JS=js or =command for one), each until settled, then stopped. Everything each database holds is compared:
 // stored results (keys, bytes, TTLs), what the recorders were sent, how many attempts each
 // message took, dead letters, queues, delay queues, ack sets and group barriers, with only
 // ids, clocks and traceback text masked (their presence and form kept, as strings "<int>", "<soon:int>", "<text>", …).
@@ -23,10 +24,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
-  CurrentMessage, GroupCallbacks, JSONEncoder, Message, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
-  defaultMiddleware, group, pipeline,
+  GroupCallbacks, JSONEncoder, Message, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware, group, pipeline,
 } from "dramatiq-results";
+import { RECORDERS, declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue, rng } from "./diff-fuzz-gen.mjs";
@@ -37,11 +40,13 @@ const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
 // Who sends each case: Python's producer or ours, drawn per case ("both", the default).
 const PRODUCER = process.env.FUZZ_WORKER_PRODUCER ?? "both";
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 const encoder = new JSONEncoder();
 const text = (bytes) => new TextDecoder().decode(bytes);
-const RECORDERS = ["fw_rec_a", "fw_rec_b", "fw_rec_c"];
-
+const BIN = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+const TASKS = fileURLToPath(new URL("./diff-fuzz-worker-tasks.mjs", import.meta.url));
+// Our workers: the in-process `Worker` ("js"), the `dramatiq-results worker` command
+// ("command", actors on threads), or both (the default).
+const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js,command").split(",");
 // ---------------------------------------------------------------------------------------
 // Generation.
 
@@ -164,47 +169,35 @@ async function jsSend(client, cases) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Our worker: the same actors as tests/py/diff_fuzz_worker_app.py.
-
-class ValueError extends Error {}
-class RuntimeError extends Error {}
-class AppError extends ValueError {}
-class Thrown extends Error {}
-const EXCEPTIONS = { ValueError, RuntimeError, AppError, Thrown };
-
-const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+// Our workers: the same actors as tests/py/diff_fuzz_worker_app.py
+// (diff-fuzz-worker-actors.mjs), in this process or in `dramatiq-results worker`.
 
 async function startJsWorker(client, specs) {
-  const broker = new RedisBroker(client, {
-    logger: quiet, maintenanceChance: 0,
-    middleware: [
-      ...defaultMiddleware(), new Results({ backend: new RedisBackend(client) }), new CurrentMessage(),
-      new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) }),
-    ],
-  });
-  const behave = async (script) => {
-    const m = CurrentMessage.getCurrentMessage();
-    const attempt = m.options.retries ?? 0;
-    await client.rPush("fw:att", m.messageId);
-    const steps = script.s;
-    const step = steps[typeof attempt === "number" ? Math.max(0, Math.min(Math.trunc(attempt), steps.length - 1)) : 0];
-    if (step[0] === "ret") return step[1];
-    if (step[0] === "retry") throw step[1] === null ? new Retry() : new Retry("", { delay: step[1] });
-    throw new EXCEPTIONS[step[1]](step[2]);
-  };
-  for (const r of RECORDERS) {
-    actor(async () => {
-      await client.rPush("fw:cb", `${r} ${text(CurrentMessage.getCurrentMessage().message.encode())}`);
-    }, { broker, actorName: r, queueName: "fwcb" });
-  }
-  for (const s of specs) {
-    const options = {};
-    for (const [k, v] of Object.entries(s.options)) options[camel(k)] = k === "throws" ? v.map((name) => (name === "Retry" ? Retry : EXCEPTIONS[name])) : v;
-    actor(behave, { broker, actorName: s.name, queueName: "fw", ...(s.priority === undefined ? {} : { priority: s.priority }), ...options });
-  }
+  const broker = fuzzBroker(client);
+  declareActors(broker, (key, value) => client.rPush(key, value), specs);
   const worker = new Worker(broker, { concurrency: 2 }).start();
   return async () => {
     await worker.stop();
+  };
+}
+
+/** `dramatiq-results worker diff-fuzz-worker-tasks.mjs -p 1 -t 2`: actors on threads. */
+async function startCommandWorker(url, specFile) {
+  const child = spawn(process.execPath, [BIN, "worker", TASKS, "-p", "1", "-t", "2", "--worker-shutdown-timeout", "10000"], {
+    env: { ...process.env, FW_REDIS_URL: url, FW_SPEC: specFile }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  return async () => {
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(30_000).then(() => "timeout")]);
+    if (code === "timeout") {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    assert.equal(code, 0, `dramatiq-results worker did not stop cleanly (${code}):\n${output}`);
   };
 }
 
@@ -328,7 +321,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } });
 
       const runs = {};
-      for (const side of ["python", "js"]) {
+      for (const side of ["python", ...WORKERS]) {
         const [client, db] = side === "python" ? [pyClient, 1] : [jsClient, 2];
         await client.flushDb();
         const byPython = batch.filter((c) => c.producer === "python");
@@ -338,7 +331,9 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         await jsSend(client, batch.filter((c) => c.producer === "js"));
         const stop = side === "python"
           ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2 }).then((w) => () => w.stop())
-          : await startJsWorker(client, batch.map((c) => c.spec));
+          : side === "command"
+            ? await startCommandWorker(`${server.url}/${db}`, specFile)
+            : await startJsWorker(client, batch.map((c) => c.spec));
         const idle = await settled(client);
         await stop();
         const now = Date.now();
@@ -346,8 +341,10 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         runs[side] = { idle, state: maskState(state, now) };
       }
       assert.ok(runs.python.idle, `seed ${SEED}: Python's worker never settled`);
-      assert.ok(runs.js.idle, `seed ${SEED}: our worker never settled`);
-      compare(batch, runs.python.state, runs.js.state, viewed, accepted, failures, new RedisBackend(jsClient));
+      for (const side of WORKERS) {
+        assert.ok(runs[side].idle, `seed ${SEED}: our worker (${side}) never settled`);
+        compare(batch, runs.python.state, runs[side].state, viewed, accepted, failures, new RedisBackend(jsClient), side);
+      }
       // What the batch exercised, from Python's run: so a run that tests little shows it.
       const py = runs.python.state;
       const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
@@ -371,7 +368,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
  * integer-like keys (`"1"`) first in any object") is accepted when it belongs to a case one
  * of whose return values Python writes otherwise than JS reads it.
  */
-function compare(batch, py, js, viewed, accepted, failures, backend) {
+function compare(batch, py, js, viewed, accepted, failures, backend, side) {
   const caseOf = (s) => batch.find((c) => s.includes(`"${c.prefix}`) || s.includes(c.prefix));
   const keys = [...new Set([...Object.keys(py), ...Object.keys(js)])].sort();
   for (const key of keys) {
@@ -403,9 +400,9 @@ function compare(batch, py, js, viewed, accepted, failures, backend) {
         } else unmatched.push(item);
       }
       if (unmatched.length === 0) continue;
-      failures.push(`${key}:\n  python only: ${unmatched.map(clip).join("\n               ")}\n  js only:     ${rest.map(clip).join("\n               ")}`);
+      failures.push(`${side}: ${key}:\n  python only: ${unmatched.map(clip).join("\n               ")}\n  js only:     ${rest.map(clip).join("\n               ")}`);
       continue;
     }
-    failures.push(`${key}:\n  python: ${clip(JSON.stringify(p))}\n  js:     ${clip(JSON.stringify(j))}`);
+    failures.push(`${side}: ${key}:\n  python: ${clip(JSON.stringify(p))}\n  js:     ${clip(JSON.stringify(j))}`);
   }
 }
