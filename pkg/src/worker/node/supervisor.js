@@ -161,16 +161,15 @@ export async function supervise(config) {
 
   const releasing = new Set();
   /**
-   * Returns what a gone worker process held and did not settle. Not after a clean stop (exit
-   * code 0: it put back what it had prefetched and finished the rest): that process holds
-   * nothing, and its heartbeat stays in the heartbeats as a stopped Python worker's does,
-   * for maintenance to drop after the heartbeat timeout (a release, as the dead worker,
-   * takes the heartbeat out with its ack sets).
+   * Returns what a gone worker process held and did not settle (after a clean stop, what
+   * was still running at the shutdown timeout). A process that stopped cleanly (exit code
+   * 0) keeps its heartbeat, as a stopped Python worker's stays until maintenance drops it;
+   * one that died leaves the heartbeats once it holds nothing, as maintenance has it.
    */
   const release = async (entry, code) => {
-    if (code === 0 || entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
+    if (entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
     try {
-      await broker[kReleaseWorker](entry.brokerId, entry.queues);
+      await broker[kReleaseWorker](entry.brokerId, entry.queues, { stopped: code === 0 });
       if (code !== 0) logger.info(`Returned the messages worker process ${entry.index} (PID ${entry.child.pid}) held to their queues.`);
     } catch (error) {
       logger.error(
