@@ -192,7 +192,9 @@ async function startCommandWorker(url, specFile) {
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
   return async () => {
     child.kill("SIGTERM");
-    const code = await Promise.race([exited, sleep(30_000).then(() => "timeout")]);
+    let timer;
+    const code = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 30_000, "timeout")))]);
+    clearTimeout(timer);
     if (code === "timeout") {
       child.kill("SIGKILL");
       await exited;
@@ -321,6 +323,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } });
 
       const runs = {};
+      const timings = {};
       for (const side of ["python", ...WORKERS]) {
         const [client, db] = side === "python" ? [pyClient, 1] : [jsClient, 2];
         await client.flushDb();
@@ -334,8 +337,11 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
           : side === "command"
             ? await startCommandWorker(`${server.url}/${db}`, specFile)
             : await startJsWorker(client, batch.map((c) => c.spec));
+        const t0 = Date.now();
         const idle = await settled(client);
+        const t1 = Date.now();
         await stop();
+        timings[side] = [t1 - t0, Date.now() - t1];
         const now = Date.now();
         const [state] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/${db}`])).map((l) => JSON.parse(l));
         runs[side] = { idle, state: maskState(state, now) };
@@ -345,6 +351,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         assert.ok(runs[side].idle, `seed ${SEED}: our worker (${side}) never settled`);
         compare(batch, runs.python.state, runs[side].state, viewed, accepted, failures, new RedisBackend(jsClient), side);
       }
+      if (process.env.FW_DEBUG) console.log(`# timings (settle, stop) ms: ${JSON.stringify(timings)}`);
       // What the batch exercised, from Python's run: so a run that tests little shows it.
       const py = runs.python.state;
       const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
