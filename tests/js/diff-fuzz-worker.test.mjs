@@ -1,23 +1,26 @@
 // Randomized differential test of what a worker *does* with a message, the real Python
-// Dramatiq 2.2.1 worker (`dramatiq`, RedisBroker) against ours (`Worker` over RedisBroker):
-// random actors (max_retries 0–3, small back-offs, `throws`, stored results and their TTL,
-// on_success / on_failure / on_retry_exhausted recorders, pipe_ignore, max_age, priority;
-// each option at the actor, on the message, or both, the message's winning as in Dramatiq),
-// each message running a random script driven by its attempt number (the `retries` option):
-// return a random JSON value, raise ValueError / RuntimeError / AppError, raise the class
-// the actor `throws`, raise Retry(delay=…) (a back-off, a few ms, or ten minutes). Cases
-// are single messages, pipelines of 2–3 steps and groups (some children pipelines) with a
-// completion callback (a recorder, or a scripted message); a few messages are for an actor
-// nobody declared. Each case is sent by Python's producer (tests/py/diff_fuzz_worker.py)
-// or by ours (drawn per case; FUZZ_WORKER_PRODUCER=python|js for one only), the same to
-// two Redis databases; Python's worker (tests/py/diff_fuzz_worker_app.py) runs one, ours the
-// other (our in-process `Worker`, then `dramatiq-results worker` with the actors on threads;
-// FUZZ_WORKER_JS=js or =command for one), each until settled, then stopped. Everything each database holds is compared:
-// stored results (keys, bytes, TTLs), what the recorders were sent, how many attempts each
-// message took, dead letters, queues, delay queues, ack sets and group barriers, with only
-// ids, clocks and traceback text masked (their presence and form kept, as strings "<int>", "<soon:int>", "<text>", …).
+// Dramatiq 2.2.1 worker (`dramatiq`, RedisBroker) against ours (RedisBroker): random actors
+// (max_retries 0–3, small back-offs, `throws`, stored results and their TTL, on_success /
+// on_failure / on_retry_exhausted recorders, pipe_ignore, max_age, priority; each option at
+// the actor, on the message, or both, the message's winning as in Dramatiq; on the message
+// now and then a value only a producer writes), each message running a random script driven
+// by its attempt number (the `retries` option): return a random JSON value, raise
+// ValueError / RuntimeError / AppError, raise a class the actor `throws`, raise
+// Retry(delay=…) (a back-off, a few ms, or ten minutes). Cases are single messages,
+// pipelines of 2–3 steps and groups (some children pipelines) with a completion callback (a
+// recorder, or a scripted message); a few messages are for an actor nobody declared. Each
+// case is sent by Python's producer (tests/py/diff_fuzz_worker.py) or by ours (drawn per
+// case; FUZZ_WORKER_PRODUCER=python|js for one only), the same to two Redis databases;
+// Python's worker (tests/py/diff_fuzz_worker_app.py) runs one, ours the other (our
+// in-process `Worker`, then `dramatiq-results worker` with the actors on threads;
+// FUZZ_WORKER_JS=js or =command for one), each until settled, then stopped. Everything each
+// database holds is compared: stored results (keys, bytes, TTLs), what the recorders were
+// sent, how many attempts each message took, dead letters, queues, delay queues, ack sets,
+// heartbeats and group barriers, with only ids, clocks and traceback text masked (their
+// presence and form kept, as strings "<int>", "<soon:int>", "<text>", …).
 // Seeded: FUZZ_SEED=<n> reproduces a run; FUZZ_WORKER_CASES=<n> sets its size (default 30,
-// one run of each worker; bigger runs go in batches of FUZZ_WORKER_BATCH, default 60).
+// one run of each worker, ~16 s); bigger runs go in batches of FUZZ_WORKER_BATCH (default
+// 60): FUZZ_WORKER_CASES=400 takes about 3 minutes. FW_DEBUG=1 prints each side's timings.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
