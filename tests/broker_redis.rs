@@ -139,7 +139,7 @@ fn the_script_runs_on_a_real_server() {
         redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
         Reply::Array(vec![])
     );
-    parse_done(&redis.dispatch(&d.release("default", "js-dead", now))).unwrap();
+    parse_done(&redis.dispatch(&d.release("default", "js-dead", now, false))).unwrap();
     assert_eq!(
         redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
         Reply::Array(vec![bulk(idb)])
@@ -150,6 +150,25 @@ fn the_script_runs_on_a_real_server() {
     );
     assert_eq!(
         redis.cmd(&["ZSCORE", "dramatiq:__heartbeats__", "js-dead"]),
+        Reply::Nil
+    );
+
+    // One that stopped cleanly with a message still running at its shutdown timeout: the
+    // message goes back the same, and its heartbeat stays, as a stopped Python worker's.
+    let stopped = Dispatcher::new("dramatiq", "js-stopped");
+    let fetched = parse_fetch(&redis.dispatch(&stopped.fetch("default", 16, now, false))).unwrap();
+    assert_eq!(fetched.bodies, vec![b.encode()]);
+    parse_done(&redis.dispatch(&d.release("default", "js-stopped", now, true))).unwrap();
+    assert_eq!(
+        redis.cmd(&["LRANGE", "dramatiq:default", "0", "-1"]),
+        Reply::Array(vec![bulk(idb)])
+    );
+    assert_eq!(
+        redis.cmd(&["EXISTS", "dramatiq:__acks__.js-stopped.default"]),
+        Reply::Int(0)
+    );
+    assert_ne!(
+        redis.cmd(&["ZSCORE", "dramatiq:__heartbeats__", "js-stopped"]),
         Reply::Nil
     );
 

@@ -220,6 +220,53 @@ impl Message {
         Message::from_dict(dict, default_timestamp)
     }
 
+    /// Appends `value` to the arguments, a value read from JS with each lone surrogate as
+    /// its stand-in when `marked` (as the message's own strings are when
+    /// [`Message::lone_surrogates`]), so that the message is written with both kept: a
+    /// callback's payload, the result piped to a pipeline's next step. When only one side is
+    /// marked and the other holds a stand-in character of its own (which the marking would
+    /// write back as a lone surrogate), the marked side's lone surrogates are U+FFFD and the
+    /// message is plain, as for a message built from JS fields (docs/python-users.md).
+    pub fn push_arg_marked(&mut self, value: Value, marked: bool) {
+        use codec::surrogates::{has_stand_in, value_without_stand_ins};
+        if marked == self.lone_surrogates {
+            self.args.push(value);
+        } else if marked {
+            if has_stand_in(&self.to_dict()) {
+                self.args.push(value_without_stand_ins(value));
+            } else {
+                self.lone_surrogates = true;
+                self.args.push(value);
+            }
+        } else {
+            if has_stand_in(&value) {
+                self.drop_stand_ins();
+            }
+            self.args.push(value);
+        }
+    }
+
+    /// Reads every stand-in of this marked message as U+FFFD, and unmarks it.
+    fn drop_stand_ins(&mut self) {
+        use codec::surrogates::{
+            entries_without_stand_ins, value_without_stand_ins, without_stand_ins,
+        };
+        self.args = std::mem::take(&mut self.args)
+            .into_iter()
+            .map(value_without_stand_ins)
+            .collect();
+        self.kwargs = entries_without_stand_ins(std::mem::take(&mut self.kwargs));
+        self.options = entries_without_stand_ins(std::mem::take(&mut self.options));
+        for name in [
+            &mut self.queue_name,
+            &mut self.actor_name,
+            &mut self.message_id,
+        ] {
+            *name = without_stand_ins(name);
+        }
+        self.lone_surrogates = false;
+    }
+
     /// The bytes Dramatiq's `JSONEncoder` writes for this message.
     pub fn encode(&self) -> Vec<u8> {
         let bytes = codec::encode(&self.to_dict());
@@ -324,6 +371,34 @@ pub fn uuid4(mut bytes: [u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_argument_pushed_with_its_stand_ins_is_written_with_its_lone_surrogates() {
+        // U+10F800 is the stand-in of U+D800 (`codec::surrogates`).
+        let lone = Value::Str("x\u{10F800}".into());
+        let plain = br#"{"queue_name":"q","actor_name":"a","args":["p"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#;
+        // A plain message takes the marking of a marked value.
+        let mut m = Message::decode_python(plain, 0, || "fresh".into()).unwrap();
+        m.push_arg_marked(lone.clone(), true);
+        assert!(m.encode().ends_with(br#""args":["p","x\ud800"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#));
+        // A marked message keeps its own lone surrogates beside the value's.
+        let marked = br#"{"queue_name":"q","actor_name":"a","args":["\udfff"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#;
+        let mut m = Message::decode_python(marked, 0, || "fresh".into()).unwrap();
+        m.push_arg_marked(lone.clone(), true);
+        assert!(m.encode().ends_with(br#""args":["\udfff","x\ud800"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#));
+        // A plain value holding a stand-in character of its own (U+10F800 itself) is
+        // written as that character: the marked message's lone surrogates are U+FFFD.
+        let mut m = Message::decode_python(marked, 0, || "fresh".into()).unwrap();
+        m.push_arg_marked(lone.clone(), false);
+        assert!(!m.lone_surrogates);
+        assert!(m.encode().ends_with(br#""args":["\ufffd","x\udbfe\udc00"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#));
+        // And a marked value joining a plain message that holds one: the value's are U+FFFD.
+        let mut m = Message::decode_python(plain, 0, || "fresh".into()).unwrap();
+        m.args = vec![Value::Str("\u{10F800}".into())];
+        m.push_arg_marked(lone, true);
+        assert!(!m.lone_surrogates);
+        assert!(m.encode().ends_with(br#""args":["\udbfe\udc00","x\ufffd"],"kwargs":{},"options":{},"message_id":"m","message_timestamp":1}"#));
+    }
 
     #[test]
     fn a_lone_surrogate_read_from_bytes_is_written_back_as_read() {

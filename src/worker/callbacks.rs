@@ -65,19 +65,21 @@ pub fn exhausted_payload(
 
 /// The callback message `target.send(message.asdict(), payload)` enqueues: on the target's
 /// queue, no kwargs, no options, a fresh id and timestamp (the caller's, so the core needs
-/// no randomness or clock).
+/// no randomness or clock). `payload_marked`: whether the payload's strings hold stand-ins
+/// for lone surrogates (see [`Message::push_arg_marked`]).
 pub fn callback_message(
     target_queue: &str,
     target_actor: &str,
     finished: &Message,
     payload: Value,
+    payload_marked: bool,
     message_id: String,
     now_ms: i64,
 ) -> Message {
-    Message {
+    let mut message = Message {
         queue_name: target_queue.to_owned(),
         actor_name: target_actor.to_owned(),
-        args: vec![finished.to_dict(), payload],
+        args: vec![finished.to_dict()],
         kwargs: Vec::new(),
         options: Vec::new(),
         message_id,
@@ -85,7 +87,10 @@ pub fn callback_message(
         float_timestamp: None,
         // The finished message's dict, stand-ins and all, is its first argument.
         lone_surrogates: finished.lone_surrogates,
-    }
+    };
+    // The payload (a result or an exception's message from JS) with its own.
+    message.push_arg_marked(payload, payload_marked);
+    message
 }
 
 #[cfg(test)]
@@ -162,7 +167,15 @@ mod tests {
             float_timestamp: None,
             lone_surrogates: false,
         };
-        let m = callback_message("cbq", "cb", &finished, Value::Int(7), "new".into(), 9);
+        let m = callback_message(
+            "cbq",
+            "cb",
+            &finished,
+            Value::Int(7),
+            false,
+            "new".into(),
+            9,
+        );
         assert_eq!(
             String::from_utf8(m.encode()).unwrap(),
             r#"{"queue_name":"cbq","actor_name":"cb","args":[{"queue_name":"q","actor_name":"a","args":[1.0],"kwargs":{"k":2},"options":{"retries":1},"message_id":"id","message_timestamp":5},7],"kwargs":{},"options":{},"message_id":"new","message_timestamp":9}"#

@@ -72,9 +72,12 @@ pub fn run_delay(first: &Message, delay: Option<f64>) -> Result<Option<f64>, Mes
 /// The next step of a pipeline after `message` returned `result`, and the delay to
 /// enqueue it with (its `delay` option); `None` at the end of the chain. `fresh_id` is the
 /// step's id when its dict has none (Python's `Message(**dict)` makes a uuid4).
+/// `result_marked`: whether the result's strings hold stand-ins for lone surrogates (see
+/// [`Message::push_arg_marked`]).
 pub fn next_step(
     message: &Message,
     result: &Value,
+    result_marked: bool,
     actor_pipe_ignore: bool,
     now_ms: i64,
     fresh_id: impl FnOnce() -> String,
@@ -90,7 +93,7 @@ pub fn next_step(
     let ignore =
         option(&next.options, "pipe_ignore").is_some_and(Value::truthy) || actor_pipe_ignore;
     if !ignore {
-        next.args.push(result.clone());
+        next.push_arg_marked(result.clone(), result_marked);
     }
     // Python enqueues with any number as the delay (`delay is not None`): a fraction kept
     // (its eta is then a float, `now + 1.5`), a negative one (an eta already past) as 0,
@@ -142,7 +145,7 @@ mod tests {
         let first = String::from_utf8(linked[0].encode()).unwrap();
         assert!(first.contains(r#""args":["caf\udce9"]"#), "{first}");
         // And the step the worker builds from it carries them on.
-        let (next, _) = next_step(&linked[0], &Value::Int(2), false, 9, fresh)
+        let (next, _) = next_step(&linked[0], &Value::Int(2), false, false, 9, fresh)
             .unwrap()
             .unwrap();
         assert!(String::from_utf8(next.encode())
@@ -174,13 +177,13 @@ mod tests {
             step("a", vec![1.into(), 2.into()]),
             step("b", vec![3.into()]),
         ]);
-        let (next, delay) = next_step(&linked[0], &Value::Int(3), false, 0, fresh)
+        let (next, delay) = next_step(&linked[0], &Value::Int(3), false, false, 0, fresh)
             .unwrap()
             .unwrap();
         assert_eq!(next.message_id, "b");
         assert_eq!(next.args, vec![Value::Int(3), Value::Int(3)]);
         assert_eq!(delay, None);
-        let (ignored, _) = next_step(&linked[0], &Value::Int(3), true, 0, fresh)
+        let (ignored, _) = next_step(&linked[0], &Value::Int(3), false, true, 0, fresh)
             .unwrap()
             .unwrap();
         assert_eq!(ignored.args, vec![Value::Int(3)]);
@@ -189,13 +192,13 @@ mod tests {
         quiet.set_option("pipe_ignore", true.into());
         quiet.set_option("delay", 25.into());
         let linked = link(vec![step("a", vec![]), quiet]);
-        let (next, delay) = next_step(&linked[0], &Value::Int(9), false, 0, fresh)
+        let (next, delay) = next_step(&linked[0], &Value::Int(9), false, false, 0, fresh)
             .unwrap()
             .unwrap();
         assert!(next.args.is_empty());
         assert_eq!(delay, Some(25.0));
         assert_eq!(
-            next_step(&linked[1], &Value::Null, false, 0, fresh).unwrap(),
+            next_step(&linked[1], &Value::Null, false, false, 0, fresh).unwrap(),
             None
         );
         // Any number delays, as Python's `delay is not None`: a fraction, a negative, `true`.
@@ -209,7 +212,7 @@ mod tests {
             let mut later = step("b", vec![]);
             later.set_option("delay", given.clone());
             let linked = link(vec![step("a", vec![]), later]);
-            let (_, delay) = next_step(&linked[0], &Value::Null, false, 0, fresh)
+            let (_, delay) = next_step(&linked[0], &Value::Null, false, false, 0, fresh)
                 .unwrap()
                 .unwrap();
             assert_eq!(delay, want, "{given:?}");
@@ -257,14 +260,14 @@ mod tests {
         let mut later = step("b", vec![]);
         later.set_option("delay", "soon".into());
         let linked = link(vec![step("a", vec![]), later]);
-        assert!(next_step(&linked[0], &Value::Null, false, 0, fresh).is_err());
+        assert!(next_step(&linked[0], &Value::Null, false, false, 0, fresh).is_err());
     }
 
     #[test]
     fn a_corrupt_target_is_an_error_not_a_panic() {
         let mut m = step("a", vec![]);
         m.set_option("pipe_target", Value::from("nonsense"));
-        let err = next_step(&m, &Value::Null, false, 0, fresh).unwrap_err();
+        let err = next_step(&m, &Value::Null, false, false, 0, fresh).unwrap_err();
         assert!(err.0.contains("pipe_target of a"), "{err}");
     }
 }

@@ -11,12 +11,18 @@ import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import { createClient } from "redis";
 import {
-  ConcurrentRateLimiter, JSONEncoder, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
+  ConcurrentRateLimiter, JSONEncoder, Message, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, Worker, actor,
   defaultMiddleware,
 } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { sleep } from "./helpers.mjs";
+import { eventually } from "./broker-helpers.mjs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const encoder = new JSONEncoder();
 const QUEUES = ["pq", "q_u"];
@@ -366,3 +372,92 @@ for (const kind of ["redis", "rabbitmq"]) {
     });
   });
 }
+
+// Found by tests/js/diff-fuzz-worker.test.mjs: a worker stopped cleanly leaves its heartbeat
+// in `<ns>:__heartbeats__` (Python's does; maintenance drops it after the heartbeat timeout),
+// where the worker command's supervisor, releasing the stopped process as it releases a
+// crashed one, took it out at once.
+describe("the worker command beside Python's worker", { skip, timeout: 120_000 }, () => {
+  let redis;
+  let client;
+  before(async () => {
+    redis = await startRedis();
+    client = await createClient({ url: redis.url }).connect();
+  });
+  after(async () => {
+    await client?.quit();
+    await redis?.stop();
+  });
+
+  /** The worker ids in the heartbeats once `start()`'s worker has run a while and stopped. */
+  async function heartbeatsAfter(start) {
+    await client.flushAll();
+    const stop = await start();
+    // Polled at least once by each consumer: a heartbeat each time.
+    await eventually(async () => (await client.zCard("dramatiq:__heartbeats__")) > 0, "a heartbeat", 30_000);
+    await sleep(500);
+    await stop();
+    return client.zRange("dramatiq:__heartbeats__", 0, -1);
+  }
+
+  // Found by tests/js/diff-fuzz-worker.test.mjs too: on the command's worker threads an
+  // error of a subclass of a `throws` class was stored under the listed class's name, and
+  // CurrentMessage's copy of the message had its integer-like keys first.
+  test("the worker command's threads: a thrown subclass of a `throws` class is stored under its own name, and CurrentMessage's message encodes as the bytes that came", async () => {
+    await client.flushAll();
+    const dir = mkdtempSync(join(tmpdir(), "th-"));
+    try {
+      const spec = join(dir, "spec.json");
+      writeFileSync(spec, JSON.stringify({ actors: [{ name: "fw_t", options: { throws: ["ValueError"], max_retries: 0, store_results: true } }] }));
+      const broker = new RedisBroker(client, { logger: { info() {}, warn() {}, error() {}, debug() {} } });
+      const raw = (actorName, queueName, args, kwargs) => Message.decode(`{"queue_name":"${queueName}","actor_name":"${actorName}","args":${args},"kwargs":${kwargs},"options":{},"message_id":"th-${actorName}","message_timestamp":1700000000000}`);
+      const failing = await broker.enqueue(raw("fw_t", "fw", '[{"s":[["raise","AppError","x"]]}]', "{}"));
+      const recorded = await broker.enqueue(raw("fw_rec_a", "fwcb", '[1.0,{"b":1,"1":2}]', '{"z":0,"10":[2.5e3]}'));
+      const bin = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+      const tasks = fileURLToPath(new URL("./diff-fuzz-worker-tasks.mjs", import.meta.url));
+      const child = spawn(process.execPath, [bin, "worker", tasks, "-p", "1", "-t", "1"], {
+        env: { ...process.env, FW_REDIS_URL: redis.url, FW_SPEC: spec }, stdio: "ignore",
+      });
+      const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+      try {
+        const key = new RedisBackend(client).buildMessageKey(failing);
+        await eventually(async () => (await client.exists(key)) && (await client.lLen("fw:cb")) > 0, "both run", 30_000);
+        assert.deepEqual(await client.lRange(key, 0, -1), ['{"__t":"dramatiq.results.Result","exn":{"type":"AppError","msg":"x"}}'], "as Python stores type(e).__name__");
+        assert.deepEqual(await client.lRange("fw:cb", 0, -1), [`fw_rec_a ${new TextDecoder().decode(recorded.encode())}`]);
+      } finally {
+        child.kill("SIGTERM");
+        assert.equal(await exited, 0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a worker stopped cleanly leaves its heartbeat, as Python's does: one left by each", async () => {
+    const python = await heartbeatsAfter(async () => {
+      const worker = await startPythonWorker({ url: redis.url, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb" } });
+      return () => worker.stop();
+    });
+    assert.equal(python.length, 1, "Python's stopped worker leaves its heartbeat");
+    const dir = mkdtempSync(join(tmpdir(), "hb-"));
+    try {
+      const spec = join(dir, "spec.json");
+      writeFileSync(spec, '{"actors":[]}');
+      const js = await heartbeatsAfter(async () => {
+        const bin = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+        const tasks = fileURLToPath(new URL("./diff-fuzz-worker-tasks.mjs", import.meta.url));
+        const child = spawn(process.execPath, [bin, "worker", tasks, "-p", "1", "-t", "1"], {
+          env: { ...process.env, FW_REDIS_URL: redis.url, FW_SPEC: spec }, stdio: "ignore",
+        });
+        const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+        return async () => {
+          child.kill("SIGTERM");
+          assert.equal(await exited, 0, "a clean stop");
+        };
+      });
+      assert.equal(js.length, 1, "the worker command's stopped worker process leaves its heartbeat");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

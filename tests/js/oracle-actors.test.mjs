@@ -33,6 +33,7 @@ import {
   actor,
   currentSignal,
   defaultMiddleware,
+  pipeline,
 } from "dramatiq-results";
 import { sleep } from "./helpers.mjs";
 import { eventually } from "./broker-helpers.mjs";
@@ -520,6 +521,40 @@ describe("test_callbacks.py", { concurrency: true }, () => {
     await worker.stop();
     assert.equal(attempts.length, 4);
     assert.deepEqual(retries, [1, 2, 3, 4]);
+  });
+  // Found by tests/js/diff-fuzz-worker.test.mjs: what Python's Callbacks and Pipelines send
+  // holds the result or the exception's str as Python writes them, a lone surrogate as its
+  // `\udXXX` escape; ours wrote U+FFFD for one the actor returned or threw.
+  test("a lone surrogate in a result or an error's message reaches on_success, on_failure and the next pipeline step as Python writes it", async () => {
+    const { broker, worker } = setup({ extra: [new CurrentMessage()] });
+    const seen = [];
+    const record = actor(() => void seen.push(new TextDecoder().decode(CurrentMessage.getCurrentMessage().message.encode())), { broker, actorName: "record", queueName: "cb" });
+    // Returns its argument and a lone surrogate of its own: the finished message holds one
+    // (marked) or none (plain), the payload always one.
+    const ok = actor((s) => `${s}\udc00`, { broker, actorName: "ok", onSuccess: "record" });
+    const bad = actor((s) => {
+      throw new Error(`${s}\ud83d\u0013`);
+    }, { broker, actorName: "bad", maxRetries: 0, onFailure: "record" });
+    ok.send("plain");
+    ok.send("lone\ud800");
+    bad.send("plain");
+    bad.send("lone\udbfd");
+    pipeline([ok.messageWithOptions({ args: ["p"], onSuccess: null }), record.message()], { broker }).run();
+    await broker.join("default", { failFast: false });
+    await broker.join("cb");
+    await worker.join();
+    await worker.stop();
+    const payloads = seen.filter((t) => t.includes('"args":[{')).map((t) => t.match(/,("[^"]*"|\{"type"[^}]*\})\],"kwargs":\{\},"options":\{\},"message_id"/)?.[1] ?? t).sort();
+    // (`onSuccess: null` on the message falls back to the actor's, Python's `or`.)
+    assert.deepEqual(payloads, [
+      '"lone\\ud800\\udc00"',
+      '"p\\udc00"',
+      '"plain\\udc00"',
+      '{"type":"Error","message":"lone\\udbfd\\ud83d\\u0013"}',
+      '{"type":"Error","message":"plain\\ud83d\\u0013"}',
+    ].sort(), seen.join("\n"));
+    // The next step's arguments: the result piped on, as Python writes it.
+    assert.ok(seen.some((t) => t.includes('"actor_name":"record","args":["p\\udc00"]')), seen.join("\n"));
   });
 });
 

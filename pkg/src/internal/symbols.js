@@ -82,7 +82,8 @@ export const kOverdue = Symbol("dramatiq.timeLimitOverdue");
 // sources beside the bundled entry (dist/node.js) and reach the broker from outside the
 // bundle, so these two are registered Symbols (`Symbol.for`): the same Symbol on both
 // sides of the bundle, still never a string-named member.
-/** `broker[kReleaseWorker](deadBrokerId, queues?)`: gives back what a dead worker process held. */
+/** `broker[kReleaseWorker](deadBrokerId, queues?, { stopped? })`: gives back what a gone
+ * worker process held (`stopped`: it stopped cleanly, and keeps its heartbeat). */
 export const kReleaseWorker = Symbol.for("dramatiq-results.releaseWorker");
 /** `broker[kProbe]()`: one round trip to the server; rejects when it cannot be reached. */
 export const kProbe = Symbol.for("dramatiq-results.probe");

@@ -32,28 +32,24 @@ extern "C" {
 }
 
 /// `[type, message]` of a thrown JS value (see `exceptionInfo` in `errors.js`): the
-/// message as Python's `str(e)` writes it, for one of Dramatiq's own errors too.
-pub fn exception_info(error: &JsValue) -> (String, String) {
-    let (exc_type, message, _) = read_exception_info(error, false);
-    (exc_type, message)
-}
-
-/// [`exception_info`] for bytes about to be stored: a lone surrogate in the message (a JS
-/// string cut inside a pair) comes back as its stand-in, and the flag says so, for
-/// `codec::surrogates::write_stand_ins_back` to write it as Python's escape instead of
-/// U+FFFD. Only for bytes: a stand-in must never reach any other text.
+/// message as Python's `str(e)` writes it, for one of Dramatiq's own errors too, with a lone
+/// surrogate in it (a JS string cut inside a pair) as its stand-in, and the flag saying so,
+/// for `codec::surrogates::write_stand_ins_back` to write it as Python's escape instead of
+/// U+FFFD: for bytes about to be stored or a message about to be sent (a failure
+/// callback's payload, `Message::push_arg_marked`). A stand-in must never reach any other
+/// text.
 pub fn exception_info_keeping_surrogates(error: &JsValue) -> (String, String, bool) {
-    read_exception_info(error, true)
+    read_exception_info(error)
 }
 
-fn read_exception_info(error: &JsValue, keep_surrogates: bool) -> (String, String, bool) {
+fn read_exception_info(error: &JsValue) -> (String, String, bool) {
     match exception_info_js(error) {
         Ok(info) => {
             let exc_type = info.get(0).as_string().unwrap_or_else(|| "Error".into());
             let raw = info.get(1);
             let marked = raw
                 .dyn_ref::<js_sys::JsString>()
-                .filter(|s| keep_surrogates && !s.is_valid_utf16())
+                .filter(|s| !s.is_valid_utf16())
                 .and_then(|s| text_with_stand_ins(&s.iter().collect::<Vec<u16>>()));
             let stand_ins = marked.is_some();
             let message = marked.unwrap_or_else(|| raw.as_string().unwrap_or_default());

@@ -516,14 +516,15 @@ impl RedisTransport {
         }
     }
 
-    /// Gives what the dead worker `deadWorkerId` holds from `queue` back to its tail (see
-    /// `Dispatcher::release`): its supervisor saw it die, so waiting for its heartbeat to
-    /// time out would only delay its messages.
-    pub fn release(&self, queue: String, dead_worker_id: String) -> js_sys::Promise {
+    /// Gives what the gone worker `deadWorkerId` holds from `queue` back to its tail (see
+    /// `Dispatcher::release`): its supervisor saw it exit, so waiting for its heartbeat to
+    /// time out would only delay its messages. `stopped`: it stopped cleanly, and keeps its
+    /// heartbeat.
+    pub fn release(&self, queue: String, dead_worker_id: String, stopped: bool) -> js_sys::Promise {
         let call = self
             .shared
             .dispatcher
-            .release(&queue, &dead_worker_id, now_ms());
+            .release(&queue, &dead_worker_id, now_ms(), stopped);
         self.done(call, queue)
     }
 

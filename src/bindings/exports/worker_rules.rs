@@ -6,8 +6,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::errors::exception_info;
-use super::interchange::{value_from_js, value_to_js};
+use super::errors::exception_info_keeping_surrogates;
+use super::interchange::{value_from_js, value_from_js_keeping, value_to_js};
 use super::message::Message;
 use crate::bindings::drivers::random::{random_bytes, random_seed};
 use crate::bindings::drivers::timer::epoch_ms;
@@ -478,12 +478,18 @@ pub fn callback_message(
     finished: &Message,
     payload: JsValue,
 ) -> Result<Message, JsValue> {
-    let payload = if payload.is_undefined() {
-        Value::Null
+    let (payload, marked) = if payload.is_undefined() {
+        (Value::Null, false)
     } else {
-        value_from_js(&payload)?
+        value_from_js_keeping(&payload)?
     };
-    Ok(callback_to(target_queue, target_actor, finished, payload))
+    Ok(callback_to(
+        target_queue,
+        target_actor,
+        finished,
+        payload,
+        marked,
+    ))
 }
 
 /// The `on_failure` message: `(finished.asdict(), {"type", "message"})`, with the type and
@@ -495,9 +501,9 @@ pub fn failure_callback_message(
     finished: &Message,
     error: JsValue,
 ) -> Message {
-    let (exc_type, exc_msg) = exception_info(&error);
+    let (exc_type, exc_msg, marked) = exception_info_keeping_surrogates(&error);
     let payload = callbacks::failure_payload(&exc_type, &exc_msg);
-    callback_to(target_queue, target_actor, finished, payload)
+    callback_to(target_queue, target_actor, finished, payload, marked)
 }
 
 fn callback_to(
@@ -505,12 +511,14 @@ fn callback_to(
     target_actor: &str,
     finished: &Message,
     payload: Value,
+    payload_marked: bool,
 ) -> Message {
     Message::from_core(callbacks::callback_message(
         target_queue,
         target_actor,
         finished.core(),
         payload,
+        payload_marked,
         uuid4(random_bytes()),
         epoch_ms() as i64,
     ))
@@ -658,15 +666,16 @@ pub fn pipe_next(
     actor_pipe_ignore: bool,
     now: f64,
 ) -> Result<JsValue, JsValue> {
-    let result = if result.is_undefined() {
-        Value::Null
+    let (result, marked) = if result.is_undefined() {
+        (Value::Null, false)
     } else {
-        value_from_js(&result)?
+        value_from_js_keeping(&result)?
     };
     let fresh = || uuid4(random_bytes());
     let next = pipelines::next_step(
         message.core(),
         &result,
+        marked,
         actor_pipe_ignore,
         now as i64,
         fresh,

@@ -18,10 +18,12 @@
 --   ack      id                forgets an acked message; replies nil
 --   nack     id                dead-letters it (scored by now); replies nil
 --   requeue  id...             gives unacked ids back to the queue's tail; replies nil
---   release                    called as a dead worker (its id as the worker id): gives
+--   release  [stopped]         called as a dead worker (its id as the worker id): gives
 --                              every id it holds from the queue back to the tail, at once
 --                              rather than after the heartbeat timeout, and forgets the
---                              worker once it holds nothing; replies nil
+--                              worker once it holds nothing, unless it "stopped" cleanly
+--                              (a stopped Python worker's heartbeat stays until
+--                              maintenance drops it); replies nil
 --   purge                      drops the queue, its hash, its dead letters; replies nil
 --   qsize                      messages held for the queue and its delay queue; integer
 --
@@ -190,7 +192,7 @@ elseif command == "release" then
         end
     end
     redis.call("DEL", held)
-    if #redis.call("KEYS", acks_of .. worker .. ".*") == 0 then
+    if ARGV[8] ~= "stopped" and #redis.call("KEYS", acks_of .. worker .. ".*") == 0 then
         redis.call("ZREM", heartbeats, worker)
     end
     return nil

@@ -459,12 +459,20 @@ impl Dispatcher {
     /// (`dramatiq-results worker`). Only for a worker known dead: a live one would see its
     /// messages run twice.
     /// The call is made *as* the dead worker, so it leaves no heartbeat of its caller.
-    pub fn release(&self, queue: &str, dead_worker_id: &str, now_ms: i64) -> Call {
+    /// `stopped`: the worker stopped cleanly (what it holds is what was still running at
+    /// its shutdown timeout), and keeps its heartbeat, as a stopped Python worker's stays
+    /// in the heartbeats until maintenance drops it.
+    pub fn release(&self, queue: &str, dead_worker_id: &str, now_ms: i64, stopped: bool) -> Call {
         let as_dead = Dispatcher {
             worker_id: dead_worker_id.to_owned(),
             ..self.clone()
         };
-        as_dead.call(Command::Release, queue, now_ms, false, Vec::new())
+        let extra = if stopped {
+            vec![b"stopped".to_vec()]
+        } else {
+            Vec::new()
+        };
+        as_dead.call(Command::Release, queue, now_ms, false, extra)
     }
 
     /// Drops `queue`'s list, bodies, this worker's ack set and the dead letters. Dramatiq's

@@ -127,11 +127,12 @@ fn each_command_has_its_arguments() {
     let requeue = d.requeue("q", &["a", "b"], 5, false).unwrap();
     assert_eq!(tail(&requeue), ["a", "b"]);
     assert_eq!(d.requeue("q", &[], 5, false), None);
-    let release = d.release("q.DQ", "dead-1", 5);
+    let release = d.release("q.DQ", "dead-1", 5, false);
     assert_eq!(text(release.args())[0], "release");
     assert_eq!(text(&release.args()[..7])[6], "0");
     assert_eq!(text(&release.args()[..7])[3], "dead-1");
     assert!(tail(&release).is_empty());
+    assert_eq!(tail(&d.release("q", "stopped-1", 5, true)), ["stopped"]);
     assert!(tail(&d.purge("q", 5, false)).is_empty());
     assert_eq!(text(d.qsize("q", 5, false).args())[0], "qsize");
 }

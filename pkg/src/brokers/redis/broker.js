@@ -203,15 +203,17 @@ export class RedisBroker extends NetworkBroker {
   /**
    * Gives every message the worker `deadBrokerId` held on `queues` (canonical names; by
    * default those of this broker's local actors) and their delay queues back to them, and
-   * drops its heartbeat: the worker command's supervisor calls this as soon as a worker
-   * process has exited, instead of leaving its messages until its heartbeat times out.
+   * drops its heartbeat (unless `stopped`: a worker that stopped cleanly keeps it, as a
+   * stopped Python worker's stays until maintenance drops it): the worker command's
+   * supervisor calls this as soon as a worker process has exited, instead of leaving its
+   * messages until its heartbeat times out.
    */
-  async [kReleaseWorker](deadBrokerId, queues) {
+  async [kReleaseWorker](deadBrokerId, queues, { stopped = false } = {}) {
     if (deadBrokerId === this.brokerId) throw new TypeError("a broker cannot release its own messages");
     const names = queues ?? [...this.actors.values()].filter((a) => !a.remote).map((a) => a.queueName);
     for (const q of new Set([...names].map((n) => canonicalQueueName(n)))) {
-      await this[kTransport].release(q, deadBrokerId);
-      await this[kTransport].release(delayQueueName(q), deadBrokerId);
+      await this[kTransport].release(q, deadBrokerId, stopped);
+      await this[kTransport].release(delayQueueName(q), deadBrokerId, stopped);
     }
   }
 

@@ -64,6 +64,9 @@ function reviveError(plain, threadName, actor) {
     error = Object.create(Thrown.prototype);
     Object.defineProperty(error, "message", { value: plain.message, writable: true, configurable: true });
     if (plain.name !== error.name) error.name = plain.name;
+    // Stored and called back under the class the thread's error had, which may subclass
+    // the listed one (Python stores `type(e).__name__`, whichever class of `throws` matched).
+    if (typeof plain.type === "string" && plain.type !== "Error" && plain.type !== error.name) error.name = plain.type;
     if (plain.code !== undefined) error.code = plain.code;
   } else if (plain.name === "Retry") error = new Retry(plain.message, { delay: plain.delay });
   else if (plain.name === "SkipMessage") error = new SkipMessage(plain.message);
@@ -262,7 +265,7 @@ export class ThreadPool {
     const { actor, args, attempt } = job;
     try {
       const call = { id: job.id, actorName: actor.actorName, args };
-      if (this.#currentMessage && attempt !== undefined) call.message = attempt.asDict();
+      if (this.#currentMessage && attempt !== undefined) call.message = attempt.message.encode();
       slot.thread.postMessage(call);
     } catch (error) {
       slot.job = undefined;

@@ -160,11 +160,16 @@ export async function supervise(config) {
   };
 
   const releasing = new Set();
-  /** Returns what a gone worker process held and did not settle (a no-op after a clean stop). */
+  /**
+   * Returns what a gone worker process held and did not settle (after a clean stop, what
+   * was still running at the shutdown timeout). A process that stopped cleanly (exit code
+   * 0) keeps its heartbeat, as a stopped Python worker's stays until maintenance drops it;
+   * one that died leaves the heartbeats once it holds nothing, as maintenance has it.
+   */
   const release = async (entry, code) => {
     if (entry.brokerId === undefined || !(broker instanceof RedisBroker)) return;
     try {
-      await broker[kReleaseWorker](entry.brokerId, entry.queues);
+      await broker[kReleaseWorker](entry.brokerId, entry.queues, { stopped: code === 0 });
       if (code !== 0) logger.info(`Returned the messages worker process ${entry.index} (PID ${entry.child.pid}) held to their queues.`);
     } catch (error) {
       logger.error(

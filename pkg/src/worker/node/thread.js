@@ -152,7 +152,10 @@ async function main() {
       } else {
         // CurrentMessage is on: the actor may ask for its message, as on the main thread.
         // Its signal never aborts here: an abort (time limit, shutdown) ends the thread.
-        proxy = new WorkerMessage(Message.fromDict(message));
+        // Decoded from the bytes the main thread holds, so the copy is the message exactly
+        // (a dict from `asDict()` would come back with integer-like keys first and integral
+        // floats as ints, as JS objects read them): `encode()` here gives those bytes.
+        proxy = new WorkerMessage(Message.decode(message));
         result = await CurrentMessage[kRunExposed](proxy, () => actor.fn(...args));
       }
       try {
