@@ -656,6 +656,10 @@ export class WorkerMessage {
   readonly options: Record<string, ResultValue>;
   /** The snake_case dict (Python's `asdict()`), as callbacks receive it. */
   asDict(): MessageDict;
+  /** The message's bytes (`message.encode()`, as Python's proxy delegates it). */
+  encode(): Uint8Array;
+  /** A `Message` copy with `changes` (`message.copy()`, as Python's proxy delegates it). */
+  copy(changes?: Partial<MessageFields>): Message;
   /**
    * Aborts when this attempt should stop: past its time limit (reason `TimeLimitExceeded`,
    * at `TimeLimit`'s first check past it) or when its worker stops and `notifyShutdown` is

@@ -347,6 +347,26 @@ describe("test_actors.py", { concurrency: true }, () => {
     assert.equal(CurrentMessage.getCurrentMessage(), null);
   });
 
+  test("the current message delegates encode() and copy() to its message, as Python's MessageProxy does", async () => {
+    const { broker, worker } = setup({ extra: [new CurrentMessage()] });
+    const seen = [];
+    const accessor = actor(
+      () => {
+        const current = CurrentMessage.getCurrentMessage();
+        seen.push([new TextDecoder().decode(current.encode()), current.copy({ args: [9] }).args]);
+      },
+      { broker, actorName: "proxied" },
+    );
+    const sent = accessor.send(1, { k: 1.5 });
+    await broker.join("default");
+    await worker.stop();
+    assert.equal(seen.length, 1);
+    const [bytes, copiedArgs] = seen[0];
+    const dict = JSON.parse(bytes);
+    assert.deepEqual([dict.message_id, dict.actor_name, dict.args], [sent.messageId, "proxied", [1, { k: 1.5 }]]);
+    assert.deepEqual(copiedArgs, [9]);
+  });
+
   test("test_worker_handles_non_numeric_eta_and_logs_warning / test_worker_handles_none_eta", async () => {
     const { broker, worker, log } = setup();
     const run = [];

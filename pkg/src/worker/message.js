@@ -103,6 +103,14 @@ export class WorkerMessage {
   asDict() {
     return this.message.asDict();
   }
+  /** The message's bytes, as Python's proxy's `encode()` gives them. */
+  encode() {
+    return this.message.encode();
+  }
+  /** A `Message` copy with `changes` (Python's proxy's `copy(**attributes)`). */
+  copy(changes) {
+    return this.message.copy(changes);
+  }
   /** The message as Python's `str(message)` writes it (`actor(args)`). Never throws: the
    * worker's log lines use it, and an actor may have freed or replaced its message. */
   toString() {
