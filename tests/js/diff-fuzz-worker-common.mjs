@@ -1,0 +1,226 @@
+// What the worker diff-fuzzers share (tests/js/diff-fuzz-worker.test.mjs over Redis,
+// tests/js/diff-fuzz-worker-amqp.test.mjs over RabbitMQ): case generation, our producer,
+// masking and the comparison of two runs' states.
+import { JSONEncoder, Message, group, pipeline } from "dramatiq-results";
+import { RECORDERS } from "./diff-fuzz-worker-actors.mjs";
+import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
+
+// Who sends each case: Python's producer or ours, drawn per case ("both", the default).
+const PRODUCER = process.env.FUZZ_WORKER_PRODUCER ?? "both";
+const encoder = new JSONEncoder();
+const text = (bytes) => new TextDecoder().decode(bytes);
+// ---------------------------------------------------------------------------------------
+// Generation.
+
+/** An option's place: nowhere, at the actor, on the message, or both (the message wins). */
+const place = (next) => next.pick(["none", "none", "actor", "message", "both"]);
+
+/** A random step of a behaviour script, as Python JSON text. */
+function randomStep(next, last) {
+  const r = next();
+  if (r < (last ? 0.55 : 0.25)) return `["ret",${randomValue(next)}]`;
+  if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError"]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
+  if (r < 0.85) return `["retry",${next.pick(["null", "null", String(1 + next.int(50)), "600000", "0", "2.5", "-3", "600000.5"])}]`;
+  return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
+}
+
+/** One case: its actor spec, what Python's producer sends, and its return values. */
+export function genCase(next, seed, i) {
+  drawLoneSurrogates(next.chance(0.3));
+  const name = `fw_${i}`;
+  const actorOptions = {};
+  const messageOptions = []; // [name, JSON text], drawn per message
+  // A recorder, or now and then an actor no broker has (both workers log it and go on).
+  const target = () => JSON.stringify(next.chance(0.1) ? "fw_nobody" : next.pick(RECORDERS));
+  const draws = {
+    // Always somewhere: the default of 20 retries with a 15 s back-off would outlast a run.
+    max_retries: { value: () => String(next.int(4)), always: true, odd: ["1.5", "0.5", "true", "false", "-1", '"2"'] },
+    store_results: { value: () => (next.chance(0.75) ? "true" : "false"), odd: ["1", "0", "null", '""', '"x"', "[]", "{}"] },
+    result_ttl: { value: () => next.pick(["60000", "3600000", "86400000"]) },
+    on_success: { value: target, odd: ['""', "null", "false"] },
+    on_failure: { value: target, odd: ['""', "null", "false"] },
+    on_retry_exhausted: { value: target, odd: ['""', "null", "false"] },
+    pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false"), odd: ["1", "0", '""', "null", '"x"'] },
+    max_age: { value: () => next.pick(["60000", "86400000"]), odd: ["0", "null", "false", "60000.5", "86400000.5"] },
+  };
+  // The back-offs: never both left to Dramatiq's defaults (15 s, 7 days), so every retry
+  // without an explicit delay comes within a few hundred ms.
+  const backoff = next.pick(["both", "both", "min", "max"]);
+  // (0 too: no back-off at all, as Python's `compute_backoff` gives with a factor or cap of 0.)
+  const small = () => String(next.chance(0.1) ? 0 : 1 + next.int(50));
+  if (backoff !== "max") draws.min_backoff = { value: small, always: true, odd: ["10.5", "0.5", "true"] };
+  if (backoff !== "min") draws.max_backoff = { value: small, always: true, odd: ["10.5", "0.5", "true", "false"] };
+  for (const [option, { value, always, odd = [] }] of Object.entries(draws)) {
+    let where = place(next);
+    if (always && where === "none") where = "actor";
+    if (where === "actor" || where === "both") actorOptions[option] = JSON.parse(value());
+    // On the message, now and then a value only a producer writes (a float, a bool, a text,
+    // null), read as Python reads it: truthiness, `or`, comparisons with ints.
+    if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value()), always && where === "message"]);
+  }
+  // `throws`: the classes by name ("Retry" is Dramatiq's; AppError is a ValueError).
+  if (next.chance(0.3)) actorOptions.throws = next.pick([["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]]);
+  const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
+
+  const values = [];
+  const ids = [];
+  let n = 0;
+  // A message: its parts as Python JSON text, rendered for either producer by `pyMessage`
+  // and `jsMessage`.
+  const msg = () => {
+    const count = 1 + next.int(4);
+    const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
+    for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
+    // Each option on most messages; one that is on no actor on every message (a message
+    // without max_retries would retry 20 times, one without back-offs wait 15 s).
+    const options = messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
+    // A message sent with retries already counted (a requeued one): its script starts there.
+    // Or a count Python's Retries counts on oddly (docs/python-users.md, "Odd `retries`
+    // counts"): negative, fractional, or no number (the hook then fails: no retry).
+    if (next.chance(0.1)) options.push(`"retries":${next.chance(0.7) ? next.int(3) : next.pick(["-2", "0.5", "1.5", '"x"', "null"])}`);
+    const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
+    const id = `fw-${seed}-${i}-${n++}`;
+    ids.push(id);
+    // Now and then for an actor neither worker declares: dead-lettered unrun by both.
+    const actor = next.chance(0.04) ? "fw_undeclared" : name;
+    return { queue: "fw", actor, args: `[{"s":[${steps.join(",")}]}]`, kwargs, options: `{${options.join(",")}}`, id, old: next.chance(0.15) };
+  };
+  const r = next();
+  let shape;
+  if (r < 0.5) shape = { kind: "single", children: [msg()], callbacks: [] };
+  else if (r < 0.75) shape = { kind: "pipeline", children: Array.from({ length: 2 + next.int(2) }, msg), callbacks: [] };
+  else {
+    const children = Array.from({ length: 2 + next.int(2) }, () => (next.chance(0.25) ? [msg(), msg()] : msg()));
+    // The completion callback: a recorder, or a message of the case's actor with a script of
+    // its own (which may fail and retry in turn).
+    const callbacks = next.chance(0.8)
+      ? [next.chance(0.7) ? { queue: "fwcb", actor: next.pick(RECORDERS), args: `[${randomValue(next, 2)}]`, kwargs: "{}", options: "{}", id: `fw-${seed}-${i}-cb`, old: false } : msg()]
+      : [];
+    shape = { kind: "group", children, callbacks };
+  }
+  const producer = PRODUCER === "both" ? next.pick(["python", "js"]) : PRODUCER;
+  const pyMessage = (m) => `{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)}${m.old ? ',"old":true' : ""}}`;
+  const tree = (x) => (Array.isArray(x) ? `[${x.map(pyMessage).join(",")}]` : pyMessage(x));
+  const line = `{"kind":"${shape.kind}","children":[${shape.children.map(tree).join(",")}],"callbacks":[${shape.callbacks.map(pyMessage).join(",")}]}`;
+  return { i, spec, shape, line, producer, values, ids, prefix: `fw-${seed}-${i}-` };
+}
+/** Our producer: the same messages, pipelines and groups as tests/py/diff_fuzz_worker.py
+ * sends, built from the same text (so Python's float tokens and big integers stay), through
+ * `broker` (whose middleware should be Dramatiq's defaults and GroupCallbacks). */
+export async function sendCases(broker, cases) {
+  const now = Date.now();
+  const message = (m) => Message.decode(`{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)},"message_timestamp":${m.old ? now - 3_600_000 : now}}`);
+  for (const { shape } of cases) {
+    if (shape.kind === "single") {
+      await broker.enqueue(message(shape.children[0]));
+    } else if (shape.kind === "pipeline") {
+      const p = pipeline(shape.children.map(message), { broker });
+      p.run();
+      await p.enqueued;
+    } else {
+      const g = group(shape.children.map((x) => (Array.isArray(x) ? pipeline(x.map(message), { broker }) : message(x))), { broker });
+      for (const cb of shape.callbacks) g.addCompletionCallback(message(cb));
+      g.run();
+      await g.enqueued;
+    }
+  }
+}
+
+export const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+export const TTLS = [60_000, 600_000, 3_600_000, 86_400_000, 604_800_000];
+
+/** A text with what legitimately differs between two runs masked, forms kept: UUIDs (the
+ * callbacks' message ids, redis_message_id, a group's barrier, a worker's id), clock values
+ * (message_timestamp, requeue_timestamp, eta: int or float, eta soon or later) and the
+ * traceback's text (a string, or what else it is: docs/python-users.md, "Differences from
+ * Dramatiq, on purpose": "The `traceback` option `Retries` writes is the JavaScript stack
+ * (Python writes its own traceback text)"). */
+export function mask(s, now) {
+  return s
+    .replace(UUID, "<uuid>")
+    .replace(/"(message_timestamp|requeue_timestamp)":(-?[0-9][0-9.eE+-]*)/g, (_, k, t) => `"${k}":"<${/[.eE]/.test(t) ? "float" : "int"}>"`)
+    .replace(/"eta":(-?[0-9][0-9.eE+-]*)/g, (_, t) => `"eta":"<${Number(t) - now > 60_000 ? "later" : "soon"}:${/[.eE]/.test(t) ? "float" : "int"}>"`)
+    .replace(/"traceback":"(?:[^"\\]|\\.)*"/g, '"traceback":"<text>"');
+}
+
+/** The masked state of one database (diff_fuzz.py dump): key → [type, value, TTL]. Lists,
+ * sets and hashes are compared as sorted multisets (their order is the workers' timing);
+ * the attempts list as a count per message id; a TTL as the nearest of the TTLs in play. */
+export function maskState(state, now) {
+  const out = {};
+  for (const [key, [kind, value, pttl]] of Object.entries(state)) {
+    let v;
+    if (key === "fw:att") {
+      v = {};
+      for (const id of value) v[id] = (v[id] ?? 0) + 1;
+      v = Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)));
+    } else if (kind === "hash") v = Object.entries(value).map(([f, b]) => `${mask(f, now)} = ${mask(b, now)}`).sort();
+    else if (kind === "zset") v = value.map(([m]) => mask(m, now)).sort();
+    else if (kind === "list" || kind === "set") v = value.map((x) => mask(x, now)).sort();
+    else v = mask(String(value), now);
+    const ttl = pttl < 0 ? pttl : TTLS.reduce((a, b) => (Math.abs(b - pttl) < Math.abs(a - pttl) ? b : a));
+    const name = mask(key, now);
+    // Keys that differ only by a UUID (two workers' ack sets, two groups' barriers) add up.
+    if (out[name]) out[name] = [kind, [out[name][1], v].flat().sort(), ttl, (out[name][3] ?? 1) + 1];
+    else out[name] = [kind, v, ttl];
+  }
+  return out;
+}
+
+export const clip = (s) => (s === undefined ? "(none)" : s.length > 1500 ? `${s.slice(0, 1500)}… (${s.length} chars)` : s);
+
+/** A text as JS reads and writes its JSON (after a recorder's name, if any), or null. */
+export function jsView(s) {
+  const at = s.indexOf(" {");
+  const [head, body] = at >= 0 && !s.startsWith("{") ? [s.slice(0, at + 1), s.slice(at + 1)] : ["", s];
+  try {
+    return head + text(encoder.encode(encoder.decode(new TextEncoder().encode(body))));
+  } catch {
+    return null;
+  }
+}
+/**
+ * Compares two masked states key by key. A value that differs only as JS reads a returned
+ * value (docs/python-users.md, "Values: what comes back": "A Python float with an integral
+ * value (`1.0`) reads as `1` and, stored back, is written as the int `1`"; "JS puts
+ * integer-like keys (`"1"`) first in any object") is accepted when it belongs to a case one
+ * of whose return values Python writes otherwise than JS reads it.
+ */
+export function compare(batch, py, js, viewed, accepted, failures, backend, side) {
+  const caseOf = (s) => batch.find((c) => s.includes(`"${c.prefix}`) || s.includes(c.prefix));
+  const keys = [...new Set([...Object.keys(py), ...Object.keys(js)])].sort();
+  for (const key of keys) {
+    const [p, j] = [py[key], js[key]];
+    if (JSON.stringify(p) === JSON.stringify(j)) continue;
+    // A result key (a list of one value, as Dramatiq's RedisBackend stores it) names its case
+    // by its message's key.
+    const keyCase = /^[0-9a-f]{32}$/.test(key)
+      ? batch.find((x) => x.ids.some((id) => backend.buildMessageKey({ queueName: "fw", actorName: x.spec.name, messageId: id }) === key))
+      : undefined;
+    if (p && j && p[0] === j[0] && p[2] === j[2] && Array.isArray(p[1]) && Array.isArray(j[1]) && p[1].length === j[1].length) {
+      // Item by item: strict first, then as JS reads a returned value.
+      const rest = [...j[1]];
+      const odd = [];
+      for (const item of p[1]) {
+        const k = rest.indexOf(item);
+        if (k >= 0) rest.splice(k, 1);
+        else odd.push(item);
+      }
+      const unmatched = [];
+      const body = (item) => (p[0] === "hash" ? item.replace(/^[^=]* = /, "") : item);
+      for (const item of odd) {
+        const v = jsView(body(item));
+        const k = rest.findIndex((x) => jsView(body(x)) === v);
+        const c = caseOf(item) ?? keyCase;
+        if (v !== null && k >= 0 && c && viewed.has(c.prefix)) {
+          rest.splice(k, 1);
+          accepted.set("returned value as JS reads it", (accepted.get("returned value as JS reads it") ?? 0) + 1);
+        } else unmatched.push(item);
+      }
+      if (unmatched.length === 0) continue;
+      failures.push(`${side}: ${key}:\n  python only: ${unmatched.map(clip).join("\n               ")}\n  js only:     ${rest.map(clip).join("\n               ")}`);
+      continue;
+    }
+    failures.push(`${side}: ${key}:\n  python: ${clip(JSON.stringify(p))}\n  js:     ${clip(JSON.stringify(j))}`);
+  }
+}
