@@ -3,7 +3,7 @@
 // in-process `Worker` and by the `dramatiq-results worker` command's module
 // (diff-fuzz-worker-tasks.mjs), whose threads import it too.
 import {
-  CurrentMessage, GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, actor, defaultMiddleware,
+  CurrentMessage, GroupCallbacks, RabbitmqBroker, RedisBackend, RedisBroker, RedisRateLimiterBackend, Results, Retry, actor, defaultMiddleware,
 } from "dramatiq-results";
 
 export const RECORDERS = ["fw_rec_a", "fw_rec_b", "fw_rec_c"];
@@ -23,6 +23,18 @@ const text = (bytes) => new TextDecoder().decode(bytes);
 export function fuzzBroker(client) {
   return new RedisBroker(client, {
     logger: quiet, maintenanceChance: 0,
+    middleware: [
+      ...defaultMiddleware(), new Results({ backend: new RedisBackend(client) }), new CurrentMessage(),
+      new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) }),
+    ],
+  });
+}
+
+/** The same over RabbitMQ (`url`, a vhost of its own): a RabbitmqBroker whose results and
+ * group barriers are on the Redis of `client`. */
+export function fuzzAmqpBroker(url, client) {
+  return RabbitmqBroker.connect(url, {
+    logger: quiet,
     middleware: [
       ...defaultMiddleware(), new Results({ backend: new RedisBackend(client) }), new CurrentMessage(),
       new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) }),
