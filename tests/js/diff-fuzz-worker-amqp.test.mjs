@@ -1,7 +1,8 @@
 // tests/js/diff-fuzz-worker.test.mjs over RabbitMQ: the same generated cases (random actors
 // and attempt-driven scripts, single messages, pipelines, groups with completion callbacks),
 // sent through Dramatiq's RabbitmqBroker (Python's producer or ours, drawn per case) and
-// run by Python's `dramatiq` worker and by our in-process `Worker` over our RabbitmqBroker,
+// run by Python's `dramatiq` worker and by our in-process `Worker` over our RabbitmqBroker
+// (and, with FUZZ_WORKER_JS=js,command, the `dramatiq-results worker` command),
 // each side in a RabbitMQ vhost of its own, results, callback recordings, attempts and group
 // barriers in a Redis database of its own. After each run settles and its worker stopped,
 // every queue of the vhost (fw, fwcb and their .DQ and .XQ) is drained with amqplib's `get`
@@ -21,7 +22,7 @@ import amqplib from "amqplib";
 import { createClient } from "redis";
 import { GroupCallbacks, RabbitmqBroker, RedisBackend, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzAmqpBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, mask, maskState, sendCases } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, mask, maskState, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -31,7 +32,10 @@ const CASES = Number(process.env.FUZZ_WORKER_AMQP_CASES ?? 16);
 const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const QUEUES = ["fw", "fw.DQ", "fw.XQ", "fwcb", "fwcb.DQ", "fwcb.XQ"];
-const SIDES = { python: { vhost: "fw_python", db: 1 }, js: { vhost: "fw_js", db: 2 } };
+// Our workers: the in-process `Worker` ("js", the default), the `dramatiq-results worker`
+// command ("command", actors on threads), or both: FUZZ_WORKER_JS=js,command.
+const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js").split(",");
+const SIDES = Object.fromEntries(["python", ...WORKERS].map((side, k) => [side, { vhost: `fw_${side}`, db: k + 1 }]));
 
 /** Runs `f(channel)` on a channel of its own; a channel closed by the server (a queue that
  * does not exist) is reported as `undefined`. */
@@ -170,6 +174,8 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
           if (side === "python") {
             const w = await startPythonWorker({ ...env, app: "diff_fuzz_worker_app", threads: 2 });
             stop = () => w.stop();
+          } else if (side === "command") {
+            stop = await startCommandWorker({ FW_REDIS_URL: `${redis.url}/${db}`, FW_AMQP_URL: url, FW_SPEC: specFile });
           } else {
             const broker = await fuzzAmqpBroker(url, client);
             declareActors(broker, (key, value) => client.rPush(key, value), batch.map((c) => c.spec));
@@ -191,12 +197,14 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
       }
       if (process.env.FW_DEBUG) for (const side of Object.keys(SIDES)) console.log(`# ${side}: ${JSON.stringify(runs[side].state, null, 1)}`);
       assert.ok(runs.python.idle, `seed ${SEED}: Python's worker never settled`);
-      assert.ok(runs.js.idle, `seed ${SEED}: our worker never settled`);
       // docs/brokers.md: "amqplib sends an empty `headers` table with every publish, where
       // pika sends none" (a message either worker published: a retry, a callback).
       assert.equal(runs.python.emptyHeaders.n, 0, "pika publishes no headers table");
-      if (runs.js.emptyHeaders.n) accepted.set("amqplib's empty headers table", (accepted.get("amqplib's empty headers table") ?? 0) + runs.js.emptyHeaders.n);
-      compare(batch, runs.python.state, runs.js.state, viewed, accepted, failures, new RedisBackend(clients.js), "js");
+      for (const side of WORKERS) {
+        assert.ok(runs[side].idle, `seed ${SEED}: our worker (${side}) never settled`);
+        if (runs[side].emptyHeaders.n) accepted.set("amqplib's empty headers table", (accepted.get("amqplib's empty headers table") ?? 0) + runs[side].emptyHeaders.n);
+        compare(batch, runs.python.state, runs[side].state, viewed, accepted, failures, new RedisBackend(clients[side]), side);
+      }
       const py = runs.python.state;
       const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
       const attempts = Object.values(py["fw:att"]?.[1] ?? {});

@@ -1,6 +1,9 @@
 // What the worker diff-fuzzers share (tests/js/diff-fuzz-worker.test.mjs over Redis,
 // tests/js/diff-fuzz-worker-amqp.test.mjs over RabbitMQ): case generation, our producer,
 // masking and the comparison of two runs' states.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { JSONEncoder, Message, group, pipeline } from "dramatiq-results";
 import { RECORDERS } from "./diff-fuzz-worker-actors.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
@@ -8,6 +11,8 @@ import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./d
 // Who sends each case: Python's producer or ours, drawn per case ("both", the default).
 const PRODUCER = process.env.FUZZ_WORKER_PRODUCER ?? "both";
 const encoder = new JSONEncoder();
+const BIN = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+const TASKS = fileURLToPath(new URL("./diff-fuzz-worker-tasks.mjs", import.meta.url));
 const text = (bytes) => new TextDecoder().decode(bytes);
 // ---------------------------------------------------------------------------------------
 // Generation.
@@ -124,6 +129,30 @@ export async function sendCases(broker, cases) {
       await g.enqueued;
     }
   }
+}
+
+/** `dramatiq-results worker diff-fuzz-worker-tasks.mjs -p 1 -t 2`: actors on threads, `env`
+ * what diff-fuzz-worker-tasks.mjs reads (FW_REDIS_URL, FW_SPEC, FW_AMQP_URL). Resolves with
+ * its stop(). */
+export async function startCommandWorker(env) {
+  const child = spawn(process.execPath, [BIN, "worker", TASKS, "-p", "1", "-t", "2", "--worker-shutdown-timeout", "10000"], {
+    env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+  return async () => {
+    child.kill("SIGTERM");
+    let timer;
+    const code = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 30_000, "timeout")))]);
+    clearTimeout(timer);
+    if (code === "timeout") {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    assert.equal(code, 0, `dramatiq-results worker did not stop cleanly (${code}):\n${output}`);
+  };
 }
 
 export const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;

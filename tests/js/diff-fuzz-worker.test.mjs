@@ -27,11 +27,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, sendCases } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, maskState, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -40,8 +38,6 @@ import { sleep } from "./helpers.mjs";
 const CASES = Number(process.env.FUZZ_WORKER_CASES ?? 30);
 const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const BIN = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
-const TASKS = fileURLToPath(new URL("./diff-fuzz-worker-tasks.mjs", import.meta.url));
 // Our workers: the in-process `Worker` ("js"), the `dramatiq-results worker` command
 // ("command", actors on threads), or both (the default).
 const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js,command").split(",");
@@ -64,28 +60,6 @@ async function startJsWorker(client, specs) {
   const worker = new Worker(broker, { concurrency: 2 }).start();
   return async () => {
     await worker.stop();
-  };
-}
-
-/** `dramatiq-results worker diff-fuzz-worker-tasks.mjs -p 1 -t 2`: actors on threads. */
-async function startCommandWorker(url, specFile) {
-  const child = spawn(process.execPath, [BIN, "worker", TASKS, "-p", "1", "-t", "2", "--worker-shutdown-timeout", "10000"], {
-    env: { ...process.env, FW_REDIS_URL: url, FW_SPEC: specFile }, stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
-  return async () => {
-    child.kill("SIGTERM");
-    let timer;
-    const code = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 30_000, "timeout")))]);
-    clearTimeout(timer);
-    if (code === "timeout") {
-      child.kill("SIGKILL");
-      await exited;
-    }
-    assert.equal(code, 0, `dramatiq-results worker did not stop cleanly (${code}):\n${output}`);
   };
 }
 
@@ -168,7 +142,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         const stop = side === "python"
           ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2 }).then((w) => () => w.stop())
           : side === "command"
-            ? await startCommandWorker(`${server.url}/${db}`, specFile)
+            ? await startCommandWorker({ FW_REDIS_URL: `${server.url}/${db}`, FW_SPEC: specFile })
             : await startJsWorker(client, batch.map((c) => c.spec));
         const t0 = Date.now();
         const idle = await settled(client);
