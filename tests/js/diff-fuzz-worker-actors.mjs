@@ -30,11 +30,11 @@ export function fuzzBroker(client) {
   });
 }
 
-/** The same over RabbitMQ (`url`, a vhost of its own): a RabbitmqBroker whose results and
- * group barriers are on the Redis of `client`. */
-export function fuzzAmqpBroker(url, client) {
+/** The same over RabbitMQ (`url`, a vhost of its own): a RabbitmqBroker (queues with
+ * `maxPriority` if given) whose results and group barriers are on the Redis of `client`. */
+export function fuzzAmqpBroker(url, client, { maxPriority } = {}) {
   return RabbitmqBroker.connect(url, {
-    logger: quiet,
+    logger: quiet, maxPriority,
     middleware: [
       ...defaultMiddleware(), new Results({ backend: new RedisBackend(client) }), new CurrentMessage(),
       new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) }),

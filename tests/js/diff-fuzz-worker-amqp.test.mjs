@@ -141,7 +141,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
 
   test(`Python's worker and ours leave the same queues and the same Redis (seed ${SEED}, ${CASES} cases)`, async () => {
     const next = rng(SEED + 11);
-    const all = Array.from({ length: CASES }, (_, i) => genCase(next, SEED, i));
+    const all = Array.from({ length: CASES }, (_, i) => genCase(next, SEED, i, { amqp: true }));
     const accepted = new Map();
     const failures = [];
     const exercised = {};
@@ -153,11 +153,14 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
       const specFile = join(dir, `spec-${from}.json`);
       writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
 
+      // Queues declared with an x-max-priority of 10 (Python's max_priority, our
+      // maxPriority) or without one, drawn per batch: the same on every side.
+      const maxPriority = rng(SEED + from + 13).chance(0.5) ? 10 : undefined;
       const runs = {};
       for (const [side, { vhost, db }] of Object.entries(SIDES)) {
         const client = clients[side];
         const url = `${rabbit.url}/${vhost}`;
-        const env = { broker: "rabbitmq", url, resultsUrl: `${redis.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } };
+        const env = { broker: "rabbitmq", url, resultsUrl: `${redis.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile, BROKER_MAX_PRIORITY: maxPriority ?? "" } };
         await client.flushDb();
         const conn = await amqplib.connect(url);
         try {
@@ -166,7 +169,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
           const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env, input: byPython.map((c) => c.line).join("\n") })).map((l) => JSON.parse(l)) : [];
           sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
           const producer = await RabbitmqBroker.connect(url, {
-            logger: quiet, middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+            logger: quiet, maxPriority, middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
           });
           await sendCases(producer, batch.filter((c) => c.producer === "js"));
           await producer.close();
@@ -175,9 +178,9 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
             const w = await startPythonWorker({ ...env, app: "diff_fuzz_worker_app", threads: 2 });
             stop = () => w.stop();
           } else if (side === "command") {
-            stop = await startCommandWorker({ FW_REDIS_URL: `${redis.url}/${db}`, FW_AMQP_URL: url, FW_SPEC: specFile });
+            stop = await startCommandWorker({ FW_REDIS_URL: `${redis.url}/${db}`, FW_AMQP_URL: url, FW_SPEC: specFile, FW_MAX_PRIORITY: maxPriority ?? "" });
           } else {
-            const broker = await fuzzAmqpBroker(url, client);
+            const broker = await fuzzAmqpBroker(url, client, { maxPriority });
             declareActors(broker, (key, value) => client.rPush(key, value), batch.map((c) => c.spec));
             const worker = new Worker(broker, { concurrency: 2 }).start();
             stop = async () => {

@@ -29,8 +29,9 @@ function randomStep(next, last) {
   return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
 }
 
-/** One case: its actor spec, what Python's producer sends, and its return values. */
-export function genCase(next, seed, i) {
+/** One case: its actor spec, what Python's producer sends, and its return values; `amqp`
+ * draws AMQP priorities too. */
+export function genCase(next, seed, i, { amqp = false } = {}) {
   drawLoneSurrogates(next.chance(0.3));
   const name = `fw_${i}`;
   const actorOptions = {};
@@ -83,6 +84,9 @@ export function genCase(next, seed, i) {
     // Or a count Python's Retries counts on oddly (docs/python-users.md, "Odd `retries`
     // counts"): negative, fractional, or no number (the hook then fails: no retry).
     if (next.chance(0.1)) options.push(`"retries":${next.chance(0.7) ? next.int(3) : next.pick(["-2", "0.5", "1.5", '"x"', "null"])}`);
+    // Over RabbitMQ, the AMQP priority Dramatiq's broker publishes with (broker_priority):
+    // up to past a queue's x-max-priority, or none.
+    if (amqp && next.chance(0.3)) options.push(`"broker_priority":${next.pick(["0", "1", "5", "9", "10", "12", "null"])}`);
     const kwargs = next.chance(0.2) ? randomObject(next, 1, 3) : "{}";
     const id = `fw-${seed}-${i}-${n++}`;
     ids.push(id);
