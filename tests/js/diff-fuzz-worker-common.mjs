@@ -108,9 +108,12 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
     shape = { kind: "group", children, callbacks };
   }
   const producer = PRODUCER === "both" ? next.pick(["python", "js"]) : PRODUCER;
+  // Over RabbitMQ, now and then sent with a delay (to <q>.DQ, moved by the worker when due):
+  // whole or fractional ms, none (0), in the past, or ten minutes (left delayed).
+  if (amqp && next.chance(0.2)) shape.delay = next.pick(["1", "30", "0", "2.5", "-5", "600000"]);
   const pyMessage = (m) => `{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)}${m.old ? ',"old":true' : ""}}`;
   const tree = (x) => (Array.isArray(x) ? `[${x.map(pyMessage).join(",")}]` : pyMessage(x));
-  const line = `{"kind":"${shape.kind}","children":[${shape.children.map(tree).join(",")}],"callbacks":[${shape.callbacks.map(pyMessage).join(",")}]}`;
+  const line = `{"kind":"${shape.kind}","children":[${shape.children.map(tree).join(",")}],"callbacks":[${shape.callbacks.map(pyMessage).join(",")}]${shape.delay === undefined ? "" : `,"delay":${shape.delay}`}}`;
   return { i, spec, shape, line, producer, values, ids, prefix: `fw-${seed}-${i}-` };
 }
 /** Our producer: the same messages, pipelines and groups as tests/py/diff_fuzz_worker.py
@@ -120,16 +123,17 @@ export async function sendCases(broker, cases) {
   const now = Date.now();
   const message = (m) => Message.decode(`{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)},"message_timestamp":${m.old ? now - 3_600_000 : now}}`);
   for (const { shape } of cases) {
+    const delay = shape.delay === undefined ? {} : { delay: Number(shape.delay) };
     if (shape.kind === "single") {
-      await broker.enqueue(message(shape.children[0]));
+      await broker.enqueue(message(shape.children[0]), delay);
     } else if (shape.kind === "pipeline") {
       const p = pipeline(shape.children.map(message), { broker });
-      p.run();
+      p.run(delay);
       await p.enqueued;
     } else {
       const g = group(shape.children.map((x) => (Array.isArray(x) ? pipeline(x.map(message), { broker }) : message(x))), { broker });
       for (const cb of shape.callbacks) g.addCompletionCallback(message(cb));
-      g.run();
+      g.run(delay);
       await g.enqueued;
     }
   }

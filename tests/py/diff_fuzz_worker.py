@@ -5,8 +5,9 @@
                                 `{"actor_name", "args", "kwargs", "options", "message_id",
                                 "old"?}` on QUEUE, its timestamp now (or an hour ago when
                                 "old"): one message, pipeline(…).run(), or group(…) with
-                                its completion callbacks .run(); prints {"ok": true} or
-                                {"error": …} per line
+                                its completion callbacks .run(), with `delay=` when the
+                                line has a "delay"; prints {"ok": true} or {"error": …}
+                                per line
     diff_fuzz_worker.py views   value texts: prints {"py": Python's JSON of it, "view":
                                 its JS reading} (see diff_fuzz.view)
 """
@@ -40,15 +41,16 @@ def send():
     try:
         for case in lines():
             try:
+                kw = {"delay": case["delay"]} if "delay" in case else {}
                 if case["kind"] == "single":
-                    broker.enqueue(message(case["children"][0]))
+                    broker.enqueue(message(case["children"][0]), **kw)
                 elif case["kind"] == "pipeline":
-                    build(case["children"]).run()
+                    build(case["children"]).run(**kw)
                 else:
                     g = dramatiq.group([build(c) for c in case["children"]], broker=broker)
                     for cb in case.get("callbacks", []):
                         g.add_completion_callback(message(cb))
-                    g.run()
+                    g.run(**kw)
                 out({"ok": True})
             except Exception as e:
                 out({"error": f"{type(e).__name__}: {e}"})
