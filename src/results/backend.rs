@@ -226,6 +226,9 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
         // in that round trip costs another one (bench/notes.md, issue 29's RabbitMQ tail).
         // Every later round reads first, so the last read at the deadline still decides.
         let mut skip_read = wait.block && wait.timeout_ms > 0.0 && self.store.can_wait();
+        // Set when the server's own wait just came back empty: a last read that then cannot
+        // finish in what is left of the deadline says nothing about the store.
+        let mut server_said_none = false;
         loop {
             // Subscribe before reading, so a write between the read and the sleep wakes us.
             let watch = if wait.block {
@@ -247,11 +250,16 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                     // A blocked wait whose read is still pending at the deadline ends as a
                     // timeout (no result arrived in time), with the store's state as the cause.
                     Err(Op::Overdue(source)) if wait.block => {
+                        let cause = match last_error {
+                            Some(error) => Some(error),
+                            None if server_said_none => None,
+                            None => Some(source),
+                        };
                         return Err(ResultError::Timeout {
                             key: key.to_owned(),
                             timeout_ms: wait.timeout_ms,
-                            cause: Some(last_error.unwrap_or(source)),
-                        })
+                            cause,
+                        });
                     }
                     // A failure to answer is waited out; the store's own error answer is final.
                     Err(Op::Failed(source)) if wait.block && !source.answered => {
@@ -309,7 +317,10 @@ impl<S: Store, T: Timer> ResultBackend<S, T> {
                 .await
                 {
                     Ok(Some(stored)) => return self.stored_within_limit(key, stored),
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        server_said_none = true;
+                        continue;
+                    }
                     // The server's own timeout answers late as a rule (Redis checks blocked
                     // clients' deadlines on its event loop's ticks, up to 100 ms apart), so
                     // a wait still pending at the deadline is a plain timeout: no store
