@@ -25,7 +25,7 @@ import amqplib from "amqplib";
 import { createClient } from "redis";
 import { GroupCallbacks, RabbitmqBroker, RedisBackend, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzAmqpBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, mask, maskState, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, mask, maskState, sendCases, startCommandWorker, readOtherwise } from "./diff-fuzz-worker-common.mjs";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -150,9 +150,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
     const exercised = {};
     for (let from = 0; from < all.length; from += BATCH) {
       const batch = all.slice(from, from + BATCH);
-      const values = batch.flatMap((c) => c.values.map((v) => [c, v]));
-      const views = values.length ? (await runPython("diff_fuzz_worker.py", ["views"], { input: values.map(([, v]) => v).join("\n") })).map((l) => JSON.parse(l)) : [];
-      const viewed = new Set(values.filter((_, k) => views[k].py !== views[k].view).map(([c]) => c.prefix));
+      const viewed = await readOtherwise(batch);
       const specFile = join(dir, `spec-${from}.json`);
       writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
 

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { JSONEncoder, Message, group, pipeline } from "dramatiq-results";
 import { RECORDERS } from "./diff-fuzz-worker-actors.mjs";
+import { runPython } from "./pyworker.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
 
 // Who sends each case: Python's producer or ours, drawn per case ("both", the default).
@@ -202,6 +203,18 @@ export function maskState(state, now) {
     else out[name] = [kind, v, ttl];
   }
   return out;
+}
+
+/**
+ * The prefixes of `batch`'s cases whose return values JS reads otherwise than Python writes
+ * them (docs/python-users.md, "Values: what comes back": an integral float is an int,
+ * integer-like keys first), as Python's `views` tells: `compare` accepts only those.
+ */
+export async function readOtherwise(batch) {
+  const values = batch.flatMap((c) => c.values.map((v) => [c, v]));
+  if (values.length === 0) return new Set();
+  const views = (await runPython("diff_fuzz_worker.py", ["views"], { input: values.map(([, v]) => v).join("\n") })).map((l) => JSON.parse(l));
+  return new Set(values.filter((_, k) => views[k].py !== views[k].view).map(([c]) => c.prefix));
 }
 
 export const clip = (s) => (s === undefined ? "(none)" : s.length > 1500 ? `${s.slice(0, 1500)}… (${s.length} chars)` : s);

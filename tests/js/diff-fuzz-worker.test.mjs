@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { createClient } from "redis";
 import { GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, maskState, sendCases, startCommandWorker, readOtherwise } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -120,11 +120,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
     const exercised = {};
     for (let from = 0; from < all.length; from += BATCH) {
       const batch = all.slice(from, from + BATCH);
-      // Which return values JS reads otherwise than Python writes them (docs/python-users.md,
-      // "Values: what comes back": an integral float is an int, integer-like keys first).
-      const values = batch.flatMap((c) => c.values.map((v) => [c, v]));
-      const views = values.length ? (await runPython("diff_fuzz_worker.py", ["views"], { input: values.map(([, v]) => v).join("\n") })).map((l) => JSON.parse(l)) : [];
-      const viewed = new Set(values.filter((_, k) => views[k].py !== views[k].view).map(([c]) => c.prefix));
+      const viewed = await readOtherwise(batch);
       const specFile = join(dir, `spec-${from}.json`);
       writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } });
