@@ -1120,6 +1120,16 @@ describe("test_stub_broker.py and test_broker.py", { concurrency: true }, () => 
     assert.throws(() => broker.flush("nope"), (e) => e instanceof QueueNotFound && e.message === "nope");
   });
 
+  test("StubBroker.join takes the queue name as given, as Python's: a delay queue's name waits on that queue alone, a dead-letter queue's is not found", async () => {
+    // Dramatiq's StubBroker.join looks up `queues[name]` and `queues[dq_name(name)]`.
+    const { broker } = setup({ start: false });
+    const work = actor(() => {}, { broker, actorName: "work" });
+    work.send();
+    await broker.join("default.DQ", { timeout: 1000 });
+    await assert.rejects(broker.join("default", { timeout: 50 }), QueueJoinTimeout, "the message on the queue itself is waited for");
+    await assert.rejects(broker.join("default.XQ"), (e) => e instanceof QueueNotFound && e.message === "default.XQ");
+  });
+
   // test_stub_broker_can_join_with_timeout,
   // test_stub_broker_join_reraises_actor_exceptions_in_the_joining_current_thread
   test("test_stub_broker_can_join_with_timeout / _join_reraises_actor_exceptions", async () => {

@@ -104,9 +104,11 @@ export class StubBroker extends Broker {
    */
   join(queueName, options) {
     const { timeout, failFast } = checkOptions("StubBroker.join()", options, { timeout: "ms?", failFast: "boolean?" });
-    const q = canonicalQueueName(queueName);
-    if (!this.#queues.has(q)) return Promise.reject(new QueueNotFound(String(queueName)));
+    // The name as given, as Dramatiq's `queues[name]` and `queues[dq_name(name)]`: a delay
+    // queue's name waits on that queue alone, a dead-letter queue's is not a queue.
+    const q = String(queueName);
     const names = [q, delayQueueName(q)];
+    if (!names.every((n) => this.#queues.has(n))) return Promise.reject(new QueueNotFound(q));
     const shouldFailFast = failFast ?? this.failFastDefault;
     return new Promise((resolve, reject) => {
       let timer;
