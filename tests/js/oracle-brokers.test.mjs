@@ -163,9 +163,13 @@ describe("Dramatiq's test_redis.py, against our RedisBroker", { skip: noRedis, c
     const ran = [];
     const append = actor((x) => void ran.push([x, Date.now()]), { broker, actorName: "append" });
     // The longer delay is sent first: the shorter one must not wait behind it.
-    append.sendWithOptions({ args: [1], delay: 2000 });
-    append.sendWithOptions({ args: [2], delay: 1000 });
-    await withWorker(broker, { concurrency: 1 }, () => eventually(() => ran.length === 2, "both ran", 20_000));
+    // The worker runs before either is due (one that started after both were would take them
+    // in the order they were sent).
+    await withWorker(broker, { concurrency: 1 }, async () => {
+      append.sendWithOptions({ args: [1], delay: 2000 });
+      append.sendWithOptions({ args: [2], delay: 1000 });
+      await eventually(() => ran.length === 2, "both ran", 20_000);
+    });
     assert.deepEqual(ran.map(([x]) => x), [2, 1]);
     assert.ok(ran[0][1] - start >= 1000 && ran[1][1] - start >= 2000, JSON.stringify(ran));
     await broker.join(append.queueName, { timeout: 5000 });
@@ -536,11 +540,16 @@ describe("Dramatiq's test_rabbitmq.py, against our RabbitmqBroker", { skip: noRa
       const start = Date.now();
       const ran = [];
       const append = actor((x) => void ran.push([x, Date.now()]), { broker, actorName: "append", queueName: "b-delay" });
-      await append.sendWithOptions({ args: [1], delay: 1500 }).enqueued;
-      await append.sendWithOptions({ args: [2], delay: 1000 }).enqueued;
-      await withWorker(broker, { concurrency: 1 }, () => eventually(() => ran.length === 2, "both ran", 20_000));
+      // The worker is consuming before either is due, and the two etas are 2 s apart: a worker
+      // that only got going after both were due would take them in the order they were sent
+      // (a loaded CI machine once took that long with 500 ms between them).
+      await withWorker(broker, { concurrency: 1 }, async () => {
+        await append.sendWithOptions({ args: [1], delay: 3000 }).enqueued;
+        await append.sendWithOptions({ args: [2], delay: 1000 }).enqueued;
+        await eventually(() => ran.length === 2, "both ran", 20_000);
+      });
       assert.deepEqual(ran.map(([x]) => x), [2, 1]);
-      assert.ok(ran[0][1] - start >= 1000 && ran[1][1] - start >= 1500, JSON.stringify(ran));
+      assert.ok(ran[0][1] - start >= 1000 && ran[1][1] - start >= 3000, JSON.stringify(ran));
     });
 
     test("a message past its retry limit, and one for no actor, are dead-lettered: XQ counts 1 each (test_rabbitmq_actors_can_have_retry_limits, test_rabbitmq_messages_belonging_to_missing_actors_are_rejected)", async () => {
