@@ -24,7 +24,7 @@
 // letters once, and `/result?timeout=` answers its new outcome as Python reads it.
 //
 // Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 40,
-// about 25 s), FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
+// about 15 s; 120 about 21 s), FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
