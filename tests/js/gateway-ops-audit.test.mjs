@@ -729,3 +729,89 @@ test("results in Memcached: a requeued message's previous failure is not its ans
     await redis.stop();
   }
 });
+
+// Found by tests/js/gateway-follow-fuzz.test.mjs: Python's Message takes any str as its id,
+// and Dramatiq's encoder writes it with json.dumps' ensure_ascii (non-ASCII as \uXXXX).
+test("a message whose id is any string Python accepts (unicode, spaces, slashes, quotes, 200+ characters), written as Python's json.dumps writes it, is followed, found and acted on by that id", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const server = await startRedis();
+  const client = await createClient({ url: server.url }).connect();
+  const redis = await openRedis(connectRedis, server.url);
+  const backend = new RedisBackend(redis);
+  const app = createGateway({ redis, backend, readKey: redisReadKey(redis), brokerKeys: new RedisBrokerKeys("dramatiq"), ...packageCodecs({ JSONEncoder, StubBackend, Message }), resultsInRedis: true, operatorToken: OPERATOR });
+  const call = async (path, method = "GET") => {
+    const res = await app.fetch(new Request(`http://127.0.0.1${path}`, { method, headers: operator }));
+    return { status: res.status, body: await res.json() };
+  };
+  // Python's json.dumps(ensure_ascii=True): every character past U+007F escaped, astral ones as two.
+  const pyJson = (value) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  try {
+    const ids = ["ünïcødé-✓ 1", "emoji-😀", "with space", "slash/in/it", `quote"'`, `${"long".repeat(60)}-1`, "percent%20"];
+    for (const [i, id] of ids.entries()) {
+      const rid = crypto.randomUUID();
+      const body = { queue_name: "odd", actor_name: "job", args: [i], kwargs: {}, options: { redis_message_id: rid, retries: 1, traceback: "AppError: odd\n" }, message_id: id, message_timestamp: Date.now() };
+      await client.hSet("dramatiq:odd.XQ.msgs", rid, pyJson(body));
+      await client.zAdd("dramatiq:odd.XQ", { score: Date.now() - 1000, value: rid });
+    }
+    for (const id of ids) {
+      const path = `/api/messages/${encodeURIComponent(id)}`;
+      const got = await call(path);
+      assert.equal(got.status, 200, `${id}: ${JSON.stringify(got.body)}`);
+      assert.equal(got.body.state, "dead-lettered");
+      assert.equal(got.body.message.message_id, id);
+      const found = await call(`/api/messages?q=${encodeURIComponent(id)}`);
+      assert.deepEqual(found.body.items?.map((it) => it.message.message_id), [id], `${id}: ${JSON.stringify(found.body)}`);
+      assert.equal((await call(`${path}/result?timeout=0`)).status, 202);
+    }
+    const requeued = await call(`/api/messages/${encodeURIComponent(ids[0])}/requeue`, "POST");
+    assert.deepEqual(requeued, { status: 200, body: { messageId: ids[0], matched: 1, done: 1, state: "queued" } });
+    const deleted = await call(`/api/messages/${encodeURIComponent(ids[1])}`, "DELETE");
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.equal((await call(`/api/messages/${encodeURIComponent(ids[0])}`)).body.state, "queued");
+    assert.equal(await client.zCard("dramatiq:odd.XQ"), ids.length - 2);
+    assert.equal((await call("/api/audit?limit=2")).body.map((e) => e.messageId).join(), [ids[1], ids[0]].join());
+  } finally {
+    await client.quit().catch(() => {});
+    await redis.close?.();
+    await server.stop();
+  }
+});
+
+// Found by tests/js/gateway-follow-fuzz.test.mjs: the queue names are cached for 5 s.
+test("a bulk action and a search without a queue take the dead letters of a queue that appeared since the gateway last looked for queues", { skip: !haveRedis && "redis-server is not installed", timeout: 60_000 }, async () => {
+  const server = await startRedis();
+  const client = await createClient({ url: server.url }).connect();
+  const redis = await openRedis(connectRedis, server.url);
+  const backend = new RedisBackend(redis);
+  const app = createGateway({ redis, backend, readKey: redisReadKey(redis), brokerKeys: new RedisBrokerKeys("dramatiq"), ...packageCodecs({ JSONEncoder, StubBackend, Message }), resultsInRedis: true, operatorToken: OPERATOR });
+  const bulk = async (kind, filter) => {
+    const res = await app.fetch(new Request(`http://127.0.0.1/api/dead-letters/${kind}`, { method: "POST", headers: { ...operator, "content-type": "application/json" }, body: JSON.stringify(filter) }));
+    return res.json();
+  };
+  const dead = async (queue, n) => {
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+      const rid = crypto.randomUUID();
+      const m = dict(queue, "job", [i], { options: { redis_message_id: rid } });
+      await client.hSet(`dramatiq:${queue}.XQ.msgs`, rid, JSON.stringify(m));
+      await client.zAdd(`dramatiq:${queue}.XQ`, { score: Date.now() - 1000, value: rid });
+      ids.push(m.message_id);
+    }
+    return ids;
+  };
+  try {
+    await dead("first", 1);
+    assert.deepEqual(await bulk("requeue", { dryRun: true }), { matched: 1, done: 0, complete: true, dryRun: true });
+    // A new queue's first dead letters, within the 5 s the names are kept.
+    const [id] = await dead("second", 2);
+    // A search finds them too (one of its messages, by id, with no queue named).
+    const found = await (await app.fetch(new Request(`http://127.0.0.1/api/messages?q=${id}`, { headers: operator }))).json();
+    assert.deepEqual(found.items.map((it) => [it.queue, it.message.message_id]), [["second", id]]);
+    assert.deepEqual(await bulk("requeue", { dryRun: true }), { matched: 3, done: 0, complete: true, dryRun: true });
+    assert.deepEqual(await bulk("delete", { actor: "job" }), { matched: 3, done: 3, complete: true, dryRun: false });
+    assert.equal(await client.zCard("dramatiq:second.XQ"), 0);
+  } finally {
+    await client.quit().catch(() => {});
+    await redis.close?.();
+    await server.stop();
+  }
+});

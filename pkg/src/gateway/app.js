@@ -214,9 +214,17 @@ export function createGateway(options) {
   // The queue names for search, lookups and bulk actions: the poller's (it discovers them
   // every few seconds) when it runs, else one discovery (SCAN) at most every 5 s: on a Redis
   // with many other keys a discovery is hundreds of SCAN calls.
+  // `fresh`: the known names plus one discovery now, kept with the poller's for the next
+  // 5 s (so the pages after a search's first go through the same queues): a bulk action
+  // skipped a queue whose first dead letters came after the last discovery (and said
+  // `complete: true`), and a search did not find the messages of such a queue.
   let discovered = { at: -Infinity, names: [] };
-  ctx.queues = async ({ maxAgeMs = 5000 } = {}) => {
-    if (poller.running && poller.queueNames.size) return [...poller.queueNames].sort();
+  ctx.queues = async ({ maxAgeMs = 5000, fresh = false } = {}) => {
+    if (fresh) discovered = { at: Date.now(), names: await reader.queues() };
+    if (poller.running && poller.queueNames.size) {
+      const recent = Date.now() - discovered.at <= maxAgeMs ? discovered.names : [];
+      return [...new Set([...poller.queueNames, ...recent])].sort();
+    }
     if (Date.now() - discovered.at > maxAgeMs) discovered = { at: Date.now(), names: await reader.queues() };
     return discovered.names;
   };

@@ -70,8 +70,9 @@ return {ids, scores, redis.call("HMGET", KEYS[2], unpack(ids)), cut}`;
 export const DEAD_PAGE_BYTES = 1024 * 1024;
 
 // One step of a lookup by id: HSCAN of the hash KEYS[1] from cursor ARGV[1] (COUNT
-// ARGV[3]) answering the next cursor and only the fields whose body holds ARGV[2] (the id
-// as it reads in the JSON), with how many bodies were looked at and their bytes: the
+// ARGV[3]) answering the next cursor and only the fields whose body holds ARGV[2] or, when
+// given, ARGV[4] (the id as it reads in the JSON: as JSON.stringify writes it, and as
+// Python's json.dumps does, non-ASCII escaped), with how many bodies were looked at and their bytes: the
 // bodies stay in Redis, so a hash of big messages (1 000 of 600 KB passed the client's
 // reply cap and failed every lookup) costs one small reply per step.
 const SCAN_FOR = `
@@ -79,7 +80,7 @@ local reply = redis.call("HSCAN", KEYS[1], ARGV[1], "COUNT", ARGV[3])
 local rows, hits, bytes = reply[2], {}, 0
 for i = 1, #rows, 2 do
   bytes = bytes + #rows[i + 1]
-  if string.find(rows[i + 1], ARGV[2], 1, true) then hits[#hits + 1] = rows[i] end
+  if string.find(rows[i + 1], ARGV[2], 1, true) or (ARGV[4] and string.find(rows[i + 1], ARGV[4], 1, true)) then hits[#hits + 1] = rows[i] end
 end
 return {reply[1], hits, #rows / 2, bytes}`;
 
@@ -106,6 +107,18 @@ export const SCAN_BUDGET = 50_000;
  * the search's budget instead, a message past the first 50 000 bodies was "not found"
  * (and an operator's requeue of it 404) while it sat in the broker. */
 export const FIND_BUDGET = 1_000_000;
+
+/** How `id` reads inside a message's JSON text: as JSON.stringify writes it (this
+ * package's producers, UTF-8), then, when it differs, as Python's `json.dumps` does
+ * (Dramatiq's encoder keeps `ensure_ascii`: every character past U+007F as a lowercase
+ * `\uXXXX` escape, astral ones as two). Looking for the first only, an id such as
+ * "ünïcødé-1" that a Python producer sent was not found by a walk (404: not followed, not
+ * requeued, not deleted). */
+export function jsonNeedles(id) {
+  const plain = JSON.stringify(id).slice(1, -1);
+  const ascii = plain.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return ascii === plain ? [plain] : [plain, ascii];
+}
 
 /** The message's JSON text as a searchable string: what `?q=` matches. */
 export function haystack(message) {
@@ -214,7 +227,7 @@ export class MessageFinder {
 
   async #walkAll(messageId, first) {
     const budget = { left: FIND_BUDGET, seen: 0, bytes: 0 };
-    const needle = JSON.stringify(messageId).slice(1, -1);
+    const needle = jsonNeedles(messageId);
     const k = this.keys;
     const dead = (queue) => k.deadLetterMessages(queue);
     const waiting = (queue) => k.messages(queue);
@@ -245,7 +258,7 @@ export class MessageFinder {
       // COUNT from the bodies' mean size so far (1 before any was seen: the first step
       // learns it), so that a step reads about FIND_STEP_BYTES.
       const count = budget.seen ? Math.max(1, Math.min(FIND_STEP_MAX, Math.floor((FIND_STEP_BYTES * budget.seen) / Math.max(1, budget.bytes)))) : 1;
-      const [next, hits, looked, bytes] = await this.reader.redis.sendCommand(["EVAL", SCAN_FOR, "1", hash, cursor, needle, String(count)]);
+      const [next, hits, looked, bytes] = await this.reader.redis.sendCommand(["EVAL", SCAN_FOR, "1", hash, cursor, needle[0], String(count), ...needle.slice(1)]);
       cursor = text(next);
       budget.left -= Number(looked);
       // The latest steps weigh most: a hash of big bodies after many small ones.

@@ -31,8 +31,13 @@ import { hintOf, notAmong } from "../redis/find.js";
 
 /** How long one bulk request works before it answers `complete: false` (ms). */
 export const BULK_MS = 10_000;
-/** A Dramatiq message id as the routes accept it. */
-export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+/** A Dramatiq message id as the routes accept it (percent-decoded from the path): any
+ * string Python's `Message` takes (Dramatiq checks nothing: a producer may name its
+ * messages "job 42", "ünïcødé" or "a/b"), of 1 to 1000 characters. A stricter pattern
+ * made such messages, sent and run by Python, impossible to follow or act on (400). */
+export const isMessageId = (id) => typeof id === "string" && id.length >= 1 && id.length <= 1000;
+/** A `redis_message_id` (Dramatiq's are UUIDs; the malformed entry's delete names one). */
+export const REDIS_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const FILTER_KEYS = ["queue", "actor", "exception", "since", "until", "dryRun"];
 
 /** The dead-letter filter of a bulk action, checked. */
@@ -83,7 +88,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
 
   const idOf = (c) => {
     const id = c.req.param("id");
-    if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
+    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
     return id;
   };
 
@@ -167,7 +172,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     const queue = c.req.param("queue");
     const rid = c.req.param("rid");
     if (!isQueueName(brokerKeys, queue)) throw new BadRequest("queue: not a queue name");
-    if (!MESSAGE_ID.test(rid)) throw new BadRequest("id: not a redis_message_id");
+    if (!REDIS_ID.test(rid)) throw new BadRequest("id: not a redis_message_id");
     await jsonBody(c, BadRequest);
     const messageId = `malformed:${rid}`;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -201,7 +206,10 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     // the time range (Dramatiq scores it with the worker's clock, which may be behind the
     // gateway's) is not this run's to take again.
     const created = new Set();
-    const queues = filter.queue ? [filter.queue] : await knownQueues();
+    // Every queue there is now (one discovery): the gateway's cached names lag up to 5 s
+    // behind, and a queue whose dead letters came meanwhile was skipped while the answer
+    // said `complete: true`.
+    const queues = filter.queue ? [filter.queue] : await knownQueues({ fresh: true });
     let matched = 0;
     let done = 0;
     let complete = true;

@@ -24,7 +24,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
 import { haystack } from "../redis/find.js";
-import { MESSAGE_ID, readFilter, errorText, BULK_MS } from "./actions.js";
+import { isMessageId, readFilter, errorText, BULK_MS } from "./actions.js";
 import { MAX_LIMIT } from "./messages.js";
 
 const DEAD = "dead-lettered";
@@ -153,7 +153,7 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
 
   const idOf = (c) => {
     const id = c.req.param("id");
-    if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
+    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
     return id;
   };
 

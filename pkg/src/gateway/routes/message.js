@@ -19,7 +19,7 @@ import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
 import { hintOf, notAmong } from "../redis/find.js";
-import { MESSAGE_ID } from "./actions.js";
+import { isMessageId } from "./actions.js";
 
 /** The longest a result request waits (ms). */
 export const MAX_WAIT_MS = 60_000;
@@ -53,7 +53,7 @@ export function messageDetailRoutes({ poller, finder, history, waiter, backend, 
 
   const idOf = (c) => {
     const id = c.req.param("id");
-    if (!MESSAGE_ID.test(id)) throw new BadRequest("message id: not a Dramatiq message id");
+    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
     return id;
   };
   const keyOf = (identity) => {

@@ -38,7 +38,7 @@ export function searchRoutes({ queues: knownQueues, finder, brokerKeys, backend 
     const q = c.req.query("q");
     if (q === undefined) return next();
     only(c, ["q", "queue", "state", "limit", "cursor"]);
-    if (q.length < 1 || q.length > 200) throw new BadRequest("q: 1 to 200 characters");
+    if (q.length < 1 || q.length > 1000) throw new BadRequest("q: 1 to 1000 characters");
     const queue = c.req.query("queue");
     if (queue !== undefined && !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name");
     const state = c.req.query("state");
@@ -46,7 +46,9 @@ export function searchRoutes({ queues: knownQueues, finder, brokerKeys, backend 
     const rawLimit = c.req.query("limit") ?? "100";
     if (!/^\d{1,4}$/.test(rawLimit) || +rawLimit < 1 || +rawLimit > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
     const states = state ? [state] : [...BROKER_STATES];
-    const queues = queue ? [queue] : await knownQueues();
+    // A new search looks for queues now (one discovery: a queue created since the last
+    // one was not searched); its next pages go through the same names.
+    const queues = queue ? [queue] : await knownQueues({ fresh: c.req.query("cursor") === undefined });
     let cursor;
     const raw = c.req.query("cursor");
     if (raw !== undefined) {
