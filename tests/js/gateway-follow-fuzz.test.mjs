@@ -366,7 +366,7 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
     for (const id of reruns) {
       const k = byId.get(id);
       check(dead.get(id).length === 1, `rerun ${id}: ${dead.get(id).length} dead letters`);
-      check((afterRuns.get(id) ?? 0) - (before.get(id) ?? 0) === k.expect.runs, `rerun ${id} (${k.message.actor_name}): ran ${(afterRuns.get(id) ?? 0) - (before.get(id) ?? 0)} times, expected ${k.expect.runs}`);
+      check((afterRuns.get(id) ?? 0) - (before.get(id) ?? 0) === k.expect.runs, `rerun ${id} (${k.message.actor_name}): ran ${(afterRuns.get(id) ?? 0) - (before.get(id) ?? 0)} times, expected ${k.expect.runs}; requeued ${JSON.stringify(requeued.get(id)).slice(0, 600)}`);
     }
     for (const id of deleted) check((afterRuns.get(id) ?? 0) === (before.get(id) ?? 0), `deleted ${id} ran again`);
     if (reruns.length) {

@@ -742,10 +742,10 @@ test("a message whose id is any string Python accepts (unicode, spaces, slashes,
     const res = await app.fetch(new Request(`http://127.0.0.1${path}`, { method, headers: operator }));
     return { status: res.status, body: await res.json() };
   };
-  // Python's json.dumps(ensure_ascii=True): every character past U+007F escaped, astral ones as two.
-  const pyJson = (value) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  // Python's json.dumps(ensure_ascii=True): every character from DEL (U+007F) on escaped, astral ones as two.
+  const pyJson = (value) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   try {
-    const ids = ["ünïcødé-✓ 1", "emoji-😀", "with space", "slash/in/it", `quote"'`, `${"long".repeat(60)}-1`, "percent%20"];
+    const ids = ["ünïcødé-✓ 1", "emoji-😀", "with space", "slash/in/it", `quote"'`, `${"long".repeat(60)}-1`, "percent%20", "del-\u007f-1"];
     for (const [i, id] of ids.entries()) {
       const rid = crypto.randomUUID();
       const body = { queue_name: "odd", actor_name: "job", args: [i], kwargs: {}, options: { redis_message_id: rid, retries: 1, traceback: "AppError: odd\n" }, message_id: id, message_timestamp: Date.now() };

@@ -58,8 +58,9 @@ def brief(value):
 
 
 @dramatiq.actor(queue_name="fa", store_results=True, max_retries=0)
-def boom(kind, text):
-    """Raises ERRORS[kind](text) once: dead-lettered at once, its exception stored."""
+def boom(kind, text, *rest):
+    """Raises ERRORS[kind](text) once: dead-lettered at once, its exception stored (in a
+    pipeline, the previous step's result arrives as a third argument)."""
     ran()
     raise ERRORS[kind](text)
 

@@ -213,20 +213,33 @@ export function createGateway(options) {
   Object.assign(ctx, { token, operatorToken, follow, amqp, resultsInRedis });
   // The queue names for search, lookups and bulk actions: the poller's (it discovers them
   // every few seconds) when it runs, else one discovery (SCAN) at most every 5 s: on a Redis
-  // with many other keys a discovery is hundreds of SCAN calls.
-  // `fresh`: the known names plus one discovery now, kept with the poller's for the next
-  // 5 s (so the pages after a search's first go through the same queues): a bulk action
-  // skipped a queue whose first dead letters came after the last discovery (and said
-  // `complete: true`), and a search did not find the messages of such a queue.
+  // with many other keys a discovery is hundreds of SCAN calls. `since` (ms since the epoch)
+  // asks for the queues there were at that time at least: the names of a discovery that
+  // started then or later are added (one in flight is shared, so requests at once make one
+  // SCAN). A bulk action and a new search ask from their own start (a queue whose first dead
+  // letters came after the last discovery was skipped while a bulk answer said `complete:
+  // true`, and a search did not find its messages). What a discovery
+  // finds is kept with the poller's names for 5 s, so a search's later pages see them.
   let discovered = { at: -Infinity, names: [] };
-  ctx.queues = async ({ maxAgeMs = 5000, fresh = false } = {}) => {
-    if (fresh) discovered = { at: Date.now(), names: await reader.queues() };
-    if (poller.running && poller.queueNames.size) {
-      const recent = Date.now() - discovered.at <= maxAgeMs ? discovered.names : [];
-      return [...new Set([...poller.queueNames, ...recent])].sort();
-    }
-    if (Date.now() - discovered.at > maxAgeMs) discovered = { at: Date.now(), names: await reader.queues() };
-    return discovered.names;
+  let pending = null;
+  const discover = (since) => {
+    if (discovered.at >= since) return discovered.names;
+    if (pending && pending.at >= since) return pending.promise;
+    const at = Date.now();
+    const promise = reader.queues().then((names) => {
+      if (at >= discovered.at) discovered = { at, names };
+      return names;
+    }).finally(() => {
+      if (pending?.promise === promise) pending = null;
+    });
+    pending = { at, promise };
+    return promise;
+  };
+  ctx.queues = async ({ maxAgeMs = 5000, since } = {}) => {
+    if (!(poller.running && poller.queueNames.size)) return discover(Math.max(since ?? -Infinity, Date.now() - maxAgeMs));
+    const fresh = since === undefined ? [] : await discover(since);
+    const recent = Date.now() - discovered.at <= maxAgeMs ? discovered.names : [];
+    return [...new Set([...poller.queueNames, ...recent, ...fresh])].sort();
   };
 
   const app = new Hono();

@@ -110,13 +110,13 @@ export const FIND_BUDGET = 1_000_000;
 
 /** How `id` reads inside a message's JSON text: as JSON.stringify writes it (this
  * package's producers, UTF-8), then, when it differs, as Python's `json.dumps` does
- * (Dramatiq's encoder keeps `ensure_ascii`: every character past U+007F as a lowercase
- * `\uXXXX` escape, astral ones as two). Looking for the first only, an id such as
+ * (Dramatiq's encoder keeps `ensure_ascii`: every character from DEL, U+007F, on as a
+ * lowercase `\uXXXX` escape, astral ones as two). Looking for the first only, an id such as
  * "ünïcødé-1" that a Python producer sent was not found by a walk (404: not followed, not
  * requeued, not deleted). */
 export function jsonNeedles(id) {
   const plain = JSON.stringify(id).slice(1, -1);
-  const ascii = plain.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const ascii = plain.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   return ascii === plain ? [plain] : [plain, ascii];
 }
 

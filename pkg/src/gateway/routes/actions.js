@@ -209,7 +209,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     // Every queue there is now (one discovery): the gateway's cached names lag up to 5 s
     // behind, and a queue whose dead letters came meanwhile was skipped while the answer
     // said `complete: true`.
-    const queues = filter.queue ? [filter.queue] : await knownQueues({ fresh: true });
+    const queues = filter.queue ? [filter.queue] : await knownQueues({ since: started });
     let matched = 0;
     let done = 0;
     let complete = true;

@@ -46,9 +46,10 @@ export function searchRoutes({ queues: knownQueues, finder, brokerKeys, backend 
     const rawLimit = c.req.query("limit") ?? "100";
     if (!/^\d{1,4}$/.test(rawLimit) || +rawLimit < 1 || +rawLimit > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
     const states = state ? [state] : [...BROKER_STATES];
-    // A new search looks for queues now (one discovery: a queue created since the last
-    // one was not searched); its next pages go through the same names.
-    const queues = queue ? [queue] : await knownQueues({ fresh: c.req.query("cursor") === undefined });
+    // A new search looks for queues (a discovery started no earlier than itself: a queue
+    // created since the last one was not searched; it costs less than the search's own
+    // reads); its next pages go through the same names.
+    const queues = queue ? [queue] : await knownQueues(c.req.query("cursor") === undefined ? { since: Date.now() } : {});
     let cursor;
     const raw = c.req.query("cursor");
     if (raw !== undefined) {
