@@ -5,8 +5,9 @@
         (a child group). "store" is {"value": V}, {"exception": [TYPE, MSG]} or null
         (nothing stored). Stores each, then prints what `group.get_results(block=False)`
         gives: {"values": [...]} or {"error": CLASS, "id": message id, "type", "msg"}.
-    reads.py URL late MS ID VALUE
-        Sleeps MS milliseconds, then stores VALUE (JSON) as the result of message ID.
+    reads.py URL late MS ID VALUE [MS ID VALUE ...]
+        Sleeps MS milliseconds, then stores VALUE (JSON) as the result of message ID; each
+        further triple's MS is counted from the start too (one process for many late stores).
     reads.py URL block TIMEOUT_MS ID...
         Blocks in `group.get_results(block=True, timeout=TIMEOUT_MS)` over the messages ID...
         and prints {"values": [...], "ms": elapsed} or {"error": CLASS, "id", "ms"}.
@@ -69,8 +70,11 @@ def main():
     if command == "group-nonblock":
         report(build(json.load(sys.stdin)), block=False)
     elif command == "late":
-        time.sleep(int(sys.argv[3]) / 1000)
-        backend.store_result(message(sys.argv[4]), json.loads(sys.argv[5]), 60_000)
+        start = time.monotonic()
+        rest = sys.argv[3:]
+        for at, mid, value in zip(rest[0::3], rest[1::3], rest[2::3]):
+            time.sleep(max(0, start + int(at) / 1000 - time.monotonic()))
+            backend.store_result(message(mid), json.loads(value), 60_000)
     elif command == "read":
         for mid in sys.argv[3:]:
             try:
