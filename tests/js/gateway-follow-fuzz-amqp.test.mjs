@@ -24,7 +24,7 @@
 // Finally a Python worker runs the requeued messages: each runs as often as Dramatiq runs it
 // and lands back in the dead letters once; the deleted ones never run again.
 //
-// Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 30),
+// Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 20),
 // FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
 import { test } from "node:test";
 import amqplib from "amqplib";
@@ -35,7 +35,7 @@ import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
 import { APP, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawJob, pythonResults, ranCounts, sameResult, send, settings, until } from "./follow-fuzz-common.mjs";
 
-const { SEED, JOBS, ROUNDS } = settings({ jobs: 30 });
+const { SEED, JOBS, ROUNDS } = settings({ jobs: 20 });
 const skip =
   [!haveRedis && "no redis-server (scripts/setup --services)", !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)", !havePython && "no Python Dramatiq (scripts/setup --python)"]
     .filter(Boolean)
@@ -52,6 +52,7 @@ function deadAt(properties) {
 
 test(`follow any message by id, and dead-letter actions, over a random Python fleet on RabbitMQ (seed ${SEED}, ${JOBS} jobs)`, { skip, timeout: 600_000 }, async (t) => {
   const next = rng(SEED);
+  const t0 = Date.now();
   t.diagnostic(`FUZZ_SEED=${SEED} FOLLOW_FUZZ_JOBS=${JOBS} FOLLOW_FUZZ_ROUNDS=${ROUNDS}`);
   const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
   const client = await createClient({ url: redis.url }).connect();
@@ -100,9 +101,17 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
   };
   const ran = () => ranCounts(client, PREFIX);
   const { check, report } = collector();
+  // How long each phase took, for the summary (what a bigger run costs, and where).
+  const phases = [];
+  let phaseStart = t0;
+  const phase = (name) => {
+    phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
+    phaseStart = Date.now();
+  };
   try {
     gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", QUEUES.join(",")], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
     const call = caller(gateway.url);
+    phase("servers");
 
     // --- Phase 1: a worker runs a random mix, then dies (SIGKILL) holding what it holds.
     // Besides the draw, one `ok` message per queue dead-lettered (a keyword `ok` does not
@@ -138,6 +147,7 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
     const briefs = known.filter((k) => k.expect.state === "expired");
     await eventually(async () => (await pythonResults(env, briefs)).every((r) => r.missing), 30_000, "brief results expired");
 
+    phase("phase 1");
     // --- Phase 2: no worker on fa/fb: queued and delayed messages; a live worker on fc running a slow actor.
     const jobs2 = Array.from({ length: Math.max(4, Math.floor(JOBS / 4)) }, (_, n) => drawJob(next, JOBS + n, "idle"));
     known.push(...(await send(env, jobs2)));
@@ -147,6 +157,7 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
     known.push(...live);
     await eventually(async () => (await ran()).has(`live-${SEED}`), 30_000, "the live slow message started");
 
+    phase("phase 2");
     // --- The counts: RabbitMQ's ready messages, as the model has them; what a worker holds is not counted.
     const queues = await call("/api/queues");
     for (const name of QUEUES) {
@@ -216,10 +227,12 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       }
     }
 
+    phase("checks");
     // --- Random dead-letter actions, in bulk and one by one, against a plain model.
     const byId = new Map(known.map((k, i) => [k.message.message_id, { ...k, py: oracle[i] }]));
     const requeued = new Map(); // message_id → the dead letter's body before
     const deleted = new Set();
+    const actions = [];
     const afterAction = async (what, kind, id) => {
       const got = await call(`/api/messages/${encodeURIComponent(id)}`);
       if (kind === "requeue") {
@@ -236,6 +249,7 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       const { kind, filter, dryRun, expected } = action;
       const res = await call(`/api/dead-letters/${kind}`, { method: "POST", body: { ...filter, ...(dryRun ? { dryRun } : {}) } });
       const what = await checkBulk(check, call, action, res);
+      actions.push(`${kind}${dryRun ? "?" : ""} ${res.body.matched}`);
       let after = await deadLetters();
       for (const d of expected) {
         const id = d.body.message_id;
@@ -252,12 +266,15 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
 
       // One message by id: a dead letter is requeued or deleted (200); any other is 404
       // (RabbitMQ reaches dead letters only; over Redis a queued one could be deleted).
-      const target = next.pick(known);
+      // Mostly one of the dead letters there are, else any message (never sent, queued, done…).
+      const deadNow = known.filter((k) => after.has(k.message.message_id));
+      const target = deadNow.length && next.chance(0.7) ? next.pick(deadNow) : next.pick(known);
       const id = target.message.message_id;
       const one = next.pick(["requeue", "delete"]);
       const wasDead = after.has(id);
       const body = after.get(id)?.[0]?.body;
       const single = one === "requeue" ? await call(`/api/messages/${encodeURIComponent(id)}/requeue`, { method: "POST", body: {} }) : await call(`/api/messages/${encodeURIComponent(id)}`, { method: "DELETE", body: {} });
+      actions.push(`${one}(1) ${single.status}`);
       const swhat = `${one} ${id} (${target.message.actor_name}, ${wasDead ? "dead-lettered" : "not dead-lettered"})`;
       if (wasDead) check(single.status === 200 && single.body.messageId === id && single.body.done === 1, `${swhat}: ${single.status} ${JSON.stringify(single.body)}`);
       else check(single.status === 404, `${swhat}: ${single.status} ${JSON.stringify(single.body)}`);
@@ -272,6 +289,7 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       }
     }
 
+    phase("actions");
     // --- A Python worker runs what was requeued, as Dramatiq runs any message: once per
     // attempt, back to the dead letters once; what was deleted never runs again.
     const before = await ran();
@@ -304,7 +322,8 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       const r = await call(`/api/messages/${encodeURIComponent(id)}/result?timeout=0`);
       check(r.status === 202, `rerun result ${id}: ${r.status} ${JSON.stringify(r.body)}; Python stores none`);
     }
-    report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted`);
+    phase("reruns");
+    report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted (${actions.join(", ")}); ${phases.join(", ")}`);
   } finally {
     for (const w of workers.reverse()) await w.kill().catch(() => {});
     await gateway?.stop();
