@@ -308,6 +308,9 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       const k = byId.get(id);
       check(dead.get(id).length === 1, `rerun ${id}: ${dead.get(id).length} dead letters`);
       check((afterRuns.get(id) ?? 0) - (before.get(id) ?? 0) === k.expect.runs, `rerun ${id} (${k.message.actor_name}): ran ${(afterRuns.get(id) ?? 0) - (before.get(id) ?? 0)} times, expected ${k.expect.runs}`);
+      // Found by id again where it died again, its history saying the operator requeued it.
+      const got = await call(`/api/messages/${encodeURIComponent(id)}`);
+      check(got.status === 200 && got.body.state === "dead-lettered" && got.body.message?.message_id === id && got.body.history?.some((h) => h.event === "requeued" && h.by === "operator"), `rerun ${id}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
     }
     for (const id of deleted) check((afterRuns.get(id) ?? 0) === (before.get(id) ?? 0) && !dead.has(id), `deleted ${id} ran again`);
     // Each rerun's new outcome, as Python reads it (those that store their exception waited
