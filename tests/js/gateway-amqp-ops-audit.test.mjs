@@ -2,11 +2,18 @@
 // dead-letter search holds a queue's dead letters unacked while it reads them (AMQP has no
 // other way to look), and an operator's requeue meanwhile found nothing (404) for a dead
 // letter that was there. The gateway now takes a queue's dead letters one request at a time.
+//
+// Then what the follow audit over RabbitMQ (gateway-follow-fuzz-amqp.test.mjs) found: a dead
+// letter was not found by its id (404, or `failed` from its result with no body: the lookup
+// walked the Redis broker's keys only, though its requeue by id found it), an id over 200
+// characters could not be searched for (400: the Redis gateway's search takes 1 000), and
+// the bulk actions' `exception` filter did not look at the exception a run stored (only at
+// the traceback in the body; a message that failed on its first try has none).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import amqplib from "amqplib";
-import { RabbitmqBroker } from "dramatiq-results";
+import { RabbitmqBroker, RedisBackend, connectRedis } from "dramatiq-results";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { eventually, startGatewayBin } from "./gateway-helpers.mjs";
 
@@ -53,6 +60,69 @@ test("an operator's requeue finds its dead letter while viewers search the same 
   } finally {
     await gateway?.stop();
     await admin.close().catch(() => {});
+    await Promise.all([redis.stop(), rabbit.stop()]);
+  }
+});
+
+test("a dead letter by its id, by a search for a long id, and by the exception its run stored", { skip, timeout: 120_000 }, async (t) => {
+  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
+  const admin = await amqplib.connect(rabbit.url);
+  const results = await connectRedis(redis.url);
+  let gateway;
+  try {
+    const broker = await RabbitmqBroker.connect(rabbit.url);
+    try {
+      await broker.ensureQueue(Q);
+    } finally {
+      await broker.close();
+    }
+    // Python's ids are any str: a long one with spaces, a slash, a quote and unicode.
+    const id = `ünïcødé ${"long/".repeat(50)} "${"x".repeat(40)}`;
+    const other = "00000000-0000-4000-8000-000000000001";
+    const ch = await admin.createConfirmChannel();
+    for (const messageId of [id, other]) {
+      // As Dramatiq's RabbitmqBroker publishes it (json.dumps: non-ASCII escaped), and as it
+      // dies on its first try: no traceback in the body, the exception in the result store.
+      const body = JSON.stringify({ queue_name: Q, actor_name: "job", args: [messageId.length], kwargs: {}, options: {}, message_id: messageId, message_timestamp: Date.now() }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+      ch.sendToQueue(`${Q}.XQ`, Buffer.from(body), { deliveryMode: 2 });
+    }
+    await ch.waitForConfirms();
+    await ch.close();
+    await new RedisBackend(results).storeException({ queueName: Q, actorName: "job", messageId: id }, Object.assign(new Error("stored only in the result store"), { name: "AppError" }));
+    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+    const call = (path, { method = "GET", body } = {}) =>
+      fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${OPERATOR}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+    await t.test("GET /api/messages/<id> finds a dead letter, with its body and its stored exception", async () => {
+      const got = await call(`/api/messages/${encodeURIComponent(id)}`);
+      assert.equal(got.status, 200, JSON.stringify(got.body));
+      assert.deepEqual([got.body.state, got.body.queue, got.body.actor, got.body.message?.message_id, got.body.message?.args], ["dead-lettered", Q, "job", id, [id.length]]);
+      assert.deepEqual(got.body.result, { exception: { type: "AppError", message: "stored only in the result store" } });
+      // One that stored nothing is found all the same; its result is none yet (202).
+      const bare = await call(`/api/messages/${other}`);
+      assert.deepEqual([bare.status, bare.body.state, bare.body.result], [200, "dead-lettered", null]);
+      assert.equal((await call(`/api/messages/${other}/result?timeout=0`)).status, 202);
+    });
+
+    await t.test("?q= takes the whole of a long id (1 to 1 000 characters, as over Redis)", async () => {
+      const found = await call(`/api/messages?q=${encodeURIComponent(id)}`);
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.deepEqual(found.body.items.map((i) => i.message.message_id), [id]);
+      assert.equal((await call(`/api/messages?q=${"x".repeat(1001)}`)).status, 400);
+    });
+
+    await t.test("the exception filter matches the exception the run stored", async () => {
+      const dry = await call("/api/dead-letters/delete", { method: "POST", body: { exception: "AppError: stored only", dryRun: true } });
+      assert.deepEqual(dry.body, { matched: 1, done: 0, complete: true, dryRun: true });
+      const run = await call("/api/dead-letters/requeue", { method: "POST", body: { exception: "only in the result" } });
+      assert.deepEqual(run.body, { matched: 1, done: 1, complete: true, dryRun: false });
+      const [row] = (await call("/api/queues")).body;
+      assert.deepEqual([row.queued, row.deadLettered], [1, 1], "the one it matched requeued, the other left");
+    });
+  } finally {
+    await gateway?.stop();
+    await admin.close().catch(() => {});
+    await results.close().catch(() => {});
     await Promise.all([redis.stop(), rabbit.stop()]);
   }
 });

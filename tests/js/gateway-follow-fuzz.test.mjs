@@ -23,142 +23,22 @@
 // it (once, twice with a retry, never for an undeclared actor), lands back in the dead
 // letters once, and `/result?timeout=` answers its new outcome as Python reads it.
 //
+// The draw, the producer and oracle calls and the bulk actions' model are shared with the
+// RabbitMQ variant (gateway-follow-fuzz-amqp.test.mjs) in follow-fuzz-common.mjs.
+//
 // Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 40,
 // about 15 s; 120 about 21 s), FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
 import { test } from "node:test";
-import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { haveRedis, startRedis } from "./services.mjs";
 import { eventually, startGatewayBin } from "./gateway-helpers.mjs";
-import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
+import { APP, OPERATOR, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawJob, pythonResults, ranCounts, send, settings, until } from "./follow-fuzz-common.mjs";
 
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const JOBS = Number(process.env.FOLLOW_FUZZ_JOBS ?? 40);
-const ROUNDS = Number(process.env.FOLLOW_FUZZ_ROUNDS ?? 6);
+const { SEED, JOBS, ROUNDS } = settings();
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
-const VIEWER = "viewer-token-for-the-follow-fuzz-01";
-const OPERATOR = "operator-token-for-the-follow-fuzz-9";
 const PREFIX = "follow-fuzz";
-const APP = "follow_fuzz_app";
-const ERRORS = ["AppError", "ValueError", "KeyError", "RuntimeError"];
-
-/** Message ids Python accepts (any str): plain, and odd ones. */
-function drawId(next, n) {
-  const odd = [
-    () => `job-${n}`,
-    () => `a.b:c_${n}-d`,
-    () => `with space ${n}`,
-    () => `slash/${n}/x`,
-    () => `quote"${n}'`,
-    () => `ünïcødé-${n}-✓`,
-    () => `emoji-${n}-😀`,
-    () => `${"long".repeat(55)}-${n}`,
-    () => `percent%20${n}`,
-    () => `${n}`,
-  ];
-  return next.chance(0.5) ? crypto.randomUUID() : next.pick(odd)();
-}
-
-/** Python's `str(exception)` of `kind(text)`: KeyError quotes its argument. */
-const pyStr = (kind, text) => (kind === "KeyError" ? `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'` : text);
-
-/** A random job: what the producer sends, and what the model expects of each message. */
-function drawJob(next, n, phase) {
-  const queue = next.pick(["fa", "fb"]);
-  const word = `w${n}x${next.int(1000)}`;
-  const single = (actor, args, expect, extra = {}) => ({ job: { op: "send", queue, actor, args, id: drawId(next, n), ...extra }, expect: [expect] });
-  if (phase === "idle") {
-    // No worker on fa/fb: queued, or delayed ten minutes (on <q>.DQ).
-    const actor = next.pick(["ok", "boom", "ghost"]);
-    const args = actor === "boom" ? [next.pick(ERRORS), word] : [word];
-    return next.chance(0.5) ? single(actor, args, { state: "queued" }) : single(actor, args, { state: "delayed" }, { delay: 600_000 });
-  }
-  switch (next.int(11)) {
-    case 0:
-    case 1:
-      return single("ok", [next.chance(0.2) ? { big: "x".repeat(200_000 + next.int(100_000)), word } : next.pick([word, n, [word, n], { k: word }, null, true])], { state: "done" });
-    case 2: {
-      const kind = next.pick(ERRORS);
-      return single("boom", [kind, `${word} failed`], { state: "dead-lettered", error: [kind, pyStr(kind, `${word} failed`)], runs: 1 });
-    }
-    case 3: {
-      const kind = next.pick(ERRORS);
-      return single("boom_twice", [kind, `${word} twice`], { state: "dead-lettered", error: [kind, pyStr(kind, `${word} twice`)], traceback: true, runs: 2 });
-    }
-    case 4:
-      return single("silent", [`${word} silent`], { state: "dead-lettered", runs: 1 });
-    case 5:
-      return single("ghost", [word], { state: "dead-lettered", runs: 0 });
-    case 6:
-      return single("later", [word], { state: "delayed", traceback: true });
-    case 7:
-      return single("brief", [word], { state: "expired" });
-    case 8:
-      // At most two: each holds one of the worker's four threads until it is killed.
-      if (next.slow === 2) return single("ok", [word], { state: "done" });
-      next.slow = (next.slow ?? 0) + 1;
-      return single("slow", [600_000, word], { state: "in-progress" });
-    case 9: {
-      // A pipeline of 2-3 steps; a failing step stops it (the later ones are never sent).
-      const len = 2 + next.int(2);
-      const failAt = next.chance(0.4) ? next.int(len) : -1;
-      const steps = [];
-      const expect = [];
-      for (let i = 0; i < len; i++) {
-        const q = next.pick(["fa", "fb"]);
-        if (i === failAt) {
-          const kind = next.pick(ERRORS);
-          steps.push({ queue: q, actor: "boom", args: [kind, `${word} pipe ${i}`] });
-          expect.push({ state: "dead-lettered", error: [kind, pyStr(kind, `${word} pipe ${i}`)], runs: 1 });
-        } else {
-          steps.push({ queue: q, actor: "ok", args: [`${word}-${i}`] });
-          expect.push(failAt >= 0 && i > failAt ? { state: "never" } : { state: "done" });
-        }
-        // A step after the first is sent with the previous step's result appended.
-        if (i > 0 && expect[i].state !== "never") expect[i].args = [...steps[i].args, `${word}-${i - 1}`];
-      }
-      return { job: { op: "pipeline", steps }, expect };
-    }
-    default: {
-      // A group of 2-3 children with a completion callback, run once every child is done.
-      const len = 2 + next.int(2);
-      const children = Array.from({ length: len }, (_, i) => ({ queue: next.pick(["fa", "fb"]), actor: "ok", args: [`${word}-g${i}`] }));
-      return { job: { op: "group", children, callback: { queue, actor: "ok", args: [`${word}-done`], id: drawId(next, n) } }, expect: [...children.map(() => ({ state: "done" })), { state: "done" }] };
-    }
-  }
-}
-
-/** Sends `jobs` with Python's producer → the known messages, each `{ message, expect }`. */
-async function send(env, jobs) {
-  const lines = await runPython("follow_fuzz.py", ["send"], { ...env, input: jobs.map((j) => JSON.stringify(j.job)).join("\n") });
-  assert.equal(lines.length, jobs.length);
-  return lines.flatMap((line, i) => {
-    const messages = JSON.parse(line);
-    assert.equal(messages.length, jobs[i].expect.length);
-    return messages.map((message, j) => ({ message, expect: { ...jobs[i].expect[j] } }));
-  });
-}
-
-/** Python's `get_result` for each message (block with `timeout` when given). */
-async function pythonResults(env, known, timeout) {
-  const lines = await runPython("follow_fuzz.py", ["results"], { ...env, input: known.map((k) => JSON.stringify({ message: k.message, ...(timeout === undefined ? {} : { timeout }) })).join("\n") });
-  return lines.map((l) => JSON.parse(l));
-}
-
-const canonical = (queue) => queue.replace(/\.DQ$/, "");
-
-/** Polls `fn` until it answers `true`; anything else it answers is the detail of a timeout. */
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 test(`follow any message by id, and bulk dead-letter actions, over a random Python fleet (seed ${SEED}, ${JOBS} jobs)`, { skip, timeout: 600_000 }, async (t) => {
   const next = rng(SEED);
@@ -169,15 +49,8 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
   const env = { url: redis.url, prefix: PREFIX };
   const workers = [];
   const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
-  const call = async (path, { method = "GET", body } = {}) => {
-    const res = await fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${OPERATOR}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) });
-    return { status: res.status, body: await res.json() };
-  };
-  const ran = async () => {
-    const counts = new Map();
-    for (const id of await client.lRange(`${PREFIX}:ran`, 0, -1)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    return counts;
-  };
+  const call = caller(gateway.url);
+  const ran = () => ranCounts(client, PREFIX);
   /** The dead letters Redis holds: message_id → [{ queue, rid, at, body }]. */
   const deadLetters = async () => {
     const out = new Map();
@@ -191,10 +64,7 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
     }
     return out;
   };
-  const failures = [];
-  const check = (ok, what) => {
-    if (!ok) failures.push(what);
-  };
+  const { check, report } = collector();
   try {
     // --- Phase 1: a worker runs a random mix, then dies (SIGKILL) holding what it holds.
     const jobs1 = Array.from({ length: JOBS }, (_, n) => drawJob(next, n, "run"));
@@ -273,9 +143,7 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
       // /result?timeout=0 answers as get_result(block=False).
       if (k.expect.state !== "never") {
         const r = await call(`/api/messages/${encodeURIComponent(id)}/result?timeout=0`);
-        if (py.value !== undefined) check(r.status === 200 && r.body.state === "done" && JSON.stringify(JSON.parse(r.body.result.json)) === JSON.stringify(py.value), `result ${where}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}; Python ${JSON.stringify(py).slice(0, 200)}`);
-        else if (py.failure) check(r.status === 200 && r.body.state === "failed" && r.body.result?.exception?.type === py.failure[0] && r.body.result.exception.message === py.failure[1], `result ${where}: ${r.status} ${JSON.stringify(r.body)}; Python ${JSON.stringify(py)}`);
-        else check(r.status === 202 || (r.status === 404 && k.expect.state === "expired"), `result ${where}: ${r.status} ${JSON.stringify(r.body)}; Python: missing`);
+        checkResultAnswer(check, where, r, py, { missing: k.expect.state === "expired" ? [202, 404] : [202] });
       }
       // A search by its id finds a message the broker holds, in its state.
       if (["queued", "delayed", "in-progress", "dead-lettered"].includes(k.expect.state)) {
@@ -301,39 +169,10 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
     for (let round = 0; round < ROUNDS; round++) {
       const dead = await deadLetters();
       const all = [...dead.values()].flat();
-      const text = (d) => {
-        const tb = typeof d.body.options?.traceback === "string" ? d.body.options.traceback : "";
-        const py = byId.get(d.body.message_id)?.py;
-        return [tb, py?.failure ? `${py.failure[0]}: ${py.failure[1]}` : ""];
-      };
-      const filter = {};
-      if (next.chance(0.4)) filter.queue = next.pick(["fa", "fb"]);
-      if (next.chance(0.4)) filter.actor = next.pick(["boom", "boom_twice", "silent", "ghost", "ok", "nobody"]);
-      if (next.chance(0.4) && all.length) {
-        const [tb, exc] = text(next.pick(all));
-        const source = next.pick([tb, exc].filter(Boolean));
-        if (source) {
-          const start = next.int(source.length);
-          filter.exception = source.slice(start, start + 1 + next.int(20));
-        } else filter.exception = next.pick(ERRORS);
-      }
-      if (next.chance(0.3) && all.length) filter.since = Math.floor(next.pick(all).at);
-      if (next.chance(0.3) && all.length) filter.until = Math.ceil(next.pick(all).at);
-      const dryRun = next.chance(0.3);
-      const kind = next.pick(["requeue", "delete"]);
-      const expected = all.filter((d) => {
-        if (filter.queue && d.queue !== filter.queue) return false;
-        if (filter.actor && d.body.actor_name !== filter.actor) return false;
-        if (filter.exception && !text(d).some((s) => s.includes(filter.exception))) return false;
-        if (filter.since !== undefined && d.at < filter.since) return false;
-        if (filter.until !== undefined && d.at > filter.until) return false;
-        return true;
-      });
+      const action = drawBulk(next, all, (id) => byId.get(id)?.py);
+      const { kind, filter, dryRun, expected } = action;
       const res = await call(`/api/dead-letters/${kind}`, { method: "POST", body: { ...filter, ...(dryRun ? { dryRun } : {}) } });
-      const what = `${kind} ${JSON.stringify(filter)} dryRun=${dryRun}`;
-      check(res.status === 200 && res.body.matched === expected.length && res.body.done === (dryRun ? 0 : expected.length) && res.body.complete === true, `${what}: ${JSON.stringify(res.body)}, expected ${expected.length}: ${expected.map((d) => d.body.message_id).join(", ")}`);
-      const audit = await call("/api/audit?limit=1");
-      check(audit.body[0]?.action === `dead-letters/${kind}` && JSON.stringify(audit.body[0].filter) === JSON.stringify(filter) && audit.body[0].matched === res.body.matched && audit.body[0].done === res.body.done && audit.body[0].dryRun === dryRun, `${what}: audit ${JSON.stringify(audit.body[0])}`);
+      const what = await checkBulk(check, call, action, res);
       const after = await deadLetters();
       for (const d of expected) {
         const id = d.body.message_id;
@@ -384,9 +223,7 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
       const r = await call(`/api/messages/${encodeURIComponent(id)}/result?timeout=0`);
       check(r.status === 202, `rerun result ${id}: ${r.status} ${JSON.stringify(r.body)}; Python stores none`);
     }
-    t.diagnostic(`${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted`);
-    for (const f of failures.slice(0, 60)) t.diagnostic(f.length > 400 ? `${f.slice(0, 400)}…` : f);
-    assert.equal(failures.length, 0, `FUZZ_SEED=${SEED}: ${failures.length} discrepancies (the first ones above)`);
+    report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted`);
   } finally {
     for (const w of workers.reverse()) await w.kill().catch(() => {});
     await gateway.stop();

@@ -2,7 +2,7 @@
 
     follow_fuzz.py send      reads JSON lines, one job each, sends them as Dramatiq does and
                              prints, per job, one JSON line: the message dicts it sent
-                             {"op": "send", "queue", "actor", "args", "id", "delay"?}
+                             {"op": "send", "queue", "actor", "args", "kwargs"?, "id", "delay"?}
                              {"op": "pipeline", "steps": [{"actor", "args", "queue"}]}
                              {"op": "group", "children": [...], "callback": {...}}
     follow_fuzz.py results   reads JSON lines {"message": dict, "timeout"?: ms} and prints,
@@ -25,7 +25,7 @@ import follow_fuzz_app as app
 def build(step):
     """A Message for `step` (an undeclared actor too: only its name travels)."""
     options = dict(step.get("options") or {})
-    kwargs = {"queue_name": step["queue"], "actor_name": step["actor"], "args": tuple(step["args"]), "kwargs": {}, "options": options}
+    kwargs = {"queue_name": step["queue"], "actor_name": step["actor"], "args": tuple(step["args"]), "kwargs": step.get("kwargs") or {}, "options": options}
     if "id" in step:
         kwargs["message_id"] = step["id"]
     return Message(**kwargs)
@@ -73,6 +73,8 @@ def main():
         line = json.loads(raw)
         out = send(line) if mode == "send" else result(line)
         print(json.dumps(out, separators=(",", ":")), flush=True)
+    # Every publish on its way before the process ends (RabbitMQ: the connection closed cleanly).
+    app.broker.close()
 
 
 if __name__ == "__main__":

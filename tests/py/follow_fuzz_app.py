@@ -1,10 +1,13 @@
 """The Python Dramatiq 2.2.1 fleet of tests/js/gateway-follow-fuzz.test.mjs: the actors whose
 messages the test drives into every state a message can be in (done, failed, dead-lettered,
 retried and waiting, in progress, results expired), on two queues, with Results and
-GroupCallbacks on the broker's Redis. Configured from the environment (tests/js/pyworker.mjs'
-`appEnv`): BROKER_URL, BROKER_NAMESPACE, APP_PREFIX.
+GroupCallbacks in Redis. Configured from the environment (tests/js/pyworker.mjs' `appEnv`):
+BROKER ("redis", the default, or "rabbitmq": tests/js/gateway-follow-fuzz-amqp.test.mjs),
+BROKER_URL, BROKER_NAMESPACE (RedisBroker's), RESULTS_REDIS_URL (the results, the rate
+limiter and the app's own list: the broker's Redis by default, required with RabbitMQ),
+APP_PREFIX.
 
-    <prefix>:ran    list of the message ids every actor started (a requeued message that
+    <prefix>:ran    (in the results' Redis) list of the message ids every actor started (a requeued message that
                     runs once more appears once more: lost and duplicated runs are counted)
 """
 
@@ -19,17 +22,26 @@ from dramatiq.rate_limits.backends import RedisBackend as RateLimiterRedisBacken
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 
+BROKER = os.environ.get("BROKER", "redis")
 URL = os.environ.get("BROKER_URL", "redis://127.0.0.1:6379")
+RESULTS_URL = os.environ.get("RESULTS_REDIS_URL") or (URL if BROKER == "redis" else None)
+if RESULTS_URL is None:
+    raise SystemExit("follow_fuzz_app: RESULTS_REDIS_URL is required with BROKER=rabbitmq")
 PREFIX = os.environ.get("APP_PREFIX", "follow-fuzz")
 QUEUES = ("fa", "fb", "fc")
 
-broker = RedisBroker(url=URL, namespace=os.environ.get("BROKER_NAMESPACE", "dramatiq"))
-backend = RedisBackend(url=URL)
+if BROKER == "rabbitmq":
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(url=URL)
+else:
+    broker = RedisBroker(url=URL, namespace=os.environ.get("BROKER_NAMESPACE", "dramatiq"))
+backend = RedisBackend(url=RESULTS_URL)
 broker.add_middleware(Results(backend=backend))
 broker.add_middleware(CurrentMessage())
-broker.add_middleware(GroupCallbacks(RateLimiterRedisBackend(url=URL)))
+broker.add_middleware(GroupCallbacks(RateLimiterRedisBackend(url=RESULTS_URL)))
 dramatiq.set_broker(broker)
-store = redis.Redis.from_url(URL)
+store = redis.Redis.from_url(RESULTS_URL)
 
 
 class AppError(Exception):

@@ -47,7 +47,7 @@ import { MessageHistory } from "./history.js";
 import { BrokerWriter } from "./redis/actions.js";
 import { MessageFinder } from "./redis/find.js";
 import { actionRoutes } from "./routes/actions.js";
-import { amqpActionRoutes, amqpViewerRoutes } from "./routes/amqp.js";
+import { amqpActionRoutes, amqpFinder, amqpViewerRoutes } from "./routes/amqp.js";
 import { auditRoutes } from "./routes/audit.js";
 import { messageDetailRoutes } from "./routes/message.js";
 import { searchRoutes } from "./routes/search.js";
@@ -205,8 +205,9 @@ export function createGateway(options) {
   ctx.writer = new BrokerWriter(guarded, { keys: brokerKeys, auditKey: auditKey ?? `dramatiq-results-gateway:audit:${brokerKeys.namespace}`, decodeMessage,
     // Results in this Redis: a requeue drops the previous run's result with the move.
     resultKey: resultsInRedis ? (identity) => backend.buildMessageKey(identity) : null });
-  ctx.finder = new MessageFinder(reader, decodeMessage, () => ctx.queues());
   ctx.history = new MessageHistory();
+  // Over RabbitMQ a message is found by id among the dead letters (all RabbitMQ shows).
+  ctx.finder = amqp ? amqpFinder({ amqp, history: ctx.history }) : new MessageFinder(reader, decodeMessage, () => ctx.queues());
   ctx.history.follow(poller);
   ctx.waiter = new ResultWaiter({ backend, encode });
   poller.observe((event, record) => (record?.state === "done" || record?.state === "failed") && ctx.waiter.poke());

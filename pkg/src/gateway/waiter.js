@@ -57,14 +57,22 @@ export class ResultWaiter {
   /** The first of `identities` (in order) with a stored result, read in one batch:
    * `{ identity, outcome }`, or null when none has one. Throws when the store fails. */
   async readFirst(identities) {
+    const found = await this.readAll(identities);
+    const identity = identities.find((x) => found.has(x));
+    return identity ? { identity, outcome: found.get(identity) } : null;
+  }
+
+  /** The stored outcome of each of `identities` that has one, read in one batch: a Map
+   * from the identity (the very object passed) to its outcome. Throws when the store fails. */
+  async readAll(identities) {
     const found = new Map();
+    if (!identities.length) return found;
     for await (const outcome of this.backend.iterResults(identities, { block: false })) {
       if (outcome.error?.code === "RESULT_MISSING") continue;
       if (outcome.error?.code === "RESULT_STORE" || outcome.error?.code === "RESULT_TIMEOUT") throw outcome.error;
       found.set(outcome.message, describeOutcome(outcome, this.encode));
     }
-    const identity = identities.find((x) => found.has(x));
-    return identity ? { identity, outcome: found.get(identity) } : null;
+    return found;
   }
 
   /**

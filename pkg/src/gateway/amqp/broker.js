@@ -168,7 +168,9 @@ export class AmqpBroker {
    * returned: the dead letter stays). `beforeRevive(messages)`, when given, runs before the
    * revived copies are published. A body that is not a Dramatiq message has `message` null,
    * `malformed` (why) and `id` (`malformedId`), and reaches `decide` only with
-   * `decideMalformed: true` (then only "delete" means anything for it).
+   * `decideMalformed: true` (then only "delete" means anything for it). `prepare(items)`,
+   * when given, runs once every dead letter is read and before any `decide` (what a decision
+   * needs beside the bodies, read in one batch: the exceptions their runs stored).
    */
   async act(queue, decide, options) {
     // One request at a time per queue: what one holds unacked is invisible to the others
@@ -191,7 +193,7 @@ export class AmqpBroker {
   /** queue → the promise the next `act` on it waits for. */
   #turns = new Map();
 
-  async #act(queue, decide, { max = MAX_HELD, beforeRevive, decideMalformed = false } = {}) {
+  async #act(queue, decide, { max = MAX_HELD, beforeRevive, decideMalformed = false, prepare } = {}) {
     const [q, , xq] = this.namesOf(queue);
     return this.#withChannel(async (ch) => {
       const held = [];
@@ -216,6 +218,13 @@ export class AmqpBroker {
         const item = { message: message ?? null, body, deadAt: deadAt(m.properties), redelivered: m.fields.redelivered, outcome: "left", delivery: m };
         // A body that is no message is acted on only by a decision made for such bodies.
         if (malformed) Object.assign(item, { malformed, id: malformedId(m.content) });
+        return item;
+      });
+      // A failure here leaves every dead letter where it was (the channel's close puts back
+      // what it holds).
+      if (prepare) await prepare(items);
+      for (const item of items) {
+        const { malformed } = item;
         let choice = null;
         if (!malformed || decideMalformed) {
           try {
@@ -225,8 +234,7 @@ export class AmqpBroker {
           }
         }
         item.choice = choice;
-        return item;
-      });
+      }
       const toRequeue = items.filter((i) => i.choice === "requeue" && i.message);
       if (toRequeue.length) {
         // The host's step before the copies go out (the gateway drops the failed run's

@@ -12,6 +12,10 @@
 //                       RabbitMQ would have to hand them out to show them; with `q=`, the
 //                       dead letters whose id, actor, arguments or traceback hold the text
 //   GET /api/status     RabbitMQ and Redis
+//   GET /api/messages/<id>
+//                       (routes/message.js, through `amqpFinder` below) a dead letter by its
+//                       id, read from each declared queue's `q.XQ` as the listing reads them;
+//                       any other message only by its result
 //   DELETE /api/queues/<q>/malformed/<id>
 //                       a dead letter that is no Dramatiq message, by its listed id
 //   POST /api/messages/<id>/requeue, DELETE /api/messages/<id>, POST /api/dead-letters/{requeue,delete}
@@ -49,6 +53,38 @@ function listed(item, queue, backend) {
 }
 
 /**
+ * Finds a message by its id among the dead letters of the declared queues, for
+ * routes/message.js (in place of the Redis broker's `MessageFinder`): RabbitMQ shows no other
+ * message without handing it out. Answers as `MessageFinder.find` does: `{ state:
+ * "dead-lettered", queue, rid: null, body, message, malformed: null, where: "xq" }`, null
+ * when no dead letter has the id, or `{ incomplete: true, looked }` when a queue held more
+ * dead letters than one request takes (the id may be among those not read). The pairs of the
+ * dead letters read are noted, as the listing notes them.
+ * @param {{ amqp: import("../amqp/broker.js").AmqpBroker, history?: import("../history.js").MessageHistory }} ctx
+ */
+export function amqpFinder({ amqp, history }) {
+  return {
+    async find(messageId) {
+      let looked = 0;
+      let cut = false;
+      for (const queue of amqp.queueNames) {
+        const { items, more } = await amqp.act(queue, () => null);
+        looked += items.length;
+        cut ||= more;
+        let hit = null;
+        for (const i of items) {
+          if (!i.message) continue;
+          history?.notePair(queue, i.message.actor_name);
+          if (!hit && i.message.message_id === messageId) hit = i;
+        }
+        if (hit) return { state: DEAD, queue, rid: null, body: hit.body, message: hit.message, malformed: null, where: "xq", deadAt: hit.deadAt };
+      }
+      return cut ? { incomplete: true, looked } : null;
+    },
+  };
+}
+
+/**
  * The viewer's routes over RabbitMQ.
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`
  */
@@ -83,7 +119,8 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller, his
   async function search(c) {
     only(c, ["q", "queue", "state", "limit"]);
     const q = c.req.query("q");
-    if (q.length < 1 || q.length > 200) throw new BadRequest("q: 1 to 200 characters");
+    // As over Redis (routes/search.js): a message id is up to 1 000 characters.
+    if (q.length < 1 || q.length > 1000) throw new BadRequest("q: 1 to 1000 characters");
     const queue = c.req.query("queue");
     if (queue !== undefined && !isQueueName(brokerKeys, queue)) throw new BadRequest("queue: a queue name");
     if ((c.req.query("state") ?? DEAD) !== DEAD) throw new BadRequest(NOT_LISTED);
@@ -123,7 +160,7 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller, his
  * The operator's actions over RabbitMQ (mounted only with an operator token).
  * @param {object} ctx the gateway's shared parts (see ../app.js), with `amqp`, `writer` (the audit log)
  */
-export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, operatorToken, token, redis, backend, resultsInRedis }) {
+export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, operatorToken, token, redis, backend, resultsInRedis, waiter }) {
   const app = new Hono();
   const auth = operatorOnly({ operatorToken, viewerToken: token });
 
@@ -196,6 +233,31 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
     return json(c, { messageId, matched: 1, done: 1, state: DEAD, malformed: hit.malformed });
   });
 
+  /** For the `exception` filter: the outcome each dead letter's run stored (read in one batch
+   * per queue before deciding), as `errorText` takes it. The Redis gateway's poller has read
+   * it; here nothing has: a message that failed on its first try has no traceback in its
+   * body, only its stored exception, and the filter missed it. */
+  const storedOf = new WeakMap();
+  const readStored = (queue) => async (items) => {
+    const identities = [];
+    for (const item of items) {
+      if (!item.message) continue;
+      const identity = { queueName: queue, actorName: item.message.actor_name, messageId: item.message.message_id };
+      try {
+        backend.buildMessageKey(identity);
+      } catch {
+        continue; // a name the key derivation refuses: no result to read
+      }
+      identities.push(identity);
+      storedOf.set(item, identity);
+    }
+    const found = await waiter.readAll(identities);
+    for (const item of items) {
+      const identity = storedOf.get(item);
+      storedOf.set(item, identity && found.has(identity) ? { result: found.get(identity) } : null);
+    }
+  };
+
   async function bulk(kind, filter, dryRun) {
     const started = Date.now();
     const until = Math.min(filter.until ?? started, started);
@@ -214,10 +276,10 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
         if (filter.since !== undefined && !(at >= filter.since)) return null;
         if (!(at <= until)) return null;
         if (filter.actor !== undefined && message.actor_name !== filter.actor) return null;
-        if (filter.exception !== undefined && !errorText(message, poller.records.get(message.message_id)).includes(filter.exception)) return null;
+        if (filter.exception !== undefined && !errorText(message, storedOf.get(item) ?? poller.records.get(message.message_id)).includes(filter.exception)) return null;
         matched++;
         return dryRun ? null : kind;
-      }, { beforeRevive });
+      }, { beforeRevive, ...(filter.exception !== undefined ? { prepare: readStored(queue) } : {}) });
       if (more) complete = false;
       for (const i of items) {
         if (i.outcome !== "requeued" && i.outcome !== "deleted") continue;
