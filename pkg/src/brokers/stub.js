@@ -106,7 +106,8 @@ export class StubBroker extends Broker {
     const { timeout, failFast } = checkOptions("StubBroker.join()", options, { timeout: "ms?", failFast: "boolean?" });
     // The name as given, as Dramatiq's `queues[name]` and `queues[dq_name(name)]`: a delay
     // queue's name waits on that queue alone, a dead-letter queue's is not a queue.
-    const q = String(queueName);
+    if (typeof queueName !== "string") return Promise.reject(new TypeError(`join(): a queue name is a string, got ${typeof queueName}`));
+    const q = queueName;
     const names = [q, delayQueueName(q)];
     if (!names.every((n) => this.#queues.has(n))) return Promise.reject(new QueueNotFound(q));
     const shouldFailFast = failFast ?? this.failFastDefault;
