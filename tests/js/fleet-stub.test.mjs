@@ -245,6 +245,28 @@ test("TimeLimit aborts the attempt's signal with TimeLimitExceeded; the attempt 
   assert.ok(new TimeLimit().actorOptions.has("time_limit"));
 });
 
+test("code an attempt runs on with, once its time limit failed it, still finds its message and the aborted signal (as Python's actor code does until it returns)", async () => {
+  // A CI run under load: the limit passed while the actor awaited a slow write, before it
+  // asked for its signal; currentSignal() then answered undefined (the attempt had ended),
+  // so a sleep given that signal ran to its end and recorded work Python never does.
+  const { broker, worker } = setup({ extra: [new CurrentMessage()] });
+  let open;
+  const gate = new Promise((resolve) => (open = resolve));
+  const seen = [];
+  const slow = actor(async () => {
+    await gate;
+    const signal = currentSignal();
+    seen.push([signal?.aborted, signal?.reason instanceof TimeLimitExceeded, CurrentMessage.getCurrentMessage()?.messageId]);
+  }, { broker, actorName: "slow_write", timeLimit: 10, maxRetries: 0 });
+  const m = slow.send();
+  await worker.join();
+  open();
+  await sleep(20);
+  await worker.stop();
+  assert.deepEqual(seen, [[true, true, m.messageId]]);
+  assert.equal(broker.deadLetters.length, 1, "the attempt failed at its limit");
+});
+
 test("ShutdownNotifications: a stopping worker aborts the signal of attempts that asked, with Shutdown; the others finish", async () => {
   const { broker, backend, calls, worker } = setup({ extra: [new CurrentMessage()] });
   const started = [];

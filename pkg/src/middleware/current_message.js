@@ -31,12 +31,13 @@ export class CurrentMessage extends Middleware {
     return runInAttempt(proxy, fn);
   }
 
+  /** The attempt runs under this middleware, for its whole life: code an attempt runs on
+   * with after a time limit or a shutdown failed it (an async actor cannot be stopped) still
+   * finds its message and its aborted signal, as a Python actor's code does until it
+   * returns. (Outside the attempt's code nothing finds it: the lookup goes through the
+   * async context the actor was called in.) */
   beforeProcessMessage(broker, message) {
     message[kExposed] = true;
-  }
-
-  afterProcessMessage(broker, message) {
-    message[kExposed] = false;
   }
 }
 
