@@ -14,8 +14,12 @@ const backends = {
   "kv (polling)": () => new KvBackend(mapAdapter({ asyncGet: true })),
 };
 
-/** The slack allowed past a deadline, beyond the lateness of the host's own timers. */
-const LATE_MS = 25;
+/** The slack allowed past a deadline, beyond the lateness of the host's own timers: well
+ * under a poll's back-off (a wait that ended at its next poll instead of its deadline would be
+ * hundreds of ms late), and over what a loaded 2-core machine running two test files puts
+ * between two timer callbacks (25.3 ms at best of three runs once, with 25 allowed). How
+ * close to the deadline is the bench's business. */
+const LATE_MS = 50;
 
 /**
  * 1000 blocked waits with random timeouts, in ten rounds of 100 (creating a thousand at once
