@@ -321,7 +321,8 @@ test("the operator's page through a lost race, a gateway restart, a changed toke
     await page.waitForFunction(() => /down: the gateway refused this tab's token/.test(document.querySelector("#source-status").textContent), null, { timeout: 30_000 });
     await page.click("#message-requeue");
     await feedback.filter({ hasText: "Not done: the gateway refused this tab's token (it may have changed): enter the current one (Source → Token)" }).waitFor({ timeout: 10_000 });
-    assert.match(await page.textContent("#message-body"), /HTTP 401: the gateway refused this tab's token/);
+    // The page reloads the message after the feedback (its request refused too): wait for it.
+    await page.waitForFunction(() => /HTTP 401: the gateway refused this tab's token/.test(document.querySelector("#message-body").textContent), null, { timeout: 10_000 });
     assert.equal(await client.zCard("dramatiq:idle.XQ"), 1, "nothing was done");
 
     // Redis goes away: the action says the gateway cannot reach it, naming no internals.
