@@ -21,18 +21,55 @@ const text = (bytes) => new TextDecoder().decode(bytes);
 /** An option's place: nowhere, at the actor, on the message, or both (the message wins). */
 const place = (next) => next.pick(["none", "none", "actor", "message", "both"]);
 
-/** A random step of a behaviour script, as Python JSON text. */
-function randomStep(next, last) {
+/** A random step of a behaviour script, as Python JSON text; `raises` adds classes it may
+ * raise. */
+function randomStep(next, last, raises = []) {
   const r = next();
   if (r < (last ? 0.55 : 0.25)) return `["ret",${randomValue(next)}]`;
-  if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError"]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
+  if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError", ...raises]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
   if (r < 0.85) return `["retry",${next.pick(["null", "null", String(1 + next.int(50)), "600000", "0", "2.5", "-3", "600000.5"])}]`;
   return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
 }
 
+/** Python's truthiness of a JSON value. */
+const truthy = (v) => !(v === null || v === false || v === 0 || v === "" || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0));
+
+/**
+ * A step for tests/js/diff-fuzz-worker-limits.test.mjs: a plain step (`randomStep`), or one
+ * wrapped in a sleep, a rate limiter or a hang (diff_fuzz_worker_app.py's module doc).
+ * `short`: the message's time limit is short (≤ 300 ms, checked every 100 ms), so a sleep
+ * of 700 ms runs past it and one of 30 ms ends well within (`tiny`: below 100 ms, every
+ * step sleeps past it); otherwise it is 10 minutes or
+ * more, which no attempt here reaches. A hang only where the message is notified of its
+ * worker's shutdown and cannot time out first, and only while `budget.hangs` lasts (a
+ * hung attempt holds one of the two threads until the worker stops).
+ * Returns [step, its plain step].
+ */
+function limitStep(next, last, { short, tiny, notify, budget }) {
+  const base = randomStep(next, last, ["TimeLimitExceeded", "RateLimitExceeded"]);
+  // Below 100 ms (`true` is 1 ms) even a quick attempt may meet a check past its limit (on
+  // either side, as the race goes): every attempt sleeps past it.
+  if (tiny) return [`["sleep",700,${base}]`, base];
+  const r = next();
+  if (r < 0.3) return [base, base];
+  if (r < 0.6) return [`["sleep",${short ? next.pick([700, 700, 30]) : next.pick([0, 30])},${base}]`, base];
+  if (r < 0.9) {
+    const kind = next.pick(["window", "bucket", "concurrent"]);
+    const limit = 1 + next.int(2);
+    return [kind === "concurrent" ? `["rl","concurrent",${limit},${1 + next.int(3)},${base}]` : `["rl","${kind}",${limit},${base}]`, base];
+  }
+  if (notify && !short && budget.hangs > 0) {
+    budget.hangs -= 1;
+    return [`["hang",${base}]`, base];
+  }
+  return [base, base];
+}
+
 /** One case: its actor spec, what Python's producer sends, and its return values; `amqp`
- * draws AMQP priorities too. */
-export function genCase(next, seed, i, { amqp = false } = {}) {
+ * draws AMQP priorities too. `limits` (`{ budget: { hangs } }`, shared by a batch's cases)
+ * draws time limits, shutdown notifications and rate limiters too (limitStep), and
+ * `blocking` actors (JS sleeps synchronously on the `worker` command's threads). */
+export function genCase(next, seed, i, { amqp = false, limits = undefined } = {}) {
   drawLoneSurrogates(next.chance(0.3));
   const name = `fw_${i}`;
   const actorOptions = {};
@@ -50,6 +87,12 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
     pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false"), odd: ["1", "0", '""', "null", '"x"'] },
     max_age: { value: () => next.pick(["60000", "86400000"]), odd: ["0", "null", "false", "60000.5", "86400000.5"] },
   };
+  if (limits) {
+    // Python reads `message time_limit or actor time_limit` (a falsy one falls through;
+    // `true` is 1 ms) and `notify_shutdown` as the first that is not None, made a bool.
+    draws.time_limit = { value: () => next.pick(["200", "300", "600000", "3600000"]), odd: ["0", "null", "false", "true", "250.5"] };
+    draws.notify_shutdown = { value: () => (next.chance(0.6) ? "true" : "false"), odd: ["0", "1", '""', '"x"', "null"] };
+  }
   // The back-offs: never both left to Dramatiq's defaults (15 s, 7 days), so every retry
   // without an explicit delay comes within a few hundred ms.
   const backoff = next.pick(["both", "both", "min", "max"]);
@@ -66,8 +109,11 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
     if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value()), always && where === "message"]);
   }
   // `throws`: the classes by name ("Retry" is Dramatiq's; AppError is a ValueError).
-  if (next.chance(0.3)) actorOptions.throws = next.pick([["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]]);
+  const throwing = [["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]];
+  if (limits) throwing.push(["TimeLimitExceeded"], ["Shutdown"], ["RateLimitExceeded"], ["TimeLimitExceeded", "Thrown"]);
+  if (next.chance(0.3)) actorOptions.throws = next.pick(throwing);
   const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
+  if (limits && next.chance(0.5)) spec.blocking = true;
 
   const values = [];
   const ids = [];
@@ -75,12 +121,33 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
   // A message: its parts as Python JSON text, rendered for either producer by `pyMessage`
   // and `jsMessage`.
   const msg = () => {
-    const count = 1 + next.int(4);
-    const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
-    for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
     // Each option on most messages; one that is on no actor on every message (a message
     // without max_retries would retry 20 times, one without back-offs wait 15 s).
-    const options = messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
+    // (Drawn in this order without `limits`, so a seed draws what it drew before them; with
+    // them, the options first, which the steps depend on.)
+    const drawOptions = () => messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => [o, v()]);
+    const drawn = limits ? drawOptions() : undefined;
+    const count = 1 + next.int(4);
+    let steps;
+    if (limits) {
+      const on = Object.fromEntries(drawn.map(([o, v]) => [o, JSON.parse(v)]));
+      const limit = truthy(on.time_limit) ? on.time_limit : (actorOptions.time_limit ?? 600000);
+      const notify = (on.notify_shutdown ?? actorOptions.notify_shutdown ?? null) ?? false;
+      const drawnSteps = Array.from({ length: count }, (_, k) => limitStep(next, k === count - 1, { short: Number(limit) <= 300, tiny: Number(limit) < 100, notify: truthy(notify), budget: limits.budget }));
+      for (const [, base] of drawnSteps) if (base.startsWith('["ret",')) values.push(base.slice(7, -1));
+      steps = drawnSteps.map(([step]) => step);
+      // A hung attempt's retry (Shutdown, retried per Retries) is delayed by at least 5 s:
+      // Python's idle worker threads still take a message for up to a second after a
+      // stop (their `work_queue.get(timeout=worker_timeout)`), so a retry due sooner runs
+      // again or not as that race goes; ours never starts one once stopping.
+      if (steps.some((step) => step.startsWith('["hang",'))) {
+        drawn.splice(0, drawn.length, ...drawn.filter(([o]) => o !== "min_backoff" && o !== "max_backoff"), ["min_backoff", "10000"], ["max_backoff", "10000"]);
+      }
+    } else {
+      steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
+      for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
+    }
+    const options = (drawn ?? drawOptions()).map(([o, v]) => `${JSON.stringify(o)}:${v}`);
     // A message sent with retries already counted (a requeued one): its script starts there.
     // Or a count Python's Retries counts on oddly (docs/python-users.md, "Odd `retries`
     // counts"): negative, fractional, or no number (the hook then fails: no retry).
