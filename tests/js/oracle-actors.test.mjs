@@ -914,6 +914,15 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     assert.equal(broker.deadLetters.length, 0);
   });
 
+  test("a message's time_limit true is Python's 1 ms (a bool is an int there), not no limit", async () => {
+    // Python: `monotonic() + True / 1000`; found by tests/js/diff-fuzz-worker-limits.test.mjs.
+    const { broker, worker } = withChecks(0);
+    const waits = actor(async () => sleep(300), { broker, actorName: "waits", maxRetries: 0 });
+    waits.sendWithOptions({ time_limit: true });
+    assert.ok((await rejection(broker.join("default"))) instanceof TimeLimitExceeded);
+    await worker.stop();
+  });
+
   test("interval 0 stops an attempt at its limit itself; a limit is never seen before the check at or past it", async () => {
     const exact = withChecks(0);
     const done = [];
