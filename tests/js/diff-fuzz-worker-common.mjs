@@ -31,8 +31,8 @@ function randomStep(next, last, raises = []) {
   return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
 }
 
-/** Python's truthiness of a JSON value. */
-const truthy = (v) => !(v === null || v === false || v === 0 || v === "" || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0));
+/** Python's truthiness of a JSON value (undefined: an option not given, falsy too). */
+const truthy = (v) => !(v === undefined || v === null || v === false || v === 0 || v === "" || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0));
 
 /**
  * A step for tests/js/diff-fuzz-worker-limits.test.mjs: a plain step (`randomStep`), or one
@@ -50,19 +50,16 @@ function limitStep(next, last, { short, tiny, notify, budget }) {
   // Below 100 ms (`true` is 1 ms) even a quick attempt may meet a check past its limit (on
   // either side, as the race goes): every attempt sleeps past it.
   if (tiny) return [`["sleep",700,${base}]`, base];
-  const r = next();
-  if (r < 0.3) return [base, base];
-  if (r < 0.6) return [`["sleep",${short ? next.pick([700, 700, 30]) : next.pick([0, 30])},${base}]`, base];
-  if (r < 0.9) {
-    const kind = next.pick(["window", "bucket", "concurrent"]);
-    const limit = 1 + next.int(2);
-    return [kind === "concurrent" ? `["rl","concurrent",${limit},${1 + next.int(3)},${base}]` : `["rl","${kind}",${limit},${base}]`, base];
-  }
-  if (notify && !short && budget.hangs > 0) {
+  if (notify && !short && budget.hangs > 0 && next.chance(0.3)) {
     budget.hangs -= 1;
     return [`["hang",${base}]`, base];
   }
-  return [base, base];
+  const r = next();
+  if (r < 0.35) return [base, base];
+  if (r < 0.65) return [`["sleep",${short ? next.pick([700, 700, 30]) : next.pick([0, 30])},${base}]`, base];
+  const kind = next.pick(["window", "bucket", "concurrent"]);
+  const limit = 1 + next.int(2);
+  return [kind === "concurrent" ? `["rl","concurrent",${limit},${1 + next.int(3)},${base}]` : `["rl","${kind}",${limit},${base}]`, base];
 }
 
 /** One case: its actor spec, what Python's producer sends, and its return values; `amqp`
