@@ -914,6 +914,24 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     assert.equal(broker.deadLetters.length, 0);
   });
 
+  test("an actor that throws after running past its limit fails with TimeLimitExceeded: Python's would have been stopped before the throw", async () => {
+    // Found by tests/js/diff-fuzz-worker-limits.test.mjs: Python's TimeLimit raises in the
+    // actor's thread at the check, so the error (or Retry, or SkipMessage) thrown later is
+    // never raised; ours stored it, retried it, or skipped the message.
+    const { broker, log, worker } = withChecks(0);
+    const seen = [];
+    const raising = (error) => () => (busyFor(150), seen.push(error.constructor.name), (() => { throw error; })());
+    actor(raising(new RangeError("after the limit")), { broker, actorName: "sync_raise", queueName: "q1", maxRetries: 0, timeLimit: 20 }).send();
+    actor(async () => raising(new RangeError("after the limit"))(), { broker, actorName: "async_raise", queueName: "q2", maxRetries: 0, timeLimit: 20 }).send();
+    actor(raising(new Retry("again", { delay: 600_000 })), { broker, actorName: "sync_retry", queueName: "q3", maxRetries: 0, timeLimit: 20 }).send();
+    actor(raising(new SkipMessage("skip")), { broker, actorName: "sync_skip", queueName: "q4", maxRetries: 0, timeLimit: 20 }).send();
+    for (const q of ["q1", "q2", "q3", "q4"]) assert.ok((await rejection(broker.join(q))) instanceof TimeLimitExceeded, q);
+    await worker.stop();
+    assert.deepEqual(seen.sort(), ["RangeError", "RangeError", "Retry", "SkipMessage"]);
+    assert.equal(broker.deadLetters.length, 4);
+    assert.ok(!log.lines.some((l) => l.includes("was skipped")));
+  });
+
   test("a message's time_limit true is Python's 1 ms (a bool is an int there), not no limit", async () => {
     // Python: `monotonic() + True / 1000`; found by tests/js/diff-fuzz-worker-limits.test.mjs.
     const { broker, worker } = withChecks(0);

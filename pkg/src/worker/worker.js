@@ -294,7 +294,11 @@ export class Worker {
         }
       }
       await broker.emitAfter("processMessage", message, { result });
-    } catch (thrown) {
+    } catch (caught) {
+      // An actor that throws (a SkipMessage, a Retry too) after the check that would have
+      // stopped it never got that far on a Python worker: TimeLimitExceeded is raised in it
+      // first. (Undefined when the limit's abort is what ended it: the reason is thrown.)
+      const thrown = message[kOverdue]?.() ?? caught;
       // The log line never keeps the after hooks from running (TimeLimit's among them, whose
       // timer would otherwise hold the process for the whole limit): an actor may have
       // replaced or freed its message, so even reading its actor's name can throw.
