@@ -10,6 +10,9 @@ import {
 } from "dramatiq-results";
 
 export const RECORDERS = ["fw_rec_a", "fw_rec_b", "fw_rec_c"];
+/** A recorder on queue `fwlate`, which diff-fuzz-worker-limits.test.mjs's workers leave
+ * alone: the callbacks of an attempt a worker's stop interrupts, sent while it stops. */
+export const LATE_RECORDER = "fw_rec_late";
 export const quiet = { warn() {}, error() {}, info() {}, debug() {} };
 
 export class ValueError extends Error {}
@@ -70,13 +73,14 @@ function block(ms) {
  * then]`, `["hang", then]` and `["rl", kind, limit, (depth,) then]` as its module doc says.
  * A spec with `blocking: true` sleeps synchronously (`Atomics.wait`) on the `worker`
  * command's threads, where a time limit or a shutdown terminates the thread; in this
- * process (the in-process `Worker`) every actor sleeps asynchronously: a synchronous one
- * would hold the other attempts' clocks too (docs/python-users.md, "Time limits and
- * shutdown notifications stop an async actor's attempt, not its code").
+ * process (the in-process `Worker`) only with `blockingInProcess` too (it holds the other
+ * attempts' clocks too: docs/python-users.md, "Time limits and shutdown notifications
+ * stop an async actor's attempt, not its code"), and never in a hang, which only the
+ * worker's stop ends (from this very process).
  */
 export function declareActors(broker, rPush, specs, limiters = undefined) {
   const pause = (spec, ms, signal) => {
-    if (spec.blocking && !isMainThread) return block(ms);
+    if (spec.blocking && (!isMainThread || (spec.blockingInProcess && !signal))) return block(ms);
     return sleep(ms, undefined, signal ? { signal } : {}).catch(() => {});
   };
   const run = async (spec, step, m) => {
@@ -113,10 +117,10 @@ export function declareActors(broker, rPush, specs, limiters = undefined) {
     const step = steps[typeof attempt === "number" ? Math.max(0, Math.min(Math.trunc(attempt), steps.length - 1)) : 0];
     return run(spec, step, m);
   };
-  for (const r of RECORDERS) {
+  for (const [r, queueName] of [...RECORDERS.map((r) => [r, "fwcb"]), [LATE_RECORDER, "fwlate"]]) {
     actor(async () => {
       await rPush("fw:cb", `${r} ${text(CurrentMessage.getCurrentMessage().message.encode())}`);
-    }, { broker, actorName: r, queueName: "fwcb" });
+    }, { broker, actorName: r, queueName });
   }
   for (const s of specs) {
     const options = {};

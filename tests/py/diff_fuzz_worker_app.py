@@ -10,7 +10,8 @@ message's `retries` option, truncated, below 0 the first; no number: the first; 
 step repeats): `["ret", value]` returns value,
 `["retry", delay]` raises `Retry(delay=delay)`, `["raise", class name, msg]` raises it.
 Each attempt appends its message id to the list `fw:att`; a recorder appends
-`<its name> <the message it got, encoded>` to `fw:cb` (both on the results Redis).
+`<its name> <the message it got, encoded>` to `fw:cb` (both on the results Redis);
+`fw_rec_late` is a recorder on queue `fwlate`.
 
 Steps that tests/js/diff-fuzz-worker-limits.test.mjs draws, each ending in one of the
 above (`then`): `["sleep", ms, then]` sleeps in 10 ms steps (where TimeLimit's
@@ -117,6 +118,8 @@ def recorder(name):
 
 for _name in ("fw_rec_a", "fw_rec_b", "fw_rec_c"):
     dramatiq.actor(recorder(_name), actor_name=_name, queue_name=CALLBACK_QUEUE)
+# On a queue the limits fuzzer's workers leave alone (the callbacks sent while one stops).
+dramatiq.actor(recorder("fw_rec_late"), actor_name="fw_rec_late", queue_name="fwlate")
 
 with open(os.environ["FW_SPEC"]) as _f:
     for _spec in json.load(_f)["actors"]:
