@@ -282,6 +282,28 @@ export function maskState(state, now) {
 }
 
 /**
+ * The state with each window's and bucket's keys (`fwrl:<id>:window@<second>`,
+ * `fwrl:<id>:bucket@<bucket start ms>`) as one key, `@<time>`, holding the sum of their
+ * counts: which second or hour a count landed in is the clock's, how many there are is
+ * the limiter's. (TTLs: a bucket's is its length from its start, so the largest is kept,
+ * as maskState rounds it.)
+ */
+export function mergeBuckets(state) {
+  const out = {};
+  for (const [key, [kind, value, pttl]] of Object.entries(state)) {
+    const m = /^(fwrl:.*:(?:window|bucket))@[0-9]+$/.exec(key);
+    if (!m || kind !== "string") {
+      out[key] = [kind, value, pttl];
+      continue;
+    }
+    const name = `${m[1]}@<time>`;
+    const [, sum = 0, ttl = -2] = out[name] ?? [];
+    out[name] = ["string", String(Number(sum) + Number(value)), Math.max(ttl, pttl)];
+  }
+  return out;
+}
+
+/**
  * The prefixes of `batch`'s cases whose return values JS reads otherwise than Python writes
  * them (docs/python-users.md, "Values: what comes back": an integral float is an int,
  * integer-like keys first), as Python's `views` tells: `compare` accepts only those.

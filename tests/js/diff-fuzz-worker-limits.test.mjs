@@ -33,7 +33,7 @@ import { join } from "node:path";
 import { createClient } from "redis";
 import { GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, readOtherwise, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, maskState, mergeBuckets, readOtherwise, sendCases, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -105,28 +105,6 @@ async function settled(client, deadlineMs = 60_000) {
     if (busy === 0 && Date.now() - since > 3000) return true;
   }
   return false;
-}
-
-/**
- * The state with each window's and bucket's keys (`fwrl:<id>:window@<second>`,
- * `fwrl:<id>:bucket@<bucket start ms>`) as one key, `@<time>`, holding the sum of their
- * counts: which second or hour a count landed in is the clock's, how many there are is
- * the limiter's. (TTLs: a bucket's is its length from its start, so the largest is kept,
- * as maskState rounds it.)
- */
-function mergeBuckets(state) {
-  const out = {};
-  for (const [key, [kind, value, pttl]] of Object.entries(state)) {
-    const m = /^(fwrl:.*:(?:window|bucket))@[0-9]+$/.exec(key);
-    if (!m || kind !== "string") {
-      out[key] = [kind, value, pttl];
-      continue;
-    }
-    const name = `${m[1]}@<time>`;
-    const [, sum = 0, ttl = -2] = out[name] ?? [];
-    out[name] = ["string", String(Number(sum) + Number(value)), Math.max(ttl, pttl)];
-  }
-  return out;
 }
 
 describe("diff-fuzz: time limits, shutdown notifications and rate limiters in actors", { skip: (!havePython && "no Python venv (scripts/setup --python)") || (!haveRedis && "no redis-server"), timeout: Math.max(300_000, CASES * 10_000) }, () => {
