@@ -16,6 +16,7 @@ import {
   kListen,
   kOnAbort,
   kOverdue,
+  kExecutorFree,
   kPrefetch,
   kProcess,
   kTake,
@@ -183,6 +184,12 @@ export class Worker {
     while (this.#running) {
       if (this.#paused) {
         await new Promise((resolve) => this.#resumers.push(resolve));
+        continue;
+      }
+      // No call the executor can start now: take no message before it can (see consumer.js).
+      const free = this[kExecutorFree]?.();
+      if (free !== undefined) {
+        await free;
         continue;
       }
       // The messages a Python worker would hold now (its prefetch, less those running) are
