@@ -28,7 +28,7 @@ import amqplib from "amqplib";
 import { createClient } from "redis";
 import { GroupCallbacks, RabbitmqBroker, RedisBackend, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzAmqpBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, mask, maskState, mergeBuckets, sendCases, startCommandWorker, readOtherwise } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, mask, maskState, mergeBuckets, sendCases, startCommandWorker, readOtherwise, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -217,7 +217,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
           if (queues["amqp fw.DQ"][1]) {
             queues["amqp fw.DQ"][1] = queues["amqp fw.DQ"][1].map((item) => (hung.some((id) => item.includes(`"message_id":"${id}"`)) ? item.replace(/"redelivered":(true|false)/, '"redelivered":"<sent while stopping>"') : item)).sort();
           }
-          runs[side] = { idle, emptyHeaders, state: { ...maskState(mergeBuckets(state), now), ...queues, ...(await declarations(rabbit, vhost)) } };
+          runs[side] = { idle, emptyHeaders, state: { ...withoutRacyAttempts(maskState(mergeBuckets(state), now), batch), ...queues, ...(await declarations(rabbit, vhost)) } };
         } finally {
           await conn.close().catch(() => {});
         }
