@@ -10,8 +10,11 @@ pub const TIME_LIMIT_OPTIONS: [&str; 1] = ["time_limit"];
 /// The option names `ShutdownNotifications` adds to a broker.
 pub const SHUTDOWN_OPTIONS: [&str; 1] = ["notify_shutdown"];
 
+/// A limit as Python's `monotonic() + ttl / 1000` reads it: an int, a float, or a bool (an
+/// int in Python: a message's `time_limit: true` is a 1 ms limit, an actor's `false` 0 ms).
 fn number(v: &Value) -> Option<f64> {
     match v {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
         Value::Int(n) => Some(*n as f64),
         Value::Float(x) if !x.is_nan() => Some(*x),
         _ => None,
@@ -21,7 +24,7 @@ fn number(v: &Value) -> Option<f64> {
 /// The time limit in ms: Python's `message.options.get("time_limit") or
 /// actor.options.get("time_limit", default)`: the message's when truthy, else the actor's
 /// when present, else the middleware's. A value that is no number (Python would fail on
-/// it) falls back to the middleware's.
+/// it) falls back to the middleware's; a bool is the int Python takes it for.
 pub fn time_limit_ms(
     message_options: &[(String, Value)],
     actor_options: &[(String, Value)],
@@ -76,6 +79,25 @@ mod tests {
         assert_eq!(
             time_limit_ms(&[], &opts(&[("time_limit", "x".into())]), 1e3),
             1e3
+        );
+    }
+
+    #[test]
+    fn time_limit_bool_is_the_int_python_reads() {
+        // `monotonic() + True / 1000`: a message's true is a 1 ms limit; an actor's false
+        // (reached only when the message's is falsy) is 0 ms, not the default.
+        let actor = opts(&[("time_limit", 200.into())]);
+        assert_eq!(
+            time_limit_ms(&opts(&[("time_limit", true.into())]), &actor, 1e3),
+            1.0
+        );
+        assert_eq!(
+            time_limit_ms(&opts(&[("time_limit", false.into())]), &actor, 1e3),
+            200.0
+        );
+        assert_eq!(
+            time_limit_ms(&[], &opts(&[("time_limit", false.into())]), 1e3),
+            0.0
         );
     }
 

@@ -16,6 +16,9 @@
 // 16: ~16 s, and ~11 s more to start the node and its vhosts); bigger runs go in batches
 // of FUZZ_WORKER_BATCH (default 60): 200 cases with both our workers take about a minute.
 // FUZZ_WORKER_PRODUCER=python|js sends with one only; FW_DEBUG=1 prints both states.
+// FUZZ_WORKER_AMQP_LIMITS=1 draws the cases of diff-fuzz-worker-limits.test.mjs instead
+// (time limits, shutdown notifications, rate limiters in actors; TimeLimit checking every
+// 100 ms on every side; the workers leave queue fwlate alone, which is compared too).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +28,7 @@ import amqplib from "amqplib";
 import { createClient } from "redis";
 import { GroupCallbacks, RabbitmqBroker, RedisBackend, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzAmqpBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, mask, maskState, sendCases, startCommandWorker, readOtherwise } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, mask, maskState, mergeBuckets, sendCases, startCommandWorker, readOtherwise, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -34,7 +37,11 @@ import { sleep } from "./helpers.mjs";
 const CASES = Number(process.env.FUZZ_WORKER_AMQP_CASES ?? 16);
 const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const QUEUES = ["fw", "fw.DQ", "fw.XQ", "fwcb", "fwcb.DQ", "fwcb.XQ"];
+const LIMITS = process.env.FUZZ_WORKER_AMQP_LIMITS === "1";
+const QUEUES = ["fw", "fw.DQ", "fw.XQ", "fwcb", "fwcb.DQ", "fwcb.XQ", ...(LIMITS ? ["fwlate"] : [])];
+// With LIMITS, what the workers consume (not fwlate) and how often TimeLimit checks.
+const CONSUMED = LIMITS ? ["fw", "fwcb"] : undefined;
+const INTERVAL = LIMITS ? "100" : "";
 // Our workers: the in-process `Worker` ("js", the default), the `dramatiq-results worker`
 // command ("command", actors on threads), or both: FUZZ_WORKER_JS=js,command.
 const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js").split(",");
@@ -57,7 +64,8 @@ async function onChannel(conn, f) {
 
 /** Resolves once the run in `vhost` is idle: nothing changed for 3 s (Redis, and what each
  * queue has ready) and then RabbitMQ counts no message ready or held in fw and fwcb (a
- * `Retry(delay=600000)` stays held in fw.DQ). */
+ * `Retry(delay=600000)` stays held in fw.DQ), but for the attempts hanging until the worker
+ * stops (each said so in `fw:hang`, and a hang is its message's last attempt of the run). */
 async function settled(rabbit, conn, client, vhost, deadlineMs = 60_000) {
   let last = "";
   let since = Date.now();
@@ -68,7 +76,8 @@ async function settled(rabbit, conn, client, vhost, deadlineMs = 60_000) {
     if (now !== last) [last, since] = [now, Date.now()];
     if (ready[0] === 0 && ready[3] === 0 && Date.now() - since > 3000) {
       const counts = await queueCounts(rabbit, vhost);
-      if (["fw", "fwcb"].every((q) => counts[q] && counts[q][0] === 0 && counts[q][1] === 0)) return true;
+      const hanging = { fw: await client.lLen("fw:hang"), fwcb: 0 };
+      if (["fw", "fwcb"].every((q) => counts[q] && counts[q][0] === 0 && counts[q][1] === hanging[q])) return true;
       since = Date.now();
     }
   }
@@ -144,7 +153,12 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
 
   test(`Python's worker and ours leave the same queues and the same Redis (seed ${SEED}, ${CASES} cases)`, async () => {
     const next = rng(SEED + 11);
-    const all = Array.from({ length: CASES }, (_, i) => genCase(next, SEED, i, { amqp: true }));
+    const budgets = [];
+    const all = Array.from({ length: CASES }, (_, i) => {
+      // (As diff-fuzz-worker-limits.test.mjs draws them, per batch.)
+      const limits = LIMITS ? { budget: (budgets[Math.floor(i / BATCH)] ??= { hangs: 1, blockingInProcess: next.chance(0.5) }) } : undefined;
+      return genCase(next, SEED, i, { amqp: true, limits });
+    });
     const accepted = new Map();
     const failures = [];
     const exercised = {};
@@ -161,7 +175,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
       for (const [side, { vhost, db }] of Object.entries(SIDES)) {
         const client = clients[side];
         const url = `${rabbit.url}/${vhost}`;
-        const env = { broker: "rabbitmq", url, resultsUrl: `${redis.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile, BROKER_MAX_PRIORITY: maxPriority ?? "" } };
+        const env = { broker: "rabbitmq", url, resultsUrl: `${redis.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile, BROKER_MAX_PRIORITY: maxPriority ?? "", FW_TL_INTERVAL: INTERVAL } };
         await client.flushDb();
         const conn = await amqplib.connect(url);
         try {
@@ -176,14 +190,15 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
           await producer.close();
           let stop;
           if (side === "python") {
-            const w = await startPythonWorker({ ...env, app: "diff_fuzz_worker_app", threads: 2 });
+            const w = await startPythonWorker({ ...env, app: "diff_fuzz_worker_app", threads: 2, queues: CONSUMED });
             stop = () => w.stop();
           } else if (side === "command") {
-            stop = await startCommandWorker({ FW_REDIS_URL: `${redis.url}/${db}`, FW_AMQP_URL: url, FW_SPEC: specFile, FW_MAX_PRIORITY: maxPriority ?? "" });
+            stop = await startCommandWorker({ FW_REDIS_URL: `${redis.url}/${db}`, FW_AMQP_URL: url, FW_SPEC: specFile, FW_MAX_PRIORITY: maxPriority ?? "", FW_TL_INTERVAL: INTERVAL }, CONSUMED ? ["-Q", ...CONSUMED] : []);
           } else {
+            process.env.FW_TL_INTERVAL = INTERVAL;
             const broker = await fuzzAmqpBroker(url, client, { maxPriority });
-            declareActors(broker, (key, value) => client.rPush(key, value), batch.map((c) => c.spec));
-            const worker = new Worker(broker, { concurrency: 2 }).start();
+            declareActors(broker, (key, value) => client.rPush(key, value), batch.map((c) => c.spec), new RedisRateLimiterBackend(client));
+            const worker = new Worker(broker, { concurrency: 2, queues: CONSUMED }).start();
             stop = async () => {
               await worker.stop();
               await broker.close();
@@ -194,7 +209,15 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
           const now = Date.now();
           const emptyHeaders = { n: 0 };
           const [state] = (await runPython("diff_fuzz.py", ["dump", `${redis.url}/${db}`])).map((l) => JSON.parse(l));
-          runs[side] = { idle, emptyHeaders, state: { ...maskState(state, now), ...(await drain(conn, now, emptyHeaders)), ...(await declarations(rabbit, vhost)) } };
+          const queues = await drain(conn, now, emptyHeaders);
+          // docs/python-users.md, "A stopping worker starts nothing new": the retry a hung
+          // attempt's Shutdown sends to fw.DQ while its worker stops reaches Python's
+          // consumer (still consuming), which gives it back redelivered; ours had cancelled.
+          const hung = state["fw:hang"]?.[1] ?? [];
+          if (queues["amqp fw.DQ"][1]) {
+            queues["amqp fw.DQ"][1] = queues["amqp fw.DQ"][1].map((item) => (hung.some((id) => item.includes(`"message_id":"${id}"`)) ? item.replace(/"redelivered":(true|false)/, '"redelivered":"<sent while stopping>"') : item)).sort();
+          }
+          runs[side] = { idle, emptyHeaders, state: { ...withoutRacyAttempts(maskState(mergeBuckets(state), now), batch), ...queues, ...(await declarations(rabbit, vhost)) } };
         } finally {
           await conn.close().catch(() => {});
         }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { JSONEncoder, Message, group, pipeline } from "dramatiq-results";
-import { RECORDERS } from "./diff-fuzz-worker-actors.mjs";
+import { LATE_RECORDER, RECORDERS } from "./diff-fuzz-worker-actors.mjs";
 import { runPython } from "./pyworker.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
 
@@ -21,18 +21,56 @@ const text = (bytes) => new TextDecoder().decode(bytes);
 /** An option's place: nowhere, at the actor, on the message, or both (the message wins). */
 const place = (next) => next.pick(["none", "none", "actor", "message", "both"]);
 
-/** A random step of a behaviour script, as Python JSON text. */
-function randomStep(next, last) {
+/** A random step of a behaviour script, as Python JSON text; `raises` adds classes it may
+ * raise. */
+function randomStep(next, last, raises = []) {
   const r = next();
   if (r < (last ? 0.55 : 0.25)) return `["ret",${randomValue(next)}]`;
-  if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError"]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
+  if (r < 0.7) return `["raise",${JSON.stringify(next.pick(["ValueError", "RuntimeError", "AppError", ...raises]))},${JSON.stringify(randomString(next, 10, { lone: true }))}]`;
   if (r < 0.85) return `["retry",${next.pick(["null", "null", String(1 + next.int(50)), "600000", "0", "2.5", "-3", "600000.5"])}]`;
   return `["raise","Thrown",${JSON.stringify(randomString(next, 8, { lone: true }))}]`;
 }
 
+/** Python's truthiness of a JSON value (undefined: an option not given, falsy too). */
+const truthy = (v) => !(v === undefined || v === null || v === false || v === 0 || v === "" || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0));
+
+/**
+ * A step for tests/js/diff-fuzz-worker-limits.test.mjs: a plain step (`randomStep`), or one
+ * wrapped in a sleep, a rate limiter or a hang (diff_fuzz_worker_app.py's module doc).
+ * `short`: the message's time limit is short (≤ 300 ms, checked every 100 ms), so a sleep
+ * of 700 ms runs past it and one of 30 ms ends well within (`tiny`: below 100 ms, every
+ * step sleeps past it); otherwise it is 10 minutes or
+ * more, which no attempt here reaches. A hang only where the message is notified of its
+ * worker's shutdown and cannot time out first, and only while `budget.hangs` lasts (a
+ * hung attempt holds one of the two threads until the worker stops).
+ * Returns [step, its plain step].
+ */
+function limitStep(next, last, { short, tiny, notify, budget }) {
+  const base = randomStep(next, last, ["TimeLimitExceeded", "RateLimitExceeded"]);
+  // Below 100 ms (`true` is 1 ms) even a quick attempt may meet a check past its limit (on
+  // either side, as the race goes): every attempt sleeps past it. So too under any short
+  // limit in a batch whose blocking actors block in-process (`budget.blockingInProcess`):
+  // they hold every attempt of the process, so one that should end within its limit may
+  // be seen past it.
+  if (tiny || (short && budget.blockingInProcess)) return [`["sleep",700,${base}]`, base];
+  if (notify && !short && budget.hangs > 0 && next.chance(0.3)) {
+    budget.hangs -= 1;
+    return [`["hang",${base}]`, base];
+  }
+  const r = next();
+  if (r < 0.35) return [base, base];
+  if (r < 0.65) return [`["sleep",${short ? next.pick([700, 700, 30]) : next.pick([0, 30])},${base}]`, base];
+  const kind = next.pick(["window", "bucket", "concurrent"]);
+  const limit = 1 + next.int(2);
+  return [kind === "concurrent" ? `["rl","concurrent",${limit},${1 + next.int(3)},${base}]` : `["rl","${kind}",${limit},${base}]`, base];
+}
+
 /** One case: its actor spec, what Python's producer sends, and its return values; `amqp`
- * draws AMQP priorities too. */
-export function genCase(next, seed, i, { amqp = false } = {}) {
+ * draws AMQP priorities too. `limits` (`{ budget: { hangs } }`, shared by a batch's cases)
+ * draws time limits, shutdown notifications and rate limiters too (limitStep), and
+ * `blocking` actors (JS sleeps synchronously on the `worker` command's threads, and
+ * in-process too with `blockingInProcess`, a batch's draw). */
+export function genCase(next, seed, i, { amqp = false, limits = undefined } = {}) {
   drawLoneSurrogates(next.chance(0.3));
   const name = `fw_${i}`;
   const actorOptions = {};
@@ -50,6 +88,12 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
     pipe_ignore: { value: () => (next.chance(0.5) ? "true" : "false"), odd: ["1", "0", '""', "null", '"x"'] },
     max_age: { value: () => next.pick(["60000", "86400000"]), odd: ["0", "null", "false", "60000.5", "86400000.5"] },
   };
+  if (limits) {
+    // Python reads `message time_limit or actor time_limit` (a falsy one falls through;
+    // `true` is 1 ms) and `notify_shutdown` as the first that is not None, made a bool.
+    draws.time_limit = { value: () => next.pick(["200", "300", "600000", "3600000"]), odd: ["0", "null", "false", "true", "250.5"] };
+    draws.notify_shutdown = { value: () => (next.chance(0.6) ? "true" : "false"), odd: ["0", "1", '""', '"x"', "null"] };
+  }
   // The back-offs: never both left to Dramatiq's defaults (15 s, 7 days), so every retry
   // without an explicit delay comes within a few hundred ms.
   const backoff = next.pick(["both", "both", "min", "max"]);
@@ -66,21 +110,59 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
     if (where === "message" || where === "both") messageOptions.push([option, () => (odd.length && next.chance(0.15) ? next.pick(odd) : value()), always && where === "message"]);
   }
   // `throws`: the classes by name ("Retry" is Dramatiq's; AppError is a ValueError).
-  if (next.chance(0.3)) actorOptions.throws = next.pick([["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]]);
+  const throwing = [["Thrown"], ["Thrown"], ["ValueError"], ["Retry"], ["Thrown", "RuntimeError"]];
+  if (limits) throwing.push(["TimeLimitExceeded"], ["Shutdown"], ["RateLimitExceeded"], ["TimeLimitExceeded", "Thrown"]);
+  if (next.chance(0.3)) actorOptions.throws = next.pick(throwing);
   const spec = { name, options: actorOptions, ...(next.chance(0.3) ? { priority: next.int(10) } : {}) };
+  if (limits && next.chance(0.5)) {
+    spec.blocking = true;
+    if (limits.budget.blockingInProcess) spec.blockingInProcess = true;
+  }
 
   const values = [];
   const ids = [];
+  const racyAttempts = [];
   let n = 0;
   // A message: its parts as Python JSON text, rendered for either producer by `pyMessage`
   // and `jsMessage`.
   const msg = () => {
-    const count = 1 + next.int(4);
-    const steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
-    for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
     // Each option on most messages; one that is on no actor on every message (a message
     // without max_retries would retry 20 times, one without back-offs wait 15 s).
-    const options = messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => `${JSON.stringify(o)}:${v()}`);
+    // (Drawn in this order without `limits`, so a seed draws what it drew before them; with
+    // them, the options first, which the steps depend on.)
+    const drawOptions = () => messageOptions.filter(([, , always]) => always || next.chance(0.8)).map(([o, v]) => [o, v()]);
+    const drawn = limits ? drawOptions() : undefined;
+    const count = 1 + next.int(4);
+    let steps;
+    if (limits) {
+      const on = Object.fromEntries(drawn.map(([o, v]) => [o, JSON.parse(v)]));
+      const limit = truthy(on.time_limit) ? on.time_limit : (actorOptions.time_limit ?? 600000);
+      const notify = (on.notify_shutdown ?? actorOptions.notify_shutdown ?? null) ?? false;
+      const tiny = Number(limit) < 100;
+      // Stopped anywhere from 1 ms in, such an attempt has recorded itself or not as the
+      // race goes (on our threads more often not: the record crosses from the thread):
+      // its attempt count is not compared (its retries, dead letter and results are).
+      if (tiny) racyAttempts.push(`fw-${seed}-${i}-${n}`);
+      const drawnSteps = Array.from({ length: count }, (_, k) => limitStep(next, k === count - 1, { short: Number(limit) <= 300, tiny, notify: truthy(notify), budget: limits.budget }));
+      for (const [, base] of drawnSteps) if (base.startsWith('["ret",')) values.push(base.slice(7, -1));
+      steps = drawnSteps.map(([step]) => step);
+      // A hung attempt's retry (Shutdown, retried per Retries) is delayed by at least 5 s:
+      // Python's idle worker threads still take a message for up to a second after a
+      // stop (their `work_queue.get(timeout=worker_timeout)`), so a retry due sooner runs
+      // again or not as that race goes; ours never starts one once stopping.
+      // Likewise the callbacks it sends as it fails (Callbacks', Retries'
+      // on_retry_exhausted) go to a recorder on a queue the workers leave alone, as the
+      // stop leaves them: Python's idle threads may run them, as that race goes.
+      if (steps.some((step) => step.startsWith('["hang",'))) {
+        const late = ["on_success", "on_failure", "on_retry_exhausted"].map((o) => [o, JSON.stringify(LATE_RECORDER)]);
+        const replaced = ["min_backoff", "max_backoff", ...late.map(([o]) => o)];
+        drawn.splice(0, drawn.length, ...drawn.filter(([o]) => !replaced.includes(o)), ["min_backoff", "10000"], ["max_backoff", "10000"], ...late);
+      }
+    } else {
+      steps = Array.from({ length: count }, (_, k) => randomStep(next, k === count - 1));
+      for (const s of steps) if (s.startsWith('["ret",')) values.push(s.slice(7, -1));
+    }
+    const options = (drawn ?? drawOptions()).map(([o, v]) => `${JSON.stringify(o)}:${v}`);
     // A message sent with retries already counted (a requeued one): its script starts there.
     // Or a count Python's Retries counts on oddly (docs/python-users.md, "Odd `retries`
     // counts"): negative, fractional, or no number (the hook then fails: no retry).
@@ -115,7 +197,7 @@ export function genCase(next, seed, i, { amqp = false } = {}) {
   const pyMessage = (m) => `{"queue_name":${JSON.stringify(m.queue)},"actor_name":${JSON.stringify(m.actor)},"args":${m.args},"kwargs":${m.kwargs},"options":${m.options},"message_id":${JSON.stringify(m.id)}${m.old ? ',"old":true' : ""}}`;
   const tree = (x) => (Array.isArray(x) ? `[${x.map(pyMessage).join(",")}]` : pyMessage(x));
   const line = `{"kind":"${shape.kind}","children":[${shape.children.map(tree).join(",")}],"callbacks":[${shape.callbacks.map(pyMessage).join(",")}]${shape.delay === undefined ? "" : `,"delay":${shape.delay}`}}`;
-  return { i, spec, shape, line, producer, values, ids, prefix: `fw-${seed}-${i}-` };
+  return { i, spec, shape, line, producer, values, ids, racyAttempts, prefix: `fw-${seed}-${i}-` };
 }
 /** Our producer: the same messages, pipelines and groups as tests/py/diff_fuzz_worker.py
  * sends, built from the same text (so Python's float tokens and big integers stay), through
@@ -140,11 +222,11 @@ export async function sendCases(broker, cases) {
   }
 }
 
-/** `dramatiq-results worker diff-fuzz-worker-tasks.mjs -p 1 -t 2`: actors on threads, `env`
- * what diff-fuzz-worker-tasks.mjs reads (FW_REDIS_URL, FW_SPEC, FW_AMQP_URL). Resolves with
- * its stop(). */
-export async function startCommandWorker(env) {
-  const child = spawn(process.execPath, [BIN, "worker", TASKS, "-p", "1", "-t", "2", "--worker-shutdown-timeout", "10000"], {
+/** `dramatiq-results worker diff-fuzz-worker-tasks.mjs -p 1 -t 2 ...args`: actors on
+ * threads, `env` what diff-fuzz-worker-tasks.mjs reads (FW_REDIS_URL, FW_SPEC, FW_AMQP_URL).
+ * Resolves with its stop(). */
+export async function startCommandWorker(env, args = []) {
+  const child = spawn(process.execPath, [BIN, "worker", TASKS, "-p", "1", "-t", "2", "--worker-shutdown-timeout", "10000", ...args], {
     env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -203,6 +285,37 @@ export function maskState(state, now) {
     else out[name] = [kind, v, ttl];
   }
   return out;
+}
+
+/**
+ * The state with each window's and bucket's keys (`fwrl:<id>:window@<second>`,
+ * `fwrl:<id>:bucket@<bucket start ms>`) as one key, `@<time>`, holding the sum of their
+ * counts: which second or hour a count landed in is the clock's, how many there are is
+ * the limiter's. (TTLs: a bucket's is its length from its start, so the largest is kept,
+ * as maskState rounds it.)
+ */
+export function mergeBuckets(state) {
+  const out = {};
+  for (const [key, [kind, value, pttl]] of Object.entries(state)) {
+    const m = /^(fwrl:.*:(?:window|bucket))@[0-9]+$/.exec(key);
+    if (!m || kind !== "string") {
+      out[key] = [kind, value, pttl];
+      continue;
+    }
+    const name = `${m[1]}@<time>`;
+    const [, sum = 0, ttl = -2] = out[name] ?? [];
+    out[name] = ["string", String(Number(sum) + Number(value)), Math.max(ttl, pttl)];
+  }
+  return out;
+}
+
+/** `state` (maskState's) without the attempt counts of `batch`'s messages whose count is
+ * a race (genCase's `racyAttempts`). */
+export function withoutRacyAttempts(state, batch) {
+  const racy = new Set(batch.flatMap((c) => c.racyAttempts ?? []));
+  const att = state["fw:att"];
+  if (!att || racy.size === 0) return state;
+  return { ...state, "fw:att": [att[0], Object.fromEntries(Object.entries(att[1]).filter(([id]) => !racy.has(id))), att[2]] };
 }
 
 /**

@@ -914,6 +914,33 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     assert.equal(broker.deadLetters.length, 0);
   });
 
+  test("an actor that throws after running past its limit fails with TimeLimitExceeded: Python's would have been stopped before the throw", async () => {
+    // Found by tests/js/diff-fuzz-worker-limits.test.mjs: Python's TimeLimit raises in the
+    // actor's thread at the check, so the error (or Retry, or SkipMessage) thrown later is
+    // never raised; ours stored it, retried it, or skipped the message.
+    const { broker, log, worker } = withChecks(0);
+    const seen = [];
+    const raising = (error) => () => (busyFor(150), seen.push(error.constructor.name), (() => { throw error; })());
+    actor(raising(new RangeError("after the limit")), { broker, actorName: "sync_raise", queueName: "q1", maxRetries: 0, timeLimit: 20 }).send();
+    actor(async () => raising(new RangeError("after the limit"))(), { broker, actorName: "async_raise", queueName: "q2", maxRetries: 0, timeLimit: 20 }).send();
+    actor(raising(new Retry("again", { delay: 600_000 })), { broker, actorName: "sync_retry", queueName: "q3", maxRetries: 0, timeLimit: 20 }).send();
+    actor(raising(new SkipMessage("skip")), { broker, actorName: "sync_skip", queueName: "q4", maxRetries: 0, timeLimit: 20 }).send();
+    for (const q of ["q1", "q2", "q3", "q4"]) assert.ok((await rejection(broker.join(q))) instanceof TimeLimitExceeded, q);
+    await worker.stop();
+    assert.deepEqual(seen.sort(), ["RangeError", "RangeError", "Retry", "SkipMessage"]);
+    assert.equal(broker.deadLetters.length, 4);
+    assert.ok(!log.lines.some((l) => l.includes("was skipped")));
+  });
+
+  test("a message's time_limit true is Python's 1 ms (a bool is an int there), not no limit", async () => {
+    // Python: `monotonic() + True / 1000`; found by tests/js/diff-fuzz-worker-limits.test.mjs.
+    const { broker, worker } = withChecks(0);
+    const waits = actor(async () => sleep(300), { broker, actorName: "waits", maxRetries: 0 });
+    waits.sendWithOptions({ time_limit: true });
+    assert.ok((await rejection(broker.join("default"))) instanceof TimeLimitExceeded);
+    await worker.stop();
+  });
+
   test("interval 0 stops an attempt at its limit itself; a limit is never seen before the check at or past it", async () => {
     const exact = withChecks(0);
     const done = [];
@@ -1063,6 +1090,9 @@ describe("middleware/test_time_limit.py and test_shutdown.py", { concurrency: tr
     await worker.stop();
     assert.ok((await rejection(broker.join("n"))) instanceof Shutdown);
     await broker.join("i");
+    // The attempt fails at the abort; the code of "long" sees it at its next step (up to
+    // 50 ms later), as a Python thread sees Shutdown at its next bytecode.
+    await eventually(() => shutdowns.length > 0, "long saw its Shutdown");
     assert.deepEqual(shutdowns, ["long"]);
     assert.deepEqual(successes.sort(), ["ignored", "short"]);
   });

@@ -90,6 +90,10 @@ export const kProbe = Symbol.for("dramatiq-results.probe");
 /** `worker[kPrefetch] = { queue, delayQueue }`: the prefetch counts the worker command read
  * from Dramatiq's environment variables (0: the default), set before `start()`. */
 export const kPrefetch = Symbol.for("dramatiq-results.prefetch");
+/** `worker[kExecutorFree]()`: undefined when the `executor` can start a call now, else a
+ * Promise of when it may (the `worker` command's pool, while a thread it replaced starts
+ * up): the worker takes no message before, so the wait is no part of its time limit. */
+export const kExecutorFree = Symbol.for("dramatiq-results.executorFree");
 /** `RabbitmqBroker[kAmqpCore]`: `{ declarations, revive }`, the core's RabbitMQ decisions
  * (`rabbitmqDeclarations`, `rabbitmqRevive`) for the gateway's `--amqp` (gateway/amqp/),
  * which ships as sources outside the bundle and so cannot import the glue itself. */

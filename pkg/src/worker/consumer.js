@@ -2,7 +2,7 @@
 // Internal: a consumer is made by its broker for a `Worker`, never by users.
 import { canonicalQueueName, undefinedActorLine } from "../../dist/dramatiq_results.js";
 import { ActorNotFound } from "../errors.js";
-import { kHandle, kReleased } from "../internal/symbols.js";
+import { kExecutorFree, kHandle, kReleased } from "../internal/symbols.js";
 import { WorkerMessage } from "./message.js";
 
 /**
@@ -131,6 +131,8 @@ export class Consumer {
     this.busy = 0;
     /** Runners waiting for a ready message. */
     this.readyWaiters = [];
+    /** Runners waiting for the executor to be free (`kExecutorFree`). */
+    this.freeWaiters = [];
     /** Wakes the delayed-message loop early (set while it sleeps). */
     this.delayWake = null;
   }
@@ -183,6 +185,7 @@ export class Consumer {
   /** Wakes the idle runners (messages are ready, or the consumer stops). */
   wakeRunners() {
     for (const w of this.readyWaiters.splice(0)) w();
+    for (const w of [...this.freeWaiters]) w();
   }
 
   /** Sleeps `ms`, or until woken through `holder[key]`. */
@@ -229,6 +232,23 @@ export class Consumer {
 
   async #runLoop() {
     while (this.running) {
+      // No thread of the `worker` command's pool free to run it (one it replaced is still
+      // starting): a message taken now would wait, its time limit running (Python's threads
+      // never start again), so it is taken once one is.
+      const free = this.worker?.[kExecutorFree]?.();
+      if (free !== undefined) {
+        // (Or until woken: the consumer stops.)
+        await new Promise((resolve) => {
+          const done = () => {
+            const at = this.freeWaiters.indexOf(done);
+            if (at >= 0) this.freeWaiters.splice(at, 1);
+            resolve();
+          };
+          this.freeWaiters.push(done);
+          free.then(done);
+        });
+        continue;
+      }
       // A paused worker's runners start nothing until it resumes (or stops).
       const item = this.worker?.paused ? undefined : this.ready.shift();
       if (item === undefined) {

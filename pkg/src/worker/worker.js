@@ -16,6 +16,7 @@ import {
   kListen,
   kOnAbort,
   kOverdue,
+  kExecutorFree,
   kPrefetch,
   kProcess,
   kTake,
@@ -185,6 +186,12 @@ export class Worker {
         await new Promise((resolve) => this.#resumers.push(resolve));
         continue;
       }
+      // No call the executor can start now: take no message before it can (see consumer.js).
+      const free = this[kExecutorFree]?.();
+      if (free !== undefined) {
+        await free;
+        continue;
+      }
       // The messages a Python worker would hold now (its prefetch, less those running) are
       // the ones the broker picks the highest priority among.
       const window = Math.max(1, (this[kPrefetch]?.queue || this.concurrency * 2) - this.#busy);
@@ -294,7 +301,11 @@ export class Worker {
         }
       }
       await broker.emitAfter("processMessage", message, { result });
-    } catch (thrown) {
+    } catch (caught) {
+      // An actor that throws (a SkipMessage, a Retry too) after the check that would have
+      // stopped it never got that far on a Python worker: TimeLimitExceeded is raised in it
+      // first. (Undefined when the limit's abort is what ended it: the reason is thrown.)
+      const thrown = message[kOverdue]?.() ?? caught;
       // The log line never keeps the after hooks from running (TimeLimit's among them, whose
       // timer would otherwise hold the process for the whole limit): an actor may have
       // replaced or freed its message, so even reading its actor's name can throw.

@@ -102,6 +102,8 @@ export class ThreadPool {
   #slots = [];
   #idle = [];
   #waiting = [];
+  /** Who waits (whenFree) for a thread to be free. */
+  #freeWaiters = [];
   #next = 1;
   #ids = 0;
   #closed = false;
@@ -131,6 +133,18 @@ export class ThreadPool {
   /** Starts the threads; resolves when all have imported the modules. */
   async start() {
     await Promise.all(Array.from({ length: this.#size }, () => this.#spawn()));
+  }
+
+  /**
+   * Undefined when a thread is free to run a call now; else a Promise that resolves once
+   * one may be (a thread freed or replaced, or the pool closed). The `Worker` asks before
+   * it takes a message (`kExecutorFree`): a thread that replaces a stopped one starts up
+   * (imports the modules) first, which no Python worker thread ever does again, and a
+   * message taken meanwhile would spend its time limit waiting for it.
+   */
+  whenFree() {
+    if (this.#closed || this.#idle.length > this.#waiting.length) return undefined;
+    return new Promise((resolve) => this.#freeWaiters.push(resolve));
   }
 
   /** How many calls are running now. */
@@ -204,6 +218,7 @@ export class ThreadPool {
       if (!job.settled) return this.#dispatch(job, slot); // else aborted while it waited
     }
     this.#idle.push(slot);
+    for (const resolve of this.#freeWaiters.splice(0)) resolve();
   }
 
   #run(actor, args, context) {
@@ -278,6 +293,7 @@ export class ThreadPool {
   /** Terminates every thread (a call still running is stopped). */
   async close() {
     this.#closed = true;
+    for (const resolve of this.#freeWaiters.splice(0)) resolve();
     for (const job of this.#waiting.splice(0)) job.reject(new Error("the thread pool is closed"));
     await Promise.all(this.#slots.map((s) => s.thread.terminate().catch(() => {})));
   }
