@@ -1,13 +1,15 @@
-// What the worker diff-fuzzers share (tests/js/diff-fuzz-worker.test.mjs over Redis,
-// tests/js/diff-fuzz-worker-amqp.test.mjs over RabbitMQ): case generation, our producer,
-// masking and the comparison of two runs' states.
+// What the worker diff-fuzzers share (tests/js/diff-fuzz-worker.test.mjs and
+// diff-fuzz-worker-limits.test.mjs over Redis, tests/js/diff-fuzz-worker-amqp.test.mjs over
+// RabbitMQ): case generation, our producer, settling, masking and the comparison of two
+// runs' states.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { JSONEncoder, Message, group, pipeline } from "dramatiq-results";
-import { LATE_RECORDER, RECORDERS } from "./diff-fuzz-worker-actors.mjs";
+import { GroupCallbacks, JSONEncoder, Message, RedisBroker, RedisRateLimiterBackend, defaultMiddleware, group, pipeline } from "dramatiq-results";
+import { LATE_RECORDER, RECORDERS, quiet } from "./diff-fuzz-worker-actors.mjs";
 import { runPython } from "./pyworker.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
+import { sleep } from "./helpers.mjs";
 
 // Who sends each case: Python's producer or ours, drawn per case ("both", the default).
 const PRODUCER = process.env.FUZZ_WORKER_PRODUCER ?? "both";
@@ -386,4 +388,55 @@ export function compare(batch, py, js, viewed, accepted, failures, backend, side
     }
     failures.push(`${side}: ${key}:\n  python: ${clip(JSON.stringify(p))}\n  js:     ${clip(JSON.stringify(j))}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Over Redis: our producer, and when a worker is done.
+
+/** Our producer over Redis (`sendCases`), with group completion barriers on `client`. */
+export function sendCasesRedis(client, cases) {
+  return sendCases(new RedisBroker(client, {
+    logger: quiet, maintenanceChance: 0,
+    middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
+  }), cases);
+}
+
+/**
+ * Resolves true once the worker on `client`'s database is idle: fw and fwcb empty, no
+ * message held in their ack sets (but those `heldIgnored(queue, redisMessageId)` says are
+ * not work to wait for), no delayed message due within 30 s (a retry's back-off; a
+ * `Retry(delay=600000)` is left delayed), and nothing changed for 3 s (Python's consumer
+ * polls an empty queue at most once a second; `watch` names more lists whose length is
+ * progress); false at `deadlineMs`.
+ */
+export async function settledRedis(client, { deadlineMs = 60_000, heldIgnored, watch = [] } = {}) {
+  let last = "";
+  let since = Date.now();
+  for (const deadline = Date.now() + deadlineMs; Date.now() < deadline; await sleep(200)) {
+    const acks = (await client.keys("dramatiq:__acks__.*")).filter((k) => !k.endsWith(".DQ"));
+    const ignore = heldIgnored ? await heldIgnored() : undefined;
+    let held = 0;
+    for (const k of acks) {
+      if (!ignore) {
+        held += await client.sCard(k);
+        continue;
+      }
+      const queue = k.slice(k.lastIndexOf(".") + 1);
+      for (const id of await client.sMembers(k)) if (!(await ignore(queue, id))) held += 1;
+    }
+    // A delayed message due soon (a retry's back-off) is work to come, wherever it is held.
+    let due = 0;
+    for (const key of ["dramatiq:fw.DQ.msgs", "dramatiq:fwcb.DQ.msgs"]) {
+      for (const body of Object.values(await client.hGetAll(key))) {
+        const eta = Number(/"eta":(-?[0-9][0-9.eE+-]*)/.exec(body)?.[1]);
+        if (!(eta > Date.now() + 30_000)) due += 1;
+      }
+    }
+    const busy = (await client.lLen("dramatiq:fw")) + (await client.lLen("dramatiq:fwcb")) + held + due;
+    const lists = ["fw:att", "fw:cb", ...watch];
+    const now = JSON.stringify([busy, await client.dbSize(), ...(await Promise.all(lists.map((l) => client.lLen(l)))), await client.hLen("dramatiq:fw.DQ.msgs"), await client.hLen("dramatiq:fw.XQ.msgs")]);
+    if (now !== last) [last, since] = [now, Date.now()];
+    if (busy === 0 && Date.now() - since > 3000) return true;
+  }
+  return false;
 }

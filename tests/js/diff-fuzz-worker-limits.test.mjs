@@ -37,9 +37,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
-import { declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, mergeBuckets, readOtherwise, sendCases, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
+import { RedisBackend, RedisRateLimiterBackend, Worker } from "dramatiq-results";
+import { declareActors, fuzzBroker } from "./diff-fuzz-worker-actors.mjs";
+import { compare, genCase, maskState, mergeBuckets, readOtherwise, sendCasesRedis, settledRedis, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -52,13 +52,6 @@ const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js,command").split(",");
 const INTERVAL = "100";
 // Every worker leaves `fwlate` alone (diff-fuzz-worker-actors.mjs' LATE_RECORDER).
 const QUEUES = ["fw", "fwcb"];
-
-function jsSend(client, cases) {
-  return sendCases(new RedisBroker(client, {
-    logger: quiet, maintenanceChance: 0,
-    middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
-  }), cases);
-}
 
 async function startJsWorker(client, specs) {
   process.env.FW_TL_INTERVAL = INTERVAL;
@@ -80,37 +73,21 @@ function currentStep(body) {
   }
 }
 
-/** Resolves once the worker on `client`'s database is idle, as diff-fuzz-worker.test.mjs's
- * `settled`, but for attempts hanging until the worker stops: a message held in an ack set
- * whose step is a hang, and which has said it hangs (`fw:hang`), is not work to wait for. */
-async function settled(client, deadlineMs = 60_000) {
-  let last = "";
-  let since = Date.now();
-  for (const deadline = Date.now() + deadlineMs; Date.now() < deadline; await sleep(200)) {
-    const acks = (await client.keys("dramatiq:__acks__.*")).filter((k) => !k.endsWith(".DQ"));
-    const hanging = new Set(await client.lRange("fw:hang", 0, -1));
-    let held = 0;
-    for (const k of acks) {
-      const queue = k.slice(k.lastIndexOf(".") + 1);
-      for (const id of await client.sMembers(k)) {
+/** Resolves once the worker on `client`'s database is idle (`settledRedis`), but for
+ * attempts hanging until the worker stops: a message held in an ack set whose step is a
+ * hang, and which has said it hangs (`fw:hang`), is not work to wait for. */
+function settled(client) {
+  return settledRedis(client, {
+    watch: ["fw:hang"],
+    heldIgnored: async () => {
+      const hanging = new Set(await client.lRange("fw:hang", 0, -1));
+      return async (queue, id) => {
         const body = await client.hGet(`dramatiq:${queue}.msgs`, id);
         const step = body === null ? undefined : currentStep(body);
-        if (!(step?.[0] === "hang" && hanging.has(JSON.parse(body).message_id))) held += 1;
-      }
-    }
-    let due = 0;
-    for (const key of ["dramatiq:fw.DQ.msgs", "dramatiq:fwcb.DQ.msgs"]) {
-      for (const body of Object.values(await client.hGetAll(key))) {
-        const eta = Number(/"eta":(-?[0-9][0-9.eE+-]*)/.exec(body)?.[1]);
-        if (!(eta > Date.now() + 30_000)) due += 1;
-      }
-    }
-    const busy = (await client.lLen("dramatiq:fw")) + (await client.lLen("dramatiq:fwcb")) + held + due;
-    const now = JSON.stringify([busy, await client.dbSize(), await client.lLen("fw:att"), await client.lLen("fw:cb"), await client.lLen("fw:hang"), await client.hLen("dramatiq:fw.DQ.msgs"), await client.hLen("dramatiq:fw.XQ.msgs")]);
-    if (now !== last) [last, since] = [now, Date.now()];
-    if (busy === 0 && Date.now() - since > 3000) return true;
-  }
-  return false;
+        return step?.[0] === "hang" && hanging.has(JSON.parse(body).message_id);
+      };
+    },
+  });
 }
 
 describe("diff-fuzz: time limits, shutdown notifications and rate limiters in actors", { skip: (!havePython && "no Python venv (scripts/setup --python)") || (!haveRedis && "no redis-server"), timeout: Math.max(300_000, CASES * 10_000) }, () => {
@@ -157,7 +134,7 @@ describe("diff-fuzz: time limits, shutdown notifications and rate limiters in ac
         const input = byPython.map((c) => c.line).join("\n");
         const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env(db), input })).map((l) => JSON.parse(l)) : [];
         sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
-        await jsSend(client, batch.filter((c) => c.producer === "js"));
+        await sendCasesRedis(client, batch.filter((c) => c.producer === "js"));
         const stop = side === "python"
           ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2, queues: QUEUES }).then((w) => () => w.stop())
           : side === "command"

@@ -27,13 +27,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { GroupCallbacks, RedisBackend, RedisBroker, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
-import { declareActors, fuzzBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, sendCases, startCommandWorker, readOtherwise } from "./diff-fuzz-worker-common.mjs";
+import { RedisBackend, Worker } from "dramatiq-results";
+import { declareActors, fuzzBroker } from "./diff-fuzz-worker-actors.mjs";
+import { compare, genCase, maskState, readOtherwise, sendCasesRedis, settledRedis, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
-import { sleep } from "./helpers.mjs";
 
 const CASES = Number(process.env.FUZZ_WORKER_CASES ?? 30);
 const BATCH = Number(process.env.FUZZ_WORKER_BATCH ?? 60);
@@ -41,14 +40,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32)
 // Our workers: the in-process `Worker` ("js"), the `dramatiq-results worker` command
 // ("command", actors on threads), or both (the default).
 const WORKERS = (process.env.FUZZ_WORKER_JS ?? "js,command").split(",");
-
-/** Our producer over Redis (tests/js/diff-fuzz-worker-common.mjs' sendCases). */
-function jsSend(client, cases) {
-  return sendCases(new RedisBroker(client, {
-    logger: quiet, maintenanceChance: 0,
-    middleware: [...defaultMiddleware(), new GroupCallbacks({ rateLimiterBackend: new RedisRateLimiterBackend(client) })],
-  }), cases);
-}
 
 // ---------------------------------------------------------------------------------------
 // Our workers: the same actors as tests/py/diff_fuzz_worker_app.py
@@ -64,35 +55,7 @@ async function startJsWorker(client, specs) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Settling, state and comparison.
-
-/** Resolves once the worker on `client`'s database is idle: fw and fwcb empty, no message
- * held in their ack sets, no delayed message due within 30 s (a retry's back-off; a
- * `Retry(delay=600000)` is left delayed), and nothing changed for 3 s (Python's consumer
- * polls an empty queue at most once a second). */
-async function settled(client, deadlineMs = 60_000) {
-  let last = "";
-  let since = Date.now();
-  for (const deadline = Date.now() + deadlineMs; Date.now() < deadline; await sleep(200)) {
-    const acks = (await client.keys("dramatiq:__acks__.*")).filter((k) => !k.endsWith(".DQ"));
-    let held = 0;
-    for (const k of acks) held += await client.sCard(k);
-    // A delayed message due soon (a retry's back-off) is work to come, wherever it is held.
-    let due = 0;
-    for (const key of ["dramatiq:fw.DQ.msgs", "dramatiq:fwcb.DQ.msgs"]) {
-      for (const body of Object.values(await client.hGetAll(key))) {
-        const eta = Number(/"eta":(-?[0-9][0-9.eE+-]*)/.exec(body)?.[1]);
-        if (!(eta > Date.now() + 30_000)) due += 1;
-      }
-    }
-    const busy = (await client.lLen("dramatiq:fw")) + (await client.lLen("dramatiq:fwcb")) + held + due;
-    const now = JSON.stringify([busy, await client.dbSize(), await client.lLen("fw:att"), await client.lLen("fw:cb"), await client.hLen("dramatiq:fw.DQ.msgs"), await client.hLen("dramatiq:fw.XQ.msgs")]);
-    if (now !== last) [last, since] = [now, Date.now()];
-    if (busy === 0 && Date.now() - since > 3000) return true;
-  }
-  return false;
-}
-
+// The run (settling, state and comparison: diff-fuzz-worker-common.mjs).
 
 describe("diff-fuzz: what a worker does with a message", { skip: (!havePython && "no Python venv (scripts/setup --python)") || (!haveRedis && "no redis-server"), timeout: Math.max(300_000, CASES * 8000) }, () => {
   let server;
@@ -134,14 +97,14 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         const input = byPython.map((c) => c.line).join("\n");
         const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env(db), input })).map((l) => JSON.parse(l)) : [];
         sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
-        await jsSend(client, batch.filter((c) => c.producer === "js"));
+        await sendCasesRedis(client, batch.filter((c) => c.producer === "js"));
         const stop = side === "python"
           ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2 }).then((w) => () => w.stop())
           : side === "command"
             ? await startCommandWorker({ FW_REDIS_URL: `${server.url}/${db}`, FW_SPEC: specFile })
             : await startJsWorker(client, batch.map((c) => c.spec));
         const t0 = Date.now();
-        const idle = await settled(client);
+        const idle = await settledRedis(client);
         const t1 = Date.now();
         await stop();
         timings[side] = [t1 - t0, Date.now() - t1];
