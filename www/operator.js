@@ -62,7 +62,14 @@ export function createOperatorView({ base, token }) {
   const messagePage = createMessagePage({ api, role: () => role });
   const openFromHash = () => {
     const m = /^#message=(.+)$/.exec(location.hash);
-    if (m) messagePage.open(decodeURIComponent(m[1]));
+    if (m) {
+      // A hand-typed hash may not decode ("#message=50%"): then it is the id as typed.
+      let id = m[1];
+      try {
+        id = decodeURIComponent(id);
+      } catch {}
+      messagePage.open(id);
+    }
     else messagePage.close();
   };
   const openMessage = (id) => {
