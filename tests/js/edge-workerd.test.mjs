@@ -148,10 +148,16 @@ test("a read whose signal aborts mid-wait (as request.signal does when the clien
 
 test("the blocking connection killed by the server mid-wait: the read goes on and wakes when Python stores", async () => {
   const reading = call("read", { url: redis.url, message: actMessage("killed-mid-wait"), block: true, timeout: 10_000 });
-  await new Promise((r) => setTimeout(r, 700));
-  // Every client blocked in BLMOVE (the Worker's blocking connection) is killed.
-  const { reply } = await call("command", { url: redis.url, argv: ["CLIENT", "LIST"] });
-  const blocked = String(reply).split("\n").filter((l) => /cmd=blmove/.test(l)).map((l) => l.match(/id=(\d+)/)[1]);
+  // Every client blocked in BLMOVE (the Worker's blocking connection) is killed, once there
+  // is one: the test waits for the read to block instead of a fixed 700 ms (a loaded machine
+  // can take longer to get the request into the Worker and its connection to Redis).
+  let reply;
+  let blocked = [];
+  for (const until = Date.now() + 8000; blocked.length === 0 && Date.now() < until; ) {
+    if (reply !== undefined) await new Promise((r) => setTimeout(r, 50));
+    ({ reply } = await call("command", { url: redis.url, argv: ["CLIENT", "LIST"] }));
+    blocked = String(reply).split("\n").filter((l) => /cmd=blmove/.test(l)).map((l) => l.match(/id=(\d+)/)[1]);
+  }
   assert.ok(blocked.length >= 1, String(reply));
   for (const id of blocked) await call("command", { url: redis.url, argv: ["CLIENT", "KILL", "ID", id] });
   await storeLate(300, "killed-mid-wait", [1, 2]);
