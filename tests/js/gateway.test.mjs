@@ -280,13 +280,18 @@ test("the results gateway over a real redis-server", { skip, timeout: 180_000 },
       first.close();
 
       // Away: the failing message is dead-lettered (its exception stored after, as Dramatiq
-      // does), a slow one starts, and the 3 s result expires.
+      // does), a slow one starts, and the 3 s result expires. Each step waits for the
+      // gateway's poll to have seen the one before (a replay from the same id, read by a
+      // watcher the test then closes), not for a fixed 500 ms: a loaded machine's poll could
+      // come later, and "started" or "appeared" would be missed for want of a poll between.
+      const watcher = await openEvents(`${gateway.url}/api/events`, { ...auth, "last-event-id": String(lastId) });
       await broker.fetch("worker-e", queue);
-      await new Promise((r) => setTimeout(r, 500)); // longer than a poll: seen in progress
+      await watcher.until((e) => e.event === "started" && e.data.messageId === bad.message_id, 10_000);
       await broker.nack("worker-e", queue, ridBad);
       await backend.storeException({ queueName: queue, actorName: "divide", messageId: bad.message_id }, Object.assign(new Error("division by zero"), { name: "ZeroDivisionError" }));
       await broker.enqueue(slow);
-      await new Promise((r) => setTimeout(r, 500));
+      await watcher.until((e) => e.event === "appeared" && e.data.messageId === slow.message_id, 10_000);
+      watcher.close();
       await broker.fetch("worker-e", queue);
       await new Promise((r) => setTimeout(r, 6000));
 
