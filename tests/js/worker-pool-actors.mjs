@@ -5,6 +5,19 @@ import { RateLimitExceeded, RedisBroker, Retry, actor } from "dramatiq-results";
 
 actor((x) => x * 2, { actorName: "double" });
 actor(async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)), { actorName: "wait" });
+// A rendezvous of `n` calls over a SharedArrayBuffer: each counts itself in, then waits
+// (blocking its thread, 10 s at most) until all `n` have. "met" only if they ran at once.
+actor((shared, n) => {
+  const count = new Int32Array(shared);
+  Atomics.add(count, 0, 1);
+  Atomics.notify(count, 0);
+  for (const end = Date.now() + 10_000; Date.now() < end; ) {
+    const seen = Atomics.load(count, 0);
+    if (seen >= n) return "met";
+    Atomics.wait(count, 0, seen, end - Date.now());
+  }
+  return "alone";
+}, { actorName: "meet" });
 actor(() => {
   const p = Proxy.revocable({}, {});
   p.revoke();
