@@ -521,8 +521,13 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     const broker = await open({ confirmDelivery: true });
     const order = [];
     const opts = { broker, queueName: "prio-run" };
+    // The slow ones run until the test lets them finish, once all four are delivered (a
+    // fixed 300 ms could end before a loaded machine delivered "high", which FIFO would
+    // then rightly run after "low").
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
     const slow = actor(async (tag) => {
-      await sleep(300);
+      await gate;
       order.push(tag);
     }, { ...opts, actorName: "slow" });
     const low = actor((tag) => void order.push(tag), { ...opts, actorName: "low", priority: 10 });
@@ -531,8 +536,18 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     for (const m of [slow.send("s1"), slow.send("s2"), low.send("low"), high.send("high")]) await m.enqueued;
     const worker = new Worker(broker, { concurrency: 2 }).start();
     try {
+      // A connection of its own: an earlier test restarts the server under `admin`'s.
+      const look = await amqplib.connect(rabbit.url);
+      try {
+        const ch = await look.createChannel();
+        await eventually(async () => (await ch.checkQueue("prio-run")).messageCount === 0, "all four delivered", 10_000);
+      } finally {
+        await look.close();
+      }
+      release();
       await eventually(() => order.length === 4, "all four ran");
     } finally {
+      release();
       await worker.stop();
     }
     // Both were held while the runners were busy: FIFO would run "low" first.
