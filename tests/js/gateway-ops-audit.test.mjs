@@ -650,8 +650,17 @@ test("an action refused because lookups by id are queued full (429) is in the au
   try {
     await redis.sendCommand(["RPUSH", "dramatiq:q", "x"]);
     await redis.sendCommand(["HSET", "dramatiq:q.msgs", "x", JSON.stringify(dict("q", "job", [1], { options: { redis_message_id: "x" } }))]);
-    for (let i = 0; i < 1_002; i++) lookups.push(app.fetch(new Request(`http://127.0.0.1/api/messages/${crypto.randomUUID()}`, { headers: operator })));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Two walking and a thousand waiting fill the queue; one more lookup is refused once they
+    // are all in it. That refusal, not a fixed 100 ms, says the queue is full (on a loaded
+    // machine the thousand took longer to get there, and an action's lookup then waited
+    // behind the gate instead of being refused).
+    let full;
+    const refused = new Promise((resolve) => (full = resolve));
+    for (let i = 0; i < 1_003; i++) {
+      lookups.push(app.fetch(new Request(`http://127.0.0.1/api/messages/${crypto.randomUUID()}`, { headers: operator })).then((res) => (res.status === 429 && full(), res)));
+    }
+    let timer;
+    await Promise.race([refused, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no lookup was refused: the queue never filled")), 30_000)))]).finally(() => clearTimeout(timer));
     const ids = [crypto.randomUUID(), crypto.randomUUID()];
     const requeue = await app.fetch(new Request(`http://127.0.0.1/api/messages/${ids[0]}/requeue`, { method: "POST", headers: operator }));
     const remove = await app.fetch(new Request(`http://127.0.0.1/api/messages/${ids[1]}`, { method: "DELETE", headers: operator }));
