@@ -160,7 +160,11 @@ test("the server killed during a Worker's blocking read: waited out to the deadl
   try {
     const message = { queue_name: "edge", actor_name: "never", message_id: "0b5d7c55-8d2e-4c8e-9f6a-2f5a3e1c9d01", args: [], kwargs: {}, options: {}, message_timestamp: 0 };
     const reading = call("read", { url: own.url, message, block: true, timeout: 3000 });
-    await new Promise((r) => setTimeout(r, 500));
+    // Stopped once the read waits in the server (its BLMOVE seen in CLIENT LIST), not after a
+    // fixed 500 ms: a loaded machine that had not connected by then would see a refused
+    // connection, not a closed one.
+    const blocked = async () => /cmd=blmove/.test(String((await call("command", { url: own.url, argv: ["CLIENT", "LIST"] })).reply));
+    for (const until = Date.now() + 2500; !(await blocked()) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
     await own.stop();
     const failed = await reading;
     // The one rule for a store that stops answering mid-wait: retried until the deadline
