@@ -176,7 +176,10 @@ test("the operator's dashboard over a real Python Dramatiq deployment in headles
       await page.locator("#broker-search-form button[type=submit]").click();
       await page.locator("#broker-results li").first().waitFor({ timeout: 15_000 });
       await openRow(page, echo.message_id);
-      await page.waitForTimeout(500);
+      // Its detail shown (waited for, not a fixed 500 ms a loaded machine may not render it
+      // in: the check below would then look at a page without it).
+      await page.locator("#flow-detail:not([hidden]) #flow-detail-title", { hasText: echo.message_id }).waitFor({ timeout: 15_000 });
+      await page.locator("#flow-detail-body .json").first().waitFor({ timeout: 15_000 });
       assert.equal(await page.evaluate(() => document.querySelectorAll("img, script:not([type]):not([src])").length), 0, "no element made from the data");
       assert.deepEqual(op.dialogs, []);
       assert.deepEqual(op.errors, []);
