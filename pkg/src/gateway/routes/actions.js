@@ -35,7 +35,13 @@ export const BULK_MS = 10_000;
  * string Python's `Message` takes (Dramatiq checks nothing: a producer may name its
  * messages "job 42", "ünïcødé" or "a/b"), of 1 to 1000 characters. A stricter pattern
  * made such messages, sent and run by Python, impossible to follow or act on (400). */
-export const isMessageId = (id) => typeof id === "string" && id.length >= 1 && id.length <= 1000;
+const isMessageId = (id) => typeof id === "string" && id.length >= 1 && id.length <= 1000;
+/** The route's `:id`, checked: a BadRequest when it is no message id. */
+export function idOf(c) {
+  const id = c.req.param("id");
+  if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
+  return id;
+}
 /** A `redis_message_id` (Dramatiq's are UUIDs; the malformed entry's delete names one). */
 export const REDIS_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const FILTER_KEYS = ["queue", "actor", "exception", "since", "until", "dryRun"];
@@ -86,11 +92,6 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     return full;
   }
 
-  const idOf = (c) => {
-    const id = c.req.param("id");
-    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
-    return id;
-  };
 
   /** Looks a message up for `action`; a lookup refused because the gateway is busy (429)
    * is a refusal of the action, recorded as the others are. */

@@ -28,7 +28,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
 import { haystack } from "../redis/find.js";
-import { isMessageId, readFilter, errorText, BULK_MS } from "./actions.js";
+import { idOf, readFilter, errorText, BULK_MS } from "./actions.js";
 import { MAX_LIMIT } from "./messages.js";
 
 const DEAD = "dead-lettered";
@@ -188,11 +188,6 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
     return full;
   }
 
-  const idOf = (c) => {
-    const id = c.req.param("id");
-    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
-    return id;
-  };
 
   /** One message by id, looked for in each declared queue's `q.XQ`. */
   async function one(c, kind) {

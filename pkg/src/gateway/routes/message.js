@@ -19,7 +19,7 @@ import { BadRequest, json, only } from "../http.js";
 import { BROKER_STATES } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
 import { hintOf, notAmong } from "../redis/find.js";
-import { isMessageId } from "./actions.js";
+import { idOf } from "./actions.js";
 
 /** The longest a result request waits (ms). */
 export const MAX_WAIT_MS = 60_000;
@@ -51,11 +51,6 @@ function answer(c, outcome, state) {
 export function messageDetailRoutes({ poller, finder, history, waiter, backend, brokerKeys }) {
   const app = new Hono();
 
-  const idOf = (c) => {
-    const id = c.req.param("id");
-    if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
-    return id;
-  };
   const keyOf = (identity) => {
     try {
       return backend.buildMessageKey(identity);
