@@ -126,3 +126,50 @@ test("a dead letter by its id, by a search for a long id, and by the exception i
     await Promise.all([redis.stop(), rabbit.stop()]);
   }
 });
+
+test("a lookup or an action by id takes the dead letters up to the first with that id, not the whole queue; a duplicate id is acted on once", { skip, timeout: 120_000 }, async () => {
+  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
+  const admin = await amqplib.connect(rabbit.url);
+  let gateway;
+  try {
+    const broker = await RabbitmqBroker.connect(rabbit.url);
+    try {
+      await broker.ensureQueue(Q);
+    } finally {
+      await broker.close();
+    }
+    // A producer's duplicate: the same id dead-lettered twice, after the one looked up.
+    const order = ["m0", "m1", "dup", "m2", "dup", "m3"];
+    const ch = await admin.createConfirmChannel();
+    for (const [i, messageId] of order.entries()) {
+      ch.sendToQueue(`${Q}.XQ`, Buffer.from(JSON.stringify({ queue_name: Q, actor_name: "job", args: [i], kwargs: {}, options: {}, message_id: messageId, message_timestamp: Date.now() })), { deliveryMode: 2 });
+    }
+    await ch.waitForConfirms();
+    await ch.close();
+    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+    const call = (path, method = "GET") => fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${OPERATOR}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+    const got = await call("/api/messages/m1");
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    assert.deepEqual(got.body.message.args, [1]);
+    // What was taken and put back is marked redelivered by RabbitMQ; what was never taken is not.
+    await eventually(async () => (await call("/api/queues")).body[0].deadLettered === 6, 10_000, "the dead letters back on q.XQ");
+    const listed = (await call(`/api/messages?queue=${Q}&state=dead-lettered&limit=10`)).body.items;
+    const taken = Object.fromEntries(listed.map((i) => [i.message.args[0], i.redelivered]));
+    assert.deepEqual(taken, { 0: true, 1: true, 2: false, 3: false, 4: false, 5: false }, "only m0 and m1 were read");
+
+    const requeued = await call("/api/messages/dup/requeue", "POST");
+    assert.equal(requeued.status, 200, JSON.stringify(requeued.body));
+    assert.deepEqual([requeued.body.matched, requeued.body.done], [1, 1]);
+    await eventually(async () => {
+      const [row] = (await call("/api/queues")).body;
+      return row.queued === 1 && row.deadLettered === 5;
+    }, 10_000, "one copy of dup requeued, the other still a dead letter");
+    const again = await call("/api/messages/dup");
+    assert.deepEqual([again.status, again.body.state, again.body.message.args], [200, "dead-lettered", [4]], "the second copy is found on its own");
+  } finally {
+    await gateway?.stop();
+    await admin.close().catch(() => {});
+    await Promise.all([redis.stop(), rabbit.stop()]);
+  }
+});

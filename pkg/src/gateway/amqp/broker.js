@@ -171,6 +171,8 @@ export class AmqpBroker {
    * `decideMalformed: true` (then only "delete" means anything for it). `prepare(items)`,
    * when given, runs once every dead letter is read and before any `decide` (what a decision
    * needs beside the bodies, read in one batch: the exceptions their runs stored).
+   * `stopAt(item)`, when given, is asked of each dead letter as it is read: once it answers
+   * true no more are taken (a lookup by id reads up to its hit, not the whole queue).
    */
   async act(queue, decide, options) {
     // One request at a time per queue: what one holds unacked is invisible to the others
@@ -193,33 +195,32 @@ export class AmqpBroker {
   /** queue → the promise the next `act` on it waits for. */
   #turns = new Map();
 
-  async #act(queue, decide, { max = MAX_HELD, beforeRevive, decideMalformed = false, prepare } = {}) {
+  async #act(queue, decide, { max = MAX_HELD, beforeRevive, decideMalformed = false, prepare, stopAt } = {}) {
     const [q, , xq] = this.namesOf(queue);
     return this.#withChannel(async (ch) => {
-      const held = [];
+      const items = [];
       let more = false;
       try {
         for (;;) {
-          if (held.length >= max) {
+          if (items.length >= max) {
             more = true;
             break;
           }
           const m = await ch.get(xq, { noAck: false });
           if (m === false) break;
-          held.push(m);
+          const body = m.content.toString("utf8");
+          const { message, malformed } = readMessage(body, this.decodeMessage);
+          const item = { message: message ?? null, body, deadAt: deadAt(m.properties), redelivered: m.fields.redelivered, outcome: "left", delivery: m };
+          // A body that is no message is acted on only by a decision made for such bodies.
+          if (malformed) Object.assign(item, { malformed, id: malformedId(m.content) });
+          items.push(item);
+          if (stopAt?.(item)) break;
         }
       } catch (error) {
+        // What was taken before the failure goes back when the channel closes.
         if (error?.code === 404) return { items: [], more: false, missing: true };
         throw new Unavailable(error);
       }
-      const items = held.map((m) => {
-        const body = m.content.toString("utf8");
-        const { message, malformed } = readMessage(body, this.decodeMessage);
-        const item = { message: message ?? null, body, deadAt: deadAt(m.properties), redelivered: m.fields.redelivered, outcome: "left", delivery: m };
-        // A body that is no message is acted on only by a decision made for such bodies.
-        if (malformed) Object.assign(item, { malformed, id: malformedId(m.content) });
-        return item;
-      });
       // A failure here leaves every dead letter where it was (the channel's close puts back
       // what it holds).
       if (prepare) await prepare(items);

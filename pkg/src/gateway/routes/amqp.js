@@ -14,7 +14,8 @@
 //   GET /api/status     RabbitMQ and Redis
 //   GET /api/messages/<id>
 //                       (routes/message.js, through `amqpFinder` below) a dead letter by its
-//                       id, read from each declared queue's `q.XQ` as the listing reads them;
+//                       id, read from each declared queue's `q.XQ` as the listing reads them, up
+//                       to the first dead letter with the id;
 //                       any other message only by its result
 //   DELETE /api/queues/<q>/malformed/<id>
 //                       a dead letter that is no Dramatiq message, by its listed id
@@ -68,7 +69,7 @@ export function amqpFinder({ amqp, history }) {
       let looked = 0;
       let cut = false;
       for (const queue of amqp.queueNames) {
-        const { items, more } = await amqp.act(queue, () => null);
+        const { items, more } = await amqp.act(queue, () => null, { stopAt: (i) => i.message?.message_id === messageId });
         looked += items.length;
         cut ||= more;
         let hit = null;
@@ -194,8 +195,11 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
     const id = idOf(c);
     await jsonBody(c, BadRequest);
     for (const queue of amqp.queueNames) {
-      const { items } = await amqp.act(queue, (i) => (i.message.message_id === id ? kind : null), { beforeRevive });
-      const hit = items.find((i) => i.message?.message_id === id);
+      // The first dead letter with the id, as over Redis: a second copy (a producer's
+      // duplicate) stays for an action of its own.
+      const isHit = (i) => i.message?.message_id === id;
+      const { items } = await amqp.act(queue, (i) => (isHit(i) ? kind : null), { beforeRevive, stopAt: isHit });
+      const hit = items.find(isHit);
       if (!hit) continue;
       const done = hit.outcome === (kind === "requeue" ? "requeued" : "deleted") ? 1 : 0;
       if (done) history.add(id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: kind === "requeue" ? "requeued" : "deleted", by: "operator" }, { queue, actor: hit.message.actor_name });
@@ -220,7 +224,7 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
     if (!/^sha256-[0-9a-f]{32}$/.test(id)) throw new BadRequest("id: the id a malformed dead letter is listed with");
     await jsonBody(c, BadRequest);
     let taken = false;
-    const { items } = await amqp.act(queue, (i) => (!taken && !i.message && i.id === id ? ((taken = true), "delete") : null), { decideMalformed: true });
+    const { items } = await amqp.act(queue, (i) => (!taken && !i.message && i.id === id ? ((taken = true), "delete") : null), { decideMalformed: true, stopAt: (i) => !i.message && i.id === id });
     const hit = items.find((i) => i.outcome === "deleted");
     const messageId = `malformed:${id}`;
     await audit({ action: "delete", messageId, queue, matched: hit ? 1 : 0, done: hit ? 1 : 0 });
