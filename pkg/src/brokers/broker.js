@@ -1,7 +1,7 @@
 // What every broker shares (Dramatiq's `Broker`), and what the brokers that write over the
 // network share (`NetworkBroker`). The queues themselves are each subclass's: `StubBroker`
 // in memory (stub.js), `RedisBroker` (redis/), `RabbitmqBroker` (rabbitmq/).
-import { Message, builtinActorOptions, delayQueueName } from "../../dist/dramatiq_results.js";
+import { Message, builtinActorOptions, canonicalQueueName, delayQueueName } from "../../dist/dramatiq_results.js";
 import { ActorNotFound, SkipMessage } from "../errors.js";
 import { isInstance, readSafely } from "../internal/describe.js";
 import { checkLogger, getLogger, guardLogger } from "../internal/logger.js";
@@ -197,6 +197,22 @@ export class Broker {
 }
 
 
+// A network broker declares the queue of every message it writes, and per-write calls into
+// wasm cost a few µs each once the process has idled waiting for a confirm (bench/notes.md):
+// the canonical name of each queue name seen is asked once (a handful per app; the cache is
+// dropped if it ever grows large).
+const canonicalNames = new Map();
+/** `canonicalQueueName(name)`, remembered. */
+export function canonical(name) {
+  let q = canonicalNames.get(name);
+  if (q === undefined) {
+    q = canonicalQueueName(name);
+    if (canonicalNames.size >= 1024) canonicalNames.clear();
+    canonicalNames.set(name, q);
+  }
+  return q;
+}
+
 /**
  * What the brokers that write over the network (`RedisBroker`, `RabbitmqBroker`) share:
  * `send` returns the message at once and `message.enqueued` settles when the write does;
@@ -207,6 +223,29 @@ export class Broker {
  */
 export class NetworkBroker extends Broker {
   #writing = new Set(); // the writes under way
+  #queues = new Set(); // the declared queues' canonical names
+
+  /**
+   * Declares a queue (and its delay queue), running the middleware's `beforeDeclareQueue`,
+   * `afterDeclareQueue` and `afterDeclareDelayQueue` the first time, as Dramatiq's brokers
+   * emit them. Nothing is written here: Redis needs nothing, and `RabbitmqBroker` declares
+   * the queue on RabbitMQ, with Dramatiq's arguments, before its first use.
+   */
+  declareQueue(name) {
+    const q = canonical(name);
+    if (this.#queues.has(q)) return;
+    declareQueueWithHooks(this, q, () => this.#queues.add(q));
+  }
+
+  /** The declared (canonical) queue names, as Dramatiq's `get_declared_queues`. */
+  getDeclaredQueues() {
+    return new Set(this.#queues);
+  }
+
+  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
+  getDeclaredDelayQueues() {
+    return new Set([...this.#queues].map((q) => delayQueueName(q)));
+  }
 
   /** It writes a copy of the message it is given (see internal/owned.js). */
   get [kSendsCopies]() {

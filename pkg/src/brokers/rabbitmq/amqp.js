@@ -1,23 +1,7 @@
 // What the RabbitMQ broker and its consumer share about amqplib and its errors.
-import { canonicalQueueName } from "../../../dist/dramatiq_results.js";
 import { ConnectionClosed } from "../../errors.js";
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Per-publish calls into wasm cost a few µs each once the process has idled waiting for a
-// confirm (bench/notes.md), so what does not change is asked once: the canonical name of
-// each queue name seen (a handful per app; the cache is dropped if it ever grows large)
-// and the enqueue attempt limit.
-const canonicalNames = new Map();
-export function canonical(name) {
-  let q = canonicalNames.get(name);
-  if (q === undefined) {
-    q = canonicalQueueName(name);
-    if (canonicalNames.size >= 1024) canonicalNames.clear();
-    canonicalNames.set(name, q);
-  }
-  return q;
-}
 
 /** A view of wasm bytes amqplib can send (it wants a Buffer), without a copy. */
 export function buffer(bytes) {

@@ -7,7 +7,6 @@ import {
   Message,
   RedisTransport,
   canonicalQueueName,
-  delayQueueName,
   rabbitmqDeclarations,
   rabbitmqMaxDeclareAttempts,
   rabbitmqMaxEnqueueAttempts,
@@ -36,8 +35,8 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, declareQueueWithHooks, emitBeforeEnqueue } from "../broker.js";
-import { buffer, canonical, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
+import { NetworkBroker, canonical, checkDelay, emitBeforeEnqueue } from "../broker.js";
+import { buffer, isChannelModel, isConnectionError, loadAmqplib, sleep } from "./amqp.js";
 import { RabbitmqConsumer } from "./consumer.js";
 
 /** The servers `connect(url)` tries, in order: a list as given, a string split on `;` (by
@@ -85,7 +84,6 @@ export class RabbitmqBroker extends NetworkBroker {
   static [kAmqpCore] = Object.freeze({ declarations: rabbitmqDeclarations, revive: rabbitmqRevive });
   #open; // the function reopening the connection, or undefined
   #connection = undefined; // Promise of the current connection
-  #queues = new Set(); // canonical names
   #channel = undefined; // Promise of the publishing channel
   #ownChannels = { busy: 0, waiting: [] }; // publishes on channels of their own
   #refusedOver; // { size, reason }: RabbitMQ refused a publish over its max_message_size
@@ -313,23 +311,6 @@ export class RabbitmqBroker extends NetworkBroker {
     } catch {
       // Not one of ours: nothing waits for it.
     }
-  }
-
-  /** Declares `name`'s queues here; they are declared on RabbitMQ before first use. */
-  declareQueue(name) {
-    const q = canonical(name);
-    if (this.#queues.has(q)) return;
-    declareQueueWithHooks(this, q, () => this.#queues.add(q));
-  }
-
-  /** The declared (canonical) queue names. */
-  getDeclaredQueues() {
-    return new Set(this.#queues);
-  }
-
-  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
-  getDeclaredDelayQueues() {
-    return new Set([...this.#queues].map((q) => delayQueueName(q)));
   }
 
   /**
@@ -676,7 +657,7 @@ export class RabbitmqBroker extends NetworkBroker {
 
   /** Flushes every declared queue. */
   async flushAll() {
-    for (const q of this.#queues) await this.flush(q);
+    for (const q of this.getDeclaredQueues()) await this.flush(q);
   }
 
   /**

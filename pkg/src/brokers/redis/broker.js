@@ -20,7 +20,7 @@ import {
   kWrite,
   kWritesSettled,
 } from "../../internal/symbols.js";
-import { NetworkBroker, checkDelay, declareQueueWithHooks, emitBeforeEnqueue } from "../broker.js";
+import { NetworkBroker, checkDelay, emitBeforeEnqueue } from "../broker.js";
 import { loggedId } from "../../worker/consumer.js";
 import { RedisConsumer } from "./consumer.js";
 
@@ -38,7 +38,6 @@ import { RedisConsumer } from "./consumer.js";
  * `await broker.enqueue(message, { delay })` is the same write as one Promise.
  */
 export class RedisBroker extends NetworkBroker {
-  #queues = new Set();
 
   constructor(client, options) {
     const { namespace, middleware, logger, heartbeatTimeout, deadMessageTtl, maintenanceChance, prefetchBytes, maxMessageBytes } = checkOptions(
@@ -82,27 +81,6 @@ export class RedisBroker extends NetworkBroker {
   /** The id this broker heartbeats and holds messages as (Dramatiq's `broker_id`). */
   get brokerId() {
     return this[kTransport].workerId;
-  }
-
-  /**
-   * Declares a queue (and its delay queue), running the middleware's `beforeDeclareQueue`,
-   * `afterDeclareQueue` and `afterDeclareDelayQueue` the first time, as Dramatiq's
-   * `RedisBroker.declare_queue` emits them. Redis itself needs nothing.
-   */
-  declareQueue(name) {
-    const q = canonicalQueueName(name);
-    if (this.#queues.has(q)) return;
-    declareQueueWithHooks(this, q, () => this.#queues.add(q));
-  }
-
-  /** The declared (canonical) queue names, as Dramatiq's `RedisBroker.get_declared_queues`. */
-  getDeclaredQueues() {
-    return new Set(this.#queues);
-  }
-
-  /** The declared delay queues (`<queue>.DQ`), as Dramatiq's `get_declared_delay_queues`. */
-  getDeclaredDelayQueues() {
-    return new Set([...this.#queues].map((q) => delayQueueName(q)));
   }
 
   /** The message as it will be written (fresh `redis_message_id`, delay applied), hooks run. */
@@ -160,7 +138,7 @@ export class RedisBroker extends NetworkBroker {
 
   /** Flushes every declared queue. */
   async flushAll() {
-    for (const q of this.#queues) await this.flush(q);
+    for (const q of this.getDeclaredQueues()) await this.flush(q);
   }
 
   /**
