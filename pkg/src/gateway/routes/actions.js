@@ -42,6 +42,27 @@ export function idOf(c) {
   if (!isMessageId(id)) throw new BadRequest("message id: not a Dramatiq message id");
   return id;
 }
+/** Notes in the history that the operator requeued (`kind` "requeue") or deleted a message. */
+export function noteAction(history, kind, id, queue, actor) {
+  const [state, event] = kind === "requeue" ? ["queued", "requeued"] : ["deleted", "deleted"];
+  history.add(id, { at: Date.now(), state, event, by: "operator" }, { queue, actor });
+}
+
+/**
+ * Mounts `POST /dead-letters/{requeue,delete}` on `app`: the filter read, `bulk(kind, filter,
+ * dryRun)` (the broker's walk, answering `{ matched, done, complete }`) and the audit entry.
+ */
+export function bulkRoutes(app, { auth, brokerKeys, bulk, audit }) {
+  for (const kind of ["requeue", "delete"]) {
+    app.post(`/dead-letters/${kind}`, auth, async (c) => {
+      const { filter, dryRun } = readFilter(await jsonBody(c, BadRequest), brokerKeys);
+      const result = await bulk(kind, filter, dryRun);
+      await audit({ action: `dead-letters/${kind}`, filter, dryRun, ...result });
+      return json(c, { ...result, dryRun });
+    });
+  }
+}
+
 /** A `redis_message_id` (Dramatiq's are UUIDs; the malformed entry's delete names one). */
 export const REDIS_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const FILTER_KEYS = ["queue", "actor", "exception", "since", "until", "dryRun"];
@@ -128,7 +149,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
         await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: 0 });
         return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
       }
-      history.add(id, { at: Date.now(), state: "queued", event: "requeued", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
+      noteAction(history, "requeue", id, found.queue, found.message?.actor_name);
       await audit({ action: "requeue", messageId: id, queue: found.queue, matched: 1, done: 1 });
       return json(c, { messageId: id, matched: 1, done: 1, state: "queued" });
     }
@@ -156,7 +177,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
       // Moved meanwhile (another request acted, a worker took it): look again. Only a
       // delete that removed it answers 200 and enters the message's history.
       if (outcome !== 1) continue;
-      history.add(id, { at: Date.now(), state: "deleted", event: "deleted", by: "operator" }, { queue: found.queue, actor: found.message?.actor_name });
+      noteAction(history, "delete", id, found.queue, found.message?.actor_name);
       await audit({ action: "delete", messageId: id, queue: found.queue, state: found.state, matched: 1, done: 1 });
       return json(c, { messageId: id, matched: 1, done: 1, state: found.state });
     }
@@ -189,7 +210,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
       }
       const outcome = await writer.deleteMalformed(queue, rid, found.body);
       if (outcome !== 1) continue; // changed or gone meanwhile: look again
-      history.add(messageId, { at: Date.now(), state: "deleted", event: "deleted", by: "operator" }, { queue, actor: null });
+      noteAction(history, "delete", messageId, queue, null);
       await audit({ action: "delete", messageId, queue, state: found.state, malformed, matched: 1, done: 1 });
       return json(c, { messageId, matched: 1, done: 1, state: found.state, malformed });
     }
@@ -240,7 +261,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
               if (o !== 1) return;
               done++;
               const m = chunk[j].message;
-              history.add(m.message_id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: kind === "requeue" ? "requeued" : "deleted", by: "operator" }, { queue, actor: m.actor_name });
+              noteAction(history, kind, m.message_id, queue, m.actor_name);
             });
           }
         }
@@ -250,14 +271,7 @@ export function actionRoutes({ queues: knownQueues, poller, writer, finder, hist
     return { matched, done, complete };
   }
 
-  for (const kind of ["requeue", "delete"]) {
-    app.post(`/dead-letters/${kind}`, auth, async (c) => {
-      const { filter, dryRun } = readFilter(await jsonBody(c, BadRequest), brokerKeys);
-      const result = await bulk(kind, filter, dryRun);
-      await audit({ action: `dead-letters/${kind}`, filter, dryRun, ...result });
-      return json(c, { ...result, dryRun });
-    });
-  }
+  bulkRoutes(app, { auth, brokerKeys, bulk, audit });
 
   // Any other write to the API: not a method it serves.
   app.on(["POST", "DELETE", "PUT", "PATCH"], "*", (c) => c.body(null, 405, { allow: "GET, HEAD" }));

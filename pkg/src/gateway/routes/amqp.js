@@ -29,7 +29,7 @@ import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
 import { haystack } from "../redis/find.js";
-import { idOf, readFilter, errorText, BULK_MS } from "./actions.js";
+import { idOf, bulkRoutes, noteAction, errorText, BULK_MS } from "./actions.js";
 import { MAX_LIMIT } from "./messages.js";
 
 const DEAD = "dead-lettered";
@@ -202,7 +202,7 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
       const hit = items.find(isHit);
       if (!hit) continue;
       const done = hit.outcome === (kind === "requeue" ? "requeued" : "deleted") ? 1 : 0;
-      if (done) history.add(id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: kind === "requeue" ? "requeued" : "deleted", by: "operator" }, { queue, actor: hit.message.actor_name });
+      if (done) noteAction(history, kind, id, queue, hit.message.actor_name);
       await audit({ action: kind, messageId: id, queue, matched: 1, done });
       if (hit.outcome === "refused") return json(c, { error: "not requeued: its stored body is not a message of this queue (left as it is)", messageId: id }, 422);
       if (!done) return json(c, { error: "not requeued: RabbitMQ did not take the revived copy (the dead letter stays)", messageId: id }, 503);
@@ -283,20 +283,13 @@ export function amqpActionRoutes({ amqp, poller, writer, history, brokerKeys, op
       for (const i of items) {
         if (i.outcome !== "requeued" && i.outcome !== "deleted") continue;
         done++;
-        history.add(i.message.message_id, { at: Date.now(), state: kind === "requeue" ? "queued" : "deleted", event: i.outcome, by: "operator" }, { queue, actor: i.message.actor_name });
+        noteAction(history, kind, i.message.message_id, queue, i.message.actor_name);
       }
       poller.notify(EVENT.progress, JSON.stringify({ action: `dead-letters/${kind}`, filter, dryRun, matched, done, complete: false }));
     }
     return { matched, done, complete };
   }
 
-  for (const kind of ["requeue", "delete"]) {
-    app.post(`/dead-letters/${kind}`, auth, async (c) => {
-      const { filter, dryRun } = readFilter(await jsonBody(c, BadRequest), brokerKeys);
-      const result = await bulk(kind, filter, dryRun);
-      await audit({ action: `dead-letters/${kind}`, filter, dryRun, ...result });
-      return json(c, { ...result, dryRun });
-    });
-  }
+  bulkRoutes(app, { auth, brokerKeys, bulk, audit });
   return app;
 }
