@@ -21,14 +21,14 @@
 // 100 ms on every side; the workers leave queue fwlate alone, which is compared too).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqplib from "amqplib";
 import { createClient } from "redis";
 import { GroupCallbacks, RabbitmqBroker, RedisBackend, RedisRateLimiterBackend, Worker, defaultMiddleware } from "dramatiq-results";
 import { declareActors, fuzzAmqpBroker, quiet } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, mask, maskState, mergeBuckets, sendCases, startCommandWorker, readOtherwise, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, mask, maskState, mergeBuckets, sendCases, specBatches, startCommandWorker, readOtherwise, tallyExercised, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
 import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
@@ -162,11 +162,8 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
     const accepted = new Map();
     const failures = [];
     const exercised = {};
-    for (let from = 0; from < all.length; from += BATCH) {
-      const batch = all.slice(from, from + BATCH);
+    for (const { from, batch, specFile } of specBatches(all, BATCH, dir)) {
       const viewed = await readOtherwise(batch);
-      const specFile = join(dir, `spec-${from}.json`);
-      writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
 
       // Queues declared with an x-max-priority of 10 (Python's max_priority, our
       // maxPriority) or without one, drawn per batch: the same on every side.
@@ -233,15 +230,7 @@ describe("diff-fuzz over RabbitMQ: what a worker does with a message", {
         if (n > 0) accepted.set("amqplib's empty headers table", (accepted.get("amqplib's empty headers table") ?? 0) + n);
         compare(batch, runs.python.state, runs[side].state, viewed, accepted, failures, new RedisBackend(clients[side]), side);
       }
-      const py = runs.python.state;
-      const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
-      const attempts = Object.values(py["fw:att"]?.[1] ?? {});
-      for (const [name, n] of [
-        ["attempts", attempts.reduce((a, b) => a + b, 0)], ["retried", attempts.filter((n) => n > 1).length],
-        ["results", count((k) => /^[0-9a-f]{32}$/.test(k))], ["callbacks", count((k) => k === "fw:cb")],
-        ["dead", count((k) => k.endsWith(".XQ"))], ["delayed", count((k) => k.endsWith(".DQ"))],
-        ["barriers", count((k) => !k.startsWith("amqp") && !k.startsWith("fw:") && !/^[0-9a-f]{32}$/.test(k))],
-      ]) exercised[name] = (exercised[name] ?? 0) + n;
+      tallyExercised(exercised, runs.python.state, "rabbitmq");
     }
     console.log(`# worker diff-fuzz over RabbitMQ (seed ${SEED}): ${CASES} cases (${JSON.stringify(exercised)}), ${failures.length} differences, ${JSON.stringify(Object.fromEntries(accepted))} differ as documented`);
     assert.deepEqual(failures, [], `seed ${SEED}`);

@@ -4,10 +4,16 @@
 // runs' states.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
+import { createClient } from "redis";
 import { fileURLToPath } from "node:url";
 import { GroupCallbacks, JSONEncoder, Message, RedisBroker, RedisRateLimiterBackend, defaultMiddleware, group, pipeline } from "dramatiq-results";
 import { LATE_RECORDER, RECORDERS, quiet } from "./diff-fuzz-worker-actors.mjs";
 import { runPython } from "./pyworker.mjs";
+import { startRedis } from "./services.mjs";
 import { drawLoneSurrogates, randomObject, randomString, randomValue } from "./diff-fuzz-gen.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -325,6 +331,61 @@ export function withoutRacyAttempts(state, batch) {
  * them (docs/python-users.md, "Values: what comes back": an integral float is an int,
  * integer-like keys first), as Python's `views` tells: `compare` accepts only those.
  */
+/**
+ * A Redis fuzzer's servers, for the `describe` it is called in: one redis-server, Python's
+ * side on database 1 and ours on 2, and a scratch folder (`tmp` its name's prefix), set up
+ * by a `before` and taken down by an `after` registered here. The returned object's
+ * `server`, `pyClient`, `jsClient` and `dir` are set once the `before` has run.
+ */
+export function redisFuzzServers(tmp) {
+  const fx = {};
+  before(async () => {
+    fx.server = await startRedis();
+    fx.pyClient = await createClient({ url: `${fx.server.url}/1` }).connect();
+    fx.jsClient = await createClient({ url: `${fx.server.url}/2` }).connect();
+    fx.dir = mkdtempSync(join(tmpdir(), tmp));
+  });
+  after(async () => {
+    await fx.pyClient?.quit();
+    await fx.jsClient?.quit();
+    await fx.server?.stop();
+    if (fx.dir) rmSync(fx.dir, { recursive: true, force: true });
+  });
+  return fx;
+}
+
+/**
+ * `cases` in batches of `size`, each with its actors written to a spec file in `dir` (what
+ * every side's worker loads): yields `{ from, batch, specFile }`.
+ */
+export function* specBatches(cases, size, dir) {
+  for (let from = 0; from < cases.length; from += size) {
+    const batch = cases.slice(from, from + size);
+    const specFile = join(dir, `spec-${from}.json`);
+    writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
+    yield { from, batch, specFile };
+  }
+}
+
+/**
+ * Adds to `exercised` what a batch exercised, counted in Python's state `py` (so a run that
+ * tests little shows it): attempts, retried messages, results, callbacks, dead letters,
+ * delayed messages and group barriers. `broker`: where its keys are ("redis": Dramatiq's
+ * `dramatiq:<q>.XQ.msgs` hashes; "rabbitmq": the queues' contents as `<q>.XQ` beside the
+ * Redis results, under `amqp`).
+ */
+export function tallyExercised(exercised, py, broker) {
+  const [msgs, prefix] = broker === "redis" ? [".msgs", "dramatiq"] : ["", "amqp"];
+  const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
+  const attempts = Object.values(py["fw:att"]?.[1] ?? {});
+  for (const [name, n] of [
+    ["attempts", attempts.reduce((a, b) => a + b, 0)], ["retried", attempts.filter((n) => n > 1).length],
+    ["results", count((k) => /^[0-9a-f]{32}$/.test(k))], ["callbacks", count((k) => k === "fw:cb")],
+    ["dead", count((k) => k.endsWith(`.XQ${msgs}`))], ["delayed", count((k) => k.endsWith(`.DQ${msgs}`))],
+    ["barriers", count((k) => !k.startsWith(prefix) && !k.startsWith("fw:") && !/^[0-9a-f]{32}$/.test(k))],
+  ]) exercised[name] = (exercised[name] ?? 0) + n;
+}
+
 export async function readOtherwise(batch) {
   const values = batch.flatMap((c) => c.values.map((v) => [c, v]));
   if (values.length === 0) return new Set();

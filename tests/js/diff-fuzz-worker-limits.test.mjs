@@ -31,16 +31,13 @@
 // take 1-2 minutes); FUZZ_WORKER_JS=js|command for one
 // of our workers; FW_DEBUG=1 prints timings, FW_DUMP=<path prefix>
 // writes each side's raw state.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createClient } from "redis";
+import { writeFileSync } from "node:fs";
 import { RedisBackend, RedisRateLimiterBackend, Worker } from "dramatiq-results";
 import { declareActors, fuzzBroker } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, mergeBuckets, readOtherwise, sendCasesRedis, settledRedis, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
-import { haveRedis, startRedis } from "./services.mjs";
+import { compare, genCase, maskState, mergeBuckets, readOtherwise, redisFuzzServers, sendCasesRedis, settledRedis, specBatches, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
+import { haveRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
 import { sleep } from "./helpers.mjs";
@@ -91,24 +88,10 @@ function settled(client) {
 }
 
 describe("diff-fuzz: time limits, shutdown notifications and rate limiters in actors", { skip: (!havePython && "no Python venv (scripts/setup --python)") || (!haveRedis && "no redis-server"), timeout: Math.max(300_000, CASES * 10_000) }, () => {
-  let server;
-  let pyClient;
-  let jsClient;
-  let dir;
-  before(async () => {
-    server = await startRedis();
-    pyClient = await createClient({ url: `${server.url}/1` }).connect();
-    jsClient = await createClient({ url: `${server.url}/2` }).connect();
-    dir = mkdtempSync(join(tmpdir(), "fwl-"));
-  });
-  after(async () => {
-    await pyClient?.quit();
-    await jsClient?.quit();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = redisFuzzServers("fwl-");
 
   test(`time limits, shutdowns and rate limits: Python's worker and ours leave the same state (seed ${SEED}, ${CASES} cases)`, async () => {
+    const { server, jsClient, pyClient, dir } = fx;
     const next = rng(SEED + 23);
     const budgets = [];
     const all = Array.from({ length: CASES }, (_, i) => {
@@ -118,11 +101,8 @@ describe("diff-fuzz: time limits, shutdown notifications and rate limiters in ac
     const accepted = new Map();
     const failures = [];
     const exercised = {};
-    for (let from = 0; from < all.length; from += BATCH) {
-      const batch = all.slice(from, from + BATCH);
+    for (const { from, batch, specFile } of specBatches(all, BATCH, dir)) {
       const viewed = await readOtherwise(batch);
-      const specFile = join(dir, `spec-${from}.json`);
-      writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile, FW_TL_INTERVAL: INTERVAL } });
 
       const runs = {};

@@ -21,16 +21,12 @@
 // Seeded: FUZZ_SEED=<n> reproduces a run; FUZZ_WORKER_CASES=<n> sets its size (default 30,
 // one run of each worker, ~16 s); bigger runs go in batches of FUZZ_WORKER_BATCH (default
 // 60): FUZZ_WORKER_CASES=400 takes about 3 minutes. FW_DEBUG=1 prints each side's timings.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createClient } from "redis";
 import { RedisBackend, Worker } from "dramatiq-results";
 import { declareActors, fuzzBroker } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, readOtherwise, sendCasesRedis, settledRedis, startCommandWorker } from "./diff-fuzz-worker-common.mjs";
-import { haveRedis, startRedis } from "./services.mjs";
+import { compare, genCase, maskState, readOtherwise, redisFuzzServers, sendCasesRedis, settledRedis, specBatches, startCommandWorker, tallyExercised } from "./diff-fuzz-worker-common.mjs";
+import { haveRedis } from "./services.mjs";
 import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
 
@@ -58,34 +54,17 @@ async function startJsWorker(client, specs) {
 // The run (settling, state and comparison: diff-fuzz-worker-common.mjs).
 
 describe("diff-fuzz: what a worker does with a message", { skip: (!havePython && "no Python venv (scripts/setup --python)") || (!haveRedis && "no redis-server"), timeout: Math.max(300_000, CASES * 8000) }, () => {
-  let server;
-  let pyClient;
-  let jsClient;
-  let dir;
-  before(async () => {
-    server = await startRedis();
-    pyClient = await createClient({ url: `${server.url}/1` }).connect();
-    jsClient = await createClient({ url: `${server.url}/2` }).connect();
-    dir = mkdtempSync(join(tmpdir(), "fw-"));
-  });
-  after(async () => {
-    await pyClient?.quit();
-    await jsClient?.quit();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = redisFuzzServers("fw-");
 
   test(`retries, callbacks, results, dead letters, pipelines and groups: Python's worker and ours leave the same state (seed ${SEED}, ${CASES} cases)`, async () => {
+    const { server, jsClient, pyClient, dir } = fx;
     const next = rng(SEED + 11);
     const all = Array.from({ length: CASES }, (_, i) => genCase(next, SEED, i));
     const accepted = new Map();
     const failures = [];
     const exercised = {};
-    for (let from = 0; from < all.length; from += BATCH) {
-      const batch = all.slice(from, from + BATCH);
+    for (const { batch, specFile } of specBatches(all, BATCH, dir)) {
       const viewed = await readOtherwise(batch);
-      const specFile = join(dir, `spec-${from}.json`);
-      writeFileSync(specFile, JSON.stringify({ actors: batch.map((c) => c.spec) }));
       const env = (db) => ({ url: `${server.url}/${db}`, queue: "fw", prefix: "fw", env: { CALLBACK_QUEUE: "fwcb", FW_SPEC: specFile } });
 
       const runs = {};
@@ -118,16 +97,7 @@ describe("diff-fuzz: what a worker does with a message", { skip: (!havePython &&
         compare(batch, runs.python.state, runs[side].state, viewed, accepted, failures, new RedisBackend(jsClient), side);
       }
       if (process.env.FW_DEBUG) console.log(`# timings (settle, stop) ms: ${JSON.stringify(timings)}`);
-      // What the batch exercised, from Python's run: so a run that tests little shows it.
-      const py = runs.python.state;
-      const count = (pred) => Object.entries(py).filter(([k]) => pred(k)).reduce((n, [, [, v]]) => n + (Array.isArray(v) ? v.length : 1), 0);
-      const attempts = Object.values(py["fw:att"]?.[1] ?? {});
-      for (const [name, n] of [
-        ["attempts", attempts.reduce((a, b) => a + b, 0)], ["retried", attempts.filter((n) => n > 1).length],
-        ["results", count((k) => /^[0-9a-f]{32}$/.test(k))], ["callbacks", count((k) => k === "fw:cb")],
-        ["dead", count((k) => k.endsWith(".XQ.msgs"))], ["delayed", count((k) => k.endsWith(".DQ.msgs"))],
-        ["barriers", count((k) => !k.startsWith("dramatiq") && !k.startsWith("fw:") && !/^[0-9a-f]{32}$/.test(k))],
-      ]) exercised[name] = (exercised[name] ?? 0) + n;
+      tallyExercised(exercised, runs.python.state, "redis");
     }
     console.log(`# worker diff-fuzz (seed ${SEED}): ${CASES} cases (${JSON.stringify(exercised)}), ${failures.length} differences, ${JSON.stringify(Object.fromEntries(accepted))} differ as documented`);
     assert.deepEqual(failures, [], `seed ${SEED}`);
