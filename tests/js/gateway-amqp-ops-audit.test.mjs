@@ -22,7 +22,12 @@ const VIEWER = "viewer-token-for-the-amqp-audit-0123";
 const OPERATOR = "operator-token-for-the-amqp-audit-98";
 const Q = "amqp-audit";
 
-test("an operator's requeue finds its dead letter while viewers search the same queue", { skip, timeout: 180_000 }, async () => {
+/**
+ * Runs `fn({ redis, rabbit, admin, gateway })`: a redis-server and a RabbitMQ node with `Q`
+ * declared as Dramatiq declares it, an amqplib connection to it, and the gateway, started
+ * once `fill({ admin, redis })` has put what the test needs in place; all stopped after.
+ */
+async function withServers(fill, fn) {
   const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
   const admin = await amqplib.connect(rabbit.url);
   let gateway;
@@ -33,15 +38,26 @@ test("an operator's requeue finds its dead letter while viewers search the same 
     } finally {
       await broker.close();
     }
+    await fill({ admin, redis });
+    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+    await fn({ redis, rabbit, admin, gateway });
+  } finally {
+    await gateway?.stop();
+    await admin.close().catch(() => {});
+    await Promise.all([redis.stop(), rabbit.stop()]);
+  }
+}
+
+test("an operator's requeue finds its dead letter while viewers search the same queue", { skip, timeout: 180_000 }, async () => {
+  const ids = Array.from({ length: 3000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+  const fill = async ({ admin }) => {
     const ch = await admin.createConfirmChannel();
-    const ids = [];
-    for (let i = 0; i < 3000; i++) {
-      const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
-      ids.push(id);
+    for (const [i, id] of ids.entries()) {
       ch.sendToQueue(`${Q}.XQ`, Buffer.from(JSON.stringify({ queue_name: Q, actor_name: "job", args: [i, "x".repeat(2000)], kwargs: {}, options: { retries: 1 }, message_id: id, message_timestamp: Date.now() })), { deliveryMode: 2 });
     }
     await ch.waitForConfirms();
-    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  };
+  await withServers(fill, async ({ gateway }) => {
     const call = (path, token, method = "GET") => fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
     for (const target of [ids[2999], ids[1500], ids[10]]) {
       const searches = Array.from({ length: 4 }, () => call(`/api/messages?q=needle-nowhere&queue=${Q}`, VIEWER));
@@ -57,28 +73,14 @@ test("an operator's requeue finds its dead letter while viewers search the same 
       const [row] = (await call("/api/queues", VIEWER)).body;
       return row.deadLettered === 2997 && row.queued === 3;
     }, 30_000, "2997 dead letters and 3 queued");
-  } finally {
-    await gateway?.stop();
-    await admin.close().catch(() => {});
-    await Promise.all([redis.stop(), rabbit.stop()]);
-  }
+  });
 });
 
 test("a dead letter by its id, by a search for a long id, and by the exception its run stored", { skip, timeout: 120_000 }, async (t) => {
-  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
-  const admin = await amqplib.connect(rabbit.url);
-  const results = await connectRedis(redis.url);
-  let gateway;
-  try {
-    const broker = await RabbitmqBroker.connect(rabbit.url);
-    try {
-      await broker.ensureQueue(Q);
-    } finally {
-      await broker.close();
-    }
-    // Python's ids are any str: a long one with spaces, a slash, a quote and unicode.
-    const id = `ünïcødé ${"long/".repeat(50)} "${"x".repeat(40)}`;
-    const other = "00000000-0000-4000-8000-000000000001";
+  // Python's ids are any str: a long one with spaces, a slash, a quote and unicode.
+  const id = `ünïcødé ${"long/".repeat(50)} "${"x".repeat(40)}`;
+  const other = "00000000-0000-4000-8000-000000000001";
+  const fill = async ({ admin, redis }) => {
     const ch = await admin.createConfirmChannel();
     for (const messageId of [id, other]) {
       // As Dramatiq's RabbitmqBroker publishes it (json.dumps: non-ASCII escaped), and as it
@@ -88,8 +90,14 @@ test("a dead letter by its id, by a search for a long id, and by the exception i
     }
     await ch.waitForConfirms();
     await ch.close();
-    await new RedisBackend(results).storeException({ queueName: Q, actorName: "job", messageId: id }, Object.assign(new Error("stored only in the result store"), { name: "AppError" }));
-    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+    const results = await connectRedis(redis.url);
+    try {
+      await new RedisBackend(results).storeException({ queueName: Q, actorName: "job", messageId: id }, Object.assign(new Error("stored only in the result store"), { name: "AppError" }));
+    } finally {
+      await results.close().catch(() => {});
+    }
+  };
+  await withServers(fill, async ({ gateway }) => {
     const call = (path, { method = "GET", body } = {}) =>
       fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${OPERATOR}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
@@ -119,34 +127,21 @@ test("a dead letter by its id, by a search for a long id, and by the exception i
       const [row] = (await call("/api/queues")).body;
       assert.deepEqual([row.queued, row.deadLettered], [1, 1], "the one it matched requeued, the other left");
     });
-  } finally {
-    await gateway?.stop();
-    await admin.close().catch(() => {});
-    await results.close().catch(() => {});
-    await Promise.all([redis.stop(), rabbit.stop()]);
-  }
+  });
 });
 
 test("a lookup or an action by id takes the dead letters up to the first with that id, not the whole queue; a duplicate id is acted on once", { skip, timeout: 120_000 }, async () => {
-  const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
-  const admin = await amqplib.connect(rabbit.url);
-  let gateway;
-  try {
-    const broker = await RabbitmqBroker.connect(rabbit.url);
-    try {
-      await broker.ensureQueue(Q);
-    } finally {
-      await broker.close();
-    }
-    // A producer's duplicate: the same id dead-lettered twice, after the one looked up.
-    const order = ["m0", "m1", "dup", "m2", "dup", "m3"];
+  // A producer's duplicate: the same id dead-lettered twice, after the one looked up.
+  const order = ["m0", "m1", "dup", "m2", "dup", "m3"];
+  const fill = async ({ admin }) => {
     const ch = await admin.createConfirmChannel();
     for (const [i, messageId] of order.entries()) {
       ch.sendToQueue(`${Q}.XQ`, Buffer.from(JSON.stringify({ queue_name: Q, actor_name: "job", args: [i], kwargs: {}, options: {}, message_id: messageId, message_timestamp: Date.now() })), { deliveryMode: 2 });
     }
     await ch.waitForConfirms();
     await ch.close();
-    gateway = await startGatewayBin(["--amqp", rabbit.url, "--redis", redis.url, "--queues", Q], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
+  };
+  await withServers(fill, async ({ gateway }) => {
     const call = (path, method = "GET") => fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${OPERATOR}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
     const got = await call("/api/messages/m1");
@@ -167,9 +162,5 @@ test("a lookup or an action by id takes the dead letters up to the first with th
     }, 10_000, "one copy of dup requeued, the other still a dead letter");
     const again = await call("/api/messages/dup");
     assert.deepEqual([again.status, again.body.state, again.body.message.args], [200, "dead-lettered", [4]], "the second copy is found on its own");
-  } finally {
-    await gateway?.stop();
-    await admin.close().catch(() => {});
-    await Promise.all([redis.stop(), rabbit.stop()]);
-  }
+  });
 });
