@@ -16,6 +16,9 @@ import { ThreadPool } from "./pool.js";
 const config = JSON.parse(process.argv[2]);
 const name = `WorkerProcess(${config.index})`;
 const logger = createLogger({ component: `dramatiq.${name}`, verbose: config.verbose, file: config.logFile });
+// Python's `Worker.stop()` logs its own two INFO lines under `dramatiq.worker.Worker`; an
+// operator's log search or alert written for Python workers finds them here too.
+const workerLogger = createLogger({ component: "dramatiq.worker.Worker", verbose: config.verbose, file: config.logFile });
 const send = (msg) => {
   try {
     if (process.connected) process.send(msg);
@@ -39,7 +42,10 @@ async function stop(why) {
     logger.info(`Stopping worker process (${why})...`);
     // Python's worker.stop(timeout=…): prefetched messages go back at once, those running
     // get until the shutdown timeout.
-    if (worker) await worker.stop({ timeout: config.shutdownTimeout });
+    if (worker) {
+      workerLogger.info("Shutting down...");
+      await worker.stop({ timeout: config.shutdownTimeout });
+    }
     if (pool && pool.busy > 0) {
       // Out now, threads and all: the supervisor gives what this process still held back
       // to the queues (RabbitMQ does so itself when the connection drops). Exit 0 all the
@@ -50,6 +56,7 @@ async function stop(why) {
       );
       process.exit(RET.OK);
     }
+    if (worker) workerLogger.info("Worker has been shut down.");
     if (metrics) send({ type: "final", data: await metrics.registry.getMetricsAsJSON().catch(() => []) });
     await pool?.close();
     logger.info("Worker process stopped.");
