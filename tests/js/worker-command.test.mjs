@@ -460,6 +460,9 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   // argparse's attached forms, as in a unit file written for Python's dramatiq.
   const attached = parseWorkerArgs([file, "-Qdefault", "-p2", "-t4", "--processes=3"], {});
   assert.deepEqual([attached.queues, attached.processes, attached.threads], [["default"], 3, 4]);
+  // `-Q=default` is argparse's attached form too: the queue "default", not "=default".
+  const equals = parseWorkerArgs([file, "-Q=default", "-p=2", "-t=4"], {});
+  assert.deepEqual([equals.queues, equals.processes, equals.threads], [["default"], 2, 4]);
   const here = fileURLToPath(new URL(".", import.meta.url));
   assert.equal(parseWorkerArgs([file, "--watch", here, "--watch-use-polling"], {}).watchPolling, true);
   assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });

@@ -102,8 +102,15 @@ export function parseWorkerArgs(argv, env = process.env) {
       continue;
     }
     if (/^-Q[^-]/.test(a)) {
-      // argparse's attached value: `-Qdefault` is the queue "default".
-      queues.push(a.slice(2));
+      // argparse's attached value: `-Qdefault` is the queue "default", and so is
+      // `-Q=default` (argparse drops the "="; taken as is, the queue "=default" was
+      // never consumed).
+      queues.push(a.slice(a[2] === "=" ? 3 : 2));
+      continue;
+    }
+    if (/^-[pt]=/.test(a)) {
+      // argparse's `-p=2` too (parseArgs would take the value as "=2" and refuse it).
+      args.push(a.slice(0, 2), a.slice(3));
       continue;
     }
     if (a.startsWith("--queues=")) {
