@@ -46,9 +46,10 @@ Signals: SIGTERM or SIGINT stop gracefully (no more fetching; prefetched message
 to their queues at once; messages in progress finish, up to the shutdown timeout); a second
 one stops at once. SIGHUP restarts the worker processes (a code reload).
 
-Exit codes (Python's): 0 stopped cleanly, 1 killed, 2 a module failed to import or a bad
-command line, 3 the broker could not be reached at start-up, 4 the PID file names a
-running process, holds something else or cannot be written.
+Exit codes (Python's): 0 stopped cleanly, 1 killed (or the metrics port cannot be
+listened on), 2 a module failed to import or a bad command line, 3 the broker could not
+be reached at start-up, 4 the PID file names a running process, holds something else or
+cannot be written.
 `;
 
 function usageError(message) {
