@@ -466,6 +466,11 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   const here = fileURLToPath(new URL(".", import.meta.url));
   assert.equal(parseWorkerArgs([file, "--watch", here, "--watch-use-polling"], {}).watchPolling, true);
   assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
+  // A module after -Q is one of its queues (as with Python's argparse): the error says so.
+  const bin = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+  const after = spawnSync(process.execPath, [bin, "worker", "-Q", "default", file], { encoding: "utf8" });
+  assert.equal(after.status, 2, after.stderr);
+  assert.match(after.stderr, /was read as a queue: name the modules before -Q/);
 });
 
 test("worker --help, a broken module, an unreachable broker: Python's exit codes", { skip, timeout: 60_000 }, async () => {

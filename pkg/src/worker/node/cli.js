@@ -147,7 +147,15 @@ export function parseWorkerArgs(argv, env = process.env) {
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
   if (values.version) return { version: true };
-  if (positionals.length === 0) usageError("name at least one module (a file that declares actors)");
+  if (positionals.length === 0) {
+    // `worker -Q default tasks.mjs`: -Q takes the words after it (as Python's), the module
+    // too; "name a module" alone left the user looking at the module they did name.
+    const taken = queues.find((q) => existsSync(resolve(q)) && statSync(resolve(q)).isFile());
+    usageError(
+      "name at least one module (a file that declares actors)" +
+        (taken ? `; -Q takes every word after it up to the next option, so ${taken} was read as a queue: name the modules before -Q` : ""),
+    );
+  }
   // Python's `module:broker`: the first module's export that is the broker (or sets it up).
   let brokerExport;
   const spec = /^(.+):([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)$/.exec(positionals[0]);
