@@ -23,8 +23,9 @@ operator token is set (then dead letters can be requeued and messages deleted).
   --prefix-keys               results use namespace-prefixed keys (use_namespace_prefix_keys=True)
   --port <n>                  default 8080 (0: any free port)
   --host <addr>               default 127.0.0.1; other hosts need a token
-  --token <secret>            the viewer's token: every API route then requires
-                              "Authorization: Bearer <secret>" (or DRAMATIQ_RESULTS_TOKEN)
+  --token <secret>            the viewer's token (or DRAMATIQ_RESULTS_TOKEN, at least 16
+                              characters): every API route then requires
+                              "Authorization: Bearer <secret>"
   --operator-token <secret>   the operator's token (or DRAMATIQ_RESULTS_OPERATOR_TOKEN, at
                               least 16 characters): unlocks requeue and delete of messages
                               (POST/DELETE under /api); without it they do not exist

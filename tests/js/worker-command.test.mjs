@@ -460,9 +460,17 @@ test("the command line: Python's flags, -Q taking several queues, the metrics en
   // argparse's attached forms, as in a unit file written for Python's dramatiq.
   const attached = parseWorkerArgs([file, "-Qdefault", "-p2", "-t4", "--processes=3"], {});
   assert.deepEqual([attached.queues, attached.processes, attached.threads], [["default"], 3, 4]);
+  // `-Q=default` is argparse's attached form too: the queue "default", not "=default".
+  const equals = parseWorkerArgs([file, "-Q=default", "-p=2", "-t=4"], {});
+  assert.deepEqual([equals.queues, equals.processes, equals.threads], [["default"], 2, 4]);
   const here = fileURLToPath(new URL(".", import.meta.url));
   assert.equal(parseWorkerArgs([file, "--watch", here, "--watch-use-polling"], {}).watchPolling, true);
   assert.deepEqual(parseWorkerArgs(["--help"], {}), { help: true });
+  // A module after -Q is one of its queues (as with Python's argparse): the error says so.
+  const bin = fileURLToPath(new URL("../../pkg/bin/dramatiq-results.js", import.meta.url));
+  const after = spawnSync(process.execPath, [bin, "worker", "-Q", "default", file], { encoding: "utf8" });
+  assert.equal(after.status, 2, after.stderr);
+  assert.match(after.stderr, /was read as a queue: name the modules before -Q/);
 });
 
 test("worker --help, a broken module, an unreachable broker: Python's exit codes", { skip, timeout: 60_000 }, async () => {
@@ -601,6 +609,8 @@ test("--worker-shutdown-timeout: messages still running at the timeout go back t
     assert.equal(await w.exited, 0, w.output); // the supervisor stopped as asked
     assert.ok(Date.now() - t0 < 5000, "the timeout cut the wait");
     assert.match(w.output, /Shutdown timeout of 500 ms reached with 2 message\(s\) in progress/);
+    // Not the in-process Worker's "once this worker's heartbeat times out": they are back now.
+    assert.doesNotMatch(w.output, /heartbeat times out/);
     assert.equal(await rec.lLen(`dramatiq:${queue}`), 2, "both are back in their queue");
     assert.equal((await records("finished")).length, 0);
   } finally {

@@ -94,6 +94,10 @@ export const kPrefetch = Symbol.for("dramatiq-results.prefetch");
  * Promise of when it may (the `worker` command's pool, while a thread it replaced starts
  * up): the worker takes no message before, so the wait is no part of its time limit. */
 export const kExecutorFree = Symbol.for("dramatiq-results.executorFree");
+/** `worker[kSupervised] = true`: a `worker` command's process, whose supervisor gives back
+ * what it still holds when it exits; a stop's timeout warning says so rather than "after
+ * the heartbeat timeout", which holds for an in-process `Worker` only. */
+export const kSupervised = Symbol.for("dramatiq-results.supervised");
 /** `RabbitmqBroker[kAmqpCore]`: `{ declarations, revive }`, the core's RabbitMQ decisions
  * (`rabbitmqDeclarations`, `rabbitmqRevive`) for the gateway's `--amqp` (gateway/amqp/),
  * which ships as sources outside the bundle and so cannot import the glue itself. */

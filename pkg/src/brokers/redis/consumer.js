@@ -2,7 +2,7 @@
 // Dramatiq's `_RedisConsumer` does. What each command is and what its reply means is the
 // core's (`RedisTransport`); this is the loop around it.
 import { RedisTransport, delayQueueName } from "../../../dist/dramatiq_results.js";
-import { kAfterEnqueue, kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kTransport } from "../../internal/symbols.js";
+import { kAfterEnqueue, kConsumers, kHandle, kHeld, kNotify, kProcess, kReleased, kSupervised, kTransport } from "../../internal/symbols.js";
 import { Consumer, release, settledBy, stopTimedOut, takeDue } from "../../worker/consumer.js";
 import { WorkerMessage } from "../../worker/message.js";
 
@@ -68,8 +68,13 @@ export class RedisConsumer extends Consumer {
     await settledBy(this.#requeueHeld(), deadline);
     if (!(await settledBy(this.#done, deadline))) {
       // As Dramatiq's worker after `stop(timeout)`: what still runs stays in this worker's
-      // ack set, and goes back to its queue once the heartbeat times out.
-      this.broker.logger.warn(stopTimedOut(this.busy, timeout, "return to their queue once this worker's heartbeat times out"));
+      // ack set, and goes back to its queue once the heartbeat times out. In a `worker`
+      // command's process the supervisor gives it back as the process exits: saying "once
+      // the heartbeat times out" there told operators of a 60 s wait that never happens.
+      const back = this.worker?.[kSupervised]
+        ? "return to their queue as this worker process exits (its supervisor gives them back)"
+        : "return to their queue once this worker's heartbeat times out";
+      this.broker.logger.warn(stopTimedOut(this.busy, timeout, back));
       this.#abandoned = true;
       for (const wake of this.#retryWakes) wake();
     }

@@ -46,9 +46,10 @@ Signals: SIGTERM or SIGINT stop gracefully (no more fetching; prefetched message
 to their queues at once; messages in progress finish, up to the shutdown timeout); a second
 one stops at once. SIGHUP restarts the worker processes (a code reload).
 
-Exit codes (Python's): 0 stopped cleanly, 1 killed, 2 a module failed to import or a bad
-command line, 3 the broker could not be reached at start-up, 4 the PID file names a
-running process, holds something else or cannot be written.
+Exit codes (Python's): 0 stopped cleanly, 1 killed (or the metrics port cannot be
+listened on), 2 a module failed to import or a bad command line, 3 the broker could not
+be reached at start-up, 4 the PID file names a running process, holds something else or
+cannot be written.
 `;
 
 function usageError(message) {
@@ -102,8 +103,15 @@ export function parseWorkerArgs(argv, env = process.env) {
       continue;
     }
     if (/^-Q[^-]/.test(a)) {
-      // argparse's attached value: `-Qdefault` is the queue "default".
-      queues.push(a.slice(2));
+      // argparse's attached value: `-Qdefault` is the queue "default", and so is
+      // `-Q=default` (argparse drops the "="; taken as is, the queue "=default" was
+      // never consumed).
+      queues.push(a.slice(a[2] === "=" ? 3 : 2));
+      continue;
+    }
+    if (/^-[pt]=/.test(a)) {
+      // argparse's `-p=2` too (parseArgs would take the value as "=2" and refuse it).
+      args.push(a.slice(0, 2), a.slice(3));
       continue;
     }
     if (a.startsWith("--queues=")) {
@@ -139,7 +147,15 @@ export function parseWorkerArgs(argv, env = process.env) {
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
   if (values.version) return { version: true };
-  if (positionals.length === 0) usageError("name at least one module (a file that declares actors)");
+  if (positionals.length === 0) {
+    // `worker -Q default tasks.mjs`: -Q takes the words after it (as Python's), the module
+    // too; "name a module" alone left the user looking at the module they did name.
+    const taken = queues.find((q) => existsSync(resolve(q)) && statSync(resolve(q)).isFile());
+    usageError(
+      "name at least one module (a file that declares actors)" +
+        (taken ? `; -Q takes every word after it up to the next option, so ${taken} was read as a queue: name the modules before -Q` : ""),
+    );
+  }
   // Python's `module:broker`: the first module's export that is the broker (or sets it up).
   let brokerExport;
   const spec = /^(.+):([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)$/.exec(positionals[0]);

@@ -6,7 +6,7 @@
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { CurrentMessage, Middleware, RabbitmqBroker, RedisBroker, Worker, getBroker, setLogger } from "../../../dist/node.js";
-import { kExecutorFree, kPrefetch, kProbe } from "../../internal/symbols.js";
+import { kExecutorFree, kPrefetch, kProbe, kSupervised } from "../../internal/symbols.js";
 import { Prometheus } from "../../metrics/prometheus.js";
 import { RET, describeImportFailure, isConnectionError, locateSyntaxErrorOf } from "./exit_codes.js";
 import { createLogger } from "./log.js";
@@ -189,6 +189,8 @@ async function main() {
   }
   worker = new Worker(broker, { concurrency: config.threads, queues, executor: pool.run });
   worker[kPrefetch] = config.prefetch;
+  // The supervisor gives back what this process holds when it exits (the stop's warning says so).
+  worker[kSupervised] = true;
   // It takes a message only when a thread can run it at once (not while one starts up).
   worker[kExecutorFree] = () => pool.whenFree();
   worker.start();
