@@ -528,6 +528,8 @@ test("SIGTERM mid-batch: started messages finish, prefetched ones go to the othe
     assert.deepEqual(finished.map((r) => r.tag).sort(), [...tags].sort(), "none lost");
     for (const r of started.filter((r) => r.pid === aPid)) assert.ok(finished.some((f) => f.tag === r.tag && f.pid === aPid), `A finished ${r.tag}`);
     assert.match(a.output, /Stopping worker process/);
+    // Worker processes are numbered from 0, as Python's (`dramatiq.WorkerProcess(0)`).
+    assert.match(a.output, /\[dramatiq\.WorkerProcess\(0\)\] \[INFO\] Worker process is ready for action/);
     // Python's Worker.stop lines, under its logger's name, between the process's own.
     assert.match(a.output, /Stopping worker process[^]*\[dramatiq\.worker\.Worker\] \[INFO\] Shutting down\.\.\.\n[^]*\[dramatiq\.worker\.Worker\] \[INFO\] Worker has been shut down\.\n[^]*Worker process stopped\./);
     process.kill(b.supervisor, "SIGTERM");

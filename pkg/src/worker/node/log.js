@@ -1,5 +1,5 @@
 // The worker command's log lines, in the shape Python Dramatiq's operators read:
-//   [2026-12-06 18:40:00,123] [PID 4242] [MainThread] [dramatiq.WorkerProcess(1)] [INFO] Worker process is ready for action.
+//   [2026-12-06 18:40:00,123] [PID 4242] [MainThread] [dramatiq.WorkerProcess(0)] [INFO] Worker process is ready for action.
 // one line per event (a failure's stack follows it, as Python's traceback does), to stderr
 // or appended to `--log-file`.
 import { appendFileSync } from "node:fs";

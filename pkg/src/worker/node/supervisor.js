@@ -314,7 +314,8 @@ export async function supervise(config) {
     }
   }
 
-  for (let i = 1; i <= config.processes; i += 1) spawn(i);
+  // Numbered from 0, as Python's `dramatiq.WorkerProcess(0)`: a log search for a process finds ours too.
+  for (let i = 0; i < config.processes; i += 1) spawn(i);
 }
 
 function send(child, msg) {
