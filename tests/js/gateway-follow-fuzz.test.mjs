@@ -23,26 +23,40 @@
 // it (once, twice with a retry, never for an undeclared actor), lands back in the dead
 // letters once, and `/result?timeout=` answers its new outcome as Python reads it.
 //
+// Between the two, single actions by id (`POST /api/messages/<id>/requeue`, `DELETE
+// /api/messages/<id>`) on messages the model has in every state (dead-lettered, queued,
+// delayed, held by the killed worker, in progress, gone) and on ids never sent (odd ones,
+// percent-encoded): the answer docs/operators.md promises (200, 404 or 409, with `state`),
+// one audit entry with the right fields, the broker afterwards where the model has it (read
+// from Redis, nothing else moved), the history entered only by a request that moved the
+// message, the failed run's result dropped by a requeue; the requeued ones then rerun once
+// with the bulk ones, and the deleted ones never. They are drawn from a stream of their own,
+// so a seed draws the same states and bulk actions as before they were added.
+//
 // The draw, the producer and oracle calls and the bulk actions' model are shared with the
 // RabbitMQ variant (gateway-follow-fuzz-amqp.test.mjs) in follow-fuzz-common.mjs.
 //
 // Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 40,
-// about 15 s; 120 about 21 s), FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
+// about 15 s; 120 about 21 s), FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6),
+// FOLLOW_FUZZ_SINGLES=<n> the single actions (default 16).
 import { test } from "node:test";
 import { createClient } from "redis";
 import { haveRedis, startRedis } from "./services.mjs";
 import { eventually, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
-import { APP, OPERATOR, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawJob, pythonResults, ranCounts, send, settings, until } from "./follow-fuzz-common.mjs";
+import { APP, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawId, drawJob, pythonResults, ranCounts, send, settings, until } from "./follow-fuzz-common.mjs";
 
 const { SEED, JOBS, ROUNDS } = settings();
+const SINGLES = Number(process.env.FOLLOW_FUZZ_SINGLES ?? 16);
+/** Ids no producer sent, for the single actions: odd ones, and ones that read as routes. */
+const NEVER_SENT = ["requeue", "x/requeue", "a/../b", "?q=1", "#frag", " ", "%", "%2F", "ünï/cødé ✓", "tab\there", "a\\b", "z".repeat(1000)];
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
 const PREFIX = "follow-fuzz";
 
-test(`follow any message by id, and bulk dead-letter actions, over a random Python fleet (seed ${SEED}, ${JOBS} jobs)`, { skip, timeout: 600_000 }, async (t) => {
+test(`follow any message by id, and the operator's actions by id and in bulk, over a random Python fleet (seed ${SEED}, ${JOBS} jobs)`, { skip, timeout: 600_000 }, async (t) => {
   const next = rng(SEED);
-  t.diagnostic(`FUZZ_SEED=${SEED} FOLLOW_FUZZ_JOBS=${JOBS} FOLLOW_FUZZ_ROUNDS=${ROUNDS}`);
+  t.diagnostic(`FUZZ_SEED=${SEED} FOLLOW_FUZZ_JOBS=${JOBS} FOLLOW_FUZZ_ROUNDS=${ROUNDS} FOLLOW_FUZZ_SINGLES=${SINGLES}`);
   const redis = await startRedis();
   const client = await createClient({ url: redis.url }).connect();
   client.on("error", () => {});
@@ -64,6 +78,24 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
     }
     return out;
   };
+  /** Where Redis holds each message, read as the gateway's lookup reads it (a body on its
+   * list waits, one only in the hash is held by a worker): message_id → [{ queue, state,
+   * rid, body }], `state` as the model names it (`held`: delayed, held by a worker). */
+  const holding = async () => {
+    const out = new Map();
+    const put = (entry) => out.set(entry.body.message_id, [...(out.get(entry.body.message_id) ?? []), entry].sort((x, y) => (x.rid < y.rid ? -1 : 1)));
+    for (const queue of QUEUES) {
+      for (const [key, waiting, held] of [[`dramatiq:${queue}`, "queued", "in-progress"], [`dramatiq:${queue}.DQ`, "delayed", "held"]]) {
+        const listed = new Set(await client.lRange(key, 0, -1));
+        for (const [rid, raw] of Object.entries(await client.hGetAll(`${key}.msgs`))) put({ queue, state: listed.has(rid) ? waiting : held, rid, body: JSON.parse(raw) });
+      }
+      const dead = new Set(await client.zRange(`dramatiq:${queue}.XQ`, 0, -1));
+      for (const [rid, raw] of Object.entries(await client.hGetAll(`dramatiq:${queue}.XQ.msgs`))) if (dead.has(rid)) put({ queue, state: "dead-lettered", rid, body: JSON.parse(raw) });
+    }
+    return out;
+  };
+  /** Whether the broker holds a message (`list`, from `holding`) where the model has it (`m`). */
+  const sameHolding = (list, m) => (m.state === "gone" ? !list : list?.length === 1 && list[0].state === m.state && list[0].queue === m.queue);
   const { check, report } = collector();
   try {
     // --- Phase 1: a worker runs a random mix, then dies (SIGKILL) holding what it holds.
@@ -190,6 +222,103 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
       for (const [id, list] of dead) if (!expected.some((d) => d.body.message_id === id)) check(after.get(id)?.length === list.length, `${what}: ${id} moved unmatched`);
     }
 
+    // --- Single actions by id (`POST /api/messages/<id>/requeue`, `DELETE /api/messages/<id>`)
+    // on messages in every state, ids never sent among them, against the model. Drawn from a
+    // stream of their own (the seed, salted) after the bulk rounds, so that a seed's states
+    // and bulk actions are the ones it drew before this phase existed.
+    const draw = rng((SEED ^ 0x51e6e1d5) >>> 0);
+    // Where the model has each message now: dead-lettered, queued, delayed (waiting on
+    // <q>.DQ), held (delayed until its eta by the killed worker: the gateway says
+    // `delayed`), in-progress, or gone (done, expired, never sent, deleted).
+    const model = new Map();
+    for (const k of known) {
+      const id = k.message.message_id;
+      const s = k.expect.state;
+      let state = ["dead-lettered", "queued", "in-progress"].includes(s) ? s : s === "delayed" ? (k.message.queue_name.endsWith(".DQ") ? "delayed" : "held") : "gone";
+      if (deleted.has(id)) state = "gone";
+      else if (requeued.has(id)) state = "queued";
+      model.set(id, { state, queue: canonical(k.message.queue_name) });
+    }
+    const modelled = (id) => model.get(id) ?? { state: "gone", queue: null };
+    // The model against the broker, before any single action.
+    let snap = await holding();
+    for (const [id, m] of model) check(sameHolding(snap.get(id), m), `before the single actions: ${id} is ${JSON.stringify(snap.get(id) ?? [])}, model ${JSON.stringify(m)}`);
+    for (const id of snap.keys()) check(model.has(id), `before the single actions: ${id} in the broker, not in the model`);
+    const singles = [];
+    for (let i = 0; i < SINGLES; i++) {
+      // A state first (each as likely, whatever the draw made of it), then one of its ids;
+      // `unknown` is an id never sent: odd ones, and ones that look like routes.
+      const present = ["dead-lettered", "queued", "delayed", "held", "in-progress", "gone"].filter((s) => [...model.values()].some((m) => m.state === s));
+      const s = draw.pick([...present, "unknown"]);
+      const id = s === "unknown" ? (draw.chance(0.5) ? drawId(draw, 100_000 + i) : draw.pick(NEVER_SENT)) : draw.pick([...model].filter(([, m]) => m.state === s).map(([x]) => x));
+      const kind = draw.pick(["requeue", "delete"]);
+      const m = modelled(id);
+      const shown = m.state === "held" ? "delayed" : m.state;
+      // What docs/operators.md promises: a requeue moves a dead letter (200), refuses any
+      // other message the broker holds (409: not dead-lettered); a delete removes a
+      // dead-lettered, queued or delayed message (200) and refuses one a worker holds (409:
+      // running, or held until its eta); either is 404 for a message the broker does not hold.
+      const acts = kind === "requeue" ? m.state === "dead-lettered" : ["dead-lettered", "queued", "delayed"].includes(m.state);
+      const status = acts ? 200 : m.state === "gone" ? 404 : 409;
+      const then = !acts ? m.state : kind === "requeue" ? "queued" : "gone";
+      const what = `single ${kind} ${JSON.stringify(id)} (${s}, ${model.get(id) ? byId.get(id).message.actor_name : "never sent"})`;
+      const path = `/api/messages/${encodeURIComponent(id)}`;
+      // The operator's entries in its history (the poller adds its own, in any order).
+      const byOperator = (got) => (got.body.history ?? []).filter((h) => h.by === "operator").map((h) => h.event);
+      const before = await call(path);
+      const logged = (await call("/api/audit?limit=1000")).body.length;
+      const body = snap.get(id)?.[0]?.body;
+      const t1 = Date.now();
+      const res = kind === "requeue" ? await call(`${path}/requeue`, { method: "POST", body: {} }) : await call(path, { method: "DELETE", body: {} });
+      const t2 = Date.now();
+      singles.push(`${kind} ${s} ${res.status}`);
+      const answer = `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
+      if (status === 200) check(res.status === 200 && JSON.stringify(res.body) === JSON.stringify({ messageId: id, matched: 1, done: 1, state: kind === "requeue" ? "queued" : shown }), `${what}: ${answer}, expected 200 (${shown})`);
+      else check(res.status === status && res.body.messageId === id && typeof res.body.error === "string" && (status === 404 ? res.body.complete === undefined : res.body.state === shown), `${what}: ${answer}, expected ${status}${status === 409 ? ` (${shown})` : ""}`);
+      // One audit entry, this action's: the id, what it matched and did, and where.
+      const log = (await call("/api/audit?limit=1000")).body;
+      const a = log[0] ?? {};
+      check(log.length === logged + 1, `${what}: ${log.length - logged} audit entries`);
+      const queued = acts ? a.queue === m.queue : status === 404 ? a.queue === undefined : a.queue === undefined || a.queue === m.queue;
+      check(
+        a.action === kind && a.role === "operator" && a.messageId === id && a.filter === undefined && a.at >= t1 && a.at <= t2 && a.matched === (acts ? 1 : 0) && a.done === (acts ? 1 : 0) && queued && (kind === "delete" && acts ? a.state === shown : a.state === undefined),
+        `${what}: audit ${JSON.stringify(a)}`,
+      );
+      // The broker afterwards: this message where the model now has it, nothing else moved.
+      const after = await holding();
+      if (acts) model.set(id, { ...m, state: then });
+      check(sameHolding(after.get(id), modelled(id)), `${what}: afterwards ${JSON.stringify(after.get(id) ?? [])}, model ${then}`);
+      for (const [other, list] of new Map([...snap, ...after])) if (other !== id && JSON.stringify(list) !== JSON.stringify(snap.get(other))) check(false, `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? [])}`);
+      // Only the request that moved it enters the message's history; a refusal teaches the
+      // gateway nothing of an id it did not know.
+      const got = await call(path);
+      const entered = [...(before.status === 200 ? byOperator(before) : []), ...(acts ? [kind === "requeue" ? "requeued" : "deleted"] : [])];
+      if (got.status === 200) check(JSON.stringify(byOperator(got)) === JSON.stringify(entered), `${what}: history ${JSON.stringify(got.body.history)}`);
+      else check(!acts && before.status === 404 && got.status === 404, `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+      if (acts && kind === "requeue") {
+        const revived = after.get(id)?.[0]?.body;
+        check(revived?.queue_name === m.queue && (revived?.options?.retries ?? 0) === 0 && revived?.options?.eta === undefined && JSON.stringify(revived?.args) === JSON.stringify(body?.args), `${what}: requeued as ${JSON.stringify(revived).slice(0, 300)}`);
+        check(got.status === 200 && got.body.state === "queued" && (got.body.message?.options?.retries ?? 0) === 0, `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+        requeued.set(id, body);
+      } else if (acts) {
+        check(!(got.status === 200 && ["queued", "delayed", "in-progress", "dead-lettered"].includes(got.body.state)), `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+        // Deleted: it never runs again, requeued before or not.
+        requeued.delete(id);
+        deleted.add(id);
+      }
+      snap = after;
+    }
+    // A requeue dropped the failed run's result (results in this Redis): Python's get_result
+    // and the gateway's /result find none until the message runs again.
+    const waiting = [...requeued.keys()].filter((id) => byId.has(id)).map((id) => byId.get(id));
+    if (waiting.length) {
+      const py = await pythonResults(env, waiting);
+      for (const [j, k] of waiting.entries()) {
+        const r = await call(`/api/messages/${encodeURIComponent(k.message.message_id)}/result?timeout=0`);
+        check(py[j].missing && r.status === 202, `requeued ${k.message.message_id}: result ${r.status} ${JSON.stringify(r.body).slice(0, 200)}; Python ${JSON.stringify(py[j]).slice(0, 200)}`);
+      }
+    }
+
     // --- A Python worker runs what was requeued, as Dramatiq runs any message: once per
     // attempt, back to the dead letters once; what was deleted never runs again.
     const before = await ran();
@@ -223,7 +352,7 @@ test(`follow any message by id, and bulk dead-letter actions, over a random Pyth
       const r = await call(`/api/messages/${encodeURIComponent(id)}/result?timeout=0`);
       check(r.status === 202, `rerun result ${id}: ${r.status} ${JSON.stringify(r.body)}; Python stores none`);
     }
-    report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted`);
+    report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted; single actions: ${singles.join(", ")}`);
   } finally {
     for (const w of workers.reverse()) await w.kill().catch(() => {});
     await gateway.stop();
