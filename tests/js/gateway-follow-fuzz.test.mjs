@@ -244,6 +244,30 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     let snap = await holding();
     for (const [id, m] of model) check(sameHolding(snap.get(id), m), `before the single actions: ${id} is ${JSON.stringify(snap.get(id) ?? [])}, model ${JSON.stringify(m)}`);
     for (const id of snap.keys()) check(model.has(id), `before the single actions: ${id} in the broker, not in the model`);
+    /** What docs/operators.md promises of `kind` on a message the model has as `m`: a requeue
+     * moves a dead letter (200), refuses any other message the broker holds (409: not
+     * dead-lettered); a delete removes a dead-lettered, queued or delayed message (200) and
+     * refuses one a worker holds (409: running, or held until its eta); either is 404 for a
+     * message the broker does not hold. `shown` is the answer's `state`, `after` the model's. */
+    const promised = (kind, m) => {
+      const acts = kind === "requeue" ? m.state === "dead-lettered" : ["dead-lettered", "queued", "delayed"].includes(m.state);
+      const shown = acts && kind === "requeue" ? "queued" : m.state === "held" ? "delayed" : m.state;
+      return { kind, acts, status: acts ? 200 : m.state === "gone" ? 404 : 409, shown, before: m, after: acts ? { ...m, state: kind === "requeue" ? "queued" : "gone" } : m };
+    };
+    /** Whether `res` is the answer `e` (from `promised`) for `id`. */
+    const answers = (res, e, id) =>
+      e.status === 200
+        ? res.status === 200 && JSON.stringify(res.body) === JSON.stringify({ messageId: id, matched: 1, done: 1, state: e.shown })
+        : res.status === e.status && res.body.messageId === id && typeof res.body.error === "string" && (e.status === 404 ? res.body.complete === undefined : res.body.state === e.shown);
+    /** Whether audit entry `a` records `e` on `id`, made between `t1` and `t2`: the id, what it
+     * matched and did, and where (a 409's queue is optional: the delete's names it). */
+    const audited = (a, e, id, t1, t2) =>
+      a?.action === e.kind && a.role === "operator" && a.messageId === id && a.filter === undefined && a.at >= t1 && a.at <= t2 &&
+      a.matched === (e.acts ? 1 : 0) && a.done === (e.acts ? 1 : 0) &&
+      (e.acts ? a.queue === e.before.queue : e.status === 404 ? a.queue === undefined : a.queue === undefined || a.queue === e.before.queue) &&
+      (e.kind === "delete" && e.acts ? a.state === e.shown : a.state === undefined);
+    // The operator's entries in a message's history (the poller adds its own, in any order).
+    const byOperator = (got) => (got.status === 200 ? (got.body.history ?? []).filter((h) => h.by === "operator").map((h) => h.event) : []);
     const singles = [];
     for (let i = 0; i < SINGLES; i++) {
       // A state first (each as likely, whatever the draw made of it), then one of its ids;
@@ -251,56 +275,57 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       const present = ["dead-lettered", "queued", "delayed", "held", "in-progress", "gone"].filter((s) => [...model.values()].some((m) => m.state === s));
       const s = draw.pick([...present, "unknown"]);
       const id = s === "unknown" ? (draw.chance(0.5) ? drawId(draw, 100_000 + i) : draw.pick(NEVER_SENT)) : draw.pick([...model].filter(([, m]) => m.state === s).map(([x]) => x));
-      const kind = draw.pick(["requeue", "delete"]);
+      // Mostly one request; sometimes two at once on the same id (a double click, a second
+      // operator): each move is one atomic check-and-move, so the answers, the audit and the
+      // broker are those of the two made one after the other, in one order or the other.
+      const kinds = [draw.pick(["requeue", "delete"])];
+      if (draw.chance(0.25)) kinds.push(draw.pick(["requeue", "delete"]));
       const m = modelled(id);
-      const shown = m.state === "held" ? "delayed" : m.state;
-      // What docs/operators.md promises: a requeue moves a dead letter (200), refuses any
-      // other message the broker holds (409: not dead-lettered); a delete removes a
-      // dead-lettered, queued or delayed message (200) and refuses one a worker holds (409:
-      // running, or held until its eta); either is 404 for a message the broker does not hold.
-      const acts = kind === "requeue" ? m.state === "dead-lettered" : ["dead-lettered", "queued", "delayed"].includes(m.state);
-      const status = acts ? 200 : m.state === "gone" ? 404 : 409;
-      const then = !acts ? m.state : kind === "requeue" ? "queued" : "gone";
-      const what = `single ${kind} ${JSON.stringify(id)} (${s}, ${model.get(id) ? byId.get(id).message.actor_name : "never sent"})`;
+      const what = `single ${kinds.join(" + ")} ${JSON.stringify(id)} (${s}, ${model.has(id) ? byId.get(id).message.actor_name : "never sent"})`;
       const path = `/api/messages/${encodeURIComponent(id)}`;
-      // The operator's entries in its history (the poller adds its own, in any order).
-      const byOperator = (got) => (got.body.history ?? []).filter((h) => h.by === "operator").map((h) => h.event);
       const before = await call(path);
       const logged = (await call("/api/audit?limit=1000")).body.length;
       const body = snap.get(id)?.[0]?.body;
       const t1 = Date.now();
-      const res = kind === "requeue" ? await call(`${path}/requeue`, { method: "POST", body: {} }) : await call(path, { method: "DELETE", body: {} });
+      const res = await Promise.all(kinds.map((kind) => (kind === "requeue" ? call(`${path}/requeue`, { method: "POST", body: {} }) : call(path, { method: "DELETE", body: {} }))));
       const t2 = Date.now();
-      singles.push(`${kind} ${s} ${res.status}`);
-      const answer = `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
-      if (status === 200) check(res.status === 200 && JSON.stringify(res.body) === JSON.stringify({ messageId: id, matched: 1, done: 1, state: kind === "requeue" ? "queued" : shown }), `${what}: ${answer}, expected 200 (${shown})`);
-      else check(res.status === status && res.body.messageId === id && typeof res.body.error === "string" && (status === 404 ? res.body.complete === undefined : res.body.state === shown), `${what}: ${answer}, expected ${status}${status === 409 ? ` (${shown})` : ""}`);
-      // One audit entry, this action's: the id, what it matched and did, and where.
-      const log = (await call("/api/audit?limit=1000")).body;
-      const a = log[0] ?? {};
-      check(log.length === logged + 1, `${what}: ${log.length - logged} audit entries`);
-      const queued = acts ? a.queue === m.queue : status === 404 ? a.queue === undefined : a.queue === undefined || a.queue === m.queue;
-      check(
-        a.action === kind && a.role === "operator" && a.messageId === id && a.filter === undefined && a.at >= t1 && a.at <= t2 && a.matched === (acts ? 1 : 0) && a.done === (acts ? 1 : 0) && queued && (kind === "delete" && acts ? a.state === shown : a.state === undefined),
-        `${what}: audit ${JSON.stringify(a)}`,
-      );
-      // The broker afterwards: this message where the model now has it, nothing else moved.
+      singles.push(`${kinds.join("+")} ${s} ${res.map((r) => r.status).join("+")}`);
       const after = await holding();
-      if (acts) model.set(id, { ...m, state: then });
-      check(sameHolding(after.get(id), modelled(id)), `${what}: afterwards ${JSON.stringify(after.get(id) ?? [])}, model ${then}`);
-      for (const [other, list] of new Map([...snap, ...after])) if (other !== id && JSON.stringify(list) !== JSON.stringify(snap.get(other))) check(false, `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? [])}`);
-      // Only the request that moved it enters the message's history; a refusal teaches the
+      const serial = (kinds.length === 1 ? [[0]] : [[0, 1], [1, 0]]).map((order) => {
+        const es = [];
+        let cur = m;
+        for (const j of order) cur = (es[j] = promised(kinds[j], cur)).after;
+        return { es, end: cur };
+      });
+      // The answers and the broker afterwards (this message where the model now has it).
+      const fits = serial.filter(({ es, end }) => es.every((e, j) => answers(res[j], e, id)) && sameHolding(after.get(id), end));
+      check(
+        fits.length > 0,
+        `${what}: ${res.map((r) => `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`).join("; ")}, afterwards ${JSON.stringify(after.get(id) ?? []).slice(0, 300)}; expected ${serial.map(({ es, end }) => `${es.map((e) => `${e.status} ${e.shown}`).join(" + ")}, then ${end.state}`).join("; or ")}`,
+      );
+      const { es, end } = fits[0] ?? serial[0];
+      if (model.has(id)) model.set(id, end);
+      // One audit entry per request, each its own.
+      const log = (await call("/api/audit?limit=1000")).body;
+      const fresh = log.slice(0, kinds.length);
+      check(log.length === logged + kinds.length, `${what}: ${log.length - logged} audit entries`);
+      check(es.length === 1 ? audited(fresh[0], es[0], id, t1, t2) : (audited(fresh[0], es[0], id, t1, t2) && audited(fresh[1], es[1], id, t1, t2)) || (audited(fresh[0], es[1], id, t1, t2) && audited(fresh[1], es[0], id, t1, t2)), `${what}: audit ${JSON.stringify(fresh)}`);
+      // Nothing else moved.
+      for (const [other, list] of new Map([...snap, ...after])) if (other !== id && JSON.stringify(list) !== JSON.stringify(snap.get(other))) check(false, `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? []).slice(0, 300)}`);
+      // Only a request that moved it enters the message's history; a refusal teaches the
       // gateway nothing of an id it did not know.
       const got = await call(path);
-      const entered = [...(before.status === 200 ? byOperator(before) : []), ...(acts ? [kind === "requeue" ? "requeued" : "deleted"] : [])];
-      if (got.status === 200) check(JSON.stringify(byOperator(got)) === JSON.stringify(entered), `${what}: history ${JSON.stringify(got.body.history)}`);
-      else check(!acts && before.status === 404 && got.status === 404, `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
-      if (acts && kind === "requeue") {
+      const moved = es.filter((e) => e.acts);
+      const entered = [...byOperator(before), ...moved.map((e) => (e.kind === "requeue" ? "requeued" : "deleted"))].sort();
+      check(JSON.stringify([...byOperator(got)].sort()) === JSON.stringify(entered), `${what}: history ${JSON.stringify(got.body.history)}`);
+      if (!moved.length && before.status === 404) check(got.status === 404, `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+      if (end.state === "queued" && moved.some((e) => e.kind === "requeue")) {
+        // Back on its queue as Dramatiq enqueues it: the canonical queue, no eta, retries 0.
         const revived = after.get(id)?.[0]?.body;
         check(revived?.queue_name === m.queue && (revived?.options?.retries ?? 0) === 0 && revived?.options?.eta === undefined && JSON.stringify(revived?.args) === JSON.stringify(body?.args), `${what}: requeued as ${JSON.stringify(revived).slice(0, 300)}`);
         check(got.status === 200 && got.body.state === "queued" && (got.body.message?.options?.retries ?? 0) === 0, `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
         requeued.set(id, body);
-      } else if (acts) {
+      } else if (moved.some((e) => e.kind === "delete")) {
         check(!(got.status === 200 && ["queued", "delayed", "in-progress", "dead-lettered"].includes(got.body.state)), `${what}: afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
         // Deleted: it never runs again, requeued before or not.
         requeued.delete(id);
