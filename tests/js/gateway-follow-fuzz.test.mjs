@@ -42,7 +42,7 @@
 import { test } from "node:test";
 import { createClient } from "redis";
 import { haveRedis, startRedis } from "./services.mjs";
-import { eventually, startGatewayBin } from "./gateway-helpers.mjs";
+import { eventually, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
 import { APP, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawId, drawJob, pythonResults, ranCounts, send, settings, until } from "./follow-fuzz-common.mjs";
@@ -62,6 +62,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
   client.on("error", () => {});
   const env = { url: redis.url, prefix: PREFIX };
   const workers = [];
+  const streams = [];
   const gateway = await startGatewayBin(["--redis", redis.url, "--poll-interval", "100"], { env: { DRAMATIQ_RESULTS_TOKEN: VIEWER, DRAMATIQ_RESULTS_OPERATOR_TOKEN: OPERATOR } });
   const call = caller(gateway.url);
   const ran = () => ranCounts(client, PREFIX);
@@ -269,6 +270,10 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     // The operator's entries in a message's history (the poller adds its own, in any order).
     const byOperator = (got) => (got.status === 200 ? (got.body.history ?? []).filter((h) => h.by === "operator").map((h) => h.event) : []);
     const singles = [];
+    // Each action is also sent as an `audit` event, to every open event stream.
+    const stream = await openEvents(`${gateway.url}/api/events`, { authorization: `Bearer ${OPERATOR}` });
+    streams.push(stream);
+    const logStart = (await call("/api/audit?limit=1000")).body.length;
     for (let i = 0; i < SINGLES; i++) {
       // A state first (each as likely, whatever the draw made of it), then one of its ids;
       // `unknown` is an id never sent: odd ones, and ones that look like routes.
@@ -333,6 +338,11 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       }
       snap = after;
     }
+    const log = (await call("/api/audit?limit=1000")).body;
+    const logged = log.slice(0, log.length - logStart);
+    const audits = () => stream.events.filter((e) => e.event === "audit").map((e) => JSON.stringify(e.data));
+    await eventually(async () => audits().length >= logged.length, 10_000, "the single actions' audit events").catch(() => {});
+    check(JSON.stringify(audits().sort()) === JSON.stringify(logged.map((a) => JSON.stringify(a)).sort()), `single actions: audit events ${audits().length}, log entries ${logged.length}: ${audits().slice(0, 3).join(" ")}`);
     // A requeue dropped the failed run's result (results in this Redis): Python's get_result
     // and the gateway's /result find none until the message runs again.
     const waiting = [...requeued.keys()].filter((id) => byId.has(id)).map((id) => byId.get(id));
@@ -380,6 +390,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     report(t, SEED, `${known.length} messages, ${requeued.size} requeued, ${deleted.size} deleted; single actions: ${singles.join(", ")}`);
   } finally {
     for (const w of workers.reverse()) await w.kill().catch(() => {});
+    for (const s of streams) s.close();
     await gateway.stop();
     await client.quit().catch(() => {});
     await redis.stop();
