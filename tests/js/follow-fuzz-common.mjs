@@ -18,14 +18,22 @@ export const ERRORS = ["AppError", "ValueError", "KeyError", "RuntimeError"];
 /** The fleet's queues: `fa` and `fb` for the random jobs, `fc` for the live slow message. */
 export const QUEUES = ["fa", "fb", "fc"];
 
-/** The run's seed and sizes from the environment (FUZZ_SEED, FOLLOW_FUZZ_JOBS, FOLLOW_FUZZ_ROUNDS). */
-export function settings({ jobs = 40, rounds = 6 } = {}) {
+/** The run's seed and sizes from the environment (FUZZ_SEED, FOLLOW_FUZZ_JOBS, FOLLOW_FUZZ_ROUNDS, FOLLOW_FUZZ_SINGLES). */
+export function settings({ jobs = 40, rounds = 6, singles = 16 } = {}) {
   return {
     SEED: Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32)),
     JOBS: Number(process.env.FOLLOW_FUZZ_JOBS ?? jobs),
     ROUNDS: Number(process.env.FOLLOW_FUZZ_ROUNDS ?? rounds),
+    SINGLES: Number(process.env.FOLLOW_FUZZ_SINGLES ?? singles),
   };
 }
+
+/** The seed of the single actions' own stream: drawn apart from the jobs and the bulk
+ * actions, so adding or changing them leaves what a seed drew there as it was. */
+export const singlesSeed = (seed) => (seed ^ 0x51e6e1d5) >>> 0;
+
+/** Ids no producer sent, for the actions by id: odd ones, and ones that read as routes. */
+export const NEVER_SENT = ["requeue", "x/requeue", "a/../b", "?q=1", "#frag", " ", "%", "%2F", "ünï/cødé ✓", "tab\there", "a\\b", "z".repeat(1000)];
 
 /** Message ids Python accepts (any str): plain, and odd ones. */
 export function drawId(next, n) {

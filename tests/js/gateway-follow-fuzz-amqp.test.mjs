@@ -25,7 +25,9 @@
 // and lands back in the dead letters once; the deleted ones never run again.
 //
 // Seeded: FUZZ_SEED=<n> reproduces a run; FOLLOW_FUZZ_JOBS=<n> sets its size (default 20),
-// FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (default 6).
+// FOLLOW_FUZZ_ROUNDS=<n> the bulk actions (each followed by one by id, from the same draw),
+// FOLLOW_FUZZ_SINGLES=<n> the actions by id after them (default 8, from a stream of their own:
+// ids never sent too, and two requests at once on one id).
 import { test } from "node:test";
 import amqplib from "amqplib";
 import { createClient } from "redis";
@@ -33,9 +35,9 @@ import { haveRabbitmq, haveRedis, startRabbitmq, startRedis } from "./services.m
 import { eventually, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
-import { APP, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawJob, pythonResults, ranCounts, sameResult, send, settings, until } from "./follow-fuzz-common.mjs";
+import { APP, NEVER_SENT, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawId, drawJob, pythonResults, ranCounts, sameResult, send, settings, singlesSeed, until } from "./follow-fuzz-common.mjs";
 
-const { SEED, JOBS, ROUNDS } = settings({ jobs: 20 });
+const { SEED, JOBS, ROUNDS, SINGLES } = settings({ jobs: 20, singles: 8 });
 const skip =
   [!haveRedis && "no redis-server (scripts/setup --services)", !haveRabbitmq && "no rabbitmq-server (scripts/setup --services)", !havePython && "no Python Dramatiq (scripts/setup --python)"]
     .filter(Boolean)
@@ -53,7 +55,7 @@ function deadAt(properties) {
 test(`follow any message by id, and dead-letter actions, over a random Python fleet on RabbitMQ (seed ${SEED}, ${JOBS} jobs)`, { skip, timeout: 600_000 }, async (t) => {
   const next = rng(SEED);
   const t0 = Date.now();
-  t.diagnostic(`FUZZ_SEED=${SEED} FOLLOW_FUZZ_JOBS=${JOBS} FOLLOW_FUZZ_ROUNDS=${ROUNDS}`);
+  t.diagnostic(`FUZZ_SEED=${SEED} FOLLOW_FUZZ_JOBS=${JOBS} FOLLOW_FUZZ_ROUNDS=${ROUNDS} FOLLOW_FUZZ_SINGLES=${SINGLES}`);
   const [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
   const client = await createClient({ url: redis.url }).connect();
   client.on("error", () => {});
@@ -242,6 +244,54 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
         check(got.status === 200 && got.body.state === "unknown" && got.body.result === null && got.body.history?.at(-1)?.event === "requeued" && got.body.history.at(-1).by === "operator", `${what}: ${id} afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
       } else check(!(got.status === 200 && [...IN_BROKER, "dead-lettered"].includes(got.body.state)), `${what}: ${id} afterwards ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
     };
+    /** What docs/operators.md promises of `kind` by id on a message that is a dead letter of
+     * `queue` (`dead`) or not: 200 `{ messageId, matched: 1, done: 1, state }` (`queued` for
+     * the requeued copy, `dead-lettered` for the deleted one), else 404 (RabbitMQ reaches
+     * dead letters only). */
+    const promised = (kind, dead, queue) => ({ kind, acts: dead, queue, shown: kind === "requeue" ? "queued" : "dead-lettered" });
+    const answers = (res, e, id) =>
+      e.acts ? res.status === 200 && JSON.stringify(res.body) === JSON.stringify({ messageId: id, matched: 1, done: 1, state: e.shown }) : res.status === 404 && res.body.messageId === id && typeof res.body.error === "string";
+    /** Whether audit entry `a` records `e` on `id`, made between `t1` and `t2`. */
+    const audited = (a, e, id, t1, t2) =>
+      a?.action === e.kind && a.role === "operator" && a.messageId === id && a.filter === undefined && a.at >= t1 && a.at <= t2 && a.matched === (e.acts ? 1 : 0) && a.done === (e.acts ? 1 : 0) && a.queue === (e.acts ? e.queue : undefined);
+    /** Sends `kinds` (one request, or two at once) on `id`, the dead letters being `dead`, and
+     * checks the answers, the audit entries and the dead letters afterwards (the id's gone,
+     * nothing else moved) → the dead letters afterwards. Two at once take turns (one request
+     * at a time reads a queue's dead letters): the first acts, the second finds nothing (404),
+     * in one order or the other. */
+    const actOn = async (kinds, id, what, dead) => {
+      const d = dead.get(id)?.[0];
+      const logged = (await call("/api/audit?limit=1000")).body.length;
+      const t1 = Date.now();
+      const res = await Promise.all(kinds.map((kind) => (kind === "requeue" ? call(`/api/messages/${encodeURIComponent(id)}/requeue`, { method: "POST", body: {} }) : call(`/api/messages/${encodeURIComponent(id)}`, { method: "DELETE", body: {} }))));
+      const t2 = Date.now();
+      actions.push(`${kinds.join("+")}(1) ${res.map((r) => r.status).join("+")}`);
+      const serial = (kinds.length === 1 ? [[0]] : [[0, 1], [1, 0]]).map((order) => {
+        const es = [];
+        order.forEach((j, n) => (es[j] = promised(kinds[j], !!d && n === 0, d?.queue)));
+        return es;
+      });
+      const fits = serial.filter((es) => es.every((e, j) => answers(res[j], e, id)));
+      check(fits.length > 0, `${what}: ${res.map((r) => `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`).join("; ")}, expected ${serial.map((es) => es.map((e) => (e.acts ? `200 ${e.shown}` : "404")).join(" + ")).join("; or ")}`);
+      const es = fits[0] ?? serial[0];
+      const log = (await call("/api/audit?limit=1000")).body;
+      const fresh = log.slice(0, kinds.length);
+      check(log.length === logged + kinds.length, `${what}: ${log.length - logged} audit entries`);
+      check(es.length === 1 ? audited(fresh[0], es[0], id, t1, t2) : (audited(fresh[0], es[0], id, t1, t2) && audited(fresh[1], es[1], id, t1, t2)) || (audited(fresh[0], es[1], id, t1, t2) && audited(fresh[1], es[0], id, t1, t2)), `${what}: audit ${JSON.stringify(fresh)}`);
+      const after = await deadLetters();
+      check(!after.has(id), `${what}: still dead-lettered`);
+      for (const [other, list] of dead) if (other !== id) check(after.get(other)?.length === list.length, `${what}: ${other} moved`);
+      const acted = es.find((e) => e.acts);
+      if (acted) {
+        if (acted.kind === "requeue") requeued.set(id, d.body);
+        else {
+          requeued.delete(id);
+          deleted.add(id);
+        }
+        await afterAction(what, acted.kind, id);
+      }
+      return after;
+    };
     for (let round = 0; round < ROUNDS; round++) {
       const dead = await deadLetters();
       const all = [...dead.values()].flat();
@@ -271,22 +321,20 @@ test(`follow any message by id, and dead-letter actions, over a random Python fl
       const target = deadNow.length && next.chance(0.7) ? next.pick(deadNow) : next.pick(known);
       const id = target.message.message_id;
       const one = next.pick(["requeue", "delete"]);
-      const wasDead = after.has(id);
-      const body = after.get(id)?.[0]?.body;
-      const single = one === "requeue" ? await call(`/api/messages/${encodeURIComponent(id)}/requeue`, { method: "POST", body: {} }) : await call(`/api/messages/${encodeURIComponent(id)}`, { method: "DELETE", body: {} });
-      actions.push(`${one}(1) ${single.status}`);
-      const swhat = `${one} ${id} (${target.message.actor_name}, ${wasDead ? "dead-lettered" : "not dead-lettered"})`;
-      if (wasDead) check(single.status === 200 && single.body.messageId === id && single.body.done === 1, `${swhat}: ${single.status} ${JSON.stringify(single.body)}`);
-      else check(single.status === 404, `${swhat}: ${single.status} ${JSON.stringify(single.body)}`);
-      const audit = await call("/api/audit?limit=1");
-      check(audit.body[0]?.action === one && audit.body[0].messageId === id && audit.body[0].done === (wasDead ? 1 : 0), `${swhat}: audit ${JSON.stringify(audit.body[0])}`);
-      after = await deadLetters();
-      check(!after.has(id), `${swhat}: still dead-lettered`);
-      if (wasDead) {
-        if (one === "requeue") requeued.set(id, body);
-        else deleted.add(id);
-        await afterAction(swhat, one, id);
-      }
+      after = await actOn([one], id, `${one} ${id} (${target.message.actor_name}, ${after.has(id) ? "dead-lettered" : "not dead-lettered"})`, after);
+    }
+    // More by id, from a stream of their own (the seed, salted) after the rounds, so that a
+    // seed's bulk actions are what they were: ids never sent too, and sometimes two requests
+    // at once on one id (a double click, a second operator).
+    const draw = rng(singlesSeed(SEED));
+    let letters = await deadLetters();
+    for (let i = 0; i < SINGLES; i++) {
+      const deadNow = known.filter((k) => letters.has(k.message.message_id));
+      const roll = draw();
+      const id = deadNow.length && roll < 0.6 ? draw.pick(deadNow).message.message_id : roll < 0.85 ? draw.pick(known).message.message_id : draw.chance(0.5) ? drawId(draw, 100_000 + i) : draw.pick(NEVER_SENT);
+      const kinds = [draw.pick(["requeue", "delete"])];
+      if (draw.chance(0.35)) kinds.push(draw.pick(["requeue", "delete"]));
+      letters = await actOn(kinds, id, `single ${kinds.join(" + ")} ${JSON.stringify(id)} (${letters.has(id) ? "dead-lettered" : "not dead-lettered"})`, letters);
     }
 
     phase("actions");

@@ -45,12 +45,9 @@ import { haveRedis, startRedis } from "./services.mjs";
 import { eventually, openEvents, startGatewayBin } from "./gateway-helpers.mjs";
 import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
-import { APP, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawId, drawJob, pythonResults, ranCounts, send, settings, until } from "./follow-fuzz-common.mjs";
+import { APP, NEVER_SENT, OPERATOR, QUEUES, VIEWER, caller, canonical, checkBulk, checkResultAnswer, collector, drawBulk, drawId, drawJob, pythonResults, ranCounts, send, settings, singlesSeed, until } from "./follow-fuzz-common.mjs";
 
-const { SEED, JOBS, ROUNDS } = settings();
-const SINGLES = Number(process.env.FOLLOW_FUZZ_SINGLES ?? 16);
-/** Ids no producer sent, for the single actions: odd ones, and ones that read as routes. */
-const NEVER_SENT = ["requeue", "x/requeue", "a/../b", "?q=1", "#frag", " ", "%", "%2F", "ünï/cødé ✓", "tab\there", "a\\b", "z".repeat(1000)];
+const { SEED, JOBS, ROUNDS, SINGLES } = settings();
 const skip = (!haveRedis && "redis-server is not installed (scripts/setup --services)") || (!havePython && "no Python Dramatiq (scripts/setup --python)");
 const PREFIX = "follow-fuzz";
 
@@ -227,7 +224,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     // on messages in every state, ids never sent among them, against the model. Drawn from a
     // stream of their own (the seed, salted) after the bulk rounds, so that a seed's states
     // and bulk actions are the ones it drew before this phase existed.
-    const draw = rng((SEED ^ 0x51e6e1d5) >>> 0);
+    const draw = rng(singlesSeed(SEED));
     // Where the model has each message now: dead-lettered, queued, delayed (waiting on
     // <q>.DQ), held (delayed until its eta by the killed worker: the gateway says
     // `delayed`), in-progress, or gone (done, expired, never sent, deleted).
