@@ -242,6 +242,17 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     let snap = await holding();
     for (const [id, m] of model) check(sameHolding(snap.get(id), m), `before the single actions: ${id} is ${JSON.stringify(snap.get(id) ?? [])}, model ${JSON.stringify(m)}`);
     for (const id of snap.keys()) check(model.has(id), `before the single actions: ${id} in the broker, not in the model`);
+    /** `GET /api/queues` against the model: held messages count as delayed (docs/operators.md). */
+    const counted = async (what) => {
+      const got = await call("/api/queues");
+      for (const queue of QUEUES) {
+        const n = (...states) => [...model.values()].filter((m) => m.queue === queue && states.includes(m.state)).length;
+        const want = { name: queue, queued: n("queued"), delayed: n("delayed", "held"), inProgress: n("in-progress"), deadLettered: n("dead-lettered") };
+        const row = got.body.find?.((q) => q.name === queue);
+        check(JSON.stringify(row) === JSON.stringify(want), `${what}: queue ${JSON.stringify(row)}, model ${JSON.stringify(want)}`);
+      }
+    };
+    await counted("before the single actions");
     /** What docs/operators.md promises of `kind` on a message the model has as `m`: a requeue
      * moves a dead letter (200), refuses any other message the broker holds (409: not
      * dead-lettered); a delete removes a dead-lettered, queued or delayed message (200) and
@@ -312,6 +323,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       const fresh = log.slice(0, kinds.length);
       check(log.length === logged + kinds.length, `${what}: ${log.length - logged} audit entries`);
       check(es.length === 1 ? audited(fresh[0], es[0], id, t1, t2) : (audited(fresh[0], es[0], id, t1, t2) && audited(fresh[1], es[1], id, t1, t2)) || (audited(fresh[0], es[1], id, t1, t2) && audited(fresh[1], es[0], id, t1, t2)), `${what}: audit ${JSON.stringify(fresh)}`);
+      await counted(what);
       // Nothing else moved.
       for (const [other, list] of new Map([...snap, ...after])) if (other !== id && JSON.stringify(list) !== JSON.stringify(snap.get(other))) check(false, `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? []).slice(0, 300)}`);
       // Only a request that moved it enters the message's history; a refusal teaches the
