@@ -360,6 +360,9 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       for (const [j, k] of waiting.entries()) {
         const r = await call(`/api/messages/${encodeURIComponent(k.message.message_id)}/result?timeout=0`);
         check(py[j].missing && r.status === 202, `requeued ${k.message.message_id}: result ${r.status} ${JSON.stringify(r.body).slice(0, 200)}; Python ${JSON.stringify(py[j]).slice(0, 200)}`);
+        // And by id: queued, with no result (the failed run's is gone), as Python reads it.
+        const got = await call(`/api/messages/${encodeURIComponent(k.message.message_id)}`);
+        check(got.status === 200 && got.body.state === "queued" && got.body.result === null, `requeued ${k.message.message_id}: ${got.status} ${JSON.stringify({ ...got.body, message: undefined, options: undefined }).slice(0, 400)}; Python ${JSON.stringify(py[j]).slice(0, 200)}`);
       }
     }
 
