@@ -285,7 +285,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
     for (let i = 0; i < SINGLES; i++) {
       // A state first (each as likely, whatever the draw made of it), then one of its ids;
       // `unknown` is an id never sent: odd ones, and ones that look like routes.
-      const present = ["dead-lettered", "queued", "delayed", "held", "in-progress", "gone"].filter((s) => [...model.values()].some((m) => m.state === s));
+      const present = ["dead-lettered", "queued", "delayed", "held", "in-progress", "gone"].filter((st) => [...model.values()].some((m) => m.state === st));
       const s = draw.pick([...present, "unknown"]);
       const id = s === "unknown" ? (draw.chance(0.5) ? drawId(draw, 100_000 + i) : draw.pick(NEVER_SENT)) : draw.pick([...model].filter(([, m]) => m.state === s).map(([x]) => x));
       // Mostly one request; sometimes two at once on the same id (a double click, a second
@@ -325,7 +325,7 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       check(es.length === 1 ? audited(fresh[0], es[0], id, t1, t2) : (audited(fresh[0], es[0], id, t1, t2) && audited(fresh[1], es[1], id, t1, t2)) || (audited(fresh[0], es[1], id, t1, t2) && audited(fresh[1], es[0], id, t1, t2)), `${what}: audit ${JSON.stringify(fresh)}`);
       await counted(what);
       // Nothing else moved.
-      for (const [other, list] of new Map([...snap, ...after])) if (other !== id && JSON.stringify(list) !== JSON.stringify(snap.get(other))) check(false, `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? []).slice(0, 300)}`);
+      for (const other of new Set([...snap.keys(), ...after.keys()])) if (other !== id) check(JSON.stringify(after.get(other)) === JSON.stringify(snap.get(other)), `${what}: ${other} moved, ${JSON.stringify(after.get(other) ?? []).slice(0, 300)}`);
       // Only a request that moved it enters the message's history; a refusal teaches the
       // gateway nothing of an id it did not know.
       const got = await call(path);
@@ -347,17 +347,18 @@ test(`follow any message by id, and the operator's actions by id and in bulk, ov
       }
       snap = after;
     }
-    const log = (await call("/api/audit?limit=1000")).body;
-    const logged = log.slice(0, log.length - logStart);
+    const auditLog = (await call("/api/audit?limit=1000")).body;
+    const entries = auditLog.slice(0, auditLog.length - logStart).map((a) => JSON.stringify(a));
     const audits = () => stream.events.filter((e) => e.event === "audit").map((e) => JSON.stringify(e.data));
-    await eventually(async () => audits().length >= logged.length, 10_000, "the single actions' audit events").catch(() => {});
-    check(JSON.stringify(audits().sort()) === JSON.stringify(logged.map((a) => JSON.stringify(a)).sort()), `single actions: audit events ${audits().length}, log entries ${logged.length}: ${audits().slice(0, 3).join(" ")}`);
+    // Waited for a while; the check below says what came.
+    await eventually(async () => audits().length >= entries.length, 10_000, "the single actions' audit events").catch(() => {});
+    check(JSON.stringify(audits().sort()) === JSON.stringify(entries.sort()), `single actions: ${audits().length} audit events, ${entries.length} log entries: ${audits().slice(0, 3).join(" ")}`);
     // A requeue dropped the failed run's result (results in this Redis): Python's get_result
     // and the gateway's /result find none until the message runs again.
-    const waiting = [...requeued.keys()].filter((id) => byId.has(id)).map((id) => byId.get(id));
-    if (waiting.length) {
-      const py = await pythonResults(env, waiting);
-      for (const [j, k] of waiting.entries()) {
+    const back = [...requeued.keys()].filter((id) => byId.has(id)).map((id) => byId.get(id));
+    if (back.length) {
+      const py = await pythonResults(env, back);
+      for (const [j, k] of back.entries()) {
         const r = await call(`/api/messages/${encodeURIComponent(k.message.message_id)}/result?timeout=0`);
         check(py[j].missing && r.status === 202, `requeued ${k.message.message_id}: result ${r.status} ${JSON.stringify(r.body).slice(0, 200)}; Python ${JSON.stringify(py[j]).slice(0, 200)}`);
         // And by id: queued, with no result (the failed run's is gone), as Python reads it.
