@@ -180,6 +180,20 @@ test("the server killed during a Worker's blocking read: waited out to the deadl
   }
 });
 
+// A connectRedis client kept in module scope and used by a later request: workerd refuses
+// the write (the socket belongs to the request that opened it), and the command used to wait
+// forever (no commandTimeout) since only a close failed the commands waiting on a socket. Now
+// the refused write ends the connection: the command fails at once, saying what to do.
+test("a client kept in module scope: a later request's command fails at once saying to connect per request, not hangs", async () => {
+  const first = await call("kept", { url: redis.url });
+  assert.equal(first.reply, "PONG");
+  const second = await call("kept", { url: redis.url });
+  assert.equal(second.pending, undefined, `the command still waited after 5 s`);
+  assert.equal(second.error?.code, "REDIS_CONNECTION", JSON.stringify(second));
+  assert.match(second.error.message, /different request.*A connectRedis client belongs to the request that connected it: connect in each request \(docs\/edge\.md\)/);
+  assert.ok(second.ms < 3000, `failed after ${second.ms} ms`);
+});
+
 test("server errors reach the Worker with the server's text", async () => {
   await call("command", { url: redis.url, argv: ["SET", "edge:string", "x"] });
   const { error } = await call("command", { url: redis.url, argv: ["LPUSH", "edge:string", "y"] });

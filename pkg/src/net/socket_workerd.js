@@ -84,7 +84,21 @@ function wrap(socket, address) {
       try {
         await writer.write(bytes);
       } catch (error) {
-        throw failed(error);
+        // A failed write leaves the socket open, and the driver counts on the close to fail
+        // the commands waiting on it (redis_socket.rs): without ending it here they waited
+        // forever (or to their deadline). workerd refuses a write to a socket another
+        // request opened (a client kept in module scope), so say what to do then.
+        const failure = failed(error);
+        if (/different request/.test(failure.message)) {
+          failure.message += " A connectRedis client belongs to the request that connected it: connect in each request (docs/edge.md).";
+        }
+        events.finish(failure);
+        try {
+          socket.close().catch(() => {});
+        } catch {
+          // Not ours to close from this request either: dropped with the other request.
+        }
+        throw failure;
       }
     },
     onData: (cb) => events.onData(cb),
