@@ -42,7 +42,13 @@ export async function openSocket(options) {
     }
   } catch (error) {
     if (socket) socket.close().catch(() => {});
-    throw new Error(`could not connect to Redis at ${address}: ${error?.message ?? error}`, { cause: error });
+    // workerd reports a server certificate it does not trust only in its own log; the Worker
+    // sees "proxy request failed, cannot connect to the specified address", which reads as a
+    // network fault. Over TLS, name the other cause.
+    const hint = options.tls
+      ? " (over TLS, also what a server certificate the runtime does not trust gives: the runtime's log says which; docs/edge.md, TLS)"
+      : "";
+    throw new Error(`could not connect to Redis at ${address}: ${error?.message ?? error}${hint}`, { cause: error });
   } finally {
     if (timer !== null) clearTimeout(timer);
   }
