@@ -214,10 +214,14 @@ export interface KvBackendOptions extends BackendOptions {
  * import { KvBackend } from "dramatiq-results";
  *
  * const endpoint = "https://results.example.com/kv";
+ * const headers = { authorization: "Bearer <the gateway's token>" };
  * const backend = new KvBackend({
  *   async get(key) {
- *     const res = await fetch(`${endpoint}/${encodeURIComponent(key)}`);
- *     return res.status === 404 ? null : await res.text();
+ *     const res = await fetch(`${endpoint}/${encodeURIComponent(key)}`, { headers });
+ *     if (res.status === 404) return null;
+ *     // Not the stored bytes (a 401 is `{"error":"unauthorized"}`): fail, do not decode it.
+ *     if (!res.ok) throw new Error(`GET ${res.url}: HTTP ${res.status}`);
+ *     return new Uint8Array(await res.arrayBuffer());
  *   },
  *   put() { throw new Error("read-only"); },
  *   delete() { throw new Error("read-only"); },

@@ -180,6 +180,37 @@ test("the server killed during a Worker's blocking read: waited out to the deadl
   }
 });
 
+// A connectRedis client kept in module scope and used by a later request: workerd refuses
+// the write (the socket belongs to the request that opened it), and the command used to wait
+// forever (no commandTimeout) since only a close failed the commands waiting on a socket. Now
+// the refused write ends the connection: the command fails at once, saying what to do.
+test("a client kept in module scope: a later request's command fails at once saying to connect per request, not hangs", async () => {
+  const first = await call("kept", { url: redis.url });
+  assert.equal(first.reply, "PONG");
+  const second = await call("kept", { url: redis.url });
+  assert.equal(second.pending, undefined, `the command still waited after 5 s`);
+  assert.equal(second.error?.code, "REDIS_CONNECTION", JSON.stringify(second));
+  assert.match(second.error.message, /different request.*A connectRedis client belongs to the request that connected it: connect in each request \(docs\/edge\.md\)/);
+  assert.ok(second.ms < 3000, `failed after ${second.ms} ms`);
+});
+
+// A rediss:// server whose certificate workerd does not trust (a second self-signed one, not
+// in NODE_EXTRA_CA_CERTS): workerd logs the reason, and the Worker only saw "proxy request
+// failed, cannot connect to the specified address", which reads as a network fault.
+test("TLS to a server whose certificate is not trusted: the error names that cause, not only a failed connect", async () => {
+  const untrusted = await startRedisTls();
+  try {
+    const { error } = await call("command", { url: untrusted.url, argv: ["PING"], options: { connectTimeout: 5000 } });
+    assert.equal(error?.code, "REDIS_CONNECTION", JSON.stringify(error));
+    assert.match(error.message, /over TLS, also what a server certificate the runtime does not trust gives/);
+    // Plain redis:// keeps its message as it was.
+    const { error: plain } = await call("command", { url: `redis://127.0.0.1:${await freePort()}`, argv: ["PING"], options: { connectTimeout: 2000 } });
+    assert.doesNotMatch(plain.message, /over TLS/);
+  } finally {
+    await untrusted.stop();
+  }
+});
+
 test("server errors reach the Worker with the server's text", async () => {
   await call("command", { url: redis.url, argv: ["SET", "edge:string", "x"] });
   const { error } = await call("command", { url: redis.url, argv: ["LPUSH", "edge:string", "y"] });

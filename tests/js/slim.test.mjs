@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { chromiumPath, launchChromium, serveStatic } from "./chromium.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -59,4 +60,57 @@ test("slim: after a failed init(), the advice works in the same process: init(by
   `);
   assert.equal(code, 0, stderr);
   assert.equal(stdout, "first: rejected\nthen: 3\nready: rejected\n");
+});
+
+// In a browser, bundled by esbuild (which copies no assets): install.md says init() fetches
+// the .wasm next to the bundle. It used to fetch `../dist/dramatiq_results_bg.wasm` relative
+// to the bundle (the path written for the package's own layout), a 404 beside any bundle not
+// itself in a `dist/` folder; and an IIFE bundle (no import.meta.url) failed with only
+// "Invalid URL".
+test("slim in headless Chromium, bundled by esbuild: init() fetches the .wasm next to an ES module bundle; an IIFE bundle's init() says to pass the URL", { skip: !chromiumPath, timeout: 60_000 }, async () => {
+  const { mkdtempSync, writeFileSync, copyFileSync, rmSync, mkdirSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  mkdirSync(join(root, "target"), { recursive: true });
+  const dir = mkdtempSync(join(root, "target", "slim-esbuild-"));
+  try {
+    writeFileSync(
+      join(dir, "app.js"),
+      `import { init, StubBackend, Message } from "dramatiq-results/slim";
+       init().then(async () => {
+         const backend = new StubBackend();
+         const message = new Message({ actorName: "add" });
+         await backend.storeResult(message, 3);
+         return String(await backend.getResult(message));
+       }).then((v) => (window.result = v), (e) => (window.result = "error: " + e.message));`,
+    );
+    const { build } = await import("esbuild");
+    const common = { entryPoints: [join(dir, "app.js")], bundle: true, platform: "browser", absWorkingDir: root, logLevel: "silent" };
+    mkdirSync(join(dir, "app"));
+    await build({ ...common, format: "esm", outfile: join(dir, "app", "esm.js") });
+    await build({ ...common, format: "iife", outfile: join(dir, "app", "iife.js") });
+    copyFileSync(join(root, "pkg", "dist", "dramatiq_results_bg.wasm"), join(dir, "app", "dramatiq_results_bg.wasm"));
+    writeFileSync(join(dir, "esm.html"), '<script type="module" src="app/esm.js"></script>');
+    writeFileSync(join(dir, "iife.html"), '<script src="app/iife.js"></script>');
+    const { origin, close } = await serveStatic(`${dir}/`);
+    try {
+      const browser = await launchChromium();
+      try {
+        const results = {};
+        for (const name of ["esm", "iife"]) {
+          const page = await browser.newPage();
+          await page.goto(`${origin}/${name}.html`);
+          await page.waitForFunction(() => window.result !== undefined, null, { timeout: 20_000 });
+          results[name] = await page.evaluate(() => window.result);
+        }
+        assert.equal(results.esm, "3");
+        assert.match(results.iife, /^error: dramatiq-results\/slim: init\(\) cannot find the \.wasm from a classic script \(no import\.meta\.url\): pass its URL/);
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

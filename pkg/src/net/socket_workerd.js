@@ -42,7 +42,13 @@ export async function openSocket(options) {
     }
   } catch (error) {
     if (socket) socket.close().catch(() => {});
-    throw new Error(`could not connect to Redis at ${address}: ${error?.message ?? error}`, { cause: error });
+    // workerd reports a server certificate it does not trust only in its own log; the Worker
+    // sees "proxy request failed, cannot connect to the specified address", which reads as a
+    // network fault. Over TLS, name the other cause.
+    const hint = options.tls
+      ? " (over TLS, also what a server certificate the runtime does not trust gives: the runtime's log says which; docs/edge.md, TLS)"
+      : "";
+    throw new Error(`could not connect to Redis at ${address}: ${error?.message ?? error}${hint}`, { cause: error });
   } finally {
     if (timer !== null) clearTimeout(timer);
   }
@@ -84,7 +90,21 @@ function wrap(socket, address) {
       try {
         await writer.write(bytes);
       } catch (error) {
-        throw failed(error);
+        // A failed write leaves the socket open, and the driver counts on the close to fail
+        // the commands waiting on it (redis_socket.rs): without ending it here they waited
+        // forever (or to their deadline). workerd refuses a write to a socket another
+        // request opened (a client kept in module scope), so say what to do then.
+        const failure = failed(error);
+        if (/different request/.test(failure.message)) {
+          failure.message += " A connectRedis client belongs to the request that connected it: connect in each request (docs/edge.md).";
+        }
+        events.finish(failure);
+        try {
+          socket.close().catch(() => {});
+        } catch {
+          // Not ours to close from this request either: dropped with the other request.
+        }
+        throw failure;
       }
     },
     onData: (cb) => events.onData(cb),

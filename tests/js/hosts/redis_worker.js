@@ -18,6 +18,9 @@ const errorJson = (e) => ({
   exceptionValue: e?.exceptionValue,
 });
 
+/** The `kept` route's client, shared across requests (which workerd does not allow). */
+let keptClient;
+
 const routes = {
   /** One result: { url, message (a dict), block, timeout, poll, abortAfter } → { valueJson }
    * or { error }; `poll`: no blocking connection, so a blocking read polls on the Worker's
@@ -124,6 +127,16 @@ const routes = {
     } finally {
       if (client) ctx.waitUntil(client.close());
     }
+  },
+
+  /** The mistake edge.md warns of: a client kept in module scope, used by a later request:
+   * { url } → { reply } or { error } or { pending } (still unsettled after 5 s), with ms. */
+  async kept({ url }) {
+    const started = performance.now();
+    keptClient ??= await connectRedis(url, { connectTimeout: 3000 });
+    const reply = keptClient.sendCommand(["PING"]).then((reply) => ({ reply }), (e) => ({ error: errorJson(e) }));
+    const late = new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 5000));
+    return { ...(await Promise.race([reply, late])), ms: performance.now() - started };
   },
 
   /** `n` requests' worth of connect + LINDEX + close, timed inside workerd. */
