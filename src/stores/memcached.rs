@@ -4,9 +4,8 @@
 //! `bytes`, SPEC §4.2), so either side reads the other's results. Memcached expiries are
 //! whole seconds, and two of Dramatiq's conversions lose results, so this store differs on
 //! purpose:
-//! - a TTL is rounded **up** to whole seconds, plus one for Memcached's coarse clock (so it
-//!   never expires early; Dramatiq truncates, and a sub-second TTL becomes 0, which Memcached
-//!   reads as "never expires");
+//! - a sub-second TTL is rounded **up** to one second (Dramatiq truncates it to 0, which
+//!   Memcached reads as "never expires");
 //! - a TTL over 30 days is sent as an absolute Unix time (Dramatiq sends the seconds, which
 //!   Memcached reads as a time in 1970: the result is expired on arrival);
 //! - a TTL of 0 deletes the key, as on Redis (Dramatiq's Memcached keeps it forever).
@@ -46,15 +45,9 @@ pub trait MemcachedClient {
 }
 
 /// Memcached's `exptime` for a TTL in milliseconds (`ttl_ms` > 0): whole seconds rounded
-/// up, plus one, or an absolute Unix time past 30 days.
-///
-/// The extra second: Memcached's clock ticks once a second, and an item set `n` seconds
-/// ahead expires at the `n`-th tick, which comes anywhere from `n - 1` to `n` seconds after
-/// the set. Without it a result stored for 1 s was missing when read 300 ms later about
-/// one time in three; with it a result lives at least its TTL, and at most a second more
-/// than its TTL rounded up.
+/// up, or an absolute Unix time past 30 days.
 pub fn exptime(ttl_ms: u64, epoch_s: u64) -> u64 {
-    let seconds = ttl_ms.div_ceil(1000).saturating_add(1);
+    let seconds = ttl_ms.div_ceil(1000);
     if seconds > RELATIVE_EXPIRY_LIMIT_S {
         epoch_s.saturating_add(seconds)
     } else {
@@ -188,19 +181,18 @@ mod tests {
     }
 
     #[test]
-    fn expiry_is_whole_seconds_rounded_up_plus_one() {
-        assert_eq!(exptime(600_000, NOW), 601);
-        assert_eq!(exptime(45_000, NOW), 46);
-        assert_eq!(exptime(1500, NOW), 3);
-        assert_eq!(exptime(500, NOW), 2);
-        assert_eq!(exptime(1, NOW), 2);
+    fn expiry_is_whole_seconds_rounded_up() {
+        assert_eq!(exptime(600_000, NOW), 600);
+        assert_eq!(exptime(45_000, NOW), 45);
+        assert_eq!(exptime(1500, NOW), 2);
+        assert_eq!(exptime(500, NOW), 1);
+        assert_eq!(exptime(1, NOW), 1);
     }
 
     #[test]
     fn expiry_past_30_days_is_an_absolute_unix_time() {
-        assert_eq!(exptime(RELATIVE_EXPIRY_LIMIT_S * 1000 - 1000, NOW), 2_592_000);
-        assert_eq!(exptime(RELATIVE_EXPIRY_LIMIT_S * 1000, NOW), NOW + 2_592_001);
-        assert_eq!(exptime(2_678_400_000, NOW), NOW + 2_678_401);
+        assert_eq!(exptime(RELATIVE_EXPIRY_LIMIT_S * 1000, NOW), 2_592_000);
+        assert_eq!(exptime(2_678_400_000, NOW), NOW + 2_678_400);
         assert_eq!(exptime(u64::MAX, u64::MAX), u64::MAX);
     }
 
@@ -212,7 +204,7 @@ mod tests {
         assert_eq!(now(store.get("k")).unwrap(), None);
         assert_eq!(
             *store.client().log.borrow(),
-            ["set k 2", "delete k", "get k"]
+            ["set k 1", "delete k", "get k"]
         );
     }
 
