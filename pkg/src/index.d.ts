@@ -670,16 +670,26 @@ export class WorkerMessage {
   toString(): string;
 }
 
-/** Base class of middleware; every hook is optional and may be async. */
-export class Middleware {
+/** What every middleware has besides its hooks. Declared here rather than in the class, so
+ * a subclass may declare its options with a getter (`get actorOptions()`, as the built-in
+ * middleware do) or with a field (`actorOptions = new Set([...])`): TypeScript refuses an
+ * accessor overriding a class's property, and a field overriding its accessor. */
+export interface Middleware {
   /** The actor options it understands (snake_case): an actor may set only options some middleware of its broker declares. */
   readonly actorOptions: Set<string>;
+}
+/** Base class of middleware; every hook is optional and may be async. */
+export class Middleware {
   /** Before the actor runs; throwing `SkipMessage` skips it. */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After the actor ran, with its `result` or its `exception`. */
   afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error | undefined }): void | Promise<void>;
   /** After a message was skipped. */
   afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** Before a network broker's worker holds a fetched message until its `eta` (Dramatiq's
+   * `before_delay_message`); a failure is logged, the message held all the same. A
+   * `StubBroker`'s worker holds none (its delay queues wait in the broker). */
+  beforeDelayMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** Before a processed message is acked. */
   beforeAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After a processed message was acked. */
@@ -704,8 +714,9 @@ export class Middleware {
   beforeDeclareQueue?(broker: Broker, queueName: string): void;
   /** After a queue was first declared (synchronous). */
   afterDeclareQueue?(broker: Broker, queueName: string): void;
-  /** After a queue's delay queue (`<queue>.DQ`) was declared (synchronous). */
-  afterDeclareDelayQueue?(broker: Broker, queueName: string): void;
+  /** After a queue's delay queue was declared, with the delay queue's name (`<queue>.DQ`;
+   * synchronous). */
+  afterDeclareDelayQueue?(broker: Broker, delayQueueName: string): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -722,8 +733,10 @@ export class Results extends Middleware {
 export class Retries extends Middleware {
   constructor(options?: {
     maxRetries?: number | null | undefined;
-    minBackoff?: number | undefined;
-    maxBackoff?: number | undefined;
+    /** The first retry's delay, in ms (default 15 000; null too, as Python's `None`). */
+    minBackoff?: number | null | undefined;
+    /** The longest retry delay, in ms (default 7 days; null too, as Python's `None`). */
+    maxBackoff?: number | null | undefined;
     retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   });
   /** The `retryWhen` option, if given. */
@@ -758,7 +771,7 @@ export interface GroupCallbacksOptions {
   /** Where group barriers live: a `RedisRateLimiterBackend` on the Redis Python's
    * `GroupCallbacks` uses, to share groups with Python workers. Required. */
   rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
-  /** How long a group's barrier lives, in ms (default 86 400 000). */
+  /** How long a group's barrier lives, in whole ms, 1 or more (default 86 400 000). */
   barrierTtl?: number | undefined;
 }
 
@@ -994,8 +1007,10 @@ export class RedisBroker extends Broker {
   enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
   /** The message as enqueued at once; `enqueued` says how the write went. */
   send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
-  /** Resolves once the queue holds no message; polls. */
-  join(queueName: string, options?: { timeout?: number | undefined; interval?: number | undefined }): Promise<void>;
+  /** Resolves once the queue holds no message, polling every `interval` ms (default: sooner
+   * at first, backing off to 100); rejects with `QueueJoinTimeout` after `timeout` ms
+   * (default, and null, no limit, as Python's `timeout=None`). */
+  join(queueName: string, options?: { timeout?: number | null | undefined; interval?: number | null | undefined }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages and dead letters. */
@@ -1060,8 +1075,9 @@ export interface RabbitmqBrokerOptions {
   confirmDelivery?: boolean | undefined;
   /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
   maxPriority?: number | undefined;
-  /** How long dead letters stay on `<q>.XQ`, in ms. Default 7 days (Dramatiq's). */
-  deadMessageTtl?: number | undefined;
+  /** How long dead letters stay on `<q>.XQ`, in whole ms (0: they expire at once). Default
+   * (undefined or null) 7 days, Dramatiq's. */
+  deadMessageTtl?: number | null | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[] | undefined;
   logger?: Logger | undefined;
@@ -1119,8 +1135,10 @@ export class RabbitmqBroker extends Broker {
   send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
-  /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
-  join(queueName: string, options?: { timeout?: number | undefined; minSuccesses?: number | undefined; idleTime?: number | undefined }): Promise<void>;
+  /** Resolves once the queue was seen empty `minSuccesses` times in a row (default 10),
+   * `idleTime` ms apart (default 100; Dramatiq's `join`); rejects with `QueueJoinTimeout`
+   * after `timeout` ms (default, and null, no limit). */
+  join(queueName: string, options?: { timeout?: number | null | undefined; minSuccesses?: number | undefined; idleTime?: number | undefined }): Promise<void>;
   /** Drops a queue's messages, delayed messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages. */
@@ -1307,8 +1325,10 @@ export class Worker {
    * delivered again, unacked). On Redis a failed ack is retried until the server answers,
    * so give a shorter `timeout` to stop during an outage. */
   stop(options?: { timeout?: number | undefined }): Promise<void>;
-  /** Resolves once its queues are empty and nothing is in hand (or rejects after `timeout` ms). */
-  join(options?: { timeout?: number | undefined }): Promise<void>;
+  /** Resolves once its queues are empty and nothing is in hand, waiting for them one after
+   * another; rejects with `QueueJoinTimeout` once one of them took `timeout` ms (default,
+   * and null: no limit). */
+  join(options?: { timeout?: number | null | undefined }): Promise<void>;
 }
 
 /** Options of composition reads. */
@@ -1390,9 +1410,11 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   addCompletionCallback(message: Message<unknown>): void;
   /** Enqueues every child. With completion callbacks: first creates Dramatiq's barrier (a
    * fresh UUID, as many parties as children) and marks each child with
-   * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
-   * `GroupCallbacks` middleware, and (a `RangeError`) when the group has no children, as
-   * Python's `Barrier.create(0)` asserts. */
+   * `group_completion_uuid` / `group_completion_callbacks`. Throws, sending nothing, an
+   * `Error` with code `GROUP_CALLBACKS_MISSING` when the broker has no `GroupCallbacks`
+   * middleware (Python's `RuntimeError`), a `RangeError` when the group has no children (as
+   * Python's `Barrier.create(0)` asserts), and a `TypeError` when it holds a group or an
+   * empty pipeline. */
   run(options?: { delay?: number | undefined }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
@@ -1479,16 +1501,17 @@ export class RateLimiter {
   readonly key: string;
   /** The limit. */
   readonly limit: number;
-  /** Takes a slot, calls `fn(acquired)` and resolves with what it answers, giving the slot
-   * back afterwards (also when `fn` throws). */
+  /** Takes a slot, calls `fn(acquired)` and resolves with what it answers. A
+   * `ConcurrentRateLimiter` gives the slot back afterwards (also when `fn` throws); the
+   * window and bucket limiters' slots are spent. */
   acquire<T>(fn: (acquired: boolean) => T | PromiseLike<T>, options?: AcquireOptions): Promise<T>;
 }
 
 /** Options of `ConcurrentRateLimiter`. */
 export interface ConcurrentRateLimiterOptions {
-  /** Holders allowed at once (default 1: a distributed mutex). */
+  /** Holders allowed at once, a whole number (default 1: a distributed mutex). */
   limit?: number | undefined;
-  /** How long the counter lives after its last change, in ms (default 900 000). */
+  /** How long the counter lives after its last change, in whole ms, 1 or more (default 900 000). */
   ttl?: number | undefined;
 }
 
@@ -1501,9 +1524,9 @@ export class ConcurrentRateLimiter extends RateLimiter {
 
 /** Options of `WindowRateLimiter`. */
 export interface WindowRateLimiterOptions {
-  /** Acquisitions allowed per window (default 1). */
+  /** Acquisitions allowed per window, a whole number (default 1). */
   limit?: number | undefined;
-  /** The window, in **seconds** (default 1), as Dramatiq's. */
+  /** The window, in whole **seconds** (default 1), as Dramatiq's. */
   window?: number | undefined;
 }
 
@@ -1517,9 +1540,9 @@ export class WindowRateLimiter extends RateLimiter {
 
 /** Options of `BucketRateLimiter`. */
 export interface BucketRateLimiterOptions {
-  /** Acquisitions allowed per bucket (default 1). */
+  /** Acquisitions allowed per bucket, a whole number (default 1). */
   limit?: number | undefined;
-  /** The bucket, in ms (default 1 000). */
+  /** The bucket, in whole ms (default 1 000). */
   bucket?: number | undefined;
 }
 
@@ -1533,7 +1556,7 @@ export class BucketRateLimiter extends RateLimiter {
 
 /** Options of `Barrier`. */
 export interface BarrierOptions {
-  /** How long the barrier's keys live, in ms (default 900 000). */
+  /** How long the barrier's keys live, in whole ms, 1 or more (default 900 000). */
   ttl?: number | undefined;
 }
 
@@ -1557,14 +1580,17 @@ export class Barrier {
   readonly keyEvents: string;
   /** The keys' TTL in ms. */
   readonly ttl: number;
-  /** Creates the barrier for `parties`; false if it already exists. */
+  /** Creates the barrier for `parties` (a whole number, 1 or more, else a `RangeError`);
+   * false if it already exists. */
   create(parties: number): Promise<boolean>;
   /** Arrives at the barrier; true once every party has. */
   wait(options?: BarrierWaitOptions): Promise<boolean>;
 }
 
-/** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). */
+/** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). An actor may throw one too:
+ * its worker logs it at debug level, without a stack, as Python's does. */
 export class RateLimitExceeded extends Error {
+  constructor(message?: string, options?: { key?: string | null | undefined });
   /** Its stable code. */
   readonly code: "RATE_LIMIT_EXCEEDED";
   /** The limiter's key. */
