@@ -632,6 +632,9 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
+  /** Wraps `message`, not failed, with no exception (Python's `MessageProxy(message)`): what
+   * a worker hands its middleware, and what a middleware's own tests may make. */
+  constructor(message: Message<unknown>);
   /** The message itself. */
   message: Message<unknown>;
   /** Whether a middleware or the actor failed it (`fail()`): it is then dead-lettered. */
@@ -958,10 +961,12 @@ export interface RedisBrokerOptions {
   maxMessageBytes?: number | undefined;
 }
 
-/** A message `RedisBroker.send` returned: the write is under way. */
+/** A message `RedisBroker.send` or `RabbitmqBroker.send` returned: the write is under way. */
 export interface SentMessage<R = ResultValue> extends Message<R> {
-  /** Resolves with the message once Redis has it; rejects with a `ResultError` (code
-   * `RESULT_BROKER`, the client's error as `cause`) if the write failed. */
+  /** Resolves with the message once the broker has it. Rejects if the write failed: on a
+   * `RedisBroker` with a `ResultError` (code `RESULT_BROKER`, the client's error as
+   * `cause`); on a `RabbitmqBroker` with `ConnectionClosed` once a lost connection's
+   * attempts are spent (another error as amqplib gave it). */
   readonly enqueued: Promise<Message>;
 }
 

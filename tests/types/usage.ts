@@ -198,7 +198,7 @@ async function rabbitmq(backend: ResultBackend): Promise<void> {
 void rabbitmq;
 
 // The fleet middleware: callbacks, the current message and its signal, shutdown notices.
-import { CurrentMessage, currentSignal, ShutdownNotifications, Shutdown, TimeLimitExceeded, defaultMiddleware, type WorkerMessage } from "dramatiq-results";
+import { CurrentMessage, currentSignal, ShutdownNotifications, Shutdown, TimeLimitExceeded, defaultMiddleware, WorkerMessage } from "dramatiq-results";
 async function fleet() {
   const broker = new StubBroker({ middleware: [...defaultMiddleware(), new CurrentMessage()], failFastDefault: false });
   const record = actor("record", { broker });
@@ -352,5 +352,10 @@ export async function audited(open: () => Promise<AmqplibConnection>, client: Re
   // @ts-expect-error the key is a string
   new RateLimitExceeded("busy", { key: 1 });
   await new ConcurrentRateLimiter(new StubRateLimiterBackend(), "k").acquire(() => 1, { raiseOnFailure: false });
+  // Python's `MessageProxy(message)`: a middleware's test makes what its hooks are given.
+  const proxy = new WorkerMessage(new Message({ actorName: "add" }));
+  await new Audit().beforeDelayMessage(broker, proxy);
+  // @ts-expect-error a WorkerMessage wraps a Message
+  new WorkerMessage();
   void [options, ttl, key, Wrong, Late];
 }
