@@ -736,9 +736,9 @@ export class Results extends Middleware {
 export class Retries extends Middleware {
   constructor(options?: {
     maxRetries?: number | null | undefined;
-    /** The first retry's delay, in ms (default 15 000; null too, as Python's `None`). */
+    /** The first retry's delay, in whole ms (default 15 000, also for 0 and null, as Python's `min_backoff or …`). */
     minBackoff?: number | null | undefined;
-    /** The longest retry delay, in ms (default 7 days; null too, as Python's `None`). */
+    /** The longest retry delay, in whole ms (default 7 days, also for 0 and null, as Python's `max_backoff or …`). */
     maxBackoff?: number | null | undefined;
     retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   });
@@ -898,7 +898,7 @@ export class Broker {
   /** The actor of that name; throws `ActorNotFound`. */
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Message<R>;
   /** The backend of its `Results` middleware; throws when it has none. */
   getResultsBackend(): ResultBackend;
   /** Runs `before<Signal>` on every middleware, in order; a `SkipMessage` propagates, other errors are logged (as Dramatiq's). */
@@ -924,7 +924,7 @@ export class StubBroker extends Broker {
   /** Failed messages. */
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Message<R>;
   /**
    * Resolves once the queue and its delay queue are drained; with `failFast` (default
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
@@ -940,17 +940,17 @@ export class StubBroker extends Broker {
 
 /** Options of `new RedisBroker(client, options)`. */
 export interface RedisBrokerOptions {
-  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default `"dramatiq"`. */
-  namespace?: string | undefined;
+  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default (undefined or null) `"dramatiq"`. */
+  namespace?: string | null | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[] | undefined;
   logger?: Logger | undefined;
-  /** A worker silent this long (ms) is dead and its messages go back. Default 60 000. */
-  heartbeatTimeout?: number | undefined;
-  /** Dead letters are dropped after this long (ms). Default 7 days. */
-  deadMessageTtl?: number | undefined;
-  /** Calls per million that also run maintenance. Default 1 000. */
-  maintenanceChance?: number | undefined;
+  /** A worker silent this long (ms) is dead and its messages go back. Default (undefined or null) 60 000. */
+  heartbeatTimeout?: number | null | undefined;
+  /** Dead letters are dropped after this long (ms). Default (undefined or null) 7 days. */
+  deadMessageTtl?: number | null | undefined;
+  /** Calls per million that also run maintenance. Default (undefined or null) 1 000. */
+  maintenanceChance?: number | null | undefined;
   /** The most bytes of messages a worker holds per queue (fetched, not yet finished or, if
    * delayed, not yet due), besides Dramatiq's prefetch count. Default 64 MiB. */
   prefetchBytes?: number | undefined;
@@ -1009,9 +1009,9 @@ export class RedisBroker extends Broker {
   close(): Promise<void>;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Promise<Message<R>>;
   /** The message as enqueued at once; `enqueued` says how the write went. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): SentMessage<R>;
   /** Resolves once the queue holds no message, polling every `interval` ms (default: sooner
    * at first, backing off to 100); rejects with `QueueJoinTimeout` after `timeout` ms
    * (default, and null, no limit, as Python's `timeout=None`). */
@@ -1078,8 +1078,9 @@ export interface AmqplibConnection {
 export interface RabbitmqBrokerOptions {
   /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`). Default false. */
   confirmDelivery?: boolean | undefined;
-  /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
-  maxPriority?: number | undefined;
+  /** `x-max-priority` of the queues (1–255; undefined or null, Python's `None`: none); every
+   * broker sharing a queue must agree. */
+  maxPriority?: number | null | undefined;
   /** How long dead letters stay on `<q>.XQ`, in whole ms (0: they expire at once). Default
    * (undefined or null) 7 days, Dramatiq's. */
   deadMessageTtl?: number | null | undefined;
@@ -1135,9 +1136,9 @@ export class RabbitmqBroker extends Broker {
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Promise<Message<R>>;
   /** The message as sent, at once; `enqueued` says how the publish went. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): SentMessage<R>;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
   /** Resolves once the queue was seen empty `minSuccesses` times in a row (default 10),
@@ -1208,8 +1209,9 @@ export interface SendOptions {
   args?: unknown[] | undefined;
   /** Keyword arguments (for Python actors). */
   kwargs?: Record<string, unknown> | undefined;
-  /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python). */
-  delay?: number | undefined;
+  /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python); null
+   * is none, as Python's `delay=None`. */
+  delay?: number | null | undefined;
   [option: string]: unknown;
 }
 
@@ -1364,7 +1366,7 @@ export class Pipeline<R = ResultValue> {
   /** How many messages it has. */
   readonly length: number;
   /** Enqueues the first message (each one sends the next when it succeeds); returns the pipeline. */
-  run(options?: { delay?: number | undefined }): this;
+  run(options?: { delay?: number | null | undefined }): this;
   /** The last message's result. */
   getResult(options?: CompositionReadOptions): Promise<R>;
   /** Every message's result, in order. */
@@ -1420,7 +1422,7 @@ export class Group<T extends readonly unknown[] = unknown[]> {
    * middleware (Python's `RuntimeError`), a `RangeError` when the group has no children (as
    * Python's `Barrier.create(0)` asserts), and a `TypeError` when it holds a group or an
    * empty pipeline. */
-  run(options?: { delay?: number | undefined }): this;
+  run(options?: { delay?: number | null | undefined }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
   /** Waits until every child has a result, under one deadline. */
