@@ -673,16 +673,13 @@ export class WorkerMessage {
   toString(): string;
 }
 
-/** What every middleware has besides its hooks. Declared here rather than in the class, so
- * a subclass may declare its options with a getter (`get actorOptions()`, as the built-in
- * middleware do) or with a field (`actorOptions = new Set([...])`): TypeScript refuses an
- * accessor overriding a class's property, and a field overriding its accessor. */
-export interface Middleware {
-  /** The actor options it understands (snake_case): an actor may set only options some middleware of its broker declares. */
-  readonly actorOptions: Set<string>;
-}
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
+  /** The actor options it understands (snake_case): an actor may set only options some
+   * middleware of its broker declares. A getter, as at run time: a subclass declares its
+   * own with `get actorOptions()`, as the built-in middleware do (a field would be assigned
+   * over the getter where TypeScript compiles fields as assignments, and throw). */
+  get actorOptions(): Set<string>;
   /** Before the actor runs; throwing `SkipMessage` skips it. */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After the actor ran, with its `result` or its `exception`. */
