@@ -680,7 +680,8 @@ export class Middleware {
    * own with `get actorOptions()`, as the built-in middleware do (a field would be assigned
    * over the getter where TypeScript compiles fields as assignments, and throw). */
   get actorOptions(): Set<string>;
-  /** Before the actor runs; throwing `SkipMessage` skips it. */
+  /** Before the actor runs; throwing `SkipMessage` skips it (another error is logged, and the
+   * message runs all the same, as Dramatiq's `emit_before`). */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After the actor ran, with its `result` or its `exception`. */
   afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error | undefined }): void | Promise<void>;
@@ -702,7 +703,9 @@ export class Middleware {
   beforeWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
   /** Once a worker has stopped. */
   afterWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
-  /** Before a message is enqueued (synchronous; throwing refuses the send). */
+  /** Before a message is enqueued (synchronous): throwing `SkipMessage` refuses the send,
+   * which throws it (a network broker's `enqueue` rejects with it; Dramatiq's
+   * `MiddlewareError`); another error is logged and the message sent all the same. */
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
   /** After a message was enqueued (synchronous). */
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;

@@ -428,6 +428,28 @@ test("pipeline.run(): Dramatiq's delay, the larger of run's and the first step's
   assert.equal(seen.length, 5);
 });
 
+test("the enqueue hooks see no delay as undefined, as declared, whether it was given as null (Python's None) or not at all", () => {
+  const broker = new StubBroker({ logger: recorder() });
+  const seen = [];
+  broker.addMiddleware(new (class extends Middleware {
+    beforeEnqueue(_broker, _message, delay) {
+      seen.push(["before", delay]);
+    }
+    afterEnqueue(_broker, _message, delay) {
+      seen.push(["after", delay]);
+    }
+  })());
+  const a = actor("nd", { broker, queueName: "nd" });
+  broker.enqueue(a.message(), { delay: null });
+  a.sendWithOptions({ delay: null });
+  group([a.message()], { broker }).run({ delay: null });
+  pipeline([a.message()], { broker }).run({ delay: null });
+  a.send();
+  assert.deepEqual(seen, Array(5).fill([["before", undefined], ["after", undefined]]).flat());
+  broker.enqueue(a.message(), { delay: 5 });
+  assert.deepEqual(seen.slice(-2), [["before", 5], ["after", 5]]);
+});
+
 test("pipelines: a failed step stops the chain, counts as finished, and timeouts are shared", async () => {
   const { worker } = setup();
   const boom = actor(() => { throw new Error("boom"); }, { actorName: "boom", storeResults: true, maxRetries: 0 });
