@@ -1186,8 +1186,9 @@ export interface ActorOptions {
   retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   /** Errors that are expected: not retried, logged without a traceback (`Retries`). */
   throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error> | undefined;
-  /** Messages older than this, in ms, are skipped (`AgeLimit`). */
-  maxAge?: number | undefined;
+  /** Messages older than this, in ms, are skipped (`AgeLimit`); null: none for this actor,
+   * whatever the middleware's `maxAge` (Python's `max_age=None`). */
+  maxAge?: number | null | undefined;
   /** How long an attempt may run, in ms (`TimeLimit`; default 600 000). */
   timeLimit?: number | undefined;
   /** In a pipeline, do not receive the previous result (`Pipelines`). */

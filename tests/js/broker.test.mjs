@@ -21,6 +21,7 @@ import {
   ResultMissing,
   ResultTimeout,
   QueueJoinTimeout,
+  AgeLimit,
 } from "dramatiq-results";
 import { ofKind, sleep, text } from "./helpers.mjs";
 
@@ -287,6 +288,21 @@ test("18. age-limit skipped messages store a consistent SkipMessage failure", as
   const again = await backend.getResult(m).catch((e) => e);
   assert.equal(again.message, first.message);
   await worker.stop();
+});
+
+test("an actor's maxAge null is Python's max_age=None: its messages never age out, whatever AgeLimit's maxAge (as index.d.ts says)", async () => {
+  const broker = new StubBroker({ middleware: [new AgeLimit({ maxAge: 1 })], failFastDefault: false, logger: recorder() });
+  let ran = 0;
+  actor(() => void ran++, { broker, actorName: "ageless", maxAge: null });
+  actor(() => void ran++, { broker, actorName: "aged" });
+  const old = Date.now() - 60_000;
+  broker.enqueue(new Message({ actorName: "ageless", messageTimestamp: old }));
+  broker.enqueue(new Message({ actorName: "aged", messageTimestamp: old }));
+  const worker = new Worker(broker).start();
+  await broker.join("default");
+  await worker.stop();
+  assert.equal(ran, 1);
+  assert.deepEqual(broker.deadLetters.map((m) => m.actorName), ["aged"]);
 });
 
 test("19. a custom skip without fail stores null", async () => {

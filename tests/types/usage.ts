@@ -354,6 +354,8 @@ export async function audited(open: () => Promise<AmqplibConnection>, client: Re
   // @ts-expect-error the key is a string
   new RateLimitExceeded("busy", { key: 1 });
   await new ConcurrentRateLimiter(new StubRateLimiterBackend(), "k").acquire(() => 1, { raiseOnFailure: false });
+  // Python's `max_age=None`: this actor's messages never age out, whatever AgeLimit's default.
+  actor(() => {}, { broker, actorName: "ageless", maxAge: null });
   // Python's `MessageProxy(message)`: a middleware's test makes what its hooks are given.
   const proxy = new WorkerMessage(new Message({ actorName: "add" }));
   await new Audit().beforeDelayMessage(broker, proxy);
