@@ -258,6 +258,7 @@ function resultOptionCases() {
 
 /** Wave 3's options: the brokers, the worker, compositions, rate limits, group callbacks. */
 function workerOptionCases() {
+  const sender = new api.Actor("sent", { broker: new api.StubBroker() });
   return [
     ["Results", "constructor", 0, (o) => new api.Results(o), { backend }],
     ["Retries", "constructor", 0, (o) => new api.Retries(o)],
@@ -272,6 +273,13 @@ function workerOptionCases() {
     ["RabbitmqBroker", "constructor", 1, (o) => new api.RabbitmqBroker(async () => undefined, o)],
     ["Worker", "stop", 0, (o) => new api.Worker(broker).stop(o)],
     ["Worker", "join", 0, (o) => new api.Worker(broker).join({ timeout: 0, ...o }).catch(unlessOption)],
+    // On a broker of their own: the shared one's queue must stay empty for the joins.
+    ["StubBroker", "enqueue", 1, (o) => sender.broker.enqueue(sender.message(), o)],
+    ["Broker", "send", 1, (o) => sender.broker.send(sender.message(), o)],
+    // A Redis that answers 0 to everything: every queue is empty.
+    ["RedisBroker", "join", 1, (o) => new api.RedisBroker({ sendCommand: async () => 0 }).join("default", o)],
+    ["Pipeline", "constructor", 1, (o) => new api.Pipeline([], o)],
+    ["Group", "constructor", 1, (o) => new api.Group([], o)],
     ["Pipeline", "run", 0, (o) => new api.Pipeline([], { broker }).run(o)],
     ["Group", "run", 0, (o) => new api.Group([], { broker }).run(o)],
     ["RedisRateLimiterBackend", "constructor", 1, (o) => new api.RedisRateLimiterBackend({ sendCommand() {} }, o)],
