@@ -890,8 +890,10 @@ export class Broker {
   readonly middleware: Middleware[];
   /** Every actor option its middleware declare (snake_case). */
   readonly actorOptions: Set<string>;
-  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class; it is
-   * told of the actors, queues and delay queues declared so far (its `afterDeclare*` hooks). */
+  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class (a
+   * `TypeError` for both at once, as Python asserts, or for a class the broker has none of);
+   * it is told of the actors, queues and delay queues declared so far (its `afterDeclare*`
+   * hooks). */
   addMiddleware(middleware: Middleware, position?: { before?: (new (...a: any[]) => Middleware) | undefined; after?: (new (...a: any[]) => Middleware) | undefined }): void;
   /** Registers an actor and declares its queue (`actor()` does it). */
   declareActor(actor: Actor<any, any>): void;
