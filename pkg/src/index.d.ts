@@ -1370,13 +1370,14 @@ export class Pipeline<R = ResultValue> {
   readonly length: number;
   /** Enqueues the first message (each one sends the next when it succeeds); returns the pipeline. */
   run(options?: { delay?: number | null | undefined }): this;
-  /** The last message's result. */
+  /** The last message's result (an empty pipeline rejects with a `TypeError`). */
   getResult(options?: CompositionReadOptions): Promise<R>;
   /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
   /** Whether its last message has a result (a stored failure counts). */
   completed(options?: { backend?: ResultBackend | undefined }): Promise<boolean>;
-  /** How many of its messages have a result. */
+  /** How many of its messages have a result, counted from the first up to the first
+   * without one (a stored failure counts). */
   completedCount(options?: { backend?: ResultBackend | undefined }): Promise<number>;
 }
 /**
