@@ -636,6 +636,9 @@ export function getLogger(): Logger;
 
 /** A message being processed, as middleware hooks see it (Dramatiq's `MessageProxy`). */
 export class WorkerMessage {
+  /** Wraps `message`, not failed, with no exception (Python's `MessageProxy(message)`): what
+   * a worker hands its middleware, and what a middleware's own tests may make. */
+  constructor(message: Message<unknown>);
   /** The message itself. */
   message: Message<unknown>;
   /** Whether a middleware or the actor failed it (`fail()`): it is then dead-lettered. */
@@ -676,14 +679,22 @@ export class WorkerMessage {
 
 /** Base class of middleware; every hook is optional and may be async. */
 export class Middleware {
-  /** The actor options it understands (snake_case): an actor may set only options some middleware of its broker declares. */
-  readonly actorOptions: Set<string>;
-  /** Before the actor runs; throwing `SkipMessage` skips it. */
+  /** The actor options it understands (snake_case): an actor may set only options some
+   * middleware of its broker declares. A getter, as at run time: a subclass declares its
+   * own with `get actorOptions()`, as the built-in middleware do (a field would be assigned
+   * over the getter where TypeScript compiles fields as assignments, and throw). */
+  get actorOptions(): Set<string>;
+  /** Before the actor runs; throwing `SkipMessage` skips it (another error is logged, and the
+   * message runs all the same, as Dramatiq's `emit_before`). */
   beforeProcessMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After the actor ran, with its `result` or its `exception`. */
   afterProcessMessage?(broker: Broker, message: WorkerMessage, outcome: { result?: unknown; exception?: Error | undefined }): void | Promise<void>;
   /** After a message was skipped. */
   afterSkipMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
+  /** Before a network broker's worker holds a fetched message until its `eta` (Dramatiq's
+   * `before_delay_message`); a failure is logged, the message held all the same. A
+   * `StubBroker`'s worker holds none (its delay queues wait in the broker). */
+  beforeDelayMessage?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** Before a processed message is acked. */
   beforeAck?(broker: Broker, message: WorkerMessage): void | Promise<void>;
   /** After a processed message was acked. */
@@ -696,7 +707,9 @@ export class Middleware {
   beforeWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
   /** Once a worker has stopped. */
   afterWorkerShutdown?(broker: Broker, worker: Worker): void | Promise<void>;
-  /** Before a message is enqueued (synchronous; throwing refuses the send). */
+  /** Before a message is enqueued (synchronous): throwing `SkipMessage` refuses the send,
+   * which throws it (a network broker's `enqueue` rejects with it; Dramatiq's
+   * `MiddlewareError`); another error is logged and the message sent all the same. */
   beforeEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
   /** After a message was enqueued (synchronous). */
   afterEnqueue?(broker: Broker, message: Message<unknown>, delay: number | undefined): void;
@@ -708,8 +721,9 @@ export class Middleware {
   beforeDeclareQueue?(broker: Broker, queueName: string): void;
   /** After a queue was first declared (synchronous). */
   afterDeclareQueue?(broker: Broker, queueName: string): void;
-  /** After a queue's delay queue (`<queue>.DQ`) was declared (synchronous). */
-  afterDeclareDelayQueue?(broker: Broker, queueName: string): void;
+  /** After a queue's delay queue was declared, with the delay queue's name (`<queue>.DQ`;
+   * synchronous). */
+  afterDeclareDelayQueue?(broker: Broker, delayQueueName: string): void;
 }
 
 /** Stores actor results (Dramatiq's `Results`). `resultTtl` 0 or undefined means 600 000 ms. */
@@ -726,8 +740,10 @@ export class Results extends Middleware {
 export class Retries extends Middleware {
   constructor(options?: {
     maxRetries?: number | null | undefined;
-    minBackoff?: number | undefined;
-    maxBackoff?: number | undefined;
+    /** The first retry's delay, in whole ms (default 15 000, also for 0 and null, as Python's `min_backoff or …`). */
+    minBackoff?: number | null | undefined;
+    /** The longest retry delay, in whole ms (default 7 days, also for 0 and null, as Python's `max_backoff or …`). */
+    maxBackoff?: number | null | undefined;
     retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   });
   /** The `retryWhen` option, if given. */
@@ -762,7 +778,7 @@ export interface GroupCallbacksOptions {
   /** Where group barriers live: a `RedisRateLimiterBackend` on the Redis Python's
    * `GroupCallbacks` uses, to share groups with Python workers. Required. */
   rateLimiterBackend: RedisRateLimiterBackend | MemcachedRateLimiterBackend | StubRateLimiterBackend;
-  /** How long a group's barrier lives, in ms (default 86 400 000). */
+  /** How long a group's barrier lives, in whole ms, 1 or more (default 86 400 000). */
   barrierTtl?: number | undefined;
 }
 
@@ -878,15 +894,17 @@ export class Broker {
   readonly middleware: Middleware[];
   /** Every actor option its middleware declare (snake_case). */
   readonly actorOptions: Set<string>;
-  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class; it is
-   * told of the actors, queues and delay queues declared so far (its `afterDeclare*` hooks). */
+  /** Adds a middleware at the end, or `{ before }` / `{ after }` the first one of a class (a
+   * `TypeError` for both at once, as Python asserts, or for a class the broker has none of);
+   * it is told of the actors, queues and delay queues declared so far (its `afterDeclare*`
+   * hooks). */
   addMiddleware(middleware: Middleware, position?: { before?: (new (...a: any[]) => Middleware) | undefined; after?: (new (...a: any[]) => Middleware) | undefined }): void;
   /** Registers an actor and declares its queue (`actor()` does it). */
   declareActor(actor: Actor<any, any>): void;
   /** The actor of that name; throws `ActorNotFound`. */
   getActor(name: string): Actor;
   /** What `actor.send()`, pipelines and groups call: the enqueued `Message`, at once. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Message<R>;
   /** The backend of its `Results` middleware; throws when it has none. */
   getResultsBackend(): ResultBackend;
   /** Runs `before<Signal>` on every middleware, in order; a `SkipMessage` propagates, other errors are logged (as Dramatiq's). */
@@ -912,7 +930,7 @@ export class StubBroker extends Broker {
   /** Failed messages. */
   readonly deadLetters: WorkerMessage[];
   /** Enqueues; with a delay, returns the copy on `<queue>.DQ` (same result key). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Message<R>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Message<R>;
   /**
    * Resolves once the queue and its delay queue are drained; with `failFast` (default
    * `failFastDefault`) rejects then with the exception of its first dead-lettered message.
@@ -928,17 +946,17 @@ export class StubBroker extends Broker {
 
 /** Options of `new RedisBroker(client, options)`. */
 export interface RedisBrokerOptions {
-  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default `"dramatiq"`. */
-  namespace?: string | undefined;
+  /** Key namespace, as Python's `RedisBroker(namespace=…)`. Default (undefined or null) `"dramatiq"`. */
+  namespace?: string | null | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[] | undefined;
   logger?: Logger | undefined;
-  /** A worker silent this long (ms) is dead and its messages go back. Default 60 000. */
-  heartbeatTimeout?: number | undefined;
-  /** Dead letters are dropped after this long (ms). Default 7 days. */
-  deadMessageTtl?: number | undefined;
-  /** Calls per million that also run maintenance. Default 1 000. */
-  maintenanceChance?: number | undefined;
+  /** A worker silent this long (ms) is dead and its messages go back. Default (undefined or null) 60 000. */
+  heartbeatTimeout?: number | null | undefined;
+  /** Dead letters are dropped after this long (ms). Default (undefined or null) 7 days. */
+  deadMessageTtl?: number | null | undefined;
+  /** Calls per million that also run maintenance. Default (undefined or null) 1 000. */
+  maintenanceChance?: number | null | undefined;
   /** The most bytes of messages a worker holds per queue (fetched, not yet finished or, if
    * delayed, not yet due), besides Dramatiq's prefetch count. Default 64 MiB. */
   prefetchBytes?: number | undefined;
@@ -949,10 +967,12 @@ export interface RedisBrokerOptions {
   maxMessageBytes?: number | undefined;
 }
 
-/** A message `RedisBroker.send` returned: the write is under way. */
+/** A message `RedisBroker.send` or `RabbitmqBroker.send` returned: the write is under way. */
 export interface SentMessage<R = ResultValue> extends Message<R> {
-  /** Resolves with the message once Redis has it; rejects with a `ResultError` (code
-   * `RESULT_BROKER`, the client's error as `cause`) if the write failed. */
+  /** Resolves with the message once the broker has it. Rejects if the write failed: on a
+   * `RedisBroker` with a `ResultError` (code `RESULT_BROKER`, the client's error as
+   * `cause`); on a `RabbitmqBroker` with `ConnectionClosed` once a lost connection's
+   * attempts are spent (another error as amqplib gave it). */
   readonly enqueued: Promise<Message>;
 }
 
@@ -995,11 +1015,13 @@ export class RedisBroker extends Broker {
   close(): Promise<void>;
   /** Writes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as enqueued (fresh `redis_message_id`). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Promise<Message<R>>;
   /** The message as enqueued at once; `enqueued` says how the write went. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
-  /** Resolves once the queue holds no message; polls. */
-  join(queueName: string, options?: { timeout?: number | undefined; interval?: number | undefined }): Promise<void>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): SentMessage<R>;
+  /** Resolves once the queue holds no message, polling every `interval` ms (default: sooner
+   * at first, backing off to 100); rejects with `QueueJoinTimeout` after `timeout` ms
+   * (default, and null, no limit, as Python's `timeout=None`). */
+  join(queueName: string, options?: { timeout?: number | null | undefined; interval?: number | null | undefined }): Promise<void>;
   /** Drops a queue's messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages and dead letters. */
@@ -1062,10 +1084,12 @@ export interface AmqplibConnection {
 export interface RabbitmqBrokerOptions {
   /** Wait for RabbitMQ to confirm every publish (Dramatiq's `confirm_delivery`). Default false. */
   confirmDelivery?: boolean | undefined;
-  /** `x-max-priority` of the queues (1–255); every broker sharing a queue must agree. */
-  maxPriority?: number | undefined;
-  /** How long dead letters stay on `<q>.XQ`, in ms. Default 7 days (Dramatiq's). */
-  deadMessageTtl?: number | undefined;
+  /** `x-max-priority` of the queues (1–255; undefined or null, Python's `None`: none); every
+   * broker sharing a queue must agree. */
+  maxPriority?: number | null | undefined;
+  /** How long dead letters stay on `<q>.XQ`, in whole ms (0: they expire at once). Default
+   * (undefined or null) 7 days, Dramatiq's. */
+  deadMessageTtl?: number | null | undefined;
   /** The middleware (default: `defaultMiddleware()`; add `Results` to read results). */
   middleware?: Middleware[] | undefined;
   logger?: Logger | undefined;
@@ -1118,13 +1142,15 @@ export class RabbitmqBroker extends Broker {
   ensureQueue(queue: string): Promise<void>;
   /** Publishes `message` (after `delay` ms: on `<queue>.DQ` with `eta`); resolves with the
    * message as sent (with `confirmDelivery`, once RabbitMQ confirmed it). */
-  enqueue<R>(message: Message<R>, options?: { delay?: number | undefined }): Promise<Message<R>>;
+  enqueue<R>(message: Message<R>, options?: { delay?: number | null | undefined }): Promise<Message<R>>;
   /** The message as sent, at once; `enqueued` says how the publish went. */
-  send<R>(message: Message<R>, options?: { delay?: number | undefined }): SentMessage<R>;
+  send<R>(message: Message<R>, options?: { delay?: number | null | undefined }): SentMessage<R>;
   /** `[ready on <q>, on <q>.DQ, on <q>.XQ]`; unacked messages are not counted. */
   getQueueMessageCounts(queue: string): Promise<[number, number, number]>;
-  /** Resolves once the queue was seen empty `minSuccesses` times in a row (Dramatiq's `join`). */
-  join(queueName: string, options?: { timeout?: number | undefined; minSuccesses?: number | undefined; idleTime?: number | undefined }): Promise<void>;
+  /** Resolves once the queue was seen empty `minSuccesses` times in a row (default 10),
+   * `idleTime` ms apart (default 100; Dramatiq's `join`); rejects with `QueueJoinTimeout`
+   * after `timeout` ms (default, and null, no limit). */
+  join(queueName: string, options?: { timeout?: number | null | undefined; minSuccesses?: number | undefined; idleTime?: number | undefined }): Promise<void>;
   /** Drops a queue's messages, delayed messages and dead letters. */
   flush(queueName: string): Promise<void>;
   /** Drops every declared queue's messages. */
@@ -1166,8 +1192,9 @@ export interface ActorOptions {
   retryWhen?: ((retries: number, error: Error) => boolean) | undefined;
   /** Errors that are expected: not retried, logged without a traceback (`Retries`). */
   throws?: (new (...a: any[]) => Error) | Array<new (...a: any[]) => Error> | undefined;
-  /** Messages older than this, in ms, are skipped (`AgeLimit`). */
-  maxAge?: number | undefined;
+  /** Messages older than this, in ms, are skipped (`AgeLimit`); null: none for this actor,
+   * whatever the middleware's `maxAge` (Python's `max_age=None`). */
+  maxAge?: number | null | undefined;
   /** How long an attempt may run, in ms (`TimeLimit`; default 600 000). */
   timeLimit?: number | undefined;
   /** In a pipeline, do not receive the previous result (`Pipelines`). */
@@ -1189,8 +1216,9 @@ export interface SendOptions {
   args?: unknown[] | undefined;
   /** Keyword arguments (for Python actors). */
   kwargs?: Record<string, unknown> | undefined;
-  /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python). */
-  delay?: number | undefined;
+  /** Milliseconds to wait before it runs (on `<queue>.DQ` with an `eta`, as Python); null
+   * is none, as Python's `delay=None`. */
+  delay?: number | null | undefined;
   [option: string]: unknown;
 }
 
@@ -1311,8 +1339,10 @@ export class Worker {
    * delivered again, unacked). On Redis a failed ack is retried until the server answers,
    * so give a shorter `timeout` to stop during an outage. */
   stop(options?: { timeout?: number | undefined }): Promise<void>;
-  /** Resolves once its queues are empty and nothing is in hand (or rejects after `timeout` ms). */
-  join(options?: { timeout?: number | undefined }): Promise<void>;
+  /** Resolves once its queues are empty and nothing is in hand, waiting for them one after
+   * another; rejects with `QueueJoinTimeout` once one of them took `timeout` ms (default,
+   * and null: no limit). */
+  join(options?: { timeout?: number | null | undefined }): Promise<void>;
 }
 
 /** Options of composition reads. */
@@ -1343,14 +1373,15 @@ export class Pipeline<R = ResultValue> {
   /** How many messages it has. */
   readonly length: number;
   /** Enqueues the first message (each one sends the next when it succeeds); returns the pipeline. */
-  run(options?: { delay?: number | undefined }): this;
-  /** The last message's result. */
+  run(options?: { delay?: number | null | undefined }): this;
+  /** The last message's result (an empty pipeline rejects with a `TypeError`). */
   getResult(options?: CompositionReadOptions): Promise<R>;
   /** Every message's result, in order. */
   getResults(options?: CompositionReadOptions): Promise<unknown[]>;
   /** Whether its last message has a result (a stored failure counts). */
   completed(options?: { backend?: ResultBackend | undefined }): Promise<boolean>;
-  /** How many of its messages have a result. */
+  /** How many of its messages have a result, counted from the first up to the first
+   * without one (a stored failure counts). */
   completedCount(options?: { backend?: ResultBackend | undefined }): Promise<number>;
 }
 /**
@@ -1394,10 +1425,12 @@ export class Group<T extends readonly unknown[] = unknown[]> {
   addCompletionCallback(message: Message<unknown>): void;
   /** Enqueues every child. With completion callbacks: first creates Dramatiq's barrier (a
    * fresh UUID, as many parties as children) and marks each child with
-   * `group_completion_uuid` / `group_completion_callbacks`; throws when the broker has no
-   * `GroupCallbacks` middleware, and (a `RangeError`) when the group has no children, as
-   * Python's `Barrier.create(0)` asserts. */
-  run(options?: { delay?: number | undefined }): this;
+   * `group_completion_uuid` / `group_completion_callbacks`. Throws, sending nothing, an
+   * `Error` with code `GROUP_CALLBACKS_MISSING` when the broker has no `GroupCallbacks`
+   * middleware (Python's `RuntimeError`), a `RangeError` when the group has no children (as
+   * Python's `Barrier.create(0)` asserts), and a `TypeError` when it holds a group or an
+   * empty pipeline. */
+  run(options?: { delay?: number | null | undefined }): this;
   /** Each child's result, in order (a child pipeline's last result, a child group's list). */
   getResults(options?: CompositionReadOptions): Promise<T>;
   /** Waits until every child has a result, under one deadline. */
@@ -1483,16 +1516,17 @@ export class RateLimiter {
   readonly key: string;
   /** The limit. */
   readonly limit: number;
-  /** Takes a slot, calls `fn(acquired)` and resolves with what it answers, giving the slot
-   * back afterwards (also when `fn` throws). */
+  /** Takes a slot, calls `fn(acquired)` and resolves with what it answers. A
+   * `ConcurrentRateLimiter` gives the slot back afterwards (also when `fn` throws); the
+   * window and bucket limiters' slots are spent. */
   acquire<T>(fn: (acquired: boolean) => T | PromiseLike<T>, options?: AcquireOptions): Promise<T>;
 }
 
 /** Options of `ConcurrentRateLimiter`. */
 export interface ConcurrentRateLimiterOptions {
-  /** Holders allowed at once (default 1: a distributed mutex). */
+  /** Holders allowed at once, a whole number (default 1: a distributed mutex). */
   limit?: number | undefined;
-  /** How long the counter lives after its last change, in ms (default 900 000). */
+  /** How long the counter lives after its last change, in whole ms, 1 or more (default 900 000). */
   ttl?: number | undefined;
 }
 
@@ -1505,9 +1539,9 @@ export class ConcurrentRateLimiter extends RateLimiter {
 
 /** Options of `WindowRateLimiter`. */
 export interface WindowRateLimiterOptions {
-  /** Acquisitions allowed per window (default 1). */
+  /** Acquisitions allowed per window, a whole number (default 1). */
   limit?: number | undefined;
-  /** The window, in **seconds** (default 1), as Dramatiq's. */
+  /** The window, in whole **seconds** (default 1), as Dramatiq's. */
   window?: number | undefined;
 }
 
@@ -1521,9 +1555,9 @@ export class WindowRateLimiter extends RateLimiter {
 
 /** Options of `BucketRateLimiter`. */
 export interface BucketRateLimiterOptions {
-  /** Acquisitions allowed per bucket (default 1). */
+  /** Acquisitions allowed per bucket, a whole number (default 1). */
   limit?: number | undefined;
-  /** The bucket, in ms (default 1 000). */
+  /** The bucket, in whole ms (default 1 000). */
   bucket?: number | undefined;
 }
 
@@ -1537,7 +1571,7 @@ export class BucketRateLimiter extends RateLimiter {
 
 /** Options of `Barrier`. */
 export interface BarrierOptions {
-  /** How long the barrier's keys live, in ms (default 900 000). */
+  /** How long the barrier's keys live, in whole ms, 1 or more (default 900 000). */
   ttl?: number | undefined;
 }
 
@@ -1561,14 +1595,17 @@ export class Barrier {
   readonly keyEvents: string;
   /** The keys' TTL in ms. */
   readonly ttl: number;
-  /** Creates the barrier for `parties`; false if it already exists. */
+  /** Creates the barrier for `parties` (a whole number, 1 or more, else a `RangeError`);
+   * false if it already exists. */
   create(parties: number): Promise<boolean>;
   /** Arrives at the barrier; true once every party has. */
   wait(options?: BarrierWaitOptions): Promise<boolean>;
 }
 
-/** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). */
+/** A rate limiter had no slot (Dramatiq's `RateLimitExceeded`). An actor may throw one too:
+ * its worker logs it at debug level, without a stack, as Python's does. */
 export class RateLimitExceeded extends Error {
+  constructor(message?: string, options?: { key?: string | null | undefined });
   /** Its stable code. */
   readonly code: "RATE_LIMIT_EXCEEDED";
   /** The limiter's key. */

@@ -21,6 +21,7 @@ import {
   ResultMissing,
   ResultTimeout,
   QueueJoinTimeout,
+  AgeLimit,
 } from "dramatiq-results";
 import { ofKind, sleep, text } from "./helpers.mjs";
 
@@ -289,6 +290,21 @@ test("18. age-limit skipped messages store a consistent SkipMessage failure", as
   await worker.stop();
 });
 
+test("an actor's maxAge null is Python's max_age=None: its messages never age out, whatever AgeLimit's maxAge (as index.d.ts says)", async () => {
+  const broker = new StubBroker({ middleware: [new AgeLimit({ maxAge: 1 })], failFastDefault: false, logger: recorder() });
+  let ran = 0;
+  actor(() => void ran++, { broker, actorName: "ageless", maxAge: null });
+  actor(() => void ran++, { broker, actorName: "aged" });
+  const old = Date.now() - 60_000;
+  broker.enqueue(new Message({ actorName: "ageless", messageTimestamp: old }));
+  broker.enqueue(new Message({ actorName: "aged", messageTimestamp: old }));
+  const worker = new Worker(broker).start();
+  await broker.join("default");
+  await worker.stop();
+  assert.equal(ran, 1);
+  assert.deepEqual(broker.deadLetters.map((m) => m.actorName), ["aged"]);
+});
+
 test("19. a custom skip without fail stores null", async () => {
   const { backend, broker, worker } = setup();
   broker.addMiddleware(new (class extends Middleware { beforeProcessMessage() { throw new SkipMessage("Custom skip"); } })());
@@ -426,6 +442,28 @@ test("pipeline.run(): Dramatiq's delay, the larger of run's and the first step's
   // Python's max(0, "soon") raises: nothing is sent.
   assert.throws(() => run(a.messageWithOptions({ delay: "soon" })), TypeError);
   assert.equal(seen.length, 5);
+});
+
+test("the enqueue hooks see no delay as undefined, as declared, whether it was given as null (Python's None) or not at all", () => {
+  const broker = new StubBroker({ logger: recorder() });
+  const seen = [];
+  broker.addMiddleware(new (class extends Middleware {
+    beforeEnqueue(_broker, _message, delay) {
+      seen.push(["before", delay]);
+    }
+    afterEnqueue(_broker, _message, delay) {
+      seen.push(["after", delay]);
+    }
+  })());
+  const a = actor("nd", { broker, queueName: "nd" });
+  broker.enqueue(a.message(), { delay: null });
+  a.sendWithOptions({ delay: null });
+  group([a.message()], { broker }).run({ delay: null });
+  pipeline([a.message()], { broker }).run({ delay: null });
+  a.send();
+  assert.deepEqual(seen, Array(5).fill([["before", undefined], ["after", undefined]]).flat());
+  broker.enqueue(a.message(), { delay: 5 });
+  assert.deepEqual(seen.slice(-2), [["before", 5], ["after", 5]]);
 });
 
 test("pipelines: a failed step stops the chain, counts as finished, and timeouts are shared", async () => {

@@ -126,6 +126,9 @@ test("RabbitmqBroker's deadMessageTtl is a whole number of ms: true was taken as
   assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: 0, middleware: [] }).deadMessageTtl, 0);
   assert.throws(() => new RabbitmqBroker(() => null, { confirmDelivery: "false", middleware: [] }), /option confirmDelivery must be a boolean/);
   assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: 60_000, middleware: [] }).deadMessageTtl, 60_000);
+  // null is no option, as undefined: the broker's deadMessageTtl is then undefined, as
+  // index.d.ts declares it (it was null).
+  assert.equal(new RabbitmqBroker(() => null, { deadMessageTtl: null, middleware: [] }).deadMessageTtl, undefined);
   // A value whose own check throws (an iterable option that is a Proxy) names the option.
   const hostileList = new Proxy([], { get() { throw new Error("trap"); } });
   assert.throws(() => new StubBroker({ middleware: hostileList }), (e) => e instanceof TypeError && /option middleware cannot be checked/.test(e.message) && e.cause.message === "trap");

@@ -225,9 +225,20 @@ function declaredExports() {
   return { checker, exports };
 }
 
+/** A case's catch-all for what its call rejects with on its own (no result, no queue): an
+ * option refused (a TypeError naming the option) still rejects. */
+function unlessOption(error) {
+  if (error instanceof TypeError && /\boption\b/.test(error.message)) throw error;
+}
+
 /** Every options parameter the tests below call: [class, member, parameter index, call with
  * the options, values the call needs]. */
 function optionCases() {
+  return [...resultOptionCases(), ...workerOptionCases()];
+}
+
+/** The result backends' and messages' options. */
+function resultOptionCases() {
   const adapter = { get() {}, put() {}, delete() {} };
   const kvNamespace = { getWithMetadata() {}, put() {}, delete() {} };
   return [
@@ -238,6 +249,17 @@ function optionCases() {
     ["RedisBackend", "constructor", 1, (o) => new api.RedisBackend({ sendCommand() {} }, o)],
     ["MemcachedBackend", "constructor", 1, (o) => new api.MemcachedBackend({ get() {}, set() {}, delete() {} }, o)],
     ["Message", "constructor", 0, (o) => new api.Message(o), { actorName: "add" }],
+    ["StubBackend", "getResult", 1, (o) => backend.getResult(message, o).catch(unlessOption)],
+    ["StubBackend", "getResults", 1, (o) => backend.getResults([message], o).catch(unlessOption), { timeout: 0 }],
+    // A group's wait takes the result reads' options, as the backends read them.
+    ["Group", "wait", 0, (o) => new api.Group([], { broker }).wait(o), { backend }],
+  ];
+}
+
+/** Wave 3's options: the brokers, the worker, compositions, rate limits, group callbacks. */
+function workerOptionCases() {
+  const sender = new api.Actor("sent", { broker: new api.StubBroker() });
+  return [
     ["Results", "constructor", 0, (o) => new api.Results(o), { backend }],
     ["Retries", "constructor", 0, (o) => new api.Retries(o)],
     ["AgeLimit", "constructor", 0, (o) => new api.AgeLimit(o)],
@@ -245,8 +267,29 @@ function optionCases() {
     ["ShutdownNotifications", "constructor", 0, (o) => new api.ShutdownNotifications(o)],
     ["StubBroker", "constructor", 0, (o) => new api.StubBroker(o)],
     ["Worker", "constructor", 1, (o) => new api.Worker(broker, o)],
-    ["StubBackend", "getResult", 1, (o) => backend.getResult(message, o).catch(() => {})],
-    ["StubBackend", "getResults", 1, (o) => backend.getResults([message], o).catch(() => {}), { timeout: 0 }],
+    ["StubBroker", "join", 1, (o) => broker.join("default", { timeout: 0, ...o }).catch(unlessOption)],
+    ["Broker", "addMiddleware", 1, (o) => new api.StubBroker({ middleware: [new api.Retries()] }).addMiddleware(new api.Middleware(), o)],
+    ["RedisBroker", "constructor", 1, (o) => new api.RedisBroker({ sendCommand() {} }, o)],
+    ["RabbitmqBroker", "constructor", 1, (o) => new api.RabbitmqBroker(async () => undefined, o)],
+    ["Worker", "stop", 0, (o) => new api.Worker(broker).stop(o)],
+    ["Worker", "join", 0, (o) => new api.Worker(broker).join({ timeout: 0, ...o }).catch(unlessOption)],
+    // On a broker of their own: the shared one's queue must stay empty for the joins.
+    ["StubBroker", "enqueue", 1, (o) => sender.broker.enqueue(sender.message(), o)],
+    ["Broker", "send", 1, (o) => sender.broker.send(sender.message(), o)],
+    // A Redis that answers 0 to everything: every queue is empty.
+    ["RedisBroker", "join", 1, (o) => new api.RedisBroker({ sendCommand: async () => 0 }).join("default", o)],
+    ["Pipeline", "constructor", 1, (o) => new api.Pipeline([], o)],
+    ["Group", "constructor", 1, (o) => new api.Group([], o)],
+    ["Pipeline", "run", 0, (o) => new api.Pipeline([], { broker }).run(o)],
+    ["Group", "run", 0, (o) => new api.Group([], { broker }).run(o)],
+    ["RedisRateLimiterBackend", "constructor", 1, (o) => new api.RedisRateLimiterBackend({ sendCommand() {} }, o)],
+    ["ConcurrentRateLimiter", "constructor", 2, (o) => new api.ConcurrentRateLimiter(new api.StubRateLimiterBackend(), "k", o)],
+    ["WindowRateLimiter", "constructor", 2, (o) => new api.WindowRateLimiter(new api.StubRateLimiterBackend(), "k", o)],
+    ["BucketRateLimiter", "constructor", 2, (o) => new api.BucketRateLimiter(new api.StubRateLimiterBackend(), "k", o)],
+    ["ConcurrentRateLimiter", "acquire", 1, (o) => new api.ConcurrentRateLimiter(new api.StubRateLimiterBackend(), "k").acquire(() => {}, o)],
+    ["Barrier", "constructor", 2, (o) => new api.Barrier(new api.StubRateLimiterBackend(), "k", o)],
+    ["Barrier", "wait", 0, (o) => new api.Barrier(new api.StubRateLimiterBackend(), "k").wait({ block: false, ...o })],
+    ["GroupCallbacks", "constructor", 0, (o) => new api.GroupCallbacks(o), { rateLimiterBackend: new api.StubRateLimiterBackend() }],
   ];
 }
 
@@ -310,3 +353,52 @@ test("every optional property of the declarations also takes undefined (exactOpt
   }
   assert.deepEqual(problems, [], `${problems.length} optional properties reject undefined under exactOptionalPropertyTypes`);
 });
+
+// Python's `None` for an option is `null` here. Where the declarations say `| null`, the
+// runtime must take it; and for wave 3's options, where the runtime takes null (as absent,
+// or as "no limit"), the declarations must say so, or a TypeScript user is refused what
+// works (`worker.join({ timeout: null })`, Python's `join(timeout=None)`, was). (The result
+// backends take null for any option as absent, declared or not: the first direction only.)
+test("every option declared to take null takes it, and every wave-3 option that takes null declares it", async () => {
+  const { checker, exports } = declaredExports();
+  const problems = [];
+  const strict = new Set(workerOptionCases().map(([c, m]) => `${c}#${m}`));
+  for (const [className, member, index, call, values = {}] of optionCases()) {
+    const where = `${className}${member === "constructor" ? "" : `#${member}`} options`;
+    for (const [name, declaresNull] of declaredNullable(checker, exports, className, member, index)) {
+      const checked = declaresNull || strict.has(`${className}#${member}`);
+      if (!checked) continue;
+      let refused = false;
+      try {
+        await call({ ...values, [name]: null });
+      } catch {
+        refused = true;
+      }
+      if (declaresNull && refused) problems.push(`${where}: "${name}" is declared to take null but refuses it`);
+      if (!declaresNull && !refused) problems.push(`${where}: "${name}" takes null but is not declared to`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+/** Each declared option of that parameter, and whether its declared type includes null. */
+function declaredNullable(checker, exports, className, member, index) {
+  const symbol = exports.get(className);
+  const type =
+    member === "constructor"
+      ? checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration)
+      : checker.getTypeOfSymbol(checker.getPropertyOfType(checker.getDeclaredTypeOfSymbol(symbol), member));
+  const signatures = member === "constructor" ? type.getConstructSignatures() : type.getCallSignatures();
+  const out = new Map();
+  for (const signature of signatures) {
+    const parameter = signature.getParameters()[index];
+    if (!parameter) continue;
+    const parameterType = checker.getNonNullableType(checker.getTypeOfSymbol(parameter));
+    for (const property of checker.getPropertiesOfType(parameterType)) {
+      const t = checker.getTypeOfSymbol(property);
+      const nullable = (t.isUnion() ? t.types : [t]).some((u) => u.flags & (ts.TypeFlags.Null | ts.TypeFlags.Any | ts.TypeFlags.Unknown));
+      out.set(property.name, (out.get(property.name) ?? false) || nullable);
+    }
+  }
+  return out;
+}

@@ -150,6 +150,33 @@ test("createGateway: every option it reads is declared, and every declared optio
   assert.deepEqual(problems, []);
 });
 
+// Where createGateway takes null for an option (the tokens and `cors` say "none" so), its
+// declaration says `| null`, and where it says so the runtime takes it.
+test("createGateway: every option that takes null is declared to, and every option declared to takes it", () => {
+  const { checker, file } = program();
+  const sourceFile = file(appTypes);
+  const createGateway = declaredValues(checker, sourceFile).get("createGateway");
+  const [signature] = checker.getTypeOfSymbol(createGateway).getCallSignatures();
+  const parameter = checker.getTypeOfSymbol(signature.getParameters()[0]);
+  const redis = { sendCommand: async () => null };
+  const required = { redis, backend: new RedisBackend(redis), readKey: async () => null, brokerKeys: new RedisBrokerKeys("dramatiq") };
+  const problems = [];
+  for (const property of checker.getPropertiesOfType(parameter)) {
+    const name = property.name;
+    const t = checker.getTypeOfSymbol(property);
+    const declaresNull = (t.isUnion() ? t.types : [t]).some((u) => u.flags & (ts.TypeFlags.Null | ts.TypeFlags.Any | ts.TypeFlags.Unknown));
+    let refused = false;
+    try {
+      gateway.createGateway({ ...required, [name]: null }).poller.stop();
+    } catch {
+      refused = true;
+    }
+    if (declaresNull && refused) problems.push(`"${name}" is declared to take null but refuses it`);
+    if (!declaresNull && !refused) problems.push(`"${name}" takes null but is not declared to`);
+  }
+  assert.deepEqual(problems, []);
+});
+
 test("createGateway's `events`: every declared poller option reaches the poller, and it reads no other", () => {
   const { checker, file } = program();
   const sourceFile = file(appTypes);

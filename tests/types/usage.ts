@@ -198,7 +198,7 @@ async function rabbitmq(backend: ResultBackend): Promise<void> {
 void rabbitmq;
 
 // The fleet middleware: callbacks, the current message and its signal, shutdown notices.
-import { CurrentMessage, currentSignal, ShutdownNotifications, Shutdown, TimeLimitExceeded, defaultMiddleware, type WorkerMessage } from "dramatiq-results";
+import { CurrentMessage, currentSignal, ShutdownNotifications, Shutdown, TimeLimitExceeded, defaultMiddleware, WorkerMessage } from "dramatiq-results";
 async function fleet() {
   const broker = new StubBroker({ middleware: [...defaultMiddleware(), new CurrentMessage()], failFastDefault: false });
   const record = actor("record", { broker });
@@ -297,4 +297,69 @@ export async function oracleTypes(): Promise<void> {
   // @ts-expect-error an async actor's result is its awaited value, not a Promise
   const notPromise: Promise<ReturnType> = await backend.getResult(asyncCustom.message(new ArgType()));
   void [results, sub, notPromise];
+}
+
+// The declarations audit: what the runtime accepts compiles, as written in JavaScript.
+import {
+  GroupCallbacks,
+  ConcurrentRateLimiter,
+  RateLimitExceeded,
+  Retries,
+  StubRateLimiterBackend,
+  type AmqplibConnection,
+} from "dramatiq-results";
+export async function audited(open: () => Promise<AmqplibConnection>, client: RedisClientLike): Promise<void> {
+  // A custom middleware declares its actor options with a getter, as the built-in ones do
+  // (the base's is a getter: TypeScript refused a getter over the property it declared).
+  class Audit extends Middleware {
+    get actorOptions() {
+      return new Set(["audit_level"]);
+    }
+    // Dramatiq's before_delay_message, typed.
+    beforeDelayMessage(broker: Broker, message: WorkerMessage): void {
+      void message.messageId;
+    }
+    afterDeclareDelayQueue(broker: Broker, delayQueueName: string): void {
+      void delayQueueName;
+    }
+  }
+  class Tagged extends Middleware {
+    // @ts-expect-error a field over the base's getter: compiled as an assignment (no
+    // useDefineForClassFields), it throws, the getter having no setter
+    readonly actorOptions = new Set(["tag"]);
+  }
+  class Wrong extends Middleware {
+    // @ts-expect-error actorOptions is a Set of option names
+    get actorOptions() {
+      return ["tag"];
+    }
+  }
+  const options: Set<string> = new Audit().actorOptions;
+  class Late extends Middleware {
+    // @ts-expect-error a hook's message is a WorkerMessage
+    beforeDelayMessage(broker: Broker, message: number): void {}
+  }
+  // Python's `Retries(min_backoff=None, max_backoff=None)`: the defaults.
+  const broker = new StubBroker({ middleware: [new Audit(), new Tagged(), new Retries({ minBackoff: null, maxBackoff: null })] });
+  broker.addMiddleware(new GroupCallbacks({ rateLimiterBackend: new StubRateLimiterBackend() }));
+  // Python's `join(timeout=None)`, on a worker and on every broker.
+  await new Worker(broker).join({ timeout: null });
+  await new RedisBroker(client).join("default", { timeout: null, interval: null });
+  const rabbit = new RabbitmqBroker(open, { deadMessageTtl: null });
+  const ttl: number | undefined = rabbit.deadMessageTtl;
+  await rabbit.join("default", { timeout: null, minSuccesses: 2, idleTime: 50 });
+  // An actor may throw RateLimitExceeded itself, with the key it was limited on.
+  const limited = new RateLimitExceeded("busy", { key: "api" });
+  const key: string | null = limited.key;
+  // @ts-expect-error the key is a string
+  new RateLimitExceeded("busy", { key: 1 });
+  await new ConcurrentRateLimiter(new StubRateLimiterBackend(), "k").acquire(() => 1, { raiseOnFailure: false });
+  // Python's `max_age=None`: this actor's messages never age out, whatever AgeLimit's default.
+  actor(() => {}, { broker, actorName: "ageless", maxAge: null });
+  // Python's `MessageProxy(message)`: a middleware's test makes what its hooks are given.
+  const proxy = new WorkerMessage(new Message({ actorName: "add" }));
+  await new Audit().beforeDelayMessage(broker, proxy);
+  // @ts-expect-error a WorkerMessage wraps a Message
+  new WorkerMessage();
+  void [options, ttl, key, Wrong, Late];
 }

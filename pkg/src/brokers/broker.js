@@ -184,6 +184,8 @@ export class Broker {
    * rather than failing the send.
    */
   [kAfterEnqueue](message, delay) {
+    // No delay is undefined for the hooks (as declared), whether it was given as null or not at all.
+    delay ??= undefined;
     for (const m of [...this.middleware].reverse()) runSyncHook(this, m, "afterEnqueue", [message, delay]);
   }
 
@@ -376,6 +378,8 @@ async function emitAfterFrom(broker, hook, args) {
  * `MiddlewareError`), any other error is logged and the message is sent all the same.
  */
 export function emitBeforeEnqueue(broker, message, delay) {
+  // No delay is undefined for the hooks (as declared), whether it was given as null or not at all.
+  delay ??= undefined;
   for (const m of broker.middleware) runSyncHook(broker, m, "beforeEnqueue", [message, delay], { skips: true });
 }
 

@@ -68,12 +68,12 @@ export interface GatewayOptions {
   brokerKeys: RedisBrokerKeys;
   /** The result backend's namespace (default "dramatiq-results"). */
   resultsNamespace?: string | undefined;
-  /** With a token, every API route needs `Authorization: Bearer <token>`. */
-  token?: string | undefined;
+  /** With a token, every API route needs `Authorization: Bearer <token>` (null: none). */
+  token?: string | null | undefined;
   /** The operator's token (at least 16 characters by the hosts' checks): with it the
    * actions exist (requeue, delete, bulk dead-letter actions) and need it; it reads every
-   * viewer route too. Without it the actions answer 405. */
-  operatorToken?: string | undefined;
+   * viewer route too. Without it (or null) the actions answer 405. */
+  operatorToken?: string | null | undefined;
   /** The Redis list of the audit log (default "dramatiq-results-gateway:audit:<broker namespace>"). */
   auditKey?: string | undefined;
   /** How the host follows the deployment: it sets `mode` to "keyspace" once subscribed to
@@ -86,8 +86,8 @@ export interface GatewayOptions {
     counts(): Promise<Array<{ name: string; queued: number | null; delayed: number | null; inProgress: null; deadLettered: number | null; missing?: true | undefined }>>;
     act(queue: string, decide: (item: { message: object; body: string; deadAt: number | null; redelivered: boolean }) => "requeue" | "delete" | null, options?: { max?: number | undefined }): Promise<{ items: object[]; more: boolean }>;
   } | undefined;
-  /** An origin whose pages may call the API (CORS); none by default. */
-  cors?: string | undefined;
+  /** An origin whose pages may call the API (CORS); none by default (or null). */
+  cors?: string | null | undefined;
   /** Serves the dashboard's files for any other GET. */
   assets?: ((c: Context) => Response | Promise<Response>) | undefined;
   /** Parses a message's JSON text (default `JSON.parse`). */

@@ -136,7 +136,9 @@ export function createGateway(options) {
     amqp,
   } = checkOptions("createGateway()", options, {
     redis: "object",
-    backend: "any",
+    // An object, as declared (ResultBackend): null was taken here, to fail only where the
+    // app first used it.
+    backend: "object",
     readKey: "function",
     brokerKeys: "object",
     resultsNamespace: "string",

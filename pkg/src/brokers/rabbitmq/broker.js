@@ -127,8 +127,9 @@ export class RabbitmqBroker extends NetworkBroker {
     this.confirmDelivery = Boolean(confirmDelivery);
     /** `x-max-priority` of the queues, or undefined. */
     this.maxPriority = rabbitmqMaxPriority(maxPriority);
-    /** How long dead letters stay on `<q>.XQ`, in ms (undefined: Dramatiq's 7 days). */
-    this.deadMessageTtl = deadMessageTtl;
+    /** How long dead letters stay on `<q>.XQ`, in ms (undefined: Dramatiq's 7 days). A null
+     * option is no option: undefined here, as declared, not null. */
+    this.deadMessageTtl = deadMessageTtl ?? undefined;
     // The core keeps one default for both brokers' bounds (RedisTransport has them).
     /** The most bytes of messages a worker holds per queue (delivered, not yet acked or
      * rejected), besides Dramatiq's prefetch count. */
