@@ -367,6 +367,37 @@ test("a store failure is answered without internals (no address, no script hash 
   }
 });
 
+test("a request's failure goes to the log (503 and 500), its path escaped, while the answer names only its kind", { timeout: 30_000 }, async () => {
+  // SECURITY.md: "the details go to the log". Before, only the poller's failures were logged:
+  // a request whose store failed (a script error, a refused connection) or that hit an
+  // internal error answered 503 or 500 and left no trace at all.
+  const log = [];
+  const backend = new RedisBackend({ sendCommand: async () => null });
+  const app = createGateway({
+    redis: { sendCommand: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6390"); } },
+    backend,
+    readKey: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6391"); },
+    brokerKeys: new RedisBrokerKeys("dramatiq"),
+    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
+    log: (m) => log.push(m),
+  });
+  try {
+    const res = await app.fetch(new Request("http://127.0.0.1/api/queues"));
+    assert.equal(res.status, 503);
+    assert.doesNotMatch(await res.text(), /10\.9\.8\.7/);
+    assert.ok(log.some((l) => l.includes("/api/queues") && l.includes("10.9.8.7:6390")), `logged: ${log.join(" | ")}`);
+    const kv = await app.fetch(new Request("http://127.0.0.1/kv/0123456789abcdef0123456789abcdef"));
+    assert.equal(kv.status, 503);
+    assert.ok(log.some((l) => l.includes("10.9.8.7:6391")), `logged: ${log.join(" | ")}`);
+    // An id with a line break cannot add a line of its own to the log.
+    log.length = 0;
+    await app.fetch(new Request("http://127.0.0.1/api/messages/a%0Aforged%20line"));
+    assert.ok(log.length >= 1 && log.every((l) => !l.includes("\nforged")), `logged: ${JSON.stringify(log)}`);
+  } finally {
+    backend.free?.();
+  }
+});
+
 test("every answer carries nosniff (405, 413 and 414 included)", { skip, timeout: 60_000 }, async () => {
   const server = await startRedis();
   const gw = await gateway(server.url);

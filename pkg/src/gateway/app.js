@@ -34,7 +34,7 @@ import { Hono } from "hono";
 import { describeValue } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import { EventPoller, toJson } from "./events.js";
-import { guardRedis, notFound, onError } from "./http.js";
+import { BadRequest, Busy, guardRedis, notFound, onError } from "./http.js";
 import { guard } from "./middleware/auth.js";
 import { corsFor } from "./middleware/cors.js";
 import { securityHeaders } from "./middleware/headers.js";
@@ -248,7 +248,17 @@ export function createGateway(options) {
   const app = new Hono();
   app.poller = poller;
   app.waiter = ctx.waiter;
-  app.onError(onError);
+  // A request that fails (503: a store's failure, 500: anything unexpected) answers only the
+  // kind of failure (http.js `publicError`); its details go to the log, as SECURITY.md says.
+  // Before, only the poller's own failures were logged: a request's script error, or an
+  // internal error, left no trace anywhere. The path is written as a JSON string, so an id
+  // with a line break in it cannot forge a log line.
+  app.onError((error, c) => {
+    if (!(error instanceof BadRequest || error instanceof Busy)) {
+      say(`${c.req.method} ${JSON.stringify(c.req.path)} failed: ${error?.stack ?? error}${error?.cause ? ` (cause: ${error.cause?.message ?? error.cause})` : ""}`);
+    }
+    return onError(error, c);
+  });
   app.notFound(notFound);
 
   // A waiting route learns that its client left from the request's AbortSignal. Under
