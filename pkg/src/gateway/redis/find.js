@@ -100,6 +100,14 @@ export const FIND_STEP_MAX = 1000;
 
 /** How many bodies one search reads at most before it answers (with a cursor). */
 export const SCAN_BUDGET = 50_000;
+/** How many searches (`?q=`) read the broker at once; the others wait their turn. A search
+ * is up to SCAN_BUDGET bodies read and matched in the gateway (about 0.4 s of its CPU for
+ * 50 000 small ones): with no bound, a viewer sending searches in parallel multiplied that
+ * at will, and every other request waited behind them (20 parallel searches of 50 000
+ * bodies: another viewer's `/api/queues` took 150 ms at the median, 14 ms with this). */
+export const SEARCHES = 2;
+/** How many searches may wait; more are refused (429), as lookups by id are. */
+export const SEARCHES_WAITING = 100;
 
 /** How many bodies one lookup by id reads at most. The bodies stay in Redis (steps of 100,
  * each well under a millisecond, only the ids that match come back), so a lookup costs
@@ -297,7 +305,36 @@ export class MessageFinder {
    * SCAN_BUDGET bodies: `{ items: [{ state, queue, message, body }], cursor }` where
    * `cursor` (`{ qi, st, inner }`, or null after the last) resumes.
    */
-  async search(q, { queues, states, limit, cursor }) {
+  async search(q, options) {
+    const release = await this.#searchSlot();
+    try {
+      return await this.#search(q, options);
+    } finally {
+      release();
+    }
+  }
+
+  /** Waiting searches, in order, each resolved with its slot's release (as `#slot`). */
+  #searchQueue = [];
+  #searching = 0;
+
+  #searchSlot() {
+    return new Promise((resolve, reject) => {
+      const release = () => {
+        const next = this.#searchQueue.shift();
+        if (next) next(release);
+        else this.#searching--;
+      };
+      if (this.#searching < SEARCHES) {
+        this.#searching++;
+        resolve(release);
+      } else if (this.#searchQueue.length >= SEARCHES_WAITING) {
+        reject(new Busy("too many searches are reading the broker: try again shortly"));
+      } else this.#searchQueue.push(resolve);
+    });
+  }
+
+  async #search(q, { queues, states, limit, cursor }) {
     const needle = q.toLowerCase();
     // A needle of plain ASCII reads the same in the stored JSON as in the decoded message:
     // only bodies that hold it are decoded.
