@@ -34,7 +34,7 @@ import { Hono } from "hono";
 import { describeValue } from "../internal/describe.js";
 import { checkOptions } from "../internal/options.js";
 import { EventPoller, toJson } from "./events.js";
-import { BadRequest, Busy, guardRedis, notFound, onError } from "./http.js";
+import { BadRequest, Busy, Unavailable, guardRedis, notFound, onError } from "./http.js";
 import { guard } from "./middleware/auth.js";
 import { corsFor } from "./middleware/cors.js";
 import { securityHeaders } from "./middleware/headers.js";
@@ -255,7 +255,11 @@ export function createGateway(options) {
   // with a line break in it cannot forge a log line.
   app.onError((error, c) => {
     if (!(error instanceof BadRequest || error instanceof Busy)) {
-      say(`${c.req.method} ${JSON.stringify(c.req.path)} failed: ${error?.stack ?? error}${error?.cause ? ` (cause: ${error.cause?.message ?? error.cause})` : ""}`);
+      // A store's failure in one line (its message names the cause); anything else, a bug,
+      // with its stack.
+      const store = error instanceof Unavailable || error?.code === "RESULT_STORE" || error?.code === "RESULT_TIMEOUT";
+      const detail = store ? `${error?.message ?? error}${error?.cause?.message && !String(error.message).includes(error.cause.message) ? ` (cause: ${error.cause.message})` : ""}` : (error?.stack ?? String(error));
+      say(`${c.req.method} ${JSON.stringify(c.req.path)} failed: ${detail}`);
     }
     return onError(error, c);
   });
