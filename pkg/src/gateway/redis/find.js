@@ -148,6 +148,39 @@ export function hintOf(record) {
   return record?.queue && typeof rid === "string" ? { queue: record.queue, rid } : null;
 }
 
+/**
+ * At most `size` holders at once, the others waiting in order, and past `waiting` of them a
+ * `Busy` (429) with `busy` as its message: what keeps a crowd of lookups or searches from
+ * queueing their reads in Redis, or their matching in this thread, back to back.
+ */
+class Slots {
+  #queue = [];
+  #held = 0;
+
+  constructor(size, waiting, busy) {
+    this.size = size;
+    this.waiting = waiting;
+    this.busy = busy;
+  }
+
+  /** Resolves with the slot's release once one is free; rejects with `Busy` past the queue. */
+  take() {
+    return new Promise((resolve, reject) => {
+      const release = () => {
+        const next = this.#queue.shift();
+        if (next) next(release);
+        else this.#held--;
+      };
+      if (this.#held < this.size) {
+        this.#held++;
+        resolve(release);
+      } else if (this.#queue.length >= this.waiting) {
+        reject(new Busy(this.busy));
+      } else this.#queue.push(resolve);
+    });
+  }
+}
+
 /** The 404 of a lookup whose budget ran out before it found the message (see
  * below): not "unknown", but not among the bodies read. */
 export const notAmong = ({ looked }) => ({
@@ -156,6 +189,10 @@ export const notAmong = ({ looked }) => ({
 });
 
 export class MessageFinder {
+  /** Lookups by id walking the broker (ids the gateway has no record of). */
+  #walks = new Slots(WALKS, WALKS_WAITING, "too many lookups by id are walking the broker (ids the gateway has no record of): try again shortly");
+  /** Searches (`?q=`) reading the broker. */
+  #searches = new Slots(SEARCHES, SEARCHES_WAITING, "too many searches are reading the broker: try again shortly");
   /**
    * @param {import("./broker.js").BrokerReader} reader
    * @param {(text: string) => object} decodeMessage
@@ -205,32 +242,12 @@ export class MessageFinder {
     // One walk at a time per WALKS slot: each step is short, but a crowd of walks (lookups
     // of ids the gateway never saw) queued their steps in Redis back to back: 50 at once
     // took PING from 0.1 ms to a p99 of 93 ms for every client.
-    const release = await this.#slot();
+    const release = await this.#walks.take();
     try {
       return await this.#walkAll(messageId, first);
     } finally {
       release();
     }
-  }
-
-  /** Waiting lookups, in order, each resolved with its slot's release. */
-  #queue = [];
-  #walking = 0;
-
-  #slot() {
-    return new Promise((resolve, reject) => {
-      const release = () => {
-        const next = this.#queue.shift();
-        if (next) next(release);
-        else this.#walking--;
-      };
-      if (this.#walking < WALKS) {
-        this.#walking++;
-        resolve(release);
-      } else if (this.#queue.length >= WALKS_WAITING) {
-        reject(new Busy("too many lookups by id are walking the broker (ids the gateway has no record of): try again shortly"));
-      } else this.#queue.push(resolve);
-    });
   }
 
   async #walkAll(messageId, first) {
@@ -306,32 +323,12 @@ export class MessageFinder {
    * `cursor` (`{ qi, st, inner }`, or null after the last) resumes.
    */
   async search(q, options) {
-    const release = await this.#searchSlot();
+    const release = await this.#searches.take();
     try {
       return await this.#search(q, options);
     } finally {
       release();
     }
-  }
-
-  /** Waiting searches, in order, each resolved with its slot's release (as `#slot`). */
-  #searchQueue = [];
-  #searching = 0;
-
-  #searchSlot() {
-    return new Promise((resolve, reject) => {
-      const release = () => {
-        const next = this.#searchQueue.shift();
-        if (next) next(release);
-        else this.#searching--;
-      };
-      if (this.#searching < SEARCHES) {
-        this.#searching++;
-        resolve(release);
-      } else if (this.#searchQueue.length >= SEARCHES_WAITING) {
-        reject(new Busy("too many searches are reading the broker: try again shortly"));
-      } else this.#searchQueue.push(resolve);
-    });
   }
 
   async #search(q, { queues, states, limit, cursor }) {
