@@ -152,7 +152,9 @@ export interface ResultBackend {
   tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
-  /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
+  /** Stores a return value for `ttlMs` milliseconds: a non-negative integer (else it
+   * rejects with a `TypeError`), default 600 000; 0 leaves no result, as Redis's
+   * `PEXPIRE k 0` does. `storeResultBytes` and `storeException` take `ttlMs` the same way. */
   storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
   /** Stores bytes as they are (they should be what the encoder writes); a string is stored
    * as its UTF-8. */
@@ -196,7 +198,9 @@ export interface StubBackend extends ResultBackend {}
 /** What `KvBackend` needs from a key-value store. Each method may answer directly or with
  * a Promise; a throw or a rejection becomes a `ResultError` whose `cause` is the error. */
 export interface KvAdapter {
-  /** The stored value, or `null` / `undefined` when absent or expired. */
+  /** The stored value: a string (read as its UTF-8) or bytes (a `Uint8Array`, an
+   * `ArrayBuffer` or another view); `null` / `undefined` when absent or expired. Anything
+   * else rejects the read with a `ResultError` of code `RESULT_STORE`. */
   get(key: string): unknown;
   /** Stores `value` (a string, or a `Uint8Array` with `valueType: "bytes"` or when the
    * bytes are not UTF-8) to expire after `ttlMs` milliseconds (never 0: a TTL of 0 is a
@@ -334,9 +338,10 @@ export interface RedisBackendOptions extends BackendOptions {
    * held by the server (`BLMOVE k k RIGHT LEFT t`, fractional seconds) and resolves the moment
    * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
    * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile.
-   * A long wait is held in rounds of at most 5 s, so an aborted one frees it within 5 s. */
+   * A long wait is held in rounds of at most 5 s, so an aborted one frees it within 5 s.
+   * `client` itself is refused (a `TypeError`): every other command would queue behind. */
   blockingClient?: RedisClientLike | undefined;
-  /** Another name for `blockingClient`. */
+  /** Another name for `blockingClient` (which wins when both are given). */
   blockingConnection?: RedisClientLike | undefined;
 }
 
@@ -361,7 +366,7 @@ export class RedisBackend {
   constructor(client: RedisClientLike, options?: RedisBackendOptions);
   /** The client given to the constructor. */
   readonly client: RedisClientLike;
-  /** The `blockingClient` option, if given. */
+  /** The `blockingClient` (or `blockingConnection`) option, if given. */
   readonly blockingClient: RedisClientLike | undefined;
 }
 export interface RedisBackend extends ResultBackend {}
@@ -438,7 +443,7 @@ export function connectRedis(url: string, options?: ConnectRedisOptions): Promis
  * methods. `get` may answer `{ value }` (memjs) or the value itself; each method may answer
  * directly or with a Promise. A `getMulti(keys)` method, when present, serves batch reads. */
 export interface MemcachedClientLike {
-  /** memjs's `get`: `{ value }` (or the value), null when absent. */
+  /** memjs's `get`: `{ value }` or the value itself (a string or bytes), null when absent. */
   get(key: string): unknown;
   /** memjs's `set`, `expires` in seconds (or a Unix time beyond 30 days). */
   set(key: string, value: string | Uint8Array, options: { expires: number }): unknown;
