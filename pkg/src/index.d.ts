@@ -425,7 +425,9 @@ export interface RedisConnection {
  * `cloudflare:sockets` in Workers (browsers have no TCP: it rejects with code
  * `REDIS_UNSUPPORTED`). `url`: `redis://[[user]:password@]host[:port][/db][?protocol=3&name=…]`
  * or `rediss://` for TLS. Resolves once the handshake succeeded; rejects with a
- * `ResultError` (wrong password, not a Redis server, connect timeout) saying why. Close it
+ * `ResultError` of code `REDIS_CONNECTION` saying why (wrong password, not a Redis server,
+ * connect timeout: a refusal during the handshake is not `REDIS_SERVER`), or a `TypeError`
+ * for a malformed URL or an unknown option. Close it
  * (and each `duplicate()`) with `close()` when done: an open client keeps Node running.
  *
  * @example Connect, use, close
@@ -449,7 +451,9 @@ export interface MemcachedClientLike {
   set(key: string, value: string | Uint8Array, options: { expires: number }): unknown;
   /** memjs's `delete`. */
   delete(key: string): unknown;
-  /** A batch read, when the client has one. */
+  /** A batch read, when the client has one: memjs's `{ values: { [key]: value } }` or a
+   * plain `{ [key]: value }`, an absent key left out. Without it, batch reads send every
+   * `get` at once. */
   getMulti?(keys: string[]): unknown;
 }
 
