@@ -559,7 +559,10 @@ export class Message<R = ResultValue> {
 /** Dramatiq's `JSONEncoder`: exactly the bytes Python's `json.dumps(x, separators=(",", ":"))` writes. */
 export class JSONEncoder {
   constructor();
-  /** Throws `TypeError` for values JSON cannot hold (functions, symbols, Maps, typed arrays, cycles). */
+  /** Throws `TypeError` for values JSON cannot hold (functions, symbols, Maps, typed arrays,
+   * cycles). As `JSON.stringify`, it calls `toJSON` and drops an object's `undefined` values;
+   * an `undefined` elsewhere is `null`, and NaN and ±Infinity are written as Python writes
+   * them (`NaN`, `Infinity`). */
   encode(value: unknown): Uint8Array;
   /** Throws `DecodeError` for bytes Python's `json.loads` would refuse. */
   decode(bytes: Uint8Array | ArrayBufferLike | ArrayBufferView | string): ResultValue;
