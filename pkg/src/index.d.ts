@@ -141,7 +141,11 @@ export interface ResultBackend {
   /** The store key of the message's result (Dramatiq's `build_message_key`). */
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
-   * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+   * deadline passed; a blocking read retries a failing store until then, and the last
+   * failure is the `cause`), `ResultFailure` (the actor raised), or another `ResultError`
+   * (`RESULT_STORE`: the store failed a read that does not block); with a `TypeError` for a
+   * bad argument (a message without its identity, a negative timeout), and with
+   * `signal.reason` once aborted. */
   getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
   /** The same, for a message known only by its identity (a `{ queueName, actorName, messageId }` or a Python dict). */
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
