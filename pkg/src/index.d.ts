@@ -79,7 +79,7 @@ export interface BackendOptions {
   /** Store under readable `namespace:queue:actor:id` keys instead of their MD5. Default false. */
   useNamespacePrefixKeys?: boolean | undefined;
   /** The encoder: a `JSONEncoder` (default, native fast path) or any object with
-   * `encode(value) → Uint8Array` and `decode(bytes) → value`. */
+   * `encode(value) → bytes` and `decode(bytes) → value`. */
   encoder?: JSONEncoder | Encoder | undefined;
   /** The largest value read or written, in bytes (default 64 MiB; `Infinity` for no
    * limit). A larger stored value rejects with a `ResultError` of code `RESULT_TOO_LARGE`
@@ -87,11 +87,15 @@ export interface BackendOptions {
   maxValueBytes?: number | undefined;
 }
 
-/** A custom encoder; it must agree with the Python side's. */
+/** A custom encoder; it must agree with the Python side's. Both methods are synchronous, as
+ * Dramatiq's are: `getResults` and `iterResults` hand on what `decode` returns as it is (a
+ * Promise would be the value). */
 export interface Encoder {
-  /** A value to bytes (or text), as the Python side's encoder writes it. */
-  encode(value: unknown): Uint8Array | string;
-  /** Bytes to a value, as the Python side's encoder reads them. */
+  /** A value to bytes (or text, written as UTF-8), as the Python side's encoder writes it.
+   * A throw rejects the store with it. */
+  encode(value: unknown): Uint8Array | ArrayBufferLike | ArrayBufferView | string;
+  /** Bytes to a value, as the Python side's encoder reads them. A throw rejects the read
+   * with a `ResultError` of code `RESULT_STORE` whose `cause` is the error. */
   decode(bytes: Uint8Array): unknown;
 }
 
@@ -100,7 +104,8 @@ export interface GetResultOptions {
   /** Wait for the result instead of rejecting with `ResultMissing`. Default false. */
   block?: boolean | undefined;
   /** Milliseconds to wait when blocking (default 10 000; `Infinity` waits without end).
-   * Also bounds how long the store may take to answer a non-blocking read. */
+   * Also bounds how long the store may take to answer a non-blocking read: past it, that
+   * read rejects with a `ResultError` of code `RESULT_STORE`. */
   timeout?: number | undefined;
   /** Cancels the wait: the Promise rejects with `signal.reason` and its timer is cleared. */
   signal?: AbortSignalLike | undefined;
@@ -130,12 +135,17 @@ export interface ResultBackend {
   readonly namespace: string;
   /** Whether keys are readable `namespace:queue:actor:id` rather than their MD5. */
   readonly useNamespacePrefixKeys: boolean;
-  /** The encoder given, or undefined for Dramatiq's JSON (the native path). */
+  /** The `encoder` option as given (a `JSONEncoder` too); undefined when none was
+   * (Dramatiq's JSON, the native path). */
   readonly encoder: JSONEncoder | Encoder | undefined;
   /** The store key of the message's result (Dramatiq's `build_message_key`). */
   buildMessageKey(message: MessageLike): string;
   /** The result. Rejects with `ResultMissing` (not blocking), `ResultTimeout` (blocking,
-   * deadline passed), `ResultFailure` (the actor raised), or another `ResultError`. */
+   * deadline passed; a blocking read retries a failing store until then, and the last
+   * failure is the `cause`), `ResultFailure` (the actor raised), or another `ResultError`
+   * (`RESULT_STORE`: the store failed a read that does not block); with a `TypeError` for a
+   * bad argument (a message without its identity, a negative timeout), and with
+   * `signal.reason` once aborted. */
   getResult<R>(message: Message<R>, options?: GetResultOptions): Promise<R>;
   /** The same, for a message known only by its identity (a `{ queueName, actorName, messageId }` or a Python dict). */
   getResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue>;
@@ -146,17 +156,20 @@ export interface ResultBackend {
   tryGetResult(message: MessageLike, options?: GetResultOptions): Promise<ResultValue | MissingType>;
   /** The stored bytes, undecoded. */
   getResultBytes(message: MessageLike, options?: GetResultOptions): Promise<Uint8Array>;
-  /** Stores a return value for `ttlMs` milliseconds (default 600 000). */
+  /** Stores a return value for `ttlMs` milliseconds: a non-negative integer (else it
+   * rejects with a `TypeError`), default 600 000; 0 leaves no result, as Redis's
+   * `PEXPIRE k 0` does. `storeResultBytes` and `storeException` take `ttlMs` the same way. */
   storeResult(message: MessageLike, value: unknown, ttlMs?: number): Promise<void>;
-  /** Stores bytes as they are (they should be what the encoder writes). */
-  storeResultBytes(message: MessageLike, bytes: Uint8Array | string, ttlMs?: number): Promise<void>;
+  /** Stores bytes as they are (they should be what the encoder writes); a string is stored
+   * as its UTF-8. */
+  storeResultBytes(message: MessageLike, bytes: Uint8Array | ArrayBufferLike | ArrayBufferView | string, ttlMs?: number): Promise<void>;
   /** Stores an exception in Dramatiq's envelope: type = the error's class name, msg = its message. */
   storeException(message: MessageLike, error: unknown, ttlMs?: number): Promise<void>;
   /** Many results under one deadline (`block` defaults to true here): the values in the
    * order given, or a rejection with the first error to happen. */
-  getResults(messages: MessageLike[], options?: GetResultsOptions): Promise<ResultValue[]>;
+  getResults(messages: readonly MessageLike[], options?: GetResultsOptions): Promise<ResultValue[]>;
   /** The same, as an async iterator of outcomes in completion order. */
-  iterResults(messages: MessageLike[], options?: GetResultsOptions): ResultStream;
+  iterResults(messages: readonly MessageLike[], options?: GetResultsOptions): ResultStream;
   /** Removes the result (beyond Dramatiq, where results only expire). */
   deleteResult(message: MessageLike): Promise<void>;
   /** Frees the wasm-side object; the backend must not be used afterwards. */
@@ -189,7 +202,9 @@ export interface StubBackend extends ResultBackend {}
 /** What `KvBackend` needs from a key-value store. Each method may answer directly or with
  * a Promise; a throw or a rejection becomes a `ResultError` whose `cause` is the error. */
 export interface KvAdapter {
-  /** The stored value, or `null` / `undefined` when absent or expired. */
+  /** The stored value: a string (read as its UTF-8) or bytes (a `Uint8Array`, an
+   * `ArrayBuffer` or another view); `null` / `undefined` when absent or expired. Anything
+   * else rejects the read with a `ResultError` of code `RESULT_STORE`. */
   get(key: string): unknown;
   /** Stores `value` (a string, or a `Uint8Array` with `valueType: "bytes"` or when the
    * bytes are not UTF-8) to expire after `ttlMs` milliseconds (never 0: a TTL of 0 is a
@@ -327,9 +342,10 @@ export interface RedisBackendOptions extends BackendOptions {
    * held by the server (`BLMOVE k k RIGHT LEFT t`, fractional seconds) and resolves the moment
    * the value lands; without it, waiters poll with Dramatiq's back-off. One blocking read at a
    * time uses it (a blocking command holds its connection); concurrent ones poll meanwhile.
-   * A long wait is held in rounds of at most 5 s, so an aborted one frees it within 5 s. */
+   * A long wait is held in rounds of at most 5 s, so an aborted one frees it within 5 s.
+   * `client` itself is refused (a `TypeError`): every other command would queue behind. */
   blockingClient?: RedisClientLike | undefined;
-  /** Another name for `blockingClient`. */
+  /** Another name for `blockingClient` (which wins when both are given). */
   blockingConnection?: RedisClientLike | undefined;
 }
 
@@ -354,7 +370,7 @@ export class RedisBackend {
   constructor(client: RedisClientLike, options?: RedisBackendOptions);
   /** The client given to the constructor. */
   readonly client: RedisClientLike;
-  /** The `blockingClient` option, if given. */
+  /** The `blockingClient` (or `blockingConnection`) option, if given. */
   readonly blockingClient: RedisClientLike | undefined;
 }
 export interface RedisBackend extends ResultBackend {}
@@ -392,7 +408,7 @@ export interface RedisConnection {
   /** Sends a raw command (name first). Bulk replies are strings (UTF-8), or bytes with
    * `{ returnBuffers: true }` / `{ typeMapping: { 36: Buffer } }`; integers are numbers
    * (BigInts beyond 2^53, never rounded), nil is `null`, arrays are arrays. */
-  sendCommand(argv: Array<string | number | Uint8Array>, options?: { returnBuffers?: boolean | undefined; typeMapping?: Record<number, unknown> | undefined }): Promise<any>;
+  sendCommand(argv: ReadonlyArray<string | number | Uint8Array>, options?: { returnBuffers?: boolean | undefined; typeMapping?: Record<number, unknown> | undefined }): Promise<any>;
   /** Closes it; what waits, and every later command, fails. In a Worker:
    * `ctx.waitUntil(client.close())`. */
   close(): Promise<void>;
@@ -413,7 +429,9 @@ export interface RedisConnection {
  * `cloudflare:sockets` in Workers (browsers have no TCP: it rejects with code
  * `REDIS_UNSUPPORTED`). `url`: `redis://[[user]:password@]host[:port][/db][?protocol=3&name=…]`
  * or `rediss://` for TLS. Resolves once the handshake succeeded; rejects with a
- * `ResultError` (wrong password, not a Redis server, connect timeout) saying why. Close it
+ * `ResultError` of code `REDIS_CONNECTION` saying why (wrong password, not a Redis server,
+ * connect timeout: a refusal during the handshake is not `REDIS_SERVER`), or a `TypeError`
+ * for a malformed URL or an unknown option. Close it
  * (and each `duplicate()`) with `close()` when done: an open client keeps Node running.
  *
  * @example Connect, use, close
@@ -431,13 +449,15 @@ export function connectRedis(url: string, options?: ConnectRedisOptions): Promis
  * methods. `get` may answer `{ value }` (memjs) or the value itself; each method may answer
  * directly or with a Promise. A `getMulti(keys)` method, when present, serves batch reads. */
 export interface MemcachedClientLike {
-  /** memjs's `get`: `{ value }` (or the value), null when absent. */
+  /** memjs's `get`: `{ value }` or the value itself (a string or bytes), null when absent. */
   get(key: string): unknown;
   /** memjs's `set`, `expires` in seconds (or a Unix time beyond 30 days). */
   set(key: string, value: string | Uint8Array, options: { expires: number }): unknown;
   /** memjs's `delete`. */
   delete(key: string): unknown;
-  /** A batch read, when the client has one. */
+  /** A batch read, when the client has one: memjs's `{ values: { [key]: value } }` or a
+   * plain `{ [key]: value }`, an absent key left out. Without it, batch reads send every
+   * `get` at once. */
   getMulti?(keys: string[]): unknown;
 }
 
@@ -460,7 +480,7 @@ export interface MessageFields {
   /** Default: a new UUID v4. */
   messageId?: string | undefined;
   /** Positional arguments (default none). */
-  args?: unknown[] | undefined;
+  args?: readonly unknown[] | undefined;
   /** Keyword arguments, for Python actors (default none). */
   kwargs?: Record<string, unknown> | undefined;
   /** Message options, snake_case as on the wire (`eta`, `retries`, …). */
@@ -497,13 +517,15 @@ export class Message<R = ResultValue> {
   /** Reads a Python message dict (snake_case). */
   static fromDict(dict: Partial<MessageDict> & Pick<MessageDict, "queue_name" | "actor_name" | "message_id">): Message;
   /** Decodes an encoded message, refusing what Python's `Message.decode` refuses (a key
-   * that is no message field, a missing `args`, `kwargs` or `options`). */
-  static decode(bytes: Uint8Array | string): Message;
+   * that is no message field, a missing `args`, `kwargs` or `options`): where Python raises
+   * its `DecodeError`, this throws a `TypeError` saying why, for bytes that are no JSON too
+   * (`decodeDict` tells the two apart). */
+  static decode(bytes: Uint8Array | ArrayBufferLike | ArrayBufferView | string): Message;
   /** The message dict (snake_case) in these bytes, as Python's `Message.decode` reads it:
    * `DecodeError` for bytes that are no JSON Python reads, a `TypeError` saying why for a
    * dict Python refuses (a key that is no field, a missing `args`, `kwargs` or `options`).
    * Builds no message and checks no types, as Python checks none. */
-  static decodeDict(bytes: Uint8Array | string): Record<string, unknown>;
+  static decodeDict(bytes: Uint8Array | ArrayBufferLike | ArrayBufferView | string): Record<string, unknown>;
   /** The queue it goes to (`"default"` unless set). */
   readonly queueName: string;
   /** The actor that runs it, by name. */
@@ -541,10 +563,13 @@ export class Message<R = ResultValue> {
 /** Dramatiq's `JSONEncoder`: exactly the bytes Python's `json.dumps(x, separators=(",", ":"))` writes. */
 export class JSONEncoder {
   constructor();
-  /** Throws `TypeError` for values JSON cannot hold (functions, symbols, Maps, typed arrays, cycles). */
+  /** Throws `TypeError` for values JSON cannot hold (functions, symbols, Maps, typed arrays,
+   * cycles). As `JSON.stringify`, it calls `toJSON` and drops an object's `undefined` values;
+   * an `undefined` elsewhere is `null`, and NaN and ±Infinity are written as Python writes
+   * them (`NaN`, `Infinity`). */
   encode(value: unknown): Uint8Array;
   /** Throws `DecodeError` for bytes Python's `json.loads` would refuse. */
-  decode(bytes: Uint8Array | string): ResultValue;
+  decode(bytes: Uint8Array | ArrayBufferLike | ArrayBufferView | string): ResultValue;
   readonly isDramatiqJsonEncoder: true;
   free(): void;
 }
@@ -552,7 +577,9 @@ export class JSONEncoder {
 export interface ResultErrorOptions {
   /** The result key the error is about. */
   messageKey?: string | null | undefined;
-  /** A stable code (`RESULT_STORE`, `REDIS_CONNECTION`, …). */
+  /** A stable code (`RESULT_STORE`, `REDIS_CONNECTION`, …). Default: the class's own
+   * (`RESULT_MISSING` for a `ResultMissing`, `RESULT_TIMEOUT`, `RESULT_FAILURE`,
+   * `RESULT_DECODE`; `RESULT_ERROR` for a `ResultError`). */
   code?: string | undefined;
   /** What went wrong underneath (the client's error). */
   cause?: unknown;
@@ -564,7 +591,10 @@ export class ResultError extends Error {
   /** The store key of the message the error is about, or null. */
   readonly messageKey: string | null;
   /** `RESULT_MISSING`, `RESULT_TIMEOUT`, `RESULT_FAILURE`, `RESULT_DECODE`,
-   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_ABORTED`, `RESULT_BROKER` (a `RedisBroker` command failed) or `RESULT_ERROR`. */
+   * `RESULT_MALFORMED`, `RESULT_STORE`, `RESULT_ENCODE`, `RESULT_TOO_LARGE` (over
+   * `maxValueBytes`), `RESULT_ABORTED`, `RESULT_BROKER` (a `RedisBroker` command failed),
+   * `RATE_LIMIT_BACKEND` (a rate limiter's store failed), `REDIS_CONNECTION`,
+   * `REDIS_SERVER` or `REDIS_UNSUPPORTED` (`connectRedis`'s client), or `RESULT_ERROR`. */
   readonly code: string;
 }
 /** No result is stored (or it expired) and the caller did not block. */

@@ -33,6 +33,24 @@ test("error classes form Dramatiq's hierarchy and are real Errors", () => {
   assert.ok(Object.isFrozen(Missing));
 });
 
+test("a result error made by hand carries its class's code, as a thrown one does", async () => {
+  const codes = [
+    [ResultError, "RESULT_ERROR"],
+    [ResultMissing, "RESULT_MISSING"],
+    [ResultTimeout, "RESULT_TIMEOUT"],
+    [ResultFailure, "RESULT_FAILURE"],
+    [DecodeError, "RESULT_DECODE"],
+  ];
+  for (const [C, code] of codes) {
+    assert.equal(new C("x").code, code, C.name);
+    assert.equal(new C("x", { code: "MINE" }).code, "MINE", C.name);
+    // A user's subclass keeps its parent's code.
+    assert.equal(new (class extends C {})("x").code, code, C.name);
+  }
+  const thrown = await new StubBackend().getResult(msg()).catch((e) => e);
+  assert.equal(thrown.code, new ResultMissing("x").code);
+});
+
 test("every key_derivation vector gives Dramatiq's key", () => {
   const cases = ofKind("key_derivation");
   assert.equal(cases.length, 15);

@@ -11,6 +11,11 @@
  */
 export const DRAMATIQ_ERROR = Symbol.for("dramatiq-results.dramatiqError");
 
+/** Each class's code when none is given: a `new ResultTimeout()` made by hand (a test's, a
+ * wrapper's) carries `RESULT_TIMEOUT`, as the ones the package throws do, and as the
+ * JavaScript-side errors take theirs from their class. */
+const DEFAULT_CODE = Symbol("dramatiq-results.defaultCode");
+
 /** Base class of every error about a result (Dramatiq's `ResultError`). */
 export class ResultError extends Error {
   constructor(message, options = {}) {
@@ -18,19 +23,22 @@ export class ResultError extends Error {
     /** The store key of the message the error is about, or null. */
     this.messageKey = options.messageKey ?? null;
     /** A stable machine-readable code, e.g. "RESULT_MISSING". */
-    this.code = options.code ?? "RESULT_ERROR";
+    this.code = options.code ?? this[DEFAULT_CODE];
   }
 }
 ResultError.prototype.name = "ResultError";
+ResultError.prototype[DEFAULT_CODE] = "RESULT_ERROR";
 ResultError.prototype[DRAMATIQ_ERROR] = true;
 
 /** No result is stored (or it expired) and the caller did not block. */
 export class ResultMissing extends ResultError {}
 ResultMissing.prototype.name = "ResultMissing";
+ResultMissing.prototype[DEFAULT_CODE] = "RESULT_MISSING";
 
 /** The caller blocked and the deadline passed with no result stored. */
 export class ResultTimeout extends ResultError {}
 ResultTimeout.prototype.name = "ResultTimeout";
+ResultTimeout.prototype[DEFAULT_CODE] = "RESULT_TIMEOUT";
 
 /** The actor raised; the message reads `actor raised <type>: <msg>`. */
 export class ResultFailure extends ResultError {
@@ -46,10 +54,12 @@ export class ResultFailure extends ResultError {
   }
 }
 ResultFailure.prototype.name = "ResultFailure";
+ResultFailure.prototype[DEFAULT_CODE] = "RESULT_FAILURE";
 
 /** Stored bytes that Dramatiq's encoder cannot read (Dramatiq's `DecodeError`). */
 export class DecodeError extends ResultError {}
 DecodeError.prototype.name = "DecodeError";
+DecodeError.prototype[DEFAULT_CODE] = "RESULT_DECODE";
 
 const CLASSES = {
   RESULT_MISSING: ResultMissing,
