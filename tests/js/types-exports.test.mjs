@@ -201,20 +201,7 @@ function recorder(values = {}) {
 /** The property names of parameter `index` of `Class`'s constructor (member "constructor") or
  * of one of its methods, across every overload. */
 function declaredOptions(checker, exports, className, member, index) {
-  const symbol = exports.get(className);
-  const type =
-    member === "constructor"
-      ? checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration)
-      : checker.getTypeOfSymbol(checker.getPropertyOfType(checker.getDeclaredTypeOfSymbol(symbol), member));
-  const signatures = member === "constructor" ? type.getConstructSignatures() : type.getCallSignatures();
-  const names = new Set();
-  for (const signature of signatures) {
-    const parameter = signature.getParameters()[index];
-    if (!parameter) continue;
-    const parameterType = checker.getNonNullableType(checker.getTypeOfSymbol(parameter));
-    for (const property of checker.getPropertiesOfType(parameterType)) names.add(property.name);
-  }
-  return names;
+  return new Set(declaredNullable(checker, exports, className, member, index).keys());
 }
 
 /** The checker over the declarations, and their exports by name. */

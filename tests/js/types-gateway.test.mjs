@@ -123,25 +123,28 @@ function interfaceNames(checker, sourceFile, name) {
   return new Set(checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(symbol)).map((s) => s.name));
 }
 
+/** createGateway's declared options parameter (a TypeScript type), and the options every
+ * test gives it to start on a fake Redis. */
+function gatewayOptionsParameter(checker, sourceFile) {
+  const createGateway = declaredValues(checker, sourceFile).get("createGateway");
+  const [signature] = checker.getTypeOfSymbol(createGateway).getCallSignatures();
+  return checker.getTypeOfSymbol(signature.getParameters()[0]);
+}
+const startable = () => {
+  const redis = { sendCommand: async () => null };
+  return { redis, backend: new RedisBackend(redis), readKey: async () => null, brokerKeys: new RedisBrokerKeys("dramatiq") };
+};
+
 test("createGateway: every option it reads is declared, and every declared option is read", () => {
   const { checker, file } = program();
   const sourceFile = file(appTypes);
-  const createGateway = declaredValues(checker, sourceFile).get("createGateway");
-  const [signature] = checker.getTypeOfSymbol(createGateway).getCallSignatures();
-  const parameter = checker.getTypeOfSymbol(signature.getParameters()[0]);
+  const parameter = gatewayOptionsParameter(checker, sourceFile);
   const declared = new Set(checker.getPropertiesOfType(parameter).map((s) => s.name));
   assert.deepEqual(declared, interfaceNames(checker, sourceFile, "GatewayOptions"));
 
-  const redis = { sendCommand: async () => null };
   // Every declared name is present (undefined: absent in effect), since the options check
   // reads only the names an options object has, each once.
-  const { proxy, read } = recorder({
-    ...Object.fromEntries([...declared].map((n) => [n, undefined])),
-    redis,
-    backend: new RedisBackend(redis),
-    readKey: async () => null,
-    brokerKeys: new RedisBrokerKeys("dramatiq"),
-  });
+  const { proxy, read } = recorder({ ...Object.fromEntries([...declared].map((n) => [n, undefined])), ...startable() });
   const app = gateway.createGateway(proxy);
   app.poller.stop();
   const problems = [];
@@ -155,11 +158,8 @@ test("createGateway: every option it reads is declared, and every declared optio
 test("createGateway: every option that takes null is declared to, and every option declared to takes it", () => {
   const { checker, file } = program();
   const sourceFile = file(appTypes);
-  const createGateway = declaredValues(checker, sourceFile).get("createGateway");
-  const [signature] = checker.getTypeOfSymbol(createGateway).getCallSignatures();
-  const parameter = checker.getTypeOfSymbol(signature.getParameters()[0]);
-  const redis = { sendCommand: async () => null };
-  const required = { redis, backend: new RedisBackend(redis), readKey: async () => null, brokerKeys: new RedisBrokerKeys("dramatiq") };
+  const parameter = gatewayOptionsParameter(checker, sourceFile);
+  const required = startable();
   const problems = [];
   for (const property of checker.getPropertiesOfType(parameter)) {
     const name = property.name;
