@@ -443,6 +443,54 @@ test("searches (?q=) read the broker two at a time, 100 wait, more are 429", { t
   }
 });
 
+test("over RabbitMQ too: searches read the dead letters two at a time, 100 wait, more are 429", { timeout: 30_000 }, async () => {
+  // A search there takes each queue's turn (routes/amqp.js): with no bound, a viewer's crowd
+  // of searches queued on the turns without end, and an operator's requeue on that queue
+  // waited behind all of them.
+  let inFlight = 0;
+  let most = 0;
+  const held = [];
+  const amqp = {
+    queueNames: ["big"],
+    act: () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      return new Promise((resolve) => held.push(() => (inFlight--, resolve({ items: [], more: false }))));
+    },
+    counts: async () => [],
+    ping: async () => {},
+    close: async () => {},
+  };
+  const backend = new RedisBackend({ sendCommand: async () => null });
+  const app = createGateway({
+    amqp,
+    redis: { sendCommand: async () => null },
+    backend,
+    readKey: async () => null,
+    brokerKeys: new RedisBrokerKeys("dramatiq"),
+    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
+  });
+  try {
+    const search = () => app.fetch(new Request("http://127.0.0.1/api/messages?q=needle&queue=big"));
+    let done = 0;
+    const waiting = Array.from({ length: 102 }, () => search().finally(() => done++));
+    await new Promise((r) => setTimeout(r, 200));
+    const extra = await Promise.race([search(), new Promise((r) => setTimeout(() => r({ status: "still waiting after 2 s", headers: new Headers() }), 2000))]);
+    assert.equal(extra.status, 429, "the 103rd search is refused at once");
+    assert.ok(most <= 2, `at most two searches read at once (${most} did)`);
+    for (let i = 0; done < 102 && i < 2000; i++) {
+      while (held.length) held.shift()();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(done, 102, "every waiting search ran");
+    assert.ok((await Promise.all(waiting)).every((r) => r.status === 200), "each answered");
+  } finally {
+    while (held.length) held.shift()();
+    app.poller.stop();
+    backend.free?.();
+  }
+});
+
 test("every answer carries nosniff (405, 413 and 414 included)", { skip, timeout: 60_000 }, async () => {
   const server = await startRedis();
   const gw = await gateway(server.url);

@@ -6,8 +6,8 @@
 // A message is stored under its `redis_message_id` (each enqueue a new one), not its
 // `message_id`, so finding it by `message_id` takes either a hint (the event poller's record
 // names its queue and `redis_message_id`) checked with one script, or a walk of the bodies.
-import { Busy } from "../http.js";
 import { readMessage } from "../records.js";
+import { Slots } from "../slots.js";
 import { text } from "./broker.js";
 
 // Where the message stored under ARGV[1] is in queue KEYS (list, hash, delay list, delay
@@ -146,39 +146,6 @@ export function haystack(message) {
 export function hintOf(record) {
   const rid = record?.message?.options?.redis_message_id;
   return record?.queue && typeof rid === "string" ? { queue: record.queue, rid } : null;
-}
-
-/**
- * At most `size` holders at once, the others waiting in order, and past `waiting` of them a
- * `Busy` (429) with `busy` as its message: what keeps a crowd of lookups or searches from
- * queueing their reads in Redis, or their matching in this thread, back to back.
- */
-class Slots {
-  #queue = [];
-  #held = 0;
-
-  constructor(size, waiting, busy) {
-    this.size = size;
-    this.waiting = waiting;
-    this.busy = busy;
-  }
-
-  /** Resolves with the slot's release once one is free; rejects with `Busy` past the queue. */
-  take() {
-    return new Promise((resolve, reject) => {
-      const release = () => {
-        const next = this.#queue.shift();
-        if (next) next(release);
-        else this.#held--;
-      };
-      if (this.#held < this.size) {
-        this.#held++;
-        resolve(release);
-      } else if (this.#queue.length >= this.waiting) {
-        reject(new Busy(this.busy));
-      } else this.#queue.push(resolve);
-    });
-  }
 }
 
 /** The 404 of a lookup whose budget ran out before it found the message (see

@@ -28,7 +28,8 @@ import { BadRequest, json, only, publicError } from "../http.js";
 import { jsonBody, operatorOnly } from "../middleware/operator.js";
 import { EVENT } from "../protocol.js";
 import { isQueueName } from "../redis/broker.js";
-import { haystack } from "../redis/find.js";
+import { SEARCHES, SEARCHES_WAITING, haystack } from "../redis/find.js";
+import { Slots } from "../slots.js";
 import { idOf, bulkRoutes, noteAction, errorText, BULK_MS } from "./actions.js";
 import { MAX_LIMIT } from "./messages.js";
 
@@ -115,6 +116,10 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller, his
     const events = { head: poller.head, polling: poller.running, watchers: poller.watchers, ...poller.status };
     return json(c, { amqp: amqpStatus, redis: redisStatus, events }, amqpStatus.ok && redisStatus.ok ? 200 : 503);
   });
+  // As over Redis (redis/find.js): a crowd of searches must not queue without bound on the
+  // queues' turns, where an operator's action on the same queue would wait behind them all.
+  const searches = new Slots(SEARCHES, SEARCHES_WAITING, "too many searches are reading the dead letters: try again shortly");
+
   /** `?q=`: the dead letters (of `queue`, or of every declared queue) whose id, actor,
    * arguments or traceback hold the text, from at most MAX_HELD per queue; no further pages. */
   async function search(c) {
@@ -129,14 +134,19 @@ export function amqpViewerRoutes({ amqp, brokerKeys, backend, redis, poller, his
     if (!/^\d{1,4}$/.test(raw) || +raw < 1 || +raw > MAX_LIMIT) throw new BadRequest(`limit: 1 to ${MAX_LIMIT}`);
     const needle = q.toLowerCase();
     const items = [];
-    for (const name of queue ? [queue] : amqp.queueNames) {
-      if (items.length >= Number(raw)) break;
-      const page = await amqp.act(name, () => null);
-      note(name, page.items);
-      for (const item of page.items) {
+    const release = await searches.take();
+    try {
+      for (const name of queue ? [queue] : amqp.queueNames) {
         if (items.length >= Number(raw)) break;
-        if (item.message && haystack(item.message).includes(needle)) items.push({ ...listed(item, name, backend), queue: name });
+        const page = await amqp.act(name, () => null);
+        note(name, page.items);
+        for (const item of page.items) {
+          if (items.length >= Number(raw)) break;
+          if (item.message && haystack(item.message).includes(needle)) items.push({ ...listed(item, name, backend), queue: name });
+        }
       }
+    } finally {
+      release();
     }
     return json(c, { items, cursor: null });
   }
