@@ -398,6 +398,31 @@ test("a request's failure goes to the log (503 and 500), its path escaped, while
   }
 });
 
+/**
+ * Sends 102 searches (`path`) to `app` while the fake store holds every read (`held`: the
+ * releases), then one more: it must be 429 at once, never more than two may read at once
+ * (`most()`: the most seen), and once the reads are released every waiting search must
+ * answer `status`.
+ */
+async function checkSearchBound(app, path, held, most, status) {
+  const search = () => app.fetch(new Request(`http://127.0.0.1${path}`));
+  let done = 0;
+  const waiting = Array.from({ length: 102 }, () => search().finally(() => done++));
+  await new Promise((r) => setTimeout(r, 200));
+  const extra = await Promise.race([search(), new Promise((r) => setTimeout(() => r({ status: "still reading after 2 s", headers: new Headers() }), 2000))]);
+  assert.equal(extra.status, 429, "the 103rd search is refused at once");
+  assert.equal(extra.headers.get("retry-after"), "1");
+  assert.ok(most() <= 2, `at most two searches read at once (${most()} did)`);
+  // The waiting ones run in turn as the reading ones end.
+  for (let i = 0; done < 102 && i < 2000; i++) {
+    while (held.length) held.shift()();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(done, 102, "every waiting search ran");
+  assert.ok((await Promise.all(waiting)).every((r) => r.status === status), `each answered ${status}`);
+  assert.ok(most() <= 2, `at most two searches read at once (${most()} did)`);
+}
+
 test("searches (?q=) read the broker two at a time, 100 wait, more are 429", { timeout: 30_000 }, async () => {
   // A search reads up to 50 000 bodies and matches them in the gateway (0.4 s of its CPU for
   // 50 000 bodies of 300 bytes). Before, nothing bounded how many ran at once: during 20
@@ -421,22 +446,8 @@ test("searches (?q=) read the broker two at a time, 100 wait, more are 429", { t
     ...packageCodecs({ JSONEncoder, StubBackend, Message }),
   });
   try {
-    const search = () => app.fetch(new Request("http://127.0.0.1/api/messages?q=needle&queue=big&state=queued"));
-    let done = 0;
-    const waiting = Array.from({ length: 102 }, () => search().finally(() => done++));
-    await new Promise((r) => setTimeout(r, 200));
-    const extra = await Promise.race([search(), new Promise((r) => setTimeout(() => r({ status: "still reading after 2 s", headers: new Headers() }), 2000))]);
-    assert.equal(extra.status, 429, "the 103rd search is refused at once");
-    assert.equal(extra.headers.get("retry-after"), "1");
-    assert.ok(most <= 2, `at most two searches read at once (${most} did)`);
-    // The waiting ones run in turn as the reading ones end.
-    for (let i = 0; done < 102 && i < 2000; i++) {
-      while (held.length) held.shift()();
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.equal(done, 102, "every waiting search ran");
-    assert.ok((await Promise.all(waiting)).every((r) => r.status === 503), "each read (and failed at) the fake store");
-    assert.ok(most <= 2, `at most two searches read at once (${most} did)`);
+    // Each read (and failed at) the fake store.
+    await checkSearchBound(app, "/api/messages?q=needle&queue=big&state=queued", held, () => most, 503);
   } finally {
     while (held.length) held.shift()();
     backend.free?.();
@@ -471,19 +482,7 @@ test("over RabbitMQ too: searches read the dead letters two at a time, 100 wait,
     ...packageCodecs({ JSONEncoder, StubBackend, Message }),
   });
   try {
-    const search = () => app.fetch(new Request("http://127.0.0.1/api/messages?q=needle&queue=big"));
-    let done = 0;
-    const waiting = Array.from({ length: 102 }, () => search().finally(() => done++));
-    await new Promise((r) => setTimeout(r, 200));
-    const extra = await Promise.race([search(), new Promise((r) => setTimeout(() => r({ status: "still waiting after 2 s", headers: new Headers() }), 2000))]);
-    assert.equal(extra.status, 429, "the 103rd search is refused at once");
-    assert.ok(most <= 2, `at most two searches read at once (${most} did)`);
-    for (let i = 0; done < 102 && i < 2000; i++) {
-      while (held.length) held.shift()();
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.equal(done, 102, "every waiting search ran");
-    assert.ok((await Promise.all(waiting)).every((r) => r.status === 200), "each answered");
+    await checkSearchBound(app, "/api/messages?q=needle&queue=big", held, () => most, 200);
   } finally {
     while (held.length) held.shift()();
     app.poller.stop();
