@@ -386,6 +386,38 @@ export function tallyExercised(exercised, py, broker) {
   ]) exercised[name] = (exercised[name] ?? 0) + n;
 }
 
+/**
+ * Sends `batch` into `client`'s database, emptied first, as each case's producer would:
+ * Python's cases through tests/py/diff_fuzz_worker.py (`env`: its runPython options), ours
+ * through `sendCasesRedis`. A case Python's producer refuses fails the run, naming `seed`.
+ */
+export async function sendBatchRedis(client, batch, env, seed) {
+  await client.flushDb();
+  const byPython = batch.filter((c) => c.producer === "python");
+  const input = byPython.map((c) => c.line).join("\n");
+  const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env, input })).map((l) => JSON.parse(l)) : [];
+  sent.forEach((s, k) => assert.ok(s.ok, `seed ${seed}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
+  await sendCasesRedis(client, batch.filter((c) => c.producer === "js"));
+}
+
+/**
+ * One side's run over `client`'s database (at `url`): `start()` resolves with its worker's
+ * stop; once `settle(client)` says the worker is idle (or gave up), it is stopped and the
+ * database dumped by tests/py/diff_fuzz.py. Answers `{ idle, state, now, timing }`: `now`
+ * the clock the dump's TTLs are masked against, `timing` [settle, stop] in ms.
+ */
+export async function runSideRedis(client, url, start, settle = settledRedis) {
+  const stop = await start();
+  const t0 = Date.now();
+  const idle = await settle(client);
+  const t1 = Date.now();
+  await stop();
+  const timing = [t1 - t0, Date.now() - t1];
+  const now = Date.now();
+  const [state] = (await runPython("diff_fuzz.py", ["dump", url])).map((l) => JSON.parse(l));
+  return { idle, state, now, timing };
+}
+
 export async function readOtherwise(batch) {
   const values = batch.flatMap((c) => c.values.map((v) => [c, v]));
   if (values.length === 0) return new Set();

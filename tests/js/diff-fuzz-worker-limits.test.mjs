@@ -36,9 +36,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { RedisBackend, RedisRateLimiterBackend, Worker } from "dramatiq-results";
 import { declareActors, fuzzBroker } from "./diff-fuzz-worker-actors.mjs";
-import { compare, genCase, maskState, mergeBuckets, readOtherwise, redisFuzzServers, sendCasesRedis, settledRedis, specBatches, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
+import { compare, genCase, maskState, mergeBuckets, readOtherwise, redisFuzzServers, runSideRedis, sendBatchRedis, settledRedis, specBatches, startCommandWorker, withoutRacyAttempts } from "./diff-fuzz-worker-common.mjs";
 import { haveRedis } from "./services.mjs";
-import { havePython, runPython, startPythonWorker } from "./pyworker.mjs";
+import { havePython, startPythonWorker } from "./pyworker.mjs";
 import { rng } from "./diff-fuzz-gen.mjs";
 import { sleep } from "./helpers.mjs";
 
@@ -109,24 +109,14 @@ describe("diff-fuzz: time limits, shutdown notifications and rate limiters in ac
       const timings = {};
       for (const side of ["python", ...WORKERS]) {
         const [client, db] = side === "python" ? [pyClient, 1] : [jsClient, 2];
-        await client.flushDb();
-        const byPython = batch.filter((c) => c.producer === "python");
-        const input = byPython.map((c) => c.line).join("\n");
-        const sent = byPython.length ? (await runPython("diff_fuzz_worker.py", ["send"], { ...env(db), input })).map((l) => JSON.parse(l)) : [];
-        sent.forEach((s, k) => assert.ok(s.ok, `seed ${SEED}: Python's producer refused case ${byPython[k].i}: ${s.error}\n${byPython[k].line}`));
-        await sendCasesRedis(client, batch.filter((c) => c.producer === "js"));
-        const stop = side === "python"
-          ? await startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2, queues: QUEUES }).then((w) => () => w.stop())
+        await sendBatchRedis(client, batch, env(db), SEED);
+        const start = () => side === "python"
+          ? startPythonWorker({ ...env(db), app: "diff_fuzz_worker_app", threads: 2, queues: QUEUES }).then((w) => () => w.stop())
           : side === "command"
-            ? await startCommandWorker({ FW_REDIS_URL: `${server.url}/${db}`, FW_SPEC: specFile, FW_TL_INTERVAL: INTERVAL }, ["-Q", ...QUEUES])
-            : await startJsWorker(client, batch.map((c) => c.spec));
-        const t0 = Date.now();
-        const idle = await settled(client);
-        const t1 = Date.now();
-        await stop();
-        timings[side] = [t1 - t0, Date.now() - t1];
-        const now = Date.now();
-        const [state] = (await runPython("diff_fuzz.py", ["dump", `${server.url}/${db}`])).map((l) => JSON.parse(l));
+            ? startCommandWorker({ FW_REDIS_URL: `${server.url}/${db}`, FW_SPEC: specFile, FW_TL_INTERVAL: INTERVAL }, ["-Q", ...QUEUES])
+            : startJsWorker(client, batch.map((c) => c.spec));
+        const { idle, state, now, timing } = await runSideRedis(client, `${server.url}/${db}`, start, settled);
+        timings[side] = timing;
         runs[side] = { idle, raw: state, state: withoutRacyAttempts(maskState(mergeBuckets(state), now), batch) };
         if (process.env.FW_DUMP) writeFileSync(`${process.env.FW_DUMP}-${from}-${side}.json`, JSON.stringify(state, null, 1));
       }

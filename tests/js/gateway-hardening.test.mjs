@@ -40,6 +40,21 @@ async function gateway(url, options = {}) {
   return { app, redis, backend, log, get, close: async () => (app.poller.stop(), await redis.close(), backend.free?.()) };
 }
 
+/** A gateway in this process over a fake `redis` (`{ sendCommand }`) and no server, `extra`
+ * options on top: `{ app, close() }`. */
+function fakeGateway(redis, extra = {}) {
+  const backend = new RedisBackend({ sendCommand: async () => null });
+  const app = createGateway({
+    redis,
+    backend,
+    readKey: async () => null,
+    brokerKeys: new RedisBrokerKeys("dramatiq"),
+    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
+    ...extra,
+  });
+  return { app, close: () => (app.poller.stop(), backend.free?.()) };
+}
+
 /** Serves `app` on a free loopback port: `{ url, close() }`. */
 async function listen(app) {
   const port = await freePort();
@@ -372,15 +387,10 @@ test("a request's failure goes to the log (503 and 500), its path escaped, while
   // a request whose store failed (a script error, a refused connection) or that hit an
   // internal error answered 503 or 500 and left no trace at all.
   const log = [];
-  const backend = new RedisBackend({ sendCommand: async () => null });
-  const app = createGateway({
-    redis: { sendCommand: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6390"); } },
-    backend,
-    readKey: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6391"); },
-    brokerKeys: new RedisBrokerKeys("dramatiq"),
-    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
-    log: (m) => log.push(m),
-  });
+  const { app, close } = fakeGateway(
+    { sendCommand: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6390"); } },
+    { readKey: async () => { throw new Error("connect ECONNREFUSED 10.9.8.7:6391"); }, log: (m) => log.push(m) },
+  );
   try {
     const res = await app.fetch(new Request("http://127.0.0.1/api/queues"));
     assert.equal(res.status, 503);
@@ -394,7 +404,7 @@ test("a request's failure goes to the log (503 and 500), its path escaped, while
     await app.fetch(new Request("http://127.0.0.1/api/messages/a%0Aforged%20line"));
     assert.ok(log.length >= 1 && log.every((l) => !l.includes("\nforged")), `logged: ${JSON.stringify(log)}`);
   } finally {
-    backend.free?.();
+    close();
   }
 });
 
@@ -430,27 +440,20 @@ test("searches (?q=) read the broker two at a time, 100 wait, more are 429", { t
   let inFlight = 0;
   let most = 0;
   const held = [];
-  const backend = new RedisBackend({ sendCommand: async () => null });
-  const app = createGateway({
-    redis: {
-      sendCommand: (argv) => {
-        if (String(argv[0]).toUpperCase() !== "EVAL" && String(argv[0]).toUpperCase() !== "EVALSHA") return Promise.resolve(null);
-        inFlight++;
-        most = Math.max(most, inFlight);
-        return new Promise((_, reject) => held.push(() => (inFlight--, reject(new Error("released")))));
-      },
+  const { app, close } = fakeGateway({
+    sendCommand: (argv) => {
+      if (String(argv[0]).toUpperCase() !== "EVAL" && String(argv[0]).toUpperCase() !== "EVALSHA") return Promise.resolve(null);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      return new Promise((_, reject) => held.push(() => (inFlight--, reject(new Error("released")))));
     },
-    backend,
-    readKey: async () => null,
-    brokerKeys: new RedisBrokerKeys("dramatiq"),
-    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
   });
   try {
     // Each read (and failed at) the fake store.
     await checkSearchBound(app, "/api/messages?q=needle&queue=big&state=queued", held, () => most, 503);
   } finally {
     while (held.length) held.shift()();
-    backend.free?.();
+    close();
   }
 });
 
@@ -472,21 +475,12 @@ test("over RabbitMQ too: searches read the dead letters two at a time, 100 wait,
     ping: async () => {},
     close: async () => {},
   };
-  const backend = new RedisBackend({ sendCommand: async () => null });
-  const app = createGateway({
-    amqp,
-    redis: { sendCommand: async () => null },
-    backend,
-    readKey: async () => null,
-    brokerKeys: new RedisBrokerKeys("dramatiq"),
-    ...packageCodecs({ JSONEncoder, StubBackend, Message }),
-  });
+  const { app, close } = fakeGateway({ sendCommand: async () => null }, { amqp });
   try {
     await checkSearchBound(app, "/api/messages?q=needle&queue=big", held, () => most, 200);
   } finally {
     while (held.length) held.shift()();
-    app.poller.stop();
-    backend.free?.();
+    close();
   }
 });
 

@@ -88,6 +88,16 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     brokers.push(broker);
     return broker;
   };
+  /** `queue`'s `checkQueue` counts, read on a connection of its own: an earlier test's
+   * server restart closed `admin`'s. */
+  const queueInfo = async (queue) => {
+    const look = await amqplib.connect(rabbit.url);
+    try {
+      return await (await look.createChannel()).checkQueue(queue);
+    } finally {
+      await look.close();
+    }
+  };
 
   before(async () => {
     [redis, rabbit] = await Promise.all([startRedis(), startRabbitmq()]);
@@ -510,9 +520,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     // Its channels are closed: a message sent now stays queued, no consumer takes it.
     await broker.enqueue(broker.getActor("early").message(1));
     await sleep(300);
-    // A connection of its own: the server restart of an earlier test closed `admin`'s.
-    const look = await amqplib.connect(rabbit.url);
-    const info = await (await look.createChannel()).checkQueue("earlystop").finally(() => look.close());
+    const info = await queueInfo("earlystop");
     assert.deepEqual([info.messageCount, info.consumerCount], [1, 0]);
     await broker.flush("earlystop");
   });
@@ -536,14 +544,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
     for (const m of [slow.send("s1"), slow.send("s2"), low.send("low"), high.send("high")]) await m.enqueued;
     const worker = new Worker(broker, { concurrency: 2 }).start();
     try {
-      // A connection of its own: an earlier test restarts the server under `admin`'s.
-      const look = await amqplib.connect(rabbit.url);
-      try {
-        const ch = await look.createChannel();
-        await eventually(async () => (await ch.checkQueue("prio-run")).messageCount === 0, "all four delivered", 10_000);
-      } finally {
-        await look.close();
-      }
+      await eventually(async () => (await queueInfo("prio-run")).messageCount === 0, "all four delivered", 10_000);
       release();
       await eventually(() => order.length === 4, "all four ran");
     } finally {
@@ -572,14 +573,7 @@ describe("RabbitmqBroker with Python Dramatiq", { skip }, () => {
       dicts.push(dict("record", { eta: "not-a-number" }));
       await runPython("produce.py", ["enqueue"], { ...conn("paused"), input: dicts.map((d) => JSON.stringify(d) + "\n").join("") });
       // Paused: every message delivered (the prefetch of 10 runners is 20, as Python's), none run.
-      // A connection of its own: an earlier test restarts the server under `admin`'s.
-      const look = await amqplib.connect(rabbit.url);
-      try {
-        const ch = await look.createChannel();
-        await eventually(async () => (await ch.checkQueue("paused")).messageCount === 0, "all delivered", 10_000);
-      } finally {
-        await look.close();
-      }
+      await eventually(async () => (await queueInfo("paused")).messageCount === 0, "all delivered", 10_000);
       await sleep(200);
       assert.deepEqual(calls, []);
       assert.equal(worker.paused, true);
